@@ -1,0 +1,25 @@
+#!/bin/sh
+# Install what the build, tests and demo need, only when it is missing.
+# Debian packages via apt, JavaScript peers (DuckDB, Parquet readers, kinesis-mock) via `npm ci`.
+set -e
+cd "$(dirname "$0")/.."
+need=""
+for h in zstd.h:libzstd-dev zlib.h:zlib1g-dev snappy-c.h:libsnappy-dev xxhash.h:libxxhash-dev \
+         x86_64-linux-gnu/curl/curl.h:libcurl4-openssl-dev openssl/evp.h:libssl-dev; do
+	f=${h%%:*}; p=${h##*:}
+	[ -e "/usr/include/$f" ] || need="$need $p"
+done
+command -v clang >/dev/null 2>&1 || need="$need clang"
+[ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] || \
+	ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need="$need libclang-rt-dev"
+command -v node >/dev/null 2>&1 || need="$need nodejs npm"
+if [ -n "$need" ]; then
+	echo "deps: installing$need" >&2
+	SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+	$SUDO apt-get update -q >&2 || true
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $need >&2
+fi
+if [ ! -d node_modules/@duckdb/node-api ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+	echo "deps: npm ci" >&2
+	npm ci --no-audit --no-fund --loglevel=error >&2
+fi

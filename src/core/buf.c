@@ -1,0 +1,79 @@
+/* buf.c — see buf.h. */
+#include "core/buf.h"
+#include "core/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+void kl_buf_init(struct kl_buf *b, size_t max)
+{
+	b->data = NULL;
+	b->len = b->cap = 0;
+	b->max = max ? max : SIZE_MAX;
+}
+
+void kl_buf_cleanup(struct kl_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int kl_buf_reserve(struct kl_buf *b, size_t extra)
+{
+	if (extra > b->max - b->len)
+		return KL_ENOMEM;
+	size_t need = b->len + extra;
+	if (need <= b->cap)
+		return KL_OK;
+	size_t cap = b->cap ? b->cap : 256;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	if (cap > b->max)
+		cap = b->max;
+	char *p = realloc(b->data, cap);
+	if (!p)
+		return KL_ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return KL_OK;
+}
+
+int kl_buf_append(struct kl_buf *b, const void *p, size_t n)
+{
+	int rc = kl_buf_reserve(b, n);
+	if (rc)
+		return rc;
+	if (n)
+		kl_buf_put(b, p, n);
+	return KL_OK;
+}
+
+int kl_buf_printf(struct kl_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return KL_EINVAL;
+	int rc = kl_buf_reserve(b, (size_t)n + 1);
+	if (rc)
+		return rc;
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return KL_OK;
+}
+
+void kl_buf_shrink(struct kl_buf *b, size_t keep)
+{
+	b->len = 0;
+	if (b->cap > keep) {
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+	}
+}

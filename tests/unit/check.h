@@ -1,0 +1,65 @@
+/*
+ * check.h — the smallest unit-test harness that can fail loudly.
+ *
+ * CHECK(cond) records a failure with file:line and continues; a test binary
+ * exits 1 if any check failed. tests/run.sh counts binaries, not checks.
+ */
+#ifndef KL_TEST_CHECK_H
+#define KL_TEST_CHECK_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int check_failures;
+static int check_total;
+
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		check_total++;                                                                     \
+		if (!(cond)) {                                                                     \
+			check_failures++;                                                          \
+			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);  \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ_INT(a, b)                                                                         \
+	do {                                                                                       \
+		long long a_ = (long long)(a), b_ = (long long)(b);                               \
+		check_total++;                                                                     \
+		if (a_ != b_) {                                                                    \
+			check_failures++;                                                          \
+			fprintf(stderr, "%s:%d: %s == %lld, expected %s == %lld\n", __FILE__,      \
+				__LINE__, #a, a_, #b, b_);                                         \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ_STR(a, b)                                                                         \
+	do {                                                                                       \
+		const char *a_ = (a), *b_ = (b);                                                   \
+		check_total++;                                                                     \
+		if (!a_ || !b_ || strcmp(a_, b_) != 0) {                                           \
+			check_failures++;                                                          \
+			fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__,        \
+				__LINE__, #a, a_ ? a_ : "(null)", b_ ? b_ : "(null)");             \
+		}                                                                                  \
+	} while (0)
+
+#define CHECK_EQ_MEM(p, n, s)                                                                      \
+	do {                                                                                       \
+		size_t n_ = (n);                                                                   \
+		const char *s_ = (s);                                                              \
+		check_total++;                                                                     \
+		if (n_ != strlen(s_) || memcmp((p), s_, n_) != 0) {                                \
+			check_failures++;                                                          \
+			fprintf(stderr, "%s:%d: got \"%.*s\", expected \"%s\"\n", __FILE__,        \
+				__LINE__, (int)n_, (const char *)(p), s_);                         \
+		}                                                                                  \
+	} while (0)
+
+static inline int check_report(const char *name)
+{
+	fprintf(stderr, "%s: %d checks, %d failed\n", name, check_total, check_failures);
+	return check_failures ? 1 : 0;
+}
+
+#endif

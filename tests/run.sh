@@ -47,9 +47,10 @@ for s in tests/e2e/*.sh; do
 done
 for f in build-fuzz/fuzz_*; do
 	[ -x "$f" ] || continue; n="fuzz/${f##*/}"; corpus="fuzz/corpus/${f##*/fuzz_}"
-	mkdir -p "$LOGS/fuzzwork"
-	want "$n" && run "$n" "$f" -max_total_time=20 -rss_limit_mb=2048 -timeout=10 \
-		$( [ -d "$corpus" ] && echo "$corpus" )
+	# libFuzzer adds new inputs to its corpus folder: give it a scratch copy.
+	work="$LOGS/fuzzwork/${f##*/}"; mkdir -p "$work"
+	[ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+	want "$n" && run "$n" "$f" -max_total_time=${KL_FUZZ_SECONDS:-20} -rss_limit_mb=2048 -timeout=10 "$work"
 done
 
 echo

@@ -1,0 +1,502 @@
+/*
+ * json.c — see json.h. Grammar: RFC 8259 sections 2–8. UTF-8: RFC 3629
+ * section 4 (shortest form, no surrogates, at most U+10FFFF).
+ *
+ * The parser is a loop over three states (value, object key, after value)
+ * with an explicit container stack, so hostile nesting cannot overflow the
+ * C stack; the depth limit bounds the stack size.
+ */
+#include "parse/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void kl_json_doc_init(struct kl_json_doc *d)
+{
+	memset(d, 0, sizeof *d);
+}
+
+void kl_json_doc_cleanup(struct kl_json_doc *d)
+{
+	free(d->m);
+	memset(d, 0, sizeof *d);
+}
+
+/* Character classes: 1 = plain string byte (printable ASCII except " and \). */
+static const uint8_t plain[256] = {
+#define R16(x) x, x, x, x, x, x, x, x, x, x, x, x, x, x, x, x
+	R16(0), R16(0),                                                    /* 0x00-0x1f control */
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,                   /* 0x20-0x2f, 0x22 " */
+	R16(1), R16(1),                                                    /* 0x30-0x4f */
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,                   /* 0x50-0x5f, 0x5c \ */
+	R16(1), R16(1),                                                    /* 0x60-0x7f */
+	R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0),   /* 0x80-0xff */
+#undef R16
+};
+
+static inline int is_ws(unsigned char c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static inline int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Length of a valid UTF-8 sequence at p (bytes < end), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	unsigned char c = p[0];
+	size_t avail = (size_t)(end - p);
+	if (c >= 0xC2 && c <= 0xDF) {
+		if (avail >= 2 && (p[1] & 0xC0) == 0x80)
+			return 2;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xE0 && p[1] < 0xA0) /* overlong */
+			return 0;
+		if (c == 0xED && p[1] >= 0xA0) /* surrogate */
+			return 0;
+		return 3;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+		    (p[3] & 0xC0) != 0x80)
+			return 0;
+		if (c == 0xF0 && p[1] < 0x90) /* overlong */
+			return 0;
+		if (c == 0xF4 && p[1] >= 0x90) /* > U+10FFFF */
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+static int read_u4(const unsigned char *p, const unsigned char *end, unsigned *out)
+{
+	if (end - p < 4)
+		return 0;
+	unsigned v = 0;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(p[i]);
+		if (h < 0)
+			return 0;
+		v = v << 4 | (unsigned)h;
+	}
+	*out = v;
+	return 1;
+}
+
+struct scan {
+	const unsigned char *p, *end, *base;
+	struct kl_json_error *err;
+};
+
+static int fail(struct scan *s, enum kl_json_fail f, const unsigned char *at, const char *msg)
+{
+	if (s->err) {
+		s->err->fail = f;
+		s->err->offset = (size_t)(at - s->base);
+		s->err->msg = msg;
+	}
+	return f;
+}
+
+/* s->p is just past the opening quote. On success s->p is past the closing
+ * quote and *esc tells whether an escape was seen. */
+static int scan_string(struct scan *s, uint8_t *esc)
+{
+	const unsigned char *p = s->p, *end = s->end;
+	*esc = 0;
+	for (;;) {
+		while (end - p >= 8) { /* unrolled fast path over plain bytes */
+			if (!plain[p[0]] || !plain[p[1]] || !plain[p[2]] || !plain[p[3]])
+				break;
+			if (!plain[p[4]] || !plain[p[5]] || !plain[p[6]] || !plain[p[7]]) {
+				p += 4;
+				break;
+			}
+			p += 8;
+		}
+		while (p < end && plain[*p])
+			p++;
+		if (p >= end)
+			return fail(s, KL_JSON_ESYNTAX, p, "unterminated string");
+		unsigned char c = *p;
+		if (c == '"') {
+			s->p = p + 1;
+			return 0;
+		}
+		if (c == '\\') {
+			*esc = 1;
+			if (end - p < 2)
+				return fail(s, KL_JSON_ESYNTAX, p, "unterminated escape");
+			switch (p[1]) {
+			case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+				p += 2;
+				continue;
+			case 'u': {
+				unsigned u;
+				if (!read_u4(p + 2, end, &u))
+					return fail(s, KL_JSON_ESYNTAX, p, "bad \\u escape");
+				p += 6;
+				if (u >= 0xDC00 && u <= 0xDFFF)
+					return fail(s, KL_JSON_EUTF8, p - 6, "lone low surrogate escape");
+				if (u >= 0xD800 && u <= 0xDBFF) {
+					unsigned lo;
+					if (end - p < 6 || p[0] != '\\' || p[1] != 'u' ||
+					    !read_u4(p + 2, end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+						return fail(s, KL_JSON_EUTF8, p - 6,
+							    "lone high surrogate escape");
+					p += 6;
+				}
+				continue;
+			}
+			default:
+				return fail(s, KL_JSON_ESYNTAX, p, "invalid escape");
+			}
+		}
+		if (c < 0x20)
+			return fail(s, KL_JSON_ESYNTAX, p, "control character in string");
+		size_t k = utf8_seq(p, end);
+		if (!k)
+			return fail(s, KL_JSON_EUTF8, p, "invalid UTF-8 in string");
+		p += k;
+	}
+}
+
+/* s->p at '-' or a digit. */
+static int scan_number(struct scan *s, uint8_t *type)
+{
+	const unsigned char *p = s->p, *end = s->end;
+	*type = KL_JSON_INT;
+	if (*p == '-')
+		p++;
+	if (p >= end)
+		return fail(s, KL_JSON_ESYNTAX, p, "truncated number");
+	if (*p == '0') {
+		p++;
+	} else if (*p >= '1' && *p <= '9') {
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	} else {
+		return fail(s, KL_JSON_ESYNTAX, p, "invalid number");
+	}
+	if (p < end && *p == '.') {
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return fail(s, KL_JSON_ESYNTAX, p, "digit expected after '.'");
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+		*type = KL_JSON_NUMBER;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return fail(s, KL_JSON_ESYNTAX, p, "digit expected in exponent");
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+		*type = KL_JSON_NUMBER;
+	}
+	s->p = p;
+	return 0;
+}
+
+static int scan_literal(struct scan *s, const char *lit, size_t n)
+{
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, lit, n) != 0)
+		return fail(s, KL_JSON_ESYNTAX, s->p, "invalid literal");
+	s->p += n;
+	return 0;
+}
+
+
+static inline void skip_ws(struct scan *s, unsigned *ws)
+{
+	const unsigned char *p = s->p;
+	while (p < s->end && is_ws(*p))
+		p++;
+	*ws += (unsigned)(p != s->p);
+	s->p = p;
+}
+
+static int push_member(struct kl_json_doc *d)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 32;
+		struct kl_json_member *m = realloc(d->m, cap * sizeof *m);
+		if (!m)
+			return -1;
+		d->m = m;
+		d->cap = cap;
+	}
+	d->n++;
+	return 0;
+}
+
+#define STACK_INLINE 128
+
+int kl_json_parse(const char *text, size_t n, unsigned max_depth, struct kl_json_doc *doc,
+		  struct kl_json_error *err)
+{
+	struct scan s = {(const unsigned char *)text, (const unsigned char *)text + n,
+			 (const unsigned char *)text, err};
+	/* Container stack: 1 bit per level would do, a byte is simpler. Levels
+	 * beyond STACK_INLINE are tracked in a heap block sized by max_depth. */
+	unsigned char stack_inline[STACK_INLINE];
+	unsigned char *stack = stack_inline;
+	unsigned depth = 0, ws = 0, member_ws = 0;
+	int member_open = 0, rc = 0;
+	struct kl_json_member *cur = NULL;
+	if (err)
+		err->fail = KL_JSON_OK, err->offset = 0, err->msg = NULL;
+	if (doc)
+		doc->n = 0;
+	if (max_depth > STACK_INLINE) {
+		stack = malloc(max_depth);
+		if (!stack)
+			return fail(&s, KL_JSON_ESYNTAX, s.p, "out of memory");
+	}
+	skip_ws(&s, &ws);
+	if (doc && s.p < s.end) {
+		switch (*s.p) {
+		case '{': doc->top = KL_JSON_OBJECT; break;
+		case '[': doc->top = KL_JSON_ARRAY; break;
+		case '"': doc->top = KL_JSON_STRING; break;
+		case 't': doc->top = KL_JSON_TRUE; break;
+		case 'f': doc->top = KL_JSON_FALSE; break;
+		case 'n': doc->top = KL_JSON_NULL; break;
+		default: doc->top = KL_JSON_NUMBER; break;
+		}
+	}
+	uint8_t t, esc;
+
+value:
+	if (s.p >= s.end) {
+		rc = fail(&s, KL_JSON_ESYNTAX, s.p, depth ? "unexpected end of input" : "empty input");
+		goto out;
+	}
+	switch (*s.p) {
+	case '{':
+	case '[':
+		if (depth >= max_depth) {
+			rc = fail(&s, KL_JSON_EDEPTH, s.p, "nesting too deep");
+			goto out;
+		}
+		stack[depth++] = *s.p;
+		if (cur && depth == 2) {
+			cur->type = *s.p == '{' ? KL_JSON_OBJECT : KL_JSON_ARRAY;
+			member_ws = ws;
+		}
+		s.p++;
+		skip_ws(&s, &ws);
+		if (s.p < s.end && *s.p == (stack[depth - 1] == '{' ? '}' : ']')) {
+			s.p++;
+			depth--;
+			goto after;
+		}
+		if (stack[depth - 1] == '{')
+			goto key;
+		goto value;
+	case '"':
+		s.p++;
+		if ((rc = scan_string(&s, &esc)))
+			goto out;
+		t = KL_JSON_STRING;
+		break;
+	case 't':
+		if ((rc = scan_literal(&s, "true", 4)))
+			goto out;
+		t = KL_JSON_TRUE;
+		break;
+	case 'f':
+		if ((rc = scan_literal(&s, "false", 5)))
+			goto out;
+		t = KL_JSON_FALSE;
+		break;
+	case 'n':
+		if ((rc = scan_literal(&s, "null", 4)))
+			goto out;
+		t = KL_JSON_NULL;
+		break;
+	default:
+		if (*s.p == '-' || (*s.p >= '0' && *s.p <= '9')) {
+			if ((rc = scan_number(&s, &t)))
+				goto out;
+			break;
+		}
+		rc = fail(&s, KL_JSON_ESYNTAX, s.p, "unexpected character");
+		goto out;
+	}
+	if (cur && depth == 1) {
+		cur->type = t;
+		cur->val_esc = t == KL_JSON_STRING ? esc : 0;
+	}
+
+after:
+	if (cur && depth == 1 && member_open) {
+		cur->val_len = (size_t)((const char *)s.p - cur->val);
+		if (cur->type == KL_JSON_OBJECT || cur->type == KL_JSON_ARRAY)
+			cur->val_ws = ws != member_ws;
+		member_open = 0;
+	}
+	if (depth == 0) {
+		skip_ws(&s, &ws);
+		if (s.p != s.end)
+			rc = fail(&s, KL_JSON_ESYNTAX, s.p, "trailing characters after JSON value");
+		goto out;
+	}
+	skip_ws(&s, &ws);
+	if (s.p >= s.end) {
+		rc = fail(&s, KL_JSON_ESYNTAX, s.p, "unexpected end of input");
+		goto out;
+	}
+	if (*s.p == ',') {
+		s.p++;
+		skip_ws(&s, &ws);
+		if (stack[depth - 1] == '{')
+			goto key;
+		goto value;
+	}
+	if (*s.p == (stack[depth - 1] == '{' ? '}' : ']')) {
+		s.p++;
+		depth--;
+		goto after;
+	}
+	rc = fail(&s, KL_JSON_ESYNTAX, s.p,
+		  stack[depth - 1] == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+	goto out;
+
+key:
+	if (s.p >= s.end || *s.p != '"') {
+		rc = fail(&s, KL_JSON_ESYNTAX, s.p, "expected string key");
+		goto out;
+	}
+	{
+		const unsigned char *kstart = s.p;
+		s.p++;
+		if ((rc = scan_string(&s, &esc)))
+			goto out;
+		if (doc && depth == 1) {
+			if (push_member(doc)) {
+				rc = fail(&s, KL_JSON_ESYNTAX, kstart, "out of memory");
+				goto out;
+			}
+			cur = &doc->m[doc->n - 1];
+			cur->start = (const char *)kstart;
+			cur->key = (const char *)kstart + 1;
+			cur->key_len = (size_t)(s.p - kstart) - 2;
+			cur->key_esc = esc;
+			cur->val_esc = cur->val_ws = 0;
+		}
+	}
+	skip_ws(&s, &ws);
+	if (s.p >= s.end || *s.p != ':') {
+		rc = fail(&s, KL_JSON_ESYNTAX, s.p, "expected ':'");
+		goto out;
+	}
+	s.p++;
+	skip_ws(&s, &ws);
+	if (cur && depth == 1) {
+		cur->val = (const char *)s.p;
+		member_open = 1;
+	}
+	goto value;
+
+out:
+	if (stack != stack_inline)
+		free(stack);
+	if (rc && doc)
+		doc->n = 0;
+	return rc;
+}
+
+static size_t put_utf8(char *o, unsigned cp)
+{
+	if (cp < 0x80) {
+		o[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		o[0] = (char)(0xC0 | cp >> 6);
+		o[1] = (char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		o[0] = (char)(0xE0 | cp >> 12);
+		o[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+		o[2] = (char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	o[0] = (char)(0xF0 | cp >> 18);
+	o[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+	o[2] = (char)(0x80 | (cp >> 6 & 0x3F));
+	o[3] = (char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+size_t kl_json_unescape(const char *s, size_t n, char *out)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	char *o = out;
+	while (p < end) {
+		const unsigned char *q = memchr(p, '\\', (size_t)(end - p));
+		size_t run = q ? (size_t)(q - p) : (size_t)(end - p);
+		memmove(o, p, run);
+		o += run;
+		p += run;
+		if (!q)
+			break;
+		unsigned char c = p[1];
+		p += 2;
+		switch (c) {
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case 't': *o++ = '\t'; break;
+		case 'u': {
+			unsigned cp = 0, lo = 0;
+			read_u4(p, end, &cp);
+			p += 4;
+			if (cp >= 0xD800 && cp <= 0xDBFF && end - p >= 6 && read_u4(p + 2, end, &lo)) {
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+				p += 6;
+			}
+			o += put_utf8(o, cp);
+			break;
+		}
+		default: *o++ = (char)c; break; /* " \ / */
+		}
+	}
+	return (size_t)(o - out);
+}
+
+size_t kl_json_minify(const char *v, size_t n, char *out)
+{
+	size_t o = 0;
+	int in_str = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+		if (in_str) {
+			out[o++] = c;
+			if (c == '\\' && i + 1 < n)
+				out[o++] = v[++i];
+			else if (c == '"')
+				in_str = 0;
+		} else if (!is_ws((unsigned char)c)) {
+			out[o++] = c;
+			if (c == '"')
+				in_str = 1;
+		}
+	}
+	return o;
+}

@@ -1,0 +1,106 @@
+/*
+ * json.h — strict RFC 8259 JSON validator and zero-copy top-level tokenizer.
+ *
+ * kl_json_parse() checks a complete JSON text byte for byte (grammar, UTF-8
+ * shortest-form validity, no lone surrogate escapes, depth limit) without
+ * allocating, using an explicit stack instead of recursion. When the text is
+ * an object and `doc` is given, it also records every top-level member as
+ * spans that point into the caller's input: nothing is copied or decoded.
+ *
+ * Ownership: the input buffer is the caller's and must outlive the spans in
+ * `doc`. A `struct kl_json_doc` is caller-owned (kl_json_doc_init/cleanup);
+ * its member array grows to the largest record seen and is then reused, so
+ * the hot path does not allocate.
+ *
+ * Choices where RFC 8259 leaves room: a UTF-8 BOM is rejected, as are lone
+ * UTF-16 surrogates in \u escapes (they cannot become valid UTF-8); numbers
+ * of any magnitude are accepted here (range checks belong to the caller).
+ */
+#ifndef KL_PARSE_JSON_H
+#define KL_PARSE_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum kl_json_type {
+	KL_JSON_NULL,
+	KL_JSON_FALSE,
+	KL_JSON_TRUE,
+	KL_JSON_INT,    /* number literal without fraction or exponent */
+	KL_JSON_NUMBER, /* number literal with fraction and/or exponent */
+	KL_JSON_STRING,
+	KL_JSON_ARRAY,
+	KL_JSON_OBJECT,
+};
+
+/* Why a text was rejected. */
+enum kl_json_fail {
+	KL_JSON_OK = 0,
+	KL_JSON_ESYNTAX, /* not JSON */
+	KL_JSON_EUTF8,   /* invalid UTF-8 (or lone surrogate escape) */
+	KL_JSON_EDEPTH,  /* nested deeper than the limit */
+};
+
+struct kl_json_error {
+	enum kl_json_fail fail;
+	size_t offset;   /* byte offset of the problem */
+	const char *msg; /* static text */
+};
+
+struct kl_json_member {
+	const char *key; /* raw bytes between the key's quotes, escapes not decoded */
+	size_t key_len;
+	const char *val; /* raw value bytes; a string value includes its quotes */
+	size_t val_len;
+	const char *start; /* the key's opening quote */
+	uint8_t type;      /* enum kl_json_type */
+	uint8_t key_esc;   /* key contains a backslash escape */
+	uint8_t val_esc;   /* string value contains a backslash escape */
+	uint8_t val_ws;    /* object/array value contains insignificant whitespace */
+};
+
+struct kl_json_doc {
+	struct kl_json_member *m; /* top-level members in input order */
+	size_t n;
+	size_t cap;
+	uint8_t top; /* enum kl_json_type of the whole text */
+};
+
+void kl_json_doc_init(struct kl_json_doc *d);
+void kl_json_doc_cleanup(struct kl_json_doc *d);
+
+/*
+ * Validate the JSON text p[0..n). Returns 0 when valid; otherwise a
+ * non-zero enum kl_json_fail, with details in *err. `doc` may be NULL; when
+ * given, doc->top is set and, for an object, doc->m lists its members.
+ * max_depth counts containers: `{}` has depth 1. Returns KL_JSON_ESYNTAX with
+ * msg "out of memory" only if the member array cannot grow.
+ */
+int kl_json_parse(const char *p, size_t n, unsigned max_depth, struct kl_json_doc *doc,
+		  struct kl_json_error *err);
+
+/*
+ * Decode the body of a valid JSON string (the bytes between the quotes) into
+ * UTF-8 at out, which must have room for n bytes (decoding never grows).
+ * Returns the decoded length. Input must have passed kl_json_parse.
+ */
+size_t kl_json_unescape(const char *s, size_t n, char *out);
+
+/*
+ * Copy a valid JSON value to out without insignificant whitespace; out must
+ * have room for n bytes. Returns the minified length.
+ */
+size_t kl_json_minify(const char *v, size_t n, char *out);
+
+/* Compare a raw key span with a plain ASCII name (no escapes in the span). */
+static inline int kl_json_key_is(const struct kl_json_member *m, const char *name, size_t len)
+{
+	if (m->key_len != len || m->key_esc)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (m->key[i] != name[i])
+			return 0;
+	return 1;
+}
+
+#endif

@@ -1,0 +1,145 @@
+/* test_json.c — parse/json: JSONTestSuite conformance plus member spans. */
+#include "check.h"
+#include "parse/json.h"
+
+#include <dirent.h>
+#include <stdlib.h>
+
+static char *slurp(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *p = malloc((size_t)len + 1);
+	*n = fread(p, 1, (size_t)len, f);
+	fclose(f);
+	return p;
+}
+
+static void json_test_suite(void)
+{
+	const char *corp = getenv("KL_CORPORA");
+	char dir[1024];
+	snprintf(dir, sizeof dir, "%s/JSONTestSuite/test_parsing", corp ? corp : "../shared/corpora");
+	DIR *d = opendir(dir);
+	CHECK(d != NULL);
+	if (!d)
+		return;
+	int ny = 0, nn = 0, ni = 0;
+	struct kl_json_doc doc;
+	kl_json_doc_init(&doc);
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char path[2048];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		size_t n;
+		char *p = slurp(path, &n);
+		CHECK(p != NULL);
+		if (!p)
+			continue;
+		struct kl_json_error err;
+		int rc = kl_json_parse(p, n, 64, &doc, &err);
+		int rc2 = kl_json_parse(p, n, 64, NULL, NULL);
+		CHECK_EQ_INT(rc, rc2);
+		if (e->d_name[0] == 'y') {
+			ny++;
+			if (rc)
+				fprintf(stderr, "rejected %s: %s at %zu\n", e->d_name, err.msg, err.offset);
+			CHECK(rc == 0);
+		} else if (e->d_name[0] == 'n') {
+			nn++;
+			if (!rc)
+				fprintf(stderr, "accepted %s\n", e->d_name);
+			CHECK(rc != 0);
+		} else {
+			ni++; /* implementation-defined: must only not crash or leak */
+		}
+		free(p);
+	}
+	closedir(d);
+	kl_json_doc_cleanup(&doc);
+	CHECK_EQ_INT(ny, 95);
+	CHECK_EQ_INT(nn, 188);
+	CHECK_EQ_INT(ni, 35);
+}
+
+static void members(void)
+{
+	struct kl_json_doc doc;
+	kl_json_doc_init(&doc);
+	const char *t = " {\"a\" : 1, \"b\\n\":\"x\\\"y\", \"c\":[1, {\"d\":2}],\"e\":{},\"f\":-1.5e3,"
+			"\"g\":null,\"h\":true,\"i\":false} ";
+	CHECK_EQ_INT(kl_json_parse(t, strlen(t), 64, &doc, NULL), 0);
+	CHECK_EQ_INT(doc.top, KL_JSON_OBJECT);
+	CHECK_EQ_INT(doc.n, 8);
+	if (doc.n == 8) {
+		CHECK_EQ_MEM(doc.m[0].key, doc.m[0].key_len, "a");
+		CHECK_EQ_MEM(doc.m[0].val, doc.m[0].val_len, "1");
+		CHECK_EQ_INT(doc.m[0].type, KL_JSON_INT);
+		CHECK_EQ_MEM(doc.m[1].key, doc.m[1].key_len, "b\\n");
+		CHECK(doc.m[1].key_esc);
+		CHECK_EQ_MEM(doc.m[1].val, doc.m[1].val_len, "\"x\\\"y\"");
+		CHECK(doc.m[1].val_esc);
+		CHECK_EQ_INT(doc.m[1].type, KL_JSON_STRING);
+		CHECK_EQ_MEM(doc.m[2].val, doc.m[2].val_len, "[1, {\"d\":2}]");
+		CHECK_EQ_INT(doc.m[2].type, KL_JSON_ARRAY);
+		CHECK(doc.m[2].val_ws);
+		CHECK_EQ_MEM(doc.m[3].val, doc.m[3].val_len, "{}");
+		CHECK_EQ_INT(doc.m[3].type, KL_JSON_OBJECT);
+		CHECK(!doc.m[3].val_ws);
+		CHECK_EQ_INT(doc.m[4].type, KL_JSON_NUMBER);
+		CHECK_EQ_INT(doc.m[5].type, KL_JSON_NULL);
+		CHECK_EQ_INT(doc.m[6].type, KL_JSON_TRUE);
+		CHECK_EQ_INT(doc.m[7].type, KL_JSON_FALSE);
+		CHECK_EQ_MEM(doc.m[7].val, doc.m[7].val_len, "false");
+		CHECK(doc.m[0].start == t + 2);
+	}
+	/* many members force the array to grow */
+	char big[20000];
+	size_t o = 0;
+	big[o++] = '{';
+	for (int i = 0; i < 1000; i++)
+		o += (size_t)sprintf(big + o, "%s\"k%d\":%d", i ? "," : "", i, i);
+	big[o++] = '}';
+	CHECK_EQ_INT(kl_json_parse(big, o, 64, &doc, NULL), 0);
+	CHECK_EQ_INT(doc.n, 1000);
+	kl_json_doc_cleanup(&doc);
+}
+
+static void limits_and_helpers(void)
+{
+	char deep[300];
+	for (int i = 0; i < 150; i++)
+		deep[i] = '[', deep[299 - i] = ']';
+	struct kl_json_error err;
+	CHECK_EQ_INT(kl_json_parse(deep, 300, 64, NULL, &err), KL_JSON_EDEPTH);
+	CHECK_EQ_INT(err.offset, 64);
+	CHECK_EQ_INT(kl_json_parse(deep, 300, 150, NULL, &err), 0);
+	CHECK_EQ_INT(kl_json_parse(deep, 300, 149, NULL, &err), KL_JSON_EDEPTH);
+	CHECK_EQ_INT(kl_json_parse("{\"a\":\"\xff\"}", 10, 64, NULL, &err), KL_JSON_EUTF8);
+	CHECK_EQ_INT(kl_json_parse("\"\\ud800\"", 8, 64, NULL, &err), KL_JSON_EUTF8);
+	CHECK_EQ_INT(kl_json_parse("\"\\ud83d\\ude00\"", 14, 64, NULL, &err), 0);
+	CHECK_EQ_INT(kl_json_parse("\xef\xbb\xbf{}", 5, 64, NULL, &err), KL_JSON_ESYNTAX);
+	CHECK_EQ_INT(kl_json_parse("", 0, 64, NULL, &err), KL_JSON_ESYNTAX);
+
+	char out[64];
+	const char *esc = "a\\n\\u00e9\\ud83d\\ude00\\\"\\/z";
+	size_t n = kl_json_unescape(esc, strlen(esc), out);
+	CHECK_EQ_MEM(out, n, "a\n\xc3\xa9\xf0\x9f\x98\x80\"/z");
+	const char *v = "[ 1 , { \"a b\" : \"x \\\" y\" } ]";
+	n = kl_json_minify(v, strlen(v), out);
+	CHECK_EQ_MEM(out, n, "[1,{\"a b\":\"x \\\" y\"}]");
+}
+
+int main(void)
+{
+	json_test_suite();
+	members();
+	limits_and_helpers();
+	return check_report("test_json");
+}

@@ -1,0 +1,438 @@
+/* event.c — see event.h. The contract is DESIGN.md, "The event contract". */
+#include "event/event.h"
+#include "core/err.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <xxhash.h>
+
+#define MAX_CREATED_AT 253402300800LL /* 10000-01-01T00:00:00Z */
+
+static const char *const reject_names[KL_REJ_COUNT] = {
+	[KL_REJ_NONE] = "none",
+	[KL_REJ_INVALID_JSON] = "invalid_json",
+	[KL_REJ_INVALID_UTF8] = "invalid_utf8",
+	[KL_REJ_TOO_DEEP] = "too_deep",
+	[KL_REJ_TOO_LARGE] = "too_large",
+	[KL_REJ_NOT_OBJECT] = "not_object",
+	[KL_REJ_DUPLICATE_KEY] = "duplicate_key",
+	[KL_REJ_MISSING_FIELD] = "missing_field",
+	[KL_REJ_INVALID_FIELD] = "invalid_field",
+	[KL_REJ_INVALID_CREATED_AT] = "invalid_created_at",
+};
+
+const char *kl_reject_name(enum kl_reject r)
+{
+	return (unsigned)r < KL_REJ_COUNT ? reject_names[r] : "unknown";
+}
+
+void kl_event_limits_default(struct kl_event_limits *l)
+{
+	l->max_record_bytes = 10u << 20;
+	l->max_depth = 64;
+}
+
+void kl_event_init(struct kl_event *ev)
+{
+	memset(ev, 0, sizeof *ev);
+	kl_json_doc_init(&ev->doc);
+	kl_buf_init(&ev->scratch, 0);
+}
+
+void kl_event_cleanup(struct kl_event *ev)
+{
+	kl_json_doc_cleanup(&ev->doc);
+	kl_buf_cleanup(&ev->scratch);
+	free(ev->keyset);
+	memset(ev, 0, sizeof *ev);
+}
+
+static enum kl_reject reject(struct kl_event *ev, enum kl_reject r, size_t off, const char *fmt,
+			     const char *arg)
+{
+	ev->reject = r;
+	ev->err_offset = off;
+	snprintf(ev->msg, sizeof ev->msg, fmt, arg);
+	return r;
+}
+
+/* Days from 1970-01-01 to y-m-d and back (H. Hinnant's civil algorithms). */
+static void civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+	z += 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t yy = (int64_t)yoe + era * 400;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int)(yy + (*m <= 2));
+}
+
+static inline void put2(char *o, unsigned v)
+{
+	o[0] = (char)('0' + v / 10);
+	o[1] = (char)('0' + v % 10);
+}
+
+size_t kl_format_datetime(int64_t sec, int ms, int with_ms, char out[32])
+{
+	int y;
+	unsigned mo, d;
+	int64_t days = sec / 86400;
+	unsigned rem = (unsigned)(sec % 86400);
+	civil_from_days(days, &y, &mo, &d);
+	put2(out, (unsigned)y / 100);
+	put2(out + 2, (unsigned)y % 100);
+	out[4] = '-';
+	put2(out + 5, mo);
+	out[7] = '-';
+	put2(out + 8, d);
+	out[10] = 'T';
+	put2(out + 11, rem / 3600);
+	out[13] = ':';
+	put2(out + 14, rem / 60 % 60);
+	out[16] = ':';
+	put2(out + 17, rem % 60);
+	size_t n = 19;
+	if (with_ms) {
+		out[19] = '.';
+		out[20] = (char)('0' + ms / 100);
+		put2(out + 21, (unsigned)ms % 100);
+		n = 23;
+	}
+	out[n++] = 'Z';
+	out[n] = '\0';
+	return n;
+}
+
+/* Decode a string member's value into scratch when it has escapes. */
+static struct kl_str member_string(struct kl_event *ev, const struct kl_json_member *m)
+{
+	struct kl_str s = {m->val + 1, m->val_len - 2};
+	if (m->val_esc) {
+		/* scratch was reserved to hold the whole record: no reallocation */
+		char *o = ev->scratch.data + ev->scratch.len;
+		s.n = kl_json_unescape(s.p, s.n, o);
+		s.p = o;
+		ev->scratch.len += s.n;
+	}
+	return s;
+}
+
+/* created_at: integer literal fast path; otherwise decimal text or strtod. */
+static enum kl_reject parse_created_at(struct kl_event *ev, const struct kl_json_member *m)
+{
+	const char *p = m->val, *end = m->val + m->val_len;
+	size_t off = 0; /* the caller sets the offset */
+	ev->has_frac = m->type == KL_JSON_NUMBER;
+	ev->ms = 0;
+	int neg = *p == '-';
+	const char *q = p + neg;
+	const char *dot = NULL;
+	int has_exp = 0;
+	for (const char *r = q; r < end; r++) {
+		if (*r == '.')
+			dot = r;
+		else if (*r == 'e' || *r == 'E')
+			has_exp = 1;
+	}
+	if (!has_exp) {
+		const char *int_end = dot ? dot : end;
+		if (int_end - q > 15)
+			return reject(ev, KL_REJ_INVALID_CREATED_AT, off,
+				      "created_at %s is out of range [0, 253402300800)", "value");
+		int64_t v = 0;
+		for (const char *r = q; r < int_end; r++)
+			v = v * 10 + (*r - '0');
+		int ms = 0, nz = 0;
+		if (dot) {
+			const char *r = dot + 1;
+			for (int i = 0; i < 3; i++)
+				ms = ms * 10 + (r < end ? *r++ - '0' : 0);
+			for (const char *t = dot + 1; t < end; t++)
+				nz |= *t != '0';
+		}
+		if (neg && (v != 0 || nz))
+			return reject(ev, KL_REJ_INVALID_CREATED_AT, off,
+				      "created_at is negative%s", "");
+		if (v >= MAX_CREATED_AT)
+			return reject(ev, KL_REJ_INVALID_CREATED_AT, off,
+				      "created_at is at or past year 10000%s", "");
+		ev->sec = v;
+		ev->ms = ms;
+		return KL_REJ_NONE;
+	}
+	char tmp[512];
+	size_t n = m->val_len < sizeof tmp - 1 ? m->val_len : sizeof tmp - 1;
+	memcpy(tmp, p, n);
+	tmp[n] = '\0';
+	double x = strtod(tmp, NULL);
+	if (!isfinite(x))
+		return reject(ev, KL_REJ_INVALID_CREATED_AT, off, "created_at is not finite%s", "");
+	if (x < 0)
+		return reject(ev, KL_REJ_INVALID_CREATED_AT, off, "created_at is negative%s", "");
+	if (x >= (double)MAX_CREATED_AT)
+		return reject(ev, KL_REJ_INVALID_CREATED_AT, off,
+			      "created_at is at or past year 10000%s", "");
+	double whole = floor(x);
+	ev->sec = (int64_t)whole;
+	ev->ms = (int)floor((x - whole) * 1000.0 + 1e-6);
+	if (ev->ms > 999)
+		ev->ms = 999;
+	return KL_REJ_NONE;
+}
+
+/* Duplicate top-level keys: hash every (decoded) key into a small
+ * generation-stamped open-addressing table; compare on hash match. */
+static int find_duplicate_key(struct kl_event *ev, size_t *dup)
+{
+	size_t n = ev->doc.n;
+	uint32_t need = 16;
+	while (need < 2 * n)
+		need *= 2;
+	if (ev->keyset_cap < need) {
+		free(ev->keyset);
+		ev->keyset = calloc(need, 2 * sizeof(uint32_t));
+		if (!ev->keyset)
+			return -1;
+		ev->keyset_cap = need;
+		ev->gen = 0;
+	}
+	uint32_t cap = ev->keyset_cap, mask = cap - 1;
+	if (++ev->gen == 0) {
+		memset(ev->keyset, 0, (size_t)cap * 2 * sizeof(uint32_t));
+		ev->gen = 1;
+	}
+	/* keys with escapes are compared decoded */
+	struct kl_str *keys = NULL;
+	struct kl_str small[64];
+	if (n <= 64)
+		keys = small;
+	else if (!(keys = malloc(n * sizeof *keys)))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		const struct kl_json_member *m = &ev->doc.m[i];
+		keys[i].p = m->key;
+		keys[i].n = m->key_len;
+		if (m->key_esc) {
+			char *o = ev->scratch.data + ev->scratch.len;
+			keys[i].n = kl_json_unescape(m->key, m->key_len, o);
+			keys[i].p = o;
+			ev->scratch.len += keys[i].n;
+		}
+		uint32_t h = (uint32_t)XXH3_64bits(keys[i].p, keys[i].n);
+		for (uint32_t s = h & mask;; s = (s + 1) & mask) {
+			uint32_t *slot = &ev->keyset[2 * s];
+			if (slot[0] != ev->gen) {
+				slot[0] = ev->gen;
+				slot[1] = (uint32_t)i;
+				break;
+			}
+			const struct kl_str *o = &keys[slot[1]];
+			if (o->n == keys[i].n && memcmp(o->p, keys[i].p, o->n) == 0) {
+				*dup = i;
+				if (keys != small)
+					free(keys);
+				return 1;
+			}
+		}
+	}
+	if (keys != small)
+		free(keys);
+	return 0;
+}
+
+static int key_is(const struct kl_json_member *m, const char *name)
+{
+	size_t len = strlen(name);
+	if (!m->key_esc)
+		return m->key_len == len && memcmp(m->key, name, len) == 0;
+	char tmp[64];
+	if (m->key_len > sizeof tmp)
+		return 0;
+	size_t n = kl_json_unescape(m->key, m->key_len, tmp);
+	return n == len && memcmp(tmp, name, len) == 0;
+}
+
+enum kl_reject kl_event_parse(struct kl_event *ev, const char *p, size_t n,
+			      const struct kl_event_limits *lim)
+{
+	ev->reject = KL_REJ_NONE;
+	ev->msg[0] = '\0';
+	ev->err_offset = 0;
+	ev->doc.n = 0;
+	kl_buf_reset(&ev->scratch);
+	if (n > lim->max_record_bytes) {
+		char lim_s[32];
+		snprintf(lim_s, sizeof lim_s, "%zu", lim->max_record_bytes);
+		return reject(ev, KL_REJ_TOO_LARGE, 0, "record is larger than the %s-byte limit",
+			      lim_s);
+	}
+	struct kl_json_error je;
+	int rc = kl_json_parse(p, n, lim->max_depth, &ev->doc, &je);
+	if (rc) {
+		enum kl_reject r = rc == KL_JSON_EUTF8   ? KL_REJ_INVALID_UTF8
+				   : rc == KL_JSON_EDEPTH ? KL_REJ_TOO_DEEP
+							  : KL_REJ_INVALID_JSON;
+		return reject(ev, r, je.offset, "%s", je.msg);
+	}
+	if (ev->doc.top != KL_JSON_OBJECT)
+		return reject(ev, KL_REJ_NOT_OBJECT, 0, "record is not a JSON object%s", "");
+	/* decoded strings never exceed the record: one reservation per record */
+	if (kl_buf_reserve(&ev->scratch, n + 64))
+		return reject(ev, KL_REJ_TOO_LARGE, 0, "out of memory for a record%s", "");
+
+	size_t dup;
+	int d = find_duplicate_key(ev, &dup);
+	if (d < 0)
+		return reject(ev, KL_REJ_TOO_LARGE, 0, "out of memory for a record%s", "");
+	if (d > 0) {
+		const struct kl_json_member *m = &ev->doc.m[dup];
+		char key[64];
+		snprintf(key, sizeof key, "%.*s", (int)(m->key_len < 40 ? m->key_len : 40), m->key);
+		return reject(ev, KL_REJ_DUPLICATE_KEY, (size_t)(m->start - p),
+			      "repeated top-level key \"%s\"", key);
+	}
+
+	const struct kl_json_member *mu = NULL, *mn = NULL, *mc = NULL;
+	for (size_t i = 0; i < ev->doc.n; i++) {
+		const struct kl_json_member *m = &ev->doc.m[i];
+		if (m->key_len < 10 || m->key_len > 60)
+			continue;
+		if (!mu && key_is(m, "event_uuid"))
+			mu = m;
+		else if (!mn && key_is(m, "event_name"))
+			mn = m;
+		else if (!mc && key_is(m, "created_at"))
+			mc = m;
+	}
+	if (!mu)
+		return reject(ev, KL_REJ_MISSING_FIELD, 0, "missing required field %s", "event_uuid");
+	if (!mn)
+		return reject(ev, KL_REJ_MISSING_FIELD, 0, "missing required field %s", "event_name");
+	if (!mc)
+		return reject(ev, KL_REJ_MISSING_FIELD, 0, "missing required field %s", "created_at");
+	if (mu->type != KL_JSON_STRING || mu->val_len == 2)
+		return reject(ev, KL_REJ_INVALID_FIELD, (size_t)(mu->val - p),
+			      "%s must be a non-empty string", "event_uuid");
+	if (mn->type != KL_JSON_STRING || mn->val_len == 2)
+		return reject(ev, KL_REJ_INVALID_FIELD, (size_t)(mn->val - p),
+			      "%s must be a non-empty string", "event_name");
+	if (mc->type != KL_JSON_INT && mc->type != KL_JSON_NUMBER)
+		return reject(ev, KL_REJ_INVALID_CREATED_AT, (size_t)(mc->val - p),
+			      "created_at must be a number of Unix seconds%s", "");
+	enum kl_reject r = parse_created_at(ev, mc);
+	if (r) {
+		ev->err_offset = (size_t)(mc->val - p);
+		return r;
+	}
+
+	ev->uuid = member_string(ev, mu);
+	ev->name = member_string(ev, mn);
+	ev->name_esc = mn->val_esc;
+	const char *c1 = memchr(ev->name.p, ':', ev->name.n);
+	if (!c1) {
+		ev->type = ev->name;
+		ev->subtype.p = NULL;
+		ev->subtype.n = 0;
+	} else {
+		ev->type.p = ev->name.p;
+		ev->type.n = (size_t)(c1 - ev->name.p);
+		const char *s = c1 + 1, *e = ev->name.p + ev->name.n;
+		const char *c2 = memchr(s, ':', (size_t)(e - s));
+		ev->subtype.p = s;
+		ev->subtype.n = (size_t)((c2 ? c2 : e) - s);
+	}
+	ev->datetime_len = kl_format_datetime(ev->sec, ev->ms, ev->has_frac, ev->datetime);
+	memcpy(ev->dt, ev->datetime, 10);
+	ev->dt[10] = '\0';
+	memcpy(ev->hr, ev->datetime + 11, 2);
+	ev->hr[2] = '\0';
+	return KL_REJ_NONE;
+}
+
+int kl_json_escape_append(struct kl_buf *out, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	if (kl_buf_reserve(out, n * 6))
+		return KL_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			out->data[out->len++] = '\\';
+			out->data[out->len++] = (char)c;
+		} else if (c < 0x20) {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			kl_buf_put(out, e, 6);
+		} else {
+			out->data[out->len++] = (char)c;
+		}
+	}
+	return KL_OK;
+}
+
+static int is_added_field(const struct kl_json_member *m)
+{
+	if (m->key_len < 10 || m->key_len > 100)
+		return 0;
+	return key_is(m, "created_datetime") || key_is(m, "event_type") ||
+	       key_is(m, "event_subtype");
+}
+
+int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_len,
+			struct kl_buf *out)
+{
+	const struct kl_json_doc *d = &ev->doc;
+	size_t keep_all = 1;
+	for (size_t i = 0; i < d->n; i++)
+		if (is_added_field(&d->m[i])) {
+			keep_all = 0;
+			break;
+		}
+	if (kl_buf_reserve(out, raw_len + 96 + ev->type.n + ev->subtype.n))
+		return KL_ENOMEM;
+	if (keep_all) {
+		/* the original bytes up to (not including) the closing brace */
+		const char *end = raw + raw_len;
+		while (end > raw && end[-1] != '}')
+			end--;
+		end--;
+		while (end > raw && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+				     end[-1] == '\r'))
+			end--;
+		kl_buf_put(out, raw, (size_t)(end - raw));
+	} else {
+		kl_buf_put(out, "{", 1);
+		int first = 1;
+		for (size_t i = 0; i < d->n; i++) {
+			const struct kl_json_member *m = &d->m[i];
+			if (is_added_field(m))
+				continue;
+			if (!first)
+				kl_buf_put(out, ",", 1);
+			kl_buf_put(out, m->start, (size_t)(m->val + m->val_len - m->start));
+			first = 0;
+		}
+	}
+	kl_buf_put(out, ",\"created_datetime\":\"", 21);
+	kl_buf_put(out, ev->datetime, ev->datetime_len);
+	kl_buf_put(out, "\",\"event_type\":\"", 16);
+	int rc = ev->name_esc ? kl_json_escape_append(out, ev->type.p, ev->type.n)
+			      : kl_buf_append(out, ev->type.p, ev->type.n);
+	if (rc)
+		return rc;
+	if (ev->subtype.p) {
+		if ((rc = kl_buf_append(out, "\",\"event_subtype\":\"", 19)))
+			return rc;
+		rc = ev->name_esc ? kl_json_escape_append(out, ev->subtype.p, ev->subtype.n)
+				  : kl_buf_append(out, ev->subtype.p, ev->subtype.n);
+		if (rc)
+			return rc;
+		return kl_buf_append(out, "\"}", 2);
+	}
+	return kl_buf_append(out, "\",\"event_subtype\":null}", 23);
+}

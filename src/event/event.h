@@ -1,0 +1,105 @@
+/*
+ * event.h — parse, validate and enrich one event (the event contract).
+ *
+ * Input: the raw bytes of one record. kl_event_parse() validates them
+ * against the contract in DESIGN.md (strict JSON object, UTF-8, depth and
+ * size limits, no repeated top-level keys, event_uuid / event_name /
+ * created_at present and well-typed, created_at finite and in range) and
+ * computes the derived fields: created_datetime, event_type, event_subtype,
+ * and the partition date/hour.
+ *
+ * Ownership: `struct kl_event` is caller-owned and reused for every record
+ * (kl_event_init/cleanup). After a parse, its spans point into the caller's
+ * record bytes or into the event's own scratch buffer; they are valid until
+ * the next kl_event_parse() on the same struct. No allocation happens per
+ * event once buffers have grown to the largest record.
+ */
+#ifndef KL_EVENT_EVENT_H
+#define KL_EVENT_EVENT_H
+
+#include "core/buf.h"
+#include "parse/json.h"
+
+#include <stdint.h>
+
+/* Why a record is a dead letter. The names are stable: they are directory
+ * names under errors/ and the "error" field of dead-letter lines. */
+enum kl_reject {
+	KL_REJ_NONE = 0,
+	KL_REJ_INVALID_JSON,
+	KL_REJ_INVALID_UTF8,
+	KL_REJ_TOO_DEEP,
+	KL_REJ_TOO_LARGE,
+	KL_REJ_NOT_OBJECT,
+	KL_REJ_DUPLICATE_KEY,
+	KL_REJ_MISSING_FIELD,
+	KL_REJ_INVALID_FIELD,
+	KL_REJ_INVALID_CREATED_AT,
+	KL_REJ_COUNT
+};
+
+/* "invalid_json", "invalid_utf8", ... */
+const char *kl_reject_name(enum kl_reject r);
+
+struct kl_event_limits {
+	size_t max_record_bytes; /* default 10 MiB, the Kinesis record maximum */
+	unsigned max_depth;      /* default 64 */
+};
+
+void kl_event_limits_default(struct kl_event_limits *l);
+
+struct kl_str {
+	const char *p;
+	size_t n;
+};
+
+struct kl_event {
+	struct kl_json_doc doc; /* top-level members of the record */
+	struct kl_str uuid;     /* decoded event_uuid */
+	struct kl_str name;     /* decoded event_name */
+	struct kl_str type;     /* first ':' part of name */
+	struct kl_str subtype;  /* second part; p == NULL when the name has no ':' */
+	int64_t sec;            /* created_at, whole seconds */
+	int ms;                 /* milliseconds, 0..999 */
+	int has_frac;           /* created_at was not an integer literal */
+	char datetime[32];      /* created_datetime: 2026-11-30T14:05:09Z or ...09.123Z */
+	size_t datetime_len;
+	char dt[11];            /* YYYY-MM-DD, NUL-terminated */
+	char hr[3];             /* HH, NUL-terminated */
+	int name_esc;           /* name had escapes: parts must be re-escaped on output */
+
+	/* After a rejection: */
+	enum kl_reject reject;
+	char msg[160];
+	size_t err_offset;
+
+	/* private */
+	struct kl_buf scratch;
+	uint32_t *keyset; /* duplicate-key detection, generation-stamped */
+	uint32_t keyset_cap, gen;
+};
+
+void kl_event_init(struct kl_event *ev);
+void kl_event_cleanup(struct kl_event *ev);
+
+/* Parse and validate p[0..n). Returns KL_REJ_NONE or the reason, with
+ * ev->msg and ev->err_offset filled in. */
+enum kl_reject kl_event_parse(struct kl_event *ev, const char *p, size_t n,
+			      const struct kl_event_limits *lim);
+
+/*
+ * Append the enriched event to `out`: the original object's bytes, with any
+ * top-level members named created_datetime/event_type/event_subtype dropped
+ * (computed values win), then the three computed fields. Payload bytes are
+ * copied verbatim. No newline is added. KL_OK or KL_ENOMEM.
+ */
+int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_len,
+			struct kl_buf *out);
+
+/* Append s as a JSON string body (no quotes), escaping " \ and controls. */
+int kl_json_escape_append(struct kl_buf *out, const char *s, size_t n);
+
+/* Format unix seconds + ms as ISO 8601 UTC; with_ms adds ".mmm". Returns length. */
+size_t kl_format_datetime(int64_t sec, int ms, int with_ms, char out[32]);
+
+#endif

@@ -1,0 +1,90 @@
+/* dedup.c — see dedup.h. Deletion from the linear-probing index uses
+ * backward-shift deletion (no tombstones), so probe lengths stay short. */
+#include "dedup/dedup.h"
+#include "core/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+int kl_dedup_init(struct kl_dedup *d, size_t window)
+{
+	memset(d, 0, sizeof *d);
+	if (window == 0)
+		return KL_OK;
+	if (window > (1u << 30))
+		return KL_EINVAL;
+	size_t cap = 16;
+	while (cap < window * 2)
+		cap *= 2;
+	d->hash = calloc(window, sizeof *d->hash);
+	d->pos = calloc(window, sizeof *d->pos);
+	d->index = calloc(cap, sizeof *d->index);
+	if (!d->hash || !d->pos || !d->index) {
+		kl_dedup_cleanup(d);
+		return KL_ENOMEM;
+	}
+	d->window = window;
+	d->mask = cap - 1;
+	return KL_OK;
+}
+
+void kl_dedup_cleanup(struct kl_dedup *d)
+{
+	free(d->hash);
+	free(d->pos);
+	free(d->index);
+	memset(d, 0, sizeof *d);
+}
+
+static void index_remove(struct kl_dedup *d, uint32_t slot)
+{
+	size_t i = d->hash[slot] & d->mask;
+	while (d->index[i] != slot + 1)
+		i = (i + 1) & d->mask;
+	/* backward shift: move later entries of the cluster into the hole */
+	size_t hole = i;
+	for (size_t j = (hole + 1) & d->mask; d->index[j]; j = (j + 1) & d->mask) {
+		size_t home = d->hash[d->index[j] - 1] & d->mask;
+		/* can entry j move to hole? only if home is not in (hole, j] cyclically */
+		int move = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
+		if (move) {
+			d->index[hole] = d->index[j];
+			hole = j;
+		}
+	}
+	d->index[hole] = 0;
+}
+
+int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
+{
+	if (!d->window)
+		return 0;
+	uint64_t h = XXH3_64bits(uuid, n);
+	size_t i = h & d->mask;
+	for (; d->index[i]; i = (i + 1) & d->mask)
+		if (d->hash[d->index[i] - 1] == h)
+			return 1;
+	size_t slot = d->next;
+	if (d->count == d->window) {
+		index_remove(d, (uint32_t)slot);
+		/* the removal may have shifted entries: find the free slot again */
+		for (i = h & d->mask; d->index[i]; i = (i + 1) & d->mask)
+			;
+	} else {
+		d->count++;
+	}
+	d->hash[slot] = h;
+	d->pos[slot] = pos;
+	d->index[i] = (uint32_t)slot + 1;
+	d->next = (slot + 1) % d->window;
+	return 0;
+}
+
+uint64_t kl_dedup_oldest_pos(const struct kl_dedup *d, uint64_t fallback)
+{
+	if (!d->window || d->count == 0)
+		return fallback;
+	size_t oldest = d->count < d->window ? 0 : d->next;
+	return d->pos[oldest];
+}

@@ -1,0 +1,44 @@
+/*
+ * dedup.h — "events that share an event_uuid are the same event".
+ *
+ * Remembers the uuids of the last `window` accepted events (a ring of
+ * 64-bit XXH3 hashes plus a linear-probing index into the ring) and answers
+ * whether a uuid was seen among them. The decision depends only on the input
+ * order, so a replay after a crash decides exactly as the first run did.
+ * With a 64-bit hash and a 1M window the chance of a false duplicate is
+ * about 3e-8 per million events.
+ *
+ * Each ring slot also keeps the input position of its event, so the caller
+ * can persist where the window starts (kl_dedup_oldest_pos) and rebuild it
+ * on restart by re-reading from there.
+ *
+ * Ownership: caller-owned struct, kl_dedup_init/cleanup; memory is allocated
+ * once at init (about 24 bytes per window slot, touched lazily).
+ */
+#ifndef KL_DEDUP_DEDUP_H
+#define KL_DEDUP_DEDUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kl_dedup {
+	uint64_t *hash; /* ring of hashes */
+	uint64_t *pos;  /* ring of input positions */
+	uint32_t *index; /* open addressing: ring slot + 1, 0 = empty */
+	size_t window, count, next;
+	size_t mask;
+};
+
+/* window 0 disables deduplication. KL_OK or KL_ENOMEM. */
+int kl_dedup_init(struct kl_dedup *d, size_t window);
+void kl_dedup_cleanup(struct kl_dedup *d);
+
+/* Returns 1 if `uuid` is in the window (a duplicate), else records it with
+ * its input position and returns 0. */
+int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos);
+
+/* Input position of the oldest event still in the window, or `fallback`
+ * when the window is empty or disabled. */
+uint64_t kl_dedup_oldest_pos(const struct kl_dedup *d, uint64_t fallback);
+
+#endif

@@ -1,0 +1,67 @@
+/*
+ * source.h — where records come from: a small vtable.
+ *
+ * A source yields records one at a time with a stable position (the byte
+ * offset of a line in a file, later a Kinesis sequence number). Record bytes
+ * belong to the source and stay valid until the next call to next().
+ *
+ * Implementations: source_fd.c (a file or stdin, one record per line).
+ */
+#ifndef KL_SOURCE_SOURCE_H
+#define KL_SOURCE_SOURCE_H
+
+#include "core/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kl_record {
+	const char *p;
+	size_t n;        /* bytes available at p (the line, without its '\n') */
+	uint64_t pos;    /* byte offset of the record in the input */
+	size_t full_len; /* true length; > n only if the record was cut at the hard cap */
+};
+
+enum kl_source_status {
+	KL_SRC_EOF = 0,
+	KL_SRC_RECORD = 1,
+	KL_SRC_IDLE = 2, /* no record within timeout_ms */
+	/* negative: enum kl_err (KL_EIO, KL_EINTR when the stop fd fired) */
+};
+
+struct kl_source;
+
+struct kl_source_ops {
+	/* Next record, waiting at most timeout_ms (-1: forever) when none is ready. */
+	int (*next)(struct kl_source *s, struct kl_record *rec, int timeout_ms);
+	void (*free)(struct kl_source *s);
+};
+
+struct kl_source {
+	const struct kl_source_ops *ops;
+	struct kl_errbuf err;
+	uint64_t bytes_read;
+};
+
+static inline int kl_source_next(struct kl_source *s, struct kl_record *rec, int timeout_ms)
+{
+	return s->ops->next(s, rec, timeout_ms);
+}
+
+static inline void kl_source_free(struct kl_source *s)
+{
+	if (s)
+		s->ops->free(s);
+}
+
+/*
+ * Line source over a file descriptor. Starts reading at `start` (seeks when
+ * the fd is seekable, otherwise discards bytes). Lines longer than
+ * `hard_cap` are returned cut to hard_cap bytes with full_len set. When
+ * stop_fd >= 0 and becomes readable (a signalfd), next() returns KL_EINTR.
+ * own_fd: close fd in free(). Returns NULL on allocation failure.
+ */
+struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, size_t hard_cap,
+				   int stop_fd);
+
+#endif

@@ -1,0 +1,181 @@
+/* source_fd.c — line records from a file or a pipe; see source.h.
+ *
+ * One reusable window buffer: complete lines are handed out in place; a
+ * partial line at the end of the window is moved to the front before the
+ * next read. The window grows only for a line longer than itself, up to the
+ * hard cap. */
+#include "source/source.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WINDOW (4u << 20)
+
+struct src_fd {
+	struct kl_source base;
+	int fd, own_fd, stop_fd, eof, seekable;
+	size_t hard_cap;
+	char *buf;
+	size_t cap, head, tail; /* unread bytes are buf[head..tail) */
+	uint64_t buf_pos;       /* input offset of buf[0] */
+	uint64_t skipping;      /* bytes of an over-long line still to discard */
+};
+
+static int wait_readable(struct src_fd *s, int timeout_ms)
+{
+	if (s->seekable && s->stop_fd < 0)
+		return 1;
+	struct pollfd p[2] = {{.fd = s->fd, .events = POLLIN}, {.fd = s->stop_fd, .events = POLLIN}};
+	for (;;) {
+		int n = poll(p, s->stop_fd >= 0 ? 2 : 1, s->seekable ? 0 : timeout_ms);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return kl_errbuf_set(&s->base.err, KL_EIO, "poll: %s", strerror(errno));
+		if (s->stop_fd >= 0 && (p[1].revents & POLLIN))
+			return KL_EINTR;
+		if (s->seekable)
+			return 1;
+		return n > 0 ? 1 : 0;
+	}
+}
+
+/* Read more bytes; 1 = got some, 0 = EOF, KL_SRC_IDLE-ish 2 = timeout. */
+static int fill(struct src_fd *s, int timeout_ms)
+{
+	if (s->head > 0) {
+		memmove(s->buf, s->buf + s->head, s->tail - s->head);
+		s->buf_pos += s->head;
+		s->tail -= s->head;
+		s->head = 0;
+	}
+	if (s->tail == s->cap) {
+		size_t cap = s->cap * 2;
+		if (cap > s->hard_cap + 1)
+			cap = s->hard_cap + 1;
+		if (cap <= s->cap)
+			return 3; /* window full at the hard cap: caller cuts the line */
+		char *b = realloc(s->buf, cap);
+		if (!b)
+			return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory for a %zu-byte line",
+					     cap);
+		s->buf = b;
+		s->cap = cap;
+	}
+	int w = wait_readable(s, timeout_ms);
+	if (w <= 0)
+		return w < 0 ? w : 2;
+	for (;;) {
+		ssize_t n = read(s->fd, s->buf + s->tail, s->cap - s->tail);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 2;
+		if (n < 0)
+			return kl_errbuf_set(&s->base.err, KL_EIO, "read: %s", strerror(errno));
+		if (n == 0) {
+			s->eof = 1;
+			return 0;
+		}
+		s->tail += (size_t)n;
+		s->base.bytes_read += (uint64_t)n;
+		return 1;
+	}
+}
+
+static int fd_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
+{
+	struct src_fd *s = (struct src_fd *)base;
+	for (;;) {
+		char *start = s->buf + s->head;
+		size_t avail = s->tail - s->head;
+		char *nl = avail ? memchr(start, '\n', avail) : NULL;
+		if (s->skipping) {
+			/* discard the rest of an over-long line */
+			size_t drop = nl ? (size_t)(nl - start) + 1 : avail;
+			s->head += drop;
+			if (nl) {
+				s->skipping = 0;
+				continue;
+			}
+		} else if (nl || (s->eof && avail)) {
+			size_t len = nl ? (size_t)(nl - start) : avail;
+			s->head += len + (nl ? 1 : 0);
+			if (len == 0 || (len == 1 && start[0] == '\r'))
+				continue; /* blank line: not a record */
+			rec->p = start;
+			rec->n = rec->full_len = len;
+			rec->pos = s->buf_pos + (uint64_t)(start - s->buf);
+			return KL_SRC_RECORD;
+		} else if (s->eof) {
+			return KL_SRC_EOF;
+		}
+		int rc = fill(s, timeout_ms);
+		if (rc < 0)
+			return rc;
+		if (rc == 2)
+			return KL_SRC_IDLE;
+		if (rc == 3) {
+			/* a line longer than the hard cap: hand out its head, skip the rest */
+			rec->p = s->buf;
+			rec->n = s->tail;
+			rec->pos = s->buf_pos;
+			rec->full_len = s->tail; /* grows as we skip; caller sees it was cut */
+			s->head = s->tail;
+			s->skipping = 1;
+			rec->full_len = s->hard_cap + 1;
+			return KL_SRC_RECORD;
+		}
+	}
+}
+
+static void fd_free(struct kl_source *base)
+{
+	struct src_fd *s = (struct src_fd *)base;
+	if (s->own_fd)
+		close(s->fd);
+	free(s->buf);
+	free(s);
+}
+
+static const struct kl_source_ops fd_ops = {fd_next, fd_free};
+
+struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, size_t hard_cap,
+				   int stop_fd)
+{
+	struct src_fd *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->base.ops = &fd_ops;
+	s->fd = fd;
+	s->own_fd = own_fd;
+	s->stop_fd = stop_fd;
+	s->hard_cap = hard_cap;
+	s->cap = WINDOW < hard_cap + 1 ? WINDOW : hard_cap + 1;
+	s->buf = malloc(s->cap);
+	if (!s->buf) {
+		free(s);
+		return NULL;
+	}
+	s->seekable = lseek(fd, 0, SEEK_CUR) >= 0;
+	if (start) {
+		if (s->seekable && lseek(fd, (off_t)start, SEEK_SET) >= 0) {
+			s->buf_pos = start;
+		} else {
+			/* a pipe: read and drop the first `start` bytes */
+			uint64_t left = start;
+			while (left) {
+				size_t want = left < s->cap ? (size_t)left : s->cap;
+				ssize_t n = read(fd, s->buf, want);
+				if (n <= 0)
+					break;
+				left -= (uint64_t)n;
+			}
+			s->buf_pos = start - left;
+		}
+	}
+	return &s->base;
+}

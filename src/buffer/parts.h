@@ -1,0 +1,84 @@
+/*
+ * parts.h — one buffer per open partition, bounded memory, flush policy.
+ *
+ * The table maps a partition prefix (see route/partition.h) to a buffer of
+ * encoded records (JSON lines) plus the input positions they cover. The
+ * pipeline appends into part->data directly (no intermediate copy) and then
+ * calls kl_parts_note_append() so the table can keep its accounting.
+ *
+ * Flush policy (kl_parts_next_flush): a partition is due when its buffered
+ * bytes reach max_file_bytes (uncompressed, like Firehose's buffer size),
+ * when its oldest record has waited flush_interval, or, while the sum of all
+ * buffer capacities exceeds memory_limit, the largest buffer first. After a
+ * flush, kl_parts_flushed() empties the buffer and gives back its memory, so
+ * memory stays bounded however many partitions have ever been open.
+ *
+ * Replay: each partition also remembers `stored_upto`, the highest input
+ * position already in a durable file (loaded from state), and records at or
+ * below it are skipped by the pipeline.
+ *
+ * Ownership: the table owns every kl_part and its key and data; pointers to
+ * parts stay valid until kl_parts_cleanup().
+ */
+#ifndef KL_BUFFER_PARTS_H
+#define KL_BUFFER_PARTS_H
+
+#include "core/buf.h"
+
+#include <stdint.h>
+
+struct kl_part {
+	char *key; /* NUL-terminated partition prefix */
+	size_t key_len;
+	uint64_t hash;
+	struct kl_buf data;  /* encoded records, each ending in '\n' */
+	uint64_t count;      /* records in data */
+	uint64_t first_pos;  /* input position of the first record in data */
+	uint64_t last_pos;   /* ... and of the last */
+	int64_t first_ns;    /* monotonic time the first record was buffered */
+	uint64_t stored_upto; /* replay: positions <= this are already stored */
+	int has_stored;
+	size_t accounted;    /* data.cap as last counted in the table's total */
+	uint64_t files;      /* files written for this partition in this run */
+};
+
+struct kl_parts {
+	struct kl_part **v;
+	size_t n, cap;
+	uint32_t *index; /* open addressing: part index + 1 */
+	size_t index_mask;
+	size_t mem;      /* sum of buffer capacities */
+	size_t max_file_bytes;
+	size_t memory_limit;
+	int64_t flush_interval_ns;
+};
+
+void kl_parts_init(struct kl_parts *t, size_t max_file_bytes, size_t memory_limit,
+		   int64_t flush_interval_ns);
+void kl_parts_cleanup(struct kl_parts *t);
+
+/* Find or create the partition for key[0..n). NULL on allocation failure. */
+struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n);
+
+/* Bookkeeping after the caller appended one record for `pos` to p->data. */
+void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, int64_t now_ns);
+
+/* A partition that must be flushed now, or NULL. `all` = end of input. */
+struct kl_part *kl_parts_next_flush(struct kl_parts *t, int64_t now_ns, int all);
+
+/* Is this one partition due by size? (cheap check right after an append) */
+static inline int kl_parts_full(const struct kl_parts *t, const struct kl_part *p)
+{
+	return p->data.len >= t->max_file_bytes;
+}
+
+/* Empty p after its data was stored durably up to p->last_pos. */
+void kl_parts_flushed(struct kl_parts *t, struct kl_part *p);
+
+/* Smallest first_pos over non-empty buffers, or `fallback` if none. */
+uint64_t kl_parts_min_pending(const struct kl_parts *t, uint64_t fallback);
+
+/* Milliseconds until the oldest buffer reaches the flush interval (-1: none). */
+int kl_parts_ms_until_due(const struct kl_parts *t, int64_t now_ns);
+
+#endif

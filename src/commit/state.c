@@ -1,0 +1,310 @@
+/* state.c — see state.h. */
+#include "commit/state.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+#include <zlib.h>
+
+static int mkdirs(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s", path);
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(tmp, 0755) && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static int index_put(struct kl_state *st, size_t i)
+{
+	if (!st->index || (st->nparts * 2 > st->index_mask + 1)) {
+		size_t cap = st->index ? (st->index_mask + 1) * 2 : 256;
+		uint32_t *idx = calloc(cap, sizeof *idx);
+		if (!idx)
+			return KL_ENOMEM;
+		free(st->index);
+		st->index = idx;
+		st->index_mask = cap - 1;
+		for (size_t j = 0; j < st->nparts; j++) {
+			if (j == i)
+				continue;
+			size_t s = st->parts[j].hash & st->index_mask;
+			while (st->index[s])
+				s = (s + 1) & st->index_mask;
+			st->index[s] = (uint32_t)j + 1;
+		}
+	}
+	size_t s = st->parts[i].hash & st->index_mask;
+	while (st->index[s])
+		s = (s + 1) & st->index_mask;
+	st->index[s] = (uint32_t)i + 1;
+	return KL_OK;
+}
+
+static struct kl_state_part *find(const struct kl_state *st, const char *key, size_t n,
+				  uint64_t h)
+{
+	if (!st->index)
+		return NULL;
+	for (size_t s = h & st->index_mask; st->index[s]; s = (s + 1) & st->index_mask) {
+		struct kl_state_part *p = &st->parts[st->index[s] - 1];
+		if (p->hash == h && strlen(p->key) == n && !memcmp(p->key, key, n))
+			return p;
+	}
+	return NULL;
+}
+
+static int set_part(struct kl_state *st, const char *key, size_t n, uint64_t upto)
+{
+	uint64_t h = XXH3_64bits(key, n);
+	struct kl_state_part *p = find(st, key, n, h);
+	if (p) {
+		if (upto > p->upto)
+			p->upto = upto;
+		return KL_OK;
+	}
+	if (st->nparts == st->capparts) {
+		size_t cap = st->capparts ? st->capparts * 2 : 256;
+		struct kl_state_part *v = realloc(st->parts, cap * sizeof *v);
+		if (!v)
+			return KL_ENOMEM;
+		st->parts = v;
+		st->capparts = cap;
+	}
+	char *k = strndup(key, n);
+	if (!k)
+		return KL_ENOMEM;
+	st->parts[st->nparts] = (struct kl_state_part){k, upto, h};
+	st->nparts++;
+	return index_put(st, st->nparts - 1);
+}
+
+/* Append one CRC-framed line to b. */
+static int frame(struct kl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int frame(struct kl_buf *b, const char *fmt, ...)
+{
+	char body[4200];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(body, sizeof body, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof body)
+		return KL_EINVAL;
+	uLong crc = crc32(0L, (const Bytef *)body, (uInt)n);
+	return kl_buf_printf(b, "%08lx %s\n", crc, body);
+}
+
+static void parse_log(struct kl_state *st, const char *p, size_t n)
+{
+	const char *end = p + n;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl || nl - p < 11 || p[8] != ' ')
+			break; /* torn tail */
+		const char *body = p + 9;
+		size_t blen = (size_t)(nl - body);
+		char hex[9];
+		memcpy(hex, p, 8);
+		hex[8] = '\0';
+		if (strtoul(hex, NULL, 16) != crc32(0L, (const Bytef *)body, (uInt)blen))
+			break; /* corrupt: stop trusting the rest */
+		char line[4200];
+		if (blen >= sizeof line)
+			break;
+		memcpy(line, body, blen);
+		line[blen] = '\0';
+		uint64_t a, b;
+		int off = 0;
+		if (line[0] == 'P' && sscanf(line, "P %" SCNu64 " %n", &a, &off) == 1 && off > 0)
+			set_part(st, line + off, strlen(line + off), a);
+		else if (line[0] == 'R' && sscanf(line, "R %" SCNu64 " %" SCNu64, &a, &b) == 2)
+			st->resume = a, st->window = b;
+		else if (line[0] == 'D' && sscanf(line, "D %" SCNu64, &a) == 1)
+			st->done = 1, st->done_size = a;
+		p = nl + 1;
+	}
+}
+
+/* Rewrite the log as its compact equivalent: tmp + fsync + rename + fsync dir. */
+static int compact(struct kl_state *st)
+{
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	int rc = KL_OK;
+	for (size_t i = 0; i < st->nparts && !rc; i++)
+		rc = frame(&b, "P %" PRIu64 " %s", st->parts[i].upto, st->parts[i].key);
+	if (!rc)
+		rc = frame(&b, "R %" PRIu64 " %" PRIu64, st->resume, st->window);
+	if (!rc && st->done)
+		rc = frame(&b, "D %" PRIu64, st->done_size);
+	if (rc) {
+		kl_buf_cleanup(&b);
+		return kl_errbuf_set(&st->err, rc, "state: cannot format log");
+	}
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", st->path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		rc = kl_errbuf_set(&st->err, KL_EIO, "state: create %s: %s", tmp, strerror(errno));
+	size_t off = 0;
+	while (!rc && off < b.len) {
+		ssize_t w = write(fd, b.data + off, b.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			rc = kl_errbuf_set(&st->err, KL_EIO, "state: write: %s", strerror(errno));
+		else
+			off += (size_t)w;
+	}
+	if (!rc && fsync(fd))
+		rc = kl_errbuf_set(&st->err, KL_EIO, "state: fsync: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (!rc && rename(tmp, st->path))
+		rc = kl_errbuf_set(&st->err, KL_EIO, "state: rename: %s", strerror(errno));
+	if (!rc) {
+		int dfd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fsync(dfd))
+			rc = kl_errbuf_set(&st->err, KL_EIO, "state: fsync dir: %s", strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+	}
+	if (rc)
+		unlink(tmp);
+	kl_buf_cleanup(&b);
+	if (rc)
+		return rc;
+	if (st->fd >= 0)
+		close(st->fd);
+	st->fd = open(st->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (st->fd < 0)
+		return kl_errbuf_set(&st->err, KL_EIO, "state: open %s: %s", st->path, strerror(errno));
+	st->lines = st->nparts + 1 + (size_t)st->done;
+	return KL_OK;
+}
+
+int kl_state_open(struct kl_state *st, const char *lake, const char *input_id)
+{
+	memset(st, 0, sizeof *st);
+	st->fd = -1;
+	kl_buf_init(&st->pending, 0);
+	size_t n = strlen(lake) + strlen(input_id) + 64;
+	st->dir = malloc(n);
+	st->path = malloc(n);
+	if (!st->dir || !st->path)
+		return kl_errbuf_set(&st->err, KL_ENOMEM, "out of memory");
+	snprintf(st->dir, n, "%s/_kinlake/state", lake);
+	snprintf(st->path, n, "%s/%s.log", st->dir, input_id);
+	if (mkdirs(st->dir))
+		return kl_errbuf_set(&st->err, KL_EIO, "state: mkdir %s: %s", st->dir,
+				     strerror(errno));
+	struct kl_buf old;
+	kl_buf_init(&old, 0);
+	int fd = open(st->path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		for (;;) {
+			if (kl_buf_reserve(&old, 1 << 16)) {
+				close(fd);
+				kl_buf_cleanup(&old);
+				return kl_errbuf_set(&st->err, KL_ENOMEM, "state: out of memory");
+			}
+			ssize_t r = read(fd, old.data + old.len, old.cap - old.len);
+			if (r <= 0)
+				break;
+			old.len += (size_t)r;
+		}
+		close(fd);
+		parse_log(st, old.data, old.len);
+	}
+	kl_buf_cleanup(&old);
+	return compact(st);
+}
+
+void kl_state_close(struct kl_state *st)
+{
+	if (st->fd >= 0)
+		close(st->fd);
+	for (size_t i = 0; i < st->nparts; i++)
+		free(st->parts[i].key);
+	free(st->parts);
+	free(st->index);
+	free(st->dir);
+	free(st->path);
+	kl_buf_cleanup(&st->pending);
+	st->fd = -1;
+	st->parts = NULL;
+	st->index = NULL;
+	st->dir = st->path = NULL;
+}
+
+int kl_state_lookup(const struct kl_state *st, const char *key, size_t n, uint64_t *upto)
+{
+	struct kl_state_part *p = find(st, key, n, XXH3_64bits(key, n));
+	if (!p)
+		return 0;
+	*upto = p->upto;
+	return 1;
+}
+
+int kl_state_note_part(struct kl_state *st, const char *key, size_t n, uint64_t upto)
+{
+	int rc = set_part(st, key, n, upto);
+	if (!rc)
+		rc = frame(&st->pending, "P %" PRIu64 " %.*s", upto, (int)n, key);
+	return rc ? kl_errbuf_set(&st->err, rc, "state: cannot record %.*s", (int)n, key) : KL_OK;
+}
+
+int kl_state_note_progress(struct kl_state *st, uint64_t resume, uint64_t window)
+{
+	st->resume = resume;
+	st->window = window;
+	return frame(&st->pending, "R %" PRIu64 " %" PRIu64, resume, window);
+}
+
+int kl_state_note_done(struct kl_state *st, uint64_t size)
+{
+	st->done = 1;
+	st->done_size = size;
+	return frame(&st->pending, "D %" PRIu64, size);
+}
+
+int kl_state_sync(struct kl_state *st)
+{
+	if (!st->pending.len)
+		return KL_OK;
+	size_t nlines = 0;
+	for (size_t i = 0; i < st->pending.len; i++)
+		nlines += st->pending.data[i] == '\n';
+	if (st->lines + nlines > 4 * st->nparts + 4096) {
+		kl_buf_reset(&st->pending);
+		return compact(st);
+	}
+	size_t off = 0;
+	while (off < st->pending.len) {
+		ssize_t w = write(st->fd, st->pending.data + off, st->pending.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return kl_errbuf_set(&st->err, KL_EIO, "state: append %s: %s", st->path,
+					     strerror(errno));
+		off += (size_t)w;
+	}
+	if (fdatasync(st->fd))
+		return kl_errbuf_set(&st->err, KL_EIO, "state: fsync %s: %s", st->path,
+				     strerror(errno));
+	st->lines += nlines;
+	kl_buf_reset(&st->pending);
+	return KL_OK;
+}

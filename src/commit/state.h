@@ -1,0 +1,66 @@
+/*
+ * state.h — durable ingest progress for one input, under <lake>/_kinlake/state/.
+ *
+ * What is remembered, per input id (a content hash of the input file):
+ *   P <upto> <partition>   the highest input position stored in a durable
+ *                          file of that partition (events or errors)
+ *   R <resume> <window>    every record before `resume` is durable (or was
+ *                          a duplicate); the dedup window starts at `window`
+ *   D <size>               the whole input (size bytes) is durable
+ * Lines are appended, each with a CRC-32 prefix; on open a torn or corrupt
+ * tail (a crash mid-append) is dropped and the log is rewritten compactly
+ * with temp file + fsync + rename + fsync dir — never truncated in place.
+ *
+ * Protocol (see DESIGN.md "Exactly-once"): files are committed and synced
+ * first, then their P lines and the new R are appended and fsynced
+ * (kl_state_sync). A crash in between leaves files that the replay
+ * rewrites under the same names, because a partition's next file is named
+ * after its first record above `upto`.
+ *
+ * Ownership: caller-owned struct (kl_state_open/kl_state_close).
+ */
+#ifndef KL_COMMIT_STATE_H
+#define KL_COMMIT_STATE_H
+
+#include "core/buf.h"
+#include "core/err.h"
+
+#include <stdint.h>
+
+struct kl_state_part {
+	char *key;
+	uint64_t upto;
+	uint64_t hash;
+};
+
+struct kl_state {
+	char *dir, *path;
+	int fd;
+	uint64_t resume, window; /* last R line */
+	int done;                /* a D line was seen */
+	uint64_t done_size;
+	struct kl_state_part *parts;
+	size_t nparts, capparts;
+	uint32_t *index;
+	size_t index_mask;
+	size_t lines; /* lines in the log file */
+	struct kl_buf pending; /* appended lines not yet written */
+	struct kl_errbuf err;
+};
+
+/* Open (creating if needed) the state of input `input_id` in lake `lake`. */
+int kl_state_open(struct kl_state *st, const char *lake, const char *input_id);
+void kl_state_close(struct kl_state *st);
+
+/* Highest stored position of a partition; returns 1 if known. */
+int kl_state_lookup(const struct kl_state *st, const char *key, size_t n, uint64_t *upto);
+
+/* Queue progress lines; durable after kl_state_sync(). */
+int kl_state_note_part(struct kl_state *st, const char *key, size_t n, uint64_t upto);
+int kl_state_note_progress(struct kl_state *st, uint64_t resume, uint64_t window);
+int kl_state_note_done(struct kl_state *st, uint64_t size);
+
+/* Write and fsync queued lines (compacting the log when it has grown). */
+int kl_state_sync(struct kl_state *st);
+
+#endif

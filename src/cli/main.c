@@ -1,2 +1,378 @@
+/*
+ * main.c — the kinlake command line: verb dispatch, signals, summaries.
+ * Each verb has an option table (cli/opts.h) and a run function here; the
+ * work itself lives in the pipeline modules.
+ */
+#include "cli/opts.h"
+#include "core/err.h"
+#include "deadletter/deadletter.h"
+#include "event/event.h"
+#include "gen/gen.h"
+#include "pipeline/ingest.h"
+#include "source/source.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
-int main(void) { puts("kinlake"); return 0; }
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* SIGINT/SIGTERM become a readable fd that the pipeline polls: no handler,
+ * no global flag; the pipeline flushes, commits and exits 0. */
+static int stop_fd_open(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -1;
+	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static int bad_usage(const char *verb, const char *msg)
+{
+	fprintf(stderr, "kinlake %s: %s\n", verb, msg);
+	return 2;
+}
+
+/* --- ingest -------------------------------------------------------------- */
+
+struct ingest_cfg {
+	const char *input, *lake, *input_id;
+	int format, compression;
+	int64_t level;
+	size_t max_file_bytes, memory_limit, max_record_bytes, row_group_bytes;
+	int64_t flush_interval_ms, max_depth;
+	uint64_t dedup_window;
+	int no_progress, quiet;
+};
+
+static const struct kl_opt ingest_opts[] = {
+	{"input", KL_OPT_STR, offsetof(struct ingest_cfg, input), NULL, "PATH|-",
+	 "JSON lines to ingest, '-' for stdin (required)", NULL, 0, 0},
+	{"lake", KL_OPT_STR, offsetof(struct ingest_cfg, lake), NULL, "DIR",
+	 "lake root directory (required)", NULL, 0, 0},
+	{"format", KL_OPT_CHOICE, offsetof(struct ingest_cfg, format), "jsonl", "jsonl|parquet",
+	 "data file format", "jsonl|parquet", 0, 0},
+	{"compression", KL_OPT_CHOICE, offsetof(struct ingest_cfg, compression), "zstd",
+	 "zstd|gzip|none", "compression of data files and dead letters", "zstd|gzip|none", 0, 0},
+	{"compression-level", KL_OPT_I64, offsetof(struct ingest_cfg, level), "0", "N",
+	 "codec level, 0 = codec default (zstd 3, gzip 6)", NULL, 0, 22},
+	{"max-file-bytes", KL_OPT_SIZE, offsetof(struct ingest_cfg, max_file_bytes), "128MiB",
+	 "SIZE", "flush a partition when its buffered (uncompressed) data reaches this", NULL, 1024,
+	 1e12},
+	{"flush-interval", KL_OPT_MS, offsetof(struct ingest_cfg, flush_interval_ms), "300", "SECONDS",
+	 "flush a partition when its oldest record has waited this long", NULL, 0, 86400},
+	{"memory-limit", KL_OPT_SIZE, offsetof(struct ingest_cfg, memory_limit), "256MiB", "SIZE",
+	 "total buffer memory; above it the largest partition is flushed first", NULL, 1 << 16,
+	 1e12},
+	{"max-record-bytes", KL_OPT_SIZE, offsetof(struct ingest_cfg, max_record_bytes), "10MiB",
+	 "SIZE", "larger records are dead letters (too_large)", NULL, 64, 1 << 30},
+	{"max-depth", KL_OPT_I64, offsetof(struct ingest_cfg, max_depth), "64", "N",
+	 "deeper JSON nesting is a dead letter (too_deep)", NULL, 1, 100000},
+	{"dedup-window", KL_OPT_U64, offsetof(struct ingest_cfg, dedup_window), "1000000", "EVENTS",
+	 "drop an event whose event_uuid was among the last N events; 0 disables", NULL, 0,
+	 1 << 30},
+	{"input-id", KL_OPT_STR, offsetof(struct ingest_cfg, input_id), NULL, "NAME",
+	 "name the input instead of hashing its content (needed to resume stdin)", NULL, 0, 0},
+	{"row-group-bytes", KL_OPT_SIZE, offsetof(struct ingest_cfg, row_group_bytes), "128MiB",
+	 "SIZE", "parquet row group size", NULL, 1 << 16, 1e12},
+	{"no-progress", KL_OPT_FLAG, offsetof(struct ingest_cfg, no_progress), NULL, NULL,
+	 "never draw the progress bar", NULL, 0, 0},
+	{"quiet", KL_OPT_FLAG, offsetof(struct ingest_cfg, quiet), NULL, NULL,
+	 "no summary line", NULL, 0, 0},
+};
+
+static int cmd_ingest(int argc, char **argv)
+{
+	struct ingest_cfg c;
+	memset(&c, 0, sizeof c);
+	char err[256];
+	int r = kl_opts_parse(ingest_opts, NOPTS(ingest_opts), &c, argc, argv, err, sizeof err);
+	if (r == KL_OPTS_HELP) {
+		printf("Usage: kinlake ingest --input PATH|- --lake DIR [options]\n\n"
+		       "Validate, enrich and partition JSON events into a lake on disk:\n"
+		       "  DIR/events/event_type=T/event_subtype=S/dt=YYYY-MM-DD/hr=HH/<file>\n"
+		       "  DIR/errors/<reason>/dt=YYYY-MM-DD/<file>   (dead letters, raw bytes kept)\n"
+		       "Re-running the same input is a no-op; after a crash it completes the\n"
+		       "lake without duplicates. SIGINT/SIGTERM flush, commit and exit 0.\n\n"
+		       "Options:\n");
+		kl_opts_help(stdout, ingest_opts, NOPTS(ingest_opts));
+		return 0;
+	}
+	if (r == KL_OPTS_ERROR)
+		return bad_usage("ingest", err);
+	if (!c.input)
+		return bad_usage("ingest", "--input is required (a file, or - for stdin)");
+	if (!c.lake)
+		return bad_usage("ingest", "--lake is required (the lake root directory)");
+
+	struct kl_ingest_opts o;
+	kl_ingest_opts_default(&o);
+	o.input = c.input;
+	o.lake = c.lake;
+	o.input_id = c.input_id;
+	o.format = c.format == 1 ? KL_FORMAT_PARQUET : KL_FORMAT_JSONL;
+	o.compression = (enum kl_compression)c.compression;
+	o.level = (int)c.level;
+	o.max_file_bytes = c.max_file_bytes;
+	o.memory_limit = c.memory_limit;
+	o.flush_interval_ms = c.flush_interval_ms;
+	o.dedup_window = (size_t)c.dedup_window;
+	o.limits.max_record_bytes = c.max_record_bytes;
+	o.limits.max_depth = (unsigned)c.max_depth;
+	o.row_group_bytes = c.row_group_bytes;
+	o.progress = !c.no_progress && isatty(2);
+	o.stop_fd = stop_fd_open();
+
+	struct kl_ingest_stats st;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	int rc = kl_ingest_run(&o, &st, &eb);
+	if (o.stop_fd >= 0)
+		close(o.stop_fd);
+	if (rc) {
+		fprintf(stderr, "kinlake ingest: %s: %s\n", kl_strerror(rc),
+			eb.code ? eb.msg : "(no detail)");
+		fprintf(stderr,
+			"kinlake ingest: nothing was lost: data not yet committed stays in the input; "
+			"run the same command again to resume\n");
+		return 1;
+	}
+	if (!c.quiet) {
+		if (st.already_done) {
+			fprintf(stderr, "kinlake ingest: input %s (id %s) is already in the lake; "
+					"nothing to do\n", c.input, st.input_id);
+			return 0;
+		}
+		double mb_in = (double)st.bytes_in / 1e6, mb_out = (double)st.bytes_out / 1e6;
+		fprintf(stderr,
+			"kinlake ingest: %s read=%" PRIu64 " stored=%" PRIu64 " dead_letters=%" PRIu64
+			" duplicates=%" PRIu64 " replayed=%" PRIu64 " files=%" PRIu64
+			" in=%.1fMB out=%.1fMB seconds=%.2f events/s=%.0f\n",
+			st.interrupted ? "interrupted, committed:" : "done:", st.records, st.stored,
+			st.dead, st.duplicates, st.replayed, st.files, mb_in, mb_out, st.seconds,
+			st.seconds > 0 ? (double)st.records / st.seconds : 0.0);
+		if (st.dead) {
+			fprintf(stderr, "kinlake ingest: dead letters by reason:");
+			for (int i = 1; i < KL_REJ_COUNT; i++)
+				if (st.dead_by_reason[i])
+					fprintf(stderr, " %s=%" PRIu64, kl_reject_name(i),
+						st.dead_by_reason[i]);
+			fputc('\n', stderr);
+		}
+	}
+	return 0;
+}
+
+/* --- transform ----------------------------------------------------------- */
+
+struct transform_cfg {
+	const char *errors;
+	size_t max_record_bytes;
+	int64_t max_depth;
+};
+
+static const struct kl_opt transform_opts[] = {
+	{"errors", KL_OPT_STR, offsetof(struct transform_cfg, errors), NULL, "FILE",
+	 "write dead-letter records here instead of stderr", NULL, 0, 0},
+	{"max-record-bytes", KL_OPT_SIZE, offsetof(struct transform_cfg, max_record_bytes),
+	 "10MiB", "SIZE", "larger records are dead letters", NULL, 64, 1 << 30},
+	{"max-depth", KL_OPT_I64, offsetof(struct transform_cfg, max_depth), "64", "N",
+	 "deeper nesting is a dead letter", NULL, 1, 100000},
+};
+
+static int write_all(FILE *f, const void *p, size_t n)
+{
+	return fwrite(p, 1, n, f) == n ? 0 : -1;
+}
+
+static int cmd_transform(int argc, char **argv)
+{
+	struct transform_cfg c;
+	memset(&c, 0, sizeof c);
+	char err[256];
+	int r = kl_opts_parse(transform_opts, NOPTS(transform_opts), &c, argc, argv, err,
+			      sizeof err);
+	if (r == KL_OPTS_HELP) {
+		printf("Usage: kinlake transform [--errors FILE] < events.jsonl > enriched.jsonl\n\n"
+		       "Enrich each JSON line (created_datetime, event_type, event_subtype) to\n"
+		       "stdout; rejected lines become dead-letter records on stderr or --errors.\n\n"
+		       "Options:\n");
+		kl_opts_help(stdout, transform_opts, NOPTS(transform_opts));
+		return 0;
+	}
+	if (r == KL_OPTS_ERROR)
+		return bad_usage("transform", err);
+	FILE *errf = stderr;
+	if (c.errors && !(errf = fopen(c.errors, "w"))) {
+		fprintf(stderr, "kinlake transform: cannot open %s: %s\n", c.errors, strerror(errno));
+		return 1;
+	}
+	struct kl_event_limits lim = {c.max_record_bytes, (unsigned)c.max_depth};
+	size_t cap = lim.max_record_bytes * 2 < (64u << 20) ? (64u << 20) : lim.max_record_bytes * 2;
+	int stop = stop_fd_open();
+	struct kl_source *src = kl_source_fd_new(0, 0, 0, cap, stop);
+	struct kl_event ev;
+	struct kl_buf out;
+	kl_event_init(&ev);
+	kl_buf_init(&out, 0);
+	static char obuf[1 << 20];
+	setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+	struct kl_record rec;
+	int s, rc = 0;
+	uint64_t ok = 0, bad = 0;
+	while (src && (s = kl_source_next(src, &rec, -1)) == KL_SRC_RECORD) {
+		kl_buf_reset(&out);
+		enum kl_reject rej = rec.full_len > rec.n ? KL_REJ_TOO_LARGE
+							  : kl_event_parse(&ev, rec.p, rec.n, &lim);
+		if (rej == KL_REJ_NONE) {
+			rc = kl_event_write_json(&ev, rec.p, rec.n, &out) || kl_buf_putc(&out, '\n') ||
+			     write_all(stdout, out.data, out.len);
+			ok++;
+		} else {
+			if (rec.full_len > rec.n)
+				snprintf(ev.msg, sizeof ev.msg, "record is larger than the limit");
+			struct kl_deadletter d = {kl_reject_name(rej), ev.msg, "stdin", rec.pos,
+						  ev.err_offset, rec.p, rec.n, rec.full_len};
+			rc = kl_deadletter_format(&out, &d) || kl_buf_putc(&out, '\n') ||
+			     write_all(errf, out.data, out.len);
+			bad++;
+		}
+		if (rc)
+			break;
+	}
+	if (!src || (s < 0 && s != KL_EINTR))
+		rc = 1;
+	if (fflush(stdout) || (c.errors && fclose(errf)))
+		rc = 1;
+	if (rc)
+		fprintf(stderr, "kinlake transform: I/O error after %" PRIu64 " events\n", ok + bad);
+	kl_source_free(src);
+	kl_event_cleanup(&ev);
+	kl_buf_cleanup(&out);
+	if (stop >= 0)
+		close(stop);
+	return rc ? 1 : 0;
+}
+
+/* --- gen ----------------------------------------------------------------- */
+
+struct gen_cfg {
+	uint64_t events, types, seed;
+	int64_t start, span;
+	double bad, dup;
+	const char *output;
+};
+
+static const struct kl_opt gen_opts[] = {
+	{"events", KL_OPT_U64, offsetof(struct gen_cfg, events), "1000", "N", "lines to write",
+	 NULL, 0, 0},
+	{"types", KL_OPT_U64, offsetof(struct gen_cfg, types), "100", "N", "distinct event names",
+	 NULL, 1, 1000},
+	{"seed", KL_OPT_U64, offsetof(struct gen_cfg, seed), "1", "S", "random seed", NULL, 0, 0},
+	{"start", KL_OPT_I64, offsetof(struct gen_cfg, start), "1764547200", "UNIX",
+	 "created_at of the first event", NULL, 0, 253402300799},
+	{"span", KL_OPT_I64, offsetof(struct gen_cfg, span), "3600", "SECONDS",
+	 "created_at spreads over [start, start+span)", NULL, 1, 1e10},
+	{"bad-fraction", KL_OPT_DOUBLE, offsetof(struct gen_cfg, bad), "0", "F",
+	 "fraction of malformed lines (every rejection class)", NULL, 0, 1},
+	{"dup-fraction", KL_OPT_DOUBLE, offsetof(struct gen_cfg, dup), "0", "F",
+	 "fraction of exact duplicate lines", NULL, 0, 1},
+	{"output", KL_OPT_STR, offsetof(struct gen_cfg, output), "-", "PATH",
+	 "where to write, '-' for stdout", NULL, 0, 0},
+};
+
+static int cmd_gen(int argc, char **argv)
+{
+	struct gen_cfg c;
+	memset(&c, 0, sizeof c);
+	char err[256];
+	int r = kl_opts_parse(gen_opts, NOPTS(gen_opts), &c, argc, argv, err, sizeof err);
+	if (r == KL_OPTS_HELP) {
+		printf("Usage: kinlake gen --events N [options] > events.jsonl\n\n"
+		       "Write a deterministic synthetic event stream like the production one:\n"
+		       "100 event names (1-, 2- and 3-part), each with its own payload schema.\n\n"
+		       "Options:\n");
+		kl_opts_help(stdout, gen_opts, NOPTS(gen_opts));
+		return 0;
+	}
+	if (r == KL_OPTS_ERROR)
+		return bad_usage("gen", err);
+	struct kl_gen_opts g;
+	kl_gen_opts_default(&g);
+	g.events = c.events;
+	g.types = (unsigned)c.types;
+	g.seed = c.seed;
+	g.start = c.start;
+	g.span = c.span;
+	g.bad_fraction = c.bad;
+	g.dup_fraction = c.dup;
+	int fd = 1;
+	if (strcmp(c.output, "-") && (fd = open(c.output, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
+		fprintf(stderr, "kinlake gen: cannot create %s: %s\n", c.output, strerror(errno));
+		return 1;
+	}
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	int rc = kl_gen_write(&g, fd, &eb);
+	if (fd != 1 && close(fd))
+		rc = KL_EIO;
+	if (rc) {
+		fprintf(stderr, "kinlake gen: %s\n", eb.code ? eb.msg : kl_strerror(rc));
+		return 1;
+	}
+	return 0;
+}
+
+/* --- main ---------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"kinlake %s — land a stream of JSON events in a partitioned data lake\n\n"
+		"Usage: kinlake <command> [options]      kinlake <command> --help\n\n"
+		"Commands:\n"
+		"  ingest      events from a file or stdin into a lake directory\n"
+		"  transform   stdin -> stdout, one enriched event per line; dead letters to stderr\n"
+		"  gen         write a synthetic event stream (for demos, tests and benchmarks)\n"
+		"  version     print the version\n\n"
+		"Example:\n"
+		"  kinlake gen --events 100000 > events.jsonl\n"
+		"  kinlake ingest --input events.jsonl --lake ./lake\n",
+		KL_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *verb = argv[1];
+	if (!strcmp(verb, "--help") || !strcmp(verb, "-h") || !strcmp(verb, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(verb, "--version") || !strcmp(verb, "version")) {
+		printf("kinlake %s\n", KL_VERSION);
+		return 0;
+	}
+	if (!strcmp(verb, "ingest"))
+		return cmd_ingest(argc - 2, argv + 2);
+	if (!strcmp(verb, "transform"))
+		return cmd_transform(argc - 2, argv + 2);
+	if (!strcmp(verb, "gen"))
+		return cmd_gen(argc - 2, argv + 2);
+	fprintf(stderr, "kinlake: unknown command '%s' (commands: ingest, transform, gen, version;"
+			" see kinlake --help)\n", verb);
+	return 2;
+}

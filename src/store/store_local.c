@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +263,11 @@ static void sweep(char *path, size_t len, size_t cap, uint64_t *removed)
 		if (e->d_type == DT_DIR) {
 			sweep(path, len + 1 + n, cap, removed);
 		} else if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp-")) {
-			if (!unlink(path))
+			/* leave temp files of a live writer (another ingest) alone */
+			long pid = atol(strstr(e->d_name, ".tmp-") + 5);
+			int alive = pid > 0 && pid != (long)getpid() &&
+				    (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+			if (!alive && !unlink(path))
 				(*removed)++;
 		}
 		path[len] = '\0';

@@ -1,0 +1,490 @@
+/* ingest.c — see ingest.h. */
+#include "pipeline/ingest.h"
+#include "buffer/parts.h"
+#include "commit/state.h"
+#include "deadletter/deadletter.h"
+#include "dedup/dedup.h"
+#include "encode/encoder.h"
+#include "route/partition.h"
+#include "source/source.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+void kl_ingest_opts_default(struct kl_ingest_opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->input = "-";
+	o->lake = "lake";
+	o->format = KL_FORMAT_JSONL;
+	o->compression = KL_COMP_ZSTD;
+	o->max_file_bytes = 128u << 20;
+	o->flush_interval_ms = 300 * 1000;
+	o->memory_limit = 256u << 20;
+	o->dedup_window = 1000000;
+	o->stop_fd = -1;
+	o->row_group_bytes = 128u << 20;
+	kl_event_limits_default(&o->limits);
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o);
+
+/* Everything one run owns; torn down by run_cleanup(). */
+struct run {
+	const struct kl_ingest_opts *o;
+	struct kl_ingest_stats *st;
+	struct kl_errbuf *eb;
+	struct kl_source *src;
+	struct kl_store *store;
+	struct kl_encoder *data_enc, *dead_enc;
+	struct kl_state state;
+	int state_open;
+	struct kl_parts parts;
+	struct kl_dedup dedup;
+	struct kl_event ev;
+	struct kl_buf key, name, dl;
+	char id[17];
+	const char *source_name;
+	char dead_dt[11];
+	uint64_t input_size; /* 0 = unknown */
+	uint64_t read_pos;   /* position after the last record consumed */
+	struct kl_part **batch;
+	size_t nbatch;
+	int64_t last_progress;
+	int64_t t0;
+};
+
+/* --- input identity ------------------------------------------------------ */
+
+static int hash_file(int fd, uint64_t *size, uint64_t *h, struct kl_errbuf *eb)
+{
+	XXH3_state_t *x = XXH3_createState();
+	char *buf = malloc(1 << 20);
+	int rc = KL_OK;
+	if (!x || !buf) {
+		rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+		goto out;
+	}
+	XXH3_64bits_reset(x);
+	uint64_t total = 0;
+	for (;;) {
+		ssize_t n = pread(fd, buf, 1 << 20, (off_t)total);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = kl_errbuf_set(eb, KL_EIO, "read input: %s", strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		XXH3_64bits_update(x, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	*size = total;
+	*h = XXH3_64bits_digest(x);
+out:
+	XXH3_freeState(x);
+	free(buf);
+	return rc;
+}
+
+static int open_input(struct run *r, uint64_t *start)
+{
+	const struct kl_ingest_opts *o = r->o;
+	int fd = 0, own = 0;
+	struct stat sb;
+	time_t arrival = time(NULL);
+	uint64_t h = 0;
+	if (strcmp(o->input, "-") != 0) {
+		fd = open(o->input, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return kl_errbuf_set(r->eb, KL_EIO, "cannot open input %s: %s", o->input,
+					     strerror(errno));
+		own = 1;
+		r->source_name = o->input;
+	} else {
+		r->source_name = "stdin";
+	}
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		arrival = sb.st_mtime;
+		if (!o->input_id) {
+			int rc = hash_file(fd, &r->input_size, &h, r->eb);
+			if (rc) {
+				if (own)
+					close(fd);
+				return rc;
+			}
+		} else {
+			r->input_size = (uint64_t)sb.st_size;
+		}
+	} else if (!o->input_id) {
+		/* a pipe has no identity: a fresh id per run, so nothing is overwritten */
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		char seed[64];
+		int n = snprintf(seed, sizeof seed, "stdin-%lld-%09ld-%ld", (long long)ts.tv_sec,
+				 ts.tv_nsec, (long)getpid());
+		h = XXH3_64bits(seed, (size_t)n);
+	}
+	if (o->input_id)
+		h = XXH3_64bits(o->input_id, strlen(o->input_id));
+	snprintf(r->id, sizeof r->id, "%016" PRIx64, h);
+	memcpy(r->st->input_id, r->id, sizeof r->id);
+	struct tm tm;
+	gmtime_r(&arrival, &tm);
+	strftime(r->dead_dt, sizeof r->dead_dt, "%Y-%m-%d", &tm);
+
+	if (kl_state_open(&r->state, o->lake, r->id)) {
+		if (own)
+			close(fd);
+		return kl_errbuf_set(r->eb, r->state.err.code, "%s", r->state.err.msg);
+	}
+	r->state_open = 1;
+	if (r->state.done && r->state.done_size == r->input_size && r->input_size) {
+		r->st->already_done = 1;
+		if (own)
+			close(fd);
+		return KL_OK;
+	}
+	*start = r->state.window < r->state.resume ? r->state.window : r->state.resume;
+	size_t cap = o->limits.max_record_bytes * 2;
+	if (cap < (64u << 20))
+		cap = 64u << 20;
+	r->src = kl_source_fd_new(fd, own, *start, cap, o->stop_fd);
+	if (!r->src) {
+		if (own)
+			close(fd);
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	}
+	return KL_OK;
+}
+
+/* --- flushing ------------------------------------------------------------ */
+
+static int is_dead_part(const struct kl_part *p)
+{
+	return p->key[0] == 'e' && p->key[1] == 'r';
+}
+
+static int write_part(struct run *r, struct kl_part *p)
+{
+	struct kl_encoder *enc = is_dead_part(p) ? r->dead_enc : r->data_enc;
+	kl_buf_reset(&r->name);
+	int rc = kl_buf_printf(&r->name, "%s/%s-%014" PRIu64 "%s", p->key, r->id, p->first_pos,
+			       enc->ext);
+	if (rc)
+		return kl_errbuf_set(r->eb, rc, "out of memory");
+	struct kl_store_file *f;
+	if ((rc = r->store->ops->open(r->store, r->name.data, &f)))
+		return kl_errbuf_set(r->eb, rc, "%s", r->store->err.msg);
+	rc = enc->encode(enc, p->data.data, p->data.len, p->count, kl_store_write_cb, f, r->eb);
+	if (rc) {
+		r->store->ops->abort(f);
+		return kl_errbuf_set(r->eb, rc, "%s", r->store->err.code ? r->store->err.msg
+									 : "encoding failed");
+	}
+	if ((rc = r->store->ops->commit(f)))
+		return kl_errbuf_set(r->eb, rc, "%s", r->store->err.msg);
+	r->st->files++;
+	return KL_OK;
+}
+
+/* Write every partition in the batch, make them durable as a set, then
+ * record the progress (commit/state.h explains the order). */
+static int flush_batch(struct run *r)
+{
+	int rc = KL_OK;
+	for (size_t i = 0; i < r->nbatch && !rc; i++)
+		rc = write_part(r, r->batch[i]);
+	if (!rc && (rc = r->store->ops->sync(r->store)))
+		kl_errbuf_set(r->eb, rc, "%s", r->store->err.msg);
+	for (size_t i = 0; i < r->nbatch && !rc; i++) {
+		struct kl_part *p = r->batch[i];
+		if (is_dead_part(p))
+			r->st->dead += p->count;
+		else
+			r->st->stored += p->count;
+		rc = kl_state_note_part(&r->state, p->key, p->key_len, p->last_pos);
+		kl_parts_flushed(&r->parts, p);
+	}
+	r->nbatch = 0;
+	if (rc)
+		return rc == KL_EIO ? rc : kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
+	uint64_t resume = kl_parts_min_pending(&r->parts, r->read_pos);
+	kl_state_note_progress(&r->state, resume, kl_dedup_oldest_pos(&r->dedup, resume));
+	if ((rc = kl_state_sync(&r->state)))
+		return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
+	return KL_OK;
+}
+
+static int batch_add(struct run *r, struct kl_part *p)
+{
+	for (size_t i = 0; i < r->nbatch; i++)
+		if (r->batch[i] == p)
+			return KL_OK;
+	struct kl_part **b = realloc(r->batch, (r->nbatch + 1) * sizeof *b);
+	if (!b)
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	r->batch = b;
+	r->batch[r->nbatch++] = p;
+	return KL_OK;
+}
+
+/* Flush what the policy says is due. `all` at end of input or on stop. */
+static int flush_due(struct run *r, int all)
+{
+	int64_t t = now_ns();
+	struct kl_part *p;
+	if (all) {
+		for (size_t i = 0; i < r->parts.n; i++)
+			if (r->parts.v[i]->count && batch_add(r, r->parts.v[i]))
+				return KL_ENOMEM;
+		return r->nbatch ? flush_batch(r) : KL_OK;
+	}
+	while ((p = kl_parts_next_flush(&r->parts, t, 0))) {
+		int rc = batch_add(r, p);
+		if (!rc)
+			rc = flush_batch(r);
+		if (rc)
+			return rc;
+	}
+	return KL_OK;
+}
+
+/* --- records ------------------------------------------------------------- */
+
+static struct kl_part *part_for(struct run *r)
+{
+	struct kl_part *p = kl_parts_get(&r->parts, r->key.data, r->key.len);
+	if (p && p->files == 0 && !p->has_stored && p->count == 0) {
+		uint64_t upto;
+		if (kl_state_lookup(&r->state, r->key.data, r->key.len, &upto)) {
+			p->stored_upto = upto;
+			p->has_stored = 1;
+		}
+	}
+	return p;
+}
+
+static int on_record(struct run *r, const struct kl_record *rec)
+{
+	const struct kl_ingest_opts *o = r->o;
+	struct kl_event *ev = &r->ev;
+	int replay_only = rec->pos < r->state.resume;
+	enum kl_reject rej;
+	if (rec->full_len > rec->n) {
+		rej = KL_REJ_TOO_LARGE;
+		ev->reject = rej;
+		snprintf(ev->msg, sizeof ev->msg, "record of %zu bytes is larger than the %zu-byte limit",
+			 rec->full_len, o->limits.max_record_bytes);
+		ev->err_offset = 0;
+	} else {
+		rej = kl_event_parse(ev, rec->p, rec->n, &o->limits);
+	}
+	if (replay_only) {
+		/* already durable: only rebuild the dedup window */
+		if (rej == KL_REJ_NONE)
+			kl_dedup_check(&r->dedup, ev->uuid.p, ev->uuid.n, rec->pos);
+		return KL_OK;
+	}
+	r->st->records++;
+	kl_buf_reset(&r->key);
+	if (rej != KL_REJ_NONE) {
+		if (kl_partition_error(&r->key, kl_reject_name(rej), r->dead_dt))
+			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	} else {
+		if (kl_dedup_check(&r->dedup, ev->uuid.p, ev->uuid.n, rec->pos)) {
+			r->st->duplicates++;
+			return KL_OK;
+		}
+		if (kl_partition_event(&r->key, ev))
+			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	}
+	struct kl_part *p = part_for(r);
+	if (!p)
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	if (p->has_stored && rec->pos <= p->stored_upto) {
+		r->st->replayed++;
+		return KL_OK;
+	}
+	int rc;
+	if (rej != KL_REJ_NONE) {
+		r->st->dead_by_reason[rej]++;
+		struct kl_deadletter d = {kl_reject_name(rej), ev->msg,   r->source_name,
+					  rec->pos,            ev->err_offset, rec->p,
+					  rec->n,              rec->full_len};
+		rc = kl_deadletter_format(&p->data, &d);
+	} else {
+		rc = kl_event_write_json(ev, rec->p, rec->n, &p->data);
+	}
+	if (!rc)
+		rc = kl_buf_putc(&p->data, '\n');
+	if (rc)
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory buffering a record");
+	kl_parts_note_append(&r->parts, p, rec->pos, now_ns());
+	if (kl_parts_full(&r->parts, p)) {
+		if ((rc = batch_add(r, p)) || (rc = flush_batch(r)))
+			return rc;
+	}
+	if (r->parts.mem > r->parts.memory_limit)
+		return flush_due(r, 0);
+	return KL_OK;
+}
+
+static void progress(struct run *r, int final)
+{
+	if (!r->o->progress || !r->input_size)
+		return;
+	int64_t t = now_ns();
+	if (!final && t - r->last_progress < 200000000)
+		return;
+	r->last_progress = t;
+	double frac = (double)r->read_pos / (double)r->input_size;
+	if (frac > 1)
+		frac = 1;
+	char bar[31];
+	int fill = (int)(frac * 30);
+	for (int i = 0; i < 30; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[30] = '\0';
+	double secs = (double)(t - r->t0) / 1e9;
+	fprintf(stderr, "\r[%s] %5.1f%%  %" PRIu64 " events  %.0f ev/s ", bar, frac * 100,
+		r->st->records, secs > 0 ? (double)r->st->records / secs : 0.0);
+	if (final)
+		fputs("\r\033[K", stderr);
+}
+
+static int stop_requested(int fd)
+{
+	if (fd < 0)
+		return 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+static int run_loop(struct run *r)
+{
+	const struct kl_ingest_opts *o = r->o;
+	struct kl_record rec;
+	uint64_t n = 0;
+	int rc;
+	int timeout = -1;
+	for (;;) {
+		int s = kl_source_next(r->src, &rec, timeout);
+		if (s == KL_SRC_EOF)
+			break;
+		if (s == KL_EINTR) {
+			r->st->interrupted = 1;
+			break;
+		}
+		if (s < 0)
+			return kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+		if (s == KL_SRC_RECORD) {
+			r->read_pos = rec.pos + rec.full_len + 1;
+			if ((rc = on_record(r, &rec)))
+				return rc;
+		}
+		if (s == KL_SRC_IDLE || (++n & 4095) == 0) {
+			if ((rc = flush_due(r, 0)))
+				return rc;
+			progress(r, 0);
+			if (stop_requested(o->stop_fd)) {
+				r->st->interrupted = 1;
+				break;
+			}
+			/* how long a blocking read may wait before a buffer is due */
+			timeout = kl_parts_ms_until_due(&r->parts, now_ns());
+		}
+	}
+	if (r->input_size && r->read_pos > r->input_size)
+		r->read_pos = r->input_size;
+	if ((rc = flush_due(r, 1)))
+		return rc;
+	if (!r->st->interrupted) {
+		kl_state_note_done(&r->state, r->input_size);
+		if ((rc = kl_state_sync(&r->state)))
+			return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
+	}
+	progress(r, 1);
+	return KL_OK;
+}
+
+static void run_cleanup(struct run *r)
+{
+	kl_source_free(r->src);
+	kl_store_free(r->store);
+	kl_encoder_free(r->data_enc);
+	kl_encoder_free(r->dead_enc);
+	if (r->state_open)
+		kl_state_close(&r->state);
+	kl_parts_cleanup(&r->parts);
+	kl_dedup_cleanup(&r->dedup);
+	kl_event_cleanup(&r->ev);
+	kl_buf_cleanup(&r->key);
+	kl_buf_cleanup(&r->name);
+	kl_buf_cleanup(&r->dl);
+	free(r->batch);
+}
+
+int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
+		  struct kl_errbuf *eb)
+{
+	struct run r;
+	memset(&r, 0, sizeof r);
+	memset(st, 0, sizeof *st);
+	r.o = o;
+	r.st = st;
+	r.eb = eb;
+	r.t0 = now_ns();
+	kl_event_init(&r.ev);
+	kl_buf_init(&r.key, 0);
+	kl_buf_init(&r.name, 0);
+	kl_buf_init(&r.dl, 0);
+	kl_parts_init(&r.parts, o->max_file_bytes, o->memory_limit,
+		      o->flush_interval_ms * 1000000);
+	int rc = kl_dedup_init(&r.dedup, o->dedup_window);
+	if (rc) {
+		kl_errbuf_set(eb, rc, "cannot allocate a dedup window of %zu events",
+			      o->dedup_window);
+		goto out;
+	}
+	if ((rc = kl_store_local_new(&r.store, o->lake, eb)))
+		goto out;
+	uint64_t swept;
+	kl_store_local_sweep(o->lake, &swept);
+	r.dead_enc = kl_encoder_jsonl_new(o->compression, o->level);
+	r.data_enc = o->format == KL_FORMAT_PARQUET ? kl_encoder_parquet_new(o)
+						    : kl_encoder_jsonl_new(o->compression, o->level);
+	if (!r.dead_enc || !r.data_enc) {
+		rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot create the %s encoder",
+				   o->format == KL_FORMAT_PARQUET ? "parquet" : "jsonl");
+		goto out;
+	}
+	uint64_t start = 0;
+	if ((rc = open_input(&r, &start)) || st->already_done)
+		goto out;
+	r.read_pos = start;
+	rc = run_loop(&r);
+out:
+	st->bytes_in = r.src ? r.src->bytes_read : 0;
+	st->bytes_out = r.store ? r.store->bytes_committed : 0;
+	st->seconds = (double)(now_ns() - r.t0) / 1e9;
+	run_cleanup(&r);
+	return rc;
+}

@@ -1,0 +1,60 @@
+/*
+ * ingest.h — the local-mode pipeline: a file or stdin into a lake directory.
+ *
+ *   source ─> parse+validate ─> enrich ─> dedup ─> route ─> buffer ─> encode ─> store ─> commit
+ *   source/    parse/ event/               dedup/   route/   buffer/   encode/   store/   commit/
+ *
+ * This file only wires the stages together and owns the loop; every stage
+ * lives in its own module. Exactly-once across crashes: see commit/state.h.
+ * File names are <input id>-<position of the file's first record><ext>, the
+ * input id being a hash of the input's content (or of --input-id).
+ */
+#ifndef KL_PIPELINE_INGEST_H
+#define KL_PIPELINE_INGEST_H
+
+#include "core/err.h"
+#include "encode/jsonl/jsonl.h"
+#include "event/event.h"
+
+#include <stdint.h>
+
+enum kl_format { KL_FORMAT_JSONL, KL_FORMAT_PARQUET };
+
+struct kl_ingest_opts {
+	const char *input;    /* path, or "-" for stdin */
+	const char *input_id; /* NULL: hash of the file content; stdin: unique per run */
+	const char *lake;     /* lake root directory */
+	enum kl_format format;
+	enum kl_compression compression;
+	int level;                 /* compression level, 0 = default */
+	size_t max_file_bytes;     /* flush a partition at this many buffered bytes */
+	int64_t flush_interval_ms; /* ... or when its oldest record is this old */
+	size_t memory_limit;       /* flush the largest buffer above this total */
+	size_t dedup_window;       /* events; 0 disables */
+	struct kl_event_limits limits;
+	int progress;   /* draw a progress bar on stderr */
+	int stop_fd;    /* readable => flush, commit and stop (a signalfd), or -1 */
+	size_t row_group_bytes; /* parquet */
+};
+
+struct kl_ingest_stats {
+	uint64_t records;    /* records read this run */
+	uint64_t stored;     /* events written to data files */
+	uint64_t dead;       /* dead letters written */
+	uint64_t duplicates; /* dropped as repeats of an event_uuid */
+	uint64_t replayed;   /* skipped: already durable from an earlier run */
+	uint64_t files;      /* files committed (data + dead letters) */
+	uint64_t bytes_in, bytes_out;
+	uint64_t dead_by_reason[KL_REJ_COUNT];
+	double seconds;
+	int interrupted;     /* stopped early by stop_fd */
+	int already_done;    /* the state said this input was fully ingested */
+	char input_id[17];
+};
+
+void kl_ingest_opts_default(struct kl_ingest_opts *o);
+
+int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
+		  struct kl_errbuf *eb);
+
+#endif

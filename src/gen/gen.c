@@ -137,13 +137,14 @@ static const char *const agents[4] = {
 	"Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 	"okhttp/4.12.0 (Android 14; Pixel 8)",
 };
+static const char *const versions[4] = {"17.4.1", "14", "131.0.6778.86", "2.0.0-beta.3"};
 static const char *const domains[4] = {"example.com", "mail.example.org", "bücher.example",
 				       "corp.example.net"};
 static const uint64_t p10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000};
 static const char hexd[] = "0123456789abcdef";
 
 struct schema {
-	unsigned char n, frac;
+	unsigned char n, frac, namelen;
 	unsigned char f[MAX_FIELDS];   /* index into fields[] */
 	unsigned char opt[MAX_FIELDS]; /* bit 0: sometimes absent, bit 1: sometimes null */
 };
@@ -155,6 +156,7 @@ static void build_schema(unsigned i, struct schema *s)
 	unsigned char pool[64];
 	for (unsigned j = 0; j < 64; j++)
 		pool[j] = (unsigned char)j;
+	s->namelen = (unsigned char)strlen(names[i]);
 	s->n = (unsigned char)(6 + h % 10);
 	s->frac = (h >> 8) % 3 == 0;
 	for (unsigned j = 0; j < s->n; j++) { /* partial Fisher-Yates over the 64 fields */
@@ -178,16 +180,23 @@ static inline char *put(char *w, const char *s, size_t n)
 	return w + n;
 }
 
+static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+			    "34353637383940414243444546474849505152535455565758596061626364656667"
+			    "6869707172737475767778798081828384858687888990919293949596979899";
+
 static char *put_u64(char *w, uint64_t v)
 {
-	char t[20];
-	int n = 0;
-	do
-		t[n++] = (char)('0' + v % 10);
-	while (v /= 10);
-	while (n)
-		*w++ = t[--n];
-	return w;
+	unsigned n = 1;
+	for (uint64_t x = v; x >= 10; x /= 10)
+		n++;
+	char *e = w + n;
+	for (; v >= 100; v /= 100)
+		memcpy(e -= 2, pairs + v % 100 * 2, 2);
+	if (v >= 10)
+		memcpy(e - 2, pairs + v * 2, 2);
+	else
+		e[-1] = (char)('0' + v);
+	return w + n;
 }
 
 static char *put_i64(char *w, int64_t v)
@@ -225,10 +234,12 @@ static char *put_hex(char *w, uint64_t v, int n)
 	return w + n;
 }
 
+static inline char *put_cs(char *w, const char *s) { return put(w, s, strlen(s)); }
+
 static char *put_str(char *w, const char *s)
 {
 	*w++ = '"';
-	w = put(w, s, strlen(s));
+	w = put_cs(w, s);
 	*w++ = '"';
 	return w;
 }
@@ -274,7 +285,6 @@ static char *put_dbl(char *w, struct rng *r)
 static char *put_value(char *w, struct rng *r, unsigned f)
 {
 	uint64_t v;
-	const char *s;
 	switch (fields[f].kind) {
 	case F_ID:
 		return put_u64(w, pct(r, 90) ? below(r, 1000000) : rnd(r) >> 30);
@@ -295,7 +305,7 @@ static char *put_value(char *w, struct rng *r, unsigned f)
 		w = LIT(w, "\"user");
 		w = put_u64(w, below(r, 1000000));
 		*w++ = '@';
-		w = put(w, domains[f & 3], strlen(domains[f & 3]));
+		w = put_cs(w, domains[f & 3]);
 		*w++ = '"';
 		return w;
 	case F_URL:
@@ -303,8 +313,7 @@ static char *put_value(char *w, struct rng *r, unsigned f)
 			       : LIT(w, "\"https://shop.example.com/p/");
 		w = put_u64(w, below(r, 100000));
 		w = LIT(w, "?ref=");
-		s = enums[27 + below(r, 5)];
-		w = put(w, s, strlen(s));
+		w = put_cs(w, enums[27 + below(r, 5)]);
 		*w++ = '"';
 		return w;
 	case F_UA:
@@ -320,13 +329,9 @@ static char *put_value(char *w, struct rng *r, unsigned f)
 	case F_DEV:
 		w = LIT(w, "{\"os\":");
 		w = put_str(w, enums[7 + below(r, 4)]);
-		w = LIT(w, ",\"version\":\"");
-		w = put_u64(w, 10 + below(r, 8));
-		*w++ = '.';
-		w = put_u64(w, below(r, 10));
-		w = LIT(w, ".");
-		w = put_u64(w, below(r, 30));
-		w = LIT(w, "\",\"screen\":{\"w\":");
+		w = LIT(w, ",\"version\":");
+		w = put_str(w, versions[below(r, 4)]);
+		w = LIT(w, ",\"screen\":{\"w\":");
 		w = put_u64(w, 320 + below(r, 3000));
 		w = LIT(w, ",\"h\":");
 		w = put_u64(w, 480 + below(r, 2000));
@@ -413,7 +418,7 @@ static char *valid_line(const struct gen *g, struct rng *r, uint64_t k, char *w)
 	w = LIT(w, "{\"event_uuid\":\"");
 	w = put_uuid(w, r);
 	w = LIT(w, "\",\"event_name\":\"");
-	w = put(w, names[t], strlen(names[t]));
+	w = put(w, names[t], s->namelen);
 	w = LIT(w, "\",\"created_at\":");
 	w = put_i64(w, stamp(g, r, k));
 	if (s->frac && pct(r, 30)) {
@@ -452,7 +457,7 @@ static char *bad_line(const struct gen *g, struct rng *r, uint64_t k, uint64_t n
 	const char *name = names[below(r, g->o->types)];
 	char *line = w;
 	if (cls == B_NOTOBJ) {
-		w = put(w, notobj[sub], strlen(notobj[sub]));
+		w = put_cs(w, notobj[sub]);
 		*w++ = '\n';
 		return w;
 	}
@@ -469,7 +474,7 @@ static char *bad_line(const struct gen *g, struct rng *r, uint64_t k, uint64_t n
 		w = LIT(w, ",\"event_name\":\"\"");
 	else if (cls == B_NAME_TYPE) {
 		w = LIT(w, ",\"event_name\":");
-		w = put(w, nametype[sub], strlen(nametype[sub]));
+		w = put_cs(w, nametype[sub]);
 	} else if (cls != B_NO_NAME) {
 		w = LIT(w, ",\"event_name\":");
 		w = put_str(w, name);
@@ -482,7 +487,7 @@ static char *bad_line(const struct gen *g, struct rng *r, uint64_t k, uint64_t n
 		} else if (cls == B_TS_NEG) {
 			w = put_i64(w, sub & 1 ? -1 : -t);
 		} else if (cls == B_TS_BIG) {
-			w = put(w, tsbig[sub], strlen(tsbig[sub]));
+			w = put_cs(w, tsbig[sub]);
 		} else {
 			w = put_i64(w, t);
 		}
@@ -501,7 +506,7 @@ static char *bad_line(const struct gen *g, struct rng *r, uint64_t k, uint64_t n
 		break;
 	case B_UTF8:
 		w = LIT(w, ",\"note\":\"caf");
-		w = put(w, badutf8[sub], strlen(badutf8[sub]));
+		w = put_cs(w, badutf8[sub]);
 		w = LIT(w, " ok\"}");
 		break;
 	case B_DUPKEY:

@@ -396,6 +396,8 @@ static int run_loop(struct run *r)
 		if (s < 0)
 			return kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
 		if (s == KL_SRC_RECORD) {
+			if (timeout < 0) /* something is buffered now: wake up for its age */
+				timeout = (int)(o->flush_interval_ms < 60000 ? o->flush_interval_ms : 60000) + 1;
 			r->read_pos = rec.pos + rec.full_len + 1;
 			if ((rc = on_record(r, &rec)))
 				return rc;

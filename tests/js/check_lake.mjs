@@ -1,0 +1,179 @@
+// check_lake.mjs — independent check of a kinlake lake against its input.
+//
+// Usage: node tests/js/check_lake.mjs INPUT.jsonl LAKE_DIR [--format jsonl|parquet] [--dedup]
+//
+// Reads the lake with DuckDB (the engine users query it with) and verifies:
+//  * every input line that is a valid event (decided here, in JS, from the
+//    contract) is stored exactly once (by event_uuid), first occurrence wins;
+//  * each stored event equals its input object plus the three computed
+//    fields, with created_datetime / event_type / event_subtype recomputed here;
+//  * each stored event sits in the right events/event_type=/event_subtype=/dt=/hr=
+//    directory (Hive-escaped as DESIGN.md says);
+//  * every other line is a dead letter whose raw_base64 decodes to the exact
+//    input bytes, under errors/<reason>/, with the reason JS expects.
+// Exits 1 with the first mismatches printed.
+import { DuckDBInstance } from '@duckdb/node-api';
+import { readFileSync } from 'node:fs';
+
+const args = process.argv.slice(2);
+const [input, lake] = args;
+const format = args.includes('--format') ? args[args.indexOf('--format') + 1] : 'jsonl';
+const dedup = !args.includes('--no-dedup');
+const fail = [];
+const bad = (m) => { if (fail.length < 20) fail.push(m); };
+
+function hive(v) {
+  if (v === null || v === undefined || v === '') return '__HIVE_DEFAULT_PARTITION__';
+  let o = '';
+  for (const b of Buffer.from(v, 'utf8')) {
+    const ch = String.fromCharCode(b);
+    o += /[A-Za-z0-9._-]/.test(ch) ? ch : '%' + b.toString(16).toUpperCase().padStart(2, '0');
+  }
+  return o;
+}
+
+function iso(x, frac) {
+  const sec = Math.floor(x);
+  const d = new Date(sec * 1000).toISOString().slice(0, 19);
+  if (!frac) return d + 'Z';
+  // milliseconds truncated from the decimal text, as the contract specifies
+  return d + '.' + String(msOf(x)).padStart(3, '0') + 'Z';
+}
+let rawCreated = null;
+function msOf(x) {
+  const t = rawCreated;
+  if (t && !/[eE]/.test(t)) {
+    const dot = t.indexOf('.');
+    return dot < 0 ? 0 : Number((t.slice(dot + 1) + '000').slice(0, 3));
+  }
+  return Math.min(999, Math.floor((x - Math.floor(x)) * 1000 + 1e-6));
+}
+
+// top-level keys in order, from the raw text (to spot repeats JSON.parse hides)
+function topKeys(text) {
+  const keys = []; let depth = 0, i = 0, inStr = false, start = -1, expectKey = false;
+  for (; i < text.length; i++) {
+    const c = text[i];
+    if (inStr) {
+      if (c === '\\') { i++; continue; }
+      if (c === '"') { inStr = false; if (depth === 1 && expectKey) { keys.push(JSON.parse(text.slice(start, i + 1))); expectKey = false; } }
+      continue;
+    }
+    if (c === '"') { inStr = true; start = i; continue; }
+    if (c === '{' || c === '[') { depth++; if (depth === 1 && c === '{') expectKey = true; continue; }
+    if (c === '}' || c === ']') { depth--; continue; }
+    if (c === ',' && depth === 1) expectKey = true;
+    if (c === ':' && depth === 1) expectKey = false;
+  }
+  return keys;
+}
+function maxDepth(text) {
+  let d = 0, m = 0, inStr = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inStr) { if (c === '\\') i++; else if (c === '"') inStr = false; continue; }
+    if (c === '"') inStr = true; else if (c === '{' || c === '[') m = Math.max(m, ++d); else if (c === '}' || c === ']') d--;
+  }
+  return m;
+}
+
+// Expected outcome for one raw line (Buffer): {reason} or {event, key}
+function classify(buf) {
+  let text;
+  try { text = new TextDecoder('utf-8', { fatal: true }).decode(buf); } catch { return { reason: 'invalid_utf8' }; }
+  if (maxDepth(text) > 64) return { reason: 'too_deep' };
+  let obj;
+  try { obj = JSON.parse(text); } catch { return { reason: 'invalid_json' }; }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return { reason: 'not_object' };
+  const keys = topKeys(text);
+  if (new Set(keys).size !== keys.length) return { reason: 'duplicate_key' };
+  for (const k of ['event_uuid', 'event_name', 'created_at']) if (!(k in obj)) return { reason: 'missing_field' };
+  if (typeof obj.event_uuid !== 'string' || obj.event_uuid === '') return { reason: 'invalid_field' };
+  if (typeof obj.event_name !== 'string' || obj.event_name === '') return { reason: 'invalid_field' };
+  if (typeof obj.created_at !== 'number') return { reason: 'invalid_created_at' };
+  const m = text.match(/"created_at"\s*:\s*(-?[0-9.eE+-]+)/);
+  rawCreated = m ? m[1] : null;
+  const x = obj.created_at;
+  if (!(x >= 0 && x < 253402300800) || !isFinite(x) || (rawCreated && rawCreated.startsWith('-') && x !== 0)) return { reason: 'invalid_created_at' };
+  const frac = rawCreated ? /[.eE]/.test(rawCreated) : !Number.isInteger(x);
+  const parts = obj.event_name.split(':');
+  const ev = { ...obj };
+  delete ev.created_datetime; delete ev.event_type; delete ev.event_subtype;
+  ev.created_datetime = iso(x, frac);
+  ev.event_type = parts[0];
+  ev.event_subtype = parts.length > 1 ? parts[1] : null;
+  const dt = ev.created_datetime.slice(0, 10), hr = ev.created_datetime.slice(11, 13);
+  const key = `events/event_type=${hive(ev.event_type)}/event_subtype=${hive(ev.event_subtype)}/dt=${dt}/hr=${hr}`;
+  return { event: ev, key };
+}
+
+// --- expected, from the input --------------------------------------------
+const data = readFileSync(input);
+const expected = new Map(); // uuid -> {event, key}
+const expectedDead = new Map(); // base64 raw -> reason (multiset via count)
+let lines = 0, dups = 0;
+for (let s = 0; s < data.length;) {
+  let e = data.indexOf(10, s); if (e < 0) e = data.length;
+  const line = data.subarray(s, e); s = e + 1;
+  if (line.length === 0 || (line.length === 1 && line[0] === 13)) continue;
+  lines++;
+  const c = classify(line);
+  if (c.reason) {
+    const k = line.toString('base64');
+    const v = expectedDead.get(k) || { reason: c.reason, n: 0 }; v.n++; expectedDead.set(k, v);
+  } else if (dedup && expected.has(c.event.event_uuid)) dups++;
+  else expected.set(c.event.event_uuid, c);
+}
+
+// --- actual, from the lake ------------------------------------------------
+const db = await DuckDBInstance.create(':memory:');
+const con = await db.connect();
+const evGlob = format === 'parquet' ? `${lake}/events/**/*.parquet` : `${lake}/events/**/*.jsonl*`;
+let rows;
+if (format === 'parquet') {
+  const r = await con.runAndReadAll(`SELECT to_json(t)::VARCHAR AS j, filename FROM read_parquet('${evGlob}', filename=true, union_by_name=true, hive_partitioning=false) t`);
+  rows = r.getRows();
+} else {
+  const r = await con.runAndReadAll(`SELECT json::VARCHAR AS j, filename FROM read_ndjson_objects('${evGlob}', filename=true)`);
+  rows = r.getRows();
+}
+const seen = new Set();
+let stored = 0;
+for (const [j, filename] of rows) {
+  stored++;
+  const got = JSON.parse(j);
+  if (format === 'parquet') delete got.filename;
+  const want = expected.get(got.event_uuid);
+  if (!want) { bad(`unexpected event ${got.event_uuid} in ${filename}`); continue; }
+  if (seen.has(got.event_uuid)) { bad(`duplicate event ${got.event_uuid}`); continue; }
+  seen.add(got.event_uuid);
+  const dir = filename.slice(lake.length + 1, filename.lastIndexOf('/'));
+  if (dir !== want.key) bad(`event ${got.event_uuid} in ${dir}, want ${want.key}`);
+  const a = JSON.stringify(canon(got)), b = JSON.stringify(canon(want.event));
+  if (a !== b) bad(`event ${got.event_uuid} differs:\n  got  ${a.slice(0, 400)}\n  want ${b.slice(0, 400)}`);
+}
+for (const u of expected.keys()) if (!seen.has(u)) { bad(`missing event ${u}`); }
+
+function canon(v) {
+  if (Array.isArray(v)) return v.map(canon);
+  if (v && typeof v === 'object') { const o = {}; for (const k of Object.keys(v).sort()) o[k] = canon(v[k]); return o; }
+  return v;
+}
+
+// dead letters: DuckDB reads them as JSON too
+let dead = 0;
+const dl = await con.runAndReadAll(`SELECT json::VARCHAR, filename FROM read_ndjson_objects('${lake}/errors/**/*.jsonl*', filename=true)`).catch(() => null);
+for (const [j, filename] of dl ? dl.getRows() : []) {
+  dead++;
+  const d = JSON.parse(j);
+  const want = expectedDead.get(d.raw_base64);
+  if (!want) { bad(`dead letter with unexpected raw bytes at position ${d.position}`); continue; }
+  if (want.reason !== d.error) bad(`position ${d.position}: reason ${d.error}, expected ${want.reason}`);
+  if (!filename.includes(`/errors/${d.error}/dt=`)) bad(`dead letter ${d.position} in ${filename}`);
+  if (typeof d.message !== 'string' || !d.message) bad(`dead letter ${d.position} has no message`);
+  want.n--;
+}
+for (const [k, v] of expectedDead) if (v.n !== 0) bad(`dead letter count off by ${v.n} for ${Buffer.from(k, 'base64').toString().slice(0, 80)}`);
+
+console.log(JSON.stringify({ lines, expected_events: expected.size, stored, duplicates: dups, dead }));
+if (fail.length) { console.error('FAIL:\n' + fail.join('\n')); process.exit(1); }

@@ -125,7 +125,8 @@ void kl_parts_flushed(struct kl_parts *t, struct kl_part *p)
 	p->has_stored = 1;
 	p->count = 0;
 	p->files++;
-	kl_buf_shrink(&p->data, KEEP_CAP);
+	/* keep a small block for reuse, unless memory is tight */
+	kl_buf_shrink(&p->data, t->mem <= t->memory_limit / 2 ? KEEP_CAP : 0);
 	t->mem -= p->accounted;
 	p->accounted = p->data.cap;
 	t->mem += p->accounted;

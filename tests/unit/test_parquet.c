@@ -662,6 +662,47 @@ static void test_multi(void)
 	ds_free(&d);
 }
 
+/* Statistics corner cases of floating point: a zero min is written as -0.0,
+ * a zero max as +0.0, NaN never enters min/max (an all-NaN chunk has none). */
+static void test_double_stats(void)
+{
+	enum kl_pq_type t[] = {KL_PQ_DOUBLE, KL_PQ_DOUBLE, KL_PQ_DOUBLE, KL_PQ_DOUBLE};
+	const double v[][4] = {
+		{0.0, -3.0, 1.5, NAN}, {2.5, -0.0, NAN, NAN}, {0.0, -1.0, -2.0, NAN}};
+	struct ds d;
+	ds_init(&d, 4, t, 3);
+	for (size_t r = 0; r < 3; r++)
+		for (size_t c = 0; c < 4; c++) {
+			ds_at(&d, r, c)->set = 1;
+			ds_at(&d, r, c)->d = v[r][c];
+		}
+	struct kl_buf a;
+	kl_buf_init(&a, 0);
+	struct kl_pq_opts o;
+	kl_pq_opts_default(&o);
+	o.codec = KL_PQ_UNCOMPRESSED;
+	struct kl_pq_writer *w;
+	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
+	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
+	struct kl_pq_chunk_info ci;
+	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 3, &ci), KL_OK);
+	CHECK(!ci.has_min_max);
+	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 2, &ci), KL_OK);
+	CHECK(ci.has_min_max);
+	/* The footer holds min_value = -0.0 (8 bytes, sign bit only) for c0 and
+	 * max_value = +0.0 for c1 (field 5 follows null_count: delta 2). */
+	uint32_t flen = rd32(a.data + a.len - 8);
+	const char *foot = a.data + a.len - 8 - flen;
+	static const char negzero_min[] = {0x18, 0x08, 0, 0, 0, 0, 0, 0, 0, (char)0x80};
+	static const char poszero_max[] = {0x28, 0x08, 0, 0, 0, 0, 0, 0, 0, 0};
+	CHECK(memmem(foot, flen, negzero_min, sizeof negzero_min) != NULL);
+	CHECK(memmem(foot, flen, poszero_max, sizeof poszero_max) != NULL);
+	CHECK_EQ_INT(save(outdir, "double_stats", &d, &a), 0);
+	kl_pq_writer_free(w);
+	kl_buf_cleanup(&a);
+	ds_free(&d);
+}
+
 static void test_all_null(void)
 {
 	enum kl_pq_type t[] = {KL_PQ_BOOLEAN, KL_PQ_INT64, KL_PQ_DOUBLE, KL_PQ_STRING, KL_PQ_INT64};
@@ -763,6 +804,7 @@ int main(int argc, char **argv)
 	test_codecs_and_determinism();
 	test_dict_fallback();
 	test_multi();
+	test_double_stats();
 	test_all_null();
 	test_random_smoke();
 	fprintf(stderr, "sample files in %s\n", outdir);

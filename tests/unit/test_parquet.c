@@ -156,7 +156,7 @@ struct val {
 struct ds {
 	size_t ncols, nrows;
 	struct kl_pq_column cols[8];
-	char names[8][16];
+	char names[8][40];
 	struct val *v; /* nrows * ncols */
 	struct kl_buf arena;
 };

@@ -612,5 +612,7 @@ int kl_pq_writer_chunk_info(const struct kl_pq_writer *w, size_t rg, size_t col,
 	out->dict_data_pages = m->dict_data_pages;
 	out->null_count = m->null_count;
 	out->has_min_max = m->has_mm;
+	out->total_compressed = m->comp;
+	out->total_uncompressed = m->uncomp;
 	return KL_OK;
 }

@@ -111,6 +111,8 @@ struct kl_pq_chunk_info {
 	uint32_t dict_data_pages; /* of those, RLE_DICTIONARY-encoded */
 	int64_t null_count;
 	int has_min_max;
+	int64_t total_compressed;   /* all pages incl. headers, as in ColumnMetaData */
+	int64_t total_uncompressed;
 };
 int kl_pq_writer_chunk_info(const struct kl_pq_writer *w, size_t rg, size_t col,
 			    struct kl_pq_chunk_info *out);

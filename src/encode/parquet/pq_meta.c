@@ -75,7 +75,8 @@ static void schema(struct kl_thrift_w *t, const struct kl_pq_writer *w)
 static void statistics(struct kl_thrift_w *t, const struct kl_pq_writer *w,
 		       const struct pq_chunk_meta *m)
 {
-	const char *s = w->stats.data;
+	/* Empty strings may leave the arena unallocated (data == NULL). */
+	const char *s = w->stats.data ? w->stats.data : "";
 	kl_thrift_field_struct(t, 12);
 	/* Deprecated max/min (1, 2) use signed comparison, which agrees with the
 	 * type-defined order for BOOLEAN/INT64/DOUBLE only: written for those,

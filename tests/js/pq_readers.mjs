@@ -37,6 +37,7 @@ const compressors = {
 	GZIP: (input) => new Uint8Array(gunzipSync(input)),
 	ZSTD: (input) => {
 		const p = spawnSync('zstd', ['-d', '-c', '-q'], { input, maxBuffer: 1 << 30 });
+		if (p.error) throw new Error(`zstd CLI not runnable (apt-get install zstd): ${p.error.message}`);
 		if (p.status !== 0) throw new Error(`zstd -d failed: ${p.stderr}`);
 		return new Uint8Array(p.stdout);
 	},

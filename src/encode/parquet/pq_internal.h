@@ -139,9 +139,9 @@ void pq_codec_free(struct kl_pq_writer *w);
 int pq_rle_hybrid(struct kl_buf *out, const void *vals, size_t n, int wide, int width);
 /* Encode and compress the column's pending page into col->pages. */
 int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c);
-/* Compress the column's dictionary as a dictionary page into w->page/hdr:
- * on success the page is w->hdr then w->comp (or w->page if uncompressed),
- * sizes in *uncomp and *comp (including header). */
+/* Build the column's dictionary page: on success the page is the header in
+ * w->hdr followed by `*body` (w->comp, or the dictionary itself when
+ * uncompressed); *uncomp and *comp are its sizes including the header. */
 int pq_build_dict_page(struct kl_pq_writer *w, struct pq_col *c, const void **body,
 		       size_t *body_len, int64_t *uncomp, int64_t *comp);
 int pq_fail(struct kl_pq_writer *w, int code, const char *fmt, ...)

@@ -13,6 +13,8 @@ command -v clang >/dev/null 2>&1 || need="$need clang"
 [ -e /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] || \
 	ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a >/dev/null 2>&1 || need="$need libclang-rt-dev"
 command -v node >/dev/null 2>&1 || need="$need nodejs npm"
+# zstd CLI: tests/js/pq_readers.mjs decompresses ZSTD pages for hyparquet with it.
+command -v zstd >/dev/null 2>&1 || need="$need zstd"
 if [ -n "$need" ]; then
 	echo "deps: installing$need" >&2
 	SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

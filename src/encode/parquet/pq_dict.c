@@ -1,0 +1,127 @@
+/* pq_dict.c — dictionary of one column chunk (see pq_internal.h).
+ * Spec: parquet-format Encodings.md "Dictionary Encoding (PLAIN_DICTIONARY = 2
+ * and RLE_DICTIONARY = 8)": the dictionary page holds the entries in PLAIN
+ * encoding; data pages hold indices into it. Entries keep first-seen order so
+ * output is deterministic; the hash table only finds them. */
+#include "encode/parquet/pq_internal.h"
+
+#include "core/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+void pq_dict_init(struct pq_dict *d)
+{
+	kl_buf_init(&d->vals, 0);
+	kl_buf_init(&d->offs, 0);
+	kl_buf_init(&d->hashes, 0);
+	d->slots = NULL;
+	d->cap = 0;
+	d->n = 0;
+}
+
+void pq_dict_cleanup(struct pq_dict *d)
+{
+	kl_buf_cleanup(&d->vals);
+	kl_buf_cleanup(&d->offs);
+	kl_buf_cleanup(&d->hashes);
+	free(d->slots);
+	d->slots = NULL;
+	d->cap = 0;
+	d->n = 0;
+}
+
+void pq_dict_reset(struct pq_dict *d)
+{
+	if (d->n && d->slots)
+		memset(d->slots, 0, d->cap * sizeof *d->slots);
+	kl_buf_reset(&d->vals);
+	kl_buf_reset(&d->offs);
+	kl_buf_reset(&d->hashes);
+	d->n = 0;
+}
+
+static uint32_t entry_u32(const struct kl_buf *b, uint32_t i)
+{
+	uint32_t v;
+	memcpy(&v, b->data + (size_t)i * 4, 4);
+	return v;
+}
+
+static int entry_eq(const struct pq_dict *d, uint32_t i, const void *key, size_t klen,
+		    int byte_array)
+{
+	const uint8_t *e = (const uint8_t *)d->vals.data + entry_u32(&d->offs, i);
+	if (byte_array) {
+		uint32_t len = (uint32_t)e[0] | (uint32_t)e[1] << 8 | (uint32_t)e[2] << 16 |
+			       (uint32_t)e[3] << 24;
+		return len == klen && (klen == 0 || memcmp(e + 4, key, klen) == 0);
+	}
+	return memcmp(e, key, klen) == 0;
+}
+
+static int grow(struct pq_dict *d)
+{
+	size_t cap = d->cap ? d->cap * 2 : 1024;
+	uint32_t *s = calloc(cap, sizeof *s);
+	if (!s)
+		return KL_ENOMEM;
+	for (uint32_t i = 0; i < d->n; i++) {
+		size_t j = entry_u32(&d->hashes, i) & (cap - 1);
+		while (s[j])
+			j = (j + 1) & (cap - 1);
+		s[j] = i + 1;
+	}
+	free(d->slots);
+	d->slots = s;
+	d->cap = cap;
+	return KL_OK;
+}
+
+int pq_dict_add(struct pq_dict *d, const void *key, size_t klen, int byte_array,
+		size_t max_bytes, uint32_t *idx)
+{
+	if (!d->slots && grow(d))
+		return KL_ENOMEM;
+	uint32_t h = (uint32_t)XXH3_64bits(key, klen);
+	size_t mask = d->cap - 1, j = h & mask;
+	for (;;) {
+		uint32_t s = d->slots[j];
+		if (!s)
+			break;
+		if (entry_u32(&d->hashes, s - 1) == h && entry_eq(d, s - 1, key, klen, byte_array)) {
+			*idx = s - 1;
+			return KL_OK;
+		}
+		j = (j + 1) & mask;
+	}
+	size_t esz = klen + (byte_array ? 4 : 0);
+	if (esz > max_bytes || d->vals.len > max_bytes - esz || d->vals.len + esz > UINT32_MAX)
+		return 1;
+	/* Keep the load factor at or below 1/2. */
+	if ((size_t)(d->n + 1) * 2 > d->cap) {
+		if (grow(d))
+			return KL_ENOMEM;
+		mask = d->cap - 1;
+		j = h & mask;
+		while (d->slots[j])
+			j = (j + 1) & mask;
+	}
+	if (kl_buf_reserve(&d->vals, esz) || kl_buf_reserve(&d->offs, 4) ||
+	    kl_buf_reserve(&d->hashes, 4))
+		return KL_ENOMEM;
+	uint32_t off = (uint32_t)d->vals.len;
+	if (byte_array) {
+		uint8_t le[4];
+		pq_le32(le, (uint32_t)klen);
+		kl_buf_put(&d->vals, le, 4);
+	}
+	if (klen)
+		kl_buf_put(&d->vals, key, klen);
+	kl_buf_put(&d->offs, &off, 4);
+	kl_buf_put(&d->hashes, &h, 4);
+	d->slots[j] = ++d->n;
+	*idx = d->n - 1;
+	return KL_OK;
+}

@@ -1,0 +1,180 @@
+/*
+ * pq_internal.h — private state of the Parquet writer, shared by parquet.c
+ * (API, row buffering, row groups), pq_page.c (levels, pages, compression),
+ * pq_dict.c (dictionary hash table) and pq_meta.c (Thrift footer/headers).
+ * Not a public interface: only files of src/encode/parquet include it.
+ *
+ * Ownership: everything here is owned by `struct kl_pq_writer`; buffers are
+ * reset, not freed, between pages, row groups and files.
+ */
+#ifndef KL_ENCODE_PARQUET_PQ_INTERNAL_H
+#define KL_ENCODE_PARQUET_PQ_INTERNAL_H
+
+#include "core/buf.h"
+#include "encode/parquet/parquet.h"
+
+#include <stdint.h>
+
+/* parquet.thrift enums used here. */
+enum {
+	PQ_T_BOOLEAN = 0,
+	PQ_T_INT64 = 2,
+	PQ_T_DOUBLE = 5,
+	PQ_T_BYTE_ARRAY = 6,
+	PQ_ENC_PLAIN = 0,
+	PQ_ENC_RLE = 3,
+	PQ_ENC_RLE_DICTIONARY = 8,
+	PQ_PAGE_DATA = 0,
+	PQ_PAGE_DICTIONARY = 2,
+	PQ_REP_OPTIONAL = 1,
+	PQ_CONV_UTF8 = 0,
+};
+
+/* Bits of pq_chunk_meta.enc_mask. */
+#define PQ_EM_PLAIN 1u
+#define PQ_EM_RLE 2u
+#define PQ_EM_DICT 4u
+
+/* A data page never holds more rows than this (as Arrow's default row count
+ * limit): keeps dictionary-index pages of tiny values bounded in memory. */
+#define PQ_PAGE_MAX_ROWS 20000u
+
+/* Dictionary of one column chunk: entries in first-seen order. `vals` is
+ * exactly the PLAIN-encoded dictionary page payload. */
+struct pq_dict {
+	struct kl_buf vals;   /* PLAIN entries (BYTE_ARRAY: u32le length + bytes) */
+	struct kl_buf offs;   /* uint32_t offset of each entry in vals */
+	struct kl_buf hashes; /* uint32_t hash of each entry */
+	uint32_t *slots;      /* open addressing, linear probe: entry index + 1, 0 = empty */
+	size_t cap;           /* slots, power of two (0 before first use) */
+	uint32_t n;           /* entries */
+};
+
+void pq_dict_init(struct pq_dict *d);
+void pq_dict_cleanup(struct pq_dict *d);
+void pq_dict_reset(struct pq_dict *d);
+/* Find `key` (the raw value bytes: 8 LE bytes for INT64/DOUBLE, the string
+ * for BYTE_ARRAY) or add it. KL_OK with *idx set; 1 if adding it would make
+ * the PLAIN dictionary larger than `max_bytes` (nothing added); KL_ENOMEM. */
+int pq_dict_add(struct pq_dict *d, const void *key, size_t klen, int byte_array,
+		size_t max_bytes, uint32_t *idx);
+
+struct pq_col {
+	uint32_t name_off, name_len; /* in writer->names */
+	enum kl_pq_type type;
+	int set; /* a value or null was put in the current row */
+
+	/* current page */
+	struct kl_buf defs; /* one byte per row: 1 value, 0 null */
+	struct kl_buf vals; /* PLAIN bytes; uint32_t dict indices; one byte per bool */
+	uint32_t page_rows, page_vals;
+	size_t page_plain; /* PLAIN-encoded size of the page's values */
+
+	/* current column chunk */
+	struct pq_dict dict;
+	int dict_on;          /* still dictionary-encoding this chunk */
+	struct kl_buf pages;  /* finished data pages: header + body each */
+	uint32_t n_pages, n_dict_pages;
+	unsigned enc_mask;
+	int64_t chunk_rows, chunk_nulls;
+	int64_t chunk_uncomp, chunk_comp; /* data pages incl. headers */
+
+	/* chunk statistics */
+	int has_mm;
+	int64_t min_i, max_i;
+	double min_d, max_d;
+	struct kl_buf min_s, max_s;
+};
+
+struct pq_chunk_meta {
+	uint8_t ptype;
+	unsigned enc_mask;
+	int64_t num_values, uncomp, comp, data_off, dict_off, null_count;
+	uint32_t data_pages, dict_data_pages;
+	int has_mm;
+	size_t min_off, min_len, max_off, max_len; /* encoded stats in writer->stats */
+};
+
+struct pq_rg_meta {
+	int64_t num_rows, total_uncomp, total_comp, file_offset;
+};
+
+struct kl_pq_writer {
+	struct kl_pq_opts o;
+	struct kl_buf created_by; /* NUL-terminated copy; o.created_by points here */
+	struct kl_errbuf *eb;
+	int err; /* sticky */
+	kl_pq_write_fn fn;
+	void *ctx;
+
+	struct pq_col *cols;
+	size_t ncols, cols_cap;
+	struct kl_buf names;
+
+	uint64_t rows;
+	int64_t rg_rows;
+	size_t rg_est;
+	int row_open;
+	uint64_t offset; /* bytes passed to fn */
+
+	struct pq_rg_meta *rgs;
+	size_t nrg, rgs_cap;
+	struct pq_chunk_meta *chunks; /* nrg * ncols, row group major */
+	size_t chunks_cap;
+	struct kl_buf stats; /* min/max bytes of all chunks */
+
+	struct kl_buf page; /* uncompressed page scratch */
+	struct kl_buf comp; /* compressed page scratch */
+	struct kl_buf hdr;  /* page header / footer scratch */
+
+	void *zstd; /* ZSTD_CCtx */
+	void *gz;   /* z_stream */
+};
+
+/* pq_page.c */
+int pq_codec_init(struct kl_pq_writer *w);
+void pq_codec_free(struct kl_pq_writer *w);
+/* Append the RLE/bit-packed hybrid encoding of `n` values of `width` bits
+ * (no length prefix). `vals` are bytes (u8) when `wide` is 0, else uint32_t. */
+int pq_rle_hybrid(struct kl_buf *out, const void *vals, size_t n, int wide, int width);
+/* Encode and compress the column's pending page into col->pages. */
+int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c);
+/* Build the column's dictionary page: on success the page is the header in
+ * w->hdr followed by `*body` (w->comp, or the dictionary itself when
+ * uncompressed); *uncomp and *comp are its sizes including the header. */
+int pq_build_dict_page(struct kl_pq_writer *w, struct pq_col *c, const void **body,
+		       size_t *body_len, int64_t *uncomp, int64_t *comp);
+int pq_fail(struct kl_pq_writer *w, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* pq_meta.c */
+int pq_page_header(struct kl_buf *out, int page_type, size_t uncomp, size_t comp,
+		   uint32_t num_values, int encoding);
+int pq_footer(struct kl_pq_writer *w, struct kl_buf *out);
+
+static inline int pq_codec_thrift(enum kl_pq_codec c)
+{
+	switch (c) {
+	case KL_PQ_UNCOMPRESSED: return 0;
+	case KL_PQ_SNAPPY: return 1;
+	case KL_PQ_GZIP: return 2;
+	case KL_PQ_ZSTD: return 6;
+	}
+	return 0;
+}
+
+static inline void pq_le32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static inline void pq_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+#endif

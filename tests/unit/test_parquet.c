@@ -1,0 +1,812 @@
+/*
+ * test_parquet.c — unit tests of src/encode/parquet (Thrift compact encoder
+ * and Parquet writer), and the producer of sample files for the reader
+ * cross-check (tests/e2e/parquet_readers.sh, tests/js/check_parquet.mjs).
+ *
+ *   test_parquet                 run the unit tests; sample files go to
+ *                                $KL_PQ_OUT (or a fresh temp dir)
+ *   test_parquet --random DIR N  write N random files (+ expected JSON) to DIR
+ *
+ * Each NAME.parquet comes with NAME.json:
+ *   {"columns":[{"name":..,"type":"bool|int64|double|string"}],"rows":[[..],..]}
+ * int64 values are JSON strings, doubles are strings ("%.17g", "-0" for -0.0).
+ */
+#include "check.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "encode/parquet/parquet.h"
+#include "encode/parquet/pq_internal.h"
+#include "encode/parquet/thrift.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int buf_sink(void *ctx, const void *p, size_t n)
+{
+	return kl_buf_append(ctx, p, n);
+}
+
+static uint32_t rd32(const void *p)
+{
+	const uint8_t *b = p;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
+/* ---- thrift primitives ------------------------------------------------ */
+
+#define CHECK_BYTES(b, ...)                                                                        \
+	do {                                                                                       \
+		const uint8_t exp_[] = {__VA_ARGS__};                                              \
+		CHECK_EQ_INT((b)->len, sizeof exp_);                                               \
+		CHECK((b)->len == sizeof exp_ && memcmp((b)->data, exp_, sizeof exp_) == 0);       \
+	} while (0)
+
+static void test_thrift(void)
+{
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	struct kl_thrift_w t;
+
+	kl_thrift_put_varint(&b, 50399); /* the spec's example */
+	CHECK_BYTES(&b, 0xDF, 0x89, 0x03);
+	kl_buf_reset(&b);
+	kl_thrift_put_varint(&b, 0);
+	kl_thrift_put_varint(&b, 127);
+	kl_thrift_put_varint(&b, 128);
+	CHECK_BYTES(&b, 0x00, 0x7F, 0x80, 0x01);
+	kl_buf_reset(&b);
+	kl_thrift_put_varint(&b, UINT64_MAX);
+	CHECK_EQ_INT(b.len, 10);
+	CHECK_EQ_INT((uint8_t)b.data[9], 0x01);
+
+	CHECK(kl_thrift_zigzag64(0) == 0);
+	CHECK(kl_thrift_zigzag64(-1) == 1);
+	CHECK(kl_thrift_zigzag64(1) == 2);
+	CHECK(kl_thrift_zigzag64(-2) == 3);
+	CHECK(kl_thrift_zigzag64(INT64_MAX) == UINT64_MAX - 1);
+	CHECK(kl_thrift_zigzag64(INT64_MIN) == UINT64_MAX);
+	CHECK(kl_thrift_zigzag32(INT32_MIN) == UINT32_MAX);
+
+	/* Short-form deltas, long form for a delta > 15, nested struct restarts. */
+	kl_buf_reset(&b);
+	kl_thrift_w_init(&t, &b);
+	kl_thrift_field_i32(&t, 1, 1);     /* 0x15 0x02 */
+	kl_thrift_field_i64(&t, 16, -1);   /* delta 15: 0xF6 0x01 */
+	kl_thrift_field_i32(&t, 40, 3);    /* delta 24: long form 0x05, zigzag(40)=80, 6 */
+	kl_thrift_field_struct(&t, 41);    /* 0x1C */
+	kl_thrift_field_bool(&t, 1, 1);    /* 0x11 */
+	kl_thrift_field_bool(&t, 2, 0);    /* 0x12 */
+	kl_thrift_struct_end(&t);          /* 0x00 */
+	kl_thrift_field_binary(&t, 42, "ab", 2); /* 0x18 0x02 'a' 'b' */
+	kl_thrift_field_list(&t, 43, KL_THRIFT_I32, 2); /* 0x19 0x25 */
+	kl_thrift_i32(&t, -1);
+	kl_thrift_i32(&t, 64);             /* 0x01, zigzag 128 = 0x80 0x01 */
+	kl_thrift_field_double(&t, 44, 1.0);
+	kl_thrift_struct_end(&t);
+	CHECK_EQ_INT(t.err, KL_OK);
+	CHECK_BYTES(&b, 0x15, 0x02, 0xF6, 0x01, 0x05, 0x50, 0x06, 0x1C, 0x11, 0x12, 0x00, 0x18,
+		    0x02, 'a', 'b', 0x19, 0x25, 0x01, 0x80, 0x01, 0x17, 0, 0, 0, 0, 0, 0, 0xF0,
+		    0x3F, 0x00);
+
+	/* List of 15+ elements uses the long header; struct lists. */
+	kl_buf_reset(&b);
+	kl_thrift_w_init(&t, &b);
+	kl_thrift_list(&t, KL_THRIFT_STRUCT, 20);
+	CHECK_BYTES(&b, 0xFC, 0x14);
+
+	/* A field id that does not increase is an error, and errors stick. */
+	kl_buf_reset(&b);
+	kl_thrift_w_init(&t, &b);
+	kl_thrift_field_i32(&t, 5, 0);
+	CHECK_EQ_INT(kl_thrift_field_i32(&t, 5, 0), KL_EINVAL);
+	CHECK_EQ_INT(kl_thrift_field_i32(&t, 6, 0), KL_EINVAL);
+	CHECK_EQ_INT(t.err, KL_EINVAL);
+
+	/* Nesting limit. */
+	kl_buf_reset(&b);
+	kl_thrift_w_init(&t, &b);
+	for (int i = 0; i < KL_THRIFT_MAX_DEPTH; i++)
+		CHECK_EQ_INT(kl_thrift_field_struct(&t, 1), KL_OK);
+	CHECK_EQ_INT(kl_thrift_field_struct(&t, 1), KL_ELIMIT);
+
+	/* A buffer that cannot grow reports KL_ENOMEM. */
+	struct kl_buf small;
+	kl_buf_init(&small, 2);
+	kl_thrift_w_init(&t, &small);
+	kl_thrift_field_binary(&t, 1, "abcdef", 6);
+	CHECK_EQ_INT(t.err, KL_ENOMEM);
+	kl_buf_cleanup(&small);
+
+	/* RLE/bit-packed hybrid: a run of 10 ones; then 3 bit-packed values. */
+	uint8_t ones[10];
+	memset(ones, 1, sizeof ones);
+	kl_buf_reset(&b);
+	pq_rle_hybrid(&b, ones, 10, 0, 1);
+	CHECK_BYTES(&b, 0x14, 0x01);
+	uint8_t v3[3] = {1, 0, 1};
+	kl_buf_reset(&b);
+	pq_rle_hybrid(&b, v3, 3, 0, 1);
+	CHECK_BYTES(&b, 0x03, 0x05);
+	uint32_t idx[9] = {1, 2, 3, 4, 5, 6, 7, 0, 3};
+	kl_buf_reset(&b);
+	pq_rle_hybrid(&b, idx, 9, 1, 3); /* 2 groups, 3 bits each */
+	CHECK_EQ_INT(b.len, 1 + 6);
+	CHECK_EQ_INT((uint8_t)b.data[0], 0x05);
+	CHECK_EQ_INT((uint8_t)b.data[1], 0xD1); /* 001 010 01|1 ... LSB first */
+
+	kl_buf_cleanup(&b);
+}
+
+/* ---- datasets: rows in memory, written as Parquet and as JSON ---------- */
+
+struct val {
+	int set;
+	int b;
+	int64_t i;
+	double d;
+	size_t soff, slen; /* in ds.arena */
+};
+
+struct ds {
+	size_t ncols, nrows;
+	struct kl_pq_column cols[8];
+	char names[8][40];
+	struct val *v; /* nrows * ncols */
+	struct kl_buf arena;
+};
+
+static void ds_init(struct ds *d, size_t ncols, const enum kl_pq_type *types, size_t nrows)
+{
+	memset(d, 0, sizeof *d);
+	d->ncols = ncols;
+	d->nrows = nrows;
+	for (size_t c = 0; c < ncols; c++) {
+		snprintf(d->names[c], sizeof d->names[c], "c%zu_%s", c,
+			 types[c] == KL_PQ_BOOLEAN ? "bool"
+			 : types[c] == KL_PQ_INT64 ? "int64"
+			 : types[c] == KL_PQ_DOUBLE ? "double"
+						    : "string");
+		d->cols[c].name = d->names[c];
+		d->cols[c].type = types[c];
+	}
+	d->v = calloc(nrows * ncols + 1, sizeof *d->v);
+	kl_buf_init(&d->arena, 0);
+}
+
+static void ds_free(struct ds *d)
+{
+	free(d->v);
+	kl_buf_cleanup(&d->arena);
+}
+
+static struct val *ds_at(struct ds *d, size_t r, size_t c)
+{
+	return &d->v[r * d->ncols + c];
+}
+
+static void ds_str(struct ds *d, size_t r, size_t c, const char *s, size_t n)
+{
+	struct val *v = ds_at(d, r, c);
+	v->set = 1;
+	v->soff = d->arena.len;
+	v->slen = n;
+	kl_buf_append(&d->arena, s, n);
+}
+
+/* Write the dataset; nulls alternate between explicit put_null and omission,
+ * and the put order rotates with the row. Returns the writer's rc. */
+static int ds_write(struct ds *d, struct kl_pq_writer *w)
+{
+	int rc = KL_OK;
+	for (size_t r = 0; r < d->nrows && !rc; r++) {
+		for (size_t k = 0; k < d->ncols && !rc; k++) {
+			size_t c = (k + r) % d->ncols;
+			struct val *v = ds_at(d, r, c);
+			if (!v->set) {
+				if (r % 2)
+					rc = kl_pq_put_null(w, c);
+				continue;
+			}
+			switch (d->cols[c].type) {
+			case KL_PQ_BOOLEAN: rc = kl_pq_put_bool(w, c, v->b); break;
+			case KL_PQ_INT64: rc = kl_pq_put_i64(w, c, v->i); break;
+			case KL_PQ_DOUBLE: rc = kl_pq_put_double(w, c, v->d); break;
+			case KL_PQ_STRING:
+				rc = kl_pq_put_string(w, c, d->arena.data + v->soff, v->slen);
+				break;
+			}
+		}
+		if (!rc)
+			rc = kl_pq_end_row(w);
+	}
+	return rc ? rc : kl_pq_writer_finish(w);
+}
+
+static int ds_to_parquet(struct ds *d, const struct kl_pq_opts *o, struct kl_buf *out)
+{
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	struct kl_pq_writer *w;
+	kl_buf_reset(out);
+	int rc = kl_pq_writer_new(&w, d->cols, d->ncols, o, buf_sink, out, &eb);
+	if (!rc)
+		rc = ds_write(d, w);
+	if (rc)
+		fprintf(stderr, "parquet write failed: %s: %s\n", kl_strerror(rc), eb.msg);
+	kl_pq_writer_free(w);
+	return rc;
+}
+
+static void json_str(FILE *f, const char *s, size_t n)
+{
+	fputc('"', f);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\')
+			fprintf(f, "\\%c", ch);
+		else if (ch < 0x20)
+			fprintf(f, "\\u%04x", ch);
+		else
+			fputc(ch, f);
+	}
+	fputc('"', f);
+}
+
+static int ds_to_json(struct ds *d, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	fputs("{\"columns\":[", f);
+	for (size_t c = 0; c < d->ncols; c++) {
+		enum kl_pq_type t = d->cols[c].type;
+		fprintf(f, "%s{\"name\":\"%s\",\"type\":\"%s\"}", c ? "," : "", d->cols[c].name,
+			t == KL_PQ_BOOLEAN ? "bool"
+			: t == KL_PQ_INT64 ? "int64"
+			: t == KL_PQ_DOUBLE ? "double"
+					    : "string");
+	}
+	fputs("],\"rows\":[\n", f);
+	for (size_t r = 0; r < d->nrows; r++) {
+		fputs(r ? ",[" : "[", f);
+		for (size_t c = 0; c < d->ncols; c++) {
+			struct val *v = ds_at(d, r, c);
+			if (c)
+				fputc(',', f);
+			if (!v->set) {
+				fputs("null", f);
+				continue;
+			}
+			switch (d->cols[c].type) {
+			case KL_PQ_BOOLEAN: fputs(v->b ? "true" : "false", f); break;
+			case KL_PQ_INT64: fprintf(f, "\"%" PRId64 "\"", v->i); break;
+			case KL_PQ_DOUBLE:
+				if (v->d == 0 && signbit(v->d))
+					fputs("\"-0\"", f);
+				else
+					fprintf(f, "\"%.17g\"", v->d);
+				break;
+			case KL_PQ_STRING: json_str(f, d->arena.data + v->soff, v->slen); break;
+			}
+		}
+		fputs("]\n", f);
+	}
+	fputs("]}\n", f);
+	return fclose(f) ? -1 : 0;
+}
+
+static int write_file(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t w = fwrite(p, 1, n, f);
+	return (fclose(f) || w != n) ? -1 : 0;
+}
+
+static int save(const char *dir, const char *name, struct ds *d, const struct kl_buf *pq)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/%s.parquet", dir, name);
+	if (write_file(path, pq->data, pq->len))
+		return -1;
+	snprintf(path, sizeof path, "%s/%s.json", dir, name);
+	return ds_to_json(d, path);
+}
+
+/* splitmix64: a deterministic PRNG for test data. */
+static uint64_t rnd(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static const char *const STRS[] = {
+	"", "a", "hello", "héllo wörld", "日本語テキスト", "emoji 😀🎉", "tab\there",
+	"quote\"back\\slash", "line\nbreak", "zzz", "\x7f", "Ω≈ç√∫",
+};
+static const int64_t INTS[] = {0, 1, -1, INT64_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN + 1,
+			       9007199254740993LL, -9007199254740993LL, 42};
+static const double DBLS[] = {0.0, -0.0, 1e308, -1e308, 5e-324, -5e-324, 0.1, -2.5,
+			      1.7976931348623157e308, 2.2250738585072014e-308, 3.141592653589793};
+
+/* Fill a random value of column c from a mix of edge cases and noise;
+ * `card` bounds the number of distinct noise values (dictionary pressure). */
+static void fill_random(struct ds *d, size_t r, size_t c, uint64_t *s, int null_pct, uint64_t card)
+{
+	if ((int)(rnd(s) % 100) < null_pct)
+		return;
+	struct val *v = ds_at(d, r, c);
+	uint64_t x = rnd(s);
+	int edge = x % 4 == 0;
+	x = rnd(s);
+	switch (d->cols[c].type) {
+	case KL_PQ_BOOLEAN:
+		v->set = 1;
+		v->b = (int)(x & 1);
+		break;
+	case KL_PQ_INT64:
+		v->set = 1;
+		v->i = edge ? INTS[x % (sizeof INTS / sizeof *INTS)] : (int64_t)(x % card) - (int64_t)(card / 2);
+		break;
+	case KL_PQ_DOUBLE:
+		v->set = 1;
+		v->d = edge ? DBLS[x % (sizeof DBLS / sizeof *DBLS)]
+			    : (double)(int64_t)(x % card) / 7.0;
+		break;
+	case KL_PQ_STRING:
+		if (edge) {
+			const char *t = STRS[x % (sizeof STRS / sizeof *STRS)];
+			ds_str(d, r, c, t, strlen(t));
+		} else {
+			char tmp[96];
+			int n = snprintf(tmp, sizeof tmp, "value-%" PRIu64 "-ü", x % card);
+			size_t pad = (size_t)(rnd(s) % 40);
+			for (size_t i = 0; i < pad && (size_t)n < sizeof tmp - 1; i++)
+				tmp[n++] = (char)('a' + (x >> (i % 60)) % 26);
+			ds_str(d, r, c, tmp, (size_t)n);
+		}
+		break;
+	}
+}
+
+/* ---- writer tests ----------------------------------------------------- */
+
+static const char *outdir;
+
+/* Structural checks of a whole file image. */
+static void check_structure(const struct kl_buf *f)
+{
+	CHECK(f->len >= 12);
+	if (f->len < 12)
+		return;
+	CHECK(memcmp(f->data, "PAR1", 4) == 0);
+	CHECK(memcmp(f->data + f->len - 4, "PAR1", 4) == 0);
+	uint32_t flen = rd32(f->data + f->len - 8);
+	CHECK(flen > 0 && (size_t)flen + 12 <= f->len);
+	/* FileMetaData starts with field 1 (version, i32) = 1 and ends in a stop. */
+	const uint8_t *foot = (const uint8_t *)f->data + f->len - 8 - flen;
+	CHECK_EQ_INT(foot[0], 0x15);
+	CHECK_EQ_INT(foot[1], 0x02);
+	CHECK_EQ_INT(foot[flen - 1], 0x00);
+}
+
+static void test_tiny(void)
+{
+	struct kl_pq_column cols[] = {{"x", KL_PQ_INT64}};
+	struct kl_pq_opts o;
+	kl_pq_opts_default(&o);
+	o.codec = KL_PQ_UNCOMPRESSED;
+	o.created_by = "kinlake test";
+	struct kl_buf out;
+	kl_buf_init(&out, 0);
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	struct kl_pq_writer *w;
+	CHECK_EQ_INT(kl_pq_writer_new(&w, cols, 1, &o, buf_sink, &out, &eb), KL_OK);
+	CHECK_EQ_INT(kl_pq_put_i64(w, 0, 7), KL_OK);
+	CHECK_EQ_INT(kl_pq_end_row(w), KL_OK);
+	CHECK_EQ_INT(out.len, 0); /* nothing written before a row group is full */
+	CHECK_EQ_INT(kl_pq_writer_finish(w), KL_OK);
+	CHECK_EQ_INT(kl_pq_writer_bytes_written(w), out.len);
+	check_structure(&out);
+	uint32_t flen = rd32(out.data + out.len - 8);
+	const char *foot = out.data + out.len - 8 - flen;
+	CHECK(memmem(foot, flen, "kinlake test", 12) != NULL);
+	CHECK(memmem(foot, flen, "schema", 6) != NULL);
+	struct kl_pq_chunk_info ci;
+	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 0, &ci), KL_OK);
+	CHECK_EQ_INT(ci.num_values, 1);
+	CHECK_EQ_INT(ci.dict_page_offset, 4); /* right after the magic */
+	CHECK(ci.data_page_offset > 4);
+	CHECK_EQ_INT(ci.dict_data_pages, 1);
+	CHECK_EQ_INT(ci.null_count, 0);
+	CHECK(ci.has_min_max);
+	/* The uncompressed dictionary page body is the value itself. */
+	CHECK(memmem(out.data, (size_t)ci.data_page_offset, "\x07\0\0\0\0\0\0\0", 8) != NULL);
+	kl_pq_writer_free(w);
+
+	/* Misuse: bad column, wrong type, set twice, finish mid-row. */
+	kl_errbuf_clear(&eb);
+	kl_buf_reset(&out);
+	CHECK_EQ_INT(kl_pq_writer_new(&w, cols, 1, &o, buf_sink, &out, &eb), KL_OK);
+	CHECK_EQ_INT(kl_pq_put_i64(w, 3, 1), KL_EINVAL);
+	CHECK(eb.msg[0] != '\0');
+	CHECK_EQ_INT(kl_pq_put_i64(w, 0, 1), KL_EINVAL); /* poisoned */
+	CHECK_EQ_INT(kl_pq_writer_reset(w, cols, 1, buf_sink, &out), KL_OK);
+	CHECK_EQ_INT(kl_pq_put_string(w, 0, "a", 1), KL_EINVAL);
+	CHECK_EQ_INT(kl_pq_writer_reset(w, cols, 1, buf_sink, &out), KL_OK);
+	CHECK_EQ_INT(kl_pq_put_i64(w, 0, 1), KL_OK);
+	CHECK_EQ_INT(kl_pq_put_null(w, 0), KL_EINVAL);
+	CHECK_EQ_INT(kl_pq_writer_reset(w, cols, 1, buf_sink, &out), KL_OK);
+	CHECK_EQ_INT(kl_pq_put_i64(w, 0, 1), KL_OK);
+	CHECK_EQ_INT(kl_pq_writer_finish(w), KL_EINVAL);
+	kl_pq_writer_free(w);
+	kl_pq_writer_free(NULL);
+
+	struct kl_pq_column dup[] = {{"a", KL_PQ_INT64}, {"a", KL_PQ_BOOLEAN}};
+	CHECK_EQ_INT(kl_pq_writer_new(&w, dup, 2, &o, buf_sink, &out, NULL), KL_EINVAL);
+	CHECK(w == NULL);
+	CHECK_EQ_INT(kl_pq_writer_new(&w, dup, 0, &o, buf_sink, &out, NULL), KL_EINVAL);
+
+	/* A sink failure is KL_EIO. */
+	struct kl_buf capped;
+	kl_buf_init(&capped, 16);
+	CHECK_EQ_INT(kl_pq_writer_new(&w, cols, 1, &o, buf_sink, &capped, &eb), KL_OK);
+	kl_pq_put_i64(w, 0, 1);
+	kl_pq_end_row(w);
+	CHECK_EQ_INT(kl_pq_writer_finish(w), KL_EIO);
+	kl_pq_writer_free(w);
+	kl_buf_cleanup(&capped);
+
+	/* A file with no rows is still a valid file. */
+	kl_buf_reset(&out);
+	CHECK_EQ_INT(kl_pq_writer_new(&w, cols, 1, &o, buf_sink, &out, &eb), KL_OK);
+	CHECK_EQ_INT(kl_pq_writer_finish(w), KL_OK);
+	check_structure(&out);
+	CHECK_EQ_INT(kl_pq_writer_row_groups(w), 0);
+	kl_pq_writer_free(w);
+	kl_buf_cleanup(&out);
+}
+
+/* The edge-case dataset used for every codec. */
+static void basic_ds(struct ds *d)
+{
+	enum kl_pq_type t[] = {KL_PQ_BOOLEAN, KL_PQ_INT64, KL_PQ_DOUBLE, KL_PQ_STRING};
+	size_t n = 64;
+	ds_init(d, 4, t, n);
+	for (size_t r = 0; r < n; r++) {
+		if (r % 5 != 3) {
+			ds_at(d, r, 0)->set = 1;
+			ds_at(d, r, 0)->b = (r % 3) == 0;
+		}
+		if (r % 7 != 2) {
+			ds_at(d, r, 1)->set = 1;
+			ds_at(d, r, 1)->i = INTS[r % (sizeof INTS / sizeof *INTS)];
+		}
+		if (r % 6 != 4) {
+			ds_at(d, r, 2)->set = 1;
+			ds_at(d, r, 2)->d = DBLS[r % (sizeof DBLS / sizeof *DBLS)];
+		}
+		if (r % 8 != 5) {
+			const char *s = STRS[r % (sizeof STRS / sizeof *STRS)];
+			ds_str(d, r, 3, s, strlen(s));
+		}
+	}
+}
+
+static void test_codecs_and_determinism(void)
+{
+	static const char *const names[] = {"basic_uncompressed", "basic_snappy", "basic_gzip",
+					    "basic_zstd"};
+	struct ds d;
+	basic_ds(&d);
+	struct kl_buf a, b;
+	kl_buf_init(&a, 0);
+	kl_buf_init(&b, 0);
+	for (int codec = KL_PQ_UNCOMPRESSED; codec <= KL_PQ_ZSTD; codec++) {
+		struct kl_pq_opts o;
+		kl_pq_opts_default(&o);
+		o.codec = (enum kl_pq_codec)codec;
+		CHECK_EQ_INT(ds_to_parquet(&d, &o, &a), KL_OK);
+		CHECK_EQ_INT(ds_to_parquet(&d, &o, &b), KL_OK);
+		check_structure(&a);
+		CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+		CHECK_EQ_INT(save(outdir, names[codec], &d, &a), 0);
+	}
+	/* Levels change the bytes but not the validity. */
+	struct kl_pq_opts o;
+	kl_pq_opts_default(&o);
+	o.level = 19;
+	CHECK_EQ_INT(ds_to_parquet(&d, &o, &a), KL_OK);
+	check_structure(&a);
+	CHECK_EQ_INT(save(outdir, "basic_zstd19", &d, &a), 0);
+	o.codec = KL_PQ_GZIP;
+	o.level = 9;
+	CHECK_EQ_INT(ds_to_parquet(&d, &o, &a), KL_OK);
+	CHECK_EQ_INT(save(outdir, "basic_gzip9", &d, &a), 0);
+
+	/* Reuse: a reset writer produces the same bytes as a fresh one, also
+	 * after writing a file with another schema. */
+	kl_pq_opts_default(&o);
+	CHECK_EQ_INT(ds_to_parquet(&d, &o, &a), KL_OK);
+	struct kl_pq_writer *w;
+	struct kl_pq_column other[] = {{"z", KL_PQ_STRING}, {"y", KL_PQ_STRING},
+				       {"x", KL_PQ_STRING}, {"w", KL_PQ_STRING},
+				       {"v", KL_PQ_STRING}};
+	kl_buf_reset(&b);
+	CHECK_EQ_INT(kl_pq_writer_new(&w, other, 5, &o, buf_sink, &b, NULL), KL_OK);
+	for (int i = 0; i < 1000; i++) {
+		char s[32];
+		int n = snprintf(s, sizeof s, "s%d", i);
+		for (size_t c = 0; c < 5; c++)
+			kl_pq_put_string(w, c, s, (size_t)n);
+		kl_pq_end_row(w);
+	}
+	CHECK_EQ_INT(kl_pq_writer_finish(w), KL_OK);
+	for (int k = 0; k < 2; k++) {
+		kl_buf_reset(&b);
+		CHECK_EQ_INT(kl_pq_writer_reset(w, d.cols, d.ncols, buf_sink, &b), KL_OK);
+		CHECK_EQ_INT(ds_write(&d, w), KL_OK);
+		CHECK(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+	}
+	kl_pq_writer_free(w);
+	kl_buf_cleanup(&a);
+	kl_buf_cleanup(&b);
+	ds_free(&d);
+}
+
+static void test_dict_fallback(void)
+{
+	enum kl_pq_type t[] = {KL_PQ_STRING, KL_PQ_INT64, KL_PQ_DOUBLE, KL_PQ_STRING};
+	size_t n = 6000;
+	struct ds d;
+	ds_init(&d, 4, t, n);
+	uint64_t s = 1;
+	for (size_t r = 0; r < n; r++) {
+		fill_random(&d, r, 0, &s, 10, 1000000); /* many distinct: falls back */
+		fill_random(&d, r, 1, &s, 10, 1000000);
+		fill_random(&d, r, 2, &s, 10, 1000000);
+		const char *few = STRS[r % (sizeof STRS / sizeof *STRS)]; /* stays dictionary */
+		if (r % 9)
+			ds_str(&d, r, 3, few, strlen(few));
+	}
+	struct kl_pq_opts o;
+	kl_pq_opts_default(&o);
+	o.dict_max_bytes = 4096;
+	o.page_bytes = 2048;
+	struct kl_buf a;
+	kl_buf_init(&a, 0);
+	struct kl_pq_writer *w;
+	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
+	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
+	check_structure(&a);
+	CHECK_EQ_INT(kl_pq_writer_row_groups(w), 1);
+	for (size_t c = 0; c < 3; c++) {
+		struct kl_pq_chunk_info ci;
+		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, c, &ci), KL_OK);
+		CHECK(ci.dict_page_offset >= 0);
+		CHECK(ci.dict_data_pages >= 1);
+		CHECK(ci.data_pages > ci.dict_data_pages); /* PLAIN pages follow */
+		CHECK_EQ_INT(ci.num_values, (int64_t)n);
+	}
+	struct kl_pq_chunk_info ci;
+	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 3, &ci), KL_OK);
+	CHECK(ci.dict_page_offset >= 0);
+	CHECK_EQ_INT(ci.data_pages, ci.dict_data_pages);
+	CHECK_EQ_INT(save(outdir, "dict_fallback", &d, &a), 0);
+	kl_pq_writer_free(w);
+
+	/* A dictionary limit below one entry: PLAIN from the first value. */
+	o.dict_max_bytes = 4;
+	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
+	kl_buf_reset(&a);
+	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
+	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 0, &ci), KL_OK);
+	CHECK_EQ_INT(ci.dict_page_offset, -1);
+	CHECK_EQ_INT(ci.dict_data_pages, 0);
+	CHECK_EQ_INT(save(outdir, "dict_none", &d, &a), 0);
+	kl_pq_writer_free(w);
+	kl_buf_cleanup(&a);
+	ds_free(&d);
+}
+
+static void test_multi(void)
+{
+	enum kl_pq_type t[] = {KL_PQ_INT64, KL_PQ_STRING, KL_PQ_DOUBLE, KL_PQ_BOOLEAN};
+	size_t n = 60000;
+	struct ds d;
+	ds_init(&d, 4, t, n);
+	uint64_t s = 2;
+	for (size_t r = 0; r < n; r++)
+		for (size_t c = 0; c < 4; c++)
+			fill_random(&d, r, c, &s, 15, c == 0 ? 100000 : 300);
+	struct kl_pq_opts o;
+	kl_pq_opts_default(&o);
+	o.page_bytes = 8192;
+	o.row_group_bytes = 512 * 1024;
+	o.codec = KL_PQ_SNAPPY;
+	struct kl_buf a;
+	kl_buf_init(&a, 0);
+	struct kl_pq_writer *w;
+	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
+	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
+	check_structure(&a);
+	size_t nrg = kl_pq_writer_row_groups(w);
+	CHECK(nrg >= 3);
+	int64_t total = 0;
+	int64_t prev_end = 4;
+	for (size_t g = 0; g < nrg; g++) {
+		struct kl_pq_chunk_info ci;
+		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, g, 0, &ci), KL_OK);
+		CHECK(ci.data_pages >= 2);
+		CHECK(ci.dict_page_offset >= prev_end);
+		prev_end = ci.data_page_offset;
+		total += ci.num_values;
+		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, g, 3, &ci), KL_OK);
+		CHECK_EQ_INT(ci.dict_page_offset, -1); /* BOOLEAN: always PLAIN */
+	}
+	CHECK_EQ_INT(total, (int64_t)n);
+	CHECK_EQ_INT(kl_pq_writer_rows(w), n);
+	CHECK_EQ_INT(save(outdir, "multi", &d, &a), 0);
+	kl_pq_writer_free(w);
+	kl_buf_cleanup(&a);
+	ds_free(&d);
+}
+
+/* Statistics corner cases of floating point: a zero min is written as -0.0,
+ * a zero max as +0.0, NaN never enters min/max (an all-NaN chunk has none). */
+static void test_double_stats(void)
+{
+	enum kl_pq_type t[] = {KL_PQ_DOUBLE, KL_PQ_DOUBLE, KL_PQ_DOUBLE, KL_PQ_DOUBLE};
+	const double v[][4] = {
+		{0.0, -3.0, 1.5, NAN}, {2.5, -0.0, NAN, NAN}, {0.0, -1.0, -2.0, NAN}};
+	struct ds d;
+	ds_init(&d, 4, t, 3);
+	for (size_t r = 0; r < 3; r++)
+		for (size_t c = 0; c < 4; c++) {
+			ds_at(&d, r, c)->set = 1;
+			ds_at(&d, r, c)->d = v[r][c];
+		}
+	struct kl_buf a;
+	kl_buf_init(&a, 0);
+	struct kl_pq_opts o;
+	kl_pq_opts_default(&o);
+	o.codec = KL_PQ_UNCOMPRESSED;
+	struct kl_pq_writer *w;
+	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
+	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
+	struct kl_pq_chunk_info ci;
+	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 3, &ci), KL_OK);
+	CHECK(!ci.has_min_max);
+	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 2, &ci), KL_OK);
+	CHECK(ci.has_min_max);
+	/* The footer holds min_value = -0.0 (8 bytes, sign bit only) for c0 and
+	 * max_value = +0.0 for c1 (field 5 follows null_count: delta 2). */
+	uint32_t flen = rd32(a.data + a.len - 8);
+	const char *foot = a.data + a.len - 8 - flen;
+	static const char negzero_min[] = {0x18, 0x08, 0, 0, 0, 0, 0, 0, 0, (char)0x80};
+	static const char poszero_max[] = {0x28, 0x08, 0, 0, 0, 0, 0, 0, 0, 0};
+	CHECK(memmem(foot, flen, negzero_min, sizeof negzero_min) != NULL);
+	CHECK(memmem(foot, flen, poszero_max, sizeof poszero_max) != NULL);
+	CHECK_EQ_INT(save(outdir, "double_stats", &d, &a), 0);
+	kl_pq_writer_free(w);
+	kl_buf_cleanup(&a);
+	ds_free(&d);
+}
+
+static void test_all_null(void)
+{
+	enum kl_pq_type t[] = {KL_PQ_BOOLEAN, KL_PQ_INT64, KL_PQ_DOUBLE, KL_PQ_STRING, KL_PQ_INT64};
+	size_t n = 50;
+	struct ds d;
+	ds_init(&d, 5, t, n);
+	for (size_t r = 0; r < n; r++) {
+		ds_at(&d, r, 4)->set = 1;
+		ds_at(&d, r, 4)->i = (int64_t)r;
+	}
+	struct kl_buf a;
+	kl_buf_init(&a, 0);
+	struct kl_pq_writer *w;
+	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, NULL, buf_sink, &a, NULL), KL_OK);
+	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
+	check_structure(&a);
+	for (size_t c = 0; c < 4; c++) {
+		struct kl_pq_chunk_info ci;
+		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, c, &ci), KL_OK);
+		CHECK_EQ_INT(ci.null_count, (int64_t)n);
+		CHECK(!ci.has_min_max);
+		CHECK_EQ_INT(ci.dict_page_offset, -1);
+	}
+	CHECK_EQ_INT(save(outdir, "all_null", &d, &a), 0);
+	kl_pq_writer_free(w);
+	kl_buf_cleanup(&a);
+	ds_free(&d);
+}
+
+/* One random file: schema, rows and options derived from `seed`. */
+static int random_file(const char *dir, uint64_t seed)
+{
+	uint64_t s = seed * 7919 + 17;
+	size_t ncols = 1 + rnd(&s) % 8;
+	enum kl_pq_type t[8];
+	for (size_t c = 0; c < ncols; c++)
+		t[c] = (enum kl_pq_type)(rnd(&s) % 4);
+	size_t nrows = (size_t)(rnd(&s) % 4) == 0 ? rnd(&s) % 5 : rnd(&s) % 3000;
+	struct ds d;
+	ds_init(&d, ncols, t, nrows);
+	int null_pct = (int)(rnd(&s) % 101);
+	uint64_t card = 1 + rnd(&s) % 5000;
+	for (size_t r = 0; r < nrows; r++)
+		for (size_t c = 0; c < ncols; c++)
+			fill_random(&d, r, c, &s, null_pct, card);
+	struct kl_pq_opts o;
+	kl_pq_opts_default(&o);
+	o.codec = (enum kl_pq_codec)(rnd(&s) % 4);
+	o.page_bytes = 64 + rnd(&s) % 20000;
+	o.row_group_bytes = 256 + rnd(&s) % 200000;
+	o.dict_max_bytes = 1 + rnd(&s) % 8000;
+	struct kl_buf a;
+	kl_buf_init(&a, 0);
+	int rc = ds_to_parquet(&d, &o, &a);
+	if (!rc) {
+		char name[64];
+		snprintf(name, sizeof name, "random_%03" PRIu64, seed);
+		rc = save(dir, name, &d, &a);
+	}
+	kl_buf_cleanup(&a);
+	ds_free(&d);
+	return rc;
+}
+
+static void test_random_smoke(void)
+{
+	for (uint64_t i = 0; i < 5; i++)
+		CHECK_EQ_INT(random_file(outdir, 900 + i), 0);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "--random") == 0) {
+		mkdir(argv[2], 0777);
+		long n = strtol(argv[3], NULL, 10);
+		for (long i = 0; i < n; i++)
+			if (random_file(argv[2], (uint64_t)i)) {
+				fprintf(stderr, "random file %ld failed\n", i);
+				return 1;
+			}
+		return 0;
+	}
+	char tmpl[] = "/tmp/kl_pq_XXXXXX";
+	outdir = getenv("KL_PQ_OUT");
+	if (outdir && *outdir) {
+		if (mkdir(outdir, 0777) && errno != EEXIST) {
+			perror(outdir);
+			return 1;
+		}
+	} else {
+		outdir = mkdtemp(tmpl);
+		if (!outdir) {
+			perror("mkdtemp");
+			return 1;
+		}
+	}
+	test_thrift();
+	test_tiny();
+	test_codecs_and_determinism();
+	test_dict_fallback();
+	test_multi();
+	test_double_stats();
+	test_all_null();
+	test_random_smoke();
+	fprintf(stderr, "sample files in %s\n", outdir);
+	return check_report("test_parquet");
+}

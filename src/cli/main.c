@@ -60,10 +60,12 @@ static const struct kl_opt ingest_opts[] = {
 	 "JSON lines to ingest, '-' for stdin (required)", NULL, 0, 0},
 	{"lake", KL_OPT_STR, offsetof(struct ingest_cfg, lake), NULL, "DIR",
 	 "lake root directory (required)", NULL, 0, 0},
-	{"format", KL_OPT_CHOICE, offsetof(struct ingest_cfg, format), "jsonl", "jsonl|parquet",
-	 "data file format", "jsonl|parquet", 0, 0},
+	{"format", KL_OPT_CHOICE, offsetof(struct ingest_cfg, format), "parquet", "parquet|jsonl",
+	 "data file format: typed Parquet (one schema per event type) or JSON lines",
+	 "parquet|jsonl", 0, 0},
 	{"compression", KL_OPT_CHOICE, offsetof(struct ingest_cfg, compression), "zstd",
-	 "zstd|gzip|none", "compression of data files and dead letters", "zstd|gzip|none", 0, 0},
+	 "zstd|gzip|none|snappy", "compression of data files (snappy: parquet only)",
+	 "zstd|gzip|none|snappy", 0, 0},
 	{"compression-level", KL_OPT_I64, offsetof(struct ingest_cfg, level), "0", "N",
 	 "codec level, 0 = codec default (zstd 3, gzip 6)", NULL, 0, 22},
 	{"max-file-bytes", KL_OPT_SIZE, offsetof(struct ingest_cfg, max_file_bytes), "128MiB",
@@ -120,7 +122,14 @@ static int cmd_ingest(int argc, char **argv)
 	o.input = c.input;
 	o.lake = c.lake;
 	o.input_id = c.input_id;
-	o.format = c.format == 1 ? KL_FORMAT_PARQUET : KL_FORMAT_JSONL;
+	o.format = c.format == 0 ? KL_FORMAT_PARQUET : KL_FORMAT_JSONL;
+	if (c.compression == 3) {
+		if (o.format != KL_FORMAT_PARQUET)
+			return bad_usage("ingest", "--compression snappy is only available with "
+						   "--format parquet");
+		o.parquet_snappy = 1;
+		c.compression = KL_COMP_ZSTD; /* dead letters */
+	}
 	o.compression = (enum kl_compression)c.compression;
 	o.level = (int)c.level;
 	o.max_file_bytes = c.max_file_bytes;

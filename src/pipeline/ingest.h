@@ -35,6 +35,7 @@ struct kl_ingest_opts {
 	int progress;   /* draw a progress bar on stderr */
 	int stop_fd;    /* readable => flush, commit and stop (a signalfd), or -1 */
 	size_t row_group_bytes; /* parquet */
+	int parquet_snappy;     /* parquet pages with snappy instead of `compression` */
 };
 
 struct kl_ingest_stats {

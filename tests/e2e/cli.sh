@@ -17,7 +17,7 @@ expect2 "--input is required" ingest --lake "$T/l"
 expect2 "--lake is required" ingest --input -
 expect2 "unknown option '--colour'" ingest --input - --lake "$T/l" --colour
 expect2 "--max-file-bytes: '12XB' is not a size" ingest --input - --lake "$T/l" --max-file-bytes 12XB
-expect2 "--compression: 'lz4' is not one of zstd|gzip|none" ingest --input - --lake "$T/l" --compression lz4
+expect2 "--compression: 'lz4' is not one of zstd|gzip|none|snappy" ingest --input - --lake "$T/l" --compression lz4
 expect2 "--flush-interval: 'soon' is not a duration" ingest --input - --lake "$T/l" --flush-interval soon
 expect2 "--memory-limit needs a value" ingest --input - --lake "$T/l" --memory-limit
 expect2 "--events: '-5' is not a non-negative integer" gen --events -5
@@ -29,4 +29,6 @@ set +e; out=$("$KL" ingest --input "$T/nope.jsonl" --lake "$T/l" 2>&1); rc=$?; s
 printf '%s' "$out" | grep -q "cannot open input" || fail "missing input message: $out"
 # sizes accept suffixes
 "$KL" gen --events 10 | "$KL" ingest --input - --lake "$T/l" --max-file-bytes 1MiB --memory-limit 64MiB --quiet
+
+expect2 "--compression snappy is only available with --format parquet" ingest --input - --lake "$T/l" --format jsonl --compression snappy
 echo ok

@@ -24,7 +24,7 @@ async function duckConn() {
 
 export async function readDuckDB(path) {
 	const con = await duckConn();
-	const r = await con.runAndReadAll('SELECT * FROM read_parquet($1)', [path]);
+	const r = await con.runAndReadAll('SELECT * FROM read_parquet($1, hive_partitioning=false)', [path]);
 	const names = r.columnNames();
 	const types = r.columnTypes().map((t) => t.toString());
 	return { columns: names.map((n, i) => ({ name: n, type: types[i] })), rows: r.getRows() };

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# make bench: kinlake ingest throughput and peak memory, against DuckDB doing the
+# nearest job (bench/duckdb_jsonl.mjs) on the same input, on the same machine, in
+# the same run. See bench/README.md.
+#
+# Environment:
+#   BENCH_EVENTS         events in the main input (default 1000000)
+#   BENCH_SMALL_EVENTS   events in the RSS-flatness input (default BENCH_EVENTS/10)
+#   BENCH_RUNS           runs of each job (default 3); the table shows medians
+#   BENCH_THREADS        DuckDB threads (default 2)
+#   KINLAKE              the binary (default build/kinlake)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+KINLAKE=${KINLAKE:-build/kinlake}
+EVENTS=${BENCH_EVENTS:-1000000}
+SMALL=${BENCH_SMALL_EVENTS:-$((EVENTS / 10))}
+RUNS=${BENCH_RUNS:-3}
+THREADS=${BENCH_THREADS:-2}
+OUT=bench/out
+# The sizing workload: one hour of events, a few malformed and duplicate lines.
+GEN_ARGS=(--bad-fraction 0.001 --dup-fraction 0.001 --span 3600)
+
+TIME=/usr/bin/time
+[ -x "$TIME" ] || { echo "bench: $TIME (GNU time) is needed for peak RSS" >&2; exit 1; }
+[ -x "$KINLAKE" ] || { echo "bench: $KINLAKE not found; run make first" >&2; exit 1; }
+for v in EVENTS SMALL RUNS THREADS; do
+	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer (got '${!v}')" >&2; exit 2; }
+done
+
+mkdir -p "$OUT/logs"
+rm -rf "$OUT"/lake-* "$OUT"/logs/*
+RAW=$OUT/raw.tsv # job run events seconds rss_kb out_bytes files partitions
+printf 'job\trun\tevents\tseconds\trss_kb\tout_bytes\tfiles\tpartitions\n' >"$RAW"
+
+human_events() { awk -v n="$1" 'BEGIN { if (n % 1000000 == 0) printf "%dM", n / 1e6; else if (n % 1000 == 0) printf "%dk", n / 1e3; else printf "%d", n }'; }
+BIG_LABEL=$(human_events "$EVENTS")
+SMALL_LABEL=$(human_events "$SMALL")
+
+# --- inputs -------------------------------------------------------------------
+gen() { # events file
+	echo "bench: kinlake gen --events $1 ${GEN_ARGS[*]} -> $2" >&2
+	"$KINLAKE" gen --events "$1" "${GEN_ARGS[@]}" --output "$2"
+}
+BIG=$OUT/events-$BIG_LABEL.jsonl
+SMALL_IN=$OUT/events-$SMALL_LABEL.jsonl
+gen "$EVENTS" "$BIG"
+gen "$SMALL" "$SMALL_IN"
+BIG_BYTES=$(wc -c <"$BIG")
+SMALL_BYTES=$(wc -c <"$SMALL_IN")
+
+HAS_PARQUET=0
+if "$KINLAKE" ingest --help | grep -E -- '^ *--format ' | grep -q parquet; then HAS_PARQUET=1; fi
+
+# --- one measured run -----------------------------------------------------------
+# run_job JOB RUN EVENTS OUTDIR DATA_GLOB -- command...
+# Appends a row to $RAW; returns the command's status. Output goes to a log.
+run_job() {
+	local job=$1 run=$2 n=$3 dir=$4 glob=$5
+	shift 6
+	local log=$OUT/logs/$job-$run.log tf=$OUT/logs/$job-$run.time
+	rm -rf "$dir"
+	echo "bench: run $run/$RUNS $job" >&2
+	if ! "$TIME" -f '%e %M' -o "$tf" "$@" >"$log" 2>&1; then
+		echo "bench: $job run $run FAILED ($(head -1 "$tf")); last lines of $log:" >&2
+		tail -5 "$log" | sed 's/^/    /' >&2
+		rm -rf "$dir"
+		return 1
+	fi
+	local secs kb bytes files parts
+	read -r secs kb < <(tail -1 "$tf")
+	# data files only (not dead letters, not state); partition = the directory holding them
+	read -r bytes files parts < <(find "$dir" -type f -path "$glob" -printf '%s %h\n' |
+		awk '{ b += $1; f++; if (!($2 in d)) { d[$2] = 1; p++ } } END { printf "%d %d %d\n", b, f, p }')
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$job" "$run" "$n" "$secs" "$kb" "$bytes" "$files" "$parts" >>"$RAW"
+	rm -rf "$dir"
+}
+
+KL_JSONL="kinlake jsonl+zstd"
+KL_SMALL="kinlake jsonl+zstd"
+KL_PARQUET="kinlake parquet+zstd"
+DUCK="DuckDB peer ($THREADS threads)"
+parquet_failed=0
+for run in $(seq 1 "$RUNS"); do
+	lake=$OUT/lake-kinlake
+	run_job "jsonl-$BIG_LABEL" "$run" "$EVENTS" "$lake" "$lake/events/*" -- \
+		"$KINLAKE" ingest --input "$BIG" --lake "$lake" --format jsonl --compression zstd --no-progress
+	run_job "duckdb-$BIG_LABEL" "$run" "$EVENTS" "$OUT/lake-duckdb" "$OUT/lake-duckdb/*.parquet" -- \
+		node bench/duckdb_jsonl.mjs "$BIG" "$OUT/lake-duckdb" "$THREADS"
+	run_job "jsonl-$SMALL_LABEL" "$run" "$SMALL" "$lake" "$lake/events/*" -- \
+		"$KINLAKE" ingest --input "$SMALL_IN" --lake "$lake" --format jsonl --compression zstd --no-progress
+	if [ "$HAS_PARQUET" = 1 ] && [ "$parquet_failed" = 0 ]; then
+		run_job "parquet-$BIG_LABEL" "$run" "$EVENTS" "$lake" "$lake/events/*" -- \
+			"$KINLAKE" ingest --input "$BIG" --lake "$lake" --format parquet --compression zstd --no-progress ||
+			parquet_failed=1
+	fi
+done
+
+GZIP_BYTES=""
+if [ "$HAS_PARQUET" = 1 ]; then
+	echo "bench: gzip -6 size of the input" >&2
+	GZIP_BYTES=$(gzip -6 -c "$BIG" | wc -c)
+fi
+
+# --- report --------------------------------------------------------------------
+# median of column COL over rows of job JOB
+median() {
+	awk -F'\t' -v j="$1" -v c="$2" '$1 == j { print $c }' "$RAW" | sort -g |
+		awk '{ v[NR] = $1 } END { if (!NR) exit; m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.6f\n", m }'
+}
+have() { awk -F'\t' -v j="$1" '$1 == j { f = 1 } END { exit !f }' "$RAW"; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+
+DUCK_EPS=$(calc '%.6f' "$EVENTS / $(median "duckdb-$BIG_LABEL" 4)")
+row() { # job-key label events input_bytes
+	local s kb out eps
+	s=$(median "$1" 4)
+	kb=$(median "$1" 5)
+	out=$(median "$1" 6)
+	eps=$(calc '%.6f' "$3 / $s")
+	local ratio="1.00"
+	case $1 in duckdb-*) ;; *)
+		if [ "$3" = "$EVENTS" ]; then ratio=$(calc '%.2f' "$eps / $DUCK_EPS"); else ratio="-"; fi ;;
+	esac
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$(human_events "$3")" "$(calc '%.2f' "$s")" \
+		"$(calc '%.0f' "$eps")" "$(calc '%.1f' "$4 / 1e6 / $s")" "$(calc '%.1f' "$kb * 1024 / 1e6")" \
+		"$(calc '%.1f' "$out / 1e6")" "$ratio"
+}
+
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- src 2>/dev/null || rev="$rev+local changes"
+REPORT=$OUT/results.md
+{
+	echo "# kinlake bench — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo
+	echo "$($KINLAKE version) ($rev); $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)); node $(node --version)"
+	echo "input: $BIG ($(calc '%.1f' "$BIG_BYTES / 1e6") MB, $EVENTS events), $SMALL_IN ($(calc '%.1f' "$SMALL_BYTES / 1e6") MB); $RUNS runs each, medians"
+	echo
+	echo "| job | events | seconds | events/s | MB/s in | peak RSS MB | data out MB | events/s ÷ DuckDB |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	row "jsonl-$BIG_LABEL" "$KL_JSONL" "$EVENTS" "$BIG_BYTES"
+	row "duckdb-$BIG_LABEL" "$DUCK" "$EVENTS" "$BIG_BYTES"
+	row "jsonl-$SMALL_LABEL" "$KL_SMALL" "$SMALL" "$SMALL_BYTES"
+	if have "parquet-$BIG_LABEL"; then row "parquet-$BIG_LABEL" "$KL_PARQUET" "$EVENTS" "$BIG_BYTES"; fi
+	echo
+	echo "- RSS flatness: kinlake peak RSS @$BIG_LABEL ÷ @$SMALL_LABEL = $(calc '%.2f' "$(median "jsonl-$BIG_LABEL" 5) / $(median "jsonl-$SMALL_LABEL" 5)") (1.00 = memory does not grow with input size)"
+	if [ "$HAS_PARQUET" = 1 ]; then
+		if have "parquet-$BIG_LABEL"; then
+			pq_out=$(median "parquet-$BIG_LABEL" 6)
+			pq_files=$(median "parquet-$BIG_LABEL" 7)
+			pq_parts=$(median "parquet-$BIG_LABEL" 8)
+			echo "- Parquet lake: $(calc '%.1f' "$pq_out / 1e6") MB of data files = $(calc '%.1f' "100 * $pq_out / $BIG_BYTES")% of the input;" \
+				"input gzip -6: $(calc '%.1f' "$GZIP_BYTES / 1e6") MB (parquet ÷ gzip = $(calc '%.2f' "$pq_out / $GZIP_BYTES"));" \
+				"$(calc '%.0f' "$pq_files") files in $(calc '%.0f' "$pq_parts") partitions = $(calc '%.2f' "$pq_files / $pq_parts") files/partition, average file $(calc '%.1f' "$pq_out / $pq_files / 1e3") kB"
+		fi
+		[ "$parquet_failed" = 0 ] || echo "- **kinlake --format parquet FAILED**: see $OUT/logs/parquet-$BIG_LABEL-*.log"
+	else
+		echo "- Parquet: not measured (\`$KINLAKE ingest --help\` does not list it)"
+	fi
+	echo "- JSONL lake: $(calc '%.1f' "$(median "jsonl-$BIG_LABEL" 6) / 1e6") MB, $(calc '%.0f' "$(median "jsonl-$BIG_LABEL" 7)") files in $(calc '%.0f' "$(median "jsonl-$BIG_LABEL" 8)") partitions"
+	kl_sum=$(grep -h -m1 'kinlake ingest: done' "$OUT/logs/jsonl-$BIG_LABEL-1.log" | sed 's/^kinlake ingest: done: //' || true)
+	duck_sum=$(tail -1 "$OUT/logs/duckdb-$BIG_LABEL-1.log" || true)
+	echo "- run 1, kinlake: $kl_sum"
+	echo "- run 1, DuckDB peer: $duck_sum"
+	echo
+	echo "Raw runs (wall seconds and peak RSS from $TIME -f '%e %M'; logs in $OUT/logs/):"
+	echo
+	echo '```'
+	awk -F'\t' 'NR == 1 { printf "%-16s %3s %9s %8s %10s %8s %12s %6s %5s\n", "job", "run", "events", "seconds", "events/s", "RSS MB", "data out B", "files", "parts"; next }
+		{ printf "%-16s %3d %9d %8.2f %10.0f %8.1f %12d %6d %5d\n", $1, $2, $3, $4, $3 / $4, $5 * 1024 / 1e6, $6, $7, $8 }' "$RAW"
+	echo '```'
+} >"$REPORT"
+cat "$REPORT"
+echo
+echo "bench: written to $REPORT"
+[ "$parquet_failed" = 0 ]

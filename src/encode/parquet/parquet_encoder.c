@@ -1,0 +1,268 @@
+/*
+ * parquet_encoder.c — the Parquet kl_encoder: JSON lines -> one typed file.
+ *
+ * Two passes over a partition's buffered enriched events: the first infers
+ * the file's schema (encode/parquet/schema.h), the second parses each event
+ * again and puts every top-level field into its column. Every row keeps every
+ * field: strings are decoded, objects/arrays are stored as minified JSON
+ * text, and a field widened to STRING keeps other values as their JSON text.
+ * The file's schema is merged into the lake's schema registry.
+ */
+#include "encode/encoder.h"
+#include "encode/parquet/parquet.h"
+#include "encode/parquet/schema.h"
+#include "parse/json.h"
+#include "pipeline/ingest.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct pq_encoder {
+	struct kl_encoder base;
+	struct kl_pq_opts opts;
+	struct kl_pq_writer *w;
+	struct kl_schema schema;
+	struct kl_json_doc doc;
+	struct kl_buf scratch;
+	long *colmap; /* member index -> column, per row */
+	size_t colmap_cap;
+	char *lake;
+	struct kl_errbuf werr;
+};
+
+static const char *const common[] = {"event_uuid",       "event_name", "created_at",
+				     "created_datetime", "event_type", "event_subtype"};
+
+static int member_name(struct pq_encoder *e, const struct kl_json_member *m, const char **p,
+		       size_t *n)
+{
+	if (!m->key_esc) {
+		*p = m->key;
+		*n = m->key_len;
+		return 0;
+	}
+	kl_buf_reset(&e->scratch);
+	if (kl_buf_reserve(&e->scratch, m->key_len))
+		return KL_ENOMEM;
+	*n = kl_json_unescape(m->key, m->key_len, e->scratch.data);
+	*p = e->scratch.data;
+	return 0;
+}
+
+/* Iterate over lines; fn gets each line. */
+#define FOR_EACH_LINE(lines, n, l, ln)                                                             \
+	for (const char *l = (lines), *end_ = (lines) + (n), *nl_;                                  \
+	     l < end_ && (nl_ = memchr(l, '\n', (size_t)(end_ - l)), 1);                            \
+	     l = nl_ ? nl_ + 1 : end_)                                                             \
+		for (size_t ln = nl_ ? (size_t)(nl_ - l) : (size_t)(end_ - l), once_ = 1; once_;      \
+		     once_ = 0)
+
+static int infer(struct pq_encoder *e, const char *lines, size_t n, struct kl_errbuf *eb)
+{
+	kl_schema_reset(&e->schema);
+	for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+		if (kl_schema_col(&e->schema, common[i], strlen(common[i])) < 0)
+			return KL_ENOMEM;
+	FOR_EACH_LINE(lines, n, l, ln)
+	{
+		if (kl_json_parse(l, ln, 100000, &e->doc, NULL))
+			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
+		for (size_t i = 0; i < e->doc.n; i++) {
+			const struct kl_json_member *m = &e->doc.m[i];
+			const char *k;
+			size_t kn;
+			if (member_name(e, m, &k, &kn))
+				return KL_ENOMEM;
+			long c = kl_schema_col(&e->schema, k, kn);
+			if (c < 0)
+				return KL_ENOMEM;
+			kl_schema_observe(&e->schema, (size_t)c, m->type);
+		}
+	}
+	return KL_OK;
+}
+
+static int put_value(struct pq_encoder *e, size_t c, const struct kl_json_member *m)
+{
+	struct kl_pq_writer *w = e->w;
+	enum kl_col_kind kind = e->schema.cols[c].kind;
+	char num[512];
+	if (m->type == KL_JSON_NULL)
+		return kl_pq_put_null(w, c);
+	switch (kind) {
+	case KL_COL_BOOL:
+		return kl_pq_put_bool(w, c, m->type == KL_JSON_TRUE);
+	case KL_COL_INT:
+	case KL_COL_DOUBLE: {
+		size_t n = m->val_len < sizeof num - 1 ? m->val_len : sizeof num - 1;
+		memcpy(num, m->val, n);
+		num[n] = '\0';
+		if (kind == KL_COL_INT) {
+			errno = 0;
+			long long v = strtoll(num, NULL, 10);
+			if (errno == ERANGE) /* cannot happen: inference saw INT only */
+				return KL_EINVAL;
+			return kl_pq_put_i64(w, c, v);
+		}
+		return kl_pq_put_double(w, c, strtod(num, NULL));
+	}
+	default:
+		break;
+	}
+	/* STRING column */
+	if (m->type == KL_JSON_STRING) {
+		if (!m->val_esc)
+			return kl_pq_put_string(w, c, m->val + 1, m->val_len - 2);
+		kl_buf_reset(&e->scratch);
+		if (kl_buf_reserve(&e->scratch, m->val_len))
+			return KL_ENOMEM;
+		size_t n = kl_json_unescape(m->val + 1, m->val_len - 2, e->scratch.data);
+		return kl_pq_put_string(w, c, e->scratch.data, n);
+	}
+	if ((m->type == KL_JSON_OBJECT || m->type == KL_JSON_ARRAY) && m->val_ws) {
+		kl_buf_reset(&e->scratch);
+		if (kl_buf_reserve(&e->scratch, m->val_len))
+			return KL_ENOMEM;
+		size_t n = kl_json_minify(m->val, m->val_len, e->scratch.data);
+		return kl_pq_put_string(w, c, e->scratch.data, n);
+	}
+	return kl_pq_put_string(w, c, m->val, m->val_len); /* JSON text as is */
+}
+
+/* An integer literal outside int64 makes the column DOUBLE. */
+static void fix_int_range(struct pq_encoder *e, const char *lines, size_t n)
+{
+	int any_int = 0;
+	for (size_t i = 0; i < e->schema.n; i++)
+		any_int |= e->schema.cols[i].kind == KL_COL_INT;
+	if (!any_int)
+		return;
+	FOR_EACH_LINE(lines, n, l, ln)
+	{
+		if (kl_json_parse(l, ln, 100000, &e->doc, NULL))
+			continue;
+		for (size_t i = 0; i < e->doc.n; i++) {
+			const struct kl_json_member *m = &e->doc.m[i];
+			if (m->type != KL_JSON_INT || m->val_len < 19)
+				continue;
+			char num[512];
+			size_t k = m->val_len < sizeof num - 1 ? m->val_len : sizeof num - 1;
+			memcpy(num, m->val, k);
+			num[k] = '\0';
+			errno = 0;
+			(void)strtoll(num, NULL, 10);
+			if (errno != ERANGE)
+				continue;
+			const char *kp;
+			size_t kn;
+			if (member_name(e, m, &kp, &kn))
+				continue;
+			long c = kl_schema_find(&e->schema, kp, kn);
+			if (c >= 0 && e->schema.cols[c].kind == KL_COL_INT)
+				e->schema.cols[c].kind = KL_COL_DOUBLE;
+		}
+	}
+}
+
+static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint64_t count,
+		     kl_write_fn fn, void *ctx, struct kl_errbuf *eb)
+{
+	(void)count;
+	struct pq_encoder *e = (struct pq_encoder *)base;
+	int rc = infer(e, lines, n, eb);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "parquet: schema inference failed");
+	fix_int_range(e, lines, n);
+	const struct kl_pq_column *cols = kl_schema_columns(&e->schema);
+	if (!cols)
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	kl_errbuf_clear(&e->werr);
+	if (!e->w)
+		rc = kl_pq_writer_new(&e->w, cols, e->schema.n, &e->opts, fn, ctx, &e->werr);
+	else
+		rc = kl_pq_writer_reset(e->w, cols, e->schema.n, fn, ctx);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.msg);
+	const char *etype = NULL;
+	size_t etype_len = 0;
+	FOR_EACH_LINE(lines, n, l, ln)
+	{
+		if (kl_json_parse(l, ln, 100000, &e->doc, NULL))
+			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
+		for (size_t i = 0; i < e->doc.n && !rc; i++) {
+			const struct kl_json_member *m = &e->doc.m[i];
+			const char *k;
+			size_t kn;
+			if ((rc = member_name(e, m, &k, &kn)))
+				break;
+			long c = kl_schema_find(&e->schema, k, kn);
+			if (c < 0) {
+				rc = KL_EINVAL;
+				break;
+			}
+			if (!etype && c == 4 && m->type == KL_JSON_STRING) {
+				etype = m->val + 1; /* enriched event_type never has escapes we wrote */
+				etype_len = m->val_len - 2;
+			}
+			rc = put_value(e, (size_t)c, m);
+		}
+		if (!rc)
+			rc = kl_pq_end_row(e->w);
+		if (rc)
+			return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.code ? e->werr.msg
+										     : "cannot encode row");
+	}
+	if ((rc = kl_pq_writer_finish(e->w)))
+		return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.msg);
+	if (e->lake && etype) {
+		/* the registry wants the decoded type name */
+		struct kl_buf t;
+		kl_buf_init(&t, 0);
+		if (!kl_buf_reserve(&t, etype_len + 1)) {
+			size_t tn = kl_json_unescape(etype, etype_len, t.data);
+			rc = kl_schema_registry_merge(e->lake, t.data, tn, &e->schema, eb);
+		}
+		kl_buf_cleanup(&t);
+	}
+	return rc;
+}
+
+static void pq_free(struct kl_encoder *base)
+{
+	struct pq_encoder *e = (struct pq_encoder *)base;
+	kl_pq_writer_free(e->w);
+	kl_schema_cleanup(&e->schema);
+	kl_json_doc_cleanup(&e->doc);
+	kl_buf_cleanup(&e->scratch);
+	free(e->colmap);
+	free(e->lake);
+	free(e);
+}
+
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o);
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o)
+{
+	struct pq_encoder *e = calloc(1, sizeof *e);
+	if (!e)
+		return NULL;
+	kl_pq_opts_default(&e->opts);
+	switch (o->compression) {
+	case KL_COMP_ZSTD: e->opts.codec = KL_PQ_ZSTD; break;
+	case KL_COMP_GZIP: e->opts.codec = KL_PQ_GZIP; break;
+	case KL_COMP_NONE: e->opts.codec = KL_PQ_UNCOMPRESSED; break;
+	}
+	if (o->parquet_snappy)
+		e->opts.codec = KL_PQ_SNAPPY;
+	e->opts.level = o->level;
+	e->opts.row_group_bytes = o->row_group_bytes;
+	e->opts.created_by = "kinlake " KL_VERSION;
+	kl_schema_init(&e->schema);
+	kl_json_doc_init(&e->doc);
+	kl_buf_init(&e->scratch, 0);
+	e->lake = o->lake ? strdup(o->lake) : NULL;
+	e->base.ext = ".parquet";
+	e->base.encode = pq_encode;
+	e->base.free = pq_free;
+	return &e->base;
+}

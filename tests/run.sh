@@ -40,6 +40,7 @@ for b in build-asan/tests/test_*; do
 done
 for s in tests/e2e/*.sh; do
 	[ -f "$s" ] || continue; base=${s##*/}; base=${base%.sh}
+	[[ $base == _* ]] && continue # sourced helpers, not tests
 	want "e2e/$base" && KINLAKE=$ROOT/build/kinlake run "e2e/$base" bash "$s"
 	if ! grep -q '^# no-asan' "$s"; then
 		want "e2e-asan/$base" && KINLAKE=$ROOT/build-asan/kinlake KL_ASAN=1 run "e2e-asan/$base" bash "$s"

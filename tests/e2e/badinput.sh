@@ -1,5 +1,5 @@
 # Each rejection class lands in errors/<reason>/ with its raw bytes.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/_lib.sh"
 {
 	printf '%s\n' '{"event_uuid":"u1","event_name":"a","created_at":1' # invalid_json
 	printf '{"event_uuid":"u2","event_name":"a\xff","created_at":1}\n'  # invalid_utf8

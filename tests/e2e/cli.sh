@@ -1,5 +1,5 @@
 # CLI contract: --help, --version, one precise message and exit 2 for bad usage.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/_lib.sh"
 "$KL" --help | grep -q 'ingest' || fail "--help lacks ingest"
 "$KL" --version | grep -Eq '^kinlake [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 for v in ingest transform gen; do

@@ -1,6 +1,6 @@
 # Commit property 2: kill -9 at random moments, then the same command again:
 # every valid event is in the lake exactly once, every dead letter once.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/_lib.sh"
 N=${KL_ASAN:+40000}; N=${N:-100000}
 "$KL" gen --events "$N" --bad-fraction 0.01 --dup-fraction 0.01 --seed 3 > "$T/in.jsonl"
 # small files and a small memory budget: many flushes to be killed in between
@@ -16,7 +16,7 @@ done
 echo "killed $kills runs"
 [ "$kills" -ge 2 ] || fail "runs finished before they could be killed; make the input larger"
 "$KL" ingest "${args[@]}"
-check_lake "$T/in.jsonl" "$T/lake"
+check_lake "$T/in.jsonl" "$T/lake" --format parquet
 # and the final lake equals a lake ingested without crashes
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/clean" --max-file-bytes 256KiB --memory-limit 4MiB --quiet
-node "$ROOT/tests/js/check_lake.mjs" "$T/in.jsonl" "$T/clean" > /dev/null
+check_lake "$T/in.jsonl" "$T/clean" --format parquet > /dev/null

@@ -1,6 +1,6 @@
 # Commit property 1: the same ingest twice leaves data files and dead letters
 # byte-identical (no duplicates, no new files) — also when the state is lost.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/_lib.sh"
 "$KL" gen --events 20000 --bad-fraction 0.01 --dup-fraction 0.01 --seed 5 > "$T/in.jsonl"
 args=(--input "$T/in.jsonl" --lake "$T/lake" --max-file-bytes 300KiB)
 "$KL" ingest "${args[@]}" --quiet
@@ -15,5 +15,5 @@ rm -rf "$T/lake/_kinlake"
 "$KL" ingest "${args[@]}" --quiet
 lake_digest "$T/lake" > "$T/d3"
 cmp "$T/d1" "$T/d3" || fail "replay without state changed the lake"
-check_lake "$T/in.jsonl" "$T/lake"
+check_lake "$T/in.jsonl" "$T/lake" --format parquet
 [ -z "$(find "$T/lake" -name '.*tmp*')" ] || fail "temp files left behind"

@@ -1,6 +1,6 @@
 # gen -> ingest -> DuckDB reads the lake: every event's fields and partition path,
 # every dead letter's raw bytes and reason, duplicates dropped (check_lake.mjs).
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/_lib.sh"
 N=${KL_ASAN:+15000}; N=${N:-40000}
 "$KL" gen --events "$N" --bad-fraction 0.02 --dup-fraction 0.01 --seed 11 --span 10800 > "$T/in.jsonl"
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/lake" --format jsonl 2> "$T/summary"

@@ -1,6 +1,6 @@
 # SIGTERM flushes, commits and exits 0; age-based flush works on a live pipe;
 # a later run with the same --input-id resumes after the committed part.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/_lib.sh"
 "$KL" gen --events 3000 --seed 2 > "$T/in.jsonl"
 mkfifo "$T/fifo"
 "$KL" ingest --input - --input-id live --lake "$T/lake" --flush-interval 1 < "$T/fifo" 2> "$T/sum" & pid=$!

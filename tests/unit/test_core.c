@@ -1,0 +1,51 @@
+/* test_core.c — core/: buffers with caps, base64, error strings; cli/opts sizes. */
+#include "check.h"
+#include "cli/opts.h"
+#include "core/base64.h"
+#include "core/err.h"
+
+int main(void)
+{
+	struct kl_buf b;
+	kl_buf_init(&b, 10);
+	CHECK_EQ_INT(kl_buf_append(&b, "0123456789", 10), KL_OK);
+	CHECK_EQ_INT(kl_buf_append(&b, "x", 1), KL_ENOMEM);
+	CHECK_EQ_INT(b.len, 10);
+	kl_buf_cleanup(&b);
+
+	kl_buf_init(&b, 0);
+	const char *vec[][2] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+				{"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+				{"foobar", "Zm9vYmFy"}}; /* RFC 4648 section 10 */
+	for (size_t i = 0; i < 7; i++) {
+		kl_buf_reset(&b);
+		kl_base64_encode(&b, vec[i][0], strlen(vec[i][0]));
+		CHECK_EQ_MEM(b.data, b.len, vec[i][1]);
+		unsigned char out[16];
+		long n = kl_base64_decode(vec[i][1], strlen(vec[i][1]), out);
+		CHECK_EQ_MEM(out, (size_t)n, vec[i][0]);
+	}
+	unsigned char out[16];
+	CHECK_EQ_INT(kl_base64_decode("Zm9", 3, out), -1);
+	CHECK_EQ_INT(kl_base64_decode("Zm9=", 4, out), -1); /* non-canonical */
+	CHECK_EQ_INT(kl_base64_decode("Z!9v", 4, out), -1);
+	kl_buf_cleanup(&b);
+
+	size_t s;
+	CHECK(kl_parse_size("128MiB", &s) == 0 && s == 128u << 20);
+	CHECK(kl_parse_size("64k", &s) == 0 && s == 65536);
+	CHECK(kl_parse_size("1.5KiB", &s) == 0 && s == 1536);
+	CHECK(kl_parse_size("10MB", &s) == 0 && s == 10000000);
+	CHECK(kl_parse_size("12XB", &s) != 0);
+	CHECK(kl_parse_size("-1", &s) != 0);
+	CHECK(kl_parse_size("0.3", &s) != 0);
+
+	CHECK_EQ_STR(kl_strerror(KL_EIO), "I/O error");
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_errbuf_set(&eb, KL_EIO, "first %d", 1), KL_EIO);
+	kl_errbuf_set(&eb, KL_EPARSE, "second");
+	CHECK_EQ_STR(eb.msg, "first 1");
+	CHECK_EQ_INT(eb.code, KL_EIO);
+	return check_report("test_core");
+}

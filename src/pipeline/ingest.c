@@ -458,8 +458,14 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 	kl_buf_init(&r.key, 0);
 	kl_buf_init(&r.name, 0);
 	kl_buf_init(&r.dl, 0);
-	kl_parts_init(&r.parts, o->max_file_bytes, o->memory_limit,
-		      o->flush_interval_ms * 1000000);
+	/* --memory-limit covers the partition buffers plus the fixed costs: the
+	 * dedup window (24 bytes per slot), the reader's window, and for Parquet
+	 * the encoder's working copy of the partition being written. */
+	size_t fixed = o->dedup_window * 24 + (8u << 20);
+	size_t budget = o->memory_limit > fixed ? o->memory_limit - fixed : o->memory_limit / 4;
+	if (o->format == KL_FORMAT_PARQUET)
+		budget -= budget / 4;
+	kl_parts_init(&r.parts, o->max_file_bytes, budget, o->flush_interval_ms * 1000000);
 	int rc = kl_dedup_init(&r.dedup, o->dedup_window);
 	if (rc) {
 		kl_errbuf_set(eb, rc, "cannot allocate a dedup window of %zu events",

@@ -17,4 +17,4 @@ cat "$T/sum"
 [ "$rc" = 0 ] || fail "SIGTERM exit status $rc"
 grep -q 'interrupted, committed: read=2000 stored=2000' "$T/sum" || fail "summary after SIGTERM"
 head -n 2000 "$T/in.jsonl" > "$T/first"
-check_lake "$T/first" "$T/lake"
+check_lake "$T/first" "$T/lake" --format parquet

@@ -36,3 +36,14 @@ const t = Object.fromEntries(r.getRows());
 if (t.created_at !== "BIGINT" && t.created_at !== "DOUBLE") throw new Error("created_at " + t.created_at);
 if (!Object.values(t).includes("DOUBLE") || !Object.values(t).includes("BIGINT") || !Object.values(t).includes("BOOLEAN")) throw new Error(JSON.stringify(t));
 ' --input-type=module "$T/lake"
+# edge values through the whole pipeline: int64 limits, beyond int64 (-> DOUBLE),
+# -0.0, 1e308, 5e-324, unicode and escapes, empty strings, nested JSON, a field
+# whose type conflicts across events (-> STRING with JSON text), all-null field
+cat > "$T/edge.jsonl" <<'JSON'
+{"event_uuid":"e1","event_name":"edge:case","created_at":1764547200,"i":9223372036854775807,"j":-9223372036854775808,"big":99999999999999999999,"d":-0.0,"h":1e308,"t":5e-324,"s":"caf\u00e9 😀 \"q\" \\ \n","e":"","n":{"a":[1, {"b":null}]},"mix":1,"nul":null}
+{"event_uuid":"e2","event_name":"edge:case","created_at":1764547201.5,"i":-1,"j":0,"big":1,"d":0.5,"h":-1e-300,"t":0,"s":"日本","e":"x","n":[],"mix":"one","nul":null}
+{"event_uuid":"e3","event_name":"edge:case","created_at":1764547202,"mix":true}
+JSON
+"$KL" ingest --input "$T/edge.jsonl" --lake "$T/lake-edge" --quiet
+check_lake "$T/edge.jsonl" "$T/lake-edge" --format parquet
+node "$ROOT/tests/js/lake_readers.mjs" "$T/lake-edge"

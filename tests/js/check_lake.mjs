@@ -131,7 +131,7 @@ const con = await db.connect();
 const evGlob = format === 'parquet' ? `${lake}/events/**/*.parquet` : `${lake}/events/**/*.jsonl*`;
 let rows;
 if (format === 'parquet') {
-  const r = await con.runAndReadAll(`SELECT to_json(t)::VARCHAR AS j, filename FROM read_parquet('${evGlob}', filename=true, union_by_name=true, hive_partitioning=false) t`);
+  const r = await con.runAndReadAll(`SELECT to_json(__kl_row)::VARCHAR AS j, filename FROM read_parquet('${evGlob}', filename=true, union_by_name=true, hive_partitioning=false) AS __kl_row`);
   rows = r.getRows();
 } else {
   const r = await con.runAndReadAll(`SELECT json::VARCHAR AS j, filename FROM read_ndjson_objects('${evGlob}', filename=true)`);

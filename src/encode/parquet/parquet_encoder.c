@@ -58,6 +58,17 @@ static int member_name(struct pq_encoder *e, const struct kl_json_member *m, con
 		for (size_t ln = nl_ ? (size_t)(nl_ - l) : (size_t)(end_ - l), once_ = 1; once_;      \
 		     once_ = 0)
 
+static int fits_int64(const struct kl_json_member *m)
+{
+	char num[512];
+	size_t k = m->val_len < sizeof num - 1 ? m->val_len : sizeof num - 1;
+	memcpy(num, m->val, k);
+	num[k] = '\0';
+	errno = 0;
+	(void)strtoll(num, NULL, 10);
+	return errno != ERANGE;
+}
+
 static int infer(struct pq_encoder *e, const char *lines, size_t n, struct kl_errbuf *eb)
 {
 	kl_schema_reset(&e->schema);
@@ -77,7 +88,10 @@ static int infer(struct pq_encoder *e, const char *lines, size_t n, struct kl_er
 			long c = kl_schema_col(&e->schema, k, kn);
 			if (c < 0)
 				return KL_ENOMEM;
-			kl_schema_observe(&e->schema, (size_t)c, m->type);
+			int t = m->type;
+			if (t == KL_JSON_INT && m->val_len >= 19 && !fits_int64(m))
+				t = KL_JSON_NUMBER; /* beyond int64: the column becomes DOUBLE */
+			kl_schema_observe(&e->schema, (size_t)c, t);
 		}
 	}
 	return KL_OK;
@@ -130,41 +144,6 @@ static int put_value(struct pq_encoder *e, size_t c, const struct kl_json_member
 	return kl_pq_put_string(w, c, m->val, m->val_len); /* JSON text as is */
 }
 
-/* An integer literal outside int64 makes the column DOUBLE. */
-static void fix_int_range(struct pq_encoder *e, const char *lines, size_t n)
-{
-	int any_int = 0;
-	for (size_t i = 0; i < e->schema.n; i++)
-		any_int |= e->schema.cols[i].kind == KL_COL_INT;
-	if (!any_int)
-		return;
-	FOR_EACH_LINE(lines, n, l, ln)
-	{
-		if (kl_json_parse(l, ln, 100000, &e->doc, NULL))
-			continue;
-		for (size_t i = 0; i < e->doc.n; i++) {
-			const struct kl_json_member *m = &e->doc.m[i];
-			if (m->type != KL_JSON_INT || m->val_len < 19)
-				continue;
-			char num[512];
-			size_t k = m->val_len < sizeof num - 1 ? m->val_len : sizeof num - 1;
-			memcpy(num, m->val, k);
-			num[k] = '\0';
-			errno = 0;
-			(void)strtoll(num, NULL, 10);
-			if (errno != ERANGE)
-				continue;
-			const char *kp;
-			size_t kn;
-			if (member_name(e, m, &kp, &kn))
-				continue;
-			long c = kl_schema_find(&e->schema, kp, kn);
-			if (c >= 0 && e->schema.cols[c].kind == KL_COL_INT)
-				e->schema.cols[c].kind = KL_COL_DOUBLE;
-		}
-	}
-}
-
 static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint64_t count,
 		     kl_write_fn fn, void *ctx, struct kl_errbuf *eb)
 {
@@ -173,7 +152,6 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 	int rc = infer(e, lines, n, eb);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "parquet: schema inference failed");
-	fix_int_range(e, lines, n);
 	const struct kl_pq_column *cols = kl_schema_columns(&e->schema);
 	if (!cols)
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");

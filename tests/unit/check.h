@@ -49,7 +49,7 @@ static int check_total;
 		size_t n_ = (n);                                                                   \
 		const char *s_ = (s);                                                              \
 		check_total++;                                                                     \
-		if (n_ != strlen(s_) || memcmp((p), s_, n_) != 0) {                                \
+		if (n_ != strlen(s_) || (n_ && memcmp((p), s_, n_) != 0)) {                                \
 			check_failures++;                                                          \
 			fprintf(stderr, "%s:%d: got \"%.*s\", expected \"%s\"\n", __FILE__,        \
 				__LINE__, (int)n_, (const char *)(p), s_);                         \

@@ -159,3 +159,15 @@ int kl_parts_ms_until_due(const struct kl_parts *t, int64_t now_ns)
 	best = best / 1000000 + 1;
 	return best > 60000 ? 60000 : (int)best;
 }
+
+void kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_buf *out)
+{
+	*out = p->data;
+	kl_buf_init(&p->data, 0);
+	p->stored_upto = p->last_pos;
+	p->has_stored = 1;
+	p->count = 0;
+	p->files++;
+	t->mem -= p->accounted;
+	p->accounted = 0;
+}

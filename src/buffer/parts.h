@@ -75,6 +75,10 @@ static inline int kl_parts_full(const struct kl_parts *t, const struct kl_part *
 /* Empty p after its data was stored durably up to p->last_pos. */
 void kl_parts_flushed(struct kl_parts *t, struct kl_part *p);
 
+/* Move p's buffered data into *out (caller-owned, initialised by this call)
+ * for an asynchronous flush, and empty p as kl_parts_flushed() does. */
+void kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_buf *out);
+
 /* Smallest first_pos over non-empty buffers, or `fallback` if none. */
 uint64_t kl_parts_min_pending(const struct kl_parts *t, uint64_t fallback);
 

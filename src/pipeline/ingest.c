@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -45,6 +46,43 @@ static int64_t now_ns(void)
 
 struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o);
 
+/*
+ * The writer thread: encode -> store -> commit run here, in submission order,
+ * while the main thread keeps parsing. A job is a set of partition buffers
+ * moved out of the table, plus the progress (resume, window) that becomes
+ * true once they are durable. Jobs are FIFO, so a job's progress never
+ * claims records of a later job (see commit/state.h). The writer owns the
+ * store, the encoders and the state from start to join.
+ */
+struct job_item {
+	const char *key; /* owned by the partition table, stable */
+	size_t key_len;
+	struct kl_buf data;
+	uint64_t count, first_pos, last_pos;
+};
+
+struct job {
+	struct job_item *items;
+	size_t n;
+	uint64_t resume, window;
+	size_t bytes;
+	struct job *next;
+};
+
+struct writer {
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	size_t queued;   /* jobs not finished */
+	size_t inflight; /* bytes held by unfinished jobs */
+	int stop;
+	int failed;      /* first error is in run->eb */
+};
+
+#define WRITER_MAX_JOBS 4
+
 /* Everything one run owns; torn down by run_cleanup(). */
 struct run {
 	const struct kl_ingest_opts *o;
@@ -66,6 +104,7 @@ struct run {
 	uint64_t read_pos;   /* position after the last record consumed */
 	struct kl_part **batch;
 	size_t nbatch;
+	struct writer w;
 	int64_t last_progress;
 	int64_t t0;
 };
@@ -177,23 +216,19 @@ static int open_input(struct run *r, uint64_t *start)
 
 /* --- flushing ------------------------------------------------------------ */
 
-static int is_dead_part(const struct kl_part *p)
+static int write_item(struct run *r, const struct job_item *it)
 {
-	return p->key[0] == 'e' && p->key[1] == 'r';
-}
-
-static int write_part(struct run *r, struct kl_part *p)
-{
-	struct kl_encoder *enc = is_dead_part(p) ? r->dead_enc : r->data_enc;
+	int dead = it->key[0] == 'e' && it->key[1] == 'r';
+	struct kl_encoder *enc = dead ? r->dead_enc : r->data_enc;
 	kl_buf_reset(&r->name);
-	int rc = kl_buf_printf(&r->name, "%s/%s-%014" PRIu64 "%s", p->key, r->id, p->first_pos,
-			       enc->ext);
+	int rc = kl_buf_printf(&r->name, "%.*s/%s-%014" PRIu64 "%s", (int)it->key_len, it->key,
+			       r->id, it->first_pos, enc->ext);
 	if (rc)
 		return kl_errbuf_set(r->eb, rc, "out of memory");
 	struct kl_store_file *f;
 	if ((rc = r->store->ops->open(r->store, r->name.data, &f)))
 		return kl_errbuf_set(r->eb, rc, "%s", r->store->err.msg);
-	rc = enc->encode(enc, p->data.data, p->data.len, p->count, kl_store_write_cb, f, r->eb);
+	rc = enc->encode(enc, it->data.data, it->data.len, it->count, kl_store_write_cb, f, r->eb);
 	if (rc) {
 		r->store->ops->abort(f);
 		return kl_errbuf_set(r->eb, rc, "%s", r->store->err.code ? r->store->err.msg
@@ -201,36 +236,135 @@ static int write_part(struct run *r, struct kl_part *p)
 	}
 	if ((rc = r->store->ops->commit(f)))
 		return kl_errbuf_set(r->eb, rc, "%s", r->store->err.msg);
-	r->st->files++;
 	return KL_OK;
 }
 
-/* Write every partition in the batch, make them durable as a set, then
- * record the progress (commit/state.h explains the order). */
-static int flush_batch(struct run *r)
+/* Write every item, make them durable as a set, then record the progress
+ * (commit/state.h explains the order). Runs on the writer thread. */
+static int run_job(struct run *r, struct job *j)
 {
 	int rc = KL_OK;
-	for (size_t i = 0; i < r->nbatch && !rc; i++)
-		rc = write_part(r, r->batch[i]);
+	for (size_t i = 0; i < j->n && !rc; i++)
+		rc = write_item(r, &j->items[i]);
 	if (!rc && (rc = r->store->ops->sync(r->store)))
 		kl_errbuf_set(r->eb, rc, "%s", r->store->err.msg);
-	for (size_t i = 0; i < r->nbatch && !rc; i++) {
-		struct kl_part *p = r->batch[i];
-		if (is_dead_part(p))
-			r->st->dead += p->count;
-		else
-			r->st->stored += p->count;
-		rc = kl_state_note_part(&r->state, p->key, p->key_len, p->last_pos);
-		kl_parts_flushed(&r->parts, p);
-	}
-	r->nbatch = 0;
+	for (size_t i = 0; i < j->n && !rc; i++)
+		rc = kl_state_note_part(&r->state, j->items[i].key, j->items[i].key_len,
+					j->items[i].last_pos);
 	if (rc)
 		return rc == KL_EIO ? rc : kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
-	uint64_t resume = kl_parts_min_pending(&r->parts, r->read_pos);
-	kl_state_note_progress(&r->state, resume, kl_dedup_oldest_pos(&r->dedup, resume));
+	kl_state_note_progress(&r->state, j->resume, j->window);
 	if ((rc = kl_state_sync(&r->state)))
 		return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
+	pthread_mutex_lock(&r->w.mu);
+	for (size_t i = 0; i < j->n; i++) {
+		const struct job_item *it = &j->items[i];
+		if (it->key[0] == 'e' && it->key[1] == 'r')
+			r->st->dead += it->count;
+		else
+			r->st->stored += it->count;
+	}
+	r->st->files += j->n;
+	pthread_mutex_unlock(&r->w.mu);
 	return KL_OK;
+}
+
+static void job_free(struct job *j)
+{
+	for (size_t i = 0; i < j->n; i++)
+		kl_buf_cleanup(&j->items[i].data);
+	free(j->items);
+	free(j);
+}
+
+static void *writer_main(void *arg)
+{
+	struct run *r = arg;
+	struct writer *w = &r->w;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->head && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->head)
+			break;
+		struct job *j = w->head;
+		int failed = w->failed;
+		pthread_mutex_unlock(&w->mu);
+		int rc = failed ? KL_OK : run_job(r, j);
+		pthread_mutex_lock(&w->mu);
+		if (rc)
+			w->failed = 1; /* later jobs are dropped: their data stays in the input */
+		w->head = j->next;
+		if (!w->head)
+			w->tail = NULL;
+		w->queued--;
+		w->inflight -= j->bytes;
+		job_free(j);
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Move the batch's buffers into a job and queue it; waits while the writer
+ * has WRITER_MAX_JOBS pending. Main thread. */
+static int flush_batch(struct run *r)
+{
+	struct job *j = calloc(1, sizeof *j);
+	if (!j || !(j->items = calloc(r->nbatch, sizeof *j->items))) {
+		free(j);
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < r->nbatch; i++) {
+		struct kl_part *p = r->batch[i];
+		struct job_item *it = &j->items[j->n++];
+		it->key = p->key;
+		it->key_len = p->key_len;
+		it->count = p->count;
+		it->first_pos = p->first_pos;
+		it->last_pos = p->last_pos;
+		j->bytes += p->data.cap;
+		kl_parts_detach(&r->parts, p, &it->data);
+	}
+	r->nbatch = 0;
+	j->resume = kl_parts_min_pending(&r->parts, r->read_pos);
+	j->window = kl_dedup_oldest_pos(&r->dedup, j->resume);
+	struct writer *w = &r->w;
+	pthread_mutex_lock(&w->mu);
+	while (w->queued >= WRITER_MAX_JOBS && !w->failed)
+		pthread_cond_wait(&w->cv, &w->mu);
+	int failed = w->failed;
+	if (!failed) {
+		if (w->tail)
+			w->tail->next = j;
+		else
+			w->head = j;
+		w->tail = j;
+		w->queued++;
+		w->inflight += j->bytes;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (failed) {
+		job_free(j);
+		return r->eb->code ? r->eb->code : KL_EIO;
+	}
+	return KL_OK;
+}
+
+/* Wait for every queued job; returns the writer's first error, if any. */
+static int writer_join(struct run *r)
+{
+	struct writer *w = &r->w;
+	if (!w->started)
+		return KL_OK;
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	w->started = 0;
+	return w->failed ? (r->eb->code ? r->eb->code : KL_EIO) : KL_OK;
 }
 
 static int batch_add(struct run *r, struct kl_part *p)
@@ -271,15 +405,22 @@ static int flush_due(struct run *r, int all)
 
 static struct kl_part *part_for(struct run *r)
 {
-	struct kl_part *p = kl_parts_get(&r->parts, r->key.data, r->key.len);
-	if (p && p->files == 0 && !p->has_stored && p->count == 0) {
-		uint64_t upto;
-		if (kl_state_lookup(&r->state, r->key.data, r->key.len, &upto)) {
-			p->stored_upto = upto;
-			p->has_stored = 1;
-		}
+	return kl_parts_get(&r->parts, r->key.data, r->key.len);
+}
+
+/* Copy what the state knows into the partition table, so the main thread
+ * never reads the state again (the writer owns it from now on). */
+static int preload_parts(struct run *r)
+{
+	for (size_t i = 0; i < r->state.nparts; i++) {
+		const struct kl_state_part *sp = &r->state.parts[i];
+		struct kl_part *p = kl_parts_get(&r->parts, sp->key, strlen(sp->key));
+		if (!p)
+			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+		p->stored_upto = sp->upto;
+		p->has_stored = 1;
 	}
-	return p;
+	return KL_OK;
 }
 
 static int on_record(struct run *r, const struct kl_record *rec)
@@ -342,8 +483,16 @@ static int on_record(struct run *r, const struct kl_record *rec)
 		if ((rc = batch_add(r, p)) || (rc = flush_batch(r)))
 			return rc;
 	}
-	if (r->parts.mem > r->parts.memory_limit)
-		return flush_due(r, 0);
+	if (r->parts.mem > r->parts.memory_limit) {
+		if ((rc = flush_due(r, 0)))
+			return rc;
+		/* queued buffers count too: wait for the writer rather than grow */
+		pthread_mutex_lock(&r->w.mu);
+		while (r->w.queued && !r->w.failed &&
+		       r->parts.mem + r->w.inflight > r->parts.memory_limit)
+			pthread_cond_wait(&r->w.cv, &r->w.mu);
+		pthread_mutex_unlock(&r->w.mu);
+	}
 	return KL_OK;
 }
 
@@ -418,6 +567,8 @@ static int run_loop(struct run *r)
 		r->read_pos = r->input_size;
 	if ((rc = flush_due(r, 1)))
 		return rc;
+	if ((rc = writer_join(r)))
+		return rc;
 	if (!r->st->interrupted) {
 		kl_state_note_done(&r->state, r->input_size);
 		if ((rc = kl_state_sync(&r->state)))
@@ -442,6 +593,12 @@ static void run_cleanup(struct run *r)
 	kl_buf_cleanup(&r->name);
 	kl_buf_cleanup(&r->dl);
 	free(r->batch);
+	for (struct job *j = r->w.head, *n; j; j = n) {
+		n = j->next;
+		job_free(j);
+	}
+	pthread_mutex_destroy(&r->w.mu);
+	pthread_cond_destroy(&r->w.cv);
 }
 
 int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
@@ -449,6 +606,8 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 {
 	struct run r;
 	memset(&r, 0, sizeof r);
+	pthread_mutex_init(&r.w.mu, NULL);
+	pthread_cond_init(&r.w.cv, NULL);
 	memset(st, 0, sizeof *st);
 	r.o = o;
 	r.st = st;
@@ -488,8 +647,17 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 	if ((rc = open_input(&r, &start)) || st->already_done)
 		goto out;
 	r.read_pos = start;
+	if ((rc = preload_parts(&r)))
+		goto out;
+	if (pthread_create(&r.w.thread, NULL, writer_main, &r)) {
+		rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot start the writer thread");
+		goto out;
+	}
+	r.w.started = 1;
 	rc = run_loop(&r);
 out:
+	if (writer_join(&r) && !rc)
+		rc = eb->code ? eb->code : KL_EIO;
 	st->bytes_in = r.src ? r.src->bytes_read : 0;
 	st->bytes_out = r.store ? r.store->bytes_committed : 0;
 	st->seconds = (double)(now_ns() - r.t0) / 1e9;

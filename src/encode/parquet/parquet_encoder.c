@@ -69,9 +69,44 @@ static int fits_int64(const struct kl_json_member *m)
 	return errno != ERANGE;
 }
 
+/* Column of member i. Rows of one partition usually list their keys in the
+ * same order, so the column found for position i in the previous row is
+ * tried first with one comparison before the hash lookup. */
+static long column_of(struct pq_encoder *e, size_t i, const struct kl_json_member *m, int add)
+{
+	if (i < e->colmap_cap && e->colmap[i] >= 0 && !m->key_esc) {
+		const struct kl_schema_col *c = &e->schema.cols[e->colmap[i]];
+		if (c->name_len == m->key_len &&
+		    !memcmp(e->schema.arena.data + c->name_off, m->key, m->key_len))
+			return e->colmap[i];
+	}
+	const char *k;
+	size_t kn;
+	if (member_name(e, m, &k, &kn))
+		return -1;
+	long c = add ? kl_schema_col(&e->schema, k, kn) : kl_schema_find(&e->schema, k, kn);
+	if (c >= 0 && i >= e->colmap_cap) {
+		size_t cap = e->colmap_cap ? e->colmap_cap : 64;
+		while (cap <= i)
+			cap *= 2;
+		long *m2 = realloc(e->colmap, cap * sizeof *m2);
+		if (!m2)
+			return c;
+		for (size_t j = e->colmap_cap; j < cap; j++)
+			m2[j] = -1;
+		e->colmap = m2;
+		e->colmap_cap = cap;
+	}
+	if (c >= 0)
+		e->colmap[i] = c;
+	return c;
+}
+
 static int infer(struct pq_encoder *e, const char *lines, size_t n, struct kl_errbuf *eb)
 {
 	kl_schema_reset(&e->schema);
+	for (size_t i = 0; i < e->colmap_cap; i++)
+		e->colmap[i] = -1;
 	for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
 		if (kl_schema_col(&e->schema, common[i], strlen(common[i])) < 0)
 			return KL_ENOMEM;
@@ -81,11 +116,7 @@ static int infer(struct pq_encoder *e, const char *lines, size_t n, struct kl_er
 			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
 		for (size_t i = 0; i < e->doc.n; i++) {
 			const struct kl_json_member *m = &e->doc.m[i];
-			const char *k;
-			size_t kn;
-			if (member_name(e, m, &k, &kn))
-				return KL_ENOMEM;
-			long c = kl_schema_col(&e->schema, k, kn);
+			long c = column_of(e, i, m, 1);
 			if (c < 0)
 				return KL_ENOMEM;
 			int t = m->type;
@@ -109,6 +140,17 @@ static int put_value(struct pq_encoder *e, size_t c, const struct kl_json_member
 		return kl_pq_put_bool(w, c, m->type == KL_JSON_TRUE);
 	case KL_COL_INT:
 	case KL_COL_DOUBLE: {
+		if (m->type == KL_JSON_INT && m->val_len <= 18) {
+			/* fast path: at most 18 digits always fits int64 */
+			const char *q = m->val, *qe = m->val + m->val_len;
+			int neg = *q == '-';
+			int64_t v = 0;
+			for (q += neg; q < qe; q++)
+				v = v * 10 + (*q - '0');
+			v = neg ? -v : v;
+			return kind == KL_COL_INT ? kl_pq_put_i64(w, c, v)
+						  : kl_pq_put_double(w, c, (double)v);
+		}
 		size_t n = m->val_len < sizeof num - 1 ? m->val_len : sizeof num - 1;
 		memcpy(num, m->val, n);
 		num[n] = '\0';
@@ -170,11 +212,7 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
 		for (size_t i = 0; i < e->doc.n && !rc; i++) {
 			const struct kl_json_member *m = &e->doc.m[i];
-			const char *k;
-			size_t kn;
-			if ((rc = member_name(e, m, &k, &kn)))
-				break;
-			long c = kl_schema_find(&e->schema, k, kn);
+			long c = column_of(e, i, m, 0);
 			if (c < 0) {
 				rc = KL_EINVAL;
 				break;

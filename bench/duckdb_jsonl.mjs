@@ -4,11 +4,16 @@
 // Usage: node bench/duckdb_jsonl.mjs INPUT OUTDIR [THREADS]
 import { DuckDBInstance } from '@duckdb/node-api';
 const [input, out, threads = '2'] = process.argv.slice(2);
+if (!input || !out) {
+  console.error('usage: node bench/duckdb_jsonl.mjs INPUT OUTDIR [THREADS]');
+  process.exit(2);
+}
+const lit = (s) => `'${s.replaceAll("'", "''")}'`; // SQL string literal
 const db = await DuckDBInstance.create(':memory:', { threads });
 const c = await db.connect();
 const t0 = performance.now();
 await c.run(`COPY (
-  WITH raw AS (SELECT json AS j FROM read_ndjson_objects('${input}', ignore_errors=true)),
+  WITH raw AS (SELECT json AS j FROM read_ndjson_objects(${lit(input)}, ignore_errors=true)),
   ev AS (SELECT j,
            j->>'event_name' AS name,
            TRY_CAST(j->>'created_at' AS DOUBLE) AS ts FROM raw),
@@ -22,7 +27,7 @@ await c.run(`COPY (
          strftime(to_timestamp(ts), '%Y-%m-%d') AS dt,
          strftime(to_timestamp(ts), '%H') AS hr
   FROM ok WHERE name IS NOT NULL AND ts IS NOT NULL
-) TO '${out}' (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (event_type, event_subtype, dt, hr), OVERWRITE_OR_IGNORE true)`);
+) TO ${lit(out)} (FORMAT PARQUET, COMPRESSION ZSTD, PARTITION_BY (event_type, event_subtype, dt, hr), OVERWRITE_OR_IGNORE true)`);
 const secs = (performance.now() - t0) / 1000;
-const n = (await c.runAndReadAll(`SELECT count(*) FROM read_parquet('${out}/**/*.parquet')`)).getRows()[0][0];
+const n = (await c.runAndReadAll(`SELECT count(*) FROM read_parquet(${lit(out + '/**/*.parquet')})`)).getRows()[0][0];
 console.log(JSON.stringify({ seconds: secs, rows: Number(n) }));

@@ -29,7 +29,7 @@ for v in EVENTS SMALL RUNS THREADS; do
 done
 
 mkdir -p "$OUT/logs"
-rm -rf "$OUT"/lake-* "$OUT"/logs/*
+rm -rf "$OUT"/lake-* "$OUT"/logs/* "$OUT"/events-*.jsonl # inputs are regenerated below
 RAW=$OUT/raw.tsv # job run events seconds rss_kb out_bytes files partitions
 printf 'job\trun\tevents\tseconds\trss_kb\tout_bytes\tfiles\tpartitions\n' >"$RAW"
 
@@ -49,8 +49,10 @@ gen "$SMALL" "$SMALL_IN"
 BIG_BYTES=$(wc -c <"$BIG")
 SMALL_BYTES=$(wc -c <"$SMALL_IN")
 
+INGEST_HELP=$("$KINLAKE" ingest --help)
+MEMORY_LIMIT=$(sed -n 's/^ *--memory-limit .*\[default: \([^]]*\)\].*/\1/p' <<<"$INGEST_HELP")
 HAS_PARQUET=0
-if "$KINLAKE" ingest --help | grep -E -- '^ *--format ' | grep -q parquet; then HAS_PARQUET=1; fi
+if grep -E -- '^ *--format ' <<<"$INGEST_HELP" | grep -q parquet; then HAS_PARQUET=1; fi
 
 # --- one measured run -----------------------------------------------------------
 # run_job JOB RUN EVENTS OUTDIR DATA_GLOB -- command...
@@ -97,7 +99,7 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 GZIP_BYTES=""
-if [ "$HAS_PARQUET" = 1 ]; then
+if [ "$HAS_PARQUET" = 1 ] && [ "$parquet_failed" = 0 ]; then
 	echo "bench: gzip -6 size of the input" >&2
 	GZIP_BYTES=$(gzip -6 -c "$BIG" | wc -c)
 fi
@@ -143,7 +145,8 @@ REPORT=$OUT/results.md
 	row "jsonl-$SMALL_LABEL" "$KL_SMALL" "$SMALL" "$SMALL_BYTES"
 	if have "parquet-$BIG_LABEL"; then row "parquet-$BIG_LABEL" "$KL_PARQUET" "$EVENTS" "$BIG_BYTES"; fi
 	echo
-	echo "- RSS flatness: kinlake peak RSS @$BIG_LABEL ÷ @$SMALL_LABEL = $(calc '%.2f' "$(median "jsonl-$BIG_LABEL" 5) / $(median "jsonl-$SMALL_LABEL" 5)") (1.00 = memory does not grow with input size)"
+	echo "- RSS flatness: kinlake peak RSS @$BIG_LABEL ÷ @$SMALL_LABEL = $(calc '%.2f' "$(median "jsonl-$BIG_LABEL" 5) / $(median "jsonl-$SMALL_LABEL" 5)")" \
+		"(1.00 = memory does not grow with input size; buffers may grow up to --memory-limit, default ${MEMORY_LIMIT:-?})"
 	if [ "$HAS_PARQUET" = 1 ]; then
 		if have "parquet-$BIG_LABEL"; then
 			pq_out=$(median "parquet-$BIG_LABEL" 6)

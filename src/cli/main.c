@@ -67,7 +67,7 @@ static const struct kl_opt ingest_opts[] = {
 	 "zstd|gzip|none|snappy", "compression of data files (snappy: parquet only)",
 	 "zstd|gzip|none|snappy", 0, 0},
 	{"compression-level", KL_OPT_I64, offsetof(struct ingest_cfg, level), "0", "N",
-	 "codec level, 0 = codec default (zstd 3, gzip 6)", NULL, 0, 22},
+	 "codec level, 0 = codec default (zstd 1, gzip 6)", NULL, 0, 22},
 	{"max-file-bytes", KL_OPT_SIZE, offsetof(struct ingest_cfg, max_file_bytes), "128MiB",
 	 "SIZE", "flush a partition when its buffered (uncompressed) data reaches this", NULL, 1024,
 	 1e12},

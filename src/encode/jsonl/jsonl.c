@@ -19,7 +19,7 @@ int kl_jsonl_init(struct kl_jsonl *e, enum kl_compression comp, int level)
 		e->zstd = ZSTD_createCCtx();
 		if (!e->zstd)
 			goto nomem;
-		ZSTD_CCtx_setParameter(e->zstd, ZSTD_c_compressionLevel, level ? level : 3);
+		ZSTD_CCtx_setParameter(e->zstd, ZSTD_c_compressionLevel, level ? level : 1);
 		ZSTD_CCtx_setParameter(e->zstd, ZSTD_c_checksumFlag, 1);
 	} else if (comp == KL_COMP_GZIP) {
 		z_stream *z = calloc(1, sizeof *z);

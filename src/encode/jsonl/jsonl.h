@@ -30,7 +30,7 @@ struct kl_jsonl {
 	unsigned char *chunk;
 };
 
-/* level 0 = codec default (zstd 3, gzip 6). KL_OK or KL_ENOMEM. */
+/* level 0 = codec default (zstd 1, gzip 6). KL_OK or KL_ENOMEM. */
 int kl_jsonl_init(struct kl_jsonl *e, enum kl_compression comp, int level);
 void kl_jsonl_cleanup(struct kl_jsonl *e);
 

@@ -270,7 +270,8 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o)
 	}
 	if (o->parquet_snappy)
 		e->opts.codec = KL_PQ_SNAPPY;
-	e->opts.level = o->level;
+	/* zstd level 1 measured faster and smaller than 3 on event data */
+	e->opts.level = o->level ? o->level : (e->opts.codec == KL_PQ_ZSTD ? 1 : 0);
 	e->opts.row_group_bytes = o->row_group_bytes;
 	e->opts.created_by = "kinlake " KL_VERSION;
 	kl_schema_init(&e->schema);

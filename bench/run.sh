@@ -17,6 +17,7 @@ EVENTS=${BENCH_EVENTS:-1000000}
 SMALL=${BENCH_SMALL_EVENTS:-$((EVENTS / 10))}
 RUNS=${BENCH_RUNS:-3}
 THREADS=${BENCH_THREADS:-2}
+BOUND_LIMIT=${BENCH_BOUND_LIMIT:-48MiB}
 OUT=bench/out
 # The sizing workload: one hour of events, a few malformed and duplicate lines.
 GEN_ARGS=(--bad-fraction 0.001 --dup-fraction 0.001 --span 3600)
@@ -46,6 +47,12 @@ BIG=$OUT/events-$BIG_LABEL.jsonl
 SMALL_IN=$OUT/events-$SMALL_LABEL.jsonl
 gen "$EVENTS" "$BIG"
 gen "$SMALL" "$SMALL_IN"
+# DuckDB's typed reader (read_ndjson with one auto-detected union schema) stops at
+# the first line that is not an object, so the typed comparison uses a clean input.
+CLEAN=$OUT/events-$BIG_LABEL-clean.jsonl
+echo "bench: kinlake gen --events $EVENTS --span 3600 (no bad lines) -> $CLEAN" >&2
+"$KINLAKE" gen --events "$EVENTS" --span 3600 --output "$CLEAN"
+CLEAN_BYTES=$(wc -c <"$CLEAN")
 BIG_BYTES=$(wc -c <"$BIG")
 SMALL_BYTES=$(wc -c <"$SMALL_IN")
 
@@ -91,10 +98,20 @@ for run in $(seq 1 "$RUNS"); do
 		node bench/duckdb_jsonl.mjs "$BIG" "$OUT/lake-duckdb" "$THREADS"
 	run_job "jsonl-$SMALL_LABEL" "$run" "$SMALL" "$lake" "$lake/events/*" -- \
 		"$KINLAKE" ingest --input "$SMALL_IN" --lake "$lake" --format jsonl --compression zstd --no-progress
+	# the same two sizes with a memory limit that binds for both: is memory flat then?
+	run_job "bound-$BIG_LABEL" "$run" "$EVENTS" "$lake" "$lake/events/*" -- \
+		"$KINLAKE" ingest --input "$BIG" --lake "$lake" --format jsonl --memory-limit "$BOUND_LIMIT" --no-progress
+	run_job "bound-$SMALL_LABEL" "$run" "$SMALL" "$lake" "$lake/events/*" -- \
+		"$KINLAKE" ingest --input "$SMALL_IN" --lake "$lake" --format jsonl --memory-limit "$BOUND_LIMIT" --no-progress
 	if [ "$HAS_PARQUET" = 1 ] && [ "$parquet_failed" = 0 ]; then
 		run_job "parquet-$BIG_LABEL" "$run" "$EVENTS" "$lake" "$lake/events/*" -- \
 			"$KINLAKE" ingest --input "$BIG" --lake "$lake" --format parquet --compression zstd --no-progress ||
 			parquet_failed=1
+		run_job "pqclean-$BIG_LABEL" "$run" "$EVENTS" "$lake" "$lake/events/*" -- \
+			"$KINLAKE" ingest --input "$CLEAN" --lake "$lake" --format parquet --compression zstd --no-progress ||
+			parquet_failed=1
+		run_job "ducktyped-$BIG_LABEL" "$run" "$EVENTS" "$OUT/lake-duckdb" "$OUT/lake-duckdb/*.parquet" -- \
+			node bench/duckdb_typed.mjs "$CLEAN" "$OUT/lake-duckdb" "$THREADS"
 	fi
 done
 
@@ -144,9 +161,17 @@ REPORT=$OUT/results.md
 	row "duckdb-$BIG_LABEL" "$DUCK" "$EVENTS" "$BIG_BYTES"
 	row "jsonl-$SMALL_LABEL" "$KL_SMALL" "$SMALL" "$SMALL_BYTES"
 	if have "parquet-$BIG_LABEL"; then row "parquet-$BIG_LABEL" "$KL_PARQUET" "$EVENTS" "$BIG_BYTES"; fi
+	if have "ducktyped-$BIG_LABEL"; then
+		row "pqclean-$BIG_LABEL" "$KL_PARQUET, clean input" "$EVENTS" "$CLEAN_BYTES"
+		row "ducktyped-$BIG_LABEL" "DuckDB typed, clean input" "$EVENTS" "$CLEAN_BYTES"
+		echo
+		echo "- typed comparison (clean input): kinlake parquet events/s ÷ DuckDB typed = $(calc '%.2f' "$(median "ducktyped-$BIG_LABEL" 4) / $(median "pqclean-$BIG_LABEL" 4)")"
+		echo "- narrow comparison: kinlake parquet events/s ÷ DuckDB narrow (the JSON-text peer above) = $(calc '%.2f' "$(median "duckdb-$BIG_LABEL" 4) / $(median "parquet-$BIG_LABEL" 4)")"
+	fi
 	echo
 	echo "- RSS flatness: kinlake peak RSS @$BIG_LABEL ÷ @$SMALL_LABEL = $(calc '%.2f' "$(median "jsonl-$BIG_LABEL" 5) / $(median "jsonl-$SMALL_LABEL" 5)")" \
 		"(1.00 = memory does not grow with input size; buffers may grow up to --memory-limit, default ${MEMORY_LIMIT:-?})"
+	echo "- RSS flatness with --memory-limit $BOUND_LIMIT (binds at both sizes): peak RSS @$BIG_LABEL = $(calc '%.1f' "$(median "bound-$BIG_LABEL" 5) / 1024") MB, @$SMALL_LABEL = $(calc '%.1f' "$(median "bound-$SMALL_LABEL" 5) / 1024") MB, ratio $(calc '%.2f' "$(median "bound-$BIG_LABEL" 5) / $(median "bound-$SMALL_LABEL" 5)"); events/s @$BIG_LABEL = $(calc '%.0f' "$EVENTS / $(median "bound-$BIG_LABEL" 4)")"
 	if [ "$HAS_PARQUET" = 1 ]; then
 		if have "parquet-$BIG_LABEL"; then
 			pq_out=$(median "parquet-$BIG_LABEL" 6)

@@ -1,0 +1,77 @@
+#!/bin/bash
+# make up / make down: the local stand-ins for AWS on loopback ports.
+#   kinesis-mock (npm kinesis-local) — Kinesis Data Streams
+#   moto_server                      — S3, STS, IAM, DynamoDB, CloudWatch, Glue
+# `up` starts both (if not already running), waits until they answer, records
+# their PIDs under .stack/, and prints the environment to export. `down` stops
+# them by PID. Tests use the same script with KL_STACK_DIR set to a temp dir.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DIR=${KL_STACK_DIR:-$ROOT/.stack}
+KINESIS_PORT=${KL_KINESIS_PORT:-4568}
+MOTO_PORT=${KL_MOTO_PORT:-5000}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { # url, name
+	for _ in $(seq 1 150); do
+		curl -s -o /dev/null --max-time 1 "$1" && return 0
+		sleep 0.2
+	done
+	echo "stack: $2 did not answer at $1 (log: $DIR/$2.log)" >&2
+	return 1
+}
+alive() { [ -f "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
+
+up() {
+	mkdir -p "$DIR"
+	[ "$KINESIS_PORT" = 0 ] && KINESIS_PORT=$(free_port)
+	[ "$MOTO_PORT" = 0 ] && MOTO_PORT=$(free_port)
+	if ! alive kinesis; then
+		# kinesis-mock reads server.json from its working directory
+		(cd "$ROOT/node_modules/kinesis-local" &&
+			KINESIS_MOCK_PLAIN_PORT=$KINESIS_PORT KINESIS_MOCK_TLS_PORT=$(free_port) \
+			LOG_LEVEL=WARN SHARD_LIMIT=100 \
+			exec node main.js) >"$DIR/kinesis.log" 2>&1 &
+		echo $! >"$DIR/kinesis.pid"
+		echo "$KINESIS_PORT" >"$DIR/kinesis.port"
+	fi
+	if ! alive moto; then
+		moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$DIR/moto.log" 2>&1 &
+		echo $! >"$DIR/moto.pid"
+		echo "$MOTO_PORT" >"$DIR/moto.port"
+	fi
+	KINESIS_PORT=$(cat "$DIR/kinesis.port")
+	MOTO_PORT=$(cat "$DIR/moto.port")
+	wait_http "http://127.0.0.1:$KINESIS_PORT/" kinesis
+	wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" moto
+	cat >"$DIR/env" <<ENV
+export AWS_REGION=us-east-1
+export AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=test
+export AWS_SECRET_ACCESS_KEY=test
+export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO_PORT
+export AWS_ENDPOINT_URL_KINESIS=http://127.0.0.1:$KINESIS_PORT
+ENV
+	echo "# local AWS stack is up: kinesis-mock on $KINESIS_PORT, moto on $MOTO_PORT" >&2
+	echo "# use it with:  source $DIR/env     (stop with: make down)" >&2
+	cat "$DIR/env"
+}
+
+down() {
+	for s in kinesis moto; do
+		if alive "$s"; then
+			kill "$(cat "$DIR/$s.pid")" 2>/dev/null || true
+			for _ in $(seq 1 50); do alive "$s" || break; sleep 0.1; done
+			alive "$s" && kill -9 "$(cat "$DIR/$s.pid")" 2>/dev/null || true
+			echo "stack: stopped $s" >&2
+		fi
+		rm -f "$DIR/$s.pid" "$DIR/$s.port"
+	done
+}
+
+case ${1:-} in
+up) up ;;
+down) down ;;
+*) echo "usage: scripts/stack.sh up|down" >&2; exit 2 ;;
+esac

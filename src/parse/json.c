@@ -521,3 +521,110 @@ size_t kl_json_minify(const char *v, size_t n, char *out)
 	}
 	return o;
 }
+
+/* --- iteration over validated text --------------------------------------- */
+
+static const char *skip_ws_ptr(const char *p, const char *end)
+{
+	while (p < end && is_ws((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* End of the valid JSON value starting at p. */
+static const char *skip_value(const char *p, const char *end, uint8_t *type, uint8_t *esc)
+{
+	*esc = 0;
+	switch (*p) {
+	case '"':
+		for (p++; p < end && *p != '"'; p++)
+			if (*p == '\\') {
+				*esc = 1;
+				p++;
+			}
+		*type = KL_JSON_STRING;
+		return p + 1;
+	case '{':
+	case '[': {
+		*type = *p == '{' ? KL_JSON_OBJECT : KL_JSON_ARRAY;
+		int depth = 0;
+		for (; p < end; p++) {
+			if (*p == '"') {
+				for (p++; p < end && *p != '"'; p++)
+					if (*p == '\\')
+						p++;
+			} else if (*p == '{' || *p == '[') {
+				depth++;
+			} else if (*p == '}' || *p == ']') {
+				if (--depth == 0)
+					return p + 1;
+			}
+		}
+		return end;
+	}
+	case 't': *type = KL_JSON_TRUE; return p + 4;
+	case 'f': *type = KL_JSON_FALSE; return p + 5;
+	case 'n': *type = KL_JSON_NULL; return p + 4;
+	default: {
+		*type = KL_JSON_INT;
+		const char *q = p;
+		while (q < end && (*q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E' ||
+				   (*q >= '0' && *q <= '9'))) {
+			if (*q == '.' || *q == 'e' || *q == 'E')
+				*type = KL_JSON_NUMBER;
+			q++;
+		}
+		return q;
+	}
+	}
+}
+
+void kl_json_iter_init(struct kl_json_iter *it, const char *v, size_t n)
+{
+	const char *end = v + n;
+	const char *p = skip_ws_ptr(v, end);
+	it->object = p < end && *p == '{';
+	it->p = p < end ? p + 1 : end;
+	it->end = end;
+}
+
+int kl_json_iter_next(struct kl_json_iter *it, struct kl_json_member *m)
+{
+	const char *p = skip_ws_ptr(it->p, it->end), *end = it->end;
+	if (p < end && *p == ',')
+		p = skip_ws_ptr(p + 1, end);
+	if (p >= end || *p == '}' || *p == ']') {
+		it->p = end;
+		return 0;
+	}
+	memset(m, 0, sizeof *m);
+	m->start = p;
+	if (it->object) {
+		uint8_t t, esc;
+		const char *k = skip_value(p, end, &t, &esc);
+		m->key = p + 1;
+		m->key_len = (size_t)(k - p) - 2;
+		m->key_esc = esc;
+		p = skip_ws_ptr(k, end);
+		p = skip_ws_ptr(p + 1, end); /* ':' */
+	}
+	uint8_t t, esc;
+	const char *v = skip_value(p, end, &t, &esc);
+	m->val = p;
+	m->val_len = (size_t)(v - p);
+	m->type = t;
+	m->val_esc = esc;
+	it->p = v;
+	return 1;
+}
+
+int kl_json_object_get(const char *v, size_t n, const char *name, struct kl_json_member *m)
+{
+	struct kl_json_iter it;
+	size_t len = strlen(name);
+	kl_json_iter_init(&it, v, n);
+	while (kl_json_iter_next(&it, m))
+		if (kl_json_key_is(m, name, len))
+			return 1;
+	return 0;
+}

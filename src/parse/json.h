@@ -92,6 +92,25 @@ size_t kl_json_unescape(const char *s, size_t n, char *out);
  */
 size_t kl_json_minify(const char *v, size_t n, char *out);
 
+/*
+ * Iterate over the elements of an array, or the members of an object, whose
+ * text already passed kl_json_parse (e.g. a member value from a doc). For
+ * arrays the key fields of the member are empty. Zero-copy; no allocation.
+ *   struct kl_json_iter it; struct kl_json_member m;
+ *   kl_json_iter_init(&it, v, n);
+ *   while (kl_json_iter_next(&it, &m)) ...
+ */
+struct kl_json_iter {
+	const char *p, *end;
+	int object;
+};
+
+void kl_json_iter_init(struct kl_json_iter *it, const char *v, size_t n);
+int kl_json_iter_next(struct kl_json_iter *it, struct kl_json_member *m);
+
+/* Find member `name` (plain ASCII key) in a validated object text. */
+int kl_json_object_get(const char *v, size_t n, const char *name, struct kl_json_member *m);
+
 /* Compare a raw key span with a plain ASCII name (no escapes in the span). */
 static inline int kl_json_key_is(const struct kl_json_member *m, const char *name, size_t len)
 {

@@ -136,9 +136,40 @@ static void limits_and_helpers(void)
 	CHECK_EQ_MEM(out, n, "[1,{\"a b\":\"x \\\" y\"}]");
 }
 
+static void iteration(void)
+{
+	const char *t = "{\"Records\":[{\"Data\":\"eyJ9\",\"SequenceNumber\":\"495\"}, {\"Data\":\"\\\"x\",\"n\":[1,{\"a\":\"]\"}]}],"
+			"\"NextShardIterator\":null, \"MillisBehindLatest\" : -1.5e3}";
+	CHECK_EQ_INT(kl_json_parse(t, strlen(t), 64, NULL, NULL), 0);
+	struct kl_json_member m, r, f;
+	CHECK(kl_json_object_get(t, strlen(t), "MillisBehindLatest", &m));
+	CHECK_EQ_MEM(m.val, m.val_len, "-1.5e3");
+	CHECK_EQ_INT(m.type, KL_JSON_NUMBER);
+	CHECK(kl_json_object_get(t, strlen(t), "NextShardIterator", &m));
+	CHECK_EQ_INT(m.type, KL_JSON_NULL);
+	CHECK(!kl_json_object_get(t, strlen(t), "Nope", &m));
+	CHECK(kl_json_object_get(t, strlen(t), "Records", &m));
+	struct kl_json_iter it;
+	kl_json_iter_init(&it, m.val, m.val_len);
+	int n = 0;
+	while (kl_json_iter_next(&it, &r)) {
+		CHECK_EQ_INT(r.type, KL_JSON_OBJECT);
+		CHECK(kl_json_object_get(r.val, r.val_len, "Data", &f));
+		if (n == 0)
+			CHECK_EQ_MEM(f.val, f.val_len, "\"eyJ9\"");
+		else
+			CHECK(f.val_esc);
+		n++;
+	}
+	CHECK_EQ_INT(n, 2);
+	kl_json_iter_init(&it, "[]", 2);
+	CHECK(!kl_json_iter_next(&it, &r));
+}
+
 int main(void)
 {
 	json_test_suite();
+	iteration();
 	members();
 	limits_and_helpers();
 	return check_report("test_json");

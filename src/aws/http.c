@@ -1,0 +1,243 @@
+/* http.c — see http.h. */
+#include "aws/http.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+struct kl_http {
+	CURL *curl;
+	struct kl_http_opts o;
+	char curl_err[CURL_ERROR_SIZE];
+};
+
+void kl_http_resp_init(struct kl_http_resp *r, size_t max_body)
+{
+	memset(r, 0, sizeof *r);
+	kl_buf_init(&r->body, max_body);
+}
+
+void kl_http_resp_cleanup(struct kl_http_resp *r) { kl_buf_cleanup(&r->body); }
+
+unsigned kl_http_resp_retry_after_ms(const struct kl_http_resp *r)
+{
+	const char *s = r->retry_after;
+	if (!*s || !isdigit((unsigned char)*s))
+		return 0;
+	unsigned long v = strtoul(s, NULL, 10);
+	return v > 3600 ? 3600000u : (unsigned)v * 1000u;
+}
+
+struct kl_http *kl_http_new(const struct kl_http_opts *o, struct kl_errbuf *eb)
+{
+	struct kl_http *h = calloc(1, sizeof *h);
+	if (!h)
+		return kl_errbuf_set(eb, KL_ENOMEM, "http: out of memory"), NULL;
+	if (o)
+		h->o = *o;
+	if (!h->o.connect_timeout_ms)
+		h->o.connect_timeout_ms = 5000;
+	if (!h->o.timeout_ms)
+		h->o.timeout_ms = 60000;
+	h->curl = curl_easy_init();
+	if (!h->curl) {
+		free(h);
+		kl_errbuf_set(eb, KL_ENOMEM, "http: curl_easy_init failed");
+		return NULL;
+	}
+	return h;
+}
+
+void kl_http_free(struct kl_http *h)
+{
+	if (!h)
+		return;
+	curl_easy_cleanup(h->curl);
+	free(h);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	struct kl_http_resp *r = ud;
+	return kl_buf_append(&r->body, p, size * n) == KL_OK ? size * n : 0;
+}
+
+static void set_field(char *dst, size_t cap, const char *v, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	struct kl_http_resp *r = ud;
+	size_t len = size * n;
+	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* new response (after 100, redirect) */
+		r->request_id[0] = r->content_type[0] = r->etag[0] = '\0';
+		r->retry_after[0] = r->error_type[0] = '\0';
+		return len;
+	}
+	const char *colon = memchr(p, ':', len);
+	if (!colon)
+		return len;
+	size_t nl = (size_t)(colon - p);
+	const char *v = colon + 1, *e = p + len;
+	while (v < e && (*v == ' ' || *v == '\t'))
+		v++;
+	while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
+		e--;
+	static const struct {
+		const char *name;
+		size_t off, cap;
+	} want[] = {
+		{"x-amz-request-id", offsetof(struct kl_http_resp, request_id), 128},
+		{"x-amzn-requestid", offsetof(struct kl_http_resp, request_id), 128},
+		{"content-type", offsetof(struct kl_http_resp, content_type), 128},
+		{"etag", offsetof(struct kl_http_resp, etag), 128},
+		{"retry-after", offsetof(struct kl_http_resp, retry_after), 32},
+		{"x-amzn-errortype", offsetof(struct kl_http_resp, error_type), 128},
+	};
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		if (strlen(want[i].name) == nl && strncasecmp(p, want[i].name, nl) == 0)
+			set_field((char *)r + want[i].off, want[i].cap, v, (size_t)(e - v));
+	return len;
+}
+
+static enum kl_net map_curl(CURLcode c)
+{
+	switch (c) {
+	case CURLE_COULDNT_CONNECT:
+		return KL_NET_CONNECT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return KL_NET_DNS;
+	case CURLE_OPERATION_TIMEDOUT:
+		return KL_NET_TIMEOUT;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		return KL_NET_RESET;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CIPHER:
+		return KL_NET_TLS;
+	case CURLE_WRITE_ERROR:
+		return KL_NET_TOO_BIG;
+	default:
+		return KL_NET_OTHER;
+	}
+}
+
+/* "https://host:port/path" -> "host:port" for error messages (no query). */
+static void url_host(const char *url, char *out, size_t cap)
+{
+	const char *s = strstr(url, "://");
+	s = s ? s + 3 : url;
+	size_t n = strcspn(s, "/?#");
+	set_field(out, cap, s, n);
+}
+
+int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_http_resp *resp,
+		    struct kl_errbuf *eb)
+{
+	CURL *c = h->curl;
+	char host[256];
+	url_host(req->url, host, sizeof host);
+	resp->status = 0;
+	resp->net = KL_NET_OK;
+	resp->request_id[0] = resp->content_type[0] = resp->etag[0] = '\0';
+	resp->retry_after[0] = resp->error_type[0] = resp->http_version[0] = '\0';
+	kl_buf_reset(&resp->body);
+
+	/* Reset options, keep the connection cache. */
+	curl_easy_reset(c);
+	struct curl_slist *hl = NULL, *tmp;
+	int rc = KL_OK;
+	for (size_t i = 0; i < req->n_headers && !rc; i++) {
+		struct kl_buf line;
+		kl_buf_init(&line, 1 << 16);
+		if (kl_buf_printf(&line, "%s: %s", req->headers[i].name, req->headers[i].value) ||
+		    kl_buf_putc(&line, '\0') || !(tmp = curl_slist_append(hl, line.data)))
+			rc = KL_ENOMEM;
+		else
+			hl = tmp;
+		kl_buf_cleanup(&line);
+	}
+	/* No "Expect: 100-continue" round trip; no default Accept header. */
+	if (!rc && !(tmp = curl_slist_append(hl, "Expect:")))
+		rc = KL_ENOMEM;
+	else if (!rc)
+		hl = tmp;
+	if (rc) {
+		curl_slist_free_all(hl);
+		return kl_errbuf_set(eb, rc, "http: %s %s: out of memory", req->method, host);
+	}
+
+	h->curl_err[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_URL, req->url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_err);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->o.timeout_ms);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (h->o.ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, h->o.ca_file);
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION,
+			 h->o.http1_only ? (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+		if (req->body || strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0) {
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+		}
+	}
+
+	CURLcode cc = curl_easy_perform(c);
+	curl_slist_free_all(hl);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+	if (cc != CURLE_OK) {
+		resp->net = map_curl(cc);
+		resp->status = 0;
+		return kl_errbuf_set(eb, KL_EIO, "http: %s %s: %s%s%s", req->method, host,
+				     curl_easy_strerror(cc), h->curl_err[0] ? ": " : "",
+				     h->curl_err);
+	}
+	long status = 0, ver = 0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(c, CURLINFO_HTTP_VERSION, &ver);
+	resp->status = (int)status;
+	strcpy(resp->http_version, ver == CURL_HTTP_VERSION_2_0 ? "2" :
+				   ver == CURL_HTTP_VERSION_1_0 ? "1.0" : "1.1");
+	return KL_OK;
+}
+
+static int transport_request(void *ctx, const struct kl_http_req *req, struct kl_http_resp *resp,
+			     struct kl_errbuf *eb)
+{
+	return kl_http_request(ctx, req, resp, eb);
+}
+
+struct kl_http_transport kl_http_transport_of(struct kl_http *h)
+{
+	return (struct kl_http_transport){transport_request, h};
+}

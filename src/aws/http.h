@@ -1,0 +1,87 @@
+/*
+ * http.h — a thin libcurl client for AWS calls, and the transport seam.
+ *
+ * One `struct kl_http` wraps one CURL easy handle; reusing it for many
+ * requests reuses connections (and TLS sessions, DNS cache). A handle is used
+ * by one thread at a time. TLS peer and host verification are always on (the
+ * system CA bundle unless `ca_file` is given); there is no option to turn
+ * them off. HTTP/1.1 by default; HTTP/2 when the server offers it over TLS
+ * (ALPN). Responses: status, a few headers AWS callers need, and the body
+ * into a caller-owned kl_buf capped at `max_body`.
+ *
+ * The CLI should call curl_global_init() once at startup; otherwise libcurl
+ * does it on the first kl_http_new() (not thread-safe on older libcurl).
+ *
+ * kl_http_request() returns KL_OK when an HTTP response arrived, whatever its
+ * status; on a transport failure it returns KL_EIO with resp->net set (feed
+ * resp->net/status/error code to kl_retry_classify()). Messages in the errbuf
+ * carry the method and host but never header values (they hold credentials).
+ *
+ * struct kl_http_transport is the seam other modules depend on: a function
+ * and a context. kl_http_transport_of() wraps a real handle; tests may supply
+ * a fake where no local server exists.
+ */
+#ifndef KL_AWS_HTTP_H
+#define KL_AWS_HTTP_H
+
+#include <stddef.h>
+
+#include "aws/retry.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+struct kl_http_header {
+	const char *name;
+	const char *value;
+};
+
+struct kl_http_req {
+	const char *method; /* "GET", "PUT", "POST", "HEAD", "DELETE" */
+	const char *url;    /* http:// or https:// only */
+	const struct kl_http_header *headers;
+	size_t n_headers;
+	const void *body; /* borrowed; NULL/0 = no body */
+	size_t body_len;
+};
+
+struct kl_http_resp {
+	int status;        /* 0 if no response */
+	enum kl_net net;   /* KL_NET_OK when a response arrived */
+	struct kl_buf body; /* capped at the handle's max_body (or its own max if set) */
+	char request_id[128];   /* x-amz-request-id or x-amzn-RequestId */
+	char content_type[128];
+	char etag[128];
+	char retry_after[32];
+	char error_type[128];   /* X-Amzn-Errortype */
+	char http_version[4];   /* "1.1", "2" */
+};
+
+void kl_http_resp_init(struct kl_http_resp *r, size_t max_body);
+void kl_http_resp_cleanup(struct kl_http_resp *r);
+/* Retry-After in milliseconds (delta-seconds form only), 0 if none. */
+unsigned kl_http_resp_retry_after_ms(const struct kl_http_resp *r);
+
+struct kl_http_opts {
+	long connect_timeout_ms; /* 0 = 5000 */
+	long timeout_ms;         /* whole request; 0 = 60000 */
+	const char *ca_file;     /* NULL = system bundle */
+	int http1_only;          /* never negotiate HTTP/2 */
+};
+
+struct kl_http;
+
+struct kl_http *kl_http_new(const struct kl_http_opts *o, struct kl_errbuf *eb);
+void kl_http_free(struct kl_http *h); /* NULL is a no-op */
+
+int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_http_resp *resp,
+		    struct kl_errbuf *eb);
+
+struct kl_http_transport {
+	int (*request)(void *ctx, const struct kl_http_req *req, struct kl_http_resp *resp,
+		       struct kl_errbuf *eb);
+	void *ctx;
+};
+
+struct kl_http_transport kl_http_transport_of(struct kl_http *h);
+
+#endif

@@ -1,0 +1,218 @@
+/* test_http.c — aws/http + aws/retry against a real local HTTP server
+ * (tests/js/fake_retry_server.mjs, started here with node): 503 SlowDown twice
+ * then 200 = 3 attempts; 403 SignatureDoesNotMatch is not retried; a JSON
+ * throttle with Retry-After; body cap; connection refused is retryable. Every request is SigV4-signed. */
+#include "check.h"
+#include "aws/http.h"
+#include "aws/retry.h"
+#include "aws/sigv4.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static pid_t server_pid;
+static int server_stdin = -1;
+
+static int start_server(void)
+{
+	int in[2], out[2];
+	if (pipe(in) || pipe(out))
+		return -1;
+	server_pid = fork();
+	if (server_pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execlp("node", "node", "tests/js/fake_retry_server.mjs", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	server_stdin = in[1];
+	char buf[32] = {0};
+	size_t n = 0;
+	while (n < sizeof buf - 1 && read(out[0], buf + n, 1) == 1 && buf[n] != '\n')
+		n++;
+	close(out[0]);
+	return atoi(buf);
+}
+
+static void stop_server(void)
+{
+	if (server_stdin >= 0)
+		close(server_stdin); /* the server exits when stdin closes */
+	if (server_pid > 0) {
+		int st;
+		waitpid(server_pid, &st, 0);
+	}
+}
+
+struct call {
+	struct kl_http_transport t;
+	char url[256];
+	const char *path, *body;
+	struct kl_http_resp resp;
+	struct kl_aws_error err;
+	struct kl_errbuf eb;
+};
+
+/* One attempt: sign now, send, classify. */
+static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
+{
+	(void)n;
+	struct call *c = ctx;
+	struct kl_sigv4_header sh[] = {{"Host", "127.0.0.1"}};
+	struct kl_sigv4_request sr = {
+		.method = c->body ? "PUT" : "GET", .path = c->path, .headers = sh, .n_headers = 1,
+		.payload = c->body, .payload_len = c->body ? strlen(c->body) : 0,
+		.region = "us-east-1", .service = "s3", .access_key_id = "AKIDTEST",
+		.secret_access_key = "secret", .now = time(NULL), .flags = KL_SIGV4_S3,
+	};
+	struct kl_sigv4_result sig;
+	kl_sigv4_result_init(&sig);
+	int rc = kl_sigv4_sign(&sr, &sig, &c->eb);
+	if (rc) {
+		kl_sigv4_result_cleanup(&sig);
+		return rc;
+	}
+	struct kl_http_header h[KL_SIGV4_MAX_ADD + 1];
+	size_t nh = 0;
+	for (size_t i = 0; i < sig.n_add; i++)
+		h[nh++] = (struct kl_http_header){sig.add[i].name, sig.add[i].value};
+	h[nh++] = (struct kl_http_header){"Authorization", sig.authz.data};
+	struct kl_http_req req = {sr.method, c->url, h, nh, c->body, sr.payload_len};
+	kl_errbuf_clear(&c->eb);
+	rc = c->t.request(c->t.ctx, &req, &c->resp, &c->eb);
+	kl_sigv4_result_cleanup(&sig);
+	memset(&c->err, 0, sizeof c->err);
+	if (rc == KL_OK && c->resp.status >= 300)
+		kl_aws_error_parse(c->resp.body.data, c->resp.body.len, c->resp.error_type, &c->err);
+	*retry_after_ms = kl_http_resp_retry_after_ms(&c->resp);
+	return kl_retry_classify(c->resp.net, c->resp.status, c->err.code);
+}
+
+static unsigned sleeps[8], nsleeps;
+static void fake_sleep(void *ctx, unsigned ms)
+{
+	(void)ctx;
+	if (nsleeps < 8)
+		sleeps[nsleeps++] = ms;
+}
+
+static long count(struct kl_http *h, int port, const char *path)
+{
+	char url[256];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/count%s", port, path);
+	struct kl_http_req req = {"GET", url, NULL, 0, NULL, 0};
+	struct kl_http_resp r;
+	kl_http_resp_init(&r, 64);
+	long n = -1;
+	if (kl_http_request(h, &req, &r, NULL) == KL_OK && kl_buf_putc(&r.body, '\0') == KL_OK)
+		n = atol(r.body.data);
+	kl_http_resp_cleanup(&r);
+	return n;
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	int port = start_server();
+	CHECK(port > 0);
+	if (port <= 0)
+		return check_report("test_http");
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_http_opts o = {.connect_timeout_ms = 2000, .timeout_ms = 10000};
+	struct kl_http *h = kl_http_new(&o, &eb);
+	CHECK(h != NULL);
+	struct kl_retry_policy pol = KL_RETRY_POLICY_DEFAULT;
+	struct kl_rng rng;
+	kl_rng_seed(&rng, 7);
+
+	/* 503 SlowDown twice, then 200. */
+	struct call c = {.t = kl_http_transport_of(h), .path = "/slowdown/a", .body = "hello"};
+	snprintf(c.url, sizeof c.url, "http://127.0.0.1:%d/slowdown/a", port);
+	kl_http_resp_init(&c.resp, 1 << 16);
+	unsigned attempts = 0;
+	int rc = kl_retry_run(&pol, &rng, fake_sleep, NULL, attempt, &c, &attempts);
+	CHECK_EQ_INT(rc, KL_OK);
+	CHECK_EQ_INT(attempts, 3);
+	CHECK_EQ_INT(c.resp.status, 200);
+	CHECK_EQ_STR(c.resp.etag, "\"abc123\"");
+	CHECK_EQ_STR(c.resp.request_id, "RID3");
+	CHECK_EQ_STR(c.resp.content_type, "text/plain");
+	CHECK_EQ_STR(c.resp.http_version, "1.1");
+	CHECK_EQ_MEM(c.resp.body.data, c.resp.body.len, "ok:5");
+	CHECK_EQ_INT(nsleeps, 2);
+	CHECK(sleeps[0] <= 200 && sleeps[1] <= 400);
+	CHECK_EQ_INT(count(h, port, "/slowdown/a"), 3);
+
+	/* 403 SignatureDoesNotMatch: fatal after one attempt. */
+	c.path = "/deny";
+	c.body = NULL;
+	snprintf(c.url, sizeof c.url, "http://127.0.0.1:%d/deny", port);
+	nsleeps = 0;
+	rc = kl_retry_run(&pol, &rng, fake_sleep, NULL, attempt, &c, &attempts);
+	CHECK_EQ_INT(rc, KL_EAUTH);
+	CHECK_EQ_INT(attempts, 1);
+	CHECK_EQ_INT(nsleeps, 0);
+	CHECK_EQ_INT(c.resp.status, 403);
+	CHECK_EQ_STR(c.err.code, "SignatureDoesNotMatch");
+	CHECK_EQ_INT(count(h, port, "/deny"), 1);
+
+	/* JSON throttle (namespace-prefixed __type) with Retry-After: 1 s. */
+	c.path = "/throttle-json";
+	snprintf(c.url, sizeof c.url, "http://127.0.0.1:%d/throttle-json", port);
+	nsleeps = 0;
+	rc = kl_retry_run(&pol, &rng, fake_sleep, NULL, attempt, &c, &attempts);
+	CHECK_EQ_INT(rc, KL_OK);
+	CHECK_EQ_INT(attempts, 2);
+	CHECK_EQ_INT(nsleeps, 1);
+	CHECK_EQ_INT(sleeps[0], 1000);
+
+	/* Body over the cap: transport failure, fatal. */
+	struct kl_http_resp small;
+	kl_http_resp_init(&small, 1000);
+	char url[256];
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/big", port);
+	struct kl_http_header ah[] = {{"Authorization", "x"}, {"X-Amz-Date", "y"}};
+	struct kl_http_req big = {"GET", url, ah, 2, NULL, 0};
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_http_request(h, &big, &small, &eb), KL_EIO);
+	CHECK_EQ_INT(small.net, KL_NET_TOO_BIG);
+	CHECK_EQ_INT(kl_retry_classify(small.net, small.status, NULL), KL_EREMOTE);
+	kl_http_resp_cleanup(&small);
+
+	stop_server();
+
+	/* Server gone: connection refused is retryable; the message names the
+	 * host and carries no header values. */
+	kl_errbuf_clear(&eb);
+	struct kl_http_header secret[] = {{"Authorization", "SECRET-SIGNATURE"}};
+	struct kl_http_req gone = {"GET", url, secret, 1, NULL, 0};
+	struct kl_http_resp r;
+	kl_http_resp_init(&r, 1000);
+	CHECK_EQ_INT(kl_http_request(h, &gone, &r, &eb), KL_EIO);
+	CHECK_EQ_INT(kl_retry_classify(r.net, r.status, NULL), KL_ERETRY);
+	CHECK(strstr(eb.msg, "127.0.0.1") != NULL);
+	CHECK(strstr(eb.msg, "SECRET") == NULL);
+	kl_http_resp_cleanup(&r);
+
+	/* TLS verification cannot be disabled and a bad CA file fails closed. */
+	struct kl_http_opts bad = {.ca_file = "/nonexistent/ca.pem", .connect_timeout_ms = 1000};
+	struct kl_http *h2 = kl_http_new(&bad, &eb);
+	struct kl_http_req tls = {"GET", "https://127.0.0.1:1/", NULL, 0, NULL, 0};
+	kl_http_resp_init(&r, 1000);
+	CHECK_EQ_INT(kl_http_request(h2, &tls, &r, NULL), KL_EIO);
+	kl_http_resp_cleanup(&r);
+	kl_http_free(h2);
+
+	kl_http_resp_cleanup(&c.resp);
+	kl_http_free(h);
+	kl_http_free(NULL);
+	return check_report("test_http");
+}

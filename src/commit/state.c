@@ -133,6 +133,8 @@ static void parse_log(struct kl_state *st, const char *p, size_t n)
 			st->resume = a, st->window = b;
 		else if (line[0] == 'D' && sscanf(line, "D %" SCNu64, &a) == 1)
 			st->done = 1, st->done_size = a;
+		else if (line[0] == 'C' && line[1] == ' ' && strlen(line + 2) < sizeof st->checkpoint)
+			memcpy(st->checkpoint, line + 2, strlen(line + 2) + 1);
 		p = nl + 1;
 	}
 }
@@ -149,9 +151,28 @@ static int compact(struct kl_state *st)
 		rc = frame(&b, "R %" PRIu64 " %" PRIu64, st->resume, st->window);
 	if (!rc && st->done)
 		rc = frame(&b, "D %" PRIu64, st->done_size);
+	if (!rc && st->checkpoint[0])
+		rc = frame(&b, "C %s", st->checkpoint);
 	if (rc) {
 		kl_buf_cleanup(&b);
 		return kl_errbuf_set(&st->err, rc, "state: cannot format log");
+	}
+	if (st->store) {
+		struct kl_store_file *f;
+		rc = st->store->ops->open(st->store, st->key, &f);
+		if (!rc) {
+			rc = st->store->ops->write(f, b.data, b.len);
+			if (rc)
+				st->store->ops->abort(f);
+			else
+				rc = st->store->ops->commit(f);
+		}
+		kl_buf_cleanup(&b);
+		if (rc)
+			return kl_errbuf_set(&st->err, rc, "state: cannot write %s: %s", st->key,
+					     st->store->err.msg);
+		st->lines = 0;
+		return KL_OK;
 	}
 	char tmp[4200];
 	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", st->path, (long)getpid());
@@ -242,6 +263,8 @@ void kl_state_close(struct kl_state *st)
 	free(st->index);
 	free(st->dir);
 	free(st->path);
+	free(st->key);
+	st->key = NULL;
 	kl_buf_cleanup(&st->pending);
 	st->fd = -1;
 	st->parts = NULL;
@@ -273,6 +296,34 @@ int kl_state_note_progress(struct kl_state *st, uint64_t resume, uint64_t window
 	return frame(&st->pending, "R %" PRIu64 " %" PRIu64, resume, window);
 }
 
+int kl_state_note_checkpoint(struct kl_state *st, const char *cp)
+{
+	snprintf(st->checkpoint, sizeof st->checkpoint, "%s", cp);
+	return frame(&st->pending, "C %s", st->checkpoint);
+}
+
+int kl_state_open_store(struct kl_state *st, struct kl_store *store, const char *input_id)
+{
+	memset(st, 0, sizeof *st);
+	st->fd = -1;
+	kl_buf_init(&st->pending, 0);
+	st->store = store;
+	size_t n = strlen(input_id) + 64;
+	if (!(st->key = malloc(n)))
+		return kl_errbuf_set(&st->err, KL_ENOMEM, "out of memory");
+	snprintf(st->key, n, "_kinlake/state/%s.log", input_id);
+	struct kl_buf old;
+	kl_buf_init(&old, 0);
+	int rc = store->ops->read(store, st->key, &old);
+	if (rc == KL_OK)
+		parse_log(st, old.data, old.len);
+	kl_buf_cleanup(&old);
+	if (rc && rc != KL_ENOTFOUND)
+		return kl_errbuf_set(&st->err, rc, "state: cannot read %s: %s", st->key,
+				     store->err.msg);
+	return KL_OK;
+}
+
 int kl_state_note_done(struct kl_state *st, uint64_t size)
 {
 	st->done = 1;
@@ -284,6 +335,10 @@ int kl_state_sync(struct kl_state *st)
 {
 	if (!st->pending.len)
 		return KL_OK;
+	if (st->store) {
+		kl_buf_reset(&st->pending);
+		return compact(st);
+	}
 	size_t nlines = 0;
 	for (size_t i = 0; i < st->pending.len; i++)
 		nlines += st->pending.data[i] == '\n';

@@ -7,6 +7,8 @@
  *   R <resume> <window>    every record before `resume` is durable (or was
  *                          a duplicate); the dedup window starts at `window`
  *   D <size>               the whole input (size bytes) is durable
+ *   C <checkpoint>         source-specific resume point (a Kinesis sequence
+ *                          number: "at:<seq>" or "after:<seq>")
  * Lines are appended, each with a CRC-32 prefix; on open a torn or corrupt
  * tail (a crash mid-append) is dropped and the log is rewritten compactly
  * with temp file + fsync + rename + fsync dir — never truncated in place.
@@ -24,6 +26,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "store/store.h"
 
 #include <stdint.h>
 
@@ -45,12 +48,20 @@ struct kl_state {
 	size_t index_mask;
 	size_t lines; /* lines in the log file */
 	struct kl_buf pending; /* appended lines not yet written */
+	char checkpoint[160];  /* last C line, "" if none */
+	struct kl_store *store; /* NULL: local files; else the log is one object */
+	char *key;              /* object key of the log in `store` */
 	struct kl_errbuf err;
 };
 
 /* Open (creating if needed) the state of input `input_id` in lake `lake`. */
 int kl_state_open(struct kl_state *st, const char *lake, const char *input_id);
 void kl_state_close(struct kl_state *st);
+
+/* The same state kept as one object `_kinlake/state/<id>.log` in an object
+ * store (S3): every sync rewrites the compacted log with a single PUT, which
+ * is atomic and durable when it returns. `store` is borrowed. */
+int kl_state_open_store(struct kl_state *st, struct kl_store *store, const char *input_id);
 
 /* Highest stored position of a partition; returns 1 if known. */
 int kl_state_lookup(const struct kl_state *st, const char *key, size_t n, uint64_t *upto);
@@ -59,6 +70,7 @@ int kl_state_lookup(const struct kl_state *st, const char *key, size_t n, uint64
 int kl_state_note_part(struct kl_state *st, const char *key, size_t n, uint64_t upto);
 int kl_state_note_progress(struct kl_state *st, uint64_t resume, uint64_t window);
 int kl_state_note_done(struct kl_state *st, uint64_t size);
+int kl_state_note_checkpoint(struct kl_state *st, const char *cp);
 
 /* Write and fsync queued lines (compacting the log when it has grown). */
 int kl_state_sync(struct kl_state *st);

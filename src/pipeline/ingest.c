@@ -55,6 +55,7 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o);
  * store, the encoders and the state from start to join.
  */
 struct job_item {
+	char stem[160];  /* file name without extension, decided by the main thread */
 	const char *key; /* owned by the partition table, stable */
 	size_t key_len;
 	struct kl_buf data;
@@ -65,6 +66,7 @@ struct job {
 	struct job_item *items;
 	size_t n;
 	uint64_t resume, window;
+	char checkpoint[160]; /* source resume point, "" if the source has none */
 	size_t bytes;
 	struct job *next;
 };
@@ -214,6 +216,28 @@ static int open_input(struct run *r, uint64_t *start)
 	return KL_OK;
 }
 
+/* Stream mode: the source and store are given; positions are this run's. */
+static int open_stream(struct run *r)
+{
+	const struct kl_ingest_opts *o = r->o;
+	r->src = o->source;
+	r->source_name = o->input;
+	snprintf(r->id, sizeof r->id, "%016" PRIx64,
+		 XXH3_64bits(o->input_id, strlen(o->input_id)));
+	memcpy(r->st->input_id, r->id, sizeof r->id);
+	time_t now = time(NULL);
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	strftime(r->dead_dt, sizeof r->dead_dt, "%Y-%m-%d", &tm);
+	int rc = kl_state_open_store(&r->state, r->store, o->input_id);
+	if (rc)
+		return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
+	r->state_open = 1;
+	/* positions restart at 0: nothing from an earlier run is comparable */
+	r->state.resume = r->state.window = 0;
+	return KL_OK;
+}
+
 /* --- flushing ------------------------------------------------------------ */
 
 static int write_item(struct run *r, const struct job_item *it)
@@ -221,8 +245,7 @@ static int write_item(struct run *r, const struct job_item *it)
 	int dead = it->key[0] == 'e' && it->key[1] == 'r';
 	struct kl_encoder *enc = dead ? r->dead_enc : r->data_enc;
 	kl_buf_reset(&r->name);
-	int rc = kl_buf_printf(&r->name, "%.*s/%s-%014" PRIu64 "%s", (int)it->key_len, it->key,
-			       r->id, it->first_pos, enc->ext);
+	int rc = kl_buf_printf(&r->name, "%.*s/%s%s", (int)it->key_len, it->key, it->stem, enc->ext);
 	if (rc)
 		return kl_errbuf_set(r->eb, rc, "out of memory");
 	struct kl_store_file *f;
@@ -254,6 +277,8 @@ static int run_job(struct run *r, struct job *j)
 	if (rc)
 		return rc == KL_EIO ? rc : kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
 	kl_state_note_progress(&r->state, j->resume, j->window);
+	if (j->checkpoint[0])
+		kl_state_note_checkpoint(&r->state, j->checkpoint);
 	if ((rc = kl_state_sync(&r->state)))
 		return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
 	pthread_mutex_lock(&r->w.mu);
@@ -322,12 +347,18 @@ static int flush_batch(struct run *r)
 		it->key_len = p->key_len;
 		it->count = p->count;
 		it->first_pos = p->first_pos;
+		if (!r->src->ops->pos_name ||
+		    r->src->ops->pos_name(r->src, p->first_pos, it->stem, sizeof it->stem))
+			snprintf(it->stem, sizeof it->stem, "%s-%014" PRIu64, r->id, p->first_pos);
 		it->last_pos = p->last_pos;
 		j->bytes += p->data.cap;
 		kl_parts_detach(&r->parts, p, &it->data);
 	}
 	r->nbatch = 0;
 	j->resume = kl_parts_min_pending(&r->parts, r->read_pos);
+	if (r->src->ops->checkpoint &&
+	    r->src->ops->checkpoint(r->src, j->resume, j->checkpoint, sizeof j->checkpoint))
+		j->checkpoint[0] = '\0';
 	j->window = kl_dedup_oldest_pos(&r->dedup, j->resume);
 	struct writer *w = &r->w;
 	pthread_mutex_lock(&w->mu);
@@ -569,7 +600,7 @@ static int run_loop(struct run *r)
 		return rc;
 	if ((rc = writer_join(r)))
 		return rc;
-	if (!r->st->interrupted) {
+	if (!r->st->interrupted && !r->o->source) {
 		kl_state_note_done(&r->state, r->input_size);
 		if ((rc = kl_state_sync(&r->state)))
 			return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
@@ -580,8 +611,10 @@ static int run_loop(struct run *r)
 
 static void run_cleanup(struct run *r)
 {
-	kl_source_free(r->src);
-	kl_store_free(r->store);
+	if (!r->o->source)
+		kl_source_free(r->src);
+	if (!r->o->store)
+		kl_store_free(r->store);
 	kl_encoder_free(r->data_enc);
 	kl_encoder_free(r->dead_enc);
 	if (r->state_open)
@@ -631,10 +664,14 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 			      o->dedup_window);
 		goto out;
 	}
-	if ((rc = kl_store_local_new(&r.store, o->lake, eb)))
-		goto out;
-	uint64_t swept;
-	kl_store_local_sweep(o->lake, &swept);
+	if (o->store) {
+		r.store = o->store;
+	} else {
+		if ((rc = kl_store_local_new(&r.store, o->lake, eb)))
+			goto out;
+		uint64_t swept;
+		kl_store_local_sweep(o->lake, &swept);
+	}
 	r.dead_enc = kl_encoder_jsonl_new(o->compression, o->level);
 	r.data_enc = o->format == KL_FORMAT_PARQUET ? kl_encoder_parquet_new(o)
 						    : kl_encoder_jsonl_new(o->compression, o->level);
@@ -644,10 +681,14 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 		goto out;
 	}
 	uint64_t start = 0;
-	if ((rc = open_input(&r, &start)) || st->already_done)
+	if (o->source) {
+		if ((rc = open_stream(&r)))
+			goto out;
+	} else if ((rc = open_input(&r, &start)) || st->already_done) {
 		goto out;
+	}
 	r.read_pos = start;
-	if ((rc = preload_parts(&r)))
+	if (!o->source && (rc = preload_parts(&r)))
 		goto out;
 	if (pthread_create(&r.w.thread, NULL, writer_main, &r)) {
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot start the writer thread");

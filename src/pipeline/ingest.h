@@ -35,6 +35,13 @@ struct kl_ingest_opts {
 	int progress;   /* draw a progress bar on stderr */
 	int stop_fd;    /* readable => flush, commit and stop (a signalfd), or -1 */
 	size_t row_group_bytes; /* parquet */
+	/* Stream mode (Kinesis): records come from `source` and files go to
+	 * `store` (both borrowed); `input_id` names the state; `input` is only
+	 * the source name in dead letters. Positions restart every run, so the
+	 * source's checkpoint (not positions) says where to resume, and
+	 * delivery is at-least-once. */
+	struct kl_source *source;
+	struct kl_store *store;
 	int parquet_snappy;     /* parquet pages with snappy instead of `compression` */
 };
 

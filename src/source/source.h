@@ -35,6 +35,13 @@ struct kl_source_ops {
 	/* Next record, waiting at most timeout_ms (-1: forever) when none is ready. */
 	int (*next)(struct kl_source *s, struct kl_record *rec, int timeout_ms);
 	void (*free)(struct kl_source *s);
+	/* Optional. File-name stem for a file whose first record is at `pos`
+	 * (default: the 14-digit decimal position), e.g. "<shard>-<sequence>". */
+	int (*pos_name)(struct kl_source *s, uint64_t pos, char *out, size_t cap);
+	/* Optional. A resume point meaning "every record before `pos` is
+	 * stored", kept in the state's C line; `pos` == the next position to
+	 * read means everything read so far. */
+	int (*checkpoint)(struct kl_source *s, uint64_t pos, char *out, size_t cap);
 };
 
 struct kl_source {

@@ -9,6 +9,8 @@
 #include "event/event.h"
 #include "gen/gen.h"
 #include "pipeline/ingest.h"
+#include "pipeline/stream.h"
+#include "store/store.h"
 #include "source/source.h"
 
 #include <errno.h>
@@ -23,6 +25,14 @@
 #include <unistd.h>
 
 #define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
+
+/* S3 lakes arrive with the S3 store. */
+static int make_s3_store(const char *lake, struct kl_store **out, struct kl_errbuf *eb)
+{
+	(void)lake;
+	(void)out;
+	return kl_errbuf_set(eb, KL_EUNSUPPORTED, "s3:// lakes are not available in this build");
+}
 
 /* SIGINT/SIGTERM become a readable fd that the pipeline polls: no handler,
  * no global flag; the pipeline flushes, commits and exits 0. */
@@ -45,8 +55,19 @@ static int bad_usage(const char *verb, const char *msg)
 
 /* --- ingest -------------------------------------------------------------- */
 
+/* One store per shard: a directory, or S3 for s3:// lakes. */
+static int make_store(void *ctx, struct kl_store **out, struct kl_errbuf *eb)
+{
+	const char *lake = ctx;
+	if (!strncmp(lake, "s3://", 5))
+		return make_s3_store(lake, out, eb);
+	return kl_store_local_new(out, lake, eb);
+}
+
 struct ingest_cfg {
 	const char *input, *lake, *input_id;
+	const char *stream, *start, *region;
+	int64_t exit_idle_ms;
 	int format, compression;
 	int64_t level;
 	size_t max_file_bytes, memory_limit, max_record_bytes, row_group_bytes;
@@ -57,9 +78,19 @@ struct ingest_cfg {
 
 static const struct kl_opt ingest_opts[] = {
 	{"input", KL_OPT_STR, offsetof(struct ingest_cfg, input), NULL, "PATH|-",
-	 "JSON lines to ingest, '-' for stdin (required)", NULL, 0, 0},
-	{"lake", KL_OPT_STR, offsetof(struct ingest_cfg, lake), NULL, "DIR",
-	 "lake root directory (required)", NULL, 0, 0},
+	 "JSON lines to ingest, '-' for stdin (or use --stream)", NULL, 0, 0},
+	{"stream", KL_OPT_STR, offsetof(struct ingest_cfg, stream), NULL, "NAME|ARN",
+	 "consume every shard of this Kinesis Data Stream instead of --input", NULL, 0, 0},
+	{"lake", KL_OPT_STR, offsetof(struct ingest_cfg, lake), NULL, "DIR|s3://B/P",
+	 "lake root: a directory, or s3://bucket/prefix (required)", NULL, 0, 0},
+	{"start", KL_OPT_STR, offsetof(struct ingest_cfg, start), "trim-horizon",
+	 "POSITION", "where a shard without checkpoint starts: trim-horizon, latest, "
+	 "at-timestamp:UNIX", NULL, 0, 0},
+	{"exit-idle", KL_OPT_MS, offsetof(struct ingest_cfg, exit_idle_ms), "0", "SECONDS",
+	 "stream mode: flush, checkpoint and exit 0 once every shard is caught up and idle "
+	 "this long (0: run until SIGTERM)", NULL, 0, 0},
+	{"region", KL_OPT_STR, offsetof(struct ingest_cfg, region), NULL, "REGION",
+	 "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0},
 	{"format", KL_OPT_CHOICE, offsetof(struct ingest_cfg, format), "parquet", "parquet|jsonl",
 	 "data file format: typed Parquet (one schema per event type) or JSON lines",
 	 "parquet|jsonl", 0, 0},
@@ -112,8 +143,15 @@ static int cmd_ingest(int argc, char **argv)
 	}
 	if (r == KL_OPTS_ERROR)
 		return bad_usage("ingest", err);
-	if (!c.input)
-		return bad_usage("ingest", "--input is required (a file, or - for stdin)");
+	if (!c.input && !c.stream)
+		return bad_usage("ingest", "--input (a file, or - for stdin) or --stream is required");
+	if (c.input && c.stream)
+		return bad_usage("ingest", "--input and --stream exclude each other");
+	if (strcmp(c.start, "trim-horizon") && strcmp(c.start, "latest") &&
+	    strncmp(c.start, "at-timestamp:", 13))
+		return bad_usage("ingest", "--start: use trim-horizon, latest or at-timestamp:UNIX");
+	if (c.input && !strncmp(c.lake ? c.lake : "", "s3://", 5))
+		return bad_usage("ingest", "--lake s3://... is for --stream; use a directory with --input");
 	if (!c.lake)
 		return bad_usage("ingest", "--lake is required (the lake root directory)");
 
@@ -145,7 +183,25 @@ static int cmd_ingest(int argc, char **argv)
 	struct kl_ingest_stats st;
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	int rc = kl_ingest_run(&o, &st, &eb);
+	int rc;
+	unsigned shards = 0;
+	if (c.stream) {
+		struct kl_stream_opts so;
+		memset(&so, 0, sizeof so);
+		so.ingest = o;
+		so.stream = c.stream;
+		so.region = c.region;
+		so.start = c.start;
+		so.exit_idle_ms = c.exit_idle_ms;
+		so.make_store = make_store;
+		so.store_ctx = (void *)c.lake;
+		struct kl_stream_stats ss;
+		rc = kl_stream_run(&so, &ss, &eb);
+		st = ss.total;
+		shards = ss.shards;
+	} else {
+		rc = kl_ingest_run(&o, &st, &eb);
+	}
 	if (o.stop_fd >= 0)
 		close(o.stop_fd);
 	if (rc) {
@@ -163,6 +219,8 @@ static int cmd_ingest(int argc, char **argv)
 			return 0;
 		}
 		double mb_in = (double)st.bytes_in / 1e6, mb_out = (double)st.bytes_out / 1e6;
+		if (c.stream)
+			fprintf(stderr, "kinlake ingest: stream %s: %u shards\n", c.stream, shards);
 		fprintf(stderr,
 			"kinlake ingest: %s read=%" PRIu64 " stored=%" PRIu64 " dead_letters=%" PRIu64
 			" duplicates=%" PRIu64 " replayed=%" PRIu64 " files=%" PRIu64

@@ -233,6 +233,8 @@ static int open_stream(struct run *r)
 	if (rc)
 		return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
 	r->state_open = 1;
+	if (r->src->ops->resume && r->state.checkpoint[0])
+		r->src->ops->resume(r->src, r->state.checkpoint);
 	/* positions restart at 0: nothing from an earlier run is comparable */
 	r->state.resume = r->state.window = 0;
 	return KL_OK;

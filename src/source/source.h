@@ -42,6 +42,9 @@ struct kl_source_ops {
 	 * stored", kept in the state's C line; `pos` == the next position to
 	 * read means everything read so far. */
 	int (*checkpoint)(struct kl_source *s, uint64_t pos, char *out, size_t cap);
+	/* Optional. Resume from a checkpoint read back from the state; called
+	 * once, before the first next(). */
+	void (*resume)(struct kl_source *s, const char *checkpoint);
 };
 
 struct kl_source {

@@ -1,0 +1,285 @@
+/* stream.c — see stream.h. */
+#include "pipeline/stream.h"
+#include "aws/kinesis.h"
+#include "parse/json.h"
+#include "source/source_kinesis.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define MAX_SHARDS 1024
+#define RELIST_MS 5000
+
+enum shard_state { SH_PENDING, SH_RUNNING, SH_DONE };
+
+struct shard {
+	char id[128], parent[128], adjacent[128];
+	enum shard_state state;
+	pthread_t thread;
+	volatile int finished; /* set by the worker, read under the mutex */
+	int rc;
+	struct kl_errbuf err;
+	struct kl_ingest_stats st;
+	struct stream_run *run;
+};
+
+struct stream_run {
+	const struct kl_stream_opts *o;
+	struct shard *shards;
+	size_t n;
+	int stop_fd; /* eventfd: written to stop every shard */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void *shard_main(void *arg)
+{
+	struct shard *sh = arg;
+	const struct kl_stream_opts *o = sh->run->o;
+	struct kl_store *store = NULL;
+	struct kl_source *src = NULL;
+	kl_errbuf_clear(&sh->err);
+	int rc = o->make_store(o->store_ctx, &store, &sh->err);
+	if (!rc) {
+		struct kl_kinesis_source_opts ko = {0};
+		ko.stream = o->stream;
+		ko.shard_id = sh->id;
+		ko.region = o->region;
+		ko.start = o->start;
+		ko.exit_idle_ms = o->exit_idle_ms;
+		ko.stop_fd = sh->run->stop_fd;
+		if (!(src = kl_source_kinesis_new(&ko, &sh->err)))
+			rc = sh->err.code ? sh->err.code : KL_ENOMEM;
+	}
+	if (!rc) {
+		struct kl_ingest_opts io = o->ingest;
+		char id[700], name[700];
+		snprintf(id, sizeof id, "%s-%s", o->stream, sh->id);
+		/* an ARN holds ':' and '/': keep the state key a plain file name */
+		for (char *p = id; *p; p++)
+			if (*p == '/' || *p == ':')
+				*p = '_';
+		snprintf(name, sizeof name, "kinesis:%s/%s", o->stream, sh->id);
+		io.input = name;
+		io.input_id = id;
+		io.source = src;
+		io.store = store;
+		io.stop_fd = sh->run->stop_fd;
+		io.progress = 0;
+		rc = kl_ingest_run(&io, &sh->st, &sh->err);
+		if (rc && !sh->err.code)
+			kl_errbuf_set(&sh->err, rc, "%s", src->err.msg);
+	}
+	kl_source_free(src);
+	kl_store_free(store);
+	pthread_mutex_lock(&sh->run->mu);
+	sh->rc = rc;
+	sh->finished = 1;
+	pthread_cond_broadcast(&sh->run->cv);
+	pthread_mutex_unlock(&sh->run->mu);
+	return NULL;
+}
+
+static struct shard *find(struct stream_run *r, const char *id)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!strcmp(r->shards[i].id, id))
+			return &r->shards[i];
+	return NULL;
+}
+
+static void copy_str(char *dst, size_t cap, const struct kl_json_member *m)
+{
+	size_t n = m->type == KL_JSON_STRING ? m->val_len - 2 : 0;
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, m->val + 1, n);
+	dst[n] = '\0';
+}
+
+/* ListShards, all pages; adds unknown shards as pending. */
+static int list_shards(struct stream_run *r, struct kl_kinesis *k, struct kl_errbuf *eb)
+{
+	struct kl_buf req, token;
+	kl_buf_init(&req, 0);
+	kl_buf_init(&token, 0);
+	int rc = KL_OK;
+	for (;;) {
+		kl_buf_reset(&req);
+		if (token.len) {
+			rc = kl_buf_puts(&req, "{\"NextToken\":\"");
+			rc = rc ? rc : kl_buf_append(&req, token.data, token.len);
+			rc = rc ? rc : kl_buf_puts(&req, "\"}");
+		} else {
+			int arn = !strncmp(r->o->stream, "arn:", 4);
+			rc = kl_buf_puts(&req, arn ? "{\"StreamARN\":\"" : "{\"StreamName\":\"");
+			rc = rc ? rc : kl_json_escape_append(&req, r->o->stream, strlen(r->o->stream));
+			rc = rc ? rc : kl_buf_puts(&req, "\"}");
+		}
+		if (rc)
+			break;
+		if ((rc = kl_kinesis_call(k, "ListShards", req.data, req.len))) {
+			kl_errbuf_set(eb, rc, "%s", k->err.msg);
+			break;
+		}
+		const char *b = k->resp.body.data;
+		size_t n = k->resp.body.len;
+		struct kl_json_member m, s, f;
+		if (kl_json_parse(b, n, 32, NULL, NULL) || !kl_json_object_get(b, n, "Shards", &m)) {
+			rc = kl_errbuf_set(eb, KL_EPARSE, "ListShards: unexpected response");
+			break;
+		}
+		struct kl_json_iter it;
+		kl_json_iter_init(&it, m.val, m.val_len);
+		while (kl_json_iter_next(&it, &s)) {
+			if (!kl_json_object_get(s.val, s.val_len, "ShardId", &f))
+				continue;
+			char id[128];
+			copy_str(id, sizeof id, &f);
+			if (find(r, id) || r->n == MAX_SHARDS)
+				continue;
+			struct shard *sh = &r->shards[r->n++];
+			memset(sh, 0, sizeof *sh);
+			snprintf(sh->id, sizeof sh->id, "%s", id);
+			if (kl_json_object_get(s.val, s.val_len, "ParentShardId", &f))
+				copy_str(sh->parent, sizeof sh->parent, &f);
+			if (kl_json_object_get(s.val, s.val_len, "AdjacentParentShardId", &f))
+				copy_str(sh->adjacent, sizeof sh->adjacent, &f);
+			sh->run = r;
+		}
+		kl_buf_reset(&token);
+		if (!kl_json_object_get(b, n, "NextToken", &m) || m.type != KL_JSON_STRING)
+			break;
+		kl_buf_append(&token, m.val + 1, m.val_len - 2);
+	}
+	kl_buf_cleanup(&req);
+	kl_buf_cleanup(&token);
+	return rc;
+}
+
+/* A parent that is not listed any more (trimmed) counts as done. */
+static int parent_done(struct stream_run *r, const char *id)
+{
+	if (!id[0])
+		return 1;
+	struct shard *p = find(r, id);
+	return !p || p->state == SH_DONE;
+}
+
+static void add_stats(struct kl_ingest_stats *t, const struct kl_ingest_stats *s)
+{
+	t->records += s->records;
+	t->stored += s->stored;
+	t->dead += s->dead;
+	t->duplicates += s->duplicates;
+	t->files += s->files;
+	t->bytes_in += s->bytes_in;
+	t->bytes_out += s->bytes_out;
+	for (int i = 0; i < KL_REJ_COUNT; i++)
+		t->dead_by_reason[i] += s->dead_by_reason[i];
+}
+
+static int poll_fd(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return fd >= 0 && poll(&p, 1, ms) > 0 && (p.revents & POLLIN);
+}
+
+int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
+		  struct kl_errbuf *eb)
+{
+	memset(st, 0, sizeof *st);
+	struct stream_run r;
+	memset(&r, 0, sizeof r);
+	r.o = o;
+	r.shards = calloc(MAX_SHARDS, sizeof *r.shards);
+	r.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_mutex_init(&r.mu, NULL);
+	pthread_cond_init(&r.cv, NULL);
+	struct kl_kinesis k;
+	int rc = !r.shards || r.stop_fd < 0 ? kl_errbuf_set(eb, KL_ENOMEM, "out of resources")
+					     : kl_kinesis_init(&k, o->region, eb);
+	int k_ok = rc == KL_OK;
+	int stopping = !k_ok, failed = !k_ok;
+	int64_t since_list = RELIST_MS;
+	uint64_t one = 1;
+	for (;;) {
+		if (!stopping && since_list >= RELIST_MS) {
+			int lrc = list_shards(&r, &k, eb);
+			if (lrc) {
+				failed = stopping = 1;
+				rc = lrc;
+				(void)!write(r.stop_fd, &one, sizeof one);
+			}
+			since_list = 0;
+		}
+		int running = 0, startable = 0;
+		pthread_mutex_lock(&r.mu);
+		for (size_t i = 0; i < r.n; i++) {
+			struct shard *sh = &r.shards[i];
+			if (sh->state != SH_RUNNING || !sh->finished)
+				continue;
+			pthread_join(sh->thread, NULL);
+			sh->state = SH_DONE;
+			add_stats(&st->total, &sh->st);
+			st->total.interrupted |= sh->st.interrupted;
+			since_list = RELIST_MS; /* look for its children now */
+			if (sh->rc && !failed) {
+				failed = stopping = 1;
+				rc = sh->rc;
+				kl_errbuf_set(eb, sh->rc, "shard %s: %s", sh->id, sh->err.msg);
+				(void)!write(r.stop_fd, &one, sizeof one); /* others flush and stop */
+			}
+		}
+		for (size_t i = 0; i < r.n && !stopping; i++) {
+			struct shard *sh = &r.shards[i];
+			if (sh->state != SH_PENDING || !parent_done(&r, sh->parent) ||
+			    !parent_done(&r, sh->adjacent))
+				continue;
+			sh->state = SH_RUNNING;
+			st->shards++;
+			if (pthread_create(&sh->thread, NULL, shard_main, sh)) {
+				sh->state = SH_DONE;
+				failed = stopping = 1;
+				rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot start a shard thread");
+				(void)!write(r.stop_fd, &one, sizeof one);
+			}
+		}
+		for (size_t i = 0; i < r.n; i++) {
+			running += r.shards[i].state == SH_RUNNING;
+			startable += r.shards[i].state == SH_PENDING &&
+				     parent_done(&r, r.shards[i].parent) &&
+				     parent_done(&r, r.shards[i].adjacent);
+		}
+		if (!running && (stopping || (o->exit_idle_ms && !startable))) {
+			pthread_mutex_unlock(&r.mu);
+			break;
+		}
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 200 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		pthread_cond_timedwait(&r.cv, &r.mu, &ts);
+		pthread_mutex_unlock(&r.mu);
+		since_list += 200;
+		if (!stopping && poll_fd(o->ingest.stop_fd, 0)) {
+			stopping = 1;
+			st->total.interrupted = 1;
+			(void)!write(r.stop_fd, &one, sizeof one);
+		}
+	}
+	if (k_ok)
+		kl_kinesis_cleanup(&k);
+	if (r.stop_fd >= 0)
+		close(r.stop_fd);
+	free(r.shards);
+	pthread_mutex_destroy(&r.mu);
+	pthread_cond_destroy(&r.cv);
+	return rc;
+}

@@ -1,0 +1,353 @@
+/* source_kinesis.c — see source_kinesis.h. API: Kinesis GetShardIterator
+ * and GetRecords (botocore kinesis-2013-12-02). */
+#include "source/source_kinesis.h"
+#include "aws/kinesis.h"
+#include "core/base64.h"
+#include "decode/kpl.h"
+#include "event/event.h"
+#include "parse/json.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MIN_CALL_GAP_MS 200 /* 5 GetRecords calls per second per shard */
+
+struct seqmark {
+	uint64_t first_pos; /* ordinal of the first user record of this Kinesis record */
+	char seq[64];
+};
+
+struct src_kinesis {
+	struct kl_source base;
+	struct kl_kinesis k;
+	char stream[512], shard[128], start[64], checkpoint[160];
+	int is_arn;
+	int64_t exit_idle_ms;
+	int stop_fd;
+	int64_t *millis_behind;
+	char iterator[4096];
+	int have_iterator, closed, batch_empty;
+	char last_seq[64]; /* last Kinesis record handed out */
+	int64_t last_call_ms, last_record_ms, behind;
+	/* current GetRecords batch */
+	struct kl_buf batch; /* copy of the response body */
+	struct kl_json_iter it;
+	struct kl_buf data; /* decoded base64 of the current Kinesis record */
+	struct kl_kpl kpl;
+	const struct kl_kpl_record *subs;
+	size_t nsubs, isub;
+	uint64_t next_pos;
+	/* ordinal -> sequence number, for records not yet durable */
+	struct seqmark *marks;
+	size_t nmarks, headmark, capmarks;
+	struct kl_buf req;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleep up to ms; KL_EINTR when the stop fd fires. */
+static int nap(struct src_kinesis *s, int64_t ms)
+{
+	if (ms <= 0)
+		return KL_OK;
+	struct pollfd p = {.fd = s->stop_fd, .events = POLLIN};
+	int n = poll(&p, s->stop_fd >= 0 ? 1 : 0, (int)ms);
+	return n > 0 ? KL_EINTR : KL_OK;
+}
+
+static int stream_field(struct src_kinesis *s, struct kl_buf *b)
+{
+	int rc = kl_buf_puts(b, s->is_arn ? "\"StreamARN\":\"" : "\"StreamName\":\"");
+	rc = rc ? rc : kl_json_escape_append(b, s->stream, strlen(s->stream));
+	return rc ? rc : kl_buf_putc(b, '"');
+}
+
+static int get_iterator(struct src_kinesis *s)
+{
+	struct kl_buf *b = &s->req;
+	kl_buf_reset(b);
+	int rc = kl_buf_putc(b, '{');
+	rc = rc ? rc : stream_field(s, b);
+	rc = rc ? rc : kl_buf_printf(b, ",\"ShardId\":\"%s\",", s->shard);
+	if (s->last_seq[0])
+		rc = rc ? rc : kl_buf_printf(b, "\"ShardIteratorType\":\"AFTER_SEQUENCE_NUMBER\","
+					     "\"StartingSequenceNumber\":\"%s\"}", s->last_seq);
+	else if (!strncmp(s->checkpoint, "at:", 3))
+		rc = rc ? rc : kl_buf_printf(b, "\"ShardIteratorType\":\"AT_SEQUENCE_NUMBER\","
+					     "\"StartingSequenceNumber\":\"%s\"}", s->checkpoint + 3);
+	else if (!strncmp(s->checkpoint, "after:", 6))
+		rc = rc ? rc : kl_buf_printf(b, "\"ShardIteratorType\":\"AFTER_SEQUENCE_NUMBER\","
+					     "\"StartingSequenceNumber\":\"%s\"}", s->checkpoint + 6);
+	else if (!strcmp(s->start, "latest"))
+		rc = rc ? rc : kl_buf_puts(b, "\"ShardIteratorType\":\"LATEST\"}");
+	else if (!strncmp(s->start, "at-timestamp:", 13))
+		rc = rc ? rc : kl_buf_printf(b, "\"ShardIteratorType\":\"AT_TIMESTAMP\",\"Timestamp\":%s}",
+					     s->start + 13);
+	else
+		rc = rc ? rc : kl_buf_puts(b, "\"ShardIteratorType\":\"TRIM_HORIZON\"}");
+	if (rc)
+		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+	if ((rc = kl_kinesis_call(&s->k, "GetShardIterator", b->data, b->len)))
+		return kl_errbuf_set(&s->base.err, rc, "%s", s->k.err.msg);
+	struct kl_json_member m;
+	const struct kl_buf *body = &s->k.resp.body;
+	if (kl_json_parse(body->data, body->len, 16, NULL, NULL) ||
+	    !kl_json_object_get(body->data, body->len, "ShardIterator", &m) ||
+	    m.type != KL_JSON_STRING || m.val_len - 2 >= sizeof s->iterator)
+		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetShardIterator: no ShardIterator");
+	memcpy(s->iterator, m.val + 1, m.val_len - 2);
+	s->iterator[m.val_len - 2] = '\0';
+	s->have_iterator = 1;
+	return KL_OK;
+}
+
+/* One GetRecords call; fills the batch iterator. */
+static int get_records(struct src_kinesis *s)
+{
+	int rc = nap(s, s->last_call_ms + MIN_CALL_GAP_MS - now_ms());
+	if (rc)
+		return rc;
+	if (!s->have_iterator && (rc = get_iterator(s)))
+		return rc;
+	kl_buf_reset(&s->req);
+	rc = kl_buf_printf(&s->req, "{\"ShardIterator\":\"%s\",\"Limit\":10000}", s->iterator);
+	if (rc)
+		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+	s->last_call_ms = now_ms();
+	rc = kl_kinesis_call(&s->k, "GetRecords", s->req.data, s->req.len);
+	if (rc && !strcmp(s->k.last.code, "ExpiredIteratorException")) {
+		s->have_iterator = 0; /* renew from the last sequence number read */
+		return KL_OK;
+	}
+	if (rc)
+		return kl_errbuf_set(&s->base.err, rc, "%s", s->k.err.msg);
+	kl_buf_reset(&s->batch);
+	if (kl_buf_append(&s->batch, s->k.resp.body.data, s->k.resp.body.len))
+		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+	const char *b = s->batch.data;
+	size_t n = s->batch.len;
+	if (kl_json_parse(b, n, 64, NULL, NULL))
+		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: response is not JSON");
+	struct kl_json_member m;
+	if (kl_json_object_get(b, n, "MillisBehindLatest", &m)) {
+		s->behind = strtoll(m.val, NULL, 10);
+		if (s->millis_behind)
+			*s->millis_behind = s->behind;
+	}
+	if (!kl_json_object_get(b, n, "NextShardIterator", &m) || m.type != KL_JSON_STRING) {
+		s->closed = 1; /* the shard was split or merged and is read to its end */
+	} else if (m.val_len - 2 < sizeof s->iterator) {
+		memcpy(s->iterator, m.val + 1, m.val_len - 2);
+		s->iterator[m.val_len - 2] = '\0';
+	}
+	if (kl_json_object_get(b, n, "Records", &m) && m.type == KL_JSON_ARRAY)
+		kl_json_iter_init(&s->it, m.val, m.val_len);
+	else
+		kl_json_iter_init(&s->it, "[]", 2);
+	struct kl_json_iter peek = s->it;
+	struct kl_json_member first;
+	s->batch_empty = !kl_json_iter_next(&peek, &first);
+	return KL_OK;
+}
+
+static int add_mark(struct src_kinesis *s, const char *seq, size_t n)
+{
+	if (s->headmark > 0 && s->headmark * 2 >= s->nmarks) {
+		memmove(s->marks, s->marks + s->headmark, (s->nmarks - s->headmark) * sizeof *s->marks);
+		s->nmarks -= s->headmark;
+		s->headmark = 0;
+	}
+	if (s->nmarks == s->capmarks) {
+		size_t cap = s->capmarks ? s->capmarks * 2 : 1024;
+		struct seqmark *m = realloc(s->marks, cap * sizeof *m);
+		if (!m)
+			return KL_ENOMEM;
+		s->marks = m;
+		s->capmarks = cap;
+	}
+	struct seqmark *m = &s->marks[s->nmarks++];
+	m->first_pos = s->next_pos;
+	snprintf(m->seq, sizeof m->seq, "%.*s", (int)n, seq);
+	return KL_OK;
+}
+
+/* Next Kinesis record of the batch -> user records in s->subs. */
+static int next_kinesis_record(struct src_kinesis *s, int *got)
+{
+	struct kl_json_member r, d, q;
+	*got = 0;
+	if (!kl_json_iter_next(&s->it, &r))
+		return KL_OK;
+	if (!kl_json_object_get(r.val, r.val_len, "Data", &d) || d.type != KL_JSON_STRING ||
+	    !kl_json_object_get(r.val, r.val_len, "SequenceNumber", &q) || q.type != KL_JSON_STRING)
+		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: record without Data");
+	kl_buf_reset(&s->data);
+	if (kl_buf_reserve(&s->data, kl_base64_decoded_max(d.val_len)))
+		return KL_ENOMEM;
+	long n = kl_base64_decode(d.val + 1, d.val_len - 2, (unsigned char *)s->data.data);
+	if (n < 0)
+		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: Data is not base64");
+	s->data.len = (size_t)n;
+	int aggregated;
+	const char *why;
+	if (kl_kpl_decode(&s->kpl, (const uint8_t *)s->data.data, s->data.len, &s->subs, &s->nsubs,
+			  &aggregated, &why))
+		return KL_ENOMEM;
+	s->isub = 0;
+	snprintf(s->last_seq, sizeof s->last_seq, "%.*s", (int)(q.val_len - 2), q.val + 1);
+	if (add_mark(s, q.val + 1, q.val_len - 2))
+		return KL_ENOMEM;
+	*got = 1;
+	return KL_OK;
+}
+
+static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
+{
+	(void)timeout_ms;
+	struct src_kinesis *s = (struct src_kinesis *)base;
+	for (;;) {
+		if (s->isub < s->nsubs) {
+			const struct kl_kpl_record *u = &s->subs[s->isub++];
+			rec->p = (const char *)u->data;
+			rec->n = rec->full_len = u->len;
+			rec->pos = s->next_pos++;
+			s->base.bytes_read += u->len;
+			s->last_record_ms = now_ms();
+			return KL_SRC_RECORD;
+		}
+		int got, rc = next_kinesis_record(s, &got);
+		if (rc)
+			return rc;
+		if (got)
+			continue;
+		/* batch exhausted */
+		if (s->closed)
+			return KL_SRC_EOF;
+		int64_t t = now_ms();
+		if (s->exit_idle_ms && s->behind == 0 && s->last_call_ms &&
+		    t - s->last_record_ms >= s->exit_idle_ms)
+			return KL_SRC_EOF;
+		s->batch_empty = 0;
+		if ((rc = get_records(s)))
+			return rc;
+		if (s->batch_empty && !s->closed)
+			return KL_SRC_IDLE; /* an empty batch: let the pipeline check ages */
+	}
+}
+
+static const struct seqmark *mark_for(const struct src_kinesis *s, uint64_t pos)
+{
+	const struct seqmark *best = NULL;
+	size_t lo = s->headmark, hi = s->nmarks;
+	while (lo < hi) { /* last mark with first_pos <= pos */
+		size_t mid = (lo + hi) / 2;
+		if (s->marks[mid].first_pos <= pos) {
+			best = &s->marks[mid];
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return best;
+}
+
+static int k_pos_name(struct kl_source *base, uint64_t pos, char *out, size_t cap)
+{
+	struct src_kinesis *s = (struct src_kinesis *)base;
+	const struct seqmark *m = mark_for(s, pos);
+	if (!m)
+		return -1;
+	if (pos == m->first_pos)
+		snprintf(out, cap, "%s-%s", s->shard, m->seq);
+	else
+		snprintf(out, cap, "%s-%s-%llu", s->shard, m->seq,
+			 (unsigned long long)(pos - m->first_pos));
+	return 0;
+}
+
+static int k_checkpoint(struct kl_source *base, uint64_t pos, char *out, size_t cap)
+{
+	struct src_kinesis *s = (struct src_kinesis *)base;
+	if (pos >= s->next_pos) {
+		if (!s->last_seq[0])
+			return -1;
+		snprintf(out, cap, "after:%s", s->last_seq);
+	} else {
+		const struct seqmark *m = mark_for(s, pos);
+		if (!m)
+			return -1;
+		snprintf(out, cap, "at:%s", m->seq);
+		/* marks before m are no longer needed by names or checkpoints */
+		((struct src_kinesis *)s)->headmark = (size_t)(m - s->marks);
+	}
+	return 0;
+}
+
+static void k_free(struct kl_source *base)
+{
+	struct src_kinesis *s = (struct src_kinesis *)base;
+	kl_kinesis_cleanup(&s->k);
+	kl_kpl_cleanup(&s->kpl);
+	kl_buf_cleanup(&s->batch);
+	kl_buf_cleanup(&s->data);
+	kl_buf_cleanup(&s->req);
+	free(s->marks);
+	free(s);
+}
+
+static void k_resume(struct kl_source *base, const char *checkpoint);
+static const struct kl_source_ops kinesis_ops = {k_next, k_free, k_pos_name, k_checkpoint,
+						 k_resume};
+
+void kl_source_kinesis_resume(struct kl_source *base, const char *checkpoint)
+{
+	k_resume(base, checkpoint);
+}
+
+static void k_resume(struct kl_source *base, const char *checkpoint)
+{
+	struct src_kinesis *s = (struct src_kinesis *)base;
+	if (checkpoint && *checkpoint)
+		snprintf(s->checkpoint, sizeof s->checkpoint, "%s", checkpoint);
+}
+
+struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
+					struct kl_errbuf *eb)
+{
+	struct src_kinesis *s = calloc(1, sizeof *s);
+	if (!s) {
+		kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+		return NULL;
+	}
+	s->base.ops = &kinesis_ops;
+	snprintf(s->stream, sizeof s->stream, "%s", o->stream);
+	snprintf(s->shard, sizeof s->shard, "%s", o->shard_id);
+	snprintf(s->start, sizeof s->start, "%s", o->start ? o->start : "trim-horizon");
+	if (o->checkpoint)
+		snprintf(s->checkpoint, sizeof s->checkpoint, "%s", o->checkpoint);
+	s->is_arn = !strncmp(o->stream, "arn:", 4);
+	s->exit_idle_ms = o->exit_idle_ms;
+	s->stop_fd = o->stop_fd;
+	s->millis_behind = o->millis_behind;
+	s->behind = -1;
+	s->last_record_ms = now_ms();
+	kl_buf_init(&s->batch, 0);
+	kl_buf_init(&s->data, 0);
+	kl_buf_init(&s->req, 0);
+	kl_kpl_init(&s->kpl);
+	kl_json_iter_init(&s->it, "[]", 2);
+	if (kl_kinesis_init(&s->k, o->region, eb)) {
+		k_free(&s->base);
+		return NULL;
+	}
+	return &s->base;
+}

@@ -1,0 +1,43 @@
+/*
+ * source_kinesis.h — one Kinesis shard as a kl_source.
+ *
+ * Reads a shard with GetShardIterator + GetRecords at most 5 calls/s (the
+ * per-shard limit), de-aggregates KPL records (decode/kpl.h: a record whose
+ * checksum or protobuf is bad passes through whole, as the KCL does) and
+ * yields one user record at a time. Positions are ordinals of this run;
+ * pos_name() maps them to "<shardId>-<sequence number>[-<sub>]" for file
+ * names and checkpoint() to "at:<seq>" / "after:<seq>" for the state. A
+ * restart resumes from the checkpoint (at-least-once: records after the
+ * last durable file are read again). Expired iterators are renewed from
+ * the last sequence number read. The source ends (KL_SRC_EOF) when the
+ * shard is closed and read to its end, or, with exit_idle_ms, when
+ * MillisBehindLatest is 0 and nothing arrived for that long.
+ *
+ * Ownership: the source owns its Kinesis client and buffers; strings in
+ * the options are copied.
+ */
+#ifndef KL_SOURCE_SOURCE_KINESIS_H
+#define KL_SOURCE_SOURCE_KINESIS_H
+
+#include "source/source.h"
+
+#include <stdint.h>
+
+struct kl_kinesis_source_opts {
+	const char *stream;   /* name or ARN */
+	const char *shard_id;
+	const char *region;   /* NULL: environment */
+	const char *start;    /* "trim-horizon" (default), "latest", "at-timestamp:UNIX" */
+	const char *checkpoint; /* from the state; wins over start when set */
+	int64_t exit_idle_ms; /* 0: never end on idle */
+	int stop_fd;          /* -1 or a signalfd */
+	int64_t *millis_behind; /* optional: latest MillisBehindLatest, written by the source */
+};
+
+struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
+					struct kl_errbuf *eb);
+
+/* Set the checkpoint to resume from (call before the first next()). */
+void kl_source_kinesis_resume(struct kl_source *s, const char *checkpoint);
+
+#endif

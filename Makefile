@@ -21,7 +21,7 @@ endif
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Isrc -DKL_VERSION='"$(VERSION)"' $(OPT) -MMD -MP
 LDFLAGS += $(filter -fsanitize%,$(OPT))
-LDLIBS  += -lzstd -lz -lsnappy -lxxhash -lpthread -lm
+LDLIBS  += -lzstd -lz -lsnappy -lxxhash -lcrypto -lpthread -lm
 
 LIB_SRC  := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

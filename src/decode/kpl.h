@@ -41,8 +41,11 @@
  * kl_kpl and stays valid until the next kl_kpl_decode() or kl_kpl_cleanup().
  * A struct kl_kpl is caller-owned (kl_kpl_init/cleanup) and not thread-safe;
  * use one per thread. Its arrays grow to the largest record seen and are then
- * reused, so steady-state decoding does not allocate. The arrays take at most
- * about 10 times the input size (a user record costs 6 input bytes at least).
+ * reused, so steady-state decoding does not allocate per user record. (One
+ * small allocation per aggregated Kinesis record remains inside OpenSSL 3.0:
+ * EVP_DigestInit re-creates the MD5 state even on a reused EVP_MD_CTX.) The
+ * arrays take at most about 10 times the input size (a user record costs at
+ * least 6 input bytes and 56 bytes of struct kl_kpl_record).
  */
 #ifndef KL_DECODE_KPL_H
 #define KL_DECODE_KPL_H

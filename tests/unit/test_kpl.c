@@ -75,7 +75,8 @@ static size_t decode_checked(struct kl_kpl *k, const uint8_t *p, size_t n,
 		const struct kl_kpl_record *r = &(*out)[i];
 		CHECK(inside(r->data, r->len, p + 4, n - 20));
 		CHECK(r->partition_key && inside(r->partition_key, r->pk_len, p + 4, n - 20));
-		CHECK(!r->explicit_hash_key || inside(r->explicit_hash_key, r->ehk_len, p + 4, n - 20));
+		CHECK(!r->explicit_hash_key ||
+		      inside(r->explicit_hash_key, r->ehk_len, p + 4, n - 20));
 		CHECK(r->explicit_hash_key || r->ehk_len == 0);
 		CHECK_EQ_INT(r->sub_index, i);
 	}
@@ -171,14 +172,14 @@ static uint8_t *b64(const char *s, size_t *n)
 static const char *expected_reason(const char *name)
 {
 	static const char *const map[][2] = {
-		{"not-aggregated-plain", "not aggregated"},
-		{"sam-kinesis-analytics-kpl-plain", "not aggregated"},
-		{"derived-bad-magic", "not aggregated"},
-		{"derived-tiny", "not aggregated"},
-		{"derived-too-short", "truncated"},
-		{"derived-magic-only", "truncated"},
-		{"derived-md5-mismatch", "md5 mismatch"},
-		{"derived-md5-bitflip", "md5 mismatch"},
+	    {"not-aggregated-plain", "not aggregated"},
+	    {"sam-kinesis-analytics-kpl-plain", "not aggregated"},
+	    {"derived-bad-magic", "not aggregated"},
+	    {"derived-tiny", "not aggregated"},
+	    {"derived-too-short", "truncated"},
+	    {"derived-magic-only", "truncated"},
+	    {"derived-md5-mismatch", "md5 mismatch"},
+	    {"derived-md5-bitflip", "md5 mismatch"},
 	};
 	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
 		if (!strcmp(map[i][0], name))
@@ -331,7 +332,8 @@ static void lambda_event(void)
 {
 	char path[2048];
 	size_t tn, bn = 0;
-	char *text = slurp(corpus(path, sizeof path, "events/kinesis-event-kpl-aggregated.json"), &tn);
+	char *text =
+	    slurp(corpus(path, sizeof path, "events/kinesis-event-kpl-aggregated.json"), &tn);
 	char *bin = slurp(corpus(path, sizeof path, "bin/aggregated-100-records.bin"), &bn);
 	CHECK(text && bin);
 	if (!text || !bin)
@@ -372,7 +374,8 @@ static void lambda_event(void)
 			CHECK_EQ_MEM(out[i].explicit_hash_key, out[i].ehk_len,
 				     "191415658344158766168031473277922803570");
 			CHECK_EQ_MEM(out[i].data, out[i].len,
-				     i % 2 ? "zyxwvutsrqponmlkjihgfedcba" : "abcdefghijklmnopqrstuvwxyz");
+				     i % 2 ? "zyxwvutsrqponmlkjihgfedcba"
+					   : "abcdefghijklmnopqrstuvwxyz");
 		}
 		free(in);
 		free(data);
@@ -391,7 +394,10 @@ static void lambda_event(void)
 
 enum { VARINT = 0, I64 = 1, LEN = 2, SGROUP = 3, EGROUP = 4, I32 = 5 };
 
-static void w_raw(struct kl_buf *b, const void *p, size_t n) { CHECK_EQ_INT(kl_buf_append(b, p, n), 0); }
+static void w_raw(struct kl_buf *b, const void *p, size_t n)
+{
+	CHECK_EQ_INT(kl_buf_append(b, p, n), 0);
+}
 
 static void w_varint(struct kl_buf *b, uint64_t v)
 {
@@ -402,7 +408,10 @@ static void w_varint(struct kl_buf *b, uint64_t v)
 	} while (v);
 }
 
-static void w_tag(struct kl_buf *b, uint32_t field, unsigned wt) { w_varint(b, (uint64_t)field << 3 | wt); }
+static void w_tag(struct kl_buf *b, uint32_t field, unsigned wt)
+{
+	w_varint(b, (uint64_t)field << 3 | wt);
+}
 
 static void w_bytes(struct kl_buf *b, uint32_t field, const void *p, size_t n)
 {
@@ -412,7 +421,10 @@ static void w_bytes(struct kl_buf *b, uint32_t field, const void *p, size_t n)
 		w_raw(b, p, n);
 }
 
-static void w_str(struct kl_buf *b, uint32_t field, const char *s) { w_bytes(b, field, s, strlen(s)); }
+static void w_str(struct kl_buf *b, uint32_t field, const char *s)
+{
+	w_bytes(b, field, s, strlen(s));
+}
 
 static void w_uint(struct kl_buf *b, uint32_t field, uint64_t v)
 {
@@ -482,9 +494,9 @@ static void build_rich(struct kl_buf *b)
 	w_str(b, 1, "in group");
 	w_tag(b, 8, EGROUP);
 	w_uint(b, 4, 12);
-	w_uint(b, 1, 3);                      /* table field as varint: unknown */
-	w_uint(b, 3, 3);                      /* records field as varint: unknown */
-	w_uint(b, 536870911, 1);              /* the largest field number */
+	w_uint(b, 1, 3);	 /* table field as varint: unknown */
+	w_uint(b, 3, 3);	 /* records field as varint: unknown */
+	w_uint(b, 536870911, 1); /* the largest field number */
 	w_str(b, 1, "\xd0\xba\xd0\xbb\xd1\x8e\xd1\x87-\xc3\xbc"); /* "ключ-ü" */
 	w_str(b, 2, "12345");
 
@@ -946,8 +958,10 @@ static int decode_files(int argc, char **argv)
 			fprintf(stderr, "%s: passed through: %s\n", base, why);
 		for (size_t i = 0; i < count; i++) {
 			const struct kl_kpl_record *r = &out[i];
-			printf("{\"file\":\"%s\",\"agg\":%d,\"i\":%u", base, agg, (unsigned)r->sub_index);
-			print_b64(&tmp, "pk", r->partition_key, r->pk_len, r->partition_key != NULL);
+			printf("{\"file\":\"%s\",\"agg\":%d,\"i\":%u", base, agg,
+			       (unsigned)r->sub_index);
+			print_b64(&tmp, "pk", r->partition_key, r->pk_len,
+				  r->partition_key != NULL);
 			print_b64(&tmp, "ehk", r->explicit_hash_key, r->ehk_len,
 				  r->explicit_hash_key != NULL);
 			print_b64(&tmp, "data", r->data, r->len, 1);

@@ -311,7 +311,10 @@ static int md5(struct kl_kpl *k, const uint8_t *p, size_t n, unsigned char out[K
 
 /* ---- public ------------------------------------------------------------- */
 
-void kl_kpl_init(struct kl_kpl *k) { memset(k, 0, sizeof *k); }
+void kl_kpl_init(struct kl_kpl *k)
+{
+	memset(k, 0, sizeof *k);
+}
 
 void kl_kpl_cleanup(struct kl_kpl *k)
 {

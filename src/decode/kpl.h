@@ -82,8 +82,8 @@ struct kl_kpl {
 	size_t rec_cap;
 	struct kl_kpl_key *pk, *ehk; /* key tables of the last decode */
 	size_t pk_cap, ehk_cap;
-	struct kl_kpl_record one; /* the pass-through result: never allocates */
-	struct evp_md_st *md;         /* OpenSSL EVP_MD for MD5, fetched on first use */
+	struct kl_kpl_record one;     /* the pass-through result: never allocates */
+	struct evp_md_st *md;	      /* OpenSSL EVP_MD for MD5, fetched on first use */
 	struct evp_md_ctx_st *md_ctx; /* OpenSSL EVP_MD_CTX, created on first use */
 };
 

@@ -483,7 +483,15 @@ static int on_record(struct run *r, const struct kl_record *rec)
 		if (kl_partition_error(&r->key, kl_reject_name(rej), r->dead_dt))
 			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
 	} else {
-		if (kl_dedup_check(&r->dedup, ev->uuid.p, ev->uuid.n, rec->pos)) {
+		int dup;
+		if (o->shared_dedup) { /* stream mode: one window for every shard */
+			pthread_mutex_lock(o->shared_dedup_mu);
+			dup = kl_dedup_check(o->shared_dedup, ev->uuid.p, ev->uuid.n, rec->pos);
+			pthread_mutex_unlock(o->shared_dedup_mu);
+		} else {
+			dup = kl_dedup_check(&r->dedup, ev->uuid.p, ev->uuid.n, rec->pos);
+		}
+		if (dup) {
 			r->st->duplicates++;
 			return KL_OK;
 		}
@@ -660,7 +668,7 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 	if (o->format == KL_FORMAT_PARQUET)
 		budget -= budget / 4;
 	kl_parts_init(&r.parts, o->max_file_bytes, budget, o->flush_interval_ms * 1000000);
-	int rc = kl_dedup_init(&r.dedup, o->dedup_window);
+	int rc = kl_dedup_init(&r.dedup, o->shared_dedup ? 0 : o->dedup_window);
 	if (rc) {
 		kl_errbuf_set(eb, rc, "cannot allocate a dedup window of %zu events",
 			      o->dedup_window);

@@ -16,7 +16,10 @@
 #include "encode/jsonl/jsonl.h"
 #include "event/event.h"
 
+#include <pthread.h>
 #include <stdint.h>
+
+struct kl_dedup;
 
 enum kl_format { KL_FORMAT_JSONL, KL_FORMAT_PARQUET };
 
@@ -42,6 +45,11 @@ struct kl_ingest_opts {
 	 * delivery is at-least-once. */
 	struct kl_source *source;
 	struct kl_store *store;
+	/* Stream mode: one event_uuid window shared by every shard's pipeline
+	 * (a KPL-aggregated record and a retried plain copy of one of its events
+	 * can sit on different shards). Borrowed; guarded by the mutex. */
+	struct kl_dedup *shared_dedup;
+	pthread_mutex_t *shared_dedup_mu;
 	int parquet_snappy;     /* parquet pages with snappy instead of `compression` */
 };
 

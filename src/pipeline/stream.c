@@ -1,6 +1,7 @@
 /* stream.c — see stream.h. */
 #include "pipeline/stream.h"
 #include "aws/kinesis.h"
+#include "dedup/dedup.h"
 #include "parse/json.h"
 #include "source/source_kinesis.h"
 
@@ -33,6 +34,8 @@ struct stream_run {
 	struct shard *shards;
 	size_t n;
 	int stop_fd; /* eventfd: written to stop every shard */
+	struct kl_dedup dedup; /* one event_uuid window for the whole stream */
+	pthread_mutex_t dedup_mu;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
@@ -70,6 +73,8 @@ static void *shard_main(void *arg)
 		io.source = src;
 		io.store = store;
 		io.stop_fd = sh->run->stop_fd;
+		io.shared_dedup = &sh->run->dedup;
+		io.shared_dedup_mu = &sh->run->dedup_mu;
 		io.progress = 0;
 		rc = kl_ingest_run(&io, &sh->st, &sh->err);
 		if (rc && !sh->err.code)
@@ -184,6 +189,13 @@ static void add_stats(struct kl_ingest_stats *t, const struct kl_ingest_stats *s
 		t->dead_by_reason[i] += s->dead_by_reason[i];
 }
 
+static int64_t clock_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int poll_fd(int fd, int ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -194,6 +206,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 		  struct kl_errbuf *eb)
 {
 	memset(st, 0, sizeof *st);
+	int64_t t0 = clock_ms();
 	struct stream_run r;
 	memset(&r, 0, sizeof r);
 	r.o = o;
@@ -201,8 +214,10 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	r.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
+	pthread_mutex_init(&r.dedup_mu, NULL);
+	int drc = kl_dedup_init(&r.dedup, o->ingest.dedup_window);
 	struct kl_kinesis k;
-	int rc = !r.shards || r.stop_fd < 0 ? kl_errbuf_set(eb, KL_ENOMEM, "out of resources")
+	int rc = !r.shards || r.stop_fd < 0 || drc ? kl_errbuf_set(eb, KL_ENOMEM, "out of resources")
 					     : kl_kinesis_init(&k, o->region, eb);
 	int k_ok = rc == KL_OK;
 	int stopping = !k_ok, failed = !k_ok;
@@ -274,11 +289,14 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			(void)!write(r.stop_fd, &one, sizeof one);
 		}
 	}
+	st->total.seconds = (double)(clock_ms() - t0) / 1000.0;
 	if (k_ok)
 		kl_kinesis_cleanup(&k);
 	if (r.stop_fd >= 0)
 		close(r.stop_fd);
 	free(r.shards);
+	kl_dedup_cleanup(&r.dedup);
+	pthread_mutex_destroy(&r.dedup_mu);
 	pthread_mutex_destroy(&r.mu);
 	pthread_cond_destroy(&r.cv);
 	return rc;

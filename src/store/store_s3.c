@@ -176,8 +176,10 @@ static int upload_part(struct kl_store_file *f, struct kl_http *h, unsigned num,
 		kl_buf_cleanup(&q);
 		return fail(f, kl_errbuf_set(&eb, rc, "s3: UploadPart: out of memory"), &eb);
 	}
+	/* An explicit type: libcurl would label the body a form otherwise. */
+	struct kl_http_header ct[] = {{"Content-Type", "application/octet-stream"}};
 	struct kl_s3_req req = {"UploadPart", "PUT", f->key, q.data, data->data, data->len,
-				hex, b64, NULL, 0};
+				hex, b64, ct, 1};
 	struct kl_s3_result res;
 	kl_s3_result_init(&res, 1 << 16);
 	rc = kl_s3_call(&s->ep, h, &req, &res, &eb);

@@ -131,7 +131,7 @@ static int driver(int argc, char **argv)
 		struct kl_buf b;
 		kl_buf_init(&b, 0);
 		rc = s->ops->read(s, argv[i + 1], &b);
-		if (!rc)
+		if (!rc && b.len)
 			fwrite(b.data, 1, b.len, stdout);
 		kl_buf_cleanup(&b);
 	} else {

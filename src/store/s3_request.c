@@ -83,7 +83,9 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	pthread_mutex_unlock(ep->cred_mu);
 	if (rc) {
 		kl_aws_creds_wipe(&cr);
-		return rc;
+		/* "no provider configured" must not read as "no such object" */
+		return rc == KL_ENOTFOUND ? kl_errbuf_set(&c->eb, KL_EAUTH, "no AWS credentials found")
+					  : rc;
 	}
 
 	struct kl_sigv4_header sh[MAX_HEADERS];
@@ -123,7 +125,10 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 
 	struct kl_aws_error *e = &c->out->err;
 	e->status = resp->status;
-	if (rc == KL_OK && (resp->status >= 300 || error_in_body(resp))) {
+	/* Only POSTs (Create/CompleteMultipartUpload) answer with XML documents
+	 * that may be errors; a GetObject body is the user's data. */
+	int post = !strcmp(r->method, "POST");
+	if (rc == KL_OK && (resp->status >= 300 || (post && error_in_body(resp)))) {
 		kl_aws_error_parse(resp->body.data, resp->body.len, resp->error_type, e);
 		e->status = resp->status;
 		if (!e->request_id[0])

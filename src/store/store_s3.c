@@ -311,6 +311,8 @@ static void *worker(void *arg)
 
 static int start_workers(struct s3_store *s, struct kl_errbuf *eb)
 {
+	if (s->threads) /* an earlier start failed before any thread ran */
+		return kl_errbuf_set(eb, KL_ENOMEM, "s3: cannot start upload threads");
 	s->threads = calloc(s->concurrency, sizeof *s->threads);
 	s->thread_http = calloc(s->concurrency, sizeof *s->thread_http);
 	if (!s->threads || !s->thread_http)
@@ -552,7 +554,7 @@ static int s3_read(struct kl_store *base, const char *key, struct kl_buf *out)
 	struct kl_errbuf eb = {{0}, 0};
 	kl_s3_result_init(&res, out->max == SIZE_MAX ? 0 : out->max);
 	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
-	if (rc && (res.err.status == 404 || !strcmp(res.err.code, "NoSuchKey"))) {
+	if (rc && res.err.status == 404 && strcmp(res.err.code, "NoSuchBucket") != 0) {
 		rc = KL_ENOTFOUND;
 	} else if (rc) {
 		pthread_mutex_lock(&s->mu);

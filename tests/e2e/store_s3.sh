@@ -66,6 +66,11 @@ sum=$(head_json "${KEYS[0]}" --checksum-mode ENABLED | field ChecksumSHA256)
 want=$(python3 -c 'import base64,hashlib,sys; print(base64.b64encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode())' "$T/small")
 [ "$sum" = "$want" ] || fail "stored ChecksumSHA256 '$sum', want '$want'"
 
+# an object that looks like an S3 error document is still just data
+printf '<Error><Code>InternalError</Code><Message>x</Message></Error>' >"$T/errdoc"
+"$DRV" --put s3://bkt/lake errdoc.xml "$T/errdoc" >/dev/null || fail "put errdoc"
+get_back errdoc.xml "$T/errdoc"
+
 # 2. empty object
 "$DRV" --put s3://bkt/lake empty.bin "$T/empty" >/dev/null || fail "put empty"
 [ "$(head_json empty.bin | field ContentLength)" = 0 ] || fail "empty object length"

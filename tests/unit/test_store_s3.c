@@ -237,6 +237,21 @@ static void test_unreachable(struct kl_cred_chain *ch)
 	CHECK_EQ_INT(s->ops->commit(f), KL_ERETRY);
 	kl_buf_cleanup(&out);
 	kl_store_free(s);
+
+	/* No credentials anywhere: an auth error, never "not found". */
+	const char *none[] = {NULL};
+	struct kl_aws_env env = {fake_env, none};
+	struct kl_cred_chain empty;
+	kl_cred_chain_init(&empty, &env, (struct kl_http_transport){NULL, NULL});
+	o.creds = &empty;
+	CHECK_EQ_INT(kl_store_s3_new(&s, "s3://bkt/lake", &o, &eb), KL_OK);
+	kl_buf_init(&out, 0);
+	CHECK_EQ_INT(s->ops->read(s, "x", &out), KL_EAUTH);
+	CHECK(strstr(s->err.msg, "GetObject s3://bkt/lake/x") != NULL);
+	CHECK(strstr(s->err.msg, "credentials") != NULL);
+	kl_buf_cleanup(&out);
+	kl_store_free(s);
+	kl_cred_chain_cleanup(&empty);
 }
 
 int main(int argc, char **argv)

@@ -19,7 +19,10 @@ void kl_s3_result_init(struct kl_s3_result *r, size_t max_body)
 	r->attempts = 0;
 }
 
-void kl_s3_result_cleanup(struct kl_s3_result *r) { kl_http_resp_cleanup(&r->resp); }
+void kl_s3_result_cleanup(struct kl_s3_result *r)
+{
+	kl_http_resp_cleanup(&r->resp);
+}
 
 void kl_s3_sha256(const void *p, size_t n, char hex[65], char b64[45])
 {
@@ -84,8 +87,9 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	if (rc) {
 		kl_aws_creds_wipe(&cr);
 		/* "no provider configured" must not read as "no such object" */
-		return rc == KL_ENOTFOUND ? kl_errbuf_set(&c->eb, KL_EAUTH, "no AWS credentials found")
-					  : rc;
+		return rc == KL_ENOTFOUND
+			   ? kl_errbuf_set(&c->eb, KL_EAUTH, "no AWS credentials found")
+			   : rc;
 	}
 
 	struct kl_sigv4_header sh[MAX_HEADERS];
@@ -98,11 +102,21 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	for (size_t i = 0; i < r->n_headers && nsh < MAX_HEADERS; i++)
 		sh[nsh++] = (struct kl_sigv4_header){r->headers[i].name, r->headers[i].value};
 	struct kl_sigv4_request sr = {
-		.method = r->method, .path = c->path, .query = r->query, .headers = sh,
-		.n_headers = nsh, .payload = r->body, .payload_len = r->body_len,
-		.payload_hash = r->sha256_hex, .region = ep->region, .service = "s3",
-		.access_key_id = cr.access_key_id, .secret_access_key = cr.secret_access_key,
-		.session_token = cr.session_token, .now = time(NULL), .flags = KL_SIGV4_S3,
+	    .method = r->method,
+	    .path = c->path,
+	    .query = r->query,
+	    .headers = sh,
+	    .n_headers = nsh,
+	    .payload = r->body,
+	    .payload_len = r->body_len,
+	    .payload_hash = r->sha256_hex,
+	    .region = ep->region,
+	    .service = "s3",
+	    .access_key_id = cr.access_key_id,
+	    .secret_access_key = cr.secret_access_key,
+	    .session_token = cr.session_token,
+	    .now = time(NULL),
+	    .flags = KL_SIGV4_S3,
 	};
 	struct kl_sigv4_result sig;
 	kl_sigv4_result_init(&sig);
@@ -170,7 +184,8 @@ int kl_s3_call(const struct kl_s3_endpoint *ep, struct kl_http *h, const struct 
 		kl_buf_cleanup(&url);
 		return kl_errbuf_set(eb, KL_ENOMEM, "s3: %s: key too long", req->op);
 	}
-	struct call c = {.ep = ep, .h = h, .r = req, .url = url.data, .path = path.data, .out = out};
+	struct call c = {
+	    .ep = ep, .h = h, .r = req, .url = url.data, .path = path.data, .out = out};
 	struct kl_rng rng;
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -189,11 +204,11 @@ int kl_s3_call(const struct kl_s3_endpoint *ep, struct kl_http *h, const struct 
 				      "from the one sent (%s)",
 				      req->op, ep->bucket, key, tries);
 		else if (e->status)
-			kl_errbuf_set(eb, rc, "s3: %s s3://%s/%s: HTTP %d %s%s%s (request id %s, %s)",
-				      req->op, ep->bucket, key, e->status,
-				      e->code[0] ? e->code : "(no error code)",
-				      e->message[0] ? ": " : "", e->message,
-				      e->request_id[0] ? e->request_id : "-", tries);
+			kl_errbuf_set(
+			    eb, rc, "s3: %s s3://%s/%s: HTTP %d %s%s%s (request id %s, %s)",
+			    req->op, ep->bucket, key, e->status,
+			    e->code[0] ? e->code : "(no error code)", e->message[0] ? ": " : "",
+			    e->message, e->request_id[0] ? e->request_id : "-", tries);
 		else
 			kl_errbuf_set(eb, rc, "s3: %s s3://%s/%s: %s (%s)", req->op, ep->bucket,
 				      key, c.eb.msg[0] ? c.eb.msg : kl_strerror(rc), tries);

@@ -31,8 +31,8 @@
 #include "core/err.h"
 
 struct kl_s3_endpoint {
-	char *origin;    /* "https://host[:port]", no trailing '/' */
-	char *host;      /* Host header value (port only if not the scheme's default) */
+	char *origin;	 /* "https://host[:port]", no trailing '/' */
+	char *host;	 /* Host header value (port only if not the scheme's default) */
 	char *path_base; /* "" (virtual-hosted) or "/bucket" (path style), plus any endpoint path */
 	char *bucket;
 	char *region;
@@ -42,14 +42,14 @@ struct kl_s3_endpoint {
 };
 
 struct kl_s3_req {
-	const char *op;     /* "PutObject", ... for messages */
+	const char *op;	    /* "PutObject", ... for messages */
 	const char *method; /* "PUT", "GET", "POST", "DELETE" */
 	const char *key;    /* full object key (prefix included); NULL = the bucket */
 	const char *query;  /* encoded query without '?', or NULL */
 	const void *body;
 	size_t body_len;
 	const char *sha256_hex; /* payload hash if already known, else NULL */
-	const char *checksum;   /* base64 SHA-256 sent as x-amz-checksum-sha256, or NULL */
+	const char *checksum;	/* base64 SHA-256 sent as x-amz-checksum-sha256, or NULL */
 	const struct kl_http_header *headers; /* extra headers, all signed */
 	size_t n_headers;
 };

@@ -69,7 +69,7 @@ struct kl_store_file {
 	unsigned nparts;
 	struct part_res *parts; /* nparts entries; filled by the uploaders */
 	unsigned pending;
-	int rc;     /* first failure of this file */
+	int rc;	    /* first failure of this file */
 	int cancel; /* aborted: skip queued parts */
 };
 
@@ -98,8 +98,8 @@ static int sse_headers(const struct s3_store *s, struct kl_http_header *h)
 	if (s->sse) {
 		h[n++] = (struct kl_http_header){"x-amz-server-side-encryption", s->sse};
 		if (s->sse_kms_key_id)
-			h[n++] = (struct kl_http_header){"x-amz-server-side-encryption-aws-kms-key-id",
-							 s->sse_kms_key_id};
+			h[n++] = (struct kl_http_header){
+			    "x-amz-server-side-encryption-aws-kms-key-id", s->sse_kms_key_id};
 	}
 	return (int)n;
 }
@@ -111,8 +111,8 @@ static int put_object(struct kl_store_file *f)
 	kl_s3_sha256(f->cur.data, f->cur.len, hex, b64);
 	struct kl_http_header h[4] = {{"Content-Type", "application/octet-stream"}};
 	size_t nh = 1 + (size_t)sse_headers(s, h + 1);
-	struct kl_s3_req req = {"PutObject", "PUT", f->key, NULL, f->cur.data, f->cur.len,
-				hex, b64, h, nh};
+	struct kl_s3_req req = {"PutObject", "PUT", f->key, NULL, f->cur.data,
+				f->cur.len,  hex,   b64,    h,	  nh};
 	struct kl_s3_result res;
 	struct kl_errbuf eb = {{0}, 0};
 	kl_s3_result_init(&res, 1 << 16);
@@ -127,8 +127,8 @@ static int create_upload(struct kl_store_file *f)
 	struct kl_http_header h[4] = {{"Content-Type", "application/octet-stream"},
 				      {"x-amz-checksum-algorithm", "SHA256"}};
 	size_t nh = 2 + (size_t)sse_headers(s, h + 2);
-	struct kl_s3_req req = {"CreateMultipartUpload", "POST", f->key, "uploads", NULL, 0,
-				NULL, NULL, h, nh};
+	struct kl_s3_req req = {
+	    "CreateMultipartUpload", "POST", f->key, "uploads", NULL, 0, NULL, NULL, h, nh};
 	struct kl_s3_result res;
 	struct kl_errbuf eb = {{0}, 0};
 	kl_s3_result_init(&res, 1 << 16);
@@ -154,8 +154,8 @@ static int create_upload(struct kl_store_file *f)
 /* "uploadId=<encoded>" (+ "&partNumber=N" first when num > 0). */
 static int upload_query(struct kl_buf *q, const char *upload_id, unsigned num)
 {
-	int rc = num ? kl_buf_printf(q, "partNumber=%u&uploadId=", num)
-		     : kl_buf_puts(q, "uploadId=");
+	int rc =
+	    num ? kl_buf_printf(q, "partNumber=%u&uploadId=", num) : kl_buf_puts(q, "uploadId=");
 	if (!rc)
 		rc = kl_uri_encode(q, upload_id, strlen(upload_id), 0);
 	return rc ? rc : kl_buf_putc(q, '\0');
@@ -178,8 +178,8 @@ static int upload_part(struct kl_store_file *f, struct kl_http *h, unsigned num,
 	}
 	/* An explicit type: libcurl would label the body a form otherwise. */
 	struct kl_http_header ct[] = {{"Content-Type", "application/octet-stream"}};
-	struct kl_s3_req req = {"UploadPart", "PUT", f->key, q.data, data->data, data->len,
-				hex, b64, ct, 1};
+	struct kl_s3_req req = {"UploadPart", "PUT", f->key, q.data, data->data,
+				data->len,    hex,   b64,    ct,     1};
 	struct kl_s3_result res;
 	kl_s3_result_init(&res, 1 << 16);
 	rc = kl_s3_call(&s->ep, h, &req, &res, &eb);
@@ -239,8 +239,16 @@ static int complete_upload(struct kl_store_file *f)
 			    &eb);
 	}
 	struct kl_http_header h[] = {{"Content-Type", "application/xml"}};
-	struct kl_s3_req req = {"CompleteMultipartUpload", "POST", f->key, q.data, body.data,
-				body.len, NULL, NULL, h, 1};
+	struct kl_s3_req req = {"CompleteMultipartUpload",
+				"POST",
+				f->key,
+				q.data,
+				body.data,
+				body.len,
+				NULL,
+				NULL,
+				h,
+				1};
 	struct kl_s3_result res;
 	kl_s3_result_init(&res, 1 << 20);
 	rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
@@ -262,8 +270,8 @@ static void abort_upload(struct kl_store_file *f)
 		kl_buf_cleanup(&q);
 		return;
 	}
-	struct kl_s3_req req = {"AbortMultipartUpload", "DELETE", f->key, q.data, NULL, 0,
-				NULL, NULL, NULL, 0};
+	struct kl_s3_req req = {
+	    "AbortMultipartUpload", "DELETE", f->key, q.data, NULL, 0, NULL, NULL, NULL, 0};
 	struct kl_s3_result res;
 	kl_s3_result_init(&res, 1 << 16);
 	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
@@ -455,7 +463,8 @@ static int flush_parts(struct kl_store_file *f, int last)
 			kl_buf_init(&part, 0);
 			if (kl_buf_append(&part, f->cur.data, s->part_size)) {
 				struct kl_errbuf eb = {{0}, 0};
-				return fail(f, kl_errbuf_set(&eb, KL_ENOMEM, "s3: out of memory"), &eb);
+				return fail(f, kl_errbuf_set(&eb, KL_ENOMEM, "s3: out of memory"),
+					    &eb);
 			}
 			f->cur.len -= s->part_size;
 			memmove(f->cur.data, f->cur.data + s->part_size, f->cur.len);
@@ -595,7 +604,6 @@ static void s3_free(struct kl_store *base)
 static const struct kl_store_ops s3_ops = {s3_open, s3_write, s3_commit, s3_abort,
 					   s3_sync, s3_read,  s3_free};
 
-
 const char *kl_store_s3_env_endpoint(const struct kl_aws_env *env)
 {
 	const char *e = kl_aws_env_get(env, "AWS_ENDPOINT_URL_S3");
@@ -685,8 +693,8 @@ static int check_opts(const struct kl_store_s3_opts *o, struct kl_errbuf *eb)
 	if (!o->creds)
 		return kl_errbuf_set(eb, KL_EINVAL, "s3: no credential chain");
 	if (o->part_size && (o->part_size < 5 * MIB || o->part_size > MAX_OBJECT))
-		return kl_errbuf_set(eb, KL_EINVAL,
-				     "s3: part size %zu out of range (5 MiB to 5 GiB)", o->part_size);
+		return kl_errbuf_set(
+		    eb, KL_EINVAL, "s3: part size %zu out of range (5 MiB to 5 GiB)", o->part_size);
 	if (o->multipart_threshold > MAX_OBJECT)
 		return kl_errbuf_set(eb, KL_EINVAL, "s3: multipart threshold over 5 GiB");
 	if (o->concurrency > 64)

@@ -13,9 +13,9 @@
  * --part-size BYTES, --concurrency N, --attempts N, --path-style, --chunk N.
  * Errors: "test_store_s3: <kl_strerror>: <store error>" on stderr, exit 1.
  */
-#include "check.h"
 #include "aws/credentials.h"
 #include "aws/http.h"
+#include "check.h"
 #include "store/s3_request.h"
 #include "store/store.h"
 
@@ -28,8 +28,8 @@ struct drv {
 	size_t chunk;
 };
 
-static int open_store(struct drv *d, const char *url, struct kl_store **s,
-		      struct kl_cred_chain *ch, struct kl_http **ch_http, struct kl_errbuf *eb)
+static int open_store(struct drv *d, const char *url, struct kl_store **s, struct kl_cred_chain *ch,
+		      struct kl_http **ch_http, struct kl_errbuf *eb)
 {
 	struct kl_aws_env env = kl_aws_env_process();
 	*ch_http = kl_http_new(NULL, eb);
@@ -112,7 +112,8 @@ static int driver(int argc, char **argv)
 	long limit = -1;
 	if (!strcmp(mode, "--abort-after") && nargs == 4)
 		limit = atol(argv[i++]), nargs--;
-	else if (!(!strcmp(mode, "--put") && nargs == 3) && !(!strcmp(mode, "--get") && nargs == 2)) {
+	else if (!(!strcmp(mode, "--put") && nargs == 3) &&
+		 !(!strcmp(mode, "--get") && nargs == 2)) {
 		fprintf(stderr, "usage: test_store_s3 [opts] --put URL KEY FILE | --get URL KEY | "
 				"--abort-after N URL KEY FILE\n");
 		return 2;
@@ -139,8 +140,7 @@ static int driver(int argc, char **argv)
 		if (!rc)
 			rc = s->ops->sync(s);
 		if (!rc)
-			printf("ok files=%llu bytes=%llu\n",
-			       (unsigned long long)s->files_committed,
+			printf("ok files=%llu bytes=%llu\n", (unsigned long long)s->files_committed,
 			       (unsigned long long)s->bytes_committed);
 	}
 	if (rc == KL_ENOTFOUND)
@@ -208,8 +208,7 @@ static void test_encoding(void)
 	struct kl_buf b;
 	kl_buf_init(&b, 0);
 	CHECK_EQ_INT(kl_s3_encode_key(&b, "events/event_type=web%20hook/a b/\xe2\x82\xac~.-_+"), 0);
-	CHECK_EQ_MEM(b.data, b.len,
-		     "events/event_type%3Dweb%2520hook/a%20b/%E2%82%AC~.-_%2B");
+	CHECK_EQ_MEM(b.data, b.len, "events/event_type%3Dweb%2520hook/a%20b/%E2%82%AC~.-_%2B");
 	kl_buf_cleanup(&b);
 
 	char hex[65], b64[45];
@@ -224,8 +223,10 @@ static void test_unreachable(struct kl_cred_chain *ch)
 {
 	struct kl_store *s = NULL;
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store_s3_opts o = {.region = "us-east-1", .creds = ch,
-				     .endpoint = "http://127.0.0.1:1/", .max_attempts = 2};
+	struct kl_store_s3_opts o = {.region = "us-east-1",
+				     .creds = ch,
+				     .endpoint = "http://127.0.0.1:1/",
+				     .max_attempts = 2};
 	CHECK_EQ_INT(kl_store_s3_new(&s, "s3://bkt/lake", &o, &eb), KL_OK);
 	struct kl_buf out;
 	kl_buf_init(&out, 0);

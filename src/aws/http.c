@@ -79,7 +79,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	size_t len = size * n;
 	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* new response (after 100, redirect) */
 		r->request_id[0] = r->content_type[0] = r->etag[0] = '\0';
-		r->retry_after[0] = r->error_type[0] = '\0';
+		r->retry_after[0] = r->error_type[0] = r->checksum_sha256[0] = '\0';
 		return len;
 	}
 	const char *colon = memchr(p, ':', len);
@@ -101,6 +101,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 		{"etag", offsetof(struct kl_http_resp, etag), 128},
 		{"retry-after", offsetof(struct kl_http_resp, retry_after), 32},
 		{"x-amzn-errortype", offsetof(struct kl_http_resp, error_type), 128},
+		{"x-amz-checksum-sha256", offsetof(struct kl_http_resp, checksum_sha256), 64},
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		if (strlen(want[i].name) == nl && strncasecmp(p, want[i].name, nl) == 0)
@@ -157,6 +158,7 @@ int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_
 	resp->net = KL_NET_OK;
 	resp->request_id[0] = resp->content_type[0] = resp->etag[0] = '\0';
 	resp->retry_after[0] = resp->error_type[0] = resp->http_version[0] = '\0';
+	resp->checksum_sha256[0] = '\0';
 	kl_buf_reset(&resp->body);
 
 	/* Reset options, keep the connection cache. */
@@ -186,6 +188,7 @@ int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_
 	h->curl_err[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, req->url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_err);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);

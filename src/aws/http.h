@@ -5,7 +5,9 @@
  * requests reuses connections (and TLS sessions, DNS cache). A handle is used
  * by one thread at a time. TLS peer and host verification are always on (the
  * system CA bundle unless `ca_file` is given); there is no option to turn
- * them off. HTTP/1.1 by default; HTTP/2 when the server offers it over TLS
+ * them off. The URL path is sent as given (no dot-segment squashing: "." and
+ * ".." are valid S3 key segments and SigV4 for S3 signs the path as is).
+ * HTTP/1.1 by default; HTTP/2 when the server offers it over TLS
  * (ALPN). Responses: status, a few headers AWS callers need, and the body
  * into a caller-owned kl_buf capped at `max_body`.
  *
@@ -54,6 +56,7 @@ struct kl_http_resp {
 	char retry_after[32];
 	char error_type[128];   /* X-Amzn-Errortype */
 	char http_version[4];   /* "1.1", "2" */
+	char checksum_sha256[64]; /* x-amz-checksum-sha256 echo (S3), "" if none */
 };
 
 void kl_http_resp_init(struct kl_http_resp *r, size_t max_body);

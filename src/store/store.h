@@ -9,7 +9,11 @@
  * local disk: fsync of the directories whose entries changed), so callers
  * can batch many files before recording progress.
  *
- * Implementations: store_local.c (a directory). S3 comes later.
+ * Implementations: store_local.c (a directory), store_s3.c (s3://bucket/prefix:
+ * an object is buffered in memory and sent as one PutObject at commit, or, once
+ * it reaches the multipart threshold, as a multipart upload completed at commit
+ * and aborted on abort() or on any failure; sync() is a no-op there because a
+ * completed PUT is durable).
  * Ownership: the store owns its open files; a kl_store_file is freed by
  * commit() or abort(), whatever their result.
  */
@@ -56,5 +60,43 @@ int kl_store_local_new(struct kl_store **out, const char *root, struct kl_errbuf
 
 /* Remove leftover temporary files (from a crash) under root. Local only. */
 int kl_store_local_sweep(const char *root, uint64_t *removed);
+
+/* ---- S3 ---- */
+
+struct kl_cred_chain;
+struct kl_aws_env;
+
+struct kl_store_s3_opts {
+	const char *region;   /* required, e.g. "us-east-1" */
+	/* NULL = AWS: https://<bucket>.s3.<region>.amazonaws.com (virtual-hosted),
+	 * or https://s3.<region>.amazonaws.com/<bucket> with path_style (also
+	 * forced for bucket names with a '.'). A custom endpoint ("http://host:port",
+	 * see kl_store_s3_env_endpoint) always uses path-style addressing. */
+	const char *endpoint;
+	int path_style;
+	size_t multipart_threshold; /* 0 = 16 MiB; at most 5 GiB (the PutObject limit) */
+	size_t part_size;           /* 0 = 8 MiB; at least 5 MiB, at most 5 GiB */
+	unsigned concurrency;       /* parts in flight per store; 0 = 4, at most 64 */
+	const char *sse;            /* NULL, "AES256" or "aws:kms" */
+	const char *sse_kms_key_id; /* only with "aws:kms"; NULL = the AWS managed key */
+	/* Caller-owned, must outlive the store. The store calls it under its own
+	 * lock (from upload threads too): do not use it elsewhere concurrently. */
+	struct kl_cred_chain *creds;
+	unsigned max_attempts;      /* per request, including the first; 0 = 5 */
+	const char *ca_file;        /* NULL = the system CA bundle */
+};
+
+/* An S3 store for `url` = "s3://bucket[/prefix]"; keys are stored under
+ * "prefix/". Every PUT and part carries x-amz-checksum-sha256 (an echoed
+ * checksum is verified); requests are SigV4-signed and retried per
+ * aws/retry.h; errors name the operation, the key and AWS's code + message.
+ * Upload parts are sent by `concurrency` worker threads (each with its own
+ * HTTP handle), started on the first multipart upload. */
+int kl_store_s3_new(struct kl_store **out, const char *url, const struct kl_store_s3_opts *o,
+		    struct kl_errbuf *eb);
+
+/* The S3 endpoint the AWS SDKs would use from the environment:
+ * AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else NULL (AWS itself). */
+const char *kl_store_s3_env_endpoint(const struct kl_aws_env *env);
 
 #endif

@@ -1,0 +1,219 @@
+/* s3_request.c — see s3_request.h. */
+#include "store/s3_request.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "aws/sigv4.h"
+#include "core/base64.h"
+
+#define MAX_HEADERS 16
+
+void kl_s3_result_init(struct kl_s3_result *r, size_t max_body)
+{
+	kl_http_resp_init(&r->resp, max_body);
+	memset(&r->err, 0, sizeof r->err);
+	r->attempts = 0;
+}
+
+void kl_s3_result_cleanup(struct kl_s3_result *r)
+{
+	kl_http_resp_cleanup(&r->resp);
+}
+
+void kl_s3_sha256(const void *p, size_t n, char hex[65], char b64[45])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	EVP_Digest(p ? p : "", n, md, &mdlen, EVP_sha256(), NULL);
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+	/* base64 of 32 bytes is 44 characters: encode into a fixed buffer. */
+	char tmp[64];
+	struct kl_buf b = {tmp, 0, sizeof tmp, sizeof tmp};
+	kl_base64_encode(&b, md, 32);
+	memcpy(b64, tmp, 44);
+	b64[44] = '\0';
+}
+
+int kl_s3_encode_key(struct kl_buf *out, const char *s)
+{
+	return kl_uri_encode(out, s, strlen(s), 1);
+}
+
+struct call {
+	const struct kl_s3_endpoint *ep;
+	struct kl_http *h;
+	const struct kl_s3_req *r;
+	const char *url, *path;
+	struct kl_s3_result *out;
+	struct kl_errbuf eb; /* last local or transport error */
+	int checksum_mismatch;
+};
+
+/* 200 + <Error> (CompleteMultipartUpload, CopyObject): an error after all. */
+static int error_in_body(const struct kl_http_resp *resp)
+{
+	const char *p = resp->body.data;
+	size_t n = resp->body.len;
+	for (size_t i = 0; i + 7 <= n && i < 512; i++)
+		if (memcmp(p + i, "<Error>", 7) == 0)
+			return 1;
+	return 0;
+}
+
+static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
+{
+	(void)n;
+	struct call *c = ctx;
+	const struct kl_s3_endpoint *ep = c->ep;
+	const struct kl_s3_req *r = c->r;
+	struct kl_http_resp *resp = &c->out->resp;
+	kl_errbuf_clear(&c->eb);
+	memset(&c->out->err, 0, sizeof c->out->err);
+	c->checksum_mismatch = 0;
+
+	struct kl_aws_creds cr;
+	pthread_mutex_lock(ep->cred_mu);
+	int rc = kl_cred_chain_get(ep->creds, time(NULL), &cr, &c->eb);
+	pthread_mutex_unlock(ep->cred_mu);
+	if (rc) {
+		kl_aws_creds_wipe(&cr);
+		/* "no provider configured" must not read as "no such object" */
+		return rc == KL_ENOTFOUND
+			   ? kl_errbuf_set(&c->eb, KL_EAUTH, "no AWS credentials found")
+			   : rc;
+	}
+
+	struct kl_sigv4_header sh[MAX_HEADERS];
+	size_t nsh = 0;
+	sh[nsh++] = (struct kl_sigv4_header){"Host", ep->host};
+	if (r->checksum) {
+		sh[nsh++] = (struct kl_sigv4_header){"x-amz-checksum-sha256", r->checksum};
+		sh[nsh++] = (struct kl_sigv4_header){"x-amz-sdk-checksum-algorithm", "SHA256"};
+	}
+	for (size_t i = 0; i < r->n_headers && nsh < MAX_HEADERS; i++)
+		sh[nsh++] = (struct kl_sigv4_header){r->headers[i].name, r->headers[i].value};
+	struct kl_sigv4_request sr = {
+	    .method = r->method,
+	    .path = c->path,
+	    .query = r->query,
+	    .headers = sh,
+	    .n_headers = nsh,
+	    .payload = r->body,
+	    .payload_len = r->body_len,
+	    .payload_hash = r->sha256_hex,
+	    .region = ep->region,
+	    .service = "s3",
+	    .access_key_id = cr.access_key_id,
+	    .secret_access_key = cr.secret_access_key,
+	    .session_token = cr.session_token,
+	    .now = time(NULL),
+	    .flags = KL_SIGV4_S3,
+	};
+	struct kl_sigv4_result sig;
+	kl_sigv4_result_init(&sig);
+	rc = kl_sigv4_sign(&sr, &sig, &c->eb);
+	kl_aws_creds_wipe(&cr);
+	if (rc) {
+		kl_sigv4_result_cleanup(&sig);
+		return rc;
+	}
+	struct kl_http_header hh[MAX_HEADERS + KL_SIGV4_MAX_ADD + 1];
+	size_t nh = 0;
+	for (size_t i = 1; i < nsh; i++) /* Host: curl sends it from the URL */
+		hh[nh++] = (struct kl_http_header){sh[i].name, sh[i].value};
+	for (size_t i = 0; i < sig.n_add; i++)
+		hh[nh++] = (struct kl_http_header){sig.add[i].name, sig.add[i].value};
+	hh[nh++] = (struct kl_http_header){"Authorization", sig.authz.data};
+	struct kl_http_req hr = {r->method, c->url, hh, nh, r->body, r->body_len};
+	rc = kl_http_request(c->h, &hr, resp, &c->eb);
+	kl_sigv4_result_cleanup(&sig);
+
+	struct kl_aws_error *e = &c->out->err;
+	e->status = resp->status;
+	/* Only POSTs (Create/CompleteMultipartUpload) answer with XML documents
+	 * that may be errors; a GetObject body is the user's data. */
+	int post = !strcmp(r->method, "POST");
+	if (rc == KL_OK && (resp->status >= 300 || (post && error_in_body(resp)))) {
+		kl_aws_error_parse(resp->body.data, resp->body.len, resp->error_type, e);
+		e->status = resp->status;
+		if (!e->request_id[0])
+			snprintf(e->request_id, sizeof e->request_id, "%s", resp->request_id);
+	}
+	*retry_after_ms = kl_http_resp_retry_after_ms(resp);
+	rc = kl_retry_classify(resp->net, resp->status, e->code);
+	if (rc == KL_OK && resp->status >= 300) /* 3xx: wrong region or endpoint */
+		rc = KL_EREMOTE;
+	if (rc == KL_OK && e->code[0]) /* 200 with an error document */
+		rc = kl_retry_classify(KL_NET_OK, 500, e->code);
+	if (rc == KL_OK && r->checksum && resp->checksum_sha256[0] &&
+	    strcmp(resp->checksum_sha256, r->checksum) != 0) {
+		c->checksum_mismatch = 1; /* corrupted on the way: send again */
+		rc = KL_ERETRY;
+	}
+	return rc;
+}
+
+int kl_s3_call(const struct kl_s3_endpoint *ep, struct kl_http *h, const struct kl_s3_req *req,
+	       struct kl_s3_result *out, struct kl_errbuf *eb)
+{
+	struct kl_buf path, url;
+	kl_buf_init(&path, 1 << 16);
+	kl_buf_init(&url, 1 << 17);
+	int rc = kl_buf_puts(&path, ep->path_base);
+	if (!rc && req->key)
+		rc = kl_buf_putc(&path, '/') ? KL_ENOMEM : kl_s3_encode_key(&path, req->key);
+	if (!rc && path.len == 0)
+		rc = kl_buf_putc(&path, '/');
+	if (!rc)
+		rc = kl_buf_putc(&path, '\0');
+	if (!rc)
+		rc = kl_buf_printf(&url, "%s%s%s%s", ep->origin, path.data,
+				   req->query && *req->query ? "?" : "",
+				   req->query ? req->query : "");
+	if (rc) {
+		kl_buf_cleanup(&path);
+		kl_buf_cleanup(&url);
+		return kl_errbuf_set(eb, KL_ENOMEM, "s3: %s: key too long", req->op);
+	}
+	struct call c = {
+	    .ep = ep, .h = h, .r = req, .url = url.data, .path = path.data, .out = out};
+	struct kl_rng rng;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	kl_rng_seed(&rng, (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uintptr_t)&c);
+	out->attempts = 0;
+	rc = kl_retry_run(&ep->retry, &rng, NULL, NULL, attempt, &c, &out->attempts);
+	if (rc) {
+		const char *key = req->key ? req->key : "";
+		const struct kl_aws_error *e = &out->err;
+		char tries[48];
+		snprintf(tries, sizeof tries, "%u attempt%s", out->attempts,
+			 out->attempts == 1 ? "" : "s");
+		if (c.checksum_mismatch)
+			kl_errbuf_set(eb, rc,
+				      "s3: %s s3://%s/%s: echoed x-amz-checksum-sha256 differs "
+				      "from the one sent (%s)",
+				      req->op, ep->bucket, key, tries);
+		else if (e->status)
+			kl_errbuf_set(
+			    eb, rc, "s3: %s s3://%s/%s: HTTP %d %s%s%s (request id %s, %s)",
+			    req->op, ep->bucket, key, e->status,
+			    e->code[0] ? e->code : "(no error code)", e->message[0] ? ": " : "",
+			    e->message, e->request_id[0] ? e->request_id : "-", tries);
+		else
+			kl_errbuf_set(eb, rc, "s3: %s s3://%s/%s: %s (%s)", req->op, ep->bucket,
+				      key, c.eb.msg[0] ? c.eb.msg : kl_strerror(rc), tries);
+	}
+	kl_buf_cleanup(&path);
+	kl_buf_cleanup(&url);
+	return rc;
+}

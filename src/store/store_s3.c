@@ -1,0 +1,765 @@
+/* store_s3.c — a lake at s3://bucket/prefix; see store.h.
+ *
+ * A file is buffered in memory. Below the multipart threshold commit() sends
+ * one PutObject. When the buffer reaches the threshold, a multipart upload is
+ * created and the buffer is cut into parts of part_size; full parts go to a
+ * small pool of upload threads (each with its own kl_http handle) through a
+ * queue bounded by `concurrency` parts in flight for the whole store, so a
+ * writer blocks instead of buffering without limit. commit() sends the last
+ * part, waits for the others and completes the upload with every part's ETag
+ * and SHA-256; abort() or any failure aborts the upload, so nothing becomes
+ * visible. The store's ops are called from one thread; only part uploads run
+ * elsewhere. Locking: `mu` guards the queue, each file's part table, pending
+ * count and first error, the store's errbuf and the credential chain.
+ */
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/credentials.h"
+#include "aws/sigv4.h"
+#include "aws/xml.h"
+#include "store/s3_request.h"
+
+#define MIB ((size_t)1 << 20)
+#define MAX_PARTS 10000
+#define MAX_OBJECT ((size_t)5 << 30)
+
+struct part_job {
+	struct part_job *next;
+	struct kl_store_file *f;
+	unsigned num; /* 1-based */
+	struct kl_buf data;
+};
+
+struct s3_store {
+	struct kl_store base;
+	struct kl_s3_endpoint ep;
+	char *prefix; /* "" or "prefix/" */
+	size_t threshold, part_size;
+	unsigned concurrency;
+	char *sse, *sse_kms_key_id, *ca_file;
+	struct kl_http *http; /* the caller's thread */
+
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	struct part_job *head, *tail;
+	unsigned inflight; /* queued + being uploaded */
+	int stopping;
+	pthread_t *threads;
+	struct kl_http **thread_http;
+	unsigned nthreads;
+};
+
+struct part_res {
+	char etag[128];
+	char checksum[45];
+};
+
+struct kl_store_file {
+	struct s3_store *s;
+	char *key; /* full key, prefix included */
+	struct kl_buf cur;
+	uint64_t bytes;
+	char *upload_id; /* NULL until the multipart upload exists */
+	unsigned nparts;
+	struct part_res *parts; /* nparts entries; filled by the uploaders */
+	unsigned pending;
+	int rc;	    /* first failure of this file */
+	int cancel; /* aborted: skip queued parts */
+};
+
+/* Record the first error of the file and of the store (any thread). */
+static int fail_locked(struct kl_store_file *f, int rc, const struct kl_errbuf *eb)
+{
+	if (!f->rc)
+		f->rc = rc;
+	kl_errbuf_set(&f->s->base.err, rc, "%s", eb->msg);
+	return rc;
+}
+
+static int fail(struct kl_store_file *f, int rc, const struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&f->s->mu);
+	fail_locked(f, rc, eb);
+	pthread_mutex_unlock(&f->s->mu);
+	return rc;
+}
+
+/* ---- requests ---- */
+
+static int sse_headers(const struct s3_store *s, struct kl_http_header *h)
+{
+	size_t n = 0;
+	if (s->sse) {
+		h[n++] = (struct kl_http_header){"x-amz-server-side-encryption", s->sse};
+		if (s->sse_kms_key_id)
+			h[n++] = (struct kl_http_header){
+			    "x-amz-server-side-encryption-aws-kms-key-id", s->sse_kms_key_id};
+	}
+	return (int)n;
+}
+
+static int put_object(struct kl_store_file *f)
+{
+	struct s3_store *s = f->s;
+	char hex[65], b64[45];
+	kl_s3_sha256(f->cur.data, f->cur.len, hex, b64);
+	struct kl_http_header h[4] = {{"Content-Type", "application/octet-stream"}};
+	size_t nh = 1 + (size_t)sse_headers(s, h + 1);
+	struct kl_s3_req req = {"PutObject", "PUT", f->key, NULL, f->cur.data,
+				f->cur.len,  hex,   b64,    h,	  nh};
+	struct kl_s3_result res;
+	struct kl_errbuf eb = {{0}, 0};
+	kl_s3_result_init(&res, 1 << 16);
+	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+	kl_s3_result_cleanup(&res);
+	return rc ? fail(f, rc, &eb) : KL_OK;
+}
+
+static int create_upload(struct kl_store_file *f)
+{
+	struct s3_store *s = f->s;
+	struct kl_http_header h[4] = {{"Content-Type", "application/octet-stream"},
+				      {"x-amz-checksum-algorithm", "SHA256"}};
+	size_t nh = 2 + (size_t)sse_headers(s, h + 2);
+	struct kl_s3_req req = {
+	    "CreateMultipartUpload", "POST", f->key, "uploads", NULL, 0, NULL, NULL, h, nh};
+	struct kl_s3_result res;
+	struct kl_errbuf eb = {{0}, 0};
+	kl_s3_result_init(&res, 1 << 16);
+	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+	if (!rc) {
+		struct kl_buf id;
+		kl_buf_init(&id, 4096);
+		if (kl_xml_find(res.resp.body.data, res.resp.body.len, NULL, "UploadId", &id) ||
+		    id.len == 0 || kl_buf_putc(&id, '\0'))
+			rc = kl_errbuf_set(&eb, KL_EPARSE,
+					   "s3: CreateMultipartUpload s3://%s/%s: no UploadId in "
+					   "the answer",
+					   s->ep.bucket, f->key);
+		else
+			f->upload_id = id.data; /* takes the block */
+		if (rc)
+			kl_buf_cleanup(&id);
+	}
+	kl_s3_result_cleanup(&res);
+	return rc ? fail(f, rc, &eb) : KL_OK;
+}
+
+/* "uploadId=<encoded>" (+ "&partNumber=N" first when num > 0). */
+static int upload_query(struct kl_buf *q, const char *upload_id, unsigned num)
+{
+	int rc =
+	    num ? kl_buf_printf(q, "partNumber=%u&uploadId=", num) : kl_buf_puts(q, "uploadId=");
+	if (!rc)
+		rc = kl_uri_encode(q, upload_id, strlen(upload_id), 0);
+	return rc ? rc : kl_buf_putc(q, '\0');
+}
+
+/* Upload one part (any thread); the result goes into f->parts[num - 1]. */
+static int upload_part(struct kl_store_file *f, struct kl_http *h, unsigned num,
+		       const struct kl_buf *data)
+{
+	struct s3_store *s = f->s;
+	char hex[65], b64[45];
+	kl_s3_sha256(data->data, data->len, hex, b64);
+	struct kl_buf q;
+	kl_buf_init(&q, 4096);
+	struct kl_errbuf eb = {{0}, 0};
+	int rc = upload_query(&q, f->upload_id, num);
+	if (rc) {
+		kl_buf_cleanup(&q);
+		return fail(f, kl_errbuf_set(&eb, rc, "s3: UploadPart: out of memory"), &eb);
+	}
+	/* An explicit type: libcurl would label the body a form otherwise. */
+	struct kl_http_header ct[] = {{"Content-Type", "application/octet-stream"}};
+	struct kl_s3_req req = {"UploadPart", "PUT", f->key, q.data, data->data,
+				data->len,    hex,   b64,    ct,     1};
+	struct kl_s3_result res;
+	kl_s3_result_init(&res, 1 << 16);
+	rc = kl_s3_call(&s->ep, h, &req, &res, &eb);
+	if (!rc && !res.resp.etag[0])
+		rc = kl_errbuf_set(&eb, KL_EREMOTE, "s3: UploadPart %u s3://%s/%s: no ETag", num,
+				   s->ep.bucket, f->key);
+	pthread_mutex_lock(&s->mu);
+	if (rc) {
+		fail_locked(f, rc, &eb);
+	} else {
+		struct part_res *p = &f->parts[num - 1];
+		snprintf(p->etag, sizeof p->etag, "%s", res.resp.etag);
+		memcpy(p->checksum, b64, sizeof p->checksum);
+	}
+	pthread_mutex_unlock(&s->mu);
+	kl_s3_result_cleanup(&res);
+	kl_buf_cleanup(&q);
+	return rc;
+}
+
+static int xml_text(struct kl_buf *b, const char *s)
+{
+	int rc = KL_OK;
+	for (; *s && !rc; s++)
+		rc = *s == '&'	 ? kl_buf_puts(b, "&amp;")
+		     : *s == '<' ? kl_buf_puts(b, "&lt;")
+		     : *s == '>' ? kl_buf_puts(b, "&gt;")
+		     : *s == '"' ? kl_buf_puts(b, "&quot;")
+				 : kl_buf_putc(b, *s);
+	return rc;
+}
+
+static int complete_upload(struct kl_store_file *f)
+{
+	struct s3_store *s = f->s;
+	struct kl_buf body, q;
+	kl_buf_init(&body, 0);
+	kl_buf_init(&q, 4096);
+	struct kl_errbuf eb = {{0}, 0};
+	int rc = kl_buf_puts(&body, "<CompleteMultipartUpload "
+				    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+	for (unsigned i = 0; i < f->nparts && !rc; i++) {
+		rc = kl_buf_puts(&body, "<Part><ETag>");
+		rc = rc ? rc : xml_text(&body, f->parts[i].etag);
+		rc = rc ? rc
+			: kl_buf_printf(&body,
+					"</ETag><ChecksumSHA256>%s</ChecksumSHA256>"
+					"<PartNumber>%u</PartNumber></Part>",
+					f->parts[i].checksum, i + 1);
+	}
+	rc = rc ? rc : kl_buf_puts(&body, "</CompleteMultipartUpload>");
+	rc = rc ? rc : upload_query(&q, f->upload_id, 0);
+	if (rc) {
+		kl_buf_cleanup(&body);
+		kl_buf_cleanup(&q);
+		return fail(f, kl_errbuf_set(&eb, rc, "s3: CompleteMultipartUpload: out of memory"),
+			    &eb);
+	}
+	struct kl_http_header h[] = {{"Content-Type", "application/xml"}};
+	struct kl_s3_req req = {"CompleteMultipartUpload",
+				"POST",
+				f->key,
+				q.data,
+				body.data,
+				body.len,
+				NULL,
+				NULL,
+				h,
+				1};
+	struct kl_s3_result res;
+	kl_s3_result_init(&res, 1 << 20);
+	rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+	kl_s3_result_cleanup(&res);
+	kl_buf_cleanup(&body);
+	kl_buf_cleanup(&q);
+	return rc ? fail(f, rc, &eb) : KL_OK;
+}
+
+/* Best effort: a failure is recorded (first error) and the upload lingers
+ * until a bucket lifecycle rule removes it. NoSuchUpload counts as done. */
+static void abort_upload(struct kl_store_file *f)
+{
+	struct s3_store *s = f->s;
+	struct kl_buf q;
+	kl_buf_init(&q, 4096);
+	struct kl_errbuf eb = {{0}, 0};
+	if (upload_query(&q, f->upload_id, 0)) {
+		kl_buf_cleanup(&q);
+		return;
+	}
+	struct kl_s3_req req = {
+	    "AbortMultipartUpload", "DELETE", f->key, q.data, NULL, 0, NULL, NULL, NULL, 0};
+	struct kl_s3_result res;
+	kl_s3_result_init(&res, 1 << 16);
+	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+	if (rc && strcmp(res.err.code, "NoSuchUpload") != 0)
+		fail(f, rc, &eb);
+	kl_s3_result_cleanup(&res);
+	kl_buf_cleanup(&q);
+}
+
+/* ---- upload threads ---- */
+
+struct worker_arg {
+	struct s3_store *s;
+	struct kl_http *h;
+};
+
+static void *worker(void *arg)
+{
+	struct s3_store *s = ((struct worker_arg *)arg)->s;
+	struct kl_http *h = ((struct worker_arg *)arg)->h;
+	free(arg);
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->head && !s->stopping)
+			pthread_cond_wait(&s->work, &s->mu);
+		if (!s->head)
+			break;
+		struct part_job *j = s->head;
+		if (!(s->head = j->next))
+			s->tail = NULL;
+		int skip = j->f->cancel || j->f->rc;
+		pthread_mutex_unlock(&s->mu);
+		if (!skip)
+			upload_part(j->f, h, j->num, &j->data);
+		kl_buf_cleanup(&j->data);
+		pthread_mutex_lock(&s->mu);
+		j->f->pending--;
+		s->inflight--;
+		free(j);
+		pthread_cond_broadcast(&s->done);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+static int start_workers(struct s3_store *s, struct kl_errbuf *eb)
+{
+	if (s->threads) /* an earlier start failed before any thread ran */
+		return kl_errbuf_set(eb, KL_ENOMEM, "s3: cannot start upload threads");
+	s->threads = calloc(s->concurrency, sizeof *s->threads);
+	s->thread_http = calloc(s->concurrency, sizeof *s->thread_http);
+	if (!s->threads || !s->thread_http)
+		return kl_errbuf_set(eb, KL_ENOMEM, "s3: out of memory");
+	struct kl_http_opts ho = {.ca_file = s->ca_file};
+	for (unsigned i = 0; i < s->concurrency; i++) {
+		struct worker_arg *a = malloc(sizeof *a);
+		struct kl_http *h = kl_http_new(&ho, eb);
+		if (!a || !h) {
+			free(a);
+			kl_http_free(h);
+			return kl_errbuf_set(eb, KL_ENOMEM, "s3: cannot start upload threads");
+		}
+		*a = (struct worker_arg){s, h};
+		if (pthread_create(&s->threads[s->nthreads], NULL, worker, a)) {
+			free(a);
+			kl_http_free(h);
+			return kl_errbuf_set(eb, KL_ENOMEM, "s3: cannot start upload threads");
+		}
+		s->thread_http[s->nthreads++] = h;
+	}
+	return KL_OK;
+}
+
+static void stop_workers(struct s3_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->work);
+	pthread_mutex_unlock(&s->mu);
+	for (unsigned i = 0; i < s->nthreads; i++) {
+		pthread_join(s->threads[i], NULL);
+		kl_http_free(s->thread_http[i]);
+	}
+	free(s->threads);
+	free(s->thread_http);
+}
+
+/* Queue one part (takes data's block); blocks while `concurrency` parts are
+ * in flight. */
+static int submit(struct kl_store_file *f, struct kl_buf *data)
+{
+	struct s3_store *s = f->s;
+	struct kl_errbuf eb = {{0}, 0};
+	int rc = KL_OK;
+	if (!s->nthreads && (rc = start_workers(s, &eb)))
+		; /* threads that did start keep running until free() */
+	else if (f->nparts == MAX_PARTS)
+		rc = kl_errbuf_set(&eb, KL_ELIMIT,
+				   "s3: s3://%s/%s: more than %d parts (raise the part size)",
+				   s->ep.bucket, f->key, MAX_PARTS);
+	struct part_job *j = rc ? NULL : calloc(1, sizeof *j);
+	if (!rc && !j)
+		rc = kl_errbuf_set(&eb, KL_ENOMEM, "s3: out of memory");
+	if (rc) {
+		kl_buf_cleanup(data);
+		return fail(f, rc, &eb);
+	}
+	pthread_mutex_lock(&s->mu);
+	struct part_res *p = realloc(f->parts, (f->nparts + 1) * sizeof *p);
+	if (!p) {
+		pthread_mutex_unlock(&s->mu);
+		free(j);
+		kl_buf_cleanup(data);
+		return fail(f, kl_errbuf_set(&eb, KL_ENOMEM, "s3: out of memory"), &eb);
+	}
+	f->parts = p;
+	memset(&p[f->nparts], 0, sizeof *p);
+	*j = (struct part_job){NULL, f, ++f->nparts, *data};
+	kl_buf_init(data, 0);
+	while (s->inflight >= s->concurrency)
+		pthread_cond_wait(&s->done, &s->mu);
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+	s->inflight++;
+	f->pending++;
+	pthread_cond_signal(&s->work);
+	pthread_mutex_unlock(&s->mu);
+	return KL_OK;
+}
+
+static int wait_parts(struct kl_store_file *f)
+{
+	struct s3_store *s = f->s;
+	pthread_mutex_lock(&s->mu);
+	while (f->pending)
+		pthread_cond_wait(&s->done, &s->mu);
+	int rc = f->rc;
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static int file_rc(struct kl_store_file *f)
+{
+	pthread_mutex_lock(&f->s->mu);
+	int rc = f->rc;
+	pthread_mutex_unlock(&f->s->mu);
+	return rc;
+}
+
+/* ---- the vtable ---- */
+
+static int s3_open(struct kl_store *base, const char *key, struct kl_store_file **out)
+{
+	struct s3_store *s = (struct s3_store *)base;
+	size_t n = strlen(s->prefix) + strlen(key);
+	if (!*key || *key == '/' || n > 1024)
+		return kl_errbuf_set(&base->err, KL_EINVAL, "s3: bad object key \"%.100s\"", key);
+	struct kl_store_file *f = calloc(1, sizeof *f);
+	if (!f || !(f->key = malloc(n + 1))) {
+		free(f);
+		return kl_errbuf_set(&base->err, KL_ENOMEM, "s3: out of memory opening %s", key);
+	}
+	snprintf(f->key, n + 1, "%s%s", s->prefix, key);
+	f->s = s;
+	kl_buf_init(&f->cur, s->threshold > s->part_size ? s->threshold : s->part_size);
+	*out = f;
+	return KL_OK;
+}
+
+/* Start the multipart upload if needed, then queue every full part (and the
+ * rest too when `last`). */
+static int flush_parts(struct kl_store_file *f, int last)
+{
+	struct s3_store *s = f->s;
+	if (!f->upload_id) {
+		int rc = create_upload(f);
+		if (rc)
+			return rc;
+	}
+	while (f->cur.len >= s->part_size || (last && f->cur.len > 0)) {
+		struct kl_buf part;
+		if (f->cur.len <= s->part_size) {
+			part = f->cur;
+			kl_buf_init(&f->cur, f->cur.max);
+		} else {
+			kl_buf_init(&part, 0);
+			if (kl_buf_append(&part, f->cur.data, s->part_size)) {
+				struct kl_errbuf eb = {{0}, 0};
+				return fail(f, kl_errbuf_set(&eb, KL_ENOMEM, "s3: out of memory"),
+					    &eb);
+			}
+			f->cur.len -= s->part_size;
+			memmove(f->cur.data, f->cur.data + s->part_size, f->cur.len);
+		}
+		int rc = submit(f, &part);
+		if (rc)
+			return rc;
+	}
+	return KL_OK;
+}
+
+static int s3_write(struct kl_store_file *f, const void *p, size_t n)
+{
+	struct s3_store *s = f->s;
+	int rc = file_rc(f);
+	const char *c = p;
+	while (!rc && n) {
+		size_t limit = f->upload_id ? s->part_size : s->threshold;
+		size_t room = limit > f->cur.len ? limit - f->cur.len : 0;
+		size_t k = n < room ? n : room;
+		if (k && kl_buf_append(&f->cur, c, k)) {
+			struct kl_errbuf eb = {{0}, 0};
+			return fail(f, kl_errbuf_set(&eb, KL_ENOMEM, "s3: out of memory"), &eb);
+		}
+		c += k;
+		n -= k;
+		f->bytes += k;
+		if (f->cur.len >= limit)
+			rc = flush_parts(f, 0);
+	}
+	return rc;
+}
+
+static void file_free(struct kl_store_file *f)
+{
+	kl_buf_cleanup(&f->cur);
+	free(f->parts);
+	free(f->upload_id);
+	free(f->key);
+	free(f);
+}
+
+static int s3_commit(struct kl_store_file *f)
+{
+	struct s3_store *s = f->s;
+	int rc = file_rc(f);
+	if (!rc && !f->upload_id) {
+		rc = put_object(f);
+	} else if (f->upload_id) {
+		if (!rc)
+			rc = flush_parts(f, 1);
+		int wrc = wait_parts(f);
+		rc = rc ? rc : wrc;
+		rc = rc ? rc : complete_upload(f);
+		if (rc)
+			abort_upload(f);
+	}
+	if (!rc) {
+		s->base.files_committed++;
+		s->base.bytes_committed += f->bytes;
+	}
+	file_free(f);
+	return rc;
+}
+
+static void s3_abort(struct kl_store_file *f)
+{
+	if (f->upload_id) {
+		pthread_mutex_lock(&f->s->mu);
+		f->cancel = 1;
+		pthread_mutex_unlock(&f->s->mu);
+		wait_parts(f);
+		abort_upload(f);
+	}
+	file_free(f);
+}
+
+static int s3_sync(struct kl_store *base)
+{
+	(void)base; /* a completed PutObject / CompleteMultipartUpload is durable */
+	return KL_OK;
+}
+
+static int s3_read(struct kl_store *base, const char *key, struct kl_buf *out)
+{
+	struct s3_store *s = (struct s3_store *)base;
+	kl_buf_reset(out);
+	struct kl_buf full;
+	kl_buf_init(&full, 0);
+	if (kl_buf_printf(&full, "%s%s", s->prefix, key)) {
+		kl_buf_cleanup(&full);
+		return KL_ENOMEM;
+	}
+	struct kl_s3_req req = {"GetObject", "GET", full.data, NULL, NULL, 0, NULL, NULL, NULL, 0};
+	struct kl_s3_result res;
+	struct kl_errbuf eb = {{0}, 0};
+	kl_s3_result_init(&res, out->max == SIZE_MAX ? 0 : out->max);
+	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+	if (rc && res.err.status == 404 && strcmp(res.err.code, "NoSuchBucket") != 0) {
+		rc = KL_ENOTFOUND;
+	} else if (rc) {
+		pthread_mutex_lock(&s->mu);
+		kl_errbuf_set(&base->err, rc, "%s", eb.msg);
+		pthread_mutex_unlock(&s->mu);
+	} else {
+		struct kl_buf tmp = *out; /* hand the body over, keep out's cap */
+		*out = res.resp.body;
+		out->max = tmp.max;
+		res.resp.body = tmp;
+	}
+	kl_s3_result_cleanup(&res);
+	kl_buf_cleanup(&full);
+	return rc;
+}
+
+static void s3_free(struct kl_store *base)
+{
+	struct s3_store *s = (struct s3_store *)base;
+	if (s->nthreads || s->threads)
+		stop_workers(s);
+	pthread_mutex_destroy(&s->mu);
+	pthread_cond_destroy(&s->work);
+	pthread_cond_destroy(&s->done);
+	kl_http_free(s->http);
+	free(s->ep.origin);
+	free(s->ep.host);
+	free(s->ep.path_base);
+	free(s->ep.bucket);
+	free(s->ep.region);
+	free(s->prefix);
+	free(s->sse);
+	free(s->sse_kms_key_id);
+	free(s->ca_file);
+	free(s);
+}
+
+static const struct kl_store_ops s3_ops = {s3_open, s3_write, s3_commit, s3_abort,
+					   s3_sync, s3_read,  s3_free};
+
+const char *kl_store_s3_env_endpoint(const struct kl_aws_env *env)
+{
+	const char *e = kl_aws_env_get(env, "AWS_ENDPOINT_URL_S3");
+	return e ? e : kl_aws_env_get(env, "AWS_ENDPOINT_URL");
+}
+
+static int valid_bucket(const char *b, size_t n)
+{
+	if (n < 3 || n > 63)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') || b[i] == '.' ||
+		      b[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static char *dup_or_null(const char *s, int *oom)
+{
+	char *d = s ? strdup(s) : NULL;
+	if (s && !d)
+		*oom = 1;
+	return d;
+}
+
+static char *fmt(int *oom, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static char *fmt(int *oom, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	char *p = NULL;
+	if (vasprintf(&p, f, ap) < 0) {
+		p = NULL;
+		*oom = 1;
+	}
+	va_end(ap);
+	return p;
+}
+
+/* Endpoint: origin, Host and path base for the bucket. */
+static int resolve_endpoint(struct s3_store *s, const struct kl_store_s3_opts *o,
+			    struct kl_errbuf *eb)
+{
+	int oom = 0;
+	const char *b = s->ep.bucket, *r = s->ep.region;
+	if (o->endpoint && *o->endpoint) {
+		const char *e = o->endpoint, *hs = strstr(e, "://");
+		int https = !strncmp(e, "https://", 8);
+		if (!hs || (!https && strncmp(e, "http://", 7)))
+			return kl_errbuf_set(eb, KL_EINVAL,
+					     "s3: endpoint \"%s\" is not an http(s):// URL", e);
+		hs += 3;
+		size_t hn = strcspn(hs, "/?#");
+		if (hn == 0 || hs[hn] == '?' || hs[hn] == '#')
+			return kl_errbuf_set(eb, KL_EINVAL, "s3: bad endpoint \"%s\"", e);
+		const char *path = hs + hn;
+		size_t pn = strlen(path);
+		while (pn && path[pn - 1] == '/')
+			pn--;
+		size_t hostn = hn;
+		const char *dflt = https ? ":443" : ":80";
+		if (hn > strlen(dflt) && !strncmp(hs + hn - strlen(dflt), dflt, strlen(dflt)))
+			hostn = hn - strlen(dflt);
+		s->ep.origin = fmt(&oom, "%.*s", (int)(hs + hn - e), e);
+		s->ep.host = fmt(&oom, "%.*s", (int)hostn, hs);
+		s->ep.path_base = fmt(&oom, "%.*s/%s", (int)pn, path, b);
+	} else if (o->path_style || strchr(b, '.')) {
+		/* dotted bucket names do not match the *.s3 TLS certificate */
+		s->ep.origin = fmt(&oom, "https://s3.%s.amazonaws.com", r);
+		s->ep.host = fmt(&oom, "s3.%s.amazonaws.com", r);
+		s->ep.path_base = fmt(&oom, "/%s", b);
+	} else {
+		s->ep.origin = fmt(&oom, "https://%s.s3.%s.amazonaws.com", b, r);
+		s->ep.host = fmt(&oom, "%s.s3.%s.amazonaws.com", b, r);
+		s->ep.path_base = fmt(&oom, "%s", "");
+	}
+	return oom ? kl_errbuf_set(eb, KL_ENOMEM, "s3: out of memory") : KL_OK;
+}
+
+static int check_opts(const struct kl_store_s3_opts *o, struct kl_errbuf *eb)
+{
+	if (!o || !o->region || !*o->region)
+		return kl_errbuf_set(eb, KL_EINVAL, "s3: no region (set AWS_REGION)");
+	for (const char *p = o->region; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			return kl_errbuf_set(eb, KL_EINVAL, "s3: bad region \"%s\"", o->region);
+	if (!o->creds)
+		return kl_errbuf_set(eb, KL_EINVAL, "s3: no credential chain");
+	if (o->part_size && (o->part_size < 5 * MIB || o->part_size > MAX_OBJECT))
+		return kl_errbuf_set(
+		    eb, KL_EINVAL, "s3: part size %zu out of range (5 MiB to 5 GiB)", o->part_size);
+	if (o->multipart_threshold > MAX_OBJECT)
+		return kl_errbuf_set(eb, KL_EINVAL, "s3: multipart threshold over 5 GiB");
+	if (o->concurrency > 64)
+		return kl_errbuf_set(eb, KL_EINVAL, "s3: upload concurrency %u over 64",
+				     o->concurrency);
+	if (o->sse && strcmp(o->sse, "AES256") && strcmp(o->sse, "aws:kms"))
+		return kl_errbuf_set(eb, KL_EINVAL,
+				     "s3: server-side encryption \"%s\": want AES256 or aws:kms",
+				     o->sse);
+	if (o->sse_kms_key_id && (!o->sse || strcmp(o->sse, "aws:kms")))
+		return kl_errbuf_set(eb, KL_EINVAL, "s3: a KMS key id needs sse aws:kms");
+	return KL_OK;
+}
+
+int kl_store_s3_new(struct kl_store **out, const char *url, const struct kl_store_s3_opts *o,
+		    struct kl_errbuf *eb)
+{
+	int rc = check_opts(o, eb);
+	if (rc)
+		return rc;
+	if (strncmp(url, "s3://", 5))
+		return kl_errbuf_set(eb, KL_EINVAL, "s3: \"%s\" is not an s3://bucket/prefix URL",
+				     url);
+	const char *b = url + 5;
+	size_t bn = strcspn(b, "/");
+	if (!valid_bucket(b, bn))
+		return kl_errbuf_set(eb, KL_EINVAL, "s3: bad bucket name in \"%s\"", url);
+	const char *p = b + bn;
+	while (*p == '/')
+		p++;
+	size_t pn = strlen(p);
+	while (pn && p[pn - 1] == '/')
+		pn--;
+
+	struct s3_store *s = calloc(1, sizeof *s);
+	if (!s)
+		return kl_errbuf_set(eb, KL_ENOMEM, "s3: out of memory");
+	int oom = 0;
+	s->ep.bucket = fmt(&oom, "%.*s", (int)bn, b);
+	s->ep.region = dup_or_null(o->region, &oom);
+	s->prefix = fmt(&oom, "%.*s%s", (int)pn, p, pn ? "/" : "");
+	s->sse = dup_or_null(o->sse, &oom);
+	s->sse_kms_key_id = dup_or_null(o->sse_kms_key_id, &oom);
+	s->ca_file = dup_or_null(o->ca_file, &oom);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->work, NULL);
+	pthread_cond_init(&s->done, NULL);
+	s->base.ops = &s3_ops;
+	s->ep.creds = o->creds;
+	s->ep.cred_mu = &s->mu;
+	s->ep.retry = (struct kl_retry_policy){100, 20000, o->max_attempts ? o->max_attempts : 5};
+	s->threshold = o->multipart_threshold ? o->multipart_threshold : 16 * MIB;
+	s->part_size = o->part_size ? o->part_size : 8 * MIB;
+	s->concurrency = o->concurrency ? o->concurrency : 4;
+	if (oom)
+		rc = kl_errbuf_set(eb, KL_ENOMEM, "s3: out of memory");
+	if (!rc)
+		rc = resolve_endpoint(s, o, eb);
+	struct kl_http_opts ho = {.ca_file = s->ca_file};
+	if (!rc && !(s->http = kl_http_new(&ho, eb)))
+		rc = KL_ENOMEM;
+	if (rc) {
+		s3_free(&s->base);
+		return rc;
+	}
+	*out = &s->base;
+	return KL_OK;
+}

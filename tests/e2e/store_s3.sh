@@ -1,0 +1,163 @@
+# store/store_s3 end to end. Against moto (a real S3 server, started here on a
+# free loopback port): small, empty and 40 MiB multipart objects, Hive keys
+# with '=', '%', spaces and unicode read back byte-identical with the AWS CLI,
+# SHA-256 checksums stored, abort leaves neither object nor upload, SSE-KMS
+# accepted, and with moto's IAM auth on: right key works, wrong secret fails
+# fast with the AWS error and leaves nothing. Against tests/js/flaky_s3.mjs:
+# 503 SlowDown retried (3 attempts per request), a part that keeps failing
+# aborts the upload, a wrong checksum echo is caught.
+# Driver: test_store_s3 --put/--get/--abort-after.
+. "$(dirname "$0")/_lib.sh"
+if [ "${KL_ASAN:-0}" = 1 ]; then DRV=$ROOT/build-asan/tests/test_store_s3
+else DRV=$ROOT/build/tests/test_store_s3; fi
+[ -x "$DRV" ] || fail "missing $DRV (run make)"
+command -v moto_server >/dev/null || fail "moto_server not installed"
+command -v aws >/dev/null || fail "aws CLI not installed"
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+MOTO=$(free_port)
+moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
+
+mkdir -p "$T/home"
+export HOME=$T/home AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_REGION || true
+EP=(--endpoint-url "http://127.0.0.1:$MOTO")
+aws "${EP[@]}" s3 mb s3://bkt >/dev/null || fail "create bucket"
+head -c 41943040 /dev/urandom >"$T/big"
+head -c 12000000 /dev/urandom >"$T/mid"
+printf '{"event_type":"web hook"}\n' >"$T/small"
+: >"$T/empty"
+
+# get_back KEY FILE: read back with the AWS CLI and with the store.
+get_back() {
+	aws "${EP[@]}" s3 cp "s3://bkt/lake/$1" "$T/back" --quiet || fail "aws s3 cp $1"
+	cmp -s "$T/back" "$2" || fail "aws read back of '$1' differs"
+	"$DRV" --get s3://bkt/lake "$1" >"$T/back2" || fail "store read of '$1'"
+	cmp -s "$T/back2" "$2" || fail "store read back of '$1' differs"
+}
+head_json() { aws "${EP[@]}" s3api head-object --bucket bkt --key "lake/$1" "${@:2}"; }
+field() { python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$1"; }
+
+# 1. small objects, keys that need encoding
+KEYS=('events/event_type=web%20hook/event_subtype=a%2Fb/dt=2024-01-02/hr=03/part-0.jsonl'
+	'events/event_type=x/naïve €/a b+c=d&e.jsonl'
+	'events/./dot/../segments/100%.jsonl')
+for k in "${KEYS[@]}"; do
+	"$DRV" --put s3://bkt/lake "$k" "$T/small" >/dev/null || fail "put '$k'"
+	get_back "$k" "$T/small"
+done
+aws "${EP[@]}" s3api list-objects-v2 --bucket bkt --prefix lake/ --query 'Contents[].Key' --output json >"$T/keys.json"
+python3 - "$T/keys.json" "${KEYS[@]}" <<'PY' || fail "listed keys differ"
+import json, sys
+got = sorted(json.load(open(sys.argv[1])))
+want = sorted("lake/" + k for k in sys.argv[2:])
+if got != want:
+    sys.exit(f"got {got}\nwant {want}")
+PY
+sum=$(head_json "${KEYS[0]}" --checksum-mode ENABLED | field ChecksumSHA256)
+want=$(python3 -c 'import base64,hashlib,sys; print(base64.b64encode(hashlib.sha256(open(sys.argv[1],"rb").read()).digest()).decode())' "$T/small")
+[ "$sum" = "$want" ] || fail "stored ChecksumSHA256 '$sum', want '$want'"
+
+# an object that looks like an S3 error document is still just data
+printf '<Error><Code>InternalError</Code><Message>x</Message></Error>' >"$T/errdoc"
+"$DRV" --put s3://bkt/lake errdoc.xml "$T/errdoc" >/dev/null || fail "put errdoc"
+get_back errdoc.xml "$T/errdoc"
+
+# 2. empty object
+"$DRV" --put s3://bkt/lake empty.bin "$T/empty" >/dev/null || fail "put empty"
+[ "$(head_json empty.bin | field ContentLength)" = 0 ] || fail "empty object length"
+get_back empty.bin "$T/empty"
+
+# 3. 40 MiB through multipart (default 16 MiB threshold, 8 MiB parts, 4
+# threads), written in odd-sized chunks; and a 1-thread run with the threshold
+# below the part size.
+"$DRV" --chunk 1000003 --put s3://bkt/lake big.bin "$T/big" >/dev/null || fail "put big"
+etag=$(head_json big.bin | field ETag)
+[[ $etag == *-5\" ]] || fail "big.bin ETag $etag: want 5 parts"
+get_back big.bin "$T/big"
+"$DRV" --concurrency 1 --threshold 1000 --part-size 5242880 --put s3://bkt/lake mid.bin "$T/mid" >/dev/null ||
+	fail "put mid"
+[[ $(head_json mid.bin | field ETag) == *-3\" ]] || fail "mid.bin: want 3 parts"
+get_back mid.bin "$T/mid"
+
+# 4. abort after 20 MiB (multipart started, parts sent): nothing left
+"$DRV" --abort-after 20971520 s3://bkt/lake aborted.bin "$T/big" >/dev/null || fail "abort run"
+head_json aborted.bin >/dev/null 2>&1 && fail "aborted object is visible"
+ups=$(aws "${EP[@]}" s3api list-multipart-uploads --bucket bkt --output json | field Uploads)
+[ -z "$ups" ] || [ "$ups" = "[]" ] || fail "multipart uploads left: $ups"
+rc=0; "$DRV" --get s3://bkt/lake aborted.bin >/dev/null 2>&1 || rc=$?
+[ $rc = 3 ] || fail "read of a missing key: exit $rc, want 3"
+
+# 5. SSE-KMS (single PUT and multipart)
+"$DRV" --sse aws:kms --put s3://bkt/lake kms.bin "$T/small" >/dev/null || fail "put kms"
+[ "$(head_json kms.bin | field ServerSideEncryption)" = aws:kms ] || fail "kms.bin not SSE-KMS"
+"$DRV" --sse AES256 --threshold 5242880 --part-size 5242880 --put s3://bkt/lake aes.bin "$T/mid" >/dev/null || fail "put aes"
+[ "$(head_json aes.bin | field ServerSideEncryption)" = AES256 ] || fail "aes.bin not SSE-S3"
+
+# 6. retries against the flaky server
+node "$ROOT/tests/js/flaky_s3.mjs" >"$T/flaky.port" 2>"$T/flaky.log" &
+pids+=($!)
+for _ in $(seq 50); do [ -s "$T/flaky.port" ] && break; sleep 0.1; done
+FP=$(head -1 "$T/flaky.port"); [ -n "$FP" ] || fail "flaky server did not start"
+flaky() { AWS_ENDPOINT_URL_S3=http://127.0.0.1:$FP "$DRV" "$@"; }
+flog() { curl -sf "http://127.0.0.1:$FP/__log"; }
+flaky --put s3://flaky/lake 'a=1/b%2F.txt' "$T/small" >/dev/null || fail "flaky put"
+n=$(flog | grep -c '^PUT /flaky/lake/a%3D1/b%252F.txt ')
+[ "$n" = 3 ] || fail "flaky put: $n attempts, want 3: $(flog)"
+curl -sf "http://127.0.0.1:$FP/__obj/flaky/lake/a=1/b%252F.txt" | cmp -s - "$T/small" || fail "flaky object"
+flaky --threshold 5242880 --part-size 5242880 --put s3://flaky/lake mp.bin "$T/mid" >/dev/null || fail "flaky multipart"
+for p in 1 2 3; do
+	n=$(flog | grep -c "^PUT /flaky/lake/mp.bin?partNumber=$p&")
+	[ "$n" = 3 ] || fail "part $p: $n attempts, want 3"
+done
+[ "$(flog | grep -c '^POST /flaky/lake/mp.bin?uploadId=.* 200$')" = 1 ] || fail "flaky complete"
+curl -sf "http://127.0.0.1:$FP/__obj/flaky/lake/mp.bin" | cmp -s - "$T/mid" || fail "flaky mp object"
+# a part that keeps failing: error after --attempts, upload aborted, nothing visible
+if flaky --attempts 3 --threshold 5242880 --part-size 5242880 --put s3://broken/lake bad.bin "$T/mid" >"$T/out" 2>"$T/err"; then
+	fail "broken upload succeeded"
+fi
+grep -q 'UploadPart s3://broken/lake/bad.bin: HTTP 500 InternalError' "$T/err" || fail "broken: $(cat "$T/err")"
+grep -q '3 attempts' "$T/err" || fail "broken: want 3 attempts: $(cat "$T/err")"
+flog | grep -q '^DELETE /broken/lake/bad.bin?uploadId=up%2B[0-9]*%2F%3D 204$' || fail "broken: no abort: $(flog)"
+flog | grep -q '^POST /broken/lake/bad.bin?uploadId' && fail "broken: completed anyway"
+curl -sf -o /dev/null "http://127.0.0.1:$FP/__obj/broken/lake/bad.bin" && fail "broken object visible"
+# a checksum echo that differs from what was sent
+if flaky --attempts 2 --put s3://liar/lake x.bin "$T/small" 2>"$T/err" >/dev/null; then fail "liar accepted"; fi
+grep -q 'PutObject s3://liar/lake/x.bin: echoed x-amz-checksum-sha256 differs' "$T/err" || fail "liar: $(cat "$T/err")"
+
+# 7. moto with IAM auth on: right key works (single and multipart), wrong
+# secret fails at once with SignatureDoesNotMatch and leaves nothing.
+aws "${EP[@]}" iam create-user --user-name kl >/dev/null || fail "iam create-user"
+aws "${EP[@]}" iam put-user-policy --user-name kl --policy-name s3 \
+	--policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}' ||
+	fail "iam put-user-policy"
+aws "${EP[@]}" iam create-access-key --user-name kl --output json >"$T/key.json" || fail "create-access-key"
+AK=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["AccessKey"]["AccessKeyId"])' "$T/key.json")
+SK=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["AccessKey"]["SecretAccessKey"])' "$T/key.json")
+curl -sf -X POST -H 'Content-Type: text/plain' --data-binary 0 "http://127.0.0.1:$MOTO/moto-api/reset-auth" >/dev/null ||
+	fail "reset-auth"
+export AWS_ACCESS_KEY_ID=$AK AWS_SECRET_ACCESS_KEY=$SK
+"$DRV" --put s3://bkt/auth ok.jsonl "$T/small" >/dev/null || fail "authorized put"
+"$DRV" --threshold 5242880 --part-size 5242880 --put s3://bkt/auth ok-mp.bin "$T/mid" >/dev/null || fail "authorized multipart"
+aws "${EP[@]}" s3 cp s3://bkt/auth/ok-mp.bin - | cmp -s - "$T/mid" || fail "authorized multipart read back"
+if AWS_SECRET_ACCESS_KEY=wrong "$DRV" --put s3://bkt/auth denied.jsonl "$T/small" >/dev/null 2>"$T/err"; then
+	fail "wrong secret accepted"
+fi
+grep -q 'authentication failed' "$T/err" || fail "wrong secret: $(cat "$T/err")"
+grep -q 'PutObject s3://bkt/auth/denied.jsonl: HTTP 403 SignatureDoesNotMatch' "$T/err" || fail "wrong secret: $(cat "$T/err")"
+grep -q '1 attempt)' "$T/err" || fail "auth failure was retried: $(cat "$T/err")"
+grep -q "$SK" "$T/err" && fail "secret in the error message"
+aws "${EP[@]}" s3api head-object --bucket bkt --key auth/denied.jsonl >/dev/null 2>&1 && fail "denied object visible"
+if AWS_SECRET_ACCESS_KEY=wrong "$DRV" --threshold 5242880 --part-size 5242880 --put s3://bkt/auth denied.bin "$T/mid" >/dev/null 2>"$T/err"; then
+	fail "wrong secret accepted (multipart)"
+fi
+grep -q 'CreateMultipartUpload s3://bkt/auth/denied.bin: HTTP 403' "$T/err" || fail "wrong secret mp: $(cat "$T/err")"
+echo "store_s3: ok"

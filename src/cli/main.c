@@ -11,6 +11,11 @@
 #include "pipeline/ingest.h"
 #include "pipeline/stream.h"
 #include "store/store.h"
+#include "aws/credentials.h"
+#include "aws/http.h"
+#include "aws/kinesis.h"
+
+#include <pthread.h>
 #include "source/source.h"
 
 #include <errno.h>
@@ -26,12 +31,49 @@
 
 #define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
 
-/* S3 lakes arrive with the S3 store. */
-static int make_s3_store(const char *lake, struct kl_store **out, struct kl_errbuf *eb)
+/* Stores for stream mode: one per shard. An S3 store borrows a credential
+ * chain; each store gets its own (a chain is not shared between threads). */
+#define MAX_STORES 1024
+struct store_factory {
+	const char *lake;
+	const char *region;
+	struct kl_aws_env env;
+	pthread_mutex_t mu;
+	struct kl_cred_chain *chains[MAX_STORES];
+	size_t n;
+};
+
+static int make_store(void *ctx, struct kl_store **out, struct kl_errbuf *eb)
 {
-	(void)lake;
-	(void)out;
-	return kl_errbuf_set(eb, KL_EUNSUPPORTED, "s3:// lakes are not available in this build");
+	struct store_factory *f = ctx;
+	if (strncmp(f->lake, "s3://", 5) != 0)
+		return kl_store_local_new(out, f->lake, eb);
+	const char *region = kl_aws_region(&f->env, f->region);
+	if (!region)
+		return kl_errbuf_set(eb, KL_EINVAL, "no AWS region: set AWS_REGION or pass --region");
+	struct kl_cred_chain *ch = calloc(1, sizeof *ch);
+	if (!ch)
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	pthread_mutex_lock(&f->mu);
+	int full = f->n == MAX_STORES;
+	if (!full)
+		f->chains[f->n++] = ch;
+	pthread_mutex_unlock(&f->mu);
+	if (full) {
+		free(ch);
+		return kl_errbuf_set(eb, KL_ELIMIT, "too many shards");
+	}
+	/* network providers (STS, container, IMDS) get a transport of their own */
+	struct kl_http_opts ho = {0};
+	struct kl_http *h = kl_http_new(&ho, eb);
+	if (!h)
+		return KL_ENOMEM;
+	kl_cred_chain_init(ch, &f->env, kl_http_transport_of(h));
+	struct kl_store_s3_opts so = {0};
+	so.region = region;
+	so.endpoint = kl_store_s3_env_endpoint(&f->env);
+	so.creds = ch;
+	return kl_store_s3_new(out, f->lake, &so, eb);
 }
 
 /* SIGINT/SIGTERM become a readable fd that the pipeline polls: no handler,
@@ -54,15 +96,6 @@ static int bad_usage(const char *verb, const char *msg)
 }
 
 /* --- ingest -------------------------------------------------------------- */
-
-/* One store per shard: a directory, or S3 for s3:// lakes. */
-static int make_store(void *ctx, struct kl_store **out, struct kl_errbuf *eb)
-{
-	const char *lake = ctx;
-	if (!strncmp(lake, "s3://", 5))
-		return make_s3_store(lake, out, eb);
-	return kl_store_local_new(out, lake, eb);
-}
 
 struct ingest_cfg {
 	const char *input, *lake, *input_id;
@@ -193,8 +226,13 @@ static int cmd_ingest(int argc, char **argv)
 		so.region = c.region;
 		so.start = c.start;
 		so.exit_idle_ms = c.exit_idle_ms;
+		static struct store_factory factory; /* lives until exit: stores borrow it */
+		factory.lake = c.lake;
+		factory.region = c.region;
+		factory.env = kl_aws_env_process();
+		pthread_mutex_init(&factory.mu, NULL);
 		so.make_store = make_store;
-		so.store_ctx = (void *)c.lake;
+		so.store_ctx = &factory;
 		struct kl_stream_stats ss;
 		rc = kl_stream_run(&so, &ss, &eb);
 		st = ss.total;

@@ -44,7 +44,7 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o);
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store);
 
 /*
  * The writer thread: encode -> store -> commit run here, in submission order,
@@ -588,7 +588,8 @@ static int run_loop(struct run *r)
 		if (s == KL_SRC_RECORD) {
 			if (timeout < 0) /* something is buffered now: wake up for its age */
 				timeout = (int)(o->flush_interval_ms < 60000 ? o->flush_interval_ms : 60000) + 1;
-			r->read_pos = rec.pos + rec.full_len + 1;
+			/* byte offsets for files; ordinals for streams */
+			r->read_pos = rec.pos + (r->src->ops->checkpoint ? 1 : rec.full_len + 1);
 			if ((rc = on_record(r, &rec)))
 				return rc;
 		}
@@ -683,7 +684,7 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 		kl_store_local_sweep(o->lake, &swept);
 	}
 	r.dead_enc = kl_encoder_jsonl_new(o->compression, o->level);
-	r.data_enc = o->format == KL_FORMAT_PARQUET ? kl_encoder_parquet_new(o)
+	r.data_enc = o->format == KL_FORMAT_PARQUET ? kl_encoder_parquet_new(o, r.store)
 						    : kl_encoder_jsonl_new(o->compression, o->level);
 	if (!r.dead_enc || !r.data_enc) {
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot create the %s encoder",

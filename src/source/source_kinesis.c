@@ -280,7 +280,8 @@ static int k_checkpoint(struct kl_source *base, uint64_t pos, char *out, size_t 
 	if (pos >= s->next_pos) {
 		if (!s->last_seq[0])
 			return -1;
-		snprintf(out, cap, "after:%s", s->last_seq);
+		/* user records of the current aggregated record still to come: read it again */
+		snprintf(out, cap, "%s:%s", s->isub < s->nsubs ? "at" : "after", s->last_seq);
 	} else {
 		const struct seqmark *m = mark_for(s, pos);
 		if (!m)

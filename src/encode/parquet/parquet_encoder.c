@@ -27,7 +27,7 @@ struct pq_encoder {
 	struct kl_buf scratch;
 	long *colmap; /* member index -> column, per row */
 	size_t colmap_cap;
-	char *lake;
+	struct kl_store *store; /* borrowed: the schema registry lives there */
 	struct kl_errbuf werr;
 };
 
@@ -231,13 +231,13 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 	}
 	if ((rc = kl_pq_writer_finish(e->w)))
 		return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.msg);
-	if (e->lake && etype) {
+	if (e->store && etype) {
 		/* the registry wants the decoded type name */
 		struct kl_buf t;
 		kl_buf_init(&t, 0);
 		if (!kl_buf_reserve(&t, etype_len + 1)) {
 			size_t tn = kl_json_unescape(etype, etype_len, t.data);
-			rc = kl_schema_registry_merge(e->lake, t.data, tn, &e->schema, eb);
+			rc = kl_schema_registry_merge(e->store, t.data, tn, &e->schema, eb);
 		}
 		kl_buf_cleanup(&t);
 	}
@@ -252,12 +252,11 @@ static void pq_free(struct kl_encoder *base)
 	kl_json_doc_cleanup(&e->doc);
 	kl_buf_cleanup(&e->scratch);
 	free(e->colmap);
-	free(e->lake);
 	free(e);
 }
 
-struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o);
-struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o)
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store);
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store)
 {
 	struct pq_encoder *e = calloc(1, sizeof *e);
 	if (!e)
@@ -277,7 +276,7 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o)
 	kl_schema_init(&e->schema);
 	kl_json_doc_init(&e->doc);
 	kl_buf_init(&e->scratch, 0);
-	e->lake = o->lake ? strdup(o->lake) : NULL;
+	e->store = store;
 	e->base.ext = ".parquet";
 	e->base.encode = pq_encode;
 	e->base.free = pq_free;

@@ -168,30 +168,6 @@ static enum kl_col_kind kind_from_name(const char *s, size_t n)
 	return KL_COL_STRING;
 }
 
-static int write_atomic(const char *dir, const char *path, const struct kl_buf *b,
-			struct kl_errbuf *eb)
-{
-	char tmp[4400];
-	snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return kl_errbuf_set(eb, KL_EIO, "schema registry: create %s: %s", tmp,
-				     strerror(errno));
-	int ok = write(fd, b->data, b->len) == (ssize_t)b->len && fsync(fd) == 0;
-	close(fd);
-	if (!ok || rename(tmp, path)) {
-		unlink(tmp);
-		return kl_errbuf_set(eb, KL_EIO, "schema registry: write %s: %s", path,
-				     strerror(errno));
-	}
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
-	return KL_OK;
-}
-
 static int append_columns(struct kl_buf *b, const struct kl_schema *s)
 {
 	int rc = kl_buf_putc(b, '[');
@@ -209,11 +185,10 @@ static int append_columns(struct kl_buf *b, const struct kl_schema *s)
 	return rc ? rc : kl_buf_putc(b, ']');
 }
 
-int kl_schema_registry_merge(const char *lake, const char *event_type, size_t type_len,
+int kl_schema_registry_merge(struct kl_store *store, const char *event_type, size_t type_len,
 			     const struct kl_schema *fs, struct kl_errbuf *eb)
 {
-	char dir[4096], path[4200];
-	snprintf(dir, sizeof dir, "%s/_kinlake/schemas", lake);
+	char path[4200];
 	struct kl_buf name, old, out;
 	kl_buf_init(&name, 0);
 	kl_buf_init(&old, 0);
@@ -224,24 +199,21 @@ int kl_schema_registry_merge(const char *lake, const char *event_type, size_t ty
 	rc = rc ? rc : kl_buf_putc(&name, '\0');
 	if (rc)
 		goto out;
-	snprintf(path, sizeof path, "%s/%s.json", dir, name.data);
-	char tmpd[4096];
-	snprintf(tmpd, sizeof tmpd, "%s/_kinlake", lake);
-	mkdir(tmpd, 0755);
-	mkdir(dir, 0755);
+	snprintf(path, sizeof path, "_kinlake/schemas/%s.json", name.data);
 	/* load the current union: "columns":[{"name":"..","type":".."},...] first */
-	FILE *f = fopen(path, "rb");
 	int version = 0;
 	const char *hist = NULL;
 	size_t hist_len = 0;
-	if (f) {
-		char chunk[65536];
-		size_t n;
-		while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-			if ((rc = kl_buf_append(&old, chunk, n)))
-				break;
-		fclose(f);
-		if (rc || (rc = kl_buf_putc(&old, '\0')))
+	int found = 0;
+	rc = store->ops->read(store, path, &old);
+	if (rc == KL_ENOTFOUND) {
+		rc = KL_OK;
+	} else if (rc) {
+		kl_errbuf_set(eb, rc, "schema registry: read %s: %s", path, store->err.msg);
+		goto out;
+	} else {
+		found = 1;
+		if ((rc = kl_buf_putc(&old, '\0')))
 			goto out;
 		const char *vp = strstr(old.data, "\"version\":");
 		if (vp)
@@ -284,7 +256,7 @@ int kl_schema_registry_merge(const char *lake, const char *event_type, size_t ty
 			hist_len = he ? (size_t)(he - hist) : 0;
 		}
 	}
-	int changed = !f;
+	int changed = !found;
 	for (size_t i = 0; i < fs->n; i++) {
 		size_t before = u.n;
 		long j = kl_schema_col(&u, kl_schema_name(fs, i), fs->cols[i].name_len);
@@ -312,8 +284,16 @@ int kl_schema_registry_merge(const char *lake, const char *event_type, size_t ty
 	rc = rc ? rc : kl_buf_printf(&out, "\n{\"version\":%d,\"columns\":", version);
 	rc = rc ? rc : append_columns(&out, &u);
 	rc = rc ? rc : kl_buf_puts(&out, "}]}\n");
-	if (!rc)
-		rc = write_atomic(dir, path, &out, eb);
+	if (!rc) {
+		struct kl_store_file *sf;
+		rc = store->ops->open(store, path, &sf);
+		if (!rc && (rc = store->ops->write(sf, out.data, out.len)))
+			store->ops->abort(sf);
+		else if (!rc)
+			rc = store->ops->commit(sf);
+		if (rc)
+			kl_errbuf_set(eb, rc, "schema registry: write %s: %s", path, store->err.msg);
+	}
 out:
 	kl_schema_cleanup(&u);
 	kl_buf_cleanup(&name);

@@ -18,6 +18,7 @@
 
 #include "core/buf.h"
 #include "encode/parquet/parquet.h"
+#include "store/store.h"
 
 #include <stdint.h>
 
@@ -61,12 +62,12 @@ enum kl_col_kind kl_col_widen(enum kl_col_kind a, enum kl_col_kind b);
 const char *kl_col_kind_name(enum kl_col_kind k);
 
 /*
- * Registry: merge a file's schema into <lake>/_kinlake/schemas/<type>.json
- * (type Hive-escaped). The file holds the union schema and a history of
- * versions; it is rewritten (temp + fsync + rename) only when the union
- * changes. Returns KL_OK or KL_EIO with a message in eb.
+ * Registry: merge a file's schema into _kinlake/schemas/<type>.json of the
+ * lake's store (type Hive-escaped). The object holds the union schema and a
+ * history of versions; it is rewritten (an atomic store commit) only when
+ * the union changes. Returns KL_OK or the store's error with a message.
  */
-int kl_schema_registry_merge(const char *lake, const char *event_type, size_t type_len,
+int kl_schema_registry_merge(struct kl_store *store, const char *event_type, size_t type_len,
 			     const struct kl_schema *file_schema, struct kl_errbuf *eb);
 
 #endif

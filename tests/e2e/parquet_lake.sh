@@ -2,7 +2,7 @@
 # DuckDB against the input, every file read by hyparquet and parquet-wasm too,
 # for every codec; the schema registry records the per-type union.
 . "$(dirname "$0")/_lib.sh"
-N=${KL_ASAN:+8000}; N=${N:-30000}
+N=${KL_ASAN:+4000}; N=${N:-12000}
 "$KL" gen --events "$N" --bad-fraction 0.01 --dup-fraction 0.01 --seed 21 --span 7200 > "$T/in.jsonl"
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/lake" 2> "$T/sum"; cat "$T/sum"
 ls "$T/lake/events"/*/*/*/*/*.parquet > /dev/null || fail "default format is not parquet"

@@ -121,6 +121,10 @@ int kl_firehose_transform(struct kl_firehose *f, const char *p, size_t n, struct
 	while (!rc && kl_json_iter_next(&it, &r)) {
 		if (r.type != KL_JSON_OBJECT)
 			return kl_errbuf_set(eb, KL_EPARSE, "records[] holds a non-object");
+		if (f->should_stop && st->records % KL_FIREHOSE_STOP_EVERY == 0 && !first &&
+		    f->should_stop(f->stop_ctx))
+			return kl_errbuf_set(eb, KL_EINTR, "stopped after %" PRIu64 " records: the "
+					     "invocation deadline is too close", st->records);
 		if (!first)
 			rc = kl_buf_putc(out, ',');
 		first = 0;

@@ -537,7 +537,11 @@ static int cmd_lambda(int argc, char **argv)
 		if (http && api && *api)
 			kl_lambda_init_error(&rt, "Runtime.InvalidArguments", err, NULL);
 		rc = 2;
-		fprintf(stderr, "kinlake lambda: %s\n", err);
+		struct kl_buf l;
+		kl_buf_init(&l, 4096);
+		if (!kl_json_escape_append(&l, err, strlen(err)) && !kl_buf_putc(&l, '\0'))
+			fprintf(stderr, "{\"level\":\"ERROR\",\"message\":\"kinlake lambda: %s\"}\n", l.data);
+		kl_buf_cleanup(&l);
 		goto out;
 	}
 	if (!rc && (rc = kl_lambda_app_init(&ctx->app, (size_t)c.dedup_window)))

@@ -4,7 +4,9 @@
 // contract (recomputed here, in JS: tests/js/event_contract.mjs).
 //
 // Usage:
-//   node tests/js/runtime_api.mjs main KINLAKE CORPORA      many invocations, one process
+//   node tests/js/runtime_api.mjs main KINLAKE CORPORA [BOOTSTRAP]
+//                                                           many invocations, one process
+//                                                           (of BOOTSTRAP if given)
 //   node tests/js/runtime_api.mjs deadline KINLAKE          stops mid-batch near the deadline
 //   node tests/js/runtime_api.mjs initerror KINLAKE         bad option -> /runtime/init/error
 //   node tests/js/runtime_api.mjs serve EVENT.json N CMD... serve one event N times to CMD
@@ -225,7 +227,7 @@ function done() {
 }
 
 // --- scenarios -----------------------------------------------------------------
-async function scenarioMain(kinlake, corpora) {
+async function scenarioMain(kinlake, corpora, bootstrap) {
   const queue = [];
   const samples = ['aws-lambda-go/kinesis-firehose-event.json', 'powertools-python/kinesisFirehoseKinesisEvent.json',
     'powertools-python/kinesisFirehosePutEvent.json', 'powertools-python/kinesisFirehoseSQSEvent.json'];
@@ -288,7 +290,7 @@ async function scenarioMain(kinlake, corpora) {
   const total = queue.length;
 
   const srv = await startServer(queue);
-  const proc = runKinlake(kinlake, ['lambda'], srv.port);
+  const proc = bootstrap ? runKinlake(bootstrap, [], srv.port) : runKinlake(kinlake, ['lambda'], srv.port);
   const { logs } = await finish(srv, proc, { invocations: total });
   if (srv.state.answered !== total) bad(`${srv.state.answered} of ${total} invocations answered`);
   if (!logs.some((l) => /runtime ready/.test(l.message || ''))) bad('no "runtime ready" log line');
@@ -353,7 +355,7 @@ async function scenarioServe(file, n, cmd) {
 }
 
 const [scenario, ...rest] = process.argv.slice(2);
-if (scenario === 'main') await scenarioMain(rest[0], rest[1]);
+if (scenario === 'main') await scenarioMain(rest[0], rest[1], rest[2]);
 else if (scenario === 'deadline') await scenarioDeadline(rest[0]);
 else if (scenario === 'initerror') await scenarioInitError(rest[0]);
 else if (scenario === 'serve') await scenarioServe(rest[0], Number(rest[1]), rest.slice(2));

@@ -350,7 +350,8 @@ async function scenarioServe(file, n, cmd) {
   const secs = (s.lastAnswerAt - s.firstNextAt) / 1000;
   console.log(JSON.stringify({ invocations: s.answered, errors, records: records * s.answered,
     seconds: Number(secs.toFixed(6)), records_per_s: Math.round(records * s.answered / secs),
-    cold_start_ms: Number((s.firstAnswerAt - proc.t0).toFixed(2)), exit: r.code }));
+    cold_start_ms: Number((s.firstAnswerAt - proc.t0).toFixed(2)),
+    first_next_ms: Number((s.firstNextAt - proc.t0).toFixed(2)), exit: r.code }));
   if (s.answered !== n || errors) { console.error(r.stderr.slice(-2000)); process.exit(1); }
 }
 

@@ -64,5 +64,10 @@ int kl_firehose_is_event(const char *p, size_t n);
  * response the caller must discard. */
 int kl_firehose_transform(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
 			  struct kl_firehose_stats *st, struct kl_errbuf *eb);
+/* The same for a text the caller has already validated with kl_json_parse
+ * (the Lambda handler does, to find the event's shape): skips the second
+ * validation pass over the whole payload. */
+int kl_firehose_transform_valid(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
+				struct kl_firehose_stats *st, struct kl_errbuf *eb);
 
 #endif

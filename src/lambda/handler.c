@@ -102,7 +102,7 @@ int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocat
 	if (kl_firehose_is_event(p, n)) {
 		st->kind = KL_LAMBDA_FIREHOSE;
 		a->inv = inv;
-		int rc = kl_firehose_transform(&a->fh, p, n, out, &st->rec, eb);
+		int rc = kl_firehose_transform_valid(&a->fh, p, n, out, &st->rec, eb);
 		a->inv = NULL;
 		if (rc && kl_lambda_app_forget(a))
 			rc = KL_ENOMEM;

@@ -4,6 +4,7 @@
 #   make demo       1M synthetic events -> ./lake, then questions answered by DuckDB
 #   make bench      benchmarks in bench/ (ratios against DuckDB in the same run)
 #   make fuzz       build libFuzzer targets into build-fuzz/
+#   make lambda-zip dist/kinlake-lambda.zip: the AWS Lambda custom runtime (provided.al2023)
 #   SAN=1           build into build-asan/ with -fsanitize=address,undefined
 
 VERSION := 0.1.0
@@ -30,7 +31,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
-.PHONY: all test unit fuzz demo bench deps clean format up down
+.PHONY: all test unit fuzz demo bench deps clean format up down lambda-zip
 all: $(BUILD)/kinlake $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -46,6 +47,22 @@ $(BUILD)/kinlake: $(BUILD)/src/cli/main.o $(BUILD)/libkinlake.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkinlake.a tests/unit/check.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libkinlake.a $(LDFLAGS) $(LDLIBS)
+
+# The Lambda build (docs/lambda.md): RPATH (not RUNPATH: --disable-new-dtags) =
+# $ORIGIN/lib, so the bundled libraries win for transitive dependencies too and
+# over Lambda's LD_LIBRARY_PATH (which lists /lib64 first); zstd and xxhash
+# static; no snappy (Debian's C++ runtime needs glibc 2.35+, AL2023 has 2.34).
+LAMBDA_LDFLAGS := -Wl,-rpath,'$$ORIGIN/lib' -Wl,--disable-new-dtags
+LAMBDA_LDLIBS  := -Wl,-Bstatic -lzstd -lxxhash -Wl,-Bdynamic -lz -lcurl -lcrypto -lpthread -lm
+$(BUILD)/lambda/pq_page.o: src/encode/parquet/pq_page.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DKL_NO_SNAPPY -c $< -o $@
+$(BUILD)/lambda/kinlake: $(BUILD)/src/cli/main.o $(BUILD)/lambda/pq_page.o $(BUILD)/libkinlake.a
+	$(CC) $(LDFLAGS) $(LAMBDA_LDFLAGS) -o $@ $^ $(LAMBDA_LDLIBS)
+
+lambda-zip:
+	@$(MAKE) --no-print-directory SAN=0 build/lambda/kinlake
+	@scripts/lambda_zip.sh build/lambda/kinlake dist/kinlake-lambda.zip
 
 # libFuzzer targets: clang, ASan+UBSan, linked against the library sources.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -DKL_VERSION='"$(VERSION)"' \

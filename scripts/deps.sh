@@ -15,6 +15,9 @@ command -v clang >/dev/null 2>&1 || need="$need clang"
 command -v node >/dev/null 2>&1 || need="$need nodejs npm"
 # zstd CLI: tests/js/pq_readers.mjs decompresses ZSTD pages for hyparquet with it.
 command -v zstd >/dev/null 2>&1 || need="$need zstd"
+# make lambda-zip packs dist/kinlake-lambda.zip; its test unpacks it.
+command -v zip >/dev/null 2>&1 || need="$need zip"
+command -v unzip >/dev/null 2>&1 || need="$need unzip"
 if [ -n "$need" ]; then
 	echo "deps: installing$need" >&2
 	SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

@@ -80,6 +80,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	if (len >= 5 && memcmp(p, "HTTP/", 5) == 0) { /* new response (after 100, redirect) */
 		r->request_id[0] = r->content_type[0] = r->etag[0] = '\0';
 		r->retry_after[0] = r->error_type[0] = r->checksum_sha256[0] = '\0';
+		for (size_t i = 0; i < r->n_capture; i++)
+			r->capture[i].value[0] = '\0';
 		return len;
 	}
 	const char *colon = memchr(p, ':', len);
@@ -106,6 +108,9 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		if (strlen(want[i].name) == nl && strncasecmp(p, want[i].name, nl) == 0)
 			set_field((char *)r + want[i].off, want[i].cap, v, (size_t)(e - v));
+	for (size_t i = 0; i < r->n_capture; i++)
+		if (strlen(r->capture[i].name) == nl && strncasecmp(p, r->capture[i].name, nl) == 0)
+			set_field(r->capture[i].value, sizeof r->capture[i].value, v, (size_t)(e - v));
 	return len;
 }
 
@@ -159,6 +164,8 @@ int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_
 	resp->request_id[0] = resp->content_type[0] = resp->etag[0] = '\0';
 	resp->retry_after[0] = resp->error_type[0] = resp->http_version[0] = '\0';
 	resp->checksum_sha256[0] = '\0';
+	for (size_t i = 0; i < resp->n_capture; i++)
+		resp->capture[i].value[0] = '\0';
 	kl_buf_reset(&resp->body);
 
 	/* Reset options, keep the connection cache. */
@@ -192,7 +199,7 @@ int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_err);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->o.timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->o.timeout_ms < 0 ? 0L : h->o.timeout_ms);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->o.ca_file)

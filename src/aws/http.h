@@ -46,6 +46,14 @@ struct kl_http_req {
 	size_t body_len;
 };
 
+/* A response header the caller wants besides the fixed ones below (e.g. the
+ * Lambda Runtime API's Lambda-Runtime-Aws-Request-Id). The caller owns the
+ * array and points kl_http_resp.capture at it; values are truncated to fit. */
+struct kl_http_capture {
+	const char *name; /* case-insensitive */
+	char value[256];  /* "" when the header was absent */
+};
+
 struct kl_http_resp {
 	int status;        /* 0 if no response */
 	enum kl_net net;   /* KL_NET_OK when a response arrived */
@@ -57,6 +65,8 @@ struct kl_http_resp {
 	char error_type[128];   /* X-Amzn-Errortype */
 	char http_version[4];   /* "1.1", "2" */
 	char checksum_sha256[64]; /* x-amz-checksum-sha256 echo (S3), "" if none */
+	struct kl_http_capture *capture; /* optional, caller-owned; NULL = none */
+	size_t n_capture;
 };
 
 void kl_http_resp_init(struct kl_http_resp *r, size_t max_body);
@@ -66,7 +76,7 @@ unsigned kl_http_resp_retry_after_ms(const struct kl_http_resp *r);
 
 struct kl_http_opts {
 	long connect_timeout_ms; /* 0 = 5000 */
-	long timeout_ms;         /* whole request; 0 = 60000 */
+	long timeout_ms;         /* whole request; 0 = 60000; < 0 = no limit (long polls) */
 	const char *ca_file;     /* NULL = system bundle */
 	int http1_only;          /* never negotiate HTTP/2 */
 };

@@ -8,6 +8,8 @@
 #include "deadletter/deadletter.h"
 #include "event/event.h"
 #include "gen/gen.h"
+#include "lambda/handler.h"
+#include "lambda/runtime.h"
 #include "pipeline/ingest.h"
 #include "pipeline/stream.h"
 #include "store/store.h"
@@ -27,7 +29,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <curl/curl.h>
 
 #define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
 
@@ -438,6 +443,240 @@ static int cmd_gen(int argc, char **argv)
 	return 0;
 }
 
+/* --- lambda -------------------------------------------------------------- */
+
+struct lambda_cfg {
+	uint64_t dedup_window;
+	int64_t min_remaining_ms, margin_ms;
+	const char *bench_file;
+	uint64_t repeat;
+};
+
+static const struct kl_opt lambda_opts[] = {
+	{"dedup-window", KL_OPT_U64, offsetof(struct lambda_cfg, dedup_window), "100000", "EVENTS",
+	 "Dropped if its event_uuid was among the last N of this instance; 0 = off", NULL, 0,
+	 1 << 24},
+	{"min-remaining", KL_OPT_I64, offsetof(struct lambda_cfg, min_remaining_ms), "50", "MS",
+	 "fail an invocation arriving closer than this to its deadline", NULL, 0, 60000},
+	{"deadline-margin", KL_OPT_I64, offsetof(struct lambda_cfg, margin_ms), "25", "MS",
+	 "stop a transformation (error) when less than this remains", NULL, 0, 60000},
+	/* hidden: run the handler in-process on a saved event (bench/lambda.sh) */
+	{"bench-file", KL_OPT_STR, offsetof(struct lambda_cfg, bench_file), NULL, "EVENT.json", NULL,
+	 NULL, 0, 0},
+	{"repeat", KL_OPT_U64, offsetof(struct lambda_cfg, repeat), "1", "N", NULL, NULL, 1, 1e9},
+};
+
+struct lambda_ctx {
+	struct kl_lambda_app app;
+	struct kl_lambda_stats st;
+};
+
+static int lambda_invoke(void *ctx, const struct kl_lambda_invocation *inv, struct kl_buf *out,
+			 const char **error_type, struct kl_errbuf *eb)
+{
+	struct lambda_ctx *c = ctx;
+	return kl_lambda_app_handle(&c->app, inv, out, &c->st, error_type, eb);
+}
+
+/* One JSON line per invocation on stderr (CloudWatch Logs reads it). */
+static void lambda_done(void *ctx, const struct kl_lambda_invocation *inv,
+			const struct kl_lambda_report *rep)
+{
+	struct lambda_ctx *c = ctx;
+	struct kl_buf l;
+	kl_buf_init(&l, 1 << 16);
+	const struct kl_firehose_stats *r = &c->st.rec;
+	int rc = kl_buf_puts(&l, "{\"level\":\"");
+	rc = rc ? rc : kl_buf_puts(&l, rep->error_type || rep->post_rc ? "ERROR" : c->st.note ? "WARN" : "INFO");
+	rc = rc ? rc : kl_buf_puts(&l, "\",\"request_id\":\"");
+	rc = rc ? rc : kl_json_escape_append(&l, inv->request_id, strlen(inv->request_id));
+	rc = rc ? rc : kl_buf_printf(&l, "\",\"event\":\"%s\",\"records\":%" PRIu64 ",\"ok\":%" PRIu64
+				     ",\"dropped\":%" PRIu64 ",\"failed\":%" PRIu64
+				     ",\"ms\":%" PRId64 ",\"response_bytes\":%zu",
+				     kl_lambda_kind_name(c->st.kind), r->records, r->ok, r->dropped,
+				     r->failed, rep->ms, rep->response_len);
+	if (!rc && c->st.note) {
+		rc = kl_buf_puts(&l, ",\"message\":\"");
+		rc = rc ? rc : kl_json_escape_append(&l, c->st.note, strlen(c->st.note));
+		rc = rc ? rc : kl_buf_putc(&l, '"');
+	}
+	if (!rc && rep->error_type) {
+		rc = kl_buf_puts(&l, ",\"error_type\":\"");
+		rc = rc ? rc : kl_json_escape_append(&l, rep->error_type, strlen(rep->error_type));
+		rc = rc ? rc : kl_buf_puts(&l, "\",\"error\":\"");
+		rc = rc ? rc : kl_json_escape_append(&l, rep->error_msg, strlen(rep->error_msg));
+		rc = rc ? rc : kl_buf_putc(&l, '"');
+	}
+	if (!rc && rep->post_rc) {
+		rc = kl_buf_puts(&l, ",\"post_error\":\"");
+		rc = rc ? rc : kl_json_escape_append(&l, rep->post_msg, strlen(rep->post_msg));
+		rc = rc ? rc : kl_buf_putc(&l, '"');
+	}
+	rc = rc ? rc : kl_buf_puts(&l, "}\n");
+	if (!rc)
+		fwrite(l.data, 1, l.len, stderr);
+	kl_buf_cleanup(&l);
+	/* not delivered: Firehose retries the batch; its events must not be Dropped then */
+	if ((rep->error_type || rep->post_rc) && kl_lambda_app_forget(&c->app))
+		fprintf(stderr, "{\"level\":\"ERROR\",\"message\":\"out of memory resetting the "
+				"dedup window\"}\n");
+	memset(&c->st, 0, sizeof c->st);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --bench-file: the same handler, in-process, N times; one summary line. */
+static int lambda_bench(struct lambda_ctx *c, const char *path, uint64_t repeat)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "kinlake lambda: cannot open %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	struct kl_buf ev, out;
+	kl_buf_init(&ev, KL_LAMBDA_MAX_EVENT);
+	kl_buf_init(&out, 0);
+	char chunk[1 << 16];
+	size_t n;
+	int rc = 0;
+	while (!rc && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
+		rc = kl_buf_append(&ev, chunk, n);
+	fclose(f);
+	struct kl_lambda_invocation inv = {.request_id = "bench", .event = ev.data ? ev.data : "",
+					   .event_len = ev.len, .clock = kl_lambda_clock_real()};
+	uint64_t records = 0, errors = 0;
+	size_t resp = 0;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (uint64_t i = 0; !rc && i < repeat; i++) {
+		const char *type = NULL;
+		struct kl_errbuf eb;
+		kl_errbuf_clear(&eb);
+		kl_buf_reset(&out);
+		/* each repetition is a fresh batch for dedup (as a new instance would see it) */
+		kl_lambda_app_forget(&c->app);
+		if (kl_lambda_app_handle(&c->app, &inv, &out, &c->st, &type, &eb)) {
+			if (!errors)
+				fprintf(stderr, "kinlake lambda: %s: %s\n", type, eb.msg);
+			errors++;
+		}
+		records += c->st.rec.records;
+		resp = out.len;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	if (!rc)
+		printf("{\"invocations\":%" PRIu64 ",\"records\":%" PRIu64 ",\"errors\":%" PRIu64
+		       ",\"seconds\":%.6f,\"records_per_s\":%.0f,\"event_bytes\":%zu,"
+		       "\"response_bytes\":%zu}\n",
+		       repeat, records, errors, s, s > 0 ? (double)records / s : 0.0, ev.len, resp);
+	else
+		fprintf(stderr, "kinlake lambda: %s: the event is larger than %u bytes\n", path,
+			KL_LAMBDA_MAX_EVENT);
+	kl_buf_cleanup(&ev);
+	kl_buf_cleanup(&out);
+	return rc ? 1 : 0;
+}
+
+static int cmd_lambda(int argc, char **argv)
+{
+	struct lambda_cfg c;
+	memset(&c, 0, sizeof c);
+	char err[256];
+	int64_t t_start = mono_ms();
+	const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
+	int r = kl_opts_parse(lambda_opts, NOPTS(lambda_opts), &c, argc, argv, err, sizeof err);
+	if (r == KL_OPTS_HELP) {
+		printf("Usage: kinlake lambda [options]      (as the bootstrap of a provided.al2023 "
+		       "function)\n\n"
+		       "Run as an AWS Lambda custom runtime: fetch invocations from the Runtime API\n"
+		       "at $AWS_LAMBDA_RUNTIME_API and answer each one, until the Runtime API goes away.\n"
+		       "  Firehose transformation event -> {\"records\":[...]}: Ok (enriched JSON line,\n"
+		       "      partitionKeys event_type, event_subtype, dt, hr), Dropped (repeated\n"
+		       "      event_uuid), ProcessingFailed (data unchanged)\n"
+		       "  Kinesis event source mapping  -> not supported in this build: every record is\n"
+		       "      listed in batchItemFailures (enable ReportBatchItemFailures)\n"
+		       "  anything else                 -> an invocation error\n"
+		       "A response over Lambda's 6 MB limit is an invocation error\n"
+		       "(Kinlake.ResponseTooLarge): lower the Firehose processor's buffer size.\n"
+		       "One JSON log line per invocation goes to stderr (CloudWatch Logs).\n\n"
+		       "Options:\n");
+		kl_opts_help(stdout, lambda_opts, NOPTS(lambda_opts));
+		return 0;
+	}
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	struct kl_http_opts ho = {.connect_timeout_ms = 2000, .timeout_ms = -1, .http1_only = 1};
+	struct kl_http *http = NULL;
+	struct kl_lambda_runtime rt;
+	struct lambda_ctx *ctx = calloc(1, sizeof *ctx);
+	int rc = ctx ? KL_OK : KL_ENOMEM;
+	int runtime = !c.bench_file && r == KL_OPTS_OK, rt_init = 0;
+	if (!c.bench_file && !rc) {
+		rt_init = 1;
+		if (!(http = kl_http_new(&ho, &eb)))
+			rc = eb.code;
+		int irc = kl_lambda_runtime_init(&rt, api, kl_http_transport_of(http), &eb);
+		rc = rc ? rc : irc;
+		rt.min_remaining_ms = c.min_remaining_ms;
+		if (irc) /* no Runtime API to report to */
+			runtime = 0;
+	}
+	if (r == KL_OPTS_ERROR) {
+		/* a bad option in the bootstrap: tell Lambda too, when we can */
+		if (http && api && *api)
+			kl_lambda_init_error(&rt, "Runtime.InvalidArguments", err, NULL);
+		rc = 2;
+		struct kl_buf l;
+		kl_buf_init(&l, 4096);
+		if (!kl_json_escape_append(&l, err, strlen(err)) && !kl_buf_putc(&l, '\0'))
+			fprintf(stderr, "{\"level\":\"ERROR\",\"message\":\"kinlake lambda: %s\"}\n", l.data);
+		kl_buf_cleanup(&l);
+		goto out;
+	}
+	if (!rc && (rc = kl_lambda_app_init(&ctx->app, (size_t)c.dedup_window)))
+		kl_errbuf_set(&eb, rc, "cannot allocate the dedup window of %" PRIu64 " events",
+			      c.dedup_window);
+	if (rc) {
+		fprintf(stderr, "{\"level\":\"ERROR\",\"message\":\"init failed: %s: %s\"}\n",
+			kl_strerror(rc), eb.code ? eb.msg : "(no detail)");
+		if (runtime)
+			kl_lambda_init_error(&rt, "Runtime.InitError", eb.code ? eb.msg : kl_strerror(rc),
+					     NULL);
+		rc = 1;
+		goto out;
+	}
+	ctx->app.margin_ms = c.margin_ms;
+	if (c.bench_file) {
+		rc = lambda_bench(ctx, c.bench_file, c.repeat);
+		goto out;
+	}
+	fprintf(stderr, "{\"level\":\"INFO\",\"message\":\"kinlake %s lambda runtime ready\","
+			"\"init_ms\":%" PRId64 ",\"dedup_window\":%" PRIu64 "}\n",
+		KL_VERSION, mono_ms() - t_start, c.dedup_window);
+	struct kl_lambda_handler h = {lambda_invoke, lambda_done, ctx};
+	rc = kl_lambda_run(&rt, &h, &eb);
+	fprintf(stderr, "{\"level\":\"ERROR\",\"message\":\"runtime API failed, exiting: %s: %s\"}\n",
+		kl_strerror(rc), eb.code ? eb.msg : "(no detail)");
+	rc = 1;
+out:
+	if (ctx) {
+		kl_lambda_app_cleanup(&ctx->app);
+		free(ctx);
+	}
+	if (rt_init)
+		kl_lambda_runtime_cleanup(&rt);
+	kl_http_free(http);
+	curl_global_cleanup();
+	return rc;
+}
+
 /* --- main ---------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -449,6 +688,7 @@ static void usage(FILE *f)
 		"  ingest      events from a file or stdin into a lake directory\n"
 		"  transform   stdin -> stdout, one enriched event per line; dead letters to stderr\n"
 		"  gen         write a synthetic event stream (for demos, tests and benchmarks)\n"
+		"  lambda      run as the AWS Lambda custom runtime (Firehose transformation)\n"
 		"  version     print the version\n\n"
 		"Example:\n"
 		"  kinlake gen --events 100000 > events.jsonl\n"
@@ -477,7 +717,9 @@ int main(int argc, char **argv)
 		return cmd_transform(argc - 2, argv + 2);
 	if (!strcmp(verb, "gen"))
 		return cmd_gen(argc - 2, argv + 2);
-	fprintf(stderr, "kinlake: unknown command '%s' (commands: ingest, transform, gen, version;"
+	if (!strcmp(verb, "lambda"))
+		return cmd_lambda(argc - 2, argv + 2);
+	fprintf(stderr, "kinlake: unknown command '%s' (commands: ingest, transform, gen, lambda, version;"
 			" see kinlake --help)\n", verb);
 	return 2;
 }

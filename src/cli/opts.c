@@ -190,6 +190,8 @@ int kl_opts_parse(const struct kl_opt *t, size_t n, void *cfg, int argc, char **
 void kl_opts_help(FILE *f, const struct kl_opt *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (!t[i].help)
+			continue; /* hidden (benchmark and test aids) */
 		char left[64];
 		snprintf(left, sizeof left, "--%s%s%s", t[i].name, t[i].metavar ? " " : "",
 			 t[i].metavar ? t[i].metavar : "");

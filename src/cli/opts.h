@@ -30,7 +30,7 @@ struct kl_opt {
 	size_t offset;
 	const char *def;     /* default as text, NULL = none */
 	const char *metavar; /* for help */
-	const char *help;
+	const char *help;    /* NULL = hidden from --help */
 	const char *choices; /* KL_OPT_CHOICE */
 	double min, max;     /* numeric bounds when min < max */
 };

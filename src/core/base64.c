@@ -29,27 +29,46 @@ int kl_base64_encode(struct kl_buf *out, const void *data, size_t n)
 	return KL_OK;
 }
 
-static int dval(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
+/* value of each base64 character, -1 = not in the alphabet */
+static const signed char dec[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
+static int dval(unsigned char c) { return dec[c]; }
 
 long kl_base64_decode(const char *s, size_t n, unsigned char *out)
 {
 	if (n % 4)
 		return -1;
-	size_t o = 0;
-	for (size_t i = 0; i < n; i += 4) {
+	size_t o = 0, i = 0;
+	/* all quads but the last: no padding possible, one table lookup each */
+	for (; i + 4 < n; i += 4) {
+		int a = dec[(unsigned char)s[i]], b = dec[(unsigned char)s[i + 1]];
+		int c = dec[(unsigned char)s[i + 2]], d = dec[(unsigned char)s[i + 3]];
+		if ((a | b | c | d) < 0)
+			return -1;
+		unsigned v = (unsigned)a << 18 | (unsigned)b << 12 | (unsigned)c << 6 | (unsigned)d;
+		out[o] = (unsigned char)(v >> 16);
+		out[o + 1] = (unsigned char)(v >> 8);
+		out[o + 2] = (unsigned char)v;
+		o += 3;
+	}
+	for (; i < n; i += 4) {
 		int a = dval((unsigned char)s[i]), b = dval((unsigned char)s[i + 1]);
 		int last = i + 4 == n;
 		int pad2 = last && s[i + 2] == '=' && s[i + 3] == '=';

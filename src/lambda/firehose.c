@@ -41,7 +41,9 @@ int kl_firehose_is_event(const char *p, size_t n)
 /* One partition key value: "name":"escaped" */
 static int put_key(struct kl_buf *out, const char *name, const char *v, size_t n, int is_null)
 {
-	int rc = kl_buf_printf(out, "\"%s\":\"", name);
+	int rc = kl_buf_putc(out, '"');
+	rc = rc ? rc : kl_buf_puts(out, name);
+	rc = rc ? rc : kl_buf_append(out, "\":\"", 3);
 	rc = rc ? rc : kl_hive_escape(out, is_null ? NULL : v, n);
 	return rc ? rc : kl_buf_putc(out, '"');
 }
@@ -91,8 +93,11 @@ static int record(struct kl_firehose *f, const struct kl_json_member *r, struct 
 			rc = rc ? rc : kl_buf_putc(out, ',');
 			rc = rc ? rc : put_key(out, "event_subtype", f->ev.subtype.p, f->ev.subtype.n,
 					       f->ev.subtype.p == NULL);
-			rc = rc ? rc : kl_buf_printf(out, ",\"dt\":\"%s\",\"hr\":\"%s\"}}}", f->ev.dt,
-						     f->ev.hr);
+			rc = rc ? rc : kl_buf_puts(out, ",\"dt\":\"");
+			rc = rc ? rc : kl_buf_puts(out, f->ev.dt);
+			rc = rc ? rc : kl_buf_puts(out, "\",\"hr\":\"");
+			rc = rc ? rc : kl_buf_puts(out, f->ev.hr);
+			rc = rc ? rc : kl_buf_puts(out, "\"}}}");
 			st->ok++;
 			return rc;
 		}
@@ -107,9 +112,16 @@ int kl_firehose_transform(struct kl_firehose *f, const char *p, size_t n, struct
 			  struct kl_firehose_stats *st, struct kl_errbuf *eb)
 {
 	memset(st, 0, sizeof *st);
-	struct kl_json_member recs;
 	if (kl_json_parse(p, n, 64, NULL, NULL))
 		return kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
+	return kl_firehose_transform_valid(f, p, n, out, st, eb);
+}
+
+int kl_firehose_transform_valid(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
+				struct kl_firehose_stats *st, struct kl_errbuf *eb)
+{
+	memset(st, 0, sizeof *st);
+	struct kl_json_member recs;
 	if (!kl_json_object_get(p, n, "records", &recs) || recs.type != KL_JSON_ARRAY)
 		return kl_errbuf_set(eb, KL_EPARSE, "not a Firehose transformation event (no records array)");
 	size_t start = out->len;
@@ -121,6 +133,10 @@ int kl_firehose_transform(struct kl_firehose *f, const char *p, size_t n, struct
 	while (!rc && kl_json_iter_next(&it, &r)) {
 		if (r.type != KL_JSON_OBJECT)
 			return kl_errbuf_set(eb, KL_EPARSE, "records[] holds a non-object");
+		if (f->should_stop && st->records % KL_FIREHOSE_STOP_EVERY == 0 && !first &&
+		    f->should_stop(f->stop_ctx))
+			return kl_errbuf_set(eb, KL_EINTR, "stopped after %" PRIu64 " records: the "
+					     "invocation deadline is too close", st->records);
 		if (!first)
 			rc = kl_buf_putc(out, ',');
 		first = 0;

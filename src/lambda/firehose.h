@@ -42,7 +42,14 @@ struct kl_firehose {
 	struct kl_json_doc doc;
 	struct kl_buf raw, enriched, key;
 	size_t max_response;
+	/* Optional: polled every KL_FIREHOSE_STOP_EVERY records; non-zero stops
+	 * the transform with KL_EINTR (the Lambda handler stops when its deadline
+	 * is too close to send a response). NULL = never stop. */
+	int (*should_stop)(void *ctx);
+	void *stop_ctx;
 };
+
+#define KL_FIREHOSE_STOP_EVERY 256
 
 int kl_firehose_init(struct kl_firehose *f, size_t dedup_window);
 void kl_firehose_cleanup(struct kl_firehose *f);
@@ -52,8 +59,15 @@ void kl_firehose_cleanup(struct kl_firehose *f);
 int kl_firehose_is_event(const char *p, size_t n);
 
 /* Transform one event into `out` (appended). KL_EPARSE if the event is not
- * the Firehose shape, KL_ELIMIT if the response would pass max_response. */
+ * the Firehose shape, KL_ELIMIT if the response would pass max_response,
+ * KL_EINTR if should_stop() asked to stop. On error `out` holds a partial
+ * response the caller must discard. */
 int kl_firehose_transform(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
 			  struct kl_firehose_stats *st, struct kl_errbuf *eb);
+/* The same for a text the caller has already validated with kl_json_parse
+ * (the Lambda handler does, to find the event's shape): skips the second
+ * validation pass over the whole payload. */
+int kl_firehose_transform_valid(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
+				struct kl_firehose_stats *st, struct kl_errbuf *eb);
 
 #endif

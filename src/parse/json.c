@@ -531,28 +531,48 @@ static const char *skip_ws_ptr(const char *p, const char *end)
 	return p;
 }
 
+/* The closing quote of a valid string whose body starts at p (or end).
+ * memchr does the scanning: long strings (base64 payloads in Lambda events)
+ * are the bulk of the bytes. Linear: q is only searched again once an escape
+ * has been stepped over past it. */
+static const char *string_end(const char *p, const char *end, uint8_t *esc)
+{
+	const char *q = NULL;
+	for (;;) {
+		if (p >= end)
+			return end;
+		if (!q || q < p) {
+			q = memchr(p, '"', (size_t)(end - p));
+			if (!q)
+				return end;
+		}
+		const char *b = memchr(p, '\\', (size_t)(q - p));
+		if (!b)
+			return q;
+		*esc = 1;
+		p = b + 2; /* the escaped byte may be the quote q itself */
+	}
+}
+
 /* End of the valid JSON value starting at p. */
 static const char *skip_value(const char *p, const char *end, uint8_t *type, uint8_t *esc)
 {
 	*esc = 0;
 	switch (*p) {
 	case '"':
-		for (p++; p < end && *p != '"'; p++)
-			if (*p == '\\') {
-				*esc = 1;
-				p++;
-			}
+		p = string_end(p + 1, end, esc);
 		*type = KL_JSON_STRING;
-		return p + 1;
+		return p < end ? p + 1 : end;
 	case '{':
 	case '[': {
 		*type = *p == '{' ? KL_JSON_OBJECT : KL_JSON_ARRAY;
 		int depth = 0;
+		uint8_t inner;
 		for (; p < end; p++) {
 			if (*p == '"') {
-				for (p++; p < end && *p != '"'; p++)
-					if (*p == '\\')
-						p++;
+				p = string_end(p + 1, end, &inner);
+				if (p >= end)
+					return end;
 			} else if (*p == '{' || *p == '[') {
 				depth++;
 			} else if (*p == '}' || *p == ']') {

@@ -156,6 +156,16 @@ static int get_records(struct src_kinesis *s)
 	struct kl_json_iter peek = s->it;
 	struct kl_json_member first;
 	s->batch_empty = !kl_json_iter_next(&peek, &first);
+	/* At the end of a closed shard the response names its children
+	 * (ChildShards). Some servers keep handing out iterators there: the
+	 * children are the authoritative sign that nothing more will come. */
+	if (s->batch_empty && kl_json_object_get(b, n, "ChildShards", &m) &&
+	    m.type == KL_JSON_ARRAY) {
+		struct kl_json_iter ci;
+		kl_json_iter_init(&ci, m.val, m.val_len);
+		if (kl_json_iter_next(&ci, &first))
+			s->closed = 1;
+	}
 	return KL_OK;
 }
 

@@ -4,14 +4,19 @@
  * Encoding / Bit-Packing Hybrid (RLE = 3)" (definition levels, with the 4-byte
  * length prefix of data page v1, and dictionary indices after a 1-byte bit
  * width), "Dictionary Encoding"; README "Data Pages" (v1 page layout);
- * Compression.md (SNAPPY raw block, GZIP RFC 1952 stream, ZSTD frame). */
+ * Compression.md (SNAPPY raw block, GZIP RFC 1952 stream, ZSTD frame).
+ * KL_NO_SNAPPY (the Lambda package, `make lambda-zip`): no snappy, so the
+ * binary needs no C++ runtime (Debian's requires a newer glibc than Amazon
+ * Linux 2023's); SNAPPY pages then fail with KL_EUNSUPPORTED. */
 #include "encode/parquet/pq_internal.h"
 
 #include "core/err.h"
 #include "encode/parquet/thrift.h"
 
 #include <limits.h>
+#ifndef KL_NO_SNAPPY
 #include <snappy-c.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -76,6 +81,10 @@ static int pq_compress(struct kl_pq_writer *w, const void *src, size_t n, const 
 		break;
 	}
 	case KL_PQ_SNAPPY: {
+#ifdef KL_NO_SNAPPY
+		return pq_fail(w, KL_EUNSUPPORTED, "parquet: snappy is not available in this build "
+			       "(the Lambda package); use zstd");
+#else
 		size_t cap = snappy_max_compressed_length(n);
 		if (kl_buf_reserve(d, cap))
 			return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
@@ -84,6 +93,7 @@ static int pq_compress(struct kl_pq_writer *w, const void *src, size_t n, const 
 			return pq_fail(w, KL_EINVAL, "parquet: snappy_compress failed");
 		d->len = r;
 		break;
+#endif
 	}
 	case KL_PQ_GZIP: {
 		z_stream *z = w->gz;

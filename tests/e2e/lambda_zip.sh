@@ -1,0 +1,41 @@
+# no-asan: packages the release build (make lambda-zip), whatever $KINLAKE is.
+# The Lambda zip: bootstrap + kinlake + lib/; every library the binary loads
+# resolves inside lib/ except glibc's own, also with system directories first
+# on LD_LIBRARY_PATH (as Lambda's is); no glibc symbol newer than AL2023's 2.34;
+# then the unzipped bootstrap runs the whole Runtime API scenario.
+. "$(dirname "$0")/_lib.sh"
+cd "$ROOT"
+make -s lambda-zip
+[ -f dist/kinlake-lambda.zip ] || fail "no dist/kinlake-lambda.zip"
+mkdir "$T/task"
+unzip -q dist/kinlake-lambda.zip -d "$T/task"
+[ -x "$T/task/bootstrap" ] || fail "bootstrap missing or not executable"
+[ -x "$T/task/kinlake" ] || fail "kinlake missing or not executable"
+readelf -d "$T/task/kinlake" | grep -q 'Library rpath: \[\$ORIGIN/lib\]' || fail "no RPATH \$ORIGIN/lib"
+glibc='^(linux-vdso\.so|ld-linux-x86-64\.so|libc\.so|libm\.so|libpthread\.so|libdl\.so|librt\.so|libresolv\.so)'
+sysdirs=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64
+# ldd of the executable shows the whole tree as the loader resolves it (the
+# executable's RPATH also applies to its libraries' own dependencies)
+LD_LIBRARY_PATH=$sysdirs ldd "$T/task/kinlake" >"$T/ldd" 2>&1 || fail "ldd: $(cat "$T/ldd")"
+if grep -q 'not found' "$T/ldd"; then fail "$(grep 'not found' "$T/ldd")"; fi
+while read -r name path; do
+	if [[ $name =~ $glibc ]]; then
+		[[ $path != "$T/task/"* ]] || fail "glibc's $name is bundled"
+	elif [[ $path != "$T/task/lib/"* ]]; then
+		fail "$name resolves outside the zip: $path"
+	fi
+done < <(awk '$2 == "=>" { print $1, $3 }' "$T/ldd")
+# and no bundled library carries a RUNPATH (which would switch the RPATH off for its dependencies)
+for f in "$T/task"/lib/*; do
+	if readelf -d "$f" | grep -q RUNPATH; then fail "$f has a RUNPATH"; fi
+done
+n=$(LD_LIBRARY_PATH=$sysdirs ldd "$T/task/kinlake" | grep -c "$T/task/lib/")
+echo "kinlake loads $n libraries from lib/, glibc from the system"
+if ls "$T/task/lib" | grep -Eq "$glibc"; then fail "glibc bundled: $(ls "$T/task/lib")"; fi
+new=$(for f in "$T/task/kinlake" "$T/task"/lib/*; do objdump -T "$f" | awk '/\*UND\*/' | grep -o 'GLIBC_[0-9.]*'; done |
+	sort -Vu | tail -1)
+[ "$(printf '%s\n%s\n' "${new#GLIBC_}" 2.34 | sort -V | tail -1)" = 2.34 ] || fail "needs $new (AL2023 has glibc 2.34)"
+echo "newest glibc symbol version needed: $new"
+# the unzipped bootstrap through the Runtime API scenario, Lambda's environment
+LAMBDA_TASK_ROOT=$T/task LD_LIBRARY_PATH=$sysdirs \
+	node tests/js/runtime_api.mjs main "$KL" "${KL_CORPORA:-$ROOT/../shared/corpora}" "$T/task/bootstrap"

@@ -1,0 +1,363 @@
+// runtime_api.mjs — a local AWS Lambda Runtime API (2018-06-01) on 127.0.0.1:<random>
+// that drives the real `kinlake lambda` process through invocations and checks
+// every answer against the Firehose transformation contract and the event
+// contract (recomputed here, in JS: tests/js/event_contract.mjs).
+//
+// Usage:
+//   node tests/js/runtime_api.mjs main KINLAKE CORPORA [BOOTSTRAP]
+//                                                           many invocations, one process
+//                                                           (of BOOTSTRAP if given)
+//   node tests/js/runtime_api.mjs deadline KINLAKE          stops mid-batch near the deadline
+//   node tests/js/runtime_api.mjs initerror KINLAKE         bad option -> /runtime/init/error
+//   node tests/js/runtime_api.mjs serve EVENT.json N CMD... serve one event N times to CMD
+//                                                           (bench/lambda.sh); prints timings
+// Endpoints: GET /2018-06-01/runtime/invocation/next, POST .../invocation/{id}/response,
+// POST .../invocation/{id}/error, POST /2018-06-01/runtime/init/error. A response over
+// 6 MiB gets 413, as from the real Runtime API. When the queue is empty, /next gets
+// HTTP 500 and kinlake must exit (status 1, after a clean shutdown: ASan checks leaks).
+// Exits 1 with the first mismatches printed.
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { classify, canon, hive } from './event_contract.mjs';
+import { genLines, firehoseRecord, firehoseEvent, firehoseEventOfSize, kinesisEvent } from './lambda_events.mjs';
+
+const MAX_RESPONSE = 6 * 1024 * 1024;
+const fails = [];
+const bad = (m) => { if (fails.length < 30) fails.push(m); };
+
+// --- the Runtime API --------------------------------------------------------
+// queue entries: {name, payload (string), deadline (ms from now, default 60000),
+// check(answer)} where answer = {kind: 'response'|'error', body, headers}
+function startServer(queue, onInitError) {
+  const pending = new Map();
+  const state = { served: 0, answered: 0, firstAnswerAt: 0, firstNextAt: 0, lastAnswerAt: 0, initErrors: [] };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const send = (code, obj) => { res.writeHead(code, { 'content-type': 'application/json' }); res.end(JSON.stringify(obj)); };
+      const url = req.url;
+      if (req.method === 'GET' && url === '/2018-06-01/runtime/invocation/next') {
+        const inv = queue.shift();
+        if (!inv) return send(500, { errorMessage: 'test over', errorType: 'Runtime.Shutdown' });
+        const id = randomUUID();
+        inv.id = id;
+        pending.set(id, inv);
+        state.served++;
+        if (!state.firstNextAt) state.firstNextAt = performance.now();
+        const payload = Buffer.from(inv.payload);
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': payload.length,
+          'lambda-runtime-aws-request-id': id,
+          'lambda-runtime-deadline-ms': String(Date.now() + (inv.deadline ?? 60000)),
+          'lambda-runtime-invoked-function-arn': 'arn:aws:lambda:us-east-1:123456789012:function:kinlake',
+          'lambda-runtime-trace-id': `Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1`,
+        });
+        return res.end(payload);
+      }
+      if (req.method === 'POST' && url === '/2018-06-01/runtime/init/error') {
+        state.initErrors.push({ body: body.toString(), type: req.headers['lambda-runtime-function-error-type'] });
+        if (onInitError) onInitError();
+        return send(202, { status: 'OK' });
+      }
+      const m = url.match(/^\/2018-06-01\/runtime\/invocation\/([^/]+)\/(response|error)$/);
+      if (req.method === 'POST' && m) {
+        const inv = pending.get(decodeURIComponent(m[1]));
+        if (!inv) { bad(`answer for unknown or already answered request id ${m[1]}`); return send(400, { errorType: 'InvalidRequestID' }); }
+        if (m[2] === 'response' && body.length > MAX_RESPONSE) {
+          bad(`${inv.name}: response of ${body.length} bytes passed the 6 MiB limit`);
+          return send(413, { errorMessage: 'Exceeded maximum allowed payload size', errorType: 'RequestEntityTooLarge' });
+        }
+        pending.delete(inv.id);
+        state.answered++;
+        const now = performance.now();
+        if (!state.firstAnswerAt) state.firstAnswerAt = now;
+        state.lastAnswerAt = now;
+        const ans = { kind: m[2], body, headers: req.headers };
+        if (m[2] === 'error') checkErrorDoc(inv, ans);
+        try { inv.check && inv.check(ans); } catch (e) { bad(`${inv.name}: check threw ${e.stack}`); }
+        return send(202, { status: 'OK' });
+      }
+      send(404, { errorType: 'NotFound' });
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, state, pending, port: server.address().port })));
+}
+
+function checkErrorDoc(inv, ans) {
+  let doc;
+  try { doc = JSON.parse(ans.body.toString()); } catch { return bad(`${inv.name}: error document is not JSON`); }
+  if (typeof doc.errorMessage !== 'string' || !doc.errorMessage) bad(`${inv.name}: error without errorMessage`);
+  if (typeof doc.errorType !== 'string' || !doc.errorType) bad(`${inv.name}: error without errorType`);
+  if (ans.headers['lambda-runtime-function-error-type'] !== doc.errorType)
+    bad(`${inv.name}: Lambda-Runtime-Function-Error-Type ${ans.headers['lambda-runtime-function-error-type']} != errorType ${doc.errorType}`);
+  ans.doc = doc;
+}
+
+function runKinlake(cmd, args, port) {
+  const t0 = performance.now();
+  const child = spawn(cmd, args, { env: { ...process.env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '', stdout = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  child.stdout.on('data', (d) => { stdout += d; });
+  const done = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr, stdout })));
+  return { child, t0, done };
+}
+
+// --- the Firehose contract, in JS -----------------------------------------------
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+function strictB64(s) {
+  if (typeof s !== 'string' || !B64.test(s)) return null;
+  const b = Buffer.from(s, 'base64');
+  return b.toString('base64') === s ? b : null; // canonical padding bits too
+}
+
+// uuids of valid events in delivered responses of this process (the dedup window)
+const seen = new Set();
+
+// Expect a Firehose response for `event`; returns counts. Mirrors kinlake's
+// dedup: a valid event whose uuid was seen earlier (this batch or a delivered
+// earlier one) is Dropped; an invocation that fails forgets the window.
+function checkFirehose(name, event, ans, want = {}) {
+  const counts = { Ok: 0, Dropped: 0, ProcessingFailed: 0 };
+  if (ans.kind !== 'response') {
+    seen.clear();
+    bad(`${name}: expected a response, got an error ${ans.body.toString().slice(0, 300)}`);
+    return counts;
+  }
+  let resp;
+  try { resp = JSON.parse(ans.body.toString()); } catch { bad(`${name}: response is not JSON`); return counts; }
+  if (!resp || !Array.isArray(resp.records)) { bad(`${name}: response has no records array`); return counts; }
+  if (Object.keys(resp).length !== 1) bad(`${name}: response has extra members ${Object.keys(resp)}`);
+  if (resp.records.length !== event.records.length) bad(`${name}: ${resp.records.length} records for ${event.records.length}`);
+  const batch = new Set();
+  for (let i = 0; i < Math.min(resp.records.length, event.records.length); i++) {
+    const inr = event.records[i], out = resp.records[i];
+    const where = `${name} record ${i}`;
+    if (out.recordId !== inr.recordId) { bad(`${where}: recordId ${out.recordId} != ${inr.recordId}`); continue; }
+    if (!['Ok', 'Dropped', 'ProcessingFailed'].includes(out.result)) { bad(`${where}: result ${out.result}`); continue; }
+    counts[out.result]++;
+    const raw = strictB64(inr.data);
+    let c = { reason: 'invalid_base64' };
+    if (raw) {
+      let n = raw.length;
+      while (n && (raw[n - 1] === 10 || raw[n - 1] === 13)) n--;
+      c = classify(raw.subarray(0, n));
+    }
+    let expect = 'ProcessingFailed';
+    if (!c.reason) {
+      const u = c.event.event_uuid;
+      expect = seen.has(u) || batch.has(u) ? 'Dropped' : 'Ok';
+      batch.add(u);
+    }
+    if (out.result !== expect) { bad(`${where}: ${out.result}, expected ${expect} (${c.reason || 'valid'})`); continue; }
+    if (expect !== 'Ok') {
+      if (out.data !== inr.data) bad(`${where}: ${expect} record does not keep its original data`);
+      if (expect === 'ProcessingFailed' && out.metadata) bad(`${where}: failed record has metadata`);
+      continue;
+    }
+    const dec = strictB64(out.data);
+    if (!dec) { bad(`${where}: Ok data is not canonical base64`); continue; }
+    const text = dec.toString('utf8');
+    if (!text.endsWith('\n') || text.indexOf('\n') !== text.length - 1) { bad(`${where}: Ok data is not one line ending in \\n`); continue; }
+    let got;
+    try { got = JSON.parse(text.slice(0, -1)); } catch { bad(`${where}: Ok data is not JSON`); continue; }
+    const a = JSON.stringify(canon(got)), b = JSON.stringify(canon(c.event));
+    if (a !== b) { bad(`${where}: enriched event differs\n  got  ${a.slice(0, 300)}\n  want ${b.slice(0, 300)}`); continue; }
+    const e = c.event, dt = e.created_datetime.slice(0, 10), hr = e.created_datetime.slice(11, 13);
+    const pk = out.metadata && out.metadata.partitionKeys;
+    const wantPk = { event_type: hive(e.event_type), event_subtype: hive(e.event_subtype), dt, hr };
+    if (JSON.stringify(pk) !== JSON.stringify(wantPk)) bad(`${where}: partitionKeys ${JSON.stringify(pk)}, want ${JSON.stringify(wantPk)}`);
+    if (Object.keys(out).join() !== 'recordId,result,data,metadata') bad(`${where}: members ${Object.keys(out)}`);
+  }
+  for (const u of batch) seen.add(u);
+  if (want.minOk !== undefined && counts.Ok < want.minOk) bad(`${name}: only ${counts.Ok} Ok records`);
+  if (want.dropped && counts.Dropped < want.dropped) bad(`${name}: only ${counts.Dropped} Dropped, want >= ${want.dropped}`);
+  if (want.failed && counts.ProcessingFailed < want.failed) bad(`${name}: only ${counts.ProcessingFailed} ProcessingFailed, want >= ${want.failed}`);
+  console.log(`${name}: ${event.records.length} records -> Ok ${counts.Ok}, Dropped ${counts.Dropped}, ProcessingFailed ${counts.ProcessingFailed}; response ${ans.body.length} bytes`);
+  return counts;
+}
+
+function expectError(name, type) {
+  return (ans) => {
+    if (ans.kind !== 'error') return bad(`${name}: expected error ${type}, got a response of ${ans.body.length} bytes`);
+    seen.clear(); // kinlake forgets its dedup window when an invocation fails
+    if (ans.doc && ans.doc.errorType !== type) bad(`${name}: errorType ${ans.doc.errorType}, expected ${type}`);
+    console.log(`${name}: error ${ans.doc && ans.doc.errorType}: ${ans.doc && ans.doc.errorMessage}`);
+  };
+}
+
+function firehoseInv(name, event, want, extra = {}) {
+  return { name, payload: JSON.stringify(event), check: (ans) => checkFirehose(name, event, ans, want), ...extra };
+}
+
+function logLines(stderr) {
+  const out = [];
+  for (const l of stderr.split('\n')) {
+    if (!l.trim()) continue;
+    try { out.push(JSON.parse(l)); } catch { if (!/^==\d+==|^\s*$/.test(l)) bad(`stderr line is not JSON: ${l.slice(0, 200)}`); }
+  }
+  return out;
+}
+
+async function finish(srv, proc, { expectCode = 1, invocations }) {
+  const r = await proc.done;
+  srv.server.close();
+  if (r.signal) bad(`kinlake died with ${r.signal}: ${r.stderr.slice(-2000)}`);
+  else if (r.code !== expectCode) bad(`kinlake exited ${r.code}, expected ${expectCode}: ${r.stderr.slice(-2000)}`);
+  if (srv.pending.size) bad(`${srv.pending.size} invocations never answered`);
+  const logs = logLines(r.stderr);
+  if (invocations !== undefined) {
+    const per = logs.filter((l) => l.request_id);
+    if (per.length !== invocations) bad(`${per.length} per-invocation log lines for ${invocations} invocations`);
+    for (const l of per) for (const k of ['records', 'ok', 'dropped', 'failed', 'ms'])
+      if (typeof l[k] !== 'number') bad(`log line without ${k}: ${JSON.stringify(l)}`);
+  }
+  return { r, logs };
+}
+
+function done() {
+  if (fails.length) { console.error('FAIL:\n' + fails.join('\n')); process.exit(1); }
+  console.log('ok');
+}
+
+// --- scenarios -----------------------------------------------------------------
+async function scenarioMain(kinlake, corpora, bootstrap) {
+  const queue = [];
+  const samples = ['aws-lambda-go/kinesis-firehose-event.json', 'powertools-python/kinesisFirehoseKinesisEvent.json',
+    'powertools-python/kinesisFirehosePutEvent.json', 'powertools-python/kinesisFirehoseSQSEvent.json'];
+  for (const f of samples) {
+    const text = readFileSync(`${corpora}/lambda-events/${f}`, 'utf8');
+    const ev = JSON.parse(text);
+    // the file's own bytes are the payload
+    queue.push({ name: f, payload: text, check: (ans) => checkFirehose(f, ev, ans, { failed: ev.records.length }) });
+  }
+  // 10k generated events with 5% bad ones, 4 Firehose batches of 2500
+  const lines = genLines(kinlake, ['--events', '10000', '--bad-fraction', '0.05', '--seed', '7']);
+  if (lines.length !== 10000) bad(`gen gave ${lines.length} lines`);
+  for (let b = 0; b < 4; b++) {
+    const ev = firehoseEvent(lines.slice(b * 2500, (b + 1) * 2500).map((l) => firehoseRecord(l, b % 2 === 0)));
+    queue.push(firehoseInv(`gen batch ${b + 1}/4`, ev, { minOk: 2000, failed: 50 }));
+  }
+  // the first 300 events again (new recordIds): valid ones are Dropped duplicates
+  queue.push(firehoseInv('repeated events', firehoseEvent(lines.slice(0, 300).map((l) => firehoseRecord(l))), { dropped: 250 }));
+  queue.push(firehoseInv('empty batch', firehoseEvent([])));
+  const good = Buffer.from('{"event_uuid":"b64-ok","event_name":"a b:c/d=e%","created_at":1764547200.5}');
+  queue.push(firehoseInv('invalid base64', firehoseEvent([
+    firehoseRecord('not base64!!'), firehoseRecord('QUJD='), firehoseRecord('QR=='), firehoseRecord(''),
+    firehoseRecord('eyJ\nhIjoxfQ=='), firehoseRecord(good), firehoseRecord('////'),
+  ]), { failed: 6 }));
+  // about 6 MB: with kinesisRecordMetadata the response is smaller than the request -> Ok
+  const clean = genLines(kinlake, ['--events', '15000', '--seed', '11']);
+  const big = firehoseEventOfSize(clean, 6 * 1000 * 1000 - 4096);
+  queue.push(firehoseInv(`6 MB batch (${big.records.length} records, Kinesis source)`, big, { minOk: big.records.length - 10 }));
+  // just under 6 MiB without metadata (Direct PUT): the enriched response (each
+  // event grows by its three fields) would pass 6 MiB -> invocation error
+  let n = 0; const put = [];
+  for (const l of clean) { const r = firehoseRecord(l, false); n += JSON.stringify(r).length + 1; if (n > MAX_RESPONSE - 4096) break; put.push(r); }
+  const putEv = firehoseEvent(put);
+  queue.push({ name: `6 MB batch (${put.length} records, Direct PUT)`, payload: JSON.stringify(putEv),
+    check: expectError('6 MB Direct PUT batch', 'Kinlake.ResponseTooLarge') });
+  // Firehose retries the failed batch (smaller): its events are Ok, not Dropped
+  const retry = firehoseEvent(put.slice(0, 2000));
+  queue.push(firehoseInv('retry of the failed batch', retry, { minOk: 2000 }));
+  queue.push({ name: 'deadline 10 ms away', payload: JSON.stringify(firehoseEvent(lines.slice(0, 10).map((l) => firehoseRecord(l)))),
+    deadline: 10, check: expectError('deadline 10 ms away', 'Kinlake.DeadlineTooClose') });
+  const kin = kinesisEvent(lines.slice(100, 105));
+  queue.push({ name: 'kinesis ESM', payload: JSON.stringify(kin), check: (ans) => {
+    if (ans.kind !== 'response') return bad(`kinesis ESM: expected a response, got ${ans.body}`);
+    const r = JSON.parse(ans.body.toString());
+    const want = kin.Records.map((x) => ({ itemIdentifier: x.kinesis.sequenceNumber }));
+    if (JSON.stringify(r) !== JSON.stringify({ batchItemFailures: want })) bad(`kinesis ESM: ${ans.body}`);
+    console.log(`kinesis ESM: ${r.batchItemFailures.length} of ${kin.Records.length} records in batchItemFailures`);
+  } });
+  for (const f of ['aws-lambda-go/kinesis-event.json', 'powertools-python/kinesisStreamEvent.json']) {
+    const ev = JSON.parse(readFileSync(`${corpora}/lambda-events/${f}`, 'utf8'));
+    queue.push({ name: f, payload: JSON.stringify(ev), check: (ans) => {
+      const r = ans.kind === 'response' && JSON.parse(ans.body.toString());
+      const want = ev.Records.map((x) => ({ itemIdentifier: x.kinesis.sequenceNumber }));
+      if (JSON.stringify(r) !== JSON.stringify({ batchItemFailures: want })) bad(`${f}: ${ans.body}`);
+    } });
+  }
+  queue.push({ name: 'unsupported event', payload: '{"hello":"world"}', check: expectError('unsupported event', 'Kinlake.UnsupportedEvent') });
+  queue.push({ name: 'not JSON', payload: '{"records":[', check: expectError('not JSON', 'Kinlake.InvalidEvent') });
+  queue.push(firehoseInv('still up', firehoseEvent(lines.slice(5000, 5010).map((l) => firehoseRecord(l)))));
+  const total = queue.length;
+
+  const srv = await startServer(queue);
+  const proc = bootstrap ? runKinlake(bootstrap, [], srv.port) : runKinlake(kinlake, ['lambda'], srv.port);
+  const { logs } = await finish(srv, proc, { invocations: total });
+  if (srv.state.answered !== total) bad(`${srv.state.answered} of ${total} invocations answered`);
+  if (!logs.some((l) => /runtime ready/.test(l.message || ''))) bad('no "runtime ready" log line');
+  if (!logs.some((l) => l.event === 'kinesis' && l.message === 'Kinesis event source mapping: not supported in this build'))
+    bad('no "Kinesis event source mapping: not supported in this build" log line');
+  if (!logs.some((l) => /runtime API failed, exiting/.test(l.message || ''))) bad('no exit log line');
+  console.log(`main: ${total} invocations in one process; cold start (spawn -> first answer) ${(srv.state.firstAnswerAt - proc.t0).toFixed(1)} ms`);
+  done();
+}
+
+// --deadline-margin larger than the time left: the transform stops at its first
+// check (record 256) with Kinlake.DeadlineExceeded; a batch under 256 records
+// finishes. Then an invocation that does not fit Lambda's limit is not retried
+// as Dropped (forgotten window).
+async function scenarioDeadline(kinlake) {
+  const lines = genLines(kinlake, ['--events', '1200', '--seed', '5']);
+  const queue = [
+    { name: 'mid-batch deadline', payload: JSON.stringify(firehoseEvent(lines.slice(0, 1000).map((l) => firehoseRecord(l)))),
+      deadline: 2000, check: expectError('mid-batch deadline', 'Kinlake.DeadlineExceeded') },
+    firehoseInv('small batch, same deadline', firehoseEvent(lines.slice(0, 100).map((l) => firehoseRecord(l))), { minOk: 100 }, { deadline: 2000 }),
+  ];
+  const srv = await startServer(queue);
+  const proc = runKinlake(kinlake, ['lambda', '--min-remaining', '0', '--deadline-margin', '10000'], srv.port);
+  await finish(srv, proc, { invocations: 2 });
+  done();
+}
+
+async function scenarioInitError(kinlake) {
+  const srv = await startServer([]);
+  const proc = runKinlake(kinlake, ['lambda', '--dedup-window', 'lots'], srv.port);
+  await finish(srv, proc, { expectCode: 2 });
+  const e = srv.state.initErrors;
+  if (e.length !== 1) bad(`${e.length} init errors posted`);
+  else {
+    const doc = JSON.parse(e[0].body);
+    if (e[0].type !== 'Runtime.InvalidArguments' || doc.errorType !== 'Runtime.InvalidArguments' || !/dedup-window/.test(doc.errorMessage))
+      bad(`init error: ${e[0].type} ${e[0].body}`);
+    else console.log(`init error: ${e[0].body}`);
+  }
+  if (srv.state.served) bad('invocations served after a failed init');
+  done();
+}
+
+// serve EVENT.json N times to CMD (bench/lambda.sh)
+async function scenarioServe(file, n, cmd) {
+  const payload = readFileSync(file);
+  const records = JSON.parse(payload).records?.length ?? 0;
+  const queue = [];
+  let errors = 0;
+  for (let i = 0; i < n; i++) queue.push({ name: `bench ${i}`, payload, check: (ans) => { if (ans.kind !== 'response') errors++; } });
+  const srv = await startServer(queue);
+  const proc = runKinlake(cmd[0], cmd.slice(1), srv.port);
+  const r = await proc.done;
+  srv.server.close();
+  const s = srv.state;
+  // from the first invocation handed out to the last answer received
+  const secs = (s.lastAnswerAt - s.firstNextAt) / 1000;
+  console.log(JSON.stringify({ invocations: s.answered, errors, records: records * s.answered,
+    seconds: Number(secs.toFixed(6)), records_per_s: Math.round(records * s.answered / secs),
+    cold_start_ms: Number((s.firstAnswerAt - proc.t0).toFixed(2)),
+    first_next_ms: Number((s.firstNextAt - proc.t0).toFixed(2)), exit: r.code }));
+  if (s.answered !== n || errors) { console.error(r.stderr.slice(-2000)); process.exit(1); }
+}
+
+const [scenario, ...rest] = process.argv.slice(2);
+if (scenario === 'main') await scenarioMain(rest[0], rest[1], rest[2]);
+else if (scenario === 'deadline') await scenarioDeadline(rest[0]);
+else if (scenario === 'initerror') await scenarioInitError(rest[0]);
+else if (scenario === 'serve') await scenarioServe(rest[0], Number(rest[1]), rest.slice(2));
+else { console.error('usage: runtime_api.mjs main|deadline|initerror|serve ...'); process.exit(2); }

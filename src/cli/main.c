@@ -42,6 +42,8 @@
 struct store_factory {
 	const char *lake;
 	const char *region;
+	const char *sse, *sse_kms_key_id;
+	size_t multipart_threshold;
 	struct kl_aws_env env;
 	pthread_mutex_t mu;
 	struct kl_cred_chain *chains[MAX_STORES];
@@ -78,6 +80,9 @@ static int make_store(void *ctx, struct kl_store **out, struct kl_errbuf *eb)
 	so.region = region;
 	so.endpoint = kl_store_s3_env_endpoint(&f->env);
 	so.creds = ch;
+	so.sse = f->sse;
+	so.sse_kms_key_id = f->sse_kms_key_id;
+	so.multipart_threshold = f->multipart_threshold;
 	return kl_store_s3_new(out, f->lake, &so, eb);
 }
 
@@ -104,7 +109,8 @@ static int bad_usage(const char *verb, const char *msg)
 
 struct ingest_cfg {
 	const char *input, *lake, *input_id;
-	const char *stream, *start, *region;
+	const char *stream, *start, *region, *sse, *sse_kms_key_id;
+	size_t multipart_threshold;
 	int64_t exit_idle_ms;
 	int format, compression;
 	int64_t level;
@@ -129,6 +135,13 @@ static const struct kl_opt ingest_opts[] = {
 	 "this long (0: run until SIGTERM)", NULL, 0, 0},
 	{"region", KL_OPT_STR, offsetof(struct ingest_cfg, region), NULL, "REGION",
 	 "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0},
+	{"multipart-threshold", KL_OPT_SIZE, offsetof(struct ingest_cfg, multipart_threshold),
+	 "16MiB", "SIZE", "S3: objects above this go up as multipart uploads (parts >= 5 MiB)",
+	 NULL, 5 << 20, 5368709120.0},
+	{"sse", KL_OPT_STR, offsetof(struct ingest_cfg, sse), NULL, "aws:kms|AES256",
+	 "S3: server-side encryption of every object", NULL, 0, 0},
+	{"sse-kms-key-id", KL_OPT_STR, offsetof(struct ingest_cfg, sse_kms_key_id), NULL, "ID",
+	 "S3: the KMS key for --sse aws:kms (default: the bucket's AWS-managed key)", NULL, 0, 0},
 	{"format", KL_OPT_CHOICE, offsetof(struct ingest_cfg, format), "parquet", "parquet|jsonl",
 	 "data file format: typed Parquet (one schema per event type) or JSON lines",
 	 "parquet|jsonl", 0, 0},
@@ -188,6 +201,10 @@ static int cmd_ingest(int argc, char **argv)
 	if (strcmp(c.start, "trim-horizon") && strcmp(c.start, "latest") &&
 	    strncmp(c.start, "at-timestamp:", 13))
 		return bad_usage("ingest", "--start: use trim-horizon, latest or at-timestamp:UNIX");
+	if (c.sse && strcmp(c.sse, "aws:kms") && strcmp(c.sse, "AES256"))
+		return bad_usage("ingest", "--sse: use aws:kms or AES256");
+	if (c.sse_kms_key_id && (!c.sse || strcmp(c.sse, "aws:kms")))
+		return bad_usage("ingest", "--sse-kms-key-id needs --sse aws:kms");
 	if (c.input && !strncmp(c.lake ? c.lake : "", "s3://", 5))
 		return bad_usage("ingest", "--lake s3://... is for --stream; use a directory with --input");
 	if (!c.lake)
@@ -234,6 +251,9 @@ static int cmd_ingest(int argc, char **argv)
 		static struct store_factory factory; /* lives until exit: stores borrow it */
 		factory.lake = c.lake;
 		factory.region = c.region;
+		factory.sse = c.sse;
+		factory.sse_kms_key_id = c.sse_kms_key_id;
+		factory.multipart_threshold = c.multipart_threshold;
 		factory.env = kl_aws_env_process();
 		pthread_mutex_init(&factory.mu, NULL);
 		so.make_store = make_store;

@@ -64,12 +64,18 @@ lambda-zip:
 	@$(MAKE) --no-print-directory SAN=0 build/lambda/kinlake
 	@scripts/lambda_zip.sh build/lambda/kinlake dist/kinlake-lambda.zip
 
-# libFuzzer targets: clang, ASan+UBSan, linked against the library sources.
+# libFuzzer targets: clang, ASan+UBSan. The library is compiled once with
+# -fsanitize=fuzzer-no-link (coverage hooks) and each target links against it.
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Isrc -DKL_VERSION='"$(VERSION)"' \
-               -fsanitize=fuzzer,address,undefined -Wall -Wextra -Werror
-build-fuzz/%: fuzz/%.c $(LIB_SRC)
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(LDLIBS)
+               -fsanitize=fuzzer-no-link,address,undefined -Wall -Wextra -Werror
+FUZZ_OBJ := $(LIB_SRC:%.c=build-fuzz/%.o)
+build-fuzz/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+build-fuzz/libkinlake.a: $(FUZZ_OBJ)
+	$(AR) rcs $@ $^
+build-fuzz/%: fuzz/%.c build-fuzz/libkinlake.a
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libkinlake.a $(LDLIBS)
 
 fuzz: $(FUZZ_BIN)
 
@@ -103,4 +109,4 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find build build-asan -name '*.d' 2>/dev/null)
+-include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)

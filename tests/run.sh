@@ -51,7 +51,7 @@ for f in build-fuzz/fuzz_*; do
 	# libFuzzer adds new inputs to its corpus folder: give it a scratch copy.
 	work="$LOGS/fuzzwork/${f##*/}"; mkdir -p "$work"
 	[ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-	want "$n" && run "$n" "$f" -max_total_time=${KL_FUZZ_SECONDS:-20} -rss_limit_mb=2048 -timeout=10 "$work"
+	want "$n" && run "$n" "$f" -max_total_time=${KL_FUZZ_SECONDS:-10} -rss_limit_mb=2048 -timeout=10 "$work"
 done
 
 echo

@@ -13,7 +13,7 @@ expect2() { # expected-message-fragment, args...
 	printf '%s' "$out" | grep -qF -- "$want" || fail "'$*' said '$out', want '$want'"
 }
 expect2 "unknown command 'frobnicate'" frobnicate
-expect2 "--input is required" ingest --lake "$T/l"
+expect2 "--input (a file, or - for stdin) or --stream is required" ingest --lake "$T/l"
 expect2 "--lake is required" ingest --input -
 expect2 "unknown option '--colour'" ingest --input - --lake "$T/l" --colour
 expect2 "--max-file-bytes: '12XB' is not a size" ingest --input - --lake "$T/l" --max-file-bytes 12XB
@@ -31,4 +31,8 @@ printf '%s' "$out" | grep -q "cannot open input" || fail "missing input message:
 "$KL" gen --events 10 | "$KL" ingest --input - --lake "$T/l" --max-file-bytes 1MiB --memory-limit 64MiB --quiet
 
 expect2 "--compression snappy is only available with --format parquet" ingest --input - --lake "$T/l" --format jsonl --compression snappy
+expect2 "--input and --stream exclude each other" ingest --input - --stream s --lake "$T/l"
+expect2 "--start: use trim-horizon, latest or at-timestamp:UNIX" ingest --stream s --lake "$T/l" --start yesterday
+expect2 "--sse: use aws:kms or AES256" ingest --stream s --lake "$T/l" --sse rot13
+expect2 "--lake s3://... is for --stream" ingest --input - --lake s3://b/p
 echo ok

@@ -8,11 +8,14 @@ N=${KL_ASAN:+4000}; N=${N:-12000}
 ls "$T/lake/events"/*/*/*/*/*.parquet > /dev/null || fail "default format is not parquet"
 check_lake "$T/in.jsonl" "$T/lake" --format parquet
 node "$ROOT/tests/js/lake_readers.mjs" "$T/lake"
-for c in snappy gzip none; do
+# the other codecs and the second reader pass: once, not again under the sanitizers
+# (parquet_readers.sh covers the writer's codecs under ASan)
+codecs="snappy gzip none"; [ -n "${KL_ASAN:-}" ] && codecs=""
+for c in $codecs; do
 	"$KL" ingest --input "$T/in.jsonl" --lake "$T/lake-$c" --compression "$c" --quiet
 	check_lake "$T/in.jsonl" "$T/lake-$c" --format parquet > /dev/null
 done
-node "$ROOT/tests/js/lake_readers.mjs" "$T/lake-snappy"
+[ -n "${KL_ASAN:-}" ] || node "$ROOT/tests/js/lake_readers.mjs" "$T/lake-snappy"
 # small row groups: several per file, still exact
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/lake-rg" --row-group-bytes 64KiB --quiet
 check_lake "$T/in.jsonl" "$T/lake-rg" --format parquet > /dev/null

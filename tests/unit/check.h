@@ -8,6 +8,7 @@
 #define KL_TEST_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int check_failures;
@@ -55,6 +56,31 @@ static int check_total;
 				__LINE__, (int)n_, (const char *)(p), s_);                         \
 		}                                                                                  \
 	} while (0)
+
+/* The whole file at `path`, NUL-terminated (the bytes may hold NULs too);
+ * its length in *len when len is not NULL. NULL if it cannot be read.
+ * The caller frees it. */
+static inline char *check_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	long n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+		free(s);
+		s = NULL;
+	}
+	fclose(f);
+	if (s) {
+		s[n] = '\0';
+		if (len)
+			*len = (size_t)n;
+	}
+	return s;
+}
 
 static inline int check_report(const char *name)
 {

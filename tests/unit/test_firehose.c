@@ -8,18 +8,12 @@
 
 #include <stdlib.h>
 
-static char *slurp(const char *rel, size_t *n)
+static char *sample(const char *rel, size_t *n)
 {
 	const char *corp = getenv("KL_CORPORA");
 	char path[1024];
 	snprintf(path, sizeof path, "%s/lambda-events/%s", corp ? corp : "../shared/corpora", rel);
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *p = malloc(1 << 20);
-	*n = fread(p, 1, 1 << 20, f);
-	fclose(f);
-	return p;
+	return check_slurp(path, n);
 }
 
 static int count_ids(const char *p, size_t n, const char *key)
@@ -39,7 +33,7 @@ static void samples(struct kl_firehose *f)
 			       "powertools-python/kinesisFirehoseSQSEvent.json"};
 	for (size_t i = 0; i < 4; i++) {
 		size_t n;
-		char *ev = slurp(files[i], &n);
+		char *ev = sample(files[i], &n);
 		CHECK(ev != NULL);
 		if (!ev)
 			continue;

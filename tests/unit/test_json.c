@@ -5,20 +5,6 @@
 #include <dirent.h>
 #include <stdlib.h>
 
-static char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *p = malloc((size_t)len + 1);
-	*n = fread(p, 1, (size_t)len, f);
-	fclose(f);
-	return p;
-}
-
 static void json_test_suite(void)
 {
 	const char *corp = getenv("KL_CORPORA");
@@ -38,7 +24,7 @@ static void json_test_suite(void)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
 		size_t n;
-		char *p = slurp(path, &n);
+		char *p = check_slurp(path, &n);
 		CHECK(p != NULL);
 		if (!p)
 			continue;

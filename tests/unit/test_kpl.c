@@ -19,21 +19,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-static char *slurp(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long len = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *p = malloc((size_t)len + 1);
-	*n = fread(p, 1, (size_t)len, f);
-	p[*n] = 0;
-	fclose(f);
-	return p;
-}
-
 /* path of `rel` inside the kpl-aggregation corpus */
 static char *corpus(char *out, size_t n, const char *rel)
 {
@@ -226,7 +211,7 @@ static void vectors(void)
 {
 	char path[2048];
 	size_t tn;
-	char *text = slurp(corpus(path, sizeof path, "vectors.json"), &tn);
+	char *text = check_slurp(corpus(path, sizeof path, "vectors.json"), &tn);
 	CHECK(text != NULL);
 	if (!text)
 		return;
@@ -259,7 +244,7 @@ static void vectors(void)
 		CHECK_EQ_INT(n, jint(&c, "input_length"));
 
 		/* bin/ holds the same bytes */
-		char *fb = slurp(corpus(path, sizeof path, file), &fn);
+		char *fb = check_slurp(corpus(path, sizeof path, file), &fn);
 		CHECK(fb != NULL);
 		if (fb) {
 			nbin++;
@@ -333,8 +318,8 @@ static void lambda_event(void)
 	char path[2048];
 	size_t tn, bn = 0;
 	char *text =
-	    slurp(corpus(path, sizeof path, "events/kinesis-event-kpl-aggregated.json"), &tn);
-	char *bin = slurp(corpus(path, sizeof path, "bin/aggregated-100-records.bin"), &bn);
+	    check_slurp(corpus(path, sizeof path, "events/kinesis-event-kpl-aggregated.json"), &tn);
+	char *bin = check_slurp(corpus(path, sizeof path, "bin/aggregated-100-records.bin"), &bn);
 	CHECK(text && bin);
 	if (!text || !bin)
 		return;
@@ -940,7 +925,7 @@ static int decode_files(int argc, char **argv)
 	kl_buf_init(&tmp, 0);
 	for (int a = 0; a < argc; a++) {
 		size_t n;
-		char *p = slurp(argv[a], &n);
+		char *p = check_slurp(argv[a], &n);
 		if (!p) {
 			fprintf(stderr, "cannot read %s\n", argv[a]);
 			return 1;

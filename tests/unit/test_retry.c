@@ -9,25 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	fclose(f);
-	if (s)
-		s[n] = '\0';
-	return s;
-}
-
 /* Smithy test block fields, read textually: `code: N`, a header value
  * `"Name": "value"`, and `body: """..."""` or `body: "..."` (escapes \n \t \"
  * \\ decoded). Fields are looked up between `from` and `to`. */
@@ -82,7 +63,7 @@ static void run_smithy(const char *file, const char *prefix)
 	const char *c = getenv("KL_CORPORA");
 	snprintf(path, sizeof path, "%s/aws-api-specs/smithy-protocol-tests/%s",
 		 c && *c ? c : "../shared/corpora", file);
-	char *text = slurp(path);
+	char *text = check_slurp(path, NULL);
 	CHECK(text != NULL);
 	if (!text)
 		return;

@@ -17,28 +17,6 @@ static const char *corpora(void)
 	return c && *c ? c : "../shared/corpora";
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *s = malloc((size_t)n + 1);
-	if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-		free(s);
-		s = NULL;
-	}
-	fclose(f);
-	if (s) {
-		s[n] = '\0';
-		if (len)
-			*len = (size_t)n;
-	}
-	return s;
-}
-
 /* A raw HTTP request parsed in place (all strings point into `text`). */
 #define MAX_HDR 32
 struct raw_req {
@@ -140,10 +118,10 @@ static void run_classic_case(const char *dir, const char *name, const char *key,
 	char p[2048], base[1024];
 	snprintf(base, sizeof base, "%s/%s", dir, name);
 	size_t len;
-	char *req_text = slurp(path_ext(p, sizeof p, base, ".req"), &len);
-	char *creq = slurp(path_ext(p, sizeof p, base, ".creq"), NULL);
-	char *sts = slurp(path_ext(p, sizeof p, base, ".sts"), NULL);
-	char *authz = slurp(path_ext(p, sizeof p, base, ".authz"), NULL);
+	char *req_text = check_slurp(path_ext(p, sizeof p, base, ".req"), &len);
+	char *creq = check_slurp(path_ext(p, sizeof p, base, ".creq"), NULL);
+	char *sts = check_slurp(path_ext(p, sizeof p, base, ".sts"), NULL);
+	char *authz = check_slurp(path_ext(p, sizeof p, base, ".authz"), NULL);
 	st.ran++;
 	struct raw_req r;
 	struct kl_sigv4_result res;
@@ -288,15 +266,15 @@ static void run_crt_case(const char *dir, const char *name)
 	char p[2048];
 	size_t len;
 	snprintf(p, sizeof p, "%s/%s/context.json", dir, name);
-	char *ctx = slurp(p, NULL);
+	char *ctx = check_slurp(p, NULL);
 	snprintf(p, sizeof p, "%s/%s/request.txt", dir, name);
-	char *req_text = slurp(p, &len);
+	char *req_text = check_slurp(p, &len);
 	snprintf(p, sizeof p, "%s/%s/header-canonical-request.txt", dir, name);
-	char *creq = slurp(p, NULL);
+	char *creq = check_slurp(p, NULL);
 	snprintf(p, sizeof p, "%s/%s/header-string-to-sign.txt", dir, name);
-	char *sts = slurp(p, NULL);
+	char *sts = check_slurp(p, NULL);
 	snprintf(p, sizeof p, "%s/%s/header-signature.txt", dir, name);
-	char *sig = slurp(p, NULL);
+	char *sig = check_slurp(p, NULL);
 	st.ran++;
 	int ok = ctx && req_text;
 	char *key = NULL, *secret = NULL, *token = NULL, *region = NULL, *service = NULL,

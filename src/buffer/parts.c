@@ -4,10 +4,6 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
-/* Buffers at or below this capacity are kept across flushes (reuse); larger
- * ones are released so idle partitions hold no memory. */
-#define KEEP_CAP (64u << 10)
-
 void kl_parts_init(struct kl_parts *t, size_t max_file_bytes, size_t memory_limit,
 		   int64_t flush_interval_ns)
 {
@@ -117,19 +113,6 @@ struct kl_part *kl_parts_next_flush(struct kl_parts *t, int64_t now_ns, int all)
 	if (largest && t->mem > t->memory_limit)
 		return largest;
 	return NULL;
-}
-
-void kl_parts_flushed(struct kl_parts *t, struct kl_part *p)
-{
-	p->stored_upto = p->last_pos;
-	p->has_stored = 1;
-	p->count = 0;
-	p->files++;
-	/* keep a small block for reuse, unless memory is tight */
-	kl_buf_shrink(&p->data, t->mem <= t->memory_limit / 2 ? KEEP_CAP : 0);
-	t->mem -= p->accounted;
-	p->accounted = p->data.cap;
-	t->mem += p->accounted;
 }
 
 uint64_t kl_parts_min_pending(const struct kl_parts *t, uint64_t fallback)

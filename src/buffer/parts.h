@@ -10,7 +10,7 @@
  * bytes reach max_file_bytes (uncompressed, like Firehose's buffer size),
  * when its oldest record has waited flush_interval, or, while the sum of all
  * buffer capacities exceeds memory_limit, the largest buffer first. After a
- * flush, kl_parts_flushed() empties the buffer and gives back its memory, so
+ * flush, kl_parts_detach() hands the buffer to the writer and empties it, so
  * memory stays bounded however many partitions have ever been open.
  *
  * Replay: each partition also remembers `stored_upto`, the highest input
@@ -72,11 +72,9 @@ static inline int kl_parts_full(const struct kl_parts *t, const struct kl_part *
 	return p->data.len >= t->max_file_bytes;
 }
 
-/* Empty p after its data was stored durably up to p->last_pos. */
-void kl_parts_flushed(struct kl_parts *t, struct kl_part *p);
-
 /* Move p's buffered data into *out (caller-owned, initialised by this call)
- * for an asynchronous flush, and empty p as kl_parts_flushed() does. */
+ * for an asynchronous flush, and empty p: it records p->last_pos as stored
+ * and stops counting the buffer's memory. */
 void kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_buf *out);
 
 /* Smallest first_pos over non-empty buffers, or `fallback` if none. */

@@ -98,7 +98,7 @@ struct run {
 	struct kl_parts parts;
 	struct kl_dedup dedup;
 	struct kl_event ev;
-	struct kl_buf key, name, dl;
+	struct kl_buf key, name;
 	char id[17];
 	const char *source_name;
 	char dead_dt[11];
@@ -635,7 +635,6 @@ static void run_cleanup(struct run *r)
 	kl_event_cleanup(&r->ev);
 	kl_buf_cleanup(&r->key);
 	kl_buf_cleanup(&r->name);
-	kl_buf_cleanup(&r->dl);
 	free(r->batch);
 	for (struct job *j = r->w.head, *n; j; j = n) {
 		n = j->next;
@@ -660,7 +659,6 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 	kl_event_init(&r.ev);
 	kl_buf_init(&r.key, 0);
 	kl_buf_init(&r.name, 0);
-	kl_buf_init(&r.dl, 0);
 	/* --memory-limit covers the partition buffers plus the fixed costs: the
 	 * dedup window (24 bytes per slot), the reader's window, and for Parquet
 	 * the encoder's working copy of the partition being written. */

@@ -4,6 +4,7 @@
  * work itself lives in the pipeline modules.
  */
 #include "cli/opts.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "deadletter/deadletter.h"
 #include "event/event.h"
@@ -543,13 +544,6 @@ static void lambda_done(void *ctx, const struct kl_lambda_invocation *inv,
 	memset(&c->st, 0, sizeof c->st);
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --bench-file: the same handler, in-process, N times; one summary line. */
 static int lambda_bench(struct lambda_ctx *c, const char *path, uint64_t repeat)
 {
@@ -608,7 +602,7 @@ static int cmd_lambda(int argc, char **argv)
 	struct lambda_cfg c;
 	memset(&c, 0, sizeof c);
 	char err[256];
-	int64_t t_start = mono_ms();
+	int64_t t_start = kl_mono_ms();
 	const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
 	int r = kl_opts_parse(lambda_opts, NOPTS(lambda_opts), &c, argc, argv, err, sizeof err);
 	if (r == KL_OPTS_HELP) {
@@ -679,7 +673,7 @@ static int cmd_lambda(int argc, char **argv)
 	}
 	fprintf(stderr, "{\"level\":\"INFO\",\"message\":\"kinlake %s lambda runtime ready\","
 			"\"init_ms\":%" PRId64 ",\"dedup_window\":%" PRIu64 "}\n",
-		KL_VERSION, mono_ms() - t_start, c.dedup_window);
+		KL_VERSION, kl_mono_ms() - t_start, c.dedup_window);
 	struct kl_lambda_handler h = {lambda_invoke, lambda_done, ctx};
 	rc = kl_lambda_run(&rt, &h, &eb);
 	fprintf(stderr, "{\"level\":\"ERROR\",\"message\":\"runtime API failed, exiting: %s: %s\"}\n",

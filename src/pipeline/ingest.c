@@ -1,5 +1,6 @@
 /* ingest.c — see ingest.h. */
 #include "pipeline/ingest.h"
+#include "core/clock.h"
 #include "buffer/parts.h"
 #include "commit/state.h"
 #include "deadletter/deadletter.h"
@@ -35,13 +36,6 @@ void kl_ingest_opts_default(struct kl_ingest_opts *o)
 	o->stop_fd = -1;
 	o->row_group_bytes = 128u << 20;
 	kl_event_limits_default(&o->limits);
-}
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store);
@@ -416,7 +410,7 @@ static int batch_add(struct run *r, struct kl_part *p)
 /* Flush what the policy says is due. `all` at end of input or on stop. */
 static int flush_due(struct run *r, int all)
 {
-	int64_t t = now_ns();
+	int64_t t = kl_mono_ns();
 	struct kl_part *p;
 	if (all) {
 		for (size_t i = 0; i < r->parts.n; i++)
@@ -519,7 +513,7 @@ static int on_record(struct run *r, const struct kl_record *rec)
 		rc = kl_buf_putc(&p->data, '\n');
 	if (rc)
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory buffering a record");
-	kl_parts_note_append(&r->parts, p, rec->pos, now_ns());
+	kl_parts_note_append(&r->parts, p, rec->pos, kl_mono_ns());
 	if (kl_parts_full(&r->parts, p)) {
 		if ((rc = batch_add(r, p)) || (rc = flush_batch(r)))
 			return rc;
@@ -541,7 +535,7 @@ static void progress(struct run *r, int final)
 {
 	if (!r->o->progress || !r->input_size)
 		return;
-	int64_t t = now_ns();
+	int64_t t = kl_mono_ns();
 	if (!final && t - r->last_progress < 200000000)
 		return;
 	r->last_progress = t;
@@ -602,7 +596,7 @@ static int run_loop(struct run *r)
 				break;
 			}
 			/* how long a blocking read may wait before a buffer is due */
-			timeout = kl_parts_ms_until_due(&r->parts, now_ns());
+			timeout = kl_parts_ms_until_due(&r->parts, kl_mono_ns());
 		}
 	}
 	if (r->input_size && r->read_pos > r->input_size)
@@ -655,7 +649,7 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 	r.o = o;
 	r.st = st;
 	r.eb = eb;
-	r.t0 = now_ns();
+	r.t0 = kl_mono_ns();
 	kl_event_init(&r.ev);
 	kl_buf_init(&r.key, 0);
 	kl_buf_init(&r.name, 0);
@@ -710,7 +704,7 @@ out:
 		rc = eb->code ? eb->code : KL_EIO;
 	st->bytes_in = r.src ? r.src->bytes_read : 0;
 	st->bytes_out = r.store ? r.store->bytes_committed : 0;
-	st->seconds = (double)(now_ns() - r.t0) / 1e9;
+	st->seconds = (double)(kl_mono_ns() - r.t0) / 1e9;
 	run_cleanup(&r);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* stream.c — see stream.h. */
 #include "pipeline/stream.h"
+#include "core/clock.h"
 #include "aws/kinesis.h"
 #include "dedup/dedup.h"
 #include "parse/json.h"
@@ -189,13 +190,6 @@ static void add_stats(struct kl_ingest_stats *t, const struct kl_ingest_stats *s
 		t->dead_by_reason[i] += s->dead_by_reason[i];
 }
 
-static int64_t clock_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int poll_fd(int fd, int ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -206,7 +200,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 		  struct kl_errbuf *eb)
 {
 	memset(st, 0, sizeof *st);
-	int64_t t0 = clock_ms();
+	int64_t t0 = kl_mono_ms();
 	struct stream_run r;
 	memset(&r, 0, sizeof r);
 	r.o = o;
@@ -289,7 +283,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			(void)!write(r.stop_fd, &one, sizeof one);
 		}
 	}
-	st->total.seconds = (double)(clock_ms() - t0) / 1000.0;
+	st->total.seconds = (double)(kl_mono_ms() - t0) / 1000.0;
 	if (k_ok)
 		kl_kinesis_cleanup(&k);
 	if (r.stop_fd >= 0)

@@ -1,6 +1,7 @@
 /* source_kinesis.c — see source_kinesis.h. API: Kinesis GetShardIterator
  * and GetRecords (botocore kinesis-2013-12-02). */
 #include "source/source_kinesis.h"
+#include "core/clock.h"
 #include "aws/kinesis.h"
 #include "core/base64.h"
 #include "decode/kpl.h"
@@ -46,13 +47,6 @@ struct src_kinesis {
 	size_t nmarks, headmark, capmarks;
 	struct kl_buf req;
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Sleep up to ms; KL_EINTR when the stop fd fires. */
 static int nap(struct src_kinesis *s, int64_t ms)
@@ -113,7 +107,7 @@ static int get_iterator(struct src_kinesis *s)
 /* One GetRecords call; fills the batch iterator. */
 static int get_records(struct src_kinesis *s)
 {
-	int rc = nap(s, s->last_call_ms + MIN_CALL_GAP_MS - now_ms());
+	int rc = nap(s, s->last_call_ms + MIN_CALL_GAP_MS - kl_mono_ms());
 	if (rc)
 		return rc;
 	if (!s->have_iterator && (rc = get_iterator(s)))
@@ -122,7 +116,7 @@ static int get_records(struct src_kinesis *s)
 	rc = kl_buf_printf(&s->req, "{\"ShardIterator\":\"%s\",\"Limit\":10000}", s->iterator);
 	if (rc)
 		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
-	s->last_call_ms = now_ms();
+	s->last_call_ms = kl_mono_ms();
 	rc = kl_kinesis_call(&s->k, "GetRecords", s->req.data, s->req.len);
 	if (rc && !strcmp(s->k.last.code, "ExpiredIteratorException")) {
 		s->have_iterator = 0; /* renew from the last sequence number read */
@@ -231,7 +225,7 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 			rec->n = rec->full_len = u->len;
 			rec->pos = s->next_pos++;
 			s->base.bytes_read += u->len;
-			s->last_record_ms = now_ms();
+			s->last_record_ms = kl_mono_ms();
 			return KL_SRC_RECORD;
 		}
 		int got, rc = next_kinesis_record(s, &got);
@@ -242,7 +236,7 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 		/* batch exhausted */
 		if (s->closed)
 			return KL_SRC_EOF;
-		int64_t t = now_ms();
+		int64_t t = kl_mono_ms();
 		if (s->exit_idle_ms && s->behind == 0 && s->last_call_ms &&
 		    t - s->last_record_ms >= s->exit_idle_ms)
 			return KL_SRC_EOF;
@@ -350,7 +344,7 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	s->stop_fd = o->stop_fd;
 	s->millis_behind = o->millis_behind;
 	s->behind = -1;
-	s->last_record_ms = now_ms();
+	s->last_record_ms = kl_mono_ms();
 	kl_buf_init(&s->batch, 0);
 	kl_buf_init(&s->data, 0);
 	kl_buf_init(&s->req, 0);

@@ -1,0 +1,23 @@
+/*
+ * clock.h — the monotonic clock, for ages, deadlines and rates.
+ * (Wall-clock time is read only where a timestamp is written out.)
+ */
+#ifndef KL_CORE_CLOCK_H
+#define KL_CORE_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline int64_t kl_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline int64_t kl_mono_ms(void)
+{
+	return kl_mono_ns() / 1000000;
+}
+
+#endif

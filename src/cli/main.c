@@ -11,6 +11,7 @@
 #include "gen/gen.h"
 #include "lambda/handler.h"
 #include "lambda/runtime.h"
+#include "metrics/metrics.h"
 #include "pipeline/ingest.h"
 #include "pipeline/stream.h"
 #include "store/store.h"
@@ -119,6 +120,8 @@ struct ingest_cfg {
 	int64_t flush_interval_ms, max_depth;
 	uint64_t dedup_window;
 	int no_progress, quiet;
+	const char *metrics_file, *metrics_listen;
+	int64_t metrics_interval_ms, status_interval_ms;
 };
 
 static const struct kl_opt ingest_opts[] = {
@@ -170,6 +173,17 @@ static const struct kl_opt ingest_opts[] = {
 	 "name the input instead of hashing its content (needed to resume stdin)", NULL, 0, 0},
 	{"row-group-bytes", KL_OPT_SIZE, offsetof(struct ingest_cfg, row_group_bytes), "128MiB",
 	 "SIZE", "parquet row group size", NULL, 1 << 16, 1e12},
+	{"metrics-file", KL_OPT_STR, offsetof(struct ingest_cfg, metrics_file), NULL, "PATH",
+	 "write Prometheus text-format metrics here (atomically) every --metrics-interval and "
+	 "at exit; for node_exporter's textfile collector", NULL, 0, 0},
+	{"metrics-listen", KL_OPT_STR, offsetof(struct ingest_cfg, metrics_listen), NULL,
+	 "HOST:PORT", "serve the same metrics at http://HOST:PORT/metrics (port 0: any free port)",
+	 NULL, 0, 0},
+	{"metrics-interval", KL_OPT_MS, offsetof(struct ingest_cfg, metrics_interval_ms), "10",
+	 "SECONDS", "how often --metrics-file is rewritten", NULL, 0.1, 86400},
+	{"status-interval", KL_OPT_MS, offsetof(struct ingest_cfg, status_interval_ms), "60",
+	 "SECONDS", "a status line on stderr this often when no progress bar is drawn "
+	 "(stream mode, or stderr not a terminal); 0: never", NULL, 0, 86400},
 	{"no-progress", KL_OPT_FLAG, offsetof(struct ingest_cfg, no_progress), NULL, NULL,
 	 "never draw the progress bar", NULL, 0, 0},
 	{"quiet", KL_OPT_FLAG, offsetof(struct ingest_cfg, quiet), NULL, NULL,
@@ -241,6 +255,43 @@ static int cmd_ingest(int argc, char **argv)
 	kl_errbuf_clear(&eb);
 	int rc;
 	unsigned shards = 0;
+	struct kl_metrics metrics;
+	struct kl_metrics_reporter rep;
+	memset(&rep, 0, sizeof rep);
+	rep.listen_fd = -1;
+	if (kl_metrics_init(&metrics)) {
+		fprintf(stderr, "kinlake ingest: out of memory\n");
+		return 1;
+	}
+	if (c.stream)
+		snprintf(metrics.stream, sizeof metrics.stream, "%s", c.stream);
+	o.metrics = &metrics;
+	rep.m = &metrics;
+	rep.file = c.metrics_file;
+	rep.interval_ms = c.metrics_interval_ms;
+	if (!c.quiet && !o.progress && c.status_interval_ms > 0) {
+		rep.status = stderr;
+		rep.status_prefix = "kinlake ingest: status: ";
+		rep.status_interval_ms = c.status_interval_ms;
+	}
+	if (c.metrics_listen) {
+		int port;
+		if (kl_metrics_listen(c.metrics_listen, &rep.listen_fd, &port, &eb)) {
+			kl_metrics_cleanup(&metrics);
+			return bad_usage("ingest", eb.msg);
+		}
+		if (!c.quiet)
+			fprintf(stderr, "kinlake ingest: metrics at http://%.*s:%d/metrics\n",
+				(int)(strrchr(c.metrics_listen, ':') - c.metrics_listen),
+				c.metrics_listen, port);
+	}
+	if (kl_metrics_reporter_start(&rep, &eb)) {
+		if (rep.listen_fd >= 0)
+			close(rep.listen_fd);
+		kl_metrics_cleanup(&metrics);
+		fprintf(stderr, "kinlake ingest: %s\n", eb.msg);
+		return 1;
+	}
 	if (c.stream) {
 		struct kl_stream_opts so;
 		memset(&so, 0, sizeof so);
@@ -268,6 +319,11 @@ static int cmd_ingest(int argc, char **argv)
 	}
 	if (o.stop_fd >= 0)
 		close(o.stop_fd);
+	struct kl_errbuf meb;
+	kl_errbuf_clear(&meb);
+	if (kl_metrics_reporter_stop(&rep, &meb))
+		fprintf(stderr, "kinlake ingest: warning: %s\n", meb.msg);
+	kl_metrics_cleanup(&metrics);
 	if (rc) {
 		fprintf(stderr, "kinlake ingest: %s: %s\n", kl_strerror(rc),
 			eb.code ? eb.msg : "(no detail)");

@@ -5,7 +5,9 @@
 #include "commit/state.h"
 #include "deadletter/deadletter.h"
 #include "dedup/dedup.h"
+#include "metrics/metrics.h"
 #include "encode/encoder.h"
+#include "encode/parquet/schema.h"
 #include "route/partition.h"
 #include "source/source.h"
 #include "store/store.h"
@@ -38,7 +40,8 @@ void kl_ingest_opts_default(struct kl_ingest_opts *o)
 	kl_event_limits_default(&o->limits);
 }
 
-struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store);
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store,
+					  struct kl_schema_registry *registry);
 
 /*
  * The writer thread: encode -> store -> commit run here, in submission order,
@@ -103,7 +106,34 @@ struct run {
 	struct writer w;
 	int64_t last_progress;
 	int64_t t0;
+	/* what was last added to o->metrics: reader side, writer side */
+	struct kl_ingest_stats pub;
+	uint64_t out_published;
+	struct kl_schema_registry *registry, *own_registry;
 };
+
+#define ADD(counter, v) atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
+
+/* Reader thread: add what was read since the last call to the metrics. */
+static void publish(struct run *r)
+{
+	struct kl_metrics *m = r->o->metrics;
+	if (!m)
+		return;
+	const struct kl_ingest_stats *st = r->st;
+	uint64_t in = r->src ? r->src->bytes_read : 0;
+	ADD(m->records, st->records - r->pub.records);
+	ADD(m->duplicates, st->duplicates - r->pub.duplicates);
+	ADD(m->replayed, st->replayed - r->pub.replayed);
+	ADD(m->bytes_in, in - r->pub.bytes_in);
+	for (int i = 0; i < KL_REJ_COUNT; i++)
+		ADD(m->rejected[i], st->dead_by_reason[i] - r->pub.dead_by_reason[i]);
+	r->pub.records = st->records;
+	r->pub.duplicates = st->duplicates;
+	r->pub.replayed = st->replayed;
+	r->pub.bytes_in = in;
+	memcpy(r->pub.dead_by_reason, st->dead_by_reason, sizeof st->dead_by_reason);
+}
 
 /* --- input identity ------------------------------------------------------ */
 
@@ -287,6 +317,21 @@ static int run_job(struct run *r, struct job *j)
 	}
 	r->st->files += j->n;
 	pthread_mutex_unlock(&r->w.mu);
+	if (r->o->metrics) {
+		struct kl_metrics *m = r->o->metrics;
+		uint64_t data = 0, dead = 0, out = r->store->bytes_committed;
+		for (size_t i = 0; i < j->n; i++) {
+			const struct job_item *it = &j->items[i];
+			*(it->key[0] == 'e' && it->key[1] == 'r' ? &dead : &data) += it->count;
+		}
+		ADD(m->stored, data);
+		ADD(m->dead, dead);
+		ADD(m->files, j->n);
+		ADD(m->bytes_out, out - r->out_published);
+		r->out_published = out;
+		atomic_store_explicit(&m->last_commit_unix, (int64_t)time(NULL),
+				      memory_order_relaxed);
+	}
 	return KL_OK;
 }
 
@@ -591,6 +636,7 @@ static int run_loop(struct run *r)
 			if ((rc = flush_due(r, 0)))
 				return rc;
 			progress(r, 0);
+			publish(r);
 			if (stop_requested(o->stop_fd)) {
 				r->st->interrupted = 1;
 				break;
@@ -622,6 +668,7 @@ static void run_cleanup(struct run *r)
 		kl_store_free(r->store);
 	kl_encoder_free(r->data_enc);
 	kl_encoder_free(r->dead_enc);
+	kl_schema_registry_free(r->own_registry);
 	if (r->state_open)
 		kl_state_close(&r->state);
 	kl_parts_cleanup(&r->parts);
@@ -675,8 +722,14 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 		uint64_t swept;
 		kl_store_local_sweep(o->lake, &swept);
 	}
+	r.registry = o->schema_registry;
+	if (!r.registry && o->format == KL_FORMAT_PARQUET &&
+	    !(r.registry = r.own_registry = kl_schema_registry_new())) {
+		rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+		goto out;
+	}
 	r.dead_enc = kl_encoder_jsonl_new(o->compression, o->level);
-	r.data_enc = o->format == KL_FORMAT_PARQUET ? kl_encoder_parquet_new(o, r.store)
+	r.data_enc = o->format == KL_FORMAT_PARQUET ? kl_encoder_parquet_new(o, r.store, r.registry)
 						    : kl_encoder_jsonl_new(o->compression, o->level);
 	if (!r.dead_enc || !r.data_enc) {
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot create the %s encoder",
@@ -693,6 +746,7 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 	r.read_pos = start;
 	if (!o->source && (rc = preload_parts(&r)))
 		goto out;
+	r.out_published = r.store->bytes_committed;
 	if (pthread_create(&r.w.thread, NULL, writer_main, &r)) {
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot start the writer thread");
 		goto out;
@@ -702,6 +756,7 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 out:
 	if (writer_join(&r) && !rc)
 		rc = eb->code ? eb->code : KL_EIO;
+	publish(&r);
 	st->bytes_in = r.src ? r.src->bytes_read : 0;
 	st->bytes_out = r.store ? r.store->bytes_committed : 0;
 	st->seconds = (double)(kl_mono_ns() - r.t0) / 1e9;

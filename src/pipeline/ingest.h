@@ -20,6 +20,8 @@
 #include <stdint.h>
 
 struct kl_dedup;
+struct kl_metrics;
+struct kl_schema_registry;
 
 enum kl_format { KL_FORMAT_JSONL, KL_FORMAT_PARQUET };
 
@@ -51,6 +53,14 @@ struct kl_ingest_opts {
 	struct kl_dedup *shared_dedup;
 	pthread_mutex_t *shared_dedup_mu;
 	int parquet_snappy;     /* parquet pages with snappy instead of `compression` */
+	/* Live counters (metrics/metrics.h), borrowed, may be NULL: the reader
+	 * adds what it read every few thousand records, the writer what is
+	 * durable after each commit. Several runs may share one. */
+	struct kl_metrics *metrics;
+	/* Parquet: the lake's schema registry cache (encode/parquet/schema.h),
+	 * borrowed and shared by every writer of the lake; NULL: the run makes
+	 * its own. */
+	struct kl_schema_registry *schema_registry;
 };
 
 struct kl_ingest_stats {

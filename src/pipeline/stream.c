@@ -3,6 +3,8 @@
 #include "core/clock.h"
 #include "aws/kinesis.h"
 #include "dedup/dedup.h"
+#include "encode/parquet/schema.h"
+#include "metrics/metrics.h"
 #include "parse/json.h"
 #include "source/source_kinesis.h"
 
@@ -37,6 +39,7 @@ struct stream_run {
 	int stop_fd; /* eventfd: written to stop every shard */
 	struct kl_dedup dedup; /* one event_uuid window for the whole stream */
 	pthread_mutex_t dedup_mu;
+	struct kl_schema_registry *registry; /* one cache for every shard's Parquet files */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
@@ -57,6 +60,7 @@ static void *shard_main(void *arg)
 		ko.start = o->start;
 		ko.exit_idle_ms = o->exit_idle_ms;
 		ko.stop_fd = sh->run->stop_fd;
+		ko.metrics = o->ingest.metrics ? kl_metrics_shard(o->ingest.metrics, sh->id) : NULL;
 		if (!(src = kl_source_kinesis_new(&ko, &sh->err)))
 			rc = sh->err.code ? sh->err.code : KL_ENOMEM;
 	}
@@ -76,6 +80,7 @@ static void *shard_main(void *arg)
 		io.stop_fd = sh->run->stop_fd;
 		io.shared_dedup = &sh->run->dedup;
 		io.shared_dedup_mu = &sh->run->dedup_mu;
+		io.schema_registry = sh->run->registry;
 		io.progress = 0;
 		rc = kl_ingest_run(&io, &sh->st, &sh->err);
 		if (rc && !sh->err.code)
@@ -210,6 +215,8 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	pthread_cond_init(&r.cv, NULL);
 	pthread_mutex_init(&r.dedup_mu, NULL);
 	int drc = kl_dedup_init(&r.dedup, o->ingest.dedup_window);
+	r.registry = kl_schema_registry_new();
+	drc = drc ? drc : r.registry ? KL_OK : KL_ENOMEM;
 	struct kl_kinesis k;
 	int rc = !r.shards || r.stop_fd < 0 || drc ? kl_errbuf_set(eb, KL_ENOMEM, "out of resources")
 					     : kl_kinesis_init(&k, o->region, eb);
@@ -235,6 +242,8 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 				continue;
 			pthread_join(sh->thread, NULL);
 			sh->state = SH_DONE;
+			if (o->ingest.metrics)
+				atomic_fetch_sub(&o->ingest.metrics->shards_running, 1);
 			add_stats(&st->total, &sh->st);
 			st->total.interrupted |= sh->st.interrupted;
 			since_list = RELIST_MS; /* look for its children now */
@@ -252,8 +261,12 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 				continue;
 			sh->state = SH_RUNNING;
 			st->shards++;
+			if (o->ingest.metrics)
+				atomic_fetch_add(&o->ingest.metrics->shards_running, 1);
 			if (pthread_create(&sh->thread, NULL, shard_main, sh)) {
 				sh->state = SH_DONE;
+				if (o->ingest.metrics)
+					atomic_fetch_sub(&o->ingest.metrics->shards_running, 1);
 				failed = stopping = 1;
 				rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot start a shard thread");
 				(void)!write(r.stop_fd, &one, sizeof one);
@@ -290,6 +303,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 		close(r.stop_fd);
 	free(r.shards);
 	kl_dedup_cleanup(&r.dedup);
+	kl_schema_registry_free(r.registry);
 	pthread_mutex_destroy(&r.dedup_mu);
 	pthread_mutex_destroy(&r.mu);
 	pthread_cond_destroy(&r.cv);

@@ -6,6 +6,7 @@
 #include "core/base64.h"
 #include "decode/kpl.h"
 #include "event/event.h"
+#include "metrics/metrics.h"
 #include "parse/json.h"
 
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 
 #define MIN_CALL_GAP_MS 200 /* 5 GetRecords calls per second per shard */
+#define READ_BYTES_PER_S (2 << 20) /* and 2 MB/s of data per shard */
 
 struct seqmark {
 	uint64_t first_pos; /* ordinal of the first user record of this Kinesis record */
@@ -29,11 +31,12 @@ struct src_kinesis {
 	int is_arn;
 	int64_t exit_idle_ms;
 	int stop_fd;
-	int64_t *millis_behind;
+	struct kl_metrics_shard *metrics;
 	char iterator[4096];
 	int have_iterator, closed, batch_empty;
 	char last_seq[64]; /* last Kinesis record handed out */
 	int64_t last_call_ms, last_record_ms, behind;
+	int64_t gap_ms; /* wait this long after last_call_ms before the next call */
 	/* current GetRecords batch */
 	struct kl_buf batch; /* copy of the response body */
 	struct kl_json_iter it;
@@ -107,7 +110,7 @@ static int get_iterator(struct src_kinesis *s)
 /* One GetRecords call; fills the batch iterator. */
 static int get_records(struct src_kinesis *s)
 {
-	int rc = nap(s, s->last_call_ms + MIN_CALL_GAP_MS - kl_mono_ms());
+	int rc = nap(s, s->last_call_ms + s->gap_ms - kl_mono_ms());
 	if (rc)
 		return rc;
 	if (!s->have_iterator && (rc = get_iterator(s)))
@@ -124,6 +127,11 @@ static int get_records(struct src_kinesis *s)
 	}
 	if (rc)
 		return kl_errbuf_set(&s->base.err, rc, "%s", s->k.err.msg);
+	/* Pace the shard to its read limits: 5 calls/s, and a response of B
+	 * bytes of data (3/4 of the base64 body) spends B / 2 MB/s. A 10 MB
+	 * answer thus waits 5 s, as Kinesis would otherwise refuse the calls. */
+	int64_t data_ms = (int64_t)(s->k.resp.body.len / 4 * 3) * 1000 / READ_BYTES_PER_S;
+	s->gap_ms = data_ms > MIN_CALL_GAP_MS ? data_ms : MIN_CALL_GAP_MS;
 	kl_buf_reset(&s->batch);
 	if (kl_buf_append(&s->batch, s->k.resp.body.data, s->k.resp.body.len))
 		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
@@ -134,8 +142,9 @@ static int get_records(struct src_kinesis *s)
 	struct kl_json_member m;
 	if (kl_json_object_get(b, n, "MillisBehindLatest", &m)) {
 		s->behind = strtoll(m.val, NULL, 10);
-		if (s->millis_behind)
-			*s->millis_behind = s->behind;
+		if (s->metrics)
+			atomic_store_explicit(&s->metrics->millis_behind, s->behind,
+					      memory_order_relaxed);
 	}
 	if (!kl_json_object_get(b, n, "NextShardIterator", &m) || m.type != KL_JSON_STRING) {
 		s->closed = 1; /* the shard was split or merged and is read to its end */
@@ -226,6 +235,9 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 			rec->pos = s->next_pos++;
 			s->base.bytes_read += u->len;
 			s->last_record_ms = kl_mono_ms();
+			if (s->metrics)
+				atomic_fetch_add_explicit(&s->metrics->records, 1,
+							  memory_order_relaxed);
 			return KL_SRC_RECORD;
 		}
 		int got, rc = next_kinesis_record(s, &got);
@@ -342,7 +354,8 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	s->is_arn = !strncmp(o->stream, "arn:", 4);
 	s->exit_idle_ms = o->exit_idle_ms;
 	s->stop_fd = o->stop_fd;
-	s->millis_behind = o->millis_behind;
+	s->metrics = o->metrics;
+	s->gap_ms = MIN_CALL_GAP_MS;
 	s->behind = -1;
 	s->last_record_ms = kl_mono_ms();
 	kl_buf_init(&s->batch, 0);

@@ -1,8 +1,9 @@
 /*
  * source_kinesis.h — one Kinesis shard as a kl_source.
  *
- * Reads a shard with GetShardIterator + GetRecords at most 5 calls/s (the
- * per-shard limit), de-aggregates KPL records (decode/kpl.h: a record whose
+ * Reads a shard with GetShardIterator + GetRecords within the per-shard read
+ * limits (at most 5 calls/s, and after a response of B data bytes it waits
+ * B / 2 MB/s before the next call), de-aggregates KPL records (decode/kpl.h: a record whose
  * checksum or protobuf is bad passes through whole, as the KCL does) and
  * yields one user record at a time. Positions are ordinals of this run;
  * pos_name() maps them to "<shardId>-<sequence number>[-<sub>]" for file
@@ -23,6 +24,8 @@
 
 #include <stdint.h>
 
+struct kl_metrics_shard;
+
 struct kl_kinesis_source_opts {
 	const char *stream;   /* name or ARN */
 	const char *shard_id;
@@ -31,7 +34,7 @@ struct kl_kinesis_source_opts {
 	const char *checkpoint; /* from the state; wins over start when set */
 	int64_t exit_idle_ms; /* 0: never end on idle */
 	int stop_fd;          /* -1 or a signalfd */
-	int64_t *millis_behind; /* optional: latest MillisBehindLatest, written by the source */
+	struct kl_metrics_shard *metrics; /* optional, borrowed: MillisBehindLatest, records */
 };
 
 struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,

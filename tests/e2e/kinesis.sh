@@ -1,7 +1,7 @@
 # Kinesis -> lake against the local stack (kinesis-mock + moto), real AWS SDK as producer:
 #  1. 4 shards, gen events (bad lines, duplicates) with PutRecords x500 plus KPL-aggregated
 #     records; ingest --stream --exit-idle; every valid event exactly once, every bad record
-#     a dead letter (check_lake.mjs).
+#     a dead letter (check_lake.mjs); --metrics-file shows each shard at MillisBehindLatest 0.
 #  2. resharding: a shard is split while events flow; everything still lands exactly once.
 #  3. kill -9 during ingest, restart: nothing lost (at-least-once).
 . "$(dirname "$0")/_lib.sh"
@@ -18,8 +18,16 @@ $K create-stream --stream-name basic --shard-count 4
 sleep 1
 "$KL" gen --events "$N" --bad-fraction 0.02 --dup-fraction 0.01 --seed 31 > "$T/basic.jsonl"
 put basic "$T/basic.jsonl" --agg 500
-"$KL" ingest --stream basic --lake "$T/lake1" --exit-idle 3 --format jsonl 2> "$T/sum1"; cat "$T/sum1"
+"$KL" ingest --stream basic --lake "$T/lake1" --exit-idle 3 --format jsonl --metrics-file "$T/m1.prom" 2> "$T/sum1"; cat "$T/sum1"
 grep -q "4 shards" "$T/sum1" || fail "not 4 shards"
+# metrics: every shard caught up (MillisBehindLatest 0), counters equal the summary's
+[ "$(grep -c '^kinlake_shard_millis_behind_latest{stream="basic",shard="shardId-00000000000[0-3]"} 0$' "$T/m1.prom")" = 4 ] ||
+	fail "millis behind: $(grep behind "$T/m1.prom")"
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$2"; }
+summary() { sed -n "s/.* $1=\([0-9]*\) .*/\1/p" "$2"; }
+[ "$(metric kinlake_records_read_total "$T/m1.prom")" = "$(summary read "$T/sum1")" ] || fail "records_read_total"
+[ "$(metric kinlake_events_stored_total "$T/m1.prom")" = "$(summary stored "$T/sum1")" ] || fail "events_stored_total"
+[ "$(metric kinlake_shards_running "$T/m1.prom")" = 0 ] || fail "shards_running at exit"
 check_lake "$T/basic.jsonl" "$T/lake1"
 ls "$T/lake1/events"/*/*/*/*/shardId-00000000000[0-3]-*.jsonl.zst > /dev/null || fail "file names are not <shard>-<sequence>"
 # the same stream into S3 (moto), Parquet, read back with the aws CLI
@@ -41,11 +49,19 @@ sleep 1
 "$KL" gen --events "$N" --seed 32 > "$T/split.jsonl"
 head -n $((N / 2)) "$T/split.jsonl" > "$T/split-a.jsonl"; tail -n +$((N / 2 + 1)) "$T/split.jsonl" > "$T/split-b.jsonl"
 put split "$T/split-a.jsonl"
-"$KL" ingest --stream split --lake "$T/lake2" --exit-idle 6 --format jsonl 2> "$T/sum2" & pid=$!
+# no --exit-idle here: a slow producer must not look like the end of the stream. The run
+# ends with SIGTERM once its metrics say every record was read (or after 120 s).
+"$KL" ingest --stream split --lake "$T/lake2" --format jsonl --metrics-file "$T/m2.prom" \
+	--metrics-interval 0.5 2> "$T/sum2" & pid=$!
 sleep 1
 $K split-shard --stream-name split --shard-to-split shardId-000000000000 --new-starting-hash-key 85070591730234615865843651857942052864
 sleep 1
 put split "$T/split-b.jsonl"
+for _ in $(seq 1 240); do
+	[ "$(awk '$1 == "kinlake_records_read_total" { print $2 }' "$T/m2.prom" 2>/dev/null)" = "$N" ] && break
+	sleep 0.5
+done
+kill -TERM "$pid"
 wait "$pid" || fail "ingest during resharding failed: $(cat "$T/sum2")"
 cat "$T/sum2"
 grep -q "4 shards" "$T/sum2" || fail "children of the split shard were not read"

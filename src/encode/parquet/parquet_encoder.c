@@ -28,6 +28,7 @@ struct pq_encoder {
 	long *colmap; /* member index -> column, per row */
 	size_t colmap_cap;
 	struct kl_store *store; /* borrowed: the schema registry lives there */
+	struct kl_schema_registry *registry; /* borrowed, shared by the lake's writers */
 	struct kl_errbuf werr;
 };
 
@@ -231,13 +232,14 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 	}
 	if ((rc = kl_pq_writer_finish(e->w)))
 		return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.msg);
-	if (e->store && etype) {
+	if (e->store && e->registry && etype) {
 		/* the registry wants the decoded type name */
 		struct kl_buf t;
 		kl_buf_init(&t, 0);
 		if (!kl_buf_reserve(&t, etype_len + 1)) {
 			size_t tn = kl_json_unescape(etype, etype_len, t.data);
-			rc = kl_schema_registry_merge(e->store, t.data, tn, &e->schema, eb);
+			rc = kl_schema_registry_merge(e->registry, e->store, t.data, tn, &e->schema,
+						      eb);
 		}
 		kl_buf_cleanup(&t);
 	}
@@ -255,8 +257,10 @@ static void pq_free(struct kl_encoder *base)
 	free(e);
 }
 
-struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store);
-struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store)
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store,
+					  struct kl_schema_registry *registry);
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store,
+					  struct kl_schema_registry *registry)
 {
 	struct pq_encoder *e = calloc(1, sizeof *e);
 	if (!e)
@@ -277,6 +281,7 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct
 	kl_json_doc_init(&e->doc);
 	kl_buf_init(&e->scratch, 0);
 	e->store = store;
+	e->registry = registry;
 	e->base.ext = ".parquet";
 	e->base.encode = pq_encode;
 	e->base.free = pq_free;

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -185,8 +186,122 @@ static int append_columns(struct kl_buf *b, const struct kl_schema *s)
 	return rc ? rc : kl_buf_putc(b, ']');
 }
 
-int kl_schema_registry_merge(struct kl_store *store, const char *event_type, size_t type_len,
-			     const struct kl_schema *fs, struct kl_errbuf *eb)
+/* Add every column of `from` to `u`, widening; 1 if `u` changed. */
+static int union_into(struct kl_schema *u, const struct kl_schema *from, int *changed)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		size_t before = u->n;
+		long j = kl_schema_col(u, kl_schema_name(from, i), from->cols[i].name_len);
+		if (j < 0)
+			return KL_ENOMEM;
+		enum kl_col_kind k = kl_col_widen(u->cols[j].kind, from->cols[i].kind);
+		if (u->n != before || k != u->cols[j].kind)
+			*changed = 1;
+		u->cols[j].kind = k;
+	}
+	return KL_OK;
+}
+
+/* 1 if every column of fs is in u with a kind u already covers. */
+static int covered(const struct kl_schema *u, const struct kl_schema *fs)
+{
+	for (size_t i = 0; i < fs->n; i++) {
+		long j = kl_schema_find(u, kl_schema_name(fs, i), fs->cols[i].name_len);
+		if (j < 0 || kl_col_widen(u->cols[j].kind, fs->cols[i].kind) != u->cols[j].kind)
+			return 0;
+	}
+	return 1;
+}
+
+struct reg_entry {
+	char *type; /* decoded event type, NUL-terminated */
+	size_t type_len;
+	struct kl_schema u; /* the union as last written or read */
+};
+
+struct kl_schema_registry {
+	pthread_mutex_t mu;
+	struct reg_entry *e;
+	size_t n, cap;
+	uint64_t reads;
+};
+
+struct kl_schema_registry *kl_schema_registry_new(void)
+{
+	struct kl_schema_registry *r = calloc(1, sizeof *r);
+	if (r)
+		pthread_mutex_init(&r->mu, NULL);
+	return r;
+}
+
+void kl_schema_registry_free(struct kl_schema_registry *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->e[i].type);
+		kl_schema_cleanup(&r->e[i].u);
+	}
+	free(r->e);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+uint64_t kl_schema_registry_reads(struct kl_schema_registry *r)
+{
+	pthread_mutex_lock(&r->mu);
+	uint64_t n = r->reads;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+static struct reg_entry *reg_find(struct kl_schema_registry *r, const char *t, size_t n,
+				  int add)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->e[i].type_len == n && !memcmp(r->e[i].type, t, n))
+			return &r->e[i];
+	if (!add)
+		return NULL;
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct reg_entry *e = realloc(r->e, cap * sizeof *e);
+		if (!e)
+			return NULL;
+		r->e = e;
+		r->cap = cap;
+	}
+	struct reg_entry *e = &r->e[r->n];
+	if (!(e->type = malloc(n + 1)))
+		return NULL;
+	memcpy(e->type, t, n);
+	e->type[n] = '\0';
+	e->type_len = n;
+	kl_schema_init(&e->u);
+	r->n++;
+	return e;
+}
+
+static int merge_locked(struct kl_schema_registry *reg, struct kl_store *store,
+			const char *event_type, size_t type_len, const struct kl_schema *fs,
+			struct kl_errbuf *eb);
+
+int kl_schema_registry_merge(struct kl_schema_registry *reg, struct kl_store *store,
+			     const char *event_type, size_t type_len, const struct kl_schema *fs,
+			     struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&reg->mu);
+	struct reg_entry *e = reg_find(reg, event_type, type_len, 0);
+	int rc = e && covered(&e->u, fs)
+			 ? KL_OK
+			 : merge_locked(reg, store, event_type, type_len, fs, eb);
+	pthread_mutex_unlock(&reg->mu);
+	return rc;
+}
+
+static int merge_locked(struct kl_schema_registry *reg, struct kl_store *store,
+			const char *event_type, size_t type_len, const struct kl_schema *fs,
+			struct kl_errbuf *eb)
 {
 	char path[4200];
 	struct kl_buf name, old, out;
@@ -205,6 +320,7 @@ int kl_schema_registry_merge(struct kl_store *store, const char *event_type, siz
 	const char *hist = NULL;
 	size_t hist_len = 0;
 	int found = 0;
+	reg->reads++;
 	rc = store->ops->read(store, path, &old);
 	if (rc == KL_ENOTFOUND) {
 		rc = KL_OK;
@@ -257,20 +373,12 @@ int kl_schema_registry_merge(struct kl_store *store, const char *event_type, siz
 		}
 	}
 	int changed = !found;
-	for (size_t i = 0; i < fs->n; i++) {
-		size_t before = u.n;
-		long j = kl_schema_col(&u, kl_schema_name(fs, i), fs->cols[i].name_len);
-		if (j < 0) {
-			rc = KL_ENOMEM;
-			goto out;
-		}
-		enum kl_col_kind k = kl_col_widen(u.cols[j].kind, fs->cols[i].kind);
-		if (u.n != before || k != u.cols[j].kind)
-			changed = 1;
-		u.cols[j].kind = k;
-	}
-	if (!changed)
+	struct reg_entry *cached = reg_find(reg, event_type, type_len, 0);
+	if ((cached && (rc = union_into(&u, &cached->u, &changed))) ||
+	    (rc = union_into(&u, fs, &changed)))
 		goto out;
+	if (!changed)
+		goto cache;
 	version++;
 	rc = kl_buf_puts(&out, "{\"event_type\":\"");
 	rc = rc ? rc : kl_buf_append(&out, name.data, name.len - 1);
@@ -293,6 +401,15 @@ int kl_schema_registry_merge(struct kl_store *store, const char *event_type, siz
 			rc = store->ops->commit(sf);
 		if (rc)
 			kl_errbuf_set(eb, rc, "schema registry: write %s: %s", path, store->err.msg);
+	}
+cache:
+	if (!rc) { /* the cache takes the union now in the store */
+		struct reg_entry *e = reg_find(reg, event_type, type_len, 1);
+		if (e) {
+			struct kl_schema t = e->u;
+			e->u = u;
+			u = t;
+		}
 	}
 out:
 	kl_schema_cleanup(&u);

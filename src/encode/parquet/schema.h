@@ -65,9 +65,28 @@ const char *kl_col_kind_name(enum kl_col_kind k);
  * Registry: merge a file's schema into _kinlake/schemas/<type>.json of the
  * lake's store (type Hive-escaped). The object holds the union schema and a
  * history of versions; it is rewritten (an atomic store commit) only when
- * the union changes. Returns KL_OK or the store's error with a message.
+ * the union changes.
+ *
+ * One struct kl_schema_registry per lake and process, shared by every
+ * writer of that lake (all shards of a stream): it caches the union per
+ * event type, so a file whose schema adds nothing costs no store request,
+ * and a mutex serialises the read-merge-write of one process, so shards
+ * cannot lose each other's columns. A merge always starts from the stored
+ * object and adds the cached union, so a column that another process's
+ * concurrent rewrite dropped comes back with the next change. (Several
+ * processes on one lake coordinate through leases in a later issue.)
+ * Thread-safe; the caller owns it (new/free).
  */
-int kl_schema_registry_merge(struct kl_store *store, const char *event_type, size_t type_len,
+struct kl_schema_registry;
+
+struct kl_schema_registry *kl_schema_registry_new(void);
+void kl_schema_registry_free(struct kl_schema_registry *r);
+
+/* KL_OK or the store's error with a message. `reads` (optional) counts the
+ * store reads it made, for tests. */
+int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *store,
+			     const char *event_type, size_t type_len,
 			     const struct kl_schema *file_schema, struct kl_errbuf *eb);
+uint64_t kl_schema_registry_reads(struct kl_schema_registry *r);
 
 #endif

@@ -1,0 +1,388 @@
+/* metrics.c — see metrics.h. */
+#include "metrics/metrics.h"
+#include "core/clock.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+int kl_metrics_init(struct kl_metrics *m)
+{
+	memset(m, 0, sizeof *m);
+	m->shards = calloc(KL_METRICS_MAX_SHARDS, sizeof *m->shards);
+	if (!m->shards)
+		return KL_ENOMEM;
+	atomic_store(&m->start_unix, (int64_t)time(NULL));
+	m->start_mono_ns = kl_mono_ns();
+	pthread_mutex_init(&m->shard_mu, NULL);
+	return KL_OK;
+}
+
+void kl_metrics_cleanup(struct kl_metrics *m)
+{
+	if (!m->shards)
+		return;
+	free(m->shards);
+	m->shards = NULL;
+	pthread_mutex_destroy(&m->shard_mu);
+}
+
+struct kl_metrics_shard *kl_metrics_shard(struct kl_metrics *m, const char *id)
+{
+	struct kl_metrics_shard *s = NULL;
+	pthread_mutex_lock(&m->shard_mu);
+	size_t n = atomic_load_explicit(&m->nshards, memory_order_relaxed);
+	for (size_t i = 0; i < n && !s; i++)
+		if (!strcmp(m->shards[i].id, id))
+			s = &m->shards[i];
+	if (!s && n < KL_METRICS_MAX_SHARDS) {
+		s = &m->shards[n];
+		snprintf(s->id, sizeof s->id, "%s", id);
+		atomic_store_explicit(&s->millis_behind, -1, memory_order_relaxed);
+		/* release: a reader that sees the count sees the id */
+		atomic_store_explicit(&m->nshards, n + 1, memory_order_release);
+	}
+	pthread_mutex_unlock(&m->shard_mu);
+	return s;
+}
+
+/* A label value: backslash, double quote and newline escaped. */
+static int put_label(struct kl_buf *b, const char *s)
+{
+	int rc = KL_OK;
+	for (; *s && !rc; s++) {
+		if (*s == '\\' || *s == '"')
+			rc = kl_buf_putc(b, '\\') || kl_buf_putc(b, *s) ? KL_ENOMEM : KL_OK;
+		else if (*s == '\n')
+			rc = kl_buf_puts(b, "\\n");
+		else
+			rc = kl_buf_putc(b, *s);
+	}
+	return rc;
+}
+
+static int head(struct kl_buf *b, const char *name, const char *type, const char *help)
+{
+	return kl_buf_printf(b, "# HELP kinlake_%s %s\n# TYPE kinlake_%s %s\n", name, help, name,
+			     type);
+}
+
+static int one(struct kl_buf *b, const char *name, const char *type, const char *help,
+	       int64_t v)
+{
+	int rc = head(b, name, type, help);
+	return rc ? rc : kl_buf_printf(b, "kinlake_%s %" PRId64 "\n", name, v);
+}
+
+int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
+{
+	int rc = 0;
+#define C(name, help, v) (rc = rc ? rc : one(b, name, "counter", help, (int64_t)(v)))
+#define G(name, help, v) (rc = rc ? rc : one(b, name, "gauge", help, (int64_t)(v)))
+	C("records_read_total", "Records read from the source (file lines or Kinesis records).",
+	  LOAD(m->records));
+	rc = rc ? rc
+		: head(b, "rejected_total", "counter",
+		       "Records turned into dead letters, by reason.");
+	for (int i = 1; i < KL_REJ_COUNT && !rc; i++)
+		rc = kl_buf_printf(b, "kinlake_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
+				   kl_reject_name(i), LOAD(m->rejected[i]));
+	C("duplicates_total", "Events dropped as repeats of a recent event_uuid.",
+	  LOAD(m->duplicates));
+	C("replayed_total", "Records skipped because an earlier run already made them durable.",
+	  LOAD(m->replayed));
+	C("events_stored_total", "Events in durable data files.", LOAD(m->stored));
+	C("dead_letters_stored_total", "Dead letters in durable files.", LOAD(m->dead));
+	C("files_committed_total", "Files committed to the lake (data and dead letters).",
+	  LOAD(m->files));
+	C("bytes_read_total", "Bytes read from the source.", LOAD(m->bytes_in));
+	C("bytes_written_total", "Bytes of committed files.", LOAD(m->bytes_out));
+	G("last_commit_timestamp_seconds", "Unix time of the last commit (0: none yet).",
+	  LOAD(m->last_commit_unix));
+	G("start_timestamp_seconds", "Unix time the run started.", LOAD(m->start_unix));
+	size_t n = atomic_load_explicit(&m->nshards, memory_order_acquire);
+	if (n || m->stream[0]) {
+		G("shards_running", "Kinesis shards being read now.", LOAD(m->shards_running));
+		rc = rc ? rc
+			: head(b, "shard_millis_behind_latest", "gauge",
+			       "MillisBehindLatest of the shard's last GetRecords (-1: none yet).");
+		for (size_t i = 0; i < n && !rc; i++) {
+			rc = kl_buf_puts(b, "kinlake_shard_millis_behind_latest{stream=\"");
+			rc = rc ? rc : put_label(b, m->stream);
+			rc = rc ? rc : kl_buf_puts(b, "\",shard=\"");
+			rc = rc ? rc : put_label(b, m->shards[i].id);
+			rc = rc ? rc
+				: kl_buf_printf(b, "\"} %" PRId64 "\n",
+						LOAD(m->shards[i].millis_behind));
+		}
+		rc = rc ? rc
+			: head(b, "shard_records_read_total", "counter",
+			       "Records read from the shard (after KPL de-aggregation).");
+		for (size_t i = 0; i < n && !rc; i++) {
+			rc = kl_buf_puts(b, "kinlake_shard_records_read_total{stream=\"");
+			rc = rc ? rc : put_label(b, m->stream);
+			rc = rc ? rc : kl_buf_puts(b, "\",shard=\"");
+			rc = rc ? rc : put_label(b, m->shards[i].id);
+			rc = rc ? rc
+				: kl_buf_printf(b, "\"} %" PRIu64 "\n", LOAD(m->shards[i].records));
+		}
+	}
+#undef C
+#undef G
+	return rc;
+}
+
+int kl_metrics_write_file(struct kl_metrics *m, const char *path, struct kl_errbuf *eb)
+{
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	char tmp[4096];
+	int rc = kl_metrics_render(m, &b);
+	if (rc) {
+		kl_buf_cleanup(&b);
+		return kl_errbuf_set(eb, rc, "out of memory");
+	}
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		kl_buf_cleanup(&b);
+		return kl_errbuf_set(eb, KL_EIO, "metrics file %s: %s", tmp, strerror(errno));
+	}
+	size_t off = 0;
+	while (off < b.len) {
+		ssize_t w = write(fd, b.data + off, b.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	int ok = off == b.len;
+	if (close(fd) || !ok || rename(tmp, path)) {
+		int e = errno;
+		unlink(tmp);
+		kl_buf_cleanup(&b);
+		return kl_errbuf_set(eb, KL_EIO, "metrics file %s: %s", path, strerror(e));
+	}
+	kl_buf_cleanup(&b);
+	return KL_OK;
+}
+
+void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix)
+{
+	uint64_t rej = 0;
+	for (int i = 1; i < KL_REJ_COUNT; i++)
+		rej += LOAD(m->rejected[i]);
+	double secs = (double)(kl_mono_ns() - m->start_mono_ns) / 1e9;
+	uint64_t rec = LOAD(m->records);
+	char behind[64] = "";
+	size_t n = atomic_load_explicit(&m->nshards, memory_order_acquire);
+	int64_t worst = -1;
+	for (size_t i = 0; i < n; i++) {
+		int64_t v = LOAD(m->shards[i].millis_behind);
+		if (v > worst)
+			worst = v;
+	}
+	if (n)
+		snprintf(behind, sizeof behind, " shards=%u max_millis_behind=%" PRId64,
+			 LOAD(m->shards_running), worst);
+	fprintf(f,
+		"%sread=%" PRIu64 " rejected=%" PRIu64 " duplicates=%" PRIu64 " stored=%" PRIu64
+		" dead_letters=%" PRIu64 " files=%" PRIu64 " events/s=%.0f%s\n",
+		prefix ? prefix : "", rec, rej, LOAD(m->duplicates), LOAD(m->stored),
+		LOAD(m->dead), LOAD(m->files), secs > 0 ? (double)rec / secs : 0.0, behind);
+	fflush(f);
+}
+
+int kl_metrics_listen(const char *addr, int *fd, int *port, struct kl_errbuf *eb)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host || !colon[1])
+		return kl_errbuf_set(eb, KL_EINVAL, "metrics address '%s': use HOST:PORT", addr);
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+	struct addrinfo *ai;
+	int g = getaddrinfo(host, colon + 1, &hints, &ai);
+	if (g)
+		return kl_errbuf_set(eb, KL_EINVAL, "metrics address '%s': %s", addr,
+				     gai_strerror(g));
+	int s = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one_ = 1;
+	if (s >= 0)
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one_, sizeof one_);
+	if (s < 0 || bind(s, ai->ai_addr, ai->ai_addrlen) || listen(s, 16)) {
+		int e = errno;
+		if (s >= 0)
+			close(s);
+		freeaddrinfo(ai);
+		return kl_errbuf_set(eb, KL_EIO, "metrics address '%s': %s", addr, strerror(e));
+	}
+	freeaddrinfo(ai);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	*port = 0;
+	if (!getsockname(s, (struct sockaddr *)&ss, &sl))
+		*port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							: ((struct sockaddr_in *)&ss)->sin_port);
+	*fd = s;
+	return KL_OK;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* One request per connection, read with a short timeout: the exporter must
+ * never stall the run's reporter for long. */
+static void serve(struct kl_metrics_reporter *r, struct kl_buf *b)
+{
+	int c = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return;
+	char req[2048];
+	size_t got = 0;
+	while (got < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
+		struct pollfd p = {.fd = c, .events = POLLIN};
+		if (poll(&p, 1, 1000) <= 0)
+			break;
+		ssize_t n = recv(c, req + got, sizeof req - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		req[got] = '\0';
+	}
+	req[got] = '\0';
+	kl_buf_reset(b);
+	const char *status = "200 OK";
+	int get = !strncmp(req, "GET ", 4), is_metrics = get && (!strncmp(req + 4, "/metrics ", 9) ||
+							     !strncmp(req + 4, "/metrics?", 9));
+	struct kl_buf body;
+	kl_buf_init(&body, 0);
+	if (!get)
+		status = "405 Method Not Allowed";
+	else if (!is_metrics)
+		status = "404 Not Found";
+	else if (kl_metrics_render(r->m, &body))
+		status = "500 Internal Server Error";
+	if (strcmp(status, "200 OK")) {
+		kl_buf_reset(&body);
+		kl_buf_printf(&body, "%s; try GET /metrics\n", status);
+	}
+	if (!kl_buf_printf(b,
+			   "HTTP/1.1 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+			   "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			   status, body.len)) {
+		write_all(c, b->data, b->len);
+		write_all(c, body.data, body.len);
+	}
+	kl_buf_cleanup(&body);
+	close(c);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static void *reporter_main(void *arg)
+{
+	struct kl_metrics_reporter *r = arg;
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	int64_t t = now_ms(), never = INT64_MAX;
+	int64_t next_file = r->file && r->interval_ms > 0 ? t + r->interval_ms : never;
+	int64_t next_status = r->status && r->status_interval_ms > 0 ? t + r->status_interval_ms
+								  : never;
+	for (;;) {
+		t = now_ms();
+		if (t >= next_file) {
+			struct kl_errbuf eb;
+			kl_errbuf_clear(&eb);
+			if (kl_metrics_write_file(r->m, r->file, &eb) && !r->err.code)
+				r->err = eb; /* told once, at stop */
+			next_file = t + r->interval_ms;
+		}
+		if (t >= next_status) {
+			kl_metrics_status(r->m, r->status, r->status_prefix);
+			next_status = t + r->status_interval_ms;
+		}
+		int64_t next = next_file < next_status ? next_file : next_status;
+		int wait = next == never ? -1 : (int)(next - t);
+		struct pollfd p[2] = {{.fd = r->wake[0], .events = POLLIN},
+				      {.fd = r->listen_fd, .events = POLLIN}};
+		int n = poll(p, r->listen_fd >= 0 ? 2 : 1, wait);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP)))
+			break;
+		if (n > 0 && r->listen_fd >= 0 && (p[1].revents & POLLIN))
+			serve(r, &b);
+	}
+	kl_buf_cleanup(&b);
+	return NULL;
+}
+
+int kl_metrics_reporter_start(struct kl_metrics_reporter *r, struct kl_errbuf *eb)
+{
+	kl_errbuf_clear(&r->err);
+	r->started = 0;
+	if (pipe2(r->wake, O_CLOEXEC))
+		return kl_errbuf_set(eb, KL_EIO, "metrics: pipe: %s", strerror(errno));
+	if (r->file) { /* fail early on a path that cannot be written */
+		int rc = kl_metrics_write_file(r->m, r->file, eb);
+		if (rc) {
+			close(r->wake[0]);
+			close(r->wake[1]);
+			return rc;
+		}
+	}
+	if (pthread_create(&r->thread, NULL, reporter_main, r)) {
+		close(r->wake[0]);
+		close(r->wake[1]);
+		return kl_errbuf_set(eb, KL_ENOMEM, "metrics: cannot start the reporter thread");
+	}
+	r->started = 1;
+	return KL_OK;
+}
+
+int kl_metrics_reporter_stop(struct kl_metrics_reporter *r, struct kl_errbuf *eb)
+{
+	if (!r->started)
+		return KL_OK;
+	(void)!write(r->wake[1], "x", 1);
+	pthread_join(r->thread, NULL);
+	close(r->wake[0]);
+	close(r->wake[1]);
+	if (r->listen_fd >= 0)
+		close(r->listen_fd);
+	r->listen_fd = -1;
+	r->started = 0;
+	int rc = r->file ? kl_metrics_write_file(r->m, r->file, eb) : KL_OK;
+	if (!rc && r->err.code)
+		rc = kl_errbuf_set(eb, r->err.code, "%s", r->err.msg);
+	return rc;
+}

@@ -1,0 +1,97 @@
+/*
+ * metrics.h — live counters of one ingest run, in the Prometheus text format.
+ *
+ * The CLI owns one struct kl_metrics per run and lends it to the pipeline
+ * (kl_ingest_opts.metrics, kl_stream_opts): the reader thread publishes what
+ * it read in batches (every few thousand records, not per event), the writer
+ * thread what became durable, and each Kinesis shard its MillisBehindLatest
+ * through a slot from kl_metrics_shard(). Every field is atomic, so any
+ * thread may read while others write; nothing here allocates after init.
+ *
+ * A reporter thread (kl_metrics_reporter_start) exports the counters while
+ * the run goes on, in any combination of:
+ *   - a file rewritten atomically every interval (node_exporter's textfile
+ *     collector reads it), and once more at the end;
+ *   - an HTTP endpoint, GET /metrics on a loopback or any address:port;
+ *   - a one-line status on stderr every status interval (logs of long runs).
+ *
+ * Metric names (all prefixed kinlake_): records_read_total,
+ * rejected_total{reason}, duplicates_total, replayed_total,
+ * events_stored_total, dead_letters_stored_total, files_committed_total,
+ * bytes_read_total, bytes_written_total, last_commit_timestamp_seconds,
+ * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
+ * shard_records_read_total{shard}.
+ */
+#ifndef KL_METRICS_METRICS_H
+#define KL_METRICS_METRICS_H
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "event/event.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define KL_METRICS_MAX_SHARDS 1024
+
+struct kl_metrics_shard {
+	char id[128];                  /* written once, before the slot is published */
+	_Atomic int64_t millis_behind; /* -1 until the first GetRecords answer */
+	_Atomic uint64_t records;
+};
+
+struct kl_metrics {
+	_Atomic uint64_t records, duplicates, replayed, bytes_in;
+	_Atomic uint64_t rejected[KL_REJ_COUNT];
+	_Atomic uint64_t stored, dead, files, bytes_out;
+	_Atomic int64_t last_commit_unix, start_unix;
+	int64_t start_mono_ns; /* set by init, read-only after */
+	_Atomic unsigned shards_running;
+	char stream[256]; /* stream mode: the stream's name, a label */
+	struct kl_metrics_shard *shards; /* KL_METRICS_MAX_SHARDS slots */
+	_Atomic size_t nshards;
+	pthread_mutex_t shard_mu; /* serialises kl_metrics_shard() */
+};
+
+int kl_metrics_init(struct kl_metrics *m);
+void kl_metrics_cleanup(struct kl_metrics *m);
+
+/* The slot of a shard, created on first use; NULL when all are taken. */
+struct kl_metrics_shard *kl_metrics_shard(struct kl_metrics *m, const char *id);
+
+/* Append the text exposition format (version 0.0.4) of m to out. */
+int kl_metrics_render(struct kl_metrics *m, struct kl_buf *out);
+
+/* Write the exposition to path atomically (temporary file, then rename). */
+int kl_metrics_write_file(struct kl_metrics *m, const char *path, struct kl_errbuf *eb);
+
+/* One status line: "read=N stored=N dead_letters=N duplicates=N ... ". */
+void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix);
+
+struct kl_metrics_reporter {
+	struct kl_metrics *m; /* borrowed */
+	const char *file;     /* NULL: no file */
+	int listen_fd;        /* -1: no HTTP endpoint */
+	int64_t interval_ms;  /* file rewrite period (0: only at start and stop) */
+	FILE *status;         /* NULL: no status lines */
+	int64_t status_interval_ms;
+	const char *status_prefix;
+	int wake[2];          /* pipe: a byte stops the thread */
+	pthread_t thread;
+	int started;
+	struct kl_errbuf err; /* the last file write error, reported once */
+};
+
+/* Bind "HOST:PORT" (PORT 0 picks one; the bound port is in *port). */
+int kl_metrics_listen(const char *addr, int *fd, int *port, struct kl_errbuf *eb);
+
+/* Start the reporter; r's file/listen_fd/interval/status are set by the
+ * caller first. Takes ownership of listen_fd. */
+int kl_metrics_reporter_start(struct kl_metrics_reporter *r, struct kl_errbuf *eb);
+
+/* Stop the thread, then write the file one last time (final counters). */
+int kl_metrics_reporter_stop(struct kl_metrics_reporter *r, struct kl_errbuf *eb);
+
+#endif

@@ -1,0 +1,54 @@
+# Metrics of a running ingest: GET /metrics while the input pauses (--metrics-listen),
+# the textfile (--metrics-file) at exit equal to the summary line, status lines on a
+# non-terminal stderr, and precise errors for bad metrics flags.
+. "$(dirname "$0")/_lib.sh"
+"$KL" gen --events 6000 --bad-fraction 0.05 --seed 7 > "$T/in.jsonl"
+head -n 2500 "$T/in.jsonl" > "$T/a.jsonl"; tail -n +2501 "$T/in.jsonl" > "$T/b.jsonl"
+mkfifo "$T/fifo"
+"$KL" ingest --input - --input-id m1 --lake "$T/lake" --format jsonl --flush-interval 1 \
+	--metrics-listen 127.0.0.1:0 --metrics-file "$T/m.prom" --metrics-interval 0.2 \
+	--status-interval 0.5 < "$T/fifo" 2> "$T/err" & pid=$!
+exec 3> "$T/fifo"
+cat "$T/a.jsonl" >&3
+port=
+for _ in $(seq 1 100); do
+	port=$(sed -n 's|.*metrics at http://127.0.0.1:\([0-9]*\)/metrics|\1|p' "$T/err")
+	[ -n "$port" ] && break; sleep 0.1
+done
+[ -n "$port" ] || fail "no metrics address printed: $(cat "$T/err")"
+# the reader publishes on its idle wake-up (--flush-interval 1): all of part a is counted
+got=
+for _ in $(seq 1 50); do
+	got=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '$1 == "kinlake_records_read_total" { print $2 }')
+	[ "$got" = 2500 ] && break; sleep 0.2
+done
+[ "$got" = 2500 ] || fail "records_read_total mid-run: '$got', want 2500"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")
+[ "$code" = 404 ] || fail "GET / gave $code, want 404"
+curl -s "http://127.0.0.1:$port/metrics" | grep -q '^# TYPE kinlake_events_stored_total counter$' || fail "no TYPE line"
+sleep 0.6
+cat "$T/b.jsonl" >&3
+exec 3>&-
+wait $pid || fail "ingest failed: $(cat "$T/err")"
+cat "$T/err"
+grep -q '^kinlake ingest: status: read=' "$T/err" || fail "no status line on a non-terminal stderr"
+check_lake "$T/in.jsonl" "$T/lake" > /dev/null
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$T/m.prom"; }
+summary() { sed -n "s/.* $1=\\([0-9]*\\) .*/\\1/p" "$T/err" | tail -n 1; }
+[ "$(metric kinlake_records_read_total)" = 6000 ] || fail "records_read_total $(metric kinlake_records_read_total)"
+[ "$(metric kinlake_events_stored_total)" = "$(summary stored)" ] || fail "events_stored_total"
+[ "$(metric kinlake_dead_letters_stored_total)" = "$(summary dead_letters)" ] || fail "dead_letters_stored_total"
+[ "$(metric kinlake_duplicates_total)" = "$(summary duplicates)" ] || fail "duplicates_total"
+rej=$(awk '$1 ~ /^kinlake_rejected_total\{/ { s += $2 } END { print s }' "$T/m.prom")
+[ "$rej" = "$(summary dead_letters)" ] && [ "$rej" -gt 0 ] || fail "rejected_total sum $rej"
+[ "$(metric kinlake_bytes_read_total)" = "$(wc -c < "$T/in.jsonl")" ] || fail "bytes_read_total"
+[ "$(metric kinlake_last_commit_timestamp_seconds)" -gt 0 ] || fail "last commit time"
+! grep -q 'behind' "$T/m.prom" || fail "shard metrics in local mode"
+# bad flags: one precise line, exit 2
+set +e
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/l2" --metrics-listen nohost 2> "$T/e1"; rc=$?
+[ $rc = 2 ] && grep -q "metrics address 'nohost': use HOST:PORT" "$T/e1" || fail "bad listen: rc=$rc $(cat "$T/e1")"
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/l2" --metrics-file "$T/no/such/dir/m.prom" 2> "$T/e2"; rc=$?
+[ $rc = 1 ] && grep -q "metrics file" "$T/e2" || fail "bad metrics file: rc=$rc $(cat "$T/e2")"
+[ ! -e "$T/l2/events" ] || fail "ingest ran with an unwritable metrics file"
+echo "metrics: ok"

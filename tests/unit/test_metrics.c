@@ -1,0 +1,82 @@
+/* metrics: exposition text, label escaping, shard slots, the atomic file. */
+#include "check.h"
+#include "metrics/metrics.h"
+
+#include <stdatomic.h>
+#include <unistd.h>
+
+static const char *line_of(const char *text, const char *prefix)
+{
+	const char *p = strstr(text, prefix);
+	while (p && p != text && p[-1] != '\n')
+		p = strstr(p + 1, prefix);
+	return p;
+}
+
+int main(void)
+{
+	struct kl_metrics m;
+	CHECK_EQ_INT(kl_metrics_init(&m), 0);
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	CHECK_EQ_INT(kl_metrics_render(&m, &b), 0);
+	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), 0);
+	CHECK(line_of(b.data, "kinlake_records_read_total 0\n") != NULL);
+	CHECK(line_of(b.data, "# TYPE kinlake_records_read_total counter\n") != NULL);
+	CHECK(strstr(b.data, "shard") == NULL); /* local mode: no shard series */
+
+	atomic_fetch_add(&m.records, 42);
+	atomic_fetch_add(&m.rejected[KL_REJ_INVALID_JSON], 3);
+	snprintf(m.stream, sizeof m.stream, "s\"1");
+	struct kl_metrics_shard *a = kl_metrics_shard(&m, "shardId-0");
+	struct kl_metrics_shard *c = kl_metrics_shard(&m, "we\\ird\nid");
+	CHECK(a && c && a != c);
+	CHECK(kl_metrics_shard(&m, "shardId-0") == a); /* one slot per shard */
+	CHECK_EQ_INT(atomic_load(&a->millis_behind), -1);
+	atomic_store(&a->millis_behind, 1500);
+	atomic_fetch_add(&a->records, 7);
+	kl_buf_reset(&b);
+	CHECK_EQ_INT(kl_metrics_render(&m, &b), 0);
+	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), 0);
+	CHECK(line_of(b.data, "kinlake_records_read_total 42\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_rejected_total{reason=\"invalid_json\"} 3\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_shard_millis_behind_latest{stream=\"s\\\"1\","
+			      "shard=\"shardId-0\"} 1500\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_shard_millis_behind_latest{stream=\"s\\\"1\","
+			      "shard=\"we\\\\ird\\nid\"} -1\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_shard_records_read_total{stream=\"s\\\"1\","
+			      "shard=\"shardId-0\"} 7\n") != NULL);
+
+	/* the slot table is bounded: the 1025th shard gets none */
+	char id[32];
+	for (int i = 0; i < KL_METRICS_MAX_SHARDS; i++) {
+		snprintf(id, sizeof id, "x%d", i);
+		struct kl_metrics_shard *s = kl_metrics_shard(&m, id);
+		CHECK(i < KL_METRICS_MAX_SHARDS - 2 ? s != NULL : 1);
+	}
+	CHECK(kl_metrics_shard(&m, "one-too-many") == NULL);
+
+	char path[] = "/tmp/kl-metrics-XXXXXX";
+	CHECK(mkdtemp(path) != NULL);
+	char file[256];
+	snprintf(file, sizeof file, "%s/m.prom", path);
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_metrics_write_file(&m, file, &eb), 0);
+	size_t len;
+	char *text = check_slurp(file, &len);
+	CHECK(text && len > 100 && line_of(text, "kinlake_records_read_total 42\n"));
+	free(text);
+	char tmp[300];
+	snprintf(tmp, sizeof tmp, "%s.tmp", file);
+	CHECK(access(tmp, F_OK) != 0); /* renamed into place */
+	snprintf(file, sizeof file, "%s/no/m.prom", path);
+	CHECK(kl_metrics_write_file(&m, file, &eb) == KL_EIO);
+	CHECK(strstr(eb.msg, "metrics file") != NULL);
+	snprintf(file, sizeof file, "%s/m.prom", path);
+	unlink(file);
+	rmdir(path);
+	kl_buf_cleanup(&b);
+	kl_metrics_cleanup(&m);
+	return check_report("test_metrics");
+}

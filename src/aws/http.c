@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -12,7 +13,31 @@ struct kl_http {
 	CURL *curl;
 	struct kl_http_opts o;
 	char curl_err[CURL_ERROR_SIZE];
+	char ca[512]; /* the bundle picked by kl_http_pick_ca() when o.ca_file was NULL */
 };
+
+/* Where Linux distributions keep their CA bundle (Debian/Ubuntu, Amazon
+ * Linux/Fedora/RHEL, OpenSUSE, Alpine/Arch). */
+static const char *const ca_paths[] = {
+	"/etc/ssl/certs/ca-certificates.crt",
+	"/etc/pki/tls/certs/ca-bundle.crt",
+	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+	"/etc/ssl/ca-bundle.pem",
+	"/etc/ssl/cert.pem",
+};
+
+const char *kl_http_pick_ca(const char *env_file, const char *builtin,
+			    const char *const *paths, size_t n)
+{
+	if (env_file && *env_file)
+		return env_file;
+	if (builtin && access(builtin, R_OK) == 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (access(paths[i], R_OK) == 0)
+			return paths[i];
+	return NULL;
+}
 
 void kl_http_resp_init(struct kl_http_resp *r, size_t max_body)
 {
@@ -42,6 +67,20 @@ struct kl_http *kl_http_new(const struct kl_http_opts *o, struct kl_errbuf *eb)
 		h->o.connect_timeout_ms = 5000;
 	if (!h->o.timeout_ms)
 		h->o.timeout_ms = 60000;
+	if (!h->o.ca_file) {
+		/* a libcurl built on one distribution looks for its own bundle
+		 * path: on another (Debian build, Amazon Linux Lambda) find it */
+		const char *env = getenv("AWS_CA_BUNDLE");
+		if (!env || !*env)
+			env = getenv("SSL_CERT_FILE");
+		const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+		const char *ca = kl_http_pick_ca(env, v ? v->cainfo : NULL, ca_paths,
+						 sizeof ca_paths / sizeof *ca_paths);
+		if (ca && strlen(ca) < sizeof h->ca) {
+			strcpy(h->ca, ca);
+			h->o.ca_file = h->ca;
+		}
+	}
 	h->curl = curl_easy_init();
 	if (!h->curl) {
 		free(h);

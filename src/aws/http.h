@@ -77,11 +77,18 @@ unsigned kl_http_resp_retry_after_ms(const struct kl_http_resp *r);
 struct kl_http_opts {
 	long connect_timeout_ms; /* 0 = 5000 */
 	long timeout_ms;         /* whole request; 0 = 60000; < 0 = no limit (long polls) */
-	const char *ca_file;     /* NULL = system bundle */
+	const char *ca_file;     /* NULL = system bundle (see kl_http_pick_ca) */
 	int http1_only;          /* never negotiate HTTP/2 */
 };
 
 struct kl_http;
+
+/* The CA bundle when none is configured: AWS_CA_BUNDLE or SSL_CERT_FILE
+ * (env_file) if set; else libcurl's compiled-in bundle (builtin) if it
+ * exists (NULL: leave libcurl's default); else the first readable of
+ * `paths` (the usual Linux locations), NULL if none. */
+const char *kl_http_pick_ca(const char *env_file, const char *builtin,
+			    const char *const *paths, size_t n);
 
 struct kl_http *kl_http_new(const struct kl_http_opts *o, struct kl_errbuf *eb);
 void kl_http_free(struct kl_http *h); /* NULL is a no-op */

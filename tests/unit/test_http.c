@@ -214,5 +214,17 @@ int main(void)
 	kl_http_resp_cleanup(&c.resp);
 	kl_http_free(h);
 	kl_http_free(NULL);
+
+	/* CA bundle: env wins; libcurl's own path when it exists; else the
+	 * first readable distribution path (Amazon Linux's on a Debian build) */
+	{
+		const char *paths[] = {"/nonexistent/ca.crt", "/proc/self/status", "/etc/hostname"};
+		CHECK_EQ_STR(kl_http_pick_ca("/my/ca.pem", "/proc/self/status", paths, 3),
+			     "/my/ca.pem");
+		CHECK(kl_http_pick_ca(NULL, "/proc/self/status", paths, 3) == NULL);
+		CHECK_EQ_STR(kl_http_pick_ca("", "/nonexistent/curl-ca.crt", paths, 3),
+			     "/proc/self/status");
+		CHECK(kl_http_pick_ca(NULL, "/nonexistent/curl-ca.crt", paths, 1) == NULL);
+	}
 	return check_report("test_http");
 }

@@ -4,6 +4,7 @@
 #     a dead letter (check_lake.mjs); --metrics-file shows each shard at MillisBehindLatest 0.
 #  2. resharding: a shard is split while events flow; everything still lands exactly once.
 #  3. kill -9 during ingest, restart: nothing lost (at-least-once).
+# duration: 125 (seconds, for the test runner's ordering)
 . "$(dirname "$0")/_lib.sh"
 export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
 trap '"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT

@@ -5,6 +5,7 @@
 # retry is not Dropped), a deadline too close, Kinesis ESM events (every record
 # in batchItemFailures), unsupported and invalid payloads; then a transform
 # stopped mid-batch by its deadline, and an init error.
+# duration: 20 (seconds, for the test runner's ordering)
 . "$(dirname "$0")/_lib.sh"
 cd "$ROOT"
 export KL_CORPORA=${KL_CORPORA:-$ROOT/../shared/corpora}

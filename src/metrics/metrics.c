@@ -84,6 +84,24 @@ static int one(struct kl_buf *b, const char *name, const char *type, const char 
 	return rc ? rc : kl_buf_printf(b, "kinlake_%s %" PRId64 "\n", name, v);
 }
 
+/* One series per shard: its MillisBehindLatest (which 0) or records (1). */
+static int shard_series(struct kl_buf *b, struct kl_metrics *m, size_t n, const char *name,
+			const char *type, const char *help, int which)
+{
+	int rc = head(b, name, type, help);
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct kl_metrics_shard *s = &m->shards[i];
+		rc = kl_buf_printf(b, "kinlake_%s{stream=\"", name);
+		rc = rc ? rc : put_label(b, m->stream);
+		rc = rc ? rc : kl_buf_puts(b, "\",shard=\"");
+		rc = rc ? rc : put_label(b, s->id);
+		rc = rc ? rc
+			: kl_buf_printf(b, "\"} %" PRId64 "\n",
+					which ? (int64_t)LOAD(s->records) : LOAD(s->millis_behind));
+	}
+	return rc;
+}
+
 int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 {
 	int rc = 0;
@@ -114,28 +132,11 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	if (n || m->stream[0]) {
 		G("shards_running", "Kinesis shards being read now.", LOAD(m->shards_running));
 		rc = rc ? rc
-			: head(b, "shard_millis_behind_latest", "gauge",
-			       "MillisBehindLatest of the shard's last GetRecords (-1: none yet).");
-		for (size_t i = 0; i < n && !rc; i++) {
-			rc = kl_buf_puts(b, "kinlake_shard_millis_behind_latest{stream=\"");
-			rc = rc ? rc : put_label(b, m->stream);
-			rc = rc ? rc : kl_buf_puts(b, "\",shard=\"");
-			rc = rc ? rc : put_label(b, m->shards[i].id);
-			rc = rc ? rc
-				: kl_buf_printf(b, "\"} %" PRId64 "\n",
-						LOAD(m->shards[i].millis_behind));
-		}
+			: shard_series(b, m, n, "shard_millis_behind_latest", "gauge",
+				       "MillisBehindLatest of the shard's last GetRecords (-1: none yet).", 0);
 		rc = rc ? rc
-			: head(b, "shard_records_read_total", "counter",
-			       "Records read from the shard (after KPL de-aggregation).");
-		for (size_t i = 0; i < n && !rc; i++) {
-			rc = kl_buf_puts(b, "kinlake_shard_records_read_total{stream=\"");
-			rc = rc ? rc : put_label(b, m->stream);
-			rc = rc ? rc : kl_buf_puts(b, "\",shard=\"");
-			rc = rc ? rc : put_label(b, m->shards[i].id);
-			rc = rc ? rc
-				: kl_buf_printf(b, "\"} %" PRIu64 "\n", LOAD(m->shards[i].records));
-		}
+			: shard_series(b, m, n, "shard_records_read_total", "counter",
+				       "Records read from the shard (after KPL de-aggregation).", 1);
 	}
 #undef C
 #undef G

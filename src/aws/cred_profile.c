@@ -213,9 +213,15 @@ static int assume_role(const struct kl_cred_ctx *c, const struct profile *p, int
 			rc = kl_uri_encode(&params, sn, strlen(sn), 0);
 		if (!rc)
 			rc = kl_buf_putc(&params, '\0');
-		if (!rc)
+		if (!rc) {
+			/* name the profile and role: the STS error alone does not say which */
+			struct kl_errbuf sts = {{0}, 0};
 			rc = kl_sts_call(c, kl_cred_region(c, p->region), "AssumeRole", params.data,
-					 &src, out, eb);
+					 &src, out, &sts);
+			if (rc)
+				kl_errbuf_set(eb, rc, "profile %s: role_arn %s: %s", p->want,
+					      p->role_arn, sts.msg);
+		}
 	}
 	kl_buf_cleanup(&params);
 	kl_aws_creds_wipe(&src);

@@ -85,8 +85,9 @@ int kl_sts_call(const struct kl_cred_ctx *c, const char *region, const char *act
 		rc = kl_retry_classify(KL_NET_OK, resp.status, e.code);
 		if (rc == KL_OK)
 			rc = KL_EREMOTE;
-		kl_errbuf_set(eb, rc, "sts: %s failed: HTTP %d %s", action, resp.status,
-			      e.code[0] ? e.code : "(no error code)");
+		kl_errbuf_set(eb, rc, "sts: %s failed: HTTP %d %s%s%s", action, resp.status,
+			      e.code[0] ? e.code : "(no error code)", e.message[0] ? ": " : "",
+			      e.message);
 	} else if (!rc) {
 		rc = kl_sts_parse_credentials(resp.body.data, resp.body.len, out);
 		if (rc)

@@ -69,7 +69,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	int rc = kl_cred_chain_get(&k->creds, time(NULL), &c, &eb);
 	if (rc) {
 		kl_errbuf_clear(&k->err);
-		kl_errbuf_set(&k->err, rc, "credentials: %s", eb.msg);
+		kl_errbuf_set(&k->err, rc, "Kinesis %s: credentials: %s", k->op, eb.msg);
 		return rc == KL_ERETRY ? rc : KL_EAUTH;
 	}
 	char target[96];
@@ -142,7 +142,13 @@ int kl_kinesis_call(struct kl_kinesis *k, const char *op, const char *body, size
 	k->body_len = n;
 	unsigned attempts;
 	int rc = kl_retry_run(&k->policy, &k->rng, NULL, NULL, attempt, k, &attempts);
-	if (rc == KL_OK)
+	if (rc == KL_OK) {
 		kl_errbuf_clear(&k->err);
+	} else {
+		/* as the S3 store does: shows that auth errors were not retried */
+		size_t used = strlen(k->err.msg);
+		snprintf(k->err.msg + used, sizeof k->err.msg - used, " (%u attempt%s)", attempts,
+			 attempts == 1 ? "" : "s");
+	}
 	return rc;
 }

@@ -6,7 +6,7 @@
  * kl_kinesis_call() signs with SigV4 (service "kinesis"), retries throttling
  * (ProvisionedThroughputExceededException, 5xx, network) with full-jitter
  * backoff and fails fast on auth/validation errors with AWS's code and
- * message in k->err. Endpoint: AWS_ENDPOINT_URL_KINESIS, else
+ * message in k->err, followed by the number of attempts ("(1 attempt)"). Endpoint: AWS_ENDPOINT_URL_KINESIS, else
  * AWS_ENDPOINT_URL, else https://kinesis.<region>.amazonaws.com.
  */
 #ifndef KL_AWS_KINESIS_H

@@ -63,6 +63,31 @@ static int fake_request(void *ctx, const struct kl_http_req *req, struct kl_http
 	return kl_buf_puts(&resp->body, body);
 }
 
+/* ---- fake STS that refuses AssumeRole the way STS (and moto) does ---- */
+struct fake_sts {
+	int calls;
+	char authz[512];
+};
+
+static int sts_denied(void *ctx, const struct kl_http_req *req, struct kl_http_resp *resp,
+		      struct kl_errbuf *eb)
+{
+	(void)eb;
+	struct fake_sts *f = ctx;
+	f->calls++;
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (strcmp(req->headers[i].name, "Authorization") == 0)
+			snprintf(f->authz, sizeof f->authz, "%s", req->headers[i].value);
+	resp->status = 403;
+	resp->net = KL_NET_OK;
+	kl_buf_reset(&resp->body);
+	return kl_buf_puts(&resp->body,
+			   "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+			   "<Message>User: arn:aws:iam::123456789012:user/src is not authorized to "
+			   "perform: sts:AssumeRole</Message></Error><RequestId>r1</RequestId>"
+			   "</ErrorResponse>");
+}
+
 static int ini_noop(void *ctx, const char *s, const char *k, const char *v)
 {
 	(void)ctx, (void)s, (void)k, (void)v;
@@ -186,6 +211,34 @@ int main(int argc, char **argv)
 	const char *envh[] = {"HOME", dir, NULL};
 	cx = ctx_of(envh);
 	CHECK_EQ_INT(kl_cred_profile(&cx, &c, &eb), KL_ENOTFOUND);
+
+	/* role_arn + source_profile refused by STS: one signed call, not retried, and
+	 * the error names profile, role, STS's code and message, never the secret */
+	char cred2[300], cfg2[300];
+	snprintf(cred2, sizeof cred2, "%s/credentials2", dir);
+	snprintf(cfg2, sizeof cfg2, "%s/config2", dir);
+	write_file(cred2, "[src]\naws_access_key_id = AKIASOURCE\n"
+			  "aws_secret_access_key = srcsecret\n");
+	write_file(cfg2, "[profile r]\nrole_arn = arn:aws:iam::123456789012:role/reader\n"
+			 "source_profile = src\n");
+	const char *envr[] = {"AWS_SHARED_CREDENTIALS_FILE", cred2, "AWS_CONFIG_FILE", cfg2,
+			      "AWS_PROFILE", "r", "AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9/",
+			      "AWS_REGION", "us-east-1", NULL};
+	struct fake_sts fs = {0, ""};
+	cx = ctx_of(envr);
+	cx.http = (struct kl_http_transport){sts_denied, &fs};
+	cx.now = 1700000000;
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_cred_profile(&cx, &c, &eb), KL_EAUTH);
+	CHECK_EQ_INT(fs.calls, 1);
+	CHECK(strstr(fs.authz, "Credential=AKIASOURCE/20231114/us-east-1/sts/aws4_request") != NULL);
+	CHECK_EQ_STR(eb.msg, "profile r: role_arn arn:aws:iam::123456789012:role/reader: sts: "
+			     "AssumeRole failed: HTTP 403 AccessDenied: User: "
+			     "arn:aws:iam::123456789012:user/src is not authorized to perform: "
+			     "sts:AssumeRole");
+	CHECK(strstr(eb.msg, "srcsecret") == NULL);
+	unlink(cred2);
+	unlink(cfg2);
 
 	/* INI errors carry line numbers */
 	kl_errbuf_clear(&eb);

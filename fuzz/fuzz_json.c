@@ -36,6 +36,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		free(out);
+		/* the trusted splitter agrees with the validator, member by member */
+		struct kl_json_doc fast;
+		kl_json_doc_init(&fast);
+		if (kl_json_split_valid(p, size, &fast))
+			abort();
+		if ((doc.top == KL_JSON_OBJECT) != (fast.top == KL_JSON_OBJECT) ||
+		    (doc.top == KL_JSON_OBJECT && fast.n != doc.n))
+			abort();
+		for (size_t i = 0; doc.top == KL_JSON_OBJECT && i < doc.n; i++) {
+			const struct kl_json_member *a = &doc.m[i], *b = &fast.m[i];
+			if (a->key != b->key || a->key_len != b->key_len || a->val != b->val ||
+			    a->val_len != b->val_len || a->type != b->type ||
+			    a->key_esc != b->key_esc || a->val_esc != b->val_esc ||
+			    a->val_ws != b->val_ws || a->start != b->start)
+				abort();
+		}
+		kl_json_doc_cleanup(&fast);
 	}
 	kl_json_doc_cleanup(&doc);
 	return 0;

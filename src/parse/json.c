@@ -537,6 +537,27 @@ static const char *skip_ws_ptr(const char *p, const char *end)
  * has been stepped over past it. */
 static const char *string_end(const char *p, const char *end, uint8_t *esc)
 {
+#ifdef __SSE2__
+	/* Most strings are short (keys, ids): look at 16 bytes at a time for a
+	 * quote or a backslash before handing long ones to memchr. */
+	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
+	for (int k = 0; k < 4 && end - p >= 16; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned mask = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
+		if (!mask) {
+			p += 16;
+			continue;
+		}
+		const char *c = p + __builtin_ctz(mask);
+		if (*c == '"')
+			return c;
+		*esc = 1;
+		p = c + 2; /* the escaped byte may be a quote */
+		if (p > end)
+			return end;
+	}
+#endif
 	const char *q = NULL;
 	for (;;) {
 		if (p >= end)
@@ -578,6 +599,8 @@ static const char *skip_value(const char *p, const char *end, uint8_t *type, uin
 			} else if (*p == '}' || *p == ']') {
 				if (--depth == 0)
 					return p + 1;
+			} else if (is_ws((unsigned char)*p)) {
+				*esc |= 2; /* insignificant whitespace inside */
 			}
 		}
 		return end;
@@ -586,14 +609,18 @@ static const char *skip_value(const char *p, const char *end, uint8_t *type, uin
 	case 'f': *type = KL_JSON_FALSE; return p + 5;
 	case 'n': *type = KL_JSON_NULL; return p + 4;
 	default: {
-		*type = KL_JSON_INT;
+		/* digits and '-' stay INT; '.', 'e', 'E', '+' make it a NUMBER */
 		const char *q = p;
-		while (q < end && (*q == '-' || *q == '+' || *q == '.' || *q == 'e' || *q == 'E' ||
-				   (*q >= '0' && *q <= '9'))) {
-			if (*q == '.' || *q == 'e' || *q == 'E')
-				*type = KL_JSON_NUMBER;
-			q++;
+		unsigned frac = 0;
+		for (unsigned char c; q < end; q++) {
+			c = (unsigned char)*q;
+			if ((unsigned)(c - '0') < 10 || c == '-')
+				continue;
+			if (c != '.' && (c | 0x20) != 'e' && c != '+')
+				break;
+			frac = 1;
 		}
+		*type = frac ? KL_JSON_NUMBER : KL_JSON_INT;
 		return q;
 	}
 	}
@@ -633,9 +660,28 @@ int kl_json_iter_next(struct kl_json_iter *it, struct kl_json_member *m)
 	m->val = p;
 	m->val_len = (size_t)(v - p);
 	m->type = t;
-	m->val_esc = esc;
+	m->val_esc = esc & 1;
+	m->val_ws = esc >> 1;
 	it->p = v;
 	return 1;
+}
+
+int kl_json_split_valid(const char *p, size_t n, struct kl_json_doc *doc)
+{
+	struct kl_json_iter it;
+	kl_json_iter_init(&it, p, n);
+	doc->n = 0;
+	doc->top = it.object ? KL_JSON_OBJECT : KL_JSON_NULL;
+	if (!it.object)
+		return 0;
+	for (;;) {
+		if (push_member(doc))
+			return -1;
+		if (!kl_json_iter_next(&it, &doc->m[doc->n - 1])) {
+			doc->n--;
+			return 0;
+		}
+	}
 }
 
 int kl_json_object_get(const char *v, size_t n, const char *name, struct kl_json_member *m)

@@ -152,11 +152,45 @@ static void iteration(void)
 	CHECK(!kl_json_iter_next(&it, &r));
 }
 
+/* kl_json_split_valid() gives what kl_json_parse() gives on valid text */
+static void split_valid(void)
+{
+	const char *texts[] = {
+		"{\"a\":1,\"b\":-2.5e3,\"c\":\"x\\\"y\",\"d\":{ \"e\": [1, 2] },\"f\":[],"
+		"\"g\":true,\"h\":false,\"i\":null,\"k\\u0041\":\"0123456789abcdef0123\\\\\"}",
+		" { \"long\" : \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		"aaaaaaaaaaaaaaaaaaaaaaa\\n\" , \"n\" : -0 , \"o\":{\"p\":\"}\"}} ",
+		"{}", "[1,2]", "\"s\"", "12",
+	};
+	struct kl_json_doc a, b;
+	kl_json_doc_init(&a);
+	kl_json_doc_init(&b);
+	for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
+		size_t n = strlen(texts[t]);
+		CHECK_EQ_INT(kl_json_parse(texts[t], n, 64, &a, NULL), 0);
+		CHECK_EQ_INT(kl_json_split_valid(texts[t], n, &b), 0);
+		CHECK_EQ_INT(a.top == KL_JSON_OBJECT, b.top == KL_JSON_OBJECT);
+		if (a.top != KL_JSON_OBJECT)
+			continue;
+		CHECK_EQ_INT(b.n, a.n);
+		for (size_t i = 0; i < a.n && i < b.n; i++) {
+			const struct kl_json_member *x = &a.m[i], *y = &b.m[i];
+			CHECK(x->key == y->key && x->key_len == y->key_len && x->val == y->val &&
+			      x->val_len == y->val_len && x->type == y->type &&
+			      x->key_esc == y->key_esc && x->val_esc == y->val_esc &&
+			      x->val_ws == y->val_ws);
+		}
+	}
+	kl_json_doc_cleanup(&a);
+	kl_json_doc_cleanup(&b);
+}
+
 int main(void)
 {
 	json_test_suite();
 	iteration();
 	members();
 	limits_and_helpers();
+	split_valid();
 	return check_report("test_json");
 }

@@ -113,7 +113,7 @@ static int infer(struct pq_encoder *e, const char *lines, size_t n, struct kl_er
 			return KL_ENOMEM;
 	FOR_EACH_LINE(lines, n, l, ln)
 	{
-		if (kl_json_parse(l, ln, 100000, &e->doc, NULL))
+		if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
 			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
 		for (size_t i = 0; i < e->doc.n; i++) {
 			const struct kl_json_member *m = &e->doc.m[i];
@@ -209,7 +209,7 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 	size_t etype_len = 0;
 	FOR_EACH_LINE(lines, n, l, ln)
 	{
-		if (kl_json_parse(l, ln, 100000, &e->doc, NULL))
+		if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
 			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
 		for (size_t i = 0; i < e->doc.n && !rc; i++) {
 			const struct kl_json_member *m = &e->doc.m[i];

@@ -165,6 +165,13 @@ void kl_cred_chain_cleanup(struct kl_cred_chain *ch)
 
 typedef int (*provider_fn)(const struct kl_cred_ctx *, struct kl_aws_creds *, struct kl_errbuf *);
 
+void kl_cred_chain_expire(struct kl_cred_chain *ch)
+{
+	if (ch->have)
+		kl_aws_creds_wipe(&ch->cur);
+	ch->have = 0;
+}
+
 int kl_cred_chain_get(struct kl_cred_chain *ch, time_t now, struct kl_aws_creds *out,
 		      struct kl_errbuf *eb)
 {

@@ -112,6 +112,10 @@ void kl_cred_chain_init(struct kl_cred_chain *ch, const struct kl_aws_env *env,
  * within refresh_ahead of expiring (`now` is the caller's clock). */
 int kl_cred_chain_get(struct kl_cred_chain *ch, time_t now, struct kl_aws_creds *out,
 		      struct kl_errbuf *eb);
+/* The server said the credentials expired (kl_retry_is_expired_token):
+ * forget them, so the next get resolves the chain again. The SDKs then
+ * retry the request once; so do the Kinesis client and the S3 store. */
+void kl_cred_chain_expire(struct kl_cred_chain *ch);
 void kl_cred_chain_cleanup(struct kl_cred_chain *ch);
 
 #endif

@@ -132,6 +132,12 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		kl_errbuf_set(&k->err, KL_EREMOTE, "Kinesis %s: HTTP %d %s: %s", k->op,
 			      k->resp.status, k->last.code[0] ? k->last.code : "(no code)",
 			      k->last.message);
+	if (k->resp.net == KL_NET_OK && kl_retry_is_expired_token(k->last.code) &&
+	    !k->refreshed) {
+		k->refreshed = 1; /* new credentials, then one more try */
+		kl_cred_chain_expire(&k->creds);
+		return KL_ERETRY;
+	}
 	return kl_retry_classify(k->resp.net, k->resp.status, k->last.code);
 }
 
@@ -140,6 +146,7 @@ int kl_kinesis_call(struct kl_kinesis *k, const char *op, const char *body, size
 	k->op = op;
 	k->body = body;
 	k->body_len = n;
+	k->refreshed = 0;
 	unsigned attempts;
 	int rc = kl_retry_run(&k->policy, &k->rng, NULL, NULL, attempt, k, &attempts);
 	if (rc == KL_OK) {

@@ -34,6 +34,7 @@ struct kl_kinesis {
 	const char *op;
 	const char *body;
 	size_t body_len;
+	int refreshed; /* this call already renewed expired credentials once */
 };
 
 /* region NULL: AWS_REGION, else AWS_DEFAULT_REGION. */

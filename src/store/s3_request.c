@@ -56,6 +56,7 @@ struct call {
 	struct kl_s3_result *out;
 	struct kl_errbuf eb; /* last local or transport error */
 	int checksum_mismatch;
+	int refreshed; /* expired credentials were renewed once in this call */
 };
 
 /* 200 + <Error> (CompleteMultipartUpload, CopyObject): an error after all. */
@@ -149,6 +150,13 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 			snprintf(e->request_id, sizeof e->request_id, "%s", resp->request_id);
 	}
 	*retry_after_ms = kl_http_resp_retry_after_ms(resp);
+	if (resp->net == KL_NET_OK && kl_retry_is_expired_token(e->code) && !c->refreshed) {
+		c->refreshed = 1; /* new credentials, then one more try */
+		pthread_mutex_lock(ep->cred_mu);
+		kl_cred_chain_expire(ep->creds);
+		pthread_mutex_unlock(ep->cred_mu);
+		return KL_ERETRY;
+	}
 	rc = kl_retry_classify(resp->net, resp->status, e->code);
 	if (rc == KL_OK && resp->status >= 300) /* 3xx: wrong region or endpoint */
 		rc = KL_EREMOTE;

@@ -6,11 +6,15 @@
 //   /throttle-json   400 awsJson1_1 ThrottlingException with Retry-After: 1, then 200
 //   /big             1 MiB body
 //   /count/<path>    how many requests <path> has received
+//   /creds           container credentials: a new session token tok<N> on every call
+//   POST / with X-Amz-Target *.ExpiredOnce: 400 ExpiredTokenException the first time,
+//                    then 200 {"tokens":[...]} listing the session tokens seen
 // Every request except /count must carry Authorization and X-Amz-Date
 // (the driver signs with SigV4), else 400 MissingAuthenticationToken.
 import http from 'node:http';
 
 const counts = new Map();
+const tokens = [];
 const xml = (code, msg) =>
 	`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>${msg}</Message>` +
 	`<RequestId>REQ${code}</RequestId></Error>`;
@@ -26,6 +30,24 @@ const server = http.createServer((req, res) => {
 		}
 		const n = (counts.get(path) || 0) + 1;
 		counts.set(path, n);
+		if (path === '/creds') {
+			res.writeHead(200, { 'content-type': 'application/json' });
+			res.end(JSON.stringify({ AccessKeyId: 'AKIDFAKE', SecretAccessKey: 'secret',
+				Token: `tok${n}`, Expiration: new Date(Date.now() + 3600e3).toISOString() }));
+			return;
+		}
+		const target = req.headers['x-amz-target'] || '';
+		if (target.endsWith('.ExpiredOnce')) {
+			tokens.push(req.headers['x-amz-security-token'] || '');
+			if (tokens.length === 1) {
+				res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1' });
+				res.end(JSON.stringify({ __type: 'ExpiredTokenException', message: 'The security token included in the request is expired' }));
+			} else {
+				res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+				res.end(JSON.stringify({ tokens }));
+			}
+			return;
+		}
 		if (!req.headers['authorization'] || !req.headers['x-amz-date']) {
 			res.writeHead(400, { 'content-type': 'application/xml' });
 			res.end(xml('MissingAuthenticationToken', 'no signature'));

@@ -4,6 +4,7 @@
  * throttle with Retry-After; body cap; connection refused is retryable. Every request is SigV4-signed. */
 #include "check.h"
 #include "aws/http.h"
+#include "aws/kinesis.h"
 #include "aws/retry.h"
 #include "aws/sigv4.h"
 
@@ -187,6 +188,32 @@ int main(void)
 	CHECK_EQ_INT(kl_retry_classify(small.net, small.status, NULL), KL_EREMOTE);
 	kl_http_resp_cleanup(&small);
 
+	/* An expired session token: the Kinesis client renews the credentials
+	 * (container provider: a new token per fetch) and tries once more. */
+	{
+		char u[128];
+		snprintf(u, sizeof u, "http://127.0.0.1:%d", port);
+		setenv("AWS_ENDPOINT_URL_KINESIS", u, 1);
+		snprintf(u, sizeof u, "http://127.0.0.1:%d/creds", port);
+		setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", u, 1);
+		setenv("AWS_REGION", "us-east-1", 1);
+		unsetenv("AWS_ACCESS_KEY_ID");
+		unsetenv("AWS_SECRET_ACCESS_KEY");
+		unsetenv("AWS_SESSION_TOKEN");
+		unsetenv("AWS_PROFILE");
+		setenv("AWS_CONFIG_FILE", "/dev/null", 1);
+		setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null", 1);
+		struct kl_kinesis k;
+		kl_errbuf_clear(&eb);
+		CHECK_EQ_INT(kl_kinesis_init(&k, NULL, &eb), 0);
+		int krc = kl_kinesis_call(&k, "ExpiredOnce", "{}", 2);
+		CHECK_EQ_INT(krc, 0);
+		if (krc)
+			fprintf(stderr, "kinesis: %s\n", k.err.msg);
+		CHECK(k.resp.body.len && strstr(k.resp.body.data, "\"tokens\":[\"tok1\",\"tok2\"]"));
+		kl_kinesis_cleanup(&k);
+	}
+
 	stop_server();
 
 	/* Server gone: connection refused is retryable; the message names the
@@ -214,6 +241,7 @@ int main(void)
 	kl_http_resp_cleanup(&c.resp);
 	kl_http_free(h);
 	kl_http_free(NULL);
+
 
 	/* CA bundle: env wins; libcurl's own path when it exists; else the
 	 * first readable distribution path (Amazon Linux's on a Debian build) */

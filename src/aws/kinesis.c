@@ -51,6 +51,13 @@ int kl_kinesis_init(struct kl_kinesis *k, const char *region, struct kl_errbuf *
 	return KL_OK;
 }
 
+void kl_kinesis_share_creds(struct kl_kinesis *k, struct kl_cred_chain *chain,
+			    pthread_mutex_t *mu)
+{
+	k->shared_creds = chain;
+	k->shared_mu = mu;
+}
+
 void kl_kinesis_cleanup(struct kl_kinesis *k)
 {
 	kl_http_resp_cleanup(&k->resp);
@@ -66,7 +73,14 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	struct kl_aws_creds c;
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	int rc = kl_cred_chain_get(&k->creds, time(NULL), &c, &eb);
+	int rc;
+	if (k->shared_creds) {
+		pthread_mutex_lock(k->shared_mu);
+		rc = kl_cred_chain_get(k->shared_creds, time(NULL), &c, &eb);
+		pthread_mutex_unlock(k->shared_mu);
+	} else {
+		rc = kl_cred_chain_get(&k->creds, time(NULL), &c, &eb);
+	}
 	if (rc) {
 		kl_errbuf_clear(&k->err);
 		kl_errbuf_set(&k->err, rc, "Kinesis %s: credentials: %s", k->op, eb.msg);
@@ -135,7 +149,13 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	if (k->resp.net == KL_NET_OK && kl_retry_is_expired_token(k->last.code) &&
 	    !k->refreshed) {
 		k->refreshed = 1; /* new credentials, then one more try */
-		kl_cred_chain_expire(&k->creds);
+		if (k->shared_creds) {
+			pthread_mutex_lock(k->shared_mu);
+			kl_cred_chain_expire(k->shared_creds);
+			pthread_mutex_unlock(k->shared_mu);
+		} else {
+			kl_cred_chain_expire(&k->creds);
+		}
 		return KL_ERETRY;
 	}
 	return kl_retry_classify(k->resp.net, k->resp.status, k->last.code);

@@ -18,9 +18,13 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+#include <pthread.h>
+
 struct kl_kinesis {
 	struct kl_http *http;
-	struct kl_cred_chain creds;
+	struct kl_cred_chain creds;   /* its own, unless shared_creds is set */
+	struct kl_cred_chain *shared_creds; /* borrowed: one chain for the process */
+	pthread_mutex_t *shared_mu;         /* guards shared_creds */
 	struct kl_aws_env env;
 	char url[512];
 	char host[256];
@@ -40,6 +44,12 @@ struct kl_kinesis {
 /* region NULL: AWS_REGION, else AWS_DEFAULT_REGION. */
 int kl_kinesis_init(struct kl_kinesis *k, const char *region, struct kl_errbuf *eb);
 void kl_kinesis_cleanup(struct kl_kinesis *k);
+
+/* Use a chain shared with other clients and stores (under mu) instead of
+ * the client's own: one credential resolution (one STS AssumeRole) per
+ * process, not one per shard. Both must outlive the client. */
+void kl_kinesis_share_creds(struct kl_kinesis *k, struct kl_cred_chain *chain,
+			    pthread_mutex_t *mu);
 
 /* POST Kinesis_20131202.<op>; KL_OK leaves the JSON in k->resp.body. */
 int kl_kinesis_call(struct kl_kinesis *k, const char *op, const char *body, size_t n);

@@ -40,17 +40,39 @@
 
 /* Stores for stream mode: one per shard. An S3 store borrows a credential
  * chain; each store gets its own (a chain is not shared between threads). */
-#define MAX_STORES 1024
+/* Stream mode: one store per shard, all on one credential chain (shared
+ * with the Kinesis clients too), so a role is assumed once per process. */
 struct store_factory {
 	const char *lake;
 	const char *region;
 	const char *sse, *sse_kms_key_id;
 	size_t multipart_threshold;
 	struct kl_aws_env env;
-	pthread_mutex_t mu;
-	struct kl_cred_chain *chains[MAX_STORES];
-	size_t n;
+	struct kl_cred_chain creds; /* guarded by creds_mu */
+	pthread_mutex_t creds_mu;
+	struct kl_http *creds_http; /* for the network providers (STS, container, IMDS) */
 };
+
+static int store_factory_init(struct store_factory *f, struct kl_errbuf *eb)
+{
+	struct kl_http_opts ho = {0};
+	if (!(f->creds_http = kl_http_new(&ho, eb)))
+		return eb->code ? eb->code : KL_ENOMEM;
+	f->env = kl_aws_env_process();
+	kl_cred_chain_init(&f->creds, &f->env, kl_http_transport_of(f->creds_http));
+	pthread_mutex_init(&f->creds_mu, NULL);
+	return KL_OK;
+}
+
+static void store_factory_cleanup(struct store_factory *f)
+{
+	if (!f->creds_http)
+		return;
+	kl_cred_chain_cleanup(&f->creds);
+	pthread_mutex_destroy(&f->creds_mu);
+	kl_http_free(f->creds_http);
+	f->creds_http = NULL;
+}
 
 static int make_store(void *ctx, struct kl_store **out, struct kl_errbuf *eb)
 {
@@ -60,28 +82,11 @@ static int make_store(void *ctx, struct kl_store **out, struct kl_errbuf *eb)
 	const char *region = kl_aws_region(&f->env, f->region);
 	if (!region)
 		return kl_errbuf_set(eb, KL_EINVAL, "no AWS region: set AWS_REGION or pass --region");
-	struct kl_cred_chain *ch = calloc(1, sizeof *ch);
-	if (!ch)
-		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-	pthread_mutex_lock(&f->mu);
-	int full = f->n == MAX_STORES;
-	if (!full)
-		f->chains[f->n++] = ch;
-	pthread_mutex_unlock(&f->mu);
-	if (full) {
-		free(ch);
-		return kl_errbuf_set(eb, KL_ELIMIT, "too many shards");
-	}
-	/* network providers (STS, container, IMDS) get a transport of their own */
-	struct kl_http_opts ho = {0};
-	struct kl_http *h = kl_http_new(&ho, eb);
-	if (!h)
-		return KL_ENOMEM;
-	kl_cred_chain_init(ch, &f->env, kl_http_transport_of(h));
 	struct kl_store_s3_opts so = {0};
 	so.region = region;
 	so.endpoint = kl_store_s3_env_endpoint(&f->env);
-	so.creds = ch;
+	so.creds = &f->creds;
+	so.creds_mu = &f->creds_mu;
 	so.sse = f->sse;
 	so.sse_kms_key_id = f->sse_kms_key_id;
 	so.multipart_threshold = f->multipart_threshold;
@@ -300,18 +305,23 @@ static int cmd_ingest(int argc, char **argv)
 		so.region = c.region;
 		so.start = c.start;
 		so.exit_idle_ms = c.exit_idle_ms;
-		static struct store_factory factory; /* lives until exit: stores borrow it */
+		struct store_factory factory; /* outlives the stores: kl_stream_run frees them */
+		memset(&factory, 0, sizeof factory);
 		factory.lake = c.lake;
 		factory.region = c.region;
 		factory.sse = c.sse;
 		factory.sse_kms_key_id = c.sse_kms_key_id;
 		factory.multipart_threshold = c.multipart_threshold;
-		factory.env = kl_aws_env_process();
-		pthread_mutex_init(&factory.mu, NULL);
 		so.make_store = make_store;
 		so.store_ctx = &factory;
+		so.creds = &factory.creds;
+		so.creds_mu = &factory.creds_mu;
 		struct kl_stream_stats ss;
-		rc = kl_stream_run(&so, &ss, &eb);
+		memset(&ss, 0, sizeof ss);
+		rc = store_factory_init(&factory, &eb);
+		if (!rc)
+			rc = kl_stream_run(&so, &ss, &eb);
+		store_factory_cleanup(&factory);
 		st = ss.total;
 		shards = ss.shards;
 	} else {

@@ -60,6 +60,8 @@ static void *shard_main(void *arg)
 		ko.start = o->start;
 		ko.exit_idle_ms = o->exit_idle_ms;
 		ko.stop_fd = sh->run->stop_fd;
+		ko.creds = o->creds;
+		ko.creds_mu = o->creds_mu;
 		ko.metrics = o->ingest.metrics ? kl_metrics_shard(o->ingest.metrics, sh->id) : NULL;
 		if (!(src = kl_source_kinesis_new(&ko, &sh->err)))
 			rc = sh->err.code ? sh->err.code : KL_ENOMEM;
@@ -221,6 +223,8 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	int rc = !r.shards || r.stop_fd < 0 || drc ? kl_errbuf_set(eb, KL_ENOMEM, "out of resources")
 					     : kl_kinesis_init(&k, o->region, eb);
 	int k_ok = rc == KL_OK;
+	if (k_ok && o->creds)
+		kl_kinesis_share_creds(&k, o->creds, o->creds_mu);
 	int stopping = !k_ok, failed = !k_ok;
 	int64_t since_list = RELIST_MS;
 	uint64_t one = 1;

@@ -18,6 +18,10 @@
 #include "pipeline/ingest.h"
 #include "store/store.h"
 
+#include <pthread.h>
+
+struct kl_cred_chain;
+
 typedef int (*kl_store_factory)(void *ctx, struct kl_store **out, struct kl_errbuf *eb);
 
 struct kl_stream_opts {
@@ -28,6 +32,11 @@ struct kl_stream_opts {
 	int64_t exit_idle_ms;
 	kl_store_factory make_store; /* one store per shard */
 	void *store_ctx;
+	/* Optional, borrowed: one credential chain for the lister and every
+	 * shard's Kinesis client, used under creds_mu (the S3 stores get the
+	 * same pair from the factory). NULL: each client resolves its own. */
+	struct kl_cred_chain *creds;
+	pthread_mutex_t *creds_mu;
 };
 
 struct kl_stream_stats {

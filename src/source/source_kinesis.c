@@ -367,5 +367,7 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 		k_free(&s->base);
 		return NULL;
 	}
+	if (o->creds)
+		kl_kinesis_share_creds(&s->k, o->creds, o->creds_mu);
 	return &s->base;
 }

@@ -22,9 +22,11 @@
 
 #include "source/source.h"
 
+#include <pthread.h>
 #include <stdint.h>
 
 struct kl_metrics_shard;
+struct kl_cred_chain;
 
 struct kl_kinesis_source_opts {
 	const char *stream;   /* name or ARN */
@@ -35,6 +37,8 @@ struct kl_kinesis_source_opts {
 	int64_t exit_idle_ms; /* 0: never end on idle */
 	int stop_fd;          /* -1 or a signalfd */
 	struct kl_metrics_shard *metrics; /* optional, borrowed: MillisBehindLatest, records */
+	struct kl_cred_chain *creds; /* optional, borrowed: shared credentials (under creds_mu) */
+	pthread_mutex_t *creds_mu;
 };
 
 struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,

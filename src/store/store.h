@@ -23,6 +23,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+#include <pthread.h>
 #include <stdint.h>
 
 struct kl_store;
@@ -79,9 +80,12 @@ struct kl_store_s3_opts {
 	unsigned concurrency;       /* parts in flight per store; 0 = 4, at most 64 */
 	const char *sse;            /* NULL, "AES256" or "aws:kms" */
 	const char *sse_kms_key_id; /* only with "aws:kms"; NULL = the AWS managed key */
-	/* Caller-owned, must outlive the store. The store calls it under its own
-	 * lock (from upload threads too): do not use it elsewhere concurrently. */
+	/* Caller-owned, must outlive the store. The store calls it under
+	 * creds_mu, or its own lock when creds_mu is NULL (then do not use the
+	 * chain elsewhere concurrently). A shared chain + mutex lets every store
+	 * and Kinesis client of a process share one set of credentials. */
 	struct kl_cred_chain *creds;
+	pthread_mutex_t *creds_mu;
 	unsigned max_attempts;      /* per request, including the first; 0 = 5 */
 	const char *ca_file;        /* NULL = the system CA bundle */
 };

@@ -744,7 +744,7 @@ int kl_store_s3_new(struct kl_store **out, const char *url, const struct kl_stor
 	pthread_cond_init(&s->done, NULL);
 	s->base.ops = &s3_ops;
 	s->ep.creds = o->creds;
-	s->ep.cred_mu = &s->mu;
+	s->ep.cred_mu = o->creds_mu ? o->creds_mu : &s->mu;
 	s->ep.retry = (struct kl_retry_policy){100, 20000, o->max_attempts ? o->max_attempts : 5};
 	s->threshold = o->multipart_threshold ? o->multipart_threshold : 16 * MIB;
 	s->part_size = o->part_size ? o->part_size : 8 * MIB;

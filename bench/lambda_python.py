@@ -31,13 +31,10 @@ def enrich(raw):
     if isinstance(ts, bool) or not isinstance(ts, (int, float)) or not (0 <= ts < 253402300800) \
             or not math.isfinite(ts):
         raise ValueError("bad created_at")
-    dt = datetime.fromtimestamp(int(ts), tz=timezone.utc)
-    frac = isinstance(ts, float)
-    stamp = dt.strftime("%Y-%m-%dT%H:%M:%S")
-    if frac:
-        stamp += ".%03d" % int((ts - int(ts)) * 1000)
+    dt = datetime.fromtimestamp(ts, tz=timezone.utc)
+    spec = "milliseconds" if isinstance(ts, float) else "seconds"
     parts = name.split(":")
-    ev["created_datetime"] = stamp + "Z"
+    ev["created_datetime"] = dt.isoformat(timespec=spec).replace("+00:00", "Z")
     ev["event_type"] = parts[0]
     ev["event_subtype"] = parts[1] if len(parts) > 1 else None
     return ev, dt

@@ -45,6 +45,7 @@ void kl_event_cleanup(struct kl_event *ev)
 	kl_json_doc_cleanup(&ev->doc);
 	kl_buf_cleanup(&ev->scratch);
 	free(ev->keyset);
+	free(ev->keys);
 	memset(ev, 0, sizeof *ev);
 }
 
@@ -186,6 +187,34 @@ static enum kl_reject parse_created_at(struct kl_event *ev, const struct kl_json
 	return KL_REJ_NONE;
 }
 
+/* A hash for the duplicate-key table: keys are short, so up to 16 bytes are
+ * mixed inline (first and last 8, overlapping) instead of calling XXH3; the
+ * table compares keys on a hash match, so the hash only spreads them. */
+static inline uint32_t key_hash(const char *p, size_t n)
+{
+	uint64_t a, b;
+	if (n > 16)
+		return (uint32_t)XXH3_64bits(p, n);
+	if (n >= 8) {
+		memcpy(&a, p, 8);
+		memcpy(&b, p + n - 8, 8);
+	} else if (n >= 4) {
+		uint32_t x, y;
+		memcpy(&x, p, 4);
+		memcpy(&y, p + n - 4, 4);
+		a = x;
+		b = y;
+	} else {
+		a = n ? (uint64_t)(unsigned char)p[0] << 16 | (uint64_t)(unsigned char)p[n / 2] << 8 |
+				(unsigned char)p[n - 1]
+		      : 0;
+		b = 0;
+	}
+	uint64_t h = (a ^ 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull ^
+		     (b + n) * 0x94D049BB133111EBull;
+	return (uint32_t)(h ^ h >> 29 ^ h >> 32);
+}
+
 /* Duplicate top-level keys: hash every (decoded) key into a small
  * generation-stamped open-addressing table; compare on hash match. */
 static int find_duplicate_key(struct kl_event *ev, size_t *dup)
@@ -207,13 +236,16 @@ static int find_duplicate_key(struct kl_event *ev, size_t *dup)
 		memset(ev->keyset, 0, (size_t)cap * 2 * sizeof(uint32_t));
 		ev->gen = 1;
 	}
-	/* keys with escapes are compared decoded */
-	struct kl_str *keys = NULL;
-	struct kl_str small[64];
-	if (n <= 64)
-		keys = small;
-	else if (!(keys = malloc(n * sizeof *keys)))
-		return -1;
+	/* keys with escapes are compared decoded; the key array grows to the
+	 * widest event seen, so no allocation per event */
+	if (ev->keys_cap < n) {
+		struct kl_str *k = realloc(ev->keys, n * sizeof *k);
+		if (!k)
+			return -1;
+		ev->keys = k;
+		ev->keys_cap = n;
+	}
+	struct kl_str *keys = ev->keys;
 	for (size_t i = 0; i < n; i++) {
 		const struct kl_json_member *m = &ev->doc.m[i];
 		keys[i].p = m->key;
@@ -224,7 +256,7 @@ static int find_duplicate_key(struct kl_event *ev, size_t *dup)
 			keys[i].p = o;
 			ev->scratch.len += keys[i].n;
 		}
-		uint32_t h = (uint32_t)XXH3_64bits(keys[i].p, keys[i].n);
+		uint32_t h = key_hash(keys[i].p, keys[i].n);
 		for (uint32_t s = h & mask;; s = (s + 1) & mask) {
 			uint32_t *slot = &ev->keyset[2 * s];
 			if (slot[0] != ev->gen) {
@@ -235,20 +267,15 @@ static int find_duplicate_key(struct kl_event *ev, size_t *dup)
 			const struct kl_str *o = &keys[slot[1]];
 			if (o->n == keys[i].n && memcmp(o->p, keys[i].p, o->n) == 0) {
 				*dup = i;
-				if (keys != small)
-					free(keys);
 				return 1;
 			}
 		}
 	}
-	if (keys != small)
-		free(keys);
 	return 0;
 }
 
-static int key_is(const struct kl_json_member *m, const char *name)
+static int key_is_n(const struct kl_json_member *m, const char *name, size_t len)
 {
-	size_t len = strlen(name);
 	if (!m->key_esc)
 		return m->key_len == len && memcmp(m->key, name, len) == 0;
 	char tmp[64];
@@ -257,6 +284,9 @@ static int key_is(const struct kl_json_member *m, const char *name)
 	size_t n = kl_json_unescape(m->key, m->key_len, tmp);
 	return n == len && memcmp(tmp, name, len) == 0;
 }
+
+/* name is a string literal: its length is known at compile time */
+#define key_is(m, name) key_is_n((m), (name), sizeof(name) - 1)
 
 enum kl_reject kl_event_parse(struct kl_event *ev, const char *p, size_t n,
 			      const struct kl_event_limits *lim)

@@ -77,6 +77,8 @@ struct kl_event {
 	struct kl_buf scratch;
 	uint32_t *keyset; /* duplicate-key detection, generation-stamped */
 	uint32_t keyset_cap, gen;
+	struct kl_str *keys; /* the decoded top-level keys, for the same */
+	size_t keys_cap;
 };
 
 void kl_event_init(struct kl_event *ev);

@@ -34,8 +34,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
 
 /* Stores for stream mode: one per shard. An S3 store borrows a credential
@@ -691,18 +689,18 @@ static int cmd_lambda(int argc, char **argv)
 	}
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	struct kl_http_opts ho = {.connect_timeout_ms = 2000, .timeout_ms = -1, .http1_only = 1};
-	struct kl_http *http = NULL;
+	/* The Runtime API over its own small HTTP client (lambda/runtime.h), not
+	 * libcurl: a cold start loads no TLS stack (aws/curl_lazy.c). */
+	struct kl_lambda_conn conn;
 	struct kl_lambda_runtime rt;
 	struct lambda_ctx *ctx = calloc(1, sizeof *ctx);
 	int rc = ctx ? KL_OK : KL_ENOMEM;
-	int runtime = !c.bench_file && r == KL_OPTS_OK, rt_init = 0;
+	int runtime = !c.bench_file && r == KL_OPTS_OK, rt_init = 0, have_conn = 0;
 	if (!c.bench_file && !rc) {
 		rt_init = 1;
-		if (!(http = kl_http_new(&ho, &eb)))
-			rc = eb.code;
-		int irc = kl_lambda_runtime_init(&rt, api, kl_http_transport_of(http), &eb);
+		int irc = kl_lambda_runtime_init(&rt, api, kl_lambda_conn_transport(&conn), &eb);
+		if (!irc)
+			have_conn = !(irc = kl_lambda_conn_init(&conn, api, &eb));
 		rc = rc ? rc : irc;
 		rt.min_remaining_ms = c.min_remaining_ms;
 		if (irc) /* no Runtime API to report to */
@@ -710,7 +708,7 @@ static int cmd_lambda(int argc, char **argv)
 	}
 	if (r == KL_OPTS_ERROR) {
 		/* a bad option in the bootstrap: tell Lambda too, when we can */
-		if (http && api && *api)
+		if (rt_init && !rc)
 			kl_lambda_init_error(&rt, "Runtime.InvalidArguments", err, NULL);
 		rc = 2;
 		struct kl_buf l;
@@ -752,8 +750,8 @@ out:
 	}
 	if (rt_init)
 		kl_lambda_runtime_cleanup(&rt);
-	kl_http_free(http);
-	curl_global_cleanup();
+	if (have_conn)
+		kl_lambda_conn_cleanup(&conn);
 	return rc;
 }
 

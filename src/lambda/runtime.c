@@ -3,11 +3,23 @@
 #include "lambda/runtime.h"
 #include "event/event.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 static int64_t real_now_ms(void *ctx)
 {
@@ -239,4 +251,444 @@ int kl_lambda_run(struct kl_lambda_runtime *rt, const struct kl_lambda_handler *
 		if (rc)
 			return rc;
 	}
+}
+
+/* --- the Runtime API connection ------------------------------------------------
+ * A minimal HTTP/1.1 client: one keep-alive TCP connection to host:port;
+ * requests with a Content-Length body; responses with Content-Length,
+ * chunked, or read-to-close bodies; 1xx responses skipped. A request on a
+ * reused connection that fails before any response byte arrives is sent
+ * again on a new connection (the server may have closed an idle one), as
+ * curl does. No TLS, no redirects, no proxies: the Runtime API is plain
+ * HTTP on the local host. */
+
+
+#define CONN_MAX_HEAD (64u * 1024)
+#define DIGIT(c) ((c) >= '0' && (c) <= '9')
+#define CONN_CONNECT_MS 2000
+
+int kl_lambda_conn_init(struct kl_lambda_conn *c, const char *api, struct kl_errbuf *eb)
+{
+	memset(c, 0, sizeof *c);
+	c->fd = -1;
+	kl_buf_init(&c->in, 0);
+	kl_buf_init(&c->head, CONN_MAX_HEAD);
+	const char *colon = api ? strrchr(api, ':') : NULL;
+	if (!api || !*api)
+		return kl_errbuf_set(eb, KL_EINVAL, "AWS_LAMBDA_RUNTIME_API is not set "
+					     "(kinlake lambda runs inside AWS Lambda or a runtime emulator)");
+	if (!colon || colon == api || !colon[1] || strlen(colon + 1) >= sizeof c->port ||
+	    strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+	    (size_t)(colon - api) >= sizeof c->host || strlen(api) >= sizeof c->hostport)
+		return kl_errbuf_set(eb, KL_EINVAL, "AWS_LAMBDA_RUNTIME_API must be host:port, got '%.200s'",
+				     api);
+	const char *h = api, *he = colon;
+	if (*h == '[' && he[-1] == ']') /* [::1]:9001 */
+		h++, he--;
+	memcpy(c->host, h, (size_t)(he - h));
+	c->host[he - h] = '\0';
+	strcpy(c->port, colon + 1);
+	strcpy(c->hostport, api);
+	return KL_OK;
+}
+
+static void conn_close(struct kl_lambda_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->in.len = 0;
+	c->off = 0;
+}
+
+void kl_lambda_conn_cleanup(struct kl_lambda_conn *c)
+{
+	conn_close(c);
+	kl_buf_cleanup(&c->in);
+	kl_buf_cleanup(&c->head);
+}
+
+/* Non-blocking connect with a timeout; the socket is blocking afterwards. */
+static int connect_addr(const struct sockaddr *sa, socklen_t len, int *err)
+{
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	int rc = connect(fd, sa, len);
+	if (rc < 0 && errno == EINPROGRESS) {
+		struct pollfd p = {.fd = fd, .events = POLLOUT};
+		int soerr = 0;
+		socklen_t sl = sizeof soerr;
+		do
+			rc = poll(&p, 1, CONN_CONNECT_MS);
+		while (rc < 0 && errno == EINTR);
+		if (rc == 0)
+			errno = ETIMEDOUT, rc = -1;
+		else if (rc > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr)
+			errno = soerr, rc = -1;
+		else if (rc > 0)
+			rc = 0;
+	}
+	if (rc < 0) {
+		*err = errno;
+		close(fd);
+		return -1;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	return fd;
+}
+
+static int conn_open(struct kl_lambda_conn *c, struct kl_http_resp *resp, struct kl_errbuf *eb)
+{
+	int err = 0;
+	unsigned long port = strtoul(c->port, NULL, 10);
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+	c->in.len = 0;
+	c->off = 0;
+	if (port == 0 || port > 65535) {
+		resp->net = KL_NET_CONNECT;
+		return kl_errbuf_set(eb, KL_EIO, "runtime API: bad port in %s", c->hostport);
+	}
+	/* numeric addresses (Lambda's 127.0.0.1:9001) without the resolver */
+	if (inet_pton(AF_INET, c->host, &a4.sin_addr) == 1) {
+		c->fd = connect_addr((struct sockaddr *)&a4, sizeof a4, &err);
+	} else if (inet_pton(AF_INET6, c->host, &a6.sin6_addr) == 1) {
+		c->fd = connect_addr((struct sockaddr *)&a6, sizeof a6, &err);
+	} else {
+		struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM}, *res;
+		int g = getaddrinfo(c->host, c->port, &hints, &res);
+		if (g) {
+			resp->net = KL_NET_DNS;
+			return kl_errbuf_set(eb, KL_EIO, "runtime API: cannot resolve %s: %s", c->host,
+					     gai_strerror(g));
+		}
+		for (struct addrinfo *ai = res; ai && c->fd < 0; ai = ai->ai_next)
+			c->fd = connect_addr(ai->ai_addr, ai->ai_addrlen, &err);
+		freeaddrinfo(res);
+	}
+	if (c->fd < 0) {
+		resp->net = err == ETIMEDOUT ? KL_NET_TIMEOUT : KL_NET_CONNECT;
+		return kl_errbuf_set(eb, KL_EIO, "runtime API: connect to %s: %s", c->hostport,
+				     strerror(err));
+	}
+	return KL_OK;
+}
+
+static int send_all(int fd, const char *head, size_t hn, const char *body, size_t bn)
+{
+	struct iovec iov[2] = {{(void *)head, hn}, {(void *)body, bn}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = bn ? 2 : 1};
+	while (m.msg_iovlen) {
+		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		while (m.msg_iovlen && (size_t)w >= m.msg_iov->iov_len) {
+			w -= (ssize_t)m.msg_iov->iov_len;
+			m.msg_iov++;
+			m.msg_iovlen--;
+		}
+		if (m.msg_iovlen) {
+			m.msg_iov->iov_base = (char *)m.msg_iov->iov_base + w;
+			m.msg_iov->iov_len -= (size_t)w;
+		}
+	}
+	return 0;
+}
+
+/* Receive into `dst` (up to n bytes): > 0 bytes, 0 at EOF, < 0 on error. */
+static ssize_t recv_some(int fd, char *dst, size_t n)
+{
+	ssize_t r;
+	do
+		r = recv(fd, dst, n, 0);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+/* Make at least `n` unread bytes available in c->in: 0, or -1 (EOF or error). */
+static int want(struct kl_lambda_conn *c, size_t n)
+{
+	while (c->in.len - c->off < n) {
+		if (c->off && c->off == c->in.len) {
+			c->in.len = c->off = 0;
+		} else if (c->off > (1u << 16) || (c->off && c->in.cap - c->in.len < 4096)) {
+			memmove(c->in.data, c->in.data + c->off, c->in.len - c->off);
+			c->in.len -= c->off;
+			c->off = 0;
+		}
+		size_t room = n - (c->in.len - c->off);
+		if (kl_buf_reserve(&c->in, room > 16384 ? room : 16384))
+			return -1;
+		ssize_t r = recv_some(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+		if (r <= 0)
+			return -1;
+		c->in.len += (size_t)r;
+	}
+	return 0;
+}
+
+/* The unread bytes up to and including the next CRLF: its length, or 0 if
+ * none within `max` bytes (reading more as needed). */
+static size_t line(struct kl_lambda_conn *c, size_t max)
+{
+	size_t scanned = 0;
+	for (;;) {
+		const char *p = c->in.data + c->off;
+		size_t have = c->in.len - c->off;
+		const char *nl = have > scanned ? memchr(p + scanned, '\n', have - scanned) : NULL;
+		if (nl)
+			return (size_t)(nl - p) + 1;
+		scanned = have;
+		if (have >= max || want(c, have + 1))
+			return 0;
+	}
+}
+
+static void copy_field(char *dst, size_t cap, const char *v, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+}
+
+/* `n` body bytes into resp->body: what is buffered, then straight from the socket. */
+static int read_body(struct kl_lambda_conn *c, struct kl_http_resp *resp, size_t n)
+{
+	if (kl_buf_reserve(&resp->body, n))
+		return KL_ELIMIT;
+	size_t have = c->in.len - c->off, k = have < n ? have : n;
+	kl_buf_put(&resp->body, c->in.data + c->off, k);
+	c->off += k;
+	n -= k;
+	while (n) {
+		ssize_t r = recv_some(c->fd, resp->body.data + resp->body.len, n);
+		if (r <= 0)
+			return KL_EIO;
+		resp->body.len += (size_t)r;
+		n -= (size_t)r;
+	}
+	return KL_OK;
+}
+
+enum { RESP_OK, RESP_NONE, RESP_FAIL };
+
+/* Read one response (after any 1xx). RESP_NONE: the connection closed before
+ * a byte of it arrived. */
+static int read_response(struct kl_lambda_conn *c, const struct kl_http_req *req,
+			 struct kl_http_resp *resp, int *close_after, struct kl_errbuf *eb)
+{
+	const char *what = "malformed response";
+	int rc = KL_EIO;
+	for (;;) {
+		size_t n = line(c, CONN_MAX_HEAD);
+		if (!n)
+			return c->in.len == c->off && c->off == 0 ? RESP_NONE
+			       : (kl_errbuf_set(eb, KL_EIO, "runtime API: connection closed in a "
+					       "response"), RESP_FAIL);
+		/* HTTP/1.1 200 OK */
+		const char *s = c->in.data + c->off;
+		if (n < 13 || memcmp(s, "HTTP/", 5) || !DIGIT(s[5]) || s[6] != '.' || !DIGIT(s[7]) ||
+		    s[8] != ' ' || !DIGIT(s[9]) || !DIGIT(s[10]) || !DIGIT(s[11]) ||
+		    (s[12] != ' ' && s[12] != '\r' && s[12] != '\n'))
+			goto bad;
+		int major = s[5] - '0', minor = s[7] - '0';
+		int status = (s[9] - '0') * 100 + (s[10] - '0') * 10 + (s[11] - '0');
+		if (status < 100)
+			goto bad;
+		c->off += n;
+		*close_after = major == 1 && minor == 0;
+		long long length = -1;
+		int chunked = 0;
+		size_t head = n;
+		for (;;) { /* header lines */
+			size_t hl = line(c, CONN_MAX_HEAD - head);
+			if (!hl)
+				goto bad;
+			head += hl;
+			const char *h = c->in.data + c->off, *e = h + hl;
+			c->off += hl;
+			while (e > h && (e[-1] == '\n' || e[-1] == '\r'))
+				e--;
+			if (e == h)
+				break;
+			const char *colon = memchr(h, ':', (size_t)(e - h));
+			if (!colon)
+				goto bad;
+			size_t nl = (size_t)(colon - h);
+			const char *v = colon + 1;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			size_t vl = (size_t)(e - v);
+#define IS(name) (nl == sizeof(name) - 1 && strncasecmp(h, name, nl) == 0)
+			if (IS("Content-Length")) {
+				char tmp[32], *end;
+				copy_field(tmp, sizeof tmp, v, vl);
+				length = strtoll(tmp, &end, 10);
+				if (end == tmp || *end || length < 0)
+					goto bad;
+			} else if (IS("Transfer-Encoding")) {
+				chunked = vl >= 7 && strncasecmp(e - 7, "chunked", 7) == 0;
+			} else if (IS("Connection")) {
+				if (vl == 5 && strncasecmp(v, "close", 5) == 0)
+					*close_after = 1;
+				else if (vl == 10 && strncasecmp(v, "keep-alive", 10) == 0)
+					*close_after = 0;
+			} else if (IS("Content-Type")) {
+				copy_field(resp->content_type, sizeof resp->content_type, v, vl);
+			} else if (IS("X-Amzn-Errortype")) {
+				copy_field(resp->error_type, sizeof resp->error_type, v, vl);
+			}
+#undef IS
+			for (size_t i = 0; i < resp->n_capture; i++)
+				if (strlen(resp->capture[i].name) == nl &&
+				    strncasecmp(h, resp->capture[i].name, nl) == 0)
+					copy_field(resp->capture[i].value, sizeof resp->capture[i].value, v,
+						   vl);
+		}
+		if (status < 200) { /* 100 Continue and friends: the real one follows */
+			for (size_t i = 0; i < resp->n_capture; i++)
+				resp->capture[i].value[0] = '\0';
+			continue;
+		}
+		resp->status = status;
+		snprintf(resp->http_version, sizeof resp->http_version, "%d.%d", major, minor);
+		if (!strcmp(req->method, "HEAD") || status == 204 || status == 304)
+			return RESP_OK;
+		if (chunked) {
+			for (;;) {
+				size_t cl = line(c, 1024);
+				if (!cl)
+					goto bad;
+				/* hex size, then an optional ;extension */
+				const char *h = c->in.data + c->off, *e = h + cl;
+				unsigned long long sz = 0;
+				int digits = 0;
+				for (; h < e && isxdigit((unsigned char)*h) && digits < 16; h++, digits++)
+					sz = sz << 4 | (unsigned)(DIGIT(*h) ? *h - '0' : (*h | 0x20) - 'a' + 10);
+				if (!digits || (h < e && *h != ';' && *h != '\r' && *h != '\n' &&
+						*h != ' ' && *h != '\t'))
+					goto bad;
+				c->off += cl;
+				if (sz == 0)
+					break;
+				if (sz > resp->body.max - resp->body.len)
+					goto too_big;
+				if ((rc = read_body(c, resp, (size_t)sz)))
+					goto io;
+				if (want(c, 2) || memcmp(c->in.data + c->off, "\r\n", 2))
+					goto bad;
+				c->off += 2;
+			}
+			for (;;) { /* trailer */
+				size_t tl = line(c, CONN_MAX_HEAD);
+				if (!tl)
+					goto bad;
+				c->off += tl;
+				if (tl <= 2)
+					break;
+			}
+		} else if (length >= 0) {
+			if ((unsigned long long)length > resp->body.max - resp->body.len)
+				goto too_big;
+			if ((rc = read_body(c, resp, (size_t)length)))
+				goto io;
+		} else { /* the body runs to the end of the connection */
+			*close_after = 1;
+			for (;;) {
+				size_t have = c->in.len - c->off;
+				if (kl_buf_append(&resp->body, c->in.data + c->off, have))
+					goto too_big;
+				c->off = c->in.len;
+				if (want(c, 1))
+					break;
+			}
+		}
+		return RESP_OK;
+	}
+too_big:
+	resp->net = KL_NET_TOO_BIG;
+	kl_errbuf_set(eb, KL_EIO, "runtime API: %s %s: response body over %zu bytes", req->method,
+		      c->hostport, resp->body.max);
+	return RESP_FAIL;
+io:
+	if (rc == KL_ELIMIT)
+		goto too_big;
+	what = "connection closed in the response body";
+bad:
+	resp->net = KL_NET_RESET;
+	kl_errbuf_set(eb, KL_EIO, "runtime API: %s %s: %s", req->method, c->hostport, what);
+	return RESP_FAIL;
+}
+
+static int conn_request(void *ctx, const struct kl_http_req *req, struct kl_http_resp *resp,
+			struct kl_errbuf *eb)
+{
+	struct kl_lambda_conn *c = ctx;
+	resp->status = 0;
+	resp->net = KL_NET_OK;
+	resp->request_id[0] = resp->content_type[0] = resp->etag[0] = '\0';
+	resp->retry_after[0] = resp->error_type[0] = resp->http_version[0] = '\0';
+	resp->checksum_sha256[0] = '\0';
+	for (size_t i = 0; i < resp->n_capture; i++)
+		resp->capture[i].value[0] = '\0';
+	kl_buf_reset(&resp->body);
+
+	/* the path: what follows scheme://host:port */
+	const char *path = strstr(req->url, "://");
+	path = path ? strchr(path + 3, '/') : NULL;
+	kl_buf_reset(&c->head);
+	int rc = kl_buf_printf(&c->head, "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: kinlake/%s\r\n",
+			       req->method, path ? path : "/", c->hostport, KL_VERSION);
+	for (size_t i = 0; !rc && i < req->n_headers; i++)
+		rc = kl_buf_printf(&c->head, "%s: %s\r\n", req->headers[i].name, req->headers[i].value);
+	if (!rc && (req->body || !strcmp(req->method, "POST") || !strcmp(req->method, "PUT")))
+		rc = kl_buf_printf(&c->head, "Content-Length: %zu\r\n", req->body_len);
+	rc = rc ? rc : kl_buf_append(&c->head, "\r\n", 2);
+	if (rc)
+		return kl_errbuf_set(eb, KL_ENOMEM, "runtime API: %s: request head too large",
+				     req->method);
+	for (int attempt = 0;; attempt++) {
+		int reused = c->fd >= 0;
+		if (!reused && (rc = conn_open(c, resp, eb)))
+			return rc;
+		int close_after = 0, r = RESP_NONE;
+		if (send_all(c->fd, c->head.data, c->head.len, req->body, req->body ? req->body_len : 0) ==
+		    0)
+			r = read_response(c, req, resp, &close_after, eb);
+		else if (!reused)
+			kl_errbuf_set(eb, KL_EIO, "runtime API: %s %s: send: %s", req->method,
+				      c->hostport, strerror(errno));
+		if (r == RESP_OK) {
+			if (close_after)
+				conn_close(c);
+			else if (c->off == c->in.len) /* nothing unread: keep the buffer small */
+				c->in.len = c->off = 0;
+			return KL_OK;
+		}
+		conn_close(c);
+		if (r == RESP_NONE && reused && attempt == 0)
+			continue; /* an idle connection the server had closed */
+		if (r == RESP_NONE) /* fresh connection, nothing came back */
+			kl_errbuf_set(eb, KL_EIO, "runtime API: %s %s: connection closed without a "
+				      "response", req->method, c->hostport);
+		if (resp->net == KL_NET_OK)
+			resp->net = KL_NET_RESET;
+		resp->status = 0;
+		return KL_EIO;
+	}
+}
+
+struct kl_http_transport kl_lambda_conn_transport(struct kl_lambda_conn *c)
+{
+	return (struct kl_http_transport){conn_request, c};
 }

@@ -129,6 +129,32 @@ int kl_lambda_error_doc(struct kl_buf *out, const char *error_type, const char *
 int kl_lambda_serve(struct kl_lambda_runtime *rt, const struct kl_lambda_invocation *inv,
 		    const struct kl_lambda_handler *h, struct kl_errbuf *eb);
 
+/*
+ * The transport for the Runtime API: a small HTTP/1.1 client over one
+ * keep-alive TCP connection to AWS_LAMBDA_RUNTIME_API (plain HTTP on the
+ * local host). It replaces libcurl on this path so that a cold start loads
+ * neither libcurl nor its TLS stack (see aws/curl_lazy.c): bodies are sent
+ * in one sendmsg with their head, and received straight into the caller's
+ * buffer. Requests and responses as struct kl_http_req / kl_http_resp
+ * (status, body, content_type, error_type and the captures are filled in).
+ * Transport failures are KL_EIO with resp->net set. Caller-owned; one
+ * thread at a time.
+ */
+struct kl_lambda_conn {
+	char host[216];     /* without brackets for [v6]:port */
+	char port[8];
+	char hostport[232]; /* as given: the Host header */
+	int fd;             /* -1 when not connected */
+	struct kl_buf in;   /* received bytes; in.data[off..len) not yet read */
+	size_t off;
+	struct kl_buf head; /* the request head being sent */
+};
+
+/* `api` is "host:port" (AWS_LAMBDA_RUNTIME_API); no connection yet. */
+int kl_lambda_conn_init(struct kl_lambda_conn *c, const char *api, struct kl_errbuf *eb);
+void kl_lambda_conn_cleanup(struct kl_lambda_conn *c);
+struct kl_http_transport kl_lambda_conn_transport(struct kl_lambda_conn *c);
+
 /* next + serve, forever; returns the fatal Runtime API error. */
 int kl_lambda_run(struct kl_lambda_runtime *rt, const struct kl_lambda_handler *h,
 		  struct kl_errbuf *eb);

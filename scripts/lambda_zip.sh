@@ -3,7 +3,8 @@
 # (provided.al2023, x86_64): ZIP holds
 #   bootstrap   a two-line shell script: exec ./kinlake lambda $KINLAKE_LAMBDA_ARGS
 #   kinlake     the binary, RPATH $ORIGIN/lib (see the Makefile's lambda build)
-#   lib/        every shared library it loads except glibc's own
+#   lib/        every shared library it loads except glibc's own (libcurl and its
+#               dependencies included, which it loads on first use, not at exec)
 # glibc is never bundled (it must match the system's ld.so). Amazon Linux 2023
 # has glibc 2.34, so the binary and every bundled library must need no symbol
 # version newer than GLIBC_2.34: checked here, the package is refused otherwise.
@@ -24,7 +25,17 @@ is_glibc() {
 	esac
 	return 1
 }
-ldd "$bin" | awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | while read -r name path; do
+# libcurl is not linked: the binary dlopen()s it on its first HTTP request
+# (src/aws/curl_lazy.c), so ldd of the binary does not list it. Bundle it and
+# its dependencies too (the executable's RPATH finds them for dlopen as well).
+curl_so=$(${CC:-cc} -print-file-name=libcurl.so.4)
+case $curl_so in
+/*) ;;
+*) curl_so=$(/sbin/ldconfig -p 2>/dev/null | awk '$1 == "libcurl.so.4" && /x86-64/ { print $NF; exit }') ;;
+esac
+[ -f "$curl_so" ] || { echo "lambda-zip: libcurl.so.4 not found (scripts/deps.sh installs it)" >&2; exit 1; }
+{ ldd "$bin" && echo "	libcurl.so.4 => $curl_so (0)" && ldd "$curl_so"; } |
+	awk '$2 == "=>" && $3 ~ /^\// { print $1, $3 }' | sort -u | while read -r name path; do
 	is_glibc "$name" && continue
 	cp -L "$path" "$stage/lib/$name"
 	chmod 644 "$stage/lib/$name"

@@ -84,7 +84,9 @@ struct kl_http *kl_http_new(const struct kl_http_opts *o, struct kl_errbuf *eb)
 	h->curl = curl_easy_init();
 	if (!h->curl) {
 		free(h);
-		kl_errbuf_set(eb, KL_ENOMEM, "http: curl_easy_init failed");
+		const char *why = kl_curl_load_error();
+		kl_errbuf_set(eb, *why ? KL_EUNSUPPORTED : KL_ENOMEM, "http: %s",
+			      *why ? why : "curl_easy_init failed");
 		return NULL;
 	}
 	return h;

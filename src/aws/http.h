@@ -13,6 +13,9 @@
  *
  * The CLI should call curl_global_init() once at startup; otherwise libcurl
  * does it on the first kl_http_new() (not thread-safe on older libcurl).
+ * libcurl itself is loaded on first use (aws/curl_lazy.c), so a process
+ * that makes no HTTP request never loads it; kl_http_new() fails, naming
+ * kl_curl_load_error(), when it cannot be loaded.
  *
  * kl_http_request() returns KL_OK when an HTTP response arrived, whatever its
  * status; on a transport failure it returns KL_EIO with resp->net set (feed
@@ -89,6 +92,9 @@ struct kl_http;
  * `paths` (the usual Linux locations), NULL if none. */
 const char *kl_http_pick_ca(const char *env_file, const char *builtin,
 			    const char *const *paths, size_t n);
+
+/* Why libcurl could not be loaded ("" if it was; loads it if not yet). */
+const char *kl_curl_load_error(void);
 
 struct kl_http *kl_http_new(const struct kl_http_opts *o, struct kl_errbuf *eb);
 void kl_http_free(struct kl_http *h); /* NULL is a no-op */

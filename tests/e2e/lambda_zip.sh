@@ -1,7 +1,8 @@
 # no-asan: packages the release build (make lambda-zip), whatever $KINLAKE is.
 # The Lambda zip: bootstrap + kinlake + lib/; every library the binary loads
-# resolves inside lib/ except glibc's own, also with system directories first
-# on LD_LIBRARY_PATH (as Lambda's is); no glibc symbol newer than AL2023's 2.34;
+# (at exec, and libcurl's tree on first use) resolves inside lib/ except
+# glibc's own, also with system directories first on LD_LIBRARY_PATH (as
+# Lambda's is); no glibc symbol newer than AL2023's 2.34;
 # then the unzipped bootstrap runs the whole Runtime API scenario.
 . "$(dirname "$0")/_lib.sh"
 cd "$ROOT"
@@ -25,6 +26,25 @@ while read -r name path; do
 		fail "$name resolves outside the zip: $path"
 	fi
 done < <(awk '$2 == "=>" { print $1, $3 }' "$T/ldd")
+# libcurl is not loaded at exec but on the first HTTP request (dlopen,
+# src/aws/curl_lazy.c): it and its dependencies must come from lib/ then too.
+# A stream ingest against a closed port makes that request; LD_DEBUG=libs
+# names the file of every library initialised.
+[ -f "$T/task/lib/libcurl.so.4" ] || fail "libcurl.so.4 is not bundled"
+if grep -q 'libcurl' "$T/ldd"; then fail "libcurl is loaded at exec: $(grep libcurl "$T/ldd")"; fi
+LD_LIBRARY_PATH=$sysdirs LD_DEBUG=libs AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y AWS_REGION=us-east-1 \
+	AWS_ENDPOINT_URL=http://127.0.0.1:9 timeout 3 "$T/task/kinlake" ingest --stream s --lake s3://b/p \
+	--quiet 2>"$T/dl" || true
+grep -q "calling init: $T/task/lib/libcurl.so.4" "$T/dl" || fail "libcurl not loaded from lib/: $(grep -m3 curl "$T/dl")"
+while read -r path; do
+	name=${path##*/}
+	if [[ $name =~ $glibc ]]; then
+		[[ $path != "$T/task/"* ]] || fail "glibc's $name is bundled"
+	elif [[ $path != "$T/task/lib/"* ]]; then
+		fail "$name (loaded with libcurl) resolves outside the zip: $path"
+	fi
+done < <(grep -o 'calling init: /[^ ]*' "$T/dl" | awk '{ print $3 }' | sort -u)
+echo "libcurl and $(grep -o "calling init: $T/task/lib/[^ ]*" "$T/dl" | sort -u | wc -l) libraries in all load from lib/ on first use"
 # and no bundled library carries a RUNPATH (which would switch the RPATH off for its dependencies)
 for f in "$T/task"/lib/*; do
 	if readelf -d "$f" | grep -q RUNPATH; then fail "$f has a RUNPATH"; fi

@@ -14,7 +14,14 @@
 #                         first /next handed out -> last response received.
 #   cold start            process spawn -> first response received by the Runtime API
 #                         (the Firehose sample event), for build/kinlake and, when
-#                         dist/kinlake-lambda.zip exists, its unzipped bootstrap.
+#                         dist/kinlake-lambda.zip exists, its unzipped bootstrap. Two
+#                         harnesses: bench/lambda_cold.c (posix_spawn and a blocking
+#                         Runtime API in C; median of 10 spawns per run) and the Node
+#                         Runtime API (tests/js/runtime_api.mjs serve; one spawn per
+#                         run), whose fork of the Node process and event loop add
+#                         more than the runtime itself takes on a loaded machine. Each
+#                         harness also times a runtime that does nothing
+#                         (lambda_cold --as-runtime): its floor.
 #   peak RSS              /usr/bin/time -f %M around `kinlake lambda` serving the 6 MB
 #                         batch 3 times, and around the Python handler on it.
 # Both C runs use --dedup-window 0 (the Python peer does not deduplicate).
@@ -40,6 +47,8 @@ if [ -f dist/kinlake-lambda.zip ]; then
 	rm -rf "$OUT/task" && mkdir -p "$OUT/task" && unzip -q dist/kinlake-lambda.zip -d "$OUT/task"
 	BOOT=$OUT/task/bootstrap
 fi
+COLD=$OUT/lambda_cold
+${CC:-cc} -O2 -std=c11 -Wall -Wextra -Werror -o "$COLD" bench/lambda_cold.c
 json() { node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8").trim().split("\n").pop()); console.log(o[process.argv[1]])' "$1"; }
 rec() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; }
 
@@ -52,9 +61,13 @@ for run in $(seq 1 "$RUNS"); do
 		rec "py-handler-$mb" "$run" "$(python3 bench/lambda_python.py "$ev" $prep | json records_per_s)"
 		rec "c-runtime-$mb" "$run" "$(node tests/js/runtime_api.mjs serve "$ev" $crep "$KINLAKE" lambda --dedup-window 0 | json records_per_s)"
 	done
-	rec cold-kinlake "$run" "$(node tests/js/runtime_api.mjs serve "$SAMPLE" 1 "$KINLAKE" lambda | json cold_start_ms)"
+	rec cold-kinlake "$run" "$("$COLD" 10 "$SAMPLE" "$KINLAKE" lambda | json cold_start_ms)"
+	rec cold-floor "$run" "$("$COLD" 10 "$SAMPLE" "$COLD" --as-runtime | json cold_start_ms)"
+	rec cold-node-kinlake "$run" "$(node tests/js/runtime_api.mjs serve "$SAMPLE" 1 "$KINLAKE" lambda | json cold_start_ms)"
+	rec cold-node-floor "$run" "$(node tests/js/runtime_api.mjs serve "$SAMPLE" 1 "$COLD" --as-runtime | json cold_start_ms)"
 	if [ -n "$BOOT" ]; then
-		rec cold-bootstrap "$run" "$(LAMBDA_TASK_ROOT=$PWD/$OUT/task node tests/js/runtime_api.mjs serve "$SAMPLE" 1 "$BOOT" | json cold_start_ms)"
+		rec cold-bootstrap "$run" "$(LAMBDA_TASK_ROOT=$PWD/$OUT/task "$COLD" 10 "$SAMPLE" "$BOOT" | json cold_start_ms)"
+		rec cold-node-bootstrap "$run" "$(LAMBDA_TASK_ROOT=$PWD/$OUT/task node tests/js/runtime_api.mjs serve "$SAMPLE" 1 "$BOOT" | json cold_start_ms)"
 	fi
 	node tests/js/runtime_api.mjs serve "$OUT/firehose-6MB.json" 3 "$TIME" -f %M -o "$OUT/rss-c" "$KINLAKE" lambda >/dev/null
 	rec rss-c-6 "$run" "$(tail -1 "$OUT/rss-c")"
@@ -86,8 +99,12 @@ REPORT=$OUT/results.md
 	echo
 	echo "| measure | value |"
 	echo "|---|---:|"
-	echo "| cold start, build/kinlake lambda (spawn -> first response received) | $(median cold-kinlake) ms |"
-	[ -z "$BOOT" ] || echo "| cold start, unzipped bootstrap (sh + bundled libs) | $(median cold-bootstrap) ms |"
+	echo "| cold start, build/kinlake lambda (spawn -> first response received; C harness) | $(median cold-kinlake) ms |"
+	[ -z "$BOOT" ] || echo "| cold start, unzipped bootstrap (sh + bundled libs; C harness) | $(median cold-bootstrap) ms |"
+	echo "| the C harness around a runtime that does nothing (its floor) | $(median cold-floor) ms |"
+	echo "| cold start, build/kinlake lambda, through the Node Runtime API | $(median cold-node-kinlake) ms |"
+	[ -z "$BOOT" ] || echo "| cold start, unzipped bootstrap, through the Node Runtime API | $(median cold-node-bootstrap) ms |"
+	echo "| the Node Runtime API around a runtime that does nothing (its floor) | $(median cold-node-floor) ms |"
 	echo "| peak RSS, kinlake lambda, 3 invocations of the 6 MB batch | $(awk -v k="$(median rss-c-6)" 'BEGIN { printf "%.1f", k / 1024 }') MB |"
 	echo "| peak RSS, Python handler, the 6 MB batch | $(awk -v k="$(median rss-py-6)" 'BEGIN { printf "%.1f", k / 1024 }') MB |"
 	echo

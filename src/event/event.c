@@ -274,7 +274,7 @@ static int find_duplicate_key(struct kl_event *ev, size_t *dup)
 	return 0;
 }
 
-static int key_is_n(const struct kl_json_member *m, const char *name, size_t len)
+static inline int key_is_n(const struct kl_json_member *m, const char *name, size_t len)
 {
 	if (!m->key_esc)
 		return m->key_len == len && memcmp(m->key, name, len) == 0;
@@ -287,6 +287,14 @@ static int key_is_n(const struct kl_json_member *m, const char *name, size_t len
 
 /* name is a string literal: its length is known at compile time */
 #define key_is(m, name) key_is_n((m), (name), sizeof(name) - 1)
+
+static int is_added_field(const struct kl_json_member *m)
+{
+	if (m->key_len < 10 || m->key_len > 100)
+		return 0;
+	return key_is(m, "created_datetime") || key_is(m, "event_type") ||
+	       key_is(m, "event_subtype");
+}
 
 enum kl_reject kl_event_parse(struct kl_event *ev, const char *p, size_t n,
 			      const struct kl_event_limits *lim)
@@ -329,9 +337,15 @@ enum kl_reject kl_event_parse(struct kl_event *ev, const char *p, size_t n,
 	}
 
 	const struct kl_json_member *mu = NULL, *mn = NULL, *mc = NULL;
+	ev->has_added = 0;
 	for (size_t i = 0; i < ev->doc.n; i++) {
 		const struct kl_json_member *m = &ev->doc.m[i];
-		if (m->key_len < 10 || m->key_len > 60)
+		if (m->key_len < 10 || m->key_len > 100)
+			continue;
+		/* one pass: the required fields, and whether the event carries one
+		 * of the fields kl_event_write_json() computes */
+		ev->has_added |= is_added_field(m);
+		if (m->key_len > 60)
 			continue;
 		if (!mu && key_is(m, "event_uuid"))
 			mu = m;
@@ -405,24 +419,11 @@ int kl_json_escape_append(struct kl_buf *out, const char *s, size_t n)
 	return KL_OK;
 }
 
-static int is_added_field(const struct kl_json_member *m)
-{
-	if (m->key_len < 10 || m->key_len > 100)
-		return 0;
-	return key_is(m, "created_datetime") || key_is(m, "event_type") ||
-	       key_is(m, "event_subtype");
-}
-
 int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_len,
 			struct kl_buf *out)
 {
 	const struct kl_json_doc *d = &ev->doc;
-	size_t keep_all = 1;
-	for (size_t i = 0; i < d->n; i++)
-		if (is_added_field(&d->m[i])) {
-			keep_all = 0;
-			break;
-		}
+	int keep_all = !ev->has_added;
 	if (kl_buf_reserve(out, raw_len + 96 + ev->type.n + ev->subtype.n))
 		return KL_ENOMEM;
 	if (keep_all) {

@@ -67,6 +67,7 @@ struct kl_event {
 	char dt[11];            /* YYYY-MM-DD, NUL-terminated */
 	char hr[3];             /* HH, NUL-terminated */
 	int name_esc;           /* name had escapes: parts must be re-escaped on output */
+	int has_added;          /* a top-level created_datetime/event_type/event_subtype */
 
 	/* After a rejection: */
 	enum kl_reject reject;

@@ -262,7 +262,6 @@ int kl_lambda_run(struct kl_lambda_runtime *rt, const struct kl_lambda_handler *
  * curl does. No TLS, no redirects, no proxies: the Runtime API is plain
  * HTTP on the local host. */
 
-
 #define CONN_MAX_HEAD (64u * 1024)
 #define DIGIT(c) ((c) >= '0' && (c) <= '9')
 #define CONN_CONNECT_MS 2000
@@ -486,13 +485,16 @@ static int read_response(struct kl_lambda_conn *c, const struct kl_http_req *req
 			 struct kl_http_resp *resp, int *close_after, struct kl_errbuf *eb)
 {
 	const char *what = "malformed response";
-	int rc = KL_EIO;
+	int rc = KL_EIO, got = 0;
 	for (;;) {
 		size_t n = line(c, CONN_MAX_HEAD);
-		if (!n)
-			return c->in.len == c->off && c->off == 0 ? RESP_NONE
-			       : (kl_errbuf_set(eb, KL_EIO, "runtime API: connection closed in a "
-					       "response"), RESP_FAIL);
+		if (!n && !got && c->in.len == c->off)
+			return RESP_NONE;
+		if (!n) {
+			what = "incomplete response (connection closed, or head over 64 KiB)";
+			goto bad;
+		}
+		got = 1;
 		/* HTTP/1.1 200 OK */
 		const char *s = c->in.data + c->off;
 		if (n < 13 || memcmp(s, "HTTP/", 5) || !DIGIT(s[5]) || s[6] != '.' || !DIGIT(s[7]) ||

@@ -40,6 +40,8 @@ struct kl_part {
 	int has_stored;
 	size_t accounted;    /* data.cap as last counted in the table's total */
 	uint64_t files;      /* files written for this partition in this run */
+	uint64_t name_pos;   /* set by the pipeline (ingest's name_before_dedup): */
+	int named;           /* the next file is named after name_pos if earlier */
 };
 
 struct kl_parts {

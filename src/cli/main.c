@@ -572,7 +572,7 @@ static void lambda_done(void *ctx, const struct kl_lambda_invocation *inv,
 	kl_buf_init(&l, 1 << 16);
 	const struct kl_firehose_stats *r = &c->st.rec;
 	int rc = kl_buf_puts(&l, "{\"level\":\"");
-	rc = rc ? rc : kl_buf_puts(&l, rep->error_type || rep->post_rc ? "ERROR" : c->st.note ? "WARN" : "INFO");
+	rc = rc ? rc : kl_buf_puts(&l, rep->error_type || rep->post_rc || c->st.rec.failed ? "ERROR" : c->st.note ? "WARN" : "INFO");
 	rc = rc ? rc : kl_buf_puts(&l, "\",\"request_id\":\"");
 	rc = rc ? rc : kl_json_escape_append(&l, inv->request_id, strlen(inv->request_id));
 	rc = rc ? rc : kl_buf_printf(&l, "\",\"event\":\"%s\",\"records\":%" PRIu64 ",\"ok\":%" PRIu64
@@ -580,6 +580,16 @@ static void lambda_done(void *ctx, const struct kl_lambda_invocation *inv,
 				     ",\"ms\":%" PRId64 ",\"response_bytes\":%zu",
 				     kl_lambda_kind_name(c->st.kind), r->records, r->ok, r->dropped,
 				     r->failed, rep->ms, rep->response_len);
+	if (!rc && c->st.kind == KL_LAMBDA_KINESIS && !rep->error_type) {
+		const struct kl_esm_stats *k = &c->st.esm;
+		rc = kl_buf_printf(&l, ",\"shard\":\"%s\",\"events\":%" PRIu64 ",\"dead_letters\":%" PRIu64
+				   ",\"files\":%" PRIu64, k->shard, k->events, k->dead, k->files);
+		if (!rc && c->st.why.code) {
+			rc = kl_buf_puts(&l, ",\"message\":\"");
+			rc = rc ? rc : kl_json_escape_append(&l, c->st.why.msg, strlen(c->st.why.msg));
+			rc = rc ? rc : kl_buf_putc(&l, '"');
+		}
+	}
 	if (!rc && c->st.note) {
 		rc = kl_buf_puts(&l, ",\"message\":\"");
 		rc = rc ? rc : kl_json_escape_append(&l, c->st.note, strlen(c->st.note));
@@ -677,14 +687,23 @@ static int cmd_lambda(int argc, char **argv)
 		       "  Firehose transformation event -> {\"records\":[...]}: Ok (enriched JSON line,\n"
 		       "      partitionKeys event_type, event_subtype, dt, hr), Dropped (repeated\n"
 		       "      event_uuid), ProcessingFailed (data unchanged)\n"
-		       "  Kinesis event source mapping  -> not supported in this build: every record is\n"
-		       "      listed in batchItemFailures (enable ReportBatchItemFailures)\n"
+		       "  Kinesis event source mapping  -> the batch is written to the lake as `ingest`\n"
+		       "      writes it (KINLAKE_LAKE); {\"batchItemFailures\":[]} once it is durable,\n"
+		       "      else the records to retry (enable ReportBatchItemFailures)\n"
 		       "  anything else                 -> an invocation error\n"
 		       "A response over Lambda's 6 MB limit is an invocation error\n"
 		       "(Kinlake.ResponseTooLarge): lower the Firehose processor's buffer size.\n"
 		       "One JSON log line per invocation goes to stderr (CloudWatch Logs).\n\n"
 		       "Options:\n");
 		kl_opts_help(stdout, lambda_opts, NOPTS(lambda_opts));
+		printf("\nEnvironment (the Kinesis event-source-mapping path; a bad value is an init error):\n"
+		       "  KINLAKE_LAKE            s3://bucket[/prefix] or a directory (unset: Firehose only;\n"
+		       "                          Kinesis batches then fail with Kinlake.NotConfigured)\n"
+		       "  KINLAKE_FORMAT          parquet (default) | jsonl\n"
+		       "  KINLAKE_COMPRESSION     zstd (default) | gzip | none\n"
+		       "  KINLAKE_SSE             S3 server-side encryption: aws:kms | AES256\n"
+		       "  KINLAKE_SSE_KMS_KEY_ID  the KMS key for aws:kms (default: the AWS managed key)\n"
+		       "  AWS_REGION, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and the usual credentials\n");
 		return 0;
 	}
 	struct kl_errbuf eb;
@@ -731,13 +750,34 @@ static int cmd_lambda(int argc, char **argv)
 		goto out;
 	}
 	ctx->app.margin_ms = c.margin_ms;
+	const char *lake = NULL;
+	struct kl_aws_env aenv = kl_aws_env_process();
+	if ((rc = kl_lambda_app_configure(&ctx->app, &aenv, &lake, &eb))) {
+		struct kl_buf l;
+		kl_buf_init(&l, 4096);
+		if (!kl_json_escape_append(&l, eb.msg, strlen(eb.msg)) && !kl_buf_putc(&l, '\0'))
+			fprintf(stderr, "{\"level\":\"ERROR\",\"message\":\"init failed: %s\"}\n", l.data);
+		kl_buf_cleanup(&l);
+		if (runtime)
+			kl_lambda_init_error(&rt, KL_LAMBDA_ERR_CONFIG, eb.msg, NULL);
+		rc = 1;
+		goto out;
+	}
 	if (c.bench_file) {
 		rc = lambda_bench(ctx, c.bench_file, c.repeat);
 		goto out;
 	}
+	struct kl_buf lk;
+	kl_buf_init(&lk, 8192);
+	if (lake && (kl_json_escape_append(&lk, lake, strlen(lake)) || kl_buf_putc(&lk, '\0')))
+		lake = NULL;
 	fprintf(stderr, "{\"level\":\"INFO\",\"message\":\"kinlake %s lambda runtime ready\","
-			"\"init_ms\":%" PRId64 ",\"dedup_window\":%" PRIu64 "}\n",
-		KL_VERSION, kl_mono_ms() - t_start, c.dedup_window);
+			"\"init_ms\":%" PRId64 ",\"dedup_window\":%" PRIu64 ",\"lake\":%s%s%s%s%s}\n",
+		KL_VERSION, kl_mono_ms() - t_start, c.dedup_window, lake ? "\"" : "",
+		lake ? lk.data : "null", lake ? "\",\"format\":\"" : "",
+		lake ? (ctx->app.esm->cfg.format == KL_FORMAT_PARQUET ? "parquet" : "jsonl") : "",
+		lake ? "\"" : "");
+	kl_buf_cleanup(&lk);
 	struct kl_lambda_handler h = {lambda_invoke, lambda_done, ctx};
 	rc = kl_lambda_run(&rt, &h, &eb);
 	fprintf(stderr, "{\"level\":\"ERROR\",\"message\":\"runtime API failed, exiting: %s: %s\"}\n",
@@ -766,7 +806,7 @@ static void usage(FILE *f)
 		"  ingest      events from a file or stdin into a lake directory\n"
 		"  transform   stdin -> stdout, one enriched event per line; dead letters to stderr\n"
 		"  gen         write a synthetic event stream (for demos, tests and benchmarks)\n"
-		"  lambda      run as the AWS Lambda custom runtime (Firehose transformation)\n"
+		"  lambda      run as the AWS Lambda custom runtime (Firehose, Kinesis event source)\n"
 		"  version     print the version\n\n"
 		"Example:\n"
 		"  kinlake gen --events 100000 > events.jsonl\n"

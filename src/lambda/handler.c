@@ -4,6 +4,7 @@
 #include "parse/json.h"
 
 #include <inttypes.h>
+#include <stdlib.h>
 
 static int deadline_close(void *ctx)
 {
@@ -25,7 +26,35 @@ int kl_lambda_app_init(struct kl_lambda_app *a, size_t dedup_window)
 	return rc;
 }
 
-void kl_lambda_app_cleanup(struct kl_lambda_app *a) { kl_firehose_cleanup(&a->fh); }
+void kl_lambda_app_cleanup(struct kl_lambda_app *a)
+{
+	kl_firehose_cleanup(&a->fh);
+	if (a->esm) {
+		kl_esm_cleanup(a->esm);
+		free(a->esm);
+		a->esm = NULL;
+	}
+}
+
+int kl_lambda_app_configure(struct kl_lambda_app *a, const struct kl_aws_env *env,
+			    const char **lake, struct kl_errbuf *eb)
+{
+	struct kl_esm_config c;
+	*lake = NULL;
+	int rc = kl_esm_config_env(&c, env, eb);
+	if (rc || !c.lake)
+		return rc;
+	if (!(a->esm = calloc(1, sizeof *a->esm)))
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	if ((rc = kl_esm_init(a->esm, &c, env, eb))) {
+		kl_esm_cleanup(a->esm);
+		free(a->esm);
+		a->esm = NULL;
+		return rc;
+	}
+	*lake = a->esm->lake;
+	return KL_OK;
+}
 
 int kl_lambda_app_forget(struct kl_lambda_app *a)
 {
@@ -51,40 +80,6 @@ static int is_kinesis(const char *p, size_t n, struct kl_json_member *recs)
 	return kl_json_iter_next(&it, &first) && first.type == KL_JSON_OBJECT &&
 	       kl_json_object_get(first.val, first.val_len, "kinesis", &k) &&
 	       k.type == KL_JSON_OBJECT;
-}
-
-static int kinesis_fail_all(const struct kl_json_member *recs, struct kl_buf *out,
-			    struct kl_lambda_stats *st, const char **error_type,
-			    struct kl_errbuf *eb)
-{
-	struct kl_json_iter it;
-	struct kl_json_member r, k, seq;
-	int rc = kl_buf_puts(out, "{\"batchItemFailures\":[");
-	kl_json_iter_init(&it, recs->val, recs->val_len);
-	while (!rc && kl_json_iter_next(&it, &r)) {
-		if (r.type != KL_JSON_OBJECT ||
-		    !kl_json_object_get(r.val, r.val_len, "kinesis", &k) || k.type != KL_JSON_OBJECT ||
-		    !kl_json_object_get(k.val, k.val_len, "sequenceNumber", &seq) ||
-		    seq.type != KL_JSON_STRING || seq.val_len <= 2) {
-			*error_type = KL_LAMBDA_ERR_INVALID;
-			return kl_errbuf_set(eb, KL_EPARSE, "%s; Records[%" PRIu64 "] has no "
-					     "kinesis.sequenceNumber, failing the whole batch",
-					     KL_LAMBDA_KINESIS_UNSUPPORTED, st->rec.records);
-		}
-		if (st->rec.records)
-			rc = kl_buf_putc(out, ',');
-		rc = rc ? rc : kl_buf_puts(out, "{\"itemIdentifier\":");
-		rc = rc ? rc : kl_buf_append(out, seq.val, seq.val_len);
-		rc = rc ? rc : kl_buf_putc(out, '}');
-		st->rec.records++;
-		st->rec.failed++;
-	}
-	rc = rc ? rc : kl_buf_puts(out, "]}");
-	if (rc) {
-		*error_type = KL_LAMBDA_ERR_NOMEM;
-		return kl_errbuf_set(eb, rc, "out of memory building the response");
-	}
-	return KL_OK;
 }
 
 int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocation *inv,
@@ -115,8 +110,25 @@ int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocat
 	}
 	if (is_kinesis(p, n, &recs)) {
 		st->kind = KL_LAMBDA_KINESIS;
-		st->note = KL_LAMBDA_KINESIS_UNSUPPORTED;
-		return kinesis_fail_all(&recs, out, st, error_type, eb);
+		if (!a->esm) {
+			*error_type = KL_LAMBDA_ERR_NOT_CONFIGURED;
+			return kl_errbuf_set(eb, KL_EINVAL, "Kinesis event source mapping: no lake "
+					     "configured; set KINLAKE_LAKE to s3://bucket/prefix or a "
+					     "directory (the batch will be retried)");
+		}
+		int rc = kl_esm_handle(a->esm, recs.val, recs.val_len,
+				       a->dedup_window ? &a->fh.dedup : NULL, out, &st->esm, &st->why,
+				       error_type, eb);
+		st->rec.records = st->esm.records;
+		st->rec.ok = st->esm.stored;
+		st->rec.dropped = st->esm.duplicates;
+		st->rec.failed = st->esm.failed;
+		/* the retry must not meet its own events in the window */
+		if ((rc || st->esm.failed) && kl_lambda_app_forget(a) && !rc) {
+			*error_type = KL_LAMBDA_ERR_NOMEM;
+			rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory resetting the dedup window");
+		}
+		return rc;
 	}
 	*error_type = KL_LAMBDA_ERR_UNSUPPORTED;
 	return kl_errbuf_set(eb, KL_EUNSUPPORTED, "unsupported event: neither a Firehose "

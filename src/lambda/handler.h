@@ -5,11 +5,12 @@
  *   Firehose transformation event ({invocationId, records:[...]})
  *       -> kl_firehose_transform(): {"records":[...]} (see firehose.h)
  *   Kinesis event-source-mapping event ({Records:[{kinesis:{data,...}}]})
- *       -> not supported in this build: {"batchItemFailures":[{"itemIdentifier":
- *          SEQUENCE_NUMBER}, ...]} listing EVERY record, so that Lambda retries
- *          them (with ReportBatchItemFailures on the mapping) and nothing is
- *          lost; a record without a sequence number fails the invocation
- *          instead (a whole-batch retry)
+ *       -> the batch is written to the lake (esm.h) and the answer is
+ *          {"batchItemFailures":[...]}: empty once everything is durable,
+ *          else the records Lambda must retry (ReportBatchItemFailures on
+ *          the mapping); when no lake is configured (KINLAKE_LAKE unset), an
+ *          invocation error (KL_LAMBDA_ERR_NOT_CONFIGURED), which Lambda
+ *          retries whatever the mapping's settings, so nothing is lost
  *   anything else -> an invocation error (KL_LAMBDA_ERR_UNSUPPORTED)
  *
  * Deadline: while transforming, the handler stops with an invocation error
@@ -18,8 +19,10 @@
  * function is killed.
  *
  * Dedup: an event_uuid seen in an earlier *delivered* response of this warm
- * instance is Dropped; when an invocation fails, the window is forgotten
- * (kl_lambda_app_forget), so Firehose's retry of that batch is not dropped.
+ * instance is Dropped (Firehose) or not stored (Kinesis; one window serves
+ * both); when an invocation fails, or a Kinesis batch reports failures, the
+ * window is forgotten (kl_lambda_app_forget), so the retry of that batch is
+ * not dropped as a duplicate of itself.
  *
  * Ownership: `struct kl_lambda_app` is caller-owned (init/cleanup) and lives
  * for the whole process, so the dedup window spans the warm instance's
@@ -29,6 +32,7 @@
 #ifndef KL_LAMBDA_HANDLER_H
 #define KL_LAMBDA_HANDLER_H
 
+#include "lambda/esm.h"
 #include "lambda/firehose.h"
 #include "lambda/runtime.h"
 
@@ -37,14 +41,19 @@
 #define KL_LAMBDA_ERR_TOO_LARGE "Kinlake.ResponseTooLarge"
 #define KL_LAMBDA_ERR_DEADLINE "Kinlake.DeadlineExceeded"
 #define KL_LAMBDA_ERR_NOMEM "Kinlake.OutOfMemory"
-
-#define KL_LAMBDA_KINESIS_UNSUPPORTED "Kinesis event source mapping: not supported in this build"
+#define KL_LAMBDA_ERR_NOT_CONFIGURED "Kinlake.NotConfigured"
+/* init error: a KINLAKE_* variable is wrong */
+#define KL_LAMBDA_ERR_CONFIG "Kinlake.InvalidConfig"
 
 enum kl_lambda_kind { KL_LAMBDA_UNKNOWN, KL_LAMBDA_FIREHOSE, KL_LAMBDA_KINESIS };
 
 struct kl_lambda_stats {
 	enum kl_lambda_kind kind;
-	struct kl_firehose_stats rec; /* Kinesis: records = failed = Records[] count */
+	/* Kinesis: records = Kinesis records, ok = events stored, dropped =
+	 * duplicates, failed = records in batchItemFailures */
+	struct kl_firehose_stats rec;
+	struct kl_esm_stats esm;      /* Kinesis only */
+	struct kl_errbuf why;         /* Kinesis: why records are to be retried */
 	const char *note;             /* a static remark for the log, or NULL */
 };
 
@@ -53,10 +62,18 @@ struct kl_lambda_app {
 	size_t dedup_window;
 	int64_t margin_ms; /* stop transforming when fewer remain; default 25 */
 	const struct kl_lambda_invocation *inv; /* during kl_lambda_app_handle only */
+	struct kl_esm *esm; /* NULL: no lake configured */
 };
 
 int kl_lambda_app_init(struct kl_lambda_app *a, size_t dedup_window);
 void kl_lambda_app_cleanup(struct kl_lambda_app *a);
+
+/* Configure the Kinesis event-source-mapping path from the KINLAKE_*
+ * variables (esm.h). KL_OK also when KINLAKE_LAKE is unset (a Firehose-only
+ * function; *lake stays NULL); otherwise *lake names the lake. An error (a
+ * bad variable, a store that cannot be created) is an init error. */
+int kl_lambda_app_configure(struct kl_lambda_app *a, const struct kl_aws_env *env,
+			    const char **lake, struct kl_errbuf *eb);
 
 /* Forget the dedup window. Called when an invocation's answer was not a
  * delivered response: Firehose retries that batch, and its events must not

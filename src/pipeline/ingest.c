@@ -57,6 +57,7 @@ struct job_item {
 	size_t key_len;
 	struct kl_buf data;
 	uint64_t count, first_pos, last_pos;
+	int durable; /* committed and synced (for o->on_file) */
 };
 
 struct job {
@@ -253,6 +254,8 @@ static int open_stream(struct run *r)
 	struct tm tm;
 	gmtime_r(&now, &tm);
 	strftime(r->dead_dt, sizeof r->dead_dt, "%Y-%m-%d", &tm);
+	if (o->no_state)
+		return KL_OK;
 	int rc = kl_state_open_store(&r->state, r->store, o->input_id);
 	if (rc)
 		return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
@@ -293,20 +296,30 @@ static int write_item(struct run *r, const struct job_item *it)
 static int run_job(struct run *r, struct job *j)
 {
 	int rc = KL_OK;
-	for (size_t i = 0; i < j->n && !rc; i++)
-		rc = write_item(r, &j->items[i]);
-	if (!rc && (rc = r->store->ops->sync(r->store)))
-		kl_errbuf_set(r->eb, rc, "%s", r->store->err.msg);
-	for (size_t i = 0; i < j->n && !rc; i++)
-		rc = kl_state_note_part(&r->state, j->items[i].key, j->items[i].key_len,
-					j->items[i].last_pos);
+	size_t written = 0;
+	while (written < j->n && !(rc = write_item(r, &j->items[written])))
+		written++;
+	/* after a failure too: the files committed before it become durable */
+	int sync_rc = written ? r->store->ops->sync(r->store) : KL_OK;
+	if (!sync_rc)
+		for (size_t i = 0; i < written; i++)
+			j->items[i].durable = 1;
 	if (rc)
-		return rc == KL_EIO ? rc : kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
-	kl_state_note_progress(&r->state, j->resume, j->window);
-	if (j->checkpoint[0])
-		kl_state_note_checkpoint(&r->state, j->checkpoint);
-	if ((rc = kl_state_sync(&r->state)))
-		return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
+		return rc;
+	if (sync_rc)
+		return kl_errbuf_set(r->eb, sync_rc, "%s", r->store->err.msg);
+	if (r->state_open) {
+		for (size_t i = 0; i < j->n && !rc; i++)
+			rc = kl_state_note_part(&r->state, j->items[i].key, j->items[i].key_len,
+						j->items[i].last_pos);
+		if (rc)
+			return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
+		kl_state_note_progress(&r->state, j->resume, j->window);
+		if (j->checkpoint[0])
+			kl_state_note_checkpoint(&r->state, j->checkpoint);
+		if ((rc = kl_state_sync(&r->state)))
+			return kl_errbuf_set(r->eb, rc, "%s", r->state.err.msg);
+	}
 	pthread_mutex_lock(&r->w.mu);
 	for (size_t i = 0; i < j->n; i++) {
 		const struct job_item *it = &j->items[i];
@@ -335,10 +348,16 @@ static int run_job(struct run *r, struct job *j)
 	return KL_OK;
 }
 
-static void job_free(struct job *j)
+/* Every job ends here, run or dropped: its files' fate goes to o->on_file. */
+static void job_free(struct run *r, struct job *j)
 {
-	for (size_t i = 0; i < j->n; i++)
+	for (size_t i = 0; i < j->n; i++) {
+		const struct job_item *it = &j->items[i];
+		if (r->o->on_file)
+			r->o->on_file(r->o->on_file_ctx, it->first_pos, it->last_pos, it->count,
+				      it->durable);
 		kl_buf_cleanup(&j->items[i].data);
+	}
 	free(j->items);
 	free(j);
 }
@@ -365,7 +384,7 @@ static void *writer_main(void *arg)
 			w->tail = NULL;
 		w->queued--;
 		w->inflight -= j->bytes;
-		job_free(j);
+		job_free(r, j);
 		pthread_cond_broadcast(&w->cv);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -387,10 +406,11 @@ static int flush_batch(struct run *r)
 		it->key = p->key;
 		it->key_len = p->key_len;
 		it->count = p->count;
-		it->first_pos = p->first_pos;
+		it->first_pos = p->named && p->name_pos < p->first_pos ? p->name_pos : p->first_pos;
+		p->named = 0;
 		if (!r->src->ops->pos_name ||
-		    r->src->ops->pos_name(r->src, p->first_pos, it->stem, sizeof it->stem))
-			snprintf(it->stem, sizeof it->stem, "%s-%014" PRIu64, r->id, p->first_pos);
+		    r->src->ops->pos_name(r->src, it->first_pos, it->stem, sizeof it->stem))
+			snprintf(it->stem, sizeof it->stem, "%s-%014" PRIu64, r->id, it->first_pos);
 		it->last_pos = p->last_pos;
 		j->bytes += p->data.cap;
 		kl_parts_detach(&r->parts, p, &it->data);
@@ -418,7 +438,7 @@ static int flush_batch(struct run *r)
 	}
 	pthread_mutex_unlock(&w->mu);
 	if (failed) {
-		job_free(j);
+		job_free(r, j);
 		return r->eb->code ? r->eb->code : KL_EIO;
 	}
 	return KL_OK;
@@ -495,6 +515,20 @@ static int preload_parts(struct run *r)
 	return KL_OK;
 }
 
+/* o->name_before_dedup: a duplicate still names its partition's next file
+ * when it comes before the file's first record. */
+static int note_name(struct run *r, const struct kl_event *ev, uint64_t pos)
+{
+	struct kl_part *p;
+	if (kl_partition_event(&r->key, ev) || !(p = part_for(r)))
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	if (!p->count && !p->named) {
+		p->name_pos = pos;
+		p->named = 1;
+	}
+	return KL_OK;
+}
+
 static int on_record(struct run *r, const struct kl_record *rec)
 {
 	const struct kl_ingest_opts *o = r->o;
@@ -519,7 +553,15 @@ static int on_record(struct run *r, const struct kl_record *rec)
 	r->st->records++;
 	kl_buf_reset(&r->key);
 	if (rej != KL_REJ_NONE) {
-		if (kl_partition_error(&r->key, kl_reject_name(rej), r->dead_dt))
+		const char *dt = r->dead_dt;
+		char rec_dt[16];
+		if (rec->arrival_ms > 0) { /* the record's own arrival date */
+			time_t t = (time_t)(rec->arrival_ms / 1000);
+			struct tm tm;
+			if (gmtime_r(&t, &tm) && strftime(rec_dt, sizeof rec_dt, "%Y-%m-%d", &tm) == 10)
+				dt = rec_dt;
+		}
+		if (kl_partition_error(&r->key, kl_reject_name(rej), dt))
 			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
 	} else {
 		int dup;
@@ -532,7 +574,7 @@ static int on_record(struct run *r, const struct kl_record *rec)
 		}
 		if (dup) {
 			r->st->duplicates++;
-			return KL_OK;
+			return o->name_before_dedup ? note_name(r, ev, rec->pos) : KL_OK;
 		}
 		if (kl_partition_event(&r->key, ev))
 			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
@@ -547,7 +589,11 @@ static int on_record(struct run *r, const struct kl_record *rec)
 	int rc;
 	if (rej != KL_REJ_NONE) {
 		r->st->dead_by_reason[rej]++;
-		struct kl_deadletter d = {kl_reject_name(rej), ev->msg,   r->source_name,
+		char origin[512];
+		const char *source = r->source_name;
+		if (r->src->ops->origin && !r->src->ops->origin(r->src, rec->pos, origin, sizeof origin))
+			source = origin;
+		struct kl_deadletter d = {kl_reject_name(rej), ev->msg,   source,
 					  rec->pos,            ev->err_offset, rec->p,
 					  rec->n,              rec->full_len};
 		rc = kl_deadletter_format(&p->data, &d);
@@ -610,7 +656,7 @@ static int stop_requested(int fd)
 static int run_loop(struct run *r)
 {
 	const struct kl_ingest_opts *o = r->o;
-	struct kl_record rec;
+	struct kl_record rec = {0}; /* fields a source does not set stay 0 */
 	uint64_t n = 0;
 	int rc;
 	int timeout = -1;
@@ -679,7 +725,7 @@ static void run_cleanup(struct run *r)
 	free(r->batch);
 	for (struct job *j = r->w.head, *n; j; j = n) {
 		n = j->next;
-		job_free(j);
+		job_free(r, j);
 	}
 	pthread_mutex_destroy(&r->w.mu);
 	pthread_cond_destroy(&r->w.cv);

@@ -61,6 +61,26 @@ struct kl_ingest_opts {
 	 * borrowed and shared by every writer of the lake; NULL: the run makes
 	 * its own. */
 	struct kl_schema_registry *schema_registry;
+	/* Stream mode: keep no state in the lake (no _kinlake/state object is
+	 * read or written). For a caller that checkpoints itself: the Lambda
+	 * event-source-mapping handler, whose checkpoint Lambda keeps. */
+	int no_state;
+	/* Name a file after the first record routed to its partition, counting
+	 * event_uuid duplicates that were dropped: names then do not depend on
+	 * the dedup window. For the Lambda event-source-mapping handler, whose
+	 * retry of a batch may run with another window (esm.h). */
+	int name_before_dedup;
+	/* Optional: told the fate of every data or dead-letter file once it is
+	 * known: durable (committed and synced) or not (its write failed, or it
+	 * was dropped after an earlier failure). first_pos is the position the
+	 * file is named after (its first record; with name_before_dedup maybe a
+	 * duplicate before it), last_pos that of its last record, count its
+	 * records. Called on the writer thread, or on the caller's for files
+	 * dropped before they were queued: both may run concurrently. Records still buffered when a
+	 * run fails are in no file and are not reported. */
+	void (*on_file)(void *ctx, uint64_t first_pos, uint64_t last_pos, uint64_t count,
+			int durable);
+	void *on_file_ctx;
 };
 
 struct kl_ingest_stats {

@@ -5,7 +5,8 @@
  * offset of a line in a file, later a Kinesis sequence number). Record bytes
  * belong to the source and stay valid until the next call to next().
  *
- * Implementations: source_fd.c (a file or stdin, one record per line).
+ * Implementations: source_fd.c (a file or stdin, one record per line),
+ * source_kinesis.c (a Kinesis shard), lambda/esm.c (one Lambda Kinesis batch).
  */
 #ifndef KL_SOURCE_SOURCE_H
 #define KL_SOURCE_SOURCE_H
@@ -20,6 +21,10 @@ struct kl_record {
 	size_t n;        /* bytes available at p (the line, without its '\n') */
 	uint64_t pos;    /* byte offset of the record in the input */
 	size_t full_len; /* true length; > n only if the record was cut at the hard cap */
+	/* When the record arrived, Unix ms (a Kinesis record's approximate
+	 * arrival time); 0 = unknown. Dates its dead letter, if it is one;
+	 * otherwise the input's arrival date does. */
+	int64_t arrival_ms;
 };
 
 enum kl_source_status {
@@ -45,6 +50,9 @@ struct kl_source_ops {
 	/* Optional. Resume from a checkpoint read back from the state; called
 	 * once, before the first next(). */
 	void (*resume)(struct kl_source *s, const char *checkpoint);
+	/* Optional. The `source` of the dead letter of the record at `pos`
+	 * (default: the input's name), e.g. "kinesis:<stream>/<shard>:<seq>". */
+	int (*origin)(struct kl_source *s, uint64_t pos, char *out, size_t cap);
 };
 
 struct kl_source {

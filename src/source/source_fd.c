@@ -141,7 +141,7 @@ static void fd_free(struct kl_source *base)
 	free(s);
 }
 
-static const struct kl_source_ops fd_ops = {fd_next, fd_free, NULL, NULL, NULL};
+static const struct kl_source_ops fd_ops = {fd_next, fd_free, NULL, NULL, NULL, NULL};
 
 struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, size_t hard_cap,
 				   int stop_fd)

@@ -323,7 +323,7 @@ static void k_free(struct kl_source *base)
 
 static void k_resume(struct kl_source *base, const char *checkpoint);
 static const struct kl_source_ops kinesis_ops = {k_next, k_free, k_pos_name, k_checkpoint,
-						 k_resume};
+						 k_resume, NULL};
 
 void kl_source_kinesis_resume(struct kl_source *base, const char *checkpoint)
 {

@@ -1,0 +1,501 @@
+/* esm.c — see esm.h. Event shape: AWS Lambda developer guide, "Using Lambda
+ * with Kinesis" (sample event) and "Reporting batch item failures for
+ * Kinesis"; file names as source/source_kinesis.c makes them. */
+#include "lambda/esm.h"
+#include "aws/http.h"
+#include "aws/kinesis.h"
+#include "core/base64.h"
+#include "dedup/dedup.h"
+#include "event/event.h"
+#include "parse/json.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <unistd.h>
+
+#define MAX_SEQ 128   /* Kinesis: 0|[1-9][0-9]{0,128}; in practice 56 digits */
+#define MAX_SHARD 128 /* Kinesis: [a-zA-Z0-9_.-]{1,128} */
+
+/* --- configuration ------------------------------------------------------- */
+
+static const char *env(const struct kl_aws_env *e, const char *name)
+{
+	const char *v = kl_aws_env_get(e, name);
+	return v && *v ? v : NULL;
+}
+
+int kl_esm_config_env(struct kl_esm_config *c, const struct kl_aws_env *e, struct kl_errbuf *eb)
+{
+	memset(c, 0, sizeof *c);
+	c->format = KL_FORMAT_PARQUET;
+	c->compression = KL_COMP_ZSTD;
+	static const char *const others[] = {"KINLAKE_FORMAT", "KINLAKE_COMPRESSION", "KINLAKE_SSE",
+					     "KINLAKE_SSE_KMS_KEY_ID"};
+	c->lake = env(e, "KINLAKE_LAKE");
+	if (!c->lake) {
+		for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
+			if (env(e, others[i]))
+				return kl_errbuf_set(eb, KL_EINVAL, "%s is set but KINLAKE_LAKE is not: "
+						     "set KINLAKE_LAKE to s3://bucket/prefix or a "
+						     "directory", others[i]);
+		return KL_OK;
+	}
+	if (strlen(c->lake) >= sizeof ((struct kl_esm *)0)->lake)
+		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_LAKE is too long");
+	int s3 = !strncmp(c->lake, "s3://", 5);
+	const char *v = env(e, "KINLAKE_FORMAT");
+	if (v && !strcmp(v, "jsonl"))
+		c->format = KL_FORMAT_JSONL;
+	else if (v && strcmp(v, "parquet"))
+		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_FORMAT must be parquet or jsonl, "
+				     "got '%.100s'", v);
+	if ((v = env(e, "KINLAKE_COMPRESSION"))) {
+		int comp = kl_compression_parse(v);
+		if (comp < 0)
+			return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_COMPRESSION must be zstd, gzip "
+					     "or none, got '%.100s'", v);
+		c->compression = (enum kl_compression)comp;
+	}
+	c->sse = env(e, "KINLAKE_SSE");
+	c->sse_kms_key_id = env(e, "KINLAKE_SSE_KMS_KEY_ID");
+	if (c->sse && strcmp(c->sse, "aws:kms") && strcmp(c->sse, "AES256"))
+		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_SSE must be aws:kms or AES256, "
+				     "got '%.100s'", c->sse);
+	if (c->sse && !s3)
+		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_SSE is for a lake on S3, but "
+				     "KINLAKE_LAKE is a directory");
+	if (c->sse_kms_key_id && (!c->sse || strcmp(c->sse, "aws:kms")))
+		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_SSE_KMS_KEY_ID needs KINLAKE_SSE=aws:kms");
+	if (s3 && !(c->region = kl_aws_region(e, NULL)))
+		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_LAKE is on S3 but no region is set: "
+				     "set AWS_REGION");
+	return KL_OK;
+}
+
+/* --- init ---------------------------------------------------------------- */
+
+int kl_esm_init(struct kl_esm *e, const struct kl_esm_config *c, const struct kl_aws_env *aenv,
+		struct kl_errbuf *eb)
+{
+	memset(e, 0, sizeof *e);
+	e->cfg = *c;
+	snprintf(e->lake, sizeof e->lake, "%s", c->lake ? c->lake : "");
+	e->cfg.lake = e->lake;
+	kl_kpl_init(&e->kpl);
+	kl_buf_init(&e->arena, 0);
+	kl_buf_init(&e->unesc, 0);
+	pthread_mutex_init(&e->files_mu, NULL);
+	pthread_mutex_init(&e->dedup_mu, NULL);
+	if (!c->lake)
+		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_LAKE is not set");
+	int rc;
+	struct kl_errbuf sub;
+	kl_errbuf_clear(&sub);
+	if (strncmp(c->lake, "s3://", 5) != 0) {
+		if ((rc = kl_store_local_new(&e->store, e->lake, &sub)))
+			return kl_errbuf_set(eb, rc, "KINLAKE_LAKE=%.200s: %s", e->lake, sub.msg);
+		if (access(e->lake, W_OK | X_OK))
+			return kl_errbuf_set(eb, KL_EIO, "KINLAKE_LAKE=%.200s: not writable: %s",
+					     e->lake, strerror(errno));
+		return KL_OK;
+	}
+	struct kl_http_opts ho = {0};
+	if (!(e->creds = calloc(1, sizeof *e->creds)) || !(e->http = kl_http_new(&ho, eb)))
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	kl_cred_chain_init(e->creds, aenv, kl_http_transport_of(e->http));
+	struct kl_store_s3_opts so = {0};
+	so.region = c->region;
+	so.endpoint = kl_store_s3_env_endpoint(aenv);
+	so.creds = e->creds;
+	so.sse = c->sse;
+	so.sse_kms_key_id = c->sse_kms_key_id;
+	if ((rc = kl_store_s3_new(&e->store, e->lake, &so, &sub)))
+		return kl_errbuf_set(eb, rc, "KINLAKE_LAKE=%.200s: %s", e->lake, sub.msg);
+	return KL_OK;
+}
+
+void kl_esm_cleanup(struct kl_esm *e)
+{
+	kl_store_free(e->store);
+	if (e->creds) {
+		kl_cred_chain_cleanup(e->creds);
+		free(e->creds);
+	}
+	kl_http_free(e->http);
+	kl_kpl_cleanup(&e->kpl);
+	kl_buf_cleanup(&e->arena);
+	kl_buf_cleanup(&e->unesc);
+	free(e->recs);
+	free(e->files);
+	pthread_mutex_destroy(&e->files_mu);
+	pthread_mutex_destroy(&e->dedup_mu);
+	memset(e, 0, sizeof *e);
+}
+
+/* --- the batch as a source ----------------------------------------------- */
+
+static int src_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
+{
+	(void)timeout_ms;
+	struct kl_esm_source *s = (struct kl_esm_source *)base;
+	struct kl_esm *e = s->e;
+	for (;;) {
+		if (s->isub < s->nsubs) {
+			const struct kl_kpl_record *u = &s->subs[s->isub++];
+			rec->p = (const char *)u->data;
+			rec->n = rec->full_len = u->len;
+			rec->pos = s->next_pos++;
+			rec->arrival_ms = e->recs[s->irec - 1].arrival_ms;
+			s->base.bytes_read += u->len;
+			return KL_SRC_RECORD;
+		}
+		if (s->irec == e->nrecs) {
+			s->eof = 1;
+			return KL_SRC_EOF;
+		}
+		struct kl_esm_rec *r = &e->recs[s->irec++];
+		r->first_pos = s->next_pos;
+		s->isub = 0;
+		if (r->len == SIZE_MAX) { /* not base64: the field's text, as is */
+			s->one = (struct kl_kpl_record){.data = (const uint8_t *)r->data, .len = r->data_len};
+			s->subs = &s->one;
+			s->nsubs = 1;
+		} else {
+			int rc = kl_kpl_decode(&e->kpl, (const uint8_t *)e->arena.data + r->off, r->len,
+					       &s->subs, &s->nsubs, &r->aggregated, NULL);
+			if (rc) {
+				s->nsubs = 0;
+				return kl_errbuf_set(&s->base.err, rc, "KPL de-aggregation of record %.*s: %s",
+						     (int)r->seq_len, r->seq, kl_strerror(rc));
+			}
+		}
+		r->nsub = s->nsubs;
+	}
+}
+
+static void src_free(struct kl_source *base) { (void)base; }
+
+/* The Kinesis record holding ordinal `pos` (records are read in order, so
+ * first_pos grows; an empty aggregated record shares its first_pos with the
+ * next one and is never the last with first_pos <= pos that holds pos). */
+static const struct kl_esm_rec *rec_of(const struct kl_esm *e, uint64_t pos, size_t *index)
+{
+	size_t lo = 0, hi = e->src.irec;
+	const struct kl_esm_rec *best = NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (e->recs[mid].first_pos <= pos) {
+			best = &e->recs[mid];
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	if (best && index)
+		*index = (size_t)(best - e->recs);
+	return best;
+}
+
+static int src_pos_name(struct kl_source *base, uint64_t pos, char *out, size_t cap)
+{
+	const struct kl_esm *e = ((struct kl_esm_source *)base)->e;
+	const struct kl_esm_rec *r = rec_of(e, pos, NULL);
+	if (!r)
+		return -1;
+	int n = pos == r->first_pos
+		    ? snprintf(out, cap, "%s-%.*s", e->shard, (int)r->seq_len, r->seq)
+		    : snprintf(out, cap, "%s-%.*s-%" PRIu64, e->shard, (int)r->seq_len, r->seq,
+			       pos - r->first_pos);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static int src_origin(struct kl_source *base, uint64_t pos, char *out, size_t cap)
+{
+	const struct kl_esm *e = ((struct kl_esm_source *)base)->e;
+	const struct kl_esm_rec *r = rec_of(e, pos, NULL);
+	if (!r)
+		return -1;
+	int n = r->aggregated ? snprintf(out, cap, "%s:%.*s:%" PRIu64, e->input, (int)r->seq_len,
+					 r->seq, pos - r->first_pos)
+			      : snprintf(out, cap, "%s:%.*s", e->input, (int)r->seq_len, r->seq);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static const struct kl_source_ops esm_source_ops = {src_next, src_free, src_pos_name, NULL, NULL,
+						    src_origin};
+
+/* --- reading the batch --------------------------------------------------- */
+
+static int is_digits(const char *p, size_t n)
+{
+	if (!n || n > MAX_SEQ)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] < '0' || p[i] > '9')
+			return 0;
+	return 1;
+}
+
+static int is_shard_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '.' || c == '-';
+}
+
+static int get_str(const struct kl_json_member *obj, const char *name, struct kl_json_member *m)
+{
+	return kl_json_object_get(obj->val, obj->val_len, name, m) && m->type == KL_JSON_STRING;
+}
+
+/* Fill e->recs from the Records array; decode the data into the arena. */
+static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl_errbuf *eb)
+{
+	struct kl_json_iter it;
+	struct kl_json_member r, k, m;
+	e->nrecs = 0;
+	e->shard[0] = e->input[0] = '\0';
+	kl_buf_reset(&e->arena);
+	kl_buf_reset(&e->unesc);
+	size_t decoded_max = 0, unesc_max = 0;
+	kl_json_iter_init(&it, records, n);
+	while (kl_json_iter_next(&it, &r)) {
+		size_t i = e->nrecs;
+		if (r.type != KL_JSON_OBJECT || !kl_json_object_get(r.val, r.val_len, "kinesis", &k) ||
+		    k.type != KL_JSON_OBJECT)
+			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] has no kinesis object", i);
+		if (e->nrecs == e->caprecs) {
+			size_t cap = e->caprecs ? e->caprecs * 2 : 1024;
+			struct kl_esm_rec *v = realloc(e->recs, cap * sizeof *v);
+			if (!v)
+				return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+			e->recs = v;
+			e->caprecs = cap;
+		}
+		struct kl_esm_rec *x = &e->recs[e->nrecs++];
+		memset(x, 0, sizeof *x);
+		x->first_pos = UINT64_MAX;
+		if (!get_str(&k, "sequenceNumber", &m) || !is_digits(m.val + 1, m.val_len - 2))
+			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: kinesis.sequenceNumber is "
+					     "missing or not a decimal number", i);
+		x->seq = m.val + 1;
+		x->seq_len = m.val_len - 2;
+		if (!get_str(&k, "data", &m))
+			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] (sequence number %.*s) has no "
+					     "kinesis.data string", i, (int)x->seq_len, x->seq);
+		x->data = m.val + 1;
+		x->data_len = m.val_len - 2;
+		if (memchr(x->data, '\\', x->data_len)) /* "\/" is valid JSON for '/' */
+			unesc_max += x->data_len;
+		decoded_max += kl_base64_decoded_max(x->data_len);
+		if (kl_json_object_get(k.val, k.val_len, "approximateArrivalTimestamp", &m) &&
+		    m.type == KL_JSON_NUMBER && m.val_len < 64) {
+			char num[64];
+			memcpy(num, m.val, m.val_len);
+			num[m.val_len] = '\0';
+			double t = strtod(num, NULL);
+			if (t > 0 && t < 253402300800.0)
+				x->arrival_ms = (int64_t)(t * 1000.0 + 0.5);
+		}
+		/* eventID is "<shardId>:<sequence number>" */
+		const char *shard = NULL;
+		size_t shard_len = 0;
+		if (get_str(&r, "eventID", &m)) {
+			shard = m.val + 1;
+			shard_len = strcspn(shard, ":\"");
+		}
+		if (!shard || !shard_len || shard_len > MAX_SHARD)
+			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: no eventID "
+					     "\"<shardId>:<sequence number>\"", i);
+		for (size_t j = 0; j < shard_len; j++)
+			if (!is_shard_char(shard[j]))
+				return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: eventID has a bad "
+						     "shard id", i);
+		if (!e->shard[0]) {
+			memcpy(e->shard, shard, shard_len);
+			e->shard[shard_len] = '\0';
+			const char *arn = "";
+			size_t arn_len = 0;
+			if (get_str(&r, "eventSourceARN", &m) && !memchr(m.val + 1, '\\', m.val_len - 2)) {
+				arn = m.val + 1;
+				arn_len = m.val_len - 2 < 300 ? m.val_len - 2 : 300;
+			}
+			snprintf(e->input, sizeof e->input, "kinesis:%.*s%s%s", (int)arn_len, arn,
+				 arn_len ? "/" : "", e->shard);
+		} else if (strlen(e->shard) != shard_len || memcmp(e->shard, shard, shard_len)) {
+			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] is from %.*s, Records[0] from "
+					     "%s: a batch must come from one shard", i,
+					     (int)shard_len, shard, e->shard);
+		}
+	}
+	if (kl_buf_reserve(&e->arena, decoded_max) || kl_buf_reserve(&e->unesc, unesc_max))
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory for a %zu-byte batch", decoded_max);
+	for (size_t i = 0; i < e->nrecs; i++) {
+		struct kl_esm_rec *x = &e->recs[i];
+		if (memchr(x->data, '\\', x->data_len)) {
+			char *u = e->unesc.data + e->unesc.len;
+			x->data_len = kl_json_unescape(x->data, x->data_len, u);
+			x->data = u;
+			e->unesc.len += x->data_len;
+		}
+		long d = kl_base64_decode(x->data, x->data_len,
+					  (unsigned char *)e->arena.data + e->arena.len);
+		if (d < 0) {
+			x->len = SIZE_MAX;
+		} else {
+			x->off = e->arena.len;
+			x->len = (size_t)d;
+			e->arena.len += (size_t)d;
+		}
+	}
+	return KL_OK;
+}
+
+/* --- which records to retry ---------------------------------------------- */
+
+static void on_file(void *ctx, uint64_t first, uint64_t last, uint64_t count, int durable)
+{
+	struct kl_esm *e = ctx;
+	pthread_mutex_lock(&e->files_mu);
+	if (e->nfiles == e->capfiles) {
+		size_t cap = e->capfiles ? e->capfiles * 2 : 256;
+		struct kl_esm_file *v = realloc(e->files, cap * sizeof *v);
+		if (v) {
+			e->files = v;
+			e->capfiles = cap;
+		}
+	}
+	if (e->nfiles < e->capfiles)
+		e->files[e->nfiles++] = (struct kl_esm_file){first, last, count, durable};
+	else
+		e->files_oom = 1; /* then the whole batch is retried */
+	pthread_mutex_unlock(&e->files_mu);
+}
+
+size_t kl_esm_retry_from(const struct kl_esm_rec *recs, size_t nrecs,
+			 const struct kl_esm_file *files, size_t nfiles, int complete)
+{
+	if (!complete || !nrecs)
+		return 0;
+	uint64_t s = UINT64_MAX;
+	for (size_t i = 0; i < nfiles; i++)
+		if (!files[i].durable && files[i].first < s)
+			s = files[i].first;
+	if (s == UINT64_MAX)
+		return nrecs;
+	for (;;) {
+		/* Lambda retries whole Kinesis records: back to the one holding s */
+		size_t r = 0, lo = 0, hi = nrecs;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (recs[mid].first_pos != UINT64_MAX && recs[mid].first_pos <= s) {
+				r = mid;
+				lo = mid + 1;
+			} else {
+				hi = mid;
+			}
+		}
+		uint64_t t = recs[r].first_pos == UINT64_MAX ? 0 : recs[r].first_pos;
+		/* a durable file that straddles t would be rewritten in part, under
+		 * another name: start at its first record instead */
+		uint64_t u = t;
+		for (size_t i = 0; i < nfiles; i++)
+			if (files[i].durable && files[i].first < u && files[i].last >= t)
+				u = files[i].first;
+		if (u == t)
+			return r;
+		s = u; /* strictly smaller: the loop ends */
+	}
+}
+
+/* --- one batch ----------------------------------------------------------- */
+
+static int respond(struct kl_buf *out, const struct kl_esm *e, size_t from, struct kl_esm_stats *st)
+{
+	int rc = kl_buf_puts(out, "{\"batchItemFailures\":[");
+	for (size_t i = from; !rc && i < e->nrecs; i++) {
+		const struct kl_esm_rec *x = &e->recs[i];
+		rc = i > from ? kl_buf_putc(out, ',') : KL_OK;
+		rc = rc ? rc : kl_buf_puts(out, "{\"itemIdentifier\":\"");
+		rc = rc ? rc : kl_buf_append(out, x->seq, x->seq_len);
+		rc = rc ? rc : kl_buf_puts(out, "\"}");
+		st->failed++;
+	}
+	return rc ? rc : kl_buf_puts(out, "]}");
+}
+
+int kl_esm_handle(struct kl_esm *e, const char *records, size_t n, struct kl_dedup *dedup,
+		  struct kl_buf *out, struct kl_esm_stats *st, struct kl_errbuf *why,
+		  const char **error_type, struct kl_errbuf *eb)
+{
+	memset(st, 0, sizeof *st);
+	int rc = read_batch(e, records, n, eb);
+	if (rc) {
+		*error_type = rc == KL_ENOMEM ? "Kinlake.OutOfMemory" : "Kinlake.InvalidEvent";
+		return rc;
+	}
+	st->records = e->nrecs;
+	memcpy(st->shard, e->shard, sizeof st->shard);
+
+	memset(&e->src, 0, sizeof e->src);
+	e->src.base.ops = &esm_source_ops;
+	e->src.e = e;
+	e->nfiles = 0;
+	e->files_oom = 0;
+	kl_errbuf_clear(&e->store->err);
+
+	struct kl_ingest_opts o;
+	kl_ingest_opts_default(&o);
+	o.input = e->input;
+	o.input_id = e->shard;
+	o.lake = e->lake;
+	o.format = e->cfg.format;
+	o.compression = e->cfg.compression;
+	/* one file per partition per batch (see esm.h): no size, age or memory flush */
+	o.max_file_bytes = SIZE_MAX / 4;
+	o.memory_limit = SIZE_MAX / 4;
+	o.flush_interval_ms = 400LL * 86400 * 1000;
+	o.dedup_window = 0;
+	if (dedup && dedup->window) {
+		o.shared_dedup = dedup;
+		o.shared_dedup_mu = &e->dedup_mu;
+	}
+	o.source = &e->src.base;
+	o.store = e->store;
+	o.no_state = 1;
+	o.name_before_dedup = 1;
+	o.on_file = on_file;
+	o.on_file_ctx = e;
+
+	struct kl_ingest_stats is;
+	struct kl_errbuf ierr;
+	kl_errbuf_clear(&ierr);
+	int irc = kl_ingest_run(&o, &is, &ierr);
+	st->events = e->src.next_pos;
+	st->duplicates = is.duplicates;
+	uint64_t accounted = is.duplicates;
+	for (size_t i = 0; i < e->nfiles; i++) {
+		const struct kl_esm_file *f = &e->files[i];
+		accounted += f->count;
+		if (f->durable)
+			st->files++;
+	}
+	st->stored = is.stored;
+	st->dead = is.dead;
+	int complete = e->src.eof && !e->files_oom && accounted == e->src.next_pos;
+	size_t from = kl_esm_retry_from(e->recs, e->nrecs, e->files, e->nfiles, complete);
+	if (from < e->nrecs) {
+		kl_errbuf_set(why, irc ? irc : KL_EIO, "%s; retrying from sequence number %.*s "
+			      "(%zu of %zu records)",
+			      irc ? ierr.msg : "not every record could be accounted for",
+			      (int)e->recs[from].seq_len, e->recs[from].seq, e->nrecs - from, e->nrecs);
+	}
+	if ((rc = respond(out, e, from, st))) {
+		*error_type = "Kinlake.OutOfMemory";
+		return kl_errbuf_set(eb, rc, "out of memory building the response");
+	}
+	return KL_OK;
+}

@@ -2,8 +2,9 @@
 # one process through the Firehose samples, 10k generated events with bad ones,
 # repeated events (Dropped), an empty batch, invalid base64, ~6 MB batches (one
 # fits, one is over the response limit -> Kinlake.ResponseTooLarge, and its
-# retry is not Dropped), a deadline too close, Kinesis ESM events (every record
-# in batchItemFailures), unsupported and invalid payloads; then a transform
+# retry is not Dropped), a deadline too close, Kinesis ESM events without a
+# lake (Kinlake.NotConfigured: the lake path is lambda_esm.sh), unsupported and
+# invalid payloads; then a transform
 # stopped mid-batch by its deadline, and an init error.
 # duration: 20 (seconds, for the test runner's ordering)
 . "$(dirname "$0")/_lib.sh"

@@ -1,6 +1,7 @@
 // lambda_events.mjs — build Lambda invocation payloads for the tests and the
 // benchmark: Firehose transformation events whose records carry raw lines
-// (Buffers, so invalid UTF-8 survives), and Kinesis event-source-mapping events.
+// (Buffers, so invalid UTF-8 survives), and Kinesis event-source-mapping events
+// (kinesisEvent, esmEvent).
 //
 // CLI (bench/lambda.sh):
 //   node tests/js/lambda_events.mjs firehose KINLAKE BYTES OUT.json [SEED]
@@ -66,17 +67,28 @@ export function firehoseEventOfSize(lines, bytes) {
 }
 
 export function kinesisEvent(lines) {
+  return esmEvent(lines.map((l, i) => ({
+    seq: `49590338271490256608559692538361571095921575989136588${String(i).padStart(6, '0')}`,
+    data: l, arrival: 1764547200.123 + i, partitionKey: `pk-${i}`,
+  })), 'shardId-000000000006');
+}
+
+// A Kinesis event-source-mapping event for `records` of one shard: each
+// {seq, data (Buffer, or a string used verbatim as the base64 field),
+// arrival (Unix seconds), partitionKey}.
+export function esmEvent(records, shard, arn = STREAM) {
   return {
-    Records: lines.map((l, i) => ({
+    Records: records.map((r) => ({
       kinesis: {
-        kinesisSchemaVersion: '1.0', partitionKey: `pk-${i}`,
-        sequenceNumber: `49590338271490256608559692538361571095921575989136588${String(i).padStart(6, '0')}`,
-        data: l.toString('base64'), approximateArrivalTimestamp: 1764547200.123 + i,
+        kinesisSchemaVersion: '1.0', partitionKey: r.partitionKey ?? 'pk',
+        sequenceNumber: r.seq,
+        data: typeof r.data === 'string' ? r.data : r.data.toString('base64'),
+        approximateArrivalTimestamp: r.arrival,
       },
       eventSource: 'aws:kinesis', eventVersion: '1.0',
-      eventID: `shardId-000000000006:4959033827149025660855969253836157109592157598913658${i}`,
+      eventID: `${shard}:${r.seq}`,
       eventName: 'aws:kinesis:record', invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
-      awsRegion: 'us-east-1', eventSourceARN: STREAM,
+      awsRegion: 'us-east-1', eventSourceARN: arn,
     })),
   };
 }

@@ -8,9 +8,13 @@
 //                                                           many invocations, one process
 //                                                           (of BOOTSTRAP if given)
 //   node tests/js/runtime_api.mjs deadline KINLAKE          stops mid-batch near the deadline
-//   node tests/js/runtime_api.mjs initerror KINLAKE         bad option -> /runtime/init/error
+//   node tests/js/runtime_api.mjs initerror KINLAKE [TYPE VAR=VALUE...]
+//                                                           bad option (or environment)
+//                                                           -> /runtime/init/error
 //   node tests/js/runtime_api.mjs serve EVENT.json N CMD... serve one event N times to CMD
 //                                                           (bench/lambda.sh); prints timings
+//   node tests/js/runtime_api.mjs esm KINLAKE INPUT OPTS    Kinesis ESM batches -> the lake
+//                                                           (see scenarioEsm)
 // Endpoints: GET /2018-06-01/runtime/invocation/next, POST .../invocation/{id}/response,
 // POST .../invocation/{id}/error, POST /2018-06-01/runtime/init/error. A response over
 // 6 MiB gets 413, as from the real Runtime API. When the queue is empty, /next gets
@@ -22,7 +26,8 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { classify, canon, hive } from './event_contract.mjs';
-import { genLines, firehoseRecord, firehoseEvent, firehoseEventOfSize, kinesisEvent } from './lambda_events.mjs';
+import { createRequire } from 'node:module';
+import { genLines, firehoseRecord, firehoseEvent, firehoseEventOfSize, kinesisEvent, esmEvent } from './lambda_events.mjs';
 
 const MAX_RESPONSE = 6 * 1024 * 1024;
 const fails = [];
@@ -46,6 +51,7 @@ function startServer(queue, onInitError) {
         if (!inv) return send(500, { errorMessage: 'test over', errorType: 'Runtime.Shutdown' });
         const id = randomUUID();
         inv.id = id;
+        if (inv.onServe) inv.onServe();
         pending.set(id, inv);
         state.served++;
         if (!state.firstNextAt) state.firstNextAt = performance.now();
@@ -99,9 +105,12 @@ function checkErrorDoc(inv, ans) {
   ans.doc = doc;
 }
 
-function runKinlake(cmd, args, port) {
+// KINLAKE_* comes only from `env` (the lake of the ESM path), never from the
+// caller's environment.
+function runKinlake(cmd, args, port, env = {}) {
   const t0 = performance.now();
-  const child = spawn(cmd, args, { env: { ...process.env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KINLAKE_')));
+  const child = spawn(cmd, args, { env: { ...base, ...env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '', stdout = '';
   child.stderr.on('data', (d) => { stderr += d; });
   child.stdout.on('data', (d) => { stdout += d; });
@@ -268,21 +277,13 @@ async function scenarioMain(kinlake, corpora, bootstrap) {
   queue.push(firehoseInv('retry of the failed batch', retry, { minOk: 2000 }));
   queue.push({ name: 'deadline 10 ms away', payload: JSON.stringify(firehoseEvent(lines.slice(0, 10).map((l) => firehoseRecord(l)))),
     deadline: 10, check: expectError('deadline 10 ms away', 'Kinlake.DeadlineTooClose') });
+  // Kinesis ESM events without KINLAKE_LAKE: an invocation error, which Lambda
+  // retries (the lake path: the esm scenario, tests/e2e/lambda_esm.sh)
   const kin = kinesisEvent(lines.slice(100, 105));
-  queue.push({ name: 'kinesis ESM', payload: JSON.stringify(kin), check: (ans) => {
-    if (ans.kind !== 'response') return bad(`kinesis ESM: expected a response, got ${ans.body}`);
-    const r = JSON.parse(ans.body.toString());
-    const want = kin.Records.map((x) => ({ itemIdentifier: x.kinesis.sequenceNumber }));
-    if (JSON.stringify(r) !== JSON.stringify({ batchItemFailures: want })) bad(`kinesis ESM: ${ans.body}`);
-    console.log(`kinesis ESM: ${r.batchItemFailures.length} of ${kin.Records.length} records in batchItemFailures`);
-  } });
+  queue.push({ name: 'kinesis ESM', payload: JSON.stringify(kin), check: expectError('kinesis ESM', 'Kinlake.NotConfigured') });
   for (const f of ['aws-lambda-go/kinesis-event.json', 'powertools-python/kinesisStreamEvent.json']) {
-    const ev = JSON.parse(readFileSync(`${corpora}/lambda-events/${f}`, 'utf8'));
-    queue.push({ name: f, payload: JSON.stringify(ev), check: (ans) => {
-      const r = ans.kind === 'response' && JSON.parse(ans.body.toString());
-      const want = ev.Records.map((x) => ({ itemIdentifier: x.kinesis.sequenceNumber }));
-      if (JSON.stringify(r) !== JSON.stringify({ batchItemFailures: want })) bad(`${f}: ${ans.body}`);
-    } });
+    const text = readFileSync(`${corpora}/lambda-events/${f}`, 'utf8');
+    queue.push({ name: f, payload: text, check: expectError(f, 'Kinlake.NotConfigured') });
   }
   queue.push({ name: 'unsupported event', payload: '{"hello":"world"}', check: expectError('unsupported event', 'Kinlake.UnsupportedEvent') });
   queue.push({ name: 'not JSON', payload: '{"records":[', check: expectError('not JSON', 'Kinlake.InvalidEvent') });
@@ -294,8 +295,8 @@ async function scenarioMain(kinlake, corpora, bootstrap) {
   const { logs } = await finish(srv, proc, { invocations: total });
   if (srv.state.answered !== total) bad(`${srv.state.answered} of ${total} invocations answered`);
   if (!logs.some((l) => /runtime ready/.test(l.message || ''))) bad('no "runtime ready" log line');
-  if (!logs.some((l) => l.event === 'kinesis' && l.message === 'Kinesis event source mapping: not supported in this build'))
-    bad('no "Kinesis event source mapping: not supported in this build" log line');
+  if (!logs.some((l) => l.event === 'kinesis' && l.error_type === 'Kinlake.NotConfigured' && /KINLAKE_LAKE/.test(l.error)))
+    bad('no Kinlake.NotConfigured log line for the Kinesis events');
   if (!logs.some((l) => /runtime API failed, exiting/.test(l.message || ''))) bad('no exit log line');
   console.log(`main: ${total} invocations in one process; cold start (spawn -> first answer) ${(srv.state.firstAnswerAt - proc.t0).toFixed(1)} ms`);
   done();
@@ -318,19 +319,187 @@ async function scenarioDeadline(kinlake) {
   done();
 }
 
-async function scenarioInitError(kinlake) {
+// A bad option, or (with TYPE VAR=VALUE...) a bad environment: one init error
+// of that type naming the option or variable, exit status 2 or 1, and no
+// invocation fetched.
+async function scenarioInitError(kinlake, type, vars = []) {
   const srv = await startServer([]);
-  const proc = runKinlake(kinlake, ['lambda', '--dedup-window', 'lots'], srv.port);
-  await finish(srv, proc, { expectCode: 2 });
+  const env = Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
+  const proc = type ? runKinlake(kinlake, ['lambda'], srv.port, env)
+    : runKinlake(kinlake, ['lambda', '--dedup-window', 'lots'], srv.port);
+  type = type || 'Runtime.InvalidArguments';
+  const name = vars.length ? /KINLAKE_[A-Z_]+/ : /dedup-window/;
+  await finish(srv, proc, { expectCode: vars.length ? 1 : 2 });
   const e = srv.state.initErrors;
   if (e.length !== 1) bad(`${e.length} init errors posted`);
   else {
     const doc = JSON.parse(e[0].body);
-    if (e[0].type !== 'Runtime.InvalidArguments' || doc.errorType !== 'Runtime.InvalidArguments' || !/dedup-window/.test(doc.errorMessage))
+    if (e[0].type !== type || doc.errorType !== type || !name.test(doc.errorMessage))
       bad(`init error: ${e[0].type} ${e[0].body}`);
     else console.log(`init error: ${e[0].body}`);
   }
   if (srv.state.served) bad('invocations served after a failed init');
+  done();
+}
+
+// --- Kinesis event source mapping -> the lake ------------------------------------
+// esm KINLAKE INPUT.jsonl OPTIONS_JSON: the lines of INPUT, in order, become
+// Kinesis records of one shard (the first `agg` lines KPL-aggregated by
+// aws-kinesis-agg, `aggSize` user records per Kinesis record), sent in
+// batches of `batch` Kinesis records to `kinlake lambda` with the KINLAKE_*
+// and AWS_* variables of `env`. Every batch must come back as
+// {"batchItemFailures":[]}, except:
+//   failEnv   a first process runs with these variables added (a store that
+//             cannot work): every batch must report failures, which must be
+//             a suffix of its sequence numbers; a second process (with `env`)
+//             then gets what each one named, as Lambda would retry it
+//   proxyTo, failKeys   S3 goes through a proxy to proxyTo that answers 403
+//             to PUT/POST of keys matching the regex failKeys during each
+//             batch's first attempt: a failed batch is retried (in the same
+//             process) from the record it names; minMidRetries: how many of
+//             those must start after the batch's first record
+//   replay    batch indexes sent again at the end (a warm instance: []);
+//   coldReplay  the same in a new process
+//   samples   event files sent as they are instead (INPUT is not read)
+// The lake is checked afterwards by tests/js/check_lake.mjs (lambda_esm.sh).
+const requireCjs = createRequire(import.meta.url);
+const SEQ_BASE = '4959033827149025660855969253836157109592157598913'; // + 7 digits = 56
+
+function readLines(file) {
+  const data = readFileSync(file), out = [];
+  for (let s = 0; s < data.length;) {
+    let e = data.indexOf(10, s); if (e < 0) e = data.length;
+    const l = data.subarray(s, e); s = e + 1;
+    if (l.length && !(l.length === 1 && l[0] === 13)) out.push(l);
+  }
+  return out;
+}
+
+// arrival times cross midnight UTC after 500 records: dead letters are dated by them
+function kinesisRecords(lines, agg, aggSize) {
+  const { RecordAggregator } = requireCjs('aws-kinesis-agg');
+  const recs = [];
+  const push = (data, partitionKey, users) => {
+    const n = recs.length;
+    recs.push({ seq: SEQ_BASE + String(n).padStart(7, '0'), data, arrival: 1764633595 + n / 100, partitionKey, users });
+  };
+  for (let i = 0; i < agg; i += aggSize) {
+    const a = new RecordAggregator();
+    const users = lines.slice(i, Math.min(agg, i + aggSize));
+    for (const l of users) a.addUserRecord({ partitionKey: `pk-${i}`, data: l });
+    const enc = a.build();
+    push(Buffer.from(enc.data), enc.partitionKey, users.length);
+  }
+  for (const l of lines.slice(agg)) push(l, 'pk', 1);
+  return recs;
+}
+
+function startS3Proxy(target, failKeys) {
+  const t = new URL(target);
+  const state = { fail: false, refused: 0, re: new RegExp(failKeys || '$^') };
+  const server = http.createServer((req, res) => {
+    const key = decodeURIComponent(req.url.split('?')[0]);
+    if (state.fail && (req.method === 'PUT' || req.method === 'POST') && state.re.test(key)) {
+      state.refused++;
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/xml' });
+      return res.end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code>' +
+        '<Message>Access Denied (test proxy)</Message></Error>');
+    }
+    const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (ur) => {
+      res.writeHead(ur.statusCode, ur.headers);
+      ur.pipe(res);
+    });
+    up.on('error', (e) => { res.writeHead(502); res.end(String(e)); });
+    req.pipe(up);
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () =>
+    resolve({ server, state, url: `http://127.0.0.1:${server.address().port}` })));
+}
+
+async function scenarioEsm(kinlake, input, optsJson) {
+  const o = { batch: 100, agg: 0, aggSize: 30, replay: [], coldReplay: [], env: {}, shard: 'shardId-000000000000', ...JSON.parse(optsJson || '{}') };
+  const recs = kinesisRecords(readLines(input), o.agg, o.aggSize);
+  const batches = [];
+  for (let i = 0; i < recs.length; i += o.batch) batches.push(recs.slice(i, i + o.batch));
+  const env = { ...o.env };
+  const proxy = o.proxyTo ? await startS3Proxy(o.proxyTo, o.failKeys) : null;
+  if (proxy) env.AWS_ENDPOINT_URL_S3 = proxy.url;
+  const tally = { invocations: 0, failed: 0, retriedMid: 0, stored: 0, dead: 0, duplicates: 0 };
+
+  // One process through `items` ({name, recs, expectFail, onFail, proxyFail});
+  // failures are retried at once unless the item says what to do with them.
+  async function phase(label, items, penv) {
+    const queue = [];
+    const entry = (it) => ({
+      name: it.name, payload: it.payload ?? JSON.stringify(esmEvent(it.recs, o.shard)),
+      onServe: () => { if (proxy) proxy.state.fail = !!it.proxyFail; },
+      check: (ans) => {
+        if (ans.kind !== 'response') return bad(`${it.name}: expected a response, got ${ans.kind} ${ans.body.toString().slice(0, 300)}`);
+        let r;
+        try { r = JSON.parse(ans.body.toString()); } catch { return bad(`${it.name}: response is not JSON`); }
+        if (!r || !Array.isArray(r.batchItemFailures) || Object.keys(r).length !== 1) return bad(`${it.name}: response ${ans.body}`);
+        const ids = r.batchItemFailures.map((x) => x.itemIdentifier);
+        if (!ids.length) {
+          if (it.expectFail) bad(`${it.name}: expected failures, got []`);
+          return;
+        }
+        tally.failed++;
+        const from = it.recs.findIndex((x) => x.seq === ids[0]);
+        const want = from < 0 ? [] : it.recs.slice(from).map((x) => x.seq);
+        if (JSON.stringify(ids) !== JSON.stringify(want)) return bad(`${it.name}: batchItemFailures ${JSON.stringify(ids).slice(0, 200)} is not a suffix of the batch`);
+        if (from > 0) tally.retriedMid++;
+        console.log(`${it.name}: ${ids.length} of ${it.recs.length} records to retry (from record ${from})`);
+        const rest = { name: `${it.name} (retry from ${from})`, recs: it.recs.slice(from) };
+        if (it.onFail) it.onFail(rest);
+        else if (!it.expectFail) queue.unshift(entry(rest));
+      },
+    });
+    for (const it of items) queue.push(entry(it));
+    const srv = await startServer(queue);
+    const proc = runKinlake(kinlake, ['lambda'], srv.port, penv);
+    const t0 = performance.now();
+    const { logs } = await finish(srv, proc, {});
+    const per = logs.filter((l) => l.request_id);
+    if (per.length !== srv.state.served) bad(`${label}: ${per.length} log lines for ${srv.state.served} invocations`);
+    for (const l of per) {
+      if (l.event !== 'kinesis') { bad(`${label}: log line ${JSON.stringify(l)}`); continue; }
+      for (const k of ['records', 'ok', 'dropped', 'failed', 'events', 'dead_letters', 'files'])
+        if (typeof l[k] !== 'number') bad(`${label}: log line without ${k}: ${JSON.stringify(l)}`);
+      if (l.failed && (l.level !== 'ERROR' || !/retrying from sequence number/.test(l.message || ''))) bad(`${label}: failure log line ${JSON.stringify(l)}`);
+      if (!l.failed) { tally.stored += l.ok; tally.dead += l.dead_letters; tally.duplicates += l.dropped; }
+    }
+    const ready = logs.find((l) => /runtime ready/.test(l.message || ''));
+    if (!ready || ready.lake !== penv.KINLAKE_LAKE) bad(`${label}: ready line ${JSON.stringify(ready)}`);
+    tally.invocations += srv.state.served;
+    console.log(`${label}: ${srv.state.served} invocations in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  }
+
+  if (o.samples) { // sample events as they are, instead of the input
+    await phase('samples', o.samples.map((f) => {
+      const payload = readFileSync(f, 'utf8');
+      const recs = JSON.parse(payload).Records.map((r) => ({ seq: r.kinesis.sequenceNumber }));
+      return { name: f.replace(/.*lambda-events\//, ''), payload, recs };
+    }), env);
+    return done();
+  }
+  let todo = batches.map((b, i) => ({ name: `batch ${i}`, recs: b, proxyFail: !!proxy }));
+  if (o.failEnv) {
+    const retries = [];
+    await phase('broken store', todo.map((t) => ({ ...t, expectFail: true, onFail: (rest) => retries.push(rest) })), { ...env, ...o.failEnv });
+    if (retries.length !== todo.length) bad(`${retries.length} of ${todo.length} batches reported failures`);
+    todo = retries;
+  }
+  for (const i of o.replay) todo.push({ name: `replay of batch ${i}`, recs: batches[i] });
+  await phase('lake', todo, env);
+  if (o.coldReplay.length) await phase('cold replay', o.coldReplay.map((i) => ({ name: `cold replay of batch ${i}`, recs: batches[i] })), env);
+  if (proxy) {
+    proxy.server.close();
+    if (!proxy.state.refused) bad('the proxy refused nothing: failKeys matched no key');
+    if (tally.retriedMid < (o.minMidRetries ?? 0)) bad(`only ${tally.retriedMid} retries started after a batch's first record, want ${o.minMidRetries}`);
+  }
+  const users = recs.reduce((n, r) => n + r.users, 0);
+  console.log(JSON.stringify({ kinesis_records: recs.length, user_records: users, batches: batches.length, ...tally, proxy_refused: proxy ? proxy.state.refused : undefined }));
   done();
 }
 
@@ -358,6 +527,7 @@ async function scenarioServe(file, n, cmd) {
 const [scenario, ...rest] = process.argv.slice(2);
 if (scenario === 'main') await scenarioMain(rest[0], rest[1], rest[2]);
 else if (scenario === 'deadline') await scenarioDeadline(rest[0]);
-else if (scenario === 'initerror') await scenarioInitError(rest[0]);
+else if (scenario === 'initerror') await scenarioInitError(rest[0], rest[1], rest.slice(2));
 else if (scenario === 'serve') await scenarioServe(rest[0], Number(rest[1]), rest.slice(2));
-else { console.error('usage: runtime_api.mjs main|deadline|initerror|serve ...'); process.exit(2); }
+else if (scenario === 'esm') await scenarioEsm(rest[0], rest[1], rest[2]);
+else { console.error('usage: runtime_api.mjs main|deadline|initerror|serve|esm ...'); process.exit(2); }

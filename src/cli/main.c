@@ -539,7 +539,8 @@ struct lambda_cfg {
 
 static const struct kl_opt lambda_opts[] = {
 	{"dedup-window", KL_OPT_U64, offsetof(struct lambda_cfg, dedup_window), "100000", "EVENTS",
-	 "Dropped if its event_uuid was among the last N of this instance; 0 = off", NULL, 0,
+	 "an event_uuid among the last N of this instance: Dropped (Firehose), not stored "
+	 "(Kinesis); 0 = off", NULL, 0,
 	 1 << 24},
 	{"min-remaining", KL_OPT_I64, offsetof(struct lambda_cfg, min_remaining_ms), "50", "MS",
 	 "fail an invocation arriving closer than this to its deadline", NULL, 0, 60000},

@@ -506,12 +506,15 @@ async function scenarioEsm(kinlake, input, optsJson) {
 // serve EVENT.json N times to CMD (bench/lambda.sh)
 async function scenarioServe(file, n, cmd) {
   const payload = readFileSync(file);
-  const records = JSON.parse(payload).records?.length ?? 0;
+  const ev = JSON.parse(payload);
+  const records = (ev.records ?? ev.Records)?.length ?? 0;
   const queue = [];
   let errors = 0;
   for (let i = 0; i < n; i++) queue.push({ name: `bench ${i}`, payload, check: (ans) => { if (ans.kind !== 'response') errors++; } });
   const srv = await startServer(queue);
-  const proc = runKinlake(cmd[0], cmd.slice(1), srv.port);
+  // the caller's KINLAKE_* (a lake for Kinesis events) reach the function
+  const lakeEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KINLAKE_')));
+  const proc = runKinlake(cmd[0], cmd.slice(1), srv.port, lakeEnv);
   const r = await proc.done;
   srv.server.close();
   const s = srv.state;

@@ -182,7 +182,7 @@ static void src_free(struct kl_source *base) { (void)base; }
 /* The Kinesis record holding ordinal `pos` (records are read in order, so
  * first_pos grows; an empty aggregated record shares its first_pos with the
  * next one and is never the last with first_pos <= pos that holds pos). */
-static const struct kl_esm_rec *rec_of(const struct kl_esm *e, uint64_t pos, size_t *index)
+static const struct kl_esm_rec *rec_of(const struct kl_esm *e, uint64_t pos)
 {
 	size_t lo = 0, hi = e->src.irec;
 	const struct kl_esm_rec *best = NULL;
@@ -195,15 +195,13 @@ static const struct kl_esm_rec *rec_of(const struct kl_esm *e, uint64_t pos, siz
 			hi = mid;
 		}
 	}
-	if (best && index)
-		*index = (size_t)(best - e->recs);
 	return best;
 }
 
 static int src_pos_name(struct kl_source *base, uint64_t pos, char *out, size_t cap)
 {
 	const struct kl_esm *e = ((struct kl_esm_source *)base)->e;
-	const struct kl_esm_rec *r = rec_of(e, pos, NULL);
+	const struct kl_esm_rec *r = rec_of(e, pos);
 	if (!r)
 		return -1;
 	int n = pos == r->first_pos
@@ -216,7 +214,7 @@ static int src_pos_name(struct kl_source *base, uint64_t pos, char *out, size_t 
 static int src_origin(struct kl_source *base, uint64_t pos, char *out, size_t cap)
 {
 	const struct kl_esm *e = ((struct kl_esm_source *)base)->e;
-	const struct kl_esm_rec *r = rec_of(e, pos, NULL);
+	const struct kl_esm_rec *r = rec_of(e, pos);
 	if (!r)
 		return -1;
 	int n = r->aggregated ? snprintf(out, cap, "%s:%.*s:%" PRIu64, e->input, (int)r->seq_len,
@@ -288,8 +286,10 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 					     "kinesis.data string", i, (int)x->seq_len, x->seq);
 		x->data = m.val + 1;
 		x->data_len = m.val_len - 2;
-		if (memchr(x->data, '\\', x->data_len)) /* "\/" is valid JSON for '/' */
+		if (m.val_esc) { /* "\/" is valid JSON for '/' */
+			x->esc = 1;
 			unesc_max += x->data_len;
+		}
 		decoded_max += kl_base64_decoded_max(x->data_len);
 		if (kl_json_object_get(k.val, k.val_len, "approximateArrivalTimestamp", &m) &&
 		    m.type == KL_JSON_NUMBER && m.val_len < 64) {
@@ -314,12 +314,16 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 			if (!is_shard_char(shard[j]))
 				return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: eventID has a bad "
 						     "shard id", i);
+		/* file names are "<shard>-<seq>-<sub>" (AWS: 20 + 1 + 56 + ...) */
+		if (shard_len + x->seq_len > 256)
+			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: shard id and sequence "
+					     "number too long to name files", i);
 		if (!e->shard[0]) {
 			memcpy(e->shard, shard, shard_len);
 			e->shard[shard_len] = '\0';
 			const char *arn = "";
 			size_t arn_len = 0;
-			if (get_str(&r, "eventSourceARN", &m) && !memchr(m.val + 1, '\\', m.val_len - 2)) {
+			if (get_str(&r, "eventSourceARN", &m) && !m.val_esc) {
 				arn = m.val + 1;
 				arn_len = m.val_len - 2 < 300 ? m.val_len - 2 : 300;
 			}
@@ -335,7 +339,7 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory for a %zu-byte batch", decoded_max);
 	for (size_t i = 0; i < e->nrecs; i++) {
 		struct kl_esm_rec *x = &e->recs[i];
-		if (memchr(x->data, '\\', x->data_len)) {
+		if (x->esc) {
 			char *u = e->unesc.data + e->unesc.len;
 			x->data_len = kl_json_unescape(x->data, x->data_len, u);
 			x->data = u;

@@ -117,6 +117,7 @@ struct kl_esm_rec {
 	int64_t arrival_ms;
 	const char *data; /* base64 field text (escapes decoded in `unesc` if any) */
 	size_t data_len;
+	int esc;         /* the field holds JSON escapes */
 	size_t off, len; /* decoded bytes in the arena; len = SIZE_MAX: not base64 */
 	uint64_t first_pos; /* ordinal of its first user record; UINT64_MAX: not read */
 	uint64_t nsub;

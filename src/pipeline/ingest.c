@@ -52,7 +52,7 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct
  * store, the encoders and the state from start to join.
  */
 struct job_item {
-	char stem[160];  /* file name without extension, decided by the main thread */
+	char stem[320];  /* file name without extension, decided by the main thread */
 	const char *key; /* owned by the partition table, stable */
 	size_t key_len;
 	struct kl_buf data;
@@ -589,7 +589,7 @@ static int on_record(struct run *r, const struct kl_record *rec)
 	int rc;
 	if (rej != KL_REJ_NONE) {
 		r->st->dead_by_reason[rej]++;
-		char origin[512];
+		char origin[768];
 		const char *source = r->source_name;
 		if (r->src->ops->origin && !r->src->ops->origin(r->src, rec->pos, origin, sizeof origin))
 			source = origin;

@@ -105,11 +105,12 @@ function checkErrorDoc(inv, ans) {
   ans.doc = doc;
 }
 
-// KINLAKE_* comes only from `env` (the lake of the ESM path), never from the
+// The lake variables of the ESM path come only from `env`, never from the
 // caller's environment.
+const LAKE_VARS = /^KINLAKE_(LAKE|FORMAT|COMPRESSION|SSE|SSE_KMS_KEY_ID)$/;
 function runKinlake(cmd, args, port, env = {}) {
   const t0 = performance.now();
-  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('KINLAKE_')));
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !LAKE_VARS.test(k)));
   const child = spawn(cmd, args, { env: { ...base, ...env, AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}` }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '', stdout = '';
   child.stderr.on('data', (d) => { stderr += d; });
@@ -512,8 +513,8 @@ async function scenarioServe(file, n, cmd) {
   let errors = 0;
   for (let i = 0; i < n; i++) queue.push({ name: `bench ${i}`, payload, check: (ans) => { if (ans.kind !== 'response') errors++; } });
   const srv = await startServer(queue);
-  // the caller's KINLAKE_* (a lake for Kinesis events) reach the function
-  const lakeEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KINLAKE_')));
+  // the caller's lake variables (for Kinesis events) reach the function
+  const lakeEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => LAKE_VARS.test(k)));
   const proc = runKinlake(cmd[0], cmd.slice(1), srv.port, lakeEnv);
   const r = await proc.done;
   srv.server.close();

@@ -307,6 +307,27 @@ static void test_batches(void)
 		free(ev);
 	}
 
+	/* base64 with "\/" (valid JSON for '/'): decoded as '/' */
+	{
+		const char *q[] = {"{\"event_uuid\":\"w1\",\"event_name\":\"q\",\"created_at\":1,\"x\":\"???\"}"};
+		ev = esm_event("shardId-000000000001", q, NULL, 1, 500, 0);
+		struct kl_buf m;
+		kl_buf_init(&m, 0);
+		char *d = strstr(ev, "\"data\":\"") + 8, *end = strchr(d, '"');
+		CHECK(memchr(d, '/', (size_t)(end - d)) != NULL);
+		for (char *c = ev; *c; c++) {
+			if (c >= d && c < end && *c == '/')
+				kl_buf_putc(&m, '\\');
+			kl_buf_putc(&m, *c);
+		}
+		kl_buf_putc(&m, '\0');
+		CHECK_EQ_INT(handle(&r, m.data), KL_OK);
+		CHECK_EQ_INT(r.st.esm.stored, 1);
+		CHECK_EQ_INT(r.st.esm.dead, 0);
+		kl_buf_cleanup(&m);
+		free(ev);
+	}
+
 	/* invalid batches: invocation errors */
 	ev = esm_event("shardId-000000000001", one, NULL, 1, 1, 0);
 	char *p = strstr(ev, "\"eventID\"");
@@ -372,7 +393,7 @@ static void test_batches(void)
 			"hr=00/shardId-000000000001-495900000000000000000403.jsonl.zst";
 	CHECK(exists(dir, ab));
 	CHECK(!exists(dir, z));
-	CHECK_EQ_INT(count_files(dir), 6); /* 5 data files and the "errors" file */
+	CHECK_EQ_INT(count_files(dir), 7); /* 6 data files and the "errors" file */
 	/* the retry, with the store repaired: the same names, nothing duplicated,
 	 * nothing dropped as a duplicate of the failed attempt */
 	remove(path);
@@ -382,7 +403,7 @@ static void test_batches(void)
 	CHECK_EQ_INT(r.st.esm.duplicates, 0);
 	CHECK(exists(dir, ab) && exists(dir, z));
 	CHECK(exists(dir, "errors/not_object/dt=2025-12-02/shardId-000000000001-495900000000000000000401.jsonl.zst"));
-	CHECK_EQ_INT(count_files(dir), 7);
+	CHECK_EQ_INT(count_files(dir), 8);
 	free(ev);
 
 	kl_buf_cleanup(&r.out);

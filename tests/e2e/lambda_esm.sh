@@ -75,14 +75,14 @@ S3=(aws --endpoint-url "http://127.0.0.1:$MOTO" s3)
 fetch() { "${S3[@]}" cp --recursive --quiet "s3://bkt/$1" "$T/$1"; }
 
 # 3. S3, Parquet
-esm "$T/in1.jsonl" "{\"agg\":600,\"batch\":100,\"replay\":[1],\"env\":{\"KINLAKE_LAKE\":\"s3://bkt/lake3\"}}"
+esm "$T/in1.jsonl" "{\"agg\":600,\"batch\":300,\"replay\":[1],\"env\":{\"KINLAKE_LAKE\":\"s3://bkt/lake3\"}}"
 fetch lake3
 check_lake "$T/in1.jsonl" "$T/lake3" --format parquet
 ls "$T/lake3/_kinlake/schemas/"*.json >/dev/null || fail "no schema registry in the S3 lake"
 
 # 4. S3 at a closed port, then the retries against moto
 CLOSED=$(free_port)
-esm "$T/in2.jsonl" "{\"agg\":200,\"batch\":100,\"env\":{\"KINLAKE_LAKE\":\"s3://bkt/lake4\",\"KINLAKE_FORMAT\":\"jsonl\"},
+esm "$T/in2.jsonl" "{\"agg\":200,\"batch\":250,\"env\":{\"KINLAKE_LAKE\":\"s3://bkt/lake4\",\"KINLAKE_FORMAT\":\"jsonl\"},
 	\"failEnv\":{\"AWS_ENDPOINT_URL_S3\":\"http://127.0.0.1:$CLOSED\"}}" > "$T/out4"
 cat "$T/out4"
 fetch lake4

@@ -6,6 +6,7 @@
 #include "aws/kinesis.h"
 #include "core/base64.h"
 #include "dedup/dedup.h"
+#include "encode/parquet/schema.h"
 #include "event/event.h"
 #include "parse/json.h"
 #include "store/store.h"
@@ -92,6 +93,8 @@ int kl_esm_init(struct kl_esm *e, const struct kl_esm_config *c, const struct kl
 	pthread_mutex_init(&e->dedup_mu, NULL);
 	if (!c->lake)
 		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_LAKE is not set");
+	if (c->format == KL_FORMAT_PARQUET && !(e->registry = kl_schema_registry_new()))
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 	int rc;
 	struct kl_errbuf sub;
 	kl_errbuf_clear(&sub);
@@ -121,6 +124,7 @@ int kl_esm_init(struct kl_esm *e, const struct kl_esm_config *c, const struct kl
 void kl_esm_cleanup(struct kl_esm *e)
 {
 	kl_store_free(e->store);
+	kl_schema_registry_free(e->registry);
 	if (e->creds) {
 		kl_cred_chain_cleanup(e->creds);
 		free(e->creds);
@@ -469,6 +473,7 @@ int kl_esm_handle(struct kl_esm *e, const char *records, size_t n, struct kl_ded
 	}
 	o.source = &e->src.base;
 	o.store = e->store;
+	o.schema_registry = e->registry;
 	o.no_state = 1;
 	o.name_before_dedup = 1;
 	o.on_file = on_file;

@@ -67,8 +67,10 @@
  * credentials (Lambda sets AWS_ACCESS_KEY_ID/…/AWS_SESSION_TOKEN).
  *
  * Ownership: `struct kl_esm` is caller-owned (init/cleanup) and lives for the
- * process: its store (and S3 connections), KPL decoder and buffers are
- * reused by every invocation, so the per-record path does not allocate.
+ * process: its store (and S3 connections), schema-registry cache, KPL decoder
+ * and buffers are reused by every invocation, so the per-record path does not
+ * allocate, and a Parquet file whose schema adds nothing to its event type's
+ * union costs no registry request in a warm instance.
  * Library code: never prints; the stats say what happened.
  */
 #ifndef KL_LAMBDA_ESM_H
@@ -85,6 +87,7 @@
 #include <stdint.h>
 
 struct kl_dedup;
+struct kl_schema_registry;
 struct kl_store;
 struct kl_http;
 
@@ -145,6 +148,7 @@ struct kl_esm {
 	struct kl_esm_config cfg;
 	char lake[4096];
 	struct kl_store *store;
+	struct kl_schema_registry *registry; /* Parquet: the union per event type, cached */
 	struct kl_http *http; /* the credential chain's own transport (S3) */
 	struct kl_cred_chain *creds;
 	struct kl_kpl kpl;

@@ -638,7 +638,8 @@ void kl_json_iter_init(struct kl_json_iter *it, const char *v, size_t n)
 	const char *end = v + n;
 	const char *p = skip_ws_ptr(v, end);
 	it->object = p < end && *p == '{';
-	it->p = p < end ? p + 1 : end;
+	/* a scalar has neither members nor elements */
+	it->p = p < end && (*p == '{' || *p == '[') ? p + 1 : end;
 	it->end = end;
 }
 
@@ -696,6 +697,8 @@ int kl_json_object_get(const char *v, size_t n, const char *name, struct kl_json
 	struct kl_json_iter it;
 	size_t len = strlen(name);
 	kl_json_iter_init(&it, v, n);
+	if (!it.object)
+		return 0;
 	while (kl_json_iter_next(&it, m))
 		if (kl_json_key_is(m, name, len))
 			return 1;

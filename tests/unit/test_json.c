@@ -183,6 +183,15 @@ static void split_valid(void)
 	}
 	kl_json_doc_cleanup(&a);
 	kl_json_doc_cleanup(&b);
+	/* scalar texts have no members (this once looped forever: found by fuzz_lambda) */
+	const char *scalars[] = {"\"i5{\"", "12", "true", "null", "\"{\\\"a\\\":1}\""};
+	for (size_t t = 0; t < sizeof scalars / sizeof *scalars; t++) {
+		struct kl_json_member m;
+		struct kl_json_iter it;
+		kl_json_iter_init(&it, scalars[t], strlen(scalars[t]));
+		CHECK(!kl_json_iter_next(&it, &m));
+		CHECK(!kl_json_object_get(scalars[t], strlen(scalars[t]), "a", &m));
+	}
 }
 
 int main(void)

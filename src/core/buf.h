@@ -35,6 +35,8 @@ static inline void kl_buf_reset(struct kl_buf *b) { b->len = 0; }
 /* Unchecked append: caller reserved room beforehand. */
 static inline void kl_buf_put(struct kl_buf *b, const void *p, size_t n)
 {
+	if (!n) /* data may still be NULL: no pointer arithmetic on it */
+		return;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
 }

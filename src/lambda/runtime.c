@@ -439,8 +439,8 @@ static size_t line(struct kl_lambda_conn *c, size_t max)
 {
 	size_t scanned = 0;
 	for (;;) {
-		const char *p = c->in.data + c->off;
 		size_t have = c->in.len - c->off;
+		const char *p = have ? c->in.data + c->off : NULL; /* data is NULL before any read */
 		const char *nl = have > scanned ? memchr(p + scanned, '\n', have - scanned) : NULL;
 		if (nl)
 			return (size_t)(nl - p) + 1;

@@ -264,6 +264,7 @@ static void serve(struct kl_metrics_reporter *r, struct kl_buf *b)
 		return;
 	char req[2048];
 	size_t got = 0;
+	req[0] = '\0';
 	while (got < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
 		struct pollfd p = {.fd = c, .events = POLLIN};
 		if (poll(&p, 1, 1000) <= 0)

@@ -19,7 +19,7 @@ done
 # the reader publishes on its idle wake-up (--flush-interval 1): all of part a is counted
 got=
 for _ in $(seq 1 50); do
-	got=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '$1 == "kinlake_records_read_total" { print $2 }')
+	got=$(curl -sf "http://127.0.0.1:$port/metrics" | awk '$1 == "kinlake_records_read_total" { print $2 }') || got="curl failed: $?"
 	[ "$got" = 2500 ] && break; sleep 0.2
 done
 [ "$got" = 2500 ] || fail "records_read_total mid-run: '$got', want 2500"

@@ -102,48 +102,61 @@ node tests/js/kinesis_drain.mjs warmup 500 2>/dev/null >"$OUT/logs/warmup.json"
 S3="aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3"
 $S3 mb s3://bench >/dev/null
 
-# kinlake's clock to its last record: the shards' record counters in --metrics-file
-# (rewritten every 100 ms), watched by one small process; prints seconds since T0
-watch_read() { # FILE T0
-	python3 - "$1" "$2" "$N" <<'PY'
+# A consumer's clock to its last record, read from outside at no cost to it: the
+# bytes kinesis-mock has written (wchar in /proc/PID/io: its sockets, nothing else),
+# sampled every 50 ms while the job runs; the last record went out with the last jump
+# of 64 KiB or more (the responses after it are empty, a few hundred bytes). Prints
+# seconds since T0, up to 50 ms late.
+watch_read() { # PID-of-the-job T0
+	python3 - "$(cat "$OUT/stack/kinesis.pid")" "$1" "$2" <<'PY'
 import sys, time
-f, t0, n = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-while True:
+emu, job, t0 = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+def running():
     try:
-        with open(f) as m:
-            got = sum(int(l.split()[-1]) for l in m if l.startswith('kinlake_shard_records_read_total'))
-    except (OSError, ValueError):
-        got = 0
-    if got >= n:
-        print(f'{time.time() - t0:.3f}')
-        break
+        with open(f'/proc/{job}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+last_t, last_v = None, None
+while running():
+    with open(f'/proc/{emu}/io') as f:
+        v = int(next(l for l in f if l.startswith('wchar')).split()[1])
+    now = time.time()
+    if last_v is not None and v - last_v >= 65536:
+        last_t = now
+    last_v = v
     time.sleep(0.05)
+if last_t is not None:
+    print(f'{last_t - t0:.3f}')
 PY
 }
 
 # one job: RUN NAME command...; appends a row to raw.tsv:
-#   read_s   seconds to the last record (the consumer's own clock; kinlake --stream:
-#            --metrics-file; --input: wall time)
+#   read_s   seconds to the last record (the do-nothing consumer's own clock; kinlake
+#            --stream: watch_read; --input: wall time)
 #   done_s   seconds until everything is durable (kinlake: wall time, less the
 #            --exit-idle tail for --stream)
 #   user_s sys_s peak_rss_kb of the job, emulator_cpu_s kinesis-mock's CPU meanwhile,
-#   loadavg the machine's 1-minute load average when the job ended
+#   loadavg the machine's 1-minute load average when the job ended, watched_s
+#   watch_read's time (for the do-nothing consumer: a check of its own clock, which
+#   starts after Node's start-up and ListShards)
 RAW=$OUT/raw.tsv
-printf 'run\tjob\tread_s\tdone_s\tuser_s\tsys_s\tpeak_rss_kb\temulator_cpu_s\tloadavg\n' >"$RAW"
+printf 'run\tjob\tread_s\tdone_s\tuser_s\tsys_s\tpeak_rss_kb\temulator_cpu_s\tloadavg\twatched_s\n' >"$RAW"
 job() {
 	local run=$1 name=$2 log=$OUT/logs/$2-$1.log
 	shift 2
-	local c0 c1 t0 wpid="" read_s done_s
-	rm -f "$OUT/metrics.prom" "$OUT/read_s"
+	local c0 c1 t0 tpid wpid="" read_s done_s
+	echo - >"$OUT/read_s"
 	c0=$(kcpu)
 	t0=$(date +%s.%N)
-	case $name in stream-*)
-		watch_read "$OUT/metrics.prom" "$t0" >"$OUT/read_s" &
-		wpid=$!
-		set -- "$@" --metrics-file "$OUT/metrics.prom" --metrics-interval 100ms ;;
+	/usr/bin/time -f '%e %U %S %M' -o "$OUT/t" "$@" >"$log.out" 2>"$log" &
+	tpid=$!
+	case $name in file-*) ;; *) # the consumer too, so that every timed read has the same company
+		watch_read "$tpid" "$t0" >"$OUT/read_s" &
+		wpid=$! ;;
 	esac
-	/usr/bin/time -f '%e %U %S %M' -o "$OUT/t" "$@" >"$log.out" 2>"$log" ||
-		{ tail -5 "$log" >&2; [ -z "$wpid" ] || kill "$wpid" 2>/dev/null; die "$name (run $run) failed: $*"; }
+	wait "$tpid" || { tail -5 "$log" >&2; die "$name (run $run) failed: $*"; }
+	[ -z "$wpid" ] || wait "$wpid" || true
 	c1=$(kcpu)
 	read -r wall u s rss <"$OUT/t"
 	case $name in
@@ -156,19 +169,16 @@ job() {
 		done_s=- ;;
 	stream-*)
 		grep -q "read=$N " "$log" || die "$name (run $run) did not read $N events: $(tail -1 "$log")"
-		for _ in $(seq 1 20); do [ -s "$OUT/read_s" ] && break; sleep 0.1; done
-		kill "$wpid" 2>/dev/null || true
-		wait "$wpid" 2>/dev/null || true
 		read_s=$(cat "$OUT/read_s")
-		[ -n "$read_s" ] || die "$name (run $run): $OUT/metrics.prom never counted $N records"
+		[ -n "$read_s" ] || die "$name (run $run): no time for its last record"
 		done_s=$(calc '%.3f' "$wall - $IDLE") ;;
 	*)
 		grep -q "read=$N " "$log" || die "$name (run $run) did not read $N events: $(tail -1 "$log")"
 		read_s=$wall
 		done_s=$wall ;;
 	esac
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "$read_s" "$done_s" "$u" "$s" "$rss" \
-		"$(calc '%.2f' "$c1 - $c0")" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RAW"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "$read_s" "$done_s" "$u" "$s" "$rss" \
+		"$(calc '%.2f' "$c1 - $c0")" "$(cut -d' ' -f1 /proc/loadavg)" "$(cat "$OUT/read_s")" >>"$RAW"
 }
 
 KL="$KINLAKE ingest --format $FORMAT --no-progress"
@@ -241,7 +251,7 @@ REPORT=$OUT/results.md
 	c1=$(calc '%.2f' "$(cpu stream-s3) / $(cpu file-disk)")
 	echo "- CPU per event, stream mode → S3 ÷ local mode: $c1 (target ≤ 1.5: $(verdict "$c1" '<=' 1.5))$(has stream-disk && echo "; stream mode → local disk ÷ local mode: $(calc '%.2f' "$(cpu stream-disk) / $(cpu file-disk)")")"
 	echo "- events/s: median of the runs; ÷ ceiling: median of the runs' ratios (each job against the ceiling measured in the same run)"
-	echo "- s to last record: the do-nothing consumer's clock from its first GetShardIterator to the last record's arrival; kinlake --stream: from its start until its shards have read every record (kinlake_shard_records_read_total in --metrics-file, rewritten every 100 ms)"
+	echo "- s to last record: the do-nothing consumer's clock from its first GetShardIterator to the last record's arrival; kinlake --stream: from its start until kinesis-mock sent the last response with records (its last jump of 64 KiB in wchar, /proc/PID/io, sampled every 50 ms; watched_s in the raw rows is the same clock on the consumer)"
 	echo "- s to durable: kinlake's wall time; for --stream less the $IDLE s --exit-idle tail, so it includes the final flush, upload and checkpoint"
 	echo "- CPU: user + sys of the whole process ÷ events; emulator CPU: kinesis-mock's user + sys seconds during the job, busy = that ÷ s to last record (one JavaScript thread plus V8's GC threads)"
 	echo

@@ -5,12 +5,12 @@
 # local mode on the same events. Medians of BENCH_RUNS. See bench/README.md.
 #   BENCH_KINESIS_EVENTS [100000]  events in the stream
 #   BENCH_SHARDS [4]               shards
-#   BENCH_RUNS [3]                 runs of every job (interleaved)
+#   BENCH_RUNS [3]                 runs of every job (in alternating order)
 #   BENCH_FORMAT [parquet]         --format of every kinlake job
 #   BENCH_KINESIS_LOAD [state]     state: write the events into kinesis-mock's persisted
-#                                  state and start it on that (seconds); put: PutRecords
-#                                  through the API (quadratic in kinesis-mock: minutes
-#                                  for 2e4 events, hours for 1e6)
+#                                  state and start it on that (about a minute for 1e5);
+#                                  put: PutRecords through the API (quadratic in the
+#                                  emulator: 2 minutes for 2e4 events, days for 1e6)
 #   BENCH_KINESIS_LOCAL_DISK [1]   also run kinlake --stream into a local directory
 set -euo pipefail
 cd "$(dirname "$0")/.."

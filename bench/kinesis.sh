@@ -1,51 +1,264 @@
 #!/usr/bin/env bash
-# Kinesis -> lake on the local stack (kinesis-mock), against the ceiling the emulator
-# sets: the same GetRecords calls served to a consumer that does nothing
+# Kinesis -> S3 on the local stack (kinesis-mock + moto), against the ceiling the
+# emulator sets: the same GetRecords calls served to a consumer that does nothing
 # (tests/js/kinesis_drain.mjs), in the same run. Also CPU per event, stream mode vs
-# local mode on the same events. Medians of BENCH_RUNS (default 3).
-#   BENCH_KINESIS_EVENTS (default 100000), BENCH_SHARDS (default 4)
+# local mode on the same events. Medians of BENCH_RUNS. See bench/README.md.
+#   BENCH_KINESIS_EVENTS [100000]  events in the stream
+#   BENCH_SHARDS [4]               shards
+#   BENCH_RUNS [3]                 runs of every job (in alternating order)
+#   BENCH_FORMAT [parquet]         --format of every kinlake job
+#   BENCH_KINESIS_LOAD [state]     state: write the events into kinesis-mock's persisted
+#                                  state and start it on that (about a minute for 1e5);
+#                                  put: PutRecords through the API (quadratic in the
+#                                  emulator: 2 minutes for 2e4 events, days for 1e6)
+#   BENCH_KINESIS_LOCAL_DISK [1]   also run kinlake --stream into a local directory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KINLAKE=${KINLAKE:-build/kinlake}
 N=${BENCH_KINESIS_EVENTS:-100000}
 RUNS=${BENCH_RUNS:-3}
 SHARDS=${BENCH_SHARDS:-4}
+FORMAT=${BENCH_FORMAT:-parquet}
+LOAD=${BENCH_KINESIS_LOAD:-state}
+DISK=${BENCH_KINESIS_LOCAL_DISK:-1}
+IDLE=2 # --exit-idle seconds, taken off kinlake's wall time
+STREAM=bench
 OUT=bench/out/kinesis
-rm -rf "$OUT"; mkdir -p "$OUT"
-export KL_STACK_DIR=$OUT/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
+rm -rf "$OUT"
+mkdir -p "$OUT/logs"
+OUT=$(cd "$OUT" && pwd) # kinesis-mock runs in its own directory
+EV=$OUT/events.jsonl
+# kinesis-mock answers only once a persisted state is loaded: about 0.6 ms per record
+export KL_STACK_DIR=$OUT/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0 KL_STACK_WAIT=$((60 + N / 500))
 trap 'scripts/stack.sh down >/dev/null 2>&1 || true' EXIT
-scripts/stack.sh up >/dev/null
-. "$OUT/stack/env"
-"$KINLAKE" gen --events "$N" --output "$OUT/events.jsonl"
-K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
-$K create-stream --stream-name bench --shard-count "$SHARDS"
-sleep 1
-echo "bench: putting $N events into $SHARDS shards" >&2
-node tests/js/kinesis_put.mjs bench "$OUT/events.jsonl" 2>/dev/null >&2
+die() { echo "bench: $*" >&2; exit 1; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+med() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "nan"; exit } m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.6f\n", m }'; }
+HZ=$(getconf CLK_TCK)
+kcpu() { awk -v hz="$HZ" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$(cat "$OUT/stack/kinesis.pid")/stat"; }
+stack_up() { # extra environment for kinesis-mock
+	env "$@" scripts/stack.sh up >>"$OUT/logs/stack.log" 2>&1 ||
+		{ tail -5 "$OUT/logs/stack.log" >&2; die "the stack did not start"; }
+	. "$OUT/stack/env"
+	K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+}
+status() { $K describe-stream-summary --stream-name "$1" --query StreamDescriptionSummary.StreamStatus --output text 2>/dev/null || true; }
+create() { # STREAM: create it and wait until it is ACTIVE
+	$K create-stream --stream-name "$1" --shard-count "$SHARDS"
+	for _ in $(seq 1 100); do [ "$(status "$1")" = ACTIVE ] && return 0; sleep 0.2; done
+	die "stream $1 is not ACTIVE: $(status "$1")"
+}
 
-med() { sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f\n", m }'; }
-: >"$OUT/drain"; : >"$OUT/kl"; : >"$OUT/klcpu"; : >"$OUT/localcpu"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+"$KINLAKE" gen --events "$N" --output "$EV"
+# a second, small stream of the same events: read once before the measured runs, so
+# that the emulator's JavaScript is compiled and warm when the first one starts
+W=$((N < 10000 ? N : 10000))
+head -n "$W" "$EV" >"$OUT/warmup.jsonl"
+t_load=$(date +%s.%N)
+case $LOAD in
+state)
+	# 1. kinesis-mock creates the streams and persists its state; 2. the events go into
+	#    that state as its PutRecords would store them (tests/js/kinesis_put.mjs
+	#    --emulator-state); 3. kinesis-mock starts again on it
+	ST=$OUT/emulator
+	mkdir -p "$ST"
+	stack_up SHOULD_PERSIST_DATA=true PERSIST_PATH="$ST" PERSIST_INTERVAL=1s
+	create "$STREAM"
+	create warmup
+	for _ in $(seq 1 100); do # a persisted copy that holds both streams ACTIVE
+		node -e 'const [f, o, ...names] = process.argv.slice(1), fs = require("fs");
+			const j = JSON.parse(fs.readFileSync(f, "utf8"));
+			const ok = (n) => Object.values(j.streams).some((x) => x.streamName === n && x.streamStatus === "ACTIVE");
+			if (!names.every(ok)) process.exit(1);
+			fs.writeFileSync(o, JSON.stringify(j));' "$ST/kinesis-data.json" "$ST/empty.json" "$STREAM" warmup 2>/dev/null && break
+		sleep 0.2
+	done
+	[ -f "$ST/empty.json" ] || die "kinesis-mock did not persist the streams in $ST"
+	scripts/stack.sh down >>"$OUT/logs/stack.log" 2>&1
+	cp "$ST/empty.json" "$ST/kinesis-data.json"
+	echo "bench: writing $N events into kinesis-mock's state ($SHARDS shards)" >&2
+	node tests/js/kinesis_put.mjs "$STREAM" "$EV" --emulator-state "$ST/kinesis-data.json" 2>/dev/null >"$OUT/logs/put.json"
+	node tests/js/kinesis_put.mjs warmup "$OUT/warmup.jsonl" --emulator-state "$ST/kinesis-data.json" 2>/dev/null >/dev/null
+	echo "bench: starting kinesis-mock on it" >&2
+	stack_up LOAD_DATA_IF_EXISTS=true PERSIST_PATH="$ST"
+	[ "$(status "$STREAM")" = ACTIVE ] || die "stream $STREAM is not ACTIVE after loading: $(status "$STREAM")"
+	;;
+put)
+	stack_up
+	create "$STREAM"
+	create warmup
+	echo "bench: putting $N + $W events into $SHARDS shards (PutRecords x500, one call in flight per shard)" >&2
+	node tests/js/kinesis_put.mjs "$STREAM" "$EV" --parallel 2>/dev/null >"$OUT/logs/put.json"
+	node tests/js/kinesis_put.mjs warmup "$OUT/warmup.jsonl" --parallel 2>/dev/null >/dev/null
+	;;
+*) die "BENCH_KINESIS_LOAD must be state or put" ;;
+esac
+t_load=$(calc '%.0f' "$(date +%s.%N) - $t_load")
+shards=$($K list-shards --stream-name "$STREAM" --query 'length(Shards)' --output text)
+[ "$shards" = "$SHARDS" ] || die "the stream has $shards shards, not $SHARDS"
+echo "bench: warm-up read of $W events" >&2
+node tests/js/kinesis_drain.mjs warmup 500 2>/dev/null >"$OUT/logs/warmup.json"
+S3="aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3"
+$S3 mb s3://bench >/dev/null
+
+# A consumer's clock to its last record, read from outside at no cost to it: the
+# bytes kinesis-mock has written (wchar in /proc/PID/io: its sockets, nothing else),
+# sampled every 50 ms while the job runs; the last record went out with the last jump
+# of 64 KiB or more (the responses after it are empty, a few hundred bytes). Prints
+# seconds since T0, up to 50 ms late.
+watch_read() { # PID-of-the-job T0
+	python3 - "$(cat "$OUT/stack/kinesis.pid")" "$1" "$2" <<'PY'
+import sys, time
+emu, job, t0 = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+def running():
+    try:
+        with open(f'/proc/{job}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except OSError:
+        return False
+last_t, last_v = None, None
+while running():
+    with open(f'/proc/{emu}/io') as f:
+        v = int(next(l for l in f if l.startswith('wchar')).split()[1])
+    now = time.time()
+    if last_v is not None and v - last_v >= 65536:
+        last_t = now
+    last_v = v
+    time.sleep(0.05)
+if last_t is not None:
+    print(f'{last_t - t0:.3f}')
+PY
+}
+
+# one job: RUN NAME command...; appends a row to raw.tsv:
+#   read_s   seconds to the last record (the do-nothing consumer's own clock; kinlake
+#            --stream: watch_read; --input: wall time)
+#   done_s   seconds until everything is durable (kinlake: wall time, less the
+#            --exit-idle tail for --stream)
+#   user_s sys_s peak_rss_kb of the job, emulator_cpu_s kinesis-mock's CPU meanwhile,
+#   loadavg the machine's 1-minute load average when the job ended, watched_s
+#   watch_read's time (for the do-nothing consumer: a check of its own clock, which
+#   starts after Node's start-up and ListShards)
+RAW=$OUT/raw.tsv
+printf 'run\tjob\tread_s\tdone_s\tuser_s\tsys_s\tpeak_rss_kb\temulator_cpu_s\tloadavg\twatched_s\n' >"$RAW"
+job() {
+	local run=$1 name=$2 log=$OUT/logs/$2-$1.log
+	shift 2
+	local c0 c1 t0 tpid wpid="" read_s done_s
+	echo - >"$OUT/read_s"
+	c0=$(kcpu)
+	t0=$(date +%s.%N)
+	/usr/bin/time -f '%e %U %S %M' -o "$OUT/t" "$@" >"$log.out" 2>"$log" &
+	tpid=$!
+	case $name in file-*) ;; *) # the consumer too, so that every timed read has the same company
+		watch_read "$tpid" "$t0" >"$OUT/read_s" &
+		wpid=$! ;;
+	esac
+	wait "$tpid" || { tail -5 "$log" >&2; die "$name (run $run) failed: $*"; }
+	[ -z "$wpid" ] || wait "$wpid" || true
+	c1=$(kcpu)
+	read -r wall u s rss <"$OUT/t"
+	case $name in
+	drain) # its own clock: first GetShardIterator to the last record
+		local recs
+		recs=$(node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(j.records, j.seconds)' "$log.out")
+		read -r recs read_s <<<"$recs"
+		[ "$recs" = "$N" ] || die "the do-nothing consumer got $recs records, not $N"
+		read_s=$(calc '%.3f' "$read_s")
+		done_s=- ;;
+	stream-*)
+		grep -q "read=$N " "$log" || die "$name (run $run) did not read $N events: $(tail -1 "$log")"
+		read_s=$(cat "$OUT/read_s")
+		[ -n "$read_s" ] || die "$name (run $run): no time for its last record"
+		done_s=$(calc '%.3f' "$wall - $IDLE") ;;
+	*)
+		grep -q "read=$N " "$log" || die "$name (run $run) did not read $N events: $(tail -1 "$log")"
+		read_s=$wall
+		done_s=$wall ;;
+	esac
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "$read_s" "$done_s" "$u" "$s" "$rss" \
+		"$(calc '%.2f' "$c1 - $c0")" "$(cut -d' ' -f1 /proc/loadavg)" "$(cat "$OUT/read_s")" >>"$RAW"
+}
+
+KL="$KINLAKE ingest --format $FORMAT --no-progress"
+run_job() { # RUN JOB
+	rm -rf "$OUT/lake"
+	case $2 in
+	drain) job "$1" drain node tests/js/kinesis_drain.mjs "$STREAM" $((IDLE * 1000)) ;;
+	stream-s3) job "$1" stream-s3 $KL --stream "$STREAM" --lake "s3://bench/stream-$1" --exit-idle "$IDLE" ;;
+	stream-disk) [ "$DISK" != 1 ] || job "$1" stream-disk $KL --stream "$STREAM" --lake "$OUT/lake" --exit-idle "$IDLE" ;;
+	file-disk) job "$1" file-disk $KL --input "$EV" --lake "$OUT/lake" ;;
+	esac
+	rm -rf "$OUT/lake"
+}
+# the machine's load drifts: odd runs go one way, even runs the other, and the
+# ratios to the ceiling are taken within each run
 for r in $(seq 1 "$RUNS"); do
 	echo "bench: run $r/$RUNS" >&2
-	node tests/js/kinesis_drain.mjs bench 2000 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(j.records/j.seconds)})' >>"$OUT/drain"
-	rm -rf "$OUT/lake" "$OUT/lake-local"
-	# the stream run: wall time minus the idle tail (--exit-idle), CPU from /usr/bin/time
-	/usr/bin/time -f '%e %U %S' -o "$OUT/t" "$KINLAKE" ingest --stream bench --lake "$OUT/lake" --exit-idle 2 --format jsonl --quiet
-	read -r wall u s <"$OUT/t"
-	awk -v n="$N" -v w="$wall" 'BEGIN { printf "%.3f\n", n / (w - 2) }' >>"$OUT/kl"
-	awk -v n="$N" -v u="$u" -v s="$s" 'BEGIN { printf "%.3f\n", (u + s) * 1e6 / n }' >>"$OUT/klcpu"
-	/usr/bin/time -f '%e %U %S' -o "$OUT/t" "$KINLAKE" ingest --input "$OUT/events.jsonl" --lake "$OUT/lake-local" --format jsonl --quiet
-	read -r wall u s <"$OUT/t"
-	awk -v n="$N" -v u="$u" -v s="$s" 'BEGIN { printf "%.3f\n", (u + s) * 1e6 / n }' >>"$OUT/localcpu"
+	order="drain stream-s3 stream-disk file-disk"
+	[ $((r % 2)) = 1 ] || order="file-disk stream-disk stream-s3 drain"
+	for j in $order; do run_job "$r" "$j"; done
 done
-drain=$(med <"$OUT/drain"); kl=$(med <"$OUT/kl"); kc=$(med <"$OUT/klcpu"); lc=$(med <"$OUT/localcpu")
-echo "# kinlake Kinesis bench ($N events, $SHARDS shards, kinesis-mock, $RUNS runs, medians)"
-echo
-echo "| figure | value |"
-echo "|---|---:|"
-echo "| GetRecords ceiling (do-nothing consumer), events/s | $(printf '%.0f' "$drain") |"
-echo "| kinlake ingest --stream, events/s (idle tail excluded) | $(printf '%.0f' "$kl") |"
-echo "| kinlake ÷ ceiling | $(awk -v a="$kl" -v b="$drain" 'BEGIN { printf "%.2f", a / b }') |"
-echo "| CPU µs/event, stream mode | $kc |"
-echo "| CPU µs/event, local mode (same events from a file) | $lc |"
-echo "| stream ÷ local CPU per event | $(awk -v a="$kc" -v b="$lc" 'BEGIN { printf "%.2f", a / b }') |"
+
+# medians
+col() { awk -F'\t' -v j="$1" -v c="$2" 'NR > 1 && $2 == j { print $c }' "$RAW" | med; }
+eps() { awk -F'\t' -v j="$1" -v c="$2" -v n="$N" 'NR > 1 && $2 == j && $c != "-" { printf "%.3f\n", n / $c }' "$RAW" | med; }
+cpu() { awk -F'\t' -v j="$1" -v n="$N" 'NR > 1 && $2 == j { printf "%.6f\n", ($5 + $6) * 1e6 / n }' "$RAW" | med; }
+has() { awk -F'\t' -v j="$1" 'NR > 1 && $2 == j { f = 1 } END { exit !f }' "$RAW"; }
+CEIL=$(eps drain 3)
+# median over the runs of (the ceiling's seconds ÷ JOB's seconds in column COL), within each run
+pratio() { # JOB COL
+	awk -F'\t' -v j="$1" -v c="$2" 'NR > 1 && $2 == "drain" { d[$1] = $3 } NR > 1 && $2 == j { v[$1] = $c }
+		END { for (r in v) if (r in d && v[r] > 0) printf "%.6f\n", d[r] / v[r] }' "$RAW" | med
+}
+row() { # job label
+	has "$1" || return 0
+	local r d er ed rr="-" rd="-" c="-" emu="-"
+	r=$(col "$1" 3)
+	er=$(eps "$1" 3)
+	case $1 in drain | stream-*) rr=$(calc '%.2f' "$(pratio "$1" 3)") ;; esac
+	d="-" ed="-"
+	if [ "$1" != drain ]; then
+		d=$(calc '%.2f' "$(col "$1" 4)")
+		ed=$(calc '%.0f' "$(eps "$1" 4)")
+		c=$(calc '%.1f' "$(cpu "$1")")
+	fi
+	case $1 in stream-*) rd=$(calc '%.2f' "$(pratio "$1" 4)") ;; esac
+	case $1 in file-*) ;; *) emu="$(calc '%.1f' "$(col "$1" 8)") ($(calc '%.0f' "100 * $(col "$1" 8) / $r")%)" ;; esac
+	printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$2" "$(calc '%.2f' "$r")" "$(calc '%.0f' "$er")" \
+		"$rr" "$d" "$ed" "$rd" "$c" "$emu"
+}
+verdict() { awk -v r="$1" -v op="$2" -v t="$3" 'BEGIN { ok = op == ">=" ? r >= t : r <= t; print (ok ? "met" : "NOT met") }'; }
+rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- src 2>/dev/null || rev="$rev+local changes"
+REPORT=$OUT/results.md
+{
+	echo "# kinlake Kinesis bench — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo
+	echo "$($KINLAKE version) ($rev); $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)); node $(node --version); kinesis-local $(node -p 'require("./node_modules/kinesis-local/package.json").version'); load average $load0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
+	echo "$N events ($(calc '%.1f' "$(stat -c %s "$EV") / 1e6") MB) in a $SHARDS-shard stream (loaded by '$LOAD' in ${t_load} s), --format $FORMAT, $RUNS runs, medians"
+	echo
+	echo "| job | s to last record | events/s | ÷ ceiling | s to durable | events/s end to end | ÷ ceiling | CPU µs/event | emulator CPU s (÷ s to last record) |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+	row drain "GetRecords ceiling: do-nothing consumer (kinesis_drain.mjs)"
+	row stream-s3 "kinlake --stream → S3 (moto)"
+	row stream-disk "kinlake --stream → local disk"
+	row file-disk "kinlake --input file → local disk (local mode)"
+	echo
+	s3r=$(calc '%.2f' "$(pratio stream-s3 4)")
+	echo "- kinlake → S3 end to end ÷ ceiling: $s3r (target ≥ 0.80: $(verdict "$s3r" '>=' 0.8))"
+	c1=$(calc '%.2f' "$(cpu stream-s3) / $(cpu file-disk)")
+	echo "- CPU per event, stream mode → S3 ÷ local mode: $c1 (target ≤ 1.5: $(verdict "$c1" '<=' 1.5))$(has stream-disk && echo "; stream mode → local disk ÷ local mode: $(calc '%.2f' "$(cpu stream-disk) / $(cpu file-disk)")")"
+	echo "- events/s: median of the runs; ÷ ceiling: median of the runs' ratios (each job against the ceiling measured in the same run)"
+	echo "- s to last record: the do-nothing consumer's clock from its first GetShardIterator to the last record's arrival; kinlake --stream: from its start until kinesis-mock sent the last response with records (its last jump of 64 KiB in wchar, /proc/PID/io, sampled every 50 ms; watched_s in the raw rows is the same clock on the consumer)"
+	echo "- s to durable: kinlake's wall time; for --stream less the $IDLE s --exit-idle tail, so it includes the final flush, upload and checkpoint"
+	echo "- CPU: user + sys of the whole process ÷ events; emulator CPU: kinesis-mock's user + sys seconds during the job, busy = that ÷ s to last record (one JavaScript thread plus V8's GC threads)"
+	echo
+	echo "raw runs ($RAW):"
+	echo
+	echo '```'
+	column -t -s $'\t' "$RAW"
+	echo '```'
+} >"$REPORT"
+cat "$REPORT"

@@ -5,6 +5,8 @@
 # `up` starts both (if not already running), waits until they answer, records
 # their PIDs under .stack/, and prints the environment to export. `down` stops
 # them by PID. Tests use the same script with KL_STACK_DIR set to a temp dir.
+# KL_STACK_WAIT: seconds to wait for each server to answer [30] (kinesis-mock
+# loading a large persisted state, LOAD_DATA_IF_EXISTS, answers only after it).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${KL_STACK_DIR:-$ROOT/.stack}
@@ -13,7 +15,7 @@ MOTO_PORT=${KL_MOTO_PORT:-5000}
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { # url, name
-	for _ in $(seq 1 150); do
+	for _ in $(seq 1 $((${KL_STACK_WAIT:-30} * 5))); do
 		curl -s -o /dev/null --max-time 1 "$1" && return 0
 		sleep 0.2
 	done

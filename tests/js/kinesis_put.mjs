@@ -1,19 +1,35 @@
 // kinesis_put.mjs — put a JSON-lines file into a Kinesis stream with the real
 // AWS SDK (@aws-sdk/client-kinesis), PutRecords in batches of 500 (retrying
 // failed entries), plus KPL-aggregated records built with aws-kinesis-agg.
-// Usage: node tests/js/kinesis_put.mjs STREAM FILE [--agg N]
-//   --agg N: put the first N lines as KPL-aggregated records (about 50 user
-//            records each) instead of plain records.
+// Usage: node tests/js/kinesis_put.mjs STREAM FILE [--agg N] [--parallel]
+//                                      [--emulator-state STATE_FILE]
+//   --agg N:     put the first N lines as KPL-aggregated records (about 50 user
+//                records each) instead of plain records.
+//   --parallel:  one PutRecords call in flight per shard instead of one in all
+//                (lines grouped by the open shard their partition key hashes
+//                to, so the order within a shard is still the file's order).
+//   --emulator-state STATE_FILE: no API calls. STATE_FILE is kinesis-mock's
+//                persisted state (SHOULD_PERSIST_DATA=true, kinesis-local 0.6.x)
+//                holding STREAM; the lines are added to it exactly as the
+//                emulator's PutRecords would store them (same shard from the
+//                MD5 of the partition key, same sequence numbers), arriving at
+//                1000 records/s up to now. Start kinesis-mock on it with
+//                LOAD_DATA_IF_EXISTS=true. Used by bench/kinesis.sh: the
+//                emulator's PutRecords costs O(records already in the shard)
+//                per record (see bench/README.md), so putting 10^5..10^6
+//                records through the API takes hours.
 // Environment: AWS_ENDPOINT_URL_KINESIS, AWS_REGION, credentials.
-import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { KinesisClient, PutRecordsCommand, ListShardsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import agg from 'aws-kinesis-agg';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync, openSync, writeSync, closeSync, renameSync } from 'node:fs';
 
 const [stream, file, ...rest] = process.argv.slice(2);
-const aggN = rest[0] === '--agg' ? Number(rest[1]) : 0;
-// HTTP/1.1: the local emulator speaks plain HTTP without HTTP/2
-const client = new KinesisClient({ endpoint: process.env.AWS_ENDPOINT_URL_KINESIS, region: process.env.AWS_REGION || 'us-east-1', requestHandler: new NodeHttpHandler() });
+const opt = (name) => { const i = rest.indexOf(name); return i < 0 ? undefined : rest[i + 1]; };
+const aggN = Number(opt('--agg') || 0);
+const parallel = rest.includes('--parallel');
+const stateFile = opt('--emulator-state');
 // like real producers, key records by entity: repeats of an event land on one shard
 const keyOf = (l, i) => { const m = /"event_uuid":"([^"]{1,200})"/.exec(l.toString('latin1')); return m ? m[1] : `pk-${i}`; };
 const data = readFileSync(file);
@@ -23,6 +39,22 @@ for (let s = 0; s < data.length;) {
   if (e > s) lines.push(data.subarray(s, e));
   s = e + 1;
 }
+// the shard a partition key lands on: the open shard whose hash key range holds
+// the MD5 of the key, read as an unsigned 128-bit number
+const hashOf = (pk) => BigInt('0x' + createHash('md5').update(pk, 'utf8').digest('hex'));
+const shardOf = (shards, pk) => {
+  const h = hashOf(pk);
+  return shards.find((s) => BigInt(s.HashKeyRange.StartingHashKey) <= h && h <= BigInt(s.HashKeyRange.EndingHashKey));
+};
+
+if (stateFile) {
+  if (aggN) throw new Error('--emulator-state takes plain records only');
+  emulatorState();
+  process.exit(0);
+}
+
+// HTTP/1.1: the local emulator speaks plain HTTP without HTTP/2
+const client = new KinesisClient({ endpoint: process.env.AWS_ENDPOINT_URL_KINESIS, region: process.env.AWS_REGION || 'us-east-1', requestHandler: new NodeHttpHandler() });
 
 async function putAll(entries) {
   for (let i = 0; i < entries.length; i += 500) {
@@ -36,6 +68,70 @@ async function putAll(entries) {
   }
 }
 
+async function putParallel(entries) {
+  const shards = [];
+  for (let token; ;) {
+    const r = await client.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: stream }));
+    shards.push(...r.Shards.filter((s) => !s.SequenceNumberRange.EndingSequenceNumber));
+    if (!(token = r.NextToken)) break;
+  }
+  const per = new Map(shards.map((s) => [s, []]));
+  for (const e of entries) {
+    const s = shardOf(shards, e.PartitionKey);
+    if (!s) throw new Error(`no open shard for partition key ${e.PartitionKey}`);
+    per.get(s).push(e);
+  }
+  await Promise.all([...per.values()].map(putAll));
+}
+
+function emulatorState() {
+  const state = JSON.parse(readFileSync(stateFile, 'utf8'));
+  const sd = Object.values(state.streams).find((s) => s.streamName === stream);
+  if (!sd) throw new Error(`${stateFile}: no stream ${stream}`);
+  const keys = Object.keys(sd.shards);
+  const shards = keys.map((k, i) => ({ key: k, i, ...JSON.parse(k) }));
+  const open = shards.filter((s) => !s.SequenceNumberRange.EndingSequenceNumber);
+  // kinesis-mock's SequenceNumber.create (after kinesalite): hex digits
+  // 2 | shard created (s, 9) | shard index (1) | index in shard (16) | 00 |
+  // record time (s, 9) | shard index (8) | 2, written in decimal
+  const hex = (v, n) => ('0'.repeat(n) + BigInt(v).toString(16)).slice(-n);
+  const seqNo = (s, index, ms) => {
+    const created = Math.floor(Date.parse(s.CreatedAtTimestamp) / 1000);
+    return BigInt('0x2' + hex(created, 9) + BigInt(s.ShardIndex).toString(16).slice(-1) + hex(index, 16) +
+      '00' + hex(Math.floor(ms / 1000), 9) + hex(s.ShardIndex, 8) + '2').toString();
+  };
+  const t0 = Date.now() - lines.length; // 1000 records/s, the last one now
+  const per = shards.map(() => []);
+  const count = shards.map((s) => sd.shards[s.key].length);
+  lines.forEach((l, i) => {
+    const pk = keyOf(l, i);
+    const s = shardOf(open, pk);
+    if (!s) throw new Error(`no open shard for partition key ${pk}`);
+    const ms = t0 + i;
+    per[s.i].push(JSON.stringify({
+      ApproximateArrivalTimestamp: Number((ms / 1000).toFixed(3)), Data: l.toString('base64'),
+      EncryptionType: sd.encryptionType, PartitionKey: pk, SequenceNumber: seqNo(s, ++count[s.i], ms),
+    }));
+  });
+  // the state can be larger than the longest string V8 allows: write it in pieces
+  const before = keys.map((k) => sd.shards[k].map((r) => JSON.stringify(r)));
+  keys.forEach((k, i) => { sd.shards[k] = `@@shard${i}@@`; });
+  const tmp = `${stateFile}.tmp`;
+  const fd = openSync(tmp, 'w');
+  const parts = JSON.stringify(state).split(/"@@shard(\d+)@@"/);
+  for (let j = 0; j < parts.length; j++) {
+    if (j % 2 === 0) { writeSync(fd, parts[j]); continue; }
+    const i = Number(parts[j]);
+    const all = before[i].concat(per[i]);
+    writeSync(fd, '[');
+    for (let r = 0; r < all.length; r += 1000) writeSync(fd, (r ? ',' : '') + all.slice(r, r + 1000).join(','));
+    writeSync(fd, ']');
+  }
+  closeSync(fd);
+  renameSync(tmp, stateFile);
+  console.log(JSON.stringify({ plain: lines.length, shards: per.map((p) => p.length) }));
+}
+
 const aggregated = [];
 if (aggN) {
   const users = lines.slice(0, aggN).map((l, i) => ({ partitionKey: keyOf(l, i), data: l }));
@@ -47,5 +143,5 @@ if (aggN) {
   });
 }
 const plain = lines.slice(aggN).map((l, i) => ({ PartitionKey: keyOf(l, i + aggN), Data: l }));
-await putAll([...aggregated, ...plain]);
+await (parallel ? putParallel : putAll)([...aggregated, ...plain]);
 console.log(JSON.stringify({ plain: plain.length, aggregated_user_records: aggN, aggregated_records: aggregated.length }));

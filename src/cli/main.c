@@ -200,12 +200,16 @@ static int cmd_ingest(int argc, char **argv)
 	char err[256];
 	int r = kl_opts_parse(ingest_opts, NOPTS(ingest_opts), &c, argc, argv, err, sizeof err);
 	if (r == KL_OPTS_HELP) {
-		printf("Usage: kinlake ingest --input PATH|- --lake DIR [options]\n\n"
-		       "Validate, enrich and partition JSON events into a lake on disk:\n"
-		       "  DIR/events/event_type=T/event_subtype=S/dt=YYYY-MM-DD/hr=HH/<file>\n"
-		       "  DIR/errors/<reason>/dt=YYYY-MM-DD/<file>   (dead letters, raw bytes kept)\n"
-		       "Re-running the same input is a no-op; after a crash it completes the\n"
-		       "lake without duplicates. SIGINT/SIGTERM flush, commit and exit 0.\n\n"
+		printf("Usage: kinlake ingest --input PATH|- --lake DIR [options]\n"
+		       "       kinlake ingest --stream NAME|ARN --lake DIR|s3://BUCKET/PREFIX [options]\n\n"
+		       "Validate, enrich and partition JSON events into a lake:\n"
+		       "  LAKE/events/event_type=T/event_subtype=S/dt=YYYY-MM-DD/hr=HH/<file>\n"
+		       "  LAKE/errors/<reason>/dt=YYYY-MM-DD/<file>   (dead letters, raw bytes kept)\n"
+		       "A file: re-running the same input is a no-op; after a crash it completes\n"
+		       "the lake without duplicates. A Kinesis stream: every shard, resumed from\n"
+		       "the checkpoints in LAKE/_kinlake/ (AWS_REGION, AWS_ENDPOINT_URL_KINESIS,\n"
+		       "AWS_ENDPOINT_URL_S3 and the usual AWS credentials apply).\n"
+		       "SIGINT/SIGTERM flush, commit and exit 0.\n\n"
 		       "Options:\n");
 		kl_opts_help(stdout, ingest_opts, NOPTS(ingest_opts));
 		return 0;
@@ -804,14 +808,15 @@ static void usage(FILE *f)
 		"kinlake %s — land a stream of JSON events in a partitioned data lake\n\n"
 		"Usage: kinlake <command> [options]      kinlake <command> --help\n\n"
 		"Commands:\n"
-		"  ingest      events from a file or stdin into a lake directory\n"
+		"  ingest      events from a file, stdin or a Kinesis stream into a lake (disk or S3)\n"
 		"  transform   stdin -> stdout, one enriched event per line; dead letters to stderr\n"
 		"  gen         write a synthetic event stream (for demos, tests and benchmarks)\n"
 		"  lambda      run as the AWS Lambda custom runtime (Firehose, Kinesis event source)\n"
 		"  version     print the version\n\n"
 		"Example:\n"
 		"  kinlake gen --events 100000 > events.jsonl\n"
-		"  kinlake ingest --input events.jsonl --lake ./lake\n",
+		"  kinlake ingest --input events.jsonl --lake ./lake\n"
+		"  kinlake ingest --stream events --lake s3://my-bucket/lake --metrics-listen 127.0.0.1:9108\n",
 		KL_VERSION);
 }
 

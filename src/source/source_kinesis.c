@@ -196,12 +196,22 @@ static int add_mark(struct src_kinesis *s, const char *seq, size_t n)
 /* Next Kinesis record of the batch -> user records in s->subs. */
 static int next_kinesis_record(struct src_kinesis *s, int *got)
 {
-	struct kl_json_member r, d, q;
+	struct kl_json_member r, m, d = {0}, q = {0};
 	*got = 0;
 	if (!kl_json_iter_next(&s->it, &r))
 		return KL_OK;
-	if (!kl_json_object_get(r.val, r.val_len, "Data", &d) || d.type != KL_JSON_STRING ||
-	    !kl_json_object_get(r.val, r.val_len, "SequenceNumber", &q) || q.type != KL_JSON_STRING)
+	/* one pass over the record's members: a second lookup would step over
+	 * the (large) base64 Data again when SequenceNumber comes after it */
+	struct kl_json_iter mi;
+	kl_json_iter_init(&mi, r.val, r.val_len);
+	int have_d = 0, have_q = 0;
+	while ((!have_d || !have_q) && kl_json_iter_next(&mi, &m)) {
+		if (!have_d && kl_json_key_is(&m, "Data", 4))
+			d = m, have_d = 1;
+		else if (!have_q && kl_json_key_is(&m, "SequenceNumber", 14))
+			q = m, have_q = 1;
+	}
+	if (!have_d || d.type != KL_JSON_STRING || !have_q || q.type != KL_JSON_STRING)
 		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: record without Data");
 	kl_buf_reset(&s->data);
 	if (kl_buf_reserve(&s->data, kl_base64_decoded_max(d.val_len)))

@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "encode/parquet/parquet.h"
+#include "fuzz_common.h"
 
 #include <snappy-c.h>
 #include <stdint.h>
@@ -28,13 +29,6 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#define REQUIRE(c)                                                                                 \
-	do {                                                                                       \
-		if (!(c)) {                                                                        \
-			fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #c);  \
-			abort();                                                                   \
-		}                                                                                  \
-	} while (0)
 
 /* ---- input ----------------------------------------------------------- */
 

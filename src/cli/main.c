@@ -321,6 +321,11 @@ static int cmd_ingest(int argc, char **argv)
 		struct kl_stream_stats ss;
 		memset(&ss, 0, sizeof ss);
 		rc = store_factory_init(&factory, &eb);
+		if (!rc && strncmp(c.lake, "s3://", 5)) {
+			/* a crash may have left temporary files; no shard runs yet */
+			uint64_t swept;
+			kl_store_local_sweep(c.lake, &swept);
+		}
 		if (!rc)
 			rc = kl_stream_run(&so, &ss, &eb);
 		store_factory_cleanup(&factory);

@@ -78,3 +78,5 @@ put crash "$T/crash.jsonl"
 sleep 2; kill -9 "$pid"; wait "$pid" 2>/dev/null || true
 "$KL" ingest --stream crash --lake "$T/lake3" --exit-idle 3 --max-file-bytes 64KiB --format jsonl
 check_lake "$T/crash.jsonl" "$T/lake3" --allow-duplicates
+# the restart swept what the killed run left half-written
+[ -z "$(find "$T/lake3" -name '.*.tmp-*')" ] || fail "temporary files left in the lake: $(find "$T/lake3" -name '.*.tmp-*')"

@@ -45,6 +45,18 @@ void kl_http_resp_init(struct kl_http_resp *r, size_t max_body)
 	kl_buf_init(&r->body, max_body);
 }
 
+void kl_http_resp_reset(struct kl_http_resp *r)
+{
+	r->status = 0;
+	r->net = KL_NET_OK;
+	r->request_id[0] = r->content_type[0] = r->etag[0] = '\0';
+	r->retry_after[0] = r->error_type[0] = r->http_version[0] = '\0';
+	r->checksum_sha256[0] = '\0';
+	for (size_t i = 0; i < r->n_capture; i++)
+		r->capture[i].value[0] = '\0';
+	kl_buf_reset(&r->body);
+}
+
 void kl_http_resp_cleanup(struct kl_http_resp *r) { kl_buf_cleanup(&r->body); }
 
 unsigned kl_http_resp_retry_after_ms(const struct kl_http_resp *r)
@@ -200,14 +212,7 @@ int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_
 	CURL *c = h->curl;
 	char host[256];
 	url_host(req->url, host, sizeof host);
-	resp->status = 0;
-	resp->net = KL_NET_OK;
-	resp->request_id[0] = resp->content_type[0] = resp->etag[0] = '\0';
-	resp->retry_after[0] = resp->error_type[0] = resp->http_version[0] = '\0';
-	resp->checksum_sha256[0] = '\0';
-	for (size_t i = 0; i < resp->n_capture; i++)
-		resp->capture[i].value[0] = '\0';
-	kl_buf_reset(&resp->body);
+	kl_http_resp_reset(resp);
 
 	/* Reset options, keep the connection cache. */
 	curl_easy_reset(c);

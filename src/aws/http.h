@@ -73,6 +73,8 @@ struct kl_http_resp {
 };
 
 void kl_http_resp_init(struct kl_http_resp *r, size_t max_body);
+/* Clear status, headers, captures and body before a request (keeps memory). */
+void kl_http_resp_reset(struct kl_http_resp *r);
 void kl_http_resp_cleanup(struct kl_http_resp *r);
 /* Retry-After in milliseconds (delta-seconds form only), 0 if none. */
 unsigned kl_http_resp_retry_after_ms(const struct kl_http_resp *r);

@@ -66,6 +66,28 @@ void kl_kinesis_cleanup(struct kl_kinesis *k)
 	k->http = NULL;
 }
 
+/* The client's own chain, or the shared one under its mutex. */
+static int creds_get(struct kl_kinesis *k, struct kl_aws_creds *c, struct kl_errbuf *eb)
+{
+	if (!k->shared_creds)
+		return kl_cred_chain_get(&k->creds, time(NULL), c, eb);
+	pthread_mutex_lock(k->shared_mu);
+	int rc = kl_cred_chain_get(k->shared_creds, time(NULL), c, eb);
+	pthread_mutex_unlock(k->shared_mu);
+	return rc;
+}
+
+static void creds_expire(struct kl_kinesis *k)
+{
+	if (!k->shared_creds) {
+		kl_cred_chain_expire(&k->creds);
+		return;
+	}
+	pthread_mutex_lock(k->shared_mu);
+	kl_cred_chain_expire(k->shared_creds);
+	pthread_mutex_unlock(k->shared_mu);
+}
+
 static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 {
 	(void)n;
@@ -73,14 +95,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	struct kl_aws_creds c;
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	int rc;
-	if (k->shared_creds) {
-		pthread_mutex_lock(k->shared_mu);
-		rc = kl_cred_chain_get(k->shared_creds, time(NULL), &c, &eb);
-		pthread_mutex_unlock(k->shared_mu);
-	} else {
-		rc = kl_cred_chain_get(&k->creds, time(NULL), &c, &eb);
-	}
+	int rc = creds_get(k, &c, &eb);
 	if (rc) {
 		kl_errbuf_clear(&k->err);
 		kl_errbuf_set(&k->err, rc, "Kinesis %s: credentials: %s", k->op, eb.msg);
@@ -149,13 +164,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	if (k->resp.net == KL_NET_OK && kl_retry_is_expired_token(k->last.code) &&
 	    !k->refreshed) {
 		k->refreshed = 1; /* new credentials, then one more try */
-		if (k->shared_creds) {
-			pthread_mutex_lock(k->shared_mu);
-			kl_cred_chain_expire(k->shared_creds);
-			pthread_mutex_unlock(k->shared_mu);
-		} else {
-			kl_cred_chain_expire(&k->creds);
-		}
+		creds_expire(k);
 		return KL_ERETRY;
 	}
 	return kl_retry_classify(k->resp.net, k->resp.status, k->last.code);

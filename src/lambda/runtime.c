@@ -636,14 +636,7 @@ static int conn_request(void *ctx, const struct kl_http_req *req, struct kl_http
 			struct kl_errbuf *eb)
 {
 	struct kl_lambda_conn *c = ctx;
-	resp->status = 0;
-	resp->net = KL_NET_OK;
-	resp->request_id[0] = resp->content_type[0] = resp->etag[0] = '\0';
-	resp->retry_after[0] = resp->error_type[0] = resp->http_version[0] = '\0';
-	resp->checksum_sha256[0] = '\0';
-	for (size_t i = 0; i < resp->n_capture; i++)
-		resp->capture[i].value[0] = '\0';
-	kl_buf_reset(&resp->body);
+	kl_http_resp_reset(resp);
 
 	/* the path: what follows scheme://host:port */
 	const char *path = strstr(req->url, "://");

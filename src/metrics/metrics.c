@@ -303,24 +303,17 @@ static void serve(struct kl_metrics_reporter *r, struct kl_buf *b)
 	close(c);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static void *reporter_main(void *arg)
 {
 	struct kl_metrics_reporter *r = arg;
 	struct kl_buf b;
 	kl_buf_init(&b, 0);
-	int64_t t = now_ms(), never = INT64_MAX;
+	int64_t t = kl_mono_ms(), never = INT64_MAX;
 	int64_t next_file = r->file && r->interval_ms > 0 ? t + r->interval_ms : never;
 	int64_t next_status = r->status && r->status_interval_ms > 0 ? t + r->status_interval_ms
 								  : never;
 	for (;;) {
-		t = now_ms();
+		t = kl_mono_ms();
 		if (t >= next_file) {
 			struct kl_errbuf eb;
 			kl_errbuf_clear(&eb);

@@ -125,6 +125,7 @@ struct ingest_cfg {
 	int no_progress, quiet;
 	const char *metrics_file, *metrics_listen;
 	int64_t metrics_interval_ms, status_interval_ms;
+	const char *cloudwatch_ns;
 };
 
 static const struct kl_opt ingest_opts[] = {
@@ -183,7 +184,11 @@ static const struct kl_opt ingest_opts[] = {
 	 "HOST:PORT", "serve the same metrics at http://HOST:PORT/metrics (port 0: any free port)",
 	 NULL, 0, 0},
 	{"metrics-interval", KL_OPT_MS, offsetof(struct ingest_cfg, metrics_interval_ms), "10",
-	 "SECONDS", "how often --metrics-file is rewritten", NULL, 0.1, 86400},
+	 "SECONDS", "how often --metrics-file is rewritten (and CloudWatch published)", NULL, 0.1,
+	 86400},
+	{"cloudwatch-namespace", KL_OPT_STR, offsetof(struct ingest_cfg, cloudwatch_ns), NULL, "NS",
+	 "stream mode: also publish the metrics to CloudWatch (PutMetricData) in this namespace "
+	 "every --metrics-interval (docs/metrics.md)", NULL, 0, 0},
 	{"status-interval", KL_OPT_MS, offsetof(struct ingest_cfg, status_interval_ms), "60",
 	 "SECONDS", "a status line on stderr this often when no progress bar is drawn "
 	 "(stream mode, or stderr not a terminal); 0: never", NULL, 0, 86400},
@@ -231,6 +236,8 @@ static int cmd_ingest(int argc, char **argv)
 		return bad_usage("ingest", "--lake s3://... is for --stream; use a directory with --input");
 	if (!c.lake)
 		return bad_usage("ingest", "--lake is required (the lake root directory)");
+	if (c.cloudwatch_ns && (!c.stream || !*c.cloudwatch_ns))
+		return bad_usage("ingest", "--cloudwatch-namespace needs --stream and a non-empty name");
 
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);
@@ -276,6 +283,10 @@ static int cmd_ingest(int argc, char **argv)
 	rep.m = &metrics;
 	rep.file = c.metrics_file;
 	rep.interval_ms = c.metrics_interval_ms;
+	rep.cloudwatch_ns = c.cloudwatch_ns;
+	rep.cloudwatch_region = c.region;
+	rep.log = stderr;
+	rep.log_prefix = "kinlake ingest: ";
 	if (!c.quiet && !o.progress && c.status_interval_ms > 0) {
 		rep.status = stderr;
 		rep.status_prefix = "kinlake ingest: status: ";

@@ -1,6 +1,7 @@
 /* metrics.c — see metrics.h. */
 #include "metrics/metrics.h"
 #include "core/clock.h"
+#include "metrics/cwmetrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -125,6 +126,10 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	  LOAD(m->files));
 	C("bytes_read_total", "Bytes read from the source.", LOAD(m->bytes_in));
 	C("bytes_written_total", "Bytes of committed files.", LOAD(m->bytes_out));
+	if (m->cloudwatch)
+		C("cloudwatch_errors_total",
+		  "CloudWatch PutMetricData calls that failed (after retries).",
+		  LOAD(m->cloudwatch_errors));
 	G("last_commit_timestamp_seconds", "Unix time of the last commit (0: none yet).",
 	  LOAD(m->last_commit_unix));
 	G("start_timestamp_seconds", "Unix time the run started.", LOAD(m->start_unix));
@@ -355,7 +360,32 @@ int kl_metrics_reporter_start(struct kl_metrics_reporter *r, struct kl_errbuf *e
 			return rc;
 		}
 	}
+	r->cw = NULL;
+	if (r->cloudwatch_ns) {
+		struct kl_cw_publisher *p = calloc(1, sizeof *p);
+		int rc = p ? KL_OK : kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+		if (p) {
+			p->m = r->m;
+			p->ns = r->cloudwatch_ns;
+			p->region = r->cloudwatch_region;
+			p->interval_ms = r->interval_ms > 0 ? r->interval_ms : 10000;
+			p->log = r->log;
+			p->log_prefix = r->log_prefix;
+			rc = kl_cw_publisher_start(p, eb);
+		}
+		if (rc) {
+			free(p);
+			close(r->wake[0]);
+			close(r->wake[1]);
+			return rc;
+		}
+		r->cw = p;
+	}
 	if (pthread_create(&r->thread, NULL, reporter_main, r)) {
+		if (r->cw)
+			kl_cw_publisher_stop(r->cw);
+		free(r->cw);
+		r->cw = NULL;
 		close(r->wake[0]);
 		close(r->wake[1]);
 		return kl_errbuf_set(eb, KL_ENOMEM, "metrics: cannot start the reporter thread");
@@ -376,6 +406,11 @@ int kl_metrics_reporter_stop(struct kl_metrics_reporter *r, struct kl_errbuf *eb
 		close(r->listen_fd);
 	r->listen_fd = -1;
 	r->started = 0;
+	if (r->cw) { /* before the file: it shows the final cloudwatch_errors_total */
+		kl_cw_publisher_stop(r->cw);
+		free(r->cw);
+		r->cw = NULL;
+	}
 	int rc = r->file ? kl_metrics_write_file(r->m, r->file, eb) : KL_OK;
 	if (!rc && r->err.code)
 		rc = kl_errbuf_set(eb, r->err.code, "%s", r->err.msg);

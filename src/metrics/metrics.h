@@ -13,14 +13,18 @@
  *   - a file rewritten atomically every interval (node_exporter's textfile
  *     collector reads it), and once more at the end;
  *   - an HTTP endpoint, GET /metrics on a loopback or any address:port;
- *   - a one-line status on stderr every status interval (logs of long runs).
+ *   - a one-line status on stderr every status interval (logs of long runs);
+ *   - CloudWatch PutMetricData every interval when cloudwatch_ns is set
+ *     (metrics/cwmetrics.h; on its own thread, so a slow endpoint never
+ *     delays the other outputs).
  *
  * Metric names (all prefixed kinlake_): records_read_total,
  * rejected_total{reason}, duplicates_total, replayed_total,
  * events_stored_total, dead_letters_stored_total, files_committed_total,
  * bytes_read_total, bytes_written_total, last_commit_timestamp_seconds,
  * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
- * shard_records_read_total{shard}.
+ * shard_records_read_total{shard}; with CloudWatch publishing on,
+ * cloudwatch_errors_total.
  */
 #ifndef KL_METRICS_METRICS_H
 #define KL_METRICS_METRICS_H
@@ -36,6 +40,8 @@
 
 #define KL_METRICS_MAX_SHARDS 1024
 
+struct kl_cw_publisher;
+
 struct kl_metrics_shard {
 	char id[128];                  /* written once, before the slot is published */
 	_Atomic int64_t millis_behind; /* -1 until the first GetRecords answer */
@@ -49,6 +55,8 @@ struct kl_metrics {
 	_Atomic int64_t last_commit_unix, start_unix;
 	int64_t start_mono_ns; /* set by init, read-only after */
 	_Atomic unsigned shards_running;
+	_Atomic uint64_t cloudwatch_errors; /* failed PutMetricData calls */
+	int cloudwatch; /* publishing to CloudWatch: render cloudwatch_errors */
 	char stream[256]; /* stream mode: the stream's name, a label */
 	struct kl_metrics_shard *shards; /* KL_METRICS_MAX_SHARDS slots */
 	_Atomic size_t nshards;
@@ -78,6 +86,11 @@ struct kl_metrics_reporter {
 	FILE *status;         /* NULL: no status lines */
 	int64_t status_interval_ms;
 	const char *status_prefix;
+	const char *cloudwatch_ns;     /* NULL: no CloudWatch publishing */
+	const char *cloudwatch_region; /* NULL: the environment's */
+	FILE *log;            /* CloudWatch failures, one line each; NULL: silent */
+	const char *log_prefix;
+	struct kl_cw_publisher *cw; /* internal */
 	int wake[2];          /* pipe: a byte stops the thread */
 	pthread_t thread;
 	int started;
@@ -91,7 +104,8 @@ int kl_metrics_listen(const char *addr, int *fd, int *port, struct kl_errbuf *eb
  * caller first. Takes ownership of listen_fd. */
 int kl_metrics_reporter_start(struct kl_metrics_reporter *r, struct kl_errbuf *eb);
 
-/* Stop the thread, then write the file one last time (final counters). */
+/* Stop the thread, then write the file one last time (final counters) and
+ * publish the last CloudWatch deltas. */
 int kl_metrics_reporter_stop(struct kl_metrics_reporter *r, struct kl_errbuf *eb);
 
 #endif

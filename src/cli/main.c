@@ -575,7 +575,28 @@ static const struct kl_opt lambda_opts[] = {
 struct lambda_ctx {
 	struct kl_lambda_app app;
 	struct kl_lambda_stats st;
+	const char *cw_ns, *function; /* EMF metrics (docs/metrics.md); cw_ns NULL: off */
 };
+
+/* CloudWatch EMF lines on stdout, after the answer was posted (not on the
+ * response path); only for delivered answers, as a failed batch comes back. */
+static void lambda_emf(struct lambda_ctx *c, const struct kl_lambda_report *rep)
+{
+	if (!c->cw_ns || rep->error_type || rep->post_rc)
+		return;
+	struct kl_cw_counters n;
+	kl_lambda_stats_counters(&c->st, &n);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct kl_cw_emf e = {c->cw_ns, "FunctionName", c->function,
+			      (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, &n, rep->ms,
+			      kl_lambda_kind_name(c->st.kind)};
+	struct kl_buf l;
+	kl_buf_init(&l, 1 << 16);
+	if (!kl_cw_emf_render(&l, &e) && fwrite(l.data, 1, l.len, stdout) == l.len)
+		fflush(stdout);
+	kl_buf_cleanup(&l);
+}
 
 static int lambda_invoke(void *ctx, const struct kl_lambda_invocation *inv, struct kl_buf *out,
 			 const char **error_type, struct kl_errbuf *eb)
@@ -632,6 +653,7 @@ static void lambda_done(void *ctx, const struct kl_lambda_invocation *inv,
 	if (!rc)
 		fwrite(l.data, 1, l.len, stderr);
 	kl_buf_cleanup(&l);
+	lambda_emf(c, rep);
 	/* not delivered: Firehose retries the batch; its events must not be Dropped then */
 	if ((rep->error_type || rep->post_rc) && kl_lambda_app_forget(&c->app))
 		fprintf(stderr, "{\"level\":\"ERROR\",\"message\":\"out of memory resetting the "
@@ -724,6 +746,8 @@ static int cmd_lambda(int argc, char **argv)
 		       "  KINLAKE_COMPRESSION     zstd (default) | gzip | none\n"
 		       "  KINLAKE_SSE             S3 server-side encryption: aws:kms | AES256\n"
 		       "  KINLAKE_SSE_KMS_KEY_ID  the KMS key for aws:kms (default: the AWS managed key)\n"
+		       "  KINLAKE_CLOUDWATCH_NAMESPACE  namespace of the EMF metric lines on stdout\n"
+		       "                          (default kinlake; empty: none; docs/metrics.md)\n"
 		       "  AWS_REGION, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and the usual credentials\n");
 		return 0;
 	}
@@ -771,6 +795,11 @@ static int cmd_lambda(int argc, char **argv)
 		goto out;
 	}
 	ctx->app.margin_ms = c.margin_ms;
+	ctx->cw_ns = getenv("KINLAKE_CLOUDWATCH_NAMESPACE") ? getenv("KINLAKE_CLOUDWATCH_NAMESPACE")
+							    : "kinlake";
+	ctx->cw_ns = *ctx->cw_ns ? ctx->cw_ns : NULL; /* "": no EMF */
+	ctx->function = getenv("AWS_LAMBDA_FUNCTION_NAME") ? getenv("AWS_LAMBDA_FUNCTION_NAME")
+							     : "kinlake";
 	const char *lake = NULL;
 	struct kl_aws_env aenv = kl_aws_env_process();
 	if ((rc = kl_lambda_app_configure(&ctx->app, &aenv, &lake, &eb))) {

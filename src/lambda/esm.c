@@ -494,6 +494,9 @@ int kl_esm_handle(struct kl_esm *e, const char *records, size_t n, struct kl_ded
 	}
 	st->stored = is.stored;
 	st->dead = is.dead;
+	st->bytes_in = is.bytes_in;
+	st->bytes_out = is.bytes_out;
+	memcpy(st->dead_by_reason, is.dead_by_reason, sizeof st->dead_by_reason);
 	int complete = e->src.eof && !e->files_oom && accounted == e->src.next_pos;
 	size_t from = kl_esm_retry_from(e->recs, e->nrecs, e->files, e->nfiles, complete);
 	if (from < e->nrecs) {

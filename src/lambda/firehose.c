@@ -289,6 +289,7 @@ static int record(struct kl_firehose *f, const struct rec *r, struct kl_buf *out
 	st->records++;
 	/* decode: invalid base64 is a failed record, its data passed back unchanged */
 	long n = -1;
+	enum kl_reject rej = KL_REJ_NONE;
 	if (r->data && r->data_string && !r->data_esc) {
 		kl_buf_reset(&f->raw);
 		if (kl_buf_reserve(&f->raw, kl_base64_decoded_max(r->data_len)))
@@ -300,7 +301,8 @@ static int record(struct kl_firehose *f, const struct rec *r, struct kl_buf *out
 		size_t len = (size_t)n;
 		while (len && (f->raw.data[len - 1] == '\n' || f->raw.data[len - 1] == '\r'))
 			len--;
-		enum kl_reject rej = kl_event_parse(&f->ev, f->raw.data, len, &f->lim);
+		st->bytes_in += (uint64_t)n;
+		rej = kl_event_parse(&f->ev, f->raw.data, len, &f->lim);
 		if (rej == KL_REJ_NONE && kl_dedup_check(&f->dedup, f->ev.uuid.p, f->ev.uuid.n, 0)) {
 			st->dropped++;
 			return put_passthrough(out, r, "Dropped", 7);
@@ -337,10 +339,12 @@ static int record(struct kl_firehose *f, const struct rec *r, struct kl_buf *out
 			PUT(o, "\"}}}");
 			out->len = (size_t)(o - out->data);
 			st->ok++;
+			st->bytes_out += f->enriched.len;
 			return KL_OK;
 		}
 	}
 	st->failed++;
+	st->failed_by_reason[rej]++; /* KL_REJ_NONE: not base64 */
 	return put_passthrough(out, r, "ProcessingFailed", 16);
 }
 

@@ -33,6 +33,10 @@
 
 struct kl_firehose_stats {
 	uint64_t records, ok, dropped, failed;
+	uint64_t bytes_in;  /* decoded record data */
+	uint64_t bytes_out; /* enriched lines of the Ok records */
+	/* failed records by kl_reject reason; [0]: data not base64 */
+	uint64_t failed_by_reason[KL_REJ_COUNT];
 };
 
 struct kl_firehose {

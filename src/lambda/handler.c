@@ -135,3 +135,28 @@ int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocat
 				     "transformation event (invocationId, records) nor a Kinesis "
 				     "event (Records[].kinesis)");
 }
+
+void kl_lambda_stats_counters(const struct kl_lambda_stats *st, struct kl_cw_counters *c)
+{
+	memset(c, 0, sizeof *c);
+	if (st->kind == KL_LAMBDA_KINESIS) {
+		const struct kl_esm_stats *k = &st->esm;
+		c->records = k->events;
+		c->stored = k->stored;
+		c->dead = k->dead;
+		c->duplicates = k->duplicates;
+		c->files = k->files;
+		c->bytes_in = k->bytes_in;
+		c->bytes_out = k->bytes_out;
+		memcpy(c->dead_by_reason, k->dead_by_reason, sizeof c->dead_by_reason);
+		return;
+	}
+	const struct kl_firehose_stats *f = &st->rec;
+	c->records = f->records;
+	c->stored = f->ok;
+	c->dead = f->failed;
+	c->duplicates = f->dropped;
+	c->bytes_in = f->bytes_in;
+	c->bytes_out = f->bytes_out;
+	memcpy(c->dead_by_reason, f->failed_by_reason, sizeof c->dead_by_reason);
+}

@@ -35,6 +35,7 @@
 #include "lambda/esm.h"
 #include "lambda/firehose.h"
 #include "lambda/runtime.h"
+#include "metrics/cwmetrics.h"
 
 #define KL_LAMBDA_ERR_UNSUPPORTED "Kinlake.UnsupportedEvent"
 #define KL_LAMBDA_ERR_INVALID "Kinlake.InvalidEvent"
@@ -82,6 +83,12 @@ int kl_lambda_app_configure(struct kl_lambda_app *a, const struct kl_aws_env *en
 int kl_lambda_app_forget(struct kl_lambda_app *a);
 
 const char *kl_lambda_kind_name(enum kl_lambda_kind k);
+
+/* The invocation's counters for CloudWatch (EMF, metrics/cwmetrics.h):
+ * Firehose: records, Ok (stored), Dropped (duplicates), ProcessingFailed
+ * (dead letters, by reason); Kinesis: user records, stored, duplicates, dead
+ * letters by reason, files, bytes. */
+void kl_lambda_stats_counters(const struct kl_lambda_stats *st, struct kl_cw_counters *out);
 
 /* Handle one invocation: the response is appended to `out`; on error
  * *error_type is set (one of the KL_LAMBDA_ERR_* strings) and `out` must be

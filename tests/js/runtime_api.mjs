@@ -15,13 +15,15 @@
 //                                                           (bench/lambda.sh); prints timings
 //   node tests/js/runtime_api.mjs esm KINLAKE INPUT OPTS    Kinesis ESM batches -> the lake
 //                                                           (see scenarioEsm)
+//   node tests/js/runtime_api.mjs emf KINLAKE LAKE_DIR      CloudWatch EMF lines on stdout
+//                                                           (see scenarioEmf)
 // Endpoints: GET /2018-06-01/runtime/invocation/next, POST .../invocation/{id}/response,
 // POST .../invocation/{id}/error, POST /2018-06-01/runtime/init/error. A response over
 // 6 MiB gets 413, as from the real Runtime API. When the queue is empty, /next gets
 // HTTP 500 and kinlake must exit (status 1, after a clean shutdown: ASan checks leaks).
 // Exits 1 with the first mismatches printed.
 import http from 'node:http';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -504,6 +506,104 @@ async function scenarioEsm(kinlake, input, optsJson) {
   done();
 }
 
+// CloudWatch Embedded Metric Format on stdout (docs/metrics.md): each line parsed
+// strictly against the EMF specification, and the metrics summed over the
+// invocations equal the counts the event contract predicts (classify() in JS):
+//   1. Firehose: a batch of `kinlake gen` lines with bad ones and repeats plus a
+//      record that is not base64, then the same batch again (all valid Dropped);
+//   2. Kinesis ESM into LAKE (a directory): FilesCommitted = the files in the lake;
+//   3. KINLAKE_CLOUDWATCH_NAMESPACE="" turns the lines off.
+const EMF_UNITS = { RecordsRead: 'Count', EventsStored: 'Count', DeadLetters: 'Count', Duplicates: 'Count',
+  BytesRead: 'Bytes', BytesWritten: 'Bytes', FilesCommitted: 'Count', BatchLatency: 'Milliseconds' };
+function emfParse(stdout, ns, fn, label) {
+  const main = [], reasons = {};
+  for (const line of stdout.split('\n')) {
+    if (!line) continue;
+    let o;
+    try { o = JSON.parse(line); } catch { bad(`${label}: stdout line is not JSON: ${line.slice(0, 200)}`); continue; }
+    const a = o._aws;
+    if (!a || typeof a !== 'object' || !Number.isInteger(a.Timestamp) || Math.abs(a.Timestamp - Date.now()) > 600000)
+      { bad(`${label}: _aws.Timestamp: ${line.slice(0, 200)}`); continue; }
+    if (!Array.isArray(a.CloudWatchMetrics) || a.CloudWatchMetrics.length !== 1) { bad(`${label}: CloudWatchMetrics: ${line}`); continue; }
+    const d = a.CloudWatchMetrics[0];
+    if (d.Namespace !== ns) bad(`${label}: Namespace ${d.Namespace}, want ${ns}`);
+    if (!Array.isArray(d.Dimensions) || d.Dimensions.length !== 1 || !Array.isArray(d.Dimensions[0])) { bad(`${label}: Dimensions ${JSON.stringify(d.Dimensions)}`); continue; }
+    for (const k of d.Dimensions[0]) if (typeof o[k] !== 'string' || !o[k]) bad(`${label}: dimension ${k} has no string member`);
+    if (o.FunctionName !== fn) bad(`${label}: FunctionName ${o.FunctionName}, want ${fn}`);
+    if (!Array.isArray(d.Metrics) || !d.Metrics.length || d.Metrics.length > 100) { bad(`${label}: Metrics ${JSON.stringify(d.Metrics)}`); continue; }
+    for (const m of d.Metrics) {
+      if (EMF_UNITS[m.Name] !== m.Unit) bad(`${label}: metric ${JSON.stringify(m)}`);
+      if (typeof o[m.Name] !== 'number' || !(o[m.Name] >= 0)) bad(`${label}: metric ${m.Name} value ${o[m.Name]}`);
+    }
+    const dims = d.Dimensions[0].join(',');
+    if (dims === 'FunctionName') {
+      if (d.Metrics.map((m) => m.Name).join() !== Object.keys(EMF_UNITS).join()) bad(`${label}: metrics ${d.Metrics.map((m) => m.Name)}`);
+      main.push(o);
+    } else if (dims === 'FunctionName,Reason') {
+      if (d.Metrics.length !== 1 || d.Metrics[0].Name !== 'DeadLetters' || !(o.DeadLetters > 0)) bad(`${label}: reason line ${line}`);
+      reasons[o.Reason] = (reasons[o.Reason] || 0) + o.DeadLetters;
+    } else bad(`${label}: dimensions ${dims}`);
+  }
+  const sum = {};
+  for (const k of Object.keys(EMF_UNITS)) sum[k] = main.reduce((n, o) => n + (o[k] || 0), 0);
+  return { main, reasons, sum };
+}
+function emfExpect(label, got, want) {
+  for (const [k, v] of Object.entries(want.sum)) if (got.sum[k] !== v) bad(`${label}: ${k} = ${got.sum[k]}, want ${v}`);
+  const r = (o) => JSON.stringify(Object.fromEntries(Object.entries(o).sort()));
+  if (r(got.reasons) !== r(want.reasons)) bad(`${label}: reasons ${r(got.reasons)}, want ${r(want.reasons)}`);
+  console.log(`${label}: ${got.main.length} EMF lines, ${JSON.stringify(got.sum)} ${r(got.reasons)}`);
+}
+async function scenarioEmf(kinlake, lake) {
+  const lines = genLines(kinlake, ['--events', '1500', '--bad-fraction', '0.05', '--dup-fraction', '0.03', '--seed', '61']);
+  // expected: classify each line; a valid event whose uuid came earlier is a duplicate
+  const want = { sum: { RecordsRead: 0, EventsStored: 0, DeadLetters: 0, Duplicates: 0, BytesRead: 0 }, reasons: {} };
+  const uuids = new Set();
+  for (const l of lines) {
+    want.sum.RecordsRead++; want.sum.BytesRead += l.length + 1; // Firehose records end with a newline
+    const c = classify(l);
+    if (c.reason) { want.sum.DeadLetters++; want.reasons[c.reason] = (want.reasons[c.reason] || 0) + 1; }
+    else if (uuids.has(c.event.event_uuid)) want.sum.Duplicates++;
+    else { uuids.add(c.event.event_uuid); want.sum.EventsStored++; }
+  }
+  const valid = want.sum.EventsStored + want.sum.Duplicates;
+  // 1. Firehose: the batch (+ one record that is not base64), then the batch again
+  const ev1 = firehoseEvent([...lines.map((l) => firehoseRecord(l)), firehoseRecord('not base64!!')]);
+  const ev2 = firehoseEvent(lines.map((l) => firehoseRecord(l)));
+  const q = [ev1, ev2].map((e, i) => ({ name: `firehose ${i}`, payload: JSON.stringify(e), check: (a) => { if (a.kind !== 'response') bad(`firehose ${i}: ${a.kind}`); } }));
+  let srv = await startServer(q);
+  let proc = runKinlake(kinlake, ['lambda'], srv.port, { KINLAKE_CLOUDWATCH_NAMESPACE: 'KinlakeEmf', AWS_LAMBDA_FUNCTION_NAME: 'fn-emf' });
+  let { r } = await finish(srv, proc, { invocations: 2 });
+  const fh = emfParse(r.stdout, 'KinlakeEmf', 'fn-emf', 'firehose');
+  if (fh.main.length !== 2) bad(`firehose: ${fh.main.length} EMF lines for 2 invocations`);
+  const both = { sum: { RecordsRead: 2 * lines.length + 1, EventsStored: want.sum.EventsStored,
+    DeadLetters: 2 * want.sum.DeadLetters + 1, Duplicates: want.sum.Duplicates + valid, BytesRead: 2 * want.sum.BytesRead,
+    FilesCommitted: 0 }, reasons: { ...want.reasons } };
+  for (const k of Object.keys(both.reasons)) both.reasons[k] *= 2;
+  both.reasons.invalid_base64 = 1;
+  emfExpect('firehose', fh, both);
+  if (!(fh.sum.BytesWritten > fh.sum.BytesRead / 2)) bad(`firehose: BytesWritten ${fh.sum.BytesWritten}`);
+  if (fh.main.some((o) => o.EventSource !== 'firehose' || !(o.BatchLatency >= 0))) bad('firehose: EventSource/BatchLatency');
+  // 2. Kinesis ESM, three batches, into a local lake
+  const recs = lines.map((l, i) => ({ seq: `4959033827149025660855969253836157109592157598913${String(i).padStart(6, '0')}`, data: l, arrival: 1764547200 + i }));
+  const q2 = [0, 500, 1000].map((o, i) => ({ name: `esm ${i}`, payload: JSON.stringify(esmEvent(recs.slice(o, o + 500), 'shardId-000000000000')),
+    check: (a) => { if (a.kind !== 'response' || JSON.parse(a.body).batchItemFailures.length) bad(`esm ${i}: ${a.body}`); } }));
+  srv = await startServer(q2);
+  proc = runKinlake(kinlake, ['lambda'], srv.port, { KINLAKE_LAKE: lake, KINLAKE_FORMAT: 'jsonl', AWS_LAMBDA_FUNCTION_NAME: 'fn-esm' });
+  ({ r } = await finish(srv, proc, { invocations: 3 }));
+  const km = emfParse(r.stdout, 'kinlake', 'fn-esm', 'esm'); // the default namespace
+  if (km.main.length !== 3) bad(`esm: ${km.main.length} EMF lines for 3 invocations`);
+  const files = spawnSync('find', [lake, '-type', 'f', '-path', '*s/*', '!', '-path', '*/_kinlake/*'], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).length;
+  emfExpect('esm', km, { sum: { ...want.sum, BytesRead: want.sum.BytesRead - lines.length, FilesCommitted: files }, reasons: want.reasons });
+  if (!(files > 3)) bad(`esm: ${files} files in the lake`);
+  // 3. off
+  srv = await startServer([{ name: 'off', payload: JSON.stringify(ev2), check: () => {} }]);
+  proc = runKinlake(kinlake, ['lambda'], srv.port, { KINLAKE_CLOUDWATCH_NAMESPACE: '' });
+  ({ r } = await finish(srv, proc, { invocations: 1 }));
+  if (r.stdout !== '') bad(`KINLAKE_CLOUDWATCH_NAMESPACE="": stdout ${r.stdout.slice(0, 200)}`);
+  done();
+}
+
 // serve EVENT.json N times to CMD (bench/lambda.sh)
 async function scenarioServe(file, n, cmd) {
   const payload = readFileSync(file);
@@ -534,4 +634,5 @@ else if (scenario === 'deadline') await scenarioDeadline(rest[0]);
 else if (scenario === 'initerror') await scenarioInitError(rest[0], rest[1], rest.slice(2));
 else if (scenario === 'serve') await scenarioServe(rest[0], Number(rest[1]), rest.slice(2));
 else if (scenario === 'esm') await scenarioEsm(rest[0], rest[1], rest[2]);
+else if (scenario === 'emf') await scenarioEmf(rest[0], rest[1]);
 else { console.error('usage: runtime_api.mjs main|deadline|initerror|serve|esm ...'); process.exit(2); }

@@ -3,6 +3,7 @@
  * Each verb has an option table (cli/opts.h) and a run function here; the
  * work itself lives in the pipeline modules.
  */
+#include "cli/cmd_plan.h"
 #include "cli/opts.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -857,6 +858,7 @@ static void usage(FILE *f)
 		"  transform   stdin -> stdout, one enriched event per line; dead letters to stderr\n"
 		"  gen         write a synthetic event stream (for demos, tests and benchmarks)\n"
 		"  lambda      run as the AWS Lambda custom runtime (Firehose, Kinesis event source)\n"
+		"  plan        shards, capacity and monthly cost of a deployment for a workload\n"
 		"  version     print the version\n\n"
 		"Example:\n"
 		"  kinlake gen --events 100000 > events.jsonl\n"
@@ -888,7 +890,9 @@ int main(int argc, char **argv)
 		return cmd_gen(argc - 2, argv + 2);
 	if (!strcmp(verb, "lambda"))
 		return cmd_lambda(argc - 2, argv + 2);
-	fprintf(stderr, "kinlake: unknown command '%s' (commands: ingest, transform, gen, lambda, version;"
+	if (!strcmp(verb, "plan"))
+		return kl_cmd_plan(argc - 2, argv + 2);
+	fprintf(stderr, "kinlake: unknown command '%s' (commands: ingest, transform, gen, lambda, plan, version;"
 			" see kinlake --help)\n", verb);
 	return 2;
 }

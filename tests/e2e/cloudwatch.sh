@@ -5,7 +5,7 @@
 #  2. the CloudWatch endpoint is a closed port: ingestion completes exactly as before,
 #     the failure is logged on stderr and counted in kinlake_cloudwatch_errors_total.
 #  3. bad usage: --cloudwatch-namespace without --stream.
-# duration: 25
+# duration: 45
 . "$(dirname "$0")/_lib.sh"
 export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
 trap '"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT

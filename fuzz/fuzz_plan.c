@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kl_plan_in in;
 	kl_plan_in_default(&in);
 	/* the workload from the first 8 bytes */
-	in.events_per_hour = (double)((uint32_t)data[0] << 16 | (uint32_t)data[1] << 8 | data[2]) * 97;
+	in.events_per_hour =
+	    (double)((uint32_t)data[0] << 16 | (uint32_t)data[1] << 8 | data[2]) * 97;
 	in.event_bytes = (double)((uint32_t)data[3] << 8 | data[4]) + 1;
 	in.peak_factor = 1 + data[5] / 16.0;
 	in.types = 1u + data[6];

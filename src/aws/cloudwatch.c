@@ -68,8 +68,8 @@ static int field(struct kl_buf *b, const char *key, const char *val)
 	return rc ? rc : kl_uri_encode(b, val, strlen(val), 0);
 }
 
-int kl_cloudwatch_encode(struct kl_buf *b, const char *ns, const struct kl_cw_datum *d,
-			 size_t n, int64_t unix_time)
+int kl_cloudwatch_encode(struct kl_buf *b, const char *ns, const struct kl_cw_datum *d, size_t n,
+			 int64_t unix_time)
 {
 	char ts[32], key[96], num[40];
 	time_t t = (time_t)unix_time;
@@ -90,11 +90,11 @@ int kl_cloudwatch_encode(struct kl_buf *b, const char *ns, const struct kl_cw_da
 		snprintf(key, sizeof key, "MetricData.member.%zu.Timestamp", m);
 		rc = rc ? rc : field(b, key, ts);
 		for (unsigned j = 0; j < d[i].ndims && !rc; j++) {
-			snprintf(key, sizeof key, "MetricData.member.%zu.Dimensions.member.%u.Name", m,
-				 j + 1);
+			snprintf(key, sizeof key, "MetricData.member.%zu.Dimensions.member.%u.Name",
+				 m, j + 1);
 			rc = field(b, key, d[i].dims[j].name);
-			snprintf(key, sizeof key, "MetricData.member.%zu.Dimensions.member.%u.Value", m,
-				 j + 1);
+			snprintf(key, sizeof key,
+				 "MetricData.member.%zu.Dimensions.member.%u.Value", m, j + 1);
 			rc = rc ? rc : field(b, key, d[i].dims[j].value);
 		}
 	}
@@ -164,7 +164,8 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	c->last.status = c->resp.status;
 	*retry_after_ms = kl_http_resp_retry_after_ms(&c->resp);
 	kl_errbuf_set(&c->err, KL_EREMOTE, "CloudWatch PutMetricData: HTTP %d %s: %s",
-		      c->resp.status, c->last.code[0] ? c->last.code : "(no code)", c->last.message);
+		      c->resp.status, c->last.code[0] ? c->last.code : "(no code)",
+		      c->last.message);
 	if (kl_retry_is_expired_token(c->last.code) && !c->refreshed) {
 		c->refreshed = 1; /* new credentials, then one more try */
 		kl_cred_chain_expire(&c->creds);

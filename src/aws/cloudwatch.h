@@ -70,7 +70,7 @@ int kl_cloudwatch_put(struct kl_cloudwatch *c, const char *ns, const struct kl_c
 
 /* The form body of that request, appended to out (exposed for the unit
  * tests). */
-int kl_cloudwatch_encode(struct kl_buf *out, const char *ns, const struct kl_cw_datum *d,
-			 size_t n, int64_t unix_time);
+int kl_cloudwatch_encode(struct kl_buf *out, const char *ns, const struct kl_cw_datum *d, size_t n,
+			 int64_t unix_time);
 
 #endif

@@ -20,13 +20,13 @@ static const struct {
 	const char *name, *unit;
 	size_t off;
 } counters[] = {
-	{"RecordsRead", "Count", offsetof(struct kl_cw_counters, records)},
-	{"EventsStored", "Count", offsetof(struct kl_cw_counters, stored)},
-	{"DeadLetters", "Count", offsetof(struct kl_cw_counters, dead)},
-	{"Duplicates", "Count", offsetof(struct kl_cw_counters, duplicates)},
-	{"BytesRead", "Bytes", offsetof(struct kl_cw_counters, bytes_in)},
-	{"BytesWritten", "Bytes", offsetof(struct kl_cw_counters, bytes_out)},
-	{"FilesCommitted", "Count", offsetof(struct kl_cw_counters, files)},
+    {"RecordsRead", "Count", offsetof(struct kl_cw_counters, records)},
+    {"EventsStored", "Count", offsetof(struct kl_cw_counters, stored)},
+    {"DeadLetters", "Count", offsetof(struct kl_cw_counters, dead)},
+    {"Duplicates", "Count", offsetof(struct kl_cw_counters, duplicates)},
+    {"BytesRead", "Bytes", offsetof(struct kl_cw_counters, bytes_in)},
+    {"BytesWritten", "Bytes", offsetof(struct kl_cw_counters, bytes_out)},
+    {"FilesCommitted", "Count", offsetof(struct kl_cw_counters, files)},
 };
 #define NCOUNTERS (sizeof counters / sizeof counters[0])
 
@@ -52,13 +52,14 @@ static int jstr(struct kl_buf *b, const char *s)
 /* {"_aws":{"Timestamp":T,"CloudWatchMetrics":[{"Namespace":NS,"Dimensions":[[D...]],"Metrics":[ */
 static int emf_head(struct kl_buf *b, const struct kl_cw_emf *e, int with_reason)
 {
-	int rc = kl_buf_printf(b, "{\"_aws\":{\"Timestamp\":%" PRId64
-				  ",\"CloudWatchMetrics\":[{\"Namespace\":",
-			       e->timestamp_ms);
+	int rc = kl_buf_printf(
+	    b, "{\"_aws\":{\"Timestamp\":%" PRId64 ",\"CloudWatchMetrics\":[{\"Namespace\":",
+	    e->timestamp_ms);
 	rc = rc ? rc : jstr(b, e->ns);
 	rc = rc ? rc : kl_buf_puts(b, ",\"Dimensions\":[[");
 	rc = rc ? rc : jstr(b, e->dim_name);
-	rc = rc ? rc : kl_buf_puts(b, with_reason ? ",\"Reason\"]],\"Metrics\":[" : "]],\"Metrics\":[");
+	rc = rc ? rc
+		: kl_buf_puts(b, with_reason ? ",\"Reason\"]],\"Metrics\":[" : "]],\"Metrics\":[");
 	return rc;
 }
 
@@ -98,8 +99,9 @@ int kl_cw_emf_render(struct kl_buf *b, const struct kl_cw_emf *e)
 		rc = rc ? rc : emf_dim(b, e);
 		rc = rc ? rc : kl_buf_puts(b, ",\"Reason\":");
 		rc = rc ? rc : jstr(b, kl_cw_reason_name(r));
-		rc = rc ? rc : kl_buf_printf(b, ",\"DeadLetters\":%" PRIu64 "}\n",
-					     e->c->dead_by_reason[r]);
+		rc = rc ? rc
+			: kl_buf_printf(b, ",\"DeadLetters\":%" PRIu64 "}\n",
+					e->c->dead_by_reason[r]);
 	}
 	return rc;
 }
@@ -152,7 +154,8 @@ size_t kl_cw_publisher_build(struct kl_cw_publisher *p, const struct kl_cw_count
 		int64_t v = LOAD(s->millis_behind);
 		if (v < 0)
 			continue; /* no GetRecords answer yet */
-		struct kl_cw_datum *d = datum(p, &n, "MillisBehindLatest", "Milliseconds", (double)v);
+		struct kl_cw_datum *d =
+		    datum(p, &n, "MillisBehindLatest", "Milliseconds", (double)v);
 		d->dims[d->ndims++] = (struct kl_cw_dim){"Shard", s->id};
 		if (v > worst)
 			worst = v;
@@ -174,10 +177,11 @@ static void publish(struct kl_cw_publisher *p)
 		size_t k = n - off < KL_CW_MAX_DATA ? n - off : KL_CW_MAX_DATA;
 		int rc = kl_cloudwatch_put(&p->cw, p->ns, p->data + off, k, t);
 		if (rc) {
-			atomic_fetch_add_explicit(&p->m->cloudwatch_errors, 1, memory_order_relaxed);
+			atomic_fetch_add_explicit(&p->m->cloudwatch_errors, 1,
+						  memory_order_relaxed);
 			if (p->log) {
-				fprintf(p->log, "%scloudwatch: %s; %s\n", p->log_prefix ? p->log_prefix : "",
-					p->cw.err.msg,
+				fprintf(p->log, "%scloudwatch: %s; %s\n",
+					p->log_prefix ? p->log_prefix : "", p->cw.err.msg,
 					off ? "shard lag skipped this interval"
 					    : "the counts go out with the next interval");
 				fflush(p->log);
@@ -235,7 +239,8 @@ int kl_cw_publisher_start(struct kl_cw_publisher *p, struct kl_errbuf *eb)
 		free(p->data);
 		p->data = NULL;
 		kl_cloudwatch_cleanup(&p->cw);
-		return kl_errbuf_set(eb, KL_ENOMEM, "cloudwatch: cannot start the publisher thread");
+		return kl_errbuf_set(eb, KL_ENOMEM,
+				     "cloudwatch: cannot start the publisher thread");
 	}
 	p->started = 1;
 	return KL_OK;

@@ -52,12 +52,12 @@ struct kl_cw_counters {
 const char *kl_cw_reason_name(int i);
 
 struct kl_cw_emf {
-	const char *ns;                    /* Namespace */
-	const char *dim_name, *dim_value;  /* e.g. FunctionName, my-fn */
-	int64_t timestamp_ms;              /* Unix epoch milliseconds */
+	const char *ns;			  /* Namespace */
+	const char *dim_name, *dim_value; /* e.g. FunctionName, my-fn */
+	int64_t timestamp_ms;		  /* Unix epoch milliseconds */
 	const struct kl_cw_counters *c;
-	int64_t latency_ms;                /* BatchLatency; < 0: not sent */
-	const char *kind;                  /* a property for log queries; may be NULL */
+	int64_t latency_ms; /* BatchLatency; < 0: not sent */
+	const char *kind;   /* a property for log queries; may be NULL */
 };
 
 /* Append the EMF lines (each ending in '\n') for e to out. */
@@ -65,11 +65,11 @@ int kl_cw_emf_render(struct kl_buf *out, const struct kl_cw_emf *e);
 
 struct kl_cw_publisher {
 	/* set by the caller before start */
-	struct kl_metrics *m;   /* borrowed */
-	const char *ns;         /* Namespace */
-	const char *region;     /* NULL: the environment's */
-	int64_t interval_ms;    /* > 0 */
-	FILE *log;              /* one line per failed call; NULL: silent */
+	struct kl_metrics *m;	/* borrowed */
+	const char *ns;		/* Namespace */
+	const char *region;	/* NULL: the environment's */
+	int64_t interval_ms;	/* > 0 */
+	FILE *log;		/* one line per failed call; NULL: silent */
 	const char *log_prefix; /* e.g. "kinlake ingest: " */
 	/* internal */
 	struct kl_cloudwatch cw;

@@ -15,23 +15,23 @@
  * pages as last known to the author (2024-2025 figures; not re-read on that
  * date — no network here). Check them, and override with --price. */
 const struct kl_plan_price_def KL_PLAN_PRICES[KL_P_COUNT] = {
-	[KL_P_KDS_SHARD_HOUR] = {"kds_shard_hour", 0.015, "Kinesis provisioned shard-hour"},
-	[KL_P_KDS_PUT_MILLION] = {"kds_put_million", 0.014, "Kinesis 1M PUT payload units (25 KiB)"},
-	[KL_P_KDS_OD_STREAM_HOUR] = {"kds_od_stream_hour", 0.04, "Kinesis on-demand stream-hour"},
-	[KL_P_KDS_OD_GB_IN] = {"kds_od_gb_in", 0.08, "Kinesis on-demand GB written"},
-	[KL_P_KDS_OD_GB_OUT] = {"kds_od_gb_out", 0.04, "Kinesis on-demand GB read"},
-	[KL_P_FH_GB] = {"firehose_gb", 0.029, "Firehose ingestion GB (5 KiB records)"},
-	[KL_P_FH_DP_GB] = {"firehose_dp_gb", 0.02, "Firehose dynamic partitioning GB"},
-	[KL_P_FH_DP_1K_OBJECTS] = {"firehose_dp_1k_objects", 0.005,
-				   "Firehose dynamic partitioning 1,000 objects"},
-	[KL_P_LAMBDA_GB_S] = {"lambda_gb_s", 0.0000166667, "Lambda GB-second (x86_64)"},
-	[KL_P_LAMBDA_MILLION] = {"lambda_million", 0.20, "Lambda 1M requests"},
-	[KL_P_S3_PUT_1K] = {"s3_put_1k", 0.005, "S3 1,000 PUT requests"},
-	[KL_P_S3_GB_MONTH] = {"s3_gb_month", 0.023, "S3 Standard GB-month"},
-	[KL_P_EC2_HOUR] = {"ec2_hour", 0.0208, "consumer host hour (t3.small)"},
-	[KL_P_CW_METRIC_MONTH] = {"cw_metric_month", 0.30, "CloudWatch custom metric-month"},
-	[KL_P_CW_PUT_1K] = {"cw_put_1k", 0.01, "CloudWatch 1,000 PutMetricData requests"},
-	[KL_P_CW_LOGS_GB] = {"cw_logs_gb", 0.50, "CloudWatch Logs GB ingested"},
+    [KL_P_KDS_SHARD_HOUR] = {"kds_shard_hour", 0.015, "Kinesis provisioned shard-hour"},
+    [KL_P_KDS_PUT_MILLION] = {"kds_put_million", 0.014, "Kinesis 1M PUT payload units (25 KiB)"},
+    [KL_P_KDS_OD_STREAM_HOUR] = {"kds_od_stream_hour", 0.04, "Kinesis on-demand stream-hour"},
+    [KL_P_KDS_OD_GB_IN] = {"kds_od_gb_in", 0.08, "Kinesis on-demand GB written"},
+    [KL_P_KDS_OD_GB_OUT] = {"kds_od_gb_out", 0.04, "Kinesis on-demand GB read"},
+    [KL_P_FH_GB] = {"firehose_gb", 0.029, "Firehose ingestion GB (5 KiB records)"},
+    [KL_P_FH_DP_GB] = {"firehose_dp_gb", 0.02, "Firehose dynamic partitioning GB"},
+    [KL_P_FH_DP_1K_OBJECTS] = {"firehose_dp_1k_objects", 0.005,
+			       "Firehose dynamic partitioning 1,000 objects"},
+    [KL_P_LAMBDA_GB_S] = {"lambda_gb_s", 0.0000166667, "Lambda GB-second (x86_64)"},
+    [KL_P_LAMBDA_MILLION] = {"lambda_million", 0.20, "Lambda 1M requests"},
+    [KL_P_S3_PUT_1K] = {"s3_put_1k", 0.005, "S3 1,000 PUT requests"},
+    [KL_P_S3_GB_MONTH] = {"s3_gb_month", 0.023, "S3 Standard GB-month"},
+    [KL_P_EC2_HOUR] = {"ec2_hour", 0.0208, "consumer host hour (t3.small)"},
+    [KL_P_CW_METRIC_MONTH] = {"cw_metric_month", 0.30, "CloudWatch custom metric-month"},
+    [KL_P_CW_PUT_1K] = {"cw_put_1k", 0.01, "CloudWatch 1,000 PutMetricData requests"},
+    [KL_P_CW_LOGS_GB] = {"cw_logs_gb", 0.50, "CloudWatch Logs GB ingested"},
 };
 
 static const char *const mode_names[KL_PLAN_MODES] = {"firehose", "lambda", "consumer"};
@@ -68,19 +68,23 @@ int kl_plan_prices_override(double prices[KL_P_COUNT], const char *list, struct 
 		size_t n = strcspn(p, ",");
 		const char *eq = memchr(p, '=', n);
 		if (!eq)
-			return kl_errbuf_set(eb, KL_EINVAL, "--price: '%.*s' is not NAME=VALUE", (int)n, p);
+			return kl_errbuf_set(eb, KL_EINVAL, "--price: '%.*s' is not NAME=VALUE",
+					     (int)n, p);
 		int i;
 		for (i = 0; i < KL_P_COUNT; i++)
 			if (strlen(KL_PLAN_PRICES[i].name) == (size_t)(eq - p) &&
 			    !memcmp(KL_PLAN_PRICES[i].name, p, (size_t)(eq - p)))
 				break;
 		if (i == KL_P_COUNT)
-			return kl_errbuf_set(eb, KL_EINVAL, "--price: unknown price '%.*s' (see kinlake plan --help)",
-					     (int)(eq - p), p);
+			return kl_errbuf_set(
+			    eb, KL_EINVAL,
+			    "--price: unknown price '%.*s' (see kinlake plan --help)",
+			    (int)(eq - p), p);
 		char num[64];
 		size_t vl = n - (size_t)(eq + 1 - p);
 		if (vl == 0 || vl >= sizeof num)
-			return kl_errbuf_set(eb, KL_EINVAL, "--price: bad value for %s", KL_PLAN_PRICES[i].name);
+			return kl_errbuf_set(eb, KL_EINVAL, "--price: bad value for %s",
+					     KL_PLAN_PRICES[i].name);
 		memcpy(num, eq + 1, vl);
 		num[vl] = '\0';
 		char *end;
@@ -97,7 +101,7 @@ int kl_plan_prices_override(double prices[KL_P_COUNT], const char *list, struct 
 }
 
 static void cost(struct kl_plan_mode_out *m, const char *label, double usd, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /* One cost driver: its label, the arithmetic behind it, and the amount. */
 static void cost(struct kl_plan_mode_out *m, const char *label, double usd, const char *fmt, ...)
@@ -140,8 +144,8 @@ static void storage(const struct kl_plan_in *in, const struct kl_plan_out *o,
 	cost(m, "S3 PUT requests", m->objects_hour * HOURS / 1000 * P[KL_P_S3_PUT_1K],
 	     "%.0f objects x $%g/1000", m->objects_hour * HOURS, P[KL_P_S3_PUT_1K]);
 	cost(m, "S3 storage (one month of data)", o->lake_gb_month * P[KL_P_S3_GB_MONTH],
-	     "%.1f GB (x%.2f of the JSON) x $%g; grows by this every month",
-	     o->lake_gb_month, in->compression, P[KL_P_S3_GB_MONTH]);
+	     "%.1f GB (x%.2f of the JSON) x $%g; grows by this every month", o->lake_gb_month,
+	     in->compression, P[KL_P_S3_GB_MONTH]);
 }
 
 static void lambda_cost(const struct kl_plan_in *in, struct kl_plan_mode_out *m)
@@ -149,16 +153,17 @@ static void lambda_cost(const struct kl_plan_in *in, struct kl_plan_mode_out *m)
 	const double *P = in->prices;
 	double inv = m->lambda_invocations_hour * HOURS;
 	double gbs = inv * m->lambda_duration_ms / 1000 * in->lambda_memory_mb / 1024;
-	cost(m, "Lambda compute", gbs * P[KL_P_LAMBDA_GB_S], "%.0f GB-s (%.0f x %.1f ms x %.0f MB) x $%g",
-	     gbs, inv, m->lambda_duration_ms, in->lambda_memory_mb, P[KL_P_LAMBDA_GB_S]);
+	cost(m, "Lambda compute", gbs * P[KL_P_LAMBDA_GB_S],
+	     "%.0f GB-s (%.0f x %.1f ms x %.0f MB) x $%g", gbs, inv, m->lambda_duration_ms,
+	     in->lambda_memory_mb, P[KL_P_LAMBDA_GB_S]);
 	cost(m, "Lambda requests", inv / 1e6 * P[KL_P_LAMBDA_MILLION], "%.3fM x $%g/M", inv / 1e6,
 	     P[KL_P_LAMBDA_MILLION]);
 	/* EMF (docs/metrics.md): 7 counters, BatchLatency, 10 dead-letter reasons */
-	cost(m, "CloudWatch metrics (EMF)", 18 * P[KL_P_CW_METRIC_MONTH],
-	     "18 metrics x $%g", P[KL_P_CW_METRIC_MONTH]);
+	cost(m, "CloudWatch metrics (EMF)", 18 * P[KL_P_CW_METRIC_MONTH], "18 metrics x $%g",
+	     P[KL_P_CW_METRIC_MONTH]);
 	double logs = inv * 1024 / GIB;
-	cost(m, "CloudWatch Logs (EMF lines)", logs * P[KL_P_CW_LOGS_GB], "%.2f GB (1 KiB/invocation) x $%g",
-	     logs, P[KL_P_CW_LOGS_GB]);
+	cost(m, "CloudWatch Logs (EMF lines)", logs * P[KL_P_CW_LOGS_GB],
+	     "%.2f GB (1 KiB/invocation) x $%g", logs, P[KL_P_CW_LOGS_GB]);
 }
 
 static void plan_firehose(const struct kl_plan_in *in, const struct kl_plan_out *o,
@@ -172,10 +177,10 @@ static void plan_firehose(const struct kl_plan_in *in, const struct kl_plan_out 
 	m->object_bytes = o->avg_bps * 3600 * in->compression / m->objects_hour;
 	/* the processor: 1 MiB or 60 s of records per invocation */
 	m->lambda_invocations_hour = fmax(60, o->avg_bps * 3600 / MIB);
-	m->lambda_duration_ms = fmax(1, o->avg_bps * 3600 / m->lambda_invocations_hour / MIB *
-						 in->lambda_ms_per_mib);
-	m->lambda_concurrency =
-		ceil_u(m->lambda_invocations_hour * in->peak_factor / 3600 * m->lambda_duration_ms / 1000);
+	m->lambda_duration_ms =
+	    fmax(1, o->avg_bps * 3600 / m->lambda_invocations_hour / MIB * in->lambda_ms_per_mib);
+	m->lambda_concurrency = ceil_u(m->lambda_invocations_hour * in->peak_factor / 3600 *
+				       m->lambda_duration_ms / 1000);
 	common(in, o, m);
 	double fh_gb = o->events_month * ceil(in->event_bytes / 5120.0) * 5120 / GIB;
 	cost(m, "Firehose ingestion", fh_gb * P[KL_P_FH_GB],
@@ -193,13 +198,13 @@ static void plan_lambda(const struct kl_plan_in *in, const struct kl_plan_out *o
 			struct kl_plan_mode_out *m)
 {
 	double per_shard_rps = o->avg_rps / o->shards;
-	double batch = fmin(in->batch_size, fmin(per_shard_rps * in->batch_window_s,
-						  6 * MIB / in->event_bytes));
+	double batch = fmin(in->batch_size,
+			    fmin(per_shard_rps * in->batch_window_s, 6 * MIB / in->event_bytes));
 	batch = fmax(batch, 1);
 	double files = fmin(in->types, batch);
 	m->lambda_invocations_hour = o->avg_rps * 3600 / batch;
-	m->lambda_duration_ms = batch * in->event_bytes / MIB * in->lambda_ms_per_mib +
-				files * in->lambda_ms_per_file;
+	m->lambda_duration_ms =
+	    batch * in->event_bytes / MIB * in->lambda_ms_per_mib + files * in->lambda_ms_per_file;
 	m->lambda_concurrency = o->shards; /* one batch in flight per shard */
 	m->objects_hour = m->lambda_invocations_hour * files;
 	m->object_bytes = o->avg_bps * 3600 * in->compression / m->objects_hour;
@@ -221,11 +226,12 @@ static void plan_consumer(const struct kl_plan_in *in, const struct kl_plan_out 
 	     P[KL_P_EC2_HOUR]);
 	/* 7 counters + 9 reasons + MillisBehindLatest per shard and the max */
 	unsigned metrics = 7 + 9 + o->shards + 1;
-	cost(m, "CloudWatch metrics", metrics * P[KL_P_CW_METRIC_MONTH], "%u metrics x $%g", metrics,
-	     P[KL_P_CW_METRIC_MONTH]);
+	cost(m, "CloudWatch metrics", metrics * P[KL_P_CW_METRIC_MONTH], "%u metrics x $%g",
+	     metrics, P[KL_P_CW_METRIC_MONTH]);
 	double calls = HOURS * 3600 / in->metrics_interval_s;
 	cost(m, "CloudWatch PutMetricData", calls / 1000 * P[KL_P_CW_PUT_1K],
-	     "%.0f calls (every %.0f s) x $%g/1000", calls, in->metrics_interval_s, P[KL_P_CW_PUT_1K]);
+	     "%.0f calls (every %.0f s) x $%g/1000", calls, in->metrics_interval_s,
+	     P[KL_P_CW_PUT_1K]);
 	storage(in, o, m);
 }
 
@@ -236,9 +242,11 @@ int kl_plan_compute(const struct kl_plan_in *in, struct kl_plan_out *o, struct k
 	    !in->types || !in->consumers || !(in->compression > 0) || !(in->fh_buffer_s > 0) ||
 	    !(in->fh_buffer_mib > 0) || !(in->batch_size >= 1) || !(in->batch_window_s > 0) ||
 	    !(in->flush_interval_s > 0) || !(in->metrics_interval_s > 0))
-		return kl_errbuf_set(eb, KL_EINVAL, "the workload needs positive numbers (peak factor >= 1)");
+		return kl_errbuf_set(eb, KL_EINVAL,
+				     "the workload needs positive numbers (peak factor >= 1)");
 	if (in->event_bytes > 1048576)
-		return kl_errbuf_set(eb, KL_EINVAL, "an event over 1 MiB does not fit a Kinesis record");
+		return kl_errbuf_set(eb, KL_EINVAL,
+				     "an event over 1 MiB does not fit a Kinesis record");
 	o->avg_rps = in->events_per_hour / 3600;
 	o->peak_rps = o->avg_rps * in->peak_factor;
 	o->avg_bps = o->avg_rps * in->event_bytes;
@@ -255,10 +263,10 @@ int kl_plan_compute(const struct kl_plan_in *in, struct kl_plan_out *o, struct k
 	o->raw_gb_month = o->events_month * in->event_bytes / GIB;
 	o->lake_gb_month = o->raw_gb_month * in->compression;
 	const double *P = in->prices;
-	o->kds_ondemand_usd = HOURS * P[KL_P_KDS_OD_STREAM_HOUR] +
-			      o->events_month * ceil(in->event_bytes / 1024) * 1024 / GIB *
-				      P[KL_P_KDS_OD_GB_IN] +
-			      o->raw_gb_month * in->consumers * P[KL_P_KDS_OD_GB_OUT];
+	o->kds_ondemand_usd =
+	    HOURS * P[KL_P_KDS_OD_STREAM_HOUR] +
+	    o->events_month * ceil(in->event_bytes / 1024) * 1024 / GIB * P[KL_P_KDS_OD_GB_IN] +
+	    o->raw_gb_month * in->consumers * P[KL_P_KDS_OD_GB_OUT];
 	plan_firehose(in, o, &o->mode[KL_PLAN_FIREHOSE]);
 	plan_lambda(in, o, &o->mode[KL_PLAN_LAMBDA]);
 	plan_consumer(in, o, &o->mode[KL_PLAN_CONSUMER]);
@@ -271,14 +279,15 @@ static int render_mode(const struct kl_plan_in *in, const struct kl_plan_out *o,
 	const struct kl_plan_mode_out *m = &o->mode[i];
 	int rc = kl_buf_printf(b, "\nmode %s\n", mode_names[i]);
 	if (!rc && i == KL_PLAN_FIREHOSE)
-		rc = kl_buf_printf(b,
-				   "  Firehose buffering       %.0f MiB or %.0f s (dynamic partitioning; "
-				   "the interval decides below %.2f MiB/s per partition)\n"
-				   "  Firehose partitions      %u active (one per event type and hour; "
-				   "quota 500)\n"
-				   "  processor Lambda         1 MiB or 60 s per invocation\n",
-				   in->fh_buffer_mib, in->fh_buffer_s,
-				   in->fh_buffer_mib / in->fh_buffer_s, m->fh_partitions);
+		rc = kl_buf_printf(
+		    b,
+		    "  Firehose buffering       %.0f MiB or %.0f s (dynamic partitioning; "
+		    "the interval decides below %.2f MiB/s per partition)\n"
+		    "  Firehose partitions      %u active (one per event type and hour; "
+		    "quota 500)\n"
+		    "  processor Lambda         1 MiB or 60 s per invocation\n",
+		    in->fh_buffer_mib, in->fh_buffer_s, in->fh_buffer_mib / in->fh_buffer_s,
+		    m->fh_partitions);
 	if (!rc && i == KL_PLAN_LAMBDA)
 		rc = kl_buf_printf(b,
 				   "  event source mapping     batch size %.0f, window %.0f s, "
@@ -290,18 +299,19 @@ static int render_mode(const struct kl_plan_in *in, const struct kl_plan_out *o,
 				   "--cloudwatch-namespace with --metrics-interval %.0f\n",
 				   in->flush_interval_s, in->metrics_interval_s);
 	if (!rc && i != KL_PLAN_CONSUMER)
-		rc = kl_buf_printf(b,
-				   "  Lambda concurrency       %u (%.1f invocations/h, %.1f ms each, "
-				   "%.0f MB)\n",
-				   m->lambda_concurrency, m->lambda_invocations_hour,
-				   m->lambda_duration_ms, in->lambda_memory_mb);
+		rc = kl_buf_printf(
+		    b,
+		    "  Lambda concurrency       %u (%.1f invocations/h, %.1f ms each, "
+		    "%.0f MB)\n",
+		    m->lambda_concurrency, m->lambda_invocations_hour, m->lambda_duration_ms,
+		    in->lambda_memory_mb);
 	rc = rc ? rc
 		: kl_buf_printf(b, "  objects to S3            %.0f/hour, %.2f MB average\n",
 				m->objects_hour, m->object_bytes / 1e6);
 	rc = rc ? rc : kl_buf_puts(b, "  monthly cost (730 h)\n");
 	for (size_t j = 0; j < m->ncosts && !rc; j++)
-		rc = kl_buf_printf(b, "    %-40s %10.2f USD   %s\n", m->costs[j].label, m->costs[j].usd,
-				   m->costs[j].detail);
+		rc = kl_buf_printf(b, "    %-40s %10.2f USD   %s\n", m->costs[j].label,
+				   m->costs[j].usd, m->costs[j].detail);
 	rc = rc ? rc : kl_buf_printf(b, "    %-40s %10.2f USD\n", "total", m->total);
 	return rc;
 }
@@ -310,27 +320,28 @@ int kl_plan_render(const struct kl_plan_in *in, const struct kl_plan_out *o, uns
 		   struct kl_buf *b)
 {
 	int rc = kl_buf_printf(
-		b,
-		"workload: %.0f events/hour x %.0f bytes, peak x%.2g, %u event types\n"
-		"  average                  %.1f events/s, %.3f MiB/s\n"
-		"  peak                     %.1f events/s, %.3f MiB/s\n"
-		"\nKinesis Data Stream\n"
-		"  shards for records       %u (peak %.1f records/s / 1000 per shard)\n"
-		"  shards for bytes         %u (peak %.3f MiB/s / 1 MiB/s per shard)\n"
-		"  shards for reads         %u (%u consumer%s x %.3f MiB/s / 2 MiB/s per shard)\n"
-		"  shards                   %u   (on-demand instead: %.2f USD/month)\n",
-		in->events_per_hour, in->event_bytes, in->peak_factor, in->types, o->avg_rps,
-		o->avg_bps / MIB, o->peak_rps, o->peak_bps / MIB, o->shards_records, o->peak_rps,
-		o->shards_bytes, o->peak_bps / MIB, o->shards_read, in->consumers,
-		in->consumers == 1 ? "" : "s", o->peak_bps / MIB, o->shards, o->kds_ondemand_usd);
+	    b,
+	    "workload: %.0f events/hour x %.0f bytes, peak x%.2g, %u event types\n"
+	    "  average                  %.1f events/s, %.3f MiB/s\n"
+	    "  peak                     %.1f events/s, %.3f MiB/s\n"
+	    "\nKinesis Data Stream\n"
+	    "  shards for records       %u (peak %.1f records/s / 1000 per shard)\n"
+	    "  shards for bytes         %u (peak %.3f MiB/s / 1 MiB/s per shard)\n"
+	    "  shards for reads         %u (%u consumer%s x %.3f MiB/s / 2 MiB/s per shard)\n"
+	    "  shards                   %u   (on-demand instead: %.2f USD/month)\n",
+	    in->events_per_hour, in->event_bytes, in->peak_factor, in->types, o->avg_rps,
+	    o->avg_bps / MIB, o->peak_rps, o->peak_bps / MIB, o->shards_records, o->peak_rps,
+	    o->shards_bytes, o->peak_bps / MIB, o->shards_read, in->consumers,
+	    in->consumers == 1 ? "" : "s", o->peak_bps / MIB, o->shards, o->kds_ondemand_usd);
 	for (int i = 0; i < KL_PLAN_MODES && !rc; i++)
 		if (modes & (1u << i))
 			rc = render_mode(in, o, i, b);
 	rc = rc ? rc
-		: kl_buf_printf(b,
-				"\nprices: us-east-1 list prices in USD as of %s, from AWS's pricing pages "
-				"as last known (not re-read then):\ncheck them; kinlake plan --help lists "
-				"them, --price NAME=VALUE,... overrides\n",
-				KL_PLAN_PRICES_DATE);
+		: kl_buf_printf(
+		      b,
+		      "\nprices: us-east-1 list prices in USD as of %s, from AWS's pricing pages "
+		      "as last known (not re-read then):\ncheck them; kinlake plan --help lists "
+		      "them, --price NAME=VALUE,... overrides\n",
+		      KL_PLAN_PRICES_DATE);
 	return rc;
 }

@@ -32,22 +32,22 @@
 #include <stddef.h>
 
 enum kl_plan_price {
-	KL_P_KDS_SHARD_HOUR,   /* provisioned shard-hour */
-	KL_P_KDS_PUT_MILLION,  /* a million PUT payload units (25 KiB each) */
+	KL_P_KDS_SHARD_HOUR,	 /* provisioned shard-hour */
+	KL_P_KDS_PUT_MILLION,	 /* a million PUT payload units (25 KiB each) */
 	KL_P_KDS_OD_STREAM_HOUR, /* on-demand: stream-hour */
-	KL_P_KDS_OD_GB_IN,     /* on-demand: GB written (records rounded up to 1 KiB) */
-	KL_P_KDS_OD_GB_OUT,    /* on-demand: GB read */
-	KL_P_FH_GB,            /* Firehose ingestion, GB (records rounded up to 5 KiB) */
-	KL_P_FH_DP_GB,         /* dynamic partitioning, GB processed */
-	KL_P_FH_DP_1K_OBJECTS, /* dynamic partitioning, 1,000 objects delivered */
-	KL_P_LAMBDA_GB_S,      /* Lambda compute, GB-second (x86_64) */
-	KL_P_LAMBDA_MILLION,   /* Lambda, a million requests */
-	KL_P_S3_PUT_1K,        /* S3 PUT/COPY/POST/LIST, 1,000 requests */
-	KL_P_S3_GB_MONTH,      /* S3 Standard storage, GB-month */
-	KL_P_EC2_HOUR,         /* the consumer's host (default: t3.small on demand) */
-	KL_P_CW_METRIC_MONTH,  /* CloudWatch custom metric-month */
-	KL_P_CW_PUT_1K,        /* CloudWatch PutMetricData, 1,000 requests */
-	KL_P_CW_LOGS_GB,       /* CloudWatch Logs ingestion, GB (the Lambda's EMF lines) */
+	KL_P_KDS_OD_GB_IN,	 /* on-demand: GB written (records rounded up to 1 KiB) */
+	KL_P_KDS_OD_GB_OUT,	 /* on-demand: GB read */
+	KL_P_FH_GB,		 /* Firehose ingestion, GB (records rounded up to 5 KiB) */
+	KL_P_FH_DP_GB,		 /* dynamic partitioning, GB processed */
+	KL_P_FH_DP_1K_OBJECTS,	 /* dynamic partitioning, 1,000 objects delivered */
+	KL_P_LAMBDA_GB_S,	 /* Lambda compute, GB-second (x86_64) */
+	KL_P_LAMBDA_MILLION,	 /* Lambda, a million requests */
+	KL_P_S3_PUT_1K,		 /* S3 PUT/COPY/POST/LIST, 1,000 requests */
+	KL_P_S3_GB_MONTH,	 /* S3 Standard storage, GB-month */
+	KL_P_EC2_HOUR,		 /* the consumer's host (default: t3.small on demand) */
+	KL_P_CW_METRIC_MONTH,	 /* CloudWatch custom metric-month */
+	KL_P_CW_PUT_1K,		 /* CloudWatch PutMetricData, 1,000 requests */
+	KL_P_CW_LOGS_GB,	 /* CloudWatch Logs ingestion, GB (the Lambda's EMF lines) */
 	KL_P_COUNT
 };
 
@@ -67,17 +67,17 @@ enum kl_plan_mode { KL_PLAN_FIREHOSE, KL_PLAN_LAMBDA, KL_PLAN_CONSUMER, KL_PLAN_
 struct kl_plan_in {
 	double events_per_hour;
 	double event_bytes;
-	double peak_factor;     /* >= 1 */
-	unsigned types;         /* distinct event types (partitions) */
-	unsigned consumers;     /* applications reading the stream (>= 1) */
-	double compression;     /* lake bytes / raw JSON bytes */
-	double lambda_ms_per_mib; /* handler time per MiB of records */
+	double peak_factor;	   /* >= 1 */
+	unsigned types;		   /* distinct event types (partitions) */
+	unsigned consumers;	   /* applications reading the stream (>= 1) */
+	double compression;	   /* lake bytes / raw JSON bytes */
+	double lambda_ms_per_mib;  /* handler time per MiB of records */
 	double lambda_ms_per_file; /* ESM path: time per file written to S3 */
 	double lambda_memory_mb;
 	double fh_buffer_mib, fh_buffer_s; /* Firehose S3 buffering hints */
 	double batch_size, batch_window_s; /* lambda mode: event source mapping */
-	double flush_interval_s;           /* consumer mode */
-	double metrics_interval_s;         /* consumer mode: PutMetricData period */
+	double flush_interval_s;	   /* consumer mode */
+	double metrics_interval_s;	   /* consumer mode: PutMetricData period */
 	double prices[KL_P_COUNT];
 };
 
@@ -103,9 +103,9 @@ struct kl_plan_mode_out {
 	double lambda_invocations_hour;
 	double lambda_duration_ms;
 	unsigned lambda_concurrency;
-	double objects_hour;       /* files written to the lake per hour */
-	double object_bytes;       /* average file size (compressed where kinlake writes) */
-	unsigned fh_partitions;    /* Firehose: active partitions */
+	double objects_hour;	/* files written to the lake per hour */
+	double object_bytes;	/* average file size (compressed where kinlake writes) */
+	unsigned fh_partitions; /* Firehose: active partitions */
 	/* monthly cost */
 	struct kl_plan_cost costs[KL_PLAN_MAX_COSTS];
 	size_t ncosts;
@@ -113,8 +113,8 @@ struct kl_plan_mode_out {
 };
 
 struct kl_plan_out {
-	double avg_rps, peak_rps;       /* events/s */
-	double avg_bps, peak_bps;       /* bytes/s */
+	double avg_rps, peak_rps; /* events/s */
+	double avg_bps, peak_bps; /* bytes/s */
 	unsigned shards_records, shards_bytes, shards_read, shards;
 	double kds_ondemand_usd; /* the same stream in on-demand mode, per month */
 	double events_month, raw_gb_month, lake_gb_month;

@@ -1,7 +1,7 @@
 /* cwmetrics + aws/cloudwatch: the PutMetricData form, EMF lines, and the
  * publisher's deltas and lag datums. */
-#include "check.h"
 #include "aws/cloudwatch.h"
+#include "check.h"
 #include "metrics/cwmetrics.h"
 
 #include <stdatomic.h>
@@ -19,60 +19,81 @@ static const struct kl_cw_datum *find(const struct kl_cw_datum *d, size_t n, con
 static void test_encode(void)
 {
 	struct kl_cw_datum d[2] = {
-		{.name = "RecordsRead", .unit = "Count", .value = 42, .ndims = 1,
-		 .dims = {{"Stream", "my stream/1"}}},
-		{.name = "MillisBehindLatest", .unit = "Milliseconds", .value = 1.5, .ndims = 2,
-		 .dims = {{"Stream", "s"}, {"Shard", "shardId-000000000001"}}},
+	    {.name = "RecordsRead",
+	     .unit = "Count",
+	     .value = 42,
+	     .ndims = 1,
+	     .dims = {{"Stream", "my stream/1"}}},
+	    {.name = "MillisBehindLatest",
+	     .unit = "Milliseconds",
+	     .value = 1.5,
+	     .ndims = 2,
+	     .dims = {{"Stream", "s"}, {"Shard", "shardId-000000000001"}}},
 	};
 	struct kl_buf b;
 	kl_buf_init(&b, 0);
 	CHECK_EQ_INT(kl_cloudwatch_encode(&b, "My/NS", d, 2, 1764547200), 0);
 	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), 0);
-	CHECK_EQ_STR(b.data,
-		     "Action=PutMetricData&Version=2010-08-01&Namespace=My%2FNS"
-		     "&MetricData.member.1.MetricName=RecordsRead&MetricData.member.1.Unit=Count"
-		     "&MetricData.member.1.Value=42&MetricData.member.1.Timestamp=2025-12-01T00%3A00%3A00Z"
-		     "&MetricData.member.1.Dimensions.member.1.Name=Stream"
-		     "&MetricData.member.1.Dimensions.member.1.Value=my%20stream%2F1"
-		     "&MetricData.member.2.MetricName=MillisBehindLatest"
-		     "&MetricData.member.2.Unit=Milliseconds&MetricData.member.2.Value=1.5"
-		     "&MetricData.member.2.Timestamp=2025-12-01T00%3A00%3A00Z"
-		     "&MetricData.member.2.Dimensions.member.1.Name=Stream"
-		     "&MetricData.member.2.Dimensions.member.1.Value=s"
-		     "&MetricData.member.2.Dimensions.member.2.Name=Shard"
-		     "&MetricData.member.2.Dimensions.member.2.Value=shardId-000000000001");
+	CHECK_EQ_STR(
+	    b.data,
+	    "Action=PutMetricData&Version=2010-08-01&Namespace=My%2FNS"
+	    "&MetricData.member.1.MetricName=RecordsRead&MetricData.member.1.Unit=Count"
+	    "&MetricData.member.1.Value=42&MetricData.member.1.Timestamp=2025-12-01T00%3A00%3A00Z"
+	    "&MetricData.member.1.Dimensions.member.1.Name=Stream"
+	    "&MetricData.member.1.Dimensions.member.1.Value=my%20stream%2F1"
+	    "&MetricData.member.2.MetricName=MillisBehindLatest"
+	    "&MetricData.member.2.Unit=Milliseconds&MetricData.member.2.Value=1.5"
+	    "&MetricData.member.2.Timestamp=2025-12-01T00%3A00%3A00Z"
+	    "&MetricData.member.2.Dimensions.member.1.Name=Stream"
+	    "&MetricData.member.2.Dimensions.member.1.Value=s"
+	    "&MetricData.member.2.Dimensions.member.2.Name=Shard"
+	    "&MetricData.member.2.Dimensions.member.2.Value=shardId-000000000001");
 	kl_buf_cleanup(&b);
 }
 
 static void test_emf(void)
 {
-	struct kl_cw_counters c = {.records = 10, .stored = 6, .dead = 3, .duplicates = 1,
-				   .bytes_in = 1000, .bytes_out = 800, .files = 2};
+	struct kl_cw_counters c = {.records = 10,
+				   .stored = 6,
+				   .dead = 3,
+				   .duplicates = 1,
+				   .bytes_in = 1000,
+				   .bytes_out = 800,
+				   .files = 2};
 	c.dead_by_reason[KL_REJ_INVALID_JSON] = 2;
 	c.dead_by_reason[0] = 1;
-	struct kl_cw_emf e = {"kinlake", "FunctionName", "fn\"x", 1764547200123, &c, 17, "firehose"};
+	struct kl_cw_emf e = {"kinlake", "FunctionName", "fn\"x", 1764547200123, &c,
+			      17,	 "firehose"};
 	struct kl_buf b;
 	kl_buf_init(&b, 0);
 	CHECK_EQ_INT(kl_cw_emf_render(&b, &e), 0);
 	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), 0);
 	const char *want =
-		"{\"_aws\":{\"Timestamp\":1764547200123,\"CloudWatchMetrics\":[{\"Namespace\":\"kinlake\","
-		"\"Dimensions\":[[\"FunctionName\"]],\"Metrics\":[{\"Name\":\"RecordsRead\",\"Unit\":\"Count\"},"
-		"{\"Name\":\"EventsStored\",\"Unit\":\"Count\"},{\"Name\":\"DeadLetters\",\"Unit\":\"Count\"},"
-		"{\"Name\":\"Duplicates\",\"Unit\":\"Count\"},{\"Name\":\"BytesRead\",\"Unit\":\"Bytes\"},"
-		"{\"Name\":\"BytesWritten\",\"Unit\":\"Bytes\"},{\"Name\":\"FilesCommitted\",\"Unit\":\"Count\"},"
-		"{\"Name\":\"BatchLatency\",\"Unit\":\"Milliseconds\"}]}]},\"FunctionName\":\"fn\\\"x\","
-		"\"EventSource\":\"firehose\",\"RecordsRead\":10,\"EventsStored\":6,\"DeadLetters\":3,"
-		"\"Duplicates\":1,\"BytesRead\":1000,\"BytesWritten\":800,\"FilesCommitted\":2,"
-		"\"BatchLatency\":17}\n"
-		"{\"_aws\":{\"Timestamp\":1764547200123,\"CloudWatchMetrics\":[{\"Namespace\":\"kinlake\","
-		"\"Dimensions\":[[\"FunctionName\",\"Reason\"]],\"Metrics\":[{\"Name\":\"DeadLetters\","
-		"\"Unit\":\"Count\"}]}]},\"FunctionName\":\"fn\\\"x\",\"Reason\":\"invalid_base64\","
-		"\"DeadLetters\":1}\n"
-		"{\"_aws\":{\"Timestamp\":1764547200123,\"CloudWatchMetrics\":[{\"Namespace\":\"kinlake\","
-		"\"Dimensions\":[[\"FunctionName\",\"Reason\"]],\"Metrics\":[{\"Name\":\"DeadLetters\","
-		"\"Unit\":\"Count\"}]}]},\"FunctionName\":\"fn\\\"x\",\"Reason\":\"invalid_json\","
-		"\"DeadLetters\":2}\n";
+	    "{\"_aws\":{\"Timestamp\":1764547200123,\"CloudWatchMetrics\":[{\"Namespace\":"
+	    "\"kinlake\","
+	    "\"Dimensions\":[[\"FunctionName\"]],\"Metrics\":[{\"Name\":\"RecordsRead\",\"Unit\":"
+	    "\"Count\"},"
+	    "{\"Name\":\"EventsStored\",\"Unit\":\"Count\"},{\"Name\":\"DeadLetters\",\"Unit\":"
+	    "\"Count\"},"
+	    "{\"Name\":\"Duplicates\",\"Unit\":\"Count\"},{\"Name\":\"BytesRead\",\"Unit\":"
+	    "\"Bytes\"},"
+	    "{\"Name\":\"BytesWritten\",\"Unit\":\"Bytes\"},{\"Name\":\"FilesCommitted\",\"Unit\":"
+	    "\"Count\"},"
+	    "{\"Name\":\"BatchLatency\",\"Unit\":\"Milliseconds\"}]}]},\"FunctionName\":"
+	    "\"fn\\\"x\","
+	    "\"EventSource\":\"firehose\",\"RecordsRead\":10,\"EventsStored\":6,\"DeadLetters\":3,"
+	    "\"Duplicates\":1,\"BytesRead\":1000,\"BytesWritten\":800,\"FilesCommitted\":2,"
+	    "\"BatchLatency\":17}\n"
+	    "{\"_aws\":{\"Timestamp\":1764547200123,\"CloudWatchMetrics\":[{\"Namespace\":"
+	    "\"kinlake\","
+	    "\"Dimensions\":[[\"FunctionName\",\"Reason\"]],\"Metrics\":[{\"Name\":\"DeadLetters\","
+	    "\"Unit\":\"Count\"}]}]},\"FunctionName\":\"fn\\\"x\",\"Reason\":\"invalid_base64\","
+	    "\"DeadLetters\":1}\n"
+	    "{\"_aws\":{\"Timestamp\":1764547200123,\"CloudWatchMetrics\":[{\"Namespace\":"
+	    "\"kinlake\","
+	    "\"Dimensions\":[[\"FunctionName\",\"Reason\"]],\"Metrics\":[{\"Name\":\"DeadLetters\","
+	    "\"Unit\":\"Count\"}]}]},\"FunctionName\":\"fn\\\"x\",\"Reason\":\"invalid_json\","
+	    "\"DeadLetters\":2}\n";
 	CHECK_EQ_STR(b.data, want);
 	kl_buf_cleanup(&b);
 }

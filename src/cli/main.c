@@ -737,7 +737,8 @@ static int cmd_lambda(int argc, char **argv)
 		       "  anything else                 -> an invocation error\n"
 		       "A response over Lambda's 6 MB limit is an invocation error\n"
 		       "(Kinlake.ResponseTooLarge): lower the Firehose processor's buffer size.\n"
-		       "One JSON log line per invocation goes to stderr (CloudWatch Logs).\n\n"
+		       "One JSON log line per invocation goes to stderr (CloudWatch Logs), and\n"
+		       "CloudWatch Embedded Metric Format lines to stdout (docs/metrics.md).\n\n"
 		       "Options:\n");
 		kl_opts_help(stdout, lambda_opts, NOPTS(lambda_opts));
 		printf("\nEnvironment (the Kinesis event-source-mapping path; a bad value is an init error):\n"

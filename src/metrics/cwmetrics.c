@@ -108,6 +108,12 @@ int kl_cw_emf_render(struct kl_buf *b, const struct kl_cw_emf *e)
 
 /* --- PutMetricData publisher ---------------------------------------------- */
 
+const char *kl_cw_stream_name(const char *stream)
+{
+	const char *s = strstr(stream, ":stream/");
+	return !strncmp(stream, "arn:", 4) && s ? s + 8 : stream;
+}
+
 void kl_cw_counters_of(struct kl_metrics *m, struct kl_cw_counters *c)
 {
 	memset(c, 0, sizeof *c);
@@ -130,7 +136,7 @@ static struct kl_cw_datum *datum(struct kl_cw_publisher *p, size_t *n, const cha
 	d->name = name;
 	d->unit = unit;
 	d->value = v;
-	d->dims[d->ndims++] = (struct kl_cw_dim){"Stream", p->m->stream};
+	d->dims[d->ndims++] = (struct kl_cw_dim){"Stream", p->stream};
 	return d;
 }
 
@@ -219,6 +225,7 @@ int kl_cw_publisher_start(struct kl_cw_publisher *p, struct kl_errbuf *eb)
 {
 	p->started = 0;
 	memset(&p->sent, 0, sizeof p->sent);
+	snprintf(p->stream, sizeof p->stream, "%s", kl_cw_stream_name(p->m->stream));
 	int rc = kl_cloudwatch_init(&p->cw, p->region, eb);
 	if (rc) {
 		kl_cloudwatch_cleanup(&p->cw);

@@ -78,6 +78,7 @@ struct kl_cw_publisher {
 	size_t cap;
 	int wake[2];
 	pthread_t thread;
+	char stream[256]; /* the Stream dimension: the name, also when given as an ARN */
 	int started;
 };
 
@@ -88,6 +89,10 @@ int kl_cw_publisher_start(struct kl_cw_publisher *p, struct kl_errbuf *eb);
 /* Stop the thread, publish the last deltas, free everything. A no-op when
  * not started. */
 void kl_cw_publisher_stop(struct kl_cw_publisher *p);
+
+/* The Stream dimension's value for a --stream argument: the name after
+ * "stream/" in an ARN, else the argument itself. */
+const char *kl_cw_stream_name(const char *stream);
 
 /* Snapshot the counters of m (exposed for the unit tests). */
 void kl_cw_counters_of(struct kl_metrics *m, struct kl_cw_counters *out);

@@ -145,6 +145,29 @@ static void test_publisher_build(void)
 	kl_metrics_cleanup(&m);
 }
 
+/* Batches are 1..1000 datums: anything else is refused before any request
+ * (the endpoint is a closed port, never reached). */
+static void test_put_limits(void)
+{
+	setenv("AWS_REGION", "us-east-1", 1);
+	setenv("AWS_ENDPOINT_URL_CLOUDWATCH", "http://127.0.0.1:9/", 1);
+	struct kl_cloudwatch cw;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	int rc = kl_cloudwatch_init(&cw, NULL, &eb);
+	CHECK_EQ_INT(rc, 0);
+	if (!rc) {
+		CHECK_EQ_STR(cw.url, "http://127.0.0.1:9");
+		CHECK_EQ_STR(cw.host, "127.0.0.1:9");
+		static struct kl_cw_datum d[KL_CW_MAX_DATA + 1];
+		CHECK_EQ_INT(kl_cloudwatch_put(&cw, "ns", d, 0, 0), KL_EINVAL);
+		CHECK_EQ_INT(kl_cloudwatch_put(&cw, "ns", d, KL_CW_MAX_DATA + 1, 0), KL_EINVAL);
+		CHECK(strstr(cw.err.msg, "1001 datums") != NULL);
+	}
+	kl_cloudwatch_cleanup(&cw);
+	unsetenv("AWS_ENDPOINT_URL_CLOUDWATCH");
+}
+
 static void test_stream_name(void)
 {
 	CHECK_EQ_STR(kl_cw_stream_name("events"), "events");
@@ -157,6 +180,7 @@ static void test_stream_name(void)
 int main(void)
 {
 	test_stream_name();
+	test_put_limits();
 	test_encode();
 	test_emf();
 	test_publisher_build();

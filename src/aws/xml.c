@@ -146,3 +146,22 @@ int kl_xml_find(const char *p, size_t n, const char *within, const char *tag, st
 		return r == -1 ? KL_ENOTFOUND : KL_EPARSE;
 	return decode_text(out, cs, cn);
 }
+
+int kl_xml_next(const char *p, size_t n, const char *tag, size_t *pos, const char **content,
+		size_t *len)
+{
+	if (*pos >= n)
+		return KL_ENOTFOUND;
+	const char *cs;
+	size_t cn;
+	int r = find_span(p + *pos, n - *pos, tag, &cs, &cn);
+	if (r)
+		return r == -1 ? KL_ENOTFOUND : KL_EPARSE;
+	*content = cs;
+	*len = cn;
+	/* past "</tag>", or past the '>' of a self-closing <tag/> */
+	size_t at = (size_t)(cs - p);
+	size_t after = !cn && cs[-1] == '/' ? at + 1 : at + cn + strlen(tag) + 3;
+	*pos = after > n ? n : after;
+	return KL_OK;
+}

@@ -18,4 +18,11 @@
  * `<within>` element, e.g. kl_xml_find(p, n, "Credentials", "AccessKeyId", out). */
 int kl_xml_find(const char *p, size_t n, const char *within, const char *tag, struct kl_buf *out);
 
+/* Iterate over the `<tag>` elements of p[0..n) in document order (repeated
+ * elements such as a listing's <Contents>): the raw content span of the next
+ * one that starts at or after *pos, and *pos moves past its end tag. Start
+ * with *pos = 0. KL_OK, KL_ENOTFOUND (no more), KL_EPARSE (unterminated). */
+int kl_xml_next(const char *p, size_t n, const char *tag, size_t *pos, const char **content,
+		size_t *len);
+
 #endif

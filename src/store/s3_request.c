@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "aws/sigv4.h"
+#include "aws/xml.h"
 #include "core/base64.h"
 
 #define MAX_HEADERS 16
@@ -223,5 +224,94 @@ int kl_s3_call(const struct kl_s3_endpoint *ep, struct kl_http *h, const struct 
 	}
 	kl_buf_cleanup(&path);
 	kl_buf_cleanup(&url);
+	return rc;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* URL-decode b in place ('+' is a space); -1 on a malformed escape. */
+static int url_decode(struct kl_buf *b)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < b->len; i++) {
+		char c = b->data[i];
+		if (c == '%') {
+			int h = i + 2 < b->len ? hexval(b->data[i + 1]) : -1;
+			int l = h >= 0 ? hexval(b->data[i + 2]) : -1;
+			if (l < 0)
+				return -1;
+			c = (char)(h << 4 | l);
+			i += 2;
+		} else if (c == '+') {
+			c = ' ';
+		}
+		b->data[o++] = c;
+	}
+	b->len = o;
+	return 0;
+}
+
+/* Every <outer><inner>..</inner></outer> of the page to fn. */
+static int list_entries(const char *xml, size_t n, const char *outer, const char *inner,
+			const char *strip, int (*fn)(void *, const char *, size_t), void *ctx,
+			struct kl_buf *tmp)
+{
+	size_t pos = 0, sn = strlen(strip);
+	const char *c;
+	size_t cn;
+	int rc;
+	while ((rc = kl_xml_next(xml, n, outer, &pos, &c, &cn)) == KL_OK) {
+		kl_buf_reset(tmp);
+		rc = kl_xml_find(c, cn, NULL, inner, tmp);
+		if (rc == KL_ENOTFOUND)
+			return KL_EPARSE;
+		if (rc)
+			return rc;
+		if (url_decode(tmp) || tmp->len < sn || memcmp(tmp->data, strip, sn) ||
+		    memchr(tmp->data, '\0', tmp->len))
+			return KL_EPARSE;
+		if (tmp->len == sn)
+			continue;
+		if ((rc = kl_buf_putc(tmp, '\0')))
+			return rc;
+		if ((rc = fn(ctx, tmp->data + sn, tmp->len - 1 - sn)))
+			return rc;
+	}
+	return rc == KL_ENOTFOUND ? KL_OK : rc;
+}
+
+int kl_s3_list_page(const char *xml, size_t n, const char *strip,
+		    int (*fn)(void *ctx, const char *key, size_t len), void *ctx, int *truncated,
+		    struct kl_buf *next)
+{
+	struct kl_buf tmp;
+	kl_buf_init(&tmp, 1 << 16);
+	*truncated = 0;
+	kl_buf_reset(next);
+	int rc = kl_xml_find(xml, n, "ListBucketResult", "IsTruncated", &tmp);
+	if (rc == KL_ENOTFOUND)
+		rc = KL_EPARSE;
+	if (rc == KL_OK) {
+		*truncated = tmp.len == 4 && !memcmp(tmp.data, "true", 4);
+		if (!*truncated && !(tmp.len == 5 && !memcmp(tmp.data, "false", 5)))
+			rc = KL_EPARSE;
+	}
+	if (!rc && *truncated) {
+		rc = kl_xml_find(xml, n, "ListBucketResult", "NextContinuationToken", next);
+		if (rc == KL_ENOTFOUND || (!rc && next->len == 0))
+			rc = KL_EPARSE;
+		rc = rc ? rc : kl_buf_putc(next, '\0');
+	}
+	if (!rc)
+		rc = list_entries(xml, n, "Contents", "Key", strip, fn, ctx, &tmp);
+	if (!rc)
+		rc = list_entries(xml, n, "CommonPrefixes", "Prefix", strip, fn, ctx, &tmp);
+	kl_buf_cleanup(&tmp);
 	return rc;
 }

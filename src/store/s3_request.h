@@ -72,4 +72,15 @@ void kl_s3_sha256(const void *p, size_t n, char hex[65], char b64[45]);
 /* Append `s` URI-encoded with '/' kept (S3 object key rules). */
 int kl_s3_encode_key(struct kl_buf *out, const char *s);
 
+/* One page of a ListObjectsV2 answer asked with encoding-type=url: each
+ * <Contents><Key> and <CommonPrefixes><Prefix>, URL-decoded ('+' is a space),
+ * goes to fn without its first strlen(strip) bytes (the store's prefix; an
+ * entry that does not start with it is an error, one equal to it is
+ * skipped). *truncated tells whether <IsTruncated> is true; then `next` gets
+ * <NextContinuationToken>, which must be there. KL_OK, KL_EPARSE, KL_ENOMEM,
+ * or fn's non-zero return. */
+int kl_s3_list_page(const char *xml, size_t n, const char *strip,
+		    int (*fn)(void *ctx, const char *key, size_t len), void *ctx, int *truncated,
+		    struct kl_buf *next);
+
 #endif

@@ -7,7 +7,8 @@
  * previous object of that key; abort() discards it without a trace.
  * sync() makes every commit since the last sync durable as a set (for a
  * local disk: fsync of the directories whose entries changed), so callers
- * can batch many files before recording progress.
+ * can batch many files before recording progress. list() enumerates one
+ * level of the key space, as S3's ListObjectsV2 with delimiter '/' does.
  *
  * Implementations: store_local.c (a directory), store_s3.c (s3://bucket/prefix:
  * an object is buffered in memory and sent as one PutObject at commit, or, once
@@ -29,14 +30,34 @@
 struct kl_store;
 struct kl_store_file;
 
+/* One entry of a listing: `key` (NUL-terminated, len bytes) is valid during
+ * the call only. A non-zero return stops the listing and is what list()
+ * returns. */
+typedef int (*kl_store_list_fn)(void *ctx, const char *key, size_t len);
+
 struct kl_store_ops {
+	/* Start a new object under `key`; nothing is visible before commit(). */
 	int (*open)(struct kl_store *s, const char *key, struct kl_store_file **out);
+	/* Append bytes to an open object. */
 	int (*write)(struct kl_store_file *f, const void *p, size_t n);
+	/* Make the object visible whole under its key (replacing any previous
+	 * one); frees f whatever the result. */
 	int (*commit)(struct kl_store_file *f);
+	/* Discard an open object without a trace; frees f. */
 	void (*abort)(struct kl_store_file *f);
+	/* Make every commit since the last sync durable as a set. */
 	int (*sync)(struct kl_store *s);
 	/* Read a whole object into out (reset first). KL_ENOTFOUND if absent. */
 	int (*read)(struct kl_store *s, const char *key, struct kl_buf *out);
+	/* Call fn once for each entry directly under `dir` ("" = the lake root,
+	 * else a key prefix ending in '/'), in no particular order: an object as
+	 * its full key, a deeper level once as its full prefix ending in '/'.
+	 * A dir with nothing under it lists nothing (KL_OK). Pages (S3) are
+	 * followed to the end. Local: names starting with '.' (temporary files)
+	 * are not listed, and an empty directory is listed as a prefix, where
+	 * S3 has none. */
+	int (*list)(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx);
+	/* Free the store (open files must be committed or aborted first). */
 	void (*free)(struct kl_store *s);
 };
 

@@ -211,6 +211,67 @@ static int local_read(struct kl_store *base, const char *key, struct kl_buf *out
 	return KL_OK;
 }
 
+static int valid_dir(const char *dir)
+{
+	size_t n = strlen(dir);
+	if (n == 0)
+		return 1;
+	if (dir[0] == '/' || dir[n - 1] != '/')
+		return 0;
+	for (const char *p = dir; *p;) { /* no "." or ".." level, no empty level */
+		size_t l = strcspn(p, "/");
+		if (l == 0 || (l == 1 && p[0] == '.') || (l == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		p += l + (p[l] == '/');
+	}
+	return 1;
+}
+
+static int local_list(struct kl_store *base, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	struct local_store *s = (struct local_store *)base;
+	if (!valid_dir(dir))
+		return kl_errbuf_set(&base->err, KL_EINVAL, "list: bad directory key \"%.100s\"",
+				     dir);
+	struct kl_buf path, key;
+	kl_buf_init(&path, 0);
+	kl_buf_init(&key, 0);
+	int rc = kl_buf_printf(&path, "%s/%s", s->root, dir);
+	DIR *d = rc ? NULL : opendir(path.data);
+	if (!rc && !d && errno != ENOENT && errno != ENOTDIR)
+		rc = kl_errbuf_set(&base->err, KL_EIO, "list %s: %s", path.data, strerror(errno));
+	for (struct dirent *e; d && !rc;) {
+		errno = 0;
+		if (!(e = readdir(d))) {
+			if (errno)
+				rc = kl_errbuf_set(&base->err, KL_EIO, "list %s: %s", path.data,
+						   strerror(errno));
+			break;
+		}
+		if (e->d_name[0] == '.') /* ".", "..", and our temporary files */
+			continue;
+		int is_dir = e->d_type == DT_DIR;
+		if (e->d_type == DT_UNKNOWN || e->d_type == DT_LNK) {
+			struct stat st;
+			size_t l = path.len;
+			if ((rc = kl_buf_printf(&path, "%s", e->d_name)))
+				break;
+			is_dir = !stat(path.data, &st) && S_ISDIR(st.st_mode);
+			path.len = l;
+			path.data[l] = '\0';
+		}
+		kl_buf_reset(&key);
+		rc = kl_buf_printf(&key, "%s%s%s", dir, e->d_name, is_dir ? "/" : "");
+		if (!rc)
+			rc = fn(ctx, key.data, key.len);
+	}
+	if (d)
+		closedir(d);
+	kl_buf_cleanup(&path);
+	kl_buf_cleanup(&key);
+	return rc;
+}
+
 static void local_free(struct kl_store *base)
 {
 	struct local_store *s = (struct local_store *)base;
@@ -221,8 +282,16 @@ static void local_free(struct kl_store *base)
 	free(s);
 }
 
-static const struct kl_store_ops local_ops = {local_open,  local_write, local_commit, local_abort,
-					      local_sync, local_read,  local_free};
+static const struct kl_store_ops local_ops = {
+    .open = local_open,
+    .write = local_write,
+    .commit = local_commit,
+    .abort = local_abort,
+    .sync = local_sync,
+    .read = local_read,
+    .list = local_list,
+    .free = local_free,
+};
 
 int kl_store_local_new(struct kl_store **out, const char *root, struct kl_errbuf *eb)
 {

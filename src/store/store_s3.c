@@ -580,6 +580,63 @@ static int s3_read(struct kl_store *base, const char *key, struct kl_buf *out)
 	return rc;
 }
 
+/* ListObjectsV2 with delimiter '/', page after page. */
+static int s3_list(struct kl_store *base, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	struct s3_store *s = (struct s3_store *)base;
+	size_t dn = strlen(dir);
+	if (dn && (dir[0] == '/' || dir[dn - 1] != '/'))
+		return kl_errbuf_set(&base->err, KL_EINVAL, "s3: bad list prefix \"%.100s\"", dir);
+	struct kl_buf prefix, q, token;
+	kl_buf_init(&prefix, 0);
+	kl_buf_init(&q, 0);
+	kl_buf_init(&token, 1 << 16);
+	struct kl_errbuf eb = {{0}, 0};
+	int rc = kl_buf_printf(&prefix, "%s%s", s->prefix, dir);
+	int truncated = 1;
+	for (unsigned page = 0; !rc && truncated; page++) {
+		kl_buf_reset(&q);
+		if (token.len) { /* sent back as it came, encoded */
+			rc = kl_buf_puts(&q, "continuation-token=");
+			rc = rc ? rc : kl_uri_encode(&q, token.data, strlen(token.data), 0);
+			rc = rc ? rc : kl_buf_putc(&q, '&');
+		}
+		rc = rc ? rc : kl_buf_puts(&q, "delimiter=%2F&encoding-type=url&list-type=2&prefix=");
+		rc = rc ? rc : kl_uri_encode(&q, prefix.data, prefix.len, 0);
+		rc = rc ? rc : kl_buf_putc(&q, '\0');
+		if (rc) {
+			rc = kl_errbuf_set(&eb, rc, "s3: ListObjectsV2: out of memory");
+			break;
+		}
+		struct kl_s3_req req = {"ListObjectsV2", "GET", NULL, q.data, NULL, 0,
+					NULL,		 NULL,	NULL, 0};
+		struct kl_s3_result res;
+		kl_s3_result_init(&res, 64 << 20);
+		rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+		if (!rc) {
+			rc = kl_s3_list_page(res.resp.body.data, res.resp.body.len, s->prefix, fn, ctx,
+					     &truncated, &token);
+			if (rc == KL_EPARSE || rc == KL_ENOMEM)
+				kl_errbuf_set(&eb, rc,
+					      "s3: ListObjectsV2 s3://%s/%s: %s answer (page %u)",
+					      s->ep.bucket, prefix.data,
+					      rc == KL_EPARSE ? "malformed" : "too large an", page + 1);
+			else if (rc)
+				eb.msg[0] = '\0'; /* the caller's own stop */
+		}
+		kl_s3_result_cleanup(&res);
+	}
+	if (rc && eb.msg[0]) {
+		pthread_mutex_lock(&s->mu);
+		kl_errbuf_set(&base->err, rc, "%s", eb.msg);
+		pthread_mutex_unlock(&s->mu);
+	}
+	kl_buf_cleanup(&prefix);
+	kl_buf_cleanup(&q);
+	kl_buf_cleanup(&token);
+	return rc;
+}
+
 static void s3_free(struct kl_store *base)
 {
 	struct s3_store *s = (struct s3_store *)base;
@@ -601,8 +658,16 @@ static void s3_free(struct kl_store *base)
 	free(s);
 }
 
-static const struct kl_store_ops s3_ops = {s3_open, s3_write, s3_commit, s3_abort,
-					   s3_sync, s3_read,  s3_free};
+static const struct kl_store_ops s3_ops = {
+    .open = s3_open,
+    .write = s3_write,
+    .commit = s3_commit,
+    .abort = s3_abort,
+    .sync = s3_sync,
+    .read = s3_read,
+    .list = s3_list,
+    .free = s3_free,
+};
 
 const char *kl_store_s3_env_endpoint(const struct kl_aws_env *env)
 {

@@ -62,31 +62,88 @@ enum kl_col_kind kl_col_widen(enum kl_col_kind a, enum kl_col_kind b);
 const char *kl_col_kind_name(enum kl_col_kind k);
 
 /*
- * Registry: merge a file's schema into _kinlake/schemas/<type>.json of the
- * lake's store (type Hive-escaped). The object holds the union schema and a
- * history of versions; it is rewritten (an atomic store commit) only when
- * the union changes.
+ * Registry: the union schema of each event type, kept in the lake so that
+ * any number of writers (threads, processes, hosts; a directory or S3) can
+ * add to it at once and none loses another's columns.
+ *
+ * Layout (keys relative to the lake root; <t> is the event type Hive-escaped
+ * as in partition paths, so "" reads as __HIVE_DEFAULT_PARTITION__):
+ *   _kinlake/schemas/event_type=<t>/<sha256>.json   fragments (written now)
+ *   _kinlake/schemas/<t>.json                       legacy union (read only)
+ * A fragment is one registry document,
+ *   {"event_type":"<t, decoded>","columns":[{"name":"..","type":".."},...]}\n
+ * in canonical bytes (kl_schema_doc_write), named after the SHA-256 of those
+ * bytes: fragments are append-only and immutable, writing one twice is
+ * harmless, and a reader checks each against its name. Types are Athena's:
+ * bigint, double, boolean, string (an all-null column is string).
+ *
+ * The schema of a type is the union of its fragments and of the legacy
+ * object that kinlake before 0.2 rewrote in place (still read, never
+ * written; its "version" and "history" are ignored). Widening as for files.
+ * Column order, deterministic for a given set of documents: the common
+ * columns first, in the order of the event contract, then the others as
+ * they come when the fragments are read by descending column count, ties by
+ * name, and the legacy object last. A writer's fragment holds everything it
+ * knew plus its file's new columns in first-seen order, so a lake with one
+ * writer lists its columns in first-seen order, as before.
+ *
+ * Why no column is lost: a writer only ever adds a fragment that covers all
+ * it has read plus its own file; nothing is rewritten or removed. (Read-
+ * merge-rewrite of one object, as before, lost columns when two processes
+ * raced.) Fragments of one type grow with each schema change; compaction
+ * (removing a fragment that another covers) would be safe but is not done.
  *
  * One struct kl_schema_registry per lake and process, shared by every
- * writer of that lake (all shards of a stream): it caches the union per
- * event type, so a file whose schema adds nothing costs no store request,
- * and a mutex serialises the read-merge-write of one process, so shards
- * cannot lose each other's columns. A merge always starts from the stored
- * object and adds the cached union, so a column that another process's
- * concurrent rewrite dropped comes back with the next change. (Several
- * processes on one lake coordinate through leases in a later issue.)
- * Thread-safe; the caller owns it (new/free).
+ * writer of that lake (all shards of a stream): it caches per event type
+ * the fragments already read, so a file whose schema adds nothing costs no
+ * store request, and a change costs one list, a read of each fragment not
+ * yet seen (plus the legacy object) and one write. Thread-safe (a mutex
+ * serialises a process's store requests of the registry); the caller owns
+ * it (new/free).
  */
 struct kl_schema_registry;
 
 struct kl_schema_registry *kl_schema_registry_new(void);
 void kl_schema_registry_free(struct kl_schema_registry *r);
 
-/* KL_OK or the store's error with a message. `reads` (optional) counts the
- * store reads it made, for tests. */
+/* Make sure the type's union covers `file_schema` (every column, with a
+ * kind at least as wide): KL_OK, or the store's error with a message. */
 int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *store,
 			     const char *event_type, size_t type_len,
 			     const struct kl_schema *file_schema, struct kl_errbuf *eb);
-uint64_t kl_schema_registry_reads(struct kl_schema_registry *r);
+/* Store requests made so far (lists, reads, writes), for tests. */
+uint64_t kl_schema_registry_requests(struct kl_schema_registry *r);
+
+/* The current union of one event type (decoded name), read afresh from the
+ * store into `out` (reset first; caller-owned). A type without any
+ * registry document gives an empty schema and KL_OK. A fragment that does
+ * not parse or does not match its name is an error (KL_EPARSE/KL_ECORRUPT). */
+int kl_schema_registry_load(struct kl_store *store, const char *event_type, size_t type_len,
+			    struct kl_schema *out, struct kl_errbuf *eb);
+
+/* The event types that have a registry entry in the lake. */
+struct kl_schema_types {
+	char **names;  /* decoded, NUL-terminated (lens[i] bytes; a name may hold NUL) */
+	size_t *lens;
+	size_t n;
+};
+/* List them sorted by bytes (memcmp, shorter first): `out` is filled
+ * (caller-owned, kl_schema_types_cleanup). */
+int kl_schema_registry_types(struct kl_store *store, struct kl_schema_types *out,
+			     struct kl_errbuf *eb);
+void kl_schema_types_cleanup(struct kl_schema_types *t);
+
+/* One registry document, canonical bytes (see above) appended to `out`.
+ * Names and type must be valid UTF-8 (KL_EINVAL otherwise); any such byte
+ * sequence round-trips through kl_schema_doc_read, NUL included. */
+int kl_schema_doc_write(struct kl_buf *out, const char *event_type, size_t type_len,
+			const struct kl_schema *s);
+/* Parse a registry document (fragment or legacy union) with the strict JSON
+ * parser (parse/json.h) and add its "columns" to `out` in order, widening.
+ * Other members are ignored; an unknown type name reads as string (the
+ * widest). KL_EPARSE with a message for anything else malformed. */
+int kl_schema_doc_read(const char *p, size_t n, struct kl_schema *out, struct kl_errbuf *eb);
+/* Registry type name -> kind (unknown -> STRING). */
+enum kl_col_kind kl_col_kind_parse(const char *s, size_t n);
 
 #endif

@@ -1,0 +1,723 @@
+/* schema_registry.c — the per-event-type union schema in the lake, kept as
+ * append-only, content-addressed fragments; see schema.h ("Registry"). */
+#include "core/err.h"
+#include "encode/parquet/schema.h"
+#include "parse/json.h"
+#include "route/partition.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define SCHEMAS "_kinlake/schemas/"
+#define DOC_MAX ((size_t)64 << 20) /* a registry document we agree to read */
+#define DOC_DEPTH 8
+
+/* The event contract's common columns, first in every union. */
+static const char *const common_cols[] = {"event_uuid", "event_name",	 "created_at",
+					  "created_datetime", "event_type", "event_subtype"};
+
+/* --- documents ----------------------------------------------------------- */
+
+enum kl_col_kind kl_col_kind_parse(const char *s, size_t n)
+{
+	if (n == 7 && !memcmp(s, "boolean", 7))
+		return KL_COL_BOOL;
+	if (n == 6 && !memcmp(s, "bigint", 6))
+		return KL_COL_INT;
+	if (n == 6 && !memcmp(s, "double", 6))
+		return KL_COL_DOUBLE;
+	return KL_COL_STRING;
+}
+
+/* A JSON string literal of p[0..n): '"', '\\' and control bytes escaped. */
+static int put_json_string(struct kl_buf *b, const char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	int rc = kl_buf_putc(b, '"');
+	for (size_t i = 0; i < n && !rc; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+			rc = kl_buf_append(b, e, 2);
+		} else if (c < 0x20) {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+			rc = kl_buf_append(b, e, 6);
+		} else {
+			rc = kl_buf_putc(b, (char)c);
+		}
+	}
+	return rc ? rc : kl_buf_putc(b, '"');
+}
+
+int kl_schema_doc_write(struct kl_buf *out, const char *event_type, size_t type_len,
+			const struct kl_schema *s)
+{
+	size_t start = out->len;
+	int rc = kl_buf_puts(out, "{\"event_type\":");
+	rc = rc ? rc : put_json_string(out, event_type, type_len);
+	rc = rc ? rc : kl_buf_puts(out, ",\"columns\":[");
+	for (size_t i = 0; i < s->n && !rc; i++) {
+		rc = kl_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
+		rc = rc ? rc : put_json_string(out, kl_schema_name(s, i), s->cols[i].name_len);
+		rc = rc ? rc
+			: kl_buf_printf(out, ",\"type\":\"%s\"}", kl_col_kind_name(s->cols[i].kind));
+	}
+	rc = rc ? rc : kl_buf_puts(out, "]}\n");
+	if (rc)
+		return rc;
+	/* never write what the reader would refuse (invalid UTF-8 in a name) */
+	struct kl_json_error je;
+	if (kl_json_parse(out->data + start, out->len - start, DOC_DEPTH, NULL, &je)) {
+		out->len = start;
+		return KL_EINVAL;
+	}
+	return KL_OK;
+}
+
+/* Does member m's key (escapes decoded) equal the plain name? */
+static int key_eq(const struct kl_json_member *m, const char *name, struct kl_buf *tmp)
+{
+	size_t n = strlen(name);
+	if (!m->key_esc)
+		return m->key_len == n && !memcmp(m->key, name, n);
+	kl_buf_reset(tmp);
+	if (kl_buf_reserve(tmp, m->key_len))
+		return 0;
+	size_t k = kl_json_unescape(m->key, m->key_len, tmp->data);
+	return k == n && !memcmp(tmp->data, name, n);
+}
+
+/* Decode a string value (with its quotes) into tmp. */
+static int string_val(const struct kl_json_member *m, struct kl_buf *tmp)
+{
+	kl_buf_reset(tmp);
+	if (kl_buf_reserve(tmp, m->val_len + 1))
+		return KL_ENOMEM;
+	tmp->len = kl_json_unescape(m->val + 1, m->val_len - 2, tmp->data);
+	return KL_OK;
+}
+
+static int read_column(const struct kl_json_member *el, size_t idx, struct kl_schema *out,
+		       struct kl_buf *tmp, struct kl_errbuf *eb)
+{
+	if (el->type != KL_JSON_OBJECT)
+		return kl_errbuf_set(eb, KL_EPARSE, "schema registry: column %zu is not an object",
+				     idx);
+	struct kl_json_member name = {0}, type = {0}, m;
+	int has_name = 0, has_type = 0;
+	struct kl_json_iter it;
+	kl_json_iter_init(&it, el->val, el->val_len);
+	while (kl_json_iter_next(&it, &m)) {
+		int is_name = key_eq(&m, "name", tmp), is_type = !is_name && key_eq(&m, "type", tmp);
+		if ((is_name && has_name) || (is_type && has_type))
+			return kl_errbuf_set(eb, KL_EPARSE,
+					     "schema registry: column %zu repeats \"%s\"", idx,
+					     is_name ? "name" : "type");
+		if (is_name)
+			name = m, has_name = 1;
+		if (is_type)
+			type = m, has_type = 1;
+	}
+	if (!has_name || !has_type || name.type != KL_JSON_STRING || type.type != KL_JSON_STRING)
+		return kl_errbuf_set(eb, KL_EPARSE,
+				     "schema registry: column %zu needs string \"name\" and \"type\"",
+				     idx);
+	if (string_val(&type, tmp))
+		return KL_ENOMEM;
+	enum kl_col_kind k = kl_col_kind_parse(tmp->data, tmp->len);
+	if (string_val(&name, tmp))
+		return KL_ENOMEM;
+	long c = kl_schema_col(out, tmp->data, tmp->len);
+	if (c < 0)
+		return kl_errbuf_set(eb, KL_ENOMEM, "schema registry: out of memory");
+	out->cols[c].kind = kl_col_widen(out->cols[c].kind, k);
+	return KL_OK;
+}
+
+int kl_schema_doc_read(const char *p, size_t n, struct kl_schema *out, struct kl_errbuf *eb)
+{
+	struct kl_json_doc doc;
+	struct kl_json_error je;
+	kl_json_doc_init(&doc);
+	struct kl_buf tmp;
+	kl_buf_init(&tmp, 0);
+	int rc = KL_OK;
+	if (kl_json_parse(p, n, DOC_DEPTH, &doc, &je)) {
+		rc = kl_errbuf_set(eb, KL_EPARSE, "schema registry: not JSON at byte %zu: %s",
+				   je.offset, je.msg);
+		goto out;
+	}
+	if (doc.top != KL_JSON_OBJECT) {
+		rc = kl_errbuf_set(eb, KL_EPARSE, "schema registry: not a JSON object");
+		goto out;
+	}
+	const struct kl_json_member *cols = NULL;
+	for (size_t i = 0; i < doc.n; i++) {
+		if (!key_eq(&doc.m[i], "columns", &tmp))
+			continue;
+		if (cols) {
+			rc = kl_errbuf_set(eb, KL_EPARSE, "schema registry: \"columns\" twice");
+			goto out;
+		}
+		cols = &doc.m[i];
+	}
+	if (!cols || cols->type != KL_JSON_ARRAY) {
+		rc = kl_errbuf_set(eb, KL_EPARSE, "schema registry: no \"columns\" array");
+		goto out;
+	}
+	struct kl_json_iter it;
+	struct kl_json_member el;
+	kl_json_iter_init(&it, cols->val, cols->val_len);
+	for (size_t i = 0; !rc && kl_json_iter_next(&it, &el); i++)
+		rc = read_column(&el, i, out, &tmp, eb);
+out:
+	kl_json_doc_cleanup(&doc);
+	kl_buf_cleanup(&tmp);
+	return rc;
+}
+
+/* --- unions -------------------------------------------------------------- */
+
+/* Add every column of `from` to `u`, widening; *changed is set if u grew or
+ * a kind widened. */
+static int union_into(struct kl_schema *u, const struct kl_schema *from, int *changed)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		size_t before = u->n;
+		long j = kl_schema_col(u, kl_schema_name(from, i), from->cols[i].name_len);
+		if (j < 0)
+			return KL_ENOMEM;
+		enum kl_col_kind k = kl_col_widen(u->cols[j].kind, from->cols[i].kind);
+		if (u->n != before || k != u->cols[j].kind)
+			*changed = 1;
+		u->cols[j].kind = k;
+	}
+	return KL_OK;
+}
+
+/* 1 if every column of fs is in u with a kind u already covers. */
+static int covered(const struct kl_schema *u, const struct kl_schema *fs)
+{
+	for (size_t i = 0; i < fs->n; i++) {
+		long j = kl_schema_find(u, kl_schema_name(fs, i), fs->cols[i].name_len);
+		if (j < 0 || kl_col_widen(u->cols[j].kind, fs->cols[i].kind) != u->cols[j].kind)
+			return 0;
+	}
+	return 1;
+}
+
+/* --- one event type ------------------------------------------------------- */
+
+struct frag {
+	char id[65]; /* lower-case hex SHA-256 of the document */
+	struct kl_schema s;
+};
+
+struct reg_entry {
+	char *type; /* decoded event type, NUL-terminated */
+	size_t type_len;
+	char *dir;    /* SCHEMAS "event_type=<t>/" */
+	char *legacy; /* SCHEMAS "<t>.json" */
+	struct frag *f; /* fragments read, in the order read */
+	size_t nf, capf;
+	struct kl_schema legacy_s; /* the legacy object as last read */
+	struct kl_schema u;        /* the union, canonical order */
+	int loaded;
+	uint64_t requests;
+	struct kl_buf doc; /* scratch */
+};
+
+static void entry_cleanup(struct reg_entry *e)
+{
+	for (size_t i = 0; i < e->nf; i++)
+		kl_schema_cleanup(&e->f[i].s);
+	free(e->f);
+	free(e->type);
+	free(e->dir);
+	free(e->legacy);
+	kl_schema_cleanup(&e->legacy_s);
+	kl_schema_cleanup(&e->u);
+	kl_buf_cleanup(&e->doc);
+	memset(e, 0, sizeof *e);
+}
+
+static char *key_of(const char *a, const char *b, const char *c)
+{
+	size_t n = strlen(a) + strlen(b) + strlen(c) + 1;
+	char *k = malloc(n);
+	if (k)
+		snprintf(k, n, "%s%s%s", a, b, c);
+	return k;
+}
+
+static int entry_init(struct reg_entry *e, const char *type, size_t n)
+{
+	memset(e, 0, sizeof *e);
+	kl_schema_init(&e->legacy_s);
+	kl_schema_init(&e->u);
+	kl_buf_init(&e->doc, DOC_MAX);
+	struct kl_buf esc;
+	kl_buf_init(&esc, 0);
+	int rc = kl_hive_escape(&esc, type, n);
+	rc = rc ? rc : kl_buf_putc(&esc, '\0');
+	if (!rc && (!(e->type = malloc(n + 1)) ||
+		    !(e->dir = key_of(SCHEMAS "event_type=", esc.data, "/")) ||
+		    !(e->legacy = key_of(SCHEMAS, esc.data, ".json"))))
+		rc = KL_ENOMEM;
+	kl_buf_cleanup(&esc);
+	if (rc)
+		return rc;
+	memcpy(e->type, type, n);
+	e->type[n] = '\0';
+	e->type_len = n;
+	return KL_OK;
+}
+
+static void sha256_hex(const void *p, size_t n, char hex[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_Digest(n ? p : "", n, md, &mdlen, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[64] = '\0';
+}
+
+static struct frag *frag_find(struct reg_entry *e, const char *id)
+{
+	for (size_t i = 0; i < e->nf; i++)
+		if (!memcmp(e->f[i].id, id, 64))
+			return &e->f[i];
+	return NULL;
+}
+
+static struct frag *frag_add(struct reg_entry *e, const char *id)
+{
+	if (e->nf == e->capf) {
+		size_t cap = e->capf ? e->capf * 2 : 8;
+		struct frag *f = realloc(e->f, cap * sizeof *f);
+		if (!f)
+			return NULL;
+		e->f = f;
+		e->capf = cap;
+	}
+	struct frag *f = &e->f[e->nf++];
+	memcpy(f->id, id, 64);
+	f->id[64] = '\0';
+	kl_schema_init(&f->s);
+	return f;
+}
+
+static int frag_order(const void *a, const void *b)
+{
+	const struct frag *x = *(const struct frag *const *)a, *y = *(const struct frag *const *)b;
+	if (x->s.n != y->s.n)
+		return x->s.n > y->s.n ? -1 : 1;
+	return memcmp(x->id, y->id, 64);
+}
+
+/* e->u from the fragments and the legacy object, in canonical order. */
+static int rebuild(struct reg_entry *e)
+{
+	const struct frag **ord = malloc((e->nf ? e->nf : 1) * sizeof *ord);
+	if (!ord)
+		return KL_ENOMEM;
+	for (size_t i = 0; i < e->nf; i++)
+		ord[i] = &e->f[i];
+	qsort(ord, e->nf, sizeof *ord, frag_order);
+	kl_schema_reset(&e->u);
+	int rc = KL_OK, changed = 0;
+	for (size_t c = 0; c < sizeof common_cols / sizeof common_cols[0] && !rc; c++) {
+		size_t cn = strlen(common_cols[c]);
+		int present = kl_schema_find(&e->legacy_s, common_cols[c], cn) >= 0;
+		for (size_t i = 0; i < e->nf && !present; i++)
+			present = kl_schema_find(&ord[i]->s, common_cols[c], cn) >= 0;
+		if (present && kl_schema_col(&e->u, common_cols[c], cn) < 0)
+			rc = KL_ENOMEM;
+	}
+	for (size_t i = 0; i < e->nf && !rc; i++)
+		rc = union_into(&e->u, &ord[i]->s, &changed);
+	if (!rc)
+		rc = union_into(&e->u, &e->legacy_s, &changed);
+	free(ord);
+	return rc;
+}
+
+struct listing {
+	char (*ids)[65];
+	size_t n, cap;
+	const char *dir;
+	size_t dir_len;
+};
+
+static int is_fragment_name(const char *p, size_t n)
+{
+	if (n != 64 + 5 || memcmp(p + 64, ".json", 5))
+		return 0;
+	for (size_t i = 0; i < 64; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+static int on_fragment(void *ctx, const char *key, size_t len)
+{
+	struct listing *l = ctx;
+	if (len < l->dir_len || memcmp(key, l->dir, l->dir_len) ||
+	    !is_fragment_name(key + l->dir_len, len - l->dir_len))
+		return KL_OK; /* not ours: a stray file, a deeper level */
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char(*ids)[65] = realloc(l->ids, cap * sizeof *ids);
+		if (!ids)
+			return KL_ENOMEM;
+		l->ids = ids;
+		l->cap = cap;
+	}
+	memcpy(l->ids[l->n], key + l->dir_len, 64);
+	l->ids[l->n++][64] = '\0';
+	return KL_OK;
+}
+
+/* Read the fragments not yet seen and the legacy object; rebuild the union. */
+static int refresh(struct reg_entry *e, struct kl_store *store, struct kl_errbuf *eb)
+{
+	struct listing l = {NULL, 0, 0, e->dir, strlen(e->dir)};
+	char key[4300];
+	e->requests++;
+	int rc = store->ops->list(store, e->dir, on_fragment, &l);
+	if (rc)
+		kl_errbuf_set(eb, rc, "schema registry: list %s: %s",
+			      e->dir, rc == KL_ENOMEM ? "out of memory" : store->err.msg);
+	for (size_t i = 0; i < l.n && !rc; i++) {
+		if (frag_find(e, l.ids[i]))
+			continue; /* immutable: read once */
+		snprintf(key, sizeof key, "%s%s.json", e->dir, l.ids[i]);
+		e->requests++;
+		rc = store->ops->read(store, key, &e->doc);
+		if (rc == KL_ENOTFOUND) { /* removed since the listing */
+			rc = KL_OK;
+			continue;
+		}
+		if (rc) {
+			kl_errbuf_set(eb, rc, "schema registry: read %s: %s", key,
+				      rc == KL_ENOMEM ? "over 64 MiB" : store->err.msg);
+			break;
+		}
+		char id[65];
+		sha256_hex(e->doc.data, e->doc.len, id);
+		if (memcmp(id, l.ids[i], 64)) {
+			rc = kl_errbuf_set(eb, KL_ECORRUPT,
+					   "schema registry: %s: content does not match its name", key);
+			break;
+		}
+		struct frag *f = frag_add(e, l.ids[i]);
+		if (!f) {
+			rc = kl_errbuf_set(eb, KL_ENOMEM, "schema registry: out of memory");
+			break;
+		}
+		if ((rc = kl_schema_doc_read(e->doc.data, e->doc.len, &f->s, eb))) {
+			kl_schema_cleanup(&f->s);
+			e->nf--;
+			kl_errbuf_set(eb, rc, "schema registry: %s", key);
+		}
+	}
+	free(l.ids);
+	if (!rc) {
+		e->requests++;
+		kl_schema_reset(&e->legacy_s);
+		rc = store->ops->read(store, e->legacy, &e->doc);
+		if (rc == KL_ENOTFOUND)
+			rc = KL_OK;
+		else if (rc)
+			kl_errbuf_set(eb, rc, "schema registry: read %s: %s", e->legacy,
+				      rc == KL_ENOMEM ? "over 64 MiB" : store->err.msg);
+		else if ((rc = kl_schema_doc_read(e->doc.data, e->doc.len, &e->legacy_s, eb)))
+			kl_errbuf_set(eb, rc, "schema registry: %s", e->legacy);
+	}
+	if (!rc && (rc = rebuild(e)))
+		kl_errbuf_set(eb, rc, "schema registry: out of memory");
+	e->loaded = !rc;
+	return rc;
+}
+
+/* Write the fragment `next` (the union so far plus a file's columns). */
+static int write_fragment(struct reg_entry *e, struct kl_store *store, struct kl_schema *next,
+			  struct kl_errbuf *eb)
+{
+	for (size_t i = 0; i < next->n; i++) /* as a reader will see it */
+		if (next->cols[i].kind == KL_COL_UNKNOWN)
+			next->cols[i].kind = KL_COL_STRING;
+	kl_buf_reset(&e->doc);
+	int rc = kl_schema_doc_write(&e->doc, e->type, e->type_len, next);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "schema registry: cannot write a document for %s%s",
+				     e->dir, rc == KL_EINVAL ? " (a name is not UTF-8)" : "");
+	char id[65], key[4300];
+	sha256_hex(e->doc.data, e->doc.len, id);
+	snprintf(key, sizeof key, "%s%s.json", e->dir, id);
+	struct kl_store_file *sf;
+	e->requests++;
+	rc = store->ops->open(store, key, &sf);
+	if (!rc && (rc = store->ops->write(sf, e->doc.data, e->doc.len)))
+		store->ops->abort(sf);
+	else if (!rc)
+		rc = store->ops->commit(sf);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "schema registry: write %s: %s", key, store->err.msg);
+	if (frag_find(e, id))
+		return rebuild(e);
+	struct frag *f = frag_add(e, id);
+	if (!f)
+		return kl_errbuf_set(eb, KL_ENOMEM, "schema registry: out of memory");
+	f->s = *next; /* takes it */
+	kl_schema_init(next);
+	return rebuild(e);
+}
+
+/* --- the registry -------------------------------------------------------- */
+
+struct kl_schema_registry {
+	pthread_mutex_t mu;
+	struct reg_entry **e;
+	size_t n, cap;
+	uint64_t requests; /* of entries freed or failed; the rest in each entry */
+};
+
+struct kl_schema_registry *kl_schema_registry_new(void)
+{
+	struct kl_schema_registry *r = calloc(1, sizeof *r);
+	if (r)
+		pthread_mutex_init(&r->mu, NULL);
+	return r;
+}
+
+void kl_schema_registry_free(struct kl_schema_registry *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->n; i++) {
+		entry_cleanup(r->e[i]);
+		free(r->e[i]);
+	}
+	free(r->e);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+}
+
+uint64_t kl_schema_registry_requests(struct kl_schema_registry *r)
+{
+	pthread_mutex_lock(&r->mu);
+	uint64_t n = r->requests;
+	for (size_t i = 0; i < r->n; i++)
+		n += r->e[i]->requests;
+	pthread_mutex_unlock(&r->mu);
+	return n;
+}
+
+static struct reg_entry *reg_get(struct kl_schema_registry *r, const char *t, size_t n)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->e[i]->type_len == n && !memcmp(r->e[i]->type, t, n))
+			return r->e[i];
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 16;
+		struct reg_entry **e = realloc(r->e, cap * sizeof *e);
+		if (!e)
+			return NULL;
+		r->e = e;
+		r->cap = cap;
+	}
+	struct reg_entry *e = malloc(sizeof *e);
+	if (!e)
+		return NULL;
+	if (entry_init(e, t, n)) {
+		entry_cleanup(e);
+		free(e);
+		return NULL;
+	}
+	r->e[r->n++] = e;
+	return e;
+}
+
+int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *store,
+			     const char *event_type, size_t type_len, const struct kl_schema *fs,
+			     struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&r->mu);
+	int rc = KL_OK;
+	struct reg_entry *e = reg_get(r, event_type, type_len);
+	if (!e) {
+		rc = kl_errbuf_set(eb, KL_ENOMEM, "schema registry: out of memory");
+	} else if (!e->loaded || !covered(&e->u, fs)) {
+		/* what the store holds now, then ours if it adds anything */
+		rc = refresh(e, store, eb);
+		if (!rc && !covered(&e->u, fs)) {
+			struct kl_schema next;
+			kl_schema_init(&next);
+			int changed = 0;
+			rc = union_into(&next, &e->u, &changed);
+			rc = rc ? rc : union_into(&next, fs, &changed);
+			rc = rc ? kl_errbuf_set(eb, rc, "schema registry: out of memory")
+				: write_fragment(e, store, &next, eb);
+			kl_schema_cleanup(&next);
+		}
+	}
+	pthread_mutex_unlock(&r->mu);
+	return rc;
+}
+
+/* --- reading a lake's registry -------------------------------------------- */
+
+int kl_schema_registry_load(struct kl_store *store, const char *event_type, size_t type_len,
+			    struct kl_schema *out, struct kl_errbuf *eb)
+{
+	struct reg_entry e;
+	int rc = entry_init(&e, event_type, type_len);
+	if (rc)
+		kl_errbuf_set(eb, rc, "schema registry: out of memory");
+	else
+		rc = refresh(&e, store, eb);
+	kl_schema_reset(out);
+	if (!rc) {
+		int changed = 0;
+		if ((rc = union_into(out, &e.u, &changed)))
+			kl_errbuf_set(eb, rc, "schema registry: out of memory");
+	}
+	entry_cleanup(&e);
+	return rc;
+}
+
+void kl_schema_types_cleanup(struct kl_schema_types *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->names[i]);
+	free(t->names);
+	free(t->lens);
+	memset(t, 0, sizeof *t);
+}
+
+static int hexdig(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Undo kl_hive_escape; -1 if p[0..n) is not something it produces. */
+static int hive_unescape(const char *p, size_t n, struct kl_buf *out)
+{
+	kl_buf_reset(out);
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (c == '%') {
+			int h = i + 2 < n ? hexdig(p[i + 1]) : -1, l = h >= 0 ? hexdig(p[i + 2]) : -1;
+			if (l < 0)
+				return -1;
+			c = (char)(h << 4 | l);
+			i += 2;
+		} else if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-')) {
+			return -1;
+		}
+		if (kl_buf_putc(out, c))
+			return KL_ENOMEM;
+	}
+	return 0;
+}
+
+struct types_ctx {
+	struct kl_schema_types *t;
+	struct kl_buf name;
+	size_t cap;
+};
+
+static int on_type(void *ctx, const char *key, size_t len)
+{
+	struct types_ctx *c = ctx;
+	const size_t sn = sizeof SCHEMAS - 1, en = sizeof "event_type=" - 1;
+	if (len <= sn || memcmp(key, SCHEMAS, sn))
+		return KL_OK;
+	const char *p = key + sn;
+	size_t n = len - sn;
+	if (n > en + 1 && !memcmp(p, "event_type=", en) && p[n - 1] == '/') {
+		p += en; /* a fragment directory */
+		n -= en + 1;
+	} else if (n > 5 && !memcmp(p + n - 5, ".json", 5)) {
+		n -= 5; /* a legacy object */
+	} else {
+		return KL_OK;
+	}
+	int rc = hive_unescape(p, n, &c->name);
+	if (rc)
+		return rc == KL_ENOMEM ? rc : KL_OK; /* not a name we would write */
+	struct kl_schema_types *t = c->t;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->lens[i] == c->name.len && !memcmp(t->names[i], c->name.data, c->name.len))
+			return KL_OK;
+	if (t->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		char **nm = realloc(t->names, cap * sizeof *nm);
+		if (!nm)
+			return KL_ENOMEM;
+		t->names = nm;
+		size_t *ln = realloc(t->lens, cap * sizeof *ln);
+		if (!ln)
+			return KL_ENOMEM;
+		t->lens = ln;
+		c->cap = cap;
+	}
+	char *s = malloc(c->name.len + 1);
+	if (!s)
+		return KL_ENOMEM;
+	memcpy(s, c->name.data, c->name.len);
+	s[c->name.len] = '\0';
+	t->names[t->n] = s;
+	t->lens[t->n++] = c->name.len;
+	return KL_OK;
+}
+
+struct type_name {
+	char *p;
+	size_t n;
+};
+
+/* By bytes, the shorter first on a common prefix. */
+static int type_order(const void *a, const void *b)
+{
+	const struct type_name *x = a, *y = b;
+	int d = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+	return d ? d : (x->n > y->n) - (x->n < y->n);
+}
+
+int kl_schema_registry_types(struct kl_store *store, struct kl_schema_types *out,
+			     struct kl_errbuf *eb)
+{
+	memset(out, 0, sizeof *out);
+	struct types_ctx c = {out, {0}, 0};
+	kl_buf_init(&c.name, 0);
+	int rc = store->ops->list(store, SCHEMAS, on_type, &c);
+	kl_buf_cleanup(&c.name);
+	if (rc) {
+		kl_schema_types_cleanup(out);
+		return kl_errbuf_set(eb, rc, "schema registry: list %s: %s", SCHEMAS,
+				     rc == KL_ENOMEM ? "out of memory" : store->err.msg);
+	}
+	struct type_name *v = malloc((out->n ? out->n : 1) * sizeof *v);
+	if (!v) {
+		kl_schema_types_cleanup(out);
+		return kl_errbuf_set(eb, KL_ENOMEM, "schema registry: out of memory");
+	}
+	for (size_t i = 0; i < out->n; i++)
+		v[i] = (struct type_name){out->names[i], out->lens[i]};
+	qsort(v, out->n, sizeof *v, type_order);
+	for (size_t i = 0; i < out->n; i++)
+		out->names[i] = v[i].p, out->lens[i] = v[i].n;
+	free(v);
+	return KL_OK;
+}

@@ -78,7 +78,7 @@ fetch() { "${S3[@]}" cp --recursive --quiet "s3://bkt/$1" "$T/$1"; }
 esm "$T/in1.jsonl" "{\"agg\":600,\"batch\":300,\"replay\":[1],\"env\":{\"KINLAKE_LAKE\":\"s3://bkt/lake3\"}}"
 fetch lake3
 check_lake "$T/in1.jsonl" "$T/lake3" --format parquet
-ls "$T/lake3/_kinlake/schemas/"*.json >/dev/null || fail "no schema registry in the S3 lake"
+ls "$T/lake3/_kinlake/schemas/event_type="*/*.json >/dev/null || fail "no schema registry in the S3 lake"
 
 # 4. S3 at a closed port, then the retries against moto
 CLOSED=$(free_port)

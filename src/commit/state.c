@@ -91,11 +91,13 @@ static int set_part(struct kl_state *st, const char *key, size_t n, uint64_t upt
 	return index_put(st, st->nparts - 1);
 }
 
+#define FRAME_MAX 4200 /* a line body we write is shorter */
+
 /* Append one CRC-framed line to b. */
 static int frame(struct kl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int frame(struct kl_buf *b, const char *fmt, ...)
 {
-	char body[4200];
+	char body[FRAME_MAX];
 	va_list ap;
 	va_start(ap, fmt);
 	int n = vsnprintf(body, sizeof body, fmt, ap);
@@ -106,37 +108,90 @@ static int frame(struct kl_buf *b, const char *fmt, ...)
 	return kl_buf_printf(b, "%08lx %s\n", crc, body);
 }
 
-static void parse_log(struct kl_state *st, const char *p, size_t n)
+/* A decimal number filling p[0..n): digits only, no sign or space, no
+ * overflow. 0 when it is one. */
+static int parse_u64(const char *p, size_t n, uint64_t *out)
 {
-	const char *end = p + n;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl || nl - p < 11 || p[8] != ' ')
-			break; /* torn tail */
-		const char *body = p + 9;
-		size_t blen = (size_t)(nl - body);
-		char hex[9];
-		memcpy(hex, p, 8);
-		hex[8] = '\0';
-		if (strtoul(hex, NULL, 16) != crc32(0L, (const Bytef *)body, (uInt)blen))
-			break; /* corrupt: stop trusting the rest */
-		char line[4200];
-		if (blen >= sizeof line)
-			break;
-		memcpy(line, body, blen);
-		line[blen] = '\0';
-		uint64_t a, b;
-		int off = 0;
-		if (line[0] == 'P' && sscanf(line, "P %" SCNu64 " %n", &a, &off) == 1 && off > 0)
-			set_part(st, line + off, strlen(line + off), a);
-		else if (line[0] == 'R' && sscanf(line, "R %" SCNu64 " %" SCNu64, &a, &b) == 2)
-			st->resume = a, st->window = b;
-		else if (line[0] == 'D' && sscanf(line, "D %" SCNu64, &a) == 1)
-			st->done = 1, st->done_size = a;
-		else if (line[0] == 'C' && line[1] == ' ' && strlen(line + 2) < sizeof st->checkpoint)
-			memcpy(st->checkpoint, line + 2, strlen(line + 2) + 1);
-		p = nl + 1;
+	uint64_t v = 0;
+	if (n == 0 || n > 20)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		unsigned d = (unsigned)(p[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
 	}
+	*out = v;
+	return 0;
+}
+
+static int parse_crc(const char *p, uint32_t *out)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		int d = p[i] >= '0' && p[i] <= '9' ? p[i] - '0' : p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10 : -1;
+		if (d < 0)
+			return -1;
+		v = v << 4 | (uint32_t)d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* One checksummed body; a line of another shape is skipped (0), so a
+ * newer writer's lines do not stop an older reader. */
+static int apply_line(struct kl_state *st, const char *b, size_t n)
+{
+	uint64_t a, c;
+	if (n < 3 || b[1] != ' ' || memchr(b, '\0', n))
+		return 0;
+	const char *v = b + 2, *end = b + n;
+	const char *sp = memchr(v, ' ', (size_t)(end - v));
+	switch (b[0]) {
+	case 'P': /* P <upto> <key> */
+		if (sp && sp + 1 < end && !parse_u64(v, (size_t)(sp - v), &a))
+			return set_part(st, sp + 1, (size_t)(end - sp - 1), a);
+		return 0;
+	case 'R': /* R <resume> <window> */
+		if (sp && !parse_u64(v, (size_t)(sp - v), &a) &&
+		    !parse_u64(sp + 1, (size_t)(end - sp - 1), &c))
+			st->resume = a, st->window = c;
+		return 0;
+	case 'D': /* D <size> */
+		if (!parse_u64(v, (size_t)(end - v), &a))
+			st->done = 1, st->done_size = a;
+		return 0;
+	case 'C': /* C <checkpoint> */
+		if ((size_t)(end - v) < sizeof st->checkpoint) {
+			memcpy(st->checkpoint, v, (size_t)(end - v));
+			st->checkpoint[end - v] = '\0';
+		}
+		return 0;
+	}
+	return 0;
+}
+
+size_t kl_state_parse(struct kl_state *st, const char *p, size_t n)
+{
+	size_t off = 0;
+	while (off < n) {
+		const char *line = p + off;
+		const char *nl = memchr(line, '\n', n - off);
+		if (!nl || nl - line < 11 || line[8] != ' ')
+			break; /* torn tail */
+		const char *body = line + 9;
+		size_t blen = (size_t)(nl - body);
+		uint32_t crc;
+		if (blen >= FRAME_MAX || parse_crc(line, &crc) ||
+		    crc != (uint32_t)crc32(0L, (const Bytef *)body, (uInt)blen))
+			break; /* corrupt: stop trusting the rest */
+		if (apply_line(st, body, blen))
+			break; /* out of memory: what is kept so far is still true */
+		off = (size_t)(nl - p) + 1;
+	}
+	return off;
 }
 
 /* Rewrite the log as its compact equivalent: tmp + fsync + rename + fsync dir. */
@@ -242,12 +297,21 @@ int kl_state_open(struct kl_state *st, const char *lake, const char *input_id)
 				return kl_errbuf_set(&st->err, KL_ENOMEM, "state: out of memory");
 			}
 			ssize_t r = read(fd, old.data + old.len, old.cap - old.len);
-			if (r <= 0)
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) { /* never compact a log we could not read whole */
+				int e = errno;
+				close(fd);
+				kl_buf_cleanup(&old);
+				return kl_errbuf_set(&st->err, KL_EIO, "state: read %s: %s", st->path,
+						     strerror(e));
+			}
+			if (r == 0)
 				break;
 			old.len += (size_t)r;
 		}
 		close(fd);
-		parse_log(st, old.data, old.len);
+		kl_state_parse(st, old.data, old.len);
 	}
 	kl_buf_cleanup(&old);
 	return compact(st);
@@ -316,7 +380,7 @@ int kl_state_open_store(struct kl_state *st, struct kl_store *store, const char 
 	kl_buf_init(&old, 0);
 	int rc = store->ops->read(store, st->key, &old);
 	if (rc == KL_OK)
-		parse_log(st, old.data, old.len);
+		kl_state_parse(st, old.data, old.len);
 	kl_buf_cleanup(&old);
 	if (rc && rc != KL_ENOTFOUND)
 		return kl_errbuf_set(&st->err, rc, "state: cannot read %s: %s", st->key,

@@ -63,6 +63,14 @@ void kl_state_close(struct kl_state *st);
  * is atomic and durable when it returns. `store` is borrowed. */
 int kl_state_open_store(struct kl_state *st, struct kl_store *store, const char *input_id);
 
+/* Load the bytes of a log into st (as the open functions do; st as they
+ * leave it before reading). Each line is "<CRC-32 of body, 8 lower-case hex>
+ * <body>\n"; the first torn, corrupt or over-long line ends what is trusted.
+ * Bodies: "P <n> <key>", "R <n> <n>", "D <n>", "C <text>" with n decimal
+ * digits only (no sign, no space, at most UINT64_MAX) and no NUL byte; a
+ * checksummed line of another shape is skipped. Returns the bytes trusted. */
+size_t kl_state_parse(struct kl_state *st, const char *p, size_t n);
+
 /* Highest stored position of a partition; returns 1 if known. */
 int kl_state_lookup(const struct kl_state *st, const char *key, size_t n, uint64_t *upto);
 

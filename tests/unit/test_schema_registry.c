@@ -310,7 +310,7 @@ static void test_registry(const char *dir)
 	/* event types, sorted, decoded, legacy-only ones included */
 	const char *n6[] = {"event_uuid"};
 	schema_of(&s, n6, NULL, k1, 1);
-	CHECK_EQ_INT(kl_schema_registry_merge(reg, st, "web hook/ü", 13, &s, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_merge(reg, st, "web hook/ü", strlen("web hook/ü"), &s, &eb), 0);
 	CHECK_EQ_INT(kl_schema_registry_merge(reg, st, "", 0, &s, &eb), 0);
 	CHECK_EQ_INT(kl_schema_registry_merge(reg, st, "..", 2, &s, &eb), 0);
 	put_file(st, "_kinlake/schemas/stray.txt", "x");
@@ -320,7 +320,7 @@ static void test_registry(const char *dir)
 					   "ord", "payment",		       "web hook/ü"};
 	CHECK_EQ_INT(ty.n, sizeof want / sizeof want[0]);
 	for (size_t i = 0; i < ty.n && i < sizeof want / sizeof want[0]; i++)
-		CHECK_EQ_STR(ty.names[i], want[i]);
+		CHECK(ty.lens[i] == strlen(want[i]) && !memcmp(ty.names[i], want[i], ty.lens[i]));
 	kl_schema_types_cleanup(&ty);
 	CHECK_EQ_INT(kl_schema_registry_load(st, "..", 2, &u, &eb), 0);
 	CHECK_EQ_INT(u.n, 1);

@@ -78,7 +78,7 @@ const char *kl_col_kind_name(enum kl_col_kind k);
  * bigint, double, boolean, string (an all-null column is string).
  *
  * The schema of a type is the union of its fragments and of the legacy
- * object that kinlake before 0.2 rewrote in place (still read, never
+ * object that earlier versions rewrote in place (still read, never
  * written; its "version" and "history" are ignored). Widening as for files.
  * Column order, deterministic for a given set of documents: the common
  * columns first, in the order of the event contract, then the others as

@@ -389,6 +389,8 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct kl_errbuf
 {
 	struct listing l = {NULL, 0, 0, e->dir, strlen(e->dir)};
 	char key[4300];
+	if (!store->ops->list) /* a store without it (a test's fake) */
+		return kl_errbuf_set(eb, KL_EUNSUPPORTED, "schema registry: the store cannot list");
 	e->requests++;
 	int rc = store->ops->list(store, e->dir, on_fragment, &l);
 	if (rc)
@@ -699,6 +701,8 @@ int kl_schema_registry_types(struct kl_store *store, struct kl_schema_types *out
 			     struct kl_errbuf *eb)
 {
 	memset(out, 0, sizeof *out);
+	if (!store->ops->list)
+		return kl_errbuf_set(eb, KL_EUNSUPPORTED, "schema registry: the store cannot list");
 	struct types_ctx c = {out, {0}, 0};
 	kl_buf_init(&c.name, 0);
 	int rc = store->ops->list(store, SCHEMAS, on_type, &c);

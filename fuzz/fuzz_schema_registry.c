@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		REQUIRE(a.n == b.n);
 		for (size_t i = 0; i < a.n; i++) {
 			REQUIRE(a.cols[i].name_len == b.cols[i].name_len);
-			REQUIRE(!memcmp(kl_schema_name(&a, i), kl_schema_name(&b, i), a.cols[i].name_len));
+			REQUIRE(!memcmp(kl_schema_name(&a, i), kl_schema_name(&b, i),
+					a.cols[i].name_len));
 			REQUIRE(a.cols[i].kind == b.cols[i].kind);
 		}
 		REQUIRE(kl_schema_doc_write(&w2, "t\t\"", 3, &b) == KL_OK);

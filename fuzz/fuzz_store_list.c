@@ -27,8 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kl_buf_init(&next, 1 << 16);
 	size_t n = 0;
 	int truncated = 0;
-	int rc = kl_s3_list_page((const char *)data + 1, size - 1, strip, on_key, &n, &truncated,
-				 &next);
+	int rc =
+	    kl_s3_list_page((const char *)data + 1, size - 1, strip, on_key, &n, &truncated, &next);
 	if (rc == KL_OK && truncated)
 		REQUIRE(next.len > 1 && strlen(next.data) == next.len - 1);
 	kl_buf_cleanup(&next);

@@ -62,10 +62,23 @@ static void put_file(struct kl_store *st, const char *key, const char *text)
 /* --- documents ------------------------------------------------------------ */
 
 /* column names a JSON key can hold; with their lengths (one holds a NUL) */
-static const char *const odd[] = {
-    "a]b", "a\tb", "q\"uote", "back\\slash", "}", "\"", "{\"name\":\"x\"}",
-    "x\",\"type\":\"bigint\"},{\"name\":\"y", "ünï 日本 😀", "nul\0byte", "", "\x7f\x01\x1f",
-    "line\nbreak\r", "\xe2\x80\xa8 sep", "[", "\\u0009", "a/b=c%d"};
+static const char *const odd[] = {"a]b",
+				  "a\tb",
+				  "q\"uote",
+				  "back\\slash",
+				  "}",
+				  "\"",
+				  "{\"name\":\"x\"}",
+				  "x\",\"type\":\"bigint\"},{\"name\":\"y",
+				  "ünï 日本 😀",
+				  "nul\0byte",
+				  "",
+				  "\x7f\x01\x1f",
+				  "line\nbreak\r",
+				  "\xe2\x80\xa8 sep",
+				  "[",
+				  "\\u0009",
+				  "a/b=c%d"};
 #define NODD (sizeof odd / sizeof odd[0])
 static size_t odd_len[NODD];
 
@@ -182,7 +195,7 @@ static void *merge_many(void *arg)
 	return NULL;
 }
 
-static const char *const common[] = {"event_uuid", "event_name", "created_at",
+static const char *const common[] = {"event_uuid",	 "event_name", "created_at",
 				     "created_datetime", "event_type", "event_subtype"};
 
 static void test_registry(const char *dir)
@@ -250,7 +263,8 @@ static void test_registry(const char *dir)
 		size_t lens[8];
 		enum kl_col_kind kk[8];
 		for (size_t c = 0; c < 6; c++)
-			names[c] = common[5 - c], lens[c] = strlen(common[5 - c]), kk[c] = KL_COL_STRING;
+			names[c] = common[5 - c], lens[c] = strlen(common[5 - c]),
+			kk[c] = KL_COL_STRING;
 		names[6] = odd[i], lens[6] = odd_len[i], kk[6] = KL_COL_INT;
 		schema_of(&s, names, lens, kk, 7);
 		CHECK_EQ_INT(kl_schema_registry_merge(p, st, "odd", 3, &s, &eb), 0);
@@ -278,7 +292,8 @@ static void test_registry(const char *dir)
 	CHECK_EQ_INT(kl_schema_registry_merge(b, st2, "ord", 3, &s, &eb), 0);
 	CHECK_EQ_INT(kl_schema_registry_load(st2, "ord", 3, &u, &eb), 0);
 	char cmd[700];
-	snprintf(cmd, sizeof cmd, "cp %s/_kinlake/schemas/event_type=ord/*.json %s/_kinlake/schemas/event_type=ord/",
+	snprintf(cmd, sizeof cmd,
+		 "cp %s/_kinlake/schemas/event_type=ord/*.json %s/_kinlake/schemas/event_type=ord/",
 		 dir2, dir);
 	CHECK_EQ_INT(system(cmd), 0);
 	CHECK_EQ_INT(kl_schema_registry_load(st, "ord", 3, &u, &eb), 0);
@@ -310,14 +325,15 @@ static void test_registry(const char *dir)
 	/* event types, sorted, decoded, legacy-only ones included */
 	const char *n6[] = {"event_uuid"};
 	schema_of(&s, n6, NULL, k1, 1);
-	CHECK_EQ_INT(kl_schema_registry_merge(reg, st, "web hook/ü", strlen("web hook/ü"), &s, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_merge(reg, st, "web hook/ü", strlen("web hook/ü"), &s, &eb),
+		     0);
 	CHECK_EQ_INT(kl_schema_registry_merge(reg, st, "", 0, &s, &eb), 0);
 	CHECK_EQ_INT(kl_schema_registry_merge(reg, st, "..", 2, &s, &eb), 0);
 	put_file(st, "_kinlake/schemas/stray.txt", "x");
 	struct kl_schema_types ty;
 	CHECK_EQ_INT(kl_schema_registry_types(st, &ty, &eb), 0);
-	static const char *const want[] = {"..",  "__HIVE_DEFAULT_PARTITION__", "odd", "old",
-					   "ord", "payment",		       "web hook/ü"};
+	static const char *const want[] = {
+	    "..", "__HIVE_DEFAULT_PARTITION__", "odd", "old", "ord", "payment", "web hook/ü"};
 	CHECK_EQ_INT(ty.n, sizeof want / sizeof want[0]);
 	for (size_t i = 0; i < ty.n && i < sizeof want / sizeof want[0]; i++)
 		CHECK(ty.lens[i] == strlen(want[i]) && !memcmp(ty.names[i], want[i], ty.lens[i]));

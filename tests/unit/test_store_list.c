@@ -91,9 +91,10 @@ static void test_local(void)
 	CHECK_EQ_INT(system(cmd), 0);
 }
 
-#define PAGE(body) "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult " \
-		   "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name>" \
-		   "<Prefix>lake/s/</Prefix>" body "</ListBucketResult>"
+#define PAGE(body)                                                                                 \
+	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "                           \
+	"xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name>"                         \
+	"<Prefix>lake/s/</Prefix>" body "</ListBucketResult>"
 
 static int page(const char *xml, const char *strip, struct seen *s, int *truncated,
 		struct kl_buf *next)
@@ -108,12 +109,13 @@ static void test_s3_page(void)
 	int tr = -1;
 	struct kl_buf next;
 	kl_buf_init(&next, 0);
-	const char *p1 = PAGE("<IsTruncated>true</IsTruncated><NextContinuationToken>t/o+k=&amp;"
-			      "</NextContinuationToken><Contents><Key>lake/s/x%3D1.json</Key><Size>3"
-			      "</Size></Contents><Contents><Key>lake/s/a+b%2Bc%25</Key></Contents>"
-			      "<CommonPrefixes><Prefix>lake/s/event_type%3Dweird%2520type/</Prefix>"
-			      "</CommonPrefixes><CommonPrefixes><Prefix>lake/s/</Prefix>"
-			      "</CommonPrefixes>");
+	const char *p1 =
+	    PAGE("<IsTruncated>true</IsTruncated><NextContinuationToken>t/o+k=&amp;"
+		 "</NextContinuationToken><Contents><Key>lake/s/x%3D1.json</Key><Size>3"
+		 "</Size></Contents><Contents><Key>lake/s/a+b%2Bc%25</Key></Contents>"
+		 "<CommonPrefixes><Prefix>lake/s/event_type%3Dweird%2520type/</Prefix>"
+		 "</CommonPrefixes><CommonPrefixes><Prefix>lake/s/</Prefix>"
+		 "</CommonPrefixes>");
 	CHECK_EQ_INT(page(p1, "lake/", &s, &tr, &next), 0);
 	CHECK_EQ_INT(tr, 1);
 	CHECK_EQ_STR(next.data, "t/o+k=&");
@@ -123,17 +125,19 @@ static void test_s3_page(void)
 	CHECK_EQ_STR(s.keys[2], "s/event_type=weird%20type/");
 	CHECK_EQ_STR(s.keys[3], "s/");
 	/* the last page; an entry equal to the prefix itself is skipped */
-	const char *p2 = PAGE("<IsTruncated>false</IsTruncated><Contents><Key>lake/</Key></Contents>"
-			      "<Contents><Key>lake/k</Key></Contents>");
+	const char *p2 =
+	    PAGE("<IsTruncated>false</IsTruncated><Contents><Key>lake/</Key></Contents>"
+		 "<Contents><Key>lake/k</Key></Contents>");
 	CHECK_EQ_INT(page(p2, "lake/", &s, &tr, &next), 0);
 	CHECK(tr == 0 && next.len == 0 && s.n == 1 && !strcmp(s.keys[0], "k"));
 	CHECK_EQ_INT(page(p2, "", &s, &tr, &next), 0);
 	CHECK_EQ_INT(s.n, 2);
 	static const char *const refused[] = {
-	    PAGE(""),                                                          /* no IsTruncated */
+	    PAGE(""), /* no IsTruncated */
 	    PAGE("<IsTruncated>yes</IsTruncated>"),
-	    PAGE("<IsTruncated>true</IsTruncated>"),                           /* no token */
-	    PAGE("<IsTruncated>true</IsTruncated><NextContinuationToken>a&#0;b</NextContinuationToken>"),
+	    PAGE("<IsTruncated>true</IsTruncated>"), /* no token */
+	    PAGE("<IsTruncated>true</IsTruncated><NextContinuationToken>a&#0;b</"
+		 "NextContinuationToken>"),
 	    PAGE("<IsTruncated>false</IsTruncated><Contents><Key>other/k</Key></Contents>"),
 	    PAGE("<IsTruncated>false</IsTruncated><Contents><Key>lake/%4</Key></Contents>"),
 	    PAGE("<IsTruncated>false</IsTruncated><Contents><Key>lake/%00</Key></Contents>"),

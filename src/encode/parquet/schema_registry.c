@@ -15,7 +15,7 @@
 #define DOC_DEPTH 8
 
 /* The event contract's common columns, first in every union. */
-static const char *const common_cols[] = {"event_uuid", "event_name",	 "created_at",
+static const char *const common_cols[] = {"event_uuid",	      "event_name", "created_at",
 					  "created_datetime", "event_type", "event_subtype"};
 
 /* --- documents ----------------------------------------------------------- */
@@ -61,8 +61,9 @@ int kl_schema_doc_write(struct kl_buf *out, const char *event_type, size_t type_
 	for (size_t i = 0; i < s->n && !rc; i++) {
 		rc = kl_buf_puts(out, i ? ",{\"name\":" : "{\"name\":");
 		rc = rc ? rc : put_json_string(out, kl_schema_name(s, i), s->cols[i].name_len);
-		rc = rc ? rc
-			: kl_buf_printf(out, ",\"type\":\"%s\"}", kl_col_kind_name(s->cols[i].kind));
+		rc =
+		    rc ? rc
+		       : kl_buf_printf(out, ",\"type\":\"%s\"}", kl_col_kind_name(s->cols[i].kind));
 	}
 	rc = rc ? rc : kl_buf_puts(out, "]}\n");
 	if (rc)
@@ -110,7 +111,8 @@ static int read_column(const struct kl_json_member *el, size_t idx, struct kl_sc
 	struct kl_json_iter it;
 	kl_json_iter_init(&it, el->val, el->val_len);
 	while (kl_json_iter_next(&it, &m)) {
-		int is_name = key_eq(&m, "name", tmp), is_type = !is_name && key_eq(&m, "type", tmp);
+		int is_name = key_eq(&m, "name", tmp),
+		    is_type = !is_name && key_eq(&m, "type", tmp);
 		if ((is_name && has_name) || (is_type && has_type))
 			return kl_errbuf_set(eb, KL_EPARSE,
 					     "schema registry: column %zu repeats \"%s\"", idx,
@@ -121,9 +123,9 @@ static int read_column(const struct kl_json_member *el, size_t idx, struct kl_sc
 			type = m, has_type = 1;
 	}
 	if (!has_name || !has_type || name.type != KL_JSON_STRING || type.type != KL_JSON_STRING)
-		return kl_errbuf_set(eb, KL_EPARSE,
-				     "schema registry: column %zu needs string \"name\" and \"type\"",
-				     idx);
+		return kl_errbuf_set(
+		    eb, KL_EPARSE, "schema registry: column %zu needs string \"name\" and \"type\"",
+		    idx);
 	if (string_val(&type, tmp))
 		return KL_ENOMEM;
 	enum kl_col_kind k = kl_col_kind_parse(tmp->data, tmp->len);
@@ -218,12 +220,12 @@ struct frag {
 struct reg_entry {
 	char *type; /* decoded event type, NUL-terminated */
 	size_t type_len;
-	char *dir;    /* SCHEMAS "event_type=<t>/" */
-	char *legacy; /* SCHEMAS "<t>.json" */
+	char *dir;	/* SCHEMAS "event_type=<t>/" */
+	char *legacy;	/* SCHEMAS "<t>.json" */
 	struct frag *f; /* fragments read, in the order read */
 	size_t nf, capf;
 	struct kl_schema legacy_s; /* the legacy object as last read */
-	struct kl_schema u;        /* the union, canonical order */
+	struct kl_schema u;	   /* the union, canonical order */
 	int loaded;
 	uint64_t requests;
 	struct kl_buf doc; /* scratch */
@@ -394,8 +396,8 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct kl_errbuf
 	e->requests++;
 	int rc = store->ops->list(store, e->dir, on_fragment, &l);
 	if (rc)
-		kl_errbuf_set(eb, rc, "schema registry: list %s: %s",
-			      e->dir, rc == KL_ENOMEM ? "out of memory" : store->err.msg);
+		kl_errbuf_set(eb, rc, "schema registry: list %s: %s", e->dir,
+			      rc == KL_ENOMEM ? "out of memory" : store->err.msg);
 	for (size_t i = 0; i < l.n && !rc; i++) {
 		if (frag_find(e, l.ids[i]))
 			continue; /* immutable: read once */
@@ -415,7 +417,8 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct kl_errbuf
 		sha256_hex(e->doc.data, e->doc.len, id);
 		if (memcmp(id, l.ids[i], 64)) {
 			rc = kl_errbuf_set(eb, KL_ECORRUPT,
-					   "schema registry: %s: content does not match its name", key);
+					   "schema registry: %s: content does not match its name",
+					   key);
 			break;
 		}
 		struct frag *f = frag_add(e, l.ids[i]);
@@ -618,7 +621,8 @@ static int hive_unescape(const char *p, size_t n, struct kl_buf *out)
 	for (size_t i = 0; i < n; i++) {
 		char c = p[i];
 		if (c == '%') {
-			int h = i + 2 < n ? hexdig(p[i + 1]) : -1, l = h >= 0 ? hexdig(p[i + 2]) : -1;
+			int h = i + 2 < n ? hexdig(p[i + 1]) : -1,
+			    l = h >= 0 ? hexdig(p[i + 2]) : -1;
 			if (l < 0)
 				return -1;
 			c = (char)(h << 4 | l);

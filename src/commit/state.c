@@ -131,7 +131,9 @@ static int parse_crc(const char *p, uint32_t *out)
 {
 	uint32_t v = 0;
 	for (int i = 0; i < 8; i++) {
-		int d = p[i] >= '0' && p[i] <= '9' ? p[i] - '0' : p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10 : -1;
+		int d = p[i] >= '0' && p[i] <= '9'   ? p[i] - '0'
+			: p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10
+						     : -1;
 		if (d < 0)
 			return -1;
 		v = v << 4 | (uint32_t)d;
@@ -303,8 +305,8 @@ int kl_state_open(struct kl_state *st, const char *lake, const char *input_id)
 				int e = errno;
 				close(fd);
 				kl_buf_cleanup(&old);
-				return kl_errbuf_set(&st->err, KL_EIO, "state: read %s: %s", st->path,
-						     strerror(e));
+				return kl_errbuf_set(&st->err, KL_EIO, "state: read %s: %s",
+						     st->path, strerror(e));
 			}
 			if (r == 0)
 				break;

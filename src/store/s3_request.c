@@ -304,7 +304,8 @@ int kl_s3_list_page(const char *xml, size_t n, const char *strip,
 	}
 	if (!rc && *truncated) {
 		rc = kl_xml_find(xml, n, "ListBucketResult", "NextContinuationToken", next);
-		if (rc == KL_ENOTFOUND || (!rc && (next->len == 0 || memchr(next->data, '\0', next->len))))
+		if (rc == KL_ENOTFOUND ||
+		    (!rc && (next->len == 0 || memchr(next->data, '\0', next->len))))
 			rc = KL_EPARSE;
 		rc = rc ? rc : kl_buf_putc(next, '\0');
 	}

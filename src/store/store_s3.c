@@ -601,26 +601,27 @@ static int s3_list(struct kl_store *base, const char *dir, kl_store_list_fn fn, 
 			rc = rc ? rc : kl_uri_encode(&q, token.data, strlen(token.data), 0);
 			rc = rc ? rc : kl_buf_putc(&q, '&');
 		}
-		rc = rc ? rc : kl_buf_puts(&q, "delimiter=%2F&encoding-type=url&list-type=2&prefix=");
+		rc = rc ? rc
+			: kl_buf_puts(&q, "delimiter=%2F&encoding-type=url&list-type=2&prefix=");
 		rc = rc ? rc : kl_uri_encode(&q, prefix.data, prefix.len, 0);
 		rc = rc ? rc : kl_buf_putc(&q, '\0');
 		if (rc) {
 			rc = kl_errbuf_set(&eb, rc, "s3: ListObjectsV2: out of memory");
 			break;
 		}
-		struct kl_s3_req req = {"ListObjectsV2", "GET", NULL, q.data, NULL, 0,
-					NULL,		 NULL,	NULL, 0};
+		struct kl_s3_req req = {
+		    "ListObjectsV2", "GET", NULL, q.data, NULL, 0, NULL, NULL, NULL, 0};
 		struct kl_s3_result res;
 		kl_s3_result_init(&res, 64 << 20);
 		rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
 		if (!rc) {
-			rc = kl_s3_list_page(res.resp.body.data, res.resp.body.len, s->prefix, fn, ctx,
-					     &truncated, &token);
+			rc = kl_s3_list_page(res.resp.body.data, res.resp.body.len, s->prefix, fn,
+					     ctx, &truncated, &token);
 			if (rc == KL_EPARSE || rc == KL_ENOMEM)
-				kl_errbuf_set(&eb, rc,
-					      "s3: ListObjectsV2 s3://%s/%s: %s answer (page %u)",
-					      s->ep.bucket, prefix.data,
-					      rc == KL_EPARSE ? "malformed" : "too large an", page + 1);
+				kl_errbuf_set(
+				    &eb, rc, "s3: ListObjectsV2 s3://%s/%s: %s answer (page %u)",
+				    s->ep.bucket, prefix.data,
+				    rc == KL_EPARSE ? "malformed" : "too large an", page + 1);
 			else if (rc)
 				eb.msg[0] = '\0'; /* the caller's own stop */
 		}

@@ -12,7 +12,8 @@
 static void line(struct kl_buf *b, const char *body, size_t n, int upper)
 {
 	char crc[9];
-	snprintf(crc, sizeof crc, upper ? "%08lX" : "%08lx", crc32(0L, (const Bytef *)body, (uInt)n));
+	snprintf(crc, sizeof crc, upper ? "%08lX" : "%08lx",
+		 crc32(0L, (const Bytef *)body, (uInt)n));
 	kl_buf_printf(b, "%s ", crc);
 	kl_buf_append(b, body, n);
 	kl_buf_putc(b, '\n');
@@ -51,8 +52,15 @@ static void test_parse(void)
 	CHECK(kl_state_lookup(&st, "events/a", 8, &u) && u == 7);
 	CHECK(kl_state_lookup(&st, "events/max", 10, &u) && u == UINT64_MAX);
 	CHECK(kl_state_lookup(&st, "events/with space", 17, &u) && u == 9);
-	const char *skipped[] = {"events/neg", "events/plus", "events/space", " events/space",
-				 "events/over", "events/n", "", "events/upper", "events/after"};
+	const char *skipped[] = {"events/neg",
+				 "events/plus",
+				 "events/space",
+				 " events/space",
+				 "events/over",
+				 "events/n",
+				 "",
+				 "events/upper",
+				 "events/after"};
 	for (size_t i = 0; i < sizeof skipped / sizeof skipped[0]; i++)
 		CHECK(!kl_state_lookup(&st, skipped[i], strlen(skipped[i]), &u));
 	CHECK_EQ_INT(st.nparts, 3);

@@ -123,7 +123,7 @@ int kl_schema_registry_load(struct kl_store *store, const char *event_type, size
 
 /* The event types that have a registry entry in the lake. */
 struct kl_schema_types {
-	char **names;  /* decoded, NUL-terminated (lens[i] bytes; a name may hold NUL) */
+	char **names; /* decoded, NUL-terminated (lens[i] bytes; a name may hold NUL) */
 	size_t *lens;
 	size_t n;
 };

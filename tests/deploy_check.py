@@ -11,15 +11,23 @@
       grants nothing); in a KMS key policy "Resource": "*" means the key itself;
       cloudwatch:PutMetricData on "*" when the statement is conditioned on
       cloudwatch:namespace (PutMetricData has no resource-level permissions).
+      Then the same check of six altered copies of the template must fail
+      (a wildcard action, a wildcard resource, a wildcard inside an ARN, a
+      NotAction, another account's bucket, PutMetricData without the namespace
+      condition): the check can fail.
   deploy_check.py static TEMPLATE KEY[,KEY...]
       The settings that moto's CloudFormation does not deploy (see deploy.sh),
       checked in the template: stream encryption, public access block, TLS-only
       bucket policy, lifecycle rules, Firehose prefixes (KEYS: the partition keys
       `kinlake lambda` answers with, which the prefix must use exactly), Glue,
       Athena, alarms and their modes, the dashboard.
-  deploy_check.py deployed URL STACK MODE
+  deploy_check.py deployed URL STACK MODE [STACK MODE...]
       What moto deployed for stack STACK in MODE, read back through the APIs.
-Each prints one line per failure and exits 1 if there was any.
+  deploy_check.py env URL STACK
+      Prints the environment of STACK's deployed function, one NAME=VALUE a line.
+  deploy_check.py outputs URL STACK
+      Prints STACK's outputs as shell assignments (NAME='VALUE').
+Each check prints one line per failure and exits 1 if there was any.
 """
 import json
 import re
@@ -28,11 +36,13 @@ import sys
 from cfnlint.decode import decode_str
 
 fails = []
+quiet = False
 
 
 def bad(msg):
     fails.append(msg)
-    print("FAIL:", msg, file=sys.stderr)
+    if not quiet:
+        print("FAIL:", msg, file=sys.stderr)
 
 
 def load(path):
@@ -170,6 +180,26 @@ def check_iam(t):
                         bad(f"{w}: {s!r} is under no resource of this stack")
                     if not refs_of(r) & resources:
                         bad(f"{w}: resource {json.dumps(r)} is not one of this stack's resources")
+
+
+def _doc(r, name):
+    return r[name]["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _not_action(r):
+    st = _doc(r, "ProducerPolicy")[0]
+    st["NotAction"] = st.pop("Action")
+
+
+MUTATIONS = {
+    "a wildcard action": lambda r: _doc(r, "ConsumerPolicy")[0]["Action"].append("kinesis:Get*"),
+    "a wildcard resource": lambda r: _doc(r, "FunctionLakePolicy")[1].update(Resource="*"),
+    "a wildcard in an ARN": lambda r: _doc(r, "FirehosePolicy")[0].update(
+        Resource={"Fn::Sub": "arn:aws:kinesis:*:${AWS::AccountId}:stream/*"}),
+    "a NotAction": _not_action,
+    "another account's bucket": lambda r: _doc(r, "ConsumerPolicy")[1].update(Resource="arn:aws:s3:::someone-else/*"),
+    "PutMetricData without its condition": lambda r: _doc(r, "ConsumerPolicy")[4].pop("Condition"),
+}
 
 
 # --------------------------------------------------------------- static
@@ -433,11 +463,36 @@ def check_deployed(url, stack, mode):
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "iam":
-        check_iam(load(sys.argv[2]))
+        t = load(sys.argv[2])
+        check_iam(t)
+        for name, change in MUTATIONS.items() if not fails else ():
+            m = json.loads(json.dumps(t))
+            change(m["Resources"])
+            quiet = True
+            check_iam(m)
+            quiet = False
+            if not fails:
+                bad(f"the IAM check passes a template with {name}")
+                break
+            print(f"ok: {name} is refused ({fails[0]})", file=sys.stderr)
+            fails.clear()
     elif cmd == "static":
         check_static(load(sys.argv[2]), sys.argv[3].split(","))
     elif cmd == "deployed":
-        check_deployed(*sys.argv[2:5])
+        for i in range(3, len(sys.argv), 2):
+            check_deployed(sys.argv[2], sys.argv[i], sys.argv[i + 1])
+    elif cmd in ("env", "outputs"):
+        import boto3
+        kw = dict(endpoint_url=sys.argv[2], region_name="us-east-1")
+        st = boto3.client("cloudformation", **kw).describe_stacks(StackName=sys.argv[3])["Stacks"][0]
+        out = {o["OutputKey"]: o["OutputValue"] for o in st.get("Outputs", [])}
+        if cmd == "outputs":
+            for k, v in out.items():
+                print(f"{k}='{v}'")
+        else:
+            fn = boto3.client("lambda", **kw).get_function(FunctionName=out["FunctionName"])["Configuration"]
+            for k, v in fn.get("Environment", {}).get("Variables", {}).items():
+                print(f"{k}={v}")
     else:
         sys.exit(__doc__)
     sys.exit(1 if fails else 0)

@@ -2,7 +2,7 @@
 resource-scoped policy. Run as `python3 tests/moto_strict.py -H HOST -p PORT`
 (the same arguments as moto_server). Two changes, both only to how moto
 authorizes a request once /moto-api/reset-auth has turned enforcement on
-(1, 2), and one to its CloudFormation (3):
+(1, 2), and two to its CloudFormation (3, 4):
 
 1. S3 signatures are checked against the request path as the client sent it.
    moto 5.2 rebuilds the canonical request from the URL werkzeug decoded, where
@@ -16,6 +16,9 @@ authorizes a request once /moto-api/reset-auth has turned enforcement on
 3. A KMS key that CloudFormation creates keeps its KeyPolicy as the JSON
    text the KMS API holds. moto 5.2 stores the template's object as is, and
    every DescribeKey and GetKeyPolicy of the key then fails with HTTP 500.
+4. A stack created through a change set (`aws cloudformation deploy`) has
+   its Outputs. moto 5.2 computes them before the change set creates any
+   resource and never again, so they all come back empty.
 
 Nothing else changes: the checks themselves (signature, key, the caller's
 policies, Allow/Deny matching) are moto's.
@@ -25,6 +28,7 @@ import sys
 from urllib.parse import urlparse, urlunparse
 
 from moto.core.authorization import ActionAuthenticatorMixin
+from moto.cloudformation.models import CloudFormationBackend
 from moto.kms.models import Key
 from moto.kinesis.responses import KinesisResponse
 from moto.kinesis.utils import decompose_shard_iterator
@@ -73,9 +77,21 @@ def _key_from_cfn_json_policy(cls, resource_name, cloudformation_json, account_i
     return _key_from_cfn(cls, resource_name, cloudformation_json, account_id, region_name, **kw)
 
 
+_execute_change_set = CloudFormationBackend.execute_change_set
+
+
+def _execute_change_set_with_outputs(self, change_set_name, stack_name=None):
+    _execute_change_set(self, change_set_name, stack_name)
+    for stack in self.stacks.values():
+        if stack.status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            stack._parse_template()  # the change set's template, Outputs included
+            stack.output_map = stack._create_output_map()
+
+
 ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _s3_auth_raw_path
 KinesisResponse._determine_resource = _kinesis_resource
 Key.create_from_cloudformation_json = classmethod(_key_from_cfn_json_policy)
+CloudFormationBackend.execute_change_set = _execute_change_set_with_outputs
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -1,0 +1,226 @@
+# deploy/kinlake.yaml, the CloudFormation template of the whole system.
+#  1. cfn-lint passes with no error and no warning.
+#  2. IAM (tests/deploy_check.py iam): no wildcard action, no wildcard or foreign
+#     resource, only the documented exception; and the check really fails on
+#     templates with a wildcard action, a wildcard resource, a NotAction.
+#  3. `aws cloudformation deploy` into moto (tests/moto_strict.py: moto_server
+#     with three fixes, see there) in each Mode, one server, three stacks; what
+#     moto deploys is read back through the APIs (deploy_check.py deployed):
+#     stream, key, bucket encryption, roles and their policies, function and its
+#     environment, event source mapping, consumer policy/role/instance profile,
+#     dashboard, no resource of another mode. What moto's CloudFormation does not
+#     deploy (Firehose, Glue, Athena, alarms, bucket policy, log stream) or
+#     ignores (stream encryption and mode, public access block, lifecycle) is
+#     checked in the template (deploy_check.py static) and by cfn-lint.
+#  4. The Firehose transform as deployed (the function's environment, the zip's
+#     bootstrap command line) answers with exactly the partition keys that the
+#     delivery stream's prefix uses.
+#  5. With moto's IAM enforcement on: `kinlake ingest --stream` as a user that
+#     holds only the stack's ConsumerPolicy lands the stream in the stack's
+#     bucket exactly once; the same user is refused another stack's stream;
+#     with s3:PutObject taken out of the policy it fails at once with one
+#     clear error and changes no object; with the policy back the rerun
+#     resumes at the checkpoints and completes the lake exactly once.
+#  6. The lambda-mode function as deployed, with the credentials of its own
+#     role (enforced), writes a Kinesis batch into the stack's bucket:
+#     batchItemFailures empty, the lake exact.
+# duration: 45 (seconds, for the test runner's ordering)
+# no-asan (the kinlake paths run here are covered under ASan by kinesis_auth.sh,
+# store_s3.sh and lambda_esm.sh; this test is about the template)
+. "$(dirname "$0")/_lib.sh"
+for c in cfn-lint aws node python3; do command -v $c >/dev/null || fail "$c not installed"; done
+TPL=$ROOT/deploy/kinlake.yaml
+CHK=(python3 "$ROOT/tests/deploy_check.py")
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
+trap cleanup EXIT
+
+# 1. cfn-lint
+cfn-lint "$TPL" >"$T/lint" 2>&1 || { cat "$T/lint"; fail "cfn-lint: errors or warnings"; }
+
+echo "[$SECONDS s] 2. IAM"
+# 2. IAM: the template passes, and each kind of violation is caught
+"${CHK[@]}" iam "$TPL" || fail "IAM check of the template (or of its altered copies)"
+
+echo "[$SECONDS s] 3. moto"
+# 3. moto: three stacks, one per Mode, with the documented command
+MOTO=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 "$ROOT/tests/moto_strict.py" -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
+pids+=($!)
+URL=http://127.0.0.1:$MOTO
+for _ in $(seq 100); do curl -sf "$URL/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -sf "$URL/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
+mkdir -p "$T/home"
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_KINESIS \
+	AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN || true
+export HOME=$T/home AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true \
+	AWS_ACCESS_KEY_ID=admin AWS_SECRET_ACCESS_KEY=admin
+A=(aws --endpoint-url "$URL")
+# the function's code: moto stores it and never runs it
+python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], "w"); z.writestr("bootstrap", "#!/bin/sh\n"); z.close()' "$T/code.zip"
+"${A[@]}" s3 mb s3://kl-code >/dev/null && "${A[@]}" s3 cp --quiet "$T/code.zip" s3://kl-code/kinlake-lambda.zip ||
+	fail "upload the code zip"
+for mode in firehose lambda consumer; do
+	"${A[@]}" cloudformation deploy --template-file "$TPL" --stack-name "kl-$mode" --capabilities CAPABILITY_IAM \
+		--parameter-overrides Mode=$mode StreamName=events-$mode LambdaCodeBucket=kl-code >"$T/deploy-$mode" 2>&1 ||
+		fail "deploy Mode=$mode: $(cat "$T/deploy-$mode")"
+done
+"${CHK[@]}" deployed "$URL" kl-firehose firehose kl-lambda lambda kl-consumer consumer || fail "the deployed stacks"
+grep -q "Tried to parse AWS::KinesisFirehose::DeliveryStream" "$T/moto.log" ||
+	fail "moto now deploys Firehose delivery streams: check them in deploy_check.py deployed"
+
+echo "[$SECONDS s] 4. the Firehose"
+# 4. the Firehose transform as deployed, and the delivery stream's prefix
+"${CHK[@]}" env "$URL" kl-firehose >"$T/fh-env" || fail "firehose function environment"
+mapfile -t FH_ENV <"$T/fh-env"
+[ "${#FH_ENV[@]}" -ge 1 ] || fail "firehose function: no environment"
+"$KL" gen --events 20 --seed 7 --output "$T/fh.jsonl"
+python3 - "$T/fh.jsonl" "$T/fh-event.json" <<'PY'
+import base64, json, sys
+lines = [l for l in open(sys.argv[1], "rb").read().split(b"\n") if l]
+recs = [{"recordId": str(i), "approximateArrivalTimestamp": 1764547200000 + i,
+         "data": base64.b64encode(l + b"\n").decode()} for i, l in enumerate(lines)]
+json.dump({"invocationId": "i-1", "region": "us-east-1", "records": recs,
+           "deliveryStreamArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/kl-firehose-kinlake"},
+          open(sys.argv[2], "w"))
+PY
+# the zip's bootstrap: exec ./kinlake lambda $KINLAKE_LAMBDA_ARGS
+fh_args=$(printf '%s\n' "${FH_ENV[@]}" | sed -n 's/^KINLAKE_LAMBDA_ARGS=//p')
+env "${FH_ENV[@]}" python3 "$ROOT/tests/deploy_lambda.py" "$T/fh-event.json" -- "$KL" lambda $fh_args \
+	>"$T/fh-answer" 2>"$T/fh-log" || fail "firehose transform: $(cat "$T/fh-log")"
+KEYS=$(python3 - "$T/fh-answer" <<'PY'
+import json, sys
+recs = json.loads(open(sys.argv[1]).readline())["body"]["records"]
+keys = {tuple(r["metadata"]["partitionKeys"]) for r in recs if r["result"] == "Ok"}
+if len(recs) != 20 or len(keys) != 1:
+    sys.exit(f"want 20 records with one set of partition keys, got {len(recs)}, {keys}")
+print(",".join(keys.pop()))
+PY
+) || fail "firehose answer"
+[ "$KEYS" = event_type,event_subtype,dt,hr ] || fail "partition keys of kinlake's answer: $KEYS"
+"${CHK[@]}" static "$TPL" "$KEYS" || fail "template settings moto does not deploy"
+
+echo "[$SECONDS s] 5. the consumer"
+# 5. the consumer under IAM enforcement
+eval "$("${CHK[@]}" outputs "$URL" kl-consumer)" # StreamName, LakeBucket, KeyArn, ConsumerPolicyArn, ...
+CSTREAM=$StreamName CBUCKET=$LakeBucket CKEY=$KeyArn CPOLICY=$ConsumerPolicyArn
+eval "$("${CHK[@]}" outputs "$URL" kl-lambda)"
+LSTREAM=$StreamName LSTREAM_ARN=$StreamArn LBUCKET=$LakeBucket
+FN_ROLE=$(python3 -c 'import boto3, sys
+cf = boto3.client("cloudformation", endpoint_url=sys.argv[1], region_name="us-east-1")
+print(*[r["PhysicalResourceId"] for r in cf.list_stack_resources(StackName="kl-lambda")["StackResourceSummaries"]
+         if r["LogicalResourceId"] == "FunctionRole"])' "$URL")
+# users: admin (everything: the test's own reads), consumer (only the stack's
+# ConsumerPolicy); "no-put": the ConsumerPolicy's document without s3:PutObject;
+# temporary credentials of the lambda stack's FunctionRole
+python3 - "$URL" "$T" "$CPOLICY" "$FN_ROLE" <<'PY' || fail "IAM setup"
+import boto3, json, sys
+url, out, cpol, fn_role = sys.argv[1:]
+kw = dict(endpoint_url=url, region_name="us-east-1")
+iam, sts = boto3.client("iam", **kw), boto3.client("sts", **kw)
+allow_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+iam.create_user(UserName="admin")
+iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps(allow_all))
+iam.create_user(UserName="consumer")
+iam.attach_user_policy(UserName="consumer", PolicyArn=cpol)
+pv = iam.get_policy(PolicyArn=cpol)["Policy"]["DefaultVersionId"]
+doc = iam.get_policy_version(PolicyArn=cpol, VersionId=pv)["PolicyVersion"]["Document"]
+doc = json.loads(doc) if isinstance(doc, str) else doc
+for st in doc["Statement"]:
+    st["Action"] = [a for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]) if a != "s3:PutObject"]
+doc["Statement"] = [st for st in doc["Statement"] if st["Action"]]
+assert len(doc["Statement"]) == 5, doc
+nopol = iam.create_policy(PolicyName="no-put", PolicyDocument=json.dumps(doc))["Policy"]["Arn"]
+role = iam.get_role(RoleName=fn_role)["Role"]["Arn"]
+c = sts.assume_role(RoleArn=role, RoleSessionName="kinlake-fn")["Credentials"]
+with open(out + "/keys.sh", "w") as f:
+    for user, p in (("admin", "AD"), ("consumer", "CO")):
+        k = iam.create_access_key(UserName=user)["AccessKey"]
+        f.write(f"{p}K='{k['AccessKeyId']}'\n{p}S='{k['SecretAccessKey']}'\n")
+    f.write(f"FK='{c['AccessKeyId']}'\nFS='{c['SecretAccessKey']}'\nFT='{c['SessionToken']}'\nNOPUT='{nopol}'\n")
+PY
+. "$T/keys.sh"
+"${CHK[@]}" env "$URL" kl-lambda >"$T/fn-env" || fail "lambda-mode function environment"
+mapfile -t FN_ENV <"$T/fn-env"
+grep -q "^KINLAKE_LAKE=s3://$LBUCKET\$" "$T/fn-env" || fail "lambda-mode environment: $(cat "$T/fn-env")"
+"$KL" gen --events 1500 --seed 51 --bad-fraction 0.03 --dup-fraction 0.01 --output "$T/a.jsonl"
+"$KL" gen --events 500 --seed 52 --bad-fraction 0.03 --output "$T/b.jsonl"
+cat "$T/a.jsonl" "$T/b.jsonl" >"$T/all.jsonl"
+put() { AWS_ENDPOINT_URL_KINESIS=$URL node "$ROOT/tests/js/kinesis_put.mjs" "$@" >/dev/null 2>"$T/put.err" ||
+	fail "put $*: $(tail -3 "$T/put.err")"; }
+put "$CSTREAM" "$T/a.jsonl"
+curl -sf -X POST -H 'Content-Type: text/plain' --data-binary 0 "$URL/moto-api/reset-auth" >/dev/null || fail "reset-auth"
+export AWS_ACCESS_KEY_ID=$ADK AWS_SECRET_ACCESS_KEY=$ADS
+if AWS_ACCESS_KEY_ID=wrong "${A[@]}" s3 ls "s3://$CBUCKET" >/dev/null 2>&1; then fail "moto does not enforce auth"; fi
+consumer() { # LAKE-BUCKET STREAM ARGS...
+	local b=$1 s=$2; shift 2
+	AWS_ACCESS_KEY_ID=$COK AWS_SECRET_ACCESS_KEY=$COS AWS_ENDPOINT_URL_KINESIS=$URL AWS_ENDPOINT_URL_S3=$URL \
+		"$KL" ingest --stream "$s" --lake "s3://$b" --sse aws:kms --sse-kms-key-id "$CKEY" --exit-idle 1 "$@"
+}
+records() { LC_ALL=C grep -ac . "$1"; }
+# every object of a bucket with its ETag and size (state and schemas included)
+objects() { python3 -c 'import boto3, sys
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], region_name="us-east-1")
+for p in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[2]):
+    for o in p.get("Contents", []): print(o["Key"], o["ETag"], o["Size"])' "$URL" "$1"; }
+fetch() { rm -rf "$2"; "${A[@]}" s3 cp --recursive --quiet "s3://$1" "$2" || fail "download s3://$1"; }
+
+consumer "$CBUCKET" "$CSTREAM" 2>"$T/sum1" || fail "consumer with the stack's policy: $(cat "$T/sum1")"
+grep -q "read=$(records "$T/a.jsonl") " "$T/sum1" || fail "read count: $(cat "$T/sum1")"
+fetch "$CBUCKET" "$T/lake"
+check_lake "$T/a.jsonl" "$T/lake" --format parquet >/dev/null || fail "consumer lake after the first run"
+ls "$T/lake/_kinlake/state/$CSTREAM-shardId-000000000000.log" >/dev/null || fail "no checkpoint in the lake"
+# the policy names this stack's stream only
+if consumer "$CBUCKET" "$LSTREAM" 2>"$T/err"; then fail "the consumer read another stack's stream"; fi
+grep -q "AccessDenied.*kinesis:ListShards" "$T/err" || fail "another stack's stream: $(cat "$T/err")"
+
+# without s3:PutObject: one clear error, nothing changed, then the rerun completes the lake
+put "$CSTREAM" "$T/b.jsonl"
+swap() { python3 -c 'import boto3, sys
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1")
+iam.detach_user_policy(UserName="consumer", PolicyArn=sys.argv[2])
+iam.attach_user_policy(UserName="consumer", PolicyArn=sys.argv[3])' "$URL" "$1" "$2" || fail "swap the consumer's policy"; }
+swap "$CPOLICY" "$NOPUT"
+objects "$CBUCKET" >"$T/before"
+t0=$(date +%s%3N)
+if consumer "$CBUCKET" "$CSTREAM" 2>"$T/err"; then fail "the consumer wrote without s3:PutObject"; fi
+dt=$(($(date +%s%3N) - t0))
+cat "$T/err"
+[ "$dt" -lt 10000 ] || fail "without s3:PutObject: took ${dt} ms (must not be retried)"
+[ "$(grep -c 'kinlake ingest: ' "$T/err")" -le 2 ] || fail "more than one error"
+grep -q "^kinlake ingest: authentication failed: .*PutObject s3://$CBUCKET/.*: HTTP 403 AccessDenied: .*, 1 attempt)\$" "$T/err" ||
+	fail "without s3:PutObject: unclear error"
+grep -q 'nothing was lost' "$T/err" || fail "no resume hint"
+objects "$CBUCKET" >"$T/after"
+diff "$T/before" "$T/after" >&2 || fail "a refused run changed the lake"
+swap "$NOPUT" "$CPOLICY"
+consumer "$CBUCKET" "$CSTREAM" 2>"$T/sum2" || fail "rerun with the stack's policy: $(cat "$T/sum2")"
+grep -q "read=$(records "$T/b.jsonl") " "$T/sum2" || fail "rerun did not resume at the checkpoints: $(cat "$T/sum2")"
+fetch "$CBUCKET" "$T/lake"
+check_lake "$T/all.jsonl" "$T/lake" --format parquet >/dev/null || fail "consumer lake after the rerun"
+
+echo "[$SECONDS s] 6. the lambda-mode"
+# 6. the lambda-mode function as deployed, with its role's credentials
+fn_args=$(printf '%s\n' "${FN_ENV[@]}" | sed -n 's/^KINLAKE_LAMBDA_ARGS=//p')
+"$KL" gen --events 300 --seed 61 --bad-fraction 0.03 --output "$T/esm.jsonl"
+python3 - "$T/esm.jsonl" "$T/esm-event.json" "$LSTREAM_ARN" <<'PY'
+import base64, json, sys
+lines = [l for l in open(sys.argv[1], "rb").read().split(b"\n") if l]
+seq = lambda i: f"4959033827149025660855969253836157109592157598913658{i:08d}"
+json.dump({"Records": [{
+    "kinesis": {"kinesisSchemaVersion": "1.0", "partitionKey": f"pk-{i}", "sequenceNumber": seq(i),
+                "data": base64.b64encode(l).decode(), "approximateArrivalTimestamp": 1764547200.5 + i},
+    "eventSource": "aws:kinesis", "eventVersion": "1.0", "eventID": f"shardId-000000000000:{seq(i)}",
+    "eventName": "aws:kinesis:record", "awsRegion": "us-east-1", "eventSourceARN": sys.argv[3],
+    "invokeIdentityArn": "arn:aws:iam::123456789012:role/kinlake"} for i, l in enumerate(lines)]},
+    open(sys.argv[2], "w"))
+PY
+env "${FN_ENV[@]}" AWS_ACCESS_KEY_ID="$FK" AWS_SECRET_ACCESS_KEY="$FS" AWS_SESSION_TOKEN="$FT" AWS_ENDPOINT_URL_S3="$URL" \
+	python3 "$ROOT/tests/deploy_lambda.py" "$T/esm-event.json" -- "$KL" lambda $fn_args >"$T/esm-answer" 2>"$T/esm-log" ||
+	fail "lambda-mode function: $(cat "$T/esm-log")"
+grep -qx '{"kind": "response", "body": {"batchItemFailures": \[\]}}' "$T/esm-answer" ||
+	fail "lambda-mode answer: $(cat "$T/esm-answer") $(cat "$T/esm-log")"
+fetch "$LBUCKET" "$T/lake-fn"
+check_lake "$T/esm.jsonl" "$T/lake-fn" --format parquet >/dev/null || fail "lambda-mode lake"
+echo "deploy: ok"

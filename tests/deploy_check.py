@@ -1,5 +1,7 @@
 """deploy_check.py — checks of deploy/kinlake.yaml for tests/e2e/deploy.sh.
 
+  deploy_check.py template TEMPLATE KEY[,KEY...]
+      Both checks below, iam then static, in one process.
   deploy_check.py iam TEMPLATE
       Fails if an IAM statement anywhere in the template (role trust and inline
       policies, IAM policies, managed policies, the bucket policy, the KMS key
@@ -23,17 +25,17 @@
       Athena, alarms and their modes, the dashboard.
   deploy_check.py deployed URL STACK MODE [STACK MODE...]
       What moto deployed for stack STACK in MODE, read back through the APIs.
-  deploy_check.py env URL STACK
-      Prints the environment of STACK's deployed function, one NAME=VALUE a line.
-  deploy_check.py outputs URL STACK
-      Prints STACK's outputs as shell assignments (NAME='VALUE').
+  deploy_check.py facts URL DIR
+      What the rest of deploy.sh needs from the stacks kl-consumer and
+      kl-lambda: DIR/facts.sh (their outputs as C_<Output>='…' and
+      L_<Output>='…', FN_ROLE: the lambda stack's FunctionRole) and the
+      environment of the deployed functions of kl-firehose and kl-lambda,
+      one NAME=VALUE a line, in DIR/fh-env and DIR/fn-env.
 Each check prints one line per failure and exits 1 if there was any.
 """
 import json
 import re
 import sys
-
-from cfnlint.decode import decode_str
 
 fails = []
 quiet = False
@@ -46,6 +48,8 @@ def bad(msg):
 
 
 def load(path):
+    from cfnlint.decode import decode_str  # slow to import: only where needed
+
     t, matches = decode_str(open(path).read())
     if t is None:
         sys.exit(f"{path}: cannot parse: {matches}")
@@ -462,7 +466,7 @@ def check_deployed(url, stack, mode):
 
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
-    if cmd == "iam":
+    if cmd in ("iam", "template"):
         t = load(sys.argv[2])
         check_iam(t)
         for name, change in MUTATIONS.items() if not fails else ():
@@ -476,23 +480,34 @@ if __name__ == "__main__":
                 break
             print(f"ok: {name} is refused ({fails[0]})", file=sys.stderr)
             fails.clear()
+        if cmd == "template" and not fails:
+            check_static(t, sys.argv[3].split(","))
     elif cmd == "static":
         check_static(load(sys.argv[2]), sys.argv[3].split(","))
     elif cmd == "deployed":
         for i in range(3, len(sys.argv), 2):
             check_deployed(sys.argv[2], sys.argv[i], sys.argv[i + 1])
-    elif cmd in ("env", "outputs"):
+    elif cmd == "facts":
         import boto3
+
         kw = dict(endpoint_url=sys.argv[2], region_name="us-east-1")
-        st = boto3.client("cloudformation", **kw).describe_stacks(StackName=sys.argv[3])["Stacks"][0]
-        out = {o["OutputKey"]: o["OutputValue"] for o in st.get("Outputs", [])}
-        if cmd == "outputs":
-            for k, v in out.items():
-                print(f"{k}='{v}'")
-        else:
-            fn = boto3.client("lambda", **kw).get_function(FunctionName=out["FunctionName"])["Configuration"]
-            for k, v in fn.get("Environment", {}).get("Variables", {}).items():
-                print(f"{k}={v}")
+        cf, lam, d = boto3.client("cloudformation", **kw), boto3.client("lambda", **kw), sys.argv[3]
+        outs = {}
+        for stack in ("kl-firehose", "kl-lambda", "kl-consumer"):
+            st = cf.describe_stacks(StackName=stack)["Stacks"][0]
+            outs[stack] = {o["OutputKey"]: o["OutputValue"] for o in st.get("Outputs", [])}
+        with open(d + "/facts.sh", "w") as f:
+            for stack, p in (("kl-consumer", "C"), ("kl-lambda", "L")):
+                for k, v in outs[stack].items():
+                    f.write(f"{p}_{k}='{v}'\n")
+            role = [r["PhysicalResourceId"] for r in cf.list_stack_resources(StackName="kl-lambda")["StackResourceSummaries"]
+                    if r["LogicalResourceId"] == "FunctionRole"]
+            f.write(f"FN_ROLE='{role[0]}'\n")
+        for stack, name in (("kl-firehose", "fh-env"), ("kl-lambda", "fn-env")):
+            fn = lam.get_function(FunctionName=outs[stack]["FunctionName"])["Configuration"]
+            with open(f"{d}/{name}", "w") as f:
+                for k, v in fn.get("Environment", {}).get("Variables", {}).items():
+                    f.write(f"{k}={v}\n")
     else:
         sys.exit(__doc__)
     sys.exit(1 if fails else 0)

@@ -398,6 +398,8 @@ def check_deployed(url, stack, mode):
         if fn["Runtime"] != "provided.al2023" or fn["Handler"] != "bootstrap" or fn["Role"] != role["Arn"]:
             bad(f"{stack}: function {fn['Runtime']} {fn['Handler']} {fn['Role']}")
         env = fn.get("Environment", {}).get("Variables", {})
+        if env.get("KINLAKE_CLOUDWATCH_NAMESPACE") != "kinlake":
+            bad(f"{stack}: the function's EMF namespace is not MetricsNamespace: {env}")
         logs = role_doc(phys["FunctionRole"], "logs")
         if actions(logs) != {"logs:CreateLogStream", "logs:PutLogEvents"} or \
                 not all(phys["FunctionLogGroup"] in r for r in resources(logs)):

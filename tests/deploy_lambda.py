@@ -3,7 +3,8 @@ events, through a minimal local Lambda Runtime API (2018-06-01).
 
 Usage: deploy_lambda.py EVENT.json [EVENT.json...] -- CMD [ARG...]
 Starts CMD with AWS_LAMBDA_RUNTIME_API pointing here (the rest of the
-environment is the caller's: the deployed function's variables), hands it each
+environment is the caller's: the deployed function's variables; its stdout
+goes to stderr with its log), hands it each
 event in turn, then answers /next with HTTP 500 so that it exits. Prints one
 JSON line per invocation: {"kind": "response"|"error", "body": <its JSON>}.
 Exits 1 if CMD reported an init error or did not ask for every event.
@@ -64,7 +65,8 @@ srv = ThreadingHTTPServer(("127.0.0.1", 0), Api)
 srv.next = 0
 threading.Thread(target=srv.serve_forever, daemon=True).start()
 env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{srv.server_address[1]}")
-rc = subprocess.run(cmd, env=env, timeout=120).returncode
+# the child's stdout (EMF metric lines) joins its log on stderr
+rc = subprocess.run(cmd, env=env, stdout=sys.stderr, timeout=120).returncode
 srv.shutdown()
 for a in answers:
     print(json.dumps(a))

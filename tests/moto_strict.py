@@ -2,7 +2,7 @@
 resource-scoped policy. Run as `python3 tests/moto_strict.py -H HOST -p PORT`
 (the same arguments as moto_server). Two changes, both only to how moto
 authorizes a request once /moto-api/reset-auth has turned enforcement on
-(1, 2), and two to its CloudFormation (3, 4):
+(1, 2, 5, 6), and two to its CloudFormation (3, 4):
 
 1. S3 signatures are checked against the request path as the client sent it.
    moto 5.2 rebuilds the canonical request from the URL werkzeug decoded, where
@@ -19,6 +19,14 @@ authorizes a request once /moto-api/reset-auth has turned enforcement on
 4. A stack created through a change set (`aws cloudformation deploy`) has
    its Outputs. moto 5.2 computes them before the change set creates any
    resource and never again, so they all come back empty.
+5. A policy condition on cloudwatch:namespace is evaluated against the
+   Namespace of PutMetricData. moto evaluates conditions of trust policies
+   only (sts:ExternalId) and treats every condition of the caller's own
+   policies as met, so a policy that allows PutMetricData for one namespace
+   would allow it for all. Other condition keys stay unevaluated, as before.
+6. CloudWatch's actions are authorized under their IAM prefix, cloudwatch:
+   (cloudwatch:PutMetricData). moto takes the SigV4 signing name, monitoring,
+   so no policy written for AWS would allow or deny them.
 
 Nothing else changes: the checks themselves (signature, key, the caller's
 policies, Allow/Deny matching) are moto's.
@@ -27,6 +35,7 @@ import json
 import sys
 from urllib.parse import urlparse, urlunparse
 
+import moto.iam.access_control as access_control
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.cloudformation.models import CloudFormationBackend
 from moto.kms.models import Key
@@ -88,10 +97,41 @@ def _execute_change_set_with_outputs(self, change_set_name, stack_name=None):
             stack.output_map = stack._create_output_map()
 
 
+def _check_action_permitted(self, resource):
+    """moto's IAMRequestBase.check_action_permitted, with condition values."""
+    if self._action == "sts:GetCallerIdentity":
+        return  # always allowed
+    values = {}
+    ns = self._data.get("Namespace") if isinstance(self._data, dict) else None
+    if self._action == "cloudwatch:PutMetricData" and ns:
+        values["cloudwatch:namespace"] = ns[0] if isinstance(ns, list) else ns
+    permitted = False
+    for policy in self._access_key.collect_policies():
+        r = access_control.IAMPolicy(policy).is_action_permitted(self._action, resource, None, values or None)
+        if r == access_control.PermissionResult.DENIED:
+            self._raise_access_denied()
+        permitted = permitted or r == access_control.PermissionResult.PERMITTED
+    if self._is_assuming_role_operation(resource):
+        permitted = permitted and self._check_role_trust_relationship(resource)
+    if not permitted:
+        self._raise_access_denied()
+
+
+_iam_request_init = access_control.IAMRequestBase.__init__
+
+
+def _iam_request_init_cloudwatch(self, *a, **kw):
+    _iam_request_init(self, *a, **kw)
+    if self._action.startswith("monitoring:"):
+        self._action = "cloudwatch:" + self._action[len("monitoring:"):]
+
+
 ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _s3_auth_raw_path
 KinesisResponse._determine_resource = _kinesis_resource
 Key.create_from_cloudformation_json = classmethod(_key_from_cfn_json_policy)
 CloudFormationBackend.execute_change_set = _execute_change_set_with_outputs
+access_control.IAMRequestBase.check_action_permitted = _check_action_permitted
+access_control.IAMRequestBase.__init__ = _iam_request_init_cloudwatch
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -21,7 +21,10 @@
 #     bucket exactly once; the same user is refused another stack's stream;
 #     with s3:PutObject taken out of the policy it fails at once with one
 #     clear error and changes no object; with the policy back the rerun
-#     resumes at the checkpoints and completes the lake exactly once.
+#     resumes at the checkpoints and completes the lake exactly once. Its
+#     CloudWatch metrics (--cloudwatch-namespace) reach CloudWatch with the
+#     names and dimension the alarms use; PutMetricData in another namespace
+#     is refused (the policy's one exception is bounded) and does not stop it.
 #  5. The lambda-mode function as deployed, with the credentials of its own
 #     role (enforced), writes a Kinesis batch into the stack's bucket:
 #     batchItemFailures empty, the lake exact.
@@ -96,8 +99,11 @@ json.dump({"invocationId": "i-1", "region": "us-east-1", "records": recs,
 PY
 # the zip's bootstrap: exec ./kinlake lambda $KINLAKE_LAMBDA_ARGS
 fh_args=$(printf '%s\n' "${FH_ENV[@]}" | sed -n 's/^KINLAKE_LAMBDA_ARGS=//p')
-env "${FH_ENV[@]}" python3 "$ROOT/tests/deploy_lambda.py" "$T/fh-event.json" -- "$KL" lambda $fh_args \
-	>"$T/fh-answer" 2>"$T/fh-log" || fail "firehose transform: $(cat "$T/fh-log")"
+# (Lambda sets AWS_LAMBDA_FUNCTION_NAME: the EMF lines' FunctionName, the alarms' dimension)
+env "${FH_ENV[@]}" AWS_LAMBDA_FUNCTION_NAME=kl-firehose-kinlake python3 "$ROOT/tests/deploy_lambda.py" \
+	"$T/fh-event.json" -- "$KL" lambda $fh_args >"$T/fh-answer" 2>"$T/fh-log" || fail "firehose transform: $(cat "$T/fh-log")"
+grep -q '"Namespace":"kinlake","Dimensions":\[\["FunctionName"\]\].*"FunctionName":"kl-firehose-kinlake".*"DeadLetters":0' \
+	"$T/fh-log" || fail "firehose transform: no EMF line for the alarms: $(cat "$T/fh-log")"
 KEYS=$(python3 - "$T/fh-answer" <<'PY'
 import json, sys
 recs = json.loads(open(sys.argv[1]).readline())["body"]["records"]
@@ -149,7 +155,7 @@ grep -q "^KINLAKE_LAKE=s3://$LBUCKET\$" "$T/fn-env" || fail "lambda-mode environ
 "$KL" gen --events 500 --seed 52 --bad-fraction 0.03 --output "$T/b.jsonl"
 cat "$T/a.jsonl" "$T/b.jsonl" >"$T/all.jsonl"
 put() { AWS_ENDPOINT_URL_KINESIS=$URL node "$ROOT/tests/js/kinesis_put.mjs" "$@" >/dev/null 2>"$T/put.err" ||
-	fail "put $*: $(tail -3 "$T/put.err")"; }
+	fail "put $*: $(grep -v Warning "$T/put.err" | head -5)"; }
 put "$CSTREAM" "$T/a.jsonl"
 curl -sf -X POST -H 'Content-Type: text/plain' --data-binary 0 "$URL/moto-api/reset-auth" >/dev/null || fail "reset-auth"
 export AWS_ACCESS_KEY_ID=$ADK AWS_SECRET_ACCESS_KEY=$ADS
@@ -157,7 +163,8 @@ if AWS_ACCESS_KEY_ID=wrong "${A[@]}" s3 ls "s3://$CBUCKET" >/dev/null 2>&1; then
 consumer() { # LAKE-BUCKET STREAM ARGS...
 	local b=$1 s=$2; shift 2
 	AWS_ACCESS_KEY_ID=$COK AWS_SECRET_ACCESS_KEY=$COS AWS_ENDPOINT_URL_KINESIS=$URL AWS_ENDPOINT_URL_S3=$URL \
-		"$KL" ingest --stream "$s" --lake "s3://$b" --sse aws:kms --sse-kms-key-id "$CKEY" --exit-idle 1 "$@"
+		AWS_ENDPOINT_URL_CLOUDWATCH=$URL \
+		"$KL" ingest --stream "$s" --lake "s3://$b" --sse aws:kms --sse-kms-key-id "$CKEY" --exit-idle "${IDLE:-1}" "$@"
 }
 records() { LC_ALL=C grep -ac . "$1"; }
 # every object of a bucket with its ETag and size (state and schemas included)
@@ -167,7 +174,19 @@ for p in s3.get_paginator("list_objects_v2").paginate(Bucket=sys.argv[2]):
     for o in p.get("Contents", []): print(o["Key"], o["ETag"], o["Size"])' "$URL" "$1"; }
 fetch() { rm -rf "$2"; "${A[@]}" s3 cp --recursive --quiet "s3://$1" "$2" || fail "download s3://$1"; }
 
-consumer "$CBUCKET" "$CSTREAM" 2>"$T/sum1" || fail "consumer with the stack's policy: $(cat "$T/sum1")"
+# with the metrics the alarms watch: PutMetricData allowed in MetricsNamespace only
+consumer "$CBUCKET" "$CSTREAM" --cloudwatch-namespace kinlake --metrics-interval 1 2>"$T/sum1" ||
+	fail "consumer with the stack's policy: $(cat "$T/sum1")"
+! grep -q 'cloudwatch:' "$T/sum1" || fail "PutMetricData refused: $(cat "$T/sum1")"
+python3 - "$URL" "$CSTREAM" <<'PY' || fail "the consumer's metrics in CloudWatch"
+import boto3, sys
+cw = boto3.client("cloudwatch", endpoint_url=sys.argv[1], region_name="us-east-1")
+got = {(m["MetricName"], tuple(sorted((d["Name"], d["Value"]) for d in m["Dimensions"])))
+       for m in cw.list_metrics(Namespace="kinlake")["Metrics"]}
+for want in [("MillisBehindLatest", (("Stream", sys.argv[2]),)), ("DeadLetters", (("Stream", sys.argv[2]),))]:
+    if want not in got:
+        sys.exit(f"no {want} in {sorted(got)}")
+PY
 grep -q "read=$(records "$T/a.jsonl") " "$T/sum1" || fail "read count: $(cat "$T/sum1")"
 fetch "$CBUCKET" "$T/lake"
 check_lake "$T/a.jsonl" "$T/lake" --format parquet >/dev/null || fail "consumer lake after the first run"
@@ -175,6 +194,10 @@ ls "$T/lake/_kinlake/state/$CSTREAM-shardId-000000000000.log" >/dev/null || fail
 # the policy names this stack's stream only
 if consumer "$CBUCKET" "$LSTREAM" 2>"$T/err"; then fail "the consumer read another stack's stream"; fi
 grep -q "AccessDenied.*kinesis:ListShards" "$T/err" || fail "another stack's stream: $(cat "$T/err")"
+# ... and another namespace: PutMetricData refused, logged, never fatal
+IDLE=2 consumer "$CBUCKET" "$CSTREAM" --cloudwatch-namespace elsewhere --metrics-interval 1 2>"$T/err" ||
+	fail "a refused PutMetricData stopped the consumer: $(cat "$T/err")"
+grep -q 'cloudwatch:.*AccessDenied' "$T/err" || fail "PutMetricData outside MetricsNamespace: $(cat "$T/err")"
 
 # without s3:PutObject: one clear error, nothing changed, then the rerun completes the lake
 put "$CSTREAM" "$T/b.jsonl"

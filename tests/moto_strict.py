@@ -4,11 +4,12 @@ resource-scoped policy. Run as `python3 tests/moto_strict.py -H HOST -p PORT`
 authorizes a request once /moto-api/reset-auth has turned enforcement on
 (1, 2, 5, 6), and two to its CloudFormation (3, 4):
 
-1. S3 signatures are checked against the request path as the client sent it.
-   moto 5.2 rebuilds the canonical request from the URL werkzeug decoded, where
-   a key's %3D has become '=', so it refuses every correctly signed request
-   for a Hive key (`events/event_type=x/...`), from kinlake and the AWS CLI
-   alike (tests/e2e/kinesis_auth.sh notes the same).
+1. S3 signatures are checked against the request path and query as the
+   client sent them. moto 5.2 rebuilds the canonical request from the URL
+   werkzeug decoded, where a key's %3D has become '=', so it refuses every
+   correctly signed request for a Hive key (`events/event_type=x/...`, or a
+   ListObjectsV2 prefix holding one), from kinlake and the AWS CLI alike
+   (tests/e2e/kinesis_auth.sh notes the same).
 2. Kinesis requests are authorized against the stream's ARN (from StreamARN,
    StreamName or the shard iterator, which names its stream), as AWS does.
    moto passes "*", so a policy whose Resource is the stream's ARN would
@@ -33,7 +34,9 @@ policies, Allow/Deny matching) are moto's.
 """
 import json
 import sys
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
+
+from flask import has_request_context, request
 
 import moto.iam.access_control as access_control
 from moto.core.authorization import ActionAuthenticatorMixin
@@ -47,12 +50,12 @@ _s3_auth = ActionAuthenticatorMixin._authenticate_and_authorize_s3_action
 
 
 def _s3_auth_raw_path(self, bucket_name=None, key_name=None):
-    raw = getattr(self, "raw_path", None)
+    raw = request.environ.get("RAW_URI") if has_request_context() else None
     if not raw:
         return _s3_auth(self, bucket_name=bucket_name, key_name=key_name)
     uri = self.uri
     u = urlparse(uri)
-    self.uri = urlunparse((u.scheme, u.netloc, raw, "", u.query, ""))
+    self.uri = f"{u.scheme}://{u.netloc}{raw if raw.startswith('/') else '/' + raw}"
     try:
         return _s3_auth(self, bucket_name=bucket_name, key_name=key_name)
     finally:

@@ -1,6 +1,7 @@
 /* esm.c — see esm.h. Event shape: AWS Lambda developer guide, "Using Lambda
  * with Kinesis" (sample event) and "Reporting batch item failures for
- * Kinesis"; file names as source/source_kinesis.c makes them. */
+ * Kinesis"; file names and dead-letter sources by source/seqmap.h, as
+ * source/source_kinesis.c makes them. */
 #include "lambda/esm.h"
 #include "aws/http.h"
 #include "aws/kinesis.h"
@@ -9,6 +10,7 @@
 #include "encode/parquet/schema.h"
 #include "event/event.h"
 #include "parse/json.h"
+#include "source/seqmap.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -17,9 +19,6 @@
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
-
-#define MAX_SEQ 128   /* Kinesis: 0|[1-9][0-9]{0,128}; in practice 56 digits */
-#define MAX_SHARD 128 /* Kinesis: [a-zA-Z0-9_.-]{1,128} */
 
 /* --- configuration ------------------------------------------------------- */
 
@@ -87,6 +86,7 @@ int kl_esm_init(struct kl_esm *e, const struct kl_esm_config *c, const struct kl
 	snprintf(e->lake, sizeof e->lake, "%s", c->lake ? c->lake : "");
 	e->cfg.lake = e->lake;
 	kl_kpl_init(&e->kpl);
+	kl_seqmap_init(&e->seqs);
 	kl_buf_init(&e->arena, 0);
 	kl_buf_init(&e->unesc, 0);
 	pthread_mutex_init(&e->files_mu, NULL);
@@ -131,6 +131,7 @@ void kl_esm_cleanup(struct kl_esm *e)
 	}
 	kl_http_free(e->http);
 	kl_kpl_cleanup(&e->kpl);
+	kl_seqmap_cleanup(&e->seqs);
 	kl_buf_cleanup(&e->arena);
 	kl_buf_cleanup(&e->unesc);
 	free(e->recs);
@@ -178,75 +179,33 @@ static int src_next(struct kl_source *base, struct kl_record *rec, int timeout_m
 			}
 		}
 		r->nsub = s->nsubs;
+		int rc = kl_seqmap_add(&e->seqs, r->first_pos, r->seq, r->seq_len, r->aggregated);
+		if (rc) {
+			s->nsubs = 0;
+			return kl_errbuf_set(&s->base.err, rc, "record %.*s: %s", (int)r->seq_len, r->seq,
+					     kl_strerror(rc));
+		}
 	}
 }
 
 static void src_free(struct kl_source *base) { (void)base; }
 
-/* The Kinesis record holding ordinal `pos` (records are read in order, so
- * first_pos grows; an empty aggregated record shares its first_pos with the
- * next one and is never the last with first_pos <= pos that holds pos). */
-static const struct kl_esm_rec *rec_of(const struct kl_esm *e, uint64_t pos)
-{
-	size_t lo = 0, hi = e->src.irec;
-	const struct kl_esm_rec *best = NULL;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (e->recs[mid].first_pos <= pos) {
-			best = &e->recs[mid];
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	return best;
-}
-
 static int src_pos_name(struct kl_source *base, uint64_t pos, char *out, size_t cap)
 {
 	const struct kl_esm *e = ((struct kl_esm_source *)base)->e;
-	const struct kl_esm_rec *r = rec_of(e, pos);
-	if (!r)
-		return -1;
-	int n = pos == r->first_pos
-		    ? snprintf(out, cap, "%s-%.*s", e->shard, (int)r->seq_len, r->seq)
-		    : snprintf(out, cap, "%s-%.*s-%" PRIu64, e->shard, (int)r->seq_len, r->seq,
-			       pos - r->first_pos);
-	return n > 0 && (size_t)n < cap ? 0 : -1;
+	return kl_seqmap_stem(&e->seqs, e->shard, pos, out, cap);
 }
 
 static int src_origin(struct kl_source *base, uint64_t pos, char *out, size_t cap)
 {
 	const struct kl_esm *e = ((struct kl_esm_source *)base)->e;
-	const struct kl_esm_rec *r = rec_of(e, pos);
-	if (!r)
-		return -1;
-	int n = r->aggregated ? snprintf(out, cap, "%s:%.*s:%" PRIu64, e->input, (int)r->seq_len,
-					 r->seq, pos - r->first_pos)
-			      : snprintf(out, cap, "%s:%.*s", e->input, (int)r->seq_len, r->seq);
-	return n > 0 && (size_t)n < cap ? 0 : -1;
+	return kl_seqmap_origin(&e->seqs, e->input, pos, out, cap);
 }
 
 static const struct kl_source_ops esm_source_ops = {src_next, src_free, src_pos_name, NULL, NULL,
 						    src_origin};
 
 /* --- reading the batch --------------------------------------------------- */
-
-static int is_digits(const char *p, size_t n)
-{
-	if (!n || n > MAX_SEQ)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (p[i] < '0' || p[i] > '9')
-			return 0;
-	return 1;
-}
-
-static int is_shard_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       c == '_' || c == '.' || c == '-';
-}
 
 static int get_str(const struct kl_json_member *obj, const char *name, struct kl_json_member *m)
 {
@@ -280,7 +239,7 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 		struct kl_esm_rec *x = &e->recs[e->nrecs++];
 		memset(x, 0, sizeof *x);
 		x->first_pos = UINT64_MAX;
-		if (!get_str(&k, "sequenceNumber", &m) || !is_digits(m.val + 1, m.val_len - 2))
+		if (!get_str(&k, "sequenceNumber", &m) || !kl_seqmap_seq_ok(m.val + 1, m.val_len - 2))
 			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: kinesis.sequenceNumber is "
 					     "missing or not a decimal number", i);
 		x->seq = m.val + 1;
@@ -311,13 +270,12 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 			shard = m.val + 1;
 			shard_len = strcspn(shard, ":\"");
 		}
-		if (!shard || !shard_len || shard_len > MAX_SHARD)
+		if (!shard || !shard_len || shard_len > KL_SHARD_MAX)
 			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: no eventID "
 					     "\"<shardId>:<sequence number>\"", i);
-		for (size_t j = 0; j < shard_len; j++)
-			if (!is_shard_char(shard[j]))
-				return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: eventID has a bad "
-						     "shard id", i);
+		if (!kl_seqmap_shard_ok(shard, shard_len))
+			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: eventID has a bad "
+					     "shard id", i);
 		/* file names are "<shard>-<seq>-<sub>" (AWS: 20 + 1 + 56 + ...) */
 		if (shard_len + x->seq_len > 256)
 			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: shard id and sequence "
@@ -453,6 +411,7 @@ int kl_esm_handle(struct kl_esm *e, const char *records, size_t n, struct kl_ded
 	e->src.e = e;
 	e->nfiles = 0;
 	e->files_oom = 0;
+	kl_seqmap_reset(&e->seqs);
 	kl_errbuf_clear(&e->store->err);
 
 	struct kl_ingest_opts o;

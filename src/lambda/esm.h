@@ -81,6 +81,7 @@
 #include "core/err.h"
 #include "decode/kpl.h"
 #include "pipeline/ingest.h"
+#include "source/seqmap.h"
 #include "source/source.h"
 
 #include <pthread.h>
@@ -154,6 +155,7 @@ struct kl_esm {
 	struct kl_http *http; /* the credential chain's own transport (S3) */
 	struct kl_cred_chain *creds;
 	struct kl_kpl kpl;
+	struct kl_seqmap seqs; /* position -> Kinesis record: file names, dead-letter sources */
 	struct kl_esm_rec *recs;
 	size_t nrecs, caprecs;
 	struct kl_buf arena; /* decoded record data */
@@ -163,7 +165,7 @@ struct kl_esm {
 	int files_oom;
 	pthread_mutex_t files_mu, dedup_mu;
 	struct kl_esm_source src;
-	char shard[129];
+	char shard[KL_SHARD_MAX + 1];
 	char input[512]; /* "kinesis:<stream ARN>/<shard>" */
 };
 

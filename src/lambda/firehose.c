@@ -231,31 +231,25 @@ static const char *rec_member(void *ctx, const char *k, size_t kn, int kesc, con
 
 #define PUT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) += sizeof(lit) - 1)
 
-/* The Hive-escaped partition value (see kl_hive_escape) at o; room for
- * max(3 n, 26) bytes. */
-static char *put_hive(char *o, const char *s, size_t n)
+/* The members of "partitionKeys" at o: the lake's partition columns and
+ * values (route/partition.h), which the delivery stream's S3 prefix puts into
+ * the lake's path (docs/lambda.md). Room: 6 bytes per column plus
+ * kl_partition_values_max(). */
+static char *put_partition_keys(char *o, const struct kl_event *ev)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	if (!s || n == 0) {
-		PUT(o, KL_HIVE_DEFAULT);
-		return o;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '.' || c == '_' || c == '-') {
-			*o++ = (char)c;
-		} else {
-			o[0] = '%';
-			o[1] = hex[c >> 4];
-			o[2] = hex[c & 15];
-			o += 3;
-		}
+	for (int c = 0; c < KL_PCOL_COUNT; c++) {
+		const struct kl_partition_key *k = &kl_partition_keys[c];
+		if (c)
+			*o++ = ',';
+		*o++ = '"';
+		memcpy(o, k->name, k->len);
+		o += k->len;
+		PUT(o, "\":\"");
+		o = kl_partition_value_put(o, ev, (enum kl_partition_col)c);
+		*o++ = '"';
 	}
 	return o;
 }
-
-static size_t hive_max(size_t n) { return n * 3 > 26 ? n * 3 : 26; }
 
 /* an entry that passes the record's data back: Dropped or ProcessingFailed */
 static int put_passthrough(struct kl_buf *out, const struct rec *r, const char *result,
@@ -315,8 +309,9 @@ static int record(struct kl_firehose *f, const struct rec *r, struct kl_buf *out
 			if (rc)
 				return rc;
 			size_t b64 = (f->enriched.len + 2) / 3 * 4;
-			if (kl_buf_reserve(out, 160 + r->id_len + b64 + hive_max(ev->type.n) +
-							hive_max(ev->subtype.n)))
+			/* per partition key: "<name>":"<value>", */
+			if (kl_buf_reserve(out, 96 + r->id_len + b64 + 6 * KL_PCOL_COUNT +
+							kl_partition_values_max(ev)))
 				return KL_ENOMEM;
 			char *o = out->data + out->len;
 			PUT(o, "{\"recordId\":");
@@ -326,17 +321,9 @@ static int record(struct kl_firehose *f, const struct rec *r, struct kl_buf *out
 			out->len = (size_t)(o - out->data);
 			kl_base64_encode(out, f->enriched.data, f->enriched.len); /* room reserved */
 			o = out->data + out->len;
-			PUT(o, "\",\"metadata\":{\"partitionKeys\":{\"event_type\":\"");
-			o = put_hive(o, ev->type.p, ev->type.n);
-			PUT(o, "\",\"event_subtype\":\"");
-			o = put_hive(o, ev->subtype.p, ev->subtype.n);
-			PUT(o, "\",\"dt\":\"");
-			memcpy(o, ev->dt, 10);
-			o += 10;
-			PUT(o, "\",\"hr\":\"");
-			memcpy(o, ev->hr, 2);
-			o += 2;
-			PUT(o, "\"}}}");
+			PUT(o, "\",\"metadata\":{\"partitionKeys\":{");
+			o = put_partition_keys(o, ev);
+			PUT(o, "}}}");
 			out->len = (size_t)(o - out->data);
 			st->ok++;
 			st->bytes_out += f->enriched.len;

@@ -212,9 +212,7 @@ static int open_input(struct run *r, uint64_t *start)
 		h = XXH3_64bits(o->input_id, strlen(o->input_id));
 	snprintf(r->id, sizeof r->id, "%016" PRIx64, h);
 	memcpy(r->st->input_id, r->id, sizeof r->id);
-	struct tm tm;
-	gmtime_r(&arrival, &tm);
-	strftime(r->dead_dt, sizeof r->dead_dt, "%Y-%m-%d", &tm);
+	kl_partition_day(arrival, r->dead_dt);
 
 	if (kl_state_open(&r->state, o->lake, r->id)) {
 		if (own)
@@ -250,10 +248,7 @@ static int open_stream(struct run *r)
 	snprintf(r->id, sizeof r->id, "%016" PRIx64,
 		 XXH3_64bits(o->input_id, strlen(o->input_id)));
 	memcpy(r->st->input_id, r->id, sizeof r->id);
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(r->dead_dt, sizeof r->dead_dt, "%Y-%m-%d", &tm);
+	kl_partition_day(time(NULL), r->dead_dt);
 	if (o->no_state)
 		return KL_OK;
 	int rc = kl_state_open_store(&r->state, r->store, o->input_id);
@@ -554,12 +549,10 @@ static int on_record(struct run *r, const struct kl_record *rec)
 	kl_buf_reset(&r->key);
 	if (rej != KL_REJ_NONE) {
 		const char *dt = r->dead_dt;
-		char rec_dt[16];
+		char rec_dt[11];
 		if (rec->arrival_ms > 0) { /* the record's own arrival date */
-			time_t t = (time_t)(rec->arrival_ms / 1000);
-			struct tm tm;
-			if (gmtime_r(&t, &tm) && strftime(rec_dt, sizeof rec_dt, "%Y-%m-%d", &tm) == 10)
-				dt = rec_dt;
+			kl_partition_day(rec->arrival_ms / 1000, rec_dt);
+			dt = rec_dt;
 		}
 		if (kl_partition_error(&r->key, kl_reject_name(rej), dt))
 			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");

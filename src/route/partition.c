@@ -14,36 +14,112 @@ static const unsigned char safe[256] = {
 	['-'] = 1,
 };
 
-int kl_hive_escape(struct kl_buf *out, const char *s, size_t n)
+char *kl_hive_put(char *o, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	if (!s || n == 0)
-		return kl_buf_append(out, KL_HIVE_DEFAULT, sizeof KL_HIVE_DEFAULT - 1);
-	if (kl_buf_reserve(out, n * 3))
-		return KL_ENOMEM;
+	if (!s || n == 0) {
+		memcpy(o, KL_HIVE_DEFAULT, sizeof KL_HIVE_DEFAULT - 1);
+		return o + sizeof KL_HIVE_DEFAULT - 1;
+	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (safe[c]) {
-			out->data[out->len++] = (char)c;
+			*o++ = (char)c;
 		} else {
-			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-			kl_buf_put(out, e, 3);
+			o[0] = '%';
+			o[1] = hex[c >> 4];
+			o[2] = hex[c & 15];
+			o += 3;
 		}
 	}
+	return o;
+}
+
+int kl_hive_escape(struct kl_buf *out, const char *s, size_t n)
+{
+	if (kl_buf_reserve(out, kl_hive_max(s ? n : 0)))
+		return KL_ENOMEM;
+	out->len = (size_t)(kl_hive_put(out->data + out->len, s, n) - out->data);
 	return KL_OK;
+}
+
+#define KEY(s) {s, sizeof s - 1}
+const struct kl_partition_key kl_partition_keys[KL_PCOL_COUNT] = {
+	[KL_PCOL_EVENT_TYPE] = KEY("event_type"),
+	[KL_PCOL_EVENT_SUBTYPE] = KEY("event_subtype"),
+	[KL_PCOL_DT] = KEY("dt"),
+	[KL_PCOL_HR] = KEY("hr"),
+};
+
+size_t kl_partition_value_max(const struct kl_event *ev, enum kl_partition_col c)
+{
+	switch (c) {
+	case KL_PCOL_EVENT_TYPE:
+		return kl_hive_max(ev->type.p ? ev->type.n : 0);
+	case KL_PCOL_EVENT_SUBTYPE:
+		return kl_hive_max(ev->subtype.p ? ev->subtype.n : 0);
+	case KL_PCOL_DT:
+		return 10;
+	default:
+		return 2;
+	}
+}
+
+char *kl_partition_value_put(char *o, const struct kl_event *ev, enum kl_partition_col c)
+{
+	switch (c) {
+	case KL_PCOL_EVENT_TYPE:
+		return kl_hive_put(o, ev->type.p, ev->type.n);
+	case KL_PCOL_EVENT_SUBTYPE:
+		return kl_hive_put(o, ev->subtype.p, ev->subtype.n);
+	case KL_PCOL_DT:
+		memcpy(o, ev->dt, 10);
+		return o + 10;
+	default:
+		memcpy(o, ev->hr, 2);
+		return o + 2;
+	}
+}
+
+size_t kl_partition_values_max(const struct kl_event *ev)
+{
+	size_t n = 0;
+	for (int c = 0; c < KL_PCOL_COUNT; c++)
+		n += kl_partition_keys[c].len + kl_partition_value_max(ev, (enum kl_partition_col)c);
+	return n;
 }
 
 int kl_partition_event(struct kl_buf *out, const struct kl_event *ev)
 {
-	int rc = kl_buf_append(out, "events/event_type=", 18);
-	rc = rc ? rc : kl_hive_escape(out, ev->type.p, ev->type.n);
-	rc = rc ? rc : kl_buf_append(out, "/event_subtype=", 15);
-	rc = rc ? rc : kl_hive_escape(out, ev->subtype.p, ev->subtype.n);
-	rc = rc ? rc : kl_buf_append(out, "/dt=", 4);
-	rc = rc ? rc : kl_buf_append(out, ev->dt, 10);
-	rc = rc ? rc : kl_buf_append(out, "/hr=", 4);
-	rc = rc ? rc : kl_buf_append(out, ev->hr, 2);
-	return rc;
+	/* "events" + "/<key>=<value>" per column */
+	if (kl_buf_reserve(out, 6 + 2 * KL_PCOL_COUNT + kl_partition_values_max(ev)))
+		return KL_ENOMEM;
+	char *o = out->data + out->len;
+	memcpy(o, "events", 6);
+	o += 6;
+	for (int c = 0; c < KL_PCOL_COUNT; c++) {
+		const struct kl_partition_key *k = &kl_partition_keys[c];
+		*o++ = '/';
+		memcpy(o, k->name, k->len);
+		o += k->len;
+		*o++ = '=';
+		o = kl_partition_value_put(o, ev, (enum kl_partition_col)c);
+	}
+	out->len = (size_t)(o - out->data);
+	return KL_OK;
+}
+
+void kl_partition_day(int64_t sec, char out[11])
+{
+	char dt[32];
+	if (sec < 0)
+		sec = 0;
+	if (sec > 253402300799) /* 9999-12-31T23:59:59Z */
+		sec = 253402300799;
+	/* the calendar of created_datetime, and thus of the events' dt= */
+	kl_format_datetime(sec, 0, 0, dt);
+	memcpy(out, dt, 10);
+	out[10] = '\0';
 }
 
 int kl_partition_error(struct kl_buf *out, const char *reason, const char *dt)

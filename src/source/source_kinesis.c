@@ -8,6 +8,7 @@
 #include "event/event.h"
 #include "metrics/metrics.h"
 #include "parse/json.h"
+#include "source/seqmap.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -19,22 +20,17 @@
 #define MIN_CALL_GAP_MS 200 /* 5 GetRecords calls per second per shard */
 #define READ_BYTES_PER_S (2 << 20) /* and 2 MB/s of data per shard */
 
-struct seqmark {
-	uint64_t first_pos; /* ordinal of the first user record of this Kinesis record */
-	char seq[64];
-};
-
 struct src_kinesis {
 	struct kl_source base;
 	struct kl_kinesis k;
-	char stream[512], shard[128], start[64], checkpoint[160];
+	char stream[512], shard[KL_SHARD_MAX + 1], start[64], checkpoint[160];
 	int is_arn;
 	int64_t exit_idle_ms;
 	int stop_fd;
 	struct kl_metrics_shard *metrics;
 	char iterator[4096];
 	int have_iterator, closed, batch_empty;
-	char last_seq[64]; /* last Kinesis record handed out */
+	char last_seq[KL_SEQ_MAX + 1]; /* last Kinesis record handed out */
 	int64_t last_call_ms, last_record_ms, behind;
 	int64_t gap_ms; /* wait this long after last_call_ms before the next call */
 	/* current GetRecords batch */
@@ -46,8 +42,7 @@ struct src_kinesis {
 	size_t nsubs, isub;
 	uint64_t next_pos;
 	/* ordinal -> sequence number, for records not yet durable */
-	struct seqmark *marks;
-	size_t nmarks, headmark, capmarks;
+	struct kl_seqmap marks;
 	struct kl_buf req;
 };
 
@@ -172,27 +167,6 @@ static int get_records(struct src_kinesis *s)
 	return KL_OK;
 }
 
-static int add_mark(struct src_kinesis *s, const char *seq, size_t n)
-{
-	if (s->headmark > 0 && s->headmark * 2 >= s->nmarks) {
-		memmove(s->marks, s->marks + s->headmark, (s->nmarks - s->headmark) * sizeof *s->marks);
-		s->nmarks -= s->headmark;
-		s->headmark = 0;
-	}
-	if (s->nmarks == s->capmarks) {
-		size_t cap = s->capmarks ? s->capmarks * 2 : 1024;
-		struct seqmark *m = realloc(s->marks, cap * sizeof *m);
-		if (!m)
-			return KL_ENOMEM;
-		s->marks = m;
-		s->capmarks = cap;
-	}
-	struct seqmark *m = &s->marks[s->nmarks++];
-	m->first_pos = s->next_pos;
-	snprintf(m->seq, sizeof m->seq, "%.*s", (int)n, seq);
-	return KL_OK;
-}
-
 /* Next Kinesis record of the batch -> user records in s->subs. */
 static int next_kinesis_record(struct src_kinesis *s, int *got)
 {
@@ -226,9 +200,14 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 			  &aggregated, &why))
 		return KL_ENOMEM;
 	s->isub = 0;
+	int rc = kl_seqmap_add(&s->marks, s->next_pos, q.val + 1, q.val_len - 2, aggregated);
+	if (rc == KL_EPARSE)
+		return kl_errbuf_set(&s->base.err, rc, "GetRecords: SequenceNumber \"%.*s\" is not "
+				     "a sequence number", (int)(q.val_len - 2 < 200 ? q.val_len - 2 : 200),
+				     q.val + 1);
+	if (rc)
+		return kl_errbuf_set(&s->base.err, rc, "out of memory");
 	snprintf(s->last_seq, sizeof s->last_seq, "%.*s", (int)(q.val_len - 2), q.val + 1);
-	if (add_mark(s, q.val + 1, q.val_len - 2))
-		return KL_ENOMEM;
 	*got = 1;
 	return KL_OK;
 }
@@ -270,34 +249,10 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 	}
 }
 
-static const struct seqmark *mark_for(const struct src_kinesis *s, uint64_t pos)
-{
-	const struct seqmark *best = NULL;
-	size_t lo = s->headmark, hi = s->nmarks;
-	while (lo < hi) { /* last mark with first_pos <= pos */
-		size_t mid = (lo + hi) / 2;
-		if (s->marks[mid].first_pos <= pos) {
-			best = &s->marks[mid];
-			lo = mid + 1;
-		} else {
-			hi = mid;
-		}
-	}
-	return best;
-}
-
 static int k_pos_name(struct kl_source *base, uint64_t pos, char *out, size_t cap)
 {
 	struct src_kinesis *s = (struct src_kinesis *)base;
-	const struct seqmark *m = mark_for(s, pos);
-	if (!m)
-		return -1;
-	if (pos == m->first_pos)
-		snprintf(out, cap, "%s-%s", s->shard, m->seq);
-	else
-		snprintf(out, cap, "%s-%s-%llu", s->shard, m->seq,
-			 (unsigned long long)(pos - m->first_pos));
-	return 0;
+	return kl_seqmap_stem(&s->marks, s->shard, pos, out, cap);
 }
 
 static int k_checkpoint(struct kl_source *base, uint64_t pos, char *out, size_t cap)
@@ -309,12 +264,12 @@ static int k_checkpoint(struct kl_source *base, uint64_t pos, char *out, size_t 
 		/* user records of the current aggregated record still to come: read it again */
 		snprintf(out, cap, "%s:%s", s->isub < s->nsubs ? "at" : "after", s->last_seq);
 	} else {
-		const struct seqmark *m = mark_for(s, pos);
+		const struct kl_seqmark *m = kl_seqmap_find(&s->marks, pos);
 		if (!m)
 			return -1;
 		snprintf(out, cap, "at:%s", m->seq);
 		/* marks before m are no longer needed by names or checkpoints */
-		((struct src_kinesis *)s)->headmark = (size_t)(m - s->marks);
+		kl_seqmap_forget(&s->marks, m);
 	}
 	return 0;
 }
@@ -327,7 +282,7 @@ static void k_free(struct kl_source *base)
 	kl_buf_cleanup(&s->batch);
 	kl_buf_cleanup(&s->data);
 	kl_buf_cleanup(&s->req);
-	free(s->marks);
+	kl_seqmap_cleanup(&s->marks);
 	free(s);
 }
 
@@ -356,6 +311,13 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 		return NULL;
 	}
 	s->base.ops = &kinesis_ops;
+	kl_seqmap_init(&s->marks);
+	if (!kl_seqmap_shard_ok(o->shard_id, strlen(o->shard_id))) {
+		kl_errbuf_set(eb, KL_EINVAL, "shard id \"%.200s\" is not [a-zA-Z0-9_.-]{1,%d}: it "
+			      "could not name files", o->shard_id, KL_SHARD_MAX);
+		free(s);
+		return NULL;
+	}
 	snprintf(s->stream, sizeof s->stream, "%s", o->stream);
 	snprintf(s->shard, sizeof s->shard, "%s", o->shard_id);
 	snprintf(s->start, sizeof s->start, "%s", o->start ? o->start : "trim-horizon");

@@ -1,0 +1,118 @@
+/* seqmap.c — see seqmap.h. Formats: Kinesis API reference, Record
+ * (SequenceNumber) and Shard (ShardId). */
+#include "source/seqmap.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void kl_seqmap_init(struct kl_seqmap *m) { memset(m, 0, sizeof *m); }
+
+void kl_seqmap_cleanup(struct kl_seqmap *m)
+{
+	free(m->marks);
+	memset(m, 0, sizeof *m);
+}
+
+void kl_seqmap_reset(struct kl_seqmap *m) { m->head = m->n = 0; }
+
+int kl_seqmap_seq_ok(const char *s, size_t n)
+{
+	if (!n || n > KL_SEQ_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+int kl_seqmap_shard_ok(const char *s, size_t n)
+{
+	if (!n || n > KL_SHARD_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int kl_seqmap_add(struct kl_seqmap *m, uint64_t first_pos, const char *seq, size_t len,
+		  int aggregated)
+{
+	if (!kl_seqmap_seq_ok(seq, len))
+		return KL_EPARSE;
+	if (m->n > m->head && m->marks[m->n - 1].first_pos > first_pos)
+		return KL_EINVAL;
+	/* reuse the room of forgotten marks once they are half the array */
+	if (m->head > 0 && m->head * 2 >= m->n) {
+		memmove(m->marks, m->marks + m->head, (m->n - m->head) * sizeof *m->marks);
+		m->n -= m->head;
+		m->head = 0;
+	}
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 1024;
+		struct kl_seqmark *v = realloc(m->marks, cap * sizeof *v);
+		if (!v)
+			return KL_ENOMEM;
+		m->marks = v;
+		m->cap = cap;
+	}
+	struct kl_seqmark *k = &m->marks[m->n++];
+	k->first_pos = first_pos;
+	k->len = (uint8_t)len;
+	k->aggregated = aggregated != 0;
+	memcpy(k->seq, seq, len);
+	k->seq[len] = '\0';
+	return KL_OK;
+}
+
+const struct kl_seqmark *kl_seqmap_find(const struct kl_seqmap *m, uint64_t pos)
+{
+	const struct kl_seqmark *best = NULL;
+	size_t lo = m->head, hi = m->n;
+	while (lo < hi) { /* the last mark with first_pos <= pos */
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->marks[mid].first_pos <= pos) {
+			best = &m->marks[mid];
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return best;
+}
+
+void kl_seqmap_forget(struct kl_seqmap *m, const struct kl_seqmark *mk)
+{
+	size_t i = (size_t)(mk - m->marks);
+	if (i > m->head && i < m->n)
+		m->head = i;
+}
+
+int kl_seqmap_stem(const struct kl_seqmap *m, const char *shard, uint64_t pos, char *out,
+		   size_t cap)
+{
+	const struct kl_seqmark *k = kl_seqmap_find(m, pos);
+	if (!k)
+		return -1;
+	int n = pos == k->first_pos
+		    ? snprintf(out, cap, "%s-%s", shard, k->seq)
+		    : snprintf(out, cap, "%s-%s-%" PRIu64, shard, k->seq, pos - k->first_pos);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+int kl_seqmap_origin(const struct kl_seqmap *m, const char *input, uint64_t pos, char *out,
+		     size_t cap)
+{
+	const struct kl_seqmark *k = kl_seqmap_find(m, pos);
+	if (!k)
+		return -1;
+	int n = k->aggregated
+		    ? snprintf(out, cap, "%s:%s:%" PRIu64, input, k->seq, pos - k->first_pos)
+		    : snprintf(out, cap, "%s:%s", input, k->seq);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}

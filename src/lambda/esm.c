@@ -255,7 +255,7 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 		}
 		decoded_max += kl_base64_decoded_max(x->data_len);
 		if (kl_json_object_get(k.val, k.val_len, "approximateArrivalTimestamp", &m) &&
-		    m.type == KL_JSON_NUMBER && m.val_len < 64) {
+		    (m.type == KL_JSON_NUMBER || m.type == KL_JSON_INT) && m.val_len < 64) {
 			char num[64];
 			memcpy(num, m.val, m.val_len);
 			num[m.val_len] = '\0';

@@ -17,6 +17,10 @@
 //                                                           (see scenarioEsm)
 //   node tests/js/runtime_api.mjs emf KINLAKE LAKE_DIR      CloudWatch EMF lines on stdout
 //                                                           (see scenarioEmf)
+//   node tests/js/runtime_api.mjs firehose KINLAKE INPUT OUT.jsonl [OPTS]
+//                                                           the lines of INPUT as Firehose
+//                                                           batches; each record's answer to OUT
+//                                                           (see scenarioFirehose)
 // Endpoints: GET /2018-06-01/runtime/invocation/next, POST .../invocation/{id}/response,
 // POST .../invocation/{id}/error, POST /2018-06-01/runtime/init/error. A response over
 // 6 MiB gets 413, as from the real Runtime API. When the queue is empty, /next gets
@@ -25,7 +29,7 @@
 import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { classify, canon, hive } from './event_contract.mjs';
 import { createRequire } from 'node:module';
@@ -364,6 +368,9 @@ async function scenarioInitError(kinlake, type, vars = []) {
 //   replay    batch indexes sent again at the end (a warm instance: []);
 //   coldReplay  the same in a new process
 //   samples   event files sent as they are instead (INPUT is not read)
+//   arrival, arrivalStep  approximateArrivalTimestamp of record n is
+//             arrival + n * arrivalStep (default 1764633595 + n / 100: the
+//             dead letters' dates cross midnight UTC after 500 records)
 // The lake is checked afterwards by tests/js/check_lake.mjs (lambda_esm.sh).
 const requireCjs = createRequire(import.meta.url);
 const SEQ_BASE = '4959033827149025660855969253836157109592157598913'; // + 7 digits = 56
@@ -378,13 +385,13 @@ function readLines(file) {
   return out;
 }
 
-// arrival times cross midnight UTC after 500 records: dead letters are dated by them
-function kinesisRecords(lines, agg, aggSize) {
+// by default arrival times cross midnight UTC after 500 records: dead letters are dated by them
+function kinesisRecords(lines, agg, aggSize, arrival = 1764633595, arrivalStep = 0.01) {
   const { RecordAggregator } = requireCjs('aws-kinesis-agg');
   const recs = [];
   const push = (data, partitionKey, users) => {
     const n = recs.length;
-    recs.push({ seq: SEQ_BASE + String(n).padStart(7, '0'), data, arrival: 1764633595 + n / 100, partitionKey, users });
+    recs.push({ seq: SEQ_BASE + String(n).padStart(7, '0'), data, arrival: arrival + n * arrivalStep, partitionKey, users });
   };
   for (let i = 0; i < agg; i += aggSize) {
     const a = new RecordAggregator();
@@ -422,7 +429,7 @@ function startS3Proxy(target, failKeys) {
 
 async function scenarioEsm(kinlake, input, optsJson) {
   const o = { batch: 100, agg: 0, aggSize: 30, replay: [], coldReplay: [], env: {}, shard: 'shardId-000000000000', ...JSON.parse(optsJson || '{}') };
-  const recs = kinesisRecords(readLines(input), o.agg, o.aggSize);
+  const recs = kinesisRecords(readLines(input), o.agg, o.aggSize, o.arrival, o.arrivalStep);
   const batches = [];
   for (let i = 0; i < recs.length; i += o.batch) batches.push(recs.slice(i, i + o.batch));
   const env = { ...o.env };
@@ -604,6 +611,40 @@ async function scenarioEmf(kinlake, lake) {
   done();
 }
 
+// --- Firehose transformation: the answers, for a comparison with the lake ------
+// firehose KINLAKE INPUT.jsonl OUT.jsonl OPTIONS_JSON: the lines of INPUT, in
+// order, become Firehose records (with kinesisRecordMetadata) in events of
+// `batch` (250) records, sent to one `kinlake lambda` process; each answer is
+// checked against the Firehose and event contracts (checkFirehose), and OUT
+// gets one JSON line per input line: {line, result, partitionKeys, data} (data,
+// base64, only for Ok). tests/js/paths_agree.mjs compares OUT with a lake.
+async function scenarioFirehose(kinlake, input, out, optsJson) {
+  const o = { batch: 250, ...JSON.parse(optsJson || '{}') };
+  const lines = readLines(input);
+  const results = [];
+  const queue = [];
+  for (let i = 0; i < lines.length; i += o.batch) {
+    const first = i, name = `firehose batch ${i / o.batch}`;
+    const ev = firehoseEvent(lines.slice(i, i + o.batch).map((l) => firehoseRecord(l)));
+    queue.push({ name, payload: JSON.stringify(ev), check: (ans) => {
+      checkFirehose(name, ev, ans);
+      if (ans.kind !== 'response') return;
+      JSON.parse(ans.body.toString()).records.forEach((r, j) => results.push({
+        line: first + j, result: r.result, partitionKeys: r.metadata ? r.metadata.partitionKeys : null,
+        data: r.result === 'Ok' ? r.data : undefined,
+      }));
+    } });
+  }
+  const total = queue.length;
+  const srv = await startServer(queue);
+  const proc = runKinlake(kinlake, ['lambda'], srv.port);
+  await finish(srv, proc, { invocations: total });
+  if (results.length !== lines.length) bad(`${results.length} answers for ${lines.length} records`);
+  results.sort((a, b) => a.line - b.line);
+  writeFileSync(out, results.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  done();
+}
+
 // serve EVENT.json N times to CMD (bench/lambda.sh)
 async function scenarioServe(file, n, cmd) {
   const payload = readFileSync(file);
@@ -635,4 +676,5 @@ else if (scenario === 'initerror') await scenarioInitError(rest[0], rest[1], res
 else if (scenario === 'serve') await scenarioServe(rest[0], Number(rest[1]), rest.slice(2));
 else if (scenario === 'esm') await scenarioEsm(rest[0], rest[1], rest[2]);
 else if (scenario === 'emf') await scenarioEmf(rest[0], rest[1]);
-else { console.error('usage: runtime_api.mjs main|deadline|initerror|serve|esm ...'); process.exit(2); }
+else if (scenario === 'firehose') await scenarioFirehose(rest[0], rest[1], rest[2], rest[3]);
+else { console.error('usage: runtime_api.mjs main|deadline|initerror|serve|esm|emf|firehose ...'); process.exit(2); }

@@ -328,6 +328,23 @@ static void test_batches(void)
 		free(ev);
 	}
 
+	/* an arrival time in whole seconds (a JSON integer) dates a dead letter
+	 * as well: found by tests/e2e/paths_agree.sh, such records were dated
+	 * by the clock instead */
+	{
+		const char *nj[] = {"{not json either"};
+		ev = esm_event("shardId-000000000001", nj, NULL, 1, 600, 0);
+		char *t = strstr(ev, "1764633600.5");
+		CHECK(t != NULL);
+		if (t)
+			memcpy(t, "1764806400  ", 12); /* 2025-12-04T00:00:00Z */
+		CHECK_EQ_INT(handle(&r, ev), KL_OK);
+		CHECK_EQ_INT(r.st.esm.dead, 1);
+		CHECK(exists(dir, "errors/invalid_json/dt=2025-12-04/"
+				  "shardId-000000000001-495900000000000000000600.jsonl.zst"));
+		free(ev);
+	}
+
 	/* invalid batches: invocation errors */
 	ev = esm_event("shardId-000000000001", one, NULL, 1, 1, 0);
 	char *p = strstr(ev, "\"eventID\"");

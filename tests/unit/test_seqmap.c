@@ -1,0 +1,147 @@
+/* test_seqmap.c — Kinesis positions to sequence numbers, file stems
+ * "<shard>-<seq>[-n]" and dead-letter sources "<input>:<seq>[:n]"
+ * (source/seqmap.h), as source_kinesis.c and lambda/esm.c use them. */
+#include "check.h"
+#include "source/seqmap.h"
+
+#include <inttypes.h>
+
+#define SEQ(n) "49590338271490256608559692538361571095921575989136588" n
+
+static void names(void)
+{
+	struct kl_seqmap m;
+	kl_seqmap_init(&m);
+	char out[KL_SEQMAP_STEM_MAX];
+	CHECK_EQ_INT(kl_seqmap_stem(&m, "shardId-000000000000", 0, out, sizeof out), -1);
+	CHECK(kl_seqmap_find(&m, 0) == NULL);
+	/* positions 0-1: one record each; 2-4 an aggregated record; an empty
+	 * aggregated record at 5 (shares 5 with the next); 5 a plain record */
+	CHECK_EQ_INT(kl_seqmap_add(&m, 0, SEQ("000"), strlen(SEQ("000")), 0), 0);
+	CHECK_EQ_INT(kl_seqmap_add(&m, 1, SEQ("001"), strlen(SEQ("001")), 0), 0);
+	CHECK_EQ_INT(kl_seqmap_add(&m, 2, SEQ("002"), strlen(SEQ("002")), 1), 0);
+	CHECK_EQ_INT(kl_seqmap_add(&m, 5, SEQ("003"), strlen(SEQ("003")), 1), 0);
+	CHECK_EQ_INT(kl_seqmap_add(&m, 5, SEQ("004"), strlen(SEQ("004")), 0), 0);
+	/* out of order, not digits, too long, empty */
+	CHECK_EQ_INT(kl_seqmap_add(&m, 4, SEQ("005"), strlen(SEQ("005")), 0), KL_EINVAL);
+	CHECK_EQ_INT(kl_seqmap_add(&m, 6, "12/4", 4, 0), KL_EPARSE);
+	CHECK_EQ_INT(kl_seqmap_add(&m, 6, "", 0, 0), KL_EPARSE);
+	char longseq[KL_SEQ_MAX + 2];
+	memset(longseq, '7', sizeof longseq);
+	CHECK_EQ_INT(kl_seqmap_add(&m, 6, longseq, KL_SEQ_MAX + 1, 0), KL_EPARSE);
+
+	const char *sh = "shardId-000000000007";
+	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 0, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "shardId-000000000007-" SEQ("000"));
+	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 1, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "shardId-000000000007-" SEQ("001"));
+	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 2, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "shardId-000000000007-" SEQ("002"));
+	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 4, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "shardId-000000000007-" SEQ("002") "-2");
+	/* the empty aggregated record is passed over */
+	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 5, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "shardId-000000000007-" SEQ("004"));
+	/* a later position of the last record (a source that has not added
+	 * the next one yet) counts from its first */
+	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 9, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "shardId-000000000007-" SEQ("004") "-4");
+	/* too small a buffer is an error, never a cut name */
+	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 4, out, 30), -1);
+
+	const char *in = "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007";
+	char o2[512];
+	CHECK_EQ_INT(kl_seqmap_origin(&m, in, 1, o2, sizeof o2), 0);
+	CHECK_EQ_STR(o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ("001"));
+	CHECK_EQ_INT(kl_seqmap_origin(&m, in, 2, o2, sizeof o2), 0); /* aggregated: ":0" too */
+	CHECK_EQ_STR(o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ("002") ":0");
+	CHECK_EQ_INT(kl_seqmap_origin(&m, in, 3, o2, sizeof o2), 0);
+	CHECK_EQ_STR(o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ("002") ":1");
+	CHECK_EQ_INT(kl_seqmap_origin(&m, in, 5, o2, sizeof o2), 0);
+	CHECK_EQ_STR(o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ("004"));
+
+	/* forgetting: marks before the checkpoint's are gone, the rest stay */
+	const struct kl_seqmark *k = kl_seqmap_find(&m, 3);
+	CHECK(k && !strcmp(k->seq, SEQ("002")) && k->first_pos == 2 && k->aggregated);
+	kl_seqmap_forget(&m, k);
+	CHECK(kl_seqmap_find(&m, 1) == NULL);
+	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 1, out, sizeof out), -1);
+	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 3, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "shardId-000000000007-" SEQ("002") "-1");
+
+	/* the longest names fit KL_SEQMAP_STEM_MAX */
+	char shard[KL_SHARD_MAX + 1];
+	memset(shard, 's', KL_SHARD_MAX);
+	shard[KL_SHARD_MAX] = '\0';
+	kl_seqmap_reset(&m);
+	CHECK(kl_seqmap_find(&m, 3) == NULL);
+	CHECK_EQ_INT(kl_seqmap_add(&m, 0, longseq, KL_SEQ_MAX, 1), 0);
+	CHECK_EQ_INT(kl_seqmap_stem(&m, shard, UINT64_MAX, out, sizeof out), 0);
+	CHECK_EQ_INT(strlen(out), KL_SEQMAP_STEM_MAX - 1);
+	kl_seqmap_cleanup(&m);
+}
+
+/* a long stream: marks are added and forgotten, the array stays bounded and
+ * every lookup agrees with a linear search */
+static void window(void)
+{
+	struct kl_seqmap m;
+	kl_seqmap_init(&m);
+	uint64_t pos = 0;
+	int bad = 0;
+	size_t maxcap = 0;
+	for (int i = 0; i < 200000; i++) {
+		char s[32];
+		int n = snprintf(s, sizeof s, "%d", 1000000 + i);
+		int subs = i % 7 == 0 ? 3 : i % 11 == 0 ? 0 : 1;
+		bad += kl_seqmap_add(&m, pos, s, (size_t)n, subs != 1) != 0;
+		pos += (uint64_t)subs;
+		if (i % 1000 == 999) { /* a checkpoint 500 positions back */
+			const struct kl_seqmark *k = kl_seqmap_find(&m, pos - 500);
+			bad += k == NULL;
+			if (k)
+				kl_seqmap_forget(&m, k);
+		}
+		if (i % 97 == 0 && pos > 0) { /* look up a recent position */
+			uint64_t q = pos - 1 - (uint64_t)(i % 300);
+			const struct kl_seqmark *k = kl_seqmap_find(&m, q), *want = NULL;
+			for (size_t j = m.head; j < m.n; j++)
+				if (m.marks[j].first_pos <= q)
+					want = &m.marks[j];
+			bad += k != want;
+		}
+		if (m.cap > maxcap)
+			maxcap = m.cap;
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK(maxcap <= 4096);
+	kl_seqmap_cleanup(&m);
+}
+
+static void ids(void)
+{
+	CHECK(kl_seqmap_seq_ok("0", 1));
+	CHECK(kl_seqmap_seq_ok(SEQ("1"), strlen(SEQ("1"))));
+	CHECK(!kl_seqmap_seq_ok("", 0));
+	CHECK(!kl_seqmap_seq_ok("1a", 2));
+	CHECK(!kl_seqmap_seq_ok("-1", 2));
+	CHECK(kl_seqmap_shard_ok("shardId-000000000000", 20));
+	CHECK(kl_seqmap_shard_ok("a.b_c-D9", 8));
+	CHECK(!kl_seqmap_shard_ok("", 0));
+	CHECK(!kl_seqmap_shard_ok("a/b", 3));
+	CHECK(kl_seqmap_shard_ok("..", 2)); /* a stem is "<shard>-...": never ".." alone */
+	CHECK(!kl_seqmap_shard_ok("a:b", 3));
+	CHECK(!kl_seqmap_shard_ok("a b", 3));
+	char big[KL_SHARD_MAX + 1];
+	memset(big, 'a', sizeof big);
+	CHECK(kl_seqmap_shard_ok(big, KL_SHARD_MAX));
+	CHECK(!kl_seqmap_shard_ok(big, KL_SHARD_MAX + 1));
+}
+
+int main(void)
+{
+	names();
+	window();
+	ids();
+	return check_report("test_seqmap");
+}

@@ -289,8 +289,7 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 				arn = m.val + 1;
 				arn_len = m.val_len - 2 < 300 ? m.val_len - 2 : 300;
 			}
-			snprintf(e->input, sizeof e->input, "kinesis:%.*s%s%s", (int)arn_len, arn,
-				 arn_len ? "/" : "", e->shard);
+			kl_seqmap_input(e->input, sizeof e->input, arn, arn_len, e->shard);
 		} else if (strlen(e->shard) != shard_len || memcmp(e->shard, shard, shard_len)) {
 			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] is from %.*s, Records[0] from "
 					     "%s: a batch must come from one shard", i,

@@ -6,6 +6,7 @@
 #include "encode/parquet/schema.h"
 #include "metrics/metrics.h"
 #include "parse/json.h"
+#include "source/seqmap.h"
 #include "source/source_kinesis.h"
 
 #include <poll.h>
@@ -74,7 +75,7 @@ static void *shard_main(void *arg)
 		for (char *p = id; *p; p++)
 			if (*p == '/' || *p == ':')
 				*p = '_';
-		snprintf(name, sizeof name, "kinesis:%s/%s", o->stream, sh->id);
+		kl_seqmap_input(name, sizeof name, o->stream, strlen(o->stream), sh->id);
 		io.input = name;
 		io.input_id = id;
 		io.source = src;

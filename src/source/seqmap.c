@@ -105,6 +105,14 @@ int kl_seqmap_stem(const struct kl_seqmap *m, const char *shard, uint64_t pos, c
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
+int kl_seqmap_input(char *out, size_t cap, const char *stream, size_t stream_len,
+		    const char *shard)
+{
+	int n = snprintf(out, cap, "kinesis:%.*s%s%s", (int)stream_len, stream, stream_len ? "/" : "",
+			 shard);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
 int kl_seqmap_origin(const struct kl_seqmap *m, const char *input, uint64_t pos, char *out,
 		     size_t cap)
 {

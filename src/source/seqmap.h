@@ -10,8 +10,10 @@
  *     <shardId>-<sequence number>        the first user record of a Kinesis record
  *     <shardId>-<sequence number>-<n>    its n-th user record (n >= 1)
  * and a dead letter's "source" names its record as
- *     <input>:<sequence number>          a record that is not aggregated
- *     <input>:<sequence number>:<n>      user record n (from 0) of an aggregated one
+ *     kinesis:<stream>/<shardId>:<sequence number>       a record that is not aggregated
+ *     kinesis:<stream>/<shardId>:<sequence number>:<n>   user record n (from 0) of an
+ *                                                        aggregated one
+ * (<stream>: the stream's name or ARN, as the entry point knows it).
  * These are the one implementation of those names: source/source_kinesis.c
  * (`ingest --stream`) and lambda/esm.c (the event-source-mapping Lambda) both
  * call them, so the two deployments write the same objects.
@@ -85,8 +87,13 @@ void kl_seqmap_forget(struct kl_seqmap *m, const struct kl_seqmark *mk);
 int kl_seqmap_stem(const struct kl_seqmap *m, const char *shard, uint64_t pos, char *out,
 		   size_t cap);
 
-/* The dead-letter source "<input>:<seq>[:<n>]" of the record at pos. 0, or
- * -1 if pos has no mark or cap is too small. */
+/* The name of a shard as an input: "kinesis:<stream name or ARN>/<shard>"
+ * ("kinesis:<shard>" when stream_len is 0). 0, or -1 if cap is too small. */
+int kl_seqmap_input(char *out, size_t cap, const char *stream, size_t stream_len,
+		    const char *shard);
+
+/* The dead-letter source "<input>:<seq>[:<n>]" of the record at pos (input
+ * from kl_seqmap_input()). 0, or -1 if pos has no mark or cap is too small. */
 int kl_seqmap_origin(const struct kl_seqmap *m, const char *input, uint64_t pos, char *out,
 		     size_t cap);
 

@@ -24,6 +24,7 @@ struct src_kinesis {
 	struct kl_source base;
 	struct kl_kinesis k;
 	char stream[512], shard[KL_SHARD_MAX + 1], start[64], checkpoint[160];
+	char input[700]; /* "kinesis:<stream>/<shard>": dead-letter sources */
 	int is_arn;
 	int64_t exit_idle_ms;
 	int stop_fd;
@@ -255,6 +256,12 @@ static int k_pos_name(struct kl_source *base, uint64_t pos, char *out, size_t ca
 	return kl_seqmap_stem(&s->marks, s->shard, pos, out, cap);
 }
 
+static int k_origin(struct kl_source *base, uint64_t pos, char *out, size_t cap)
+{
+	struct src_kinesis *s = (struct src_kinesis *)base;
+	return kl_seqmap_origin(&s->marks, s->input, pos, out, cap);
+}
+
 static int k_checkpoint(struct kl_source *base, uint64_t pos, char *out, size_t cap)
 {
 	struct src_kinesis *s = (struct src_kinesis *)base;
@@ -287,8 +294,14 @@ static void k_free(struct kl_source *base)
 }
 
 static void k_resume(struct kl_source *base, const char *checkpoint);
-static const struct kl_source_ops kinesis_ops = {k_next, k_free, k_pos_name, k_checkpoint,
-						 k_resume, NULL};
+static const struct kl_source_ops kinesis_ops = {
+	.next = k_next,             /* user records of GetRecords batches */
+	.free = k_free,
+	.pos_name = k_pos_name,     /* "<shard>-<sequence number>[-<n>]" (seqmap.h) */
+	.checkpoint = k_checkpoint, /* "at:<seq>" / "after:<seq>" */
+	.resume = k_resume,
+	.origin = k_origin,         /* "kinesis:<stream>/<shard>:<seq>[:<n>]" (seqmap.h) */
+};
 
 void kl_source_kinesis_resume(struct kl_source *base, const char *checkpoint)
 {
@@ -320,6 +333,7 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	}
 	snprintf(s->stream, sizeof s->stream, "%s", o->stream);
 	snprintf(s->shard, sizeof s->shard, "%s", o->shard_id);
+	kl_seqmap_input(s->input, sizeof s->input, s->stream, strlen(s->stream), s->shard);
 	snprintf(s->start, sizeof s->start, "%s", o->start ? o->start : "trim-horizon");
 	if (o->checkpoint)
 		snprintf(s->checkpoint, sizeof s->checkpoint, "%s", o->checkpoint);

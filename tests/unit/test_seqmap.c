@@ -51,6 +51,12 @@ static void names(void)
 
 	const char *in = "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007";
 	char o2[512];
+	const char *arn = "arn:aws:kinesis:us-east-1:123456789012:stream/s";
+	CHECK_EQ_INT(kl_seqmap_input(o2, sizeof o2, arn, strlen(arn), sh), 0);
+	CHECK_EQ_STR(o2, in);
+	CHECK_EQ_INT(kl_seqmap_input(o2, sizeof o2, "", 0, sh), 0);
+	CHECK_EQ_STR(o2, "kinesis:shardId-000000000007");
+	CHECK_EQ_INT(kl_seqmap_input(o2, 20, arn, strlen(arn), sh), -1);
 	CHECK_EQ_INT(kl_seqmap_origin(&m, in, 1, o2, sizeof o2), 0);
 	CHECK_EQ_STR(o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ("001"));
 	CHECK_EQ_INT(kl_seqmap_origin(&m, in, 2, o2, sizeof o2), 0); /* aggregated: ":0" too */

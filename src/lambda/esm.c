@@ -202,8 +202,13 @@ static int src_origin(struct kl_source *base, uint64_t pos, char *out, size_t ca
 	return kl_seqmap_origin(&e->seqs, e->input, pos, out, cap);
 }
 
-static const struct kl_source_ops esm_source_ops = {src_next, src_free, src_pos_name, NULL, NULL,
-						    src_origin};
+static const struct kl_source_ops esm_source_ops = {
+	.next = src_next,         /* the batch's user records, KPL de-aggregated */
+	.free = src_free,         /* nothing: the batch belongs to struct kl_esm */
+	.pos_name = src_pos_name, /* "<shard>-<sequence number>[-<n>]" (seqmap.h) */
+	.origin = src_origin,     /* "kinesis:<ARN>/<shard>:<seq>[:<n>]" (seqmap.h) */
+	/* no checkpoint or resume: Lambda keeps the position */
+};
 
 /* --- reading the batch --------------------------------------------------- */
 

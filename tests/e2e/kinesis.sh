@@ -31,6 +31,13 @@ summary() { sed -n "s/.* $1=\([0-9]*\) .*/\1/p" "$2"; }
 [ "$(metric kinlake_shards_running "$T/m1.prom")" = 0 ] || fail "shards_running at exit"
 check_lake "$T/basic.jsonl" "$T/lake1"
 ls "$T/lake1/events"/*/*/*/*/shardId-00000000000[0-3]-*.jsonl.zst > /dev/null || fail "file names are not <shard>-<sequence>"
+# dead letters name their Kinesis record (and user record of an aggregated
+# one) as the event-source-mapping Lambda's do (source/seqmap.h)
+zstdcat "$T/lake1"/errors/*/*/*.zst > "$T/dead1"
+grep -q '"source":"kinesis:basic/shardId-00000000000[0-3]:[0-9]*:[0-9]*"' "$T/dead1" ||
+	fail "dead letters of aggregated records do not name their record and sub-record"
+grep -q '"source":"kinesis:basic/shardId-00000000000[0-3]:[0-9]*"' "$T/dead1" ||
+	fail "dead letters do not name their Kinesis record: $(head -c 300 "$T/dead1")"
 # the same stream into S3 (moto), Parquet, read back with the aws CLI
 aws --endpoint-url "$AWS_ENDPOINT_URL_S3" s3 mb s3://lake > /dev/null
 "$KL" ingest --stream basic --lake s3://lake/prod --exit-idle 3 2> "$T/sum1s"; cat "$T/sum1s"

@@ -1,10 +1,13 @@
 /* fuzz_event.c — libFuzzer target for event/ (contract validation and
  * enrichment) plus route/ and deadletter/ on whatever it produces.
  * Invariants: never crash; an accepted event's enriched output is valid JSON
- * (re-parsed) and its partition path has no '/'-escape or '..' component. */
+ * (re-parsed), its partition path has exactly the layout's levels, and the
+ * partition columns one by one (as the Firehose handler returns them) spell
+ * the same path with path-safe bytes only. */
 #include "deadletter/deadletter.h"
 #include "event/event.h"
 #include "route/partition.h"
+#include "fuzz_common.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			slashes += key.data[i] == '/';
 		if (slashes != 4)
 			abort();
+		/* the columns one at a time (the Firehose handler's partitionKeys):
+		 * within their bounds, only [A-Za-z0-9._%-], and the same path */
+		struct kl_buf cols;
+		kl_buf_init(&cols, 0);
+		REQUIRE(!kl_buf_puts(&cols, "events"));
+		for (int c = 0; c < KL_PCOL_COUNT; c++) {
+			size_t max = kl_partition_value_max(&ev, (enum kl_partition_col)c);
+			REQUIRE(!kl_buf_printf(&cols, "/%s=", kl_partition_keys[c].name));
+			REQUIRE(!kl_buf_reserve(&cols, max));
+			char *v = cols.data + cols.len;
+			char *e = kl_partition_value_put(v, &ev, (enum kl_partition_col)c);
+			REQUIRE(e > v && (size_t)(e - v) <= max);
+			for (char *q = v; q < e; q++)
+				REQUIRE((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+					(*q >= '0' && *q <= '9') || *q == '.' || *q == '_' || *q == '-' ||
+					*q == '%');
+			cols.len += (size_t)(e - v);
+		}
+		REQUIRE(cols.len == key.len && !memcmp(cols.data, key.data, key.len));
+		kl_buf_cleanup(&cols);
 	} else {
 		struct kl_deadletter d = {kl_reject_name(r), ev.msg, "fuzz", 0, ev.err_offset, p, size, size};
 		if (kl_deadletter_format(&out, &d))

@@ -6,8 +6,8 @@
  * the same path with path-safe bytes only. */
 #include "deadletter/deadletter.h"
 #include "event/event.h"
-#include "route/partition.h"
 #include "fuzz_common.h"
+#include "route/partition.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			REQUIRE(e > v && (size_t)(e - v) <= max);
 			for (char *q = v; q < e; q++)
 				REQUIRE((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
-					(*q >= '0' && *q <= '9') || *q == '.' || *q == '_' || *q == '-' ||
-					*q == '%');
+					(*q >= '0' && *q <= '9') || *q == '.' || *q == '_' ||
+					*q == '-' || *q == '%');
 			cols.len += (size_t)(e - v);
 		}
 		REQUIRE(cols.len == key.len && !memcmp(cols.data, key.data, key.len));

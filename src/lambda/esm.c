@@ -182,8 +182,8 @@ static int src_next(struct kl_source *base, struct kl_record *rec, int timeout_m
 		int rc = kl_seqmap_add(&e->seqs, r->first_pos, r->seq, r->seq_len, r->aggregated);
 		if (rc) {
 			s->nsubs = 0;
-			return kl_errbuf_set(&s->base.err, rc, "record %.*s: %s", (int)r->seq_len, r->seq,
-					     kl_strerror(rc));
+			return kl_errbuf_set(&s->base.err, rc, "record %.*s: %s", (int)r->seq_len,
+					     r->seq, kl_strerror(rc));
 		}
 	}
 }
@@ -202,12 +202,12 @@ static int src_origin(struct kl_source *base, uint64_t pos, char *out, size_t ca
 	return kl_seqmap_origin(&e->seqs, e->input, pos, out, cap);
 }
 
+/* no checkpoint or resume: Lambda keeps the position */
 static const struct kl_source_ops esm_source_ops = {
-	.next = src_next,         /* the batch's user records, KPL de-aggregated */
-	.free = src_free,         /* nothing: the batch belongs to struct kl_esm */
-	.pos_name = src_pos_name, /* "<shard>-<sequence number>[-<n>]" (seqmap.h) */
-	.origin = src_origin,     /* "kinesis:<ARN>/<shard>:<seq>[:<n>]" (seqmap.h) */
-	/* no checkpoint or resume: Lambda keeps the position */
+    .next = src_next,	      /* the batch's user records, KPL de-aggregated */
+    .free = src_free,	      /* nothing: the batch belongs to struct kl_esm */
+    .pos_name = src_pos_name, /* "<shard>-<sequence number>[-<n>]" (seqmap.h) */
+    .origin = src_origin,     /* "kinesis:<ARN>/<shard>:<seq>[:<n>]" (seqmap.h) */
 };
 
 /* --- reading the batch --------------------------------------------------- */
@@ -244,7 +244,8 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 		struct kl_esm_rec *x = &e->recs[e->nrecs++];
 		memset(x, 0, sizeof *x);
 		x->first_pos = UINT64_MAX;
-		if (!get_str(&k, "sequenceNumber", &m) || !kl_seqmap_seq_ok(m.val + 1, m.val_len - 2))
+		if (!get_str(&k, "sequenceNumber", &m) ||
+		    !kl_seqmap_seq_ok(m.val + 1, m.val_len - 2))
 			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: kinesis.sequenceNumber is "
 					     "missing or not a decimal number", i);
 		x->seq = m.val + 1;
@@ -279,8 +280,10 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: no eventID "
 					     "\"<shardId>:<sequence number>\"", i);
 		if (!kl_seqmap_shard_ok(shard, shard_len))
-			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: eventID has a bad "
-					     "shard id", i);
+			return kl_errbuf_set(eb, KL_EPARSE,
+					     "Records[%zu]: eventID has a bad "
+					     "shard id",
+					     i);
 		/* file names are "<shard>-<seq>-<sub>" (AWS: 20 + 1 + 56 + ...) */
 		if (shard_len + x->seq_len > 256)
 			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: shard id and sequence "

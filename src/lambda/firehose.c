@@ -311,7 +311,7 @@ static int record(struct kl_firehose *f, const struct rec *r, struct kl_buf *out
 			size_t b64 = (f->enriched.len + 2) / 3 * 4;
 			/* per partition key: "<name>":"<value>", */
 			if (kl_buf_reserve(out, 96 + r->id_len + b64 + 6 * KL_PCOL_COUNT +
-							kl_partition_values_max(ev)))
+						    kl_partition_values_max(ev)))
 				return KL_ENOMEM;
 			char *o = out->data + out->len;
 			PUT(o, "{\"recordId\":");

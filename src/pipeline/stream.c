@@ -1,7 +1,7 @@
 /* stream.c — see stream.h. */
 #include "pipeline/stream.h"
-#include "core/clock.h"
 #include "aws/kinesis.h"
+#include "core/clock.h"
 #include "dedup/dedup.h"
 #include "encode/parquet/schema.h"
 #include "metrics/metrics.h"

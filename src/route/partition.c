@@ -43,12 +43,15 @@ int kl_hive_escape(struct kl_buf *out, const char *s, size_t n)
 	return KL_OK;
 }
 
-#define KEY(s) {s, sizeof s - 1}
+#define KEY(s)                                                                                     \
+	{                                                                                          \
+		s, sizeof s - 1                                                                    \
+	}
 const struct kl_partition_key kl_partition_keys[KL_PCOL_COUNT] = {
-	[KL_PCOL_EVENT_TYPE] = KEY("event_type"),
-	[KL_PCOL_EVENT_SUBTYPE] = KEY("event_subtype"),
-	[KL_PCOL_DT] = KEY("dt"),
-	[KL_PCOL_HR] = KEY("hr"),
+    [KL_PCOL_EVENT_TYPE] = KEY("event_type"),
+    [KL_PCOL_EVENT_SUBTYPE] = KEY("event_subtype"),
+    [KL_PCOL_DT] = KEY("dt"),
+    [KL_PCOL_HR] = KEY("hr"),
 };
 
 size_t kl_partition_value_max(const struct kl_event *ev, enum kl_partition_col c)
@@ -85,7 +88,8 @@ size_t kl_partition_values_max(const struct kl_event *ev)
 {
 	size_t n = 0;
 	for (int c = 0; c < KL_PCOL_COUNT; c++)
-		n += kl_partition_keys[c].len + kl_partition_value_max(ev, (enum kl_partition_col)c);
+		n +=
+		    kl_partition_keys[c].len + kl_partition_value_max(ev, (enum kl_partition_col)c);
 	return n;
 }
 

@@ -7,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void kl_seqmap_init(struct kl_seqmap *m) { memset(m, 0, sizeof *m); }
+void kl_seqmap_init(struct kl_seqmap *m)
+{
+	memset(m, 0, sizeof *m);
+}
 
 void kl_seqmap_cleanup(struct kl_seqmap *m)
 {
@@ -15,7 +18,10 @@ void kl_seqmap_cleanup(struct kl_seqmap *m)
 	memset(m, 0, sizeof *m);
 }
 
-void kl_seqmap_reset(struct kl_seqmap *m) { m->head = m->n = 0; }
+void kl_seqmap_reset(struct kl_seqmap *m)
+{
+	m->head = m->n = 0;
+}
 
 int kl_seqmap_seq_ok(const char *s, size_t n)
 {
@@ -105,11 +111,10 @@ int kl_seqmap_stem(const struct kl_seqmap *m, const char *shard, uint64_t pos, c
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
-int kl_seqmap_input(char *out, size_t cap, const char *stream, size_t stream_len,
-		    const char *shard)
+int kl_seqmap_input(char *out, size_t cap, const char *stream, size_t stream_len, const char *shard)
 {
-	int n = snprintf(out, cap, "kinesis:%.*s%s%s", (int)stream_len, stream, stream_len ? "/" : "",
-			 shard);
+	int n = snprintf(out, cap, "kinesis:%.*s%s%s", (int)stream_len, stream,
+			 stream_len ? "/" : "", shard);
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 

@@ -42,15 +42,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KL_SEQ_MAX 128   /* Kinesis: 0|[1-9][0-9]{0,128}; in practice 56 digits */
+#define KL_SEQ_MAX 128	 /* Kinesis: 0|[1-9][0-9]{0,128}; in practice 56 digits */
 #define KL_SHARD_MAX 128 /* Kinesis: [a-zA-Z0-9_.-]{1,128} */
 /* room for the longest stem, NUL included: shard "-" seq "-" UINT64 */
 #define KL_SEQMAP_STEM_MAX (KL_SHARD_MAX + 1 + KL_SEQ_MAX + 1 + 20 + 1)
 
 struct kl_seqmark {
-	uint64_t first_pos;  /* position of the record's first user record */
-	uint8_t len;         /* digits in seq */
-	uint8_t aggregated;  /* a KPL-aggregated record */
+	uint64_t first_pos; /* position of the record's first user record */
+	uint8_t len;	    /* digits in seq */
+	uint8_t aggregated; /* a KPL-aggregated record */
 	char seq[KL_SEQ_MAX + 1];
 };
 

@@ -1,9 +1,9 @@
 /* source_kinesis.c — see source_kinesis.h. API: Kinesis GetShardIterator
  * and GetRecords (botocore kinesis-2013-12-02). */
 #include "source/source_kinesis.h"
-#include "core/clock.h"
 #include "aws/kinesis.h"
 #include "core/base64.h"
+#include "core/clock.h"
 #include "decode/kpl.h"
 #include "event/event.h"
 #include "metrics/metrics.h"
@@ -203,9 +203,10 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 	s->isub = 0;
 	int rc = kl_seqmap_add(&s->marks, s->next_pos, q.val + 1, q.val_len - 2, aggregated);
 	if (rc == KL_EPARSE)
-		return kl_errbuf_set(&s->base.err, rc, "GetRecords: SequenceNumber \"%.*s\" is not "
-				     "a sequence number", (int)(q.val_len - 2 < 200 ? q.val_len - 2 : 200),
-				     q.val + 1);
+		return kl_errbuf_set(&s->base.err, rc,
+				     "GetRecords: SequenceNumber \"%.*s\" is not "
+				     "a sequence number",
+				     (int)(q.val_len - 2 < 200 ? q.val_len - 2 : 200), q.val + 1);
 	if (rc)
 		return kl_errbuf_set(&s->base.err, rc, "out of memory");
 	snprintf(s->last_seq, sizeof s->last_seq, "%.*s", (int)(q.val_len - 2), q.val + 1);
@@ -295,12 +296,12 @@ static void k_free(struct kl_source *base)
 
 static void k_resume(struct kl_source *base, const char *checkpoint);
 static const struct kl_source_ops kinesis_ops = {
-	.next = k_next,             /* user records of GetRecords batches */
-	.free = k_free,
-	.pos_name = k_pos_name,     /* "<shard>-<sequence number>[-<n>]" (seqmap.h) */
-	.checkpoint = k_checkpoint, /* "at:<seq>" / "after:<seq>" */
-	.resume = k_resume,
-	.origin = k_origin,         /* "kinesis:<stream>/<shard>:<seq>[:<n>]" (seqmap.h) */
+    .next = k_next,		/* user records of GetRecords batches */
+    .free = k_free,		/* the client, buffers and marks */
+    .pos_name = k_pos_name,	/* "<shard>-<sequence number>[-<n>]" (seqmap.h) */
+    .checkpoint = k_checkpoint, /* "at:<seq>" / "after:<seq>" */
+    .resume = k_resume,		/* the checkpoint from the state */
+    .origin = k_origin,		/* "kinesis:<stream>/<shard>:<seq>[:<n>]" (seqmap.h) */
 };
 
 void kl_source_kinesis_resume(struct kl_source *base, const char *checkpoint)
@@ -326,8 +327,10 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	s->base.ops = &kinesis_ops;
 	kl_seqmap_init(&s->marks);
 	if (!kl_seqmap_shard_ok(o->shard_id, strlen(o->shard_id))) {
-		kl_errbuf_set(eb, KL_EINVAL, "shard id \"%.200s\" is not [a-zA-Z0-9_.-]{1,%d}: it "
-			      "could not name files", o->shard_id, KL_SHARD_MAX);
+		kl_errbuf_set(eb, KL_EINVAL,
+			      "shard id \"%.200s\" is not [a-zA-Z0-9_.-]{1,%d}: it "
+			      "could not name files",
+			      o->shard_id, KL_SHARD_MAX);
 		free(s);
 		return NULL;
 	}

@@ -124,9 +124,22 @@ static void batch(struct kl_firehose *f)
 static void keys_are_route_paths(void)
 {
 	static const char *names[] = {
-		"payment:order:completed", "a/b:c=d", "%:%25", "x y:..", "..:../..", "\\u00e9t\\u00e9:\\u00fc",
-		":", ":sub", "type:", "nocolon", "a:b:c", "\\u0001:\\u007f", "\\\"q\\\":\\\\",
-		"__HIVE_DEFAULT_PARTITION__:_", "dt=2025:hr=01", "\xe2\x82\xac:\xf0\x9f\x98\x80",
+	    "payment:order:completed",
+	    "a/b:c=d",
+	    "%:%25",
+	    "x y:..",
+	    "..:../..",
+	    "\\u00e9t\\u00e9:\\u00fc",
+	    ":",
+	    ":sub",
+	    "type:",
+	    "nocolon",
+	    "a:b:c",
+	    "\\u0001:\\u007f",
+	    "\\\"q\\\":\\\\",
+	    "__HIVE_DEFAULT_PARTITION__:_",
+	    "dt=2025:hr=01",
+	    "\xe2\x82\xac:\xf0\x9f\x98\x80",
 	};
 	size_t n = sizeof names / sizeof *names;
 	struct kl_firehose f;
@@ -140,8 +153,9 @@ static void keys_are_route_paths(void)
 	kl_buf_puts(&ev, "{\"invocationId\":\"i\",\"records\":[");
 	for (size_t i = 0; i < n; i++) {
 		kl_buf_reset(&line);
-		kl_buf_printf(&line, "{\"event_uuid\":\"u%zu\",\"event_name\":\"%s\",\"created_at\":%lld.25}", i,
-			      names[i], 1764633599LL + (long long)i * 3599);
+		kl_buf_printf(
+		    &line, "{\"event_uuid\":\"u%zu\",\"event_name\":\"%s\",\"created_at\":%lld.25}",
+		    i, names[i], 1764633599LL + (long long)i * 3599);
 		kl_buf_printf(&ev, "%s{\"recordId\":\"r%zu\",\"data\":\"", i ? "," : "", i);
 		kl_base64_encode(&ev, line.data, line.len);
 		kl_buf_puts(&ev, "\"}");
@@ -179,7 +193,8 @@ static void keys_are_route_paths(void)
 		long len = kl_base64_decode(d.val + 1, d.val_len - 2, raw);
 		CHECK(len > 1);
 		kl_buf_reset(&want);
-		if (len > 1 && kl_event_parse(&e, (const char *)raw, (size_t)len - 1, &lim) == KL_REJ_NONE)
+		if (len > 1 &&
+		    kl_event_parse(&e, (const char *)raw, (size_t)len - 1, &lim) == KL_REJ_NONE)
 			kl_partition_event(&want, &e);
 		if (want.len && path.len == want.len && !memcmp(path.data, want.data, want.len))
 			same++;

@@ -37,8 +37,8 @@ static void escaping(void)
 	int bad = 0;
 	for (int c = 0; c < 256; c++) {
 		char in = (char)c, want[4];
-		int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-			   c == '.' || c == '_' || c == '-';
+		int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			   (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 		if (keep) {
 			want[0] = (char)c;
 			want[1] = '\0';
@@ -50,7 +50,8 @@ static void escaping(void)
 		}
 		kl_buf_reset(&b);
 		kl_hive_escape(&b, &in, 1);
-		bad += b.len != strlen(want) || memcmp(b.data, want, b.len) != 0 || b.len > kl_hive_max(1);
+		bad += b.len != strlen(want) || memcmp(b.data, want, b.len) != 0 ||
+		       b.len > kl_hive_max(1);
 	}
 	CHECK_EQ_INT(bad, 0);
 
@@ -74,7 +75,8 @@ static void path_of(struct kl_event *ev, const char *name, const char *t, struct
 	struct kl_event_limits lim;
 	kl_event_limits_default(&lim);
 	static char e[512];
-	snprintf(e, sizeof e, "{\"event_uuid\":\"u\",\"event_name\":\"%s\",\"created_at\":%s}", name, t);
+	snprintf(e, sizeof e, "{\"event_uuid\":\"u\",\"event_name\":\"%s\",\"created_at\":%s}",
+		 name, t);
 	CHECK_EQ_INT(kl_event_parse(ev, e, strlen(e), &lim), 0);
 	kl_buf_reset(b);
 	CHECK_EQ_INT(kl_partition_event(b, ev), 0);
@@ -118,16 +120,28 @@ static void events(void)
 		     "events/event_type=login/event_subtype=__HIVE_DEFAULT_PARTITION__/dt=1970-01-01/hr=00");
 	/* empty type and subtype; a fractional created_at just before midnight */
 	path_of(&ev, ":", "1764633599.999", &b);
-	CHECK_EQ_MEM(b.data, b.len, "events/event_type=__HIVE_DEFAULT_PARTITION__/event_subtype="
-				    "__HIVE_DEFAULT_PARTITION__/dt=2025-12-01/hr=23");
+	CHECK_EQ_MEM(b.data, b.len,
+		     "events/event_type=__HIVE_DEFAULT_PARTITION__/event_subtype="
+		     "__HIVE_DEFAULT_PARTITION__/dt=2025-12-01/hr=23");
 	/* escapes in the JSON name are decoded before escaping for the path */
 	path_of(&ev, "a\\/b:..\\u0025=\\u00e9", "253402300799", &b);
 	CHECK_EQ_MEM(b.data, b.len,
 		     "events/event_type=a%2Fb/event_subtype=..%25%3D%C3%A9/dt=9999-12-31/hr=23");
 
 	/* the columns one by one give the same path, for names of every shape */
-	const char *names[] = {"a:b",   "a",       ":",   "::",     "a::b", ":b",  "..:..",
-			       "%:%25", "x y:z=w", "é:ü", "a:b:c:d", "\\u0000:\\u001f", "__HIVE_DEFAULT_PARTITION__:-"};
+	const char *names[] = {"a:b",
+			       "a",
+			       ":",
+			       "::",
+			       "a::b",
+			       ":b",
+			       "..:..",
+			       "%:%25",
+			       "x y:z=w",
+			       "é:ü",
+			       "a:b:c:d",
+			       "\\u0000:\\u001f",
+			       "__HIVE_DEFAULT_PARTITION__:-"};
 	for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
 		path_of(&ev, names[i], "1764550800.5", &b);
 		path_from_columns(&ev, &c);

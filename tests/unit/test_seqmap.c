@@ -49,7 +49,8 @@ static void names(void)
 	/* too small a buffer is an error, never a cut name */
 	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 4, out, 30), -1);
 
-	const char *in = "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007";
+	const char *in =
+	    "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007";
 	char o2[512];
 	const char *arn = "arn:aws:kinesis:us-east-1:123456789012:stream/s";
 	CHECK_EQ_INT(kl_seqmap_input(o2, sizeof o2, arn, strlen(arn), sh), 0);
@@ -58,13 +59,21 @@ static void names(void)
 	CHECK_EQ_STR(o2, "kinesis:shardId-000000000007");
 	CHECK_EQ_INT(kl_seqmap_input(o2, 20, arn, strlen(arn), sh), -1);
 	CHECK_EQ_INT(kl_seqmap_origin(&m, in, 1, o2, sizeof o2), 0);
-	CHECK_EQ_STR(o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ("001"));
+	CHECK_EQ_STR(
+	    o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ(
+		    "001"));
 	CHECK_EQ_INT(kl_seqmap_origin(&m, in, 2, o2, sizeof o2), 0); /* aggregated: ":0" too */
-	CHECK_EQ_STR(o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ("002") ":0");
+	CHECK_EQ_STR(
+	    o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ(
+		    "002") ":0");
 	CHECK_EQ_INT(kl_seqmap_origin(&m, in, 3, o2, sizeof o2), 0);
-	CHECK_EQ_STR(o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ("002") ":1");
+	CHECK_EQ_STR(
+	    o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ(
+		    "002") ":1");
 	CHECK_EQ_INT(kl_seqmap_origin(&m, in, 5, o2, sizeof o2), 0);
-	CHECK_EQ_STR(o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ("004"));
+	CHECK_EQ_STR(
+	    o2, "kinesis:arn:aws:kinesis:us-east-1:123456789012:stream/s/shardId-000000000007:" SEQ(
+		    "004"));
 
 	/* forgetting: marks before the checkpoint's are gone, the rest stay */
 	const struct kl_seqmark *k = kl_seqmap_find(&m, 3);

@@ -13,7 +13,8 @@
 # partition per batch), so then the decompressed files are compared
 # concatenated in the order of the positions they are named after; the same
 # dead letters (error, message, raw bytes) in the same order. For (c), the
-# Firehose S3 prefix of docs/lambda.md filled in with each record's
+# Firehose S3 prefix (docs/lambda.md and the CloudFormation template, which
+# must agree) filled in with each record's
 # partitionKeys must be the partition (a) has the event in, and what Firehose
 # would deliver there (the Ok records' data) the bytes (a) wrote there.
 # The input: `kinlake gen` events (duplicates, every kind of malformed line),
@@ -29,6 +30,8 @@
 cd "$ROOT"
 N=${KL_ASAN:+600}; N=${N:-1500}
 ARRIVAL=1764590400 # 2025-12-01T12:00:00Z
+# where the delivery stream's S3 prefix is written down for users
+PREFIXES=docs/lambda.md,deploy/kinlake.yaml
 
 "$KL" gen --events "$N" --types 30 --bad-fraction 0.05 --dup-fraction 0.03 --seed 77 --span 7200 > "$T/gen.jsonl"
 cat > "$T/odd.jsonl" <<'EOF'
@@ -81,7 +84,7 @@ node tests/js/runtime_api.mjs firehose "$KL" "$T/in.jsonl" "$T/firehose.jsonl" '
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/a1" --format jsonl --compression gzip --quiet --no-progress
 esm "{\"batch\":100,\"agg\":300,\"aggSize\":20,\"arrival\":$ARRIVAL,\"arrivalStep\":0,
 	\"env\":{\"KINLAKE_LAKE\":\"$T/b1\",\"KINLAKE_FORMAT\":\"jsonl\",\"KINLAKE_COMPRESSION\":\"gzip\"}}"
-node tests/js/paths_agree.mjs "$T/a1" "$T/b1" --firehose "$T/firehose.jsonl" "$T/in.jsonl" docs/lambda.md ||
+node tests/js/paths_agree.mjs "$T/a1" "$T/b1" --firehose "$T/firehose.jsonl" "$T/in.jsonl" "$PREFIXES" ||
 	fail "JSON lines: ingest, the ESM Lambda and the Firehose Lambda disagree"
 ls "$T"/b1/events/*/*/*/*/shardId-000000000000-*-[0-9]*.jsonl.gz >/dev/null 2>&1 ||
 	fail "no file named after a sub-record of an aggregated record"
@@ -102,6 +105,6 @@ bad=$(cd "$T/a1/events" && find . -type f | grep -Ev '^\./event_type=[^/]+/event
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/a2" --quiet --no-progress
 esm "{\"batch\":100000,\"agg\":300,\"aggSize\":20,\"arrival\":$ARRIVAL,\"arrivalStep\":0,
 	\"env\":{\"KINLAKE_LAKE\":\"$T/b2\"}}"
-node tests/js/paths_agree.mjs "$T/a2" "$T/b2" --same-files --firehose "$T/firehose.jsonl" "$T/in.jsonl" docs/lambda.md ||
+node tests/js/paths_agree.mjs "$T/a2" "$T/b2" --same-files --firehose "$T/firehose.jsonl" "$T/in.jsonl" "$PREFIXES" ||
 	fail "Parquet: ingest, the ESM Lambda and the Firehose Lambda disagree"
 echo "paths_agree: ok"

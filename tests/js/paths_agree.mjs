@@ -4,7 +4,7 @@
 //
 // Usage:
 //   node tests/js/paths_agree.mjs A_LAKE B_LAKE [--same-files]
-//        [--firehose ANSWERS.jsonl INPUT.jsonl PREFIX_DOC]
+//        [--firehose ANSWERS.jsonl INPUT.jsonl PREFIX_DOC[,PREFIX_DOC...]]
 //
 // A_LAKE is written by `kinlake ingest --input` (file names
 // "<input id>-<14-digit offset>"), B_LAKE by the Kinesis event-source-mapping
@@ -26,7 +26,9 @@
 //     record's ordinal in the batch), so they are only checked for their form.
 // With --firehose, ANSWERS (tests/js/runtime_api.mjs firehose: one line per
 // INPUT line) is checked against A_LAKE: the delivery stream's S3 prefix, read
-// from PREFIX_DOC (docs/lambda.md, "Prefix"), filled in with each Ok record's
+// from each PREFIX_DOC (the "Prefix" of docs/lambda.md's delivery stream and of
+// the CloudFormation template deploy/kinlake.yaml: they must be the same),
+// filled in with each Ok record's
 // partitionKeys, must be the events/ partition A has that event in, and (A in
 // JSON lines) the Ok records' data, concatenated per prefix in input order,
 // must equal A's partition data byte for byte — what Firehose would deliver
@@ -131,10 +133,15 @@ for (const [dir, fa] of pa) {
 // --- the Firehose handler's answers ---------------------------------------------
 let fhOk = 0, fhDropped = 0, fhFailed = 0;
 if (fh) {
-  const [answers, input, doc] = fh;
-  const m = readFileSync(doc, 'utf8').match(/"Prefix":\s*"([^"]+)"/);
-  if (!m) bad(`no "Prefix" in ${doc}`);
-  const prefix = m ? m[1] : '';
+  const [answers, input, docs] = fh;
+  let prefix = null;
+  for (const doc of docs.split(',')) {
+    const m = readFileSync(doc, 'utf8').match(/\bPrefix"?:\s*"([^"]+)"/);
+    if (!m) bad(`no "Prefix" in ${doc}`);
+    else if (prefix === null) prefix = m[1];
+    else if (m[1] !== prefix) bad(`the Prefix of ${doc} is ${m[1]}, not ${prefix}`);
+  }
+  prefix = prefix || '';
   const inLines = [];
   const data = readFileSync(input);
   for (let s = 0; s < data.length;) {

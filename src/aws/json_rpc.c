@@ -1,0 +1,161 @@
+/* json_rpc.c — see json_rpc.h. Protocol: awsJson1_1 (Content-Type
+ * application/x-amz-json-1.1, X-Amz-Target "<prefix>.<Operation>"). */
+#include "aws/json_rpc.h"
+#include "aws/kinesis.h" /* kl_aws_region */
+#include "aws/sigv4.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *svc,
+		     const char *region, struct kl_errbuf *eb)
+{
+	memset(c, 0, sizeof *c);
+	c->svc = svc;
+	c->env = kl_aws_env_process();
+	const char *r = kl_aws_region(&c->env, region);
+	if (!r)
+		return kl_errbuf_set(eb, KL_EINVAL,
+				     "no AWS region: set AWS_REGION or pass --region");
+	snprintf(c->region, sizeof c->region, "%s", r);
+	const char *ep = kl_aws_env_get(&c->env, svc->endpoint_env);
+	if (!ep)
+		ep = kl_aws_env_get(&c->env, "AWS_ENDPOINT_URL");
+	if (ep)
+		snprintf(c->url, sizeof c->url, "%s", ep);
+	else
+		snprintf(c->url, sizeof c->url, "https://%s.%s.amazonaws.com", svc->host_prefix,
+			 c->region);
+	size_t n = strlen(c->url);
+	while (n && c->url[n - 1] == '/')
+		c->url[--n] = '\0';
+	const char *h = strstr(c->url, "://");
+	if (!h)
+		return kl_errbuf_set(eb, KL_EINVAL, "bad %s endpoint URL '%s'", svc->name, c->url);
+	snprintf(c->host, sizeof c->host, "%.*s", (int)strcspn(h + 3, "/"), h + 3);
+	struct kl_http_opts ho = {0};
+	ho.timeout_ms = 30000;
+	if (!(c->http = kl_http_new(&ho, eb)))
+		return eb && eb->code ? eb->code : KL_ENOMEM;
+	kl_cred_chain_init(&c->creds, &c->env, kl_http_transport_of(c->http));
+	kl_http_resp_init(&c->resp, 64u << 20);
+	kl_rng_seed(&c->rng, (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c);
+	c->policy = KL_RETRY_POLICY_DEFAULT;
+	return KL_OK;
+}
+
+void kl_aws_json_cleanup(struct kl_aws_json *c)
+{
+	if (!c->svc)
+		return;
+	kl_http_resp_cleanup(&c->resp);
+	kl_cred_chain_cleanup(&c->creds);
+	kl_http_free(c->http);
+	c->http = NULL;
+	c->svc = NULL;
+}
+
+/* Sign and send one attempt; the classification decides about retrying. */
+static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
+{
+	(void)n;
+	struct kl_aws_json *c = ctx;
+	const char *svc = c->svc->name;
+	struct kl_aws_creds cr;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	int rc = kl_cred_chain_get(&c->creds, time(NULL), &cr, &eb);
+	if (rc) {
+		kl_errbuf_clear(&c->err);
+		kl_errbuf_set(&c->err, rc, "%s %s: credentials: %s", svc, c->op, eb.msg);
+		return rc == KL_ERETRY ? rc : KL_EAUTH;
+	}
+	char target[128];
+	snprintf(target, sizeof target, "%s.%s", c->svc->target_prefix, c->op);
+	struct kl_sigv4_header sh[3] = {{"Host", c->host},
+					{"Content-Type", "application/x-amz-json-1.1"},
+					{"X-Amz-Target", target}};
+	struct kl_sigv4_request sr = {0};
+	sr.method = "POST";
+	sr.path = "/";
+	sr.headers = sh;
+	sr.n_headers = 3;
+	sr.payload = c->body;
+	sr.payload_len = c->body_len;
+	sr.region = c->region;
+	sr.service = c->svc->signing_name;
+	sr.access_key_id = cr.access_key_id;
+	sr.secret_access_key = cr.secret_access_key;
+	sr.session_token = cr.session_token;
+	sr.now = time(NULL);
+	sr.flags = KL_SIGV4_DEFAULT;
+	struct kl_sigv4_result res;
+	kl_sigv4_result_init(&res);
+	rc = kl_sigv4_sign(&sr, &res, &eb);
+	kl_aws_creds_wipe(&cr);
+	if (rc) {
+		kl_sigv4_result_cleanup(&res);
+		kl_errbuf_clear(&c->err);
+		kl_errbuf_set(&c->err, rc, "%s %s: signing: %s", svc, c->op, eb.msg);
+		return KL_EAUTH;
+	}
+	struct kl_http_header hh[3 + KL_SIGV4_MAX_ADD + 1];
+	size_t nh = 0;
+	hh[nh++] = (struct kl_http_header){"Content-Type", "application/x-amz-json-1.1"};
+	hh[nh++] = (struct kl_http_header){"X-Amz-Target", target};
+	for (size_t i = 0; i < res.n_add; i++)
+		hh[nh++] = (struct kl_http_header){res.add[i].name, res.add[i].value};
+	hh[nh++] = (struct kl_http_header){"Authorization", res.authz.data};
+	struct kl_http_req req = {"POST", c->url, hh, nh, c->body, c->body_len};
+	kl_errbuf_clear(&eb);
+	rc = kl_http_request(c->http, &req, &c->resp, &eb);
+	kl_sigv4_result_cleanup(&res);
+	memset(&c->last, 0, sizeof c->last);
+	if (rc && c->resp.net == KL_NET_OK) {
+		kl_errbuf_clear(&c->err);
+		kl_errbuf_set(&c->err, rc, "%s %s: %s", svc, c->op, eb.msg);
+		return rc;
+	}
+	if (c->resp.net == KL_NET_OK && c->resp.status == 200)
+		return KL_OK;
+	if (c->resp.net == KL_NET_OK)
+		kl_aws_error_parse(c->resp.body.data, c->resp.body.len, c->resp.error_type, &c->last);
+	c->last.status = c->resp.status;
+	if (c->resp.retry_after[0])
+		*retry_after_ms = (unsigned)atoi(c->resp.retry_after) * 1000;
+	kl_errbuf_clear(&c->err);
+	if (c->resp.net != KL_NET_OK)
+		kl_errbuf_set(&c->err, KL_ERETRY, "%s %s at %s: %s", svc, c->op, c->url, eb.msg);
+	else
+		kl_errbuf_set(&c->err, KL_EREMOTE, "%s %s: HTTP %d %s: %s", svc, c->op,
+			      c->resp.status, c->last.code[0] ? c->last.code : "(no code)",
+			      c->last.message);
+	if (c->resp.net == KL_NET_OK && kl_retry_is_expired_token(c->last.code) &&
+	    !c->refreshed) {
+		c->refreshed = 1; /* new credentials, then one more try */
+		kl_cred_chain_expire(&c->creds);
+		return KL_ERETRY;
+	}
+	return kl_retry_classify(c->resp.net, c->resp.status, c->last.code);
+}
+
+int kl_aws_json_call(struct kl_aws_json *c, const char *op, const char *body, size_t n)
+{
+	c->op = op;
+	c->body = body;
+	c->body_len = n;
+	c->refreshed = 0;
+	unsigned attempts;
+	int rc = kl_retry_run(&c->policy, &c->rng, NULL, NULL, attempt, c, &attempts);
+	if (rc == KL_OK) {
+		kl_errbuf_clear(&c->err);
+		memset(&c->last, 0, sizeof c->last);
+	} else {
+		size_t used = strlen(c->err.msg);
+		snprintf(c->err.msg + used, sizeof c->err.msg - used, " (%u attempt%s)", attempts,
+			 attempts == 1 ? "" : "s");
+	}
+	return rc;
+}

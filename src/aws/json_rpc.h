@@ -1,0 +1,63 @@
+/*
+ * json_rpc.h — a client for AWS services that speak awsJson1_1 (Glue,
+ * CloudWatch Logs, DynamoDB's 1.0 cousin aside): every call is a POST of a
+ * JSON body to "/" with X-Amz-Target "<target prefix>.<Operation>".
+ *
+ * One `struct kl_aws_json` per thread: it owns an HTTP handle (connection
+ * reuse), a credential chain (the SDKs' order, aws/credentials.h), a retry
+ * policy and the last response. kl_aws_json_call() signs with SigV4 for the
+ * client's service, retries throttling, 5xx and network errors with
+ * full-jitter backoff (aws/retry.h), renews expired credentials once, and
+ * fails fast on auth/validation errors with AWS's code and message in
+ * c->err followed by the number of attempts. Endpoint, as the SDKs choose
+ * it: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else
+ * https://<host prefix>.<region>.amazonaws.com.
+ */
+#ifndef KL_AWS_JSON_RPC_H
+#define KL_AWS_JSON_RPC_H
+
+#include "aws/credentials.h"
+#include "aws/http.h"
+#include "aws/retry.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+/* What tells one service from another; static strings. */
+struct kl_aws_json_service {
+	const char *name;          /* for messages: "Glue" */
+	const char *signing_name;  /* SigV4 service: "glue" */
+	const char *target_prefix; /* "AWSGlue" */
+	const char *endpoint_env;  /* "AWS_ENDPOINT_URL_GLUE" */
+	const char *host_prefix;   /* "glue" -> https://glue.<region>.amazonaws.com */
+};
+
+struct kl_aws_json {
+	const struct kl_aws_json_service *svc;
+	struct kl_http *http;
+	struct kl_cred_chain creds;
+	struct kl_aws_env env;
+	char url[512];
+	char host[256];
+	char region[64];
+	struct kl_rng rng;
+	struct kl_retry_policy policy;
+	struct kl_http_resp resp; /* last response; body = JSON on success */
+	struct kl_aws_error last; /* last AWS error (code "" on success) */
+	struct kl_errbuf err;
+	/* per call */
+	const char *op;
+	const char *body;
+	size_t body_len;
+	int refreshed;
+};
+
+/* region NULL: AWS_REGION, else AWS_DEFAULT_REGION. */
+int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *svc,
+		     const char *region, struct kl_errbuf *eb);
+void kl_aws_json_cleanup(struct kl_aws_json *c);
+
+/* POST <target prefix>.<op>; KL_OK leaves the JSON answer in c->resp.body,
+ * an error leaves AWS's code in c->last.code and one line in c->err. */
+int kl_aws_json_call(struct kl_aws_json *c, const char *op, const char *body, size_t n);
+
+#endif

@@ -385,7 +385,7 @@ static int event_table(struct kl_catalog *c, const struct kl_catalog_opts *o, co
 	rc = rc ? rc : push_param(t, "projection.hr.type", "integer");
 	rc = rc ? rc : push_param(t, "projection.hr.range", "0,23");
 	rc = rc ? rc : push_param(t, "projection.hr.digits", "2");
-	kl_buf_shrink(&b, loc_len);
+	b.len = loc_len; /* back to the type's prefix */
 	rc = rc ? rc : kl_buf_puts(&b, "event_subtype=${event_subtype}/dt=${dt}/hr=${hr}/");
 	rc = rc ? rc : kl_buf_putc(&b, '\0');
 	rc = rc ? rc : push_param(t, "storage.location.template", b.data);

@@ -3,6 +3,7 @@
  * Each verb has an option table (cli/opts.h) and a run function here; the
  * work itself lives in the pipeline modules.
  */
+#include "cli/cmd_catalog.h"
 #include "cli/cmd_plan.h"
 #include "cli/opts.h"
 #include "core/clock.h"
@@ -860,6 +861,7 @@ static void usage(FILE *f)
 		"  gen         write a synthetic event stream (for demos, tests and benchmarks)\n"
 		"  lambda      run as the AWS Lambda custom runtime (Firehose, Kinesis event source)\n"
 		"  plan        shards, capacity and monthly cost of a deployment for a workload\n"
+		"  catalog     Athena DDL / Glue tables for a lake (catalog ddl|sync --lake DIR)\n"
 		"  version     print the version\n\n"
 		"Example:\n"
 		"  kinlake gen --events 100000 > events.jsonl\n"
@@ -893,7 +895,9 @@ int main(int argc, char **argv)
 		return cmd_lambda(argc - 2, argv + 2);
 	if (!strcmp(verb, "plan"))
 		return kl_cmd_plan(argc - 2, argv + 2);
-	fprintf(stderr, "kinlake: unknown command '%s' (commands: ingest, transform, gen, lambda, plan, version;"
+	if (!strcmp(verb, "catalog"))
+		return kl_cmd_catalog(argc - 2, argv + 2);
+	fprintf(stderr, "kinlake: unknown command '%s' (commands: ingest, transform, gen, lambda, plan, catalog, version;"
 			" see kinlake --help)\n", verb);
 	return 2;
 }

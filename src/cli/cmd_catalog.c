@@ -1,0 +1,242 @@
+/* cmd_catalog.c — see cmd_catalog.h. */
+#include "cli/cmd_catalog.h"
+#include "aws/glue.h"
+#include "catalog/catalog.h"
+#include "catalog/lake.h"
+#include "cli/opts.h"
+#include "event/event.h"
+#include "store/store.h"
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
+
+struct catalog_cfg {
+	const char *lake, *database, *location, *region, *table_prefix, *first_day;
+	int subtypes, format, no_dead_letters;
+};
+
+static const struct kl_opt catalog_opts[] = {
+	{"lake", KL_OPT_STR, offsetof(struct catalog_cfg, lake), NULL, "DIR",
+	 "the lake whose _kinlake/schemas/ and layout are read (required)", NULL, 0, 0},
+	{"database", KL_OPT_STR, offsetof(struct catalog_cfg, database), "kinlake", "DB",
+	 "Glue/Athena database of the tables ([a-z0-9_])", NULL, 0, 0},
+	{"location", KL_OPT_STR, offsetof(struct catalog_cfg, location), NULL, "s3://B/P",
+	 "where the tables point: the lake's S3 URL when --lake is a local copy of it "
+	 "(default: --lake itself, as s3:// or file://)", NULL, 0, 0},
+	{"table-prefix", KL_OPT_STR, offsetof(struct catalog_cfg, table_prefix), "", "PREFIX",
+	 "put before every table name", NULL, 0, 0},
+	{"subtypes", KL_OPT_CHOICE, offsetof(struct catalog_cfg, subtypes), "enum",
+	 "enum|injected", "event_subtype projection: the values seen (re-run after new "
+	 "subtypes appear), or injected (every query must name the subtype)",
+	 "enum|injected", 0, 0},
+	{"format", KL_OPT_CHOICE, offsetof(struct catalog_cfg, format), "auto",
+	 "auto|parquet|jsonl", "the lake's data file format (auto: from its files)",
+	 "auto|parquet|jsonl", 0, 0},
+	{"first-day", KL_OPT_STR, offsetof(struct catalog_cfg, first_day), NULL, "YYYY-MM-DD",
+	 "start of the dt projection (default: the lake's first day, else today)", NULL, 0, 0},
+	{"no-dead-letters", KL_OPT_FLAG, offsetof(struct catalog_cfg, no_dead_letters), NULL,
+	 NULL, "no dead_letters table over errors/", NULL, 0, 0},
+	{"region", KL_OPT_STR, offsetof(struct catalog_cfg, region), NULL, "REGION",
+	 "sync: AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: kinlake catalog ddl|sync --lake DIR [options]\n\n"
+		   "Tables that follow the data: one per event type, columns from the lake's\n"
+		   "schema registry, partitioned by (event_subtype, dt, hr) with partition\n"
+		   "projection (no crawler, no MSCK REPAIR), plus dead_letters over errors/.\n"
+		   "  ddl    print Athena DDL\n"
+		   "  sync   create or update the tables in the Glue Data Catalog (idempotent;\n"
+		   "         columns are added and widened, never dropped)\n\n"
+		   "Options:\n");
+	kl_opts_help(f, catalog_opts, NOPTS(catalog_opts));
+}
+
+static int sync_tables(struct kl_catalog *c, const char *region)
+{
+	struct kl_glue g;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	int rc = kl_glue_init(&g, region, &eb);
+	if (rc) {
+		fprintf(stderr, "kinlake catalog sync: %s\n", eb.code ? eb.msg : kl_strerror(rc));
+		kl_glue_cleanup(&g);
+		return 1;
+	}
+	int created_db;
+	size_t created = 0, updated = 0, unchanged = 0;
+	struct kl_buf ti;
+	kl_buf_init(&ti, 64u << 20);
+	if ((rc = kl_glue_ensure_database(&g, c->database, &created_db))) {
+		fprintf(stderr, "kinlake catalog sync: %s\n", g.c.err.msg);
+		goto out;
+	}
+	if (created_db)
+		printf("created database %s\n", c->database);
+	for (size_t i = 0; i < c->n && !rc; i++) {
+		struct kl_catalog_table *t = &c->t[i];
+		int changed = 1, exists = 0;
+		rc = kl_glue_get_table(&g, c->database, t->name);
+		if (rc == KL_OK) {
+			exists = 1;
+			kl_errbuf_clear(&eb);
+			rc = kl_catalog_merge_glue(t, g.c.resp.body.data, g.c.resp.body.len, &changed,
+						   &eb);
+			if (rc) {
+				fprintf(stderr, "kinlake catalog sync: %s\n", eb.msg);
+				break;
+			}
+		} else if (rc != KL_ENOTFOUND) {
+			fprintf(stderr, "kinlake catalog sync: %s\n", g.c.err.msg);
+			break;
+		}
+		rc = KL_OK;
+		if (!changed) {
+			unchanged++;
+			continue;
+		}
+		kl_buf_reset(&ti);
+		rc = kl_catalog_table_input(t, &ti);
+		if (!rc)
+			rc = exists ? kl_glue_update_table(&g, c->database, ti.data, ti.len)
+				    : kl_glue_create_table(&g, c->database, ti.data, ti.len);
+		if (rc) {
+			fprintf(stderr, "kinlake catalog sync: %s\n",
+				g.c.err.msg[0] ? g.c.err.msg : kl_strerror(rc));
+			break;
+		}
+		printf("%s %s.%s\n", exists ? "updated" : "created", c->database, t->name);
+		*(exists ? &updated : &created) += 1;
+	}
+	fprintf(stderr, "kinlake catalog sync: %zu created, %zu updated, %zu unchanged\n",
+		created, updated, unchanged);
+out:
+	kl_buf_cleanup(&ti);
+	kl_glue_cleanup(&g);
+	return rc ? 1 : 0;
+}
+
+static int run(const char *verb, struct catalog_cfg *cfg)
+{
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	struct kl_store *store = NULL;
+	struct kl_catalog_lake lake;
+	struct kl_catalog cat;
+	kl_catalog_init(&cat);
+	memset(&lake, 0, sizeof lake);
+	int status = 1;
+	char location[PATH_MAX + 16], today[11];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(today, sizeof today, "%Y-%m-%d", gmtime_r(&now, &tm));
+	int rc = strncmp(cfg->lake, "s3://", 5) ? kl_store_local_new(&store, cfg->lake, &eb)
+						: KL_OK;
+	rc = rc ? rc : kl_catalog_lake_load(&lake, cfg->lake, store, &eb);
+	if (rc) {
+		fprintf(stderr, "kinlake catalog: %s\n", eb.code ? eb.msg : kl_strerror(rc));
+		goto out;
+	}
+	if (cfg->location) {
+		snprintf(location, sizeof location, "%s", cfg->location);
+	} else {
+		char abs[PATH_MAX];
+		if (!realpath(cfg->lake, abs)) {
+			fprintf(stderr, "kinlake catalog: %s: cannot resolve\n", cfg->lake);
+			goto out;
+		}
+		snprintf(location, sizeof location, "file://%s", abs);
+	}
+	struct kl_catalog_opts o = {0};
+	o.database = cfg->database;
+	o.location = location;
+	o.table_prefix = cfg->table_prefix;
+	o.format = cfg->format == 0 ? (lake.format < 0 ? KL_CATALOG_PARQUET
+						       : (enum kl_catalog_format)lake.format)
+				    : (enum kl_catalog_format)(cfg->format - 1);
+	o.compression = lake.compression ? lake.compression : "none";
+	o.errors_compression = lake.errors_compression;
+	o.subtypes = (enum kl_catalog_subtypes)cfg->subtypes;
+	o.first_day = cfg->first_day ? cfg->first_day : lake.first_day[0] ? lake.first_day : today;
+	o.dead_letters = !cfg->no_dead_letters;
+	/* every reason kinlake writes, and any other found under errors/ */
+	const char *reasons[KL_REJ_COUNT + 64];
+	size_t nr = 0;
+	for (int r = KL_REJ_NONE + 1; r < KL_REJ_COUNT; r++)
+		reasons[nr++] = kl_reject_name((enum kl_reject)r);
+	for (size_t i = 0; i < lake.n_reasons && nr < sizeof reasons / sizeof *reasons; i++) {
+		int known = 0;
+		for (size_t j = 0; j < nr && !known; j++)
+			known = !strcmp(reasons[j], lake.reasons[i]);
+		if (!known && !strchr(lake.reasons[i], ','))
+			reasons[nr++] = lake.reasons[i];
+	}
+	o.reasons = reasons;
+	o.n_reasons = nr;
+	if ((rc = kl_catalog_build(&cat, &o, lake.types, lake.n, &eb))) {
+		fprintf(stderr, "kinlake catalog: %s\n", eb.code ? eb.msg : kl_strerror(rc));
+		goto out;
+	}
+	if (lake.no_schema && o.format == KL_CATALOG_PARQUET)
+		fprintf(stderr, "kinlake catalog: %zu event type(s) without a registry schema: "
+				"common columns only\n", lake.no_schema);
+	if (!strcmp(verb, "ddl")) {
+		struct kl_buf out;
+		kl_buf_init(&out, 0);
+		if ((rc = kl_catalog_ddl(&cat, &out)) == KL_OK)
+			fwrite(out.data, 1, out.len, stdout);
+		kl_buf_cleanup(&out);
+		status = rc ? 1 : 0;
+	} else {
+		status = sync_tables(&cat, cfg->region);
+	}
+	if (cat.n_problems) {
+		fprintf(stderr, "kinlake catalog: %zu name problem(s); those names are not in the "
+				"tables:\n%.*s", cat.n_problems, (int)cat.problems.len,
+			cat.problems.data);
+		status = status ? status : 1;
+	}
+out:
+	kl_catalog_cleanup(&cat);
+	kl_catalog_lake_cleanup(&lake);
+	kl_store_free(store);
+	return status;
+}
+
+int kl_cmd_catalog(int argc, char **argv)
+{
+	if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
+		usage(argc < 1 ? stderr : stdout);
+		return argc < 1 ? 2 : 0;
+	}
+	const char *verb = argv[0];
+	if (strcmp(verb, "ddl") && strcmp(verb, "sync")) {
+		fprintf(stderr, "kinlake catalog: unknown action '%s' (ddl, sync)\n", verb);
+		return 2;
+	}
+	struct catalog_cfg cfg;
+	memset(&cfg, 0, sizeof cfg);
+	char err[256];
+	int r = kl_opts_parse(catalog_opts, NOPTS(catalog_opts), &cfg, argc - 1, argv + 1, err,
+			      sizeof err);
+	if (r == KL_OPTS_HELP) {
+		usage(stdout);
+		return 0;
+	}
+	if (r == KL_OPTS_ERROR) {
+		fprintf(stderr, "kinlake catalog: %s\n", err);
+		return 2;
+	}
+	if (!cfg.lake) {
+		fprintf(stderr, "kinlake catalog: --lake is required\n");
+		return 2;
+	}
+	return run(verb, &cfg);
+}

@@ -173,6 +173,24 @@ static int plain_name(const char *s, size_t max)
 	return 1;
 }
 
+/* Length of the valid UTF-8 sequence at s (shortest form, no surrogates),
+ * 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	unsigned c = s[0];
+	size_t len = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3
+		   : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+	if (!len || len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] >= 0xa0) ||
+	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return len;
+}
+
 /* Why Athena cannot hold a column name, or NULL. */
 static const char *column_name_problem(const char *s, size_t n)
 {
@@ -180,8 +198,11 @@ static const char *column_name_problem(const char *s, size_t n)
 		return "empty column name: Athena cannot hold it (left out of the table)";
 	if (n > NAME_MAX_LEN)
 		return "column name over 255 bytes: Athena cannot hold it (left out of the table)";
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0, l; i < n; i += l) {
 		unsigned char ch = (unsigned char)s[i];
+		if (!(l = utf8_len((const unsigned char *)s + i, n - i)))
+			return "column name is not UTF-8: Athena cannot hold it (left out of the "
+			       "table)";
 		if (ch < 0x20 || ch == 0x7f)
 			return "control character in column name: Athena cannot hold it (left out "
 			       "of the table)";

@@ -43,63 +43,81 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-/* Sorted names of the subdirectories of dir that start with prefix (the
- * prefix cut off); hidden entries skipped. A missing dir is an empty list. */
-static int list_dirs(const char *dir, const char *prefix, char ***out, size_t *n,
+/* The one listing seam: call fn for each entry directly under the key
+ * prefix `dir` ("" or ending in '/'): an object as its full key, a deeper
+ * level as its full prefix ending in '/' (the store list op's contract).
+ * Until the store has a list op, a local lake is read with readdir here. */
+static int list_keys(struct kl_store *store, const char *root, const char *dir,
+		     int (*fn)(void *ctx, const char *key, size_t len), void *ctx,
 		     struct kl_errbuf *eb)
 {
-	*out = NULL;
-	*n = 0;
-	DIR *d = opendir(dir);
+	(void)store;
+	char path[8192], key[8192];
+	snprintf(path, sizeof path, "%s/%s", root, dir);
+	DIR *d = opendir(path);
 	if (!d)
-		return errno == ENOENT ? KL_OK
-				       : kl_errbuf_set(eb, KL_EIO, "list %s: %s", dir, strerror(errno));
-	size_t pl = strlen(prefix);
+		return errno == ENOENT || errno == ENOTDIR
+			       ? KL_OK
+			       : kl_errbuf_set(eb, KL_EIO, "list %s: %s", path, strerror(errno));
 	int rc = KL_OK;
 	struct dirent *e;
 	while (!rc && (e = readdir(d))) {
-		if (e->d_name[0] == '.' || strncmp(e->d_name, prefix, pl))
+		if (e->d_name[0] == '.') /* ".", "..", and temporary files */
 			continue;
-		char path[8192];
 		struct stat st;
-		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-		if (stat(path, &st) || !S_ISDIR(st.st_mode))
+		if (snprintf(key, sizeof key, "%s%s", path, e->d_name) >= (int)sizeof key)
 			continue;
-		char **v = realloc(*out, (*n + 1) * sizeof *v);
-		if (!v || !(v[*n] = strdup(e->d_name + pl))) {
-			if (v)
-				*out = v;
-			rc = KL_ENOMEM;
-			break;
-		}
-		*out = v;
-		(*n)++;
+		int is_dir = !stat(key, &st) && S_ISDIR(st.st_mode);
+		int n = snprintf(key, sizeof key, "%s%s%s", dir, e->d_name, is_dir ? "/" : "");
+		if (n < (int)sizeof key)
+			rc = fn(ctx, key, (size_t)n);
 	}
 	closedir(d);
-	if (*n)
-		qsort(*out, *n, sizeof **out, cmp_str);
 	return rc;
 }
 
-/* The name of some visible regular file in dir (or ""). */
-static void some_file(const char *dir, char *name, size_t size)
+struct names {
+	char **v;
+	size_t n;
+	size_t skip;	    /* length of the listed dir: cut from each key */
+	const char *prefix; /* keep entries whose name starts with it (cut too) */
+	int dirs;	    /* 1: deeper levels only; 0: objects only */
+};
+
+static int collect(void *ctx, const char *key, size_t len)
 {
-	name[0] = '\0';
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		if (e->d_name[0] != '.') {
-			char path[8192];
-			struct stat st;
-			snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-			if (!stat(path, &st) && S_ISREG(st.st_mode)) {
-				snprintf(name, size, "%s", e->d_name);
-				break;
-			}
-		}
-	closedir(d);
+	struct names *x = ctx;
+	int is_dir = len && key[len - 1] == '/';
+	size_t pl = strlen(x->prefix);
+	if (is_dir != x->dirs || len < x->skip + pl || strncmp(key + x->skip, x->prefix, pl))
+		return KL_OK;
+	char **v = realloc(x->v, (x->n + 1) * sizeof *v);
+	if (!v)
+		return KL_ENOMEM;
+	x->v = v;
+	size_t nl = len - x->skip - pl - (size_t)is_dir;
+	if (!(v[x->n] = malloc(nl + 1)))
+		return KL_ENOMEM;
+	memcpy(v[x->n], key + x->skip + pl, nl);
+	v[x->n][nl] = '\0';
+	x->n++;
+	return KL_OK;
+}
+
+/* Sorted names under `dir` (a key prefix "" or ending in '/') that start
+ * with prefix (cut off): sub-levels (dirs) or objects. */
+static int list_names(struct kl_store *store, const char *root, const char *dir,
+		      const char *prefix, int dirs, char ***out, size_t *n, struct kl_errbuf *eb)
+{
+	struct names x = {NULL, 0, strlen(dir), prefix, dirs};
+	int rc = list_keys(store, root, dir, collect, &x, eb);
+	if (rc == KL_ENOMEM)
+		kl_errbuf_set(eb, rc, "catalog: out of memory");
+	if (x.n)
+		qsort(x.v, x.n, sizeof *x.v, cmp_str);
+	*out = x.v;
+	*n = x.n;
+	return rc;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -162,69 +180,97 @@ static size_t hive_unescape(char *s)
 	return o;
 }
 
-/* Earliest dt= under dir/<each sub>/, into day; the format of a file of it. */
-static int scan_days(struct kl_catalog_lake *l, const char *dir, char **subs, size_t n_subs,
-		     const char *sub_prefix, char day[11], int errors, struct kl_errbuf *eb)
+struct ctx {
+	struct kl_catalog_lake *l;
+	struct kl_store *store;
+	const char *root;
+	struct kl_errbuf *eb;
+};
+
+/* The format (and compression) of some file in the key prefix dir. */
+static int sniff_file(struct ctx *x, const char *dir, int errors)
 {
+	char **files;
+	size_t nf;
+	int rc = list_names(x->store, x->root, dir, "", 0, &files, &nf, x->eb);
+	int fmt;
+	const char *comp;
+	for (size_t i = 0; i < nf && !rc; i++) {
+		if (!file_kind(files[i], &fmt, &comp))
+			continue;
+		if (errors) {
+			x->l->errors_compression = comp;
+		} else {
+			x->l->format = fmt;
+			x->l->compression = comp;
+		}
+		break;
+	}
+	free_list(files, nf);
+	return rc;
+}
+
+/* Earliest dt= under <base><prefix><sub>/ for each sub, into day; and the
+ * format of a file of the first day found (under hr= for events). */
+static int scan_days(struct ctx *x, const char *base, char **subs, size_t n_subs,
+		     const char *sub_prefix, char day[11], int errors)
+{
+	struct kl_catalog_lake *l = x->l;
 	int rc = KL_OK;
 	for (size_t i = 0; i < n_subs && !rc; i++) {
-		char path[8192];
+		char dir[8192];
 		char **days;
 		size_t nd;
-		snprintf(path, sizeof path, "%s/%s%s", dir, sub_prefix, subs[i]);
-		if ((rc = list_dirs(path, "dt=", &days, &nd, eb)))
+		if (snprintf(dir, sizeof dir, "%s%s%s/", base, sub_prefix, subs[i]) >=
+		    (int)sizeof dir)
+			continue;
+		if ((rc = list_names(x->store, x->root, dir, "dt=", 1, &days, &nd, x->eb)))
 			break;
 		if (nd && strlen(days[0]) == 10 && (!day[0] || strcmp(days[0], day) < 0))
 			snprintf(day, 11, "%s", days[0]);
 		if (nd && (errors ? !l->errors_compression : l->format < 0)) {
-			char sub[8192], name[512];
-			int fmt;
-			const char *comp;
-			if (snprintf(sub, sizeof sub, "%s/dt=%s", path, days[0]) >= (int)sizeof sub)
-				sub[0] = '\0';
+			char sub[8192];
+			if (snprintf(sub, sizeof sub, "%sdt=%s/", dir, days[0]) >= (int)sizeof sub) {
+				free_list(days, nd);
+				continue;
+			}
 			if (!errors) { /* one level more: hr= */
 				char **hrs;
 				size_t nh;
-				if (!list_dirs(sub, "hr=", &hrs, &nh, eb) && nh)
-					snprintf(sub + strlen(sub), sizeof sub - strlen(sub), "/hr=%s",
+				rc = list_names(x->store, x->root, sub, "hr=", 1, &hrs, &nh, x->eb);
+				if (!rc && nh)
+					snprintf(sub + strlen(sub), sizeof sub - strlen(sub), "hr=%s/",
 						 hrs[0]);
 				free_list(hrs, nh);
 			}
-			some_file(sub, name, sizeof name);
-			if (file_kind(name, &fmt, &comp)) {
-				if (errors) {
-					l->errors_compression = comp;
-				} else {
-					l->format = fmt;
-					l->compression = comp;
-				}
-			}
+			rc = rc ? rc : sniff_file(x, sub, errors);
 		}
 		free_list(days, nd);
 	}
 	return rc;
 }
 
-static int load_type(struct kl_catalog_lake *l, struct type_info *ti, const char *root,
-		     const char *escaped, struct kl_store *store, struct kl_errbuf *eb)
+static int load_type(struct ctx *x, size_t idx, const char *escaped)
 {
+	struct kl_catalog_lake *l = x->l;
+	struct type_info *ti = &((struct priv *)l->priv)->ti[idx];
+	struct kl_catalog_type *t = &l->types[idx];
 	if (!(ti->raw = strdup(escaped)))
 		return KL_ENOMEM;
 	size_t raw_len = hive_unescape(ti->raw);
 	kl_schema_init(&ti->schema);
-	int rc = kl_schema_registry_load(store, ti->raw, raw_len, &ti->schema, eb);
-	struct kl_catalog_type *t = &l->types[ti - ((struct priv *)l->priv)->ti];
+	int rc = kl_schema_registry_load(x->store, ti->raw, raw_len, &ti->schema, x->eb);
 	memset(t, 0, sizeof *t);
 	t->name = ti->raw;
 	t->len = raw_len;
-	if (rc == KL_ENOTFOUND) {
+	if (rc == KL_ENOTFOUND || (rc == KL_OK && ti->schema.n == 0)) {
 		l->no_schema++;
 		t->cols = common_cols;
 		t->n_cols = sizeof common_cols / sizeof *common_cols;
 	} else if (rc) {
 		return rc;
 	} else {
-		if (!(ti->cols = calloc(ti->schema.n ? ti->schema.n : 1, sizeof *ti->cols)))
+		if (!(ti->cols = calloc(ti->schema.n, sizeof *ti->cols)))
 			return KL_ENOMEM;
 		for (size_t i = 0; i < ti->schema.n; i++) {
 			ti->cols[i].name = kl_schema_name(&ti->schema, i);
@@ -235,10 +281,12 @@ static int load_type(struct kl_catalog_lake *l, struct type_info *ti, const char
 		t->n_cols = ti->schema.n;
 	}
 	char dir[8192];
-	snprintf(dir, sizeof dir, "%s/events/event_type=%s", root, escaped);
-	rc = list_dirs(dir, "event_subtype=", &ti->subtypes, &ti->n_subtypes, eb);
-	rc = rc ? rc : scan_days(l, dir, ti->subtypes, ti->n_subtypes, "event_subtype=",
-				 ti->first_day, 0, eb);
+	if (snprintf(dir, sizeof dir, "events/event_type=%s/", escaped) >= (int)sizeof dir)
+		return kl_errbuf_set(x->eb, KL_ELIMIT, "event type directory name too long");
+	rc = list_names(x->store, x->root, dir, "event_subtype=", 1, &ti->subtypes,
+			&ti->n_subtypes, x->eb);
+	rc = rc ? rc : scan_days(x, dir, ti->subtypes, ti->n_subtypes, "event_subtype=",
+				 ti->first_day, 0);
 	t->subtypes = (const char *const *)ti->subtypes;
 	t->n_subtypes = ti->n_subtypes;
 	t->first_day = ti->first_day[0] ? ti->first_day : NULL;
@@ -261,26 +309,21 @@ int kl_catalog_lake_load(struct kl_catalog_lake *l, const char *root, struct kl_
 	if (!p)
 		return KL_ENOMEM;
 	l->priv = p;
-	char dir[8192];
+	struct ctx x = {l, store, root, eb};
 	char **names;
 	size_t n;
-	snprintf(dir, sizeof dir, "%s/events", root);
-	int rc = list_dirs(dir, "event_type=", &names, &n, eb);
+	int rc = list_names(store, root, "events/", "event_type=", 1, &names, &n, eb);
 	if (rc)
 		return rc;
 	if (n && (!(p->ti = calloc(n, sizeof *p->ti)) || !(l->types = calloc(n, sizeof *l->types))))
 		rc = KL_ENOMEM;
 	for (size_t i = 0; i < n && !rc; i++) {
 		p->n = l->n = i + 1;
-		rc = load_type(l, &p->ti[i], root, names[i], store, eb);
+		rc = load_type(&x, i, names[i]);
 	}
 	free_list(names, n);
-	if (rc)
-		return rc;
-	snprintf(dir, sizeof dir, "%s/errors", root);
-	if ((rc = list_dirs(dir, "", &l->reasons, &l->n_reasons, eb)))
-		return rc;
-	return scan_days(l, dir, l->reasons, l->n_reasons, "", l->first_day, 1, eb);
+	rc = rc ? rc : list_names(store, root, "errors/", "", 1, &l->reasons, &l->n_reasons, eb);
+	return rc ? rc : scan_days(&x, "errors/", l->reasons, l->n_reasons, "", l->first_day, 1);
 }
 
 void kl_catalog_lake_cleanup(struct kl_catalog_lake *l)

@@ -1,6 +1,7 @@
 /* cmd_catalog.c — see cmd_catalog.h. */
 #include "cli/cmd_catalog.h"
 #include "aws/glue.h"
+#include "aws/kinesis.h" /* kl_aws_region */
 #include "catalog/catalog.h"
 #include "catalog/lake.h"
 #include "cli/opts.h"
@@ -22,7 +23,7 @@ struct catalog_cfg {
 };
 
 static const struct kl_opt catalog_opts[] = {
-	{"lake", KL_OPT_STR, offsetof(struct catalog_cfg, lake), NULL, "DIR",
+	{"lake", KL_OPT_STR, offsetof(struct catalog_cfg, lake), NULL, "DIR|s3://B/P",
 	 "the lake whose _kinlake/schemas/ and layout are read (required)", NULL, 0, 0},
 	{"database", KL_OPT_STR, offsetof(struct catalog_cfg, database), "kinlake", "DB",
 	 "Glue/Athena database of the tables ([a-z0-9_])", NULL, 0, 0},
@@ -43,7 +44,7 @@ static const struct kl_opt catalog_opts[] = {
 	{"no-dead-letters", KL_OPT_FLAG, offsetof(struct catalog_cfg, no_dead_letters), NULL,
 	 NULL, "no dead_letters table over errors/", NULL, 0, 0},
 	{"region", KL_OPT_STR, offsetof(struct catalog_cfg, region), NULL, "REGION",
-	 "sync: AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0},
+	 "Glue's and an s3:// lake's AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0},
 };
 
 static void usage(FILE *f)
@@ -57,6 +58,44 @@ static void usage(FILE *f)
 		   "         columns are added and widened, never dropped)\n\n"
 		   "Options:\n");
 	kl_opts_help(f, catalog_opts, NOPTS(catalog_opts));
+}
+
+/* The lake's store: a directory, or S3 with the SDKs' credential chain
+ * (which must outlive the store). */
+struct lake_store {
+	struct kl_store *store;
+	struct kl_aws_env env;
+	struct kl_cred_chain creds;
+	struct kl_http *http;
+};
+
+static int lake_store_open(struct lake_store *ls, const char *lake, const char *region,
+			   struct kl_errbuf *eb)
+{
+	memset(ls, 0, sizeof *ls);
+	if (strncmp(lake, "s3://", 5))
+		return kl_store_local_new(&ls->store, lake, eb);
+	struct kl_http_opts ho = {0};
+	if (!(ls->http = kl_http_new(&ho, eb)))
+		return eb->code ? eb->code : KL_ENOMEM;
+	ls->env = kl_aws_env_process();
+	kl_cred_chain_init(&ls->creds, &ls->env, kl_http_transport_of(ls->http));
+	struct kl_store_s3_opts so = {0};
+	if (!(so.region = kl_aws_region(&ls->env, region)))
+		return kl_errbuf_set(eb, KL_EINVAL, "no AWS region: set AWS_REGION or pass --region");
+	so.endpoint = kl_store_s3_env_endpoint(&ls->env);
+	so.creds = &ls->creds;
+	return kl_store_s3_new(&ls->store, lake, &so, eb);
+}
+
+static void lake_store_close(struct lake_store *ls)
+{
+	kl_store_free(ls->store);
+	if (ls->http) {
+		kl_cred_chain_cleanup(&ls->creds);
+		kl_http_free(ls->http);
+	}
+	memset(ls, 0, sizeof *ls);
 }
 
 static int sync_tables(struct kl_catalog *c, const char *region)
@@ -127,7 +166,7 @@ static int run(const char *verb, struct catalog_cfg *cfg)
 {
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	struct kl_store *store = NULL;
+	struct lake_store ls;
 	struct kl_catalog_lake lake;
 	struct kl_catalog cat;
 	kl_catalog_init(&cat);
@@ -137,15 +176,16 @@ static int run(const char *verb, struct catalog_cfg *cfg)
 	time_t now = time(NULL);
 	struct tm tm;
 	strftime(today, sizeof today, "%Y-%m-%d", gmtime_r(&now, &tm));
-	int rc = strncmp(cfg->lake, "s3://", 5) ? kl_store_local_new(&store, cfg->lake, &eb)
-						: KL_OK;
-	rc = rc ? rc : kl_catalog_lake_load(&lake, cfg->lake, store, &eb);
+	int rc = lake_store_open(&ls, cfg->lake, cfg->region, &eb);
+	rc = rc ? rc : kl_catalog_lake_load(&lake, cfg->lake, ls.store, &eb);
 	if (rc) {
 		fprintf(stderr, "kinlake catalog: %s\n", eb.code ? eb.msg : kl_strerror(rc));
 		goto out;
 	}
 	if (cfg->location) {
 		snprintf(location, sizeof location, "%s", cfg->location);
+	} else if (!strncmp(cfg->lake, "s3://", 5)) {
+		snprintf(location, sizeof location, "%s", cfg->lake);
 	} else {
 		char abs[PATH_MAX];
 		if (!realpath(cfg->lake, abs)) {
@@ -206,7 +246,7 @@ static int run(const char *verb, struct catalog_cfg *cfg)
 out:
 	kl_catalog_cleanup(&cat);
 	kl_catalog_lake_cleanup(&lake);
-	kl_store_free(store);
+	lake_store_close(&ls);
 	return status;
 }
 

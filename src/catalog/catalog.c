@@ -136,6 +136,8 @@ static void problem(struct kl_catalog *c, const char *type, size_t type_len, con
 	kl_buf_puts(&c->problems, ": ");
 	kl_buf_puts(&c->problems, why);
 	kl_buf_putc(&c->problems, '\n');
+	if (kl_buf_putc(&c->problems, '\0') == KL_OK)
+		c->problems.len--; /* kept NUL-terminated */
 	c->n_problems++;
 }
 

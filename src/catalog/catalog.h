@@ -102,7 +102,7 @@ struct kl_catalog {
 	char database[256];
 	struct kl_catalog_table *t;
 	size_t n, cap;
-	struct kl_buf problems; /* one line per reported name problem */
+	struct kl_buf problems; /* one line per reported name problem; NUL-terminated */
 	size_t n_problems;
 };
 

@@ -212,6 +212,7 @@ static void test_merge(void)
 	kl_buf_append(&e, s, (size_t)(p - s));
 	kl_buf_puts(&e, "{\"Name\":\"b\",\"Type\":\"bigint\"},{\"Name\":\"Z\",\"Type\":\"int\"}");
 	kl_buf_puts(&e, p + strlen("{\"Name\":\"b\",\"Type\":\"bigint\"}"));
+	kl_buf_putc(&e, '\0');
 	free(s);
 	s = strdup(e.data);
 	kl_buf_reset(&e);
@@ -220,6 +221,8 @@ static void test_merge(void)
 	kl_buf_puts(&e, "\"owner\":\"me\",");
 	kl_buf_puts(&e, p + 14);
 	free(s);
+	kl_buf_putc(&e, '\0');
+	e.len--; /* NUL-terminated, not counted */
 
 	int changed = -1;
 	struct kl_errbuf eb;

@@ -2,12 +2,9 @@
 #include "catalog/lake.h"
 #include "encode/parquet/schema.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 struct type_info {
 	char *raw;
@@ -43,36 +40,18 @@ static void free_list(char **v, size_t n)
 	free(v);
 }
 
-/* The one listing seam: call fn for each entry directly under the key
- * prefix `dir` ("" or ending in '/'): an object as its full key, a deeper
- * level as its full prefix ending in '/' (the store list op's contract).
- * Until the store has a list op, a local lake is read with readdir here. */
-static int list_keys(struct kl_store *store, const char *root, const char *dir,
-		     int (*fn)(void *ctx, const char *key, size_t len), void *ctx,
+/* The one listing seam: the store's list op (one level under the key
+ * prefix `dir`: objects as full keys, deeper levels as prefixes ending in
+ * '/'), so a local and an s3:// lake read alike. */
+static int list_keys(struct kl_store *store, const char *dir, kl_store_list_fn fn, void *ctx,
 		     struct kl_errbuf *eb)
 {
-	(void)store;
-	char path[8192], key[8192];
-	snprintf(path, sizeof path, "%s/%s", root, dir);
-	DIR *d = opendir(path);
-	if (!d)
-		return errno == ENOENT || errno == ENOTDIR
-			       ? KL_OK
-			       : kl_errbuf_set(eb, KL_EIO, "list %s: %s", path, strerror(errno));
-	int rc = KL_OK;
-	struct dirent *e;
-	while (!rc && (e = readdir(d))) {
-		if (e->d_name[0] == '.') /* ".", "..", and temporary files */
-			continue;
-		struct stat st;
-		if (snprintf(key, sizeof key, "%s%s", path, e->d_name) >= (int)sizeof key)
-			continue;
-		int is_dir = !stat(key, &st) && S_ISDIR(st.st_mode);
-		int n = snprintf(key, sizeof key, "%s%s%s", dir, e->d_name, is_dir ? "/" : "");
-		if (n < (int)sizeof key)
-			rc = fn(ctx, key, (size_t)n);
-	}
-	closedir(d);
+	if (!store->ops->list)
+		return kl_errbuf_set(eb, KL_EUNSUPPORTED, "catalog: this store cannot list");
+	int rc = store->ops->list(store, dir, fn, ctx);
+	if (rc && rc != KL_ENOMEM)
+		kl_errbuf_set(eb, rc, "catalog: list %s: %s", *dir ? dir : "(lake root)",
+			      store->err.msg);
 	return rc;
 }
 
@@ -106,11 +85,11 @@ static int collect(void *ctx, const char *key, size_t len)
 
 /* Sorted names under `dir` (a key prefix "" or ending in '/') that start
  * with prefix (cut off): sub-levels (dirs) or objects. */
-static int list_names(struct kl_store *store, const char *root, const char *dir,
-		      const char *prefix, int dirs, char ***out, size_t *n, struct kl_errbuf *eb)
+static int list_names(struct kl_store *store, const char *dir, const char *prefix, int dirs,
+		      char ***out, size_t *n, struct kl_errbuf *eb)
 {
 	struct names x = {NULL, 0, strlen(dir), prefix, dirs};
-	int rc = list_keys(store, root, dir, collect, &x, eb);
+	int rc = list_keys(store, dir, collect, &x, eb);
 	if (rc == KL_ENOMEM)
 		kl_errbuf_set(eb, rc, "catalog: out of memory");
 	if (x.n)
@@ -183,7 +162,6 @@ static size_t hive_unescape(char *s)
 struct ctx {
 	struct kl_catalog_lake *l;
 	struct kl_store *store;
-	const char *root;
 	struct kl_errbuf *eb;
 };
 
@@ -192,7 +170,7 @@ static int sniff_file(struct ctx *x, const char *dir, int errors)
 {
 	char **files;
 	size_t nf;
-	int rc = list_names(x->store, x->root, dir, "", 0, &files, &nf, x->eb);
+	int rc = list_names(x->store, dir, "", 0, &files, &nf, x->eb);
 	int fmt;
 	const char *comp;
 	for (size_t i = 0; i < nf && !rc; i++) {
@@ -224,7 +202,7 @@ static int scan_days(struct ctx *x, const char *base, char **subs, size_t n_subs
 		if (snprintf(dir, sizeof dir, "%s%s%s/", base, sub_prefix, subs[i]) >=
 		    (int)sizeof dir)
 			continue;
-		if ((rc = list_names(x->store, x->root, dir, "dt=", 1, &days, &nd, x->eb)))
+		if ((rc = list_names(x->store, dir, "dt=", 1, &days, &nd, x->eb)))
 			break;
 		if (nd && strlen(days[0]) == 10 && (!day[0] || strcmp(days[0], day) < 0))
 			snprintf(day, 11, "%s", days[0]);
@@ -237,7 +215,7 @@ static int scan_days(struct ctx *x, const char *base, char **subs, size_t n_subs
 			if (!errors) { /* one level more: hr= */
 				char **hrs;
 				size_t nh;
-				rc = list_names(x->store, x->root, sub, "hr=", 1, &hrs, &nh, x->eb);
+				rc = list_names(x->store, sub, "hr=", 1, &hrs, &nh, x->eb);
 				if (!rc && nh)
 					snprintf(sub + strlen(sub), sizeof sub - strlen(sub), "hr=%s/",
 						 hrs[0]);
@@ -263,7 +241,7 @@ static int load_type(struct ctx *x, size_t idx, const char *escaped)
 	memset(t, 0, sizeof *t);
 	t->name = ti->raw;
 	t->len = raw_len;
-	if (rc == KL_ENOTFOUND || (rc == KL_OK && ti->schema.n == 0)) {
+	if (rc == KL_OK && ti->schema.n == 0) { /* no registry entry */
 		l->no_schema++;
 		t->cols = common_cols;
 		t->n_cols = sizeof common_cols / sizeof *common_cols;
@@ -283,7 +261,7 @@ static int load_type(struct ctx *x, size_t idx, const char *escaped)
 	char dir[8192];
 	if (snprintf(dir, sizeof dir, "events/event_type=%s/", escaped) >= (int)sizeof dir)
 		return kl_errbuf_set(x->eb, KL_ELIMIT, "event type directory name too long");
-	rc = list_names(x->store, x->root, dir, "event_subtype=", 1, &ti->subtypes,
+	rc = list_names(x->store, dir, "event_subtype=", 1, &ti->subtypes,
 			&ti->n_subtypes, x->eb);
 	rc = rc ? rc : scan_days(x, dir, ti->subtypes, ti->n_subtypes, "event_subtype=",
 				 ti->first_day, 0);
@@ -295,24 +273,18 @@ static int load_type(struct ctx *x, size_t idx, const char *escaped)
 	return rc;
 }
 
-int kl_catalog_lake_load(struct kl_catalog_lake *l, const char *root, struct kl_store *store,
-			 struct kl_errbuf *eb)
+int kl_catalog_lake_load(struct kl_catalog_lake *l, struct kl_store *store, struct kl_errbuf *eb)
 {
 	memset(l, 0, sizeof *l);
 	l->format = -1;
-	if (!strncmp(root, "s3://", 5))
-		return kl_errbuf_set(eb, KL_EUNSUPPORTED,
-				     "catalog: listing an s3:// lake is not supported yet; "
-				     "run it on a local copy (aws s3 sync) with --location %s",
-				     root);
 	struct priv *p = calloc(1, sizeof *p);
 	if (!p)
 		return KL_ENOMEM;
 	l->priv = p;
-	struct ctx x = {l, store, root, eb};
+	struct ctx x = {l, store, eb};
 	char **names;
 	size_t n;
-	int rc = list_names(store, root, "events/", "event_type=", 1, &names, &n, eb);
+	int rc = list_names(store, "events/", "event_type=", 1, &names, &n, eb);
 	if (rc)
 		return rc;
 	if (n && (!(p->ti = calloc(n, sizeof *p->ti)) || !(l->types = calloc(n, sizeof *l->types))))
@@ -322,7 +294,7 @@ int kl_catalog_lake_load(struct kl_catalog_lake *l, const char *root, struct kl_
 		rc = load_type(&x, i, names[i]);
 	}
 	free_list(names, n);
-	rc = rc ? rc : list_names(store, root, "errors/", "", 1, &l->reasons, &l->n_reasons, eb);
+	rc = rc ? rc : list_names(store, "errors/", "", 1, &l->reasons, &l->n_reasons, eb);
 	return rc ? rc : scan_days(&x, "errors/", l->reasons, l->n_reasons, "", l->first_day, 1);
 }
 

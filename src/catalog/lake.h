@@ -7,9 +7,8 @@
  * schema registry's API (encode/parquet/schema.h), never from parsing its
  * files here; event types, subtypes, days and reasons come from the lake
  * layout (DESIGN.md "Lake layout": events/event_type=<t>/event_subtype=<s>/
- * dt=<d>/hr=<h>/, errors/<reason>/dt=<d>/). The layout is listed from a
- * local directory; an s3:// lake needs a listing store (not yet: the load
- * fails with KL_EUNSUPPORTED and says so).
+ * dt=<d>/hr=<h>/, errors/<reason>/dt=<d>/), listed with the store's list
+ * op, so a local directory and an s3:// lake read alike.
  *
  * Ownership: caller-owned (cleanup); types[] and everything they point to
  * live until kl_catalog_lake_cleanup().
@@ -34,9 +33,8 @@ struct kl_catalog_lake {
 	void *priv;
 };
 
-/* root: the lake's local directory; store: the same lake (registry reads). */
-int kl_catalog_lake_load(struct kl_catalog_lake *l, const char *root, struct kl_store *store,
-			 struct kl_errbuf *eb);
+/* Learn what the catalog needs from the lake behind `store`. */
+int kl_catalog_lake_load(struct kl_catalog_lake *l, struct kl_store *store, struct kl_errbuf *eb);
 void kl_catalog_lake_cleanup(struct kl_catalog_lake *l);
 
 #endif

@@ -177,7 +177,7 @@ static int run(const char *verb, struct catalog_cfg *cfg)
 	struct tm tm;
 	strftime(today, sizeof today, "%Y-%m-%d", gmtime_r(&now, &tm));
 	int rc = lake_store_open(&ls, cfg->lake, cfg->region, &eb);
-	rc = rc ? rc : kl_catalog_lake_load(&lake, cfg->lake, ls.store, &eb);
+	rc = rc ? rc : kl_catalog_lake_load(&lake, ls.store, &eb);
 	if (rc) {
 		fprintf(stderr, "kinlake catalog: %s\n", eb.code ? eb.msg : kl_strerror(rc));
 		goto out;

@@ -49,7 +49,18 @@ ntables=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))'
 
 check_glue() { # tables.json: columns = registry, partition keys, projection
 	python3 - "$1" "$T/lake" <<'PY'
-import json, os, re, sys, urllib.parse
+import glob, json, os, re, sys, urllib.parse
+def registry(lake, esc):
+    """The union schema of a type: its fragments (and a legacy object), widened."""
+    files = sorted(glob.glob(f"{lake}/_kinlake/schemas/event_type={glob.escape(esc)}/*.json"))
+    if os.path.exists(f"{lake}/_kinlake/schemas/{esc}.json"):
+        files.append(f"{lake}/_kinlake/schemas/{esc}.json")
+    cols = {}
+    for f in files:
+        for c in json.load(open(f))["columns"]:
+            a, b = cols.get(c["name"]), c["type"]
+            cols[c["name"]] = b if a in (None, b) else "double" if {a, b} == {"bigint", "double"} else "string"
+    return {k.lower(): v for k, v in cols.items() if k != "event_subtype"}
 tables = {t["Name"]: t for t in json.load(open(sys.argv[1]))["TableList"]}
 lake = sys.argv[2]
 errs = []
@@ -59,10 +70,9 @@ for esc in os.listdir(f"{lake}/events"):
     t = tables.get(name)
     if not t:
         errs.append(f"no table {name}"); continue
-    reg = [(c["name"].lower(), c["type"]) for c in json.load(open(f"{lake}/_kinlake/schemas/{esc}.json"))["columns"]
-           if c["name"] != "event_subtype"]
+    reg = registry(lake, esc)
     glue = [(c["Name"], c["Type"]) for c in t["StorageDescriptor"]["Columns"]]
-    if glue != reg:
+    if dict(glue) != reg or len(glue) != len(reg):
         errs.append(f"{name}: Glue {glue} != registry {reg}")
     if [(k["Name"], k["Type"]) for k in t["PartitionKeys"]] != [("event_subtype", "string"), ("dt", "string"), ("hr", "string")]:
         errs.append(f"{name}: keys {t['PartitionKeys']}")

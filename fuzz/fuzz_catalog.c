@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kl_catalog_init(&c);
 	if (data[0] % 2 == 0) {
 		static const struct kl_catalog_col cols[] = {
-			{"a", 1, KL_COL_INT}, {"B", 1, KL_COL_DOUBLE}, {"c", 1, KL_COL_STRING}};
+		    {"a", 1, KL_COL_INT}, {"B", 1, KL_COL_DOUBLE}, {"c", 1, KL_COL_STRING}};
 		struct kl_catalog_type t = {"t", 1, cols, 3, subs, 2, NULL};
 		REQUIRE(kl_catalog_build(&c, &o, &t, 1, NULL) == KL_OK);
 		int changed;

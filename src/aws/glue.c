@@ -6,11 +6,11 @@
 #include <string.h>
 
 static const struct kl_aws_json_service glue_service = {
-	.name = "Glue",			      /* in messages */
-	.signing_name = "glue",		      /* SigV4 service */
-	.target_prefix = "AWSGlue",	      /* X-Amz-Target: AWSGlue.<Op> */
-	.endpoint_env = "AWS_ENDPOINT_URL_GLUE", /* the SDKs' service-specific variable */
-	.host_prefix = "glue",		      /* glue.<region>.amazonaws.com */
+    .name = "Glue",			     /* in messages */
+    .signing_name = "glue",		     /* SigV4 service */
+    .target_prefix = "AWSGlue",		     /* X-Amz-Target: AWSGlue.<Op> */
+    .endpoint_env = "AWS_ENDPOINT_URL_GLUE", /* the SDKs' service-specific variable */
+    .host_prefix = "glue",		     /* glue.<region>.amazonaws.com */
 };
 
 int kl_glue_init(struct kl_glue *g, const char *region, struct kl_errbuf *eb)

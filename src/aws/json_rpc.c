@@ -121,7 +121,8 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	if (c->resp.net == KL_NET_OK && c->resp.status == 200)
 		return KL_OK;
 	if (c->resp.net == KL_NET_OK)
-		kl_aws_error_parse(c->resp.body.data, c->resp.body.len, c->resp.error_type, &c->last);
+		kl_aws_error_parse(c->resp.body.data, c->resp.body.len, c->resp.error_type,
+				   &c->last);
 	c->last.status = c->resp.status;
 	if (c->resp.retry_after[0])
 		*retry_after_ms = (unsigned)atoi(c->resp.retry_after) * 1000;
@@ -132,8 +133,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		kl_errbuf_set(&c->err, KL_EREMOTE, "%s %s: HTTP %d %s: %s", svc, c->op,
 			      c->resp.status, c->last.code[0] ? c->last.code : "(no code)",
 			      c->last.message);
-	if (c->resp.net == KL_NET_OK && kl_retry_is_expired_token(c->last.code) &&
-	    !c->refreshed) {
+	if (c->resp.net == KL_NET_OK && kl_retry_is_expired_token(c->last.code) && !c->refreshed) {
 		c->refreshed = 1; /* new credentials, then one more try */
 		kl_cred_chain_expire(&c->creds);
 		return KL_ERETRY;

@@ -24,7 +24,7 @@
 
 /* What tells one service from another; static strings. */
 struct kl_aws_json_service {
-	const char *name;          /* for messages: "Glue" */
+	const char *name;	   /* for messages: "Glue" */
 	const char *signing_name;  /* SigV4 service: "glue" */
 	const char *target_prefix; /* "AWSGlue" */
 	const char *endpoint_env;  /* "AWS_ENDPOINT_URL_GLUE" */

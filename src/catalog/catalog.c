@@ -1,9 +1,10 @@
-/* catalog.c — see catalog.h. Athena DDL: "CREATE TABLE" and "Partition
+/* catalog.c — see catalog.h: planning the tables and their Athena DDL
+ * (the Glue side is catalog_glue.c). Athena DDL: "CREATE TABLE" and "Partition
  * projection" in the Athena user guide; Glue: the TableInput structure of
  * the CreateTable / UpdateTable API. */
 #include "catalog/catalog.h"
-#include "event/event.h"
-#include "parse/json.h"
+#include "catalog/catalog_internal.h"
+#include "route/partition.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,16 +12,9 @@
 
 #define NAME_MAX_LEN 255
 
-#define PARQUET_SERDE "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-#define PARQUET_IN "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
-#define PARQUET_OUT "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
-#define JSON_SERDE "org.openx.data.jsonserde.JsonSerDe"
-#define TEXT_IN "org.apache.hadoop.mapred.TextInputFormat"
-#define TEXT_OUT "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
-
 static const char *const partition_keys[] = {"event_subtype", "dt", "hr"};
 
-static char *dupn(const char *s, size_t n)
+char *kl_catalog_dupn(const char *s, size_t n)
 {
 	char *p = malloc(n + 1);
 	if (p) {
@@ -30,7 +24,10 @@ static char *dupn(const char *s, size_t n)
 	return p;
 }
 
-static char *dup0(const char *s) { return dupn(s, strlen(s)); }
+char *kl_catalog_dup0(const char *s)
+{
+	return kl_catalog_dupn(s, strlen(s));
+}
 
 void kl_catalog_init(struct kl_catalog *c)
 {
@@ -38,7 +35,7 @@ void kl_catalog_init(struct kl_catalog *c)
 	kl_buf_init(&c->problems, 1u << 20);
 }
 
-static void cols_free(struct kl_catalog_column *c, size_t n)
+void kl_catalog_cols_free(struct kl_catalog_column *c, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(c[i].name);
@@ -61,8 +58,8 @@ static void table_cleanup(struct kl_catalog_table *t)
 	free(t->name);
 	free(t->event_type);
 	free(t->location);
-	cols_free(t->cols, t->n_cols);
-	cols_free(t->parts, t->n_parts);
+	kl_catalog_cols_free(t->cols, t->n_cols);
+	kl_catalog_cols_free(t->parts, t->n_parts);
 	params_free(t->params, t->n_params);
 	memset(t, 0, sizeof *t);
 }
@@ -79,17 +76,21 @@ void kl_catalog_cleanup(struct kl_catalog *c)
 const char *kl_catalog_hive_type(enum kl_col_kind k)
 {
 	switch (k) {
-	case KL_COL_BOOL: return "boolean";
-	case KL_COL_INT: return "bigint";
-	case KL_COL_DOUBLE: return "double";
+	case KL_COL_BOOL:
+		return "boolean";
+	case KL_COL_INT:
+		return "bigint";
+	case KL_COL_DOUBLE:
+		return "double";
 	case KL_COL_STRING:
-	case KL_COL_UNKNOWN: return "string";
+	case KL_COL_UNKNOWN:
+		return "string";
 	}
 	return "string";
 }
 
 /* The kind of a Hive type kinlake writes; UNKNOWN for any other type. */
-static enum kl_col_kind kind_of(const char *type)
+enum kl_col_kind kl_catalog_kind_of(const char *type)
 {
 	if (!strcmp(type, "bigint"))
 		return KL_COL_INT;
@@ -180,8 +181,11 @@ static int plain_name(const char *s, size_t max)
 static size_t utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0];
-	size_t len = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3
-		   : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+	size_t len = c < 0x80		     ? 1
+		     : c >= 0xc2 && c < 0xe0 ? 2
+		     : c >= 0xe0 && c < 0xf0 ? 3
+		     : c >= 0xf0 && c < 0xf5 ? 4
+					     : 0;
 	if (!len || len > n)
 		return 0;
 	for (size_t i = 1; i < len; i++)
@@ -209,15 +213,17 @@ static const char *column_name_problem(const char *s, size_t n)
 			return "control character in column name: Athena cannot hold it (left out "
 			       "of the table)";
 		if (ch == '`')
-			return "'`' in column name: Athena DDL cannot quote it (left out of the table)";
+			return "'`' in column name: Athena DDL cannot quote it (left out of the "
+			       "table)";
 		if (ch == '.' || ch == ':')
-			return "'.' or ':' in column name: Hive reads it as a nested field (left out "
+			return "'.' or ':' in column name: Hive reads it as a nested field (left "
+			       "out "
 			       "of the table)";
 	}
 	return NULL;
 }
 
-static void lower(char *s)
+void kl_catalog_lower(char *s)
 {
 	for (; *s; s++)
 		if (*s >= 'A' && *s <= 'Z')
@@ -226,15 +232,15 @@ static void lower(char *s)
 
 /* ---- building ---------------------------------------------------------- */
 
-static int push_col(struct kl_catalog_column **a, size_t *n, const char *name, size_t len,
-		    const char *type)
+int kl_catalog_push_col(struct kl_catalog_column **a, size_t *n, const char *name, size_t len,
+			const char *type)
 {
 	struct kl_catalog_column *p = realloc(*a, (*n + 1) * sizeof *p);
 	if (!p)
 		return KL_ENOMEM;
 	*a = p;
-	p[*n].name = dupn(name, len);
-	p[*n].type = dup0(type);
+	p[*n].name = kl_catalog_dupn(name, len);
+	p[*n].type = kl_catalog_dup0(type);
 	if (!p[*n].name || !p[*n].type) {
 		free(p[*n].name);
 		free(p[*n].type);
@@ -244,14 +250,14 @@ static int push_col(struct kl_catalog_column **a, size_t *n, const char *name, s
 	return KL_OK;
 }
 
-static int push_param(struct kl_catalog_table *t, const char *k, const char *v)
+int kl_catalog_push_param(struct kl_catalog_table *t, const char *k, const char *v)
 {
 	struct kl_catalog_param *p = realloc(t->params, (t->n_params + 1) * sizeof *p);
 	if (!p)
 		return KL_ENOMEM;
 	t->params = p;
-	p[t->n_params].key = dup0(k);
-	p[t->n_params].value = dup0(v);
+	p[t->n_params].key = kl_catalog_dup0(k);
+	p[t->n_params].value = kl_catalog_dup0(v);
 	if (!p[t->n_params].key || !p[t->n_params].value) {
 		free(p[t->n_params].key);
 		free(p[t->n_params].value);
@@ -276,7 +282,7 @@ static struct kl_catalog_table *new_table(struct kl_catalog *c)
 	return t;
 }
 
-static long find_col(const struct kl_catalog_column *a, size_t n, const char *name)
+long kl_catalog_find_col(const struct kl_catalog_column *a, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(a[i].name, name))
@@ -288,9 +294,11 @@ static long find_col(const struct kl_catalog_column *a, size_t n, const char *na
 static int format_params(struct kl_catalog_table *t, enum kl_catalog_format f,
 			 const char *compression)
 {
-	int rc = push_param(t, "classification", f == KL_CATALOG_PARQUET ? "parquet" : "json");
+	int rc = kl_catalog_push_param(t, "classification",
+				       f == KL_CATALOG_PARQUET ? "parquet" : "json");
 	if (!rc && f == KL_CATALOG_JSONL)
-		rc = push_param(t, "compressionType", compression ? compression : "none");
+		rc =
+		    kl_catalog_push_param(t, "compressionType", compression ? compression : "none");
 	return rc;
 }
 
@@ -299,11 +307,11 @@ static int dt_params(struct kl_catalog_table *t, const char *first_day)
 	struct kl_buf r;
 	kl_buf_init(&r, 0);
 	int rc = kl_buf_printf(&r, "%s,NOW", first_day);
-	rc = rc ? rc : push_param(t, "projection.dt.type", "date");
-	rc = rc ? rc : push_param(t, "projection.dt.format", "yyyy-MM-dd");
-	rc = rc ? rc : push_param(t, "projection.dt.range", r.data);
-	rc = rc ? rc : push_param(t, "projection.dt.interval", "1");
-	rc = rc ? rc : push_param(t, "projection.dt.interval.unit", "DAYS");
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.dt.type", "date");
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.dt.format", "yyyy-MM-dd");
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.dt.range", r.data);
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.dt.interval", "1");
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.dt.interval.unit", "DAYS");
 	kl_buf_cleanup(&r);
 	return rc;
 }
@@ -322,26 +330,6 @@ static int enum_values(struct kl_buf *b, const char *const *v, size_t n)
 	return rc;
 }
 
-/* Append the Hive-escaped type (as the lake's paths have it). */
-static int hive_escape(struct kl_buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	if (!n)
-		return kl_buf_puts(b, "__HIVE_DEFAULT_PARTITION__");
-	int rc = KL_OK;
-	for (size_t i = 0; i < n && !rc; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-		    ch == '.' || ch == '_' || ch == '-') {
-			rc = kl_buf_putc(b, (char)ch);
-		} else {
-			char e[3] = {'%', hex[ch >> 4], hex[ch & 15]};
-			rc = kl_buf_append(b, e, 3);
-		}
-	}
-	return rc;
-}
-
 static int event_table(struct kl_catalog *c, const struct kl_catalog_opts *o, const char *root,
 		       const struct kl_catalog_type *ty, const char *name)
 {
@@ -352,15 +340,16 @@ static int event_table(struct kl_catalog *c, const struct kl_catalog_opts *o, co
 	struct kl_buf b;
 	kl_buf_init(&b, 0);
 	int rc = kl_buf_printf(&b, "%s/events/event_type=", root);
-	rc = rc ? rc : hive_escape(&b, ty->name, ty->len);
+	rc = rc ? rc : kl_hive_escape(&b, ty->name, ty->len);
 	rc = rc ? rc : kl_buf_putc(&b, '/');
 	size_t loc_len = b.len;
-	if (!rc && (!(t->name = dup0(name)) || !(t->event_type = dupn(ty->name, ty->len)) ||
-		    !(t->location = dupn(b.data, b.len))))
+	if (!rc && (!(t->name = kl_catalog_dup0(name)) ||
+		    !(t->event_type = kl_catalog_dupn(ty->name, ty->len)) ||
+		    !(t->location = kl_catalog_dupn(b.data, b.len))))
 		rc = KL_ENOMEM;
 	for (size_t i = 0; i < 3 && !rc; i++)
-		rc = push_col(&t->parts, &t->n_parts, partition_keys[i], strlen(partition_keys[i]),
-			      "string");
+		rc = kl_catalog_push_col(&t->parts, &t->n_parts, partition_keys[i],
+					 strlen(partition_keys[i]), "string");
 	for (size_t i = 0; i < ty->n_cols && !rc; i++) {
 		const struct kl_catalog_col *col = &ty->cols[i];
 		const char *why = column_name_problem(col->name, col->len);
@@ -368,58 +357,59 @@ static int event_table(struct kl_catalog *c, const struct kl_catalog_opts *o, co
 			problem(c, ty->name, ty->len, col->name, col->len, why);
 			continue;
 		}
-		char *lc = dupn(col->name, col->len);
+		char *lc = kl_catalog_dupn(col->name, col->len);
 		if (!lc) {
 			rc = KL_ENOMEM;
 			break;
 		}
-		lower(lc);
+		kl_catalog_lower(lc);
 		if (!strcmp(lc, "event_subtype")) {
 			free(lc); /* the partition key itself */
 			continue;
 		}
-		if (find_col(t->parts, t->n_parts, lc) >= 0)
+		if (kl_catalog_find_col(t->parts, t->n_parts, lc) >= 0)
 			problem(c, ty->name, ty->len, col->name, col->len,
 				"named like a partition key of the table (left out)");
-		else if (find_col(t->cols, t->n_cols, lc) >= 0)
-			problem(c, ty->name, ty->len, col->name, col->len,
-				"equal to an earlier column but for case: Glue and Athena names are "
-				"case-insensitive (left out; the earlier one is kept)");
+		else if (kl_catalog_find_col(t->cols, t->n_cols, lc) >= 0)
+			problem(
+			    c, ty->name, ty->len, col->name, col->len,
+			    "equal to an earlier column but for case: Glue and Athena names are "
+			    "case-insensitive (left out; the earlier one is kept)");
 		else
-			rc = push_col(&t->cols, &t->n_cols, lc, strlen(lc),
-				      kl_catalog_hive_type(col->kind));
+			rc = kl_catalog_push_col(&t->cols, &t->n_cols, lc, strlen(lc),
+						 kl_catalog_hive_type(col->kind));
 		free(lc);
 	}
-	rc = rc ? rc : push_param(t, "EXTERNAL", "TRUE");
+	rc = rc ? rc : kl_catalog_push_param(t, "EXTERNAL", "TRUE");
 	rc = rc ? rc : format_params(t, o->format, o->compression);
-	rc = rc ? rc : push_param(t, "projection.enabled", "true");
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.enabled", "true");
 	if (!rc && o->subtypes == KL_CATALOG_SUBTYPE_INJECTED) {
-		rc = push_param(t, "projection.event_subtype.type", "injected");
+		rc = kl_catalog_push_param(t, "projection.event_subtype.type", "injected");
 	} else if (!rc) {
 		struct kl_buf v;
 		kl_buf_init(&v, 0);
 		rc = enum_values(&v, ty->subtypes, ty->n_subtypes);
 		rc = rc ? rc : kl_buf_putc(&v, '\0');
-		rc = rc ? rc : push_param(t, "projection.event_subtype.type", "enum");
-		rc = rc ? rc : push_param(t, "projection.event_subtype.values", v.data);
+		rc = rc ? rc : kl_catalog_push_param(t, "projection.event_subtype.type", "enum");
+		rc = rc ? rc : kl_catalog_push_param(t, "projection.event_subtype.values", v.data);
 		kl_buf_cleanup(&v);
 	}
 	rc = rc ? rc : dt_params(t, ty->first_day ? ty->first_day : o->first_day);
-	rc = rc ? rc : push_param(t, "projection.hr.type", "integer");
-	rc = rc ? rc : push_param(t, "projection.hr.range", "0,23");
-	rc = rc ? rc : push_param(t, "projection.hr.digits", "2");
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.hr.type", "integer");
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.hr.range", "0,23");
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.hr.digits", "2");
 	b.len = loc_len; /* back to the type's prefix */
 	rc = rc ? rc : kl_buf_puts(&b, "event_subtype=${event_subtype}/dt=${dt}/hr=${hr}/");
 	rc = rc ? rc : kl_buf_putc(&b, '\0');
-	rc = rc ? rc : push_param(t, "storage.location.template", b.data);
+	rc = rc ? rc : kl_catalog_push_param(t, "storage.location.template", b.data);
 	kl_buf_cleanup(&b);
 	return rc;
 }
 
 static const char *const dead_letter_cols[][2] = {
-	{"error", "string"},	   {"message", "string"},    {"source", "string"},
-	{"position", "bigint"},	   {"error_offset", "bigint"}, {"raw_base64", "string"},
-	{"raw_length", "bigint"}, {"truncated", "boolean"},
+    {"error", "string"},      {"message", "string"},	  {"source", "string"},
+    {"position", "bigint"},   {"error_offset", "bigint"}, {"raw_base64", "string"},
+    {"raw_length", "bigint"}, {"truncated", "boolean"},
 };
 
 static int dead_letter_table(struct kl_catalog *c, const struct kl_catalog_opts *o,
@@ -433,32 +423,33 @@ static int dead_letter_table(struct kl_catalog *c, const struct kl_catalog_opts 
 	kl_buf_init(&b, 0);
 	int rc = kl_buf_printf(&b, "%sdead_letters", prefix);
 	rc = rc ? rc : kl_buf_putc(&b, '\0');
-	if (!rc && !(t->name = dup0(b.data)))
+	if (!rc && !(t->name = kl_catalog_dup0(b.data)))
 		rc = KL_ENOMEM;
 	kl_buf_reset(&b);
 	rc = rc ? rc : kl_buf_printf(&b, "%s/errors/", root);
-	if (!rc && !(t->location = dupn(b.data, b.len)))
+	if (!rc && !(t->location = kl_catalog_dupn(b.data, b.len)))
 		rc = KL_ENOMEM;
 	for (size_t i = 0; i < sizeof dead_letter_cols / sizeof *dead_letter_cols && !rc; i++)
-		rc = push_col(&t->cols, &t->n_cols, dead_letter_cols[i][0],
-			      strlen(dead_letter_cols[i][0]), dead_letter_cols[i][1]);
-	rc = rc ? rc : push_col(&t->parts, &t->n_parts, "reason", 6, "string");
-	rc = rc ? rc : push_col(&t->parts, &t->n_parts, "dt", 2, "string");
-	rc = rc ? rc : push_param(t, "EXTERNAL", "TRUE");
-	rc = rc ? rc : format_params(t, KL_CATALOG_JSONL,
-				     o->errors_compression ? o->errors_compression : o->compression);
-	rc = rc ? rc : push_param(t, "projection.enabled", "true");
-	rc = rc ? rc : push_param(t, "projection.reason.type", "enum");
+		rc = kl_catalog_push_col(&t->cols, &t->n_cols, dead_letter_cols[i][0],
+					 strlen(dead_letter_cols[i][0]), dead_letter_cols[i][1]);
+	rc = rc ? rc : kl_catalog_push_col(&t->parts, &t->n_parts, "reason", 6, "string");
+	rc = rc ? rc : kl_catalog_push_col(&t->parts, &t->n_parts, "dt", 2, "string");
+	rc = rc ? rc : kl_catalog_push_param(t, "EXTERNAL", "TRUE");
+	rc = rc ? rc
+		: format_params(t, KL_CATALOG_JSONL,
+				o->errors_compression ? o->errors_compression : o->compression);
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.enabled", "true");
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.reason.type", "enum");
 	struct kl_buf v;
 	kl_buf_init(&v, 0);
 	rc = rc ? rc : enum_values(&v, o->reasons, o->n_reasons);
 	rc = rc ? rc : kl_buf_putc(&v, '\0');
-	rc = rc ? rc : push_param(t, "projection.reason.values", v.data);
+	rc = rc ? rc : kl_catalog_push_param(t, "projection.reason.values", v.data);
 	kl_buf_cleanup(&v);
 	rc = rc ? rc : dt_params(t, o->first_day);
 	rc = rc ? rc : kl_buf_puts(&b, "${reason}/dt=${dt}/");
 	rc = rc ? rc : kl_buf_putc(&b, '\0');
-	rc = rc ? rc : push_param(t, "storage.location.template", b.data);
+	rc = rc ? rc : kl_catalog_push_param(t, "storage.location.template", b.data);
 	kl_buf_cleanup(&b);
 	return rc;
 }
@@ -497,7 +488,7 @@ int kl_catalog_build(struct kl_catalog *c, const struct kl_catalog_opts *o,
 		if (strchr(o->reasons[i], ','))
 			return kl_errbuf_set(eb, KL_EINVAL, "dead-letter reason with ','");
 	snprintf(c->database, sizeof c->database, "%s", db);
-	char *root = dup0(o->location);
+	char *root = kl_catalog_dup0(o->location);
 	if (!root)
 		return KL_ENOMEM;
 	for (size_t l = strlen(root); l && root[l - 1] == '/';)
@@ -559,8 +550,7 @@ static int put_ident(struct kl_buf *b, const char *s)
 	return kl_buf_printf(b, "`%s`", s);
 }
 
-static int put_cols(struct kl_buf *b, const struct kl_catalog_column *c, size_t n,
-		    const char *sep)
+static int put_cols(struct kl_buf *b, const struct kl_catalog_column *c, size_t n, const char *sep)
 {
 	int rc = KL_OK;
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -571,8 +561,7 @@ static int put_cols(struct kl_buf *b, const struct kl_catalog_column *c, size_t 
 	return rc;
 }
 
-static int table_ddl(const struct kl_catalog *c, const struct kl_catalog_table *t,
-		     struct kl_buf *b)
+static int table_ddl(const struct kl_catalog *c, const struct kl_catalog_table *t, struct kl_buf *b)
 {
 	int rc = KL_OK;
 	if (t->event_type) {
@@ -582,7 +571,8 @@ static int table_ddl(const struct kl_catalog *c, const struct kl_catalog_table *
 			rc = kl_buf_putc(b, *p == '\n' || *p == '\r' ? '?' : *p);
 		rc = rc ? rc : kl_buf_puts(b, "\"\n");
 	} else {
-		rc = kl_buf_puts(b, "-- dead letters: records kinlake rejected, with their raw bytes\n");
+		rc = kl_buf_puts(
+		    b, "-- dead letters: records kinlake rejected, with their raw bytes\n");
 	}
 	rc = rc ? rc : kl_buf_puts(b, "CREATE EXTERNAL TABLE IF NOT EXISTS ");
 	rc = rc ? rc : put_ident(b, c->database);
@@ -624,239 +614,4 @@ int kl_catalog_ddl(const struct kl_catalog *c, struct kl_buf *out)
 	for (size_t i = 0; i < c->n && !rc; i++)
 		rc = table_ddl(c, &c->t[i], out);
 	return rc;
-}
-
-/* ---- Glue TableInput --------------------------------------------------- */
-
-static int put_jstr(struct kl_buf *b, const char *s)
-{
-	int rc = kl_buf_putc(b, '"');
-	rc = rc ? rc : kl_json_escape_append(b, s, strlen(s));
-	return rc ? rc : kl_buf_putc(b, '"');
-}
-
-static int put_jcols(struct kl_buf *b, const struct kl_catalog_column *c, size_t n)
-{
-	int rc = kl_buf_putc(b, '[');
-	for (size_t i = 0; i < n && !rc; i++) {
-		rc = kl_buf_puts(b, i ? ",{\"Name\":" : "{\"Name\":");
-		rc = rc ? rc : put_jstr(b, c[i].name);
-		rc = rc ? rc : kl_buf_puts(b, ",\"Type\":");
-		rc = rc ? rc : put_jstr(b, c[i].type);
-		rc = rc ? rc : kl_buf_putc(b, '}');
-	}
-	return rc ? rc : kl_buf_putc(b, ']');
-}
-
-int kl_catalog_table_input(const struct kl_catalog_table *t, struct kl_buf *out)
-{
-	int pq = t->format == KL_CATALOG_PARQUET;
-	int rc = kl_buf_puts(out, "{\"Name\":");
-	rc = rc ? rc : put_jstr(out, t->name);
-	rc = rc ? rc : kl_buf_puts(out, ",\"TableType\":\"EXTERNAL_TABLE\",\"Parameters\":{");
-	for (size_t i = 0; i < t->n_params && !rc; i++) {
-		rc = kl_buf_puts(out, i ? "," : "");
-		rc = rc ? rc : put_jstr(out, t->params[i].key);
-		rc = rc ? rc : kl_buf_putc(out, ':');
-		rc = rc ? rc : put_jstr(out, t->params[i].value);
-	}
-	rc = rc ? rc : kl_buf_puts(out, "},\"PartitionKeys\":");
-	rc = rc ? rc : put_jcols(out, t->parts, t->n_parts);
-	rc = rc ? rc : kl_buf_puts(out, ",\"StorageDescriptor\":{\"Columns\":");
-	rc = rc ? rc : put_jcols(out, t->cols, t->n_cols);
-	rc = rc ? rc : kl_buf_puts(out, ",\"Location\":");
-	rc = rc ? rc : put_jstr(out, t->location);
-	rc = rc ? rc : kl_buf_printf(out,
-				     ",\"InputFormat\":\"%s\",\"OutputFormat\":\"%s\","
-				     "\"Compressed\":%s,\"SerdeInfo\":{\"SerializationLibrary\":\"%s\","
-				     "\"Parameters\":{\"serialization.format\":\"1\"}}}}",
-				     pq ? PARQUET_IN : TEXT_IN, pq ? PARQUET_OUT : TEXT_OUT,
-				     pq ? "false" : "true", pq ? PARQUET_SERDE : JSON_SERDE);
-	return rc;
-}
-
-/* ---- merging what Glue holds ------------------------------------------- */
-
-/* A string member of a validated object, decoded and NUL-terminated
- * (malloc'd); NULL if absent, not a string, or out of memory. */
-static char *jstr(const char *obj, size_t n, const char *name)
-{
-	struct kl_json_member m;
-	if (!kl_json_object_get(obj, n, name, &m) || m.type != KL_JSON_STRING || m.val_len < 2)
-		return NULL;
-	char *s = malloc(m.val_len - 1);
-	if (s)
-		s[kl_json_unescape(m.val + 1, m.val_len - 2, s)] = '\0';
-	return s;
-}
-
-static int jobj(const char *obj, size_t n, const char *name, int type, const char **v,
-		size_t *vn)
-{
-	struct kl_json_member m;
-	if (!kl_json_object_get(obj, n, name, &m) || m.type != type)
-		return 0;
-	*v = m.val;
-	*vn = m.val_len;
-	return 1;
-}
-
-/* Glue's [{"Name":..,"Type":..}] into a column array. */
-static int read_cols(const char *arr, size_t n, struct kl_catalog_column **out, size_t *n_out)
-{
-	struct kl_json_iter it;
-	struct kl_json_member m;
-	kl_json_iter_init(&it, arr, n);
-	while (kl_json_iter_next(&it, &m)) {
-		if (m.type != KL_JSON_OBJECT)
-			return KL_EPARSE;
-		char *name = jstr(m.val, m.val_len, "Name");
-		char *type = jstr(m.val, m.val_len, "Type");
-		int rc = name && type ? push_col(out, n_out, name, strlen(name), type) : KL_EPARSE;
-		free(name);
-		free(type);
-		if (rc)
-			return rc;
-	}
-	return KL_OK;
-}
-
-static int same_cols(const struct kl_catalog_column *a, size_t na,
-		     const struct kl_catalog_column *b, size_t nb)
-{
-	if (na != nb)
-		return 0;
-	for (size_t i = 0; i < na; i++)
-		if (strcmp(a[i].name, b[i].name) || strcmp(a[i].type, b[i].type))
-			return 0;
-	return 1;
-}
-
-/* Glue's columns, widened, then the planned ones Glue lacks. */
-static int merge_cols(struct kl_catalog_table *t, struct kl_catalog_column *g, size_t ng,
-		      int *changed)
-{
-	struct kl_catalog_column *m = NULL;
-	size_t nm = 0;
-	int rc = KL_OK;
-	for (size_t i = 0; i < ng && !rc; i++) {
-		char *lc = dup0(g[i].name);
-		if (!lc) {
-			rc = KL_ENOMEM;
-			break;
-		}
-		lower(lc);
-		long j = find_col(t->cols, t->n_cols, lc);
-		const char *type = g[i].type;
-		enum kl_col_kind gk = kind_of(g[i].type);
-		if (j >= 0 && gk != KL_COL_UNKNOWN)
-			type = kl_catalog_hive_type(kl_col_widen(gk, kind_of(t->cols[j].type)));
-		if (find_col(m, nm, lc) < 0 && find_col(t->parts, t->n_parts, lc) < 0)
-			rc = push_col(&m, &nm, lc, strlen(lc), type);
-		free(lc);
-	}
-	for (size_t j = 0; j < t->n_cols && !rc; j++)
-		if (find_col(m, nm, t->cols[j].name) < 0)
-			rc = push_col(&m, &nm, t->cols[j].name, strlen(t->cols[j].name),
-				      t->cols[j].type);
-	if (rc) {
-		cols_free(m, nm);
-		return rc;
-	}
-	if (!same_cols(m, nm, g, ng))
-		*changed = 1;
-	cols_free(t->cols, t->n_cols);
-	t->cols = m;
-	t->n_cols = nm;
-	return KL_OK;
-}
-
-/* Compare kinlake's parameters with Glue's; keep Glue's others. */
-static int merge_params(struct kl_catalog_table *t, const char *obj, size_t n, int *changed)
-{
-	size_t mine = t->n_params;
-	for (size_t i = 0; i < mine; i++) {
-		char *v = jstr(obj, n, t->params[i].key);
-		if (!v || strcmp(v, t->params[i].value))
-			*changed = 1;
-		free(v);
-	}
-	struct kl_json_iter it;
-	struct kl_json_member m;
-	kl_json_iter_init(&it, obj, n);
-	while (kl_json_iter_next(&it, &m)) {
-		if (m.type != KL_JSON_STRING || m.val_len < 2)
-			continue;
-		char *k = malloc(m.key_len + 1), *v = malloc(m.val_len - 1);
-		int rc = k && v ? KL_OK : KL_ENOMEM;
-		if (!rc) {
-			k[kl_json_unescape(m.key, m.key_len, k)] = '\0';
-			v[kl_json_unescape(m.val + 1, m.val_len - 2, v)] = '\0';
-			int known = 0;
-			for (size_t i = 0; i < t->n_params && !known; i++)
-				known = !strcmp(t->params[i].key, k);
-			if (!known)
-				rc = push_param(t, k, v);
-		}
-		free(k);
-		free(v);
-		if (rc)
-			return rc;
-	}
-	return KL_OK;
-}
-
-int kl_catalog_merge_glue(struct kl_catalog_table *t, const char *json, size_t n, int *changed,
-			  struct kl_errbuf *eb)
-{
-	struct kl_json_error je;
-	const char *tab, *sd, *v;
-	size_t tab_n, sd_n, vn;
-	*changed = 0;
-	if (kl_json_parse(json, n, 64, NULL, &je) ||
-	    !jobj(json, n, "Table", KL_JSON_OBJECT, &tab, &tab_n))
-		return kl_errbuf_set(eb, KL_EPARSE, "Glue GetTable %s: not a table document",
-				     t->name);
-	struct kl_catalog_column *g = NULL, *gp = NULL;
-	size_t ng = 0, ngp = 0;
-	int rc = KL_OK;
-	if (jobj(tab, tab_n, "StorageDescriptor", KL_JSON_OBJECT, &sd, &sd_n)) {
-		if (jobj(sd, sd_n, "Columns", KL_JSON_ARRAY, &v, &vn))
-			rc = read_cols(v, vn, &g, &ng);
-		char *loc = jstr(sd, sd_n, "Location");
-		char *in = jstr(sd, sd_n, "InputFormat");
-		const char *want_in = t->format == KL_CATALOG_PARQUET ? PARQUET_IN : TEXT_IN;
-		if (!loc || strcmp(loc, t->location) || !in || strcmp(in, want_in))
-			*changed = 1;
-		free(loc);
-		free(in);
-		const char *si;
-		size_t si_n;
-		char *lib = NULL;
-		if (jobj(sd, sd_n, "SerdeInfo", KL_JSON_OBJECT, &si, &si_n))
-			lib = jstr(si, si_n, "SerializationLibrary");
-		const char *want = t->format == KL_CATALOG_PARQUET ? PARQUET_SERDE : JSON_SERDE;
-		if (!lib || strcmp(lib, want))
-			*changed = 1;
-		free(lib);
-	} else {
-		*changed = 1;
-	}
-	if (!rc && jobj(tab, tab_n, "PartitionKeys", KL_JSON_ARRAY, &v, &vn))
-		rc = read_cols(v, vn, &gp, &ngp);
-	if (!rc && !same_cols(gp, ngp, t->parts, t->n_parts))
-		*changed = 1;
-	rc = rc ? rc : merge_cols(t, g, ng, changed);
-	if (!rc && jobj(tab, tab_n, "Parameters", KL_JSON_OBJECT, &v, &vn))
-		rc = merge_params(t, v, vn, changed);
-	else if (!rc && t->n_params)
-		*changed = 1;
-	cols_free(g, ng);
-	cols_free(gp, ngp);
-	if (rc == KL_EPARSE)
-		return kl_errbuf_set(eb, rc, "Glue GetTable %s: a column without Name or Type",
-				     t->name);
-	if (rc)
-		return kl_errbuf_set(eb, rc, "catalog: out of memory");
-	return KL_OK;
 }

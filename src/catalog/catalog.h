@@ -65,14 +65,14 @@ struct kl_catalog_type {
 };
 
 struct kl_catalog_opts {
-	const char *database;  /* [a-z0-9_]{1,255}; NULL = "kinlake" */
-	const char *location;  /* lake root URL (s3://bucket/prefix); trailing '/' ignored */
+	const char *database;	  /* [a-z0-9_]{1,255}; NULL = "kinlake" */
+	const char *location;	  /* lake root URL (s3://bucket/prefix); trailing '/' ignored */
 	const char *table_prefix; /* NULL = "" */
 	enum kl_catalog_format format;
-	const char *compression;  /* JSON lines: "gzip", "zstd" or "none" (noted) */
+	const char *compression; /* JSON lines: "gzip", "zstd" or "none" (noted) */
 	enum kl_catalog_subtypes subtypes;
-	const char *first_day;    /* projection start when a type has none */
-	int dead_letters;         /* also a dead_letters table over errors/ */
+	const char *first_day;	    /* projection start when a type has none */
+	int dead_letters;	    /* also a dead_letters table over errors/ */
 	const char *const *reasons; /* dead-letter reasons (enum projection) */
 	size_t n_reasons;
 	const char *errors_compression; /* of dead-letter files; NULL = compression */
@@ -88,9 +88,9 @@ struct kl_catalog_param {
 };
 
 struct kl_catalog_table {
-	char *name;       /* Glue table name */
+	char *name;	  /* Glue table name */
 	char *event_type; /* raw event type; NULL for dead_letters */
-	char *location;   /* ends with '/' */
+	char *location;	  /* ends with '/' */
 	enum kl_catalog_format format;
 	struct kl_catalog_column *cols, *parts;
 	size_t n_cols, n_parts;

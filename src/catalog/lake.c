@@ -1,6 +1,7 @@
 /* lake.c — see lake.h. */
 #include "catalog/lake.h"
 #include "encode/parquet/schema.h"
+#include "route/partition.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,9 @@ struct priv {
 /* Columns every stored event has, for a type the registry does not know
  * (a JSON-lines lake has no registry). */
 static const struct kl_catalog_col common_cols[] = {
-	{"event_uuid", 10, KL_COL_STRING},	 {"event_name", 10, KL_COL_STRING},
-	{"created_at", 10, KL_COL_DOUBLE},	 {"created_datetime", 16, KL_COL_STRING},
-	{"event_type", 10, KL_COL_STRING},	 {"event_subtype", 13, KL_COL_STRING},
+    {"event_uuid", 10, KL_COL_STRING}, {"event_name", 10, KL_COL_STRING},
+    {"created_at", 10, KL_COL_DOUBLE}, {"created_datetime", 16, KL_COL_STRING},
+    {"event_type", 10, KL_COL_STRING}, {"event_subtype", 13, KL_COL_STRING},
 };
 
 static int cmp_str(const void *a, const void *b)
@@ -126,39 +127,6 @@ static int file_kind(const char *name, int *format, const char **compression)
 	return 1;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* Undo route/partition.c's Hive escaping (in place); the default partition
- * is the empty type. Returns the length. */
-static size_t hive_unescape(char *s)
-{
-	if (!strcmp(s, "__HIVE_DEFAULT_PARTITION__")) {
-		s[0] = '\0';
-		return 0;
-	}
-	size_t o = 0;
-	for (size_t i = 0; s[i]; i++) {
-		int h, l;
-		if (s[i] == '%' && (h = hexval(s[i + 1])) >= 0 && (l = hexval(s[i + 2])) >= 0) {
-			s[o++] = (char)(h * 16 + l);
-			i += 2;
-		} else {
-			s[o++] = s[i];
-		}
-	}
-	s[o] = '\0';
-	return o;
-}
-
 struct ctx {
 	struct kl_catalog_lake *l;
 	struct kl_store *store;
@@ -208,7 +176,8 @@ static int scan_days(struct ctx *x, const char *base, char **subs, size_t n_subs
 			snprintf(day, 11, "%s", days[0]);
 		if (nd && (errors ? !l->errors_compression : l->format < 0)) {
 			char sub[8192];
-			if (snprintf(sub, sizeof sub, "%sdt=%s/", dir, days[0]) >= (int)sizeof sub) {
+			if (snprintf(sub, sizeof sub, "%sdt=%s/", dir, days[0]) >=
+			    (int)sizeof sub) {
 				free_list(days, nd);
 				continue;
 			}
@@ -217,8 +186,8 @@ static int scan_days(struct ctx *x, const char *base, char **subs, size_t n_subs
 				size_t nh;
 				rc = list_names(x->store, sub, "hr=", 1, &hrs, &nh, x->eb);
 				if (!rc && nh)
-					snprintf(sub + strlen(sub), sizeof sub - strlen(sub), "hr=%s/",
-						 hrs[0]);
+					snprintf(sub + strlen(sub), sizeof sub - strlen(sub),
+						 "hr=%s/", hrs[0]);
 				free_list(hrs, nh);
 			}
 			rc = rc ? rc : sniff_file(x, sub, errors);
@@ -233,11 +202,23 @@ static int load_type(struct ctx *x, size_t idx, const char *escaped)
 	struct kl_catalog_lake *l = x->l;
 	struct type_info *ti = &((struct priv *)l->priv)->ti[idx];
 	struct kl_catalog_type *t = &l->types[idx];
-	if (!(ti->raw = strdup(escaped)))
-		return KL_ENOMEM;
-	size_t raw_len = hive_unescape(ti->raw);
+	struct kl_buf raw;
+	kl_buf_init(&raw, 0);
+	int rc = kl_hive_unescape(&raw, escaped, strlen(escaped));
+	rc = rc ? rc : kl_buf_putc(&raw, '\0');
+	if (rc == KL_EPARSE) { /* not a directory kinlake writes */
+		kl_buf_cleanup(&raw);
+		return kl_errbuf_set(x->eb, rc,
+				     "catalog: events/event_type=%s/ is not Hive-escaped", escaped);
+	}
+	if (rc) {
+		kl_buf_cleanup(&raw);
+		return rc;
+	}
+	ti->raw = raw.data; /* owned now */
+	size_t raw_len = raw.len - 1;
 	kl_schema_init(&ti->schema);
-	int rc = kl_schema_registry_load(x->store, ti->raw, raw_len, &ti->schema, x->eb);
+	rc = kl_schema_registry_load(x->store, ti->raw, raw_len, &ti->schema, x->eb);
 	memset(t, 0, sizeof *t);
 	t->name = ti->raw;
 	t->len = raw_len;
@@ -261,10 +242,10 @@ static int load_type(struct ctx *x, size_t idx, const char *escaped)
 	char dir[8192];
 	if (snprintf(dir, sizeof dir, "events/event_type=%s/", escaped) >= (int)sizeof dir)
 		return kl_errbuf_set(x->eb, KL_ELIMIT, "event type directory name too long");
-	rc = list_names(x->store, dir, "event_subtype=", 1, &ti->subtypes,
-			&ti->n_subtypes, x->eb);
-	rc = rc ? rc : scan_days(x, dir, ti->subtypes, ti->n_subtypes, "event_subtype=",
-				 ti->first_day, 0);
+	rc = list_names(x->store, dir, "event_subtype=", 1, &ti->subtypes, &ti->n_subtypes, x->eb);
+	rc = rc ? rc
+		: scan_days(x, dir, ti->subtypes, ti->n_subtypes, "event_subtype=", ti->first_day,
+			    0);
 	t->subtypes = (const char *const *)ti->subtypes;
 	t->n_subtypes = ti->n_subtypes;
 	t->first_day = ti->first_day[0] ? ti->first_day : NULL;

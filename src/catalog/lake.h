@@ -24,12 +24,12 @@ struct kl_catalog_lake {
 	size_t n;
 	char **reasons; /* dead-letter reasons found under errors/ */
 	size_t n_reasons;
-	char first_day[11];  /* earliest dt= of the lake, "" if no data */
+	char first_day[11]; /* earliest dt= of the lake, "" if no data */
 	/* from the first data / dead-letter file found; -1 if none */
-	int format;            /* enum kl_catalog_format */
-	const char *compression;        /* "none", "gzip", "zstd" (JSON lines) */
+	int format;			/* enum kl_catalog_format */
+	const char *compression;	/* "none", "gzip", "zstd" (JSON lines) */
 	const char *errors_compression; /* of dead-letter files */
-	size_t no_schema;      /* types without a registry entry (common columns only) */
+	size_t no_schema;		/* types without a registry entry (common columns only) */
 	void *priv;
 };
 

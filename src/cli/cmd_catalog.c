@@ -23,28 +23,28 @@ struct catalog_cfg {
 };
 
 static const struct kl_opt catalog_opts[] = {
-	{"lake", KL_OPT_STR, offsetof(struct catalog_cfg, lake), NULL, "DIR|s3://B/P",
-	 "the lake whose _kinlake/schemas/ and layout are read (required)", NULL, 0, 0},
-	{"database", KL_OPT_STR, offsetof(struct catalog_cfg, database), "kinlake", "DB",
-	 "Glue/Athena database of the tables ([a-z0-9_])", NULL, 0, 0},
-	{"location", KL_OPT_STR, offsetof(struct catalog_cfg, location), NULL, "s3://B/P",
-	 "where the tables point: the lake's S3 URL when --lake is a local copy of it "
-	 "(default: --lake itself, as s3:// or file://)", NULL, 0, 0},
-	{"table-prefix", KL_OPT_STR, offsetof(struct catalog_cfg, table_prefix), "", "PREFIX",
-	 "put before every table name", NULL, 0, 0},
-	{"subtypes", KL_OPT_CHOICE, offsetof(struct catalog_cfg, subtypes), "enum",
-	 "enum|injected", "event_subtype projection: the values seen (re-run after new "
-	 "subtypes appear), or injected (every query must name the subtype)",
-	 "enum|injected", 0, 0},
-	{"format", KL_OPT_CHOICE, offsetof(struct catalog_cfg, format), "auto",
-	 "auto|parquet|jsonl", "the lake's data file format (auto: from its files)",
-	 "auto|parquet|jsonl", 0, 0},
-	{"first-day", KL_OPT_STR, offsetof(struct catalog_cfg, first_day), NULL, "YYYY-MM-DD",
-	 "start of the dt projection (default: the lake's first day, else today)", NULL, 0, 0},
-	{"no-dead-letters", KL_OPT_FLAG, offsetof(struct catalog_cfg, no_dead_letters), NULL,
-	 NULL, "no dead_letters table over errors/", NULL, 0, 0},
-	{"region", KL_OPT_STR, offsetof(struct catalog_cfg, region), NULL, "REGION",
-	 "Glue's and an s3:// lake's AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0},
+    {"lake", KL_OPT_STR, offsetof(struct catalog_cfg, lake), NULL, "DIR|s3://B/P",
+     "the lake whose _kinlake/schemas/ and layout are read (required)", NULL, 0, 0},
+    {"database", KL_OPT_STR, offsetof(struct catalog_cfg, database), "kinlake", "DB",
+     "Glue/Athena database of the tables ([a-z0-9_])", NULL, 0, 0},
+    {"location", KL_OPT_STR, offsetof(struct catalog_cfg, location), NULL, "s3://B/P",
+     "where the tables point: the lake's S3 URL when --lake is a local copy of it "
+     "(default: --lake itself, as s3:// or file://)",
+     NULL, 0, 0},
+    {"table-prefix", KL_OPT_STR, offsetof(struct catalog_cfg, table_prefix), "", "PREFIX",
+     "put before every table name", NULL, 0, 0},
+    {"subtypes", KL_OPT_CHOICE, offsetof(struct catalog_cfg, subtypes), "enum", "enum|injected",
+     "event_subtype projection: the values seen (re-run after new "
+     "subtypes appear), or injected (every query must name the subtype)",
+     "enum|injected", 0, 0},
+    {"format", KL_OPT_CHOICE, offsetof(struct catalog_cfg, format), "auto", "auto|parquet|jsonl",
+     "the lake's data file format (auto: from its files)", "auto|parquet|jsonl", 0, 0},
+    {"first-day", KL_OPT_STR, offsetof(struct catalog_cfg, first_day), NULL, "YYYY-MM-DD",
+     "start of the dt projection (default: the lake's first day, else today)", NULL, 0, 0},
+    {"no-dead-letters", KL_OPT_FLAG, offsetof(struct catalog_cfg, no_dead_letters), NULL, NULL,
+     "no dead_letters table over errors/", NULL, 0, 0},
+    {"region", KL_OPT_STR, offsetof(struct catalog_cfg, region), NULL, "REGION",
+     "Glue's and an s3:// lake's AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0},
 };
 
 static void usage(FILE *f)
@@ -82,7 +82,8 @@ static int lake_store_open(struct lake_store *ls, const char *lake, const char *
 	kl_cred_chain_init(&ls->creds, &ls->env, kl_http_transport_of(ls->http));
 	struct kl_store_s3_opts so = {0};
 	if (!(so.region = kl_aws_region(&ls->env, region)))
-		return kl_errbuf_set(eb, KL_EINVAL, "no AWS region: set AWS_REGION or pass --region");
+		return kl_errbuf_set(eb, KL_EINVAL,
+				     "no AWS region: set AWS_REGION or pass --region");
 	so.endpoint = kl_store_s3_env_endpoint(&ls->env);
 	so.creds = &ls->creds;
 	return kl_store_s3_new(&ls->store, lake, &so, eb);
@@ -126,8 +127,8 @@ static int sync_tables(struct kl_catalog *c, const char *region)
 		if (rc == KL_OK) {
 			exists = 1;
 			kl_errbuf_clear(&eb);
-			rc = kl_catalog_merge_glue(t, g.c.resp.body.data, g.c.resp.body.len, &changed,
-						   &eb);
+			rc = kl_catalog_merge_glue(t, g.c.resp.body.data, g.c.resp.body.len,
+						   &changed, &eb);
 			if (rc) {
 				fprintf(stderr, "kinlake catalog sync: %s\n", eb.msg);
 				break;
@@ -154,8 +155,8 @@ static int sync_tables(struct kl_catalog *c, const char *region)
 		printf("%s %s.%s\n", exists ? "updated" : "created", c->database, t->name);
 		*(exists ? &updated : &created) += 1;
 	}
-	fprintf(stderr, "kinlake catalog sync: %zu created, %zu updated, %zu unchanged\n",
-		created, updated, unchanged);
+	fprintf(stderr, "kinlake catalog sync: %zu created, %zu updated, %zu unchanged\n", created,
+		updated, unchanged);
 out:
 	kl_buf_cleanup(&ti);
 	kl_glue_cleanup(&g);
@@ -225,8 +226,10 @@ static int run(const char *verb, struct catalog_cfg *cfg)
 		goto out;
 	}
 	if (lake.no_schema && o.format == KL_CATALOG_PARQUET)
-		fprintf(stderr, "kinlake catalog: %zu event type(s) without a registry schema: "
-				"common columns only\n", lake.no_schema);
+		fprintf(stderr,
+			"kinlake catalog: %zu event type(s) without a registry schema: "
+			"common columns only\n",
+			lake.no_schema);
 	if (!strcmp(verb, "ddl")) {
 		struct kl_buf out;
 		kl_buf_init(&out, 0);
@@ -238,9 +241,10 @@ static int run(const char *verb, struct catalog_cfg *cfg)
 		status = sync_tables(&cat, cfg->region);
 	}
 	if (cat.n_problems) {
-		fprintf(stderr, "kinlake catalog: %zu name problem(s); those names are not in the "
-				"tables:\n%.*s", cat.n_problems, (int)cat.problems.len,
-			cat.problems.data);
+		fprintf(stderr,
+			"kinlake catalog: %zu name problem(s); those names are not in the "
+			"tables:\n%.*s",
+			cat.n_problems, (int)cat.problems.len, cat.problems.data);
 		status = status ? status : 1;
 	}
 out:

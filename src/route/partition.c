@@ -2,6 +2,8 @@
 #include "route/partition.h"
 #include "core/err.h"
 
+#include <string.h>
+
 static const unsigned char safe[256] = {
 	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
 	['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
@@ -91,6 +93,33 @@ size_t kl_partition_values_max(const struct kl_event *ev)
 		n +=
 		    kl_partition_keys[c].len + kl_partition_value_max(ev, (enum kl_partition_col)c);
 	return n;
+}
+
+static int hexdig(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int kl_hive_unescape(struct kl_buf *out, const char *p, size_t n)
+{
+	if (n == sizeof KL_HIVE_DEFAULT - 1 && !memcmp(p, KL_HIVE_DEFAULT, n))
+		return KL_OK;
+	if (n == 0 || kl_buf_reserve(out, n))
+		return n ? KL_ENOMEM : KL_EPARSE;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '%') {
+			int h = i + 2 < n ? hexdig(p[i + 1]) : -1, l = h >= 0 ? hexdig(p[i + 2]) : -1;
+			if (l < 0)
+				return KL_EPARSE;
+			c = (unsigned char)(h << 4 | l);
+			i += 2;
+		} else if (!safe[c]) {
+			return KL_EPARSE;
+		}
+		out->data[out->len++] = (char)c;
+	}
+	return KL_OK;
 }
 
 int kl_partition_event(struct kl_buf *out, const struct kl_event *ev)

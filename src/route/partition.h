@@ -76,6 +76,12 @@ char *kl_partition_value_put(char *o, const struct kl_event *ev, enum kl_partiti
  * adds its own separators per column. */
 size_t kl_partition_values_max(const struct kl_event *ev);
 
+/* Append the value that kl_hive_escape() turned into p[0..n) (the default
+ * partition gives nothing: the empty or null value). KL_EPARSE if p is not
+ * something kl_hive_escape() writes (a byte outside [A-Za-z0-9._-] unescaped,
+ * a bad or lower-case %XX, empty), KL_ENOMEM. */
+int kl_hive_unescape(struct kl_buf *out, const char *p, size_t n);
+
 /* Append the events/... prefix of a parsed event. */
 int kl_partition_event(struct kl_buf *out, const struct kl_event *ev);
 

@@ -10,15 +10,24 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#define COL(n, k) {n, sizeof(n) - 1, k}
+#define COL(n, k)                                                                                  \
+	{                                                                                          \
+		n, sizeof(n) - 1, k                                                                \
+	}
 
 static const struct kl_catalog_col cols_a[] = {
-	COL("event_uuid", KL_COL_STRING), COL("event_subtype", KL_COL_STRING),
-	COL("select", KL_COL_INT),	  COL("a b", KL_COL_DOUBLE),
-	COL("UserId", KL_COL_BOOL),	  COL("userid", KL_COL_STRING),
-	COL("x.y", KL_COL_INT),		  COL("dt", KL_COL_STRING),
-	COL("tick`", KL_COL_INT),	  COL("it's", KL_COL_STRING),
-	{"", 0, KL_COL_INT},		  COL("ünï", KL_COL_STRING),
+    COL("event_uuid", KL_COL_STRING),
+    COL("event_subtype", KL_COL_STRING),
+    COL("select", KL_COL_INT),
+    COL("a b", KL_COL_DOUBLE),
+    COL("UserId", KL_COL_BOOL),
+    COL("userid", KL_COL_STRING),
+    COL("x.y", KL_COL_INT),
+    COL("dt", KL_COL_STRING),
+    COL("tick`", KL_COL_INT),
+    COL("it's", KL_COL_STRING),
+    {"", 0, KL_COL_INT},
+    COL("ünï", KL_COL_STRING),
 };
 static const struct kl_catalog_col cols_b[] = {COL("n", KL_COL_INT)};
 
@@ -67,13 +76,13 @@ static void opts(struct kl_catalog_opts *o)
 static void test_names_and_columns(void)
 {
 	struct kl_catalog_type types[] = {
-		ty("Page-View", cols_a, sizeof cols_a / sizeof *cols_a),
-		ty("web hook", cols_b, 1),
-		ty("a:b", cols_b, 1),	  /* ':' cannot be a table name */
-		ty("dup.x", cols_b, 1),	  /* collides with dup_x */
-		ty("dup_x", cols_b, 1),
-		ty("", cols_b, 1),	  /* the empty type */
-		ty("dead_letters", cols_b, 1), /* collides with the dead-letter table */
+	    ty("Page-View", cols_a, sizeof cols_a / sizeof *cols_a),
+	    ty("web hook", cols_b, 1),
+	    ty("a:b", cols_b, 1),   /* ':' cannot be a table name */
+	    ty("dup.x", cols_b, 1), /* collides with dup_x */
+	    ty("dup_x", cols_b, 1),
+	    ty("", cols_b, 1),		   /* the empty type */
+	    ty("dead_letters", cols_b, 1), /* collides with the dead-letter table */
 	};
 	types[1].first_day = "2025-12-31";
 	struct kl_catalog_opts o;
@@ -102,8 +111,8 @@ static void test_names_and_columns(void)
 	CHECK(t != NULL);
 	if (t) {
 		static const char *const want[][2] = {
-			{"event_uuid", "string"}, {"select", "bigint"}, {"a b", "double"},
-			{"userid", "boolean"},	  {"it's", "string"},	{"ünï", "string"}};
+		    {"event_uuid", "string"}, {"select", "bigint"}, {"a b", "double"},
+		    {"userid", "boolean"},    {"it's", "string"},   {"ünï", "string"}};
 		CHECK_EQ_INT(t->n_cols, 6);
 		for (size_t i = 0; i < 6 && i < t->n_cols; i++) {
 			CHECK_EQ_STR(t->cols[i].name, want[i][0]);
@@ -134,8 +143,9 @@ static void test_names_and_columns(void)
 	CHECK_EQ_INT(kl_catalog_ddl(&c, &d), KL_OK);
 	kl_buf_putc(&d, '\0');
 	CHECK(strncmp(d.data, "CREATE DATABASE IF NOT EXISTS `lake_db`;", 40) == 0);
-	CHECK(strstr(d.data, "CREATE EXTERNAL TABLE IF NOT EXISTS `lake_db`.`page_view` (\n"
-			     "  `event_uuid` string,\n  `select` bigint,\n  `a b` double,\n") != NULL);
+	CHECK(strstr(d.data,
+		     "CREATE EXTERNAL TABLE IF NOT EXISTS `lake_db`.`page_view` (\n"
+		     "  `event_uuid` string,\n  `select` bigint,\n  `a b` double,\n") != NULL);
 	CHECK(strstr(d.data, "PARTITIONED BY (`event_subtype` string, `dt` string, `hr` string)\n"
 			     "ROW FORMAT SERDE "
 			     "'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe'\n"
@@ -231,7 +241,7 @@ static void test_merge(void)
 	CHECK_EQ_INT(changed, 1);
 	const struct kl_catalog_table *t = &c2.t[0];
 	static const char *const want[][2] = {
-		{"a", "bigint"}, {"b", "double"}, {"z", "int"}, {"c", "boolean"}};
+	    {"a", "bigint"}, {"b", "double"}, {"z", "int"}, {"c", "boolean"}};
 	CHECK_EQ_INT(t->n_cols, 4);
 	for (size_t i = 0; i < 4 && i < t->n_cols; i++) {
 		CHECK_EQ_STR(t->cols[i].name, want[i][0]);
@@ -267,8 +277,7 @@ static void test_merge(void)
 	CHECK_EQ_INT(changed, 1);
 	/* not a table */
 	kl_errbuf_clear(&eb);
-	CHECK_EQ_INT(kl_catalog_merge_glue(&c5.t[0], "{\"Tab\":{}}", 10, &changed, &eb),
-		     KL_EPARSE);
+	CHECK_EQ_INT(kl_catalog_merge_glue(&c5.t[0], "{\"Tab\":{}}", 10, &changed, &eb), KL_EPARSE);
 	CHECK_EQ_INT(kl_catalog_merge_glue(&c5.t[0], "{\"Table\":", 9, &changed, &eb), KL_EPARSE);
 	kl_buf_cleanup(&g);
 	kl_buf_cleanup(&g2);

@@ -2,6 +2,7 @@
  * the escaping of every byte, the partition columns the Firehose handler
  * returns, the dates of events and dead letters. */
 #include "check.h"
+#include "core/err.h"
 #include "route/partition.h"
 
 #include <time.h>
@@ -21,6 +22,25 @@ static void escaping(void)
 	kl_buf_reset(&b);
 	kl_hive_escape(&b, NULL, 0);
 	CHECK_EQ_MEM(b.data, b.len, "__HIVE_DEFAULT_PARTITION__");
+
+	/* unescape: the inverse, and only of what escape writes */
+	static const char *const values[] = {"a-Z_0.9", "web hook/../x=y%:é", "", "a\0b"};
+	static const size_t lens[] = {7, 19, 0, 3};
+	for (size_t i = 0; i < 4; i++) {
+		struct kl_buf esc, back;
+		kl_buf_init(&esc, 0);
+		kl_buf_init(&back, 0);
+		kl_hive_escape(&esc, values[i], lens[i]);
+		CHECK_EQ_INT(kl_hive_unescape(&back, esc.data, esc.len), KL_OK);
+		CHECK(back.len == lens[i] && (!lens[i] || !memcmp(back.data, values[i], lens[i])));
+		kl_buf_cleanup(&esc);
+		kl_buf_cleanup(&back);
+	}
+	static const char *const bad[] = {"a b", "%2", "%zz", "%2f", "x/y", ""};
+	for (size_t i = 0; i < 6; i++) {
+		kl_buf_reset(&b);
+		CHECK_EQ_INT(kl_hive_unescape(&b, bad[i], strlen(bad[i])), KL_EPARSE);
+	}
 	kl_buf_reset(&b);
 	kl_hive_escape(&b, NULL, 5); /* no bytes: a null value, whatever the length */
 	CHECK_EQ_MEM(b.data, b.len, "__HIVE_DEFAULT_PARTITION__");

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
@@ -73,7 +74,10 @@ static int lake_store_open(struct lake_store *ls, const char *lake, const char *
 			   struct kl_errbuf *eb)
 {
 	memset(ls, 0, sizeof *ls);
-	if (strncmp(lake, "s3://", 5))
+	struct stat st;
+	if (strncmp(lake, "s3://", 5) && (stat(lake, &st) || !S_ISDIR(st.st_mode)))
+		return kl_errbuf_set(eb, KL_ENOTFOUND, "%s: no such lake directory", lake);
+	if (strncmp(lake, "s3://", 5)) /* (the local store would create a missing root) */
 		return kl_store_local_new(&ls->store, lake, eb);
 	struct kl_http_opts ho = {0};
 	if (!(ls->http = kl_http_new(&ho, eb)))

@@ -177,4 +177,12 @@ $PY -c 'import sqlglot,sys; sqlglot.parse(open(sys.argv[1]).read(), read="hive")
 	|| fail "jsonl ddl: $(cat "$T/jl.err")"
 grep -qF "'compressionType'='gzip'" "$T/jl.sql" || fail "jsonl: compression not noted"
 $PY "$T/check.py" "$T/jl.sql" "$T/jl" s3://bkt/jl jsonl || fail "JSON-lines DDL does not match the lake"
+# usage errors exit 2, a missing lake 1 (and is not created)
+rc=0; "$KL" catalog >/dev/null 2>&1 || rc=$?; [ "$rc" = 2 ] || fail "no action: exit $rc"
+rc=0; "$KL" catalog drop --lake "$T/lake" 2>/dev/null || rc=$?; [ "$rc" = 2 ] || fail "bad action: exit $rc"
+rc=0; "$KL" catalog ddl 2>/dev/null || rc=$?; [ "$rc" = 2 ] || fail "no --lake: exit $rc"
+rc=0; "$KL" catalog ddl --lake "$T/lake" --database Bad-Name 2>"$T/e" >/dev/null || rc=$?
+[ "$rc" = 1 ] && grep -q "database name 'Bad-Name'" "$T/e" || fail "bad database: exit $rc $(cat "$T/e")"
+rc=0; "$KL" catalog ddl --lake "$T/none" 2>"$T/e" || rc=$?
+[ "$rc" = 1 ] && grep -q "no such lake directory" "$T/e" && [ ! -e "$T/none" ] || fail "missing lake: exit $rc"
 echo "catalog ddl ok"

@@ -4,8 +4,8 @@
  * First byte even: the rest is a GetTable answer merged into a planned
  * table; odd: the rest is "type\ncol\ncol..." planned into a table.
  * Invariants: never crash; the TableInput written afterwards is valid JSON;
- * every DDL identifier is closed (an even number of backticks); no column
- * is dropped by a merge. */
+ * every DDL identifier of a planned table is closed (an even number of
+ * backticks); no column is dropped by a merge. */
 #include "catalog/catalog.h"
 #include "fuzz_common.h"
 #include "parse/json.h"
@@ -14,7 +14,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_outputs(const struct kl_catalog *c)
+static void check_outputs(const struct kl_catalog *c, int ddl)
 {
 	struct kl_buf b;
 	kl_buf_init(&b, 0);
@@ -25,6 +25,10 @@ static void check_outputs(const struct kl_catalog *c)
 		REQUIRE(kl_json_parse(b.data, b.len, 64, NULL, &je) == 0);
 	}
 	kl_buf_reset(&b);
+	if (!ddl) { /* a merged table only ever goes back to Glue as JSON */
+		kl_buf_cleanup(&b);
+		return;
+	}
 	REQUIRE(kl_catalog_ddl(c, &b) == KL_OK);
 	size_t ticks = 0;
 	for (size_t i = 0; i < b.len; i++)
@@ -70,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct kl_catalog_type t = {p, tl, cols, nc, subs, 2, NULL};
 		REQUIRE(kl_catalog_build(&c, &o, &t, 1, NULL) == KL_OK);
 	}
-	check_outputs(&c);
+	check_outputs(&c, data[0] % 2);
 	kl_catalog_cleanup(&c);
 	return 0;
 }

@@ -544,10 +544,13 @@ static int put_literal(struct kl_buf *b, const char *s)
 	return rc ? rc : kl_buf_putc(b, '\'');
 }
 
-/* A quoted identifier: names never hold '`' (checked when built). */
+/* A quoted identifier; a '`' (never in a planned name) is doubled. */
 static int put_ident(struct kl_buf *b, const char *s)
 {
-	return kl_buf_printf(b, "`%s`", s);
+	int rc = kl_buf_putc(b, '`');
+	for (; *s && !rc; s++)
+		rc = *s == '`' ? kl_buf_puts(b, "``") : kl_buf_putc(b, *s);
+	return rc ? rc : kl_buf_putc(b, '`');
 }
 
 static int put_cols(struct kl_buf *b, const struct kl_catalog_column *c, size_t n, const char *sep)

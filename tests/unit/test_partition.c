@@ -36,10 +36,10 @@ static void escaping(void)
 		kl_buf_cleanup(&esc);
 		kl_buf_cleanup(&back);
 	}
-	static const char *const bad[] = {"a b", "%2", "%zz", "%2f", "x/y", ""};
+	static const char *const not_escaped[] = {"a b", "%2", "%zz", "%2f", "x/y", ""};
 	for (size_t i = 0; i < 6; i++) {
 		kl_buf_reset(&b);
-		CHECK_EQ_INT(kl_hive_unescape(&b, bad[i], strlen(bad[i])), KL_EPARSE);
+		CHECK_EQ_INT(kl_hive_unescape(&b, not_escaped[i], strlen(not_escaped[i])), KL_EPARSE);
 	}
 	kl_buf_reset(&b);
 	kl_hive_escape(&b, NULL, 5); /* no bytes: a null value, whatever the length */

@@ -119,7 +119,7 @@ struct ingest_cfg {
 	const char *stream, *start, *region, *sse, *sse_kms_key_id;
 	size_t multipart_threshold;
 	int64_t exit_idle_ms;
-	int format, compression;
+	const char *format, *compression; /* names: kl_format_parse, kl_compression_parse */
 	int64_t level;
 	size_t max_file_bytes, memory_limit, max_record_bytes, row_group_bytes;
 	int64_t flush_interval_ms, max_depth;
@@ -152,12 +152,10 @@ static const struct kl_opt ingest_opts[] = {
 	 "S3: server-side encryption of every object", NULL, 0, 0},
 	{"sse-kms-key-id", KL_OPT_STR, offsetof(struct ingest_cfg, sse_kms_key_id), NULL, "ID",
 	 "S3: the KMS key for --sse aws:kms (default: the bucket's AWS-managed key)", NULL, 0, 0},
-	{"format", KL_OPT_CHOICE, offsetof(struct ingest_cfg, format), "parquet", "parquet|jsonl",
-	 "data file format: typed Parquet (one schema per event type) or JSON lines",
-	 "parquet|jsonl", 0, 0},
-	{"compression", KL_OPT_CHOICE, offsetof(struct ingest_cfg, compression), "zstd",
-	 "zstd|gzip|none|snappy", "compression of data files (snappy: parquet only)",
-	 "zstd|gzip|none|snappy", 0, 0},
+	{"format", KL_OPT_STR, offsetof(struct ingest_cfg, format), "parquet", "parquet|jsonl",
+	 "data file format: typed Parquet (one schema per event type) or JSON lines", NULL, 0, 0},
+	{"compression", KL_OPT_STR, offsetof(struct ingest_cfg, compression), "zstd",
+	 "zstd|gzip|none|snappy", "compression of data files (snappy: parquet only)", NULL, 0, 0},
 	{"compression-level", KL_OPT_I64, offsetof(struct ingest_cfg, level), "0", "N",
 	 "codec level, 0 = codec default (zstd 1, gzip 6)", NULL, 0, 22},
 	{"max-file-bytes", KL_OPT_SIZE, offsetof(struct ingest_cfg, max_file_bytes), "128MiB",
@@ -241,20 +239,27 @@ static int cmd_ingest(int argc, char **argv)
 	if (c.cloudwatch_ns && (!c.stream || !*c.cloudwatch_ns))
 		return bad_usage("ingest", "--cloudwatch-namespace needs --stream and a non-empty name");
 
+	int format = kl_format_parse(c.format), comp = kl_compression_parse(c.compression);
+	char msg[200];
+	if (format < 0) {
+		snprintf(msg, sizeof msg, "--format: '%.100s' is not one of parquet|jsonl", c.format);
+		return bad_usage("ingest", msg);
+	}
+	if (comp < 0) {
+		snprintf(msg, sizeof msg, "--compression: '%.100s' is not one of zstd|gzip|none|snappy",
+			 c.compression);
+		return bad_usage("ingest", msg);
+	}
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);
 	o.input = c.input;
 	o.lake = c.lake;
 	o.input_id = c.input_id;
-	o.format = c.format == 0 ? KL_FORMAT_PARQUET : KL_FORMAT_JSONL;
-	if (c.compression == 3) {
-		if (o.format != KL_FORMAT_PARQUET)
-			return bad_usage("ingest", "--compression snappy is only available with "
-						   "--format parquet");
-		o.parquet_snappy = 1;
-		c.compression = KL_COMP_ZSTD; /* dead letters */
-	}
-	o.compression = (enum kl_compression)c.compression;
+	o.format = (enum kl_format)format;
+	o.compression = (enum kl_compression)comp;
+	if (o.compression == KL_COMP_SNAPPY && o.format != KL_FORMAT_PARQUET)
+		return bad_usage("ingest", "--compression snappy is only available with "
+					   "--format parquet");
 	o.level = (int)c.level;
 	o.max_file_bytes = c.max_file_bytes;
 	o.memory_limit = c.memory_limit;

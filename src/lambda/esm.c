@@ -202,9 +202,15 @@ static int src_origin(struct kl_source *base, uint64_t pos, char *out, size_t ca
 	return kl_seqmap_origin(&e->seqs, e->input, pos, out, cap);
 }
 
+static uint64_t src_next_pos(struct kl_source *base)
+{
+	return ((struct kl_esm_source *)base)->next_pos;
+}
+
 /* no checkpoint or resume: Lambda keeps the position */
 static const struct kl_source_ops esm_source_ops = {
     .next = src_next,	      /* the batch's user records, KPL de-aggregated */
+    .next_pos = src_next_pos, /* ordinals within the batch */
     .free = src_free,	      /* nothing: the batch belongs to struct kl_esm */
     .pos_name = src_pos_name, /* "<shard>-<sequence number>[-<n>]" (seqmap.h) */
     .origin = src_origin,     /* "kinesis:<ARN>/<shard>:<seq>[:<n>]" (seqmap.h) */

@@ -40,9 +40,6 @@ void kl_ingest_opts_default(struct kl_ingest_opts *o)
 	kl_event_limits_default(&o->limits);
 }
 
-struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store,
-					  struct kl_schema_registry *registry);
-
 /*
  * The writer thread: encode -> store -> commit run here, in submission order,
  * while the main thread keeps parsing. A job is a set of partition buffers
@@ -56,7 +53,11 @@ struct job_item {
 	const char *key; /* owned by the partition table, stable */
 	size_t key_len;
 	struct kl_buf data;
+	/* a too_large record kept whole on disk: `data` is then the head of its
+	 * dead-letter line, and the spill its raw bytes (deadletter.h) */
+	struct kl_spill spill;
 	uint64_t count, first_pos, last_pos;
+	int dead;    /* a dead-letter file (errors/...), else a data file */
 	int durable; /* committed and synced (for o->on_file) */
 };
 
@@ -264,10 +265,34 @@ static int open_stream(struct run *r)
 
 /* --- flushing ------------------------------------------------------------ */
 
+struct piece_ctx {
+	struct kl_encoder *enc;
+	struct kl_errbuf *eb;
+};
+
+static int write_piece(void *ctx, const void *p, size_t n)
+{
+	struct piece_ctx *c = ctx;
+	return c->enc->ops->write(c->enc, p, n, c->eb);
+}
+
+/* A spilled dead letter: its head from memory, its raw bytes from the spill. */
+static int encode_spilled(struct run *r, struct kl_encoder *enc, const struct job_item *it,
+			  struct kl_store_file *f)
+{
+	if (!enc->ops->begin)
+		return kl_errbuf_set(r->eb, KL_EINVAL, "the dead-letter encoder cannot stream");
+	struct piece_ctx c = {enc, r->eb};
+	uint64_t total = it->data.len + kl_deadletter_spill_tail_len(it->spill.len);
+	int rc = enc->ops->begin(enc, total, kl_store_write_cb, f);
+	rc = rc ? rc : enc->ops->write(enc, it->data.data, it->data.len, r->eb);
+	rc = rc ? rc : kl_deadletter_stream_spill(&it->spill, write_piece, &c, r->eb);
+	return rc ? rc : enc->ops->end(enc, r->eb);
+}
+
 static int write_item(struct run *r, const struct job_item *it)
 {
-	int dead = it->key[0] == 'e' && it->key[1] == 'r';
-	struct kl_encoder *enc = dead ? r->dead_enc : r->data_enc;
+	struct kl_encoder *enc = it->dead ? r->dead_enc : r->data_enc;
 	kl_buf_reset(&r->name);
 	int rc = kl_buf_printf(&r->name, "%.*s/%s%s", (int)it->key_len, it->key, it->stem, enc->ext);
 	if (rc)
@@ -275,7 +300,11 @@ static int write_item(struct run *r, const struct job_item *it)
 	struct kl_store_file *f;
 	if ((rc = r->store->ops->open(r->store, r->name.data, &f)))
 		return kl_errbuf_set(r->eb, rc, "%s", r->store->err.msg);
-	rc = enc->encode(enc, it->data.data, it->data.len, it->count, kl_store_write_cb, f, r->eb);
+	if (it->spill.fd >= 0)
+		rc = encode_spilled(r, enc, it, f);
+	else
+		rc = enc->ops->encode(enc, it->data.data, it->data.len, it->count, kl_store_write_cb,
+				      f, r->eb);
 	if (rc) {
 		r->store->ops->abort(f);
 		return kl_errbuf_set(r->eb, rc, "%s", r->store->err.code ? r->store->err.msg
@@ -318,7 +347,7 @@ static int run_job(struct run *r, struct job *j)
 	pthread_mutex_lock(&r->w.mu);
 	for (size_t i = 0; i < j->n; i++) {
 		const struct job_item *it = &j->items[i];
-		if (it->key[0] == 'e' && it->key[1] == 'r')
+		if (it->dead)
 			r->st->dead += it->count;
 		else
 			r->st->stored += it->count;
@@ -330,7 +359,7 @@ static int run_job(struct run *r, struct job *j)
 		uint64_t data = 0, dead = 0, out = r->store->bytes_committed;
 		for (size_t i = 0; i < j->n; i++) {
 			const struct job_item *it = &j->items[i];
-			*(it->key[0] == 'e' && it->key[1] == 'r' ? &dead : &data) += it->count;
+			*(it->dead ? &dead : &data) += it->count;
 		}
 		ADD(m->stored, data);
 		ADD(m->dead, dead);
@@ -352,6 +381,7 @@ static void job_free(struct run *r, struct job *j)
 			r->o->on_file(r->o->on_file_ctx, it->first_pos, it->last_pos, it->count,
 				      it->durable);
 		kl_buf_cleanup(&j->items[i].data);
+		kl_spill_close(&j->items[i].spill);
 	}
 	free(j->items);
 	free(j);
@@ -386,18 +416,20 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-/* Move the batch's buffers into a job and queue it; waits while the writer
- * has WRITER_MAX_JOBS pending. Main thread. */
-static int flush_batch(struct run *r)
+/* Move the batch's buffers into a new job (not queued yet). Main thread. */
+static struct job *job_build(struct run *r)
 {
 	struct job *j = calloc(1, sizeof *j);
 	if (!j || !(j->items = calloc(r->nbatch, sizeof *j->items))) {
 		free(j);
-		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+		kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+		return NULL;
 	}
 	for (size_t i = 0; i < r->nbatch; i++) {
 		struct kl_part *p = r->batch[i];
 		struct job_item *it = &j->items[j->n++];
+		it->spill.fd = -1;
+		it->dead = p->dead;
 		it->key = p->key;
 		it->key_len = p->key_len;
 		it->count = p->count;
@@ -416,6 +448,12 @@ static int flush_batch(struct run *r)
 	    r->src->ops->checkpoint(r->src, j->resume, j->checkpoint, sizeof j->checkpoint))
 		j->checkpoint[0] = '\0';
 	j->window = kl_dedup_oldest_pos(&r->dedup, j->resume);
+	return j;
+}
+
+/* Queue a job; waits while the writer has WRITER_MAX_JOBS pending. */
+static int job_queue(struct run *r, struct job *j)
+{
 	struct writer *w = &r->w;
 	pthread_mutex_lock(&w->mu);
 	while (w->queued >= WRITER_MAX_JOBS && !w->failed)
@@ -437,6 +475,13 @@ static int flush_batch(struct run *r)
 		return r->eb->code ? r->eb->code : KL_EIO;
 	}
 	return KL_OK;
+}
+
+/* Move the batch's buffers into a job and queue it. Main thread. */
+static int flush_batch(struct run *r)
+{
+	struct job *j = job_build(r);
+	return j ? job_queue(r, j) : r->eb->code;
 }
 
 /* Wait for every queued job; returns the writer's first error, if any. */
@@ -524,22 +569,82 @@ static int note_name(struct run *r, const struct kl_event *ev, uint64_t pos)
 	return KL_OK;
 }
 
+/* Skip the rest of a record handed out with `more` (not stored this run). */
+static int skip_rest(struct run *r)
+{
+	const char *p;
+	size_t n;
+	int s;
+	while ((s = r->src->ops->rest(r->src, &p, &n)) == 1)
+		;
+	if (s < 0)
+		return s == KL_EINTR ? s : kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+	r->read_pos = kl_source_next_pos(r->src);
+	return KL_OK;
+}
+
+/*
+ * A record over the source's hard cap (`more`): a too_large dead letter
+ * that keeps every byte. Its bytes go to a spill file as they are read; the
+ * dead letter is a file of its own, named after the record like any file
+ * whose first record it is, and the writer streams it from the spill, so
+ * memory stays bounded whatever the record's length. The partition's
+ * earlier records are flushed first: its files stay in input order.
+ */
+static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_part *p,
+			  const char *source)
+{
+	int rc;
+	if (p->count && ((rc = batch_add(r, p)) || (rc = flush_batch(r))))
+		return rc;
+	struct kl_spill sp = {-1, 0};
+	const char *piece;
+	size_t n;
+	int s = 0;
+	rc = kl_spill_open(&sp, r->eb);
+	rc = rc ? rc : kl_spill_write(&sp, rec->p, rec->n, r->eb);
+	while (!rc && (s = r->src->ops->rest(r->src, &piece, &n)) == 1)
+		rc = kl_spill_write(&sp, piece, n, r->eb);
+	if (!rc && s < 0)
+		rc = s == KL_EINTR ? s : kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+	if (rc) {
+		kl_spill_close(&sp);
+		return rc;
+	}
+	r->read_pos = kl_source_next_pos(r->src);
+	char msg[160];
+	snprintf(msg, sizeof msg, "record of %" PRIu64 " bytes is larger than the %zu-byte limit",
+		 sp.len, r->o->limits.max_record_bytes);
+	struct kl_deadletter d = {kl_reject_name(KL_REJ_TOO_LARGE), msg, source, rec->pos, 0,
+				  NULL, 0, 0};
+	if (kl_deadletter_format_head(&p->data, &d)) {
+		kl_spill_close(&sp);
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	}
+	p->dead = 1;
+	kl_parts_note_append(&r->parts, p, rec->pos, kl_mono_ns());
+	struct job *j = NULL;
+	if ((rc = batch_add(r, p)) || !(j = job_build(r))) {
+		kl_spill_close(&sp);
+		return rc ? rc : r->eb->code;
+	}
+	j->items[0].spill = sp;
+	return job_queue(r, j);
+}
+
 static int on_record(struct run *r, const struct kl_record *rec)
 {
 	const struct kl_ingest_opts *o = r->o;
 	struct kl_event *ev = &r->ev;
 	int replay_only = rec->pos < r->state.resume;
 	enum kl_reject rej;
-	if (rec->full_len > rec->n) {
-		rej = KL_REJ_TOO_LARGE;
-		ev->reject = rej;
-		snprintf(ev->msg, sizeof ev->msg, "record of %zu bytes is larger than the %zu-byte limit",
-			 rec->full_len, o->limits.max_record_bytes);
-		ev->err_offset = 0;
-	} else {
+	if (rec->more) /* over the source's hard cap: its message is made once it is read */
+		rej = ev->reject = KL_REJ_TOO_LARGE;
+	else
 		rej = kl_event_parse(ev, rec->p, rec->n, &o->limits);
-	}
 	if (replay_only) {
+		if (rec->more)
+			return skip_rest(r);
 		/* already durable: only rebuild the dedup window */
 		if (rej == KL_REJ_NONE)
 			kl_dedup_check(&r->dedup, ev->uuid.p, ev->uuid.n, rec->pos);
@@ -577,15 +682,18 @@ static int on_record(struct run *r, const struct kl_record *rec)
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
 	if (p->has_stored && rec->pos <= p->stored_upto) {
 		r->st->replayed++;
-		return KL_OK;
+		return rec->more ? skip_rest(r) : KL_OK;
 	}
 	int rc;
+	p->dead = rej != KL_REJ_NONE;
 	if (rej != KL_REJ_NONE) {
 		r->st->dead_by_reason[rej]++;
 		char origin[768];
 		const char *source = r->source_name;
 		if (r->src->ops->origin && !r->src->ops->origin(r->src, rec->pos, origin, sizeof origin))
 			source = origin;
+		if (rec->more)
+			return on_long_record(r, rec, p, source);
 		struct kl_deadletter d = {kl_reject_name(rej), ev->msg,   source,
 					  rec->pos,            ev->err_offset, rec->p,
 					  rec->n,              rec->full_len};
@@ -654,6 +762,7 @@ static int run_loop(struct run *r)
 	int rc;
 	int timeout = -1;
 	for (;;) {
+		rec.more = 0;
 		int s = kl_source_next(r->src, &rec, timeout);
 		if (s == KL_SRC_EOF)
 			break;
@@ -666,9 +775,14 @@ static int run_loop(struct run *r)
 		if (s == KL_SRC_RECORD) {
 			if (timeout < 0) /* something is buffered now: wake up for its age */
 				timeout = (int)(o->flush_interval_ms < 60000 ? o->flush_interval_ms : 60000) + 1;
-			/* byte offsets for files; ordinals for streams */
-			r->read_pos = rec.pos + (r->src->ops->checkpoint ? 1 : rec.full_len + 1);
-			if ((rc = on_record(r, &rec)))
+			/* a long record's rest is not read yet: it counts once it is */
+			r->read_pos = rec.more ? rec.pos : kl_source_next_pos(r->src);
+			rc = on_record(r, &rec);
+			if (rc == KL_EINTR) { /* stopped inside a long record */
+				r->st->interrupted = 1;
+				break;
+			}
+			if (rc)
 				return rc;
 		}
 		if (s == KL_SRC_IDLE || (++n & 4095) == 0) {
@@ -767,9 +881,14 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 		goto out;
 	}
-	r.dead_enc = kl_encoder_jsonl_new(o->compression, o->level);
-	r.data_enc = o->format == KL_FORMAT_PARQUET ? kl_encoder_parquet_new(o, r.store, r.registry)
-						    : kl_encoder_jsonl_new(o->compression, o->level);
+	struct kl_encoder_opts eo = {o->compression, o->level, o->row_group_bytes};
+	/* dead letters are JSON lines: with snappy (Parquet only) they take zstd */
+	struct kl_encoder_opts dead_eo = eo;
+	if (dead_eo.compression == KL_COMP_SNAPPY)
+		dead_eo.compression = KL_COMP_ZSTD;
+	r.dead_enc = kl_encoder_jsonl_new(&dead_eo);
+	r.data_enc = o->format == KL_FORMAT_PARQUET ? kl_encoder_parquet_new(&eo, r.store, r.registry)
+						    : kl_encoder_jsonl_new(&eo);
 	if (!r.dead_enc || !r.data_enc) {
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot create the %s encoder",
 				   o->format == KL_FORMAT_PARQUET ? "parquet" : "jsonl");

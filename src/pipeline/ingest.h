@@ -13,7 +13,7 @@
 #define KL_PIPELINE_INGEST_H
 
 #include "core/err.h"
-#include "encode/jsonl/jsonl.h"
+#include "encode/encoder.h"
 #include "event/event.h"
 
 #include <pthread.h>
@@ -23,14 +23,12 @@ struct kl_dedup;
 struct kl_metrics;
 struct kl_schema_registry;
 
-enum kl_format { KL_FORMAT_JSONL, KL_FORMAT_PARQUET };
-
 struct kl_ingest_opts {
 	const char *input;    /* path, or "-" for stdin */
 	const char *input_id; /* NULL: hash of the file content; stdin: unique per run */
 	const char *lake;     /* lake root directory */
 	enum kl_format format;
-	enum kl_compression compression;
+	enum kl_compression compression; /* of data files; dead letters: zstd for snappy */
 	int level;                 /* compression level, 0 = default */
 	size_t max_file_bytes;     /* flush a partition at this many buffered bytes */
 	int64_t flush_interval_ms; /* ... or when its oldest record is this old */
@@ -52,7 +50,6 @@ struct kl_ingest_opts {
 	 * can sit on different shards). Borrowed; guarded by the mutex. */
 	struct kl_dedup *shared_dedup;
 	pthread_mutex_t *shared_dedup_mu;
-	int parquet_snappy;     /* parquet pages with snappy instead of `compression` */
 	/* Live counters (metrics/metrics.h), borrowed, may be NULL: the reader
 	 * adds what it read every few thousand records, the writer what is
 	 * durable after each commit. Several runs may share one. */

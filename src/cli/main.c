@@ -6,6 +6,7 @@
 #include "cli/cmd_catalog.h"
 #include "cli/cmd_plan.h"
 #include "cli/opts.h"
+#include "cli/progress.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "deadletter/deadletter.h"
@@ -268,7 +269,11 @@ static int cmd_ingest(int argc, char **argv)
 	o.limits.max_record_bytes = c.max_record_bytes;
 	o.limits.max_depth = (unsigned)c.max_depth;
 	o.row_group_bytes = c.row_group_bytes;
-	o.progress = !c.no_progress && isatty(2);
+	int bar = !c.no_progress && isatty(2);
+	if (bar) {
+		o.progress = kl_cli_progress_bar;
+		o.progress_ctx = stderr;
+	}
 	o.stop_fd = stop_fd_open();
 
 	struct kl_ingest_stats st;
@@ -294,7 +299,7 @@ static int cmd_ingest(int argc, char **argv)
 	rep.cloudwatch_region = c.region;
 	rep.log = stderr;
 	rep.log_prefix = "kinlake ingest: ";
-	if (!c.quiet && !o.progress && c.status_interval_ms > 0) {
+	if (!c.quiet && !bar && c.status_interval_ms > 0) {
 		rep.status = stderr;
 		rep.status_prefix = "kinlake ingest: status: ";
 		rep.status_interval_ms = c.status_interval_ms;

@@ -61,7 +61,7 @@ int kl_esm_config_env(struct kl_esm_config *c, const struct kl_aws_env *e, struc
 				     "got '%.100s'", v);
 	if ((v = env(e, "KINLAKE_COMPRESSION"))) {
 		int comp = kl_compression_parse(v);
-		if (comp < 0)
+		if (comp < 0 || comp == KL_COMP_SNAPPY) /* snappy: not offered here */
 			return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_COMPRESSION must be zstd, gzip "
 					     "or none, got '%.100s'", v);
 		c->compression = (enum kl_compression)comp;

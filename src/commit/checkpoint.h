@@ -45,8 +45,8 @@ struct kl_checkpoint_file {
 struct kl_checkpoint_job {
 	const struct kl_checkpoint_file *files;
 	size_t n;
-	uint64_t resume; /* every record before it is durable (or a duplicate) */
-	uint64_t window; /* the dedup window starts here */
+	uint64_t resume;	       /* every record before it is durable (or a duplicate) */
+	uint64_t window;	       /* the dedup window starts here */
 	const char *source_checkpoint; /* the source's resume point for `resume`, "" if none */
 };
 
@@ -87,14 +87,14 @@ struct kl_state_checkpoint {
 	struct kl_checkpoint base;
 	struct kl_state state;
 	int open;
-	int run_positions; /* positions are this run's (a stream): only C lines carry over */
+	int run_positions;   /* positions are this run's (a stream): only C lines carry over */
 	uint64_t input_size; /* the D line's size */
 };
 
 /* A file's state in a local lake: _kinlake/state/<input_id>.log under
  * `lake`. input_size: the input's size (0 unknown), for the done marker. */
-int kl_state_checkpoint_open(struct kl_state_checkpoint *c, const char *lake,
-			     const char *input_id, uint64_t input_size);
+int kl_state_checkpoint_open(struct kl_state_checkpoint *c, const char *lake, const char *input_id,
+			     uint64_t input_size);
 /* A stream shard's state, one object in `store` (borrowed). */
 int kl_state_checkpoint_open_store(struct kl_state_checkpoint *c, struct kl_store *store,
 				   const char *input_id);

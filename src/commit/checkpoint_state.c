@@ -36,7 +36,8 @@ static int state_commit(struct kl_checkpoint *base, const struct kl_checkpoint_j
 	struct kl_state *st = &c->state;
 	int rc = KL_OK;
 	for (size_t i = 0; i < j->n && !rc; i++)
-		rc = kl_state_note_part(st, j->files[i].key, j->files[i].key_len, j->files[i].last_pos);
+		rc = kl_state_note_part(st, j->files[i].key, j->files[i].key_len,
+					j->files[i].last_pos);
 	if (!rc)
 		kl_state_note_progress(st, j->resume, j->window);
 	if (!rc && j->source_checkpoint && j->source_checkpoint[0])
@@ -57,10 +58,10 @@ static int state_finish(struct kl_checkpoint *base)
 }
 
 static const struct kl_checkpoint_ops state_ops = {
-	.load = state_load,     /* P lines -> stored partitions, R -> resume; or C -> source */
-	.commit = state_commit, /* P per file, R, C; fsync (or one PUT) */
-	.file = NULL,           /* the log records partitions, not files */
-	.finish = state_finish, /* D <size> for a file input */
+    .load = state_load,	    /* P lines -> stored partitions, R -> resume; or C -> source */
+    .commit = state_commit, /* P per file, R, C; fsync (or one PUT) */
+    .file = NULL,	    /* the log records partitions, not files */
+    .finish = state_finish, /* D <size> for a file input */
 };
 
 static void init(struct kl_state_checkpoint *c)
@@ -69,8 +70,8 @@ static void init(struct kl_state_checkpoint *c)
 	c->base.ops = &state_ops;
 }
 
-int kl_state_checkpoint_open(struct kl_state_checkpoint *c, const char *lake,
-			     const char *input_id, uint64_t input_size)
+int kl_state_checkpoint_open(struct kl_state_checkpoint *c, const char *lake, const char *input_id,
+			     uint64_t input_size)
 {
 	init(c);
 	c->input_size = input_size;

@@ -19,8 +19,9 @@ int kl_deadletter_format_head(struct kl_buf *out, const struct kl_deadletter *d)
 	rc = rc ? rc : kl_json_escape_append(out, d->message, strlen(d->message));
 	rc = rc ? rc : kl_buf_puts(out, "\",\"source\":\"");
 	rc = rc ? rc : kl_json_escape_append(out, d->source, strlen(d->source));
-	rc = rc ? rc : kl_buf_printf(out, "\",\"position\":%" PRIu64 ",\"error_offset\":%zu,",
-				     d->position, d->error_offset);
+	rc = rc ? rc
+		: kl_buf_printf(out, "\",\"position\":%" PRIu64 ",\"error_offset\":%zu,",
+				d->position, d->error_offset);
 	if (!rc && d->full_len > d->raw_len)
 		rc = kl_buf_printf(out, "\"raw_length\":%zu,\"truncated\":true,", d->full_len);
 	rc = rc ? rc : kl_buf_puts(out, "\"raw_base64\":\"");
@@ -52,8 +53,10 @@ int kl_spill_open(struct kl_spill *s, struct kl_errbuf *eb)
 			unlink(path);
 	}
 	if (s->fd < 0)
-		return kl_errbuf_set(eb, KL_EIO, "cannot create a temporary file in %s for a "
-				     "too-large record: %s", dir, strerror(errno));
+		return kl_errbuf_set(eb, KL_EIO,
+				     "cannot create a temporary file in %s for a "
+				     "too-large record: %s",
+				     dir, strerror(errno));
 	return KL_OK;
 }
 
@@ -65,8 +68,10 @@ int kl_spill_write(struct kl_spill *s, const void *p, size_t n, struct kl_errbuf
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
-			return kl_errbuf_set(eb, KL_EIO, "write to a temporary file for a too-large "
-					     "record: %s", strerror(errno));
+			return kl_errbuf_set(eb, KL_EIO,
+					     "write to a temporary file for a too-large "
+					     "record: %s",
+					     strerror(errno));
 		c += w;
 		n -= (size_t)w;
 		s->len += (uint64_t)w;
@@ -96,8 +101,8 @@ int kl_deadletter_stream_spill(const struct kl_spill *s, kl_write_fn fn, void *c
 	struct kl_buf b64;
 	kl_buf_init(&b64, 0);
 	int rc = raw && !kl_buf_reserve(&b64, SPILL_PIECE / 3 * 4 + 8)
-			 ? KL_OK
-			 : kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+		     ? KL_OK
+		     : kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 	uint64_t off = 0;
 	while (!rc && off < s->len) {
 		size_t want = s->len - off < SPILL_PIECE ? (size_t)(s->len - off) : SPILL_PIECE;
@@ -107,9 +112,10 @@ int kl_deadletter_stream_spill(const struct kl_spill *s, kl_write_fn fn, void *c
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
-				rc = kl_errbuf_set(eb, KL_EIO, "read a too-large record back from its "
-						   "temporary file: %s", n ? strerror(errno)
-									   : "file shrank");
+				rc = kl_errbuf_set(eb, KL_EIO,
+						   "read a too-large record back from its "
+						   "temporary file: %s",
+						   n ? strerror(errno) : "file shrank");
 			else
 				got += (size_t)n;
 		}

@@ -46,7 +46,7 @@ int kl_deadletter_format_head(struct kl_buf *out, const struct kl_deadletter *d)
 
 /* A record's bytes in an unlinked temporary file under $TMPDIR (or /tmp). */
 struct kl_spill {
-	int fd;       /* -1: none */
+	int fd;	      /* -1: none */
 	uint64_t len; /* bytes written */
 };
 

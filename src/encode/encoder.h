@@ -31,7 +31,7 @@ enum kl_compression { KL_COMP_ZSTD, KL_COMP_GZIP, KL_COMP_NONE, KL_COMP_SNAPPY }
 
 struct kl_encoder_opts {
 	enum kl_compression compression;
-	int level;              /* codec level, 0 = the codec's default */
+	int level;		/* codec level, 0 = the codec's default */
 	size_t row_group_bytes; /* Parquet: rows per row group by size; 0 = 128 MiB */
 };
 

@@ -78,8 +78,7 @@ static int open_input(const struct kl_ingest_opts *o, struct file_run *f, struct
 	return KL_OK;
 }
 
-int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
-		  struct kl_errbuf *eb)
+int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, struct kl_errbuf *eb)
 {
 	struct file_run f;
 	memset(&f, 0, sizeof f);
@@ -124,16 +123,16 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
 	}
 	f.own_fd = 0; /* the source closes it */
 	struct kl_pipeline_parts parts = {
-		.source = f.src,
-		.store = f.store,
-		.data_enc = f.data_enc,
-		.dead_enc = f.dead_enc,
-		.dedup = &f.dedup,
-		.checkpoint = &f.cp.base,
-		.source_name = strcmp(o->input, "-") ? o->input : "stdin",
-		.file_prefix = f.id,
-		.dead_dt = f.dead_dt,
-		.input_size = f.size,
+	    .source = f.src,
+	    .store = f.store,
+	    .data_enc = f.data_enc,
+	    .dead_enc = f.dead_enc,
+	    .dedup = &f.dedup,
+	    .checkpoint = &f.cp.base,
+	    .source_name = strcmp(o->input, "-") ? o->input : "stdin",
+	    .file_prefix = f.id,
+	    .dead_dt = f.dead_dt,
+	    .input_size = f.size,
 	};
 	rc = kl_pipeline_run(o, &parts, st, eb);
 	memcpy(st->input_id, f.id, sizeof f.id);

@@ -28,11 +28,11 @@ struct kl_schema_registry;
 
 /* What a progress callback is told, every ~200 ms and once at the end. */
 struct kl_ingest_progress {
-	uint64_t pos;     /* input position reached */
-	uint64_t size;    /* input size in bytes, 0 = unknown (a pipe, a stream) */
+	uint64_t pos;	  /* input position reached */
+	uint64_t size;	  /* input size in bytes, 0 = unknown (a pipe, a stream) */
 	uint64_t records; /* records read */
 	double seconds;
-	int final;        /* the last call of the run */
+	int final; /* the last call of the run */
 };
 
 struct kl_ingest_opts {
@@ -41,13 +41,13 @@ struct kl_ingest_opts {
 	const char *lake;     /* lake root directory (kl_ingest_run) */
 	enum kl_format format;
 	enum kl_compression compression; /* of data files; dead letters: zstd for snappy */
-	int level;                 /* compression level, 0 = default */
-	size_t max_file_bytes;     /* flush a partition at this many buffered bytes */
-	int64_t flush_interval_ms; /* ... or when its oldest record is this old */
-	size_t memory_limit;       /* flush the largest buffer above this total */
-	size_t dedup_window;       /* events; 0 disables */
+	int level;			 /* compression level, 0 = default */
+	size_t max_file_bytes;		 /* flush a partition at this many buffered bytes */
+	int64_t flush_interval_ms;	 /* ... or when its oldest record is this old */
+	size_t memory_limit;		 /* flush the largest buffer above this total */
+	size_t dedup_window;		 /* events; 0 disables */
 	struct kl_event_limits limits;
-	int stop_fd;    /* readable => flush, commit and stop (a signalfd), or -1 */
+	int stop_fd;		/* readable => flush, commit and stop (a signalfd), or -1 */
 	size_t row_group_bytes; /* parquet */
 	/* Live counters (metrics/metrics.h), borrowed, may be NULL: the reader
 	 * adds what it read every few thousand records, the writer what is
@@ -62,22 +62,21 @@ struct kl_ingest_opts {
 struct kl_ingest_stats {
 	uint64_t records;    /* records read this run */
 	uint64_t stored;     /* events written to data files */
-	uint64_t dead;       /* dead letters written */
+	uint64_t dead;	     /* dead letters written */
 	uint64_t duplicates; /* dropped as repeats of an event_uuid */
 	uint64_t replayed;   /* skipped: already durable from an earlier run */
-	uint64_t files;      /* files committed (data + dead letters) */
+	uint64_t files;	     /* files committed (data + dead letters) */
 	uint64_t bytes_in, bytes_out;
 	uint64_t dead_by_reason[KL_REJ_COUNT];
 	double seconds;
-	int interrupted;     /* stopped early by stop_fd */
-	int already_done;    /* the state said this input was fully ingested */
+	int interrupted;  /* stopped early by stop_fd */
+	int already_done; /* the state said this input was fully ingested */
 	char input_id[17];
 };
 
 void kl_ingest_opts_default(struct kl_ingest_opts *o);
 
 /* o->input into the local lake o->lake (see above). */
-int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st,
-		  struct kl_errbuf *eb);
+int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, struct kl_errbuf *eb);
 
 #endif

@@ -228,8 +228,8 @@ static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_
 	char msg[160];
 	snprintf(msg, sizeof msg, "record of %" PRIu64 " bytes is larger than the %zu-byte limit",
 		 sp.len, r->o->limits.max_record_bytes);
-	struct kl_deadletter d = {kl_reject_name(KL_REJ_TOO_LARGE), msg, source, rec->pos, 0,
-				  NULL, 0, 0};
+	struct kl_deadletter d = {
+	    kl_reject_name(KL_REJ_TOO_LARGE), msg, source, rec->pos, 0, NULL, 0, 0};
 	if (kl_deadletter_format_head(&p->data, &d)) {
 		kl_spill_close(&sp);
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
@@ -294,13 +294,13 @@ static int on_record(struct run *r, const struct kl_record *rec)
 		r->st->dead_by_reason[rej]++;
 		char origin[768];
 		const char *source = r->x->source_name;
-		if (r->src->ops->origin && !r->src->ops->origin(r->src, rec->pos, origin, sizeof origin))
+		if (r->src->ops->origin &&
+		    !r->src->ops->origin(r->src, rec->pos, origin, sizeof origin))
 			source = origin;
 		if (rec->more)
 			return on_long_record(r, rec, p, source);
-		struct kl_deadletter d = {kl_reject_name(rej), ev->msg,   source,
-					  rec->pos,            ev->err_offset, rec->p,
-					  rec->n,              rec->full_len};
+		struct kl_deadletter d = {kl_reject_name(rej), ev->msg, source, rec->pos,
+					  ev->err_offset,      rec->p,	rec->n, rec->full_len};
 		rc = kl_deadletter_format(&p->data, &d);
 	} else {
 		rc = kl_event_write_json(ev, rec->p, rec->n, &p->data);
@@ -364,7 +364,9 @@ static int run_loop(struct run *r)
 			return kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
 		if (s == KL_SRC_RECORD) {
 			if (timeout < 0) /* something is buffered now: wake up for its age */
-				timeout = (int)(o->flush_interval_ms < 60000 ? o->flush_interval_ms : 60000) + 1;
+				timeout = (int)(o->flush_interval_ms < 60000 ? o->flush_interval_ms
+									     : 60000) +
+					  1;
 			/* a long record's rest is not read yet: it counts once it is */
 			r->read_pos = rec.more ? rec.pos : kl_source_next_pos(r->src);
 			rc = on_record(r, &rec);

@@ -47,8 +47,8 @@ struct kl_pipeline_parts {
 	struct kl_checkpoint *checkpoint;
 	const char *source_name; /* a dead letter's "source" when the source has no origin() */
 	const char *file_prefix; /* file stems when the source has no pos_name() */
-	const char *dead_dt;     /* YYYY-MM-DD of dead letters without an arrival time */
-	uint64_t input_size;     /* bytes, 0 = unknown (progress only) */
+	const char *dead_dt;	 /* YYYY-MM-DD of dead letters without an arrival time */
+	uint64_t input_size;	 /* bytes, 0 = unknown (progress only) */
 };
 
 /* Read the source to its end (or until o->stop_fd fires: st->interrupted),

@@ -38,7 +38,8 @@ static int write_item(struct kl_writer *w, const struct kl_writer_item *it)
 	struct kl_encoder *enc = it->dead ? w->dead_enc : w->data_enc;
 	struct kl_store *store = w->store;
 	kl_buf_reset(&w->name);
-	int rc = kl_buf_printf(&w->name, "%.*s/%s%s", (int)it->key_len, it->key, it->stem, enc->ext);
+	int rc =
+	    kl_buf_printf(&w->name, "%.*s/%s%s", (int)it->key_len, it->key, it->stem, enc->ext);
 	if (rc)
 		return kl_errbuf_set(w->eb, rc, "out of memory");
 	struct kl_store_file *f;
@@ -47,12 +48,12 @@ static int write_item(struct kl_writer *w, const struct kl_writer_item *it)
 	if (it->spill.fd >= 0)
 		rc = encode_spilled(w, enc, it, f);
 	else
-		rc = enc->ops->encode(enc, it->data.data, it->data.len, it->count, kl_store_write_cb,
-				      f, w->eb);
+		rc = enc->ops->encode(enc, it->data.data, it->data.len, it->count,
+				      kl_store_write_cb, f, w->eb);
 	if (rc) {
 		store->ops->abort(f);
-		return kl_errbuf_set(w->eb, rc, "%s", store->err.code ? store->err.msg
-								   : "encoding failed");
+		return kl_errbuf_set(w->eb, rc, "%s",
+				     store->err.code ? store->err.msg : "encoding failed");
 	}
 	if ((rc = store->ops->commit(f)))
 		return kl_errbuf_set(w->eb, rc, "%s", store->err.msg);
@@ -119,7 +120,8 @@ static void job_free(struct kl_writer *w, struct kl_writer_job *j)
 	for (size_t i = 0; i < j->n; i++) {
 		struct kl_writer_item *it = &j->items[i];
 		if (w->cp->ops->file)
-			w->cp->ops->file(w->cp, it->first_pos, it->last_pos, it->count, it->durable);
+			w->cp->ops->file(w->cp, it->first_pos, it->last_pos, it->count,
+					 it->durable);
 		kl_buf_cleanup(&it->data);
 		kl_spill_close(&it->spill);
 	}

@@ -30,7 +30,7 @@
 
 /* One file of a job. */
 struct kl_writer_item {
-	char stem[320];  /* file name without extension */
+	char stem[320];	 /* file name without extension */
 	const char *key; /* partition prefix, owned by the partition table, stable */
 	size_t key_len;
 	struct kl_buf data; /* the partition's buffered lines */
@@ -47,7 +47,7 @@ struct kl_writer_job {
 	size_t n;
 	uint64_t resume, window;
 	char checkpoint[160]; /* the source's resume point, "" if it has none */
-	size_t bytes;         /* buffer memory held */
+	size_t bytes;	      /* buffer memory held */
 	struct kl_writer_job *next;
 };
 
@@ -57,10 +57,10 @@ struct kl_writer {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct kl_writer_job *head, *tail;
-	size_t queued;   /* jobs not finished */
+	size_t queued;	 /* jobs not finished */
 	size_t inflight; /* bytes held by unfinished jobs */
 	int stop;
-	int failed;      /* the first error is in *eb */
+	int failed; /* the first error is in *eb */
 	/* borrowed */
 	struct kl_store *store;
 	struct kl_encoder *data_enc, *dead_enc;

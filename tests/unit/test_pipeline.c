@@ -55,12 +55,15 @@ static uint64_t mem_next_pos(struct kl_source *b)
 	return ((struct mem_source *)b)->off;
 }
 
-static void mem_free(struct kl_source *b) { (void)b; }
+static void mem_free(struct kl_source *b)
+{
+	(void)b;
+}
 
 static const struct kl_source_ops mem_ops = {
-	.next = mem_next,
-	.next_pos = mem_next_pos,
-	.free = mem_free,
+    .next = mem_next,
+    .next_pos = mem_next_pos,
+    .free = mem_free,
 };
 
 /* --- a store in memory that fails on its Nth commit ----------------------- */
@@ -127,7 +130,11 @@ static int f_commit(struct kl_store_file *f)
 	return KL_OK;
 }
 
-static int f_sync(struct kl_store *b) { (void)b; return KL_OK; }
+static int f_sync(struct kl_store *b)
+{
+	(void)b;
+	return KL_OK;
+}
 
 static int f_read(struct kl_store *b, const char *key, struct kl_buf *out)
 {
@@ -135,11 +142,19 @@ static int f_read(struct kl_store *b, const char *key, struct kl_buf *out)
 	return KL_ENOTFOUND;
 }
 
-static void f_free(struct kl_store *b) { (void)b; }
+static void f_free(struct kl_store *b)
+{
+	(void)b;
+}
 
 static const struct kl_store_ops fake_ops = {
-	.open = f_open,     .write = f_write, .commit = f_commit, .abort = f_abort,
-	.sync = f_sync,     .read = f_read,   .free = f_free,
+    .open = f_open,
+    .write = f_write,
+    .commit = f_commit,
+    .abort = f_abort,
+    .sync = f_sync,
+    .read = f_read,
+    .free = f_free,
 };
 
 static void fake_init(struct fake_store *s)
@@ -163,7 +178,7 @@ static void fake_cleanup(struct fake_store *s)
 
 struct rec_info {
 	uint64_t pos;
-	int keeper;  /* must be stored exactly once: a first uuid, or a bad record */
+	int keeper;    /* must be stored exactly once: a first uuid, or a bad record */
 	char key[256]; /* its partition */
 	char uuid[32];
 };
@@ -189,11 +204,13 @@ static void make_input(void)
 		if (i % 25 == 7)
 			kl_buf_printf(&input, "{\"event_uuid\":\"u%d\",\"broken", i);
 		else
-			kl_buf_printf(&input, "{\"event_uuid\":\"u%d\",\"event_name\":\"%s\","
-				      "\"created_at\":%d,\"n\":%d,\"pad\":\"%.*s\"}", u,
-				      types[i % 3], 1700000000 + i * 977, i, i % 50,
+			kl_buf_printf(&input,
+				      "{\"event_uuid\":\"u%d\",\"event_name\":\"%s\","
+				      "\"created_at\":%d,\"n\":%d,\"pad\":\"%.*s\"}",
+				      u, types[i % 3], 1700000000 + i * 977, i, i % 50,
 				      "..................................................");
-		enum kl_reject rej = kl_event_parse(&ev, input.data + start, input.len - start, &lim);
+		enum kl_reject rej =
+		    kl_event_parse(&ev, input.data + start, input.len - start, &lim);
 		kl_buf_reset(&key);
 		if (rej == KL_REJ_NONE) {
 			snprintf(r->uuid, sizeof r->uuid, "u%d", u);
@@ -224,7 +241,8 @@ static void count_stored(const struct fake_store *s, int *times)
 			char line[1024];
 			snprintf(line, sizeof line, "%.*s", (int)(n < 1023 ? n : 1023), p);
 			const char *q;
-			if (!strncmp(s->key[o], "errors/", 7) && (q = strstr(line, "\"position\":"))) {
+			if (!strncmp(s->key[o], "errors/", 7) &&
+			    (q = strstr(line, "\"position\":"))) {
 				uint64_t pos = strtoull(q + 11, NULL, 10);
 				for (int i = 0; i < NREC; i++)
 					if (recs[i].pos == pos)
@@ -256,23 +274,24 @@ static int run(struct fake_store *store, const char *dir, int *already_done)
 	CHECK_EQ_INT(rc, 0);
 	*already_done = cp.state.done && cp.state.done_size == input.len;
 	uint64_t start = cp.state.window < cp.state.resume ? cp.state.window : cp.state.resume;
-	struct mem_source src = {.base = {.ops = &mem_ops}, .text = input.data, .len = input.len,
-				 .off = start};
+	struct mem_source src = {
+	    .base = {.ops = &mem_ops}, .text = input.data, .len = input.len, .off = start};
 	struct kl_dedup dedup;
 	kl_dedup_init(&dedup, o.dedup_window);
 	struct kl_encoder *data_enc, *dead_enc;
-	CHECK_EQ_INT(kl_pipeline_encoders_new(&o, &store->base, NULL, &data_enc, &dead_enc, &eb), 0);
+	CHECK_EQ_INT(kl_pipeline_encoders_new(&o, &store->base, NULL, &data_enc, &dead_enc, &eb),
+		     0);
 	struct kl_pipeline_parts parts = {
-		.source = &src.base,
-		.store = &store->base,
-		.data_enc = data_enc,
-		.dead_enc = dead_enc,
-		.dedup = &dedup,
-		.checkpoint = &cp.base,
-		.source_name = "mem",
-		.file_prefix = "t",
-		.dead_dt = DEAD_DT,
-		.input_size = input.len,
+	    .source = &src.base,
+	    .store = &store->base,
+	    .data_enc = data_enc,
+	    .dead_enc = dead_enc,
+	    .dedup = &dedup,
+	    .checkpoint = &cp.base,
+	    .source_name = "mem",
+	    .file_prefix = "t",
+	    .dead_dt = DEAD_DT,
+	    .input_size = input.len,
 	};
 	struct kl_ingest_stats st;
 	if (!*already_done)
@@ -303,9 +322,10 @@ static void check_state_claims(const struct fake_store *s, const char *dir, int 
 			       recs[i].pos <= upto);
 		if (claimed && times[i] != 1) {
 			if (!bad++)
-				fprintf(stderr, "fail at commit %d: record %d (pos %" PRIu64
-					") claimed by the state but stored %d times\n", n, i,
-					recs[i].pos, times[i]);
+				fprintf(stderr,
+					"fail at commit %d: record %d (pos %" PRIu64
+					") claimed by the state but stored %d times\n",
+					n, i, recs[i].pos, times[i]);
 		}
 	}
 	CHECK_EQ_INT(bad, 0);
@@ -319,8 +339,8 @@ static void check_exactly_once(const struct fake_store *s, const char *label, in
 	for (int i = 0; i < NREC; i++) {
 		keepers += recs[i].keeper;
 		if (recs[i].keeper && times[i] != 1 && !bad++)
-			fprintf(stderr, "%s %d: record %d (pos %" PRIu64 ") stored %d times\n", label,
-				n, i, recs[i].pos, times[i]);
+			fprintf(stderr, "%s %d: record %d (pos %" PRIu64 ") stored %d times\n",
+				label, n, i, recs[i].pos, times[i]);
 	}
 	CHECK_EQ_INT(bad, 0);
 	CHECK(keepers > NREC / 2);

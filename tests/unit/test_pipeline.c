@@ -142,6 +142,36 @@ static int f_read(struct kl_store *b, const char *key, struct kl_buf *out)
 	return KL_ENOTFOUND;
 }
 
+/* The entry of key k one level under dir (k starts with dir): its length. */
+static size_t entry_len(const char *k, size_t dl)
+{
+	const char *slash = strchr(k + dl, '/');
+	return slash ? (size_t)(slash - k) + 1 : strlen(k);
+}
+
+/* One level under dir, as store.h says: objects by key, deeper levels once. */
+static int f_list(struct kl_store *b, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	struct fake_store *s = (struct fake_store *)b;
+	size_t dl = strlen(dir);
+	for (size_t i = 0; i < s->n; i++) {
+		const char *k = s->key[i];
+		if (strncmp(k, dir, dl))
+			continue;
+		size_t len = entry_len(k, dl);
+		int seen = 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strncmp(s->key[j], dir, dl) && entry_len(s->key[j], dl) == len &&
+			       !strncmp(s->key[j], k, len);
+		char entry[512];
+		snprintf(entry, sizeof entry, "%.*s", (int)len, k);
+		int rc = seen ? KL_OK : fn(ctx, entry, len);
+		if (rc)
+			return rc;
+	}
+	return KL_OK;
+}
+
 static void f_free(struct kl_store *b)
 {
 	(void)b;
@@ -154,6 +184,7 @@ static const struct kl_store_ops fake_ops = {
     .abort = f_abort,
     .sync = f_sync,
     .read = f_read,
+    .list = f_list,
     .free = f_free,
 };
 

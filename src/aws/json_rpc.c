@@ -1,5 +1,6 @@
-/* json_rpc.c — see json_rpc.h. Protocol: awsJson1_1 (Content-Type
- * application/x-amz-json-1.1, X-Amz-Target "<prefix>.<Operation>"). */
+/* json_rpc.c — see json_rpc.h. Protocols: awsJson1_1 and awsJson1_0
+ * (Content-Type application/x-amz-json-1.1 or -1.0, X-Amz-Target
+ * "<prefix>.<Operation>"). */
 #include "aws/json_rpc.h"
 #include "aws/kinesis.h" /* kl_aws_region */
 #include "aws/sigv4.h"
@@ -14,6 +15,8 @@ int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *sv
 {
 	memset(c, 0, sizeof *c);
 	c->svc = svc;
+	snprintf(c->content_type, sizeof c->content_type, "application/x-amz-json-%s",
+		 svc->json_version ? svc->json_version : "1.1");
 	c->env = kl_aws_env_process();
 	const char *r = kl_aws_region(&c->env, region);
 	if (!r)
@@ -75,7 +78,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	char target[128];
 	snprintf(target, sizeof target, "%s.%s", c->svc->target_prefix, c->op);
 	struct kl_sigv4_header sh[3] = {{"Host", c->host},
-					{"Content-Type", "application/x-amz-json-1.1"},
+					{"Content-Type", c->content_type},
 					{"X-Amz-Target", target}};
 	struct kl_sigv4_request sr = {0};
 	sr.method = "POST";
@@ -103,7 +106,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	}
 	struct kl_http_header hh[3 + KL_SIGV4_MAX_ADD + 1];
 	size_t nh = 0;
-	hh[nh++] = (struct kl_http_header){"Content-Type", "application/x-amz-json-1.1"};
+	hh[nh++] = (struct kl_http_header){"Content-Type", c->content_type};
 	hh[nh++] = (struct kl_http_header){"X-Amz-Target", target};
 	for (size_t i = 0; i < res.n_add; i++)
 		hh[nh++] = (struct kl_http_header){res.add[i].name, res.add[i].value};

@@ -1,7 +1,9 @@
 /*
  * json_rpc.h — a client for AWS services that speak awsJson1_1 (Glue,
- * CloudWatch Logs, DynamoDB's 1.0 cousin aside): every call is a POST of a
- * JSON body to "/" with X-Amz-Target "<target prefix>.<Operation>".
+ * CloudWatch Logs) or awsJson1_0 (DynamoDB): every call is a POST of a JSON
+ * body to "/" with X-Amz-Target "<target prefix>.<Operation>" and
+ * Content-Type application/x-amz-json-<version>; the two protocols differ
+ * only in that header.
  *
  * One `struct kl_aws_json` per thread: it owns an HTTP handle (connection
  * reuse), a credential chain (the SDKs' order, aws/credentials.h), a retry
@@ -29,6 +31,7 @@ struct kl_aws_json_service {
 	const char *target_prefix; /* "AWSGlue" */
 	const char *endpoint_env;  /* "AWS_ENDPOINT_URL_GLUE" */
 	const char *host_prefix;   /* "glue" -> https://glue.<region>.amazonaws.com */
+	const char *json_version;  /* "1.0" (DynamoDB) or "1.1"; NULL = "1.1" */
 };
 
 struct kl_aws_json {
@@ -44,6 +47,7 @@ struct kl_aws_json {
 	struct kl_http_resp resp; /* last response; body = JSON on success */
 	struct kl_aws_error last; /* last AWS error (code "" on success) */
 	struct kl_errbuf err;
+	char content_type[40]; /* "application/x-amz-json-<version>" */
 	/* per call */
 	const char *op;
 	const char *body;

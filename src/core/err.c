@@ -20,6 +20,7 @@ const char *kl_strerror(int err)
 	case KL_EREMOTE: return "remote error";
 	case KL_EINTR: return "interrupted";
 	case KL_EUNSUPPORTED: return "unsupported";
+	case KL_ECONFLICT: return "conditional write refused";
 	}
 	return "unknown error";
 }

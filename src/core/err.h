@@ -27,6 +27,8 @@ enum kl_err {
 	KL_EREMOTE = -10,   /* a server returned a non-retryable error */
 	KL_EINTR = -11,     /* interrupted by a shutdown request */
 	KL_EUNSUPPORTED = -12,
+	KL_ECONFLICT = -13, /* a conditional write was refused (someone else changed
+			       the item): never retried as is; for leases, fencing */
 };
 
 /* Static description of an error code; never NULL. */

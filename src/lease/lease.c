@@ -1,0 +1,693 @@
+/* lease.c — see lease.h for the protocol. */
+#include "lease/lease.h"
+#include "core/clock.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_ROWS 100000
+#define KEY_ATTR "leaseKey"
+
+static int64_t now_ms(const struct kl_lease_mgr *m)
+{
+	return m->clock.now_ms ? m->clock.now_ms(m->clock.ctx) : kl_mono_ms();
+}
+
+static void sleep_ms(const struct kl_lease_mgr *m, unsigned ms)
+{
+	if (m->clock.sleep_ms) {
+		m->clock.sleep_ms(m->clock.ctx, ms);
+		return;
+	}
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+}
+
+unsigned kl_lease_fair_share(unsigned leases, unsigned workers, unsigned max)
+{
+	if (!leases)
+		return 0;
+	if (!workers)
+		workers = 1;
+	unsigned t = leases / workers + (leases % workers != 0);
+	return max && t > max ? max : t;
+}
+
+int kl_lease_mgr_init(struct kl_lease_mgr *m, const struct kl_lease_opts *o,
+		      struct kl_errbuf *eb)
+{
+	memset(m, 0, sizeof *m);
+	if (!o->table || !*o->table || strlen(o->table) >= sizeof m->table)
+		return kl_errbuf_set(eb, KL_EINVAL, "lease table name: 1 to %zu bytes",
+				     sizeof m->table - 1);
+	if (!o->worker_id || !*o->worker_id || strlen(o->worker_id) >= sizeof m->me)
+		return kl_errbuf_set(eb, KL_EINVAL, "worker id: 1 to %zu bytes", sizeof m->me - 1);
+	if (!o->ddb)
+		return kl_errbuf_set(eb, KL_EINVAL, "lease manager: no DynamoDB client");
+	snprintf(m->table, sizeof m->table, "%s", o->table);
+	snprintf(m->me, sizeof m->me, "%s", o->worker_id);
+	snprintf(m->initial, sizeof m->initial, "%s",
+		 o->initial_checkpoint ? o->initial_checkpoint : "TRIM_HORIZON");
+	m->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+	m->max_leases = o->max_leases;
+	m->clock = o->clock;
+	m->on_lost = o->on_lost;
+	m->on_lost_ctx = o->on_lost_ctx;
+	m->ddb = o->ddb;
+	uint64_t seed = (uint64_t)now_ms(m) * 0x9E3779B97F4A7C15ull;
+	for (const char *p = m->me; *p; p++)
+		seed = (seed ^ (unsigned char)*p) * 0x100000001B3ull;
+	kl_rng_seed(&m->rng, seed);
+	kl_buf_init(&m->key, 4096);
+	kl_buf_init(&m->vals, 8192);
+	return KL_OK;
+}
+
+void kl_lease_mgr_cleanup(struct kl_lease_mgr *m)
+{
+	free(m->rows);
+	m->rows = NULL;
+	m->n = m->cap = 0;
+	kl_buf_cleanup(&m->key);
+	kl_buf_cleanup(&m->vals);
+}
+
+/* ---- the view ---- */
+
+static struct kl_lease *find(const struct kl_lease_mgr *m, const char *key)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (!strcmp(m->rows[i].key, key))
+			return &m->rows[i];
+	return NULL;
+}
+
+const struct kl_lease *kl_lease_get(const struct kl_lease_mgr *m, const char *key)
+{
+	return find(m, key);
+}
+
+int kl_lease_holds(const struct kl_lease_mgr *m, const char *key)
+{
+	const struct kl_lease *l = find(m, key);
+	return l && l->held;
+}
+
+size_t kl_lease_held(const struct kl_lease_mgr *m, const char **keys, size_t max)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < m->n; i++)
+		if (m->rows[i].held) {
+			if (k < max)
+				keys[k] = m->rows[i].key;
+			k++;
+		}
+	return k;
+}
+
+static void lose(struct kl_lease_mgr *m, struct kl_lease *l)
+{
+	if (!l->held)
+		return;
+	l->held = 0;
+	m->stats.lost++;
+	m->stats.held--;
+	if (m->on_lost)
+		m->on_lost(m->on_lost_ctx, l->key);
+}
+
+static void hold(struct kl_lease_mgr *m, struct kl_lease *l, int64_t counter, int64_t sent)
+{
+	if (!l->held)
+		m->stats.held++;
+	l->held = 1;
+	l->counter = counter;
+	l->renewed_ms = sent;
+	l->seen_ms = now_ms(m);
+	snprintf(l->owner, sizeof l->owner, "%s", m->me);
+}
+
+static int is_finished(const struct kl_lease *l)
+{
+	return !strcmp(l->checkpoint, KL_LEASE_SHARD_END);
+}
+
+/* Every parent's row is gone (trimmed) or at SHARD_END. */
+static int parents_done(const struct kl_lease_mgr *m, const struct kl_lease *l)
+{
+	for (size_t i = 0; i < l->n_parents; i++) {
+		const struct kl_lease *p = find(m, l->parents[i]);
+		if (p && !is_finished(p))
+			return 0;
+	}
+	return 1;
+}
+
+static int is_expired(const struct kl_lease_mgr *m, const struct kl_lease *l, int64_t now)
+{
+	if (l->held)
+		return 0;
+	if (!l->owner[0] || l->never_changed)
+		return 1;
+	return now - l->seen_ms > m->timeout_ms;
+}
+
+int kl_lease_item_decode(const char *item, size_t n, struct kl_lease *l)
+{
+	memset(l, 0, sizeof *l);
+	int rc = kl_ddb_attr_s(item, n, KEY_ATTR, l->key, sizeof l->key);
+	if (rc)
+		return rc == KL_ENOTFOUND ? KL_EPARSE : rc;
+	if (!l->key[0])
+		return KL_EPARSE;
+	rc = kl_ddb_attr_s(item, n, "leaseOwner", l->owner, sizeof l->owner);
+	if (rc && rc != KL_ENOTFOUND)
+		return rc;
+	rc = kl_ddb_attr_n(item, n, "leaseCounter", &l->counter);
+	if (rc && rc != KL_ENOTFOUND)
+		return rc;
+	rc = kl_ddb_attr_s(item, n, "checkpoint", l->checkpoint, sizeof l->checkpoint);
+	if (rc && rc != KL_ENOTFOUND)
+		return rc;
+	rc = kl_ddb_attr_n(item, n, "checkpointSubSequenceNumber", &l->checkpoint_sub);
+	if (rc && rc != KL_ENOTFOUND)
+		return rc;
+	rc = kl_ddb_attr_n(item, n, "ownerSwitchesSinceCheckpoint", &l->owner_switches);
+	if (rc && rc != KL_ENOTFOUND)
+		return rc;
+	rc = kl_ddb_attr_strs(item, n, "parentShardId", &l->parents[0][0], KL_LEASE_KEY_MAX,
+			      KL_LEASE_MAX_PARENTS, &l->n_parents);
+	if (rc && rc != KL_ENOTFOUND)
+		return rc;
+	return KL_OK;
+}
+
+/* Merge one scanned row into the view. */
+static int merge(struct kl_lease_mgr *m, const struct kl_lease *row, int64_t now)
+{
+	struct kl_lease *l = find(m, row->key);
+	if (!l) {
+		if (m->n == m->cap) {
+			size_t cap = m->cap ? m->cap * 2 : 64;
+			if (cap > MAX_ROWS)
+				return KL_ELIMIT;
+			struct kl_lease *r = realloc(m->rows, cap * sizeof *r);
+			if (!r)
+				return KL_ENOMEM;
+			m->rows = r;
+			m->cap = cap;
+		}
+		l = &m->rows[m->n++];
+		*l = *row;
+		/* the KCL's rule: an owned lease seen for the first time starts
+		 * its timeout now; an unowned one is expired at once */
+		l->seen_ms = now;
+		l->never_changed = !row->owner[0];
+		l->fresh = 1;
+		return KL_OK;
+	}
+	int changed = l->counter != row->counter || strcmp(l->owner, row->owner);
+	if (l->held && changed) {
+		/* someone took it (or released our row): fenced out */
+		lose(m, l);
+	}
+	unsigned held = l->held;
+	int64_t seen = l->seen_ms, renewed = l->renewed_ms;
+	*l = *row;
+	l->held = held;
+	l->renewed_ms = renewed;
+	l->seen_ms = changed ? now : seen;
+	l->never_changed = 0;
+	l->fresh = 1;
+	return KL_OK;
+}
+
+int kl_lease_refresh(struct kl_lease_mgr *m, struct kl_errbuf *eb)
+{
+	int64_t now = now_ms(m);
+	for (size_t i = 0; i < m->n; i++)
+		m->rows[i].fresh = 0;
+	struct kl_buf lek;
+	kl_buf_init(&lek, 64 * 1024);
+	int rc = KL_OK;
+	for (;;) {
+		rc = kl_ddb_scan(m->ddb, m->table, lek.len ? lek.data : NULL, lek.len);
+		if (rc) {
+			kl_errbuf_set(eb, rc, "lease table scan: %s", m->ddb->err.msg);
+			break;
+		}
+		struct kl_json_iter it;
+		struct kl_json_member item;
+		const char *next;
+		size_t next_len;
+		if (kl_ddb_scan_page(m->ddb->answer, m->ddb->answer_len, &it, &next, &next_len)) {
+			rc = kl_errbuf_set(eb, KL_EPARSE, "lease table scan: malformed answer");
+			break;
+		}
+		while (kl_json_iter_next(&it, &item)) {
+			struct kl_lease row;
+			if (item.type != KL_JSON_OBJECT ||
+			    kl_lease_item_decode(item.val, item.val_len, &row))
+				continue; /* not a lease of ours: leave it alone */
+			if ((rc = merge(m, &row, now))) {
+				kl_errbuf_set(eb, rc, "lease table: too many rows");
+				break;
+			}
+		}
+		kl_buf_reset(&lek);
+		if (rc || !next)
+			break;
+		if ((rc = kl_buf_append(&lek, next, next_len))) {
+			kl_errbuf_set(eb, rc, "lease table scan: key too long");
+			break;
+		}
+	}
+	kl_buf_cleanup(&lek);
+	if (rc)
+		return rc;
+	/* rows that vanished: a held one is lost, the others are forgotten */
+	size_t k = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		if (!m->rows[i].fresh) {
+			lose(m, &m->rows[i]);
+			continue;
+		}
+		if (k != i)
+			m->rows[k] = m->rows[i];
+		k++;
+	}
+	m->n = k;
+	return KL_OK;
+}
+
+int kl_lease_ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, struct kl_errbuf *eb)
+{
+	char status[32];
+	int rc = kl_ddb_describe_table(m->ddb, m->table, status, sizeof status);
+	if (rc == KL_ENOTFOUND) {
+		int created;
+		rc = kl_ddb_create_table(m->ddb, m->table, KEY_ATTR, &created);
+		if (rc)
+			return kl_errbuf_set(eb, rc, "create lease table %s: %s", m->table,
+					     m->ddb->err.msg);
+		snprintf(status, sizeof status, "CREATING");
+	} else if (rc) {
+		return kl_errbuf_set(eb, rc, "lease table %s: %s", m->table, m->ddb->err.msg);
+	}
+	int64_t t0 = now_ms(m);
+	unsigned delay = 100;
+	while (strcmp(status, "ACTIVE")) {
+		if (now_ms(m) - t0 > wait_ms)
+			return kl_errbuf_set(eb, KL_ERETRY,
+					     "lease table %s is %s after %" PRId64 " ms", m->table,
+					     status, wait_ms);
+		sleep_ms(m, delay);
+		delay = delay < 1600 ? delay * 2 : delay;
+		rc = kl_ddb_describe_table(m->ddb, m->table, status, sizeof status);
+		/* a table created an instant ago may not be visible yet */
+		if (rc == KL_ENOTFOUND)
+			snprintf(status, sizeof status, "CREATING");
+		else if (rc)
+			return kl_errbuf_set(eb, rc, "lease table %s: %s", m->table,
+					     m->ddb->err.msg);
+	}
+	return KL_OK;
+}
+
+/* ---- request fragments ---- */
+
+static int key_frag(struct kl_lease_mgr *m, const char *key)
+{
+	kl_buf_reset(&m->key);
+	int rc = kl_buf_puts(&m->key, "{\"" KEY_ATTR "\":{\"S\":");
+	rc = rc ? rc : kl_ddb_json_str(&m->key, key);
+	rc = rc ? rc : kl_buf_puts(&m->key, "}}");
+	return rc ? rc : kl_buf_putc(&m->key, '\0');
+}
+
+static int vals_open(struct kl_lease_mgr *m)
+{
+	kl_buf_reset(&m->vals);
+	return kl_buf_putc(&m->vals, '{');
+}
+
+static int val_s(struct kl_lease_mgr *m, const char *name, const char *s)
+{
+	int rc = kl_buf_printf(&m->vals, "%s\"%s\":{\"S\":", m->vals.len > 1 ? "," : "", name);
+	rc = rc ? rc : kl_ddb_json_str(&m->vals, s);
+	return rc ? rc : kl_buf_putc(&m->vals, '}');
+}
+
+static int val_n(struct kl_lease_mgr *m, const char *name, int64_t x)
+{
+	return kl_buf_printf(&m->vals, "%s\"%s\":{\"N\":\"%" PRId64 "\"}",
+			     m->vals.len > 1 ? "," : "", name, x);
+}
+
+static int vals_close(struct kl_lease_mgr *m)
+{
+	int rc = kl_buf_putc(&m->vals, '}');
+	return rc ? rc : kl_buf_putc(&m->vals, '\0');
+}
+
+/* ---- sync ---- */
+
+int kl_lease_sync_shards(struct kl_lease_mgr *m, const struct kl_lease_shard *s, size_t n,
+			 unsigned *added, struct kl_errbuf *eb)
+{
+	*added = 0;
+	struct kl_buf item;
+	kl_buf_init(&item, 8192);
+	int rc = KL_OK;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (!s[i].id || !*s[i].id || strlen(s[i].id) >= KL_LEASE_KEY_MAX || find(m, s[i].id))
+			continue;
+		size_t np = 0;
+		for (size_t p = 0; p < KL_LEASE_MAX_PARENTS; p++)
+			np += s[i].parents[p] && *s[i].parents[p];
+		kl_buf_reset(&item);
+		rc = kl_buf_puts(&item, "{\"" KEY_ATTR "\":{\"S\":");
+		rc = rc ? rc : kl_ddb_json_str(&item, s[i].id);
+		rc = rc ? rc : kl_buf_puts(&item, "},\"leaseCounter\":{\"N\":\"0\"},"
+						  "\"ownerSwitchesSinceCheckpoint\":{\"N\":\"0\"},"
+						  "\"checkpointSubSequenceNumber\":{\"N\":\"0\"},"
+						  "\"checkpoint\":{\"S\":");
+		rc = rc ? rc : kl_ddb_json_str(&item, np ? "TRIM_HORIZON" : m->initial);
+		rc = rc ? rc : kl_buf_putc(&item, '}');
+		if (np && !rc) {
+			rc = kl_buf_puts(&item, ",\"parentShardId\":{\"SS\":[");
+			int first = 1;
+			for (size_t p = 0; p < KL_LEASE_MAX_PARENTS && !rc; p++) {
+				const char *pid = s[i].parents[p];
+				if (!pid || !*pid)
+					continue;
+				/* a set holds no duplicates: a merge of a shard
+				 * with itself cannot happen, but do not trust it */
+				if (p && s[i].parents[0] && !strcmp(pid, s[i].parents[0]))
+					continue;
+				rc = first ? KL_OK : kl_buf_putc(&item, ',');
+				rc = rc ? rc : kl_ddb_json_str(&item, pid);
+				first = 0;
+			}
+			rc = rc ? rc : kl_buf_puts(&item, "]}");
+		}
+		rc = rc ? rc : kl_buf_putc(&item, '}');
+		rc = rc ? rc : kl_buf_putc(&item, '\0');
+		if (rc) {
+			kl_errbuf_set(eb, rc, "lease row for %s: too large", s[i].id);
+			break;
+		}
+		rc = kl_ddb_put_item(m->ddb, m->table, item.data,
+				     "attribute_not_exists(" KEY_ATTR ")", NULL, NULL);
+		if (rc == KL_ECONFLICT) {
+			rc = KL_OK; /* another worker added it first */
+		} else if (rc) {
+			kl_errbuf_set(eb, rc, "lease row for %s: %s", s[i].id, m->ddb->err.msg);
+		} else {
+			(*added)++;
+		}
+	}
+	kl_buf_cleanup(&item);
+	return rc;
+}
+
+/* ---- take ---- */
+
+/* Take (or steal) l as last seen: conditional on its counter and owner. */
+static int take_one(struct kl_lease_mgr *m, struct kl_lease *l, int steal, struct kl_errbuf *eb)
+{
+	int64_t sent = now_ms(m);
+	int rc = key_frag(m, l->key);
+	rc = rc ? rc : vals_open(m);
+	rc = rc ? rc : val_s(m, ":me", m->me);
+	rc = rc ? rc : val_n(m, ":c", l->counter);
+	rc = rc ? rc : val_n(m, ":one", 1);
+	rc = rc ? rc : val_n(m, ":zero", 0);
+	if (l->owner[0] && !rc)
+		rc = val_s(m, ":prev", l->owner);
+	rc = rc ? rc : vals_close(m);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "lease %s: request too large", l->key);
+	const char *cond = l->owner[0] ? "leaseCounter = :c AND leaseOwner = :prev"
+				       : "leaseCounter = :c AND attribute_not_exists(leaseOwner)";
+	rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
+				"SET leaseOwner = :me, leaseCounter = leaseCounter + :one, "
+				"ownerSwitchesSinceCheckpoint = "
+				"if_not_exists(ownerSwitchesSinceCheckpoint, :zero) + :one",
+				cond, NULL, m->vals.data);
+	if (rc == KL_ECONFLICT)
+		return KL_ECONFLICT; /* another worker was faster, or the owner renewed */
+	if (rc)
+		return kl_errbuf_set(eb, rc, "take lease %s: %s", l->key, m->ddb->err.msg);
+	l->owner_switches++;
+	hold(m, l, l->counter + 1, sent);
+	if (steal)
+		m->stats.stolen++;
+	else
+		m->stats.taken++;
+	return KL_OK;
+}
+
+/* The owners of live leases and how many each holds (this worker: its held
+ * count). Fixed arrays: owners beyond `max` are not counted (a fleet of
+ * more than that many workers on one table is not what this is for). */
+struct tally {
+	const char *owner[256];
+	unsigned count[256];
+	size_t n;
+};
+
+static void tally_add(struct tally *t, const char *owner)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->owner[i], owner)) {
+			t->count[i]++;
+			return;
+		}
+	if (t->n == sizeof t->owner / sizeof t->owner[0])
+		return;
+	t->owner[t->n] = owner;
+	t->count[t->n++] = 1;
+}
+
+int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
+{
+	if (took)
+		*took = 0;
+	int rc = kl_lease_refresh(m, eb);
+	if (rc)
+		return rc;
+	int64_t now = now_ms(m);
+	struct tally t = {.n = 0};
+	unsigned leases = 0, mine = 0;
+	size_t n_exp = 0;
+	size_t *expired = malloc((m->n ? m->n : 1) * sizeof *expired);
+	if (!expired)
+		return kl_errbuf_set(eb, KL_ENOMEM, "lease take: out of memory");
+	for (size_t i = 0; i < m->n; i++) {
+		struct kl_lease *l = &m->rows[i];
+		if (is_finished(l) || (!l->held && !parents_done(m, l)))
+			continue;
+		leases++;
+		if (l->held)
+			mine++;
+		else if (is_expired(m, l, now))
+			expired[n_exp++] = i;
+		else if (strcmp(l->owner, m->me))
+			tally_add(&t, l->owner);
+		/* a live row naming this worker that it does not hold (another
+		 * process with the same id, or ours before a restart) counts for
+		 * nobody until it expires */
+	}
+	unsigned workers = (unsigned)t.n + 1;
+	unsigned share = kl_lease_fair_share(leases, workers, m->max_leases);
+	unsigned need = share > mine ? share - mine : 0;
+	unsigned got = 0;
+	/* expired first, in random order (Fisher-Yates) */
+	for (size_t i = n_exp; i > 1; i--) {
+		size_t j = (size_t)(kl_rng_next(&m->rng) % i);
+		size_t x = expired[i - 1];
+		expired[i - 1] = expired[j];
+		expired[j] = x;
+	}
+	for (size_t i = 0; i < n_exp && got < need; i++) {
+		rc = take_one(m, &m->rows[expired[i]], 0, eb);
+		if (rc == KL_OK)
+			got++;
+		else if (rc != KL_ECONFLICT)
+			break;
+		rc = KL_OK;
+	}
+	if (!rc && need && !n_exp) {
+		/* steal one from the most loaded worker above the share */
+		size_t best = t.n;
+		for (size_t i = 0; i < t.n; i++)
+			if (t.count[i] > share && (best == t.n || t.count[i] > t.count[best]))
+				best = i;
+		if (best < t.n) {
+			size_t cand[64], nc = 0;
+			for (size_t i = 0; i < m->n && nc < 64; i++) {
+				struct kl_lease *l = &m->rows[i];
+				if (!l->held && !is_finished(l) && !strcmp(l->owner, t.owner[best]) &&
+				    parents_done(m, l))
+					cand[nc++] = i;
+			}
+			if (nc) {
+				size_t pick = cand[kl_rng_next(&m->rng) % nc];
+				rc = take_one(m, &m->rows[pick], 1, eb);
+				if (rc == KL_OK)
+					got++;
+				else if (rc == KL_ECONFLICT)
+					rc = KL_OK;
+			}
+		}
+	}
+	free(expired);
+	if (took)
+		*took = got;
+	return rc;
+}
+
+/* ---- renew, checkpoint, release ---- */
+
+/* After a refused write that may have been our own retried one: does the
+ * row show the outcome `want_owner` (NULL = no owner) with `want`? */
+static int landed(struct kl_lease_mgr *m, const char *key, const char *want_owner, int64_t want)
+{
+	const char *item;
+	size_t n;
+	struct kl_lease row;
+	if (kl_ddb_get_item(m->ddb, m->table, KEY_ATTR, key, &item, &n) ||
+	    kl_lease_item_decode(item, n, &row))
+		return 0;
+	return row.counter == want && !strcmp(row.owner, want_owner ? want_owner : "");
+}
+
+int kl_lease_renew(struct kl_lease_mgr *m, struct kl_errbuf *eb)
+{
+	int first = KL_OK;
+	for (size_t i = 0; i < m->n; i++) {
+		struct kl_lease *l = &m->rows[i];
+		if (!l->held)
+			continue;
+		int64_t sent = now_ms(m);
+		int rc = key_frag(m, l->key);
+		rc = rc ? rc : vals_open(m);
+		rc = rc ? rc : val_s(m, ":me", m->me);
+		rc = rc ? rc : val_n(m, ":c", l->counter);
+		rc = rc ? rc : val_n(m, ":one", 1);
+		rc = rc ? rc : vals_close(m);
+		if (!rc)
+			rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
+						"SET leaseCounter = leaseCounter + :one",
+						"leaseOwner = :me AND leaseCounter = :c", NULL,
+						m->vals.data);
+		if (rc == KL_ECONFLICT && landed(m, l->key, m->me, l->counter + 1))
+			rc = KL_OK;
+		if (rc == KL_OK) {
+			l->counter++;
+			l->renewed_ms = sent;
+			l->seen_ms = sent;
+			m->stats.renewals++;
+		} else if (rc == KL_ECONFLICT) {
+			lose(m, l);
+		} else {
+			if (!first)
+				first = kl_errbuf_set(eb, rc, "renew lease %s: %s", l->key,
+						      m->ddb->err.msg);
+			/* not renewed for the whole timeout: others may take it */
+			if (now_ms(m) - l->renewed_ms >= m->timeout_ms)
+				lose(m, l);
+		}
+	}
+	return first;
+}
+
+int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, const char *checkpoint,
+			int64_t sub, struct kl_errbuf *eb)
+{
+	struct kl_lease *l = find(m, key);
+	if (!l || !l->held)
+		return kl_errbuf_set(eb, KL_ENOTFOUND, "checkpoint %s: lease not held", key);
+	if (strlen(checkpoint) >= sizeof l->checkpoint)
+		return kl_errbuf_set(eb, KL_EINVAL, "checkpoint %s: too long", key);
+	if (now_ms(m) - l->renewed_ms >= m->timeout_ms) {
+		lose(m, l); /* it may be someone else's by now: do not even try */
+		return kl_errbuf_set(eb, KL_ECONFLICT, "checkpoint %s: lease expired", key);
+	}
+	int rc = key_frag(m, key);
+	rc = rc ? rc : vals_open(m);
+	rc = rc ? rc : val_s(m, ":me", m->me);
+	rc = rc ? rc : val_n(m, ":c", l->counter);
+	rc = rc ? rc : val_s(m, ":cp", checkpoint);
+	rc = rc ? rc : val_n(m, ":sub", sub);
+	rc = rc ? rc : val_n(m, ":zero", 0);
+	rc = rc ? rc : vals_close(m);
+	if (!rc)
+		rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
+					"SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, "
+					"ownerSwitchesSinceCheckpoint = :zero",
+					"leaseOwner = :me AND leaseCounter = :c", NULL, m->vals.data);
+	if (rc == KL_ECONFLICT) {
+		lose(m, l);
+		return kl_errbuf_set(eb, rc, "checkpoint %s: lease lost to another worker", key);
+	}
+	if (rc)
+		return kl_errbuf_set(eb, rc, "checkpoint %s: %s", key, m->ddb->err.msg);
+	snprintf(l->checkpoint, sizeof l->checkpoint, "%s", checkpoint);
+	l->checkpoint_sub = sub;
+	l->owner_switches = 0;
+	return KL_OK;
+}
+
+int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkpoint,
+		     int64_t sub, struct kl_errbuf *eb)
+{
+	struct kl_lease *l = find(m, key);
+	if (!l || !l->held)
+		return kl_errbuf_set(eb, KL_ENOTFOUND, "release %s: lease not held", key);
+	int rc = checkpoint ? kl_lease_checkpoint(m, key, checkpoint, sub, eb) : KL_OK;
+	if (rc)
+		return rc;
+	rc = key_frag(m, key);
+	rc = rc ? rc : vals_open(m);
+	rc = rc ? rc : val_s(m, ":me", m->me);
+	rc = rc ? rc : val_n(m, ":c", l->counter);
+	rc = rc ? rc : val_n(m, ":one", 1);
+	rc = rc ? rc : vals_close(m);
+	if (!rc)
+		rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
+					"REMOVE leaseOwner SET leaseCounter = leaseCounter + :one",
+					"leaseOwner = :me AND leaseCounter = :c", NULL, m->vals.data);
+	if (rc == KL_ECONFLICT && landed(m, key, NULL, l->counter + 1))
+		rc = KL_OK;
+	if (rc == KL_ECONFLICT) {
+		lose(m, l);
+		return kl_errbuf_set(eb, rc, "release %s: lease lost to another worker", key);
+	}
+	if (rc)
+		return kl_errbuf_set(eb, rc, "release %s: %s", key, m->ddb->err.msg);
+	l->held = 0;
+	m->stats.held--;
+	m->stats.released++;
+	l->counter++;
+	l->owner[0] = '\0';
+	l->seen_ms = now_ms(m);
+	return KL_OK;
+}
+
+int kl_lease_release_all(struct kl_lease_mgr *m, struct kl_errbuf *eb)
+{
+	int first = KL_OK;
+	for (size_t i = 0; i < m->n; i++) {
+		if (!m->rows[i].held)
+			continue;
+		int rc = kl_lease_release(m, m->rows[i].key, NULL, 0, eb);
+		if (rc && !first)
+			first = rc;
+	}
+	return first;
+}

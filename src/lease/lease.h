@@ -1,0 +1,227 @@
+/*
+ * lease.h — shard leases in a DynamoDB table, KCL-style, with fencing.
+ *
+ * Several kinlake workers reading one Kinesis stream share its shards
+ * through one DynamoDB table: one row (a lease) per shard, owned by at most
+ * one worker at a time. The protocol is the Kinesis Client Library's:
+ *
+ *   table   created on first use, on-demand billing, hash key leaseKey (S).
+ *           Two workers creating it at once both succeed: the loser gets
+ *           ResourceInUseException, and both wait until it is ACTIVE.
+ *   sync    every shard ListShards returns gets a row (PutItem with
+ *           attribute_not_exists(leaseKey): a row is never overwritten).
+ *   renew   every renew interval, for each held lease:
+ *             SET leaseCounter = leaseCounter + 1
+ *             IF leaseOwner = :me AND leaseCounter = :held
+ *           The counter is the heartbeat. A refused condition means another
+ *           worker took the lease: it is LOST at once (fencing).
+ *   expiry  a lease whose counter this worker has seen unchanged for
+ *           lease_timeout (by its own monotonic clock, from the first scan
+ *           that saw the value; no clocks are compared between hosts), or
+ *           that has no owner, is expired and may be taken.
+ *   take    scan; workers = owners of unexpired leases, plus this one;
+ *           fair share = ceil(leases / workers) (capped by max_leases);
+ *           below its share a worker takes expired leases (in random order,
+ *           so that workers do not collide), and if there are none, steals
+ *           ONE lease from the most loaded worker when that one holds more
+ *           than the share. Taking and stealing are the same write:
+ *             SET leaseOwner = :me, leaseCounter = leaseCounter + 1,
+ *                 ownerSwitchesSinceCheckpoint = ... + 1
+ *             IF leaseCounter = :seen AND leaseOwner = :seen_owner
+ *           so of two takers one wins, and the previous owner's next renew
+ *           or checkpoint is refused.
+ *   checkpoint  SET checkpoint = :cp, checkpointSubSequenceNumber = :sub,
+ *           ownerSwitchesSinceCheckpoint = 0
+ *           IF leaseOwner = :me AND leaseCounter = :held  — fenced: a worker
+ *           that lost the lease cannot move the checkpoint.
+ *   release (graceful shutdown) checkpoint, then
+ *             REMOVE leaseOwner SET leaseCounter = leaseCounter + 1
+ *             IF leaseOwner = :me AND leaseCounter = :held
+ *           an unowned lease is expired for everyone at once: the next
+ *           take of another worker picks it up without waiting.
+ *   parents before children  a lease with parentShardId is only taken when
+ *           every parent's row is gone or checkpointed at SHARD_END (the
+ *           KCL's convention); such blocked leases and finished (SHARD_END)
+ *           ones are left out of the fair-share count.
+ *
+ * A held lease is also dropped locally, without any write, when it could
+ * not be renewed for lease_timeout measured from the moment the last
+ * successful renew was SENT: no other worker can take it before that.
+ * A refused renew is checked with a consistent GetItem (was it our own
+ * write, answered late and retried?) before the lease is declared lost.
+ *
+ * The table: KCL item shape, with these differences (and why):
+ *   - checkpoint is a mirror. kinlake's checkpoint of record is the shard's
+ *     state log in the lake (_kinlake/state/), written after the data files
+ *     it covers; exactly once depends on that order, which a second store
+ *     could not keep. The table's checkpoint serves parents-before-children
+ *     (SHARD_END), a new owner's hint, and operators.
+ *   - checkpoint does not increment leaseCounter (the KCL's does): the
+ *     write is then idempotent, so a retried checkpoint whose first answer
+ *     was lost is not mistaken for a lost lease. Fencing is unchanged:
+ *     the condition still names owner and counter.
+ *   - parentShardId is a string set (as the KCL writes it); a list of
+ *     strings (L of S) is read too. Absent when the shard has no parent
+ *     (DynamoDB has no empty sets).
+ *   - not written: pendingCheckpoint, childShardIds, startingHashKey,
+ *     endingHashKey, the KCL 2.x lease-cleanup and hash-range attributes.
+ *     kinlake finds children by listing shards, and never deletes leases.
+ *   - new rows of child shards start at TRIM_HORIZON, others at
+ *     initial_checkpoint ("TRIM_HORIZON", "LATEST", ...): as the KCL.
+ * Where kinlake does better than the KCL: blocked children and finished
+ * shards do not inflate the fair share (the KCL counts every row, so a
+ * worker may "need" a lease it cannot process yet).
+ *
+ * Threads: a manager is used by one thread at a time (the caller
+ * serialises; the ddb client is single-threaded too). Time comes from the
+ * clock in the options, so tests drive expiry without sleeping.
+ * Ownership: strings in the options are copied; the ddb client is borrowed.
+ */
+#ifndef KL_LEASE_LEASE_H
+#define KL_LEASE_LEASE_H
+
+#include "aws/dynamodb.h"
+#include "aws/retry.h"
+#include "core/buf.h"
+#include "core/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define KL_LEASE_KEY_MAX 160
+#define KL_LEASE_OWNER_MAX 160
+#define KL_LEASE_CP_MAX 256
+#define KL_LEASE_MAX_PARENTS 2
+#define KL_LEASE_SHARD_END "SHARD_END"
+
+/* The seam for time: monotonic milliseconds, and a sleep used only while
+ * waiting for a new table. */
+struct kl_lease_clock {
+	int64_t (*now_ms)(void *ctx);         /* NULL: kl_mono_ms() */
+	void (*sleep_ms)(void *ctx, unsigned ms); /* NULL: nanosleep */
+	void *ctx;
+};
+
+/* One row as this worker last saw it, plus local bookkeeping. */
+struct kl_lease {
+	char key[KL_LEASE_KEY_MAX];     /* leaseKey: the shard id */
+	char owner[KL_LEASE_OWNER_MAX]; /* leaseOwner; "" = none */
+	int64_t counter;                /* leaseCounter */
+	char checkpoint[KL_LEASE_CP_MAX];
+	int64_t checkpoint_sub;         /* checkpointSubSequenceNumber */
+	int64_t owner_switches;         /* ownerSwitchesSinceCheckpoint */
+	char parents[KL_LEASE_MAX_PARENTS][KL_LEASE_KEY_MAX];
+	size_t n_parents;
+	/* local */
+	int64_t seen_ms;    /* when this worker saw counter/owner change */
+	int64_t renewed_ms; /* held: when the last successful renew was sent */
+	unsigned held : 1;  /* this worker holds it (counter = the held value) */
+	unsigned fresh : 1; /* seen in the last scan */
+	unsigned never_changed : 1; /* unowned on first sight: expired at once */
+};
+
+struct kl_lease_stats {
+	uint64_t taken;    /* expired or unowned leases taken */
+	uint64_t stolen;   /* taken from a live, overloaded worker */
+	uint64_t lost;     /* refused renew/checkpoint, or not renewed in time */
+	uint64_t released; /* handed over on shutdown */
+	uint64_t renewals;
+	unsigned held;
+};
+
+/* Called when a held lease is lost (the shard's reader must stop and
+ * commit nothing more for it). Runs on the manager's thread. */
+typedef void (*kl_lease_lost_fn)(void *ctx, const char *key);
+
+struct kl_lease_opts {
+	const char *table;
+	const char *worker_id;
+	int64_t timeout_ms;            /* --lease-timeout; 0 = 10000 (the KCL's) */
+	unsigned max_leases;           /* 0 = no limit */
+	const char *initial_checkpoint; /* new rows without parents; NULL = TRIM_HORIZON */
+	struct kl_lease_clock clock;
+	kl_lease_lost_fn on_lost; /* optional */
+	void *on_lost_ctx;
+	struct kl_ddb *ddb; /* borrowed */
+};
+
+struct kl_lease_mgr {
+	char table[256];
+	char me[KL_LEASE_OWNER_MAX];
+	char initial[64];
+	int64_t timeout_ms;
+	unsigned max_leases;
+	struct kl_lease_clock clock;
+	kl_lease_lost_fn on_lost;
+	void *on_lost_ctx;
+	struct kl_ddb *ddb;
+	struct kl_lease *rows; /* every row seen, held ones among them */
+	size_t n, cap;
+	struct kl_lease_stats stats;
+	struct kl_rng rng;
+	struct kl_buf key, vals; /* request fragments, reused */
+	struct kl_errbuf err;
+};
+
+/* A shard as ListShards describes it, for kl_lease_sync_shards. */
+struct kl_lease_shard {
+	const char *id;
+	const char *parents[KL_LEASE_MAX_PARENTS]; /* NULL or "" = none */
+};
+
+int kl_lease_mgr_init(struct kl_lease_mgr *m, const struct kl_lease_opts *o,
+		      struct kl_errbuf *eb);
+void kl_lease_mgr_cleanup(struct kl_lease_mgr *m);
+
+/* Create the table unless it exists, then wait up to wait_ms for ACTIVE. */
+int kl_lease_ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, struct kl_errbuf *eb);
+
+/* Scan the table into the manager's view (all pages). Held leases whose row
+ * now names another owner or counter are lost. */
+int kl_lease_refresh(struct kl_lease_mgr *m, struct kl_errbuf *eb);
+
+/* Give every shard a row (after a refresh). *added: rows this call created. */
+int kl_lease_sync_shards(struct kl_lease_mgr *m, const struct kl_lease_shard *s, size_t n,
+			 unsigned *added, struct kl_errbuf *eb);
+
+/* Refresh, then take expired leases / steal one, up to the fair share.
+ * *took (may be NULL): how many were taken or stolen by this call. A take
+ * that loses a race (KL_ECONFLICT) is not an error. */
+int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb);
+
+/* Renew every held lease. Returns KL_OK even when leases were lost (see
+ * on_lost and stats.lost); an error only for a failure that is not about
+ * a lease (the leases stay held until the local timeout). */
+int kl_lease_renew(struct kl_lease_mgr *m, struct kl_errbuf *eb);
+
+/* Fenced checkpoint of a held lease. KL_ECONFLICT: the lease is lost (it
+ * is dropped and on_lost called); KL_ENOTFOUND: not held. */
+int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, const char *checkpoint,
+			int64_t sub, struct kl_errbuf *eb);
+
+/* Hand a held lease over: checkpoint (when checkpoint is not NULL), then
+ * remove the owner. KL_ECONFLICT when it was lost before (dropped all the
+ * same). kl_lease_release_all: every held lease, without checkpoint; the
+ * first error is returned, the others are still released. */
+int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkpoint,
+		     int64_t sub, struct kl_errbuf *eb);
+int kl_lease_release_all(struct kl_lease_mgr *m, struct kl_errbuf *eb);
+
+/* The row of key (NULL if unknown) and whether this worker holds it. */
+const struct kl_lease *kl_lease_get(const struct kl_lease_mgr *m, const char *key);
+int kl_lease_holds(const struct kl_lease_mgr *m, const char *key);
+/* Up to max held keys into keys[] (pointers into the manager, valid until
+ * the next call that changes it); returns the number held. */
+size_t kl_lease_held(const struct kl_lease_mgr *m, const char **keys, size_t max);
+
+/* ---- pure parts (no I/O; unit-tested and fuzzed) ---- */
+
+/* Decode one item of the table into *l (local fields zero). KL_EPARSE /
+ * KL_ELIMIT for rows that are not leases of this shape. */
+int kl_lease_item_decode(const char *item, size_t n, struct kl_lease *l);
+
+/* The fair share of a worker: ceil(leases / workers), capped by max (0 =
+ * none); 0 when there are no leases. */
+unsigned kl_lease_fair_share(unsigned leases, unsigned workers, unsigned max);
+
+#endif

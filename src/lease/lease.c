@@ -283,13 +283,16 @@ int kl_lease_refresh(struct kl_lease_mgr *m, struct kl_errbuf *eb)
 	return KL_OK;
 }
 
-int kl_lease_ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, struct kl_errbuf *eb)
+int kl_lease_ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, int *created,
+			  struct kl_errbuf *eb)
 {
 	char status[32];
+	int made = 0;
+	if (created)
+		*created = 0;
 	int rc = kl_ddb_describe_table(m->ddb, m->table, status, sizeof status);
 	if (rc == KL_ENOTFOUND) {
-		int created;
-		rc = kl_ddb_create_table(m->ddb, m->table, KEY_ATTR, &created);
+		rc = kl_ddb_create_table(m->ddb, m->table, KEY_ATTR, &made);
 		if (rc)
 			return kl_errbuf_set(eb, rc, "create lease table %s: %s", m->table,
 					     m->ddb->err.msg);
@@ -314,6 +317,8 @@ int kl_lease_ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, struct kl_err
 			return kl_errbuf_set(eb, rc, "lease table %s: %s", m->table,
 					     m->ddb->err.msg);
 	}
+	if (created)
+		*created = made;
 	return KL_OK;
 }
 

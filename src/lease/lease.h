@@ -173,8 +173,10 @@ int kl_lease_mgr_init(struct kl_lease_mgr *m, const struct kl_lease_opts *o,
 		      struct kl_errbuf *eb);
 void kl_lease_mgr_cleanup(struct kl_lease_mgr *m);
 
-/* Create the table unless it exists, then wait up to wait_ms for ACTIVE. */
-int kl_lease_ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, struct kl_errbuf *eb);
+/* Create the table unless it exists, then wait up to wait_ms for ACTIVE.
+ * *created (may be NULL): 1 when this call created it. */
+int kl_lease_ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, int *created,
+			  struct kl_errbuf *eb);
 
 /* Scan the table into the manager's view (all pages). Held leases whose row
  * now names another owner or counter are lost. */

@@ -210,6 +210,12 @@ static int merge(struct kl_lease_mgr *m, const struct kl_lease *row, int64_t now
 		return KL_OK;
 	}
 	int changed = l->counter != row->counter || strcmp(l->owner, row->owner);
+	if (l->held && changed && !strcmp(row->owner, m->me) && row->counter > l->counter) {
+		/* our own renew landed although its answer was lost (only this
+		 * worker writes rows naming it): adopt the counter */
+		l->counter = row->counter;
+		changed = 0;
+	}
 	if (l->held && changed) {
 		/* someone took it (or released our row): fenced out */
 		lose(m, l);

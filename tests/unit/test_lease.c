@@ -17,10 +17,12 @@
  * state). The creation race needs two processes, so the script starts them.
  */
 #include "aws/dynamodb.h"
+#include "lease/keeper.h"
 #include "lease/lease.h"
 
 #include "check.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,8 +546,103 @@ static void scenario_lost_answer(const char *prefix)
 	worker_cleanup(&a);
 }
 
+/* Keepers on a schedule: renew every timeout/3, take every timeout; two
+ * workers on 4 shards settle at 2/2; a checkpoint from another thread while
+ * the coordinator ticks; release_all hands everything to the other. */
+struct cp_thread {
+	struct kl_lease_keeper *k;
+	const char *shard;
+	int ok, refused;
+};
+
+static void *cp_main(void *arg)
+{
+	struct cp_thread *t = arg;
+	for (int i = 0; i < 20; i++) {
+		struct kl_errbuf eb;
+		kl_errbuf_clear(&eb);
+		char cp[64];
+		snprintf(cp, sizeof cp, "after:%d", i);
+		int rc = kl_lease_keeper_checkpoint(t->k, t->shard, cp, &eb);
+		t->ok += rc == KL_OK;
+		t->refused += rc != KL_OK;
+	}
+	return NULL;
+}
+
+static void scenario_keeper(const char *prefix)
+{
+	char table[128];
+	snprintf(table, sizeof table, "%s-keeper", prefix);
+	struct fclock ca = {1000000}, cb = {1000000};
+	struct kl_lease_keeper a, b;
+	struct kl_lease_keeper_opts o = {0};
+	o.table = table;
+	o.timeout_ms = 3000;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	o.worker_id = "k-a";
+	o.clock = (struct kl_lease_clock){fnow, fsleep, &ca};
+	CHECK_EQ_INT(kl_lease_keeper_init(&a, &o, &eb), KL_OK);
+	o.worker_id = "k-b";
+	o.clock = (struct kl_lease_clock){fnow, fsleep, &cb};
+	CHECK_EQ_INT(kl_lease_keeper_init(&b, &o, &eb), KL_OK);
+	o.renew_ms = 3000;
+	struct kl_lease_keeper bad;
+	CHECK_EQ_INT(kl_lease_keeper_init(&bad, &o, &eb), KL_EINVAL);
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_lease_keeper_start(&a, 10000, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_start(&b, 10000, &eb), KL_OK);
+	struct kl_lease_shard s[4] = {{"s0", {0}}, {"s1", {0}}, {"s2", {0}}, {"s3", {0}}};
+	CHECK_EQ_INT(kl_lease_keeper_sync(&a, s, 4, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_sync(&b, s, 4, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_tick(&a, &eb), KL_OK);
+	struct kl_lease_stats sa, sb;
+	kl_lease_keeper_stats(&a, &sa);
+	CHECK_EQ_INT(sa.held, 4); /* the first tick takes at once */
+	for (int i = 0; i < 40; i++) {
+		ca.t += 250;
+		cb.t += 250;
+		CHECK_EQ_INT(kl_lease_keeper_tick(&a, &eb), KL_OK);
+		CHECK_EQ_INT(kl_lease_keeper_tick(&b, &eb), KL_OK);
+	}
+	kl_lease_keeper_stats(&a, &sa);
+	kl_lease_keeper_stats(&b, &sb);
+	CHECK_EQ_INT(sa.held, 2);
+	CHECK_EQ_INT(sb.held, 2);
+	CHECK_EQ_INT(sb.stolen, 2);
+	CHECK_EQ_INT(sa.lost, 2);
+	const char *mine[4];
+	size_t n = kl_lease_held(&a.m, mine, 4);
+	CHECK_EQ_INT(n, 2);
+	struct cp_thread t = {&a, mine[0], 0, 0};
+	pthread_t th;
+	pthread_create(&th, NULL, cp_main, &t);
+	for (int i = 0; i < 10; i++) {
+		ca.t += 250;
+		CHECK_EQ_INT(kl_lease_keeper_tick(&a, &eb), KL_OK);
+	}
+	pthread_join(th, NULL);
+	CHECK_EQ_INT(t.ok, 20);
+	CHECK_EQ_INT(kl_lease_keeper_release_all(&a, &eb), KL_OK);
+	cb.t += 3000;
+	CHECK_EQ_INT(kl_lease_keeper_tick(&b, &eb), KL_OK);
+	kl_lease_keeper_stats(&b, &sb);
+	CHECK_EQ_INT(sb.held, 4);
+	const struct kl_lease *l = kl_lease_get(&b.m, t.shard);
+	CHECK(l && !strcmp(l->checkpoint, "after:19"));
+	if (eb.code)
+		fprintf(stderr, "keeper: %s\n", eb.msg);
+	kl_lease_keeper_cleanup(&a);
+	kl_lease_keeper_cleanup(&b);
+	char id[KL_LEASE_OWNER_MAX];
+	kl_lease_default_worker_id(id, sizeof id);
+	CHECK(strchr(id, ':') && strlen(id) > 10);
+}
+
 static int scenarios(const char *prefix)
 {
+	scenario_keeper(prefix);
 	scenario_lost_answer(prefix);
 	scenario_balance_expiry_fencing(prefix);
 	scenario_steal(prefix);

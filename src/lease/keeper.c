@@ -1,0 +1,149 @@
+/* keeper.c — see keeper.h. */
+#include "lease/keeper.h"
+#include "core/clock.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+void kl_lease_default_worker_id(char *out, size_t cap)
+{
+	char host[128] = "host";
+	if (gethostname(host, sizeof host - 1))
+		snprintf(host, sizeof host, "host");
+	host[sizeof host - 1] = '\0';
+	uint32_t r = 0;
+	if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+		r = (uint32_t)kl_mono_ns();
+	snprintf(out, cap, "%s:%d:%08x", host, (int)getpid(), r);
+}
+
+static int64_t now_ms(const struct kl_lease_keeper *k)
+{
+	return k->m.clock.now_ms ? k->m.clock.now_ms(k->m.clock.ctx) : kl_mono_ms();
+}
+
+int kl_lease_keeper_init(struct kl_lease_keeper *k, const struct kl_lease_keeper_opts *o,
+			 struct kl_errbuf *eb)
+{
+	memset(k, 0, sizeof *k);
+	int64_t timeout = o->timeout_ms > 0 ? o->timeout_ms : 10000;
+	k->renew_ms = o->renew_ms > 0 ? o->renew_ms : timeout / 3;
+	k->take_ms = o->take_ms > 0 ? o->take_ms : timeout;
+	if (k->renew_ms >= timeout)
+		return kl_errbuf_set(eb, KL_EINVAL,
+				     "--lease-renew-interval must be shorter than --lease-timeout");
+	if (o->worker_id)
+		snprintf(k->worker_id, sizeof k->worker_id, "%s", o->worker_id);
+	else
+		kl_lease_default_worker_id(k->worker_id, sizeof k->worker_id);
+	int rc = kl_ddb_init(&k->ddb, o->region, eb);
+	if (rc)
+		return rc;
+	struct kl_lease_opts lo = {0};
+	lo.table = o->table;
+	lo.worker_id = k->worker_id;
+	lo.timeout_ms = timeout;
+	lo.max_leases = o->max_leases;
+	lo.initial_checkpoint = o->initial_checkpoint;
+	lo.clock = o->clock;
+	lo.ddb = &k->ddb;
+	if ((rc = kl_lease_mgr_init(&k->m, &lo, eb))) {
+		kl_ddb_cleanup(&k->ddb);
+		return rc;
+	}
+	pthread_mutex_init(&k->mu, NULL);
+	return KL_OK;
+}
+
+void kl_lease_keeper_cleanup(struct kl_lease_keeper *k)
+{
+	if (!k->m.ddb)
+		return;
+	kl_lease_mgr_cleanup(&k->m);
+	kl_ddb_cleanup(&k->ddb);
+	pthread_mutex_destroy(&k->mu);
+	k->m.ddb = NULL;
+}
+
+int kl_lease_keeper_start(struct kl_lease_keeper *k, int64_t wait_ms, struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&k->mu);
+	int rc = kl_lease_ensure_table(&k->m, wait_ms, NULL, eb);
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
+int kl_lease_keeper_sync(struct kl_lease_keeper *k, const struct kl_lease_shard *s, size_t n,
+			 struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&k->mu);
+	unsigned added = 0;
+	int rc = kl_lease_refresh(&k->m, eb);
+	rc = rc ? rc : kl_lease_sync_shards(&k->m, s, n, &added, eb);
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
+int kl_lease_keeper_tick(struct kl_lease_keeper *k, struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&k->mu);
+	int64_t now = now_ms(k);
+	int rc = KL_OK;
+	if (k->m.stats.held && now - k->last_renew >= k->renew_ms) {
+		k->last_renew = now;
+		rc = kl_lease_renew(&k->m, eb);
+	}
+	if (!k->took_once || now - k->last_take >= k->take_ms) {
+		k->took_once = 1;
+		k->last_take = now;
+		int trc = kl_lease_take(&k->m, NULL, eb);
+		rc = rc ? rc : trc;
+		if (k->m.stats.held && !k->last_renew)
+			k->last_renew = now;
+	}
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
+int kl_lease_keeper_holds(struct kl_lease_keeper *k, const char *shard)
+{
+	pthread_mutex_lock(&k->mu);
+	int h = kl_lease_holds(&k->m, shard);
+	pthread_mutex_unlock(&k->mu);
+	return h;
+}
+
+int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard,
+			       const char *checkpoint, struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&k->mu);
+	int rc = kl_lease_checkpoint(&k->m, shard, checkpoint, 0, eb);
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
+int kl_lease_keeper_release(struct kl_lease_keeper *k, const char *shard, const char *checkpoint,
+			    struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&k->mu);
+	int rc = kl_lease_release(&k->m, shard, checkpoint, 0, eb);
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
+int kl_lease_keeper_release_all(struct kl_lease_keeper *k, struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&k->mu);
+	int rc = kl_lease_release_all(&k->m, eb);
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
+void kl_lease_keeper_stats(struct kl_lease_keeper *k, struct kl_lease_stats *out)
+{
+	pthread_mutex_lock(&k->mu);
+	*out = k->m.stats;
+	pthread_mutex_unlock(&k->mu);
+}

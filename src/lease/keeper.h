@@ -1,0 +1,84 @@
+/*
+ * keeper.h — the lease manager on a schedule, shared by a stream's threads.
+ *
+ * A stream run (pipeline/stream.h) owns one keeper. Its coordinator thread
+ * calls kl_lease_keeper_tick() often (every few hundred ms): the keeper
+ * renews the held leases every renew interval and scans/takes every take
+ * interval (the first tick takes at once). Shard threads ask whether their
+ * lease is still held and write fenced checkpoints. One mutex serialises
+ * every use of the manager and its DynamoDB client, so the calls are
+ * thread-safe; a renew of many leases delays a checkpoint by that long.
+ *
+ * Defaults, as the KCL's: lease timeout 10 s; renew every timeout / 3;
+ * take every timeout (the KCL waits twice as long; kinlake balances
+ * sooner, which a steal-one-per-take policy keeps calm).
+ *
+ * Worker ids must be unique among live workers (the condition expressions
+ * name the owner): the default is "<hostname>:<pid>:<random hex>".
+ *
+ * Ownership: the keeper owns its DynamoDB client and manager; strings in
+ * the options are copied.
+ */
+#ifndef KL_LEASE_KEEPER_H
+#define KL_LEASE_KEEPER_H
+
+#include "aws/dynamodb.h"
+#include "lease/lease.h"
+
+#include <pthread.h>
+
+struct kl_lease_keeper_opts {
+	const char *table;
+	const char *worker_id; /* NULL: kl_lease_default_worker_id() */
+	const char *region;    /* NULL: environment */
+	int64_t timeout_ms;    /* 0: 10000 */
+	int64_t renew_ms;      /* 0: timeout / 3; must be < timeout */
+	int64_t take_ms;       /* 0: timeout */
+	unsigned max_leases;   /* 0: no limit */
+	const char *initial_checkpoint; /* new rows; NULL: TRIM_HORIZON */
+	struct kl_lease_clock clock;
+};
+
+struct kl_lease_keeper {
+	pthread_mutex_t mu;
+	struct kl_ddb ddb;
+	struct kl_lease_mgr m;
+	int64_t renew_ms, take_ms;
+	int64_t last_renew, last_take;
+	int took_once;
+	char worker_id[KL_LEASE_OWNER_MAX];
+};
+
+/* "<hostname>:<pid>:<8 random hex digits>" into out. */
+void kl_lease_default_worker_id(char *out, size_t cap);
+
+/* Set up (no request yet). */
+int kl_lease_keeper_init(struct kl_lease_keeper *k, const struct kl_lease_keeper_opts *o,
+			 struct kl_errbuf *eb);
+void kl_lease_keeper_cleanup(struct kl_lease_keeper *k);
+
+/* Ensure the table (create, wait ACTIVE up to wait_ms). */
+int kl_lease_keeper_start(struct kl_lease_keeper *k, int64_t wait_ms, struct kl_errbuf *eb);
+
+/* Rows for shards the table does not have yet (a scan first). */
+int kl_lease_keeper_sync(struct kl_lease_keeper *k, const struct kl_lease_shard *s, size_t n,
+			 struct kl_errbuf *eb);
+
+/* Renew and take when due. An error is worth logging, not fatal: leases
+ * that cannot be renewed are dropped after the timeout by themselves. */
+int kl_lease_keeper_tick(struct kl_lease_keeper *k, struct kl_errbuf *eb);
+
+int kl_lease_keeper_holds(struct kl_lease_keeper *k, const char *shard);
+
+/* kl_lease_checkpoint / kl_lease_release / kl_lease_release_all under the
+ * mutex. */
+int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard,
+			       const char *checkpoint, struct kl_errbuf *eb);
+int kl_lease_keeper_release(struct kl_lease_keeper *k, const char *shard, const char *checkpoint,
+			    struct kl_errbuf *eb);
+int kl_lease_keeper_release_all(struct kl_lease_keeper *k, struct kl_errbuf *eb);
+
+/* A copy of the counters (held, taken, stolen, lost, released). */
+void kl_lease_keeper_stats(struct kl_lease_keeper *k, struct kl_lease_stats *out);
+
+#endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 void kl_lease_default_worker_id(char *out, size_t cap)
@@ -54,6 +55,7 @@ int kl_lease_keeper_init(struct kl_lease_keeper *k, const struct kl_lease_keeper
 		return rc;
 	}
 	pthread_mutex_init(&k->mu, NULL);
+	pthread_cond_init(&k->cv, NULL);
 	return KL_OK;
 }
 
@@ -61,6 +63,8 @@ void kl_lease_keeper_cleanup(struct kl_lease_keeper *k)
 {
 	if (!k->m.ddb)
 		return;
+	kl_lease_keeper_thread_stop(k);
+	pthread_cond_destroy(&k->cv);
 	kl_lease_mgr_cleanup(&k->m);
 	kl_ddb_cleanup(&k->ddb);
 	pthread_mutex_destroy(&k->mu);
@@ -105,6 +109,54 @@ int kl_lease_keeper_tick(struct kl_lease_keeper *k, struct kl_errbuf *eb)
 	}
 	pthread_mutex_unlock(&k->mu);
 	return rc;
+}
+
+static void *keeper_main(void *arg)
+{
+	struct kl_lease_keeper *k = arg;
+	pthread_mutex_lock(&k->mu);
+	while (!k->thread_stop) {
+		pthread_mutex_unlock(&k->mu);
+		struct kl_errbuf eb;
+		kl_errbuf_clear(&eb);
+		kl_lease_keeper_tick(k, &eb);
+		pthread_mutex_lock(&k->mu);
+		if (eb.code)
+			k->tick_err = eb;
+		if (k->thread_stop)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000L;
+		if (ts.tv_nsec >= 1000000000L)
+			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		pthread_cond_timedwait(&k->cv, &k->mu, &ts);
+	}
+	pthread_mutex_unlock(&k->mu);
+	return NULL;
+}
+
+int kl_lease_keeper_thread_start(struct kl_lease_keeper *k)
+{
+	if (k->thread_on)
+		return KL_OK;
+	k->thread_stop = 0;
+	if (pthread_create(&k->thread, NULL, keeper_main, k))
+		return KL_ENOMEM;
+	k->thread_on = 1;
+	return KL_OK;
+}
+
+void kl_lease_keeper_thread_stop(struct kl_lease_keeper *k)
+{
+	if (!k->thread_on)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->thread_stop = 1;
+	pthread_cond_broadcast(&k->cv);
+	pthread_mutex_unlock(&k->mu);
+	pthread_join(k->thread, NULL);
+	k->thread_on = 0;
 }
 
 int kl_lease_keeper_holds(struct kl_lease_keeper *k, const char *shard)

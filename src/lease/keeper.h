@@ -1,11 +1,13 @@
 /*
  * keeper.h — the lease manager on a schedule, shared by a stream's threads.
  *
- * A stream run (pipeline/stream.h) owns one keeper. Its coordinator thread
- * calls kl_lease_keeper_tick() often (every few hundred ms): the keeper
+ * A stream run (pipeline/stream.h) borrows one keeper. kl_lease_keeper_tick()
  * renews the held leases every renew interval and scans/takes every take
- * interval (the first tick takes at once). Shard threads ask whether their
- * lease is still held and write fenced checkpoints. One mutex serialises
+ * interval (the first tick takes at once); the keeper's own thread
+ * (kl_lease_keeper_thread_start) ticks every 100 ms, so that renewals never
+ * wait behind the stream's Kinesis calls (as the KCL's renewer has its own
+ * thread). Shard threads ask whether their lease is still held and write
+ * fenced checkpoints. One mutex serialises
  * every use of the manager and its DynamoDB client, so the calls are
  * thread-safe; a renew of many leases delays a checkpoint by that long.
  *
@@ -47,6 +49,12 @@ struct kl_lease_keeper {
 	int64_t last_renew, last_take;
 	int took_once;
 	char worker_id[KL_LEASE_OWNER_MAX];
+	/* the ticking thread */
+	pthread_t thread;
+	int thread_on;
+	int thread_stop; /* under mu */
+	pthread_cond_t cv;
+	struct kl_errbuf tick_err; /* the last tick's error (under mu) */
 };
 
 /* "<hostname>:<pid>:<8 random hex digits>" into out. */
@@ -67,6 +75,11 @@ int kl_lease_keeper_sync(struct kl_lease_keeper *k, const struct kl_lease_shard 
 /* Renew and take when due. An error is worth logging, not fatal: leases
  * that cannot be renewed are dropped after the timeout by themselves. */
 int kl_lease_keeper_tick(struct kl_lease_keeper *k, struct kl_errbuf *eb);
+
+/* Tick every 100 ms on a thread of the keeper's own until _stop (which
+ * waits for it). */
+int kl_lease_keeper_thread_start(struct kl_lease_keeper *k);
+void kl_lease_keeper_thread_stop(struct kl_lease_keeper *k);
 
 int kl_lease_keeper_holds(struct kl_lease_keeper *k, const char *shard);
 

@@ -635,6 +635,31 @@ static void scenario_keeper(const char *prefix)
 		fprintf(stderr, "keeper: %s\n", eb.msg);
 	kl_lease_keeper_cleanup(&a);
 	kl_lease_keeper_cleanup(&b);
+	/* the keeper's own thread, real time: renews every timeout/3 by itself */
+	char t2[160];
+	snprintf(t2, sizeof t2, "%s-thread", table);
+	struct kl_lease_keeper_opts ro = {0};
+	ro.table = t2;
+	ro.worker_id = "k-t";
+	ro.timeout_ms = 1500;
+	struct kl_lease_keeper t3;
+	CHECK_EQ_INT(kl_lease_keeper_init(&t3, &ro, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_start(&t3, 10000, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_sync(&t3, s, 2, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_thread_start(&t3), KL_OK);
+	struct timespec nap = {1, 300 * 1000000L};
+	nanosleep(&nap, NULL);
+	struct kl_lease_stats st3;
+	kl_lease_keeper_stats(&t3, &st3);
+	CHECK_EQ_INT(st3.held, 2);
+	CHECK(st3.renewals >= 2);
+	kl_lease_keeper_thread_stop(&t3);
+	uint64_t renewals = st3.renewals;
+	struct timespec nap2 = {0, 700 * 1000000L};
+	nanosleep(&nap2, NULL);
+	kl_lease_keeper_stats(&t3, &st3);
+	CHECK_EQ_INT(st3.renewals, renewals); /* stopped */
+	kl_lease_keeper_cleanup(&t3);
 	char id[KL_LEASE_OWNER_MAX];
 	kl_lease_default_worker_id(id, sizeof id);
 	CHECK(strchr(id, ':') && strlen(id) > 10);

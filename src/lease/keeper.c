@@ -86,6 +86,10 @@ int kl_lease_keeper_sync(struct kl_lease_keeper *k, const struct kl_lease_shard 
 	unsigned added = 0;
 	int rc = kl_lease_refresh(&k->m, eb);
 	rc = rc ? rc : kl_lease_sync_shards(&k->m, s, n, &added, eb);
+	if (added) { /* new rows: take at the next tick, not a take interval later */
+		k->took_once = 0;
+		pthread_cond_broadcast(&k->cv);
+	}
 	pthread_mutex_unlock(&k->mu);
 	return rc;
 }

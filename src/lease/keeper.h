@@ -68,7 +68,8 @@ void kl_lease_keeper_cleanup(struct kl_lease_keeper *k);
 /* Ensure the table (create, wait ACTIVE up to wait_ms). */
 int kl_lease_keeper_start(struct kl_lease_keeper *k, int64_t wait_ms, struct kl_errbuf *eb);
 
-/* Rows for shards the table does not have yet (a scan first). */
+/* Rows for shards the table does not have yet (a scan first); when it
+ * added any, the next tick takes at once. */
 int kl_lease_keeper_sync(struct kl_lease_keeper *k, const struct kl_lease_shard *s, size_t n,
 			 struct kl_errbuf *eb);
 

@@ -93,7 +93,9 @@ const struct kl_lease *kl_lease_get(const struct kl_lease_mgr *m, const char *ke
 int kl_lease_holds(const struct kl_lease_mgr *m, const char *key)
 {
 	const struct kl_lease *l = find(m, key);
-	return l && l->held;
+	/* not renewed for the timeout (a paused process wakes up): another
+	 * worker may have it already, so not ours even before a renew says so */
+	return l && l->held && now_ms(m) - l->renewed_ms < m->timeout_ms;
 }
 
 size_t kl_lease_held(const struct kl_lease_mgr *m, const char **keys, size_t max)

@@ -209,7 +209,10 @@ int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkp
 		     int64_t sub, struct kl_errbuf *eb);
 int kl_lease_release_all(struct kl_lease_mgr *m, struct kl_errbuf *eb);
 
-/* The row of key (NULL if unknown) and whether this worker holds it. */
+/* The row of key (NULL if unknown) and whether this worker holds it: held
+ * and renewed within the timeout by the local clock (a worker that was
+ * paused longer holds nothing from the moment it wakes up, before its next
+ * renew tells it whether the lease is still its own). */
 const struct kl_lease *kl_lease_get(const struct kl_lease_mgr *m, const char *key);
 int kl_lease_holds(const struct kl_lease_mgr *m, const char *key);
 /* Up to max held keys into keys[] (pointers into the manager, valid until

@@ -307,7 +307,7 @@ static void scenario_balance_expiry_fencing(const char *prefix)
 		round_(live, 2, 2000); /* 16 s > the 10 s timeout */
 	CHECK_EQ_INT(b.m.stats.held + c.m.stats.held, 8);
 	CHECK_EQ_INT(b.m.stats.held, 4);
-	CHECK(kl_lease_holds(&a.m, akey)); /* a does not know yet */
+	CHECK(kl_lease_holds(&a.m, akey)); /* a does not know yet (its clock stood still) */
 
 	/* a wakes up (its clock did not move): fenced by the condition */
 	struct kl_errbuf eb;
@@ -488,7 +488,12 @@ static void scenario_local_expiry(const char *prefix)
 	a.clock.t += 3000;
 	CHECK_EQ_INT(kl_lease_renew(&a.m, &eb), KL_ENOTFOUND);
 	CHECK_EQ_INT(a.m.stats.held, 2); /* within the timeout: still held */
-	a.clock.t += TIMEOUT;
+	CHECK(kl_lease_holds(&a.m, "shardId-000000000000"));
+	a.clock.t += TIMEOUT - 3000;
+	/* the timeout since the last good renew has passed: not ours any more,
+	 * even before a renew attempt says so */
+	CHECK(!kl_lease_holds(&a.m, "shardId-000000000000"));
+	a.clock.t += 3000;
 	kl_errbuf_clear(&eb);
 	CHECK(kl_lease_renew(&a.m, &eb) != KL_OK);
 	CHECK_EQ_INT(a.m.stats.held, 0);

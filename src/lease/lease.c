@@ -535,11 +535,16 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 		rc = KL_OK;
 	}
 	if (!rc && need && !n_exp) {
-		/* steal one from the most loaded worker above the share */
+		/* steal one from the most loaded worker: when it holds more than
+		 * the share, or (the KCL's rule) when this worker is more than
+		 * one short and it holds the share: 4 leases on 3 workers
+		 * split (2,2,0) would never move otherwise */
 		size_t best = t.n;
 		for (size_t i = 0; i < t.n; i++)
-			if (t.count[i] > share && (best == t.n || t.count[i] > t.count[best]))
+			if (best == t.n || t.count[i] > t.count[best])
 				best = i;
+		if (best < t.n && !(t.count[best] > share || (need > 1 && t.count[best] >= share)))
+			best = t.n;
 		if (best < t.n) {
 			size_t cand[64], nc = 0;
 			for (size_t i = 0; i < m->n && nc < 64; i++) {

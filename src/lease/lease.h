@@ -24,7 +24,9 @@
  *           below its share a worker takes expired leases (in random order,
  *           so that workers do not collide), and if there are none, steals
  *           ONE lease from the most loaded worker when that one holds more
- *           than the share. Taking and stealing are the same write:
+ *           than the share, or holds the share while this worker is more
+ *           than one short (the KCL's rule: 4 leases on 3 workers would
+ *           otherwise stay at (2,2,0)). Taking and stealing are the same write:
  *             SET leaseOwner = :me, leaseCounter = leaseCounter + 1,
  *                 ownerSwitchesSinceCheckpoint = ... + 1
  *             IF leaseCounter = :seen AND leaseOwner = :seen_owner

@@ -410,6 +410,47 @@ static void scenario_steal(const char *prefix)
 	worker_cleanup(&b);
 }
 
+/* 4 leases, 3 workers at (2,2,0): the share is 2 and nobody holds more,
+ * but the empty worker is two short: it steals one (the KCL's rule), and
+ * then nothing moves any more. */
+static void scenario_steal_at_share(const char *prefix)
+{
+	char table[128];
+	snprintf(table, sizeof table, "%s-share", prefix);
+	struct worker a, b, c;
+	if (worker_init(&a, table, "w-a") || worker_init(&b, table, "w-b") ||
+	    worker_init(&c, table, "w-c")) {
+		CHECK(!"workers");
+		return;
+	}
+	sync_n(&a, 4);
+	struct worker *ab[2] = {&a, &b};
+	for (int r = 0; r < 4; r++)
+		round_(ab, 2, 1000);
+	CHECK_EQ_INT(a.m.stats.held, 2);
+	CHECK_EQ_INT(b.m.stats.held, 2);
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	unsigned took;
+	CHECK_EQ_INT(kl_lease_take(&c.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 1);
+	CHECK_EQ_INT(c.m.stats.stolen, 1);
+	struct worker *all[3] = {&a, &b, &c};
+	for (int r = 0; r < 6; r++)
+		round_(all, 3, 1000);
+	unsigned cnt[3];
+	sorted_counts(all, 3, cnt);
+	CHECK_EQ_INT(cnt[0], 2);
+	CHECK_EQ_INT(cnt[1], 1);
+	CHECK_EQ_INT(cnt[2], 1);
+	/* b stole 2 on its way to 2/2, c one: nothing since */
+	CHECK_EQ_INT(a.m.stats.stolen + b.m.stats.stolen + c.m.stats.stolen, 3);
+	check_exclusive(all, 3, 4);
+	worker_cleanup(&a);
+	worker_cleanup(&b);
+	worker_cleanup(&c);
+}
+
 /* A split (p -> c1, c2) and a merge (c1 + c2 -> m): children are taken only
  * after every parent is at SHARD_END, by any worker. */
 static void scenario_parents(const char *prefix)
@@ -681,6 +722,7 @@ static int scenarios(const char *prefix)
 	scenario_lost_answer(prefix);
 	scenario_balance_expiry_fencing(prefix);
 	scenario_steal(prefix);
+	scenario_steal_at_share(prefix);
 	scenario_parents(prefix);
 	scenario_local_expiry(prefix);
 	return check_report("test_lease --scenarios");

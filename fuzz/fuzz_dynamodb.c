@@ -7,8 +7,8 @@
  * non-empty key and at most KL_LEASE_MAX_PARENTS parents; a string set
  * read of N strings leaves N terminated rows. */
 #include "aws/dynamodb.h"
-#include "lease/lease.h"
 #include "fuzz_common.h"
+#include "lease/lease.h"
 
 #include <stdint.h>
 #include <stdlib.h>

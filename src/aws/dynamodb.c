@@ -9,12 +9,12 @@
 #include <string.h>
 
 const struct kl_aws_json_service kl_ddb_service = {
-	.name = "DynamoDB",
-	.signing_name = "dynamodb",
-	.target_prefix = "DynamoDB_20120810",
-	.endpoint_env = "AWS_ENDPOINT_URL_DYNAMODB",
-	.host_prefix = "dynamodb",
-	.json_version = "1.0",
+    .name = "DynamoDB",
+    .signing_name = "dynamodb",
+    .target_prefix = "DynamoDB_20120810",
+    .endpoint_env = "AWS_ENDPOINT_URL_DYNAMODB",
+    .host_prefix = "dynamodb",
+    .json_version = "1.0",
 };
 
 /* Answers are small (a Scan page is at most 1 MB of items). */
@@ -103,7 +103,8 @@ int kl_ddb_describe_table(struct kl_ddb *d, const char *table, char *status, siz
 		return rc;
 	struct kl_json_member t, s;
 	if (kl_ddb_answer_get(d->answer, d->answer_len, "Table", &t) || t.type != KL_JSON_OBJECT ||
-	    !kl_json_object_get(t.val, t.val_len, "TableStatus", &s) || str_value(&s, status, cap)) {
+	    !kl_json_object_get(t.val, t.val_len, "TableStatus", &s) ||
+	    str_value(&s, status, cap)) {
 		kl_errbuf_clear(&d->err);
 		return kl_errbuf_set(&d->err, KL_EPARSE, "DynamoDB DescribeTable: no TableStatus");
 	}
@@ -116,11 +117,13 @@ int kl_ddb_create_table(struct kl_ddb *d, const char *table, const char *key_nam
 	int rc = begin(d, table);
 	rc = rc ? rc : kl_buf_puts(&d->req, ",\"AttributeDefinitions\":[{\"AttributeName\":");
 	rc = rc ? rc : kl_ddb_json_str(&d->req, key_name);
-	rc = rc ? rc : kl_buf_puts(&d->req, ",\"AttributeType\":\"S\"}],\"KeySchema\":[{"
-					     "\"AttributeName\":");
+	rc = rc ? rc
+		: kl_buf_puts(&d->req, ",\"AttributeType\":\"S\"}],\"KeySchema\":[{"
+				       "\"AttributeName\":");
 	rc = rc ? rc : kl_ddb_json_str(&d->req, key_name);
-	rc = rc ? rc : kl_buf_puts(&d->req, ",\"KeyType\":\"HASH\"}],"
-					     "\"BillingMode\":\"PAY_PER_REQUEST\"");
+	rc = rc ? rc
+		: kl_buf_puts(&d->req, ",\"KeyType\":\"HASH\"}],"
+				       "\"BillingMode\":\"PAY_PER_REQUEST\"");
 	rc = send(d, "CreateTable", rc);
 	if (rc == KL_OK) {
 		*created = 1;
@@ -187,8 +190,8 @@ static int write_op(struct kl_ddb *d, const char *op, const char *table, const c
 	return send(d, op, rc);
 }
 
-int kl_ddb_put_item(struct kl_ddb *d, const char *table, const char *item,
-		    const char *condition, const char *names, const char *values)
+int kl_ddb_put_item(struct kl_ddb *d, const char *table, const char *item, const char *condition,
+		    const char *names, const char *values)
 {
 	return write_op(d, "PutItem", table, "Item", item, NULL, condition, names, values);
 }
@@ -199,8 +202,8 @@ int kl_ddb_update_item(struct kl_ddb *d, const char *table, const char *key, con
 	return write_op(d, "UpdateItem", table, "Key", key, update, condition, names, values);
 }
 
-int kl_ddb_delete_item(struct kl_ddb *d, const char *table, const char *key,
-		       const char *condition, const char *names, const char *values)
+int kl_ddb_delete_item(struct kl_ddb *d, const char *table, const char *key, const char *condition,
+		       const char *names, const char *values)
 {
 	return write_op(d, "DeleteItem", table, "Key", key, NULL, condition, names, values);
 }
@@ -327,7 +330,8 @@ int kl_ddb_attr_strs(const char *item, size_t n, const char *name, char *out, si
 		if (*count == max)
 			return KL_ELIMIT;
 		struct kl_json_member s = e;
-		if (list && (e.type != KL_JSON_OBJECT || !kl_json_object_get(e.val, e.val_len, "S", &s)))
+		if (list &&
+		    (e.type != KL_JSON_OBJECT || !kl_json_object_get(e.val, e.val_len, "S", &s)))
 			return KL_EPARSE;
 		if ((rc = str_value(&s, out + *count * cap, cap)))
 			return rc;

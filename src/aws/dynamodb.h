@@ -48,11 +48,11 @@
 
 struct kl_ddb {
 	struct kl_aws_json rpc; /* the wire client */
-	struct kl_buf req;      /* request body, reused across calls */
-	const char *answer;     /* last answer's JSON (into rpc.resp.body) */
+	struct kl_buf req;	/* request body, reused across calls */
+	const char *answer;	/* last answer's JSON (into rpc.resp.body) */
 	size_t answer_len;
-	char code[128];        /* AWS error code of the last failure, "" if none */
-	struct kl_errbuf err;  /* the last failure in one line */
+	char code[128];	      /* AWS error code of the last failure, "" if none */
+	struct kl_errbuf err; /* the last failure in one line */
 };
 
 extern const struct kl_aws_json_service kl_ddb_service;
@@ -93,12 +93,12 @@ int kl_ddb_get_item(struct kl_ddb *d, const char *table, const char *key_name, c
  * backslashes: they are copied into a JSON string unescaped) or NULL.
  * A refused condition is KL_ECONFLICT.
  */
-int kl_ddb_put_item(struct kl_ddb *d, const char *table, const char *item,
-		    const char *condition, const char *names, const char *values);
+int kl_ddb_put_item(struct kl_ddb *d, const char *table, const char *item, const char *condition,
+		    const char *names, const char *values);
 int kl_ddb_update_item(struct kl_ddb *d, const char *table, const char *key, const char *update,
 		       const char *condition, const char *names, const char *values);
-int kl_ddb_delete_item(struct kl_ddb *d, const char *table, const char *key,
-		       const char *condition, const char *names, const char *values);
+int kl_ddb_delete_item(struct kl_ddb *d, const char *table, const char *key, const char *condition,
+		       const char *names, const char *values);
 
 /* ---- answers (pure: no I/O; fuzzed) ---- */
 

@@ -171,8 +171,8 @@ int kl_lease_keeper_holds(struct kl_lease_keeper *k, const char *shard)
 	return h;
 }
 
-int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard,
-			       const char *checkpoint, struct kl_errbuf *eb)
+int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard, const char *checkpoint,
+			       struct kl_errbuf *eb)
 {
 	pthread_mutex_lock(&k->mu);
 	int rc = kl_lease_checkpoint(&k->m, shard, checkpoint, 0, eb);

@@ -31,12 +31,12 @@
 
 struct kl_lease_keeper_opts {
 	const char *table;
-	const char *worker_id; /* NULL: kl_lease_default_worker_id() */
-	const char *region;    /* NULL: environment */
-	int64_t timeout_ms;    /* 0: 10000 */
-	int64_t renew_ms;      /* 0: timeout / 3; must be < timeout */
-	int64_t take_ms;       /* 0: timeout */
-	unsigned max_leases;   /* 0: no limit */
+	const char *worker_id;		/* NULL: kl_lease_default_worker_id() */
+	const char *region;		/* NULL: environment */
+	int64_t timeout_ms;		/* 0: 10000 */
+	int64_t renew_ms;		/* 0: timeout / 3; must be < timeout */
+	int64_t take_ms;		/* 0: timeout */
+	unsigned max_leases;		/* 0: no limit */
 	const char *initial_checkpoint; /* new rows; NULL: TRIM_HORIZON */
 	struct kl_lease_clock clock;
 };
@@ -86,8 +86,8 @@ int kl_lease_keeper_holds(struct kl_lease_keeper *k, const char *shard);
 
 /* kl_lease_checkpoint / kl_lease_release / kl_lease_release_all under the
  * mutex. */
-int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard,
-			       const char *checkpoint, struct kl_errbuf *eb);
+int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard, const char *checkpoint,
+			       struct kl_errbuf *eb);
 int kl_lease_keeper_release(struct kl_lease_keeper *k, const char *shard, const char *checkpoint,
 			    struct kl_errbuf *eb);
 int kl_lease_keeper_release_all(struct kl_lease_keeper *k, struct kl_errbuf *eb);

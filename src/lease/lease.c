@@ -36,8 +36,7 @@ unsigned kl_lease_fair_share(unsigned leases, unsigned workers, unsigned max)
 	return max && t > max ? max : t;
 }
 
-int kl_lease_mgr_init(struct kl_lease_mgr *m, const struct kl_lease_opts *o,
-		      struct kl_errbuf *eb)
+int kl_lease_mgr_init(struct kl_lease_mgr *m, const struct kl_lease_opts *o, struct kl_errbuf *eb)
 {
 	memset(m, 0, sizeof *m);
 	if (!o->table || !*o->table || strlen(o->table) >= sizeof m->table)
@@ -376,7 +375,8 @@ int kl_lease_sync_shards(struct kl_lease_mgr *m, const struct kl_lease_shard *s,
 	kl_buf_init(&item, 8192);
 	int rc = KL_OK;
 	for (size_t i = 0; i < n && !rc; i++) {
-		if (!s[i].id || !*s[i].id || strlen(s[i].id) >= KL_LEASE_KEY_MAX || find(m, s[i].id))
+		if (!s[i].id || !*s[i].id || strlen(s[i].id) >= KL_LEASE_KEY_MAX ||
+		    find(m, s[i].id))
 			continue;
 		size_t np = 0;
 		for (size_t p = 0; p < KL_LEASE_MAX_PARENTS; p++)
@@ -384,10 +384,11 @@ int kl_lease_sync_shards(struct kl_lease_mgr *m, const struct kl_lease_shard *s,
 		kl_buf_reset(&item);
 		rc = kl_buf_puts(&item, "{\"" KEY_ATTR "\":{\"S\":");
 		rc = rc ? rc : kl_ddb_json_str(&item, s[i].id);
-		rc = rc ? rc : kl_buf_puts(&item, "},\"leaseCounter\":{\"N\":\"0\"},"
-						  "\"ownerSwitchesSinceCheckpoint\":{\"N\":\"0\"},"
-						  "\"checkpointSubSequenceNumber\":{\"N\":\"0\"},"
-						  "\"checkpoint\":{\"S\":");
+		rc = rc ? rc
+			: kl_buf_puts(&item, "},\"leaseCounter\":{\"N\":\"0\"},"
+					     "\"ownerSwitchesSinceCheckpoint\":{\"N\":\"0\"},"
+					     "\"checkpointSubSequenceNumber\":{\"N\":\"0\"},"
+					     "\"checkpoint\":{\"S\":");
 		rc = rc ? rc : kl_ddb_json_str(&item, np ? "TRIM_HORIZON" : m->initial);
 		rc = rc ? rc : kl_buf_putc(&item, '}');
 		if (np && !rc) {
@@ -549,8 +550,8 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 			size_t cand[64], nc = 0;
 			for (size_t i = 0; i < m->n && nc < 64; i++) {
 				struct kl_lease *l = &m->rows[i];
-				if (!l->held && !is_finished(l) && !strcmp(l->owner, t.owner[best]) &&
-				    parents_done(m, l))
+				if (!l->held && !is_finished(l) &&
+				    !strcmp(l->owner, t.owner[best]) && parents_done(m, l))
 					cand[nc++] = i;
 			}
 			if (nc) {
@@ -599,10 +600,9 @@ int kl_lease_renew(struct kl_lease_mgr *m, struct kl_errbuf *eb)
 		rc = rc ? rc : val_n(m, ":one", 1);
 		rc = rc ? rc : vals_close(m);
 		if (!rc)
-			rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
-						"SET leaseCounter = leaseCounter + :one",
-						"leaseOwner = :me AND leaseCounter = :c", NULL,
-						m->vals.data);
+			rc = kl_ddb_update_item(
+			    m->ddb, m->table, m->key.data, "SET leaseCounter = leaseCounter + :one",
+			    "leaseOwner = :me AND leaseCounter = :c", NULL, m->vals.data);
 		if (rc == KL_ECONFLICT && landed(m, l->key, m->me, l->counter + 1))
 			rc = KL_OK;
 		if (rc == KL_OK) {
@@ -648,7 +648,8 @@ int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, const char *che
 		rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
 					"SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, "
 					"ownerSwitchesSinceCheckpoint = :zero",
-					"leaseOwner = :me AND leaseCounter = :c", NULL, m->vals.data);
+					"leaseOwner = :me AND leaseCounter = :c", NULL,
+					m->vals.data);
 	if (rc == KL_ECONFLICT) {
 		lose(m, l);
 		return kl_errbuf_set(eb, rc, "checkpoint %s: lease lost to another worker", key);
@@ -661,8 +662,8 @@ int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, const char *che
 	return KL_OK;
 }
 
-int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkpoint,
-		     int64_t sub, struct kl_errbuf *eb)
+int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkpoint, int64_t sub,
+		     struct kl_errbuf *eb)
 {
 	struct kl_lease *l = find(m, key);
 	if (!l || !l->held)
@@ -679,7 +680,8 @@ int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkp
 	if (!rc)
 		rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
 					"REMOVE leaseOwner SET leaseCounter = leaseCounter + :one",
-					"leaseOwner = :me AND leaseCounter = :c", NULL, m->vals.data);
+					"leaseOwner = :me AND leaseCounter = :c", NULL,
+					m->vals.data);
 	if (rc == KL_ECONFLICT && landed(m, key, NULL, l->counter + 1))
 		rc = KL_OK;
 	if (rc == KL_ECONFLICT) {

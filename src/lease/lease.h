@@ -99,33 +99,33 @@
 /* The seam for time: monotonic milliseconds, and a sleep used only while
  * waiting for a new table. */
 struct kl_lease_clock {
-	int64_t (*now_ms)(void *ctx);         /* NULL: kl_mono_ms() */
+	int64_t (*now_ms)(void *ctx);		  /* NULL: kl_mono_ms() */
 	void (*sleep_ms)(void *ctx, unsigned ms); /* NULL: nanosleep */
 	void *ctx;
 };
 
 /* One row as this worker last saw it, plus local bookkeeping. */
 struct kl_lease {
-	char key[KL_LEASE_KEY_MAX];     /* leaseKey: the shard id */
+	char key[KL_LEASE_KEY_MAX];	/* leaseKey: the shard id */
 	char owner[KL_LEASE_OWNER_MAX]; /* leaseOwner; "" = none */
-	int64_t counter;                /* leaseCounter */
+	int64_t counter;		/* leaseCounter */
 	char checkpoint[KL_LEASE_CP_MAX];
-	int64_t checkpoint_sub;         /* checkpointSubSequenceNumber */
-	int64_t owner_switches;         /* ownerSwitchesSinceCheckpoint */
+	int64_t checkpoint_sub; /* checkpointSubSequenceNumber */
+	int64_t owner_switches; /* ownerSwitchesSinceCheckpoint */
 	char parents[KL_LEASE_MAX_PARENTS][KL_LEASE_KEY_MAX];
 	size_t n_parents;
 	/* local */
-	int64_t seen_ms;    /* when this worker saw counter/owner change */
-	int64_t renewed_ms; /* held: when the last successful renew was sent */
-	unsigned held : 1;  /* this worker holds it (counter = the held value) */
-	unsigned fresh : 1; /* seen in the last scan */
+	int64_t seen_ms;	    /* when this worker saw counter/owner change */
+	int64_t renewed_ms;	    /* held: when the last successful renew was sent */
+	unsigned held : 1;	    /* this worker holds it (counter = the held value) */
+	unsigned fresh : 1;	    /* seen in the last scan */
 	unsigned never_changed : 1; /* unowned on first sight: expired at once */
 };
 
 struct kl_lease_stats {
-	uint64_t taken;    /* expired or unowned leases taken */
+	uint64_t taken;	   /* expired or unowned leases taken */
 	uint64_t stolen;   /* taken from a live, overloaded worker */
-	uint64_t lost;     /* refused renew/checkpoint, or not renewed in time */
+	uint64_t lost;	   /* refused renew/checkpoint, or not renewed in time */
 	uint64_t released; /* handed over on shutdown */
 	uint64_t renewals;
 	unsigned held;
@@ -138,8 +138,8 @@ typedef void (*kl_lease_lost_fn)(void *ctx, const char *key);
 struct kl_lease_opts {
 	const char *table;
 	const char *worker_id;
-	int64_t timeout_ms;            /* --lease-timeout; 0 = 10000 (the KCL's) */
-	unsigned max_leases;           /* 0 = no limit */
+	int64_t timeout_ms;		/* --lease-timeout; 0 = 10000 (the KCL's) */
+	unsigned max_leases;		/* 0 = no limit */
 	const char *initial_checkpoint; /* new rows without parents; NULL = TRIM_HORIZON */
 	struct kl_lease_clock clock;
 	kl_lease_lost_fn on_lost; /* optional */
@@ -171,8 +171,7 @@ struct kl_lease_shard {
 	const char *parents[KL_LEASE_MAX_PARENTS]; /* NULL or "" = none */
 };
 
-int kl_lease_mgr_init(struct kl_lease_mgr *m, const struct kl_lease_opts *o,
-		      struct kl_errbuf *eb);
+int kl_lease_mgr_init(struct kl_lease_mgr *m, const struct kl_lease_opts *o, struct kl_errbuf *eb);
 void kl_lease_mgr_cleanup(struct kl_lease_mgr *m);
 
 /* Create the table unless it exists, then wait up to wait_ms for ACTIVE.
@@ -207,8 +206,8 @@ int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, const char *che
  * remove the owner. KL_ECONFLICT when it was lost before (dropped all the
  * same). kl_lease_release_all: every held lease, without checkpoint; the
  * first error is returned, the others are still released. */
-int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkpoint,
-		     int64_t sub, struct kl_errbuf *eb);
+int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkpoint, int64_t sub,
+		     struct kl_errbuf *eb);
 int kl_lease_release_all(struct kl_lease_mgr *m, struct kl_errbuf *eb);
 
 /* The row of key (NULL if unknown) and whether this worker holds it: held

@@ -34,12 +34,13 @@
 static void test_decode(void)
 {
 	struct kl_lease l;
-	const char *item = "{\"leaseKey\":{\"S\":\"shardId-000000000001\"},"
-			   "\"leaseOwner\":{\"S\":\"w\\u00e9\\\"1\"},\"leaseCounter\":{\"N\":\"42\"},"
-			   "\"checkpoint\":{\"S\":\"SHARD_END\"},"
-			   "\"checkpointSubSequenceNumber\":{\"N\":\"0\"},"
-			   "\"ownerSwitchesSinceCheckpoint\":{\"N\":\"3\"},"
-			   "\"parentShardId\":{\"SS\":[\"shardId-0\",\"shardId-9\"]}}";
+	const char *item =
+	    "{\"leaseKey\":{\"S\":\"shardId-000000000001\"},"
+	    "\"leaseOwner\":{\"S\":\"w\\u00e9\\\"1\"},\"leaseCounter\":{\"N\":\"42\"},"
+	    "\"checkpoint\":{\"S\":\"SHARD_END\"},"
+	    "\"checkpointSubSequenceNumber\":{\"N\":\"0\"},"
+	    "\"ownerSwitchesSinceCheckpoint\":{\"N\":\"3\"},"
+	    "\"parentShardId\":{\"SS\":[\"shardId-0\",\"shardId-9\"]}}";
 	CHECK_EQ_INT(kl_lease_item_decode(item, strlen(item), &l), KL_OK);
 	CHECK_EQ_STR(l.key, "shardId-000000000001");
 	CHECK_EQ_STR(l.owner, "w\xc3\xa9\"1");
@@ -50,8 +51,9 @@ static void test_decode(void)
 	CHECK_EQ_STR(l.parents[1], "shardId-9");
 
 	/* a list of strings is read as well; owner absent = unowned */
-	const char *item2 = "{\"leaseKey\":{\"S\":\"s\"},\"leaseCounter\":{\"N\":\"0\"},"
-			    "\"parentShardId\":{\"L\":[{\"S\":\"p\"}]},\"leaseOwner\":{\"NULL\":true}}";
+	const char *item2 =
+	    "{\"leaseKey\":{\"S\":\"s\"},\"leaseCounter\":{\"N\":\"0\"},"
+	    "\"parentShardId\":{\"L\":[{\"S\":\"p\"}]},\"leaseOwner\":{\"NULL\":true}}";
 	CHECK_EQ_INT(kl_lease_item_decode(item2, strlen(item2), &l), KL_OK);
 	CHECK_EQ_STR(l.owner, "");
 	CHECK_EQ_INT(l.n_parents, 1);
@@ -59,17 +61,17 @@ static void test_decode(void)
 
 	/* not leases */
 	const char *bad[] = {
-		"{}",
-		"{\"leaseKey\":{\"N\":\"1\"}}",
-		"{\"leaseKey\":{\"S\":\"\"}}",
-		"{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":{\"N\":\"1.5\"}}",
-		"{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":{\"N\":\"99999999999999999999\"}}",
-		"{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":{\"S\":\"1\"}}",
-		"{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":\"1\"}",
-		"{\"leaseKey\":{\"S\":\"a\\u0000b\"}}",
-		"{\"leaseKey\":{\"S\":\"a\"},\"parentShardId\":{\"SS\":[\"1\",\"2\",\"3\"]}}",
-		"{\"leaseKey\":{\"S\":\"a\"},\"parentShardId\":{\"SS\":[1]}}",
-		"{\"leaseKey\":{\"S\":\"a\"},\"parentShardId\":{\"L\":[\"x\"]}}",
+	    "{}",
+	    "{\"leaseKey\":{\"N\":\"1\"}}",
+	    "{\"leaseKey\":{\"S\":\"\"}}",
+	    "{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":{\"N\":\"1.5\"}}",
+	    "{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":{\"N\":\"99999999999999999999\"}}",
+	    "{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":{\"S\":\"1\"}}",
+	    "{\"leaseKey\":{\"S\":\"a\"},\"leaseCounter\":\"1\"}",
+	    "{\"leaseKey\":{\"S\":\"a\\u0000b\"}}",
+	    "{\"leaseKey\":{\"S\":\"a\"},\"parentShardId\":{\"SS\":[\"1\",\"2\",\"3\"]}}",
+	    "{\"leaseKey\":{\"S\":\"a\"},\"parentShardId\":{\"SS\":[1]}}",
+	    "{\"leaseKey\":{\"S\":\"a\"},\"parentShardId\":{\"L\":[\"x\"]}}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int rc = kl_lease_item_decode(bad[i], strlen(bad[i]), &l);
@@ -103,9 +105,9 @@ static void test_scan_page(void)
 	CHECK(lek == NULL);
 	CHECK_EQ_INT(kl_ddb_scan_page("[]", 2, &it, &lek, &lek_len), KL_EPARSE);
 	CHECK_EQ_INT(kl_ddb_scan_page("{\"Items\":{}}", 12, &it, &lek, &lek_len), KL_EPARSE);
-	CHECK_EQ_INT(kl_ddb_scan_page("{\"Items\":[],\"LastEvaluatedKey\":1}", 33, &it, &lek,
-				      &lek_len),
-		     KL_EPARSE);
+	CHECK_EQ_INT(
+	    kl_ddb_scan_page("{\"Items\":[],\"LastEvaluatedKey\":1}", 33, &it, &lek, &lek_len),
+	    KL_EPARSE);
 	CHECK_EQ_INT(kl_ddb_scan_page("{\"Items\":[", 10, &it, &lek, &lek_len), KL_EPARSE);
 	CHECK_EQ_INT(kl_ddb_answer_get(" {\"Table\":{}} ", 14, "Table", &m), KL_OK);
 	CHECK_EQ_INT(kl_ddb_answer_get("{}", 2, "Table", &m), KL_ENOTFOUND);
@@ -133,7 +135,10 @@ static void test_share(void)
 struct fclock {
 	int64_t t;
 };
-static int64_t fnow(void *ctx) { return ((struct fclock *)ctx)->t; }
+static int64_t fnow(void *ctx)
+{
+	return ((struct fclock *)ctx)->t;
+}
 static void fsleep(void *ctx, unsigned ms)
 {
 	((struct fclock *)ctx)->t += ms;
@@ -176,7 +181,8 @@ static int worker_init_c(struct worker *w, const char *table, const char *id, in
 	o.on_lost = on_lost;
 	o.on_lost_ctx = w;
 	o.ddb = &w->ddb;
-	if (kl_lease_mgr_init(&w->m, &o, &eb) || kl_lease_ensure_table(&w->m, 30000, created, &eb)) {
+	if (kl_lease_mgr_init(&w->m, &o, &eb) ||
+	    kl_lease_ensure_table(&w->m, 30000, created, &eb)) {
 		fprintf(stderr, "lease init %s: %s\n", id, eb.msg);
 		return -1;
 	}
@@ -463,10 +469,10 @@ static void scenario_parents(const char *prefix)
 		return;
 	}
 	struct kl_lease_shard s[4] = {
-		{"shardId-p", {NULL, NULL}},
-		{"shardId-c1", {"shardId-p", NULL}},
-		{"shardId-c2", {"shardId-p", NULL}},
-		{"shardId-m", {"shardId-c1", "shardId-c2"}},
+	    {"shardId-p", {NULL, NULL}},
+	    {"shardId-c1", {"shardId-p", NULL}},
+	    {"shardId-c2", {"shardId-p", NULL}},
+	    {"shardId-m", {"shardId-c1", "shardId-c2"}},
 	};
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
@@ -580,7 +586,8 @@ static void scenario_lost_answer(const char *prefix)
 	/* another owner's write: lost on the next scan */
 	CHECK_EQ_INT(kl_ddb_update_item(&other, table, k1,
 					"SET leaseCounter = leaseCounter + :one, leaseOwner = :o",
-					NULL, NULL, "{\":one\":{\"N\":\"1\"},\":o\":{\"S\":\"w-x\"}}"),
+					NULL, NULL,
+					"{\":one\":{\"N\":\"1\"},\":o\":{\"S\":\"w-x\"}}"),
 		     KL_OK);
 	CHECK_EQ_INT(kl_lease_refresh(&a.m, &eb), KL_OK);
 	CHECK_EQ_INT(a.m.stats.held, 1);

@@ -9,12 +9,12 @@
 #include <string.h>
 
 const struct kl_aws_json_service kl_ddb_service = {
-    .name = "DynamoDB",
-    .signing_name = "dynamodb",
-    .target_prefix = "DynamoDB_20120810",
-    .endpoint_env = "AWS_ENDPOINT_URL_DYNAMODB",
-    .host_prefix = "dynamodb",
-    .json_version = "1.0",
+    .name = "DynamoDB",				 /* in messages */
+    .signing_name = "dynamodb",			 /* SigV4 service */
+    .target_prefix = "DynamoDB_20120810",	 /* X-Amz-Target: DynamoDB_20120810.<Op> */
+    .endpoint_env = "AWS_ENDPOINT_URL_DYNAMODB", /* the SDKs' service-specific variable */
+    .host_prefix = "dynamodb",			 /* dynamodb.<region>.amazonaws.com */
+    .json_version = "1.0",			 /* awsJson1_0 */
 };
 
 /* Answers are small (a Scan page is at most 1 MB of items). */

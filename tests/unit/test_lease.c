@@ -17,6 +17,7 @@
  * state). The creation race needs two processes, so the script starts them.
  */
 #include "aws/dynamodb.h"
+#include "lease/fence.h"
 #include "lease/keeper.h"
 #include "lease/lease.h"
 
@@ -723,8 +724,123 @@ static void scenario_keeper(const char *prefix)
 	CHECK(strchr(id, ':') && strlen(id) > 10);
 }
 
+/* The fence around a shard's checkpoint and store: commits and files pass
+ * while the lease is held (the checkpoint mirrored into the row), and are
+ * refused, without reaching the inner checkpoint, once another worker took
+ * the lease. */
+struct fake_cp {
+	struct kl_checkpoint base;
+	int commits, finishes;
+};
+
+static int fcp_load(struct kl_checkpoint *c, struct kl_source *src, uint64_t *resume,
+		    kl_checkpoint_part_fn fn, void *ctx)
+{
+	(void)c, (void)src, (void)fn, (void)ctx;
+	*resume = 0;
+	return KL_OK;
+}
+static int fcp_commit(struct kl_checkpoint *c, const struct kl_checkpoint_job *j)
+{
+	(void)j;
+	((struct fake_cp *)c)->commits++;
+	return KL_OK;
+}
+static int fcp_finish(struct kl_checkpoint *c)
+{
+	((struct fake_cp *)c)->finishes++;
+	return KL_OK;
+}
+static const struct kl_checkpoint_ops fcp_ops = {
+	.load = fcp_load,
+	.commit = fcp_commit,
+	.finish = fcp_finish,
+};
+
+static void scenario_fence(const char *prefix)
+{
+	char table[128], dir[] = "/tmp/kl-fence.XXXXXX";
+	snprintf(table, sizeof table, "%s-fence", prefix);
+	struct fclock ca = {1000000}, cb = {1000000};
+	struct kl_lease_keeper a, b;
+	struct kl_lease_keeper_opts o = {0};
+	o.table = table;
+	o.timeout_ms = 3000;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	o.worker_id = "f-a";
+	o.clock = (struct kl_lease_clock){fnow, fsleep, &ca};
+	CHECK_EQ_INT(kl_lease_keeper_init(&a, &o, &eb), KL_OK);
+	o.worker_id = "f-b";
+	o.clock = (struct kl_lease_clock){fnow, fsleep, &cb};
+	CHECK_EQ_INT(kl_lease_keeper_init(&b, &o, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_start(&a, 10000, &eb), KL_OK);
+	struct kl_lease_shard s[1] = {{"shard-f", {0}}};
+	CHECK_EQ_INT(kl_lease_keeper_sync(&a, s, 1, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_tick(&a, &eb), KL_OK);
+	CHECK(kl_lease_keeper_holds(&a, "shard-f"));
+
+	struct fake_cp inner = {.base = {.ops = &fcp_ops}};
+	struct kl_lease_fence f;
+	kl_lease_fence_init(&f, &inner.base, &a, "shard-f");
+	struct kl_store *local = NULL, *fenced = NULL;
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK_EQ_INT(kl_store_local_new(&local, dir, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced, local, &a, "shard-f", &eb), KL_OK);
+	struct kl_checkpoint_job j = {.source_checkpoint = "after:100"};
+	CHECK_EQ_INT(f.base.ops->commit(&f.base, &j), KL_OK);
+	CHECK_EQ_INT(inner.commits, 1);
+	struct kl_store_file *file;
+	CHECK_EQ_INT(fenced->ops->open(fenced, "events/a.jsonl", &file), KL_OK);
+	CHECK_EQ_INT(fenced->ops->write(file, "x\n", 2), KL_OK);
+	CHECK_EQ_INT(fenced->ops->commit(file), KL_OK);
+	CHECK_EQ_INT(fenced->files_committed, 1);
+	/* the row mirrors the checkpoint */
+	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
+	const struct kl_lease *row = kl_lease_get(&b.m, "shard-f");
+	CHECK(row && !strcmp(row->checkpoint, "after:100"));
+
+	/* a is paused: b takes the lease after the timeout (by its clock) */
+	CHECK_EQ_INT(fenced->ops->open(fenced, "events/b.jsonl", &file), KL_OK); /* in flight */
+	cb.t += 1000;
+	CHECK_EQ_INT(kl_lease_keeper_tick(&b, &eb), KL_OK);
+	cb.t += 4000;
+	CHECK_EQ_INT(kl_lease_take(&b.m, NULL, &eb), KL_OK);
+	CHECK(kl_lease_keeper_holds(&b, "shard-f"));
+	/* a's clock did not move: locally it still holds the lease, but the
+	 * conditional mirror is refused, so nothing reaches the inner commit */
+	CHECK(kl_lease_keeper_holds(&a, "shard-f"));
+	j.source_checkpoint = "after:200";
+	CHECK_EQ_INT(f.base.ops->commit(&f.base, &j), KL_ECONFLICT);
+	CHECK_EQ_INT(inner.commits, 1);
+	CHECK(atomic_load(&f.lost));
+	CHECK(strstr(f.base.err.msg, "lease lost") != NULL);
+	CHECK_EQ_INT(f.base.ops->finish(&f.base), KL_ECONFLICT);
+	CHECK_EQ_INT(inner.finishes, 0);
+	/* and the file that was in flight is not made visible */
+	CHECK_EQ_INT(fenced->ops->write(file, "y\n", 2), KL_OK);
+	CHECK_EQ_INT(fenced->ops->commit(file), KL_ECONFLICT);
+	CHECK_EQ_INT(fenced->ops->open(fenced, "events/c.jsonl", &file), KL_ECONFLICT);
+	struct kl_buf back;
+	kl_buf_init(&back, 0);
+	CHECK_EQ_INT(local->ops->read(local, "events/b.jsonl", &back), KL_ENOTFOUND);
+	CHECK_EQ_INT(local->ops->read(local, "events/a.jsonl", &back), KL_OK);
+	kl_buf_cleanup(&back);
+	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
+	row = kl_lease_get(&b.m, "shard-f");
+	CHECK(row && !strcmp(row->checkpoint, "after:100") && !strcmp(row->owner, "f-b"));
+	kl_store_free(fenced);
+	kl_store_free(local);
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	kl_lease_keeper_cleanup(&a);
+	kl_lease_keeper_cleanup(&b);
+}
+
 static int scenarios(const char *prefix)
 {
+	scenario_fence(prefix);
 	scenario_keeper(prefix);
 	scenario_lost_answer(prefix);
 	scenario_balance_expiry_fencing(prefix);

@@ -1,0 +1,214 @@
+/* fence.c — see fence.h. */
+#include "lease/fence.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct kl_lease_fence *of(struct kl_checkpoint *c)
+{
+	return (struct kl_lease_fence *)c; /* base is the first member */
+}
+
+static int inner_err(struct kl_lease_fence *f, int rc)
+{
+	kl_errbuf_set(&f->base.err, rc, "%s", f->inner->err.msg);
+	return rc;
+}
+
+static int fence_load(struct kl_checkpoint *c, struct kl_source *src, uint64_t *resume,
+		      kl_checkpoint_part_fn fn, void *ctx)
+{
+	struct kl_lease_fence *f = of(c);
+	int rc = f->inner->ops->load(f->inner, src, resume, fn, ctx);
+	return rc ? inner_err(f, rc) : KL_OK;
+}
+
+static int refuse(struct kl_lease_fence *f, const char *why)
+{
+	atomic_store(&f->lost, 1);
+	return kl_errbuf_set(&f->base.err, KL_ECONFLICT,
+			     "shard %s: lease lost (%s): nothing committed", f->shard, why);
+}
+
+static int fence_commit(struct kl_checkpoint *c, const struct kl_checkpoint_job *j)
+{
+	struct kl_lease_fence *f = of(c);
+	if (atomic_load(&f->lost) || !kl_lease_keeper_holds(f->keeper, f->shard))
+		return refuse(f, "no longer held");
+	if (j->source_checkpoint && *j->source_checkpoint) {
+		struct kl_errbuf eb;
+		kl_errbuf_clear(&eb);
+		int rc = kl_lease_keeper_checkpoint(f->keeper, f->shard, j->source_checkpoint, &eb);
+		if (rc == KL_ECONFLICT || rc == KL_ENOTFOUND)
+			return refuse(f, eb.msg);
+		/* other errors: still ours by the local clock (fence.h) */
+		if (rc && !kl_lease_keeper_holds(f->keeper, f->shard))
+			return refuse(f, eb.msg);
+	}
+	int rc = f->inner->ops->commit(f->inner, j);
+	return rc ? inner_err(f, rc) : KL_OK;
+}
+
+static void fence_file(struct kl_checkpoint *c, uint64_t first_pos, uint64_t last_pos,
+		       uint64_t count, int durable)
+{
+	struct kl_lease_fence *f = of(c);
+	if (f->inner->ops->file)
+		f->inner->ops->file(f->inner, first_pos, last_pos, count, durable);
+}
+
+static int fence_finish(struct kl_checkpoint *c)
+{
+	struct kl_lease_fence *f = of(c);
+	if (atomic_load(&f->lost))
+		return refuse(f, "no longer held");
+	int rc = f->inner->ops->finish(f->inner);
+	return rc ? inner_err(f, rc) : KL_OK;
+}
+
+static const struct kl_checkpoint_ops fence_ops = {
+    .load = fence_load,	    /* the inner checkpoint's resume point */
+    .commit = fence_commit, /* lease check + fenced mirror, then the inner commit */
+    .file = fence_file,	    /* passed through */
+    .finish = fence_finish, /* the inner finish, unless the lease was lost */
+};
+
+void kl_lease_fence_init(struct kl_lease_fence *f, struct kl_checkpoint *inner,
+			 struct kl_lease_keeper *keeper, const char *shard)
+{
+	memset(f, 0, sizeof *f);
+	f->base.ops = &fence_ops;
+	f->base.name_before_dedup = inner->name_before_dedup;
+	f->inner = inner;
+	f->keeper = keeper;
+	snprintf(f->shard, sizeof f->shard, "%s", shard);
+}
+
+/* ---- the fenced store ---- */
+
+struct fenced_store {
+	struct kl_store base;
+	struct kl_store *inner;
+	struct kl_lease_keeper *keeper;
+	char shard[KL_LEASE_KEY_MAX];
+};
+
+/* This module's file: the inner store's file and the store it came from. */
+struct kl_store_file {
+	struct fenced_store *s;
+	struct kl_store_file *inner;
+};
+
+static int store_refuse(struct fenced_store *s, const char *what)
+{
+	return kl_errbuf_set(&s->base.err, KL_ECONFLICT,
+			     "shard %s: lease lost: %s refused (the shard is another worker's)",
+			     s->shard, what);
+}
+
+static int store_inner_err(struct fenced_store *s, int rc)
+{
+	kl_errbuf_set(&s->base.err, rc, "%s", s->inner->err.msg);
+	return rc;
+}
+
+static int fs_open(struct kl_store *st, const char *key, struct kl_store_file **out)
+{
+	struct fenced_store *s = (struct fenced_store *)st;
+	if (!kl_lease_keeper_holds(s->keeper, s->shard))
+		return store_refuse(s, "a new file");
+	struct kl_store_file *f = malloc(sizeof *f);
+	if (!f)
+		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+	int rc = s->inner->ops->open(s->inner, key, &f->inner);
+	if (rc) {
+		free(f);
+		return store_inner_err(s, rc);
+	}
+	f->s = s;
+	*out = f;
+	return KL_OK;
+}
+
+static int fs_write(struct kl_store_file *f, const void *p, size_t n)
+{
+	int rc = f->s->inner->ops->write(f->inner, p, n);
+	return rc ? store_inner_err(f->s, rc) : KL_OK;
+}
+
+static int fs_commit(struct kl_store_file *f)
+{
+	struct fenced_store *s = f->s;
+	int rc;
+	if (!kl_lease_keeper_holds(s->keeper, s->shard)) {
+		s->inner->ops->abort(f->inner);
+		rc = store_refuse(s, "a file's commit");
+	} else if ((rc = s->inner->ops->commit(f->inner))) {
+		store_inner_err(s, rc);
+	}
+	s->base.files_committed = s->inner->files_committed;
+	s->base.bytes_committed = s->inner->bytes_committed;
+	free(f);
+	return rc;
+}
+
+static void fs_abort(struct kl_store_file *f)
+{
+	f->s->inner->ops->abort(f->inner);
+	free(f);
+}
+
+static int fs_sync(struct kl_store *st)
+{
+	struct fenced_store *s = (struct fenced_store *)st;
+	int rc = s->inner->ops->sync(s->inner);
+	return rc ? store_inner_err(s, rc) : KL_OK;
+}
+
+static int fs_read(struct kl_store *st, const char *key, struct kl_buf *out)
+{
+	struct fenced_store *s = (struct fenced_store *)st;
+	int rc = s->inner->ops->read(s->inner, key, out);
+	return rc && rc != KL_ENOTFOUND ? store_inner_err(s, rc) : rc;
+}
+
+static int fs_list(struct kl_store *st, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	struct fenced_store *s = (struct fenced_store *)st;
+	if (!s->inner->ops->list)
+		return kl_errbuf_set(&s->base.err, KL_EUNSUPPORTED, "store cannot list");
+	int rc = s->inner->ops->list(s->inner, dir, fn, ctx);
+	return rc ? store_inner_err(s, rc) : KL_OK;
+}
+
+static void fs_free(struct kl_store *st)
+{
+	free(st); /* the inner store is the caller's */
+}
+
+static const struct kl_store_ops fenced_store_ops = {
+    .open = fs_open,	 /* refused unless the lease is held */
+    .write = fs_write,	 /* passed through */
+    .commit = fs_commit, /* refused (and aborted) unless the lease is held */
+    .abort = fs_abort,	 /* passed through */
+    .sync = fs_sync,	 /* passed through */
+    .read = fs_read,	 /* passed through */
+    .list = fs_list,	 /* passed through */
+    .free = fs_free,	 /* this wrapper only */
+};
+
+int kl_lease_fenced_store_new(struct kl_store **out, struct kl_store *inner,
+			      struct kl_lease_keeper *keeper, const char *shard,
+			      struct kl_errbuf *eb)
+{
+	struct fenced_store *s = calloc(1, sizeof *s);
+	if (!s)
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	s->base.ops = &fenced_store_ops;
+	s->inner = inner;
+	s->keeper = keeper;
+	snprintf(s->shard, sizeof s->shard, "%s", shard);
+	*out = &s->base;
+	return KL_OK;
+}

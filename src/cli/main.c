@@ -14,6 +14,7 @@
 #include "gen/gen.h"
 #include "lambda/handler.h"
 #include "lambda/runtime.h"
+#include "lease/keeper.h"
 #include "metrics/metrics.h"
 #include "pipeline/ingest.h"
 #include "pipeline/stream.h"
@@ -129,6 +130,8 @@ struct ingest_cfg {
 	const char *metrics_file, *metrics_listen;
 	int64_t metrics_interval_ms, status_interval_ms;
 	const char *cloudwatch_ns;
+	const char *lease_table, *worker_id;
+	int64_t lease_renew_ms, lease_timeout_ms;
 };
 
 static const struct kl_opt ingest_opts[] = {
@@ -190,6 +193,16 @@ static const struct kl_opt ingest_opts[] = {
 	{"cloudwatch-namespace", KL_OPT_STR, offsetof(struct ingest_cfg, cloudwatch_ns), NULL, "NS",
 	 "stream mode: also publish the metrics to CloudWatch (PutMetricData) in this namespace "
 	 "every --metrics-interval (docs/metrics.md)", NULL, 0, 0},
+	{"lease-table", KL_OPT_STR, offsetof(struct ingest_cfg, lease_table), NULL, "TABLE",
+	 "stream mode: share the shards with the other workers of this DynamoDB lease table "
+	 "(KCL-style; created on first use, on-demand billing)", NULL, 0, 0},
+	{"worker-id", KL_OPT_STR, offsetof(struct ingest_cfg, worker_id), NULL, "ID",
+	 "this worker's name in the lease table, unique among live workers "
+	 "(default: hostname:pid:random)", NULL, 0, 0},
+	{"lease-renew-interval", KL_OPT_MS, offsetof(struct ingest_cfg, lease_renew_ms), "0",
+	 "SECONDS", "renew held leases this often (0: a third of --lease-timeout)", NULL, 0, 3600},
+	{"lease-timeout", KL_OPT_MS, offsetof(struct ingest_cfg, lease_timeout_ms), "10", "SECONDS",
+	 "a lease not renewed for this long is taken over by another worker", NULL, 0.5, 3600},
 	{"status-interval", KL_OPT_MS, offsetof(struct ingest_cfg, status_interval_ms), "60",
 	 "SECONDS", "a status line on stderr this often when no progress bar is drawn "
 	 "(stream mode, or stderr not a terminal); 0: never", NULL, 0, 86400},
@@ -239,6 +252,12 @@ static int cmd_ingest(int argc, char **argv)
 		return bad_usage("ingest", "--lake is required (the lake root directory)");
 	if (c.cloudwatch_ns && (!c.stream || !*c.cloudwatch_ns))
 		return bad_usage("ingest", "--cloudwatch-namespace needs --stream and a non-empty name");
+	if (c.lease_table && (!c.stream || !*c.lease_table))
+		return bad_usage("ingest", "--lease-table needs --stream and a non-empty name");
+	if (!c.lease_table && c.worker_id)
+		return bad_usage("ingest", "--worker-id needs --lease-table");
+	if (c.lease_table && c.lease_renew_ms >= c.lease_timeout_ms)
+		return bad_usage("ingest", "--lease-renew-interval must be shorter than --lease-timeout");
 
 	int format = kl_format_parse(c.format), comp = kl_compression_parse(c.compression);
 	char msg[200];
@@ -291,6 +310,25 @@ static int cmd_ingest(int argc, char **argv)
 	}
 	if (c.stream)
 		snprintf(metrics.stream, sizeof metrics.stream, "%s", c.stream);
+	struct kl_lease_keeper keeper;
+	int have_keeper = 0;
+	if (c.lease_table) { /* no request yet: the table is ensured below */
+		struct kl_lease_keeper_opts ko = {0};
+		ko.table = c.lease_table;
+		ko.worker_id = c.worker_id;
+		ko.region = c.region;
+		ko.timeout_ms = c.lease_timeout_ms;
+		ko.renew_ms = c.lease_renew_ms;
+		ko.initial_checkpoint = !strcmp(c.start, "latest")	   ? "LATEST"
+					: !strcmp(c.start, "trim-horizon") ? "TRIM_HORIZON"
+									   : "AT_TIMESTAMP";
+		if (kl_lease_keeper_init(&keeper, &ko, &eb)) {
+			kl_metrics_cleanup(&metrics);
+			return bad_usage("ingest", eb.msg);
+		}
+		have_keeper = 1;
+		snprintf(metrics.worker, sizeof metrics.worker, "%s", keeper.worker_id);
+	}
 	o.metrics = &metrics;
 	rep.m = &metrics;
 	rep.file = c.metrics_file;
@@ -318,6 +356,8 @@ static int cmd_ingest(int argc, char **argv)
 	if (kl_metrics_reporter_start(&rep, &eb)) {
 		if (rep.listen_fd >= 0)
 			close(rep.listen_fd);
+		if (have_keeper)
+			kl_lease_keeper_cleanup(&keeper);
 		kl_metrics_cleanup(&metrics);
 		fprintf(stderr, "kinlake ingest: %s\n", eb.msg);
 		return 1;
@@ -349,6 +389,13 @@ static int cmd_ingest(int argc, char **argv)
 			uint64_t swept;
 			kl_store_local_sweep(c.lake, &swept);
 		}
+		if (!rc && have_keeper) {
+			if (!c.quiet)
+				fprintf(stderr, "kinlake ingest: worker %s, lease table %s\n",
+					keeper.worker_id, c.lease_table);
+			rc = kl_lease_keeper_start(&keeper, 60000, &eb);
+			so.leases = &keeper;
+		}
 		if (!rc)
 			rc = kl_stream_run(&so, &ss, &eb);
 		store_factory_cleanup(&factory);
@@ -364,6 +411,8 @@ static int cmd_ingest(int argc, char **argv)
 	if (kl_metrics_reporter_stop(&rep, &meb))
 		fprintf(stderr, "kinlake ingest: warning: %s\n", meb.msg);
 	kl_metrics_cleanup(&metrics);
+	if (have_keeper)
+		kl_lease_keeper_cleanup(&keeper);
 	if (rc) {
 		fprintf(stderr, "kinlake ingest: %s: %s\n", kl_strerror(rc),
 			eb.code ? eb.msg : "(no detail)");

@@ -143,6 +143,25 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 			: shard_series(b, m, n, "shard_records_read_total", "counter",
 				       "Records read from the shard (after KPL de-aggregation).", 1);
 	}
+	if (m->worker[0]) {
+		static const struct {
+			const char *name, *type, *help;
+		} ls[] = {
+			{"leases_held", "gauge", "Shard leases this worker holds."},
+			{"leases_taken_total", "counter", "Expired or released leases taken."},
+			{"leases_stolen_total", "counter", "Leases taken from an overloaded worker."},
+			{"leases_lost_total", "counter",
+			 "Leases lost: taken by another worker, or not renewed in time."},
+		};
+		uint64_t v[4] = {LOAD(m->leases_held), LOAD(m->leases_taken),
+				 LOAD(m->leases_stolen), LOAD(m->leases_lost)};
+		for (size_t i = 0; i < 4 && !rc; i++) {
+			rc = head(b, ls[i].name, ls[i].type, ls[i].help);
+			rc = rc ? rc : kl_buf_printf(b, "kinlake_%s{worker=\"", ls[i].name);
+			rc = rc ? rc : put_label(b, m->worker);
+			rc = rc ? rc : kl_buf_printf(b, "\"} %" PRIu64 "\n", v[i]);
+		}
+	}
 #undef C
 #undef G
 	return rc;

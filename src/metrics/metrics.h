@@ -24,7 +24,9 @@
  * bytes_read_total, bytes_written_total, last_commit_timestamp_seconds,
  * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
  * shard_records_read_total{shard}; with CloudWatch publishing on,
- * cloudwatch_errors_total.
+ * cloudwatch_errors_total; with shard leases (--lease-table),
+ * leases_held, leases_taken_total, leases_stolen_total, leases_lost_total,
+ * each labelled with the worker id.
  */
 #ifndef KL_METRICS_METRICS_H
 #define KL_METRICS_METRICS_H
@@ -58,6 +60,10 @@ struct kl_metrics {
 	_Atomic uint64_t cloudwatch_errors; /* failed PutMetricData calls */
 	int cloudwatch; /* publishing to CloudWatch: render cloudwatch_errors */
 	char stream[256]; /* stream mode: the stream's name, a label */
+	/* lease mode (lease/keeper.h): this worker's leases, copied from the
+	 * keeper by the stream's coordinator; rendered when worker[0] is set */
+	char worker[160]; /* the worker id, a label; written before the run */
+	_Atomic uint64_t leases_held, leases_taken, leases_stolen, leases_lost;
 	struct kl_metrics_shard *shards; /* KL_METRICS_MAX_SHARDS slots */
 	_Atomic size_t nshards;
 	pthread_mutex_t shard_mu; /* serialises kl_metrics_shard() */

@@ -5,6 +5,7 @@
 #include "commit/checkpoint.h"
 #include "dedup/dedup.h"
 #include "encode/parquet/schema.h"
+#include "lease/fence.h"
 #include "metrics/metrics.h"
 #include "parse/json.h"
 #include "pipeline/pipeline.h"
@@ -30,6 +31,9 @@ enum shard_state { SH_PENDING, SH_RUNNING, SH_DONE };
 struct shard {
 	char id[128], parent[128], adjacent[128];
 	enum shard_state state;
+	int closed;      /* ListShards gave it an ending sequence number */
+	int stop_fd;     /* lease mode: this shard's own stop (-1: the run's) */
+	int lease_lost;  /* lease mode: its fence refused a commit */
 	pthread_t thread;
 	volatile int finished; /* set by the worker, read under the mutex */
 	int rc;
@@ -64,7 +68,7 @@ static void *shard_main(void *arg)
 		ko.region = o->region;
 		ko.start = o->start;
 		ko.exit_idle_ms = o->exit_idle_ms;
-		ko.stop_fd = sh->run->stop_fd;
+		ko.stop_fd = sh->stop_fd >= 0 ? sh->stop_fd : sh->run->stop_fd;
 		ko.creds = o->creds;
 		ko.creds_mu = o->creds_mu;
 		ko.metrics = o->ingest.metrics ? kl_metrics_shard(o->ingest.metrics, sh->id) : NULL;
@@ -84,21 +88,27 @@ static void *shard_main(void *arg)
 	kl_input_id_of_name(id, prefix);
 	kl_partition_day(time(NULL), dead_dt);
 	struct kl_ingest_opts io = o->ingest;
-	io.stop_fd = sh->run->stop_fd;
+	io.stop_fd = sh->stop_fd >= 0 ? sh->stop_fd : sh->run->stop_fd;
 	io.progress = NULL;
 	if (!rc)
 		rc = kl_pipeline_encoders_new(&io, store, sh->run->registry, &data_enc, &dead_enc,
 					      &sh->err);
 	if (!rc && (rc = kl_state_checkpoint_open_store(&cp, store, id)))
 		kl_errbuf_set(&sh->err, rc, "%s", cp.base.err.msg);
+	struct kl_lease_fence fence;
+	struct kl_store *fenced = NULL; /* files, too, only while the lease is ours */
+	if (!rc && o->leases) { /* commits only while the lease is ours (lease/fence.h) */
+		kl_lease_fence_init(&fence, &cp.base, o->leases, sh->id);
+		rc = kl_lease_fenced_store_new(&fenced, store, o->leases, sh->id, &sh->err);
+	}
 	if (!rc) {
 		struct kl_pipeline_parts parts = {
 			.source = src,
-			.store = store,
+			.store = fenced ? fenced : store,
 			.data_enc = data_enc,
 			.dead_enc = dead_enc,
 			.dedup = &sh->run->dedup,
-			.checkpoint = &cp.base,
+			.checkpoint = o->leases ? &fence.base : &cp.base,
 			.source_name = name,
 			.file_prefix = prefix,
 			.dead_dt = dead_dt,
@@ -106,8 +116,11 @@ static void *shard_main(void *arg)
 		rc = kl_pipeline_run(&io, &parts, &sh->st, &sh->err);
 		if (rc && !sh->err.code)
 			kl_errbuf_set(&sh->err, rc, "%s", src->err.msg);
+		if (o->leases)
+			sh->lease_lost = atomic_load(&fence.lost);
 	}
 	kl_state_checkpoint_close(&cp);
+	kl_store_free(fenced);
 	kl_encoder_free(data_enc);
 	kl_encoder_free(dead_enc);
 	kl_source_free(src);
@@ -176,10 +189,19 @@ static int list_shards(struct stream_run *r, struct kl_kinesis *k, struct kl_err
 				continue;
 			char id[128];
 			copy_str(id, sizeof id, &f);
-			if (find(r, id) || r->n == MAX_SHARDS)
+			struct kl_json_member range, end;
+			int closed = kl_json_object_get(s.val, s.val_len, "SequenceNumberRange", &range) &&
+				     kl_json_object_get(range.val, range.val_len,
+							"EndingSequenceNumber", &end);
+			struct shard *known = find(r, id);
+			if (known)
+				known->closed |= closed;
+			if (known || r->n == MAX_SHARDS)
 				continue;
 			struct shard *sh = &r->shards[r->n++];
 			memset(sh, 0, sizeof *sh);
+			sh->closed = closed;
+			sh->stop_fd = -1;
 			snprintf(sh->id, sizeof sh->id, "%s", id);
 			if (kl_json_object_get(s.val, s.val_len, "ParentShardId", &f))
 				copy_str(sh->parent, sizeof sh->parent, &f);
@@ -204,6 +226,92 @@ static int parent_done(struct stream_run *r, const char *id)
 		return 1;
 	struct shard *p = find(r, id);
 	return !p || p->state == SH_DONE;
+}
+
+/* May this pending shard start? Without leases: when its parents are read
+ * to their end here. With leases: when this worker holds its lease (the
+ * lease layer takes a child only after its parents' SHARD_END, whoever
+ * read them). */
+static int startable(struct stream_run *r, struct shard *sh)
+{
+	if (sh->state != SH_PENDING)
+		return 0;
+	if (r->o->leases)
+		return kl_lease_keeper_holds(r->o->leases, sh->id);
+	return parent_done(r, sh->parent) && parent_done(r, sh->adjacent);
+}
+
+/* Stop every shard: the run's fd, and in lease mode each shard's own. */
+static void stop_all(struct stream_run *r)
+{
+	uint64_t one = 1;
+	(void)!write(r->stop_fd, &one, sizeof one);
+	for (size_t i = 0; i < r->n; i++)
+		if (r->shards[i].stop_fd >= 0)
+			(void)!write(r->shards[i].stop_fd, &one, sizeof one);
+}
+
+/* Lease mode: every listed shard gets a row in the lease table. */
+static int lease_sync(struct stream_run *r, struct kl_errbuf *eb)
+{
+	struct kl_lease_shard *ls = calloc(r->n ? r->n : 1, sizeof *ls);
+	if (!ls)
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	for (size_t i = 0; i < r->n; i++) {
+		ls[i].id = r->shards[i].id;
+		ls[i].parents[0] = r->shards[i].parent;
+		ls[i].parents[1] = r->shards[i].adjacent;
+	}
+	int rc = kl_lease_keeper_sync(r->o->leases, ls, r->n, eb);
+	free(ls);
+	return rc;
+}
+
+/* Lease mode, a shard's run has ended. Stopped because its lease went to
+ * another worker (the fence refused a commit, or the lease is simply no
+ * longer ours): the shard is pending again, it may come back, and this is
+ * not a failure (returns 1). Otherwise the lease is handed over: at
+ * SHARD_END when the shard was read to its end (without --exit-idle a
+ * shard's source ends only there), else with the checkpoint as it is. */
+static int lease_after(struct stream_run *r, struct shard *sh)
+{
+	if (sh->lease_lost || sh->rc == KL_ECONFLICT ||
+	    !kl_lease_keeper_holds(r->o->leases, sh->id)) {
+		sh->state = SH_PENDING;
+		return 1;
+	}
+	if (!sh->rc) {
+		struct kl_errbuf eb;
+		kl_errbuf_clear(&eb);
+		int ended = !sh->st.interrupted && (sh->closed || !r->o->exit_idle_ms);
+		kl_lease_keeper_release(r->o->leases, sh->id, ended ? KL_LEASE_SHARD_END : NULL, &eb);
+	}
+	return 0;
+}
+
+/* Lease mode: the keeper's counters into the metrics. */
+static void lease_metrics(const struct kl_stream_opts *o)
+{
+	if (!o->ingest.metrics)
+		return;
+	struct kl_lease_stats ls;
+	kl_lease_keeper_stats(o->leases, &ls);
+	atomic_store(&o->ingest.metrics->leases_held, ls.held);
+	atomic_store(&o->ingest.metrics->leases_taken, ls.taken);
+	atomic_store(&o->ingest.metrics->leases_stolen, ls.stolen);
+	atomic_store(&o->ingest.metrics->leases_lost, ls.lost);
+}
+
+/* Lease mode: readers of shards whose lease is gone stop now. */
+static void lease_stop_lost(struct stream_run *r)
+{
+	uint64_t one = 1;
+	for (size_t i = 0; i < r->n; i++) {
+		struct shard *sh = &r->shards[i];
+		if (sh->state == SH_RUNNING && !sh->finished && sh->stop_fd >= 0 &&
+		    !kl_lease_keeper_holds(r->o->leases, sh->id))
+			(void)!write(sh->stop_fd, &one, sizeof one);
+	}
 }
 
 static void add_stats(struct kl_ingest_stats *t, const struct kl_ingest_stats *s)
@@ -247,19 +355,27 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	if (k_ok && o->creds)
 		kl_kinesis_share_creds(&k, o->creds, o->creds_mu);
 	int stopping = !k_ok, failed = !k_ok;
+	/* lease mode: renew and take on the keeper's thread, never behind ListShards */
+	if (k_ok && o->leases && kl_lease_keeper_thread_start(o->leases)) {
+		rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot start the lease thread");
+		stopping = failed = 1;
+	}
 	int64_t since_list = RELIST_MS;
-	uint64_t one = 1;
 	for (;;) {
 		if (!stopping && since_list >= RELIST_MS) {
 			int lrc = list_shards(&r, &k, eb);
+			if (!lrc && o->leases)
+				lrc = lease_sync(&r, eb);
 			if (lrc) {
 				failed = stopping = 1;
 				rc = lrc;
-				(void)!write(r.stop_fd, &one, sizeof one);
+				stop_all(&r);
 			}
 			since_list = 0;
 		}
-		int running = 0, startable = 0;
+		if (o->leases)
+			lease_metrics(o);
+		int running = 0, n_startable = 0;
 		pthread_mutex_lock(&r.mu);
 		for (size_t i = 0; i < r.n; i++) {
 			struct shard *sh = &r.shards[i];
@@ -267,23 +383,37 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 				continue;
 			pthread_join(sh->thread, NULL);
 			sh->state = SH_DONE;
+			if (sh->stop_fd >= 0)
+				close(sh->stop_fd);
+			sh->stop_fd = -1;
+			int handed_over = o->leases && lease_after(&r, sh);
+			sh->finished = 0;
 			if (o->ingest.metrics)
 				atomic_fetch_sub(&o->ingest.metrics->shards_running, 1);
 			add_stats(&st->total, &sh->st);
-			st->total.interrupted |= sh->st.interrupted;
+			st->total.interrupted |= sh->st.interrupted && !handed_over;
 			since_list = RELIST_MS; /* look for its children now */
-			if (sh->rc && !failed) {
+			if (sh->rc && !failed && !handed_over) {
 				failed = stopping = 1;
 				rc = sh->rc;
 				kl_errbuf_set(eb, sh->rc, "shard %s: %s", sh->id, sh->err.msg);
-				(void)!write(r.stop_fd, &one, sizeof one); /* others flush and stop */
+				stop_all(&r); /* others flush and stop */
 			}
 		}
 		for (size_t i = 0; i < r.n && !stopping; i++) {
 			struct shard *sh = &r.shards[i];
-			if (sh->state != SH_PENDING || !parent_done(&r, sh->parent) ||
-			    !parent_done(&r, sh->adjacent))
+			if (!startable(&r, sh))
 				continue;
+			if (o->leases &&
+			    (sh->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+				failed = stopping = 1;
+				rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot make a shard's stop fd");
+				stop_all(&r);
+				break;
+			}
+			memset(&sh->st, 0, sizeof sh->st);
+			sh->rc = 0;
+			sh->lease_lost = 0;
 			sh->state = SH_RUNNING;
 			st->shards++;
 			if (o->ingest.metrics)
@@ -294,16 +424,16 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 					atomic_fetch_sub(&o->ingest.metrics->shards_running, 1);
 				failed = stopping = 1;
 				rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot start a shard thread");
-				(void)!write(r.stop_fd, &one, sizeof one);
+				stop_all(&r);
 			}
 		}
+		if (o->leases)
+			lease_stop_lost(&r);
 		for (size_t i = 0; i < r.n; i++) {
 			running += r.shards[i].state == SH_RUNNING;
-			startable += r.shards[i].state == SH_PENDING &&
-				     parent_done(&r, r.shards[i].parent) &&
-				     parent_done(&r, r.shards[i].adjacent);
+			n_startable += startable(&r, &r.shards[i]);
 		}
-		if (!running && (stopping || (o->exit_idle_ms && !startable))) {
+		if (!running && (stopping || (o->exit_idle_ms && !n_startable))) {
 			pthread_mutex_unlock(&r.mu);
 			break;
 		}
@@ -318,8 +448,15 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 		if (!stopping && poll_fd(o->ingest.stop_fd, 0)) {
 			stopping = 1;
 			st->total.interrupted = 1;
-			(void)!write(r.stop_fd, &one, sizeof one);
+			stop_all(&r);
 		}
+	}
+	if (o->leases) { /* graceful: whatever is still held goes to the others now */
+		struct kl_errbuf leb;
+		kl_errbuf_clear(&leb);
+		kl_lease_keeper_thread_stop(o->leases);
+		kl_lease_keeper_release_all(o->leases, &leb);
+		lease_metrics(o);
 	}
 	st->total.seconds = (double)(kl_mono_ms() - t0) / 1000.0;
 	if (k_ok)

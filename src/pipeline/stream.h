@@ -10,6 +10,14 @@
  * seconds to find new ones. Each shard's state and checkpoint live in the
  * lake under _kinlake/state/<stream>-<shardId>.log.
  *
+ * With a lease keeper (lease/keeper.h), several workers share the stream:
+ * every listed shard gets a row in the lease table, a shard is read only
+ * while this worker holds its lease, its commits go through the lease fence
+ * (lease/fence.h), a reader whose lease is lost is stopped and its shard
+ * becomes pending again (not an error), a shard read to its end is
+ * released at SHARD_END, and at the end every lease still held is released
+ * so that the other workers take over at once.
+ *
  * Ends when SIGTERM/SIGINT arrives (stop_fd), when a shard fails (the first
  * error is returned; the other shards flush and commit), or with
  * exit_idle_ms when every shard is idle and caught up.
@@ -23,6 +31,7 @@
 #include <pthread.h>
 
 struct kl_cred_chain;
+struct kl_lease_keeper;
 
 typedef int (*kl_store_factory)(void *ctx, struct kl_store **out, struct kl_errbuf *eb);
 
@@ -39,6 +48,9 @@ struct kl_stream_opts {
 	 * same pair from the factory). NULL: each client resolves its own. */
 	struct kl_cred_chain *creds;
 	pthread_mutex_t *creds_mu;
+	/* Optional, borrowed, started (its table exists): share the shards with
+	 * the other workers of its lease table. NULL: read every shard. */
+	struct kl_lease_keeper *leases;
 };
 
 struct kl_stream_stats {

@@ -1,0 +1,170 @@
+# ingest --stream --lease-table: three workers share a 4-shard stream through a
+# DynamoDB lease table (kinesis-mock + moto's DynamoDB, the local stack).
+#  1. the workers start on an empty stream and settle on a (2,1,1) split
+#     (kinlake_leases_held per worker, from their metrics files);
+#  2. events are put; each shard's records are read by exactly one worker
+#     (kinlake_shard_records_read_total), the lake holds every event exactly once;
+#  3. one worker is SIGSTOPped past the lease timeout: the others take its
+#     shards and store the events put meanwhile; SIGCONT: it counts the leases
+#     as lost, writes and commits nothing for them, and steals its way back;
+#  4. one worker gets SIGTERM: it hands its leases over (released rows), the
+#     other two take them at once, and more events still land exactly once;
+#  5. the rows: every lease released at the end (no owner), checkpoints moved
+#     past TRIM_HORIZON on the shards that had records.
+# duration: 120 (seconds, for the test runner's ordering)
+. "$(dirname "$0")/_lib.sh"
+export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"
+}
+trap cleanup EXIT
+"$ROOT/scripts/stack.sh" up > /dev/null
+. "$T/stack/env" # AWS_ENDPOINT_URL is moto: DynamoDB goes there
+K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
+put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }
+N=${KL_ASAN:+1000}; N=${N:-2000}
+
+$K create-stream --stream-name shared --shard-count 4
+sleep 1
+start_worker() { # id
+	"$KL" ingest --stream shared --lake "$T/lake" --format jsonl --flush-interval 1 \
+		--lease-table kl-leases --worker-id "$1" --lease-timeout 3 --lease-renew-interval 1 \
+		--metrics-file "$T/$1.prom" --metrics-interval 0.3 2> "$T/$1.log" &
+	pids+=($!)
+	eval "pid_$1=$!"
+}
+dump() { grep -H "lease\|shard_records\|records_read" "$T"/w?.prom | grep -v "^.*# "; tail -n 5 "$T"/w?.log; }
+held() { metric "kinlake_leases_held{worker=\"$1\"}" "$T/$1.prom"; }
+start_worker wa; sleep 1; start_worker wb; start_worker wc
+
+# 1. balance: (2,1,1), stable
+for _ in $(seq 1 120); do
+	a=$(held wa); b=$(held wb); c=$(held wc)
+	[ "${a:-0}" -ge 1 ] && [ "${b:-0}" -ge 1 ] && [ "${c:-0}" -ge 1 ] && [ $((a + b + c)) = 4 ] && break
+	sleep 0.25
+done
+a=$(held wa); b=$(held wb); c=$(held wc)
+[ $((a + b + c)) = 4 ] && [ "$a" -ge 1 ] && [ "$b" -ge 1 ] && [ "$c" -ge 1 ] ||
+	fail "no balanced split: wa=$a wb=$b wc=$c; $(tail -3 "$T"/w?.log)"
+echo "split: wa=$a wb=$b wc=$c ($SECONDS s)"
+moves() {
+	local s=0
+	for w in wa wb wc; do
+		s=$((s + $(metric "kinlake_leases_lost_total{worker=\"$w\"}" "$T/$w.prom")))
+		s=$((s + $(metric "kinlake_leases_stolen_total{worker=\"$w\"}" "$T/$w.prom")))
+		s=$((s + $(metric "kinlake_leases_taken_total{worker=\"$w\"}" "$T/$w.prom")))
+	done
+	echo $s
+}
+sleep 1
+moves0=$(moves)
+
+# 2. events: every shard read by one worker only, exactly once in the lake
+"$KL" gen --events "$N" --seed 41 > "$T/ev1.jsonl"
+put shared "$T/ev1.jsonl"
+total_read() {
+	local s=0
+	for w in "$@"; do s=$((s + $(metric kinlake_records_read_total "$T/$w.prom"))); done
+	echo $s
+}
+total_stored() {
+	local s=0
+	for w in "$@"; do s=$((s + $(metric kinlake_events_stored_total "$T/$w.prom"))); done
+	echo $s
+}
+for _ in $(seq 1 240); do [ "$(total_read wa wb wc)" -ge "$N" ] && break; sleep 0.25; done
+[ "$(total_read wa wb wc)" = "$N" ] || { dump; fail "records read: $(total_read wa wb wc) of $N"; }
+echo "read $N ($SECONDS s)"
+for s in 0 1 2 3; do
+	readers=0
+	for w in wa wb wc; do
+		r=$(metric "kinlake_shard_records_read_total{stream=\"shared\",shard=\"shardId-00000000000$s\"}" "$T/$w.prom")
+		[ "${r:-0}" -gt 0 ] && readers=$((readers + 1))
+	done
+	[ "$readers" = 1 ] || fail "shard $s read by $readers workers"
+done
+[ "$(moves)" = "$moves0" ] || fail "leases moved while events flowed: $moves0 -> $(moves)"
+# the flush interval: wait until every record read is in a committed file
+for _ in $(seq 1 120); do [ "$(total_stored wa wb wc)" -ge "$N" ] && break; sleep 0.25; done
+check_lake "$T/ev1.jsonl" "$T/lake" > /dev/null
+
+# 3. a paused worker: wb is SIGSTOPped past the lease timeout; wa and wc take
+#    its shards and store the events put meanwhile; wb wakes up, loses those
+#    leases (its readers stop, its files and commits are refused), and rejoins.
+b_held=$(held wb)
+lost0=$(metric "kinlake_leases_lost_total{worker=\"wb\"}" "$T/wb.prom")
+kill -STOP "$pid_wb"
+for _ in $(seq 1 80); do [ $(( $(held wa) + $(held wc) )) = 4 ] && break; sleep 0.25; done
+[ $(( $(held wa) + $(held wc) )) = 4 ] || fail "wb's leases not taken over while it was paused"
+echo "wb paused: its $b_held leases taken over ($SECONDS s)"
+"$KL" gen --events $((N / 2)) --seed 43 > "$T/evp.jsonl"
+put shared "$T/evp.jsonl"
+want=$((N + N / 2))
+for _ in $(seq 1 240); do [ "$(total_stored wa wb wc)" -ge "$want" ] && break; sleep 0.25; done
+[ "$(total_stored wa wb wc)" -ge "$want" ] || { dump; fail "stored $(total_stored wa wb wc) of $want"; }
+kill -CONT "$pid_wb"
+for _ in $(seq 1 40); do
+	[ "$(metric "kinlake_leases_lost_total{worker=\"wb\"}" "$T/wb.prom")" -ge $((lost0 + b_held)) ] && break
+	sleep 0.25
+done
+[ "$(metric "kinlake_leases_lost_total{worker=\"wb\"}" "$T/wb.prom")" -ge $((lost0 + b_held)) ] ||
+	{ dump; fail "wb did not notice it lost its leases"; }
+for _ in $(seq 1 80); do [ "$(held wb)" -ge 1 ] && break; sleep 0.25; done
+[ "$(held wb)" -ge 1 ] || { dump; fail "wb did not rejoin"; }
+echo "wb woke up, lost $b_held leases, rejoined with $(held wb) ($SECONDS s)"
+kill -0 "$pid_wb" || fail "wb died"
+
+# 4. graceful handover: wc stops; its leases go to wa and wb without a timeout
+settled() { # the split holds 4 leases and nothing moved for 2 s
+	local m
+	for _ in $(seq 1 40); do
+		m=$(moves); sleep 2
+		[ "$(moves)" = "$m" ] && [ $(( $(held wa) + $(held wb) + $(held wc) )) = 4 ] && return 0
+	done
+	return 1
+}
+settled || { dump; fail "the split did not settle after wb rejoined"; }
+c_held=$(held wc)
+taken0=$(( $(metric "kinlake_leases_taken_total{worker=\"wa\"}" "$T/wa.prom") +
+	$(metric "kinlake_leases_taken_total{worker=\"wb\"}" "$T/wb.prom") ))
+kill -TERM "$pid_wc"; wait "$pid_wc" || fail "wc did not exit cleanly: $(cat "$T/wc.log")"
+[ "$(held wc)" = 0 ] || fail "wc still holds leases at exit"
+t0=$SECONDS
+for _ in $(seq 1 40); do
+	[ $(( $(held wa) + $(held wb) )) = 4 ] && break
+	sleep 0.25
+done
+[ $(( $(held wa) + $(held wb) )) = 4 ] || fail "wc's $c_held leases not taken over"
+echo "handover of $c_held leases in $((SECONDS - t0)) s"
+taken1=$(( $(metric "kinlake_leases_taken_total{worker=\"wa\"}" "$T/wa.prom") +
+	$(metric "kinlake_leases_taken_total{worker=\"wb\"}" "$T/wb.prom") ))
+# taken (released rows are free at once), not stolen
+[ $((taken1 - taken0)) = "$c_held" ] || { dump; fail "taken after the handover: $taken0 -> $taken1"; }
+"$KL" gen --events $((N / 2)) --seed 42 > "$T/ev2.jsonl"
+put shared "$T/ev2.jsonl"
+want=$((2 * N))
+for _ in $(seq 1 240); do [ "$(total_stored wa wb wc)" -ge "$want" ] && break; sleep 0.25; done
+[ "$(total_stored wa wb wc)" -ge "$want" ] || { dump; fail "stored $(total_stored wa wb wc) of $want"; }
+kill -TERM "$pid_wa" "$pid_wb"
+wait "$pid_wa" || fail "wa: $(cat "$T/wa.log")"
+wait "$pid_wb" || fail "wb: $(cat "$T/wb.log")"
+pids=()
+cat "$T/ev1.jsonl" "$T/evp.jsonl" "$T/ev2.jsonl" > "$T/all.jsonl"
+check_lake "$T/all.jsonl" "$T/lake"
+
+# 5. the lease rows after a graceful end
+$D scan --table-name kl-leases > "$T/rows.json"
+python3 - "$T/rows.json" <<'PY' || fail "lease rows"
+import json, sys
+items = json.load(open(sys.argv[1]))["Items"]
+assert len(items) == 4, len(items)
+for i in items:
+    assert "leaseOwner" not in i, i            # released on SIGTERM
+    assert i["checkpoint"]["S"] != "TRIM_HORIZON", i  # mirrored from the lake's state
+    assert int(i["leaseCounter"]["N"]) > 0, i
+PY
+grep -q "worker wa, lease table kl-leases" "$T/wa.log" || fail "no worker line"

@@ -214,7 +214,10 @@ static int open_input(struct run *r, uint64_t *start)
 	memcpy(r->st->input_id, r->id, sizeof r->id);
 	kl_partition_day(arrival, r->dead_dt);
 
-	if (kl_state_open(&r->state, o->lake, r->id)) {
+	/* the state log: an appended file in a local lake, else one object in
+	 * the caller's store (an S3 lake), as stream mode keeps it */
+	if (o->store ? kl_state_open_store(&r->state, r->store, r->id)
+		     : kl_state_open(&r->state, o->lake, r->id)) {
 		if (own)
 			close(fd);
 		return kl_errbuf_set(r->eb, r->state.err.code, "%s", r->state.err.msg);

@@ -46,6 +46,10 @@ struct kl_ingest_opts {
 	 * source's checkpoint (not positions) says where to resume, and
 	 * delivery is at-least-once. */
 	struct kl_source *source;
+	/* Borrowed, optional. In file mode (no `source`): the lake's store when
+	 * it is not a local directory (an S3 lake); the state log is then one
+	 * object in it, _kinlake/state/<input id>.log. NULL: `lake` is a
+	 * directory, opened (and swept of temporary files) by the run. */
 	struct kl_store *store;
 	/* Stream mode: one event_uuid window shared by every shard's pipeline
 	 * (a KPL-aggregated record and a retried plain copy of one of its events

@@ -18,11 +18,12 @@ static int decimal(const char *s, double *v, char **end)
 {
 	if (!((*s >= '0' && *s <= '9') || (*s == '.' && s[1] >= '0' && s[1] <= '9')))
 		return -1;
-	for (const char *p = s; *p && !((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')); p++)
-		if (!((*p >= '0' && *p <= '9') || *p == '.'))
-			return -1;
 	errno = 0;
 	*v = strtod(s, end);
+	for (const char *p = s; p < *end; p++) /* no hex ("0x10"), no "0x1p3" */
+		if (!((*p >= '0' && *p <= '9') || *p == '.' || *p == 'e' || *p == 'E' ||
+		      *p == '+' || *p == '-'))
+			return -1;
 	if (*end == s || !isfinite(*v))
 		return errno == ERANGE ? -2 : -1;
 	return errno == ERANGE ? -2 : 0;

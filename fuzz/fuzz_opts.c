@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			REQUIRE(**(const char *const *)f != '\0');
 		if (!(o->min < o->max))
 			continue;
-		double v = o->type == KL_OPT_SIZE ? (double)*(const size_t *)f
+		double v = o->type == KL_OPT_SIZE  ? (double)*(const size_t *)f
 			   : o->type == KL_OPT_I64 ? (double)*(const int64_t *)f
 			   : o->type == KL_OPT_U64 ? (double)*(const uint64_t *)f
 			   : o->type == KL_OPT_MS  ? (double)*(const int64_t *)f / 1000
@@ -99,8 +99,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		REQUIRE(v >= o->min - 0.001 && v <= o->max + 0.001);
 	}
 	if (c.compression != KL_INGEST_CFG_SNAPPY)
-		REQUIRE(kl_opt_choice_name(kl_opts_find(&p, offsetof(struct kl_ingest_cfg, compression))->choices,
-					   c.compression) != NULL);
+		REQUIRE(kl_opt_choice_name(
+			    kl_opts_find(&p, offsetof(struct kl_ingest_cfg, compression))->choices,
+			    c.compression) != NULL);
 	struct kl_aws_env env = {fenv_get, &fe};
 	kl_errbuf_clear(&eb);
 	rc = kl_ingest_cfg_check(&p, &env, &eb);

@@ -34,7 +34,7 @@ struct kl_ingest_cfg {
 	int sse; /* enum kl_sse */
 	const char *sse_kms_key_id;
 	/* files */
-	int format;      /* enum kl_format */
+	int format;	 /* enum kl_format */
 	int compression; /* enum kl_compression, or KL_INGEST_CFG_SNAPPY */
 	int64_t level;
 	size_t max_file_bytes, memory_limit, max_record_bytes, row_group_bytes;

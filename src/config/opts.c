@@ -34,9 +34,9 @@ int kl_parse_size(const char *s, size_t *out)
 	static const struct {
 		const char *sfx;
 		double mul;
-	} units[] = {{"", 1},          {"b", 1},          {"k", 1024},  {"kb", 1e3},
-		     {"kib", 1024},    {"m", 1048576},    {"mb", 1e6},  {"mib", 1048576},
-		     {"g", 1073741824}, {"gb", 1e9},       {"gib", 1073741824}};
+	} units[] = {{"", 1},		{"b", 1},	{"k", 1024},	    {"kb", 1e3},
+		     {"kib", 1024},	{"m", 1048576}, {"mb", 1e6},	    {"mib", 1048576},
+		     {"g", 1073741824}, {"gb", 1e9},	{"gib", 1073741824}};
 	double v;
 	char *end;
 	int rc = decimal(s, &v, &end);
@@ -178,15 +178,20 @@ static int set(const struct kl_opt *o, void *cfg, const char *name, const char *
 		size_t s = 0;
 		int rc = kl_parse_size(v, &s);
 		if (rc == -1)
-			return kl_errbuf_set(eb, KL_EINVAL, "%s: '%s' is not a size (examples: 4096, "
-					     "64KiB, 128MiB, 1GiB)", name, v);
+			return kl_errbuf_set(eb, KL_EINVAL,
+					     "%s: '%s' is not a size (examples: 4096, "
+					     "64KiB, 128MiB, 1GiB)",
+					     name, v);
 		if (rc == -2 || (bounded(o) && (double)s > o->max))
-			return kl_errbuf_set(eb, KL_EINVAL, "%s: '%s' is too large (at most %.0f "
-					     "bytes)", name, v,
-					     bounded(o) ? o->max : (double)(SIZE_MAX / 2));
+			return kl_errbuf_set(eb, KL_EINVAL,
+					     "%s: '%s' is too large (at most %.0f "
+					     "bytes)",
+					     name, v, bounded(o) ? o->max : (double)(SIZE_MAX / 2));
 		if (bounded(o) && (double)s < o->min)
-			return kl_errbuf_set(eb, KL_EINVAL, "%s: '%s' is too small (at least %.0f "
-					     "bytes)", name, v, o->min);
+			return kl_errbuf_set(eb, KL_EINVAL,
+					     "%s: '%s' is too small (at least %.0f "
+					     "bytes)",
+					     name, v, o->min);
 		*(size_t *)p = s;
 		break;
 	}
@@ -207,8 +212,10 @@ static int set(const struct kl_opt *o, void *cfg, const char *name, const char *
 		}
 		if (!digits) {
 			if (bounded(o))
-				return kl_errbuf_set(eb, KL_EINVAL, "%s: '%s' is not an integer in "
-						     "[%.0f, %.0f]", name, v, o->min, o->max);
+				return kl_errbuf_set(eb, KL_EINVAL,
+						     "%s: '%s' is not an integer in "
+						     "[%.0f, %.0f]",
+						     name, v, o->min, o->max);
 			return kl_errbuf_set(eb, KL_EINVAL, "%s: '%s' is not a%s integer", name, v,
 					     u ? " non-negative" : "n");
 		}
@@ -219,8 +226,10 @@ static int set(const struct kl_opt *o, void *cfg, const char *name, const char *
 		if (errno == ERANGE)
 			return kl_errbuf_set(eb, KL_EINVAL, "%s: '%s' is too large", name, v);
 		if (bounded(o) && (x < o->min || x > o->max))
-			return kl_errbuf_set(eb, KL_EINVAL, "%s: '%s' is not an integer in [%.0f, "
-					     "%.0f]", name, v, o->min, o->max);
+			return kl_errbuf_set(eb, KL_EINVAL,
+					     "%s: '%s' is not an integer in [%.0f, "
+					     "%.0f]",
+					     name, v, o->min, o->max);
 		if (u)
 			*(uint64_t *)p = (uint64_t)ux;
 		else
@@ -244,13 +253,17 @@ static int set(const struct kl_opt *o, void *cfg, const char *name, const char *
 		int64_t ms = 0;
 		int rc = kl_parse_ms(v, &ms);
 		if (rc == -1)
-			return kl_errbuf_set(eb, KL_EINVAL, "%s: '%s' is not a duration (seconds, or "
-					     "500ms, 5m, 1h)", name, v);
-		if (rc == -2 || (bounded(o) && ((double)ms < o->min * 1000 ||
-						(double)ms > o->max * 1000))) {
+			return kl_errbuf_set(eb, KL_EINVAL,
+					     "%s: '%s' is not a duration (seconds, or "
+					     "500ms, 5m, 1h)",
+					     name, v);
+		if (rc == -2 ||
+		    (bounded(o) && ((double)ms < o->min * 1000 || (double)ms > o->max * 1000))) {
 			if (bounded(o))
-				return kl_errbuf_set(eb, KL_EINVAL, "%s: '%s' is out of range [%g, "
-						     "%g] seconds", name, v, o->min, o->max);
+				return kl_errbuf_set(eb, KL_EINVAL,
+						     "%s: '%s' is out of range [%g, "
+						     "%g] seconds",
+						     name, v, o->min, o->max);
 			return kl_errbuf_set(eb, KL_EINVAL, "%s: '%s' is too large", name, v);
 		}
 		*(int64_t *)p = ms;
@@ -321,8 +334,10 @@ int kl_opts_argv(struct kl_opts *p, int argc, char **argv, struct kl_errbuf *eb)
 		if (!strcmp(arg, "--help") || !strcmp(arg, "-h"))
 			return KL_OPTS_HELP;
 		if (strncmp(arg, "--", 2) != 0)
-			return kl_errbuf_set(eb, KL_EINVAL, "unexpected argument '%s' (options start "
-					     "with --)", arg);
+			return kl_errbuf_set(eb, KL_EINVAL,
+					     "unexpected argument '%s' (options start "
+					     "with --)",
+					     arg);
 		const char *name = arg + 2, *eq = strchr(name, '=');
 		size_t nl = eq ? (size_t)(eq - name) : strlen(name);
 		const struct kl_opt *o = by_name(p, name, nl);
@@ -346,8 +361,10 @@ int kl_opts_argv(struct kl_opts *p, int argc, char **argv, struct kl_errbuf *eb)
 		if (p->from[i] == KL_OPT_FROM_FLAG) {
 			if (o->type == KL_OPT_FLAG)
 				return kl_errbuf_set(eb, KL_EINVAL, "--%s is given twice", o->name);
-			return kl_errbuf_set(eb, KL_EINVAL, "--%s is given twice ('%s', then '%s'): "
-					     "give it once", o->name, given[i], v);
+			return kl_errbuf_set(eb, KL_EINVAL,
+					     "--%s is given twice ('%s', then '%s'): "
+					     "give it once",
+					     o->name, given[i], v);
 		}
 		char nm[96];
 		snprintf(nm, sizeof nm, "--%s", o->name);

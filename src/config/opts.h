@@ -62,12 +62,12 @@ struct kl_opt {
 	const char *name; /* flag, without the leading "--" */
 	const char *env;  /* environment variable, or NULL: flag only */
 	enum kl_opt_type type;
-	size_t offset;       /* of the field in the config struct */
+	size_t offset;	     /* of the field in the config struct */
 	const char *def;     /* default as text; NULL: none (field stays 0/NULL) */
 	const char *metavar; /* for --help */
 	const char *help;    /* NULL: hidden from --help (benchmark and test aids) */
 	const struct kl_opt_choice *choices; /* KL_OPT_CHOICE */
-	double min, max;     /* numeric bounds, when min < max */
+	double min, max;		     /* numeric bounds, when min < max */
 	kl_opt_check_fn check;
 };
 
@@ -82,7 +82,7 @@ struct kl_opts {
 	size_t n;
 	void *cfg;
 	unsigned char from[KL_OPTS_MAX]; /* enum kl_opt_from, per entry */
-	int env_style; /* name unset options by their variable in messages */
+	int env_style;			 /* name unset options by their variable in messages */
 };
 
 enum { KL_OPTS_HELP = 1 };

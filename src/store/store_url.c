@@ -45,8 +45,10 @@ int kl_store_url_check(const char *url, char *why, size_t cap)
 	const char *b = url + 5;
 	size_t bn = strcspn(b, "/");
 	if (!kl_store_s3_bucket_valid(b, bn)) {
-		snprintf(why, cap, "'%.*s' is not a valid S3 bucket name (3 to 63 characters: "
-			 "a-z, 0-9, '.', '-')", (int)(bn < 100 ? bn : 100), b);
+		snprintf(why, cap,
+			 "'%.*s' is not a valid S3 bucket name (3 to 63 characters: "
+			 "a-z, 0-9, '.', '-')",
+			 (int)(bn < 100 ? bn : 100), b);
 		return -1;
 	}
 	return 0;

@@ -36,7 +36,7 @@ struct kl_http;
 
 struct kl_store_creds {
 	struct kl_aws_env env;
-	struct kl_http *http; /* for the network providers (STS, container, IMDS) */
+	struct kl_http *http;	    /* for the network providers (STS, container, IMDS) */
 	struct kl_cred_chain chain; /* guarded by mu */
 	pthread_mutex_t mu;
 	int ready;
@@ -53,7 +53,7 @@ enum kl_sse { KL_SSE_NONE, KL_SSE_AES256, KL_SSE_KMS };
 
 struct kl_store_url_opts {
 	const struct kl_aws_env *env; /* region, endpoint; NULL: the process environment */
-	const char *region;           /* NULL: AWS_REGION, AWS_DEFAULT_REGION */
+	const char *region;	      /* NULL: AWS_REGION, AWS_DEFAULT_REGION */
 	enum kl_sse sse;
 	const char *sse_kms_key_id;   /* KL_SSE_KMS only; NULL: the AWS managed key */
 	size_t multipart_threshold;   /* 0: the store's default */

@@ -59,8 +59,9 @@ static void test_defaults_and_choices(void)
 	CHECK_EQ_INT(c.sse, KL_SSE_NONE);
 	CHECK_EQ_INT(kl_opts_from(&p, offsetof(struct kl_ingest_cfg, lake)), KL_OPT_FROM_FLAG);
 	CHECK_EQ_INT(kl_opts_from(&p, offsetof(struct kl_ingest_cfg, format)), KL_OPT_DEFAULT);
-	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--format=jsonl", "--compression", "none", "--sse",
-						 "AES256", "--flush-interval", "1.5m")),
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb,
+				ARGV("--format=jsonl", "--compression", "none", "--sse", "AES256",
+				     "--flush-interval", "1.5m")),
 		     KL_OK);
 	CHECK_EQ_INT(c.format, KL_FORMAT_JSONL);
 	CHECK_EQ_INT(c.compression, KL_COMP_NONE);
@@ -76,9 +77,9 @@ static void test_bad_flags(void)
 	struct kl_ingest_cfg c;
 	struct kl_opts p;
 	struct kl_errbuf eb;
-#define BAD(want, ...)                                                                              \
+#define BAD(want, ...)                                                                             \
 	do {                                                                                       \
-		CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV(__VA_ARGS__)), KL_EINVAL);              \
+		CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV(__VA_ARGS__)), KL_EINVAL);               \
 		CHECK_EQ_STR(eb.msg, want);                                                        \
 	} while (0)
 	BAD("--lake needs a non-empty value (DIR|s3://B/P)", "--lake", "");
@@ -99,9 +100,10 @@ static void test_bad_flags(void)
 	    "--compression-level", "99999999999999999999");
 	BAD("--compression-level: '23' is not an integer in [0, 22]", "--compression-level", "23");
 	BAD("--dedup-window: '-1' is not an integer in [0, 1073741824]", "--dedup-window", "-1");
-	BAD("--flush-interval: '1e300' is out of range [0, 86400] seconds", "--flush-interval", "1e300");
-	BAD("--flush-interval: '5d' is not a duration (seconds, or 500ms, 5m, 1h)", "--flush-interval",
-	    "5d");
+	BAD("--flush-interval: '1e300' is out of range [0, 86400] seconds", "--flush-interval",
+	    "1e300");
+	BAD("--flush-interval: '5d' is not a duration (seconds, or 500ms, 5m, 1h)",
+	    "--flush-interval", "5d");
 	BAD("--format: 'csv' is not one of parquet|jsonl", "--format", "csv");
 	BAD("--sse: 'yes' is not one of aws:kms|AES256", "--sse", "yes");
 	BAD("--start: use trim-horizon, latest or at-timestamp:UNIX", "--start", "soon");
@@ -146,8 +148,9 @@ static void test_flag_env_parity(void)
 	struct kl_ingest_cfg c;
 	struct kl_opts p;
 	struct kl_errbuf eb;
-	CHECK_EQ_INT(env_parse(&c, &p, &eb, VARS("KINLAKE_FORMAT", "", "KINLAKE_INPUT", "x",
-						 "KINLAKE_MAX_FILE_BYTES", "1")),
+	CHECK_EQ_INT(env_parse(&c, &p, &eb,
+			       VARS("KINLAKE_FORMAT", "", "KINLAKE_INPUT", "x",
+				    "KINLAKE_MAX_FILE_BYTES", "1")),
 		     KL_OK);
 	CHECK_EQ_INT(c.format, KL_FORMAT_PARQUET);
 	CHECK(c.input == NULL);
@@ -166,8 +169,8 @@ static void test_check(void)
 		     KL_OK);
 	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_EINVAL);
 	CHECK_EQ_STR(eb.msg, "--compression snappy is only available with --format parquet");
-	CHECK_EQ_INT(env_parse(&c, &p, &eb, VARS("KINLAKE_FORMAT", "jsonl", "KINLAKE_COMPRESSION",
-						 "snappy")),
+	CHECK_EQ_INT(env_parse(&c, &p, &eb,
+			       VARS("KINLAKE_FORMAT", "jsonl", "KINLAKE_COMPRESSION", "snappy")),
 		     KL_OK);
 	fake_vars = VARS("HOME", "/x");
 	kl_errbuf_clear(&eb);
@@ -183,7 +186,8 @@ static void test_check(void)
 	CHECK_EQ_STR(eb.msg, "--sse is for a lake on S3, but --lake is a directory");
 	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--lake", "s3://bkt/p")), KL_OK);
 	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_EINVAL);
-	CHECK_EQ_STR(eb.msg, "--lake is on S3 but no region is set: set AWS_REGION or pass --region");
+	CHECK_EQ_STR(eb.msg,
+		     "--lake is on S3 but no region is set: set AWS_REGION or pass --region");
 	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--lake", "s3://bkt/p", "--region", "eu-west-1")),
 		     KL_OK);
 	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_OK);

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -103,7 +104,8 @@ static void ingest_advice(const struct kl_ingest_cfg *c)
 					"without --input-id cannot be resumed\n");
 		return;
 	}
-	if (access(c->input, R_OK))
+	struct stat sb;
+	if (access(c->input, R_OK) || stat(c->input, &sb) || S_ISDIR(sb.st_mode))
 		return; /* the input itself is the problem: the message says so */
 	fprintf(stderr, "kinlake ingest: nothing was lost: data not yet committed stays in the "
 			"input; run the same command again to resume\n");

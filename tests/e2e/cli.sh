@@ -105,6 +105,9 @@ set +e; out=$("$KL" ingest --input "$T/nope.jsonl" --lake "$T/l" 2>&1); rc=$?; s
 [ "$rc" = 1 ] || fail "missing input exited $rc"
 [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "missing input: more than one line: $out"
 printf '%s' "$out" | grep -q "run the same command again" && fail "missing input advises to run again: $out"
+set +e; out=$("$KL" ingest --input "$T" --lake "$T/l" 2>&1); rc=$?; set -e
+[ "$rc" = 1 ] || fail "a directory as input exited $rc"
+printf '%s' "$out" | grep -q "run the same command again" && fail "a directory as input advises to run again: $out"
 : > "$T/notadir"
 "$KL" gen --events 5 > "$T/five.jsonl"
 set +e; out=$("$KL" ingest --input "$T/five.jsonl" --lake "$T/notadir/lake" 2>&1); rc=$?; set -e

@@ -7,7 +7,7 @@
 #     _kinlake/state/
 #  3. the same command again: "already in the lake", and no object is added
 #     or rewritten (keys, ETags and LastModified unchanged)
-#  4. a crashed run (kill -9 once objects appear) and its re-run: every
+#  4. a crashed run (kill -9 once its state log appears) and its re-run: every
 #     event once, the same objects as one uninterrupted run
 # duration: 30 (seconds, for the test runner's ordering)
 . "$(dirname "$0")/_lib.sh"
@@ -82,15 +82,15 @@ cmp -s "$T/list2" "$T/list3" || fail "the re-run changed the lake: $(diff "$T/li
 # 4. killed (-9) while writing, then run again: the same lake as one
 # uninterrupted run, every event once
 "$KL" gen --events "$N" --bad-fraction 0.05 --seed 92 > "$T/in4.jsonl"
-"$KL" ingest --input "$T/in4.jsonl" --lake "$T/local4" --max-file-bytes 16KiB --format jsonl --quiet
-"$KL" ingest --input "$T/in4.jsonl" --lake s3://bkt/lake4 --max-file-bytes 16KiB --format jsonl \
+"$KL" ingest --input "$T/in4.jsonl" --lake "$T/local4" --max-file-bytes 4KiB --format jsonl --quiet
+"$KL" ingest --input "$T/in4.jsonl" --lake s3://bkt/lake4 --max-file-bytes 4KiB --format jsonl \
 	--no-progress 2>"$T/sum4a" &
 p=$!
-for _ in $(seq 400); do [ "$(listing lake4 | wc -l)" -ge 10 ] && break; sleep 0.02; done
+for _ in $(seq 400); do listing lake4 | grep -q '_kinlake/state/' && break; sleep 0.02; done
 kill -KILL "$p" 2>/dev/null || true
 wait "$p" 2>/dev/null && fail "the run ended before it was killed: make it longer"
 listing lake4 | grep -q '_kinlake/state/' || fail "killed run: no state log yet"
-"$KL" ingest --input "$T/in4.jsonl" --lake s3://bkt/lake4 --max-file-bytes 16KiB --format jsonl \
+"$KL" ingest --input "$T/in4.jsonl" --lake s3://bkt/lake4 --max-file-bytes 4KiB --format jsonl \
 	--no-progress 2>"$T/sum4b" || fail "resume: $(cat "$T/sum4b")"
 cat "$T/sum4b"
 grep -q "replayed=[1-9]" "$T/sum4b" || fail "the re-run did not resume from the state log: $(cat "$T/sum4b")"

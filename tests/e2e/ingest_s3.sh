@@ -70,7 +70,7 @@ lake_digest "$T/local" > "$T/d_local"
 [ -s "$T/d_s3" ] || fail "no files in the S3 lake"
 cmp -s "$T/d_s3" "$T/d_local" || fail "S3 and local lakes differ: $(diff "$T/d_s3" "$T/d_local" | head -5)"
 ls "$T/lake/_kinlake/state/"*.log >/dev/null || fail "no state log in the S3 lake"
-ls "$T/lake/_kinlake/schemas/"*.json >/dev/null || fail "no schema registry in the S3 lake"
+ls "$T/lake/_kinlake/schemas/event_type="*/*.json >/dev/null || fail "no schema registry in the S3 lake"
 listing lake > "$T/list2"
 
 # 3. the same command again: nothing to do, nothing written

@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						   : o->min;
 		REQUIRE(v >= o->min - 0.001 && v <= o->max + 0.001);
 	}
-	if (c.compression != KL_INGEST_CFG_SNAPPY)
+	if (c.compression != KL_COMP_SNAPPY)
 		REQUIRE(kl_opt_choice_name(
 			    kl_opts_find(&p, offsetof(struct kl_ingest_cfg, compression))->choices,
 			    c.compression) != NULL);

@@ -42,6 +42,7 @@ struct kl_part {
 	uint64_t files;      /* files written for this partition in this run */
 	uint64_t name_pos;   /* set by the pipeline (ingest's name_before_dedup): */
 	int named;           /* the next file is named after name_pos if earlier */
+	int dead;            /* set by the pipeline: a dead-letter partition (errors/...) */
 };
 
 struct kl_parts {

@@ -7,6 +7,7 @@
 #include "cli/cmd_plan.h"
 #include "config/ingest_cfg.h"
 #include "config/opts.h"
+#include "cli/progress.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "deadletter/deadletter.h"
@@ -154,7 +155,11 @@ static int cmd_ingest(int argc, char **argv)
 	o.lake = c.lake;
 	o.input_id = c.input_id;
 	kl_ingest_cfg_apply(&c, &o);
-	o.progress = !c.no_progress && isatty(2);
+	int bar = !c.no_progress && isatty(2);
+	if (bar) {
+		o.progress = kl_cli_progress_bar;
+		o.progress_ctx = stderr;
+	}
 	o.stop_fd = stop_fd_open();
 
 	struct kl_ingest_stats st;
@@ -180,7 +185,7 @@ static int cmd_ingest(int argc, char **argv)
 	rep.cloudwatch_region = c.region;
 	rep.log = stderr;
 	rep.log_prefix = "kinlake ingest: ";
-	if (!c.quiet && !o.progress && c.status_interval_ms > 0) {
+	if (!c.quiet && !bar && c.status_interval_ms > 0) {
 		rep.status = stderr;
 		rep.status_prefix = "kinlake ingest: status: ";
 		rep.status_interval_ms = c.status_interval_ms;

@@ -15,7 +15,7 @@ static const struct kl_opt_choice formats[] = {
 static const struct kl_opt_choice codecs[] = {{"zstd", KL_COMP_ZSTD},
 					      {"gzip", KL_COMP_GZIP},
 					      {"none", KL_COMP_NONE},
-					      {"snappy", KL_INGEST_CFG_SNAPPY},
+					      {"snappy", KL_COMP_SNAPPY},
 					      {NULL, 0}};
 static const struct kl_opt_choice sses[] = {
 	{"aws:kms", KL_SSE_KMS}, {"AES256", KL_SSE_AES256}, {NULL, 0}};
@@ -128,7 +128,7 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 {
 	const struct kl_ingest_cfg *c = p->cfg;
 	char a[128], b[128];
-	if (c->compression == KL_INGEST_CFG_SNAPPY) {
+	if (c->compression == KL_COMP_SNAPPY) {
 		if (c->format != KL_FORMAT_PARQUET)
 			return kl_errbuf_set(eb, KL_EINVAL, "%s is only available with %s",
 					     kl_opts_setting(p, F(compression), "snappy", a, sizeof a),
@@ -159,13 +159,7 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o)
 {
 	o->format = (enum kl_format)c->format;
-	if (c->compression == KL_INGEST_CFG_SNAPPY) {
-		o->parquet_snappy = 1;
-		o->compression = KL_COMP_ZSTD; /* dead letters */
-	} else {
-		o->parquet_snappy = 0;
-		o->compression = (enum kl_compression)c->compression;
-	}
+	o->compression = (enum kl_compression)c->compression; /* dead letters: zstd for snappy */
 	o->level = (int)c->level;
 	o->max_file_bytes = c->max_file_bytes;
 	o->memory_limit = c->memory_limit;

@@ -21,9 +21,6 @@
 
 #include <stdint.h>
 
-/* --compression snappy: Parquet pages with snappy; dead letters keep zstd. */
-#define KL_INGEST_CFG_SNAPPY 100
-
 struct kl_ingest_cfg {
 	/* where from, where to */
 	const char *input, *stream, *lake, *input_id;
@@ -35,7 +32,7 @@ struct kl_ingest_cfg {
 	const char *sse_kms_key_id;
 	/* files */
 	int format;	 /* enum kl_format */
-	int compression; /* enum kl_compression, or KL_INGEST_CFG_SNAPPY */
+	int compression; /* enum kl_compression (snappy: Parquet only) */
 	int64_t level;
 	size_t max_file_bytes, memory_limit, max_record_bytes, row_group_bytes;
 	int64_t flush_interval_ms, max_depth;

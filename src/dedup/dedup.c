@@ -29,8 +29,23 @@ int kl_dedup_init(struct kl_dedup *d, size_t window)
 	return KL_OK;
 }
 
+int kl_dedup_init_shared(struct kl_dedup *d, size_t window)
+{
+	int rc = kl_dedup_init(d, window);
+	if (rc)
+		return rc;
+	if (pthread_mutex_init(&d->mu, NULL)) {
+		kl_dedup_cleanup(d);
+		return KL_ENOMEM;
+	}
+	d->shared = 1;
+	return KL_OK;
+}
+
 void kl_dedup_cleanup(struct kl_dedup *d)
 {
+	if (d->shared)
+		pthread_mutex_destroy(&d->mu);
 	free(d->hash);
 	free(d->pos);
 	free(d->index);
@@ -56,10 +71,8 @@ static void index_remove(struct kl_dedup *d, uint32_t slot)
 	d->index[hole] = 0;
 }
 
-int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
+static int check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
 {
-	if (!d->window)
-		return 0;
 	uint64_t h = XXH3_64bits(uuid, n);
 	size_t i = h & d->mask;
 	for (; d->index[i]; i = (i + 1) & d->mask)
@@ -81,9 +94,21 @@ int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
 	return 0;
 }
 
+int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
+{
+	if (!d->window)
+		return 0;
+	if (!d->shared)
+		return check(d, uuid, n, pos);
+	pthread_mutex_lock(&d->mu);
+	int dup = check(d, uuid, n, pos);
+	pthread_mutex_unlock(&d->mu);
+	return dup;
+}
+
 uint64_t kl_dedup_oldest_pos(const struct kl_dedup *d, uint64_t fallback)
 {
-	if (!d->window || d->count == 0)
+	if (!d->window || d->count == 0 || d->shared)
 		return fallback;
 	size_t oldest = d->count < d->window ? 0 : d->next;
 	return d->pos[oldest];

@@ -12,16 +12,27 @@
  * can persist where the window starts (kl_dedup_oldest_pos) and rebuild it
  * on restart by re-reading from there.
  *
- * Ownership: caller-owned struct, kl_dedup_init/cleanup; memory is allocated
- * once at init (about 24 bytes per window slot, touched lazily).
+ * A shared window (kl_dedup_init_shared) is one window for several inputs
+ * read concurrently — every shard of a stream, since a KPL-aggregated record
+ * and a retried plain copy of one of its events can sit on different shards.
+ * It owns its lock: kl_dedup_check may be called from any thread. Its
+ * positions come from several inputs and mean nothing to any one of them,
+ * so kl_dedup_oldest_pos answers the fallback (such callers resume from a
+ * checkpoint of their own, not by replaying the window).
+ *
+ * Ownership: caller-owned struct, kl_dedup_init(_shared)/cleanup; memory is
+ * allocated once at init (about 24 bytes per window slot, touched lazily).
  */
 #ifndef KL_DEDUP_DEDUP_H
 #define KL_DEDUP_DEDUP_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct kl_dedup {
+	int shared;         /* kl_dedup_init_shared: every call takes mu */
+	pthread_mutex_t mu;
 	uint64_t *hash; /* ring of hashes */
 	uint64_t *pos;  /* ring of input positions */
 	uint32_t *index; /* open addressing: ring slot + 1, 0 = empty */
@@ -31,6 +42,8 @@ struct kl_dedup {
 
 /* window 0 disables deduplication. KL_OK or KL_ENOMEM. */
 int kl_dedup_init(struct kl_dedup *d, size_t window);
+/* The same, shared by several inputs and threads (see above). */
+int kl_dedup_init_shared(struct kl_dedup *d, size_t window);
 void kl_dedup_cleanup(struct kl_dedup *d);
 
 /* Returns 1 if `uuid` is in the window (a duplicate), else records it with
@@ -38,7 +51,7 @@ void kl_dedup_cleanup(struct kl_dedup *d);
 int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos);
 
 /* Input position of the oldest event still in the window, or `fallback`
- * when the window is empty or disabled. */
+ * when the window is empty, disabled or shared. */
 uint64_t kl_dedup_oldest_pos(const struct kl_dedup *d, uint64_t fallback);
 
 #endif

@@ -2,31 +2,81 @@
  * encoder.h — turns a partition's buffered JSON lines into a file body.
  *
  * The pipeline buffers every partition as enriched JSON lines; at flush time
- * an encoder writes them out in the lake's format through a write callback.
- * Implementations: JSON lines (encode/jsonl), Parquet (encode/parquet).
- * An encoder owns its reusable contexts; kl_encoder_free(NULL) is a no-op.
+ * an encoder writes them out in the lake's format through a write callback
+ * (kl_write_fn: a store file, a buffer, ...), in chunks, so a file body is
+ * never held twice. Implementations: JSON lines (encode/jsonl), Parquet
+ * (encode/parquet). The choices a user makes — format, compression, level —
+ * are the enums and kl_encoder_opts below; kl_*_parse map their names.
+ *
+ * Ownership: an encoder owns its reusable contexts (compression state,
+ * chunk buffers) and borrows what its constructor is given; one encoder is
+ * used by one thread at a time. kl_encoder_free(NULL) is a no-op.
  */
 #ifndef KL_ENCODE_ENCODER_H
 #define KL_ENCODE_ENCODER_H
 
-#include "encode/jsonl/jsonl.h"
+#include "core/err.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
-struct kl_encoder {
-	const char *ext; /* file name suffix, e.g. ".jsonl.zst" */
+/* Receives an encoder's output: n bytes at p. KL_OK or an error, which
+ * ends the encoding with that error. */
+typedef int (*kl_write_fn)(void *ctx, const void *p, size_t n);
+
+enum kl_format { KL_FORMAT_JSONL, KL_FORMAT_PARQUET };
+
+/* Codec of a file body. KL_COMP_SNAPPY is for Parquet pages only. */
+enum kl_compression { KL_COMP_ZSTD, KL_COMP_GZIP, KL_COMP_NONE, KL_COMP_SNAPPY };
+
+struct kl_encoder_opts {
+	enum kl_compression compression;
+	int level;		/* codec level, 0 = the codec's default */
+	size_t row_group_bytes; /* Parquet: rows per row group by size; 0 = 128 MiB */
+};
+
+struct kl_encoder;
+
+struct kl_encoder_ops {
+	/* Encode lines[0..n) — `count` records, each ending in '\n' — as one
+	 * complete file body through fn. */
 	int (*encode)(struct kl_encoder *e, const char *lines, size_t n, uint64_t count,
 		      kl_write_fn fn, void *ctx, struct kl_errbuf *eb);
+	/* Optional (NULL: not supported). The same body given in pieces, for
+	 * one too large to hold in memory: begin() with the total length the
+	 * pieces will have, write() them in order, end() to finish the body. */
+	int (*begin)(struct kl_encoder *e, uint64_t total, kl_write_fn fn, void *ctx);
+	int (*write)(struct kl_encoder *e, const void *p, size_t n, struct kl_errbuf *eb);
+	int (*end)(struct kl_encoder *e, struct kl_errbuf *eb);
+	/* Free the encoder and what it owns. */
 	void (*free)(struct kl_encoder *e);
+};
+
+struct kl_encoder {
+	const struct kl_encoder_ops *ops;
+	const char *ext; /* file name suffix, e.g. ".jsonl.zst" */
 };
 
 static inline void kl_encoder_free(struct kl_encoder *e)
 {
 	if (e)
-		e->free(e);
+		e->ops->free(e);
 }
 
-/* JSON lines with the given compression (level 0 = default). NULL on ENOMEM. */
-struct kl_encoder *kl_encoder_jsonl_new(enum kl_compression comp, int level);
+/* "zstd" / "gzip" / "none" / "snappy" -> enum kl_compression; -1 if unknown. */
+int kl_compression_parse(const char *s);
+/* "jsonl" / "parquet" -> enum kl_format; -1 if unknown. */
+int kl_format_parse(const char *s);
+
+/* JSON lines (streaming supported). NULL on ENOMEM or for KL_COMP_SNAPPY. */
+struct kl_encoder *kl_encoder_jsonl_new(const struct kl_encoder_opts *o);
+
+struct kl_store;
+struct kl_schema_registry;
+/* Parquet, one schema per file inferred from its events; the file's schema
+ * is merged into `registry` (borrowed, may be NULL: none) kept in `store`
+ * (borrowed). NULL on ENOMEM. */
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struct kl_store *store,
+					  struct kl_schema_registry *registry);
 
 #endif

@@ -4,19 +4,25 @@
  * source/source_kinesis.c makes them. */
 #include "lambda/esm.h"
 #include "aws/kinesis.h"
+#include "commit/checkpoint.h"
 #include "core/base64.h"
 #include "dedup/dedup.h"
 #include "encode/parquet/schema.h"
 #include "event/event.h"
 #include "parse/json.h"
+#include "pipeline/pipeline.h"
+#include "route/partition.h"
+#include "source/input_id.h"
 #include "source/seqmap.h"
 #include "store/store.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
 
 /* --- configuration ------------------------------------------------------- */
@@ -61,7 +67,6 @@ int kl_esm_init(struct kl_esm *e, const struct kl_esm_config *c, const struct kl
 	kl_buf_init(&e->arena, 0);
 	kl_buf_init(&e->unesc, 0);
 	pthread_mutex_init(&e->files_mu, NULL);
-	pthread_mutex_init(&e->dedup_mu, NULL);
 	if (!c->set.lake)
 		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_LAKE is not set");
 	if (c->set.format == KL_FORMAT_PARQUET && !(e->registry = kl_schema_registry_new()))
@@ -92,7 +97,6 @@ void kl_esm_cleanup(struct kl_esm *e)
 	free(e->recs);
 	free(e->files);
 	pthread_mutex_destroy(&e->files_mu);
-	pthread_mutex_destroy(&e->dedup_mu);
 	memset(e, 0, sizeof *e);
 }
 
@@ -157,9 +161,15 @@ static int src_origin(struct kl_source *base, uint64_t pos, char *out, size_t ca
 	return kl_seqmap_origin(&e->seqs, e->input, pos, out, cap);
 }
 
+static uint64_t src_next_pos(struct kl_source *base)
+{
+	return ((struct kl_esm_source *)base)->next_pos;
+}
+
 /* no checkpoint or resume: Lambda keeps the position */
 static const struct kl_source_ops esm_source_ops = {
     .next = src_next,	      /* the batch's user records, KPL de-aggregated */
+    .next_pos = src_next_pos, /* ordinals within the batch */
     .free = src_free,	      /* nothing: the batch belongs to struct kl_esm */
     .pos_name = src_pos_name, /* "<shard>-<sequence number>[-<n>]" (seqmap.h) */
     .origin = src_origin,     /* "kinesis:<ARN>/<shard>:<seq>[:<n>]" (seqmap.h) */
@@ -284,9 +294,38 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 
 /* --- which records to retry ---------------------------------------------- */
 
-static void on_file(void *ctx, uint64_t first, uint64_t last, uint64_t count, int durable)
+/* The Lambda's checkpoint (commit/checkpoint.h): Lambda keeps the position,
+ * so nothing is loaded or committed; each file's fate is collected for
+ * kl_esm_retry_from(), and file names count dropped duplicates. */
+static struct kl_esm *esm_of(struct kl_checkpoint *c)
 {
-	struct kl_esm *e = ctx;
+	return (struct kl_esm *)(void *)((char *)c - offsetof(struct kl_esm, cp));
+}
+
+static int cp_load(struct kl_checkpoint *c, struct kl_source *src, uint64_t *resume,
+		   kl_checkpoint_part_fn fn, void *ctx)
+{
+	(void)c, (void)src, (void)fn, (void)ctx;
+	*resume = 0;
+	return KL_OK;
+}
+
+static int cp_commit(struct kl_checkpoint *c, const struct kl_checkpoint_job *j)
+{
+	(void)c, (void)j;
+	return KL_OK;
+}
+
+static int cp_finish(struct kl_checkpoint *c)
+{
+	(void)c;
+	return KL_OK;
+}
+
+static void cp_file(struct kl_checkpoint *c, uint64_t first, uint64_t last, uint64_t count,
+		    int durable)
+{
+	struct kl_esm *e = esm_of(c);
 	pthread_mutex_lock(&e->files_mu);
 	if (e->nfiles == e->capfiles) {
 		size_t cap = e->capfiles ? e->capfiles * 2 : 256;
@@ -302,6 +341,13 @@ static void on_file(void *ctx, uint64_t first, uint64_t last, uint64_t count, in
 		e->files_oom = 1; /* then the whole batch is retried */
 	pthread_mutex_unlock(&e->files_mu);
 }
+
+static const struct kl_checkpoint_ops esm_checkpoint_ops = {
+	.load = cp_load,     /* nothing: the batch is the input */
+	.commit = cp_commit, /* nothing: Lambda moves the shard's position */
+	.file = cp_file,     /* every file's fate, for batchItemFailures */
+	.finish = cp_finish,
+};
 
 size_t kl_esm_retry_from(const struct kl_esm_rec *recs, size_t nrecs,
 			 const struct kl_esm_file *files, size_t nfiles, int complete)
@@ -378,31 +424,41 @@ int kl_esm_handle(struct kl_esm *e, const char *records, size_t n, struct kl_ded
 
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);
-	o.input = e->input;
-	o.input_id = e->shard;
-	o.lake = e->lake;
 	kl_ingest_cfg_apply(&e->cfg.set, &o); /* format, compression, level, limits */
 	/* one file per partition per batch (see esm.h): no size, age or memory flush */
 	o.max_file_bytes = SIZE_MAX / 4;
 	o.memory_limit = SIZE_MAX / 4;
 	o.flush_interval_ms = 400LL * 86400 * 1000;
-	o.dedup_window = 0;
-	if (dedup && dedup->window) {
-		o.shared_dedup = dedup;
-		o.shared_dedup_mu = &e->dedup_mu;
-	}
-	o.source = &e->src.base;
-	o.store = e->store;
-	o.schema_registry = e->registry;
-	o.no_state = 1;
-	o.name_before_dedup = 1;
-	o.on_file = on_file;
-	o.on_file_ctx = e;
+	o.dedup_window = 0; /* the caller's window is not this run's memory */
+	memset(&e->cp, 0, sizeof e->cp);
+	e->cp.ops = &esm_checkpoint_ops;
+	e->cp.name_before_dedup = 1;
+	char prefix[17], dead_dt[11];
+	kl_input_id_of_name(e->shard, prefix);
+	kl_partition_day(time(NULL), dead_dt);
 
 	struct kl_ingest_stats is;
+	memset(&is, 0, sizeof is);
 	struct kl_errbuf ierr;
 	kl_errbuf_clear(&ierr);
-	int irc = kl_ingest_run(&o, &is, &ierr);
+	struct kl_encoder *data_enc = NULL, *dead_enc = NULL;
+	int irc = kl_pipeline_encoders_new(&o, e->store, e->registry, &data_enc, &dead_enc, &ierr);
+	if (!irc) {
+		struct kl_pipeline_parts parts = {
+			.source = &e->src.base,
+			.store = e->store,
+			.data_enc = data_enc,
+			.dead_enc = dead_enc,
+			.dedup = dedup && dedup->window ? dedup : NULL,
+			.checkpoint = &e->cp,
+			.source_name = e->input,
+			.file_prefix = prefix,
+			.dead_dt = dead_dt,
+		};
+		irc = kl_pipeline_run(&o, &parts, &is, &ierr);
+	}
+	kl_encoder_free(data_enc);
+	kl_encoder_free(dead_enc);
 	st->events = e->src.next_pos;
 	st->duplicates = is.duplicates;
 	uint64_t accounted = is.duplicates;

@@ -6,8 +6,9 @@
  * {"Records":[{"kinesis":{"data":BASE64,"sequenceNumber":S,
  * "approximateArrivalTimestamp":T,...},"eventID":"shardId-…:S",
  * "eventSourceARN":ARN,...}, ...]}: records of ONE shard, in sequence order.
- * kl_esm_handle() runs the ingest pipeline (pipeline/ingest.h, stream mode)
- * over the batch: an in-memory source yields its records, base64-decoded and
+ * kl_esm_handle() runs the ingest core (pipeline/pipeline.h) over the batch,
+ * with a checkpoint of its own that keeps nothing (Lambda keeps the shard's
+ * position) and collects every file's fate: an in-memory source yields its records, base64-decoded and
  * KPL-de-aggregated (decode/kpl.h) exactly as the Kinesis shard source does;
  * events are validated, enriched, partitioned and written to the configured
  * store (local directory or s3://bucket/prefix) as Parquet or JSON lines;
@@ -48,7 +49,7 @@
  * Dedup: the pipeline drops an event whose event_uuid is in the caller's
  * window (shared by the invocations of a warm instance). File names do not
  * depend on it: a dropped duplicate still names its partition's file when it
- * comes first (ingest's name_before_dedup). So a retry that decides
+ * comes first (the checkpoint's name_before_dedup). So a retry that decides
  * otherwise (the window was forgotten, or another instance runs it) still
  * overwrites the same objects; only such a repeated event_uuid may then be
  * stored twice (at-least-once for duplicates, as `ingest --stream` across
@@ -85,6 +86,7 @@
 #include "aws/credentials.h"
 #include "config/ingest_cfg.h"
 #include "core/buf.h"
+#include "commit/checkpoint.h"
 #include "core/err.h"
 #include "decode/kpl.h"
 #include "pipeline/ingest.h"
@@ -169,7 +171,8 @@ struct kl_esm {
 	struct kl_esm_file *files;
 	size_t nfiles, capfiles;
 	int files_oom;
-	pthread_mutex_t files_mu, dedup_mu;
+	pthread_mutex_t files_mu;
+	struct kl_checkpoint cp; /* the Lambda's: collects files' fates (esm.c) */
 	struct kl_esm_source src;
 	char shard[KL_SHARD_MAX + 1];
 	char input[512]; /* "kinesis:<stream ARN>/<shard>" */

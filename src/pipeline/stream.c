@@ -1,11 +1,15 @@
 /* stream.c — see stream.h. */
 #include "pipeline/stream.h"
-#include "aws/kinesis.h"
 #include "core/clock.h"
+#include "aws/kinesis.h"
+#include "commit/checkpoint.h"
 #include "dedup/dedup.h"
 #include "encode/parquet/schema.h"
 #include "metrics/metrics.h"
 #include "parse/json.h"
+#include "pipeline/pipeline.h"
+#include "route/partition.h"
+#include "source/input_id.h"
 #include "source/seqmap.h"
 #include "source/source_kinesis.h"
 
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_SHARDS 1024
@@ -38,8 +43,7 @@ struct stream_run {
 	struct shard *shards;
 	size_t n;
 	int stop_fd; /* eventfd: written to stop every shard */
-	struct kl_dedup dedup; /* one event_uuid window for the whole stream */
-	pthread_mutex_t dedup_mu;
+	struct kl_dedup dedup; /* one event_uuid window for the whole stream (shared) */
 	struct kl_schema_registry *registry; /* one cache for every shard's Parquet files */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -67,28 +71,45 @@ static void *shard_main(void *arg)
 		if (!(src = kl_source_kinesis_new(&ko, &sh->err)))
 			rc = sh->err.code ? sh->err.code : KL_ENOMEM;
 	}
+	struct kl_encoder *data_enc = NULL, *dead_enc = NULL;
+	struct kl_state_checkpoint cp;
+	memset(&cp, 0, sizeof cp);
+	char id[700], name[700], prefix[17], dead_dt[11];
+	snprintf(id, sizeof id, "%s-%s", o->stream, sh->id);
+	/* an ARN holds ':' and '/': keep the state key a plain file name */
+	for (char *p = id; *p; p++)
+		if (*p == '/' || *p == ':')
+			*p = '_';
+	kl_seqmap_input(name, sizeof name, o->stream, strlen(o->stream), sh->id);
+	kl_input_id_of_name(id, prefix);
+	kl_partition_day(time(NULL), dead_dt);
+	struct kl_ingest_opts io = o->ingest;
+	io.stop_fd = sh->run->stop_fd;
+	io.progress = NULL;
+	if (!rc)
+		rc = kl_pipeline_encoders_new(&io, store, sh->run->registry, &data_enc, &dead_enc,
+					      &sh->err);
+	if (!rc && (rc = kl_state_checkpoint_open_store(&cp, store, id)))
+		kl_errbuf_set(&sh->err, rc, "%s", cp.base.err.msg);
 	if (!rc) {
-		struct kl_ingest_opts io = o->ingest;
-		char id[700], name[700];
-		snprintf(id, sizeof id, "%s-%s", o->stream, sh->id);
-		/* an ARN holds ':' and '/': keep the state key a plain file name */
-		for (char *p = id; *p; p++)
-			if (*p == '/' || *p == ':')
-				*p = '_';
-		kl_seqmap_input(name, sizeof name, o->stream, strlen(o->stream), sh->id);
-		io.input = name;
-		io.input_id = id;
-		io.source = src;
-		io.store = store;
-		io.stop_fd = sh->run->stop_fd;
-		io.shared_dedup = &sh->run->dedup;
-		io.shared_dedup_mu = &sh->run->dedup_mu;
-		io.schema_registry = sh->run->registry;
-		io.progress = 0;
-		rc = kl_ingest_run(&io, &sh->st, &sh->err);
+		struct kl_pipeline_parts parts = {
+			.source = src,
+			.store = store,
+			.data_enc = data_enc,
+			.dead_enc = dead_enc,
+			.dedup = &sh->run->dedup,
+			.checkpoint = &cp.base,
+			.source_name = name,
+			.file_prefix = prefix,
+			.dead_dt = dead_dt,
+		};
+		rc = kl_pipeline_run(&io, &parts, &sh->st, &sh->err);
 		if (rc && !sh->err.code)
 			kl_errbuf_set(&sh->err, rc, "%s", src->err.msg);
 	}
+	kl_state_checkpoint_close(&cp);
+	kl_encoder_free(data_enc);
+	kl_encoder_free(dead_enc);
 	kl_source_free(src);
 	kl_store_free(store);
 	pthread_mutex_lock(&sh->run->mu);
@@ -216,8 +237,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	r.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
-	pthread_mutex_init(&r.dedup_mu, NULL);
-	int drc = kl_dedup_init(&r.dedup, o->ingest.dedup_window);
+	int drc = kl_dedup_init_shared(&r.dedup, o->ingest.dedup_window);
 	r.registry = kl_schema_registry_new();
 	drc = drc ? drc : r.registry ? KL_OK : KL_ENOMEM;
 	struct kl_kinesis k;
@@ -309,7 +329,6 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	free(r.shards);
 	kl_dedup_cleanup(&r.dedup);
 	kl_schema_registry_free(r.registry);
-	pthread_mutex_destroy(&r.dedup_mu);
 	pthread_mutex_destroy(&r.mu);
 	pthread_cond_destroy(&r.cv);
 	return rc;

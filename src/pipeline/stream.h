@@ -1,8 +1,10 @@
 /*
  * stream.h — consume a whole Kinesis stream: one pipeline per shard.
  *
- * Lists the shards (ListShards, paginated) and runs kl_ingest_run() for each
- * on its own thread with a Kinesis shard source and its own store. A child
+ * Lists the shards (ListShards, paginated) and runs the ingest core
+ * (pipeline/pipeline.h) for each on its own thread, with a Kinesis shard
+ * source, its own store and encoders, the state log of the shard in the lake
+ * as checkpoint, and one event_uuid window shared by every shard. A child
  * shard (after a split or merge) starts only when its parents are read to
  * their end, so per-key order is kept. Shards are listed again every few
  * seconds to find new ones. Each shard's state and checkpoint live in the

@@ -2,8 +2,16 @@
  * source.h — where records come from: a small vtable.
  *
  * A source yields records one at a time with a stable position (the byte
- * offset of a line in a file, later a Kinesis sequence number). Record bytes
- * belong to the source and stay valid until the next call to next().
+ * offset of a line in a file; the ordinal of a Kinesis user record in this
+ * run) and says itself where the next record starts (next_pos), so the
+ * pipeline never guesses what a position means. Record bytes belong to the
+ * source and stay valid until the next call to next() or rest().
+ *
+ * A record longer than the source can hold in memory (over its hard cap)
+ * comes with `more` set: p[0..n) is its head, and rest() hands out the
+ * remaining bytes in pieces, so the caller can keep them all (a dead letter
+ * keeps every byte) with bounded memory. A caller that does not want them
+ * simply calls next(): the rest is skipped.
  *
  * Implementations: source_fd.c (a file or stdin, one record per line),
  * source_kinesis.c (a Kinesis shard), lambda/esm.c (one Lambda Kinesis batch).
@@ -20,7 +28,8 @@ struct kl_record {
 	const char *p;
 	size_t n;        /* bytes available at p (the line, without its '\n') */
 	uint64_t pos;    /* byte offset of the record in the input */
-	size_t full_len; /* true length; > n only if the record was cut at the hard cap */
+	size_t full_len; /* true length; == n unless `more` (then n, until rest() ends) */
+	int more;        /* the record goes on beyond p[0..n): see rest() */
 	/* When the record arrived, Unix ms (a Kinesis record's approximate
 	 * arrival time); 0 = unknown. Dates its dead letter, if it is one;
 	 * otherwise the input's arrival date does. */
@@ -39,6 +48,14 @@ struct kl_source;
 struct kl_source_ops {
 	/* Next record, waiting at most timeout_ms (-1: forever) when none is ready. */
 	int (*next)(struct kl_source *s, struct kl_record *rec, int timeout_ms);
+	/* Position where the record after the last one handed out would start
+	 * (for a file: the byte after its line; for a stream: its ordinal + 1).
+	 * Every record before it has been read; resuming there skips them. */
+	uint64_t (*next_pos)(struct kl_source *s);
+	/* Optional (a source that never sets `more`). The next piece of a
+	 * record handed out with `more`: 1 with *p, *n set, 0 when the record
+	 * has ended (next_pos() then lies past it), or a negative kl_err. */
+	int (*rest)(struct kl_source *s, const char **p, size_t *n);
 	void (*free)(struct kl_source *s);
 	/* Optional. File-name stem for a file whose first record is at `pos`
 	 * (default: the 14-digit decimal position), e.g. "<shard>-<sequence>". */
@@ -66,6 +83,11 @@ static inline int kl_source_next(struct kl_source *s, struct kl_record *rec, int
 	return s->ops->next(s, rec, timeout_ms);
 }
 
+static inline uint64_t kl_source_next_pos(struct kl_source *s)
+{
+	return s->ops->next_pos(s);
+}
+
 static inline void kl_source_free(struct kl_source *s)
 {
 	if (s)
@@ -74,8 +96,9 @@ static inline void kl_source_free(struct kl_source *s)
 
 /*
  * Line source over a file descriptor. Starts reading at `start` (seeks when
- * the fd is seekable, otherwise discards bytes). Lines longer than
- * `hard_cap` are returned cut to hard_cap bytes with full_len set. When
+ * the fd is seekable, otherwise discards bytes). A line longer than
+ * `hard_cap` is handed out with `more` set: its first hard_cap bytes, then
+ * the rest through rest() (memory stays about hard_cap). When
  * stop_fd >= 0 and becomes readable (a signalfd), next() returns KL_EINTR.
  * own_fd: close fd in free(). Returns NULL on allocation failure.
  */

@@ -3,7 +3,9 @@
  * One reusable window buffer: complete lines are handed out in place; a
  * partial line at the end of the window is moved to the front before the
  * next read. The window grows only for a line longer than itself, up to the
- * hard cap. */
+ * hard cap; a line longer than that is handed out with `more` set (its
+ * first hard_cap bytes), and rest() then hands out the remainder through
+ * the same window, piece by piece. */
 #include "source/source.h"
 
 #include <errno.h>
@@ -21,7 +23,7 @@ struct src_fd {
 	char *buf;
 	size_t cap, head, tail; /* unread bytes are buf[head..tail) */
 	uint64_t buf_pos;       /* input offset of buf[0] */
-	uint64_t skipping;      /* bytes of an over-long line still to discard */
+	int in_long;            /* a `more` line was handed out; its rest is unread */
 };
 
 static int wait_readable(struct src_fd *s, int timeout_ms)
@@ -93,12 +95,11 @@ static int fd_next(struct kl_source *base, struct kl_record *rec, int timeout_ms
 		char *start = s->buf + s->head;
 		size_t avail = s->tail - s->head;
 		char *nl = avail ? memchr(start, '\n', avail) : NULL;
-		if (s->skipping) {
-			/* discard the rest of an over-long line */
-			size_t drop = nl ? (size_t)(nl - start) + 1 : avail;
-			s->head += drop;
-			if (nl) {
-				s->skipping = 0;
+		if (s->in_long) {
+			/* the caller did not want the rest of a long line: skip it */
+			s->head += nl ? (size_t)(nl - start) + 1 : avail;
+			if (nl || s->eof) {
+				s->in_long = 0;
 				continue;
 			}
 		} else if (nl || (s->eof && avail)) {
@@ -108,6 +109,7 @@ static int fd_next(struct kl_source *base, struct kl_record *rec, int timeout_ms
 				continue; /* blank line: not a record */
 			rec->p = start;
 			rec->n = rec->full_len = len;
+			rec->more = 0;
 			rec->pos = s->buf_pos + (uint64_t)(start - s->buf);
 			return KL_SRC_RECORD;
 		} else if (s->eof) {
@@ -119,17 +121,50 @@ static int fd_next(struct kl_source *base, struct kl_record *rec, int timeout_ms
 		if (rc == 2)
 			return KL_SRC_IDLE;
 		if (rc == 3) {
-			/* a line longer than the hard cap: hand out its head, skip the rest */
+			/* a line longer than the hard cap: its head now, the rest via rest() */
 			rec->p = s->buf;
-			rec->n = s->tail;
+			rec->n = rec->full_len = s->tail;
+			rec->more = 1;
 			rec->pos = s->buf_pos;
-			rec->full_len = s->tail; /* grows as we skip; caller sees it was cut */
 			s->head = s->tail;
-			s->skipping = 1;
-			rec->full_len = s->hard_cap + 1;
+			s->in_long = 1;
 			return KL_SRC_RECORD;
 		}
 	}
+}
+
+static int fd_rest(struct kl_source *base, const char **p, size_t *n)
+{
+	struct src_fd *s = (struct src_fd *)base;
+	while (s->in_long) {
+		char *start = s->buf + s->head;
+		size_t avail = s->tail - s->head;
+		if (avail) {
+			char *nl = memchr(start, '\n', avail);
+			size_t take = nl ? (size_t)(nl - start) : avail;
+			s->head += take + (nl ? 1 : 0);
+			if (nl)
+				s->in_long = 0;
+			if (!take)
+				return 0;
+			*p = start;
+			*n = take;
+			return 1;
+		}
+		if (s->eof)
+			break;
+		int rc = fill(s, -1);
+		if (rc < 0)
+			return rc;
+	}
+	s->in_long = 0;
+	return 0;
+}
+
+static uint64_t fd_next_pos(struct kl_source *base)
+{
+	struct src_fd *s = (struct src_fd *)base;
+	return s->buf_pos + s->head;
 }
 
 static void fd_free(struct kl_source *base)
@@ -141,7 +176,13 @@ static void fd_free(struct kl_source *base)
 	free(s);
 }
 
-static const struct kl_source_ops fd_ops = {fd_next, fd_free, NULL, NULL, NULL, NULL};
+static const struct kl_source_ops fd_ops = {
+	.next = fd_next,
+	.next_pos = fd_next_pos, /* byte offset after the last line handed out */
+	.rest = fd_rest,         /* the remainder of a line over the hard cap */
+	.free = fd_free,
+	/* pos_name, checkpoint, resume, origin: defaults (offsets, the state's R line) */
+};
 
 struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, size_t hard_cap,
 				   int stop_fd)

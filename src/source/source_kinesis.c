@@ -294,9 +294,15 @@ static void k_free(struct kl_source *base)
 	free(s);
 }
 
+static uint64_t k_next_pos(struct kl_source *base)
+{
+	return ((struct src_kinesis *)base)->next_pos;
+}
+
 static void k_resume(struct kl_source *base, const char *checkpoint);
 static const struct kl_source_ops kinesis_ops = {
     .next = k_next,		/* user records of GetRecords batches */
+    .next_pos = k_next_pos,	/* ordinals of this run: the next user record's */
     .free = k_free,		/* the client, buffers and marks */
     .pos_name = k_pos_name,	/* "<shard>-<sequence number>[-<n>]" (seqmap.h) */
     .checkpoint = k_checkpoint, /* "at:<seq>" / "after:<seq>" */

@@ -1,6 +1,38 @@
 /* test_dedup.c — window semantics, eviction order, index integrity. */
 #include "check.h"
+
+#include <pthread.h>
+#include <stdint.h>
 #include "dedup/dedup.h"
+
+/* A shared window owns its lock: 4 threads offer the same 20000 uuids,
+ * each is accepted exactly once; its positions are not one input's. */
+static struct kl_dedup shared;
+static int accepted[4];
+
+static void *offer(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+	char u[32];
+	for (int i = 0; i < 20000; i++) {
+		int n = sprintf(u, "s-%d", i);
+		accepted[t] += !kl_dedup_check(&shared, u, (size_t)n, (uint64_t)i + 1);
+	}
+	return NULL;
+}
+
+static void test_shared(void)
+{
+	CHECK_EQ_INT(kl_dedup_init_shared(&shared, 100000), 0);
+	pthread_t th[4];
+	for (int t = 0; t < 4; t++)
+		pthread_create(&th[t], NULL, offer, (void *)(intptr_t)t);
+	for (int t = 0; t < 4; t++)
+		pthread_join(th[t], NULL);
+	CHECK_EQ_INT(accepted[0] + accepted[1] + accepted[2] + accepted[3], 20000);
+	CHECK_EQ_INT(kl_dedup_oldest_pos(&shared, 42), 42);
+	kl_dedup_cleanup(&shared);
+}
 
 int main(void)
 {
@@ -48,5 +80,6 @@ int main(void)
 	CHECK_EQ_INT(kl_dedup_check(&d, "a", 1, 0), 0);
 	CHECK_EQ_INT(kl_dedup_check(&d, "a", 1, 0), 0);
 	kl_dedup_cleanup(&d);
+	test_shared();
 	return check_report("test_dedup");
 }

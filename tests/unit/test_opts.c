@@ -68,7 +68,7 @@ static void test_defaults_and_choices(void)
 	CHECK_EQ_INT(c.sse, KL_SSE_AES256);
 	CHECK_EQ_INT(c.flush_interval_ms, 90000);
 	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--compression", "snappy")), KL_OK);
-	CHECK_EQ_INT(c.compression, KL_INGEST_CFG_SNAPPY);
+	CHECK_EQ_INT(c.compression, KL_COMP_SNAPPY);
 	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--help")), KL_OPTS_HELP);
 }
 
@@ -192,15 +192,14 @@ static void test_check(void)
 		     KL_OK);
 	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_OK);
 
-	/* applied to the pipeline: snappy is Parquet pages + zstd dead letters */
+	/* applied to the pipeline: snappy (the encoders keep zstd for dead letters) */
 	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--compression", "snappy", "--max-depth", "7")),
 		     KL_OK);
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);
 	kl_ingest_cfg_apply(&c, &o);
 	CHECK_EQ_INT(o.format, KL_FORMAT_PARQUET);
-	CHECK_EQ_INT(o.parquet_snappy, 1);
-	CHECK_EQ_INT(o.compression, KL_COMP_ZSTD);
+	CHECK_EQ_INT(o.compression, KL_COMP_SNAPPY);
 	CHECK_EQ_INT(o.limits.max_depth, 7);
 }
 

@@ -4,7 +4,9 @@
  *
  * Streaming: output goes to a write callback in chunks of at most
  * KL_JSONL_CHUNK bytes, so encoding a 128 MiB buffer needs no second
- * 128 MiB buffer. Output is deterministic for the same input and settings.
+ * 128 MiB buffer; the input may also come in pieces (begin/write/end), for
+ * a body that is not in memory. Output is deterministic for the same input,
+ * pieces and settings.
  *
  * Ownership: `struct kl_jsonl` is caller-owned (init/cleanup) and holds the
  * reusable compression context and chunk buffer.
@@ -13,14 +15,12 @@
 #define KL_ENCODE_JSONL_H
 
 #include "core/err.h"
+#include "encode/encoder.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define KL_JSONL_CHUNK (1u << 20)
-
-enum kl_compression { KL_COMP_ZSTD, KL_COMP_GZIP, KL_COMP_NONE };
-
-typedef int (*kl_write_fn)(void *ctx, const void *p, size_t n);
 
 struct kl_jsonl {
 	enum kl_compression comp;
@@ -28,9 +28,12 @@ struct kl_jsonl {
 	void *zstd; /* ZSTD_CCtx */
 	void *gz;   /* z_stream */
 	unsigned char *chunk;
+	kl_write_fn fn; /* between begin and end */
+	void *ctx;
 };
 
-/* level 0 = codec default (zstd 1, gzip 6). KL_OK or KL_ENOMEM. */
+/* level 0 = codec default (zstd 1, gzip 6). KL_OK, KL_ENOMEM, or KL_EINVAL
+ * for a codec JSON lines do not use (snappy). */
 int kl_jsonl_init(struct kl_jsonl *e, enum kl_compression comp, int level);
 void kl_jsonl_cleanup(struct kl_jsonl *e);
 
@@ -38,10 +41,13 @@ void kl_jsonl_cleanup(struct kl_jsonl *e);
 int kl_jsonl_encode(struct kl_jsonl *e, const void *data, size_t n, kl_write_fn fn, void *ctx,
 		    struct kl_errbuf *eb);
 
+/* The same body in pieces: begin (with the total length the pieces will
+ * have), write each, end. */
+int kl_jsonl_begin(struct kl_jsonl *e, uint64_t total, kl_write_fn fn, void *ctx);
+int kl_jsonl_write(struct kl_jsonl *e, const void *data, size_t n, struct kl_errbuf *eb);
+int kl_jsonl_end(struct kl_jsonl *e, struct kl_errbuf *eb);
+
 /* ".jsonl.zst", ".jsonl.gz" or ".jsonl" */
 const char *kl_jsonl_extension(enum kl_compression comp);
-
-/* Parse "zstd" / "gzip" / "none"; -1 if unknown. */
-int kl_compression_parse(const char *s);
 
 #endif

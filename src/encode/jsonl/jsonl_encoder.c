@@ -1,5 +1,6 @@
 /* jsonl_encoder.c — the JSON lines kl_encoder (see encode/encoder.h). */
 #include "encode/encoder.h"
+#include "encode/jsonl/jsonl.h"
 
 #include <stdlib.h>
 
@@ -16,6 +17,21 @@ static int jsonl_encode(struct kl_encoder *base, const char *lines, size_t n, ui
 	return kl_jsonl_encode(&e->j, lines, n, fn, ctx, eb);
 }
 
+static int jsonl_begin(struct kl_encoder *base, uint64_t total, kl_write_fn fn, void *ctx)
+{
+	return kl_jsonl_begin(&((struct jsonl_encoder *)base)->j, total, fn, ctx);
+}
+
+static int jsonl_write(struct kl_encoder *base, const void *p, size_t n, struct kl_errbuf *eb)
+{
+	return kl_jsonl_write(&((struct jsonl_encoder *)base)->j, p, n, eb);
+}
+
+static int jsonl_end(struct kl_encoder *base, struct kl_errbuf *eb)
+{
+	return kl_jsonl_end(&((struct jsonl_encoder *)base)->j, eb);
+}
+
 static void jsonl_free(struct kl_encoder *base)
 {
 	struct jsonl_encoder *e = (struct jsonl_encoder *)base;
@@ -23,17 +39,24 @@ static void jsonl_free(struct kl_encoder *base)
 	free(e);
 }
 
-struct kl_encoder *kl_encoder_jsonl_new(enum kl_compression comp, int level)
+static const struct kl_encoder_ops jsonl_ops = {
+	.encode = jsonl_encode, /* the whole buffer, one call */
+	.begin = jsonl_begin,   /* a body in pieces (a spilled dead letter) */
+	.write = jsonl_write,
+	.end = jsonl_end,
+	.free = jsonl_free,
+};
+
+struct kl_encoder *kl_encoder_jsonl_new(const struct kl_encoder_opts *o)
 {
 	struct jsonl_encoder *e = calloc(1, sizeof *e);
 	if (!e)
 		return NULL;
-	if (kl_jsonl_init(&e->j, comp, level)) {
+	if (kl_jsonl_init(&e->j, o->compression, o->level)) {
 		free(e);
 		return NULL;
 	}
-	e->base.ext = kl_jsonl_extension(comp);
-	e->base.encode = jsonl_encode;
-	e->base.free = jsonl_free;
+	e->base.ops = &jsonl_ops;
+	e->base.ext = kl_jsonl_extension(o->compression);
 	return &e->base;
 }

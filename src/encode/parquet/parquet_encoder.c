@@ -12,7 +12,6 @@
 #include "encode/parquet/parquet.h"
 #include "encode/parquet/schema.h"
 #include "parse/json.h"
-#include "pipeline/ingest.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -257,9 +256,12 @@ static void pq_free(struct kl_encoder *base)
 	free(e);
 }
 
-struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store,
-					  struct kl_schema_registry *registry);
-struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct kl_store *store,
+static const struct kl_encoder_ops pq_ops = {
+	.encode = pq_encode, /* two passes over the buffer: schema, then rows */
+	.free = pq_free,     /* no begin/write/end: a Parquet file needs all its rows */
+};
+
+struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struct kl_store *store,
 					  struct kl_schema_registry *registry)
 {
 	struct pq_encoder *e = calloc(1, sizeof *e);
@@ -270,20 +272,19 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_ingest_opts *o, struct
 	case KL_COMP_ZSTD: e->opts.codec = KL_PQ_ZSTD; break;
 	case KL_COMP_GZIP: e->opts.codec = KL_PQ_GZIP; break;
 	case KL_COMP_NONE: e->opts.codec = KL_PQ_UNCOMPRESSED; break;
+	case KL_COMP_SNAPPY: e->opts.codec = KL_PQ_SNAPPY; break;
 	}
-	if (o->parquet_snappy)
-		e->opts.codec = KL_PQ_SNAPPY;
 	/* zstd level 1 measured faster and smaller than 3 on event data */
 	e->opts.level = o->level ? o->level : (e->opts.codec == KL_PQ_ZSTD ? 1 : 0);
-	e->opts.row_group_bytes = o->row_group_bytes;
+	if (o->row_group_bytes)
+		e->opts.row_group_bytes = o->row_group_bytes;
 	e->opts.created_by = "kinlake " KL_VERSION;
 	kl_schema_init(&e->schema);
 	kl_json_doc_init(&e->doc);
 	kl_buf_init(&e->scratch, 0);
 	e->store = store;
 	e->registry = registry;
+	e->base.ops = &pq_ops;
 	e->base.ext = ".parquet";
-	e->base.encode = pq_encode;
-	e->base.free = pq_free;
 	return &e->base;
 }

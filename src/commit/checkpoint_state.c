@@ -1,0 +1,108 @@
+/* checkpoint_state.c — the state log (commit/state.h) as a kl_checkpoint;
+ * see checkpoint.h. The log's lines are exactly what the pipeline wrote
+ * before it had a checkpoint interface: P per file, R, C when the source
+ * has a resume point, and D at the end of a file input. */
+#include "commit/checkpoint.h"
+#include "source/source.h"
+
+#include <string.h>
+
+static int state_load(struct kl_checkpoint *base, struct kl_source *src, uint64_t *resume,
+		      kl_checkpoint_part_fn fn, void *ctx)
+{
+	struct kl_state_checkpoint *c = (struct kl_state_checkpoint *)base;
+	struct kl_state *st = &c->state;
+	*resume = 0;
+	if (c->run_positions) {
+		/* positions restart at 0: nothing from an earlier run is comparable */
+		if (src->ops->resume && st->checkpoint[0])
+			src->ops->resume(src, st->checkpoint);
+		st->resume = st->window = 0;
+		return KL_OK;
+	}
+	for (size_t i = 0; i < st->nparts; i++) {
+		const struct kl_state_part *sp = &st->parts[i];
+		int rc = fn(ctx, sp->key, strlen(sp->key), sp->upto);
+		if (rc)
+			return kl_errbuf_set(&base->err, rc, "out of memory");
+	}
+	*resume = st->resume;
+	return KL_OK;
+}
+
+static int state_commit(struct kl_checkpoint *base, const struct kl_checkpoint_job *j)
+{
+	struct kl_state_checkpoint *c = (struct kl_state_checkpoint *)base;
+	struct kl_state *st = &c->state;
+	int rc = KL_OK;
+	for (size_t i = 0; i < j->n && !rc; i++)
+		rc = kl_state_note_part(st, j->files[i].key, j->files[i].key_len,
+					j->files[i].last_pos);
+	if (!rc)
+		kl_state_note_progress(st, j->resume, j->window);
+	if (!rc && j->source_checkpoint && j->source_checkpoint[0])
+		kl_state_note_checkpoint(st, j->source_checkpoint);
+	if (!rc)
+		rc = kl_state_sync(st);
+	return rc ? kl_errbuf_set(&base->err, rc, "%s", st->err.msg) : KL_OK;
+}
+
+static int state_finish(struct kl_checkpoint *base)
+{
+	struct kl_state_checkpoint *c = (struct kl_state_checkpoint *)base;
+	if (c->run_positions) /* a stream has no end to mark */
+		return KL_OK;
+	kl_state_note_done(&c->state, c->input_size);
+	int rc = kl_state_sync(&c->state);
+	return rc ? kl_errbuf_set(&base->err, rc, "%s", c->state.err.msg) : KL_OK;
+}
+
+static const struct kl_checkpoint_ops state_ops = {
+    .load = state_load,	    /* P lines -> stored partitions, R -> resume; or C -> source */
+    .commit = state_commit, /* P per file, R, C; fsync (or one PUT) */
+    .file = NULL,	    /* the log records partitions, not files */
+    .finish = state_finish, /* D <size> for a file input */
+};
+
+static void init(struct kl_state_checkpoint *c)
+{
+	memset(c, 0, sizeof *c);
+	c->base.ops = &state_ops;
+}
+
+int kl_state_checkpoint_open(struct kl_state_checkpoint *c, const char *lake, const char *input_id,
+			     uint64_t input_size)
+{
+	init(c);
+	c->input_size = input_size;
+	int rc = kl_state_open(&c->state, lake, input_id);
+	c->open = 1; /* kl_state_close is safe after a failed open */
+	return rc ? kl_errbuf_set(&c->base.err, c->state.err.code, "%s", c->state.err.msg) : KL_OK;
+}
+
+int kl_state_checkpoint_open_file_store(struct kl_state_checkpoint *c, struct kl_store *store,
+					const char *input_id, uint64_t input_size)
+{
+	init(c);
+	c->input_size = input_size;
+	int rc = kl_state_open_store(&c->state, store, input_id);
+	c->open = 1;
+	return rc ? kl_errbuf_set(&c->base.err, rc, "%s", c->state.err.msg) : KL_OK;
+}
+
+int kl_state_checkpoint_open_store(struct kl_state_checkpoint *c, struct kl_store *store,
+				   const char *input_id)
+{
+	init(c);
+	c->run_positions = 1;
+	int rc = kl_state_open_store(&c->state, store, input_id);
+	c->open = 1;
+	return rc ? kl_errbuf_set(&c->base.err, rc, "%s", c->state.err.msg) : KL_OK;
+}
+
+void kl_state_checkpoint_close(struct kl_state_checkpoint *c)
+{
+	if (c->open)
+		kl_state_close(&c->state);
+	c->open = 0;
+}

@@ -1,0 +1,470 @@
+/* pipeline.c — see pipeline.h. */
+#include "pipeline/pipeline.h"
+#include "buffer/parts.h"
+#include "commit/checkpoint.h"
+#include "core/clock.h"
+#include "deadletter/deadletter.h"
+#include "dedup/dedup.h"
+#include "encode/encoder.h"
+#include "metrics/metrics.h"
+#include "pipeline/writer.h"
+#include "route/partition.h"
+#include "source/source.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WRITER_MAX_JOBS 4
+
+/* Everything one run owns; torn down by run_cleanup(). */
+struct run {
+	const struct kl_ingest_opts *o;
+	const struct kl_pipeline_parts *x; /* the borrowed parts */
+	struct kl_source *src;
+	struct kl_checkpoint *cp;
+	struct kl_ingest_stats *st;
+	struct kl_errbuf *eb;
+	struct kl_parts parts;
+	struct kl_event ev;
+	struct kl_buf key;
+	uint64_t resume;   /* records before it are durable: they only rebuild the dedup window */
+	uint64_t read_pos; /* where the record after the last one consumed starts */
+	struct kl_part **batch;
+	size_t nbatch;
+	struct kl_writer w;
+	int64_t last_progress;
+	int64_t t0;
+	struct kl_ingest_stats pub; /* what was last added to o->metrics by the reader */
+};
+
+#define ADD(counter, v) atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
+
+/* Reader thread: add what was read since the last call to the metrics. */
+static void publish(struct run *r)
+{
+	struct kl_metrics *m = r->o->metrics;
+	if (!m)
+		return;
+	const struct kl_ingest_stats *st = r->st;
+	uint64_t in = r->src->bytes_read;
+	ADD(m->records, st->records - r->pub.records);
+	ADD(m->duplicates, st->duplicates - r->pub.duplicates);
+	ADD(m->replayed, st->replayed - r->pub.replayed);
+	ADD(m->bytes_in, in - r->pub.bytes_in);
+	for (int i = 0; i < KL_REJ_COUNT; i++)
+		ADD(m->rejected[i], st->dead_by_reason[i] - r->pub.dead_by_reason[i]);
+	r->pub.records = st->records;
+	r->pub.duplicates = st->duplicates;
+	r->pub.replayed = st->replayed;
+	r->pub.bytes_in = in;
+	memcpy(r->pub.dead_by_reason, st->dead_by_reason, sizeof st->dead_by_reason);
+}
+
+static int is_dup(struct run *r, const struct kl_event *ev, uint64_t pos)
+{
+	return r->x->dedup && kl_dedup_check(r->x->dedup, ev->uuid.p, ev->uuid.n, pos);
+}
+
+/* --- flushing ------------------------------------------------------------ */
+
+/* Move the batch's buffers into a new job (not queued yet). */
+static struct kl_writer_job *job_build(struct run *r)
+{
+	struct kl_writer_job *j = calloc(1, sizeof *j);
+	if (!j || !(j->items = calloc(r->nbatch, sizeof *j->items))) {
+		free(j);
+		kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+		return NULL;
+	}
+	struct kl_source *src = r->src;
+	for (size_t i = 0; i < r->nbatch; i++) {
+		struct kl_part *p = r->batch[i];
+		struct kl_writer_item *it = &j->items[j->n++];
+		it->spill.fd = -1;
+		it->dead = p->dead;
+		it->key = p->key;
+		it->key_len = p->key_len;
+		it->count = p->count;
+		it->first_pos = p->named && p->name_pos < p->first_pos ? p->name_pos : p->first_pos;
+		p->named = 0;
+		if (!src->ops->pos_name ||
+		    src->ops->pos_name(src, it->first_pos, it->stem, sizeof it->stem))
+			snprintf(it->stem, sizeof it->stem, "%s-%014" PRIu64, r->x->file_prefix,
+				 it->first_pos);
+		it->last_pos = p->last_pos;
+		j->bytes += p->data.cap;
+		kl_parts_detach(&r->parts, p, &it->data);
+	}
+	r->nbatch = 0;
+	j->resume = kl_parts_min_pending(&r->parts, r->read_pos);
+	if (src->ops->checkpoint &&
+	    src->ops->checkpoint(src, j->resume, j->checkpoint, sizeof j->checkpoint))
+		j->checkpoint[0] = '\0';
+	j->window = r->x->dedup ? kl_dedup_oldest_pos(r->x->dedup, j->resume) : j->resume;
+	return j;
+}
+
+static int flush_batch(struct run *r)
+{
+	struct kl_writer_job *j = job_build(r);
+	return j ? kl_writer_queue(&r->w, j, WRITER_MAX_JOBS) : r->eb->code;
+}
+
+static int batch_add(struct run *r, struct kl_part *p)
+{
+	for (size_t i = 0; i < r->nbatch; i++)
+		if (r->batch[i] == p)
+			return KL_OK;
+	struct kl_part **b = realloc(r->batch, (r->nbatch + 1) * sizeof *b);
+	if (!b)
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	r->batch = b;
+	r->batch[r->nbatch++] = p;
+	return KL_OK;
+}
+
+/* Flush what the policy says is due. `all` at end of input or on stop. */
+static int flush_due(struct run *r, int all)
+{
+	int64_t t = kl_mono_ns();
+	struct kl_part *p;
+	if (all) {
+		for (size_t i = 0; i < r->parts.n; i++)
+			if (r->parts.v[i]->count && batch_add(r, r->parts.v[i]))
+				return KL_ENOMEM;
+		return r->nbatch ? flush_batch(r) : KL_OK;
+	}
+	while ((p = kl_parts_next_flush(&r->parts, t, 0))) {
+		int rc = batch_add(r, p);
+		if (!rc)
+			rc = flush_batch(r);
+		if (rc)
+			return rc;
+	}
+	return KL_OK;
+}
+
+/* --- records ------------------------------------------------------------- */
+
+static struct kl_part *part_for(struct run *r)
+{
+	return kl_parts_get(&r->parts, r->key.data, r->key.len);
+}
+
+/* The checkpoint's stored partitions, into the partition table. */
+static int preload_part(void *ctx, const char *key, size_t n, uint64_t upto)
+{
+	struct run *r = ctx;
+	struct kl_part *p = kl_parts_get(&r->parts, key, n);
+	if (!p)
+		return KL_ENOMEM;
+	p->stored_upto = upto;
+	p->has_stored = 1;
+	return KL_OK;
+}
+
+/* name_before_dedup: a duplicate still names its partition's next file
+ * when it comes before the file's first record. */
+static int note_name(struct run *r, const struct kl_event *ev, uint64_t pos)
+{
+	struct kl_part *p;
+	if (kl_partition_event(&r->key, ev) || !(p = part_for(r)))
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	if (!p->count && !p->named) {
+		p->name_pos = pos;
+		p->named = 1;
+	}
+	return KL_OK;
+}
+
+/* Skip the rest of a record handed out with `more` (not stored this run). */
+static int skip_rest(struct run *r)
+{
+	const char *p;
+	size_t n;
+	int s;
+	while ((s = r->src->ops->rest(r->src, &p, &n)) == 1)
+		;
+	if (s < 0)
+		return s == KL_EINTR ? s : kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+	r->read_pos = kl_source_next_pos(r->src);
+	return KL_OK;
+}
+
+/*
+ * A record over the source's hard cap (`more`): a too_large dead letter
+ * that keeps every byte. Its bytes go to a spill file as they are read; the
+ * dead letter is a file of its own, named after the record like any file
+ * whose first record it is, and the writer streams it from the spill, so
+ * memory stays bounded whatever the record's length. The partition's
+ * earlier records are flushed first: its files stay in input order.
+ */
+static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_part *p,
+			  const char *source)
+{
+	int rc;
+	if (p->count && ((rc = batch_add(r, p)) || (rc = flush_batch(r))))
+		return rc;
+	struct kl_spill sp = {-1, 0};
+	const char *piece;
+	size_t n;
+	int s = 0;
+	rc = kl_spill_open(&sp, r->eb);
+	rc = rc ? rc : kl_spill_write(&sp, rec->p, rec->n, r->eb);
+	while (!rc && (s = r->src->ops->rest(r->src, &piece, &n)) == 1)
+		rc = kl_spill_write(&sp, piece, n, r->eb);
+	if (!rc && s < 0)
+		rc = s == KL_EINTR ? s : kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+	if (rc) {
+		kl_spill_close(&sp);
+		return rc;
+	}
+	r->read_pos = kl_source_next_pos(r->src);
+	char msg[160];
+	snprintf(msg, sizeof msg, "record of %" PRIu64 " bytes is larger than the %zu-byte limit",
+		 sp.len, r->o->limits.max_record_bytes);
+	struct kl_deadletter d = {
+	    kl_reject_name(KL_REJ_TOO_LARGE), msg, source, rec->pos, 0, NULL, 0, 0};
+	if (kl_deadletter_format_head(&p->data, &d)) {
+		kl_spill_close(&sp);
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	}
+	kl_parts_note_append(&r->parts, p, rec->pos, kl_mono_ns());
+	struct kl_writer_job *j = NULL;
+	if ((rc = batch_add(r, p)) || !(j = job_build(r))) {
+		kl_spill_close(&sp);
+		return rc ? rc : r->eb->code;
+	}
+	j->items[0].spill = sp;
+	return kl_writer_queue(&r->w, j, WRITER_MAX_JOBS);
+}
+
+static int on_record(struct run *r, const struct kl_record *rec)
+{
+	const struct kl_ingest_opts *o = r->o;
+	struct kl_event *ev = &r->ev;
+	int replay_only = rec->pos < r->resume;
+	enum kl_reject rej;
+	if (rec->more) /* over the source's hard cap: its message is made once it is read */
+		rej = ev->reject = KL_REJ_TOO_LARGE;
+	else
+		rej = kl_event_parse(ev, rec->p, rec->n, &o->limits);
+	if (replay_only) {
+		if (rec->more)
+			return skip_rest(r);
+		/* already durable: only rebuild the dedup window */
+		if (rej == KL_REJ_NONE)
+			is_dup(r, ev, rec->pos);
+		return KL_OK;
+	}
+	r->st->records++;
+	kl_buf_reset(&r->key);
+	if (rej != KL_REJ_NONE) {
+		const char *dt = r->x->dead_dt;
+		char rec_dt[11];
+		if (rec->arrival_ms > 0) { /* the record's own arrival date */
+			kl_partition_day(rec->arrival_ms / 1000, rec_dt);
+			dt = rec_dt;
+		}
+		if (kl_partition_error(&r->key, kl_reject_name(rej), dt))
+			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	} else {
+		if (is_dup(r, ev, rec->pos)) {
+			r->st->duplicates++;
+			return r->cp->name_before_dedup ? note_name(r, ev, rec->pos) : KL_OK;
+		}
+		if (kl_partition_event(&r->key, ev))
+			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	}
+	struct kl_part *p = part_for(r);
+	if (!p)
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	if (p->has_stored && rec->pos <= p->stored_upto) {
+		r->st->replayed++;
+		return rec->more ? skip_rest(r) : KL_OK;
+	}
+	int rc;
+	p->dead = rej != KL_REJ_NONE;
+	if (rej != KL_REJ_NONE) {
+		r->st->dead_by_reason[rej]++;
+		char origin[768];
+		const char *source = r->x->source_name;
+		if (r->src->ops->origin &&
+		    !r->src->ops->origin(r->src, rec->pos, origin, sizeof origin))
+			source = origin;
+		if (rec->more)
+			return on_long_record(r, rec, p, source);
+		struct kl_deadletter d = {kl_reject_name(rej), ev->msg, source, rec->pos,
+					  ev->err_offset,      rec->p,	rec->n, rec->full_len};
+		rc = kl_deadletter_format(&p->data, &d);
+	} else {
+		rc = kl_event_write_json(ev, rec->p, rec->n, &p->data);
+	}
+	if (!rc)
+		rc = kl_buf_putc(&p->data, '\n');
+	if (rc)
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory buffering a record");
+	kl_parts_note_append(&r->parts, p, rec->pos, kl_mono_ns());
+	if (kl_parts_full(&r->parts, p)) {
+		if ((rc = batch_add(r, p)) || (rc = flush_batch(r)))
+			return rc;
+	}
+	if (r->parts.mem > r->parts.memory_limit) {
+		if ((rc = flush_due(r, 0)))
+			return rc;
+		/* queued buffers count too: wait for the writer rather than grow */
+		kl_writer_wait_memory(&r->w, r->parts.mem, r->parts.memory_limit);
+	}
+	return KL_OK;
+}
+
+static void progress(struct run *r, int final)
+{
+	if (!r->o->progress)
+		return;
+	int64_t t = kl_mono_ns();
+	if (!final && t - r->last_progress < 200000000)
+		return;
+	r->last_progress = t;
+	struct kl_ingest_progress p = {r->read_pos, r->x->input_size, r->st->records,
+				       (double)(t - r->t0) / 1e9, final};
+	r->o->progress(r->o->progress_ctx, &p);
+}
+
+static int stop_requested(int fd)
+{
+	if (fd < 0)
+		return 0;
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+static int run_loop(struct run *r)
+{
+	const struct kl_ingest_opts *o = r->o;
+	struct kl_record rec = {0}; /* fields a source does not set stay 0 */
+	uint64_t n = 0;
+	int rc;
+	int timeout = -1;
+	for (;;) {
+		rec.more = 0;
+		int s = kl_source_next(r->src, &rec, timeout);
+		if (s == KL_SRC_EOF)
+			break;
+		if (s == KL_EINTR) {
+			r->st->interrupted = 1;
+			break;
+		}
+		if (s < 0)
+			return kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+		if (s == KL_SRC_RECORD) {
+			if (timeout < 0) /* something is buffered now: wake up for its age */
+				timeout = (int)(o->flush_interval_ms < 60000 ? o->flush_interval_ms
+									     : 60000) +
+					  1;
+			/* a long record's rest is not read yet: it counts once it is */
+			r->read_pos = rec.more ? rec.pos : kl_source_next_pos(r->src);
+			rc = on_record(r, &rec);
+			if (rc == KL_EINTR) { /* stopped inside a long record */
+				r->st->interrupted = 1;
+				break;
+			}
+			if (rc)
+				return rc;
+		}
+		if (s == KL_SRC_IDLE || (++n & 4095) == 0) {
+			if ((rc = flush_due(r, 0)))
+				return rc;
+			progress(r, 0);
+			publish(r);
+			if (stop_requested(o->stop_fd)) {
+				r->st->interrupted = 1;
+				break;
+			}
+			/* how long a blocking read may wait before a buffer is due */
+			timeout = kl_parts_ms_until_due(&r->parts, kl_mono_ns());
+		}
+	}
+	if ((rc = flush_due(r, 1)))
+		return rc;
+	if ((rc = kl_writer_join(&r->w)))
+		return rc;
+	if (!r->st->interrupted && (rc = r->cp->ops->finish(r->cp)))
+		return kl_errbuf_set(r->eb, rc, "%s", r->cp->err.msg);
+	progress(r, 1);
+	return KL_OK;
+}
+
+int kl_pipeline_encoders_new(const struct kl_ingest_opts *o, struct kl_store *store,
+			     struct kl_schema_registry *registry, struct kl_encoder **data_enc,
+			     struct kl_encoder **dead_enc, struct kl_errbuf *eb)
+{
+	struct kl_encoder_opts eo = {o->compression, o->level, o->row_group_bytes};
+	/* dead letters are JSON lines: with snappy (Parquet only) they take zstd */
+	struct kl_encoder_opts dead_eo = eo;
+	if (dead_eo.compression == KL_COMP_SNAPPY)
+		dead_eo.compression = KL_COMP_ZSTD;
+	*dead_enc = kl_encoder_jsonl_new(&dead_eo);
+	*data_enc = o->format == KL_FORMAT_PARQUET ? kl_encoder_parquet_new(&eo, store, registry)
+						   : kl_encoder_jsonl_new(&eo);
+	if (*dead_enc && *data_enc)
+		return KL_OK;
+	kl_encoder_free(*dead_enc);
+	kl_encoder_free(*data_enc);
+	*dead_enc = *data_enc = NULL;
+	return kl_errbuf_set(eb, KL_ENOMEM, "cannot create the %s encoder",
+			     o->format == KL_FORMAT_PARQUET ? "parquet" : "jsonl");
+}
+
+int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_parts *x,
+		    struct kl_ingest_stats *st, struct kl_errbuf *eb)
+{
+	struct run r;
+	memset(&r, 0, sizeof r);
+	memset(st, 0, sizeof *st);
+	r.o = o;
+	r.x = x;
+	r.src = x->source;
+	r.cp = x->checkpoint;
+	r.st = st;
+	r.eb = eb;
+	r.t0 = kl_mono_ns();
+	kl_event_init(&r.ev);
+	kl_buf_init(&r.key, 0);
+	/* --memory-limit covers the partition buffers plus the fixed costs: the
+	 * dedup window (24 bytes per slot), the reader's window, and for Parquet
+	 * the encoder's working copy of the partition being written. */
+	size_t fixed = o->dedup_window * 24 + (8u << 20);
+	size_t budget = o->memory_limit > fixed ? o->memory_limit - fixed : o->memory_limit / 4;
+	if (o->format == KL_FORMAT_PARQUET)
+		budget -= budget / 4;
+	kl_parts_init(&r.parts, o->max_file_bytes, budget, o->flush_interval_ms * 1000000);
+	kl_writer_init(&r.w, x->store, x->data_enc, x->dead_enc, r.cp, st, o->metrics, eb);
+	int rc = r.cp->ops->load(r.cp, r.src, &r.resume, preload_part, &r);
+	if (rc)
+		kl_errbuf_set(eb, rc, "%s", r.cp->err.msg);
+	/* reading starts where the source was opened: at the dedup window's
+	 * start for a file (commit/state.h), at 0 for a stream */
+	r.read_pos = kl_source_next_pos(r.src);
+	if (!rc)
+		rc = kl_writer_start(&r.w);
+	if (!rc)
+		rc = run_loop(&r);
+	if (kl_writer_join(&r.w) && !rc)
+		rc = eb->code ? eb->code : KL_EIO;
+	publish(&r);
+	st->bytes_in = r.src->bytes_read;
+	st->bytes_out = x->store->bytes_committed;
+	st->seconds = (double)(kl_mono_ns() - r.t0) / 1e9;
+	kl_writer_cleanup(&r.w);
+	kl_parts_cleanup(&r.parts);
+	kl_event_cleanup(&r.ev);
+	kl_buf_cleanup(&r.key);
+	free(r.batch);
+	return rc;
+}

@@ -1,0 +1,68 @@
+/*
+ * pipeline.h — the ingest core: one loop that knows no modes.
+ *
+ *   source ─> parse+validate ─> enrich ─> dedup ─> route ─> buffer ─> encode ─> store ─> checkpoint
+ *   source/    parse/ event/               dedup/   route/   buffer/   encode/   store/   commit/
+ *
+ * A run is built from parts with explicit interfaces, all borrowed:
+ *   - a source (source/source.h) that yields records with positions, says
+ *     where the next one starts, names files and dead-letter origins;
+ *   - a store (store/store.h) and two encoders (encode/encoder.h): one for
+ *     data files, one (JSON lines, streaming) for dead letters;
+ *   - a dedup window (dedup/dedup.h), private or shared between runs (it
+ *     owns its lock), or none;
+ *   - a checkpoint (commit/checkpoint.h): where to resume, what is stored,
+ *     and how a durable job is recorded — the state log in the lake for a
+ *     file or a stream shard, none for the event-source Lambda.
+ * The entry points wire them: pipeline/ingest.h (a file or stdin),
+ * pipeline/stream.h (one run per Kinesis shard), lambda/esm.h (one run per
+ * Lambda batch). This module writes no file name, state or log line of its
+ * own choosing beyond what the parts say.
+ *
+ * Exactly once: the writer thread (pipeline/writer.h) writes a job's files,
+ * syncs them, then commits the job's progress; the reader skips records the
+ * checkpoint says are durable (commit/state.h has the whole argument).
+ * A file is named after its first record: the source's pos_name(), else
+ * "<file_prefix>-<14-digit position>".
+ *
+ * Threads: the caller's thread reads and buffers; one writer thread per run.
+ * Library code: prints nothing; progress goes to o->progress if set.
+ */
+#ifndef KL_PIPELINE_PIPELINE_H
+#define KL_PIPELINE_PIPELINE_H
+
+#include "pipeline/ingest.h"
+
+struct kl_checkpoint;
+struct kl_dedup;
+struct kl_encoder;
+struct kl_source;
+struct kl_store;
+
+struct kl_pipeline_parts {
+	struct kl_source *source;
+	struct kl_store *store;
+	struct kl_encoder *data_enc, *dead_enc;
+	struct kl_dedup *dedup; /* NULL: no dedup */
+	struct kl_checkpoint *checkpoint;
+	const char *source_name; /* a dead letter's "source" when the source has no origin() */
+	const char *file_prefix; /* file stems when the source has no pos_name() */
+	const char *dead_dt;	 /* YYYY-MM-DD of dead letters without an arrival time */
+	uint64_t input_size;	 /* bytes, 0 = unknown (progress only) */
+};
+
+/* Read the source to its end (or until o->stop_fd fires: st->interrupted),
+ * committing as it goes; then finish the checkpoint unless interrupted.
+ * Uses from `o`: the buffer and flush knobs, limits, dedup_window and
+ * format (memory budget), stop_fd, metrics, progress. */
+int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_parts *parts,
+		    struct kl_ingest_stats *st, struct kl_errbuf *eb);
+
+/* The encoders o->format and o->compression ask for (dead letters: JSON
+ * lines, zstd when the data is snappy Parquet). Parquet merges its schemas
+ * into `registry` in `store` (both borrowed). KL_OK or KL_ENOMEM. */
+int kl_pipeline_encoders_new(const struct kl_ingest_opts *o, struct kl_store *store,
+			     struct kl_schema_registry *registry, struct kl_encoder **data_enc,
+			     struct kl_encoder **dead_enc, struct kl_errbuf *eb);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * writer.h — the pipeline's writer thread: encode -> store -> commit.
+ *
+ * The reader thread (pipeline.c) moves full partition buffers into a job and
+ * queues it; the writer writes each of its files (encoder -> store), makes
+ * them durable as a set (store sync), and then records the job's progress
+ * through the checkpoint (commit/checkpoint.h), while the reader keeps
+ * parsing. Jobs run in FIFO order, so a job's progress never claims records
+ * of a later job. After the first failure later jobs are dropped (their
+ * records stay in the input); every file's fate goes to the checkpoint's
+ * file() either way.
+ *
+ * Ownership: the writer owns the queued jobs and their buffers; it borrows
+ * the store, the encoders and the checkpoint from start to join, and is
+ * their only user meanwhile. The stats it updates are guarded by its mutex.
+ */
+#ifndef KL_PIPELINE_WRITER_H
+#define KL_PIPELINE_WRITER_H
+
+#include "commit/checkpoint.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "deadletter/deadletter.h"
+#include "encode/encoder.h"
+#include "pipeline/ingest.h"
+#include "store/store.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+/* One file of a job. */
+struct kl_writer_item {
+	char stem[320];	 /* file name without extension */
+	const char *key; /* partition prefix, owned by the partition table, stable */
+	size_t key_len;
+	struct kl_buf data; /* the partition's buffered lines */
+	/* a too_large record kept whole on disk: `data` is then the head of its
+	 * dead-letter line, and the spill its raw bytes (deadletter.h) */
+	struct kl_spill spill;
+	uint64_t count, first_pos, last_pos;
+	int dead;    /* a dead-letter file (errors/...), else a data file */
+	int durable; /* committed and synced */
+};
+
+struct kl_writer_job {
+	struct kl_writer_item *items;
+	size_t n;
+	uint64_t resume, window;
+	char checkpoint[160]; /* the source's resume point, "" if it has none */
+	size_t bytes;	      /* buffer memory held */
+	struct kl_writer_job *next;
+};
+
+struct kl_writer {
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct kl_writer_job *head, *tail;
+	size_t queued;	 /* jobs not finished */
+	size_t inflight; /* bytes held by unfinished jobs */
+	int stop;
+	int failed; /* the first error is in *eb */
+	/* borrowed */
+	struct kl_store *store;
+	struct kl_encoder *data_enc, *dead_enc;
+	struct kl_checkpoint *cp;
+	struct kl_ingest_stats *st;
+	struct kl_metrics *metrics;
+	struct kl_errbuf *eb;
+	uint64_t out_published; /* store bytes already added to metrics */
+	struct kl_buf name;
+};
+
+/* Set up (no thread yet); the pointers are borrowed. */
+void kl_writer_init(struct kl_writer *w, struct kl_store *store, struct kl_encoder *data_enc,
+		    struct kl_encoder *dead_enc, struct kl_checkpoint *cp,
+		    struct kl_ingest_stats *st, struct kl_metrics *metrics, struct kl_errbuf *eb);
+int kl_writer_start(struct kl_writer *w);
+/* Queue a job (the writer owns it from now on, also on error); waits while
+ * `max_jobs` are pending. The writer's first error if it has failed. */
+int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_jobs);
+/* Wait until the queued buffers plus `mem` fit in `limit`, or the queue is empty. */
+void kl_writer_wait_memory(struct kl_writer *w, size_t mem, size_t limit);
+/* Finish every queued job and stop; the writer's first error, if any. */
+int kl_writer_join(struct kl_writer *w);
+/* Join if needed, drop what is left, free everything. */
+void kl_writer_cleanup(struct kl_writer *w);
+
+#endif

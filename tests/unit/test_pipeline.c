@@ -1,0 +1,423 @@
+/* test_pipeline.c — the ingest core (pipeline/pipeline.h) on its own, with an
+ * in-memory source and a fake store (a real struct kl_store vtable) that
+ * fails on its Nth commit.
+ *
+ * For N = 1..K: a run whose Nth file commit fails must report the error, and
+ * the state it leaves must claim nothing that is not in a committed file
+ * (every record of a partition at or below the partition's P position, and
+ * every record before R, is stored); a rerun with a working store must then
+ * complete the lake with every record exactly once — each distinct
+ * event_uuid in one data file line, each bad record in one dead letter —
+ * none lost, none twice. Also: one run with no failure, and the rerun of a
+ * finished input is a no-op. */
+#include "check.h"
+
+#include "commit/checkpoint.h"
+#include "dedup/dedup.h"
+#include "event/event.h"
+#include "pipeline/pipeline.h"
+#include "route/partition.h"
+#include "source/source.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* --- an in-memory line source -------------------------------------------- */
+
+struct mem_source {
+	struct kl_source base;
+	const char *text;
+	size_t len, off;
+};
+
+static int mem_next(struct kl_source *b, struct kl_record *rec, int timeout_ms)
+{
+	(void)timeout_ms;
+	struct mem_source *s = (struct mem_source *)b;
+	if (s->off >= s->len)
+		return KL_SRC_EOF;
+	const char *p = s->text + s->off;
+	const char *nl = memchr(p, '\n', s->len - s->off);
+	size_t n = nl ? (size_t)(nl - p) : s->len - s->off;
+	rec->p = p;
+	rec->n = rec->full_len = n;
+	rec->pos = s->off;
+	s->off += n + (nl ? 1 : 0);
+	s->base.bytes_read += n + 1;
+	return KL_SRC_RECORD;
+}
+
+static uint64_t mem_next_pos(struct kl_source *b)
+{
+	return ((struct mem_source *)b)->off;
+}
+
+static void mem_free(struct kl_source *b)
+{
+	(void)b;
+}
+
+static const struct kl_source_ops mem_ops = {
+    .next = mem_next,
+    .next_pos = mem_next_pos,
+    .free = mem_free,
+};
+
+/* --- a store in memory that fails on its Nth commit ----------------------- */
+
+#define MAX_OBJ 4096
+
+struct fake_store {
+	struct kl_store base;
+	char *key[MAX_OBJ];
+	struct kl_buf body[MAX_OBJ];
+	size_t n;
+	int commits, fail_at; /* fail_at 0: never */
+};
+
+struct kl_store_file { /* first member as the real stores: kl_store_write_cb */
+	struct fake_store *s;
+	char *key;
+	struct kl_buf b;
+};
+
+static int f_open(struct kl_store *b, const char *key, struct kl_store_file **out)
+{
+	struct kl_store_file *f = calloc(1, sizeof *f);
+	f->s = (struct fake_store *)b;
+	f->key = strdup(key);
+	kl_buf_init(&f->b, 0);
+	*out = f;
+	return KL_OK;
+}
+
+static int f_write(struct kl_store_file *f, const void *p, size_t n)
+{
+	return kl_buf_append(&f->b, p, n);
+}
+
+static void f_abort(struct kl_store_file *f)
+{
+	kl_buf_cleanup(&f->b);
+	free(f->key);
+	free(f);
+}
+
+static int f_commit(struct kl_store_file *f)
+{
+	struct fake_store *s = f->s;
+	if (++s->commits == s->fail_at) {
+		f_abort(f);
+		return kl_errbuf_set(&s->base.err, KL_EIO, "commit %d fails (test)", s->commits);
+	}
+	size_t i = 0;
+	while (i < s->n && strcmp(s->key[i], f->key))
+		i++;
+	if (i == s->n) { /* a new object; else the same key is replaced */
+		s->key[s->n] = f->key;
+		kl_buf_init(&s->body[s->n++], 0);
+	} else {
+		free(f->key);
+	}
+	kl_buf_cleanup(&s->body[i]);
+	s->body[i] = f->b;
+	s->base.files_committed++;
+	s->base.bytes_committed += f->b.len;
+	free(f);
+	return KL_OK;
+}
+
+static int f_sync(struct kl_store *b)
+{
+	(void)b;
+	return KL_OK;
+}
+
+static int f_read(struct kl_store *b, const char *key, struct kl_buf *out)
+{
+	(void)b, (void)key, (void)out;
+	return KL_ENOTFOUND;
+}
+
+/* The entry of key k one level under dir (k starts with dir): its length. */
+static size_t entry_len(const char *k, size_t dl)
+{
+	const char *slash = strchr(k + dl, '/');
+	return slash ? (size_t)(slash - k) + 1 : strlen(k);
+}
+
+/* One level under dir, as store.h says: objects by key, deeper levels once. */
+static int f_list(struct kl_store *b, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	struct fake_store *s = (struct fake_store *)b;
+	size_t dl = strlen(dir);
+	for (size_t i = 0; i < s->n; i++) {
+		const char *k = s->key[i];
+		if (strncmp(k, dir, dl))
+			continue;
+		size_t len = entry_len(k, dl);
+		int seen = 0;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = !strncmp(s->key[j], dir, dl) && entry_len(s->key[j], dl) == len &&
+			       !strncmp(s->key[j], k, len);
+		char entry[512];
+		snprintf(entry, sizeof entry, "%.*s", (int)len, k);
+		int rc = seen ? KL_OK : fn(ctx, entry, len);
+		if (rc)
+			return rc;
+	}
+	return KL_OK;
+}
+
+static void f_free(struct kl_store *b)
+{
+	(void)b;
+}
+
+static const struct kl_store_ops fake_ops = {
+    .open = f_open,
+    .write = f_write,
+    .commit = f_commit,
+    .abort = f_abort,
+    .sync = f_sync,
+    .read = f_read,
+    .list = f_list,
+    .free = f_free,
+};
+
+static void fake_init(struct fake_store *s)
+{
+	memset(s, 0, sizeof *s);
+	s->base.ops = &fake_ops;
+}
+
+static void fake_cleanup(struct fake_store *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->key[i]);
+		kl_buf_cleanup(&s->body[i]);
+	}
+}
+
+/* --- the input and what the lake must hold -------------------------------- */
+
+#define NREC 400
+#define DEAD_DT "2026-01-02"
+
+struct rec_info {
+	uint64_t pos;
+	int keeper;    /* must be stored exactly once: a first uuid, or a bad record */
+	char key[256]; /* its partition */
+	char uuid[32];
+};
+
+static struct kl_buf input;
+static struct rec_info recs[NREC];
+
+static void make_input(void)
+{
+	kl_buf_init(&input, 0);
+	struct kl_event ev;
+	kl_event_init(&ev);
+	struct kl_event_limits lim;
+	kl_event_limits_default(&lim);
+	struct kl_buf key;
+	kl_buf_init(&key, 0);
+	const char *types[] = {"a:x", "b", "c:y:z"};
+	for (int i = 0; i < NREC; i++) {
+		struct rec_info *r = &recs[i];
+		r->pos = input.len;
+		size_t start = input.len;
+		int u = i % 10 == 9 ? i - 5 : i; /* every 10th repeats an earlier uuid */
+		if (i % 25 == 7)
+			kl_buf_printf(&input, "{\"event_uuid\":\"u%d\",\"broken", i);
+		else
+			kl_buf_printf(&input,
+				      "{\"event_uuid\":\"u%d\",\"event_name\":\"%s\","
+				      "\"created_at\":%d,\"n\":%d,\"pad\":\"%.*s\"}",
+				      u, types[i % 3], 1700000000 + i * 977, i, i % 50,
+				      "..................................................");
+		enum kl_reject rej =
+		    kl_event_parse(&ev, input.data + start, input.len - start, &lim);
+		kl_buf_reset(&key);
+		if (rej == KL_REJ_NONE) {
+			snprintf(r->uuid, sizeof r->uuid, "u%d", u);
+			kl_partition_event(&key, &ev);
+			r->keeper = u == i;
+		} else {
+			kl_partition_error(&key, kl_reject_name(rej), DEAD_DT);
+			r->keeper = 1;
+		}
+		snprintf(r->key, sizeof r->key, "%.*s", (int)key.len, key.data);
+		kl_buf_putc(&input, '\n');
+	}
+	kl_buf_cleanup(&key);
+	kl_event_cleanup(&ev);
+}
+
+/* How many times each record is in the store's files (by uuid for events,
+ * by "position" for dead letters). */
+static void count_stored(const struct fake_store *s, int *times)
+{
+	memset(times, 0, NREC * sizeof *times);
+	for (size_t o = 0; o < s->n; o++) {
+		const struct kl_buf *b = &s->body[o];
+		const char *p = b->data, *end = b->data + b->len;
+		while (p < end) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			char line[1024];
+			snprintf(line, sizeof line, "%.*s", (int)(n < 1023 ? n : 1023), p);
+			const char *q;
+			if (!strncmp(s->key[o], "errors/", 7) &&
+			    (q = strstr(line, "\"position\":"))) {
+				uint64_t pos = strtoull(q + 11, NULL, 10);
+				for (int i = 0; i < NREC; i++)
+					if (recs[i].pos == pos)
+						times[i]++;
+			} else if ((q = strstr(line, "\"event_uuid\":\""))) {
+				char u[32];
+				snprintf(u, sizeof u, "%.*s", (int)strcspn(q + 14, "\""), q + 14);
+				for (int i = 0; i < NREC; i++)
+					if (recs[i].keeper && !strcmp(recs[i].uuid, u))
+						times[i]++;
+			}
+			p = nl ? nl + 1 : end;
+		}
+	}
+}
+
+/* One run over the input with the state in `dir`. */
+static int run(struct fake_store *store, const char *dir, int *already_done)
+{
+	struct kl_ingest_opts o;
+	kl_ingest_opts_default(&o);
+	o.compression = KL_COMP_NONE;
+	o.max_file_bytes = 1024; /* many files, many commits */
+	o.dedup_window = 1000;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	struct kl_state_checkpoint cp;
+	int rc = kl_state_checkpoint_open(&cp, dir, "t", input.len);
+	CHECK_EQ_INT(rc, 0);
+	*already_done = cp.state.done && cp.state.done_size == input.len;
+	uint64_t start = cp.state.window < cp.state.resume ? cp.state.window : cp.state.resume;
+	struct mem_source src = {
+	    .base = {.ops = &mem_ops}, .text = input.data, .len = input.len, .off = start};
+	struct kl_dedup dedup;
+	kl_dedup_init(&dedup, o.dedup_window);
+	struct kl_encoder *data_enc, *dead_enc;
+	CHECK_EQ_INT(kl_pipeline_encoders_new(&o, &store->base, NULL, &data_enc, &dead_enc, &eb),
+		     0);
+	struct kl_pipeline_parts parts = {
+	    .source = &src.base,
+	    .store = &store->base,
+	    .data_enc = data_enc,
+	    .dead_enc = dead_enc,
+	    .dedup = &dedup,
+	    .checkpoint = &cp.base,
+	    .source_name = "mem",
+	    .file_prefix = "t",
+	    .dead_dt = DEAD_DT,
+	    .input_size = input.len,
+	};
+	struct kl_ingest_stats st;
+	if (!*already_done)
+		rc = kl_pipeline_run(&o, &parts, &st, &eb);
+	if (rc)
+		CHECK(eb.code != 0 && strstr(eb.msg, "fails (test)"));
+	kl_encoder_free(data_enc);
+	kl_encoder_free(dead_enc);
+	kl_dedup_cleanup(&dedup);
+	kl_state_checkpoint_close(&cp);
+	return rc;
+}
+
+/* The state claims only what is stored. */
+static void check_state_claims(const struct fake_store *s, const char *dir, int n)
+{
+	struct kl_state st;
+	CHECK_EQ_INT(kl_state_open(&st, dir, "t"), 0);
+	int times[NREC];
+	count_stored(s, times);
+	int bad = 0;
+	for (int i = 0; i < NREC; i++) {
+		if (!recs[i].keeper)
+			continue;
+		uint64_t upto;
+		int claimed = recs[i].pos < st.resume ||
+			      (kl_state_lookup(&st, recs[i].key, strlen(recs[i].key), &upto) &&
+			       recs[i].pos <= upto);
+		if (claimed && times[i] != 1) {
+			if (!bad++)
+				fprintf(stderr,
+					"fail at commit %d: record %d (pos %" PRIu64
+					") claimed by the state but stored %d times\n",
+					n, i, recs[i].pos, times[i]);
+		}
+	}
+	CHECK_EQ_INT(bad, 0);
+	kl_state_close(&st);
+}
+
+static void check_exactly_once(const struct fake_store *s, const char *label, int n)
+{
+	int times[NREC], bad = 0, keepers = 0;
+	count_stored(s, times);
+	for (int i = 0; i < NREC; i++) {
+		keepers += recs[i].keeper;
+		if (recs[i].keeper && times[i] != 1 && !bad++)
+			fprintf(stderr, "%s %d: record %d (pos %" PRIu64 ") stored %d times\n",
+				label, n, i, recs[i].pos, times[i]);
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK(keepers > NREC / 2);
+}
+
+int main(void)
+{
+	make_input();
+	char tmpl[] = "/tmp/kl-test-pipeline-XXXXXX";
+	char *base = mkdtemp(tmpl);
+	CHECK(base != NULL);
+	char dir[256], cmd[300];
+	int done;
+
+	/* no failure: one run does it all; a second run is a no-op */
+	struct fake_store s;
+	fake_init(&s);
+	snprintf(dir, sizeof dir, "%s/ok", base);
+	CHECK_EQ_INT(run(&s, dir, &done), 0);
+	CHECK_EQ_INT(done, 0);
+	int total_commits = s.commits;
+	CHECK(total_commits > 20);
+	check_exactly_once(&s, "clean run", 0);
+	CHECK_EQ_INT(run(&s, dir, &done), 0);
+	CHECK_EQ_INT(done, 1);
+	CHECK_EQ_INT(s.commits, total_commits);
+	fake_cleanup(&s);
+
+	/* the Nth commit fails, then a rerun with a working store */
+	int K = total_commits < 30 ? total_commits : 30;
+	for (int n = 1; n <= K; n++) {
+		fake_init(&s);
+		s.fail_at = n;
+		snprintf(dir, sizeof dir, "%s/fail%d", base, n);
+		CHECK(run(&s, dir, &done) != 0);
+		check_state_claims(&s, dir, n);
+		s.fail_at = 0;
+		CHECK_EQ_INT(run(&s, dir, &done), 0);
+		CHECK_EQ_INT(done, 0);
+		check_exactly_once(&s, "fail at commit", n);
+		CHECK_EQ_INT(run(&s, dir, &done), 0);
+		CHECK_EQ_INT(done, 1);
+		fake_cleanup(&s);
+	}
+	snprintf(cmd, sizeof cmd, "rm -rf %s", base);
+	CHECK_EQ_INT(system(cmd), 0);
+	kl_buf_cleanup(&input);
+	return check_report("test_pipeline");
+}

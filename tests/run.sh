@@ -7,7 +7,8 @@
 #   e2e       tests/e2e/*.sh with KINLAKE=build/kinlake, and with build-asan/kinlake;
 #             KL_TEST_JOBS (3) at a time, longest first (a "# duration: SECONDS" line)
 #   fuzz      each build-fuzz/fuzz_* for a short bounded run over its seed corpus
-# Logs of failures land in build/test-logs/.
+# Logs of failures land in build/test-logs/. Exits 0 only when at least one
+# test ran and none failed.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -78,4 +79,15 @@ done
 echo
 [ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[@]}"
 echo "$pass passed, $fail failed"
+# A run that matched no test proves nothing: a typo in the filter, or a tree
+# that is not built (the unit and fuzz binaries come from make).
+if [ $((pass + fail)) -eq 0 ]; then
+	if [ -n "$filter" ]; then
+		echo "no test matched '$filter' (names look like unit/test_state, unit-asan/test_state, e2e/cli, e2e-asan/cli, fuzz/fuzz_json)" >&2
+	else
+		echo "no tests found" >&2
+	fi
+	ls build/tests/test_* >/dev/null 2>&1 || echo "build/tests/ has no unit tests: run make -j2 all (and make SAN=1 all, make fuzz)" >&2
+	exit 1
+fi
 [ "$fail" -eq 0 ]

@@ -4,7 +4,7 @@
 #include "aws/kinesis.h" /* kl_aws_region */
 #include "catalog/catalog.h"
 #include "catalog/lake.h"
-#include "cli/opts.h"
+#include "config/opts.h"
 #include "event/event.h"
 #include "store/store.h"
 
@@ -23,29 +23,35 @@ struct catalog_cfg {
 	int subtypes, format, no_dead_letters;
 };
 
+static const struct kl_opt_choice subtype_choices[] = {
+    {"enum", KL_CATALOG_SUBTYPE_ENUM}, {"injected", KL_CATALOG_SUBTYPE_INJECTED}, {NULL, 0}};
+/* 0 = auto (from the lake's files), else 1 + enum kl_catalog_format */
+static const struct kl_opt_choice format_choices[] = {
+    {"auto", 0}, {"parquet", 1 + KL_CATALOG_PARQUET}, {"jsonl", 1 + KL_CATALOG_JSONL}, {NULL, 0}};
+
 static const struct kl_opt catalog_opts[] = {
-    {"lake", KL_OPT_STR, offsetof(struct catalog_cfg, lake), NULL, "DIR|s3://B/P",
-     "the lake whose _kinlake/schemas/ and layout are read (required)", NULL, 0, 0},
-    {"database", KL_OPT_STR, offsetof(struct catalog_cfg, database), "kinlake", "DB",
-     "Glue/Athena database of the tables ([a-z0-9_])", NULL, 0, 0},
-    {"location", KL_OPT_STR, offsetof(struct catalog_cfg, location), NULL, "s3://B/P",
+    {"lake", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, lake), NULL, "DIR|s3://B/P",
+     "the lake whose _kinlake/schemas/ and layout are read (required)", NULL, 0, 0, NULL},
+    {"database", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, database), "kinlake", "DB",
+     "Glue/Athena database of the tables ([a-z0-9_])", NULL, 0, 0, NULL},
+    {"location", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, location), NULL, "s3://B/P",
      "where the tables point: the lake's S3 URL when --lake is a local copy of it "
      "(default: --lake itself, as s3:// or file://)",
-     NULL, 0, 0},
-    {"table-prefix", KL_OPT_STR, offsetof(struct catalog_cfg, table_prefix), "", "PREFIX",
-     "put before every table name", NULL, 0, 0},
-    {"subtypes", KL_OPT_CHOICE, offsetof(struct catalog_cfg, subtypes), "enum", "enum|injected",
+     NULL, 0, 0, NULL},
+    {"table-prefix", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, table_prefix), NULL, "PREFIX",
+     "put before every table name", NULL, 0, 0, NULL},
+    {"subtypes", NULL, KL_OPT_CHOICE, offsetof(struct catalog_cfg, subtypes), "enum", "enum|injected",
      "event_subtype projection: the values seen (re-run after new "
      "subtypes appear), or injected (every query must name the subtype)",
-     "enum|injected", 0, 0},
-    {"format", KL_OPT_CHOICE, offsetof(struct catalog_cfg, format), "auto", "auto|parquet|jsonl",
-     "the lake's data file format (auto: from its files)", "auto|parquet|jsonl", 0, 0},
-    {"first-day", KL_OPT_STR, offsetof(struct catalog_cfg, first_day), NULL, "YYYY-MM-DD",
-     "start of the dt projection (default: the lake's first day, else today)", NULL, 0, 0},
-    {"no-dead-letters", KL_OPT_FLAG, offsetof(struct catalog_cfg, no_dead_letters), NULL, NULL,
-     "no dead_letters table over errors/", NULL, 0, 0},
-    {"region", KL_OPT_STR, offsetof(struct catalog_cfg, region), NULL, "REGION",
-     "Glue's and an s3:// lake's AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0},
+     subtype_choices, 0, 0, NULL},
+    {"format", NULL, KL_OPT_CHOICE, offsetof(struct catalog_cfg, format), "auto", "auto|parquet|jsonl",
+     "the lake's data file format (auto: from its files)", format_choices, 0, 0, NULL},
+    {"first-day", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, first_day), NULL, "YYYY-MM-DD",
+     "start of the dt projection (default: the lake's first day, else today)", NULL, 0, 0, NULL},
+    {"no-dead-letters", NULL, KL_OPT_FLAG, offsetof(struct catalog_cfg, no_dead_letters), NULL, NULL,
+     "no dead_letters table over errors/", NULL, 0, 0, NULL},
+    {"region", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, region), NULL, "REGION",
+     "Glue's and an s3:// lake's AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0, NULL},
 };
 
 static void usage(FILE *f)
@@ -202,7 +208,7 @@ static int run(const char *verb, struct catalog_cfg *cfg)
 	struct kl_catalog_opts o = {0};
 	o.database = cfg->database;
 	o.location = location;
-	o.table_prefix = cfg->table_prefix;
+	o.table_prefix = cfg->table_prefix ? cfg->table_prefix : "";
 	o.format = cfg->format == 0 ? (lake.format < 0 ? KL_CATALOG_PARQUET
 						       : (enum kl_catalog_format)lake.format)
 				    : (enum kl_catalog_format)(cfg->format - 1);
@@ -271,15 +277,17 @@ int kl_cmd_catalog(int argc, char **argv)
 	}
 	struct catalog_cfg cfg;
 	memset(&cfg, 0, sizeof cfg);
-	char err[256];
-	int r = kl_opts_parse(catalog_opts, NOPTS(catalog_opts), &cfg, argc - 1, argv + 1, err,
-			      sizeof err);
+	struct kl_opts p;
+	struct kl_errbuf eb = {0};
+	int r = kl_opts_init(&p, catalog_opts, NOPTS(catalog_opts), &cfg, &eb);
+	if (r == KL_OK)
+		r = kl_opts_argv(&p, argc - 1, argv + 1, &eb);
 	if (r == KL_OPTS_HELP) {
 		usage(stdout);
 		return 0;
 	}
-	if (r == KL_OPTS_ERROR) {
-		fprintf(stderr, "kinlake catalog: %s\n", err);
+	if (r != KL_OK) {
+		fprintf(stderr, "kinlake catalog: %s\n", eb.msg);
 		return 2;
 	}
 	if (!cfg.lake) {

@@ -1,6 +1,6 @@
 /* cmd_plan.c — see cmd_plan.h. */
 #include "cli/cmd_plan.h"
-#include "cli/opts.h"
+#include "config/opts.h"
 #include "plan/plan.h"
 
 #include <stddef.h>
@@ -16,41 +16,138 @@ struct plan_cfg {
 };
 
 #define F(field) offsetof(struct plan_cfg, field)
+static const struct kl_opt_choice plan_modes[] = {{"all", KL_PLAN_MODES},
+						  {"firehose", KL_PLAN_FIREHOSE},
+						  {"lambda", KL_PLAN_LAMBDA},
+						  {"consumer", KL_PLAN_CONSUMER},
+						  {NULL, 0}};
 static const struct kl_opt plan_opts[] = {
-    {"events-per-hour", KL_OPT_DOUBLE, F(events_per_hour), NULL, "N",
-     "average events per hour (required)", NULL, 0, 0},
-    {"event-bytes", KL_OPT_DOUBLE, F(event_bytes), NULL, "B",
-     "average bytes per event, as JSON (required)", NULL, 0, 0},
-    {"peak-factor", KL_OPT_DOUBLE, F(peak), "2", "F",
-     "peak rate / average rate: shards and concurrency are sized for the peak", NULL, 1, 1000},
-    {"types", KL_OPT_U64, F(types), "100", "N", "distinct event types (partitions)", NULL, 1,
-     1000000},
-    {"mode", KL_OPT_CHOICE, F(mode), "all", "all|firehose|lambda|consumer",
-     "which deployment to cost (deploy/kinlake.yaml's Mode)", "all|firehose|lambda|consumer", 0, 0},
-    {"consumers", KL_OPT_U64, F(consumers), "1", "N",
-     "applications reading the stream (they share the 2 MiB/s per shard)", NULL, 1, 1000},
-    {"compression", KL_OPT_DOUBLE, F(compression), "0.22", "RATIO",
-     "lake bytes / JSON bytes (0.22: the Parquet+zstd lake of make bench)", NULL, 0.001, 10},
-    {"lambda-ms-per-mib", KL_OPT_DOUBLE, F(ms_per_mib), "20", "MS",
-     "Lambda handler time per MiB of records", NULL, 0, 100000},
-    {"lambda-ms-per-file", KL_OPT_DOUBLE, F(ms_per_file), "20", "MS",
-     "lambda mode: time per file written to S3", NULL, 0, 100000},
-    {"lambda-memory", KL_OPT_DOUBLE, F(memory_mb), "256", "MB", "Lambda memory size", NULL, 128,
-     10240},
-    {"firehose-buffer-mib", KL_OPT_DOUBLE, F(fh_buffer_mib), "64", "MIB",
-     "Firehose S3 buffer size (64-128 with dynamic partitioning)", NULL, 1, 128},
-    {"firehose-buffer-seconds", KL_OPT_DOUBLE, F(fh_buffer_s), "900", "S",
-     "Firehose S3 buffer interval", NULL, 0, 900},
-    {"batch-size", KL_OPT_DOUBLE, F(batch_size), "10000", "N",
-     "lambda mode: event source mapping batch size", NULL, 1, 10000},
-    {"batch-window", KL_OPT_DOUBLE, F(batch_window_s), "60", "S",
-     "lambda mode: maximum batching window", NULL, 0, 300},
-    {"flush-interval", KL_OPT_DOUBLE, F(flush_s), "300", "S",
-     "consumer mode: ingest --flush-interval", NULL, 1, 86400},
-    {"metrics-interval", KL_OPT_DOUBLE, F(metrics_s), "60", "S",
-     "consumer mode: CloudWatch publishing interval", NULL, 1, 86400},
-    {"price", KL_OPT_STR, F(prices), NULL, "NAME=USD,...",
-     "override prices of the table below (us-east-1 list prices by default)", NULL, 0, 0},
+    {.name = "events-per-hour",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(events_per_hour),
+     .metavar = "N",
+     .help = "average events per hour (required)"},
+    {.name = "event-bytes",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(event_bytes),
+     .metavar = "B",
+     .help = "average bytes per event, as JSON (required)"},
+    {.name = "peak-factor",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(peak),
+     .def = "2",
+     .metavar = "F",
+     .help = "peak rate / average rate: shards and concurrency are sized for the peak",
+     .min = 1,
+     .max = 1000},
+    {.name = "types",
+     .type = KL_OPT_U64,
+     .offset = F(types),
+     .def = "100",
+     .metavar = "N",
+     .help = "distinct event types (partitions)",
+     .min = 1,
+     .max = 1000000},
+    {.name = "mode",
+     .type = KL_OPT_CHOICE,
+     .offset = F(mode),
+     .def = "all",
+     .metavar = "all|firehose|lambda|consumer",
+     .help = "which deployment to cost (deploy/kinlake.yaml's Mode)",
+     .choices = plan_modes},
+    {.name = "consumers",
+     .type = KL_OPT_U64,
+     .offset = F(consumers),
+     .def = "1",
+     .metavar = "N",
+     .help = "applications reading the stream (they share the 2 MiB/s per shard)",
+     .min = 1,
+     .max = 1000},
+    {.name = "compression",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(compression),
+     .def = "0.22",
+     .metavar = "RATIO",
+     .help = "lake bytes / JSON bytes (0.22: the Parquet+zstd lake of make bench)",
+     .min = 0.001,
+     .max = 10},
+    {.name = "lambda-ms-per-mib",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(ms_per_mib),
+     .def = "20",
+     .metavar = "MS",
+     .help = "Lambda handler time per MiB of records",
+     .min = 0,
+     .max = 100000},
+    {.name = "lambda-ms-per-file",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(ms_per_file),
+     .def = "20",
+     .metavar = "MS",
+     .help = "lambda mode: time per file written to S3",
+     .min = 0,
+     .max = 100000},
+    {.name = "lambda-memory",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(memory_mb),
+     .def = "256",
+     .metavar = "MB",
+     .help = "Lambda memory size",
+     .min = 128,
+     .max = 10240},
+    {.name = "firehose-buffer-mib",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(fh_buffer_mib),
+     .def = "64",
+     .metavar = "MIB",
+     .help = "Firehose S3 buffer size (64-128 with dynamic partitioning)",
+     .min = 1,
+     .max = 128},
+    {.name = "firehose-buffer-seconds",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(fh_buffer_s),
+     .def = "900",
+     .metavar = "S",
+     .help = "Firehose S3 buffer interval",
+     .min = 0,
+     .max = 900},
+    {.name = "batch-size",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(batch_size),
+     .def = "10000",
+     .metavar = "N",
+     .help = "lambda mode: event source mapping batch size",
+     .min = 1,
+     .max = 10000},
+    {.name = "batch-window",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(batch_window_s),
+     .def = "60",
+     .metavar = "S",
+     .help = "lambda mode: maximum batching window",
+     .min = 0,
+     .max = 300},
+    {.name = "flush-interval",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(flush_s),
+     .def = "300",
+     .metavar = "S",
+     .help = "consumer mode: ingest --flush-interval",
+     .min = 1,
+     .max = 86400},
+    {.name = "metrics-interval",
+     .type = KL_OPT_DOUBLE,
+     .offset = F(metrics_s),
+     .def = "60",
+     .metavar = "S",
+     .help = "consumer mode: CloudWatch publishing interval",
+     .min = 1,
+     .max = 86400},
+    {.name = "price",
+     .type = KL_OPT_STR,
+     .offset = F(prices),
+     .metavar = "NAME=USD,...",
+     .help = "override prices of the table below (us-east-1 list prices by default)"},
 };
 #undef F
 #define NPLAN (sizeof plan_opts / sizeof plan_opts[0])
@@ -59,8 +156,11 @@ int kl_cmd_plan(int argc, char **argv)
 {
 	struct plan_cfg c;
 	memset(&c, 0, sizeof c);
-	char err[256];
-	int r = kl_opts_parse(plan_opts, NPLAN, &c, argc, argv, err, sizeof err);
+	struct kl_opts p;
+	struct kl_errbuf perr;
+	kl_errbuf_clear(&perr);
+	int r = kl_opts_init(&p, plan_opts, NPLAN, &c, &perr);
+	r = r ? r : kl_opts_argv(&p, argc, argv, &perr);
 	if (r == KL_OPTS_HELP) {
 		printf("Usage: kinlake plan --events-per-hour N --event-bytes B [options]\n\n"
 		       "Size a deployment: Kinesis shards (1,000 records/s and 1 MiB/s written, 2 "
@@ -80,8 +180,8 @@ int kl_cmd_plan(int argc, char **argv)
 			       KL_PLAN_PRICES[i].what);
 		return 0;
 	}
-	if (r == KL_OPTS_ERROR) {
-		fprintf(stderr, "kinlake plan: %s\n", err);
+	if (r) {
+		fprintf(stderr, "kinlake plan: %s\n", perr.msg);
 		return 2;
 	}
 	if (!(c.events_per_hour > 0) || !(c.event_bytes > 0)) {
@@ -118,7 +218,7 @@ int kl_cmd_plan(int argc, char **argv)
 		fprintf(stderr, "kinlake plan: %s\n", eb.msg);
 		return 2;
 	}
-	unsigned modes = c.mode == 0 ? 7u : 1u << (c.mode - 1);
+	unsigned modes = c.mode == KL_PLAN_MODES ? (1u << KL_PLAN_MODES) - 1 : 1u << c.mode;
 	struct kl_buf b;
 	kl_buf_init(&b, 0);
 	int rc = kl_plan_render(&in, &out, modes, &b);

@@ -1,11 +1,12 @@
 /*
  * main.c — the kinlake command line: verb dispatch, signals, summaries.
- * Each verb has an option table (cli/opts.h) and a run function here; the
+ * Each verb has an option table (config/opts.h; ingest's is config/ingest_cfg.h) and a run function here; the
  * work itself lives in the pipeline modules.
  */
 #include "cli/cmd_catalog.h"
 #include "cli/cmd_plan.h"
-#include "cli/opts.h"
+#include "config/ingest_cfg.h"
+#include "config/opts.h"
 #include "cli/progress.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -19,6 +20,7 @@
 #include "pipeline/ingest.h"
 #include "pipeline/stream.h"
 #include "store/store.h"
+#include "store/store_url.h"
 #include "aws/credentials.h"
 #include "aws/http.h"
 #include "aws/kinesis.h"
@@ -35,64 +37,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define NOPTS(t) (sizeof(t) / sizeof((t)[0]))
 
-/* Stores for stream mode: one per shard. An S3 store borrows a credential
- * chain; each store gets its own (a chain is not shared between threads). */
-/* Stream mode: one store per shard, all on one credential chain (shared
+/* Stream mode: one store per shard, opened from the lake URL as every entry
+ * point opens it (store/store_url.h), all on one credential chain (shared
  * with the Kinesis clients too), so a role is assumed once per process. */
 struct store_factory {
 	const char *lake;
-	const char *region;
-	const char *sse, *sse_kms_key_id;
-	size_t multipart_threshold;
-	struct kl_aws_env env;
-	struct kl_cred_chain creds; /* guarded by creds_mu */
-	pthread_mutex_t creds_mu;
-	struct kl_http *creds_http; /* for the network providers (STS, container, IMDS) */
+	struct kl_store_url_opts so;
 };
-
-static int store_factory_init(struct store_factory *f, struct kl_errbuf *eb)
-{
-	struct kl_http_opts ho = {0};
-	if (!(f->creds_http = kl_http_new(&ho, eb)))
-		return eb->code ? eb->code : KL_ENOMEM;
-	f->env = kl_aws_env_process();
-	kl_cred_chain_init(&f->creds, &f->env, kl_http_transport_of(f->creds_http));
-	pthread_mutex_init(&f->creds_mu, NULL);
-	return KL_OK;
-}
-
-static void store_factory_cleanup(struct store_factory *f)
-{
-	if (!f->creds_http)
-		return;
-	kl_cred_chain_cleanup(&f->creds);
-	pthread_mutex_destroy(&f->creds_mu);
-	kl_http_free(f->creds_http);
-	f->creds_http = NULL;
-}
 
 static int make_store(void *ctx, struct kl_store **out, struct kl_errbuf *eb)
 {
 	struct store_factory *f = ctx;
-	if (strncmp(f->lake, "s3://", 5) != 0)
-		return kl_store_local_new(out, f->lake, eb);
-	const char *region = kl_aws_region(&f->env, f->region);
-	if (!region)
-		return kl_errbuf_set(eb, KL_EINVAL, "no AWS region: set AWS_REGION or pass --region");
-	struct kl_store_s3_opts so = {0};
-	so.region = region;
-	so.endpoint = kl_store_s3_env_endpoint(&f->env);
-	so.creds = &f->creds;
-	so.creds_mu = &f->creds_mu;
-	so.sse = f->sse;
-	so.sse_kms_key_id = f->sse_kms_key_id;
-	so.multipart_threshold = f->multipart_threshold;
-	return kl_store_s3_new(out, f->lake, &so, eb);
+	return kl_store_open_url(f->lake, &f->so, out, eb);
 }
 
 /* SIGINT/SIGTERM become a readable fd that the pipeline polls: no handler,
@@ -114,180 +76,92 @@ static int bad_usage(const char *verb, const char *msg)
 	return 2;
 }
 
+/* Defaults, then the flags. KL_OK, KL_OPTS_HELP, or KL_EINVAL with the
+ * message in eb. */
+static int parse_flags(struct kl_opts *p, const struct kl_opt *t, size_t n, void *cfg, int argc,
+		       char **argv, struct kl_errbuf *eb)
+{
+	kl_errbuf_clear(eb);
+	int rc = kl_opts_init(p, t, n, cfg, eb);
+	return rc ? rc : kl_opts_argv(p, argc, argv, eb);
+}
+
 /* --- ingest -------------------------------------------------------------- */
 
-struct ingest_cfg {
-	const char *input, *lake, *input_id;
-	const char *stream, *start, *region, *sse, *sse_kms_key_id;
-	size_t multipart_threshold;
-	int64_t exit_idle_ms;
-	const char *format, *compression; /* names: kl_format_parse, kl_compression_parse */
-	int64_t level;
-	size_t max_file_bytes, memory_limit, max_record_bytes, row_group_bytes;
-	int64_t flush_interval_ms, max_depth;
-	uint64_t dedup_window;
-	int no_progress, quiet;
-	const char *metrics_file, *metrics_listen;
-	int64_t metrics_interval_ms, status_interval_ms;
-	const char *cloudwatch_ns;
-	const char *lease_table, *worker_id;
-	int64_t lease_renew_ms, lease_timeout_ms;
-};
-
-static const struct kl_opt ingest_opts[] = {
-	{"input", KL_OPT_STR, offsetof(struct ingest_cfg, input), NULL, "PATH|-",
-	 "JSON lines to ingest, '-' for stdin (or use --stream)", NULL, 0, 0},
-	{"stream", KL_OPT_STR, offsetof(struct ingest_cfg, stream), NULL, "NAME|ARN",
-	 "consume every shard of this Kinesis Data Stream instead of --input", NULL, 0, 0},
-	{"lake", KL_OPT_STR, offsetof(struct ingest_cfg, lake), NULL, "DIR|s3://B/P",
-	 "lake root: a directory, or s3://bucket/prefix (required)", NULL, 0, 0},
-	{"start", KL_OPT_STR, offsetof(struct ingest_cfg, start), "trim-horizon",
-	 "POSITION", "where a shard without checkpoint starts: trim-horizon, latest, "
-	 "at-timestamp:UNIX", NULL, 0, 0},
-	{"exit-idle", KL_OPT_MS, offsetof(struct ingest_cfg, exit_idle_ms), "0", "SECONDS",
-	 "stream mode: flush, checkpoint and exit 0 once every shard is caught up and idle "
-	 "this long (0: run until SIGTERM)", NULL, 0, 0},
-	{"region", KL_OPT_STR, offsetof(struct ingest_cfg, region), NULL, "REGION",
-	 "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0},
-	{"multipart-threshold", KL_OPT_SIZE, offsetof(struct ingest_cfg, multipart_threshold),
-	 "16MiB", "SIZE", "S3: objects above this go up as multipart uploads (parts >= 5 MiB)",
-	 NULL, 5 << 20, 5368709120.0},
-	{"sse", KL_OPT_STR, offsetof(struct ingest_cfg, sse), NULL, "aws:kms|AES256",
-	 "S3: server-side encryption of every object", NULL, 0, 0},
-	{"sse-kms-key-id", KL_OPT_STR, offsetof(struct ingest_cfg, sse_kms_key_id), NULL, "ID",
-	 "S3: the KMS key for --sse aws:kms (default: the bucket's AWS-managed key)", NULL, 0, 0},
-	{"format", KL_OPT_STR, offsetof(struct ingest_cfg, format), "parquet", "parquet|jsonl",
-	 "data file format: typed Parquet (one schema per event type) or JSON lines", NULL, 0, 0},
-	{"compression", KL_OPT_STR, offsetof(struct ingest_cfg, compression), "zstd",
-	 "zstd|gzip|none|snappy", "compression of data files (snappy: parquet only)", NULL, 0, 0},
-	{"compression-level", KL_OPT_I64, offsetof(struct ingest_cfg, level), "0", "N",
-	 "codec level, 0 = codec default (zstd 1, gzip 6)", NULL, 0, 22},
-	{"max-file-bytes", KL_OPT_SIZE, offsetof(struct ingest_cfg, max_file_bytes), "128MiB",
-	 "SIZE", "flush a partition when its buffered (uncompressed) data reaches this", NULL, 1024,
-	 1e12},
-	{"flush-interval", KL_OPT_MS, offsetof(struct ingest_cfg, flush_interval_ms), "300", "SECONDS",
-	 "flush a partition when its oldest record has waited this long", NULL, 0, 86400},
-	{"memory-limit", KL_OPT_SIZE, offsetof(struct ingest_cfg, memory_limit), "256MiB", "SIZE",
-	 "total buffer memory; above it the largest partition is flushed first", NULL, 1 << 16,
-	 1e12},
-	{"max-record-bytes", KL_OPT_SIZE, offsetof(struct ingest_cfg, max_record_bytes), "10MiB",
-	 "SIZE", "larger records are dead letters (too_large)", NULL, 64, 1 << 30},
-	{"max-depth", KL_OPT_I64, offsetof(struct ingest_cfg, max_depth), "64", "N",
-	 "deeper JSON nesting is a dead letter (too_deep)", NULL, 1, 100000},
-	{"dedup-window", KL_OPT_U64, offsetof(struct ingest_cfg, dedup_window), "1000000", "EVENTS",
-	 "drop an event whose event_uuid was among the last N events; 0 disables", NULL, 0,
-	 1 << 30},
-	{"input-id", KL_OPT_STR, offsetof(struct ingest_cfg, input_id), NULL, "NAME",
-	 "name the input instead of hashing its content (needed to resume stdin)", NULL, 0, 0},
-	{"row-group-bytes", KL_OPT_SIZE, offsetof(struct ingest_cfg, row_group_bytes), "128MiB",
-	 "SIZE", "parquet row group size", NULL, 1 << 16, 1e12},
-	{"metrics-file", KL_OPT_STR, offsetof(struct ingest_cfg, metrics_file), NULL, "PATH",
-	 "write Prometheus text-format metrics here (atomically) every --metrics-interval and "
-	 "at exit; for node_exporter's textfile collector", NULL, 0, 0},
-	{"metrics-listen", KL_OPT_STR, offsetof(struct ingest_cfg, metrics_listen), NULL,
-	 "HOST:PORT", "serve the same metrics at http://HOST:PORT/metrics (port 0: any free port)",
-	 NULL, 0, 0},
-	{"metrics-interval", KL_OPT_MS, offsetof(struct ingest_cfg, metrics_interval_ms), "10",
-	 "SECONDS", "how often --metrics-file is rewritten (and CloudWatch published)", NULL, 0.1,
-	 86400},
-	{"cloudwatch-namespace", KL_OPT_STR, offsetof(struct ingest_cfg, cloudwatch_ns), NULL, "NS",
-	 "stream mode: also publish the metrics to CloudWatch (PutMetricData) in this namespace "
-	 "every --metrics-interval (docs/metrics.md)", NULL, 0, 0},
-	{"lease-table", KL_OPT_STR, offsetof(struct ingest_cfg, lease_table), NULL, "TABLE",
-	 "stream mode: share the shards with the other workers of this DynamoDB lease table "
-	 "(KCL-style; created on first use, on-demand billing)", NULL, 0, 0},
-	{"worker-id", KL_OPT_STR, offsetof(struct ingest_cfg, worker_id), NULL, "ID",
-	 "this worker's name in the lease table, unique among live workers "
-	 "(default: hostname:pid:random)", NULL, 0, 0},
-	{"lease-renew-interval", KL_OPT_MS, offsetof(struct ingest_cfg, lease_renew_ms), "0",
-	 "SECONDS", "renew held leases this often (0: a third of --lease-timeout)", NULL, 0, 3600},
-	{"lease-timeout", KL_OPT_MS, offsetof(struct ingest_cfg, lease_timeout_ms), "10", "SECONDS",
-	 "a lease not renewed for this long is taken over by another worker", NULL, 0.5, 3600},
-	{"status-interval", KL_OPT_MS, offsetof(struct ingest_cfg, status_interval_ms), "60",
-	 "SECONDS", "a status line on stderr this often when no progress bar is drawn "
-	 "(stream mode, or stderr not a terminal); 0: never", NULL, 0, 86400},
-	{"no-progress", KL_OPT_FLAG, offsetof(struct ingest_cfg, no_progress), NULL, NULL,
-	 "never draw the progress bar", NULL, 0, 0},
-	{"quiet", KL_OPT_FLAG, offsetof(struct ingest_cfg, quiet), NULL, NULL,
-	 "no summary line", NULL, 0, 0},
-};
+/* After a failed run: say what was kept and whether running again resumes,
+ * only where that is true. */
+static void ingest_advice(const struct kl_ingest_cfg *c)
+{
+	if (c->stream) {
+		fprintf(stderr, "kinlake ingest: nothing was lost: data not yet committed stays in "
+				"the stream; run the same command again to resume\n");
+		return;
+	}
+	if (!strcmp(c->input, "-")) {
+		if (c->input_id)
+			fprintf(stderr, "kinlake ingest: the lake holds what was committed; pipe the "
+					"same input again with the same --input-id to resume\n");
+		else
+			fprintf(stderr, "kinlake ingest: the lake holds what was committed; stdin "
+					"without --input-id cannot be resumed\n");
+		return;
+	}
+	struct stat sb;
+	if (access(c->input, R_OK) || stat(c->input, &sb) || S_ISDIR(sb.st_mode))
+		return; /* the input itself is the problem: the message says so */
+	fprintf(stderr, "kinlake ingest: nothing was lost: data not yet committed stays in the "
+			"input; run the same command again to resume\n");
+}
 
 static int cmd_ingest(int argc, char **argv)
 {
-	struct ingest_cfg c;
+	struct kl_ingest_cfg c;
 	memset(&c, 0, sizeof c);
-	char err[256];
-	int r = kl_opts_parse(ingest_opts, NOPTS(ingest_opts), &c, argc, argv, err, sizeof err);
+	struct kl_opts p;
+	struct kl_errbuf eb;
+	int r = parse_flags(&p, kl_ingest_cfg_table, kl_ingest_cfg_count, &c, argc, argv, &eb);
 	if (r == KL_OPTS_HELP) {
-		printf("Usage: kinlake ingest --input PATH|- --lake DIR [options]\n"
+		printf("Usage: kinlake ingest --input PATH|- --lake DIR|s3://BUCKET/PREFIX [options]\n"
 		       "       kinlake ingest --stream NAME|ARN --lake DIR|s3://BUCKET/PREFIX [options]\n\n"
 		       "Validate, enrich and partition JSON events into a lake:\n"
 		       "  LAKE/events/event_type=T/event_subtype=S/dt=YYYY-MM-DD/hr=HH/<file>\n"
 		       "  LAKE/errors/<reason>/dt=YYYY-MM-DD/<file>   (dead letters, raw bytes kept)\n"
 		       "A file: re-running the same input is a no-op; after a crash it completes\n"
-		       "the lake without duplicates. A Kinesis stream: every shard, resumed from\n"
-		       "the checkpoints in LAKE/_kinlake/ (AWS_REGION, AWS_ENDPOINT_URL_KINESIS,\n"
-		       "AWS_ENDPOINT_URL_S3 and the usual AWS credentials apply).\n"
+		       "the lake without duplicates (the state log is in LAKE/_kinlake/state/).\n"
+		       "A Kinesis stream: every shard, resumed from the checkpoints in LAKE/_kinlake/.\n"
+		       "An S3 lake: AWS_REGION, AWS_ENDPOINT_URL_S3 and the usual AWS credentials\n"
+		       "apply (AWS_ENDPOINT_URL_KINESIS for the stream).\n"
 		       "SIGINT/SIGTERM flush, commit and exit 0.\n\n"
 		       "Options:\n");
-		kl_opts_help(stdout, ingest_opts, NOPTS(ingest_opts));
+		kl_opts_help(stdout, kl_ingest_cfg_table, kl_ingest_cfg_count);
 		return 0;
 	}
-	if (r == KL_OPTS_ERROR)
-		return bad_usage("ingest", err);
+	if (r)
+		return bad_usage("ingest", eb.msg);
 	if (!c.input && !c.stream)
 		return bad_usage("ingest", "--input (a file, or - for stdin) or --stream is required");
 	if (c.input && c.stream)
 		return bad_usage("ingest", "--input and --stream exclude each other");
-	if (strcmp(c.start, "trim-horizon") && strcmp(c.start, "latest") &&
-	    strncmp(c.start, "at-timestamp:", 13))
-		return bad_usage("ingest", "--start: use trim-horizon, latest or at-timestamp:UNIX");
-	if (c.sse && strcmp(c.sse, "aws:kms") && strcmp(c.sse, "AES256"))
-		return bad_usage("ingest", "--sse: use aws:kms or AES256");
-	if (c.sse_kms_key_id && (!c.sse || strcmp(c.sse, "aws:kms")))
-		return bad_usage("ingest", "--sse-kms-key-id needs --sse aws:kms");
-	if (c.input && !strncmp(c.lake ? c.lake : "", "s3://", 5))
-		return bad_usage("ingest", "--lake s3://... is for --stream; use a directory with --input");
 	if (!c.lake)
-		return bad_usage("ingest", "--lake is required (the lake root directory)");
-	if (c.cloudwatch_ns && (!c.stream || !*c.cloudwatch_ns))
-		return bad_usage("ingest", "--cloudwatch-namespace needs --stream and a non-empty name");
-	if (c.lease_table && (!c.stream || !*c.lease_table))
-		return bad_usage("ingest", "--lease-table needs --stream and a non-empty name");
+		return bad_usage("ingest", "--lake is required (a directory, or s3://bucket/prefix)");
+	if (c.cloudwatch_ns && !c.stream)
+		return bad_usage("ingest", "--cloudwatch-namespace needs --stream");
+	struct kl_aws_env aenv = kl_aws_env_process();
+	if (kl_ingest_cfg_check(&p, &aenv, &eb))
+		return bad_usage("ingest", eb.msg);
+	if (c.lease_table && !c.stream)
+		return bad_usage("ingest", "--lease-table needs --stream");
 	if (!c.lease_table && c.worker_id)
 		return bad_usage("ingest", "--worker-id needs --lease-table");
 	if (c.lease_table && c.lease_renew_ms >= c.lease_timeout_ms)
 		return bad_usage("ingest", "--lease-renew-interval must be shorter than --lease-timeout");
 
-	int format = kl_format_parse(c.format), comp = kl_compression_parse(c.compression);
-	char msg[200];
-	if (format < 0) {
-		snprintf(msg, sizeof msg, "--format: '%.100s' is not one of parquet|jsonl", c.format);
-		return bad_usage("ingest", msg);
-	}
-	if (comp < 0) {
-		snprintf(msg, sizeof msg, "--compression: '%.100s' is not one of zstd|gzip|none|snappy",
-			 c.compression);
-		return bad_usage("ingest", msg);
-	}
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);
 	o.input = c.input;
 	o.lake = c.lake;
 	o.input_id = c.input_id;
-	o.format = (enum kl_format)format;
-	o.compression = (enum kl_compression)comp;
-	if (o.compression == KL_COMP_SNAPPY && o.format != KL_FORMAT_PARQUET)
-		return bad_usage("ingest", "--compression snappy is only available with "
-					   "--format parquet");
-	o.level = (int)c.level;
-	o.max_file_bytes = c.max_file_bytes;
-	o.memory_limit = c.memory_limit;
-	o.flush_interval_ms = c.flush_interval_ms;
-	o.dedup_window = (size_t)c.dedup_window;
-	o.limits.max_record_bytes = c.max_record_bytes;
-	o.limits.max_depth = (unsigned)c.max_depth;
-	o.row_group_bytes = c.row_group_bytes;
+	kl_ingest_cfg_apply(&c, &o);
 	int bar = !c.no_progress && isatty(2);
 	if (bar) {
 		o.progress = kl_cli_progress_bar;
@@ -296,7 +170,7 @@ static int cmd_ingest(int argc, char **argv)
 	o.stop_fd = stop_fd_open();
 
 	struct kl_ingest_stats st;
-	struct kl_errbuf eb;
+	memset(&st, 0, sizeof st);
 	kl_errbuf_clear(&eb);
 	int rc;
 	unsigned shards = 0;
@@ -362,6 +236,12 @@ static int cmd_ingest(int argc, char **argv)
 		fprintf(stderr, "kinlake ingest: %s\n", eb.msg);
 		return 1;
 	}
+	/* one credential chain for every S3 store and Kinesis client */
+	struct kl_store_creds creds;
+	memset(&creds, 0, sizeof creds);
+	struct store_factory factory; /* outlives the stores: kl_stream_run frees them */
+	factory.lake = c.lake;
+	kl_ingest_cfg_store(&c, &aenv, &creds, &factory.so);
 	if (c.stream) {
 		struct kl_stream_opts so;
 		memset(&so, 0, sizeof so);
@@ -370,21 +250,15 @@ static int cmd_ingest(int argc, char **argv)
 		so.region = c.region;
 		so.start = c.start;
 		so.exit_idle_ms = c.exit_idle_ms;
-		struct store_factory factory; /* outlives the stores: kl_stream_run frees them */
-		memset(&factory, 0, sizeof factory);
-		factory.lake = c.lake;
-		factory.region = c.region;
-		factory.sse = c.sse;
-		factory.sse_kms_key_id = c.sse_kms_key_id;
-		factory.multipart_threshold = c.multipart_threshold;
 		so.make_store = make_store;
 		so.store_ctx = &factory;
-		so.creds = &factory.creds;
-		so.creds_mu = &factory.creds_mu;
+		so.creds = &creds.chain;
+		so.creds_mu = &creds.mu;
 		struct kl_stream_stats ss;
 		memset(&ss, 0, sizeof ss);
-		rc = store_factory_init(&factory, &eb);
-		if (!rc && strncmp(c.lake, "s3://", 5)) {
+		/* before the shards' threads open their stores */
+		rc = kl_store_creds_init(&creds, &aenv, &eb);
+		if (!rc && !kl_store_url_is_s3(c.lake)) {
 			/* a crash may have left temporary files; no shard runs yet */
 			uint64_t swept;
 			kl_store_local_sweep(c.lake, &swept);
@@ -398,12 +272,20 @@ static int cmd_ingest(int argc, char **argv)
 		}
 		if (!rc)
 			rc = kl_stream_run(&so, &ss, &eb);
-		store_factory_cleanup(&factory);
 		st = ss.total;
 		shards = ss.shards;
 	} else {
-		rc = kl_ingest_run(&o, &st, &eb);
+		/* a local lake is opened (and swept) by the pipeline, which keeps its
+		 * state log there as a file; any other store is opened here and
+		 * holds the state log as an object */
+		struct kl_store *store = NULL;
+		rc = kl_store_url_is_s3(c.lake) ? make_store(&factory, &store, &eb) : KL_OK;
+		o.store = store;
+		if (!rc)
+			rc = kl_ingest_run(&o, &st, &eb);
+		kl_store_free(store);
 	}
+	kl_store_creds_cleanup(&creds);
 	if (o.stop_fd >= 0)
 		close(o.stop_fd);
 	struct kl_errbuf meb;
@@ -416,9 +298,7 @@ static int cmd_ingest(int argc, char **argv)
 	if (rc) {
 		fprintf(stderr, "kinlake ingest: %s: %s\n", kl_strerror(rc),
 			eb.code ? eb.msg : "(no detail)");
-		fprintf(stderr,
-			"kinlake ingest: nothing was lost: data not yet committed stays in the input; "
-			"run the same command again to resume\n");
+		ingest_advice(&c);
 		return 1;
 	}
 	if (!c.quiet) {
@@ -457,14 +337,17 @@ struct transform_cfg {
 	int64_t max_depth;
 };
 
+#define T(field) offsetof(struct transform_cfg, field)
 static const struct kl_opt transform_opts[] = {
-	{"errors", KL_OPT_STR, offsetof(struct transform_cfg, errors), NULL, "FILE",
-	 "write dead-letter records here instead of stderr", NULL, 0, 0},
-	{"max-record-bytes", KL_OPT_SIZE, offsetof(struct transform_cfg, max_record_bytes),
-	 "10MiB", "SIZE", "larger records are dead letters", NULL, 64, 1 << 30},
-	{"max-depth", KL_OPT_I64, offsetof(struct transform_cfg, max_depth), "64", "N",
-	 "deeper nesting is a dead letter", NULL, 1, 100000},
+	{.name = "errors", .type = KL_OPT_STR, .offset = T(errors), .metavar = "FILE",
+	 .help = "write dead-letter records here instead of stderr"},
+	{.name = "max-record-bytes", .type = KL_OPT_SIZE, .offset = T(max_record_bytes),
+	 .def = "10MiB", .metavar = "SIZE", .help = "larger records are dead letters", .min = 64,
+	 .max = 1 << 30},
+	{.name = "max-depth", .type = KL_OPT_I64, .offset = T(max_depth), .def = "64",
+	 .metavar = "N", .help = "deeper nesting is a dead letter", .min = 1, .max = 100000},
 };
+#undef T
 
 static int write_all(FILE *f, const void *p, size_t n)
 {
@@ -475,9 +358,9 @@ static int cmd_transform(int argc, char **argv)
 {
 	struct transform_cfg c;
 	memset(&c, 0, sizeof c);
-	char err[256];
-	int r = kl_opts_parse(transform_opts, NOPTS(transform_opts), &c, argc, argv, err,
-			      sizeof err);
+	struct kl_opts p;
+	struct kl_errbuf perr;
+	int r = parse_flags(&p, transform_opts, NOPTS(transform_opts), &c, argc, argv, &perr);
 	if (r == KL_OPTS_HELP) {
 		printf("Usage: kinlake transform [--errors FILE] < events.jsonl > enriched.jsonl\n\n"
 		       "Enrich each JSON line (created_datetime, event_type, event_subtype) to\n"
@@ -486,8 +369,8 @@ static int cmd_transform(int argc, char **argv)
 		kl_opts_help(stdout, transform_opts, NOPTS(transform_opts));
 		return 0;
 	}
-	if (r == KL_OPTS_ERROR)
-		return bad_usage("transform", err);
+	if (r)
+		return bad_usage("transform", perr.msg);
 	FILE *errf = stderr;
 	if (c.errors && !(errf = fopen(c.errors, "w"))) {
 		fprintf(stderr, "kinlake transform: cannot open %s: %s\n", c.errors, strerror(errno));
@@ -549,30 +432,36 @@ struct gen_cfg {
 	const char *output;
 };
 
+#define G(field) offsetof(struct gen_cfg, field)
 static const struct kl_opt gen_opts[] = {
-	{"events", KL_OPT_U64, offsetof(struct gen_cfg, events), "1000", "N", "lines to write",
-	 NULL, 0, 0},
-	{"types", KL_OPT_U64, offsetof(struct gen_cfg, types), "100", "N", "distinct event names",
-	 NULL, 1, 1000},
-	{"seed", KL_OPT_U64, offsetof(struct gen_cfg, seed), "1", "S", "random seed", NULL, 0, 0},
-	{"start", KL_OPT_I64, offsetof(struct gen_cfg, start), "1764547200", "UNIX",
-	 "created_at of the first event", NULL, 0, 253402300799},
-	{"span", KL_OPT_I64, offsetof(struct gen_cfg, span), "3600", "SECONDS",
-	 "created_at spreads over [start, start+span)", NULL, 1, 1e10},
-	{"bad-fraction", KL_OPT_DOUBLE, offsetof(struct gen_cfg, bad), "0", "F",
-	 "fraction of malformed lines (every rejection class)", NULL, 0, 1},
-	{"dup-fraction", KL_OPT_DOUBLE, offsetof(struct gen_cfg, dup), "0", "F",
-	 "fraction of exact duplicate lines", NULL, 0, 1},
-	{"output", KL_OPT_STR, offsetof(struct gen_cfg, output), "-", "PATH",
-	 "where to write, '-' for stdout", NULL, 0, 0},
+	{.name = "events", .type = KL_OPT_U64, .offset = G(events), .def = "1000", .metavar = "N",
+	 .help = "lines to write"},
+	{.name = "types", .type = KL_OPT_U64, .offset = G(types), .def = "100", .metavar = "N",
+	 .help = "distinct event names", .min = 1, .max = 1000},
+	{.name = "seed", .type = KL_OPT_U64, .offset = G(seed), .def = "1", .metavar = "S",
+	 .help = "random seed"},
+	{.name = "start", .type = KL_OPT_I64, .offset = G(start), .def = "1764547200",
+	 .metavar = "UNIX", .help = "created_at of the first event", .min = 0,
+	 .max = 253402300799},
+	{.name = "span", .type = KL_OPT_I64, .offset = G(span), .def = "3600", .metavar = "SECONDS",
+	 .help = "created_at spreads over [start, start+span)", .min = 1, .max = 1e10},
+	{.name = "bad-fraction", .type = KL_OPT_DOUBLE, .offset = G(bad), .def = "0",
+	 .metavar = "F", .help = "fraction of malformed lines (every rejection class)", .min = 0,
+	 .max = 1},
+	{.name = "dup-fraction", .type = KL_OPT_DOUBLE, .offset = G(dup), .def = "0",
+	 .metavar = "F", .help = "fraction of exact duplicate lines", .min = 0, .max = 1},
+	{.name = "output", .type = KL_OPT_STR, .offset = G(output), .def = "-", .metavar = "PATH",
+	 .help = "where to write, '-' for stdout"},
 };
+#undef G
 
 static int cmd_gen(int argc, char **argv)
 {
 	struct gen_cfg c;
 	memset(&c, 0, sizeof c);
-	char err[256];
-	int r = kl_opts_parse(gen_opts, NOPTS(gen_opts), &c, argc, argv, err, sizeof err);
+	struct kl_opts p;
+	struct kl_errbuf perr;
+	int r = parse_flags(&p, gen_opts, NOPTS(gen_opts), &c, argc, argv, &perr);
 	if (r == KL_OPTS_HELP) {
 		printf("Usage: kinlake gen --events N [options] > events.jsonl\n\n"
 		       "Write a deterministic synthetic event stream like the production one:\n"
@@ -581,8 +470,8 @@ static int cmd_gen(int argc, char **argv)
 		kl_opts_help(stdout, gen_opts, NOPTS(gen_opts));
 		return 0;
 	}
-	if (r == KL_OPTS_ERROR)
-		return bad_usage("gen", err);
+	if (r)
+		return bad_usage("gen", perr.msg);
 	struct kl_gen_opts g;
 	kl_gen_opts_default(&g);
 	g.events = c.events;
@@ -618,20 +507,25 @@ struct lambda_cfg {
 	uint64_t repeat;
 };
 
+#define L(field) offsetof(struct lambda_cfg, field)
 static const struct kl_opt lambda_opts[] = {
-	{"dedup-window", KL_OPT_U64, offsetof(struct lambda_cfg, dedup_window), "100000", "EVENTS",
-	 "an event_uuid among the last N of this instance: Dropped (Firehose), not stored "
-	 "(Kinesis); 0 = off", NULL, 0,
-	 1 << 24},
-	{"min-remaining", KL_OPT_I64, offsetof(struct lambda_cfg, min_remaining_ms), "50", "MS",
-	 "fail an invocation arriving closer than this to its deadline", NULL, 0, 60000},
-	{"deadline-margin", KL_OPT_I64, offsetof(struct lambda_cfg, margin_ms), "25", "MS",
-	 "stop a transformation (error) when less than this remains", NULL, 0, 60000},
+	{.name = "dedup-window", .type = KL_OPT_U64, .offset = L(dedup_window), .def = "100000",
+	 .metavar = "EVENTS",
+	 .help = "an event_uuid among the last N of this instance: Dropped (Firehose), not stored "
+		 "(Kinesis); 0 = off",
+	 .min = 0, .max = 1 << 24},
+	{.name = "min-remaining", .type = KL_OPT_I64, .offset = L(min_remaining_ms), .def = "50",
+	 .metavar = "MS", .help = "fail an invocation arriving closer than this to its deadline",
+	 .min = 0, .max = 60000},
+	{.name = "deadline-margin", .type = KL_OPT_I64, .offset = L(margin_ms), .def = "25",
+	 .metavar = "MS", .help = "stop a transformation (error) when less than this remains",
+	 .min = 0, .max = 60000},
 	/* hidden: run the handler in-process on a saved event (bench/lambda.sh) */
-	{"bench-file", KL_OPT_STR, offsetof(struct lambda_cfg, bench_file), NULL, "EVENT.json", NULL,
-	 NULL, 0, 0},
-	{"repeat", KL_OPT_U64, offsetof(struct lambda_cfg, repeat), "1", "N", NULL, NULL, 1, 1e9},
+	{.name = "bench-file", .type = KL_OPT_STR, .offset = L(bench_file), .metavar = "EVENT.json"},
+	{.name = "repeat", .type = KL_OPT_U64, .offset = L(repeat), .def = "1", .metavar = "N",
+	 .min = 1, .max = 1e9},
 };
+#undef L
 
 struct lambda_ctx {
 	struct kl_lambda_app app;
@@ -779,10 +673,12 @@ static int cmd_lambda(int argc, char **argv)
 {
 	struct lambda_cfg c;
 	memset(&c, 0, sizeof c);
-	char err[256];
 	int64_t t_start = kl_mono_ms();
 	const char *api = getenv("AWS_LAMBDA_RUNTIME_API");
-	int r = kl_opts_parse(lambda_opts, NOPTS(lambda_opts), &c, argc, argv, err, sizeof err);
+	struct kl_opts p;
+	struct kl_errbuf perr;
+	int r = parse_flags(&p, lambda_opts, NOPTS(lambda_opts), &c, argc, argv, &perr);
+	const char *err = perr.msg;
 	if (r == KL_OPTS_HELP) {
 		printf("Usage: kinlake lambda [options]      (as the bootstrap of a provided.al2023 "
 		       "function)\n\n"
@@ -801,16 +697,14 @@ static int cmd_lambda(int argc, char **argv)
 		       "CloudWatch Embedded Metric Format lines to stdout (docs/metrics.md).\n\n"
 		       "Options:\n");
 		kl_opts_help(stdout, lambda_opts, NOPTS(lambda_opts));
-		printf("\nEnvironment (the Kinesis event-source-mapping path; a bad value is an init error):\n"
-		       "  KINLAKE_LAKE            s3://bucket[/prefix] or a directory (unset: Firehose only;\n"
-		       "                          Kinesis batches then fail with Kinlake.NotConfigured)\n"
-		       "  KINLAKE_FORMAT          parquet (default) | jsonl\n"
-		       "  KINLAKE_COMPRESSION     zstd (default) | gzip | none\n"
-		       "  KINLAKE_SSE             S3 server-side encryption: aws:kms | AES256\n"
-		       "  KINLAKE_SSE_KMS_KEY_ID  the KMS key for aws:kms (default: the AWS managed key)\n"
-		       "  KINLAKE_CLOUDWATCH_NAMESPACE  namespace of the EMF metric lines on stdout\n"
-		       "                          (default kinlake; empty: none; docs/metrics.md)\n"
-		       "  AWS_REGION, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and the usual credentials\n");
+		printf("\nEnvironment: the Kinesis event-source-mapping path, configured as `kinlake\n"
+		       "ingest` is (each variable is the ingest flag named after it, parsed and\n"
+		       "checked the same way); a bad value is an init error. KINLAKE_LAKE unset:\n"
+		       "Firehose only, and Kinesis batches fail with Kinlake.NotConfigured.\n");
+		kl_opts_env_help(stdout, kl_ingest_cfg_table, kl_ingest_cfg_count);
+		printf("  KINLAKE_CLOUDWATCH_NAMESPACE  namespace of the EMF metric lines on stdout\n"
+		       "                          (default kinlake; empty: none; docs/metrics.md)\n");
+		printf("  AWS_REGION, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and the usual credentials\n");
 		return 0;
 	}
 	struct kl_errbuf eb;
@@ -821,7 +715,7 @@ static int cmd_lambda(int argc, char **argv)
 	struct kl_lambda_runtime rt;
 	struct lambda_ctx *ctx = calloc(1, sizeof *ctx);
 	int rc = ctx ? KL_OK : KL_ENOMEM;
-	int runtime = !c.bench_file && r == KL_OPTS_OK, rt_init = 0, have_conn = 0;
+	int runtime = !c.bench_file && r == KL_OK, rt_init = 0, have_conn = 0;
 	if (!c.bench_file && !rc) {
 		rt_init = 1;
 		int irc = kl_lambda_runtime_init(&rt, api, kl_lambda_conn_transport(&conn), &eb);
@@ -832,7 +726,7 @@ static int cmd_lambda(int argc, char **argv)
 		if (irc) /* no Runtime API to report to */
 			runtime = 0;
 	}
-	if (r == KL_OPTS_ERROR) {
+	if (r) {
 		/* a bad option in the bootstrap: tell Lambda too, when we can */
 		if (rt_init && !rc)
 			kl_lambda_init_error(&rt, "Runtime.InvalidArguments", err, NULL);
@@ -887,7 +781,7 @@ static int cmd_lambda(int argc, char **argv)
 			"\"init_ms\":%" PRId64 ",\"dedup_window\":%" PRIu64 ",\"lake\":%s%s%s%s%s}\n",
 		KL_VERSION, kl_mono_ms() - t_start, c.dedup_window, lake ? "\"" : "",
 		lake ? lk.data : "null", lake ? "\",\"format\":\"" : "",
-		lake ? (ctx->app.esm->cfg.format == KL_FORMAT_PARQUET ? "parquet" : "jsonl") : "",
+		lake ? (ctx->app.esm->cfg.set.format == KL_FORMAT_PARQUET ? "parquet" : "jsonl") : "",
 		lake ? "\"" : "");
 	kl_buf_cleanup(&lk);
 	struct kl_lambda_handler h = {lambda_invoke, lambda_done, ctx};

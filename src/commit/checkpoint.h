@@ -95,6 +95,10 @@ struct kl_state_checkpoint {
  * `lake`. input_size: the input's size (0 unknown), for the done marker. */
 int kl_state_checkpoint_open(struct kl_state_checkpoint *c, const char *lake, const char *input_id,
 			     uint64_t input_size);
+/* A file's state as one object in `store` (borrowed): an S3 lake, where
+ * _kinlake/state/<input_id>.log cannot be appended to in place. */
+int kl_state_checkpoint_open_file_store(struct kl_state_checkpoint *c, struct kl_store *store,
+					const char *input_id, uint64_t input_size);
 /* A stream shard's state, one object in `store` (borrowed). */
 int kl_state_checkpoint_open_store(struct kl_state_checkpoint *c, struct kl_store *store,
 				   const char *input_id);

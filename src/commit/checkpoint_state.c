@@ -80,6 +80,16 @@ int kl_state_checkpoint_open(struct kl_state_checkpoint *c, const char *lake, co
 	return rc ? kl_errbuf_set(&c->base.err, c->state.err.code, "%s", c->state.err.msg) : KL_OK;
 }
 
+int kl_state_checkpoint_open_file_store(struct kl_state_checkpoint *c, struct kl_store *store,
+					const char *input_id, uint64_t input_size)
+{
+	init(c);
+	c->input_size = input_size;
+	int rc = kl_state_open_store(&c->state, store, input_id);
+	c->open = 1;
+	return rc ? kl_errbuf_set(&c->base.err, rc, "%s", c->state.err.msg) : KL_OK;
+}
+
 int kl_state_checkpoint_open_store(struct kl_state_checkpoint *c, struct kl_store *store,
 				   const char *input_id)
 {

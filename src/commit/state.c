@@ -273,7 +273,7 @@ static int compact(struct kl_state *st)
 	return KL_OK;
 }
 
-int kl_state_open(struct kl_state *st, const char *lake, const char *input_id)
+static int open_file(struct kl_state *st, const char *lake, const char *input_id)
 {
 	memset(st, 0, sizeof *st);
 	st->fd = -1;
@@ -334,6 +334,7 @@ void kl_state_close(struct kl_state *st)
 	kl_buf_cleanup(&st->pending);
 	st->fd = -1;
 	st->parts = NULL;
+	st->nparts = st->capparts = 0;
 	st->index = NULL;
 	st->dir = st->path = NULL;
 }
@@ -368,7 +369,7 @@ int kl_state_note_checkpoint(struct kl_state *st, const char *cp)
 	return frame(&st->pending, "C %s", st->checkpoint);
 }
 
-int kl_state_open_store(struct kl_state *st, struct kl_store *store, const char *input_id)
+static int open_store(struct kl_state *st, struct kl_store *store, const char *input_id)
 {
 	memset(st, 0, sizeof *st);
 	st->fd = -1;
@@ -428,4 +429,22 @@ int kl_state_sync(struct kl_state *st)
 	st->lines += nlines;
 	kl_buf_reset(&st->pending);
 	return KL_OK;
+}
+
+/* A failed open releases what it allocated (the caller only closes a state
+ * that opened); st->err keeps the message. */
+int kl_state_open(struct kl_state *st, const char *lake, const char *input_id)
+{
+	int rc = open_file(st, lake, input_id);
+	if (rc)
+		kl_state_close(st);
+	return rc;
+}
+
+int kl_state_open_store(struct kl_state *st, struct kl_store *store, const char *input_id)
+{
+	int rc = open_store(st, store, input_id);
+	if (rc)
+		kl_state_close(st);
+	return rc;
 }

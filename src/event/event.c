@@ -391,6 +391,15 @@ enum kl_reject kl_event_parse(struct kl_event *ev, const char *p, size_t n,
 		ev->subtype.p = s;
 		ev->subtype.n = (size_t)((c2 ? c2 : e) - s);
 	}
+	if (ev->type.n > KL_EVENT_PART_MAX || ev->subtype.n > KL_EVENT_PART_MAX) {
+		int t = ev->type.n > KL_EVENT_PART_MAX;
+		char why[96];
+		snprintf(why, sizeof why, "its %s is %zu bytes, more than %d",
+			 t ? "event type" : "event subtype", t ? ev->type.n : ev->subtype.n,
+			 KL_EVENT_PART_MAX);
+		return reject(ev, KL_REJ_INVALID_FIELD, (size_t)(mn->val - p),
+			      "event_name: %s (each part names a partition directory)", why);
+	}
 	ev->datetime_len = kl_format_datetime(ev->sec, ev->ms, ev->has_frac, ev->datetime);
 	memcpy(ev->dt, ev->datetime, 10);
 	ev->dt[10] = '\0';

@@ -41,6 +41,14 @@ enum kl_reject {
 /* "invalid_json", "invalid_utf8", ... */
 const char *kl_reject_name(enum kl_reject r);
 
+/* The longest event_type or event_subtype, in bytes: each becomes a
+ * directory name (event_type=<escaped value>), and Hive escaping may triple
+ * it; 80 bytes keep every such name under the 255-byte limit of Linux file
+ * systems (and a whole key far under S3's 1,024). A longer one is a dead
+ * letter (invalid_field), on every entry point, instead of a lake that one
+ * deployment can write and another cannot. */
+#define KL_EVENT_PART_MAX 80
+
 struct kl_event_limits {
 	size_t max_record_bytes; /* default 10 MiB, the Kinesis record maximum */
 	unsigned max_depth;      /* default 64 */

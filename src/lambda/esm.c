@@ -3,7 +3,6 @@
  * Kinesis"; file names and dead-letter sources by source/seqmap.h, as
  * source/source_kinesis.c makes them. */
 #include "lambda/esm.h"
-#include "aws/http.h"
 #include "aws/kinesis.h"
 #include "commit/checkpoint.h"
 #include "core/base64.h"
@@ -28,57 +27,29 @@
 
 /* --- configuration ------------------------------------------------------- */
 
-static const char *env(const struct kl_aws_env *e, const char *name)
-{
-	const char *v = kl_aws_env_get(e, name);
-	return v && *v ? v : NULL;
-}
-
 int kl_esm_config_env(struct kl_esm_config *c, const struct kl_aws_env *e, struct kl_errbuf *eb)
 {
 	memset(c, 0, sizeof *c);
-	c->format = KL_FORMAT_PARQUET;
-	c->compression = KL_COMP_ZSTD;
-	static const char *const others[] = {"KINLAKE_FORMAT", "KINLAKE_COMPRESSION", "KINLAKE_SSE",
-					     "KINLAKE_SSE_KMS_KEY_ID"};
-	c->lake = env(e, "KINLAKE_LAKE");
-	if (!c->lake) {
-		for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-			if (env(e, others[i]))
+	struct kl_opts p;
+	int rc = kl_opts_init(&p, kl_ingest_cfg_table, kl_ingest_cfg_count, &c->set, eb);
+	p.env_style = 1;
+	rc = rc ? rc : kl_opts_env(&p, e, eb);
+	if (rc)
+		return rc;
+	if (!c->set.lake) {
+		for (size_t i = 0; i < p.n; i++)
+			if (p.from[i] == KL_OPT_FROM_ENV)
 				return kl_errbuf_set(eb, KL_EINVAL, "%s is set but KINLAKE_LAKE is not: "
 						     "set KINLAKE_LAKE to s3://bucket/prefix or a "
-						     "directory", others[i]);
+						     "directory", p.t[i].env);
 		return KL_OK;
 	}
-	if (strlen(c->lake) >= sizeof ((struct kl_esm *)0)->lake)
+	if (strlen(c->set.lake) >= sizeof ((struct kl_esm *)0)->lake)
 		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_LAKE is too long");
-	int s3 = !strncmp(c->lake, "s3://", 5);
-	const char *v = env(e, "KINLAKE_FORMAT");
-	if (v && !strcmp(v, "jsonl"))
-		c->format = KL_FORMAT_JSONL;
-	else if (v && strcmp(v, "parquet"))
-		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_FORMAT must be parquet or jsonl, "
-				     "got '%.100s'", v);
-	if ((v = env(e, "KINLAKE_COMPRESSION"))) {
-		int comp = kl_compression_parse(v);
-		if (comp < 0 || comp == KL_COMP_SNAPPY) /* snappy: not offered here */
-			return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_COMPRESSION must be zstd, gzip "
-					     "or none, got '%.100s'", v);
-		c->compression = (enum kl_compression)comp;
-	}
-	c->sse = env(e, "KINLAKE_SSE");
-	c->sse_kms_key_id = env(e, "KINLAKE_SSE_KMS_KEY_ID");
-	if (c->sse && strcmp(c->sse, "aws:kms") && strcmp(c->sse, "AES256"))
-		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_SSE must be aws:kms or AES256, "
-				     "got '%.100s'", c->sse);
-	if (c->sse && !s3)
-		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_SSE is for a lake on S3, but "
-				     "KINLAKE_LAKE is a directory");
-	if (c->sse_kms_key_id && (!c->sse || strcmp(c->sse, "aws:kms")))
-		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_SSE_KMS_KEY_ID needs KINLAKE_SSE=aws:kms");
-	if (s3 && !(c->region = kl_aws_region(e, NULL)))
-		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_LAKE is on S3 but no region is set: "
-				     "set AWS_REGION");
+	if ((rc = kl_ingest_cfg_check(&p, e, eb)))
+		return rc;
+	if (kl_store_url_is_s3(c->set.lake))
+		c->region = kl_aws_region(e, NULL);
 	return KL_OK;
 }
 
@@ -89,40 +60,28 @@ int kl_esm_init(struct kl_esm *e, const struct kl_esm_config *c, const struct kl
 {
 	memset(e, 0, sizeof *e);
 	e->cfg = *c;
-	snprintf(e->lake, sizeof e->lake, "%s", c->lake ? c->lake : "");
-	e->cfg.lake = e->lake;
+	snprintf(e->lake, sizeof e->lake, "%s", c->set.lake ? c->set.lake : "");
+	e->cfg.set.lake = e->lake;
 	kl_kpl_init(&e->kpl);
 	kl_seqmap_init(&e->seqs);
 	kl_buf_init(&e->arena, 0);
 	kl_buf_init(&e->unesc, 0);
 	pthread_mutex_init(&e->files_mu, NULL);
-	if (!c->lake)
+	if (!c->set.lake)
 		return kl_errbuf_set(eb, KL_EINVAL, "KINLAKE_LAKE is not set");
-	if (c->format == KL_FORMAT_PARQUET && !(e->registry = kl_schema_registry_new()))
+	if (c->set.format == KL_FORMAT_PARQUET && !(e->registry = kl_schema_registry_new()))
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-	int rc;
+	struct kl_store_url_opts so;
+	kl_ingest_cfg_store(&e->cfg.set, aenv, &e->creds, &so);
+	so.region = c->region;
 	struct kl_errbuf sub;
 	kl_errbuf_clear(&sub);
-	if (strncmp(c->lake, "s3://", 5) != 0) {
-		if ((rc = kl_store_local_new(&e->store, e->lake, &sub)))
-			return kl_errbuf_set(eb, rc, "KINLAKE_LAKE=%.200s: %s", e->lake, sub.msg);
-		if (access(e->lake, W_OK | X_OK))
-			return kl_errbuf_set(eb, KL_EIO, "KINLAKE_LAKE=%.200s: not writable: %s",
-					     e->lake, strerror(errno));
-		return KL_OK;
-	}
-	struct kl_http_opts ho = {0};
-	if (!(e->creds = calloc(1, sizeof *e->creds)) || !(e->http = kl_http_new(&ho, eb)))
-		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-	kl_cred_chain_init(e->creds, aenv, kl_http_transport_of(e->http));
-	struct kl_store_s3_opts so = {0};
-	so.region = c->region;
-	so.endpoint = kl_store_s3_env_endpoint(aenv);
-	so.creds = e->creds;
-	so.sse = c->sse;
-	so.sse_kms_key_id = c->sse_kms_key_id;
-	if ((rc = kl_store_s3_new(&e->store, e->lake, &so, &sub)))
+	int rc = kl_store_open_url(e->lake, &so, &e->store, &sub);
+	if (rc)
 		return kl_errbuf_set(eb, rc, "KINLAKE_LAKE=%.200s: %s", e->lake, sub.msg);
+	if (!kl_store_url_is_s3(e->lake) && access(e->lake, W_OK | X_OK))
+		return kl_errbuf_set(eb, KL_EIO, "KINLAKE_LAKE=%.200s: not writable: %s", e->lake,
+				     strerror(errno));
 	return KL_OK;
 }
 
@@ -130,11 +89,7 @@ void kl_esm_cleanup(struct kl_esm *e)
 {
 	kl_store_free(e->store);
 	kl_schema_registry_free(e->registry);
-	if (e->creds) {
-		kl_cred_chain_cleanup(e->creds);
-		free(e->creds);
-	}
-	kl_http_free(e->http);
+	kl_store_creds_cleanup(&e->creds);
 	kl_kpl_cleanup(&e->kpl);
 	kl_seqmap_cleanup(&e->seqs);
 	kl_buf_cleanup(&e->arena);
@@ -469,8 +424,7 @@ int kl_esm_handle(struct kl_esm *e, const char *records, size_t n, struct kl_ded
 
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);
-	o.format = e->cfg.format;
-	o.compression = e->cfg.compression;
+	kl_ingest_cfg_apply(&e->cfg.set, &o); /* format, compression, level, limits */
 	/* one file per partition per batch (see esm.h): no size, age or memory flush */
 	o.max_file_bytes = SIZE_MAX / 4;
 	o.memory_limit = SIZE_MAX / 4;

@@ -57,15 +57,21 @@
  * window (the handler does), or the retry would drop the failed events as
  * duplicates of themselves.
  *
- * Configuration comes from the environment (kl_esm_config_env):
+ * Configuration comes from the environment (kl_esm_config_env), through the
+ * option table `kinlake ingest` parses its flags with (config/ingest_cfg.h):
+ * each KINLAKE_* variable is the flag of the same name, parsed and checked
+ * the same way, with the same message for the same bad value.
  *   KINLAKE_LAKE         s3://bucket[/prefix] or a directory (required for
  *                        this path; unset = Firehose-only function)
  *   KINLAKE_FORMAT       parquet (default) | jsonl
- *   KINLAKE_COMPRESSION  zstd (default) | gzip | none
+ *   KINLAKE_COMPRESSION  zstd (default) | gzip | none | snappy (parquet)
+ *   KINLAKE_COMPRESSION_LEVEL, KINLAKE_MAX_RECORD_BYTES, KINLAKE_MAX_DEPTH
  *   KINLAKE_SSE          S3 server-side encryption: aws:kms | AES256
  *   KINLAKE_SSE_KMS_KEY_ID  the KMS key for aws:kms (default: AWS managed)
  * plus the usual AWS_REGION, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and
- * credentials (Lambda sets AWS_ACCESS_KEY_ID/…/AWS_SESSION_TOKEN).
+ * credentials (Lambda sets AWS_ACCESS_KEY_ID/…/AWS_SESSION_TOKEN). The
+ * store is opened from the URL as every entry point opens it
+ * (store/store_url.h).
  *
  * Ownership: `struct kl_esm` is caller-owned (init/cleanup) and lives for the
  * process: its store (and S3 connections), schema-registry cache, KPL decoder
@@ -78,6 +84,7 @@
 #define KL_LAMBDA_ESM_H
 
 #include "aws/credentials.h"
+#include "config/ingest_cfg.h"
 #include "core/buf.h"
 #include "commit/checkpoint.h"
 #include "core/err.h"
@@ -85,6 +92,7 @@
 #include "pipeline/ingest.h"
 #include "source/seqmap.h"
 #include "source/source.h"
+#include "store/store_url.h"
 
 #include <pthread.h>
 #include <stdint.h>
@@ -95,17 +103,16 @@ struct kl_store;
 struct kl_http;
 
 struct kl_esm_config {
-	const char *lake; /* NULL: not configured (kl_esm_init must not be called) */
-	enum kl_format format;
-	enum kl_compression compression;
-	const char *sse, *sse_kms_key_id; /* S3 only; NULL = none */
-	const char *region;               /* S3: resolved from AWS_REGION/AWS_DEFAULT_REGION */
+	/* every KINLAKE_* setting as parsed; set.lake NULL: not configured
+	 * (kl_esm_init must not be called) */
+	struct kl_ingest_cfg set;
+	const char *region; /* S3: resolved from AWS_REGION/AWS_DEFAULT_REGION */
 };
 
-/* Read the KINLAKE_* variables. KL_OK with c->lake NULL when KINLAKE_LAKE is
- * unset or empty (and no other KINLAKE_ lake variable is set); KL_EINVAL with
- * a message naming the variable for anything wrong. The strings point into
- * the environment. */
+/* Read the KINLAKE_* variables. KL_OK with c->set.lake NULL when
+ * KINLAKE_LAKE is unset or empty (and no other KINLAKE_ setting is set);
+ * KL_EINVAL with a message naming the variable for anything wrong. The
+ * strings point into the environment. */
 int kl_esm_config_env(struct kl_esm_config *c, const struct kl_aws_env *env, struct kl_errbuf *eb);
 
 struct kl_esm_stats {
@@ -154,8 +161,7 @@ struct kl_esm {
 	char lake[4096];
 	struct kl_store *store;
 	struct kl_schema_registry *registry; /* Parquet: the union per event type, cached */
-	struct kl_http *http; /* the credential chain's own transport (S3) */
-	struct kl_cred_chain *creds;
+	struct kl_store_creds creds; /* S3 */
 	struct kl_kpl kpl;
 	struct kl_seqmap seqs; /* position -> Kinesis record: file names, dead-letter sources */
 	struct kl_esm_rec *recs;
@@ -172,8 +178,8 @@ struct kl_esm {
 	char input[512]; /* "kinesis:<stream ARN>/<shard>" */
 };
 
-/* Create the store for c->lake (a local directory is created if missing; no
- * network is used). On error the message names the variable or the cause. */
+/* Create the store for c->set.lake (a local directory is created if missing;
+ * no network is used). On error the message names the variable or the cause. */
 int kl_esm_init(struct kl_esm *e, const struct kl_esm_config *c, const struct kl_aws_env *env,
 		struct kl_errbuf *eb);
 void kl_esm_cleanup(struct kl_esm *e);

@@ -42,7 +42,7 @@ int kl_lambda_app_configure(struct kl_lambda_app *a, const struct kl_aws_env *en
 	struct kl_esm_config c;
 	*lake = NULL;
 	int rc = kl_esm_config_env(&c, env, eb);
-	if (rc || !c.lake)
+	if (rc || !c.set.lake)
 		return rc;
 	if (!(a->esm = calloc(1, sizeof *a->esm)))
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");

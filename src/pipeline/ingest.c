@@ -89,20 +89,25 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 			      o->dedup_window);
 		goto out;
 	}
-	if ((rc = kl_store_local_new(&f.store, o->lake, eb)))
-		goto out;
-	uint64_t swept;
-	kl_store_local_sweep(o->lake, &swept);
+	struct kl_store *store = o->store;
+	if (!store) {
+		if ((rc = kl_store_local_new(&f.store, o->lake, eb)))
+			goto out;
+		uint64_t swept;
+		kl_store_local_sweep(o->lake, &swept);
+		store = f.store;
+	}
 	if (o->format == KL_FORMAT_PARQUET && !(f.registry = kl_schema_registry_new())) {
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = kl_pipeline_encoders_new(o, f.store, f.registry, &f.data_enc, &f.dead_enc, eb)))
+	if ((rc = kl_pipeline_encoders_new(o, store, f.registry, &f.data_enc, &f.dead_enc, eb)))
 		goto out;
 	if ((rc = open_input(o, &f, eb)))
 		goto out;
 	memcpy(st->input_id, f.id, sizeof f.id);
-	if ((rc = kl_state_checkpoint_open(&f.cp, o->lake, f.id, f.size))) {
+	if ((rc = o->store ? kl_state_checkpoint_open_file_store(&f.cp, store, f.id, f.size)
+			   : kl_state_checkpoint_open(&f.cp, o->lake, f.id, f.size))) {
 		kl_errbuf_set(eb, rc, "%s", f.cp.base.err.msg);
 		goto out;
 	}
@@ -124,7 +129,7 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	f.own_fd = 0; /* the source closes it */
 	struct kl_pipeline_parts parts = {
 	    .source = f.src,
-	    .store = f.store,
+	    .store = store,
 	    .data_enc = f.data_enc,
 	    .dead_enc = f.dead_enc,
 	    .dedup = &f.dedup,

@@ -53,6 +53,11 @@ struct kl_ingest_opts {
 	 * adds what it read every few thousand records, the writer what is
 	 * durable after each commit. Several runs may share one. */
 	struct kl_metrics *metrics;
+	/* Borrowed, optional: the lake's store when it is not a local directory
+	 * (an S3 lake, store/store_url.h); the state log is then one object in
+	 * it, _kinlake/state/<input id>.log. NULL: `lake` is a directory, opened
+	 * (and swept of temporary files) by the run. */
+	struct kl_store *store;
 	/* Optional: told how far the run is (reader thread). The CLI draws its
 	 * progress bar from it; library code prints nothing. */
 	void (*progress)(void *ctx, const struct kl_ingest_progress *p);

@@ -120,6 +120,9 @@ struct kl_store_s3_opts {
 int kl_store_s3_new(struct kl_store **out, const char *url, const struct kl_store_s3_opts *o,
 		    struct kl_errbuf *eb);
 
+/* 1 if b[0..n) is a bucket name kinlake accepts: 3 to 63 of [a-z0-9.-]. */
+int kl_store_s3_bucket_valid(const char *b, size_t n);
+
 /* The S3 endpoint the AWS SDKs would use from the environment:
  * AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else NULL (AWS itself). */
 const char *kl_store_s3_env_endpoint(const struct kl_aws_env *env);

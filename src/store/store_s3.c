@@ -676,7 +676,7 @@ const char *kl_store_s3_env_endpoint(const struct kl_aws_env *env)
 	return e ? e : kl_aws_env_get(env, "AWS_ENDPOINT_URL");
 }
 
-static int valid_bucket(const char *b, size_t n)
+int kl_store_s3_bucket_valid(const char *b, size_t n)
 {
 	if (n < 3 || n > 63)
 		return 0;
@@ -786,7 +786,7 @@ int kl_store_s3_new(struct kl_store **out, const char *url, const struct kl_stor
 				     url);
 	const char *b = url + 5;
 	size_t bn = strcspn(b, "/");
-	if (!valid_bucket(b, bn))
+	if (!kl_store_s3_bucket_valid(b, bn))
 		return kl_errbuf_set(eb, KL_EINVAL, "s3: bad bucket name in \"%s\"", url);
 	const char *p = b + bn;
 	while (*p == '/')

@@ -11,6 +11,8 @@
 	printf '%s\n' '{"event_uuid":"u8","event_name":"a","created_at":-5}' # invalid_created_at
 	printf '{"event_uuid":"u9","event_name":"a","created_at":1,"big":"%s"}\n' "$(head -c 3000 /dev/zero | tr '\0' x)" # too_large
 	printf '%s\n' '{"event_uuid":"ok","event_name":"a:b","created_at":1}'
+	# an event type of 81 bytes (243 escaped): invalid_field, not a failed run
+	printf '{"event_uuid":"u10","event_name":"%s:b","created_at":1}\n' "$(head -c 81 /dev/zero | tr '\0' /)"
 } > "$T/in.jsonl"
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/lake" --max-record-bytes 2KiB --compression none 2> "$T/sum"
 cat "$T/sum"
@@ -19,10 +21,12 @@ for r in invalid_json invalid_utf8 too_deep not_object duplicate_key missing_fie
 	[ -n "$f" ] || fail "no dead letter for $r"
 	node -e '
 const fs=require("fs"); const [f, r, input]=process.argv.slice(1);
-const d=JSON.parse(fs.readFileSync(f,"utf8").trim());
+const d=JSON.parse(fs.readFileSync(f,"utf8").trim().split("\n")[0]);
 const lines=fs.readFileSync(input).toString("latin1").split("\n");
 const raw=Buffer.from(d.raw_base64,"base64").toString("latin1");
 if(d.error!==r||!lines.includes(raw)||!d.message||typeof d.position!=="number") { console.error(d); process.exit(1); }' "$f" "$r" "$T/in.jsonl" || fail "dead letter for $r"
 done
-grep -q 'dead_letters=9' "$T/sum" || fail "summary dead letter count"
+grep -q 'dead_letters=10' "$T/sum" || fail "summary dead letter count"
 grep -q 'stored=1 ' "$T/sum" || fail "summary stored count"
+[ "$(ls "$T/lake/errors/invalid_field"/dt=*/*.jsonl | wc -l)" -ge 1 ] || fail "no invalid_field file"
+zcat -f "$T/lake/errors/invalid_field"/dt=*/*.jsonl | grep -q 'event type is 81 bytes' || fail "long event type not a dead letter"

@@ -33,6 +33,89 @@ printf '%s' "$out" | grep -q "cannot open input" || fail "missing input message:
 expect2 "--compression snappy is only available with --format parquet" ingest --input - --lake "$T/l" --format jsonl --compression snappy
 expect2 "--input and --stream exclude each other" ingest --input - --stream s --lake "$T/l"
 expect2 "--start: use trim-horizon, latest or at-timestamp:UNIX" ingest --stream s --lake "$T/l" --start yesterday
-expect2 "--sse: use aws:kms or AES256" ingest --stream s --lake "$T/l" --sse rot13
-expect2 "--lake s3://... is for --stream" ingest --input - --lake s3://b/p
+expect2 "--sse: 'rot13' is not one of aws:kms|AES256" ingest --stream s --lake "$T/l" --sse rot13
+
+# issue 9: empty values, repeated flags, overflow: one line, exit 2, for every flag
+expect2 "--lake needs a non-empty value" ingest --input - --lake ''
+expect2 "--stream needs a non-empty value" ingest --stream '' --lake "$T/l"
+expect2 "--input needs a non-empty value" ingest --input= --lake "$T/l"
+expect2 "--input-id needs a non-empty value" ingest --input - --input-id '' --lake "$T/l"
+expect2 "--metrics-file needs a non-empty value" ingest --input - --lake "$T/l" --metrics-file=
+expect2 "--memory-limit needs a non-empty value" ingest --input - --lake "$T/l" --memory-limit ''
+expect2 "--output needs a non-empty value" gen --output ''
+expect2 "--errors needs a non-empty value" transform --errors ''
+expect2 "--input is given twice ('a.jsonl', then 'b.jsonl')" ingest --input a.jsonl --input b.jsonl --lake "$T/l"
+expect2 "--lake is given twice" ingest --input - --lake "$T/l" --lake=/tmp/other
+expect2 "--quiet is given twice" ingest --input - --lake "$T/l" --quiet --quiet
+expect2 "--events is given twice" gen --events 1 --events 2
+expect2 "--dedup-window is given twice" lambda --dedup-window 1 --dedup-window 2
+expect2 "--max-file-bytes: '99999999999GiB' is too large (at most 1000000000000 bytes)" ingest --input - --lake "$T/l" --max-file-bytes 99999999999GiB
+expect2 "--memory-limit: '1e400' is too large" ingest --input - --lake "$T/l" --memory-limit 1e400
+expect2 "--max-record-bytes: '1' is too small (at least 64 bytes)" ingest --input - --lake "$T/l" --max-record-bytes 1
+expect2 "--compression-level: '99999999999999999999' is too large (at most 22)" ingest --input - --lake "$T/l" --compression-level 99999999999999999999
+expect2 "--events: '99999999999999999999999' is too large" gen --events 99999999999999999999999
+expect2 "--seed: '0x10' is not a non-negative integer" gen --seed 0x10
+expect2 "--flush-interval: '1e300' is out of range [0, 86400] seconds" ingest --input - --lake "$T/l" --flush-interval 1e300
+expect2 "--max-file-bytes: ' 5' is not a size" ingest --input - --lake "$T/l" --max-file-bytes ' 5'
+expect2 "--format: 'csv' is not one of parquet|jsonl" ingest --input - --lake "$T/l" --format csv
+expect2 "--sse-kms-key-id needs --sse aws:kms" ingest --input - --lake s3://bkt/p --sse-kms-key-id k
+expect2 "--sse is for a lake on S3, but --lake is a directory" ingest --input - --lake "$T/l" --sse AES256
+expect2 "--lake: 'B_ad' is not a valid S3 bucket name" ingest --input - --lake s3://B_ad/p
+# an S3 lake takes a file now (issue 9); without a region it is a usage error
+set +e; out=$(env -u AWS_REGION -u AWS_DEFAULT_REGION "$KL" ingest --input - --lake s3://bkt/p 2>&1 </dev/null); rc=$?; set -e
+[ "$rc" = 2 ] || fail "s3 lake without region exited $rc"
+[ "$out" = "kinlake ingest: --lake is on S3 but no region is set: set AWS_REGION or pass --region" ] ||
+	fail "s3 lake without region: $out"
+
+# the same bad value gives the same message from a flag and from KINLAKE_* (one option table)
+lambda_msg() { # VAR=VALUE...: the init error of the Lambda's Kinesis path
+	local out
+	out=$(env KINLAKE_LAKE="$T/lam" "$@" "$KL" lambda --bench-file /dev/null 2>&1 >/dev/null) &&
+		fail "lambda with $* started"
+	printf '%s\n' "$out" | sed -n 's/.*"message":"init failed: \(.*\)"}$/\1/p'
+}
+same() { # flag-args... -- VAR=VALUE...
+	local flags=() envs=()
+	while [ "$1" != -- ]; do flags+=("$1"); shift; done; shift; envs=("$@")
+	set +e; f=$("$KL" ingest --input - --lake "$T/l" "${flags[@]}" 2>&1 </dev/null); rc=$?; set -e
+	[ "$rc" = 2 ] || fail "ingest ${flags[*]} exited $rc"
+	e=$(lambda_msg "${envs[@]}")
+	[ -n "$e" ] || fail "no init error for ${envs[*]}"
+	f=${f#kinlake ingest: }
+	# the message names the flag or the variable; the rest is identical
+	for pair in "--format KINLAKE_FORMAT" "--compression-level KINLAKE_COMPRESSION_LEVEL" \
+		"--compression KINLAKE_COMPRESSION" "--max-record-bytes KINLAKE_MAX_RECORD_BYTES" \
+		"--sse-kms-key-id KINLAKE_SSE_KMS_KEY_ID" "--sse KINLAKE_SSE" "--lake KINLAKE_LAKE"; do
+		set -- $pair; f=${f//$1 /$2=}; f=${f//$1/$2}
+	done
+	[ "$f" = "$e" ] || fail "flag and environment differ: '$f' vs '$e'"
+}
+same --format csv -- KINLAKE_FORMAT=csv
+same --compression lz4 -- KINLAKE_COMPRESSION=lz4
+same --compression-level 99 -- KINLAKE_COMPRESSION_LEVEL=99
+same --max-record-bytes 99999999999GiB -- KINLAKE_MAX_RECORD_BYTES=99999999999GiB
+same --sse rot13 -- KINLAKE_SSE=rot13
+same --format jsonl --compression snappy -- KINLAKE_FORMAT=jsonl KINLAKE_COMPRESSION=snappy
+e=$(lambda_msg KINLAKE_FORMAT=csv)
+[ "$e" = "KINLAKE_FORMAT: 'csv' is not one of parquet|jsonl" ] || fail "KINLAKE_FORMAT=csv: $e"
+"$KL" lambda --help | grep -q 'KINLAKE_COMPRESSION_LEVEL' || fail "lambda --help lacks the KINLAKE_* table"
+
+# runtime errors: exit 1, and "run again" only where it is the advice
+set +e; out=$("$KL" ingest --input "$T/nope.jsonl" --lake "$T/l" 2>&1); rc=$?; set -e
+[ "$rc" = 1 ] || fail "missing input exited $rc"
+[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "missing input: more than one line: $out"
+printf '%s' "$out" | grep -q "run the same command again" && fail "missing input advises to run again: $out"
+set +e; out=$("$KL" ingest --input "$T" --lake "$T/l" 2>&1); rc=$?; set -e
+[ "$rc" = 1 ] || fail "a directory as input exited $rc"
+printf '%s' "$out" | grep -q "run the same command again" && fail "a directory as input advises to run again: $out"
+: > "$T/notadir"
+"$KL" gen --events 5 > "$T/five.jsonl"
+set +e; out=$("$KL" ingest --input "$T/five.jsonl" --lake "$T/notadir/lake" 2>&1); rc=$?; set -e
+[ "$rc" = 1 ] || fail "lake under a file exited $rc"
+printf '%s' "$out" | grep -q "nothing was lost: data not yet committed stays in the input; run the same command again" ||
+	fail "a readable input: no resume advice: $out"
+set +e; out=$("$KL" ingest --input - --lake "$T/notadir/lake" 2>&1 < "$T/five.jsonl"); rc=$?; set -e
+[ "$rc" = 1 ] || fail "stdin, lake under a file exited $rc"
+printf '%s' "$out" | grep -q "stdin without --input-id cannot be resumed" || fail "stdin advice: $out"
+printf '%s' "$out" | grep -q "run the same command again" && fail "stdin advises to run again: $out"
 echo ok

@@ -33,7 +33,7 @@ done < <(awk '$2 == "=>" { print $1, $3 }' "$T/ldd")
 [ -f "$T/task/lib/libcurl.so.4" ] || fail "libcurl.so.4 is not bundled"
 if grep -q 'libcurl' "$T/ldd"; then fail "libcurl is loaded at exec: $(grep libcurl "$T/ldd")"; fi
 LD_LIBRARY_PATH=$sysdirs LD_DEBUG=libs AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y AWS_REGION=us-east-1 \
-	AWS_ENDPOINT_URL=http://127.0.0.1:9 timeout 3 "$T/task/kinlake" ingest --stream s --lake s3://b/p \
+	AWS_ENDPOINT_URL=http://127.0.0.1:9 timeout 3 "$T/task/kinlake" ingest --stream s --lake s3://bkt/p \
 	--quiet 2>"$T/dl" || true
 grep -q "calling init: $T/task/lib/libcurl.so.4" "$T/dl" || fail "libcurl not loaded from lib/: $(grep -m3 curl "$T/dl")"
 while read -r path; do

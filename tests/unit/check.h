@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int check_failures;
 static int check_total;
@@ -80,6 +82,27 @@ static inline char *check_slurp(const char *path, size_t *len)
 			*len = (size_t)n;
 	}
 	return s;
+}
+
+/* The path of `rel` inside the shared test corpora: $KL_CORPORA, default
+ * ../shared/corpora (relative to the working directory). When it does not
+ * exist, says which path was tried and counts a failure, so that a missing
+ * corpus is never a silent pass. Returns `out`. */
+static inline char *check_corpus(char *out, size_t cap, const char *rel)
+{
+	const char *c = getenv("KL_CORPORA");
+	int from_env = c && *c;
+	snprintf(out, cap, "%s/%s", from_env ? c : "../shared/corpora", rel);
+	struct stat sb;
+	check_total++;
+	if (stat(out, &sb) != 0) {
+		char cwd[1024];
+		check_failures++;
+		fprintf(stderr, "corpus not found: %s (%s; working directory %s)\n", out,
+			from_env ? "from KL_CORPORA" : "KL_CORPORA is unset, default ../shared/corpora",
+			getcwd(cwd, sizeof cwd) ? cwd : "?");
+	}
+	return out;
 }
 
 static inline int check_report(const char *name)

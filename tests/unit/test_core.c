@@ -1,6 +1,6 @@
-/* test_core.c — core/: buffers with caps, base64, error strings; cli/opts sizes. */
+/* test_core.c — core/: buffers with caps, base64, error strings; config/opts sizes. */
 #include "check.h"
-#include "cli/opts.h"
+#include "config/opts.h"
 #include "core/base64.h"
 #include "core/err.h"
 

@@ -94,6 +94,27 @@ static void rejections(void)
 		CHECK(ev.msg[0] != '\0');
 	}
 	CHECK_EQ_INT(parse("{\"event_uuid\":\"u\",\"event_name\":\"a\",\"created_at\":-0}"), KL_REJ_NONE);
+	/* event type and subtype: at most KL_EVENT_PART_MAX bytes (partition directory names) */
+	{
+		char name[2 * KL_EVENT_PART_MAX + 8], rec[512];
+		for (int t = 0; t < 2; t++)
+			for (int extra = 0; extra < 2; extra++) {
+				size_t n = 0, len = KL_EVENT_PART_MAX + (size_t)extra;
+				if (t) /* the subtype is the long part */
+					name[n++] = 'a', name[n++] = ':';
+				for (size_t i = 0; i < len; i++)
+					name[n++] = '/'; /* escaped: three bytes each */
+				if (!t)
+					name[n++] = ':', name[n++] = 'b';
+				snprintf(rec, sizeof rec,
+					 "{\"event_uuid\":\"u\",\"event_name\":\"%.*s:c\",\"created_at\":1}",
+					 (int)n, name);
+				enum kl_reject r = parse(rec);
+				CHECK_EQ_INT(r, extra ? KL_REJ_INVALID_FIELD : KL_REJ_NONE);
+				if (extra)
+					CHECK(strstr(ev.msg, t ? "event subtype is 81 bytes" : "event type is 81 bytes") != NULL);
+			}
+	}
 	char deep[200];
 	size_t o = (size_t)sprintf(deep, "{\"event_uuid\":\"u\",\"event_name\":\"a\",\"created_at\":1,\"x\":");
 	for (int i = 0; i < 64; i++)

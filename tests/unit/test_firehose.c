@@ -11,10 +11,9 @@
 
 static char *sample(const char *rel, size_t *n)
 {
-	const char *corp = getenv("KL_CORPORA");
-	char path[1024];
-	snprintf(path, sizeof path, "%s/lambda-events/%s", corp ? corp : "../shared/corpora", rel);
-	return check_slurp(path, n);
+	char path[1024], sub[512];
+	snprintf(sub, sizeof sub, "lambda-events/%s", rel);
+	return check_slurp(check_corpus(path, sizeof path, sub), n);
 }
 
 static int count_ids(const char *p, size_t n, const char *key)

@@ -7,9 +7,8 @@
 
 static void json_test_suite(void)
 {
-	const char *corp = getenv("KL_CORPORA");
 	char dir[1024];
-	snprintf(dir, sizeof dir, "%s/JSONTestSuite/test_parsing", corp ? corp : "../shared/corpora");
+	check_corpus(dir, sizeof dir, "JSONTestSuite/test_parsing");
 	DIR *d = opendir(dir);
 	CHECK(d != NULL);
 	if (!d)

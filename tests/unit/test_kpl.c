@@ -22,9 +22,9 @@
 /* path of `rel` inside the kpl-aggregation corpus */
 static char *corpus(char *out, size_t n, const char *rel)
 {
-	const char *corp = getenv("KL_CORPORA");
-	snprintf(out, n, "%s/kpl-aggregation/%s", corp ? corp : "../shared/corpora", rel);
-	return out;
+	char sub[512];
+	snprintf(sub, sizeof sub, "kpl-aggregation/%s", rel);
+	return check_corpus(out, n, sub);
 }
 
 /* ---- invariants shared by every decode ---------------------------------- */

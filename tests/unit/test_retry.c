@@ -59,10 +59,9 @@ static int ran, passed;
 /* Every test block whose id starts with `prefix` (or equals one of `ids`). */
 static void run_smithy(const char *file, const char *prefix)
 {
-	char path[1024];
-	const char *c = getenv("KL_CORPORA");
-	snprintf(path, sizeof path, "%s/aws-api-specs/smithy-protocol-tests/%s",
-		 c && *c ? c : "../shared/corpora", file);
+	char path[1024], sub[512];
+	snprintf(sub, sizeof sub, "aws-api-specs/smithy-protocol-tests/%s", file);
+	check_corpus(path, sizeof path, sub);
 	char *text = check_slurp(path, NULL);
 	CHECK(text != NULL);
 	if (!text)

@@ -11,11 +11,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-static const char *corpora(void)
-{
-	const char *c = getenv("KL_CORPORA");
-	return c && *c ? c : "../shared/corpora";
-}
 
 /* A raw HTTP request parsed in place (all strings point into `text`). */
 #define MAX_HDR 32
@@ -432,19 +427,19 @@ int main(void)
 {
 	char dir[1024];
 	int r0 = st.ran, p0 = st.passed;
-	snprintf(dir, sizeof dir, "%s/aws-sigv4-test-suite", corpora());
+	check_corpus(dir, sizeof dir, "aws-sigv4-test-suite");
 	walk_classic(dir);
 	report("aws-sigv4-test-suite", r0, p0);
 	CHECK_EQ_INT(st.ran - r0, 34); /* SOURCE.md: 34 cases */
 
 	r0 = st.ran, p0 = st.passed;
-	snprintf(dir, sizeof dir, "%s/aws-c-auth-sigv4-suite/v4", corpora());
+	check_corpus(dir, sizeof dir, "aws-c-auth-sigv4-suite/v4");
 	walk_crt(dir);
 	report("aws-c-auth (header mode)", r0, p0);
 	CHECK_EQ_INT(st.ran - r0, 38);
 
 	r0 = st.ran, p0 = st.passed;
-	snprintf(dir, sizeof dir, "%s/s3-sigv4-examples", corpora());
+	check_corpus(dir, sizeof dir, "s3-sigv4-examples");
 	const char *s3[] = {"get-object", "put-object", "get-bucket-lifecycle", "list-objects"};
 	for (size_t i = 0; i < 4; i++) {
 		char sub[1200];

@@ -44,6 +44,9 @@ enum kl_pq_type {
 
 enum kl_pq_codec { KL_PQ_UNCOMPRESSED, KL_PQ_SNAPPY, KL_PQ_GZIP, KL_PQ_ZSTD };
 
+/* 0 in a build without snappy (KL_NO_SNAPPY: the Lambda package). */
+int kl_pq_snappy_available(void);
+
 /* Every column is OPTIONAL (max definition level 1). */
 struct kl_pq_column {
 	const char *name;

@@ -22,6 +22,15 @@
 #include <zlib.h>
 #include <zstd.h>
 
+int kl_pq_snappy_available(void)
+{
+#ifdef KL_NO_SNAPPY
+	return 0;
+#else
+	return 1;
+#endif
+}
+
 int pq_codec_init(struct kl_pq_writer *w)
 {
 	if (w->o.codec == KL_PQ_ZSTD && !w->zstd) {

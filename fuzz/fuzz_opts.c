@@ -1,0 +1,110 @@
+/* fuzz_opts.c — libFuzzer target for config/ (the option table that parses
+ * ingest flags and KINLAKE_* variables, and its value parsers).
+ * Input: NUL-separated tokens. First byte even: the tokens are argv; odd:
+ * they are NAME=VALUE environment entries. Invariants: never crash; an
+ * error has a message and a success none; every accepted numeric setting is
+ * within its entry's bounds; the size and duration parsers never return a
+ * value over their documented caps. */
+#include "aws/credentials.h"
+#include "config/ingest_cfg.h"
+#include "config/opts.h"
+#include "fuzz_common.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAXTOK 32
+
+struct fenv {
+	char *names[MAXTOK], *vals[MAXTOK];
+	int n;
+};
+
+static const char *fenv_get(void *ctx, const char *name)
+{
+	const struct fenv *e = ctx;
+	for (int i = 0; i < e->n; i++)
+		if (!strcmp(e->names[i], name))
+			return e->vals[i];
+	return NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1 || size > 4096)
+		return 0;
+	char buf[4098];
+	memcpy(buf, data + 1, size - 1);
+	buf[size - 1] = '\0';
+	char *tok[MAXTOK];
+	int n = 0;
+	for (char *p = buf; n < MAXTOK && p < buf + size - 1; p += strlen(p) + 1)
+		tok[n++] = p;
+
+	/* the value parsers on every token */
+	for (int i = 0; i < n; i++) {
+		size_t sz;
+		int64_t ms;
+		if (kl_parse_size(tok[i], &sz) == 0)
+			REQUIRE(sz <= SIZE_MAX / 2);
+		if (kl_parse_ms(tok[i], &ms) == 0)
+			REQUIRE(ms >= 0 && ms <= INT64_MAX / 2);
+	}
+
+	struct kl_ingest_cfg c;
+	memset(&c, 0, sizeof c);
+	struct kl_opts p;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	REQUIRE(kl_opts_init(&p, kl_ingest_cfg_table, kl_ingest_cfg_count, &c, &eb) == KL_OK);
+	struct fenv fe = {.n = 0};
+	int rc;
+	if (data[0] % 2 == 0) {
+		rc = kl_opts_argv(&p, n, tok, &eb);
+		if (rc == KL_OPTS_HELP)
+			return 0;
+	} else {
+		for (int i = 0; i < n; i++) {
+			char *eq = strchr(tok[i], '=');
+			if (!eq)
+				continue;
+			*eq = '\0';
+			fe.names[fe.n] = tok[i];
+			fe.vals[fe.n++] = eq + 1;
+		}
+		struct kl_aws_env env = {fenv_get, &fe};
+		p.env_style = 1;
+		rc = kl_opts_env(&p, &env, &eb);
+	}
+	REQUIRE((rc == KL_OK) == (eb.code == KL_OK));
+	if (rc) {
+		REQUIRE(eb.msg[0] != '\0');
+		return 0;
+	}
+	for (size_t i = 0; i < kl_ingest_cfg_count; i++) {
+		const struct kl_opt *o = &kl_ingest_cfg_table[i];
+		const char *f = (const char *)&c + o->offset;
+		if (o->type == KL_OPT_STR && *(const char *const *)f)
+			REQUIRE(**(const char *const *)f != '\0');
+		if (!(o->min < o->max))
+			continue;
+		double v = o->type == KL_OPT_SIZE  ? (double)*(const size_t *)f
+			   : o->type == KL_OPT_I64 ? (double)*(const int64_t *)f
+			   : o->type == KL_OPT_U64 ? (double)*(const uint64_t *)f
+			   : o->type == KL_OPT_MS  ? (double)*(const int64_t *)f / 1000
+						   : o->min;
+		REQUIRE(v >= o->min - 0.001 && v <= o->max + 0.001);
+	}
+	if (c.compression != KL_COMP_SNAPPY)
+		REQUIRE(kl_opt_choice_name(
+			    kl_opts_find(&p, offsetof(struct kl_ingest_cfg, compression))->choices,
+			    c.compression) != NULL);
+	struct kl_aws_env env = {fenv_get, &fe};
+	kl_errbuf_clear(&eb);
+	rc = kl_ingest_cfg_check(&p, &env, &eb);
+	REQUIRE((rc == KL_OK) == (eb.code == KL_OK));
+	return 0;
+}

@@ -1,0 +1,197 @@
+/* ingest_cfg.c — see ingest_cfg.h. */
+#include "config/ingest_cfg.h"
+
+#include "aws/kinesis.h"
+#include "encode/parquet/parquet.h"
+
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define F(field) offsetof(struct kl_ingest_cfg, field)
+
+static const struct kl_opt_choice formats[] = {
+	{"parquet", KL_FORMAT_PARQUET}, {"jsonl", KL_FORMAT_JSONL}, {NULL, 0}};
+static const struct kl_opt_choice codecs[] = {{"zstd", KL_COMP_ZSTD},
+					      {"gzip", KL_COMP_GZIP},
+					      {"none", KL_COMP_NONE},
+					      {"snappy", KL_COMP_SNAPPY},
+					      {NULL, 0}};
+static const struct kl_opt_choice sses[] = {
+	{"aws:kms", KL_SSE_KMS}, {"AES256", KL_SSE_AES256}, {NULL, 0}};
+
+static int check_lake(const char *v, char *why, size_t cap)
+{
+	return kl_store_url_check(v, why, cap);
+}
+
+static int check_start(const char *v, char *why, size_t cap)
+{
+	if (!strcmp(v, "trim-horizon") || !strcmp(v, "latest") || !strncmp(v, "at-timestamp:", 13))
+		return 0;
+	snprintf(why, cap, "use trim-horizon, latest or at-timestamp:UNIX");
+	return -1;
+}
+
+const struct kl_opt kl_ingest_cfg_table[] = {
+	{.name = "input", .type = KL_OPT_STR, .offset = F(input), .metavar = "PATH|-",
+	 .help = "JSON lines to ingest, '-' for stdin (or use --stream)"},
+	{.name = "stream", .type = KL_OPT_STR, .offset = F(stream), .metavar = "NAME|ARN",
+	 .help = "consume every shard of this Kinesis Data Stream instead of --input"},
+	{.name = "lake", .env = "KINLAKE_LAKE", .type = KL_OPT_STR, .offset = F(lake),
+	 .metavar = "DIR|s3://B/P", .help = "lake root: a directory, or s3://bucket/prefix",
+	 .check = check_lake},
+	{.name = "start", .type = KL_OPT_STR, .offset = F(start), .def = "trim-horizon",
+	 .metavar = "POSITION",
+	 .help = "where a shard without checkpoint starts: trim-horizon, latest, at-timestamp:UNIX",
+	 .check = check_start},
+	{.name = "exit-idle", .type = KL_OPT_MS, .offset = F(exit_idle_ms), .def = "0",
+	 .metavar = "SECONDS",
+	 .help = "stream mode: flush, checkpoint and exit 0 once every shard is caught up and idle "
+		 "this long (0: run until SIGTERM)"},
+	{.name = "region", .type = KL_OPT_STR, .offset = F(region), .metavar = "REGION",
+	 .help = "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)"},
+	{.name = "multipart-threshold", .type = KL_OPT_SIZE, .offset = F(multipart_threshold),
+	 .def = "16MiB", .metavar = "SIZE",
+	 .help = "S3: objects above this go up as multipart uploads (parts >= 5 MiB)",
+	 .min = 5 << 20, .max = 5368709120.0},
+	{.name = "sse", .env = "KINLAKE_SSE", .type = KL_OPT_CHOICE, .offset = F(sse),
+	 .metavar = "aws:kms|AES256", .help = "S3: server-side encryption of every object",
+	 .choices = sses},
+	{.name = "sse-kms-key-id", .env = "KINLAKE_SSE_KMS_KEY_ID", .type = KL_OPT_STR,
+	 .offset = F(sse_kms_key_id), .metavar = "ID",
+	 .help = "S3: the KMS key for --sse aws:kms (default: the bucket's AWS-managed key)"},
+	{.name = "format", .env = "KINLAKE_FORMAT", .type = KL_OPT_CHOICE, .offset = F(format),
+	 .def = "parquet", .metavar = "parquet|jsonl",
+	 .help = "data file format: typed Parquet (one schema per event type) or JSON lines",
+	 .choices = formats},
+	{.name = "compression", .env = "KINLAKE_COMPRESSION", .type = KL_OPT_CHOICE,
+	 .offset = F(compression), .def = "zstd", .metavar = "zstd|gzip|none|snappy",
+	 .help = "compression of data files (snappy: parquet only)", .choices = codecs},
+	{.name = "compression-level", .env = "KINLAKE_COMPRESSION_LEVEL", .type = KL_OPT_I64,
+	 .offset = F(level), .def = "0", .metavar = "N",
+	 .help = "codec level, 0 = codec default (zstd 1, gzip 6)", .min = 0, .max = 22},
+	{.name = "max-file-bytes", .type = KL_OPT_SIZE, .offset = F(max_file_bytes),
+	 .def = "128MiB", .metavar = "SIZE",
+	 .help = "flush a partition when its buffered (uncompressed) data reaches this",
+	 .min = 1024, .max = 1e12},
+	{.name = "flush-interval", .type = KL_OPT_MS, .offset = F(flush_interval_ms), .def = "300",
+	 .metavar = "SECONDS", .help = "flush a partition when its oldest record has waited this long",
+	 .min = 0, .max = 86400},
+	{.name = "memory-limit", .type = KL_OPT_SIZE, .offset = F(memory_limit), .def = "256MiB",
+	 .metavar = "SIZE",
+	 .help = "total buffer memory; above it the largest partition is flushed first",
+	 .min = 1 << 16, .max = 1e12},
+	{.name = "max-record-bytes", .env = "KINLAKE_MAX_RECORD_BYTES", .type = KL_OPT_SIZE,
+	 .offset = F(max_record_bytes), .def = "10MiB", .metavar = "SIZE",
+	 .help = "larger records are dead letters (too_large)", .min = 64, .max = 1 << 30},
+	{.name = "max-depth", .env = "KINLAKE_MAX_DEPTH", .type = KL_OPT_I64, .offset = F(max_depth),
+	 .def = "64", .metavar = "N", .help = "deeper JSON nesting is a dead letter (too_deep)",
+	 .min = 1, .max = 100000},
+	{.name = "dedup-window", .type = KL_OPT_U64, .offset = F(dedup_window), .def = "1000000",
+	 .metavar = "EVENTS",
+	 .help = "drop an event whose event_uuid was among the last N events; 0 disables",
+	 .min = 0, .max = 1 << 30},
+	{.name = "input-id", .type = KL_OPT_STR, .offset = F(input_id), .metavar = "NAME",
+	 .help = "name the input instead of hashing its content (needed to resume stdin)"},
+	{.name = "row-group-bytes", .type = KL_OPT_SIZE, .offset = F(row_group_bytes),
+	 .def = "128MiB", .metavar = "SIZE", .help = "parquet row group size", .min = 1 << 16,
+	 .max = 1e12},
+	{.name = "metrics-file", .type = KL_OPT_STR, .offset = F(metrics_file), .metavar = "PATH",
+	 .help = "write Prometheus text-format metrics here (atomically) every --metrics-interval "
+		 "and at exit; for node_exporter's textfile collector"},
+	{.name = "metrics-listen", .type = KL_OPT_STR, .offset = F(metrics_listen),
+	 .metavar = "HOST:PORT",
+	 .help = "serve the same metrics at http://HOST:PORT/metrics (port 0: any free port)"},
+	{.name = "metrics-interval", .type = KL_OPT_MS, .offset = F(metrics_interval_ms), .def = "10",
+	 .metavar = "SECONDS",
+	 .help = "how often --metrics-file is rewritten (and CloudWatch published)", .min = 0.1,
+	 .max = 86400},
+	{.name = "cloudwatch-namespace", .type = KL_OPT_STR, .offset = F(cloudwatch_ns),
+	 .metavar = "NS",
+	 .help = "stream mode: also publish the metrics to CloudWatch (PutMetricData) in this "
+		 "namespace every --metrics-interval (docs/metrics.md)"},
+	{.name = "lease-table", .type = KL_OPT_STR, .offset = F(lease_table), .metavar = "TABLE",
+	 .help = "stream mode: share the shards with the other workers of this DynamoDB lease "
+		 "table (KCL-style; created on first use, on-demand billing; docs/leases.md)"},
+	{.name = "worker-id", .type = KL_OPT_STR, .offset = F(worker_id), .metavar = "ID",
+	 .help = "this worker's name in the lease table, unique among live workers (default: "
+		 "hostname:pid:random)"},
+	{.name = "lease-renew-interval", .type = KL_OPT_MS, .offset = F(lease_renew_ms), .def = "0",
+	 .metavar = "SECONDS",
+	 .help = "renew held leases this often (0: a third of --lease-timeout)", .min = 0,
+	 .max = 3600},
+	{.name = "lease-timeout", .type = KL_OPT_MS, .offset = F(lease_timeout_ms), .def = "10",
+	 .metavar = "SECONDS",
+	 .help = "a lease not renewed for this long is taken over by another worker", .min = 0.5,
+	 .max = 3600},
+	{.name = "status-interval", .type = KL_OPT_MS, .offset = F(status_interval_ms), .def = "60",
+	 .metavar = "SECONDS",
+	 .help = "a status line on stderr this often when no progress bar is drawn (stream mode, "
+		 "or stderr not a terminal); 0: never",
+	 .min = 0, .max = 86400},
+	{.name = "no-progress", .type = KL_OPT_FLAG, .offset = F(no_progress),
+	 .help = "never draw the progress bar"},
+	{.name = "quiet", .type = KL_OPT_FLAG, .offset = F(quiet), .help = "no summary line"},
+};
+
+const size_t kl_ingest_cfg_count = sizeof kl_ingest_cfg_table / sizeof kl_ingest_cfg_table[0];
+
+int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
+			struct kl_errbuf *eb)
+{
+	const struct kl_ingest_cfg *c = p->cfg;
+	char a[128], b[128];
+	if (c->compression == KL_COMP_SNAPPY) {
+		if (c->format != KL_FORMAT_PARQUET)
+			return kl_errbuf_set(eb, KL_EINVAL, "%s is only available with %s",
+					     kl_opts_setting(p, F(compression), "snappy", a, sizeof a),
+					     kl_opts_setting(p, F(format), "parquet", b, sizeof b));
+		if (!kl_pq_snappy_available())
+			return kl_errbuf_set(eb, KL_EINVAL, "%s: snappy is not available in this "
+					     "build (the Lambda package); use zstd",
+					     kl_opts_label(p, F(compression), a, sizeof a));
+	}
+	if (c->sse_kms_key_id && c->sse != KL_SSE_KMS)
+		return kl_errbuf_set(eb, KL_EINVAL, "%s needs %s",
+				     kl_opts_label(p, F(sse_kms_key_id), a, sizeof a),
+				     kl_opts_setting(p, F(sse), "aws:kms", b, sizeof b));
+	if (!c->lake)
+		return KL_OK;
+	int s3 = kl_store_url_is_s3(c->lake);
+	if (c->sse != KL_SSE_NONE && !s3)
+		return kl_errbuf_set(eb, KL_EINVAL, "%s is for a lake on S3, but %s is a directory",
+				     kl_opts_label(p, F(sse), a, sizeof a),
+				     kl_opts_label(p, F(lake), b, sizeof b));
+	if (s3 && !kl_aws_region(env, c->region))
+		return kl_errbuf_set(eb, KL_EINVAL, "%s is on S3 but no region is set: set "
+				     "AWS_REGION%s", kl_opts_label(p, F(lake), a, sizeof a),
+				     p->env_style ? "" : " or pass --region");
+	return KL_OK;
+}
+
+void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o)
+{
+	o->format = (enum kl_format)c->format;
+	o->compression = (enum kl_compression)c->compression; /* dead letters: zstd for snappy */
+	o->level = (int)c->level;
+	o->max_file_bytes = c->max_file_bytes;
+	o->memory_limit = c->memory_limit;
+	o->flush_interval_ms = c->flush_interval_ms;
+	o->dedup_window = (size_t)c->dedup_window;
+	o->limits.max_record_bytes = c->max_record_bytes;
+	o->limits.max_depth = (unsigned)c->max_depth;
+	o->row_group_bytes = c->row_group_bytes;
+}
+
+void kl_ingest_cfg_store(const struct kl_ingest_cfg *c, const struct kl_aws_env *env,
+			 struct kl_store_creds *creds, struct kl_store_url_opts *so)
+{
+	memset(so, 0, sizeof *so);
+	so->env = env;
+	so->region = c->region;
+	so->sse = (enum kl_sse)c->sse;
+	so->sse_kms_key_id = c->sse_kms_key_id;
+	so->multipart_threshold = c->multipart_threshold;
+	so->creds = creds;
+}

@@ -1,0 +1,68 @@
+/*
+ * ingest_cfg.h — every setting of an ingest, in one option table
+ * (config/opts.h) shared by `kinlake ingest` (flags) and the Lambda's
+ * Kinesis event-source-mapping path (KINLAKE_* variables).
+ *
+ * The table names each setting once: --format is KINLAKE_FORMAT, --lake is
+ * KINLAKE_LAKE, and so on (settings without a variable are flags only). A
+ * value is parsed and checked by the same entry wherever it comes from, so
+ * a bad value gets the same message from either, naming the flag or the
+ * variable; kl_ingest_cfg_check() adds the rules that involve several
+ * settings, named the same way.
+ *
+ * Ownership: strings point into argv or the environment.
+ */
+#ifndef KL_CONFIG_INGEST_CFG_H
+#define KL_CONFIG_INGEST_CFG_H
+
+#include "config/opts.h"
+#include "pipeline/ingest.h"
+#include "store/store_url.h"
+
+#include <stdint.h>
+
+struct kl_ingest_cfg {
+	/* where from, where to */
+	const char *input, *stream, *lake, *input_id;
+	const char *start, *region;
+	int64_t exit_idle_ms;
+	/* S3 */
+	size_t multipart_threshold;
+	int sse; /* enum kl_sse */
+	const char *sse_kms_key_id;
+	/* files */
+	int format;	 /* enum kl_format */
+	int compression; /* enum kl_compression (snappy: Parquet only) */
+	int64_t level;
+	size_t max_file_bytes, memory_limit, max_record_bytes, row_group_bytes;
+	int64_t flush_interval_ms, max_depth;
+	uint64_t dedup_window;
+	/* reporting */
+	const char *metrics_file, *metrics_listen;
+	int64_t metrics_interval_ms, status_interval_ms;
+	const char *cloudwatch_ns; /* stream mode: PutMetricData namespace */
+	int no_progress, quiet;
+	/* stream mode: shard leases shared with other workers (lease/lease.h) */
+	const char *lease_table, *worker_id;
+	int64_t lease_renew_ms, lease_timeout_ms;
+};
+
+extern const struct kl_opt kl_ingest_cfg_table[];
+extern const size_t kl_ingest_cfg_count;
+
+/* Rules between settings, after parsing: snappy needs Parquet (and a build
+ * with snappy), a KMS key id needs aws:kms, SSE needs an S3 lake, an S3
+ * lake needs a region (from --region or `env`). KL_OK or KL_EINVAL with one
+ * message naming the settings as the user gave them. */
+int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
+			struct kl_errbuf *eb);
+
+/* The pipeline's file settings: format, compression (and snappy), level,
+ * sizes, flush interval, dedup window, record limits. */
+void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o);
+
+/* The store settings for c->lake. `creds` is borrowed. */
+void kl_ingest_cfg_store(const struct kl_ingest_cfg *c, const struct kl_aws_env *env,
+			 struct kl_store_creds *creds, struct kl_store_url_opts *so);
+
+#endif

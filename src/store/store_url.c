@@ -1,0 +1,88 @@
+/* store_url.c — see store_url.h. */
+#include "store/store_url.h"
+
+#include "aws/http.h"
+#include "aws/kinesis.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int kl_store_creds_init(struct kl_store_creds *c, const struct kl_aws_env *env,
+			struct kl_errbuf *eb)
+{
+	if (c->ready)
+		return KL_OK;
+	struct kl_http_opts ho = {0};
+	if (!(c->http = kl_http_new(&ho, eb)))
+		return eb && eb->code ? eb->code : KL_ENOMEM;
+	c->env = env ? *env : kl_aws_env_process();
+	kl_cred_chain_init(&c->chain, &c->env, kl_http_transport_of(c->http));
+	pthread_mutex_init(&c->mu, NULL);
+	c->ready = 1;
+	return KL_OK;
+}
+
+void kl_store_creds_cleanup(struct kl_store_creds *c)
+{
+	if (!c->ready)
+		return;
+	kl_cred_chain_cleanup(&c->chain);
+	pthread_mutex_destroy(&c->mu);
+	kl_http_free(c->http);
+	c->http = NULL;
+	c->ready = 0;
+}
+
+int kl_store_url_is_s3(const char *url)
+{
+	return url && !strncmp(url, "s3://", 5);
+}
+
+int kl_store_url_check(const char *url, char *why, size_t cap)
+{
+	if (!kl_store_url_is_s3(url))
+		return 0;
+	const char *b = url + 5;
+	size_t bn = strcspn(b, "/");
+	if (!kl_store_s3_bucket_valid(b, bn)) {
+		snprintf(why, cap,
+			 "'%.*s' is not a valid S3 bucket name (3 to 63 characters: "
+			 "a-z, 0-9, '.', '-')",
+			 (int)(bn < 100 ? bn : 100), b);
+		return -1;
+	}
+	return 0;
+}
+
+const char *kl_sse_header_value(enum kl_sse sse)
+{
+	return sse == KL_SSE_AES256 ? "AES256" : sse == KL_SSE_KMS ? "aws:kms" : NULL;
+}
+
+int kl_store_open_url(const char *url, const struct kl_store_url_opts *o, struct kl_store **out,
+		      struct kl_errbuf *eb)
+{
+	if (!url || !*url)
+		return kl_errbuf_set(eb, KL_EINVAL, "no lake given");
+	if (!kl_store_url_is_s3(url))
+		return kl_store_local_new(out, url, eb);
+	struct kl_aws_env penv = kl_aws_env_process();
+	const struct kl_aws_env *env = o->env ? o->env : &penv;
+	const char *region = kl_aws_region(env, o->region);
+	if (!region)
+		return kl_errbuf_set(eb, KL_EINVAL, "%s: no region is set: set AWS_REGION", url);
+	if (!o->creds)
+		return kl_errbuf_set(eb, KL_EINVAL, "%s: no credential chain", url);
+	int rc = kl_store_creds_init(o->creds, env, eb);
+	if (rc)
+		return rc;
+	struct kl_store_s3_opts so = {0};
+	so.region = region;
+	so.endpoint = kl_store_s3_env_endpoint(env);
+	so.creds = &o->creds->chain;
+	so.creds_mu = &o->creds->mu;
+	so.sse = kl_sse_header_value(o->sse);
+	so.sse_kms_key_id = o->sse_kms_key_id;
+	so.multipart_threshold = o->multipart_threshold;
+	return kl_store_s3_new(out, url, &so, eb);
+}

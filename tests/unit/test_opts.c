@@ -1,0 +1,251 @@
+/* test_opts.c — config/opts (the option engine) and config/ingest_cfg (the
+ * table `kinlake ingest` and the Lambda share): defaults, choices mapped by
+ * name, empty values, repeated flags, overflow, and the same message for the
+ * same bad value from a flag and from its KINLAKE_* variable. */
+#include "check.h"
+#include "config/ingest_cfg.h"
+#include "config/opts.h"
+
+#include <stddef.h>
+
+static const char *const *fake_vars;
+static const char *fake_get(void *ctx, const char *name)
+{
+	(void)ctx;
+	for (const char *const *v = fake_vars; v && *v; v += 2)
+		if (!strcmp(v[0], name))
+			return v[1];
+	return NULL;
+}
+
+/* Parse argv (NULL-terminated) into a fresh ingest config; eb gets the message. */
+static int argv_parse(struct kl_ingest_cfg *c, struct kl_opts *p, struct kl_errbuf *eb,
+		      const char **args)
+{
+	int n = 0;
+	while (args[n])
+		n++;
+	memset(c, 0, sizeof *c);
+	kl_errbuf_clear(eb);
+	int rc = kl_opts_init(p, kl_ingest_cfg_table, kl_ingest_cfg_count, c, eb);
+	return rc ? rc : kl_opts_argv(p, n, (char **)args, eb);
+}
+
+static int env_parse(struct kl_ingest_cfg *c, struct kl_opts *p, struct kl_errbuf *eb,
+		     const char *const *vars)
+{
+	memset(c, 0, sizeof *c);
+	kl_errbuf_clear(eb);
+	fake_vars = vars;
+	struct kl_aws_env env = {fake_get, NULL};
+	int rc = kl_opts_init(p, kl_ingest_cfg_table, kl_ingest_cfg_count, c, eb);
+	p->env_style = 1;
+	return rc ? rc : kl_opts_env(p, &env, eb);
+}
+
+#define ARGV(...) ((const char *[]){__VA_ARGS__, NULL})
+#define VARS(...) ((const char *const[]){__VA_ARGS__, NULL})
+
+static void test_defaults_and_choices(void)
+{
+	struct kl_ingest_cfg c;
+	struct kl_opts p;
+	struct kl_errbuf eb;
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--lake", "/l")), KL_OK);
+	CHECK_EQ_INT(c.format, KL_FORMAT_PARQUET); /* by name: parquet is not index 0 of the enum */
+	CHECK_EQ_INT(c.compression, KL_COMP_ZSTD);
+	CHECK_EQ_INT(c.max_file_bytes, 128u << 20);
+	CHECK_EQ_INT(c.flush_interval_ms, 300000);
+	CHECK_EQ_INT(c.sse, KL_SSE_NONE);
+	CHECK_EQ_INT(kl_opts_from(&p, offsetof(struct kl_ingest_cfg, lake)), KL_OPT_FROM_FLAG);
+	CHECK_EQ_INT(kl_opts_from(&p, offsetof(struct kl_ingest_cfg, format)), KL_OPT_DEFAULT);
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb,
+				ARGV("--format=jsonl", "--compression", "none", "--sse", "AES256",
+				     "--flush-interval", "1.5m")),
+		     KL_OK);
+	CHECK_EQ_INT(c.format, KL_FORMAT_JSONL);
+	CHECK_EQ_INT(c.compression, KL_COMP_NONE);
+	CHECK_EQ_INT(c.sse, KL_SSE_AES256);
+	CHECK_EQ_INT(c.flush_interval_ms, 90000);
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--compression", "snappy")), KL_OK);
+	CHECK_EQ_INT(c.compression, KL_COMP_SNAPPY);
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--help")), KL_OPTS_HELP);
+}
+
+static void test_bad_flags(void)
+{
+	struct kl_ingest_cfg c;
+	struct kl_opts p;
+	struct kl_errbuf eb;
+#define BAD(want, ...)                                                                             \
+	do {                                                                                       \
+		CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV(__VA_ARGS__)), KL_EINVAL);               \
+		CHECK_EQ_STR(eb.msg, want);                                                        \
+	} while (0)
+	BAD("--lake needs a non-empty value (DIR|s3://B/P)", "--lake", "");
+	BAD("--stream needs a non-empty value (NAME|ARN)", "--stream=");
+	BAD("--max-depth needs a non-empty value (N)", "--max-depth", "");
+	BAD("--input is given twice ('a', then 'b'): give it once", "--input", "a", "--input", "b");
+	BAD("--quiet is given twice", "--quiet", "--quiet");
+	BAD("--quiet takes no value", "--quiet=1");
+	BAD("--memory-limit needs a value (SIZE)", "--memory-limit");
+	BAD("unknown option '--colour' (see --help)", "--colour");
+	BAD("unexpected argument 'x' (options start with --)", "x");
+	BAD("--max-file-bytes: '99999999999GiB' is too large (at most 1000000000000 bytes)",
+	    "--max-file-bytes", "99999999999GiB");
+	BAD("--max-file-bytes: '2TB' is not a size (examples: 4096, 64KiB, 128MiB, 1GiB)",
+	    "--max-file-bytes", "2TB");
+	BAD("--max-file-bytes: '10' is too small (at least 1024 bytes)", "--max-file-bytes", "10");
+	BAD("--compression-level: '99999999999999999999' is too large (at most 22)",
+	    "--compression-level", "99999999999999999999");
+	BAD("--compression-level: '23' is not an integer in [0, 22]", "--compression-level", "23");
+	BAD("--dedup-window: '-1' is not an integer in [0, 1073741824]", "--dedup-window", "-1");
+	BAD("--flush-interval: '1e300' is out of range [0, 86400] seconds", "--flush-interval",
+	    "1e300");
+	BAD("--flush-interval: '5d' is not a duration (seconds, or 500ms, 5m, 1h)",
+	    "--flush-interval", "5d");
+	BAD("--format: 'csv' is not one of parquet|jsonl", "--format", "csv");
+	BAD("--sse: 'yes' is not one of aws:kms|AES256", "--sse", "yes");
+	BAD("--start: use trim-horizon, latest or at-timestamp:UNIX", "--start", "soon");
+	BAD("--lake: 'B_ad' is not a valid S3 bucket name (3 to 63 characters: a-z, 0-9, '.', '-')",
+	    "--lake", "s3://B_ad/x");
+#undef BAD
+}
+
+/* Every entry with a variable: a bad value gives the flag's message with the
+ * variable's name. */
+static void test_flag_env_parity(void)
+{
+	static const struct {
+		const char *flag, *env, *value;
+	} cases[] = {{"format", "KINLAKE_FORMAT", "csv"},
+		     {"compression", "KINLAKE_COMPRESSION", "lz4"},
+		     {"compression-level", "KINLAKE_COMPRESSION_LEVEL", "99"},
+		     {"max-record-bytes", "KINLAKE_MAX_RECORD_BYTES", "99999999999GiB"},
+		     {"max-record-bytes", "KINLAKE_MAX_RECORD_BYTES", "12XB"},
+		     {"max-depth", "KINLAKE_MAX_DEPTH", "0"},
+		     {"sse", "KINLAKE_SSE", "rot13"},
+		     {"lake", "KINLAKE_LAKE", "s3://x"}};
+	int seen_env = 0;
+	for (size_t i = 0; i < kl_ingest_cfg_count; i++)
+		seen_env += kl_ingest_cfg_table[i].env != NULL;
+	CHECK(seen_env >= 8);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct kl_ingest_cfg c;
+		struct kl_opts p;
+		struct kl_errbuf ef, ee;
+		char flag[64];
+		snprintf(flag, sizeof flag, "--%s", cases[i].flag);
+		CHECK_EQ_INT(argv_parse(&c, &p, &ef, ARGV(flag, cases[i].value)), KL_EINVAL);
+		const char *vars[] = {cases[i].env, cases[i].value, NULL};
+		CHECK_EQ_INT(env_parse(&c, &p, &ee, vars), KL_EINVAL);
+		/* same text after the name */
+		CHECK(strncmp(ef.msg, flag, strlen(flag)) == 0);
+		CHECK(strncmp(ee.msg, cases[i].env, strlen(cases[i].env)) == 0);
+		CHECK_EQ_STR(ef.msg + strlen(flag), ee.msg + strlen(cases[i].env));
+	}
+	/* an empty variable is unset; a flag-only setting has no variable */
+	struct kl_ingest_cfg c;
+	struct kl_opts p;
+	struct kl_errbuf eb;
+	CHECK_EQ_INT(env_parse(&c, &p, &eb,
+			       VARS("KINLAKE_FORMAT", "", "KINLAKE_INPUT", "x",
+				    "KINLAKE_MAX_FILE_BYTES", "1")),
+		     KL_OK);
+	CHECK_EQ_INT(c.format, KL_FORMAT_PARQUET);
+	CHECK(c.input == NULL);
+	CHECK_EQ_INT(c.max_file_bytes, 128u << 20);
+}
+
+/* Rules between settings, named as the user gave them. */
+static void test_check(void)
+{
+	struct kl_ingest_cfg c;
+	struct kl_opts p;
+	struct kl_errbuf eb;
+	fake_vars = VARS("HOME", "/x");
+	struct kl_aws_env none = {fake_get, NULL};
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--format", "jsonl", "--compression", "snappy")),
+		     KL_OK);
+	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_EINVAL);
+	CHECK_EQ_STR(eb.msg, "--compression snappy is only available with --format parquet");
+	CHECK_EQ_INT(env_parse(&c, &p, &eb,
+			       VARS("KINLAKE_FORMAT", "jsonl", "KINLAKE_COMPRESSION", "snappy")),
+		     KL_OK);
+	fake_vars = VARS("HOME", "/x");
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_EINVAL);
+	CHECK_EQ_STR(eb.msg,
+		     "KINLAKE_COMPRESSION=snappy is only available with KINLAKE_FORMAT=parquet");
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--sse-kms-key-id", "k", "--lake", "s3://bkt")),
+		     KL_OK);
+	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_EINVAL);
+	CHECK_EQ_STR(eb.msg, "--sse-kms-key-id needs --sse aws:kms");
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--sse", "AES256", "--lake", "/l")), KL_OK);
+	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_EINVAL);
+	CHECK_EQ_STR(eb.msg, "--sse is for a lake on S3, but --lake is a directory");
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--lake", "s3://bkt/p")), KL_OK);
+	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_EINVAL);
+	CHECK_EQ_STR(eb.msg,
+		     "--lake is on S3 but no region is set: set AWS_REGION or pass --region");
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--lake", "s3://bkt/p", "--region", "eu-west-1")),
+		     KL_OK);
+	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_OK);
+
+	/* applied to the pipeline: snappy (the encoders keep zstd for dead letters) */
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--compression", "snappy", "--max-depth", "7")),
+		     KL_OK);
+	struct kl_ingest_opts o;
+	kl_ingest_opts_default(&o);
+	kl_ingest_cfg_apply(&c, &o);
+	CHECK_EQ_INT(o.format, KL_FORMAT_PARQUET);
+	CHECK_EQ_INT(o.compression, KL_COMP_SNAPPY);
+	CHECK_EQ_INT(o.limits.max_depth, 7);
+}
+
+static void test_parsers(void)
+{
+	size_t s;
+	int64_t ms;
+	CHECK(kl_parse_size("1GiB", &s) == 0 && s == 1u << 30);
+	CHECK(kl_parse_size("1.5KiB", &s) == 0 && s == 1536);
+	CHECK_EQ_INT(kl_parse_size("99999999999GiB", &s), -2);
+	CHECK_EQ_INT(kl_parse_size("1e400", &s), -2);
+	CHECK_EQ_INT(kl_parse_size("0x10", &s), -1);
+	CHECK_EQ_INT(kl_parse_size(" 5", &s), -1);
+	CHECK_EQ_INT(kl_parse_size("inf", &s), -1);
+	CHECK_EQ_INT(kl_parse_size("", &s), -1);
+	CHECK(kl_parse_ms("500ms", &ms) == 0 && ms == 500);
+	CHECK(kl_parse_ms("2h", &ms) == 0 && ms == 7200000);
+	CHECK(kl_parse_ms("0.5", &ms) == 0 && ms == 500);
+	CHECK_EQ_INT(kl_parse_ms("1e300", &ms), -2);
+	CHECK_EQ_INT(kl_parse_ms("-1", &ms), -1);
+}
+
+static void test_help(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	kl_opts_env_help(f, kl_ingest_cfg_table, kl_ingest_cfg_count);
+	fclose(f);
+	CHECK(strstr(text, "KINLAKE_FORMAT") && strstr(text, "parquet|jsonl"));
+	CHECK(strstr(text, "KINLAKE_INPUT") == NULL);
+	free(text);
+	f = open_memstream(&text, &len);
+	kl_opts_help(f, kl_ingest_cfg_table, kl_ingest_cfg_count);
+	fclose(f);
+	CHECK(strstr(text, "--max-file-bytes SIZE") && strstr(text, "[default: 128MiB]"));
+	free(text);
+}
+
+int main(void)
+{
+	test_defaults_and_choices();
+	test_bad_flags();
+	test_flag_env_parity();
+	test_check();
+	test_parsers();
+	test_help();
+	return check_report("test_opts");
+}

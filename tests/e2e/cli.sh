@@ -1,9 +1,11 @@
 # CLI contract: --help, --version, one precise message and exit 2 for bad usage.
 . "$(dirname "$0")/_lib.sh"
-"$KL" --help | grep -q 'ingest' || fail "--help lacks ingest"
+# (help is captured first: grep -q stops reading at its match, and the
+# writer's SIGPIPE would fail the pipeline under pipefail)
+help=$("$KL" --help); grep -q 'ingest' <<<"$help" || fail "--help lacks ingest"
 "$KL" --version | grep -Eq '^kinlake [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 for v in ingest transform gen; do
-	"$KL" $v --help | grep -q -- '--' || fail "$v --help"
+	help=$("$KL" $v --help); grep -q -- '--' <<<"$help" || fail "$v --help"
 done
 expect2() { # expected-message-fragment, args...
 	local want=$1; shift
@@ -98,7 +100,7 @@ same --sse rot13 -- KINLAKE_SSE=rot13
 same --format jsonl --compression snappy -- KINLAKE_FORMAT=jsonl KINLAKE_COMPRESSION=snappy
 e=$(lambda_msg KINLAKE_FORMAT=csv)
 [ "$e" = "KINLAKE_FORMAT: 'csv' is not one of parquet|jsonl" ] || fail "KINLAKE_FORMAT=csv: $e"
-"$KL" lambda --help | grep -q 'KINLAKE_COMPRESSION_LEVEL' || fail "lambda --help lacks the KINLAKE_* table"
+help=$("$KL" lambda --help); grep -q 'KINLAKE_COMPRESSION_LEVEL' <<<"$help" || fail "lambda --help lacks the KINLAKE_* table"
 
 # runtime errors: exit 1, and "run again" only where it is the advice
 set +e; out=$("$KL" ingest --input "$T/nope.jsonl" --lake "$T/l" 2>&1); rc=$?; set -e

@@ -105,5 +105,5 @@ for bad in 'KINLAKE_LAKE=/tmp/x KINLAKE_FORMAT=csv' 'KINLAKE_FORMAT=jsonl' 'KINL
 	node tests/js/runtime_api.mjs initerror "$KL" Kinlake.InvalidConfig $bad ||
 		fail "no init error for $bad"
 done
-"$KL" lambda --help | grep -q 'KINLAKE_LAKE' || fail "KINLAKE_LAKE not in lambda --help"
+help=$("$KL" lambda --help); grep -q 'KINLAKE_LAKE' <<<"$help" || fail "KINLAKE_LAKE not in lambda --help"
 echo "lambda_esm: ok"

@@ -16,5 +16,5 @@ node tests/js/runtime_api.mjs initerror "$KL"
 # no Runtime API: an init failure on stderr, exit 1
 if AWS_LAMBDA_RUNTIME_API= "$KL" lambda 2>"$T/err"; then fail "ran without AWS_LAMBDA_RUNTIME_API"; fi
 grep -q '"level":"ERROR".*AWS_LAMBDA_RUNTIME_API is not set' "$T/err" || fail "no init error: $(cat "$T/err")"
-"$KL" lambda --help | grep -q 'Firehose' || fail "lambda --help"
-"$KL" --help | grep -q '^  lambda ' || fail "lambda missing from kinlake --help"
+help=$("$KL" lambda --help); grep -q 'Firehose' <<<"$help" || fail "lambda --help"
+help=$("$KL" --help); grep -q '^  lambda ' <<<"$help" || fail "lambda missing from kinlake --help"

@@ -21,6 +21,6 @@ set +e
 set -e
 [ $rc1 = 2 ] && grep -q 'events-per-hour' "$T/e1" || fail "missing flag: $rc1 $(cat "$T/e1")"
 [ $rc2 = 2 ] && grep -q "unknown price 'bogus'" "$T/e2" || fail "bad price: $rc2 $(cat "$T/e2")"
-"$KL" plan --help | grep -q '^  kds_shard_hour ' || fail "price table in --help"
-"$KL" --help | grep -q '^  plan ' || fail "plan missing from kinlake --help"
+help=$("$KL" plan --help); grep -q '^  kds_shard_hour ' <<<"$help" || fail "price table in --help"
+help=$("$KL" --help); grep -q '^  plan ' <<<"$help" || fail "plan missing from kinlake --help"
 echo "plan: ok"

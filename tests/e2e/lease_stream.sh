@@ -12,6 +12,8 @@
 #  5. the rows: every lease released at the end (no owner), checkpoints moved
 #     past TRIM_HORIZON on the shards that had records.
 # duration: 120 (seconds, for the test runner's ordering)
+# no-asan: the lease logic runs under ASan in unit-asan/test_lease and e2e-asan/lease_ddb; three
+# ASan workers on a loaded 2-core machine miss 4 s lease renewals and the timing asserts flap
 . "$(dirname "$0")/_lib.sh"
 export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
 pids=()
@@ -32,7 +34,7 @@ $K create-stream --stream-name shared --shard-count 4
 sleep 1
 start_worker() { # id
 	"$KL" ingest --stream shared --lake "$T/lake" --format jsonl --flush-interval 1 \
-		--lease-table kl-leases --worker-id "$1" --lease-timeout 3 --lease-renew-interval 1 \
+		--lease-table kl-leases --worker-id "$1" --lease-timeout 4 --lease-renew-interval 1 \
 		--metrics-file "$T/$1.prom" --metrics-interval 0.3 2> "$T/$1.log" &
 	pids+=($!)
 	eval "pid_$1=$!"
@@ -89,7 +91,7 @@ for s in 0 1 2 3; do
 done
 [ "$(moves)" = "$moves0" ] || fail "leases moved while events flowed: $moves0 -> $(moves)"
 # the flush interval: wait until every record read is in a committed file
-for _ in $(seq 1 120); do [ "$(total_stored wa wb wc)" -ge "$N" ] && break; sleep 0.25; done
+for _ in $(seq 1 480); do [ "$(total_stored wa wb wc)" -ge "$N" ] && break; sleep 0.25; done
 check_lake "$T/ev1.jsonl" "$T/lake" > /dev/null
 
 # 3. a paused worker: wb is SIGSTOPped past the lease timeout; wa and wc take
@@ -104,7 +106,7 @@ echo "wb paused: its $b_held leases taken over ($SECONDS s)"
 "$KL" gen --events $((N / 2)) --seed 43 > "$T/evp.jsonl"
 put shared "$T/evp.jsonl"
 want=$((N + N / 2))
-for _ in $(seq 1 240); do [ "$(total_stored wa wb wc)" -ge "$want" ] && break; sleep 0.25; done
+for _ in $(seq 1 480); do [ "$(total_stored wa wb wc)" -ge "$want" ] && break; sleep 0.25; done
 [ "$(total_stored wa wb wc)" -ge "$want" ] || { dump; fail "stored $(total_stored wa wb wc) of $want"; }
 kill -CONT "$pid_wb"
 for _ in $(seq 1 40); do
@@ -147,7 +149,7 @@ taken1=$(( $(metric "kinlake_leases_taken_total{worker=\"wa\"}" "$T/wa.prom") +
 "$KL" gen --events $((N / 2)) --seed 42 > "$T/ev2.jsonl"
 put shared "$T/ev2.jsonl"
 want=$((2 * N))
-for _ in $(seq 1 240); do [ "$(total_stored wa wb wc)" -ge "$want" ] && break; sleep 0.25; done
+for _ in $(seq 1 480); do [ "$(total_stored wa wb wc)" -ge "$want" ] && break; sleep 0.25; done
 [ "$(total_stored wa wb wc)" -ge "$want" ] || { dump; fail "stored $(total_stored wa wb wc) of $want"; }
 kill -TERM "$pid_wa" "$pid_wb"
 wait "$pid_wa" || fail "wa: $(cat "$T/wa.log")"

@@ -13,7 +13,7 @@
       grants nothing); in a KMS key policy "Resource": "*" means the key itself;
       cloudwatch:PutMetricData on "*" when the statement is conditioned on
       cloudwatch:namespace (PutMetricData has no resource-level permissions).
-      Then the same check of six altered copies of the template must fail
+      Then the same check of seven altered copies of the template must fail
       (a wildcard action, a wildcard resource, a wildcard inside an ARN, a
       NotAction, another account's bucket, PutMetricData without the namespace
       condition): the check can fail.
@@ -203,6 +203,8 @@ MUTATIONS = {
     "a NotAction": _not_action,
     "another account's bucket": lambda r: _doc(r, "ConsumerPolicy")[1].update(Resource="arn:aws:s3:::someone-else/*"),
     "PutMetricData without its condition": lambda r: _doc(r, "ConsumerPolicy")[4].pop("Condition"),
+    "every DynamoDB table": lambda r: _doc(r, "ConsumerPolicy")[5].update(
+        Resource={"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/*"}),
 }
 
 
@@ -278,6 +280,27 @@ def check_static(t, keys):
     if lam != [getatt("Function", "Arn")] or s3.get("ProcessingConfiguration", {}).get("Enabled") is not True:
         bad(f"DeliveryStream: the kinlake function is not its processor: {lam}")
 
+    # the lease table (Mode=consumer): the shape kinlake creates, encrypted,
+    # recoverable; the consumer's DynamoDB actions name it and nothing else
+    p = res(t, "LeaseTable", "AWS::DynamoDB::Table", "IsConsumer")
+    if p.get("KeySchema") != [{"AttributeName": "leaseKey", "KeyType": "HASH"}] or \
+            p.get("AttributeDefinitions") != [{"AttributeName": "leaseKey", "AttributeType": "S"}] or \
+            p.get("BillingMode") != "PAY_PER_REQUEST":
+        bad(f"LeaseTable: not the shape of kinlake's lease table: {p}")
+    if p.get("SSESpecification", {}).get("SSEEnabled") is not True:
+        bad("LeaseTable: no SSE")
+    if p.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled") is not True:
+        bad("LeaseTable: no point-in-time recovery")
+    if "LeaseTableName" not in json.dumps(p.get("TableName")):
+        bad("LeaseTable: its name is not the LeaseTableName parameter")
+    cons = t["Resources"].get("ConsumerPolicy", {}).get("Properties", {}).get("PolicyDocument", {})
+    dst = [st for st in as_list(cons.get("Statement", []))
+           if any(str(a).startswith("dynamodb:") for a in as_list(st.get("Action", [])))]
+    if len(dst) != 1 or dst[0].get("Resource") != getatt("LeaseTable", "Arn") or \
+            sorted(as_list(dst[0]["Action"])) != ["dynamodb:DescribeTable", "dynamodb:GetItem", "dynamodb:PutItem",
+                                                  "dynamodb:Scan", "dynamodb:UpdateItem"]:
+        bad(f"ConsumerPolicy: the lease calls are not exactly allowed on LeaseTable: {dst}")
+
     p = res(t, "GlueDatabase", "AWS::Glue::Database")
     if p.get("DatabaseInput", {}).get("Name") != {"Ref": "DatabaseName"}:
         bad("GlueDatabase: name is not the DatabaseName parameter")
@@ -341,7 +364,7 @@ def check_deployed(url, stack, mode):
                      "FirehoseLogGroup", "FirehoseRole", "FirehosePolicy"},
         "lambda": {"FunctionLogGroup", "FunctionRole", "FunctionLogsPolicy", "Function",
                    "FailureQueue", "FunctionLakePolicy", "EventSourceMapping"},
-        "consumer": {"ConsumerPolicy", "ConsumerRole", "ConsumerInstanceProfile"},
+        "consumer": {"ConsumerPolicy", "ConsumerRole", "ConsumerInstanceProfile", "LeaseTable"},
     }
     want |= per_mode[mode]
     others = set().union(*per_mode.values()) - per_mode[mode]
@@ -450,8 +473,23 @@ def check_deployed(url, stack, mode):
         doc = managed(out["ConsumerPolicyArn"])
         if actions(doc) != {"kinesis:ListShards", "kinesis:GetShardIterator", "kinesis:GetRecords", "s3:PutObject",
                             "s3:GetObject", "s3:AbortMultipartUpload", "s3:ListBucket", "kms:Decrypt",
-                            "kms:GenerateDataKey", "cloudwatch:PutMetricData"}:
+                            "kms:GenerateDataKey", "cloudwatch:PutMetricData", "dynamodb:DescribeTable",
+                            "dynamodb:Scan", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}:
             bad(f"{stack}: consumer policy actions {sorted(actions(doc))}")
+        # the lease table: the shape kinlake creates itself (src/aws/dynamodb.c)
+        ddb = boto3.client("dynamodb", **kw)
+        tb = ddb.describe_table(TableName=out.get("LeaseTable", "?"))["Table"]
+        if phys["LeaseTable"] != tb["TableName"] or tb["TableName"] != f"{stack}-kinlake-leases":
+            bad(f"{stack}: lease table {tb['TableName']}, resource {phys['LeaseTable']}")
+        if tb["KeySchema"] != [{"AttributeName": "leaseKey", "KeyType": "HASH"}] or \
+                tb["AttributeDefinitions"] != [{"AttributeName": "leaseKey", "AttributeType": "S"}]:
+            bad(f"{stack}: lease table key {tb['KeySchema']} {tb['AttributeDefinitions']}")
+        if tb.get("BillingModeSummary", {}).get("BillingMode") != "PAY_PER_REQUEST" or tb["TableStatus"] != "ACTIVE":
+            bad(f"{stack}: lease table {tb.get('BillingModeSummary')} {tb['TableStatus']}")
+        ddb_st = [st for st in as_list((json.loads(doc) if isinstance(doc, str) else doc)["Statement"])
+                  if any(a.startswith("dynamodb:") for a in as_list(st["Action"]))]
+        if [as_list(st["Resource"]) for st in ddb_st] != [[tb["TableArn"]]]:
+            bad(f"{stack}: lease table actions not scoped to {tb['TableArn']}: {ddb_st}")
     cw = boto3.client("cloudwatch", **kw)
     body = json.loads(cw.get_dashboard(DashboardName=phys["Dashboard"])["DashboardBody"])
     metrics = {m[1] for w in body["widgets"] for m in w["properties"]["metrics"]}

@@ -1,8 +1,8 @@
 """moto_server, with its IAM enforcement made exact enough to test a
 resource-scoped policy. Run as `python3 tests/moto_strict.py -H HOST -p PORT`
-(the same arguments as moto_server). Two changes, both only to how moto
-authorizes a request once /moto-api/reset-auth has turned enforcement on
-(1, 2, 5, 6), and two to its CloudFormation (3, 4):
+(the same arguments as moto_server). Changes only to how moto authorizes
+a request once /moto-api/reset-auth has turned enforcement on (1, 2, 5, 6,
+7), and two to its CloudFormation (3, 4):
 
 1. S3 signatures are checked against the request path and query as the
    client sent them. moto 5.2 rebuilds the canonical request from the URL
@@ -28,6 +28,9 @@ authorizes a request once /moto-api/reset-auth has turned enforcement on
 6. CloudWatch's actions are authorized under their IAM prefix, cloudwatch:
    (cloudwatch:PutMetricData). moto takes the SigV4 signing name, monitoring,
    so no policy written for AWS would allow or deny them.
+7. DynamoDB requests are authorized against the table's ARN (from
+   TableName, a name or an ARN), as AWS does. moto passes "*", so a policy
+   whose Resource is the table's ARN would refuse everything (as in 2).
 
 Nothing else changes: the checks themselves (signature, key, the caller's
 policies, Allow/Deny matching) are moto's.
@@ -42,6 +45,7 @@ import moto.iam.access_control as access_control
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.cloudformation.models import CloudFormationBackend
 from moto.kms.models import Key
+from moto.dynamodb.responses import DynamoHandler
 from moto.kinesis.responses import KinesisResponse
 from moto.kinesis.utils import decompose_shard_iterator
 from moto.server import main
@@ -77,6 +81,15 @@ def _kinesis_resource(self):
     if not name:
         return "*"  # ListStreams and the like have no stream
     return f"arn:{self.partition}:kinesis:{self.region}:{self.current_account}:stream/{name}"
+
+
+def _dynamodb_resource(self):
+    name = self._get_param("TableName")
+    if not name:
+        return "*"  # ListTables and the like have no table
+    if name.startswith("arn:"):
+        return name
+    return f"arn:{self.partition}:dynamodb:{self.region}:{self.current_account}:table/{name}"
 
 
 _key_from_cfn = Key.create_from_cloudformation_json.__func__
@@ -131,6 +144,7 @@ def _iam_request_init_cloudwatch(self, *a, **kw):
 
 ActionAuthenticatorMixin._authenticate_and_authorize_s3_action = _s3_auth_raw_path
 KinesisResponse._determine_resource = _kinesis_resource
+DynamoHandler._determine_resource = _dynamodb_resource
 Key.create_from_cloudformation_json = classmethod(_key_from_cfn_json_policy)
 CloudFormationBackend.execute_change_set = _execute_change_set_with_outputs
 access_control.IAMRequestBase.check_action_permitted = _check_action_permitted

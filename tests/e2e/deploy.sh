@@ -15,13 +15,16 @@
 #     delivery stream's prefix uses (deploy_check.py static). IAM
 #     (deploy_check.py iam): no wildcard action, no wildcard or foreign
 #     resource, only the documented exception; and the check really fails on
-#     six altered copies of the template (a wildcard action, a NotAction, ...).
+#     seven altered copies of the template (a wildcard action, a NotAction, ...).
 #  4. With moto's IAM enforcement on: `kinlake ingest --stream` as a user that
 #     holds only the stack's ConsumerPolicy lands the stream in the stack's
 #     bucket exactly once; the same user is refused another stack's stream;
 #     with s3:PutObject taken out of the policy it fails at once with one
 #     clear error and changes no object; with the policy back the rerun
-#     resumes at the checkpoints and completes the lake exactly once. Its
+#     resumes at the checkpoints and completes the lake exactly once; so does
+#     a run with --lease-table on the stack's lease table (the policy's
+#     DynamoDB actions are all it needs; moto_strict.py scopes them to the
+#     table's ARN). Its
 #     CloudWatch metrics (--cloudwatch-namespace) reach CloudWatch with the
 #     names and dimension the alarms use; PutMetricData in another namespace
 #     is refused (the policy's one exception is bounded) and does not stop it.
@@ -148,7 +151,7 @@ doc = json.loads(doc) if isinstance(doc, str) else doc
 for st in doc["Statement"]:
     st["Action"] = [a for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]]) if a != "s3:PutObject"]
 doc["Statement"] = [st for st in doc["Statement"] if st["Action"]]
-assert len(doc["Statement"]) == 5, doc
+assert len(doc["Statement"]) == 6, doc
 nopol = iam.create_policy(PolicyName="no-put", PolicyDocument=json.dumps(doc))["Policy"]["Arn"]
 role = iam.get_role(RoleName=fn_role)["Role"]["Arn"]
 c = sts.assume_role(RoleArn=role, RoleSessionName="kinlake-fn")["Credentials"]
@@ -233,6 +236,35 @@ consumer "$CBUCKET" "$CSTREAM" 2>"$T/sum2" || fail "rerun with the stack's polic
 grep -q "read=$(records "$T/b.jsonl") " "$T/sum2" || fail "rerun did not resume at the checkpoints: $(cat "$T/sum2")"
 fetch "$CBUCKET" "$T/lake"
 check_lake "$T/all.jsonl" "$T/lake" --format parquet >/dev/null || fail "consumer lake after the rerun"
+# with --lease-table: the stack's lease table, and exactly the policy's DynamoDB
+# actions (no CreateTable: the stack made the table); the run resumes at the
+# lake's checkpoints and leaves its lease row released, checkpoint mirrored
+"$KL" gen --events 300 --seed 53 --output "$T/c.jsonl"
+put "$CSTREAM" "$T/c.jsonl"
+cat "$T/c.jsonl" >>"$T/all.jsonl"
+# (no --exit-idle: with leases it exits before its first lease is taken; so
+# the run is stopped with SIGTERM once its metrics count the records read)
+AWS_ACCESS_KEY_ID=$COK AWS_SECRET_ACCESS_KEY=$COS AWS_ENDPOINT_URL_KINESIS=$URL AWS_ENDPOINT_URL_S3=$URL \
+	AWS_ENDPOINT_URL_DYNAMODB=$URL "$KL" ingest --stream "$CSTREAM" --lake "s3://$CBUCKET" --sse aws:kms \
+	--sse-kms-key-id "$CKEY" --lease-table "$C_LeaseTable" --worker-id host-1 --lease-timeout 3 \
+	--flush-interval 1 --metrics-file "$T/lease.prom" --metrics-interval 0.3 2>"$T/sum3" &
+lpid=$!
+pids+=($lpid)
+stored() { awk '$1 == "kinlake_events_stored_total" { print $2 }' "$T/lease.prom" 2>/dev/null; }
+for _ in $(seq 1 120); do [ "$(stored)" = "$(records "$T/c.jsonl")" ] && break; sleep 0.25; done
+kill -TERM "$lpid"
+wait "$lpid" || fail "consumer with --lease-table: $(cat "$T/sum3")"
+! grep -qi 'denied' "$T/sum3" || fail "a lease call refused: $(cat "$T/sum3")"
+grep -q "read=$(records "$T/c.jsonl") " "$T/sum3" || fail "lease run did not resume at the checkpoints: $(cat "$T/sum3")"
+"${A[@]}" dynamodb scan --table-name "$C_LeaseTable" >"$T/rows.json" || fail "scan the lease table"
+python3 - "$T/rows.json" <<'PY2' || fail "lease rows of the stack's table"
+import json, sys
+items = json.load(open(sys.argv[1]))["Items"]
+assert [i["leaseKey"]["S"] for i in items] == ["shardId-000000000000"], items
+assert "leaseOwner" not in items[0] and items[0]["checkpoint"]["S"].startswith("after:"), items
+PY2
+fetch "$CBUCKET" "$T/lake"
+check_lake "$T/all.jsonl" "$T/lake" --format parquet >/dev/null || fail "consumer lake after the lease run"
 
 # 5. the lambda-mode function as deployed, with its role's credentials
 fn_args=$(printf '%s\n' "${FN_ENV[@]}" | sed -n 's/^KINLAKE_LAMBDA_ARGS=//p')

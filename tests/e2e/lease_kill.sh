@@ -1,0 +1,114 @@
+# ingest --stream --lease-table: a worker killed with SIGKILL (no handover, its
+# lease rows still name it) loses its shards to the survivor once the lease
+# timeout has passed, and no event is lost. Two workers, a 4-shard stream,
+# kinesis-mock + moto's DynamoDB (the local stack).
+#  1. wa and wb settle on a (2,2) split; a first batch lands;
+#  2. a second batch is put and wb is SIGKILLed while it reads it;
+#  3. wa holds all 4 leases within the lease timeout plus two renew intervals
+#     (it takes a lease once it has seen the row's counter unchanged for the
+#     timeout), and counts wb's 2 as taken (expired leases), none as stolen;
+#  4. a third batch is put; after wa's SIGTERM every event of the three batches
+#     is in the lake (DuckDB, check_lake.mjs) and every lease row is released.
+# At-least-once: stream mode is exactly once only for a clean stop (issue 12 is
+# not done), so what wb read after its last commit is read again by wa and may
+# land twice. The test asserts "no event lost" (--allow-duplicates) and prints
+# the duplicate count; it does not assert exactly once.
+# duration: 40 (seconds, for the test runner's ordering)
+# no-asan: the lease logic runs under ASan in unit-asan/test_lease and e2e-asan/lease_ddb;
+# the takeover timing assert wants the plain build on a loaded 2-core machine
+. "$(dirname "$0")/_lib.sh"
+export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"
+}
+trap cleanup EXIT
+"$ROOT/scripts/stack.sh" up > /dev/null
+. "$T/stack/env" # AWS_ENDPOINT_URL is moto: DynamoDB goes there
+K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
+put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }
+held() { local v; v=$(metric "kinlake_leases_held{worker=\"$1\"}" "$T/$1.prom"); echo "${v:-0}"; }
+stolen() { local v; v=$(metric "kinlake_leases_stolen_total{worker=\"$1\"}" "$T/$1.prom"); echo "${v:-0}"; }
+taken() { local v; v=$(metric "kinlake_leases_taken_total{worker=\"$1\"}" "$T/$1.prom"); echo "${v:-0}"; }
+stored() { local v; v=$(metric kinlake_events_stored_total "$T/$1.prom"); echo "${v:-0}"; }
+dump() { grep -H "lease\|records_read\|stored" "$T"/w?.prom | grep -v "# "; tail -n 5 "$T"/w?.log; }
+TIMEOUT=3 RENEW=1 N=1500
+
+$K create-stream --stream-name shared --shard-count 4
+sleep 1
+start_worker() { # id
+	"$KL" ingest --stream shared --lake "$T/lake" --format jsonl --flush-interval 1 \
+		--lease-table kl-leases --worker-id "$1" --lease-timeout $TIMEOUT --lease-renew-interval $RENEW \
+		--metrics-file "$T/$1.prom" --metrics-interval 0.3 2> "$T/$1.log" &
+	pids+=($!)
+	eval "pid_$1=$!"
+}
+start_worker wa; start_worker wb
+
+# 1. (2,2), and a first batch in the lake
+for _ in $(seq 1 120); do [ "$(held wa)" = 2 ] && [ "$(held wb)" = 2 ] && break; sleep 0.25; done
+[ "$(held wa)" = 2 ] && [ "$(held wb)" = 2 ] || { dump; fail "no (2,2) split: wa=$(held wa) wb=$(held wb)"; }
+"$KL" gen --events $N --seed 71 > "$T/ev1.jsonl"
+put shared "$T/ev1.jsonl"
+for _ in $(seq 1 240); do [ $(( $(stored wa) + $(stored wb) )) -ge $N ] && break; sleep 0.25; done
+[ $(( $(stored wa) + $(stored wb) )) -ge $N ] || { dump; fail "first batch: stored $(( $(stored wa) + $(stored wb) )) of $N"; }
+echo "split (2,2), first batch stored ($SECONDS s)"
+
+# 2. SIGKILL wb while it reads the second batch
+"$KL" gen --events $N --seed 72 > "$T/ev2.jsonl"
+stolen0=$(stolen wa) taken0=$(taken wa)
+put shared "$T/ev2.jsonl"
+sleep 0.5
+kill -KILL "$pid_wb"
+t0=$(date +%s%3N)
+wait "$pid_wb" 2>/dev/null || true
+pids=("$pid_wa")
+
+# 3. takeover
+limit=$(( (TIMEOUT + 2 * RENEW) * 1000 + 1500 )) # ms; the 1.5 s: scheduling on a loaded machine
+for _ in $(seq 1 80); do [ "$(held wa)" = 4 ] && break; sleep 0.1; done
+dt=$(( $(date +%s%3N) - t0 ))
+[ "$(held wa)" = 4 ] || { dump; fail "wb's shards not taken over after ${dt} ms"; }
+[ "$dt" -le "$limit" ] || fail "takeover after $dt ms, over ${limit} ms"
+# not before the timeout either: wb's rows were renewed up to the kill
+[ "$dt" -ge $(( TIMEOUT * 1000 - RENEW * 1000 )) ] || fail "takeover after only $dt ms: the lease timeout was not waited"
+[ $(( $(taken wa) - taken0 )) = 2 ] && [ "$(stolen wa)" = "$stolen0" ] ||
+	{ dump; fail "wa took $(( $(taken wa) - taken0 )) and stole $(( $(stolen wa) - stolen0 )) leases, want 2 and 0"; }
+echo "wb killed: wa holds its 2 leases after $dt ms (lease timeout ${TIMEOUT} s)"
+
+# 4. a third batch; then everything is in the lake, nothing lost
+"$KL" gen --events $N --seed 73 > "$T/ev3.jsonl"
+put shared "$T/ev3.jsonl"
+cat "$T/ev1.jsonl" "$T/ev2.jsonl" "$T/ev3.jsonl" > "$T/all.jsonl"
+want=$(python3 -c 'import sys; print(sum(1 for l in open(sys.argv[1], "rb") if l.strip()))' "$T/all.jsonl")
+# wa alone reads ev3 and what wb had not committed of ev2: wait until its
+# counters stop moving and the lake holds every event
+for _ in $(seq 1 240); do
+	check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" 2> /dev/null && break
+	sleep 0.5
+done
+kill -TERM "$pid_wa"
+wait "$pid_wa" || fail "wa: $(cat "$T/wa.log")"
+pids=()
+check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" || { dump; fail "events lost after the SIGKILL"; }
+python3 - "$T/check.json" "$want" <<'PY' || fail "lake counts"
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c["lines"] == int(sys.argv[2]), c
+assert c["stored"] >= c["expected_events"], c
+print(f"lake: {c['expected_events']} events, none lost, {c['stored'] - c['expected_events']} stored twice "
+      f"(at-least-once across a SIGKILL)")
+PY
+$D scan --table-name kl-leases > "$T/rows.json"
+python3 - "$T/rows.json" <<'PY' || fail "lease rows"
+import json, sys
+items = json.load(open(sys.argv[1]))["Items"]
+assert len(items) == 4, len(items)
+for i in items:
+    assert "leaseOwner" not in i, i  # wa released all 4, wb's 2 included
+    assert i["checkpoint"]["S"] != "TRIM_HORIZON", i
+PY
+echo "lease_kill: ok ($SECONDS s)"

@@ -265,6 +265,14 @@ assert "leaseOwner" not in items[0] and items[0]["checkpoint"]["S"].startswith("
 PY2
 fetch "$CBUCKET" "$T/lake"
 check_lake "$T/all.jsonl" "$T/lake" --format parquet >/dev/null || fail "consumer lake after the lease run"
+# the lease actions name the stack's table only: another table is refused
+"${A[@]}" dynamodb create-table --table-name other-leases --billing-mode PAY_PER_REQUEST \
+	--attribute-definitions AttributeName=leaseKey,AttributeType=S \
+	--key-schema AttributeName=leaseKey,KeyType=HASH >/dev/null || fail "create another table"
+if AWS_ENDPOINT_URL_DYNAMODB=$URL consumer "$CBUCKET" "$CSTREAM" --lease-table other-leases 2>"$T/err"; then
+	fail "the consumer used another lease table"
+fi
+grep -q "other-leases.*AccessDenied" "$T/err" || fail "another lease table: $(cat "$T/err")"
 
 # 5. the lambda-mode function as deployed, with its role's credentials
 fn_args=$(printf '%s\n' "${FN_ENV[@]}" | sed -n 's/^KINLAKE_LAMBDA_ARGS=//p')

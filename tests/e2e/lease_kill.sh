@@ -15,7 +15,7 @@
 # not done), so what wb read after its last commit is read again by wa and may
 # land twice. The test asserts "no event lost" (--allow-duplicates) and prints
 # the duplicate count; it does not assert exactly once.
-# duration: 40 (seconds, for the test runner's ordering)
+# duration: 45 (seconds, for the test runner's ordering)
 # no-asan: the lease logic runs under ASan in unit-asan/test_lease and e2e-asan/lease_ddb;
 # the takeover timing assert wants the plain build on a loaded 2-core machine
 . "$(dirname "$0")/_lib.sh"

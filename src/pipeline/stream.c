@@ -361,6 +361,10 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 		stopping = failed = 1;
 	}
 	int64_t since_list = RELIST_MS;
+	/* --exit-idle with leases: nothing to read may only mean no lease yet
+	 * (or every shard held by another worker); exit once that has lasted
+	 * exit_idle_ms, so a worker takes part in at least one round of takes */
+	int64_t idle_since = -1;
 	for (;;) {
 		if (!stopping && since_list >= RELIST_MS) {
 			int lrc = list_shards(&r, &k, eb);
@@ -433,7 +437,16 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			running += r.shards[i].state == SH_RUNNING;
 			n_startable += startable(&r, &r.shards[i]);
 		}
-		if (!running && (stopping || (o->exit_idle_ms && !n_startable))) {
+		int idle = !running && o->exit_idle_ms && !n_startable;
+		if (idle && o->leases) {
+			int64_t now = kl_mono_ms();
+			if (idle_since < 0)
+				idle_since = now;
+			idle = now - idle_since >= o->exit_idle_ms;
+		} else if (!idle) {
+			idle_since = -1;
+		}
+		if (!running && (stopping || idle)) {
 			pthread_mutex_unlock(&r.mu);
 			break;
 		}

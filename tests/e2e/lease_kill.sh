@@ -116,4 +116,19 @@ for i in items:
     assert "leaseOwner" not in i, i  # wa released all 4, wb's 2 included
     assert i["checkpoint"]["S"] != "TRIM_HORIZON", i
 PY
+
+# 5. --exit-idle with leases: a lone worker takes the released leases, reads a
+# fourth batch and exits 0 by itself (it used to exit at once, before its
+# first lease, with read=0)
+"$KL" gen --events 200 --seed 74 > "$T/ev4.jsonl"
+put shared "$T/ev4.jsonl"
+timeout 120 "$KL" ingest --stream shared --lake "$T/lake" --format jsonl --flush-interval 1 \
+	--lease-table kl-leases --worker-id wd --lease-timeout $TIMEOUT --lease-renew-interval $RENEW \
+	--exit-idle 3 --metrics-file "$T/wd.prom" 2> "$T/wd.log" || fail "wd: $(cat "$T/wd.log")"
+[ "$(metric kinlake_records_read_total "$T/wd.prom")" -ge 200 ] ||
+	fail "--exit-idle with leases read $(metric kinlake_records_read_total "$T/wd.prom") of 200: $(cat "$T/wd.log")"
+cat "$T/all.jsonl" "$T/ev4.jsonl" > "$T/all4.jsonl"
+check_lake "$T/all4.jsonl" "$T/lake" --allow-duplicates > /dev/null || fail "fourth batch not in the lake"
+echo "exit-idle with leases: wd read $(metric kinlake_records_read_total "$T/wd.prom") records and exited"
+
 echo "lease_kill: ok ($SECONDS s)"

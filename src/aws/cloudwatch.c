@@ -1,7 +1,7 @@
 /* cloudwatch.c — see cloudwatch.h. Protocol: awsQuery (botocore model
  * monitoring-2010-08-01), operation PutMetricData. */
 #include "aws/cloudwatch.h"
-#include "aws/kinesis.h" /* kl_aws_region */
+#include "aws/json_rpc.h" /* kl_aws_region */
 #include "aws/sigv4.h"
 
 #include <stdio.h>

@@ -2,13 +2,20 @@
  * (Content-Type application/x-amz-json-1.1 or -1.0, X-Amz-Target
  * "<prefix>.<Operation>"). */
 #include "aws/json_rpc.h"
-#include "aws/kinesis.h" /* kl_aws_region */
 #include "aws/sigv4.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+const char *kl_aws_region(const struct kl_aws_env *env, const char *explicit_region)
+{
+	if (explicit_region && *explicit_region)
+		return explicit_region;
+	const char *r = kl_aws_env_get(env, "AWS_REGION");
+	return r ? r : kl_aws_env_get(env, "AWS_DEFAULT_REGION");
+}
 
 int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *svc,
 		     const char *region, struct kl_errbuf *eb)
@@ -60,6 +67,35 @@ void kl_aws_json_cleanup(struct kl_aws_json *c)
 	c->svc = NULL;
 }
 
+void kl_aws_json_share_creds(struct kl_aws_json *c, struct kl_cred_chain *chain,
+			     pthread_mutex_t *mu)
+{
+	c->shared_creds = chain;
+	c->shared_mu = mu;
+}
+
+/* The client's own chain, or the shared one under its mutex. */
+static int creds_get(struct kl_aws_json *c, struct kl_aws_creds *cr, struct kl_errbuf *eb)
+{
+	if (!c->shared_creds)
+		return kl_cred_chain_get(&c->creds, time(NULL), cr, eb);
+	pthread_mutex_lock(c->shared_mu);
+	int rc = kl_cred_chain_get(c->shared_creds, time(NULL), cr, eb);
+	pthread_mutex_unlock(c->shared_mu);
+	return rc;
+}
+
+static void creds_expire(struct kl_aws_json *c)
+{
+	if (!c->shared_creds) {
+		kl_cred_chain_expire(&c->creds);
+		return;
+	}
+	pthread_mutex_lock(c->shared_mu);
+	kl_cred_chain_expire(c->shared_creds);
+	pthread_mutex_unlock(c->shared_mu);
+}
+
 /* Sign and send one attempt; the classification decides about retrying. */
 static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 {
@@ -69,7 +105,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	struct kl_aws_creds cr;
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	int rc = kl_cred_chain_get(&c->creds, time(NULL), &cr, &eb);
+	int rc = creds_get(c, &cr, &eb);
 	if (rc) {
 		kl_errbuf_clear(&c->err);
 		kl_errbuf_set(&c->err, rc, "%s %s: credentials: %s", svc, c->op, eb.msg);
@@ -138,7 +174,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 			      c->last.message);
 	if (c->resp.net == KL_NET_OK && kl_retry_is_expired_token(c->last.code) && !c->refreshed) {
 		c->refreshed = 1; /* new credentials, then one more try */
-		kl_cred_chain_expire(&c->creds);
+		creds_expire(c);
 		return KL_ERETRY;
 	}
 	return kl_retry_classify(c->resp.net, c->resp.status, c->last.code);

@@ -17,6 +17,33 @@ const char *kl_aws_region(const struct kl_aws_env *env, const char *explicit_reg
 	return r ? r : kl_aws_env_get(env, "AWS_DEFAULT_REGION");
 }
 
+int kl_aws_endpoint_resolve(struct kl_aws_endpoint *ep, const struct kl_aws_env *env,
+			    const char *region, const char *endpoint_env,
+			    const char *host_prefix, const char *name, struct kl_errbuf *eb)
+{
+	const char *r = kl_aws_region(env, region);
+	if (!r)
+		return kl_errbuf_set(eb, KL_EINVAL,
+				     "no AWS region: set AWS_REGION or pass --region");
+	snprintf(ep->region, sizeof ep->region, "%s", r);
+	const char *u = kl_aws_env_get(env, endpoint_env);
+	if (!u)
+		u = kl_aws_env_get(env, "AWS_ENDPOINT_URL");
+	if (u)
+		snprintf(ep->url, sizeof ep->url, "%s", u);
+	else
+		snprintf(ep->url, sizeof ep->url, "https://%s.%s.amazonaws.com", host_prefix,
+			 ep->region);
+	size_t n = strlen(ep->url);
+	while (n && ep->url[n - 1] == '/')
+		ep->url[--n] = '\0';
+	const char *h = strstr(ep->url, "://");
+	if (!h)
+		return kl_errbuf_set(eb, KL_EINVAL, "bad %s endpoint URL '%s'", name, ep->url);
+	snprintf(ep->host, sizeof ep->host, "%.*s", (int)strcspn(h + 3, "/"), h + 3);
+	return KL_OK;
+}
+
 int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *svc,
 		     const char *region, struct kl_errbuf *eb)
 {
@@ -25,26 +52,10 @@ int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *sv
 	snprintf(c->content_type, sizeof c->content_type, "application/x-amz-json-%s",
 		 svc->json_version ? svc->json_version : "1.1");
 	c->env = kl_aws_env_process();
-	const char *r = kl_aws_region(&c->env, region);
-	if (!r)
-		return kl_errbuf_set(eb, KL_EINVAL,
-				     "no AWS region: set AWS_REGION or pass --region");
-	snprintf(c->region, sizeof c->region, "%s", r);
-	const char *ep = kl_aws_env_get(&c->env, svc->endpoint_env);
-	if (!ep)
-		ep = kl_aws_env_get(&c->env, "AWS_ENDPOINT_URL");
-	if (ep)
-		snprintf(c->url, sizeof c->url, "%s", ep);
-	else
-		snprintf(c->url, sizeof c->url, "https://%s.%s.amazonaws.com", svc->host_prefix,
-			 c->region);
-	size_t n = strlen(c->url);
-	while (n && c->url[n - 1] == '/')
-		c->url[--n] = '\0';
-	const char *h = strstr(c->url, "://");
-	if (!h)
-		return kl_errbuf_set(eb, KL_EINVAL, "bad %s endpoint URL '%s'", svc->name, c->url);
-	snprintf(c->host, sizeof c->host, "%.*s", (int)strcspn(h + 3, "/"), h + 3);
+	int rc = kl_aws_endpoint_resolve(&c->ep, &c->env, region, svc->endpoint_env,
+					 svc->host_prefix, svc->name, eb);
+	if (rc)
+		return rc;
 	struct kl_http_opts ho = {0};
 	ho.timeout_ms = 30000;
 	if (!(c->http = kl_http_new(&ho, eb)))
@@ -113,7 +124,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	}
 	char target[128];
 	snprintf(target, sizeof target, "%s.%s", c->svc->target_prefix, c->op);
-	struct kl_sigv4_header sh[3] = {{"Host", c->host},
+	struct kl_sigv4_header sh[3] = {{"Host", c->ep.host},
 					{"Content-Type", c->content_type},
 					{"X-Amz-Target", target}};
 	struct kl_sigv4_request sr = {0};
@@ -123,7 +134,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	sr.n_headers = 3;
 	sr.payload = c->body;
 	sr.payload_len = c->body_len;
-	sr.region = c->region;
+	sr.region = c->ep.region;
 	sr.service = c->svc->signing_name;
 	sr.access_key_id = cr.access_key_id;
 	sr.secret_access_key = cr.secret_access_key;
@@ -147,7 +158,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	for (size_t i = 0; i < res.n_add; i++)
 		hh[nh++] = (struct kl_http_header){res.add[i].name, res.add[i].value};
 	hh[nh++] = (struct kl_http_header){"Authorization", res.authz.data};
-	struct kl_http_req req = {"POST", c->url, hh, nh, c->body, c->body_len};
+	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body, c->body_len};
 	kl_errbuf_clear(&eb);
 	rc = kl_http_request(c->http, &req, &c->resp, &eb);
 	kl_sigv4_result_cleanup(&res);
@@ -167,7 +178,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		*retry_after_ms = (unsigned)atoi(c->resp.retry_after) * 1000;
 	kl_errbuf_clear(&c->err);
 	if (c->resp.net != KL_NET_OK)
-		kl_errbuf_set(&c->err, KL_ERETRY, "%s %s at %s: %s", svc, c->op, c->url, eb.msg);
+		kl_errbuf_set(&c->err, KL_ERETRY, "%s %s at %s: %s", svc, c->op, c->ep.url, eb.msg);
 	else
 		kl_errbuf_set(&c->err, KL_EREMOTE, "%s %s: HTTP %d %s: %s", svc, c->op,
 			      c->resp.status, c->last.code[0] ? c->last.code : "(no code)",

@@ -28,6 +28,23 @@
 
 #include <pthread.h>
 
+/* Where one service's requests go (also used by the awsQuery client,
+ * aws/cloudwatch.h), as the SDKs choose it: region explicit,
+ * else AWS_REGION, else AWS_DEFAULT_REGION; URL endpoint_env, else
+ * AWS_ENDPOINT_URL, else https://<host_prefix>.<region>.amazonaws.com, its
+ * trailing '/'s dropped; host = the URL's host[:port] (SigV4's Host). */
+struct kl_aws_endpoint {
+	char url[512];
+	char host[256];
+	char region[64];
+};
+
+/* name is for messages ("bad Glue endpoint URL"); KL_EINVAL without a
+ * region or with a URL that has no "://". */
+int kl_aws_endpoint_resolve(struct kl_aws_endpoint *ep, const struct kl_aws_env *env,
+			    const char *region, const char *endpoint_env,
+			    const char *host_prefix, const char *name, struct kl_errbuf *eb);
+
 /* What tells one service from another; static strings. */
 struct kl_aws_json_service {
 	const char *name;	   /* for messages: "Glue" */
@@ -45,9 +62,7 @@ struct kl_aws_json {
 	struct kl_cred_chain *shared_creds; /* borrowed: one chain for the process */
 	pthread_mutex_t *shared_mu;	    /* guards shared_creds */
 	struct kl_aws_env env;
-	char url[512];
-	char host[256];
-	char region[64];
+	struct kl_aws_endpoint ep;
 	struct kl_rng rng;
 	struct kl_retry_policy policy;
 	struct kl_http_resp resp; /* last response; body = JSON on success */

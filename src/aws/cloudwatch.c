@@ -1,7 +1,7 @@
 /* cloudwatch.c — see cloudwatch.h. Protocol: awsQuery (botocore model
  * monitoring-2010-08-01), operation PutMetricData. */
 #include "aws/cloudwatch.h"
-#include "aws/kinesis.h" /* kl_aws_region */
+#include "aws/json_rpc.h" /* kl_aws_endpoint_resolve */
 #include "aws/sigv4.h"
 
 #include <stdio.h>
@@ -17,25 +17,10 @@ int kl_cloudwatch_init(struct kl_cloudwatch *c, const char *region, struct kl_er
 	kl_buf_init(&c->body, 8u << 20);
 	kl_http_resp_init(&c->resp, 1u << 20);
 	c->env = kl_aws_env_process();
-	const char *r = kl_aws_region(&c->env, region);
-	if (!r)
-		return kl_errbuf_set(eb, KL_EINVAL,
-				     "no AWS region: set AWS_REGION or pass --region");
-	snprintf(c->region, sizeof c->region, "%s", r);
-	const char *ep = kl_aws_env_get(&c->env, "AWS_ENDPOINT_URL_CLOUDWATCH");
-	if (!ep)
-		ep = kl_aws_env_get(&c->env, "AWS_ENDPOINT_URL");
-	if (ep)
-		snprintf(c->url, sizeof c->url, "%s", ep);
-	else
-		snprintf(c->url, sizeof c->url, "https://monitoring.%s.amazonaws.com", c->region);
-	size_t n = strlen(c->url);
-	while (n && c->url[n - 1] == '/')
-		c->url[--n] = '\0';
-	const char *h = strstr(c->url, "://");
-	if (!h)
-		return kl_errbuf_set(eb, KL_EINVAL, "bad CloudWatch endpoint URL '%s'", c->url);
-	snprintf(c->host, sizeof c->host, "%.*s", (int)strcspn(h + 3, "/"), h + 3);
+	int rc = kl_aws_endpoint_resolve(&c->ep, &c->env, region, "AWS_ENDPOINT_URL_CLOUDWATCH",
+					 "monitoring", "CloudWatch", eb);
+	if (rc)
+		return rc;
 	struct kl_http_opts ho = {0};
 	ho.timeout_ms = 10000;
 	ho.connect_timeout_ms = 3000;
@@ -114,7 +99,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		kl_errbuf_set(&c->err, rc, "CloudWatch PutMetricData: credentials: %s", eb.msg);
 		return rc == KL_ERETRY ? rc : KL_EAUTH;
 	}
-	struct kl_sigv4_header sh[2] = {{"Host", c->host}, {"Content-Type", FORM_TYPE}};
+	struct kl_sigv4_header sh[2] = {{"Host", c->ep.host}, {"Content-Type", FORM_TYPE}};
 	struct kl_sigv4_request sr = {0};
 	sr.method = "POST";
 	sr.path = "/";
@@ -122,7 +107,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	sr.n_headers = 2;
 	sr.payload = c->body.data;
 	sr.payload_len = c->body.len;
-	sr.region = c->region;
+	sr.region = c->ep.region;
 	sr.service = "monitoring";
 	sr.access_key_id = cr.access_key_id;
 	sr.secret_access_key = cr.secret_access_key;
@@ -144,7 +129,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	for (size_t i = 0; i < res.n_add; i++)
 		hh[nh++] = (struct kl_http_header){res.add[i].name, res.add[i].value};
 	hh[nh++] = (struct kl_http_header){"Authorization", res.authz.data};
-	struct kl_http_req req = {"POST", c->url, hh, nh, c->body.data, c->body.len};
+	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body.data, c->body.len};
 	kl_errbuf_clear(&eb);
 	rc = kl_http_request(c->http, &req, &c->resp, &eb);
 	kl_sigv4_result_cleanup(&res);
@@ -156,7 +141,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	if (c->resp.net == KL_NET_OK && c->resp.status == 200)
 		return KL_OK;
 	if (c->resp.net != KL_NET_OK) {
-		kl_errbuf_set(&c->err, KL_ERETRY, "CloudWatch PutMetricData at %s: %s", c->url,
+		kl_errbuf_set(&c->err, KL_ERETRY, "CloudWatch PutMetricData at %s: %s", c->ep.url,
 			      eb.msg);
 		return kl_retry_classify(c->resp.net, 0, NULL);
 	}

@@ -6,7 +6,8 @@
  * &MetricData.member.N.MetricName=...), which every CloudWatch endpoint and
  * moto_server accept. SigV4 with service "monitoring". Endpoint:
  * AWS_ENDPOINT_URL_CLOUDWATCH, else AWS_ENDPOINT_URL, else
- * https://monitoring.<region>.amazonaws.com, as the SDKs pick it.
+ * https://monitoring.<region>.amazonaws.com, as the SDKs pick it
+ * (kl_aws_endpoint_resolve, shared with the JSON clients, aws/json_rpc.h).
  *
  * One `struct kl_cloudwatch` per thread: it owns an HTTP handle, a
  * credential chain (the same provider chain as every AWS client here), a
@@ -20,6 +21,7 @@
 
 #include "aws/credentials.h"
 #include "aws/http.h"
+#include "aws/json_rpc.h" /* struct kl_aws_endpoint */
 #include "aws/retry.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -46,9 +48,7 @@ struct kl_cloudwatch {
 	struct kl_http *http;
 	struct kl_cred_chain creds;
 	struct kl_aws_env env;
-	char url[512];
-	char host[256];
-	char region[64];
+	struct kl_aws_endpoint ep; /* AWS_ENDPOINT_URL_CLOUDWATCH, monitoring.<region> */
 	struct kl_rng rng;
 	struct kl_retry_policy policy; /* 3 attempts, 100 ms base, 2 s cap */
 	struct kl_http_resp resp;

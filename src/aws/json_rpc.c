@@ -2,13 +2,47 @@
  * (Content-Type application/x-amz-json-1.1 or -1.0, X-Amz-Target
  * "<prefix>.<Operation>"). */
 #include "aws/json_rpc.h"
-#include "aws/kinesis.h" /* kl_aws_region */
 #include "aws/sigv4.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+const char *kl_aws_region(const struct kl_aws_env *env, const char *explicit_region)
+{
+	if (explicit_region && *explicit_region)
+		return explicit_region;
+	const char *r = kl_aws_env_get(env, "AWS_REGION");
+	return r ? r : kl_aws_env_get(env, "AWS_DEFAULT_REGION");
+}
+
+int kl_aws_endpoint_resolve(struct kl_aws_endpoint *ep, const struct kl_aws_env *env,
+			    const char *region, const char *endpoint_env,
+			    const char *host_prefix, const char *name, struct kl_errbuf *eb)
+{
+	const char *r = kl_aws_region(env, region);
+	if (!r)
+		return kl_errbuf_set(eb, KL_EINVAL,
+				     "no AWS region: set AWS_REGION or pass --region");
+	snprintf(ep->region, sizeof ep->region, "%s", r);
+	const char *u = kl_aws_env_get(env, endpoint_env);
+	if (!u)
+		u = kl_aws_env_get(env, "AWS_ENDPOINT_URL");
+	if (u)
+		snprintf(ep->url, sizeof ep->url, "%s", u);
+	else
+		snprintf(ep->url, sizeof ep->url, "https://%s.%s.amazonaws.com", host_prefix,
+			 ep->region);
+	size_t n = strlen(ep->url);
+	while (n && ep->url[n - 1] == '/')
+		ep->url[--n] = '\0';
+	const char *h = strstr(ep->url, "://");
+	if (!h)
+		return kl_errbuf_set(eb, KL_EINVAL, "bad %s endpoint URL '%s'", name, ep->url);
+	snprintf(ep->host, sizeof ep->host, "%.*s", (int)strcspn(h + 3, "/"), h + 3);
+	return KL_OK;
+}
 
 int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *svc,
 		     const char *region, struct kl_errbuf *eb)
@@ -18,26 +52,10 @@ int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *sv
 	snprintf(c->content_type, sizeof c->content_type, "application/x-amz-json-%s",
 		 svc->json_version ? svc->json_version : "1.1");
 	c->env = kl_aws_env_process();
-	const char *r = kl_aws_region(&c->env, region);
-	if (!r)
-		return kl_errbuf_set(eb, KL_EINVAL,
-				     "no AWS region: set AWS_REGION or pass --region");
-	snprintf(c->region, sizeof c->region, "%s", r);
-	const char *ep = kl_aws_env_get(&c->env, svc->endpoint_env);
-	if (!ep)
-		ep = kl_aws_env_get(&c->env, "AWS_ENDPOINT_URL");
-	if (ep)
-		snprintf(c->url, sizeof c->url, "%s", ep);
-	else
-		snprintf(c->url, sizeof c->url, "https://%s.%s.amazonaws.com", svc->host_prefix,
-			 c->region);
-	size_t n = strlen(c->url);
-	while (n && c->url[n - 1] == '/')
-		c->url[--n] = '\0';
-	const char *h = strstr(c->url, "://");
-	if (!h)
-		return kl_errbuf_set(eb, KL_EINVAL, "bad %s endpoint URL '%s'", svc->name, c->url);
-	snprintf(c->host, sizeof c->host, "%.*s", (int)strcspn(h + 3, "/"), h + 3);
+	int rc = kl_aws_endpoint_resolve(&c->ep, &c->env, region, svc->endpoint_env,
+					 svc->host_prefix, svc->name, eb);
+	if (rc)
+		return rc;
 	struct kl_http_opts ho = {0};
 	ho.timeout_ms = 30000;
 	if (!(c->http = kl_http_new(&ho, eb)))
@@ -60,6 +78,35 @@ void kl_aws_json_cleanup(struct kl_aws_json *c)
 	c->svc = NULL;
 }
 
+void kl_aws_json_share_creds(struct kl_aws_json *c, struct kl_cred_chain *chain,
+			     pthread_mutex_t *mu)
+{
+	c->shared_creds = chain;
+	c->shared_mu = mu;
+}
+
+/* The client's own chain, or the shared one under its mutex. */
+static int creds_get(struct kl_aws_json *c, struct kl_aws_creds *cr, struct kl_errbuf *eb)
+{
+	if (!c->shared_creds)
+		return kl_cred_chain_get(&c->creds, time(NULL), cr, eb);
+	pthread_mutex_lock(c->shared_mu);
+	int rc = kl_cred_chain_get(c->shared_creds, time(NULL), cr, eb);
+	pthread_mutex_unlock(c->shared_mu);
+	return rc;
+}
+
+static void creds_expire(struct kl_aws_json *c)
+{
+	if (!c->shared_creds) {
+		kl_cred_chain_expire(&c->creds);
+		return;
+	}
+	pthread_mutex_lock(c->shared_mu);
+	kl_cred_chain_expire(c->shared_creds);
+	pthread_mutex_unlock(c->shared_mu);
+}
+
 /* Sign and send one attempt; the classification decides about retrying. */
 static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 {
@@ -69,7 +116,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	struct kl_aws_creds cr;
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	int rc = kl_cred_chain_get(&c->creds, time(NULL), &cr, &eb);
+	int rc = creds_get(c, &cr, &eb);
 	if (rc) {
 		kl_errbuf_clear(&c->err);
 		kl_errbuf_set(&c->err, rc, "%s %s: credentials: %s", svc, c->op, eb.msg);
@@ -77,7 +124,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	}
 	char target[128];
 	snprintf(target, sizeof target, "%s.%s", c->svc->target_prefix, c->op);
-	struct kl_sigv4_header sh[3] = {{"Host", c->host},
+	struct kl_sigv4_header sh[3] = {{"Host", c->ep.host},
 					{"Content-Type", c->content_type},
 					{"X-Amz-Target", target}};
 	struct kl_sigv4_request sr = {0};
@@ -87,7 +134,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	sr.n_headers = 3;
 	sr.payload = c->body;
 	sr.payload_len = c->body_len;
-	sr.region = c->region;
+	sr.region = c->ep.region;
 	sr.service = c->svc->signing_name;
 	sr.access_key_id = cr.access_key_id;
 	sr.secret_access_key = cr.secret_access_key;
@@ -111,7 +158,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	for (size_t i = 0; i < res.n_add; i++)
 		hh[nh++] = (struct kl_http_header){res.add[i].name, res.add[i].value};
 	hh[nh++] = (struct kl_http_header){"Authorization", res.authz.data};
-	struct kl_http_req req = {"POST", c->url, hh, nh, c->body, c->body_len};
+	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body, c->body_len};
 	kl_errbuf_clear(&eb);
 	rc = kl_http_request(c->http, &req, &c->resp, &eb);
 	kl_sigv4_result_cleanup(&res);
@@ -131,14 +178,14 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		*retry_after_ms = (unsigned)atoi(c->resp.retry_after) * 1000;
 	kl_errbuf_clear(&c->err);
 	if (c->resp.net != KL_NET_OK)
-		kl_errbuf_set(&c->err, KL_ERETRY, "%s %s at %s: %s", svc, c->op, c->url, eb.msg);
+		kl_errbuf_set(&c->err, KL_ERETRY, "%s %s at %s: %s", svc, c->op, c->ep.url, eb.msg);
 	else
 		kl_errbuf_set(&c->err, KL_EREMOTE, "%s %s: HTTP %d %s: %s", svc, c->op,
 			      c->resp.status, c->last.code[0] ? c->last.code : "(no code)",
 			      c->last.message);
 	if (c->resp.net == KL_NET_OK && kl_retry_is_expired_token(c->last.code) && !c->refreshed) {
 		c->refreshed = 1; /* new credentials, then one more try */
-		kl_cred_chain_expire(&c->creds);
+		creds_expire(c);
 		return KL_ERETRY;
 	}
 	return kl_retry_classify(c->resp.net, c->resp.status, c->last.code);

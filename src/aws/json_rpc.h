@@ -6,12 +6,14 @@
  * only in that header.
  *
  * One `struct kl_aws_json` per thread: it owns an HTTP handle (connection
- * reuse), a credential chain (the SDKs' order, aws/credentials.h), a retry
- * policy and the last response. kl_aws_json_call() signs with SigV4 for the
- * client's service, retries throttling, 5xx and network errors with
- * full-jitter backoff (aws/retry.h), renews expired credentials once, and
- * fails fast on auth/validation errors with AWS's code and message in
- * c->err followed by the number of attempts. Endpoint, as the SDKs choose
+ * reuse), a credential chain (the SDKs' order, aws/credentials.h) unless it
+ * borrows one shared by the process (kl_aws_json_share_creds), a retry
+ * policy (callers may change it after init) and the last response.
+ * kl_aws_json_call() signs with SigV4 for the client's service, retries
+ * throttling, 5xx and network errors with full-jitter backoff
+ * (aws/retry.h), renews expired credentials once (in the shared chain when
+ * there is one), and fails fast on auth/validation errors with AWS's code
+ * and message in c->err followed by the number of attempts. Endpoint, as the SDKs choose
  * it: AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL, else
  * https://<host prefix>.<region>.amazonaws.com.
  */
@@ -23,6 +25,25 @@
 #include "aws/retry.h"
 #include "core/buf.h"
 #include "core/err.h"
+
+#include <pthread.h>
+
+/* Where one service's requests go (also used by the awsQuery client,
+ * aws/cloudwatch.h), as the SDKs choose it: region explicit,
+ * else AWS_REGION, else AWS_DEFAULT_REGION; URL endpoint_env, else
+ * AWS_ENDPOINT_URL, else https://<host_prefix>.<region>.amazonaws.com, its
+ * trailing '/'s dropped; host = the URL's host[:port] (SigV4's Host). */
+struct kl_aws_endpoint {
+	char url[512];
+	char host[256];
+	char region[64];
+};
+
+/* name is for messages ("bad Glue endpoint URL"); KL_EINVAL without a
+ * region or with a URL that has no "://". */
+int kl_aws_endpoint_resolve(struct kl_aws_endpoint *ep, const struct kl_aws_env *env,
+			    const char *region, const char *endpoint_env,
+			    const char *host_prefix, const char *name, struct kl_errbuf *eb);
 
 /* What tells one service from another; static strings. */
 struct kl_aws_json_service {
@@ -37,11 +58,11 @@ struct kl_aws_json_service {
 struct kl_aws_json {
 	const struct kl_aws_json_service *svc;
 	struct kl_http *http;
-	struct kl_cred_chain creds;
+	struct kl_cred_chain creds;	    /* its own, unless shared_creds is set */
+	struct kl_cred_chain *shared_creds; /* borrowed: one chain for the process */
+	pthread_mutex_t *shared_mu;	    /* guards shared_creds */
 	struct kl_aws_env env;
-	char url[512];
-	char host[256];
-	char region[64];
+	struct kl_aws_endpoint ep;
 	struct kl_rng rng;
 	struct kl_retry_policy policy;
 	struct kl_http_resp resp; /* last response; body = JSON on success */
@@ -55,10 +76,20 @@ struct kl_aws_json {
 	int refreshed;
 };
 
+/* Resolve the region the way the SDKs do (explicit, AWS_REGION,
+ * AWS_DEFAULT_REGION); NULL if none. */
+const char *kl_aws_region(const struct kl_aws_env *env, const char *explicit_region);
+
 /* region NULL: AWS_REGION, else AWS_DEFAULT_REGION. */
 int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *svc,
 		     const char *region, struct kl_errbuf *eb);
 void kl_aws_json_cleanup(struct kl_aws_json *c);
+
+/* Use a chain shared with other clients and stores (under mu) instead of
+ * the client's own: one credential resolution (one STS AssumeRole) per
+ * process, not one per client. Both must outlive the client. */
+void kl_aws_json_share_creds(struct kl_aws_json *c, struct kl_cred_chain *chain,
+			     pthread_mutex_t *mu);
 
 /* POST <target prefix>.<op>; KL_OK leaves the JSON answer in c->resp.body,
  * an error leaves AWS's code in c->last.code and one line in c->err. */

@@ -1,7 +1,7 @@
 /* cmd_catalog.c — see cmd_catalog.h. */
 #include "cli/cmd_catalog.h"
 #include "aws/glue.h"
-#include "aws/kinesis.h" /* kl_aws_region */
+#include "aws/json_rpc.h" /* kl_aws_region */
 #include "catalog/catalog.h"
 #include "catalog/lake.h"
 #include "config/opts.h"

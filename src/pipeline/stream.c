@@ -172,11 +172,11 @@ static int list_shards(struct stream_run *r, struct kl_kinesis *k, struct kl_err
 		if (rc)
 			break;
 		if ((rc = kl_kinesis_call(k, "ListShards", req.data, req.len))) {
-			kl_errbuf_set(eb, rc, "%s", k->err.msg);
+			kl_errbuf_set(eb, rc, "%s", k->c.err.msg);
 			break;
 		}
-		const char *b = k->resp.body.data;
-		size_t n = k->resp.body.len;
+		const char *b = k->c.resp.body.data;
+		size_t n = k->c.resp.body.len;
 		struct kl_json_member m, s, f;
 		if (kl_json_parse(b, n, 32, NULL, NULL) || !kl_json_object_get(b, n, "Shards", &m)) {
 			rc = kl_errbuf_set(eb, KL_EPARSE, "ListShards: unexpected response");

@@ -90,9 +90,9 @@ static int get_iterator(struct src_kinesis *s)
 	if (rc)
 		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
 	if ((rc = kl_kinesis_call(&s->k, "GetShardIterator", b->data, b->len)))
-		return kl_errbuf_set(&s->base.err, rc, "%s", s->k.err.msg);
+		return kl_errbuf_set(&s->base.err, rc, "%s", s->k.c.err.msg);
 	struct kl_json_member m;
-	const struct kl_buf *body = &s->k.resp.body;
+	const struct kl_buf *body = &s->k.c.resp.body;
 	if (kl_json_parse(body->data, body->len, 16, NULL, NULL) ||
 	    !kl_json_object_get(body->data, body->len, "ShardIterator", &m) ||
 	    m.type != KL_JSON_STRING || m.val_len - 2 >= sizeof s->iterator)
@@ -117,19 +117,19 @@ static int get_records(struct src_kinesis *s)
 		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
 	s->last_call_ms = kl_mono_ms();
 	rc = kl_kinesis_call(&s->k, "GetRecords", s->req.data, s->req.len);
-	if (rc && !strcmp(s->k.last.code, "ExpiredIteratorException")) {
+	if (rc && !strcmp(s->k.c.last.code, "ExpiredIteratorException")) {
 		s->have_iterator = 0; /* renew from the last sequence number read */
 		return KL_OK;
 	}
 	if (rc)
-		return kl_errbuf_set(&s->base.err, rc, "%s", s->k.err.msg);
+		return kl_errbuf_set(&s->base.err, rc, "%s", s->k.c.err.msg);
 	/* Pace the shard to its read limits: 5 calls/s, and a response of B
 	 * bytes of data (3/4 of the base64 body) spends B / 2 MB/s. A 10 MB
 	 * answer thus waits 5 s, as Kinesis would otherwise refuse the calls. */
-	int64_t data_ms = (int64_t)(s->k.resp.body.len / 4 * 3) * 1000 / READ_BYTES_PER_S;
+	int64_t data_ms = (int64_t)(s->k.c.resp.body.len / 4 * 3) * 1000 / READ_BYTES_PER_S;
 	s->gap_ms = data_ms > MIN_CALL_GAP_MS ? data_ms : MIN_CALL_GAP_MS;
 	kl_buf_reset(&s->batch);
-	if (kl_buf_append(&s->batch, s->k.resp.body.data, s->k.resp.body.len))
+	if (kl_buf_append(&s->batch, s->k.c.resp.body.data, s->k.c.resp.body.len))
 		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
 	const char *b = s->batch.data;
 	size_t n = s->batch.len;

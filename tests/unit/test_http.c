@@ -209,8 +209,8 @@ int main(void)
 		int krc = kl_kinesis_call(&k, "ExpiredOnce", "{}", 2);
 		CHECK_EQ_INT(krc, 0);
 		if (krc)
-			fprintf(stderr, "kinesis: %s\n", k.err.msg);
-		CHECK(k.resp.body.len && strstr(k.resp.body.data, "\"tokens\":[\"tok1\",\"tok2\"]"));
+			fprintf(stderr, "kinesis: %s\n", k.c.err.msg);
+		CHECK(k.c.resp.body.len && strstr(k.c.resp.body.data, "\"tokens\":[\"tok1\",\"tok2\"]"));
 		kl_kinesis_cleanup(&k);
 	}
 

@@ -434,6 +434,10 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	r.st = st;
 	r.eb = eb;
 	r.t0 = kl_mono_ns();
+	/* a store or source may outlive the run (a warm Lambda keeps its store):
+	 * the run's bytes are what it adds to their counters */
+	const uint64_t in0 = x->source->bytes_read, out0 = x->store->bytes_committed;
+	r.pub.bytes_in = in0;
 	kl_event_init(&r.ev);
 	kl_buf_init(&r.key, 0);
 	/* --memory-limit covers the partition buffers plus the fixed costs: the
@@ -458,8 +462,8 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	if (kl_writer_join(&r.w) && !rc)
 		rc = eb->code ? eb->code : KL_EIO;
 	publish(&r);
-	st->bytes_in = r.src->bytes_read;
-	st->bytes_out = x->store->bytes_committed;
+	st->bytes_in = r.src->bytes_read - in0;
+	st->bytes_out = x->store->bytes_committed - out0;
 	st->seconds = (double)(kl_mono_ns() - r.t0) / 1e9;
 	kl_writer_cleanup(&r.w);
 	kl_parts_cleanup(&r.parts);

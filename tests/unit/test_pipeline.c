@@ -291,6 +291,8 @@ static void count_stored(const struct fake_store *s, int *times)
 }
 
 /* One run over the input with the state in `dir`. */
+static struct kl_ingest_stats last_st; /* of the last run() that ran the pipeline */
+
 static int run(struct fake_store *store, const char *dir, int *already_done)
 {
 	struct kl_ingest_opts o;
@@ -325,8 +327,10 @@ static int run(struct fake_store *store, const char *dir, int *already_done)
 	    .input_size = input.len,
 	};
 	struct kl_ingest_stats st;
-	if (!*already_done)
+	if (!*already_done) {
 		rc = kl_pipeline_run(&o, &parts, &st, &eb);
+		last_st = st;
+	}
 	if (rc)
 		CHECK(eb.code != 0 && strstr(eb.msg, "fails (test)"));
 	kl_encoder_free(data_enc);
@@ -409,8 +413,13 @@ int main(void)
 		CHECK(run(&s, dir, &done) != 0);
 		check_state_claims(&s, dir, n);
 		s.fail_at = 0;
+		uint64_t before = s.base.bytes_committed;
 		CHECK_EQ_INT(run(&s, dir, &done), 0);
 		CHECK_EQ_INT(done, 0);
+		/* a run's bytes_out is what it wrote, not the store's lifetime total
+		 * (a warm Lambda keeps its store across batches) */
+		CHECK(before > 0 || n == 1);
+		CHECK(last_st.bytes_out == s.base.bytes_committed - before);
 		check_exactly_once(&s, "fail at commit", n);
 		CHECK_EQ_INT(run(&s, dir, &done), 0);
 		CHECK_EQ_INT(done, 1);

@@ -59,7 +59,8 @@ time_t kl_aws_parse_time(const char *s)
 
 static int copy_field(char *dst, size_t cap, const char *s, size_t n)
 {
-	if (n == 0 || n >= cap)
+	/* a NUL inside would cut the value short: an empty or truncated key */
+	if (n == 0 || n >= cap || memchr(s, '\0', n))
 		return KL_EPARSE;
 	memcpy(dst, s, n);
 	dst[n] = '\0';

@@ -12,24 +12,8 @@
 if [ "${KL_ASAN:-0}" = 1 ]; then DRV=$ROOT/build-asan/tests/test_store_s3
 else DRV=$ROOT/build/tests/test_store_s3; fi
 [ -x "$DRV" ] || fail "missing $DRV (run make)"
-command -v moto_server >/dev/null || fail "moto_server not installed"
-command -v aws >/dev/null || fail "aws CLI not installed"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-MOTO=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
-
-mkdir -p "$T/home"
-export HOME=$T/home AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
+start_moto
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_REGION || true
 EP=(--endpoint-url "http://127.0.0.1:$MOTO")
 aws "${EP[@]}" s3 mb s3://bkt >/dev/null || fail "create bucket"
 head -c 41943040 /dev/urandom >"$T/big"

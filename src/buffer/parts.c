@@ -11,17 +11,20 @@ void kl_parts_init(struct kl_parts *t, size_t max_file_bytes, size_t memory_limi
 	t->max_file_bytes = max_file_bytes;
 	t->memory_limit = memory_limit;
 	t->flush_interval_ns = flush_interval_ns;
+	t->block_bytes = KL_BLOCK_BYTES;
 }
 
 void kl_parts_cleanup(struct kl_parts *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		kl_buf_cleanup(&t->v[i]->data);
+		kl_blocks_cleanup(&t->v[i]->sealed);
 		free(t->v[i]->key);
 		free(t->v[i]);
 	}
 	free(t->v);
 	free(t->index);
+	kl_blocks_zctx_cleanup(&t->zctx);
 	memset(t, 0, sizeof *t);
 }
 
@@ -77,6 +80,7 @@ struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n)
 	p->key_len = n;
 	p->hash = h;
 	kl_buf_init(&p->data, 0);
+	kl_blocks_init(&p->sealed);
 	t->v[t->n++] = p;
 	size_t s = h & t->index_mask;
 	while (t->index[s])
@@ -93,8 +97,13 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 	}
 	p->last_pos = pos;
 	p->count++;
-	t->mem += p->data.cap - p->accounted;
-	p->accounted = p->data.cap;
+	/* a full tail becomes a sealed block; on ENOMEM it stays raw, still counted */
+	if (t->block_bytes && p->data.len >= t->block_bytes &&
+	    !kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len))
+		kl_buf_shrink(&p->data, 2 * t->block_bytes); /* a long record's room goes */
+	size_t held = kl_blocks_mem(&p->sealed) + p->data.cap;
+	t->mem += held - p->accounted;
+	p->accounted = held;
 }
 
 struct kl_part *kl_parts_next_flush(struct kl_parts *t, int64_t now_ns, int all)
@@ -104,10 +113,10 @@ struct kl_part *kl_parts_next_flush(struct kl_parts *t, int64_t now_ns, int all)
 		struct kl_part *p = t->v[i];
 		if (!p->count)
 			continue;
-		if (all || p->data.len >= t->max_file_bytes ||
+		if (all || kl_part_bytes(p) >= t->max_file_bytes ||
 		    now_ns - p->first_ns >= t->flush_interval_ns)
 			return p;
-		if (!largest || p->data.len > largest->data.len)
+		if (!largest || p->accounted > largest->accounted)
 			largest = p;
 	}
 	if (largest && t->mem > t->memory_limit)
@@ -143,9 +152,11 @@ int kl_parts_ms_until_due(const struct kl_parts *t, int64_t now_ns)
 	return best > 60000 ? 60000 : (int)best;
 }
 
-void kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_buf *out)
+void kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *out)
 {
-	*out = p->data;
+	*out = p->sealed;
+	out->tail = p->data;
+	kl_blocks_init(&p->sealed);
 	kl_buf_init(&p->data, 0);
 	p->stored_upto = p->last_pos;
 	p->has_stored = 1;

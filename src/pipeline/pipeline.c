@@ -97,7 +97,7 @@ static struct kl_writer_job *job_build(struct run *r)
 			snprintf(it->stem, sizeof it->stem, "%s-%014" PRIu64, r->x->file_prefix,
 				 it->first_pos);
 		it->last_pos = p->last_pos;
-		j->bytes += p->data.cap;
+		j->bytes += p->accounted;
 		kl_parts_detach(&r->parts, p, &it->data);
 	}
 	r->nbatch = 0;
@@ -440,9 +440,10 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	r.pub.bytes_in = in0;
 	kl_event_init(&r.ev);
 	kl_buf_init(&r.key, 0);
-	/* --memory-limit covers the partition buffers plus the fixed costs: the
-	 * dedup window (24 bytes per slot), the reader's window, and for Parquet
-	 * the encoder's working copy of the partition being written. */
+	/* --memory-limit covers the partition buffers (compressed blocks plus
+	 * raw tails, buffer/parts.h) plus the fixed costs: the dedup window (24
+	 * bytes per slot), the reader's window, and for Parquet the writer's
+	 * unpacked copy of the partition being written and the encoder's work. */
 	size_t fixed = o->dedup_window * 24 + (8u << 20);
 	size_t budget = o->memory_limit > fixed ? o->memory_limit - fixed : o->memory_limit / 4;
 	if (o->format == KL_FORMAT_PARQUET)

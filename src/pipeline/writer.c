@@ -6,6 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+/* the working buffer is released after a job when it grew past this */
+#define WORK_KEEP (16u << 20)
+
 #define ADD(counter, v) atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
 
 struct piece_ctx {
@@ -26,11 +29,36 @@ static int encode_spilled(struct kl_writer *w, struct kl_encoder *enc,
 	if (!enc->ops->begin)
 		return kl_errbuf_set(w->eb, KL_EINVAL, "the dead-letter encoder cannot stream");
 	struct piece_ctx c = {enc, w->eb};
-	uint64_t total = it->data.len + kl_deadletter_spill_tail_len(it->spill.len);
+	uint64_t total = kl_blocks_len(&it->data) + kl_deadletter_spill_tail_len(it->spill.len);
 	int rc = enc->ops->begin(enc, total, kl_store_write_cb, f);
-	rc = rc ? rc : enc->ops->write(enc, it->data.data, it->data.len, w->eb);
+	rc = rc ? rc : kl_blocks_each(&it->data, &w->zctx, &w->work, write_piece, &c, w->eb);
 	rc = rc ? rc : kl_deadletter_stream_spill(&it->spill, write_piece, &c, w->eb);
 	return rc ? rc : enc->ops->end(enc, w->eb);
+}
+
+/* The item's records as one body: the tail itself when nothing was sealed;
+ * else, for an encoder that takes a body in pieces (JSON lines), block by
+ * block through one block's worth of `work`; else (Parquet) every block
+ * unpacked, in order, into `work`. */
+static int encode_item(struct kl_writer *w, struct kl_encoder *enc,
+		       const struct kl_writer_item *it, struct kl_store_file *f)
+{
+	const struct kl_blocks *b = &it->data;
+	if (!b->n)
+		return enc->ops->encode(enc, b->tail.data, b->tail.len, it->count,
+					kl_store_write_cb, f, w->eb);
+	int rc;
+	if (enc->ops->begin) {
+		struct piece_ctx c = {enc, w->eb};
+		rc = enc->ops->begin(enc, kl_blocks_len(b), kl_store_write_cb, f);
+		rc = rc ? rc : kl_blocks_each(b, &w->zctx, &w->work, write_piece, &c, w->eb);
+		return rc ? rc : enc->ops->end(enc, w->eb);
+	}
+	kl_buf_reset(&w->work);
+	if ((rc = kl_blocks_flatten(b, &w->zctx, &w->work, w->eb)))
+		return rc;
+	return enc->ops->encode(enc, w->work.data, w->work.len, it->count, kl_store_write_cb, f,
+				w->eb);
 }
 
 static int write_item(struct kl_writer *w, const struct kl_writer_item *it)
@@ -48,8 +76,7 @@ static int write_item(struct kl_writer *w, const struct kl_writer_item *it)
 	if (it->spill.fd >= 0)
 		rc = encode_spilled(w, enc, it, f);
 	else
-		rc = enc->ops->encode(enc, it->data.data, it->data.len, it->count,
-				      kl_store_write_cb, f, w->eb);
+		rc = encode_item(w, enc, it, f);
 	if (rc) {
 		store->ops->abort(f);
 		return kl_errbuf_set(w->eb, rc, "%s",
@@ -122,7 +149,7 @@ static void job_free(struct kl_writer *w, struct kl_writer_job *j)
 		if (w->cp->ops->file)
 			w->cp->ops->file(w->cp, it->first_pos, it->last_pos, it->count,
 					 it->durable);
-		kl_buf_cleanup(&it->data);
+		kl_blocks_cleanup(&it->data);
 		kl_spill_close(&it->spill);
 	}
 	free(j->items);
@@ -142,6 +169,8 @@ static void *writer_main(void *arg)
 		int failed = w->failed;
 		pthread_mutex_unlock(&w->mu);
 		int rc = failed ? KL_OK : run_job(w, j);
+		if (w->work.cap > WORK_KEEP)
+			kl_buf_shrink(&w->work, WORK_KEEP);
 		pthread_mutex_lock(&w->mu);
 		if (rc)
 			w->failed = 1; /* later jobs are dropped: their data stays in the input */
@@ -173,6 +202,7 @@ void kl_writer_init(struct kl_writer *w, struct kl_store *store, struct kl_encod
 	w->eb = eb;
 	w->out_published = store->bytes_committed;
 	kl_buf_init(&w->name, 0);
+	kl_buf_init(&w->work, 0);
 }
 
 int kl_writer_start(struct kl_writer *w)
@@ -237,6 +267,8 @@ void kl_writer_cleanup(struct kl_writer *w)
 	}
 	w->head = w->tail = NULL;
 	kl_buf_cleanup(&w->name);
+	kl_buf_cleanup(&w->work);
+	kl_blocks_zctx_cleanup(&w->zctx);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 }

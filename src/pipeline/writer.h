@@ -10,6 +10,13 @@
  * records stay in the input); every file's fate goes to the checkpoint's
  * file() either way.
  *
+ * An item's records come as sealed compressed blocks plus a raw tail
+ * (buffer/blocks.h); the writer unpacks them exactly, block by block into
+ * the encoder's streaming input (JSON lines), or all into one working
+ * buffer for an encoder that needs the whole body (Parquet; the buffer is
+ * kept between jobs up to WORK_KEEP bytes), so a file's bytes are what the
+ * encoder makes of the records' text.
+ *
  * Ownership: the writer owns the queued jobs and their buffers; it borrows
  * the store, the encoders and the checkpoint from start to join, and is
  * their only user meanwhile. The stats it updates are guarded by its mutex.
@@ -17,6 +24,7 @@
 #ifndef KL_PIPELINE_WRITER_H
 #define KL_PIPELINE_WRITER_H
 
+#include "buffer/blocks.h"
 #include "commit/checkpoint.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -33,7 +41,7 @@ struct kl_writer_item {
 	char stem[320];	 /* file name without extension */
 	const char *key; /* partition prefix, owned by the partition table, stable */
 	size_t key_len;
-	struct kl_buf data; /* the partition's buffered lines */
+	struct kl_blocks data; /* the partition's buffered lines (sealed blocks + tail) */
 	/* a too_large record kept whole on disk: `data` is then the head of its
 	 * dead-letter line, and the spill its raw bytes (deadletter.h) */
 	struct kl_spill spill;
@@ -70,6 +78,9 @@ struct kl_writer {
 	struct kl_errbuf *eb;
 	uint64_t out_published; /* store bytes already added to metrics */
 	struct kl_buf name;
+	/* an item's sealed blocks are unpacked into `work` for its encoder */
+	struct kl_blocks_zctx zctx;
+	struct kl_buf work;
 };
 
 /* Set up (no thread yet); the pointers are borrowed. */

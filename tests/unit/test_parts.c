@@ -1,14 +1,18 @@
-/* test_parts.c — buffer/parts: lookup, size/age/memory flush policy, and
- * that memory is given back after flushes. */
+/* test_parts.c — buffer/parts and buffer/blocks: lookup, size/age/memory
+ * flush policy, memory given back after flushes; the block buffer (append,
+ * seal, detach, iterate) round-trips every byte exactly, seals at the same
+ * places for the same records, and counts compressed bytes. */
 #include "check.h"
 #include "buffer/parts.h"
+
+#include <stdint.h>
 
 /* What the pipeline does on a flush: take the data away and free it. */
 static void flush(struct kl_parts *t, struct kl_part *p)
 {
-	struct kl_buf out;
+	struct kl_blocks out;
 	kl_parts_detach(t, p, &out);
-	kl_buf_cleanup(&out);
+	kl_blocks_cleanup(&out);
 }
 
 static void add(struct kl_parts *t, struct kl_part *p, size_t n, uint64_t pos, int64_t now)
@@ -17,6 +21,255 @@ static void add(struct kl_parts *t, struct kl_part *p, size_t n, uint64_t pos, i
 	memset(line, 'x', sizeof line);
 	kl_buf_append(&p->data, line, n);
 	kl_parts_note_append(t, p, pos, now);
+}
+
+/* A deterministic record of about 200..1200 bytes, JSON-ish and compressible
+ * like events (repeated keys, varying values), ending in '\n'. */
+static size_t make_record(char *out, size_t cap, uint64_t i)
+{
+	uint64_t x = i * 0x9E3779B97F4A7C15ull + 1;
+	x ^= x >> 29;
+	int n = snprintf(out, cap, "{\"event_uuid\":\"%016llx\",\"event_name\":\"t%llu:sub\",\"n\":%llu,\"pad\":\"",
+			 (unsigned long long)x, (unsigned long long)(i % 7), (unsigned long long)i);
+	size_t len = (size_t)n, pad = 150 + (size_t)(x % 1000);
+	for (size_t k = 0; k < pad && len + 3 < cap; k++)
+		out[len++] = (char)('a' + (x >> (k % 50)) % 26);
+	out[len++] = '"';
+	out[len++] = '}';
+	out[len++] = '\n';
+	return len;
+}
+
+/* Appends records [from, to) to p the way the pipeline does; the same bytes
+ * also go to `mirror` (the text as it was appended). */
+static void append_records(struct kl_parts *t, struct kl_part *p, uint64_t from, uint64_t to,
+			   struct kl_buf *mirror)
+{
+	char rec[2048];
+	for (uint64_t i = from; i < to; i++) {
+		size_t n = make_record(rec, sizeof rec, i);
+		kl_buf_append(&p->data, rec, n);
+		kl_buf_append(mirror, rec, n);
+		kl_parts_note_append(t, p, i, 0);
+	}
+}
+
+struct collect {
+	struct kl_buf out;
+	size_t calls;
+	int fail_at; /* fn fails on this call (1-based), 0 = never */
+};
+
+static int collect_fn(void *ctx, const void *p, size_t n)
+{
+	struct collect *c = ctx;
+	if (++c->calls == (size_t)c->fail_at)
+		return KL_EIO;
+	return kl_buf_append(&c->out, p, n);
+}
+
+/* append, seal, detach, flatten and iterate: the exact bytes come back */
+static void test_blocks_roundtrip(void)
+{
+	struct kl_parts t;
+	kl_parts_init(&t, 1 << 30, 1 << 30, (int64_t)1 << 60);
+	t.block_bytes = 4096;
+	struct kl_part *p = kl_parts_get(&t, "events/x", 8);
+	struct kl_buf mirror;
+	kl_buf_init(&mirror, 0);
+	append_records(&t, p, 0, 2000, &mirror);
+	CHECK(p->sealed.n > 100);			 /* many blocks were sealed */
+	CHECK(p->data.len < 4096);			 /* the tail is under one block */
+	CHECK_EQ_INT(kl_part_bytes(p), mirror.len); /* raw bytes are counted exactly */
+	CHECK_EQ_INT(p->count, 2000);
+	CHECK_EQ_INT(p->sealed.raw + p->data.len, mirror.len);
+	/* each sealed block is at least a block's worth of raw bytes, whole records */
+	for (size_t i = 0; i < p->sealed.n; i++)
+		CHECK(p->sealed.v[i].raw >= 4096 && p->sealed.v[i].raw < 4096 + 2048);
+	CHECK(kl_parts_full(&t, p) == 0);
+	t.max_file_bytes = (size_t)mirror.len; /* due by raw bytes, not compressed ones */
+	CHECK(kl_parts_full(&t, p));
+	CHECK(kl_parts_next_flush(&t, 0, 0) == p);
+
+	struct kl_blocks out;
+	kl_parts_detach(&t, p, &out);
+	CHECK_EQ_INT(t.mem, 0);
+	CHECK_EQ_INT(p->sealed.n, 0);
+	CHECK_EQ_INT(p->data.len, 0);
+	CHECK_EQ_INT(kl_part_bytes(p), 0);
+	CHECK_EQ_INT(p->stored_upto, 1999);
+	CHECK_EQ_INT(kl_blocks_len(&out), mirror.len);
+
+	struct kl_blocks_zctx zx = {0};
+	struct kl_errbuf eb = {0};
+	struct kl_buf flat;
+	kl_buf_init(&flat, 0);
+	kl_buf_append(&flat, "prefix", 6); /* flatten appends */
+	CHECK_EQ_INT(kl_blocks_flatten(&out, &zx, &flat, &eb), KL_OK);
+	CHECK_EQ_INT(flat.len, mirror.len + 6);
+	CHECK(flat.len == mirror.len + 6 && !memcmp(flat.data + 6, mirror.data, mirror.len));
+
+	struct collect c = {.fail_at = 0};
+	kl_buf_init(&c.out, 0);
+	struct kl_buf scratch;
+	kl_buf_init(&scratch, 0);
+	CHECK_EQ_INT(kl_blocks_each(&out, &zx, &scratch, collect_fn, &c, &eb), KL_OK);
+	CHECK_EQ_INT(c.calls, out.n + 1); /* one call per block, then the tail */
+	CHECK(c.out.len == mirror.len && !memcmp(c.out.data, mirror.data, mirror.len));
+	CHECK(scratch.cap <= 8192); /* one block at a time, not the whole body */
+	/* the callback's error stops the iteration and is returned */
+	struct collect c2 = {.fail_at = 3};
+	kl_buf_init(&c2.out, 0);
+	CHECK_EQ_INT(kl_blocks_each(&out, &zx, &scratch, collect_fn, &c2, &eb), KL_EIO);
+	CHECK_EQ_INT(c2.calls, 3);
+
+	/* the partition is reused after the detach: a new sealed series */
+	struct kl_buf mirror2;
+	kl_buf_init(&mirror2, 0);
+	append_records(&t, p, 5000, 5100, &mirror2);
+	CHECK_EQ_INT(p->first_pos, 5000);
+	struct kl_blocks out2;
+	kl_parts_detach(&t, p, &out2);
+	kl_buf_reset(&flat);
+	CHECK_EQ_INT(kl_blocks_flatten(&out2, &zx, &flat, &eb), KL_OK);
+	CHECK(flat.len == mirror2.len && !memcmp(flat.data, mirror2.data, mirror2.len));
+
+	kl_blocks_cleanup(&out);
+	kl_blocks_cleanup(&out2);
+	kl_blocks_zctx_cleanup(&zx);
+	kl_buf_cleanup(&flat);
+	kl_buf_cleanup(&scratch);
+	kl_buf_cleanup(&c.out);
+	kl_buf_cleanup(&c2.out);
+	kl_buf_cleanup(&mirror);
+	kl_buf_cleanup(&mirror2);
+	kl_parts_cleanup(&t);
+}
+
+/* the same records give the same blocks, byte for byte, whatever else the
+ * table holds (block boundaries are a function of the partition's records) */
+static void test_blocks_deterministic(void)
+{
+	struct kl_parts a, b;
+	kl_parts_init(&a, 1 << 30, 1 << 30, (int64_t)1 << 60);
+	kl_parts_init(&b, 1 << 30, 1 << 30, (int64_t)1 << 60);
+	struct kl_part *pa = kl_parts_get(&a, "events/x", 8);
+	struct kl_part *pb = kl_parts_get(&b, "events/x", 8);
+	struct kl_part *other = kl_parts_get(&b, "events/y", 8);
+	struct kl_buf ma, mb, mo;
+	kl_buf_init(&ma, 0);
+	kl_buf_init(&mb, 0);
+	kl_buf_init(&mo, 0);
+	/* b interleaves another partition's records */
+	append_records(&a, pa, 0, 3000, &ma);
+	for (uint64_t i = 0; i < 3000; i += 100) {
+		append_records(&b, pb, i, i + 100, &mb);
+		append_records(&b, other, 10000 + i, 10000 + i + 37, &mo);
+	}
+	CHECK(pa->sealed.n >= 10); /* default block size: ~2 MB of records */
+	CHECK_EQ_INT(pa->sealed.n, pb->sealed.n);
+	CHECK_EQ_INT(pa->sealed.zlen, pb->sealed.zlen);
+	int same = pa->sealed.n == pb->sealed.n;
+	for (size_t i = 0; same && i < pa->sealed.n; i++)
+		same = pa->sealed.v[i].raw == pb->sealed.v[i].raw &&
+		       pa->sealed.v[i].zlen == pb->sealed.v[i].zlen &&
+		       !memcmp(pa->sealed.v[i].z, pb->sealed.v[i].z, pa->sealed.v[i].zlen);
+	CHECK(same);
+	CHECK(pa->data.len == pb->data.len && !memcmp(pa->data.data, pb->data.data, pa->data.len));
+	for (size_t i = 0; i < pa->sealed.n; i++) /* the default block size */
+		CHECK(pa->sealed.v[i].raw >= KL_BLOCK_BYTES);
+	kl_buf_cleanup(&ma);
+	kl_buf_cleanup(&mb);
+	kl_buf_cleanup(&mo);
+	kl_parts_cleanup(&a);
+	kl_parts_cleanup(&b);
+}
+
+/* memory counts the compressed blocks plus the tails' capacity: text that
+ * does not fit the limit raw fits it compressed, with no flush */
+static void test_blocks_accounting(void)
+{
+	struct kl_parts t;
+	kl_parts_init(&t, 1 << 30, 2u << 20, (int64_t)1 << 60); /* 2 MiB budget */
+	struct kl_buf mirror;
+	kl_buf_init(&mirror, 0);
+	struct kl_part *p[4];
+	for (int k = 0; k < 4; k++) {
+		char key[16];
+		int n = snprintf(key, sizeof key, "events/p%d", k);
+		p[k] = kl_parts_get(&t, key, (size_t)n);
+	}
+	for (uint64_t i = 0; i < 8000; i += 50)
+		append_records(&t, p[(i / 50) % 4], i, i + 50, &mirror);
+	CHECK(mirror.len > (4u << 20)); /* twice the budget as text */
+	size_t expect = 0, zlen = 0;
+	for (int k = 0; k < 4; k++) {
+		CHECK_EQ_INT(p[k]->accounted, kl_blocks_mem(&p[k]->sealed) + p[k]->data.cap);
+		CHECK(p[k]->data.cap <= 64u << 10); /* a tail fits one 64 KiB buffer */
+		expect += p[k]->accounted;
+		zlen += p[k]->sealed.zlen;
+	}
+	CHECK_EQ_INT(t.mem, expect);
+	CHECK(zlen < mirror.len / 2);
+	CHECK(t.mem < t.memory_limit);
+	CHECK(kl_parts_next_flush(&t, 0, 0) == NULL); /* it fits: nothing to flush */
+	/* past the budget the partition holding the most memory goes first */
+	t.memory_limit = t.mem - 1;
+	struct kl_part *f = kl_parts_next_flush(&t, 0, 0);
+	CHECK(f != NULL);
+	for (int k = 0; f && k < 4; k++)
+		CHECK(p[k]->accounted <= f->accounted);
+	size_t before = t.mem, held = f ? f->accounted : 0;
+	struct kl_blocks out;
+	if (f) {
+		kl_parts_detach(&t, f, &out);
+		CHECK_EQ_INT(t.mem, before - held);
+		kl_blocks_cleanup(&out);
+	}
+	kl_buf_cleanup(&mirror);
+	kl_parts_cleanup(&t);
+}
+
+/* nothing sealed: the tail alone; no blocks at all: empty; a corrupt
+ * frame is an error, not silent garbage */
+static void test_blocks_empty_and_errors(void)
+{
+	struct kl_blocks b;
+	kl_blocks_init(&b);
+	struct kl_blocks_zctx zx = {0};
+	struct kl_errbuf eb = {0};
+	struct kl_buf flat;
+	kl_buf_init(&flat, 0);
+	CHECK_EQ_INT(kl_blocks_flatten(&b, &zx, &flat, &eb), KL_OK);
+	CHECK_EQ_INT(flat.len, 0);
+	struct collect c = {.fail_at = 0};
+	kl_buf_init(&c.out, 0);
+	CHECK_EQ_INT(kl_blocks_each(&b, &zx, &flat, collect_fn, &c, &eb), KL_OK);
+	CHECK_EQ_INT(c.calls, 0);
+	/* seal by hand, then a tail */
+	const char *s1 = "{\"a\":1}\n{\"a\":2}\n", *s2 = "{\"b\":3}\n";
+	CHECK_EQ_INT(kl_blocks_seal(&b, &zx, s1, strlen(s1)), KL_OK);
+	kl_buf_append(&b.tail, s2, strlen(s2));
+	CHECK_EQ_INT(kl_blocks_len(&b), strlen(s1) + strlen(s2));
+	CHECK_EQ_INT(kl_blocks_flatten(&b, &zx, &flat, &eb), KL_OK);
+	CHECK(flat.len == strlen(s1) + strlen(s2) && !memcmp(flat.data, "{\"a\":1}\n{\"a\":2}\n{\"b\":3}\n", flat.len));
+	/* a damaged frame */
+	b.v[0].z[b.v[0].zlen - 1] ^= 0x5a;
+	b.v[0].z[b.v[0].zlen / 2] ^= 0x5a;
+	kl_buf_reset(&flat);
+	int rc = kl_blocks_flatten(&b, &zx, &flat, &eb);
+	size_t raw = b.v[0].raw;
+	b.v[0].raw = raw + 1; /* or one that does not hold its recorded length */
+	kl_buf_reset(&flat);
+	int rc2 = kl_blocks_flatten(&b, &zx, &flat, &eb);
+	b.v[0].raw = raw;
+	CHECK(rc == KL_EIO || rc == KL_OK); /* zstd may not notice every flip without a checksum */
+	CHECK_EQ_INT(rc2, KL_EIO);
+	CHECK(eb.code == KL_EIO);
+	kl_blocks_cleanup(&b);
+	kl_blocks_zctx_cleanup(&zx);
+	kl_buf_cleanup(&flat);
+	kl_buf_cleanup(&c.out);
 }
 
 int main(void)
@@ -60,9 +313,9 @@ int main(void)
 		while ((f = kl_parts_next_flush(&m, 0, 0))) {
 			size_t biggest = 0;
 			for (size_t j = 0; j < m.n; j++)
-				if (m.v[j]->data.len > biggest)
-					biggest = m.v[j]->data.len;
-			CHECK(f->data.len == biggest);
+				if (m.v[j]->accounted > biggest)
+					biggest = m.v[j]->accounted;
+			CHECK(f->accounted == biggest);
 			flush(&m, f);
 			flushes++;
 		}
@@ -74,5 +327,9 @@ int main(void)
 	CHECK_EQ_INT(m.n, 700);
 	kl_parts_cleanup(&m);
 	kl_parts_cleanup(&t);
+	test_blocks_roundtrip();
+	test_blocks_deterministic();
+	test_blocks_accounting();
+	test_blocks_empty_and_errors();
 	return check_report("test_parts");
 }

@@ -40,8 +40,8 @@ static int encode_spilled(struct kl_writer *w, struct kl_encoder *enc,
  * else, for an encoder that takes a body in pieces (JSON lines), block by
  * block through one block's worth of `work`; else (Parquet) every block
  * unpacked, in order, into `work`. */
-static int encode_item(struct kl_writer *w, struct kl_encoder *enc,
-		       const struct kl_writer_item *it, struct kl_store_file *f)
+static int encode_item(struct kl_writer *w, struct kl_encoder *enc, const struct kl_writer_item *it,
+		       struct kl_store_file *f)
 {
 	const struct kl_blocks *b = &it->data;
 	if (!b->n)

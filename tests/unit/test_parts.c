@@ -2,8 +2,8 @@
  * flush policy, memory given back after flushes; the block buffer (append,
  * seal, detach, iterate) round-trips every byte exactly, seals at the same
  * places for the same records, and counts compressed bytes. */
-#include "check.h"
 #include "buffer/parts.h"
+#include "check.h"
 
 #include <stdint.h>
 
@@ -29,8 +29,10 @@ static size_t make_record(char *out, size_t cap, uint64_t i)
 {
 	uint64_t x = i * 0x9E3779B97F4A7C15ull + 1;
 	x ^= x >> 29;
-	int n = snprintf(out, cap, "{\"event_uuid\":\"%016llx\",\"event_name\":\"t%llu:sub\",\"n\":%llu,\"pad\":\"",
-			 (unsigned long long)x, (unsigned long long)(i % 7), (unsigned long long)i);
+	int n = snprintf(
+	    out, cap,
+	    "{\"event_uuid\":\"%016llx\",\"event_name\":\"t%llu:sub\",\"n\":%llu,\"pad\":\"",
+	    (unsigned long long)x, (unsigned long long)(i % 7), (unsigned long long)i);
 	size_t len = (size_t)n, pad = 150 + (size_t)(x % 1000);
 	for (size_t k = 0; k < pad && len + 3 < cap; k++)
 		out[len++] = (char)('a' + (x >> (k % 50)) % 26);
@@ -78,8 +80,8 @@ static void test_blocks_roundtrip(void)
 	struct kl_buf mirror;
 	kl_buf_init(&mirror, 0);
 	append_records(&t, p, 0, 2000, &mirror);
-	CHECK(p->sealed.n > 100);			 /* many blocks were sealed */
-	CHECK(p->data.len < 4096);			 /* the tail is under one block */
+	CHECK(p->sealed.n > 100);		    /* many blocks were sealed */
+	CHECK(p->data.len < 4096);		    /* the tail is under one block */
 	CHECK_EQ_INT(kl_part_bytes(p), mirror.len); /* raw bytes are counted exactly */
 	CHECK_EQ_INT(p->count, 2000);
 	CHECK_EQ_INT(p->sealed.raw + p->data.len, mirror.len);
@@ -252,7 +254,8 @@ static void test_blocks_empty_and_errors(void)
 	kl_buf_append(&b.tail, s2, strlen(s2));
 	CHECK_EQ_INT(kl_blocks_len(&b), strlen(s1) + strlen(s2));
 	CHECK_EQ_INT(kl_blocks_flatten(&b, &zx, &flat, &eb), KL_OK);
-	CHECK(flat.len == strlen(s1) + strlen(s2) && !memcmp(flat.data, "{\"a\":1}\n{\"a\":2}\n{\"b\":3}\n", flat.len));
+	CHECK(flat.len == strlen(s1) + strlen(s2) &&
+	      !memcmp(flat.data, "{\"a\":1}\n{\"a\":2}\n{\"b\":3}\n", flat.len));
 	/* a damaged frame */
 	b.v[0].z[b.v[0].zlen - 1] ^= 0x5a;
 	b.v[0].z[b.v[0].zlen / 2] ^= 0x5a;

@@ -8,6 +8,8 @@
 
 /* the working buffer is released after a job when it grew past this */
 #define WORK_KEEP (16u << 20)
+/* a streaming encoder gets a body from blocks in pieces of this size */
+#define STAGE_BYTES (1u << 20)
 
 #define ADD(counter, v) atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
 
@@ -36,10 +38,40 @@ static int encode_spilled(struct kl_writer *w, struct kl_encoder *enc,
 	return rc ? rc : enc->ops->end(enc, w->eb);
 }
 
+/* Pieces of exactly STAGE_BYTES (the last one shorter) whatever the block
+ * boundaries: a streamed zstd frame depends on how its input is cut, and
+ * this way it depends only on the records' bytes. */
+struct stage_ctx {
+	struct kl_encoder *enc;
+	struct kl_buf *stage; /* STAGE_BYTES reserved */
+	struct kl_errbuf *eb;
+};
+
+static int stage_piece(void *ctx, const void *p, size_t n)
+{
+	struct stage_ctx *s = ctx;
+	const char *c = p;
+	while (n) {
+		size_t take = STAGE_BYTES - s->stage->len;
+		if (take > n)
+			take = n;
+		kl_buf_put(s->stage, c, take);
+		c += take;
+		n -= take;
+		if (s->stage->len == STAGE_BYTES) {
+			int rc = s->enc->ops->write(s->enc, s->stage->data, s->stage->len, s->eb);
+			if (rc)
+				return rc;
+			kl_buf_reset(s->stage);
+		}
+	}
+	return KL_OK;
+}
+
 /* The item's records as one body: the tail itself when nothing was sealed;
- * else, for an encoder that takes a body in pieces (JSON lines), block by
- * block through one block's worth of `work`; else (Parquet) every block
- * unpacked, in order, into `work`. */
+ * else, for an encoder that takes a body in pieces (JSON lines), unpacked
+ * block by block into `work` and handed on in STAGE_BYTES pieces; else
+ * (Parquet) every block unpacked, in order, into `work`. */
 static int encode_item(struct kl_writer *w, struct kl_encoder *enc, const struct kl_writer_item *it,
 		       struct kl_store_file *f)
 {
@@ -49,9 +81,14 @@ static int encode_item(struct kl_writer *w, struct kl_encoder *enc, const struct
 					kl_store_write_cb, f, w->eb);
 	int rc;
 	if (enc->ops->begin) {
-		struct piece_ctx c = {enc, w->eb};
+		struct stage_ctx s = {enc, &w->stage, w->eb};
+		kl_buf_reset(&w->stage);
+		if (kl_buf_reserve(&w->stage, STAGE_BYTES))
+			return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
 		rc = enc->ops->begin(enc, kl_blocks_len(b), kl_store_write_cb, f);
-		rc = rc ? rc : kl_blocks_each(b, &w->zctx, &w->work, write_piece, &c, w->eb);
+		rc = rc ? rc : kl_blocks_each(b, &w->zctx, &w->work, stage_piece, &s, w->eb);
+		if (!rc && w->stage.len)
+			rc = enc->ops->write(enc, w->stage.data, w->stage.len, w->eb);
 		return rc ? rc : enc->ops->end(enc, w->eb);
 	}
 	kl_buf_reset(&w->work);
@@ -203,6 +240,7 @@ void kl_writer_init(struct kl_writer *w, struct kl_store *store, struct kl_encod
 	w->out_published = store->bytes_committed;
 	kl_buf_init(&w->name, 0);
 	kl_buf_init(&w->work, 0);
+	kl_buf_init(&w->stage, 0);
 }
 
 int kl_writer_start(struct kl_writer *w)
@@ -268,6 +306,7 @@ void kl_writer_cleanup(struct kl_writer *w)
 	w->head = w->tail = NULL;
 	kl_buf_cleanup(&w->name);
 	kl_buf_cleanup(&w->work);
+	kl_buf_cleanup(&w->stage);
 	kl_blocks_zctx_cleanup(&w->zctx);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);

@@ -12,10 +12,11 @@
  *
  * An item's records come as sealed compressed blocks plus a raw tail
  * (buffer/blocks.h); the writer unpacks them exactly, block by block into
- * the encoder's streaming input (JSON lines), or all into one working
- * buffer for an encoder that needs the whole body (Parquet; the buffer is
- * kept between jobs up to WORK_KEEP bytes), so a file's bytes are what the
- * encoder makes of the records' text.
+ * the encoder's streaming input in fixed-size pieces (JSON lines), or all
+ * into one working buffer for an encoder that needs the whole body
+ * (Parquet; the buffer is kept between jobs up to WORK_KEEP bytes), so a
+ * file's bytes are what the encoder makes of the records' text, wherever
+ * the blocks were cut.
  *
  * Ownership: the writer owns the queued jobs and their buffers; it borrows
  * the store, the encoders and the checkpoint from start to join, and is
@@ -78,9 +79,10 @@ struct kl_writer {
 	struct kl_errbuf *eb;
 	uint64_t out_published; /* store bytes already added to metrics */
 	struct kl_buf name;
-	/* an item's sealed blocks are unpacked into `work` for its encoder */
+	/* an item's sealed blocks are unpacked into `work` for its encoder,
+	 * and staged in `stage` for a streaming one */
 	struct kl_blocks_zctx zctx;
-	struct kl_buf work;
+	struct kl_buf work, stage;
 };
 
 /* Set up (no thread yet); the pointers are borrowed. */

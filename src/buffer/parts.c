@@ -106,6 +106,35 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 	p->accounted = held;
 }
 
+/* Over the budget: seal every tail of at least a quarter block and give its
+ * buffer back, so that the budget binds on compressed data rather than on
+ * text waiting for its block to fill. Whether and where this cuts blocks
+ * changes no file (the writer hands encoders the same bytes either way). */
+static void compact(struct kl_parts *t)
+{
+	size_t min = t->block_bytes / 4;
+	for (size_t i = 0; t->block_bytes && i < t->n; i++) {
+		struct kl_part *p = t->v[i];
+		if (!p->count || p->data.len < min ||
+		    kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len))
+			continue;
+		kl_buf_cleanup(&p->data);
+		size_t held = kl_blocks_mem(&p->sealed) + p->data.cap;
+		t->mem = t->mem - p->accounted + held;
+		p->accounted = held;
+	}
+}
+
+/* The partition holding the most memory (NULL if none holds records). */
+static struct kl_part *most_memory(const struct kl_parts *t)
+{
+	struct kl_part *largest = NULL;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->v[i]->count && (!largest || t->v[i]->accounted > largest->accounted))
+			largest = t->v[i];
+	return largest;
+}
+
 struct kl_part *kl_parts_next_flush(struct kl_parts *t, int64_t now_ns, int all)
 {
 	struct kl_part *largest = NULL;
@@ -119,8 +148,10 @@ struct kl_part *kl_parts_next_flush(struct kl_parts *t, int64_t now_ns, int all)
 		if (!largest || p->accounted > largest->accounted)
 			largest = p;
 	}
-	if (largest && t->mem > t->memory_limit)
-		return largest;
+	if (largest && t->mem > t->memory_limit) {
+		compact(t); /* the budget binds only if compressed data fills it */
+		return t->mem > t->memory_limit ? most_memory(t) : NULL;
+	}
 	return NULL;
 }
 

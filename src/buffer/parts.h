@@ -18,7 +18,8 @@
  * size, whatever the blocks compress to) reach max_file_bytes, when its
  * oldest record has waited flush_interval, or, while the memory held (`mem`:
  * the sum of the sealed blocks' and the tails' capacities) exceeds
- * memory_limit, the partition holding the most memory first. After a flush,
+ * memory_limit even after every tail of a quarter block or more was sealed
+ * early, the partition holding the most memory first. After a flush,
  * kl_parts_detach() hands the blocks and the tail to the writer and empties
  * the partition, so memory stays bounded however many partitions have ever
  * been open.

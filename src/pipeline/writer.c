@@ -68,19 +68,19 @@ static int stage_piece(void *ctx, const void *p, size_t n)
 	return KL_OK;
 }
 
-/* The item's records as one body: the tail itself when nothing was sealed;
- * else, for an encoder that takes a body in pieces (JSON lines), unpacked
- * block by block into `work` and handed on in STAGE_BYTES pieces; else
- * (Parquet) every block unpacked, in order, into `work`. */
+/* The item's records as one body. A streaming encoder (JSON lines) gets a
+ * body over STAGE_BYTES block by block, unpacked into `work` and handed on
+ * in STAGE_BYTES pieces; a smaller body, or any body for an encoder that
+ * needs it whole (Parquet), is encoded in one call: the tail itself when
+ * nothing was sealed, else every block unpacked, in order, into `work`.
+ * Which way a file goes depends only on its records' length, never on
+ * where blocks were cut. */
 static int encode_item(struct kl_writer *w, struct kl_encoder *enc, const struct kl_writer_item *it,
 		       struct kl_store_file *f)
 {
 	const struct kl_blocks *b = &it->data;
-	if (!b->n)
-		return enc->ops->encode(enc, b->tail.data, b->tail.len, it->count,
-					kl_store_write_cb, f, w->eb);
 	int rc;
-	if (enc->ops->begin) {
+	if (enc->ops->begin && kl_blocks_len(b) > STAGE_BYTES) {
 		struct stage_ctx s = {enc, &w->stage, w->eb};
 		kl_buf_reset(&w->stage);
 		if (kl_buf_reserve(&w->stage, STAGE_BYTES))
@@ -91,6 +91,9 @@ static int encode_item(struct kl_writer *w, struct kl_encoder *enc, const struct
 			rc = enc->ops->write(enc, w->stage.data, w->stage.len, w->eb);
 		return rc ? rc : enc->ops->end(enc, w->eb);
 	}
+	if (!b->n)
+		return enc->ops->encode(enc, b->tail.data, b->tail.len, it->count,
+					kl_store_write_cb, f, w->eb);
 	kl_buf_reset(&w->work);
 	if ((rc = kl_blocks_flatten(b, &w->zctx, &w->work, w->eb)))
 		return rc;

@@ -201,8 +201,14 @@ static void test_blocks_accounting(void)
 		int n = snprintf(key, sizeof key, "events/p%d", k);
 		p[k] = kl_parts_get(&t, key, (size_t)n);
 	}
-	for (uint64_t i = 0; i < 8000; i += 50)
-		append_records(&t, p[(i / 50) % 4], i, i + 50, &mirror);
+	struct kl_buf mk[4]; /* each partition's own text */
+	for (int k = 0; k < 4; k++)
+		kl_buf_init(&mk[k], 0);
+	for (uint64_t i = 0; i < 8000; i += 50) {
+		append_records(&t, p[(i / 50) % 4], i, i + 50, &mk[(i / 50) % 4]);
+	}
+	for (int k = 0; k < 4; k++)
+		kl_buf_append(&mirror, mk[k].data, mk[k].len);
 	CHECK(mirror.len > (4u << 20)); /* twice the budget as text */
 	size_t expect = 0, zlen = 0;
 	for (int k = 0; k < 4; k++) {
@@ -215,19 +221,63 @@ static void test_blocks_accounting(void)
 	CHECK(zlen < mirror.len / 2);
 	CHECK(t.mem < t.memory_limit);
 	CHECK(kl_parts_next_flush(&t, 0, 0) == NULL); /* it fits: nothing to flush */
-	/* past the budget the partition holding the most memory goes first */
+	/* just past the budget: the tails of a quarter block or more are sealed
+	 * early and their buffers given back, and nothing is flushed */
+	size_t tails = 0, sealed_before = 0;
+	for (int k = 0; k < 4; k++) {
+		tails += p[k]->data.len >= KL_BLOCK_BYTES / 4;
+		sealed_before += p[k]->sealed.n;
+	}
+	CHECK(tails > 0);
+	size_t before = t.mem;
+	t.memory_limit = t.mem - 1;
+	CHECK(kl_parts_next_flush(&t, 0, 0) == NULL);
+	CHECK(t.mem < before);
+	size_t sealed_after = 0;
+	expect = 0;
+	for (int k = 0; k < 4; k++) {
+		sealed_after += p[k]->sealed.n;
+		CHECK(p[k]->data.len < KL_BLOCK_BYTES / 4);
+		CHECK_EQ_INT(p[k]->accounted, kl_blocks_mem(&p[k]->sealed) + p[k]->data.cap);
+		expect += p[k]->accounted;
+	}
+	CHECK_EQ_INT(sealed_after, sealed_before + tails);
+	CHECK_EQ_INT(t.mem, expect);
+	/* the records are all still there, in order */
+	struct kl_blocks_zctx zx = {0};
+	struct kl_errbuf eb = {0};
+	struct kl_buf all, one;
+	kl_buf_init(&all, 0);
+	kl_buf_init(&one, 0);
+	for (int k = 0; k < 4; k++) {
+		kl_buf_reset(&one);
+		CHECK_EQ_INT(kl_blocks_flatten(&p[k]->sealed, &zx, &one, &eb), KL_OK);
+		kl_buf_append(&one, p[k]->data.data, p[k]->data.len);
+		kl_buf_append(&all, one.data, one.len);
+		CHECK_EQ_INT(one.len, kl_part_bytes(p[k]));
+		CHECK(one.len == mk[k].len && !memcmp(one.data, mk[k].data, one.len));
+	}
+	CHECK_EQ_INT(all.len, mirror.len);
+	/* past the budget with compressed data: the partition holding the most
+	 * memory goes first */
 	t.memory_limit = t.mem - 1;
 	struct kl_part *f = kl_parts_next_flush(&t, 0, 0);
 	CHECK(f != NULL);
 	for (int k = 0; f && k < 4; k++)
 		CHECK(p[k]->accounted <= f->accounted);
-	size_t before = t.mem, held = f ? f->accounted : 0;
+	before = t.mem;
+	size_t held = f ? f->accounted : 0;
 	struct kl_blocks out;
 	if (f) {
 		kl_parts_detach(&t, f, &out);
 		CHECK_EQ_INT(t.mem, before - held);
 		kl_blocks_cleanup(&out);
 	}
+	kl_blocks_zctx_cleanup(&zx);
+	kl_buf_cleanup(&all);
+	kl_buf_cleanup(&one);
+	for (int k = 0; k < 4; k++)
+		kl_buf_cleanup(&mk[k]);
 	kl_buf_cleanup(&mirror);
 	kl_parts_cleanup(&t);
 }

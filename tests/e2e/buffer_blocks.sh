@@ -37,6 +37,14 @@ for fmt in parquet jsonl; do
 	[ "$(digest "$T/$fmt")" = "$(digest "$T/$fmt-big")" ] ||
 		fail "$fmt: the lake differs from the one written with memory to spare"
 done
+# a tighter limit, where tails are sealed early to make room (buffer/parts.h):
+# still one file per partition, the same bytes (the writer hands the encoder
+# the same pieces wherever blocks were cut)
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/jsonl-14" --format jsonl --memory-limit 14MiB \
+	--dedup-window 0 --quiet
+fits "$T/jsonl-14"
+[ "$(digest "$T/jsonl-14")" = "$(digest "$T/jsonl-big")" ] ||
+	fail "jsonl: early sealing changed the lake"
 # JSON lines files made of many sealed blocks: the zstd CLI reads them too,
 # and they hold exactly the lines DuckDB saw
 big=$(find "$T/jsonl/events" -name '*.jsonl.zst' -size +300k | head -n 1)

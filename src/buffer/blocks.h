@@ -5,25 +5,27 @@
  * Records are appended as raw bytes (enriched JSON lines) to a tail
  * (buffer/parts.h: the partition's `data`). Once the tail holds a block's
  * worth of bytes the table seals it: the tail is compressed as one zstd
- * frame (level 1, RFC 8878) appended to `z`, its place is remembered in
- * `v`, and the tail is emptied (keeping its capacity, so the hot path does
- * not allocate; each frame is copied into an allocation of its exact size,
- * so no slack is held or counted). Block boundaries depend only on the bytes appended, so
- * they are a function of the record sequence.
+ * frame (level 1, RFC 8878, with its content size), copied into an
+ * allocation of its exact size (no slack held or counted) and listed in
+ * `v`; the tail is emptied and keeps its capacity, so the hot path does not
+ * allocate. Block boundaries depend only on the bytes appended (and, when
+ * the memory budget is exceeded, on the table's early sealing), so they are
+ * a function of the record sequence.
  *
  * Readers get the raw bytes back exactly, in order: kl_blocks_flatten()
  * into one contiguous buffer (an encoder that needs the whole body, such as
  * Parquet), or kl_blocks_each() piece by piece. The frames are an internal
- * format: what lands in the lake is whatever the encoder makes of the raw
- * bytes, byte-identical to buffering the text itself.
+ * format, never written to the lake: a file is what its encoder makes of
+ * the raw bytes (pipeline/writer.h hands them over the same way wherever
+ * the blocks were cut).
  *
- * Memory: kl_blocks_mem() is what the blocks hold (compressed capacity and
- * the index); the tail's capacity is counted by the owner of the tail.
+ * Memory: kl_blocks_mem() is what the blocks hold (compressed bytes and the
+ * index); the tail's capacity is counted by the owner of the tail.
  *
  * Ownership: `struct kl_blocks` is caller-owned (init/cleanup) and owns
- * its frames, `v` and `tail`. Compression contexts (`struct kl_blocks_zctx`) are
- * caller-owned and reusable, one per thread; kl_blocks_zctx_cleanup frees
- * them.
+ * its frames, `v` and `tail`. Compression contexts (`struct
+ * kl_blocks_zctx`) are caller-owned and reusable, one per thread;
+ * kl_blocks_zctx_cleanup frees them.
  */
 #ifndef KL_BUFFER_BLOCKS_H
 #define KL_BUFFER_BLOCKS_H

@@ -4,9 +4,11 @@
 #include "aws/kinesis.h"
 #include "encode/parquet/parquet.h"
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define F(field) offsetof(struct kl_ingest_cfg, field)
 
@@ -92,6 +94,11 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .metavar = "EVENTS",
 	 .help = "drop an event whose event_uuid was among the last N events; 0 disables",
 	 .min = 0, .max = 1 << 30},
+	{.name = "threads", .env = "KINLAKE_THREADS", .type = KL_OPT_I64, .offset = F(threads),
+	 .def = "0", .metavar = "N",
+	 .help = "threads that parse, validate, route and encode (0: the CPUs this process may "
+		 "use; 1: one reader and one writer); the lake is the same for every N",
+	 .min = 0, .max = 256},
 	{.name = "input-id", .type = KL_OPT_STR, .offset = F(input_id), .metavar = "NAME",
 	 .help = "name the input instead of hashing its content (needed to resume stdin)"},
 	{.name = "row-group-bytes", .type = KL_OPT_SIZE, .offset = F(row_group_bytes),
@@ -170,8 +177,20 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 	return KL_OK;
 }
 
+/* The CPUs this process may run on (its affinity mask; cgroup quotas are
+ * not looked at), at least 1. */
+static unsigned cpus_available(void)
+{
+	cpu_set_t set;
+	if (!sched_getaffinity(0, sizeof set, &set) && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
 void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o)
 {
+	o->threads = c->threads > 0 ? (unsigned)c->threads : cpus_available();
 	o->format = (enum kl_format)c->format;
 	o->compression = (enum kl_compression)c->compression; /* dead letters: zstd for snappy */
 	o->level = (int)c->level;

@@ -37,6 +37,7 @@ struct kl_ingest_cfg {
 	size_t max_file_bytes, memory_limit, max_record_bytes, row_group_bytes;
 	int64_t flush_interval_ms, max_depth;
 	uint64_t dedup_window;
+	int64_t threads; /* 0: the CPUs the process may use */
 	/* reporting */
 	const char *metrics_file, *metrics_listen;
 	int64_t metrics_interval_ms, status_interval_ms;
@@ -58,7 +59,7 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 			struct kl_errbuf *eb);
 
 /* The pipeline's file settings: format, compression (and snappy), level,
- * sizes, flush interval, dedup window, record limits. */
+ * sizes, flush interval, dedup window, record limits, threads. */
 void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o);
 
 /* The store settings for c->lake. `creds` is borrowed. */

@@ -10,7 +10,8 @@
  *
  * Ownership: an encoder owns its reusable contexts (compression state,
  * chunk buffers) and borrows what its constructor is given; one encoder is
- * used by one thread at a time. kl_encoder_free(NULL) is a no-op.
+ * used by one thread at a time. Parallel encoding uses copies (clone()),
+ * whose shared side effects are applied in file order by publish(). kl_encoder_free(NULL) is a no-op.
  */
 #ifndef KL_ENCODE_ENCODER_H
 #define KL_ENCODE_ENCODER_H
@@ -50,6 +51,15 @@ struct kl_encoder_ops {
 	int (*end)(struct kl_encoder *e, struct kl_errbuf *eb);
 	/* Free the encoder and what it owns. */
 	void (*free)(struct kl_encoder *e);
+	/* Optional (NULL: the encoder has no copies). A new encoder with the
+	 * same options and borrowed parts, for another thread. A copy's
+	 * encode() touches nothing shared: what it would change outside itself
+	 * (Parquet: the lake's schema registry) waits for publish(). NULL on
+	 * ENOMEM. */
+	struct kl_encoder *(*clone)(const struct kl_encoder *e);
+	/* Optional (NULL: nothing to publish). Apply what the last encode() of
+	 * a copy left to do, in the thread and order the files are stored in. */
+	int (*publish)(struct kl_encoder *e, struct kl_errbuf *eb);
 };
 
 struct kl_encoder {

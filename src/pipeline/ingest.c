@@ -30,6 +30,7 @@ void kl_ingest_opts_default(struct kl_ingest_opts *o)
 	o->dedup_window = 1000000;
 	o->stop_fd = -1;
 	o->row_group_bytes = 128u << 20;
+	o->threads = 1;
 	kl_event_limits_default(&o->limits);
 }
 

@@ -49,6 +49,10 @@ struct kl_ingest_opts {
 	struct kl_event_limits limits;
 	int stop_fd;		/* readable => flush, commit and stop (a signalfd), or -1 */
 	size_t row_group_bytes; /* parquet */
+	/* Threads that parse, validate, enrich and route records (over chunks
+	 * of the input) and that encode files; the lake is the same whatever
+	 * the number. <= 1: the reader does it all, one writer thread encodes. */
+	unsigned threads;
 	/* Live counters (metrics/metrics.h), borrowed, may be NULL: the reader
 	 * adds what it read every few thousand records, the writer what is
 	 * durable after each commit. Several runs may share one. */

@@ -7,6 +7,7 @@
 #include "dedup/dedup.h"
 #include "encode/encoder.h"
 #include "metrics/metrics.h"
+#include "pipeline/prep.h"
 #include "pipeline/writer.h"
 #include "route/partition.h"
 #include "source/source.h"
@@ -40,6 +41,23 @@ struct run {
 	int64_t last_progress;
 	int64_t t0;
 	struct kl_ingest_stats pub; /* what was last added to o->metrics by the reader */
+	struct kl_prep_pool pool;   /* o->threads > 1: the prep workers */
+	int timeout;		    /* ms a blocking read may wait (-1: forever) */
+};
+
+/* What the pure step found out about one record: its reject reason, or
+ * its event_uuid and enriched bytes; its partition prefix. */
+struct prepared {
+	enum kl_reject rej;
+	const char *uuid; /* events */
+	size_t uuid_len;
+	const char *key; /* partition prefix (not for a replayed record) */
+	size_t key_len;
+	const char *msg; /* dead letters */
+	size_t err_offset;
+	const char *body; /* the enriched event, or NULL: written from ev at apply time */
+	size_t body_len;
+	const struct kl_event *ev; /* the serial path's parsed event */
 };
 
 #define ADD(counter, v) atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
@@ -65,9 +83,9 @@ static void publish(struct run *r)
 	memcpy(r->pub.dead_by_reason, st->dead_by_reason, sizeof st->dead_by_reason);
 }
 
-static int is_dup(struct run *r, const struct kl_event *ev, uint64_t pos)
+static int is_dup(struct run *r, const char *uuid, size_t n, uint64_t pos)
 {
-	return r->x->dedup && kl_dedup_check(r->x->dedup, ev->uuid.p, ev->uuid.n, pos);
+	return r->x->dedup && kl_dedup_check(r->x->dedup, uuid, n, pos);
 }
 
 /* --- flushing ------------------------------------------------------------ */
@@ -151,11 +169,6 @@ static int flush_due(struct run *r, int all)
 
 /* --- records ------------------------------------------------------------- */
 
-static struct kl_part *part_for(struct run *r)
-{
-	return kl_parts_get(&r->parts, r->key.data, r->key.len);
-}
-
 /* The checkpoint's stored partitions, into the partition table. */
 static int preload_part(void *ctx, const char *key, size_t n, uint64_t upto)
 {
@@ -170,10 +183,10 @@ static int preload_part(void *ctx, const char *key, size_t n, uint64_t upto)
 
 /* name_before_dedup: a duplicate still names its partition's next file
  * when it comes before the file's first record. */
-static int note_name(struct run *r, const struct kl_event *ev, uint64_t pos)
+static int note_name(struct run *r, const struct prepared *pr, uint64_t pos)
 {
-	struct kl_part *p;
-	if (kl_partition_event(&r->key, ev) || !(p = part_for(r)))
+	struct kl_part *p = kl_parts_get(&r->parts, pr->key, pr->key_len);
+	if (!p)
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
 	if (!p->count && !p->named) {
 		p->name_pos = pos;
@@ -244,44 +257,79 @@ static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_
 	return kl_writer_queue(&r->w, j, WRITER_MAX_JOBS);
 }
 
-static int on_record(struct run *r, const struct kl_record *rec)
+/*
+ * The pure step of one record, in the reader's thread (the serial path):
+ * parse + validate, route, and the event's enriched bytes left to the
+ * apply step (written straight into the partition buffer). The workers of
+ * pipeline/prep.h make the same struct for a chunk of records.
+ */
+static int prepare_serial(struct run *r, const struct kl_record *rec, struct prepared *pr)
 {
-	const struct kl_ingest_opts *o = r->o;
 	struct kl_event *ev = &r->ev;
-	int replay_only = rec->pos < r->resume;
-	enum kl_reject rej;
+	memset(pr, 0, sizeof *pr);
 	if (rec->more) /* over the source's hard cap: its message is made once it is read */
-		rej = ev->reject = KL_REJ_TOO_LARGE;
+		pr->rej = ev->reject = KL_REJ_TOO_LARGE;
 	else
-		rej = kl_event_parse(ev, rec->p, rec->n, &o->limits);
-	if (replay_only) {
-		if (rec->more)
-			return skip_rest(r);
-		/* already durable: only rebuild the dedup window */
-		if (rej == KL_REJ_NONE)
-			is_dup(r, ev, rec->pos);
-		return KL_OK;
+		pr->rej = kl_event_parse(ev, rec->p, rec->n, &r->o->limits);
+	pr->ev = ev;
+	if (pr->rej == KL_REJ_NONE) {
+		pr->uuid = ev->uuid.p;
+		pr->uuid_len = ev->uuid.n;
+	} else {
+		pr->msg = ev->msg;
+		pr->err_offset = ev->err_offset;
 	}
-	r->st->records++;
+	if (rec->pos < r->resume) /* replayed: no partition needed */
+		return KL_OK;
 	kl_buf_reset(&r->key);
-	if (rej != KL_REJ_NONE) {
+	if (pr->rej != KL_REJ_NONE) {
 		const char *dt = r->x->dead_dt;
 		char rec_dt[11];
 		if (rec->arrival_ms > 0) { /* the record's own arrival date */
 			kl_partition_day(rec->arrival_ms / 1000, rec_dt);
 			dt = rec_dt;
 		}
-		if (kl_partition_error(&r->key, kl_reject_name(rej), dt))
+		if (kl_partition_error(&r->key, kl_reject_name(pr->rej), dt))
 			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
-	} else {
-		if (is_dup(r, ev, rec->pos)) {
-			r->st->duplicates++;
-			return r->cp->name_before_dedup ? note_name(r, ev, rec->pos) : KL_OK;
-		}
-		if (kl_partition_event(&r->key, ev))
-			return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	} else if (kl_partition_event(&r->key, ev)) {
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
 	}
-	struct kl_part *p = part_for(r);
+	pr->key = r->key.data;
+	pr->key_len = r->key.len;
+	return KL_OK;
+}
+
+/* The event's line into its partition buffer. */
+static int append_event(struct kl_part *p, const struct kl_record *rec, const struct prepared *pr)
+{
+	if (pr->body)
+		return kl_buf_append(&p->data, pr->body, pr->body_len);
+	return kl_event_write_json(pr->ev, rec->p, rec->n, &p->data);
+}
+
+/*
+ * The apply step of one record: every decision that shapes the lake
+ * (replay, dedup, partition buffer, flushes) in input order, one record at
+ * a time, in the reader's thread, whichever thread prepared the record.
+ */
+static int apply_record(struct run *r, const struct kl_record *rec, const struct prepared *pr)
+{
+	int replay_only = rec->pos < r->resume;
+	enum kl_reject rej = pr->rej;
+	if (replay_only) {
+		if (rec->more)
+			return skip_rest(r);
+		/* already durable: only rebuild the dedup window */
+		if (rej == KL_REJ_NONE)
+			is_dup(r, pr->uuid, pr->uuid_len, rec->pos);
+		return KL_OK;
+	}
+	r->st->records++;
+	if (rej == KL_REJ_NONE && is_dup(r, pr->uuid, pr->uuid_len, rec->pos)) {
+		r->st->duplicates++;
+		return r->cp->name_before_dedup ? note_name(r, pr, rec->pos) : KL_OK;
+	}
+	struct kl_part *p = kl_parts_get(&r->parts, pr->key, pr->key_len);
 	if (!p)
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
 	if (p->has_stored && rec->pos <= p->stored_upto) {
@@ -299,11 +347,11 @@ static int on_record(struct run *r, const struct kl_record *rec)
 			source = origin;
 		if (rec->more)
 			return on_long_record(r, rec, p, source);
-		struct kl_deadletter d = {kl_reject_name(rej), ev->msg, source, rec->pos,
-					  ev->err_offset,      rec->p,	rec->n, rec->full_len};
+		struct kl_deadletter d = {kl_reject_name(rej), pr->msg, source, rec->pos,
+					  pr->err_offset,      rec->p,	rec->n, rec->full_len};
 		rc = kl_deadletter_format(&p->data, &d);
 	} else {
-		rc = kl_event_write_json(ev, rec->p, rec->n, &p->data);
+		rc = append_event(p, rec, pr);
 	}
 	if (!rc)
 		rc = kl_buf_putc(&p->data, '\n');
@@ -321,6 +369,13 @@ static int on_record(struct run *r, const struct kl_record *rec)
 		kl_writer_wait_memory(&r->w, r->parts.mem, r->parts.memory_limit);
 	}
 	return KL_OK;
+}
+
+static int on_record(struct run *r, const struct kl_record *rec)
+{
+	struct prepared pr;
+	int rc = prepare_serial(r, rec, &pr);
+	return rc ? rc : apply_record(r, rec, &pr);
 }
 
 static void progress(struct run *r, int final)
@@ -342,6 +397,20 @@ static int stop_requested(int fd)
 		return 0;
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	return poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+/* End of input or stop: flush everything, wait for the writer, finish. */
+static int finish_run(struct run *r)
+{
+	int rc;
+	if ((rc = flush_due(r, 1)))
+		return rc;
+	if ((rc = kl_writer_join(&r->w)))
+		return rc;
+	if (!r->st->interrupted && (rc = r->cp->ops->finish(r->cp)))
+		return kl_errbuf_set(r->eb, rc, "%s", r->cp->err.msg);
+	progress(r, 1);
+	return KL_OK;
 }
 
 static int run_loop(struct run *r)
@@ -390,14 +459,152 @@ static int run_loop(struct run *r)
 			timeout = kl_parts_ms_until_due(&r->parts, kl_mono_ns());
 		}
 	}
-	if ((rc = flush_due(r, 1)))
-		return rc;
-	if ((rc = kl_writer_join(&r->w)))
-		return rc;
-	if (!r->st->interrupted && (rc = r->cp->ops->finish(r->cp)))
-		return kl_errbuf_set(r->eb, rc, "%s", r->cp->err.msg);
-	progress(r, 1);
-	return KL_OK;
+	return finish_run(r);
+}
+
+/* --- the parallel read loop (o->threads > 1) ------------------------------ */
+
+/* Something is buffered now: a blocking read wakes up for its age. */
+static void arm_timeout(struct run *r)
+{
+	if (r->timeout < 0)
+		r->timeout = (int)(r->o->flush_interval_ms < 60000 ? r->o->flush_interval_ms
+								 : 60000) +
+			     1;
+}
+
+/* Between records, every 4096 records, as the serial loop does: the flush
+ * policy's age check, progress, metrics and the stop check. 1 = stop. */
+static int periodic(struct run *r, int *rc)
+{
+	if ((*rc = flush_due(r, 0)))
+		return 1;
+	progress(r, 0);
+	publish(r);
+	if (stop_requested(r->o->stop_fd)) {
+		r->st->interrupted = 1;
+		return 1;
+	}
+	/* how long a blocking read may wait before a buffer is due */
+	r->timeout = kl_parts_ms_until_due(&r->parts, kl_mono_ns());
+	return 0;
+}
+
+/* Apply a prepared chunk, record by record, in order. 1 = stop reading. */
+static int apply_chunk(struct run *r, const struct kl_prep_chunk *c, uint64_t *n, int *rc)
+{
+	if ((*rc = c->rc))
+		return kl_errbuf_set(r->eb, c->rc, "out of memory preparing records"), 1;
+	arm_timeout(r);
+	struct kl_record rec = {0};
+	for (size_t i = 0; i < c->n; i++) {
+		const struct kl_prep_rec *v = &c->v[i];
+		const char *out = c->out.data;
+		rec.p = c->raw.data + v->raw_off;
+		rec.n = rec.full_len = v->raw_len;
+		rec.pos = v->pos;
+		rec.arrival_ms = v->arrival_ms;
+		struct prepared pr = {v->rej,	       out + v->uuid_off, v->uuid_len,
+				      out + v->key_off, v->key_len,	  out + v->msg_off,
+				      v->err_offset,   out + v->body_off, v->body_len,
+				      NULL};
+		r->read_pos = v->next_pos;
+		if ((*rc = apply_record(r, &rec, &pr)))
+			return 1;
+		if ((++*n & 4095) == 0 && periodic(r, rc))
+			return 1;
+	}
+	return 0;
+}
+
+/* Apply every chunk in flight (wait for them). 1 = stop reading. */
+static int drain(struct run *r, uint64_t *n, int *rc)
+{
+	const struct kl_prep_chunk *c;
+	while ((c = kl_prep_pool_oldest(&r->pool, 1))) {
+		int stop = apply_chunk(r, c, n, rc);
+		kl_prep_pool_release(&r->pool);
+		if (stop)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The reader copies records into chunks for the prep workers and applies
+ * finished chunks in input order: apply_record() sees the same records in
+ * the same order as in the serial loop, with the same periodic checks at
+ * the same record counts, so the lake is the same. A record with `more`
+ * (its rest still in the source) waits until everything before it is
+ * applied, then goes through the serial path. The reader never blocks on
+ * the source while it holds records: it applies them first.
+ */
+static int run_loop_par(struct run *r)
+{
+	struct kl_record rec = {0};
+	uint64_t n = 0;
+	int rc = KL_OK, s, stop = 0;
+	while (!stop) {
+		struct kl_prep_chunk *c;
+		/* apply what is done; make room for the next chunk */
+		while (!stop && ((c = kl_prep_pool_oldest(&r->pool, 0)) ||
+				 (kl_prep_pool_inflight(&r->pool) == r->pool.nring &&
+				  (c = kl_prep_pool_oldest(&r->pool, 1))))) {
+			stop = apply_chunk(r, c, &n, &rc);
+			kl_prep_pool_release(&r->pool);
+		}
+		if (stop)
+			break;
+		c = kl_prep_pool_fill(&r->pool);
+		do {
+			rec.more = 0;
+			int t = c->n || kl_prep_pool_inflight(&r->pool) ? 0 : r->timeout;
+			s = kl_source_next(r->src, &rec, t);
+			if (s != KL_SRC_RECORD || rec.more)
+				break;
+			if (kl_prep_chunk_add(c, rec.p, rec.n, rec.pos, kl_source_next_pos(r->src),
+					      rec.arrival_ms))
+				rc = kl_errbuf_set(r->eb, KL_ENOMEM, "a record does not fit a chunk");
+		} while (!rc && !kl_prep_chunk_full(c));
+		if (c->n)
+			kl_prep_pool_submit(&r->pool);
+		if (rc)
+			break;
+		if (s == KL_SRC_RECORD && !rec.more)
+			continue; /* the chunk is full */
+		if (s < 0 && s != KL_EINTR)
+			return kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+		if (s == KL_SRC_IDLE && kl_prep_pool_inflight(&r->pool)) {
+			/* nothing more yet: apply the oldest chunk while waiting */
+			c = kl_prep_pool_oldest(&r->pool, 1);
+			stop = apply_chunk(r, c, &n, &rc);
+			kl_prep_pool_release(&r->pool);
+			continue;
+		}
+		if ((stop = drain(r, &n, &rc)))
+			break;
+		if (s == KL_SRC_EOF)
+			break;
+		if (s == KL_EINTR) {
+			r->st->interrupted = 1;
+			break;
+		}
+		if (s == KL_SRC_RECORD) { /* a long record, after everything before it */
+			arm_timeout(r);
+			r->read_pos = rec.pos;
+			rc = on_record(r, &rec);
+			if (rc == KL_EINTR) {
+				r->st->interrupted = 1;
+				rc = KL_OK;
+				break;
+			}
+			if (rc)
+				break;
+		}
+		if (s == KL_SRC_IDLE || (++n & 4095) == 0)
+			stop = periodic(r, &rc);
+	}
+	return rc ? rc : finish_run(r);
 }
 
 int kl_pipeline_encoders_new(const struct kl_ingest_opts *o, struct kl_store *store,
@@ -453,13 +660,28 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	int rc = r.cp->ops->load(r.cp, r.src, &r.resume, preload_part, &r);
 	if (rc)
 		kl_errbuf_set(eb, rc, "%s", r.cp->err.msg);
+	if (!rc && o->threads > 1)
+		rc = kl_writer_parallel(&r.w, o->threads);
 	/* reading starts where the source was opened: at the dedup window's
 	 * start for a file (commit/state.h), at 0 for a stream */
 	r.read_pos = kl_source_next_pos(r.src);
+	r.timeout = -1;
+	int par = o->threads > 1;
+	if (!rc && par) {
+		/* a record the source hands out whole can be this long (source_fd's hard cap) */
+		size_t record_max = o->limits.max_record_bytes * 2;
+		if (record_max < (64u << 20))
+			record_max = 64u << 20;
+		rc = kl_prep_pool_init(&r.pool, o->threads, record_max, &o->limits, x->dead_dt,
+				       r.resume, eb);
+		rc = rc ? rc : kl_prep_pool_start(&r.pool, eb);
+	}
 	if (!rc)
 		rc = kl_writer_start(&r.w);
 	if (!rc)
-		rc = run_loop(&r);
+		rc = par ? run_loop_par(&r) : run_loop(&r);
+	if (par)
+		kl_prep_pool_cleanup(&r.pool);
 	if (kl_writer_join(&r.w) && !rc)
 		rc = eb->code ? eb->code : KL_EIO;
 	publish(&r);

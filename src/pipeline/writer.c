@@ -33,7 +33,7 @@ static int encode_spilled(struct kl_writer *w, struct kl_encoder *enc,
 	struct piece_ctx c = {enc, w->eb};
 	uint64_t total = kl_blocks_len(&it->data) + kl_deadletter_spill_tail_len(it->spill.len);
 	int rc = enc->ops->begin(enc, total, kl_store_write_cb, f);
-	rc = rc ? rc : kl_blocks_each(&it->data, &w->zctx, &w->work, write_piece, &c, w->eb);
+	rc = rc ? rc : kl_blocks_each(&it->data, &w->un.zctx, &w->un.work, write_piece, &c, w->eb);
 	rc = rc ? rc : kl_deadletter_stream_spill(&it->spill, write_piece, &c, w->eb);
 	return rc ? rc : enc->ops->end(enc, w->eb);
 }
@@ -68,42 +68,44 @@ static int stage_piece(void *ctx, const void *p, size_t n)
 	return KL_OK;
 }
 
-/* The item's records as one body. A streaming encoder (JSON lines) gets a
- * body over STAGE_BYTES block by block, unpacked into `work` and handed on
- * in STAGE_BYTES pieces; a smaller body, or any body for an encoder that
- * needs it whole (Parquet), is encoded in one call: the tail itself when
- * nothing was sealed, else every block unpacked, in order, into `work`.
- * Which way a file goes depends only on its records' length, never on
- * where blocks were cut. */
-static int encode_item(struct kl_writer *w, struct kl_encoder *enc, const struct kl_writer_item *it,
-		       struct kl_store_file *f)
+/* The item's records as one body, through fn(ctx, ...). A streaming
+ * encoder (JSON lines) gets a body over STAGE_BYTES block by block,
+ * unpacked into u->work and handed on in STAGE_BYTES pieces; a smaller
+ * body, or any body for an encoder that needs it whole (Parquet), is
+ * encoded in one call: the tail itself when nothing was sealed, else every
+ * block unpacked, in order, into u->work. Which way a file goes depends
+ * only on its records' length, never on where blocks were cut, nor on
+ * which thread encodes it. */
+static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
+		       const struct kl_writer_item *it, kl_write_fn fn, void *ctx,
+		       struct kl_errbuf *eb)
 {
 	const struct kl_blocks *b = &it->data;
 	int rc;
 	if (enc->ops->begin && kl_blocks_len(b) > STAGE_BYTES) {
-		struct stage_ctx s = {enc, &w->stage, w->eb};
-		kl_buf_reset(&w->stage);
-		if (kl_buf_reserve(&w->stage, STAGE_BYTES))
-			return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
-		rc = enc->ops->begin(enc, kl_blocks_len(b), kl_store_write_cb, f);
-		rc = rc ? rc : kl_blocks_each(b, &w->zctx, &w->work, stage_piece, &s, w->eb);
-		if (!rc && w->stage.len)
-			rc = enc->ops->write(enc, w->stage.data, w->stage.len, w->eb);
-		return rc ? rc : enc->ops->end(enc, w->eb);
+		struct stage_ctx s = {enc, &u->stage, eb};
+		kl_buf_reset(&u->stage);
+		if (kl_buf_reserve(&u->stage, STAGE_BYTES))
+			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+		rc = enc->ops->begin(enc, kl_blocks_len(b), fn, ctx);
+		rc = rc ? rc : kl_blocks_each(b, &u->zctx, &u->work, stage_piece, &s, eb);
+		if (!rc && u->stage.len)
+			rc = enc->ops->write(enc, u->stage.data, u->stage.len, eb);
+		return rc ? rc : enc->ops->end(enc, eb);
 	}
 	if (!b->n)
-		return enc->ops->encode(enc, b->tail.data, b->tail.len, it->count,
-					kl_store_write_cb, f, w->eb);
-	kl_buf_reset(&w->work);
-	if ((rc = kl_blocks_flatten(b, &w->zctx, &w->work, w->eb)))
+		return enc->ops->encode(enc, b->tail.data, b->tail.len, it->count, fn, ctx, eb);
+	kl_buf_reset(&u->work);
+	if ((rc = kl_blocks_flatten(b, &u->zctx, &u->work, eb)))
 		return rc;
-	return enc->ops->encode(enc, w->work.data, w->work.len, it->count, kl_store_write_cb, f,
-				w->eb);
+	return enc->ops->encode(enc, u->work.data, u->work.len, it->count, fn, ctx, eb);
 }
 
-static int write_item(struct kl_writer *w, const struct kl_writer_item *it)
+/* One file into the store: `body` when an encoder thread made it, else
+ * encoded (or streamed from its spill) by this thread straight into it. */
+static int store_item(struct kl_writer *w, const struct kl_writer_item *it, struct kl_encoder *enc,
+		      const struct kl_buf *body)
 {
-	struct kl_encoder *enc = it->dead ? w->dead_enc : w->data_enc;
 	struct kl_store *store = w->store;
 	kl_buf_reset(&w->name);
 	int rc =
@@ -113,10 +115,12 @@ static int write_item(struct kl_writer *w, const struct kl_writer_item *it)
 	struct kl_store_file *f;
 	if ((rc = store->ops->open(store, w->name.data, &f)))
 		return kl_errbuf_set(w->eb, rc, "%s", store->err.msg);
-	if (it->spill.fd >= 0)
+	if (body)
+		rc = body->len ? store->ops->write(f, body->data, body->len) : KL_OK;
+	else if (it->spill.fd >= 0)
 		rc = encode_spilled(w, enc, it, f);
 	else
-		rc = encode_item(w, enc, it, f);
+		rc = encode_item(&w->un, enc, it, kl_store_write_cb, f, w->eb);
 	if (rc) {
 		store->ops->abort(f);
 		return kl_errbuf_set(w->eb, rc, "%s",
@@ -125,6 +129,120 @@ static int write_item(struct kl_writer *w, const struct kl_writer_item *it)
 	if ((rc = store->ops->commit(f)))
 		return kl_errbuf_set(w->eb, rc, "%s", store->err.msg);
 	return KL_OK;
+}
+
+static int buf_write_cb(void *ctx, const void *p, size_t n)
+{
+	return kl_buf_append(ctx, p, n);
+}
+
+/* An encoder thread: takes the next file of the queue when it holds none,
+ * encodes it into its buffer, and holds it until the writer has stored it
+ * (its encoder copy keeps what publish() needs until then). */
+static struct kl_writer_item *enc_take(struct kl_writer *w, struct kl_writer_enc *x)
+{
+	if (x->busy)
+		return NULL;
+	while (w->enc_job) {
+		struct kl_writer_job *j = w->enc_job;
+		if (w->enc_item < j->n) {
+			struct kl_writer_item *it = &j->items[w->enc_item++];
+			if (it->spill.fd < 0)
+				return it;
+			it->enc_state = KL_WRITER_ITEM_WRITER;
+			continue;
+		}
+		w->enc_job = j->next;
+		w->enc_item = 0;
+	}
+	return NULL;
+}
+
+static void *enc_main(void *arg)
+{
+	struct kl_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	size_t me = w->nenc_started++;
+	struct kl_writer_enc *x = &w->enc[me];
+	for (;;) {
+		struct kl_writer_item *it = NULL;
+		while (!w->enc_stop && !(it = enc_take(w, x)))
+			pthread_cond_wait(&w->enc_cv, &w->mu);
+		if (!it)
+			break;
+		it->enc_state = KL_WRITER_ITEM_ENCODING;
+		it->enc_by = me;
+		x->busy = 1;
+		pthread_mutex_unlock(&w->mu);
+		struct kl_encoder *enc = it->dead ? x->dead_enc : x->data_enc;
+		kl_buf_reset(&x->body);
+		kl_errbuf_clear(&x->eb);
+		int rc = encode_item(&x->un, enc, it, buf_write_cb, &x->body, &x->eb);
+		/* the records are encoded: their memory goes now, not when the job ends */
+		kl_blocks_cleanup(&it->data);
+		if (x->un.work.cap > WORK_KEEP)
+			kl_buf_shrink(&x->un.work, WORK_KEEP);
+		pthread_mutex_lock(&w->mu);
+		it->enc_rc = rc;
+		it->enc_state = KL_WRITER_ITEM_ENCODED;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Writer thread: let an encoder thread go on to its next file. */
+static void enc_release(struct kl_writer *w, struct kl_writer_item *it)
+{
+	w->enc[it->enc_by].busy = 0;
+	it->enc_state = KL_WRITER_ITEM_WRITER;
+	pthread_cond_broadcast(&w->enc_cv);
+}
+
+/* Writer thread: the next file of the job in order, whoever encodes it. */
+static int write_item(struct kl_writer *w, struct kl_writer_item *it)
+{
+	struct kl_encoder *enc = it->dead ? w->dead_enc : w->data_enc;
+	if (!w->nenc || it->spill.fd >= 0) /* encoder threads pass spilled dead letters over */
+		return store_item(w, it, enc, NULL);
+	pthread_mutex_lock(&w->mu);
+	while (it->enc_state == KL_WRITER_ITEM_NEW || it->enc_state == KL_WRITER_ITEM_ENCODING)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	struct kl_writer_enc *x = &w->enc[it->enc_by];
+	struct kl_encoder *copy = it->dead ? x->dead_enc : x->data_enc;
+	int rc = it->enc_rc;
+	if (rc)
+		kl_errbuf_set(w->eb, rc, "%s", x->eb.code ? x->eb.msg : "encoding failed");
+	else if (copy->ops->publish && (rc = copy->ops->publish(copy, w->eb)))
+		;
+	else
+		rc = store_item(w, it, copy, &x->body);
+	pthread_mutex_lock(&w->mu);
+	enc_release(w, it);
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+/* Writer thread, before a job is freed (run or dropped): no encoder thread
+ * may still take, encode or hold one of its files. */
+static void job_settle(struct kl_writer *w, struct kl_writer_job *j)
+{
+	if (!w->nenc)
+		return;
+	pthread_mutex_lock(&w->mu);
+	if (w->enc_job == j) {
+		w->enc_job = j->next;
+		w->enc_item = 0;
+	}
+	for (size_t i = 0; i < j->n; i++) {
+		struct kl_writer_item *it = &j->items[i];
+		while (it->enc_state == KL_WRITER_ITEM_ENCODING)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (it->enc_state == KL_WRITER_ITEM_ENCODED)
+			enc_release(w, it);
+	}
+	pthread_mutex_unlock(&w->mu);
 }
 
 static void publish(struct kl_writer *w, const struct kl_writer_job *j)
@@ -209,8 +327,9 @@ static void *writer_main(void *arg)
 		int failed = w->failed;
 		pthread_mutex_unlock(&w->mu);
 		int rc = failed ? KL_OK : run_job(w, j);
-		if (w->work.cap > WORK_KEEP)
-			kl_buf_shrink(&w->work, WORK_KEEP);
+		job_settle(w, j);
+		if (w->un.work.cap > WORK_KEEP)
+			kl_buf_shrink(&w->un.work, WORK_KEEP);
 		pthread_mutex_lock(&w->mu);
 		if (rc)
 			w->failed = 1; /* later jobs are dropped: their data stays in the input */
@@ -233,6 +352,7 @@ void kl_writer_init(struct kl_writer *w, struct kl_store *store, struct kl_encod
 	memset(w, 0, sizeof *w);
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->enc_cv, NULL);
 	w->store = store;
 	w->data_enc = data_enc;
 	w->dead_enc = dead_enc;
@@ -242,14 +362,57 @@ void kl_writer_init(struct kl_writer *w, struct kl_store *store, struct kl_encod
 	w->eb = eb;
 	w->out_published = store->bytes_committed;
 	kl_buf_init(&w->name, 0);
-	kl_buf_init(&w->work, 0);
-	kl_buf_init(&w->stage, 0);
+	kl_buf_init(&w->un.work, 0);
+	kl_buf_init(&w->un.stage, 0);
+}
+
+int kl_writer_parallel(struct kl_writer *w, size_t n)
+{
+	if (n <= 1 || !w->data_enc->ops->clone || !w->dead_enc->ops->clone)
+		return KL_OK;
+	if (!(w->enc = calloc(n, sizeof *w->enc)))
+		return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
+	w->nenc = w->nenc_alloc = n;
+	for (size_t i = 0; i < n; i++) {
+		struct kl_writer_enc *x = &w->enc[i];
+		kl_buf_init(&x->body, 0);
+		kl_buf_init(&x->un.work, 0);
+		kl_buf_init(&x->un.stage, 0);
+		x->data_enc = w->data_enc->ops->clone(w->data_enc);
+		x->dead_enc = w->dead_enc->ops->clone(w->dead_enc);
+		if (!x->data_enc || !x->dead_enc)
+			return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
+	}
+	return KL_OK;
+}
+
+static void enc_join(struct kl_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->enc_stop = 1;
+	pthread_cond_broadcast(&w->enc_cv);
+	pthread_mutex_unlock(&w->mu);
+	for (size_t i = 0; i < w->nenc_created; i++)
+		pthread_join(w->enc[i].thread, NULL);
+	w->nenc_created = 0;
 }
 
 int kl_writer_start(struct kl_writer *w)
 {
+	for (size_t i = 0; i < w->nenc; i++) {
+		if (pthread_create(&w->enc[i].thread, NULL, enc_main, w)) {
+			/* the ones started wait for files; stop them */
+			pthread_mutex_lock(&w->mu);
+			w->nenc = 0;
+			pthread_mutex_unlock(&w->mu);
+			return kl_errbuf_set(w->eb, KL_ENOMEM, "cannot start an encoder thread");
+		}
+		w->nenc_created++;
+		pthread_setname_np(w->enc[i].thread, "kl-encode");
+	}
 	if (pthread_create(&w->thread, NULL, writer_main, w))
 		return kl_errbuf_set(w->eb, KL_ENOMEM, "cannot start the writer thread");
+	pthread_setname_np(w->thread, "kl-writer");
 	w->started = 1;
 	return KL_OK;
 }
@@ -266,6 +429,11 @@ int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_job
 		else
 			w->head = j;
 		w->tail = j;
+		if (w->nenc && !w->enc_job) { /* every earlier file is handed out */
+			w->enc_job = j;
+			w->enc_item = 0;
+			pthread_cond_broadcast(&w->enc_cv);
+		}
 		w->queued++;
 		w->inflight += j->bytes;
 		pthread_cond_broadcast(&w->cv);
@@ -296,21 +464,34 @@ int kl_writer_join(struct kl_writer *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
 	w->started = 0;
+	enc_join(w);
 	return w->failed ? (w->eb->code ? w->eb->code : KL_EIO) : KL_OK;
 }
 
 void kl_writer_cleanup(struct kl_writer *w)
 {
 	kl_writer_join(w);
+	enc_join(w);
+	for (size_t i = 0; w->enc && i < w->nenc_alloc; i++) {
+		struct kl_writer_enc *x = &w->enc[i];
+		kl_encoder_free(x->data_enc);
+		kl_encoder_free(x->dead_enc);
+		kl_buf_cleanup(&x->body);
+		kl_buf_cleanup(&x->un.work);
+		kl_buf_cleanup(&x->un.stage);
+		kl_blocks_zctx_cleanup(&x->un.zctx);
+	}
+	free(w->enc);
 	for (struct kl_writer_job *j = w->head, *n; j; j = n) {
 		n = j->next;
 		job_free(w, j);
 	}
 	w->head = w->tail = NULL;
 	kl_buf_cleanup(&w->name);
-	kl_buf_cleanup(&w->work);
-	kl_buf_cleanup(&w->stage);
-	kl_blocks_zctx_cleanup(&w->zctx);
+	kl_buf_cleanup(&w->un.work);
+	kl_buf_cleanup(&w->un.stage);
+	kl_blocks_zctx_cleanup(&w->un.zctx);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->enc_cv);
 }

@@ -18,9 +18,23 @@
  * file's bytes are what the encoder makes of the records' text, wherever
  * the blocks were cut.
  *
+ * Encoding in parallel (nenc > 0): encoder threads, each with its own
+ * copies of the encoders (encoder.h clone()) and its own unpacking buffers,
+ * take the files of the queued jobs in queue order — across job
+ * boundaries, so single-file jobs overlap too — and encode each into
+ * memory, exactly as the writer would (the same pieces to a streaming
+ * encoder). The writer thread still takes every file in order: it applies
+ * the copy's shared side effects (publish(): the Parquet schema registry),
+ * stores the body in one write, commits, and only then lets that encoder
+ * thread take its next file. Files, their bytes, the registry and the
+ * commits are thus the same as with one thread; only the store is never
+ * used by two threads. Spilled dead letters (too large for memory) are
+ * encoded by the writer thread itself.
+ *
  * Ownership: the writer owns the queued jobs and their buffers; it borrows
  * the store, the encoders and the checkpoint from start to join, and is
- * their only user meanwhile. The stats it updates are guarded by its mutex.
+ * their only user meanwhile (encoder threads use their own copies). The
+ * stats it updates and the hand-over of files are guarded by its mutex.
  */
 #ifndef KL_PIPELINE_WRITER_H
 #define KL_PIPELINE_WRITER_H
@@ -49,6 +63,33 @@ struct kl_writer_item {
 	uint64_t count, first_pos, last_pos;
 	int dead;    /* a dead-letter file (errors/...), else a data file */
 	int durable; /* committed and synced */
+	/* parallel encoding (under the writer's mutex) */
+	int enc_state;	/* KL_WRITER_ITEM_* */
+	int enc_rc;	/* the encoder thread's result */
+	size_t enc_by;	/* which encoder thread */
+};
+
+enum {
+	KL_WRITER_ITEM_NEW,	 /* not taken */
+	KL_WRITER_ITEM_ENCODING, /* an encoder thread has it */
+	KL_WRITER_ITEM_ENCODED,	 /* its body waits in that thread's buffer */
+	KL_WRITER_ITEM_WRITER,	 /* the writer thread does it all */
+};
+
+/* Where an item's sealed blocks are unpacked for its encoder. */
+struct kl_writer_unpack {
+	struct kl_blocks_zctx zctx;
+	struct kl_buf work, stage;
+};
+
+/* One encoder thread. */
+struct kl_writer_enc {
+	pthread_t thread;
+	struct kl_encoder *data_enc, *dead_enc; /* its copies */
+	struct kl_writer_unpack un;
+	struct kl_buf body; /* the encoded file it holds */
+	struct kl_errbuf eb;
+	int busy; /* holds a file the writer has not stored yet */
 };
 
 struct kl_writer_job {
@@ -65,6 +106,7 @@ struct kl_writer {
 	int started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t enc_cv; /* encoder threads wait here for files */
 	struct kl_writer_job *head, *tail;
 	size_t queued;	 /* jobs not finished */
 	size_t inflight; /* bytes held by unfinished jobs */
@@ -81,14 +123,22 @@ struct kl_writer {
 	struct kl_buf name;
 	/* an item's sealed blocks are unpacked into `work` for its encoder,
 	 * and staged in `stage` for a streaming one */
-	struct kl_blocks_zctx zctx;
-	struct kl_buf work, stage;
+	struct kl_writer_unpack un;
+	/* parallel encoding: nenc threads; the next file to hand out */
+	struct kl_writer_enc *enc;
+	size_t nenc, nenc_alloc, nenc_started, nenc_created;
+	struct kl_writer_job *enc_job;
+	size_t enc_item;
+	int enc_stop;
 };
 
 /* Set up (no thread yet); the pointers are borrowed. */
 void kl_writer_init(struct kl_writer *w, struct kl_store *store, struct kl_encoder *data_enc,
 		    struct kl_encoder *dead_enc, struct kl_checkpoint *cp,
 		    struct kl_ingest_stats *st, struct kl_metrics *metrics, struct kl_errbuf *eb);
+/* Encode on `n` threads of their own (before start; n <= 1 or encoders
+ * without clone(): the writer thread encodes). KL_OK or KL_ENOMEM. */
+int kl_writer_parallel(struct kl_writer *w, size_t n);
 int kl_writer_start(struct kl_writer *w);
 /* Queue a job (the writer owns it from now on, also on error); waits while
  * `max_jobs` are pending. The writer's first error if it has failed. */

@@ -7,6 +7,7 @@
 struct jsonl_encoder {
 	struct kl_encoder base;
 	struct kl_jsonl j;
+	struct kl_encoder_opts opts; /* for clone() */
 };
 
 static int jsonl_encode(struct kl_encoder *base, const char *lines, size_t n, uint64_t count,
@@ -39,12 +40,18 @@ static void jsonl_free(struct kl_encoder *base)
 	free(e);
 }
 
+static struct kl_encoder *jsonl_clone(const struct kl_encoder *base)
+{
+	return kl_encoder_jsonl_new(&((const struct jsonl_encoder *)base)->opts);
+}
+
 static const struct kl_encoder_ops jsonl_ops = {
 	.encode = jsonl_encode, /* the whole buffer, one call */
 	.begin = jsonl_begin,   /* a body in pieces (a spilled dead letter) */
 	.write = jsonl_write,
 	.end = jsonl_end,
 	.free = jsonl_free,
+	.clone = jsonl_clone, /* no shared state: no publish */
 };
 
 struct kl_encoder *kl_encoder_jsonl_new(const struct kl_encoder_opts *o)
@@ -56,6 +63,7 @@ struct kl_encoder *kl_encoder_jsonl_new(const struct kl_encoder_opts *o)
 		free(e);
 		return NULL;
 	}
+	e->opts = *o;
 	e->base.ops = &jsonl_ops;
 	e->base.ext = kl_jsonl_extension(o->compression);
 	return &e->base;

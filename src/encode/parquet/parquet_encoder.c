@@ -29,6 +29,9 @@ struct pq_encoder {
 	struct kl_store *store; /* borrowed: the schema registry lives there */
 	struct kl_schema_registry *registry; /* borrowed, shared by the lake's writers */
 	struct kl_errbuf werr;
+	int deferred;		/* a clone: the registry merge waits for publish() */
+	struct kl_buf pending;	/* ... of this event type (decoded), "" = none */
+	int has_pending;
 };
 
 static const char *const common[] = {"event_uuid",       "event_name", "created_at",
@@ -186,11 +189,29 @@ static int put_value(struct pq_encoder *e, size_t c, const struct kl_json_member
 	return kl_pq_put_string(w, c, m->val, m->val_len); /* JSON text as is */
 }
 
+/* The last file's schema into the lake's registry. */
+static int merge_pending(struct pq_encoder *e, struct kl_errbuf *eb)
+{
+	if (!e->has_pending)
+		return KL_OK;
+	e->has_pending = 0;
+	return kl_schema_registry_merge(e->registry, e->store, e->pending.data, e->pending.len,
+					&e->schema, eb);
+}
+
+static int pq_publish(struct kl_encoder *base, struct kl_errbuf *eb)
+{
+	return merge_pending((struct pq_encoder *)base, eb);
+}
+
+static struct kl_encoder *pq_clone(const struct kl_encoder *base);
+
 static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint64_t count,
 		     kl_write_fn fn, void *ctx, struct kl_errbuf *eb)
 {
 	(void)count;
 	struct pq_encoder *e = (struct pq_encoder *)base;
+	e->has_pending = 0;
 	int rc = infer(e, lines, n, eb);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "parquet: schema inference failed");
@@ -233,14 +254,13 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 		return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.msg);
 	if (e->store && e->registry && etype) {
 		/* the registry wants the decoded type name */
-		struct kl_buf t;
-		kl_buf_init(&t, 0);
-		if (!kl_buf_reserve(&t, etype_len + 1)) {
-			size_t tn = kl_json_unescape(etype, etype_len, t.data);
-			rc = kl_schema_registry_merge(e->registry, e->store, t.data, tn, &e->schema,
-						      eb);
-		}
-		kl_buf_cleanup(&t);
+		kl_buf_reset(&e->pending);
+		if (kl_buf_reserve(&e->pending, etype_len + 1))
+			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+		e->pending.len = kl_json_unescape(etype, etype_len, e->pending.data);
+		e->has_pending = 1;
+		if (!e->deferred)
+			rc = merge_pending(e, eb);
 	}
 	return rc;
 }
@@ -252,6 +272,7 @@ static void pq_free(struct kl_encoder *base)
 	kl_schema_cleanup(&e->schema);
 	kl_json_doc_cleanup(&e->doc);
 	kl_buf_cleanup(&e->scratch);
+	kl_buf_cleanup(&e->pending);
 	free(e->colmap);
 	free(e);
 }
@@ -259,6 +280,8 @@ static void pq_free(struct kl_encoder *base)
 static const struct kl_encoder_ops pq_ops = {
 	.encode = pq_encode, /* two passes over the buffer: schema, then rows */
 	.free = pq_free,     /* no begin/write/end: a Parquet file needs all its rows */
+	.clone = pq_clone,     /* its schema merges wait for publish() */
+	.publish = pq_publish, /* the last file's schema into the registry */
 };
 
 struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struct kl_store *store,
@@ -282,9 +305,28 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struc
 	kl_schema_init(&e->schema);
 	kl_json_doc_init(&e->doc);
 	kl_buf_init(&e->scratch, 0);
+	kl_buf_init(&e->pending, 0);
 	e->store = store;
 	e->registry = registry;
 	e->base.ops = &pq_ops;
 	e->base.ext = ".parquet";
 	return &e->base;
+}
+
+static struct kl_encoder *pq_clone(const struct kl_encoder *base)
+{
+	const struct pq_encoder *e = (const struct pq_encoder *)base;
+	struct pq_encoder *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->opts = e->opts;
+	kl_schema_init(&c->schema);
+	kl_json_doc_init(&c->doc);
+	kl_buf_init(&c->scratch, 0);
+	kl_buf_init(&c->pending, 0);
+	c->store = e->store;
+	c->registry = e->registry;
+	c->deferred = 1;
+	c->base = e->base;
+	return &c->base;
 }

@@ -428,12 +428,17 @@ int kl_json_escape_append(struct kl_buf *out, const char *s, size_t n)
 	return KL_OK;
 }
 
+size_t kl_event_json_reserve(const struct kl_event *ev, size_t raw_len)
+{
+	return raw_len + 96 + ev->type.n + ev->subtype.n;
+}
+
 int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_len,
 			struct kl_buf *out)
 {
 	const struct kl_json_doc *d = &ev->doc;
 	int keep_all = !ev->has_added;
-	if (kl_buf_reserve(out, raw_len + 96 + ev->type.n + ev->subtype.n))
+	if (kl_buf_reserve(out, kl_event_json_reserve(ev, raw_len)))
 		return KL_ENOMEM;
 	if (keep_all) {
 		/* the original bytes up to (not including) the closing brace */

@@ -56,7 +56,7 @@ struct prepared {
 	const char *msg; /* dead letters */
 	size_t err_offset;
 	const char *body; /* the enriched event, or NULL: written from ev at apply time */
-	size_t body_len;
+	size_t body_len, body_reserve;
 	const struct kl_event *ev; /* the serial path's parsed event */
 };
 
@@ -302,8 +302,9 @@ static int prepare_serial(struct run *r, const struct kl_record *rec, struct pre
 /* The event's line into its partition buffer. */
 static int append_event(struct kl_part *p, const struct kl_record *rec, const struct prepared *pr)
 {
-	if (pr->body)
-		return kl_buf_append(&p->data, pr->body, pr->body_len);
+	if (pr->body) /* made by a prep worker: the buffer grows as if written here */
+		return kl_buf_reserve(&p->data, pr->body_reserve) ||
+		       kl_buf_append(&p->data, pr->body, pr->body_len);
 	return kl_event_write_json(pr->ev, rec->p, rec->n, &p->data);
 }
 
@@ -507,7 +508,7 @@ static int apply_chunk(struct run *r, const struct kl_prep_chunk *c, uint64_t *n
 		struct prepared pr = {v->rej,	       out + v->uuid_off, v->uuid_len,
 				      out + v->key_off, v->key_len,	  out + v->msg_off,
 				      v->err_offset,   out + v->body_off, v->body_len,
-				      NULL};
+				      v->body_reserve, NULL};
 		r->read_pos = v->next_pos;
 		if ((*rc = apply_record(r, &rec, &pr)))
 			return 1;

@@ -51,7 +51,7 @@ static int run_one(struct kl_prep_chunk *c, struct kl_prep_rec *r, struct kl_pre
 		}
 		r->err_offset = ev->err_offset;
 		if (kl_partition_error(&x->key, kl_reject_name(r->rej), dt) ||
-		    put(&c->out, ev->msg, strlen(ev->msg), &r->msg_off, &r->msg_len))
+		    put(&c->out, ev->msg, strlen(ev->msg) + 1, &r->msg_off, &r->msg_len))
 			return KL_ENOMEM;
 		return put(&c->out, x->key.data, x->key.len, &r->key_off, &r->key_len);
 	}
@@ -59,6 +59,7 @@ static int run_one(struct kl_prep_chunk *c, struct kl_prep_rec *r, struct kl_pre
 	    put(&c->out, x->key.data, x->key.len, &r->key_off, &r->key_len) ||
 	    put(&c->out, ev->uuid.p, ev->uuid.n, &r->uuid_off, &r->uuid_len))
 		return KL_ENOMEM;
+	r->body_reserve = kl_event_json_reserve(ev, r->raw_len);
 	r->body_off = c->out.len;
 	if (kl_event_write_json(ev, raw, r->raw_len, &c->out))
 		return KL_ENOMEM;

@@ -8,6 +8,9 @@
 #   BENCH_SMALL_EVENTS   events in the RSS-flatness input (default BENCH_EVENTS/10)
 #   BENCH_RUNS           runs of each job (default 3); the table shows medians
 #   BENCH_THREADS        DuckDB threads (default 2)
+#   BENCH_SPAN           seconds of event time the inputs cover (default 21600: six hours,
+#                        ~600 partitions, the production stream's shape)
+#   BENCH_PERF           1: also a per-stage CPU breakdown of one Parquet run (bench/perf_stages.sh)
 #   KINLAKE              the binary (default build/kinlake)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,21 +21,23 @@ SMALL=${BENCH_SMALL_EVENTS:-$((EVENTS / 10))}
 RUNS=${BENCH_RUNS:-3}
 THREADS=${BENCH_THREADS:-2}
 BOUND_LIMIT=${BENCH_BOUND_LIMIT:-48MiB}
+SPAN=${BENCH_SPAN:-21600}
 OUT=bench/out
-# The sizing workload: one hour of events, a few malformed and duplicate lines.
-GEN_ARGS=(--bad-fraction 0.001 --dup-fraction 0.001 --span 3600)
+# The sizing workload, shaped like the production stream: 100 event types
+# (~95 type/subtype pairs) over six hours, ~600 partitions, no bad lines.
+GEN_ARGS=(--span "$SPAN")
 
 TIME=/usr/bin/time
 [ -x "$TIME" ] || { echo "bench: $TIME (GNU time) is needed for peak RSS" >&2; exit 1; }
 [ -x "$KINLAKE" ] || { echo "bench: $KINLAKE not found; run make first" >&2; exit 1; }
-for v in EVENTS SMALL RUNS THREADS; do
+for v in EVENTS SMALL RUNS THREADS SPAN; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer (got '${!v}')" >&2; exit 2; }
 done
 
 mkdir -p "$OUT/logs"
 rm -rf "$OUT"/lake-* "$OUT"/logs/* "$OUT"/events-*.jsonl # inputs are regenerated below
-RAW=$OUT/raw.tsv # job run events seconds rss_kb out_bytes files partitions
-printf 'job\trun\tevents\tseconds\trss_kb\tout_bytes\tfiles\tpartitions\n' >"$RAW"
+RAW=$OUT/raw.tsv # job run events seconds rss_kb out_bytes files partitions user_s sys_s load
+printf 'job\trun\tevents\tseconds\trss_kb\tout_bytes\tfiles\tpartitions\tuser_s\tsys_s\tload1\n' >"$RAW"
 
 human_events() { awk -v n="$1" 'BEGIN { if (n % 1000000 == 0) printf "%dM", n / 1e6; else if (n % 1000 == 0) printf "%dk", n / 1e3; else printf "%d", n }'; }
 BIG_LABEL=$(human_events "$EVENTS")
@@ -48,16 +53,16 @@ SMALL_IN=$OUT/events-$SMALL_LABEL.jsonl
 gen "$EVENTS" "$BIG"
 gen "$SMALL" "$SMALL_IN"
 # DuckDB's typed reader (read_ndjson with one auto-detected union schema) stops at
-# the first line that is not an object, so the typed comparison uses a clean input.
-CLEAN=$OUT/events-$BIG_LABEL-clean.jsonl
-echo "bench: kinlake gen --events $EVENTS --span 3600 (no bad lines) -> $CLEAN" >&2
-"$KINLAKE" gen --events "$EVENTS" --span 3600 --output "$CLEAN"
-CLEAN_BYTES=$(wc -c <"$CLEAN")
+# the first line that is not an object: the input has none.
+CLEAN=$BIG
 BIG_BYTES=$(wc -c <"$BIG")
+CLEAN_BYTES=$BIG_BYTES
 SMALL_BYTES=$(wc -c <"$SMALL_IN")
 
 INGEST_HELP=$("$KINLAKE" ingest --help)
 MEMORY_LIMIT=$(sed -n 's/^ *--memory-limit .*\[default: \([^]]*\)\].*/\1/p' <<<"$INGEST_HELP")
+HAS_THREADS=0
+if grep -q -E -- '^ *--threads ' <<<"$INGEST_HELP"; then HAS_THREADS=1; fi
 HAS_PARQUET=0
 if grep -E -- '^ *--format ' <<<"$INGEST_HELP" | grep -q parquet; then HAS_PARQUET=1; fi
 
@@ -70,18 +75,19 @@ run_job() {
 	local log=$OUT/logs/$job-$run.log tf=$OUT/logs/$job-$run.time
 	rm -rf "$dir"
 	echo "bench: run $run/$RUNS $job" >&2
-	if ! "$TIME" -f '%e %M' -o "$tf" "$@" >"$log" 2>&1; then
+	if ! "$TIME" -f '%e %M %U %S' -o "$tf" "$@" >"$log" 2>&1; then
 		echo "bench: $job run $run FAILED ($(head -1 "$tf")); last lines of $log:" >&2
 		tail -5 "$log" | sed 's/^/    /' >&2
 		rm -rf "$dir"
 		return 1
 	fi
-	local secs kb bytes files parts
-	read -r secs kb < <(tail -1 "$tf")
+	local secs kb bytes files parts user sys load
+	read -r secs kb user sys < <(tail -1 "$tf")
+	load=$(cut -d' ' -f1 /proc/loadavg)
 	# data files only (not dead letters, not state); partition = the directory holding them
 	read -r bytes files parts < <(find "$dir" -type f -path "$glob" -printf '%s %h\n' |
 		awk '{ b += $1; f++; if (!($2 in d)) { d[$2] = 1; p++ } } END { printf "%d %d %d\n", b, f, p }')
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$job" "$run" "$n" "$secs" "$kb" "$bytes" "$files" "$parts" >>"$RAW"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$job" "$run" "$n" "$secs" "$kb" "$bytes" "$files" "$parts" "$user" "$sys" "$load" >>"$RAW"
 	rm -rf "$dir"
 }
 
@@ -107,13 +113,30 @@ for run in $(seq 1 "$RUNS"); do
 		run_job "parquet-$BIG_LABEL" "$run" "$EVENTS" "$lake" "$lake/events/*" -- \
 			"$KINLAKE" ingest --input "$BIG" --lake "$lake" --format parquet --compression zstd --no-progress ||
 			parquet_failed=1
-		run_job "pqclean-$BIG_LABEL" "$run" "$EVENTS" "$lake" "$lake/events/*" -- \
-			"$KINLAKE" ingest --input "$CLEAN" --lake "$lake" --format parquet --compression zstd --no-progress ||
-			parquet_failed=1
+		if [ "$HAS_THREADS" = 1 ]; then # the same on one thread
+			run_job "pqt1-$BIG_LABEL" "$run" "$EVENTS" "$lake" "$lake/events/*" -- \
+				"$KINLAKE" ingest --input "$BIG" --lake "$lake" --format parquet --compression zstd --threads 1 --no-progress ||
+				parquet_failed=1
+		fi
 		run_job "ducktyped-$BIG_LABEL" "$run" "$EVENTS" "$OUT/lake-duckdb" "$OUT/lake-duckdb/*.parquet" -- \
 			node bench/duckdb_typed.mjs "$CLEAN" "$OUT/lake-duckdb" "$THREADS"
 	fi
 done
+
+# per-stage CPU of one Parquet run at the defaults and one at --threads 1 (perf)
+PERF=${BENCH_PERF:-1}
+STAGES_DEF="" STAGES_T1=""
+if [ "$PERF" = 1 ] && command -v perf >/dev/null && [ "$HAS_PARQUET" = 1 ]; then
+	echo "bench: perf, parquet defaults" >&2
+	rm -rf "$OUT/lake-perf"
+	STAGES_DEF=$(bench/perf_stages.sh -- "$KINLAKE" ingest --input "$BIG" --lake "$OUT/lake-perf" --no-progress 2>&1) || STAGES_DEF="(perf failed: $STAGES_DEF)"
+	rm -rf "$OUT/lake-perf"
+	if [ "$HAS_THREADS" = 1 ]; then
+		echo "bench: perf, parquet --threads 1" >&2
+		STAGES_T1=$(bench/perf_stages.sh -- "$KINLAKE" ingest --input "$BIG" --lake "$OUT/lake-perf" --threads 1 --no-progress 2>&1) || STAGES_T1="(perf failed: $STAGES_T1)"
+		rm -rf "$OUT/lake-perf"
+	fi
+fi
 
 GZIP_BYTES=""
 if [ "$HAS_PARQUET" = 1 ] && [ "$parquet_failed" = 0 ]; then
@@ -146,6 +169,19 @@ row() { # job-key label events input_bytes
 		"$(calc '%.1f' "$out / 1e6")" "$ratio"
 }
 
+# CPU row: job label
+cpu_row() {
+	local u sy wall
+	u=$(median "$1" 9)
+	sy=$(median "$1" 10)
+	wall=$(median "$1" 4)
+	local n
+	n=$(awk -F'\t' -v j="$1" '$1 == j { print $3; exit }' "$RAW")
+	printf '| %s | %s | %s | %s | %s |\n' "$2" "$(calc '%.2f' "$u + $sy")" "$(calc '%.2f' "($u + $sy) * 1e6 / $n")" \
+		"$(calc '%.0f%%' "100 * $sy / ($u + $sy)")" "$(calc '%.2f' "($u + $sy) / $wall")"
+}
+KL_THREADS_DEFAULT=$(nproc)
+
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD -- src 2>/dev/null || rev="$rev+local changes"
 REPORT=$OUT/results.md
@@ -161,13 +197,30 @@ REPORT=$OUT/results.md
 	row "duckdb-$BIG_LABEL" "$DUCK" "$EVENTS" "$BIG_BYTES"
 	row "jsonl-$SMALL_LABEL" "$KL_SMALL" "$SMALL" "$SMALL_BYTES"
 	if have "parquet-$BIG_LABEL"; then row "parquet-$BIG_LABEL" "$KL_PARQUET" "$EVENTS" "$BIG_BYTES"; fi
+	if have "pqt1-$BIG_LABEL"; then row "pqt1-$BIG_LABEL" "$KL_PARQUET, --threads 1" "$EVENTS" "$BIG_BYTES"; fi
 	if have "ducktyped-$BIG_LABEL"; then
-		row "pqclean-$BIG_LABEL" "$KL_PARQUET, clean input" "$EVENTS" "$CLEAN_BYTES"
-		row "ducktyped-$BIG_LABEL" "DuckDB typed, clean input" "$EVENTS" "$CLEAN_BYTES"
-		echo
-		echo "- typed comparison (clean input): kinlake parquet events/s ÷ DuckDB typed = $(calc '%.2f' "$(median "ducktyped-$BIG_LABEL" 4) / $(median "pqclean-$BIG_LABEL" 4)")"
-		echo "- narrow comparison: kinlake parquet events/s ÷ DuckDB narrow (the JSON-text peer above) = $(calc '%.2f' "$(median "duckdb-$BIG_LABEL" 4) / $(median "parquet-$BIG_LABEL" 4)")"
+		row "ducktyped-$BIG_LABEL" "DuckDB typed" "$EVENTS" "$CLEAN_BYTES"
 	fi
+	echo
+	echo "CPU (user + sys from $TIME, medians; kernel share = sys ÷ (user + sys)):"
+	echo
+	echo "| job | CPU s | CPU s per 1M events | kernel share | CPUs busy (CPU s ÷ wall s) |"
+	echo "|---|---:|---:|---:|---:|"
+	for j in "parquet-$BIG_LABEL:$KL_PARQUET" "pqt1-$BIG_LABEL:$KL_PARQUET, --threads 1" "jsonl-$BIG_LABEL:$KL_JSONL" "duckdb-$BIG_LABEL:$DUCK"; do
+		have "${j%%:*}" && cpu_row "${j%%:*}" "${j#*:}"
+	done
+	echo
+	if have "parquet-$BIG_LABEL"; then
+		echo "- **narrow comparison**: kinlake parquet (defaults) events/s ÷ DuckDB narrow (the JSON-text peer above) = $(calc '%.2f' "$(median "duckdb-$BIG_LABEL" 4) / $(median "parquet-$BIG_LABEL" 4)") (issue 11 target: ≥ 3)"
+	fi
+	if have "pqt1-$BIG_LABEL"; then
+		echo "- **threads**: kinlake parquet, default --threads ($KL_THREADS_DEFAULT here) ÷ --threads 1, events/s = $(calc '%.2f' "$(median "pqt1-$BIG_LABEL" 4) / $(median "parquet-$BIG_LABEL" 4)") (target: ≥ 1.8 with 2 threads)"
+	fi
+	echo "- **JSON lines**: kinlake jsonl events/s ÷ DuckDB narrow = $(calc '%.2f' "$(median "duckdb-$BIG_LABEL" 4) / $(median "jsonl-$BIG_LABEL" 4)") (target: ≥ 5)"
+	if have "ducktyped-$BIG_LABEL" && have "parquet-$BIG_LABEL"; then
+		echo "- typed comparison: kinlake parquet events/s ÷ DuckDB typed = $(calc '%.2f' "$(median "ducktyped-$BIG_LABEL" 4) / $(median "parquet-$BIG_LABEL" 4)")"
+	fi
+	echo "- machine load: 1-minute load average at the end of the jobs, median $(awk -F'\t' 'NR > 1 { print $11 }' "$RAW" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'), max $(awk -F'\t' 'NR > 1 && $11 > m { m = $11 } END { print m }' "$RAW") ($(nproc) CPUs; other work on the machine slows every job)"
 	echo
 	echo "- RSS flatness: kinlake peak RSS @$BIG_LABEL ÷ @$SMALL_LABEL = $(calc '%.2f' "$(median "jsonl-$BIG_LABEL" 5) / $(median "jsonl-$SMALL_LABEL" 5)")" \
 		"(1.00 = memory does not grow with input size; buffers may grow up to --memory-limit, default ${MEMORY_LIMIT:-?})"
@@ -190,12 +243,24 @@ REPORT=$OUT/results.md
 	duck_sum=$(tail -1 "$OUT/logs/duckdb-$BIG_LABEL-1.log" || true)
 	echo "- run 1, kinlake: $kl_sum"
 	echo "- run 1, DuckDB peer: $duck_sum"
+	if [ -n "$STAGES_DEF" ]; then
+		echo
+		echo "Per-stage CPU (bench/perf_stages.sh, one run each), kinlake parquet at the defaults:"
+		echo
+		echo "$STAGES_DEF"
+		if [ -n "$STAGES_T1" ]; then
+			echo
+			echo "... and with --threads 1:"
+			echo
+			echo "$STAGES_T1"
+		fi
+	fi
 	echo
-	echo "Raw runs (wall seconds and peak RSS from $TIME -f '%e %M'; logs in $OUT/logs/):"
+	echo "Raw runs (wall seconds, peak RSS, user and sys seconds from $TIME -f '%e %M %U %S', 1-minute load average after the job; logs in $OUT/logs/):"
 	echo
 	echo '```'
-	awk -F'\t' 'NR == 1 { printf "%-16s %3s %9s %8s %10s %8s %12s %6s %5s\n", "job", "run", "events", "seconds", "events/s", "RSS MB", "data out B", "files", "parts"; next }
-		{ printf "%-16s %3d %9d %8.2f %10.0f %8.1f %12d %6d %5d\n", $1, $2, $3, $4, $3 / $4, $5 * 1024 / 1e6, $6, $7, $8 }' "$RAW"
+	awk -F'\t' 'NR == 1 { printf "%-16s %3s %9s %8s %10s %8s %12s %6s %5s %7s %6s %5s\n", "job", "run", "events", "seconds", "events/s", "RSS MB", "data out B", "files", "parts", "user s", "sys s", "load"; next }
+		{ printf "%-16s %3d %9d %8.2f %10.0f %8.1f %12d %6d %5d %7.2f %6.2f %5.2f\n", $1, $2, $3, $4, $3 / $4, $5 * 1024 / 1e6, $6, $7, $8, $9, $10, $11 }' "$RAW"
 	echo '```'
 } >"$REPORT"
 cat "$REPORT"

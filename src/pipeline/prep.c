@@ -127,7 +127,7 @@ int kl_prep_pool_init(struct kl_prep_pool *pl, size_t nthreads, size_t record_ma
 	pthread_cond_init(&pl->work, NULL);
 	pthread_cond_init(&pl->done, NULL);
 	pl->record_max = record_max;
-	pl->nring = 2 * nthreads + 2;
+	pl->nring = nthreads + 2;
 	if (pl->nring > KL_PREP_RING_MAX)
 		pl->nring = KL_PREP_RING_MAX;
 	pl->threads = calloc(nthreads, sizeof *pl->threads);

@@ -114,7 +114,7 @@ struct kl_prep_pool {
 	size_t record_max;
 };
 
-/* Set up `nthreads` workers (not started) and a ring of 2 * nthreads + 2
+/* Set up `nthreads` workers (not started) and a ring of nthreads + 2
  * chunks; each chunk's record bytes are capped at KL_PREP_BYTES +
  * record_max. KL_OK or KL_ENOMEM. */
 int kl_prep_pool_init(struct kl_prep_pool *pl, size_t nthreads, size_t record_max,

@@ -10,6 +10,7 @@
 #   BENCH_THREADS        DuckDB threads (default 2)
 #   BENCH_SPAN           seconds of event time the inputs cover (default 21600: six hours,
 #                        ~600 partitions, the production stream's shape)
+#   BENCH_TYPED          0: skip the DuckDB typed job (the slowest; default 1)
 #   BENCH_PERF           1: also a per-stage CPU breakdown of one Parquet run (bench/perf_stages.sh)
 #   KINLAKE              the binary (default build/kinlake)
 set -euo pipefail
@@ -118,8 +119,10 @@ for run in $(seq 1 "$RUNS"); do
 				"$KINLAKE" ingest --input "$BIG" --lake "$lake" --format parquet --compression zstd --threads 1 --no-progress ||
 				parquet_failed=1
 		fi
-		run_job "ducktyped-$BIG_LABEL" "$run" "$EVENTS" "$OUT/lake-duckdb" "$OUT/lake-duckdb/*.parquet" -- \
-			node bench/duckdb_typed.mjs "$CLEAN" "$OUT/lake-duckdb" "$THREADS"
+		if [ "${BENCH_TYPED:-1}" = 1 ]; then
+			run_job "ducktyped-$BIG_LABEL" "$run" "$EVENTS" "$OUT/lake-duckdb" "$OUT/lake-duckdb/*.parquet" -- \
+				node bench/duckdb_typed.mjs "$CLEAN" "$OUT/lake-duckdb" "$THREADS"
+		fi
 	fi
 done
 

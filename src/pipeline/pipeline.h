@@ -25,7 +25,15 @@
  * A file is named after its first record: the source's pos_name(), else
  * "<file_prefix>-<14-digit position>".
  *
- * Threads: the caller's thread reads and buffers; one writer thread per run.
+ * Threads: the caller's thread reads and applies; one writer thread per run.
+ * With o->threads > 1, the pure per-record work (parse, validate, enrich,
+ * route) runs on o->threads prep workers over chunks of records
+ * (pipeline/prep.h) and files are encoded on o->threads encoder threads
+ * (pipeline/writer.h); every decision that shapes the lake — replay, dedup,
+ * partition buffers, flushes, file names, job order, commits — stays in
+ * one serial apply step that takes the records in input order, so the
+ * lake is byte for byte the same for every o->threads. Records longer than
+ * the source holds in memory (`more`) take the serial path between chunks.
  * Library code: prints nothing; progress goes to o->progress if set.
  */
 #ifndef KL_PIPELINE_PIPELINE_H

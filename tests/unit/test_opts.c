@@ -125,6 +125,9 @@ static void test_flag_env_parity(void)
 		     {"max-record-bytes", "KINLAKE_MAX_RECORD_BYTES", "12XB"},
 		     {"max-depth", "KINLAKE_MAX_DEPTH", "0"},
 		     {"sse", "KINLAKE_SSE", "rot13"},
+		     {"threads", "KINLAKE_THREADS", "-1"},
+		     {"threads", "KINLAKE_THREADS", "257"},
+		     {"threads", "KINLAKE_THREADS", "two"},
 		     {"lake", "KINLAKE_LAKE", "s3://x"}};
 	int seen_env = 0;
 	for (size_t i = 0; i < kl_ingest_cfg_count; i++)
@@ -155,6 +158,18 @@ static void test_flag_env_parity(void)
 	CHECK_EQ_INT(c.format, KL_FORMAT_PARQUET);
 	CHECK(c.input == NULL);
 	CHECK_EQ_INT(c.max_file_bytes, 128u << 20);
+	/* --threads / KINLAKE_THREADS: 0 (the default) means the CPUs the process may use */
+	CHECK_EQ_INT(c.threads, 0);
+	struct kl_ingest_opts io;
+	kl_ingest_opts_default(&io);
+	kl_ingest_cfg_apply(&c, &io);
+	CHECK(io.threads >= 1);
+	CHECK_EQ_INT(env_parse(&c, &p, &eb, VARS("KINLAKE_THREADS", "3")), KL_OK);
+	kl_ingest_cfg_apply(&c, &io);
+	CHECK_EQ_INT(io.threads, 3);
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--threads", "1")), KL_OK);
+	kl_ingest_cfg_apply(&c, &io);
+	CHECK_EQ_INT(io.threads, 1);
 }
 
 /* Rules between settings, named as the user gave them. */

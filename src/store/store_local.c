@@ -11,7 +11,9 @@
  * Directories are made once per store: a set of the directories known to
  * exist (made or found by this store) answers open() without a mkdir; an
  * unknown one is made top-down from its deepest known ancestor.
- * The set also marks the directories to fsync at the next sync().
+ * The set also marks the directories to fsync at the next sync(). Should a
+ * known directory vanish (another process removed it; a warm Lambda keeps
+ * its store), open() falls back to `mkdir -p` of the whole path.
  * Thread safety: the directory set, the dirty list, the spare buffers and
  * the counters are under `mu`, so writer threads may share the store; one
  * open file is used by one thread at a time. */
@@ -172,6 +174,26 @@ static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
 	return KL_OK;
 }
 
+/* Slow path, for a directory set gone stale (another process removed a
+ * directory this store made): mkdir every level of path[0..n) top-down,
+ * as `mkdir -p`. 0, or -1 with errno set. */
+static int mkdir_all(char *path, size_t n)
+{
+	for (size_t i = 1; i <= n; i++) {
+		if (i < n && path[i] != '/')
+			continue;
+		char save = path[i];
+		path[i] = '\0';
+		int rc = mkdir(path, 0755), e = errno;
+		path[i] = save;
+		if (rc && e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Mark directory `idx` for the next sync() (caller holds s->mu). */
 static int note_dirty(struct local_store *s, long idx)
 {
@@ -223,8 +245,11 @@ static int local_open(struct kl_store *base, const char *key, struct kl_store_fi
 	snprintf(f->final, n, "%s/%s", s->root, key);
 	char *slash = strrchr(f->final, '/');
 	long idx;
+	size_t dn = (size_t)(slash - f->final);
 	pthread_mutex_lock(&s->mu);
-	int rc = dir_ensure(s, f->final, (size_t)(slash - f->final), &idx);
+	int rc = dir_ensure(s, f->final, dn, &idx);
+	if (rc < 0 && errno == ENOENT) /* a known directory was removed behind our back */
+		rc = mkdir_all(f->final, dn);
 	int e = errno;
 	pthread_mutex_unlock(&s->mu);
 	if (rc) {
@@ -240,6 +265,13 @@ static int local_open(struct kl_store *base, const char *key, struct kl_store_fi
 	snprintf(f->tmp, n, "%s/.%s.tmp-%ld", f->final, slash + 1, (long)getpid());
 	*slash = '/';
 	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (f->fd < 0 && errno == ENOENT) { /* as above: the set was stale */
+		pthread_mutex_lock(&s->mu);
+		rc = mkdir_all(f->final, dn);
+		pthread_mutex_unlock(&s->mu);
+		if (!rc)
+			f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	}
 	if (f->fd < 0) {
 		kl_errbuf_set(&base->err, KL_EIO, "create %s: %s", f->tmp, strerror(errno));
 		file_free(f);

@@ -2,7 +2,8 @@
  * level, dot-files hidden, missing directory lists nothing, bad prefixes
  * refused); the local store's writes (gathered pieces of every size read
  * back exact, abort leaves nothing, a root with missing parents, a file in
- * a directory's place, threads sharing one store) and the S3 ListObjectsV2 page parser (URL-decoded keys, prefix
+ * a directory's place, directories removed behind its back, threads sharing
+ * one store) and the S3 ListObjectsV2 page parser (URL-decoded keys, prefix
  * stripped, pages and their tokens, malformed answers refused). The S3
  * request itself runs against moto in tests/e2e/schema_registry.sh. */
 #include "check.h"
@@ -159,6 +160,15 @@ static void test_local_writes(void)
 	CHECK_EQ_INT(st->ops->commit(f), 0);
 	CHECK_EQ_INT(st->files_committed, 4);
 	CHECK_EQ_INT(st->bytes_committed, total + 3);
+	/* directories removed behind the store's back are made again */
+	snprintf(cmd, sizeof cmd, "rm -rf %s/d1", root);
+	CHECK_EQ_INT(system(cmd), 0);
+	CHECK_EQ_INT(st->ops->open(st, "d1/d2/d3/back", &f), 0);
+	CHECK_EQ_INT(st->ops->commit(f), 0);
+	CHECK_EQ_INT(st->ops->open(st, "d1/d2/d3/d4/deeper", &f), 0);
+	CHECK_EQ_INT(st->ops->commit(f), 0);
+	CHECK_EQ_INT(st->ops->read(st, "d1/d2/d3/back", &got), 0);
+	CHECK_EQ_INT(st->ops->sync(st), 0);
 	kl_store_free(st);
 	/* a second store on the same root finds the directories already there */
 	CHECK_EQ_INT(kl_store_local_new(&st, root, &eb), 0);

@@ -804,6 +804,29 @@ static void test_dict_fallback(void)
 	CHECK_EQ_INT(save(outdir, "dict_fallback", &d, &a), 0);
 	kl_pq_writer_free(w);
 
+	/* A first page of nulls only (PQ_PAGE_MAX_ROWS) does not decide: the
+	 * many distinct values after it still drop the dictionary. */
+	{
+		struct kl_pq_column one[] = {{"late", KL_PQ_INT64}};
+		struct kl_buf lb;
+		kl_buf_init(&lb, 0);
+		struct kl_pq_writer *lw;
+		CHECK_EQ_INT(kl_pq_writer_new(&lw, one, 1, NULL, buf_sink, &lb, NULL), KL_OK);
+		for (uint32_t r = 0; r < PQ_PAGE_MAX_ROWS + 3000; r++) {
+			if (r >= PQ_PAGE_MAX_ROWS)
+				CHECK_EQ_INT(kl_pq_put_i64(lw, 0, (int64_t)r * 977), KL_OK);
+			CHECK_EQ_INT(kl_pq_end_row(lw), KL_OK);
+		}
+		CHECK_EQ_INT(kl_pq_writer_finish(lw), KL_OK);
+		struct kl_pq_chunk_info li;
+		CHECK_EQ_INT(kl_pq_writer_chunk_info(lw, 0, 0, &li), KL_OK);
+		CHECK(li.data_pages >= 2);
+		CHECK_EQ_INT(li.dict_page_offset, -1);
+		CHECK_EQ_INT(li.null_count, PQ_PAGE_MAX_ROWS);
+		kl_pq_writer_free(lw);
+		kl_buf_cleanup(&lb);
+	}
+
 	/* A dictionary limit below one entry: PLAIN from the first value. */
 	o.dict_max_bytes = 4;
 	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);

@@ -128,6 +128,8 @@ int pq_dict_add(struct pq_dict *d, const void *key, size_t klen, int byte_array,
 
 int pq_dict_judge(struct kl_pq_writer *w, struct pq_col *c)
 {
+	if (!c->page_vals)
+		return KL_OK; /* nothing to judge by yet (a page of nulls) */
 	c->dict_judged = 1;
 	/* every value of the chunk is still in the pending page when no
 	 * dictionary-encoded page was flushed */

@@ -53,6 +53,7 @@ struct local_store {
 	size_t ndirty, capdirty;
 	char *spare[SPARE_MAX]; /* free write buffers of WBUF_BYTES */
 	size_t nspare;
+	long pid; /* in temporary file names; getpid() once, not per file */
 };
 
 struct kl_store_file {
@@ -262,7 +263,7 @@ static int local_open(struct kl_store *base, const char *key, struct kl_store_fi
 		return rc < 0 ? KL_EIO : rc;
 	}
 	*slash = '\0';
-	snprintf(f->tmp, n, "%s/.%s.tmp-%ld", f->final, slash + 1, (long)getpid());
+	snprintf(f->tmp, n, "%s/.%s.tmp-%ld", f->final, slash + 1, s->pid);
 	*slash = '/';
 	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (f->fd < 0 && errno == ENOENT) { /* as above: the set was stale */
@@ -520,6 +521,7 @@ int kl_store_local_new(struct kl_store **out, const char *root, struct kl_errbuf
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	s->base.ops = &local_ops;
+	s->pid = (long)getpid();
 	size_t n = strlen(s->root);
 	while (n > 1 && s->root[n - 1] == '/')
 		s->root[--n] = '\0';

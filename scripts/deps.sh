@@ -18,6 +18,8 @@ command -v zstd >/dev/null 2>&1 || need="$need zstd"
 # make lambda-zip packs dist/kinlake-lambda.zip; its test unpacks it.
 command -v zip >/dev/null 2>&1 || need="$need zip"
 command -v unzip >/dev/null 2>&1 || need="$need unzip"
+# tests/e2e/syscalls.sh counts the syscalls of an ingest with strace.
+command -v strace >/dev/null 2>&1 || need="$need strace"
 # tests/e2e/catalog_ddl.sh parses the Athena DDL with sqlglot (Debian's python3).
 [ -d /usr/lib/python3/dist-packages/sqlglot ] || need="$need python3-sqlglot"
 if [ -n "$need" ]; then

@@ -13,18 +13,18 @@
 #include <xxhash.h>
 #include <zlib.h>
 
-static int mkdirs(const char *path)
+/* mkdir -p, deepest level first: one mkdir when the parent exists. */
+static int mkdirs(char *path)
 {
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s", path);
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(tmp, 0755) && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0755) && errno != EEXIST ? -1 : 0;
+	if (!mkdir(path, 0755) || errno == EEXIST)
+		return 0;
+	char *slash = strrchr(path, '/');
+	if (errno != ENOENT || !slash || slash == path)
+		return -1;
+	*slash = '\0';
+	int rc = mkdirs(path);
+	*slash = '/';
+	return rc || (mkdir(path, 0755) && errno != EEXIST) ? -1 : 0;
 }
 
 static int index_put(struct kl_state *st, size_t i)

@@ -3,24 +3,57 @@
  * Durable-write recipe (as Redis does for its RDB): write to a dot-file in
  * the target directory, fdatasync, rename over the final name; sync() then
  * fsyncs each directory touched since the last sync. A crash leaves at most
- * dot-files ".<name>.tmp-<pid>", which kl_store_local_sweep() removes. */
+ * dot-files ".<name>.tmp-<pid>", which kl_store_local_sweep() removes.
+ *
+ * Few syscalls: a file's bytes are gathered in a buffer of WBUF_BYTES and go
+ * out in writes of at least that size (one writev of buffer + the piece that
+ * overflows it), so an encoder's many small chunks cost one write per MiB.
+ * Directories are made once per store: a set of the directories known to
+ * exist (made or found by this store) answers open() without a mkdir; an
+ * unknown one is made top-down from its deepest known ancestor.
+ * The set also marks the directories to fsync at the next sync(). Should a
+ * known directory vanish (another process removed it; a warm Lambda keeps
+ * its store), open() falls back to `mkdir -p` of the whole path.
+ * Thread safety: the directory set, the dirty list, the spare buffers and
+ * the counters are under `mu`, so writer threads may share the store; one
+ * open file is used by one thread at a time. */
 #include "store/store.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
+#include <xxhash.h>
+
+#define WBUF_BYTES ((size_t)1 << 20) /* a file goes out in writes of >= 1 MiB */
+#define SPARE_MAX 8                  /* write buffers kept for reuse */
+
+struct local_dir {
+	char *path;
+	uint64_t hash;
+	int dirty; /* has renamed entries not yet fsynced */
+};
 
 struct local_store {
 	struct kl_store base;
 	char *root;
-	char **dirty; /* directories with renamed entries, not yet fsynced */
+	pthread_mutex_t mu;
+	struct local_dir *dirs; /* directories known to exist */
+	size_t ndirs, capdirs;
+	uint32_t *slots;        /* open addressing over dirs: index + 1, 0 = empty */
+	size_t nslots;          /* power of two, >= 2 * ndirs */
+	uint32_t *dirty;        /* indexes into dirs, to fsync at sync() */
 	size_t ndirty, capdirty;
+	char *spare[SPARE_MAX]; /* free write buffers of WBUF_BYTES */
+	size_t nspare;
+	long pid; /* in temporary file names; getpid() once, not per file */
 };
 
 struct kl_store_file {
@@ -28,6 +61,8 @@ struct kl_store_file {
 	int fd;
 	uint64_t bytes;
 	char *tmp, *final;
+	char *wbuf; /* WBUF_BYTES, NULL until the first write */
+	size_t wlen;
 };
 
 int kl_store_write_cb(void *ctx, const void *p, size_t n)
@@ -36,39 +71,163 @@ int kl_store_write_cb(void *ctx, const void *p, size_t n)
 	return f->s->base.ops->write(f, p, n);
 }
 
-static int mkdir_p(char *path)
+/* ---- directory set (callers hold s->mu) ------------------------------- */
+
+static long dir_find(const struct local_store *s, const char *p, size_t n, uint64_t h)
 {
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		int rc = mkdir(path, 0755);
-		*p = '/';
-		if (rc && errno != EEXIST)
-			return -1;
-	}
-	if (mkdir(path, 0755) && errno != EEXIST)
+	if (!s->nslots)
 		return -1;
+	for (size_t j = h & (s->nslots - 1);; j = (j + 1) & (s->nslots - 1)) {
+		uint32_t e = s->slots[j];
+		if (!e)
+			return -1;
+		const struct local_dir *d = &s->dirs[e - 1];
+		if (d->hash == h && !strncmp(d->path, p, n) && d->path[n] == '\0')
+			return (long)e - 1;
+	}
+}
+
+static int dir_add(struct local_store *s, const char *p, size_t n, uint64_t h, long *out)
+{
+	if ((s->ndirs + 1) * 2 > s->nslots) {
+		size_t ns = s->nslots ? s->nslots * 2 : 256;
+		uint32_t *sl = calloc(ns, sizeof *sl);
+		if (!sl)
+			return KL_ENOMEM;
+		for (size_t i = 0; i < s->ndirs; i++) {
+			size_t j = s->dirs[i].hash & (ns - 1);
+			while (sl[j])
+				j = (j + 1) & (ns - 1);
+			sl[j] = (uint32_t)i + 1;
+		}
+		free(s->slots);
+		s->slots = sl;
+		s->nslots = ns;
+	}
+	if (s->ndirs == s->capdirs) {
+		size_t cap = s->capdirs ? s->capdirs * 2 : 128;
+		struct local_dir *d = realloc(s->dirs, cap * sizeof *d);
+		if (!d)
+			return KL_ENOMEM;
+		s->dirs = d;
+		s->capdirs = cap;
+	}
+	char *c = strndup(p, n);
+	if (!c)
+		return KL_ENOMEM;
+	s->dirs[s->ndirs] = (struct local_dir){c, h, 0};
+	size_t j = h & (s->nslots - 1);
+	while (s->slots[j])
+		j = (j + 1) & (s->nslots - 1);
+	s->slots[j] = (uint32_t)s->ndirs + 1;
+	*out = (long)s->ndirs++;
+	return KL_OK;
+}
+
+/* Make directory path[0..n) and any missing parent, unless known; *idx is
+ * its entry. Levels below the deepest known ancestor are made top-down, so
+ * a fresh lake sees one mkdir per directory and none fails (with no known
+ * ancestor, the directory itself is tried first: the root usually exists
+ * or only lacks its last level). -1 with errno
+ * set when the system refuses; KL_ENOMEM. */
+static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
+{
+	uint64_t h = XXH3_64bits(path, n);
+	if ((*idx = dir_find(s, path, n, h)) >= 0)
+		return KL_OK;
+	size_t known = 0; /* length of the deepest known ancestor, 0 = none */
+	for (size_t k = n;;) {
+		const char *slash = memrchr(path, '/', k);
+		if (!slash || slash == path)
+			break;
+		k = (size_t)(slash - path);
+		if (dir_find(s, path, k, XXH3_64bits(path, k)) >= 0) {
+			known = k;
+			break;
+		}
+	}
+	if (!known) { /* nothing known (the root): the directory alone, mostly */
+		char save = path[n];
+		path[n] = '\0';
+		int rc = mkdir(path, 0755), e = errno;
+		path[n] = save;
+		if (!rc || e == EEXIST)
+			return dir_add(s, path, n, h, idx);
+		if (e != ENOENT) {
+			errno = e;
+			return -1;
+		}
+	}
+	for (size_t i = known + 1; i <= n; i++) {
+		if (i < n && path[i] != '/')
+			continue;
+		char save = path[i];
+		path[i] = '\0';
+		int rc = mkdir(path, 0755), e = errno;
+		path[i] = save;
+		if (rc && e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+		if ((rc = dir_add(s, path, i, XXH3_64bits(path, i), idx)))
+			return rc;
+	}
+	return KL_OK;
+}
+
+/* Slow path, for a directory set gone stale (another process removed a
+ * directory this store made): mkdir every level of path[0..n) top-down,
+ * as `mkdir -p`. 0, or -1 with errno set. */
+static int mkdir_all(char *path, size_t n)
+{
+	for (size_t i = 1; i <= n; i++) {
+		if (i < n && path[i] != '/')
+			continue;
+		char save = path[i];
+		path[i] = '\0';
+		int rc = mkdir(path, 0755), e = errno;
+		path[i] = save;
+		if (rc && e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+	}
 	return 0;
 }
 
-static int note_dirty(struct local_store *s, const char *dir)
+/* Mark directory `idx` for the next sync() (caller holds s->mu). */
+static int note_dirty(struct local_store *s, long idx)
 {
-	for (size_t i = 0; i < s->ndirty; i++)
-		if (!strcmp(s->dirty[i], dir))
-			return 0;
+	if (s->dirs[idx].dirty)
+		return KL_OK;
 	if (s->ndirty == s->capdirty) {
 		size_t cap = s->capdirty ? s->capdirty * 2 : 64;
-		char **d = realloc(s->dirty, cap * sizeof *d);
+		uint32_t *d = realloc(s->dirty, cap * sizeof *d);
 		if (!d)
 			return KL_ENOMEM;
 		s->dirty = d;
 		s->capdirty = cap;
 	}
-	if (!(s->dirty[s->ndirty] = strdup(dir)))
-		return KL_ENOMEM;
-	s->ndirty++;
-	return 0;
+	s->dirty[s->ndirty++] = (uint32_t)idx;
+	s->dirs[idx].dirty = 1;
+	return KL_OK;
+}
+
+static void file_free(struct kl_store_file *f)
+{
+	struct local_store *s = f->s;
+	if (f->wbuf) {
+		pthread_mutex_lock(&s->mu);
+		if (s->nspare < SPARE_MAX) {
+			s->spare[s->nspare++] = f->wbuf;
+			f->wbuf = NULL;
+		}
+		pthread_mutex_unlock(&s->mu);
+		free(f->wbuf);
+	}
+	free(f->tmp);
+	free(f->final);
+	free(f);
 }
 
 static int local_open(struct kl_store *base, const char *key, struct kl_store_file **out)
@@ -83,61 +242,107 @@ static int local_open(struct kl_store *base, const char *key, struct kl_store_fi
 		return kl_errbuf_set(&base->err, KL_ENOMEM, "out of memory opening %s", key);
 	}
 	f->s = s;
+	f->fd = -1;
 	snprintf(f->final, n, "%s/%s", s->root, key);
 	char *slash = strrchr(f->final, '/');
-	*slash = '\0';
-	if (mkdir_p(f->final)) {
-		int e = errno;
-		*slash = '/';
-		kl_errbuf_set(&base->err, KL_EIO, "mkdir %s: %s", f->final, strerror(e));
-		free(f->tmp);
-		free(f->final);
-		free(f);
-		return KL_EIO;
+	long idx;
+	size_t dn = (size_t)(slash - f->final);
+	pthread_mutex_lock(&s->mu);
+	int rc = dir_ensure(s, f->final, dn, &idx);
+	if (rc < 0 && errno == ENOENT) /* a known directory was removed behind our back */
+		rc = mkdir_all(f->final, dn);
+	int e = errno;
+	pthread_mutex_unlock(&s->mu);
+	if (rc) {
+		*slash = '\0';
+		if (rc < 0)
+			kl_errbuf_set(&base->err, KL_EIO, "mkdir %s: %s", f->final, strerror(e));
+		else
+			kl_errbuf_set(&base->err, rc, "out of memory opening %s", key);
+		file_free(f);
+		return rc < 0 ? KL_EIO : rc;
 	}
-	snprintf(f->tmp, n, "%s/.%s.tmp-%ld", f->final, slash + 1, (long)getpid());
+	*slash = '\0';
+	snprintf(f->tmp, n, "%s/.%s.tmp-%ld", f->final, slash + 1, s->pid);
 	*slash = '/';
 	f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (f->fd < 0 && errno == ENOENT) { /* as above: the set was stale */
+		pthread_mutex_lock(&s->mu);
+		rc = mkdir_all(f->final, dn);
+		pthread_mutex_unlock(&s->mu);
+		if (!rc)
+			f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	}
 	if (f->fd < 0) {
 		kl_errbuf_set(&base->err, KL_EIO, "create %s: %s", f->tmp, strerror(errno));
-		free(f->tmp);
-		free(f->final);
-		free(f);
+		file_free(f);
 		return KL_EIO;
 	}
 	*out = f;
 	return KL_OK;
 }
 
-static int local_write(struct kl_store_file *f, const void *p, size_t n)
+/* Write a[0..an) then b[0..bn) whole, with as few syscalls as the kernel
+ * allows (one, normally). */
+static int write2(struct kl_store_file *f, const char *a, size_t an, const char *b, size_t bn)
 {
-	const char *c = p;
-	while (n) {
-		ssize_t w = write(f->fd, c, n);
+	while (an + bn) {
+		struct iovec iov[2];
+		int k = 0;
+		if (an)
+			iov[k++] = (struct iovec){(void *)a, an};
+		if (bn)
+			iov[k++] = (struct iovec){(void *)b, bn};
+		ssize_t w = writev(f->fd, iov, k);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
 			return kl_errbuf_set(&f->s->base.err, KL_EIO, "write %s: %s", f->tmp,
 					     strerror(errno));
-		c += w;
-		n -= (size_t)w;
-		f->bytes += (uint64_t)w;
+		size_t u = (size_t)w, ua = u < an ? u : an;
+		a += ua;
+		an -= ua;
+		u -= ua;
+		b += u;
+		bn -= u;
 	}
 	return KL_OK;
 }
 
-static void file_free(struct kl_store_file *f)
+static int local_write(struct kl_store_file *f, const void *p, size_t n)
 {
-	free(f->tmp);
-	free(f->final);
-	free(f);
+	if (f->wlen + n < WBUF_BYTES) { /* gather */
+		if (!n)
+			return KL_OK;
+		if (!f->wbuf) {
+			struct local_store *s = f->s;
+			pthread_mutex_lock(&s->mu);
+			if (s->nspare)
+				f->wbuf = s->spare[--s->nspare];
+			pthread_mutex_unlock(&s->mu);
+			if (!f->wbuf && !(f->wbuf = malloc(WBUF_BYTES)))
+				return kl_errbuf_set(&f->s->base.err, KL_ENOMEM,
+						     "out of memory writing %s", f->tmp);
+		}
+		memcpy(f->wbuf + f->wlen, p, n);
+		f->wlen += n;
+		f->bytes += n;
+		return KL_OK;
+	}
+	/* at least a buffer's worth: out with what was gathered, in one call */
+	int rc = write2(f, f->wbuf, f->wlen, p, n);
+	f->wlen = 0;
+	if (!rc)
+		f->bytes += n;
+	return rc;
 }
 
 static int local_commit(struct kl_store_file *f)
 {
 	struct local_store *s = f->s;
-	int rc = KL_OK;
-	if (fdatasync(f->fd))
+	int rc = write2(f, f->wbuf, f->wlen, NULL, 0);
+	f->wlen = 0;
+	if (!rc && fdatasync(f->fd))
 		rc = kl_errbuf_set(&s->base.err, KL_EIO, "fsync %s: %s", f->tmp, strerror(errno));
 	if (close(f->fd) && !rc)
 		rc = kl_errbuf_set(&s->base.err, KL_EIO, "close %s: %s", f->tmp, strerror(errno));
@@ -147,10 +352,16 @@ static int local_commit(struct kl_store_file *f)
 		unlink(f->tmp);
 	} else {
 		char *slash = strrchr(f->final, '/');
-		*slash = '\0';
-		rc = note_dirty(s, f->final);
+		size_t dn = (size_t)(slash - f->final);
+		pthread_mutex_lock(&s->mu);
+		long idx = dir_find(s, f->final, dn, XXH3_64bits(f->final, dn));
+		if (idx < 0) /* cannot happen: open() made it known */
+			rc = dir_add(s, f->final, dn, XXH3_64bits(f->final, dn), &idx);
+		if (!rc)
+			rc = note_dirty(s, idx);
 		s->base.files_committed++;
 		s->base.bytes_committed += f->bytes;
+		pthread_mutex_unlock(&s->mu);
 	}
 	file_free(f);
 	return rc;
@@ -167,16 +378,19 @@ static int local_sync(struct kl_store *base)
 {
 	struct local_store *s = (struct local_store *)base;
 	int rc = KL_OK;
+	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < s->ndirty; i++) {
-		int fd = open(s->dirty[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct local_dir *d = &s->dirs[s->dirty[i]];
+		int fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 || fsync(fd))
-			rc = kl_errbuf_set(&base->err, KL_EIO, "fsync dir %s: %s", s->dirty[i],
+			rc = kl_errbuf_set(&base->err, KL_EIO, "fsync dir %s: %s", d->path,
 					   strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		free(s->dirty[i]);
+		d->dirty = 0;
 	}
 	s->ndirty = 0;
+	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
 
@@ -275,19 +489,24 @@ static int local_list(struct kl_store *base, const char *dir, kl_store_list_fn f
 static void local_free(struct kl_store *base)
 {
 	struct local_store *s = (struct local_store *)base;
-	for (size_t i = 0; i < s->ndirty; i++)
-		free(s->dirty[i]);
+	for (size_t i = 0; i < s->ndirs; i++)
+		free(s->dirs[i].path);
+	for (size_t i = 0; i < s->nspare; i++)
+		free(s->spare[i]);
+	free(s->dirs);
+	free(s->slots);
 	free(s->dirty);
 	free(s->root);
+	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
 
 static const struct kl_store_ops local_ops = {
-    .open = local_open,
-    .write = local_write,
-    .commit = local_commit,
-    .abort = local_abort,
-    .sync = local_sync,
+    .open = local_open,     /* mkdir only for a directory this store does not know */
+    .write = local_write,   /* gathered into writes of >= WBUF_BYTES */
+    .commit = local_commit, /* last write, fdatasync, close, rename; dir marked dirty */
+    .abort = local_abort,   /* close + unlink the dot-file */
+    .sync = local_sync,     /* fsync each dirty directory once */
     .read = local_read,
     .list = local_list,
     .free = local_free,
@@ -300,17 +519,21 @@ int kl_store_local_new(struct kl_store **out, const char *root, struct kl_errbuf
 		free(s);
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 	}
+	pthread_mutex_init(&s->mu, NULL);
+	s->base.ops = &local_ops;
+	s->pid = (long)getpid();
 	size_t n = strlen(s->root);
 	while (n > 1 && s->root[n - 1] == '/')
 		s->root[--n] = '\0';
-	if (mkdir_p(s->root)) {
-		int rc = kl_errbuf_set(eb, KL_EIO, "cannot create lake directory %s: %s", root,
-				       strerror(errno));
-		free(s->root);
-		free(s);
+	long idx;
+	int rc = dir_ensure(s, s->root, n, &idx);
+	if (rc) {
+		rc = rc < 0 ? kl_errbuf_set(eb, KL_EIO, "cannot create lake directory %s: %s", root,
+					    strerror(errno))
+			    : kl_errbuf_set(eb, rc, "out of memory");
+		local_free(&s->base);
 		return rc;
 	}
-	s->base.ops = &local_ops;
 	*out = &s->base;
 	return KL_OK;
 }

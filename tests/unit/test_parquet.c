@@ -1,7 +1,7 @@
 /*
- * test_parquet.c — unit tests of src/encode/parquet (Thrift compact encoder
- * and Parquet writer), and the producer of sample files for the reader
- * cross-check (tests/e2e/parquet_readers.sh, tests/js/check_parquet.mjs).
+ * test_parquet.c — unit tests of src/encode/parquet (Thrift compact encoder,
+ * DELTA_BINARY_PACKED against an independent decoder, Parquet writer), and
+ * the producer of sample files for the reader cross-check (tests/e2e/parquet_readers.sh, tests/js/check_parquet.mjs).
  *
  *   test_parquet                 run the unit tests; sample files go to
  *                                $KL_PQ_OUT (or a fresh temp dir)
@@ -378,6 +378,159 @@ static void fill_random(struct ds *d, size_t r, size_t c, uint64_t *s, int null_
 	}
 }
 
+/* ---- DELTA_BINARY_PACKED ------------------------------------------------ */
+
+/* An independent reader of the encoding (parquet-format Encodings.md), bit
+ * by bit: returns the bytes read, or 0 on a malformed or over-long input. */
+static uint64_t t_uleb(const uint8_t **p, const uint8_t *end, int *bad)
+{
+	uint64_t v = 0;
+	for (int sh = 0; sh < 70; sh += 7) {
+		if (*p >= end) {
+			*bad = 1;
+			return 0;
+		}
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << sh;
+		if (!(b & 0x80))
+			return v;
+	}
+	*bad = 1;
+	return 0;
+}
+
+static int64_t t_unzig(uint64_t u)
+{
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+static size_t t_delta_decode(const uint8_t *buf, size_t len, int64_t *out, size_t cap,
+			     size_t *count)
+{
+	const uint8_t *p = buf, *end = buf + len;
+	int bad = 0;
+	uint64_t block = t_uleb(&p, end, &bad), nmini = t_uleb(&p, end, &bad);
+	uint64_t total = t_uleb(&p, end, &bad);
+	int64_t first = t_unzig(t_uleb(&p, end, &bad));
+	if (bad || !block || block % 128 || !nmini || block % nmini || (block / nmini) % 32 ||
+	    total > cap)
+		return 0;
+	size_t per = (size_t)(block / nmini), i = 0;
+	if (total)
+		out[i++] = first;
+	while (i < total) {
+		int64_t min = t_unzig(t_uleb(&p, end, &bad));
+		if (bad || (size_t)(end - p) < nmini)
+			return 0;
+		const uint8_t *widths = p;
+		p += nmini;
+		for (size_t m = 0; m < nmini && i < total; m++) {
+			unsigned w = widths[m];
+			if (w > 64 || (size_t)(end - p) < per * w / 8)
+				return 0;
+			for (size_t j = 0; j < per; j++) {
+				uint64_t v = 0;
+				for (unsigned b = 0; b < w; b++) {
+					size_t bit = j * w + b;
+					v |= (uint64_t)((p[bit / 8] >> (bit % 8)) & 1) << b;
+				}
+				if (i < total) {
+					out[i] = (int64_t)((uint64_t)out[i - 1] + (uint64_t)min + v);
+					i++;
+				}
+			}
+			p += per * w / 8;
+		}
+	}
+	*count = (size_t)total;
+	return (size_t)(p - buf);
+}
+
+/* Encode v[0..n), decode it back, compare; returns the encoded size. */
+static size_t delta_roundtrip(const int64_t *v, size_t n)
+{
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	uint8_t *le = malloc(n * 8 + 1);
+	for (size_t i = 0; i < n; i++)
+		pq_le64(le + i * 8, (uint64_t)v[i]);
+	CHECK_EQ_INT(pq_delta_encode(&b, le, n), KL_OK);
+	int64_t *got = malloc((n + 1) * sizeof *got);
+	size_t count = (size_t)-1;
+	size_t used = t_delta_decode((const uint8_t *)b.data, b.len, got, n + 1, &count);
+	CHECK_EQ_INT(used, b.len); /* every byte is part of the encoding */
+	CHECK_EQ_INT(count, n);
+	int same = count == n;
+	for (size_t i = 0; same && i < n; i++)
+		same = got[i] == v[i];
+	CHECK(same);
+	size_t len = b.len;
+	free(got);
+	free(le);
+	kl_buf_cleanup(&b);
+	return len;
+}
+
+static void test_delta(void)
+{
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	/* no value, one value: the header alone (block 128, 4 miniblocks, count,
+	 * zigzag first value) */
+	CHECK_EQ_INT(pq_delta_encode(&b, "", 0), KL_OK);
+	CHECK_BYTES(&b, 0x80, 0x01, 0x04, 0x00, 0x00);
+	kl_buf_reset(&b);
+	uint8_t le[16];
+	pq_le64(le, (uint64_t)-3);
+	CHECK_EQ_INT(pq_delta_encode(&b, le, 1), KL_OK);
+	CHECK_BYTES(&b, 0x80, 0x01, 0x04, 0x01, 0x05);
+	/* two values: one block, min delta 5 - -3 = 8 (zigzag 16), widths all 0 */
+	kl_buf_reset(&b);
+	pq_le64(le + 8, 5);
+	CHECK_EQ_INT(pq_delta_encode(&b, le, 2), KL_OK);
+	CHECK_BYTES(&b, 0x80, 0x01, 0x04, 0x02, 0x05, 0x10, 0, 0, 0, 0);
+	kl_buf_cleanup(&b);
+
+	enum { N = 5000 };
+	int64_t *v = malloc(N * sizeof *v);
+	/* all equal over three blocks: a min delta and four zero widths each */
+	for (size_t i = 0; i < 300; i++)
+		v[i] = -42;
+	CHECK_EQ_INT(delta_roundtrip(v, 300), 6 + 3 * (1 + 4)); /* count 300: 2 bytes */
+	/* sizes around the miniblock and block edges */
+	uint64_t s = 99;
+	const size_t sizes[] = {1, 2, 31, 32, 33, 127, 128, 129, 130, 255, 256, 257, 1000};
+	for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+		for (size_t i = 0; i < sizes[k]; i++)
+			v[i] = (int64_t)(rnd(&s) % 2001) - 1000; /* negative and positive */
+		delta_roundtrip(v, sizes[k]);
+	}
+	/* INT64_MIN/MAX deltas: wrapping differences need all 64 bits */
+	for (size_t i = 0; i < 200; i++)
+		v[i] = i % 3 == 0 ? INT64_MIN : i % 3 == 1 ? INT64_MAX : (i % 2 ? -1 : 0);
+	delta_roundtrip(v, 200);
+	for (size_t i = 0; i < 150; i++)
+		v[i] = i % 2 ? INT64_MAX : INT64_MIN;
+	delta_roundtrip(v, 150);
+	for (size_t i = 0; i < N; i++)
+		v[i] = (int64_t)rnd(&s); /* full-range noise */
+	delta_roundtrip(v, N);
+	/* decreasing values: negative min delta */
+	for (size_t i = 0; i < 400; i++)
+		v[i] = 1000000 - (int64_t)i * 7 - (int64_t)(rnd(&s) % 3);
+	delta_roundtrip(v, 400);
+	/* sorted second timestamps pack in a bit each, plus a min delta and four
+	 * widths per block of 128 */
+	v[0] = 1764547200;
+	for (size_t i = 1; i < N; i++)
+		v[i] = v[i - 1] + (int64_t)(rnd(&s) % 2);
+	size_t ts = delta_roundtrip(v, N);
+	/* header 10 bytes; 39 full blocks of 1 + 4 + 4 * 4 bytes; the last of 7
+	 * deltas: one miniblock, padded to 32 values */
+	CHECK_EQ_INT(ts, 10 + 39 * 21 + (1 + 4 + 4));
+	free(v);
+}
+
 /* ---- writer tests ----------------------------------------------------- */
 
 static const char *outdir;
@@ -425,13 +578,15 @@ static void test_tiny(void)
 	struct kl_pq_chunk_info ci;
 	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 0, &ci), KL_OK);
 	CHECK_EQ_INT(ci.num_values, 1);
-	CHECK_EQ_INT(ci.dict_page_offset, 4); /* right after the magic */
-	CHECK(ci.data_page_offset > 4);
-	CHECK_EQ_INT(ci.dict_data_pages, 1);
+	/* One distinct value of one: the dictionary is dropped, the data page
+	 * (right after the magic) is DELTA_BINARY_PACKED. */
+	CHECK_EQ_INT(ci.dict_page_offset, -1);
+	CHECK_EQ_INT(ci.data_page_offset, 4);
+	CHECK_EQ_INT(ci.dict_data_pages, 0);
 	CHECK_EQ_INT(ci.null_count, 0);
 	CHECK(ci.has_min_max);
-	/* The uncompressed dictionary page body is the value itself. */
-	CHECK(memmem(out.data, (size_t)ci.data_page_offset, "\x07\0\0\0\0\0\0\0", 8) != NULL);
+	/* The uncompressed value bytes: block 128, 4 miniblocks, 1 value, zigzag(7). */
+	CHECK(memmem(out.data, out.len, "\x80\x01\x04\x01\x0e", 5) != NULL);
 	kl_pq_writer_free(w);
 
 	/* Misuse: bad column, wrong type, set twice, finish mid-row. */
@@ -572,9 +727,16 @@ static void test_dict_fallback(void)
 	ds_init(&d, 4, t, n);
 	uint64_t s = 1;
 	for (size_t r = 0; r < n; r++) {
-		fill_random(&d, r, 0, &s, 10, 1000000); /* many distinct: falls back */
-		fill_random(&d, r, 1, &s, 10, 1000000);
-		fill_random(&d, r, 2, &s, 10, 1000000);
+		/* few distinct while the dictionary is judged, then many: it fills
+		 * up mid-chunk and the rest of the chunk goes without it */
+		uint64_t card = r < 2000 ? 40 : 1000000;
+		const char *some = STRS[(r * 7) % (sizeof STRS / sizeof *STRS)];
+		if (r < 2000)
+			ds_str(&d, r, 0, some, strlen(some));
+		else
+			fill_random(&d, r, 0, &s, 10, card);
+		fill_random(&d, r, 1, &s, 10, card);
+		fill_random(&d, r, 2, &s, 10, card);
 		const char *few = STRS[r % (sizeof STRS / sizeof *STRS)]; /* stays dictionary */
 		if (r % 9)
 			ds_str(&d, r, 3, few, strlen(few));
@@ -598,12 +760,72 @@ static void test_dict_fallback(void)
 		CHECK(ci.data_pages > ci.dict_data_pages); /* PLAIN pages follow */
 		CHECK_EQ_INT(ci.num_values, (int64_t)n);
 	}
+	kl_pq_writer_free(w);
+
+	/* Many distinct from the start: the dictionary is dropped when judged,
+	 * before any page of it is written; the few-valued column keeps its. */
+	ds_free(&d);
+	ds_init(&d, 4, t, n);
+	for (size_t r = 0; r < n; r++) {
+		fill_random(&d, r, 0, &s, 10, 1000000);
+		fill_random(&d, r, 1, &s, 10, 1000000);
+		fill_random(&d, r, 2, &s, 10, 1000000);
+		const char *few = STRS[r % (sizeof STRS / sizeof *STRS)];
+		if (r % 9)
+			ds_str(&d, r, 3, few, strlen(few));
+	}
+	kl_buf_reset(&a);
+	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
+	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
+	check_structure(&a);
+	for (size_t c = 0; c < 3; c++) {
+		struct kl_pq_chunk_info ci;
+		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, c, &ci), KL_OK);
+		CHECK_EQ_INT(ci.dict_page_offset, -1);
+		CHECK_EQ_INT(ci.dict_data_pages, 0);
+		CHECK(ci.data_pages >= 2);
+		CHECK_EQ_INT(ci.num_values, (int64_t)n);
+	}
+	{
+		struct kl_pq_chunk_info ci;
+		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 3, &ci), KL_OK);
+		CHECK(ci.dict_page_offset >= 0);
+		CHECK_EQ_INT(ci.data_pages, ci.dict_data_pages);
+	}
+	CHECK_EQ_INT(save(outdir, "dict_dropped", &d, &a), 0);
+	kl_pq_writer_free(w);
+	kl_buf_reset(&a);
+	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
+	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
 	struct kl_pq_chunk_info ci;
 	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 3, &ci), KL_OK);
 	CHECK(ci.dict_page_offset >= 0);
 	CHECK_EQ_INT(ci.data_pages, ci.dict_data_pages);
 	CHECK_EQ_INT(save(outdir, "dict_fallback", &d, &a), 0);
 	kl_pq_writer_free(w);
+
+	/* A first page of nulls only (PQ_PAGE_MAX_ROWS) does not decide: the
+	 * many distinct values after it still drop the dictionary. */
+	{
+		struct kl_pq_column one[] = {{"late", KL_PQ_INT64}};
+		struct kl_buf lb;
+		kl_buf_init(&lb, 0);
+		struct kl_pq_writer *lw;
+		CHECK_EQ_INT(kl_pq_writer_new(&lw, one, 1, NULL, buf_sink, &lb, NULL), KL_OK);
+		for (uint32_t r = 0; r < PQ_PAGE_MAX_ROWS + 3000; r++) {
+			if (r >= PQ_PAGE_MAX_ROWS)
+				CHECK_EQ_INT(kl_pq_put_i64(lw, 0, (int64_t)r * 977), KL_OK);
+			CHECK_EQ_INT(kl_pq_end_row(lw), KL_OK);
+		}
+		CHECK_EQ_INT(kl_pq_writer_finish(lw), KL_OK);
+		struct kl_pq_chunk_info li;
+		CHECK_EQ_INT(kl_pq_writer_chunk_info(lw, 0, 0, &li), KL_OK);
+		CHECK(li.data_pages >= 2);
+		CHECK_EQ_INT(li.dict_page_offset, -1);
+		CHECK_EQ_INT(li.null_count, PQ_PAGE_MAX_ROWS);
+		kl_pq_writer_free(lw);
+		kl_buf_cleanup(&lb);
+	}
 
 	/* A dictionary limit below one entry: PLAIN from the first value. */
 	o.dict_max_bytes = 4;
@@ -648,8 +870,11 @@ static void test_multi(void)
 		struct kl_pq_chunk_info ci;
 		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, g, 0, &ci), KL_OK);
 		CHECK(ci.data_pages >= 2);
-		CHECK(ci.dict_page_offset >= prev_end);
+		CHECK_EQ_INT(ci.dict_page_offset, -1); /* many distinct: DELTA_BINARY_PACKED */
+		CHECK(ci.data_page_offset >= prev_end);
 		prev_end = ci.data_page_offset;
+		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, g, 2, &ci), KL_OK);
+		CHECK(ci.dict_page_offset > prev_end); /* 300 distinct: dictionary */
 		total += ci.num_values;
 		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, g, 3, &ci), KL_OK);
 		CHECK_EQ_INT(ci.dict_page_offset, -1); /* BOOLEAN: always PLAIN */
@@ -800,6 +1025,7 @@ int main(int argc, char **argv)
 		}
 	}
 	test_thrift();
+	test_delta();
 	test_tiny();
 	test_codecs_and_determinism();
 	test_dict_fallback();

@@ -1,12 +1,16 @@
 /* test_store_list.c — the store's list op: the local directory store (one
  * level, dot-files hidden, missing directory lists nothing, bad prefixes
- * refused) and the S3 ListObjectsV2 page parser (URL-decoded keys, prefix
+ * refused); the local store's writes (gathered pieces of every size read
+ * back exact, abort leaves nothing, a root with missing parents, a file in
+ * a directory's place, directories removed behind its back, threads sharing
+ * one store) and the S3 ListObjectsV2 page parser (URL-decoded keys, prefix
  * stripped, pages and their tokens, malformed answers refused). The S3
  * request itself runs against moto in tests/e2e/schema_registry.sh. */
 #include "check.h"
 #include "store/s3_request.h"
 #include "store/store.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 struct seen {
@@ -91,6 +95,178 @@ static void test_local(void)
 	CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* byte i of the test pattern of file `seed` */
+static char pat(size_t i, unsigned seed)
+{
+	return (char)((i * 2654435761u + seed) >> 7);
+}
+
+static void test_local_writes(void)
+{
+	char dir[] = "/tmp/kl-wr-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	char root[200];
+	snprintf(root, sizeof root, "%s/new/root/", dir); /* parents missing */
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_store *st = NULL;
+	CHECK_EQ_INT(kl_store_local_new(&st, root, &eb), 0);
+	if (!st)
+		return;
+	/* pieces below, at and above the 1 MiB gather buffer, in any order */
+	const size_t pieces[] = {1, 3, 700000, 348575, 1, (1u << 20), (1u << 20) - 1,
+				 1500000, 0, 5, 4000000, 17};
+	size_t total = 0;
+	for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++)
+		total += pieces[i];
+	char *want = malloc(total);
+	for (size_t i = 0; i < total; i++)
+		want[i] = pat(i, 1);
+	struct kl_store_file *f;
+	CHECK_EQ_INT(st->ops->open(st, "d1/d2/d3/big.bin", &f), 0);
+	size_t off = 0;
+	for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
+		CHECK_EQ_INT(st->ops->write(f, want + off, pieces[i]), 0);
+		off += pieces[i];
+	}
+	CHECK_EQ_INT(st->ops->commit(f), 0);
+	CHECK_EQ_INT(st->ops->sync(st), 0);
+	struct kl_buf got;
+	kl_buf_init(&got, 0);
+	CHECK_EQ_INT(st->ops->read(st, "d1/d2/d3/big.bin", &got), 0);
+	CHECK(got.len == total && !memcmp(got.data, want, total));
+	/* a small file, an empty one, and one aborted after a buffer's worth */
+	CHECK_EQ_INT(st->ops->open(st, "d1/small", &f), 0);
+	CHECK_EQ_INT(st->ops->write(f, "abc", 3), 0);
+	CHECK_EQ_INT(st->ops->commit(f), 0);
+	CHECK_EQ_INT(st->ops->read(st, "d1/small", &got), 0);
+	CHECK(got.len == 3 && !memcmp(got.data, "abc", 3));
+	CHECK_EQ_INT(st->ops->open(st, "d1/empty", &f), 0);
+	CHECK_EQ_INT(st->ops->commit(f), 0);
+	CHECK_EQ_INT(st->ops->read(st, "d1/empty", &got), 0);
+	CHECK_EQ_INT(got.len, 0);
+	CHECK_EQ_INT(st->ops->open(st, "d1/gone", &f), 0);
+	CHECK_EQ_INT(st->ops->write(f, want, 3000000), 0);
+	st->ops->abort(f);
+	CHECK_EQ_INT(st->ops->read(st, "d1/gone", &got), KL_ENOTFOUND);
+	struct seen s = {0};
+	CHECK_EQ_INT(st->ops->list(st, "d1/", collect, &s), 0);
+	CHECK_EQ_INT(s.n, 3); /* d2/, small, empty: no temporary file left */
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "ls -a %s/d1 | grep -q tmp", root);
+	CHECK(system(cmd) != 0);
+	/* a file where a directory should be: open fails, the store goes on */
+	CHECK_EQ_INT(st->ops->open(st, "d1/small/x", &f), KL_EIO);
+	CHECK_EQ_INT(st->ops->open(st, "d1/ok", &f), 0);
+	CHECK_EQ_INT(st->ops->commit(f), 0);
+	CHECK_EQ_INT(st->files_committed, 4);
+	CHECK_EQ_INT(st->bytes_committed, total + 3);
+	/* directories removed behind the store's back are made again */
+	snprintf(cmd, sizeof cmd, "rm -rf %s/d1", root);
+	CHECK_EQ_INT(system(cmd), 0);
+	CHECK_EQ_INT(st->ops->open(st, "d1/d2/d3/back", &f), 0);
+	CHECK_EQ_INT(st->ops->commit(f), 0);
+	CHECK_EQ_INT(st->ops->open(st, "d1/d2/d3/d4/deeper", &f), 0);
+	CHECK_EQ_INT(st->ops->commit(f), 0);
+	CHECK_EQ_INT(st->ops->read(st, "d1/d2/d3/back", &got), 0);
+	CHECK_EQ_INT(st->ops->sync(st), 0);
+	kl_store_free(st);
+	/* a second store on the same root finds the directories already there */
+	CHECK_EQ_INT(kl_store_local_new(&st, root, &eb), 0);
+	CHECK_EQ_INT(st->ops->open(st, "d1/d2/d3/again", &f), 0);
+	CHECK_EQ_INT(st->ops->write(f, "z", 1), 0);
+	CHECK_EQ_INT(st->ops->commit(f), 0);
+	CHECK_EQ_INT(st->ops->read(st, "d1/d2/d3/again", &got), 0);
+	CHECK(got.len == 1 && got.data[0] == 'z');
+	kl_store_free(st);
+	kl_buf_cleanup(&got);
+	free(want);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+}
+
+/* Threads sharing one store: each writes files in directories of its own
+ * and in shared ones; every file reads back whole. */
+struct worker {
+	struct kl_store *st;
+	unsigned id;
+	int failures;
+};
+
+#define W_FILES 40
+
+static void *worker_run(void *arg)
+{
+	struct worker *w = arg;
+	char key[128], *buf = malloc(1500000);
+	for (unsigned i = 0; i < W_FILES; i++) {
+		size_t n = (i % 5 == 0) ? 1500000 : 100 + i * 37;
+		for (size_t j = 0; j < n; j++)
+			buf[j] = pat(j, w->id * 1000 + i);
+		snprintf(key, sizeof key, "shared/h=%u/own=%u/f%u", i % 3, w->id, i);
+		struct kl_store_file *f;
+		if (w->st->ops->open(w->st, key, &f)) {
+			w->failures++;
+			continue;
+		}
+		for (size_t off = 0; off < n; off += 4096) {
+			size_t k = n - off < 4096 ? n - off : 4096;
+			if (w->st->ops->write(f, buf + off, k))
+				w->failures++;
+		}
+		if (w->st->ops->commit(f))
+			w->failures++;
+	}
+	free(buf);
+	return NULL;
+}
+
+static void test_local_threads(void)
+{
+	char dir[] = "/tmp/kl-thr-XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_store *st = NULL;
+	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
+	if (!st)
+		return;
+	struct worker w[4];
+	pthread_t t[4];
+	for (unsigned i = 0; i < 4; i++) {
+		w[i] = (struct worker){st, i, 0};
+		CHECK_EQ_INT(pthread_create(&t[i], NULL, worker_run, &w[i]), 0);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_EQ_INT(w[i].failures, 0);
+	}
+	CHECK_EQ_INT(st->ops->sync(st), 0);
+	CHECK_EQ_INT(st->files_committed, 4 * W_FILES);
+	struct kl_buf got;
+	kl_buf_init(&got, 0);
+	char key[128];
+	int bad = 0;
+	for (unsigned id = 0; id < 4; id++)
+		for (unsigned i = 0; i < W_FILES; i++) {
+			size_t n = (i % 5 == 0) ? 1500000 : 100 + i * 37;
+			snprintf(key, sizeof key, "shared/h=%u/own=%u/f%u", i % 3, id, i);
+			if (st->ops->read(st, key, &got) || got.len != n) {
+				bad++;
+				continue;
+			}
+			for (size_t j = 0; j < n; j++)
+				if (got.data[j] != pat(j, id * 1000 + i)) {
+					bad++;
+					break;
+				}
+		}
+	CHECK_EQ_INT(bad, 0);
+	kl_buf_cleanup(&got);
+	kl_store_free(st);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+}
+
 #define PAGE(body)                                                                                 \
 	"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult "                           \
 	"xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Name>b</Name>"                         \
@@ -153,6 +329,8 @@ static void test_s3_page(void)
 int main(void)
 {
 	test_local();
+	test_local_writes();
+	test_local_threads();
 	test_s3_page();
 	return check_report("test_store_list");
 }

@@ -75,6 +75,7 @@ static void col_chunk_reset(struct pq_col *c)
 	c->page_rows = c->page_vals = 0;
 	c->page_plain = 0;
 	c->dict_on = c->type != KL_PQ_BOOLEAN;
+	c->dict_judged = 0;
 	c->n_pages = c->n_dict_pages = 0;
 	c->enc_mask = 0;
 	c->chunk_rows = c->chunk_nulls = 0;
@@ -284,6 +285,11 @@ static int put_value(struct kl_pq_writer *w, struct pq_col *c, const void *key, 
 {
 	int ba = c->type == KL_PQ_STRING;
 	size_t plain = klen + (ba ? 4 : 0);
+	if (c->dict_on && !c->dict_judged && c->page_vals >= PQ_DICT_PROBE) {
+		int rc = pq_dict_judge(w, c);
+		if (rc)
+			return rc;
+	}
 	if (c->dict_on) {
 		uint32_t idx;
 		int rc = pq_dict_add(&c->dict, key, klen, ba, w->o.dict_max_bytes, &idx);

@@ -6,9 +6,14 @@
  * Every column is a top-level OPTIONAL leaf (max definition level 1, no
  * repetition). Data pages are v1: 4-byte-length-prefixed RLE/bit-packed
  * definition levels, then values. INT64/DOUBLE/STRING columns are
- * dictionary-encoded (PLAIN dictionary page + RLE_DICTIONARY data pages) until
- * the dictionary would exceed `dict_max_bytes`; the rest of that column chunk
- * is PLAIN. BOOLEAN is always PLAIN. Each page is compressed on its own.
+ * dictionary-encoded (PLAIN dictionary page + RLE_DICTIONARY data pages)
+ * while it pays: a chunk's dictionary is judged at its 1024th value (or its
+ * end, if sooner) and dropped when over half the values are distinct, and
+ * abandoned when it would exceed `dict_max_bytes`. Values without a
+ * dictionary are DELTA_BINARY_PACKED (INT64), BYTE_STREAM_SPLIT (DOUBLE) or
+ * DELTA_LENGTH_BYTE_ARRAY (STRING); BOOLEAN is always PLAIN (bit-packed).
+ * Every reader in the tests (DuckDB, Arrow via parquet-wasm, hyparquet)
+ * reads these in v1 pages. Each page is compressed on its own.
  * Column chunk statistics: min_value/max_value (type-defined order) and
  * null_count.
  *

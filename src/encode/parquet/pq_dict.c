@@ -125,3 +125,33 @@ int pq_dict_add(struct pq_dict *d, const void *key, size_t klen, int byte_array,
 	*idx = d->n - 1;
 	return KL_OK;
 }
+
+int pq_dict_judge(struct kl_pq_writer *w, struct pq_col *c)
+{
+	if (!c->page_vals)
+		return KL_OK; /* nothing to judge by yet (a page of nulls) */
+	c->dict_judged = 1;
+	/* every value of the chunk is still in the pending page when no
+	 * dictionary-encoded page was flushed */
+	if (!c->dict_on || c->n_dict_pages || (uint64_t)c->dict.n * 2 <= c->page_vals)
+		return KL_OK;
+	const struct pq_dict *d = &c->dict;
+	struct kl_buf *t = &w->page; /* scratch: free outside pq_flush_page's encoding */
+	kl_buf_reset(t);
+	if (kl_buf_reserve(t, c->page_plain))
+		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
+	for (uint32_t i = 0; i < c->page_vals; i++) {
+		uint32_t idx = entry_u32(&c->vals, i);
+		uint32_t off = entry_u32(&d->offs, idx);
+		uint32_t end = idx + 1 < d->n ? entry_u32(&d->offs, idx + 1) : (uint32_t)d->vals.len;
+		if (kl_buf_append(t, d->vals.data + off, end - off))
+			return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
+	}
+	struct kl_buf swap = c->vals;
+	c->vals = *t;
+	*t = swap;
+	kl_buf_reset(t);
+	pq_dict_reset(&c->dict);
+	c->dict_on = 0;
+	return KL_OK;
+}

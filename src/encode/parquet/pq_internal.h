@@ -23,7 +23,10 @@ enum {
 	PQ_T_BYTE_ARRAY = 6,
 	PQ_ENC_PLAIN = 0,
 	PQ_ENC_RLE = 3,
+	PQ_ENC_DELTA_BINARY_PACKED = 5,
+	PQ_ENC_DELTA_LENGTH_BYTE_ARRAY = 6,
 	PQ_ENC_RLE_DICTIONARY = 8,
+	PQ_ENC_BYTE_STREAM_SPLIT = 9,
 	PQ_PAGE_DATA = 0,
 	PQ_PAGE_DICTIONARY = 2,
 	PQ_REP_OPTIONAL = 1,
@@ -34,6 +37,20 @@ enum {
 #define PQ_EM_PLAIN 1u
 #define PQ_EM_RLE 2u
 #define PQ_EM_DICT 4u
+#define PQ_EM_DELTA 8u  /* DELTA_BINARY_PACKED */
+#define PQ_EM_DLBA 16u  /* DELTA_LENGTH_BYTE_ARRAY */
+#define PQ_EM_BSS 32u   /* BYTE_STREAM_SPLIT */
+
+/* DELTA_BINARY_PACKED layout: blocks of 128 values in 4 miniblocks of 32
+ * (as parquet-mr and Arrow write it). */
+#define PQ_DELTA_BLOCK 128u
+#define PQ_DELTA_MINI 32u
+
+/* A chunk's dictionary is judged once, when the chunk has this many values
+ * or ends, whichever comes first: if over half its values are distinct it is
+ * dropped (its values re-encoded without it) and no value of the rest of
+ * the chunk is hashed. */
+#define PQ_DICT_PROBE 1024u
 
 /* A data page never holds more rows than this (as Arrow's default row count
  * limit): keeps dictionary-index pages of tiny values bounded in memory. */
@@ -59,6 +76,14 @@ void pq_dict_reset(struct pq_dict *d);
 int pq_dict_add(struct pq_dict *d, const void *key, size_t klen, int byte_array,
 		size_t max_bytes, uint32_t *idx);
 
+struct pq_col;
+struct kl_pq_writer;
+/* Take the PQ_DICT_PROBE decision for column c (once per chunk): when over
+ * half of the chunk's values are distinct and no dictionary-encoded page
+ * was flushed yet, the pending page's indices become PLAIN values and the
+ * dictionary is dropped for the rest of the chunk. Uses w->page. */
+int pq_dict_judge(struct kl_pq_writer *w, struct pq_col *c);
+
 struct pq_col {
 	uint32_t name_off, name_len; /* in writer->names */
 	enum kl_pq_type type;
@@ -73,6 +98,7 @@ struct pq_col {
 	/* current column chunk */
 	struct pq_dict dict;
 	int dict_on;          /* still dictionary-encoding this chunk */
+	int dict_judged;      /* the PQ_DICT_PROBE decision was taken */
 	struct kl_buf pages;  /* finished data pages: header + body each */
 	uint32_t n_pages, n_dict_pages;
 	unsigned enc_mask;
@@ -137,6 +163,9 @@ void pq_codec_free(struct kl_pq_writer *w);
 /* Append the RLE/bit-packed hybrid encoding of `n` values of `width` bits
  * (no length prefix). `vals` are bytes (u8) when `wide` is 0, else uint32_t. */
 int pq_rle_hybrid(struct kl_buf *out, const void *vals, size_t n, int wide, int width);
+/* Append the DELTA_BINARY_PACKED encoding (header included) of the n
+ * int64 values at le64 (8 bytes each, little-endian, any alignment). */
+int pq_delta_encode(struct kl_buf *out, const void *le64, size_t n);
 /* Encode and compress the column's pending page into col->pages. */
 int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c);
 /* Build the column's dictionary page: on success the page is the header in

@@ -102,15 +102,22 @@ static void column_chunk(struct kl_thrift_w *t, const struct kl_pq_writer *w, si
 	kl_thrift_field_i64(t, 2, start); /* file_offset */
 	kl_thrift_field_struct(t, 3);     /* meta_data */
 	kl_thrift_field_i32(t, 1, m->ptype);
-	uint32_t nenc = !!(m->enc_mask & PQ_EM_PLAIN) + !!(m->enc_mask & PQ_EM_RLE) +
-			!!(m->enc_mask & PQ_EM_DICT);
+	static const struct {
+		unsigned bit;
+		int enc;
+	} encs[] = {{PQ_EM_PLAIN, PQ_ENC_PLAIN},
+		    {PQ_EM_RLE, PQ_ENC_RLE},
+		    {PQ_EM_DELTA, PQ_ENC_DELTA_BINARY_PACKED},
+		    {PQ_EM_DLBA, PQ_ENC_DELTA_LENGTH_BYTE_ARRAY},
+		    {PQ_EM_DICT, PQ_ENC_RLE_DICTIONARY},
+		    {PQ_EM_BSS, PQ_ENC_BYTE_STREAM_SPLIT}};
+	uint32_t nenc = 0;
+	for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++)
+		nenc += !!(m->enc_mask & encs[i].bit);
 	kl_thrift_field_list(t, 2, KL_THRIFT_I32, nenc);
-	if (m->enc_mask & PQ_EM_PLAIN)
-		kl_thrift_i32(t, PQ_ENC_PLAIN);
-	if (m->enc_mask & PQ_EM_RLE)
-		kl_thrift_i32(t, PQ_ENC_RLE);
-	if (m->enc_mask & PQ_EM_DICT)
-		kl_thrift_i32(t, PQ_ENC_RLE_DICTIONARY);
+	for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++)
+		if (m->enc_mask & encs[i].bit)
+			kl_thrift_i32(t, encs[i].enc);
 	kl_thrift_field_list(t, 3, KL_THRIFT_BINARY, 1); /* path_in_schema */
 	kl_thrift_binary(t, w->names.data + c->name_off, c->name_len);
 	kl_thrift_field_i32(t, 4, pq_codec_thrift(w->o.codec));

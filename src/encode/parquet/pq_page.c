@@ -4,7 +4,11 @@
  * Encoding / Bit-Packing Hybrid (RLE = 3)" (definition levels, with the 4-byte
  * length prefix of data page v1, and dictionary indices after a 1-byte bit
  * width), "Dictionary Encoding"; README "Data Pages" (v1 page layout);
- * Compression.md (SNAPPY raw block, GZIP RFC 1952 stream, ZSTD frame).
+ * "Delta Encoding (DELTA_BINARY_PACKED = 5)" (INT64 pages without a
+ * dictionary, and the lengths of DELTA_LENGTH_BYTE_ARRAY = 6 for strings),
+ * "Byte Stream Split (BYTE_STREAM_SPLIT = 9)" (DOUBLE pages without a
+ * dictionary); Compression.md (SNAPPY raw block, GZIP RFC 1952 stream, ZSTD
+ * frame).
  * KL_NO_SNAPPY (the Lambda package, `make lambda-zip`): no snappy, so the
  * binary needs no C++ runtime (Debian's requires a newer glibc than Amazon
  * Linux 2023's); SNAPPY pages then fail with KL_EUNSUPPORTED. */
@@ -197,6 +201,89 @@ int pq_rle_hybrid(struct kl_buf *out, const void *vals, size_t n, int wide, int 
 	return KL_OK;
 }
 
+/* Append n values of w bits (0..64) each, LSB first, as in the bit-packed
+ * runs of the RLE hybrid; n * w must be a multiple of 8. */
+static void pack_bits(uint8_t *o, const uint64_t *v, size_t n, int w)
+{
+	if (!w)
+		return;
+	uint64_t mask = w == 64 ? UINT64_MAX : ((uint64_t)1 << w) - 1, acc = 0;
+	int nb = 0; /* bits in acc, always < 64 */
+	for (size_t i = 0; i < n; i++) {
+		uint64_t x = v[i] & mask;
+		acc |= x << nb;
+		int room = 64 - nb;
+		if (w >= room) {
+			pq_le64(o, acc);
+			o += 8;
+			acc = room < 64 ? x >> room : 0;
+			nb = w - room;
+		} else {
+			nb += w;
+		}
+	}
+	for (; nb > 0; nb -= 8, acc >>= 8)
+		*o++ = (uint8_t)acc;
+}
+
+static int bit_width64(uint64_t max)
+{
+	return max ? 64 - __builtin_clzll(max) : 0;
+}
+
+static inline int64_t ld64(const uint8_t *p, size_t i)
+{
+	int64_t x;
+	memcpy(&x, p + i * 8, 8); /* little-endian host, as everywhere here */
+	return x;
+}
+
+int pq_delta_encode(struct kl_buf *out, const void *le64, size_t n)
+{
+	const uint8_t *v = le64;
+	/* header: block size, miniblocks per block, total count, first value */
+	if (kl_thrift_put_varint(out, PQ_DELTA_BLOCK) ||
+	    kl_thrift_put_varint(out, PQ_DELTA_BLOCK / PQ_DELTA_MINI) ||
+	    kl_thrift_put_varint(out, n) ||
+	    kl_thrift_put_varint(out, n ? kl_thrift_zigzag64(ld64(v, 0)) : 0))
+		return KL_ENOMEM;
+	uint64_t d[PQ_DELTA_BLOCK];
+	for (size_t i = 1; i < n; i += PQ_DELTA_BLOCK) {
+		size_t k = n - i < PQ_DELTA_BLOCK ? n - i : PQ_DELTA_BLOCK;
+		/* deltas in two's complement, wrapping as readers compute them */
+		uint64_t min = 0;
+		for (size_t j = 0; j < k; j++) {
+			d[j] = (uint64_t)ld64(v, i + j) - (uint64_t)ld64(v, i + j - 1);
+			if (j == 0 || (int64_t)d[j] < (int64_t)min)
+				min = d[j];
+		}
+		for (size_t j = 0; j < k; j++)
+			d[j] -= min;
+		int widths[PQ_DELTA_BLOCK / PQ_DELTA_MINI] = {0};
+		size_t nmini = (k + PQ_DELTA_MINI - 1) / PQ_DELTA_MINI, bytes = 0;
+		for (size_t m = 0; m < nmini; m++) {
+			uint64_t mx = 0;
+			for (size_t j = m * PQ_DELTA_MINI; j < (m + 1) * PQ_DELTA_MINI && j < k; j++)
+				mx |= d[j];
+			widths[m] = bit_width64(mx);
+			bytes += (size_t)widths[m] * PQ_DELTA_MINI / 8;
+		}
+		for (size_t j = k; j < nmini * PQ_DELTA_MINI; j++)
+			d[j] = 0; /* the last miniblock is padded to its full size */
+		if (kl_thrift_put_varint(out, kl_thrift_zigzag64((int64_t)min)) ||
+		    kl_buf_reserve(out, PQ_DELTA_BLOCK / PQ_DELTA_MINI + bytes))
+			return KL_ENOMEM;
+		for (size_t m = 0; m < PQ_DELTA_BLOCK / PQ_DELTA_MINI; m++)
+			out->data[out->len++] = (char)widths[m]; /* unused miniblocks: 0 */
+		for (size_t m = 0; m < nmini; m++) {
+			pack_bits((uint8_t *)out->data + out->len, d + m * PQ_DELTA_MINI,
+				  PQ_DELTA_MINI, widths[m]);
+			out->len += (size_t)widths[m] * PQ_DELTA_MINI / 8;
+		}
+	}
+	return KL_OK;
+}
+
 static int bit_width(uint32_t max)
 {
 	int b = 0;
@@ -207,10 +294,46 @@ static int bit_width(uint32_t max)
 	return b;
 }
 
+/* DELTA_LENGTH_BYTE_ARRAY of the page's PLAIN strings (u32le length +
+ * bytes each): the lengths DELTA_BINARY_PACKED, then every string's bytes
+ * back to back. w->comp is scratch for the lengths (free until compression). */
+static int dlba_encode(struct kl_pq_writer *w, struct kl_buf *p, const struct pq_col *c)
+{
+	struct kl_buf *lens = &w->comp;
+	kl_buf_reset(lens);
+	size_t n = c->page_vals, bytes = 0;
+	if (kl_buf_reserve(lens, n * 8))
+		return KL_ENOMEM;
+	const uint8_t *v = (const uint8_t *)c->vals.data, *end = v + c->vals.len;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t l = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
+			     (uint32_t)v[3] << 24;
+		int64_t x = l;
+		memcpy(lens->data + i * 8, &x, 8);
+		v += 4 + l;
+		bytes += l;
+	}
+	if (v != end)
+		return KL_EINVAL; /* cannot happen: vals holds exactly n strings */
+	if (pq_delta_encode(p, lens->data, n) || kl_buf_reserve(p, bytes))
+		return KL_ENOMEM;
+	v = (const uint8_t *)c->vals.data;
+	for (size_t i = 0; i < n; i++) {
+		int64_t x;
+		memcpy(&x, lens->data + i * 8, 8);
+		kl_buf_put(p, v + 4, (size_t)x);
+		v += 4 + (size_t)x;
+	}
+	return KL_OK;
+}
+
 int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 {
 	if (!c->page_rows)
 		return KL_OK;
+	int jrc = c->dict_judged ? KL_OK : pq_dict_judge(w, c);
+	if (jrc)
+		return jrc;
 	struct kl_buf *p = &w->page;
 	kl_buf_reset(p);
 	/* Definition levels: u32le byte length, then the RLE hybrid, width 1. */
@@ -223,7 +346,7 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 
 	/* An empty dictionary means the page has no values: PLAIN then. */
 	int dict = c->dict_on && c->dict.n > 0;
-	int rc = KL_OK;
+	int rc = KL_OK, enc = dict ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN;
 	if (dict) {
 		int bw = bit_width(c->dict.n - 1);
 		if (bw < 1)
@@ -242,8 +365,26 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 					o[i / 8] |= (uint8_t)(1u << (i % 8));
 			p->len += nb;
 		}
+	} else if (c->page_vals == 0) {
+		enc = PQ_ENC_PLAIN; /* nothing to encode */
+	} else if (c->type == KL_PQ_INT64) {
+		enc = PQ_ENC_DELTA_BINARY_PACKED;
+		rc = pq_delta_encode(p, c->vals.data, c->page_vals);
+	} else if (c->type == KL_PQ_DOUBLE) {
+		enc = PQ_ENC_BYTE_STREAM_SPLIT; /* byte k of every value, k = 0..7 */
+		size_t n = c->page_vals;
+		rc = kl_buf_reserve(p, n * 8);
+		if (!rc) {
+			uint8_t *o = (uint8_t *)p->data + p->len;
+			const uint8_t *v = (const uint8_t *)c->vals.data;
+			for (size_t i = 0; i < n; i++)
+				for (size_t k = 0; k < 8; k++)
+					o[k * n + i] = v[i * 8 + k];
+			p->len += n * 8;
+		}
 	} else {
-		rc = kl_buf_append(p, c->vals.data, c->vals.len);
+		enc = PQ_ENC_DELTA_LENGTH_BYTE_ARRAY;
+		rc = dlba_encode(w, p, c);
 	}
 	if (rc)
 		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
@@ -257,8 +398,7 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 	if (blen > INT32_MAX)
 		return pq_fail(w, KL_ELIMIT, "parquet: compressed page exceeds 2 GiB");
 	kl_buf_reset(&w->hdr);
-	if (pq_page_header(&w->hdr, PQ_PAGE_DATA, p->len, blen, c->page_rows,
-			   dict ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN))
+	if (pq_page_header(&w->hdr, PQ_PAGE_DATA, p->len, blen, c->page_rows, enc))
 		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
 	if (kl_buf_reserve(&c->pages, w->hdr.len + blen))
 		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
@@ -266,7 +406,11 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 	kl_buf_put(&c->pages, body, blen);
 
 	c->n_pages++;
-	c->enc_mask |= PQ_EM_RLE | (dict ? PQ_EM_DICT : PQ_EM_PLAIN);
+	c->enc_mask |= PQ_EM_RLE | (enc == PQ_ENC_RLE_DICTIONARY		? PQ_EM_DICT
+				    : enc == PQ_ENC_DELTA_BINARY_PACKED	? PQ_EM_DELTA
+				    : enc == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY ? PQ_EM_DLBA
+				    : enc == PQ_ENC_BYTE_STREAM_SPLIT	? PQ_EM_BSS
+									: PQ_EM_PLAIN);
 	if (dict)
 		c->n_dict_pages++;
 	c->chunk_uncomp += (int64_t)(w->hdr.len + p->len);

@@ -28,6 +28,7 @@ struct src_kinesis {
 	int is_arn;
 	int64_t exit_idle_ms;
 	int stop_fd;
+	struct kl_cancel stop; /* stop_fd as a token: Kinesis calls give up at a stop */
 	struct kl_metrics_shard *metrics;
 	char iterator[4096];
 	int have_iterator, closed, batch_empty;
@@ -364,5 +365,8 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	}
 	if (o->creds)
 		kl_kinesis_share_creds(&s->k, o->creds, o->creds_mu);
+	s->stop = (struct kl_cancel){NULL, o->stop_fd};
+	s->k.c.cancel = o->stop_fd >= 0 ? &s->stop : NULL;
+	s->k.c.retries = o->retries;
 	return &s->base;
 }

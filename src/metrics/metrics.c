@@ -126,6 +126,9 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	  LOAD(m->files));
 	C("bytes_read_total", "Bytes read from the source.", LOAD(m->bytes_in));
 	C("bytes_written_total", "Bytes of committed files.", LOAD(m->bytes_out));
+	C("retries_total",
+	  "AWS requests (S3, Kinesis) sent again after a throttle, 5xx, reset or timeout.",
+	  LOAD(m->retries));
 	if (m->cloudwatch)
 		C("cloudwatch_errors_total",
 		  "CloudWatch PutMetricData calls that failed (after retries).",

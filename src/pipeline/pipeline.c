@@ -2,6 +2,7 @@
 #include "pipeline/pipeline.h"
 #include "buffer/parts.h"
 #include "commit/checkpoint.h"
+#include "core/cancel.h"
 #include "core/clock.h"
 #include "deadletter/deadletter.h"
 #include "dedup/dedup.h"
@@ -318,6 +319,7 @@ static int on_record(struct run *r, const struct kl_record *rec)
 		if ((rc = flush_due(r, 0)))
 			return rc;
 		/* queued buffers count too: wait for the writer rather than grow */
+		publish(r); /* the counters stay current while the writer holds us */
 		kl_writer_wait_memory(&r->w, r->parts.mem, r->parts.memory_limit);
 	}
 	return KL_OK;
@@ -352,6 +354,11 @@ static int run_loop(struct run *r)
 	int rc;
 	int timeout = -1;
 	for (;;) {
+		if (kl_cancelled(o->stop)) { /* one load per record: stop reading at once */
+			r->st->interrupted = 1;
+			publish(r);
+			break;
+		}
 		rec.more = 0;
 		int s = kl_source_next(r->src, &rec, timeout);
 		if (s == KL_SRC_EOF)

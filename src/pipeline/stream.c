@@ -72,6 +72,7 @@ static void *shard_main(void *arg)
 		ko.creds = o->creds;
 		ko.creds_mu = o->creds_mu;
 		ko.metrics = o->ingest.metrics ? kl_metrics_shard(o->ingest.metrics, sh->id) : NULL;
+		ko.retries = o->ingest.metrics ? &o->ingest.metrics->retries : NULL;
 		if (!(src = kl_source_kinesis_new(&ko, &sh->err)))
 			rc = sh->err.code ? sh->err.code : KL_ENOMEM;
 	}

@@ -131,10 +131,11 @@ static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct
 					  : "stdin without --input-id cannot be resumed";
 	fprintf(stderr,
 		"kinlake ingest: shutdown timeout: %.1f s after the signal, records not yet "
-		"committed were abandoned (uploads in flight aborted; %" PRIu64 " events and %" PRIu64
-		" dead letters in %" PRIu64 " files were committed); %s (first abandoned: %s)\n",
-		(double)c->shutdown_timeout_ms / 1000.0, st->stored, st->dead, st->files, again,
-		detail);
+		"committed were abandoned (uploads in flight aborted; of read=%" PRIu64
+		" records, %" PRIu64 " events and %" PRIu64 " dead letters in %" PRIu64
+		" files were committed); %s (first abandoned: %s)\n",
+		(double)c->shutdown_timeout_ms / 1000.0, st->records, st->stored, st->dead, st->files,
+		again, detail);
 }
 
 static int cmd_ingest(int argc, char **argv)

@@ -110,9 +110,12 @@ static struct kl_writer_job *job_build(struct run *r)
 	return j;
 }
 
+static void publish(struct run *r);
+
 static int flush_batch(struct run *r)
 {
 	struct kl_writer_job *j = job_build(r);
+	publish(r); /* queueing may wait for the writer: the counters stay current */
 	return j ? kl_writer_queue(&r->w, j, WRITER_MAX_JOBS) : r->eb->code;
 }
 
@@ -319,7 +322,7 @@ static int on_record(struct run *r, const struct kl_record *rec)
 		if ((rc = flush_due(r, 0)))
 			return rc;
 		/* queued buffers count too: wait for the writer rather than grow */
-		publish(r); /* the counters stay current while the writer holds us */
+		publish(r);
 		kl_writer_wait_memory(&r->w, r->parts.mem, r->parts.memory_limit);
 	}
 	return KL_OK;

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/_lib.sh"
 export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
 ppids=()
-trap 'for p in "${ppids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; "$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT
+trap 'for p in "${ppids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; "$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT
 "$ROOT/scripts/stack.sh" up > /dev/null
 . "$T/stack/env"
 start_proxy() { # name, upstream, args...: sets P to its port

@@ -119,6 +119,12 @@ static void ingest_advice(const struct kl_ingest_cfg *c)
 			"input; run the same command again to resume\n");
 }
 
+static const char *shutdown_env_get(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcmp(name, "KINLAKE_SHUTDOWN_TIMEOUT") ? NULL : getenv(name);
+}
+
 /* The one message of a shutdown that ran out of time. */
 static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct kl_ingest_stats *st,
 				     const char *detail)
@@ -165,6 +171,12 @@ static int cmd_ingest(int argc, char **argv)
 		return 0;
 	}
 	if (r)
+		return bad_usage("ingest", eb.msg);
+	/* of the KINLAKE_* variables (the Lambda's configuration) the command
+	 * reads only the shutdown timeout, a deployment setting that goes with
+	 * the platform's grace period; a flag wins */
+	struct kl_aws_env shut_env = {shutdown_env_get, NULL};
+	if (kl_opts_env(&p, &shut_env, &eb))
 		return bad_usage("ingest", eb.msg);
 	if (!c.input && !c.stream)
 		return bad_usage("ingest", "--input (a file, or - for stdin) or --stream is required");

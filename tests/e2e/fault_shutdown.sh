@@ -20,8 +20,9 @@ N=20000
 TIMEOUT=5
 # a small buffer (10 MiB less the dedup window and the fixed 8 MiB: ~1.7 MiB of
 # records): the reader soon waits for the (slow) writer, where it used to go on reading
-AWS_ENDPOINT_URL_S3=http://127.0.0.1:$P "$KL" ingest --input "$T/in.jsonl" --lake s3://bkt/l \
-	--format jsonl --memory-limit 10MiB --dedup-window 10000 --shutdown-timeout $TIMEOUT \
+# (the timeout from the environment: the one KINLAKE_ variable the command reads)
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$P KINLAKE_SHUTDOWN_TIMEOUT=$TIMEOUT "$KL" ingest --input "$T/in.jsonl" --lake s3://bkt/l \
+	--format jsonl --memory-limit 10MiB --dedup-window 10000 \
 	--metrics-listen 127.0.0.1:0 2> "$T/err" & pid=$!
 port=
 for _ in $(seq 100); do
@@ -50,7 +51,7 @@ after=$(sed -n 's/.*read=\([0-9]*\).*/\1/p' "$T/err" | tail -n 1)
 [ "$((after - before))" -le 200 ] || fail "read $((after - before)) records after the signal"
 [ "$after" -lt $N ] || fail "the whole input was read: the signal came too late to test anything"
 if [ "$rc" = 75 ]; then
-	[ "$(grep -c 'shutdown timeout' "$T/err")" = 1 ] || fail "want one shutdown-timeout message"
+	[ "$(grep -c "shutdown timeout: $TIMEOUT.0 s after the signal" "$T/err")" = 1 ] || fail "want one shutdown-timeout message"
 	grep -q 'the next run of the same command reads them again' "$T/err" || fail "message does not say what happens next"
 fi
 [ "$(aws "${EP[@]}" s3api list-multipart-uploads --bucket bkt --query 'length(Uploads || `[]`)')" = 0 ] ||
@@ -61,4 +62,11 @@ AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO "$KL" ingest --input "$T/in.jsonl" --
 cat "$T/err2"
 aws "${EP[@]}" s3 sync --quiet s3://bkt/l "$T/lake" || fail "sync"
 check_lake "$T/in.jsonl" "$T/lake" > /dev/null || fail "not exactly once after the restart"
+# the option: one precise message for a bad value, from the flag or the variable
+set +e
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/l2" --shutdown-timeout 4000 2> "$T/e1"; r1=$?
+KINLAKE_SHUTDOWN_TIMEOUT=soon "$KL" ingest --input "$T/in.jsonl" --lake "$T/l2" 2> "$T/e2"; r2=$?
+set -e
+[ $r1 = 2 ] && grep -q "shutdown-timeout: '4000' is out of range" "$T/e1" || fail "bad flag: $r1 $(cat "$T/e1")"
+[ $r2 = 2 ] && grep -q "KINLAKE_SHUTDOWN_TIMEOUT: 'soon' is not a duration" "$T/e2" || fail "bad variable: $r2 $(cat "$T/e2")"
 echo "fault_shutdown: ok"

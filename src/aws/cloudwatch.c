@@ -129,7 +129,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	for (size_t i = 0; i < res.n_add; i++)
 		hh[nh++] = (struct kl_http_header){res.add[i].name, res.add[i].value};
 	hh[nh++] = (struct kl_http_header){"Authorization", res.authz.data};
-	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body.data, c->body.len};
+	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body.data, c->body.len, NULL, 0};
 	kl_errbuf_clear(&eb);
 	rc = kl_http_request(c->http, &req, &c->resp, &eb);
 	kl_sigv4_result_cleanup(&res);

@@ -16,7 +16,7 @@ static int get(const struct kl_cred_ctx *c, const char *method, const char *url,
 	       const struct kl_http_header *h, size_t nh, struct kl_http_resp *resp,
 	       struct kl_errbuf *eb)
 {
-	struct kl_http_req req = {method, url, h, nh, NULL, 0};
+	struct kl_http_req req = {method, url, h, nh, NULL, 0, NULL, 0};
 	struct kl_errbuf local = {{0}, 0};
 	int rc = c->http.request(c->http.ctx, &req, resp, &local);
 	if (rc)

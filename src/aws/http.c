@@ -192,9 +192,20 @@ static enum kl_net map_curl(CURLcode c)
 		return KL_NET_TLS;
 	case CURLE_WRITE_ERROR:
 		return KL_NET_TOO_BIG;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return KL_NET_ABORTED;
 	default:
 		return KL_NET_OTHER;
 	}
+}
+
+/* libcurl calls this often while data moves and about once a second when
+ * a server stalls: a fired shutdown token aborts the transfer. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return kl_cancelled(ud);
 }
 
 /* "https://host:port/path" -> "host:port" for error messages (no query). */
@@ -245,7 +256,20 @@ int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->curl_err);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->o.timeout_ms < 0 ? 0L : h->o.timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms
+						: h->o.timeout_ms < 0 ? 0L
+								      : h->o.timeout_ms);
+	if (req->cancel) {
+		if (kl_cancelled(req->cancel)) {
+			curl_slist_free_all(hl);
+			resp->net = KL_NET_ABORTED;
+			return kl_errbuf_set(eb, KL_EIO, "http: %s %s: abandoned at shutdown",
+					     req->method, host);
+		}
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req->cancel);
+	}
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (h->o.ca_file)

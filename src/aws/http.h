@@ -33,6 +33,7 @@
 
 #include "aws/retry.h"
 #include "core/buf.h"
+#include "core/cancel.h"
 #include "core/err.h"
 
 struct kl_http_header {
@@ -47,6 +48,11 @@ struct kl_http_req {
 	size_t n_headers;
 	const void *body; /* borrowed; NULL/0 = no body */
 	size_t body_len;
+	/* A shutdown token (core/cancel.h), NULL = none: when it fires the
+	 * transfer is aborted (checked at least once a second, also while a
+	 * server stalls) and the request fails with resp->net KL_NET_ABORTED. */
+	const struct kl_cancel *cancel;
+	long timeout_ms; /* this request's whole-request limit; 0 = the handle's */
 };
 
 /* A response header the caller wants besides the fixed ones below (e.g. the

@@ -158,7 +158,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	for (size_t i = 0; i < res.n_add; i++)
 		hh[nh++] = (struct kl_http_header){res.add[i].name, res.add[i].value};
 	hh[nh++] = (struct kl_http_header){"Authorization", res.authz.data};
-	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body, c->body_len};
+	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body, c->body_len, c->cancel, 0};
 	kl_errbuf_clear(&eb);
 	rc = kl_http_request(c->http, &req, &c->resp, &eb);
 	kl_sigv4_result_cleanup(&res);
@@ -197,8 +197,17 @@ int kl_aws_json_call(struct kl_aws_json *c, const char *op, const char *body, si
 	c->body = body;
 	c->body_len = n;
 	c->refreshed = 0;
-	unsigned attempts;
-	int rc = kl_retry_run(&c->policy, &c->rng, NULL, NULL, attempt, c, &attempts);
+	unsigned attempts = 0;
+	int rc = kl_retry_run(&c->policy, &c->rng, kl_retry_sleep_cancel, (void *)c->cancel, attempt,
+			      c, &attempts);
+	if (c->retries && attempts > 1)
+		atomic_fetch_add_explicit(c->retries, attempts - 1, memory_order_relaxed);
+	if (rc == KL_EINTR) {
+		kl_errbuf_clear(&c->err);
+		kl_errbuf_set(&c->err, rc, "%s %s: abandoned at shutdown (%u attempt%s)",
+			      c->svc->name, op, attempts, attempts == 1 ? "" : "s");
+		return rc;
+	}
 	if (rc == KL_OK) {
 		kl_errbuf_clear(&c->err);
 		memset(&c->last, 0, sizeof c->last);

@@ -27,6 +27,8 @@
 #include "core/err.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 /* Where one service's requests go (also used by the awsQuery client,
  * aws/cloudwatch.h), as the SDKs choose it: region explicit,
@@ -65,6 +67,11 @@ struct kl_aws_json {
 	struct kl_aws_endpoint ep;
 	struct kl_rng rng;
 	struct kl_retry_policy policy;
+	/* borrowed, NULL = none; callers set them after init: a shutdown token
+	 * (core/cancel.h) that ends backoff sleeps and aborts transfers (the
+	 * call fails with KL_EINTR), and a counter of retried attempts */
+	const struct kl_cancel *cancel;
+	_Atomic uint64_t *retries;
 	struct kl_http_resp resp; /* last response; body = JSON on success */
 	struct kl_aws_error last; /* last AWS error (code "" on success) */
 	struct kl_errbuf err;

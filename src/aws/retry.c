@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "aws/xml.h"
+#include "core/cancel.h"
 #include "core/buf.h"
 #include "parse/json.h"
 
@@ -51,6 +52,8 @@ int kl_retry_classify(enum kl_net net, int status, const char *code)
 		return KL_EAUTH;
 	case KL_NET_TOO_BIG:
 		return KL_EREMOTE;
+	case KL_NET_ABORTED:
+		return KL_EINTR;
 	default:
 		return KL_ERETRY;
 	}
@@ -183,12 +186,18 @@ unsigned kl_retry_backoff_ms(const struct kl_retry_policy *p, unsigned retry, st
 	return (unsigned)(kl_rng_next(rng) % (ceil + 1));
 }
 
-static void real_sleep(void *ctx, unsigned ms)
+static int real_sleep(void *ctx, unsigned ms)
 {
 	(void)ctx;
 	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) != 0)
 		;
+	return 0;
+}
+
+int kl_retry_sleep_cancel(void *cancel, unsigned ms)
+{
+	return kl_cancel_sleep(cancel, ms);
 }
 
 int kl_retry_run(const struct kl_retry_policy *p, struct kl_rng *rng, kl_sleep_fn sleep_ms,
@@ -204,7 +213,10 @@ int kl_retry_run(const struct kl_retry_policy *p, struct kl_rng *rng, kl_sleep_f
 		unsigned d = kl_retry_backoff_ms(p, n, rng);
 		if (retry_after > d)
 			d = retry_after < p->cap_ms ? retry_after : p->cap_ms;
-		(sleep_ms ? sleep_ms : real_sleep)(sleep_ctx, d);
+		if ((sleep_ms ? sleep_ms : real_sleep)(sleep_ctx, d)) {
+			rc = KL_EINTR; /* shutting down: no more attempts */
+			break;
+		}
 	}
 	if (attempts)
 		*attempts = n;

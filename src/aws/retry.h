@@ -13,6 +13,7 @@
  *               InvalidSignatureException, AccessDenied, ExpiredToken, ...),
  *               401/403, TLS verification failures: never retried as is
  *   KL_EREMOTE  other 4xx (validation): never retried
+ *   KL_EINTR    the transfer was aborted for a shutdown: never retried
  * An error code decides before the status (Kinesis throttles with 400).
  *
  * Backoff is exponential with full jitter (AWS architecture blog, "Exponential
@@ -37,6 +38,7 @@ enum kl_net {
 	KL_NET_RESET, /* connection reset, empty reply, partial transfer */
 	KL_NET_TLS,   /* certificate or handshake failure: fatal */
 	KL_NET_TOO_BIG, /* response body over the caller's limit: fatal */
+	KL_NET_ABORTED, /* given up at shutdown (aws/http.h cancel): KL_EINTR */
 	KL_NET_OTHER,
 };
 
@@ -86,12 +88,18 @@ unsigned kl_retry_backoff_ms(const struct kl_retry_policy *p, unsigned retry, st
  * Run `attempt` until it succeeds, fails fatally or max_attempts is reached.
  * `attempt` returns an enum kl_err (usually kl_retry_classify's result) and
  * may set *retry_after_ms (from a Retry-After header; 0 = none), which raises
- * the delay. `sleep_ms` (NULL = nanosleep) lets tests skip real sleeping.
+ * the delay. `sleep_ms` (NULL = nanosleep) sleeps between attempts; it
+ * returns non-zero when the sleep was cut short by a shutdown, and then the
+ * run ends with KL_EINTR (tests pass a fake that only counts).
  * Returns the last attempt's result; *attempts (may be NULL) gets the count.
  */
 typedef int (*kl_retry_attempt_fn)(void *ctx, unsigned attempt, unsigned *retry_after_ms);
-typedef void (*kl_sleep_fn)(void *ctx, unsigned ms);
+typedef int (*kl_sleep_fn)(void *ctx, unsigned ms);
 int kl_retry_run(const struct kl_retry_policy *p, struct kl_rng *rng, kl_sleep_fn sleep_ms,
 		 void *sleep_ctx, kl_retry_attempt_fn attempt, void *ctx, unsigned *attempts);
+
+/* A kl_sleep_fn whose ctx is a `const struct kl_cancel *` (core/cancel.h;
+ * NULL: a plain sleep): the backoff ends when the token fires. */
+int kl_retry_sleep_cancel(void *cancel, unsigned ms);
 
 #endif

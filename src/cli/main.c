@@ -10,6 +10,7 @@
 #include "cli/progress.h"
 #include "core/clock.h"
 #include "core/err.h"
+#include "core/stop.h"
 #include "deadletter/deadletter.h"
 #include "event/event.h"
 #include "gen/gen.h"
@@ -56,6 +57,11 @@ static int make_store(void *ctx, struct kl_store **out, struct kl_errbuf *eb)
 	struct store_factory *f = ctx;
 	return kl_store_open_url(f->lake, &f->so, out, eb);
 }
+
+/* `kinlake ingest` after SIGTERM/SIGINT when --shutdown-timeout ran out
+ * before everything buffered was committed (sysexits' EX_TEMPFAIL: run
+ * again). docs/shutdown.md. */
+#define EXIT_SHUTDOWN_TIMEOUT 75
 
 /* SIGINT/SIGTERM become a readable fd that the pipeline polls: no handler,
  * no global flag; the pipeline flushes, commits and exits 0. */
@@ -113,6 +119,31 @@ static void ingest_advice(const struct kl_ingest_cfg *c)
 			"input; run the same command again to resume\n");
 }
 
+static const char *shutdown_env_get(void *ctx, const char *name)
+{
+	(void)ctx;
+	return strcmp(name, "KINLAKE_SHUTDOWN_TIMEOUT") ? NULL : getenv(name);
+}
+
+/* The one message of a shutdown that ran out of time. */
+static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct kl_ingest_stats *st,
+				     const char *detail)
+{
+	const char *again = c->stream ? "the next run reads them again from the stream"
+			    : strcmp(c->input, "-") ? "the next run of the same command reads them "
+						      "again and completes the lake exactly once"
+			    : c->input_id ? "piping the same input again with the same --input-id "
+					    "completes the lake exactly once"
+					  : "stdin without --input-id cannot be resumed";
+	fprintf(stderr,
+		"kinlake ingest: shutdown timeout: %.1f s after the signal, records not yet "
+		"committed were abandoned (uploads in flight aborted; of read=%" PRIu64
+		" records, %" PRIu64 " events and %" PRIu64 " dead letters in %" PRIu64
+		" files were committed); %s (first abandoned: %s)\n",
+		(double)c->shutdown_timeout_ms / 1000.0, st->records, st->stored, st->dead, st->files,
+		again, detail);
+}
+
 static int cmd_ingest(int argc, char **argv)
 {
 	struct kl_ingest_cfg c;
@@ -131,12 +162,21 @@ static int cmd_ingest(int argc, char **argv)
 		       "A Kinesis stream: every shard, resumed from the checkpoints in LAKE/_kinlake/.\n"
 		       "An S3 lake: AWS_REGION, AWS_ENDPOINT_URL_S3 and the usual AWS credentials\n"
 		       "apply (AWS_ENDPOINT_URL_KINESIS for the stream).\n"
-		       "SIGINT/SIGTERM flush, commit and exit 0.\n\n"
+		       "SIGINT/SIGTERM stop reading at once, commit what is buffered and exit 0;\n"
+		       "what is not committed within --shutdown-timeout is abandoned (in-flight\n"
+		       "S3 uploads aborted) and the exit code is 75: the next run reads it again\n"
+		       "(docs/shutdown.md).\n\n"
 		       "Options:\n");
 		kl_opts_help(stdout, kl_ingest_cfg_table, kl_ingest_cfg_count);
 		return 0;
 	}
 	if (r)
+		return bad_usage("ingest", eb.msg);
+	/* of the KINLAKE_* variables (the Lambda's configuration) the command
+	 * reads only the shutdown timeout, a deployment setting that goes with
+	 * the platform's grace period; a flag wins */
+	struct kl_aws_env shut_env = {shutdown_env_get, NULL};
+	if (kl_opts_env(&p, &shut_env, &eb))
 		return bad_usage("ingest", eb.msg);
 	if (!c.input && !c.stream)
 		return bad_usage("ingest", "--input (a file, or - for stdin) or --stream is required");
@@ -236,12 +276,23 @@ static int cmd_ingest(int argc, char **argv)
 		fprintf(stderr, "kinlake ingest: %s\n", eb.msg);
 		return 1;
 	}
+	/* the signal, then the deadline: readers stop at once, uploads are
+	 * abandoned --shutdown-timeout later (no thread: a stop that never
+	 * fires, and still a clean exit) */
+	struct kl_stop stop;
+	if (kl_stop_start(&stop, o.stop_fd, c.shutdown_timeout_ms))
+		fprintf(stderr, "kinlake ingest: warning: no shutdown watcher: SIGTERM waits "
+				"for the commit\n");
+	else
+		o.stop = kl_stop_requested(&stop);
 	/* one credential chain for every S3 store and Kinesis client */
 	struct kl_store_creds creds;
 	memset(&creds, 0, sizeof creds);
 	struct store_factory factory; /* outlives the stores: kl_stream_run frees them */
 	factory.lake = c.lake;
 	kl_ingest_cfg_store(&c, &aenv, &creds, &factory.so);
+	factory.so.cancel = stop.started ? kl_stop_deadline(&stop) : NULL;
+	factory.so.retries = &metrics.retries;
 	if (c.stream) {
 		struct kl_stream_opts so;
 		memset(&so, 0, sizeof so);
@@ -286,6 +337,8 @@ static int cmd_ingest(int argc, char **argv)
 		kl_store_free(store);
 	}
 	kl_store_creds_cleanup(&creds);
+	int timed_out = rc && kl_stop_expired(&stop);
+	kl_stop_cleanup(&stop);
 	if (o.stop_fd >= 0)
 		close(o.stop_fd);
 	struct kl_errbuf meb;
@@ -295,6 +348,10 @@ static int cmd_ingest(int argc, char **argv)
 	kl_metrics_cleanup(&metrics);
 	if (have_keeper)
 		kl_lease_keeper_cleanup(&keeper);
+	if (timed_out) {
+		shutdown_timeout_message(&c, &st, eb.code ? eb.msg : kl_strerror(rc));
+		return EXIT_SHUTDOWN_TIMEOUT;
+	}
 	if (rc) {
 		fprintf(stderr, "kinlake ingest: %s: %s\n", kl_strerror(rc),
 			eb.code ? eb.msg : "(no detail)");

@@ -51,6 +51,12 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .metavar = "SECONDS",
 	 .help = "stream mode: flush, checkpoint and exit 0 once every shard is caught up and idle "
 		 "this long (0: run until SIGTERM)"},
+	{.name = "shutdown-timeout", .env = "KINLAKE_SHUTDOWN_TIMEOUT", .type = KL_OPT_MS,
+	 .offset = F(shutdown_timeout_ms), .def = "20", .metavar = "SECONDS",
+	 .help = "after SIGTERM/SIGINT: stop reading at once, commit what is buffered for at most "
+		 "this long, then abandon the rest and exit 75 (the next run reads it again); "
+		 "keep it below the platform's grace period (30 s on ECS and Kubernetes)",
+	 .min = 0, .max = 3600},
 	{.name = "region", .type = KL_OPT_STR, .offset = F(region), .metavar = "REGION",
 	 .help = "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)"},
 	{.name = "multipart-threshold", .type = KL_OPT_SIZE, .offset = F(multipart_threshold),

@@ -2,6 +2,7 @@
 #include "metrics/metrics.h"
 #include "core/clock.h"
 #include "metrics/cwmetrics.h"
+#include "metrics/serve.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -126,6 +127,9 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	  LOAD(m->files));
 	C("bytes_read_total", "Bytes read from the source.", LOAD(m->bytes_in));
 	C("bytes_written_total", "Bytes of committed files.", LOAD(m->bytes_out));
+	C("retries_total",
+	  "AWS requests (S3, Kinesis) sent again after a throttle, 5xx, reset or timeout.",
+	  LOAD(m->retries));
 	if (m->cloudwatch)
 		C("cloudwatch_errors_total",
 		  "CloudWatch PutMetricData calls that failed (after retries).",
@@ -248,7 +252,7 @@ int kl_metrics_listen(const char *addr, int *fd, int *port, struct kl_errbuf *eb
 	int one_ = 1;
 	if (s >= 0)
 		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one_, sizeof one_);
-	if (s < 0 || bind(s, ai->ai_addr, ai->ai_addrlen) || listen(s, 16)) {
+	if (s < 0 || bind(s, ai->ai_addr, ai->ai_addrlen) || listen(s, KL_METRICS_BACKLOG)) {
 		int e = errno;
 		if (s >= 0)
 			close(s);
@@ -266,72 +270,13 @@ int kl_metrics_listen(const char *addr, int *fd, int *port, struct kl_errbuf *eb
 	return KL_OK;
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-/* One request per connection, read with a short timeout: the exporter must
- * never stall the run's reporter for long. */
-static void serve(struct kl_metrics_reporter *r, struct kl_buf *b)
-{
-	int c = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		return;
-	char req[2048];
-	size_t got = 0;
-	req[0] = '\0';
-	while (got < sizeof req - 1 && !strstr(req, "\r\n\r\n")) {
-		struct pollfd p = {.fd = c, .events = POLLIN};
-		if (poll(&p, 1, 1000) <= 0)
-			break;
-		ssize_t n = recv(c, req + got, sizeof req - 1 - got, 0);
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-		req[got] = '\0';
-	}
-	req[got] = '\0';
-	kl_buf_reset(b);
-	const char *status = "200 OK";
-	int get = !strncmp(req, "GET ", 4), is_metrics = get && (!strncmp(req + 4, "/metrics ", 9) ||
-							     !strncmp(req + 4, "/metrics?", 9));
-	struct kl_buf body;
-	kl_buf_init(&body, 0);
-	if (!get)
-		status = "405 Method Not Allowed";
-	else if (!is_metrics)
-		status = "404 Not Found";
-	else if (kl_metrics_render(r->m, &body))
-		status = "500 Internal Server Error";
-	if (strcmp(status, "200 OK")) {
-		kl_buf_reset(&body);
-		kl_buf_printf(&body, "%s; try GET /metrics\n", status);
-	}
-	if (!kl_buf_printf(b,
-			   "HTTP/1.1 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
-			   "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			   status, body.len)) {
-		write_all(c, b->data, b->len);
-		write_all(c, body.data, body.len);
-	}
-	kl_buf_cleanup(&body);
-	close(c);
-}
-
 static void *reporter_main(void *arg)
 {
 	struct kl_metrics_reporter *r = arg;
-	struct kl_buf b;
-	kl_buf_init(&b, 0);
+	struct kl_metrics_server *srv = NULL;
+	if (r->listen_fd >= 0 && (srv = malloc(sizeof *srv)))
+		kl_metrics_server_init(srv, r->listen_fd, r->m);
+	struct pollfd p[2 + KL_METRICS_MAX_CONNS];
 	int64_t t = kl_mono_ms(), never = INT64_MAX;
 	int64_t next_file = r->file && r->interval_ms > 0 ? t + r->interval_ms : never;
 	int64_t next_status = r->status && r->status_interval_ms > 0 ? t + r->status_interval_ms
@@ -351,17 +296,22 @@ static void *reporter_main(void *arg)
 		}
 		int64_t next = next_file < next_status ? next_file : next_status;
 		int wait = next == never ? -1 : (int)(next - t);
-		struct pollfd p[2] = {{.fd = r->wake[0], .events = POLLIN},
-				      {.fd = r->listen_fd, .events = POLLIN}};
-		int n = poll(p, r->listen_fd >= 0 ? 2 : 1, wait);
+		int conn_wait = srv ? kl_metrics_server_wait_ms(srv, t) : -1;
+		if (conn_wait >= 0 && (wait < 0 || conn_wait < wait))
+			wait = conn_wait;
+		p[0] = (struct pollfd){.fd = r->wake[0], .events = POLLIN};
+		size_t np = srv ? kl_metrics_server_pollfds(srv, p + 1) : 0;
+		int n = poll(p, 1 + np, wait);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP)))
 			break;
-		if (n > 0 && r->listen_fd >= 0 && (p[1].revents & POLLIN))
-			serve(r, &b);
+		if (srv)
+			kl_metrics_server_step(srv, p + 1, n > 0 ? np : 0, kl_mono_ms());
 	}
-	kl_buf_cleanup(&b);
+	if (srv)
+		kl_metrics_server_cleanup(srv);
+	free(srv);
 	return NULL;
 }
 

@@ -21,7 +21,9 @@
  * Metric names (all prefixed kinlake_): records_read_total,
  * rejected_total{reason}, duplicates_total, replayed_total,
  * events_stored_total, dead_letters_stored_total, files_committed_total,
- * bytes_read_total, bytes_written_total, last_commit_timestamp_seconds,
+ * bytes_read_total, bytes_written_total, retries_total (S3 and Kinesis
+ * requests sent again after a throttle, 5xx, reset or timeout),
+ * last_commit_timestamp_seconds,
  * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
  * shard_records_read_total{shard}; with CloudWatch publishing on,
  * cloudwatch_errors_total; with shard leases (--lease-table),
@@ -58,6 +60,9 @@ struct kl_metrics {
 	int64_t start_mono_ns; /* set by init, read-only after */
 	_Atomic unsigned shards_running;
 	_Atomic uint64_t cloudwatch_errors; /* failed PutMetricData calls */
+	/* AWS requests sent again after a retryable failure (S3, Kinesis):
+	 * lent to the stores and the Kinesis clients (store_url.h) */
+	_Atomic uint64_t retries;
 	int cloudwatch; /* publishing to CloudWatch: render cloudwatch_errors */
 	char stream[256]; /* stream mode: the stream's name, a label */
 	/* lease mode (lease/keeper.h): this worker's leases, copied from the

@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 
+struct kl_cancel;
 struct kl_metrics;
 struct kl_schema_registry;
 
@@ -48,6 +49,10 @@ struct kl_ingest_opts {
 	size_t dedup_window;		 /* events; 0 disables */
 	struct kl_event_limits limits;
 	int stop_fd;		/* readable => flush, commit and stop (a signalfd), or -1 */
+	/* Borrowed, may be NULL: the shutdown request (core/stop.h). Checked
+	 * before every record, so reading stops at once when it fires; then
+	 * what is buffered is committed as with stop_fd. */
+	const struct kl_cancel *stop;
 	size_t row_group_bytes; /* parquet */
 	/* Threads that parse, validate, enrich and route records (over chunks
 	 * of the input) and that encode files; the lake is the same whatever

@@ -2,6 +2,7 @@
 #include "pipeline/pipeline.h"
 #include "buffer/parts.h"
 #include "commit/checkpoint.h"
+#include "core/cancel.h"
 #include "core/clock.h"
 #include "deadletter/deadletter.h"
 #include "dedup/dedup.h"
@@ -127,9 +128,12 @@ static struct kl_writer_job *job_build(struct run *r)
 	return j;
 }
 
+static void publish(struct run *r);
+
 static int flush_batch(struct run *r)
 {
 	struct kl_writer_job *j = job_build(r);
+	publish(r); /* queueing may wait for the writer: the counters stay current */
 	return j ? kl_writer_queue(&r->w, j, WRITER_MAX_JOBS) : r->eb->code;
 }
 
@@ -367,6 +371,7 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 		if ((rc = flush_due(r, 0)))
 			return rc;
 		/* queued buffers count too: wait for the writer rather than grow */
+		publish(r);
 		kl_writer_wait_memory(&r->w, r->parts.mem, r->parts.memory_limit);
 	}
 	return KL_OK;
@@ -422,6 +427,11 @@ static int run_loop(struct run *r)
 	int rc;
 	int timeout = -1;
 	for (;;) {
+		if (kl_cancelled(o->stop)) { /* one load per record: stop reading at once */
+			r->st->interrupted = 1;
+			publish(r);
+			break;
+		}
 		rec.more = 0;
 		int s = kl_source_next(r->src, &rec, timeout);
 		if (s == KL_SRC_EOF)

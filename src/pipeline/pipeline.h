@@ -59,10 +59,13 @@ struct kl_pipeline_parts {
 	uint64_t input_size;	 /* bytes, 0 = unknown (progress only) */
 };
 
-/* Read the source to its end (or until o->stop_fd fires: st->interrupted),
- * committing as it goes; then finish the checkpoint unless interrupted.
- * Uses from `o`: the buffer and flush knobs, limits, dedup_window and
- * format (memory budget), stop_fd, metrics, progress. */
+/* Read the source to its end (or until o->stop fires, tested before every
+ * record, or o->stop_fd, tested when idle and every 4096 records:
+ * st->interrupted), committing as it goes; after a stop what is buffered
+ * is committed, then the run ends; the checkpoint is finished only at the
+ * end of the input. Uses from `o`: the buffer and flush knobs, limits,
+ * dedup_window and format (memory budget), stop, stop_fd, metrics,
+ * progress. */
 int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_parts *parts,
 		    struct kl_ingest_stats *st, struct kl_errbuf *eb);
 

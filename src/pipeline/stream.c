@@ -72,6 +72,7 @@ static void *shard_main(void *arg)
 		ko.creds = o->creds;
 		ko.creds_mu = o->creds_mu;
 		ko.metrics = o->ingest.metrics ? kl_metrics_shard(o->ingest.metrics, sh->id) : NULL;
+		ko.retries = o->ingest.metrics ? &o->ingest.metrics->retries : NULL;
 		if (!(src = kl_source_kinesis_new(&ko, &sh->err)))
 			rc = sh->err.code ? sh->err.code : KL_ENOMEM;
 	}
@@ -354,6 +355,8 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	int k_ok = rc == KL_OK;
 	if (k_ok && o->creds)
 		kl_kinesis_share_creds(&k, o->creds, o->creds_mu);
+	if (k_ok && o->ingest.metrics)
+		k.c.retries = &o->ingest.metrics->retries;
 	int stopping = !k_ok, failed = !k_ok;
 	/* lease mode: renew and take on the keeper's thread, never behind ListShards */
 	if (k_ok && o->leases && kl_lease_keeper_thread_start(o->leases)) {

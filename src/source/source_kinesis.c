@@ -28,12 +28,14 @@ struct src_kinesis {
 	int is_arn;
 	int64_t exit_idle_ms;
 	int stop_fd;
+	struct kl_cancel stop; /* stop_fd as a token: Kinesis calls give up at a stop */
 	struct kl_metrics_shard *metrics;
 	char iterator[4096];
 	int have_iterator, closed, batch_empty;
 	char last_seq[KL_SEQ_MAX + 1]; /* last Kinesis record handed out */
 	int64_t last_call_ms, last_record_ms, behind;
 	int64_t gap_ms; /* wait this long after last_call_ms before the next call */
+	int64_t throttle_ms; /* the last wait after a call failed all its retries, 0 = none */
 	/* current GetRecords batch */
 	struct kl_buf batch; /* copy of the response body */
 	struct kl_json_iter it;
@@ -103,6 +105,26 @@ static int get_iterator(struct src_kinesis *s)
 	return KL_OK;
 }
 
+/* Throttled (or 5xx, resets) through every retry of one call: a consumer
+ * does not give up on a busy shard. The batch is empty, the iterator kept,
+ * and the next call waits longer (doubling, 1 s to 30 s); the shard is not
+ * idle meanwhile (its lag is unknown), so --exit-idle cannot end it. The
+ * call sent again after the wait counts as a retry. */
+static int throttled(struct src_kinesis *s)
+{
+	if (s->k.c.retries) /* the next call sends it again: a retry too */
+		atomic_fetch_add_explicit(s->k.c.retries, 1, memory_order_relaxed);
+	s->throttle_ms = s->throttle_ms ? s->throttle_ms * 2 : 1000;
+	if (s->throttle_ms > 30000)
+		s->throttle_ms = 30000;
+	s->gap_ms = s->throttle_ms;
+	s->last_call_ms = kl_mono_ms();
+	s->behind = -1;
+	kl_json_iter_init(&s->it, "[]", 2);
+	s->batch_empty = 1;
+	return KL_OK;
+}
+
 /* One GetRecords call; fills the batch iterator. */
 static int get_records(struct src_kinesis *s)
 {
@@ -110,7 +132,7 @@ static int get_records(struct src_kinesis *s)
 	if (rc)
 		return rc;
 	if (!s->have_iterator && (rc = get_iterator(s)))
-		return rc;
+		return rc == KL_ERETRY ? throttled(s) : rc;
 	kl_buf_reset(&s->req);
 	rc = kl_buf_printf(&s->req, "{\"ShardIterator\":\"%s\",\"Limit\":10000}", s->iterator);
 	if (rc)
@@ -121,8 +143,11 @@ static int get_records(struct src_kinesis *s)
 		s->have_iterator = 0; /* renew from the last sequence number read */
 		return KL_OK;
 	}
+	if (rc == KL_ERETRY)
+		return throttled(s);
 	if (rc)
 		return kl_errbuf_set(&s->base.err, rc, "%s", s->k.c.err.msg);
+	s->throttle_ms = 0;
 	/* Pace the shard to its read limits: 5 calls/s, and a response of B
 	 * bytes of data (3/4 of the base64 body) spends B / 2 MB/s. A 10 MB
 	 * answer thus waits 5 s, as Kinesis would otherwise refuse the calls. */
@@ -364,5 +389,8 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	}
 	if (o->creds)
 		kl_kinesis_share_creds(&s->k, o->creds, o->creds_mu);
+	s->stop = (struct kl_cancel){NULL, o->stop_fd};
+	s->k.c.cancel = o->stop_fd >= 0 ? &s->stop : NULL;
+	s->k.c.retries = o->retries;
 	return &s->base;
 }

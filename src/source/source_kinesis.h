@@ -23,6 +23,7 @@
 #include "source/source.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct kl_metrics_shard;
@@ -35,7 +36,8 @@ struct kl_kinesis_source_opts {
 	const char *start;    /* "trim-horizon" (default), "latest", "at-timestamp:UNIX" */
 	const char *checkpoint; /* from the state; wins over start when set */
 	int64_t exit_idle_ms; /* 0: never end on idle */
-	int stop_fd;          /* -1 or a signalfd */
+	int stop_fd;          /* -1 or a signalfd: also ends Kinesis retries and transfers */
+	_Atomic uint64_t *retries; /* optional, borrowed: counts retried Kinesis requests */
 	struct kl_metrics_shard *metrics; /* optional, borrowed: MillisBehindLatest, records */
 	struct kl_cred_chain *creds; /* optional, borrowed: shared credentials (under creds_mu) */
 	pthread_mutex_t *creds_mu;

@@ -135,7 +135,8 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	for (size_t i = 0; i < sig.n_add; i++)
 		hh[nh++] = (struct kl_http_header){sig.add[i].name, sig.add[i].value};
 	hh[nh++] = (struct kl_http_header){"Authorization", sig.authz.data};
-	struct kl_http_req hr = {r->method, c->url, hh, nh, r->body, r->body_len};
+	struct kl_http_req hr = {r->method, c->url,     hh,	       nh,
+				 r->body,   r->body_len, ep->cancel, r->timeout_ms};
 	rc = kl_http_request(c->h, &hr, resp, &c->eb);
 	kl_sigv4_result_cleanup(&sig);
 
@@ -200,8 +201,18 @@ int kl_s3_call(const struct kl_s3_endpoint *ep, struct kl_http *h, const struct 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	kl_rng_seed(&rng, (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uintptr_t)&c);
 	out->attempts = 0;
-	rc = kl_retry_run(&ep->retry, &rng, NULL, NULL, attempt, &c, &out->attempts);
-	if (rc) {
+	if (kl_cancelled(ep->cancel))
+		rc = KL_EINTR; /* not even a first attempt */
+	else
+		rc = kl_retry_run(&ep->retry, &rng, kl_retry_sleep_cancel, (void *)ep->cancel,
+				  attempt, &c, &out->attempts);
+	if (ep->retries && out->attempts > 1)
+		atomic_fetch_add_explicit(ep->retries, out->attempts - 1, memory_order_relaxed);
+	if (rc == KL_EINTR) {
+		kl_errbuf_set(eb, rc, "s3: %s s3://%s/%s: abandoned at shutdown (%u attempt%s)",
+			      req->op, ep->bucket, req->key ? req->key : "", out->attempts,
+			      out->attempts == 1 ? "" : "s");
+	} else if (rc) {
 		const char *key = req->key ? req->key : "";
 		const struct kl_aws_error *e = &out->err;
 		char tries[48];

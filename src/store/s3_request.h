@@ -11,7 +11,8 @@
  * Success means a 2xx answer that is not an S3 error document (CompleteMultipart-
  * Upload can fail with 200 + <Error>) and whose echoed x-amz-checksum-sha256,
  * if any, equals the one sent. On failure the return value is an enum kl_err
- * (KL_EAUTH, KL_EREMOTE, KL_ERETRY after the last attempt, KL_EIO, ...),
+ * (KL_EAUTH, KL_EREMOTE, KL_ERETRY after the last attempt, KL_EINTR at
+ * shutdown, KL_EIO, ...),
  * `out->err` holds AWS's code/message/request id, and `eb` gets one line:
  * "s3: <op> s3://bucket/key: HTTP 403 SignatureDoesNotMatch: <message> ...".
  *
@@ -22,7 +23,9 @@
 #define KL_STORE_S3_REQUEST_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "aws/credentials.h"
 #include "aws/http.h"
@@ -39,6 +42,11 @@ struct kl_s3_endpoint {
 	struct kl_cred_chain *creds;
 	pthread_mutex_t *cred_mu;
 	struct kl_retry_policy retry;
+	/* Shutdown (core/cancel.h), NULL = none: once it fires no request is
+	 * started, backoff sleeps end and transfers abort; the call fails with
+	 * KL_EINTR ("abandoned at shutdown"). */
+	const struct kl_cancel *cancel;
+	_Atomic uint64_t *retries; /* borrowed counter of attempts after the first, or NULL */
 };
 
 struct kl_s3_req {
@@ -52,6 +60,7 @@ struct kl_s3_req {
 	const char *checksum;	/* base64 SHA-256 sent as x-amz-checksum-sha256, or NULL */
 	const struct kl_http_header *headers; /* extra headers, all signed */
 	size_t n_headers;
+	long timeout_ms; /* per attempt; 0 = the handle's */
 };
 
 struct kl_s3_result {

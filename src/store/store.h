@@ -25,6 +25,7 @@
 #include "core/err.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct kl_store;
@@ -87,6 +88,7 @@ int kl_store_local_sweep(const char *root, uint64_t *removed);
 
 struct kl_cred_chain;
 struct kl_aws_env;
+struct kl_cancel;
 
 struct kl_store_s3_opts {
 	const char *region;   /* required, e.g. "us-east-1" */
@@ -109,6 +111,12 @@ struct kl_store_s3_opts {
 	pthread_mutex_t *creds_mu;
 	unsigned max_attempts;      /* per request, including the first; 0 = 5 */
 	const char *ca_file;        /* NULL = the system CA bundle */
+	/* Borrowed, NULL = none. When `cancel` fires (the shutdown deadline,
+	 * core/stop.h) requests stop being made or retried, transfers abort and
+	 * uploads in flight are aborted with one short AbortMultipartUpload;
+	 * calls fail with KL_EINTR. `retries` counts retried requests. */
+	const struct kl_cancel *cancel;
+	_Atomic uint64_t *retries;
 };
 
 /* An S3 store for `url` = "s3://bucket[/prefix]"; keys are stored under

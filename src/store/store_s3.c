@@ -112,7 +112,7 @@ static int put_object(struct kl_store_file *f)
 	struct kl_http_header h[4] = {{"Content-Type", "application/octet-stream"}};
 	size_t nh = 1 + (size_t)sse_headers(s, h + 1);
 	struct kl_s3_req req = {"PutObject", "PUT", f->key, NULL, f->cur.data,
-				f->cur.len,  hex,   b64,    h,	  nh};
+				f->cur.len,  hex,   b64,    h,	  nh, 0};
 	struct kl_s3_result res;
 	struct kl_errbuf eb = {{0}, 0};
 	kl_s3_result_init(&res, 1 << 16);
@@ -128,7 +128,7 @@ static int create_upload(struct kl_store_file *f)
 				      {"x-amz-checksum-algorithm", "SHA256"}};
 	size_t nh = 2 + (size_t)sse_headers(s, h + 2);
 	struct kl_s3_req req = {
-	    "CreateMultipartUpload", "POST", f->key, "uploads", NULL, 0, NULL, NULL, h, nh};
+	    "CreateMultipartUpload", "POST", f->key, "uploads", NULL, 0, NULL, NULL, h, nh, 0};
 	struct kl_s3_result res;
 	struct kl_errbuf eb = {{0}, 0};
 	kl_s3_result_init(&res, 1 << 16);
@@ -179,7 +179,7 @@ static int upload_part(struct kl_store_file *f, struct kl_http *h, unsigned num,
 	/* An explicit type: libcurl would label the body a form otherwise. */
 	struct kl_http_header ct[] = {{"Content-Type", "application/octet-stream"}};
 	struct kl_s3_req req = {"UploadPart", "PUT", f->key, q.data, data->data,
-				data->len,    hex,   b64,    ct,     1};
+				data->len,    hex,   b64,    ct,     1, 0};
 	struct kl_s3_result res;
 	kl_s3_result_init(&res, 1 << 16);
 	rc = kl_s3_call(&s->ep, h, &req, &res, &eb);
@@ -248,7 +248,7 @@ static int complete_upload(struct kl_store_file *f)
 				NULL,
 				NULL,
 				h,
-				1};
+				1, 0};
 	struct kl_s3_result res;
 	kl_s3_result_init(&res, 1 << 20);
 	rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
@@ -259,10 +259,19 @@ static int complete_upload(struct kl_store_file *f)
 }
 
 /* Best effort: a failure is recorded (first error) and the upload lingers
- * until a bucket lifecycle rule removes it. NoSuchUpload counts as done. */
+ * until a bucket lifecycle rule removes it. NoSuchUpload counts as done.
+ * At shutdown (the store's cancel fired) one attempt of at most 2 s, so the
+ * parts do not linger and the exit is not held up either. */
 static void abort_upload(struct kl_store_file *f)
 {
 	struct s3_store *s = f->s;
+	struct kl_s3_endpoint ep = s->ep;
+	long timeout_ms = 0;
+	if (kl_cancelled(ep.cancel)) {
+		ep.cancel = NULL;
+		ep.retry.max_attempts = 1;
+		timeout_ms = 2000;
+	}
 	struct kl_buf q;
 	kl_buf_init(&q, 4096);
 	struct kl_errbuf eb = {{0}, 0};
@@ -270,11 +279,11 @@ static void abort_upload(struct kl_store_file *f)
 		kl_buf_cleanup(&q);
 		return;
 	}
-	struct kl_s3_req req = {
-	    "AbortMultipartUpload", "DELETE", f->key, q.data, NULL, 0, NULL, NULL, NULL, 0};
+	struct kl_s3_req req = {"AbortMultipartUpload", "DELETE", f->key, q.data, NULL, 0, NULL,
+				NULL, NULL, 0, timeout_ms};
 	struct kl_s3_result res;
 	kl_s3_result_init(&res, 1 << 16);
-	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+	int rc = kl_s3_call(&ep, s->http, &req, &res, &eb);
 	if (rc && strcmp(res.err.code, "NoSuchUpload") != 0)
 		fail(f, rc, &eb);
 	kl_s3_result_cleanup(&res);
@@ -558,7 +567,7 @@ static int s3_read(struct kl_store *base, const char *key, struct kl_buf *out)
 		kl_buf_cleanup(&full);
 		return KL_ENOMEM;
 	}
-	struct kl_s3_req req = {"GetObject", "GET", full.data, NULL, NULL, 0, NULL, NULL, NULL, 0};
+	struct kl_s3_req req = {"GetObject", "GET", full.data, NULL, NULL, 0, NULL, NULL, NULL, 0, 0};
 	struct kl_s3_result res;
 	struct kl_errbuf eb = {{0}, 0};
 	kl_s3_result_init(&res, out->max == SIZE_MAX ? 0 : out->max);
@@ -610,7 +619,7 @@ static int s3_list(struct kl_store *base, const char *dir, kl_store_list_fn fn, 
 			break;
 		}
 		struct kl_s3_req req = {
-		    "ListObjectsV2", "GET", NULL, q.data, NULL, 0, NULL, NULL, NULL, 0};
+		    "ListObjectsV2", "GET", NULL, q.data, NULL, 0, NULL, NULL, NULL, 0, 0};
 		struct kl_s3_result res;
 		kl_s3_result_init(&res, 64 << 20);
 		rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
@@ -812,6 +821,8 @@ int kl_store_s3_new(struct kl_store **out, const char *url, const struct kl_stor
 	s->ep.creds = o->creds;
 	s->ep.cred_mu = o->creds_mu ? o->creds_mu : &s->mu;
 	s->ep.retry = (struct kl_retry_policy){100, 20000, o->max_attempts ? o->max_attempts : 5};
+	s->ep.cancel = o->cancel;
+	s->ep.retries = o->retries;
 	s->threshold = o->multipart_threshold ? o->multipart_threshold : 16 * MIB;
 	s->part_size = o->part_size ? o->part_size : 8 * MIB;
 	s->concurrency = o->concurrency ? o->concurrency : 4;

@@ -30,7 +30,9 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct kl_http;
 
@@ -58,6 +60,10 @@ struct kl_store_url_opts {
 	const char *sse_kms_key_id;   /* KL_SSE_KMS only; NULL: the AWS managed key */
 	size_t multipart_threshold;   /* 0: the store's default */
 	struct kl_store_creds *creds; /* S3: required, borrowed */
+	/* S3, both borrowed, NULL = none: the shutdown deadline (core/stop.h)
+	 * that abandons uploads, and a counter of request retries */
+	const struct kl_cancel *cancel;
+	_Atomic uint64_t *retries;
 };
 
 /* 1 if `url` names an S3 lake. */

@@ -7,6 +7,12 @@
 #include "aws/kinesis.h"
 #include "aws/retry.h"
 #include "aws/sigv4.h"
+#include "core/clock.h"
+#include "core/stop.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
 
 #include <signal.h>
 #include <stdlib.h>
@@ -86,7 +92,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	for (size_t i = 0; i < sig.n_add; i++)
 		h[nh++] = (struct kl_http_header){sig.add[i].name, sig.add[i].value};
 	h[nh++] = (struct kl_http_header){"Authorization", sig.authz.data};
-	struct kl_http_req req = {sr.method, c->url, h, nh, c->body, sr.payload_len};
+	struct kl_http_req req = {sr.method, c->url, h, nh, c->body, sr.payload_len, NULL, 0};
 	kl_errbuf_clear(&c->eb);
 	rc = c->t.request(c->t.ctx, &req, &c->resp, &c->eb);
 	kl_sigv4_result_cleanup(&sig);
@@ -98,18 +104,19 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 }
 
 static unsigned sleeps[8], nsleeps;
-static void fake_sleep(void *ctx, unsigned ms)
+static int fake_sleep(void *ctx, unsigned ms)
 {
 	(void)ctx;
 	if (nsleeps < 8)
 		sleeps[nsleeps++] = ms;
+	return 0;
 }
 
 static long count(struct kl_http *h, int port, const char *path)
 {
 	char url[256];
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/count%s", port, path);
-	struct kl_http_req req = {"GET", url, NULL, 0, NULL, 0};
+	struct kl_http_req req = {"GET", url, NULL, 0, NULL, 0, NULL, 0};
 	struct kl_http_resp r;
 	kl_http_resp_init(&r, 64);
 	long n = -1;
@@ -181,7 +188,7 @@ int main(void)
 	char url[256];
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/big", port);
 	struct kl_http_header ah[] = {{"Authorization", "x"}, {"X-Amz-Date", "y"}};
-	struct kl_http_req big = {"GET", url, ah, 2, NULL, 0};
+	struct kl_http_req big = {"GET", url, ah, 2, NULL, 0, NULL, 0};
 	kl_errbuf_clear(&eb);
 	CHECK_EQ_INT(kl_http_request(h, &big, &small, &eb), KL_EIO);
 	CHECK_EQ_INT(small.net, KL_NET_TOO_BIG);
@@ -220,7 +227,7 @@ int main(void)
 	 * host and carries no header values. */
 	kl_errbuf_clear(&eb);
 	struct kl_http_header secret[] = {{"Authorization", "SECRET-SIGNATURE"}};
-	struct kl_http_req gone = {"GET", url, secret, 1, NULL, 0};
+	struct kl_http_req gone = {"GET", url, secret, 1, NULL, 0, NULL, 0};
 	struct kl_http_resp r;
 	kl_http_resp_init(&r, 1000);
 	CHECK_EQ_INT(kl_http_request(h, &gone, &r, &eb), KL_EIO);
@@ -232,11 +239,51 @@ int main(void)
 	/* TLS verification cannot be disabled and a bad CA file fails closed. */
 	struct kl_http_opts bad = {.ca_file = "/nonexistent/ca.pem", .connect_timeout_ms = 1000};
 	struct kl_http *h2 = kl_http_new(&bad, &eb);
-	struct kl_http_req tls = {"GET", "https://127.0.0.1:1/", NULL, 0, NULL, 0};
+	struct kl_http_req tls = {"GET", "https://127.0.0.1:1/", NULL, 0, NULL, 0, NULL, 0};
 	kl_http_resp_init(&r, 1000);
 	CHECK_EQ_INT(kl_http_request(h2, &tls, &r, NULL), KL_EIO);
 	kl_http_resp_cleanup(&r);
 	kl_http_free(h2);
+
+	/* Shutdown: a server that accepts and never answers holds a request
+	 * until the cancel token fires (here the deadline of a kl_stop, 300 ms
+	 * after a request), not for the handle's 60 s; the transfer ends as
+	 * KL_NET_ABORTED, which is never retried (KL_EINTR). A fired token
+	 * starts no request at all. */
+	{
+		int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in sa = {.sin_family = AF_INET,
+					 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		socklen_t sl = sizeof sa;
+		CHECK(ls >= 0 && !bind(ls, (struct sockaddr *)&sa, sizeof sa) && !listen(ls, 4) &&
+		      !getsockname(ls, (struct sockaddr *)&sa, &sl));
+		char surl[64];
+		snprintf(surl, sizeof surl, "http://127.0.0.1:%d/stall", ntohs(sa.sin_port));
+		struct kl_stop stop;
+		CHECK_EQ_INT(kl_stop_start(&stop, -1, 300), KL_OK);
+		kl_stop_request(&stop);
+		struct kl_http_req stall = {"GET", surl, NULL, 0, NULL, 0, kl_stop_deadline(&stop), 0};
+		kl_http_resp_init(&r, 1000);
+		int64_t t0 = kl_mono_ms();
+		CHECK_EQ_INT(kl_http_request(h, &stall, &r, &eb), KL_EIO);
+		int64_t took = kl_mono_ms() - t0;
+		CHECK(took >= 200 && took < 2500);
+		CHECK_EQ_INT(r.net, KL_NET_ABORTED);
+		CHECK_EQ_INT(kl_retry_classify(r.net, r.status, NULL), KL_EINTR);
+		t0 = kl_mono_ms();
+		CHECK_EQ_INT(kl_http_request(h, &stall, &r, &eb), KL_EIO);
+		CHECK(kl_mono_ms() - t0 < 100);
+		CHECK_EQ_INT(r.net, KL_NET_ABORTED);
+		/* a per-request timeout overrides the handle's */
+		struct kl_http_req quick = {"GET", surl, NULL, 0, NULL, 0, NULL, 300};
+		t0 = kl_mono_ms();
+		CHECK_EQ_INT(kl_http_request(h, &quick, &r, &eb), KL_EIO);
+		CHECK(kl_mono_ms() - t0 < 2500);
+		CHECK_EQ_INT(r.net, KL_NET_TIMEOUT);
+		kl_http_resp_cleanup(&r);
+		kl_stop_cleanup(&stop);
+		close(ls);
+	}
 
 	kl_http_resp_cleanup(&c.resp);
 	kl_http_free(h);

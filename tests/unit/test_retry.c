@@ -5,9 +5,15 @@
 #include "check.h"
 #include "aws/retry.h"
 #include "aws/xml.h"
+#include "core/cancel.h"
+#include "core/clock.h"
+#include "core/stop.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 /* Smithy test block fields, read textually: `code: N`, a header value
  * `"Name": "value"`, and `body: """..."""` or `body: "..."` (escapes \n \t \"
@@ -101,11 +107,12 @@ static void run_smithy(const char *file, const char *prefix)
 }
 
 static unsigned slept[16], nslept;
-static void fake_sleep(void *ctx, unsigned ms)
+static int fake_sleep(void *ctx, unsigned ms)
 {
 	(void)ctx;
 	if (nslept < 16)
 		slept[nslept++] = ms;
+	return 0;
 }
 
 struct script {
@@ -236,6 +243,55 @@ int main(void)
 	pol.max_attempts = 4;
 	CHECK_EQ_INT(kl_retry_run(&pol, &r1, fake_sleep, NULL, scripted, &s, &attempts), KL_ERETRY);
 	CHECK_EQ_INT(attempts, 4);
+
+	/* Shutdown: a backoff sleep on a token that fires ends the run with
+	 * KL_EINTR after the attempt in flight, without sleeping out the
+	 * (here 3 s Retry-After) delay; a token that has not fired sleeps. */
+	atomic_int fired = 1;
+	struct kl_cancel tok = {&fired, -1};
+	int64_t t0 = kl_mono_ms();
+	CHECK_EQ_INT(kl_retry_run(&pol, &r1, kl_retry_sleep_cancel, &tok, scripted, &s, &attempts),
+		     KL_EINTR);
+	CHECK_EQ_INT(attempts, 1);
+	CHECK(kl_mono_ms() - t0 < 1000);
+	atomic_store(&fired, 0);
+	t0 = kl_mono_ms();
+	CHECK_EQ_INT(kl_cancel_sleep(&tok, 150), 0);
+	CHECK(kl_mono_ms() - t0 >= 150);
+	/* an fd token: readable = fired, and it wakes a sleeper at once */
+	int efd = eventfd(0, EFD_CLOEXEC);
+	struct kl_cancel ftok = {NULL, efd};
+	CHECK_EQ_INT(kl_cancelled(&ftok), 0);
+	uint64_t one = 1;
+	CHECK_EQ_INT((int)write(efd, &one, sizeof one), 8);
+	t0 = kl_mono_ms();
+	CHECK_EQ_INT(kl_cancel_sleep(&ftok, 5000), 1);
+	CHECK(kl_mono_ms() - t0 < 1000);
+	close(efd);
+	CHECK_EQ_INT(kl_cancelled(NULL), 0);
+
+	/* kl_stop: a request fires the request token at once and the deadline
+	 * token timeout_ms later; a sleeper on the deadline wakes then. */
+	struct kl_stop st;
+	CHECK_EQ_INT(kl_stop_start(&st, -1, 200), KL_OK);
+	CHECK_EQ_INT(kl_cancelled(kl_stop_requested(&st)), 0);
+	kl_stop_request(&st);
+	CHECK_EQ_INT(kl_cancel_sleep(kl_stop_requested(&st), 5000), 1);
+	CHECK_EQ_INT(kl_stop_expired(&st), 0);
+	t0 = kl_mono_ms();
+	CHECK_EQ_INT(kl_cancel_sleep(kl_stop_deadline(&st), 5000), 1);
+	int64_t waited = kl_mono_ms() - t0;
+	CHECK(waited >= 100 && waited < 2000);
+	CHECK_EQ_INT(kl_stop_expired(&st), 1);
+	kl_stop_cleanup(&st);
+	/* a signal fd (here an eventfd standing in for the signalfd) starts it */
+	efd = eventfd(0, EFD_CLOEXEC);
+	CHECK_EQ_INT(kl_stop_start(&st, efd, 0), KL_OK);
+	CHECK_EQ_INT((int)write(efd, &one, sizeof one), 8);
+	CHECK_EQ_INT(kl_cancel_sleep(kl_stop_deadline(&st), 5000), 1);
+	CHECK_EQ_INT(kl_cancelled(kl_stop_requested(&st)), 1);
+	kl_stop_cleanup(&st);
+	close(efd);
 
 	/* xml: scoped lookups (used for STS responses). */
 	const char *sts = "<R><AssumedRoleUser><Arn>a</Arn></AssumedRoleUser><Credentials>"

@@ -1,0 +1,52 @@
+# Fault injection on the stream path: tests/fault_proxy.py in front of
+# kinesis-mock (400 ProvisionedThroughputExceededException 25%, 500, 503,
+# resets, 1 s stalls: 40% in all, so some calls fail all 5 attempts: the
+# shard waits and goes on) and in front of moto S3 (500, 503 SlowDown,
+# resets, stalls: 13%). `ingest --stream` over 2 shards loses nothing and
+# stores nothing twice, and every fault shows up as a retry
+# (kinlake_retries_total between the faults and the faults less libcurl's
+# own resends).
+# duration: 60 (seconds, for the test runner's ordering)
+. "$(dirname "$0")/_lib.sh"
+export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
+ppids=()
+trap 'for p in "${ppids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; "$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT
+"$ROOT/scripts/stack.sh" up > /dev/null
+. "$T/stack/env"
+start_proxy() { # name, upstream, args...: sets P to its port
+	local name=$1 up=$2; shift 2
+	python3 "$ROOT/tests/fault_proxy.py" --upstream "$up" --port-file "$T/$name.port" "$@" >"$T/$name.log" 2>&1 &
+	ppids+=($!)
+	for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
+	[ -s "$T/$name.port" ] || fail "proxy $name did not start: $(cat "$T/$name.log")"
+	P=$(cat "$T/$name.port")
+}
+jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"d": d}))' "$1"; }
+N=${KL_ASAN:+1500}; N=${N:-2500}
+aws --endpoint-url "$AWS_ENDPOINT_URL_KINESIS" kinesis create-stream --stream-name f --shard-count 2
+aws --endpoint-url "$AWS_ENDPOINT_URL_S3" s3 mb s3://lake > /dev/null
+sleep 1
+"$KL" gen --events "$N" --types 10 --bad-fraction 0.02 --seed 61 > "$T/in.jsonl"
+node "$ROOT/tests/js/kinesis_put.mjs" f "$T/in.jsonl" 2>/dev/null || fail "put records"
+start_proxy kin "$AWS_ENDPOINT_URL_KINESIS" --mode kinesis --fault pte=0.25 --fault 500=0.05 \
+	--fault 503=0.03 --fault reset=0.05 --fault stall=0.02 --stall-seconds 1 --seed 3; KP=$P
+start_proxy s3 "$AWS_ENDPOINT_URL_S3" --mode s3 --fault 500=0.04 --fault 503=0.04 --fault reset=0.04 \
+	--fault stall=0.01 --stall-seconds 1 --seed 4; SP=$P
+AWS_ENDPOINT_URL_KINESIS=http://127.0.0.1:$KP AWS_ENDPOINT_URL_S3=http://127.0.0.1:$SP \
+	"$KL" ingest --stream f --lake s3://lake/p --exit-idle 3 --format jsonl \
+	--max-file-bytes 64KiB --metrics-file "$T/m.prom" 2> "$T/err" || fail "ingest: $(cat "$T/err")"
+cat "$T/err"
+curl -sf "http://127.0.0.1:$KP/__fault/stats" > "$T/ks.json"
+curl -sf "http://127.0.0.1:$SP/__fault/stats" > "$T/ss.json"
+echo "kinesis proxy: $(jget '{k: v for k, v in d.items() if k != "retry_gaps_ms"}' < "$T/ks.json")"
+echo "s3 proxy: $(jget '{k: v for k, v in d.items() if k != "retry_gaps_ms"}' < "$T/ss.json")"
+aws --endpoint-url "$AWS_ENDPOINT_URL_S3" s3 sync --quiet s3://lake/p "$T/lake" || fail "sync"
+check_lake "$T/in.jsonl" "$T/lake" > /dev/null || fail "events lost or stored twice"
+faulted=$(( $(jget 'd["faulted"]' < "$T/ks.json") + $(jget 'd["faulted"]' < "$T/ss.json") ))
+reused=$(( $(jget 'd["reset_reused"]' < "$T/ks.json") + $(jget 'd["reset_reused"]' < "$T/ss.json") ))
+retries=$(awk '$1 == "kinlake_retries_total" { print $2 }' "$T/m.prom")
+echo "faulted $faulted ($reused resets of reused connections), kinlake retries $retries"
+[ "$(jget 'd["faults"]["pte"]' < "$T/ks.json")" -ge 3 ] || fail "too few throttles to mean anything"
+[ "$(jget 'd["faulted"]' < "$T/ss.json")" -ge 3 ] || fail "too few S3 faults to mean anything"
+[ "$retries" -le "$faulted" ] && [ "$retries" -ge $((faulted - reused)) ] || fail "retries $retries vs faults $faulted"
+echo "fault_stream: ok"

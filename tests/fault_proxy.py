@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""fault_proxy.py — an HTTP proxy between kinlake and a local AWS emulator
+(moto for S3, kinesis-mock for Kinesis) that answers a share of the requests
+with faults, and counts what it did.
+
+    python3 tests/fault_proxy.py --upstream http://127.0.0.1:5000 --mode s3 \
+        --fault 500=0.03 --fault 503=0.03 --fault reset=0.03 --fault stall=0.03 \
+        --stall-seconds 2 --port-file P [--seed 7]
+
+Fault kinds (each --fault KIND=SHARE, shares add up to the total fault rate):
+  500       HTTP 500 InternalError (S3 XML) / InternalFailure (Kinesis JSON)
+  503       HTTP 503 SlowDown (S3 XML) / ServiceUnavailable (Kinesis JSON)
+  pte       HTTP 400 ProvisionedThroughputExceededException (Kinesis JSON error)
+  reset     the request is read, then the connection is reset (RST, no answer)
+  stall     the request waits --stall-seconds before it is forwarded (a slow
+            server; the client may give up first)
+Every other request is forwarded unchanged; the answer is copied back.
+
+GET /__fault/stats answers JSON: requests, forwarded, faults per kind,
+faulted (the kinds after which a client must retry: 500, 503, pte, reset),
+reset_reused (resets on a kept-alive connection, which libcurl itself may
+send again at once: faulted - reset_reused <= the client's retries <= faulted),
+max_per_second (the busiest second), retry_gaps_ms (for each request that
+repeats a faulted one — same method, path and query — the time since the
+fault). POST /__fault/set?KIND=SHARE&... changes the shares while it runs.
+Python standard library only.
+"""
+import argparse
+import http.client
+import json
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+KINDS = ("500", "503", "pte", "reset", "stall")
+RETRY_KINDS = ("500", "503", "pte", "reset")
+
+
+class State:
+    def __init__(self, shares, seed):
+        self.lock = threading.Lock()
+        self.shares = dict(shares)
+        self.rng = random.Random(seed)
+        self.requests = 0
+        self.forwarded = 0
+        self.faults = {k: 0 for k in KINDS}
+        # resets of a request that came on a kept-alive connection: libcurl
+        # sends such a request again at once on a fresh connection by itself
+        # (before its caller sees an error), so these are not the client's
+        # retries and are left out of retry_gaps_ms
+        self.reset_reused = 0
+        self.per_second = {}
+        self.last_fault = {}  # (method, path) -> monotonic time of its fault
+        self.retry_gaps = []
+
+    def pick(self, method, target, reused):
+        """The fault for this request (None: forward), counting it."""
+        now = time.monotonic()
+        with self.lock:
+            self.requests += 1
+            sec = int(now)
+            self.per_second[sec] = self.per_second.get(sec, 0) + 1
+            key = (method, target)
+            if key in self.last_fault:
+                t, own = self.last_fault.pop(key)
+                if own:
+                    self.retry_gaps.append(round((now - t) * 1000, 1))
+            r = self.rng.random()
+            kind = None
+            for k in KINDS:
+                share = self.shares.get(k, 0.0)
+                if r < share:
+                    kind = k
+                    break
+                r -= share
+            if kind:
+                self.faults[kind] += 1
+                if kind == "reset" and reused:
+                    self.reset_reused += 1
+                if kind in RETRY_KINDS:
+                    self.last_fault[key] = (now, not (kind == "reset" and reused))
+            return kind
+
+    def stats(self):
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "forwarded": self.forwarded,
+                "faults": dict(self.faults),
+                "faulted": sum(self.faults[k] for k in RETRY_KINDS),
+                "reset_reused": self.reset_reused,
+                "max_per_second": max(self.per_second.values(), default=0),
+                "retry_gaps_ms": list(self.retry_gaps),
+                "shares": dict(self.shares),
+            }
+
+
+def error_body(mode, kind):
+    if mode == "kinesis":
+        t = {"500": "InternalFailure", "503": "ServiceUnavailable",
+             "pte": "ProvisionedThroughputExceededException"}[kind]
+        msg = "Rate exceeded for shard" if kind == "pte" else "injected by fault_proxy"
+        return ("application/x-amz-json-1.1",
+                json.dumps({"__type": t, "message": msg}).encode())
+    code = {"500": "InternalError", "503": "SlowDown", "pte": "SlowDown"}[kind]
+    return ("application/xml",
+            ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
+             "<Message>injected by fault_proxy</Message><RequestId>FAULT</RequestId></Error>"
+             % code).encode())
+
+
+def make_handler(args, state, upstream):
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt, *a):  # quiet
+            pass
+
+        def _body(self):
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n else b""
+
+        def _send(self, status, headers, body):
+            self.send_response(status)
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _control(self, body):
+            u = urllib.parse.urlsplit(self.path)
+            if u.path == "/__fault/stats":
+                out = json.dumps(state.stats()).encode()
+            else:  # /__fault/set
+                with state.lock:
+                    for k, v in urllib.parse.parse_qsl(u.query):
+                        if k not in KINDS:
+                            self._send(400, [], b"unknown kind\n")
+                            return
+                        state.shares[k] = float(v)
+                out = json.dumps(state.shares).encode()
+            self._send(200, [("Content-Type", "application/json")], out)
+
+        def handle_one(self):
+            body = self._body()
+            if self.path.startswith("/__fault/"):
+                self._control(body)
+                return
+            self.nreq = getattr(self, "nreq", 0) + 1
+            kind = state.pick(self.command, self.path, self.nreq > 1)
+            if kind == "reset":
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+                self.close_connection = True
+                raise ConnectionResetError("injected")  # the server closes it: RST
+            if kind == "stall":
+                time.sleep(args.stall_seconds)
+            elif kind:
+                ctype, eb = error_body(args.mode, kind)
+                status = {"500": 500, "503": 503, "pte": 400 if args.mode == "kinesis" else 503}[kind]
+                self._send(status, [("Content-Type", ctype),
+                                    ("x-amzn-RequestId", "FAULT")], eb)
+                return
+            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+            try:
+                hdrs = {k: v for k, v in self.headers.items()
+                        if k.lower() not in ("connection", "keep-alive", "proxy-connection")}
+                conn.request(self.command, self.path, body=body, headers=hdrs)
+                r = conn.getresponse()
+                data = r.read()
+                skip = ("connection", "keep-alive", "transfer-encoding", "content-length")
+                self._send(r.status, [(k, v) for k, v in r.getheaders() if k.lower() not in skip],
+                           data)
+                with state.lock:
+                    state.forwarded += 1
+            finally:
+                conn.close()
+
+        do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = handle_one
+
+    return Handler
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--upstream", required=True)
+    ap.add_argument("--mode", choices=("s3", "kinesis"), default="s3")
+    ap.add_argument("--fault", action="append", default=[], metavar="KIND=SHARE")
+    ap.add_argument("--stall-seconds", type=float, default=2.0)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    args = ap.parse_args()
+    shares = {}
+    for f in args.fault:
+        k, _, v = f.partition("=")
+        if k not in KINDS:
+            sys.exit("fault_proxy: unknown fault kind %r (%s)" % (k, ", ".join(KINDS)))
+        shares[k] = float(v)
+    state = State(shares, args.seed)
+    upstream = urllib.parse.urlsplit(args.upstream)
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args, state, upstream))
+    srv.daemon_threads = True
+    srv.handle_error = lambda request, client_address: None  # resets end handlers abruptly
+    srv.request_queue_size = 128
+    port = srv.server_address[1]
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write("%d\n" % port)
+        import os
+        os.rename(args.port_file + ".tmp", args.port_file)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -509,6 +509,11 @@ static int apply_chunk(struct run *r, const struct kl_prep_chunk *c, uint64_t *n
 	arm_timeout(r);
 	struct kl_record rec = {0};
 	for (size_t i = 0; i < c->n; i++) {
+		if (kl_cancelled(r->o->stop)) { /* as the serial loop: not one record more */
+			r->st->interrupted = 1;
+			publish(r);
+			return 1;
+		}
 		const struct kl_prep_rec *v = &c->v[i];
 		const char *out = c->out.data;
 		rec.p = c->raw.data + v->raw_off;
@@ -569,6 +574,10 @@ static int run_loop_par(struct run *r)
 		c = kl_prep_pool_fill(&r->pool);
 		do {
 			rec.more = 0;
+			if (kl_cancelled(r->o->stop)) { /* stop reading at once */
+				s = KL_EINTR;
+				break;
+			}
 			int t = c->n || kl_prep_pool_inflight(&r->pool) ? 0 : r->timeout;
 			s = kl_source_next(r->src, &rec, t);
 			if (s != KL_SRC_RECORD || rec.more)

@@ -14,11 +14,18 @@ static int state_load(struct kl_checkpoint *base, struct kl_source *src, uint64_
 	struct kl_state *st = &c->state;
 	*resume = 0;
 	if (c->run_positions) {
-		/* positions restart at 0: nothing from an earlier run is comparable */
-		if (src->ops->resume && st->checkpoint[0])
-			src->ops->resume(src, st->checkpoint);
-		st->resume = st->window = 0;
-		return KL_OK;
+		/* A stream: the C line names where to read again and, since this
+		 * version, the position of that record ("at:<seq> <pos>"), so that
+		 * positions, R and P lines mean the same in every run. A C line
+		 * without one (an older state) or none at all: positions start at
+		 * 0 and nothing stored before is comparable. */
+		int carried = src->ops->resume && st->checkpoint[0] &&
+			      src->ops->resume(src, st->checkpoint) == 1;
+		if (!carried) {
+			kl_state_prune(st, UINT64_MAX);
+			st->resume = st->window = 0;
+			return KL_OK;
+		}
 	}
 	for (size_t i = 0; i < st->nparts; i++) {
 		const struct kl_state_part *sp = &st->parts[i];
@@ -42,6 +49,10 @@ static int state_commit(struct kl_checkpoint *base, const struct kl_checkpoint_j
 		kl_state_note_progress(st, j->resume, j->window);
 	if (!rc && j->source_checkpoint && j->source_checkpoint[0])
 		kl_state_note_checkpoint(st, j->source_checkpoint);
+	/* a stream's log would keep a P line for every partition it ever
+	 * wrote; those below R skip nothing any more (state.h) */
+	if (!rc && c->run_positions)
+		kl_state_prune(st, j->resume);
 	if (!rc)
 		rc = kl_state_sync(st);
 	return rc ? kl_errbuf_set(&base->err, rc, "%s", st->err.msg) : KL_OK;
@@ -58,7 +69,7 @@ static int state_finish(struct kl_checkpoint *base)
 }
 
 static const struct kl_checkpoint_ops state_ops = {
-    .load = state_load,	    /* P lines -> stored partitions, R -> resume; or C -> source */
+    .load = state_load,	    /* C -> source; P lines -> stored partitions, R -> resume */
     .commit = state_commit, /* P per file, R, C; fsync (or one PUT) */
     .file = NULL,	    /* the log records partitions, not files */
     .finish = state_finish, /* D <size> for a file input */
@@ -95,6 +106,9 @@ int kl_state_checkpoint_open_store(struct kl_state_checkpoint *c, struct kl_stor
 {
 	init(c);
 	c->run_positions = 1;
+	/* dedup decisions may differ between runs (the shared window is not
+	 * rebuilt, shards interleave by timing): names must not (checkpoint.h) */
+	c->base.name_before_dedup = 1;
 	int rc = kl_state_open_store(&c->state, store, input_id);
 	c->open = 1;
 	return rc ? kl_errbuf_set(&c->base.err, rc, "%s", c->state.err.msg) : KL_OK;

@@ -229,6 +229,7 @@ static int compact(struct kl_state *st)
 			return kl_errbuf_set(&st->err, rc, "state: cannot write %s: %s", st->key,
 					     st->store->err.msg);
 		st->lines = 0;
+		st->pruned = 0;
 		return KL_OK;
 	}
 	char tmp[4200];
@@ -270,6 +271,7 @@ static int compact(struct kl_state *st)
 	if (st->fd < 0)
 		return kl_errbuf_set(&st->err, KL_EIO, "state: open %s: %s", st->path, strerror(errno));
 	st->lines = st->nparts + 1 + (size_t)st->done;
+	st->pruned = 0;
 	return KL_OK;
 }
 
@@ -348,6 +350,34 @@ int kl_state_lookup(const struct kl_state *st, const char *key, size_t n, uint64
 	return 1;
 }
 
+size_t kl_state_prune(struct kl_state *st, uint64_t below)
+{
+	size_t kept = 0, dropped = 0;
+	for (size_t i = 0; i < st->nparts; i++) {
+		if (st->parts[i].upto < below) {
+			free(st->parts[i].key);
+			dropped++;
+		} else {
+			st->parts[kept++] = st->parts[i];
+		}
+	}
+	if (!dropped)
+		return 0;
+	st->nparts = kept;
+	/* rebuild the index over what is left (its size stays) */
+	if (st->index) {
+		memset(st->index, 0, (st->index_mask + 1) * sizeof *st->index);
+		for (size_t j = 0; j < st->nparts; j++) {
+			size_t s = st->parts[j].hash & st->index_mask;
+			while (st->index[s])
+				s = (s + 1) & st->index_mask;
+			st->index[s] = (uint32_t)j + 1;
+		}
+	}
+	st->pruned = 1; /* the log must not keep them: the next sync compacts */
+	return dropped;
+}
+
 int kl_state_note_part(struct kl_state *st, const char *key, size_t n, uint64_t upto)
 {
 	int rc = set_part(st, key, n, upto);
@@ -400,9 +430,9 @@ int kl_state_note_done(struct kl_state *st, uint64_t size)
 
 int kl_state_sync(struct kl_state *st)
 {
-	if (!st->pending.len)
+	if (!st->pending.len && !st->pruned)
 		return KL_OK;
-	if (st->store) {
+	if (st->store || st->pruned) {
 		kl_buf_reset(&st->pending);
 		return compact(st);
 	}

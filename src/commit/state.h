@@ -47,6 +47,7 @@ struct kl_state {
 	uint32_t *index;
 	size_t index_mask;
 	size_t lines; /* lines in the log file */
+	int pruned;   /* kl_state_prune dropped parts: the next sync compacts */
 	struct kl_buf pending; /* appended lines not yet written */
 	char checkpoint[160];  /* last C line, "" if none */
 	struct kl_store *store; /* NULL: local files; else the log is one object */
@@ -79,6 +80,13 @@ int kl_state_note_part(struct kl_state *st, const char *key, size_t n, uint64_t 
 int kl_state_note_progress(struct kl_state *st, uint64_t resume, uint64_t window);
 int kl_state_note_done(struct kl_state *st, uint64_t size);
 int kl_state_note_checkpoint(struct kl_state *st, const char *cp);
+
+/* Forget the partitions stored only below `below` (every P line with upto
+ * < below; UINT64_MAX: all of them), in memory and, at the next
+ * kl_state_sync (which then compacts), in the log. With R = `below` they
+ * can never skip a record again: records below R are replay-only. Returns
+ * how many were dropped. */
+size_t kl_state_prune(struct kl_state *st, uint64_t below);
 
 /* Write and fsync queued lines (compacting the log when it has grown). */
 int kl_state_sync(struct kl_state *st);

@@ -121,6 +121,12 @@ static struct kl_writer_job *job_build(struct run *r)
 	}
 	r->nbatch = 0;
 	j->resume = kl_parts_min_pending(&r->parts, r->read_pos);
+	/* a partition named by a dropped duplicate has no record yet: a replay
+	 * must read that duplicate again to give its next file the same name */
+	if (r->cp->name_before_dedup)
+		for (size_t i = 0; i < r->parts.n; i++)
+			if (r->parts.v[i]->named && r->parts.v[i]->name_pos < j->resume)
+				j->resume = r->parts.v[i]->name_pos;
 	if (src->ops->checkpoint &&
 	    src->ops->checkpoint(src, j->resume, j->checkpoint, sizeof j->checkpoint))
 		j->checkpoint[0] = '\0';
@@ -192,6 +198,8 @@ static int note_name(struct run *r, const struct prepared *pr, uint64_t pos)
 	struct kl_part *p = kl_parts_get(&r->parts, pr->key, pr->key_len);
 	if (!p)
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	if (p->has_stored && pos <= p->stored_upto)
+		return KL_OK; /* within a stored file's range: it names nothing new */
 	if (!p->count && !p->named) {
 		p->name_pos = pos;
 		p->named = 1;

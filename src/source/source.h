@@ -2,8 +2,8 @@
  * source.h — where records come from: a small vtable.
  *
  * A source yields records one at a time with a stable position (the byte
- * offset of a line in a file; the ordinal of a Kinesis user record in this
- * run) and says itself where the next record starts (next_pos), so the
+ * offset of a line in a file; a Kinesis user record's number, counted on
+ * from the position its checkpoint names, source_kinesis.h) and says itself where the next record starts (next_pos), so the
  * pipeline never guesses what a position means. Record bytes belong to the
  * source and stay valid until the next call to next() or rest().
  *
@@ -65,8 +65,10 @@ struct kl_source_ops {
 	 * read means everything read so far. */
 	int (*checkpoint)(struct kl_source *s, uint64_t pos, char *out, size_t cap);
 	/* Optional. Resume from a checkpoint read back from the state; called
-	 * once, before the first next(). */
-	void (*resume)(struct kl_source *s, const char *checkpoint);
+	 * once, before the first next(). Returns 1 if the checkpoint also gives
+	 * the position of the first record read (positions then mean the same
+	 * in every run), 0 if positions start at 0 (an older checkpoint). */
+	int (*resume)(struct kl_source *s, const char *checkpoint);
 	/* Optional. The `source` of the dead letter of the record at `pos`
 	 * (default: the input's name), e.g. "kinesis:<stream>/<shard>:<seq>". */
 	int (*origin)(struct kl_source *s, uint64_t pos, char *out, size_t cap);

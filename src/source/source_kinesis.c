@@ -11,6 +11,7 @@
 #include "source/seqmap.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,7 +45,8 @@ struct src_kinesis {
 	const struct kl_kpl_record *subs;
 	size_t nsubs, isub;
 	uint64_t next_pos;
-	/* ordinal -> sequence number, for records not yet durable */
+	int64_t arrival_ms; /* the current Kinesis record's ApproximateArrivalTimestamp */
+	/* position -> sequence number, for records not yet durable */
 	struct kl_seqmap marks;
 	struct kl_buf req;
 };
@@ -196,7 +198,7 @@ static int get_records(struct src_kinesis *s)
 /* Next Kinesis record of the batch -> user records in s->subs. */
 static int next_kinesis_record(struct src_kinesis *s, int *got)
 {
-	struct kl_json_member r, m, d = {0}, q = {0};
+	struct kl_json_member r, m, d = {0}, q = {0}, t = {0};
 	*got = 0;
 	if (!kl_json_iter_next(&s->it, &r))
 		return KL_OK;
@@ -204,12 +206,25 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 	 * the (large) base64 Data again when SequenceNumber comes after it */
 	struct kl_json_iter mi;
 	kl_json_iter_init(&mi, r.val, r.val_len);
-	int have_d = 0, have_q = 0;
-	while ((!have_d || !have_q) && kl_json_iter_next(&mi, &m)) {
+	int have_d = 0, have_q = 0, have_t = 0;
+	while ((!have_d || !have_q || !have_t) && kl_json_iter_next(&mi, &m)) {
 		if (!have_d && kl_json_key_is(&m, "Data", 4))
 			d = m, have_d = 1;
 		else if (!have_q && kl_json_key_is(&m, "SequenceNumber", 14))
 			q = m, have_q = 1;
+		else if (!have_t && kl_json_key_is(&m, "ApproximateArrivalTimestamp", 27))
+			t = m, have_t = 1;
+	}
+	/* epoch seconds with a fraction: dates the record's dead letters, the
+	 * same in every run that reads it (not the run's own date) */
+	s->arrival_ms = 0;
+	if (have_t && (t.type == KL_JSON_NUMBER || t.type == KL_JSON_INT) && t.val_len < 64) {
+		char num[64];
+		memcpy(num, t.val, t.val_len);
+		num[t.val_len] = '\0';
+		double sec = strtod(num, NULL);
+		if (sec > 0 && sec < 253402300800.0)
+			s->arrival_ms = (int64_t)(sec * 1000.0 + 0.5);
 	}
 	if (!have_d || d.type != KL_JSON_STRING || !have_q || q.type != KL_JSON_STRING)
 		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: record without Data");
@@ -249,6 +264,7 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 			rec->p = (const char *)u->data;
 			rec->n = rec->full_len = u->len;
 			rec->pos = s->next_pos++;
+			rec->arrival_ms = s->arrival_ms;
 			s->base.bytes_read += u->len;
 			s->last_record_ms = kl_mono_ms();
 			if (s->metrics)
@@ -288,23 +304,31 @@ static int k_origin(struct kl_source *base, uint64_t pos, char *out, size_t cap)
 	return kl_seqmap_origin(&s->marks, s->input, pos, out, cap);
 }
 
+/* "at:<seq> <pos>": read again from Kinesis record <seq>, whose first user
+ * record is at position <pos>; "after:<seq> <pos>": from the record after
+ * <seq>, whose first user record will be at <pos>. */
 static int k_checkpoint(struct kl_source *base, uint64_t pos, char *out, size_t cap)
 {
 	struct src_kinesis *s = (struct src_kinesis *)base;
+	int n;
 	if (pos >= s->next_pos) {
 		if (!s->last_seq[0])
 			return -1;
-		/* user records of the current aggregated record still to come: read it again */
-		snprintf(out, cap, "%s:%s", s->isub < s->nsubs ? "at" : "after", s->last_seq);
+		/* user records of the current aggregated record still to come: read
+		 * it again from its first one (those handed out are then replay-only) */
+		if (s->isub < s->nsubs)
+			n = snprintf(out, cap, "at:%s %" PRIu64, s->last_seq, s->next_pos - s->isub);
+		else
+			n = snprintf(out, cap, "after:%s %" PRIu64, s->last_seq, s->next_pos);
 	} else {
 		const struct kl_seqmark *m = kl_seqmap_find(&s->marks, pos);
 		if (!m)
 			return -1;
-		snprintf(out, cap, "at:%s", m->seq);
+		n = snprintf(out, cap, "at:%s %" PRIu64, m->seq, m->first_pos);
 		/* marks before m are no longer needed by names or checkpoints */
 		kl_seqmap_forget(&s->marks, m);
 	}
-	return 0;
+	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
 static void k_free(struct kl_source *base)
@@ -324,27 +348,50 @@ static uint64_t k_next_pos(struct kl_source *base)
 	return ((struct src_kinesis *)base)->next_pos;
 }
 
-static void k_resume(struct kl_source *base, const char *checkpoint);
+static int k_resume(struct kl_source *base, const char *checkpoint);
 static const struct kl_source_ops kinesis_ops = {
     .next = k_next,		/* user records of GetRecords batches */
-    .next_pos = k_next_pos,	/* ordinals of this run: the next user record's */
+    .next_pos = k_next_pos,	/* the next user record's, counted from the checkpoint */
     .free = k_free,		/* the client, buffers and marks */
     .pos_name = k_pos_name,	/* "<shard>-<sequence number>[-<n>]" (seqmap.h) */
-    .checkpoint = k_checkpoint, /* "at:<seq>" / "after:<seq>" */
+    .checkpoint = k_checkpoint, /* "at:<seq> <pos>" / "after:<seq> <pos>" */
     .resume = k_resume,		/* the checkpoint from the state */
     .origin = k_origin,		/* "kinesis:<stream>/<shard>:<seq>[:<n>]" (seqmap.h) */
 };
 
-void kl_source_kinesis_resume(struct kl_source *base, const char *checkpoint)
+int kl_source_kinesis_resume(struct kl_source *base, const char *checkpoint)
 {
-	k_resume(base, checkpoint);
+	return k_resume(base, checkpoint);
 }
 
-static void k_resume(struct kl_source *base, const char *checkpoint)
+/* Split "<at:|after:><seq>[ <pos>]" into the iterator's start and the base
+ * position; 1 if the checkpoint carries a position. */
+static int k_resume(struct kl_source *base, const char *checkpoint)
 {
 	struct src_kinesis *s = (struct src_kinesis *)base;
-	if (checkpoint && *checkpoint)
-		snprintf(s->checkpoint, sizeof s->checkpoint, "%s", checkpoint);
+	if (!checkpoint || !*checkpoint)
+		return 0;
+	const char *sp = strchr(checkpoint, ' ');
+	size_t n = sp ? (size_t)(sp - checkpoint) : strlen(checkpoint);
+	if (n >= sizeof s->checkpoint)
+		n = sizeof s->checkpoint - 1;
+	memcpy(s->checkpoint, checkpoint, n);
+	s->checkpoint[n] = '\0';
+	if (!sp)
+		return 0; /* an older state: positions start at 0 */
+	const char *p = sp + 1;
+	uint64_t v = 0;
+	size_t i = 0;
+	for (; p[i] >= '0' && p[i] <= '9' && i < 20; i++) {
+		unsigned d = (unsigned)(p[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return 0;
+		v = v * 10 + d;
+	}
+	if (!i || p[i])
+		return 0;
+	s->next_pos = v;
+	return 1;
 }
 
 struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
@@ -370,7 +417,7 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	kl_seqmap_input(s->input, sizeof s->input, s->stream, strlen(s->stream), s->shard);
 	snprintf(s->start, sizeof s->start, "%s", o->start ? o->start : "trim-horizon");
 	if (o->checkpoint)
-		snprintf(s->checkpoint, sizeof s->checkpoint, "%s", o->checkpoint);
+		k_resume(&s->base, o->checkpoint);
 	s->is_arn = !strncmp(o->stream, "arn:", 4);
 	s->exit_idle_ms = o->exit_idle_ms;
 	s->stop_fd = o->stop_fd;

@@ -46,7 +46,8 @@ struct kl_kinesis_source_opts {
 struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 					struct kl_errbuf *eb);
 
-/* Set the checkpoint to resume from (call before the first next()). */
-void kl_source_kinesis_resume(struct kl_source *s, const char *checkpoint);
+/* Set the checkpoint to resume from (call before the first next()); 1 if
+ * it carries a position (see above), 0 if positions start at 0. */
+int kl_source_kinesis_resume(struct kl_source *s, const char *checkpoint);
 
 #endif

@@ -2,7 +2,9 @@
  * kl_state_parse).
  * Invariants: never crash; the bytes trusted are a prefix of the input that
  * ends a line; what was loaded, framed again as the writer frames it, loads
- * to the same partitions, resume point, done mark and checkpoint. */
+ * to the same partitions, resume point, done mark and checkpoint; pruning
+ * below the resume point (what a stream's commit does) keeps exactly the
+ * partitions at or above it, each still found. */
 #include "commit/state.h"
 #include "fuzz_common.h"
 
@@ -65,6 +67,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint64_t u = 0;
 		const char *k = a.parts[i].key;
 		REQUIRE(kl_state_lookup(&b, k, strlen(k), &u) && u == a.parts[i].upto);
+	}
+	size_t above = 0;
+	for (size_t i = 0; i < a.nparts; i++)
+		above += a.parts[i].upto >= a.resume;
+	REQUIRE(kl_state_prune(&b, a.resume) == a.nparts - above && b.nparts == above);
+	for (size_t i = 0; i < a.nparts; i++) {
+		uint64_t u = 0;
+		const char *k = a.parts[i].key;
+		int found = kl_state_lookup(&b, k, strlen(k), &u);
+		REQUIRE(a.parts[i].upto >= a.resume ? found && u == a.parts[i].upto : !found);
 	}
 	kl_buf_cleanup(&log);
 	kl_buf_cleanup(&body);

@@ -3,8 +3,10 @@
 // failed entries), plus KPL-aggregated records built with aws-kinesis-agg.
 // Usage: node tests/js/kinesis_put.mjs STREAM FILE [--agg N] [--parallel]
 //                                      [--emulator-state STATE_FILE]
-//   --agg N:     put the first N lines as KPL-aggregated records (about 50 user
-//                records each) instead of plain records.
+//   --agg N:     put the first N lines as KPL-aggregated records (as many user
+//                records as fit the library's size limit, about 1 MB) instead of
+//                plain records.
+//   --agg-size K: at most K user records per aggregated record.
 //   --parallel:  one PutRecords call in flight per shard instead of one in all
 //                (lines grouped by the open shard their partition key hashes
 //                to, so the order within a shard is still the file's order).
@@ -135,12 +137,15 @@ function emulatorState() {
 const aggregated = [];
 if (aggN) {
   const users = lines.slice(0, aggN).map((l, i) => ({ partitionKey: keyOf(l, i), data: l }));
-  await new Promise((resolve, reject) => {
-    agg.aggregate(users, (enc, cb) => {
-      aggregated.push({ PartitionKey: enc.partitionKey, Data: enc.data });
-      if (cb) cb();
-    }, () => resolve(), (err) => reject(err));
-  });
+  const size = Number(opt('--agg-size') || users.length) || 1;
+  for (let c = 0; c < users.length; c += size) {
+    await new Promise((resolve, reject) => {
+      agg.aggregate(users.slice(c, c + size), (enc, cb) => {
+        aggregated.push({ PartitionKey: enc.partitionKey, Data: enc.data });
+        if (cb) cb();
+      }, () => resolve(), (err) => reject(err));
+    });
+  }
 }
 const plain = lines.slice(aggN).map((l, i) => ({ PartitionKey: keyOf(l, i + aggN), Data: l }));
 await (parallel ? putParallel : putAll)([...aggregated, ...plain]);

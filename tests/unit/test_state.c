@@ -132,6 +132,43 @@ int main(void)
 	CHECK(kl_state_lookup(&st, "events/k49", 10, &u) && u == 5999);
 	CHECK(kl_state_lookup(&st, "events/k0", 9, &u) && u == 5950);
 	kl_state_close(&st);
+
+	/* prune: P lines below a bound go, in memory and (compacted at the next
+	 * sync, even with nothing else queued) in the log; the index still
+	 * finds what is left; a stream checkpoint keeps its "at:<seq> <pos>" */
+	CHECK_EQ_INT(kl_state_open(&st, dir, "pr"), 0);
+	for (int i = 0; i < 300; i++) { /* past the index's first size */
+		int n = snprintf(key, sizeof key, "events/p%d", i);
+		kl_state_note_part(&st, key, (size_t)n, (uint64_t)i * 10);
+	}
+	kl_state_note_progress(&st, 1500, 1500);
+	kl_state_note_checkpoint(&st, "at:49590338271490256608559692538361571095921575989136588898 1234");
+	CHECK_EQ_INT(kl_state_sync(&st), 0);
+	CHECK_EQ_INT(kl_state_prune(&st, 1500), 150);
+	CHECK_EQ_INT(kl_state_prune(&st, 1500), 0);
+	CHECK_EQ_INT(st.nparts, 150);
+	CHECK(!kl_state_lookup(&st, "events/p149", 11, &u));
+	CHECK(kl_state_lookup(&st, "events/p150", 11, &u) && u == 1500);
+	CHECK(kl_state_lookup(&st, "events/p299", 11, &u) && u == 2990);
+	CHECK_EQ_INT(kl_state_sync(&st), 0); /* nothing queued, but pruned: compacts */
+	kl_state_close(&st);
+	CHECK_EQ_INT(kl_state_open(&st, dir, "pr"), 0);
+	CHECK_EQ_INT(st.nparts, 150);
+	CHECK(!kl_state_lookup(&st, "events/p0", 9, &u));
+	CHECK(kl_state_lookup(&st, "events/p150", 11, &u) && u == 1500);
+	CHECK_EQ_STR(st.checkpoint,
+		     "at:49590338271490256608559692538361571095921575989136588898 1234");
+	CHECK_EQ_INT(kl_state_prune(&st, UINT64_MAX), 150);
+	CHECK_EQ_INT(st.nparts, 0);
+	CHECK(!kl_state_lookup(&st, "events/p299", 11, &u));
+	CHECK_EQ_INT(kl_state_note_part(&st, "events/new", 10, 7), 0);
+	CHECK(kl_state_lookup(&st, "events/new", 10, &u) && u == 7);
+	CHECK_EQ_INT(kl_state_sync(&st), 0);
+	kl_state_close(&st);
+	CHECK_EQ_INT(kl_state_open(&st, dir, "pr"), 0);
+	CHECK_EQ_INT(st.nparts, 1);
+	CHECK(kl_state_lookup(&st, "events/new", 10, &u) && u == 7);
+	kl_state_close(&st);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK(system(cmd) == 0);

@@ -6,8 +6,9 @@
  *     a file read by `ingest --input` (positions are byte offsets, stable
  *     across runs: partitions' stored positions, resume and dedup-window
  *     points, a done marker), or a Kinesis shard read by `ingest --stream`
- *     (positions are this run's ordinals: the source's own resume point,
- *     e.g. "at:<sequence number>", is what carries over);
+ *     (positions are user-record numbers counted on from the checkpoint,
+ *     "at:<sequence number> <position>", so they too are stable across
+ *     runs and the log means the same for both: commit/state.h);
  *   none: the Kinesis event-source-mapping Lambda (lambda/esm.c), whose
  *     checkpoint Lambda keeps; it only wants each file's fate, to report
  *     the records to retry.
@@ -87,7 +88,8 @@ struct kl_state_checkpoint {
 	struct kl_checkpoint base;
 	struct kl_state state;
 	int open;
-	int run_positions;   /* positions are this run's (a stream): only C lines carry over */
+	int run_positions;   /* a stream: P and R lines count only when the C line
+			      * gives the position it resumes at (state.h) */
 	uint64_t input_size; /* the D line's size */
 };
 

@@ -7,8 +7,10 @@
  *   R <resume> <window>    every record before `resume` is durable (or was
  *                          a duplicate); the dedup window starts at `window`
  *   D <size>               the whole input (size bytes) is durable
- *   C <checkpoint>         source-specific resume point (a Kinesis sequence
- *                          number: "at:<seq>" or "after:<seq>")
+ *   C <checkpoint>         source-specific resume point: for a Kinesis shard
+ *                          "at:<seq> <pos>" (read again from record <seq>,
+ *                          whose first user record is at position <pos>) or
+ *                          "after:<seq> <pos>"; older logs have no " <pos>"
  * Lines are appended, each with a CRC-32 prefix; on open a torn or corrupt
  * tail (a crash mid-append) is dropped and the log is rewritten compactly
  * with temp file + fsync + rename + fsync dir — never truncated in place.
@@ -18,6 +20,41 @@
  * (kl_state_sync). A crash in between leaves files that the replay
  * rewrites under the same names, because a partition's next file is named
  * after its first record above `upto`.
+ *
+ * Why that is exactly once (a file input; the same for a stream below):
+ *  - the writer commits jobs in order and a job holds at most one file per
+ *    partition, so after any crash a partition has at most one file in the
+ *    lake that its P line does not cover; it was named after the first
+ *    record of that partition above `upto`;
+ *  - R is the first record of any partition still buffered when the job
+ *    was built (or of a partition named by a dropped duplicate, below), so
+ *    that record is at or after R: a replay from R meets it again, skips
+ *    the partition's records at or below `upto`, and names its next file
+ *    after the same record — the write replaces the old file whole (a
+ *    rename, an S3 PUT), whatever the new file's last record is;
+ *  - records below R are in committed files: a replay reads them only to
+ *    rebuild the dedup window, so dedup decisions are the same as before.
+ *
+ * A Kinesis shard (`ingest --stream`, commit/checkpoint.h) has positions
+ * too: user records numbered consecutively, and the C line stores the
+ * position of the first user record of the Kinesis record it names. A
+ * shard's order after a sequence number never changes, so a run resuming
+ * there with that position gives every record the position it had in every
+ * earlier run (also across an expired-iterator renewal, which continues
+ * after the last record read, and a lease takeover, which loads this log):
+ * R, P lines and names (source/seqmap.h) mean the same in every run, and
+ * the argument above holds as it is. Two differences: the stream's dedup
+ * window is shared by all shards and not rebuilt on restart (the C line is
+ * at R, not at the window's start), so a dropped duplicate still names its
+ * partition's next file (name_before_dedup) and holds R back to it, and a
+ * repeated event_uuid whose first copy lies before the checkpoint of a
+ * later run is stored again — a producer's duplicate, not one of ours. A
+ * log whose C line has no position (written before positions carried over)
+ * starts again at position 0 and drops its P lines.
+ *
+ * Compaction (kl_state_prune) drops P lines whose upto is below R: records
+ * below R are never compared with them again. A stream's log so keeps the
+ * partitions with records after its checkpoint, not every one ever seen.
  *
  * Ownership: caller-owned struct (kl_state_open/kl_state_close).
  */

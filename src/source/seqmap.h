@@ -2,8 +2,9 @@
  * seqmap.h — Kinesis positions: which sequence number a position is, and
  * the file names and dead-letter sources made from it.
  *
- * A Kinesis source numbers the user records it hands to the pipeline with
- * ordinals (positions 0, 1, 2, … of one run or one Lambda batch). A Kinesis
+ * A Kinesis source numbers the user records it hands to the pipeline
+ * consecutively (positions counted on from the checkpoint's in
+ * `ingest --stream`, source_kinesis.h; 0, 1, 2, … of one Lambda batch). A Kinesis
  * record holds one user record, or, KPL-aggregated, any number (also none).
  * The lake names a file after the position of its first record (DESIGN.md
  * "Lake layout": names are deterministic from the input positions):

@@ -5,12 +5,24 @@
  * limits (at most 5 calls/s, and after a response of B data bytes it waits
  * B / 2 MB/s before the next call), de-aggregates KPL records (decode/kpl.h: a record whose
  * checksum or protobuf is bad passes through whole, as the KCL does) and
- * yields one user record at a time. Positions are ordinals of this run;
- * pos_name() maps them to "<shardId>-<sequence number>[-<sub>]" for file
- * names and checkpoint() to "at:<seq>" / "after:<seq>" for the state. A
- * restart resumes from the checkpoint (at-least-once: records after the
- * last durable file are read again). Expired iterators are renewed from
- * the last sequence number read. The source ends (KL_SRC_EOF) when the
+ * yields one user record at a time, numbered consecutively. pos_name()
+ * maps a position to "<shardId>-<sequence number>[-<sub>]" for file names
+ * and checkpoint() to "at:<seq> <pos>" / "after:<seq> <pos>" for the state:
+ * the Kinesis record to read again (or the one after it) and the position
+ * of its first user record. resume() starts there with that position: a
+ * shard's records after a sequence number never change order, so every
+ * user record gets the same position in every run that reads it, and the
+ * state's P and R lines and the file names stay valid across restarts and
+ * takeovers (exactly once: commit/state.h). A checkpoint inside a KPL
+ * aggregate names the aggregate, so a restart reads it from its first user
+ * record (those before the resume point are replay-only). Without a
+ * checkpoint positions start at 0 at `start`; an older checkpoint without
+ * a position resumes at its record with positions from 0 (the state then
+ * drops what it cannot compare). Expired iterators are renewed after the
+ * last sequence number read, positions continuing; an ExpiredToken or any
+ * other error ends the run, and the next run resumes from the checkpoint.
+ * Each record's ApproximateArrivalTimestamp dates its dead letter, the same
+ * day in every run. The source ends (KL_SRC_EOF) when the
  * shard is closed and read to its end, or, with exit_idle_ms, when
  * MillisBehindLatest is 0 and nothing arrived for that long.
  *

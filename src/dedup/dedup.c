@@ -71,13 +71,23 @@ static void index_remove(struct kl_dedup *d, uint32_t slot)
 	d->index[hole] = 0;
 }
 
-static int check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
+/* stale_mask: a hit whose pos matches `pos` under stale_mask but differs
+ * from it is stale (kl_dedup_check_run): the slot passes to `pos`. */
+static int check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos,
+		 uint64_t stale_mask)
 {
 	uint64_t h = XXH3_64bits(uuid, n);
 	size_t i = h & d->mask;
-	for (; d->index[i]; i = (i + 1) & d->mask)
-		if (d->hash[d->index[i] - 1] == h)
-			return 1;
+	for (; d->index[i]; i = (i + 1) & d->mask) {
+		uint32_t s = d->index[i] - 1;
+		if (d->hash[s] != h)
+			continue;
+		if (stale_mask && (d->pos[s] & stale_mask) == (pos & stale_mask) && d->pos[s] != pos) {
+			d->pos[s] = pos;
+			return 0;
+		}
+		return 1;
+	}
 	size_t slot = d->next;
 	if (d->count == d->window) {
 		index_remove(d, (uint32_t)slot);
@@ -99,9 +109,23 @@ int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
 	if (!d->window)
 		return 0;
 	if (!d->shared)
-		return check(d, uuid, n, pos);
+		return check(d, uuid, n, pos, 0);
 	pthread_mutex_lock(&d->mu);
-	int dup = check(d, uuid, n, pos);
+	int dup = check(d, uuid, n, pos, 0);
+	pthread_mutex_unlock(&d->mu);
+	return dup;
+}
+
+int kl_dedup_check_run(struct kl_dedup *d, const char *uuid, size_t n, uint32_t input,
+		       uint32_t run)
+{
+	if (!d->window)
+		return 0;
+	uint64_t tag = (uint64_t)input << 32 | run;
+	if (!d->shared)
+		return check(d, uuid, n, tag, 0xffffffff00000000ull);
+	pthread_mutex_lock(&d->mu);
+	int dup = check(d, uuid, n, tag, 0xffffffff00000000ull);
 	pthread_mutex_unlock(&d->mu);
 	return dup;
 }

@@ -50,6 +50,17 @@ void kl_dedup_cleanup(struct kl_dedup *d);
  * its input position and returns 0. */
 int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos);
 
+/* The same for a shared window whose inputs are read more than once by one
+ * process (a stream's shard that comes back to a worker after its lease
+ * went elsewhere): `input` names the input, `run` its current reading. A
+ * uuid the window holds from an earlier run of the same input does not
+ * count — that run ended without committing what it had buffered, and
+ * this one reads those records again — and its slot passes to this run;
+ * one from another input, or this run, does. The slots keep (input, run)
+ * in place of a position (a shared window has no oldest position). */
+int kl_dedup_check_run(struct kl_dedup *d, const char *uuid, size_t n, uint32_t input,
+		       uint32_t run);
+
 /* Input position of the oldest event still in the window, or `fallback`
  * when the window is empty, disabled or shared. */
 uint64_t kl_dedup_oldest_pos(const struct kl_dedup *d, uint64_t fallback);

@@ -86,7 +86,12 @@ static void publish(struct run *r)
 
 static int is_dup(struct run *r, const char *uuid, size_t n, uint64_t pos)
 {
-	return r->x->dedup && kl_dedup_check(r->x->dedup, uuid, n, pos);
+	const struct kl_pipeline_parts *x = r->x;
+	if (!x->dedup)
+		return 0;
+	if (x->dedup_run)
+		return kl_dedup_check_run(x->dedup, uuid, n, x->dedup_input, x->dedup_run);
+	return kl_dedup_check(x->dedup, uuid, n, pos);
 }
 
 /* --- flushing ------------------------------------------------------------ */

@@ -52,6 +52,9 @@ struct kl_pipeline_parts {
 	struct kl_store *store;
 	struct kl_encoder *data_enc, *dead_enc;
 	struct kl_dedup *dedup; /* NULL: no dedup */
+	/* run != 0: the window is checked with kl_dedup_check_run(input, run),
+	 * for an input this process may read again (a stream's shard) */
+	uint32_t dedup_input, dedup_run;
 	struct kl_checkpoint *checkpoint;
 	const char *source_name; /* a dead letter's "source" when the source has no origin() */
 	const char *file_prefix; /* file stems when the source has no pos_name() */

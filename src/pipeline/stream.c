@@ -34,6 +34,7 @@ struct shard {
 	int closed;      /* ListShards gave it an ending sequence number */
 	int stop_fd;     /* lease mode: this shard's own stop (-1: the run's) */
 	int lease_lost;  /* lease mode: its fence refused a commit */
+	uint32_t runs;   /* how many times it was started (kl_dedup_check_run) */
 	pthread_t thread;
 	volatile int finished; /* set by the worker, read under the mutex */
 	int rc;
@@ -109,6 +110,10 @@ static void *shard_main(void *arg)
 			.data_enc = data_enc,
 			.dead_enc = dead_enc,
 			.dedup = &sh->run->dedup,
+			/* a shard may come back to this worker (leases): what its
+			 * earlier run saw but did not commit is not a duplicate */
+			.dedup_input = (uint32_t)(sh - sh->run->shards),
+			.dedup_run = sh->runs,
 			.checkpoint = o->leases ? &fence.base : &cp.base,
 			.source_name = name,
 			.file_prefix = prefix,
@@ -421,6 +426,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			memset(&sh->st, 0, sizeof sh->st);
 			sh->rc = 0;
 			sh->lease_lost = 0;
+			sh->runs++;
 			sh->state = SH_RUNNING;
 			st->shards++;
 			if (o->ingest.metrics)

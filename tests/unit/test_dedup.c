@@ -34,8 +34,27 @@ static void test_shared(void)
 	kl_dedup_cleanup(&shared);
 }
 
+/* A shard read again by the same process (its lease came back): what its
+ * earlier run saw does not count, what other shards and this run saw does. */
+static void test_runs(void)
+{
+	struct kl_dedup d;
+	CHECK_EQ_INT(kl_dedup_init_shared(&d, 1000), 0);
+	CHECK_EQ_INT(kl_dedup_check_run(&d, "a", 1, 0, 1), 0); /* shard 0, run 1 */
+	CHECK_EQ_INT(kl_dedup_check_run(&d, "b", 1, 1, 1), 0); /* shard 1, run 1 */
+	CHECK_EQ_INT(kl_dedup_check_run(&d, "a", 1, 0, 1), 1); /* same run: a duplicate */
+	CHECK_EQ_INT(kl_dedup_check_run(&d, "a", 1, 1, 1), 1); /* another shard: too */
+	CHECK_EQ_INT(kl_dedup_check_run(&d, "a", 1, 0, 2), 0); /* shard 0 again: not */
+	CHECK_EQ_INT(kl_dedup_check_run(&d, "a", 1, 0, 2), 1); /* the slot is run 2's */
+	CHECK_EQ_INT(kl_dedup_check_run(&d, "b", 1, 0, 2), 1); /* shard 1's stays */
+	CHECK_EQ_INT(kl_dedup_check_run(&d, "b", 1, 1, 2), 0); /* unless shard 1 is again */
+	CHECK_EQ_INT(kl_dedup_check_run(&d, "a", 1, 0, 1), 0); /* (a stale run takes it back) */
+	kl_dedup_cleanup(&d);
+}
+
 int main(void)
 {
+	test_runs();
 	struct kl_dedup d;
 	CHECK_EQ_INT(kl_dedup_init(&d, 1000), 0);
 	char u[32];

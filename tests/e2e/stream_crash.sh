@@ -2,7 +2,7 @@
 # events (1% malformed) over a 4-shard stream (kinesis-mock), most of them
 # KPL-aggregated, put in four batches while two consumers run side by side,
 # one into an S3 lake (moto) and one into a local lake. Each consumer is
-# SIGKILLed at random moments (0.1..2.9 s after its start, so inside reads,
+# SIGKILLed at a random moment 0..1.5 s after its first commit (inside reads,
 # file writes, uploads and state writes alike) and restarted, at least 20
 # times each; between the batches shard 0 is split and shards 1 and 2 are
 # merged. Then a clean run to the end (--exit-idle), and DuckDB
@@ -45,8 +45,16 @@ chaos() {
 	local lake=$1 name=$2 fmt=$3 kills=0 pid
 	RANDOM=$((seed + ${#name}))
 	while [ ! -e "$T/stop" ] || [ "$kills" -lt "$KILLS" ]; do
-		"$KL" ingest "${args[@]}" --lake "$lake" --format "$fmt" 2>> "$T/$name.log" & pid=$!
-		sleep "$((RANDOM % 3)).$((RANDOM % 9 + 1))"
+		rm -f "$T/$name.prom"
+		"$KL" ingest "${args[@]}" --lake "$lake" --format "$fmt" --metrics-file "$T/$name.prom" \
+			--metrics-interval 0.1 2>> "$T/$name.log" & pid=$!
+		# a run killed before its first commit proves nothing: wait until it
+		# has committed files (up to 30 s), then kill it 0..1.5 s later
+		for _ in $(seq 1 300); do
+			[ "$(awk '$1 == "kinlake_files_committed_total" { print $2 }' "$T/$name.prom" 2>/dev/null)" -gt 0 ] 2>/dev/null && break
+			sleep 0.1
+		done
+		sleep "$((RANDOM % 2)).$((RANDOM % 6))"
 		if kill -KILL "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
 		wait "$pid" 2>/dev/null || true
 		echo "$kills" > "$T/$name.kills"

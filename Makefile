@@ -3,7 +3,7 @@
 #   make test       install missing deps, build (plain + ASan/UBSan), run every test
 #   make demo       1M synthetic events -> ./lake, then questions answered by DuckDB
 #   make bench      benchmarks in bench/ (ratios against DuckDB in the same run)
-#   make bench-kinesis / bench-lambda   the stream and Lambda benchmarks
+#   make bench-kinesis / bench-lambda / bench-window   the stream, Lambda and file-window benchmarks
 #   make fuzz       build libFuzzer targets into build-fuzz/
 #   make lambda-zip dist/kinlake-lambda.zip: the AWS Lambda custom runtime (provided.al2023)
 #   SAN=1           build into build-asan/ with -fsanitize=address,undefined
@@ -34,7 +34,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
-.PHONY: all test unit fuzz demo bench bench-kinesis bench-lambda deps clean format up down lambda-zip
+.PHONY: all test unit fuzz demo bench bench-kinesis bench-lambda bench-window deps clean format up down lambda-zip
 all: $(BUILD)/kinlake $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -107,6 +107,10 @@ bench-kinesis: deps all
 # the Firehose Lambda handler against the usual Python handler
 bench-lambda: deps all
 	@bench/lambda.sh
+
+# files per partition-hour and file sizes, --window interval vs hour (bench/README.md)
+bench-window: all
+	@bench/window.sh
 
 up: deps all
 	@scripts/stack.sh up

@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <xxhash.h>
 
+/* `closed` before the first event: below every hour */
+#define NO_HOUR (INT64_MIN / 4)
+
 void kl_parts_init(struct kl_parts *t, size_t max_file_bytes, size_t memory_limit,
 		   int64_t flush_interval_ns)
 {
@@ -12,10 +15,51 @@ void kl_parts_init(struct kl_parts *t, size_t max_file_bytes, size_t memory_limi
 	t->memory_limit = memory_limit;
 	t->flush_interval_ns = flush_interval_ns;
 	t->block_bytes = KL_BLOCK_BYTES;
+	kl_budget_init(&t->own, memory_limit);
+	t->budget = &t->own;
+	atomic_init(&t->own.tables, 1);
+	t->closed = NO_HOUR;
+}
+
+void kl_parts_share_budget(struct kl_parts *t, struct kl_budget *b)
+{
+	atomic_fetch_sub(&t->budget->tables, 1);
+	t->budget = b ? b : &t->own;
+	atomic_fetch_add(&t->budget->tables, 1);
+}
+
+void kl_parts_set_window(struct kl_parts *t, int64_t lateness_s)
+{
+	t->window = 1;
+	t->lateness = lateness_s < 0 ? 0 : lateness_s;
+}
+
+/* floor(a / b) for b > 0 */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+int kl_parts_note_time(struct kl_parts *t, int64_t sec, uint64_t pos)
+{
+	if (!t->window || (t->has_wm && sec <= t->wm_max))
+		return 0;
+	t->has_wm = 1;
+	t->wm_max = sec;
+	t->wm_pos = pos;
+	int64_t c = floor_div(sec - t->lateness, 3600);
+	if (c <= t->closed)
+		return 0;
+	t->closed = c;
+	return 1;
 }
 
 void kl_parts_cleanup(struct kl_parts *t)
 {
+	if (t->budget) {
+		kl_budget_sub(t->budget, t->mem);
+		atomic_fetch_sub(&t->budget->tables, 1);
+	}
 	for (size_t i = 0; i < t->n; i++) {
 		kl_buf_cleanup(&t->v[i]->data);
 		kl_blocks_cleanup(&t->v[i]->sealed);
@@ -79,6 +123,7 @@ struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n)
 	p->key = k;
 	p->key_len = n;
 	p->hash = h;
+	p->hour = -1;
 	kl_buf_init(&p->data, 0);
 	kl_blocks_init(&p->sealed);
 	t->v[t->n++] = p;
@@ -89,11 +134,32 @@ struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n)
 	return p;
 }
 
+/* p's memory (sealed blocks plus the tail's capacity) into the table's
+ * total and the budget; it may have grown or shrunk (sealing). */
+static void account(struct kl_parts *t, struct kl_part *p)
+{
+	size_t held = kl_blocks_mem(&p->sealed) + p->data.cap;
+	if (held >= p->accounted) {
+		t->mem += held - p->accounted;
+		kl_budget_add(t->budget, held - p->accounted);
+	} else {
+		t->mem -= p->accounted - held;
+		kl_budget_sub(t->budget, p->accounted - held);
+	}
+	p->accounted = held;
+}
+
 void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, int64_t now_ns)
 {
 	if (p->count == 0) {
 		p->first_pos = pos;
 		p->first_ns = now_ns;
+		p->first_closed = t->closed;
+		p->first_wm_pos = t->has_wm ? t->wm_pos : pos;
+		if (t->window && p->hour >= 0 && p->hour < t->closed)
+			t->late++;
+	} else if (t->window && p->hour >= 0 && p->first_closed > p->hour) {
+		t->late++;
 	}
 	p->last_pos = pos;
 	p->count++;
@@ -101,9 +167,7 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 	if (t->block_bytes && p->data.len >= t->block_bytes &&
 	    !kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len))
 		kl_buf_shrink(&p->data, 2 * t->block_bytes); /* a long record's room goes */
-	size_t held = kl_blocks_mem(&p->sealed) + p->data.cap;
-	t->mem += held - p->accounted;
-	p->accounted = held;
+	account(t, p);
 }
 
 /* Over the budget: seal every tail of at least a quarter block and give its
@@ -119,9 +183,7 @@ static void compact(struct kl_parts *t)
 		    kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len))
 			continue;
 		kl_buf_cleanup(&p->data);
-		size_t held = kl_blocks_mem(&p->sealed) + p->data.cap;
-		t->mem = t->mem - p->accounted + held;
-		p->accounted = held;
+		account(t, p);
 	}
 }
 
@@ -135,38 +197,111 @@ static struct kl_part *most_memory(const struct kl_parts *t)
 	return largest;
 }
 
-struct kl_part *kl_parts_next_flush(struct kl_parts *t, int64_t now_ns, int all)
+/* Window mode: is p's buffer due? Its hour is closed (the hour's file), or
+ * for a late or dead-letter buffer, an hour closed after its first record. */
+static int window_due(const struct kl_parts *t, const struct kl_part *p)
 {
-	struct kl_part *largest = NULL;
+	int64_t since = p->hour > p->first_closed ? p->hour : p->first_closed;
+	return t->closed > since;
+}
+
+struct kl_part *kl_parts_next_due(struct kl_parts *t, int64_t now_ns)
+{
 	for (size_t i = 0; i < t->n; i++) {
 		struct kl_part *p = t->v[i];
 		if (!p->count)
 			continue;
-		if (all || kl_part_bytes(p) >= t->max_file_bytes ||
-		    now_ns - p->first_ns >= t->flush_interval_ns)
+		if (kl_part_bytes(p) >= t->max_file_bytes)
 			return p;
-		if (!largest || p->accounted > largest->accounted)
-			largest = p;
-	}
-	if (largest && t->mem > t->memory_limit) {
-		compact(t); /* the budget binds only if compressed data fills it */
-		return t->mem > t->memory_limit ? most_memory(t) : NULL;
+		if (t->window ? window_due(t, p) : now_ns - p->first_ns >= t->flush_interval_ns)
+			return p;
 	}
 	return NULL;
+}
+
+struct kl_part *kl_parts_largest(struct kl_parts *t)
+{
+	return most_memory(t);
+}
+
+int kl_parts_should_shed(struct kl_parts *t)
+{
+	if (!kl_budget_over(t->budget) || !t->mem)
+		return 0;
+	compact(t); /* the budget binds only if compressed data fills it */
+	if (!kl_budget_over(t->budget))
+		return 0;
+	unsigned n = atomic_load(&t->budget->tables);
+	return t->mem >= t->budget->limit / (n ? n : 1) / 2;
+}
+
+static int by_memory_desc(const void *a, const void *b)
+{
+	size_t x = (*(struct kl_part *const *)a)->accounted;
+	size_t y = (*(struct kl_part *const *)b)->accounted;
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+size_t kl_parts_pick_for_memory(struct kl_parts *t, struct kl_part **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->n && n < max; i++)
+		if (t->v[i]->count)
+			out[n++] = t->v[i];
+	qsort(out, n, sizeof *out, by_memory_desc);
+	size_t k = 0, got = 0;
+	while (k < n && got < t->mem / 2)
+		got += out[k++]->accounted;
+	return k;
+}
+
+size_t kl_parts_open(const struct kl_parts *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->n; i++)
+		n += t->v[i]->count != 0;
+	return n;
+}
+
+struct kl_part *kl_parts_next_flush(struct kl_parts *t, int64_t now_ns, int all)
+{
+	if (all) {
+		for (size_t i = 0; i < t->n; i++)
+			if (t->v[i]->count)
+				return t->v[i];
+		return NULL;
+	}
+	struct kl_part *p = kl_parts_next_due(t, now_ns);
+	if (!p && kl_budget_over(t->budget)) {
+		compact(t); /* the budget binds only if compressed data fills it */
+		if (kl_budget_over(t->budget))
+			p = most_memory(t);
+	}
+	return p;
 }
 
 uint64_t kl_parts_min_pending(const struct kl_parts *t, uint64_t fallback)
 {
 	uint64_t m = fallback;
-	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i]->count && t->v[i]->first_pos < m)
-			m = t->v[i]->first_pos;
+	if (t->window && t->has_wm && t->wm_pos < m)
+		m = t->wm_pos;
+	for (size_t i = 0; i < t->n; i++) {
+		const struct kl_part *p = t->v[i];
+		if (!p->count)
+			continue;
+		if (p->first_pos < m)
+			m = p->first_pos;
+		if (t->window && p->first_wm_pos < m)
+			m = p->first_wm_pos;
+	}
 	return m;
 }
 
 int kl_parts_ms_until_due(const struct kl_parts *t, int64_t now_ns)
 {
 	int64_t best = -1;
+	if (t->window)
+		return -1;
 	for (size_t i = 0; i < t->n; i++) {
 		const struct kl_part *p = t->v[i];
 		if (!p->count)
@@ -194,5 +329,6 @@ void kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *ou
 	p->count = 0;
 	p->files++;
 	t->mem -= p->accounted;
+	kl_budget_sub(t->budget, p->accounted);
 	p->accounted = 0;
 }

@@ -13,16 +13,34 @@
  * boundaries are counted in raw bytes, so they follow the record sequence.
  * If sealing fails for lack of memory the text simply stays raw.
  *
- * Flush policy (kl_parts_next_flush): a partition is due when its buffered
- * raw bytes (kl_part_bytes: uncompressed JSON lines, like Firehose's buffer
- * size, whatever the blocks compress to) reach max_file_bytes, when its
- * oldest record has waited flush_interval, or, while the memory held (`mem`:
- * the sum of the sealed blocks' and the tails' capacities) exceeds
- * memory_limit even after every tail of a quarter block or more was sealed
- * early, the partition holding the most memory first. After a flush,
- * kl_parts_detach() hands the blocks and the tail to the writer and empties
- * the partition, so memory stays bounded however many partitions have ever
- * been open.
+ * Flush policy (kl_parts_next_flush), one of two modes:
+ *   interval (the default): a partition is due when its buffered raw bytes
+ *     (kl_part_bytes: uncompressed JSON lines, like Firehose's buffer size,
+ *     whatever the blocks compress to) reach max_file_bytes or when its
+ *     oldest record has waited flush_interval (wall time);
+ *   window (kl_parts_set_window): files are closed by event time. The
+ *     table keeps a watermark, the largest created_at seen minus the
+ *     allowed lateness (kl_parts_note_time, called for every valid event,
+ *     also those only replayed); `closed` counts the event hours that end
+ *     at or before it. A partition (whose key holds its hour, p->hour) is
+ *     due when its hour is closed, so it gets one file; a record for a
+ *     closed hour is late: it is buffered in the same partition and that
+ *     buffer is due when the next hour closes (a late file beside the
+ *     hour's file, named after its first record like any file). Dead
+ *     letters (p->hour < 0) are due whenever an hour closes. Every decision
+ *     is a function of the record sequence, never of the clock, so a run
+ *     restarted from a checkpoint makes the same files (see
+ *     kl_parts_min_pending for the one condition this needs).
+ *     max_file_bytes still applies.
+ * In both modes, while the memory budget (buffer/budget.h; `mem`: the sum of
+ * the sealed blocks' and the tails' capacities, charged to it) binds even
+ * after every tail of a quarter block or more was sealed early, the buffers
+ * holding the most memory go first: half of this table's memory at once
+ * (kl_parts_pick_for_memory) when it holds a fair share of the budget
+ * (kl_parts_should_shed) — the only decision that depends on timing (other
+ * shards, the writer's speed). After a flush, kl_parts_detach() hands the
+ * blocks and the tail to the writer and empties the partition, so memory
+ * stays bounded however many partitions have ever been open.
  *
  * Replay: each partition also remembers `stored_upto`, the highest input
  * position already in a durable file (loaded from state), and records at or
@@ -35,6 +53,7 @@
 #define KL_BUFFER_PARTS_H
 
 #include "buffer/blocks.h"
+#include "buffer/budget.h"
 #include "core/buf.h"
 
 #include <stdint.h>
@@ -56,6 +75,11 @@ struct kl_part {
 	uint64_t name_pos;   /* set by the pipeline (ingest's name_before_dedup): */
 	int named;           /* the next file is named after name_pos if earlier */
 	int dead;            /* set by the pipeline: a dead-letter partition (errors/...) */
+	/* window mode */
+	int64_t hour;	       /* event hour (created_at / 3600) of the key; -1: none (set by
+				* the pipeline, -1 from kl_parts_get) */
+	int64_t first_closed;  /* t->closed when the first record buffered was */
+	uint64_t first_wm_pos; /* t->wm_pos then */
 };
 
 struct kl_parts {
@@ -67,13 +91,44 @@ struct kl_parts {
 	size_t block_bytes; /* seal a tail at this many raw bytes; 0 = never */
 	struct kl_blocks_zctx zctx; /* the reader thread's compression context */
 	size_t max_file_bytes;
-	size_t memory_limit;
+	size_t memory_limit; /* the own budget's limit */
 	int64_t flush_interval_ns;
+	struct kl_budget own;	  /* used unless kl_parts_share_budget() */
+	struct kl_budget *budget; /* what the buffers are charged to */
+	/* window mode */
+	int window;	  /* files are closed by event hour, not by interval */
+	int64_t lateness; /* seconds subtracted from the largest created_at */
+	int has_wm;	  /* a valid event was seen */
+	int64_t wm_max;	  /* largest created_at seen (whole seconds) */
+	uint64_t wm_pos;  /* position of the (first) record holding it */
+	int64_t closed;	  /* hours h < closed are closed: floor((wm_max - lateness) / 3600) */
+	uint64_t late;	  /* records buffered for a closed hour (counter) */
 };
 
 void kl_parts_init(struct kl_parts *t, size_t max_file_bytes, size_t memory_limit,
 		   int64_t flush_interval_ns);
 void kl_parts_cleanup(struct kl_parts *t);
+
+/* Charge the buffers to `b` (borrowed, shared with other tables and
+ * writers; NULL: the own one) instead of the table's own budget; before
+ * the first append. The table counts itself in b->tables until cleanup. */
+void kl_parts_share_budget(struct kl_parts *t, struct kl_budget *b);
+
+/* Window mode with this allowed lateness (seconds >= 0); before the first
+ * record. */
+void kl_parts_set_window(struct kl_parts *t, int64_t lateness_s);
+
+/* Window mode: a valid event with created_at `sec` at `pos` was read
+ * (every one, in input order, also those skipped as duplicates or as
+ * already stored). Returns 1 when an hour closed with it (partitions may be
+ * due now), else 0. A no-op in interval mode. */
+int kl_parts_note_time(struct kl_parts *t, int64_t sec, uint64_t pos);
+
+/* Window mode: is event hour `hour` closed (a record for it is late)? */
+static inline int kl_parts_is_late(const struct kl_parts *t, int64_t hour)
+{
+	return t->window && t->has_wm && hour < t->closed;
+}
 
 /* Find or create the partition for key[0..n). NULL on allocation failure. */
 struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n);
@@ -81,8 +136,37 @@ struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n);
 /* Bookkeeping after the caller appended one record for `pos` to p->data. */
 void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, int64_t now_ns);
 
-/* A partition that must be flushed now, or NULL. `all` = end of input. */
+/* A partition that must be flushed now, or NULL. `all` = end of input.
+ * Due by the mode's policy first; else, while the budget binds (after
+ * sealing tails early), the one holding the most memory. */
 struct kl_part *kl_parts_next_flush(struct kl_parts *t, int64_t now_ns, int all);
+
+/* Only what the mode's policy says is due (size, age or window), or NULL. */
+struct kl_part *kl_parts_next_due(struct kl_parts *t, int64_t now_ns);
+
+/* The non-empty buffer holding the most memory, or NULL. */
+struct kl_part *kl_parts_largest(struct kl_parts *t);
+
+/* The budget binds even after sealing this table's tails early, and this
+ * table holds at least half its fair share of it (limit / tables sharing
+ * it): it should shed (kl_parts_pick_for_memory). */
+int kl_parts_should_shed(struct kl_parts *t);
+
+/* The budget binds: the buffers to flush, most memory first, until they
+ * hold at least half of this table's memory (so a table sheds half of what
+ * it holds at once, instead of one small file per append). Writes up to
+ * `max` parts to out[] and returns their number. */
+size_t kl_parts_pick_for_memory(struct kl_parts *t, struct kl_part **out, size_t max);
+
+/* Does the budget bind (more charged than its limit)? */
+static inline int kl_parts_over_budget(const struct kl_parts *t)
+{
+	return kl_budget_over(t->budget);
+}
+
+/* Open windows: non-empty buffers (window mode: partition-hours still open
+ * plus pending late and dead-letter buffers). */
+size_t kl_parts_open(const struct kl_parts *t);
 
 /* Raw (uncompressed) bytes buffered in p: sealed blocks plus tail. */
 static inline uint64_t kl_part_bytes(const struct kl_part *p)
@@ -100,13 +184,20 @@ static inline int kl_parts_full(const struct kl_parts *t, const struct kl_part *
  * — into *out (caller-owned, initialised by this call; read it with
  * kl_blocks_flatten/each, free it with kl_blocks_cleanup) for an
  * asynchronous flush, and empty p: it records p->last_pos as stored and
- * stops counting the buffer's memory. */
+ * stops counting the buffer's memory (in the table and the budget: the
+ * writer charges the budget again while it holds the buffer). */
 void kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *out);
 
-/* Smallest first_pos over non-empty buffers, or `fallback` if none. */
+/* Smallest first_pos over non-empty buffers, or `fallback` if none: where a
+ * restart must resume. Window mode also keeps the record that set the
+ * watermark: the result is at most wm_pos as it was when each pending
+ * buffer began (and at most the current wm_pos), so a restart re-reads the
+ * record holding the largest created_at and rebuilds the same watermark
+ * before the first record it buffers again. Never decreases. */
 uint64_t kl_parts_min_pending(const struct kl_parts *t, uint64_t fallback);
 
-/* Milliseconds until the oldest buffer reaches the flush interval (-1: none). */
+/* Milliseconds until the oldest buffer reaches the flush interval (-1: none;
+ * always -1 in window mode, which never flushes by the clock). */
 int kl_parts_ms_until_due(const struct kl_parts *t, int64_t now_ns);
 
 #endif

@@ -224,6 +224,7 @@ static int cmd_ingest(int argc, char **argv)
 	}
 	if (c.stream)
 		snprintf(metrics.stream, sizeof metrics.stream, "%s", c.stream);
+	metrics.window = o.window == KL_WINDOW_HOUR;
 	struct kl_lease_keeper keeper;
 	int have_keeper = 0;
 	if (c.lease_table) { /* no request yet: the table is ensured below */

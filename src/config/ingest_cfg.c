@@ -19,6 +19,8 @@ static const struct kl_opt_choice codecs[] = {{"zstd", KL_COMP_ZSTD},
 					      {"none", KL_COMP_NONE},
 					      {"snappy", KL_COMP_SNAPPY},
 					      {NULL, 0}};
+static const struct kl_opt_choice windows[] = {
+	{"interval", KL_WINDOW_INTERVAL}, {"hour", KL_WINDOW_HOUR}, {NULL, 0}};
 static const struct kl_opt_choice sses[] = {
 	{"aws:kms", KL_SSE_KMS}, {"AES256", KL_SSE_AES256}, {NULL, 0}};
 
@@ -86,9 +88,22 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	{.name = "flush-interval", .type = KL_OPT_MS, .offset = F(flush_interval_ms), .def = "300",
 	 .metavar = "SECONDS", .help = "flush a partition when its oldest record has waited this long",
 	 .min = 0, .max = 86400},
+	{.name = "window", .env = "KINLAKE_WINDOW", .type = KL_OPT_CHOICE, .offset = F(window),
+	 .def = "interval", .metavar = "interval|hour",
+	 .help = "interval: flush by size and --flush-interval (fresh data, many small files); "
+		 "hour: close files by event time, at most one per partition-hour per shard once "
+		 "the watermark passes the hour, late events in late files beside it (fewer, "
+		 "larger files, what Athena prefers; data visible about an hour later)",
+	 .choices = windows},
+	{.name = "allowed-lateness", .env = "KINLAKE_ALLOWED_LATENESS", .type = KL_OPT_MS,
+	 .offset = F(allowed_lateness_ms), .def = "10m", .metavar = "DURATION",
+	 .help = "--window hour: an hour closes when the largest created_at seen minus this "
+		 "passes its end",
+	 .min = 0, .max = 7 * 86400},
 	{.name = "memory-limit", .type = KL_OPT_SIZE, .offset = F(memory_limit), .def = "256MiB",
 	 .metavar = "SIZE",
-	 .help = "total buffer memory, records held zstd-compressed; above it the largest partition is flushed first",
+	 .help = "buffer memory of the process (all shards share it), records held "
+		 "zstd-compressed; above it the largest partition is flushed first",
 	 .min = 1 << 16, .max = 1e12},
 	{.name = "max-record-bytes", .env = "KINLAKE_MAX_RECORD_BYTES", .type = KL_OPT_SIZE,
 	 .offset = F(max_record_bytes), .def = "10MiB", .metavar = "SIZE",
@@ -203,6 +218,8 @@ void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o
 	o->max_file_bytes = c->max_file_bytes;
 	o->memory_limit = c->memory_limit;
 	o->flush_interval_ms = c->flush_interval_ms;
+	o->window = (enum kl_window)c->window;
+	o->allowed_lateness_ms = c->allowed_lateness_ms;
 	o->dedup_window = (size_t)c->dedup_window;
 	o->limits.max_record_bytes = c->max_record_bytes;
 	o->limits.max_depth = (unsigned)c->max_depth;

@@ -37,6 +37,8 @@ struct kl_ingest_cfg {
 	int64_t level;
 	size_t max_file_bytes, memory_limit, max_record_bytes, row_group_bytes;
 	int64_t flush_interval_ms, max_depth;
+	int window; /* enum kl_window */
+	int64_t allowed_lateness_ms;
 	uint64_t dedup_window;
 	int64_t threads; /* 0: the CPUs the process may use */
 	/* reporting */

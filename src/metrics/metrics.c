@@ -18,6 +18,9 @@
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
+const unsigned kl_metrics_commit_le[KL_METRICS_COMMIT_BUCKETS - 1] = {1,  2,	 5,   10, 20,
+								       50, 100, 200, 500};
+
 int kl_metrics_init(struct kl_metrics *m)
 {
 	memset(m, 0, sizeof *m);
@@ -86,7 +89,28 @@ static int one(struct kl_buf *b, const char *name, const char *type, const char 
 	return rc ? rc : kl_buf_printf(b, "kinlake_%s %" PRId64 "\n", name, v);
 }
 
-/* One series per shard: its MillisBehindLatest (which 0) or records (1). */
+/* Files per commit: a Prometheus histogram (cumulative buckets). */
+static int commit_histogram(struct kl_buf *b, struct kl_metrics *m)
+{
+	const char *name = "commit_files";
+	int rc = head(b, name, "histogram",
+		      "Files per commit (one commit makes a flushed batch of files durable).");
+	uint64_t cum = 0;
+	for (size_t i = 0; i < KL_METRICS_COMMIT_BUCKETS && !rc; i++) {
+		cum += LOAD(m->commits[i]);
+		if (i + 1 < KL_METRICS_COMMIT_BUCKETS)
+			rc = kl_buf_printf(b, "kinlake_%s_bucket{le=\"%u\"} %" PRIu64 "\n", name,
+					   kl_metrics_commit_le[i], cum);
+		else
+			rc = kl_buf_printf(b, "kinlake_%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name,
+					   cum);
+	}
+	rc = rc ? rc : kl_buf_printf(b, "kinlake_%s_sum %" PRIu64 "\n", name, LOAD(m->files));
+	return rc ? rc : kl_buf_printf(b, "kinlake_%s_count %" PRIu64 "\n", name, cum);
+}
+
+/* One series per shard: its MillisBehindLatest (which 0), records (1), or
+ * watermark lag in seconds (2; -1 before its first event). */
 static int shard_series(struct kl_buf *b, struct kl_metrics *m, size_t n, const char *name,
 			const char *type, const char *help, int which)
 {
@@ -97,9 +121,12 @@ static int shard_series(struct kl_buf *b, struct kl_metrics *m, size_t n, const 
 		rc = rc ? rc : put_label(b, m->stream);
 		rc = rc ? rc : kl_buf_puts(b, "\",shard=\"");
 		rc = rc ? rc : put_label(b, s->id);
-		rc = rc ? rc
-			: kl_buf_printf(b, "\"} %" PRId64 "\n",
-					which ? (int64_t)LOAD(s->records) : LOAD(s->millis_behind));
+		int64_t v = which == 1 ? (int64_t)LOAD(s->records) : LOAD(s->millis_behind);
+		if (which == 2) {
+			int64_t wm = LOAD(s->watermark);
+			v = wm > 0 ? (int64_t)time(NULL) - wm : -1;
+		}
+		rc = rc ? rc : kl_buf_printf(b, "\"} %" PRId64 "\n", v);
 	}
 	return rc;
 }
@@ -136,6 +163,14 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 		  LOAD(m->cloudwatch_errors));
 	G("last_commit_timestamp_seconds", "Unix time of the last commit (0: none yet).",
 	  LOAD(m->last_commit_unix));
+	G("open_windows",
+	  "Partition buffers holding records now (window mode: open partition-hours, "
+	  "late and dead-letter buffers).",
+	  LOAD(m->open_windows));
+	C("late_events_total",
+	  "Events read after their hour was closed (window mode), written to late files.",
+	  LOAD(m->late));
+	rc = rc ? rc : commit_histogram(b, m);
 	G("start_timestamp_seconds", "Unix time the run started.", LOAD(m->start_unix));
 	size_t n = atomic_load_explicit(&m->nshards, memory_order_acquire);
 	if (n || m->stream[0]) {
@@ -146,6 +181,12 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 		rc = rc ? rc
 			: shard_series(b, m, n, "shard_records_read_total", "counter",
 				       "Records read from the shard (after KPL de-aggregation).", 1);
+		if (m->window)
+			rc = rc ? rc
+				: shard_series(b, m, n, "shard_watermark_lag_seconds", "gauge",
+					       "Now minus the shard's watermark (largest created_at "
+					       "minus the allowed lateness; -1: none yet).",
+					       2);
 	}
 	if (m->worker[0]) {
 		static const struct {

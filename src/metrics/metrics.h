@@ -25,7 +25,9 @@
  * requests sent again after a throttle, 5xx, reset or timeout),
  * last_commit_timestamp_seconds,
  * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
- * shard_records_read_total{shard}; with CloudWatch publishing on,
+ * shard_records_read_total{shard}, open_windows, late_events_total,
+ * commit_files (histogram); in window mode (--window hour)
+ * shard_watermark_lag_seconds{shard}; with CloudWatch publishing on,
  * cloudwatch_errors_total; with shard leases (--lease-table),
  * leases_held, leases_taken_total, leases_stolen_total, leases_lost_total,
  * each labelled with the worker id.
@@ -50,7 +52,14 @@ struct kl_metrics_shard {
 	char id[128];                  /* written once, before the slot is published */
 	_Atomic int64_t millis_behind; /* -1 until the first GetRecords answer */
 	_Atomic uint64_t records;
+	/* window mode: the shard's watermark (largest created_at minus the
+	 * allowed lateness), unix seconds; 0 until its first event */
+	_Atomic int64_t watermark;
 };
+
+/* Files per commit, a histogram: upper bounds of its buckets (+Inf last). */
+#define KL_METRICS_COMMIT_BUCKETS 10
+extern const unsigned kl_metrics_commit_le[KL_METRICS_COMMIT_BUCKETS - 1];
 
 struct kl_metrics {
 	_Atomic uint64_t records, duplicates, replayed, bytes_in;
@@ -59,6 +68,14 @@ struct kl_metrics {
 	_Atomic int64_t last_commit_unix, start_unix;
 	int64_t start_mono_ns; /* set by init, read-only after */
 	_Atomic unsigned shards_running;
+	/* buffers and commits (pipeline.c, writer.c): non-empty partition
+	 * buffers of every run, events buffered for a closed hour (window
+	 * mode), and files per commit (commits[i]: commits with at most
+	 * kl_metrics_commit_le[i] files, not cumulative; the last: more) */
+	_Atomic int64_t open_windows;
+	_Atomic uint64_t late;
+	_Atomic uint64_t commits[KL_METRICS_COMMIT_BUCKETS];
+	int window; /* window mode: render the shards' watermark lag */
 	_Atomic uint64_t cloudwatch_errors; /* failed PutMetricData calls */
 	/* AWS requests sent again after a retryable failure (S3, Kinesis):
 	 * lent to the stores and the Kinesis clients (store_url.h) */

@@ -27,6 +27,8 @@ void kl_ingest_opts_default(struct kl_ingest_opts *o)
 	o->max_file_bytes = 128u << 20;
 	o->flush_interval_ms = 300 * 1000;
 	o->memory_limit = 256u << 20;
+	o->window = KL_WINDOW_INTERVAL;
+	o->allowed_lateness_ms = 600 * 1000;
 	o->dedup_window = 1000000;
 	o->stop_fd = -1;
 	o->row_group_bytes = 128u << 20;

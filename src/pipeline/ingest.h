@@ -36,6 +36,12 @@ struct kl_ingest_progress {
 	int final; /* the last call of the run */
 };
 
+/* How files are closed (buffer/parts.h). */
+enum kl_window {
+	KL_WINDOW_INTERVAL, /* by size and by age (--flush-interval): fresh, many files */
+	KL_WINDOW_HOUR,	    /* by event hour and watermark: one file per partition-hour */
+};
+
 struct kl_ingest_opts {
 	const char *input;    /* path, or "-" for stdin (kl_ingest_run) */
 	const char *input_id; /* NULL: hash of the file content; stdin: unique per run */
@@ -46,6 +52,8 @@ struct kl_ingest_opts {
 	size_t max_file_bytes;		 /* flush a partition at this many buffered bytes */
 	int64_t flush_interval_ms;	 /* ... or when its oldest record is this old */
 	size_t memory_limit;		 /* flush the largest buffer above this total */
+	enum kl_window window;		 /* how files are closed */
+	int64_t allowed_lateness_ms;	 /* window mode: the watermark trails created_at so */
 	size_t dedup_window;		 /* events; 0 disables */
 	struct kl_event_limits limits;
 	int stop_fd;		/* readable => flush, commit and stop (a signalfd), or -1 */

@@ -44,6 +44,8 @@ struct run {
 	struct kl_ingest_stats pub; /* what was last added to o->metrics by the reader */
 	struct kl_prep_pool pool;   /* o->threads > 1: the prep workers */
 	int timeout;		    /* ms a blocking read may wait (-1: forever) */
+	int64_t pub_open;	    /* open windows last added to o->metrics */
+	uint64_t pub_late;	    /* late events ... */
 };
 
 /* What the pure step found out about one record: its reject reason, or
@@ -59,6 +61,7 @@ struct prepared {
 	const char *body; /* the enriched event, or NULL: written from ev at apply time */
 	size_t body_len, body_reserve;
 	const struct kl_event *ev; /* the serial path's parsed event */
+	int64_t sec; /* events: created_at, whole seconds (window mode) */
 };
 
 #define ADD(counter, v) atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
@@ -82,6 +85,14 @@ static void publish(struct run *r)
 	r->pub.replayed = st->replayed;
 	r->pub.bytes_in = in;
 	memcpy(r->pub.dead_by_reason, st->dead_by_reason, sizeof st->dead_by_reason);
+	int64_t open = (int64_t)kl_parts_open(&r->parts);
+	ADD(m->open_windows, open - r->pub_open);
+	ADD(m->late, r->parts.late - r->pub_late);
+	r->pub_open = open;
+	r->pub_late = r->parts.late;
+	if (r->x->shard_metrics && r->parts.has_wm)
+		atomic_store_explicit(&r->x->shard_metrics->watermark,
+				      r->parts.wm_max - r->parts.lateness, memory_order_relaxed);
 }
 
 static int is_dup(struct run *r, const char *uuid, size_t n, uint64_t pos)
@@ -172,13 +183,51 @@ static int flush_due(struct run *r, int all)
 				return KL_ENOMEM;
 		return r->nbatch ? flush_batch(r) : KL_OK;
 	}
-	while ((p = kl_parts_next_flush(&r->parts, t, 0))) {
+	while ((p = kl_parts_next_due(&r->parts, t))) {
 		int rc = batch_add(r, p);
 		if (!rc)
 			rc = flush_batch(r);
 		if (rc)
 			return rc;
 	}
+	return KL_OK;
+}
+
+/* The memory budget binds: flush this run's largest partitions (half of
+ * its buffers, buffer/parts.h) as one job, then wait for the writer (its
+ * queued buffers count too) rather than grow. */
+static int flush_for_memory(struct run *r)
+{
+	struct kl_part **pick = malloc((r->parts.n + 1) * sizeof *pick);
+	if (!pick)
+		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
+	size_t n = kl_parts_pick_for_memory(&r->parts, pick, r->parts.n);
+	int rc = KL_OK;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = batch_add(r, pick[i]);
+	free(pick);
+	if (!rc && r->nbatch)
+		rc = flush_batch(r);
+	if (rc)
+		return rc;
+	kl_writer_wait_memory(&r->w, r->parts.budget);
+	return KL_OK;
+}
+
+/* The budget binds: shed half of this run's buffers if it holds a fair
+ * share of them; else wait for this run's writer, then give the other runs
+ * (a stream's shards, which shed on their next append or idle poll) up to
+ * 20 ms, and go on. */
+static int flush_for_budget(struct run *r)
+{
+	int rc;
+	if ((rc = flush_due(r, 0)))
+		return rc;
+	if (kl_parts_should_shed(&r->parts))
+		return flush_for_memory(r);
+	kl_writer_wait_memory(&r->w, r->parts.budget);
+	for (int i = 0; i < 20 && kl_parts_over_budget(&r->parts); i++)
+		nanosleep(&(struct timespec){0, 1000000}, NULL);
 	return KL_OK;
 }
 
@@ -292,6 +341,7 @@ static int prepare_serial(struct run *r, const struct kl_record *rec, struct pre
 	if (pr->rej == KL_REJ_NONE) {
 		pr->uuid = ev->uuid.p;
 		pr->uuid_len = ev->uuid.n;
+		pr->sec = ev->sec;
 	} else {
 		pr->msg = ev->msg;
 		pr->err_offset = ev->err_offset;
@@ -334,6 +384,13 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 {
 	int replay_only = rec->pos < r->resume;
 	enum kl_reject rej = pr->rej;
+	/* window mode: every valid event moves the watermark, in input order,
+	 * durable or not, so that a restart rebuilds it (buffer/parts.h) */
+	if (rej == KL_REJ_NONE && kl_parts_note_time(&r->parts, pr->sec, rec->pos)) {
+		int frc = flush_due(r, 0);
+		if (frc)
+			return frc;
+	}
 	if (replay_only) {
 		if (rec->more)
 			return skip_rest(r);
@@ -356,6 +413,7 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 	}
 	int rc;
 	p->dead = rej != KL_REJ_NONE;
+	p->hour = rej != KL_REJ_NONE ? -1 : pr->sec / 3600; /* the key's hr= */
 	if (rej != KL_REJ_NONE) {
 		r->st->dead_by_reason[rej]++;
 		char origin[768];
@@ -380,12 +438,9 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 		if ((rc = batch_add(r, p)) || (rc = flush_batch(r)))
 			return rc;
 	}
-	if (r->parts.mem > r->parts.memory_limit) {
-		if ((rc = flush_due(r, 0)))
-			return rc;
-		/* queued buffers count too: wait for the writer rather than grow */
+	if (kl_parts_over_budget(&r->parts)) {
 		publish(r);
-		kl_writer_wait_memory(&r->w, r->parts.mem, r->parts.memory_limit);
+		return flush_for_budget(r);
 	}
 	return KL_OK;
 }
@@ -473,6 +528,9 @@ static int run_loop(struct run *r)
 		if (s == KL_SRC_IDLE || (++n & 4095) == 0) {
 			if ((rc = flush_due(r, 0)))
 				return rc;
+			/* a shared budget binds: shed here too, also while idle */
+			if (kl_parts_should_shed(&r->parts) && (rc = flush_for_memory(r)))
+				return rc;
 			progress(r, 0);
 			publish(r);
 			if (stop_requested(o->stop_fd)) {
@@ -536,7 +594,7 @@ static int apply_chunk(struct run *r, const struct kl_prep_chunk *c, uint64_t *n
 		struct prepared pr = {v->rej,	       out + v->uuid_off, v->uuid_len,
 				      out + v->key_off, v->key_len,	  out + v->msg_off,
 				      v->err_offset,   out + v->body_off, v->body_len,
-				      v->body_reserve, NULL};
+				      v->body_reserve, NULL,		  v->sec};
 		r->read_pos = v->next_pos;
 		if ((*rc = apply_record(r, &rec, &pr)))
 			return 1;
@@ -640,6 +698,19 @@ static int run_loop_par(struct run *r)
 	return rc ? rc : finish_run(r);
 }
 
+size_t kl_pipeline_buffer_budget(const struct kl_ingest_opts *o)
+{
+	/* --memory-limit covers the partition buffers (compressed blocks plus
+	 * raw tails, buffer/parts.h) plus the fixed costs: the dedup window (24
+	 * bytes per slot), the reader's window, and for Parquet the writer's
+	 * unpacked copy of the partition being written and the encoder's work. */
+	size_t fixed = o->dedup_window * 24 + (8u << 20);
+	size_t budget = o->memory_limit > fixed ? o->memory_limit - fixed : o->memory_limit / 4;
+	if (o->format == KL_FORMAT_PARQUET)
+		budget -= budget / 4;
+	return budget;
+}
+
 int kl_pipeline_encoders_new(const struct kl_ingest_opts *o, struct kl_store *store,
 			     struct kl_schema_registry *registry, struct kl_encoder **data_enc,
 			     struct kl_encoder **dead_enc, struct kl_errbuf *eb)
@@ -680,16 +751,13 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	r.pub.bytes_in = in0;
 	kl_event_init(&r.ev);
 	kl_buf_init(&r.key, 0);
-	/* --memory-limit covers the partition buffers (compressed blocks plus
-	 * raw tails, buffer/parts.h) plus the fixed costs: the dedup window (24
-	 * bytes per slot), the reader's window, and for Parquet the writer's
-	 * unpacked copy of the partition being written and the encoder's work. */
-	size_t fixed = o->dedup_window * 24 + (8u << 20);
-	size_t budget = o->memory_limit > fixed ? o->memory_limit - fixed : o->memory_limit / 4;
-	if (o->format == KL_FORMAT_PARQUET)
-		budget -= budget / 4;
-	kl_parts_init(&r.parts, o->max_file_bytes, budget, o->flush_interval_ms * 1000000);
+	kl_parts_init(&r.parts, o->max_file_bytes, kl_pipeline_buffer_budget(o),
+		      o->flush_interval_ms * 1000000);
+	kl_parts_share_budget(&r.parts, x->budget);
+	if (o->window == KL_WINDOW_HOUR)
+		kl_parts_set_window(&r.parts, o->allowed_lateness_ms / 1000);
 	kl_writer_init(&r.w, x->store, x->data_enc, x->dead_enc, r.cp, st, o->metrics, eb);
+	r.w.budget = r.parts.budget;
 	int rc = r.cp->ops->load(r.cp, r.src, &r.resume, preload_part, &r);
 	if (rc)
 		kl_errbuf_set(eb, rc, "%s", r.cp->err.msg);
@@ -718,6 +786,8 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	if (kl_writer_join(&r.w) && !rc)
 		rc = eb->code ? eb->code : KL_EIO;
 	publish(&r);
+	if (o->metrics) /* what is left unflushed (an error) is no longer open */
+		ADD(o->metrics->open_windows, -r.pub_open);
 	st->bytes_in = r.src->bytes_read - in0;
 	st->bytes_out = x->store->bytes_committed - out0;
 	st->seconds = (double)(kl_mono_ns() - r.t0) / 1e9;

@@ -41,8 +41,10 @@
 
 #include "pipeline/ingest.h"
 
+struct kl_budget;
 struct kl_checkpoint;
 struct kl_dedup;
+struct kl_metrics_shard;
 struct kl_encoder;
 struct kl_source;
 struct kl_store;
@@ -60,6 +62,11 @@ struct kl_pipeline_parts {
 	const char *file_prefix; /* file stems when the source has no pos_name() */
 	const char *dead_dt;	 /* YYYY-MM-DD of dead letters without an arrival time */
 	uint64_t input_size;	 /* bytes, 0 = unknown (progress only) */
+	/* Optional: one memory budget shared with other runs (a stream's
+	 * shards; buffer/budget.h), NULL: the run's own, from o->memory_limit */
+	struct kl_budget *budget;
+	/* Optional: the shard's metrics slot, for its watermark (window mode) */
+	struct kl_metrics_shard *shard_metrics;
 };
 
 /* Read the source to its end (or until o->stop fires, tested before every
@@ -71,6 +78,11 @@ struct kl_pipeline_parts {
  * progress. */
 int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_parts *parts,
 		    struct kl_ingest_stats *st, struct kl_errbuf *eb);
+
+/* The bytes of partition buffers (and queued flushes) o->memory_limit
+ * leaves once the fixed costs are taken: the dedup window, the reader's
+ * window, the Parquet encoder's working copy. */
+size_t kl_pipeline_buffer_budget(const struct kl_ingest_opts *o);
 
 /* The encoders o->format and o->compression ask for (dead letters: JSON
  * lines, zstd when the data is snappy Parquet). Parquet merges its schemas

@@ -2,6 +2,7 @@
 #include "pipeline/stream.h"
 #include "core/clock.h"
 #include "aws/kinesis.h"
+#include "buffer/budget.h"
 #include "commit/checkpoint.h"
 #include "dedup/dedup.h"
 #include "encode/parquet/schema.h"
@@ -50,6 +51,7 @@ struct stream_run {
 	int stop_fd; /* eventfd: written to stop every shard */
 	struct kl_dedup dedup; /* one event_uuid window for the whole stream (shared) */
 	struct kl_schema_registry *registry; /* one cache for every shard's Parquet files */
+	struct kl_budget budget; /* one --memory-limit for every shard's buffers (shared) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
@@ -118,6 +120,9 @@ static void *shard_main(void *arg)
 			.source_name = name,
 			.file_prefix = prefix,
 			.dead_dt = dead_dt,
+			.budget = &sh->run->budget,
+			.shard_metrics = o->ingest.metrics ? kl_metrics_shard(o->ingest.metrics, sh->id)
+							   : NULL,
 		};
 		rc = kl_pipeline_run(&io, &parts, &sh->st, &sh->err);
 		if (rc && !sh->err.code)
@@ -351,6 +356,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	r.stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
+	kl_budget_init(&r.budget, kl_pipeline_buffer_budget(&o->ingest));
 	int drc = kl_dedup_init_shared(&r.dedup, o->ingest.dedup_window);
 	r.registry = kl_schema_registry_new();
 	drc = drc ? drc : r.registry ? KL_OK : KL_ENOMEM;

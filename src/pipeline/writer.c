@@ -256,6 +256,10 @@ static void publish(struct kl_writer *w, const struct kl_writer_job *j)
 	ADD(m->stored, data);
 	ADD(m->dead, dead);
 	ADD(m->files, j->n);
+	size_t bucket = 0;
+	while (bucket + 1 < KL_METRICS_COMMIT_BUCKETS && j->n > kl_metrics_commit_le[bucket])
+		bucket++;
+	ADD(m->commits[bucket], 1);
 	ADD(m->bytes_out, out - w->out_published);
 	w->out_published = out;
 	atomic_store_explicit(&m->last_commit_unix, (int64_t)time(NULL), memory_order_relaxed);
@@ -338,6 +342,8 @@ static void *writer_main(void *arg)
 			w->tail = NULL;
 		w->queued--;
 		w->inflight -= j->bytes;
+		if (w->budget)
+			kl_budget_sub(w->budget, j->bytes);
 		job_free(w, j);
 		pthread_cond_broadcast(&w->cv);
 	}
@@ -436,6 +442,8 @@ int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_job
 		}
 		w->queued++;
 		w->inflight += j->bytes;
+		if (w->budget)
+			kl_budget_add(w->budget, j->bytes);
 		pthread_cond_broadcast(&w->cv);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -446,10 +454,10 @@ int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_job
 	return KL_OK;
 }
 
-void kl_writer_wait_memory(struct kl_writer *w, size_t mem, size_t limit)
+void kl_writer_wait_memory(struct kl_writer *w, const struct kl_budget *b)
 {
 	pthread_mutex_lock(&w->mu);
-	while (w->queued && !w->failed && mem + w->inflight > limit)
+	while (w->queued && !w->failed && kl_budget_over(b))
 		pthread_cond_wait(&w->cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 }
@@ -484,6 +492,8 @@ void kl_writer_cleanup(struct kl_writer *w)
 	free(w->enc);
 	for (struct kl_writer_job *j = w->head, *n; j; j = n) {
 		n = j->next;
+		if (w->budget)
+			kl_budget_sub(w->budget, j->bytes);
 		job_free(w, j);
 	}
 	w->head = w->tail = NULL;

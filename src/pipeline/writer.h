@@ -40,6 +40,7 @@
 #define KL_PIPELINE_WRITER_H
 
 #include "buffer/blocks.h"
+#include "buffer/budget.h"
 #include "commit/checkpoint.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -120,6 +121,9 @@ struct kl_writer {
 	struct kl_metrics *metrics;
 	struct kl_errbuf *eb;
 	uint64_t out_published; /* store bytes already added to metrics */
+	/* optional, borrowed, set before start: the memory budget charged with
+	 * the queued jobs' buffers while the writer holds them (buffer/budget.h) */
+	struct kl_budget *budget;
 	struct kl_buf name;
 	/* an item's sealed blocks are unpacked into `work` for its encoder,
 	 * and staged in `stage` for a streaming one */
@@ -143,8 +147,9 @@ int kl_writer_start(struct kl_writer *w);
 /* Queue a job (the writer owns it from now on, also on error); waits while
  * `max_jobs` are pending. The writer's first error if it has failed. */
 int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_jobs);
-/* Wait until the queued buffers plus `mem` fit in `limit`, or the queue is empty. */
-void kl_writer_wait_memory(struct kl_writer *w, size_t mem, size_t limit);
+/* Wait until budget `b` no longer binds, or this writer's queue is empty
+ * (what it holds is then given back: the rest is other shards' to free). */
+void kl_writer_wait_memory(struct kl_writer *w, const struct kl_budget *b);
 /* Finish every queued job and stop; the writer's first error, if any. */
 int kl_writer_join(struct kl_writer *w);
 /* Join if needed, drop what is left, free everything. */

@@ -3,6 +3,8 @@
 #include "metrics/metrics.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *line_of(const char *text, const char *prefix)
@@ -46,6 +48,40 @@ int main(void)
 			      "shard=\"we\\\\ird\\nid\"} -1\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_shard_records_read_total{stream=\"s\\\"1\","
 			      "shard=\"shardId-0\"} 7\n") != NULL);
+	CHECK(strstr(b.data, "watermark") == NULL); /* interval mode: no watermark series */
+
+	/* window mode: open windows, late events, files per commit, watermark lag */
+	m.window = 1;
+	atomic_store(&m.open_windows, 5);
+	atomic_fetch_add(&m.late, 9);
+	atomic_fetch_add(&m.commits[0], 2); /* two commits of 1 file */
+	atomic_fetch_add(&m.commits[3], 1); /* one of 6..10 */
+	atomic_fetch_add(&m.commits[KL_METRICS_COMMIT_BUCKETS - 1], 1); /* one of > 500 */
+	atomic_store(&m.files, 610);
+	atomic_store(&a->watermark, (int64_t)time(NULL) - 3600);
+	kl_buf_reset(&b);
+	CHECK_EQ_INT(kl_metrics_render(&m, &b), 0);
+	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), 0);
+	CHECK(line_of(b.data, "kinlake_open_windows 5\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_late_events_total 9\n") != NULL);
+	CHECK(line_of(b.data, "# TYPE kinlake_commit_files histogram\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_commit_files_bucket{le=\"1\"} 2\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_commit_files_bucket{le=\"5\"} 2\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_commit_files_bucket{le=\"10\"} 3\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_commit_files_bucket{le=\"500\"} 3\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_commit_files_bucket{le=\"+Inf\"} 4\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_commit_files_sum 610\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_commit_files_count 4\n") != NULL);
+	const char *lag = strstr(b.data, "kinlake_shard_watermark_lag_seconds{stream=\"s\\\"1\","
+					 "shard=\"shardId-0\"} ");
+	CHECK(lag != NULL);
+	if (lag) {
+		long v = atol(strchr(lag, '}') + 2);
+		CHECK(v >= 3600 && v < 3700);
+	}
+	CHECK(line_of(b.data, "kinlake_shard_watermark_lag_seconds{stream=\"s\\\"1\","
+			      "shard=\"we\\\\ird\\nid\"} -1\n") != NULL);
+	m.window = 0;
 
 	/* the slot table is bounded: the 1025th shard gets none */
 	char id[32];

@@ -1,7 +1,9 @@
 /* test_parts.c — buffer/parts and buffer/blocks: lookup, size/age/memory
  * flush policy, memory given back after flushes; the block buffer (append,
  * seal, detach, iterate) round-trips every byte exactly, seals at the same
- * places for the same records, and counts compressed bytes. */
+ * places for the same records, and counts compressed bytes; the window
+ * policy (event hours, watermark, late buffers, the resume point) and a
+ * shared budget. */
 #include "buffer/parts.h"
 #include "check.h"
 
@@ -230,7 +232,7 @@ static void test_blocks_accounting(void)
 	}
 	CHECK(tails > 0);
 	size_t before = t.mem;
-	t.memory_limit = t.mem - 1;
+	t.memory_limit = t.own.limit = t.mem - 1; /* the table's own budget */
 	CHECK(kl_parts_next_flush(&t, 0, 0) == NULL);
 	CHECK(t.mem < before);
 	size_t sealed_after = 0;
@@ -260,7 +262,7 @@ static void test_blocks_accounting(void)
 	CHECK_EQ_INT(all.len, mirror.len);
 	/* past the budget with compressed data: the partition holding the most
 	 * memory goes first */
-	t.memory_limit = t.mem - 1;
+	t.memory_limit = t.own.limit = t.mem - 1; /* the table's own budget */
 	struct kl_part *f = kl_parts_next_flush(&t, 0, 0);
 	CHECK(f != NULL);
 	for (int k = 0; f && k < 4; k++)
@@ -325,8 +327,196 @@ static void test_blocks_empty_and_errors(void)
 	kl_buf_cleanup(&c.out);
 }
 
+/* The window policy, record by record, as pipeline.c drives it: note the
+ * time, flush what is due, then buffer the record. Returns files made. */
+struct wrec {
+	int64_t sec;
+	uint64_t pos;
+};
+
+static struct kl_part *wpart(struct kl_parts *t, int64_t sec)
+{
+	char key[64];
+	int n = snprintf(key, sizeof key, "events/t/hr=%lld", (long long)(sec / 3600));
+	struct kl_part *p = kl_parts_get(t, key, (size_t)n);
+	p->hour = sec / 3600;
+	return p;
+}
+
+static void test_window(void)
+{
+	struct kl_parts t;
+	kl_parts_init(&t, 1 << 20, 1 << 30, 1); /* 1 ns interval: ignored in window mode */
+	kl_parts_set_window(&t, 600);	       /* 10 minutes */
+	const int64_t H = 1764547200;	       /* an hour's start */
+	CHECK(kl_parts_ms_until_due(&t, 0) == -1);
+	/* hour 0 open: nothing is due however old */
+	CHECK_EQ_INT(kl_parts_note_time(&t, H + 10, 1), 1); /* first event: hours before it close */
+	add(&t, wpart(&t, H + 10), 100, 1, 0);
+	CHECK_EQ_INT(kl_parts_note_time(&t, H + 599, 2), 0);
+	CHECK_EQ_INT(kl_parts_note_time(&t, H + 3599, 2), 1); /* the hour before H closes */
+	add(&t, wpart(&t, H + 3599), 100, 2, 0);
+	CHECK(kl_parts_next_due(&t, (int64_t)1 << 60) == NULL);
+	/* an event of the next hour, within the lateness: hour 0 still open */
+	CHECK_EQ_INT(kl_parts_note_time(&t, H + 3600 + 599, 3), 0);
+	add(&t, wpart(&t, H + 3600 + 599), 100, 3, 0);
+	CHECK(kl_parts_next_due(&t, 0) == NULL);
+	CHECK(!kl_parts_is_late(&t, H / 3600));
+	/* an older event changes nothing */
+	CHECK_EQ_INT(kl_parts_note_time(&t, H + 5, 4), 0);
+	add(&t, wpart(&t, H + 5), 100, 4, 0);
+	CHECK_EQ_INT(wpart(&t, H)->count, 3);
+	CHECK_EQ_INT(t.wm_pos, 3);
+	/* the resume point keeps the record holding the watermark: here the
+	 * oldest buffered record (1) comes first */
+	CHECK_EQ_INT(kl_parts_min_pending(&t, 99), 1);
+	/* 10 min past the hour's end: hour 0 closes, its one buffer is due */
+	CHECK_EQ_INT(kl_parts_note_time(&t, H + 3600 + 600, 5), 1);
+	struct kl_part *h0 = wpart(&t, H), *h1 = wpart(&t, H + 3600);
+	CHECK(kl_parts_is_late(&t, H / 3600));
+	CHECK(!kl_parts_is_late(&t, H / 3600 + 1));
+	CHECK(kl_parts_next_due(&t, 0) == h0);
+	CHECK_EQ_INT(h0->count, 3);
+	flush(&t, h0);
+	CHECK(kl_parts_next_due(&t, 0) == NULL);
+	add(&t, h1, 100, 5, 0);
+	/* nothing of hour 0 is buffered: the resume point is hour 1's first
+	 * record (3), which also holds the watermark's record before it */
+	CHECK_EQ_INT(kl_parts_min_pending(&t, 99), 3);
+	/* a late event of hour 0: buffered beside, not due until the next hour closes */
+	CHECK_EQ_INT(kl_parts_note_time(&t, H + 100, 6), 0);
+	add(&t, h0, 100, 6, 0);
+	CHECK_EQ_INT(t.late, 1);
+	CHECK(kl_parts_next_due(&t, 0) == NULL);
+	add(&t, h0, 100, 7, 0);
+	CHECK_EQ_INT(t.late, 2);
+	CHECK_EQ_INT(kl_parts_open(&t), 2);
+	/* a dead letter: no hour, due when an hour closes */
+	struct kl_part *dead = kl_parts_get(&t, "errors/x", 8);
+	add(&t, dead, 100, 8, 0);
+	/* hour 1 closes: its file and hour 0's late file and the dead letters */
+	CHECK_EQ_INT(kl_parts_note_time(&t, H + 7200 + 600, 9), 1);
+	int due = 0;
+	struct kl_part *p;
+	while ((p = kl_parts_next_due(&t, 0))) {
+		CHECK(p == h0 || p == h1 || p == dead);
+		due++;
+		flush(&t, p);
+	}
+	CHECK_EQ_INT(due, 3);
+	CHECK_EQ_INT(h0->files, 2); /* the hour's file and one late file */
+	CHECK_EQ_INT(h1->files, 1);
+	/* nothing buffered: the resume point is the watermark's record (9), not
+	 * the caller's position */
+	CHECK_EQ_INT(kl_parts_min_pending(&t, 99), 9);
+	/* max_file_bytes still splits, by bytes: deterministic too */
+	struct kl_part *h2 = wpart(&t, H + 7200);
+	add(&t, h2, 4000, 10, 0);
+	CHECK(!kl_parts_full(&t, h2));
+	kl_parts_cleanup(&t);
+
+	/* the same records read from a resume point make the same decisions:
+	 * a stream, cut at every position, restarted at min_pending of the cut */
+	/* 300 records over 5 hours: in order with jitter, every 7th a minute
+	 * early, every 23rd late by 50 minutes (late once its hour closed) */
+	enum { N = 300 };
+	int64_t ts[N];
+	for (int i = 0; i < N; i++)
+		ts[i] = i * 60 + (i % 7 == 0 ? -60 : 0) - (i % 23 == 0 ? 3000 : 0) + 3000;
+	uint64_t ref[N]; /* the file (numbered by its first record) each record lands in */
+	for (int cut = -1; cut < N; cut++) {
+		uint64_t got[N];
+		struct kl_parts u;
+		kl_parts_init(&u, 40, 1 << 30, 1); /* files of 4 records at most */
+		kl_parts_set_window(&u, 600);
+		uint64_t resume = 0;
+		for (int pass = 0; pass < 2; pass++) {
+			uint64_t from = pass ? resume : 0, to = pass || cut < 0 ? N : (uint64_t)cut;
+			for (uint64_t i = from; i < to; i++) {
+				int64_t sec = H + ts[i];
+				if (kl_parts_note_time(&u, sec, i))
+					while ((p = kl_parts_next_due(&u, 0)))
+						flush(&u, p);
+				p = wpart(&u, sec);
+				if (p->has_stored && i <= p->stored_upto)
+					continue; /* already in a file of the first run */
+				add(&u, p, 10, i, 0);
+				got[i] = p->first_pos;
+				if (kl_parts_full(&u, p))
+					flush(&u, p);
+			}
+			if (pass == 0 && cut >= 0) { /* crash: buffers are lost */
+				resume = kl_parts_min_pending(&u, (uint64_t)cut);
+				struct kl_parts v;
+				kl_parts_init(&v, 40, 1 << 30, 1);
+				kl_parts_set_window(&v, 600);
+				for (size_t k = 0; k < u.n; k++) { /* the state: what is stored */
+					if (!u.v[k]->has_stored)
+						continue;
+					struct kl_part *q = kl_parts_get(&v, u.v[k]->key, u.v[k]->key_len);
+					q->stored_upto = u.v[k]->stored_upto;
+					q->has_stored = 1;
+				}
+				for (size_t k = 0; k < u.n; k++) /* records past a file's end are re-read */
+					if (u.v[k]->count)
+						CHECK(resume <= u.v[k]->first_pos);
+				kl_parts_cleanup(&u);
+				u = v;
+				u.budget = &u.own;
+			} else if (pass == 0) {
+				break;
+			}
+		}
+		if (cut < 0)
+			memcpy(ref, got, sizeof ref);
+		else
+			for (int i = 0; i < N; i++)
+				CHECK_EQ_INT(got[i], ref[i]);
+		kl_parts_cleanup(&u);
+	}
+	/* record 92 (created 1:32, hour 1) comes after hour 1 closed (at 2:10,
+	 * record 70): it starts a late file, which record 115 (1:55, late too)
+	 * joins, since no other hour closed in between */
+	CHECK_EQ_INT(ref[92], 92);
+	CHECK_EQ_INT(ref[115], 92);
+	CHECK(ref[69] != 69 || ref[68] == 69); /* within a file, or a file's start */
+}
+
+/* One budget, two tables: each charges it, and a table's largest goes
+ * when the shared total binds, even if that table alone is small. */
+static void test_shared_budget(void)
+{
+	struct kl_budget b;
+	kl_budget_init(&b, 10000);
+	struct kl_parts x, y;
+	kl_parts_init(&x, 1 << 20, 1 << 30, (int64_t)1 << 60);
+	kl_parts_init(&y, 1 << 20, 1 << 30, (int64_t)1 << 60);
+	kl_parts_share_budget(&x, &b);
+	kl_parts_share_budget(&y, &b);
+	struct kl_part *xa = kl_parts_get(&x, "a", 1), *xb = kl_parts_get(&x, "b", 1);
+	struct kl_part *ya = kl_parts_get(&y, "a", 1);
+	add(&y, ya, 4000, 1, 0);
+	add(&x, xa, 1000, 2, 0);
+	add(&x, xb, 3000, 3, 0);
+	CHECK(kl_budget_used(&b) == x.mem + y.mem);
+	CHECK(!kl_parts_over_budget(&x));
+	CHECK(kl_parts_next_flush(&x, 0, 0) == NULL);
+	add(&y, ya, 4000, 4, 0);
+	CHECK(kl_parts_over_budget(&x));
+	CHECK(kl_parts_next_flush(&x, 0, 0) == xb); /* x's largest */
+	CHECK(kl_parts_largest(&x) == xb);
+	flush(&x, xb);
+	CHECK(kl_budget_used(&b) == x.mem + y.mem);
+	CHECK(kl_budget_used(&b) <= b.peak);
+	kl_parts_cleanup(&x);
+	kl_parts_cleanup(&y);
+	CHECK_EQ_INT(kl_budget_used(&b), 0);
+}
+
 int main(void)
 {
+	test_window();
+	test_shared_budget();
 	struct kl_parts t;
 	kl_parts_init(&t, 10000, 50000, 1000); /* 10 kB files, 50 kB memory, 1 us age */
 	struct kl_part *a = kl_parts_get(&t, "events/a", 8);

@@ -1,0 +1,49 @@
+# One memory budget per process: a 32-shard stream (kinesis-mock) read with
+# --memory-limit 12MiB stays under the limit plus the documented fixed overhead
+# (docs/windows.md: 8 MiB + 3 MiB per shard with ~1 MB GetRecords responses:
+# the shards' Kinesis responses, threads and encoders), measured as the peak
+# RSS (/usr/bin/time %M); the same run with a limit that never binds uses at
+# least 8 MiB more, so the difference is the budget's doing; the bounded lake
+# holds every event once. (Slow: kinesis-mock's PutRecords is quadratic in a
+# shard's records, and it serves 32 shards at ~300 records/s.)
+# duration: 400 (seconds, for the test runner's ordering)
+# no-asan: peak RSS is the measure, and ASan's shadow memory and quarantine change it
+# (the budget's code paths run under ASan in e2e-asan/crash, a 4 MiB limit, and unit-asan).
+. "$(dirname "$0")/_lib.sh"
+export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
+trap '"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT
+"$ROOT/scripts/stack.sh" up > /dev/null
+. "$T/stack/env"
+K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+SHARDS=32
+$K create-stream --stream-name mem --shard-count $SHARDS
+sleep 2
+# 20,000 events of ~1 kB (a 600-byte payload field): ~20 MB in 32 shards,
+# about 650 kB a shard, so no shard alone comes near the budget
+"$KL" gen --events 20000 --seed 41 |
+	awk '{ pad = sprintf("%600s", ""); gsub(/ /, "x", pad); sub(/}$/, ",\"pad\":\"" pad "\"}"); print }' > "$T/mem.jsonl"
+node "$ROOT/tests/js/kinesis_put.mjs" mem "$T/mem.jsonl" --parallel > /dev/null 2>&1
+limit_mib=12
+bound_kb=$(( (limit_mib + 8) * 1024 + SHARDS * 3072 ))
+run() { # LAKE LIMIT: peak RSS in kB on stdout
+	# SIGTERM once every record is read: every shard's buffers are held until
+	# then (--exit-idle would end early-read shards first)
+	/usr/bin/time -f %M -o "$T/rss" "$KL" ingest --stream mem --lake "$1" --format jsonl \
+		--dedup-window 0 --memory-limit "$2" --metrics-file "$1.prom" --metrics-interval 0.5 \
+		2> "$1.log" & local pid=$!
+	for _ in $(seq 1 240); do
+		[ "$(awk '$1 == "kinlake_records_read_total" { print $2 }' "$1.prom" 2>/dev/null)" = 20000 ] && break
+		sleep 0.5
+	done
+	kill -TERM "$(pgrep -P "$pid")" 2>/dev/null || true # kinlake, the child of time
+	wait "$pid" || fail "ingest: $(tail -3 "$1.log")"
+	grep -q "read=20000 stored=20000 " "$1.log" || fail "not every event: $(tail -1 "$1.log")"
+	cat "$T/rss"
+}
+bounded=$(run "$T/bounded" ${limit_mib}MiB)
+free=$(run "$T/free" 4GiB)
+echo "peak RSS: --memory-limit ${limit_mib}MiB $bounded kB, never binding $free kB, bound $bound_kb kB"
+[ "$bounded" -le "$bound_kb" ] || fail "32 shards used $bounded kB, above --memory-limit + overhead ($bound_kb kB)"
+[ "$free" -ge $((bounded + 8192)) ] || fail "the run without a binding budget used about as much ($free kB): the test proves nothing"
+check_lake "$T/mem.jsonl" "$T/bounded" > /dev/null
+echo ok

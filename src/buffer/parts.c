@@ -249,8 +249,10 @@ size_t kl_parts_pick_for_memory(struct kl_parts *t, struct kl_part **out, size_t
 		if (t->v[i]->count)
 			out[n++] = t->v[i];
 	qsort(out, n, sizeof *out, by_memory_desc);
+	/* alone on its budget: the one holding the most memory is enough */
+	size_t goal = atomic_load(&t->budget->tables) > 1 ? t->mem / 2 : 1;
 	size_t k = 0, got = 0;
-	while (k < n && got < t->mem / 2)
+	while (k < n && got < goal)
 		got += out[k++]->accounted;
 	return k;
 }

@@ -35,8 +35,9 @@
  * In both modes, while the memory budget (buffer/budget.h; `mem`: the sum of
  * the sealed blocks' and the tails' capacities, charged to it) binds even
  * after every tail of a quarter block or more was sealed early, the buffers
- * holding the most memory go first: half of this table's memory at once
- * (kl_parts_pick_for_memory) when it holds a fair share of the budget
+ * holding the most memory go first (with a shared budget, half of this
+ * table's memory at once: kl_parts_pick_for_memory) when it holds a fair
+ * share of the budget
  * (kl_parts_should_shed) — the only decision that depends on timing (other
  * shards, the writer's speed). After a flush, kl_parts_detach() hands the
  * blocks and the tail to the writer and empties the partition, so memory
@@ -152,10 +153,12 @@ struct kl_part *kl_parts_largest(struct kl_parts *t);
  * it): it should shed (kl_parts_pick_for_memory). */
 int kl_parts_should_shed(struct kl_parts *t);
 
-/* The budget binds: the buffers to flush, most memory first, until they
- * hold at least half of this table's memory (so a table sheds half of what
- * it holds at once, instead of one small file per append). Writes up to
- * `max` parts to out[] and returns their number. */
+/* The budget binds: the buffers to flush, most memory first. A table
+ * sharing its budget with others takes them until they hold at least half
+ * of its memory (it sheds half of what it holds at once, instead of one
+ * small file per append while idle tables hold the rest); a table alone on
+ * its budget takes only the one holding the most memory. Writes up to `max`
+ * parts to out[] and returns their number. */
 size_t kl_parts_pick_for_memory(struct kl_parts *t, struct kl_part **out, size_t max);
 
 /* Does the budget bind (more charged than its limit)? */

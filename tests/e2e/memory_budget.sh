@@ -1,6 +1,6 @@
 # One memory budget per process: a 32-shard stream (kinesis-mock) read with
 # --memory-limit 12MiB stays under the limit plus the documented fixed overhead
-# (docs/windows.md: 8 MiB + 3 MiB per shard with ~1 MB GetRecords responses:
+# (docs/windows.md: 8 MiB + 3.5 MiB per shard with ~1 MB GetRecords responses:
 # the shards' Kinesis responses, threads and encoders), measured as the peak
 # RSS (/usr/bin/time %M); the same run with a limit that never binds uses at
 # least 8 MiB more, so the difference is the budget's doing; the bounded lake
@@ -26,7 +26,7 @@ sleep 2
 	awk '{ pad = sprintf("%600s", ""); gsub(/ /, "x", pad); sub(/}$/, ",\"pad\":\"" pad "\"}"); print }' > "$T/mem.jsonl"
 node "$ROOT/tests/js/kinesis_put.mjs" mem "$T/mem.jsonl" --parallel > /dev/null 2>&1
 limit_mib=12
-bound_kb=$(( (limit_mib + 8) * 1024 + SHARDS * 3072 ))
+bound_kb=$(( (limit_mib + 8) * 1024 + SHARDS * 3584 ))
 run() { # LAKE LIMIT: peak RSS in kB on stdout
 	# SIGTERM once every record is read: every shard's buffers are held until
 	# then (--exit-idle would end early-read shards first)

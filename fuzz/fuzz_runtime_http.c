@@ -55,8 +55,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	resp.capture = cap;
 	resp.n_capture = 1;
 	for (int i = 0; i < 8; i++) {
-		struct kl_http_req req = {"GET", "http://127.0.0.1:1/2018-06-01/runtime/invocation/next",
-					  NULL, 0, NULL, 0};
+		struct kl_http_req req = {
+		    .method = "GET",
+		    .url = "http://127.0.0.1:1/2018-06-01/runtime/invocation/next",
+		};
 		kl_errbuf_clear(&eb);
 		if (t.request(t.ctx, &req, &resp, &eb) != KL_OK)
 			break;

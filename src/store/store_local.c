@@ -300,11 +300,15 @@ static int write2(struct kl_store_file *f, const char *a, size_t an, const char 
 			return kl_errbuf_set(&f->s->base.err, KL_EIO, "write %s: %s", f->tmp,
 					     strerror(errno));
 		size_t u = (size_t)w, ua = u < an ? u : an;
-		a += ua;
-		an -= ua;
-		u -= ua;
-		b += u;
-		bn -= u;
+		if (ua) { /* a or b may be NULL with nothing in it: no offset on NULL */
+			a += ua;
+			an -= ua;
+			u -= ua;
+		}
+		if (u) {
+			b += u;
+			bn -= u;
+		}
 	}
 	return KL_OK;
 }

@@ -118,7 +118,8 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	{.name = "threads", .env = "KINLAKE_THREADS", .type = KL_OPT_I64, .offset = F(threads),
 	 .def = "0", .metavar = "N",
 	 .help = "threads that parse, validate, route and encode (0: the CPUs this process may "
-		 "use; 1: one reader and one writer); the lake is the same for every N",
+		 "use for a file, 1 per shard for a stream; 1: one reader and one writer); the "
+		 "lake is the same for every N",
 	 .min = 0, .max = 256},
 	{.name = "input-id", .type = KL_OPT_STR, .offset = F(input_id), .metavar = "NAME",
 	 .help = "name the input instead of hashing its content (needed to resume stdin)"},
@@ -211,7 +212,9 @@ static unsigned cpus_available(void)
 
 void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o)
 {
-	o->threads = c->threads > 0 ? (unsigned)c->threads : cpus_available();
+	/* a stream's shards already run in parallel, each its own pipeline:
+	 * by default one reader per shard, not CPUs x shards threads */
+	o->threads = c->threads > 0 ? (unsigned)c->threads : c->stream ? 1 : cpus_available();
 	o->format = (enum kl_format)c->format;
 	o->compression = (enum kl_compression)c->compression; /* dead letters: zstd for snappy */
 	o->level = (int)c->level;

@@ -47,7 +47,7 @@ int kl_parse_size(const char *s, size_t *out)
 			if (rc == -2)
 				return -2;
 			double b = v * units[i].mul;
-			if (b > (double)(SIZE_MAX / 2))
+			if (b >= (double)(SIZE_MAX / 2)) /* that double is 2^63: one more than the max */
 				return -2;
 			if (b != floor(b))
 				return -1;
@@ -75,7 +75,7 @@ int kl_parse_ms(const char *s, int64_t *out)
 		mul = 3600000;
 	else
 		return -1;
-	if (rc == -2 || v * mul > (double)(INT64_MAX / 2))
+	if (rc == -2 || v * mul >= (double)(INT64_MAX / 2)) /* 2^62 as a double */
 		return -2;
 	*out = (int64_t)(v * mul);
 	return 0;

@@ -124,6 +124,29 @@ static int dir_add(struct local_store *s, const char *p, size_t n, uint64_t h, l
 	return KL_OK;
 }
 
+/* mkdir each level of path[0..n) that ends at or after `from` (at a '/'
+ * or at n), top-down; EEXIST is fine. With a store, each level joins its
+ * set of known directories and *idx is the last one's entry. 0, -1 with
+ * errno set when the system refuses, or KL_ENOMEM. */
+static int mkdir_levels(struct local_store *s, char *path, size_t from, size_t n, long *idx)
+{
+	for (size_t i = from; i <= n; i++) {
+		if (i < n && path[i] != '/')
+			continue;
+		char save = path[i];
+		path[i] = '\0';
+		int rc = mkdir(path, 0755), e = errno;
+		path[i] = save;
+		if (rc && e != EEXIST) {
+			errno = e;
+			return -1;
+		}
+		if (s && (rc = dir_add(s, path, i, XXH3_64bits(path, i), idx)))
+			return rc;
+	}
+	return 0;
+}
+
 /* Make directory path[0..n) and any missing parent, unless known; *idx is
  * its entry. Levels below the deepest known ancestor are made top-down, so
  * a fresh lake sees one mkdir per directory and none fails (with no known
@@ -158,41 +181,15 @@ static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
 			return -1;
 		}
 	}
-	for (size_t i = known + 1; i <= n; i++) {
-		if (i < n && path[i] != '/')
-			continue;
-		char save = path[i];
-		path[i] = '\0';
-		int rc = mkdir(path, 0755), e = errno;
-		path[i] = save;
-		if (rc && e != EEXIST) {
-			errno = e;
-			return -1;
-		}
-		if ((rc = dir_add(s, path, i, XXH3_64bits(path, i), idx)))
-			return rc;
-	}
-	return KL_OK;
+	return mkdir_levels(s, path, known + 1, n, idx);
 }
 
 /* Slow path, for a directory set gone stale (another process removed a
  * directory this store made): mkdir every level of path[0..n) top-down,
- * as `mkdir -p`. 0, or -1 with errno set. */
+ * as `mkdir -p`, recording none. 0, or -1 with errno set. */
 static int mkdir_all(char *path, size_t n)
 {
-	for (size_t i = 1; i <= n; i++) {
-		if (i < n && path[i] != '/')
-			continue;
-		char save = path[i];
-		path[i] = '\0';
-		int rc = mkdir(path, 0755), e = errno;
-		path[i] = save;
-		if (rc && e != EEXIST) {
-			errno = e;
-			return -1;
-		}
-	}
-	return 0;
+	return mkdir_levels(NULL, path, 1, n, NULL);
 }
 
 /* Mark directory `idx` for the next sync() (caller holds s->mu). */

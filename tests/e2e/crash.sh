@@ -5,19 +5,21 @@
 N=${KL_ASAN:+40000}; N=${N:-100000}
 "$KL" gen --events "$N" --bad-fraction 0.01 --dup-fraction 0.01 --seed 3 > "$T/in.jsonl"
 # small files and a small memory budget: many flushes to be killed in between
-args=(--input "$T/in.jsonl" --lake "$T/lake" --max-file-bytes 256KiB --memory-limit 4MiB --quiet)
+# stdin with a name (--input-id): the killed runs read a slow pipe, so each
+# lasts about 4 s on any machine and every kill lands inside it
+args=(--input - --input-id crash --lake "$T/lake" --max-file-bytes 256KiB --memory-limit 4MiB --quiet)
 seed=${KL_CRASH_SEED:-$RANDOM}; RANDOM=$seed; echo "crash seed $seed"
 kills=0
 for i in 1 2 3 4 5 6; do
-	"$KL" ingest "${args[@]}" & pid=$!
-	sleep "$(( RANDOM % 2 )).$(( RANDOM % 9 + 1 ))"
+	slow_feed $((N / 4)) "$T/in.jsonl" | "$KL" ingest "${args[@]}" & pid=$!
+	sleep "$(( RANDOM % 3 )).$(( RANDOM % 9 + 1 ))"
 	if kill -9 "$pid" 2>/dev/null; then kills=$((kills + 1)); fi
 	wait "$pid" 2>/dev/null || true
 done
 echo "killed $kills runs"
-[ "$kills" -ge 2 ] || fail "runs finished before they could be killed; make the input larger"
-"$KL" ingest "${args[@]}"
+[ "$kills" -ge 5 ] || fail "only $kills of 6 runs were killed before they ended"
+"$KL" ingest "${args[@]}" < "$T/in.jsonl"
 check_lake "$T/in.jsonl" "$T/lake" --format parquet
 # and the final lake equals a lake ingested without crashes
-"$KL" ingest --input "$T/in.jsonl" --lake "$T/clean" --max-file-bytes 256KiB --memory-limit 4MiB --quiet
+"$KL" ingest --input - --input-id crash --lake "$T/clean" --max-file-bytes 256KiB --memory-limit 4MiB --quiet < "$T/in.jsonl"
 check_lake "$T/in.jsonl" "$T/clean" --format parquet > /dev/null

@@ -12,22 +12,9 @@
 # duration: 30 (seconds, for the test runner's ordering)
 . "$(dirname "$0")/_lib.sh"
 cd "$ROOT"
-command -v moto_server >/dev/null || fail "moto_server not installed"
-command -v aws >/dev/null || fail "aws CLI not installed"
 N=${KL_ASAN:+1000}; N=${N:-2000}
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MOTO=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
-mkdir -p "$T/home"
-export HOME=$T/home AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL || true
+start_moto
+export AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO
 S3=(aws --endpoint-url "http://127.0.0.1:$MOTO" s3)
 S3API=(aws --endpoint-url "http://127.0.0.1:$MOTO" s3api)
@@ -82,15 +69,18 @@ cmp -s "$T/list2" "$T/list3" || fail "the re-run changed the lake: $(diff "$T/li
 # 4. killed (-9) while writing, then run again: the same lake as one
 # uninterrupted run, every event once
 "$KL" gen --events "$N" --bad-fraction 0.05 --seed 92 > "$T/in4.jsonl"
-"$KL" ingest --input "$T/in4.jsonl" --lake "$T/local4" --max-file-bytes 4KiB --format jsonl --quiet
-"$KL" ingest --input "$T/in4.jsonl" --lake s3://bkt/lake4 --max-file-bytes 4KiB --format jsonl \
+# named input (--input-id), so the killed run can read a slow pipe: it lasts
+# N / 400 seconds on any machine and the kill lands mid-run
+ID=(--input-id backfill-4 --max-file-bytes 4KiB --format jsonl)
+"$KL" ingest --input "$T/in4.jsonl" --lake "$T/local4" "${ID[@]}" --quiet
+slow_feed 400 "$T/in4.jsonl" | "$KL" ingest --input - --lake s3://bkt/lake4 "${ID[@]}" \
 	--no-progress 2>"$T/sum4a" &
 p=$!
 for _ in $(seq 400); do listing lake4 | grep -q '_kinlake/state/' && break; sleep 0.02; done
 kill -KILL "$p" 2>/dev/null || true
-wait "$p" 2>/dev/null && fail "the run ended before it was killed: make it longer"
+wait "$p" 2>/dev/null && fail "the run ended before it was killed: $(cat "$T/sum4a")"
 listing lake4 | grep -q '_kinlake/state/' || fail "killed run: no state log yet"
-"$KL" ingest --input "$T/in4.jsonl" --lake s3://bkt/lake4 --max-file-bytes 4KiB --format jsonl \
+"$KL" ingest --input "$T/in4.jsonl" --lake s3://bkt/lake4 "${ID[@]}" \
 	--no-progress 2>"$T/sum4b" || fail "resume: $(cat "$T/sum4b")"
 cat "$T/sum4b"
 grep -q "replayed=[1-9]" "$T/sum4b" || fail "the re-run did not resume from the state log: $(cat "$T/sum4b")"

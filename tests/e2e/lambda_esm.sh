@@ -60,7 +60,6 @@ check_lake "$T/in2.jsonl" "$T/lake2" --format parquet
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 MOTO=$(free_port)
 moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
 pids+=($!)

@@ -210,24 +210,37 @@ static int compact(struct kl_state *st)
 		rc = frame(&b, "D %" PRIu64, st->done_size);
 	if (!rc && st->checkpoint[0])
 		rc = frame(&b, "C %s", st->checkpoint);
+	if (!rc && st->owner[0]) /* fenced: this claim's bytes are its own (state.h) */
+		rc = frame(&b, "O %s", st->owner);
 	if (rc) {
 		kl_buf_cleanup(&b);
 		return kl_errbuf_set(&st->err, rc, "state: cannot format log");
 	}
 	if (st->store) {
 		struct kl_store_file *f;
+		char tag[KL_STORE_TAG_MAX] = "";
 		rc = st->store->ops->open(st->store, st->key, &f);
 		if (!rc) {
 			rc = st->store->ops->write(f, b.data, b.len);
 			if (rc)
 				st->store->ops->abort(f);
+			else if (st->fenced)
+				rc = st->store->ops->commit_if(f, st->tag, tag);
 			else
 				rc = st->store->ops->commit(f);
 		}
 		kl_buf_cleanup(&b);
+		if (rc == KL_ECONFLICT)
+			return kl_errbuf_set(&st->err, rc,
+					     "state: %s was written by another worker since this "
+					     "one read it (the shard is no longer ours): not "
+					     "written (%s)",
+					     st->key, st->store->err.msg);
 		if (rc)
 			return kl_errbuf_set(&st->err, rc, "state: cannot write %s: %s", st->key,
 					     st->store->err.msg);
+		if (st->fenced)
+			memcpy(st->tag, tag, sizeof tag);
 		st->lines = 0;
 		st->pruned = 0;
 		return KL_OK;
@@ -399,19 +412,22 @@ int kl_state_note_checkpoint(struct kl_state *st, const char *cp)
 	return frame(&st->pending, "C %s", st->checkpoint);
 }
 
-static int open_store(struct kl_state *st, struct kl_store *store, const char *input_id)
+/* key: malloc'ed, taken over. */
+static int open_store_key(struct kl_state *st, struct kl_store *store, char *key)
 {
 	memset(st, 0, sizeof *st);
 	st->fd = -1;
 	kl_buf_init(&st->pending, 0);
 	st->store = store;
-	size_t n = strlen(input_id) + 64;
-	if (!(st->key = malloc(n)))
+	if (!(st->key = key))
 		return kl_errbuf_set(&st->err, KL_ENOMEM, "out of memory");
-	snprintf(st->key, n, "_kinlake/state/%s.log", input_id);
 	struct kl_buf old;
 	kl_buf_init(&old, 0);
-	int rc = store->ops->read(store, st->key, &old);
+	/* with the version read (state.h, fenced), where the store tells it */
+	int rc = store->ops->read_tag ? store->ops->read_tag(store, st->key, &old, st->tag)
+				      : store->ops->read(store, st->key, &old);
+	if (rc)
+		st->tag[0] = '\0'; /* absent: a claim expects no object */
 	if (rc == KL_OK)
 		kl_state_parse(st, old.data, old.len);
 	kl_buf_cleanup(&old);
@@ -419,6 +435,39 @@ static int open_store(struct kl_state *st, struct kl_store *store, const char *i
 		return kl_errbuf_set(&st->err, rc, "state: cannot read %s: %s", st->key,
 				     store->err.msg);
 	return KL_OK;
+}
+
+static int open_store(struct kl_state *st, struct kl_store *store, const char *input_id)
+{
+	size_t n = strlen(input_id) + 64;
+	char *key = malloc(n);
+	if (key)
+		snprintf(key, n, "_kinlake/state/%s.log", input_id);
+	return open_store_key(st, store, key);
+}
+
+int kl_state_claim(struct kl_state *st, const char *owner)
+{
+	if (!st->store || !st->store->ops->read_tag || !st->store->ops->commit_if)
+		return KL_OK; /* nothing to compare with: written as before (state.h) */
+	st->fenced = 1;
+	snprintf(st->owner, sizeof st->owner, "%s", owner);
+	kl_buf_reset(&st->pending);
+	return compact(st);
+}
+
+int kl_state_reload(struct kl_state *st)
+{
+	struct kl_store *store = st->store;
+	char *key = st->key;
+	if (!store)
+		return kl_errbuf_set(&st->err, KL_EINVAL, "state: reload of a local log");
+	st->key = NULL; /* kept for the new read */
+	kl_state_close(st);
+	int rc = open_store_key(st, store, key);
+	if (rc)
+		kl_state_close(st);
+	return rc;
 }
 
 int kl_state_note_done(struct kl_state *st, uint64_t size)

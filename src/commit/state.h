@@ -89,6 +89,11 @@ struct kl_state {
 	char checkpoint[160];  /* last C line, "" if none */
 	struct kl_store *store; /* NULL: local files; else the log is one object */
 	char *key;              /* object key of the log in `store` */
+	/* fenced (kl_state_claim): every write is a commit_if on `tag`, the
+	 * version this state read or last wrote ("" = none existed) */
+	int fenced;
+	char tag[KL_STORE_TAG_MAX];
+	char owner[200]; /* the claim's O line, "" = none */
 	struct kl_errbuf err;
 };
 
@@ -100,6 +105,20 @@ void kl_state_close(struct kl_state *st);
  * store (S3): every sync rewrites the compacted log with a single PUT, which
  * is atomic and durable when it returns. `store` is borrowed. */
 int kl_state_open_store(struct kl_state *st, struct kl_store *store, const char *input_id);
+
+/* Take the log over for a new owner of a stream shard (lease/fence.h):
+ * from now on every write replaces the object only if it is still the
+ * version this state read (or last wrote), and this one writes it now,
+ * with an O line naming `owner` ("<worker> <lease counter> <nonce>", so
+ * that the bytes, and on S3 the ETag, differ from any other writer's).
+ * KL_ECONFLICT: the log changed since it was read (reload and try again,
+ * while the lease is still held). A store without conditional writes:
+ * KL_OK and nothing changes (unfenced, as before). */
+int kl_state_claim(struct kl_state *st, const char *owner);
+
+/* Read the log of a store-kept state again (after a refused claim);
+ * st as kl_state_open_store leaves it. */
+int kl_state_reload(struct kl_state *st);
 
 /* Load the bytes of a log into st (as the open functions do; st as they
  * leave it before reading). Each line is "<CRC-32 of body, 8 lower-case hex>

@@ -1,6 +1,8 @@
 /* fence.c — see fence.h. */
 #include "lease/fence.h"
+#include "core/clock.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,23 +14,53 @@ static struct kl_lease_fence *of(struct kl_checkpoint *c)
 
 static int inner_err(struct kl_lease_fence *f, int rc)
 {
-	kl_errbuf_set(&f->base.err, rc, "%s", f->inner->err.msg);
+	kl_errbuf_set(&f->base.err, rc, "%s", f->inner->base.err.msg);
 	return rc;
+}
+
+static int refuse(struct kl_lease_fence *f, const char *why)
+{
+	atomic_store(&f->lost, 1);
+	if (f->refused)
+		atomic_fetch_add(f->refused, 1);
+	return kl_errbuf_set(&f->base.err, KL_ECONFLICT,
+			     "shard %s: lease lost (%s): nothing committed", f->shard, why);
+}
+
+/* Take the state log over (fence.h): it was read when the checkpoint was
+ * opened; while the lease is held (checked after that read), write it
+ * conditionally on the version read. Refused: someone wrote it since (the
+ * previous owner's last commit landing late): read it again and retry. */
+static int claim(struct kl_lease_fence *f)
+{
+	struct kl_state *st = &f->inner->state;
+	for (int attempt = 0; attempt < 4; attempt++) {
+		int64_t counter;
+		if (!kl_lease_keeper_held_counter(f->keeper, f->shard, &counter))
+			return refuse(f, "not held when the state log was claimed");
+		char owner[sizeof st->owner];
+		snprintf(owner, sizeof owner, "%.150s %" PRId64 " %" PRIx64, f->keeper->worker_id,
+			 counter, (uint64_t)kl_mono_ns() ^ ((uint64_t)attempt << 60));
+		int rc = kl_state_claim(st, owner);
+		if (!rc)
+			return KL_OK;
+		if (rc != KL_ECONFLICT)
+			return kl_errbuf_set(&f->base.err, rc, "%s", st->err.msg);
+		if ((rc = kl_state_reload(st)))
+			return kl_errbuf_set(&f->base.err, rc, "%s", st->err.msg);
+	}
+	return refuse(f, "its state log kept changing while it was claimed");
 }
 
 static int fence_load(struct kl_checkpoint *c, struct kl_source *src, uint64_t *resume,
 		      kl_checkpoint_part_fn fn, void *ctx)
 {
 	struct kl_lease_fence *f = of(c);
-	int rc = f->inner->ops->load(f->inner, src, resume, fn, ctx);
+	int rc = claim(f);
+	if (rc)
+		return rc;
+	rc = f->inner->base.ops->load(&f->inner->base, src, resume, fn, ctx);
 	return rc ? inner_err(f, rc) : KL_OK;
-}
-
-static int refuse(struct kl_lease_fence *f, const char *why)
-{
-	atomic_store(&f->lost, 1);
-	return kl_errbuf_set(&f->base.err, KL_ECONFLICT,
-			     "shard %s: lease lost (%s): nothing committed", f->shard, why);
 }
 
 static int fence_commit(struct kl_checkpoint *c, const struct kl_checkpoint_job *j)
@@ -46,7 +78,9 @@ static int fence_commit(struct kl_checkpoint *c, const struct kl_checkpoint_job 
 		if (rc && !kl_lease_keeper_holds(f->keeper, f->shard))
 			return refuse(f, eb.msg);
 	}
-	int rc = f->inner->ops->commit(f->inner, j);
+	int rc = f->inner->base.ops->commit(&f->inner->base, j);
+	if (rc == KL_ECONFLICT) /* the state log moved on: someone else's now */
+		return refuse(f, f->inner->base.err.msg);
 	return rc ? inner_err(f, rc) : KL_OK;
 }
 
@@ -54,8 +88,8 @@ static void fence_file(struct kl_checkpoint *c, uint64_t first_pos, uint64_t las
 		       uint64_t count, int durable)
 {
 	struct kl_lease_fence *f = of(c);
-	if (f->inner->ops->file)
-		f->inner->ops->file(f->inner, first_pos, last_pos, count, durable);
+	if (f->inner->base.ops->file)
+		f->inner->base.ops->file(&f->inner->base, first_pos, last_pos, count, durable);
 }
 
 static int fence_finish(struct kl_checkpoint *c)
@@ -63,25 +97,29 @@ static int fence_finish(struct kl_checkpoint *c)
 	struct kl_lease_fence *f = of(c);
 	if (atomic_load(&f->lost))
 		return refuse(f, "no longer held");
-	int rc = f->inner->ops->finish(f->inner);
+	int rc = f->inner->base.ops->finish(&f->inner->base);
+	if (rc == KL_ECONFLICT)
+		return refuse(f, f->inner->base.err.msg);
 	return rc ? inner_err(f, rc) : KL_OK;
 }
 
 static const struct kl_checkpoint_ops fence_ops = {
-    .load = fence_load,	    /* the inner checkpoint's resume point */
-    .commit = fence_commit, /* lease check + fenced mirror, then the inner commit */
+    .load = fence_load,	    /* claim the state log, then the inner checkpoint's load */
+    .commit = fence_commit, /* lease check + fenced mirror, then the inner (conditional) commit */
     .file = fence_file,	    /* passed through */
     .finish = fence_finish, /* the inner finish, unless the lease was lost */
 };
 
-void kl_lease_fence_init(struct kl_lease_fence *f, struct kl_checkpoint *inner,
-			 struct kl_lease_keeper *keeper, const char *shard)
+void kl_lease_fence_init(struct kl_lease_fence *f, struct kl_state_checkpoint *inner,
+			 struct kl_lease_keeper *keeper, const char *shard,
+			 _Atomic uint64_t *refused)
 {
 	memset(f, 0, sizeof *f);
 	f->base.ops = &fence_ops;
-	f->base.name_before_dedup = inner->name_before_dedup;
+	f->base.name_before_dedup = inner->base.name_before_dedup;
 	f->inner = inner;
 	f->keeper = keeper;
+	f->refused = refused;
 	snprintf(f->shard, sizeof f->shard, "%s", shard);
 }
 
@@ -92,16 +130,20 @@ struct fenced_store {
 	struct kl_store *inner;
 	struct kl_lease_keeper *keeper;
 	char shard[KL_LEASE_KEY_MAX];
+	_Atomic uint64_t *refused;
 };
 
-/* This module's file: the inner store's file and the store it came from. */
+/* This module's file: the inner store's file, its key, and the store. */
 struct kl_store_file {
 	struct fenced_store *s;
 	struct kl_store_file *inner;
+	char *key;
 };
 
 static int store_refuse(struct fenced_store *s, const char *what)
 {
+	if (s->refused)
+		atomic_fetch_add(s->refused, 1);
 	return kl_errbuf_set(&s->base.err, KL_ECONFLICT,
 			     "shard %s: lease lost: %s refused (the shard is another worker's)",
 			     s->shard, what);
@@ -119,10 +161,13 @@ static int fs_open(struct kl_store *st, const char *key, struct kl_store_file **
 	if (!kl_lease_keeper_holds(s->keeper, s->shard))
 		return store_refuse(s, "a new file");
 	struct kl_store_file *f = malloc(sizeof *f);
-	if (!f)
+	if (!f || !(f->key = strdup(key))) {
+		free(f);
 		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+	}
 	int rc = s->inner->ops->open(s->inner, key, &f->inner);
 	if (rc) {
+		free(f->key);
 		free(f);
 		return store_inner_err(s, rc);
 	}
@@ -137,6 +182,29 @@ static int fs_write(struct kl_store_file *f, const void *p, size_t n)
 	return rc ? store_inner_err(f->s, rc) : KL_OK;
 }
 
+/* A data file of a store with conditional writes (fence.h): the version
+ * under its name is read first, the lease checked after that read, and
+ * the file replaces only that version. */
+static int commit_cond(struct fenced_store *s, struct kl_store_file *f)
+{
+	char tag[KL_STORE_TAG_MAX] = "";
+	int rc = s->inner->ops->read_tag(s->inner, f->key, NULL, tag);
+	if (rc && rc != KL_ENOTFOUND) {
+		s->inner->ops->abort(f->inner);
+		return store_inner_err(s, rc);
+	}
+	if (rc == KL_ENOTFOUND)
+		tag[0] = '\0';
+	if (!kl_lease_keeper_holds(s->keeper, s->shard)) {
+		s->inner->ops->abort(f->inner);
+		return store_refuse(s, "a file's commit");
+	}
+	rc = s->inner->ops->commit_if(f->inner, tag, NULL);
+	if (rc == KL_ECONFLICT)
+		return store_refuse(s, "a file that another writer replaced since it was read");
+	return rc ? store_inner_err(s, rc) : KL_OK;
+}
+
 static int fs_commit(struct kl_store_file *f)
 {
 	struct fenced_store *s = f->s;
@@ -144,11 +212,14 @@ static int fs_commit(struct kl_store_file *f)
 	if (!kl_lease_keeper_holds(s->keeper, s->shard)) {
 		s->inner->ops->abort(f->inner);
 		rc = store_refuse(s, "a file's commit");
+	} else if (s->inner->ops->commit_if && s->inner->ops->read_tag) {
+		rc = commit_cond(s, f);
 	} else if ((rc = s->inner->ops->commit(f->inner))) {
 		store_inner_err(s, rc);
 	}
 	s->base.files_committed = s->inner->files_committed;
 	s->base.bytes_committed = s->inner->bytes_committed;
+	free(f->key);
 	free(f);
 	return rc;
 }
@@ -156,6 +227,7 @@ static int fs_commit(struct kl_store_file *f)
 static void fs_abort(struct kl_store_file *f)
 {
 	f->s->inner->ops->abort(f->inner);
+	free(f->key);
 	free(f);
 }
 
@@ -190,17 +262,19 @@ static void fs_free(struct kl_store *st)
 static const struct kl_store_ops fenced_store_ops = {
     .open = fs_open,	 /* refused unless the lease is held */
     .write = fs_write,	 /* passed through */
-    .commit = fs_commit, /* refused (and aborted) unless the lease is held */
+    .commit = fs_commit, /* refused (and aborted) unless the lease is held; conditional */
     .abort = fs_abort,	 /* passed through */
     .sync = fs_sync,	 /* passed through */
     .read = fs_read,	 /* passed through */
     .list = fs_list,	 /* passed through */
+    .read_tag = NULL,	 /* not offered: commit() is the conditional write */
+    .commit_if = NULL,
     .free = fs_free,	 /* this wrapper only */
 };
 
 int kl_lease_fenced_store_new(struct kl_store **out, struct kl_store *inner,
 			      struct kl_lease_keeper *keeper, const char *shard,
-			      struct kl_errbuf *eb)
+			      _Atomic uint64_t *refused, struct kl_errbuf *eb)
 {
 	struct fenced_store *s = calloc(1, sizeof *s);
 	if (!s)
@@ -208,6 +282,7 @@ int kl_lease_fenced_store_new(struct kl_store **out, struct kl_store *inner,
 	s->base.ops = &fenced_store_ops;
 	s->inner = inner;
 	s->keeper = keeper;
+	s->refused = refused;
 	snprintf(s->shard, sizeof s->shard, "%s", shard);
 	*out = &s->base;
 	return KL_OK;

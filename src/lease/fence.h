@@ -1,33 +1,85 @@
 /*
  * fence.h — a checkpoint (commit/checkpoint.h) that commits only while this
- * worker holds the shard's lease.
+ * worker holds the shard's lease, and a store whose data-file commits are
+ * fenced the same way.
  *
- * Wraps the shard's own checkpoint (the state log in the lake). Before each
- * commit it (1) checks that the keeper still holds the lease, and (2)
- * mirrors the source's resume point into the lease row with the fenced
- * conditional write (leaseOwner = me AND leaseCounter = held). A refused
- * write, or a lease no longer held, fails the commit with KL_ECONFLICT: the
- * state log is not touched, the pipeline run ends with that error, and the
- * stream treats the shard as handed over, not as failed. A DynamoDB error
- * that is not a refusal (throttling, network) does not block the commit
- * while the lease is still held by the local clock: no other worker can
- * take it before its timeout has passed since our last renew.
+ * The checkpoint wraps the shard's state log (commit/state.h). load()
+ * first claims the log (kl_state_claim): the log as read when it was
+ * opened is written back at once, with an O line naming this worker,
+ * conditionally on the version read (S3: If-Match: <its ETag>, or
+ * If-None-Match: * when there was none; a local lake: store_local's
+ * compare-and-rename). Refused: someone wrote it after that read (the
+ * previous owner's last commit landing late), so it is read again and
+ * claimed again, while the lease is held. Every later state write is
+ * conditional on the version this worker wrote last. Before each commit
+ * the fence also (1) checks that the keeper still holds the lease, and
+ * (2) mirrors the source's resume point into the lease row with the
+ * fenced DynamoDB write (leaseOwner = me AND leaseCounter = held). A lease
+ * no longer held, a refused DynamoDB write or a refused state write fails
+ * the commit with KL_ECONFLICT: the pipeline run ends with that error and
+ * the stream treats the shard as handed over, not as failed. A DynamoDB
+ * error that is not a refusal (throttling, network) does not block the
+ * commit while the lease is still held by the local clock.
  *
- * The fenced store (kl_lease_fenced_store_new) does the same for data
- * files: it opens and commits (makes visible) a file only while the lease
- * is held by the local clock, so a worker that lost its lease, or that wakes
- * up after a pause longer than the timeout, does not overwrite the new
- * owner's files with its own (same names: they are named after their first
- * record) from that moment on.
+ * The fenced store (kl_lease_fenced_store_new) commits a data file only
+ * while the lease is held, and, on a store with conditional writes
+ * (store.h: read_tag, commit_if), reads the version under the file's name
+ * first, checks the lease after that read, and replaces only that version.
  *
- * What this does NOT give (issue 13, after issue 12): a file whose commit
- * started before the lease was lost can still land after the new owner
- * wrote the same name, and a state commit that passed the fence an instant
- * before the takeover can still land after the new owner loaded the state.
- * Exactly once across takeovers needs the state log and the files written
- * conditionally (S3 conditional writes).
+ * Why a takeover keeps exactly once (an S3 lake, or a local one):
+ *  - the local clock: a lease this worker holds by its own clock at time t
+ *    was not taken before t, since a taker waits for the counter to stay
+ *    unchanged for the timeout, counted after our last successful renew
+ *    was sent (lease.h; only durations are compared, no clocks between
+ *    hosts). So a check passing after a read proves the read saw nothing a
+ *    newer owner wrote, and a conditional write then lands only over what
+ *    was read.
+ *  - the state log, old owner A, new owner B: B's claim lands only over the
+ *    version B read; every write of A's lands only over A's own last one.
+ *    Two writers' versions never look alike: each carries its writer's O
+ *    line (worker, lease counter, a nonce), so bytes differ, and with them
+ *    S3's ETag (an MD5 of the bytes) and the local tag (a new inode each
+ *    time). So once B's claim has landed nothing of A's lands on the log;
+ *    a write of A's landing between B's read and B's claim makes the claim
+ *    fail, and B reads again. The log is one chain of versions, each
+ *    written by whoever read the one before — the single writer the crash
+ *    argument of state.h assumes — and B continues from the last link.
+ *  - data files: A's late files are those of the job A was committing:
+ *    each named after its partition's first record above A's last
+ *    committed P line, which is the name B's replay gives its first file
+ *    of that partition (state.h). Their records may differ (files are cut
+ *    by size and age), so the last one to land must be B's, which B's log
+ *    describes. A's write replaces only the version A read before its
+ *    lease check; B writes the name only after the takeover, so after that
+ *    check: if B's file lands first, A's write is refused; if A's lands
+ *    first, B's later write (read, check, replace) replaces it, or is
+ *    itself refused when A's landed between B's read and write — B then
+ *    stops and takes the shard up again from its log (a replay). A late
+ *    file of A's whose name B has not written yet is what a crash leaves:
+ *    one uncovered file per partition, which B's replay replaces.
  *
- * Ownership: caller-owned; inner and keeper are borrowed for the run.
+ * What still does not hold:
+ *  - S3 ETags of single PUTs are MD5s of the bytes: if A read the version
+ *    a crashed earlier run left under an uncovered name, paused between
+ *    that read and its write, and B's replay then wrote byte-identical
+ *    bytes there, A's (differently cut) file still lands over B's. The
+ *    state log has no such case (its O line); local tags have none either.
+ *  - files of the multipart size: real S3 checks If-Match and If-None-Match
+ *    on CompleteMultipartUpload; moto 5.2.1 checks only If-None-Match, so
+ *    against moto a late multipart file replacing an existing one lands.
+ *  - a conditional write retried after its first attempt landed (the
+ *    answer lost) is refused by that first attempt: the shard stops and is
+ *    taken up again from its log (safe, a replay, counted as refused).
+ *  - a store without read_tag/commit_if is fenced by the local clock only,
+ *    as before this fence had conditions.
+ *  - a local lake: the compare-and-rename is atomic under flock() of the
+ *    directory — between processes of one host, and between hosts only on
+ *    a shared file system whose flock works across clients (store_local.c).
+ * Costs in lease mode: a HEAD (local: a stat) per data file, and one more
+ * write of the state log each time a shard run starts.
+ *
+ * Ownership: caller-owned; inner and keeper are borrowed for the run;
+ * `refused` (may be NULL) counts refused commits (a metric).
  */
 #ifndef KL_LEASE_FENCE_H
 #define KL_LEASE_FENCE_H
@@ -40,20 +92,23 @@
 
 struct kl_lease_fence {
 	struct kl_checkpoint base;
-	struct kl_checkpoint *inner;
+	struct kl_state_checkpoint *inner; /* a store-kept state log */
 	struct kl_lease_keeper *keeper;
 	char shard[KL_LEASE_KEY_MAX];
 	_Atomic int lost; /* a commit was refused: the lease is gone */
+	_Atomic uint64_t *refused;
 };
 
 /* A store that passes everything to `inner` (borrowed, freed by the
  * caller after this one) but opens and commits files only while the keeper
- * holds `shard`; otherwise KL_ECONFLICT (and the file is aborted). */
+ * holds `shard`, each commit conditional on the version read before the
+ * lease check (above); otherwise KL_ECONFLICT (and the file is aborted). */
 int kl_lease_fenced_store_new(struct kl_store **out, struct kl_store *inner,
 			      struct kl_lease_keeper *keeper, const char *shard,
-			      struct kl_errbuf *eb);
+			      _Atomic uint64_t *refused, struct kl_errbuf *eb);
 
-void kl_lease_fence_init(struct kl_lease_fence *f, struct kl_checkpoint *inner,
-			 struct kl_lease_keeper *keeper, const char *shard);
+void kl_lease_fence_init(struct kl_lease_fence *f, struct kl_state_checkpoint *inner,
+			 struct kl_lease_keeper *keeper, const char *shard,
+			 _Atomic uint64_t *refused);
 
 #endif

@@ -171,6 +171,17 @@ int kl_lease_keeper_holds(struct kl_lease_keeper *k, const char *shard)
 	return h;
 }
 
+int kl_lease_keeper_held_counter(struct kl_lease_keeper *k, const char *shard, int64_t *counter)
+{
+	pthread_mutex_lock(&k->mu);
+	const struct kl_lease *l = kl_lease_get(&k->m, shard);
+	int h = l && kl_lease_holds(&k->m, shard);
+	if (h)
+		*counter = l->counter;
+	pthread_mutex_unlock(&k->mu);
+	return h;
+}
+
 int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard, const char *checkpoint,
 			       struct kl_errbuf *eb)
 {

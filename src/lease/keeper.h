@@ -83,6 +83,8 @@ int kl_lease_keeper_thread_start(struct kl_lease_keeper *k);
 void kl_lease_keeper_thread_stop(struct kl_lease_keeper *k);
 
 int kl_lease_keeper_holds(struct kl_lease_keeper *k, const char *shard);
+/* As _holds, and the lease's counter as this worker last wrote it. */
+int kl_lease_keeper_held_counter(struct kl_lease_keeper *k, const char *shard, int64_t *counter);
 
 /* kl_lease_checkpoint / kl_lease_release / kl_lease_release_all under the
  * mutex. */

@@ -197,10 +197,14 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 			{"leases_stolen_total", "counter", "Leases taken from an overloaded worker."},
 			{"leases_lost_total", "counter",
 			 "Leases lost: taken by another worker, or not renewed in time."},
+			{"lease_commits_refused_total", "counter",
+			 "Commits of a shard whose lease was lost, refused by the fence (lease "
+			 "check, DynamoDB condition, or S3 precondition)."},
 		};
-		uint64_t v[4] = {LOAD(m->leases_held), LOAD(m->leases_taken),
-				 LOAD(m->leases_stolen), LOAD(m->leases_lost)};
-		for (size_t i = 0; i < 4 && !rc; i++) {
+		uint64_t v[5] = {LOAD(m->leases_held), LOAD(m->leases_taken),
+				 LOAD(m->leases_stolen), LOAD(m->leases_lost),
+				 LOAD(m->lease_commits_refused)};
+		for (size_t i = 0; i < 5 && !rc; i++) {
 			rc = head(b, ls[i].name, ls[i].type, ls[i].help);
 			rc = rc ? rc : kl_buf_printf(b, "kinlake_%s{worker=\"", ls[i].name);
 			rc = rc ? rc : put_label(b, m->worker);

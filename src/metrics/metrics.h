@@ -30,7 +30,7 @@
  * shard_watermark_lag_seconds{shard}; with CloudWatch publishing on,
  * cloudwatch_errors_total; with shard leases (--lease-table),
  * leases_held, leases_taken_total, leases_stolen_total, leases_lost_total,
- * each labelled with the worker id.
+ * lease_commits_refused_total, each labelled with the worker id.
  */
 #ifndef KL_METRICS_METRICS_H
 #define KL_METRICS_METRICS_H
@@ -86,6 +86,10 @@ struct kl_metrics {
 	 * keeper by the stream's coordinator; rendered when worker[0] is set */
 	char worker[160]; /* the worker id, a label; written before the run */
 	_Atomic uint64_t leases_held, leases_taken, leases_stolen, leases_lost;
+	/* commits of a shard refused by its fence (lease/fence.h): the lease
+	 * check, the DynamoDB condition or an S3 precondition; counted by the
+	 * fences themselves */
+	_Atomic uint64_t lease_commits_refused;
 	struct kl_metrics_shard *shards; /* KL_METRICS_MAX_SHARDS slots */
 	_Atomic size_t nshards;
 	pthread_mutex_t shard_mu; /* serialises kl_metrics_shard() */

@@ -102,8 +102,11 @@ static void *shard_main(void *arg)
 	struct kl_lease_fence fence;
 	struct kl_store *fenced = NULL; /* files, too, only while the lease is ours */
 	if (!rc && o->leases) { /* commits only while the lease is ours (lease/fence.h) */
-		kl_lease_fence_init(&fence, &cp.base, o->leases, sh->id);
-		rc = kl_lease_fenced_store_new(&fenced, store, o->leases, sh->id, &sh->err);
+		_Atomic uint64_t *refused =
+		    o->ingest.metrics ? &o->ingest.metrics->lease_commits_refused : NULL;
+		kl_lease_fence_init(&fence, &cp, o->leases, sh->id, refused);
+		rc = kl_lease_fenced_store_new(&fenced, store, o->leases, sh->id, refused,
+					       &sh->err);
 	}
 	if (!rc) {
 		struct kl_pipeline_parts parts = {

@@ -15,6 +15,15 @@
  * it reaches the multipart threshold, as a multipart upload completed at commit
  * and aborted on abort() or on any failure; sync() is a no-op there because a
  * completed PUT is durable).
+ *
+ * Conditional writes (read_tag + commit_if, optional): a compare-and-swap
+ * on one key, for writers that must not overwrite what another writer put
+ * there after they looked (lease/fence.h, commit/state.h). A version tag
+ * names one version of an object: S3's ETag (the MD5 of a single PUT's
+ * bytes, so two PUTs of the same bytes have the same tag), or, locally,
+ * "<device>:<inode>:<size>:<mtime ns>" of the file (every commit renames a
+ * new inode into place, so every commit makes a new tag). Only the fenced
+ * paths use them; everything else writes as before.
  * Ownership: the store owns its open files; a kl_store_file is freed by
  * commit() or abort(), whatever their result.
  */
@@ -30,6 +39,8 @@
 
 struct kl_store;
 struct kl_store_file;
+
+#define KL_STORE_TAG_MAX 128 /* a version tag, NUL included */
 
 /* One entry of a listing: `key` (NUL-terminated, len bytes) is valid during
  * the call only. A non-zero return stops the listing and is what list()
@@ -58,6 +69,21 @@ struct kl_store_ops {
 	 * are not listed, and an empty directory is listed as a prefix, where
 	 * S3 has none. */
 	int (*list)(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx);
+	/* Optional (NULL with commit_if: the store has no conditional writes).
+	 * The version tag of the object under `key` into tag; with out != NULL
+	 * also its bytes (reset first), of that same version (S3: one GET;
+	 * without out, a HEAD). KL_ENOTFOUND if absent. */
+	int (*read_tag)(struct kl_store *s, const char *key, struct kl_buf *out,
+			char tag[KL_STORE_TAG_MAX]);
+	/* Optional, with read_tag. commit() only if the object under f's key is
+	 * at version `expect` when the new one would replace it: a tag from
+	 * read_tag or from an earlier commit_if, or "" = there must be no
+	 * object. KL_ECONFLICT when it is not (another writer replaced or
+	 * created it; S3: 412 PreconditionFailed, a 404 for If-Match, or 409
+	 * ConditionalRequestConflict when a concurrent conditional write won)
+	 * and nothing became visible. On success the new version's tag goes to
+	 * tag (may be NULL). Frees f whatever the result. */
+	int (*commit_if)(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX]);
 	/* Free the store (open files must be committed or aborted first). */
 	void (*free)(struct kl_store *s);
 };

@@ -14,6 +14,15 @@
  * The set also marks the directories to fsync at the next sync(). Should a
  * known directory vanish (another process removed it; a warm Lambda keeps
  * its store), open() falls back to `mkdir -p` of the whole path.
+ * Conditional writes (store.h): a file's version tag is
+ * "<dev>:<inode>:<size>:<mtime ns>" in hex. commit_if() compares and
+ * renames under flock() of the file's directory, so conditional writers
+ * of one directory (processes of this host, or of hosts whose shared file
+ * system honours flock) take turns; a plain commit() does not take the
+ * lock and is not fenced. A file system whose mtime is coarse could in
+ * theory hand a reused inode the same tag (same size, same tick): every
+ * replacement creates its new inode while the old one still exists, so
+ * that takes two replacements within one tick.
  * Thread safety: the directory set, the dirty list, the spare buffers and
  * the counters are under `mu`, so writer threads may share the store; one
  * open file is used by one thread at a time. */
@@ -27,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -338,7 +348,54 @@ static int local_write(struct kl_store_file *f, const void *p, size_t n)
 	return rc;
 }
 
-static int local_commit(struct kl_store_file *f)
+static void stat_tag(const struct stat *st, char tag[KL_STORE_TAG_MAX])
+{
+	snprintf(tag, KL_STORE_TAG_MAX, "%llx:%llx:%llx:%llx.%09ld", (unsigned long long)st->st_dev,
+		 (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
+		 (unsigned long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec);
+}
+
+/* Rename f's dot-file over its name if the name is at version `expect`
+ * ("" = absent), under flock() of the directory; the new tag into tag. */
+static int rename_if(struct kl_store_file *f, const char *expect, char *tag)
+{
+	struct local_store *s = f->s;
+	char *slash = strrchr(f->final, '/');
+	*slash = '\0';
+	int dfd = open(f->final, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int e = errno;
+	*slash = '/';
+	if (dfd < 0)
+		return kl_errbuf_set(&s->base.err, KL_EIO, "open the directory of %s: %s", f->final,
+				     strerror(e));
+	int rc = KL_OK;
+	while (flock(dfd, LOCK_EX) && errno == EINTR)
+		;
+	struct stat st;
+	char cur[KL_STORE_TAG_MAX] = "";
+	if (!stat(f->final, &st))
+		stat_tag(&st, cur);
+	else if (errno != ENOENT)
+		rc = kl_errbuf_set(&s->base.err, KL_EIO, "stat %s: %s", f->final, strerror(errno));
+	if (!rc && strcmp(cur, expect))
+		rc = kl_errbuf_set(&s->base.err, KL_ECONFLICT,
+				   "%s: %s since it was read (conditional write refused)", f->final,
+				   cur[0] ? (expect[0] ? "replaced" : "created") : "removed");
+	if (!rc && rename(f->tmp, f->final))
+		rc = kl_errbuf_set(&s->base.err, KL_EIO, "rename %s: %s", f->final, strerror(errno));
+	if (!rc && tag) {
+		if (stat(f->final, &st))
+			rc = kl_errbuf_set(&s->base.err, KL_EIO, "stat %s: %s", f->final,
+					   strerror(errno));
+		else
+			stat_tag(&st, tag);
+	}
+	close(dfd); /* and the lock with it */
+	return rc;
+}
+
+/* commit() and commit_if(): expect NULL = unconditional. */
+static int commit_cond(struct kl_store_file *f, const char *expect, char *tag)
 {
 	struct local_store *s = f->s;
 	int rc = write2(f, f->wbuf, f->wlen, NULL, 0);
@@ -347,7 +404,9 @@ static int local_commit(struct kl_store_file *f)
 		rc = kl_errbuf_set(&s->base.err, KL_EIO, "fsync %s: %s", f->tmp, strerror(errno));
 	if (close(f->fd) && !rc)
 		rc = kl_errbuf_set(&s->base.err, KL_EIO, "close %s: %s", f->tmp, strerror(errno));
-	if (!rc && rename(f->tmp, f->final))
+	if (!rc && expect)
+		rc = rename_if(f, expect, tag);
+	else if (!rc && rename(f->tmp, f->final))
 		rc = kl_errbuf_set(&s->base.err, KL_EIO, "rename %s: %s", f->final, strerror(errno));
 	if (rc) {
 		unlink(f->tmp);
@@ -366,6 +425,17 @@ static int local_commit(struct kl_store_file *f)
 	}
 	file_free(f);
 	return rc;
+}
+
+static int local_commit(struct kl_store_file *f)
+{
+	return commit_cond(f, NULL, NULL);
+}
+
+static int local_commit_if(struct kl_store_file *f, const char *expect,
+			   char tag[KL_STORE_TAG_MAX])
+{
+	return commit_cond(f, expect ? expect : "", tag);
 }
 
 static void local_abort(struct kl_store_file *f)
@@ -395,18 +465,30 @@ static int local_sync(struct kl_store *base)
 	return rc;
 }
 
-static int local_read(struct kl_store *base, const char *key, struct kl_buf *out)
+/* read() and read_tag(): out NULL = the tag only; tag NULL = no tag. The
+ * tag is the opened file's, so bytes and tag are of one version. */
+static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, char *tag)
 {
 	struct local_store *s = (struct local_store *)base;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", s->root, key);
-	kl_buf_reset(out);
+	if (out)
+		kl_buf_reset(out);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? KL_ENOTFOUND
 				       : kl_errbuf_set(&base->err, KL_EIO, "open %s: %s", path,
 						       strerror(errno));
-	for (;;) {
+	if (tag) {
+		struct stat st;
+		if (fstat(fd, &st)) {
+			close(fd);
+			return kl_errbuf_set(&base->err, KL_EIO, "stat %s: %s", path,
+					     strerror(errno));
+		}
+		stat_tag(&st, tag);
+	}
+	for (; out;) {
 		if (kl_buf_reserve(out, 65536)) {
 			close(fd);
 			return KL_ENOMEM;
@@ -424,6 +506,17 @@ static int local_read(struct kl_store *base, const char *key, struct kl_buf *out
 	}
 	close(fd);
 	return KL_OK;
+}
+
+static int local_read(struct kl_store *base, const char *key, struct kl_buf *out)
+{
+	return read_obj(base, key, out, NULL);
+}
+
+static int local_read_tag(struct kl_store *base, const char *key, struct kl_buf *out,
+			  char tag[KL_STORE_TAG_MAX])
+{
+	return read_obj(base, key, out, tag);
 }
 
 static int valid_dir(const char *dir)
@@ -510,6 +603,8 @@ static const struct kl_store_ops local_ops = {
     .sync = local_sync,     /* fsync each dirty directory once */
     .read = local_read,
     .list = local_list,
+    .read_tag = local_read_tag,   /* the opened file's tag (fstat), then its bytes */
+    .commit_if = local_commit_if, /* compare tags and rename under flock of the dir */
     .free = local_free,
 };
 

@@ -104,19 +104,49 @@ static int sse_headers(const struct s3_store *s, struct kl_http_header *h)
 	return (int)n;
 }
 
-static int put_object(struct kl_store_file *f)
+/* The precondition of a conditional commit (store.h commit_if): expect ""
+ * = If-None-Match: * (no object yet), else If-Match: <ETag>; NULL = none.
+ * Returns how many headers it put into h (0 or 1). */
+static size_t cond_header(const char *expect, struct kl_http_header *h)
+{
+	if (!expect)
+		return 0;
+	*h = *expect ? (struct kl_http_header){"If-Match", expect}
+		     : (struct kl_http_header){"If-None-Match", "*"};
+	return 1;
+}
+
+/* A refused precondition is KL_ECONFLICT (the message stays AWS's): 412,
+ * 409 ConditionalRequestConflict (a concurrent conditional write won), or
+ * 404 NoSuchKey for If-Match (the object is gone). None is retried. */
+static void cond_refused(const char *expect, const struct kl_s3_result *res, struct kl_errbuf *eb)
+{
+	int st = res->err.status;
+	if (expect && (st == 412 || st == 409 ||
+		       (st == 404 && *expect && !strcmp(res->err.code, "NoSuchKey"))))
+		eb->code = KL_ECONFLICT;
+}
+
+static int put_object(struct kl_store_file *f, const char *expect, char *tag)
 {
 	struct s3_store *s = f->s;
 	char hex[65], b64[45];
 	kl_s3_sha256(f->cur.data, f->cur.len, hex, b64);
-	struct kl_http_header h[4] = {{"Content-Type", "application/octet-stream"}};
+	struct kl_http_header h[5] = {{"Content-Type", "application/octet-stream"}};
 	size_t nh = 1 + (size_t)sse_headers(s, h + 1);
+	nh += cond_header(expect, h + nh);
 	struct kl_s3_req req = {"PutObject", "PUT", f->key, NULL, f->cur.data,
 				f->cur.len,  hex,   b64,    h,	  nh, 0};
 	struct kl_s3_result res;
 	struct kl_errbuf eb = {{0}, 0};
 	kl_s3_result_init(&res, 1 << 16);
 	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+	if (rc) {
+		cond_refused(expect, &res, &eb);
+		rc = eb.code ? eb.code : rc;
+	} else if (tag) {
+		snprintf(tag, KL_STORE_TAG_MAX, "%s", res.resp.etag);
+	}
 	kl_s3_result_cleanup(&res);
 	return rc ? fail(f, rc, &eb) : KL_OK;
 }
@@ -212,7 +242,7 @@ static int xml_text(struct kl_buf *b, const char *s)
 	return rc;
 }
 
-static int complete_upload(struct kl_store_file *f)
+static int complete_upload(struct kl_store_file *f, const char *expect, char *tag)
 {
 	struct s3_store *s = f->s;
 	struct kl_buf body, q;
@@ -238,7 +268,8 @@ static int complete_upload(struct kl_store_file *f)
 		return fail(f, kl_errbuf_set(&eb, rc, "s3: CompleteMultipartUpload: out of memory"),
 			    &eb);
 	}
-	struct kl_http_header h[] = {{"Content-Type", "application/xml"}};
+	struct kl_http_header h[2] = {{"Content-Type", "application/xml"}};
+	size_t nh = 1 + cond_header(expect, h + 1);
 	struct kl_s3_req req = {"CompleteMultipartUpload",
 				"POST",
 				f->key,
@@ -248,10 +279,21 @@ static int complete_upload(struct kl_store_file *f)
 				NULL,
 				NULL,
 				h,
-				1, 0};
+				nh, 0};
 	struct kl_s3_result res;
 	kl_s3_result_init(&res, 1 << 20);
 	rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+	if (rc) {
+		cond_refused(expect, &res, &eb);
+		rc = eb.code ? eb.code : rc;
+	} else if (tag) { /* the new ETag is in the answer's document */
+		struct kl_buf et;
+		kl_buf_init(&et, KL_STORE_TAG_MAX - 1);
+		tag[0] = '\0';
+		if (!kl_xml_find(res.resp.body.data, res.resp.body.len, NULL, "ETag", &et))
+			snprintf(tag, KL_STORE_TAG_MAX, "%.*s", (int)et.len, et.data ? et.data : "");
+		kl_buf_cleanup(&et);
+	}
 	kl_s3_result_cleanup(&res);
 	kl_buf_cleanup(&body);
 	kl_buf_cleanup(&q);
@@ -516,18 +558,19 @@ static void file_free(struct kl_store_file *f)
 	free(f);
 }
 
-static int s3_commit(struct kl_store_file *f)
+/* commit() and commit_if(): expect NULL = unconditional. */
+static int commit_cond(struct kl_store_file *f, const char *expect, char *tag)
 {
 	struct s3_store *s = f->s;
 	int rc = file_rc(f);
 	if (!rc && !f->upload_id) {
-		rc = put_object(f);
+		rc = put_object(f, expect, tag);
 	} else if (f->upload_id) {
 		if (!rc)
 			rc = flush_parts(f, 1);
 		int wrc = wait_parts(f);
 		rc = rc ? rc : wrc;
-		rc = rc ? rc : complete_upload(f);
+		rc = rc ? rc : complete_upload(f, expect, tag);
 		if (rc)
 			abort_upload(f);
 	}
@@ -537,6 +580,16 @@ static int s3_commit(struct kl_store_file *f)
 	}
 	file_free(f);
 	return rc;
+}
+
+static int s3_commit(struct kl_store_file *f)
+{
+	return commit_cond(f, NULL, NULL);
+}
+
+static int s3_commit_if(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX])
+{
+	return commit_cond(f, expect ? expect : "", tag);
 }
 
 static void s3_abort(struct kl_store_file *f)
@@ -557,20 +610,24 @@ static int s3_sync(struct kl_store *base)
 	return KL_OK;
 }
 
-static int s3_read(struct kl_store *base, const char *key, struct kl_buf *out)
+/* GetObject into out, or HeadObject when out is NULL; the ETag into tag
+ * when tag is not NULL. */
+static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, char *tag)
 {
 	struct s3_store *s = (struct s3_store *)base;
-	kl_buf_reset(out);
+	if (out)
+		kl_buf_reset(out);
 	struct kl_buf full;
 	kl_buf_init(&full, 0);
 	if (kl_buf_printf(&full, "%s%s", s->prefix, key)) {
 		kl_buf_cleanup(&full);
 		return KL_ENOMEM;
 	}
-	struct kl_s3_req req = {"GetObject", "GET", full.data, NULL, NULL, 0, NULL, NULL, NULL, 0, 0};
+	struct kl_s3_req req = {out ? "GetObject" : "HeadObject", out ? "GET" : "HEAD", full.data,
+				NULL, NULL, 0, NULL, NULL, NULL, 0, 0};
 	struct kl_s3_result res;
 	struct kl_errbuf eb = {{0}, 0};
-	kl_s3_result_init(&res, out->max == SIZE_MAX ? 0 : out->max);
+	kl_s3_result_init(&res, !out || out->max == SIZE_MAX ? 0 : out->max);
 	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
 	if (rc && res.err.status == 404 && strcmp(res.err.code, "NoSuchBucket") != 0) {
 		rc = KL_ENOTFOUND;
@@ -578,7 +635,17 @@ static int s3_read(struct kl_store *base, const char *key, struct kl_buf *out)
 		pthread_mutex_lock(&s->mu);
 		kl_errbuf_set(&base->err, rc, "%s", eb.msg);
 		pthread_mutex_unlock(&s->mu);
+	} else if (!res.resp.etag[0] && tag) {
+		rc = KL_EREMOTE;
+		pthread_mutex_lock(&s->mu);
+		kl_errbuf_set(&base->err, rc, "s3: %s s3://%s/%s: no ETag in the answer", req.op,
+			      s->ep.bucket, full.data);
+		pthread_mutex_unlock(&s->mu);
+	} else if (!out) {
+		snprintf(tag, KL_STORE_TAG_MAX, "%s", res.resp.etag);
 	} else {
+		if (tag)
+			snprintf(tag, KL_STORE_TAG_MAX, "%s", res.resp.etag);
 		struct kl_buf tmp = *out; /* hand the body over, keep out's cap */
 		*out = res.resp.body;
 		out->max = tmp.max;
@@ -587,6 +654,17 @@ static int s3_read(struct kl_store *base, const char *key, struct kl_buf *out)
 	kl_s3_result_cleanup(&res);
 	kl_buf_cleanup(&full);
 	return rc;
+}
+
+static int s3_read(struct kl_store *base, const char *key, struct kl_buf *out)
+{
+	return read_obj(base, key, out, NULL);
+}
+
+static int s3_read_tag(struct kl_store *base, const char *key, struct kl_buf *out,
+		       char tag[KL_STORE_TAG_MAX])
+{
+	return read_obj(base, key, out, tag);
 }
 
 /* ListObjectsV2 with delimiter '/', page after page. */
@@ -676,6 +754,8 @@ static const struct kl_store_ops s3_ops = {
     .sync = s3_sync,
     .read = s3_read,
     .list = s3_list,
+    .read_tag = s3_read_tag,   /* GetObject, or HeadObject without out: the ETag */
+    .commit_if = s3_commit_if, /* the commit with If-Match / If-None-Match: * */
     .free = s3_free,
 };
 

@@ -3,7 +3,11 @@
 # shards reach (3,3,2); a worker that stops renewing loses its leases after
 # the timeout; a paused worker's checkpoint and renew are refused by the
 # condition after takeover; graceful release hands leases over at once;
-# steal from an overloaded worker; parents before children), then the
+# steal from an overloaded worker; parents before children; the fence on a
+# local lake and on moto's S3: a state commit or a data file of the old
+# owner that passed the lease checks before the takeover and lands after
+# the new owner claimed the state log is refused by the precondition),
+# then the
 # creation race: two processes ensure one new table at the same moment,
 # both succeed, one table, 4 rows; and the rows have the KCL's shape as the
 # AWS CLI reads them.
@@ -15,10 +19,14 @@ else DRV=$ROOT/build/tests/test_lease; fi
 start_moto
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$MOTO
 EP=(--endpoint-url "http://127.0.0.1:$MOTO")
+# the fence scenario runs on a local lake and on moto's S3 (conditional writes)
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO KL_TEST_FENCE_BUCKET=kl-fence
+aws "${EP[@]}" s3api create-bucket --bucket kl-fence >/dev/null || fail "create bucket"
 
 # 1. the protocol scenarios
 "$DRV" --scenarios kl >"$T/scen.out" 2>&1 || { cat "$T/scen.out"; fail "scenarios"; }
 grep -q ' 0 failed' "$T/scen.out" || fail "scenarios: $(cat "$T/scen.out")"
+grep -q 'fence scenario on S3' "$T/scen.out" || fail "the fence did not run on S3"
 
 # 2. two processes create one new table at the same moment
 "$DRV" --ensure race >"$T/r1" 2>"$T/r1.err" & p1=$!

@@ -16,8 +16,11 @@
  * clients are enough to prove the protocol (the table is the only shared
  * state). The creation race needs two processes, so the script starts them.
  */
+#include "aws/credentials.h"
 #include "aws/dynamodb.h"
+#include "aws/http.h"
 #include "lease/fence.h"
+#include "source/source.h"
 #include "lease/keeper.h"
 #include "lease/lease.h"
 
@@ -25,6 +28,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -724,43 +728,142 @@ static void scenario_keeper(const char *prefix)
 	CHECK(strchr(id, ':') && strlen(id) > 10);
 }
 
-/* The fence around a shard's checkpoint and store: commits and files pass
- * while the lease is held (the checkpoint mirrored into the row), and are
- * refused, without reaching the inner checkpoint, once another worker took
- * the lease. */
-struct fake_cp {
-	struct kl_checkpoint base;
-	int commits, finishes;
+/* The fence around a shard's state log and store, over a real store (a
+ * local directory, and S3 when AWS_ENDPOINT_URL_S3 is set: moto). Commits
+ * and files pass while the lease is held (the checkpoint mirrored into
+ * the row); after another worker took the lease and claimed the log, the
+ * old owner's commits are refused — also those that had passed the lease
+ * checks already and land only now (S3 preconditions, fence.h). */
+
+/* A store passing everything to `in`, whose read_tag runs `hook` once
+ * after reading: another writer acting between a fenced commit's read and
+ * its conditional write, exactly as a pause there would let it. */
+struct hook_store {
+	struct kl_store base;
+	struct kl_store *in;
+	void (*hook)(void *ctx);
+	void *ctx;
+};
+static int hs_open(struct kl_store *s, const char *key, struct kl_store_file **out)
+{
+	return ((struct hook_store *)s)->in->ops->open(((struct hook_store *)s)->in, key, out);
+}
+static struct kl_store *hs_in_of_file; /* files are the inner store's own */
+static int hs_write(struct kl_store_file *f, const void *p, size_t n)
+{
+	return hs_in_of_file->ops->write(f, p, n);
+}
+static int hs_commit(struct kl_store_file *f)
+{
+	return hs_in_of_file->ops->commit(f);
+}
+static void hs_abort(struct kl_store_file *f)
+{
+	hs_in_of_file->ops->abort(f);
+}
+static int hs_sync(struct kl_store *s)
+{
+	return ((struct hook_store *)s)->in->ops->sync(((struct hook_store *)s)->in);
+}
+static int hs_read(struct kl_store *s, const char *key, struct kl_buf *out)
+{
+	return ((struct hook_store *)s)->in->ops->read(((struct hook_store *)s)->in, key, out);
+}
+static int hs_read_tag(struct kl_store *s, const char *key, struct kl_buf *out,
+		       char tag[KL_STORE_TAG_MAX])
+{
+	struct hook_store *h = (struct hook_store *)s;
+	int rc = h->in->ops->read_tag(h->in, key, out, tag);
+	if (h->hook) {
+		void (*fn)(void *) = h->hook;
+		h->hook = NULL;
+		fn(h->ctx);
+	}
+	return rc;
+}
+static int hs_commit_if(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX])
+{
+	return hs_in_of_file->ops->commit_if(f, expect, tag);
+}
+static void hs_free(struct kl_store *s)
+{
+	(void)s;
+}
+static const struct kl_store_ops hs_ops = {
+	.open = hs_open,	   /* the inner store's */
+	.write = hs_write,	   /* " */
+	.commit = hs_commit,	   /* " */
+	.abort = hs_abort,	   /* " */
+	.sync = hs_sync,	   /* " */
+	.read = hs_read,	   /* " */
+	.read_tag = hs_read_tag,   /* the inner store's, then the hook once */
+	.commit_if = hs_commit_if, /* the inner store's */
+	.free = hs_free,	   /* nothing: caller-owned struct */
 };
 
-static int fcp_load(struct kl_checkpoint *c, struct kl_source *src, uint64_t *resume,
-		    kl_checkpoint_part_fn fn, void *ctx)
+static const struct kl_source_ops no_src_ops = {0};
+static int no_part(void *ctx, const char *key, size_t n, uint64_t upto)
 {
-	(void)c, (void)src, (void)fn, (void)ctx;
-	*resume = 0;
+	(void)ctx, (void)key, (void)n, (void)upto;
 	return KL_OK;
 }
-static int fcp_commit(struct kl_checkpoint *c, const struct kl_checkpoint_job *j)
-{
-	(void)j;
-	((struct fake_cp *)c)->commits++;
-	return KL_OK;
-}
-static int fcp_finish(struct kl_checkpoint *c)
-{
-	((struct fake_cp *)c)->finishes++;
-	return KL_OK;
-}
-static const struct kl_checkpoint_ops fcp_ops = {
-	.load = fcp_load,
-	.commit = fcp_commit,
-	.finish = fcp_finish,
-};
 
-static void scenario_fence(const char *prefix)
+static int put_file(struct kl_store *s, const char *key, const char *text)
 {
-	char table[128], dir[] = "/tmp/kl-fence.XXXXXX";
-	snprintf(table, sizeof table, "%s-fence", prefix);
+	struct kl_store_file *f;
+	int rc = s->ops->open(s, key, &f);
+	if (!rc && (rc = s->ops->write(f, text, strlen(text))))
+		s->ops->abort(f);
+	return rc ? rc : s->ops->commit(f);
+}
+
+static int has(struct kl_store *s, const char *key, const char *text)
+{
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	int rc = s->ops->read(s, key, &b);
+	int yes = !rc && kl_buf_putc(&b, '\0') == KL_OK && strstr(b.data, text) != NULL;
+	kl_buf_cleanup(&b);
+	return yes;
+}
+
+/* The new owner writes the name the old one is committing (the hook).
+ * On a local lake from a child process, as another worker would: the
+ * temporary file of a name is per process (store_local.c). */
+struct b_write {
+	struct kl_store *fenced_b;
+	struct kl_lease_keeper *b;
+	const char *local_root; /* NULL: S3 */
+	int rc;
+};
+static void b_writes_now(void *ctx)
+{
+	struct b_write *w = ctx;
+	if (!w->local_root) {
+		w->rc = put_file(w->fenced_b, "events/p/f-2.jsonl", "from-b\n");
+		return;
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct kl_errbuf eb;
+		kl_errbuf_clear(&eb);
+		struct kl_store *l = NULL, *fb = NULL;
+		int rc = kl_store_local_new(&l, w->local_root, &eb);
+		rc = rc ? rc : kl_lease_fenced_store_new(&fb, l, w->b, "shard-f", NULL, &eb);
+		rc = rc ? rc : put_file(fb, "events/p/f-2.jsonl", "from-b\n");
+		_exit(rc ? 1 : 0);
+	}
+	int status = 0;
+	w->rc = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+			WEXITSTATUS(status) == 0
+		    ? KL_OK
+		    : KL_EIO;
+}
+
+static void fence_on(const char *table, struct kl_store *raw, const char *local_root)
+{
+	const char *what = local_root ? "a local lake" : "S3";
+	printf("fence scenario on %s\n", what);
 	struct fclock ca = {1000000}, cb = {1000000};
 	struct kl_lease_keeper a, b;
 	struct kl_lease_keeper_opts o = {0};
@@ -780,62 +883,126 @@ static void scenario_fence(const char *prefix)
 	CHECK_EQ_INT(kl_lease_keeper_tick(&a, &eb), KL_OK);
 	CHECK(kl_lease_keeper_holds(&a, "shard-f"));
 
-	struct fake_cp inner = {.base = {.ops = &fcp_ops}};
+	struct hook_store hs = {.base = {.ops = &hs_ops}, .in = raw};
+	hs_in_of_file = raw;
+	_Atomic uint64_t refused = 0;
+	struct kl_source src = {.ops = &no_src_ops};
+	uint64_t resume;
+	struct kl_state_checkpoint cpa, cpb;
+	CHECK_EQ_INT(kl_state_checkpoint_open_store(&cpa, raw, "fence-shard"), KL_OK);
 	struct kl_lease_fence f;
-	kl_lease_fence_init(&f, &inner.base, &a, "shard-f");
-	struct kl_store *local = NULL, *fenced = NULL;
-	CHECK(mkdtemp(dir) != NULL);
-	CHECK_EQ_INT(kl_store_local_new(&local, dir, &eb), KL_OK);
-	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced, local, &a, "shard-f", &eb), KL_OK);
-	struct kl_checkpoint_job j = {.source_checkpoint = "after:100"};
+	kl_lease_fence_init(&f, &cpa, &a, "shard-f", &refused);
+	CHECK_EQ_INT(f.base.ops->load(&f.base, &src, &resume, no_part, NULL), KL_OK);
+	CHECK(has(raw, "_kinlake/state/fence-shard.log", "O f-a "));
+	struct kl_store *fenced = NULL, *fenced_b = NULL;
+	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced, &hs.base, &a, "shard-f", &refused, &eb),
+		     KL_OK);
+	struct kl_checkpoint_file jf = {"events/p", 8, 5};
+	struct kl_checkpoint_job j = {&jf, 1, 6, 0, "after:100"};
+	CHECK_EQ_INT(put_file(fenced, "events/p/f-1.jsonl", "one\n"), KL_OK);
 	CHECK_EQ_INT(f.base.ops->commit(&f.base, &j), KL_OK);
-	CHECK_EQ_INT(inner.commits, 1);
-	struct kl_store_file *file;
-	CHECK_EQ_INT(fenced->ops->open(fenced, "events/a.jsonl", &file), KL_OK);
-	CHECK_EQ_INT(fenced->ops->write(file, "x\n", 2), KL_OK);
-	CHECK_EQ_INT(fenced->ops->commit(file), KL_OK);
-	CHECK_EQ_INT(fenced->files_committed, 1);
+	CHECK(has(raw, "events/p/f-1.jsonl", "one"));
+	CHECK(has(raw, "_kinlake/state/fence-shard.log", "C after:100"));
 	/* the row mirrors the checkpoint */
 	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
 	const struct kl_lease *row = kl_lease_get(&b.m, "shard-f");
 	CHECK(row && !strcmp(row->checkpoint, "after:100"));
 
-	/* a is paused: b takes the lease after the timeout (by its clock) */
-	CHECK_EQ_INT(fenced->ops->open(fenced, "events/b.jsonl", &file), KL_OK); /* in flight */
+	/* a is paused: b takes the lease after the timeout (by its clock),
+	 * loads the log and claims it */
+	struct kl_store_file *file;
+	CHECK_EQ_INT(fenced->ops->open(fenced, "events/p/f-2.jsonl", &file), KL_OK); /* in flight */
 	cb.t += 1000;
 	CHECK_EQ_INT(kl_lease_keeper_tick(&b, &eb), KL_OK);
 	cb.t += 4000;
 	CHECK_EQ_INT(kl_lease_take(&b.m, NULL, &eb), KL_OK);
 	CHECK(kl_lease_keeper_holds(&b, "shard-f"));
+	CHECK_EQ_INT(kl_state_checkpoint_open_store(&cpb, raw, "fence-shard"), KL_OK);
+	struct kl_lease_fence fb;
+	kl_lease_fence_init(&fb, &cpb, &b, "shard-f", &refused);
+	CHECK_EQ_INT(fb.base.ops->load(&fb.base, &src, &resume, no_part, NULL), KL_OK);
+	CHECK(has(raw, "_kinlake/state/fence-shard.log", "O f-b "));
+	CHECK(!strcmp(cpb.state.checkpoint, "after:100"));
+
+	/* a's state commit had passed the fence's checks before the takeover
+	 * and lands only now: refused by the log's precondition, the log is
+	 * b's as b claimed it */
+	struct kl_checkpoint_job j2 = {&jf, 1, 9, 0, "after:200"};
+	CHECK_EQ_INT(cpa.base.ops->commit(&cpa.base, &j2), KL_ECONFLICT);
+	CHECK(has(raw, "_kinlake/state/fence-shard.log", "O f-b "));
+	CHECK(!has(raw, "_kinlake/state/fence-shard.log", "after:200"));
+	/* a's in-flight file: b writes the same name between a's read of the
+	 * name and a's conditional write; a's write is refused, b's stays */
+	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced_b, raw, &b, "shard-f", NULL, &eb), KL_OK);
+	struct b_write bw = {fenced_b, &b, local_root, -1};
+	hs.hook = b_writes_now;
+	hs.ctx = &bw;
+	CHECK_EQ_INT(fenced->ops->write(file, "from-a\n", 7), KL_OK);
+	CHECK_EQ_INT(fenced->ops->commit(file), KL_ECONFLICT);
+	CHECK_EQ_INT(bw.rc, KL_OK);
+	CHECK(has(raw, "events/p/f-2.jsonl", "from-b"));
 	/* a's clock did not move: locally it still holds the lease, but the
-	 * conditional mirror is refused, so nothing reaches the inner commit */
+	 * conditional mirror is refused, so nothing reaches the log */
 	CHECK(kl_lease_keeper_holds(&a, "shard-f"));
-	j.source_checkpoint = "after:200";
-	CHECK_EQ_INT(f.base.ops->commit(&f.base, &j), KL_ECONFLICT);
-	CHECK_EQ_INT(inner.commits, 1);
+	CHECK_EQ_INT(f.base.ops->commit(&f.base, &j2), KL_ECONFLICT);
 	CHECK(atomic_load(&f.lost));
 	CHECK(strstr(f.base.err.msg, "lease lost") != NULL);
 	CHECK_EQ_INT(f.base.ops->finish(&f.base), KL_ECONFLICT);
-	CHECK_EQ_INT(inner.finishes, 0);
-	/* and the file that was in flight is not made visible */
-	CHECK_EQ_INT(fenced->ops->write(file, "y\n", 2), KL_OK);
-	CHECK_EQ_INT(fenced->ops->commit(file), KL_ECONFLICT);
-	CHECK_EQ_INT(fenced->ops->open(fenced, "events/c.jsonl", &file), KL_ECONFLICT);
-	struct kl_buf back;
-	kl_buf_init(&back, 0);
-	CHECK_EQ_INT(local->ops->read(local, "events/b.jsonl", &back), KL_ENOTFOUND);
-	CHECK_EQ_INT(local->ops->read(local, "events/a.jsonl", &back), KL_OK);
-	kl_buf_cleanup(&back);
+	/* and the lease is dropped: no new file either */
+	CHECK_EQ_INT(fenced->ops->open(fenced, "events/p/f-3.jsonl", &file), KL_ECONFLICT);
+
+	/* b goes on: its file replaces a's version of a name, its log moves */
+	CHECK_EQ_INT(put_file(fenced_b, "events/p/f-1.jsonl", "one-b\n"), KL_OK);
+	CHECK_EQ_INT(fb.base.ops->commit(&fb.base, &j2), KL_OK);
+	CHECK(has(raw, "_kinlake/state/fence-shard.log", "after:200"));
+	CHECK_EQ_INT(atomic_load(&refused), 4); /* file, mirror, finish, open */
 	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
 	row = kl_lease_get(&b.m, "shard-f");
-	CHECK(row && !strcmp(row->checkpoint, "after:100") && !strcmp(row->owner, "f-b"));
+	CHECK(row && !strcmp(row->checkpoint, "after:200") && !strcmp(row->owner, "f-b"));
 	kl_store_free(fenced);
+	kl_store_free(fenced_b);
+	kl_state_checkpoint_close(&cpa);
+	kl_state_checkpoint_close(&cpb);
+	kl_lease_keeper_cleanup(&a);
+	kl_lease_keeper_cleanup(&b);
+}
+
+static void scenario_fence(const char *prefix)
+{
+	char table[128], dir[] = "/tmp/kl-fence.XXXXXX";
+	snprintf(table, sizeof table, "%s-fence", prefix);
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	struct kl_store *local = NULL;
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK_EQ_INT(kl_store_local_new(&local, dir, &eb), KL_OK);
+	fence_on(table, local, dir);
 	kl_store_free(local);
 	char cmd[64];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK_EQ_INT(system(cmd), 0);
-	kl_lease_keeper_cleanup(&a);
-	kl_lease_keeper_cleanup(&b);
+
+	/* S3 (moto): the bucket was made by the script */
+	struct kl_aws_env env = kl_aws_env_process();
+	const char *bucket = getenv("KL_TEST_FENCE_BUCKET");
+	if (!kl_store_s3_env_endpoint(&env) || !bucket)
+		return;
+	struct kl_http *h = kl_http_new(NULL, &eb);
+	struct kl_cred_chain ch;
+	kl_cred_chain_init(&ch, &env, kl_http_transport_of(h));
+	struct kl_store_s3_opts so = {.region = "us-east-1",
+				      .endpoint = kl_store_s3_env_endpoint(&env),
+				      .creds = &ch};
+	struct kl_store *s3 = NULL;
+	char url[256];
+	snprintf(url, sizeof url, "s3://%s/%s", bucket, prefix);
+	snprintf(table, sizeof table, "%s-fence-s3", prefix);
+	CHECK_EQ_INT(kl_store_s3_new(&s3, url, &so, &eb), KL_OK);
+	if (s3)
+		fence_on(table, s3, NULL);
+	kl_store_free(s3);
+	kl_cred_chain_cleanup(&ch);
+	kl_http_free(h);
 }
 
 static int scenarios(const char *prefix)

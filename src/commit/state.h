@@ -52,6 +52,20 @@
  * log whose C line has no position (written before positions carried over)
  * starts again at position 0 and drops its P lines.
  *
+ * Several workers, one shard (lease mode, lease/fence.h): the crash
+ * argument above needs one writer of the log at a time. A new owner claims
+ * the log (kl_state_claim) before it loads it: it writes back what it read
+ * with an O line naming itself, conditionally on the version it read, and
+ * from then on writes only over the version it wrote last (the store's
+ * commit_if: S3 If-Match / If-None-Match: *, or store_local's
+ * compare-and-rename). An old owner's write that lands after the claim is
+ * refused (KL_ECONFLICT) and changes nothing; one that lands before it
+ * makes the claim fail, and the new owner reads again. The O line makes
+ * every writer's bytes (and so S3's ETag, an MD5 of them) its own, so an
+ * old owner's expected version never comes back. O lines are written only
+ * in lease mode; readers skip them (a line of another shape), and the
+ * other lines are as without leases.
+ *
  * Compaction (kl_state_prune) drops P lines whose upto is below R: records
  * below R are never compared with them again. A stream's log so keeps the
  * partitions with records after its checkpoint, not every one ever seen.

@@ -412,8 +412,8 @@ int kl_state_note_checkpoint(struct kl_state *st, const char *cp)
 	return frame(&st->pending, "C %s", st->checkpoint);
 }
 
-/* key: malloc'ed, taken over. */
-static int open_store_key(struct kl_state *st, struct kl_store *store, char *key)
+/* key: malloc'ed, taken over. tagged: read the version too (read_tag). */
+static int open_store_key(struct kl_state *st, struct kl_store *store, char *key, int tagged)
 {
 	memset(st, 0, sizeof *st);
 	st->fd = -1;
@@ -423,9 +423,10 @@ static int open_store_key(struct kl_state *st, struct kl_store *store, char *key
 		return kl_errbuf_set(&st->err, KL_ENOMEM, "out of memory");
 	struct kl_buf old;
 	kl_buf_init(&old, 0);
-	/* with the version read (state.h, fenced), where the store tells it */
-	int rc = store->ops->read_tag ? store->ops->read_tag(store, st->key, &old, st->tag)
-				      : store->ops->read(store, st->key, &old);
+	/* for a claim, with the version read (kl_state_reload) */
+	int rc = tagged ? store->ops->read_tag(store, st->key, &old, st->tag)
+			: store->ops->read(store, st->key, &old);
+	st->tagged = tagged && (rc == KL_OK || rc == KL_ENOTFOUND);
 	if (rc)
 		st->tag[0] = '\0'; /* absent: a claim expects no object */
 	if (rc == KL_OK)
@@ -443,13 +444,15 @@ static int open_store(struct kl_state *st, struct kl_store *store, const char *i
 	char *key = malloc(n);
 	if (key)
 		snprintf(key, n, "_kinlake/state/%s.log", input_id);
-	return open_store_key(st, store, key);
+	return open_store_key(st, store, key, 0);
 }
 
 int kl_state_claim(struct kl_state *st, const char *owner)
 {
 	if (!st->store || !st->store->ops->read_tag || !st->store->ops->commit_if)
 		return KL_OK; /* nothing to compare with: written as before (state.h) */
+	if (!st->tagged)
+		return kl_errbuf_set(&st->err, KL_EINVAL, "state: claim without a versioned read");
 	st->fenced = 1;
 	snprintf(st->owner, sizeof st->owner, "%s", owner);
 	kl_buf_reset(&st->pending);
@@ -464,7 +467,7 @@ int kl_state_reload(struct kl_state *st)
 		return kl_errbuf_set(&st->err, KL_EINVAL, "state: reload of a local log");
 	st->key = NULL; /* kept for the new read */
 	kl_state_close(st);
-	int rc = open_store_key(st, store, key);
+	int rc = open_store_key(st, store, key, store->ops->read_tag != NULL);
 	if (rc)
 		kl_state_close(st);
 	return rc;

@@ -106,6 +106,7 @@ struct kl_state {
 	/* fenced (kl_state_claim): every write is a commit_if on `tag`, the
 	 * version this state read or last wrote ("" = none existed) */
 	int fenced;
+	int tagged; /* tag is the version of what was read (kl_state_reload) */
 	char tag[KL_STORE_TAG_MAX];
 	char owner[200]; /* the claim's O line, "" = none */
 	struct kl_errbuf err;
@@ -120,9 +121,10 @@ void kl_state_close(struct kl_state *st);
  * is atomic and durable when it returns. `store` is borrowed. */
 int kl_state_open_store(struct kl_state *st, struct kl_store *store, const char *input_id);
 
-/* Take the log over for a new owner of a stream shard (lease/fence.h):
- * from now on every write replaces the object only if it is still the
- * version this state read (or last wrote), and this one writes it now,
+/* Take the log over for a new owner of a stream shard (lease/fence.h),
+ * after kl_state_reload read it with its version: from now on every write
+ * replaces the object only if it is still the version this state read (or
+ * last wrote), and this one writes it now,
  * with an O line naming `owner` ("<worker> <lease counter> <nonce>", so
  * that the bytes, and on S3 the ETag, differ from any other writer's).
  * KL_ECONFLICT: the log changed since it was read (reload and try again,
@@ -130,8 +132,9 @@ int kl_state_open_store(struct kl_state *st, struct kl_store *store, const char 
  * KL_OK and nothing changes (unfenced, as before). */
 int kl_state_claim(struct kl_state *st, const char *owner);
 
-/* Read the log of a store-kept state again (after a refused claim);
- * st as kl_state_open_store leaves it. */
+/* Read the log of a store-kept state again, with its version where the
+ * store tells it (read_tag): before a claim, and after a refused one. st
+ * as kl_state_open_store leaves it. */
 int kl_state_reload(struct kl_state *st);
 
 /* Load the bytes of a log into st (as the open functions do; st as they

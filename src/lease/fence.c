@@ -27,26 +27,27 @@ static int refuse(struct kl_lease_fence *f, const char *why)
 			     "shard %s: lease lost (%s): nothing committed", f->shard, why);
 }
 
-/* Take the state log over (fence.h): it was read when the checkpoint was
- * opened; while the lease is held (checked after that read), write it
- * conditionally on the version read. Refused: someone wrote it since (the
- * previous owner's last commit landing late): read it again and retry. */
+/* Take the state log over (fence.h): read it with its version, check the
+ * lease after that read, and write it back conditionally on that version.
+ * Refused: someone wrote it since (the previous owner's last commit
+ * landing late): read it again and retry, while the lease is held. */
 static int claim(struct kl_lease_fence *f)
 {
 	struct kl_state *st = &f->inner->state;
 	for (int attempt = 0; attempt < 4; attempt++) {
+		int rc = kl_state_reload(st);
+		if (rc)
+			return kl_errbuf_set(&f->base.err, rc, "%s", st->err.msg);
 		int64_t counter;
 		if (!kl_lease_keeper_held_counter(f->keeper, f->shard, &counter))
 			return refuse(f, "not held when the state log was claimed");
 		char owner[sizeof st->owner];
 		snprintf(owner, sizeof owner, "%.150s %" PRId64 " %" PRIx64, f->keeper->worker_id,
 			 counter, (uint64_t)kl_mono_ns() ^ ((uint64_t)attempt << 60));
-		int rc = kl_state_claim(st, owner);
+		rc = kl_state_claim(st, owner);
 		if (!rc)
 			return KL_OK;
 		if (rc != KL_ECONFLICT)
-			return kl_errbuf_set(&f->base.err, rc, "%s", st->err.msg);
-		if ((rc = kl_state_reload(st)))
 			return kl_errbuf_set(&f->base.err, rc, "%s", st->err.msg);
 	}
 	return refuse(f, "its state log kept changing while it was claimed");

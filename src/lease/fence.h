@@ -4,13 +4,13 @@
  * fenced the same way.
  *
  * The checkpoint wraps the shard's state log (commit/state.h). load()
- * first claims the log (kl_state_claim): the log as read when it was
- * opened is written back at once, with an O line naming this worker,
- * conditionally on the version read (S3: If-Match: <its ETag>, or
- * If-None-Match: * when there was none; a local lake: store_local's
- * compare-and-rename). Refused: someone wrote it after that read (the
- * previous owner's last commit landing late), so it is read again and
- * claimed again, while the lease is held. Every later state write is
+ * first claims the log (kl_state_reload, kl_state_claim): it is read again
+ * with its version, the lease is checked, and the log is written back at
+ * once, with an O line naming this worker, conditionally on the version
+ * read (S3: If-Match: <its ETag>, or If-None-Match: * when there was none;
+ * a local lake: store_local's compare-and-rename). Refused: someone wrote
+ * it after that read (the previous owner's last commit landing late), so
+ * it is read and claimed again, while the lease is held. Every later state write is
  * conditional on the version this worker wrote last. Before each commit
  * the fence also (1) checks that the keeper still holds the lease, and
  * (2) mirrors the source's resume point into the lease row with the
@@ -76,7 +76,7 @@
  *    directory — between processes of one host, and between hosts only on
  *    a shared file system whose flock works across clients (store_local.c).
  * Costs in lease mode: a HEAD (local: a stat) per data file, and one more
- * write of the state log each time a shard run starts.
+ * read and one more write of the state log each time a shard run starts.
  *
  * Ownership: caller-owned; inner and keeper are borrowed for the run;
  * `refused` (may be NULL) counts refused commits (a metric).

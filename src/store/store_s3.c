@@ -8,8 +8,10 @@
  * writer blocks instead of buffering without limit. commit() sends the last
  * part, waits for the others and completes the upload with every part's ETag
  * and SHA-256; abort() or any failure aborts the upload, so nothing becomes
- * visible. The store's ops are called from one thread; only part uploads run
- * elsewhere. Locking: `mu` guards the queue, each file's part table, pending
+ * visible. commit_if() is the same commit with If-Match: <ETag> or
+ * If-None-Match: * on the PutObject or the CompleteMultipartUpload (store.h);
+ * read_tag() is a GetObject or HeadObject that keeps the ETag. The store's ops
+ * are called from one thread; only part uploads run elsewhere. Locking: `mu` guards the queue, each file's part table, pending
  * count and first error, the store's errbuf and the credential chain.
  */
 #include "store/store.h"
@@ -118,12 +120,15 @@ static size_t cond_header(const char *expect, struct kl_http_header *h)
 
 /* A refused precondition is KL_ECONFLICT (the message stays AWS's): 412,
  * 409 ConditionalRequestConflict (a concurrent conditional write won), or
- * 404 NoSuchKey for If-Match (the object is gone). None is retried. */
+ * 404 NoSuchKey for If-Match (the object is gone); by its code also in a
+ * 200 answer's error document (CompleteMultipartUpload). None is retried. */
 static void cond_refused(const char *expect, const struct kl_s3_result *res, struct kl_errbuf *eb)
 {
 	int st = res->err.status;
-	if (expect && (st == 412 || st == 409 ||
-		       (st == 404 && *expect && !strcmp(res->err.code, "NoSuchKey"))))
+	const char *code = res->err.code;
+	if (expect && (st == 412 || st == 409 || !strcmp(code, "PreconditionFailed") ||
+		       !strcmp(code, "ConditionalRequestConflict") ||
+		       (st == 404 && *expect && !strcmp(code, "NoSuchKey"))))
 		eb->code = KL_ECONFLICT;
 }
 

@@ -4,9 +4,11 @@
 # A test is one command; it passes when it exits 0. Groups:
 #   unit      build/tests/test_*            (each module's unit tests)
 #   unit-asan build-asan/tests/test_*       (the same under ASan+UBSan)
-#   e2e       tests/e2e/*.sh with KINLAKE=build/kinlake, and with build-asan/kinlake;
-#             KL_TEST_JOBS (3) at a time, longest first (a "# duration: SECONDS" line)
-#   fuzz      each build-fuzz/fuzz_* for a short bounded run over its seed corpus
+#   e2e       tests/e2e/*.sh with KINLAKE=build/kinlake
+#   e2e-asan  the same with build-asan/kinlake and KL_ASAN=1
+#   fuzz      each build-fuzz/fuzz_* for a short bounded run (KL_FUZZ_SECONDS, 10)
+#             over its seed corpus
+# All of them in one pool, KL_TEST_JOBS (3) at a time, longest first (below).
 # Logs of failures land in build/test-logs/. Exits 0 only when at least one
 # test ran and none failed.
 set -u
@@ -32,10 +34,14 @@ one() { # name, command...
 			"$(tail -n 20 "$log" | sed 's/^/    | /')"
 	fi
 }
-run() { one "$@"; }
-# End-to-end scripts mostly wait on servers and child processes: run up to
-# KL_TEST_JOBS (default 3) at once. Each has its own temp dir and free ports.
+# Every test goes into one pool: up to KL_TEST_JOBS (default 3) at once (the
+# end-to-end scripts mostly wait on servers and child processes; each has its
+# own temp dir and free ports), the longest first so that the pool ends evenly:
+# an e2e script's weight is its "# duration: SECONDS" line (under ASan its
+# "# duration-asan: SECONDS" line if it has one), a fuzz run's its time bound,
+# a unit test's 1. A script with a "# no-asan" line runs only with the plain build.
 JOBS=${KL_TEST_JOBS:-3}
+FUZZ_SECONDS=${KL_FUZZ_SECONDS:-10}
 run_bg() {
 	while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
 	one "$@" &
@@ -44,33 +50,46 @@ mkdir -p "$LOGS/.result"
 
 filter=${1:-}
 want() { [ -z "$filter" ] || [[ "$1" == *"$filter"* ]]; }
-
-for b in build/tests/test_*; do
-	[ -x "$b" ] || continue; n="unit/${b##*/}"; want "$n" && run "$n" "$b"
+# the queue: "WEIGHT NAME" lines; run_one NAME starts it
+queue=()
+for b in build/tests/test_* build-asan/tests/test_*; do
+	[ -x "$b" ] || continue; n="unit/${b##*/}"; [[ $b == build-asan/* ]] && n="unit-asan/${b##*/}"
+	want "$n" && queue+=("1 $n")
 done
-for b in build-asan/tests/test_*; do
-	[ -x "$b" ] || continue; n="unit-asan/${b##*/}"; want "$n" && run "$n" "$b"
-done
-# the longest first, so the pool ends evenly
-e2e=$(for s in tests/e2e/*.sh; do
+duration() { # script, key: its "# KEY: N" value, empty when it has none
+	sed -n "s/^# $2: *\([0-9]*\).*/\1/p" "$1" | head -n 1
+}
+for s in tests/e2e/*.sh; do
 	base=${s##*/}; [[ $base == _* ]] && continue # sourced helpers, not tests
-	printf '%s %s\n' "$(sed -n 's/^# duration: *\([0-9]*\).*/\1/p' "$s" | head -n 1)" "$s"
-done | sort -k1,1nr | awk '{ print $NF }')
-for s in $e2e; do
-	base=${s##*/}; base=${base%.sh}
-	want "e2e/$base" && KINLAKE=$ROOT/build/kinlake run_bg "e2e/$base" bash "$s"
+	base=${base%.sh}; d=$(duration "$s" duration); d=${d:-10}
+	want "e2e/$base" && queue+=("$d e2e/$base")
 	if ! grep -q '^# no-asan' "$s"; then
-		want "e2e-asan/$base" && KINLAKE=$ROOT/build-asan/kinlake KL_ASAN=1 run_bg "e2e-asan/$base" bash "$s"
+		da=$(duration "$s" duration-asan)
+		want "e2e-asan/$base" && queue+=("${da:-$d} e2e-asan/$base")
 	fi
 done
-wait
 for f in build-fuzz/fuzz_*; do
-	[ -x "$f" ] || continue; n="fuzz/${f##*/}"; corpus="fuzz/corpus/${f##*/fuzz_}"
-	# libFuzzer adds new inputs to its corpus folder: give it a scratch copy.
-	work="$LOGS/fuzzwork/${f##*/}"; mkdir -p "$work"
-	[ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-	want "$n" && run "$n" "$f" -max_total_time=${KL_FUZZ_SECONDS:-10} -rss_limit_mb=2048 -timeout=10 "$work"
+	[ -x "$f" ] || continue; n="fuzz/${f##*/}"; want "$n" && queue+=("$((FUZZ_SECONDS + 1)) $n")
 done
+run_one() { # name
+	local n=$1 f work corpus
+	case $n in
+	unit/*) run_bg "$n" "build/tests/${n#unit/}" ;;
+	unit-asan/*) run_bg "$n" "build-asan/tests/${n#unit-asan/}" ;;
+	e2e/*) KINLAKE=$ROOT/build/kinlake run_bg "$n" bash "tests/e2e/${n#e2e/}.sh" ;;
+	e2e-asan/*) KINLAKE=$ROOT/build-asan/kinlake KL_ASAN=1 run_bg "$n" bash "tests/e2e/${n#e2e-asan/}.sh" ;;
+	fuzz/*)
+		f=build-fuzz/${n#fuzz/}; corpus="fuzz/corpus/${f##*/fuzz_}"
+		# libFuzzer adds new inputs to its corpus folder: give it a scratch copy.
+		work="$LOGS/fuzzwork/${f##*/}"; mkdir -p "$work"
+		[ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+		run_bg "$n" "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$work" ;;
+	esac
+}
+if [ ${#queue[@]} -gt 0 ]; then
+	for n in $(printf '%s\n' "${queue[@]}" | sort -s -k1,1nr | awk '{ print $2 }'); do run_one "$n"; done
+fi
+wait
 
 for r in "$LOGS"/.result/*; do
 	[ -f "$r" ] || continue

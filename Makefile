@@ -88,10 +88,12 @@ unit: all
 deps:
 	@scripts/deps.sh
 
+# the three builds use every core unless make was given its own -j
+TEST_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 test: deps
-	@$(MAKE) --no-print-directory all
-	@$(MAKE) --no-print-directory SAN=1 all
-	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory $(TEST_J) all
+	@$(MAKE) --no-print-directory $(TEST_J) SAN=1 all
+	@$(MAKE) --no-print-directory $(TEST_J) fuzz
 	@tests/run.sh
 
 demo: deps all

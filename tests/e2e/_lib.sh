@@ -1,33 +1,72 @@
 # Sourced by tests/e2e/*.sh. Gives: $KL (the binary under test), $T (a fresh
-# temp dir removed on exit), fail(), check_lake(), and set -euo pipefail.
+# temp dir), fail(), check_lake(), lake_digest(), free_port(), and set -euo
+# pipefail. On exit every pid in $pids is stopped (kill -$STOP_SIGNAL, TERM
+# unless the test says otherwise) and reaped, the stack of start_stack is
+# stopped, and $T is removed. Servers: start_moto / moto_up (moto alone),
+# start_stack (kinesis-mock and moto); metrics_port (a --metrics-listen port);
+# slow_feed (a file through a slow pipe).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KL=${KINLAKE:-$ROOT/build/kinlake}
 T=$(mktemp -d "${TMPDIR:-/tmp}/kl-e2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+pids=() STOP_SIGNAL=TERM _stack_up=
+cleanup() {
+	for p in "${pids[@]}"; do kill "-$STOP_SIGNAL" "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	[ -z "$_stack_up" ] || "$ROOT/scripts/stack.sh" down >/dev/null 2>&1 || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 check_lake() { node "$ROOT/tests/js/check_lake.mjs" "$@"; }
 # sha256 of every file under a lake's events/ and errors/, sorted by path
 lake_digest() { (cd "$1" && find events errors -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum); }
-# free_port: a TCP port free on 127.0.0.1 at this moment
+# a TCP port on 127.0.0.1 that nothing listens on now
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# start_moto: a moto_server of this test's own on a free port, stopped on exit
-# with every pid in $pids; sets MOTO (its port), HOME (a fresh one) and test
-# keys, and unsets the AWS settings a developer's shell may carry.
-start_moto() {
-	command -v moto_server >/dev/null || fail "moto_server not installed"
-	command -v aws >/dev/null || fail "aws CLI not installed"
-	pids=()
-	cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
-	trap cleanup EXIT
+# moto_up [COMMAND ARGS...]: a moto server of this test's own on a free port
+# (moto_server, or a command that takes its -H HOST -p PORT, such as
+# tests/moto_strict.py), its pid in $pids, its log $T/moto.log; sets MOTO (its
+# port) and MOTO_URL. Settings for the server go in the call's environment:
+#   MOTO_S3_DEFAULT_MAX_KEYS=2 moto_up
+moto_up() {
+	[ $# -gt 0 ] || set -- moto_server
+	command -v "$1" >/dev/null || fail "$1 not installed"
 	MOTO=$(free_port)
-	moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
+	"$@" -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
 	pids+=($!)
-	for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
-	curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
+	MOTO_URL=http://127.0.0.1:$MOTO
+	for _ in $(seq 100); do curl -sf "$MOTO_URL/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
+	curl -sf "$MOTO_URL/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
+}
+# start_moto: moto_up, and a fresh HOME and test keys; unsets the AWS settings
+# a developer's shell may carry.
+start_moto() {
+	command -v aws >/dev/null || fail "aws CLI not installed"
+	moto_up "$@"
 	mkdir -p "$T/home"
 	export HOME=$T/home AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
 	unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_REGION || true
+}
+# start_stack: kinesis-mock and moto of this test's own (scripts/stack.sh on
+# free ports, state under $T/stack), stopped on exit; exports the stack's
+# environment (AWS_ENDPOINT_URL is moto, AWS_ENDPOINT_URL_KINESIS the
+# emulator, test keys) and sets K, the aws CLI's kinesis command for it.
+start_stack() {
+	export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
+	_stack_up=1
+	"$ROOT/scripts/stack.sh" up >/dev/null
+	. "$T/stack/env"
+	K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+}
+# metrics_port ERRFILE: the port of a --metrics-listen 127.0.0.1:0 run, from the
+# address it prints on stderr (waits up to 10 s)
+metrics_port() {
+	local port=
+	for _ in $(seq 1 100); do
+		port=$(sed -n 's|.*metrics at http://127.0.0.1:\([0-9]*\)/metrics|\1|p' "$1")
+		[ -n "$port" ] && break; sleep 0.1
+	done
+	[ -n "$port" ] || fail "no metrics address printed: $(cat "$1")"
+	echo "$port"
 }
 # slow_feed RATE FILE: FILE's lines on stdout at about RATE lines a second, so
 # that a run reading them (`--input - --input-id NAME`) lasts lines ÷ RATE

@@ -8,22 +8,13 @@
 if [ "${KL_ASAN:-0}" = 1 ]; then DRV=$ROOT/build-asan/tests/test_credentials
 else DRV=$ROOT/build/tests/test_credentials; fi
 [ -x "$DRV" ] || fail "missing $DRV (run make)"
-command -v moto_server >/dev/null || fail "moto_server not installed"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
-trap cleanup EXIT
 
 node "$ROOT/tests/js/fake_metadata.mjs" >"$T/md.port" 2>"$T/md.log" &
 pids+=($!)
 for _ in $(seq 50); do [ -s "$T/md.port" ] && break; sleep 0.1; done
 MD=$(head -1 "$T/md.port"); [ -n "$MD" ] || fail "fake metadata server did not start"
 
-MOTO=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
+moto_up
 
 DUMMY=(AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1)
 env "${DUMMY[@]}" aws --endpoint-url "http://127.0.0.1:$MOTO" iam create-role --role-name kl-role \

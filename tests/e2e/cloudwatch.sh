@@ -7,11 +7,7 @@
 #  3. bad usage: --cloudwatch-namespace without --stream.
 # duration: 45
 . "$(dirname "$0")/_lib.sh"
-export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
-trap '"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT
-"$ROOT/scripts/stack.sh" up > /dev/null
-. "$T/stack/env"
-K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+start_stack
 $K create-stream --stream-name cw --shard-count 2
 sleep 1
 "$KL" gen --events 3000 --bad-fraction 0.04 --dup-fraction 0.02 --seed 41 > "$T/in.jsonl"

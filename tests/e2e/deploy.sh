@@ -39,10 +39,6 @@ for c in cfn-lint aws node python3; do command -v $c >/dev/null || fail "$c not 
 TPL=$ROOT/deploy/kinlake.yaml
 CHK=(python3 "$ROOT/tests/deploy_check.py")
 
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
-trap cleanup EXIT
-
 # 1. cfn-lint
 cfn-lint "$TPL" >"$T/lint" 2>&1 || { cat "$T/lint"; fail "cfn-lint: errors or warnings"; }
 # the systemd unit: systemd-analyze verify says nothing (it reports a bad value
@@ -69,12 +65,8 @@ rc=0
 [ $rc = 124 ] || { cat "$T/unit-run"; fail "the unit's ExecStart with deploy/kinlake.env: exit status $rc"; }
 
 # 2. moto: three stacks, one per Mode, with the documented command
-MOTO=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-python3 "$ROOT/tests/moto_strict.py" -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
-pids+=($!)
-URL=http://127.0.0.1:$MOTO
-for _ in $(seq 100); do curl -sf "$URL/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf "$URL/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
+moto_up python3 "$ROOT/tests/moto_strict.py"
+URL=$MOTO_URL
 mkdir -p "$T/home"
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_KINESIS \
 	AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN || true

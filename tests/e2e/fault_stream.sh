@@ -8,15 +8,11 @@
 # own resends).
 # duration: 60 (seconds, for the test runner's ordering)
 . "$(dirname "$0")/_lib.sh"
-export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
-ppids=()
-trap 'for p in "${ppids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; "$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT
-"$ROOT/scripts/stack.sh" up > /dev/null
-. "$T/stack/env"
+start_stack
 start_proxy() { # name, upstream, args...: sets P to its port
 	local name=$1 up=$2; shift 2
 	python3 "$ROOT/tests/fault_proxy.py" --upstream "$up" --port-file "$T/$name.port" "$@" >"$T/$name.log" 2>&1 &
-	ppids+=($!)
+	pids+=($!)
 	for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
 	[ -s "$T/$name.port" ] || fail "proxy $name did not start: $(cat "$T/$name.log")"
 	P=$(cat "$T/$name.port")

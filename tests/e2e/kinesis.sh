@@ -6,11 +6,7 @@
 #  3. kill -9 during ingest, restart: nothing lost (at-least-once).
 # duration: 125 (seconds, for the test runner's ordering)
 . "$(dirname "$0")/_lib.sh"
-export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
-trap '"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT
-"$ROOT/scripts/stack.sh" up > /dev/null
-. "$T/stack/env"
-K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+start_stack
 put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
 N=${KL_ASAN:+4000}; N=${N:-10000}
 

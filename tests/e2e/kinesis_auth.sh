@@ -24,19 +24,9 @@
 # Local-dir lakes only: moto 5.2's S3 auth refuses correctly signed keys holding '='
 # (every Hive key); S3 with auth on is covered by store_s3.sh section 7.
 . "$(dirname "$0")/_lib.sh"
-command -v moto_server >/dev/null || fail "moto_server not installed"
 command -v aws >/dev/null || fail "aws CLI not installed"
-
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
-trap cleanup EXIT
-MOTO=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
-
-URL=http://127.0.0.1:$MOTO
+moto_up
+URL=$MOTO_URL
 mkdir -p "$T/home"
 unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_STS AWS_ENDPOINT_URL_S3 \
 	AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_ARN \

@@ -57,17 +57,8 @@ cmp -s "$T/digest2a" "$T/digest2b" || fail "a replayed batch changed the lake: $
 check_lake "$T/in2.jsonl" "$T/lake2" --format parquet
 
 # moto on a free port
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
-trap cleanup EXIT
-MOTO=$(free_port)
-moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
-mkdir -p "$T/home"
-export HOME=$T/home AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL || true
+start_moto
+export AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO
 S3=(aws --endpoint-url "http://127.0.0.1:$MOTO" s3)
 "${S3[@]}" mb s3://bkt >/dev/null || fail "create bucket"

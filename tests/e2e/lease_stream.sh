@@ -15,16 +15,7 @@
 # no-asan: the lease logic runs under ASan in unit-asan/test_lease and e2e-asan/lease_ddb; three
 # ASan workers on a loaded 2-core machine miss 4 s lease renewals and the timing asserts flap
 . "$(dirname "$0")/_lib.sh"
-export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"
-}
-trap cleanup EXIT
-"$ROOT/scripts/stack.sh" up > /dev/null
-. "$T/stack/env" # AWS_ENDPOINT_URL is moto: DynamoDB goes there
-K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+start_stack # AWS_ENDPOINT_URL is moto: DynamoDB goes there
 D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
 put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }

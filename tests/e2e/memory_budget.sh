@@ -12,11 +12,7 @@
 # no-asan: peak RSS is the measure, and ASan's shadow memory and quarantine change it
 # (the budget's code paths run under ASan in e2e-asan/crash, a 4 MiB limit, and unit-asan).
 . "$(dirname "$0")/_lib.sh"
-export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
-trap '"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT
-"$ROOT/scripts/stack.sh" up > /dev/null
-. "$T/stack/env"
-K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+start_stack
 SHARDS=32
 $K create-stream --stream-name mem --shard-count $SHARDS
 sleep 2

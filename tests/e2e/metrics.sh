@@ -10,12 +10,7 @@ mkfifo "$T/fifo"
 	--status-interval 0.5 < "$T/fifo" 2> "$T/err" & pid=$!
 exec 3> "$T/fifo"
 cat "$T/a.jsonl" >&3
-port=
-for _ in $(seq 1 100); do
-	port=$(sed -n 's|.*metrics at http://127.0.0.1:\([0-9]*\)/metrics|\1|p' "$T/err")
-	[ -n "$port" ] && break; sleep 0.1
-done
-[ -n "$port" ] || fail "no metrics address printed: $(cat "$T/err")"
+port=$(metrics_port "$T/err")
 # the reader publishes on its idle wake-up (--flush-interval 1): all of part a is counted
 got=
 for _ in $(seq 1 50); do

@@ -11,12 +11,7 @@ mkfifo "$T/fifo"
 	--metrics-listen 127.0.0.1:0 < "$T/fifo" 2> "$T/err" & pid=$!
 exec 3> "$T/fifo"
 cat "$T/in.jsonl" >&3
-port=
-for _ in $(seq 1 100); do
-	port=$(sed -n 's|.*metrics at http://127.0.0.1:\([0-9]*\)/metrics|\1|p' "$T/err")
-	[ -n "$port" ] && break; sleep 0.1
-done
-[ -n "$port" ] || fail "no metrics address printed: $(cat "$T/err")"
+port=$(metrics_port "$T/err")
 python3 - "$port" <<'PY' || fail "starvation check"
 import socket, sys, time
 port = int(sys.argv[1])

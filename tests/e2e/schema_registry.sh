@@ -87,19 +87,8 @@ done
 "${READER[@]}" --trials "$T/want_ab.json" t "${lakes[@]}" || fail "columns lost"
 
 # --- 3. S3 (moto): fragments written, listed (2 keys a page) and read ------------
-command -v moto_server >/dev/null || fail "moto_server not installed"
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; rm -rf "$T"; }
-trap cleanup EXIT
-MOTO=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-MOTO_S3_DEFAULT_MAX_KEYS=2 moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
-curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"
-mkdir -p "$T/home"
-export HOME=$T/home AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
-export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL AWS_REGION || true
+MOTO_S3_DEFAULT_MAX_KEYS=2 start_moto
+export AWS_ENDPOINT_URL_S3=$MOTO_URL
 S3=(aws --endpoint-url "http://127.0.0.1:$MOTO" s3)
 "${S3[@]}" mb s3://bkt >/dev/null || fail "create bucket"
 common=(event_uuid:string event_name:string created_at:bigint created_datetime:string event_type:string event_subtype:string)

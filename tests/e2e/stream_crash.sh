@@ -15,16 +15,8 @@
 # no-asan: the sanitizer build is too slow for 40 restarts against the emulator;
 # the same paths run under ASan in unit-asan/test_pipeline (stream part)
 . "$(dirname "$0")/_lib.sh"
-export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"
-}
-trap cleanup EXIT
-"$ROOT/scripts/stack.sh" up > /dev/null
-. "$T/stack/env"
-K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+STOP_SIGNAL=KILL
+start_stack
 # a split or merge is refused while the stream is still updating: retry
 reshard() { for _ in $(seq 1 50); do $K "$@" 2> /dev/null && return 0; sleep 0.3; done; fail "$*"; }
 S3="aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3"

@@ -4,11 +4,7 @@
 # across restarts, and window decisions follow the record sequence).
 # duration: 60 (seconds, for the test runner's ordering)
 . "$(dirname "$0")/_lib.sh"
-export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
-trap '"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"' EXIT
-"$ROOT/scripts/stack.sh" up > /dev/null
-. "$T/stack/env"
-K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+start_stack
 $K create-stream --stream-name w --shard-count 4
 sleep 1
 "$KL" gen --events 8000 --span 14400 --seed 9 > "$T/in.jsonl"

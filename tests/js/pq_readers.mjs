@@ -9,9 +9,11 @@
 // "rows":[[...]]}; int64 and double values are strings ("-0" for -0.0).
 import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
+import { parquetHeader } from 'hyparquet/src/column.js';
 import * as pw from 'parquet-wasm';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 
 // ---- DuckDB --------------------------------------------------------------
@@ -32,16 +34,59 @@ export async function readDuckDB(path) {
 
 // ---- hyparquet -----------------------------------------------------------
 
-// hyparquet decodes SNAPPY itself; GZIP and ZSTD are supplied here.
-const compressors = {
+// hyparquet decodes SNAPPY itself; GZIP and ZSTD are supplied here. ZSTD by
+// the zstd CLI: one process per file for all its pages (zstdPages below), a
+// page it did not cover by a process of its own.
+function unzstd(input) {
+	const p = spawnSync('zstd', ['-d', '-c', '-q'], { input, maxBuffer: 1 << 30 });
+	if (p.error) throw new Error(`zstd CLI not runnable (apt-get install zstd): ${p.error.message}`);
+	if (p.status !== 0) throw new Error(`zstd -d failed: ${p.stderr}`);
+	return new Uint8Array(p.stdout);
+}
+const digest = (b) => createHash('sha1').update(b).digest('hex');
+const compressorsFor = (pages) => ({
 	GZIP: (input) => new Uint8Array(gunzipSync(input)),
-	ZSTD: (input) => {
-		const p = spawnSync('zstd', ['-d', '-c', '-q'], { input, maxBuffer: 1 << 30 });
-		if (p.error) throw new Error(`zstd CLI not runnable (apt-get install zstd): ${p.error.message}`);
-		if (p.status !== 0) throw new Error(`zstd -d failed: ${p.stderr}`);
-		return new Uint8Array(p.stdout);
-	},
-};
+	ZSTD: (input) => pages.get(digest(input)) ?? unzstd(input),
+});
+
+// Every ZSTD page of a file, decompressed by one zstd process (a process per
+// page cost most of a lake_readers.mjs run): the pages are found by walking
+// each column chunk's page headers, their frames concatenated (zstd -d of
+// concatenated frames writes the concatenated contents) and the output split
+// at the headers' uncompressed sizes. Keyed by the SHA-1 of the compressed
+// bytes; empty when anything does not add up (then every page goes its own way).
+function zstdPages(file, meta) {
+	const frames = [], sizes = [];
+	for (const rg of meta.row_groups) {
+		for (const cc of rg.columns) {
+			const m = cc.meta_data;
+			if (!m || m.codec !== 'ZSTD') continue;
+			let off = Number(m.dictionary_page_offset || m.data_page_offset);
+			const end = off + Number(m.total_compressed_size);
+			while (off < end) {
+				const reader = { view: new DataView(file, off), offset: 0 };
+				const h = parquetHeader(reader);
+				const body = new Uint8Array(file, off + reader.offset, h.compressed_page_size);
+				off += reader.offset + h.compressed_page_size;
+				if (h.type === 'DATA_PAGE' || h.type === 'DICTIONARY_PAGE') {
+					frames.push(body); sizes.push(h.uncompressed_page_size);
+				} else if (h.type === 'DATA_PAGE_V2') {
+					const v2 = h.data_page_header_v2;
+					const levels = v2.repetition_levels_byte_length + v2.definition_levels_byte_length;
+					if (v2.is_compressed !== false && h.uncompressed_page_size - levels) {
+						frames.push(body.subarray(levels)); sizes.push(h.uncompressed_page_size - levels);
+					}
+				}
+			}
+		}
+	}
+	const pages = new Map();
+	if (!frames.length) return pages;
+	const out = unzstd(Buffer.concat(frames));
+	if (out.length !== sizes.reduce((a, b) => a + b, 0)) return pages;
+	for (let i = 0, o = 0; i < frames.length; o += sizes[i++]) pages.set(digest(frames[i]), out.subarray(o, o + sizes[i]));
+	return pages;
+}
 
 export async function readHyparquet(path) {
 	const buf = readFileSync(path);
@@ -52,6 +97,9 @@ export async function readHyparquet(path) {
 		name: e.name,
 		type: [e.type, e.converted_type, e.logical_type?.type].filter(Boolean).join('/'),
 	}));
+	let pages = new Map();
+	try { pages = zstdPages(file, meta); } catch { /* each page on its own */ }
+	const compressors = compressorsFor(pages);
 	const objs = await parquetReadObjects({ file, compressors });
 	const rows = objs.map((o) => leaves.map((e) => (o[e.name] === undefined ? null : o[e.name])));
 	return { columns, rows, meta };

@@ -3,7 +3,7 @@
 # fake metadata server (tests/js/fake_metadata.mjs: no real local server
 # exists for those), STS AssumeRole (profile role_arn + source_profile) and
 # AssumeRoleWithWebIdentity against moto. Driver: test_credentials --resolve.
-# duration: 15 (seconds, for the test runner's ordering)
+# duration: 5 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 if [ "${KL_ASAN:-0}" = 1 ]; then DRV=$ROOT/build-asan/tests/test_credentials
 else DRV=$ROOT/build/tests/test_credentials; fi

@@ -1,4 +1,5 @@
 # Each rejection class lands in errors/<reason>/ with its raw bytes.
+# duration: 1 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 {
 	printf '%s\n' '{"event_uuid":"u1","event_name":"a","created_at":1' # invalid_json

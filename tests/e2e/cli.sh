@@ -1,4 +1,5 @@
 # CLI contract: --help, --version, one precise message and exit 2 for bad usage.
+# duration: 2 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 # (help is captured first: grep -q stops reading at its match, and the
 # writer's SIGPIPE would fail the pipeline under pipefail)

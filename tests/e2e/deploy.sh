@@ -31,7 +31,7 @@
 #  5. The lambda-mode function as deployed, with the credentials of its own
 #     role (enforced), writes a Kinesis batch into the stack's bucket:
 #     batchItemFailures empty, the lake exact.
-# duration: 60 (seconds, for the test runner's ordering)
+# duration: 80 (seconds, for the test runner's ordering: a quiet 2-core machine)
 # no-asan (the kinlake paths run here are covered under ASan by kinesis_auth.sh,
 # store_s3.sh and lambda_esm.sh; this test is about the template)
 . "$(dirname "$0")/_lib.sh"

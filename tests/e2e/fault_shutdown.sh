@@ -4,7 +4,7 @@
 # must not read on), exits within --shutdown-timeout + 3 s with 0 (all
 # committed) or 75 (the rest abandoned, one message), leaves no multipart
 # upload behind, and the next run completes the lake exactly once.
-# duration: 30 (seconds, for the test runner's ordering)
+# duration: 15 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 start_moto
 EP=(--endpoint-url "http://127.0.0.1:$MOTO")

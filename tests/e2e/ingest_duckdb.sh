@@ -1,5 +1,6 @@
 # gen -> ingest -> DuckDB reads the lake: every event's fields and partition path,
 # every dead letter's raw bytes and reason, duplicates dropped (check_lake.mjs).
+# duration: 18 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 N=${KL_ASAN:+15000}; N=${N:-40000}
 "$KL" gen --events "$N" --bad-fraction 0.02 --dup-fraction 0.01 --seed 11 --span 10800 > "$T/in.jsonl"

@@ -23,6 +23,7 @@
 #     naming profile and role.
 # Local-dir lakes only: moto 5.2's S3 auth refuses correctly signed keys holding '='
 # (every Hive key); S3 with auth on is covered by store_s3.sh section 7.
+# duration: 19 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 command -v aws >/dev/null || fail "aws CLI not installed"
 moto_up

@@ -4,6 +4,7 @@
 # glibc's own, also with system directories first on LD_LIBRARY_PATH (as
 # Lambda's is); no glibc symbol newer than AL2023's 2.34;
 # then the unzipped bootstrap runs the whole Runtime API scenario.
+# duration: 32 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 cd "$ROOT"
 make -s lambda-zip

@@ -11,7 +11,7 @@
 #     other two take them at once, and more events still land exactly once;
 #  5. the rows: every lease released at the end (no owner), checkpoints moved
 #     past TRIM_HORIZON on the shards that had records.
-# duration: 120 (seconds, for the test runner's ordering)
+# duration: 55 (seconds, for the test runner's ordering: a quiet 2-core machine)
 # no-asan: the lease logic runs under ASan in unit-asan/test_lease and e2e-asan/lease_ddb; three
 # ASan workers on a loaded 2-core machine miss 4 s lease renewals and the timing asserts flap
 . "$(dirname "$0")/_lib.sh"

@@ -8,7 +8,7 @@
 # prep.h, up to a few MiB per shard with --threads N) are a per-shard cost
 # outside the budget, like the Kinesis responses (docs/windows.md). (Slow: kinesis-mock's PutRecords is quadratic in a
 # shard's records, and it serves 32 shards at ~300 records/s.)
-# duration: 400 (seconds, for the test runner's ordering)
+# duration: 130 (seconds, for the test runner's ordering: a quiet 2-core machine)
 # no-asan: peak RSS is the measure, and ASan's shadow memory and quarantine change it
 # (the budget's code paths run under ASan in e2e-asan/crash, a 4 MiB limit, and unit-asan).
 . "$(dirname "$0")/_lib.sh"

@@ -1,6 +1,7 @@
 # Metrics of a running ingest: GET /metrics while the input pauses (--metrics-listen),
 # the textfile (--metrics-file) at exit equal to the summary line, status lines on a
 # non-terminal stderr, and precise errors for bad metrics flags.
+# duration: 5 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 "$KL" gen --events 6000 --bad-fraction 0.05 --seed 7 > "$T/in.jsonl"
 head -n 2500 "$T/in.jsonl" > "$T/a.jsonl"; tail -n +2501 "$T/in.jsonl" > "$T/b.jsonl"

@@ -1,7 +1,7 @@
 # kinlake plan from the command line: the seed workload (1M events/hour, 420 bytes,
 # 100 types; the arithmetic itself is checked by hand in tests/unit/test_plan.c), --mode,
 # --price overrides, bad usage.
-# duration: 1
+# duration: 1 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 "$KL" plan --events-per-hour 1000000 --event-bytes 420 --types 100 > "$T/out"
 cat "$T/out"

@@ -6,7 +6,7 @@
 # by kinlake's loader. Then 50 trials of two concurrent ingests of one event
 # type adding 10 columns each: 0 columns lost. Then S3 (moto, listing pages of
 # 2 keys): concurrent writers through the registry driver, the same checks.
-# duration: 40 (seconds, for the test runner's ordering)
+# duration: 9 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 DRV=$(dirname "$KL")/tests/test_schema_registry
 [ -x "$DRV" ] || fail "missing $DRV (run make)"

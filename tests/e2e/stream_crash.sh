@@ -11,7 +11,7 @@
 # The event_uuids are unique (no --dup-fraction): a duplicate put by the
 # producer is deduplicated only within what one run reads (state.h).
 # KL_CRASH_SEED repeats a run's kill moments.
-# duration: 320 (seconds, for the test runner's ordering: 322 s measured on a lightly loaded 2-core machine, 958 s at load average 15)
+# duration: 360 (seconds, for the test runner's ordering: CI on 2 cores; 958 s at load average 15)
 # no-asan: the sanitizer build is too slow for 40 restarts against the emulator;
 # the same paths run under ASan in unit-asan/test_pipeline (stream part)
 . "$(dirname "$0")/_lib.sh"

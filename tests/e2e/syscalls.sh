@@ -4,7 +4,7 @@
 # >= 1 MiB (calls <= 1 + bytes / 1 MiB per file), and appends the state log
 # once per commit. Counts come from `strace -f -y`, which names each write's
 # file. Before the fix 140k events took 30,193 writes and 3,684 mkdirs.
-# duration: 20 (seconds, for the test runner's ordering)
+# duration: 9 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 command -v strace >/dev/null || fail "strace not installed (scripts/deps.sh installs it)"
 N=${KL_ASAN:+6000}; N=${N:-20000}

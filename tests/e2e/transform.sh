@@ -1,4 +1,5 @@
 # kinlake transform: stdin -> stdout enriched, dead letters to stderr or --errors.
+# duration: 1 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 printf '%s\n' '{"event_uuid":"a","event_name":"x:y:z","created_at":1764547200.25,"p":[1, 2]}' \
 	'not json' '{"event_uuid":"b","event_name":"solo","created_at":0}' > "$T/in"

@@ -1,6 +1,6 @@
 # Commit property 2: kill -9 at random moments, then the same command again:
 # every valid event is in the lake exactly once, every dead letter once.
-# duration: 60 (seconds, for the test runner's ordering)
+# duration: 80 (seconds, for the test runner's ordering)
 . "$(dirname "$0")/_lib.sh"
 N=${KL_ASAN:+40000}; N=${N:-100000}
 "$KL" gen --events "$N" --bad-fraction 0.01 --dup-fraction 0.01 --seed 3 > "$T/in.jsonl"

@@ -4,7 +4,7 @@
 # metrics count the late events; kill -9 at random moments (mid-hour
 # included) and a restart give the same lake, byte for byte, as one
 # uninterrupted run; the Lambda's KINLAKE_WINDOW is checked like --window.
-# duration: 45 (seconds, for the test runner's ordering)
+# duration: 60 (seconds, for the test runner's ordering)
 . "$(dirname "$0")/_lib.sh"
 N=${KL_ASAN:+30000}; N=${N:-60000}
 # four hours from 00:00, 1% dead letters, 1% duplicates

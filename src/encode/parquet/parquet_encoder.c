@@ -1,21 +1,54 @@
 /*
  * parquet_encoder.c — the Parquet kl_encoder: JSON lines -> one typed file.
  *
- * Two passes over a partition's buffered enriched events: the first infers
- * the file's schema (encode/parquet/schema.h), the second parses each event
- * again and puts every top-level field into its column. Every row keeps every
- * field: strings are decoded, objects/arrays are stored as minified JSON
- * text, and a field widened to STRING keeps other values as their JSON text.
- * The file's schema is merged into the lake's schema registry.
+ * One scan of each buffered enriched event: the non-validating splitter
+ * (kl_json_split_valid: the prep step validated every line) finds its
+ * top-level members, each member's column is looked up once, its JSON type
+ * widens the file's schema (encode/parquet/schema.h), and the member is
+ * recorded on a "tape" (column, value span, type, flags: 16 bytes). Once all
+ * lines are seen the schema is final, and the rows are put into the writer
+ * from the tape, touching only value bytes (numbers are converted without
+ * strtod where exact: parse/num.h). The tape is capped (TAPE_MAX_BYTES);
+ * rows past the cap are split a second time, as before the tape existed, so
+ * a huge file costs bounded memory. Either way the output is the same.
+ * Every row keeps every field: strings are decoded, objects/arrays are
+ * stored as minified JSON text, and a field widened to STRING keeps other
+ * values as their JSON text. The file's schema is merged into the lake's
+ * schema registry.
  */
 #include "encode/encoder.h"
 #include "encode/parquet/parquet.h"
 #include "encode/parquet/schema.h"
 #include "parse/json.h"
+#include "parse/num.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* One member of one row, as found by the first scan. */
+struct tape_val {
+	uint32_t col; /* schema column */
+	uint32_t off; /* value start, from the line start */
+	uint32_t len; /* value bytes (a string with its quotes) */
+	uint8_t type; /* enum kl_json_type */
+	uint8_t esc;  /* string value has a backslash escape */
+	uint8_t ws;   /* object/array value has insignificant whitespace */
+	uint8_t pad_;
+};
+
+/* One row on the tape: its line and its members' tape_vals. */
+struct tape_row {
+	size_t line;    /* line start, from the buffer start */
+	uint32_t nvals; /* tape_vals of this row (they follow the previous row's) */
+	uint32_t pad_;
+};
+
+/* Tape bytes per file at most (rows + values); rows past it are split
+ * again in the second pass. 16 MiB holds ~40k rows of 25 members. */
+#ifndef TAPE_MAX_BYTES /* a build may set a small one to test the fallback */
+#define TAPE_MAX_BYTES ((size_t)16 << 20)
+#endif
 
 struct pq_encoder {
 	struct kl_encoder base;
@@ -24,6 +57,8 @@ struct pq_encoder {
 	struct kl_schema schema;
 	struct kl_json_doc doc;
 	struct kl_buf scratch;
+	struct kl_buf tape_rows; /* struct tape_row per taped row */
+	struct kl_buf tape_vals; /* struct tape_val per taped member */
 	long *colmap; /* member index -> column, per row */
 	size_t colmap_cap;
 	struct kl_store *store; /* borrowed: the schema registry lives there */
@@ -105,9 +140,16 @@ static long column_of(struct pq_encoder *e, size_t i, const struct kl_json_membe
 	return c;
 }
 
-static int infer(struct pq_encoder *e, const char *lines, size_t n, struct kl_errbuf *eb)
+/* First (and usually only) scan: the schema, and the tape of as many rows
+ * as fit TAPE_MAX_BYTES. *taped is the number of rows on the tape. */
+static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped,
+		struct kl_errbuf *eb)
 {
 	kl_schema_reset(&e->schema);
+	kl_buf_reset(&e->tape_rows);
+	kl_buf_reset(&e->tape_vals);
+	*taped = 0;
+	int taping = 1;
 	for (size_t i = 0; i < e->colmap_cap; i++)
 		e->colmap[i] = -1;
 	for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
@@ -117,7 +159,24 @@ static int infer(struct pq_encoder *e, const char *lines, size_t n, struct kl_er
 	{
 		if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
 			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
-		for (size_t i = 0; i < e->doc.n; i++) {
+		size_t nm = e->doc.n;
+		if (taping && (ln > UINT32_MAX || nm > UINT32_MAX ||
+			       e->tape_rows.len + e->tape_vals.len + sizeof(struct tape_row) +
+					       nm * sizeof(struct tape_val) >
+				       TAPE_MAX_BYTES))
+			taping = 0; /* this row and the rest: split again in the second pass */
+		struct tape_val *tv = NULL;
+		if (taping) {
+			if (kl_buf_reserve(&e->tape_rows, sizeof(struct tape_row)) ||
+			    kl_buf_reserve(&e->tape_vals, nm * sizeof(struct tape_val)))
+				return KL_ENOMEM;
+			struct tape_row tr = {(size_t)(l - lines), (uint32_t)nm, 0};
+			kl_buf_put(&e->tape_rows, &tr, sizeof tr);
+			tv = (struct tape_val *)(void *)(e->tape_vals.data + e->tape_vals.len);
+			e->tape_vals.len += nm * sizeof(struct tape_val);
+			++*taped;
+		}
+		for (size_t i = 0; i < nm; i++) {
 			const struct kl_json_member *m = &e->doc.m[i];
 			long c = column_of(e, i, m, 1);
 			if (c < 0)
@@ -126,43 +185,52 @@ static int infer(struct pq_encoder *e, const char *lines, size_t n, struct kl_er
 			if (t == KL_JSON_INT && m->val_len >= 19 && !fits_int64(m))
 				t = KL_JSON_NUMBER; /* beyond int64: the column becomes DOUBLE */
 			kl_schema_observe(&e->schema, (size_t)c, t);
+			if (tv) {
+				tv[i].col = (uint32_t)c;
+				tv[i].off = (uint32_t)(m->val - l);
+				tv[i].len = (uint32_t)m->val_len;
+				tv[i].type = m->type;
+				tv[i].esc = m->val_esc;
+				tv[i].ws = m->val_ws;
+				tv[i].pad_ = 0;
+			}
 		}
 	}
 	return KL_OK;
 }
 
-static int put_value(struct pq_encoder *e, size_t c, const struct kl_json_member *m)
+/* Put one member's value (type t, raw text v[0..len), escape and
+ * whitespace flags) into column c, as the final schema says. */
+static int put_value(struct pq_encoder *e, size_t c, int t, const char *v, size_t len, int esc,
+		     int ws)
 {
 	struct kl_pq_writer *w = e->w;
 	enum kl_col_kind kind = e->schema.cols[c].kind;
 	char num[512];
-	if (m->type == KL_JSON_NULL)
+	if (t == KL_JSON_NULL)
 		return kl_pq_put_null(w, c);
 	switch (kind) {
 	case KL_COL_BOOL:
-		return kl_pq_put_bool(w, c, m->type == KL_JSON_TRUE);
+		return kl_pq_put_bool(w, c, t == KL_JSON_TRUE);
 	case KL_COL_INT:
 	case KL_COL_DOUBLE: {
-		if (m->type == KL_JSON_INT && m->val_len <= 18) {
-			/* fast path: at most 18 digits always fits int64 */
-			const char *q = m->val, *qe = m->val + m->val_len;
-			int neg = *q == '-';
-			int64_t v = 0;
-			for (q += neg; q < qe; q++)
-				v = v * 10 + (*q - '0');
-			v = neg ? -v : v;
-			return kind == KL_COL_INT ? kl_pq_put_i64(w, c, v)
-						  : kl_pq_put_double(w, c, (double)v);
-		}
-		size_t n = m->val_len < sizeof num - 1 ? m->val_len : sizeof num - 1;
-		memcpy(num, m->val, n);
+		int64_t iv;
+		if (t == KL_JSON_INT && kl_num_i64_fast(v, len, &iv))
+			return kind == KL_COL_INT ? kl_pq_put_i64(w, c, iv)
+						  : kl_pq_put_double(w, c, (double)iv);
+		double dv;
+		/* the text as strtod below would see it (at most 511 bytes) */
+		if (kind == KL_COL_DOUBLE && len < sizeof num && kl_num_double_fast(v, len, &dv))
+			return kl_pq_put_double(w, c, dv);
+		size_t n = len < sizeof num - 1 ? len : sizeof num - 1;
+		memcpy(num, v, n);
 		num[n] = '\0';
 		if (kind == KL_COL_INT) {
 			errno = 0;
-			long long v = strtoll(num, NULL, 10);
+			long long lv = strtoll(num, NULL, 10);
 			if (errno == ERANGE) /* cannot happen: inference saw INT only */
 				return KL_EINVAL;
-			return kl_pq_put_i64(w, c, v);
+			return kl_pq_put_i64(w, c, lv);
 		}
 		return kl_pq_put_double(w, c, strtod(num, NULL));
 	}
@@ -170,23 +238,28 @@ static int put_value(struct pq_encoder *e, size_t c, const struct kl_json_member
 		break;
 	}
 	/* STRING column */
-	if (m->type == KL_JSON_STRING) {
-		if (!m->val_esc)
-			return kl_pq_put_string(w, c, m->val + 1, m->val_len - 2);
+	if (t == KL_JSON_STRING) {
+		if (!esc)
+			return kl_pq_put_string(w, c, v + 1, len - 2);
 		kl_buf_reset(&e->scratch);
-		if (kl_buf_reserve(&e->scratch, m->val_len))
+		if (kl_buf_reserve(&e->scratch, len))
 			return KL_ENOMEM;
-		size_t n = kl_json_unescape(m->val + 1, m->val_len - 2, e->scratch.data);
+		size_t n = kl_json_unescape(v + 1, len - 2, e->scratch.data);
 		return kl_pq_put_string(w, c, e->scratch.data, n);
 	}
-	if ((m->type == KL_JSON_OBJECT || m->type == KL_JSON_ARRAY) && m->val_ws) {
+	if ((t == KL_JSON_OBJECT || t == KL_JSON_ARRAY) && ws) {
 		kl_buf_reset(&e->scratch);
-		if (kl_buf_reserve(&e->scratch, m->val_len))
+		if (kl_buf_reserve(&e->scratch, len))
 			return KL_ENOMEM;
-		size_t n = kl_json_minify(m->val, m->val_len, e->scratch.data);
+		size_t n = kl_json_minify(v, len, e->scratch.data);
 		return kl_pq_put_string(w, c, e->scratch.data, n);
 	}
-	return kl_pq_put_string(w, c, m->val, m->val_len); /* JSON text as is */
+	return kl_pq_put_string(w, c, v, len); /* JSON text as is */
+}
+
+static int row_error(struct pq_encoder *e, int rc, struct kl_errbuf *eb)
+{
+	return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.code ? e->werr.msg : "cannot encode row");
 }
 
 /* The last file's schema into the lake's registry. */
@@ -212,7 +285,8 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 	(void)count;
 	struct pq_encoder *e = (struct pq_encoder *)base;
 	e->has_pending = 0;
-	int rc = infer(e, lines, n, eb);
+	size_t taped;
+	int rc = scan(e, lines, n, &taped, eb);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "parquet: schema inference failed");
 	const struct kl_pq_column *cols = kl_schema_columns(&e->schema);
@@ -227,8 +301,33 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 		return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.msg);
 	const char *etype = NULL;
 	size_t etype_len = 0;
-	FOR_EACH_LINE(lines, n, l, ln)
+	/* rows from the tape: no JSON scanning */
+	const struct tape_row *tr = (const struct tape_row *)(const void *)e->tape_rows.data;
+	const struct tape_val *tv = (const struct tape_val *)(const void *)e->tape_vals.data;
+	for (size_t r = 0; r < taped; r++) {
+		const char *l = lines + tr[r].line;
+		for (uint32_t i = 0; i < tr[r].nvals && !rc; i++, tv++) {
+			const char *v = l + tv->off;
+			if (!etype && tv->col == 4 && tv->type == KL_JSON_STRING) {
+				etype = v + 1; /* enriched event_type never has escapes we wrote */
+				etype_len = tv->len - 2;
+			}
+			rc = put_value(e, tv->col, tv->type, v, tv->len, tv->esc, tv->ws);
+		}
+		if (!rc)
+			rc = kl_pq_end_row(e->w);
+		if (rc)
+			return row_error(e, rc, eb);
+	}
+	/* rows past the tape: split again */
+	const char *rest = taped ? lines + tr[taped - 1].line : lines;
+	size_t skip = taped ? 1 : 0;
+	FOR_EACH_LINE(rest, n - (size_t)(rest - lines), l, ln)
 	{
+		if (skip) {
+			skip = 0;
+			continue;
+		}
 		if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
 			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
 		for (size_t i = 0; i < e->doc.n && !rc; i++) {
@@ -239,16 +338,16 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 				break;
 			}
 			if (!etype && c == 4 && m->type == KL_JSON_STRING) {
-				etype = m->val + 1; /* enriched event_type never has escapes we wrote */
+				etype = m->val + 1;
 				etype_len = m->val_len - 2;
 			}
-			rc = put_value(e, (size_t)c, m);
+			rc = put_value(e, (size_t)c, m->type, m->val, m->val_len, m->val_esc,
+				       m->val_ws);
 		}
 		if (!rc)
 			rc = kl_pq_end_row(e->w);
 		if (rc)
-			return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.code ? e->werr.msg
-										     : "cannot encode row");
+			return row_error(e, rc, eb);
 	}
 	if ((rc = kl_pq_writer_finish(e->w)))
 		return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.msg);
@@ -272,13 +371,15 @@ static void pq_free(struct kl_encoder *base)
 	kl_schema_cleanup(&e->schema);
 	kl_json_doc_cleanup(&e->doc);
 	kl_buf_cleanup(&e->scratch);
+	kl_buf_cleanup(&e->tape_rows);
+	kl_buf_cleanup(&e->tape_vals);
 	kl_buf_cleanup(&e->pending);
 	free(e->colmap);
 	free(e);
 }
 
 static const struct kl_encoder_ops pq_ops = {
-	.encode = pq_encode, /* two passes over the buffer: schema, then rows */
+	.encode = pq_encode, /* one scan (schema + tape), then rows from the tape */
 	.free = pq_free,     /* no begin/write/end: a Parquet file needs all its rows */
 	.clone = pq_clone,     /* its schema merges wait for publish() */
 	.publish = pq_publish, /* the last file's schema into the registry */
@@ -305,6 +406,8 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struc
 	kl_schema_init(&e->schema);
 	kl_json_doc_init(&e->doc);
 	kl_buf_init(&e->scratch, 0);
+	kl_buf_init(&e->tape_rows, 0);
+	kl_buf_init(&e->tape_vals, 0);
 	kl_buf_init(&e->pending, 0);
 	e->store = store;
 	e->registry = registry;
@@ -323,6 +426,8 @@ static struct kl_encoder *pq_clone(const struct kl_encoder *base)
 	kl_schema_init(&c->schema);
 	kl_json_doc_init(&c->doc);
 	kl_buf_init(&c->scratch, 0);
+	kl_buf_init(&c->tape_rows, 0);
+	kl_buf_init(&c->tape_vals, 0);
 	kl_buf_init(&c->pending, 0);
 	c->store = e->store;
 	c->registry = e->registry;

@@ -117,6 +117,8 @@ static int set_schema(struct kl_pq_writer *w, const struct kl_pq_column *cols, s
 		if (kl_buf_append(&w->names, n, len))
 			return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
 		c->type = cols[i].type;
+		c->file_vals = c->file_plain = 0;
+		c->hinted = 0;
 		col_chunk_reset(c);
 	}
 	return KL_OK;
@@ -274,10 +276,53 @@ static int finish_put(struct kl_pq_writer *w, struct pq_col *c, int def, size_t 
 	else
 		c->chunk_nulls++;
 	c->page_plain += plain;
+	c->file_vals += (unsigned)def;
+	c->file_plain += plain;
 	w->rg_est += plain + 1;
 	if (c->page_rows >= PQ_PAGE_MAX_ROWS || page_estimate(c) >= w->o.page_bytes)
 		return pq_flush_page(w, c);
 	return KL_OK;
+}
+
+int kl_pq_writer_hint(struct kl_pq_writer *w, size_t col, uint64_t values, uint64_t plain_bytes,
+		      uint64_t rows)
+{
+	if (col >= w->ncols || w->cols[col].type == KL_PQ_BOOLEAN)
+		return KL_EINVAL;
+	struct pq_col *c = &w->cols[col];
+	if (values > UINT64_MAX - c->file_vals || plain_bytes > UINT64_MAX - c->file_plain ||
+	    rows > UINT64_MAX - w->rows)
+		return KL_EINVAL;
+	c->hinted = 1;
+	c->hint_vals_end = c->file_vals + values;
+	c->hint_plain_end = c->file_plain + plain_bytes;
+	w->hint_rows_end = w->rows + rows;
+	return KL_OK;
+}
+
+/* Whether the PQ_DICT_PROBE judgement of c's dictionary, still to come, is
+ * sure to drop it and nothing between now and then depends on whether it
+ * is still there (kl_pq_writer_hint). The judgement comes at the first
+ * page flush or the PQ_DICT_PROBE-th value, so with at most J values by
+ * then (J: the values still promised, capped at PQ_DICT_PROBE) and
+ * dictionary entries only ever added, n * 2 > J now means over half
+ * distinct then. Until then the dictionary could change the output only
+ * by filling up (flushing a page early) or by its page estimate; the
+ * promised PLAIN bytes bound both: entries are a subset of the values,
+ * and the dictionary estimate never exceeds the PLAIN one. */
+static int dict_sure_to_drop(const struct kl_pq_writer *w, const struct pq_col *c)
+{
+	uint64_t n2 = (uint64_t)c->dict.n * 2;
+	if (!c->hinted || n2 <= c->page_vals || c->n_dict_pages ||
+	    c->file_vals > c->hint_vals_end || c->file_plain > c->hint_plain_end ||
+	    w->rows > w->hint_rows_end)
+		return 0;
+	uint64_t j = c->page_vals + (c->hint_vals_end - c->file_vals);
+	if (n2 <= (j < PQ_DICT_PROBE ? j : PQ_DICT_PROBE))
+		return 0;
+	uint64_t plain = c->page_plain + (c->hint_plain_end - c->file_plain);
+	uint64_t rows = c->page_rows + (w->hint_rows_end - w->rows);
+	return plain <= w->o.dict_max_bytes && rows / 8 + 1 + plain < w->o.page_bytes;
 }
 
 /* Dictionary-encode `key` or append its PLAIN form. */
@@ -285,7 +330,8 @@ static int put_value(struct kl_pq_writer *w, struct pq_col *c, const void *key, 
 {
 	int ba = c->type == KL_PQ_STRING;
 	size_t plain = klen + (ba ? 4 : 0);
-	if (c->dict_on && !c->dict_judged && c->page_vals >= PQ_DICT_PROBE) {
+	if (c->dict_on && !c->dict_judged &&
+	    (c->page_vals >= PQ_DICT_PROBE || dict_sure_to_drop(w, c))) {
 		int rc = pq_dict_judge(w, c);
 		if (rc)
 			return rc;

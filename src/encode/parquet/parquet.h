@@ -8,7 +8,8 @@
  * definition levels, then values. INT64/DOUBLE/STRING columns are
  * dictionary-encoded (PLAIN dictionary page + RLE_DICTIONARY data pages)
  * while it pays: a chunk's dictionary is judged at its 1024th value (or its
- * end, if sooner) and dropped when over half the values are distinct, and
+ * end, if sooner) and dropped when over half the values are distinct (as
+ * soon as that is certain, given kl_pq_writer_hint()), and
  * abandoned when it would exceed `dict_max_bytes`. Values without a
  * dictionary are DELTA_BINARY_PACKED (INT64), BYTE_STREAM_SPLIT (DOUBLE) or
  * DELTA_LENGTH_BYTE_ARRAY (STRING); BOOLEAN is always PLAIN (bit-packed).
@@ -91,6 +92,18 @@ int kl_pq_put_i64(struct kl_pq_writer *w, size_t col, int64_t v);
 int kl_pq_put_double(struct kl_pq_writer *w, size_t col, double v);
 int kl_pq_put_string(struct kl_pq_writer *w, size_t col, const char *p, size_t n);
 int kl_pq_end_row(struct kl_pq_writer *w);
+
+/* Optional, for speed only: a promise that from now until the file ends,
+ * column `col` (not BOOLEAN) gets at most `values` more non-null values
+ * whose PLAIN sizes (8 bytes per INT64/DOUBLE, 4 + length per string) add
+ * up to at most `plain_bytes`, in at most `rows` more rows (the last call
+ * sets the row bound for every hinted column). With it the writer drops a
+ * chunk's dictionary as soon as the PQ_DICT_PROBE judgement is certain to
+ * drop it, and stops hashing that chunk's values: the file is the same
+ * bytes with or without the hint. A broken promise only makes the file
+ * differ (still valid). KL_EINVAL for a bad column. */
+int kl_pq_writer_hint(struct kl_pq_writer *w, size_t col, uint64_t values, uint64_t plain_bytes,
+		      uint64_t rows);
 
 /* Flushes the last row group, writes the footer and the closing "PAR1".
  * A partially built row (puts without end_row) is KL_EINVAL. */

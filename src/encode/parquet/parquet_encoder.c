@@ -44,6 +44,13 @@ struct tape_row {
 	uint32_t pad_;
 };
 
+/* Per column of the file: non-null values and their raw bytes, for
+ * kl_pq_writer_hint. A value's raw text is never shorter than what is put
+ * (decoding and minifying only shrink it). */
+struct col_hint {
+	uint64_t vals, bytes;
+};
+
 /* Tape bytes per file at most (rows + values); rows past it are split
  * again in the second pass. 16 MiB holds ~40k rows of 25 members. */
 #ifndef TAPE_MAX_BYTES /* a build may set a small one to test the fallback */
@@ -59,6 +66,8 @@ struct pq_encoder {
 	struct kl_buf scratch;
 	struct kl_buf tape_rows; /* struct tape_row per taped row */
 	struct kl_buf tape_vals; /* struct tape_val per taped member */
+	struct kl_buf hints;     /* struct col_hint per schema column */
+	uint64_t rows;           /* lines of the file */
 	long *colmap; /* member index -> column, per row */
 	size_t colmap_cap;
 	struct kl_store *store; /* borrowed: the schema registry lives there */
@@ -148,6 +157,8 @@ static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped
 	kl_schema_reset(&e->schema);
 	kl_buf_reset(&e->tape_rows);
 	kl_buf_reset(&e->tape_vals);
+	kl_buf_reset(&e->hints);
+	e->rows = 0;
 	*taped = 0;
 	int taping = 1;
 	for (size_t i = 0; i < e->colmap_cap; i++)
@@ -160,6 +171,7 @@ static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped
 		if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
 			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
 		size_t nm = e->doc.n;
+		e->rows++;
 		if (taping && (ln > UINT32_MAX || nm > UINT32_MAX ||
 			       e->tape_rows.len + e->tape_vals.len + sizeof(struct tape_row) +
 					       nm * sizeof(struct tape_val) >
@@ -185,6 +197,18 @@ static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped
 			if (t == KL_JSON_INT && m->val_len >= 19 && !fits_int64(m))
 				t = KL_JSON_NUMBER; /* beyond int64: the column becomes DOUBLE */
 			kl_schema_observe(&e->schema, (size_t)c, t);
+			if ((size_t)c >= e->hints.len / sizeof(struct col_hint)) {
+				size_t need = ((size_t)c + 1) * sizeof(struct col_hint) - e->hints.len;
+				if (kl_buf_reserve(&e->hints, need))
+					return KL_ENOMEM;
+				memset(e->hints.data + e->hints.len, 0, need);
+				e->hints.len += need;
+			}
+			if (t != KL_JSON_NULL) {
+				struct col_hint *h = (struct col_hint *)(void *)e->hints.data + c;
+				h->vals++;
+				h->bytes += m->val_len;
+			}
 			if (tv) {
 				tv[i].col = (uint32_t)c;
 				tv[i].off = (uint32_t)(m->val - l);
@@ -299,6 +323,17 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 		rc = kl_pq_writer_reset(e->w, cols, e->schema.n, fn, ctx);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.msg);
+	/* what each column will get: lets the writer drop a dictionary that is
+	 * sure to go as soon as that is certain, without changing the file */
+	const struct col_hint *hint = (const struct col_hint *)(const void *)e->hints.data;
+	for (size_t c = 0; c < e->schema.n && c < e->hints.len / sizeof *hint; c++) {
+		enum kl_col_kind k = e->schema.cols[c].kind;
+		if (k == KL_COL_BOOL || k == KL_COL_UNKNOWN)
+			continue;
+		uint64_t plain = k == KL_COL_STRING ? hint[c].bytes + 4 * hint[c].vals : 8 * hint[c].vals;
+		if ((rc = kl_pq_writer_hint(e->w, c, hint[c].vals, plain, e->rows)))
+			return kl_errbuf_set(eb, rc, "parquet: bad column hint");
+	}
 	const char *etype = NULL;
 	size_t etype_len = 0;
 	/* rows from the tape: no JSON scanning */
@@ -373,6 +408,7 @@ static void pq_free(struct kl_encoder *base)
 	kl_buf_cleanup(&e->scratch);
 	kl_buf_cleanup(&e->tape_rows);
 	kl_buf_cleanup(&e->tape_vals);
+	kl_buf_cleanup(&e->hints);
 	kl_buf_cleanup(&e->pending);
 	free(e->colmap);
 	free(e);
@@ -408,6 +444,7 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struc
 	kl_buf_init(&e->scratch, 0);
 	kl_buf_init(&e->tape_rows, 0);
 	kl_buf_init(&e->tape_vals, 0);
+	kl_buf_init(&e->hints, 0);
 	kl_buf_init(&e->pending, 0);
 	e->store = store;
 	e->registry = registry;
@@ -428,6 +465,7 @@ static struct kl_encoder *pq_clone(const struct kl_encoder *base)
 	kl_buf_init(&c->scratch, 0);
 	kl_buf_init(&c->tape_rows, 0);
 	kl_buf_init(&c->tape_vals, 0);
+	kl_buf_init(&c->hints, 0);
 	kl_buf_init(&c->pending, 0);
 	c->store = e->store;
 	c->registry = e->registry;

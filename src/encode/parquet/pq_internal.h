@@ -103,6 +103,11 @@ struct pq_col {
 	uint32_t n_pages, n_dict_pages;
 	unsigned enc_mask;
 	int64_t chunk_rows, chunk_nulls;
+
+	/* this file (kl_pq_writer_hint) */
+	uint64_t file_vals, file_plain; /* non-null values and their PLAIN bytes put */
+	int hinted;                      /* the hint's ends below hold */
+	uint64_t hint_vals_end, hint_plain_end; /* file_vals / file_plain at most */
 	int64_t chunk_uncomp, chunk_comp; /* data pages incl. headers */
 
 	/* chunk statistics */
@@ -138,6 +143,7 @@ struct kl_pq_writer {
 	struct kl_buf names;
 
 	uint64_t rows;
+	uint64_t hint_rows_end; /* rows at most, when a column is hinted */
 	int64_t rg_rows;
 	size_t rg_est;
 	int row_open;

@@ -316,8 +316,15 @@ struct plan {
 	struct in rows; /* the rest of the input */
 };
 
-/* Write all rows; returns the writer's rc. */
-static int write_rows(struct kl_pq_writer *w, const struct plan *pl, uint64_t *nrows)
+/* What write_rows() puts per column, for kl_pq_writer_hint(). */
+struct tally {
+	uint64_t vals[8], plain[8];
+};
+
+/* Write all rows; returns the writer's rc. With w NULL, only count into t
+ * what would be put (and *nrows). */
+static int write_rows(struct kl_pq_writer *w, const struct plan *pl, uint64_t *nrows,
+		      struct tally *t)
 {
 	struct in in = pl->rows;
 	int rc = KL_OK;
@@ -328,27 +335,37 @@ static int write_rows(struct kl_pq_writer *w, const struct plan *pl, uint64_t *n
 			if (op % 8 == 0)
 				continue; /* omitted: null */
 			if (op % 8 == 1) {
-				rc = kl_pq_put_null(w, c);
+				rc = w ? kl_pq_put_null(w, c) : KL_OK;
 				continue;
 			}
 			switch (pl->cols[c].type) {
-			case KL_PQ_BOOLEAN: rc = kl_pq_put_bool(w, c, op & 16); break;
-			case KL_PQ_INT64:
-				/* small values repeat (dictionary hits), else raw bits */
-				rc = kl_pq_put_i64(w, c, op & 16 ? (int64_t)(op >> 5) : (int64_t)u64(&in));
+			case KL_PQ_BOOLEAN:
+				rc = w ? kl_pq_put_bool(w, c, op & 16) : KL_OK;
 				break;
+			case KL_PQ_INT64: {
+				/* small values repeat (dictionary hits), else raw bits */
+				int64_t v = op & 16 ? (int64_t)(op >> 5) : (int64_t)u64(&in);
+				rc = w ? kl_pq_put_i64(w, c, v) : KL_OK;
+				if (!w)
+					t->vals[c]++, t->plain[c] += 8;
+				break;
+			}
 			case KL_PQ_DOUBLE: {
 				uint64_t bits = op & 16 ? (uint64_t)(op >> 5) << 52 : u64(&in);
 				double d;
 				memcpy(&d, &bits, 8);
-				rc = kl_pq_put_double(w, c, d);
+				rc = w ? kl_pq_put_double(w, c, d) : KL_OK;
+				if (!w)
+					t->vals[c]++, t->plain[c] += 8;
 				break;
 			}
 			case KL_PQ_STRING: {
 				size_t n = op & 16 ? (size_t)(op >> 5) : u8(&in) % 64;
 				if (n > in.n)
 					n = in.n;
-				rc = kl_pq_put_string(w, c, (const char *)in.p, n);
+				rc = w ? kl_pq_put_string(w, c, (const char *)in.p, n) : KL_OK;
+				if (!w)
+					t->vals[c]++, t->plain[c] += 4 + n;
 				in.p += n;
 				in.n -= n;
 				break;
@@ -357,11 +374,11 @@ static int write_rows(struct kl_pq_writer *w, const struct plan *pl, uint64_t *n
 		}
 		if (rc)
 			return rc;
-		if ((rc = kl_pq_end_row(w)))
+		if (w && (rc = kl_pq_end_row(w)))
 			return rc;
 		(*nrows)++;
 	}
-	return kl_pq_writer_finish(w);
+	return w ? kl_pq_writer_finish(w) : KL_OK;
 }
 
 static void check_file(const struct kl_buf *f, struct kl_pq_writer *w, const struct plan *pl,
@@ -425,7 +442,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kl_pq_writer *w;
 	REQUIRE(kl_pq_writer_new(&w, pl.cols, pl.ncols, &pl.o, sink, &a, &eb) == KL_OK);
 	uint64_t nrows;
-	int rc = write_rows(w, &pl, &nrows);
+	int rc = write_rows(w, &pl, &nrows, NULL);
 	if (rc)
 		fprintf(stderr, "writer failed: %s: %s\n", kl_strerror(rc), eb.msg);
 	REQUIRE(rc == KL_OK);
@@ -440,7 +457,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kl_buf_reset(&b);
 	REQUIRE(kl_pq_writer_reset(w, pl.cols, pl.ncols, sink, &b) == KL_OK);
 	uint64_t nrows2;
-	REQUIRE(write_rows(w, &pl, &nrows2) == KL_OK);
+	REQUIRE(write_rows(w, &pl, &nrows2, NULL) == KL_OK);
+	REQUIRE(nrows2 == nrows);
+	REQUIRE(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+
+	/* With every column's values, PLAIN bytes and rows promised (exactly,
+	 * or with slack taken from the first input byte): the same image. */
+	struct tally t;
+	memset(&t, 0, sizeof t);
+	REQUIRE(write_rows(NULL, &pl, &nrows2, &t) == KL_OK);
+	kl_buf_reset(&b);
+	REQUIRE(kl_pq_writer_reset(w, pl.cols, pl.ncols, sink, &b) == KL_OK);
+	uint64_t slack = size ? data[0] % 4 : 0;
+	for (size_t c = 0; c < pl.ncols; c++)
+		if (pl.cols[c].type != KL_PQ_BOOLEAN)
+			REQUIRE(kl_pq_writer_hint(w, c, t.vals[c] + slack, t.plain[c] + slack * 16,
+						  nrows2 + slack) == KL_OK);
+	REQUIRE(write_rows(w, &pl, &nrows2, NULL) == KL_OK);
 	REQUIRE(nrows2 == nrows);
 	REQUIRE(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
 

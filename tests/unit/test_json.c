@@ -1,6 +1,7 @@
 /* test_json.c — parse/json: JSONTestSuite conformance plus member spans. */
 #include "check.h"
 #include "parse/json.h"
+#include "parse/num.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -193,8 +194,35 @@ static void split_valid(void)
 	}
 }
 
+/* parse/num.h: the fast paths take the common shapes, give strtod's bits,
+ * and decline what they cannot do exactly. */
+static void numbers(void)
+{
+	const char *fast[] = {"0", "-0", "-0.0", "3.14159", "-8671.5248", "2.5E-3", "1e22",
+			      "0.1", "9007199254740992", "123456.123456789", "1E+2"};
+	for (size_t i = 0; i < sizeof fast / sizeof *fast; i++) {
+		double d = 0, want = strtod(fast[i], NULL);
+		CHECK(kl_num_double_fast(fast[i], strlen(fast[i]), &d));
+		CHECK(memcmp(&d, &want, sizeof d) == 0);
+	}
+	/* beyond 2^53, more than 19 digits, a power of ten beyond 22, not a number */
+	const char *slow[] = {"9007199254740993", "123456789.123456789", "12345678901234567890", "1e23", "1e-23",
+			      "0.00000000000000000000001", "", "-", "1.", "1e", "1x"};
+	for (size_t i = 0; i < sizeof slow / sizeof *slow; i++) {
+		double d;
+		CHECK(!kl_num_double_fast(slow[i], strlen(slow[i]), &d));
+	}
+	int64_t v;
+	CHECK(kl_num_i64_fast("-123456789012345678", 19, &v) && v == -123456789012345678LL);
+	CHECK(kl_num_i64_fast("0", 1, &v) && v == 0);
+	CHECK(!kl_num_i64_fast("1234567890123456789", 19, &v)); /* 19 digits: strtoll */
+	CHECK(!kl_num_i64_fast("1.5", 3, &v));
+	CHECK(!kl_num_i64_fast("-", 1, &v));
+}
+
 int main(void)
 {
+	numbers();
 	json_test_suite();
 	iteration();
 	members();

@@ -251,12 +251,7 @@ static size_t page_estimate(const struct pq_col *c)
 {
 	size_t e = c->page_rows / 8 + 1;
 	if (c->dict_on && c->dict.n > 1) {
-		uint32_t n = c->dict.n - 1;
-		int bw = 0;
-		while (n) {
-			bw++;
-			n >>= 1;
-		}
+		int bw = 32 - __builtin_clz(c->dict.n - 1); /* bits of dict.n - 1 */
 		return e + (size_t)c->page_vals * (size_t)bw / 8;
 	}
 	return e + c->page_plain;
@@ -325,8 +320,10 @@ static int dict_sure_to_drop(const struct kl_pq_writer *w, const struct pq_col *
 	return plain <= w->o.dict_max_bytes && rows / 8 + 1 + plain < w->o.page_bytes;
 }
 
-/* Dictionary-encode `key` or append its PLAIN form. */
-static int put_value(struct kl_pq_writer *w, struct pq_col *c, const void *key, size_t klen)
+/* Dictionary-encode `key` or append its PLAIN form. *seen (may be NULL)
+ * tells whether the value was already in the chunk's dictionary. */
+static int put_value(struct kl_pq_writer *w, struct pq_col *c, const void *key, size_t klen,
+		     int *seen)
 {
 	int ba = c->type == KL_PQ_STRING;
 	size_t plain = klen + (ba ? 4 : 0);
@@ -337,11 +334,13 @@ static int put_value(struct kl_pq_writer *w, struct pq_col *c, const void *key, 
 			return rc;
 	}
 	if (c->dict_on) {
-		uint32_t idx;
+		uint32_t idx, n0 = c->dict.n;
 		int rc = pq_dict_add(&c->dict, key, klen, ba, w->o.dict_max_bytes, &idx);
 		if (rc < 0)
 			return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
 		if (rc == 0) {
+			if (seen)
+				*seen = c->dict.n == n0;
 			if (kl_buf_append(&c->vals, &idx, 4))
 				return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
 			return finish_put(w, c, 1, plain);
@@ -408,7 +407,7 @@ int kl_pq_put_i64(struct kl_pq_writer *w, size_t col, int64_t v)
 	}
 	uint8_t le[8];
 	pq_le64(le, (uint64_t)v);
-	return put_value(w, c, le, 8);
+	return put_value(w, c, le, 8, NULL);
 }
 
 int kl_pq_put_double(struct kl_pq_writer *w, size_t col, double v)
@@ -431,7 +430,7 @@ int kl_pq_put_double(struct kl_pq_writer *w, size_t col, double v)
 	memcpy(&u, &v, 8);
 	uint8_t le[8];
 	pq_le64(le, u);
-	return put_value(w, c, le, 8);
+	return put_value(w, c, le, 8, NULL);
 }
 
 /* Unsigned byte-wise lexicographic comparison (UTF-8 type-defined order). */
@@ -454,6 +453,12 @@ int kl_pq_put_string(struct kl_pq_writer *w, size_t col, const char *p, size_t n
 		return pq_fail(w, KL_ELIMIT, "parquet: string of %zu bytes too long", n);
 	if (!p && n)
 		return pq_fail(w, KL_EINVAL, "parquet: NULL string");
+	/* A value already in the chunk's dictionary was already compared:
+	 * min/max only look at new ones (after putting the value, which
+	 * touches no statistics). */
+	int seen = 0;
+	if ((rc = put_value(w, c, p ? p : "", n, &seen)) || seen)
+		return rc;
 	if (!c->has_mm) {
 		c->has_mm = 1;
 		kl_buf_reset(&c->min_s);
@@ -469,7 +474,7 @@ int kl_pq_put_string(struct kl_pq_writer *w, size_t col, const char *p, size_t n
 		if (kl_buf_append(&c->max_s, p, n))
 			return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
 	}
-	return put_value(w, c, p ? p : "", n);
+	return KL_OK;
 }
 
 /* ---- row groups ------------------------------------------------------ */

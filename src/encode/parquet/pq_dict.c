@@ -32,10 +32,20 @@ void pq_dict_cleanup(struct pq_dict *d)
 	d->n = 0;
 }
 
+/* Slots a reset keeps: a table grown for one large chunk would otherwise
+ * be cleared, and probed sparsely (a cache miss per value), for every
+ * later small chunk of the same column position. */
+#define DICT_KEEP_SLOTS 4096u
+
 void pq_dict_reset(struct pq_dict *d)
 {
-	if (d->n && d->slots)
+	if (d->cap > DICT_KEEP_SLOTS) {
+		free(d->slots);
+		d->slots = NULL;
+		d->cap = 0;
+	} else if (d->n && d->slots) {
 		memset(d->slots, 0, d->cap * sizeof *d->slots);
+	}
 	kl_buf_reset(&d->vals);
 	kl_buf_reset(&d->offs);
 	kl_buf_reset(&d->hashes);
@@ -82,6 +92,12 @@ static int grow(struct pq_dict *d)
 int pq_dict_add(struct pq_dict *d, const void *key, size_t klen, int byte_array,
 		size_t max_bytes, uint32_t *idx)
 {
+	/* a run of one value (a partition's event_type, a constant field)
+	 * costs one comparison, no hash */
+	if (d->n && entry_eq(d, d->last, key, klen, byte_array)) {
+		*idx = d->last;
+		return KL_OK;
+	}
 	if (!d->slots && grow(d))
 		return KL_ENOMEM;
 	uint32_t h = (uint32_t)XXH3_64bits(key, klen);
@@ -91,7 +107,7 @@ int pq_dict_add(struct pq_dict *d, const void *key, size_t klen, int byte_array,
 		if (!s)
 			break;
 		if (entry_u32(&d->hashes, s - 1) == h && entry_eq(d, s - 1, key, klen, byte_array)) {
-			*idx = s - 1;
+			*idx = d->last = s - 1;
 			return KL_OK;
 		}
 		j = (j + 1) & mask;
@@ -122,7 +138,7 @@ int pq_dict_add(struct pq_dict *d, const void *key, size_t klen, int byte_array,
 	kl_buf_put(&d->offs, &off, 4);
 	kl_buf_put(&d->hashes, &h, 4);
 	d->slots[j] = ++d->n;
-	*idx = d->n - 1;
+	*idx = d->last = d->n - 1;
 	return KL_OK;
 }
 

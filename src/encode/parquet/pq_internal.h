@@ -65,6 +65,7 @@ struct pq_dict {
 	uint32_t *slots;      /* open addressing, linear probe: entry index + 1, 0 = empty */
 	size_t cap;           /* slots, power of two (0 before first use) */
 	uint32_t n;           /* entries */
+	uint32_t last;        /* entry found or added last (valid when n > 0) */
 };
 
 void pq_dict_init(struct pq_dict *d);

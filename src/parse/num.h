@@ -24,23 +24,26 @@
  * fast path; 0 when the caller must fall back to strtod. */
 int kl_num_double_fast(const char *p, size_t n, double *out);
 
-/* 1 with *out set when p[0..n) is a JSON integer ("-"? digits) of at most 18
- * digits (always in int64 range); 0 otherwise (the caller uses strtoll). */
+/* 1 with *out set when p[0..n) is a JSON integer ("-"? digits) in int64
+ * range, as strtoll gives it; 0 otherwise (out of range, or not an
+ * integer: the caller falls back to strtoll, which reports ERANGE). */
 static inline int kl_num_i64_fast(const char *p, size_t n, int64_t *out)
 {
 	const char *e = p + n;
 	int neg = n && *p == '-';
 	p += neg;
-	if (p == e || e - p > 18)
-		return 0;
-	int64_t v = 0;
+	if (p == e || e - p > 19)
+		return 0; /* 20 digits without a leading zero exceed 2^63 */
+	uint64_t v = 0; /* 19 digits fit: < 10^19 < 2^64 */
 	for (; p < e; p++) {
 		unsigned d = (unsigned)(unsigned char)*p - '0';
 		if (d > 9)
 			return 0;
-		v = v * 10 + (int64_t)d;
+		v = v * 10 + d;
 	}
-	*out = neg ? -v : v;
+	if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
+		return 0;
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
 	return 1;
 }
 

@@ -215,7 +215,11 @@ static void numbers(void)
 	int64_t v;
 	CHECK(kl_num_i64_fast("-123456789012345678", 19, &v) && v == -123456789012345678LL);
 	CHECK(kl_num_i64_fast("0", 1, &v) && v == 0);
-	CHECK(!kl_num_i64_fast("1234567890123456789", 19, &v)); /* 19 digits: strtoll */
+	CHECK(kl_num_i64_fast("9223372036854775807", 19, &v) && v == INT64_MAX);
+	CHECK(kl_num_i64_fast("-9223372036854775808", 20, &v) && v == INT64_MIN);
+	CHECK(!kl_num_i64_fast("9223372036854775808", 19, &v)); /* ERANGE: strtoll's */
+	CHECK(!kl_num_i64_fast("-9223372036854775809", 20, &v));
+	CHECK(!kl_num_i64_fast("12345678901234567890", 20, &v));
 	CHECK(!kl_num_i64_fast("1.5", 3, &v));
 	CHECK(!kl_num_i64_fast("-", 1, &v));
 }

@@ -107,6 +107,9 @@ static int member_name(struct pq_encoder *e, const struct kl_json_member *m, con
 
 static int fits_int64(const struct kl_json_member *m)
 {
+	int64_t v;
+	if (kl_num_i64_fast(m->val, m->val_len, &v))
+		return 1;
 	char num[512];
 	size_t k = m->val_len < sizeof num - 1 ? m->val_len : sizeof num - 1;
 	memcpy(num, m->val, k);

@@ -52,9 +52,9 @@ struct col_hint {
 };
 
 /* Tape bytes per file at most (rows + values); rows past it are split
- * again in the second pass. 16 MiB holds ~40k rows of 25 members. */
+ * again in the second pass. 8 MiB holds ~20k rows of 25 members. */
 #ifndef TAPE_MAX_BYTES /* a build may set a small one to test the fallback */
-#define TAPE_MAX_BYTES ((size_t)16 << 20)
+#define TAPE_MAX_BYTES ((size_t)8 << 20)
 #endif
 
 struct pq_encoder {

@@ -5,7 +5,7 @@
  * (kl_json_split_valid: the prep step validated every line) finds its
  * top-level members, each member's column is looked up once, its JSON type
  * widens the file's schema (encode/parquet/schema.h), and the member is
- * recorded on a "tape" (column, value span, type, flags: 16 bytes). Once all
+ * recorded on a "tape" (column, value span, type, flags: 12 bytes). Once all
  * lines are seen the schema is final, and the rows are put into the writer
  * from the tape, touching only value bytes (numbers are converted without
  * strtod where exact: parse/num.h). The tape is capped (TAPE_MAX_BYTES);
@@ -28,14 +28,15 @@
 
 /* One member of one row, as found by the first scan. */
 struct tape_val {
-	uint32_t col; /* schema column */
-	uint32_t off; /* value start, from the line start */
-	uint32_t len; /* value bytes (a string with its quotes) */
-	uint8_t type; /* enum kl_json_type */
-	uint8_t esc;  /* string value has a backslash escape */
-	uint8_t ws;   /* object/array value has insignificant whitespace */
-	uint8_t pad_;
+	uint32_t off;      /* value start, from the line start */
+	uint32_t len;      /* value bytes (a string with its quotes) */
+	uint32_t col : 24; /* schema column (rows that could add 2^24 columns are not taped) */
+	uint32_t type : 4; /* enum kl_json_type */
+	uint32_t esc : 1;  /* string value has a backslash escape */
+	uint32_t ws : 1;   /* object/array value has insignificant whitespace */
 };
+
+_Static_assert(sizeof(struct tape_val) == 12, "tape entries are 12 bytes");
 
 /* One row on the tape: its line and its members' tape_vals. */
 struct tape_row {
@@ -52,9 +53,10 @@ struct col_hint {
 };
 
 /* Tape bytes per file at most (rows + values); rows past it are split
- * again in the second pass. 8 MiB holds ~20k rows of 25 members. */
+ * again in the second pass. 4 MiB holds ~13k rows of 25 members (a
+ * partition-hour of the production stream is ~2k). */
 #ifndef TAPE_MAX_BYTES /* a build may set a small one to test the fallback */
-#define TAPE_MAX_BYTES ((size_t)8 << 20)
+#define TAPE_MAX_BYTES ((size_t)4 << 20)
 #endif
 
 struct pq_encoder {
@@ -176,6 +178,7 @@ static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped
 		size_t nm = e->doc.n;
 		e->rows++;
 		if (taping && (ln > UINT32_MAX || nm > UINT32_MAX ||
+			       e->schema.n + nm >= (size_t)1 << 24 ||
 			       e->tape_rows.len + e->tape_vals.len + sizeof(struct tape_row) +
 					       nm * sizeof(struct tape_val) >
 				       TAPE_MAX_BYTES))
@@ -219,7 +222,6 @@ static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped
 				tv[i].type = m->type;
 				tv[i].esc = m->val_esc;
 				tv[i].ws = m->val_ws;
-				tv[i].pad_ = 0;
 			}
 		}
 	}

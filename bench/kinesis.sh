@@ -10,8 +10,12 @@
 #   BENCH_KINESIS_LOAD [state]     state: write the events into kinesis-mock's persisted
 #                                  state and start it on that (about a minute for 1e5);
 #                                  put: PutRecords through the API (quadratic in the
-#                                  emulator: 2 minutes for 2e4 events, days for 1e6)
+#                                  emulator: 2 minutes for 2e4 events, days for 1e6);
+#                                  replay: no emulator, bench/kinesis_replay.py serves
+#                                  the events (kinlake's CPU at any size, in seconds)
 #   BENCH_KINESIS_LOCAL_DISK [1]   also run kinlake --stream into a local directory
+#   BENCH_KINESIS_PERF [1 if perf]  after the runs, one more run of stream -> S3 and of
+#                                  local mode under perf (bench/perf_stages.sh): CPU by stage
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KINLAKE=${KINLAKE:-build/kinlake}
@@ -21,6 +25,7 @@ SHARDS=${BENCH_SHARDS:-4}
 FORMAT=${BENCH_FORMAT:-parquet}
 LOAD=${BENCH_KINESIS_LOAD:-state}
 DISK=${BENCH_KINESIS_LOCAL_DISK:-1}
+PERF=${BENCH_KINESIS_PERF:-$(command -v perf >/dev/null && echo 1 || echo 0)}
 IDLE=2 # --exit-idle seconds, taken off kinlake's wall time
 STREAM=bench
 OUT=bench/out/kinesis
@@ -84,6 +89,19 @@ state)
 	stack_up LOAD_DATA_IF_EXISTS=true PERSIST_PATH="$ST"
 	[ "$(status "$STREAM")" = ACTIVE ] || die "stream $STREAM is not ACTIVE after loading: $(status "$STREAM")"
 	;;
+replay)
+	# the replay server stands in for kinesis-mock: scripts/stack.sh finds it
+	# running under kinesis.pid and starts only moto
+	mkdir -p "$KL_STACK_DIR"
+	rm -f "$OUT/replay.port"
+	python3 bench/kinesis_replay.py "$STREAM" "$EV" "$SHARDS" "$OUT/replay.port" 2>"$OUT/logs/replay.log" &
+	echo $! >"$KL_STACK_DIR/kinesis.pid"
+	for _ in $(seq 1 300); do [ -s "$OUT/replay.port" ] && break; sleep 0.2; done
+	[ -s "$OUT/replay.port" ] || die "the replay server did not start: $(tail -3 "$OUT/logs/replay.log")"
+	cp "$OUT/replay.port" "$KL_STACK_DIR/kinesis.port"
+	stack_up
+	W=0 # nothing to warm up
+	;;
 put)
 	stack_up
 	create "$STREAM"
@@ -92,13 +110,15 @@ put)
 	node tests/js/kinesis_put.mjs "$STREAM" "$EV" --parallel 2>/dev/null >"$OUT/logs/put.json"
 	node tests/js/kinesis_put.mjs warmup "$OUT/warmup.jsonl" --parallel 2>/dev/null >/dev/null
 	;;
-*) die "BENCH_KINESIS_LOAD must be state or put" ;;
+*) die "BENCH_KINESIS_LOAD must be state, put or replay" ;;
 esac
 t_load=$(calc '%.0f' "$(date +%s.%N) - $t_load")
 shards=$($K list-shards --stream-name "$STREAM" --query 'length(Shards)' --output text)
 [ "$shards" = "$SHARDS" ] || die "the stream has $shards shards, not $SHARDS"
-echo "bench: warm-up read of $W events" >&2
-node tests/js/kinesis_drain.mjs warmup 500 2>/dev/null >"$OUT/logs/warmup.json"
+if [ "$W" -gt 0 ]; then
+	echo "bench: warm-up read of $W events" >&2
+	node tests/js/kinesis_drain.mjs warmup 500 2>/dev/null >"$OUT/logs/warmup.json"
+fi
 S3="aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3"
 $S3 mb s3://bench >/dev/null
 
@@ -201,6 +221,18 @@ for r in $(seq 1 "$RUNS"); do
 	for j in $order; do run_job "$r" "$j"; done
 done
 
+# where kinlake's CPU goes, by stage: one more run of each under perf (not timed above)
+STAGES_S3="" STAGES_FILE=""
+if [ "$PERF" = 1 ]; then
+	echo "bench: perf: stream -> S3 and local mode" >&2
+	STAGES_S3=$(bench/perf_stages.sh -- $KL --stream "$STREAM" --lake "s3://bench/stream-perf" --exit-idle "$IDLE" 2>&1) ||
+		STAGES_S3="(perf failed: $STAGES_S3)"
+	rm -rf "$OUT/lake"
+	STAGES_FILE=$(bench/perf_stages.sh -- $KL --input "$EV" --lake "$OUT/lake" 2>&1) ||
+		STAGES_FILE="(perf failed: $STAGES_FILE)"
+	rm -rf "$OUT/lake"
+fi
+
 # medians
 col() { awk -F'\t' -v j="$1" -v c="$2" 'NR > 1 && $2 == j { print $c }' "$RAW" | med; }
 eps() { awk -F'\t' -v j="$1" -v c="$2" -v n="$N" 'NR > 1 && $2 == j && $c != "-" { printf "%.3f\n", n / $c }' "$RAW" | med; }
@@ -255,6 +287,18 @@ REPORT=$OUT/results.md
 	echo "- s to durable: kinlake's wall time; for --stream less the $IDLE s --exit-idle tail, so it includes the final flush, upload and checkpoint"
 	echo "- CPU: user + sys of the whole process ÷ events; emulator CPU: kinesis-mock's user + sys seconds during the job, busy = that ÷ s to last record (one JavaScript thread plus V8's GC threads)"
 	echo
+	if [ -n "$STAGES_S3" ]; then
+		echo "kinlake's CPU by stage (bench/perf_stages.sh, perf record -F ${PERF_FREQ:-999}, one run each after the timed ones; load average $(cut -d' ' -f1 /proc/loadavg) at the end):"
+		echo
+		echo "stream → S3:"
+		echo
+		echo "$STAGES_S3"
+		echo
+		echo "local mode:"
+		echo
+		echo "$STAGES_FILE"
+		echo
+	fi
 	echo "raw runs ($RAW):"
 	echo
 	echo '```'

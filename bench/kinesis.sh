@@ -244,6 +244,11 @@ pratio() { # JOB COL
 	awk -F'\t' -v j="$1" -v c="$2" 'NR > 1 && $2 == "drain" { d[$1] = $3 } NR > 1 && $2 == j { v[$1] = $c }
 		END { for (r in v) if (r in d && v[r] > 0) printf "%.6f\n", d[r] / v[r] }' "$RAW" | med
 }
+# median over the runs of JOB's CPU (user + sys) ÷ local mode's, within each run
+cratio() { # JOB
+	awk -F'\t' -v j="$1" 'NR > 1 && $2 == "file-disk" { f[$1] = $5 + $6 } NR > 1 && $2 == j { v[$1] = $5 + $6 }
+		END { for (r in v) if (r in f && f[r] > 0) printf "%.6f\n", v[r] / f[r] }' "$RAW" | med
+}
 row() { # job label
 	has "$1" || return 0
 	local r d er ed rr="-" rd="-" c="-" emu="-"
@@ -280,8 +285,8 @@ REPORT=$OUT/results.md
 	echo
 	s3r=$(calc '%.2f' "$(pratio stream-s3 4)")
 	echo "- kinlake → S3 end to end ÷ ceiling: $s3r (target ≥ 0.80: $(verdict "$s3r" '>=' 0.8))"
-	c1=$(calc '%.2f' "$(cpu stream-s3) / $(cpu file-disk)")
-	echo "- CPU per event, stream mode → S3 ÷ local mode: $c1 (target ≤ 1.5: $(verdict "$c1" '<=' 1.5))$(has stream-disk && echo "; stream mode → local disk ÷ local mode: $(calc '%.2f' "$(cpu stream-disk) / $(cpu file-disk)")")"
+	c1=$(calc '%.2f' "$(cratio stream-s3)")
+	echo "- CPU per event, stream mode → S3 ÷ local mode: $c1 (median of the runs' ratios; target ≤ 1.3, issue 12: $(verdict "$c1" '<=' 1.3))$(has stream-disk && echo "; stream mode → local disk ÷ local mode: $(calc '%.2f' "$(cratio stream-disk)")"); ratio of the medians: $(calc '%.2f' "$(cpu stream-s3) / $(cpu file-disk)")"
 	echo "- events/s: median of the runs; ÷ ceiling: median of the runs' ratios (each job against the ceiling measured in the same run)"
 	echo "- s to last record: the do-nothing consumer's clock from its first GetShardIterator to the last record's arrival; kinlake --stream: from its start until kinesis-mock sent the last response with records (its last jump of 64 KiB in wchar, /proc/PID/io, sampled every 50 ms; watched_s in the raw rows is the same clock on the consumer)"
 	echo "- s to durable: kinlake's wall time; for --stream less the $IDLE s --exit-idle tail, so it includes the final flush, upload and checkpoint"

@@ -20,7 +20,7 @@
 #   stream mode kl-shard threads (one per Kinesis shard: its reader and the
 #               serial parse/apply) count as the main thread; their Kinesis
 #               calls -> source: libcurl, TLS (libssl, libcrypto) and the
-#               kernel under them, SigV4, the GetRecords response's JSON walk,
+#               kernel under them (socket reads and writes), SigV4, the GetRecords response's JSON walk,
 #               base64, KPL de-aggregation and the sequence-number marks. With
 #               call graphs (PERF_CALLGRAPH, or a recording made with -g) a
 #               sample is "source" when any frame of its stack is one of the
@@ -48,7 +48,7 @@ fi
 perf script -i "$data" -F comm,pid,tid,ip,sym,dso 2>/dev/null | awk -v freq="$FREQ" '
 # the Kinesis source: its functions, and what only it calls
 function source_sym(sym) {
-	return sym ~ /^(k_next|get_records|get_iterator|next_kinesis_record|throttled|kl_kinesis_call|kl_aws_json_call|kl_http_request|kl_sigv4_|kl_base64_decode|decode_avx2|kl_kpl_decode|kl_seqmap_|curl_|Curl_)/
+	return sym ~ /^(k_next|get_records|get_iterator|next_kinesis_record|throttled|kl_kinesis_call|kl_aws_json_call|kl_http_request|on_body|on_header|kl_sigv4_|kl_base64_decode|decode_avx2|kl_kpl_decode|kl_seqmap_|curl_|Curl_|__libc_recv|__libc_send|__x64_sys_recvfrom|__x64_sys_sendto)/
 }
 function stage(comm, main, shard, sym, dso, insrc) {
 	if (shard && (insrc || dso ~ /libcurl|libssl|libcrypto|libnghttp2/ || source_sym(sym))) return "source"

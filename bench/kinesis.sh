@@ -10,8 +10,15 @@
 #   BENCH_KINESIS_LOAD [state]     state: write the events into kinesis-mock's persisted
 #                                  state and start it on that (about a minute for 1e5);
 #                                  put: PutRecords through the API (quadratic in the
-#                                  emulator: 2 minutes for 2e4 events, days for 1e6)
+#                                  emulator: 2 minutes for 2e4 events, days for 1e6);
+#                                  replay: no emulator, bench/kinesis_replay.py serves
+#                                  the events (kinlake's CPU at any size, in seconds)
 #   BENCH_KINESIS_LOCAL_DISK [1]   also run kinlake --stream into a local directory
+#   KINLAKE_BEFORE [unset]         a second binary (e.g. the commit before a change):
+#                                  every kinlake job runs with both, side by side in
+#                                  each run (jobs NAME@b), so before/after share the load
+#   BENCH_KINESIS_PERF [1 if perf]  after the runs, one more run of stream -> S3 and of
+#                                  local mode under perf (bench/perf_stages.sh): CPU by stage
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KINLAKE=${KINLAKE:-build/kinlake}
@@ -21,6 +28,7 @@ SHARDS=${BENCH_SHARDS:-4}
 FORMAT=${BENCH_FORMAT:-parquet}
 LOAD=${BENCH_KINESIS_LOAD:-state}
 DISK=${BENCH_KINESIS_LOCAL_DISK:-1}
+PERF=${BENCH_KINESIS_PERF:-$(command -v perf >/dev/null && echo 1 || echo 0)}
 IDLE=2 # --exit-idle seconds, taken off kinlake's wall time
 STREAM=bench
 OUT=bench/out/kinesis
@@ -84,6 +92,19 @@ state)
 	stack_up LOAD_DATA_IF_EXISTS=true PERSIST_PATH="$ST"
 	[ "$(status "$STREAM")" = ACTIVE ] || die "stream $STREAM is not ACTIVE after loading: $(status "$STREAM")"
 	;;
+replay)
+	# the replay server stands in for kinesis-mock: scripts/stack.sh finds it
+	# running under kinesis.pid and starts only moto
+	mkdir -p "$KL_STACK_DIR"
+	rm -f "$OUT/replay.port"
+	python3 bench/kinesis_replay.py "$STREAM" "$EV" "$SHARDS" "$OUT/replay.port" 2>"$OUT/logs/replay.log" &
+	echo $! >"$KL_STACK_DIR/kinesis.pid"
+	for _ in $(seq 1 300); do [ -s "$OUT/replay.port" ] && break; sleep 0.2; done
+	[ -s "$OUT/replay.port" ] || die "the replay server did not start: $(tail -3 "$OUT/logs/replay.log")"
+	cp "$OUT/replay.port" "$KL_STACK_DIR/kinesis.port"
+	stack_up
+	W=0 # nothing to warm up
+	;;
 put)
 	stack_up
 	create "$STREAM"
@@ -92,13 +113,15 @@ put)
 	node tests/js/kinesis_put.mjs "$STREAM" "$EV" --parallel 2>/dev/null >"$OUT/logs/put.json"
 	node tests/js/kinesis_put.mjs warmup "$OUT/warmup.jsonl" --parallel 2>/dev/null >/dev/null
 	;;
-*) die "BENCH_KINESIS_LOAD must be state or put" ;;
+*) die "BENCH_KINESIS_LOAD must be state, put or replay" ;;
 esac
 t_load=$(calc '%.0f' "$(date +%s.%N) - $t_load")
 shards=$($K list-shards --stream-name "$STREAM" --query 'length(Shards)' --output text)
 [ "$shards" = "$SHARDS" ] || die "the stream has $shards shards, not $SHARDS"
-echo "bench: warm-up read of $W events" >&2
-node tests/js/kinesis_drain.mjs warmup 500 2>/dev/null >"$OUT/logs/warmup.json"
+if [ "$W" -gt 0 ]; then
+	echo "bench: warm-up read of $W events" >&2
+	node tests/js/kinesis_drain.mjs warmup 500 2>/dev/null >"$OUT/logs/warmup.json"
+fi
 S3="aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3"
 $S3 mb s3://bench >/dev/null
 
@@ -182,13 +205,16 @@ job() {
 }
 
 KL="$KINLAKE ingest --format $FORMAT --no-progress"
-run_job() { # RUN JOB
+KL_B="${KINLAKE_BEFORE:-}${KINLAKE_BEFORE:+ ingest --format $FORMAT --no-progress}"
+run_job() { # RUN JOB (JOB@b: with KINLAKE_BEFORE)
+	local kl=$KL j=${2%@b} tag=""
+	[ "$j" = "$2" ] || kl=$KL_B tag=-b
 	rm -rf "$OUT/lake"
-	case $2 in
+	case $j in
 	drain) job "$1" drain node tests/js/kinesis_drain.mjs "$STREAM" $((IDLE * 1000)) ;;
-	stream-s3) job "$1" stream-s3 $KL --stream "$STREAM" --lake "s3://bench/stream-$1" --exit-idle "$IDLE" ;;
-	stream-disk) [ "$DISK" != 1 ] || job "$1" stream-disk $KL --stream "$STREAM" --lake "$OUT/lake" --exit-idle "$IDLE" ;;
-	file-disk) job "$1" file-disk $KL --input "$EV" --lake "$OUT/lake" ;;
+	stream-s3) job "$1" "$2" $kl --stream "$STREAM" --lake "s3://bench/stream-$1$tag" --exit-idle "$IDLE" ;;
+	stream-disk) [ "$DISK" != 1 ] || job "$1" "$2" $kl --stream "$STREAM" --lake "$OUT/lake" --exit-idle "$IDLE" ;;
+	file-disk) job "$1" "$2" $kl --input "$EV" --lake "$OUT/lake" ;;
 	esac
 	rm -rf "$OUT/lake"
 }
@@ -197,9 +223,22 @@ run_job() { # RUN JOB
 for r in $(seq 1 "$RUNS"); do
 	echo "bench: run $r/$RUNS" >&2
 	order="drain stream-s3 stream-disk file-disk"
-	[ $((r % 2)) = 1 ] || order="file-disk stream-disk stream-s3 drain"
+	[ -z "$KL_B" ] || order="drain stream-s3 stream-s3@b stream-disk stream-disk@b file-disk file-disk@b"
+	[ $((r % 2)) = 1 ] || order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
 	for j in $order; do run_job "$r" "$j"; done
 done
+
+# where kinlake's CPU goes, by stage: one more run of each under perf (not timed above)
+STAGES_S3="" STAGES_FILE=""
+if [ "$PERF" = 1 ]; then
+	echo "bench: perf: stream -> S3 and local mode" >&2
+	STAGES_S3=$(bench/perf_stages.sh -- $KL --stream "$STREAM" --lake "s3://bench/stream-perf" --exit-idle "$IDLE" 2>&1) ||
+		STAGES_S3="(perf failed: $STAGES_S3)"
+	rm -rf "$OUT/lake"
+	STAGES_FILE=$(bench/perf_stages.sh -- $KL --input "$EV" --lake "$OUT/lake" 2>&1) ||
+		STAGES_FILE="(perf failed: $STAGES_FILE)"
+	rm -rf "$OUT/lake"
+fi
 
 # medians
 col() { awk -F'\t' -v j="$1" -v c="$2" 'NR > 1 && $2 == j { print $c }' "$RAW" | med; }
@@ -211,6 +250,13 @@ CEIL=$(eps drain 3)
 pratio() { # JOB COL
 	awk -F'\t' -v j="$1" -v c="$2" 'NR > 1 && $2 == "drain" { d[$1] = $3 } NR > 1 && $2 == j { v[$1] = $c }
 		END { for (r in v) if (r in d && v[r] > 0) printf "%.6f\n", d[r] / v[r] }' "$RAW" | med
+}
+# median over the runs of JOB's CPU (user + sys) ÷ local mode's (of the same binary), within each run
+cratio() { # JOB
+	local f=file-disk
+	case $1 in *@b) f=file-disk@b ;; esac
+	awk -F'\t' -v j="$1" -v fj="$f" 'NR > 1 && $2 == fj { f[$1] = $5 + $6 } NR > 1 && $2 == j { v[$1] = $5 + $6 }
+		END { for (r in v) if (r in f && f[r] > 0) printf "%.6f\n", v[r] / f[r] }' "$RAW" | med
 }
 row() { # job label
 	has "$1" || return 0
@@ -245,16 +291,34 @@ REPORT=$OUT/results.md
 	row stream-s3 "kinlake --stream → S3 (moto)"
 	row stream-disk "kinlake --stream → local disk"
 	row file-disk "kinlake --input file → local disk (local mode)"
+	if [ -n "$KL_B" ]; then
+		row stream-s3@b "before ($KINLAKE_BEFORE): --stream → S3"
+		row stream-disk@b "before: --stream → local disk"
+		row file-disk@b "before: --input file → local disk"
+	fi
 	echo
 	s3r=$(calc '%.2f' "$(pratio stream-s3 4)")
 	echo "- kinlake → S3 end to end ÷ ceiling: $s3r (target ≥ 0.80: $(verdict "$s3r" '>=' 0.8))"
-	c1=$(calc '%.2f' "$(cpu stream-s3) / $(cpu file-disk)")
-	echo "- CPU per event, stream mode → S3 ÷ local mode: $c1 (target ≤ 1.5: $(verdict "$c1" '<=' 1.5))$(has stream-disk && echo "; stream mode → local disk ÷ local mode: $(calc '%.2f' "$(cpu stream-disk) / $(cpu file-disk)")")"
+	c1=$(calc '%.2f' "$(cratio stream-s3)")
+	echo "- CPU per event, stream mode → S3 ÷ local mode: $c1 (median of the runs' ratios; target ≤ 1.3, issue 12: $(verdict "$c1" '<=' 1.3))$(has stream-disk && echo "; stream mode → local disk ÷ local mode: $(calc '%.2f' "$(cratio stream-disk)")"); ratio of the medians: $(calc '%.2f' "$(cpu stream-s3) / $(cpu file-disk)")"
+	[ -z "$KL_B" ] || echo "- before ($KINLAKE_BEFORE), the same runs: stream mode → S3 ÷ local mode: $(calc '%.2f' "$(cratio stream-s3@b)")$(has stream-disk@b && echo "; → local disk: $(calc '%.2f' "$(cratio stream-disk@b)")"); CPU per event after ÷ before, stream → S3: $(calc '%.2f' "$(cpu stream-s3) / $(cpu stream-s3@b)"), local mode: $(calc '%.2f' "$(cpu file-disk) / $(cpu file-disk@b)")"
 	echo "- events/s: median of the runs; ÷ ceiling: median of the runs' ratios (each job against the ceiling measured in the same run)"
 	echo "- s to last record: the do-nothing consumer's clock from its first GetShardIterator to the last record's arrival; kinlake --stream: from its start until kinesis-mock sent the last response with records (its last jump of 64 KiB in wchar, /proc/PID/io, sampled every 50 ms; watched_s in the raw rows is the same clock on the consumer)"
 	echo "- s to durable: kinlake's wall time; for --stream less the $IDLE s --exit-idle tail, so it includes the final flush, upload and checkpoint"
 	echo "- CPU: user + sys of the whole process ÷ events; emulator CPU: kinesis-mock's user + sys seconds during the job, busy = that ÷ s to last record (one JavaScript thread plus V8's GC threads)"
 	echo
+	if [ -n "$STAGES_S3" ]; then
+		echo "kinlake's CPU by stage (bench/perf_stages.sh, perf record -F ${PERF_FREQ:-999}, one run each after the timed ones; load average $(cut -d' ' -f1 /proc/loadavg) at the end):"
+		echo
+		echo "stream → S3:"
+		echo
+		echo "$STAGES_S3"
+		echo
+		echo "local mode:"
+		echo
+		echo "$STAGES_FILE"
+		echo
+	fi
 	echo "raw runs ($RAW):"
 	echo
 	echo '```'

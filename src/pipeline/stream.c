@@ -447,6 +447,9 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 				failed = stopping = 1;
 				rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot start a shard thread");
 				stop_all(&r);
+			} else {
+				/* for ps/top and perf (bench/perf_stages.sh) */
+				pthread_setname_np(sh->thread, "kl-shard");
 			}
 		}
 		if (o->leases)

@@ -37,9 +37,11 @@ struct src_kinesis {
 	int64_t last_call_ms, last_record_ms, behind;
 	int64_t gap_ms; /* wait this long after last_call_ms before the next call */
 	int64_t throttle_ms; /* the last wait after a call failed all its retries, 0 = none */
-	/* current GetRecords batch */
-	struct kl_buf batch; /* copy of the response body */
-	struct kl_json_iter it;
+	/* current GetRecords batch: read in place from the client's response
+	 * body (k.c.resp.body), which the next call overwrites only once the
+	 * batch is read to its end */
+	struct kl_json_doc doc; /* its top-level members */
+	struct kl_json_iter it; /* its Records array */
 	struct kl_buf data; /* decoded base64 of the current Kinesis record */
 	struct kl_kpl kpl;
 	const struct kl_kpl_record *subs;
@@ -127,12 +129,21 @@ static int throttled(struct src_kinesis *s)
 	return KL_OK;
 }
 
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
 /* One GetRecords call; fills the batch iterator. */
 static int get_records(struct src_kinesis *s)
 {
 	int rc = nap(s, s->last_call_ms + s->gap_ms - kl_mono_ms());
 	if (rc)
 		return rc;
+	/* the calls below reuse the response body the batch was read from */
+	kl_json_iter_init(&s->it, "[]", 2);
 	if (!s->have_iterator && (rc = get_iterator(s)))
 		return rc == KL_ERETRY ? throttled(s) : rc;
 	kl_buf_reset(&s->req);
@@ -155,40 +166,50 @@ static int get_records(struct src_kinesis *s)
 	 * answer thus waits 5 s, as Kinesis would otherwise refuse the calls. */
 	int64_t data_ms = (int64_t)(s->k.c.resp.body.len / 4 * 3) * 1000 / READ_BYTES_PER_S;
 	s->gap_ms = data_ms > MIN_CALL_GAP_MS ? data_ms : MIN_CALL_GAP_MS;
-	kl_buf_reset(&s->batch);
-	if (kl_buf_append(&s->batch, s->k.c.resp.body.data, s->k.c.resp.body.len))
-		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
-	const char *b = s->batch.data;
-	size_t n = s->batch.len;
-	if (kl_json_parse(b, n, 64, NULL, NULL))
+	const char *b = s->k.c.resp.body.data;
+	size_t n = s->k.c.resp.body.len;
+	/* one validating pass, which also lists the top-level members (the
+	 * first of a name counts, as with kl_json_object_get) */
+	if (kl_json_parse(b, n, 64, &s->doc, NULL))
 		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: response is not JSON");
-	struct kl_json_member m;
-	if (kl_json_object_get(b, n, "MillisBehindLatest", &m)) {
-		s->behind = strtoll(m.val, NULL, 10);
+	struct kl_json_member behind = {0}, next = {0}, records = {0}, children = {0};
+	int have_behind = 0, have_next = 0, have_records = 0, have_children = 0;
+	for (size_t i = 0; i < s->doc.n; i++) {
+		const struct kl_json_member *m = &s->doc.m[i];
+		if (!have_records && kl_json_key_is(m, "Records", 7))
+			records = *m, have_records = 1;
+		else if (!have_next && kl_json_key_is(m, "NextShardIterator", 17))
+			next = *m, have_next = 1;
+		else if (!have_behind && kl_json_key_is(m, "MillisBehindLatest", 18))
+			behind = *m, have_behind = 1;
+		else if (!have_children && kl_json_key_is(m, "ChildShards", 11))
+			children = *m, have_children = 1;
+	}
+	if (have_behind) {
+		s->behind = strtoll(behind.val, NULL, 10);
 		if (s->metrics)
 			atomic_store_explicit(&s->metrics->millis_behind, s->behind,
 					      memory_order_relaxed);
 	}
-	if (!kl_json_object_get(b, n, "NextShardIterator", &m) || m.type != KL_JSON_STRING) {
+	if (!have_next || next.type != KL_JSON_STRING) {
 		s->closed = 1; /* the shard was split or merged and is read to its end */
-	} else if (m.val_len - 2 < sizeof s->iterator) {
-		memcpy(s->iterator, m.val + 1, m.val_len - 2);
-		s->iterator[m.val_len - 2] = '\0';
+	} else if (next.val_len - 2 < sizeof s->iterator) {
+		memcpy(s->iterator, next.val + 1, next.val_len - 2);
+		s->iterator[next.val_len - 2] = '\0';
 	}
-	if (kl_json_object_get(b, n, "Records", &m) && m.type == KL_JSON_ARRAY)
-		kl_json_iter_init(&s->it, m.val, m.val_len);
+	if (have_records && records.type == KL_JSON_ARRAY)
+		kl_json_iter_init(&s->it, records.val, records.val_len);
 	else
 		kl_json_iter_init(&s->it, "[]", 2);
-	struct kl_json_iter peek = s->it;
+	const char *p = skip_ws(s->it.p, s->it.end);
+	s->batch_empty = p >= s->it.end || *p == ']';
 	struct kl_json_member first;
-	s->batch_empty = !kl_json_iter_next(&peek, &first);
 	/* At the end of a closed shard the response names its children
 	 * (ChildShards). Some servers keep handing out iterators there: the
 	 * children are the authoritative sign that nothing more will come. */
-	if (s->batch_empty && kl_json_object_get(b, n, "ChildShards", &m) &&
-	    m.type == KL_JSON_ARRAY) {
+	if (s->batch_empty && have_children && children.type == KL_JSON_ARRAY) {
 		struct kl_json_iter ci;
-		kl_json_iter_init(&ci, m.val, m.val_len);
+		kl_json_iter_init(&ci, children.val, children.val_len);
 		if (kl_json_iter_next(&ci, &first))
 			s->closed = 1;
 	}
@@ -198,22 +219,38 @@ static int get_records(struct src_kinesis *s)
 /* Next Kinesis record of the batch -> user records in s->subs. */
 static int next_kinesis_record(struct src_kinesis *s, int *got)
 {
-	struct kl_json_member r, m, d = {0}, q = {0}, t = {0};
-	*got = 0;
-	if (!kl_json_iter_next(&s->it, &r))
-		return KL_OK;
-	/* one pass over the record's members: a second lookup would step over
-	 * the (large) base64 Data again when SequenceNumber comes after it */
-	struct kl_json_iter mi;
-	kl_json_iter_init(&mi, r.val, r.val_len);
+	struct kl_json_member m, d = {0}, q = {0}, t = {0};
 	int have_d = 0, have_q = 0, have_t = 0;
-	while ((!have_d || !have_q || !have_t) && kl_json_iter_next(&mi, &m)) {
-		if (!have_d && kl_json_key_is(&m, "Data", 4))
-			d = m, have_d = 1;
-		else if (!have_q && kl_json_key_is(&m, "SequenceNumber", 14))
-			q = m, have_q = 1;
-		else if (!have_t && kl_json_key_is(&m, "ApproximateArrivalTimestamp", 27))
-			t = m, have_t = 1;
+	*got = 0;
+	/* The record's members in one walk, which also finds the record's end:
+	 * kl_json_iter_next on the array would step over the whole record, its
+	 * (large) base64 Data included, before the member walk steps over it
+	 * again. The response passed kl_json_parse, so the grammar holds. */
+	const char *p = skip_ws(s->it.p, s->it.end);
+	if (p < s->it.end && *p == ',')
+		p = skip_ws(p + 1, s->it.end);
+	if (p >= s->it.end || *p == ']') {
+		s->it.p = s->it.end;
+		return KL_OK;
+	}
+	if (*p == '{') {
+		struct kl_json_iter mi = {p + 1, s->it.end, 1};
+		for (;;) {
+			const char *before = mi.p;
+			if (!kl_json_iter_next(&mi, &m)) { /* at the record's '}' */
+				const char *close = skip_ws(before, s->it.end);
+				s->it.p = close < s->it.end ? close + 1 : s->it.end;
+				break;
+			}
+			if (!have_d && kl_json_key_is(&m, "Data", 4))
+				d = m, have_d = 1;
+			else if (!have_q && kl_json_key_is(&m, "SequenceNumber", 14))
+				q = m, have_q = 1;
+			else if (!have_t && kl_json_key_is(&m, "ApproximateArrivalTimestamp", 27))
+				t = m, have_t = 1;
+		}
+	} else { /* not an object: step over it; it has no Data */
+		kl_json_iter_next(&s->it, &m);
 	}
 	/* epoch seconds with a fraction: dates the record's dead letters, the
 	 * same in every run that reads it (not the run's own date) */
@@ -249,7 +286,9 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 				     (int)(q.val_len - 2 < 200 ? q.val_len - 2 : 200), q.val + 1);
 	if (rc)
 		return kl_errbuf_set(&s->base.err, rc, "out of memory");
-	snprintf(s->last_seq, sizeof s->last_seq, "%.*s", (int)(q.val_len - 2), q.val + 1);
+	/* kl_seqmap_add checked it: 1 to KL_SEQ_MAX digits */
+	memcpy(s->last_seq, q.val + 1, q.val_len - 2);
+	s->last_seq[q.val_len - 2] = '\0';
 	*got = 1;
 	return KL_OK;
 }
@@ -336,7 +375,7 @@ static void k_free(struct kl_source *base)
 	struct src_kinesis *s = (struct src_kinesis *)base;
 	kl_kinesis_cleanup(&s->k);
 	kl_kpl_cleanup(&s->kpl);
-	kl_buf_cleanup(&s->batch);
+	kl_json_doc_cleanup(&s->doc);
 	kl_buf_cleanup(&s->data);
 	kl_buf_cleanup(&s->req);
 	kl_seqmap_cleanup(&s->marks);
@@ -425,7 +464,7 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	s->gap_ms = MIN_CALL_GAP_MS;
 	s->behind = -1;
 	s->last_record_ms = kl_mono_ms();
-	kl_buf_init(&s->batch, 0);
+	kl_json_doc_init(&s->doc);
 	kl_buf_init(&s->data, 0);
 	kl_buf_init(&s->req, 0);
 	kl_kpl_init(&s->kpl);

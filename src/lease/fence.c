@@ -39,7 +39,8 @@ static int claim(struct kl_lease_fence *f)
 		if (rc)
 			return kl_errbuf_set(&f->base.err, rc, "%s", st->err.msg);
 		int64_t counter;
-		if (!kl_lease_keeper_held_counter(f->keeper, f->shard, &counter))
+		if (!kl_lease_keeper_held_counter(f->keeper, f->shard, &counter) ||
+		    !kl_lease_keeper_holds_tenure(f->keeper, f->shard, f->tenure))
 			return refuse(f, "not held when the state log was claimed");
 		char owner[sizeof st->owner];
 		snprintf(owner, sizeof owner, "%.150s %" PRId64 " %" PRIx64, f->keeper->worker_id,
@@ -67,16 +68,17 @@ static int fence_load(struct kl_checkpoint *c, struct kl_source *src, uint64_t *
 static int fence_commit(struct kl_checkpoint *c, const struct kl_checkpoint_job *j)
 {
 	struct kl_lease_fence *f = of(c);
-	if (atomic_load(&f->lost) || !kl_lease_keeper_holds(f->keeper, f->shard))
+	if (atomic_load(&f->lost) || !kl_lease_keeper_holds_tenure(f->keeper, f->shard, f->tenure))
 		return refuse(f, "no longer held");
 	if (j->source_checkpoint && *j->source_checkpoint) {
 		struct kl_errbuf eb;
 		kl_errbuf_clear(&eb);
-		int rc = kl_lease_keeper_checkpoint(f->keeper, f->shard, j->source_checkpoint, &eb);
+		int rc = kl_lease_keeper_checkpoint(f->keeper, f->shard, f->tenure,
+						    j->source_checkpoint, &eb);
 		if (rc == KL_ECONFLICT || rc == KL_ENOTFOUND)
 			return refuse(f, eb.msg);
 		/* other errors: still ours by the local clock (fence.h) */
-		if (rc && !kl_lease_keeper_holds(f->keeper, f->shard))
+		if (rc && !kl_lease_keeper_holds_tenure(f->keeper, f->shard, f->tenure))
 			return refuse(f, eb.msg);
 	}
 	int rc = f->inner->base.ops->commit(&f->inner->base, j);
@@ -112,7 +114,7 @@ static const struct kl_checkpoint_ops fence_ops = {
 };
 
 void kl_lease_fence_init(struct kl_lease_fence *f, struct kl_state_checkpoint *inner,
-			 struct kl_lease_keeper *keeper, const char *shard,
+			 struct kl_lease_keeper *keeper, const char *shard, uint64_t tenure,
 			 _Atomic uint64_t *refused)
 {
 	memset(f, 0, sizeof *f);
@@ -121,6 +123,7 @@ void kl_lease_fence_init(struct kl_lease_fence *f, struct kl_state_checkpoint *i
 	f->inner = inner;
 	f->keeper = keeper;
 	f->refused = refused;
+	f->tenure = tenure;
 	snprintf(f->shard, sizeof f->shard, "%s", shard);
 }
 
@@ -130,6 +133,7 @@ struct fenced_store {
 	struct kl_store base;
 	struct kl_store *inner;
 	struct kl_lease_keeper *keeper;
+	uint64_t tenure;
 	char shard[KL_LEASE_KEY_MAX];
 	_Atomic uint64_t *refused;
 };
@@ -159,7 +163,7 @@ static int store_inner_err(struct fenced_store *s, int rc)
 static int fs_open(struct kl_store *st, const char *key, struct kl_store_file **out)
 {
 	struct fenced_store *s = (struct fenced_store *)st;
-	if (!kl_lease_keeper_holds(s->keeper, s->shard))
+	if (!kl_lease_keeper_holds_tenure(s->keeper, s->shard, s->tenure))
 		return store_refuse(s, "a new file");
 	struct kl_store_file *f = malloc(sizeof *f);
 	if (!f || !(f->key = strdup(key))) {
@@ -196,7 +200,7 @@ static int commit_cond(struct fenced_store *s, struct kl_store_file *f)
 	}
 	if (rc == KL_ENOTFOUND)
 		tag[0] = '\0';
-	if (!kl_lease_keeper_holds(s->keeper, s->shard)) {
+	if (!kl_lease_keeper_holds_tenure(s->keeper, s->shard, s->tenure)) {
 		s->inner->ops->abort(f->inner);
 		return store_refuse(s, "a file's commit");
 	}
@@ -210,7 +214,7 @@ static int fs_commit(struct kl_store_file *f)
 {
 	struct fenced_store *s = f->s;
 	int rc;
-	if (!kl_lease_keeper_holds(s->keeper, s->shard)) {
+	if (!kl_lease_keeper_holds_tenure(s->keeper, s->shard, s->tenure)) {
 		s->inner->ops->abort(f->inner);
 		rc = store_refuse(s, "a file's commit");
 	} else if (s->inner->ops->commit_if && s->inner->ops->read_tag) {
@@ -274,7 +278,7 @@ static const struct kl_store_ops fenced_store_ops = {
 };
 
 int kl_lease_fenced_store_new(struct kl_store **out, struct kl_store *inner,
-			      struct kl_lease_keeper *keeper, const char *shard,
+			      struct kl_lease_keeper *keeper, const char *shard, uint64_t tenure,
 			      _Atomic uint64_t *refused, struct kl_errbuf *eb)
 {
 	struct fenced_store *s = calloc(1, sizeof *s);
@@ -284,6 +288,7 @@ int kl_lease_fenced_store_new(struct kl_store **out, struct kl_store *inner,
 	s->inner = inner;
 	s->keeper = keeper;
 	s->refused = refused;
+	s->tenure = tenure;
 	snprintf(s->shard, sizeof s->shard, "%s", shard);
 	*out = &s->base;
 	return KL_OK;

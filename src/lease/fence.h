@@ -58,6 +58,18 @@
  *    file of A's whose name B has not written yet is what a crash leaves:
  *    one uncovered file per partition, which B's replay replaces.
  *
+ * Tenure: "holds the lease" means holds it under the tenure the shard's
+ * run started with (kl_lease_keeper_tenure), not merely holds it now. A
+ * worker that lost a lease can take the same lease back a moment later
+ * (it wakes up from a pause and steals one: one of its own, by chance)
+ * while the run that began under the old tenure is still flushing what it
+ * buffered before the pause. The other worker may have written files and
+ * state for that shard in between, from the same checkpoint and under the
+ * same names; the old run's files and state would overwrite them with its
+ * own, older view (a shorter file under the same name loses the records
+ * the other worker's state counts as stored). So the old run's commits and
+ * files are refused for good, and a new run loads the state afresh.
+ *
  * What still does not hold:
  *  - S3 ETags of single PUTs are MD5s of the bytes: if A read the version
  *    a crashed earlier run left under an uncovered name, paused between
@@ -95,20 +107,23 @@ struct kl_lease_fence {
 	struct kl_state_checkpoint *inner; /* a store-kept state log */
 	struct kl_lease_keeper *keeper;
 	char shard[KL_LEASE_KEY_MAX];
+	uint64_t tenure;  /* the lease's tenure when the run started */
 	_Atomic int lost; /* a commit was refused: the lease is gone */
 	_Atomic uint64_t *refused;
 };
 
 /* A store that passes everything to `inner` (borrowed, freed by the
  * caller after this one) but opens and commits files only while the keeper
- * holds `shard`, each commit conditional on the version read before the
- * lease check (above); otherwise KL_ECONFLICT (and the file is aborted). */
+ * holds `shard` under `tenure`, each commit conditional on the version read
+ * before the lease check (above); otherwise KL_ECONFLICT (and the file is
+ * aborted). */
 int kl_lease_fenced_store_new(struct kl_store **out, struct kl_store *inner,
-			      struct kl_lease_keeper *keeper, const char *shard,
+			      struct kl_lease_keeper *keeper, const char *shard, uint64_t tenure,
 			      _Atomic uint64_t *refused, struct kl_errbuf *eb);
 
+/* Commits only while the keeper holds `shard` under `tenure`. */
 void kl_lease_fence_init(struct kl_lease_fence *f, struct kl_state_checkpoint *inner,
-			 struct kl_lease_keeper *keeper, const char *shard,
+			 struct kl_lease_keeper *keeper, const char *shard, uint64_t tenure,
 			 _Atomic uint64_t *refused);
 
 #endif

@@ -182,20 +182,35 @@ int kl_lease_keeper_held_counter(struct kl_lease_keeper *k, const char *shard, i
 	return h;
 }
 
-int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard, const char *checkpoint,
-			       struct kl_errbuf *eb)
+uint64_t kl_lease_keeper_tenure(struct kl_lease_keeper *k, const char *shard)
 {
 	pthread_mutex_lock(&k->mu);
-	int rc = kl_lease_checkpoint(&k->m, shard, checkpoint, 0, eb);
+	uint64_t t = kl_lease_tenure(&k->m, shard);
+	pthread_mutex_unlock(&k->mu);
+	return t;
+}
+
+int kl_lease_keeper_holds_tenure(struct kl_lease_keeper *k, const char *shard, uint64_t tenure)
+{
+	return tenure && kl_lease_keeper_tenure(k, shard) == tenure;
+}
+
+int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard, uint64_t tenure,
+			       const char *checkpoint, struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&k->mu);
+	int rc = kl_lease_checkpoint(&k->m, shard, tenure, checkpoint, 0, eb);
 	pthread_mutex_unlock(&k->mu);
 	return rc;
 }
 
-int kl_lease_keeper_release(struct kl_lease_keeper *k, const char *shard, const char *checkpoint,
-			    struct kl_errbuf *eb)
+int kl_lease_keeper_release(struct kl_lease_keeper *k, const char *shard, uint64_t tenure,
+			    const char *checkpoint, struct kl_errbuf *eb)
 {
 	pthread_mutex_lock(&k->mu);
-	int rc = kl_lease_release(&k->m, shard, checkpoint, 0, eb);
+	int rc = tenure && kl_lease_tenure(&k->m, shard) != tenure
+		     ? kl_errbuf_set(eb, KL_ENOTFOUND, "release %s: lease held anew", shard)
+		     : kl_lease_release(&k->m, shard, checkpoint, 0, eb);
 	pthread_mutex_unlock(&k->mu);
 	return rc;
 }

@@ -85,13 +85,19 @@ void kl_lease_keeper_thread_stop(struct kl_lease_keeper *k);
 int kl_lease_keeper_holds(struct kl_lease_keeper *k, const char *shard);
 /* As _holds, and the lease's counter as this worker last wrote it. */
 int kl_lease_keeper_held_counter(struct kl_lease_keeper *k, const char *shard, int64_t *counter);
+/* kl_lease_tenure(): 0 unless held; a shard's run remembers the tenure it
+ * started under and stops committing once the lease is held under another
+ * (or not at all). kl_lease_keeper_holds_tenure(): held, under `tenure`. */
+uint64_t kl_lease_keeper_tenure(struct kl_lease_keeper *k, const char *shard);
+int kl_lease_keeper_holds_tenure(struct kl_lease_keeper *k, const char *shard, uint64_t tenure);
 
 /* kl_lease_checkpoint / kl_lease_release / kl_lease_release_all under the
- * mutex. */
-int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard, const char *checkpoint,
-			       struct kl_errbuf *eb);
-int kl_lease_keeper_release(struct kl_lease_keeper *k, const char *shard, const char *checkpoint,
-			    struct kl_errbuf *eb);
+ * mutex; a tenure other than 0 must be the one the lease is held under
+ * (else KL_ENOTFOUND, nothing written). */
+int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard, uint64_t tenure,
+			       const char *checkpoint, struct kl_errbuf *eb);
+int kl_lease_keeper_release(struct kl_lease_keeper *k, const char *shard, uint64_t tenure,
+			    const char *checkpoint, struct kl_errbuf *eb);
 int kl_lease_keeper_release_all(struct kl_lease_keeper *k, struct kl_errbuf *eb);
 
 /* A copy of the counters (held, taken, stolen, lost, released). */

@@ -97,6 +97,12 @@ int kl_lease_holds(const struct kl_lease_mgr *m, const char *key)
 	return l && l->held && now_ms(m) - l->renewed_ms < m->timeout_ms;
 }
 
+uint64_t kl_lease_tenure(const struct kl_lease_mgr *m, const char *key)
+{
+	const struct kl_lease *l = find(m, key);
+	return kl_lease_holds(m, key) ? l->tenure : 0;
+}
+
 size_t kl_lease_held(const struct kl_lease_mgr *m, const char **keys, size_t max)
 {
 	size_t k = 0;
@@ -122,8 +128,10 @@ static void lose(struct kl_lease_mgr *m, struct kl_lease *l)
 
 static void hold(struct kl_lease_mgr *m, struct kl_lease *l, int64_t counter, int64_t sent)
 {
-	if (!l->held)
+	if (!l->held) {
 		m->stats.held++;
+		l->tenure = ++m->tenures;
+	}
 	l->held = 1;
 	l->counter = counter;
 	l->renewed_ms = sent;
@@ -223,9 +231,11 @@ static int merge(struct kl_lease_mgr *m, const struct kl_lease *row, int64_t now
 	}
 	unsigned held = l->held;
 	int64_t seen = l->seen_ms, renewed = l->renewed_ms;
+	uint64_t tenure = l->tenure;
 	*l = *row;
 	l->held = held;
 	l->renewed_ms = renewed;
+	l->tenure = tenure;
 	l->seen_ms = changed ? now : seen;
 	l->never_changed = 0;
 	l->fresh = 1;
@@ -624,12 +634,14 @@ int kl_lease_renew(struct kl_lease_mgr *m, struct kl_errbuf *eb)
 	return first;
 }
 
-int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, const char *checkpoint,
-			int64_t sub, struct kl_errbuf *eb)
+int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, uint64_t tenure,
+			const char *checkpoint, int64_t sub, struct kl_errbuf *eb)
 {
 	struct kl_lease *l = find(m, key);
 	if (!l || !l->held)
 		return kl_errbuf_set(eb, KL_ENOTFOUND, "checkpoint %s: lease not held", key);
+	if (tenure && l->tenure != tenure) /* lost and taken again since */
+		return kl_errbuf_set(eb, KL_ENOTFOUND, "checkpoint %s: lease held anew", key);
 	if (strlen(checkpoint) >= sizeof l->checkpoint)
 		return kl_errbuf_set(eb, KL_EINVAL, "checkpoint %s: too long", key);
 	if (now_ms(m) - l->renewed_ms >= m->timeout_ms) {
@@ -668,7 +680,7 @@ int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkp
 	struct kl_lease *l = find(m, key);
 	if (!l || !l->held)
 		return kl_errbuf_set(eb, KL_ENOTFOUND, "release %s: lease not held", key);
-	int rc = checkpoint ? kl_lease_checkpoint(m, key, checkpoint, sub, eb) : KL_OK;
+	int rc = checkpoint ? kl_lease_checkpoint(m, key, 0, checkpoint, sub, eb) : KL_OK;
 	if (rc)
 		return rc;
 	rc = key_frag(m, key);

@@ -117,6 +117,7 @@ struct kl_lease {
 	/* local */
 	int64_t seen_ms;	    /* when this worker saw counter/owner change */
 	int64_t renewed_ms;	    /* held: when the last successful renew was sent */
+	uint64_t tenure;	    /* held: which take of this manager holds it (kl_lease_tenure) */
 	unsigned held : 1;	    /* this worker holds it (counter = the held value) */
 	unsigned fresh : 1;	    /* seen in the last scan */
 	unsigned never_changed : 1; /* unowned on first sight: expired at once */
@@ -160,6 +161,7 @@ struct kl_lease_mgr {
 	struct kl_lease *rows; /* every row seen, held ones among them */
 	size_t n, cap;
 	struct kl_lease_stats stats;
+	uint64_t tenures; /* takes so far: the last tenure handed out */
 	struct kl_rng rng;
 	struct kl_buf key, vals; /* request fragments, reused */
 	struct kl_errbuf err;
@@ -198,9 +200,10 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb);
 int kl_lease_renew(struct kl_lease_mgr *m, struct kl_errbuf *eb);
 
 /* Fenced checkpoint of a held lease. KL_ECONFLICT: the lease is lost (it
- * is dropped and on_lost called); KL_ENOTFOUND: not held. */
-int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, const char *checkpoint,
-			int64_t sub, struct kl_errbuf *eb);
+ * is dropped and on_lost called); KL_ENOTFOUND: not held, or (tenure not
+ * 0) held under another tenure than `tenure`. */
+int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, uint64_t tenure,
+			const char *checkpoint, int64_t sub, struct kl_errbuf *eb);
 
 /* Hand a held lease over: checkpoint (when checkpoint is not NULL), then
  * remove the owner. KL_ECONFLICT when it was lost before (dropped all the
@@ -216,6 +219,12 @@ int kl_lease_release_all(struct kl_lease_mgr *m, struct kl_errbuf *eb);
  * renew tells it whether the lease is still its own). */
 const struct kl_lease *kl_lease_get(const struct kl_lease_mgr *m, const char *key);
 int kl_lease_holds(const struct kl_lease_mgr *m, const char *key);
+/* Which holding of key this is: 0 when kl_lease_holds() says no, else a
+ * number this manager gives each take (or steal) and never again. A lease
+ * lost and taken back is held under a new tenure, so whatever was begun
+ * under the old one (a shard's run, its buffered records and files) can
+ * tell that the shard was someone else's in between. */
+uint64_t kl_lease_tenure(const struct kl_lease_mgr *m, const char *key);
 /* Up to max held keys into keys[] (pointers into the manager, valid until
  * the next call that changes it); returns the number held. */
 size_t kl_lease_held(const struct kl_lease_mgr *m, const char **keys, size_t max);

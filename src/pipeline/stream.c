@@ -35,6 +35,7 @@ struct shard {
 	int closed;      /* ListShards gave it an ending sequence number */
 	int stop_fd;     /* lease mode: this shard's own stop (-1: the run's) */
 	int lease_lost;  /* lease mode: its fence refused a commit */
+	uint64_t tenure; /* lease mode: the lease's tenure this run started under */
 	uint32_t runs;   /* how many times it was started (kl_dedup_check_run) */
 	pthread_t thread;
 	volatile int finished; /* set by the worker, read under the mutex */
@@ -104,8 +105,8 @@ static void *shard_main(void *arg)
 	if (!rc && o->leases) { /* commits only while the lease is ours (lease/fence.h) */
 		_Atomic uint64_t *refused =
 		    o->ingest.metrics ? &o->ingest.metrics->lease_commits_refused : NULL;
-		kl_lease_fence_init(&fence, &cp, o->leases, sh->id, refused);
-		rc = kl_lease_fenced_store_new(&fenced, store, o->leases, sh->id, refused,
+		kl_lease_fence_init(&fence, &cp, o->leases, sh->id, sh->tenure, refused);
+		rc = kl_lease_fenced_store_new(&fenced, store, o->leases, sh->id, sh->tenure, refused,
 					       &sh->err);
 	}
 	if (!rc) {
@@ -282,15 +283,17 @@ static int lease_sync(struct stream_run *r, struct kl_errbuf *eb)
 }
 
 /* Lease mode, a shard's run has ended. Stopped because its lease went to
- * another worker (the fence refused a commit, or the lease is simply no
- * longer ours): the shard is pending again, it may come back, and this is
- * not a failure (returns 1). Otherwise the lease is handed over: at
- * SHARD_END when the shard was read to its end (without --exit-idle a
- * shard's source ends only there), else with the checkpoint as it is. */
+ * another worker (the fence refused a commit, or the lease is no longer
+ * held under the tenure the run started with — also when this worker has
+ * taken it back since: lease/fence.h): the shard is pending again, it may
+ * come back (a new run under the new tenure), and this is not a failure
+ * (returns 1). Otherwise the lease is handed over: at SHARD_END when the
+ * shard was read to its end (without --exit-idle a shard's source ends
+ * only there), else with the checkpoint as it is. */
 static int lease_after(struct stream_run *r, struct shard *sh)
 {
 	if (sh->lease_lost || sh->rc == KL_ECONFLICT ||
-	    !kl_lease_keeper_holds(r->o->leases, sh->id)) {
+	    !kl_lease_keeper_holds_tenure(r->o->leases, sh->id, sh->tenure)) {
 		sh->state = SH_PENDING;
 		return 1;
 	}
@@ -298,7 +301,8 @@ static int lease_after(struct stream_run *r, struct shard *sh)
 		struct kl_errbuf eb;
 		kl_errbuf_clear(&eb);
 		int ended = !sh->st.interrupted && (sh->closed || !r->o->exit_idle_ms);
-		kl_lease_keeper_release(r->o->leases, sh->id, ended ? KL_LEASE_SHARD_END : NULL, &eb);
+		kl_lease_keeper_release(r->o->leases, sh->id, sh->tenure,
+					ended ? KL_LEASE_SHARD_END : NULL, &eb);
 	}
 	return 0;
 }
@@ -316,14 +320,15 @@ static void lease_metrics(const struct kl_stream_opts *o)
 	atomic_store(&o->ingest.metrics->leases_lost, ls.lost);
 }
 
-/* Lease mode: readers of shards whose lease is gone stop now. */
+/* Lease mode: readers of shards whose lease is gone stop now — also when
+ * the lease is held again, under another tenure than the run's. */
 static void lease_stop_lost(struct stream_run *r)
 {
 	uint64_t one = 1;
 	for (size_t i = 0; i < r->n; i++) {
 		struct shard *sh = &r->shards[i];
 		if (sh->state == SH_RUNNING && !sh->finished && sh->stop_fd >= 0 &&
-		    !kl_lease_keeper_holds(r->o->leases, sh->id))
+		    !kl_lease_keeper_holds_tenure(r->o->leases, sh->id, sh->tenure))
 			(void)!write(sh->stop_fd, &one, sizeof one);
 	}
 }
@@ -425,6 +430,9 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			struct shard *sh = &r.shards[i];
 			if (!startable(&r, sh))
 				continue;
+			/* the run is fenced to this tenure of the lease (lease/fence.h) */
+			if (o->leases && !(sh->tenure = kl_lease_keeper_tenure(o->leases, sh->id)))
+				continue; /* lost since startable() said yes */
 			if (o->leases &&
 			    (sh->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
 				failed = stopping = 1;

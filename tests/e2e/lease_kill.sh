@@ -42,13 +42,16 @@ taken() { local v; v=$(metric "kinlake_leases_taken_total{worker=\"$1\"}" "$T/$1
 stored() { local v; v=$(metric kinlake_events_stored_total "$T/$1.prom"); echo "${v:-0}"; }
 dump() { grep -H "lease\|records_read\|stored" "$T"/w?.prom | grep -v "# "; tail -n 5 "$T"/w?.log; }
 TIMEOUT=3 RENEW=1 N=1500
+# parse threads per shard (the parallel read loop, pipeline/prep.h): 2 unless
+# KL_LEASE_THREADS says otherwise (1: the serial loop)
+THREADS=${KL_LEASE_THREADS:-2}
 
 $K create-stream --stream-name shared --shard-count 4
 sleep 1
 start_worker() { # id
 	"$KL" ingest --stream shared --lake "$T/lake" --format jsonl --flush-interval 1 \
 		--lease-table kl-leases --worker-id "$1" --lease-timeout $TIMEOUT --lease-renew-interval $RENEW \
-		--metrics-file "$T/$1.prom" --metrics-interval 0.3 2> "$T/$1.log" &
+		--threads "$THREADS" --metrics-file "$T/$1.prom" --metrics-interval 0.3 2> "$T/$1.log" &
 	pids+=($!)
 	eval "pid_$1=$!"
 }

@@ -323,7 +323,7 @@ static void scenario_balance_expiry_fencing(const char *prefix)
 	/* a wakes up (its clock did not move): fenced by the condition */
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	CHECK_EQ_INT(kl_lease_checkpoint(&a.m, akey, "after:999", 0, &eb), KL_ECONFLICT);
+	CHECK_EQ_INT(kl_lease_checkpoint(&a.m, akey, 0, "after:999", 0, &eb), KL_ECONFLICT);
 	/* refused by DynamoDB's condition, and not retried */
 	CHECK_EQ_STR(a.ddb.code, "ConditionalCheckFailedException");
 	CHECK(strstr(a.ddb.err.msg, "(1 attempt)") != NULL);
@@ -503,7 +503,7 @@ static void scenario_parents(const char *prefix)
 	CHECK(kl_lease_holds(&b.m, "shardId-c1") && kl_lease_holds(&b.m, "shardId-c2"));
 	CHECK(!kl_lease_holds(&b.m, "shardId-m"));
 	/* one parent of the merge ends: m still waits */
-	CHECK_EQ_INT(kl_lease_checkpoint(&b.m, "shardId-c1", KL_LEASE_SHARD_END, 0, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_checkpoint(&b.m, "shardId-c1", 0, KL_LEASE_SHARD_END, 0, &eb), KL_OK);
 	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
 	CHECK_EQ_INT(took, 0);
 	CHECK(!kl_lease_holds(&a.m, "shardId-m"));
@@ -621,7 +621,7 @@ static void *cp_main(void *arg)
 		kl_errbuf_clear(&eb);
 		char cp[64];
 		snprintf(cp, sizeof cp, "after:%d", i);
-		int rc = kl_lease_keeper_checkpoint(t->k, t->shard, cp, &eb);
+		int rc = kl_lease_keeper_checkpoint(t->k, t->shard, 0, cp, &eb);
 		t->ok += rc == KL_OK;
 		t->refused += rc != KL_OK;
 	}
@@ -849,7 +849,7 @@ static void b_writes_now(void *ctx)
 		kl_errbuf_clear(&eb);
 		struct kl_store *l = NULL, *fb = NULL;
 		int rc = kl_store_local_new(&l, w->local_root, &eb);
-		rc = rc ? rc : kl_lease_fenced_store_new(&fb, l, w->b, "shard-f", NULL, &eb);
+		rc = rc ? rc : kl_lease_fenced_store_new(&fb, l, w->b, "shard-f", kl_lease_keeper_tenure(w->b, "shard-f"), NULL, &eb);
 		rc = rc ? rc : put_file(fb, "events/p/f-2.jsonl", "from-b\n");
 		_exit(rc ? 1 : 0);
 	}
@@ -891,11 +891,11 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	struct kl_state_checkpoint cpa, cpb;
 	CHECK_EQ_INT(kl_state_checkpoint_open_store(&cpa, raw, "fence-shard"), KL_OK);
 	struct kl_lease_fence f;
-	kl_lease_fence_init(&f, &cpa, &a, "shard-f", &refused);
+	kl_lease_fence_init(&f, &cpa, &a, "shard-f", kl_lease_keeper_tenure(&a, "shard-f"), &refused);
 	CHECK_EQ_INT(f.base.ops->load(&f.base, &src, &resume, no_part, NULL), KL_OK);
 	CHECK(has(raw, "_kinlake/state/fence-shard.log", "O f-a "));
 	struct kl_store *fenced = NULL, *fenced_b = NULL;
-	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced, &hs.base, &a, "shard-f", &refused, &eb),
+	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced, &hs.base, &a, "shard-f", kl_lease_keeper_tenure(&a, "shard-f"), &refused, &eb),
 		     KL_OK);
 	struct kl_checkpoint_file jf = {"events/p", 8, 5};
 	struct kl_checkpoint_job j = {&jf, 1, 6, 0, "after:100"};
@@ -919,7 +919,7 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	CHECK(kl_lease_keeper_holds(&b, "shard-f"));
 	CHECK_EQ_INT(kl_state_checkpoint_open_store(&cpb, raw, "fence-shard"), KL_OK);
 	struct kl_lease_fence fb;
-	kl_lease_fence_init(&fb, &cpb, &b, "shard-f", &refused);
+	kl_lease_fence_init(&fb, &cpb, &b, "shard-f", kl_lease_keeper_tenure(&b, "shard-f"), &refused);
 	CHECK_EQ_INT(fb.base.ops->load(&fb.base, &src, &resume, no_part, NULL), KL_OK);
 	CHECK(has(raw, "_kinlake/state/fence-shard.log", "O f-b "));
 	CHECK(!strcmp(cpb.state.checkpoint, "after:100"));
@@ -933,7 +933,7 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	CHECK(!has(raw, "_kinlake/state/fence-shard.log", "after:200"));
 	/* a's in-flight file: b writes the same name between a's read of the
 	 * name and a's conditional write; a's write is refused, b's stays */
-	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced_b, raw, &b, "shard-f", NULL, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced_b, raw, &b, "shard-f", kl_lease_keeper_tenure(&b, "shard-f"), NULL, &eb), KL_OK);
 	struct b_write bw = {fenced_b, &b, local_root, -1};
 	hs.hook = b_writes_now;
 	hs.ctx = &bw;
@@ -1005,9 +1005,112 @@ static void scenario_fence(const char *prefix)
 	kl_http_free(h);
 }
 
+/* A run's fence belongs to the tenure it started under: once the lease was
+ * lost, the run's commits and files stay refused even after this worker
+ * takes the same lease again (a shard that comes back to its worker while
+ * its old run still flushes: issue 12's loss with 2 parse threads). */
+static void scenario_fence_retaken(const char *prefix)
+{
+	char table[128], dir[] = "/tmp/kl-fence2.XXXXXX";
+	snprintf(table, sizeof table, "%s-retake", prefix);
+	struct fclock ca = {1000000}, cb = {1000000};
+	struct kl_lease_keeper a, b;
+	struct kl_lease_keeper_opts o = {0};
+	o.table = table;
+	o.timeout_ms = 3000;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	o.worker_id = "r-a";
+	o.clock = (struct kl_lease_clock){fnow, fsleep, &ca};
+	CHECK_EQ_INT(kl_lease_keeper_init(&a, &o, &eb), KL_OK);
+	o.worker_id = "r-b";
+	o.clock = (struct kl_lease_clock){fnow, fsleep, &cb};
+	CHECK_EQ_INT(kl_lease_keeper_init(&b, &o, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_start(&a, 10000, &eb), KL_OK);
+	struct kl_lease_shard s[1] = {{"shard-r", {0}}};
+	CHECK_EQ_INT(kl_lease_keeper_sync(&a, s, 1, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_tick(&a, &eb), KL_OK);
+	CHECK(kl_lease_keeper_holds(&a, "shard-r"));
+	uint64_t run1 = kl_lease_keeper_tenure(&a, "shard-r");
+	CHECK(run1 != 0);
+
+	/* run 1 of the shard on a: its fence and fenced store */
+	struct kl_store *local = NULL, *fenced = NULL;
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK_EQ_INT(kl_store_local_new(&local, dir, &eb), KL_OK);
+	struct kl_source src = {.ops = &no_src_ops};
+	uint64_t resume;
+	struct kl_state_checkpoint cp1, cp2;
+	CHECK_EQ_INT(kl_state_checkpoint_open_store(&cp1, local, "retake-shard"), KL_OK);
+	struct kl_lease_fence f;
+	kl_lease_fence_init(&f, &cp1, &a, "shard-r", run1, NULL);
+	CHECK_EQ_INT(f.base.ops->load(&f.base, &src, &resume, no_part, NULL), KL_OK);
+	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced, local, &a, "shard-r", run1, NULL, &eb), KL_OK);
+	struct kl_checkpoint_job j = {.source_checkpoint = "after:100"};
+	CHECK_EQ_INT(f.base.ops->commit(&f.base, &j), KL_OK);
+
+	/* a is paused: b takes the lease after the timeout, then hands it back
+	 * (SIGTERM); a wakes up and takes it again at once (released rows are
+	 * free) — all before run 1 has noticed anything */
+	cb.t += 1000;
+	CHECK_EQ_INT(kl_lease_keeper_tick(&b, &eb), KL_OK);
+	cb.t += 4000;
+	CHECK_EQ_INT(kl_lease_take(&b.m, NULL, &eb), KL_OK);
+	CHECK(kl_lease_keeper_holds(&b, "shard-r"));
+	CHECK_EQ_INT(kl_lease_keeper_release(&b, "shard-r", 0, NULL, &eb), KL_OK);
+	ca.t += 5000;
+	CHECK_EQ_INT(kl_lease_keeper_tick(&a, &eb), KL_OK);
+	CHECK(kl_lease_keeper_holds(&a, "shard-r")); /* a holds it again ... */
+	uint64_t run2 = kl_lease_keeper_tenure(&a, "shard-r");
+	CHECK(run2 != 0 && run2 != run1); /* ... under a new tenure */
+	struct kl_lease_stats sa;
+	kl_lease_keeper_stats(&a, &sa);
+	CHECK_EQ_INT(sa.lost, 1);
+
+	/* run 1 must not commit: b may have written files and state meanwhile */
+	j.source_checkpoint = "after:150";
+	CHECK_EQ_INT(f.base.ops->commit(&f.base, &j), KL_ECONFLICT);
+	CHECK(atomic_load(&f.lost));
+	struct kl_store_file *file;
+	CHECK_EQ_INT(fenced->ops->open(fenced, "events/old.jsonl", &file), KL_ECONFLICT);
+	struct kl_buf back;
+	kl_buf_init(&back, 0);
+	CHECK_EQ_INT(local->ops->read(local, "events/old.jsonl", &back), KL_ENOTFOUND);
+	/* the row still holds what was committed under a tenure of its own */
+	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
+	const struct kl_lease *row = kl_lease_get(&b.m, "shard-r");
+	CHECK(row && !strcmp(row->checkpoint, "after:100") && !strcmp(row->owner, "r-a"));
+
+	/* run 2 (a fresh fence, the state loaded again) commits */
+	struct kl_lease_fence f2;
+	struct kl_store *fenced2 = NULL;
+	CHECK_EQ_INT(kl_state_checkpoint_open_store(&cp2, local, "retake-shard"), KL_OK);
+	kl_lease_fence_init(&f2, &cp2, &a, "shard-r", run2, NULL);
+	CHECK_EQ_INT(f2.base.ops->load(&f2.base, &src, &resume, no_part, NULL), KL_OK);
+	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced2, local, &a, "shard-r", run2, NULL, &eb), KL_OK);
+	CHECK_EQ_INT(fenced2->ops->open(fenced2, "events/new.jsonl", &file), KL_OK);
+	CHECK_EQ_INT(fenced2->ops->write(file, "z\n", 2), KL_OK);
+	CHECK_EQ_INT(fenced2->ops->commit(file), KL_OK);
+	j.source_checkpoint = "after:200";
+	CHECK_EQ_INT(f2.base.ops->commit(&f2.base, &j), KL_OK);
+	CHECK_EQ_INT(local->ops->read(local, "events/new.jsonl", &back), KL_OK);
+	kl_buf_cleanup(&back);
+	kl_state_checkpoint_close(&cp1);
+	kl_state_checkpoint_close(&cp2);
+	kl_store_free(fenced2);
+	kl_store_free(fenced);
+	kl_store_free(local);
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	kl_lease_keeper_cleanup(&a);
+	kl_lease_keeper_cleanup(&b);
+}
+
 static int scenarios(const char *prefix)
 {
 	scenario_fence(prefix);
+	scenario_fence_retaken(prefix);
 	scenario_keeper(prefix);
 	scenario_lost_answer(prefix);
 	scenario_balance_expiry_fencing(prefix);

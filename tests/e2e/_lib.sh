@@ -92,3 +92,25 @@ except (BrokenPipeError, KeyboardInterrupt):
     sys.stderr.close()
 ' "$1" "$2"
 }
+# metric NAME FILE: a sample's value from a --metrics-file (0 without the
+# file, empty without the sample)
+metric() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }
+put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
+# lease_worker ID [ARGS...]: `ingest --stream $STREAM --lease-table kl-leases`
+# as worker ID in the background ($pids, $pid_ID) into the local lake
+# $T/lake (JSON lines, 1 s flushes), metrics in $T/ID.prom, stderr in
+# $T/ID.log. LEASE_TIMEOUT and LEASE_RENEW (s) and LEASE_THREADS (parse
+# threads per shard; default KL_LEASE_THREADS, else 2: the parallel read
+# loop, pipeline/prep.h) as the script sets them.
+lease_worker() {
+	local id=$1
+	shift
+	"$KL" ingest --stream "$STREAM" --lake "$T/lake" --format jsonl --flush-interval 1 \
+		--lease-table kl-leases --worker-id "$id" --lease-timeout "$LEASE_TIMEOUT" \
+		--lease-renew-interval "$LEASE_RENEW" --threads "${LEASE_THREADS:-${KL_LEASE_THREADS:-2}}" \
+		--metrics-file "$T/$id.prom" --metrics-interval 0.3 "$@" 2> "$T/$id.log" &
+	pids+=($!)
+	eval "pid_$id=$!"
+}
+# lease_metric NAME ID: kinlake_NAME{worker="ID"} of worker ID (0 before its first write)
+lease_metric() { local v; v=$(metric "kinlake_$1{worker=\"$2\"}" "$T/$2.prom"); echo "${v:-0}"; }

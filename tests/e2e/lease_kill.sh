@@ -10,7 +10,9 @@
 #     seen the row's counter unchanged for the timeout; it counts wb's 2 as
 #     taken (expired leases), none as stolen;
 #  3b. a third worker wc takes its share, is SIGSTOPped while it reads a batch
-#     for longer than the lease timeout, and SIGCONTed once wa holds its shards;
+#     for longer than the lease timeout, and SIGCONTed once wa holds its shards
+#     (waking up, wc may steal back one of its own shards while that shard's
+#     old run still flushes: the old run must commit nothing, lease/fence.h);
 #  4. a fourth batch is put; after wa's and wc's SIGTERM every event of the four
 #     batches is in the lake exactly once (DuckDB, check_lake.mjs) and every
 #     lease row is released.
@@ -19,42 +21,25 @@
 # its last commit is read again by wa and rewrites wb's uncommitted files under
 # the same names. The lake is counted with duplicates allowed first (so a
 # failure says how many), then asserted to hold every event once.
+# Every worker reads each shard with 2 parse threads (the parallel read loop,
+# pipeline/prep.h) unless KL_LEASE_THREADS says otherwise (1: the serial loop).
 # duration: 60 (seconds, for the test runner's ordering)
 # no-asan: the lease logic runs under ASan in unit-asan/test_lease and e2e-asan/lease_ddb;
 # the takeover timing assert wants the plain build on a loaded 2-core machine
 . "$(dirname "$0")/_lib.sh"
-export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	"$ROOT/scripts/stack.sh" down >/dev/null 2>&1; rm -rf "$T"
-}
-trap cleanup EXIT
-"$ROOT/scripts/stack.sh" up > /dev/null
-. "$T/stack/env" # AWS_ENDPOINT_URL is moto: DynamoDB goes there
-K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+start_stack # AWS_ENDPOINT_URL is moto: DynamoDB goes there
 D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
-put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
-metric() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }
-held() { local v; v=$(metric "kinlake_leases_held{worker=\"$1\"}" "$T/$1.prom"); echo "${v:-0}"; }
-stolen() { local v; v=$(metric "kinlake_leases_stolen_total{worker=\"$1\"}" "$T/$1.prom"); echo "${v:-0}"; }
-taken() { local v; v=$(metric "kinlake_leases_taken_total{worker=\"$1\"}" "$T/$1.prom"); echo "${v:-0}"; }
+held() { lease_metric leases_held "$1"; }
+stolen() { lease_metric leases_stolen_total "$1"; }
+taken() { lease_metric leases_taken_total "$1"; }
 stored() { local v; v=$(metric kinlake_events_stored_total "$T/$1.prom"); echo "${v:-0}"; }
 dump() { grep -H "lease\|records_read\|stored" "$T"/w?.prom | grep -v "# "; tail -n 5 "$T"/w?.log; }
-TIMEOUT=3 RENEW=1 N=1500
-# parse threads per shard (the parallel read loop, pipeline/prep.h): 2 unless
-# KL_LEASE_THREADS says otherwise (1: the serial loop)
-THREADS=${KL_LEASE_THREADS:-2}
+STREAM=shared LEASE_TIMEOUT=3 LEASE_RENEW=1 N=1500
+TIMEOUT=$LEASE_TIMEOUT RENEW=$LEASE_RENEW
 
 $K create-stream --stream-name shared --shard-count 4
 sleep 1
-start_worker() { # id
-	"$KL" ingest --stream shared --lake "$T/lake" --format jsonl --flush-interval 1 \
-		--lease-table kl-leases --worker-id "$1" --lease-timeout $TIMEOUT --lease-renew-interval $RENEW \
-		--threads "$THREADS" --metrics-file "$T/$1.prom" --metrics-interval 0.3 2> "$T/$1.log" &
-	pids+=($!)
-	eval "pid_$1=$!"
-}
+start_worker() { lease_worker "$1"; }
 start_worker wa; start_worker wb
 
 # 1. (2,2), and a first batch in the lake
@@ -150,7 +135,8 @@ PY
 put shared "$T/ev4.jsonl"
 timeout 120 "$KL" ingest --stream shared --lake "$T/lake" --format jsonl --flush-interval 1 \
 	--lease-table kl-leases --worker-id wd --lease-timeout $TIMEOUT --lease-renew-interval $RENEW \
-	--exit-idle 3 --metrics-file "$T/wd.prom" 2> "$T/wd.log" || fail "wd: $(cat "$T/wd.log")"
+	--threads "${KL_LEASE_THREADS:-2}" --exit-idle 3 --metrics-file "$T/wd.prom" 2> "$T/wd.log" ||
+	fail "wd: $(cat "$T/wd.log")"
 [ "$(metric kinlake_records_read_total "$T/wd.prom")" -ge 200 ] ||
 	fail "--exit-idle with leases read $(metric kinlake_records_read_total "$T/wd.prom") of 200: $(cat "$T/wd.log")"
 cat "$T/all.jsonl" "$T/ev4.jsonl" > "$T/all4.jsonl"

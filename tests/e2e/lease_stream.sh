@@ -17,19 +17,13 @@
 . "$(dirname "$0")/_lib.sh"
 start_stack # AWS_ENDPOINT_URL is moto: DynamoDB goes there
 D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
-put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
-metric() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }
 N=${KL_ASAN:+1000}; N=${N:-2000}
+# one parse thread per shard (the stream default) unless KL_LEASE_THREADS says otherwise
+STREAM=shared LEASE_TIMEOUT=4 LEASE_RENEW=1 LEASE_THREADS=${KL_LEASE_THREADS:-1}
 
 $K create-stream --stream-name shared --shard-count 4
 sleep 1
-start_worker() { # id
-	"$KL" ingest --stream shared --lake "$T/lake" --format jsonl --flush-interval 1 \
-		--lease-table kl-leases --worker-id "$1" --lease-timeout 4 --lease-renew-interval 1 \
-		--metrics-file "$T/$1.prom" --metrics-interval 0.3 2> "$T/$1.log" &
-	pids+=($!)
-	eval "pid_$1=$!"
-}
+start_worker() { lease_worker "$1"; }
 dump() { grep -H "lease\|shard_records\|records_read" "$T"/w?.prom | grep -v "^.*# "; tail -n 5 "$T"/w?.log; }
 held() { metric "kinlake_leases_held{worker=\"$1\"}" "$T/$1.prom"; }
 start_worker wa; sleep 1; start_worker wb; start_worker wc

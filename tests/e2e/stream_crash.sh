@@ -10,6 +10,9 @@
 # every malformed record exactly once among the dead letters, in both lakes.
 # The event_uuids are unique (no --dup-fraction): a duplicate put by the
 # producer is deduplicated only within what one run reads (state.h).
+# The S3 consumer reads each shard with one thread (the serial read loop),
+# the local one with KL_CRASH_THREADS (default 2: the parallel read loop,
+# pipeline/prep.h, killed with chunks in flight).
 # KL_CRASH_SEED repeats a run's kill moments.
 # duration: 360 (seconds, for the test runner's ordering: CI on 2 cores; 958 s at load average 15)
 # no-asan: the sanitizer build is too slow for 40 restarts against the emulator;
@@ -31,6 +34,8 @@ split -n l/4 -d "$T/all.jsonl" "$T/batch"
 # small files, frequent flushes: many commits for the kills to fall between
 args=(--stream ev --max-file-bytes 48KiB --flush-interval 1 --quiet)
 
+# threads per shard of each consumer
+threads() { [ "$1" = local ] && echo "${KL_CRASH_THREADS:-2}" || echo 1; }
 # chaos LAKE NAME FORMAT: start, kill -9 at a random moment, start again, until
 # $T/stop exists and KILLS kills were made; the kill count goes to $T/NAME.kills
 chaos() {
@@ -38,7 +43,8 @@ chaos() {
 	RANDOM=$((seed + ${#name}))
 	while [ ! -e "$T/stop" ] || [ "$kills" -lt "$KILLS" ]; do
 		rm -f "$T/$name.prom"
-		"$KL" ingest "${args[@]}" --lake "$lake" --format "$fmt" --metrics-file "$T/$name.prom" \
+		"$KL" ingest "${args[@]}" --lake "$lake" --format "$fmt" --threads "$(threads "$name")" \
+			--metrics-file "$T/$name.prom" \
 			--metrics-interval 0.1 2>> "$T/$name.log" & pid=$!
 		# a run killed before its first commit proves nothing: wait until it
 		# has committed files (up to 30 s), then kill it 0..1.5 s later
@@ -82,7 +88,8 @@ echo "kills ended ($SECONDS s): s3 $(cat "$T/s3.kills"), local $(cat "$T/local.k
 # as an operator would
 final() { # lake format name
 	for _ in 1 2 3; do
-		"$KL" ingest "${args[@]}" --lake "$1" --format "$2" --exit-idle 4 2>> "$T/$3.final" && return 0
+		"$KL" ingest "${args[@]}" --lake "$1" --format "$2" --threads "$(threads "$3")" \
+			--exit-idle 4 2>> "$T/$3.final" && return 0
 	done
 	fail "final run ($3): $(tail -3 "$T/$3.final")"
 }

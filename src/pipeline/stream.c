@@ -290,9 +290,13 @@ static int lease_sync(struct stream_run *r, struct kl_errbuf *eb)
  * (returns 1). Otherwise the lease is handed over: at SHARD_END when the
  * shard was read to its end (without --exit-idle a shard's source ends
  * only there), else with the checkpoint as it is. */
-static int lease_after(struct stream_run *r, struct shard *sh)
+static int lease_after(struct stream_run *r, struct shard *sh, int stopping)
 {
-	if (sh->lease_lost || sh->rc == KL_ECONFLICT ||
+	/* stopped while the worker goes on: by lease_stop_lost, also when the
+	 * lease only looked lost (a renew late on a loaded machine) and is held
+	 * again under the same tenure — read on, never release and leave the
+	 * shard done while the lease may come back to this worker */
+	if (sh->lease_lost || sh->rc == KL_ECONFLICT || (sh->st.interrupted && !stopping) ||
 	    !kl_lease_keeper_holds_tenure(r->o->leases, sh->id, sh->tenure)) {
 		sh->state = SH_PENDING;
 		return 1;
@@ -412,7 +416,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			if (sh->stop_fd >= 0)
 				close(sh->stop_fd);
 			sh->stop_fd = -1;
-			int handed_over = o->leases && lease_after(&r, sh);
+			int handed_over = o->leases && lease_after(&r, sh, stopping);
 			sh->finished = 0;
 			if (o->ingest.metrics)
 				atomic_fetch_sub(&o->ingest.metrics->shards_running, 1);

@@ -14,7 +14,8 @@
 # no-asan: the pauses are timed against a 2 s lease timeout; the lease logic
 # runs under ASan in unit-asan/test_lease and e2e-asan/lease_ddb
 . "$(dirname "$0")/_lib.sh"
-start_stack
+start_stack # AWS_ENDPOINT_URL is moto: DynamoDB goes there
+D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
 STREAM=ps LEASE_TIMEOUT=2 LEASE_RENEW=0.5 CYCLES=${KL_PAUSE_CYCLES:-6}
 held() { lease_metric leases_held "$1"; }
 dump() { grep -H "lease\|records_read\|stored\|shards_running" "$T"/w?.prom | grep -v "# "; tail -n 3 "$T"/w?.log; }

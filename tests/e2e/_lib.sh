@@ -114,3 +114,37 @@ lease_worker() {
 }
 # lease_metric NAME ID: kinlake_NAME{worker="ID"} of worker ID (0 before its first write)
 lease_metric() { local v; v=$(metric "kinlake_$1{worker=\"$2\"}" "$T/$2.prom"); echo "${v:-0}"; }
+# once_check REPORT [WANT]: check_lake's --allow-duplicates report (JSON) says
+# every event is stored once, none lost (and, given WANT, that all WANT input
+# lines were read); prints the counts
+once_check() {
+	python3 - "$1" "${2:-}" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert not sys.argv[2] or c["lines"] == int(sys.argv[2]), c
+print(f"lake: {c['expected_events']} events, none lost, {c['stored'] - c['expected_events']} stored twice")
+assert c["stored"] == c["expected_events"], c
+PY
+}
+# stop_workers W...: SIGTERM the lease workers named (their pids in pid_W);
+# each must exit 0; then nothing is left for cleanup to stop
+stop_workers() {
+	local w p
+	for w in "$@"; do p=pid_$w; kill -TERM "${!p}"; done
+	for w in "$@"; do p=pid_$w; wait "${!p}" || fail "$w: $(cat "$T/$w.log")"; done
+	pids=()
+}
+# event_producer STREAM SEED PAUSE: until $T/stop exists, batches of 150
+# events (kinlake gen, seeds SEED+1, SEED+2, ...) put to STREAM every PAUSE
+# seconds and appended to $T/all.jsonl (which it empties first)
+event_producer() {
+	local i=0
+	: > "$T/all.jsonl"
+	while [ ! -e "$T/stop" ]; do
+		i=$((i + 1))
+		"$KL" gen --events 150 --seed $(($2 + i)) > "$T/b$i.jsonl"
+		put "$1" "$T/b$i.jsonl" > /dev/null || { echo "put $i failed" >&2; return 1; }
+		cat "$T/b$i.jsonl" >> "$T/all.jsonl"
+		sleep "$3"
+	done
+}

@@ -105,18 +105,9 @@ for _ in $(seq 1 240); do
 	check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" 2> /dev/null && break
 	sleep 0.5
 done
-kill -TERM "$pid_wa" "$pid_wc"
-wait "$pid_wa" || fail "wa: $(cat "$T/wa.log")"
-wait "$pid_wc" || fail "wc: $(cat "$T/wc.log")"
-pids=()
+stop_workers wa wc
 check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" || { dump; fail "events lost after the SIGKILL"; }
-python3 - "$T/check.json" "$want" <<'PY' || fail "not exactly once across the takeover"
-import json, sys
-c = json.load(open(sys.argv[1]))
-assert c["lines"] == int(sys.argv[2]), c
-print(f"lake: {c['expected_events']} events, none lost, {c['stored'] - c['expected_events']} stored twice")
-assert c["stored"] == c["expected_events"], c
-PY
+once_check "$T/check.json" "$want" || fail "not exactly once across the takeover"
 check_lake "$T/all.jsonl" "$T/lake" > /dev/null || fail "not exactly once across the takeover"
 $D scan --table-name kl-leases > "$T/rows.json"
 python3 - "$T/rows.json" <<'PY' || fail "lease rows"

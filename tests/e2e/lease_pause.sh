@@ -29,18 +29,7 @@ for _ in $(seq 1 120); do [ "$(held wa)" = 1 ] && [ "$(held wb)" = 1 ] && break;
 echo "wa and wb hold a shard each ($SECONDS s)"
 
 # events flow until $T/stop: batches of 150 with seeds of their own
-producer() {
-	local i=0
-	while [ ! -e "$T/stop" ]; do
-		i=$((i + 1))
-		"$KL" gen --events 150 --seed $((700 + i)) > "$T/b$i.jsonl"
-		put ps "$T/b$i.jsonl" > /dev/null || { echo "put $i failed" >&2; return 1; }
-		cat "$T/b$i.jsonl" >> "$T/all.jsonl"
-		sleep 0.3
-	done
-}
-: > "$T/all.jsonl"
-producer & prod=$!
+event_producer ps 700 0.3 & prod=$!
 lost0=$(lease_metric leases_lost_total wb)
 for c in $(seq 1 "$CYCLES"); do
 	sleep "0.$((RANDOM % 10))"
@@ -66,18 +55,9 @@ for _ in $(seq 1 20); do reading wa && reading wb && break; sleep 0.25; done
 for w in wa wb; do
 	reading $w || { dump; fail "$w holds $(held $w) leases but reads $(metric kinlake_shards_running "$T/$w.prom") shards"; }
 done
-kill -TERM "$pid_wa" "$pid_wb"
-wait "$pid_wa" || fail "wa: $(cat "$T/wa.log")"
-wait "$pid_wb" || fail "wb: $(cat "$T/wb.log")"
-pids=()
+stop_workers wa wb
 check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" || { dump; fail "events lost"; }
-python3 - "$T/check.json" "$want" <<'PY' || fail "not exactly once across the pauses"
-import json, sys
-c = json.load(open(sys.argv[1]))
-assert c["lines"] == int(sys.argv[2]), c
-print(f"lake: {c['expected_events']} events, none lost, {c['stored'] - c['expected_events']} stored twice")
-assert c["stored"] == c["expected_events"], c
-PY
+once_check "$T/check.json" "$want" || fail "not exactly once across the pauses"
 check_lake "$T/all.jsonl" "$T/lake" > /dev/null
 [ -z "$($D scan --table-name kl-leases --query 'Items[].leaseOwner.S' --output text | tr -d '[:space:]')" ] ||
 	fail "lease rows still owned after SIGTERM"

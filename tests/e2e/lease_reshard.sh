@@ -34,18 +34,7 @@ for _ in $(seq 1 120); do [ "$(held wa)" = 1 ] && [ "$(held wb)" = 1 ] && break;
 echo "wa and wb hold a shard each ($SECONDS s)"
 
 # 1. events flow until $T/stop: batches of 150 with seeds of their own
-producer() {
-	local i=0
-	while [ ! -e "$T/stop" ]; do
-		i=$((i + 1))
-		"$KL" gen --events 150 --seed $((500 + i)) > "$T/b$i.jsonl"
-		put rs "$T/b$i.jsonl" > /dev/null || { echo "put $i failed" >&2; return 1; }
-		cat "$T/b$i.jsonl" >> "$T/all.jsonl"
-		sleep 0.5
-	done
-}
-: > "$T/all.jsonl"
-producer & prod=$!
+event_producer rs 500 0.5 & prod=$!
 sleep 3
 
 # 2. split shard 0 at the middle of its hash range (2^126); wc joins
@@ -78,18 +67,9 @@ for _ in $(seq 1 120); do
 	check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" 2> /dev/null && break
 	sleep 0.5
 done
-kill -TERM "$pid_wa" "$pid_wc"
-wait "$pid_wa" || fail "wa: $(cat "$T/wa.log")"
-wait "$pid_wc" || fail "wc: $(cat "$T/wc.log")"
-pids=()
+stop_workers wa wc
 check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" || { dump; fail "events lost"; }
-python3 - "$T/check.json" "$want" <<'PY' || fail "not exactly once across the split, the merge and the hand-overs"
-import json, sys
-c = json.load(open(sys.argv[1]))
-assert c["lines"] == int(sys.argv[2]), c
-print(f"lake: {c['expected_events']} events, none lost, {c['stored'] - c['expected_events']} stored twice")
-assert c["stored"] == c["expected_events"], c
-PY
+once_check "$T/check.json" "$want" || fail "not exactly once across the split, the merge and the hand-overs"
 check_lake "$T/all.jsonl" "$T/lake" > /dev/null
 $D scan --table-name kl-leases > "$T/rows.json"
 python3 - "$T/rows.json" <<'PY' || fail "lease rows"

@@ -64,18 +64,10 @@ for _ in $(seq 1 240); do
 	check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" 2> /dev/null && break
 	sleep 0.5
 done
-kill -TERM "$pid_wa" "$pid_wb"
-wait "$pid_wa" || fail "wa: $(cat "$T/wa.log")"
-wait "$pid_wb" || fail "wb: $(cat "$T/wb.log")"
-pids=()
+stop_workers wa wb
 rm -rf "$T/lake"; $S3 cp --recursive --quiet s3://lease-lake/l "$T/lake"
 check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" || { dump; fail "events lost"; }
-python3 - "$T/check.json" <<'PY' || fail "not exactly once across the takeover"
-import json, sys
-c = json.load(open(sys.argv[1]))
-print(f"lake: {c['expected_events']} events, none lost, {c['stored'] - c['expected_events']} stored twice")
-assert c["stored"] == c["expected_events"], c
-PY
+once_check "$T/check.json" || fail "not exactly once across the takeover"
 check_lake "$T/all.jsonl" "$T/lake" > /dev/null || fail "not exactly once across the takeover"
 # every shard's state log was claimed: its last line names a worker
 n=0

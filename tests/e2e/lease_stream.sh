@@ -1,6 +1,6 @@
-# ingest --stream --lease-table: three workers share a 4-shard stream through a
+# ingest --stream --lease-table: three workers share an 8-shard stream through a
 # DynamoDB lease table (kinesis-mock + moto's DynamoDB, the local stack).
-#  1. the workers start on an empty stream and settle on a (2,1,1) split
+#  1. the workers start on an empty stream and settle on a balanced (3,3,2) split
 #     (kinlake_leases_held per worker, from their metrics files);
 #  2. events are put; each shard's records are read by exactly one worker
 #     (kinlake_shard_records_read_total), the lake holds every event exactly once;
@@ -21,21 +21,23 @@ N=${KL_ASAN:+1000}; N=${N:-2000}
 # one parse thread per shard (the stream default) unless KL_LEASE_THREADS says otherwise
 STREAM=shared LEASE_TIMEOUT=4 LEASE_RENEW=1 LEASE_THREADS=${KL_LEASE_THREADS:-1}
 
-$K create-stream --stream-name shared --shard-count 4
+SHARDS=8
+$K create-stream --stream-name shared --shard-count $SHARDS
 sleep 1
 start_worker() { lease_worker "$1"; }
 dump() { grep -H "lease\|shard_records\|records_read" "$T"/w?.prom | grep -v "^.*# "; tail -n 5 "$T"/w?.log; }
 held() { metric "kinlake_leases_held{worker=\"$1\"}" "$T/$1.prom"; }
 start_worker wa; sleep 1; start_worker wb; start_worker wc
 
-# 1. balance: (2,1,1), stable
-for _ in $(seq 1 120); do
-	a=$(held wa); b=$(held wb); c=$(held wc)
-	[ "${a:-0}" -ge 1 ] && [ "${b:-0}" -ge 1 ] && [ "${c:-0}" -ge 1 ] && [ $((a + b + c)) = 4 ] && break
-	sleep 0.25
-done
-a=$(held wa); b=$(held wb); c=$(held wc)
-[ $((a + b + c)) = 4 ] && [ "$a" -ge 1 ] && [ "$b" -ge 1 ] && [ "$c" -ge 1 ] ||
+# 1. balance: every shard held, no worker more than one lease from another: (3,3,2)
+balanced() {
+	a=$(held wa); b=$(held wb); c=$(held wc); a=${a:-0} b=${b:-0} c=${c:-0}
+	local hi=$a lo=$a x
+	for x in $b $c; do [ "$x" -gt "$hi" ] && hi=$x; [ "$x" -lt "$lo" ] && lo=$x; done
+	[ $((a + b + c)) = "$SHARDS" ] && [ $((hi - lo)) -le 1 ]
+}
+for _ in $(seq 1 160); do balanced && break; sleep 0.25; done
+balanced ||
 	fail "no balanced split: wa=$a wb=$b wc=$c; $(tail -3 "$T"/w?.log)"
 echo "split: wa=$a wb=$b wc=$c ($SECONDS s)"
 moves() {
@@ -66,7 +68,7 @@ total_stored() {
 for _ in $(seq 1 240); do [ "$(total_read wa wb wc)" -ge "$N" ] && break; sleep 0.25; done
 [ "$(total_read wa wb wc)" = "$N" ] || { dump; fail "records read: $(total_read wa wb wc) of $N"; }
 echo "read $N ($SECONDS s)"
-for s in 0 1 2 3; do
+for s in $(seq 0 $((SHARDS - 1))); do
 	readers=0
 	for w in wa wb wc; do
 		r=$(metric "kinlake_shard_records_read_total{stream=\"shared\",shard=\"shardId-00000000000$s\"}" "$T/$w.prom")
@@ -85,8 +87,8 @@ check_lake "$T/ev1.jsonl" "$T/lake" > /dev/null
 b_held=$(held wb)
 lost0=$(metric "kinlake_leases_lost_total{worker=\"wb\"}" "$T/wb.prom")
 kill -STOP "$pid_wb"
-for _ in $(seq 1 80); do [ $(( $(held wa) + $(held wc) )) = 4 ] && break; sleep 0.25; done
-[ $(( $(held wa) + $(held wc) )) = 4 ] || fail "wb's leases not taken over while it was paused"
+for _ in $(seq 1 80); do [ $(( $(held wa) + $(held wc) )) = "$SHARDS" ] && break; sleep 0.25; done
+[ $(( $(held wa) + $(held wc) )) = "$SHARDS" ] || fail "wb's leases not taken over while it was paused"
 echo "wb paused: its $b_held leases taken over ($SECONDS s)"
 "$KL" gen --events $((N / 2)) --seed 43 > "$T/evp.jsonl"
 put shared "$T/evp.jsonl"
@@ -106,11 +108,11 @@ echo "wb woke up, lost $b_held leases, rejoined with $(held wb) ($SECONDS s)"
 kill -0 "$pid_wb" || fail "wb died"
 
 # 4. graceful handover: wc stops; its leases go to wa and wb without a timeout
-settled() { # the split holds 4 leases and nothing moved for 2 s
+settled() { # the split holds every lease and nothing moved for 2 s
 	local m
 	for _ in $(seq 1 40); do
 		m=$(moves); sleep 2
-		[ "$(moves)" = "$m" ] && [ $(( $(held wa) + $(held wb) + $(held wc) )) = 4 ] && return 0
+		[ "$(moves)" = "$m" ] && [ $(( $(held wa) + $(held wb) + $(held wc) )) = "$SHARDS" ] && return 0
 	done
 	return 1
 }
@@ -122,10 +124,10 @@ kill -TERM "$pid_wc"; wait "$pid_wc" || fail "wc did not exit cleanly: $(cat "$T
 [ "$(held wc)" = 0 ] || fail "wc still holds leases at exit"
 t0=$SECONDS
 for _ in $(seq 1 40); do
-	[ $(( $(held wa) + $(held wb) )) = 4 ] && break
+	[ $(( $(held wa) + $(held wb) )) = "$SHARDS" ] && break
 	sleep 0.25
 done
-[ $(( $(held wa) + $(held wb) )) = 4 ] || fail "wc's $c_held leases not taken over"
+[ $(( $(held wa) + $(held wb) )) = "$SHARDS" ] || fail "wc's $c_held leases not taken over"
 echo "handover of $c_held leases in $((SECONDS - t0)) s"
 taken1=$(( $(metric "kinlake_leases_taken_total{worker=\"wa\"}" "$T/wa.prom") +
 	$(metric "kinlake_leases_taken_total{worker=\"wb\"}" "$T/wb.prom") ))
@@ -136,10 +138,7 @@ put shared "$T/ev2.jsonl"
 want=$((2 * N))
 for _ in $(seq 1 480); do [ "$(total_stored wa wb wc)" -ge "$want" ] && break; sleep 0.25; done
 [ "$(total_stored wa wb wc)" -ge "$want" ] || { dump; fail "stored $(total_stored wa wb wc) of $want"; }
-kill -TERM "$pid_wa" "$pid_wb"
-wait "$pid_wa" || fail "wa: $(cat "$T/wa.log")"
-wait "$pid_wb" || fail "wb: $(cat "$T/wb.log")"
-pids=()
+stop_workers wa wb
 cat "$T/ev1.jsonl" "$T/evp.jsonl" "$T/ev2.jsonl" > "$T/all.jsonl"
 check_lake "$T/all.jsonl" "$T/lake"
 
@@ -148,7 +147,7 @@ $D scan --table-name kl-leases > "$T/rows.json"
 python3 - "$T/rows.json" <<'PY' || fail "lease rows"
 import json, sys
 items = json.load(open(sys.argv[1]))["Items"]
-assert len(items) == 4, len(items)
+assert len(items) == 8, len(items)
 for i in items:
     assert "leaseOwner" not in i, i            # released on SIGTERM
     assert i["checkpoint"]["S"] != "TRIM_HORIZON", i  # mirrored from the lake's state

@@ -2,6 +2,9 @@
  * kinesis-2013-12-02, X-Amz-Target "Kinesis_20131202.<Operation>"). */
 #include "aws/kinesis.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 static const struct kl_aws_json_service kinesis_service = {
     .name = "Kinesis",				/* in messages */
     .signing_name = "kinesis",			/* SigV4 service */
@@ -32,4 +35,15 @@ void kl_kinesis_cleanup(struct kl_kinesis *k)
 int kl_kinesis_call(struct kl_kinesis *k, const char *op, const char *body, size_t n)
 {
 	return kl_aws_json_call(&k->c, op, body, n);
+}
+
+int64_t kl_kinesis_arrival_ms(const char *num, size_t len)
+{
+	char s[64];
+	if (len >= sizeof s)
+		return 0;
+	memcpy(s, num, len);
+	s[len] = '\0';
+	double sec = strtod(s, NULL);
+	return sec > 0 && sec < 253402300800.0 ? (int64_t)(sec * 1000.0 + 0.5) : 0;
 }

@@ -20,6 +20,8 @@
 #include "core/err.h"
 
 #include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct kl_kinesis {
 	struct kl_aws_json c; /* c.resp = last response, c.last / c.err = last error */
@@ -37,5 +39,11 @@ void kl_kinesis_share_creds(struct kl_kinesis *k, struct kl_cred_chain *chain,
 
 /* POST Kinesis_20131202.<op>; KL_OK leaves the JSON in k->c.resp.body. */
 int kl_kinesis_call(struct kl_kinesis *k, const char *op, const char *body, size_t n);
+
+/* A record's ApproximateArrivalTimestamp (GetRecords' and the Lambda
+ * event's approximateArrivalTimestamp: epoch seconds with a fraction, as
+ * JSON number text of `len` bytes) in milliseconds, rounded; 0 if the text
+ * is not a number in (0, year 10000). */
+int64_t kl_kinesis_arrival_ms(const char *num, size_t len);
 
 #endif

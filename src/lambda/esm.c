@@ -226,14 +226,8 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 		}
 		decoded_max += kl_base64_decoded_max(x->data_len);
 		if (kl_json_object_get(k.val, k.val_len, "approximateArrivalTimestamp", &m) &&
-		    (m.type == KL_JSON_NUMBER || m.type == KL_JSON_INT) && m.val_len < 64) {
-			char num[64];
-			memcpy(num, m.val, m.val_len);
-			num[m.val_len] = '\0';
-			double t = strtod(num, NULL);
-			if (t > 0 && t < 253402300800.0)
-				x->arrival_ms = (int64_t)(t * 1000.0 + 0.5);
-		}
+		    (m.type == KL_JSON_NUMBER || m.type == KL_JSON_INT))
+			x->arrival_ms = kl_kinesis_arrival_ms(m.val, m.val_len);
 		/* eventID is "<shardId>:<sequence number>" */
 		const char *shard = NULL;
 		size_t shard_len = 0;

@@ -254,15 +254,9 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 	}
 	/* epoch seconds with a fraction: dates the record's dead letters, the
 	 * same in every run that reads it (not the run's own date) */
-	s->arrival_ms = 0;
-	if (have_t && (t.type == KL_JSON_NUMBER || t.type == KL_JSON_INT) && t.val_len < 64) {
-		char num[64];
-		memcpy(num, t.val, t.val_len);
-		num[t.val_len] = '\0';
-		double sec = strtod(num, NULL);
-		if (sec > 0 && sec < 253402300800.0)
-			s->arrival_ms = (int64_t)(sec * 1000.0 + 0.5);
-	}
+	s->arrival_ms = have_t && (t.type == KL_JSON_NUMBER || t.type == KL_JSON_INT)
+			     ? kl_kinesis_arrival_ms(t.val, t.val_len)
+			     : 0;
 	if (!have_d || d.type != KL_JSON_STRING || !have_q || q.type != KL_JSON_STRING)
 		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: record without Data");
 	kl_buf_reset(&s->data);

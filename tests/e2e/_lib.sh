@@ -57,6 +57,9 @@ start_stack() {
 	. "$T/stack/env"
 	K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
 }
+# reshard split-shard|merge-shards ARGS...: the call through $K, retried while
+# the emulator refuses it because the stream is still updating
+reshard() { for _ in $(seq 1 50); do $K "$@" > /dev/null 2>&1 && return 0; sleep 0.3; done; fail "$*"; }
 # metrics_port ERRFILE: the port of a --metrics-listen 127.0.0.1:0 run, from the
 # address it prints on stderr (waits up to 10 s)
 metrics_port() {
@@ -114,6 +117,21 @@ lease_worker() {
 }
 # lease_metric NAME ID: kinlake_NAME{worker="ID"} of worker ID (0 before its first write)
 lease_metric() { local v; v=$(metric "kinlake_$1{worker=\"$2\"}" "$T/$2.prom"); echo "${v:-0}"; }
+held() { lease_metric leases_held "$1"; }
+# await_held N W...: wait (up to 30 s) until each lease worker named holds N
+# leases; else the script's dump() and fail
+await_held() {
+	local n=$1 w ok
+	shift
+	for _ in $(seq 1 120); do
+		ok=1
+		for w in "$@"; do [ "$(held "$w")" = "$n" ] || ok=0; done
+		[ "$ok" = 1 ] && return 0
+		sleep 0.25
+	done
+	dump
+	fail "no split with $n leases each: $(for w in "$@"; do printf '%s=%s ' "$w" "$(held "$w")"; done)"
+}
 # once_check REPORT [WANT]: check_lake's --allow-duplicates report (JSON) says
 # every event is stored once, none lost (and, given WANT, that all WANT input
 # lines were read); prints the counts

@@ -29,7 +29,6 @@
 . "$(dirname "$0")/_lib.sh"
 start_stack # AWS_ENDPOINT_URL is moto: DynamoDB goes there
 D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
-held() { lease_metric leases_held "$1"; }
 stolen() { lease_metric leases_stolen_total "$1"; }
 taken() { lease_metric leases_taken_total "$1"; }
 stored() { local v; v=$(metric kinlake_events_stored_total "$T/$1.prom"); echo "${v:-0}"; }
@@ -43,8 +42,7 @@ start_worker() { lease_worker "$1"; }
 start_worker wa; start_worker wb
 
 # 1. (2,2), and a first batch in the lake
-for _ in $(seq 1 120); do [ "$(held wa)" = 2 ] && [ "$(held wb)" = 2 ] && break; sleep 0.25; done
-[ "$(held wa)" = 2 ] && [ "$(held wb)" = 2 ] || { dump; fail "no (2,2) split: wa=$(held wa) wb=$(held wb)"; }
+await_held 2 wa wb
 "$KL" gen --events $N --seed 71 > "$T/ev1.jsonl"
 put shared "$T/ev1.jsonl"
 for _ in $(seq 1 240); do [ $(( $(stored wa) + $(stored wb) )) -ge $N ] && break; sleep 0.25; done

@@ -17,15 +17,13 @@
 start_stack # AWS_ENDPOINT_URL is moto: DynamoDB goes there
 D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
 STREAM=ps LEASE_TIMEOUT=2 LEASE_RENEW=0.5 CYCLES=${KL_PAUSE_CYCLES:-6}
-held() { lease_metric leases_held "$1"; }
 dump() { grep -H "lease\|records_read\|stored\|shards_running" "$T"/w?.prom | grep -v "# "; tail -n 3 "$T"/w?.log; }
 
 $K create-stream --stream-name ps --shard-count 2
 sleep 1
 lease_worker wa
 lease_worker wb
-for _ in $(seq 1 120); do [ "$(held wa)" = 1 ] && [ "$(held wb)" = 1 ] && break; sleep 0.25; done
-[ "$(held wa)" = 1 ] && [ "$(held wb)" = 1 ] || { dump; fail "no (1,1) split"; }
+await_held 1 wa wb
 echo "wa and wb hold a shard each ($SECONDS s)"
 
 # events flow until $T/stop: batches of 150 with seeds of their own

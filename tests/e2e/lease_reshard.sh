@@ -19,18 +19,14 @@
 start_stack # AWS_ENDPOINT_URL is moto: DynamoDB goes there
 D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
 STREAM=rs LEASE_TIMEOUT=3 LEASE_RENEW=1
-held() { lease_metric leases_held "$1"; }
 dump() { grep -H "lease\|records_read\|stored" "$T"/w?.prom | grep -v "# "; tail -n 5 "$T"/w?.log; }
-# a split or merge is refused while the stream is still updating: retry
-reshard() { for _ in $(seq 1 50); do $K "$@" > /dev/null 2>&1 && return 0; sleep 0.3; done; fail "$*"; }
 owners() { $D scan --table-name kl-leases --query 'Items[].leaseOwner.S' --output text; }
 
 $K create-stream --stream-name rs --shard-count 2
 sleep 1
 lease_worker wa
 lease_worker wb
-for _ in $(seq 1 120); do [ "$(held wa)" = 1 ] && [ "$(held wb)" = 1 ] && break; sleep 0.25; done
-[ "$(held wa)" = 1 ] && [ "$(held wb)" = 1 ] || { dump; fail "no (1,1) split"; }
+await_held 1 wa wb
 echo "wa and wb hold a shard each ($SECONDS s)"
 
 # 1. events flow until $T/stop: batches of 150 with seeds of their own

@@ -22,7 +22,6 @@ K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
 S3="aws --endpoint-url $AWS_ENDPOINT_URL s3"
 put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }
-held() { local v; v=$(metric "kinlake_leases_held{worker=\"$1\"}" "$T/$1.prom"); echo "${v:-0}"; }
 stored() { local v; v=$(metric kinlake_events_stored_total "$T/$1.prom"); echo "${v:-0}"; }
 dump() { grep -H "lease\|stored" "$T"/w?.prom | grep -v "# "; tail -n 5 "$T"/w?.log; }
 TIMEOUT=3 RENEW=1 N=1000
@@ -38,8 +37,7 @@ start_worker() { # id
 	eval "pid_$1=$!"
 }
 start_worker wa; start_worker wb
-for _ in $(seq 1 120); do [ "$(held wa)" = 1 ] && [ "$(held wb)" = 1 ] && break; sleep 0.25; done
-[ "$(held wa)" = 1 ] && [ "$(held wb)" = 1 ] || { dump; fail "no (1,1) split: wa=$(held wa) wb=$(held wb)"; }
+await_held 1 wa wb
 "$KL" gen --events $N --seed 81 > "$T/ev1.jsonl"
 put s3lease "$T/ev1.jsonl"
 for _ in $(seq 1 240); do [ $(( $(stored wa) + $(stored wb) )) -ge $N ] && break; sleep 0.25; done

@@ -26,7 +26,6 @@ $K create-stream --stream-name shared --shard-count $SHARDS
 sleep 1
 start_worker() { lease_worker "$1"; }
 dump() { grep -H "lease\|shard_records\|records_read" "$T"/w?.prom | grep -v "^.*# "; tail -n 5 "$T"/w?.log; }
-held() { metric "kinlake_leases_held{worker=\"$1\"}" "$T/$1.prom"; }
 start_worker wa; sleep 1; start_worker wb; start_worker wc
 
 # 1. balance: every shard held, no worker more than one lease from another: (3,3,2)

@@ -20,8 +20,6 @@
 . "$(dirname "$0")/_lib.sh"
 STOP_SIGNAL=KILL
 start_stack
-# a split or merge is refused while the stream is still updating: retry
-reshard() { for _ in $(seq 1 50); do $K "$@" 2> /dev/null && return 0; sleep 0.3; done; fail "$*"; }
 S3="aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3"
 put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" > /dev/null 2>&1 || fail "put $*"; }
 N=${KL_CRASH_EVENTS:-52000} KILLS=${KL_CRASH_KILLS:-20}

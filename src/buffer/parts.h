@@ -134,7 +134,9 @@ static inline int kl_parts_is_late(const struct kl_parts *t, int64_t hour)
 /* Find or create the partition for key[0..n). NULL on allocation failure. */
 struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n);
 
-/* Bookkeeping after the caller appended one record for `pos` to p->data. */
+/* Bookkeeping after the caller appended one record for `pos` to p->data.
+ * now_ns is read only for p's first record (when the interval starts):
+ * callers may pass 0 when p->count is not 0, and spare the clock. */
 void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, int64_t now_ns);
 
 /* A partition that must be flushed now, or NULL. `all` = end of input.

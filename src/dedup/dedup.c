@@ -73,10 +73,8 @@ static void index_remove(struct kl_dedup *d, uint32_t slot)
 
 /* stale_mask: a hit whose pos matches `pos` under stale_mask but differs
  * from it is stale (kl_dedup_check_run): the slot passes to `pos`. */
-static int check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos,
-		 uint64_t stale_mask)
+static int check(struct kl_dedup *d, uint64_t h, uint64_t pos, uint64_t stale_mask)
 {
-	uint64_t h = XXH3_64bits(uuid, n);
 	size_t i = h & d->mask;
 	for (; d->index[i]; i = (i + 1) & d->mask) {
 		uint32_t s = d->index[i] - 1;
@@ -104,14 +102,55 @@ static int check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos,
 	return 0;
 }
 
-int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
+uint64_t kl_dedup_hash(const char *uuid, size_t n)
+{
+	return XXH3_64bits(uuid, n);
+}
+
+void kl_dedup_prefetch(const struct kl_dedup *d, uint64_t h, size_t ahead, int near)
+{
+	if (!d->window || d->shared)
+		return;
+	size_t home = h & d->mask;
+	/* the slot the ahead-th insertion from now evicts (if none is a duplicate) */
+	size_t old = d->count == d->window ? (d->next + ahead) % d->window : SIZE_MAX;
+	size_t ohome = old != SIZE_MAX ? d->hash[old] & d->mask : 0;
+	if (!near) {
+		__builtin_prefetch(&d->index[home]);
+		if (old != SIZE_MAX)
+			__builtin_prefetch(&d->index[ohome]);
+		return;
+	}
+	/* the ring entries the probes will compare (the index lines are in the
+	 * cache by now: the far call fetched them) */
+	for (size_t k = 0, i = home; k < 4 && d->index[i]; k++, i = (i + 1) & d->mask)
+		__builtin_prefetch(&d->hash[d->index[i] - 1]);
+	for (size_t k = 0, i = ohome; old != SIZE_MAX && k < 4 && d->index[i];
+	     k++, i = (i + 1) & d->mask)
+		__builtin_prefetch(&d->hash[d->index[i] - 1]);
+}
+
+int kl_dedup_check_hash(struct kl_dedup *d, uint64_t h, uint64_t pos)
 {
 	if (!d->window)
 		return 0;
 	if (!d->shared)
-		return check(d, uuid, n, pos, 0);
+		return check(d, h, pos, 0);
 	pthread_mutex_lock(&d->mu);
-	int dup = check(d, uuid, n, pos, 0);
+	int dup = check(d, h, pos, 0);
+	pthread_mutex_unlock(&d->mu);
+	return dup;
+}
+
+int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
+{
+	if (!d->window)
+		return 0;
+	uint64_t h = XXH3_64bits(uuid, n);
+	if (!d->shared)
+		return check(d, h, pos, 0);
+	pthread_mutex_lock(&d->mu);
+	int dup = check(d, h, pos, 0);
 	pthread_mutex_unlock(&d->mu);
 	return dup;
 }
@@ -123,9 +162,9 @@ int kl_dedup_check_run(struct kl_dedup *d, const char *uuid, size_t n, uint32_t 
 		return 0;
 	uint64_t tag = (uint64_t)input << 32 | run;
 	if (!d->shared)
-		return check(d, uuid, n, tag, 0xffffffff00000000ull);
+		return check(d, XXH3_64bits(uuid, n), tag, 0xffffffff00000000ull);
 	pthread_mutex_lock(&d->mu);
-	int dup = check(d, uuid, n, tag, 0xffffffff00000000ull);
+	int dup = check(d, XXH3_64bits(uuid, n), tag, 0xffffffff00000000ull);
 	pthread_mutex_unlock(&d->mu);
 	return dup;
 }

@@ -50,6 +50,19 @@ void kl_dedup_cleanup(struct kl_dedup *d);
  * its input position and returns 0. */
 int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos);
 
+/* The same for a uuid already hashed with kl_dedup_hash() (a pure function
+ * of the uuid: any thread may compute it). */
+uint64_t kl_dedup_hash(const char *uuid, size_t n);
+int kl_dedup_check_hash(struct kl_dedup *d, uint64_t h, uint64_t pos);
+
+/* A hint, no effect on any answer: fetch into the cache what a check of
+ * hash h will read, for a check about `ahead` insertions from now (its
+ * probe of the index and the eviction's). Call once with near = 0 well
+ * ahead (the index lines), then with near = 1 closer (the ring entries those
+ * lines point to). Does nothing for a shared window (it would read without
+ * the lock). Caller's thread only. */
+void kl_dedup_prefetch(const struct kl_dedup *d, uint64_t h, size_t ahead, int near);
+
 /* The same for a shared window whose inputs are read more than once by one
  * process (a stream's shard that comes back to a worker after its lease
  * went elsewhere): `input` names the input, `run` its current reading. A

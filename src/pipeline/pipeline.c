@@ -62,6 +62,8 @@ struct prepared {
 	size_t body_len, body_reserve;
 	const struct kl_event *ev; /* the serial path's parsed event */
 	int64_t sec; /* events: created_at, whole seconds (window mode) */
+	int hashed;	    /* uuid_hash is kl_dedup_hash(uuid) (a prep worker made it) */
+	uint64_t uuid_hash;
 };
 
 #define ADD(counter, v) atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
@@ -95,14 +97,17 @@ static void publish(struct run *r)
 				      r->parts.wm_max - r->parts.lateness, memory_order_relaxed);
 }
 
-static int is_dup(struct run *r, const char *uuid, size_t n, uint64_t pos)
+static int is_dup(struct run *r, const struct prepared *pr, uint64_t pos)
 {
 	const struct kl_pipeline_parts *x = r->x;
 	if (!x->dedup)
 		return 0;
 	if (x->dedup_run)
-		return kl_dedup_check_run(x->dedup, uuid, n, x->dedup_input, x->dedup_run);
-	return kl_dedup_check(x->dedup, uuid, n, pos);
+		return kl_dedup_check_run(x->dedup, pr->uuid, pr->uuid_len, x->dedup_input,
+					  x->dedup_run);
+	if (pr->hashed)
+		return kl_dedup_check_hash(x->dedup, pr->uuid_hash, pos);
+	return kl_dedup_check(x->dedup, pr->uuid, pr->uuid_len, pos);
 }
 
 /* --- flushing ------------------------------------------------------------ */
@@ -396,11 +401,11 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 			return skip_rest(r);
 		/* already durable: only rebuild the dedup window */
 		if (rej == KL_REJ_NONE)
-			is_dup(r, pr->uuid, pr->uuid_len, rec->pos);
+			is_dup(r, pr, rec->pos);
 		return KL_OK;
 	}
 	r->st->records++;
-	if (rej == KL_REJ_NONE && is_dup(r, pr->uuid, pr->uuid_len, rec->pos)) {
+	if (rej == KL_REJ_NONE && is_dup(r, pr, rec->pos)) {
 		r->st->duplicates++;
 		return r->cp->name_before_dedup ? note_name(r, pr, rec->pos) : KL_OK;
 	}
@@ -433,7 +438,7 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 		rc = kl_buf_putc(&p->data, '\n');
 	if (rc)
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory buffering a record");
-	kl_parts_note_append(&r->parts, p, rec->pos, kl_mono_ns());
+	kl_parts_note_append(&r->parts, p, rec->pos, p->count ? 0 : kl_mono_ns());
 	if (kl_parts_full(&r->parts, p)) {
 		if ((rc = batch_add(r, p)) || (rc = flush_batch(r)))
 			return rc;
@@ -572,6 +577,11 @@ static int periodic(struct run *r, int *rc)
 	return 0;
 }
 
+/* How many records ahead apply_chunk() asks for the dedup window's index
+ * lines, and then for the ring entries they point to. */
+#define DEDUP_FAR 16
+#define DEDUP_NEAR 8
+
 /* Apply a prepared chunk, record by record, in order. 1 = stop reading. */
 static int apply_chunk(struct run *r, const struct kl_prep_chunk *c, uint64_t *n, int *rc)
 {
@@ -579,6 +589,7 @@ static int apply_chunk(struct run *r, const struct kl_prep_chunk *c, uint64_t *n
 		return kl_errbuf_set(r->eb, c->rc, "out of memory preparing records"), 1;
 	arm_timeout(r);
 	struct kl_record rec = {0};
+	const struct kl_dedup *dd = r->x->dedup && !r->x->dedup_run ? r->x->dedup : NULL;
 	for (size_t i = 0; i < c->n; i++) {
 		if (kl_cancelled(r->o->stop)) { /* as the serial loop: not one record more */
 			r->st->interrupted = 1;
@@ -594,8 +605,15 @@ static int apply_chunk(struct run *r, const struct kl_prep_chunk *c, uint64_t *n
 		struct prepared pr = {v->rej,	       out + v->uuid_off, v->uuid_len,
 				      out + v->key_off, v->key_len,	  out + v->msg_off,
 				      v->err_offset,   out + v->body_off, v->body_len,
-				      v->body_reserve, NULL,		  v->sec};
+				      v->body_reserve, NULL,		  v->sec,
+				      v->rej == KL_REJ_NONE, v->uuid_hash};
 		r->read_pos = v->next_pos;
+		if (dd) { /* the dedup window's cache misses, overlapped (a hint only) */
+			if (i + DEDUP_FAR < c->n && c->v[i + DEDUP_FAR].rej == KL_REJ_NONE)
+				kl_dedup_prefetch(dd, c->v[i + DEDUP_FAR].uuid_hash, DEDUP_FAR, 0);
+			if (i + DEDUP_NEAR < c->n && c->v[i + DEDUP_NEAR].rej == KL_REJ_NONE)
+				kl_dedup_prefetch(dd, c->v[i + DEDUP_NEAR].uuid_hash, DEDUP_NEAR, 1);
+		}
 		if ((*rc = apply_record(r, &rec, &pr)))
 			return 1;
 		if ((++*n & 4095) == 0 && periodic(r, rc))

@@ -1,5 +1,6 @@
 /* prep.c — see prep.h. */
 #include "pipeline/prep.h"
+#include "dedup/dedup.h"
 #include "route/partition.h"
 
 #include <stdlib.h>
@@ -39,6 +40,7 @@ static int run_one(struct kl_prep_chunk *c, struct kl_prep_rec *r, struct kl_pre
 	r->key_len = r->uuid_len = r->body_len = r->msg_len = 0;
 	r->err_offset = r->body_reserve = 0;
 	r->sec = r->rej == KL_REJ_NONE ? ev->sec : 0;
+	r->uuid_hash = r->rej == KL_REJ_NONE ? kl_dedup_hash(ev->uuid.p, ev->uuid.n) : 0;
 	if (r->pos < x->resume) /* replayed: it only rebuilds the dedup window */
 		return r->rej == KL_REJ_NONE ? put(&c->out, ev->uuid.p, ev->uuid.n, &r->uuid_off,
 						    &r->uuid_len)

@@ -57,6 +57,7 @@ struct kl_prep_rec {
 	enum kl_reject rej;
 	size_t key_off, key_len;   /* partition prefix (not for a replayed record) */
 	size_t uuid_off, uuid_len; /* decoded event_uuid (events) */
+	uint64_t uuid_hash;	   /* kl_dedup_hash() of it (events) */
 	int64_t sec;		   /* created_at, whole seconds (events, replayed too) */
 	size_t body_off, body_len; /* enriched JSON without '\n' (events, not replayed) */
 	size_t body_reserve;	   /* kl_event_json_reserve(): the apply step reserves it too */

@@ -57,7 +57,7 @@ function stage(comm, main, shard, sym, dso, insrc) {
 	if (dso ~ /kernel/) return main || shard ? "read" : "write"
 	if (comm == "kl-prep" || main || shard) {
 		if (sym ~ /^(fd_next|fill|wait_readable|kl_prep_chunk_add)$/ || (main && sym ~ /memchr/)) return "read"
-		if (sym ~ /json|^kl_event_parse|^check|^string_end|^skip_value|utf8|strtod|^parse_/) return "parse/validate"
+		if (sym ~ /json|^kl_event_parse|^string_end|^skip_value|utf8|strtod|^parse_/) return "parse/validate"
 		if (sym ~ /^kl_json_iter|^number/) return "parse/validate"
 		return "enrich+route"
 	}

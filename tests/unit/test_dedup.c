@@ -52,9 +52,53 @@ static void test_runs(void)
 	kl_dedup_cleanup(&d);
 }
 
+/* The pre-hashed path with prefetch hints (the pipeline's apply step)
+ * answers exactly as kl_dedup_check: the same uuids, a third of them
+ * repeated within the window and some only after they were evicted, through
+ * two windows side by side; the oldest positions stay equal too. */
+static void test_hashed(void)
+{
+	struct kl_dedup a, b;
+	CHECK_EQ_INT(kl_dedup_init(&a, 500), 0);
+	CHECK_EQ_INT(kl_dedup_init(&b, 500), 0);
+	enum { N = 6000, FAR = 16, NEAR = 8 };
+	static uint64_t h[N];
+	char u[32];
+	int differ = 0, dups = 0;
+	for (int i = 0; i < N; i++) {
+		int n = sprintf(u, "u-%d", i % 3 ? i : i / 3 * 2); /* repeats near and far back */
+		h[i] = kl_dedup_hash(u, (size_t)n);
+	}
+	for (int i = 0; i < N; i++) {
+		if (i + FAR < N)
+			kl_dedup_prefetch(&b, h[i + FAR], FAR, 0);
+		if (i + NEAR < N)
+			kl_dedup_prefetch(&b, h[i + NEAR], NEAR, 1);
+		int n = sprintf(u, "u-%d", i % 3 ? i : i / 3 * 2);
+		int x = kl_dedup_check(&a, u, (size_t)n, (uint64_t)i);
+		int y = kl_dedup_check_hash(&b, h[i], (uint64_t)i);
+		differ += x != y;
+		dups += x;
+		if (kl_dedup_oldest_pos(&a, 0) != kl_dedup_oldest_pos(&b, 0))
+			differ++;
+	}
+	CHECK_EQ_INT(differ, 0);
+	CHECK(dups > 0 && dups < N / 3);
+	/* a disabled window: no duplicates, and the hint is a no-op */
+	struct kl_dedup off;
+	CHECK_EQ_INT(kl_dedup_init(&off, 0), 0);
+	kl_dedup_prefetch(&off, h[0], 1, 0);
+	kl_dedup_prefetch(&off, h[0], 1, 1);
+	CHECK_EQ_INT(kl_dedup_check_hash(&off, h[0], 1), 0);
+	CHECK_EQ_INT(kl_dedup_check_hash(&off, h[0], 2), 0);
+	kl_dedup_cleanup(&a);
+	kl_dedup_cleanup(&b);
+}
+
 int main(void)
 {
 	test_runs();
+	test_hashed();
 	struct kl_dedup d;
 	CHECK_EQ_INT(kl_dedup_init(&d, 1000), 0);
 	char u[32];

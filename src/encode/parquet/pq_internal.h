@@ -25,6 +25,7 @@ enum {
 	PQ_ENC_RLE = 3,
 	PQ_ENC_DELTA_BINARY_PACKED = 5,
 	PQ_ENC_DELTA_LENGTH_BYTE_ARRAY = 6,
+	PQ_ENC_DELTA_BYTE_ARRAY = 7,
 	PQ_ENC_RLE_DICTIONARY = 8,
 	PQ_ENC_BYTE_STREAM_SPLIT = 9,
 	PQ_PAGE_DATA = 0,
@@ -40,6 +41,7 @@ enum {
 #define PQ_EM_DELTA 8u  /* DELTA_BINARY_PACKED */
 #define PQ_EM_DLBA 16u  /* DELTA_LENGTH_BYTE_ARRAY */
 #define PQ_EM_BSS 32u   /* BYTE_STREAM_SPLIT */
+#define PQ_EM_DBA 64u   /* DELTA_BYTE_ARRAY */
 
 /* DELTA_BINARY_PACKED layout: blocks of 128 values in 4 miniblocks of 32
  * (as parquet-mr and Arrow write it). */

@@ -109,6 +109,7 @@ static void column_chunk(struct kl_thrift_w *t, const struct kl_pq_writer *w, si
 		    {PQ_EM_RLE, PQ_ENC_RLE},
 		    {PQ_EM_DELTA, PQ_ENC_DELTA_BINARY_PACKED},
 		    {PQ_EM_DLBA, PQ_ENC_DELTA_LENGTH_BYTE_ARRAY},
+		    {PQ_EM_DBA, PQ_ENC_DELTA_BYTE_ARRAY},
 		    {PQ_EM_DICT, PQ_ENC_RLE_DICTIONARY},
 		    {PQ_EM_BSS, PQ_ENC_BYTE_STREAM_SPLIT}};
 	uint32_t nenc = 0;

@@ -327,6 +327,102 @@ static int dlba_encode(struct kl_pq_writer *w, struct kl_buf *p, const struct pq
 	return KL_OK;
 }
 
+/* DELTA_BYTE_ARRAY of the page's PLAIN strings: each value's prefix shared
+ * with the previous value (lengths DELTA_BINARY_PACKED), then the suffixes
+ * as DELTA_LENGTH_BYTE_ARRAY. w->comp is scratch for the lengths. */
+static int dba_encode(struct kl_pq_writer *w, struct kl_buf *p, const struct pq_col *c)
+{
+	struct kl_buf *lens = &w->comp;
+	kl_buf_reset(lens);
+	size_t n = c->page_vals, bytes = 0;
+	if (n > SIZE_MAX / 16 || kl_buf_reserve(lens, n * 16))
+		return KL_ENOMEM;
+	const uint8_t *v = (const uint8_t *)c->vals.data, *end = v + c->vals.len, *prev = NULL;
+	uint32_t prevl = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint32_t l = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
+			     (uint32_t)v[3] << 24, k = 0;
+		if (prev)
+			while (k < l && k < prevl && prev[k] == v[4 + k])
+				k++;
+		int64_t pre = k, suf = l - k;
+		memcpy(lens->data + i * 8, &pre, 8);
+		memcpy(lens->data + (n + i) * 8, &suf, 8);
+		prev = v + 4;
+		prevl = l;
+		v += 4 + l;
+		bytes += l - k;
+	}
+	if (v != end)
+		return KL_EINVAL; /* cannot happen: vals holds exactly n strings */
+	if (pq_delta_encode(p, lens->data, n) || pq_delta_encode(p, lens->data + n * 8, n) ||
+	    kl_buf_reserve(p, bytes))
+		return KL_ENOMEM;
+	v = (const uint8_t *)c->vals.data;
+	for (size_t i = 0; i < n; i++) {
+		int64_t pre, suf;
+		memcpy(&pre, lens->data + i * 8, 8);
+		memcpy(&suf, lens->data + (n + i) * 8, 8);
+		kl_buf_put(p, v + 4 + pre, (size_t)suf);
+		v += 4 + (size_t)(pre + suf);
+	}
+	return KL_OK;
+}
+
+/* Whether a string page is better as DELTA_BYTE_ARRAY: when consecutive
+ * values share at least half their bytes as prefixes (sorted or near-sorted
+ * text: formatted timestamps, paths). Random values (UUIDs, hashes, JSON
+ * text) share next to nothing and stay DELTA_LENGTH_BYTE_ARRAY. */
+static int dba_pays(const struct pq_col *c)
+{
+	const uint8_t *v = (const uint8_t *)c->vals.data, *prev = NULL;
+	size_t shared = 0, total = 0;
+	uint32_t prevl = 0;
+	for (uint32_t i = 0; i < c->page_vals; i++) {
+		uint32_t l = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
+			     (uint32_t)v[3] << 24, k = 0;
+		if (prev)
+			while (k < l && k < prevl && prev[k] == v[4 + k])
+				k++;
+		shared += k;
+		total += l;
+		prev = v + 4;
+		prevl = l;
+		v += 4 + l;
+	}
+	return c->page_vals > 1 && shared * 2 >= total;
+}
+
+/* Append the page's non-null values in encoding `enc` (not the
+ * dictionary's). */
+static int encode_values(struct kl_pq_writer *w, struct kl_buf *p, const struct pq_col *c,
+			 int enc)
+{
+	size_t n = c->page_vals;
+	switch (enc) {
+	case PQ_ENC_PLAIN: /* INT64 / DOUBLE: vals is exactly the PLAIN form */
+		return kl_buf_append(p, c->vals.data, c->vals.len);
+	case PQ_ENC_DELTA_BINARY_PACKED:
+		return pq_delta_encode(p, c->vals.data, n);
+	case PQ_ENC_BYTE_STREAM_SPLIT: { /* byte k of every value, k = 0..7 */
+		if (kl_buf_reserve(p, n * 8))
+			return KL_ENOMEM;
+		uint8_t *o = (uint8_t *)p->data + p->len;
+		const uint8_t *v = (const uint8_t *)c->vals.data;
+		for (size_t i = 0; i < n; i++)
+			for (size_t k = 0; k < 8; k++)
+				o[k * n + i] = v[i * 8 + k];
+		p->len += n * 8;
+		return KL_OK;
+	}
+	case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
+		return dlba_encode(w, p, c);
+	case PQ_ENC_DELTA_BYTE_ARRAY:
+		return dba_encode(w, p, c);
+	}
+	return KL_EINVAL;
+}
+
 int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 {
 	if (!c->page_rows)
@@ -347,6 +443,8 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 	/* An empty dictionary means the page has no values: PLAIN then. */
 	int dict = c->dict_on && c->dict.n > 0;
 	int rc = KL_OK, enc = dict ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN;
+	const void *body = NULL;
+	size_t blen = 0;
 	if (dict) {
 		int bw = bit_width(c->dict.n - 1);
 		if (bw < 1)
@@ -367,33 +465,47 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 		}
 	} else if (c->page_vals == 0) {
 		enc = PQ_ENC_PLAIN; /* nothing to encode */
-	} else if (c->type == KL_PQ_INT64) {
-		enc = PQ_ENC_DELTA_BINARY_PACKED;
-		rc = pq_delta_encode(p, c->vals.data, c->page_vals);
-	} else if (c->type == KL_PQ_DOUBLE) {
-		enc = PQ_ENC_BYTE_STREAM_SPLIT; /* byte k of every value, k = 0..7 */
-		size_t n = c->page_vals;
-		rc = kl_buf_reserve(p, n * 8);
-		if (!rc) {
-			uint8_t *o = (uint8_t *)p->data + p->len;
-			const uint8_t *v = (const uint8_t *)c->vals.data;
-			for (size_t i = 0; i < n; i++)
-				for (size_t k = 0; k < 8; k++)
-					o[k * n + i] = v[i * 8 + k];
-			p->len += n * 8;
-		}
+	} else if (c->type == KL_PQ_STRING) {
+		enc = dba_pays(c) ? PQ_ENC_DELTA_BYTE_ARRAY : PQ_ENC_DELTA_LENGTH_BYTE_ARRAY;
+		rc = encode_values(w, p, c, enc);
 	} else {
-		enc = PQ_ENC_DELTA_LENGTH_BYTE_ARRAY;
-		rc = dlba_encode(w, p, c);
+		/* Numbers: two candidates, both encoded and compressed, the
+		 * smaller kept (the second on a tie). INT64: DELTA_BINARY_PACKED
+		 * wins on sorted or slowly moving values (timestamps, counters),
+		 * BYTE_STREAM_SPLIT on unordered ones (ids, amounts: a delta of
+		 * two random values needs a bit more than either, and a miniblock
+		 * takes the width of its widest delta). DOUBLE: BYTE_STREAM_SPLIT
+		 * or PLAIN, which keeps whole values together: short decimals
+		 * (k / 100) share bit patterns that the codec finds as matches. */
+		int first = c->type == KL_PQ_INT64 ? PQ_ENC_DELTA_BINARY_PACKED
+						   : PQ_ENC_BYTE_STREAM_SPLIT;
+		int second = PQ_ENC_PLAIN;
+		size_t lv = p->len;
+		rc = encode_values(w, p, c, first);
+		if (!rc && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
+			return rc;
+		size_t first_len = blen;
+		if (!rc) {
+			p->len = lv;
+			enc = second;
+			rc = encode_values(w, p, c, second);
+		}
+		if (!rc && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
+			return rc;
+		if (!rc && first_len < blen) {
+			p->len = lv;
+			enc = first;
+			rc = encode_values(w, p, c, first);
+			if (!rc && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
+				return rc;
+		}
 	}
 	if (rc)
 		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
 	if (p->len > INT32_MAX)
 		return pq_fail(w, KL_ELIMIT, "parquet: data page of %zu bytes exceeds 2 GiB", p->len);
 
-	const void *body;
-	size_t blen;
-	if ((rc = pq_compress(w, p->data, p->len, &body, &blen)))
+	if (!body && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
 		return rc;
 	if (blen > INT32_MAX)
 		return pq_fail(w, KL_ELIMIT, "parquet: compressed page exceeds 2 GiB");
@@ -410,6 +522,7 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 				    : enc == PQ_ENC_DELTA_BINARY_PACKED	? PQ_EM_DELTA
 				    : enc == PQ_ENC_DELTA_LENGTH_BYTE_ARRAY ? PQ_EM_DLBA
 				    : enc == PQ_ENC_BYTE_STREAM_SPLIT	? PQ_EM_BSS
+				    : enc == PQ_ENC_DELTA_BYTE_ARRAY	? PQ_EM_DBA
 									: PQ_EM_PLAIN);
 	if (dict)
 		c->n_dict_pages++;

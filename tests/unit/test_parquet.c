@@ -887,6 +887,57 @@ static void test_multi(void)
 	ds_free(&d);
 }
 
+/* Pages without a dictionary take the encoding that pays: unordered
+ * integers of mixed widths PLAIN and sorted ones DELTA_BINARY_PACKED, two-decimal amounts
+ * PLAIN, formatted timestamps (shared prefixes) DELTA_BYTE_ARRAY, random
+ * hex DELTA_LENGTH_BYTE_ARRAY. Saved as a sample: every reader reads it. */
+static void test_encoding_choice(void)
+{
+	enum kl_pq_type t[] = {KL_PQ_INT64, KL_PQ_INT64, KL_PQ_DOUBLE, KL_PQ_STRING, KL_PQ_STRING};
+	size_t n = 3000;
+	struct ds d;
+	ds_init(&d, 5, t, n);
+	uint64_t s = 7;
+	for (size_t r = 0; r < n; r++) {
+		uint64_t x = rnd(&s);
+		ds_at(&d, r, 0)->set = r % 11 != 4;
+		/* ids of mixed widths: a miniblock of deltas takes the widest */
+		ds_at(&d, r, 0)->i = (int64_t)(x % 10 ? x % 1000000 : x >> 30);
+		ds_at(&d, r, 1)->set = 1;
+		ds_at(&d, r, 1)->i = 1764547200 + (int64_t)r + (int64_t)(x >> 60); /* timestamps */
+		ds_at(&d, r, 2)->set = r % 13 != 1;
+		ds_at(&d, r, 2)->d = (double)(int64_t)((x >> 20) % 10000000) / 100; /* amounts */
+		char b[40];
+		int k = snprintf(b, sizeof b, "2025-12-01T%02zu:%02zu:%02zu.%03zuZ", r / 3600 % 24,
+				 r / 60 % 60, r % 60, (size_t)(x >> 40) % 1000);
+		ds_str(&d, r, 3, b, (size_t)k);
+		k = snprintf(b, sizeof b, "%016llx%016llx", (unsigned long long)x,
+			     (unsigned long long)rnd(&s));
+		ds_str(&d, r, 4, b, (size_t)k);
+	}
+	struct kl_pq_opts o;
+	kl_pq_opts_default(&o);
+	o.level = 1;
+	struct kl_buf a;
+	kl_buf_init(&a, 0);
+	struct kl_pq_writer *w;
+	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
+	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
+	check_structure(&a);
+	static const unsigned want[] = {1u << 0 | 1u << 3, 1u << 5 | 1u << 3, 1u << 0 | 1u << 3,
+					1u << 7 | 1u << 3, 1u << 6 | 1u << 3};
+	for (size_t c = 0; c < 5; c++) {
+		struct kl_pq_chunk_info ci;
+		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, c, &ci), KL_OK);
+		CHECK_EQ_INT(ci.dict_page_offset, -1);
+		CHECK_EQ_INT(ci.encodings, want[c]);
+	}
+	CHECK_EQ_INT(save(outdir, "encodings", &d, &a), 0);
+	kl_pq_writer_free(w);
+	kl_buf_cleanup(&a);
+	ds_free(&d);
+}
+
 /* Statistics corner cases of floating point: a zero min is written as -0.0,
  * a zero max as +0.0, NaN never enters min/max (an all-NaN chunk has none). */
 static void test_double_stats(void)
@@ -1030,6 +1081,7 @@ int main(int argc, char **argv)
 	test_codecs_and_determinism();
 	test_dict_fallback();
 	test_multi();
+	test_encoding_choice();
 	test_double_stats();
 	test_all_null();
 	test_random_smoke();

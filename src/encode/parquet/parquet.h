@@ -11,10 +11,14 @@
  * end, if sooner) and dropped when over half the values are distinct (as
  * soon as that is certain, given kl_pq_writer_hint()), and
  * abandoned when it would exceed `dict_max_bytes`. Values without a
- * dictionary are DELTA_BINARY_PACKED (INT64), BYTE_STREAM_SPLIT (DOUBLE) or
- * DELTA_LENGTH_BYTE_ARRAY (STRING); BOOLEAN is always PLAIN (bit-packed).
+ * dictionary: INT64 pages are DELTA_BINARY_PACKED or PLAIN and DOUBLE pages
+ * BYTE_STREAM_SPLIT or PLAIN, whichever compresses smaller (both are
+ * encoded and compressed); STRING pages are DELTA_BYTE_ARRAY when
+ * consecutive values share at least half their bytes as prefixes, else
+ * DELTA_LENGTH_BYTE_ARRAY; BOOLEAN is always PLAIN (bit-packed).
  * Every reader in the tests (DuckDB, Arrow via parquet-wasm, hyparquet)
- * reads these in v1 pages. Each page is compressed on its own.
+ * reads these in v1 pages (DuckDB 1.5 does not read BYTE_STREAM_SPLIT
+ * INT64, hence PLAIN there). Each page is compressed on its own.
  * Column chunk statistics: min_value/max_value (type-defined order) and
  * null_count.
  *
@@ -134,6 +138,7 @@ struct kl_pq_chunk_info {
 	int has_min_max;
 	int64_t total_compressed;   /* all pages incl. headers, as in ColumnMetaData */
 	int64_t total_uncompressed;
+	unsigned encodings;         /* bit e set: Parquet encoding e (parquet.thrift) is used */
 };
 int kl_pq_writer_chunk_info(const struct kl_pq_writer *w, size_t rg, size_t col,
 			    struct kl_pq_chunk_info *out);

@@ -369,16 +369,20 @@ static int dba_encode(struct kl_pq_writer *w, struct kl_buf *p, const struct pq_
 	return KL_OK;
 }
 
+/* Values of a string page that dba_pays() looks at. */
+#define PQ_DBA_SAMPLE 256u
+
 /* Whether a string page is better as DELTA_BYTE_ARRAY: when consecutive
  * values share at least half their bytes as prefixes (sorted or near-sorted
- * text: formatted timestamps, paths). Random values (UUIDs, hashes, JSON
- * text) share next to nothing and stay DELTA_LENGTH_BYTE_ARRAY. */
+ * text: formatted timestamps, paths), judged on the page's first
+ * PQ_DBA_SAMPLE values. Random values (UUIDs, hashes, JSON text) share next
+ * to nothing and stay DELTA_LENGTH_BYTE_ARRAY. */
 static int dba_pays(const struct pq_col *c)
 {
 	const uint8_t *v = (const uint8_t *)c->vals.data, *prev = NULL;
 	size_t shared = 0, total = 0;
-	uint32_t prevl = 0;
-	for (uint32_t i = 0; i < c->page_vals; i++) {
+	uint32_t prevl = 0, n = c->page_vals < PQ_DBA_SAMPLE ? c->page_vals : PQ_DBA_SAMPLE;
+	for (uint32_t i = 0; i < n; i++) {
 		uint32_t l = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
 			     (uint32_t)v[3] << 24, k = 0;
 		if (prev)
@@ -390,7 +394,7 @@ static int dba_pays(const struct pq_col *c)
 		prevl = l;
 		v += 4 + l;
 	}
-	return c->page_vals > 1 && shared * 2 >= total;
+	return n > 1 && shared * 2 >= total;
 }
 
 /* Append the page's non-null values in encoding `enc` (not the

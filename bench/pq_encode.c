@@ -11,8 +11,9 @@
  *
  * Reads the enriched JSON-lines files named on stdin (one partition body
  * each), encodes every one PASSES times (default 5) into memory, and prints
- * the best pass's thread CPU time, the time per million events, and the
- * XXH64 of all output bytes (equal before and after a change that must not
+ * the best pass's thread CPU time, the time per million events, the output
+ * size (the lake's data bytes, for size experiments) and the XXH64 of all
+ * output bytes (equal before and after a change that must not
  * change the lake).
  */
 #include "core/err.h"

@@ -16,7 +16,7 @@ walk(dir);
 let total = 0;
 for (const f of files) total += statSync(f).size;
 const con = await (await DuckDBInstance.create(':memory:')).connect();
-const list = '[' + files.map((f) => `'${f}'`).join(',') + ']';
+const list = '[' + files.map((f) => `'${f.replace(/'/g, "''")}'`).join(',') + ']';
 const q = async (sql) => (await con.runAndReadAll(sql)).getRowObjectsJson();
 const cols = await q(`SELECT path_in_schema AS col, type, count(*) AS chunks,
 	sum(total_compressed_size) AS comp, sum(total_uncompressed_size) AS uncomp,

@@ -6,8 +6,9 @@
  * width), "Dictionary Encoding"; README "Data Pages" (v1 page layout);
  * "Delta Encoding (DELTA_BINARY_PACKED = 5)" (INT64 pages without a
  * dictionary, and the lengths of DELTA_LENGTH_BYTE_ARRAY = 6 for strings),
- * "Byte Stream Split (BYTE_STREAM_SPLIT = 9)" (DOUBLE pages without a
- * dictionary); Compression.md (SNAPPY raw block, GZIP RFC 1952 stream, ZSTD
+ * "Delta Strings (DELTA_BYTE_ARRAY = 7)" (prefix lengths, then the suffixes
+ * as DELTA_LENGTH_BYTE_ARRAY), "Byte Stream Split (BYTE_STREAM_SPLIT = 9)"
+ * (DOUBLE pages without a dictionary); Compression.md (SNAPPY raw block, GZIP RFC 1952 stream, ZSTD
  * frame).
  * KL_NO_SNAPPY (the Lambda package, `make lambda-zip`): no snappy, so the
  * binary needs no C++ runtime (Debian's requires a newer glibc than Amazon

@@ -8,8 +8,8 @@
  * dictionary, and the lengths of DELTA_LENGTH_BYTE_ARRAY = 6 for strings),
  * "Delta Strings (DELTA_BYTE_ARRAY = 7)" (prefix lengths, then the suffixes
  * as DELTA_LENGTH_BYTE_ARRAY), "Byte Stream Split (BYTE_STREAM_SPLIT = 9)"
- * (DOUBLE pages without a dictionary); Compression.md (SNAPPY raw block, GZIP RFC 1952 stream, ZSTD
- * frame).
+ * (DOUBLE pages without a dictionary); Compression.md (SNAPPY raw block,
+ * GZIP RFC 1952 stream, ZSTD frame).
  * KL_NO_SNAPPY (the Lambda package, `make lambda-zip`): no snappy, so the
  * binary needs no C++ runtime (Debian's requires a newer glibc than Amazon
  * Linux 2023's); SNAPPY pages then fail with KL_EUNSUPPORTED. */

@@ -16,6 +16,12 @@ Fault kinds (each --fault KIND=SHARE, shares add up to the total fault rate):
             server; the client may give up first)
 Every other request is forwarded unchanged; the answer is copied back.
 
+--op-fault OP=KIND:COUNT[:SKIP] (Kinesis: OP is the X-Amz-Target operation,
+e.g. ListShards): after SKIP calls of OP go through, the next COUNT calls get
+KIND (500, 503, pte, reset; COUNT -1: every later call), before the random
+shares. POST /__fault/op?op=OP&kind=KIND&count=COUNT&skip=SKIP sets it while
+it runs. The stats add ops: per operation, calls and faulted.
+
 GET /__fault/stats answers JSON: requests, forwarded, faults per kind,
 faulted (the kinds after which a client must retry: 500, 503, pte, reset),
 reset_reused (resets on a kept-alive connection, which libcurl itself may
@@ -57,9 +63,32 @@ class State:
         self.per_second = {}
         self.last_fault = {}  # (method, path) -> monotonic time of its fault
         self.retry_gaps = []
+        self.op_rules = {}  # op -> [kind, count left (-1: forever), calls to let through]
+        self.ops = {}  # op -> {"calls": n, "faulted": n}
 
-    def pick(self, method, target, reused):
-        """The fault for this request (None: forward), counting it."""
+    def set_op(self, op, kind, count, skip):
+        with self.lock:
+            self.op_rules[op] = [kind, count, skip]
+
+    def pick_op(self, op):
+        """The fault an --op-fault rule gives this call of op (None: none)."""
+        with self.lock:
+            st = self.ops.setdefault(op, {"calls": 0, "faulted": 0})
+            st["calls"] += 1
+            rule = self.op_rules.get(op)
+            if not rule or rule[1] == 0:
+                return None
+            if rule[2] > 0:
+                rule[2] -= 1
+                return None
+            if rule[1] > 0:
+                rule[1] -= 1
+            st["faulted"] += 1
+            return rule[0]
+
+    def pick(self, method, target, reused, forced=None):
+        """The fault for this request (None: forward), counting it; forced:
+        the fault an --op-fault rule chose."""
         now = time.monotonic()
         with self.lock:
             self.requests += 1
@@ -71,8 +100,8 @@ class State:
                 if own:
                     self.retry_gaps.append(round((now - t) * 1000, 1))
             r = self.rng.random()
-            kind = None
-            for k in KINDS:
+            kind = forced
+            for k in KINDS if not forced else ():
                 share = self.shares.get(k, 0.0)
                 if r < share:
                     kind = k
@@ -97,6 +126,7 @@ class State:
                 "max_per_second": max(self.per_second.values(), default=0),
                 "retry_gaps_ms": list(self.retry_gaps),
                 "shares": dict(self.shares),
+                "ops": {k: dict(v) for k, v in self.ops.items()},
             }
 
 
@@ -138,6 +168,13 @@ def make_handler(args, state, upstream):
             u = urllib.parse.urlsplit(self.path)
             if u.path == "/__fault/stats":
                 out = json.dumps(state.stats()).encode()
+            elif u.path == "/__fault/op":
+                q = dict(urllib.parse.parse_qsl(u.query))
+                if q.get("kind") not in RETRY_KINDS:
+                    self._send(400, [], b"unknown kind\n")
+                    return
+                state.set_op(q["op"], q["kind"], int(q.get("count", "-1")), int(q.get("skip", "0")))
+                out = json.dumps(state.op_rules).encode()
             else:  # /__fault/set
                 with state.lock:
                     for k, v in urllib.parse.parse_qsl(u.query):
@@ -154,7 +191,9 @@ def make_handler(args, state, upstream):
                 self._control(body)
                 return
             self.nreq = getattr(self, "nreq", 0) + 1
-            kind = state.pick(self.command, self.path, self.nreq > 1)
+            op = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2]
+            forced = state.pick_op(op) if op else None
+            kind = state.pick(self.command, self.path, self.nreq > 1, forced)
             if kind == "reset":
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                            struct.pack("ii", 1, 0))
@@ -193,6 +232,7 @@ def main():
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--mode", choices=("s3", "kinesis"), default="s3")
     ap.add_argument("--fault", action="append", default=[], metavar="KIND=SHARE")
+    ap.add_argument("--op-fault", action="append", default=[], metavar="OP=KIND:COUNT[:SKIP]")
     ap.add_argument("--stall-seconds", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--port", type=int, default=0)
@@ -205,6 +245,12 @@ def main():
             sys.exit("fault_proxy: unknown fault kind %r (%s)" % (k, ", ".join(KINDS)))
         shares[k] = float(v)
     state = State(shares, args.seed)
+    for f in args.op_fault:
+        op, _, rule = f.partition("=")
+        kind, count, skip = (rule.split(":") + ["0"])[:3]
+        if kind not in RETRY_KINDS:
+            sys.exit("fault_proxy: --op-fault kind must be one of %s" % ", ".join(RETRY_KINDS))
+        state.set_op(op, kind, int(count), int(skip))
     upstream = urllib.parse.urlsplit(args.upstream)
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args, state, upstream))
     srv.daemon_threads = True

@@ -53,6 +53,12 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .metavar = "SECONDS",
 	 .help = "stream mode: flush, checkpoint and exit 0 once every shard is caught up and idle "
 		 "this long (0: run until SIGTERM)"},
+	{.name = "list-shards-timeout", .type = KL_OPT_MS, .offset = F(list_timeout_ms),
+	 .def = "300", .metavar = "SECONDS",
+	 .help = "stream mode: a failing ListShards (looking for new shards after a split or "
+		 "merge) is retried with backoff while the shards read on; after failing this long "
+		 "the run commits what it read and ends with an error",
+	 .min = 1, .max = 86400},
 	{.name = "shutdown-timeout", .env = "KINLAKE_SHUTDOWN_TIMEOUT", .type = KL_OPT_MS,
 	 .offset = F(shutdown_timeout_ms), .def = "20", .metavar = "SECONDS",
 	 .help = "after SIGTERM/SIGINT: stop reading at once, commit what is buffered for at most "

@@ -1,5 +1,6 @@
 /* stream.c — see stream.h. */
 #include "pipeline/stream.h"
+#include "core/cancel.h"
 #include "core/clock.h"
 #include "aws/kinesis.h"
 #include "buffer/budget.h"
@@ -26,6 +27,13 @@
 
 #define MAX_SHARDS 1024
 #define RELIST_MS 5000
+/* A re-list that failed (after its own few quick retries) is tried again
+ * after a wait that doubles from 1 s to 30 s while the shards read on; the
+ * run ends only once ListShards has failed for list_timeout_ms. */
+#define RELIST_ATTEMPTS 3
+#define RELIST_RETRY_MIN_MS 1000
+#define RELIST_RETRY_MAX_MS 30000
+#define LIST_TIMEOUT_MS_DEFAULT 300000
 
 enum shard_state { SH_PENDING, SH_RUNNING, SH_DONE };
 
@@ -234,6 +242,16 @@ static int list_shards(struct stream_run *r, struct kl_kinesis *k, struct kl_err
 	return rc;
 }
 
+/* Worth listing again later: throttling, 5xx, resets, timeouts (KL_ERETRY
+ * once the call's own retries are spent), a garbled answer, and Kinesis's
+ * LimitExceededException, with which ListShards is throttled (400). Not:
+ * credentials, a stream that does not exist, out of memory, a shutdown. */
+static int list_transient(int rc, const struct kl_kinesis *k)
+{
+	return rc == KL_ERETRY || rc == KL_EPARSE ||
+	       (rc == KL_EREMOTE && !strcmp(k->c.last.code, "LimitExceededException"));
+}
+
 /* A parent that is not listed any more (trimmed) counts as done. */
 static int parent_done(struct stream_run *r, const char *id)
 {
@@ -380,28 +398,81 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 		kl_kinesis_share_creds(&k, o->creds, o->creds_mu);
 	if (k_ok && o->ingest.metrics)
 		k.c.retries = &o->ingest.metrics->retries;
+	/* the lister's calls and their backoff end at SIGTERM, as the shards' do */
+	struct kl_cancel stop = {NULL, o->ingest.stop_fd};
+	if (k_ok && o->ingest.stop_fd >= 0)
+		k.c.cancel = &stop;
 	int stopping = !k_ok, failed = !k_ok;
 	/* lease mode: renew and take on the keeper's thread, never behind ListShards */
 	if (k_ok && o->leases && kl_lease_keeper_thread_start(o->leases)) {
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "cannot start the lease thread");
 		stopping = failed = 1;
 	}
-	int64_t since_list = RELIST_MS;
+	int64_t since_list = RELIST_MS, relist_ms = RELIST_MS;
+	/* re-lists that failed in a row, since when (kl_mono_ms), and what the
+	 * run waits before the next one */
+	unsigned list_failures = 0;
+	int64_t list_failing_since = 0, list_retry_ms = 0;
+	int listed = 0; /* a ListShards went through: later failures are re-lists */
+	int64_t list_timeout_ms = o->list_timeout_ms > 0 ? o->list_timeout_ms : LIST_TIMEOUT_MS_DEFAULT;
 	/* --exit-idle with leases: nothing to read may only mean no lease yet
 	 * (or every shard held by another worker); exit once that has lasted
 	 * exit_idle_ms, so a worker takes part in at least one round of takes */
 	int64_t idle_since = -1;
 	for (;;) {
-		if (!stopping && since_list >= RELIST_MS) {
-			int lrc = list_shards(&r, &k, eb);
-			if (!lrc && o->leases)
-				lrc = lease_sync(&r, eb);
-			if (lrc) {
-				failed = stopping = 1;
-				rc = lrc;
-				stop_all(&r);
-			}
+		if (!stopping && since_list >= relist_ms) {
+			struct kl_errbuf leb;
+			kl_errbuf_clear(&leb);
+			int lrc = list_shards(&r, &k, &leb);
 			since_list = 0;
+			relist_ms = RELIST_MS;
+			if (lrc == KL_EINTR) {
+				/* SIGTERM during the call: the stop check below ends the run */
+			} else if (lrc && listed && list_transient(lrc, &k)) {
+				/* the shards read on; the list is tried again, later and
+				 * later, until it has failed for list_timeout_ms */
+				int64_t now = kl_mono_ms();
+				if (!list_failures++)
+					list_failing_since = now;
+				if (now - list_failing_since >= list_timeout_ms) {
+					failed = stopping = 1;
+					rc = lrc;
+					kl_errbuf_set(eb, lrc,
+						      "ListShards has failed for %.0f s (%u tries, "
+						      "--list-shards-timeout %.0f s), so the run ends; "
+						      "every shard commits what it read: %s",
+						      (double)(now - list_failing_since) / 1000.0,
+						      list_failures, (double)list_timeout_ms / 1000.0,
+						      leb.msg);
+					stop_all(&r);
+				} else {
+					list_retry_ms = list_retry_ms ? list_retry_ms * 2
+								      : RELIST_RETRY_MIN_MS;
+					if (list_retry_ms > RELIST_RETRY_MAX_MS)
+						list_retry_ms = RELIST_RETRY_MAX_MS;
+					relist_ms = list_retry_ms;
+					if (o->ingest.metrics) /* the next list sends it again */
+						atomic_fetch_add_explicit(&o->ingest.metrics->retries, 1,
+									  memory_order_relaxed);
+				}
+			} else {
+				if (!lrc) {
+					listed = 1;
+					list_failures = 0;
+					list_retry_ms = 0;
+					/* the first list may ride out a slow start with more
+					 * tries; a re-list keeps the main thread responsive */
+					k.c.policy.max_attempts = RELIST_ATTEMPTS;
+				}
+				if (!lrc && o->leases)
+					lrc = lease_sync(&r, &leb);
+				if (lrc) {
+					failed = stopping = 1;
+					rc = lrc;
+					kl_errbuf_set(eb, lrc, "%s", leb.msg);
+					stop_all(&r);
+				}
+			}
 		}
 		if (o->leases)
 			lease_metrics(o);
@@ -422,7 +493,8 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 				atomic_fetch_sub(&o->ingest.metrics->shards_running, 1);
 			add_stats(&st->total, &sh->st);
 			st->total.interrupted |= sh->st.interrupted && !handed_over;
-			since_list = RELIST_MS; /* look for its children now */
+			if (!list_failures) /* look for its children now */
+				since_list = relist_ms;
 			if (sh->rc && !failed && !handed_over) {
 				failed = stopping = 1;
 				rc = sh->rc;
@@ -470,7 +542,8 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			running += r.shards[i].state == SH_RUNNING;
 			n_startable += startable(&r, &r.shards[i]);
 		}
-		int idle = !running && o->exit_idle_ms && !n_startable;
+		/* while ListShards fails, a shard's children may be unknown yet */
+		int idle = !running && o->exit_idle_ms && !n_startable && !list_failures;
 		if (idle && o->leases) {
 			int64_t now = kl_mono_ms();
 			if (idle_since < 0)

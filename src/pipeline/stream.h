@@ -19,8 +19,10 @@
  * so that the other workers take over at once.
  *
  * Ends when SIGTERM/SIGINT arrives (stop_fd), when a shard fails (the first
- * error is returned; the other shards flush and commit), or with
- * exit_idle_ms when every shard is idle and caught up.
+ * error is returned; the other shards flush and commit), when ListShards
+ * has failed for list_timeout_ms (a failed re-list is retried with backoff,
+ * 1 s doubling to 30 s, while the shards read on; the backoff ends at
+ * SIGTERM), or with exit_idle_ms when every shard is idle and caught up.
  */
 #ifndef KL_PIPELINE_STREAM_H
 #define KL_PIPELINE_STREAM_H
@@ -41,6 +43,10 @@ struct kl_stream_opts {
 	const char *region;           /* NULL: environment */
 	const char *start;            /* trim-horizon | latest | at-timestamp:UNIX */
 	int64_t exit_idle_ms;
+	/* a re-list of the shards that fails (throttled, 5xx, resets) is tried
+	 * again with backoff while the shards read on; after failing this long
+	 * the run ends (0: 5 minutes) */
+	int64_t list_timeout_ms;
 	kl_store_factory make_store; /* one store per shard */
 	void *store_ctx;
 	/* Optional, borrowed: one credential chain for the lister and every

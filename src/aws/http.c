@@ -230,12 +230,26 @@ int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_
 	struct curl_slist *hl = NULL, *tmp;
 	int rc = KL_OK;
 	for (size_t i = 0; i < req->n_headers && !rc; i++) {
+		/* "name: value" on the stack (every AWS header but a long
+		 * session token fits); libcurl copies it */
+		char small[1024];
+		const char *nm = req->headers[i].name, *v = req->headers[i].value;
+		size_t nn = strlen(nm), vn = strlen(v);
 		struct kl_buf line;
 		kl_buf_init(&line, 1 << 16);
-		if (kl_buf_printf(&line, "%s: %s", req->headers[i].name, req->headers[i].value) ||
-		    kl_buf_putc(&line, '\0') || !(tmp = curl_slist_append(hl, line.data)))
+		const char *text = small;
+		if (nn + 2 + vn < sizeof small) {
+			memcpy(small, nm, nn);
+			memcpy(small + nn, ": ", 2);
+			memcpy(small + nn + 2, v, vn + 1);
+		} else if (kl_buf_printf(&line, "%s: %s", nm, v) || kl_buf_putc(&line, '\0')) {
 			rc = KL_ENOMEM;
-		else
+		} else {
+			text = line.data;
+		}
+		if (!rc && !(tmp = curl_slist_append(hl, text)))
+			rc = KL_ENOMEM;
+		else if (!rc)
 			hl = tmp;
 		kl_buf_cleanup(&line);
 	}
@@ -282,6 +296,8 @@ int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, resp);
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	if (h->o.recv_buffer)
+		curl_easy_setopt(c, CURLOPT_BUFFERSIZE, h->o.recv_buffer);
 	if (strcmp(req->method, "HEAD") == 0) {
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else {

@@ -90,6 +90,10 @@ struct kl_http_opts {
 	long timeout_ms;         /* whole request; 0 = 60000; < 0 = no limit (long polls) */
 	const char *ca_file;     /* NULL = system bundle (see kl_http_pick_ca) */
 	int http1_only;          /* never negotiate HTTP/2 */
+	/* libcurl's receive buffer (CURLOPT_BUFFERSIZE, at most 10 MiB); 0 =
+	 * its 16 KiB. Larger: fewer recv() calls and body callbacks for
+	 * responses of megabytes (Kinesis GetRecords). */
+	long recv_buffer;
 };
 
 struct kl_http;

@@ -58,6 +58,7 @@ int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *sv
 		return rc;
 	struct kl_http_opts ho = {0};
 	ho.timeout_ms = 30000;
+	ho.recv_buffer = svc->recv_buffer;
 	if (!(c->http = kl_http_new(&ho, eb)))
 		return eb && eb->code ? eb->code : KL_ENOMEM;
 	kl_cred_chain_init(&c->creds, &c->env, kl_http_transport_of(c->http));

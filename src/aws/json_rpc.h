@@ -55,6 +55,7 @@ struct kl_aws_json_service {
 	const char *endpoint_env;  /* "AWS_ENDPOINT_URL_GLUE" */
 	const char *host_prefix;   /* "glue" -> https://glue.<region>.amazonaws.com */
 	const char *json_version;  /* "1.0" (DynamoDB) or "1.1"; NULL = "1.1" */
+	long recv_buffer;	   /* kl_http_opts.recv_buffer; 0 = libcurl's */
 };
 
 struct kl_aws_json {

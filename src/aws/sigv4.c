@@ -7,7 +7,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 static const char HEX[] = "0123456789ABCDEF";
 static const char hexl[] = "0123456789abcdef";
@@ -29,13 +28,60 @@ void kl_sha256_hex(const void *p, size_t n, char hex[65])
 	to_hex(md, 32, hex);
 }
 
-static void hmac(const void *key, size_t klen, const void *msg, size_t mlen, unsigned char out[32])
+/* SHA-256 for one signature: the algorithm fetched once and one context
+ * for the canonical request's hash and the five HMACs (OpenSSL 3 looks the
+ * algorithm up again on every one-shot HMAC() or EVP_Digest() with
+ * EVP_sha256(): most of their cost on inputs this small). */
+struct sha {
+	EVP_MD *md;
+	EVP_MD_CTX *c;
+};
+
+static int sha_open(struct sha *s)
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int olen = sizeof md;
-	HMAC(EVP_sha256(), key, (int)klen, mlen ? msg : (const void *)"", mlen, md, &olen);
-	memcpy(out, md, 32);
-	OPENSSL_cleanse(md, sizeof md);
+	s->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	s->c = EVP_MD_CTX_new();
+	return s->md && s->c ? KL_OK : KL_ENOMEM;
+}
+
+static void sha_close(struct sha *s)
+{
+	EVP_MD_CTX_free(s->c);
+	EVP_MD_free(s->md);
+}
+
+/* SHA-256 of a || b. */
+static int sha2(struct sha *s, const void *a, size_t an, const void *b, size_t bn,
+		unsigned char out[32])
+{
+	unsigned int len = 0;
+	return EVP_DigestInit_ex2(s->c, s->md, NULL) && EVP_DigestUpdate(s->c, a, an) &&
+		       EVP_DigestUpdate(s->c, b, bn) && EVP_DigestFinal_ex(s->c, out, &len) &&
+		       len == 32
+		   ? KL_OK
+		   : KL_ENOMEM;
+}
+
+/* HMAC-SHA256 (RFC 2104: a 64-byte block, longer keys hashed first). */
+static int hmac(struct sha *s, const void *key, size_t klen, const void *msg, size_t mlen,
+		unsigned char out[32])
+{
+	unsigned char k[64] = {0}, pad[64], inner[32];
+	int rc = KL_OK;
+	if (klen > sizeof k)
+		rc = sha2(s, key, klen, "", 0, k);
+	else
+		memcpy(k, key, klen);
+	for (size_t i = 0; i < sizeof pad; i++)
+		pad[i] = k[i] ^ 0x36;
+	rc = rc ? rc : sha2(s, pad, sizeof pad, msg, mlen, inner);
+	for (size_t i = 0; i < sizeof pad; i++)
+		pad[i] = k[i] ^ 0x5c;
+	rc = rc ? rc : sha2(s, pad, sizeof pad, inner, sizeof inner, out);
+	OPENSSL_cleanse(k, sizeof k);
+	OPENSSL_cleanse(pad, sizeof pad);
+	OPENSSL_cleanse(inner, sizeof inner);
+	return rc;
 }
 
 void kl_sigv4_format_time(time_t t, char out[17])
@@ -461,8 +507,15 @@ int kl_sigv4_sign(const struct kl_sigv4_request *req, struct kl_sigv4_result *ou
 		rc = KL_EINVAL;
 
 	char creq_hash[65];
+	struct sha sh = {NULL, NULL};
+	if (!rc)
+		rc = sha_open(&sh);
 	if (!rc) {
-		kl_sha256_hex(out->creq.data, out->creq.len, creq_hash);
+		unsigned char md[32];
+		rc = sha2(&sh, out->creq.data, out->creq.len, "", 0, md);
+		to_hex(md, 32, creq_hash);
+	}
+	if (!rc) {
 		rc = kl_buf_printf(&out->sts, "AWS4-HMAC-SHA256\n%s\n%s\n%s", out->amz_date,
 				   scope, creq_hash);
 		if (!rc)
@@ -479,16 +532,17 @@ int kl_sigv4_sign(const struct kl_sigv4_request *req, struct kl_sigv4_result *ou
 		} else {
 			memcpy(kbuf, "AWS4", 4);
 			memcpy(kbuf + 4, req->secret_access_key, slen + 1);
-			hmac(kbuf, slen + 4, out->amz_date, 8, k);
+			rc = hmac(&sh, kbuf, slen + 4, out->amz_date, 8, k);
 			OPENSSL_cleanse(kbuf, slen + 5);
 			free(kbuf);
-			hmac(k, 32, req->region, strlen(req->region), k);
-			hmac(k, 32, req->service, strlen(req->service), k);
-			hmac(k, 32, "aws4_request", 12, k);
-			hmac(k, 32, out->sts.data, out->sts.len, sig);
+			rc = rc ? rc : hmac(&sh, k, 32, req->region, strlen(req->region), k);
+			rc = rc ? rc : hmac(&sh, k, 32, req->service, strlen(req->service), k);
+			rc = rc ? rc : hmac(&sh, k, 32, "aws4_request", 12, k);
+			rc = rc ? rc : hmac(&sh, k, 32, out->sts.data, out->sts.len, sig);
 			OPENSSL_cleanse(k, sizeof k);
 			to_hex(sig, 32, out->signature);
-			rc = kl_buf_printf(&out->authz,
+			OPENSSL_cleanse(sig, sizeof sig);
+			rc = rc ? rc : kl_buf_printf(&out->authz,
 					   "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
 					   "Signature=%s",
 					   req->access_key_id, scope, signed_hdrs.data,
@@ -500,6 +554,7 @@ int kl_sigv4_sign(const struct kl_sigv4_request *req, struct kl_sigv4_result *ou
 	if (!rc && has_token && (req->flags & KL_SIGV4_OMIT_SESSION_TOKEN))
 		out->add[out->n_add++] =
 			(struct kl_sigv4_header){"X-Amz-Security-Token", out->token.data};
+	sha_close(&sh);
 	kl_buf_cleanup(&signed_hdrs);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "sigv4: %s building the signature", kl_strerror(rc));

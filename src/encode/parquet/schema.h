@@ -97,7 +97,12 @@ const char *kl_col_kind_name(enum kl_col_kind k);
  * writer of that lake (all shards of a stream): it caches per event type
  * the fragments already read, so a file whose schema adds nothing costs no
  * store request, and a change costs one list, a read of each fragment not
- * yet seen (plus the legacy object) and one write. Thread-safe (a mutex
+ * yet seen (plus the legacy object) and one write. A type's first load
+ * consults an index instead, one listing of _kinlake/schemas/ for every
+ * type, taken at most every 30 s: a type whose directory or legacy object
+ * it does not hold is not listed or read (a new type in a new lake costs
+ * its write only). A fragment written meanwhile by another process is
+ * merely not in this writer's fragment; readers union them all. Thread-safe (a mutex
  * serialises a process's store requests of the registry); the caller owns
  * it (new/free).
  */

@@ -1,5 +1,6 @@
 /* schema_registry.c — the per-event-type union schema in the lake, kept as
  * append-only, content-addressed fragments; see schema.h ("Registry"). */
+#include "core/clock.h"
 #include "core/err.h"
 #include "encode/parquet/schema.h"
 #include "parse/json.h"
@@ -386,15 +387,21 @@ static int on_fragment(void *ctx, const char *key, size_t len)
 	return KL_OK;
 }
 
-/* Read the fragments not yet seen and the legacy object; rebuild the union. */
-static int refresh(struct reg_entry *e, struct kl_store *store, struct kl_errbuf *eb)
+/* Read the fragments not yet seen and the legacy object; rebuild the union.
+ * has_dir / has_legacy 0: a recent listing of the registry (the index) did
+ * not hold the type's directory / legacy object, so neither is asked for. */
+static int refresh(struct reg_entry *e, struct kl_store *store, int has_dir, int has_legacy,
+		   struct kl_errbuf *eb)
 {
 	struct listing l = {NULL, 0, 0, e->dir, strlen(e->dir)};
 	char key[4300];
 	if (!store->ops->list) /* a store without it (a test's fake) */
 		return kl_errbuf_set(eb, KL_EUNSUPPORTED, "schema registry: the store cannot list");
-	e->requests++;
-	int rc = store->ops->list(store, e->dir, on_fragment, &l);
+	int rc = KL_OK;
+	if (has_dir) {
+		e->requests++;
+		rc = store->ops->list(store, e->dir, on_fragment, &l);
+	}
 	if (rc)
 		kl_errbuf_set(eb, rc, "schema registry: list %s: %s", e->dir,
 			      rc == KL_ENOMEM ? "out of memory" : store->err.msg);
@@ -433,7 +440,9 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct kl_errbuf
 		}
 	}
 	free(l.ids);
-	if (!rc) {
+	if (!rc && !has_legacy) {
+		kl_schema_reset(&e->legacy_s);
+	} else if (!rc) {
 		e->requests++;
 		kl_schema_reset(&e->legacy_s);
 		rc = store->ops->read(store, e->legacy, &e->doc);
@@ -487,12 +496,84 @@ static int write_fragment(struct reg_entry *e, struct kl_store *store, struct kl
 
 /* --- the registry -------------------------------------------------------- */
 
+/* What SCHEMAS held when last listed (one request for every type): the
+ * legacy objects and the types' directories, as full keys, sorted. A type's
+ * first load trusts it for INDEX_TTL_MS: a type whose directory (or legacy
+ * object) it does not hold is not listed (read) on its own. Staleness costs
+ * nothing: fragments are append-only and a reader unions them all, so a
+ * writer that did not see another's fragment only writes one of its own
+ * that a later fragment or reader completes (schema.h "Registry"). */
+#define INDEX_TTL_MS 30000
+
+struct schema_index {
+	char **keys;
+	size_t n, cap;
+	int64_t at_ms; /* kl_mono_ms() of the listing; 0 = none usable */
+};
+
 struct kl_schema_registry {
 	pthread_mutex_t mu;
 	struct reg_entry **e;
 	size_t n, cap;
-	uint64_t requests; /* of entries freed or failed; the rest in each entry */
+	uint64_t requests; /* of entries freed or failed, and of index listings */
+	struct schema_index ix;
 };
+
+static void index_clear(struct schema_index *ix)
+{
+	for (size_t i = 0; i < ix->n; i++)
+		free(ix->keys[i]);
+	ix->n = 0;
+	ix->at_ms = 0;
+}
+
+static int on_index(void *ctx, const char *key, size_t len)
+{
+	struct schema_index *ix = ctx;
+	if (ix->n == ix->cap) {
+		size_t cap = ix->cap ? ix->cap * 2 : 64;
+		char **k = realloc(ix->keys, cap * sizeof *k);
+		if (!k)
+			return KL_ENOMEM;
+		ix->keys = k;
+		ix->cap = cap;
+	}
+	if (!(ix->keys[ix->n] = malloc(len + 1)))
+		return KL_ENOMEM;
+	memcpy(ix->keys[ix->n], key, len + 1);
+	ix->n++;
+	return KL_OK;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int index_has(const struct schema_index *ix, const char *key)
+{
+	return bsearch(&key, ix->keys, ix->n, sizeof *ix->keys, key_cmp) != NULL;
+}
+
+/* The index, listed again when older than INDEX_TTL_MS. 0 when it cannot
+ * be had (the type is then listed and read on its own, as without it). */
+static int index_fresh(struct kl_schema_registry *r, struct kl_store *store)
+{
+	int64_t now = kl_mono_ms();
+	if (r->ix.at_ms && now - r->ix.at_ms < INDEX_TTL_MS)
+		return 1;
+	index_clear(&r->ix);
+	if (!store->ops->list)
+		return 0;
+	r->requests++;
+	if (store->ops->list(store, SCHEMAS, on_index, &r->ix)) {
+		index_clear(&r->ix);
+		return 0;
+	}
+	qsort(r->ix.keys, r->ix.n, sizeof *r->ix.keys, key_cmp);
+	r->ix.at_ms = now ? now : 1;
+	return 1;
+}
 
 struct kl_schema_registry *kl_schema_registry_new(void)
 {
@@ -511,6 +592,8 @@ void kl_schema_registry_free(struct kl_schema_registry *r)
 		free(r->e[i]);
 	}
 	free(r->e);
+	index_clear(&r->ix);
+	free(r->ix.keys);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -560,8 +643,11 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 	if (!e) {
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "schema registry: out of memory");
 	} else if (!e->loaded || !covered(&e->u, fs)) {
-		/* what the store holds now, then ours if it adds anything */
-		rc = refresh(e, store, eb);
+		/* what the store holds now, then ours if it adds anything; a
+		 * type's first load asks only for what a recent index holds */
+		int first = !e->loaded && index_fresh(r, store);
+		rc = refresh(e, store, !first || index_has(&r->ix, e->dir),
+			     !first || index_has(&r->ix, e->legacy), eb);
 		if (!rc && !covered(&e->u, fs)) {
 			struct kl_schema next;
 			kl_schema_init(&next);
@@ -587,7 +673,7 @@ int kl_schema_registry_load(struct kl_store *store, const char *event_type, size
 	if (rc)
 		kl_errbuf_set(eb, rc, "schema registry: out of memory");
 	else
-		rc = refresh(&e, store, eb);
+		rc = refresh(&e, store, 1, 1, eb);
 	kl_schema_reset(out);
 	if (!rc) {
 		int changed = 0;

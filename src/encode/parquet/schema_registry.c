@@ -646,8 +646,11 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 		/* what the store holds now, then ours if it adds anything; a
 		 * type's first load asks only for what a recent index holds */
 		int first = !e->loaded && index_fresh(r, store);
+		/* a later refresh (a wider schema) lists the type's fragments
+		 * again, but trusts a recent index about the legacy object too */
+		int ix = first || (r->ix.at_ms && kl_mono_ms() - r->ix.at_ms < INDEX_TTL_MS);
 		rc = refresh(e, store, !first || index_has(&r->ix, e->dir),
-			     !first || index_has(&r->ix, e->legacy), eb);
+			     !ix || index_has(&r->ix, e->legacy), eb);
 		if (!rc && !covered(&e->u, fs)) {
 			struct kl_schema next;
 			kl_schema_init(&next);

@@ -15,12 +15,13 @@ void kl_seqmap_init(struct kl_seqmap *m)
 void kl_seqmap_cleanup(struct kl_seqmap *m)
 {
 	free(m->marks);
+	free(m->digits);
 	memset(m, 0, sizeof *m);
 }
 
 void kl_seqmap_reset(struct kl_seqmap *m)
 {
-	m->head = m->n = 0;
+	m->head = m->n = m->dlen = 0;
 }
 
 int kl_seqmap_seq_ok(const char *s, size_t n)
@@ -53,11 +54,17 @@ int kl_seqmap_add(struct kl_seqmap *m, uint64_t first_pos, const char *seq, size
 		return KL_EPARSE;
 	if (m->n > m->head && m->marks[m->n - 1].first_pos > first_pos)
 		return KL_EINVAL;
-	/* reuse the room of forgotten marks once they are half the array */
+	/* reuse the room of forgotten marks (and of their digits) once they
+	 * are half the array */
 	if (m->head > 0 && m->head * 2 >= m->n) {
+		size_t base = m->head < m->n ? m->marks[m->head].off : m->dlen;
 		memmove(m->marks, m->marks + m->head, (m->n - m->head) * sizeof *m->marks);
 		m->n -= m->head;
 		m->head = 0;
+		memmove(m->digits, m->digits + base, m->dlen - base);
+		m->dlen -= base;
+		for (size_t i = 0; i < m->n; i++)
+			m->marks[i].off -= (uint32_t)base;
 	}
 	if (m->n == m->cap) {
 		size_t cap = m->cap ? m->cap * 2 : 1024;
@@ -67,12 +74,26 @@ int kl_seqmap_add(struct kl_seqmap *m, uint64_t first_pos, const char *seq, size
 		m->marks = v;
 		m->cap = cap;
 	}
+	if (m->dlen + len + 1 > m->dcap) {
+		size_t cap = m->dcap ? m->dcap * 2 : 32768;
+		while (cap < m->dlen + len + 1)
+			cap *= 2;
+		if (cap > UINT32_MAX)
+			return KL_ENOMEM;
+		char *d = realloc(m->digits, cap);
+		if (!d)
+			return KL_ENOMEM;
+		m->digits = d;
+		m->dcap = cap;
+	}
 	struct kl_seqmark *k = &m->marks[m->n++];
 	k->first_pos = first_pos;
+	k->off = (uint32_t)m->dlen;
 	k->len = (uint8_t)len;
 	k->aggregated = aggregated != 0;
-	memcpy(k->seq, seq, len);
-	k->seq[len] = '\0';
+	memcpy(m->digits + m->dlen, seq, len);
+	m->digits[m->dlen + len] = '\0';
+	m->dlen += len + 1;
 	return KL_OK;
 }
 
@@ -106,8 +127,9 @@ int kl_seqmap_stem(const struct kl_seqmap *m, const char *shard, uint64_t pos, c
 	if (!k)
 		return -1;
 	int n = pos == k->first_pos
-		    ? snprintf(out, cap, "%s-%s", shard, k->seq)
-		    : snprintf(out, cap, "%s-%s-%" PRIu64, shard, k->seq, pos - k->first_pos);
+		    ? snprintf(out, cap, "%s-%s", shard, kl_seqmap_seq(m, k))
+		    : snprintf(out, cap, "%s-%s-%" PRIu64, shard, kl_seqmap_seq(m, k),
+			       pos - k->first_pos);
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -125,7 +147,8 @@ int kl_seqmap_origin(const struct kl_seqmap *m, const char *input, uint64_t pos,
 	if (!k)
 		return -1;
 	int n = k->aggregated
-		    ? snprintf(out, cap, "%s:%s:%" PRIu64, input, k->seq, pos - k->first_pos)
-		    : snprintf(out, cap, "%s:%s", input, k->seq);
+		    ? snprintf(out, cap, "%s:%s:%" PRIu64, input, kl_seqmap_seq(m, k),
+			       pos - k->first_pos)
+		    : snprintf(out, cap, "%s:%s", input, kl_seqmap_seq(m, k));
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }

@@ -552,7 +552,7 @@ static int key_cmp(const void *a, const void *b)
 
 static int index_has(const struct schema_index *ix, const char *key)
 {
-	return bsearch(&key, ix->keys, ix->n, sizeof *ix->keys, key_cmp) != NULL;
+	return ix->n && bsearch(&key, ix->keys, ix->n, sizeof *ix->keys, key_cmp) != NULL;
 }
 
 /* The index, listed again when older than INDEX_TTL_MS. 0 when it cannot
@@ -570,7 +570,8 @@ static int index_fresh(struct kl_schema_registry *r, struct kl_store *store)
 		index_clear(&r->ix);
 		return 0;
 	}
-	qsort(r->ix.keys, r->ix.n, sizeof *r->ix.keys, key_cmp);
+	if (r->ix.n)
+		qsort(r->ix.keys, r->ix.n, sizeof *r->ix.keys, key_cmp);
 	r->ix.at_ms = now ? now : 1;
 	return 1;
 }

@@ -542,11 +542,12 @@ int kl_sigv4_sign(const struct kl_sigv4_request *req, struct kl_sigv4_result *ou
 			OPENSSL_cleanse(k, sizeof k);
 			to_hex(sig, 32, out->signature);
 			OPENSSL_cleanse(sig, sizeof sig);
-			rc = rc ? rc : kl_buf_printf(&out->authz,
-					   "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
-					   "Signature=%s",
-					   req->access_key_id, scope, signed_hdrs.data,
-					   out->signature);
+			rc = rc ? rc
+				: kl_buf_printf(
+				      &out->authz,
+				      "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, "
+				      "Signature=%s",
+				      req->access_key_id, scope, signed_hdrs.data, out->signature);
 			if (!rc)
 				rc = nul_terminate(&out->authz);
 		}

@@ -26,7 +26,7 @@ struct kl_ingest_cfg {
 	const char *input, *stream, *lake, *input_id;
 	const char *start, *region;
 	int64_t exit_idle_ms;
-	int64_t list_timeout_ms; /* stream mode: ListShards failing this long ends the run */
+	int64_t list_timeout_ms;     /* stream mode: ListShards failing this long ends the run */
 	int64_t shutdown_timeout_ms; /* signal -> abandon what is not committed (core/stop.h) */
 	/* S3 */
 	size_t multipart_threshold;

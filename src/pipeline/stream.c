@@ -1,10 +1,10 @@
 /* stream.c — see stream.h. */
 #include "pipeline/stream.h"
-#include "core/cancel.h"
-#include "core/clock.h"
 #include "aws/kinesis.h"
 #include "buffer/budget.h"
 #include "commit/checkpoint.h"
+#include "core/cancel.h"
+#include "core/clock.h"
 #include "dedup/dedup.h"
 #include "encode/parquet/schema.h"
 #include "lease/fence.h"
@@ -414,7 +414,8 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	unsigned list_failures = 0;
 	int64_t list_failing_since = 0, list_retry_ms = 0;
 	int listed = 0; /* a ListShards went through: later failures are re-lists */
-	int64_t list_timeout_ms = o->list_timeout_ms > 0 ? o->list_timeout_ms : LIST_TIMEOUT_MS_DEFAULT;
+	int64_t list_timeout_ms =
+	    o->list_timeout_ms > 0 ? o->list_timeout_ms : LIST_TIMEOUT_MS_DEFAULT;
 	/* --exit-idle with leases: nothing to read may only mean no lease yet
 	 * (or every shard held by another worker); exit once that has lasted
 	 * exit_idle_ms, so a worker takes part in at least one round of takes */
@@ -437,23 +438,25 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 				if (now - list_failing_since >= list_timeout_ms) {
 					failed = stopping = 1;
 					rc = lrc;
-					kl_errbuf_set(eb, lrc,
-						      "ListShards has failed for %.0f s (%u tries, "
-						      "--list-shards-timeout %.0f s), so the run ends; "
-						      "every shard commits what it read: %s",
-						      (double)(now - list_failing_since) / 1000.0,
-						      list_failures, (double)list_timeout_ms / 1000.0,
-						      leb.msg);
+					kl_errbuf_set(
+					    eb, lrc,
+					    "ListShards has failed for %.0f s (%u tries, "
+					    "--list-shards-timeout %.0f s), so the run ends; "
+					    "every shard commits what it read: %s",
+					    (double)(now - list_failing_since) / 1000.0,
+					    list_failures, (double)list_timeout_ms / 1000.0,
+					    leb.msg);
 					stop_all(&r);
 				} else {
-					list_retry_ms = list_retry_ms ? list_retry_ms * 2
-								      : RELIST_RETRY_MIN_MS;
+					list_retry_ms =
+					    list_retry_ms ? list_retry_ms * 2 : RELIST_RETRY_MIN_MS;
 					if (list_retry_ms > RELIST_RETRY_MAX_MS)
 						list_retry_ms = RELIST_RETRY_MAX_MS;
 					relist_ms = list_retry_ms;
 					if (o->ingest.metrics) /* the next list sends it again */
-						atomic_fetch_add_explicit(&o->ingest.metrics->retries, 1,
-									  memory_order_relaxed);
+						atomic_fetch_add_explicit(
+						    &o->ingest.metrics->retries, 1,
+						    memory_order_relaxed);
 				}
 			} else {
 				if (!lrc) {

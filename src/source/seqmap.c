@@ -126,10 +126,9 @@ int kl_seqmap_stem(const struct kl_seqmap *m, const char *shard, uint64_t pos, c
 	const struct kl_seqmark *k = kl_seqmap_find(m, pos);
 	if (!k)
 		return -1;
-	int n = pos == k->first_pos
-		    ? snprintf(out, cap, "%s-%s", shard, kl_seqmap_seq(m, k))
-		    : snprintf(out, cap, "%s-%s-%" PRIu64, shard, kl_seqmap_seq(m, k),
-			       pos - k->first_pos);
+	int n = pos == k->first_pos ? snprintf(out, cap, "%s-%s", shard, kl_seqmap_seq(m, k))
+				    : snprintf(out, cap, "%s-%s-%" PRIu64, shard,
+					       kl_seqmap_seq(m, k), pos - k->first_pos);
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -146,9 +145,8 @@ int kl_seqmap_origin(const struct kl_seqmap *m, const char *input, uint64_t pos,
 	const struct kl_seqmark *k = kl_seqmap_find(m, pos);
 	if (!k)
 		return -1;
-	int n = k->aggregated
-		    ? snprintf(out, cap, "%s:%s:%" PRIu64, input, kl_seqmap_seq(m, k),
-			       pos - k->first_pos)
-		    : snprintf(out, cap, "%s:%s", input, kl_seqmap_seq(m, k));
+	int n = k->aggregated ? snprintf(out, cap, "%s:%s:%" PRIu64, input, kl_seqmap_seq(m, k),
+					 pos - k->first_pos)
+			      : snprintf(out, cap, "%s:%s", input, kl_seqmap_seq(m, k));
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }

@@ -305,16 +305,24 @@ int main(void)
 	/* ApproximateArrivalTimestamp -> ms: the fast path gives strtod's
 	 * result on every shape (Clinger's exact cases), strtod the rest */
 	{
-		const char *v[] = {"1764547200",	  "1764547200.123",   "1764547200.1234567",
-				   "1.764547200123E9",	  "1.7645472001235e9", "1764547200.0005",
-				   "1764547200.9995",	  "0.001",	       "0",
-				   "-1.5",		  "1e400",	       "253402300800",
-				   "253402300799.999",	  "17645472001234567890123e-13"};
+		const char *v[] = {"1764547200",
+				   "1764547200.123",
+				   "1764547200.1234567",
+				   "1.764547200123E9",
+				   "1.7645472001235e9",
+				   "1764547200.0005",
+				   "1764547200.9995",
+				   "0.001",
+				   "0",
+				   "-1.5",
+				   "1e400",
+				   "253402300800",
+				   "253402300799.999",
+				   "17645472001234567890123e-13"};
 		for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
 			double sec = strtod(v[i], NULL);
-			int64_t want = sec > 0 && sec < 253402300800.0
-					   ? (int64_t)(sec * 1000.0 + 0.5)
-					   : 0;
+			int64_t want =
+			    sec > 0 && sec < 253402300800.0 ? (int64_t)(sec * 1000.0 + 0.5) : 0;
 			CHECK_EQ_INT(kl_kinesis_arrival_ms(v[i], strlen(v[i])), want);
 		}
 		CHECK_EQ_INT(kl_kinesis_arrival_ms("1764547200.123", 10), 1764547200000);

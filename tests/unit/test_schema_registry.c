@@ -20,9 +20,9 @@
 #include "aws/http.h"
 #include "check.h"
 
-#include <dirent.h>
 #include "encode/parquet/schema.h"
 #include "store/store.h"
+#include <dirent.h>
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -370,7 +370,8 @@ static void test_registry(const char *dir)
 	struct kl_schema_types ty;
 	CHECK_EQ_INT(kl_schema_registry_types(st, &ty, &eb), 0);
 	static const char *const want[] = {
-	    "..", "__HIVE_DEFAULT_PARTITION__", "odd", "old", "ord", "payment", "refund", "web hook/ü"};
+	    "..",	 "__HIVE_DEFAULT_PARTITION__", "odd", "old", "ord", "payment", "refund",
+	    "web hook/ü"};
 	CHECK_EQ_INT(ty.n, sizeof want / sizeof want[0]);
 	for (size_t i = 0; i < ty.n && i < sizeof want / sizeof want[0]; i++)
 		CHECK(ty.lens[i] == strlen(want[i]) && !memcmp(ty.names[i], want[i], ty.lens[i]));

@@ -102,8 +102,9 @@ const char *kl_col_kind_name(enum kl_col_kind k);
  * type, taken at most every 30 s: a type whose directory or legacy object
  * it does not hold is not listed or read (a new type in a new lake costs
  * its write only); a later refresh of the type within those 30 s lists its
- * fragments but reads the legacy object only if the index holds it. A fragment written meanwhile by another process is
- * merely not in this writer's fragment; readers union them all. Thread-safe (a mutex
+ * fragments but reads the legacy object only if the index holds it. A
+ * fragment written meanwhile by another process is merely not in this
+ * writer's fragment; readers union them all. Thread-safe (a mutex
  * serialises a process's store requests of the registry); the caller owns
  * it (new/free).
  */

@@ -20,7 +20,7 @@ else
 fi
 [ -x "$bin" ] || { echo "missing $bin (run make / make SAN=1)"; exit 1; }
 
-work=$(mktemp -d /tmp/kl_pq_e2e.XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}/kl_pq_e2e.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 KL_PQ_OUT=$work/samples "$bin"

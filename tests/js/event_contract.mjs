@@ -59,10 +59,12 @@ function maxDepth(text) {
   return m;
 }
 
+// one decoder for every line (decode() without { stream: true } starts afresh)
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 // Expected outcome for one raw line (Buffer): {reason} or {event, key}
 export function classify(buf) {
   let text;
-  try { text = new TextDecoder('utf-8', { fatal: true }).decode(buf); } catch { return { reason: 'invalid_utf8' }; }
+  try { text = utf8.decode(buf); } catch { return { reason: 'invalid_utf8' }; }
   if (maxDepth(text) > 64) return { reason: 'too_deep' };
   let obj;
   try { obj = JSON.parse(text); } catch { return { reason: 'invalid_json' }; }

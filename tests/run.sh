@@ -11,6 +11,8 @@
 # All of them in one pool, KL_TEST_JOBS (3) at a time, longest first (below).
 # Logs of failures land in build/test-logs/. Exits 0 only when at least one
 # test ran and none failed.
+# Scratch (every e2e script's temp dir) goes to tmpfs when it has room
+# (KL_TEST_TMPDIR, below).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -19,6 +19,11 @@
 #include <time.h>
 
 #define MIN_CALL_GAP_MS 200 /* 5 GetRecords calls per second per shard */
+/* A shard that is caught up (MillisBehindLatest 0) and answered with no
+ * records is read again after 1 s, as the KCL's idleTimeBetweenReadsInMillis:
+ * an idle stream costs one call per shard a second, not five, which leaves the
+ * shard's read limit (shared by every consumer) to the others. */
+#define IDLE_CALL_GAP_MS 1000
 #define READ_BYTES_PER_S (2 << 20) /* and 2 MB/s of data per shard */
 
 struct src_kinesis {
@@ -203,6 +208,8 @@ static int get_records(struct src_kinesis *s)
 		kl_json_iter_init(&s->it, "[]", 2);
 	const char *p = skip_ws(s->it.p, s->it.end);
 	s->batch_empty = p >= s->it.end || *p == ']';
+	if (s->batch_empty && s->behind == 0 && s->gap_ms < IDLE_CALL_GAP_MS)
+		s->gap_ms = IDLE_CALL_GAP_MS;
 	struct kl_json_member first;
 	/* At the end of a closed shard the response names its children
 	 * (ChildShards). Some servers keep handing out iterators there: the

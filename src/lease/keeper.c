@@ -223,6 +223,21 @@ int kl_lease_keeper_release_all(struct kl_lease_keeper *k, struct kl_errbuf *eb)
 	return rc;
 }
 
+int kl_lease_keeper_forgo(struct kl_lease_keeper *k, const char *shard)
+{
+	pthread_mutex_lock(&k->mu);
+	int rc = kl_lease_forgo(&k->m, shard);
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
+void kl_lease_keeper_drain(struct kl_lease_keeper *k)
+{
+	pthread_mutex_lock(&k->mu);
+	kl_lease_drain(&k->m);
+	pthread_mutex_unlock(&k->mu);
+}
+
 void kl_lease_keeper_stats(struct kl_lease_keeper *k, struct kl_lease_stats *out)
 {
 	pthread_mutex_lock(&k->mu);

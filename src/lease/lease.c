@@ -229,11 +229,12 @@ static int merge(struct kl_lease_mgr *m, const struct kl_lease *row, int64_t now
 		/* someone took it (or released our row): fenced out */
 		lose(m, l);
 	}
-	unsigned held = l->held;
+	unsigned held = l->held, forgone = l->forgone;
 	int64_t seen = l->seen_ms, renewed = l->renewed_ms;
 	uint64_t tenure = l->tenure;
 	*l = *row;
 	l->held = held;
+	l->forgone = forgone;
 	l->renewed_ms = renewed;
 	l->tenure = tenure;
 	l->seen_ms = changed ? now : seen;
@@ -502,7 +503,7 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 	if (took)
 		*took = 0;
 	int rc = kl_lease_refresh(m, eb);
-	if (rc)
+	if (rc || m->draining)
 		return rc;
 	int64_t now = now_ms(m);
 	struct tally t = {.n = 0};
@@ -513,7 +514,7 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 		return kl_errbuf_set(eb, KL_ENOMEM, "lease take: out of memory");
 	for (size_t i = 0; i < m->n; i++) {
 		struct kl_lease *l = &m->rows[i];
-		if (is_finished(l) || (!l->held && !parents_done(m, l)))
+		if (is_finished(l) || (!l->held && (l->forgone || !parents_done(m, l))))
 			continue;
 		leases++;
 		if (l->held)
@@ -560,7 +561,7 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 			size_t cand[64], nc = 0;
 			for (size_t i = 0; i < m->n && nc < 64; i++) {
 				struct kl_lease *l = &m->rows[i];
-				if (!l->held && !is_finished(l) &&
+				if (!l->held && !is_finished(l) && !l->forgone &&
 				    !strcmp(l->owner, t.owner[best]) && parents_done(m, l))
 					cand[nc++] = i;
 			}
@@ -578,6 +579,20 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 	if (took)
 		*took = got;
 	return rc;
+}
+
+int kl_lease_forgo(struct kl_lease_mgr *m, const char *key)
+{
+	struct kl_lease *l = find(m, key);
+	if (!l)
+		return KL_ENOTFOUND;
+	l->forgone = 1;
+	return KL_OK;
+}
+
+void kl_lease_drain(struct kl_lease_mgr *m)
+{
+	m->draining = 1;
 }
 
 /* ---- renew, checkpoint, release ---- */

@@ -121,6 +121,7 @@ struct kl_lease {
 	unsigned held : 1;	    /* this worker holds it (counter = the held value) */
 	unsigned fresh : 1;	    /* seen in the last scan */
 	unsigned never_changed : 1; /* unowned on first sight: expired at once */
+	unsigned forgone : 1;	    /* kl_lease_forgo: this manager never takes it again */
 };
 
 struct kl_lease_stats {
@@ -162,6 +163,7 @@ struct kl_lease_mgr {
 	size_t n, cap;
 	struct kl_lease_stats stats;
 	uint64_t tenures; /* takes so far: the last tenure handed out */
+	int draining;	  /* kl_lease_drain: no more takes */
 	struct kl_rng rng;
 	struct kl_buf key, vals; /* request fragments, reused */
 	struct kl_errbuf err;
@@ -189,7 +191,8 @@ int kl_lease_refresh(struct kl_lease_mgr *m, struct kl_errbuf *eb);
 int kl_lease_sync_shards(struct kl_lease_mgr *m, const struct kl_lease_shard *s, size_t n,
 			 unsigned *added, struct kl_errbuf *eb);
 
-/* Refresh, then take expired leases / steal one, up to the fair share.
+/* Refresh, then take expired leases / steal one, up to the fair share
+ * (after kl_lease_drain: refresh only; forgone rows are left alone).
  * *took (may be NULL): how many were taken or stolen by this call. A take
  * that loses a race (KL_ECONFLICT) is not an error. */
 int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb);
@@ -212,6 +215,21 @@ int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, uint64_t tenure
 int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkpoint, int64_t sub,
 		     struct kl_errbuf *eb);
 int kl_lease_release_all(struct kl_lease_mgr *m, struct kl_errbuf *eb);
+
+/* Leave key to the other workers: this manager's takes never take or
+ * steal it again (nor count it toward the fair share). For a shard this
+ * worker is done with without having read it to its end (a run that ended
+ * on idle, --exit-idle): released, it would otherwise come back to this
+ * worker at its next take, which would hold it and not read it. Call it
+ * before the release, so that no take in between sees it free.
+ * KL_ENOTFOUND: no such row. */
+int kl_lease_forgo(struct kl_lease_mgr *m, const char *key);
+
+/* Graceful shutdown has begun: renewals go on, takes stop (a lease handed
+ * over while other shards still flush must not come back to this worker,
+ * which would then hold it, not read it, and keep the others waiting until
+ * it exits). */
+void kl_lease_drain(struct kl_lease_mgr *m);
 
 /* The row of key (NULL if unknown) and whether this worker holds it: held
  * and renewed within the timeout by the local clock (a worker that was

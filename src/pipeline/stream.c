@@ -44,6 +44,9 @@ struct shard {
 	int stop_fd;     /* lease mode: this shard's own stop (-1: the run's) */
 	int lease_lost;  /* lease mode: its fence refused a commit */
 	uint64_t tenure; /* lease mode: the lease's tenure this run started under */
+	int at_end;      /* the last run read the closed shard to its end */
+	int unreleased;  /* lease mode, done: its release did not land (1, 2: at SHARD_END) */
+	int64_t retry_ms; /* ... retried from then on */
 	uint32_t runs;   /* how many times it was started (kl_dedup_check_run) */
 	pthread_t thread;
 	volatile int finished; /* set by the worker, read under the mutex */
@@ -141,6 +144,7 @@ static void *shard_main(void *arg)
 			kl_errbuf_set(&sh->err, rc, "%s", src->err.msg);
 		if (o->leases)
 			sh->lease_lost = atomic_load(&fence.lost);
+		sh->at_end = kl_source_kinesis_at_end(src);
 	}
 	kl_state_checkpoint_close(&cp);
 	kl_store_free(fenced);
@@ -213,9 +217,11 @@ static int list_shards(struct stream_run *r, struct kl_kinesis *k, struct kl_err
 			char id[128];
 			copy_str(id, sizeof id, &f);
 			struct kl_json_member range, end;
+			/* an open shard has none; kinesis-mock says null */
 			int closed = kl_json_object_get(s.val, s.val_len, "SequenceNumberRange", &range) &&
 				     kl_json_object_get(range.val, range.val_len,
-							"EndingSequenceNumber", &end);
+							"EndingSequenceNumber", &end) &&
+				     end.type == KL_JSON_STRING;
 			struct shard *known = find(r, id);
 			if (known)
 				known->closed |= closed;
@@ -261,16 +267,24 @@ static int parent_done(struct stream_run *r, const char *id)
 	return !p || p->state == SH_DONE;
 }
 
-/* May this pending shard start? Without leases: when its parents are read
- * to their end here. With leases: when this worker holds its lease (the
- * lease layer takes a child only after its parents' SHARD_END, whoever
- * read them). */
+/* May this shard start (again)? Without leases: a pending shard, when its
+ * parents are read to their end here. With leases: when this worker holds
+ * its lease (the lease layer takes a child only after its parents'
+ * SHARD_END, whoever read them) — a pending shard, or a done one whose
+ * lease came back under a new tenure (taken again after its release): a
+ * lease this worker holds always has a run, never "held and not read". */
 static int startable(struct stream_run *r, struct shard *sh)
 {
+	if (r->o->leases) {
+		if (sh->state == SH_PENDING)
+			return kl_lease_keeper_holds(r->o->leases, sh->id);
+		if (sh->state != SH_DONE || sh->unreleased)
+			return 0;
+		uint64_t t = kl_lease_keeper_tenure(r->o->leases, sh->id);
+		return t && t != sh->tenure;
+	}
 	if (sh->state != SH_PENDING)
 		return 0;
-	if (r->o->leases)
-		return kl_lease_keeper_holds(r->o->leases, sh->id);
 	return parent_done(r, sh->parent) && parent_done(r, sh->adjacent);
 }
 
@@ -278,6 +292,8 @@ static int startable(struct stream_run *r, struct shard *sh)
 static void stop_all(struct stream_run *r)
 {
 	uint64_t one = 1;
+	if (r->o->leases) /* what is handed over from now on stays handed over */
+		kl_lease_keeper_drain(r->o->leases);
 	(void)!write(r->stop_fd, &one, sizeof one);
 	for (size_t i = 0; i < r->n; i++)
 		if (r->shards[i].stop_fd >= 0)
@@ -300,14 +316,37 @@ static int lease_sync(struct stream_run *r, struct kl_errbuf *eb)
 	return rc;
 }
 
+/* Lease mode: hand a done shard's lease over (lease_after); a release that
+ * did not land (DynamoDB unreachable, say) is retried from the main loop
+ * every second while the lease is still held under the run's tenure —
+ * otherwise the keeper would renew it for as long as this worker lives, and
+ * nobody would read the shard (or, at SHARD_END, its children). */
+static void lease_release(struct stream_run *r, struct shard *sh)
+{
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	int rc = kl_lease_keeper_release(r->o->leases, sh->id, sh->tenure,
+					 sh->unreleased == 2 ? KL_LEASE_SHARD_END : NULL, &eb);
+	if (rc && kl_lease_keeper_holds_tenure(r->o->leases, sh->id, sh->tenure)) {
+		sh->retry_ms = kl_mono_ms() + 1000;
+		return;
+	}
+	sh->unreleased = 0; /* released, or not ours any more */
+}
+
 /* Lease mode, a shard's run has ended. Stopped because its lease went to
  * another worker (the fence refused a commit, or the lease is no longer
  * held under the tenure the run started with — also when this worker has
  * taken it back since: lease/fence.h): the shard is pending again, it may
  * come back (a new run under the new tenure), and this is not a failure
- * (returns 1). Otherwise the lease is handed over: at SHARD_END when the
- * shard was read to its end (without --exit-idle a shard's source ends
- * only there), else with the checkpoint as it is. */
+ * (returns 1). Otherwise the shard is done here and its lease handed over:
+ * at SHARD_END when the run read the closed shard to its end (the source
+ * says so), else with the checkpoint as it is — stopping (graceful
+ * shutdown: the keeper takes nothing any more, stop_all), or ended on idle
+ * (--exit-idle): then the lease is forgone first, so that this worker's
+ * next take does not take it back and hold it without reading it; another
+ * worker may take it. A done shard whose lease comes back all the same
+ * gets a new run (startable). */
 static int lease_after(struct stream_run *r, struct shard *sh, int stopping)
 {
 	/* stopped while the worker goes on: by lease_stop_lost, also when the
@@ -320,11 +359,11 @@ static int lease_after(struct stream_run *r, struct shard *sh, int stopping)
 		return 1;
 	}
 	if (!sh->rc) {
-		struct kl_errbuf eb;
-		kl_errbuf_clear(&eb);
-		int ended = !sh->st.interrupted && (sh->closed || !r->o->exit_idle_ms);
-		kl_lease_keeper_release(r->o->leases, sh->id, sh->tenure,
-					ended ? KL_LEASE_SHARD_END : NULL, &eb);
+		int ended = !sh->st.interrupted && sh->at_end;
+		if (!sh->st.interrupted && !ended)
+			kl_lease_keeper_forgo(r->o->leases, sh->id);
+		sh->unreleased = ended ? 2 : 1;
+		lease_release(r, sh);
 	}
 	return 0;
 }
@@ -505,6 +544,11 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 				stop_all(&r); /* others flush and stop */
 			}
 		}
+		for (size_t i = 0; i < r.n && o->leases; i++) {
+			struct shard *sh = &r.shards[i];
+			if (sh->state == SH_DONE && sh->unreleased && kl_mono_ms() >= sh->retry_ms)
+				lease_release(&r, sh);
+		}
 		for (size_t i = 0; i < r.n && !stopping; i++) {
 			struct shard *sh = &r.shards[i];
 			if (!startable(&r, sh))
@@ -522,6 +566,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			memset(&sh->st, 0, sizeof sh->st);
 			sh->rc = 0;
 			sh->lease_lost = 0;
+			sh->at_end = 0;
 			sh->runs++;
 			sh->state = SH_RUNNING;
 			st->shards++;

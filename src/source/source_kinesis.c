@@ -38,6 +38,7 @@ struct src_kinesis {
 	struct kl_metrics_shard *metrics;
 	char iterator[4096];
 	int have_iterator, closed, batch_empty;
+	int at_end; /* EOF at the end of a closed shard (not on idle) */
 	char last_seq[KL_SEQ_MAX + 1]; /* last Kinesis record handed out */
 	int64_t last_call_ms, last_record_ms, behind;
 	int64_t gap_ms; /* wait this long after last_call_ms before the next call */
@@ -318,8 +319,10 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 		if (got)
 			continue;
 		/* batch exhausted */
-		if (s->closed)
+		if (s->closed) {
+			s->at_end = 1; /* kl_source_kinesis_at_end */
 			return KL_SRC_EOF;
+		}
 		int64_t t = kl_mono_ms();
 		if (s->exit_idle_ms && s->behind == 0 && s->last_call_ms &&
 		    t - s->last_record_ms >= s->exit_idle_ms)
@@ -398,6 +401,12 @@ static const struct kl_source_ops kinesis_ops = {
     .resume = k_resume,		/* the checkpoint from the state */
     .origin = k_origin,		/* "kinesis:<stream>/<shard>:<seq>[:<n>]" (seqmap.h) */
 };
+
+int kl_source_kinesis_at_end(const struct kl_source *base)
+{
+	const struct src_kinesis *s = (const struct src_kinesis *)base;
+	return base && base->ops == &kinesis_ops && s->at_end;
+}
 
 int kl_source_kinesis_resume(struct kl_source *base, const char *checkpoint)
 {

@@ -62,4 +62,9 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
  * it carries a position (see above), 0 if positions start at 0. */
 int kl_source_kinesis_resume(struct kl_source *s, const char *checkpoint);
 
+/* 1 when the source has seen the end of its shard (closed: split or merged)
+ * and handed out everything before it — the run read the shard to its end.
+ * 0 while records may still come, also after an end on idle (exit_idle_ms). */
+int kl_source_kinesis_at_end(const struct kl_source *s);
+
 #endif

@@ -10,6 +10,12 @@
 //   --parallel:  one PutRecords call in flight per shard instead of one in all
 //                (lines grouped by the open shard their partition key hashes
 //                to, so the order within a shard is still the file's order).
+//   --hash-key K: every plain record with ExplicitHashKey K (a decimal
+//                128-bit number): all on the one open shard whose range holds K.
+//   --pace N MS: N records per PutRecords call and MS ms between calls (a
+//                steady trickle from one process; default 500 per call, no wait).
+//   --until FILE: stop before the next call once FILE exists; the output's
+//                "put" says how many (the first lines of the file, in order).
 //   --emulator-state STATE_FILE: no API calls. STATE_FILE is kinesis-mock's
 //                persisted state (SHOULD_PERSIST_DATA=true, kinesis-local 0.6.x)
 //                holding STREAM; the lines are added to it exactly as the
@@ -25,12 +31,17 @@ import { KinesisClient, PutRecordsCommand, ListShardsCommand } from '@aws-sdk/cl
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import agg from 'aws-kinesis-agg';
 import { createHash } from 'node:crypto';
-import { readFileSync, openSync, writeSync, closeSync, renameSync } from 'node:fs';
+import { existsSync, readFileSync, openSync, writeSync, closeSync, renameSync } from 'node:fs';
 
 const [stream, file, ...rest] = process.argv.slice(2);
 const opt = (name) => { const i = rest.indexOf(name); return i < 0 ? undefined : rest[i + 1]; };
 const aggN = Number(opt('--agg') || 0);
 const parallel = rest.includes('--parallel');
+const hashKey = opt('--hash-key');
+const untilFile = opt('--until');
+let putCount = 0;
+const paceAt = rest.indexOf('--pace');
+const [paceN, paceMs] = paceAt < 0 ? [500, 0] : [Number(rest[paceAt + 1]), Number(rest[paceAt + 2])];
 const stateFile = opt('--emulator-state');
 // like real producers, key records by entity: repeats of an event land on one shard
 const keyOf = (l, i) => { const m = /"event_uuid":"([^"]{1,200})"/.exec(l.toString('latin1')); return m ? m[1] : `pk-${i}`; };
@@ -59,8 +70,11 @@ if (stateFile) {
 const client = new KinesisClient({ endpoint: process.env.AWS_ENDPOINT_URL_KINESIS, region: process.env.AWS_REGION || 'us-east-1', requestHandler: new NodeHttpHandler() });
 
 async function putAll(entries) {
-  for (let i = 0; i < entries.length; i += 500) {
-    let batch = entries.slice(i, i + 500);
+  for (let i = 0; i < entries.length; i += paceN) {
+    if (i && paceMs) await new Promise((ok) => setTimeout(ok, paceMs));
+    if (untilFile && existsSync(untilFile)) break;
+    let batch = entries.slice(i, i + paceN);
+    putCount += batch.length;
     for (let attempt = 0; batch.length; attempt++) {
       const r = await client.send(new PutRecordsCommand({ StreamName: stream, Records: batch }));
       batch = batch.filter((_, j) => r.Records[j].ErrorCode);
@@ -147,6 +161,7 @@ if (aggN) {
     });
   }
 }
-const plain = lines.slice(aggN).map((l, i) => ({ PartitionKey: keyOf(l, i + aggN), Data: l }));
+const plain = lines.slice(aggN).map((l, i) =>
+  ({ PartitionKey: keyOf(l, i + aggN), Data: l, ...(hashKey ? { ExplicitHashKey: hashKey } : {}) }));
 await (parallel ? putParallel : putAll)([...aggregated, ...plain]);
-console.log(JSON.stringify({ plain: plain.length, aggregated_user_records: aggN, aggregated_records: aggregated.length }));
+console.log(JSON.stringify({ plain: plain.length, aggregated_user_records: aggN, aggregated_records: aggregated.length, put: putCount }));

@@ -421,6 +421,85 @@ static void scenario_steal(const char *prefix)
 	worker_cleanup(&b);
 }
 
+/* A lease released by its holder is free for everyone, the holder too: the
+ * holder's own next take takes it straight back, under a new tenure (what
+ * a shard that ended on idle, --exit-idle, or at graceful shutdown, would
+ * then be: held by a worker that does not read it, pipeline/stream.c).
+ * Forgone before its release, it stays free for the others; after
+ * kl_lease_drain a worker takes nothing, not even a free lease. */
+static void scenario_forgo_drain(const char *prefix)
+{
+	char table[128];
+	snprintf(table, sizeof table, "%s-forgo", prefix);
+	struct worker a, b;
+	if (worker_init(&a, table, "w-a") || worker_init(&b, table, "w-b")) {
+		CHECK(!"workers");
+		return;
+	}
+	sync_n(&a, 3);
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	unsigned took = 0;
+	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 3);
+	const char *k1 = "shardId-000000000001", *k2 = "shardId-000000000002";
+	uint64_t t1 = kl_lease_tenure(&a.m, k1);
+	CHECK(t1 != 0);
+	/* released without forgo: back to a at its next take, a new tenure */
+	CHECK_EQ_INT(kl_lease_release(&a.m, k1, NULL, 0, &eb), KL_OK);
+	CHECK(!kl_lease_holds(&a.m, k1));
+	a.clock.t += 1000;
+	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 1);
+	CHECK(kl_lease_holds(&a.m, k1));
+	CHECK(kl_lease_tenure(&a.m, k1) != t1);
+	/* forgone, then released: a's takes leave it alone (none of its own
+	 * is free: a takes nothing), b takes it at once, without stealing */
+	CHECK_EQ_INT(kl_lease_forgo(&a.m, k1), KL_OK);
+	CHECK_EQ_INT(kl_lease_forgo(&a.m, "no-such-shard"), KL_ENOTFOUND);
+	CHECK_EQ_INT(kl_lease_release(&a.m, k1, NULL, 0, &eb), KL_OK);
+	for (int i = 0; i < 3; i++) {
+		a.clock.t += TIMEOUT;
+		CHECK_EQ_INT(kl_lease_renew(&a.m, &eb), KL_OK);
+		CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
+		CHECK_EQ_INT(took, 0);
+		CHECK(!kl_lease_holds(&a.m, k1));
+	}
+	CHECK_EQ_INT(a.m.stats.held, 2);
+	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 1);
+	CHECK(kl_lease_holds(&b.m, k1));
+	CHECK_EQ_INT(b.m.stats.taken, 1);
+	CHECK_EQ_INT(b.m.stats.stolen, 0);
+	/* a forgone lease is out of a's count: a holds both leases it counts
+	 * and steals nothing to make up for the one it gave away */
+	a.clock.t += TIMEOUT;
+	CHECK_EQ_INT(kl_lease_renew(&a.m, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(a.m.stats.stolen, 0);
+	/* drain: b releases k1 (graceful shutdown); a drains and then leaves
+	 * a free lease alone too; renewals go on */
+	CHECK_EQ_INT(kl_lease_release(&b.m, k1, NULL, 0, &eb), KL_OK);
+	kl_lease_drain(&b.m);
+	b.clock.t += TIMEOUT;
+	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 0);
+	CHECK(!kl_lease_holds(&b.m, k1));
+	kl_lease_drain(&a.m);
+	uint64_t renewals = a.m.stats.renewals;
+	a.clock.t += 1000;
+	CHECK_EQ_INT(kl_lease_renew(&a.m, &eb), KL_OK);
+	CHECK_EQ_INT(a.m.stats.renewals, renewals + 2);
+	/* k2 released by a while draining: nobody of the two takes it back */
+	CHECK_EQ_INT(kl_lease_release(&a.m, k2, NULL, 0, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(a.m.stats.held, 1);
+	worker_cleanup(&a);
+	worker_cleanup(&b);
+}
+
 /* 4 leases, 3 workers at (2,2,0): the share is 2 and nobody holds more,
  * but the empty worker is two short: it steals one (the KCL's rule), and
  * then nothing moves any more. */
@@ -1115,6 +1194,7 @@ static int scenarios(const char *prefix)
 	scenario_lost_answer(prefix);
 	scenario_balance_expiry_fencing(prefix);
 	scenario_steal(prefix);
+	scenario_forgo_drain(prefix);
 	scenario_steal_at_share(prefix);
 	scenario_parents(prefix);
 	scenario_local_expiry(prefix);

@@ -231,6 +231,14 @@ int kl_lease_keeper_forgo(struct kl_lease_keeper *k, const char *shard)
 	return rc;
 }
 
+int kl_lease_keeper_shed(struct kl_lease_keeper *k, const char *shard)
+{
+	pthread_mutex_lock(&k->mu);
+	int rc = kl_lease_shed(&k->m, shard);
+	pthread_mutex_unlock(&k->mu);
+	return rc;
+}
+
 void kl_lease_keeper_drain(struct kl_lease_keeper *k)
 {
 	pthread_mutex_lock(&k->mu);

@@ -100,8 +100,9 @@ int kl_lease_keeper_release(struct kl_lease_keeper *k, const char *shard, uint64
 			    const char *checkpoint, struct kl_errbuf *eb);
 int kl_lease_keeper_release_all(struct kl_lease_keeper *k, struct kl_errbuf *eb);
 
-/* kl_lease_forgo and kl_lease_drain under the mutex. */
+/* kl_lease_forgo, kl_lease_drain and kl_lease_shed under the mutex. */
 int kl_lease_keeper_forgo(struct kl_lease_keeper *k, const char *shard);
+int kl_lease_keeper_shed(struct kl_lease_keeper *k, const char *shard);
 void kl_lease_keeper_drain(struct kl_lease_keeper *k);
 
 /* A copy of the counters (held, taken, stolen, lost, released). */

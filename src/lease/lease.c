@@ -10,6 +10,7 @@
 
 #define MAX_ROWS 100000
 #define KEY_ATTR "leaseKey"
+#define HANDOFF_ATTR "kinlakeHandoffTo"
 
 static int64_t now_ms(const struct kl_lease_mgr *m)
 {
@@ -120,6 +121,7 @@ static void lose(struct kl_lease_mgr *m, struct kl_lease *l)
 	if (!l->held)
 		return;
 	l->held = 0;
+	l->shed = 0;
 	m->stats.lost++;
 	m->stats.held--;
 	if (m->on_lost)
@@ -133,6 +135,8 @@ static void hold(struct kl_lease_mgr *m, struct kl_lease *l, int64_t counter, in
 		l->tenure = ++m->tenures;
 	}
 	l->held = 1;
+	l->shed = 0;
+	l->asked_ms = 0;
 	l->counter = counter;
 	l->renewed_ms = sent;
 	l->seen_ms = now_ms(m);
@@ -191,6 +195,9 @@ int kl_lease_item_decode(const char *item, size_t n, struct kl_lease *l)
 			      KL_LEASE_MAX_PARENTS, &l->n_parents);
 	if (rc && rc != KL_ENOTFOUND)
 		return rc;
+	rc = kl_ddb_attr_s(item, n, HANDOFF_ATTR, l->handoff, sizeof l->handoff);
+	if (rc && rc != KL_ENOTFOUND)
+		return rc;
 	return KL_OK;
 }
 
@@ -214,6 +221,7 @@ static int merge(struct kl_lease_mgr *m, const struct kl_lease *row, int64_t now
 		/* the KCL's rule: an owned lease seen for the first time starts
 		 * its timeout now; an unowned one is expired at once */
 		l->seen_ms = now;
+		l->handoff_ms = now;
 		l->never_changed = !row->owner[0];
 		l->fresh = 1;
 		return KL_OK;
@@ -229,12 +237,18 @@ static int merge(struct kl_lease_mgr *m, const struct kl_lease *row, int64_t now
 		/* someone took it (or released our row): fenced out */
 		lose(m, l);
 	}
-	unsigned held = l->held, forgone = l->forgone;
+	unsigned held = l->held, forgone = l->forgone, shed = l->shed;
 	int64_t seen = l->seen_ms, renewed = l->renewed_ms;
+	/* a new request is fresh from now; the owner changed: ours is answered */
+	int64_t handoff_ms = strcmp(l->handoff, row->handoff) ? now : l->handoff_ms;
+	int64_t asked = strcmp(l->owner, row->owner) ? 0 : l->asked_ms;
 	uint64_t tenure = l->tenure;
 	*l = *row;
 	l->held = held;
 	l->forgone = forgone;
+	l->shed = held && shed;
+	l->handoff_ms = handoff_ms;
+	l->asked_ms = asked;
 	l->renewed_ms = renewed;
 	l->tenure = tenure;
 	l->seen_ms = changed ? now : seen;
@@ -461,7 +475,8 @@ static int take_one(struct kl_lease_mgr *m, struct kl_lease *l, int steal, struc
 	rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
 				"SET leaseOwner = :me, leaseCounter = leaseCounter + :one, "
 				"ownerSwitchesSinceCheckpoint = "
-				"if_not_exists(ownerSwitchesSinceCheckpoint, :zero) + :one",
+				"if_not_exists(ownerSwitchesSinceCheckpoint, :zero) + :one "
+				"REMOVE " HANDOFF_ATTR,
 				cond, NULL, m->vals.data);
 	if (rc == KL_ECONFLICT)
 		return KL_ECONFLICT; /* another worker was faster, or the owner renewed */
@@ -498,6 +513,45 @@ static void tally_add(struct tally *t, const char *owner)
 	t->count[t->n++] = 1;
 }
 
+/* A worker counted without a lease of its own (one that asked for one). */
+static void tally_seen(struct tally *t, const char *owner)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->owner[i], owner))
+			return;
+	if (t->n == sizeof t->owner / sizeof t->owner[0])
+		return;
+	t->owner[t->n] = owner;
+	t->count[t->n++] = 0;
+}
+
+/* A request of another worker's, first seen less than a timeout ago. */
+static int asked_by_other(const struct kl_lease_mgr *m, const struct kl_lease *l, int64_t now)
+{
+	return l->handoff[0] && strcmp(l->handoff, m->me) && now - l->handoff_ms < m->timeout_ms;
+}
+
+/* Ask the owner of l (as last seen) to hand it over ("ask", lease.h). */
+static int ask_one(struct kl_lease_mgr *m, struct kl_lease *l, struct kl_errbuf *eb)
+{
+	int rc = key_frag(m, l->key);
+	rc = rc ? rc : vals_open(m);
+	rc = rc ? rc : val_s(m, ":me", m->me);
+	rc = rc ? rc : val_s(m, ":prev", l->owner);
+	rc = rc ? rc : vals_close(m);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "lease %s: request too large", l->key);
+	rc = kl_ddb_update_item(m->ddb, m->table, m->key.data, "SET " HANDOFF_ATTR " = :me",
+				"leaseOwner = :prev", NULL, m->vals.data);
+	if (rc == KL_ECONFLICT)
+		return KL_ECONFLICT; /* released or taken meanwhile */
+	if (rc)
+		return kl_errbuf_set(eb, rc, "ask for lease %s: %s", l->key, m->ddb->err.msg);
+	l->asked_ms = now_ms(m);
+	m->stats.asked++;
+	return KL_OK;
+}
+
 int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 {
 	if (took)
@@ -507,7 +561,7 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 		return rc;
 	int64_t now = now_ms(m);
 	struct tally t = {.n = 0};
-	unsigned leases = 0, mine = 0;
+	unsigned leases = 0, mine = 0, shedding = 0;
 	size_t n_exp = 0;
 	size_t *expired = malloc((m->n ? m->n : 1) * sizeof *expired);
 	if (!expired)
@@ -518,7 +572,7 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 			continue;
 		leases++;
 		if (l->held)
-			mine++;
+			mine++, shedding += l->shed;
 		else if (is_expired(m, l, now))
 			expired[n_exp++] = i;
 		else if (strcmp(l->owner, m->me))
@@ -527,8 +581,27 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 		 * process with the same id, or ours before a restart) counts for
 		 * nobody until it expires */
 	}
+	/* workers that asked for a lease are live, with or without one */
+	for (size_t i = 0; i < m->n; i++)
+		if (asked_by_other(m, &m->rows[i], now))
+			tally_seen(&t, m->rows[i].handoff);
 	unsigned workers = (unsigned)t.n + 1;
 	unsigned share = kl_lease_fair_share(leases, workers, m->max_leases);
+	/* asked for while over the share (or at it, by a worker more than one
+	 * short: the steal rule below): hand those over (kl_lease_shed) */
+	for (size_t i = 0; i < m->n; i++) {
+		struct kl_lease *l = &m->rows[i];
+		if (!l->held || l->shed || !asked_by_other(m, l, now))
+			continue;
+		unsigned kept = mine - shedding, theirs = 0;
+		for (size_t k = 0; k < t.n; k++)
+			if (!strcmp(t.owner[k], l->handoff))
+				theirs = t.count[k];
+		if (kept > share || (kept == share && theirs + 1 < share)) {
+			l->shed = 1;
+			shedding++;
+		}
+	}
 	unsigned need = share > mine ? share - mine : 0;
 	unsigned got = 0;
 	/* expired first, in random order (Fisher-Yates) */
@@ -547,10 +620,12 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 		rc = KL_OK;
 	}
 	if (!rc && need && !n_exp) {
-		/* steal one from the most loaded worker: when it holds more than
-		 * the share, or (the KCL's rule) when this worker is more than
-		 * one short and it holds the share: 4 leases on 3 workers
-		 * split (2,2,0) would never move otherwise */
+		/* take from the most loaded worker: when it holds more than the
+		 * share, or (the KCL's rule) when this worker is more than one
+		 * short and it holds the share: 4 leases on 3 workers split
+		 * (2,2,0) would never move otherwise. Ask first (it hands them
+		 * over after committing), steal what it has not let go of two
+		 * timeouts after the request. */
 		size_t best = t.n;
 		for (size_t i = 0; i < t.n; i++)
 			if (best == t.n || t.count[i] > t.count[best])
@@ -558,20 +633,36 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 		if (best < t.n && !(t.count[best] > share || (need > 1 && t.count[best] >= share)))
 			best = t.n;
 		if (best < t.n) {
-			size_t cand[64], nc = 0;
-			for (size_t i = 0; i < m->n && nc < 64; i++) {
+			unsigned want = t.count[best] > share ? t.count[best] - share : 1;
+			want = want < need ? want : need;
+			size_t cand[64], nc = 0, overdue = m->n;
+			unsigned waiting = 0;
+			for (size_t i = 0; i < m->n; i++) {
 				struct kl_lease *l = &m->rows[i];
-				if (!l->held && !is_finished(l) && !l->forgone &&
-				    !strcmp(l->owner, t.owner[best]) && parents_done(m, l))
+				if (l->held || is_finished(l) || l->forgone ||
+				    strcmp(l->owner, t.owner[best]) || !parents_done(m, l))
+					continue;
+				if (l->asked_ms) {
+					waiting++;
+					if (now - l->asked_ms >= 2 * m->timeout_ms && overdue == m->n)
+						overdue = i;
+				} else if (!asked_by_other(m, l, now) && nc < 64) {
 					cand[nc++] = i;
+				}
 			}
-			if (nc) {
-				size_t pick = cand[kl_rng_next(&m->rng) % nc];
-				rc = take_one(m, &m->rows[pick], 1, eb);
+			if (overdue < m->n) {
+				rc = take_one(m, &m->rows[overdue], 1, eb);
 				if (rc == KL_OK)
 					got++;
 				else if (rc == KL_ECONFLICT)
 					rc = KL_OK;
+			}
+			for (unsigned k = waiting; !rc && nc && k < want; k++) {
+				size_t j = (size_t)(kl_rng_next(&m->rng) % nc);
+				rc = ask_one(m, &m->rows[cand[j]], eb);
+				if (rc == KL_ECONFLICT)
+					rc = KL_OK;
+				cand[j] = cand[--nc];
 			}
 		}
 	}
@@ -579,6 +670,12 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 	if (took)
 		*took = got;
 	return rc;
+}
+
+int kl_lease_shed(const struct kl_lease_mgr *m, const char *key)
+{
+	const struct kl_lease *l = find(m, key);
+	return l && l->shed && kl_lease_holds(m, key);
 }
 
 int kl_lease_forgo(struct kl_lease_mgr *m, const char *key)
@@ -706,7 +803,8 @@ int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkp
 	rc = rc ? rc : vals_close(m);
 	if (!rc)
 		rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
-					"REMOVE leaseOwner SET leaseCounter = leaseCounter + :one",
+					"REMOVE leaseOwner, " HANDOFF_ATTR
+					" SET leaseCounter = leaseCounter + :one",
 					"leaseOwner = :me AND leaseCounter = :c", NULL,
 					m->vals.data);
 	if (rc == KL_ECONFLICT && landed(m, key, NULL, l->counter + 1))
@@ -718,10 +816,12 @@ int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkp
 	if (rc)
 		return kl_errbuf_set(eb, rc, "release %s: %s", key, m->ddb->err.msg);
 	l->held = 0;
+	l->shed = 0;
 	m->stats.held--;
 	m->stats.released++;
 	l->counter++;
 	l->owner[0] = '\0';
+	l->handoff[0] = '\0';
 	l->seen_ms = now_ms(m);
 	return KL_OK;
 }

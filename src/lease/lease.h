@@ -32,6 +32,19 @@
  *             IF leaseCounter = :seen AND leaseOwner = :seen_owner
  *           so of two takers one wins, and the previous owner's next renew
  *           or checkpoint is refused.
+ *   ask     (kinlake's, not the KCL's) a steal is asked first, so that a
+ *           rejoining worker (a rolling restart) moves no data twice: the
+ *           taker writes
+ *             SET kinlakeHandoffTo = :me  IF leaseOwner = :seen_owner
+ *           (the counter untouched: the owner's renewals go on). The owner,
+ *           at its next take, counts the asker as a worker and, when it
+ *           holds more than the share so counted, marks the lease `shed`
+ *           (kl_lease_shed): its reader stops, commits what it read, and
+ *           the lease is released; the asker takes the free row. An asked
+ *           owner that has not let go 2 x timeout later (an older kinlake,
+ *           a reader slow to stop) has the lease stolen as above. A request
+ *           counts for one timeout after it was first seen; takes and
+ *           releases remove it.
  *   checkpoint  SET checkpoint = :cp, checkpointSubSequenceNumber = :sub,
  *           ownerSwitchesSinceCheckpoint = 0
  *           IF leaseOwner = :me AND leaseCounter = :held  — fenced: a worker
@@ -114,7 +127,10 @@ struct kl_lease {
 	int64_t owner_switches; /* ownerSwitchesSinceCheckpoint */
 	char parents[KL_LEASE_MAX_PARENTS][KL_LEASE_KEY_MAX];
 	size_t n_parents;
+	char handoff[KL_LEASE_OWNER_MAX]; /* kinlakeHandoffTo: a worker asking for it; "" = none */
 	/* local */
+	int64_t handoff_ms;	    /* when this worker first saw that request */
+	int64_t asked_ms;	    /* this worker asked its owner for it then (0: did not) */
 	int64_t seen_ms;	    /* when this worker saw counter/owner change */
 	int64_t renewed_ms;	    /* held: when the last successful renew was sent */
 	uint64_t tenure;	    /* held: which take of this manager holds it (kl_lease_tenure) */
@@ -122,13 +138,15 @@ struct kl_lease {
 	unsigned fresh : 1;	    /* seen in the last scan */
 	unsigned never_changed : 1; /* unowned on first sight: expired at once */
 	unsigned forgone : 1;	    /* kl_lease_forgo: this manager never takes it again */
+	unsigned shed : 1;	    /* held: asked for and over the share: hand it over */
 };
 
 struct kl_lease_stats {
 	uint64_t taken;	   /* expired or unowned leases taken */
 	uint64_t stolen;   /* taken from a live, overloaded worker */
 	uint64_t lost;	   /* refused renew/checkpoint, or not renewed in time */
-	uint64_t released; /* handed over on shutdown */
+	uint64_t released; /* handed over: on shutdown, done, or asked for (shed) */
+	uint64_t asked;	   /* handovers asked of an overloaded worker, instead of a steal */
 	uint64_t renewals;
 	unsigned held;
 };
@@ -215,6 +233,11 @@ int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, uint64_t tenure
 int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkpoint, int64_t sub,
 		     struct kl_errbuf *eb);
 int kl_lease_release_all(struct kl_lease_mgr *m, struct kl_errbuf *eb);
+
+/* Was key asked for by another worker while this one holds more than its
+ * share (see "ask" above)? Then its reader should stop, commit, and
+ * release it (kl_lease_release). */
+int kl_lease_shed(const struct kl_lease_mgr *m, const char *key);
 
 /* Leave key to the other workers: this manager's takes never take or
  * steal it again (nor count it toward the fair share). For a shard this

@@ -43,6 +43,7 @@ struct shard {
 	int closed;      /* ListShards gave it an ending sequence number */
 	int stop_fd;     /* lease mode: this shard's own stop (-1: the run's) */
 	int lease_lost;  /* lease mode: its fence refused a commit */
+	int shedding;    /* lease mode: stopped to hand its lease to a worker that asked */
 	uint64_t tenure; /* lease mode: the lease's tenure this run started under */
 	int at_end;      /* the last run read the closed shard to its end */
 	int unreleased;  /* lease mode, done: its release did not land (1, 2: at SHARD_END) */
@@ -353,8 +354,21 @@ static int lease_after(struct stream_run *r, struct shard *sh, int stopping)
 	 * lease only looked lost (a renew late on a loaded machine) and is held
 	 * again under the same tenure — read on, never release and leave the
 	 * shard done while the lease may come back to this worker */
-	if (sh->lease_lost || sh->rc == KL_ECONFLICT || (sh->st.interrupted && !stopping) ||
+	if (sh->lease_lost || sh->rc == KL_ECONFLICT ||
 	    !kl_lease_keeper_holds_tenure(r->o->leases, sh->id, sh->tenure)) {
+		sh->state = SH_PENDING;
+		return 1;
+	}
+	if (sh->shedding && !sh->rc) {
+		/* asked for by another worker (lease.h, "ask"): what the run read
+		 * is committed; the release hands the rest over, no record is
+		 * read twice. Pending: it may come back under a new tenure. */
+		sh->unreleased = !sh->st.interrupted && sh->at_end ? 2 : 1;
+		lease_release(r, sh);
+		sh->state = SH_PENDING;
+		return 1;
+	}
+	if (sh->st.interrupted && !stopping) {
 		sh->state = SH_PENDING;
 		return 1;
 	}
@@ -382,15 +396,22 @@ static void lease_metrics(const struct kl_stream_opts *o)
 }
 
 /* Lease mode: readers of shards whose lease is gone stop now — also when
- * the lease is held again, under another tenure than the run's. */
+ * the lease is held again, under another tenure than the run's; and so do
+ * readers of shards another worker asked for (they commit, then release:
+ * lease_after). */
 static void lease_stop_lost(struct stream_run *r)
 {
 	uint64_t one = 1;
 	for (size_t i = 0; i < r->n; i++) {
 		struct shard *sh = &r->shards[i];
-		if (sh->state == SH_RUNNING && !sh->finished && sh->stop_fd >= 0 &&
-		    !kl_lease_keeper_holds_tenure(r->o->leases, sh->id, sh->tenure))
+		if (sh->state != SH_RUNNING || sh->finished || sh->stop_fd < 0)
+			continue;
+		if (!kl_lease_keeper_holds_tenure(r->o->leases, sh->id, sh->tenure)) {
 			(void)!write(sh->stop_fd, &one, sizeof one);
+		} else if (!sh->shedding && kl_lease_keeper_shed(r->o->leases, sh->id)) {
+			sh->shedding = 1;
+			(void)!write(sh->stop_fd, &one, sizeof one);
+		}
 	}
 }
 
@@ -566,6 +587,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			memset(&sh->st, 0, sizeof sh->st);
 			sh->rc = 0;
 			sh->lease_lost = 0;
+			sh->shedding = 0;
 			sh->at_end = 0;
 			sh->runs++;
 			sh->state = SH_RUNNING;

@@ -157,6 +157,7 @@ struct worker {
 	struct kl_lease_mgr m;
 	char lost[16][KL_LEASE_KEY_MAX];
 	size_t n_lost;
+	int deaf; /* round_ does not hand over what others asked for (an older kinlake) */
 };
 
 static void on_lost(void *ctx, const char *key)
@@ -222,7 +223,25 @@ static void sync_n(struct worker *w, int n)
 		fprintf(stderr, "sync: %s\n", eb.msg);
 }
 
-/* One round for the live workers: renew, take; every clock moves by ms. */
+/* Release every lease of w that another worker asked for (kl_lease_shed),
+ * as pipeline/stream.c does once the shard's run has committed; how many. */
+static unsigned shed_all(struct worker *w)
+{
+	char keys[64][KL_LEASE_KEY_MAX];
+	size_t n = 0;
+	for (size_t i = 0; i < w->m.n && n < 64; i++)
+		if (kl_lease_shed(&w->m, w->m.rows[i].key))
+			snprintf(keys[n++], KL_LEASE_KEY_MAX, "%s", w->m.rows[i].key);
+	for (size_t i = 0; i < n; i++) {
+		struct kl_errbuf eb;
+		kl_errbuf_clear(&eb);
+		CHECK_EQ_INT(kl_lease_release(&w->m, keys[i], "after:7", 0, &eb), KL_OK);
+	}
+	return (unsigned)n;
+}
+
+/* One round for the live workers: renew, take, hand over what was asked
+ * for (unless deaf); every clock moves by ms. */
 static void round_(struct worker **ws, size_t n, int64_t ms)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -233,6 +252,8 @@ static void round_(struct worker **ws, size_t n, int64_t ms)
 		CHECK_EQ_INT(kl_lease_take(&ws[i]->m, NULL, &eb), KL_OK);
 		if (eb.code)
 			fprintf(stderr, "round %s: %s\n", ws[i]->m.me, eb.msg);
+		if (!ws[i]->deaf)
+			shed_all(ws[i]);
 	}
 }
 
@@ -299,13 +320,16 @@ static void scenario_balance_expiry_fencing(const char *prefix)
 	CHECK_EQ_INT(cnt[2], 2);
 	check_exclusive(all, 3, 8);
 	CHECK(a.m.stats.taken == 8); /* a came first: all 8 were unowned */
-	CHECK(b.m.stats.stolen + c.m.stats.stolen >= 5);
-	CHECK_EQ_INT(a.m.stats.lost, a.m.stats.taken - a.m.stats.held);
+	/* b and c asked, a handed 5 over (released), nothing was stolen */
+	CHECK(b.m.stats.asked + c.m.stats.asked >= 5);
+	CHECK_EQ_INT(b.m.stats.stolen + c.m.stats.stolen, 0);
+	CHECK_EQ_INT(a.m.stats.lost, 0);
+	CHECK_EQ_INT(a.m.stats.released, a.m.stats.taken - a.m.stats.held);
 	/* stable: more rounds move nothing */
-	uint64_t moves = b.m.stats.stolen + c.m.stats.stolen + a.m.stats.lost;
+	uint64_t moves = b.m.stats.taken + c.m.stats.taken + a.m.stats.released;
 	for (int r = 0; r < 5; r++)
 		round_(all, 3, 1000);
-	CHECK_EQ_INT(b.m.stats.stolen + c.m.stats.stolen + a.m.stats.lost, moves);
+	CHECK_EQ_INT(b.m.stats.taken + c.m.stats.taken + a.m.stats.released, moves);
 
 	/* a pauses: b and c go on; a's leases expire by their clocks */
 	const char *akeys[8];
@@ -340,7 +364,7 @@ static void scenario_balance_expiry_fencing(const char *prefix)
 	CHECK(row && strcmp(row->checkpoint, "after:999") != 0);
 	CHECK(row && (!strcmp(row->owner, "w-b") || !strcmp(row->owner, "w-c")));
 
-	/* a rejoins: it gets a share back by stealing, one per round */
+	/* a rejoins: it gets a share back by asking */
 	struct worker *again[3] = {&b, &c, &a};
 	for (int r = 0; r < 8; r++)
 		round_(again, 3, 1000);
@@ -354,6 +378,7 @@ static void scenario_balance_expiry_fencing(const char *prefix)
 	const char *ckeys[8];
 	size_t nc = kl_lease_held(&c.m, ckeys, 8);
 	char ck[8][KL_LEASE_KEY_MAX];
+	uint64_t released0 = c.m.stats.released; /* handed over when asked */
 	for (size_t i = 0; i < nc; i++)
 		snprintf(ck[i], sizeof ck[i], "%s", ckeys[i]);
 	for (size_t i = 0; i < nc; i++) {
@@ -361,7 +386,7 @@ static void scenario_balance_expiry_fencing(const char *prefix)
 		CHECK_EQ_INT(kl_lease_release(&c.m, ck[i], "after:12345", 7, &eb), KL_OK);
 	}
 	CHECK_EQ_INT(c.m.stats.held, 0);
-	CHECK_EQ_INT(c.m.stats.released, nc);
+	CHECK_EQ_INT(c.m.stats.released - released0, nc);
 	struct worker *two[2] = {&a, &b};
 	round_(two, 2, 0); /* no time passes */
 	CHECK_EQ_INT(a.m.stats.held + b.m.stats.held, 8);
@@ -374,14 +399,19 @@ static void scenario_balance_expiry_fencing(const char *prefix)
 	worker_cleanup(&c);
 }
 
-/* One worker holds all 8; a second joins: exactly one lease moves per
- * take, and the first worker's next renew loses exactly that one. */
+/* One worker holds all 8; a second joins: it asks for 4 (kinlake's "ask",
+ * lease.h) instead of stealing; the first worker's next take marks them
+ * shed, it releases them (its readers have committed: the stream does
+ * that), and the second takes them: nothing lost, nothing stolen. An owner
+ * that does not let go (deaf: an older kinlake) has an asked lease stolen
+ * two timeouts after the request, not sooner. */
 static void scenario_steal(const char *prefix)
 {
 	char table[128];
 	snprintf(table, sizeof table, "%s-steal", prefix);
-	struct worker a, b;
-	if (worker_init(&a, table, "w-a") || worker_init(&b, table, "w-b")) {
+	struct worker a, b, c;
+	if (worker_init(&a, table, "w-a") || worker_init(&b, table, "w-b") ||
+	    worker_init(&c, table, "w-c")) {
 		CHECK(!"workers");
 		return;
 	}
@@ -392,33 +422,60 @@ static void scenario_steal(const char *prefix)
 	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
 	CHECK_EQ_INT(took, 8);
 	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 1);
-	CHECK_EQ_INT(b.m.stats.stolen, 1);
-	CHECK_EQ_INT(b.m.stats.taken, 0);
+	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(b.m.stats.asked, 4);
+	CHECK_EQ_INT(b.m.stats.stolen, 0);
+	/* asking moved nothing: a's renewals go on */
+	a.clock.t += 1000;
 	CHECK_EQ_INT(kl_lease_renew(&a.m, &eb), KL_OK);
-	CHECK_EQ_INT(a.m.stats.held, 7);
-	CHECK_EQ_INT(a.m.stats.lost, 1);
-	CHECK_EQ_INT(a.n_lost, 1);
-	CHECK(kl_lease_holds(&b.m, a.lost[0]));
-	/* the stolen row counts its owner switches: a took it, b stole it */
-	const struct kl_lease *l = kl_lease_get(&b.m, a.lost[0]);
-	CHECK(l && l->owner_switches == 2);
-	/* until 4/4, one per take; then nothing */
-	for (int i = 0; i < 6; i++) {
-		a.clock.t += 1000;
-		b.clock.t += 1000;
-		CHECK_EQ_INT(kl_lease_renew(&a.m, &eb), KL_OK);
-		CHECK_EQ_INT(kl_lease_renew(&b.m, &eb), KL_OK);
-		CHECK_EQ_INT(kl_lease_take(&a.m, NULL, &eb), KL_OK);
-		CHECK_EQ_INT(kl_lease_take(&b.m, NULL, &eb), KL_OK);
-	}
+	CHECK_EQ_INT(a.m.stats.held, 8);
+	CHECK_EQ_INT(a.m.stats.lost, 0);
+	/* asking again while waiting asks nothing more */
+	b.clock.t += 1000;
+	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(b.m.stats.asked, 4);
+	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(shed_all(&a), 4);
+	CHECK_EQ_INT(a.m.stats.held, 4);
+	CHECK_EQ_INT(a.m.stats.released, 4);
+	CHECK_EQ_INT(a.m.stats.lost, 0);
+	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 4);
+	CHECK_EQ_INT(b.m.stats.taken, 4);
+	CHECK_EQ_INT(b.m.stats.stolen, 0);
+	const char *bk[8];
+	CHECK_EQ_INT(kl_lease_held(&b.m, bk, 8), 4);
+	/* released with a checkpoint (switches 0), then taken: 1 */
+	const struct kl_lease *l = kl_lease_get(&b.m, bk[0]);
+	CHECK(l && l->owner_switches == 1 && !strcmp(l->checkpoint, "after:7"));
+	struct worker *ab[2] = {&a, &b};
+	check_exclusive(ab, 2, 8);
+	/* stable at 4/4 */
+	for (int i = 0; i < 3; i++)
+		round_(ab, 2, 1000);
 	CHECK_EQ_INT(a.m.stats.held, 4);
 	CHECK_EQ_INT(b.m.stats.held, 4);
-	CHECK_EQ_INT(b.m.stats.stolen, 4);
-	struct worker *ws[2] = {&a, &b};
-	check_exclusive(ws, 2, 8);
+	CHECK_EQ_INT(b.m.stats.asked, 4);
+
+	/* c joins deaf owners: it asks for one, waits two timeouts, steals it */
+	a.deaf = b.deaf = 1;
+	struct worker *all[3] = {&a, &b, &c};
+	round_(all, 3, 1000);
+	CHECK_EQ_INT(c.m.stats.asked, 1);
+	int64_t asked_at = c.clock.t;
+	while (!c.m.stats.stolen && c.clock.t - asked_at < 4 * TIMEOUT)
+		round_(all, 3, 1000);
+	CHECK_EQ_INT(c.m.stats.stolen, 1);
+	CHECK(c.clock.t - asked_at >= 2 * TIMEOUT);
+	CHECK(c.clock.t - asked_at <= 2 * TIMEOUT + 1000);
+	round_(all, 3, 1000); /* the owner's renew finds it gone */
+	CHECK_EQ_INT(a.m.stats.lost + b.m.stats.lost, 1);
+	check_exclusive(all, 3, 8);
 	worker_cleanup(&a);
 	worker_cleanup(&b);
+	worker_cleanup(&c);
 }
 
 /* A lease released by its holder is free for everyone, the holder too: the
@@ -501,8 +558,9 @@ static void scenario_forgo_drain(const char *prefix)
 }
 
 /* 4 leases, 3 workers at (2,2,0): the share is 2 and nobody holds more,
- * but the empty worker is two short: it steals one (the KCL's rule), and
- * then nothing moves any more. */
+ * but the empty worker is two short: it asks for one (the KCL's steal
+ * rule), the owner, at its share, hands it over, and then nothing moves
+ * any more: (2,1,1), nothing stolen. */
 static void scenario_steal_at_share(const char *prefix)
 {
 	char table[128];
@@ -523,8 +581,8 @@ static void scenario_steal_at_share(const char *prefix)
 	kl_errbuf_clear(&eb);
 	unsigned took;
 	CHECK_EQ_INT(kl_lease_take(&c.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 1);
-	CHECK_EQ_INT(c.m.stats.stolen, 1);
+	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(c.m.stats.asked, 1);
 	struct worker *all[3] = {&a, &b, &c};
 	for (int r = 0; r < 6; r++)
 		round_(all, 3, 1000);
@@ -533,8 +591,10 @@ static void scenario_steal_at_share(const char *prefix)
 	CHECK_EQ_INT(cnt[0], 2);
 	CHECK_EQ_INT(cnt[1], 1);
 	CHECK_EQ_INT(cnt[2], 1);
-	/* b stole 2 on its way to 2/2, c one: nothing since */
-	CHECK_EQ_INT(a.m.stats.stolen + b.m.stats.stolen + c.m.stats.stolen, 3);
+	/* b asked for 2 on its way to 2/2, c for one: handed over, none stolen */
+	CHECK_EQ_INT(a.m.stats.stolen + b.m.stats.stolen + c.m.stats.stolen, 0);
+	CHECK_EQ_INT(a.m.stats.released + b.m.stats.released, 3);
+	CHECK_EQ_INT(c.m.stats.taken, 1);
 	check_exclusive(all, 3, 4);
 	worker_cleanup(&a);
 	worker_cleanup(&b);

@@ -61,7 +61,7 @@
  * Tenure: "holds the lease" means holds it under the tenure the shard's
  * run started with (kl_lease_keeper_tenure), not merely holds it now. A
  * worker that lost a lease can take the same lease back a moment later
- * (it wakes up from a pause and steals one: one of its own, by chance)
+ * (it wakes up from a pause and asks for one: handed one of its own, by chance)
  * while the run that began under the old tenure is still flushing what it
  * buffered before the pause. The other worker may have written files and
  * state for that shard in between, from the same checkpoint and under the
@@ -71,11 +71,14 @@
  * files are refused for good, and a new run loads the state afresh.
  *
  * What still does not hold:
- *  - S3 ETags of single PUTs are MD5s of the bytes: if A read the version
- *    a crashed earlier run left under an uncovered name, paused between
- *    that read and its write, and B's replay then wrote byte-identical
- *    bytes there, A's (differently cut) file still lands over B's. The
- *    state log has no such case (its O line); local tags have none either.
+ *  - (closed by store_s3.c) S3 ETags of single PUTs are MD5s of the bytes:
+ *    had B's replay written, under a name A had read, the very bytes of the
+ *    version A read (an uncovered file of a crashed earlier run), A's
+ *    If-Match would have matched again. An overwrite with the same bytes
+ *    goes up as a one-part multipart upload (an ETag of another form), so
+ *    every conditional overwrite changes the ETag; test_lease's fence
+ *    scenario on moto's S3. Files of the multipart size keep the case
+ *    (same bytes and same part cuts: the same ETag).
  *  - files of the multipart size: real S3 checks If-Match and If-None-Match
  *    on CompleteMultipartUpload; moto 5.2.1 checks only If-None-Match, so
  *    against moto a late multipart file replacing an existing one lands.

@@ -20,7 +20,10 @@
  * on one key, for writers that must not overwrite what another writer put
  * there after they looked (lease/fence.h, commit/state.h). A version tag
  * names one version of an object: S3's ETag (the MD5 of a single PUT's
- * bytes, so two PUTs of the same bytes have the same tag), or, locally,
+ * bytes, so two PUTs of the same bytes have the same tag; store_s3's
+ * commit_if sends such a repeat as a one-part multipart upload, whose ETag
+ * differs, so below the multipart threshold every conditional commit makes
+ * a new tag), or, locally,
  * "<device>:<inode>:<size>:<mtime ns>" of the file (every commit renames a
  * new inode into place, so every commit makes a new tag). Only the fenced
  * paths use them; everything else writes as before.

@@ -10,17 +10,20 @@
  * and SHA-256; abort() or any failure aborts the upload, so nothing becomes
  * visible. commit_if() is the same commit with If-Match: <ETag> or
  * If-None-Match: * on the PutObject or the CompleteMultipartUpload (store.h);
- * read_tag() is a GetObject or HeadObject that keeps the ETag. The store's ops
+ * read_tag() is a GetObject or HeadObject that keeps the ETag. A conditional
+ * commit always changes the ETag (same_etag below). The store's ops
  * are called from one thread; only part uploads run elsewhere. Locking: `mu` guards the queue, each file's part table, pending
  * count and first error, the store's errbuf and the credential chain.
  */
 #include "store/store.h"
 
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aws/credentials.h"
 #include "aws/sigv4.h"
@@ -563,11 +566,38 @@ static void file_free(struct kl_store_file *f)
 	free(f);
 }
 
+/* Would a PutObject of these bytes get the ETag `etag` (quoted hex, as S3
+ * gives it): is it the MD5 of the bytes? 0 also when MD5 is unavailable. */
+static int same_etag(const char *etag, const struct kl_buf *b)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	const EVP_MD *md5 = EVP_md5();
+	if (!md5 || !EVP_Digest(b->data, b->len, md, &n, md5, NULL) || n != 16)
+		return 0;
+	char hex[33];
+	for (unsigned i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	size_t len = strlen(etag);
+	if (len == 34 && etag[0] == '"' && etag[33] == '"')
+		etag++, len = 32;
+	return len == 32 && !strncasecmp(etag, hex, 32);
+}
+
 /* commit() and commit_if(): expect NULL = unconditional. */
 static int commit_cond(struct kl_store_file *f, const char *expect, char *tag)
 {
 	struct s3_store *s = f->s;
 	int rc = file_rc(f);
+	/* Replacing a version with the same bytes by a PutObject would leave
+	 * the same ETag (the MD5 of the bytes): a writer that read that ETag
+	 * before could then still replace this version, its If-Match matching
+	 * again (lease/fence.h: an old owner's late file over the new owner's
+	 * replay). A multipart upload of one part gives the same bytes an
+	 * ETag of another form ("<MD5 of the parts' MD5s>-1"), so every
+	 * conditional commit of a file below the threshold changes the ETag. */
+	if (!rc && !f->upload_id && expect && *expect && same_etag(expect, &f->cur))
+		rc = flush_parts(f, 1);
 	if (!rc && !f->upload_id) {
 		rc = put_object(f, expect, tag);
 	} else if (f->upload_id) {

@@ -3,7 +3,8 @@
 # shards reach (3,3,2); a worker that stops renewing loses its leases after
 # the timeout; a paused worker's checkpoint and renew are refused by the
 # condition after takeover; graceful release hands leases over at once;
-# steal from an overloaded worker; parents before children; the fence on a
+# ask, shed, or steal from an overloaded worker; --exit-idle forgo and shutdown
+# drain; parents before children; the fence on a
 # local lake and on moto's S3: a state commit or a data file of the old
 # owner that passed the lease checks before the takeover and lands after
 # the new owner claimed the state log is refused by the precondition),

@@ -11,7 +11,7 @@
 #     taken (expired leases), none as stolen;
 #  3b. a third worker wc takes its share, is SIGSTOPped while it reads a batch
 #     for longer than the lease timeout, and SIGCONTed once wa holds its shards
-#     (waking up, wc may steal back one of its own shards while that shard's
+#     (waking up, wc may get back one of its own shards while that shard's
 #     old run still flushes: the old run must commit nothing, lease/fence.h);
 #  4. a fourth batch is put; after wa's and wc's SIGTERM every event of the four
 #     batches is in the lake exactly once (DuckDB, check_lake.mjs) and every
@@ -74,7 +74,7 @@ dt=$(( $(date +%s%3N) - t0 ))
 	{ dump; fail "wa took $(( $(taken wa) - taken0 )) and stole $(( $(stolen wa) - stolen0 )) leases, want 2 and 0"; }
 echo "wb killed: wa holds its 2 leases after $dt ms (lease timeout ${TIMEOUT} s)"
 
-# 3b. a worker paused with records in flight (issue 13): wc joins and steals
+# 3b. a worker paused with records in flight (issue 13): wc joins and asks for
 # its share from wa, is SIGSTOPped just after a batch is put (while it reads
 # it) for longer than the lease timeout, wa takes its shards over, and wc is
 # SIGCONTed while wa owns them: its late files and commits are refused

@@ -2,7 +2,7 @@
 # events flow (kinesis-mock + moto's DynamoDB, a local lake, 2 parse threads
 # per shard). wa and wb share a 2-shard stream; CYCLES times wb is SIGSTOPped
 # for longer than the lease timeout (wa takes its shard) and SIGCONTed: waking
-# up it loses that lease and at once steals one of wa's two back — half the
+# up it loses that lease and at once asks for one of wa's two back — half the
 # time its own, while the run that read it before the pause is still ending.
 # That run must commit nothing (the lease tenure, lease/fence.h), and the
 # shard must be read again under the new tenure: before, the old run's late

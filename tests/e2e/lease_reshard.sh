@@ -3,7 +3,7 @@
 # 2 parse threads per shard (lease_worker, tests/e2e/_lib.sh).
 #  1. wa and wb share a 2-shard stream; a producer puts a batch of events
 #     about every second until the end;
-#  2. shard 0 is split (-> 2, 3); wc joins and steals its share;
+#  2. shard 0 is split (-> 2, 3); wc joins and asks for its share;
 #  3. shards 3 and 1 are merged (-> 4); wb gets SIGTERM: it exits 0 and
 #     hands its leases over (no row names it afterwards);
 #  4. the producer stops; once the lake holds every event, wa and wc get

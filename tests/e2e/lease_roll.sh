@@ -1,15 +1,17 @@
 # ingest --stream --lease-table: a rolling restart moves no data twice
 # (issue 13). kinesis-mock + moto's DynamoDB, a local lake, 2 parse threads
 # per shard (lease_worker).
-#  1. wa and wb share a 2-shard stream; events flow (one producer process,
-#     20 events every 0.2 s) until step 3;
+#  1. wa and wb start at the same moment on a new table (issue 13's last
+#     test): one table, and they share the 2-shard stream one shard each;
+#     events flow (one producer process, 20 events every 0.2 s) until step 3;
 #  2. a rolling restart: wa gets SIGTERM (it commits what it read, then
 #     releases: wb takes the free row), wa2 starts and asks wb for a lease
 #     (lease.h, "ask": wb's reader commits and releases, wa2 takes it);
 #     then the same for wb -> wb2;
 #  3. the producer stops; once the lake holds every event the workers get
 #     SIGTERM. Nothing was read twice: the four workers' records read add
-#     up to the events put (kinlake_records_read_total, written at exit);
+#     up to the events put (kinlake_records_read_total, written at exit:
+#     no shard was read twice, from the simultaneous start on);
 #     no lease was stolen or lost, no commit refused; every event is in
 #     the lake exactly once (DuckDB, check_lake.mjs); every row released.
 # duration: 30 (seconds, for the test runner's ordering)
@@ -18,7 +20,7 @@
 . "$(dirname "$0")/_lib.sh"
 start_stack # AWS_ENDPOINT_URL is moto: DynamoDB goes there
 D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
-STREAM=rr LEASE_TIMEOUT=2 LEASE_RENEW=0.5
+STREAM=rr LEASE_TIMEOUT=4 LEASE_RENEW=1
 W="wa wb wa2 wb2"
 dump() { grep -H "lease\|records_read\|stored\|shards_running" "$T"/w*.prom | grep -v "# "; tail -n 3 "$T"/w*.log; }
 sum() { local s=0 w v; for w in $W; do v=$(metric "kinlake_$1" "$T/$w.prom"); s=$((s + ${v:-0})); done; echo $s; }
@@ -29,6 +31,7 @@ sleep 1
 lease_worker wa
 lease_worker wb
 await_held 1 wa wb
+[ "$($D list-tables --query 'length(TableNames[?@==`kl-leases`])' --output text)" = 1 ] || fail "lease tables"
 "$KL" gen --events 4000 --seed 61 > "$T/ev.jsonl"
 put rr "$T/ev.jsonl" --pace 20 200 --until "$T/stop" > "$T/prod.json" & prod=$!
 sleep 2

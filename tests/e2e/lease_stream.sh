@@ -6,7 +6,7 @@
 #     (kinlake_shard_records_read_total), the lake holds every event exactly once;
 #  3. one worker is SIGSTOPped past the lease timeout: the others take its
 #     shards and store the events put meanwhile; SIGCONT: it counts the leases
-#     as lost, writes and commits nothing for them, and steals its way back;
+#     as lost, writes and commits nothing for them, and asks its way back;
 #  4. one worker gets SIGTERM: it hands its leases over (released rows), the
 #     other two take them at once, and more events still land exactly once;
 #  5. the rows: every lease released at the end (no owner), checkpoints moved

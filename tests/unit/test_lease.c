@@ -974,12 +974,15 @@ struct b_write {
 	struct kl_lease_keeper *b;
 	const char *local_root; /* NULL: S3 */
 	int rc;
+	const char *name, *text; /* NULL: events/p/f-2.jsonl, "from-b\n" */
 };
 static void b_writes_now(void *ctx)
 {
 	struct b_write *w = ctx;
+	const char *name = w->name ? w->name : "events/p/f-2.jsonl";
+	const char *text = w->text ? w->text : "from-b\n";
 	if (!w->local_root) {
-		w->rc = put_file(w->fenced_b, "events/p/f-2.jsonl", "from-b\n");
+		w->rc = put_file(w->fenced_b, name, text);
 		return;
 	}
 	pid_t pid = fork();
@@ -989,7 +992,7 @@ static void b_writes_now(void *ctx)
 		struct kl_store *l = NULL, *fb = NULL;
 		int rc = kl_store_local_new(&l, w->local_root, &eb);
 		rc = rc ? rc : kl_lease_fenced_store_new(&fb, l, w->b, "shard-f", kl_lease_keeper_tenure(w->b, "shard-f"), NULL, &eb);
-		rc = rc ? rc : put_file(fb, "events/p/f-2.jsonl", "from-b\n");
+		rc = rc ? rc : put_file(fb, name, text);
 		_exit(rc ? 1 : 0);
 	}
 	int status = 0;
@@ -1049,8 +1052,11 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 
 	/* a is paused: b takes the lease after the timeout (by its clock),
 	 * loads the log and claims it */
-	struct kl_store_file *file;
+	struct kl_store_file *file, *file4;
 	CHECK_EQ_INT(fenced->ops->open(fenced, "events/p/f-2.jsonl", &file), KL_OK); /* in flight */
+	/* and one over an uncovered file a crashed earlier run left */
+	CHECK_EQ_INT(put_file(raw, "events/p/f-4.jsonl", "left\n"), KL_OK);
+	CHECK_EQ_INT(fenced->ops->open(fenced, "events/p/f-4.jsonl", &file4), KL_OK);
 	cb.t += 1000;
 	CHECK_EQ_INT(kl_lease_keeper_tick(&b, &eb), KL_OK);
 	cb.t += 4000;
@@ -1073,13 +1079,26 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	/* a's in-flight file: b writes the same name between a's read of the
 	 * name and a's conditional write; a's write is refused, b's stays */
 	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced_b, raw, &b, "shard-f", kl_lease_keeper_tenure(&b, "shard-f"), NULL, &eb), KL_OK);
-	struct b_write bw = {fenced_b, &b, local_root, -1};
+	struct b_write bw = {.fenced_b = fenced_b, .b = &b, .local_root = local_root, .rc = -1};
 	hs.hook = b_writes_now;
 	hs.ctx = &bw;
 	CHECK_EQ_INT(fenced->ops->write(file, "from-a\n", 7), KL_OK);
 	CHECK_EQ_INT(fenced->ops->commit(file), KL_ECONFLICT);
 	CHECK_EQ_INT(bw.rc, KL_OK);
 	CHECK(has(raw, "events/p/f-2.jsonl", "from-b"));
+	/* the ETag repeat: between a's read of f-4 (the leftover) and a's
+	 * write, b's replay writes f-4 with the leftover's very bytes. On S3 a
+	 * plain PUT would give it the leftover's ETag (the MD5 of the bytes)
+	 * and a's If-Match would match again; the store gives an overwrite
+	 * with the same bytes another ETag (store_s3.c), so a is refused */
+	struct b_write bw4 = {fenced_b, &b, local_root, -1, "events/p/f-4.jsonl", "left\n"};
+	hs.hook = b_writes_now;
+	hs.ctx = &bw4;
+	CHECK_EQ_INT(fenced->ops->write(file4, "from-a, cut otherwise\n", 22), KL_OK);
+	CHECK_EQ_INT(fenced->ops->commit(file4), KL_ECONFLICT);
+	CHECK_EQ_INT(bw4.rc, KL_OK);
+	CHECK(has(raw, "events/p/f-4.jsonl", "left"));
+	CHECK(!has(raw, "events/p/f-4.jsonl", "from-a"));
 	/* a's clock did not move: locally it still holds the lease, but the
 	 * conditional mirror is refused, so nothing reaches the log */
 	CHECK(kl_lease_keeper_holds(&a, "shard-f"));
@@ -1094,7 +1113,7 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	CHECK_EQ_INT(put_file(fenced_b, "events/p/f-1.jsonl", "one-b\n"), KL_OK);
 	CHECK_EQ_INT(fb.base.ops->commit(&fb.base, &j2), KL_OK);
 	CHECK(has(raw, "_kinlake/state/fence-shard.log", "after:200"));
-	CHECK_EQ_INT(atomic_load(&refused), 4); /* file, mirror, finish, open */
+	CHECK_EQ_INT(atomic_load(&refused), 5); /* 2 files, mirror, finish, open */
 	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
 	row = kl_lease_get(&b.m, "shard-f");
 	CHECK(row && !strcmp(row->checkpoint, "after:200") && !strcmp(row->owner, "f-b"));

@@ -1,7 +1,7 @@
 # ingest --stream --lease-table --exit-idle: a shard whose run ends on idle
 # is handed over for good, not taken back by its worker and held unread
 # (kinesis-mock + moto's DynamoDB, a local lake).
-#  1. wa (--exit-idle 3) alone on a 2-shard stream; a trickle of events keeps
+#  1. wa (--exit-idle 4) alone on a 2-shard stream; a trickle of events keeps
 #     shard 0 busy (ExplicitHashKey 0) until step 3, shard 1 gets nothing: its run ends on idle
 #     and its lease is released. wa's next takes must leave it alone: wa
 #     holds exactly the leases it reads (before the fix it took the free
@@ -31,11 +31,11 @@ sleep 1
 "$KL" gen --events 3000 --seed 91 > "$T/s0.jsonl"
 put ix "$T/s0.jsonl" --hash-key 0 --pace 10 200 --until "$T/stop" > "$T/prod.json" & prod=$!
 
-# 1. shard 1 ends on idle after 3 s; then takes (every 2 s) pass
-lease_worker wa --exit-idle 3
+# 1. shard 1 ends on idle after 4 s; then takes (every 2 s) pass
+lease_worker wa --exit-idle 4
 for _ in $(seq 1 40); do [ "$(held wa)" = 2 ] && break; sleep 0.25; done
 [ "$(held wa)" = 2 ] || { dump; fail "wa did not take both leases"; }
-sleep 7
+sleep 8
 for _ in 1 2 3 4; do
 	[ "$(held wa)" = "$(running wa)" ] ||
 		{ dump; fail "wa holds $(held wa) leases but reads $(running wa) shards"; }
@@ -48,8 +48,9 @@ echo "shard 1 ended on idle and stays handed over; wa reads shard 0 ($SECONDS s)
 
 # 2. wb takes the free lease and reads shard 1 while wa still runs
 lease_worker wb
-for _ in $(seq 1 40); do [ "$(held wb)" = 1 ] && break; sleep 0.25; done
-[ "$(held wb)" = 1 ] || { dump; fail "wb did not take shard 1"; }
+for _ in $(seq 1 40); do [ "$(owner shardId-000000000001)" = wb ] && break; sleep 0.25; done
+[ "$(owner shardId-000000000001)" = wb ] || { dump; fail "wb did not take shard 1"; }
+[ "$(owner shardId-000000000000)" = wa ] || { dump; fail "shard 0 is not wa's any more"; }
 [ "$(lease_metric leases_stolen_total wb)" = 0 ] || fail "wb stole a lease"
 "$KL" gen --events 100 --seed 990 > "$T/s1.jsonl"
 put ix "$T/s1.jsonl" --hash-key $H1 > /dev/null

@@ -26,6 +26,7 @@ static void check_lease(const struct kl_lease *l)
 	check_str(l->key, sizeof l->key);
 	check_str(l->owner, sizeof l->owner);
 	check_str(l->checkpoint, sizeof l->checkpoint);
+	check_str(l->handoff, sizeof l->handoff);
 	REQUIRE(l->key[0] != '\0');
 	REQUIRE(l->n_parents <= KL_LEASE_MAX_PARENTS);
 	for (size_t i = 0; i < l->n_parents; i++)

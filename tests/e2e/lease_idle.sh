@@ -1,7 +1,7 @@
 # ingest --stream --lease-table --exit-idle: a shard whose run ends on idle
 # is handed over for good, not taken back by its worker and held unread
 # (kinesis-mock + moto's DynamoDB, a local lake).
-#  1. wa (--exit-idle 4) alone on a 2-shard stream; a trickle of events keeps
+#  1. wa (--exit-idle 8) alone on a 2-shard stream; a trickle of events keeps
 #     shard 0 busy (ExplicitHashKey 0) until step 3, shard 1 gets nothing: its run ends on idle
 #     and its lease is released. wa's next takes must leave it alone: wa
 #     holds exactly the leases it reads (before the fix it took the free
@@ -11,7 +11,7 @@
 #     events put to shard 1 land while wa still reads shard 0;
 #  3. the trickle ends: wa exits 0 by itself, wb on SIGTERM; every event
 #     is in the lake exactly once and no row is owned.
-# duration: 25 (seconds, for the test runner's ordering)
+# duration: 35 (seconds, for the test runner's ordering)
 # no-asan: the idle and lease timings are seconds; the lease logic runs under
 # ASan in unit-asan/test_lease and e2e-asan/lease_ddb
 . "$(dirname "$0")/_lib.sh"
@@ -31,11 +31,11 @@ sleep 1
 "$KL" gen --events 3000 --seed 91 > "$T/s0.jsonl"
 put ix "$T/s0.jsonl" --hash-key 0 --pace 10 200 --until "$T/stop" > "$T/prod.json" & prod=$!
 
-# 1. shard 1 ends on idle after 4 s; then takes (every 2 s) pass
-lease_worker wa --exit-idle 4
+# 1. shard 1 ends on idle after 8 s; then takes (every 2 s) pass
+lease_worker wa --exit-idle 8
 for _ in $(seq 1 40); do [ "$(held wa)" = 2 ] && break; sleep 0.25; done
 [ "$(held wa)" = 2 ] || { dump; fail "wa did not take both leases"; }
-sleep 8
+sleep 11
 for _ in 1 2 3 4; do
 	[ "$(held wa)" = "$(running wa)" ] ||
 		{ dump; fail "wa holds $(held wa) leases but reads $(running wa) shards"; }

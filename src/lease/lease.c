@@ -239,6 +239,8 @@ static int merge(struct kl_lease_mgr *m, const struct kl_lease *row, int64_t now
 	}
 	unsigned held = l->held, forgone = l->forgone, shed = l->shed;
 	int64_t seen = l->seen_ms, renewed = l->renewed_ms;
+	/* kept while the lease it shed is free; taken by anyone: over */
+	int64_t shed_until = row->owner[0] ? 0 : l->shed_until;
 	/* a new request is fresh from now; the owner changed: ours is answered */
 	int64_t handoff_ms = strcmp(l->handoff, row->handoff) ? now : l->handoff_ms;
 	int64_t asked = strcmp(l->owner, row->owner) ? 0 : l->asked_ms;
@@ -247,6 +249,7 @@ static int merge(struct kl_lease_mgr *m, const struct kl_lease *row, int64_t now
 	l->held = held;
 	l->forgone = forgone;
 	l->shed = held && shed;
+	l->shed_until = shed_until;
 	l->handoff_ms = handoff_ms;
 	l->asked_ms = asked;
 	l->renewed_ms = renewed;
@@ -573,10 +576,12 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 		leases++;
 		if (l->held)
 			mine++, shedding += l->shed;
-		else if (is_expired(m, l, now))
-			expired[n_exp++] = i;
-		else if (strcmp(l->owner, m->me))
+		else if (is_expired(m, l, now)) {
+			if (now >= l->shed_until) /* not one this worker just shed */
+				expired[n_exp++] = i;
+		} else if (strcmp(l->owner, m->me)) {
 			tally_add(&t, l->owner);
+		}
 		/* a live row naming this worker that it does not hold (another
 		 * process with the same id, or ours before a restart) counts for
 		 * nobody until it expires */
@@ -815,6 +820,8 @@ int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkp
 	}
 	if (rc)
 		return kl_errbuf_set(eb, rc, "release %s: %s", key, m->ddb->err.msg);
+	if (l->shed) /* asked for: the asker's, not ours to take back */
+		l->shed_until = now_ms(m) + 2 * m->timeout_ms;
 	l->held = 0;
 	l->shed = 0;
 	m->stats.held--;

@@ -41,6 +41,8 @@
  *           holds more than the share so counted, marks the lease `shed`
  *           (kl_lease_shed): its reader stops, commits what it read, and
  *           the lease is released; the asker takes the free row. An asked
+ *           owner does not take back a lease it shed for 2 x timeout (the
+ *           asker's next take gets it). An asked
  *           owner that has not let go 2 x timeout later (an older kinlake,
  *           a reader slow to stop) has the lease stolen as above. A request
  *           counts for one timeout after it was first seen; takes and
@@ -131,6 +133,7 @@ struct kl_lease {
 	/* local */
 	int64_t handoff_ms;	    /* when this worker first saw that request */
 	int64_t asked_ms;	    /* this worker asked its owner for it then (0: did not) */
+	int64_t shed_until;	    /* handed over when asked: not taken back before then */
 	int64_t seen_ms;	    /* when this worker saw counter/owner change */
 	int64_t renewed_ms;	    /* held: when the last successful renew was sent */
 	uint64_t tenure;	    /* held: which take of this manager holds it (kl_lease_tenure) */

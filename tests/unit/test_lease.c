@@ -441,6 +441,11 @@ static void scenario_steal(const char *prefix)
 	CHECK_EQ_INT(a.m.stats.held, 4);
 	CHECK_EQ_INT(a.m.stats.released, 4);
 	CHECK_EQ_INT(a.m.stats.lost, 0);
+	/* a does not take back what it handed over (b's request is gone with
+	 * the release: a alone would count a share of 8) */
+	a.clock.t += 1000;
+	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 0);
 	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
 	CHECK_EQ_INT(took, 4);
 	CHECK_EQ_INT(b.m.stats.taken, 4);

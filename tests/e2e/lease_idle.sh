@@ -11,7 +11,7 @@
 #     events put to shard 1 land while wa still reads shard 0;
 #  3. the trickle ends: wa exits 0 by itself, wb on SIGTERM; every event
 #     is in the lake exactly once and no row is owned.
-# duration: 35 (seconds, for the test runner's ordering)
+# duration: 40 (seconds, for the test runner's ordering)
 # no-asan: the idle and lease timings are seconds; the lease logic runs under
 # ASan in unit-asan/test_lease and e2e-asan/lease_ddb
 . "$(dirname "$0")/_lib.sh"
@@ -63,7 +63,8 @@ echo "wb took shard 1 and stored its events while wa ran ($SECONDS s)"
 touch "$T/stop"
 wait "$prod" || fail "producer"
 n0=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["put"])' "$T/prod.json")
-for _ in $(seq 1 60); do kill -0 "$pid_wa" 2> /dev/null || break; sleep 0.25; done
+# shard 0 idle for 8 s, then the worker idle for 8 s more (stream.c)
+for _ in $(seq 1 160); do kill -0 "$pid_wa" 2> /dev/null || break; sleep 0.25; done
 ! kill -0 "$pid_wa" 2> /dev/null || { dump; fail "wa did not exit on idle"; }
 wait "$pid_wa" || fail "wa: $(cat "$T/wa.log")"
 pids=("$pid_wb")

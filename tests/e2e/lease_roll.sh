@@ -20,7 +20,7 @@
 . "$(dirname "$0")/_lib.sh"
 start_stack # AWS_ENDPOINT_URL is moto: DynamoDB goes there
 D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
-STREAM=rr LEASE_TIMEOUT=4 LEASE_RENEW=1
+STREAM=rr LEASE_TIMEOUT=6 LEASE_RENEW=1
 W="wa wb wa2 wb2"
 dump() { grep -H "lease\|records_read\|stored\|shards_running" "$T"/w*.prom | grep -v "# "; tail -n 3 "$T"/w*.log; }
 sum() { local s=0 w v; for w in $W; do v=$(metric "kinlake_$1" "$T/$w.prom"); s=$((s + ${v:-0})); done; echo $s; }

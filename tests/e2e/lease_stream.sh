@@ -19,7 +19,7 @@ start_stack # AWS_ENDPOINT_URL is moto: DynamoDB goes there
 D="aws --endpoint-url $AWS_ENDPOINT_URL dynamodb"
 N=${KL_ASAN:+1000}; N=${N:-2000}
 # one parse thread per shard (the stream default) unless KL_LEASE_THREADS says otherwise
-STREAM=shared LEASE_TIMEOUT=4 LEASE_RENEW=1 LEASE_THREADS=${KL_LEASE_THREADS:-1}
+STREAM=shared LEASE_TIMEOUT=6 LEASE_RENEW=1 LEASE_THREADS=${KL_LEASE_THREADS:-1}
 
 SHARDS=8
 $K create-stream --stream-name shared --shard-count $SHARDS

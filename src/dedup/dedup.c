@@ -144,15 +144,7 @@ int kl_dedup_check_hash(struct kl_dedup *d, uint64_t h, uint64_t pos)
 
 int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
 {
-	if (!d->window)
-		return 0;
-	uint64_t h = XXH3_64bits(uuid, n);
-	if (!d->shared)
-		return check(d, h, pos, 0);
-	pthread_mutex_lock(&d->mu);
-	int dup = check(d, h, pos, 0);
-	pthread_mutex_unlock(&d->mu);
-	return dup;
+	return d->window ? kl_dedup_check_hash(d, XXH3_64bits(uuid, n), pos) : 0;
 }
 
 int kl_dedup_check_run(struct kl_dedup *d, const char *uuid, size_t n, uint32_t input,

@@ -671,19 +671,6 @@ int kl_pq_writer_chunk_info(const struct kl_pq_writer *w, size_t rg, size_t col,
 	out->has_min_max = m->has_mm;
 	out->total_compressed = m->comp;
 	out->total_uncompressed = m->uncomp;
-	static const struct {
-		unsigned bit;
-		int enc;
-	} encs[] = {{PQ_EM_PLAIN, PQ_ENC_PLAIN},
-		    {PQ_EM_RLE, PQ_ENC_RLE},
-		    {PQ_EM_DELTA, PQ_ENC_DELTA_BINARY_PACKED},
-		    {PQ_EM_DLBA, PQ_ENC_DELTA_LENGTH_BYTE_ARRAY},
-		    {PQ_EM_DBA, PQ_ENC_DELTA_BYTE_ARRAY},
-		    {PQ_EM_DICT, PQ_ENC_RLE_DICTIONARY},
-		    {PQ_EM_BSS, PQ_ENC_BYTE_STREAM_SPLIT}};
-	out->encodings = 0;
-	for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++)
-		if (m->enc_mask & encs[i].bit)
-			out->encodings |= 1u << encs[i].enc;
+	out->encodings = pq_encodings_of(m->enc_mask);
 	return KL_OK;
 }

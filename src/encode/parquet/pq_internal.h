@@ -43,6 +43,10 @@ enum {
 #define PQ_EM_BSS 32u   /* BYTE_STREAM_SPLIT */
 #define PQ_EM_DBA 64u   /* DELTA_BYTE_ARRAY */
 
+/* The Parquet encodings (bit e set for PQ_ENC_* value e) that a chunk's
+ * PQ_EM_* mask names: what its footer lists, in ascending order. */
+uint32_t pq_encodings_of(unsigned enc_mask);
+
 /* DELTA_BINARY_PACKED layout: blocks of 128 values in 4 miniblocks of 32
  * (as parquet-mr and Arrow write it). */
 #define PQ_DELTA_BLOCK 128u

@@ -93,15 +93,8 @@ static void statistics(struct kl_thrift_w *t, const struct kl_pq_writer *w,
 	kl_thrift_struct_end(t);
 }
 
-static void column_chunk(struct kl_thrift_w *t, const struct kl_pq_writer *w, size_t col,
-			 const struct pq_chunk_meta *m)
+uint32_t pq_encodings_of(unsigned enc_mask)
 {
-	const struct pq_col *c = &w->cols[col];
-	int64_t start = m->dict_off >= 0 ? m->dict_off : m->data_off;
-	kl_thrift_struct_begin(t);
-	kl_thrift_field_i64(t, 2, start); /* file_offset */
-	kl_thrift_field_struct(t, 3);     /* meta_data */
-	kl_thrift_field_i32(t, 1, m->ptype);
 	static const struct {
 		unsigned bit;
 		int enc;
@@ -112,13 +105,27 @@ static void column_chunk(struct kl_thrift_w *t, const struct kl_pq_writer *w, si
 		    {PQ_EM_DBA, PQ_ENC_DELTA_BYTE_ARRAY},
 		    {PQ_EM_DICT, PQ_ENC_RLE_DICTIONARY},
 		    {PQ_EM_BSS, PQ_ENC_BYTE_STREAM_SPLIT}};
-	uint32_t nenc = 0;
+	uint32_t out = 0;
 	for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++)
-		nenc += !!(m->enc_mask & encs[i].bit);
-	kl_thrift_field_list(t, 2, KL_THRIFT_I32, nenc);
-	for (size_t i = 0; i < sizeof encs / sizeof encs[0]; i++)
-		if (m->enc_mask & encs[i].bit)
-			kl_thrift_i32(t, encs[i].enc);
+		if (enc_mask & encs[i].bit)
+			out |= 1u << encs[i].enc;
+	return out;
+}
+
+static void column_chunk(struct kl_thrift_w *t, const struct kl_pq_writer *w, size_t col,
+			 const struct pq_chunk_meta *m)
+{
+	const struct pq_col *c = &w->cols[col];
+	int64_t start = m->dict_off >= 0 ? m->dict_off : m->data_off;
+	kl_thrift_struct_begin(t);
+	kl_thrift_field_i64(t, 2, start); /* file_offset */
+	kl_thrift_field_struct(t, 3);     /* meta_data */
+	kl_thrift_field_i32(t, 1, m->ptype);
+	uint32_t encs = pq_encodings_of(m->enc_mask);
+	kl_thrift_field_list(t, 2, KL_THRIFT_I32, (uint32_t)__builtin_popcount(encs));
+	for (int e = 0; e < 32; e++)
+		if (encs & (1u << e))
+			kl_thrift_i32(t, e);
 	kl_thrift_field_list(t, 3, KL_THRIFT_BINARY, 1); /* path_in_schema */
 	kl_thrift_binary(t, w->names.data + c->name_off, c->name_len);
 	kl_thrift_field_i32(t, 4, pq_codec_thrift(w->o.codec));

@@ -64,8 +64,7 @@ static int entry_eq(const struct pq_dict *d, uint32_t i, const void *key, size_t
 {
 	const uint8_t *e = (const uint8_t *)d->vals.data + entry_u32(&d->offs, i);
 	if (byte_array) {
-		uint32_t len = (uint32_t)e[0] | (uint32_t)e[1] << 8 | (uint32_t)e[2] << 16 |
-			       (uint32_t)e[3] << 24;
+		uint32_t len = pq_get_le32(e);
 		return len == klen && (klen == 0 || memcmp(e + 4, key, klen) == 0);
 	}
 	return memcmp(e, key, klen) == 0;

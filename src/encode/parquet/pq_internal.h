@@ -213,6 +213,12 @@ static inline void pq_le32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t)(v >> 24);
 }
 
+/* The length prefix pq_le32 wrote (PLAIN BYTE_ARRAY values in vals buffers). */
+static inline uint32_t pq_get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static inline void pq_le64(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)

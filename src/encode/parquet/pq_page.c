@@ -307,8 +307,7 @@ static int dlba_encode(struct kl_pq_writer *w, struct kl_buf *p, const struct pq
 		return KL_ENOMEM;
 	const uint8_t *v = (const uint8_t *)c->vals.data, *end = v + c->vals.len;
 	for (size_t i = 0; i < n; i++) {
-		uint32_t l = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
-			     (uint32_t)v[3] << 24;
+		uint32_t l = pq_get_le32(v);
 		int64_t x = l;
 		memcpy(lens->data + i * 8, &x, 8);
 		v += 4 + l;
@@ -328,6 +327,15 @@ static int dlba_encode(struct kl_pq_writer *w, struct kl_buf *p, const struct pq
 	return KL_OK;
 }
 
+/* Length of the prefix a (an bytes) and b (bn bytes) share. */
+static uint32_t shared_prefix(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn)
+{
+	uint32_t k = 0;
+	while (k < an && k < bn && a[k] == b[k])
+		k++;
+	return k;
+}
+
 /* DELTA_BYTE_ARRAY of the page's PLAIN strings: each value's prefix shared
  * with the previous value (lengths DELTA_BINARY_PACKED), then the suffixes
  * as DELTA_LENGTH_BYTE_ARRAY. w->comp is scratch for the lengths. */
@@ -341,11 +349,7 @@ static int dba_encode(struct kl_pq_writer *w, struct kl_buf *p, const struct pq_
 	const uint8_t *v = (const uint8_t *)c->vals.data, *end = v + c->vals.len, *prev = NULL;
 	uint32_t prevl = 0;
 	for (size_t i = 0; i < n; i++) {
-		uint32_t l = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
-			     (uint32_t)v[3] << 24, k = 0;
-		if (prev)
-			while (k < l && k < prevl && prev[k] == v[4 + k])
-				k++;
+		uint32_t l = pq_get_le32(v), k = prev ? shared_prefix(prev, prevl, v + 4, l) : 0;
 		int64_t pre = k, suf = l - k;
 		memcpy(lens->data + i * 8, &pre, 8);
 		memcpy(lens->data + (n + i) * 8, &suf, 8);
@@ -384,11 +388,7 @@ static int dba_pays(const struct pq_col *c)
 	size_t shared = 0, total = 0;
 	uint32_t prevl = 0, n = c->page_vals < PQ_DBA_SAMPLE ? c->page_vals : PQ_DBA_SAMPLE;
 	for (uint32_t i = 0; i < n; i++) {
-		uint32_t l = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
-			     (uint32_t)v[3] << 24, k = 0;
-		if (prev)
-			while (k < l && k < prevl && prev[k] == v[4 + k])
-				k++;
+		uint32_t l = pq_get_le32(v), k = prev ? shared_prefix(prev, prevl, v + 4, l) : 0;
 		shared += k;
 		total += l;
 		prev = v + 4;

@@ -132,6 +132,16 @@ await_held() {
 	dump
 	fail "no split with $n leases each: $(for w in "$@"; do printf '%s=%s ' "$w" "$(held "$w")"; done)"
 }
+# await_lake TRIES: poll (every 0.5 s, up to TRIES times) until check_lake
+# finds every line of $T/all.jsonl in $T/lake, duplicates allowed; the last
+# report is in $T/check.json. Returns 1 if it never did.
+await_lake() {
+	for _ in $(seq 1 "$1"); do
+		check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" 2> /dev/null && return 0
+		sleep 0.5
+	done
+	return 1
+}
 # once_check REPORT [WANT]: check_lake's --allow-duplicates report (JSON) says
 # every event is stored once, none lost (and, given WANT, that all WANT input
 # lines were read); prints the counts

@@ -99,10 +99,7 @@ cat "$T/ev1.jsonl" "$T/ev2.jsonl" "$T/ev3s.jsonl" "$T/ev3.jsonl" > "$T/all.jsonl
 want=$(python3 -c 'import sys; print(sum(1 for l in open(sys.argv[1], "rb") if l.strip()))' "$T/all.jsonl")
 # wa alone reads ev3 and what wb had not committed of ev2: wait until its
 # counters stop moving and the lake holds every event
-for _ in $(seq 1 240); do
-	check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" 2> /dev/null && break
-	sleep 0.5
-done
+await_lake 240 || true
 stop_workers wa wc
 check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" || { dump; fail "events lost after the SIGKILL"; }
 once_check "$T/check.json" "$want" || fail "not exactly once across the takeover"

@@ -42,10 +42,7 @@ wait "$prod" || fail "producer"
 echo "$CYCLES pauses of wb, $(( $(lease_metric leases_lost_total wb) - lost0 )) leases lost by it ($SECONDS s)"
 
 want=$(wc -l < "$T/all.jsonl")
-for _ in $(seq 1 60); do
-	check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" 2> /dev/null && break
-	sleep 0.5
-done
+await_lake 60 || true
 # a worker holding a lease reads its shard (not: holds it and reads nothing);
 # a lease taken an instant ago has its reader started within 200 ms
 reading() { [ "$(held "$1")" = "$(metric kinlake_shards_running "$T/$1.prom")" ]; }

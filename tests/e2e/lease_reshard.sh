@@ -59,10 +59,7 @@ wait "$prod" || fail "producer"
 
 # 4. every event once
 want=$(wc -l < "$T/all.jsonl")
-for _ in $(seq 1 120); do
-	check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" 2> /dev/null && break
-	sleep 0.5
-done
+await_lake 120 || true
 stop_workers wa wc
 check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" || { dump; fail "events lost"; }
 once_check "$T/check.json" "$want" || fail "not exactly once across the split, the merge and the hand-overs"

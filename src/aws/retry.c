@@ -14,6 +14,7 @@ static const char *const THROTTLE[] = {
 	"ThrottledException", "SlowDown", "RequestLimitExceeded", "TooManyRequestsException",
 	"RequestThrottled", "RequestThrottledException", "KMSThrottlingException",
 	"EC2ThrottledException", "BandwidthLimitExceeded", "TransactionInProgressException",
+	"LimitExceededException", /* Kinesis ListShards/DescribeStream throttling (400) */
 	"PriorRequestNotComplete", "InternalError", "InternalFailure", "InternalServerError",
 	"ServiceUnavailable", "ServiceUnavailableException", "RequestTimeout",
 	"RequestTimeoutException", "IDPCommunicationError", NULL,

@@ -249,14 +249,13 @@ static int list_shards(struct stream_run *r, struct kl_kinesis *k, struct kl_err
 	return rc;
 }
 
-/* Worth listing again later: throttling, 5xx, resets, timeouts (KL_ERETRY
- * once the call's own retries are spent), a garbled answer, and Kinesis's
- * LimitExceededException, with which ListShards is throttled (400). Not:
+/* Worth listing again later: throttling (LimitExceededException is how
+ * ListShards is throttled: aws/retry.c), 5xx, resets, timeouts (KL_ERETRY
+ * once the call's own retries are spent), and a garbled answer. Not:
  * credentials, a stream that does not exist, out of memory, a shutdown. */
-static int list_transient(int rc, const struct kl_kinesis *k)
+static int list_transient(int rc)
 {
-	return rc == KL_ERETRY || rc == KL_EPARSE ||
-	       (rc == KL_EREMOTE && !strcmp(k->c.last.code, "LimitExceededException"));
+	return rc == KL_ERETRY || rc == KL_EPARSE;
 }
 
 /* A parent that is not listed any more (trimmed) counts as done. */
@@ -489,7 +488,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			relist_ms = RELIST_MS;
 			if (lrc == KL_EINTR) {
 				/* SIGTERM during the call: the stop check below ends the run */
-			} else if (lrc && listed && list_transient(lrc, &k)) {
+			} else if (lrc && listed && list_transient(lrc)) {
 				/* the shards read on; the list is tried again, later and
 				 * later, until it has failed for list_timeout_ms */
 				int64_t now = kl_mono_ms();

@@ -171,6 +171,7 @@ int main(void)
 		{KL_NET_OK, 400, "ThrottlingException", KL_ERETRY},
 		{KL_NET_OK, 503, "SlowDown", KL_ERETRY},
 		{KL_NET_OK, 503, "RequestLimitExceeded", KL_ERETRY},
+		{KL_NET_OK, 400, "LimitExceededException", KL_ERETRY},
 		{KL_NET_OK, 429, NULL, KL_ERETRY},
 		{KL_NET_OK, 500, NULL, KL_ERETRY},
 		{KL_NET_OK, 502, NULL, KL_ERETRY},

@@ -2,7 +2,7 @@
  * monitoring-2010-08-01), operation PutMetricData. */
 #include "aws/cloudwatch.h"
 #include "aws/json_rpc.h" /* kl_aws_endpoint_resolve */
-#include "aws/sigv4.h"
+#include "aws/sigv4_http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,35 +100,21 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		return rc == KL_ERETRY ? rc : KL_EAUTH;
 	}
 	struct kl_sigv4_header sh[2] = {{"Host", c->ep.host}, {"Content-Type", FORM_TYPE}};
-	struct kl_sigv4_request sr = {0};
-	sr.method = "POST";
-	sr.path = "/";
-	sr.headers = sh;
-	sr.n_headers = 2;
-	sr.payload = c->body.data;
-	sr.payload_len = c->body.len;
-	sr.region = c->ep.region;
-	sr.service = "monitoring";
-	sr.access_key_id = cr.access_key_id;
-	sr.secret_access_key = cr.secret_access_key;
-	sr.session_token = cr.session_token;
-	sr.now = time(NULL);
-	sr.flags = KL_SIGV4_DEFAULT;
+	struct kl_sigv4_request sr = {.method = "POST", .path = "/", .headers = sh, .n_headers = 2,
+				      .payload = c->body.data, .payload_len = c->body.len,
+				      .region = c->ep.region, .service = "monitoring",
+				      .flags = KL_SIGV4_DEFAULT};
+	struct kl_http_header hh[KL_SIGV4_HTTP_HEADERS(2)];
+	size_t nh;
 	struct kl_sigv4_result res;
 	kl_sigv4_result_init(&res);
-	rc = kl_sigv4_sign(&sr, &res, &eb);
+	rc = kl_sigv4_http_sign(&sr, &cr, time(NULL), &res, hh, &nh, &eb);
 	kl_aws_creds_wipe(&cr);
 	if (rc) {
 		kl_sigv4_result_cleanup(&res);
 		kl_errbuf_set(&c->err, rc, "CloudWatch PutMetricData: signing: %s", eb.msg);
 		return KL_EAUTH;
 	}
-	struct kl_http_header hh[2 + KL_SIGV4_MAX_ADD];
-	size_t nh = 0;
-	hh[nh++] = (struct kl_http_header){"Content-Type", FORM_TYPE};
-	for (size_t i = 0; i < res.n_add; i++)
-		hh[nh++] = (struct kl_http_header){res.add[i].name, res.add[i].value};
-	hh[nh++] = (struct kl_http_header){"Authorization", res.authz.data};
 	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body.data, c->body.len, NULL, 0};
 	kl_errbuf_clear(&eb);
 	rc = kl_http_request(c->http, &req, &c->resp, &eb);

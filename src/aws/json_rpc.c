@@ -2,7 +2,7 @@
  * (Content-Type application/x-amz-json-1.1 or -1.0, X-Amz-Target
  * "<prefix>.<Operation>"). */
 #include "aws/json_rpc.h"
-#include "aws/sigv4.h"
+#include "aws/sigv4_http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,23 +128,15 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	struct kl_sigv4_header sh[3] = {{"Host", c->ep.host},
 					{"Content-Type", c->content_type},
 					{"X-Amz-Target", target}};
-	struct kl_sigv4_request sr = {0};
-	sr.method = "POST";
-	sr.path = "/";
-	sr.headers = sh;
-	sr.n_headers = 3;
-	sr.payload = c->body;
-	sr.payload_len = c->body_len;
-	sr.region = c->ep.region;
-	sr.service = c->svc->signing_name;
-	sr.access_key_id = cr.access_key_id;
-	sr.secret_access_key = cr.secret_access_key;
-	sr.session_token = cr.session_token;
-	sr.now = time(NULL);
-	sr.flags = KL_SIGV4_DEFAULT;
+	struct kl_sigv4_request sr = {.method = "POST", .path = "/", .headers = sh, .n_headers = 3,
+				      .payload = c->body, .payload_len = c->body_len,
+				      .region = c->ep.region, .service = c->svc->signing_name,
+				      .flags = KL_SIGV4_DEFAULT};
+	struct kl_http_header hh[KL_SIGV4_HTTP_HEADERS(3)];
+	size_t nh;
 	struct kl_sigv4_result res;
 	kl_sigv4_result_init(&res);
-	rc = kl_sigv4_sign(&sr, &res, &eb);
+	rc = kl_sigv4_http_sign(&sr, &cr, time(NULL), &res, hh, &nh, &eb);
 	kl_aws_creds_wipe(&cr);
 	if (rc) {
 		kl_sigv4_result_cleanup(&res);
@@ -152,13 +144,6 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		kl_errbuf_set(&c->err, rc, "%s %s: signing: %s", svc, c->op, eb.msg);
 		return KL_EAUTH;
 	}
-	struct kl_http_header hh[3 + KL_SIGV4_MAX_ADD + 1];
-	size_t nh = 0;
-	hh[nh++] = (struct kl_http_header){"Content-Type", c->content_type};
-	hh[nh++] = (struct kl_http_header){"X-Amz-Target", target};
-	for (size_t i = 0; i < res.n_add; i++)
-		hh[nh++] = (struct kl_http_header){res.add[i].name, res.add[i].value};
-	hh[nh++] = (struct kl_http_header){"Authorization", res.authz.data};
 	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body, c->body_len, c->cancel, 0};
 	kl_errbuf_clear(&eb);
 	rc = kl_http_request(c->http, &req, &c->resp, &eb);

@@ -23,7 +23,7 @@ void *kl_array_grow(void *v, size_t *cap, size_t size, size_t first);
 /* Room for element n (n <= cap) of the array v: KL_OK, or KL_ENOMEM with v
  * and cap unchanged. Evaluates its arguments more than once: pass plain
  * lvalues (`s->items, s->n, s->cap`). */
-#define KL_ARRAY_GROW(v, n, cap, first)                                                           \
+#define KL_ARRAY_GROW(v, n, cap, first)                                                            \
 	((n) < (cap) ? KL_OK                                                                       \
 		     : ((v) = kl_array_grow((v), &(cap), sizeof *(v), (first)),                    \
 			(n) < (cap) ? KL_OK : KL_ENOMEM))

@@ -20,8 +20,7 @@
 #   BENCH_KINESIS_PERF [1 if perf]  after the runs, one more run of stream -> S3 and of
 #                                  local mode under perf (bench/perf_stages.sh): CPU by stage
 set -euo pipefail
-cd "$(dirname "$0")/.."
-KINLAKE=${KINLAKE:-build/kinlake}
+. "$(dirname "$0")/_lib.sh"
 N=${BENCH_KINESIS_EVENTS:-100000}
 RUNS=${BENCH_RUNS:-3}
 SHARDS=${BENCH_SHARDS:-4}
@@ -39,9 +38,6 @@ EV=$OUT/events.jsonl
 # kinesis-mock answers only once a persisted state is loaded: about 0.6 ms per record
 export KL_STACK_DIR=$OUT/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0 KL_STACK_WAIT=$((60 + N / 500))
 trap 'scripts/stack.sh down >/dev/null 2>&1 || true' EXIT
-die() { echo "bench: $*" >&2; exit 1; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
-med() { sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "nan"; exit } m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.6f\n", m }'; }
 HZ=$(getconf CLK_TCK)
 kcpu() { awk -v hz="$HZ" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$(cat "$OUT/stack/kinesis.pid")/stat"; }
 stack_up() { # extra environment for kinesis-mock
@@ -276,13 +272,12 @@ row() { # job label
 		"$rr" "$d" "$ed" "$rd" "$c" "$emu"
 }
 verdict() { awk -v r="$1" -v op="$2" -v t="$3" 'BEGIN { ok = op == ">=" ? r >= t : r <= t; print (ok ? "met" : "NOT met") }'; }
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- src 2>/dev/null || rev="$rev+local changes"
+rev=$(bench_rev)
 REPORT=$OUT/results.md
 {
 	echo "# kinlake Kinesis bench — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo
-	echo "$($KINLAKE version) ($rev); $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)); node $(node --version); kinesis-local $(node -p 'require("./node_modules/kinesis-local/package.json").version'); load average $load0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
+	echo "$($KINLAKE version) ($rev); $(bench_cpus); node $(node --version); kinesis-local $(node -p 'require("./node_modules/kinesis-local/package.json").version'); load average $load0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
 	echo "$N events ($(calc '%.1f' "$(stat -c %s "$EV") / 1e6") MB) in a $SHARDS-shard stream (loaded by '$LOAD' in ${t_load} s), --format $FORMAT, $RUNS runs, medians"
 	echo
 	echo "| job | s to last record | events/s | ÷ ceiling | s to durable | events/s end to end | ÷ ceiling | CPU µs/event | emulator CPU s (÷ s to last record) |"

@@ -26,14 +26,12 @@
 #                         batch 3 times, and around the Python handler on it.
 # Both C runs use --dedup-window 0 (the Python peer does not deduplicate).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-KINLAKE=${KINLAKE:-build/kinlake}
+. "$(dirname "$0")/_lib.sh"
 RUNS=${BENCH_RUNS:-5}
 CORPORA=${KL_CORPORA:-../shared/corpora}
 OUT=bench/out/lambda
 TIME=/usr/bin/time
-[ -x "$KINLAKE" ] || { echo "bench: $KINLAKE not found; run make first" >&2; exit 1; }
-[ -x "$TIME" ] || { echo "bench: $TIME (GNU time) is needed for peak RSS" >&2; exit 1; }
+[ -x "$TIME" ] || die "$TIME (GNU time) is needed for peak RSS"
 mkdir -p "$OUT"
 RAW=$OUT/raw.tsv
 printf 'job\trun\tvalue\n' >"$RAW"
@@ -75,17 +73,14 @@ for run in $(seq 1 "$RUNS"); do
 	rec rss-py-6 "$run" "$(tail -1 "$OUT/rss-py")"
 done
 
-median() {
-	awk -F'\t' -v j="$1" '$1 == j { print $3 }' "$RAW" | sort -g |
-		awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit } m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m }'
-}
+median() { awk -F'\t' -v j="$1" '$1 == j { print $3 }' "$RAW" | med - ''; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0 && a != "-") printf "%.1f", a / b; else print "-" }'; }
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+rev=$(bench_rev)
 REPORT=$OUT/results.md
 {
 	echo "# kinlake lambda bench — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo
-	echo "$("$KINLAKE" version) ($rev); $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)); $(python3 --version); node $(node --version); $RUNS runs, medians"
+	echo "$("$KINLAKE" version) ($rev); $(bench_cpus); $(python3 --version); node $(node --version); $RUNS runs, medians"
 	for mb in 1 6; do
 		echo "- ${mb} MB batch: $(node -e 'const o=JSON.parse(require("fs").readFileSync(process.argv[1]));console.log(`${o.records.length} records, ${require("fs").statSync(process.argv[1]).size} bytes`)' "$OUT/firehose-${mb}MB.json")"
 	done

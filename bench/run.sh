@@ -14,9 +14,8 @@
 #   BENCH_PERF           1: also a per-stage CPU breakdown of one Parquet run (bench/perf_stages.sh)
 #   KINLAKE              the binary (default build/kinlake)
 set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/_lib.sh"
 
-KINLAKE=${KINLAKE:-build/kinlake}
 EVENTS=${BENCH_EVENTS:-1000000}
 SMALL=${BENCH_SMALL_EVENTS:-$((EVENTS / 10))}
 RUNS=${BENCH_RUNS:-3}
@@ -36,8 +35,7 @@ OUT=bench/out
 GEN_ARGS=(--span "$SPAN")
 
 TIME=/usr/bin/time
-[ -x "$TIME" ] || { echo "bench: $TIME (GNU time) is needed for peak RSS" >&2; exit 1; }
-[ -x "$KINLAKE" ] || { echo "bench: $KINLAKE not found; run make first" >&2; exit 1; }
+[ -x "$TIME" ] || die "$TIME (GNU time) is needed for peak RSS"
 for v in EVENTS SMALL RUNS THREADS SPAN; do
 	[[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "bench: $v must be a positive integer (got '${!v}')" >&2; exit 2; }
 done
@@ -156,12 +154,8 @@ fi
 
 # --- report --------------------------------------------------------------------
 # median of column COL over rows of job JOB
-median() {
-	awk -F'\t' -v j="$1" -v c="$2" '$1 == j { print $c }' "$RAW" | sort -g |
-		awk '{ v[NR] = $1 } END { if (!NR) exit; m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.6f\n", m }'
-}
+median() { awk -F'\t' -v j="$1" -v c="$2" '$1 == j { print $c }' "$RAW" | med ''; }
 have() { awk -F'\t' -v j="$1" '$1 == j { f = 1 } END { exit !f }' "$RAW"; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 DUCK_EPS=$(calc '%.6f' "$EVENTS / $(median "duckdb-$BIG_LABEL" 4)")
 row() { # job-key label events input_bytes
@@ -192,13 +186,12 @@ cpu_row() {
 }
 KL_THREADS_DEFAULT=$(nproc)
 
-rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-git diff --quiet HEAD -- src 2>/dev/null || rev="$rev+local changes"
+rev=$(bench_rev)
 REPORT=$OUT/results.md
 {
 	echo "# kinlake bench — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo
-	echo "$($KINLAKE version) ($rev); $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)); node $(node --version)"
+	echo "$($KINLAKE version) ($rev); $(bench_cpus); node $(node --version)"
 	echo "input: $BIG ($(calc '%.1f' "$BIG_BYTES / 1e6") MB, $EVENTS events), $SMALL_IN ($(calc '%.1f' "$SMALL_BYTES / 1e6") MB); $RUNS runs each, medians"
 	echo
 	echo "| job | events | seconds | events/s | MB/s in | peak RSS MB | data out MB | events/s ÷ DuckDB |"

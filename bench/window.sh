@@ -12,8 +12,7 @@
 #                                  shard's events must fit, or the budget splits files)
 #   BENCH_FORMAT [parquet]         --format
 set -euo pipefail
-cd "$(dirname "$0")/.."
-KINLAKE=${KINLAKE:-build/kinlake}
+. "$(dirname "$0")/_lib.sh"
 N=${BENCH_WINDOW_EVENTS:-1000000}
 SHARDS=${BENCH_SHARDS:-4}
 SPEED=${BENCH_WINDOW_SPEED:-60}
@@ -38,15 +37,14 @@ run() { # MODE
 	# one row per data file: its partition-hour directory, its size
 	(cd "$lake/events" && find . -type f -printf '%h\t%s\n') >"$OUT/files-$1.tsv"
 }
-med() { sort -g | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m }'; }
 stats() { # MODE: a table row
 	local f=$OUT/files-$1.tsv
 	local files parts per_med per_max size_med size_mean total
 	files=$(wc -l <"$f")
 	parts=$(cut -f1 "$f" | sort -u | wc -l)
-	per_med=$(cut -f1 "$f" | sort | uniq -c | awk '{ print $1 }' | med)
+	per_med=$(cut -f1 "$f" | sort | uniq -c | awk '{ print $1 }' | med - '')
 	per_max=$(cut -f1 "$f" | sort | uniq -c | awk '$1 > m { m = $1 } END { print m }')
-	size_med=$(cut -f2 "$f" | med)
+	size_med=$(cut -f2 "$f" | med - '')
 	total=$(awk -F'\t' '{ s += $2 } END { print s }' "$f")
 	printf '| %s | %s | %s | %.1f | %s | %s | %.1f | %.1f | %.1f | %s |\n' "$1" "$files" "$parts" \
 		"$(awk -v a="$files" -v b="$parts" 'BEGIN { print a / b }')" "$per_med" "$per_max" \
@@ -62,7 +60,7 @@ REPORT=$OUT/results.md
 {
 	echo "# kinlake window bench — $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo
-	echo "$($KINLAKE version) ($(git rev-parse --short HEAD 2>/dev/null || echo unknown)); $N events ($(awk -v s="$(stat -c %s "$EV")" 'BEGIN { printf "%.0f", s / 1e6 }') MB) over one hour of created_at, $SHARDS shards, replayed at ${SPEED}x (interval: --flush-interval $interval s = 5 min of the stream), --format $FORMAT, --memory-limit $MEM per shard"
+	echo "$($KINLAKE version) ($(bench_rev)); $N events ($(awk -v s="$(stat -c %s "$EV")" 'BEGIN { printf "%.0f", s / 1e6 }') MB) over one hour of created_at, $SHARDS shards, replayed at ${SPEED}x (interval: --flush-interval $interval s = 5 min of the stream), --format $FORMAT, --memory-limit $MEM per shard"
 	echo
 	echo "| mode | data files | partition-hours | files per partition-hour (mean) | median | max | median file KiB | mean file KiB | total MiB | wall s |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -9,20 +9,18 @@
  * https://monitoring.<region>.amazonaws.com, as the SDKs pick it
  * (kl_aws_endpoint_resolve, shared with the JSON clients, aws/json_rpc.h).
  *
- * One `struct kl_cloudwatch` per thread: it owns an HTTP handle, a
- * credential chain (the same provider chain as every AWS client here), a
- * retry policy and the last error. kl_cloudwatch_put() retries throttling,
- * 5xx and network failures a few times with full-jitter backoff (retry.h)
- * and fails fast on auth/validation errors; the first error of the call is
- * in c->err. A call carries at most KL_CW_MAX_DATA datums (AWS's limit).
+ * One `struct kl_cloudwatch` per thread: the form body, reused, and the
+ * client of aws/json_rpc.h, which POSTs awsQuery as it POSTs awsJson (its
+ * HTTP handle, credential chain, signing, retries and error reporting are
+ * the same for every AWS service here). kl_cloudwatch_put() retries
+ * throttling, 5xx and network failures a few times with full-jitter backoff
+ * (retry.h) and fails fast on auth/validation errors; why a call failed is
+ * in c->c.err. A call carries at most KL_CW_MAX_DATA datums (AWS's limit).
  */
 #ifndef KL_AWS_CLOUDWATCH_H
 #define KL_AWS_CLOUDWATCH_H
 
-#include "aws/credentials.h"
-#include "aws/http.h"
-#include "aws/json_rpc.h" /* struct kl_aws_endpoint */
-#include "aws/retry.h"
+#include "aws/json_rpc.h"
 #include "core/buf.h"
 #include "core/err.h"
 
@@ -45,17 +43,11 @@ struct kl_cw_datum {
 };
 
 struct kl_cloudwatch {
-	struct kl_http *http;
-	struct kl_cred_chain creds;
-	struct kl_aws_env env;
-	struct kl_aws_endpoint ep; /* AWS_ENDPOINT_URL_CLOUDWATCH, monitoring.<region> */
-	struct kl_rng rng;
-	struct kl_retry_policy policy; /* 3 attempts, 100 ms base, 2 s cap */
-	struct kl_http_resp resp;
-	struct kl_aws_error last;
+	/* c.ep: AWS_ENDPOINT_URL_CLOUDWATCH, else monitoring.<region>;
+	 * c.policy: 3 attempts, 100 ms base, 2 s cap; c.err, c.last: why the
+	 * last call failed */
+	struct kl_aws_json c;
 	struct kl_buf body; /* the form being sent, reused */
-	struct kl_errbuf err;
-	int refreshed;
 };
 
 /* region NULL: AWS_REGION, else AWS_DEFAULT_REGION. */

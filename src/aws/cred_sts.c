@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "aws/sigv4.h"
+#include "aws/sigv4_http.h"
 
 static int endpoint(const struct kl_cred_ctx *c, const char *region, char *url, size_t cap)
 {
@@ -52,26 +52,18 @@ int kl_sts_call(const struct kl_cred_ctx *c, const char *region, const char *act
 		return kl_errbuf_set(eb, rc, "sts: request too large");
 	}
 	const char *ctype = "application/x-www-form-urlencoded; charset=utf-8";
-	struct kl_http_header h[8];
-	size_t nh = 0;
-	h[nh++] = (struct kl_http_header){"Content-Type", ctype};
+	struct kl_sigv4_header sh[] = {{"Host", host}, {"Content-Type", ctype}};
+	struct kl_http_header h[KL_SIGV4_HTTP_HEADERS(2)] = {{"Content-Type", ctype}};
+	size_t nh = 1; /* unsigned (AssumeRoleWithWebIdentity): Content-Type only */
 	struct kl_sigv4_result sig;
 	kl_sigv4_result_init(&sig);
 	if (signer) {
-		struct kl_sigv4_header sh[] = {{"Host", host}, {"Content-Type", ctype}};
 		struct kl_sigv4_request sr = {
 			.method = "POST", .path = path, .headers = sh, .n_headers = 2,
 			.payload = body.data, .payload_len = body.len, .region = region,
-			.service = "sts", .access_key_id = signer->access_key_id,
-			.secret_access_key = signer->secret_access_key,
-			.session_token = signer->session_token, .now = c->now,
-			.flags = KL_SIGV4_DEFAULT,
+			.service = "sts", .flags = KL_SIGV4_DEFAULT,
 		};
-		rc = kl_sigv4_sign(&sr, &sig, eb);
-		for (size_t i = 0; !rc && i < sig.n_add; i++)
-			h[nh++] = (struct kl_http_header){sig.add[i].name, sig.add[i].value};
-		if (!rc)
-			h[nh++] = (struct kl_http_header){"Authorization", sig.authz.data};
+		rc = kl_sigv4_http_sign(&sr, signer, c->now, &sig, h, &nh, eb);
 	}
 	struct kl_http_resp resp;
 	kl_http_resp_init(&resp, 1 << 20);

@@ -2,7 +2,7 @@
  * (Content-Type application/x-amz-json-1.1 or -1.0, X-Amz-Target
  * "<prefix>.<Operation>"). */
 #include "aws/json_rpc.h"
-#include "aws/sigv4.h"
+#include "aws/sigv4_http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,20 +49,24 @@ int kl_aws_json_init(struct kl_aws_json *c, const struct kl_aws_json_service *sv
 {
 	memset(c, 0, sizeof *c);
 	c->svc = svc;
-	snprintf(c->content_type, sizeof c->content_type, "application/x-amz-json-%s",
-		 svc->json_version ? svc->json_version : "1.1");
+	if (svc->content_type)
+		snprintf(c->content_type, sizeof c->content_type, "%s", svc->content_type);
+	else
+		snprintf(c->content_type, sizeof c->content_type, "application/x-amz-json-%s",
+			 svc->json_version ? svc->json_version : "1.1");
 	c->env = kl_aws_env_process();
 	int rc = kl_aws_endpoint_resolve(&c->ep, &c->env, region, svc->endpoint_env,
 					 svc->host_prefix, svc->name, eb);
 	if (rc)
 		return rc;
 	struct kl_http_opts ho = {0};
-	ho.timeout_ms = 30000;
+	ho.timeout_ms = svc->timeout_ms ? svc->timeout_ms : 30000;
+	ho.connect_timeout_ms = svc->connect_timeout_ms;
 	ho.recv_buffer = svc->recv_buffer;
 	if (!(c->http = kl_http_new(&ho, eb)))
 		return eb && eb->code ? eb->code : KL_ENOMEM;
 	kl_cred_chain_init(&c->creds, &c->env, kl_http_transport_of(c->http));
-	kl_http_resp_init(&c->resp, 64u << 20);
+	kl_http_resp_init(&c->resp, svc->max_response ? svc->max_response : 64u << 20);
 	kl_rng_seed(&c->rng, (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)c);
 	c->policy = KL_RETRY_POLICY_DEFAULT;
 	return KL_OK;
@@ -123,28 +127,22 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		kl_errbuf_set(&c->err, rc, "%s %s: credentials: %s", svc, c->op, eb.msg);
 		return rc == KL_ERETRY ? rc : KL_EAUTH;
 	}
-	char target[128];
-	snprintf(target, sizeof target, "%s.%s", c->svc->target_prefix, c->op);
+	char target[128] = "";
+	if (c->svc->target_prefix)
+		snprintf(target, sizeof target, "%s.%s", c->svc->target_prefix, c->op);
 	struct kl_sigv4_header sh[3] = {{"Host", c->ep.host},
 					{"Content-Type", c->content_type},
 					{"X-Amz-Target", target}};
-	struct kl_sigv4_request sr = {0};
-	sr.method = "POST";
-	sr.path = "/";
-	sr.headers = sh;
-	sr.n_headers = 3;
-	sr.payload = c->body;
-	sr.payload_len = c->body_len;
-	sr.region = c->ep.region;
-	sr.service = c->svc->signing_name;
-	sr.access_key_id = cr.access_key_id;
-	sr.secret_access_key = cr.secret_access_key;
-	sr.session_token = cr.session_token;
-	sr.now = time(NULL);
-	sr.flags = KL_SIGV4_DEFAULT;
+	size_t nsh = c->svc->target_prefix ? 3 : 2; /* awsQuery: no target */
+	struct kl_sigv4_request sr = {.method = "POST", .path = "/", .headers = sh, .n_headers = nsh,
+				      .payload = c->body, .payload_len = c->body_len,
+				      .region = c->ep.region, .service = c->svc->signing_name,
+				      .flags = KL_SIGV4_DEFAULT};
+	struct kl_http_header hh[KL_SIGV4_HTTP_HEADERS(3)];
+	size_t nh;
 	struct kl_sigv4_result res;
 	kl_sigv4_result_init(&res);
-	rc = kl_sigv4_sign(&sr, &res, &eb);
+	rc = kl_sigv4_http_sign(&sr, &cr, time(NULL), &res, hh, &nh, &eb);
 	kl_aws_creds_wipe(&cr);
 	if (rc) {
 		kl_sigv4_result_cleanup(&res);
@@ -152,13 +150,6 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		kl_errbuf_set(&c->err, rc, "%s %s: signing: %s", svc, c->op, eb.msg);
 		return KL_EAUTH;
 	}
-	struct kl_http_header hh[3 + KL_SIGV4_MAX_ADD + 1];
-	size_t nh = 0;
-	hh[nh++] = (struct kl_http_header){"Content-Type", c->content_type};
-	hh[nh++] = (struct kl_http_header){"X-Amz-Target", target};
-	for (size_t i = 0; i < res.n_add; i++)
-		hh[nh++] = (struct kl_http_header){res.add[i].name, res.add[i].value};
-	hh[nh++] = (struct kl_http_header){"Authorization", res.authz.data};
 	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body, c->body_len, c->cancel, 0};
 	kl_errbuf_clear(&eb);
 	rc = kl_http_request(c->http, &req, &c->resp, &eb);
@@ -175,8 +166,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		kl_aws_error_parse(c->resp.body.data, c->resp.body.len, c->resp.error_type,
 				   &c->last);
 	c->last.status = c->resp.status;
-	if (c->resp.retry_after[0])
-		*retry_after_ms = (unsigned)atoi(c->resp.retry_after) * 1000;
+	*retry_after_ms = kl_http_resp_retry_after_ms(&c->resp);
 	kl_errbuf_clear(&c->err);
 	if (c->resp.net != KL_NET_OK)
 		kl_errbuf_set(&c->err, KL_ERETRY, "%s %s at %s: %s", svc, c->op, c->ep.url, eb.msg);

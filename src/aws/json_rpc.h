@@ -1,9 +1,11 @@
 /*
  * json_rpc.h — a client for AWS services that speak awsJson1_1 (Glue,
- * CloudWatch Logs) or awsJson1_0 (DynamoDB): every call is a POST of a JSON
+ * Kinesis) or awsJson1_0 (DynamoDB): every call is a POST of a JSON
  * body to "/" with X-Amz-Target "<target prefix>.<Operation>" and
  * Content-Type application/x-amz-json-<version>; the two protocols differ
- * only in that header.
+ * only in that header. The same POST without X-Amz-Target and with a form
+ * body is awsQuery (CloudWatch, aws/cloudwatch.h): a service without a
+ * target prefix and with its own content type.
  *
  * One `struct kl_aws_json` per thread: it owns an HTTP handle (connection
  * reuse), a credential chain (the SDKs' order, aws/credentials.h) unless it
@@ -56,6 +58,12 @@ struct kl_aws_json_service {
 	const char *host_prefix;   /* "glue" -> https://glue.<region>.amazonaws.com */
 	const char *json_version;  /* "1.0" (DynamoDB) or "1.1"; NULL = "1.1" */
 	long recv_buffer;	   /* kl_http_opts.recv_buffer; 0 = libcurl's */
+	/* awsQuery: NULL target_prefix sends no X-Amz-Target; content_type
+	 * (NULL = application/x-amz-json-<version>) is the body's */
+	const char *content_type;
+	unsigned timeout_ms;	    /* a call's transfer; 0 = 30 s */
+	unsigned connect_timeout_ms; /* 0 = kl_http's default */
+	size_t max_response;	    /* bytes of a response body; 0 = 64 MiB */
 };
 
 struct kl_aws_json {
@@ -76,7 +84,7 @@ struct kl_aws_json {
 	struct kl_http_resp resp; /* last response; body = JSON on success */
 	struct kl_aws_error last; /* last AWS error (code "" on success) */
 	struct kl_errbuf err;
-	char content_type[40]; /* "application/x-amz-json-<version>" */
+	char content_type[64]; /* "application/x-amz-json-<version>" or the service's */
 	/* per call */
 	const char *op;
 	const char *body;

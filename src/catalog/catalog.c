@@ -4,6 +4,7 @@
  * the CreateTable / UpdateTable API. */
 #include "catalog/catalog.h"
 #include "catalog/catalog_internal.h"
+#include "core/array.h"
 #include "route/partition.h"
 
 #include <stdio.h>
@@ -269,14 +270,8 @@ int kl_catalog_push_param(struct kl_catalog_table *t, const char *k, const char 
 
 static struct kl_catalog_table *new_table(struct kl_catalog *c)
 {
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		struct kl_catalog_table *t = realloc(c->t, cap * sizeof *t);
-		if (!t)
-			return NULL;
-		c->t = t;
-		c->cap = cap;
-	}
+	if (KL_ARRAY_GROW(c->t, c->n, c->cap, 16))
+		return NULL;
 	struct kl_catalog_table *t = &c->t[c->n++];
 	memset(t, 0, sizeof *t);
 	return t;

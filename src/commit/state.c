@@ -1,5 +1,6 @@
 /* state.c — see state.h. */
 #include "commit/state.h"
+#include "core/array.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -75,14 +76,8 @@ static int set_part(struct kl_state *st, const char *key, size_t n, uint64_t upt
 			p->upto = upto;
 		return KL_OK;
 	}
-	if (st->nparts == st->capparts) {
-		size_t cap = st->capparts ? st->capparts * 2 : 256;
-		struct kl_state_part *v = realloc(st->parts, cap * sizeof *v);
-		if (!v)
-			return KL_ENOMEM;
-		st->parts = v;
-		st->capparts = cap;
-	}
+	if (KL_ARRAY_GROW(st->parts, st->nparts, st->capparts, 256))
+		return KL_ENOMEM;
 	char *k = strndup(key, n);
 	if (!k)
 		return KL_ENOMEM;

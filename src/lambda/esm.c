@@ -5,6 +5,7 @@
 #include "lambda/esm.h"
 #include "aws/kinesis.h"
 #include "commit/checkpoint.h"
+#include "core/array.h"
 #include "core/base64.h"
 #include "dedup/dedup.h"
 #include "encode/parquet/schema.h"
@@ -198,14 +199,8 @@ static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl
 		if (r.type != KL_JSON_OBJECT || !kl_json_object_get(r.val, r.val_len, "kinesis", &k) ||
 		    k.type != KL_JSON_OBJECT)
 			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] has no kinesis object", i);
-		if (e->nrecs == e->caprecs) {
-			size_t cap = e->caprecs ? e->caprecs * 2 : 1024;
-			struct kl_esm_rec *v = realloc(e->recs, cap * sizeof *v);
-			if (!v)
-				return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-			e->recs = v;
-			e->caprecs = cap;
-		}
+		if (KL_ARRAY_GROW(e->recs, e->nrecs, e->caprecs, 1024))
+			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 		struct kl_esm_rec *x = &e->recs[e->nrecs++];
 		memset(x, 0, sizeof *x);
 		x->first_pos = UINT64_MAX;
@@ -321,15 +316,7 @@ static void cp_file(struct kl_checkpoint *c, uint64_t first, uint64_t last, uint
 {
 	struct kl_esm *e = esm_of(c);
 	pthread_mutex_lock(&e->files_mu);
-	if (e->nfiles == e->capfiles) {
-		size_t cap = e->capfiles ? e->capfiles * 2 : 256;
-		struct kl_esm_file *v = realloc(e->files, cap * sizeof *v);
-		if (v) {
-			e->files = v;
-			e->capfiles = cap;
-		}
-	}
-	if (e->nfiles < e->capfiles)
+	if (KL_ARRAY_GROW(e->files, e->nfiles, e->capfiles, 256) == KL_OK)
 		e->files[e->nfiles++] = (struct kl_esm_file){first, last, count, durable};
 	else
 		e->files_oom = 1; /* then the whole batch is retried */

@@ -187,7 +187,7 @@ static void publish(struct kl_cw_publisher *p)
 						  memory_order_relaxed);
 			if (p->log) {
 				fprintf(p->log, "%scloudwatch: %s; %s\n",
-					p->log_prefix ? p->log_prefix : "", p->cw.err.msg,
+					p->log_prefix ? p->log_prefix : "", p->cw.c.err.msg,
 					off ? "shard lag skipped this interval"
 					    : "the counts go out with the next interval");
 				fflush(p->log);

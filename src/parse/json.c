@@ -7,6 +7,7 @@
  * C stack; the depth limit bounds the stack size.
  */
 #include "parse/json.h"
+#include "core/array.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -258,14 +259,8 @@ static inline void skip_ws(struct scan *s, unsigned *ws)
 
 static int push_member(struct kl_json_doc *d)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 32;
-		struct kl_json_member *m = realloc(d->m, cap * sizeof *m);
-		if (!m)
-			return -1;
-		d->m = m;
-		d->cap = cap;
-	}
+	if (KL_ARRAY_GROW(d->m, d->n, d->cap, 32))
+		return -1;
 	d->n++;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* stream.c — see stream.h. */
 #include "pipeline/stream.h"
 #include "aws/kinesis.h"
+#include "aws/retry.h"
 #include "buffer/budget.h"
 #include "commit/checkpoint.h"
 #include "core/cancel.h"
@@ -28,11 +29,13 @@
 #define MAX_SHARDS 1024
 #define RELIST_MS 5000
 /* A re-list that failed (after its own few quick retries) is tried again
- * after a wait that doubles from 1 s to 30 s while the shards read on; the
- * run ends only once ListShards has failed for list_timeout_ms. */
+ * after a full-jitter wait (aws/retry.h) whose ceiling doubles from 1 s to
+ * 30 s while the shards read on, so that many workers do not re-list in
+ * lockstep; the run ends only once ListShards has failed for
+ * list_timeout_ms. Retry n waits uniform[0, min(30 s, 500 ms * 2^n)]. */
 #define RELIST_ATTEMPTS 3
-#define RELIST_RETRY_MIN_MS 1000
-#define RELIST_RETRY_MAX_MS 30000
+#define RELIST_RETRY_POLICY \
+	((struct kl_retry_policy){.base_ms = 500, .cap_ms = 30000, .max_attempts = 1})
 #define LIST_TIMEOUT_MS_DEFAULT 300000
 
 enum shard_state { SH_PENDING, SH_RUNNING, SH_DONE };
@@ -468,10 +471,9 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 		stopping = failed = 1;
 	}
 	int64_t since_list = RELIST_MS, relist_ms = RELIST_MS;
-	/* re-lists that failed in a row, since when (kl_mono_ms), and what the
-	 * run waits before the next one */
+	/* re-lists that failed in a row and since when (kl_mono_ms) */
 	unsigned list_failures = 0;
-	int64_t list_failing_since = 0, list_retry_ms = 0;
+	int64_t list_failing_since = 0;
 	int listed = 0; /* a ListShards went through: later failures are re-lists */
 	int64_t list_timeout_ms =
 	    o->list_timeout_ms > 0 ? o->list_timeout_ms : LIST_TIMEOUT_MS_DEFAULT;
@@ -507,11 +509,10 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 					    leb.msg);
 					stop_all(&r);
 				} else {
-					list_retry_ms =
-					    list_retry_ms ? list_retry_ms * 2 : RELIST_RETRY_MIN_MS;
-					if (list_retry_ms > RELIST_RETRY_MAX_MS)
-						list_retry_ms = RELIST_RETRY_MAX_MS;
-					relist_ms = list_retry_ms;
+					/* the lister's own client's rng (seeded per
+					 * client at init), used on this thread only */
+					relist_ms = kl_retry_backoff_ms(&RELIST_RETRY_POLICY,
+									list_failures, &k.c.rng);
 					if (o->ingest.metrics) /* the next list sends it again */
 						atomic_fetch_add_explicit(
 						    &o->ingest.metrics->retries, 1,
@@ -521,7 +522,6 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 				if (!lrc) {
 					listed = 1;
 					list_failures = 0;
-					list_retry_ms = 0;
 					/* the first list may ride out a slow start with more
 					 * tries; a re-list keeps the main thread responsive */
 					k.c.policy.max_attempts = RELIST_ATTEMPTS;

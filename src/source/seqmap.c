@@ -1,6 +1,7 @@
 /* seqmap.c — see seqmap.h. Formats: Kinesis API reference, Record
  * (SequenceNumber) and Shard (ShardId). */
 #include "source/seqmap.h"
+#include "core/array.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -66,14 +67,8 @@ int kl_seqmap_add(struct kl_seqmap *m, uint64_t first_pos, const char *seq, size
 		for (size_t i = 0; i < m->n; i++)
 			m->marks[i].off -= (uint32_t)base;
 	}
-	if (m->n == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 1024;
-		struct kl_seqmark *v = realloc(m->marks, cap * sizeof *v);
-		if (!v)
-			return KL_ENOMEM;
-		m->marks = v;
-		m->cap = cap;
-	}
+	if (KL_ARRAY_GROW(m->marks, m->n, m->cap, 1024))
+		return KL_ENOMEM;
 	if (m->dlen + len + 1 > m->dcap) {
 		size_t cap = m->dcap ? m->dcap * 2 : 32768;
 		while (cap < m->dlen + len + 1)

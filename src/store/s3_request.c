@@ -7,7 +7,7 @@
 
 #include <openssl/evp.h>
 
-#include "aws/sigv4.h"
+#include "aws/sigv4_http.h"
 #include "aws/xml.h"
 #include "core/base64.h"
 
@@ -114,27 +114,18 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	    .payload_hash = r->sha256_hex,
 	    .region = ep->region,
 	    .service = "s3",
-	    .access_key_id = cr.access_key_id,
-	    .secret_access_key = cr.secret_access_key,
-	    .session_token = cr.session_token,
-	    .now = time(NULL),
 	    .flags = KL_SIGV4_S3,
 	};
+	struct kl_http_header hh[KL_SIGV4_HTTP_HEADERS(MAX_HEADERS)];
+	size_t nh;
 	struct kl_sigv4_result sig;
 	kl_sigv4_result_init(&sig);
-	rc = kl_sigv4_sign(&sr, &sig, &c->eb);
+	rc = kl_sigv4_http_sign(&sr, &cr, time(NULL), &sig, hh, &nh, &c->eb);
 	kl_aws_creds_wipe(&cr);
 	if (rc) {
 		kl_sigv4_result_cleanup(&sig);
 		return rc;
 	}
-	struct kl_http_header hh[MAX_HEADERS + KL_SIGV4_MAX_ADD + 1];
-	size_t nh = 0;
-	for (size_t i = 1; i < nsh; i++) /* Host: curl sends it from the URL */
-		hh[nh++] = (struct kl_http_header){sh[i].name, sh[i].value};
-	for (size_t i = 0; i < sig.n_add; i++)
-		hh[nh++] = (struct kl_http_header){sig.add[i].name, sig.add[i].value};
-	hh[nh++] = (struct kl_http_header){"Authorization", sig.authz.data};
 	struct kl_http_req hr = {r->method, c->url,     hh,	       nh,
 				 r->body,   r->body_len, ep->cancel, r->timeout_ms};
 	rc = kl_http_request(c->h, &hr, resp, &c->eb);

@@ -27,6 +27,7 @@
  * the counters are under `mu`, so writer threads may share the store; one
  * open file is used by one thread at a time. */
 #include "store/store.h"
+#include "core/array.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -114,14 +115,8 @@ static int dir_add(struct local_store *s, const char *p, size_t n, uint64_t h, l
 		s->slots = sl;
 		s->nslots = ns;
 	}
-	if (s->ndirs == s->capdirs) {
-		size_t cap = s->capdirs ? s->capdirs * 2 : 128;
-		struct local_dir *d = realloc(s->dirs, cap * sizeof *d);
-		if (!d)
-			return KL_ENOMEM;
-		s->dirs = d;
-		s->capdirs = cap;
-	}
+	if (KL_ARRAY_GROW(s->dirs, s->ndirs, s->capdirs, 128))
+		return KL_ENOMEM;
 	char *c = strndup(p, n);
 	if (!c)
 		return KL_ENOMEM;
@@ -207,14 +202,8 @@ static int note_dirty(struct local_store *s, long idx)
 {
 	if (s->dirs[idx].dirty)
 		return KL_OK;
-	if (s->ndirty == s->capdirty) {
-		size_t cap = s->capdirty ? s->capdirty * 2 : 64;
-		uint32_t *d = realloc(s->dirty, cap * sizeof *d);
-		if (!d)
-			return KL_ENOMEM;
-		s->dirty = d;
-		s->capdirty = cap;
-	}
+	if (KL_ARRAY_GROW(s->dirty, s->ndirty, s->capdirty, 64))
+		return KL_ENOMEM;
 	s->dirty[s->ndirty++] = (uint32_t)idx;
 	s->dirs[idx].dirty = 1;
 	return KL_OK;

@@ -1,6 +1,7 @@
 /* test_core.c — core/: buffers with caps, base64, error strings; config/opts sizes. */
 #include "check.h"
 #include "config/opts.h"
+#include "core/array.h"
 #include "core/base64.h"
 #include "core/err.h"
 
@@ -47,5 +48,25 @@ int main(void)
 	kl_errbuf_set(&eb, KL_EPARSE, "second");
 	CHECK_EQ_STR(eb.msg, "first 1");
 	CHECK_EQ_INT(eb.code, KL_EIO);
+
+	/* KL_ARRAY_GROW: the first capacity, then doubling, only when full;
+	 * an impossible size leaves the array and its capacity alone */
+	struct pair {
+		int a, b;
+	} *v = NULL;
+	size_t n = 0, cap = 0;
+	for (int i = 0; i < 20; i++) {
+		CHECK_EQ_INT(KL_ARRAY_GROW(v, n, cap, 4), KL_OK);
+		v[n++] = (struct pair){i, -i};
+	}
+	CHECK_EQ_INT(cap, 32); /* 4, 8, 16, 32 */
+	CHECK(v[19].a == 19 && v[0].b == 0 && v[7].b == -7);
+	struct pair *before = v;
+	CHECK_EQ_INT(KL_ARRAY_GROW(v, n, cap, 4), KL_OK); /* room left: no call */
+	CHECK(v == before);
+	size_t huge = SIZE_MAX / 2;
+	CHECK_EQ_INT(KL_ARRAY_GROW(v, huge, huge, 4), KL_ENOMEM);
+	CHECK(v == before && huge == SIZE_MAX / 2);
+	free(v);
 	return check_report("test_core");
 }

@@ -157,12 +157,12 @@ static void test_put_limits(void)
 	int rc = kl_cloudwatch_init(&cw, NULL, &eb);
 	CHECK_EQ_INT(rc, 0);
 	if (!rc) {
-		CHECK_EQ_STR(cw.ep.url, "http://127.0.0.1:9");
-		CHECK_EQ_STR(cw.ep.host, "127.0.0.1:9");
+		CHECK_EQ_STR(cw.c.ep.url, "http://127.0.0.1:9");
+		CHECK_EQ_STR(cw.c.ep.host, "127.0.0.1:9");
 		static struct kl_cw_datum d[KL_CW_MAX_DATA + 1];
 		CHECK_EQ_INT(kl_cloudwatch_put(&cw, "ns", d, 0, 0), KL_EINVAL);
 		CHECK_EQ_INT(kl_cloudwatch_put(&cw, "ns", d, KL_CW_MAX_DATA + 1, 0), KL_EINVAL);
-		CHECK(strstr(cw.err.msg, "1001 datums") != NULL);
+		CHECK(strstr(cw.c.err.msg, "1001 datums") != NULL);
 	}
 	kl_cloudwatch_cleanup(&cw);
 	unsetenv("AWS_ENDPOINT_URL_CLOUDWATCH");

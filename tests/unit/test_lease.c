@@ -223,6 +223,47 @@ static void sync_n(struct worker *w, int n)
 		fprintf(stderr, "sync: %s\n", eb.msg);
 }
 
+#define TABLE_MAX 128
+
+/* A scenario's workers ws[0..n) as w-a, w-b, ... on the table
+ * <prefix>-<name> (into `table`), and the leases of `shards` shards added
+ * by the first (sync_n; 0: none); -1 after a failed CHECK: the scenario
+ * ends. */
+static int workers_init(struct worker **ws, size_t n, const char *prefix, const char *name,
+			int shards, char table[TABLE_MAX])
+{
+	snprintf(table, TABLE_MAX, "%s-%s", prefix, name);
+	for (size_t i = 0; i < n; i++) {
+		char id[8];
+		snprintf(id, sizeof id, "w-%c", (char)('a' + i));
+		if (worker_init(ws[i], table, id)) {
+			CHECK(!"workers");
+			return -1;
+		}
+	}
+	if (shards)
+		sync_n(ws[0], shards);
+	return 0;
+}
+
+static void workers_cleanup(struct worker **ws, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		worker_cleanup(ws[i]);
+}
+
+/* w's take (CHECKed to go through); how many leases it took. */
+static unsigned take(struct worker *w)
+{
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	unsigned took = 0;
+	CHECK_EQ_INT(kl_lease_take(&w->m, &took, &eb), KL_OK);
+	if (eb.code)
+		fprintf(stderr, "take %s: %s\n", w->m.me, eb.msg);
+	return took;
+}
+
 /* Release every lease of w that another worker asked for (kl_lease_shed),
  * as pipeline/stream.c does once the shard's run has committed; how many. */
 static unsigned shed_all(struct worker *w)
@@ -301,16 +342,11 @@ static void sorted_counts(struct worker **ws, size_t n, unsigned *out)
  * its checkpoint and renew are refused by DynamoDB. */
 static void scenario_balance_expiry_fencing(const char *prefix)
 {
-	char table[128];
-	snprintf(table, sizeof table, "%s-balance", prefix);
+	char table[TABLE_MAX];
 	struct worker a, b, c;
-	if (worker_init(&a, table, "w-a") || worker_init(&b, table, "w-b") ||
-	    worker_init(&c, table, "w-c")) {
-		CHECK(!"workers");
-		return;
-	}
-	sync_n(&a, 8);
 	struct worker *all[3] = {&a, &b, &c};
+	if (workers_init(all, 3, prefix, "balance", 8, table))
+		return;
 	for (int r = 0; r < 8; r++)
 		round_(all, 3, 1000);
 	unsigned cnt[3];
@@ -394,9 +430,7 @@ static void scenario_balance_expiry_fencing(const char *prefix)
 	const struct kl_lease *r0 = kl_lease_get(&a.m, ck[0]);
 	CHECK(r0 && !strcmp(r0->checkpoint, "after:12345") && r0->checkpoint_sub == 7);
 	CHECK(r0 && r0->owner_switches == 1);
-	worker_cleanup(&a);
-	worker_cleanup(&b);
-	worker_cleanup(&c);
+	workers_cleanup(all, 3);
 }
 
 /* One worker holds all 8; a second joins: it asks for 4 (kinlake's "ask",
@@ -407,22 +441,15 @@ static void scenario_balance_expiry_fencing(const char *prefix)
  * two timeouts after the request, not sooner. */
 static void scenario_steal(const char *prefix)
 {
-	char table[128];
-	snprintf(table, sizeof table, "%s-steal", prefix);
+	char table[TABLE_MAX];
 	struct worker a, b, c;
-	if (worker_init(&a, table, "w-a") || worker_init(&b, table, "w-b") ||
-	    worker_init(&c, table, "w-c")) {
-		CHECK(!"workers");
+	struct worker *all[3] = {&a, &b, &c};
+	if (workers_init(all, 3, prefix, "steal", 8, table))
 		return;
-	}
-	sync_n(&a, 8);
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	unsigned took = 0;
-	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 8);
-	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(take(&a), 8);
+	CHECK_EQ_INT(take(&b), 0);
 	CHECK_EQ_INT(b.m.stats.asked, 4);
 	CHECK_EQ_INT(b.m.stats.stolen, 0);
 	/* asking moved nothing: a's renewals go on */
@@ -432,11 +459,9 @@ static void scenario_steal(const char *prefix)
 	CHECK_EQ_INT(a.m.stats.lost, 0);
 	/* asking again while waiting asks nothing more */
 	b.clock.t += 1000;
-	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(take(&b), 0);
 	CHECK_EQ_INT(b.m.stats.asked, 4);
-	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(take(&a), 0);
 	CHECK_EQ_INT(shed_all(&a), 4);
 	CHECK_EQ_INT(a.m.stats.held, 4);
 	CHECK_EQ_INT(a.m.stats.released, 4);
@@ -444,10 +469,8 @@ static void scenario_steal(const char *prefix)
 	/* a does not take back what it handed over (b's request is gone with
 	 * the release: a alone would count a share of 8) */
 	a.clock.t += 1000;
-	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 0);
-	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 4);
+	CHECK_EQ_INT(take(&a), 0);
+	CHECK_EQ_INT(take(&b), 4);
 	CHECK_EQ_INT(b.m.stats.taken, 4);
 	CHECK_EQ_INT(b.m.stats.stolen, 0);
 	const char *bk[8];
@@ -466,7 +489,6 @@ static void scenario_steal(const char *prefix)
 
 	/* c joins deaf owners: it asks for one, waits two timeouts, steals it */
 	a.deaf = b.deaf = 1;
-	struct worker *all[3] = {&a, &b, &c};
 	round_(all, 3, 1000);
 	CHECK_EQ_INT(c.m.stats.asked, 1);
 	int64_t asked_at = c.clock.t;
@@ -478,9 +500,7 @@ static void scenario_steal(const char *prefix)
 	round_(all, 3, 1000); /* the owner's renew finds it gone */
 	CHECK_EQ_INT(a.m.stats.lost + b.m.stats.lost, 1);
 	check_exclusive(all, 3, 8);
-	worker_cleanup(&a);
-	worker_cleanup(&b);
-	worker_cleanup(&c);
+	workers_cleanup(all, 3);
 }
 
 /* A lease released by its holder is free for everyone, the holder too: the
@@ -491,19 +511,14 @@ static void scenario_steal(const char *prefix)
  * kl_lease_drain a worker takes nothing, not even a free lease. */
 static void scenario_forgo_drain(const char *prefix)
 {
-	char table[128];
-	snprintf(table, sizeof table, "%s-forgo", prefix);
+	char table[TABLE_MAX];
 	struct worker a, b;
-	if (worker_init(&a, table, "w-a") || worker_init(&b, table, "w-b")) {
-		CHECK(!"workers");
+	struct worker *ab[2] = {&a, &b};
+	if (workers_init(ab, 2, prefix, "forgo", 3, table))
 		return;
-	}
-	sync_n(&a, 3);
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	unsigned took = 0;
-	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 3);
+	CHECK_EQ_INT(take(&a), 3);
 	const char *k1 = "shardId-000000000001", *k2 = "shardId-000000000002";
 	uint64_t t1 = kl_lease_tenure(&a.m, k1);
 	CHECK(t1 != 0);
@@ -511,8 +526,7 @@ static void scenario_forgo_drain(const char *prefix)
 	CHECK_EQ_INT(kl_lease_release(&a.m, k1, NULL, 0, &eb), KL_OK);
 	CHECK(!kl_lease_holds(&a.m, k1));
 	a.clock.t += 1000;
-	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 1);
+	CHECK_EQ_INT(take(&a), 1);
 	CHECK(kl_lease_holds(&a.m, k1));
 	CHECK(kl_lease_tenure(&a.m, k1) != t1);
 	/* forgone, then released: a's takes leave it alone (none of its own
@@ -523,13 +537,11 @@ static void scenario_forgo_drain(const char *prefix)
 	for (int i = 0; i < 3; i++) {
 		a.clock.t += TIMEOUT;
 		CHECK_EQ_INT(kl_lease_renew(&a.m, &eb), KL_OK);
-		CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-		CHECK_EQ_INT(took, 0);
+		CHECK_EQ_INT(take(&a), 0);
 		CHECK(!kl_lease_holds(&a.m, k1));
 	}
 	CHECK_EQ_INT(a.m.stats.held, 2);
-	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 1);
+	CHECK_EQ_INT(take(&b), 1);
 	CHECK(kl_lease_holds(&b.m, k1));
 	CHECK_EQ_INT(b.m.stats.taken, 1);
 	CHECK_EQ_INT(b.m.stats.stolen, 0);
@@ -537,16 +549,14 @@ static void scenario_forgo_drain(const char *prefix)
 	 * and steals nothing to make up for the one it gave away */
 	a.clock.t += TIMEOUT;
 	CHECK_EQ_INT(kl_lease_renew(&a.m, &eb), KL_OK);
-	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(take(&a), 0);
 	CHECK_EQ_INT(a.m.stats.stolen, 0);
 	/* drain: b releases k1 (graceful shutdown); a drains and then leaves
 	 * a free lease alone too; renewals go on */
 	CHECK_EQ_INT(kl_lease_release(&b.m, k1, NULL, 0, &eb), KL_OK);
 	kl_lease_drain(&b.m);
 	b.clock.t += TIMEOUT;
-	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(take(&b), 0);
 	CHECK(!kl_lease_holds(&b.m, k1));
 	kl_lease_drain(&a.m);
 	uint64_t renewals = a.m.stats.renewals;
@@ -555,11 +565,9 @@ static void scenario_forgo_drain(const char *prefix)
 	CHECK_EQ_INT(a.m.stats.renewals, renewals + 2);
 	/* k2 released by a while draining: nobody of the two takes it back */
 	CHECK_EQ_INT(kl_lease_release(&a.m, k2, NULL, 0, &eb), KL_OK);
-	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(take(&a), 0);
 	CHECK_EQ_INT(a.m.stats.held, 1);
-	worker_cleanup(&a);
-	worker_cleanup(&b);
+	workers_cleanup(ab, 2);
 }
 
 /* 4 leases, 3 workers at (2,2,0): the share is 2 and nobody holds more,
@@ -568,27 +576,17 @@ static void scenario_forgo_drain(const char *prefix)
  * any more: (2,1,1), nothing stolen. */
 static void scenario_steal_at_share(const char *prefix)
 {
-	char table[128];
-	snprintf(table, sizeof table, "%s-share", prefix);
+	char table[TABLE_MAX];
 	struct worker a, b, c;
-	if (worker_init(&a, table, "w-a") || worker_init(&b, table, "w-b") ||
-	    worker_init(&c, table, "w-c")) {
-		CHECK(!"workers");
+	struct worker *all[3] = {&a, &b, &c};
+	if (workers_init(all, 3, prefix, "share", 4, table))
 		return;
-	}
-	sync_n(&a, 4);
-	struct worker *ab[2] = {&a, &b};
 	for (int r = 0; r < 4; r++)
-		round_(ab, 2, 1000);
+		round_(all, 2, 1000); /* a and b */
 	CHECK_EQ_INT(a.m.stats.held, 2);
 	CHECK_EQ_INT(b.m.stats.held, 2);
-	struct kl_errbuf eb;
-	kl_errbuf_clear(&eb);
-	unsigned took;
-	CHECK_EQ_INT(kl_lease_take(&c.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(take(&c), 0);
 	CHECK_EQ_INT(c.m.stats.asked, 1);
-	struct worker *all[3] = {&a, &b, &c};
 	for (int r = 0; r < 6; r++)
 		round_(all, 3, 1000);
 	unsigned cnt[3];
@@ -601,22 +599,18 @@ static void scenario_steal_at_share(const char *prefix)
 	CHECK_EQ_INT(a.m.stats.released + b.m.stats.released, 3);
 	CHECK_EQ_INT(c.m.stats.taken, 1);
 	check_exclusive(all, 3, 4);
-	worker_cleanup(&a);
-	worker_cleanup(&b);
-	worker_cleanup(&c);
+	workers_cleanup(all, 3);
 }
 
 /* A split (p -> c1, c2) and a merge (c1 + c2 -> m): children are taken only
  * after every parent is at SHARD_END, by any worker. */
 static void scenario_parents(const char *prefix)
 {
-	char table[128];
-	snprintf(table, sizeof table, "%s-parents", prefix);
+	char table[TABLE_MAX];
 	struct worker a, b;
-	if (worker_init(&a, table, "w-a") || worker_init(&b, table, "w-b")) {
-		CHECK(!"workers");
+	struct worker *ab[2] = {&a, &b};
+	if (workers_init(ab, 2, prefix, "parents", 0, table))
 		return;
-	}
 	struct kl_lease_shard s[4] = {
 	    {"shardId-p", {NULL, NULL}},
 	    {"shardId-c1", {"shardId-p", NULL}},
@@ -632,49 +626,39 @@ static void scenario_parents(const char *prefix)
 	/* again, from the other worker: nothing new, no error */
 	CHECK_EQ_INT(kl_lease_sync_shards(&b.m, s, 4, &added, &eb), KL_OK);
 	CHECK_EQ_INT(added, 0);
-	unsigned took;
-	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 1);
+	CHECK_EQ_INT(take(&a), 1);
 	CHECK(kl_lease_holds(&a.m, "shardId-p"));
-	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 0); /* the children wait; p is a's and not over share */
+	CHECK_EQ_INT(take(&b), 0); /* the children wait; p is a's and not over share */
 	const struct kl_lease *m0 = kl_lease_get(&b.m, "shardId-m");
 	CHECK(m0 && m0->n_parents == 2 && !strcmp(m0->checkpoint, "TRIM_HORIZON"));
 	/* p ends */
 	CHECK_EQ_INT(kl_lease_release(&a.m, "shardId-p", KL_LEASE_SHARD_END, 0, &eb), KL_OK);
-	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 2); /* c1 and c2: b alone sees 2 leases, share 2 */
+	CHECK_EQ_INT(take(&b), 2); /* c1 and c2: b alone sees 2 leases, share 2 */
 	CHECK(kl_lease_holds(&b.m, "shardId-c1") && kl_lease_holds(&b.m, "shardId-c2"));
 	CHECK(!kl_lease_holds(&b.m, "shardId-m"));
 	/* one parent of the merge ends: m still waits */
 	CHECK_EQ_INT(kl_lease_checkpoint(&b.m, "shardId-c1", 0, KL_LEASE_SHARD_END, 0, &eb), KL_OK);
-	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 0);
+	CHECK_EQ_INT(take(&a), 0);
 	CHECK(!kl_lease_holds(&a.m, "shardId-m"));
 	CHECK_EQ_INT(kl_lease_release(&b.m, "shardId-c2", KL_LEASE_SHARD_END, 0, &eb), KL_OK);
-	CHECK_EQ_INT(kl_lease_take(&a.m, &took, &eb), KL_OK);
-	CHECK_EQ_INT(took, 1);
+	CHECK_EQ_INT(take(&a), 1);
 	CHECK(kl_lease_holds(&a.m, "shardId-m"));
 	/* finished shards are never taken again */
 	CHECK(!kl_lease_holds(&a.m, "shardId-p") && !kl_lease_holds(&a.m, "shardId-c2"));
 	if (eb.code)
 		fprintf(stderr, "parents: %s\n", eb.msg);
-	worker_cleanup(&a);
-	worker_cleanup(&b);
+	workers_cleanup(ab, 2);
 }
 
 /* A worker whose renewals fail (no table any more, say) drops its leases
  * by itself once the timeout has passed since the last good renew. */
 static void scenario_local_expiry(const char *prefix)
 {
-	char table[128];
-	snprintf(table, sizeof table, "%s-local", prefix);
+	char table[TABLE_MAX];
 	struct worker a;
-	if (worker_init(&a, table, "w-a")) {
-		CHECK(!"worker");
+	struct worker *one[1] = {&a};
+	if (workers_init(one, 1, prefix, "local", 2, table))
 		return;
-	}
-	sync_n(&a, 2);
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
 	CHECK_EQ_INT(kl_lease_take(&a.m, NULL, &eb), KL_OK);
@@ -702,14 +686,11 @@ static void scenario_local_expiry(const char *prefix)
  * lost. A row bumped while naming another owner is lost. */
 static void scenario_lost_answer(const char *prefix)
 {
-	char table[128];
-	snprintf(table, sizeof table, "%s-answer", prefix);
+	char table[TABLE_MAX];
 	struct worker a;
-	if (worker_init(&a, table, "w-a")) {
-		CHECK(!"worker");
+	struct worker *one[1] = {&a};
+	if (workers_init(one, 1, prefix, "answer", 2, table))
 		return;
-	}
-	sync_n(&a, 2);
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
 	CHECK_EQ_INT(kl_lease_take(&a.m, NULL, &eb), KL_OK);
@@ -772,23 +753,32 @@ static void *cp_main(void *arg)
 	return NULL;
 }
 
+/* Keeper k as `id` on `table` (timeout 3 s) on the fake clock clk; its
+ * options are left in *o. */
+static void keeper_init(struct kl_lease_keeper *k, struct kl_lease_keeper_opts *o,
+			const char *table, const char *id, struct fclock *clk)
+{
+	memset(o, 0, sizeof *o);
+	o->table = table;
+	o->timeout_ms = 3000;
+	o->worker_id = id;
+	o->clock = (struct kl_lease_clock){fnow, fsleep, clk};
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_lease_keeper_init(k, o, &eb), KL_OK);
+}
+
 static void scenario_keeper(const char *prefix)
 {
 	char table[128];
 	snprintf(table, sizeof table, "%s-keeper", prefix);
 	struct fclock ca = {1000000}, cb = {1000000};
 	struct kl_lease_keeper a, b;
-	struct kl_lease_keeper_opts o = {0};
-	o.table = table;
-	o.timeout_ms = 3000;
+	struct kl_lease_keeper_opts o;
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	o.worker_id = "k-a";
-	o.clock = (struct kl_lease_clock){fnow, fsleep, &ca};
-	CHECK_EQ_INT(kl_lease_keeper_init(&a, &o, &eb), KL_OK);
-	o.worker_id = "k-b";
-	o.clock = (struct kl_lease_clock){fnow, fsleep, &cb};
-	CHECK_EQ_INT(kl_lease_keeper_init(&b, &o, &eb), KL_OK);
+	keeper_init(&a, &o, table, "k-a", &ca);
+	keeper_init(&b, &o, table, "k-b", &cb);
 	o.renew_ms = 3000;
 	struct kl_lease_keeper bad;
 	CHECK_EQ_INT(kl_lease_keeper_init(&bad, &o, &eb), KL_EINVAL);
@@ -1007,39 +997,71 @@ static void b_writes_now(void *ctx)
 		    : KL_EIO;
 }
 
+/* Keeper a starts on a new table and takes its one shard. */
+static void keeper_take_only(struct kl_lease_keeper *a, const char *shard)
+{
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_lease_keeper_start(a, 10000, &eb), KL_OK);
+	struct kl_lease_shard s[1] = {{shard, {0}}};
+	CHECK_EQ_INT(kl_lease_keeper_sync(a, s, 1, &eb), KL_OK);
+	CHECK_EQ_INT(kl_lease_keeper_tick(a, &eb), KL_OK);
+	CHECK(kl_lease_keeper_holds(a, shard));
+}
+
+/* Keeper b (never started, on clock cb) takes `shard` over once the
+ * holder, paused, has let it time out by b's clock. */
+static void keeper_take_over(struct kl_lease_keeper *b, struct fclock *cb, const char *shard)
+{
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	cb->t += 1000;
+	CHECK_EQ_INT(kl_lease_keeper_tick(b, &eb), KL_OK);
+	cb->t += 4000;
+	CHECK_EQ_INT(kl_lease_take(&b->m, NULL, &eb), KL_OK);
+	CHECK(kl_lease_keeper_holds(b, shard));
+}
+
+/* A shard run's fence f over the state log `log` in st (cp), under k's
+ * tenure of `shard`, loaded as the run's start does. */
+static void fence_load(struct kl_lease_fence *f, struct kl_state_checkpoint *cp,
+		       struct kl_store *st, const char *log, struct kl_lease_keeper *k,
+		       const char *shard, uint64_t tenure, _Atomic uint64_t *refused)
+{
+	CHECK_EQ_INT(kl_state_checkpoint_open_store(cp, st, log), KL_OK);
+	kl_lease_fence_init(f, cp, k, shard, tenure, refused);
+	struct kl_source src = {.ops = &no_src_ops};
+	uint64_t resume;
+	CHECK_EQ_INT(f->base.ops->load(&f->base, &src, &resume, no_part, NULL), KL_OK);
+}
+
+static void rm_rf(const char *dir)
+{
+	char cmd[64];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+}
+
 static void fence_on(const char *table, struct kl_store *raw, const char *local_root)
 {
 	const char *what = local_root ? "a local lake" : "S3";
 	printf("fence scenario on %s\n", what);
 	struct fclock ca = {1000000}, cb = {1000000};
 	struct kl_lease_keeper a, b;
-	struct kl_lease_keeper_opts o = {0};
-	o.table = table;
-	o.timeout_ms = 3000;
+	struct kl_lease_keeper_opts o;
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	o.worker_id = "f-a";
-	o.clock = (struct kl_lease_clock){fnow, fsleep, &ca};
-	CHECK_EQ_INT(kl_lease_keeper_init(&a, &o, &eb), KL_OK);
-	o.worker_id = "f-b";
-	o.clock = (struct kl_lease_clock){fnow, fsleep, &cb};
-	CHECK_EQ_INT(kl_lease_keeper_init(&b, &o, &eb), KL_OK);
-	CHECK_EQ_INT(kl_lease_keeper_start(&a, 10000, &eb), KL_OK);
-	struct kl_lease_shard s[1] = {{"shard-f", {0}}};
-	CHECK_EQ_INT(kl_lease_keeper_sync(&a, s, 1, &eb), KL_OK);
-	CHECK_EQ_INT(kl_lease_keeper_tick(&a, &eb), KL_OK);
-	CHECK(kl_lease_keeper_holds(&a, "shard-f"));
+	keeper_init(&a, &o, table, "f-a", &ca);
+	keeper_init(&b, &o, table, "f-b", &cb);
+	keeper_take_only(&a, "shard-f");
 
 	struct hook_store hs = {.base = {.ops = &hs_ops}, .in = raw};
 	hs_in_of_file = raw;
 	_Atomic uint64_t refused = 0;
-	struct kl_source src = {.ops = &no_src_ops};
-	uint64_t resume;
 	struct kl_state_checkpoint cpa, cpb;
-	CHECK_EQ_INT(kl_state_checkpoint_open_store(&cpa, raw, "fence-shard"), KL_OK);
 	struct kl_lease_fence f;
-	kl_lease_fence_init(&f, &cpa, &a, "shard-f", kl_lease_keeper_tenure(&a, "shard-f"), &refused);
-	CHECK_EQ_INT(f.base.ops->load(&f.base, &src, &resume, no_part, NULL), KL_OK);
+	fence_load(&f, &cpa, raw, "fence-shard", &a, "shard-f", kl_lease_keeper_tenure(&a, "shard-f"),
+		   &refused);
 	CHECK(has(raw, "_kinlake/state/fence-shard.log", "O f-a "));
 	struct kl_store *fenced = NULL, *fenced_b = NULL;
 	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced, &hs.base, &a, "shard-f", kl_lease_keeper_tenure(&a, "shard-f"), &refused, &eb),
@@ -1062,15 +1084,10 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	/* and one over an uncovered file a crashed earlier run left */
 	CHECK_EQ_INT(put_file(raw, "events/p/f-4.jsonl", "left\n"), KL_OK);
 	CHECK_EQ_INT(fenced->ops->open(fenced, "events/p/f-4.jsonl", &file4), KL_OK);
-	cb.t += 1000;
-	CHECK_EQ_INT(kl_lease_keeper_tick(&b, &eb), KL_OK);
-	cb.t += 4000;
-	CHECK_EQ_INT(kl_lease_take(&b.m, NULL, &eb), KL_OK);
-	CHECK(kl_lease_keeper_holds(&b, "shard-f"));
-	CHECK_EQ_INT(kl_state_checkpoint_open_store(&cpb, raw, "fence-shard"), KL_OK);
+	keeper_take_over(&b, &cb, "shard-f");
 	struct kl_lease_fence fb;
-	kl_lease_fence_init(&fb, &cpb, &b, "shard-f", kl_lease_keeper_tenure(&b, "shard-f"), &refused);
-	CHECK_EQ_INT(fb.base.ops->load(&fb.base, &src, &resume, no_part, NULL), KL_OK);
+	fence_load(&fb, &cpb, raw, "fence-shard", &b, "shard-f", kl_lease_keeper_tenure(&b, "shard-f"),
+		   &refused);
 	CHECK(has(raw, "_kinlake/state/fence-shard.log", "O f-b "));
 	CHECK(!strcmp(cpb.state.checkpoint, "after:100"));
 
@@ -1141,9 +1158,7 @@ static void scenario_fence(const char *prefix)
 	CHECK_EQ_INT(kl_store_local_new(&local, dir, &eb), KL_OK);
 	fence_on(table, local, dir);
 	kl_store_free(local);
-	char cmd[64];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	CHECK_EQ_INT(system(cmd), 0);
+	rm_rf(dir);
 
 	/* S3 (moto): the bucket was made by the script */
 	struct kl_aws_env env = kl_aws_env_process();
@@ -1178,22 +1193,12 @@ static void scenario_fence_retaken(const char *prefix)
 	snprintf(table, sizeof table, "%s-retake", prefix);
 	struct fclock ca = {1000000}, cb = {1000000};
 	struct kl_lease_keeper a, b;
-	struct kl_lease_keeper_opts o = {0};
-	o.table = table;
-	o.timeout_ms = 3000;
+	struct kl_lease_keeper_opts o;
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
-	o.worker_id = "r-a";
-	o.clock = (struct kl_lease_clock){fnow, fsleep, &ca};
-	CHECK_EQ_INT(kl_lease_keeper_init(&a, &o, &eb), KL_OK);
-	o.worker_id = "r-b";
-	o.clock = (struct kl_lease_clock){fnow, fsleep, &cb};
-	CHECK_EQ_INT(kl_lease_keeper_init(&b, &o, &eb), KL_OK);
-	CHECK_EQ_INT(kl_lease_keeper_start(&a, 10000, &eb), KL_OK);
-	struct kl_lease_shard s[1] = {{"shard-r", {0}}};
-	CHECK_EQ_INT(kl_lease_keeper_sync(&a, s, 1, &eb), KL_OK);
-	CHECK_EQ_INT(kl_lease_keeper_tick(&a, &eb), KL_OK);
-	CHECK(kl_lease_keeper_holds(&a, "shard-r"));
+	keeper_init(&a, &o, table, "r-a", &ca);
+	keeper_init(&b, &o, table, "r-b", &cb);
+	keeper_take_only(&a, "shard-r");
 	uint64_t run1 = kl_lease_keeper_tenure(&a, "shard-r");
 	CHECK(run1 != 0);
 
@@ -1201,13 +1206,9 @@ static void scenario_fence_retaken(const char *prefix)
 	struct kl_store *local = NULL, *fenced = NULL;
 	CHECK(mkdtemp(dir) != NULL);
 	CHECK_EQ_INT(kl_store_local_new(&local, dir, &eb), KL_OK);
-	struct kl_source src = {.ops = &no_src_ops};
-	uint64_t resume;
 	struct kl_state_checkpoint cp1, cp2;
-	CHECK_EQ_INT(kl_state_checkpoint_open_store(&cp1, local, "retake-shard"), KL_OK);
 	struct kl_lease_fence f;
-	kl_lease_fence_init(&f, &cp1, &a, "shard-r", run1, NULL);
-	CHECK_EQ_INT(f.base.ops->load(&f.base, &src, &resume, no_part, NULL), KL_OK);
+	fence_load(&f, &cp1, local, "retake-shard", &a, "shard-r", run1, NULL);
 	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced, local, &a, "shard-r", run1, NULL, &eb), KL_OK);
 	struct kl_checkpoint_job j = {.source_checkpoint = "after:100"};
 	CHECK_EQ_INT(f.base.ops->commit(&f.base, &j), KL_OK);
@@ -1215,11 +1216,7 @@ static void scenario_fence_retaken(const char *prefix)
 	/* a is paused: b takes the lease after the timeout, then hands it back
 	 * (SIGTERM); a wakes up and takes it again at once (released rows are
 	 * free) — all before run 1 has noticed anything */
-	cb.t += 1000;
-	CHECK_EQ_INT(kl_lease_keeper_tick(&b, &eb), KL_OK);
-	cb.t += 4000;
-	CHECK_EQ_INT(kl_lease_take(&b.m, NULL, &eb), KL_OK);
-	CHECK(kl_lease_keeper_holds(&b, "shard-r"));
+	keeper_take_over(&b, &cb, "shard-r");
 	CHECK_EQ_INT(kl_lease_keeper_release(&b, "shard-r", 0, NULL, &eb), KL_OK);
 	ca.t += 5000;
 	CHECK_EQ_INT(kl_lease_keeper_tick(&a, &eb), KL_OK);
@@ -1247,9 +1244,7 @@ static void scenario_fence_retaken(const char *prefix)
 	/* run 2 (a fresh fence, the state loaded again) commits */
 	struct kl_lease_fence f2;
 	struct kl_store *fenced2 = NULL;
-	CHECK_EQ_INT(kl_state_checkpoint_open_store(&cp2, local, "retake-shard"), KL_OK);
-	kl_lease_fence_init(&f2, &cp2, &a, "shard-r", run2, NULL);
-	CHECK_EQ_INT(f2.base.ops->load(&f2.base, &src, &resume, no_part, NULL), KL_OK);
+	fence_load(&f2, &cp2, local, "retake-shard", &a, "shard-r", run2, NULL);
 	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced2, local, &a, "shard-r", run2, NULL, &eb), KL_OK);
 	CHECK_EQ_INT(fenced2->ops->open(fenced2, "events/new.jsonl", &file), KL_OK);
 	CHECK_EQ_INT(fenced2->ops->write(file, "z\n", 2), KL_OK);
@@ -1263,9 +1258,7 @@ static void scenario_fence_retaken(const char *prefix)
 	kl_store_free(fenced2);
 	kl_store_free(fenced);
 	kl_store_free(local);
-	char cmd[64];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	CHECK_EQ_INT(system(cmd), 0);
+	rm_rf(dir);
 	kl_lease_keeper_cleanup(&a);
 	kl_lease_keeper_cleanup(&b);
 }

@@ -552,6 +552,50 @@ static void check_structure(const struct kl_buf *f)
 	CHECK_EQ_INT(foot[flen - 1], 0x00);
 }
 
+/* A writer (options o, NULL: the defaults) that has written all of d into
+ * `file` (reset first), which must be a whole file: the caller checks what
+ * it chose, then frees it (finish_sample). */
+static struct kl_pq_writer *ds_written(struct ds *d, const struct kl_pq_opts *o,
+				       struct kl_buf *file)
+{
+	struct kl_pq_writer *w = NULL;
+	kl_buf_reset(file);
+	CHECK_EQ_INT(kl_pq_writer_new(&w, d->cols, d->ncols, o, buf_sink, file, NULL), KL_OK);
+	if (w)
+		CHECK_EQ_INT(ds_write(d, w), KL_OK);
+	check_structure(file);
+	return w;
+}
+
+/* What the writer recorded of column c in row group g. */
+static struct kl_pq_chunk_info chunk(struct kl_pq_writer *w, size_t g, size_t c)
+{
+	struct kl_pq_chunk_info ci;
+	memset(&ci, 0, sizeof ci);
+	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, g, c, &ci), KL_OK);
+	return ci;
+}
+
+/* The end of a writer test: d and its file saved as the sample `name`
+ * (every reader reads the samples), then everything freed. */
+static void finish_sample(const char *name, struct ds *d, struct kl_pq_writer *w,
+			  struct kl_buf *file)
+{
+	CHECK_EQ_INT(save(outdir, name, d, file), 0);
+	kl_pq_writer_free(w);
+	kl_buf_cleanup(file);
+	ds_free(d);
+}
+
+/* Column c of row r: one of a few strings (a dictionary keeps them), null
+ * every ninth row. */
+static void few_strings(struct ds *d, size_t r, size_t c)
+{
+	const char *few = STRS[r % (sizeof STRS / sizeof *STRS)];
+	if (r % 9)
+		ds_str(d, r, c, few, strlen(few));
+}
+
 static void test_tiny(void)
 {
 	struct kl_pq_column cols[] = {{"x", KL_PQ_INT64}};
@@ -575,8 +619,7 @@ static void test_tiny(void)
 	const char *foot = out.data + out.len - 8 - flen;
 	CHECK(memmem(foot, flen, "kinlake test", 12) != NULL);
 	CHECK(memmem(foot, flen, "schema", 6) != NULL);
-	struct kl_pq_chunk_info ci;
-	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 0, &ci), KL_OK);
+	struct kl_pq_chunk_info ci = chunk(w, 0, 0);
 	CHECK_EQ_INT(ci.num_values, 1);
 	/* One distinct value of one: the dictionary is dropped, the data page
 	 * (right after the magic) is DELTA_BINARY_PACKED. */
@@ -737,9 +780,7 @@ static void test_dict_fallback(void)
 			fill_random(&d, r, 0, &s, 10, card);
 		fill_random(&d, r, 1, &s, 10, card);
 		fill_random(&d, r, 2, &s, 10, card);
-		const char *few = STRS[r % (sizeof STRS / sizeof *STRS)]; /* stays dictionary */
-		if (r % 9)
-			ds_str(&d, r, 3, few, strlen(few));
+		few_strings(&d, r, 3); /* stays dictionary */
 	}
 	struct kl_pq_opts o;
 	kl_pq_opts_default(&o);
@@ -747,14 +788,10 @@ static void test_dict_fallback(void)
 	o.page_bytes = 2048;
 	struct kl_buf a;
 	kl_buf_init(&a, 0);
-	struct kl_pq_writer *w;
-	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
-	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
-	check_structure(&a);
+	struct kl_pq_writer *w = ds_written(&d, &o, &a);
 	CHECK_EQ_INT(kl_pq_writer_row_groups(w), 1);
 	for (size_t c = 0; c < 3; c++) {
-		struct kl_pq_chunk_info ci;
-		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, c, &ci), KL_OK);
+		struct kl_pq_chunk_info ci = chunk(w, 0, c);
 		CHECK(ci.dict_page_offset >= 0);
 		CHECK(ci.dict_data_pages >= 1);
 		CHECK(ci.data_pages > ci.dict_data_pages); /* PLAIN pages follow */
@@ -770,39 +807,26 @@ static void test_dict_fallback(void)
 		fill_random(&d, r, 0, &s, 10, 1000000);
 		fill_random(&d, r, 1, &s, 10, 1000000);
 		fill_random(&d, r, 2, &s, 10, 1000000);
-		const char *few = STRS[r % (sizeof STRS / sizeof *STRS)];
-		if (r % 9)
-			ds_str(&d, r, 3, few, strlen(few));
+		few_strings(&d, r, 3);
 	}
-	kl_buf_reset(&a);
-	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
-	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
-	check_structure(&a);
+	w = ds_written(&d, &o, &a);
 	for (size_t c = 0; c < 3; c++) {
-		struct kl_pq_chunk_info ci;
-		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, c, &ci), KL_OK);
+		struct kl_pq_chunk_info ci = chunk(w, 0, c);
 		CHECK_EQ_INT(ci.dict_page_offset, -1);
 		CHECK_EQ_INT(ci.dict_data_pages, 0);
 		CHECK(ci.data_pages >= 2);
 		CHECK_EQ_INT(ci.num_values, (int64_t)n);
 	}
-	{
-		struct kl_pq_chunk_info ci;
-		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 3, &ci), KL_OK);
+	/* the few-valued column keeps its dictionary, also when written again */
+	for (int k = 0; k < 2; k++) {
+		if (k)
+			w = ds_written(&d, &o, &a);
+		struct kl_pq_chunk_info ci = chunk(w, 0, 3);
 		CHECK(ci.dict_page_offset >= 0);
 		CHECK_EQ_INT(ci.data_pages, ci.dict_data_pages);
+		CHECK_EQ_INT(save(outdir, k ? "dict_fallback" : "dict_dropped", &d, &a), 0);
+		kl_pq_writer_free(w);
 	}
-	CHECK_EQ_INT(save(outdir, "dict_dropped", &d, &a), 0);
-	kl_pq_writer_free(w);
-	kl_buf_reset(&a);
-	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
-	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
-	struct kl_pq_chunk_info ci;
-	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 3, &ci), KL_OK);
-	CHECK(ci.dict_page_offset >= 0);
-	CHECK_EQ_INT(ci.data_pages, ci.dict_data_pages);
-	CHECK_EQ_INT(save(outdir, "dict_fallback", &d, &a), 0);
-	kl_pq_writer_free(w);
 
 	/* A first page of nulls only (PQ_PAGE_MAX_ROWS) does not decide: the
 	 * many distinct values after it still drop the dictionary. */
@@ -818,8 +842,7 @@ static void test_dict_fallback(void)
 			CHECK_EQ_INT(kl_pq_end_row(lw), KL_OK);
 		}
 		CHECK_EQ_INT(kl_pq_writer_finish(lw), KL_OK);
-		struct kl_pq_chunk_info li;
-		CHECK_EQ_INT(kl_pq_writer_chunk_info(lw, 0, 0, &li), KL_OK);
+		struct kl_pq_chunk_info li = chunk(lw, 0, 0);
 		CHECK(li.data_pages >= 2);
 		CHECK_EQ_INT(li.dict_page_offset, -1);
 		CHECK_EQ_INT(li.null_count, PQ_PAGE_MAX_ROWS);
@@ -829,16 +852,11 @@ static void test_dict_fallback(void)
 
 	/* A dictionary limit below one entry: PLAIN from the first value. */
 	o.dict_max_bytes = 4;
-	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
-	kl_buf_reset(&a);
-	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
-	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 0, &ci), KL_OK);
+	w = ds_written(&d, &o, &a);
+	struct kl_pq_chunk_info ci = chunk(w, 0, 0);
 	CHECK_EQ_INT(ci.dict_page_offset, -1);
 	CHECK_EQ_INT(ci.dict_data_pages, 0);
-	CHECK_EQ_INT(save(outdir, "dict_none", &d, &a), 0);
-	kl_pq_writer_free(w);
-	kl_buf_cleanup(&a);
-	ds_free(&d);
+	finish_sample("dict_none", &d, w, &a);
 }
 
 static void test_multi(void)
@@ -858,33 +876,26 @@ static void test_multi(void)
 	o.codec = KL_PQ_SNAPPY;
 	struct kl_buf a;
 	kl_buf_init(&a, 0);
-	struct kl_pq_writer *w;
-	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
-	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
-	check_structure(&a);
+	struct kl_pq_writer *w = ds_written(&d, &o, &a);
 	size_t nrg = kl_pq_writer_row_groups(w);
 	CHECK(nrg >= 3);
 	int64_t total = 0;
 	int64_t prev_end = 4;
 	for (size_t g = 0; g < nrg; g++) {
-		struct kl_pq_chunk_info ci;
-		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, g, 0, &ci), KL_OK);
+		struct kl_pq_chunk_info ci = chunk(w, g, 0);
 		CHECK(ci.data_pages >= 2);
 		CHECK_EQ_INT(ci.dict_page_offset, -1); /* many distinct: DELTA_BINARY_PACKED */
 		CHECK(ci.data_page_offset >= prev_end);
 		prev_end = ci.data_page_offset;
-		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, g, 2, &ci), KL_OK);
+		ci = chunk(w, g, 2);
 		CHECK(ci.dict_page_offset > prev_end); /* 300 distinct: dictionary */
 		total += ci.num_values;
-		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, g, 3, &ci), KL_OK);
+		ci = chunk(w, g, 3);
 		CHECK_EQ_INT(ci.dict_page_offset, -1); /* BOOLEAN: always PLAIN */
 	}
 	CHECK_EQ_INT(total, (int64_t)n);
 	CHECK_EQ_INT(kl_pq_writer_rows(w), n);
-	CHECK_EQ_INT(save(outdir, "multi", &d, &a), 0);
-	kl_pq_writer_free(w);
-	kl_buf_cleanup(&a);
-	ds_free(&d);
+	finish_sample("multi", &d, w, &a);
 }
 
 /* Pages without a dictionary take the encoding that pays: unordered
@@ -920,22 +931,15 @@ static void test_encoding_choice(void)
 	o.level = 1;
 	struct kl_buf a;
 	kl_buf_init(&a, 0);
-	struct kl_pq_writer *w;
-	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
-	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
-	check_structure(&a);
+	struct kl_pq_writer *w = ds_written(&d, &o, &a);
 	static const unsigned want[] = {1u << 0 | 1u << 3, 1u << 5 | 1u << 3, 1u << 0 | 1u << 3,
 					1u << 7 | 1u << 3, 1u << 6 | 1u << 3};
 	for (size_t c = 0; c < 5; c++) {
-		struct kl_pq_chunk_info ci;
-		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, c, &ci), KL_OK);
+		struct kl_pq_chunk_info ci = chunk(w, 0, c);
 		CHECK_EQ_INT(ci.dict_page_offset, -1);
 		CHECK_EQ_INT(ci.encodings, want[c]);
 	}
-	CHECK_EQ_INT(save(outdir, "encodings", &d, &a), 0);
-	kl_pq_writer_free(w);
-	kl_buf_cleanup(&a);
-	ds_free(&d);
+	finish_sample("encodings", &d, w, &a);
 }
 
 /* Statistics corner cases of floating point: a zero min is written as -0.0,
@@ -957,14 +961,9 @@ static void test_double_stats(void)
 	struct kl_pq_opts o;
 	kl_pq_opts_default(&o);
 	o.codec = KL_PQ_UNCOMPRESSED;
-	struct kl_pq_writer *w;
-	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, &o, buf_sink, &a, NULL), KL_OK);
-	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
-	struct kl_pq_chunk_info ci;
-	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 3, &ci), KL_OK);
-	CHECK(!ci.has_min_max);
-	CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, 2, &ci), KL_OK);
-	CHECK(ci.has_min_max);
+	struct kl_pq_writer *w = ds_written(&d, &o, &a);
+	CHECK(!chunk(w, 0, 3).has_min_max);
+	CHECK(chunk(w, 0, 2).has_min_max);
 	/* The footer holds min_value = -0.0 (8 bytes, sign bit only) for c0 and
 	 * max_value = +0.0 for c1 (field 5 follows null_count: delta 2). */
 	uint32_t flen = rd32(a.data + a.len - 8);
@@ -973,10 +972,7 @@ static void test_double_stats(void)
 	static const char poszero_max[] = {0x28, 0x08, 0, 0, 0, 0, 0, 0, 0, 0};
 	CHECK(memmem(foot, flen, negzero_min, sizeof negzero_min) != NULL);
 	CHECK(memmem(foot, flen, poszero_max, sizeof poszero_max) != NULL);
-	CHECK_EQ_INT(save(outdir, "double_stats", &d, &a), 0);
-	kl_pq_writer_free(w);
-	kl_buf_cleanup(&a);
-	ds_free(&d);
+	finish_sample("double_stats", &d, w, &a);
 }
 
 static void test_all_null(void)
@@ -991,21 +987,14 @@ static void test_all_null(void)
 	}
 	struct kl_buf a;
 	kl_buf_init(&a, 0);
-	struct kl_pq_writer *w;
-	CHECK_EQ_INT(kl_pq_writer_new(&w, d.cols, d.ncols, NULL, buf_sink, &a, NULL), KL_OK);
-	CHECK_EQ_INT(ds_write(&d, w), KL_OK);
-	check_structure(&a);
+	struct kl_pq_writer *w = ds_written(&d, NULL, &a);
 	for (size_t c = 0; c < 4; c++) {
-		struct kl_pq_chunk_info ci;
-		CHECK_EQ_INT(kl_pq_writer_chunk_info(w, 0, c, &ci), KL_OK);
+		struct kl_pq_chunk_info ci = chunk(w, 0, c);
 		CHECK_EQ_INT(ci.null_count, (int64_t)n);
 		CHECK(!ci.has_min_max);
 		CHECK_EQ_INT(ci.dict_page_offset, -1);
 	}
-	CHECK_EQ_INT(save(outdir, "all_null", &d, &a), 0);
-	kl_pq_writer_free(w);
-	kl_buf_cleanup(&a);
-	ds_free(&d);
+	finish_sample("all_null", &d, w, &a);
 }
 
 /* One random file: schema, rows and options derived from `seed`. */

@@ -50,67 +50,14 @@ void kl_jsonl_cleanup(struct kl_jsonl *e)
 	memset(e, 0, sizeof *e);
 }
 
-static int encode_zstd(struct kl_jsonl *e, const void *data, size_t n, kl_write_fn fn, void *ctx,
-		       struct kl_errbuf *eb)
+/* A new frame of `total` bytes (zstd records it in the frame header). */
+static void frame_start(struct kl_jsonl *e, uint64_t total)
 {
-	ZSTD_CCtx_reset(e->zstd, ZSTD_reset_session_only);
-	ZSTD_CCtx_setPledgedSrcSize(e->zstd, n);
-	ZSTD_inBuffer in = {data, n, 0};
-	for (;;) {
-		ZSTD_outBuffer out = {e->chunk, KL_JSONL_CHUNK, 0};
-		size_t left = ZSTD_compressStream2(e->zstd, &out, &in, ZSTD_e_end);
-		if (ZSTD_isError(left))
-			return kl_errbuf_set(eb, KL_EIO, "zstd: %s", ZSTD_getErrorName(left));
-		if (out.pos) {
-			int rc = fn(ctx, e->chunk, out.pos);
-			if (rc)
-				return rc;
-		}
-		if (left == 0)
-			return KL_OK;
-	}
-}
-
-static int encode_gzip(struct kl_jsonl *e, const void *data, size_t n, kl_write_fn fn, void *ctx,
-		       struct kl_errbuf *eb)
-{
-	z_stream *z = e->gz;
-	deflateReset(z);
-	const unsigned char *p = data;
-	size_t left = n;
-	int zr;
-	do {
-		uInt take = left > (1u << 30) ? (1u << 30) : (uInt)left;
-		z->next_in = (unsigned char *)p;
-		z->avail_in = take;
-		p += take;
-		left -= take;
-		int flush = left ? Z_NO_FLUSH : Z_FINISH;
-		do {
-			z->next_out = e->chunk;
-			z->avail_out = KL_JSONL_CHUNK;
-			zr = deflate(z, flush);
-			if (zr == Z_STREAM_ERROR)
-				return kl_errbuf_set(eb, KL_EIO, "gzip: deflate failed");
-			size_t have = KL_JSONL_CHUNK - z->avail_out;
-			if (have) {
-				int rc = fn(ctx, e->chunk, have);
-				if (rc)
-					return rc;
-			}
-		} while (z->avail_out == 0);
-	} while (left);
-	return zr == Z_STREAM_END ? KL_OK : kl_errbuf_set(eb, KL_EIO, "gzip: stream not finished");
-}
-
-int kl_jsonl_encode(struct kl_jsonl *e, const void *data, size_t n, kl_write_fn fn, void *ctx,
-		    struct kl_errbuf *eb)
-{
-	switch (e->comp) {
-	case KL_COMP_ZSTD: return encode_zstd(e, data, n, fn, ctx, eb);
-	case KL_COMP_GZIP: return encode_gzip(e, data, n, fn, ctx, eb);
-	case KL_COMP_NONE: return n ? fn(ctx, data, n) : KL_OK;
-	default: return KL_EINVAL;
+	if (e->comp == KL_COMP_ZSTD) {
+		ZSTD_CCtx_reset(e->zstd, ZSTD_reset_session_only);
+		ZSTD_CCtx_setPledgedSrcSize(e->zstd, total);
+	} else if (e->comp == KL_COMP_GZIP) {
+		deflateReset(e->gz);
 	}
 }
 
@@ -118,18 +65,13 @@ int kl_jsonl_begin(struct kl_jsonl *e, uint64_t total, kl_write_fn fn, void *ctx
 {
 	e->fn = fn;
 	e->ctx = ctx;
-	if (e->comp == KL_COMP_ZSTD) {
-		ZSTD_CCtx_reset(e->zstd, ZSTD_reset_session_only);
-		ZSTD_CCtx_setPledgedSrcSize(e->zstd, total);
-	} else if (e->comp == KL_COMP_GZIP) {
-		deflateReset(e->gz);
-	}
+	frame_start(e, total);
 	return KL_OK;
 }
 
-/* Compress what is given (end: and finish the frame) through e->fn. */
-static int piece_zstd(struct kl_jsonl *e, const void *data, size_t n, int end,
-		      struct kl_errbuf *eb)
+/* Compress what is given (end: and finish the frame) through fn. */
+static int piece_zstd(struct kl_jsonl *e, const void *data, size_t n, int end, kl_write_fn fn,
+		      void *ctx, struct kl_errbuf *eb)
 {
 	ZSTD_inBuffer in = {data, n, 0};
 	for (;;) {
@@ -139,7 +81,7 @@ static int piece_zstd(struct kl_jsonl *e, const void *data, size_t n, int end,
 		if (ZSTD_isError(left))
 			return kl_errbuf_set(eb, KL_EIO, "zstd: %s", ZSTD_getErrorName(left));
 		if (out.pos) {
-			int rc = e->fn(e->ctx, e->chunk, out.pos);
+			int rc = fn(ctx, e->chunk, out.pos);
 			if (rc)
 				return rc;
 		}
@@ -148,8 +90,8 @@ static int piece_zstd(struct kl_jsonl *e, const void *data, size_t n, int end,
 	}
 }
 
-static int piece_gzip(struct kl_jsonl *e, const void *data, size_t n, int end,
-		      struct kl_errbuf *eb)
+static int piece_gzip(struct kl_jsonl *e, const void *data, size_t n, int end, kl_write_fn fn,
+		      void *ctx, struct kl_errbuf *eb)
 {
 	z_stream *z = e->gz;
 	const unsigned char *p = data;
@@ -170,7 +112,7 @@ static int piece_gzip(struct kl_jsonl *e, const void *data, size_t n, int end,
 				return kl_errbuf_set(eb, KL_EIO, "gzip: deflate failed");
 			size_t have = KL_JSONL_CHUNK - z->avail_out;
 			if (have) {
-				int rc = e->fn(e->ctx, e->chunk, have);
+				int rc = fn(ctx, e->chunk, have);
 				if (rc)
 					return rc;
 			}
@@ -185,8 +127,8 @@ int kl_jsonl_write(struct kl_jsonl *e, const void *data, size_t n, struct kl_err
 	if (!n)
 		return KL_OK;
 	switch (e->comp) {
-	case KL_COMP_ZSTD: return piece_zstd(e, data, n, 0, eb);
-	case KL_COMP_GZIP: return piece_gzip(e, data, n, 0, eb);
+	case KL_COMP_ZSTD: return piece_zstd(e, data, n, 0, e->fn, e->ctx, eb);
+	case KL_COMP_GZIP: return piece_gzip(e, data, n, 0, e->fn, e->ctx, eb);
 	case KL_COMP_NONE: return e->fn(e->ctx, data, n);
 	default: return KL_EINVAL;
 	}
@@ -195,8 +137,8 @@ int kl_jsonl_write(struct kl_jsonl *e, const void *data, size_t n, struct kl_err
 int kl_jsonl_end(struct kl_jsonl *e, struct kl_errbuf *eb)
 {
 	switch (e->comp) {
-	case KL_COMP_ZSTD: return piece_zstd(e, "", 0, 1, eb);
-	case KL_COMP_GZIP: return piece_gzip(e, "", 0, 1, eb);
+	case KL_COMP_ZSTD: return piece_zstd(e, "", 0, 1, e->fn, e->ctx, eb);
+	case KL_COMP_GZIP: return piece_gzip(e, "", 0, 1, e->fn, e->ctx, eb);
 	case KL_COMP_NONE: return KL_OK;
 	default: return KL_EINVAL;
 	}
@@ -208,5 +150,18 @@ const char *kl_jsonl_extension(enum kl_compression comp)
 	case KL_COMP_ZSTD: return ".jsonl.zst";
 	case KL_COMP_GZIP: return ".jsonl.gz";
 	default: return ".jsonl";
+	}
+}
+
+/* One whole frame: the streaming path in one call, its own fn. */
+int kl_jsonl_encode(struct kl_jsonl *e, const void *data, size_t n, kl_write_fn fn, void *ctx,
+		    struct kl_errbuf *eb)
+{
+	frame_start(e, n);
+	switch (e->comp) {
+	case KL_COMP_ZSTD: return piece_zstd(e, data, n, 1, fn, ctx, eb);
+	case KL_COMP_GZIP: return piece_gzip(e, data, n, 1, fn, ctx, eb);
+	case KL_COMP_NONE: return n ? fn(ctx, data, n) : KL_OK;
+	default: return KL_EINVAL;
 	}
 }

@@ -5,6 +5,7 @@
  * floating point, unsigned byte-wise order for UTF-8 strings). */
 #include "encode/parquet/parquet.h"
 
+#include "core/array.h"
 #include "core/buf.h"
 #include "encode/parquet/pq_internal.h"
 
@@ -540,14 +541,8 @@ static int flush_row_group(struct kl_pq_writer *w)
 	int rc = start_file(w);
 	if (rc)
 		return rc;
-	if (w->nrg == w->rgs_cap) {
-		size_t cap = w->rgs_cap ? w->rgs_cap * 2 : 4;
-		struct pq_rg_meta *r = realloc(w->rgs, cap * sizeof *r);
-		if (!r)
-			return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
-		w->rgs = r;
-		w->rgs_cap = cap;
-	}
+	if (KL_ARRAY_GROW(w->rgs, w->nrg, w->rgs_cap, 4))
+		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
 	size_t need = (w->nrg + 1) * w->ncols;
 	if (need > w->chunks_cap) {
 		size_t cap = w->chunks_cap ? w->chunks_cap : 16;

@@ -1,5 +1,6 @@
 /* schema.c — see schema.h. */
 #include "encode/parquet/schema.h"
+#include "core/array.h"
 #include "core/err.h"
 #include "parse/json.h"
 
@@ -65,14 +66,8 @@ long kl_schema_col(struct kl_schema *s, const char *name, size_t n)
 	long f = kl_schema_find(s, name, n);
 	if (f >= 0)
 		return f;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 32;
-		struct kl_schema_col *c = realloc(s->cols, cap * sizeof *c);
-		if (!c)
-			return -1;
-		s->cols = c;
-		s->cap = cap;
-	}
+	if (KL_ARRAY_GROW(s->cols, s->n, s->cap, 32))
+		return -1;
 	if ((!s->index || (s->n + 1) * 2 > s->index_mask + 1) && grow_index(s))
 		return -1;
 	struct kl_schema_col *c = &s->cols[s->n];

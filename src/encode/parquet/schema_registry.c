@@ -1,5 +1,6 @@
 /* schema_registry.c — the per-event-type union schema in the lake, kept as
  * append-only, content-addressed fragments; see schema.h ("Registry"). */
+#include "core/array.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "encode/parquet/schema.h"
@@ -301,14 +302,8 @@ static struct frag *frag_find(struct reg_entry *e, const char *id)
 
 static struct frag *frag_add(struct reg_entry *e, const char *id)
 {
-	if (e->nf == e->capf) {
-		size_t cap = e->capf ? e->capf * 2 : 8;
-		struct frag *f = realloc(e->f, cap * sizeof *f);
-		if (!f)
-			return NULL;
-		e->f = f;
-		e->capf = cap;
-	}
+	if (KL_ARRAY_GROW(e->f, e->nf, e->capf, 8))
+		return NULL;
 	struct frag *f = &e->f[e->nf++];
 	memcpy(f->id, id, 64);
 	f->id[64] = '\0';
@@ -374,14 +369,8 @@ static int on_fragment(void *ctx, const char *key, size_t len)
 	if (len < l->dir_len || memcmp(key, l->dir, l->dir_len) ||
 	    !is_fragment_name(key + l->dir_len, len - l->dir_len))
 		return KL_OK; /* not ours: a stray file, a deeper level */
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		char(*ids)[65] = realloc(l->ids, cap * sizeof *ids);
-		if (!ids)
-			return KL_ENOMEM;
-		l->ids = ids;
-		l->cap = cap;
-	}
+	if (KL_ARRAY_GROW(l->ids, l->n, l->cap, 16))
+		return KL_ENOMEM;
 	memcpy(l->ids[l->n], key + l->dir_len, 64);
 	l->ids[l->n++][64] = '\0';
 	return KL_OK;
@@ -530,14 +519,8 @@ static void index_clear(struct schema_index *ix)
 static int on_index(void *ctx, const char *key, size_t len)
 {
 	struct schema_index *ix = ctx;
-	if (ix->n == ix->cap) {
-		size_t cap = ix->cap ? ix->cap * 2 : 64;
-		char **k = realloc(ix->keys, cap * sizeof *k);
-		if (!k)
-			return KL_ENOMEM;
-		ix->keys = k;
-		ix->cap = cap;
-	}
+	if (KL_ARRAY_GROW(ix->keys, ix->n, ix->cap, 64))
+		return KL_ENOMEM;
 	if (!(ix->keys[ix->n] = malloc(len + 1)))
 		return KL_ENOMEM;
 	memcpy(ix->keys[ix->n], key, len + 1);
@@ -614,14 +597,8 @@ static struct reg_entry *reg_get(struct kl_schema_registry *r, const char *t, si
 	for (size_t i = 0; i < r->n; i++)
 		if (r->e[i]->type_len == n && !memcmp(r->e[i]->type, t, n))
 			return r->e[i];
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct reg_entry **e = realloc(r->e, cap * sizeof *e);
-		if (!e)
-			return NULL;
-		r->e = e;
-		r->cap = cap;
-	}
+	if (KL_ARRAY_GROW(r->e, r->n, r->cap, 16))
+		return NULL;
 	struct reg_entry *e = malloc(sizeof *e);
 	if (!e)
 		return NULL;

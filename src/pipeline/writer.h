@@ -21,15 +21,30 @@
  * Encoding in parallel (nenc > 0): encoder threads, each with its own
  * copies of the encoders (encoder.h clone()) and its own unpacking buffers,
  * take the files of the queued jobs in queue order — across job
- * boundaries, so single-file jobs overlap too — and encode each into
- * memory, exactly as the writer would (the same pieces to a streaming
- * encoder). The writer thread still takes every file in order: it applies
- * the copy's shared side effects (publish(): the Parquet schema registry),
- * stores the body in one write, commits, and only then lets that encoder
- * thread take its next file. Files, their bytes, the registry and the
- * commits are thus the same as with one thread; only the store is never
- * used by two threads. Spilled dead letters (too large for memory) are
- * encoded by the writer thread itself.
+ * boundaries, so single-file jobs overlap too — and encode each into a
+ * body of its own in memory, exactly as the writer would (the same pieces
+ * to a streaming encoder). The writer thread still takes every file in
+ * order: it applies the file's shared side effects (publish(): the Parquet
+ * schema registry), stores the body in one write and commits. An encoder
+ * thread does not wait for that: it moves what the file left to publish
+ * into a copy that travels with the body (hand_over()) and goes on to its
+ * next file, so a large file or a slow store does not idle the others.
+ * Files, their bytes, the registry and the commits are thus the same as
+ * with one thread; only the store is never used by two threads. Spilled
+ * dead letters (too large for memory) are encoded by the writer thread
+ * itself.
+ *
+ * Memory of the hand-over: a finished body waiting for the writer is
+ * charged to the budget (its capacity) from the moment it is done until it
+ * is stored, and the records it was made of, freed then, stop being
+ * charged (their item's share of the job, `bytes`). An encoder thread takes
+ * a further file only while fewer than KL_WRITER_HOLD_FILES bodies and
+ * fewer than hold_max bytes of them wait (KL_WRITER_HOLD_BYTES, at most an
+ * eighth of the budget's limit) and the budget does not bind — or when no
+ * body waits at all, so the file the writer needs next is always encoded.
+ * Bodies in memory are thus at most hold_max plus one file per encoder
+ * thread (the file being encoded, which --memory-limit's fixed costs cover
+ * as before).
  *
  * Ownership: the writer owns the queued jobs and their buffers; it borrows
  * the store, the encoders and the checkpoint from start to join, and is
@@ -62,18 +77,21 @@ struct kl_writer_item {
 	 * dead-letter line, and the spill its raw bytes (deadletter.h) */
 	struct kl_spill spill;
 	uint64_t count, first_pos, last_pos;
-	int dead;    /* a dead-letter file (errors/...), else a data file */
-	int durable; /* committed and synced */
+	/* its part of the job's `bytes` (the budget charge of `data`); 0 once
+	 * given back early (an encoder thread has encoded and freed `data`) */
+	size_t bytes;
+	int dead;     /* a dead-letter file (errors/...), else a data file */
+	int durable;  /* committed and synced */
 	/* parallel encoding (under the writer's mutex) */
-	int enc_state;	/* KL_WRITER_ITEM_* */
-	int enc_rc;	/* the encoder thread's result */
-	size_t enc_by;	/* which encoder thread */
+	int enc_state;		     /* KL_WRITER_ITEM_* */
+	int enc_rc;		     /* the encoder thread's result */
+	struct kl_writer_body *body; /* ENCODED: the encoded file (NULL: ENOMEM) */
 };
 
 enum {
 	KL_WRITER_ITEM_NEW,	 /* not taken */
 	KL_WRITER_ITEM_ENCODING, /* an encoder thread has it */
-	KL_WRITER_ITEM_ENCODED,	 /* its body waits in that thread's buffer */
+	KL_WRITER_ITEM_ENCODED,	 /* its body waits for the writer (item->body) */
 	KL_WRITER_ITEM_WRITER,	 /* the writer thread does it all */
 };
 
@@ -83,14 +101,29 @@ struct kl_writer_unpack {
 	struct kl_buf work, stage;
 };
 
+/* Encoded bodies waiting for the writer: at most this many files ... */
+#define KL_WRITER_HOLD_FILES 64
+/* ... and this many bytes (less with a small budget, writer.c hold_max) */
+#define KL_WRITER_HOLD_BYTES ((size_t)64 << 20)
+
+/* An encoded file, from its encoder thread to the writer thread. Reused
+ * through the writer's free list. */
+struct kl_writer_body {
+	struct kl_buf buf; /* the file's bytes */
+	/* copies of the data / dead-letter encoder that carry what the file
+	 * left to publish (encoder.h hand_over()); NULL until first needed, and
+	 * for an encoder without publish() */
+	struct kl_encoder *data_note, *dead_note;
+	struct kl_errbuf eb;	     /* the encoding's error message */
+	size_t charged;		     /* bytes charged to the budget for it */
+	struct kl_writer_body *next; /* in the free list */
+};
+
 /* One encoder thread. */
 struct kl_writer_enc {
 	pthread_t thread;
 	struct kl_encoder *data_enc, *dead_enc; /* its copies */
 	struct kl_writer_unpack un;
-	struct kl_buf body; /* the encoded file it holds */
-	struct kl_errbuf eb;
-	int busy; /* holds a file the writer has not stored yet */
 };
 
 struct kl_writer_job {
@@ -98,7 +131,7 @@ struct kl_writer_job {
 	size_t n;
 	uint64_t resume, window;
 	char checkpoint[160]; /* the source's resume point, "" if it has none */
-	size_t bytes;	      /* buffer memory held */
+	size_t bytes;	      /* buffer memory held (the items' `bytes`) */
 	struct kl_writer_job *next;
 };
 
@@ -134,6 +167,11 @@ struct kl_writer {
 	struct kl_writer_job *enc_job;
 	size_t enc_item;
 	int enc_stop;
+	/* bodies encoded and not yet stored: how many, their charged bytes, the
+	 * limit of those bytes; reusable bodies */
+	size_t held, held_bytes, hold_max;
+	struct kl_writer_body *free_bodies;
+	size_t nfree;
 };
 
 /* Set up (no thread yet); the pointers are borrowed. */

@@ -306,6 +306,22 @@ static int pq_publish(struct kl_encoder *base, struct kl_errbuf *eb)
 	return merge_pending((struct pq_encoder *)base, eb);
 }
 
+/* The pending merge (the file's schema and type name) moves to `to`: the
+ * two swap their schemas and pending buffers, so neither allocates, and
+ * `e`'s next scan() resets what it got. */
+static void pq_hand_over(struct kl_encoder *base, struct kl_encoder *to_base)
+{
+	struct pq_encoder *e = (struct pq_encoder *)base, *to = (struct pq_encoder *)to_base;
+	struct kl_schema s = to->schema;
+	to->schema = e->schema;
+	e->schema = s;
+	struct kl_buf p = to->pending;
+	to->pending = e->pending;
+	e->pending = p;
+	to->has_pending = e->has_pending;
+	e->has_pending = 0;
+}
+
 static struct kl_encoder *pq_clone(const struct kl_encoder *base);
 
 static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint64_t count,
@@ -424,6 +440,7 @@ static const struct kl_encoder_ops pq_ops = {
 	.free = pq_free,     /* no begin/write/end: a Parquet file needs all its rows */
 	.clone = pq_clone,     /* its schema merges wait for publish() */
 	.publish = pq_publish, /* the last file's schema into the registry */
+	.hand_over = pq_hand_over, /* ... moved to another copy, which publishes it */
 };
 
 struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struct kl_store *store,

@@ -102,7 +102,7 @@ struct kl_writer_unpack {
 };
 
 /* Encoded bodies waiting for the writer: at most this many files ... */
-#define KL_WRITER_HOLD_FILES 64
+#define KL_WRITER_HOLD_FILES 256
 /* ... and this many bytes (less with a small budget, writer.c hold_max) */
 #define KL_WRITER_HOLD_BYTES ((size_t)64 << 20)
 

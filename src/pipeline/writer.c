@@ -138,12 +138,14 @@ static int buf_write_cb(void *ctx, const void *p, size_t n)
 
 /* Bodies waiting for the writer: may an encoder thread make another one?
  * Always when none waits (then the file the writer needs next is not
- * taken yet, or is being encoded), else within the hold limits. Under the
- * writer's mutex. */
+ * taken yet, or is being encoded), else within the hold limits, and only
+ * while the bodies waiting take less memory than the records they were
+ * made of, which were freed when they were encoded and stay charged to the
+ * budget until their job ends (writer.h). Under the writer's mutex. */
 static int may_hold_more(const struct kl_writer *w)
 {
 	return !w->held || (w->held < KL_WRITER_HOLD_FILES && w->held_bytes < w->hold_max &&
-			    !(w->budget && kl_budget_over(w->budget)));
+			    w->held_bytes < w->credit);
 }
 
 /* The next file of the queue for an encoder thread, in queue order, or
@@ -190,7 +192,7 @@ static struct kl_writer_body *body_get(struct kl_writer *w)
 	return b;
 }
 
-/* The item's body is stored or dropped: it stops being charged, goes back
+/* The item's body is stored or dropped: it leaves the hold, goes back
  * to the free list (one per encoder thread is kept), and the encoder
  * threads may hold another. Under the writer's mutex. */
 static void body_release(struct kl_writer *w, struct kl_writer_item *it)
@@ -201,10 +203,8 @@ static void body_release(struct kl_writer *w, struct kl_writer_item *it)
 	if (!b)
 		return;
 	w->held--;
-	w->held_bytes -= b->charged;
-	if (w->budget)
-		kl_budget_sub(w->budget, b->charged);
-	b->charged = 0;
+	w->held_bytes -= b->bytes;
+	b->bytes = 0;
 	if (w->nfree < w->nenc) {
 		if (b->buf.cap > WORK_KEEP)
 			kl_buf_shrink(&b->buf, WORK_KEEP);
@@ -258,18 +258,14 @@ static void *enc_main(void *arg)
 		if (x->un.work.cap > WORK_KEEP)
 			kl_buf_shrink(&x->un.work, WORK_KEEP);
 		pthread_mutex_lock(&w->mu);
-		/* the budget is charged with the body instead of the records */
+		/* the records' charge, their memory freed, now covers the body */
+		w->credit += it->bytes;
+		it->credited = 1;
 		if (b) {
-			b->charged = b->buf.cap;
+			b->bytes = b->buf.cap;
 			w->held++;
-			w->held_bytes += b->charged;
-			if (w->budget)
-				kl_budget_add(w->budget, b->charged);
+			w->held_bytes += b->bytes;
 		}
-		if (w->budget)
-			kl_budget_sub(w->budget, it->bytes);
-		w->inflight -= it->bytes;
-		it->bytes = 0;
 		it->enc_rc = rc;
 		it->body = b;
 		it->enc_state = KL_WRITER_ITEM_ENCODED;
@@ -321,22 +317,11 @@ static void job_settle(struct kl_writer *w, struct kl_writer_job *j)
 			pthread_cond_wait(&w->cv, &w->mu);
 		if (it->enc_state == KL_WRITER_ITEM_ENCODED)
 			body_release(w, it);
+		if (it->credited) /* its charge ends with the job */
+			w->credit -= it->bytes;
+		it->credited = 0;
 	}
 	pthread_mutex_unlock(&w->mu);
-}
-
-/* What the job still charges to the budget (its items not given back
- * early), given back now. */
-static void job_uncharge(struct kl_writer *w, struct kl_writer_job *j)
-{
-	size_t left = 0;
-	for (size_t i = 0; i < j->n; i++) {
-		left += j->items[i].bytes;
-		j->items[i].bytes = 0;
-	}
-	w->inflight -= left;
-	if (w->budget)
-		kl_budget_sub(w->budget, left);
 }
 
 static void publish(struct kl_writer *w, const struct kl_writer_job *j)
@@ -435,7 +420,9 @@ static void *writer_main(void *arg)
 		if (!w->head)
 			w->tail = NULL;
 		w->queued--;
-		job_uncharge(w, j);
+		w->inflight -= j->bytes;
+		if (w->budget)
+			kl_budget_sub(w->budget, j->bytes);
 		job_free(w, j);
 		pthread_cond_broadcast(&w->cv);
 	}
@@ -595,7 +582,8 @@ void kl_writer_cleanup(struct kl_writer *w)
 		for (size_t i = 0; i < j->n; i++) /* the writer never ran: bodies may wait */
 			if (j->items[i].enc_state == KL_WRITER_ITEM_ENCODED)
 				body_release(w, &j->items[i]);
-		job_uncharge(w, j);
+		if (w->budget)
+			kl_budget_sub(w->budget, j->bytes);
 		job_free(w, j);
 	}
 	while (w->free_bodies) {

@@ -34,17 +34,20 @@
  * dead letters (too large for memory) are encoded by the writer thread
  * itself.
  *
- * Memory of the hand-over: a finished body waiting for the writer is
- * charged to the budget (its capacity) from the moment it is done until it
- * is stored, and the records it was made of, freed then, stop being
- * charged (their item's share of the job, `bytes`). An encoder thread takes
- * a further file only while fewer than KL_WRITER_HOLD_FILES bodies and
- * fewer than hold_max bytes of them wait (KL_WRITER_HOLD_BYTES, at most an
- * eighth of the budget's limit) and the budget does not bind — or when no
- * body waits at all, so the file the writer needs next is always encoded.
- * Bodies in memory are thus at most hold_max plus one file per encoder
- * thread (the file being encoded, which --memory-limit's fixed costs cover
- * as before).
+ * Memory of the hand-over: the budget is charged exactly as with one
+ * thread (a job's buffers, from queueing to the end of the job), so memory
+ * decisions, and thus the lake, do not depend on the threads. A body
+ * waiting for the writer takes the place of its records: an encoder thread
+ * frees them once it has encoded them, while their charge stays until the
+ * job ends. An encoder thread takes a further file only while the bodies
+ * waiting take less memory (their capacity) than the records they were
+ * made of were charged (`credit`), fewer than KL_WRITER_HOLD_FILES wait
+ * and fewer than hold_max bytes (KL_WRITER_HOLD_BYTES, at most an eighth
+ * of the budget's limit) — or when no body waits at all, so the file the
+ * writer needs next is always encoded. So --memory-limit still bounds the
+ * process: bodies waiting exceed what the budget counts for them by at
+ * most one file per encoder thread, like the file being encoded (both in
+ * --memory-limit's fixed costs, as before).
  *
  * Ownership: the writer owns the queued jobs and their buffers; it borrows
  * the store, the encoders and the checkpoint from start to join, and is
@@ -77,14 +80,13 @@ struct kl_writer_item {
 	 * dead-letter line, and the spill its raw bytes (deadletter.h) */
 	struct kl_spill spill;
 	uint64_t count, first_pos, last_pos;
-	/* its part of the job's `bytes` (the budget charge of `data`); 0 once
-	 * given back early (an encoder thread has encoded and freed `data`) */
-	size_t bytes;
+	size_t bytes; /* its part of the job's `bytes` (the budget charge of `data`) */
 	int dead;     /* a dead-letter file (errors/...), else a data file */
 	int durable;  /* committed and synced */
 	/* parallel encoding (under the writer's mutex) */
 	int enc_state;		     /* KL_WRITER_ITEM_* */
 	int enc_rc;		     /* the encoder thread's result */
+	int credited;		     /* encoded: `bytes` is in the writer's credit */
 	struct kl_writer_body *body; /* ENCODED: the encoded file (NULL: ENOMEM) */
 };
 
@@ -115,7 +117,7 @@ struct kl_writer_body {
 	 * for an encoder without publish() */
 	struct kl_encoder *data_note, *dead_note;
 	struct kl_errbuf eb;	     /* the encoding's error message */
-	size_t charged;		     /* bytes charged to the budget for it */
+	size_t bytes;		     /* its memory (capacity), in the writer's held_bytes */
 	struct kl_writer_body *next; /* in the free list */
 };
 
@@ -131,7 +133,7 @@ struct kl_writer_job {
 	size_t n;
 	uint64_t resume, window;
 	char checkpoint[160]; /* the source's resume point, "" if it has none */
-	size_t bytes;	      /* buffer memory held (the items' `bytes`) */
+	size_t bytes;	      /* buffer memory charged (the items' `bytes`) */
 	struct kl_writer_job *next;
 };
 
@@ -167,9 +169,10 @@ struct kl_writer {
 	struct kl_writer_job *enc_job;
 	size_t enc_item;
 	int enc_stop;
-	/* bodies encoded and not yet stored: how many, their charged bytes, the
-	 * limit of those bytes; reusable bodies */
-	size_t held, held_bytes, hold_max;
+	/* bodies encoded and not yet stored: how many, their bytes, the limit
+	 * of those bytes; the budget charge of the records encoded (freed) in
+	 * unfinished jobs, which they may use; reusable bodies */
+	size_t held, held_bytes, hold_max, credit;
 	struct kl_writer_body *free_bodies;
 	size_t nfree;
 };

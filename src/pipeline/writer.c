@@ -137,15 +137,17 @@ static int buf_write_cb(void *ctx, const void *p, size_t n)
 }
 
 /* Bodies waiting for the writer: may an encoder thread make another one?
- * Always when none waits (then the file the writer needs next is not
- * taken yet, or is being encoded), else within the hold limits, and only
- * while the bodies waiting take less memory than the records they were
- * made of, which were freed when they were encoded and stay charged to the
- * budget until their job ends (writer.h). Under the writer's mutex. */
+ * Always while fewer wait than there are encoder threads (as when each
+ * held its one body; then too the file the writer needs next is always
+ * taken: with none taken after it, no body waits), else within the hold
+ * limits and only while the bodies waiting take less memory than the
+ * records they were made of, which were freed when they were encoded and
+ * stay charged to the budget until their job ends (writer.h). Under the
+ * writer's mutex. */
 static int may_hold_more(const struct kl_writer *w)
 {
-	return !w->held || (w->held < KL_WRITER_HOLD_FILES && w->held_bytes < w->hold_max &&
-			    w->held_bytes < w->credit);
+	return w->held < w->nenc || (w->held < KL_WRITER_HOLD_FILES && w->held_bytes < w->hold_max &&
+				     w->held_bytes < w->credit);
 }
 
 /* The next file of the queue for an encoder thread, in queue order, or

@@ -39,17 +39,20 @@
  * decisions, and thus the lake, do not depend on the threads. A body
  * waiting for the writer takes the place of its records: an encoder thread
  * frees them once it has encoded them, while their charge stays until the
- * job ends. An encoder thread takes a further file only while the bodies
- * waiting take less memory (their capacity) than the records they were
- * made of were charged (`credit`), fewer than KL_WRITER_HOLD_FILES wait
- * and fewer than hold_max bytes (KL_WRITER_HOLD_BYTES, at most an eighth
- * of the budget's limit) — or when no body waits at all, so the file the
- * writer needs next is always encoded. So --memory-limit still bounds the
- * process: bodies waiting exceed what the budget counts for them by at
- * most one file per encoder thread, like the file being encoded (both in
- * --memory-limit's fixed costs, as before).
+ * job ends. An encoder thread takes a further file while fewer bodies
+ * wait than there are encoder threads (as when each thread held its one
+ * body: the file the writer needs next is then always encoded), and beyond
+ * that only while the bodies waiting take less memory (their capacity)
+ * than their records were charged (`credit`), fewer than
+ * KL_WRITER_HOLD_FILES wait and fewer than hold_max bytes
+ * (KL_WRITER_HOLD_BYTES, at most an eighth of the budget's limit). So
+ * --memory-limit still bounds the process: beyond what the budget counts
+ * for them, bodies take at most one file per encoder thread waiting plus
+ * the one each is encoding (the fixed costs of --memory-limit cover a file
+ * per thread, as before).
  *
- * Ownership: the writer owns the queued jobs and their buffers; it borrows
+ * Ownership: the writer owns the queued jobs and their buffers, and the
+ * bodies (struct kl_writer_body, waiting or reusable); it borrows
  * the store, the encoders and the checkpoint from start to join, and is
  * their only user meanwhile (encoder threads use their own copies). The
  * stats it updates and the hand-over of files are guarded by its mutex.

@@ -20,7 +20,7 @@ void kl_buf_cleanup(struct kl_buf *b)
 	b->len = b->cap = 0;
 }
 
-int kl_buf_reserve(struct kl_buf *b, size_t extra)
+int kl_buf_grow(struct kl_buf *b, size_t extra)
 {
 	if (extra > b->max - b->len)
 		return KL_ENOMEM;
@@ -37,16 +37,6 @@ int kl_buf_reserve(struct kl_buf *b, size_t extra)
 		return KL_ENOMEM;
 	b->data = p;
 	b->cap = cap;
-	return KL_OK;
-}
-
-int kl_buf_append(struct kl_buf *b, const void *p, size_t n)
-{
-	int rc = kl_buf_reserve(b, n);
-	if (rc)
-		return rc;
-	if (n)
-		kl_buf_put(b, p, n);
 	return KL_OK;
 }
 

@@ -22,15 +22,22 @@ struct kl_buf {
 
 void kl_buf_init(struct kl_buf *b, size_t max);
 void kl_buf_cleanup(struct kl_buf *b);
-/* Make room for `extra` more bytes; KL_OK or KL_ENOMEM. */
-int kl_buf_reserve(struct kl_buf *b, size_t extra);
-int kl_buf_append(struct kl_buf *b, const void *p, size_t n);
+/* kl_buf_reserve's slow path: grow the block. */
+int kl_buf_grow(struct kl_buf *b, size_t extra);
 int kl_buf_printf(struct kl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Release the block if it is larger than `keep` (memory hygiene after a
  * burst); always empties the buffer. */
 void kl_buf_shrink(struct kl_buf *b, size_t keep);
 
 static inline void kl_buf_reset(struct kl_buf *b) { b->len = 0; }
+
+/* Make room for `extra` more bytes; KL_OK (0) or KL_ENOMEM. Inline when
+ * the room is there (hot paths append a few bytes at a time): `cap` never
+ * exceeds `max`, so room within it is always allowed. */
+static inline int kl_buf_reserve(struct kl_buf *b, size_t extra)
+{
+	return extra <= b->cap - b->len ? 0 : kl_buf_grow(b, extra);
+}
 
 /* Unchecked append: caller reserved room beforehand. */
 static inline void kl_buf_put(struct kl_buf *b, const void *p, size_t n)
@@ -39,6 +46,16 @@ static inline void kl_buf_put(struct kl_buf *b, const void *p, size_t n)
 		return;
 	memcpy(b->data + b->len, p, n);
 	b->len += n;
+}
+
+/* Checked append; KL_OK (0) or KL_ENOMEM (the buffer unchanged). */
+static inline int kl_buf_append(struct kl_buf *b, const void *p, size_t n)
+{
+	int rc = kl_buf_reserve(b, n);
+	if (rc)
+		return rc;
+	kl_buf_put(b, p, n);
+	return 0;
 }
 
 static inline int kl_buf_putc(struct kl_buf *b, char c)
@@ -50,6 +67,37 @@ static inline int kl_buf_putc(struct kl_buf *b, char c)
 	}
 	b->data[b->len++] = c;
 	return 0;
+}
+
+/* a[0..n) == b[0..n)? Without a library call for the short keys and
+ * values hot paths compare (at most 16 bytes: two overlapping loads). */
+static inline int kl_bytes_eq(const void *a, const void *b, size_t n)
+{
+	const unsigned char *x = a, *y = b;
+	if (n >= 8) {
+		uint64_t x0, y0, x1, y1;
+		memcpy(&x0, x, 8);
+		memcpy(&y0, y, 8);
+		if (x0 != y0)
+			return 0;
+		if (n > 16)
+			return memcmp(x + 8, y + 8, n - 8) == 0;
+		memcpy(&x1, x + n - 8, 8);
+		memcpy(&y1, y + n - 8, 8);
+		return x1 == y1;
+	}
+	if (n >= 4) {
+		uint32_t x0, y0, x1, y1;
+		memcpy(&x0, x, 4);
+		memcpy(&y0, y, 4);
+		memcpy(&x1, x + n - 4, 4);
+		memcpy(&y1, y + n - 4, 4);
+		return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (x[i] != y[i])
+			return 0;
+	return 1;
 }
 
 static inline int kl_buf_puts(struct kl_buf *b, const char *s)

@@ -11,7 +11,10 @@
  * Ownership: an encoder owns its reusable contexts (compression state,
  * chunk buffers) and borrows what its constructor is given; one encoder is
  * used by one thread at a time. Parallel encoding uses copies (clone()),
- * whose shared side effects are applied in file order by publish(). kl_encoder_free(NULL) is a no-op.
+ * whose shared side effects are applied in file order by publish(); a
+ * copy hands what a file left to publish to another copy (hand_over())
+ * and encodes its next file while that waits. kl_encoder_free(NULL) is a
+ * no-op.
  */
 #ifndef KL_ENCODE_ENCODER_H
 #define KL_ENCODE_ENCODER_H
@@ -60,6 +63,12 @@ struct kl_encoder_ops {
 	/* Optional (NULL: nothing to publish). Apply what the last encode() of
 	 * a copy left to do, in the thread and order the files are stored in. */
 	int (*publish)(struct kl_encoder *e, struct kl_errbuf *eb);
+	/* Required with publish() and clone(). Move what the last encode() of
+	 * copy `e` left to publish into `to`, another copy of the same encoder
+	 * that encodes nothing meanwhile: `to`'s publish() then applies it
+	 * (exactly as `e`'s would have), and `e` may encode its next file at
+	 * once. What `to` held before is dropped; nothing is allocated. */
+	void (*hand_over)(struct kl_encoder *e, struct kl_encoder *to);
 };
 
 struct kl_encoder {

@@ -526,24 +526,27 @@ size_t kl_json_minify(const char *v, size_t n, char *out)
 
 /* --- iteration over validated text --------------------------------------- */
 
-static const char *skip_ws_ptr(const char *p, const char *end)
+static inline const char *skip_ws_ptr(const char *p, const char *end)
 {
-	while (p < end && is_ws((unsigned char)*p))
+	/* one comparison for the usual case: no whitespace (minified text) */
+	while (p < end && (unsigned char)*p <= ' ' && is_ws((unsigned char)*p))
 		p++;
 	return p;
 }
 
 /* The closing quote of a valid string whose body starts at p (or end).
- * memchr does the scanning: long strings (base64 payloads in Lambda events)
- * are the bulk of the bytes. Linear: q is only searched again once an escape
- * has been stepped over past it. */
-static const char *string_end(const char *p, const char *end, uint8_t *esc)
+ * Most strings are short (keys, ids, names): 16 bytes at a time are
+ * searched for a quote or a backslash, up to STR_SIMD_BYTES; a longer one
+ * (a base64 payload in a Lambda event) goes on with memchr, which is
+ * faster on long runs. Linear: q is only searched again once an escape has
+ * been stepped over past it. */
+#define STR_SIMD_BYTES 256
+static inline const char *string_end(const char *p, const char *end, uint8_t *esc)
 {
 #ifdef __SSE2__
-	/* Most strings are short (keys, ids): look at 16 bytes at a time for a
-	 * quote or a backslash before handing long ones to memchr. */
 	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-	for (int k = 0; k < 4 && end - p >= 16; k++) {
+	const char *simd_end = end - p > STR_SIMD_BYTES ? p + STR_SIMD_BYTES : end;
+	while (simd_end - p >= 16) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
 		unsigned mask = (unsigned)_mm_movemask_epi8(
 			_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
@@ -556,8 +559,20 @@ static const char *string_end(const char *p, const char *end, uint8_t *esc)
 			return c;
 		*esc = 1;
 		p = c + 2; /* the escaped byte may be a quote */
-		if (p > end)
+		if (p >= end)
 			return end;
+	}
+	if (simd_end == end) { /* under 16 bytes left: byte by byte */
+		for (; p < end; p++) {
+			if (*p == '"')
+				return p;
+			if (*p == '\\') {
+				*esc = 1;
+				if (++p >= end)
+					return end;
+			}
+		}
+		return end;
 	}
 #endif
 	const char *q = NULL;
@@ -577,8 +592,99 @@ static const char *string_end(const char *p, const char *end, uint8_t *esc)
 	}
 }
 
+/* End of the valid number starting at p: digits and '-' keep it an INT;
+ * '.', 'e', 'E', '+' make it a NUMBER. */
+static inline const char *number_end(const char *p, const char *end, uint8_t *type)
+{
+	unsigned frac = 0;
+#ifdef __SSE2__
+	/* a number ends at the first byte that is none of them (valid JSON: a
+	 * ',', '}', ']' or whitespace), found 16 bytes at a time */
+	const __m128i zero = _mm_set1_epi8('0'), ten = _mm_set1_epi8(9), minus = _mm_set1_epi8('-'),
+		      dot = _mm_set1_epi8('.'), plus = _mm_set1_epi8('+'), e = _mm_set1_epi8('e'),
+		      lower = _mm_set1_epi8(0x20);
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i d = _mm_sub_epi8(v, zero); /* digit: 0..9 unsigned */
+		__m128i digit = _mm_cmpeq_epi8(_mm_min_epu8(d, ten), d);
+		__m128i fr = _mm_or_si128(
+			_mm_or_si128(_mm_cmpeq_epi8(v, dot), _mm_cmpeq_epi8(v, plus)),
+			_mm_cmpeq_epi8(_mm_or_si128(v, lower), e));
+		__m128i in = _mm_or_si128(_mm_or_si128(digit, _mm_cmpeq_epi8(v, minus)), fr);
+		unsigned stop = ~(unsigned)_mm_movemask_epi8(in) & 0xffffu;
+		unsigned f = (unsigned)_mm_movemask_epi8(fr);
+		if (stop) {
+			unsigned n = (unsigned)__builtin_ctz(stop);
+			frac |= f & ((1u << n) - 1);
+			*type = frac ? KL_JSON_NUMBER : KL_JSON_INT;
+			return p + n;
+		}
+		frac |= f;
+		p += 16;
+	}
+#endif
+	for (unsigned char c; p < end; p++) {
+		c = (unsigned char)*p;
+		if ((unsigned)(c - '0') < 10 || c == '-')
+			continue;
+		if (c != '.' && (c | 0x20) != 'e' && c != '+')
+			break;
+		frac = 1;
+	}
+	*type = frac ? KL_JSON_NUMBER : KL_JSON_INT;
+	return p;
+}
+
+/* End of the valid object or array starting at p ('{' or '['). *ws is set
+ * when insignificant whitespace is inside. Between strings, the next quote,
+ * bracket or whitespace byte is found 16 bytes at a time. */
+static const char *container_end(const char *p, const char *end, uint8_t *ws)
+{
+	int depth = 0;
+	uint8_t inner;
+#ifdef __SSE2__
+	const __m128i quote = _mm_set1_epi8('"'), open = _mm_set1_epi8('{'),
+		      close = _mm_set1_epi8('}'), lower = _mm_set1_epi8(0x20);
+#endif
+	while (p < end) {
+#ifdef __SSE2__
+		while (end - p >= 16) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+			__m128i l = _mm_or_si128(v, lower); /* '[' -> '{', ']' -> '}' */
+			__m128i m = _mm_or_si128(
+				_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(l, open)),
+				_mm_or_si128(_mm_cmpeq_epi8(l, close),
+					     _mm_cmpeq_epi8(_mm_min_epu8(v, lower), v)));
+			unsigned mask = (unsigned)_mm_movemask_epi8(m);
+			if (mask) {
+				p += __builtin_ctz(mask);
+				break;
+			}
+			p += 16;
+		}
+		if (p >= end)
+			break;
+#endif
+		char c = *p;
+		if (c == '"') {
+			p = string_end(p + 1, end, &inner);
+			if (p >= end)
+				return end;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (--depth == 0)
+				return p + 1;
+		} else if (is_ws((unsigned char)c)) {
+			*ws = 1; /* insignificant whitespace inside */
+		}
+		p++;
+	}
+	return end;
+}
+
 /* End of the valid JSON value starting at p. */
-static const char *skip_value(const char *p, const char *end, uint8_t *type, uint8_t *esc)
+static inline const char *skip_value(const char *p, const char *end, uint8_t *type, uint8_t *esc)
 {
 	*esc = 0;
 	switch (*p) {
@@ -589,42 +695,15 @@ static const char *skip_value(const char *p, const char *end, uint8_t *type, uin
 	case '{':
 	case '[': {
 		*type = *p == '{' ? KL_JSON_OBJECT : KL_JSON_ARRAY;
-		int depth = 0;
-		uint8_t inner;
-		for (; p < end; p++) {
-			if (*p == '"') {
-				p = string_end(p + 1, end, &inner);
-				if (p >= end)
-					return end;
-			} else if (*p == '{' || *p == '[') {
-				depth++;
-			} else if (*p == '}' || *p == ']') {
-				if (--depth == 0)
-					return p + 1;
-			} else if (is_ws((unsigned char)*p)) {
-				*esc |= 2; /* insignificant whitespace inside */
-			}
-		}
-		return end;
+		uint8_t ws = 0;
+		p = container_end(p, end, &ws);
+		*esc = (uint8_t)(ws << 1);
+		return p;
 	}
 	case 't': *type = KL_JSON_TRUE; return p + 4;
 	case 'f': *type = KL_JSON_FALSE; return p + 5;
 	case 'n': *type = KL_JSON_NULL; return p + 4;
-	default: {
-		/* digits and '-' stay INT; '.', 'e', 'E', '+' make it a NUMBER */
-		const char *q = p;
-		unsigned frac = 0;
-		for (unsigned char c; q < end; q++) {
-			c = (unsigned char)*q;
-			if ((unsigned)(c - '0') < 10 || c == '-')
-				continue;
-			if (c != '.' && (c | 0x20) != 'e' && c != '+')
-				break;
-			frac = 1;
-		}
-		*type = frac ? KL_JSON_NUMBER : KL_JSON_INT;
-		return q;
-	}
+	default: return number_end(p, end, type);
 	}
 }
 
@@ -647,11 +726,14 @@ int kl_json_iter_next(struct kl_json_iter *it, struct kl_json_member *m)
 		it->p = end;
 		return 0;
 	}
-	memset(m, 0, sizeof *m);
 	m->start = p;
-	if (it->object) {
-		uint8_t t, esc;
-		const char *k = skip_value(p, end, &t, &esc);
+	m->key = NULL;
+	m->key_len = 0;
+	m->key_esc = 0;
+	if (it->object) { /* a key is a string */
+		uint8_t esc = 0;
+		const char *q = string_end(p + 1, end, &esc);
+		const char *k = q < end ? q + 1 : end;
 		m->key = p + 1;
 		m->key_len = (size_t)(k - p) - 2;
 		m->key_esc = esc;

@@ -137,6 +137,7 @@ static struct kl_writer_job *job_build(struct run *r)
 			snprintf(it->stem, sizeof it->stem, "%s-%014" PRIu64, r->x->file_prefix,
 				 it->first_pos);
 		it->last_pos = p->last_pos;
+		it->bytes = p->accounted;
 		j->bytes += p->accounted;
 		kl_parts_detach(&r->parts, p, &it->data);
 	}

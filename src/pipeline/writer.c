@@ -136,12 +136,25 @@ static int buf_write_cb(void *ctx, const void *p, size_t n)
 	return kl_buf_append(ctx, p, n);
 }
 
-/* An encoder thread: takes the next file of the queue when it holds none,
- * encodes it into its buffer, and holds it until the writer has stored it
- * (its encoder copy keeps what publish() needs until then). */
-static struct kl_writer_item *enc_take(struct kl_writer *w, struct kl_writer_enc *x)
+/* Bodies waiting for the writer: may an encoder thread make another one?
+ * Always while fewer wait than there are encoder threads (as when each
+ * held its one body; then too the file the writer needs next is always
+ * taken: with none taken after it, no body waits), else within the hold
+ * limits and only while the bodies waiting take less memory than the
+ * records they were made of, which were freed when they were encoded and
+ * stay charged to the budget until their job ends (writer.h). Under the
+ * writer's mutex. */
+static int may_hold_more(const struct kl_writer *w)
 {
-	if (x->busy)
+	return w->held < w->nenc || (w->held < KL_WRITER_HOLD_FILES && w->held_bytes < w->hold_max &&
+				     w->held_bytes < w->credit);
+}
+
+/* The next file of the queue for an encoder thread, in queue order, or
+ * NULL (none, or enough bodies wait). Under the writer's mutex. */
+static struct kl_writer_item *enc_take(struct kl_writer *w)
+{
+	if (!may_hold_more(w))
 		return NULL;
 	while (w->enc_job) {
 		struct kl_writer_job *j = w->enc_job;
@@ -158,45 +171,110 @@ static struct kl_writer_item *enc_take(struct kl_writer *w, struct kl_writer_enc
 	return NULL;
 }
 
+static void body_free(struct kl_writer_body *b)
+{
+	kl_buf_cleanup(&b->buf);
+	kl_encoder_free(b->data_note);
+	kl_encoder_free(b->dead_note);
+	free(b);
+}
+
+/* A body for the next file: a reused one, else new; NULL on ENOMEM. Under
+ * the writer's mutex. */
+static struct kl_writer_body *body_get(struct kl_writer *w)
+{
+	struct kl_writer_body *b = w->free_bodies;
+	if (b) {
+		w->free_bodies = b->next;
+		w->nfree--;
+		return b;
+	}
+	if ((b = calloc(1, sizeof *b)))
+		kl_buf_init(&b->buf, 0);
+	return b;
+}
+
+/* The item's body is stored or dropped: it leaves the hold, goes back
+ * to the free list (one per encoder thread is kept), and the encoder
+ * threads may hold another. Under the writer's mutex. */
+static void body_release(struct kl_writer *w, struct kl_writer_item *it)
+{
+	struct kl_writer_body *b = it->body;
+	it->body = NULL;
+	it->enc_state = KL_WRITER_ITEM_WRITER;
+	if (!b)
+		return;
+	w->held--;
+	w->held_bytes -= b->bytes;
+	b->bytes = 0;
+	if (w->nfree < w->nenc) {
+		if (b->buf.cap > WORK_KEEP)
+			kl_buf_shrink(&b->buf, WORK_KEEP);
+		b->next = w->free_bodies;
+		w->free_bodies = b;
+		w->nfree++;
+	} else {
+		body_free(b);
+	}
+	pthread_cond_broadcast(&w->enc_cv);
+}
+
+/* What the file left to publish moves into the body's copy of its encoder
+ * (created on first use), so `enc` can encode the next file at once. */
+static int hand_over(struct kl_encoder *enc, struct kl_writer_body *b, int dead)
+{
+	struct kl_encoder **note = dead ? &b->dead_note : &b->data_note;
+	if (!*note && !(*note = enc->ops->clone(enc)))
+		return kl_errbuf_set(&b->eb, KL_ENOMEM, "out of memory");
+	enc->ops->hand_over(enc, *note);
+	return KL_OK;
+}
+
+/* An encoder thread: takes the next file of the queue, encodes it into a
+ * body of its own, and leaves that for the writer (writer.h: hand-over). */
 static void *enc_main(void *arg)
 {
 	struct kl_writer *w = arg;
 	pthread_mutex_lock(&w->mu);
-	size_t me = w->nenc_started++;
-	struct kl_writer_enc *x = &w->enc[me];
+	struct kl_writer_enc *x = &w->enc[w->nenc_started++];
 	for (;;) {
 		struct kl_writer_item *it = NULL;
-		while (!w->enc_stop && !(it = enc_take(w, x)))
+		while (!w->enc_stop && !(it = enc_take(w)))
 			pthread_cond_wait(&w->enc_cv, &w->mu);
 		if (!it)
 			break;
 		it->enc_state = KL_WRITER_ITEM_ENCODING;
-		it->enc_by = me;
-		x->busy = 1;
+		struct kl_writer_body *b = body_get(w);
 		pthread_mutex_unlock(&w->mu);
 		struct kl_encoder *enc = it->dead ? x->dead_enc : x->data_enc;
-		kl_buf_reset(&x->body);
-		kl_errbuf_clear(&x->eb);
-		int rc = encode_item(&x->un, enc, it, buf_write_cb, &x->body, &x->eb);
+		int rc = KL_ENOMEM;
+		if (b) {
+			kl_buf_reset(&b->buf);
+			kl_errbuf_clear(&b->eb);
+			rc = encode_item(&x->un, enc, it, buf_write_cb, &b->buf, &b->eb);
+			if (!rc && enc->ops->publish)
+				rc = hand_over(enc, b, it->dead);
+		}
 		/* the records are encoded: their memory goes now, not when the job ends */
 		kl_blocks_cleanup(&it->data);
 		if (x->un.work.cap > WORK_KEEP)
 			kl_buf_shrink(&x->un.work, WORK_KEEP);
 		pthread_mutex_lock(&w->mu);
+		/* the records' charge, their memory freed, now covers the body */
+		w->credit += it->bytes;
+		it->credited = 1;
+		if (b) {
+			b->bytes = b->buf.cap;
+			w->held++;
+			w->held_bytes += b->bytes;
+		}
 		it->enc_rc = rc;
+		it->body = b;
 		it->enc_state = KL_WRITER_ITEM_ENCODED;
 		pthread_cond_broadcast(&w->cv);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
-}
-
-/* Writer thread: let an encoder thread go on to its next file. */
-static void enc_release(struct kl_writer *w, struct kl_writer_item *it)
-{
-	w->enc[it->enc_by].busy = 0;
-	it->enc_state = KL_WRITER_ITEM_WRITER;
-	pthread_cond_broadcast(&w->enc_cv);
 }
 
 /* Writer thread: the next file of the job in order, whoever encodes it. */
@@ -208,18 +286,18 @@ static int write_item(struct kl_writer *w, struct kl_writer_item *it)
 	pthread_mutex_lock(&w->mu);
 	while (it->enc_state == KL_WRITER_ITEM_NEW || it->enc_state == KL_WRITER_ITEM_ENCODING)
 		pthread_cond_wait(&w->cv, &w->mu);
-	pthread_mutex_unlock(&w->mu);
-	struct kl_writer_enc *x = &w->enc[it->enc_by];
-	struct kl_encoder *copy = it->dead ? x->dead_enc : x->data_enc;
+	struct kl_writer_body *b = it->body;
 	int rc = it->enc_rc;
+	pthread_mutex_unlock(&w->mu);
+	struct kl_encoder *note = b ? (it->dead ? b->dead_note : b->data_note) : NULL;
 	if (rc)
-		kl_errbuf_set(w->eb, rc, "%s", x->eb.code ? x->eb.msg : "encoding failed");
-	else if (copy->ops->publish && (rc = copy->ops->publish(copy, w->eb)))
+		kl_errbuf_set(w->eb, rc, "%s", b && b->eb.code ? b->eb.msg : "encoding failed");
+	else if (note && (rc = note->ops->publish(note, w->eb)))
 		;
 	else
-		rc = store_item(w, it, copy, &x->body);
+		rc = store_item(w, it, enc, &b->buf);
 	pthread_mutex_lock(&w->mu);
-	enc_release(w, it);
+	body_release(w, it);
 	pthread_mutex_unlock(&w->mu);
 	return rc;
 }
@@ -240,7 +318,10 @@ static void job_settle(struct kl_writer *w, struct kl_writer_job *j)
 		while (it->enc_state == KL_WRITER_ITEM_ENCODING)
 			pthread_cond_wait(&w->cv, &w->mu);
 		if (it->enc_state == KL_WRITER_ITEM_ENCODED)
-			enc_release(w, it);
+			body_release(w, it);
+		if (it->credited) /* its charge ends with the job */
+			w->credit -= it->bytes;
+		it->credited = 0;
 	}
 	pthread_mutex_unlock(&w->mu);
 }
@@ -372,16 +453,22 @@ void kl_writer_init(struct kl_writer *w, struct kl_store *store, struct kl_encod
 	kl_buf_init(&w->un.stage, 0);
 }
 
+/* Can encoder threads use copies of enc? (clone(), and hand_over() when
+ * there is something to publish) */
+static int can_copy(const struct kl_encoder *enc)
+{
+	return enc->ops->clone && (!enc->ops->publish || enc->ops->hand_over);
+}
+
 int kl_writer_parallel(struct kl_writer *w, size_t n)
 {
-	if (n <= 1 || !w->data_enc->ops->clone || !w->dead_enc->ops->clone)
+	if (n <= 1 || !can_copy(w->data_enc) || !can_copy(w->dead_enc))
 		return KL_OK;
 	if (!(w->enc = calloc(n, sizeof *w->enc)))
 		return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
 	w->nenc = w->nenc_alloc = n;
 	for (size_t i = 0; i < n; i++) {
 		struct kl_writer_enc *x = &w->enc[i];
-		kl_buf_init(&x->body, 0);
 		kl_buf_init(&x->un.work, 0);
 		kl_buf_init(&x->un.stage, 0);
 		x->data_enc = w->data_enc->ops->clone(w->data_enc);
@@ -405,6 +492,9 @@ static void enc_join(struct kl_writer *w)
 
 int kl_writer_start(struct kl_writer *w)
 {
+	w->hold_max = KL_WRITER_HOLD_BYTES;
+	if (w->budget && w->budget->limit / 8 < w->hold_max)
+		w->hold_max = w->budget->limit / 8;
 	for (size_t i = 0; i < w->nenc; i++) {
 		if (pthread_create(&w->enc[i].thread, NULL, enc_main, w)) {
 			/* the ones started wait for files; stop them */
@@ -484,7 +574,6 @@ void kl_writer_cleanup(struct kl_writer *w)
 		struct kl_writer_enc *x = &w->enc[i];
 		kl_encoder_free(x->data_enc);
 		kl_encoder_free(x->dead_enc);
-		kl_buf_cleanup(&x->body);
 		kl_buf_cleanup(&x->un.work);
 		kl_buf_cleanup(&x->un.stage);
 		kl_blocks_zctx_cleanup(&x->un.zctx);
@@ -492,9 +581,17 @@ void kl_writer_cleanup(struct kl_writer *w)
 	free(w->enc);
 	for (struct kl_writer_job *j = w->head, *n; j; j = n) {
 		n = j->next;
+		for (size_t i = 0; i < j->n; i++) /* the writer never ran: bodies may wait */
+			if (j->items[i].enc_state == KL_WRITER_ITEM_ENCODED)
+				body_release(w, &j->items[i]);
 		if (w->budget)
 			kl_budget_sub(w->budget, j->bytes);
 		job_free(w, j);
+	}
+	while (w->free_bodies) {
+		struct kl_writer_body *b = w->free_bodies;
+		w->free_bodies = b->next;
+		body_free(b);
 	}
 	w->head = w->tail = NULL;
 	kl_buf_cleanup(&w->name);

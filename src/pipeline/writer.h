@@ -21,17 +21,38 @@
  * Encoding in parallel (nenc > 0): encoder threads, each with its own
  * copies of the encoders (encoder.h clone()) and its own unpacking buffers,
  * take the files of the queued jobs in queue order — across job
- * boundaries, so single-file jobs overlap too — and encode each into
- * memory, exactly as the writer would (the same pieces to a streaming
- * encoder). The writer thread still takes every file in order: it applies
- * the copy's shared side effects (publish(): the Parquet schema registry),
- * stores the body in one write, commits, and only then lets that encoder
- * thread take its next file. Files, their bytes, the registry and the
- * commits are thus the same as with one thread; only the store is never
- * used by two threads. Spilled dead letters (too large for memory) are
- * encoded by the writer thread itself.
+ * boundaries, so single-file jobs overlap too — and encode each into a
+ * body of its own in memory, exactly as the writer would (the same pieces
+ * to a streaming encoder). The writer thread still takes every file in
+ * order: it applies the file's shared side effects (publish(): the Parquet
+ * schema registry), stores the body in one write and commits. An encoder
+ * thread does not wait for that: it moves what the file left to publish
+ * into a copy that travels with the body (hand_over()) and goes on to its
+ * next file, so a large file or a slow store does not idle the others.
+ * Files, their bytes, the registry and the commits are thus the same as
+ * with one thread; only the store is never used by two threads. Spilled
+ * dead letters (too large for memory) are encoded by the writer thread
+ * itself.
  *
- * Ownership: the writer owns the queued jobs and their buffers; it borrows
+ * Memory of the hand-over: the budget is charged exactly as with one
+ * thread (a job's buffers, from queueing to the end of the job), so memory
+ * decisions, and thus the lake, do not depend on the threads. A body
+ * waiting for the writer takes the place of its records: an encoder thread
+ * frees them once it has encoded them, while their charge stays until the
+ * job ends. An encoder thread takes a further file while fewer bodies
+ * wait than there are encoder threads (as when each thread held its one
+ * body: the file the writer needs next is then always encoded), and beyond
+ * that only while the bodies waiting take less memory (their capacity)
+ * than their records were charged (`credit`), fewer than
+ * KL_WRITER_HOLD_FILES wait and fewer than hold_max bytes
+ * (KL_WRITER_HOLD_BYTES, at most an eighth of the budget's limit). So
+ * --memory-limit still bounds the process: beyond what the budget counts
+ * for them, bodies take at most one file per encoder thread waiting plus
+ * the one each is encoding (the fixed costs of --memory-limit cover a file
+ * per thread, as before).
+ *
+ * Ownership: the writer owns the queued jobs and their buffers, and the
+ * bodies (struct kl_writer_body, waiting or reusable); it borrows
  * the store, the encoders and the checkpoint from start to join, and is
  * their only user meanwhile (encoder threads use their own copies). The
  * stats it updates and the hand-over of files are guarded by its mutex.
@@ -62,18 +83,20 @@ struct kl_writer_item {
 	 * dead-letter line, and the spill its raw bytes (deadletter.h) */
 	struct kl_spill spill;
 	uint64_t count, first_pos, last_pos;
-	int dead;    /* a dead-letter file (errors/...), else a data file */
-	int durable; /* committed and synced */
+	size_t bytes; /* its part of the job's `bytes` (the budget charge of `data`) */
+	int dead;     /* a dead-letter file (errors/...), else a data file */
+	int durable;  /* committed and synced */
 	/* parallel encoding (under the writer's mutex) */
-	int enc_state;	/* KL_WRITER_ITEM_* */
-	int enc_rc;	/* the encoder thread's result */
-	size_t enc_by;	/* which encoder thread */
+	int enc_state;		     /* KL_WRITER_ITEM_* */
+	int enc_rc;		     /* the encoder thread's result */
+	int credited;		     /* encoded: `bytes` is in the writer's credit */
+	struct kl_writer_body *body; /* ENCODED: the encoded file (NULL: ENOMEM) */
 };
 
 enum {
 	KL_WRITER_ITEM_NEW,	 /* not taken */
 	KL_WRITER_ITEM_ENCODING, /* an encoder thread has it */
-	KL_WRITER_ITEM_ENCODED,	 /* its body waits in that thread's buffer */
+	KL_WRITER_ITEM_ENCODED,	 /* its body waits for the writer (item->body) */
 	KL_WRITER_ITEM_WRITER,	 /* the writer thread does it all */
 };
 
@@ -83,14 +106,29 @@ struct kl_writer_unpack {
 	struct kl_buf work, stage;
 };
 
+/* Encoded bodies waiting for the writer: at most this many files ... */
+#define KL_WRITER_HOLD_FILES 256
+/* ... and this many bytes (less with a small budget, writer.c hold_max) */
+#define KL_WRITER_HOLD_BYTES ((size_t)64 << 20)
+
+/* An encoded file, from its encoder thread to the writer thread. Reused
+ * through the writer's free list. */
+struct kl_writer_body {
+	struct kl_buf buf; /* the file's bytes */
+	/* copies of the data / dead-letter encoder that carry what the file
+	 * left to publish (encoder.h hand_over()); NULL until first needed, and
+	 * for an encoder without publish() */
+	struct kl_encoder *data_note, *dead_note;
+	struct kl_errbuf eb;	     /* the encoding's error message */
+	size_t bytes;		     /* its memory (capacity), in the writer's held_bytes */
+	struct kl_writer_body *next; /* in the free list */
+};
+
 /* One encoder thread. */
 struct kl_writer_enc {
 	pthread_t thread;
 	struct kl_encoder *data_enc, *dead_enc; /* its copies */
 	struct kl_writer_unpack un;
-	struct kl_buf body; /* the encoded file it holds */
-	struct kl_errbuf eb;
-	int busy; /* holds a file the writer has not stored yet */
 };
 
 struct kl_writer_job {
@@ -98,7 +136,7 @@ struct kl_writer_job {
 	size_t n;
 	uint64_t resume, window;
 	char checkpoint[160]; /* the source's resume point, "" if it has none */
-	size_t bytes;	      /* buffer memory held */
+	size_t bytes;	      /* buffer memory charged (the items' `bytes`) */
 	struct kl_writer_job *next;
 };
 
@@ -134,6 +172,12 @@ struct kl_writer {
 	struct kl_writer_job *enc_job;
 	size_t enc_item;
 	int enc_stop;
+	/* bodies encoded and not yet stored: how many, their bytes, the limit
+	 * of those bytes; the budget charge of the records encoded (freed) in
+	 * unfinished jobs, which they may use; reusable bodies */
+	size_t held, held_bytes, hold_max, credit;
+	struct kl_writer_body *free_bodies;
+	size_t nfree;
 };
 
 /* Set up (no thread yet); the pointers are borrowed. */

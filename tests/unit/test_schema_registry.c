@@ -6,7 +6,11 @@
  * store: cache (no store request when a file adds nothing), widening, the
  * deterministic column order, legacy <type>.json objects still read, a
  * tampered fragment caught, event types listed; and four "processes"
- * (registries with their own caches) merging at once lose no column.
+ * (registries with their own caches) merging at once lose no column; and
+ * Parquet encoder copies whose files' merges travel to other copies
+ * (encoder.h hand_over(), as the writer's encoder threads do) and are
+ * published later, in file order, leave the registry a base encoder
+ * merging as it goes leaves, byte for byte.
  *
  * Driver modes for tests/e2e/schema_registry.sh; LAKE is a directory or
  * s3://bucket/prefix (AWS_REGION or AWS_DEFAULT_REGION, AWS_ENDPOINT_URL[_S3]
@@ -20,6 +24,8 @@
 #include "aws/http.h"
 #include "check.h"
 
+#include "core/buf.h"
+#include "encode/encoder.h"
 #include "encode/parquet/schema.h"
 #include "store/store.h"
 #include <dirent.h>
@@ -507,6 +513,81 @@ static int driver(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+/* --- encoder copies: publish() after hand_over() ---------------------- */
+
+static int to_buf(void *ctx, const void *p, size_t n)
+{
+	return kl_buf_append(ctx, p, n);
+}
+
+#define EV(type, extra)                                                                            \
+	"{\"event_uuid\":\"u\",\"event_name\":\"n\",\"created_at\":1,"                              \
+	"\"created_datetime\":\"2025-12-01T00:00:01Z\",\"event_type\":\"" type "\","                 \
+	"\"event_subtype\":\"s\"" extra "}\n"
+
+static void test_hand_over(const char *dir_seq, const char *dir_par)
+{
+	/* four files: two of t1 (the second adds and widens), one of t2, t1 again */
+	const char *files[] = {EV("t1", ",\"a\":1"), EV("t1", ",\"a\":1.5,\"b\":\"x\"") EV("t1", ""),
+			       EV("t2", ",\"c\":true"), EV("t1", ",\"d\":[1]")};
+	const size_t nf = sizeof files / sizeof files[0];
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_store *st1 = NULL, *st2 = NULL;
+	CHECK_EQ_INT(kl_store_local_new(&st1, dir_seq, &eb), 0);
+	CHECK_EQ_INT(kl_store_local_new(&st2, dir_par, &eb), 0);
+	struct kl_schema_registry *r1 = kl_schema_registry_new(), *r2 = kl_schema_registry_new();
+	struct kl_encoder_opts o = {KL_COMP_ZSTD, 0, 0};
+	struct kl_encoder *base = kl_encoder_parquet_new(&o, st1, r1);
+	struct kl_encoder *base2 = kl_encoder_parquet_new(&o, st2, r2);
+	CHECK(base && base2 && r1 && r2);
+	struct kl_encoder *x = base2->ops->clone(base2), *note[2];
+	note[0] = base2->ops->clone(base2);
+	note[1] = base2->ops->clone(base2);
+	CHECK(x && note[0] && note[1] && base2->ops->hand_over);
+	struct kl_buf b1, b2;
+	kl_buf_init(&b1, 0);
+	kl_buf_init(&b2, 0);
+	/* one copy encodes ahead: file i's merge waits in note[i % 2] while
+	 * file i + 1 is encoded, and is published only then */
+	for (size_t i = 0; i < nf; i++) {
+		size_t n = strlen(files[i]);
+		kl_buf_reset(&b1);
+		kl_buf_reset(&b2);
+		CHECK_EQ_INT(base->ops->encode(base, files[i], n, 1, to_buf, &b1, &eb), 0);
+		CHECK_EQ_INT(x->ops->encode(x, files[i], n, 1, to_buf, &b2, &eb), 0);
+		CHECK(b1.len == b2.len && !memcmp(b1.data, b2.data, b1.len));
+		x->ops->hand_over(x, note[i % 2]);
+		/* what is left in the copy itself publishes nothing */
+		uint64_t before = kl_schema_registry_requests(r2);
+		CHECK_EQ_INT(x->ops->publish(x, &eb), 0);
+		CHECK_EQ_INT(kl_schema_registry_requests(r2), before);
+		if (i > 0)
+			CHECK_EQ_INT(note[(i - 1) % 2]->ops->publish(note[(i - 1) % 2], &eb), 0);
+	}
+	CHECK_EQ_INT(note[(nf - 1) % 2]->ops->publish(note[(nf - 1) % 2], &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r2), kl_schema_registry_requests(r1));
+	struct kl_schema u;
+	kl_schema_init(&u);
+	CHECK_EQ_INT(kl_schema_registry_load(st2, "t1", 2, &u, &eb), 0);
+	CHECK(has(&u, "a", KL_COL_DOUBLE) && has(&u, "b", KL_COL_STRING) &&
+	      has(&u, "d", KL_COL_STRING) && kl_schema_find(&u, "c", 1) < 0);
+	kl_schema_cleanup(&u);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "diff -r %s/_kinlake %s/_kinlake", dir_seq, dir_par);
+	CHECK_EQ_INT(system(cmd), 0);
+	kl_buf_cleanup(&b1);
+	kl_buf_cleanup(&b2);
+	kl_encoder_free(x);
+	kl_encoder_free(note[0]);
+	kl_encoder_free(note[1]);
+	kl_encoder_free(base);
+	kl_encoder_free(base2);
+	kl_schema_registry_free(r1);
+	kl_schema_registry_free(r2);
+	kl_store_free(st1);
+	kl_store_free(st2);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
@@ -517,6 +598,11 @@ int main(int argc, char **argv)
 	test_registry(dir);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	char seq[] = "/tmp/kl-registry-seq-XXXXXX", par[] = "/tmp/kl-registry-par-XXXXXX";
+	CHECK(mkdtemp(seq) != NULL && mkdtemp(par) != NULL);
+	test_hand_over(seq, par);
+	snprintf(cmd, sizeof cmd, "rm -rf %s %s", seq, par);
 	CHECK_EQ_INT(system(cmd), 0);
 	return check_report("test_schema_registry");
 }

@@ -70,7 +70,9 @@ struct pq_encoder {
 	struct kl_buf tape_vals; /* struct tape_val per taped member */
 	struct kl_buf hints;     /* struct col_hint per schema column */
 	uint64_t rows;           /* lines of the file */
-	long *colmap; /* member index -> column, per row */
+	/* member position -> column, column -> the column that followed it,
+	 * as last seen (one block, colmap_cap each; -1: none) */
+	long *colmap, *succ;
 	size_t colmap_cap;
 	struct kl_store *store; /* borrowed: the schema registry lives there */
 	struct kl_schema_registry *registry; /* borrowed, shared by the lake's writers */
@@ -121,36 +123,71 @@ static int fits_int64(const struct kl_json_member *m)
 	return errno != ERANGE;
 }
 
-/* Column of member i. Rows of one partition usually list their keys in the
- * same order, so the column found for position i in the previous row is
- * tried first with one comparison before the hash lookup. */
-static long column_of(struct pq_encoder *e, size_t i, const struct kl_json_member *m, int add)
+/* Is column c named like m's (unescaped) key? */
+static inline int name_is(const struct pq_encoder *e, long c, const struct kl_json_member *m)
 {
-	if (i < e->colmap_cap && e->colmap[i] >= 0 && !m->key_esc) {
-		const struct kl_schema_col *c = &e->schema.cols[e->colmap[i]];
-		if (c->name_len == m->key_len &&
-		    !memcmp(e->schema.arena.data + c->name_off, m->key, m->key_len))
-			return e->colmap[i];
+	const struct kl_schema_col *col = &e->schema.cols[c];
+	return col->name_len == m->key_len &&
+	       kl_bytes_eq(e->schema.arena.data + col->name_off, m->key, m->key_len);
+}
+
+/* Remember column c at member position i, and as the successor of column
+ * `prev` (the previous member's, -1 for the first). */
+static void column_seen(struct pq_encoder *e, size_t i, long prev, long c)
+{
+	size_t need = i > (size_t)c ? i : (size_t)c; /* colmap and succ share a capacity */
+	if (need >= e->colmap_cap) {
+		size_t cap = e->colmap_cap ? e->colmap_cap : 64;
+		while (cap <= need)
+			cap *= 2;
+		long *m2 = malloc(2 * cap * sizeof *m2);
+		if (!m2)
+			return; /* only a hint */
+		for (size_t j = 0; j < 2 * cap; j++)
+			m2[j] = -1;
+		if (e->colmap_cap) {
+			memcpy(m2, e->colmap, e->colmap_cap * sizeof *m2);
+			memcpy(m2 + cap, e->succ, e->colmap_cap * sizeof *m2);
+		}
+		free(e->colmap);
+		e->colmap = m2;
+		e->succ = m2 + cap;
+		e->colmap_cap = cap;
+	}
+	e->colmap[i] = c;
+	if (prev >= 0)
+		e->succ[prev] = c;
+}
+
+/* Column of member i (`prev`: member i-1's column, -1 for the first).
+ * Rows of one partition usually list their keys in the same order, so the
+ * column found for position i in the previous row is tried first, then the
+ * one that last followed `prev` (an optional member shifts the positions
+ * of those after it, not their order), one comparison each, before the
+ * hash lookup. */
+static long column_of(struct pq_encoder *e, size_t i, long prev, const struct kl_json_member *m,
+		      int add)
+{
+	if (!m->key_esc) {
+		long c = i < e->colmap_cap ? e->colmap[i] : -1;
+		if (c >= 0 && name_is(e, c, m)) {
+			if (prev >= 0 && (size_t)prev < e->colmap_cap)
+				e->succ[prev] = c;
+			return c;
+		}
+		if (prev >= 0 && (size_t)prev < e->colmap_cap && (c = e->succ[prev]) >= 0 &&
+		    name_is(e, c, m)) {
+			column_seen(e, i, prev, c);
+			return c;
+		}
 	}
 	const char *k;
 	size_t kn;
 	if (member_name(e, m, &k, &kn))
 		return -1;
 	long c = add ? kl_schema_col(&e->schema, k, kn) : kl_schema_find(&e->schema, k, kn);
-	if (c >= 0 && i >= e->colmap_cap) {
-		size_t cap = e->colmap_cap ? e->colmap_cap : 64;
-		while (cap <= i)
-			cap *= 2;
-		long *m2 = realloc(e->colmap, cap * sizeof *m2);
-		if (!m2)
-			return c;
-		for (size_t j = e->colmap_cap; j < cap; j++)
-			m2[j] = -1;
-		e->colmap = m2;
-		e->colmap_cap = cap;
-	}
 	if (c >= 0)
-		e->colmap[i] = c;
+		column_seen(e, i, prev, c);
 	return c;
 }
 
@@ -166,7 +203,7 @@ static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped
 	e->rows = 0;
 	*taped = 0;
 	int taping = 1;
-	for (size_t i = 0; i < e->colmap_cap; i++)
+	for (size_t i = 0; i < 2 * e->colmap_cap; i++)
 		e->colmap[i] = -1;
 	for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
 		if (kl_schema_col(&e->schema, common[i], strlen(common[i])) < 0)
@@ -194,10 +231,10 @@ static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped
 			e->tape_vals.len += nm * sizeof(struct tape_val);
 			++*taped;
 		}
+		long c = -1;
 		for (size_t i = 0; i < nm; i++) {
 			const struct kl_json_member *m = &e->doc.m[i];
-			long c = column_of(e, i, m, 1);
-			if (c < 0)
+			if ((c = column_of(e, i, c, m, 1)) < 0)
 				return KL_ENOMEM;
 			int t = m->type;
 			if (t == KL_JSON_INT && m->val_len >= 19 && !fits_int64(m))
@@ -306,6 +343,22 @@ static int pq_publish(struct kl_encoder *base, struct kl_errbuf *eb)
 	return merge_pending((struct pq_encoder *)base, eb);
 }
 
+/* The pending merge (the file's schema and type name) moves to `to`: the
+ * two swap their schemas and pending buffers, so neither allocates, and
+ * `e`'s next scan() resets what it got. */
+static void pq_hand_over(struct kl_encoder *base, struct kl_encoder *to_base)
+{
+	struct pq_encoder *e = (struct pq_encoder *)base, *to = (struct pq_encoder *)to_base;
+	struct kl_schema s = to->schema;
+	to->schema = e->schema;
+	e->schema = s;
+	struct kl_buf p = to->pending;
+	to->pending = e->pending;
+	e->pending = p;
+	to->has_pending = e->has_pending;
+	e->has_pending = 0;
+}
+
 static struct kl_encoder *pq_clone(const struct kl_encoder *base);
 
 static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint64_t count,
@@ -370,10 +423,10 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 		}
 		if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
 			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
+		long c = -1;
 		for (size_t i = 0; i < e->doc.n && !rc; i++) {
 			const struct kl_json_member *m = &e->doc.m[i];
-			long c = column_of(e, i, m, 0);
-			if (c < 0) {
+			if ((c = column_of(e, i, c, m, 0)) < 0) {
 				rc = KL_EINVAL;
 				break;
 			}
@@ -424,6 +477,7 @@ static const struct kl_encoder_ops pq_ops = {
 	.free = pq_free,     /* no begin/write/end: a Parquet file needs all its rows */
 	.clone = pq_clone,     /* its schema merges wait for publish() */
 	.publish = pq_publish, /* the last file's schema into the registry */
+	.hand_over = pq_hand_over, /* ... moved to another copy, which publishes it */
 };
 
 struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struct kl_store *store,

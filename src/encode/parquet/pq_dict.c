@@ -59,15 +59,13 @@ static uint32_t entry_u32(const struct kl_buf *b, uint32_t i)
 	return v;
 }
 
-static int entry_eq(const struct pq_dict *d, uint32_t i, const void *key, size_t klen,
+static inline int entry_eq(const struct pq_dict *d, uint32_t i, const void *key, size_t klen,
 		    int byte_array)
 {
 	const uint8_t *e = (const uint8_t *)d->vals.data + entry_u32(&d->offs, i);
-	if (byte_array) {
-		uint32_t len = pq_get_le32(e);
-		return len == klen && (klen == 0 || memcmp(e + 4, key, klen) == 0);
-	}
-	return memcmp(e, key, klen) == 0;
+	if (byte_array)
+		return pq_get_le32(e) == klen && kl_bytes_eq(e + 4, key, klen);
+	return kl_bytes_eq(e, key, klen);
 }
 
 static int grow(struct pq_dict *d)

@@ -537,8 +537,8 @@ static void drive_flush(struct drive *d, struct kl_part *p, char why)
 	/* the table's memory is exact when shedding (other partitions' seals
 	 * may be in flight after a flush by size) */
 	kl_buf_printf(&d->log, "%c %s held=%zu mem=%zu n=%zu raw=%llu zlen=%zu tail=%zu\n", why,
-		      p->key, held, why == 'M' ? d->t.mem : 0, out.n, (unsigned long long)out.raw, out.zlen,
-		      out.tail.len);
+		      p->key, held, why == 'M' ? d->t.mem : 0, out.n, (unsigned long long)out.raw,
+		      out.zlen, out.tail.len);
 	for (size_t i = 0; i < out.n; i++) { /* the frames themselves */
 		CHECK(out.v[i].z != NULL);
 		kl_buf_printf(&d->log, " %zu/%zu", out.v[i].raw, out.v[i].zlen);
@@ -611,10 +611,10 @@ static void test_seal_pool_same_decisions(void)
 		for (int k = 0; k < 2; k++)
 			drive_record(&d[k], key, rec, n, i);
 	}
-	CHECK(d[0].sheds > 20);		/* the budget binds ... */
-	CHECK(d[0].full > 5);		/* ... and files split by size too */
-	CHECK(d[1].in_flight > 1000);	/* seals were in flight at decisions */
-	CHECK(d[1].bound_only > 0);	/* and the upper bounds alone said "over" */
+	CHECK(d[0].sheds > 20);	      /* the budget binds ... */
+	CHECK(d[0].full > 5);	      /* ... and files split by size too */
+	CHECK(d[1].in_flight > 1000); /* seals were in flight at decisions */
+	CHECK(d[1].bound_only > 0);   /* and the upper bounds alone said "over" */
 	CHECK_EQ_INT(d[0].bound_only, 0);
 	CHECK_EQ_INT(d[0].sheds, d[1].sheds);
 	CHECK_EQ_INT(d[0].log.len, d[1].log.len);

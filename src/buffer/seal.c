@@ -11,6 +11,9 @@ enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 /* jobs in the ring per worker: enough to keep every worker busy while the
  * owner is cutting the next blocks */
 #define JOBS_PER_THREAD 4
+/* jobs waiting before a sleeping worker is woken (the owner compresses
+ * what is left when it needs a result: nothing waits for ever) */
+#define WAKE_BATCH 4
 
 struct seal_worker {
 	pthread_t thread;
@@ -149,7 +152,10 @@ void kl_seal_pool_push(struct kl_seal_pool *sp)
 	pthread_mutex_lock(&sp->mu);
 	sp->ring[sp->head % sp->cap].state = JOB_QUEUED;
 	sp->head++;
-	pthread_cond_signal(&sp->work);
+	/* a worker is woken for a batch, not for each job: a wake-up may
+	 * preempt the owner, and an awake worker takes every job queued */
+	if (sp->head - sp->take >= WAKE_BATCH)
+		pthread_cond_signal(&sp->work);
 	pthread_mutex_unlock(&sp->mu);
 }
 

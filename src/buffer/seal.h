@@ -15,6 +15,9 @@
  * the job. While it waits for the oldest job the owner compresses jobs no
  * worker has taken yet itself, so a wait is never idle while work is
  * queued, and a full ring (kl_seal_pool_full) only makes the owner help.
+ * A sleeping worker is woken for a few queued jobs, not for each (a
+ * wake-up may preempt the owner on a busy machine); an awake worker takes
+ * every queued job before it sleeps again.
  *
  * Threads: a job belongs to the owner, except from the moment a thread
  * takes it until it is done, when it belongs to that thread alone (the

@@ -30,18 +30,28 @@ void kl_blocks_zctx_cleanup(struct kl_blocks_zctx *x)
 	memset(x, 0, sizeof *x);
 }
 
-int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *src, size_t n)
+int kl_blocks_reserve(struct kl_blocks *b)
+{
+	if (b->n < b->cap)
+		return KL_OK;
+	size_t cap = b->cap ? b->cap * 2 : 8;
+	struct kl_block *v = realloc(b->v, cap * sizeof *v);
+	if (!v)
+		return KL_ENOMEM;
+	b->v = v;
+	b->cap = cap;
+	return KL_OK;
+}
+
+size_t kl_blocks_bound(size_t n)
+{
+	return ZSTD_compressBound(n);
+}
+
+int kl_blocks_frame(struct kl_blocks_zctx *x, const void *src, size_t n, char **z, size_t *zlen)
 {
 	if (!x->c && !(x->c = ZSTD_createCCtx()))
 		return KL_ENOMEM;
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 8;
-		struct kl_block *v = realloc(b->v, cap * sizeof *v);
-		if (!v)
-			return KL_ENOMEM;
-		b->v = v;
-		b->cap = cap;
-	}
 	size_t bound = ZSTD_compressBound(n);
 	if (bound > x->out_cap) {
 		char *o = realloc(x->out, bound);
@@ -53,10 +63,24 @@ int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *sr
 	size_t zn = ZSTD_compressCCtx(x->c, x->out, x->out_cap, src, n, BLOCK_LEVEL);
 	if (ZSTD_isError(zn)) /* cannot happen with a bound-sized output: keep the text raw */
 		return KL_ENOMEM;
-	char *z = malloc(zn);
-	if (!z)
+	char *f = malloc(zn);
+	if (!f)
 		return KL_ENOMEM;
-	memcpy(z, x->out, zn);
+	memcpy(f, x->out, zn);
+	*z = f;
+	*zlen = zn;
+	return KL_OK;
+}
+
+int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *src, size_t n)
+{
+	char *z;
+	size_t zn;
+	int rc = kl_blocks_reserve(b);
+	if (!rc)
+		rc = kl_blocks_frame(x, src, n, &z, &zn);
+	if (rc)
+		return rc;
 	b->v[b->n++] = (struct kl_block){z, zn, n};
 	b->zlen += zn;
 	b->raw += n;
@@ -68,6 +92,10 @@ static int unseal(const struct kl_blocks *b, struct kl_blocks_zctx *x, size_t i,
 		  struct kl_errbuf *eb)
 {
 	const struct kl_block *k = &b->v[i];
+	if (!k->zlen) { /* kept raw (buffer/parts.c, out of memory) */
+		memcpy(dst, k->z, k->raw);
+		return KL_OK;
+	}
 	if (!x->d && !(x->d = ZSTD_createDCtx()))
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 	size_t got = ZSTD_decompressDCtx(x->d, dst, k->raw, k->z, k->zlen);

@@ -22,6 +22,16 @@
  * Memory: kl_blocks_mem() is what the blocks hold (compressed bytes and the
  * index); the tail's capacity is counted by the owner of the tail.
  *
+ * Sealing elsewhere: the table may cut a block on its thread and have a
+ * seal pool (buffer/seal.h) compress it on another: kl_blocks_reserve()
+ * makes its index slot (so the index grows at the same blocks as
+ * kl_blocks_seal's), kl_blocks_frame() is the compression alone, and the
+ * slot (z == NULL meanwhile, `raw` already counted) is filled in by the
+ * table when the frame is back (buffer/parts.h). A struct kl_blocks with an
+ * unfilled slot is never read: blocks leave the table only complete. The
+ * index's entry keeps its size (kl_blocks_mem counts it), so memory counts
+ * are the same whichever thread seals.
+ *
  * Ownership: `struct kl_blocks` is caller-owned (init/cleanup) and owns
  * its frames, `v` and `tail`. Compression contexts (`struct
  * kl_blocks_zctx`) are caller-owned and reusable, one per thread;
@@ -42,8 +52,10 @@
 #define KL_BLOCK_BYTES (60u << 10)
 
 struct kl_block {
-	char *z;     /* the frame, allocated to its exact length */
-	size_t zlen; /* frame length */
+	char *z;     /* the frame, allocated to its exact length; NULL while a
+		      * seal pool (buffer/seal.h) is still making it */
+	size_t zlen; /* frame length; 0: z holds the raw bytes themselves (a
+		      * seal pool ran out of memory making the frame) */
 	size_t raw;  /* raw bytes the frame holds */
 };
 
@@ -68,8 +80,19 @@ void kl_blocks_cleanup(struct kl_blocks *b);
 void kl_blocks_zctx_cleanup(struct kl_blocks_zctx *x);
 
 /* Compress src[0..n) as one block appended to b (n > 0). KL_OK, or
- * KL_ENOMEM with b unchanged. */
+ * KL_ENOMEM with b's blocks unchanged (its index may have grown). */
 int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *src, size_t n);
+
+/* The pieces of kl_blocks_seal, for sealing on another thread
+ * (buffer/seal.h): room for one more block in b's index (grown exactly as
+ * kl_blocks_seal grows it; KL_OK or KL_ENOMEM); the largest frame n raw
+ * bytes can make (an upper bound of its zlen); and the frame of src[0..n)
+ * in a new allocation of its exact length, *z (the caller's), using x's
+ * context (KL_OK or KL_ENOMEM). kl_blocks_frame touches nothing but x, so
+ * threads with contexts of their own may call it at once. */
+int kl_blocks_reserve(struct kl_blocks *b);
+size_t kl_blocks_bound(size_t n);
+int kl_blocks_frame(struct kl_blocks_zctx *x, const void *src, size_t n, char **z, size_t *zlen);
 
 /* Raw bytes held: the sealed blocks' plus the tail's. */
 static inline uint64_t kl_blocks_len(const struct kl_blocks *b)

@@ -1,5 +1,6 @@
 /* parts.c — see parts.h. */
 #include "buffer/parts.h"
+#include "buffer/seal.h"
 
 #include <stdlib.h>
 #include <xxhash.h>
@@ -19,6 +20,23 @@ void kl_parts_init(struct kl_parts *t, size_t max_file_bytes, size_t memory_limi
 	t->budget = &t->own;
 	atomic_init(&t->own.tables, 1);
 	t->closed = NO_HOUR;
+}
+
+int kl_parts_seal_async(struct kl_parts *t, size_t threads, struct kl_errbuf *eb)
+{
+	if (threads <= 1 || t->seal)
+		return KL_OK;
+	int rc = kl_seal_pool_new(&t->seal, threads, eb);
+	if (rc)
+		return rc;
+	/* buffers back from the pool, kept for the next cuts: as many as its ring */
+	t->spare_max = kl_seal_pool_cap(t->seal);
+	if (!(t->spare = calloc(t->spare_max, sizeof *t->spare))) {
+		kl_seal_pool_free(t->seal);
+		t->seal = NULL;
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	}
+	return KL_OK;
 }
 
 void kl_parts_share_budget(struct kl_parts *t, struct kl_budget *b)
@@ -60,6 +78,10 @@ void kl_parts_cleanup(struct kl_parts *t)
 		kl_budget_sub(t->budget, t->mem);
 		atomic_fetch_sub(&t->budget->tables, 1);
 	}
+	kl_seal_pool_free(t->seal); /* first: it stops its threads */
+	for (size_t i = 0; i < t->nspare; i++)
+		kl_buf_cleanup(&t->spare[i]);
+	free(t->spare);
 	for (size_t i = 0; i < t->n; i++) {
 		kl_buf_cleanup(&t->v[i]->data);
 		kl_blocks_cleanup(&t->v[i]->sealed);
@@ -134,11 +156,12 @@ struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n)
 	return p;
 }
 
-/* p's memory (sealed blocks plus the tail's capacity) into the table's
- * total and the budget; it may have grown or shrunk (sealing). */
+/* p's memory (sealed blocks, the frames still being made at their upper
+ * bound, plus the tail's capacity) into the table's total and the budget;
+ * it may have grown or shrunk (sealing). */
 static void account(struct kl_parts *t, struct kl_part *p)
 {
-	size_t held = kl_blocks_mem(&p->sealed) + p->data.cap;
+	size_t held = kl_blocks_mem(&p->sealed) + p->pend_bound + p->data.cap;
 	if (held >= p->accounted) {
 		t->mem += held - p->accounted;
 		kl_budget_add(t->budget, held - p->accounted);
@@ -147,6 +170,115 @@ static void account(struct kl_parts *t, struct kl_part *p)
 		kl_budget_sub(t->budget, p->accounted - held);
 	}
 	p->accounted = held;
+}
+
+/* --- sealing on the pool's threads (t->seal) ------------------------------ */
+
+/* A buffer back from the pool: kept for a later cut if it is of a size a
+ * tail keeps and there is room, else freed. Leaves *b empty. */
+static void spare_put(struct kl_parts *t, struct kl_buf *b)
+{
+	if (b->cap && b->cap <= 2 * t->block_bytes && t->nspare < t->spare_max) {
+		b->len = 0;
+		t->spare[t->nspare++] = *b;
+	} else {
+		kl_buf_cleanup(b);
+	}
+	kl_buf_init(b, 0);
+}
+
+/* An empty buffer of exactly `cap` bytes (0: none), a spare one if any has
+ * that size: the tail a cut leaves has the capacity synchronous sealing
+ * leaves it, so memory is counted the same. KL_OK or KL_ENOMEM. */
+static int spare_get(struct kl_parts *t, size_t cap, struct kl_buf *out)
+{
+	kl_buf_init(out, 0);
+	if (!cap)
+		return KL_OK;
+	for (size_t i = t->nspare; i-- > 0;) {
+		if (t->spare[i].cap == cap) {
+			*out = t->spare[i];
+			t->spare[i] = t->spare[--t->nspare];
+			return KL_OK;
+		}
+	}
+	if (!(out->data = malloc(cap)))
+		return KL_ENOMEM;
+	out->cap = cap;
+	return KL_OK;
+}
+
+/* The oldest seal back into its block's slot, at its exact size. `wait`:
+ * wait for it (helping the pool); else only if it is done. 0: none. */
+static int settle_one(struct kl_parts *t, int wait)
+{
+	struct kl_seal_job *j = kl_seal_pool_oldest(t->seal, wait ? &t->zctx : NULL);
+	if (!j)
+		return 0;
+	struct kl_part *p = j->owner;
+	struct kl_block *k = &p->sealed.v[j->slot];
+	if (j->rc == KL_OK) {
+		k->z = j->z;
+		k->zlen = j->zlen;
+		j->z = NULL;
+		spare_put(t, &j->raw);
+		p->sealed.zlen += k->zlen;
+	} else { /* no frame (out of memory): the block keeps its text */
+		char *d = realloc(j->raw.data, j->raw.len);
+		k->z = d ? d : j->raw.data;
+		k->zlen = 0;
+		p->sealed.zlen += j->raw.len;
+		kl_buf_init(&j->raw, 0);
+	}
+	p->pend_bound -= j->bound;
+	p->pending--;
+	kl_seal_pool_pop(t->seal);
+	account(t, p);
+	return 1;
+}
+
+/* Every seal the table has in flight, back at its exact size. */
+static void settle_all(struct kl_parts *t)
+{
+	while (t->seal && settle_one(t, 1))
+		;
+}
+
+/* Cut p's tail as a block and hand it to the pool; p goes on with an empty
+ * tail of `keep` bytes (what synchronous sealing leaves it). The block
+ * counts at its frame's upper bound until it is settled. KL_OK, or KL_ENOMEM
+ * with p unchanged (its text stays raw, as when kl_blocks_seal fails). */
+static int cut(struct kl_parts *t, struct kl_part *p, size_t keep)
+{
+	while (settle_one(t, 0)) /* what is done: its buffer can serve this cut */
+		;
+	if (kl_seal_pool_full(t->seal))
+		settle_one(t, 1);
+	struct kl_buf next;
+	if (kl_blocks_reserve(&p->sealed) || spare_get(t, keep, &next))
+		return KL_ENOMEM;
+	struct kl_seal_job *j = kl_seal_pool_head(t->seal);
+	j->owner = p;
+	j->slot = p->sealed.n;
+	j->bound = kl_blocks_bound(p->data.len);
+	j->raw = p->data;
+	p->sealed.v[p->sealed.n++] = (struct kl_block){NULL, 0, p->data.len};
+	p->sealed.raw += p->data.len;
+	p->pend_bound += j->bound;
+	p->pending++;
+	p->data = next;
+	kl_seal_pool_push(t->seal);
+	return KL_OK;
+}
+
+int kl_parts_over_budget(struct kl_parts *t)
+{
+	if (!kl_budget_over(t->budget))
+		return 0; /* so it is not with the exact sizes either */
+	if (!t->seal || !kl_seal_pool_pending(t->seal))
+		return 1;
+	settle_all(t);
+	return kl_budget_over(t->budget);
 }
 
 void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, int64_t now_ns)
@@ -163,10 +295,15 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 	}
 	p->last_pos = pos;
 	p->count++;
-	/* a full tail becomes a sealed block; on ENOMEM it stays raw, still counted */
-	if (t->block_bytes && p->data.len >= t->block_bytes &&
-	    !kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len))
-		kl_buf_shrink(&p->data, 2 * t->block_bytes); /* a long record's room goes */
+	/* a full tail becomes a sealed block; on ENOMEM it stays raw, still
+	 * counted; the tail keeps its buffer, unless a long record grew it */
+	if (t->block_bytes && p->data.len >= t->block_bytes) {
+		size_t keep = p->data.cap <= 2 * t->block_bytes ? p->data.cap : 0;
+		if (t->seal)
+			cut(t, p, keep);
+		else if (!kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len))
+			kl_buf_shrink(&p->data, keep);
+	}
 	account(t, p);
 }
 
@@ -179,12 +316,15 @@ static void compact(struct kl_parts *t)
 	size_t min = t->block_bytes / 4;
 	for (size_t i = 0; t->block_bytes && i < t->n; i++) {
 		struct kl_part *p = t->v[i];
-		if (!p->count || p->data.len < min ||
-		    kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len))
+		if (!p->count || p->data.len < min)
+			continue;
+		if (t->seal ? cut(t, p, 0)
+			    : kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len))
 			continue;
 		kl_buf_cleanup(&p->data);
 		account(t, p);
 	}
+	settle_all(t); /* the caller decides on exact sizes */
 }
 
 /* The partition holding the most memory (NULL if none holds records). */
@@ -221,12 +361,13 @@ struct kl_part *kl_parts_next_due(struct kl_parts *t, int64_t now_ns)
 
 struct kl_part *kl_parts_largest(struct kl_parts *t)
 {
+	settle_all(t);
 	return most_memory(t);
 }
 
 int kl_parts_should_shed(struct kl_parts *t)
 {
-	if (!kl_budget_over(t->budget) || !t->mem)
+	if (!kl_parts_over_budget(t) || !t->mem)
 		return 0;
 	compact(t); /* the budget binds only if compressed data fills it */
 	if (!kl_budget_over(t->budget))
@@ -244,6 +385,7 @@ static int by_memory_desc(const void *a, const void *b)
 
 size_t kl_parts_pick_for_memory(struct kl_parts *t, struct kl_part **out, size_t max)
 {
+	settle_all(t);
 	size_t n = 0;
 	for (size_t i = 0; i < t->n && n < max; i++)
 		if (t->v[i]->count)
@@ -274,7 +416,7 @@ struct kl_part *kl_parts_next_flush(struct kl_parts *t, int64_t now_ns, int all)
 		return NULL;
 	}
 	struct kl_part *p = kl_parts_next_due(t, now_ns);
-	if (!p && kl_budget_over(t->budget)) {
+	if (!p && kl_parts_over_budget(t)) {
 		compact(t); /* the budget binds only if compressed data fills it */
 		if (kl_budget_over(t->budget))
 			p = most_memory(t);
@@ -320,8 +462,11 @@ int kl_parts_ms_until_due(const struct kl_parts *t, int64_t now_ns)
 	return best > 60000 ? 60000 : (int)best;
 }
 
-void kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *out)
+size_t kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *out)
 {
+	while (p->pending) /* its blocks leave complete */
+		settle_one(t, 1);
+	size_t held = p->accounted;
 	*out = p->sealed;
 	out->tail = p->data;
 	kl_blocks_init(&p->sealed);
@@ -333,4 +478,5 @@ void kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *ou
 	t->mem -= p->accounted;
 	kl_budget_sub(t->budget, p->accounted);
 	p->accounted = 0;
+	return held;
 }

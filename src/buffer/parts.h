@@ -13,6 +13,38 @@
  * boundaries are counted in raw bytes, so they follow the record sequence.
  * If sealing fails for lack of memory the text simply stays raw.
  *
+ * Sealing on other threads (kl_parts_seal_async; the pipeline asks for it
+ * with --threads > 1): note_append still cuts the block, at the same
+ * record, but hands the full tail buffer to a seal pool (buffer/seal.h)
+ * instead of compressing it: the block's index slot is made now (z NULL
+ * until the frame is back), its raw bytes count in kl_part_bytes at once,
+ * and the partition goes on with a recycled empty buffer of the capacity
+ * the synchronous path would have kept (the pool's buffers come back to
+ * the table's spares; no allocation per block in the steady state beyond
+ * the frame's own). Frames are "settled" (moved into their slots, the
+ * memory accounted exactly) on the table's thread only: whatever is done
+ * when the next block is cut, and everything before a decision needs it.
+ * Until settled a block counts at kl_blocks_bound(raw), an upper bound of
+ * its frame, so `mem`, `accounted` and the budget are never below what
+ * synchronous sealing would count, and equal it when nothing is in flight.
+ *
+ * Why the files are the same (determinism): blocks are internal, so only
+ * flush decisions could differ, and every decision reading memory sees the
+ * synchronous values. The block cuts, the raw byte counts, the index and
+ * tail capacities are the same at every record; only a frame's size is
+ * late. "Does the budget bind?" (kl_parts_over_budget; also inside
+ * should_shed and next_flush) is monotone in it: not binding at the upper
+ * bound means not binding exactly, and binding at the upper bound waits
+ * for the table's seals (the table's thread compresses queued ones itself
+ * meanwhile) and decides again on exact sizes. Early sealing (compact)
+ * waits for its seals before the budget is looked at again; the choices
+ * by memory (kl_parts_largest, kl_parts_pick_for_memory) and detach (which
+ * also returns the memory the writer is charged with) settle first. With a
+ * budget shared by several tables (a stream's shards), another table may
+ * see this one's upper bounds for as long as a seal is in flight; those
+ * decisions already depend on timing (the other shards' progress), and
+ * this table's own stay exact.
+ *
  * Flush policy (kl_parts_next_flush), one of two modes:
  *   interval (the default): a partition is due when its buffered raw bytes
  *     (kl_part_bytes: uncompressed JSON lines, like Firehose's buffer size,
@@ -47,8 +79,13 @@
  * position already in a durable file (loaded from state), and records at or
  * below it are skipped by the pipeline.
  *
- * Ownership: the table owns every kl_part and its key and data; pointers to
- * parts stay valid until kl_parts_cleanup().
+ * Threads: the table is used by one thread; a seal pool's threads see only
+ * the buffers handed to them (buffer/seal.h) and never a kl_part.
+ *
+ * Ownership: the table owns every kl_part and its key and data, the seal
+ * pool and its spares; pointers to parts stay valid until
+ * kl_parts_cleanup(), which stops the pool first (a seal being made is
+ * finished) and frees whatever is in flight.
  */
 #ifndef KL_BUFFER_PARTS_H
 #define KL_BUFFER_PARTS_H
@@ -58,6 +95,8 @@
 #include "core/buf.h"
 
 #include <stdint.h>
+
+struct kl_seal_pool;
 
 struct kl_part {
 	char *key; /* NUL-terminated partition prefix */
@@ -71,7 +110,10 @@ struct kl_part {
 	int64_t first_ns;    /* monotonic time the first record was buffered */
 	uint64_t stored_upto; /* replay: positions <= this are already stored */
 	int has_stored;
-	size_t accounted;    /* memory (blocks + data.cap) as last counted in the table's total */
+	size_t accounted;    /* memory (blocks + pend_bound + data.cap) as last counted in the
+			      * table's total */
+	size_t pending;	     /* blocks of `sealed` the seal pool is still making ... */
+	size_t pend_bound;   /* ... and the upper bound of their frames (counted for them) */
 	uint64_t files;      /* files written for this partition in this run */
 	uint64_t name_pos;   /* set by the pipeline (ingest's name_before_dedup): */
 	int named;           /* the next file is named after name_pos if earlier */
@@ -91,6 +133,9 @@ struct kl_parts {
 	size_t mem;      /* memory held: sealed blocks plus tail capacities */
 	size_t block_bytes; /* seal a tail at this many raw bytes; 0 = never */
 	struct kl_blocks_zctx zctx; /* the reader thread's compression context */
+	struct kl_seal_pool *seal;  /* kl_parts_seal_async: the sealing threads, else NULL */
+	struct kl_buf *spare;	    /* tail buffers back from them, for the next cuts */
+	size_t nspare, spare_max;
 	size_t max_file_bytes;
 	size_t memory_limit; /* the own budget's limit */
 	int64_t flush_interval_ns;
@@ -109,6 +154,12 @@ struct kl_parts {
 void kl_parts_init(struct kl_parts *t, size_t max_file_bytes, size_t memory_limit,
 		   int64_t flush_interval_ns);
 void kl_parts_cleanup(struct kl_parts *t);
+
+/* Seal full tails on `threads` threads of the table's own (buffer/seal.h,
+ * named "kl-seal") instead of the caller's; threads <= 1: keep sealing on
+ * the caller's thread. Before the first append. KL_OK, or KL_ENOMEM (the
+ * reason in eb) with the table still synchronous. */
+int kl_parts_seal_async(struct kl_parts *t, size_t threads, struct kl_errbuf *eb);
 
 /* Charge the buffers to `b` (borrowed, shared with other tables and
  * writers; NULL: the own one) instead of the table's own budget; before
@@ -163,11 +214,10 @@ int kl_parts_should_shed(struct kl_parts *t);
  * parts to out[] and returns their number. */
 size_t kl_parts_pick_for_memory(struct kl_parts *t, struct kl_part **out, size_t max);
 
-/* Does the budget bind (more charged than its limit)? */
-static inline int kl_parts_over_budget(const struct kl_parts *t)
-{
-	return kl_budget_over(t->budget);
-}
+/* Does the budget bind (more charged than its limit)? Decided on exact
+ * sizes: if it binds while seals are in flight (counted at their upper
+ * bound), it waits for them first. */
+int kl_parts_over_budget(struct kl_parts *t);
 
 /* Open windows: non-empty buffers (window mode: partition-hours still open
  * plus pending late and dead-letter buffers). */
@@ -190,8 +240,10 @@ static inline int kl_parts_full(const struct kl_parts *t, const struct kl_part *
  * kl_blocks_flatten/each, free it with kl_blocks_cleanup) for an
  * asynchronous flush, and empty p: it records p->last_pos as stored and
  * stops counting the buffer's memory (in the table and the budget: the
- * writer charges the budget again while it holds the buffer). */
-void kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *out);
+ * writer charges the budget again while it holds the buffer). p's seals
+ * in flight are waited for first, so *out is complete and the memory
+ * returned (what p held, now uncharged) is exact. */
+size_t kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *out);
 
 /* Smallest first_pos over non-empty buffers, or `fallback` if none: where a
  * restart must resume. Window mode also keeps the record that set the

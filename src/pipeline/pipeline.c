@@ -137,9 +137,8 @@ static struct kl_writer_job *job_build(struct run *r)
 			snprintf(it->stem, sizeof it->stem, "%s-%014" PRIu64, r->x->file_prefix,
 				 it->first_pos);
 		it->last_pos = p->last_pos;
-		it->bytes = p->accounted;
-		j->bytes += p->accounted;
-		kl_parts_detach(&r->parts, p, &it->data);
+		it->bytes = kl_parts_detach(&r->parts, p, &it->data);
+		j->bytes += it->bytes;
 	}
 	r->nbatch = 0;
 	j->resume = kl_parts_min_pending(&r->parts, r->read_pos);
@@ -782,6 +781,8 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 		kl_errbuf_set(eb, rc, "%s", r.cp->err.msg);
 	if (!rc && o->threads > 1)
 		rc = kl_writer_parallel(&r.w, o->threads);
+	if (!rc && o->threads > 1) /* full tails are compressed off this thread */
+		rc = kl_parts_seal_async(&r.parts, o->threads, eb);
 	/* reading starts where the source was opened: at the dedup window's
 	 * start for a file (commit/state.h), at 0 for a stream */
 	r.read_pos = kl_source_next_pos(r.src);

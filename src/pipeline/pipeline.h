@@ -28,12 +28,19 @@
  * Threads: the caller's thread reads and applies; one writer thread per run.
  * With o->threads > 1, the pure per-record work (parse, validate, enrich,
  * route) runs on o->threads prep workers over chunks of records
- * (pipeline/prep.h) and files are encoded on o->threads encoder threads
+ * (pipeline/prep.h), full partition tails are compressed into blocks on
+ * o->threads "kl-seal" threads of the partition table (buffer/parts.h,
+ * buffer/seal.h; the apply step only copies records into tails and cuts
+ * them) and files are encoded on o->threads encoder threads
  * (pipeline/writer.h); every decision that shapes the lake — replay, dedup,
  * partition buffers, flushes, file names, job order, commits — stays in
  * one serial apply step that takes the records in input order, so the
- * lake is byte for byte the same for every o->threads. Records longer than
- * the source holds in memory (`more`) take the serial path between chunks.
+ * lake is byte for byte the same for every o->threads (a memory decision
+ * waits for the seals in flight when it needs their exact sizes; a job is
+ * built from complete blocks and charges the writer what synchronous
+ * sealing would). A stream runs one run per shard with o->threads each (1
+ * by default: no extra thread per shard). Records longer than the source
+ * holds in memory (`more`) take the serial path between chunks.
  * Library code: prints nothing; progress goes to o->progress if set.
  */
 #ifndef KL_PIPELINE_PIPELINE_H

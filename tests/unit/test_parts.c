@@ -3,8 +3,10 @@
  * seal, detach, iterate) round-trips every byte exactly, seals at the same
  * places for the same records, and counts compressed bytes; the window
  * policy (event hours, watermark, late buffers, the resume point) and a
- * shared budget. */
+ * shared budget; the seal pool (buffer/seal.h) by itself, and a table
+ * sealing on it decides and hands over exactly what a synchronous one does. */
 #include "buffer/parts.h"
+#include "buffer/seal.h"
 #include "check.h"
 
 #include <stdint.h>
@@ -513,8 +515,244 @@ static void test_shared_budget(void)
 	CHECK_EQ_INT(kl_budget_used(&b), 0);
 }
 
+/* One table's decisions, as pipeline.c drives them, written down so two
+ * tables can be compared: every flush (by size or for memory) with the
+ * partition, the memory detach returned, the table's memory after it, and
+ * the detached blocks (index, sizes, frames) and every byte. */
+struct drive {
+	struct kl_parts t;
+	struct kl_buf log;
+	struct kl_blocks_zctx zx;
+	struct kl_buf flat;
+	size_t bound_only; /* over the budget at the upper bounds only */
+	size_t in_flight;  /* appends after which a seal was still in flight */
+	size_t sheds, full;
+};
+
+static void drive_flush(struct drive *d, struct kl_part *p, char why)
+{
+	struct kl_blocks out;
+	struct kl_errbuf eb = {0};
+	size_t held = kl_parts_detach(&d->t, p, &out);
+	/* the table's memory is exact when shedding (other partitions' seals
+	 * may be in flight after a flush by size) */
+	kl_buf_printf(&d->log, "%c %s held=%zu mem=%zu n=%zu raw=%llu zlen=%zu tail=%zu\n", why,
+		      p->key, held, why == 'M' ? d->t.mem : 0, out.n, (unsigned long long)out.raw,
+		      out.zlen, out.tail.len);
+	for (size_t i = 0; i < out.n; i++) { /* the frames themselves */
+		CHECK(out.v[i].z != NULL);
+		kl_buf_printf(&d->log, " %zu/%zu", out.v[i].raw, out.v[i].zlen);
+		if (out.v[i].z)
+			kl_buf_append(&d->log, out.v[i].z, out.v[i].zlen);
+	}
+	kl_buf_reset(&d->flat);
+	CHECK_EQ_INT(kl_blocks_flatten(&out, &d->zx, &d->flat, &eb), KL_OK);
+	kl_buf_append(&d->log, d->flat.data, d->flat.len);
+	kl_blocks_cleanup(&out);
+}
+
+static void drive_record(struct drive *d, const char *key, const char *rec, size_t n, uint64_t pos)
+{
+	struct kl_part *p = kl_parts_get(&d->t, key, strlen(key));
+	kl_buf_append(&p->data, rec, n);
+	kl_parts_note_append(&d->t, p, pos, 0);
+	size_t flight = 0;
+	for (size_t i = 0; i < d->t.n; i++)
+		flight += d->t.v[i]->pending;
+	d->in_flight += flight > 0;
+	if (kl_parts_full(&d->t, p)) {
+		d->full++;
+		drive_flush(d, p, 'F');
+	}
+	int at_bound = kl_budget_over(d->t.budget);
+	int over = kl_parts_over_budget(&d->t);
+	d->bound_only += at_bound && !over;
+	/* not binding, the memory may still count seals at their upper bound;
+	 * binding, it is exact */
+	kl_buf_printf(&d->log, "%llu over=%d mem=%zu\n", (unsigned long long)pos, over,
+		      over ? d->t.mem : 0);
+	if (over && kl_parts_should_shed(&d->t)) {
+		struct kl_part *pick[64];
+		size_t k = kl_parts_pick_for_memory(&d->t, pick, 64);
+		d->sheds++;
+		kl_buf_printf(&d->log, "shed %zu mem=%zu\n", k, d->t.mem);
+		for (size_t i = 0; i < k; i++)
+			drive_flush(d, pick[i], 'M');
+	}
+}
+
+/* Sealing on a pool's threads decides exactly as sealing in place: a
+ * randomized record sequence over 40 partitions, small blocks, a budget
+ * that binds all the time, files split by size too; the same flushes, the
+ * same memory at every decision, the same blocks and bytes handed over.
+ * Then a table dropped with seals in flight frees everything. */
+static void test_seal_pool_same_decisions(void)
+{
+	struct drive d[2];
+	for (int k = 0; k < 2; k++) {
+		memset(&d[k], 0, sizeof d[k]);
+		kl_parts_init(&d[k].t, 96u << 10, 160u << 10, (int64_t)1 << 60);
+		d[k].t.block_bytes = 4096;
+		kl_buf_init(&d[k].log, 0);
+		kl_buf_init(&d[k].flat, 0);
+	}
+	struct kl_errbuf eb = {0};
+	CHECK_EQ_INT(kl_parts_seal_async(&d[1].t, 2, &eb), KL_OK);
+	CHECK(d[1].t.seal != NULL);
+	CHECK(d[0].t.seal == NULL);
+	uint64_t x = 0x243F6A8885A308D3ull;
+	char rec[2048], key[32];
+	for (uint64_t i = 0; i < 30000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		/* a few busy partitions and a long tail of quiet ones */
+		unsigned part = (x & 3) ? (unsigned)(x >> 8) % 6 : (unsigned)(x >> 8) % 40;
+		snprintf(key, sizeof key, "events/p%02u", part);
+		size_t n = make_record(rec, sizeof rec, x >> 20);
+		for (int k = 0; k < 2; k++)
+			drive_record(&d[k], key, rec, n, i);
+	}
+	CHECK(d[0].sheds > 20);	      /* the budget binds ... */
+	CHECK(d[0].full > 5);	      /* ... and files split by size too */
+	CHECK(d[1].in_flight > 1000); /* seals were in flight at decisions */
+	CHECK(d[1].bound_only > 0);   /* and the upper bounds alone said "over" */
+	CHECK_EQ_INT(d[0].bound_only, 0);
+	CHECK_EQ_INT(d[0].sheds, d[1].sheds);
+	CHECK_EQ_INT(d[0].log.len, d[1].log.len);
+	CHECK(d[0].log.len == d[1].log.len && !memcmp(d[0].log.data, d[1].log.data, d[0].log.len));
+	/* the end of the input: everything, the same */
+	for (int k = 0; k < 2; k++) {
+		struct kl_part *p;
+		while ((p = kl_parts_next_flush(&d[k].t, 0, 1)))
+			drive_flush(&d[k], p, 'E');
+		CHECK_EQ_INT(d[k].t.mem, 0);
+		CHECK_EQ_INT(kl_budget_used(d[k].t.budget), 0);
+	}
+	CHECK(d[0].log.len == d[1].log.len && !memcmp(d[0].log.data, d[1].log.data, d[0].log.len));
+	CHECK(d[1].t.nspare > 0); /* the pool's buffers came back for reuse */
+	for (int k = 0; k < 2; k++) {
+		kl_parts_cleanup(&d[k].t);
+		kl_buf_cleanup(&d[k].log);
+		kl_buf_cleanup(&d[k].flat);
+		kl_blocks_zctx_cleanup(&d[k].zx);
+	}
+
+	/* dropped with seals in flight (an error path): nothing leaks (ASan),
+	 * the shared budget is given back */
+	struct kl_budget b;
+	kl_budget_init(&b, 1u << 30);
+	struct kl_parts t;
+	kl_parts_init(&t, 1 << 30, 1 << 30, (int64_t)1 << 60);
+	kl_parts_share_budget(&t, &b);
+	t.block_bytes = 4096;
+	CHECK_EQ_INT(kl_parts_seal_async(&t, 3, &eb), KL_OK);
+	struct kl_buf mirror;
+	kl_buf_init(&mirror, 0);
+	struct kl_part *p = kl_parts_get(&t, "events/x", 8);
+	append_records(&t, p, 0, 400, &mirror);
+	CHECK(p->sealed.n > 20);
+	CHECK(kl_budget_used(&b) > 0);
+	kl_parts_cleanup(&t);
+	CHECK_EQ_INT(kl_budget_used(&b), 0);
+	CHECK_EQ_INT(atomic_load(&b.tables), 0);
+	kl_buf_cleanup(&mirror);
+
+	/* --threads 1: no pool */
+	kl_parts_init(&t, 1 << 30, 1 << 30, (int64_t)1 << 60);
+	CHECK_EQ_INT(kl_parts_seal_async(&t, 1, &eb), KL_OK);
+	CHECK(t.seal == NULL);
+	kl_parts_cleanup(&t);
+}
+
+/* The pool by itself: jobs come back in push order with frames that
+ * decompress to their bytes, whoever compressed them (the owner helps when
+ * it waits), and a full ring is the owner's to settle. */
+static void test_seal_pool(void)
+{
+	struct kl_seal_pool *sp;
+	struct kl_errbuf eb = {0};
+	CHECK_EQ_INT(kl_seal_pool_new(&sp, 2, &eb), KL_OK);
+	CHECK_EQ_INT(kl_seal_pool_cap(sp), 8);
+	struct kl_blocks_zctx help = {0}, zx = {0};
+	struct kl_blocks got;
+	kl_blocks_init(&got);
+	struct kl_buf mirror, flat;
+	kl_buf_init(&mirror, 0);
+	kl_buf_init(&flat, 0);
+	char rec[2048];
+	uint64_t next = 0;
+	for (int i = 0; i < 200; i++) {
+		if (kl_seal_pool_full(sp)) { /* settle the oldest, in order */
+			struct kl_seal_job *j = kl_seal_pool_oldest(sp, &help);
+			CHECK(j && j->rc == KL_OK && j->slot == next);
+			CHECK_EQ_INT(kl_blocks_reserve(&got), KL_OK);
+			got.v[got.n++] = (struct kl_block){j->z, j->zlen, j->raw.len};
+			got.raw += j->raw.len;
+			got.zlen += j->zlen;
+			j->z = NULL;
+			next++;
+			kl_seal_pool_pop(sp);
+		}
+		CHECK(!kl_seal_pool_full(sp));
+		struct kl_seal_job *j = kl_seal_pool_head(sp);
+		kl_buf_init(&j->raw, 0);
+		for (int k = 0; k < 1 + i % 9; k++) {
+			size_t n = make_record(rec, sizeof rec, (uint64_t)(i * 10 + k));
+			kl_buf_append(&j->raw, rec, n);
+			kl_buf_append(&mirror, rec, n);
+		}
+		j->slot = (size_t)i;
+		kl_seal_pool_push(sp);
+	}
+	struct kl_seal_job *j;
+	while ((j = kl_seal_pool_oldest(sp, &help))) {
+		CHECK(j->rc == KL_OK && j->slot == next);
+		CHECK_EQ_INT(kl_blocks_reserve(&got), KL_OK);
+		got.v[got.n++] = (struct kl_block){j->z, j->zlen, j->raw.len};
+		got.raw += j->raw.len;
+		got.zlen += j->zlen;
+		j->z = NULL;
+		next++;
+		kl_seal_pool_pop(sp);
+	}
+	CHECK_EQ_INT(next, 200);
+	CHECK_EQ_INT(kl_seal_pool_pending(sp), 0);
+	CHECK(kl_seal_pool_oldest(sp, NULL) == NULL);
+	CHECK_EQ_INT(kl_blocks_flatten(&got, &zx, &flat, &eb), KL_OK);
+	CHECK(flat.len == mirror.len && !memcmp(flat.data, mirror.data, flat.len));
+	CHECK(got.zlen < got.raw);
+	/* freed with jobs queued and running: nothing leaks (ASan) */
+	for (int i = 0; i < 8; i++) {
+		j = kl_seal_pool_head(sp);
+		kl_buf_init(&j->raw, 0);
+		kl_buf_append(&j->raw, mirror.data, 50000);
+		kl_seal_pool_push(sp);
+	}
+	kl_seal_pool_free(sp);
+	kl_seal_pool_free(NULL);
+	/* a block kept raw (a pool out of memory) reads back as it is */
+	struct kl_blocks raw;
+	kl_blocks_init(&raw);
+	CHECK_EQ_INT(kl_blocks_reserve(&raw), KL_OK);
+	char *text = malloc(6);
+	memcpy(text, "ab\ncd\n", 6);
+	raw.v[raw.n++] = (struct kl_block){text, 0, 6};
+	raw.raw = raw.zlen = 6;
+	kl_buf_append(&raw.tail, "e\n", 2);
+	kl_buf_reset(&flat);
+	CHECK_EQ_INT(kl_blocks_flatten(&raw, &zx, &flat, &eb), KL_OK);
+	CHECK(flat.len == 8 && !memcmp(flat.data, "ab\ncd\ne\n", 8));
+	kl_blocks_cleanup(&raw);
+	kl_blocks_cleanup(&got);
+	kl_blocks_zctx_cleanup(&help);
+	kl_blocks_zctx_cleanup(&zx);
+	kl_buf_cleanup(&mirror);
+	kl_buf_cleanup(&flat);
+}
+
 int main(void)
 {
+	test_seal_pool();
+	test_seal_pool_same_decisions();
 	test_window();
 	test_shared_budget();
 	struct kl_parts t;

@@ -122,31 +122,54 @@ S3="aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3"
 $S3 mb s3://bench >/dev/null
 
 # A consumer's clock to its last record, read from outside at no cost to it: the
-# bytes kinesis-mock has written (wchar in /proc/PID/io: its sockets, nothing else),
+# bytes the emulator has written (wchar in /proc/PID/io: its sockets, nothing else),
 # sampled every 50 ms while the job runs; the last record went out with the last jump
-# of 64 KiB or more (the responses after it are empty, a few hundred bytes). Prints
-# seconds since T0, up to 50 ms late.
-watch_read() { # PID-of-the-job T0
-	python3 - "$(cat "$OUT/stack/kinesis.pid")" "$1" "$2" <<'PY'
-import sys, time
-emu, job, t0 = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-def running():
+# of JUMP bytes or more (the responses after it are empty: a few hundred bytes each,
+# at most a few in 50 ms). The watcher starts, and takes its first sample, before the
+# job does: a small stream is read in the job's first GetRecords calls, within
+# milliseconds of its start, before a watcher started beside it had sampled anything
+# (then no jump was seen: "no time for its last record" at 2,000 events). Once READY
+# exists the shell starts the job and writes "PID T0" to PIDFILE; prints seconds since
+# T0, up to 50 ms late, or nothing if no jump was seen.
+JUMP=16384 # > the empty responses of 50 ms; < a response of 30 records or more
+watch_read() { # PIDFILE READY
+	python3 - "$(cat "$OUT/stack/kinesis.pid")" "$1" "$2" "$JUMP" <<'PY'
+import os, sys, time
+emu, pidfile, ready, jump = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+def wchar():
+    with open(f'/proc/{emu}/io') as f:
+        return int(next(l for l in f if l.startswith('wchar')).split()[1])
+def running(job):
     try:
         with open(f'/proc/{job}/stat') as f:
             return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
     except OSError:
         return False
-last_t, last_v = None, None
-while running():
-    with open(f'/proc/{emu}/io') as f:
-        v = int(next(l for l in f if l.startswith('wchar')).split()[1])
-    now = time.time()
-    if last_v is not None and v - last_v >= 65536:
+last_v = wchar()
+open(ready, 'w').close()
+job = t0 = last_t = None
+deadline = time.time() + 60
+while job is None: # the shell writes the job's pid once it started it
+    try:
+        with open(pidfile) as f:
+            job, t0 = f.read().split()
+        job, t0 = int(job), float(t0)
+    except (OSError, ValueError):
+        job = None
+        if time.time() > deadline:
+            sys.exit('watch_read: no job started')
+        time.sleep(0.005)
+while True:
+    alive = running(job)
+    time.sleep(0.05)
+    v, now = wchar(), time.time()
+    if v - last_v >= jump:
         last_t = now
     last_v = v
-    time.sleep(0.05)
+    if not alive:
+        break
 if last_t is not None:
-    print(f'{last_t - t0:.3f}')
+    print(f'{max(last_t - t0, 0):.3f}')
 PY
 }
 
@@ -166,14 +189,18 @@ job() {
 	shift 2
 	local c0 c1 t0 tpid wpid="" read_s done_s
 	echo - >"$OUT/read_s"
+	rm -f "$OUT/watch.pid" "$OUT/watch.ready"
+	case $name in file-*) ;; *) # the consumer too, so that every timed read has the same company
+		watch_read "$OUT/watch.pid" "$OUT/watch.ready" >"$OUT/read_s" &
+		wpid=$!
+		for _ in $(seq 1 1000); do [ -e "$OUT/watch.ready" ] && break; sleep 0.01; done
+		[ -e "$OUT/watch.ready" ] || die "$name (run $run): the watcher of the emulator's writes did not start" ;;
+	esac
 	c0=$(kcpu)
 	t0=$(date +%s.%N)
 	/usr/bin/time -f '%e %U %S %M' -o "$OUT/t" "$@" >"$log.out" 2>"$log" &
 	tpid=$!
-	case $name in file-*) ;; *) # the consumer too, so that every timed read has the same company
-		watch_read "$tpid" "$t0" >"$OUT/read_s" &
-		wpid=$! ;;
-	esac
+	[ -z "$wpid" ] || echo "$tpid $t0" >"$OUT/watch.pid"
 	wait "$tpid" || { tail -5 "$log" >&2; die "$name (run $run) failed: $*"; }
 	[ -z "$wpid" ] || wait "$wpid" || true
 	c1=$(kcpu)
@@ -189,7 +216,7 @@ job() {
 	stream-*)
 		grep -q "read=$N " "$log" || die "$name (run $run) did not read $N events: $(tail -1 "$log")"
 		read_s=$(cat "$OUT/read_s")
-		[ -n "$read_s" ] || die "$name (run $run): no time for its last record"
+		[ -n "$read_s" ] || die "$name (run $run): no time for its last record (no jump of $JUMP bytes or more in the emulator's writes while it ran: a stream of under ~$((30 * SHARDS)) events?)"
 		done_s=$(calc '%.3f' "$wall - $IDLE") ;;
 	*)
 		grep -q "read=$N " "$log" || die "$name (run $run) did not read $N events: $(tail -1 "$log")"
@@ -298,7 +325,7 @@ REPORT=$OUT/results.md
 	echo "- CPU per event, stream mode → S3 ÷ local mode: $c1 (median of the runs' ratios; target ≤ 1.3, issue 12: $(verdict "$c1" '<=' 1.3))$(has stream-disk && echo "; stream mode → local disk ÷ local mode: $(calc '%.2f' "$(cratio stream-disk)")"); ratio of the medians: $(calc '%.2f' "$(cpu stream-s3) / $(cpu file-disk)")"
 	[ -z "$KL_B" ] || echo "- before ($KINLAKE_BEFORE), the same runs: stream mode → S3 ÷ local mode: $(calc '%.2f' "$(cratio stream-s3@b)")$(has stream-disk@b && echo "; → local disk: $(calc '%.2f' "$(cratio stream-disk@b)")"); CPU per event after ÷ before, stream → S3: $(calc '%.2f' "$(cpu stream-s3) / $(cpu stream-s3@b)"), local mode: $(calc '%.2f' "$(cpu file-disk) / $(cpu file-disk@b)")"
 	echo "- events/s: median of the runs; ÷ ceiling: median of the runs' ratios (each job against the ceiling measured in the same run)"
-	echo "- s to last record: the do-nothing consumer's clock from its first GetShardIterator to the last record's arrival; kinlake --stream: from its start until kinesis-mock sent the last response with records (its last jump of 64 KiB in wchar, /proc/PID/io, sampled every 50 ms; watched_s in the raw rows is the same clock on the consumer)"
+	echo "- s to last record: the do-nothing consumer's clock from its first GetShardIterator to the last record's arrival; kinlake --stream: from its start until kinesis-mock sent the last response with records (its last jump of $JUMP bytes or more in wchar, /proc/PID/io, sampled every 50 ms; watched_s in the raw rows is the same clock on the consumer)"
 	echo "- s to durable: kinlake's wall time; for --stream less the $IDLE s --exit-idle tail, so it includes the final flush, upload and checkpoint"
 	echo "- CPU: user + sys of the whole process ÷ events; emulator CPU: kinesis-mock's user + sys seconds during the job, busy = that ÷ s to last record (one JavaScript thread plus V8's GC threads)"
 	echo

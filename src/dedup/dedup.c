@@ -147,18 +147,29 @@ int kl_dedup_check(struct kl_dedup *d, const char *uuid, size_t n, uint64_t pos)
 	return d->window ? kl_dedup_check_hash(d, XXH3_64bits(uuid, n), pos) : 0;
 }
 
-int kl_dedup_check_run(struct kl_dedup *d, const char *uuid, size_t n, uint32_t input,
-		       uint32_t run)
+int kl_dedup_check_run_hash(struct kl_dedup *d, uint64_t h, uint32_t input, uint32_t run)
 {
 	if (!d->window)
 		return 0;
 	uint64_t tag = (uint64_t)input << 32 | run;
 	if (!d->shared)
-		return check(d, XXH3_64bits(uuid, n), tag, 0xffffffff00000000ull);
+		return check(d, h, tag, 0xffffffff00000000ull);
 	pthread_mutex_lock(&d->mu);
-	int dup = check(d, XXH3_64bits(uuid, n), tag, 0xffffffff00000000ull);
+	int dup = check(d, h, tag, 0xffffffff00000000ull);
 	pthread_mutex_unlock(&d->mu);
 	return dup;
+}
+
+int kl_dedup_check_run(struct kl_dedup *d, const char *uuid, size_t n, uint32_t input,
+		       uint32_t run)
+{
+	return d->window ? kl_dedup_check_run_hash(d, XXH3_64bits(uuid, n), input, run) : 0;
+}
+
+void kl_dedup_prefetch_home(const struct kl_dedup *d, uint64_t h)
+{
+	if (d->window)
+		__builtin_prefetch(&d->index[h & d->mask]);
 }
 
 uint64_t kl_dedup_oldest_pos(const struct kl_dedup *d, uint64_t fallback)

@@ -74,6 +74,16 @@ void kl_dedup_prefetch(const struct kl_dedup *d, uint64_t h, size_t ahead, int n
 int kl_dedup_check_run(struct kl_dedup *d, const char *uuid, size_t n, uint32_t input,
 		       uint32_t run);
 
+/* The same for a uuid already hashed with kl_dedup_hash(). */
+int kl_dedup_check_run_hash(struct kl_dedup *d, uint64_t h, uint32_t input, uint32_t run);
+
+/* A hint, no effect on any answer: fetch into the cache the index line a
+ * check of hash h probes first. It reads only what init fixed (the index's
+ * address and size), so any thread may call it, for a shared window too,
+ * without the lock: a stream's shard thread calls it when it has parsed an
+ * event, and the line arrives while it routes the event. */
+void kl_dedup_prefetch_home(const struct kl_dedup *d, uint64_t h);
+
 /* Input position of the oldest event still in the window, or `fallback`
  * when the window is empty, disabled or shared. */
 uint64_t kl_dedup_oldest_pos(const struct kl_dedup *d, uint64_t fallback);

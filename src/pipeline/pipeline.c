@@ -62,7 +62,7 @@ struct prepared {
 	size_t body_len, body_reserve;
 	const struct kl_event *ev; /* the serial path's parsed event */
 	int64_t sec; /* events: created_at, whole seconds (window mode) */
-	int hashed;	    /* uuid_hash is kl_dedup_hash(uuid) (a prep worker made it) */
+	int hashed;	    /* uuid_hash is kl_dedup_hash(uuid) (a prep worker or prepare_serial made it) */
 	uint64_t uuid_hash;
 };
 
@@ -103,8 +103,10 @@ static int is_dup(struct run *r, const struct prepared *pr, uint64_t pos)
 	if (!x->dedup)
 		return 0;
 	if (x->dedup_run)
-		return kl_dedup_check_run(x->dedup, pr->uuid, pr->uuid_len, x->dedup_input,
-					  x->dedup_run);
+		return pr->hashed ? kl_dedup_check_run_hash(x->dedup, pr->uuid_hash, x->dedup_input,
+							    x->dedup_run)
+				  : kl_dedup_check_run(x->dedup, pr->uuid, pr->uuid_len,
+						       x->dedup_input, x->dedup_run);
 	if (pr->hashed)
 		return kl_dedup_check_hash(x->dedup, pr->uuid_hash, pos);
 	return kl_dedup_check(x->dedup, pr->uuid, pr->uuid_len, pos);
@@ -347,6 +349,11 @@ static int prepare_serial(struct run *r, const struct kl_record *rec, struct pre
 		pr->uuid = ev->uuid.p;
 		pr->uuid_len = ev->uuid.n;
 		pr->sec = ev->sec;
+		if (r->x->dedup) { /* its index line comes in while the event is routed */
+			pr->uuid_hash = kl_dedup_hash(ev->uuid.p, ev->uuid.n);
+			pr->hashed = 1;
+			kl_dedup_prefetch_home(r->x->dedup, pr->uuid_hash);
+		}
 	} else {
 		pr->msg = ev->msg;
 		pr->err_offset = ev->err_offset;

@@ -41,6 +41,9 @@ struct src_kinesis {
 	int at_end; /* EOF at the end of a closed shard (not on idle) */
 	char last_seq[KL_SEQ_MAX + 1]; /* last Kinesis record handed out */
 	int64_t last_call_ms, last_record_ms, behind;
+	/* a record was handed out since last_record_ms was set: it is set when
+	 * the batch runs out (one clock read a batch, not one a record) */
+	int handed;
 	int64_t gap_ms; /* wait this long after last_call_ms before the next call */
 	int64_t throttle_ms; /* the last wait after a call failed all its retries, 0 = none */
 	/* current GetRecords batch: read in place from the client's response
@@ -307,7 +310,7 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 			rec->pos = s->next_pos++;
 			rec->arrival_ms = s->arrival_ms;
 			s->base.bytes_read += u->len;
-			s->last_record_ms = kl_mono_ms();
+			s->handed = 1;
 			if (s->metrics)
 				atomic_fetch_add_explicit(&s->metrics->records, 1,
 							  memory_order_relaxed);
@@ -324,6 +327,8 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 			return KL_SRC_EOF;
 		}
 		int64_t t = kl_mono_ms();
+		if (s->handed) /* the batch's last record went out just now */
+			s->last_record_ms = t, s->handed = 0;
 		if (s->exit_idle_ms && s->behind == 0 && s->last_call_ms &&
 		    t - s->last_record_ms >= s->exit_idle_ms)
 			return KL_SRC_EOF;

@@ -95,10 +95,43 @@ static void test_hashed(void)
 	kl_dedup_cleanup(&b);
 }
 
+/* The stream's serial path: a pre-hashed kl_dedup_check_run_hash, with the
+ * home-line hint before it, answers exactly as kl_dedup_check_run on a
+ * shared window, across shards (inputs), runs and evictions. */
+static void test_runs_hashed(void)
+{
+	struct kl_dedup a, b;
+	CHECK_EQ_INT(kl_dedup_init_shared(&a, 300), 0);
+	CHECK_EQ_INT(kl_dedup_init_shared(&b, 300), 0);
+	char u[32];
+	int differ = 0, dups = 0;
+	for (int i = 0; i < 4000; i++) {
+		int n = sprintf(u, "u-%d", i % 4 ? i : i / 4 * 3); /* repeats near and far back */
+		uint32_t input = (uint32_t)(i % 3), run = 1 + (uint32_t)(i / 1500);
+		uint64_t h = kl_dedup_hash(u, (size_t)n);
+		kl_dedup_prefetch_home(&b, h);
+		int x = kl_dedup_check_run(&a, u, (size_t)n, input, run);
+		int y = kl_dedup_check_run_hash(&b, h, input, run);
+		differ += x != y;
+		dups += x;
+	}
+	CHECK_EQ_INT(differ, 0);
+	CHECK(dups > 0 && dups < 1000);
+	struct kl_dedup off; /* disabled: no duplicates, the hint is a no-op */
+	CHECK_EQ_INT(kl_dedup_init_shared(&off, 0), 0);
+	kl_dedup_prefetch_home(&off, 42);
+	CHECK_EQ_INT(kl_dedup_check_run_hash(&off, 42, 0, 1), 0);
+	CHECK_EQ_INT(kl_dedup_check_run_hash(&off, 42, 0, 1), 0);
+	kl_dedup_cleanup(&a);
+	kl_dedup_cleanup(&b);
+	kl_dedup_cleanup(&off);
+}
+
 int main(void)
 {
 	test_runs();
 	test_hashed();
+	test_runs_hashed();
 	struct kl_dedup d;
 	CHECK_EQ_INT(kl_dedup_init(&d, 1000), 0);
 	char u[32];

@@ -18,7 +18,7 @@
 # the local one with KL_CRASH_THREADS (default 2: the parallel read loop,
 # pipeline/prep.h, killed with chunks in flight).
 # KL_CRASH_SEED repeats a run's kill moments.
-# duration: 300 (seconds, for the test runner's ordering: 285 s at load average 6.5 on 2 cores)
+# duration: 200 (seconds, for the test runner's ordering, on 2 cores: 172 s at load average 3, 247-346 s at 6-9)
 # no-asan: the sanitizer build is too slow for 40 restarts against the emulator;
 # the same paths run under ASan in unit-asan/test_pipeline (stream part)
 . "$(dirname "$0")/_lib.sh"

@@ -298,9 +298,13 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 	return KL_OK;
 }
 
+/* timeout_ms is honoured only as 0, "do not block": a caller that holds
+ * records (the parallel read loop with a chunk to hand on) gets KL_SRC_IDLE
+ * once the batch is used up, instead of waiting out the call gap and the next
+ * GetRecords with them; any other value may wait for one call (the call gap
+ * bounds it; the pipeline's flush timeouts are longer than a call). */
 static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 {
-	(void)timeout_ms;
 	struct src_kinesis *s = (struct src_kinesis *)base;
 	for (;;) {
 		if (s->isub < s->nsubs) {
@@ -332,6 +336,8 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 		if (s->exit_idle_ms && s->behind == 0 && s->last_call_ms &&
 		    t - s->last_record_ms >= s->exit_idle_ms)
 			return KL_SRC_EOF;
+		if (timeout_ms == 0)
+			return KL_SRC_IDLE;
 		s->batch_empty = 0;
 		if ((rc = get_records(s)))
 			return rc;

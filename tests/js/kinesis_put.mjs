@@ -16,6 +16,14 @@
 //                steady trickle from one process; default 500 per call, no wait).
 //   --until FILE: stop before the next call once FILE exists; the output's
 //                "put" says how many (the first lines of the file, in order).
+//   --plain P:   put the last P lines as plain records and the lines before
+//                them KPL-aggregated (instead of --agg N).
+//   --chunks K --gate PREFIX: put the lines in K consecutive chunks (near-equal
+//                line counts), each as the whole file would be put (--agg,
+//                --plain apply to each chunk); chunk i > 0 waits for the file
+//                PREFIX.go.<i>, and PREFIX.put.<i> is created once chunk i is
+//                in. One process for all, so a test can let a stream flow in
+//                steps without a Node start-up per step.
 //   --emulator-state STATE_FILE: no API calls. STATE_FILE is kinesis-mock's
 //                persisted state (SHOULD_PERSIST_DATA=true, kinesis-local 0.6.x)
 //                holding STREAM; the lines are added to it exactly as the
@@ -61,7 +69,7 @@ const shardOf = (shards, pk) => {
 };
 
 if (stateFile) {
-  if (aggN) throw new Error('--emulator-state takes plain records only');
+  if (aggN || opt('--plain') !== undefined) throw new Error('--emulator-state takes plain records only');
   emulatorState();
   process.exit(0);
 }
@@ -148,9 +156,14 @@ function emulatorState() {
   console.log(JSON.stringify({ plain: lines.length, shards: per.map((p) => p.length) }));
 }
 
-const aggregated = [];
-if (aggN) {
-  const users = lines.slice(0, aggN).map((l, i) => ({ partitionKey: keyOf(l, i), data: l }));
+// the entries of lines [from, to): the first n of them (n from --agg or
+// --plain) KPL-aggregated, the rest plain; the partition keys as if the lines
+// were numbered from `from`
+async function entriesOf(from, to) {
+  const plainArg = opt('--plain');
+  const n = plainArg === undefined ? Math.min(aggN, to - from) : Math.max(0, to - from - Number(plainArg));
+  const aggregated = [];
+  const users = lines.slice(from, from + n).map((l, i) => ({ partitionKey: keyOf(l, from + i), data: l }));
   const size = Number(opt('--agg-size') || users.length) || 1;
   for (let c = 0; c < users.length; c += size) {
     await new Promise((resolve, reject) => {
@@ -160,8 +173,19 @@ if (aggN) {
       }, () => resolve(), (err) => reject(err));
     });
   }
+  const plain = lines.slice(from + n, to).map((l, i) =>
+    ({ PartitionKey: keyOf(l, from + n + i), Data: l, ...(hashKey ? { ExplicitHashKey: hashKey } : {}) }));
+  return { n, aggregated, plain };
 }
-const plain = lines.slice(aggN).map((l, i) =>
-  ({ PartitionKey: keyOf(l, i + aggN), Data: l, ...(hashKey ? { ExplicitHashKey: hashKey } : {}) }));
-await (parallel ? putParallel : putAll)([...aggregated, ...plain]);
-console.log(JSON.stringify({ plain: plain.length, aggregated_user_records: aggN, aggregated_records: aggregated.length, put: putCount }));
+const chunks = Math.max(1, Number(opt('--chunks') || 1));
+const gate = opt('--gate');
+const total = { plain: 0, aggregated_user_records: 0, aggregated_records: 0 };
+for (let k = 0; k < chunks; k++) {
+  if (k && gate) while (!existsSync(`${gate}.go.${k}`)) await new Promise((ok) => setTimeout(ok, 50));
+  const from = Math.floor(lines.length * k / chunks), to = Math.floor(lines.length * (k + 1) / chunks);
+  const { n, aggregated, plain } = await entriesOf(from, to);
+  await (parallel ? putParallel : putAll)([...aggregated, ...plain]);
+  if (gate) closeSync(openSync(`${gate}.put.${k}`, 'w'));
+  total.plain += plain.length; total.aggregated_user_records += n; total.aggregated_records += aggregated.length;
+}
+console.log(JSON.stringify({ ...total, put: putCount }));

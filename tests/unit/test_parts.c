@@ -663,6 +663,22 @@ static void test_seal_pool_same_decisions(void)
 	kl_parts_cleanup(&t);
 }
 
+/* Settle the pool's oldest job into `got` (its frame moves there) and pop
+ * it; 1 if it came back done, in order (slot == want). */
+static int take_oldest(struct kl_seal_pool *sp, struct kl_blocks_zctx *help, struct kl_blocks *got,
+		       uint64_t want)
+{
+	struct kl_seal_job *j = kl_seal_pool_oldest(sp, help);
+	if (!j || j->rc != KL_OK || j->slot != want || kl_blocks_reserve(got) != KL_OK)
+		return 0;
+	got->v[got->n++] = (struct kl_block){j->z, j->zlen, j->raw.len};
+	got->raw += j->raw.len;
+	got->zlen += j->zlen;
+	j->z = NULL;
+	kl_seal_pool_pop(sp);
+	return 1;
+}
+
 /* The pool by itself: jobs come back in push order with frames that
  * decompress to their bytes, whoever compressed them (the owner helps when
  * it waits), and a full ring is the owner's to settle. */
@@ -682,15 +698,8 @@ static void test_seal_pool(void)
 	uint64_t next = 0;
 	for (int i = 0; i < 200; i++) {
 		if (kl_seal_pool_full(sp)) { /* settle the oldest, in order */
-			struct kl_seal_job *j = kl_seal_pool_oldest(sp, &help);
-			CHECK(j && j->rc == KL_OK && j->slot == next);
-			CHECK_EQ_INT(kl_blocks_reserve(&got), KL_OK);
-			got.v[got.n++] = (struct kl_block){j->z, j->zlen, j->raw.len};
-			got.raw += j->raw.len;
-			got.zlen += j->zlen;
-			j->z = NULL;
+			CHECK(take_oldest(sp, &help, &got, next));
 			next++;
-			kl_seal_pool_pop(sp);
 		}
 		CHECK(!kl_seal_pool_full(sp));
 		struct kl_seal_job *j = kl_seal_pool_head(sp);
@@ -703,16 +712,12 @@ static void test_seal_pool(void)
 		j->slot = (size_t)i;
 		kl_seal_pool_push(sp);
 	}
-	struct kl_seal_job *j;
-	while ((j = kl_seal_pool_oldest(sp, &help))) {
-		CHECK(j->rc == KL_OK && j->slot == next);
-		CHECK_EQ_INT(kl_blocks_reserve(&got), KL_OK);
-		got.v[got.n++] = (struct kl_block){j->z, j->zlen, j->raw.len};
-		got.raw += j->raw.len;
-		got.zlen += j->zlen;
-		j->z = NULL;
+	while (kl_seal_pool_pending(sp)) {
+		int ok = take_oldest(sp, &help, &got, next);
+		CHECK(ok);
+		if (!ok)
+			break;
 		next++;
-		kl_seal_pool_pop(sp);
 	}
 	CHECK_EQ_INT(next, 200);
 	CHECK_EQ_INT(kl_seal_pool_pending(sp), 0);
@@ -722,7 +727,7 @@ static void test_seal_pool(void)
 	CHECK(got.zlen < got.raw);
 	/* freed with jobs queued and running: nothing leaks (ASan) */
 	for (int i = 0; i < 8; i++) {
-		j = kl_seal_pool_head(sp);
+		struct kl_seal_job *j = kl_seal_pool_head(sp);
 		kl_buf_init(&j->raw, 0);
 		kl_buf_append(&j->raw, mirror.data, 50000);
 		kl_seal_pool_push(sp);

@@ -16,10 +16,12 @@ start_stack
 SHARDS=32
 $K create-stream --stream-name mem --shard-count $SHARDS
 sleep 2
-# 20,000 events of ~1 kB (a 600-byte payload field): ~20 MB in 32 shards,
-# about 650 kB a shard, so no shard alone comes near the budget
+# 20,000 events of ~1.6 kB (a 1,200-byte payload field): ~32 MB in 32 shards,
+# about 1 MB a shard, so no shard alone comes near the budget, and the run that
+# never binds holds clearly more than the bounded one even when all 32 shards'
+# first GetRecords responses are in memory at once (a loaded machine)
 "$KL" gen --events 20000 --seed 41 |
-	awk '{ pad = sprintf("%600s", ""); gsub(/ /, "x", pad); sub(/}$/, ",\"pad\":\"" pad "\"}"); print }' > "$T/mem.jsonl"
+	awk '{ pad = sprintf("%1200s", ""); gsub(/ /, "x", pad); sub(/}$/, ",\"pad\":\"" pad "\"}"); print }' > "$T/mem.jsonl"
 node "$ROOT/tests/js/kinesis_put.mjs" mem "$T/mem.jsonl" --parallel > /dev/null 2>&1
 limit_mib=12
 bound_kb=$(( (limit_mib + 8) * 1024 + SHARDS * 3584 ))

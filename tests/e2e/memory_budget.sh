@@ -16,12 +16,12 @@ start_stack
 SHARDS=32
 $K create-stream --stream-name mem --shard-count $SHARDS
 sleep 2
-# 20,000 events of ~1.6 kB (a 1,200-byte payload field): ~32 MB in 32 shards,
+# 10,000 events of ~3.2 kB (a 2,800-byte payload field): ~32 MB in 32 shards,
 # about 1 MB a shard, so no shard alone comes near the budget, and the run that
 # never binds holds clearly more than the bounded one even when all 32 shards'
 # first GetRecords responses are in memory at once (a loaded machine)
-"$KL" gen --events 20000 --seed 41 |
-	awk '{ pad = sprintf("%1200s", ""); gsub(/ /, "x", pad); sub(/}$/, ",\"pad\":\"" pad "\"}"); print }' > "$T/mem.jsonl"
+"$KL" gen --events 10000 --seed 41 |
+	awk '{ pad = sprintf("%2800s", ""); gsub(/ /, "x", pad); sub(/}$/, ",\"pad\":\"" pad "\"}"); print }' > "$T/mem.jsonl"
 node "$ROOT/tests/js/kinesis_put.mjs" mem "$T/mem.jsonl" --parallel > /dev/null 2>&1
 limit_mib=12
 bound_kb=$(( (limit_mib + 8) * 1024 + SHARDS * 3584 ))
@@ -36,13 +36,13 @@ run() { # LAKE LIMIT: peak RSS in kB on stdout
 	local got last=-1 still=0
 	while [ "$still" -lt 120 ]; do
 		got=$(awk '$1 == "kinlake_records_read_total" { print $2 }' "$1.prom" 2>/dev/null || true)
-		[ "$got" = 20000 ] && break
+		[ "$got" = 10000 ] && break
 		if [ "${got:-0}" = "$last" ]; then still=$((still + 1)); else still=0 last=${got:-0}; fi
 		sleep 0.5
 	done
 	kill -TERM "$(pgrep -P "$pid")" 2>/dev/null || true # kinlake, the child of time
 	wait "$pid" || fail "ingest: $(tail -3 "$1.log")"
-	grep -q "read=20000 stored=20000 " "$1.log" || fail "not every event: $(tail -1 "$1.log")"
+	grep -q "read=10000 stored=10000 " "$1.log" || fail "not every event: $(tail -1 "$1.log")"
 	cat "$T/rss"
 }
 bounded=$(run "$T/bounded" ${limit_mib}MiB)

@@ -88,7 +88,9 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 
 /* The bytes of partition buffers (and queued flushes) o->memory_limit
  * leaves once the fixed costs are taken: the dedup window, the reader's
- * window, the Parquet encoder's working copy. */
+ * window, the Parquet encoder's working copy; at least a quarter of the
+ * limit (before the Parquet share), so it never decreases as the limit
+ * grows. */
 size_t kl_pipeline_buffer_budget(const struct kl_ingest_opts *o);
 
 /* The encoders o->format and o->compression ask for (dead letters: JSON

@@ -654,6 +654,47 @@ static void test_stream(void)
 	fake_cleanup(&s);
 }
 
+/* The buffers' budget (kl_pipeline_buffer_budget) never shrinks as
+ * --memory-limit grows: a limit just above the fixed costs (the dedup
+ * window, 8 MiB) once left the buffers a sliver, 0.9 MB of 32 MiB with the
+ * 1M-event window against 4.5 MB of 24 MiB, and shedding then flushed a
+ * partition on nearly every record (67,225 files for 552 partitions). */
+static void test_budget_monotone(void)
+{
+	static const uint64_t windows[] = {0, 1000, 50000, 100000, 1000000};
+	struct kl_ingest_opts o;
+	kl_ingest_opts_default(&o);
+	for (size_t w = 0; w < sizeof windows / sizeof *windows; w++) {
+		for (int fmt = 0; fmt < 2; fmt++) {
+			o.dedup_window = windows[w];
+			o.format = fmt ? KL_FORMAT_PARQUET : KL_FORMAT_JSONL;
+			size_t prev = 0, fails = 0;
+			for (size_t lim = 1u << 20; lim <= (size_t)300 << 20; lim += 64u << 10) {
+				o.memory_limit = lim;
+				size_t b = kl_pipeline_buffer_budget(&o);
+				fails += b < prev || b > lim;
+				prev = b;
+			}
+			if (fails)
+				fprintf(stderr, "window %llu, %s: the budget shrank %zu times\n",
+					(unsigned long long)windows[w], fmt ? "parquet" : "jsonl", fails);
+			CHECK_EQ_INT(fails, 0);
+		}
+	}
+	/* the report's case, and the default (which did not change) */
+	o.format = KL_FORMAT_PARQUET;
+	o.dedup_window = 1000000;
+	o.memory_limit = (size_t)24 << 20;
+	size_t at24 = kl_pipeline_buffer_budget(&o);
+	o.memory_limit = (size_t)32 << 20;
+	size_t at32 = kl_pipeline_buffer_budget(&o);
+	CHECK(at32 >= at24);
+	CHECK_EQ_INT(at32, ((size_t)8 << 20) - ((size_t)8 << 20) / 4);
+	o.memory_limit = (size_t)256 << 20;
+	size_t fixed = 1000000 * 24 + ((size_t)8 << 20), rest = ((size_t)256 << 20) - fixed;
+	CHECK_EQ_INT(kl_pipeline_buffer_budget(&o), rest - rest / 4);
+}
+
 int main(void)
 {
 	make_input();
@@ -721,6 +762,7 @@ int main(void)
 		fake_cleanup(&s);
 	}
 	test_stream();
+	test_budget_monotone();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", base);
 	CHECK_EQ_INT(system(cmd), 0);
 	kl_buf_cleanup(&input);

@@ -1,0 +1,39 @@
+# The buffers' budget never shrinks as --memory-limit grows, so neither do
+# the files: a limit just above the fixed costs (here the 8 MiB reader
+# window, --dedup-window 0) once left the buffers a sliver of it, and 92
+# partitions of 20,000 events became 17,228 files at 8200KiB against 105 at
+# 8 MiB (1M events at 32 MiB with the default window: 67,225 files for 552
+# partitions). Over a sweep of limits across that band the file count does
+# not grow with the limit and stays within 2 per partition; every event is
+# stored once; and the lake in the band is the same at --threads 1 and 2.
+# duration: 8 (seconds, for the test runner's ordering: a quiet 2-core machine)
+. "$(dirname "$0")/_lib.sh"
+N=20000
+"$KL" gen --events "$N" --seed 3 > "$T/in.jsonl"
+parts() { find "$1/events" -type d -name 'hr=*' | wc -l; }
+files() { find "$1/events" -type f ! -name '.*' | wc -l; }
+digest() { (cd "$1" && find events -type f -print0 | sort -z | xargs -0 sha256sum); }
+ingest() { # lake, limit, more options
+	local lake=$1 limit=$2
+	shift 2
+	"$KL" ingest --input "$T/in.jsonl" --lake "$lake" --format jsonl --dedup-window 0 \
+		--memory-limit "$limit" --quiet "$@" || fail "ingest at $limit failed"
+}
+prev=
+for limit in 6MiB 8MiB 8200KiB 8500KiB 9MiB 10MiB 12MiB; do
+	ingest "$T/$limit" "$limit"
+	p=$(parts "$T/$limit"); f=$(files "$T/$limit")
+	echo "--memory-limit $limit: $f files for $p partitions"
+	[ "$p" -ge 50 ] || fail "only $p partitions"
+	[ "$f" -le $((2 * p)) ] || fail "$limit: $f files for $p partitions (> 2 per partition)"
+	# the file count may wobble by a few as the sheds fall, never climb
+	[ -z "$prev" ] || [ "$f" -le $((prev + prev / 20)) ] ||
+		fail "$limit: $f files, more than the $prev of the smaller limit before it"
+	prev=$f
+	lines=$(find "$T/$limit/events" -type f -name '*.jsonl.zst' -print0 | xargs -0 zstd -dcq | wc -l)
+	[ "$lines" -eq "$N" ] || fail "$limit: $lines lines stored, expected $N"
+done
+ingest "$T/t1" 8200KiB --threads 1
+ingest "$T/t2" 8200KiB --threads 2
+[ "$(digest "$T/t1")" = "$(digest "$T/t2")" ] || fail "the lake at 8200KiB differs between --threads 1 and 2"
+echo "memory_band: ok"

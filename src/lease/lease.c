@@ -571,6 +571,15 @@ static void tally_add(struct tally *t, const char *owner)
 	t->count[t->n++] = 1;
 }
 
+/* How many leases owner holds by the tally (0: none, or not counted). */
+static unsigned tally_count(const struct tally *t, const char *owner)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->owner[i], owner))
+			return t->count[i];
+	return 0;
+}
+
 /* A worker counted without a lease of its own (one that asked for one). */
 static void tally_seen(struct tally *t, const char *owner)
 {
@@ -649,6 +658,18 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 			tally_seen(&t, m->rows[i].handoff);
 	unsigned workers = (unsigned)t.n + 1;
 	unsigned share = kl_lease_fair_share(leases, workers, m->max_leases);
+	/* a free row another worker asked for is that worker's while it holds
+	 * less than the share: its owner released it to that one (lease.h,
+	 * "ask") */
+	size_t kept_exp = 0;
+	for (size_t i = 0; i < n_exp; i++) {
+		const struct kl_lease *l = &m->rows[expired[i]];
+		if (!l->owner[0] && asked_by_other(m, l, now) &&
+		    tally_count(&t, l->handoff) < share)
+			continue;
+		expired[kept_exp++] = expired[i];
+	}
+	n_exp = kept_exp;
 	/* asked for while over the share (or at it, by a worker more than one
 	 * short: the steal rule below): hand those over (kl_lease_shed) */
 	for (size_t i = 0; i < m->n; i++) {
@@ -988,10 +1009,10 @@ int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkp
 		if (rc)
 			break;
 		unlock(m);
-		rc = kl_ddb_update_item(
-		    m->ddb, m->table, m->c.key.data,
-		    "REMOVE leaseOwner, " HANDOFF_ATTR " SET leaseCounter = leaseCounter + :one",
-		    "leaseOwner = :me AND leaseCounter = :c", NULL, m->c.vals.data);
+		rc = kl_ddb_update_item(m->ddb, m->table, m->c.key.data,
+					"REMOVE leaseOwner SET leaseCounter = leaseCounter + :one",
+					"leaseOwner = :me AND leaseCounter = :c", NULL,
+					m->c.vals.data);
 		relock(m);
 		if (rc != KL_ECONFLICT || k == 2)
 			break;
@@ -1023,8 +1044,7 @@ int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkp
 	m->stats.held--;
 	m->stats.released++;
 	l->counter = counter + 1;
-	l->owner[0] = '\0';
-	l->handoff[0] = '\0';
+	l->owner[0] = '\0'; /* a request stays: the row is the asker's (take) */
 	l->seen_ms = now_ms(m);
 	return KL_OK;
 }

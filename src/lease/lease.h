@@ -48,8 +48,14 @@
  *           asker's next take gets it). An asked
  *           owner that has not let go 2 x timeout later (an older kinlake,
  *           a reader slow to stop) has the lease stolen as above. A request
- *           counts for one timeout after it was first seen; takes and
- *           releases remove it.
+ *           counts for one timeout after it was first seen; takes remove
+ *           it, releases leave it: a free row another worker asked for is
+ *           that worker's for the timeout while it holds less than the
+ *           share (the others count the asker as a worker and do not take
+ *           the row; before, a third worker at
+ *           its share by its own count took the row the owner shed, and
+ *           the asker, asking again and again, got nothing for 20 s of
+ *           e2e/lease_reshard).
  *   checkpoint  SET checkpoint = :cp, checkpointSubSequenceNumber = :sub,
  *           ownerSwitchesSinceCheckpoint = 0
  *           IF leaseOwner = :me AND leaseCounter = :held  — fenced: a worker
@@ -58,7 +64,8 @@
  *             REMOVE leaseOwner SET leaseCounter = leaseCounter + 1
  *             IF leaseOwner = :me AND leaseCounter = :held
  *           an unowned lease is expired for everyone at once: the next
- *           take of another worker picks it up without waiting.
+ *           take of another worker picks it up without waiting (of the
+ *           worker that asked for it, if one did: "ask").
  *   parents before children  a lease with parentShardId is only taken when
  *           every parent's row is gone or checkpointed at SHARD_END (the
  *           KCL's convention); such blocked leases and finished (SHARD_END)

@@ -844,6 +844,33 @@ static void scenario_seen_at_answer(const char *prefix)
 	workers_cleanup(two, 2);
 }
 
+/* The row an owner sheds for the worker that asked is that worker's: a
+ * third worker, at its share by its own count, leaves it alone (it counts
+ * the asker, whose request the release keeps); the asker takes it. */
+static void scenario_shed_for_asker(const char *prefix)
+{
+	char table[TABLE_MAX];
+	struct worker a, b, c;
+	struct worker *all[3] = {&a, &b, &c};
+	if (workers_init(all, 3, prefix, "asker", 3, table))
+		return;
+	CHECK_EQ_INT(take(&a), 3); /* alone: all three */
+	CHECK_EQ_INT(take(&b), 0); /* asks a for one */
+	CHECK_EQ_INT(b.m.stats.asked, 1);
+	CHECK_EQ_INT(take(&a), 0);
+	CHECK_EQ_INT(shed_all(&a), 1); /* over its share of 2: hands it over */
+	CHECK_EQ_INT(a.m.stats.held, 2);
+	/* c joins now: 3 leases, workers a, b (asked), c: a share of 1, and
+	 * the free row is b's, not an expired one to take */
+	CHECK_EQ_INT(take(&c), 0);
+	CHECK_EQ_INT(c.m.stats.held, 0);
+	CHECK_EQ_INT(take(&b), 1);
+	CHECK_EQ_INT(b.m.stats.held, 1);
+	CHECK_EQ_INT(a.m.stats.stolen + b.m.stats.stolen + c.m.stats.stolen, 0);
+	CHECK_EQ_INT(a.m.stats.lost + b.m.stats.lost + c.m.stats.lost, 0);
+	workers_cleanup(all, 3);
+}
+
 /* Keepers on a schedule: renew every timeout/3, take every timeout; two
  * workers on 4 shards settle at 2/2; a checkpoint from another thread while
  * the coordinator ticks; release_all hands everything to the other. */
@@ -1417,6 +1444,7 @@ static int scenarios(const char *prefix)
 	scenario_lost_answer(prefix);
 	scenario_crossing(prefix);
 	scenario_seen_at_answer(prefix);
+	scenario_shed_for_asker(prefix);
 	scenario_balance_expiry_fencing(prefix);
 	scenario_steal(prefix);
 	scenario_forgo_drain(prefix);

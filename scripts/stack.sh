@@ -1,7 +1,8 @@
 #!/bin/bash
 # make up / make down: the local stand-ins for AWS on loopback ports.
 #   kinesis-mock (npm kinesis-local) — Kinesis Data Streams
-#   moto_server                      — S3, STS, IAM, DynamoDB, CloudWatch, Glue
+#   moto_server (scripts/moto_atomic.py: DynamoDB's conditional writes
+#   atomic, as AWS's)                — S3, STS, IAM, DynamoDB, CloudWatch, Glue
 # `up` starts both (if not already running), waits until they answer, records
 # their PIDs under .stack/, and prints the environment to export. `down` stops
 # them by PID. Tests use the same script with KL_STACK_DIR set to a temp dir.
@@ -38,7 +39,8 @@ up() {
 		echo "$KINESIS_PORT" >"$DIR/kinesis.port"
 	fi
 	if ! alive moto; then
-		moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$DIR/moto.log" 2>&1 &
+		# moto_server, its DynamoDB writes atomic (scripts/moto_atomic.py)
+		python3 "$ROOT/scripts/moto_atomic.py" -H 127.0.0.1 -p "$MOTO_PORT" >"$DIR/moto.log" 2>&1 &
 		echo $! >"$DIR/moto.pid"
 		echo "$MOTO_PORT" >"$DIR/moto.port"
 	fi

@@ -81,6 +81,10 @@ struct kl_aws_json {
 	 * call fails with KL_EINTR), and a counter of retried attempts */
 	const struct kl_cancel *cancel;
 	_Atomic uint64_t *retries;
+	/* one attempt's limit, 0 = the service's timeout_ms; callers may set
+	 * it after init (a lease renewal must fail, and be tried again, well
+	 * within the lease timeout: lease/keeper.h) */
+	long attempt_timeout_ms;
 	struct kl_http_resp resp; /* last response; body = JSON on success */
 	struct kl_aws_error last; /* last AWS error (code "" on success) */
 	struct kl_errbuf err;

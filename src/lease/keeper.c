@@ -42,6 +42,20 @@ int kl_lease_keeper_init(struct kl_lease_keeper *k, const struct kl_lease_keeper
 	int rc = kl_ddb_init(&k->ddb, o->region, eb);
 	if (rc)
 		return rc;
+	if ((rc = kl_ddb_init(&k->rddb, o->region, eb))) {
+		kl_ddb_cleanup(&k->ddb);
+		return rc;
+	}
+	/* a renewal fails, and is sent again, well within the timeout: each
+	 * attempt gets less than a third of it, two attempts a round
+	 * (keeper.h); no less, as a loaded server answers in up to a second */
+	k->rddb.rpc.attempt_timeout_ms = timeout * 3 / 10 > 200 ? timeout * 3 / 10 : 200;
+	k->rddb.rpc.policy = (struct kl_retry_policy){50, 250, 2};
+	kl_lease_conn_init(&k->rc, &k->rddb);
+	pthread_mutex_init(&k->mu, NULL);
+	pthread_mutex_init(&k->st, NULL);
+	pthread_cond_init(&k->cv, NULL);
+	pthread_cond_init(&k->rcv, NULL);
 	struct kl_lease_opts lo = {0};
 	lo.table = o->table;
 	lo.worker_id = k->worker_id;
@@ -50,12 +64,18 @@ int kl_lease_keeper_init(struct kl_lease_keeper *k, const struct kl_lease_keeper
 	lo.initial_checkpoint = o->initial_checkpoint;
 	lo.clock = o->clock;
 	lo.ddb = &k->ddb;
+	lo.state_lock = &k->st;
 	if ((rc = kl_lease_mgr_init(&k->m, &lo, eb))) {
+		pthread_cond_destroy(&k->rcv);
+		pthread_cond_destroy(&k->cv);
+		pthread_mutex_destroy(&k->st);
+		pthread_mutex_destroy(&k->mu);
+		kl_lease_conn_cleanup(&k->rc);
+		kl_ddb_cleanup(&k->rddb);
 		kl_ddb_cleanup(&k->ddb);
+		k->m.ddb = NULL;
 		return rc;
 	}
-	pthread_mutex_init(&k->mu, NULL);
-	pthread_cond_init(&k->cv, NULL);
 	return KL_OK;
 }
 
@@ -64,25 +84,42 @@ void kl_lease_keeper_cleanup(struct kl_lease_keeper *k)
 	if (!k->m.ddb)
 		return;
 	kl_lease_keeper_thread_stop(k);
+	pthread_cond_destroy(&k->rcv);
 	pthread_cond_destroy(&k->cv);
 	kl_lease_mgr_cleanup(&k->m);
+	kl_lease_conn_cleanup(&k->rc);
+	kl_ddb_cleanup(&k->rddb);
 	kl_ddb_cleanup(&k->ddb);
+	pthread_mutex_destroy(&k->st);
 	pthread_mutex_destroy(&k->mu);
 	k->m.ddb = NULL;
 }
 
-int kl_lease_keeper_start(struct kl_lease_keeper *k, int64_t wait_ms, struct kl_errbuf *eb)
+/* An operation of the manager's on its main client: mu, then st. */
+static void op_lock(struct kl_lease_keeper *k)
 {
 	pthread_mutex_lock(&k->mu);
-	int rc = kl_lease_ensure_table(&k->m, wait_ms, NULL, eb);
+	pthread_mutex_lock(&k->st);
+}
+
+static void op_unlock(struct kl_lease_keeper *k)
+{
+	pthread_mutex_unlock(&k->st);
 	pthread_mutex_unlock(&k->mu);
+}
+
+int kl_lease_keeper_start(struct kl_lease_keeper *k, int64_t wait_ms, struct kl_errbuf *eb)
+{
+	op_lock(k);
+	int rc = kl_lease_ensure_table(&k->m, wait_ms, NULL, eb);
+	op_unlock(k);
 	return rc;
 }
 
 int kl_lease_keeper_sync(struct kl_lease_keeper *k, const struct kl_lease_shard *s, size_t n,
 			 struct kl_errbuf *eb)
 {
-	pthread_mutex_lock(&k->mu);
+	op_lock(k);
 	unsigned added = 0;
 	int rc = kl_lease_refresh(&k->m, eb);
 	rc = rc ? rc : kl_lease_sync_shards(&k->m, s, n, &added, eb);
@@ -90,54 +127,108 @@ int kl_lease_keeper_sync(struct kl_lease_keeper *k, const struct kl_lease_shard 
 		k->took_once = 0;
 		pthread_cond_broadcast(&k->cv);
 	}
-	pthread_mutex_unlock(&k->mu);
+	op_unlock(k);
+	return rc;
+}
+
+/* Renew when due (st held; let go during the requests). */
+static int renew_due(struct kl_lease_keeper *k, struct kl_errbuf *eb)
+{
+	int64_t now = now_ms(k);
+	if (!k->m.stats.held || now - k->last_renew < k->renew_ms)
+		return KL_OK;
+	k->last_renew = now;
+	return kl_lease_renew_via(&k->m, &k->rc, eb);
+}
+
+/* Scan and take when due (mu and st held). */
+static int take_due(struct kl_lease_keeper *k, struct kl_errbuf *eb)
+{
+	int64_t now = now_ms(k);
+	if (k->took_once && now - k->last_take < k->take_ms)
+		return KL_OK;
+	k->took_once = 1;
+	k->last_take = now;
+	int rc = kl_lease_take(&k->m, NULL, eb);
+	if (k->m.stats.held && !k->last_renew)
+		k->last_renew = now;
 	return rc;
 }
 
 int kl_lease_keeper_tick(struct kl_lease_keeper *k, struct kl_errbuf *eb)
 {
-	pthread_mutex_lock(&k->mu);
-	int64_t now = now_ms(k);
-	int rc = KL_OK;
-	if (k->m.stats.held && now - k->last_renew >= k->renew_ms) {
-		k->last_renew = now;
-		rc = kl_lease_renew(&k->m, eb);
-	}
-	if (!k->took_once || now - k->last_take >= k->take_ms) {
-		k->took_once = 1;
-		k->last_take = now;
-		int trc = kl_lease_take(&k->m, NULL, eb);
-		rc = rc ? rc : trc;
-		if (k->m.stats.held && !k->last_renew)
-			k->last_renew = now;
-	}
-	pthread_mutex_unlock(&k->mu);
-	return rc;
+	op_lock(k);
+	int rc = renew_due(k, eb);
+	int trc = take_due(k, eb);
+	op_unlock(k);
+	return rc ? rc : trc;
 }
 
-static void *keeper_main(void *arg)
+/* now + ms on CLOCK_REALTIME (pthread_cond_timedwait's clock) */
+static struct timespec after_ms(int64_t ms)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L)
+		ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+	return ts;
+}
+
+static void *taker_main(void *arg)
 {
 	struct kl_lease_keeper *k = arg;
 	pthread_mutex_lock(&k->mu);
 	while (!k->thread_stop) {
-		pthread_mutex_unlock(&k->mu);
 		struct kl_errbuf eb;
 		kl_errbuf_clear(&eb);
-		kl_lease_keeper_tick(k, &eb);
-		pthread_mutex_lock(&k->mu);
+		pthread_mutex_lock(&k->st);
+		take_due(k, &eb);
+		pthread_mutex_unlock(&k->st);
 		if (eb.code)
 			k->tick_err = eb;
 		if (k->thread_stop)
 			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 100 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L)
-			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		struct timespec ts = after_ms(100);
 		pthread_cond_timedwait(&k->cv, &k->mu, &ts);
 	}
 	pthread_mutex_unlock(&k->mu);
 	return NULL;
+}
+
+/* Renewals: st only, never mu (keeper.h). */
+static void *renewer_main(void *arg)
+{
+	struct kl_lease_keeper *k = arg;
+	pthread_mutex_lock(&k->st);
+	while (!k->thread_stop) {
+		struct kl_errbuf eb;
+		kl_errbuf_clear(&eb);
+		renew_due(k, &eb);
+		if (eb.code)
+			k->renew_err = eb;
+		if (k->thread_stop)
+			break;
+		int64_t wait = 100;
+		if (k->m.stats.held) { /* wake up when the next round is due */
+			int64_t due = k->last_renew + k->renew_ms - now_ms(k);
+			wait = due < 1 ? 1 : due < wait ? due : wait;
+		}
+		struct timespec ts = after_ms(wait);
+		pthread_cond_timedwait(&k->rcv, &k->st, &ts);
+	}
+	pthread_mutex_unlock(&k->st);
+	return NULL;
+}
+
+static void threads_stop(struct kl_lease_keeper *k)
+{
+	op_lock(k);
+	k->thread_stop = 1;
+	pthread_cond_broadcast(&k->cv);
+	pthread_cond_broadcast(&k->rcv);
+	op_unlock(k);
 }
 
 int kl_lease_keeper_thread_start(struct kl_lease_keeper *k)
@@ -145,8 +236,13 @@ int kl_lease_keeper_thread_start(struct kl_lease_keeper *k)
 	if (k->thread_on)
 		return KL_OK;
 	k->thread_stop = 0;
-	if (pthread_create(&k->thread, NULL, keeper_main, k))
+	if (pthread_create(&k->renewer, NULL, renewer_main, k))
 		return KL_ENOMEM;
+	if (pthread_create(&k->taker, NULL, taker_main, k)) {
+		threads_stop(k);
+		pthread_join(k->renewer, NULL);
+		return KL_ENOMEM;
+	}
 	k->thread_on = 1;
 	return KL_OK;
 }
@@ -155,38 +251,38 @@ void kl_lease_keeper_thread_stop(struct kl_lease_keeper *k)
 {
 	if (!k->thread_on)
 		return;
-	pthread_mutex_lock(&k->mu);
-	k->thread_stop = 1;
-	pthread_cond_broadcast(&k->cv);
-	pthread_mutex_unlock(&k->mu);
-	pthread_join(k->thread, NULL);
+	threads_stop(k);
+	pthread_join(k->taker, NULL);
+	pthread_join(k->renewer, NULL);
 	k->thread_on = 0;
 }
 
+/* ---- readers: st only ---- */
+
 int kl_lease_keeper_holds(struct kl_lease_keeper *k, const char *shard)
 {
-	pthread_mutex_lock(&k->mu);
+	pthread_mutex_lock(&k->st);
 	int h = kl_lease_holds(&k->m, shard);
-	pthread_mutex_unlock(&k->mu);
+	pthread_mutex_unlock(&k->st);
 	return h;
 }
 
 int kl_lease_keeper_held_counter(struct kl_lease_keeper *k, const char *shard, int64_t *counter)
 {
-	pthread_mutex_lock(&k->mu);
+	pthread_mutex_lock(&k->st);
 	const struct kl_lease *l = kl_lease_get(&k->m, shard);
 	int h = l && kl_lease_holds(&k->m, shard);
 	if (h)
 		*counter = l->counter;
-	pthread_mutex_unlock(&k->mu);
+	pthread_mutex_unlock(&k->st);
 	return h;
 }
 
 uint64_t kl_lease_keeper_tenure(struct kl_lease_keeper *k, const char *shard)
 {
-	pthread_mutex_lock(&k->mu);
+	pthread_mutex_lock(&k->st);
 	uint64_t t = kl_lease_tenure(&k->m, shard);
-	pthread_mutex_unlock(&k->mu);
+	pthread_mutex_unlock(&k->st);
 	return t;
 }
 
@@ -195,60 +291,62 @@ int kl_lease_keeper_holds_tenure(struct kl_lease_keeper *k, const char *shard, u
 	return tenure && kl_lease_keeper_tenure(k, shard) == tenure;
 }
 
+int kl_lease_keeper_shed(struct kl_lease_keeper *k, const char *shard)
+{
+	pthread_mutex_lock(&k->st);
+	int rc = kl_lease_shed(&k->m, shard);
+	pthread_mutex_unlock(&k->st);
+	return rc;
+}
+
+void kl_lease_keeper_stats(struct kl_lease_keeper *k, struct kl_lease_stats *out)
+{
+	pthread_mutex_lock(&k->st);
+	*out = k->m.stats;
+	pthread_mutex_unlock(&k->st);
+}
+
+/* ---- operations: mu, then st ---- */
+
 int kl_lease_keeper_checkpoint(struct kl_lease_keeper *k, const char *shard, uint64_t tenure,
 			       const char *checkpoint, struct kl_errbuf *eb)
 {
-	pthread_mutex_lock(&k->mu);
+	op_lock(k);
 	int rc = kl_lease_checkpoint(&k->m, shard, tenure, checkpoint, 0, eb);
-	pthread_mutex_unlock(&k->mu);
+	op_unlock(k);
 	return rc;
 }
 
 int kl_lease_keeper_release(struct kl_lease_keeper *k, const char *shard, uint64_t tenure,
 			    const char *checkpoint, struct kl_errbuf *eb)
 {
-	pthread_mutex_lock(&k->mu);
+	op_lock(k);
 	int rc = tenure && kl_lease_tenure(&k->m, shard) != tenure
 		     ? kl_errbuf_set(eb, KL_ENOTFOUND, "release %s: lease held anew", shard)
 		     : kl_lease_release(&k->m, shard, checkpoint, 0, eb);
-	pthread_mutex_unlock(&k->mu);
+	op_unlock(k);
 	return rc;
 }
 
 int kl_lease_keeper_release_all(struct kl_lease_keeper *k, struct kl_errbuf *eb)
 {
-	pthread_mutex_lock(&k->mu);
+	op_lock(k);
 	int rc = kl_lease_release_all(&k->m, eb);
-	pthread_mutex_unlock(&k->mu);
+	op_unlock(k);
 	return rc;
 }
 
 int kl_lease_keeper_forgo(struct kl_lease_keeper *k, const char *shard)
 {
-	pthread_mutex_lock(&k->mu);
+	op_lock(k);
 	int rc = kl_lease_forgo(&k->m, shard);
-	pthread_mutex_unlock(&k->mu);
-	return rc;
-}
-
-int kl_lease_keeper_shed(struct kl_lease_keeper *k, const char *shard)
-{
-	pthread_mutex_lock(&k->mu);
-	int rc = kl_lease_shed(&k->m, shard);
-	pthread_mutex_unlock(&k->mu);
+	op_unlock(k);
 	return rc;
 }
 
 void kl_lease_keeper_drain(struct kl_lease_keeper *k)
 {
-	pthread_mutex_lock(&k->mu);
+	op_lock(k);
 	kl_lease_drain(&k->m);
-	pthread_mutex_unlock(&k->mu);
-}
-
-void kl_lease_keeper_stats(struct kl_lease_keeper *k, struct kl_lease_stats *out)
-{
-	pthread_mutex_lock(&k->mu);
-	*out = k->m.stats;
-	pthread_mutex_unlock(&k->mu);
+	op_unlock(k);
 }

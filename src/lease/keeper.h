@@ -1,15 +1,22 @@
 /*
  * keeper.h — the lease manager on a schedule, shared by a stream's threads.
  *
- * A stream run (pipeline/stream.h) borrows one keeper. kl_lease_keeper_tick()
- * renews the held leases every renew interval and scans/takes every take
- * interval (the first tick takes at once); the keeper's own thread
- * (kl_lease_keeper_thread_start) ticks every 100 ms, so that renewals never
- * wait behind the stream's Kinesis calls (as the KCL's renewer has its own
- * thread). Shard threads ask whether their lease is still held and write
- * fenced checkpoints. One mutex serialises
- * every use of the manager and its DynamoDB client, so the calls are
- * thread-safe; a renew of many leases delays a checkpoint by that long.
+ * A stream run (pipeline/stream.h) borrows one keeper. Two threads of the
+ * keeper's own (kl_lease_keeper_thread_start) keep the leases:
+ *   - the renewer renews the held leases every renew interval, with a
+ *     DynamoDB client of its own, whose every attempt is limited to 0.3
+ *     of the lease timeout (two attempts, then the next round);
+ *   - the taker scans and takes every take interval (the first at once).
+ * Shard threads ask whether their lease is still held and write fenced
+ * checkpoints. Two locks:
+ *   mu  serialises the manager's operations on its main client (scans,
+ *       takes, checkpoints, releases, sync), held across their requests;
+ *   st  the manager's state (lease.h, "Renewals on a thread of their
+ *       own"): held only for memory work, let go during every request.
+ * The renewer takes st only, so a renewal never waits for a scan or a
+ * checkpoint (a run of checkpoints on a loaded machine kept them from the
+ * single lock they once shared for 3.7 s); nor do the readers (holds,
+ * tenure, shed, stats). Lock order: mu before st.
  *
  * Defaults, as the KCL's: lease timeout 10 s; renew every timeout / 3;
  * take every timeout (the KCL waits twice as long; kinlake balances
@@ -18,7 +25,7 @@
  * Worker ids must be unique among live workers (the condition expressions
  * name the owner): the default is "<hostname>:<pid>:<random hex>".
  *
- * Ownership: the keeper owns its DynamoDB client and manager; strings in
+ * Ownership: the keeper owns its DynamoDB clients and manager; strings in
  * the options are copied.
  */
 #ifndef KL_LEASE_KEEPER_H
@@ -42,19 +49,25 @@ struct kl_lease_keeper_opts {
 };
 
 struct kl_lease_keeper {
-	pthread_mutex_t mu;
-	struct kl_ddb ddb;
+	pthread_mutex_t mu;	 /* the manager's operations and ddb (above) */
+	pthread_mutex_t st;	 /* the manager's state (above) */
+	struct kl_ddb ddb;	 /* under mu */
+	struct kl_ddb rddb;	 /* the renewer's */
+	struct kl_lease_conn rc; /* the renewer's requests, on rddb */
 	struct kl_lease_mgr m;
 	int64_t renew_ms, take_ms;
-	int64_t last_renew, last_take;
-	int took_once;
+	int64_t last_renew; /* under st */
+	int64_t last_take;  /* under mu */
+	int took_once;	    /* under mu */
 	char worker_id[KL_LEASE_OWNER_MAX];
-	/* the ticking thread */
-	pthread_t thread;
+	/* the taker's and the renewer's threads */
+	pthread_t taker, renewer;
 	int thread_on;
-	int thread_stop; /* under mu */
-	pthread_cond_t cv;
-	struct kl_errbuf tick_err; /* the last tick's error (under mu) */
+	int thread_stop;	    /* under mu and st (both to write it) */
+	pthread_cond_t cv;	    /* the taker waits on it (with mu) */
+	pthread_cond_t rcv;	    /* the renewer waits on it (with st) */
+	struct kl_errbuf tick_err;  /* the last take's error (under mu) */
+	struct kl_errbuf renew_err; /* the last renewal's error (under st) */
 };
 
 /* "<hostname>:<pid>:<8 random hex digits>" into out. */
@@ -73,12 +86,13 @@ int kl_lease_keeper_start(struct kl_lease_keeper *k, int64_t wait_ms, struct kl_
 int kl_lease_keeper_sync(struct kl_lease_keeper *k, const struct kl_lease_shard *s, size_t n,
 			 struct kl_errbuf *eb);
 
-/* Renew and take when due. An error is worth logging, not fatal: leases
+/* Renew and take when due, on the calling thread (tests; the threads do
+ * each half on their own). An error is worth logging, not fatal: leases
  * that cannot be renewed are dropped after the timeout by themselves. */
 int kl_lease_keeper_tick(struct kl_lease_keeper *k, struct kl_errbuf *eb);
 
-/* Tick every 100 ms on a thread of the keeper's own until _stop (which
- * waits for it). */
+/* Start the renewer and the taker (above) until _stop (which waits for
+ * them). */
 int kl_lease_keeper_thread_start(struct kl_lease_keeper *k);
 void kl_lease_keeper_thread_stop(struct kl_lease_keeper *k);
 

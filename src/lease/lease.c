@@ -61,9 +61,26 @@ int kl_lease_mgr_init(struct kl_lease_mgr *m, const struct kl_lease_opts *o, str
 	for (const char *p = m->me; *p; p++)
 		seed = (seed ^ (unsigned char)*p) * 0x100000001B3ull;
 	kl_rng_seed(&m->rng, seed);
-	kl_buf_init(&m->key, 4096);
-	kl_buf_init(&m->vals, 8192);
+	kl_lease_conn_init(&m->c, m->ddb);
+	m->st = o->state_lock;
 	return KL_OK;
+}
+
+void kl_lease_conn_init(struct kl_lease_conn *c, struct kl_ddb *ddb)
+{
+	memset(c, 0, sizeof *c);
+	c->ddb = ddb;
+	kl_buf_init(&c->key, 4096);
+	kl_buf_init(&c->vals, 8192);
+}
+
+void kl_lease_conn_cleanup(struct kl_lease_conn *c)
+{
+	kl_buf_cleanup(&c->key);
+	kl_buf_cleanup(&c->vals);
+	free(c->due);
+	c->due = NULL;
+	c->cap_due = 0;
 }
 
 void kl_lease_mgr_cleanup(struct kl_lease_mgr *m)
@@ -71,8 +88,21 @@ void kl_lease_mgr_cleanup(struct kl_lease_mgr *m)
 	free(m->rows);
 	m->rows = NULL;
 	m->n = m->cap = 0;
-	kl_buf_cleanup(&m->key);
-	kl_buf_cleanup(&m->vals);
+	kl_lease_conn_cleanup(&m->c);
+}
+
+/* The state lock is let go for each request (lease.h, "Renewals on a
+ * thread of their own"): only memory work is done holding it. */
+static void unlock(const struct kl_lease_mgr *m)
+{
+	if (m->st)
+		pthread_mutex_unlock(m->st);
+}
+
+static void relock(const struct kl_lease_mgr *m)
+{
+	if (m->st)
+		pthread_mutex_lock(m->st);
 }
 
 /* ---- the view ---- */
@@ -227,10 +257,13 @@ static int merge(struct kl_lease_mgr *m, const struct kl_lease *row, int64_t now
 		return KL_OK;
 	}
 	int changed = l->counter != row->counter || strcmp(l->owner, row->owner);
-	if (l->held && changed && !strcmp(row->owner, m->me) && row->counter > l->counter) {
-		/* our own renew landed although its answer was lost (only this
-		 * worker writes rows naming it): adopt the counter */
-		l->counter = row->counter;
+	int64_t counter = row->counter;
+	if (l->held && changed && !strcmp(row->owner, m->me)) {
+		/* still ours (only this worker writes rows naming it): a renew
+		 * of ours landed although its answer was lost, or a renewal on
+		 * the renewer's thread landed after this scan read the row (the
+		 * row's counter is behind) or before (ahead): the higher one */
+		counter = row->counter > l->counter ? row->counter : l->counter;
 		changed = 0;
 	}
 	if (l->held && changed) {
@@ -254,6 +287,8 @@ static int merge(struct kl_lease_mgr *m, const struct kl_lease *row, int64_t now
 	l->asked_ms = asked;
 	l->renewed_ms = renewed;
 	l->tenure = tenure;
+	l->counter = counter;
+	l->releasing = 0;
 	l->seen_ms = changed ? now : seen;
 	l->never_changed = 0;
 	l->fresh = 1;
@@ -269,7 +304,14 @@ int kl_lease_refresh(struct kl_lease_mgr *m, struct kl_errbuf *eb)
 	kl_buf_init(&lek, 64 * 1024);
 	int rc = KL_OK;
 	for (;;) {
+		unlock(m);
 		rc = kl_ddb_scan(m->ddb, m->table, lek.len ? lek.data : NULL, lek.len);
+		relock(m);
+		/* what this page shows was written before its answer arrived:
+		 * a change is timed from then (the latest moment the owner can
+		 * have sent it; from the scan's start, a slow scan would have
+		 * shortened the timeout the owner counts) */
+		now = now_ms(m);
 		if (rc) {
 			kl_errbuf_set(eb, rc, "lease table scan: %s", m->ddb->err.msg);
 			break;
@@ -318,13 +360,11 @@ int kl_lease_refresh(struct kl_lease_mgr *m, struct kl_errbuf *eb)
 	return KL_OK;
 }
 
-int kl_lease_ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, int *created,
-			  struct kl_errbuf *eb)
+/* Describe, create, wait: no row is touched, so without the state lock. */
+static int ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, int *created, struct kl_errbuf *eb)
 {
 	char status[32];
 	int made = 0;
-	if (created)
-		*created = 0;
 	int rc = kl_ddb_describe_table(m->ddb, m->table, status, sizeof status);
 	if (rc == KL_ENOTFOUND) {
 		rc = kl_ddb_create_table(m->ddb, m->table, KEY_ATTR, &made);
@@ -352,45 +392,56 @@ int kl_lease_ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, int *created,
 			return kl_errbuf_set(eb, rc, "lease table %s: %s", m->table,
 					     m->ddb->err.msg);
 	}
-	if (created)
-		*created = made;
+	*created = made;
 	return KL_OK;
+}
+
+int kl_lease_ensure_table(struct kl_lease_mgr *m, int64_t wait_ms, int *created,
+			  struct kl_errbuf *eb)
+{
+	int made = 0;
+	unlock(m);
+	int rc = ensure_table(m, wait_ms, &made, eb);
+	relock(m);
+	if (created)
+		*created = rc ? 0 : made;
+	return rc;
 }
 
 /* ---- request fragments ---- */
 
-static int key_frag(struct kl_lease_mgr *m, const char *key)
+static int key_frag(struct kl_lease_conn *c, const char *key)
 {
-	kl_buf_reset(&m->key);
-	int rc = kl_buf_puts(&m->key, "{\"" KEY_ATTR "\":{\"S\":");
-	rc = rc ? rc : kl_ddb_json_str(&m->key, key);
-	rc = rc ? rc : kl_buf_puts(&m->key, "}}");
-	return rc ? rc : kl_buf_putc(&m->key, '\0');
+	kl_buf_reset(&c->key);
+	int rc = kl_buf_puts(&c->key, "{\"" KEY_ATTR "\":{\"S\":");
+	rc = rc ? rc : kl_ddb_json_str(&c->key, key);
+	rc = rc ? rc : kl_buf_puts(&c->key, "}}");
+	return rc ? rc : kl_buf_putc(&c->key, '\0');
 }
 
-static int vals_open(struct kl_lease_mgr *m)
+static int vals_open(struct kl_lease_conn *c)
 {
-	kl_buf_reset(&m->vals);
-	return kl_buf_putc(&m->vals, '{');
+	kl_buf_reset(&c->vals);
+	return kl_buf_putc(&c->vals, '{');
 }
 
-static int val_s(struct kl_lease_mgr *m, const char *name, const char *s)
+static int val_s(struct kl_lease_conn *c, const char *name, const char *s)
 {
-	int rc = kl_buf_printf(&m->vals, "%s\"%s\":{\"S\":", m->vals.len > 1 ? "," : "", name);
-	rc = rc ? rc : kl_ddb_json_str(&m->vals, s);
-	return rc ? rc : kl_buf_putc(&m->vals, '}');
+	int rc = kl_buf_printf(&c->vals, "%s\"%s\":{\"S\":", c->vals.len > 1 ? "," : "", name);
+	rc = rc ? rc : kl_ddb_json_str(&c->vals, s);
+	return rc ? rc : kl_buf_putc(&c->vals, '}');
 }
 
-static int val_n(struct kl_lease_mgr *m, const char *name, int64_t x)
+static int val_n(struct kl_lease_conn *c, const char *name, int64_t x)
 {
-	return kl_buf_printf(&m->vals, "%s\"%s\":{\"N\":\"%" PRId64 "\"}",
-			     m->vals.len > 1 ? "," : "", name, x);
+	return kl_buf_printf(&c->vals, "%s\"%s\":{\"N\":\"%" PRId64 "\"}",
+			     c->vals.len > 1 ? "," : "", name, x);
 }
 
-static int vals_close(struct kl_lease_mgr *m)
+static int vals_close(struct kl_lease_conn *c)
 {
-	int rc = kl_buf_putc(&m->vals, '}');
-	return rc ? rc : kl_buf_putc(&m->vals, '\0');
+	int rc = kl_buf_putc(&c->vals, '}');
+	return rc ? rc : kl_buf_putc(&c->vals, '\0');
 }
 
 /* ---- sync ---- */
@@ -442,8 +493,10 @@ int kl_lease_sync_shards(struct kl_lease_mgr *m, const struct kl_lease_shard *s,
 			kl_errbuf_set(eb, rc, "lease row for %s: too large", s[i].id);
 			break;
 		}
+		unlock(m);
 		rc = kl_ddb_put_item(m->ddb, m->table, item.data,
 				     "attribute_not_exists(" KEY_ATTR ")", NULL, NULL);
+		relock(m);
 		if (rc == KL_ECONFLICT) {
 			rc = KL_OK; /* another worker added it first */
 		} else if (rc) {
@@ -462,25 +515,27 @@ int kl_lease_sync_shards(struct kl_lease_mgr *m, const struct kl_lease_shard *s,
 static int take_one(struct kl_lease_mgr *m, struct kl_lease *l, int steal, struct kl_errbuf *eb)
 {
 	int64_t sent = now_ms(m);
-	int rc = key_frag(m, l->key);
-	rc = rc ? rc : vals_open(m);
-	rc = rc ? rc : val_s(m, ":me", m->me);
-	rc = rc ? rc : val_n(m, ":c", l->counter);
-	rc = rc ? rc : val_n(m, ":one", 1);
-	rc = rc ? rc : val_n(m, ":zero", 0);
+	int rc = key_frag(&m->c, l->key);
+	rc = rc ? rc : vals_open(&m->c);
+	rc = rc ? rc : val_s(&m->c, ":me", m->me);
+	rc = rc ? rc : val_n(&m->c, ":c", l->counter);
+	rc = rc ? rc : val_n(&m->c, ":one", 1);
+	rc = rc ? rc : val_n(&m->c, ":zero", 0);
 	if (l->owner[0] && !rc)
-		rc = val_s(m, ":prev", l->owner);
-	rc = rc ? rc : vals_close(m);
+		rc = val_s(&m->c, ":prev", l->owner);
+	rc = rc ? rc : vals_close(&m->c);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "lease %s: request too large", l->key);
 	const char *cond = l->owner[0] ? "leaseCounter = :c AND leaseOwner = :prev"
 				       : "leaseCounter = :c AND attribute_not_exists(leaseOwner)";
-	rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
+	unlock(m);
+	rc = kl_ddb_update_item(m->ddb, m->table, m->c.key.data,
 				"SET leaseOwner = :me, leaseCounter = leaseCounter + :one, "
 				"ownerSwitchesSinceCheckpoint = "
 				"if_not_exists(ownerSwitchesSinceCheckpoint, :zero) + :one "
 				"REMOVE " HANDOFF_ATTR,
-				cond, NULL, m->vals.data);
+				cond, NULL, m->c.vals.data);
+	relock(m);
 	if (rc == KL_ECONFLICT)
 		return KL_ECONFLICT; /* another worker was faster, or the owner renewed */
 	if (rc)
@@ -516,6 +571,15 @@ static void tally_add(struct tally *t, const char *owner)
 	t->count[t->n++] = 1;
 }
 
+/* How many leases owner holds by the tally (0: none, or not counted). */
+static unsigned tally_count(const struct tally *t, const char *owner)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->owner[i], owner))
+			return t->count[i];
+	return 0;
+}
+
 /* A worker counted without a lease of its own (one that asked for one). */
 static void tally_seen(struct tally *t, const char *owner)
 {
@@ -537,15 +601,17 @@ static int asked_by_other(const struct kl_lease_mgr *m, const struct kl_lease *l
 /* Ask the owner of l (as last seen) to hand it over ("ask", lease.h). */
 static int ask_one(struct kl_lease_mgr *m, struct kl_lease *l, struct kl_errbuf *eb)
 {
-	int rc = key_frag(m, l->key);
-	rc = rc ? rc : vals_open(m);
-	rc = rc ? rc : val_s(m, ":me", m->me);
-	rc = rc ? rc : val_s(m, ":prev", l->owner);
-	rc = rc ? rc : vals_close(m);
+	int rc = key_frag(&m->c, l->key);
+	rc = rc ? rc : vals_open(&m->c);
+	rc = rc ? rc : val_s(&m->c, ":me", m->me);
+	rc = rc ? rc : val_s(&m->c, ":prev", l->owner);
+	rc = rc ? rc : vals_close(&m->c);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "lease %s: request too large", l->key);
-	rc = kl_ddb_update_item(m->ddb, m->table, m->key.data, "SET " HANDOFF_ATTR " = :me",
-				"leaseOwner = :prev", NULL, m->vals.data);
+	unlock(m);
+	rc = kl_ddb_update_item(m->ddb, m->table, m->c.key.data, "SET " HANDOFF_ATTR " = :me",
+				"leaseOwner = :prev", NULL, m->c.vals.data);
+	relock(m);
 	if (rc == KL_ECONFLICT)
 		return KL_ECONFLICT; /* released or taken meanwhile */
 	if (rc)
@@ -592,6 +658,18 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 			tally_seen(&t, m->rows[i].handoff);
 	unsigned workers = (unsigned)t.n + 1;
 	unsigned share = kl_lease_fair_share(leases, workers, m->max_leases);
+	/* a free row another worker asked for is that worker's while it holds
+	 * less than the share: its owner released it to that one (lease.h,
+	 * "ask") */
+	size_t kept_exp = 0;
+	for (size_t i = 0; i < n_exp; i++) {
+		const struct kl_lease *l = &m->rows[expired[i]];
+		if (!l->owner[0] && asked_by_other(m, l, now) &&
+		    tally_count(&t, l->handoff) < share)
+			continue;
+		expired[kept_exp++] = expired[i];
+	}
+	n_exp = kept_exp;
 	/* asked for while over the share (or at it, by a worker more than one
 	 * short: the steal rule below): hand those over (kl_lease_shed) */
 	for (size_t i = 0; i < m->n; i++) {
@@ -649,7 +727,8 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb)
 					continue;
 				if (l->asked_ms) {
 					waiting++;
-					if (now - l->asked_ms >= 2 * m->timeout_ms && overdue == m->n)
+					if (now - l->asked_ms >= 2 * m->timeout_ms &&
+					    overdue == m->n)
 						overdue = i;
 				} else if (!asked_by_other(m, l, now) && nc < 64) {
 					cand[nc++] = i;
@@ -699,50 +778,145 @@ void kl_lease_drain(struct kl_lease_mgr *m)
 
 /* ---- renew, checkpoint, release ---- */
 
-/* After a refused write that may have been our own retried one: does the
- * row show the outcome `want_owner` (NULL = no owner) with `want`? */
-static int landed(struct kl_lease_mgr *m, const char *key, const char *want_owner, int64_t want)
+/* The row of key as it is now (a consistent GetItem with c, the state
+ * lock let go): KL_OK with *row, KL_ENOTFOUND when there is none. */
+static int row_now(struct kl_lease_mgr *m, struct kl_lease_conn *c, const char *key,
+		   struct kl_lease *row)
 {
 	const char *item;
 	size_t n;
-	struct kl_lease row;
-	if (kl_ddb_get_item(m->ddb, m->table, KEY_ATTR, key, &item, &n) ||
-	    kl_lease_item_decode(item, n, &row))
+	unlock(m);
+	int rc = kl_ddb_get_item(c->ddb, m->table, KEY_ATTR, key, &item, &n);
+	rc = rc ? rc : kl_lease_item_decode(item, n, row);
+	relock(m);
+	return rc;
+}
+
+/* A refused write on a lease held as `counter` under `tenure` (l): may it
+ * be sent again, and with which counter (*counter)? Yes when a renewal
+ * moved the counter meanwhile: this manager's view says so, or else the
+ * row still names this worker (only this worker writes rows naming it).
+ * *rc: KL_ECONFLICT when the lease is someone else's (or gone), another
+ * error when the row could not be read (nothing is known then). */
+static int again(struct kl_lease_mgr *m, struct kl_lease *l, uint64_t tenure, int64_t *counter,
+		 struct kl_lease *row, int *rc)
+{
+	if (!l->held || l->tenure != tenure)
+		return 0; /* lost meanwhile (the renewer saw it) */
+	if (l->counter != *counter) {
+		*counter = l->counter;
+		return 1;
+	}
+	int grc = row_now(m, &m->c, l->key, row);
+	if (grc == KL_ENOTFOUND)
 		return 0;
-	return row.counter == want && !strcmp(row.owner, want_owner ? want_owner : "");
+	if (grc) {
+		*rc = grc;
+		return 0;
+	}
+	if (!l->held || l->tenure != tenure || strcmp(row->owner, m->me) ||
+	    row->counter == *counter)
+		return 0;
+	*counter = row->counter;
+	return 1;
+}
+
+/* One conditional renewal of key at counter, sent with c. */
+static int renew_send(struct kl_lease_mgr *m, struct kl_lease_conn *c, const char *key,
+		      int64_t counter)
+{
+	int rc = key_frag(c, key);
+	rc = rc ? rc : vals_open(c);
+	rc = rc ? rc : val_s(c, ":me", m->me);
+	rc = rc ? rc : val_n(c, ":c", counter);
+	rc = rc ? rc : val_n(c, ":one", 1);
+	rc = rc ? rc : vals_close(c);
+	if (rc)
+		return rc;
+	unlock(m);
+	rc = kl_ddb_update_item(c->ddb, m->table, c->key.data,
+				"SET leaseCounter = leaseCounter + :one",
+				"leaseOwner = :me AND leaseCounter = :c", NULL, c->vals.data);
+	relock(m);
+	return rc;
 }
 
 int kl_lease_renew(struct kl_lease_mgr *m, struct kl_errbuf *eb)
 {
-	int first = KL_OK;
+	return kl_lease_renew_via(m, &m->c, eb);
+}
+
+int kl_lease_renew_via(struct kl_lease_mgr *m, struct kl_lease_conn *c, struct kl_errbuf *eb)
+{
+	/* this round's leases, copied: rows may move while the lock is let go
+	 * (a refresh on another thread) */
+	size_t n = 0;
+	for (size_t i = 0; i < m->n; i++)
+		n += m->rows[i].held && !m->rows[i].releasing;
+	if (n > c->cap_due) {
+		size_t cap = n < 16 ? 16 : n * 2;
+		struct kl_lease_due *d = realloc(c->due, cap * sizeof *d);
+		if (!d)
+			return kl_errbuf_set(eb, KL_ENOMEM, "lease renew: out of memory");
+		c->due = d;
+		c->cap_due = cap;
+	}
+	n = 0;
 	for (size_t i = 0; i < m->n; i++) {
-		struct kl_lease *l = &m->rows[i];
-		if (!l->held)
+		const struct kl_lease *l = &m->rows[i];
+		if (!l->held || l->releasing)
 			continue;
+		memcpy(c->due[n].key, l->key, sizeof l->key);
+		c->due[n].counter = l->counter;
+		c->due[n].tenure = l->tenure;
+		n++;
+	}
+	int first = KL_OK;
+	for (size_t i = 0; i < n; i++) {
+		const struct kl_lease_due *d = &c->due[i];
+		int64_t counter = d->counter;
 		int64_t sent = now_ms(m);
-		int rc = key_frag(m, l->key);
-		rc = rc ? rc : vals_open(m);
-		rc = rc ? rc : val_s(m, ":me", m->me);
-		rc = rc ? rc : val_n(m, ":c", l->counter);
-		rc = rc ? rc : val_n(m, ":one", 1);
-		rc = rc ? rc : vals_close(m);
-		if (!rc)
-			rc = kl_ddb_update_item(
-			    m->ddb, m->table, m->key.data, "SET leaseCounter = leaseCounter + :one",
-			    "leaseOwner = :me AND leaseCounter = :c", NULL, m->vals.data);
-		if (rc == KL_ECONFLICT && landed(m, l->key, m->me, l->counter + 1))
-			rc = KL_OK;
+		int rc = renew_send(m, c, d->key, counter);
+		int foreign = 0; /* refused: the row names another owner, or none */
+		for (int k = 0; rc == KL_ECONFLICT && k < 2; k++) {
+			/* an earlier renewal of ours that landed after its answer
+			 * was lost or timed out (or a retry of this one whose
+			 * first attempt landed): still ours, at the row's counter;
+			 * renewed only by a renewal sent from now */
+			struct kl_lease row;
+			int grc = row_now(m, c, d->key, &row);
+			if (grc == KL_ENOTFOUND || (!grc && strcmp(row.owner, m->me))) {
+				foreign = 1;
+				break;
+			}
+			if (grc) {
+				rc = grc;
+				break;
+			}
+			counter = row.counter;
+			sent = now_ms(m);
+			rc = renew_send(m, c, d->key, counter);
+		}
+		struct kl_lease *l = find(m, d->key);
+		if (!l || !l->held || l->tenure != d->tenure || l->releasing)
+			continue; /* released, lost or taken anew meanwhile */
 		if (rc == KL_OK) {
-			l->counter++;
-			l->renewed_ms = sent;
+			if (counter + 1 > l->counter)
+				l->counter = counter + 1;
+			if (sent > l->renewed_ms)
+				l->renewed_ms = sent;
 			l->seen_ms = sent;
 			m->stats.renewals++;
-		} else if (rc == KL_ECONFLICT) {
+		} else if (rc == KL_ECONFLICT && foreign) {
 			lose(m, l);
 		} else {
+			if (rc == KL_ECONFLICT && counter > l->counter)
+				l->counter = counter; /* ours, moving: the next round */
 			if (!first)
-				first = kl_errbuf_set(eb, rc, "renew lease %s: %s", l->key,
-						      m->ddb->err.msg);
+				first = kl_errbuf_set(
+				    eb, rc, "renew lease %s: %s", d->key,
+				    rc == KL_ECONFLICT ? "refused while the row names this worker"
+						       : c->ddb->err.msg);
 			/* not renewed for the whole timeout: others may take it */
 			if (now_ms(m) - l->renewed_ms >= m->timeout_ms)
 				lose(m, l);
@@ -765,23 +939,41 @@ int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, uint64_t tenure
 		lose(m, l); /* it may be someone else's by now: do not even try */
 		return kl_errbuf_set(eb, KL_ECONFLICT, "checkpoint %s: lease expired", key);
 	}
-	int rc = key_frag(m, key);
-	rc = rc ? rc : vals_open(m);
-	rc = rc ? rc : val_s(m, ":me", m->me);
-	rc = rc ? rc : val_n(m, ":c", l->counter);
-	rc = rc ? rc : val_s(m, ":cp", checkpoint);
-	rc = rc ? rc : val_n(m, ":sub", sub);
-	rc = rc ? rc : val_n(m, ":zero", 0);
-	rc = rc ? rc : vals_close(m);
-	if (!rc)
-		rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
+	uint64_t held_as = l->tenure;
+	int64_t counter = l->counter;
+	struct kl_lease row;
+	char why[sizeof m->ddb->err.msg] = "";
+	int rc;
+	for (int k = 0;; k++) {
+		rc = key_frag(&m->c, key);
+		rc = rc ? rc : vals_open(&m->c);
+		rc = rc ? rc : val_s(&m->c, ":me", m->me);
+		rc = rc ? rc : val_n(&m->c, ":c", counter);
+		rc = rc ? rc : val_s(&m->c, ":cp", checkpoint);
+		rc = rc ? rc : val_n(&m->c, ":sub", sub);
+		rc = rc ? rc : val_n(&m->c, ":zero", 0);
+		rc = rc ? rc : vals_close(&m->c);
+		if (rc)
+			return kl_errbuf_set(eb, rc, "checkpoint %s: request too large", key);
+		unlock(m);
+		rc = kl_ddb_update_item(m->ddb, m->table, m->c.key.data,
 					"SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, "
 					"ownerSwitchesSinceCheckpoint = :zero",
 					"leaseOwner = :me AND leaseCounter = :c", NULL,
-					m->vals.data);
+					m->c.vals.data);
+		relock(m);
+		if (rc == KL_ECONFLICT) /* DynamoDB's refusal, for the message */
+			snprintf(why, sizeof why, "%s", m->ddb->err.msg);
+		/* refused: a renewal on the renewer's thread may have moved the
+		 * counter (lease.h) */
+		if (rc != KL_ECONFLICT || k == 2 || !again(m, l, held_as, &counter, &row, &rc))
+			break;
+	}
 	if (rc == KL_ECONFLICT) {
-		lose(m, l);
-		return kl_errbuf_set(eb, rc, "checkpoint %s: lease lost to another worker", key);
+		if (l->tenure == held_as)
+			lose(m, l);
+		return kl_errbuf_set(eb, rc, "checkpoint %s: lease lost to another worker: %s", key,
+				     why);
 	}
 	if (rc)
 		return kl_errbuf_set(eb, rc, "checkpoint %s: %s", key, m->ddb->err.msg);
@@ -800,35 +992,59 @@ int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkp
 	int rc = checkpoint ? kl_lease_checkpoint(m, key, 0, checkpoint, sub, eb) : KL_OK;
 	if (rc)
 		return rc;
-	rc = key_frag(m, key);
-	rc = rc ? rc : vals_open(m);
-	rc = rc ? rc : val_s(m, ":me", m->me);
-	rc = rc ? rc : val_n(m, ":c", l->counter);
-	rc = rc ? rc : val_n(m, ":one", 1);
-	rc = rc ? rc : vals_close(m);
-	if (!rc)
-		rc = kl_ddb_update_item(m->ddb, m->table, m->key.data,
-					"REMOVE leaseOwner, " HANDOFF_ATTR
-					" SET leaseCounter = leaseCounter + :one",
+	if (!l->held) /* lost while the lock was let go */
+		return kl_errbuf_set(eb, KL_ECONFLICT, "release %s: lease lost to another worker",
+				     key);
+	l->releasing = 1; /* renewals leave it be from now on */
+	uint64_t held_as = l->tenure;
+	int64_t counter = l->counter;
+	struct kl_lease row;
+	for (int k = 0;; k++) {
+		rc = key_frag(&m->c, key);
+		rc = rc ? rc : vals_open(&m->c);
+		rc = rc ? rc : val_s(&m->c, ":me", m->me);
+		rc = rc ? rc : val_n(&m->c, ":c", counter);
+		rc = rc ? rc : val_n(&m->c, ":one", 1);
+		rc = rc ? rc : vals_close(&m->c);
+		if (rc)
+			break;
+		unlock(m);
+		rc = kl_ddb_update_item(m->ddb, m->table, m->c.key.data,
+					"REMOVE leaseOwner SET leaseCounter = leaseCounter + :one",
 					"leaseOwner = :me AND leaseCounter = :c", NULL,
-					m->vals.data);
-	if (rc == KL_ECONFLICT && landed(m, key, NULL, l->counter + 1))
-		rc = KL_OK;
+					m->c.vals.data);
+		relock(m);
+		if (rc != KL_ECONFLICT || k == 2)
+			break;
+		/* our own write, answered late and retried? */
+		if (l->held && l->tenure == held_as && l->counter == counter &&
+		    !row_now(m, &m->c, key, &row) && !row.owner[0] && row.counter == counter + 1) {
+			rc = KL_OK;
+			break;
+		}
+		/* a renewal in flight when the release began moved the counter */
+		if (!again(m, l, held_as, &counter, &row, &rc))
+			break;
+	}
+	l->releasing = 0;
 	if (rc == KL_ECONFLICT) {
-		lose(m, l);
+		if (l->tenure == held_as)
+			lose(m, l);
 		return kl_errbuf_set(eb, rc, "release %s: lease lost to another worker", key);
 	}
 	if (rc)
 		return kl_errbuf_set(eb, rc, "release %s: %s", key, m->ddb->err.msg);
+	if (!l->held || l->tenure != held_as) /* lost meanwhile, yet the write landed: not ours */
+		return kl_errbuf_set(eb, KL_ECONFLICT, "release %s: lease lost to another worker",
+				     key);
 	if (l->shed) /* asked for: the asker's, not ours to take back */
 		l->shed_until = now_ms(m) + 2 * m->timeout_ms;
 	l->held = 0;
 	l->shed = 0;
 	m->stats.held--;
 	m->stats.released++;
-	l->counter++;
-	l->owner[0] = '\0';
-	l->handoff[0] = '\0';
+	l->counter = counter + 1;
+	l->owner[0] = '\0'; /* a request stays: the row is the asker's (take) */
 	l->seen_ms = now_ms(m);
 	return KL_OK;
 }

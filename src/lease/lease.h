@@ -18,7 +18,10 @@
  *   expiry  a lease whose counter this worker has seen unchanged for
  *           lease_timeout (by its own monotonic clock, from the first scan
  *           that saw the value; no clocks are compared between hosts), or
- *           that has no owner, is expired and may be taken.
+ *           that has no owner, is expired and may be taken. A scan "saw"
+ *           a value when its answer ARRIVED (the latest moment the owner
+ *           can have sent that renew): a slow scan then never shortens
+ *           the timeout the owner counts from its own renew.
  *   take    scan; workers = owners of unexpired leases, plus this one;
  *           fair share = ceil(leases / workers) (capped by max_leases);
  *           below its share a worker takes expired leases (in random order,
@@ -45,8 +48,14 @@
  *           asker's next take gets it). An asked
  *           owner that has not let go 2 x timeout later (an older kinlake,
  *           a reader slow to stop) has the lease stolen as above. A request
- *           counts for one timeout after it was first seen; takes and
- *           releases remove it.
+ *           counts for one timeout after it was first seen; takes remove
+ *           it, releases leave it: a free row another worker asked for is
+ *           that worker's for the timeout while it holds less than the
+ *           share (the others count the asker as a worker and do not take
+ *           the row; before, a third worker at
+ *           its share by its own count took the row the owner shed, and
+ *           the asker, asking again and again, got nothing for 20 s of
+ *           e2e/lease_reshard).
  *   checkpoint  SET checkpoint = :cp, checkpointSubSequenceNumber = :sub,
  *           ownerSwitchesSinceCheckpoint = 0
  *           IF leaseOwner = :me AND leaseCounter = :held  — fenced: a worker
@@ -55,7 +64,8 @@
  *             REMOVE leaseOwner SET leaseCounter = leaseCounter + 1
  *             IF leaseOwner = :me AND leaseCounter = :held
  *           an unowned lease is expired for everyone at once: the next
- *           take of another worker picks it up without waiting.
+ *           take of another worker picks it up without waiting (of the
+ *           worker that asked for it, if one did: "ask").
  *   parents before children  a lease with parentShardId is only taken when
  *           every parent's row is gone or checkpointed at SHARD_END (the
  *           KCL's convention); such blocked leases and finished (SHARD_END)
@@ -89,10 +99,32 @@
  * shards do not inflate the fair share (the KCL counts every row, so a
  * worker may "need" a lease it cannot process yet).
  *
- * Threads: a manager is used by one thread at a time (the caller
- * serialises; the ddb client is single-threaded too). Time comes from the
- * clock in the options, so tests drive expiry without sleeping.
- * Ownership: strings in the options are copied; the ddb client is borrowed.
+ * Renewals on a thread of their own (the KCL's renewer): a holder that is
+ * alive must renew on time whatever else it is doing, so a renewal must
+ * never wait for a scan, a take or a checkpoint (a loaded machine makes
+ * each of those take a second or more; a run of checkpoints kept renewals
+ * waiting for 3.7 s of a 3 s timeout). kl_lease_renew_via() renews with a
+ * client of its own (struct kl_lease_conn), concurrently with the other
+ * calls, when the manager has a state lock (kl_lease_opts.state_lock):
+ *   - every call on the manager, and every read of its rows, is made with
+ *     that lock held; the manager lets go of it for each request and takes
+ *     it again after (so it is held only for memory work, never across
+ *     I/O), and re-reads what a renewal may have changed meanwhile;
+ *   - all calls but kl_lease_renew_via() and the readers (kl_lease_holds,
+ *     _tenure, _shed, _get, _held, stats) are still serialised by the
+ *     caller (one thread at a time: they share the manager's client);
+ *   - a renewal and a checkpoint or release of the same lease may cross
+ *     (the renewal moves the counter the other's condition names): a
+ *     refused checkpoint, release or renewal reads the row (consistent
+ *     GetItem) and, while it still names this worker, tries again with the
+ *     row's counter; only a row naming another owner (or none, when this
+ *     worker did not release it) is a lost lease. Only this worker writes
+ *     rows naming it, so that row's counter is its own.
+ * Without a state lock a manager is used by one thread at a time.
+ * on_lost runs with the state lock held. Time comes from the clock in the
+ * options, so tests drive expiry without sleeping.
+ * Ownership: strings in the options are copied; ddb clients and the state
+ * lock are borrowed.
  */
 #ifndef KL_LEASE_LEASE_H
 #define KL_LEASE_LEASE_H
@@ -102,6 +134,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -131,17 +164,18 @@ struct kl_lease {
 	size_t n_parents;
 	char handoff[KL_LEASE_OWNER_MAX]; /* kinlakeHandoffTo: a worker asking for it; "" = none */
 	/* local */
-	int64_t handoff_ms;	    /* when this worker first saw that request */
-	int64_t asked_ms;	    /* this worker asked its owner for it then (0: did not) */
-	int64_t shed_until;	    /* handed over when asked: not taken back before then */
-	int64_t seen_ms;	    /* when this worker saw counter/owner change */
-	int64_t renewed_ms;	    /* held: when the last successful renew was sent */
-	uint64_t tenure;	    /* held: which take of this manager holds it (kl_lease_tenure) */
-	unsigned held : 1;	    /* this worker holds it (counter = the held value) */
-	unsigned fresh : 1;	    /* seen in the last scan */
+	int64_t handoff_ms; /* when this worker first saw that request */
+	int64_t asked_ms;   /* this worker asked its owner for it then (0: did not) */
+	int64_t shed_until; /* handed over when asked: not taken back before then */
+	int64_t seen_ms;    /* when this worker saw counter/owner change */
+	int64_t renewed_ms; /* held: when the last successful renew was sent */
+	uint64_t tenure;    /* held: which take of this manager holds it (kl_lease_tenure) */
+	unsigned held : 1;  /* this worker holds it (counter = the held value) */
+	unsigned fresh : 1; /* seen in the last scan */
 	unsigned never_changed : 1; /* unowned on first sight: expired at once */
 	unsigned forgone : 1;	    /* kl_lease_forgo: this manager never takes it again */
 	unsigned shed : 1;	    /* held: asked for and over the share: hand it over */
+	unsigned releasing : 1;	    /* held: its release is under way (renewals leave it be) */
 };
 
 struct kl_lease_stats {
@@ -168,6 +202,24 @@ struct kl_lease_opts {
 	kl_lease_lost_fn on_lost; /* optional */
 	void *on_lost_ctx;
 	struct kl_ddb *ddb; /* borrowed */
+	/* borrowed, NULL = none: see "Renewals on a thread of their own" */
+	pthread_mutex_t *state_lock;
+};
+
+/* A held lease as one round of renewals found it. */
+struct kl_lease_due {
+	char key[KL_LEASE_KEY_MAX];
+	int64_t counter;
+	uint64_t tenure;
+};
+
+/* A DynamoDB client with the request fragments built for it: the
+ * manager's own, or a renewer's (kl_lease_renew_via). */
+struct kl_lease_conn {
+	struct kl_ddb *ddb; /* borrowed */
+	struct kl_buf key, vals;
+	struct kl_lease_due *due; /* renewals: the round's held leases */
+	size_t cap_due;
 };
 
 struct kl_lease_mgr {
@@ -186,7 +238,8 @@ struct kl_lease_mgr {
 	uint64_t tenures; /* takes so far: the last tenure handed out */
 	int draining;	  /* kl_lease_drain: no more takes */
 	struct kl_rng rng;
-	struct kl_buf key, vals; /* request fragments, reused */
+	struct kl_lease_conn c; /* on ddb: every request but a renewer's */
+	pthread_mutex_t *st;	/* state lock, NULL = none (borrowed) */
 	struct kl_errbuf err;
 };
 
@@ -220,8 +273,18 @@ int kl_lease_take(struct kl_lease_mgr *m, unsigned *took, struct kl_errbuf *eb);
 
 /* Renew every held lease. Returns KL_OK even when leases were lost (see
  * on_lost and stats.lost); an error only for a failure that is not about
- * a lease (the leases stay held until the local timeout). */
+ * a lease (the leases stay held until the local timeout).
+ * kl_lease_renew_via: the same with the client c (kl_lease_conn_init), on
+ * a thread of its own when the manager has a state lock (above). A
+ * refused renewal whose row still names this worker (an earlier renewal
+ * of its own landed after its answer was lost or timed out) is sent again
+ * once with the row's counter; the lease counts as renewed only by a
+ * renewal that succeeded, from the moment it was sent. */
 int kl_lease_renew(struct kl_lease_mgr *m, struct kl_errbuf *eb);
+int kl_lease_renew_via(struct kl_lease_mgr *m, struct kl_lease_conn *c, struct kl_errbuf *eb);
+
+void kl_lease_conn_init(struct kl_lease_conn *c, struct kl_ddb *ddb);
+void kl_lease_conn_cleanup(struct kl_lease_conn *c);
 
 /* Fenced checkpoint of a held lease. KL_ECONFLICT: the lease is lost (it
  * is dropped and on_lost called); KL_ENOTFOUND: not held, or (tenure not

@@ -17,7 +17,7 @@
 if [ "${KL_ASAN:-0}" = 1 ]; then DRV=$ROOT/build-asan/tests/test_lease
 else DRV=$ROOT/build/tests/test_lease; fi
 [ -x "$DRV" ] || fail "missing $DRV (run make)"
-start_moto
+start_moto python3 "$ROOT/scripts/moto_atomic.py" # DynamoDB writes atomic, as on AWS
 export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$MOTO
 EP=(--endpoint-url "http://127.0.0.1:$MOTO")
 # the fence scenario runs on a local lake and on moto's S3 (conditional writes)

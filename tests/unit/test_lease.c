@@ -139,10 +139,14 @@ static void test_share(void)
 
 struct fclock {
 	int64_t t;
+	int64_t step; /* added after each reading (0: time stands still) */
 };
 static int64_t fnow(void *ctx)
 {
-	return ((struct fclock *)ctx)->t;
+	struct fclock *c = ctx;
+	int64_t t = c->t;
+	c->t += c->step;
+	return t;
 }
 static void fsleep(void *ctx, unsigned ms)
 {
@@ -384,9 +388,10 @@ static void scenario_balance_expiry_fencing(const char *prefix)
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
 	CHECK_EQ_INT(kl_lease_checkpoint(&a.m, akey, 0, "after:999", 0, &eb), KL_ECONFLICT);
-	/* refused by DynamoDB's condition, and not retried */
-	CHECK_EQ_STR(a.ddb.code, "ConditionalCheckFailedException");
-	CHECK(strstr(a.ddb.err.msg, "(1 attempt)") != NULL);
+	/* refused by DynamoDB's condition, and not retried (the row, read
+	 * after the refusal, names b or c: not a renewal of a's own) */
+	CHECK(strstr(eb.msg, "ConditionalCheckFailedException") != NULL);
+	CHECK(strstr(eb.msg, "(1 attempt)") != NULL);
 	CHECK(!kl_lease_holds(&a.m, akey));
 	CHECK_EQ_INT(a.n_lost >= 1 && !strcmp(a.lost[a.n_lost - 1], akey), 1);
 	kl_errbuf_clear(&eb);
@@ -729,6 +734,143 @@ static void scenario_lost_answer(const char *prefix)
 	worker_cleanup(&a);
 }
 
+/* A renewal and a checkpoint or release of the same lease cross: the
+ * renewal (on the renewer's thread, with a client of its own) has landed
+ * and moved the counter before the manager saw its answer. The checkpoint
+ * and the release, refused by the counter they name, read the row, find it
+ * still naming this worker, and go through with its counter: nothing lost.
+ * A row naming another owner is refused and lost as before. */
+static void scenario_crossing(const char *prefix)
+{
+	char table[TABLE_MAX];
+	struct worker a;
+	struct worker *one[1] = {&a};
+	if (workers_init(one, 1, prefix, "cross", 3, table))
+		return;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_lease_take(&a.m, NULL, &eb), KL_OK);
+	CHECK_EQ_INT(a.m.stats.held, 3);
+	struct kl_ddb other; /* the renewer's client */
+	CHECK_EQ_INT(kl_ddb_init(&other, NULL, &eb), KL_OK);
+	const char *bump = "{\":one\":{\"N\":\"1\"}}";
+	const char *k0 = "{\"leaseKey\":{\"S\":\"shardId-000000000000\"}}";
+	const char *k1 = "{\"leaseKey\":{\"S\":\"shardId-000000000001\"}}";
+	const char *k2 = "{\"leaseKey\":{\"S\":\"shardId-000000000002\"}}";
+	const char *renew = "SET leaseCounter = leaseCounter + :one";
+	CHECK_EQ_INT(kl_ddb_update_item(&other, table, k0, renew, NULL, NULL, bump), KL_OK);
+	int64_t c0 = kl_lease_get(&a.m, "shardId-000000000000")->counter;
+	CHECK_EQ_INT(kl_lease_checkpoint(&a.m, "shardId-000000000000", 0, "after:5", 0, &eb), KL_OK);
+	CHECK_EQ_INT(a.m.stats.lost, 0);
+	CHECK(kl_lease_holds(&a.m, "shardId-000000000000"));
+	CHECK_EQ_INT(kl_lease_get(&a.m, "shardId-000000000000")->counter, c0); /* not adopted */
+	/* the release, after two renewals landed */
+	CHECK_EQ_INT(kl_ddb_update_item(&other, table, k1, renew, NULL, NULL, bump), KL_OK);
+	CHECK_EQ_INT(kl_ddb_update_item(&other, table, k1, renew, NULL, NULL, bump), KL_OK);
+	CHECK_EQ_INT(kl_lease_release(&a.m, "shardId-000000000001", "after:6", 0, &eb), KL_OK);
+	CHECK_EQ_INT(a.m.stats.lost, 0);
+	CHECK_EQ_INT(a.m.stats.released, 1);
+	/* renewals with a client of their own: the landed one is adopted and
+	 * renewed once more (a refused renewal whose row names this worker) */
+	struct kl_lease_conn rc;
+	kl_lease_conn_init(&rc, &other);
+	CHECK_EQ_INT(kl_ddb_update_item(&other, table, k0, renew, NULL, NULL, bump), KL_OK);
+	int64_t before = a.m.stats.renewals;
+	a.clock.t += 1000;
+	CHECK_EQ_INT(kl_lease_renew_via(&a.m, &rc, &eb), KL_OK);
+	CHECK_EQ_INT(a.m.stats.renewals, before + 2);
+	CHECK_EQ_INT(a.m.stats.lost, 0);
+	CHECK_EQ_INT(kl_lease_get(&a.m, "shardId-000000000000")->renewed_ms, a.clock.t);
+	/* another owner's: the checkpoint is refused and the lease lost */
+	CHECK_EQ_INT(kl_ddb_update_item(&other, table, k2,
+					"SET leaseCounter = leaseCounter + :one, leaseOwner = :o",
+					NULL, NULL,
+					"{\":one\":{\"N\":\"1\"},\":o\":{\"S\":\"w-x\"}}"),
+		     KL_OK);
+	CHECK_EQ_INT(kl_lease_checkpoint(&a.m, "shardId-000000000002", 0, "after:7", 0, &eb),
+		     KL_ECONFLICT);
+	CHECK_EQ_INT(a.m.stats.lost, 1);
+	CHECK_EQ_INT(a.m.stats.held, 1);
+	/* the table: checkpoints of a's, none of a's after it lost the lease */
+	struct worker b;
+	CHECK_EQ_INT(worker_init(&b, table, "w-b"), 0);
+	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
+	const struct kl_lease *r0 = kl_lease_get(&b.m, "shardId-000000000000");
+	const struct kl_lease *r1 = kl_lease_get(&b.m, "shardId-000000000001");
+	const struct kl_lease *r2 = kl_lease_get(&b.m, "shardId-000000000002");
+	CHECK(r0 && !strcmp(r0->checkpoint, "after:5") && !strcmp(r0->owner, "w-a"));
+	CHECK(r1 && !strcmp(r1->checkpoint, "after:6") && !r1->owner[0]);
+	CHECK(r2 && strcmp(r2->checkpoint, "after:7") && !strcmp(r2->owner, "w-x"));
+	worker_cleanup(&b);
+	kl_lease_conn_cleanup(&rc);
+	kl_ddb_cleanup(&other);
+	worker_cleanup(&a);
+}
+
+/* A change a scan shows is timed from when its answer arrived, not from
+ * when the scan began: a slow scan (here each reading of the clock moves
+ * it by 400 ms) must not shorten the timeout the owner counts. */
+static void scenario_seen_at_answer(const char *prefix)
+{
+	char table[TABLE_MAX];
+	struct worker a, b;
+	struct worker *two[2] = {&a, &b};
+	if (workers_init(two, 2, prefix, "seen", 1, table))
+		return;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_lease_take(&a.m, NULL, &eb), KL_OK);
+	CHECK_EQ_INT(a.m.stats.held, 1);
+	int64_t t0 = b.clock.t;
+	b.clock.step = 400;
+	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
+	b.clock.step = 0;
+	const struct kl_lease *l = kl_lease_get(&b.m, "shardId-000000000000");
+	CHECK(l && !strcmp(l->owner, "w-a"));
+	CHECK(l && l->seen_ms > t0); /* after the answer, not at the start */
+	/* a renews: b's next scan, slow again, times the change the same way */
+	CHECK_EQ_INT(kl_lease_renew(&a.m, &eb), KL_OK);
+	int64_t t1 = b.clock.t;
+	b.clock.step = 400;
+	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
+	b.clock.step = 0;
+	l = kl_lease_get(&b.m, "shardId-000000000000");
+	CHECK(l && l->seen_ms > t1);
+	/* not expired a timeout after the scan began, only after the answer */
+	b.clock.t = t1 + TIMEOUT + 1;
+	unsigned took = 9;
+	CHECK_EQ_INT(kl_lease_take(&b.m, &took, &eb), KL_OK);
+	CHECK_EQ_INT(took, 0);
+	workers_cleanup(two, 2);
+}
+
+/* The row an owner sheds for the worker that asked is that worker's: a
+ * third worker, at its share by its own count, leaves it alone (it counts
+ * the asker, whose request the release keeps); the asker takes it. */
+static void scenario_shed_for_asker(const char *prefix)
+{
+	char table[TABLE_MAX];
+	struct worker a, b, c;
+	struct worker *all[3] = {&a, &b, &c};
+	if (workers_init(all, 3, prefix, "asker", 3, table))
+		return;
+	CHECK_EQ_INT(take(&a), 3); /* alone: all three */
+	CHECK_EQ_INT(take(&b), 0); /* asks a for one */
+	CHECK_EQ_INT(b.m.stats.asked, 1);
+	CHECK_EQ_INT(take(&a), 0);
+	CHECK_EQ_INT(shed_all(&a), 1); /* over its share of 2: hands it over */
+	CHECK_EQ_INT(a.m.stats.held, 2);
+	/* c joins now: 3 leases, workers a, b (asked), c: a share of 1, and
+	 * the free row is b's, not an expired one to take */
+	CHECK_EQ_INT(take(&c), 0);
+	CHECK_EQ_INT(c.m.stats.held, 0);
+	CHECK_EQ_INT(take(&b), 1);
+	CHECK_EQ_INT(b.m.stats.held, 1);
+	CHECK_EQ_INT(a.m.stats.stolen + b.m.stats.stolen + c.m.stats.stolen, 0);
+	CHECK_EQ_INT(a.m.stats.lost + b.m.stats.lost + c.m.stats.lost, 0);
+	workers_cleanup(all, 3);
+}
+
 /* Keepers on a schedule: renew every timeout/3, take every timeout; two
  * workers on 4 shards settle at 2/2; a checkpoint from another thread while
  * the coordinator ticks; release_all hands everything to the other. */
@@ -768,11 +910,29 @@ static void keeper_init(struct kl_lease_keeper *k, struct kl_lease_keeper_opts *
 	CHECK_EQ_INT(kl_lease_keeper_init(k, o, &eb), KL_OK);
 }
 
+/* A keeper's manager called directly: with its state lock held, as the
+ * keeper's own calls do (lease.h, "Renewals on a thread of their own"). */
+static int keeper_refresh(struct kl_lease_keeper *k, struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&k->st);
+	int rc = kl_lease_refresh(&k->m, eb);
+	pthread_mutex_unlock(&k->st);
+	return rc;
+}
+
+static int keeper_take(struct kl_lease_keeper *k, struct kl_errbuf *eb)
+{
+	pthread_mutex_lock(&k->st);
+	int rc = kl_lease_take(&k->m, NULL, eb);
+	pthread_mutex_unlock(&k->st);
+	return rc;
+}
+
 static void scenario_keeper(const char *prefix)
 {
 	char table[128];
 	snprintf(table, sizeof table, "%s-keeper", prefix);
-	struct fclock ca = {1000000}, cb = {1000000};
+	struct fclock ca = {1000000, 0}, cb = {1000000, 0};
 	struct kl_lease_keeper a, b;
 	struct kl_lease_keeper_opts o;
 	struct kl_errbuf eb;
@@ -850,6 +1010,19 @@ static void scenario_keeper(const char *prefix)
 	kl_lease_keeper_stats(&t3, &st3);
 	CHECK_EQ_INT(st3.held, 3); /* s2 too, well before the take interval (1.5 s) */
 	CHECK(st3.renewals >= 2);
+	/* a scan or a run of checkpoints holds the operations' lock for twice
+	 * the timeout: renewals go on all the same (their own thread, client
+	 * and lock), nothing is lost */
+	uint64_t r0 = st3.renewals;
+	pthread_mutex_lock(&t3.mu);
+	struct timespec stuck = {3, 0};
+	nanosleep(&stuck, NULL);
+	kl_lease_keeper_stats(&t3, &st3);
+	CHECK(kl_lease_keeper_holds(&t3, "s0"));
+	pthread_mutex_unlock(&t3.mu);
+	CHECK(st3.renewals >= r0 + 3 * 4); /* 3 leases, every 500 ms, 3 s */
+	CHECK_EQ_INT(st3.lost, 0);
+	CHECK_EQ_INT(st3.held, 3);
 	kl_lease_keeper_thread_stop(&t3);
 	uint64_t renewals = st3.renewals;
 	struct timespec nap2 = {0, 700 * 1000000L};
@@ -1018,7 +1191,7 @@ static void keeper_take_over(struct kl_lease_keeper *b, struct fclock *cb, const
 	cb->t += 1000;
 	CHECK_EQ_INT(kl_lease_keeper_tick(b, &eb), KL_OK);
 	cb->t += 4000;
-	CHECK_EQ_INT(kl_lease_take(&b->m, NULL, &eb), KL_OK);
+	CHECK_EQ_INT(keeper_take(b, &eb), KL_OK);
 	CHECK(kl_lease_keeper_holds(b, shard));
 }
 
@@ -1046,7 +1219,7 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 {
 	const char *what = local_root ? "a local lake" : "S3";
 	printf("fence scenario on %s\n", what);
-	struct fclock ca = {1000000}, cb = {1000000};
+	struct fclock ca = {1000000, 0}, cb = {1000000, 0};
 	struct kl_lease_keeper a, b;
 	struct kl_lease_keeper_opts o;
 	struct kl_errbuf eb;
@@ -1073,7 +1246,7 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	CHECK(has(raw, "events/p/f-1.jsonl", "one"));
 	CHECK(has(raw, "_kinlake/state/fence-shard.log", "C after:100"));
 	/* the row mirrors the checkpoint */
-	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
+	CHECK_EQ_INT(keeper_refresh(&b, &eb), KL_OK);
 	const struct kl_lease *row = kl_lease_get(&b.m, "shard-f");
 	CHECK(row && !strcmp(row->checkpoint, "after:100"));
 
@@ -1136,7 +1309,7 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	CHECK_EQ_INT(fb.base.ops->commit(&fb.base, &j2), KL_OK);
 	CHECK(has(raw, "_kinlake/state/fence-shard.log", "after:200"));
 	CHECK_EQ_INT(atomic_load(&refused), 5); /* 2 files, mirror, finish, open */
-	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
+	CHECK_EQ_INT(keeper_refresh(&b, &eb), KL_OK);
 	row = kl_lease_get(&b.m, "shard-f");
 	CHECK(row && !strcmp(row->checkpoint, "after:200") && !strcmp(row->owner, "f-b"));
 	kl_store_free(fenced);
@@ -1191,7 +1364,7 @@ static void scenario_fence_retaken(const char *prefix)
 {
 	char table[128], dir[] = "/tmp/kl-fence2.XXXXXX";
 	snprintf(table, sizeof table, "%s-retake", prefix);
-	struct fclock ca = {1000000}, cb = {1000000};
+	struct fclock ca = {1000000, 0}, cb = {1000000, 0};
 	struct kl_lease_keeper a, b;
 	struct kl_lease_keeper_opts o;
 	struct kl_errbuf eb;
@@ -1237,7 +1410,7 @@ static void scenario_fence_retaken(const char *prefix)
 	kl_buf_init(&back, 0);
 	CHECK_EQ_INT(local->ops->read(local, "events/old.jsonl", &back), KL_ENOTFOUND);
 	/* the row still holds what was committed under a tenure of its own */
-	CHECK_EQ_INT(kl_lease_refresh(&b.m, &eb), KL_OK);
+	CHECK_EQ_INT(keeper_refresh(&b, &eb), KL_OK);
 	const struct kl_lease *row = kl_lease_get(&b.m, "shard-r");
 	CHECK(row && !strcmp(row->checkpoint, "after:100") && !strcmp(row->owner, "r-a"));
 
@@ -1269,6 +1442,9 @@ static int scenarios(const char *prefix)
 	scenario_fence_retaken(prefix);
 	scenario_keeper(prefix);
 	scenario_lost_answer(prefix);
+	scenario_crossing(prefix);
+	scenario_seen_at_answer(prefix);
+	scenario_shed_for_asker(prefix);
 	scenario_balance_expiry_fencing(prefix);
 	scenario_steal(prefix);
 	scenario_forgo_drain(prefix);

@@ -23,7 +23,11 @@ wait_http() { # url, name
 	echo "stack: $2 did not answer at $1 (log: $DIR/$2.log)" >&2
 	return 1
 }
-alive() { [ -f "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
+# (a server that died is not alive while a zombie: stack.sh is not its parent)
+alive() {
+	[ -f "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null &&
+		[ "$(awk '{ print $3 }' "/proc/$(cat "$DIR/$1.pid")/stat" 2>/dev/null)" != Z ]
+}
 
 up() {
 	mkdir -p "$DIR"

@@ -6,7 +6,7 @@
 # stores nothing twice, and every fault shows up as a retry
 # (kinlake_retries_total between the faults and the faults less libcurl's
 # own resends).
-# duration: 22 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration: 20 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 start_stack
 start_proxy() { # name, upstream, args...: sets P to its port

@@ -4,8 +4,8 @@
 #     a dead letter (check_lake.mjs); --metrics-file shows each shard at MillisBehindLatest 0.
 #  2. resharding: a shard is split while events flow; everything still lands exactly once.
 #  3. kill -9 during ingest, restart: nothing lost (at-least-once).
-# duration: 75 (seconds, for the test runner's ordering: a quiet 2-core machine)
-# duration-asan: 65
+# duration: 55 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration-asan: 50
 . "$(dirname "$0")/_lib.sh"
 start_stack
 put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }

@@ -162,7 +162,7 @@ done
 final() { # lake format name
 	for _ in 1 2 3; do
 		"$KL" ingest "${args[@]}" --lake "$1" --format "$2" --threads "$(threads "$3")" \
-			--exit-idle 4 2>> "$T/$3.final" && return 0
+			--exit-idle 1 2>> "$T/$3.final" && return 0
 	done
 	fail "final run ($3): $(tail -3 "$T/$3.final")"
 }

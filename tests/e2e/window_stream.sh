@@ -2,7 +2,7 @@
 # a run killed with kill -9 after its first commit and restarted makes the same
 # lake, keys and bytes, as one uninterrupted run (stream positions are stable
 # across restarts, and window decisions follow the record sequence).
-# duration: 46 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration: 42 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 start_stack
 $K create-stream --stream-name w --shard-count 4

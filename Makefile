@@ -34,7 +34,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
-.PHONY: all test unit fuzz demo bench bench-kinesis bench-lambda bench-window deps clean format up down lambda-zip
+.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz demo bench bench-kinesis bench-lambda bench-window deps clean format up down lambda-zip
 all: $(BUILD)/kinlake $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -91,10 +91,19 @@ deps:
 # the three builds use every core unless make was given its own -j
 TEST_J = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 test: deps
-	@$(MAKE) --no-print-directory $(TEST_J) all
-	@$(MAKE) --no-print-directory $(TEST_J) SAN=1 all
-	@$(MAKE) --no-print-directory $(TEST_J) fuzz
+	@$(MAKE) --no-print-directory $(TEST_J) test-builds
 	@tests/run.sh
+
+# the three builds of `make test` side by side in one pool of jobs (the
+# sub-makes share its job slots), so that one build's serial steps (archive,
+# links) overlap another's compiles; the longest (fuzz) first
+test-builds: test-build-fuzz test-build-asan test-build-plain
+test-build-fuzz:
+	@$(MAKE) --no-print-directory fuzz
+test-build-asan:
+	@$(MAKE) --no-print-directory SAN=1 all
+test-build-plain:
+	@$(MAKE) --no-print-directory all
 
 demo: deps all
 	@scripts/demo.sh

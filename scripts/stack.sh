@@ -23,7 +23,11 @@ wait_http() { # url, name
 	echo "stack: $2 did not answer at $1 (log: $DIR/$2.log)" >&2
 	return 1
 }
-alive() { [ -f "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null; }
+# (a server that died is not alive while a zombie: stack.sh is not its parent)
+alive() {
+	[ -f "$DIR/$1.pid" ] && kill -0 "$(cat "$DIR/$1.pid")" 2>/dev/null &&
+		[ "$(awk '{ print $3 }' "/proc/$(cat "$DIR/$1.pid")/stat" 2>/dev/null)" != Z ]
+}
 
 up() {
 	mkdir -p "$DIR"
@@ -63,15 +67,18 @@ ENV
 }
 
 down() {
+	# both at once, then wait for each (up to 5 s, then SIGKILL); tests, whose
+	# servers keep nothing worth a graceful stop, pass KL_STACK_SIGNAL=KILL
+	local s up=()
 	for s in kinesis moto; do
-		if alive "$s"; then
-			kill "$(cat "$DIR/$s.pid")" 2>/dev/null || true
-			for _ in $(seq 1 50); do alive "$s" || break; sleep 0.1; done
-			alive "$s" && kill -9 "$(cat "$DIR/$s.pid")" 2>/dev/null || true
-			echo "stack: stopped $s" >&2
-		fi
-		rm -f "$DIR/$s.pid" "$DIR/$s.port"
+		alive "$s" && up+=("$s") && { kill "-${KL_STACK_SIGNAL:-TERM}" "$(cat "$DIR/$s.pid")" 2>/dev/null || true; }
 	done
+	for s in "${up[@]}"; do
+		for _ in $(seq 1 50); do alive "$s" || break; sleep 0.1; done
+		alive "$s" && kill -9 "$(cat "$DIR/$s.pid")" 2>/dev/null || true
+		echo "stack: stopped $s" >&2
+	done
+	for s in kinesis moto; do rm -f "$DIR/$s.pid" "$DIR/$s.port"; done
 }
 
 case ${1:-} in

@@ -9,10 +9,16 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 KL=${KINLAKE:-$ROOT/build/kinlake}
 T=$(mktemp -d "${TMPDIR:-/tmp}/kl-e2e.XXXXXX")
-pids=() STOP_SIGNAL=TERM _stack_up=
+pids=() STOP_SIGNAL=TERM _stack_up= _servers=()
+# the servers (moto_up's, start_stack's) go last and with SIGKILL: they hold
+# nothing the test still needs, and a graceful stop costs seconds a server
 cleanup() {
-	for p in "${pids[@]}"; do kill "-$STOP_SIGNAL" "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
-	[ -z "$_stack_up" ] || "$ROOT/scripts/stack.sh" down >/dev/null 2>&1 || true
+	for p in "${pids[@]}"; do
+		[[ " ${_servers[*]} " == *" $p "* ]] && continue
+		kill "-$STOP_SIGNAL" "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true
+	done
+	for p in "${_servers[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+	[ -z "$_stack_up" ] || KL_STACK_SIGNAL=KILL "$ROOT/scripts/stack.sh" down >/dev/null 2>&1 || true
 	rm -rf "$T"
 }
 trap cleanup EXIT
@@ -32,7 +38,7 @@ moto_up() {
 	command -v "$1" >/dev/null || fail "$1 not installed"
 	MOTO=$(free_port)
 	"$@" -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
-	pids+=($!)
+	pids+=($!) _servers+=($!)
 	MOTO_URL=http://127.0.0.1:$MOTO
 	for _ in $(seq 100); do curl -sf "$MOTO_URL/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
 	curl -sf "$MOTO_URL/moto-api/" >/dev/null || fail "moto did not start: $(tail -5 "$T/moto.log")"

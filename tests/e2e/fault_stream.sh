@@ -6,7 +6,7 @@
 # stores nothing twice, and every fault shows up as a retry
 # (kinlake_retries_total between the faults and the faults less libcurl's
 # own resends).
-# duration: 22 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration: 20 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 start_stack
 start_proxy() { # name, upstream, args...: sets P to its port
@@ -29,7 +29,7 @@ start_proxy kin "$AWS_ENDPOINT_URL_KINESIS" --mode kinesis --fault pte=0.25 --fa
 start_proxy s3 "$AWS_ENDPOINT_URL_S3" --mode s3 --fault 500=0.04 --fault 503=0.04 --fault reset=0.04 \
 	--fault stall=0.01 --stall-seconds 1 --seed 4; SP=$P
 AWS_ENDPOINT_URL_KINESIS=http://127.0.0.1:$KP AWS_ENDPOINT_URL_S3=http://127.0.0.1:$SP \
-	"$KL" ingest --stream f --lake s3://lake/p --exit-idle 3 --format jsonl \
+	"$KL" ingest --stream f --lake s3://lake/p --exit-idle 1 --format jsonl \
 	--max-file-bytes 64KiB --metrics-file "$T/m.prom" 2> "$T/err" || fail "ingest: $(cat "$T/err")"
 cat "$T/err"
 curl -sf "http://127.0.0.1:$KP/__fault/stats" > "$T/ks.json"

@@ -164,33 +164,20 @@ int kl_lease_keeper_tick(struct kl_lease_keeper *k, struct kl_errbuf *eb)
 	return rc ? rc : trc;
 }
 
-/* now + ms on CLOCK_REALTIME (pthread_cond_timedwait's clock) */
-static struct timespec after_ms(int64_t ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L)
-		ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-	return ts;
-}
-
 static void *taker_main(void *arg)
 {
 	struct kl_lease_keeper *k = arg;
 	pthread_mutex_lock(&k->mu);
 	while (!k->thread_stop) {
+		/* an error is not fatal (keeper.h, tick): the next round tries again */
 		struct kl_errbuf eb;
 		kl_errbuf_clear(&eb);
 		pthread_mutex_lock(&k->st);
 		take_due(k, &eb);
 		pthread_mutex_unlock(&k->st);
-		if (eb.code)
-			k->tick_err = eb;
 		if (k->thread_stop)
 			break;
-		struct timespec ts = after_ms(100);
+		struct timespec ts = kl_realtime_after_ms(100);
 		pthread_cond_timedwait(&k->cv, &k->mu, &ts);
 	}
 	pthread_mutex_unlock(&k->mu);
@@ -205,9 +192,7 @@ static void *renewer_main(void *arg)
 	while (!k->thread_stop) {
 		struct kl_errbuf eb;
 		kl_errbuf_clear(&eb);
-		renew_due(k, &eb);
-		if (eb.code)
-			k->renew_err = eb;
+		renew_due(k, &eb); /* not fatal either: lost leases are counted */
 		if (k->thread_stop)
 			break;
 		int64_t wait = 100;
@@ -215,7 +200,7 @@ static void *renewer_main(void *arg)
 			int64_t due = k->last_renew + k->renew_ms - now_ms(k);
 			wait = due < 1 ? 1 : due < wait ? due : wait;
 		}
-		struct timespec ts = after_ms(wait);
+		struct timespec ts = kl_realtime_after_ms(wait);
 		pthread_cond_timedwait(&k->rcv, &k->st, &ts);
 	}
 	pthread_mutex_unlock(&k->st);

@@ -66,8 +66,6 @@ struct kl_lease_keeper {
 	int thread_stop;	    /* under mu and st (both to write it) */
 	pthread_cond_t cv;	    /* the taker waits on it (with mu) */
 	pthread_cond_t rcv;	    /* the renewer waits on it (with st) */
-	struct kl_errbuf tick_err;  /* the last take's error (under mu) */
-	struct kl_errbuf renew_err; /* the last renewal's error (under st) */
 };
 
 /* "<hostname>:<pid>:<8 random hex digits>" into out. */

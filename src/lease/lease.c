@@ -444,6 +444,17 @@ static int vals_close(struct kl_lease_conn *c)
 	return rc ? rc : kl_buf_putc(&c->vals, '\0');
 }
 
+/* UpdateItem of the row in c->key with the values in c->vals, sent with c,
+ * the state lock let go for the request. */
+static int send_update(struct kl_lease_mgr *m, struct kl_lease_conn *c, const char *update,
+		       const char *cond)
+{
+	unlock(m);
+	int rc = kl_ddb_update_item(c->ddb, m->table, c->key.data, update, cond, NULL, c->vals.data);
+	relock(m);
+	return rc;
+}
+
 /* ---- sync ---- */
 
 int kl_lease_sync_shards(struct kl_lease_mgr *m, const struct kl_lease_shard *s, size_t n,
@@ -528,14 +539,12 @@ static int take_one(struct kl_lease_mgr *m, struct kl_lease *l, int steal, struc
 		return kl_errbuf_set(eb, rc, "lease %s: request too large", l->key);
 	const char *cond = l->owner[0] ? "leaseCounter = :c AND leaseOwner = :prev"
 				       : "leaseCounter = :c AND attribute_not_exists(leaseOwner)";
-	unlock(m);
-	rc = kl_ddb_update_item(m->ddb, m->table, m->c.key.data,
-				"SET leaseOwner = :me, leaseCounter = leaseCounter + :one, "
-				"ownerSwitchesSinceCheckpoint = "
-				"if_not_exists(ownerSwitchesSinceCheckpoint, :zero) + :one "
-				"REMOVE " HANDOFF_ATTR,
-				cond, NULL, m->c.vals.data);
-	relock(m);
+	rc = send_update(m, &m->c,
+			 "SET leaseOwner = :me, leaseCounter = leaseCounter + :one, "
+			 "ownerSwitchesSinceCheckpoint = "
+			 "if_not_exists(ownerSwitchesSinceCheckpoint, :zero) + :one "
+			 "REMOVE " HANDOFF_ATTR,
+			 cond);
 	if (rc == KL_ECONFLICT)
 		return KL_ECONFLICT; /* another worker was faster, or the owner renewed */
 	if (rc)
@@ -608,10 +617,7 @@ static int ask_one(struct kl_lease_mgr *m, struct kl_lease *l, struct kl_errbuf 
 	rc = rc ? rc : vals_close(&m->c);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "lease %s: request too large", l->key);
-	unlock(m);
-	rc = kl_ddb_update_item(m->ddb, m->table, m->c.key.data, "SET " HANDOFF_ATTR " = :me",
-				"leaseOwner = :prev", NULL, m->c.vals.data);
-	relock(m);
+	rc = send_update(m, &m->c, "SET " HANDOFF_ATTR " = :me", "leaseOwner = :prev");
 	if (rc == KL_ECONFLICT)
 		return KL_ECONFLICT; /* released or taken meanwhile */
 	if (rc)
@@ -821,9 +827,10 @@ static int again(struct kl_lease_mgr *m, struct kl_lease *l, uint64_t tenure, in
 	return 1;
 }
 
-/* One conditional renewal of key at counter, sent with c. */
-static int renew_send(struct kl_lease_mgr *m, struct kl_lease_conn *c, const char *key,
-		      int64_t counter)
+/* One write of key that moves its counter by one, fenced on this worker
+ * owning it at counter (a renewal, a release), sent with c. */
+static int fenced_bump(struct kl_lease_mgr *m, struct kl_lease_conn *c, const char *key,
+		       int64_t counter, const char *update)
 {
 	int rc = key_frag(c, key);
 	rc = rc ? rc : vals_open(c);
@@ -831,15 +838,11 @@ static int renew_send(struct kl_lease_mgr *m, struct kl_lease_conn *c, const cha
 	rc = rc ? rc : val_n(c, ":c", counter);
 	rc = rc ? rc : val_n(c, ":one", 1);
 	rc = rc ? rc : vals_close(c);
-	if (rc)
-		return rc;
-	unlock(m);
-	rc = kl_ddb_update_item(c->ddb, m->table, c->key.data,
-				"SET leaseCounter = leaseCounter + :one",
-				"leaseOwner = :me AND leaseCounter = :c", NULL, c->vals.data);
-	relock(m);
-	return rc;
+	return rc ? rc : send_update(m, c, update, "leaseOwner = :me AND leaseCounter = :c");
 }
+
+#define RENEW "SET leaseCounter = leaseCounter + :one"
+#define RELEASE "REMOVE leaseOwner SET leaseCounter = leaseCounter + :one"
 
 int kl_lease_renew(struct kl_lease_mgr *m, struct kl_errbuf *eb)
 {
@@ -876,7 +879,7 @@ int kl_lease_renew_via(struct kl_lease_mgr *m, struct kl_lease_conn *c, struct k
 		const struct kl_lease_due *d = &c->due[i];
 		int64_t counter = d->counter;
 		int64_t sent = now_ms(m);
-		int rc = renew_send(m, c, d->key, counter);
+		int rc = fenced_bump(m, c, d->key, counter, RENEW);
 		int foreign = 0; /* refused: the row names another owner, or none */
 		for (int k = 0; rc == KL_ECONFLICT && k < 2; k++) {
 			/* an earlier renewal of ours that landed after its answer
@@ -895,7 +898,7 @@ int kl_lease_renew_via(struct kl_lease_mgr *m, struct kl_lease_conn *c, struct k
 			}
 			counter = row.counter;
 			sent = now_ms(m);
-			rc = renew_send(m, c, d->key, counter);
+			rc = fenced_bump(m, c, d->key, counter, RENEW);
 		}
 		struct kl_lease *l = find(m, d->key);
 		if (!l || !l->held || l->tenure != d->tenure || l->releasing)
@@ -955,13 +958,10 @@ int kl_lease_checkpoint(struct kl_lease_mgr *m, const char *key, uint64_t tenure
 		rc = rc ? rc : vals_close(&m->c);
 		if (rc)
 			return kl_errbuf_set(eb, rc, "checkpoint %s: request too large", key);
-		unlock(m);
-		rc = kl_ddb_update_item(m->ddb, m->table, m->c.key.data,
-					"SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, "
-					"ownerSwitchesSinceCheckpoint = :zero",
-					"leaseOwner = :me AND leaseCounter = :c", NULL,
-					m->c.vals.data);
-		relock(m);
+		rc = send_update(m, &m->c,
+				 "SET checkpoint = :cp, checkpointSubSequenceNumber = :sub, "
+				 "ownerSwitchesSinceCheckpoint = :zero",
+				 "leaseOwner = :me AND leaseCounter = :c");
 		if (rc == KL_ECONFLICT) /* DynamoDB's refusal, for the message */
 			snprintf(why, sizeof why, "%s", m->ddb->err.msg);
 		/* refused: a renewal on the renewer's thread may have moved the
@@ -1000,20 +1000,7 @@ int kl_lease_release(struct kl_lease_mgr *m, const char *key, const char *checkp
 	int64_t counter = l->counter;
 	struct kl_lease row;
 	for (int k = 0;; k++) {
-		rc = key_frag(&m->c, key);
-		rc = rc ? rc : vals_open(&m->c);
-		rc = rc ? rc : val_s(&m->c, ":me", m->me);
-		rc = rc ? rc : val_n(&m->c, ":c", counter);
-		rc = rc ? rc : val_n(&m->c, ":one", 1);
-		rc = rc ? rc : vals_close(&m->c);
-		if (rc)
-			break;
-		unlock(m);
-		rc = kl_ddb_update_item(m->ddb, m->table, m->c.key.data,
-					"REMOVE leaseOwner SET leaseCounter = leaseCounter + :one",
-					"leaseOwner = :me AND leaseCounter = :c", NULL,
-					m->c.vals.data);
-		relock(m);
+		rc = fenced_bump(m, &m->c, key, counter, RELEASE);
 		if (rc != KL_ECONFLICT || k == 2)
 			break;
 		/* our own write, answered late and retried? */

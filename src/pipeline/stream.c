@@ -625,11 +625,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			pthread_mutex_unlock(&r.mu);
 			break;
 		}
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L)
-			ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+		struct timespec ts = kl_realtime_after_ms(200);
 		pthread_cond_timedwait(&r.cv, &r.mu, &ts);
 		pthread_mutex_unlock(&r.mu);
 		since_list += 200;

@@ -147,7 +147,57 @@ static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct
 		again, detail);
 }
 
-static int cmd_ingest(int argc, char **argv)
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+/* Huge pages for the heap of a file ingest. Its buffers are a few hundred
+ * MB touched once each: with 4 KiB pages that is ~94,000 page faults per 1M
+ * events (a third of the kernel time) and as many TLB misses. glibc backs
+ * its heap with transparent huge pages only when the tunable
+ * glibc.malloc.hugetlb=1 is set, and tunables are read once, at start-up,
+ * from the environment: so an ingest whose kernel offers THP on request
+ * ("[madvise]"; with "[always]" it has them already) runs itself again with
+ * the tunable added, before it has started anything. Measured, 1M events,
+ * Parquet, defaults, /dev/shm, 3 alternated runs: 3.19-3.43 s -> 2.86-3.28 s
+ * wall, page faults 94k -> 11k, peak RSS within 3 %.
+ * Not for stream mode nor small --memory-limit: a huge page is resident as
+ * a whole once touched, which cost 13-29 MB of peak RSS at 16-64 MiB limits
+ * and 99 -> 154 MB for 32 shards at 12 MiB (tests/e2e/memory_budget.sh), so
+ * only a file ingest at the default limit or above gets it. KINLAKE_THP=0
+ * turns it off; if the exec fails the run goes on with normal pages. */
+#define KL_THP_MIN_LIMIT ((size_t)256 << 20)
+static void reexec_with_thp(char **argv)
+{
+	const char *off = getenv("KINLAKE_THP");
+	const char *tun = getenv("GLIBC_TUNABLES");
+	if ((off && !strcmp(off, "0")) || getenv("KINLAKE_THP_EXEC") ||
+	    (tun && strstr(tun, "glibc.malloc.hugetlb")))
+		return;
+	char mode[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	if (!f)
+		return;
+	size_t n = fread(mode, 1, sizeof mode - 1, f);
+	fclose(f);
+	mode[n] = '\0';
+	if (!strstr(mode, "[madvise]"))
+		return;
+	char val[1024];
+	int k = snprintf(val, sizeof val, "%s%sglibc.malloc.hugetlb=1", tun ? tun : "",
+			 tun && *tun ? ":" : "");
+	if (k < 0 || (size_t)k >= sizeof val)
+		return;
+	/* the marker ends a loop where the loader drops the tunable (setuid) */
+	if (setenv("GLIBC_TUNABLES", val, 1) || setenv("KINLAKE_THP_EXEC", "1", 1))
+		return;
+	execv("/proc/self/exe", argv);
+	/* still here: go on as we are, without the marker's promise */
+	if (tun)
+		setenv("GLIBC_TUNABLES", tun, 1);
+	else
+		unsetenv("GLIBC_TUNABLES");
+}
+#endif
+
+static int cmd_ingest(int argc, char **argv, char **argv0)
 {
 	struct kl_ingest_cfg c;
 	memset(&c, 0, sizeof c);
@@ -205,6 +255,12 @@ static int cmd_ingest(int argc, char **argv)
 	o.lake = c.lake;
 	o.input_id = c.input_id;
 	kl_ingest_cfg_apply(&c, &o);
+#if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
+	if (c.input && o.memory_limit >= KL_THP_MIN_LIMIT)
+		reexec_with_thp(argv0);
+#else
+	(void)argv0;
+#endif
 	int bar = !c.no_progress && isatty(2);
 	if (bar) {
 		o.progress = kl_cli_progress_bar;
@@ -885,6 +941,7 @@ static void usage(FILE *f)
 		KL_VERSION);
 }
 
+
 int main(int argc, char **argv)
 {
 #ifdef __GLIBC__
@@ -913,7 +970,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (!strcmp(verb, "ingest"))
-		return cmd_ingest(argc - 2, argv + 2);
+		return cmd_ingest(argc - 2, argv + 2, argv);
 	if (!strcmp(verb, "transform"))
 		return cmd_transform(argc - 2, argv + 2);
 	if (!strcmp(verb, "gen"))

@@ -168,8 +168,10 @@ static void reexec_with_thp(char **argv)
 {
 	const char *off = getenv("KINLAKE_THP");
 	const char *tun = getenv("GLIBC_TUNABLES");
+	const char *pre = getenv("LD_PRELOAD");
+	/* under valgrind /proc/self/exe is the tool, which refuses to run */
 	if ((off && !strcmp(off, "0")) || getenv("KINLAKE_THP_EXEC") ||
-	    (tun && strstr(tun, "glibc.malloc.hugetlb")))
+	    (tun && strstr(tun, "glibc.malloc.hugetlb")) || (pre && strstr(pre, "vgpreload")))
 		return;
 	char mode[128] = "";
 	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
@@ -188,6 +190,15 @@ static void reexec_with_thp(char **argv)
 	/* the marker ends a loop where the loader drops the tunable (setuid) */
 	if (setenv("GLIBC_TUNABLES", val, 1) || setenv("KINLAKE_THP_EXEC", "1", 1))
 		return;
+	/* by its path, so that the process keeps its name (ps, top; a
+	 * deleted or replaced binary is still /proc/self/exe) */
+	char self[4096];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (len > 0) {
+		self[len] = '\0';
+		if (access(self, X_OK) == 0)
+			execv(self, argv);
+	}
 	execv("/proc/self/exe", argv);
 	/* still here: go on as we are, without the marker's promise */
 	if (tun)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define F(field) offsetof(struct kl_ingest_cfg, field)
@@ -19,8 +20,13 @@ static const struct kl_opt_choice codecs[] = {{"zstd", KL_COMP_ZSTD},
 					      {"none", KL_COMP_NONE},
 					      {"snappy", KL_COMP_SNAPPY},
 					      {NULL, 0}};
-static const struct kl_opt_choice windows[] = {
-	{"interval", KL_WINDOW_INTERVAL}, {"hour", KL_WINDOW_HOUR}, {NULL, 0}};
+/* --window auto (the default): hour for a file, interval for stdin, a
+ * stream and the Lambda (kl_ingest_cfg_apply) */
+#define WINDOW_AUTO (KL_WINDOW_HOUR + 1)
+static const struct kl_opt_choice windows[] = {{"auto", WINDOW_AUTO},
+					       {"interval", KL_WINDOW_INTERVAL},
+					       {"hour", KL_WINDOW_HOUR},
+					       {NULL, 0}};
 static const struct kl_opt_choice sses[] = {
 	{"aws:kms", KL_SSE_KMS}, {"AES256", KL_SSE_AES256}, {NULL, 0}};
 
@@ -95,11 +101,13 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .metavar = "SECONDS", .help = "flush a partition when its oldest record has waited this long",
 	 .min = 0, .max = 86400},
 	{.name = "window", .env = "KINLAKE_WINDOW", .type = KL_OPT_CHOICE, .offset = F(window),
-	 .def = "interval", .metavar = "interval|hour",
+	 .def = "auto", .metavar = "auto|interval|hour",
 	 .help = "interval: flush by size and --flush-interval (fresh data, many small files); "
 		 "hour: close files by event time, at most one per partition-hour per shard once "
 		 "the watermark passes the hour, late events in late files beside it (fewer, "
-		 "larger files, what Athena prefers; data visible about an hour later)",
+		 "larger files, what Athena prefers; data visible about an hour later; a file's "
+		 "closed hours are written while the rest is read, so memory holds only the open "
+		 "hours); auto: hour for an --input file, interval for stdin, --stream and the Lambda",
 	 .choices = windows},
 	{.name = "allowed-lateness", .env = "KINLAKE_ALLOWED_LATENESS", .type = KL_OPT_MS,
 	 .offset = F(allowed_lateness_ms), .def = "10m", .metavar = "DURATION",
@@ -216,6 +224,13 @@ static unsigned cpus_available(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+/* --input names a regular file (not stdin, a pipe or a device) */
+static int input_is_file(const char *input)
+{
+	struct stat sb;
+	return input && strcmp(input, "-") && stat(input, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
 void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o)
 {
 	/* a stream's shards already run in parallel, each its own pipeline:
@@ -227,7 +242,13 @@ void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o
 	o->max_file_bytes = c->max_file_bytes;
 	o->memory_limit = c->memory_limit;
 	o->flush_interval_ms = c->flush_interval_ms;
-	o->window = (enum kl_window)c->window;
+	/* a file has no one waiting for freshness: by default its hours are
+	 * closed by event time (one file per partition-hour, bounded memory
+	 * however long the file); stdin (a pipe may be a live feed), a stream
+	 * and the Lambda by interval (docs/windows.md) */
+	o->window = c->window != WINDOW_AUTO ? (enum kl_window)c->window
+		    : input_is_file(c->input) ? KL_WINDOW_HOUR
+					      : KL_WINDOW_INTERVAL;
 	o->allowed_lateness_ms = c->allowed_lateness_ms;
 	o->dedup_window = (size_t)c->dedup_window;
 	o->limits.max_record_bytes = c->max_record_bytes;

@@ -80,9 +80,11 @@ esm() { node tests/js/runtime_api.mjs esm "$KL" "$T/in.jsonl" "$1" > "$T/esm.log
 node tests/js/runtime_api.mjs firehose "$KL" "$T/in.jsonl" "$T/firehose.jsonl" '{"batch":300}' > "$T/fh.log" ||
 	{ cat "$T/fh.log"; fail "firehose transform"; }
 
+# (ingest closes a file's hours by event time by default, --window auto; the
+# Lambdas flush each batch: the paths are compared in the same mode, interval)
 # 1. JSON lines: (b) in batches of 100 Kinesis records, the first 300 lines
 # aggregated 20 to a record (file names with a -<n> sub-record suffix)
-"$KL" ingest --input "$T/in.jsonl" --lake "$T/a1" --format jsonl --compression gzip --quiet --no-progress
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/a1" --format jsonl --compression gzip --quiet --no-progress --window interval
 esm "{\"batch\":100,\"agg\":300,\"aggSize\":20,\"arrival\":$ARRIVAL,\"arrivalStep\":0,
 	\"env\":{\"KINLAKE_LAKE\":\"$T/b1\",\"KINLAKE_FORMAT\":\"jsonl\",\"KINLAKE_COMPRESSION\":\"gzip\"}}"
 node tests/js/paths_agree.mjs "$T/a1" "$T/b1" --firehose "$T/firehose.jsonl" "$T/in.jsonl" "$PREFIXES" ||
@@ -103,7 +105,7 @@ bad=$(cd "$T/a1/events" && find . -type f | grep -Ev '^\./event_type=[^/]+/event
 
 # 2. Parquet: (b) in one batch (a Lambda batch holds up to 10000 records):
 # one file per partition in each lake, equal as stored
-"$KL" ingest --input "$T/in.jsonl" --lake "$T/a2" --quiet --no-progress
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/a2" --quiet --no-progress --window interval
 esm "{\"batch\":100000,\"agg\":300,\"aggSize\":20,\"arrival\":$ARRIVAL,\"arrivalStep\":0,
 	\"env\":{\"KINLAKE_LAKE\":\"$T/b2\"}}"
 node tests/js/paths_agree.mjs "$T/a2" "$T/b2" --same-files --firehose "$T/firehose.jsonl" "$T/in.jsonl" "$PREFIXES" ||

@@ -65,13 +65,28 @@ lake_digest "$T/clean" > "$T/d.clean"
 lake_digest "$T/crash" > "$T/d.crash"
 diff "$T/d.clean" "$T/d.crash" > "$T/d.diff" || fail "a restarted run made another lake: $(head -5 "$T/d.diff")"
 
+# --window auto (the default): a file's hours are closed by event time; stdin
+# (here the same bytes through a pipe) is flushed by interval: one file per
+# partition, as the input has no late event within a partition's buffer
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/auto" --quiet
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/hour" --quiet --window hour
+lake_digest "$T/auto" > "$T/d.auto"
+lake_digest "$T/hour" > "$T/d.hour"
+diff -q "$T/d.auto" "$T/d.hour" > /dev/null || fail "the default for a file is not --window hour"
+cat "$T/in.jsonl" | "$KL" ingest --input - --input-id window --lake "$T/pipe" --quiet
+n_pipe=$(find "$T/pipe/events" -type f | wc -l)
+n_parts=$(cd "$T/pipe/events" && find . -type f | sed 's|/[^/]*$||' | sort -u | wc -l)
+echo "stdin by default: $n_pipe files for $n_parts partitions"
+[ "$n_pipe" = "$n_parts" ] || fail "stdin by default: $n_pipe files for $n_parts partitions (interval: one each)"
+[ "$(find "$T/auto/events" -type f | wc -l)" -gt "$n_pipe" ] || fail "a file by default made no late files"
+
 # the Lambda's KINLAKE_* variables come from the same table entries
 lambda_init() { env KINLAKE_LAKE="$T/lam" "$@" "$KL" lambda --bench-file /dev/null 2>&1 >/dev/null | grep 'init failed' || true; }
 [ -z "$(lambda_init KINLAKE_WINDOW=hour KINLAKE_ALLOWED_LATENESS=5m)" ] || fail "KINLAKE_WINDOW=hour refused"
-lambda_init KINLAKE_WINDOW=daily | grep -q "KINLAKE_WINDOW: 'daily' is not one of interval|hour" ||
+lambda_init KINLAKE_WINDOW=daily | grep -q "KINLAKE_WINDOW: 'daily' is not one of auto|interval|hour" ||
 	fail "KINLAKE_WINDOW=daily: $(lambda_init KINLAKE_WINDOW=daily)"
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/bad" --window daily 2> "$T/err" && fail "--window daily accepted"
-grep -q "\-\-window: 'daily' is not one of interval|hour" "$T/err" || fail "message: $(cat "$T/err")"
+grep -q "\-\-window: 'daily' is not one of auto|interval|hour" "$T/err" || fail "message: $(cat "$T/err")"
 "$KL" ingest --help > "$T/help"
 grep -q -- --allowed-lateness "$T/help" || fail "--help lacks --allowed-lateness"
 echo "ok"

@@ -148,8 +148,8 @@ static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct
 }
 
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
-/* Huge pages for the heap of a file ingest. Its buffers are a few hundred
- * MB touched once each: with 4 KiB pages that is ~94,000 page faults per 1M
+/* Huge pages for the heap of an ingest. Its buffers are a few hundred MB
+ * touched once each: with 4 KiB pages that is ~94,000 page faults per 1M
  * events (a third of the kernel time) and as many TLB misses. glibc backs
  * its heap with transparent huge pages only when the tunable
  * glibc.malloc.hugetlb=1 is set, and tunables are read once, at start-up,
@@ -158,11 +158,12 @@ static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct
  * the tunable added, before it has started anything. Measured, 1M events,
  * Parquet, defaults, /dev/shm, 3 alternated runs: 3.19-3.43 s -> 2.86-3.28 s
  * wall, page faults 94k -> 11k, peak RSS within 3 %.
- * Not for stream mode nor small --memory-limit: a huge page is resident as
- * a whole once touched, which cost 13-29 MB of peak RSS at 16-64 MiB limits
- * and 99 -> 154 MB for 32 shards at 12 MiB (tests/e2e/memory_budget.sh), so
- * only a file ingest at the default limit or above gets it. KINLAKE_THP=0
- * turns it off; if the exec fails the run goes on with normal pages. */
+ * Not below the default --memory-limit: a huge page is resident as a whole
+ * once touched, which cost 13-29 MB of peak RSS at 16-64 MiB limits and
+ * 99 -> 154 MB for 32 shards at 12 MiB (tests/e2e/memory_budget.sh); one
+ * who sets a small limit wants the memory more than the speed.
+ * KINLAKE_THP=0 turns it off; if the exec fails the run goes on with normal
+ * pages. */
 #define KL_THP_MIN_LIMIT ((size_t)256 << 20)
 static void reexec_with_thp(char **argv)
 {
@@ -267,7 +268,7 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	o.input_id = c.input_id;
 	kl_ingest_cfg_apply(&c, &o);
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
-	if (c.input && o.memory_limit >= KL_THP_MIN_LIMIT)
+	if (o.memory_limit >= KL_THP_MIN_LIMIT)
 		reexec_with_thp(argv0);
 #else
 	(void)argv0;

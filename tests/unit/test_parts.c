@@ -304,7 +304,7 @@ static void test_blocks_empty_and_errors(void)
 	CHECK_EQ_INT(c.calls, 0);
 	/* seal by hand, then a tail */
 	const char *s1 = "{\"a\":1}\n{\"a\":2}\n", *s2 = "{\"b\":3}\n";
-	CHECK_EQ_INT(kl_blocks_seal(&b, &zx, s1, strlen(s1)), KL_OK);
+	CHECK_EQ_INT(kl_blocks_seal(&b, &zx, s1, strlen(s1), 0), KL_OK);
 	kl_buf_append(&b.tail, s2, strlen(s2));
 	CHECK_EQ_INT(kl_blocks_len(&b), strlen(s1) + strlen(s2));
 	CHECK_EQ_INT(kl_blocks_flatten(&b, &zx, &flat, &eb), KL_OK);
@@ -671,7 +671,7 @@ static int take_oldest(struct kl_seal_pool *sp, struct kl_blocks_zctx *help, str
 	struct kl_seal_job *j = kl_seal_pool_oldest(sp, help);
 	if (!j || j->rc != KL_OK || j->slot != want || kl_blocks_reserve(got) != KL_OK)
 		return 0;
-	got->v[got->n++] = (struct kl_block){j->z, j->zlen, j->raw.len};
+	got->v[got->n++] = (struct kl_block){j->z, j->zlen, j->raw.len, 0};
 	got->raw += j->raw.len;
 	got->zlen += j->zlen;
 	j->z = NULL;
@@ -740,7 +740,7 @@ static void test_seal_pool(void)
 	CHECK_EQ_INT(kl_blocks_reserve(&raw), KL_OK);
 	char *text = malloc(6);
 	memcpy(text, "ab\ncd\n", 6);
-	raw.v[raw.n++] = (struct kl_block){text, 0, 6};
+	raw.v[raw.n++] = (struct kl_block){text, 0, 6, 0};
 	raw.raw = raw.zlen = 6;
 	kl_buf_append(&raw.tail, "e\n", 2);
 	kl_buf_reset(&flat);

@@ -7,6 +7,20 @@
 #include <stdlib.h>
 #include <zstd.h>
 
+/* a context's frame buffer is kept between frames up to this size (one
+ * block's frame needs ~61 KiB; a long record's may need far more, once) */
+#define OUT_KEEP (1u << 20)
+
+/* After a frame in x->out was used: let go of an outsized buffer. */
+static void out_done(struct kl_blocks_zctx *x)
+{
+	if (x->out_cap > OUT_KEEP) {
+		free(x->out);
+		x->out = NULL;
+		x->out_cap = 0;
+	}
+}
+
 void kl_blocks_init(struct kl_blocks *b)
 {
 	memset(b, 0, sizeof *b);
@@ -81,9 +95,11 @@ int kl_blocks_frame(struct kl_blocks_zctx *x, const void *src, size_t n, char **
 	if (rc)
 		return rc;
 	char *f = malloc(zn);
+	if (f)
+		memcpy(f, x->out, zn);
+	out_done(x);
 	if (!f)
 		return KL_ENOMEM;
-	memcpy(f, x->out, zn);
 	*z = f;
 	*zlen = zn;
 	return KL_OK;
@@ -183,7 +199,9 @@ static int group_frame(const struct kl_blocks *b, struct kl_blocks_zctx *x, size
 	}
 	if ((rc = frame_out(x, src, n, &zn)))
 		return kl_errbuf_set(eb, rc, "out of memory compressing a buffer");
-	return fn(ctx, x->out, zn);
+	rc = fn(ctx, x->out, zn);
+	out_done(x);
+	return rc;
 }
 
 int kl_blocks_frames(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,

@@ -69,8 +69,10 @@ static int stage_piece(void *ctx, const void *p, size_t n)
 }
 
 /* The item's records as one body, through fn(ctx, ...). An encoder that
- * takes the buffer as it is (encode_blocks) gets it so. A streaming
- * encoder (JSON lines) gets a body over STAGE_BYTES block by block,
+ * takes the buffer as it is (encode_blocks: JSON lines with zstd at the
+ * blocks' level) gets it so, and makes it the same whatever early cuts
+ * were made. A streaming encoder (JSON lines, other codecs and levels)
+ * gets a body over STAGE_BYTES block by block,
  * unpacked into u->work and handed on in STAGE_BYTES pieces; a smaller
  * body, or any body for an encoder that needs it whole (Parquet), is
  * encoded in one call: the tail itself when nothing was sealed, else every

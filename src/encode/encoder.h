@@ -7,9 +7,10 @@
  * never held twice. The lines come as text (encode, or begin/write/end),
  * or, to an encoder that can use them, as the buffer itself
  * (encode_blocks: sealed zstd blocks, buffer/blocks.h), so a body made of
- * the blocks' frames is not decompressed and compressed again. Implementations: JSON lines (encode/jsonl), Parquet
- * (encode/parquet). The choices a user makes — format, compression, level —
- * are the enums and kl_encoder_opts below; kl_*_parse map their names.
+ * the blocks' frames is not decompressed and compressed again.
+ * Implementations: JSON lines (encode/jsonl), Parquet (encode/parquet).
+ * The choices a user makes — format, compression, level — are the enums
+ * and kl_encoder_opts below; kl_*_parse map their names.
  *
  * Ownership: an encoder owns its reusable contexts (compression state,
  * chunk buffers) and borrows what its constructor is given; one encoder is

@@ -1,11 +1,25 @@
 /* blocks.c — see blocks.h. Frames: RFC 8878 via libzstd, one per block,
- * each with its content size, so a block decompresses straight into place. */
+ * each with its content size, so a block decompresses straight into place,
+ * and its checksum, so a file made of them is checked as a whole-body frame
+ * was. */
 #include "buffer/blocks.h"
 
 #include <stdlib.h>
 #include <zstd.h>
 
-#define BLOCK_LEVEL 1
+/* a context's frame buffer is kept between frames up to this size (one
+ * block's frame needs ~61 KiB; a long record's may need far more, once) */
+#define OUT_KEEP (1u << 20)
+
+/* After a frame in x->out was used: let go of an outsized buffer. */
+static void out_done(struct kl_blocks_zctx *x)
+{
+	if (x->out_cap > OUT_KEEP) {
+		free(x->out);
+		x->out = NULL;
+		x->out_cap = 0;
+	}
+}
 
 void kl_blocks_init(struct kl_blocks *b)
 {
@@ -48,10 +62,17 @@ size_t kl_blocks_bound(size_t n)
 	return ZSTD_compressBound(n);
 }
 
-int kl_blocks_frame(struct kl_blocks_zctx *x, const void *src, size_t n, char **z, size_t *zlen)
+/* The frame of src[0..n) into x->out; its length in *zn. Single-shot with
+ * fixed parameters: the same bytes always make the same frame. */
+static int frame_out(struct kl_blocks_zctx *x, const void *src, size_t n, size_t *zn)
 {
-	if (!x->c && !(x->c = ZSTD_createCCtx()))
-		return KL_ENOMEM;
+	if (!x->c) {
+		if (!(x->c = ZSTD_createCCtx()))
+			return KL_ENOMEM;
+		ZSTD_CCtx_setParameter(x->c, ZSTD_c_compressionLevel, KL_BLOCK_LEVEL);
+		ZSTD_CCtx_setParameter(x->c, ZSTD_c_checksumFlag, 1);
+		ZSTD_CCtx_setParameter(x->c, ZSTD_c_contentSizeFlag, 1);
+	}
 	size_t bound = ZSTD_compressBound(n);
 	if (bound > x->out_cap) {
 		char *o = realloc(x->out, bound);
@@ -60,19 +81,32 @@ int kl_blocks_frame(struct kl_blocks_zctx *x, const void *src, size_t n, char **
 		x->out = o;
 		x->out_cap = bound;
 	}
-	size_t zn = ZSTD_compressCCtx(x->c, x->out, x->out_cap, src, n, BLOCK_LEVEL);
-	if (ZSTD_isError(zn)) /* cannot happen with a bound-sized output: keep the text raw */
+	size_t got = ZSTD_compress2(x->c, x->out, x->out_cap, src, n);
+	if (ZSTD_isError(got)) /* cannot happen with a bound-sized output: keep the text raw */
 		return KL_ENOMEM;
+	*zn = got;
+	return KL_OK;
+}
+
+int kl_blocks_frame(struct kl_blocks_zctx *x, const void *src, size_t n, char **z, size_t *zlen)
+{
+	size_t zn;
+	int rc = frame_out(x, src, n, &zn);
+	if (rc)
+		return rc;
 	char *f = malloc(zn);
+	if (f)
+		memcpy(f, x->out, zn);
+	out_done(x);
 	if (!f)
 		return KL_ENOMEM;
-	memcpy(f, x->out, zn);
 	*z = f;
 	*zlen = zn;
 	return KL_OK;
 }
 
-int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *src, size_t n)
+int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *src, size_t n,
+		   int early)
 {
 	char *z;
 	size_t zn;
@@ -81,9 +115,10 @@ int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *sr
 		rc = kl_blocks_frame(x, src, n, &z, &zn);
 	if (rc)
 		return rc;
-	b->v[b->n++] = (struct kl_block){z, zn, n};
+	b->v[b->n++] = (struct kl_block){z, zn, n, early};
 	b->zlen += zn;
 	b->raw += n;
+	b->open_raw = early ? b->open_raw + n : 0;
 	return KL_OK;
 }
 
@@ -135,4 +170,60 @@ int kl_blocks_each(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct k
 			return rc;
 	}
 	return b->tail.len ? fn(ctx, b->tail.data, b->tail.len) : KL_OK;
+}
+
+/* Blocks [i, j) (and the tail too if `tail`) as one frame through fn. */
+static int group_frame(const struct kl_blocks *b, struct kl_blocks_zctx *x, size_t i, size_t j,
+		       int tail, struct kl_buf *scratch, kl_blocks_fn fn, void *ctx,
+		       struct kl_errbuf *eb)
+{
+	const char *src = b->tail.data;
+	size_t n = b->tail.len, zn;
+	int rc;
+	if (i < j) { /* gathered: the group's blocks, unpacked, then the tail's bytes */
+		size_t len = tail ? b->tail.len : 0;
+		for (size_t k = i; k < j; k++)
+			len += b->v[k].raw;
+		kl_buf_reset(scratch);
+		if (kl_buf_reserve(scratch, len))
+			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory unpacking a buffer");
+		for (size_t k = i; k < j; k++) {
+			if ((rc = unseal(b, x, k, scratch->data + scratch->len, eb)))
+				return rc;
+			scratch->len += b->v[k].raw;
+		}
+		if (tail)
+			kl_buf_put(scratch, b->tail.data, b->tail.len);
+		src = scratch->data;
+		n = scratch->len;
+	}
+	if ((rc = frame_out(x, src, n, &zn)))
+		return kl_errbuf_set(eb, rc, "out of memory compressing a buffer");
+	rc = fn(ctx, x->out, zn);
+	out_done(x);
+	return rc;
+}
+
+int kl_blocks_frames(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,
+		     kl_blocks_fn fn, void *ctx, struct kl_errbuf *eb)
+{
+	int rc;
+	size_t i = 0;
+	while (i < b->n) {
+		size_t j = i;
+		while (j < b->n && b->v[j].early)
+			j++;
+		if (j == b->n) /* early blocks up to the end: the last frame, with the tail */
+			return group_frame(b, x, i, j, 1, scratch, fn, ctx, eb);
+		if (j == i && b->v[i].zlen) /* a regular block alone: its frame as it is */
+			rc = fn(ctx, b->v[i].z, b->v[i].zlen);
+		else
+			rc = group_frame(b, x, i, j + 1, 0, scratch, fn, ctx, eb);
+		if (rc)
+			return rc;
+		i = j + 1;
+	}
+	if (b->tail.len || !b->n) /* the tail alone (no bytes at all: an empty frame) */
+		return group_frame(b, x, 0, 0, 1, scratch, fn, ctx, eb);
+	return KL_OK;
 }

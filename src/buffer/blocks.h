@@ -5,19 +5,33 @@
  * Records are appended as raw bytes (enriched JSON lines) to a tail
  * (buffer/parts.h: the partition's `data`). Once the tail holds a block's
  * worth of bytes the table seals it: the tail is compressed as one zstd
- * frame (level 1, RFC 8878, with its content size), copied into an
- * allocation of its exact size (no slack held or counted) and listed in
- * `v`; the tail is emptied and keeps its capacity, so the hot path does not
- * allocate. Block boundaries depend only on the bytes appended (and, when
- * the memory budget is exceeded, on the table's early sealing), so they are
- * a function of the record sequence.
+ * frame (below), copied into an allocation of its exact size (no slack
+ * held or counted) and listed in `v`; the tail is emptied and keeps its
+ * capacity, so the hot path does not allocate. Regular block boundaries
+ * depend only on the bytes appended, so they are a function of the record
+ * sequence; early ones (when the memory budget binds) are not, and
+ * kl_blocks_frames hides them.
  *
  * Readers get the raw bytes back exactly, in order: kl_blocks_flatten()
  * into one contiguous buffer (an encoder that needs the whole body, such as
- * Parquet), or kl_blocks_each() piece by piece. The frames are an internal
- * format, never written to the lake: a file is what its encoder makes of
- * the raw bytes (pipeline/writer.h hands them over the same way wherever
- * the blocks were cut).
+ * Parquet), or kl_blocks_each() piece by piece; or as zstd frames,
+ * kl_blocks_frames(), whose concatenation is one zstd stream of those bytes
+ * (RFC 8878 section 3.1) — a JSON lines file body written as it is, with
+ * no text compressed twice (encode/encoder.h, encode_blocks).
+ *
+ * The frames: zstd level KL_BLOCK_LEVEL, each with its content size and a
+ * checksum (XXH64, RFC 8878 section 3.1.1), made by one function
+ * (kl_blocks_frame) from the block's bytes alone, so the same bytes make
+ * the same frame on any thread. Blocks are cut when the raw bytes since
+ * the last regular cut reach the block size ("regular" blocks); under
+ * memory pressure the table also cuts a tail early (buffer/parts.h,
+ * compact), and such blocks are marked `early`. A regular block and the
+ * early ones before it form a group, and kl_blocks_frames makes one frame
+ * per group: a regular block alone is its own frame, a group with early
+ * cuts (or a block kept raw) is made into the frame that block would have
+ * had, and the early blocks at the end plus the tail make the last frame.
+ * So the frames depend only on the records' bytes, never on timing, on
+ * memory pressure or on the thread that sealed them.
  *
  * Memory: kl_blocks_mem() is what the blocks hold (compressed bytes and the
  * index); the tail's capacity is counted by the owner of the tail.
@@ -51,12 +65,19 @@
  * tail of this size plus a typical record fits a 64 KiB buffer. */
 #define KL_BLOCK_BYTES (60u << 10)
 
+/* The zstd level of every frame (level 1: compression at hundreds of MB/s
+ * per core, the JSON lines files' default level). */
+#define KL_BLOCK_LEVEL 1
+
 struct kl_block {
 	char *z;     /* the frame, allocated to its exact length; NULL while a
 		      * seal pool (buffer/seal.h) is still making it */
 	size_t zlen; /* frame length; 0: z holds the raw bytes themselves (a
 		      * seal pool ran out of memory making the frame) */
 	size_t raw;  /* raw bytes the frame holds */
+	int early;   /* cut before the block was full (buffer/parts.h compact):
+		      * its bytes and the next blocks' up to a regular one make
+		      * one frame of kl_blocks_frames */
 };
 
 struct kl_blocks {
@@ -64,6 +85,8 @@ struct kl_blocks {
 	size_t n, cap;
 	size_t zlen;	    /* sum of the frames' lengths */
 	uint64_t raw;	    /* raw bytes in the sealed blocks */
+	uint64_t open_raw;  /* ... in the early blocks after the last regular one
+			     * (with the tail's: when a regular block is due) */
 	struct kl_buf tail; /* raw bytes after the last block (unsealed) */
 };
 
@@ -79,9 +102,11 @@ void kl_blocks_init(struct kl_blocks *b);
 void kl_blocks_cleanup(struct kl_blocks *b);
 void kl_blocks_zctx_cleanup(struct kl_blocks_zctx *x);
 
-/* Compress src[0..n) as one block appended to b (n > 0). KL_OK, or
- * KL_ENOMEM with b's blocks unchanged (its index may have grown). */
-int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *src, size_t n);
+/* Compress src[0..n) as one block appended to b (n > 0), regular or
+ * `early` (see above). KL_OK, or KL_ENOMEM with b's blocks unchanged (its
+ * index may have grown). */
+int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *src, size_t n,
+		   int early);
 
 /* The pieces of kl_blocks_seal, for sealing on another thread
  * (buffer/seal.h): room for one more block in b's index (grown exactly as
@@ -116,5 +141,15 @@ int kl_blocks_flatten(const struct kl_blocks *b, struct kl_blocks_zctx *x, struc
 typedef int (*kl_blocks_fn)(void *ctx, const void *p, size_t n);
 int kl_blocks_each(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,
 		   kl_blocks_fn fn, void *ctx, struct kl_errbuf *eb);
+
+/* Call fn with the raw bytes as zstd frames, in order, one per group (see
+ * above): a regular block's frame as it is, every other group's made here
+ * (its bytes gathered in `scratch`, reset first, unless they are the tail
+ * alone); no bytes at all make one empty frame. Their concatenation is a
+ * zstd stream of exactly kl_blocks_flatten's bytes, the same whatever
+ * early cuts were made. Stops at fn's first error; KL_ENOMEM, or KL_EIO if
+ * a frame does not decompress to its recorded length. */
+int kl_blocks_frames(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,
+		     kl_blocks_fn fn, void *ctx, struct kl_errbuf *eb);
 
 #endif

@@ -162,7 +162,9 @@ struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n)
 static void account(struct kl_parts *t, struct kl_part *p)
 {
 	size_t held = kl_blocks_mem(&p->sealed) + p->pend_bound + p->data.cap;
-	if (held >= p->accounted) {
+	if (held == p->accounted) /* most appends: no atomic on the shared budget */
+		return;
+	if (held > p->accounted) {
 		t->mem += held - p->accounted;
 		kl_budget_add(t->budget, held - p->accounted);
 	} else {
@@ -244,11 +246,12 @@ static void settle_all(struct kl_parts *t)
 		;
 }
 
-/* Cut p's tail as a block and hand it to the pool; p goes on with an empty
- * tail of `keep` bytes (what synchronous sealing leaves it). The block
- * counts at its frame's upper bound until it is settled. KL_OK, or KL_ENOMEM
- * with p unchanged (its text stays raw, as when kl_blocks_seal fails). */
-static int cut(struct kl_parts *t, struct kl_part *p, size_t keep)
+/* Cut p's tail as a block (regular or `early`, buffer/blocks.h) and hand
+ * it to the pool; p goes on with an empty tail of `keep` bytes (what
+ * synchronous sealing leaves it). The block counts at its frame's upper
+ * bound until it is settled. KL_OK, or KL_ENOMEM with p unchanged (its text
+ * stays raw, as when kl_blocks_seal fails). */
+static int cut(struct kl_parts *t, struct kl_part *p, size_t keep, int early)
 {
 	while (settle_one(t, 0)) /* what is done: its buffer can serve this cut */
 		;
@@ -262,8 +265,9 @@ static int cut(struct kl_parts *t, struct kl_part *p, size_t keep)
 	j->slot = p->sealed.n;
 	j->bound = kl_blocks_bound(p->data.len);
 	j->raw = p->data;
-	p->sealed.v[p->sealed.n++] = (struct kl_block){NULL, 0, p->data.len};
+	p->sealed.v[p->sealed.n++] = (struct kl_block){NULL, 0, p->data.len, early};
 	p->sealed.raw += p->data.len;
+	p->sealed.open_raw = early ? p->sealed.open_raw + p->data.len : 0;
 	p->pend_bound += j->bound;
 	p->pending++;
 	p->data = next;
@@ -295,13 +299,15 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 	}
 	p->last_pos = pos;
 	p->count++;
-	/* a full tail becomes a sealed block; on ENOMEM it stays raw, still
-	 * counted; the tail keeps its buffer, unless a long record grew it */
-	if (t->block_bytes && p->data.len >= t->block_bytes) {
+	/* a block's worth of bytes since the last regular cut (all in the
+	 * tail unless early cuts took some) becomes a regular block; on
+	 * ENOMEM it stays raw, still counted; the tail keeps its buffer,
+	 * unless a long record grew it */
+	if (t->block_bytes && p->sealed.open_raw + p->data.len >= t->block_bytes) {
 		size_t keep = p->data.cap <= 2 * t->block_bytes ? p->data.cap : 0;
 		if (t->seal)
-			cut(t, p, keep);
-		else if (!kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len))
+			cut(t, p, keep, 0);
+		else if (!kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len, 0))
 			kl_buf_shrink(&p->data, keep);
 	}
 	account(t, p);
@@ -310,7 +316,9 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 /* Over the budget: seal every tail of at least a quarter block and give its
  * buffer back, so that the budget binds on compressed data rather than on
  * text waiting for its block to fill. Whether and where this cuts blocks
- * changes no file (the writer hands encoders the same bytes either way). */
+ * changes no file: these blocks are `early`, the regular cuts stay where
+ * they were, and readers get the same bytes and frames either way
+ * (buffer/blocks.h). */
 static void compact(struct kl_parts *t)
 {
 	size_t min = t->block_bytes / 4;
@@ -318,8 +326,8 @@ static void compact(struct kl_parts *t)
 		struct kl_part *p = t->v[i];
 		if (!p->count || p->data.len < min)
 			continue;
-		if (t->seal ? cut(t, p, 0)
-			    : kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len))
+		if (t->seal ? cut(t, p, 0, 1)
+			    : kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len, 1))
 			continue;
 		kl_buf_cleanup(&p->data);
 		account(t, p);

@@ -10,8 +10,11 @@
  * block_bytes (KL_BLOCK_BYTES) note_append seals it into a zstd block of
  * part->sealed (buffer/blocks.h) with the table's reusable context, so a
  * partition holds compressed blocks plus at most one block of text. Block
- * boundaries are counted in raw bytes, so they follow the record sequence.
- * If sealing fails for lack of memory the text simply stays raw.
+ * boundaries are counted in raw bytes, so they follow the record sequence:
+ * a regular block is cut at the record that brings the bytes since the
+ * last regular cut to block_bytes, also when early cuts (compact, below)
+ * took some of them. If sealing fails for lack of memory the text simply
+ * stays raw.
  *
  * Sealing on other threads (kl_parts_seal_async; the pipeline asks for it
  * with --threads > 1): note_append still cuts the block, at the same
@@ -28,11 +31,12 @@
  * its frame, so `mem`, `accounted` and the budget are never below what
  * synchronous sealing would count, and equal it when nothing is in flight.
  *
- * Why the files are the same (determinism): blocks are internal, so only
- * flush decisions could differ, and every decision reading memory sees the
- * synchronous values. The block cuts, the raw byte counts, the index and
- * tail capacities are the same at every record; only a frame's size is
- * late. "Does the budget bind?" (kl_parts_over_budget; also inside
+ * Why the files are the same (determinism): a frame is a function of its
+ * block's bytes whichever thread makes it (buffer/blocks.h; the JSON lines
+ * files are made of them), so only flush decisions could differ, and every
+ * decision reading memory sees the synchronous values. The block cuts, the
+ * raw byte counts, the index and tail capacities are the same at every
+ * record; only a frame's size is late. "Does the budget bind?" (kl_parts_over_budget; also inside
  * should_shed and next_flush) is monotone in it: not binding at the upper
  * bound means not binding exactly, and binding at the upper bound waits
  * for the table's seals (the table's thread compresses queued ones itself

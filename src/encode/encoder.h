@@ -4,9 +4,13 @@
  * The pipeline buffers every partition as enriched JSON lines; at flush time
  * an encoder writes them out in the lake's format through a write callback
  * (kl_write_fn: a store file, a buffer, ...), in chunks, so a file body is
- * never held twice. Implementations: JSON lines (encode/jsonl), Parquet
- * (encode/parquet). The choices a user makes — format, compression, level —
- * are the enums and kl_encoder_opts below; kl_*_parse map their names.
+ * never held twice. The lines come as text (encode, or begin/write/end),
+ * or, to an encoder that can use them, as the buffer itself
+ * (encode_blocks: sealed zstd blocks, buffer/blocks.h), so a body made of
+ * the blocks' frames is not decompressed and compressed again.
+ * Implementations: JSON lines (encode/jsonl), Parquet (encode/parquet).
+ * The choices a user makes — format, compression, level — are the enums
+ * and kl_encoder_opts below; kl_*_parse map their names.
  *
  * Ownership: an encoder owns its reusable contexts (compression state,
  * chunk buffers) and borrows what its constructor is given; one encoder is
@@ -40,6 +44,9 @@ struct kl_encoder_opts {
 };
 
 struct kl_encoder;
+struct kl_blocks;
+struct kl_blocks_zctx;
+struct kl_buf;
 
 struct kl_encoder_ops {
 	/* Encode lines[0..n) — `count` records, each ending in '\n' — as one
@@ -52,6 +59,15 @@ struct kl_encoder_ops {
 	int (*begin)(struct kl_encoder *e, uint64_t total, kl_write_fn fn, void *ctx);
 	int (*write)(struct kl_encoder *e, const void *p, size_t n, struct kl_errbuf *eb);
 	int (*end)(struct kl_encoder *e, struct kl_errbuf *eb);
+	/* Optional (NULL: the encoder, with its options, takes text only).
+	 * The same body from a partition's buffer `b` (buffer/blocks.h): its
+	 * raw bytes are the lines. x and scratch are the caller's reusable
+	 * contexts (to unpack or make frames with, buffer/blocks.h). The
+	 * bytes written must not depend on where b's blocks were cut early,
+	 * nor on the thread. */
+	int (*encode_blocks)(struct kl_encoder *e, const struct kl_blocks *b, uint64_t count,
+			     struct kl_blocks_zctx *x, struct kl_buf *scratch, kl_write_fn fn,
+			     void *ctx, struct kl_errbuf *eb);
 	/* Free the encoder and what it owns. */
 	void (*free)(struct kl_encoder *e);
 	/* Optional (NULL: the encoder has no copies). A new encoder with the
@@ -87,7 +103,9 @@ int kl_compression_parse(const char *s);
 /* "jsonl" / "parquet" -> enum kl_format; -1 if unknown. */
 int kl_format_parse(const char *s);
 
-/* JSON lines (streaming supported). NULL on ENOMEM or for KL_COMP_SNAPPY. */
+/* JSON lines (streaming supported; with zstd at the default level, or
+ * KL_BLOCK_LEVEL, the body is the buffer's own frames: encode_blocks). NULL
+ * on ENOMEM or for KL_COMP_SNAPPY. */
 struct kl_encoder *kl_encoder_jsonl_new(const struct kl_encoder_opts *o);
 
 struct kl_store;

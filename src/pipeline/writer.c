@@ -68,8 +68,11 @@ static int stage_piece(void *ctx, const void *p, size_t n)
 	return KL_OK;
 }
 
-/* The item's records as one body, through fn(ctx, ...). A streaming
- * encoder (JSON lines) gets a body over STAGE_BYTES block by block,
+/* The item's records as one body, through fn(ctx, ...). An encoder that
+ * takes the buffer as it is (encode_blocks: JSON lines with zstd at the
+ * blocks' level) gets it so, and makes it the same whatever early cuts
+ * were made. A streaming encoder (JSON lines, other codecs and levels)
+ * gets a body over STAGE_BYTES block by block,
  * unpacked into u->work and handed on in STAGE_BYTES pieces; a smaller
  * body, or any body for an encoder that needs it whole (Parquet), is
  * encoded in one call: the tail itself when nothing was sealed, else every
@@ -82,6 +85,8 @@ static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
 {
 	const struct kl_blocks *b = &it->data;
 	int rc;
+	if (enc->ops->encode_blocks)
+		return enc->ops->encode_blocks(enc, b, it->count, &u->zctx, &u->work, fn, ctx, eb);
 	if (enc->ops->begin && kl_blocks_len(b) > STAGE_BYTES) {
 		struct stage_ctx s = {enc, &u->stage, eb};
 		kl_buf_reset(&u->stage);

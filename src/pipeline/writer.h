@@ -11,12 +11,16 @@
  * file() either way.
  *
  * An item's records come as sealed compressed blocks plus a raw tail
- * (buffer/blocks.h); the writer unpacks them exactly, block by block into
- * the encoder's streaming input in fixed-size pieces (JSON lines), or all
- * into one working buffer for an encoder that needs the whole body
- * (Parquet; the buffer is kept between jobs up to WORK_KEEP bytes), so a
- * file's bytes are what the encoder makes of the records' text, wherever
- * the blocks were cut.
+ * (buffer/blocks.h); an encoder that takes them so (encoder.h
+ * encode_blocks: JSON lines with zstd, whose body is the blocks' frames)
+ * gets them as they are, with the writer's unpacking buffers to use;
+ * otherwise the writer unpacks them exactly, block by block into the
+ * encoder's streaming input in fixed-size pieces (JSON lines, gzip or
+ * none), or all into one working buffer for an encoder that needs the
+ * whole body (Parquet; the buffer is kept between jobs up to WORK_KEEP
+ * bytes), so a file's bytes are what the encoder makes of the records,
+ * wherever the blocks were cut early. The writer knows no format: which
+ * way a file goes is the encoder's ops.
  *
  * Encoding in parallel (nenc > 0): encoder threads, each with its own
  * copies of the encoders (encoder.h clone()) and its own unpacking buffers,

@@ -2,7 +2,8 @@
 # encoded bytes: an input whose text is larger than the whole limit still
 # lands as one file per partition, byte-identical to a run with memory to
 # spare, and every event reads back through DuckDB; JSON lines files of many
-# blocks read back through the zstd CLI and DuckDB; a budget too small even
+# blocks read back through the zstd CLI and DuckDB, and are those blocks'
+# frames as sealed (one per block, checksummed); a budget too small even
 # for the compressed data still splits files, and loses nothing.
 # duration: 33 (seconds, for the test runner's ordering: a quiet 2-core machine)
 # duration-asan: 29
@@ -53,6 +54,21 @@ big=$(find "$T/jsonl/events" -name '*.jsonl.zst' -size +300k | head -n 1)
 zstd -t -q "$big" || fail "zstd -t rejects $big"
 lines=$(zstd -dc "$big" | wc -l)
 [ "$lines" -gt 500 ] || fail "$big holds only $lines lines"
+# ... and such a file is the buffer's own blocks (encode/jsonl/jsonl.h): a
+# run of checked zstd frames, one per 60 KiB of text, not one frame made
+# again at flush; another level makes one frame of the same lines
+frames=$(zstd -lv "$big" | sed -n 's/^# Zstandard Frames: *//p')
+raw=$(zstd -dc "$big" | wc -c)
+echo "$big: $frames frames for $raw bytes"
+[ "$frames" -ge $((raw / (62 << 10))) ] && [ "$frames" -le $((raw / (60 << 10) + 1)) ] ||
+	fail "$frames frames for $raw bytes of text (not one per 60 KiB block)"
+zstd -lv "$big" | grep -q '^Check: XXH64' || fail "$big: frames without a checksum"
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/jsonl-l3" --format jsonl --compression-level 3 \
+	--dedup-window 0 --quiet
+rel=${big#"$T/jsonl/"}
+[ "$(zstd -lv "$T/jsonl-l3/$rel" | sed -n 's/^# Zstandard Frames: *//p')" = 1 ] ||
+	fail "--compression-level 3: not one frame"
+cmp -s <(zstd -dc "$big") <(zstd -dc "$T/jsonl-l3/$rel") || fail "--compression-level 3: other lines"
 # a budget that truly binds: files split, nothing lost or doubled
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/tight" --memory-limit 10MiB --dedup-window 0 \
 	2> "$T/sum"

@@ -2,6 +2,16 @@
  * jsonl.h — encode a partition's buffered JSON lines into a file body:
  * zstd (default), gzip, or uncompressed.
  *
+ * A zstd body is one or more zstd frames, concatenated: one valid zstd
+ * stream (RFC 8878 section 3.1: the zstd CLI, ZSTD_decompress and the
+ * streaming API, DuckDB read it whole; python-zstandard's one-shot
+ * decompress() and stream_reader without read_across_frames=True stop
+ * after the first frame), each frame with its content size and checksum. Text given here (encode, begin/write/end) is
+ * one frame; a body from a partition's buffer at the default level is the
+ * buffer's own frames, one per ~60 KiB block (buffer/blocks.h, and
+ * jsonl_encoder.c's encode_blocks), so no text is compressed twice. Other
+ * levels, gzip and no compression take the text path.
+ *
  * Streaming: output goes to a write callback in chunks of at most
  * KL_JSONL_CHUNK bytes, so encoding a 128 MiB buffer needs no second
  * 128 MiB buffer; the input may also come in pieces (begin/write/end), for

@@ -1,4 +1,9 @@
-/* jsonl_encoder.c — the JSON lines kl_encoder (see encode/encoder.h). */
+/* jsonl_encoder.c — the JSON lines kl_encoder (see encode/encoder.h).
+ * With zstd at the buffer's level (the default), a body from a buffer is
+ * the buffer's own frames (encode_blocks; jsonl.h says why that is one
+ * valid zstd body); text (encode, begin/write/end) is compressed here as
+ * one frame. */
+#include "buffer/blocks.h"
 #include "encode/encoder.h"
 #include "encode/jsonl/jsonl.h"
 
@@ -16,6 +21,15 @@ static int jsonl_encode(struct kl_encoder *base, const char *lines, size_t n, ui
 	(void)count;
 	struct jsonl_encoder *e = (struct jsonl_encoder *)base;
 	return kl_jsonl_encode(&e->j, lines, n, fn, ctx, eb);
+}
+
+static int jsonl_encode_blocks(struct kl_encoder *base, const struct kl_blocks *b, uint64_t count,
+			       struct kl_blocks_zctx *x, struct kl_buf *scratch, kl_write_fn fn,
+			       void *ctx, struct kl_errbuf *eb)
+{
+	(void)base;
+	(void)count;
+	return kl_blocks_frames(b, x, scratch, fn, ctx, eb);
 }
 
 static int jsonl_begin(struct kl_encoder *base, uint64_t total, kl_write_fn fn, void *ctx)
@@ -54,6 +68,17 @@ static const struct kl_encoder_ops jsonl_ops = {
 	.clone = jsonl_clone, /* no shared state: no publish */
 };
 
+/* zstd at the buffer's level: a buffer's frames are the body */
+static const struct kl_encoder_ops jsonl_frames_ops = {
+	.encode = jsonl_encode,
+	.begin = jsonl_begin,
+	.write = jsonl_write,
+	.end = jsonl_end,
+	.encode_blocks = jsonl_encode_blocks,
+	.free = jsonl_free,
+	.clone = jsonl_clone,
+};
+
 struct kl_encoder *kl_encoder_jsonl_new(const struct kl_encoder_opts *o)
 {
 	struct jsonl_encoder *e = calloc(1, sizeof *e);
@@ -64,7 +89,8 @@ struct kl_encoder *kl_encoder_jsonl_new(const struct kl_encoder_opts *o)
 		return NULL;
 	}
 	e->opts = *o;
-	e->base.ops = &jsonl_ops;
+	int frames = o->compression == KL_COMP_ZSTD && (!o->level || o->level == KL_BLOCK_LEVEL);
+	e->base.ops = frames ? &jsonl_frames_ops : &jsonl_ops;
 	e->base.ext = kl_jsonl_extension(o->compression);
 	return &e->base;
 }

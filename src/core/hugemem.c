@@ -9,7 +9,7 @@
 
 static size_t round_up(size_t n) { return (n + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1); }
 
-void *kl_huge_zalloc(size_t n)
+void *kl_hugemem_alloc(size_t n)
 {
 	if (!n || n > SIZE_MAX - 2 * HUGE_PAGE)
 		return NULL;
@@ -31,7 +31,7 @@ void *kl_huge_zalloc(size_t n)
 	return p;
 }
 
-void kl_huge_free(void *p, size_t n)
+void kl_hugemem_free(void *p, size_t n)
 {
 	if (p && n < HUGE_PAGE)
 		free(p);

@@ -1,7 +1,7 @@
 /*
  * hugemem.h — large zeroed tables in transparent huge pages.
  *
- * kl_huge_zalloc() maps `n` bytes of zeroed memory (touched lazily, as
+ * kl_hugemem_alloc() maps `n` bytes of zeroed memory (touched lazily, as
  * calloc's fresh mappings are) starting on a 2 MiB boundary and advises
  * the kernel to back it with 2 MiB pages (Linux MADV_HUGEPAGE; a hint,
  * honoured under the usual "madvise" THP setting, ignored under "never").
@@ -12,7 +12,7 @@
  * A block under 2 MiB is plain calloc() memory (a huge page would only
  * round its RSS up).
  *
- * Ownership: the caller frees the block with kl_huge_free(p, n), the same
+ * Ownership: the caller frees the block with kl_hugemem_free(p, n), the same
  * n. No state, thread-safe.
  */
 #ifndef KL_CORE_HUGEMEM_H
@@ -21,7 +21,7 @@
 #include <stddef.h>
 
 /* NULL when the mapping fails (or n is 0). */
-void *kl_huge_zalloc(size_t n);
-void kl_huge_free(void *p, size_t n);
+void *kl_hugemem_alloc(size_t n);
+void kl_hugemem_free(void *p, size_t n);
 
 #endif

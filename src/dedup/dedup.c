@@ -22,9 +22,9 @@ int kl_dedup_init(struct kl_dedup *d, size_t window)
 	 * an event; zeroed and touched lazily either way */
 	d->window = window;
 	d->mask = cap - 1;
-	d->hash = kl_huge_zalloc(window * sizeof *d->hash);
-	d->pos = kl_huge_zalloc(window * sizeof *d->pos);
-	d->index = kl_huge_zalloc(cap * sizeof *d->index);
+	d->hash = kl_hugemem_alloc(window * sizeof *d->hash);
+	d->pos = kl_hugemem_alloc(window * sizeof *d->pos);
+	d->index = kl_hugemem_alloc(cap * sizeof *d->index);
 	if (!d->hash || !d->pos || !d->index) {
 		kl_dedup_cleanup(d);
 		return KL_ENOMEM;
@@ -49,9 +49,9 @@ void kl_dedup_cleanup(struct kl_dedup *d)
 {
 	if (d->shared)
 		pthread_mutex_destroy(&d->mu);
-	kl_huge_free(d->hash, d->window * sizeof *d->hash);
-	kl_huge_free(d->pos, d->window * sizeof *d->pos);
-	kl_huge_free(d->index, (d->mask + 1) * sizeof *d->index);
+	kl_hugemem_free(d->hash, d->window * sizeof *d->hash);
+	kl_hugemem_free(d->pos, d->window * sizeof *d->pos);
+	kl_hugemem_free(d->index, (d->mask + 1) * sizeof *d->index);
 	memset(d, 0, sizeof *d);
 }
 

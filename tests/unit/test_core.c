@@ -52,9 +52,9 @@ int main(void)
 	CHECK_EQ_INT(b.cap, 5u << 20);
 	kl_buf_cleanup(&b);
 
-	/* kl_huge_zalloc: zeroed, 2 MiB-aligned from 2 MiB, calloc below */
+	/* kl_hugemem_alloc: zeroed, 2 MiB-aligned from 2 MiB, calloc below */
 	for (size_t sz = 100; sz <= (size_t)9 << 20; sz *= 7) {
-		unsigned char *z = kl_huge_zalloc(sz);
+		unsigned char *z = kl_hugemem_alloc(sz);
 		CHECK(z != NULL);
 		if (!z)
 			continue;
@@ -62,10 +62,10 @@ int main(void)
 		if (sz >= 2u << 20)
 			CHECK(((uintptr_t)z & ((2u << 20) - 1)) == 0);
 		memset(z, 0xa5, sz);
-		kl_huge_free(z, sz);
+		kl_hugemem_free(z, sz);
 	}
-	CHECK(kl_huge_zalloc(0) == NULL);
-	kl_huge_free(NULL, 1u << 22);
+	CHECK(kl_hugemem_alloc(0) == NULL);
+	kl_hugemem_free(NULL, 1u << 22);
 
 	size_t s;
 	CHECK(kl_parse_size("128MiB", &s) == 0 && s == 128u << 20);

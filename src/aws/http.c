@@ -126,6 +126,30 @@ static void set_field(char *dst, size_t cap, const char *v, size_t n)
 	dst[n] = '\0';
 }
 
+/* A body announced (Content-Length) at 2 MiB or more, a GetRecords
+ * response of a stream being caught up, say: its buffer gets a block of the
+ * next power of two up front, in transparent huge pages (kl_buf_reserve_huge),
+ * kept for the next responses as the body buffer always is. Its first touch
+ * then costs a few 2 MiB faults instead of thousands of 4 KiB ones (a fifth
+ * of the Kinesis source's CPU in stream-mode profiles, on a VM where a fault
+ * costs ~6 us), and it does not grow by doubling and copying. A hint: a
+ * failure here leaves the body to grow as it arrives. */
+static void reserve_large(struct kl_buf *body, const char *v, size_t n)
+{
+	size_t len = 0;
+	for (size_t i = 0; i < n && i < 19; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return;
+		len = len * 10 + (size_t)(v[i] - '0');
+	}
+	if (n == 0 || n >= 19 || len < ((size_t)2 << 20) || len > body->max)
+		return;
+	size_t cap = (size_t)2 << 20;
+	while (cap < len)
+		cap *= 2;
+	(void)kl_buf_reserve_huge(body, cap);
+}
+
 static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
 	struct kl_http_resp *r = ud;
@@ -146,6 +170,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 		v++;
 	while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' '))
 		e--;
+	if (nl == 14 && strncasecmp(p, "content-length", 14) == 0)
+		reserve_large(&r->body, v, (size_t)(e - v));
 	static const struct {
 		const char *name;
 		size_t off, cap;

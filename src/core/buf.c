@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 void kl_buf_init(struct kl_buf *b, size_t max)
 {
@@ -35,6 +36,29 @@ int kl_buf_grow(struct kl_buf *b, size_t extra)
 	char *p = realloc(b->data, cap);
 	if (!p)
 		return KL_ENOMEM;
+	b->data = p;
+	b->cap = cap;
+	return KL_OK;
+}
+
+#define HUGE_PAGE ((size_t)2 << 20)
+
+int kl_buf_reserve_huge(struct kl_buf *b, size_t cap)
+{
+	if (cap > b->max)
+		cap = b->max;
+	if (b->cap >= cap)
+		return KL_OK;
+	void *p = NULL;
+	if (posix_memalign(&p, HUGE_PAGE, cap))
+		return KL_ENOMEM;
+#ifdef MADV_HUGEPAGE
+	if (cap >= HUGE_PAGE) /* only whole huge pages: the block starts on one */
+		(void)madvise(p, cap & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
+#endif
+	if (b->len)
+		memcpy(p, b->data, b->len);
+	free(b->data);
 	b->data = p;
 	b->cap = cap;
 	return KL_OK;

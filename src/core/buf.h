@@ -25,6 +25,14 @@ void kl_buf_cleanup(struct kl_buf *b);
 /* kl_buf_reserve's slow path: grow the block. */
 int kl_buf_grow(struct kl_buf *b, size_t extra);
 int kl_buf_printf(struct kl_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Give b a block of at least `cap` bytes (capped at its max) once, when it
+ * has less: 2 MiB-aligned and advised as transparent huge pages (Linux
+ * MADV_HUGEPAGE, a hint; "madvise" is the usual THP setting). For a large
+ * buffer refilled again and again, such as a Kinesis GetRecords response
+ * (megabytes a call): its first touch then faults in 2 MiB pages, not 512
+ * small ones each, and it never grows by copying. Keeps the contents;
+ * KL_OK or KL_ENOMEM (the buffer unchanged). */
+int kl_buf_reserve_huge(struct kl_buf *b, size_t cap);
 /* Release the block if it is larger than `keep` (memory hygiene after a
  * burst); always empties the buffer. */
 void kl_buf_shrink(struct kl_buf *b, size_t keep);

@@ -2,6 +2,7 @@
  * backward-shift deletion (no tombstones), so probe lengths stay short. */
 #include "dedup/dedup.h"
 #include "core/err.h"
+#include "core/hugemem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,15 +18,17 @@ int kl_dedup_init(struct kl_dedup *d, size_t window)
 	size_t cap = 16;
 	while (cap < window * 2)
 		cap *= 2;
-	d->hash = calloc(window, sizeof *d->hash);
-	d->pos = calloc(window, sizeof *d->pos);
-	d->index = calloc(cap, sizeof *d->index);
+	/* in huge pages (core/hugemem.h): the index is probed at random, once
+	 * an event; zeroed and touched lazily either way */
+	d->window = window;
+	d->mask = cap - 1;
+	d->hash = kl_hugemem_alloc(window * sizeof *d->hash);
+	d->pos = kl_hugemem_alloc(window * sizeof *d->pos);
+	d->index = kl_hugemem_alloc(cap * sizeof *d->index);
 	if (!d->hash || !d->pos || !d->index) {
 		kl_dedup_cleanup(d);
 		return KL_ENOMEM;
 	}
-	d->window = window;
-	d->mask = cap - 1;
 	return KL_OK;
 }
 
@@ -46,9 +49,9 @@ void kl_dedup_cleanup(struct kl_dedup *d)
 {
 	if (d->shared)
 		pthread_mutex_destroy(&d->mu);
-	free(d->hash);
-	free(d->pos);
-	free(d->index);
+	kl_hugemem_free(d->hash, d->window * sizeof *d->hash);
+	kl_hugemem_free(d->pos, d->window * sizeof *d->pos);
+	kl_hugemem_free(d->index, (d->mask + 1) * sizeof *d->index);
 	memset(d, 0, sizeof *d);
 }
 

@@ -21,7 +21,8 @@
  * checkpoint of their own, not by replaying the window).
  *
  * Ownership: caller-owned struct, kl_dedup_init(_shared)/cleanup; memory is
- * allocated once at init (about 24 bytes per window slot, touched lazily).
+ * allocated once at init (about 24 bytes per window slot, touched lazily;
+ * in transparent huge pages from 2 MiB, core/hugemem.h).
  */
 #ifndef KL_DEDUP_DEDUP_H
 #define KL_DEDUP_DEDUP_H

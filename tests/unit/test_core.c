@@ -4,6 +4,7 @@
 #include "core/array.h"
 #include "core/base64.h"
 #include "core/err.h"
+#include "core/hugemem.h"
 
 int main(void)
 {
@@ -31,6 +32,40 @@ int main(void)
 	CHECK_EQ_INT(kl_base64_decode("Zm9=", 4, out), -1); /* non-canonical */
 	CHECK_EQ_INT(kl_base64_decode("Z!9v", 4, out), -1);
 	kl_buf_cleanup(&b);
+
+	/* kl_buf_reserve_huge: keeps the contents, aligned, capped at max, a
+	 * no-op when the block is large enough; the buffer then grows as ever */
+	kl_buf_init(&b, 0);
+	CHECK_EQ_INT(kl_buf_append(&b, "abc", 3), KL_OK);
+	CHECK_EQ_INT(kl_buf_reserve_huge(&b, 4u << 20), KL_OK);
+	CHECK(b.cap == 4u << 20 && ((uintptr_t)b.data & ((2u << 20) - 1)) == 0);
+	CHECK_EQ_MEM(b.data, b.len, "abc");
+	char *held = b.data;
+	CHECK_EQ_INT(kl_buf_reserve_huge(&b, 1u << 20), KL_OK);
+	CHECK(b.data == held && b.cap == 4u << 20);
+	b.data[(4u << 20) - 1] = 'z';
+	CHECK_EQ_INT(kl_buf_reserve(&b, 8u << 20), KL_OK);
+	CHECK_EQ_MEM(b.data, 3, "abc");
+	kl_buf_cleanup(&b);
+	kl_buf_init(&b, 5u << 20);
+	CHECK_EQ_INT(kl_buf_reserve_huge(&b, 64u << 20), KL_OK);
+	CHECK_EQ_INT(b.cap, 5u << 20);
+	kl_buf_cleanup(&b);
+
+	/* kl_hugemem_alloc: zeroed, 2 MiB-aligned from 2 MiB, calloc below */
+	for (size_t sz = 100; sz <= (size_t)9 << 20; sz *= 7) {
+		unsigned char *z = kl_hugemem_alloc(sz);
+		CHECK(z != NULL);
+		if (!z)
+			continue;
+		CHECK(z[0] == 0 && z[sz / 2] == 0 && z[sz - 1] == 0);
+		if (sz >= 2u << 20)
+			CHECK(((uintptr_t)z & ((2u << 20) - 1)) == 0);
+		memset(z, 0xa5, sz);
+		kl_hugemem_free(z, sz);
+	}
+	CHECK(kl_hugemem_alloc(0) == NULL);
+	kl_hugemem_free(NULL, 1u << 22);
 
 	size_t s;
 	CHECK(kl_parse_size("128MiB", &s) == 0 && s == 128u << 20);

@@ -70,13 +70,13 @@ static const struct kl_encoder_ops jsonl_ops = {
 
 /* zstd at the buffer's level: a buffer's frames are the body */
 static const struct kl_encoder_ops jsonl_frames_ops = {
-	.encode = jsonl_encode,
-	.begin = jsonl_begin,
+	.encode = jsonl_encode,			/* text given whole (no buffer at hand) */
+	.begin = jsonl_begin,			/* a body in pieces (a spilled dead letter) */
 	.write = jsonl_write,
 	.end = jsonl_end,
-	.encode_blocks = jsonl_encode_blocks,
+	.encode_blocks = jsonl_encode_blocks, /* a partition's buffer: its frames as they are */
 	.free = jsonl_free,
-	.clone = jsonl_clone,
+	.clone = jsonl_clone, /* no shared state: no publish */
 };
 
 struct kl_encoder *kl_encoder_jsonl_new(const struct kl_encoder_opts *o)

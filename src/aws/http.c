@@ -1,5 +1,7 @@
 /* http.c — see http.h. */
 #include "aws/http.h"
+#include "core/hugemem.h"
+#include "parse/num.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -136,16 +138,11 @@ static void set_field(char *dst, size_t cap, const char *v, size_t n)
  * failure here leaves the body to grow as it arrives. */
 static void reserve_large(struct kl_buf *body, const char *v, size_t n)
 {
-	size_t len = 0;
-	for (size_t i = 0; i < n && i < 19; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return;
-		len = len * 10 + (size_t)(v[i] - '0');
-	}
-	if (n == 0 || n >= 19 || len < ((size_t)2 << 20) || len > body->max)
+	int64_t len;
+	if (!kl_num_i64_fast(v, n, &len) || len < (int64_t)KL_HUGE_PAGE || (uint64_t)len > body->max)
 		return;
-	size_t cap = (size_t)2 << 20;
-	while (cap < len)
+	size_t cap = KL_HUGE_PAGE;
+	while (cap < (size_t)len)
 		cap *= 2;
 	(void)kl_buf_reserve_huge(body, cap);
 }

@@ -953,7 +953,6 @@ static void usage(FILE *f)
 		KL_VERSION);
 }
 
-
 int main(int argc, char **argv)
 {
 #ifdef __GLIBC__

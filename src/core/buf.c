@@ -1,5 +1,6 @@
 /* buf.c — see buf.h. */
 #include "core/buf.h"
+#include "core/hugemem.h"
 #include "core/err.h"
 
 #include <stdarg.h>
@@ -41,8 +42,6 @@ int kl_buf_grow(struct kl_buf *b, size_t extra)
 	return KL_OK;
 }
 
-#define HUGE_PAGE ((size_t)2 << 20)
-
 int kl_buf_reserve_huge(struct kl_buf *b, size_t cap)
 {
 	if (cap > b->max)
@@ -50,11 +49,11 @@ int kl_buf_reserve_huge(struct kl_buf *b, size_t cap)
 	if (b->cap >= cap)
 		return KL_OK;
 	void *p = NULL;
-	if (posix_memalign(&p, HUGE_PAGE, cap))
+	if (posix_memalign(&p, KL_HUGE_PAGE, cap))
 		return KL_ENOMEM;
 #ifdef MADV_HUGEPAGE
-	if (cap >= HUGE_PAGE) /* only whole huge pages: the block starts on one */
-		(void)madvise(p, cap & ~(HUGE_PAGE - 1), MADV_HUGEPAGE);
+	if (cap >= KL_HUGE_PAGE) /* only whole huge pages: the block starts on one */
+		(void)madvise(p, cap & ~(KL_HUGE_PAGE - 1), MADV_HUGEPAGE);
 #endif
 	if (b->len)
 		memcpy(p, b->data, b->len);

@@ -20,6 +20,9 @@
 
 #include <stddef.h>
 
+/* The transparent huge page size on x86-64 and the usual arm64 kernels. */
+#define KL_HUGE_PAGE ((size_t)2 << 20)
+
 /* NULL when the mapping fails (or n is 0). */
 void *kl_hugemem_alloc(size_t n);
 void kl_hugemem_free(void *p, size_t n);

@@ -789,6 +789,8 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	kl_parts_share_budget(&r.parts, x->budget);
 	if (o->window == KL_WINDOW_HOUR)
 		kl_parts_set_window(&r.parts, o->allowed_lateness_ms / 1000);
+	if (o->format == KL_FORMAT_PARQUET) /* the encoder unpacks the blocks: held only */
+		kl_parts_set_held_level(&r.parts, KL_BLOCK_LEVEL_HELD);
 	kl_writer_init(&r.w, x->store, x->data_enc, x->dead_enc, r.cp, st, o->metrics, eb);
 	r.w.budget = r.parts.budget;
 	int rc = r.cp->ops->load(r.cp, r.src, &r.resume, preload_part, &r);

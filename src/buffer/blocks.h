@@ -28,8 +28,10 @@
  * KL_BLOCK_LEVEL_HELD, a fast level that compresses and decompresses in
  * about two thirds of the time for about 1.45 x the memory. A table seals
  * all of one partition's blocks at one level (buffer/parts.h), and
- * kl_blocks_frames makes its own frames at KL_BLOCK_LEVEL. Blocks are cut when the raw bytes since
- * the last regular cut reach the block size ("regular" blocks); under
+ * kl_blocks_frames makes its own frames at KL_BLOCK_LEVEL.
+ *
+ * Blocks are cut when the raw bytes since the last regular cut reach the
+ * block size ("regular" blocks); under
  * memory pressure the table also cuts a tail early (buffer/parts.h,
  * compact), and such blocks are marked `early`. A regular block and the
  * early ones before it form a group, and kl_blocks_frames makes one frame
@@ -128,8 +130,9 @@ int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, int level, con
  * kl_blocks_seal grows it; KL_OK or KL_ENOMEM); the largest frame n raw
  * bytes can make (an upper bound of its zlen, at any level); and the frame
  * of src[0..n) at `level` in a new allocation of its exact length, *z (the
- * caller's), using x's context (KL_OK or KL_ENOMEM). kl_blocks_frame touches nothing but x, so
- * threads with contexts of their own may call it at once. */
+ * caller's), using x's context (KL_OK or KL_ENOMEM). kl_blocks_frame
+ * touches nothing but x, so threads with contexts of their own may call it
+ * at once. */
 int kl_blocks_reserve(struct kl_blocks *b);
 size_t kl_blocks_bound(size_t n);
 int kl_blocks_frame(struct kl_blocks_zctx *x, int level, const void *src, size_t n, char **z,
@@ -160,8 +163,8 @@ int kl_blocks_each(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct k
 
 /* Call fn with the raw bytes as zstd frames, in order, one per group (see
  * above): a regular block's frame as it is, every other group's made here
- * at KL_BLOCK_LEVEL (its bytes gathered in `scratch`, reset first, unless they are the tail
- * alone); no bytes at all make one empty frame. Their concatenation is a
+ * at KL_BLOCK_LEVEL (its bytes gathered in `scratch`, reset first, unless
+ * they are the tail alone); no bytes at all make one empty frame. Their concatenation is a
  * zstd stream of exactly kl_blocks_flatten's bytes, the same whatever
  * early cuts were made. Stops at fn's first error; KL_ENOMEM, or KL_EIO if
  * a frame does not decompress to its recorded length. */

@@ -26,14 +26,14 @@
  * file (JSON lines) are sealed at KL_BLOCK_LEVEL, the files' level; blocks
  * that are only held until an encoder unpacks them (Parquet) at
  * KL_BLOCK_LEVEL_HELD, a fast level that compresses and decompresses in
- * about two thirds of the time for about 1.45 x the memory. A table seals
+ * about 0.8 x the time for about 1.45 x the memory. A table seals
  * all of one partition's blocks at one level (buffer/parts.h), and
  * kl_blocks_frames makes its own frames at KL_BLOCK_LEVEL.
  *
  * Blocks are cut when the raw bytes since the last regular cut reach the
- * block size ("regular" blocks); under
- * memory pressure the table also cuts a tail early (buffer/parts.h,
- * compact), and such blocks are marked `early`. A regular block and the
+ * block size ("regular" blocks); under memory pressure the table also cuts
+ * a tail early (buffer/parts.h, compact), and such blocks are marked
+ * `early`. A regular block and the
  * early ones before it form a group, and kl_blocks_frames makes one frame
  * per group: a regular block alone is its own frame, a group with early
  * cuts (or a block kept raw) is made into the frame that block would have
@@ -82,7 +82,7 @@
  * Parquet partition's text): zstd's fast mode (negative levels: no entropy
  * coding of literals, a sparser match search). On the production shape, in
  * blocks of KL_BLOCK_BYTES: ratio 2.34 instead of 3.44, and sealing plus
- * unsealing about 0.7 x the CPU of level 1 (bench/README.md, session 10). */
+ * unsealing about 0.8 x the CPU of level 1 (bench/README.md, session 10). */
 #define KL_BLOCK_LEVEL_HELD (-3)
 
 struct kl_block {

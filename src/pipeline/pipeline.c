@@ -23,7 +23,7 @@
 
 #define WRITER_MAX_JOBS 4
 /* Parquet partitions' blocks are sealed at the fast level (buffer/blocks.h,
- * KL_BLOCK_LEVEL_HELD: ~0.7 x the CPU, ~1.45 x the memory of level 1) when
+ * KL_BLOCK_LEVEL_HELD: ~0.8 x the CPU, ~1.45 x the memory of level 1) when
  * --memory-limit is at least this; below it the budget binds on the
  * production shape and the memory buys fewer files (bench/README.md,
  * session 10: 16 MiB, 1M events, 2,880 files at level 1, 3,976 fast). */

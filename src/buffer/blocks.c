@@ -62,16 +62,21 @@ size_t kl_blocks_bound(size_t n)
 	return ZSTD_compressBound(n);
 }
 
-/* The frame of src[0..n) into x->out; its length in *zn. Single-shot with
- * fixed parameters: the same bytes always make the same frame. */
-static int frame_out(struct kl_blocks_zctx *x, const void *src, size_t n, size_t *zn)
+/* The frame of src[0..n) at `level` into x->out; its length in *zn.
+ * Single-shot with fixed parameters: the same bytes at the same level
+ * always make the same frame. */
+static int frame_out(struct kl_blocks_zctx *x, int level, const void *src, size_t n, size_t *zn)
 {
 	if (!x->c) {
 		if (!(x->c = ZSTD_createCCtx()))
 			return KL_ENOMEM;
-		ZSTD_CCtx_setParameter(x->c, ZSTD_c_compressionLevel, KL_BLOCK_LEVEL);
+		ZSTD_CCtx_setParameter(x->c, ZSTD_c_compressionLevel, level);
 		ZSTD_CCtx_setParameter(x->c, ZSTD_c_checksumFlag, 1);
 		ZSTD_CCtx_setParameter(x->c, ZSTD_c_contentSizeFlag, 1);
+		x->level = level;
+	} else if (x->level != level) { /* between frames: the level alone changes */
+		ZSTD_CCtx_setParameter(x->c, ZSTD_c_compressionLevel, level);
+		x->level = level;
 	}
 	size_t bound = ZSTD_compressBound(n);
 	if (bound > x->out_cap) {
@@ -88,10 +93,11 @@ static int frame_out(struct kl_blocks_zctx *x, const void *src, size_t n, size_t
 	return KL_OK;
 }
 
-int kl_blocks_frame(struct kl_blocks_zctx *x, const void *src, size_t n, char **z, size_t *zlen)
+int kl_blocks_frame(struct kl_blocks_zctx *x, int level, const void *src, size_t n, char **z,
+		    size_t *zlen)
 {
 	size_t zn;
-	int rc = frame_out(x, src, n, &zn);
+	int rc = frame_out(x, level, src, n, &zn);
 	if (rc)
 		return rc;
 	char *f = malloc(zn);
@@ -105,14 +111,14 @@ int kl_blocks_frame(struct kl_blocks_zctx *x, const void *src, size_t n, char **
 	return KL_OK;
 }
 
-int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *src, size_t n,
-		   int early)
+int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, int level, const void *src,
+		   size_t n, int early)
 {
 	char *z;
 	size_t zn;
 	int rc = kl_blocks_reserve(b);
 	if (!rc)
-		rc = kl_blocks_frame(x, src, n, &z, &zn);
+		rc = kl_blocks_frame(x, level, src, n, &z, &zn);
 	if (rc)
 		return rc;
 	b->v[b->n++] = (struct kl_block){z, zn, n, early};
@@ -197,7 +203,7 @@ static int group_frame(const struct kl_blocks *b, struct kl_blocks_zctx *x, size
 		src = scratch->data;
 		n = scratch->len;
 	}
-	if ((rc = frame_out(x, src, n, &zn)))
+	if ((rc = frame_out(x, KL_BLOCK_LEVEL, src, n, &zn)))
 		return kl_errbuf_set(eb, rc, "out of memory compressing a buffer");
 	rc = fn(ctx, x->out, zn);
 	out_done(x);

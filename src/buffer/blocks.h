@@ -19,13 +19,21 @@
  * (RFC 8878 section 3.1) — a JSON lines file body written as it is, with
  * no text compressed twice (encode/encoder.h, encode_blocks).
  *
- * The frames: zstd level KL_BLOCK_LEVEL, each with its content size and a
- * checksum (XXH64, RFC 8878 section 3.1.1), made by one function
- * (kl_blocks_frame) from the block's bytes alone, so the same bytes make
- * the same frame on any thread. Blocks are cut when the raw bytes since
- * the last regular cut reach the block size ("regular" blocks); under
- * memory pressure the table also cuts a tail early (buffer/parts.h,
- * compact), and such blocks are marked `early`. A regular block and the
+ * The frames: zstd at the level the sealer names, each with its content
+ * size and a checksum (XXH64, RFC 8878 section 3.1.1), made by one function
+ * (kl_blocks_frame) from the block's bytes and that level alone, so the same
+ * bytes make the same frame on any thread. Blocks whose frames become a
+ * file (JSON lines) are sealed at KL_BLOCK_LEVEL, the files' level; blocks
+ * that are only held until an encoder unpacks them (Parquet) at
+ * KL_BLOCK_LEVEL_HELD, a fast level that compresses and decompresses in
+ * about 0.8 x the time for about 1.45 x the memory. A table seals
+ * all of one partition's blocks at one level (buffer/parts.h), and
+ * kl_blocks_frames makes its own frames at KL_BLOCK_LEVEL.
+ *
+ * Blocks are cut when the raw bytes since the last regular cut reach the
+ * block size ("regular" blocks); under memory pressure the table also cuts
+ * a tail early (buffer/parts.h, compact), and such blocks are marked
+ * `early`. A regular block and the
  * early ones before it form a group, and kl_blocks_frames makes one frame
  * per group: a regular block alone is its own frame, a group with early
  * cuts (or a block kept raw) is made into the frame that block would have
@@ -65,9 +73,17 @@
  * tail of this size plus a typical record fits a 64 KiB buffer. */
 #define KL_BLOCK_BYTES (60u << 10)
 
-/* The zstd level of every frame (level 1: compression at hundreds of MB/s
- * per core, the JSON lines files' default level). */
+/* The zstd level of frames that are written as they are (level 1:
+ * compression at hundreds of MB/s per core, the JSON lines files' default
+ * level), and kl_blocks_frames' own. */
 #define KL_BLOCK_LEVEL 1
+
+/* The zstd level of frames that are only held and unpacked again (a
+ * Parquet partition's text): zstd's fast mode (negative levels: no entropy
+ * coding of literals, a sparser match search). On the production shape, in
+ * blocks of KL_BLOCK_BYTES: ratio 2.34 instead of 3.44, and sealing plus
+ * unsealing about 0.8 x the CPU of level 1 (bench/README.md, session 10). */
+#define KL_BLOCK_LEVEL_HELD (-3)
 
 struct kl_block {
 	char *z;     /* the frame, allocated to its exact length; NULL while a
@@ -92,8 +108,9 @@ struct kl_blocks {
 
 /* Reusable zstd contexts and the frame being made (lazily created). */
 struct kl_blocks_zctx {
-	void *c; /* ZSTD_CCtx */
-	void *d; /* ZSTD_DCtx */
+	void *c;   /* ZSTD_CCtx */
+	int level; /* the level c is set to */
+	void *d;   /* ZSTD_DCtx */
 	char *out;
 	size_t out_cap;
 };
@@ -102,22 +119,24 @@ void kl_blocks_init(struct kl_blocks *b);
 void kl_blocks_cleanup(struct kl_blocks *b);
 void kl_blocks_zctx_cleanup(struct kl_blocks_zctx *x);
 
-/* Compress src[0..n) as one block appended to b (n > 0), regular or
- * `early` (see above). KL_OK, or KL_ENOMEM with b's blocks unchanged (its
- * index may have grown). */
-int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, const void *src, size_t n,
-		   int early);
+/* Compress src[0..n) at zstd level `level` as one block appended to b
+ * (n > 0), regular or `early` (see above). KL_OK, or KL_ENOMEM with b's
+ * blocks unchanged (its index may have grown). */
+int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, int level, const void *src,
+		   size_t n, int early);
 
 /* The pieces of kl_blocks_seal, for sealing on another thread
  * (buffer/seal.h): room for one more block in b's index (grown exactly as
  * kl_blocks_seal grows it; KL_OK or KL_ENOMEM); the largest frame n raw
- * bytes can make (an upper bound of its zlen); and the frame of src[0..n)
- * in a new allocation of its exact length, *z (the caller's), using x's
- * context (KL_OK or KL_ENOMEM). kl_blocks_frame touches nothing but x, so
- * threads with contexts of their own may call it at once. */
+ * bytes can make (an upper bound of its zlen, at any level); and the frame
+ * of src[0..n) at `level` in a new allocation of its exact length, *z (the
+ * caller's), using x's context (KL_OK or KL_ENOMEM). kl_blocks_frame
+ * touches nothing but x, so threads with contexts of their own may call it
+ * at once. */
 int kl_blocks_reserve(struct kl_blocks *b);
 size_t kl_blocks_bound(size_t n);
-int kl_blocks_frame(struct kl_blocks_zctx *x, const void *src, size_t n, char **z, size_t *zlen);
+int kl_blocks_frame(struct kl_blocks_zctx *x, int level, const void *src, size_t n, char **z,
+		    size_t *zlen);
 
 /* Raw bytes held: the sealed blocks' plus the tail's. */
 static inline uint64_t kl_blocks_len(const struct kl_blocks *b)
@@ -144,8 +163,8 @@ int kl_blocks_each(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct k
 
 /* Call fn with the raw bytes as zstd frames, in order, one per group (see
  * above): a regular block's frame as it is, every other group's made here
- * (its bytes gathered in `scratch`, reset first, unless they are the tail
- * alone); no bytes at all make one empty frame. Their concatenation is a
+ * at KL_BLOCK_LEVEL (its bytes gathered in `scratch`, reset first, unless
+ * they are the tail alone); no bytes at all make one empty frame. Their concatenation is a
  * zstd stream of exactly kl_blocks_flatten's bytes, the same whatever
  * early cuts were made. Stops at fn's first error; KL_ENOMEM, or KL_EIO if
  * a frame does not decompress to its recorded length. */

@@ -16,6 +16,7 @@ void kl_parts_init(struct kl_parts *t, size_t max_file_bytes, size_t memory_limi
 	t->memory_limit = memory_limit;
 	t->flush_interval_ns = flush_interval_ns;
 	t->block_bytes = KL_BLOCK_BYTES;
+	t->held_level = KL_BLOCK_LEVEL;
 	kl_budget_init(&t->own, memory_limit);
 	t->budget = &t->own;
 	atomic_init(&t->own.tables, 1);
@@ -37,6 +38,17 @@ int kl_parts_seal_async(struct kl_parts *t, size_t threads, struct kl_errbuf *eb
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 	}
 	return KL_OK;
+}
+
+void kl_parts_set_held_level(struct kl_parts *t, int level)
+{
+	t->held_level = level;
+}
+
+/* The zstd level of p's blocks. */
+static int seal_level(const struct kl_parts *t, const struct kl_part *p)
+{
+	return p->dead ? KL_BLOCK_LEVEL : t->held_level;
 }
 
 void kl_parts_share_budget(struct kl_parts *t, struct kl_budget *b)
@@ -265,6 +277,7 @@ static int cut(struct kl_parts *t, struct kl_part *p, size_t keep, int early)
 	j->slot = p->sealed.n;
 	j->bound = kl_blocks_bound(p->data.len);
 	j->raw = p->data;
+	j->level = seal_level(t, p);
 	p->sealed.v[p->sealed.n++] = (struct kl_block){NULL, 0, p->data.len, early};
 	p->sealed.raw += p->data.len;
 	p->sealed.open_raw = early ? p->sealed.open_raw + p->data.len : 0;
@@ -307,7 +320,8 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 		size_t keep = p->data.cap <= 2 * t->block_bytes ? p->data.cap : 0;
 		if (t->seal)
 			cut(t, p, keep, 0);
-		else if (!kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len, 0))
+		else if (!kl_blocks_seal(&p->sealed, &t->zctx, seal_level(t, p), p->data.data,
+					 p->data.len, 0))
 			kl_buf_shrink(&p->data, keep);
 	}
 	account(t, p);
@@ -327,7 +341,8 @@ static void compact(struct kl_parts *t)
 		if (!p->count || p->data.len < min)
 			continue;
 		if (t->seal ? cut(t, p, 0, 1)
-			    : kl_blocks_seal(&p->sealed, &t->zctx, p->data.data, p->data.len, 1))
+			    : kl_blocks_seal(&p->sealed, &t->zctx, seal_level(t, p), p->data.data,
+					     p->data.len, 1))
 			continue;
 		kl_buf_cleanup(&p->data);
 		account(t, p);

@@ -16,6 +16,14 @@
  * took some of them. If sealing fails for lack of memory the text simply
  * stays raw.
  *
+ * The blocks' zstd level: KL_BLOCK_LEVEL, whose frames a JSON lines file is
+ * made of; kl_parts_set_held_level() sets another for the blocks of data
+ * partitions whose files are not made of the frames (Parquet: the encoder
+ * unpacks them), so sealing and unsealing cost less CPU and the blocks
+ * more memory. Dead-letter partitions (p->dead, JSON lines files) stay at
+ * KL_BLOCK_LEVEL. The level is a function of the partition, never of the
+ * thread that seals, so the frames are too.
+ *
  * Sealing on other threads (kl_parts_seal_async; the pipeline asks for it
  * with --threads > 1): note_append still cuts the block, at the same
  * record, but hands the full tail buffer to a seal pool (buffer/seal.h)
@@ -136,6 +144,8 @@ struct kl_parts {
 	size_t index_mask;
 	size_t mem;      /* memory held: sealed blocks plus tail capacities */
 	size_t block_bytes; /* seal a tail at this many raw bytes; 0 = never */
+	int held_level;	    /* zstd level of data partitions' blocks (dead letters':
+			     * KL_BLOCK_LEVEL); kl_parts_set_held_level */
 	struct kl_blocks_zctx zctx; /* the reader thread's compression context */
 	struct kl_seal_pool *seal;  /* kl_parts_seal_async: the sealing threads, else NULL */
 	struct kl_buf *spare;	    /* tail buffers back from them, for the next cuts */
@@ -164,6 +174,11 @@ void kl_parts_cleanup(struct kl_parts *t);
  * the caller's thread. Before the first append. KL_OK, or KL_ENOMEM (the
  * reason in eb) with the table still synchronous. */
 int kl_parts_seal_async(struct kl_parts *t, size_t threads, struct kl_errbuf *eb);
+
+/* Seal the blocks of data partitions (not dead letters) at zstd level
+ * `level` (buffer/blocks.h: KL_BLOCK_LEVEL_HELD when no file is made of
+ * their frames) instead of KL_BLOCK_LEVEL; before the first append. */
+void kl_parts_set_held_level(struct kl_parts *t, int level);
 
 /* Charge the buffers to `b` (borrowed, shared with other tables and
  * writers; NULL: the own one) instead of the table's own budget; before

@@ -40,7 +40,7 @@ static void run_job(struct kl_seal_job *j, struct kl_blocks_zctx *x)
 {
 	j->z = NULL;
 	j->zlen = 0;
-	j->rc = kl_blocks_frame(x, j->raw.data, j->raw.len, &j->z, &j->zlen);
+	j->rc = kl_blocks_frame(x, j->level, j->raw.data, j->raw.len, &j->z, &j->zlen);
 	if (j->rc)
 		j->z = NULL;
 }

@@ -50,8 +50,10 @@ struct kl_seal_job {
 	size_t slot;
 	size_t bound;
 	/* in: the block's raw bytes, raw.len of them (the pool owns the buffer
-	 * until the job is popped, unless the owner moves it out first) */
+	 * until the job is popped, unless the owner moves it out first), and
+	 * the zstd level of its frame */
 	struct kl_buf raw;
+	int level;
 	/* out: the frame, made with kl_blocks_frame (rc == KL_OK), else NULL */
 	char *z;
 	size_t zlen;

@@ -309,7 +309,7 @@ static void test_blocks_empty_and_errors(void)
 	CHECK_EQ_INT(c.calls, 0);
 	/* seal by hand, then a tail */
 	const char *s1 = "{\"a\":1}\n{\"a\":2}\n", *s2 = "{\"b\":3}\n";
-	CHECK_EQ_INT(kl_blocks_seal(&b, &zx, s1, strlen(s1), 0), KL_OK);
+	CHECK_EQ_INT(kl_blocks_seal(&b, &zx, KL_BLOCK_LEVEL, s1, strlen(s1), 0), KL_OK);
 	kl_buf_append(&b.tail, s2, strlen(s2));
 	CHECK_EQ_INT(kl_blocks_len(&b), strlen(s1) + strlen(s2));
 	CHECK_EQ_INT(kl_blocks_flatten(&b, &zx, &flat, &eb), KL_OK);
@@ -715,6 +715,7 @@ static void test_seal_pool(void)
 			kl_buf_append(&mirror, rec, n);
 		}
 		j->slot = (size_t)i;
+		j->level = i % 3 ? KL_BLOCK_LEVEL_HELD : KL_BLOCK_LEVEL; /* contexts switch */
 		kl_seal_pool_push(sp);
 	}
 	while (kl_seal_pool_pending(sp)) {
@@ -819,6 +820,87 @@ static size_t count_frames(const struct kl_buf *body, uint64_t *content)
  * stream of exactly its bytes; byte-identical with early cuts made under a
  * tight budget and with seal threads; JSON lines with zstd at the default
  * level takes them (encode_blocks), other levels and codecs take text. */
+/* Does every block of b hold the frame a fresh context makes of its bytes
+ * at `level`? (A frame depends on the bytes and the level alone.) */
+static int frames_at(const struct kl_blocks *b, int level)
+{
+	struct kl_blocks_zctx zx = {0};
+	struct kl_errbuf eb = {0};
+	struct kl_buf raw;
+	kl_buf_init(&raw, 0);
+	int ok = b->n > 0;
+	for (size_t i = 0; ok && i < b->n; i++) {
+		struct kl_blocks one = {.v = &b->v[i], .n = 1, .cap = 1, .raw = b->v[i].raw};
+		char *z = NULL;
+		size_t zlen = 0;
+		struct kl_blocks_zctx fresh = {0};
+		kl_buf_reset(&raw);
+		ok = kl_blocks_flatten(&one, &zx, &raw, &eb) == KL_OK &&
+		     kl_blocks_frame(&fresh, level, raw.data, raw.len, &z, &zlen) == KL_OK &&
+		     zlen == b->v[i].zlen && !memcmp(z, b->v[i].z, zlen);
+		free(z);
+		kl_blocks_zctx_cleanup(&fresh);
+	}
+	kl_buf_cleanup(&raw);
+	kl_blocks_zctx_cleanup(&zx);
+	return ok;
+}
+
+/* kl_parts_set_held_level: a data partition's blocks at the held level, a
+ * dead-letter partition's at KL_BLOCK_LEVEL (its frames become a file), the
+ * same frames whether the table or a seal pool makes them; the bytes read
+ * back unchanged; the fast level holds more memory than level 1. */
+static void test_held_level(void)
+{
+	struct kl_parts t[3];
+	struct kl_part *data[3], *dead[3];
+	struct kl_buf md, mx;
+	kl_buf_init(&md, 0);
+	kl_buf_init(&mx, 0);
+	struct kl_errbuf eb = {0};
+	for (int k = 0; k < 3; k++) {
+		kl_parts_init(&t[k], 1 << 30, 1 << 30, (int64_t)1 << 60);
+		if (k > 0)
+			kl_parts_set_held_level(&t[k], KL_BLOCK_LEVEL_HELD);
+		if (k == 2)
+			CHECK_EQ_INT(kl_parts_seal_async(&t[k], 2, &eb), KL_OK);
+		data[k] = kl_parts_get(&t[k], "events/x", 8);
+		dead[k] = kl_parts_get(&t[k], "errors/x", 8);
+		dead[k]->dead = 1;
+		for (uint64_t i = 0; i < 2000; i += 100) { /* interleaved: the context switches */
+			kl_buf_reset(&md);
+			kl_buf_reset(&mx);
+			append_records(&t[k], data[k], i, i + 100, &md);
+			append_records(&t[k], dead[k], 5000 + i, 5000 + i + 100, &mx);
+		}
+		CHECK(kl_parts_largest(&t[k]) != NULL); /* settles the pool's seals */
+	}
+	CHECK(data[0]->sealed.n >= 5);
+	CHECK(frames_at(&data[0]->sealed, KL_BLOCK_LEVEL));
+	CHECK(frames_at(&dead[0]->sealed, KL_BLOCK_LEVEL));
+	for (int k = 1; k < 3; k++) {
+		CHECK(frames_at(&data[k]->sealed, KL_BLOCK_LEVEL_HELD));
+		CHECK(frames_at(&dead[k]->sealed, KL_BLOCK_LEVEL));
+		CHECK(data[k]->sealed.zlen > data[0]->sealed.zlen); /* less compressed */
+		CHECK_EQ_INT(dead[k]->sealed.zlen, dead[0]->sealed.zlen);
+	}
+	CHECK_EQ_INT(data[1]->sealed.zlen, data[2]->sealed.zlen);
+	struct kl_blocks_zctx zx = {0};
+	struct kl_buf a, b;
+	kl_buf_init(&a, 0);
+	kl_buf_init(&b, 0);
+	CHECK_EQ_INT(kl_blocks_flatten(&data[0]->sealed, &zx, &a, &eb), KL_OK);
+	CHECK_EQ_INT(kl_blocks_flatten(&data[2]->sealed, &zx, &b, &eb), KL_OK);
+	CHECK(a.len > 0 && a.len == b.len && !memcmp(a.data, b.data, a.len));
+	kl_buf_cleanup(&a);
+	kl_buf_cleanup(&b);
+	kl_blocks_zctx_cleanup(&zx);
+	for (int k = 0; k < 3; k++)
+		kl_parts_cleanup(&t[k]);
+	kl_buf_cleanup(&md);
+	kl_buf_cleanup(&mx);
+}
+
 static void test_blocks_frames(void)
 {
 	struct kl_buf big, tight, pool, m1, m2, m3, plain;
@@ -874,6 +956,7 @@ static void test_blocks_frames(void)
 int main(void)
 {
 	test_blocks_frames();
+	test_held_level();
 	test_seal_pool();
 	test_seal_pool_same_decisions();
 	test_window();

@@ -268,6 +268,9 @@ static const struct kl_store_ops fenced_store_ops = {
     .open = fs_open,	 /* refused unless the lease is held */
     .write = fs_write,	 /* passed through */
     .commit = fs_commit, /* refused (and aborted) unless the lease is held; conditional */
+    /* not offered: a fenced file is checked against the lease and the version
+     * read at the moment it replaces that version, so it commits at once */
+    .commit_deferred = NULL,
     .abort = fs_abort,	 /* passed through */
     .sync = fs_sync,	 /* passed through */
     .read = fs_read,	 /* passed through */

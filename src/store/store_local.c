@@ -334,8 +334,8 @@ static int pend_flush(struct local_store *s)
 					   strerror(errno));
 		else if (!rc)
 			rc = note_committed(f);
-		else
-			unlink(f->tmp);
+		if (rc)
+			unlink(f->tmp); /* ENOENT when renamed: note_committed's ENOMEM */
 		file_free(f);
 	}
 	s->npend = 0;

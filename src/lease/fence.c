@@ -109,6 +109,7 @@ static int fence_finish(struct kl_checkpoint *c)
 static const struct kl_checkpoint_ops fence_ops = {
     .load = fence_load,	    /* claim the state log, then the inner checkpoint's load */
     .commit = fence_commit, /* lease check + fenced mirror, then the inner (conditional) commit */
+    .commit_batch = NULL,   /* each job checked and mirrored on its own: commit() per job */
     .file = fence_file,	    /* passed through */
     .finish = fence_finish, /* the inner finish, unless the lease was lost */
 };

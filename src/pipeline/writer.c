@@ -373,27 +373,44 @@ static int batch_fits(const struct kl_writer_job *first, const struct kl_writer_
 	return 1;
 }
 
-/* Record jobs first..last (all written and synced) as one: every file,
- * and the last job's resume, window and source checkpoint — what
- * recording them one by one would leave, with one state-log sync. */
+/* Record jobs first..last (all written and synced), in order: with the
+ * checkpoint's commit_batch when it has one (one sync for all), else one
+ * commit() each. */
 static int record_batch(struct kl_writer *w, struct kl_writer_job *first,
 			const struct kl_writer_job *last, size_t nfiles)
 {
 	struct kl_checkpoint_file files[64], *fv = files;
+	struct kl_checkpoint_job jobs[8], *jv = jobs;
+	size_t njobs = 1;
+	for (const struct kl_writer_job *j = first; j != last; j = j->next)
+		njobs++;
 	if (nfiles > sizeof files / sizeof files[0] && !(fv = malloc(nfiles * sizeof *fv)))
 		return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
-	size_t n = 0;
+	if (njobs > sizeof jobs / sizeof jobs[0] && !(jv = malloc(njobs * sizeof *jv))) {
+		if (fv != files)
+			free(fv);
+		return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
+	}
+	size_t n = 0, k = 0;
 	for (struct kl_writer_job *j = first;; j = j->next) {
+		jv[k++] = (struct kl_checkpoint_job){fv + n, j->n, j->resume, j->window,
+						     j->checkpoint};
 		for (size_t i = 0; i < j->n; i++)
 			fv[n++] = (struct kl_checkpoint_file){j->items[i].key, j->items[i].key_len,
 							      j->items[i].last_pos};
 		if (j == last)
 			break;
 	}
-	struct kl_checkpoint_job cj = {fv, n, last->resume, last->window, last->checkpoint};
-	int rc = w->cp->ops->commit(w->cp, &cj);
+	int rc = KL_OK;
+	if (w->cp->ops->commit_batch)
+		rc = w->cp->ops->commit_batch(w->cp, jv, njobs);
+	else
+		for (size_t i = 0; i < njobs && !rc; i++)
+			rc = w->cp->ops->commit(w->cp, &jv[i]);
 	if (fv != files)
 		free(fv);
+	if (jv != jobs)
+		free(jv);
 	if (rc)
 		return kl_errbuf_set(w->eb, rc, "%s", w->cp->err.msg);
 	for (struct kl_writer_job *j = first;; j = j->next) {
@@ -411,7 +428,7 @@ static int record_batch(struct kl_writer *w, struct kl_writer_job *first,
 
 /* Write every item of `first`, and of the jobs queued after it while they
  * fit (batch_fits), make them all durable as a set with one sync, then
- * record the progress (commit/state.h explains the order). *njobs: the
+ * record their progress, job by job (commit/state.h explains the order). *njobs: the
  * jobs taken, recorded or (on failure) not. The batch only takes jobs
  * already queued, so no job waits for a later one; it saves a sync of the
  * store (and of the state log) per job, and lets commit_deferred()'s

@@ -393,8 +393,8 @@ static int record_batch(struct kl_writer *w, struct kl_writer_job *first,
 	}
 	size_t n = 0, k = 0;
 	for (struct kl_writer_job *j = first;; j = j->next) {
-		jv[k++] = (struct kl_checkpoint_job){fv + n, j->n, j->resume, j->window,
-						     j->checkpoint};
+		jv[k++] =
+		    (struct kl_checkpoint_job){fv + n, j->n, j->resume, j->window, j->checkpoint};
 		for (size_t i = 0; i < j->n; i++)
 			fv[n++] = (struct kl_checkpoint_file){j->items[i].key, j->items[i].key_len,
 							      j->items[i].last_pos};
@@ -504,8 +504,8 @@ static void *writer_main(void *arg)
 		for (size_t k = 0; k < njobs; k++) { /* the batch's jobs are the first njobs */
 			job_settle(w, j);
 			pthread_mutex_lock(&w->mu);
-			if (rc)
-				w->failed = 1; /* later jobs are dropped: their data stays in the input */
+			if (rc) /* later jobs are dropped: their data stays in the input */
+				w->failed = 1;
 			w->head = j->next;
 			if (!w->head)
 				w->tail = NULL;

@@ -63,6 +63,12 @@ struct kl_checkpoint_ops {
 		    kl_checkpoint_part_fn fn, void *ctx);
 	/* A job's files are durable: record it (durably, before returning). */
 	int (*commit)(struct kl_checkpoint *c, const struct kl_checkpoint_job *j);
+	/* Optional (NULL: commit() for each, in order). Record jobs[0..n), all
+	 * durable, as commit() would one after another — the same record, a
+	 * state log's bytes included — durable together before returning: one
+	 * sync where commit() would make n (the writer's batches, writer.h). */
+	int (*commit_batch)(struct kl_checkpoint *c, const struct kl_checkpoint_job *jobs,
+			    size_t n);
 	/* Optional. A file's fate: durable (committed and synced) or not (its
 	 * write failed, or it was dropped after an earlier failure). first_pos
 	 * is the position it is named after, last_pos that of its last record. */

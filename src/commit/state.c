@@ -475,6 +475,21 @@ int kl_state_note_done(struct kl_state *st, uint64_t size)
 	return frame(&st->pending, "D %" PRIu64, size);
 }
 
+static size_t pending_lines(const struct kl_state *st)
+{
+	size_t nlines = 0;
+	for (size_t i = 0; i < st->pending.len; i++)
+		nlines += st->pending.data[i] == '\n';
+	return nlines;
+}
+
+int kl_state_sync_compacts(const struct kl_state *st)
+{
+	if (!st->pending.len && !st->pruned)
+		return 0;
+	return st->store || st->pruned || st->lines + pending_lines(st) > 4 * st->nparts + 4096;
+}
+
 int kl_state_sync(struct kl_state *st)
 {
 	if (!st->pending.len && !st->pruned)
@@ -483,10 +498,8 @@ int kl_state_sync(struct kl_state *st)
 		kl_buf_reset(&st->pending);
 		return compact(st);
 	}
-	size_t nlines = 0;
-	for (size_t i = 0; i < st->pending.len; i++)
-		nlines += st->pending.data[i] == '\n';
-	if (st->lines + nlines > 4 * st->nparts + 4096) {
+	size_t nlines = pending_lines(st);
+	if (st->lines + nlines > 4 * st->nparts + 4096) { /* kl_state_sync_compacts */
 		kl_buf_reset(&st->pending);
 		return compact(st);
 	}

@@ -164,4 +164,10 @@ size_t kl_state_prune(struct kl_state *st, uint64_t below);
 /* Write and fsync queued lines (compacting the log when it has grown). */
 int kl_state_sync(struct kl_state *st);
 
+/* 1 if kl_state_sync() would now rewrite the log whole (compact) rather
+ * than append the queued lines: a caller that queues several commits for
+ * one sync (checkpoint.h commit_batch) syncs wherever this says so, and the
+ * log's bytes are those of one sync per commit. */
+int kl_state_sync_compacts(const struct kl_state *st);
+
 #endif

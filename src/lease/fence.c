@@ -109,6 +109,7 @@ static int fence_finish(struct kl_checkpoint *c)
 static const struct kl_checkpoint_ops fence_ops = {
     .load = fence_load,	    /* claim the state log, then the inner checkpoint's load */
     .commit = fence_commit, /* lease check + fenced mirror, then the inner (conditional) commit */
+    .commit_batch = NULL,   /* each job checked and mirrored on its own: commit() per job */
     .file = fence_file,	    /* passed through */
     .finish = fence_finish, /* the inner finish, unless the lease was lost */
 };
@@ -268,6 +269,9 @@ static const struct kl_store_ops fenced_store_ops = {
     .open = fs_open,	 /* refused unless the lease is held */
     .write = fs_write,	 /* passed through */
     .commit = fs_commit, /* refused (and aborted) unless the lease is held; conditional */
+    /* not offered: a fenced file is checked against the lease and the version
+     * read at the moment it replaces that version, so it commits at once */
+    .commit_deferred = NULL,
     .abort = fs_abort,	 /* passed through */
     .sync = fs_sync,	 /* passed through */
     .read = fs_read,	 /* passed through */

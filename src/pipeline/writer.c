@@ -10,6 +10,8 @@
 #define WORK_KEEP (16u << 20)
 /* a streaming encoder gets a body from blocks in pieces of this size */
 #define STAGE_BYTES (1u << 20)
+/* jobs already queued join the running one's sync up to this many files */
+#define BATCH_FILES 256
 
 #define ADD(counter, v) atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
 
@@ -131,7 +133,10 @@ static int store_item(struct kl_writer *w, const struct kl_writer_item *it, stru
 		return kl_errbuf_set(w->eb, rc, "%s",
 				     store->err.code ? store->err.msg : "encoding failed");
 	}
-	if ((rc = store->ops->commit(f)))
+	/* deferred where the store can: visible and durable at run_batch's
+	 * sync(), before anything is recorded */
+	rc = store->ops->commit_deferred ? store->ops->commit_deferred(f) : store->ops->commit(f);
+	if (rc)
 		return kl_errbuf_set(w->eb, rc, "%s", store->err.msg);
 	return KL_OK;
 }
@@ -351,42 +356,118 @@ static void publish(struct kl_writer *w, const struct kl_writer_job *j)
 	atomic_store_explicit(&m->last_commit_unix, (int64_t)time(NULL), memory_order_relaxed);
 }
 
-/* Write every item, make them durable as a set, then record the progress
- * (commit/state.h explains the order). */
-static int run_job(struct kl_writer *w, struct kl_writer_job *j)
+/* May job `j` join the batch of jobs first..before j (nfiles files)? Not
+ * when a partition would get a second file: state.h's crash argument needs
+ * at most one unrecorded file per partition, as a single job has. */
+static int batch_fits(const struct kl_writer_job *first, const struct kl_writer_job *j,
+		      size_t nfiles)
+{
+	if (nfiles + j->n > BATCH_FILES)
+		return 0;
+	for (const struct kl_writer_job *b = first; b != j; b = b->next)
+		for (size_t i = 0; i < b->n; i++)
+			for (size_t k = 0; k < j->n; k++)
+				if (b->items[i].key_len == j->items[k].key_len &&
+				    !memcmp(b->items[i].key, j->items[k].key, b->items[i].key_len))
+					return 0;
+	return 1;
+}
+
+/* Record jobs first..last (all written and synced), in order: with the
+ * checkpoint's commit_batch when it has one (one sync for all), else one
+ * commit() each. */
+static int record_batch(struct kl_writer *w, struct kl_writer_job *first,
+			const struct kl_writer_job *last, size_t nfiles)
+{
+	struct kl_checkpoint_file files[64], *fv = files;
+	struct kl_checkpoint_job jobs[8], *jv = jobs;
+	size_t njobs = 1;
+	for (const struct kl_writer_job *j = first; j != last; j = j->next)
+		njobs++;
+	if (nfiles > sizeof files / sizeof files[0] && !(fv = malloc(nfiles * sizeof *fv)))
+		return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
+	if (njobs > sizeof jobs / sizeof jobs[0] && !(jv = malloc(njobs * sizeof *jv))) {
+		if (fv != files)
+			free(fv);
+		return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
+	}
+	size_t n = 0, k = 0;
+	for (struct kl_writer_job *j = first;; j = j->next) {
+		jv[k++] =
+		    (struct kl_checkpoint_job){fv + n, j->n, j->resume, j->window, j->checkpoint};
+		for (size_t i = 0; i < j->n; i++)
+			fv[n++] = (struct kl_checkpoint_file){j->items[i].key, j->items[i].key_len,
+							      j->items[i].last_pos};
+		if (j == last)
+			break;
+	}
+	int rc = KL_OK;
+	if (w->cp->ops->commit_batch)
+		rc = w->cp->ops->commit_batch(w->cp, jv, njobs);
+	else
+		for (size_t i = 0; i < njobs && !rc; i++)
+			rc = w->cp->ops->commit(w->cp, &jv[i]);
+	if (fv != files)
+		free(fv);
+	if (jv != jobs)
+		free(jv);
+	if (rc)
+		return kl_errbuf_set(w->eb, rc, "%s", w->cp->err.msg);
+	for (struct kl_writer_job *j = first;; j = j->next) {
+		pthread_mutex_lock(&w->mu);
+		for (size_t i = 0; i < j->n; i++)
+			*(j->items[i].dead ? &w->st->dead : &w->st->stored) += j->items[i].count;
+		w->st->files += j->n;
+		pthread_mutex_unlock(&w->mu);
+		publish(w, j);
+		if (j == last)
+			break;
+	}
+	return KL_OK;
+}
+
+/* Write every item of `first`, and of the jobs queued after it while they
+ * fit (batch_fits), make them all durable as a set with one sync, then
+ * record their progress, job by job (commit/state.h explains the order). *njobs: the
+ * jobs taken, recorded or (on failure) not. The batch only takes jobs
+ * already queued, so no job waits for a later one; it saves a sync of the
+ * store (and of the state log) per job, and lets commit_deferred()'s
+ * flushes overlap. */
+static int run_batch(struct kl_writer *w, struct kl_writer_job *first, size_t *njobs)
 {
 	int rc = KL_OK;
-	size_t written = 0;
-	while (written < j->n && !(rc = write_item(w, &j->items[written])))
-		written++;
+	size_t nfiles = 0, written = 0;
+	struct kl_writer_job *j = first;
+	*njobs = 0;
+	for (;;) {
+		++*njobs;
+		written = 0;
+		while (written < j->n && !(rc = write_item(w, &j->items[written])))
+			written++;
+		nfiles += written;
+		if (rc)
+			break;
+		pthread_mutex_lock(&w->mu);
+		struct kl_writer_job *next = j->next;
+		pthread_mutex_unlock(&w->mu);
+		if (!next || !batch_fits(first, next, nfiles))
+			break;
+		j = next;
+	}
 	/* after a failure too: the files committed before it become durable */
-	int sync_rc = written ? w->store->ops->sync(w->store) : KL_OK;
+	int sync_rc = nfiles ? w->store->ops->sync(w->store) : KL_OK;
 	if (!sync_rc)
-		for (size_t i = 0; i < written; i++)
-			j->items[i].durable = 1;
+		for (struct kl_writer_job *b = first;; b = b->next) {
+			for (size_t i = 0; i < (b == j ? written : b->n); i++)
+				b->items[i].durable = 1;
+			if (b == j)
+				break;
+		}
 	if (rc)
 		return rc;
 	if (sync_rc)
 		return kl_errbuf_set(w->eb, sync_rc, "%s", w->store->err.msg);
-	struct kl_checkpoint_file files[64], *fv = files;
-	if (j->n > sizeof files / sizeof files[0] && !(fv = malloc(j->n * sizeof *fv)))
-		return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
-	for (size_t i = 0; i < j->n; i++)
-		fv[i] = (struct kl_checkpoint_file){j->items[i].key, j->items[i].key_len,
-						    j->items[i].last_pos};
-	struct kl_checkpoint_job cj = {fv, j->n, j->resume, j->window, j->checkpoint};
-	rc = w->cp->ops->commit(w->cp, &cj);
-	if (fv != files)
-		free(fv);
-	if (rc)
-		return kl_errbuf_set(w->eb, rc, "%s", w->cp->err.msg);
-	pthread_mutex_lock(&w->mu);
-	for (size_t i = 0; i < j->n; i++)
-		*(j->items[i].dead ? &w->st->dead : &w->st->stored) += j->items[i].count;
-	w->st->files += j->n;
-	pthread_mutex_unlock(&w->mu);
-	publish(w, j);
-	return KL_OK;
+	return record_batch(w, first, j, nfiles);
 }
 
 /* Every job ends here, run or dropped: its files' fate goes to the checkpoint. */
@@ -416,22 +497,28 @@ static void *writer_main(void *arg)
 		struct kl_writer_job *j = w->head;
 		int failed = w->failed;
 		pthread_mutex_unlock(&w->mu);
-		int rc = failed ? KL_OK : run_job(w, j);
-		job_settle(w, j);
+		size_t njobs = 1;
+		int rc = failed ? KL_OK : run_batch(w, j, &njobs);
 		if (w->un.work.cap > WORK_KEEP)
 			kl_buf_shrink(&w->un.work, WORK_KEEP);
+		for (size_t k = 0; k < njobs; k++) { /* the batch's jobs are the first njobs */
+			job_settle(w, j);
+			pthread_mutex_lock(&w->mu);
+			if (rc) /* later jobs are dropped: their data stays in the input */
+				w->failed = 1;
+			w->head = j->next;
+			if (!w->head)
+				w->tail = NULL;
+			w->queued--;
+			w->inflight -= j->bytes;
+			if (w->budget)
+				kl_budget_sub(w->budget, j->bytes);
+			job_free(w, j);
+			j = w->head;
+			pthread_cond_broadcast(&w->cv);
+			pthread_mutex_unlock(&w->mu);
+		}
 		pthread_mutex_lock(&w->mu);
-		if (rc)
-			w->failed = 1; /* later jobs are dropped: their data stays in the input */
-		w->head = j->next;
-		if (!w->head)
-			w->tail = NULL;
-		w->queued--;
-		w->inflight -= j->bytes;
-		if (w->budget)
-			kl_budget_sub(w->budget, j->bytes);
-		job_free(w, j);
-		pthread_cond_broadcast(&w->cv);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;

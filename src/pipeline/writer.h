@@ -6,7 +6,14 @@
  * them durable as a set (store sync), and then records the job's progress
  * through the checkpoint (commit/checkpoint.h), while the reader keeps
  * parsing. Jobs run in FIFO order, so a job's progress never claims records
- * of a later job. After the first failure later jobs are dropped (their
+ * of a later job. Jobs already queued behind the one the writer takes join
+ * it in one batch (up to BATCH_FILES files, while no partition gets a
+ * second file: commit/state.h's crash argument): their files are written
+ * (store commit_deferred() where the store has it), made durable with one
+ * sync, and recorded job by job with one checkpoint sync (checkpoint.h
+ * commit_batch; the state log's bytes are those of one commit per job) —
+ * on a local disk one round of flushes and one state-log fsync per batch
+ * instead of per job (bench/README.md, Session 10). After the first failure later jobs are dropped (their
  * records stay in the input); every file's fate goes to the checkpoint's
  * file() either way.
  *

@@ -7,7 +7,9 @@
  * previous object of that key; abort() discards it without a trace.
  * sync() makes every commit since the last sync durable as a set (for a
  * local disk: fsync of the directories whose entries changed), so callers
- * can batch many files before recording progress. list() enumerates one
+ * can batch many files before recording progress. commit_deferred()
+ * (optional) lets sync() do a file's own flush too, so that the flushes
+ * of a batch overlap (store_local.c). list() enumerates one
  * level of the key space, as S3's ListObjectsV2 with delimiter '/' does.
  *
  * Implementations: store_local.c (a directory), store_s3.c (s3://bucket/prefix:
@@ -28,7 +30,7 @@
  * new inode into place, so every commit makes a new tag). Only the fenced
  * paths use them; everything else writes as before.
  * Ownership: the store owns its open files; a kl_store_file is freed by
- * commit() or abort(), whatever their result.
+ * commit(), commit_deferred() or abort(), whatever their result.
  */
 #ifndef KL_STORE_STORE_H
 #define KL_STORE_STORE_H
@@ -58,9 +60,21 @@ struct kl_store_ops {
 	/* Make the object visible whole under its key (replacing any previous
 	 * one); frees f whatever the result. */
 	int (*commit)(struct kl_store_file *f);
+	/* Optional (NULL: callers use commit()). Like commit(), but the object
+	 * may become visible only at the next sync() (or earlier, when the
+	 * store must: store_local's queue of open files is full, or a new
+	 * object of the same key is opened): whole and durable, as after
+	 * commit(), or not at all. Frees f whatever the result. An error
+	 * shows here or in the next sync(), which then fails; the objects it
+	 * concerns are not visible (those of the same sync made visible
+	 * before the error stay, whole). For writers that record progress
+	 * only after sync() anyway (pipeline/writer.c); objects that must be
+	 * visible on return (state logs, schemas, fenced writes) use commit(). */
+	int (*commit_deferred)(struct kl_store_file *f);
 	/* Discard an open object without a trace; frees f. */
 	void (*abort)(struct kl_store_file *f);
-	/* Make every commit since the last sync durable as a set. */
+	/* Make every commit since the last sync durable as a set, and every
+	 * commit_deferred() since then visible and durable first. */
 	int (*sync)(struct kl_store *s);
 	/* Read a whole object into out (reset first). KL_ENOTFOUND if absent. */
 	int (*read)(struct kl_store *s, const char *key, struct kl_buf *out);
@@ -87,7 +101,8 @@ struct kl_store_ops {
 	 * and nothing became visible. On success the new version's tag goes to
 	 * tag (may be NULL). Frees f whatever the result. */
 	int (*commit_if)(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX]);
-	/* Free the store (open files must be committed or aborted first). */
+	/* Free the store (open files must be committed or aborted first;
+	 * deferred commits not yet synced are discarded, never made visible). */
 	void (*free)(struct kl_store *s);
 };
 

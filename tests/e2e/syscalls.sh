@@ -4,6 +4,10 @@
 # >= 1 MiB (calls <= 1 + bytes / 1 MiB per file), and appends the state log
 # once per commit. Counts come from `strace -f -y`, which names each write's
 # file. Before the fix 140k events took 30,193 writes and 3,684 mkdirs.
+# Flushes (issue: durability batching, bench/README.md Session 10): no data
+# file is fdatasynced twice, and a commit of >= 3 data files (the calls
+# between two syncs of the state log) flushes them with at most 2 syncfs
+# calls, not an fdatasync per file and an fsync per directory.
 # duration: 9 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 command -v strace >/dev/null || fail "strace not installed (scripts/deps.sh installs it)"
@@ -16,7 +20,7 @@ N=${KL_ASAN:+6000}; N=${N:-20000}
 # (LeakSanitizer cannot run under ptrace: leaks are checked by the other tests)
 traced() {
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \
-	strace -f -y -qq -o "$T/trace" -e trace=mkdir,mkdirat,write,writev,pwrite64,pwritev \
+	strace -f -y -qq -o "$T/trace" -e trace=mkdir,mkdirat,write,writev,pwrite64,pwritev,fdatasync,fsync,syncfs,rename \
 		"$KL" ingest --input "$2" --lake "$1" --quiet
 }
 # count trace lines of syscall $1 whose text matches the extended regex $2
@@ -40,6 +44,26 @@ check_writes() { # lake, files and bytes it had before the traced run
 	st=$(count 'p?writev?(64)?' "^[^<]*<$lake/_kinlake/state/")
 	echo "$lake: $st state-log writes"
 	[ "$st" -le $((nf + 4)) ] || fail "$st state-log writes for $nf files"
+	check_flushes "$lake"
+}
+
+check_flushes() { # lake
+	local twice out
+	twice=$(grep -E '^[0-9]+ +fdatasync\(' "$T/trace" | grep -E "<$1/(events|errors)/" |
+		sed -E 's/^[0-9]+ +fdatasync\([0-9]+<([^>]*)>.*/\1/' | sort | uniq -d | head -3 || true)
+	[ -z "$twice" ] || fail "data files fdatasynced more than once: $twice"
+	# per commit (ended by the state log's fdatasync): data files renamed,
+	# fdatasync/fsync calls on data files or their directories, syncfs calls
+	out=$(awk -v lake="$1" '
+		$0 ~ "fdatasync\\([0-9]+<" lake "/_kinlake/state/" {
+			if (files >= 3) { big++; if (flushes > 0 || syncfs > 2) bad++ }
+			files = 0; flushes = 0; syncfs = 0; next }
+		$0 ~ "rename\\(\"" lake "/(events|errors)/" { files++ }
+		$0 ~ "f(data)?sync\\([0-9]+<" lake "/(events|errors)/" { flushes++ }
+		$0 ~ "syncfs\\(" { syncfs++ }
+		END { printf "%d %d\n", big, bad }' "$T/trace")
+	echo "$1: ${out% *} commits of >= 3 data files, ${out#* } of them flushed file by file"
+	[ "${out#* }" = 0 ] || fail "$1: ${out#* } commits of >= 3 files flushed each file (or > 2 syncfs)"
 }
 
 # fresh lake: every directory made once, none found existing

@@ -617,11 +617,14 @@ static void test_stream(void)
 
 	/* the Nth commit (a file or the state object) fails: the run ends as a
 	 * kill would end it; the runs after it repeat names, so the lake holds
-	 * every line once. Twice in a row, then a clean run. */
+	 * every line once. Twice in a row, then a clean run. How many state
+	 * commits a run makes depends on how the writer batched the jobs it
+	 * found queued (writer.h), so "the run got that far" is its own count. */
 	for (int n = 1; n <= total_commits + 1; n++) {
 		fake_init(&s);
 		s.fail_at = n;
-		CHECK(run_stream(&s, "s", NULL) != 0 || n > total_commits);
+		int frc = run_stream(&s, "s", NULL);
+		CHECK(frc != 0 || n > s.commits);
 		s.fail_at = s.commits + 1 + n % 7;
 		run_stream(&s, "s", NULL);
 		s.fail_at = 0;
@@ -746,7 +749,8 @@ int main(void)
 		fake_init(&s);
 		s.fail_at = n;
 		snprintf(dir, sizeof dir, "%s/fail%d", base, n);
-		CHECK(run(&s, dir, &done) != 0);
+		int frc = run(&s, dir, &done); /* runs batch jobs differently: writer.h */
+		CHECK(frc != 0 || n > s.commits);
 		check_state_claims(&s, dir, n);
 		s.fail_at = 0;
 		uint64_t before = s.base.bytes_committed;

@@ -3,7 +3,10 @@
  * refused); the local store's writes (gathered pieces of every size read
  * back exact, abort leaves nothing, a root with missing parents, a file in
  * a directory's place, directories removed behind its back, threads sharing
- * one store) and the S3 ListObjectsV2 page parser (URL-decoded keys, prefix
+ * one store), its deferred commits (invisible before sync(), whole after it,
+ * through fdatasync and through syncfs; the same key opened again; a full
+ * queue; a rename that fails at sync(); the store freed with files queued)
+ * and the S3 ListObjectsV2 page parser (URL-decoded keys, prefix
  * stripped, pages and their tokens, malformed answers refused). The S3
  * request itself runs against moto in tests/e2e/schema_registry.sh. */
 #include "check.h"
@@ -184,6 +187,158 @@ static void test_local_writes(void)
 	CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* Dot-files (temporary files) in directory root/sub. */
+static int dotfiles(const char *root, const char *sub)
+{
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "ls -a %s/%s 2>/dev/null | grep -c '^\\..*tmp-'", root, sub);
+	FILE *p = popen(cmd, "r");
+	int n = -1;
+	if (p) {
+		if (fscanf(p, "%d", &n) != 1)
+			n = -1;
+		pclose(p);
+	}
+	return n;
+}
+
+/* Open `key`, write n bytes of pattern `seed` and commit it deferred. */
+static void put_deferred(struct kl_store *st, const char *key, size_t n, unsigned seed)
+{
+	struct kl_store_file *f;
+	CHECK_EQ_INT(st->ops->open(st, key, &f), 0);
+	char piece[4096];
+	for (size_t off = 0; off < n;) {
+		size_t k = n - off < sizeof piece ? n - off : sizeof piece;
+		for (size_t i = 0; i < k; i++)
+			piece[i] = pat(off + i, seed);
+		CHECK_EQ_INT(st->ops->write(f, piece, k), 0);
+		off += k;
+	}
+	CHECK_EQ_INT(st->ops->commit_deferred(f), 0);
+}
+
+/* Is `key` there with n bytes of pattern `seed`? */
+static int has(struct kl_store *st, const char *key, size_t n, unsigned seed)
+{
+	struct kl_buf got;
+	kl_buf_init(&got, 0);
+	int ok = st->ops->read(st, key, &got) == KL_OK && got.len == n;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = got.data[i] == pat(i, seed);
+	kl_buf_cleanup(&got);
+	return ok;
+}
+
+static int absent(struct kl_store *st, const char *key)
+{
+	struct kl_buf got;
+	kl_buf_init(&got, 0);
+	int rc = st->ops->read(st, key, &got);
+	kl_buf_cleanup(&got);
+	return rc == KL_ENOTFOUND;
+}
+
+static void test_local_deferred(void)
+{
+	char root[] = "/tmp/kl-def-XXXXXX";
+	CHECK(mkdtemp(root) != NULL);
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_store *st = NULL;
+	CHECK_EQ_INT(kl_store_local_new(&st, root, &eb), 0);
+	if (!st)
+		return;
+	CHECK(st->ops->commit_deferred != NULL);
+	/* one file (the fdatasync path): a dot-file until sync() */
+	put_deferred(st, "p/one.bin", 3000000, 1);
+	CHECK(absent(st, "p/one.bin"));
+	CHECK_EQ_INT(dotfiles(root, "p"), 1);
+	CHECK_EQ_INT(st->files_committed, 0);
+	CHECK_EQ_INT(st->ops->sync(st), 0);
+	CHECK(has(st, "p/one.bin", 3000000, 1));
+	CHECK_EQ_INT(dotfiles(root, "p"), 0);
+	CHECK_EQ_INT(st->files_committed, 1);
+	CHECK_EQ_INT(st->bytes_committed, 3000000);
+	/* several (the syncfs path), across directories, an empty one too */
+	put_deferred(st, "p/a.bin", 100, 2);
+	put_deferred(st, "q/b.bin", 2000000, 3);
+	put_deferred(st, "q/r/c.bin", 0, 4);
+	put_deferred(st, "p/one.bin", 10, 5); /* replaces the synced one at sync() */
+	CHECK(absent(st, "p/a.bin") && absent(st, "q/b.bin") && absent(st, "q/r/c.bin"));
+	CHECK(has(st, "p/one.bin", 3000000, 1));
+	CHECK_EQ_INT(st->ops->sync(st), 0);
+	CHECK(has(st, "p/a.bin", 100, 2) && has(st, "q/b.bin", 2000000, 3));
+	CHECK(has(st, "q/r/c.bin", 0, 4) && has(st, "p/one.bin", 10, 5));
+	CHECK(dotfiles(root, "p") == 0 && dotfiles(root, "q") == 0 && dotfiles(root, "q/r") == 0);
+	CHECK_EQ_INT(st->files_committed, 5);
+	/* a key opened again while its file waits: the queue goes out first */
+	put_deferred(st, "p/twice", 7, 6);
+	CHECK(absent(st, "p/twice"));
+	put_deferred(st, "p/twice", 9, 7);
+	CHECK(has(st, "p/twice", 7, 6)); /* the first, made visible by the open */
+	CHECK_EQ_INT(st->ops->sync(st), 0);
+	CHECK(has(st, "p/twice", 9, 7));
+	/* a plain commit() is visible at once beside queued ones */
+	put_deferred(st, "p/later", 5, 8);
+	put(st, "p/now");
+	CHECK(absent(st, "p/later"));
+	struct kl_buf got;
+	kl_buf_init(&got, 0);
+	CHECK_EQ_INT(st->ops->read(st, "p/now", &got), 0);
+	CHECK_EQ_INT(st->ops->sync(st), 0);
+	CHECK(has(st, "p/later", 5, 8));
+	/* a full queue goes out before the next file joins it */
+	char key[64];
+	for (int i = 0; i < 300; i++) {
+		snprintf(key, sizeof key, "many/%03d", i);
+		put_deferred(st, key, 1 + (size_t)i, (unsigned)i);
+	}
+	CHECK(has(st, "many/000", 1, 0));      /* went out with the full queue */
+	CHECK(absent(st, "many/299"));         /* still queued */
+	CHECK_EQ_INT(st->ops->sync(st), 0);
+	int all = 1;
+	for (int i = 0; i < 300; i++) {
+		snprintf(key, sizeof key, "many/%03d", i);
+		all &= has(st, key, 1 + (size_t)i, (unsigned)i);
+	}
+	CHECK(all);
+	CHECK_EQ_INT(dotfiles(root, "many"), 0);
+	/* a rename that fails at sync(): sync fails; the files before it are
+	 * visible and whole, it and those after it are gone without a trace */
+	put_deferred(st, "f/w", 11, 9);
+	put_deferred(st, "f/x", 12, 10);
+	put_deferred(st, "f/y", 13, 11);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "mkdir -p %s/f/x/in && touch %s/f/x/in/z", root, root);
+	CHECK_EQ_INT(system(cmd), 0); /* a non-empty directory under x's name */
+	kl_errbuf_clear(&st->err);
+	CHECK_EQ_INT(st->ops->sync(st), KL_EIO);
+	CHECK(strstr(st->err.msg, "rename") != NULL);
+	CHECK(has(st, "f/w", 11, 9));
+	CHECK(absent(st, "f/y"));
+	CHECK_EQ_INT(dotfiles(root, "f"), 0);
+	/* the store goes on: the next sync is clean */
+	put_deferred(st, "f/v", 3, 12);
+	CHECK_EQ_INT(st->ops->sync(st), 0);
+	CHECK(has(st, "f/v", 3, 12));
+	/* an open file aborted, and the store freed with files queued: they
+	 * never become visible, and no dot-file is left */
+	struct kl_store_file *f;
+	CHECK_EQ_INT(st->ops->open(st, "g/aborted", &f), 0);
+	CHECK_EQ_INT(st->ops->write(f, "abc", 3), 0);
+	st->ops->abort(f);
+	put_deferred(st, "g/lost1", 100, 13);
+	put_deferred(st, "g/lost2", 100, 14);
+	kl_store_free(st);
+	CHECK_EQ_INT(kl_store_local_new(&st, root, &eb), 0);
+	CHECK(absent(st, "g/aborted") && absent(st, "g/lost1") && absent(st, "g/lost2"));
+	CHECK_EQ_INT(dotfiles(root, "g"), 0);
+	kl_buf_cleanup(&got);
+	kl_store_free(st);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+	CHECK_EQ_INT(system(cmd), 0);
+}
+
 /* Threads sharing one store: each writes files in directories of its own
  * and in shared ones; every file reads back whole. */
 struct worker {
@@ -330,6 +485,7 @@ int main(void)
 {
 	test_local();
 	test_local_writes();
+	test_local_deferred();
 	test_local_threads();
 	test_s3_page();
 	return check_report("test_store_list");

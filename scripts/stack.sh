@@ -8,11 +8,16 @@
 # them by PID. Tests use the same script with KL_STACK_DIR set to a temp dir.
 # KL_STACK_WAIT: seconds to wait for each server to answer [30] (kinesis-mock
 # loading a large persisted state, LOAD_DATA_IF_EXISTS, answers only after it).
+# KL_STACK_SERVERS: the servers `up` starts ["kinesis moto"]; a test that needs
+# one only says so (each start costs CPU seconds), and the env file then sets
+# only that one's endpoints.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DIR=${KL_STACK_DIR:-$ROOT/.stack}
 KINESIS_PORT=${KL_KINESIS_PORT:-4568}
 MOTO_PORT=${KL_MOTO_PORT:-5000}
+SERVERS=" ${KL_STACK_SERVERS:-kinesis moto} "
+serves() { [[ $SERVERS == *" $1 "* ]]; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_http() { # url, name
@@ -31,9 +36,9 @@ alive() {
 
 up() {
 	mkdir -p "$DIR"
-	[ "$KINESIS_PORT" = 0 ] && KINESIS_PORT=$(free_port)
-	[ "$MOTO_PORT" = 0 ] && MOTO_PORT=$(free_port)
-	if ! alive kinesis; then
+	if serves kinesis && [ "$KINESIS_PORT" = 0 ]; then KINESIS_PORT=$(free_port); fi
+	if serves moto && [ "$MOTO_PORT" = 0 ]; then MOTO_PORT=$(free_port); fi
+	if serves kinesis && ! alive kinesis; then
 		# kinesis-mock reads server.json from its working directory
 		(cd "$ROOT/node_modules/kinesis-local" &&
 			KINESIS_MOCK_PLAIN_PORT=$KINESIS_PORT KINESIS_MOCK_TLS_PORT=$(free_port) \
@@ -42,26 +47,30 @@ up() {
 		echo $! >"$DIR/kinesis.pid"
 		echo "$KINESIS_PORT" >"$DIR/kinesis.port"
 	fi
-	if ! alive moto; then
+	if serves moto && ! alive moto; then
 		# moto_server, its DynamoDB writes atomic (scripts/moto_atomic.py)
 		python3 "$ROOT/scripts/moto_atomic.py" -H 127.0.0.1 -p "$MOTO_PORT" >"$DIR/moto.log" 2>&1 &
 		echo $! >"$DIR/moto.pid"
 		echo "$MOTO_PORT" >"$DIR/moto.port"
 	fi
-	KINESIS_PORT=$(cat "$DIR/kinesis.port")
-	MOTO_PORT=$(cat "$DIR/moto.port")
-	wait_http "http://127.0.0.1:$KINESIS_PORT/" kinesis
-	wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" moto
-	cat >"$DIR/env" <<ENV
-export AWS_REGION=us-east-1
-export AWS_DEFAULT_REGION=us-east-1
-export AWS_ACCESS_KEY_ID=test
-export AWS_SECRET_ACCESS_KEY=test
-export AWS_ENDPOINT_URL=http://127.0.0.1:$MOTO_PORT
-export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO_PORT
-export AWS_ENDPOINT_URL_KINESIS=http://127.0.0.1:$KINESIS_PORT
-ENV
-	echo "# local AWS stack is up: kinesis-mock on $KINESIS_PORT, moto on $MOTO_PORT" >&2
+	{
+		echo "export AWS_REGION=us-east-1"
+		echo "export AWS_DEFAULT_REGION=us-east-1"
+		echo "export AWS_ACCESS_KEY_ID=test"
+		echo "export AWS_SECRET_ACCESS_KEY=test"
+	} >"$DIR/env"
+	if serves kinesis; then
+		KINESIS_PORT=$(cat "$DIR/kinesis.port")
+		wait_http "http://127.0.0.1:$KINESIS_PORT/" kinesis
+		echo "export AWS_ENDPOINT_URL_KINESIS=http://127.0.0.1:$KINESIS_PORT" >>"$DIR/env"
+	fi
+	if serves moto; then
+		MOTO_PORT=$(cat "$DIR/moto.port")
+		wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" moto
+		printf 'export AWS_ENDPOINT_URL=http://127.0.0.1:%s\nexport AWS_ENDPOINT_URL_S3=http://127.0.0.1:%s\n' \
+			"$MOTO_PORT" "$MOTO_PORT" >>"$DIR/env"
+	fi
+	echo "# local AWS stack is up:$(serves kinesis && echo " kinesis-mock on $KINESIS_PORT")$(serves moto && echo " moto on $MOTO_PORT")" >&2
 	echo "# use it with:  source $DIR/env     (stop with: make down)" >&2
 	cat "$DIR/env"
 }

@@ -1,8 +1,8 @@
 # Sourced by tests/e2e/*.sh. Gives: $KL (the binary under test), $T (a fresh
-# temp dir), fail(), check_lake(), lake_digest(), free_port(), and set -euo
-# pipefail. On exit every pid in $pids is stopped (kill -$STOP_SIGNAL, TERM
-# unless the test says otherwise) and reaped, the stack of start_stack is
-# stopped, and $T is removed. Servers: start_moto / moto_up (moto alone),
+# temp dir), fail(), check_lake(), lake_digest(), free_port(), sleep (without
+# a fork) and set -euo pipefail. On exit every pid in $pids is stopped (kill
+# -$STOP_SIGNAL, TERM unless the test says otherwise) and reaped, the stack of
+# start_stack is stopped, and $T is removed. Servers: start_moto / moto_up (moto alone),
 # start_stack (kinesis-mock and moto); metrics_port (a --metrics-listen port);
 # slow_feed (a file through a slow pipe).
 set -euo pipefail
@@ -22,6 +22,13 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+# sleep SECONDS: the shell's own wait (read with a timeout on a pipe nobody
+# writes to), not /bin/sleep: the scripts poll every 0.05-0.5 s, and a fork
+# and exec of sleep costs CPU that the tests on 2 cores share (200 `sleep
+# 0.01` took 2.35 CPU s at load 12 here, 200 of these 0.06). An argument read
+# cannot take goes to the real sleep.
+exec {_nap_fd}<> <(:)
+sleep() { read -rt "$1" -u "$_nap_fd" _ 2>/dev/null || [ $? -gt 128 ] || command sleep "$@"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 check_lake() { node "$ROOT/tests/js/check_lake.mjs" "$@"; }
 # sha256 of every file under a lake's events/ and errors/, sorted by path
@@ -60,6 +67,40 @@ start_stack() {
 	export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0
 	_stack_up=1
 	"$ROOT/scripts/stack.sh" up >/dev/null
+	. "$T/stack/env"
+	K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
+}
+# start_stack_loaded STREAM SHARDS FILE: start_stack with kinesis-mock only
+# (KL_STACK_SERVERS), whose STREAM (SHARDS shards) holds FILE's lines as plain
+# records from the start. They are written straight into the emulator's
+# persisted state (tests/js/kinesis_put.mjs --emulator-state, as
+# bench/kinesis.sh does: the same shards, keys, data and sequence numbers as
+# its PutRecords, bench/README.md) between a first start that creates the
+# stream and a second that loads it: the emulator's PutRecords costs
+# O(records already in the shard) per record, this one more start-up.
+start_stack_loaded() {
+	local st=$T/emulator
+	mkdir -p "$st"
+	export KL_STACK_DIR=$T/stack KL_KINESIS_PORT=0 KL_STACK_SERVERS=kinesis
+	_stack_up=1
+	SHOULD_PERSIST_DATA=true PERSIST_PATH=$st PERSIST_INTERVAL=200ms INITIALIZE_STREAMS=$1:$2 \
+		"$ROOT/scripts/stack.sh" up >/dev/null
+	# a persisted copy that holds the stream ACTIVE
+	for _ in $(seq 1 150); do
+		node -e 'const [f, o, name] = process.argv.slice(1), fs = require("fs");
+			const j = JSON.parse(fs.readFileSync(f, "utf8"));
+			if (!Object.values(j.streams).some((x) => x.streamName === name && x.streamStatus === "ACTIVE")) process.exit(1);
+			fs.writeFileSync(o, JSON.stringify(j));' "$st/kinesis-data.json" "$st/ready.json" "$1" 2>/dev/null && break
+		sleep 0.2
+	done
+	[ -f "$st/ready.json" ] || fail "kinesis-mock did not persist stream $1 in $st"
+	KL_STACK_SIGNAL=KILL "$ROOT/scripts/stack.sh" down >/dev/null 2>&1
+	mv "$st/ready.json" "$st/kinesis-data.json"
+	node "$ROOT/tests/js/kinesis_put.mjs" "$1" "$3" --emulator-state "$st/kinesis-data.json" >"$st/put.json" ||
+		fail "could not write $3 into the emulator's state"
+	# (the emulator answers once it has loaded the state: ~0.6 ms a record, more under load)
+	LOAD_DATA_IF_EXISTS=true PERSIST_PATH=$st KL_STACK_WAIT=$((60 + $(wc -l <"$3") / 100)) \
+		"$ROOT/scripts/stack.sh" up >/dev/null
 	. "$T/stack/env"
 	K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
 }

@@ -10,7 +10,7 @@
 #     interruptible), with what it read committed.
 # duration: 45 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
-start_stack
+KL_STACK_SERVERS=kinesis start_stack # (no moto: a local lake)
 jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"d": d}))' "$1"; }
 python3 "$ROOT/tests/fault_proxy.py" --upstream "$AWS_ENDPOINT_URL_KINESIS" --mode kinesis \
 	--op-fault ListShards=503:7:1 --port-file "$T/kin.port" >"$T/kin.log" 2>&1 &

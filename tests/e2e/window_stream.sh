@@ -4,7 +4,7 @@
 # across restarts, and window decisions follow the record sequence).
 # duration: 42 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
-start_stack
+KL_STACK_SERVERS=kinesis start_stack # (no moto: a local lake)
 $K create-stream --stream-name w --shard-count 4
 sleep 1
 # 4,000 events: kinesis-mock's PutRecords costs O(records in the shard) per

@@ -483,23 +483,26 @@ static size_t pending_lines(const struct kl_state *st)
 	return nlines;
 }
 
+/* Does a sync with nlines queued rewrite the log whole? (A store-backed
+ * log is always rewritten; a file grown past its bound is compacted.) */
+static int must_compact(const struct kl_state *st, size_t nlines)
+{
+	return st->store || st->pruned || st->lines + nlines > 4 * st->nparts + 4096;
+}
+
 int kl_state_sync_compacts(const struct kl_state *st)
 {
 	if (!st->pending.len && !st->pruned)
 		return 0;
-	return st->store || st->pruned || st->lines + pending_lines(st) > 4 * st->nparts + 4096;
+	return must_compact(st, pending_lines(st));
 }
 
 int kl_state_sync(struct kl_state *st)
 {
 	if (!st->pending.len && !st->pruned)
 		return KL_OK;
-	if (st->store || st->pruned) {
-		kl_buf_reset(&st->pending);
-		return compact(st);
-	}
 	size_t nlines = pending_lines(st);
-	if (st->lines + nlines > 4 * st->nparts + 4096) { /* kl_state_sync_compacts */
+	if (must_compact(st, nlines)) {
 		kl_buf_reset(&st->pending);
 		return compact(st);
 	}

@@ -4,7 +4,7 @@
 // Usage: node tests/js/lake_readers.mjs LAKE_DIR
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readDuckDB, compare, READERS } from './pq_readers.mjs';
+import { readDuckDB, compare, READERS, zstdPagesOf } from './pq_readers.mjs';
 
 const files = [];
 (function walk(d) {
@@ -17,6 +17,7 @@ if (!files.length) { console.error('no parquet files'); process.exit(1); }
 
 const kind = (t) => t === 'BOOLEAN' ? 'bool' : t === 'BIGINT' ? 'int64' : t === 'DOUBLE' ? 'double' : 'string';
 let errors = [], rows = 0;
+const pages = zstdPagesOf(files); // hyparquet's ZSTD pages, one zstd process for the lake
 for (const f of files) {
   const ref = await readDuckDB(f);
   const exp = {
@@ -26,7 +27,7 @@ for (const f of files) {
   rows += exp.rows.length;
   for (const [name, read] of Object.entries(READERS)) {
     if (name === 'duckdb') continue;
-    try { errors.push(...compare(name, await read(f), exp, 5).map((m) => `${f}: ${m}`)); }
+    try { errors.push(...compare(name, await read(f, pages), exp, 5).map((m) => `${f}: ${m}`)); }
     catch (e) { errors.push(`${f}: ${name} failed: ${e?.message ?? e}`); }
   }
   if (errors.length > 20) break;

@@ -49,14 +49,14 @@ const compressorsFor = (pages) => ({
 	ZSTD: (input) => pages.get(digest(input)) ?? unzstd(input),
 });
 
-// Every ZSTD page of a file, decompressed by one zstd process (a process per
-// page cost most of a lake_readers.mjs run): the pages are found by walking
-// each column chunk's page headers, their frames concatenated (zstd -d of
-// concatenated frames writes the concatenated contents) and the output split
-// at the headers' uncompressed sizes. Keyed by the SHA-1 of the compressed
-// bytes; empty when anything does not add up (then every page goes its own way).
-function zstdPages(file, meta) {
-	const frames = [], sizes = [];
+// Every ZSTD page of some files, decompressed by one zstd process (a process
+// per page, then per file, cost most of a lake_readers.mjs run: a fork of
+// node and an exec each): the pages are found by walking each column chunk's
+// page headers, their frames concatenated (zstd -d of concatenated frames
+// writes the concatenated contents) and the output split at the headers'
+// uncompressed sizes. Keyed by the SHA-1 of the compressed bytes; empty when
+// anything does not add up (then every page goes its own way).
+function zstdFrames(file, meta, frames, sizes) {
 	for (const rg of meta.row_groups) {
 		for (const cc of rg.columns) {
 			const m = cc.meta_data;
@@ -80,6 +80,9 @@ function zstdPages(file, meta) {
 			}
 		}
 	}
+}
+
+function unzstdPages(frames, sizes) {
 	const pages = new Map();
 	if (!frames.length) return pages;
 	const out = unzstd(Buffer.concat(frames));
@@ -88,17 +91,36 @@ function zstdPages(file, meta) {
 	return pages;
 }
 
-export async function readHyparquet(path) {
+function fileOf(path) {
 	const buf = readFileSync(path);
-	const file = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+	return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
+}
+
+// zstdPagesOf(paths): the ZSTD pages of every file, for readHyparquet(path,
+// pages) on each of them: one zstd process for them all.
+export function zstdPagesOf(paths) {
+	const frames = [], sizes = [];
+	try {
+		for (const p of paths) { const file = fileOf(p); zstdFrames(file, parquetMetadata(file), frames, sizes); }
+		return unzstdPages(frames, sizes);
+	} catch { return new Map(); /* each file on its own */ }
+}
+
+// readHyparquet(path[, pages]): pages from zstdPagesOf, else one zstd process
+// for this file's pages.
+export async function readHyparquet(path, given) {
+	const file = fileOf(path);
 	const meta = parquetMetadata(file);
 	const leaves = meta.schema.slice(1);
 	const columns = leaves.map((e) => ({
 		name: e.name,
 		type: [e.type, e.converted_type, e.logical_type?.type].filter(Boolean).join('/'),
 	}));
-	let pages = new Map();
-	try { pages = zstdPages(file, meta); } catch { /* each page on its own */ }
+	let pages = given ?? new Map();
+	if (!given) {
+		const frames = [], sizes = [];
+		try { zstdFrames(file, meta, frames, sizes); pages = unzstdPages(frames, sizes); } catch { /* each page on its own */ }
+	}
 	const compressors = compressorsFor(pages);
 	const objs = await parquetReadObjects({ file, compressors });
 	const rows = objs.map((o) => leaves.map((e) => (o[e.name] === undefined ? null : o[e.name])));

@@ -25,20 +25,6 @@
  * shard's read limit (shared by every consumer) to the others. */
 #define IDLE_CALL_GAP_MS 1000
 #define READ_BYTES_PER_S (2 << 20) /* and 2 MB/s of data per shard */
-/* GetRecords' Limit, sized so that an answer is about BODY_TARGET bytes:
- * the first call asks for LIMIT_FIRST records, each later one for as many
- * as fit the target at the last answer's bytes per record, within
- * [LIMIT_MIN, LIMIT_MAX]. Every shard keeps its response body for its
- * whole run, so 10,000 records of ~700 bytes (a 7 MB answer) left 8 MiB
- * (4 huge pages, first touched while the answer arrived) per shard; at
- * ~1.5 MB it stays under one huge page. The shard's read rate does not
- * change: a 1.5 MB answer carries ~1.1 MB of data, and at 5 calls/s that
- * is over the 2 MB/s that the pacing below allows; records under ~150
- * bytes still get 10,000 a call. */
-#define LIMIT_MAX 10000
-#define LIMIT_FIRST 1000
-#define LIMIT_MIN 100
-#define BODY_TARGET (3u << 19)
 
 struct src_kinesis {
 	struct kl_source base;
@@ -59,8 +45,6 @@ struct src_kinesis {
 	 * the batch runs out (one clock read a batch, not one a record) */
 	int handed;
 	int64_t gap_ms; /* wait this long after last_call_ms before the next call */
-	unsigned limit;	       /* GetRecords' Limit for the next call (BODY_TARGET) */
-	size_t batch_records;  /* Kinesis records read from the current answer */
 	int64_t throttle_ms; /* the last wait after a call failed all its retries, 0 = none */
 	/* current GetRecords batch: read in place from the client's response
 	 * body (k.c.resp.body), which the next call overwrites only once the
@@ -167,21 +151,12 @@ static int get_records(struct src_kinesis *s)
 	int rc = nap(s, s->last_call_ms + s->gap_ms - kl_mono_ms());
 	if (rc)
 		return rc;
-	/* the next answer's size, from the last one's bytes per record (the
-	 * body still holds it: the calls below overwrite it) */
-	if (s->batch_records) {
-		size_t per = s->k.c.resp.body.len / s->batch_records + 1;
-		size_t lim = BODY_TARGET / per;
-		s->limit = lim < LIMIT_MIN ? LIMIT_MIN : lim > LIMIT_MAX ? LIMIT_MAX : (unsigned)lim;
-		s->batch_records = 0;
-	}
 	/* the calls below reuse the response body the batch was read from */
 	kl_json_iter_init(&s->it, "[]", 2);
 	if (!s->have_iterator && (rc = get_iterator(s)))
 		return rc == KL_ERETRY ? throttled(s) : rc;
 	kl_buf_reset(&s->req);
-	rc = kl_buf_printf(&s->req, "{\"ShardIterator\":\"%s\",\"Limit\":%u}", s->iterator,
-			   s->limit);
+	rc = kl_buf_printf(&s->req, "{\"ShardIterator\":\"%s\",\"Limit\":10000}", s->iterator);
 	if (rc)
 		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
 	s->last_call_ms = kl_mono_ms();
@@ -319,7 +294,6 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 	/* kl_seqmap_add checked it: 1 to KL_SEQ_MAX digits */
 	memcpy(s->last_seq, q.val + 1, q.val_len - 2);
 	s->last_seq[q.val_len - 2] = '\0';
-	s->batch_records++;
 	*got = 1;
 	return KL_OK;
 }
@@ -509,7 +483,6 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	s->stop_fd = o->stop_fd;
 	s->metrics = o->metrics;
 	s->gap_ms = MIN_CALL_GAP_MS;
-	s->limit = LIMIT_FIRST;
 	s->behind = -1;
 	s->last_record_ms = kl_mono_ms();
 	kl_json_doc_init(&s->doc);

@@ -151,13 +151,40 @@ struct kl_writer_job {
 	struct kl_writer_job *next;
 };
 
+/* Files the writer has written, jobs first..last, waiting to be made
+ * durable and recorded (writer.c finish()). */
+struct kl_writer_batch {
+	struct kl_writer_job *first, *last;
+	size_t njobs, nfiles;
+	size_t written; /* items of `last` written */
+	int rc;		/* the writing's result */
+	int synced;	/* sync_begin() took its files: sync_finish() them */
+	int drop;	/* not written (after a failure): only freed */
+};
+
 struct kl_writer {
 	pthread_t thread;
 	int started;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_cond_t enc_cv; /* encoder threads wait here for files */
+	pthread_cond_t cv;	 /* the writer waits here for jobs */
+	pthread_cond_t enc_cv;	 /* encoder threads wait here for files */
+	pthread_cond_t done_cv;	 /* an item is encoded (the writer, the syncer wait) */
+	pthread_cond_t space_cv; /* a job ended, or the writer failed (the queuer waits) */
+	size_t enc_idle;	 /* encoder threads waiting on enc_cv */
+	size_t done_waiters, space_waiters;
 	struct kl_writer_job *head, *tail;
+	struct kl_writer_job *run; /* the first job the writer has not taken yet */
+	/* split syncs (store sync_begin/sync_finish): the syncer thread makes
+	 * batch k durable and records it while the writer writes batch k+1 */
+	int overlap;
+	pthread_t sync_thread;
+	int sync_created, sync_stop;
+	int sb_state; /* SB_IDLE, SB_HANDED (sb waits), SB_RUNNING */
+	struct kl_writer_batch sb;
+	pthread_cond_t sync_cv; /* sb_state changed */
+	int wfailed;		/* the writer failed; the syncer has not ended its batch yet */
+	struct kl_errbuf *web;	/* where the writer thread's errors go (eb, or wr_eb) */
+	struct kl_errbuf wr_eb, sy_eb;
 	size_t queued;	 /* jobs not finished */
 	size_t inflight; /* bytes held by unfinished jobs */
 	int stop;

@@ -340,8 +340,11 @@ static int fs_synced(struct synced_fs *sf, int fd)
  * commit_deferred; a flush per file would wait for the disk once each:
  * module comment), else an fdatasync each; then close and rename each in
  * queue order. After the first failure the files not yet renamed are
- * discarded. Empties the queue; callers hold pend_mu. */
-static int files_flush(struct local_store *s, struct kl_store_file **pend, size_t npend)
+ * discarded. The files are freed, or with `keep` only closed (fd -1: a
+ * claimed set's names are compared by open() until the release). Callers
+ * own the list (the queue: pend_mu; the set: its claim). */
+static int files_flush(struct local_store *s, struct kl_store_file **pend, size_t npend,
+		       int keep)
 {
 	int rc = KL_OK;
 	struct synced_fs sf = {.n = 0};
@@ -365,7 +368,10 @@ static int files_flush(struct local_store *s, struct kl_store_file **pend, size_
 			rc = note_committed(f);
 		if (rc)
 			unlink(f->tmp); /* ENOENT when renamed: note_committed's ENOMEM */
-		file_free(f);
+		if (keep)
+			f->fd = -1;
+		else
+			file_free(f);
 	}
 	return rc;
 }
@@ -376,7 +382,7 @@ static int pend_flush(struct local_store *s)
 {
 	while (s->claimed)
 		pthread_cond_wait(&s->claim_cv, &s->pend_mu);
-	int rc = files_flush(s, s->pend, s->npend);
+	int rc = files_flush(s, s->pend, s->npend, 0);
 	s->npend = 0;
 	return rc;
 }
@@ -698,12 +704,15 @@ static int local_sync_begin(struct kl_store *base)
 static int local_sync_finish(struct kl_store *base, int (*after)(void *ctx, int rc), void *ctx)
 {
 	struct local_store *s = (struct local_store *)base;
-	/* the claim owns the set: no lock while it is flushed */
-	int rc = files_flush(s, s->set, s->nset);
-	s->nset = 0;
+	/* the claim owns the set: no lock while it is flushed; its names stay
+	 * for pend_same_key() until the release */
+	int rc = files_flush(s, s->set, s->nset, 1);
 	rc = dirs_sync(s, rc);
 	rc = after(ctx, rc);
 	pthread_mutex_lock(&s->pend_mu);
+	for (size_t i = 0; i < s->nset; i++)
+		file_free(s->set[i]);
+	s->nset = 0;
 	s->claimed = 0;
 	pthread_cond_broadcast(&s->claim_cv);
 	pthread_mutex_unlock(&s->pend_mu);

@@ -6,12 +6,19 @@
 #include <string.h>
 #include <time.h>
 
-/* the working buffer is released after a job when it grew past this */
-#define WORK_KEEP (16u << 20)
+/* A working buffer (and a reusable body) is released after a file when it
+ * grew past this. Above glibc's mmap threshold (32 MiB, cli/main.c) a
+ * block is a mapping of its own: released and made again for each of the
+ * largest files, every one of its huge pages was zeroed anew (measured,
+ * 1M events, Parquet: at 16 MiB 164 huge-page faults per run, at 64 MiB
+ * 111, peak RSS +1-4 MB). */
+#define WORK_KEEP (64u << 20)
 /* a streaming encoder gets a body from blocks in pieces of this size */
 #define STAGE_BYTES (1u << 20)
 /* jobs already queued join the running one's sync up to this many files */
 #define BATCH_FILES 256
+
+enum { SB_IDLE, SB_HANDED, SB_RUNNING }; /* the syncer's batch (struct kl_writer sb_state) */
 
 #define ADD(counter, v) atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
 
@@ -31,13 +38,13 @@ static int encode_spilled(struct kl_writer *w, struct kl_encoder *enc,
 			  const struct kl_writer_item *it, struct kl_store_file *f)
 {
 	if (!enc->ops->begin)
-		return kl_errbuf_set(w->eb, KL_EINVAL, "the dead-letter encoder cannot stream");
-	struct piece_ctx c = {enc, w->eb};
+		return kl_errbuf_set(w->web, KL_EINVAL, "the dead-letter encoder cannot stream");
+	struct piece_ctx c = {enc, w->web};
 	uint64_t total = kl_blocks_len(&it->data) + kl_deadletter_spill_tail_len(it->spill.len);
 	int rc = enc->ops->begin(enc, total, kl_store_write_cb, f);
-	rc = rc ? rc : kl_blocks_each(&it->data, &w->un.zctx, &w->un.work, write_piece, &c, w->eb);
-	rc = rc ? rc : kl_deadletter_stream_spill(&it->spill, write_piece, &c, w->eb);
-	return rc ? rc : enc->ops->end(enc, w->eb);
+	rc = rc ? rc : kl_blocks_each(&it->data, &w->un.zctx, &w->un.work, write_piece, &c, w->web);
+	rc = rc ? rc : kl_deadletter_stream_spill(&it->spill, write_piece, &c, w->web);
+	return rc ? rc : enc->ops->end(enc, w->web);
 }
 
 /* Pieces of exactly STAGE_BYTES (the last one shorter) whatever the block
@@ -118,26 +125,26 @@ static int store_item(struct kl_writer *w, const struct kl_writer_item *it, stru
 	int rc =
 	    kl_buf_printf(&w->name, "%.*s/%s%s", (int)it->key_len, it->key, it->stem, enc->ext);
 	if (rc)
-		return kl_errbuf_set(w->eb, rc, "out of memory");
+		return kl_errbuf_set(w->web, rc, "out of memory");
 	struct kl_store_file *f;
 	if ((rc = store->ops->open(store, w->name.data, &f)))
-		return kl_errbuf_set(w->eb, rc, "%s", store->err.msg);
+		return kl_errbuf_set(w->web, rc, "%s", store->err.msg);
 	if (body)
 		rc = body->len ? store->ops->write(f, body->data, body->len) : KL_OK;
 	else if (it->spill.fd >= 0)
 		rc = encode_spilled(w, enc, it, f);
 	else
-		rc = encode_item(&w->un, enc, it, kl_store_write_cb, f, w->eb);
+		rc = encode_item(&w->un, enc, it, kl_store_write_cb, f, w->web);
 	if (rc) {
 		store->ops->abort(f);
-		return kl_errbuf_set(w->eb, rc, "%s",
+		return kl_errbuf_set(w->web, rc, "%s",
 				     store->err.code ? store->err.msg : "encoding failed");
 	}
 	/* deferred where the store can: visible and durable at run_batch's
 	 * sync(), before anything is recorded */
 	rc = store->ops->commit_deferred ? store->ops->commit_deferred(f) : store->ops->commit(f);
 	if (rc)
-		return kl_errbuf_set(w->eb, rc, "%s", store->err.msg);
+		return kl_errbuf_set(w->web, rc, "%s", store->err.msg);
 	return KL_OK;
 }
 
@@ -226,7 +233,8 @@ static void body_release(struct kl_writer *w, struct kl_writer_item *it)
 	} else {
 		body_free(b);
 	}
-	pthread_cond_broadcast(&w->enc_cv);
+	if (w->enc_idle) /* room for one more body; enc_main passes the wake-up on */
+		pthread_cond_signal(&w->enc_cv);
 }
 
 /* What the file left to publish moves into the body's copy of its encoder
@@ -249,10 +257,16 @@ static void *enc_main(void *arg)
 	struct kl_writer_enc *x = &w->enc[w->nenc_started++];
 	for (;;) {
 		struct kl_writer_item *it = NULL;
-		while (!w->enc_stop && !(it = enc_take(w)))
+		while (!w->enc_stop && !(it = enc_take(w))) {
+			w->enc_idle++;
 			pthread_cond_wait(&w->enc_cv, &w->mu);
+			w->enc_idle--;
+		}
 		if (!it)
 			break;
+		/* one wake-up per file: pass it on while another could start */
+		if (w->enc_idle && w->enc_job && may_hold_more(w))
+			pthread_cond_signal(&w->enc_cv);
 		it->enc_state = KL_WRITER_ITEM_ENCODING;
 		struct kl_writer_body *b = body_get(w);
 		pthread_mutex_unlock(&w->mu);
@@ -281,7 +295,8 @@ static void *enc_main(void *arg)
 		it->enc_rc = rc;
 		it->body = b;
 		it->enc_state = KL_WRITER_ITEM_ENCODED;
-		pthread_cond_broadcast(&w->cv);
+		if (w->done_waiters)
+			pthread_cond_broadcast(&w->done_cv);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -294,15 +309,18 @@ static int write_item(struct kl_writer *w, struct kl_writer_item *it)
 	if (!w->nenc || it->spill.fd >= 0) /* encoder threads pass spilled dead letters over */
 		return store_item(w, it, enc, NULL);
 	pthread_mutex_lock(&w->mu);
-	while (it->enc_state == KL_WRITER_ITEM_NEW || it->enc_state == KL_WRITER_ITEM_ENCODING)
-		pthread_cond_wait(&w->cv, &w->mu);
+	while (it->enc_state == KL_WRITER_ITEM_NEW || it->enc_state == KL_WRITER_ITEM_ENCODING) {
+		w->done_waiters++;
+		pthread_cond_wait(&w->done_cv, &w->mu);
+		w->done_waiters--;
+	}
 	struct kl_writer_body *b = it->body;
 	int rc = it->enc_rc;
 	pthread_mutex_unlock(&w->mu);
 	struct kl_encoder *note = b ? (it->dead ? b->dead_note : b->data_note) : NULL;
 	if (rc)
-		kl_errbuf_set(w->eb, rc, "%s", b && b->eb.code ? b->eb.msg : "encoding failed");
-	else if (note && (rc = note->ops->publish(note, w->eb)))
+		kl_errbuf_set(w->web, rc, "%s", b && b->eb.code ? b->eb.msg : "encoding failed");
+	else if (note && (rc = note->ops->publish(note, w->web)))
 		;
 	else
 		rc = store_item(w, it, enc, &b->buf);
@@ -325,8 +343,11 @@ static void job_settle(struct kl_writer *w, struct kl_writer_job *j)
 	}
 	for (size_t i = 0; i < j->n; i++) {
 		struct kl_writer_item *it = &j->items[i];
-		while (it->enc_state == KL_WRITER_ITEM_ENCODING)
-			pthread_cond_wait(&w->cv, &w->mu);
+		while (it->enc_state == KL_WRITER_ITEM_ENCODING) {
+			w->done_waiters++;
+			pthread_cond_wait(&w->done_cv, &w->mu);
+			w->done_waiters--;
+		}
 		if (it->enc_state == KL_WRITER_ITEM_ENCODED)
 			body_release(w, it);
 		if (it->credited) /* its charge ends with the job */
@@ -377,7 +398,7 @@ static int batch_fits(const struct kl_writer_job *first, const struct kl_writer_
  * checkpoint's commit_batch when it has one (one sync for all), else one
  * commit() each. */
 static int record_batch(struct kl_writer *w, struct kl_writer_job *first,
-			const struct kl_writer_job *last, size_t nfiles)
+			const struct kl_writer_job *last, size_t nfiles, struct kl_errbuf *eb)
 {
 	struct kl_checkpoint_file files[64], *fv = files;
 	struct kl_checkpoint_job jobs[8], *jv = jobs;
@@ -385,11 +406,11 @@ static int record_batch(struct kl_writer *w, struct kl_writer_job *first,
 	for (const struct kl_writer_job *j = first; j != last; j = j->next)
 		njobs++;
 	if (nfiles > sizeof files / sizeof files[0] && !(fv = malloc(nfiles * sizeof *fv)))
-		return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 	if (njobs > sizeof jobs / sizeof jobs[0] && !(jv = malloc(njobs * sizeof *jv))) {
 		if (fv != files)
 			free(fv);
-		return kl_errbuf_set(w->eb, KL_ENOMEM, "out of memory");
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 	}
 	size_t n = 0, k = 0;
 	for (struct kl_writer_job *j = first;; j = j->next) {
@@ -412,7 +433,7 @@ static int record_batch(struct kl_writer *w, struct kl_writer_job *first,
 	if (jv != jobs)
 		free(jv);
 	if (rc)
-		return kl_errbuf_set(w->eb, rc, "%s", w->cp->err.msg);
+		return kl_errbuf_set(eb, rc, "%s", w->cp->err.msg);
 	for (struct kl_writer_job *j = first;; j = j->next) {
 		pthread_mutex_lock(&w->mu);
 		for (size_t i = 0; i < j->n; i++)
@@ -427,47 +448,59 @@ static int record_batch(struct kl_writer *w, struct kl_writer_job *first,
 }
 
 /* Write every item of `first`, and of the jobs queued after it while they
- * fit (batch_fits), make them all durable as a set with one sync, then
- * record their progress, job by job (commit/state.h explains the order). *njobs: the
- * jobs taken, recorded or (on failure) not. The batch only takes jobs
- * already queued, so no job waits for a later one; it saves a sync of the
- * store (and of the state log) per job, and lets commit_deferred()'s
- * flushes overlap. */
-static int run_batch(struct kl_writer *w, struct kl_writer_job *first, size_t *njobs)
+ * fit (batch_fits), into the store: b->last, b->njobs, b->nfiles,
+ * b->written, b->rc. The batch only takes jobs already queued, so no job
+ * waits for a later one; finish() makes them all durable as a set with
+ * one sync and then records their progress, job by job (commit/state.h
+ * explains the order): a sync of the store (and of the state log) per
+ * batch instead of per job, and commit_deferred()'s flushes overlap. */
+static void write_batch(struct kl_writer *w, struct kl_writer_batch *b)
 {
+	struct kl_writer_job *j = b->first;
 	int rc = KL_OK;
-	size_t nfiles = 0, written = 0;
-	struct kl_writer_job *j = first;
-	*njobs = 0;
 	for (;;) {
-		++*njobs;
-		written = 0;
-		while (written < j->n && !(rc = write_item(w, &j->items[written])))
-			written++;
-		nfiles += written;
+		b->last = j;
+		b->njobs++;
+		b->written = 0;
+		while (b->written < j->n && !(rc = write_item(w, &j->items[b->written])))
+			b->written++;
+		b->nfiles += b->written;
 		if (rc)
 			break;
 		pthread_mutex_lock(&w->mu);
 		struct kl_writer_job *next = j->next;
 		pthread_mutex_unlock(&w->mu);
-		if (!next || !batch_fits(first, next, nfiles))
+		if (!next || !batch_fits(b->first, next, b->nfiles))
 			break;
 		j = next;
 	}
-	/* after a failure too: the files committed before it become durable */
-	int sync_rc = nfiles ? w->store->ops->sync(w->store) : KL_OK;
+	b->rc = rc;
+}
+
+/* Batch b's files are synced (sync_rc): mark them durable, and record the
+ * batch unless its writing or the sync failed (a failed writing's files
+ * are synced too: those committed before the failure become durable). */
+static int finish(struct kl_writer *w, struct kl_writer_batch *b, int sync_rc,
+		  struct kl_errbuf *eb)
+{
 	if (!sync_rc)
-		for (struct kl_writer_job *b = first;; b = b->next) {
-			for (size_t i = 0; i < (b == j ? written : b->n); i++)
-				b->items[i].durable = 1;
-			if (b == j)
+		for (struct kl_writer_job *j = b->first;; j = j->next) {
+			for (size_t i = 0; i < (j == b->last ? b->written : j->n); i++)
+				j->items[i].durable = 1;
+			if (j == b->last)
 				break;
 		}
-	if (rc)
-		return rc;
+	if (b->rc)
+		return b->rc;
 	if (sync_rc)
-		return kl_errbuf_set(w->eb, sync_rc, "%s", w->store->err.msg);
-	return record_batch(w, first, j, nfiles);
+		return kl_errbuf_set(eb, sync_rc, "%s", w->store->err.msg);
+	return record_batch(w, b->first, b->last, b->nfiles, eb);
+}
+
+static int finish_after_sync(void *ctx, int sync_rc)
+{
+	struct kl_writer *w = ctx;
+	return finish(w, &w->sb, sync_rc, &w->sy_eb);
 }
 
 /* Every job ends here, run or dropped: its files' fate goes to the checkpoint. */
@@ -485,40 +518,132 @@ static void job_free(struct kl_writer *w, struct kl_writer_job *j)
 	free(j);
 }
 
+/* The first njobs jobs of the queue end, in order: settled, freed, their
+ * charge given back. After a failure (rc) the writer has failed. */
+static void batch_end(struct kl_writer *w, size_t njobs, int rc)
+{
+	for (size_t k = 0; k < njobs; k++) {
+		pthread_mutex_lock(&w->mu);
+		struct kl_writer_job *j = w->head; /* only this thread removes jobs */
+		pthread_mutex_unlock(&w->mu);
+		job_settle(w, j);
+		pthread_mutex_lock(&w->mu);
+		if (rc) /* later jobs are dropped: their data stays in the input */
+			w->failed = 1;
+		w->head = j->next;
+		if (!w->head)
+			w->tail = NULL;
+		w->queued--;
+		w->inflight -= j->bytes;
+		if (w->budget)
+			kl_budget_sub(w->budget, j->bytes);
+		job_free(w, j);
+		if (w->space_waiters)
+			pthread_cond_broadcast(&w->space_cv);
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
+/* The syncer thread (overlap): batch by batch as the writer hands them
+ * over, sync_finish() (its files durable and visible; finish() records
+ * them while the store's claim holds the next files back), then the jobs
+ * end. The writer meanwhile writes the next batch. */
+static void *sync_main(void *arg)
+{
+	struct kl_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (w->sb_state != SB_HANDED && !w->sync_stop)
+			pthread_cond_wait(&w->sync_cv, &w->mu);
+		if (w->sb_state != SB_HANDED)
+			break;
+		w->sb_state = SB_RUNNING;
+		pthread_mutex_unlock(&w->mu);
+		struct kl_writer_batch *b = &w->sb;
+		int rc = KL_OK;
+		if (b->synced)
+			rc = w->store->ops->sync_finish(w->store, finish_after_sync, w);
+		else if (!b->drop) /* no files, or no sync_begin(): not durable */
+			rc = finish(w, b, b->nfiles ? KL_EIO : KL_OK, &w->sy_eb);
+		pthread_mutex_lock(&w->mu);
+		if (rc && !w->eb->code) /* the first error: the writer's or this thread's */
+			*w->eb = b->rc ? w->wr_eb : w->sy_eb;
+		pthread_mutex_unlock(&w->mu);
+		batch_end(w, b->njobs, rc);
+		pthread_mutex_lock(&w->mu);
+		if (rc && w->space_waiters)
+			pthread_cond_broadcast(&w->space_cv);
+		w->sb_state = SB_IDLE;
+		pthread_cond_broadcast(&w->sync_cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Overlap: hand batch b to the syncer once it is idle (the batch before
+ * is recorded and ended), its files taken as the store's next set. Under
+ * the writer's mutex; returns with it held. */
+static void hand_over_batch(struct kl_writer *w, struct kl_writer_batch *b)
+{
+	while (w->sb_state != SB_IDLE)
+		pthread_cond_wait(&w->sync_cv, &w->mu);
+	/* after a failure the files written meanwhile stay in the store's
+	 * queue: never synced, never visible (store.h free()) */
+	if (w->failed) {
+		b->drop = 1;
+	} else if (!b->drop && b->nfiles) {
+		pthread_mutex_unlock(&w->mu);
+		int rc = w->store->ops->sync_begin(w->store);
+		if (rc && !b->rc)
+			b->rc = kl_errbuf_set(w->web, rc, "%s", w->store->err.msg);
+		b->synced = !rc;
+		pthread_mutex_lock(&w->mu);
+	}
+	w->sb = *b;
+	w->sb_state = SB_HANDED;
+	pthread_cond_broadcast(&w->sync_cv);
+}
+
 static void *writer_main(void *arg)
 {
 	struct kl_writer *w = arg;
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		while (!w->head && !w->stop)
+		while (!w->run && !w->stop)
 			pthread_cond_wait(&w->cv, &w->mu);
-		if (!w->head)
+		if (!w->run)
 			break;
-		struct kl_writer_job *j = w->head;
-		int failed = w->failed;
+		struct kl_writer_batch b = {.first = w->run, .last = w->run, .njobs = 1};
+		int failed = w->failed || w->wfailed;
 		pthread_mutex_unlock(&w->mu);
-		size_t njobs = 1;
-		int rc = failed ? KL_OK : run_batch(w, j, &njobs);
+		if (failed) {
+			b.drop = 1;
+		} else {
+			b.njobs = 0;
+			write_batch(w, &b);
+		}
+		if (!w->overlap) {
+			int rc = KL_OK;
+			if (!b.drop) {
+				int sync_rc = b.nfiles ? w->store->ops->sync(w->store) : KL_OK;
+				rc = finish(w, &b, sync_rc, w->eb);
+			}
+			if (w->un.work.cap > WORK_KEEP)
+				kl_buf_shrink(&w->un.work, WORK_KEEP);
+			pthread_mutex_lock(&w->mu);
+			w->run = b.last->next;
+			pthread_mutex_unlock(&w->mu);
+			batch_end(w, b.njobs, rc);
+			pthread_mutex_lock(&w->mu);
+			continue;
+		}
 		if (w->un.work.cap > WORK_KEEP)
 			kl_buf_shrink(&w->un.work, WORK_KEEP);
-		for (size_t k = 0; k < njobs; k++) { /* the batch's jobs are the first njobs */
-			job_settle(w, j);
-			pthread_mutex_lock(&w->mu);
-			if (rc) /* later jobs are dropped: their data stays in the input */
-				w->failed = 1;
-			w->head = j->next;
-			if (!w->head)
-				w->tail = NULL;
-			w->queued--;
-			w->inflight -= j->bytes;
-			if (w->budget)
-				kl_budget_sub(w->budget, j->bytes);
-			job_free(w, j);
-			j = w->head;
-			pthread_cond_broadcast(&w->cv);
-			pthread_mutex_unlock(&w->mu);
-		}
 		pthread_mutex_lock(&w->mu);
+		w->run = b.last->next;
+		if (b.rc)
+			w->wfailed = 1;
+		hand_over_batch(w, &b);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return NULL;
@@ -532,6 +657,9 @@ void kl_writer_init(struct kl_writer *w, struct kl_store *store, struct kl_encod
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	pthread_cond_init(&w->enc_cv, NULL);
+	pthread_cond_init(&w->done_cv, NULL);
+	pthread_cond_init(&w->space_cv, NULL);
+	pthread_cond_init(&w->sync_cv, NULL);
 	w->store = store;
 	w->data_enc = data_enc;
 	w->dead_enc = dead_enc;
@@ -539,6 +667,7 @@ void kl_writer_init(struct kl_writer *w, struct kl_store *store, struct kl_encod
 	w->st = st;
 	w->metrics = metrics;
 	w->eb = eb;
+	w->web = eb;
 	w->out_published = store->bytes_committed;
 	kl_buf_init(&w->name, 0);
 	kl_buf_init(&w->un.work, 0);
@@ -582,6 +711,18 @@ static void enc_join(struct kl_writer *w)
 	w->nenc_created = 0;
 }
 
+static void sync_join(struct kl_writer *w)
+{
+	if (!w->sync_created)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->sync_stop = 1; /* after the batch handed last */
+	pthread_cond_broadcast(&w->sync_cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->sync_thread, NULL);
+	w->sync_created = 0;
+}
+
 int kl_writer_start(struct kl_writer *w)
 {
 	w->hold_max = KL_WRITER_HOLD_BYTES;
@@ -598,6 +739,16 @@ int kl_writer_start(struct kl_writer *w)
 		w->nenc_created++;
 		pthread_setname_np(w->enc[i].thread, "kl-encode");
 	}
+	/* a store that syncs in two steps: a thread of its own for them */
+	if (w->store->ops->sync_begin && w->store->ops->sync_finish &&
+	    w->store->ops->commit_deferred) {
+		if (pthread_create(&w->sync_thread, NULL, sync_main, w))
+			return kl_errbuf_set(w->eb, KL_ENOMEM, "cannot start the sync thread");
+		pthread_setname_np(w->sync_thread, "kl-sync");
+		w->sync_created = 1;
+		w->overlap = 1;
+		w->web = &w->wr_eb;
+	}
 	if (pthread_create(&w->thread, NULL, writer_main, w))
 		return kl_errbuf_set(w->eb, KL_ENOMEM, "cannot start the writer thread");
 	pthread_setname_np(w->thread, "kl-writer");
@@ -608,8 +759,11 @@ int kl_writer_start(struct kl_writer *w)
 int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_jobs)
 {
 	pthread_mutex_lock(&w->mu);
-	while (w->queued >= max_jobs && !w->failed)
-		pthread_cond_wait(&w->cv, &w->mu);
+	while (w->queued >= max_jobs && !w->failed) {
+		w->space_waiters++;
+		pthread_cond_wait(&w->space_cv, &w->mu);
+		w->space_waiters--;
+	}
 	int failed = w->failed;
 	if (!failed) {
 		if (w->tail)
@@ -617,16 +771,20 @@ int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_job
 		else
 			w->head = j;
 		w->tail = j;
+		if (!w->run) {
+			w->run = j;
+			pthread_cond_signal(&w->cv); /* only the writer waits there */
+		}
 		if (w->nenc && !w->enc_job) { /* every earlier file is handed out */
 			w->enc_job = j;
 			w->enc_item = 0;
-			pthread_cond_broadcast(&w->enc_cv);
+			if (w->enc_idle) /* enc_main passes the wake-up on */
+				pthread_cond_signal(&w->enc_cv);
 		}
 		w->queued++;
 		w->inflight += j->bytes;
 		if (w->budget)
 			kl_budget_add(w->budget, j->bytes);
-		pthread_cond_broadcast(&w->cv);
 	}
 	pthread_mutex_unlock(&w->mu);
 	if (failed) {
@@ -639,8 +797,11 @@ int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_job
 void kl_writer_wait_memory(struct kl_writer *w, const struct kl_budget *b)
 {
 	pthread_mutex_lock(&w->mu);
-	while (w->queued && !w->failed && kl_budget_over(b))
-		pthread_cond_wait(&w->cv, &w->mu);
+	while (w->queued && !w->failed && kl_budget_over(b)) {
+		w->space_waiters++;
+		pthread_cond_wait(&w->space_cv, &w->mu);
+		w->space_waiters--;
+	}
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -654,6 +815,7 @@ int kl_writer_join(struct kl_writer *w)
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
 	w->started = 0;
+	sync_join(w);
 	enc_join(w);
 	return w->failed ? (w->eb->code ? w->eb->code : KL_EIO) : KL_OK;
 }
@@ -661,6 +823,7 @@ int kl_writer_join(struct kl_writer *w)
 void kl_writer_cleanup(struct kl_writer *w)
 {
 	kl_writer_join(w);
+	sync_join(w);
 	enc_join(w);
 	for (size_t i = 0; w->enc && i < w->nenc_alloc; i++) {
 		struct kl_writer_enc *x = &w->enc[i];
@@ -693,4 +856,7 @@ void kl_writer_cleanup(struct kl_writer *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	pthread_cond_destroy(&w->enc_cv);
+	pthread_cond_destroy(&w->done_cv);
+	pthread_cond_destroy(&w->space_cv);
+	pthread_cond_destroy(&w->sync_cv);
 }

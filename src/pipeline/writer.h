@@ -17,6 +17,22 @@
  * records stay in the input); every file's fate goes to the checkpoint's
  * file() either way.
  *
+ * Split syncs (a store with sync_begin/sync_finish: store_local.c): the
+ * writer does not wait for a batch's sync. It hands batch k to the sync
+ * thread (kl-sync) — sync_begin() takes exactly batch k's files as the
+ * store's next set — and goes on writing batch k+1 (its files wait in the
+ * store's queue, not visible), while the sync thread flushes batch k,
+ * renames its files, records it through the checkpoint inside
+ * sync_finish()'s after(), and ends its jobs. Batch k+1 is handed over only
+ * when batch k has ended, and the store keeps every later file invisible
+ * until after() returned: the order of commits, and commit/state.h's crash
+ * argument (at most one visible unrecorded file per partition), are those
+ * of one thread. A failure in either thread drops the later jobs as before;
+ * files written meanwhile are never synced, so never visible. Measured on
+ * this project's VM disk (bench/README.md, Session 11). Threads wake one
+ * another only when one waits, and with a signal where one waiter can use
+ * it (an encoder thread passes a wake-up on while more files could start).
+ *
  * An item's records come as sealed compressed blocks plus a raw tail
  * (buffer/blocks.h); an encoder that takes them so (encoder.h
  * encode_blocks: JSON lines with zstd, whose body is the blocks' frames)
@@ -25,7 +41,7 @@
  * encoder's streaming input in fixed-size pieces (JSON lines, gzip or
  * none), or all into one working buffer for an encoder that needs the
  * whole body (Parquet; the buffer is kept between jobs up to WORK_KEEP
- * bytes), so a file's bytes are what the encoder makes of the records,
+ * bytes, 64 MiB), so a file's bytes are what the encoder makes of the records,
  * wherever the blocks were cut early. The writer knows no format: which
  * way a file goes is the encoder's ops.
  *
@@ -65,7 +81,9 @@
  * Ownership: the writer owns the queued jobs and their buffers, and the
  * bodies (struct kl_writer_body, waiting or reusable); it borrows
  * the store, the encoders and the checkpoint from start to join, and is
- * their only user meanwhile (encoder threads use their own copies). The
+ * their only user meanwhile (encoder threads use their own copies; with
+ * split syncs the checkpoint, the stats, the metrics and the ending of
+ * jobs are the sync thread's, the store is shared as store.h allows). The
  * stats it updates and the hand-over of files are guarded by its mutex.
  */
 #ifndef KL_PIPELINE_WRITER_H
@@ -151,13 +169,40 @@ struct kl_writer_job {
 	struct kl_writer_job *next;
 };
 
+/* Files the writer has written, jobs first..last, waiting to be made
+ * durable and recorded (writer.c finish()). */
+struct kl_writer_batch {
+	struct kl_writer_job *first, *last;
+	size_t njobs, nfiles;
+	size_t written; /* items of `last` written */
+	int rc;		/* the writing's result */
+	int synced;	/* sync_begin() took its files: sync_finish() them */
+	int drop;	/* not written (after a failure): only freed */
+};
+
 struct kl_writer {
 	pthread_t thread;
 	int started;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pthread_cond_t enc_cv; /* encoder threads wait here for files */
+	pthread_cond_t cv;	 /* the writer waits here for jobs */
+	pthread_cond_t enc_cv;	 /* encoder threads wait here for files */
+	pthread_cond_t done_cv;	 /* an item is encoded (the writer, the syncer wait) */
+	pthread_cond_t space_cv; /* a job ended, or the writer failed (the queuer waits) */
+	size_t enc_idle;	 /* encoder threads waiting on enc_cv */
+	size_t done_waiters, space_waiters;
 	struct kl_writer_job *head, *tail;
+	struct kl_writer_job *run; /* the first job the writer has not taken yet */
+	/* split syncs (store sync_begin/sync_finish): the syncer thread makes
+	 * batch k durable and records it while the writer writes batch k+1 */
+	int overlap;
+	pthread_t sync_thread;
+	int sync_created, sync_stop;
+	int sb_state; /* SB_IDLE, SB_HANDED (sb waits), SB_RUNNING */
+	struct kl_writer_batch sb;
+	pthread_cond_t sync_cv; /* sb_state changed */
+	int wfailed;		/* the writer failed; the syncer has not ended its batch yet */
+	struct kl_errbuf *web;	/* where the writer thread's errors go (eb, or wr_eb) */
+	struct kl_errbuf wr_eb, sy_eb;
 	size_t queued;	 /* jobs not finished */
 	size_t inflight; /* bytes held by unfinished jobs */
 	int stop;

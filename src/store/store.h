@@ -76,6 +76,17 @@ struct kl_store_ops {
 	/* Make every commit since the last sync durable as a set, and every
 	 * commit_deferred() since then visible and durable first. */
 	int (*sync)(struct kl_store *s);
+	/* Optional, both or neither (store_local.c): sync() in two steps, so
+	 * that a writer can go on with the next files while a set is flushed.
+	 * sync_begin() takes the commit_deferred() files so far as the next
+	 * set (later ones are not in it; waits while an earlier set is still
+	 * claimed). sync_finish(), on any thread, makes that set visible and
+	 * durable as sync() would, calls after(ctx, rc) with the result, and
+	 * returns after()'s. Until after() returns the set stays claimed: no
+	 * later deferred file becomes visible before it (the caller records
+	 * the set's progress in after()). One sync_finish() per sync_begin(). */
+	int (*sync_begin)(struct kl_store *s);
+	int (*sync_finish)(struct kl_store *s, int (*after)(void *ctx, int rc), void *ctx);
 	/* Read a whole object into out (reset first). KL_ENOTFOUND if absent. */
 	int (*read)(struct kl_store *s, const char *key, struct kl_buf *out);
 	/* Call fn once for each entry directly under `dir` ("" = the lake root,

@@ -51,7 +51,22 @@
  * Thread safety: the directory set, the dirty list, the spare buffers and
  * the counters are under `mu`, so writer threads may share the store; one
  * open file is used by one thread at a time. The queue of deferred commits
- * is under `pend_mu`, held while it is flushed (taken before `mu`). */
+ * is under `pend_mu`, held while it is flushed (taken before `mu`).
+ *
+ * Split syncs (sync_begin + sync_finish, store.h): sync_begin() takes the
+ * queue as it is as the next set and leaves an empty queue; sync_finish(),
+ * on any thread, makes that set durable and visible as sync() does (one
+ * syncfs or an fdatasync each, close + rename, then the dirty directories)
+ * without holding pend_mu or mu through the flushes, so the writer keeps
+ * opening, writing and queueing the next files meanwhile; it then runs the
+ * caller's after() and only then releases the claim. While a set is
+ * claimed nothing else of this store renames a deferred file: a full
+ * queue, open() of a key that waits in the set or in the queue, sync() and
+ * the next sync_begin() all wait for the release first. So files of a
+ * later set never become visible before the caller has recorded the
+ * earlier set (pipeline/writer.c; commit/state.h's crash argument: at most
+ * one unrecorded file per partition). The set and the queue together hold
+ * at most 2 * pend_max open files. */
 #include "store/store.h"
 #include "core/array.h"
 
@@ -99,6 +114,12 @@ struct local_store {
 	pthread_mutex_t pend_mu;
 	struct kl_store_file **pend;
 	size_t npend, pend_max; /* pend_max: PEND_MAX or less (RLIMIT_NOFILE), 0 = none */
+	/* the set sync_begin() took from the queue, owned by the claim until
+	 * sync_finish() releases it (module comment: split syncs) */
+	struct kl_store_file **set;
+	size_t nset;
+	int claimed;
+	pthread_cond_t claim_cv; /* with pend_mu: the claim was released */
 };
 
 struct kl_store_file {
@@ -319,21 +340,24 @@ static int fs_synced(struct synced_fs *sf, int fd)
  * commit_deferred; a flush per file would wait for the disk once each:
  * module comment), else an fdatasync each; then close and rename each in
  * queue order. After the first failure the files not yet renamed are
- * discarded. Empties the queue; callers hold pend_mu. */
-static int pend_flush(struct local_store *s)
+ * discarded. The files are freed, or with `keep` only closed (fd -1: a
+ * claimed set's names are compared by open() until the release). Callers
+ * own the list (the queue: pend_mu; the set: its claim). */
+static int files_flush(struct local_store *s, struct kl_store_file **pend, size_t npend,
+		       int keep)
 {
 	int rc = KL_OK;
 	struct synced_fs sf = {.n = 0};
-	for (size_t i = 0; i < s->npend && !rc; i++) {
-		struct kl_store_file *f = s->pend[i];
-		int done = s->npend >= SYNCFS_MIN ? fs_synced(&sf, f->fd) : 0;
+	for (size_t i = 0; i < npend && !rc; i++) {
+		struct kl_store_file *f = pend[i];
+		int done = npend >= SYNCFS_MIN ? fs_synced(&sf, f->fd) : 0;
 		if (done < 0 || (!done && fdatasync(f->fd)))
 			rc = kl_errbuf_set(&s->base.err, KL_EIO, "%s %s: %s",
 					   done < 0 ? "syncfs for" : "fsync", f->tmp,
 					   strerror(errno));
 	}
-	for (size_t i = 0; i < s->npend; i++) {
-		struct kl_store_file *f = s->pend[i];
+	for (size_t i = 0; i < npend; i++) {
+		struct kl_store_file *f = pend[i];
 		if (close(f->fd) && !rc)
 			rc = kl_errbuf_set(&s->base.err, KL_EIO, "close %s: %s", f->tmp,
 					   strerror(errno));
@@ -344,8 +368,21 @@ static int pend_flush(struct local_store *s)
 			rc = note_committed(f);
 		if (rc)
 			unlink(f->tmp); /* ENOENT when renamed: note_committed's ENOMEM */
-		file_free(f);
+		if (keep)
+			f->fd = -1;
+		else
+			file_free(f);
 	}
+	return rc;
+}
+
+/* The queue's files (files_flush), after the claimed set's release:
+ * callers hold pend_mu. */
+static int pend_flush(struct local_store *s)
+{
+	while (s->claimed)
+		pthread_cond_wait(&s->claim_cv, &s->pend_mu);
+	int rc = files_flush(s, s->pend, s->npend, 0);
 	s->npend = 0;
 	return rc;
 }
@@ -358,6 +395,12 @@ static int pend_same_key(struct local_store *s, const char *final)
 		return KL_OK;
 	int rc = KL_OK;
 	pthread_mutex_lock(&s->pend_mu);
+	for (size_t i = 0; s->claimed && i < s->nset; i++)
+		if (!strcmp(s->set[i]->final, final)) {
+			while (s->claimed)
+				pthread_cond_wait(&s->claim_cv, &s->pend_mu);
+			break;
+		}
 	for (size_t i = 0; i < s->npend; i++)
 		if (!strcmp(s->pend[i]->final, final)) {
 			rc = pend_flush(s);
@@ -596,29 +639,83 @@ static int local_commit_deferred(struct kl_store_file *f)
 	return rc;
 }
 
+/* Make the directories whose entries changed durable: their list is
+ * taken under mu, the flushes run without it (open() of other files goes
+ * on meanwhile; a directory dirtied again after the list was taken is in
+ * the next one). rc: the sync's result so far. */
+static int dirs_sync(struct local_store *s, int rc)
+{
+	pthread_mutex_lock(&s->mu);
+	size_t n = s->ndirty;
+	char **paths = n ? malloc(n * sizeof *paths) : NULL;
+	if (n && !paths) {
+		pthread_mutex_unlock(&s->mu);
+		return rc ? rc : kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) { /* a known directory's path lives as long as s */
+		struct local_dir *d = &s->dirs[s->dirty[i]];
+		paths[i] = d->path;
+		d->dirty = 0;
+	}
+	s->ndirty = 0;
+	pthread_mutex_unlock(&s->mu);
+	/* many directories: one syncfs() makes their entries durable at once */
+	struct synced_fs sf = {.n = 0};
+	for (size_t i = 0; i < n; i++) {
+		int fd = open(paths[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int done = fd >= 0 && n >= SYNCFS_MIN ? fs_synced(&sf, fd) : 0;
+		if ((fd < 0 || done < 0 || (!done && fsync(fd))) && !rc)
+			rc = kl_errbuf_set(&s->base.err, KL_EIO, "%s %s: %s",
+					   done < 0 ? "syncfs for dir" : "fsync dir", paths[i],
+					   strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	free(paths);
+	return rc;
+}
+
 static int local_sync(struct kl_store *base)
 {
 	struct local_store *s = (struct local_store *)base;
 	pthread_mutex_lock(&s->pend_mu);
 	int rc = pend_flush(s);
 	pthread_mutex_unlock(&s->pend_mu);
-	pthread_mutex_lock(&s->mu);
-	/* many directories: one syncfs() makes their entries durable at once */
-	struct synced_fs sf = {.n = 0};
-	for (size_t i = 0; i < s->ndirty; i++) {
-		struct local_dir *d = &s->dirs[s->dirty[i]];
-		int fd = open(d->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		int done = fd >= 0 && s->ndirty >= SYNCFS_MIN ? fs_synced(&sf, fd) : 0;
-		if ((fd < 0 || done < 0 || (!done && fsync(fd))) && !rc)
-			rc = kl_errbuf_set(&base->err, KL_EIO, "%s %s: %s",
-					   done < 0 ? "syncfs for dir" : "fsync dir", d->path,
-					   strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		d->dirty = 0;
-	}
-	s->ndirty = 0;
-	pthread_mutex_unlock(&s->mu);
+	return dirs_sync(s, rc);
+}
+
+/* The queue becomes the claimed set (module comment: split syncs). */
+static int local_sync_begin(struct kl_store *base)
+{
+	struct local_store *s = (struct local_store *)base;
+	pthread_mutex_lock(&s->pend_mu);
+	while (s->claimed)
+		pthread_cond_wait(&s->claim_cv, &s->pend_mu);
+	struct kl_store_file **t = s->set;
+	s->set = s->pend;
+	s->nset = s->npend;
+	s->pend = t;
+	s->npend = 0;
+	s->claimed = 1;
+	pthread_mutex_unlock(&s->pend_mu);
+	return KL_OK;
+}
+
+static int local_sync_finish(struct kl_store *base, int (*after)(void *ctx, int rc), void *ctx)
+{
+	struct local_store *s = (struct local_store *)base;
+	/* the claim owns the set: no lock while it is flushed; its names stay
+	 * for pend_same_key() until the release */
+	int rc = files_flush(s, s->set, s->nset, 1);
+	rc = dirs_sync(s, rc);
+	rc = after(ctx, rc);
+	pthread_mutex_lock(&s->pend_mu);
+	for (size_t i = 0; i < s->nset; i++)
+		file_free(s->set[i]);
+	s->nset = 0;
+	s->claimed = 0;
+	pthread_cond_broadcast(&s->claim_cv);
+	pthread_mutex_unlock(&s->pend_mu);
 	return rc;
 }
 
@@ -742,8 +839,12 @@ static void local_free(struct kl_store *base)
 	struct local_store *s = (struct local_store *)base;
 	for (size_t i = 0; i < s->npend; i++) /* never synced: never visible */
 		local_abort(s->pend[i]);
+	for (size_t i = 0; i < s->nset; i++) /* a claim never finished (cannot happen) */
+		local_abort(s->set[i]);
 	free(s->pend);
+	free(s->set);
 	pthread_mutex_destroy(&s->pend_mu);
+	pthread_cond_destroy(&s->claim_cv);
 	for (size_t i = 0; i < s->ndirs; i++)
 		free(s->dirs[i].path);
 	for (size_t i = 0; i < s->nspare; i++)
@@ -764,6 +865,8 @@ static const struct kl_store_ops local_ops = {
     .commit_deferred = local_commit_deferred,
     .abort = local_abort, /* close + unlink the dot-file */
     .sync = local_sync,   /* the queue's fdatasyncs and renames; fsync each dirty dir once */
+    .sync_begin = local_sync_begin,   /* the queue becomes the claimed set */
+    .sync_finish = local_sync_finish, /* the set as sync() does, after(), release */
     .read = local_read,
     .list = local_list,
     .read_tag = local_read_tag,   /* the opened file's tag (fstat), then its bytes */
@@ -780,6 +883,7 @@ int kl_store_local_new(struct kl_store **out, const char *root, struct kl_errbuf
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->pend_mu, NULL);
+	pthread_cond_init(&s->claim_cv, NULL);
 	s->base.ops = &local_ops;
 	s->pid = (long)getpid();
 	struct rlimit rl;
@@ -787,7 +891,8 @@ int kl_store_local_new(struct kl_store **out, const char *root, struct kl_errbuf
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur != RLIM_INFINITY &&
 	    rl.rlim_cur / 4 < s->pend_max)
 		s->pend_max = (size_t)rl.rlim_cur / 4;
-	if (s->pend_max && !(s->pend = calloc(s->pend_max, sizeof *s->pend))) {
+	if (s->pend_max && (!(s->pend = calloc(s->pend_max, sizeof *s->pend)) ||
+			    !(s->set = calloc(s->pend_max, sizeof *s->set)))) {
 		local_free(&s->base);
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 	}

@@ -14,6 +14,7 @@
 #include "store/store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 struct seen {
@@ -339,6 +340,89 @@ static void test_local_deferred(void)
 	CHECK_EQ_INT(system(cmd), 0);
 }
 
+/* Split syncs: sync_begin() takes the files so far; files committed later
+ * stay invisible through sync_finish(), whose after() sees the set
+ * visible; a key of the set opened meanwhile waits for the release. */
+struct split_ctx {
+	struct kl_store *st;
+	int calls, seen_rc, set_visible, later_absent;
+	atomic_int released;
+};
+
+static int split_after(void *ctx, int rc)
+{
+	struct split_ctx *c = ctx;
+	c->calls++;
+	c->seen_rc = rc;
+	c->set_visible = has(c->st, "s/a", 1000, 21) && has(c->st, "s/b", 2000000, 22);
+	c->later_absent = absent(c->st, "s/c");
+	usleep(100000); /* a reopen of s/a must wait for this */
+	atomic_store(&c->released, 1);
+	return rc ? rc : 7; /* sync_finish() returns what after() returns */
+}
+
+struct reopen {
+	struct split_ctx *c;
+	int saw_released;
+};
+
+static void *reopen_run(void *arg)
+{
+	struct reopen *r = arg;
+	struct kl_store_file *f;
+	if (r->c->st->ops->open(r->c->st, "s/a", &f) == KL_OK) {
+		r->saw_released = atomic_load(&r->c->released);
+		r->c->st->ops->abort(f);
+	}
+	return NULL;
+}
+
+static void *finish_run(void *arg)
+{
+	struct split_ctx *c = arg;
+	c->seen_rc = c->st->ops->sync_finish(c->st, split_after, c) == 7 ? c->seen_rc : -1;
+	return NULL;
+}
+
+static void test_local_split_sync(void)
+{
+	char root[] = "/tmp/kl-split-XXXXXX";
+	CHECK(mkdtemp(root) != NULL);
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_store *st = NULL;
+	CHECK_EQ_INT(kl_store_local_new(&st, root, &eb), 0);
+	if (!st)
+		return;
+	CHECK(st->ops->sync_begin != NULL && st->ops->sync_finish != NULL);
+	struct split_ctx c = {.st = st};
+	atomic_init(&c.released, 0);
+	put_deferred(st, "s/a", 1000, 21);
+	put_deferred(st, "s/b", 2000000, 22);
+	CHECK_EQ_INT(st->ops->sync_begin(st), 0);
+	put_deferred(st, "s/c", 10, 23); /* after the set was taken: not in it */
+	pthread_t fin, re;
+	struct reopen r = {&c, -1};
+	CHECK_EQ_INT(pthread_create(&fin, NULL, finish_run, &c), 0);
+	usleep(20000);
+	CHECK_EQ_INT(pthread_create(&re, NULL, reopen_run, &r), 0);
+	pthread_join(fin, NULL);
+	pthread_join(re, NULL);
+	CHECK_EQ_INT(c.calls, 1);
+	CHECK_EQ_INT(c.seen_rc, 0);
+	CHECK(c.set_visible);
+	CHECK(c.later_absent);
+	CHECK_EQ_INT(r.saw_released, 1); /* the reopen waited for the release */
+	CHECK(absent(st, "s/c"));
+	CHECK_EQ_INT(st->files_committed, 2);
+	CHECK_EQ_INT(st->ops->sync(st), 0);
+	CHECK(has(st, "s/c", 10, 23));
+	CHECK_EQ_INT(dotfiles(root, "s"), 0);
+	kl_store_free(st);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+	CHECK_EQ_INT(system(cmd), 0);
+}
+
 /* Threads sharing one store: each writes files in directories of its own
  * and in shared ones; every file reads back whole. */
 struct worker {
@@ -486,6 +570,7 @@ int main(void)
 	test_local();
 	test_local_writes();
 	test_local_deferred();
+	test_local_split_sync();
 	test_local_threads();
 	test_s3_page();
 	return check_report("test_store_list");

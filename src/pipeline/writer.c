@@ -6,13 +6,15 @@
 #include <string.h>
 #include <time.h>
 
-/* A working buffer (and a reusable body) is released after a file when it
- * grew past this. Above glibc's mmap threshold (32 MiB, cli/main.c) a
- * block is a mapping of its own: released and made again for each of the
- * largest files, every one of its huge pages was zeroed anew (measured,
- * 1M events, Parquet: at 16 MiB 164 huge-page faults per run, at 64 MiB
- * 111, peak RSS +1-4 MB). */
-#define WORK_KEEP (64u << 20)
+/* the working buffers are released after a job when they grew past this.
+ * Above glibc's mmap threshold (32 MiB, cli/main.c) a block is a mapping
+ * of its own, released and made again for each of the largest files, its
+ * huge pages zeroed anew; keeping 64 MiB saved those faults (164 -> 111
+ * huge-page faults per 1M-event Parquet run) but not measurable CPU, and
+ * cost 10-15 MB of peak RSS at the defaults (1M events, 3 alternated runs
+ * each: 228-230 MB at 16 MiB, 240-244 MB at 64 MiB; user+sys the same
+ * within noise), so 16 MiB: the peak stays well under a 256 MB budget. */
+#define WORK_KEEP (16u << 20)
 /* a streaming encoder gets a body from blocks in pieces of this size */
 #define STAGE_BYTES (1u << 20)
 /* jobs already queued join the running one's sync up to this many files */

@@ -41,7 +41,7 @@
  * encoder's streaming input in fixed-size pieces (JSON lines, gzip or
  * none), or all into one working buffer for an encoder that needs the
  * whole body (Parquet; the buffer is kept between jobs up to WORK_KEEP
- * bytes, 64 MiB), so a file's bytes are what the encoder makes of the records,
+ * bytes, 16 MiB), so a file's bytes are what the encoder makes of the records,
  * wherever the blocks were cut early. The writer knows no format: which
  * way a file goes is the encoder's ops.
  *

@@ -135,12 +135,17 @@ static int store_item(struct kl_writer *w, const struct kl_writer_item *it, stru
 		rc = body->len ? store->ops->write(f, body->data, body->len) : KL_OK;
 	else if (it->spill.fd >= 0)
 		rc = encode_spilled(w, enc, it, f);
-	else
-		rc = encode_item(&w->un, enc, it, kl_store_write_cb, f, w->web);
+	else { /* the store's error, when it has one, is the root cause: the
+		* encoder only saw its output function fail */
+		kl_errbuf_clear(&w->enc_eb);
+		rc = encode_item(&w->un, enc, it, kl_store_write_cb, f, &w->enc_eb);
+	}
 	if (rc) {
 		store->ops->abort(f);
+		if (store->err.code)
+			return kl_errbuf_set(w->web, rc, "%s", store->err.msg);
 		return kl_errbuf_set(w->web, rc, "%s",
-				     store->err.code ? store->err.msg : "encoding failed");
+				     w->enc_eb.code ? w->enc_eb.msg : "encoding failed");
 	}
 	/* deferred where the store can: visible and durable at run_batch's
 	 * sync(), before anything is recorded */

@@ -203,6 +203,7 @@ struct kl_writer {
 	int wfailed;		/* the writer failed; the syncer has not ended its batch yet */
 	struct kl_errbuf *web;	/* where the writer thread's errors go (eb, or wr_eb) */
 	struct kl_errbuf wr_eb, sy_eb;
+	struct kl_errbuf enc_eb; /* the writer thread's encoding into a store file (store_item) */
 	size_t queued;	 /* jobs not finished */
 	size_t inflight; /* bytes held by unfinished jobs */
 	int stop;

@@ -325,7 +325,8 @@ static int put_value(struct pq_encoder *e, size_t c, int t, const char *v, size_
 
 static int row_error(struct pq_encoder *e, int rc, struct kl_errbuf *eb)
 {
-	return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.code ? e->werr.msg : "cannot encode row");
+	/* the writer's messages (parquet.c pq_fail) carry their "parquet: " */
+	return kl_errbuf_set(eb, rc, "%s", e->werr.code ? e->werr.msg : "parquet: cannot encode row");
 }
 
 /* The last file's schema into the lake's registry. */
@@ -380,7 +381,7 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 	else
 		rc = kl_pq_writer_reset(e->w, cols, e->schema.n, fn, ctx);
 	if (rc)
-		return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.msg);
+		return kl_errbuf_set(eb, rc, "%s", e->werr.msg);
 	/* what each column will get: lets the writer drop a dictionary that is
 	 * sure to go as soon as that is certain, without changing the file */
 	const struct col_hint *hint = (const struct col_hint *)(const void *)e->hints.data;
@@ -443,7 +444,7 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 			return row_error(e, rc, eb);
 	}
 	if ((rc = kl_pq_writer_finish(e->w)))
-		return kl_errbuf_set(eb, rc, "parquet: %s", e->werr.msg);
+		return kl_errbuf_set(eb, rc, "%s", e->werr.msg);
 	if (e->store && e->registry && etype) {
 		/* the registry wants the decoded type name */
 		kl_buf_reset(&e->pending);

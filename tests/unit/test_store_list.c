@@ -51,13 +51,38 @@ static void put(struct kl_store *st, const char *key)
 	CHECK_EQ_INT(st->ops->commit(f), 0);
 }
 
+/* A local store in a fresh temp dir made from the template `dir` (which
+ * gets the dir's name), on `sub` inside it ("" = the dir itself; a path
+ * with missing parents is made). `root` (if not NULL, `rootsz` bytes)
+ * gets the store's root. NULL (and a failed check) if either fails. */
+static struct kl_store *temp_store(char *dir, const char *sub, char *root, size_t rootsz,
+				   struct kl_errbuf *eb)
+{
+	char path[256];
+	struct kl_store *st = NULL;
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s%s", dir, sub);
+	if (root)
+		snprintf(root, rootsz, "%s", path);
+	CHECK_EQ_INT(kl_store_local_new(&st, path, eb), 0);
+	return st;
+}
+
+/* rm -rf dir (a temp dir of temp_store). */
+static void remove_tree(const char *dir)
+{
+	char cmd[320];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+}
+
 static void test_local(void)
 {
 	char dir[] = "/tmp/kl-list-XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store *st = NULL;
-	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
+	struct kl_store *st = temp_store(dir, "", NULL, 0, &eb);
+	if (!st)
+		return;
 	put(st, "a/x.json");
 	put(st, "a/y=1/deep.json");
 	put(st, "a/b c%2F.json");
@@ -94,9 +119,7 @@ static void test_local(void)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		CHECK_EQ_INT(st->ops->list(st, bad[i], collect, &s), KL_EINVAL);
 	kl_store_free(st);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	CHECK_EQ_INT(system(cmd), 0);
+	remove_tree(dir);
 }
 
 /* byte i of the test pattern of file `seed` */
@@ -108,12 +131,10 @@ static char pat(size_t i, unsigned seed)
 static void test_local_writes(void)
 {
 	char dir[] = "/tmp/kl-wr-XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
-	char root[200];
-	snprintf(root, sizeof root, "%s/new/root/", dir); /* parents missing */
+	char root[256];
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store *st = NULL;
-	CHECK_EQ_INT(kl_store_local_new(&st, root, &eb), 0);
+	/* parents missing */
+	struct kl_store *st = temp_store(dir, "/new/root/", root, sizeof root, &eb);
 	if (!st)
 		return;
 	/* pieces below, at and above the 1 MiB gather buffer, in any order */
@@ -155,7 +176,7 @@ static void test_local_writes(void)
 	struct seen s = {0};
 	CHECK_EQ_INT(st->ops->list(st, "d1/", collect, &s), 0);
 	CHECK_EQ_INT(s.n, 3); /* d2/, small, empty: no temporary file left */
-	char cmd[300];
+	char cmd[400];
 	snprintf(cmd, sizeof cmd, "ls -a %s/d1 | grep -q tmp", root);
 	CHECK(system(cmd) != 0);
 	/* a file where a directory should be: open fails, the store goes on */
@@ -184,8 +205,7 @@ static void test_local_writes(void)
 	kl_store_free(st);
 	kl_buf_cleanup(&got);
 	free(want);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	CHECK_EQ_INT(system(cmd), 0);
+	remove_tree(dir);
 }
 
 /* Dot-files (temporary files) in directory root/sub. */
@@ -243,10 +263,8 @@ static int absent(struct kl_store *st, const char *key)
 static void test_local_deferred(void)
 {
 	char root[] = "/tmp/kl-def-XXXXXX";
-	CHECK(mkdtemp(root) != NULL);
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store *st = NULL;
-	CHECK_EQ_INT(kl_store_local_new(&st, root, &eb), 0);
+	struct kl_store *st = temp_store(root, "", NULL, 0, &eb);
 	if (!st)
 		return;
 	CHECK(st->ops->commit_deferred != NULL);
@@ -336,8 +354,7 @@ static void test_local_deferred(void)
 	CHECK_EQ_INT(dotfiles(root, "g"), 0);
 	kl_buf_cleanup(&got);
 	kl_store_free(st);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-	CHECK_EQ_INT(system(cmd), 0);
+	remove_tree(root);
 }
 
 /* Split syncs: sync_begin() takes the files so far; files committed later
@@ -387,10 +404,8 @@ static void *finish_run(void *arg)
 static void test_local_split_sync(void)
 {
 	char root[] = "/tmp/kl-split-XXXXXX";
-	CHECK(mkdtemp(root) != NULL);
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store *st = NULL;
-	CHECK_EQ_INT(kl_store_local_new(&st, root, &eb), 0);
+	struct kl_store *st = temp_store(root, "", NULL, 0, &eb);
 	if (!st)
 		return;
 	CHECK(st->ops->sync_begin != NULL && st->ops->sync_finish != NULL);
@@ -418,9 +433,7 @@ static void test_local_split_sync(void)
 	CHECK(has(st, "s/c", 10, 23));
 	CHECK_EQ_INT(dotfiles(root, "s"), 0);
 	kl_store_free(st);
-	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", root);
-	CHECK_EQ_INT(system(cmd), 0);
+	remove_tree(root);
 }
 
 /* Threads sharing one store: each writes files in directories of its own
@@ -462,10 +475,8 @@ static void *worker_run(void *arg)
 static void test_local_threads(void)
 {
 	char dir[] = "/tmp/kl-thr-XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store *st = NULL;
-	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
+	struct kl_store *st = temp_store(dir, "", NULL, 0, &eb);
 	if (!st)
 		return;
 	struct worker w[4];
@@ -501,9 +512,7 @@ static void test_local_threads(void)
 	CHECK_EQ_INT(bad, 0);
 	kl_buf_cleanup(&got);
 	kl_store_free(st);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	CHECK_EQ_INT(system(cmd), 0);
+	remove_tree(dir);
 }
 
 #define PAGE(body)                                                                                 \

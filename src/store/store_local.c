@@ -51,7 +51,10 @@
  * Thread safety: the directory set, the dirty list, the spare buffers and
  * the counters are under `mu`, so writer threads may share the store; one
  * open file is used by one thread at a time. The queue of deferred commits
- * is under `pend_mu`, held while it is flushed (taken before `mu`).
+ * is under `pend_mu`, held while it is flushed (taken before `mu`). The
+ * store's error (base.err: the first failure's root cause) is set by
+ * writer threads and the sync thread alike, through local_fail() under
+ * `err_mu`, a leaf lock: nothing else is taken while it is held.
  *
  * Split syncs (sync_begin + sync_finish, store.h): sync_begin() takes the
  * queue as it is as the next set and leaves an empty queue; sync_finish(),
@@ -75,6 +78,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +124,7 @@ struct local_store {
 	size_t nset;
 	int claimed;
 	pthread_cond_t claim_cv; /* with pend_mu: the claim was released */
+	pthread_mutex_t err_mu;  /* base.err (module comment: thread safety) */
 };
 
 struct kl_store_file {
@@ -135,6 +140,26 @@ int kl_store_write_cb(void *ctx, const void *p, size_t n)
 {
 	struct kl_store_file *f = ctx;
 	return f->s->base.ops->write(f, p, n);
+}
+
+/* Record the store's first error (kl_errbuf_set) under err_mu: writer
+ * threads and the sync thread fail at once without garbling it, and a
+ * caller whose own failure was not the first reads a finished message.
+ * Returns `code`. */
+__attribute__((format(printf, 3, 4))) static int local_fail(struct kl_store *base, int code,
+							     const char *fmt, ...)
+{
+	struct local_store *s = (struct local_store *)base;
+	pthread_mutex_lock(&s->err_mu);
+	if (base->err.code == KL_OK) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(base->err.msg, sizeof base->err.msg, fmt, ap);
+		va_end(ap);
+		base->err.code = code;
+	}
+	pthread_mutex_unlock(&s->err_mu);
+	return code;
 }
 
 /* ---- directory set (callers hold s->mu) ------------------------------- */
@@ -352,17 +377,17 @@ static int files_flush(struct local_store *s, struct kl_store_file **pend, size_
 		struct kl_store_file *f = pend[i];
 		int done = npend >= SYNCFS_MIN ? fs_synced(&sf, f->fd) : 0;
 		if (done < 0 || (!done && fdatasync(f->fd)))
-			rc = kl_errbuf_set(&s->base.err, KL_EIO, "%s %s: %s",
+			rc = local_fail(&s->base, KL_EIO, "%s %s: %s",
 					   done < 0 ? "syncfs for" : "fsync", f->tmp,
 					   strerror(errno));
 	}
 	for (size_t i = 0; i < npend; i++) {
 		struct kl_store_file *f = pend[i];
 		if (close(f->fd) && !rc)
-			rc = kl_errbuf_set(&s->base.err, KL_EIO, "close %s: %s", f->tmp,
+			rc = local_fail(&s->base, KL_EIO, "close %s: %s", f->tmp,
 					   strerror(errno));
 		if (!rc && rename(f->tmp, f->final))
-			rc = kl_errbuf_set(&s->base.err, KL_EIO, "rename %s: %s", f->final,
+			rc = local_fail(&s->base, KL_EIO, "rename %s: %s", f->final,
 					   strerror(errno));
 		else if (!rc)
 			rc = note_committed(f);
@@ -419,7 +444,7 @@ static int local_open(struct kl_store *base, const char *key, struct kl_store_fi
 		if (f)
 			free(f->final);
 		free(f);
-		return kl_errbuf_set(&base->err, KL_ENOMEM, "out of memory opening %s", key);
+		return local_fail(base, KL_ENOMEM, "out of memory opening %s", key);
 	}
 	f->s = s;
 	f->fd = -1;
@@ -436,9 +461,9 @@ static int local_open(struct kl_store *base, const char *key, struct kl_store_fi
 	if (rc) {
 		*slash = '\0';
 		if (rc < 0)
-			kl_errbuf_set(&base->err, KL_EIO, "mkdir %s: %s", f->final, strerror(e));
+			local_fail(base, KL_EIO, "mkdir %s: %s", f->final, strerror(e));
 		else
-			kl_errbuf_set(&base->err, rc, "out of memory opening %s", key);
+			local_fail(base, rc, "out of memory opening %s", key);
 		file_free(f);
 		return rc < 0 ? KL_EIO : rc;
 	}
@@ -458,7 +483,7 @@ static int local_open(struct kl_store *base, const char *key, struct kl_store_fi
 			f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	}
 	if (f->fd < 0) {
-		kl_errbuf_set(&base->err, KL_EIO, "create %s: %s", f->tmp, strerror(errno));
+		local_fail(base, KL_EIO, "create %s: %s", f->tmp, strerror(errno));
 		file_free(f);
 		return KL_EIO;
 	}
@@ -481,7 +506,7 @@ static int write2(struct kl_store_file *f, const char *a, size_t an, const char 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0)
-			return kl_errbuf_set(&f->s->base.err, KL_EIO, "write %s: %s", f->tmp,
+			return local_fail(&f->s->base, KL_EIO, "write %s: %s", f->tmp,
 					     strerror(errno));
 		size_t u = (size_t)w, ua = u < an ? u : an;
 		if (ua) { /* a or b may be NULL with nothing in it: no offset on NULL */
@@ -509,7 +534,7 @@ static int local_write(struct kl_store_file *f, const void *p, size_t n)
 				f->wbuf = s->spare[--s->nspare];
 			pthread_mutex_unlock(&s->mu);
 			if (!f->wbuf && !(f->wbuf = malloc(WBUF_BYTES)))
-				return kl_errbuf_set(&f->s->base.err, KL_ENOMEM,
+				return local_fail(&f->s->base, KL_ENOMEM,
 						     "out of memory writing %s", f->tmp);
 		}
 		memcpy(f->wbuf + f->wlen, p, n);
@@ -543,7 +568,7 @@ static int rename_if(struct kl_store_file *f, const char *expect, char *tag)
 	int e = errno;
 	*slash = '/';
 	if (dfd < 0)
-		return kl_errbuf_set(&s->base.err, KL_EIO, "open the directory of %s: %s", f->final,
+		return local_fail(&s->base, KL_EIO, "open the directory of %s: %s", f->final,
 				     strerror(e));
 	int rc = KL_OK;
 	while (flock(dfd, LOCK_EX) && errno == EINTR)
@@ -553,16 +578,16 @@ static int rename_if(struct kl_store_file *f, const char *expect, char *tag)
 	if (!stat(f->final, &st))
 		stat_tag(&st, cur);
 	else if (errno != ENOENT)
-		rc = kl_errbuf_set(&s->base.err, KL_EIO, "stat %s: %s", f->final, strerror(errno));
+		rc = local_fail(&s->base, KL_EIO, "stat %s: %s", f->final, strerror(errno));
 	if (!rc && strcmp(cur, expect))
-		rc = kl_errbuf_set(&s->base.err, KL_ECONFLICT,
+		rc = local_fail(&s->base, KL_ECONFLICT,
 				   "%s: %s since it was read (conditional write refused)", f->final,
 				   cur[0] ? (expect[0] ? "replaced" : "created") : "removed");
 	if (!rc && rename(f->tmp, f->final))
-		rc = kl_errbuf_set(&s->base.err, KL_EIO, "rename %s: %s", f->final, strerror(errno));
+		rc = local_fail(&s->base, KL_EIO, "rename %s: %s", f->final, strerror(errno));
 	if (!rc && tag) {
 		if (stat(f->final, &st))
-			rc = kl_errbuf_set(&s->base.err, KL_EIO, "stat %s: %s", f->final,
+			rc = local_fail(&s->base, KL_EIO, "stat %s: %s", f->final,
 					   strerror(errno));
 		else
 			stat_tag(&st, tag);
@@ -578,13 +603,13 @@ static int commit_cond(struct kl_store_file *f, const char *expect, char *tag)
 	int rc = write2(f, f->wbuf, f->wlen, NULL, 0);
 	f->wlen = 0;
 	if (!rc && fdatasync(f->fd))
-		rc = kl_errbuf_set(&s->base.err, KL_EIO, "fsync %s: %s", f->tmp, strerror(errno));
+		rc = local_fail(&s->base, KL_EIO, "fsync %s: %s", f->tmp, strerror(errno));
 	if (close(f->fd) && !rc)
-		rc = kl_errbuf_set(&s->base.err, KL_EIO, "close %s: %s", f->tmp, strerror(errno));
+		rc = local_fail(&s->base, KL_EIO, "close %s: %s", f->tmp, strerror(errno));
 	if (!rc && expect)
 		rc = rename_if(f, expect, tag);
 	else if (!rc && rename(f->tmp, f->final))
-		rc = kl_errbuf_set(&s->base.err, KL_EIO, "rename %s: %s", f->final, strerror(errno));
+		rc = local_fail(&s->base, KL_EIO, "rename %s: %s", f->final, strerror(errno));
 	if (rc)
 		unlink(f->tmp);
 	else
@@ -650,7 +675,7 @@ static int dirs_sync(struct local_store *s, int rc)
 	char **paths = n ? malloc(n * sizeof *paths) : NULL;
 	if (n && !paths) {
 		pthread_mutex_unlock(&s->mu);
-		return rc ? rc : kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+		return rc ? rc : local_fail(&s->base, KL_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) { /* a known directory's path lives as long as s */
 		struct local_dir *d = &s->dirs[s->dirty[i]];
@@ -665,7 +690,7 @@ static int dirs_sync(struct local_store *s, int rc)
 		int fd = open(paths[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		int done = fd >= 0 && n >= SYNCFS_MIN ? fs_synced(&sf, fd) : 0;
 		if ((fd < 0 || done < 0 || (!done && fsync(fd))) && !rc)
-			rc = kl_errbuf_set(&s->base.err, KL_EIO, "%s %s: %s",
+			rc = local_fail(&s->base, KL_EIO, "%s %s: %s",
 					   done < 0 ? "syncfs for dir" : "fsync dir", paths[i],
 					   strerror(errno));
 		if (fd >= 0)
@@ -731,13 +756,13 @@ static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, 
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? KL_ENOTFOUND
-				       : kl_errbuf_set(&base->err, KL_EIO, "open %s: %s", path,
+				       : local_fail(base, KL_EIO, "open %s: %s", path,
 						       strerror(errno));
 	if (tag) {
 		struct stat st;
 		if (fstat(fd, &st)) {
 			close(fd);
-			return kl_errbuf_set(&base->err, KL_EIO, "stat %s: %s", path,
+			return local_fail(base, KL_EIO, "stat %s: %s", path,
 					     strerror(errno));
 		}
 		stat_tag(&st, tag);
@@ -752,7 +777,7 @@ static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, 
 			continue;
 		if (n < 0) {
 			close(fd);
-			return kl_errbuf_set(&base->err, KL_EIO, "read %s: %s", path, strerror(errno));
+			return local_fail(base, KL_EIO, "read %s: %s", path, strerror(errno));
 		}
 		if (n == 0)
 			break;
@@ -793,7 +818,7 @@ static int local_list(struct kl_store *base, const char *dir, kl_store_list_fn f
 {
 	struct local_store *s = (struct local_store *)base;
 	if (!valid_dir(dir))
-		return kl_errbuf_set(&base->err, KL_EINVAL, "list: bad directory key \"%.100s\"",
+		return local_fail(base, KL_EINVAL, "list: bad directory key \"%.100s\"",
 				     dir);
 	struct kl_buf path, key;
 	kl_buf_init(&path, 0);
@@ -801,12 +826,12 @@ static int local_list(struct kl_store *base, const char *dir, kl_store_list_fn f
 	int rc = kl_buf_printf(&path, "%s/%s", s->root, dir);
 	DIR *d = rc ? NULL : opendir(path.data);
 	if (!rc && !d && errno != ENOENT && errno != ENOTDIR)
-		rc = kl_errbuf_set(&base->err, KL_EIO, "list %s: %s", path.data, strerror(errno));
+		rc = local_fail(base, KL_EIO, "list %s: %s", path.data, strerror(errno));
 	for (struct dirent *e; d && !rc;) {
 		errno = 0;
 		if (!(e = readdir(d))) {
 			if (errno)
-				rc = kl_errbuf_set(&base->err, KL_EIO, "list %s: %s", path.data,
+				rc = local_fail(base, KL_EIO, "list %s: %s", path.data,
 						   strerror(errno));
 			break;
 		}
@@ -854,6 +879,7 @@ static void local_free(struct kl_store *base)
 	free(s->dirty);
 	free(s->root);
 	pthread_mutex_destroy(&s->mu);
+	pthread_mutex_destroy(&s->err_mu);
 	free(s);
 }
 
@@ -883,6 +909,7 @@ int kl_store_local_new(struct kl_store **out, const char *root, struct kl_errbuf
 	}
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->pend_mu, NULL);
+	pthread_mutex_init(&s->err_mu, NULL);
 	pthread_cond_init(&s->claim_cv, NULL);
 	s->base.ops = &local_ops;
 	s->pid = (long)getpid();

@@ -21,7 +21,17 @@
 #include <string.h>
 #include <time.h>
 
-#define WRITER_MAX_JOBS 4
+/* Jobs queued for the writer at most before the reader waits. Every due
+ * partition is a job of its own (flush_due), and an hour that closes makes
+ * about a hundred of them at once (the production shape): with a queue of
+ * 4 the reader waited for all but the last four files of the hour to be
+ * encoded, so reading and encoding took turns instead of overlapping (the
+ * reader's thread was off the CPU for 4.2 s of a 1M-event run; session 12,
+ * bench/README.md). The jobs' buffers are charged to the memory budget from
+ * queueing on (writer.h), so it is the budget, not this count, that bounds
+ * what waits; the count only bounds the queue's bookkeeping. BATCH_FILES
+ * (writer.c) is as many: the writer's next batch is always queued. */
+#define WRITER_MAX_JOBS 256
 /* Parquet partitions' blocks are sealed at the fast level (buffer/blocks.h,
  * KL_BLOCK_LEVEL_HELD: ~0.8 x the CPU, ~1.45 x the memory of level 1) when
  * --memory-limit is at least this; below it the budget binds on the

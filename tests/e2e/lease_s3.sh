@@ -56,6 +56,10 @@ echo "wb stopped with records in flight, its shard taken over, continued ($SECON
 "$KL" gen --events $N --seed 83 > "$T/ev3.jsonl"
 put s3lease "$T/ev3.jsonl"
 cat "$T/ev1.jsonl" "$T/ev2.jsonl" "$T/ev3.jsonl" > "$T/all.jsonl"
+# a download and a check cost seconds of moto and DuckDB: start them once
+# the workers' counters say that every event may be stored (then, as
+# before, until the lake holds them all)
+for _ in $(seq 1 120); do [ $(( $(stored wa) + $(stored wb) )) -ge $((3 * N)) ] && break; sleep 0.25; done
 for _ in $(seq 1 240); do
 	rm -rf "$T/lake"; s3lite "$AWS_ENDPOINT_URL" cp s3://lease-lake/l "$T/lake"
 	check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" 2> /dev/null && break

@@ -146,6 +146,10 @@ except (BrokenPipeError, KeyboardInterrupt):
 # file, empty without the sample)
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }
 put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
+# s3lite ENDPOINT mb s3://BUCKET | s3lite ENDPOINT cp s3://BUCKET/PREFIX DIR:
+# `aws s3 mb` and `aws s3 cp --recursive --quiet` against the local moto
+# without the aws CLI's start-up and per-object CPU (tests/s3_lite.py)
+s3lite() { python3 "$ROOT/tests/s3_lite.py" "$@"; }
 # lease_worker ID [ARGS...]: `ingest --stream $STREAM --lease-table kl-leases`
 # as worker ID in the background ($pids, $pid_ID) into the local lake
 # $T/lake (JSON lines, 1 s flushes), metrics in $T/ID.prom, stderr in

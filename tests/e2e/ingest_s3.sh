@@ -16,10 +16,9 @@ N=${KL_ASAN:+1000}; N=${N:-2000}
 start_moto
 export AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO
-S3=(aws --endpoint-url "http://127.0.0.1:$MOTO" s3)
 S3API=(aws --endpoint-url "http://127.0.0.1:$MOTO" s3api)
-"${S3[@]}" mb s3://bkt >/dev/null || fail "create bucket"
-fetch() { rm -rf "$T/$1"; "${S3[@]}" cp --recursive --quiet "s3://bkt/$1" "$T/$1"; }
+s3lite "$MOTO_URL" mb s3://bkt || fail "create bucket"
+fetch() { rm -rf "$T/$1"; s3lite "$MOTO_URL" cp "s3://bkt/$1" "$T/$1"; }
 listing() { # key, ETag, LastModified of every object under a prefix (plain GET: fast)
 	curl -sf "http://127.0.0.1:$MOTO/bkt?list-type=2&max-keys=1000&prefix=$1/" | python3 -c '
 import sys, xml.etree.ElementTree as ET

@@ -40,10 +40,10 @@ grep -q '"source":"kinesis:basic/shardId-00000000000[0-3]:[0-9]*:[0-9]*"' "$T/de
 	fail "dead letters of aggregated records do not name their record and sub-record"
 grep -q '"source":"kinesis:basic/shardId-00000000000[0-3]:[0-9]*"' "$T/dead1" ||
 	fail "dead letters do not name their Kinesis record: $(head -c 300 "$T/dead1")"
-# the same stream into S3 (moto), Parquet, read back with the aws CLI
-aws --endpoint-url "$AWS_ENDPOINT_URL_S3" s3 mb s3://lake > /dev/null
+# the same stream into S3 (moto), Parquet, read back (tests/s3_lite.py)
+s3lite "$AWS_ENDPOINT_URL_S3" mb s3://lake
 "$KL" ingest --stream basic --lake s3://lake/prod --exit-idle 1 2> "$T/sum1s"; cat "$T/sum1s"
-aws --endpoint-url "$AWS_ENDPOINT_URL_S3" s3 cp --recursive --quiet s3://lake/prod "$T/lake1s"
+s3lite "$AWS_ENDPOINT_URL_S3" cp s3://lake/prod "$T/lake1s"
 check_lake "$T/basic.jsonl" "$T/lake1s" --format parquet
 ls "$T/lake1s/_kinlake/state/basic-shardId-000000000000.log" "$T/lake1s/_kinlake/schemas/event_type=payment/"*.json > /dev/null
 # a second run resumes from the checkpoints: nothing new, nothing duplicated

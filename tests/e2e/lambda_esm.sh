@@ -7,7 +7,7 @@
 #  1. local lake, JSON lines; a batch replayed by the warm instance adds
 #     nothing; the sample events of the AWS libraries
 #  2. batches replayed by new instances rewrite the same files byte for byte
-#  3. S3 on moto, Parquet (read back with `aws s3 cp --recursive`)
+#  3. S3 on moto, Parquet (read back with tests/s3_lite.py)
 #  4. S3 at a closed port: every batch reports batchItemFailures; what they
 #     name, retried by a new instance against moto, completes the lake
 #  5. partial failures: a proxy refuses the writes of some partitions during
@@ -62,9 +62,8 @@ check_lake "$T/in2.jsonl" "$T/lake2" --format parquet
 start_moto
 export AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO
-S3=(aws --endpoint-url "http://127.0.0.1:$MOTO" s3)
-"${S3[@]}" mb s3://bkt >/dev/null || fail "create bucket"
-fetch() { "${S3[@]}" cp --recursive --quiet "s3://bkt/$1" "$T/$1"; }
+s3lite "$MOTO_URL" mb s3://bkt || fail "create bucket"
+fetch() { s3lite "$MOTO_URL" cp "s3://bkt/$1" "$T/$1"; }
 
 # 3. S3, Parquet
 esm "$T/in1.jsonl" "{\"agg\":600,\"batch\":300,\"replay\":[1],\"env\":{\"KINLAKE_LAKE\":\"s3://bkt/lake3\"}}"

@@ -19,7 +19,6 @@ trap cleanup EXIT
 "$ROOT/scripts/stack.sh" up > /dev/null
 . "$T/stack/env" # AWS_ENDPOINT_URL is moto: DynamoDB and S3 go there
 K="aws --endpoint-url $AWS_ENDPOINT_URL_KINESIS kinesis"
-S3="aws --endpoint-url $AWS_ENDPOINT_URL s3"
 put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }
 stored() { local v; v=$(metric kinlake_events_stored_total "$T/$1.prom"); echo "${v:-0}"; }
@@ -27,7 +26,7 @@ dump() { grep -H "lease\|stored" "$T"/w?.prom | grep -v "# "; tail -n 5 "$T"/w?.
 TIMEOUT=3 RENEW=1 N=1000
 
 $K create-stream --stream-name s3lease --shard-count 2
-$S3 mb s3://lease-lake > /dev/null
+s3lite "$AWS_ENDPOINT_URL" mb s3://lease-lake
 sleep 1
 start_worker() { # id
 	"$KL" ingest --stream s3lease --lake s3://lease-lake/l --format jsonl --flush-interval 1 \
@@ -57,13 +56,17 @@ echo "wb stopped with records in flight, its shard taken over, continued ($SECON
 "$KL" gen --events $N --seed 83 > "$T/ev3.jsonl"
 put s3lease "$T/ev3.jsonl"
 cat "$T/ev1.jsonl" "$T/ev2.jsonl" "$T/ev3.jsonl" > "$T/all.jsonl"
+# a download and a check cost seconds of moto and DuckDB: start them once
+# the workers' counters say that every event may be stored (then, as
+# before, until the lake holds them all)
+for _ in $(seq 1 120); do [ $(( $(stored wa) + $(stored wb) )) -ge $((3 * N)) ] && break; sleep 0.25; done
 for _ in $(seq 1 240); do
-	rm -rf "$T/lake"; $S3 cp --recursive --quiet s3://lease-lake/l "$T/lake"
+	rm -rf "$T/lake"; s3lite "$AWS_ENDPOINT_URL" cp s3://lease-lake/l "$T/lake"
 	check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" 2> /dev/null && break
 	sleep 0.5
 done
 stop_workers wa wb
-rm -rf "$T/lake"; $S3 cp --recursive --quiet s3://lease-lake/l "$T/lake"
+rm -rf "$T/lake"; s3lite "$AWS_ENDPOINT_URL" cp s3://lease-lake/l "$T/lake"
 check_lake "$T/all.jsonl" "$T/lake" --allow-duplicates > "$T/check.json" || { dump; fail "events lost"; }
 once_check "$T/check.json" || fail "not exactly once across the takeover"
 check_lake "$T/all.jsonl" "$T/lake" > /dev/null || fail "not exactly once across the takeover"

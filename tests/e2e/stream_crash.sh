@@ -24,12 +24,11 @@
 . "$(dirname "$0")/_lib.sh"
 STOP_SIGNAL=KILL
 start_stack
-S3="aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3"
 N=${KL_CRASH_EVENTS:-52000} KILLS=${KL_CRASH_KILLS:-20}
 seed=${KL_CRASH_SEED:-$RANDOM}; echo "crash seed $seed"
 
 $K create-stream --stream-name ev --shard-count 4
-$S3 mb s3://lake > /dev/null
+s3lite "$AWS_ENDPOINT_URL_S3" mb s3://lake
 "$KL" gen --events "$N" --bad-fraction 0.01 --seed 41 > "$T/all.jsonl"
 # small files, frequent flushes: many commits for the kills to fall between
 args=(--stream ev --max-file-bytes 48KiB --flush-interval 1 --quiet)
@@ -198,7 +197,7 @@ PY
 # (the local lake's check runs while the S3 lake downloads)
 ok=1
 verdict "$T/local" local jsonl > "$T/local.verdict" 2>&1 & v=$!
-$S3 cp --recursive --quiet s3://lake/l "$T/s3"
+s3lite "$AWS_ENDPOINT_URL_S3" cp s3://lake/l "$T/s3"
 verdict "$T/s3" s3 parquet || ok=0
 wait "$v" || ok=0
 cat "$T/local.verdict"

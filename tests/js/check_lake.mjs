@@ -13,7 +13,7 @@
 //    input bytes, under errors/<reason>/, with the reason JS expects.
 // Exits 1 with the first mismatches printed.
 import { DuckDBInstance } from '@duckdb/node-api';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { classify, canon } from './event_contract.mjs';
 
 const args = process.argv.slice(2);
@@ -49,8 +49,25 @@ const con = await db.connect();
 const evGlob = format === 'parquet' ? `${lake}/events/**/*.parquet` : `${lake}/events/**/*.jsonl*`;
 let rows;
 if (format === 'parquet') {
-  const r = await con.runAndReadAll(`SELECT to_json(__kl_row)::VARCHAR AS j, filename FROM read_parquet('${evGlob}', filename=true, union_by_name=true, hive_partitioning=false) AS __kl_row`);
-  rows = r.getRows();
+  // One query per entry of events/ (each event_type= directory, or a file
+  // there), not one over the whole lake: union_by_name over every file gives
+  // each row every column of every event type (71 for `kinlake gen`'s
+  // events), nearly all null, and to_json and the checks below then handle
+  // those nulls row by row. The same rows, files and checks; on a 50,000-
+  // event lake of 2,366 files (e2e/crash) the query took 6 s instead of 12.
+  // A glob that matches nothing here is no error: a missing event is
+  // reported below as missing.
+  rows = [];
+  let ents = [];
+  try { ents = readdirSync(`${lake}/events`, { withFileTypes: true }); } catch { /* no events/: every event missing */ }
+  for (const e of ents) {
+    const glob = e.isDirectory() ? `${lake}/events/${e.name}/**/*.parquet`
+      : e.name.endsWith('.parquet') ? `${lake}/events/${e.name}` : null;
+    if (!glob) continue;
+    const r = await con.runAndReadAll(`SELECT to_json(__kl_row)::VARCHAR AS j, filename FROM read_parquet('${glob}', filename=true, union_by_name=true, hive_partitioning=false) AS __kl_row`)
+      .catch((err) => { if (/No files found/.test(err.message)) return null; throw err; });
+    if (r) rows.push(...r.getRows());
+  }
 } else {
   const r = await con.runAndReadAll(`SELECT json::VARCHAR AS j, filename FROM read_ndjson_objects('${evGlob}', filename=true)`);
   rows = r.getRows();

@@ -754,7 +754,7 @@ int kl_pipeline_encoders_new(const struct kl_ingest_opts *o, struct kl_store *st
 			     struct kl_schema_registry *registry, struct kl_encoder **data_enc,
 			     struct kl_encoder **dead_enc, struct kl_errbuf *eb)
 {
-	struct kl_encoder_opts eo = {o->compression, o->level, o->row_group_bytes};
+	struct kl_encoder_opts eo = {o->compression, o->level, o->row_group_bytes, 0};
 	/* dead letters are JSON lines: with snappy (Parquet only) they take zstd */
 	struct kl_encoder_opts dead_eo = eo;
 	if (dead_eo.compression == KL_COMP_SNAPPY)

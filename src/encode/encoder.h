@@ -75,8 +75,10 @@ struct kl_encoder_ops {
 	 * raw bytes are the lines. x and scratch are the caller's reusable
 	 * contexts (to unpack or make frames with, buffer/blocks.h). The
 	 * bytes written must not depend on where b's blocks were cut early,
-	 * nor on the thread. */
-	int (*encode_blocks)(struct kl_encoder *e, const struct kl_blocks *b, uint64_t count,
+	 * nor on the thread. The encoder may free b's frames as it reads them
+	 * for the last time (kl_blocks_drain): the caller only cleans b up
+	 * after this call, whatever its result. */
+	int (*encode_blocks)(struct kl_encoder *e, struct kl_blocks *b, uint64_t count,
 			     struct kl_blocks_zctx *x, struct kl_buf *scratch, kl_write_fn fn,
 			     void *ctx, struct kl_errbuf *eb);
 	/* Free the encoder and what it owns. */

@@ -91,10 +91,10 @@ static int stage_piece(void *ctx, const void *p, size_t n)
  * only on its records' length, never on where blocks were cut, nor on
  * which thread encodes it. */
 static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
-		       const struct kl_writer_item *it, kl_write_fn fn, void *ctx,
+		       struct kl_writer_item *it, kl_write_fn fn, void *ctx,
 		       struct kl_errbuf *eb)
 {
-	const struct kl_blocks *b = &it->data;
+	struct kl_blocks *b = &it->data;
 	int rc;
 	if (enc->ops->encode_blocks)
 		return enc->ops->encode_blocks(enc, b, it->count, &u->zctx, &u->work, fn, ctx, eb);
@@ -119,7 +119,7 @@ static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
 
 /* One file into the store: `body` when an encoder thread made it, else
  * encoded (or streamed from its spill) by this thread straight into it. */
-static int store_item(struct kl_writer *w, const struct kl_writer_item *it, struct kl_encoder *enc,
+static int store_item(struct kl_writer *w, struct kl_writer_item *it, struct kl_encoder *enc,
 		      const struct kl_buf *body)
 {
 	struct kl_store *store = w->store;

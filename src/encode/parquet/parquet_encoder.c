@@ -576,10 +576,12 @@ static int feed_end(struct feed *f)
 
 /* The blocks' text as one file, in two passes over the blocks, each
  * unpacked into `scratch` one at a time: the first infers the schema (no
- * tape: the text is never whole), the second puts the rows. The rows, the
+ * tape: the text is never whole), the second puts the rows and frees each
+ * block once read (kl_blocks_drain), so the buffer's memory goes down as
+ * the writer's pages grow. The rows, the
  * schema and the hints are those pq_encode gets from the flattened text,
  * so are the file's bytes. */
-static int encode_streamed(struct pq_encoder *e, const struct kl_blocks *b,
+static int encode_streamed(struct pq_encoder *e, struct kl_blocks *b,
 			   struct kl_blocks_zctx *x, struct kl_buf *scratch, kl_write_fn fn,
 			   void *ctx, struct kl_errbuf *eb)
 {
@@ -592,8 +594,8 @@ static int encode_streamed(struct pq_encoder *e, const struct kl_blocks *b,
 		return eb->code ? rc : kl_errbuf_set(eb, rc, "parquet: schema inference failed");
 	if ((rc = begin_rows(e, fn, ctx, eb)))
 		return rc;
-	f.pass = 2;
-	if ((rc = kl_blocks_each(b, x, scratch, feed_piece, &f, eb)) || (rc = feed_end(&f)))
+	f.pass = 2; /* the last reading: each block's memory goes once it is read */
+	if ((rc = kl_blocks_drain(b, x, scratch, feed_piece, &f, eb)) || (rc = feed_end(&f)))
 		return eb->code ? rc : kl_errbuf_set(eb, rc, "parquet: cannot encode row");
 	return end_rows(e, eb);
 }
@@ -604,7 +606,7 @@ static int encode_streamed(struct pq_encoder *e, const struct kl_blocks *b,
  * (encode_streamed), so an encoder thread holds a block of text at a time,
  * not the file's. Which way depends only on the text's length; the bytes
  * are the same either way. */
-static int pq_encode_blocks(struct kl_encoder *base, const struct kl_blocks *b, uint64_t count,
+static int pq_encode_blocks(struct kl_encoder *base, struct kl_blocks *b, uint64_t count,
 			    struct kl_blocks_zctx *x, struct kl_buf *scratch, kl_write_fn fn,
 			    void *ctx, struct kl_errbuf *eb)
 {

@@ -754,7 +754,14 @@ int kl_pipeline_encoders_new(const struct kl_ingest_opts *o, struct kl_store *st
 			     struct kl_schema_registry *registry, struct kl_encoder **data_enc,
 			     struct kl_encoder **dead_enc, struct kl_errbuf *eb)
 {
-	struct kl_encoder_opts eo = {o->compression, o->level, o->row_group_bytes, 0};
+	/* Parquet: a file over a sixteenth of --memory-limit (at most
+	 * KL_PQ_STREAM_BYTES) is encoded from its blocks, not unpacked whole
+	 * (encode/encoder.h), so a small limit is not exceeded by a file's
+	 * text on each encoder thread; the bytes are the same either way */
+	size_t stream = o->memory_limit / 16;
+	if (stream > KL_PQ_STREAM_BYTES || stream == 0)
+		stream = KL_PQ_STREAM_BYTES;
+	struct kl_encoder_opts eo = {o->compression, o->level, o->row_group_bytes, stream};
 	/* dead letters are JSON lines: with snappy (Parquet only) they take zstd */
 	struct kl_encoder_opts dead_eo = eo;
 	if (dead_eo.compression == KL_COMP_SNAPPY)

@@ -733,8 +733,10 @@ size_t kl_pipeline_buffer_budget(const struct kl_ingest_opts *o)
 {
 	/* --memory-limit covers the partition buffers (compressed blocks plus
 	 * raw tails, buffer/parts.h) plus the fixed costs: the dedup window (24
-	 * bytes per slot), the reader's window, and for Parquet the writer's
-	 * unpacked copy of the partition being written and the encoder's work.
+	 * bytes per slot), the reader's window, and for Parquet the encoders'
+	 * work: a file's text unpacked whole up to a sixteenth of the limit
+	 * (larger ones are read block by block, encode/encoder.h), the pages
+	 * of the row group being made and the bodies waiting for the writer.
 	 * The buffers get at least a quarter of the limit, also when the fixed
 	 * costs take (nearly) all of it: the budget never shrinks as the limit
 	 * grows. (It once did: a limit just above the fixed costs left the

@@ -11,6 +11,12 @@
  * strtod where exact: parse/num.h). The tape is capped (TAPE_MAX_BYTES);
  * rows past the cap are split a second time, as before the tape existed, so
  * a huge file costs bounded memory. Either way the output is the same.
+ * A partition's buffer (encode_blocks) over the encoder's stream_min
+ * (encoder.h KL_PQ_STREAM_BYTES, or less) is never unpacked whole: it is
+ * read block by block twice, the first scan without a tape, the second
+ * splitting every row again and freeing each block once read; a line cut
+ * between two blocks is gathered in `carry`. Same rows, schema and hints,
+ * so the same file as from the whole text.
  * Every row keeps every field: strings are decoded, objects/arrays are
  * stored as minified JSON text, and a field widened to STRING keeps other
  * values as their JSON text. The file's schema is merged into the lake's

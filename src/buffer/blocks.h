@@ -161,6 +161,12 @@ typedef int (*kl_blocks_fn)(void *ctx, const void *p, size_t n);
 int kl_blocks_each(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,
 		   kl_blocks_fn fn, void *ctx, struct kl_errbuf *eb);
 
+/* kl_blocks_each for the last reading of b: each block's frame is freed
+ * once it is unpacked, so b's memory shrinks as it is read (kl_blocks_mem
+ * with it). Afterwards, whatever the result, b may only be cleaned up. */
+int kl_blocks_drain(struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,
+		    kl_blocks_fn fn, void *ctx, struct kl_errbuf *eb);
+
 /* Call fn with the raw bytes as zstd frames, in order, one per group (see
  * above): a regular block's frame as it is, every other group's made here
  * at KL_BLOCK_LEVEL (its bytes gathered in `scratch`, reset first, unless

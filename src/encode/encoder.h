@@ -41,7 +41,18 @@ struct kl_encoder_opts {
 	enum kl_compression compression;
 	int level;		/* codec level, 0 = the codec's default */
 	size_t row_group_bytes; /* Parquet: rows per row group by size; 0 = 128 MiB */
+	size_t stream_bytes;	/* Parquet: a file of more raw bytes is encoded from the
+				 * buffer's blocks, not unpacked whole; 0 = KL_PQ_STREAM_BYTES */
 };
+
+/* Parquet: a file whose records (raw JSON lines) exceed this is encoded
+ * from its blocks (encode_blocks) in two passes, one block unpacked at a
+ * time (the first infers the schema, the second puts the rows), so an
+ * encoder holds a block of text and the writer's compressed pages, not the
+ * file's text. Smaller files are unpacked whole and scanned once (with the
+ * tape, parquet_encoder.c): faster, and 8 MiB at most per encoder thread.
+ * The file's bytes are the same either way. */
+#define KL_PQ_STREAM_BYTES ((size_t)8 << 20)
 
 struct kl_encoder;
 struct kl_blocks;
@@ -64,8 +75,10 @@ struct kl_encoder_ops {
 	 * raw bytes are the lines. x and scratch are the caller's reusable
 	 * contexts (to unpack or make frames with, buffer/blocks.h). The
 	 * bytes written must not depend on where b's blocks were cut early,
-	 * nor on the thread. */
-	int (*encode_blocks)(struct kl_encoder *e, const struct kl_blocks *b, uint64_t count,
+	 * nor on the thread. The encoder may free b's frames as it reads them
+	 * for the last time (kl_blocks_drain): the caller only cleans b up
+	 * after this call, whatever its result. */
+	int (*encode_blocks)(struct kl_encoder *e, struct kl_blocks *b, uint64_t count,
 			     struct kl_blocks_zctx *x, struct kl_buf *scratch, kl_write_fn fn,
 			     void *ctx, struct kl_errbuf *eb);
 	/* Free the encoder and what it owns. */

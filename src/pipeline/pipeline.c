@@ -743,8 +743,10 @@ size_t kl_pipeline_buffer_budget(const struct kl_ingest_opts *o)
 {
 	/* --memory-limit covers the partition buffers (compressed blocks plus
 	 * raw tails, buffer/parts.h) plus the fixed costs: the dedup window (24
-	 * bytes per slot), the reader's window, and for Parquet the writer's
-	 * unpacked copy of the partition being written and the encoder's work.
+	 * bytes per slot), the reader's window, and for Parquet the encoders'
+	 * work: a file's text unpacked whole up to a sixteenth of the limit
+	 * (larger ones are read block by block, encode/encoder.h), the pages
+	 * of the row group being made and the bodies waiting for the writer.
 	 * The buffers get at least a quarter of the limit, also when the fixed
 	 * costs take (nearly) all of it: the budget never shrinks as the limit
 	 * grows. (It once did: a limit just above the fixed costs left the
@@ -764,7 +766,14 @@ int kl_pipeline_encoders_new(const struct kl_ingest_opts *o, struct kl_store *st
 			     struct kl_schema_registry *registry, struct kl_encoder **data_enc,
 			     struct kl_encoder **dead_enc, struct kl_errbuf *eb)
 {
-	struct kl_encoder_opts eo = {o->compression, o->level, o->row_group_bytes};
+	/* Parquet: a file over a sixteenth of --memory-limit (at most
+	 * KL_PQ_STREAM_BYTES) is encoded from its blocks, not unpacked whole
+	 * (encode/encoder.h), so a small limit is not exceeded by a file's
+	 * text on each encoder thread; the bytes are the same either way */
+	size_t stream = o->memory_limit / 16;
+	if (stream > KL_PQ_STREAM_BYTES || stream == 0)
+		stream = KL_PQ_STREAM_BYTES;
+	struct kl_encoder_opts eo = {o->compression, o->level, o->row_group_bytes, stream};
 	/* dead letters are JSON lines: with snappy (Parquet only) they take zstd */
 	struct kl_encoder_opts dead_eo = eo;
 	if (dead_eo.compression == KL_COMP_SNAPPY)

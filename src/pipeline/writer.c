@@ -81,20 +81,22 @@ static int stage_piece(void *ctx, const void *p, size_t n)
 
 /* The item's records as one body, through fn(ctx, ...). An encoder that
  * takes the buffer as it is (encode_blocks: JSON lines with zstd at the
- * blocks' level) gets it so, and makes it the same whatever early cuts
- * were made. A streaming encoder (JSON lines, other codecs and levels)
- * gets a body over STAGE_BYTES block by block,
- * unpacked into u->work and handed on in STAGE_BYTES pieces; a smaller
- * body, or any body for an encoder that needs it whole (Parquet), is
- * encoded in one call: the tail itself when nothing was sealed, else every
- * block unpacked, in order, into u->work. Which way a file goes depends
+ * blocks' level; Parquet, which unpacks a small file whole into u->work
+ * and reads a large one block by block, freeing each) gets it so, and
+ * makes it the same whatever early cuts were made; it may free the
+ * blocks as it reads them, and the caller frees the rest after. A
+ * streaming encoder (JSON lines, other codecs and levels) gets a body over
+ * STAGE_BYTES block by block, unpacked into u->work and handed on in
+ * STAGE_BYTES pieces; a smaller body is encoded in one call: the tail
+ * itself when nothing was sealed, else every block unpacked, in order,
+ * into u->work. Which way a file goes depends
  * only on its records' length, never on where blocks were cut, nor on
  * which thread encodes it. */
 static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
-		       const struct kl_writer_item *it, kl_write_fn fn, void *ctx,
+		       struct kl_writer_item *it, kl_write_fn fn, void *ctx,
 		       struct kl_errbuf *eb)
 {
-	const struct kl_blocks *b = &it->data;
+	struct kl_blocks *b = &it->data;
 	int rc;
 	if (enc->ops->encode_blocks)
 		return enc->ops->encode_blocks(enc, b, it->count, &u->zctx, &u->work, fn, ctx, eb);
@@ -119,7 +121,7 @@ static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
 
 /* One file into the store: `body` when an encoder thread made it, else
  * encoded (or streamed from its spill) by this thread straight into it. */
-static int store_item(struct kl_writer *w, const struct kl_writer_item *it, struct kl_encoder *enc,
+static int store_item(struct kl_writer *w, struct kl_writer_item *it, struct kl_encoder *enc,
 		      const struct kl_buf *body)
 {
 	struct kl_store *store = w->store;

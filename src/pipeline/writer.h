@@ -35,13 +35,14 @@
  *
  * An item's records come as sealed compressed blocks plus a raw tail
  * (buffer/blocks.h); an encoder that takes them so (encoder.h
- * encode_blocks: JSON lines with zstd, whose body is the blocks' frames)
- * gets them as they are, with the writer's unpacking buffers to use;
- * otherwise the writer unpacks them exactly, block by block into the
- * encoder's streaming input in fixed-size pieces (JSON lines, gzip or
- * none), or all into one working buffer for an encoder that needs the
- * whole body (Parquet; the buffer is kept between jobs up to WORK_KEEP
- * bytes, 16 MiB), so a file's bytes are what the encoder makes of the records,
+ * encode_blocks: JSON lines with zstd, whose body is the blocks' frames;
+ * Parquet, which unpacks a small file whole into the writer's working
+ * buffer, kept between jobs up to WORK_KEEP bytes, 16 MiB, and reads a
+ * larger one block by block) gets them as they are, with the writer's
+ * unpacking buffers to use; otherwise the writer unpacks them exactly,
+ * block by block into the encoder's streaming input in fixed-size pieces
+ * (JSON lines, gzip or none), or all into that working buffer for a small
+ * body, so a file's bytes are what the encoder makes of the records,
  * wherever the blocks were cut early. The writer knows no format: which
  * way a file goes is the encoder's ops.
  *

@@ -12,8 +12,10 @@
  * int64 values are JSON strings, doubles are strings ("%.17g", "-0" for -0.0).
  */
 #include "check.h"
+#include "buffer/blocks.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "encode/encoder.h"
 #include "encode/parquet/parquet.h"
 #include "encode/parquet/pq_internal.h"
 #include "encode/parquet/thrift.h"
@@ -1038,6 +1040,147 @@ static void test_random_smoke(void)
 		CHECK_EQ_INT(random_file(outdir, 900 + i), 0);
 }
 
+/* ---- the Parquet encoder: a file from its blocks, streamed or whole ------ */
+
+/* Lines of a partition: a schema that grows and widens late (a column seen
+ * first near the end, an INT column that becomes DOUBLE, then STRING),
+ * escapes, objects with whitespace, nulls, high- and low-cardinality
+ * strings, an integer beyond int64. */
+static void stream_lines(struct kl_buf *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char line[600];
+		int k = snprintf(line, sizeof line,
+				 "{\"event_uuid\":\"%08zx-%04zx\",\"event_name\":\"page:viewed\","
+				 "\"created_at\":%zu,\"created_datetime\":\"2025-12-01T00:%02zu:%02zuZ\","
+				 "\"event_type\":\"page\",\"event_subtype\":\"viewed\"",
+				 i * 2654435761u % 0xffffffffu, i % 7919, 1764547200 + i / 3,
+				 (i / 60) % 60, i % 60);
+		if (i % 5)
+			k += snprintf(line + k, sizeof line - (size_t)k, ",\"n\":%zu", i % 13);
+		if (i + 5 > n) /* late: widened to STRING */
+			k += snprintf(line + k, sizeof line - (size_t)k, ",\"n2\":\"str\"");
+		else if (i == n / 2)
+			k += snprintf(line + k, sizeof line - (size_t)k, ",\"n2\":1.5");
+		else
+			k += snprintf(line + k, sizeof line - (size_t)k, ",\"n2\":%zu", i);
+		if (i % 3 == 0)
+			k += snprintf(line + k, sizeof line - (size_t)k, ",\"s\":\"a\\\"b\\\\%zu\"", i % 4);
+		if (i % 11 == 0)
+			k += snprintf(line + k, sizeof line - (size_t)k, ",\"o\":{ \"a\" : [1, 2] }");
+		if (i % 17 == 0)
+			k += snprintf(line + k, sizeof line - (size_t)k, ",\"b\":%s,\"z\":null",
+				      i % 2 ? "true" : "false");
+		if (i + 5 > n) /* late: a new column, a huge int */
+			k += snprintf(line + k, sizeof line - (size_t)k,
+				      ",\"late\":\"x%zu\",\"big\":123456789012345678901", i);
+		k += snprintf(line + k, sizeof line - (size_t)k, "}\n");
+		kl_buf_append(t, line, (size_t)k);
+	}
+}
+
+/* t's bytes as a partition's buffer: blocks of about `cut` bytes at zstd
+ * `level`, every third one early; at line ends, or anywhere if `mid`. */
+static void stream_blocks(struct kl_blocks *b, struct kl_blocks_zctx *x, const struct kl_buf *t,
+			  size_t cut, int level, int mid)
+{
+	kl_blocks_init(b);
+	size_t off = 0, nb = 0;
+	while (t->len - off > cut) {
+		size_t end = off + cut;
+		if (!mid)
+			while (end < t->len && t->data[end - 1] != '\n')
+				end++;
+		if (end >= t->len)
+			break;
+		CHECK_EQ_INT(kl_blocks_seal(b, x, level, t->data + off, end - off, ++nb % 3 == 0),
+			     KL_OK);
+		off = end;
+	}
+	kl_buf_append(&b->tail, t->data + off, t->len - off);
+}
+
+static void test_encode_streamed(void)
+{
+	struct kl_buf t, whole, flat, streamed, scratch;
+	kl_buf_init(&t, 0);
+	kl_buf_init(&whole, 0);
+	kl_buf_init(&flat, 0);
+	kl_buf_init(&streamed, 0);
+	kl_buf_init(&scratch, 0);
+	struct kl_blocks_zctx x;
+	memset(&x, 0, sizeof x);
+	struct kl_errbuf eb = {{0}, 0};
+	stream_lines(&t, 30000);
+	/* row groups: the default, and small ones (several per file) */
+	size_t rgs[] = {0, 256u << 10};
+	struct {
+		size_t cut;
+		int level, mid;
+	} shapes[] = {{60u << 10, 1, 0}, {60u << 10, -3, 0}, {7777, 1, 1}, {t.len + 1, 1, 0}};
+	for (size_t r = 0; r < sizeof rgs / sizeof rgs[0]; r++) {
+		struct kl_encoder_opts whole_o = {KL_COMP_ZSTD, 0, rgs[r], SIZE_MAX};
+		struct kl_encoder_opts stream_o = {KL_COMP_ZSTD, 0, rgs[r], 1};
+		struct kl_encoder *ew = kl_encoder_parquet_new(&whole_o, NULL, NULL);
+		struct kl_encoder *es = kl_encoder_parquet_new(&stream_o, NULL, NULL);
+		struct kl_encoder *ec = es ? es->ops->clone(es) : NULL; /* a copy streams too */
+		CHECK(ew && es && ec && es->ops->encode_blocks);
+		if (!ew || !es || !ec)
+			return;
+		kl_buf_reset(&whole);
+		CHECK_EQ_INT(ew->ops->encode(ew, t.data, t.len, 30000, buf_sink, &whole, &eb), KL_OK);
+		CHECK(whole.len > 1000);
+		for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+			struct kl_blocks b;
+			stream_blocks(&b, &x, &t, shapes[s].cut, shapes[s].level, shapes[s].mid);
+			CHECK_EQ_INT(kl_blocks_len(&b), t.len);
+			kl_buf_reset(&flat);
+			CHECK_EQ_INT(ew->ops->encode_blocks(ew, &b, 30000, &x, &scratch, buf_sink, &flat,
+							    &eb),
+				     KL_OK);
+			CHECK(flat.len == whole.len && !memcmp(flat.data, whole.data, whole.len));
+			for (int copy = 0; copy < 2; copy++) {
+				struct kl_encoder *e = copy ? ec : es;
+				kl_blocks_cleanup(&b);
+				stream_blocks(&b, &x, &t, shapes[s].cut, shapes[s].level, shapes[s].mid);
+				size_t nblocks = b.n;
+				kl_buf_reset(&streamed);
+				CHECK_EQ_INT(e->ops->encode_blocks(e, &b, 30000, &x, &scratch, buf_sink,
+								   &streamed, &eb),
+					     KL_OK);
+				CHECK(streamed.len == whole.len &&
+				      !memcmp(streamed.data, whole.data, whole.len));
+				/* the second pass freed every block as it read it */
+				CHECK_EQ_INT(b.zlen, 0);
+				CHECK_EQ_INT(b.n, nblocks);
+			}
+			kl_blocks_cleanup(&b);
+		}
+		kl_encoder_free(ew);
+		kl_encoder_free(es);
+		kl_encoder_free(ec);
+	}
+	/* a bad line fails the streamed encoding as it fails the whole one */
+	kl_buf_reset(&t);
+	stream_lines(&t, 100);
+	kl_buf_append(&t, "not json\n", 9);
+	struct kl_encoder_opts o = {KL_COMP_ZSTD, 0, 0, 1};
+	struct kl_encoder *e = kl_encoder_parquet_new(&o, NULL, NULL);
+	struct kl_blocks b;
+	stream_blocks(&b, &x, &t, 2000, 1, 0);
+	kl_buf_reset(&streamed);
+	CHECK_EQ_INT(e->ops->encode_blocks(e, &b, 101, &x, &scratch, buf_sink, &streamed, &eb),
+		     KL_EPARSE);
+	kl_blocks_cleanup(&b);
+	kl_encoder_free(e);
+	kl_blocks_zctx_cleanup(&x);
+	kl_buf_cleanup(&t);
+	kl_buf_cleanup(&whole);
+	kl_buf_cleanup(&flat);
+	kl_buf_cleanup(&streamed);
+	kl_buf_cleanup(&scratch);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 4 && strcmp(argv[1], "--random") == 0) {
@@ -1074,6 +1217,7 @@ int main(int argc, char **argv)
 	test_double_stats();
 	test_all_null();
 	test_random_smoke();
+	test_encode_streamed();
 	fprintf(stderr, "sample files in %s\n", outdir);
 	return check_report("test_parquet");
 }

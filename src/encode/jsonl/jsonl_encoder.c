@@ -23,7 +23,7 @@ static int jsonl_encode(struct kl_encoder *base, const char *lines, size_t n, ui
 	return kl_jsonl_encode(&e->j, lines, n, fn, ctx, eb);
 }
 
-static int jsonl_encode_blocks(struct kl_encoder *base, const struct kl_blocks *b, uint64_t count,
+static int jsonl_encode_blocks(struct kl_encoder *base, struct kl_blocks *b, uint64_t count,
 			       struct kl_blocks_zctx *x, struct kl_buf *scratch, kl_write_fn fn,
 			       void *ctx, struct kl_errbuf *eb)
 {

@@ -28,7 +28,15 @@
  * column until a row group is full, then written column chunk by column
  * chunk through `fn`, which receives the consecutive bytes of the file (the
  * writer never seeks). Nothing is written before the first row group or
- * kl_pq_writer_finish().
+ * kl_pq_writer_finish(). What a column chunk buffers is encoded: its
+ * finished data pages, each compressed as it fills (page_bytes, or
+ * PQ_PAGE_MAX_ROWS rows), its dictionary (PLAIN entries, written as the
+ * chunk's first page when the row group is), and the current page's values
+ * (dictionary indices or PLAIN bytes) and definition levels. A page
+ * flushed as dictionary indices stays valid: the dictionary is dropped
+ * only while no such page exists (PQ_DICT_PROBE), and when it fills up the
+ * page is closed and the rest of the chunk goes without it. So a row
+ * group costs about its compressed size plus one page per column.
  *
  * Invariants: output depends only on the rows and options (no clocks, no
  * hash-order iteration: dictionaries are in first-seen order). Buffers are

@@ -11,12 +11,19 @@
  * strtod where exact: parse/num.h). The tape is capped (TAPE_MAX_BYTES);
  * rows past the cap are split a second time, as before the tape existed, so
  * a huge file costs bounded memory. Either way the output is the same.
+ * A partition's buffer (encode_blocks) over the encoder's stream_min
+ * (encoder.h KL_PQ_STREAM_BYTES, or less) is never unpacked whole: it is
+ * read block by block twice, the first scan without a tape, the second
+ * splitting every row again and freeing each block once read; a line cut
+ * between two blocks is gathered in `carry`. Same rows, schema and hints,
+ * so the same file as from the whole text.
  * Every row keeps every field: strings are decoded, objects/arrays are
  * stored as minified JSON text, and a field widened to STRING keeps other
  * values as their JSON text. The file's schema is merged into the lake's
  * schema registry.
  */
 #include "encode/encoder.h"
+#include "buffer/blocks.h"
 #include "encode/parquet/parquet.h"
 #include "encode/parquet/schema.h"
 #include "parse/json.h"
@@ -25,6 +32,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* One member of one row, as found by the first scan. */
 struct tape_val {
@@ -80,6 +88,9 @@ struct pq_encoder {
 	int deferred;		/* a clone: the registry merge waits for publish() */
 	struct kl_buf pending;	/* ... of this event type (decoded), "" = none */
 	int has_pending;
+	int etype_seen;		/* pending holds this file's event type */
+	struct kl_buf carry;	/* a line cut between two pieces (encode_streamed) */
+	size_t stream_min;	/* a larger text is encoded from its blocks */
 };
 
 static const char *const common[] = {"event_uuid",       "event_name", "created_at",
@@ -191,76 +202,97 @@ static long column_of(struct pq_encoder *e, size_t i, long prev, const struct kl
 	return c;
 }
 
-/* First (and usually only) scan: the schema, and the tape of as many rows
- * as fit TAPE_MAX_BYTES. *taped is the number of rows on the tape. */
-static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped,
-		struct kl_errbuf *eb)
+/* Start a file's first scan: no schema beyond the common columns, no
+ * tape, no hints, no rows. */
+static int scan_reset(struct pq_encoder *e)
 {
 	kl_schema_reset(&e->schema);
 	kl_buf_reset(&e->tape_rows);
 	kl_buf_reset(&e->tape_vals);
 	kl_buf_reset(&e->hints);
 	e->rows = 0;
-	*taped = 0;
-	int taping = 1;
 	for (size_t i = 0; i < 2 * e->colmap_cap; i++)
 		e->colmap[i] = -1;
 	for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
 		if (kl_schema_col(&e->schema, common[i], strlen(common[i])) < 0)
 			return KL_ENOMEM;
+	return KL_OK;
+}
+
+/* The first scan of one line l[0..ln) (at `line` from the start of the
+ * text the tape refers to): its members widen the schema and the hints,
+ * and while *taping it goes on the tape (*taped rows so far); the first
+ * row that does not fit stops *taping for the rest. */
+static int scan_line(struct pq_encoder *e, const char *l, size_t ln, size_t line, int *taping,
+		     size_t *taped, struct kl_errbuf *eb)
+{
+	if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
+		return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
+	size_t nm = e->doc.n;
+	e->rows++;
+	if (*taping && (ln > UINT32_MAX || nm > UINT32_MAX || e->schema.n + nm >= (size_t)1 << 24 ||
+			e->tape_rows.len + e->tape_vals.len + sizeof(struct tape_row) +
+				nm * sizeof(struct tape_val) >
+			    TAPE_MAX_BYTES))
+		*taping = 0; /* this row and the rest: split again in the second pass */
+	struct tape_val *tv = NULL;
+	if (*taping) {
+		if (kl_buf_reserve(&e->tape_rows, sizeof(struct tape_row)) ||
+		    kl_buf_reserve(&e->tape_vals, nm * sizeof(struct tape_val)))
+			return KL_ENOMEM;
+		struct tape_row tr = {line, (uint32_t)nm, 0};
+		kl_buf_put(&e->tape_rows, &tr, sizeof tr);
+		tv = (struct tape_val *)(void *)(e->tape_vals.data + e->tape_vals.len);
+		e->tape_vals.len += nm * sizeof(struct tape_val);
+		++*taped;
+	}
+	long c = -1;
+	for (size_t i = 0; i < nm; i++) {
+		const struct kl_json_member *m = &e->doc.m[i];
+		if ((c = column_of(e, i, c, m, 1)) < 0)
+			return KL_ENOMEM;
+		int t = m->type;
+		if (t == KL_JSON_INT && m->val_len >= 19 && !fits_int64(m))
+			t = KL_JSON_NUMBER; /* beyond int64: the column becomes DOUBLE */
+		kl_schema_observe(&e->schema, (size_t)c, t);
+		if ((size_t)c >= e->hints.len / sizeof(struct col_hint)) {
+			size_t need = ((size_t)c + 1) * sizeof(struct col_hint) - e->hints.len;
+			if (kl_buf_reserve(&e->hints, need))
+				return KL_ENOMEM;
+			memset(e->hints.data + e->hints.len, 0, need);
+			e->hints.len += need;
+		}
+		if (t != KL_JSON_NULL) {
+			struct col_hint *h = (struct col_hint *)(void *)e->hints.data + c;
+			h->vals++;
+			h->bytes += m->val_len;
+		}
+		if (tv) {
+			tv[i].col = (uint32_t)c;
+			tv[i].off = (uint32_t)(m->val - l);
+			tv[i].len = (uint32_t)m->val_len;
+			tv[i].type = m->type;
+			tv[i].esc = m->val_esc;
+			tv[i].ws = m->val_ws;
+		}
+	}
+	return KL_OK;
+}
+
+/* First (and usually only) scan of a whole text: the schema, and the tape
+ * of as many rows as fit TAPE_MAX_BYTES. *taped is the number of rows on
+ * the tape. */
+static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped,
+		struct kl_errbuf *eb)
+{
+	*taped = 0;
+	int taping = 1, rc = scan_reset(e);
+	if (rc)
+		return rc;
 	FOR_EACH_LINE(lines, n, l, ln)
 	{
-		if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
-			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
-		size_t nm = e->doc.n;
-		e->rows++;
-		if (taping && (ln > UINT32_MAX || nm > UINT32_MAX ||
-			       e->schema.n + nm >= (size_t)1 << 24 ||
-			       e->tape_rows.len + e->tape_vals.len + sizeof(struct tape_row) +
-					       nm * sizeof(struct tape_val) >
-				       TAPE_MAX_BYTES))
-			taping = 0; /* this row and the rest: split again in the second pass */
-		struct tape_val *tv = NULL;
-		if (taping) {
-			if (kl_buf_reserve(&e->tape_rows, sizeof(struct tape_row)) ||
-			    kl_buf_reserve(&e->tape_vals, nm * sizeof(struct tape_val)))
-				return KL_ENOMEM;
-			struct tape_row tr = {(size_t)(l - lines), (uint32_t)nm, 0};
-			kl_buf_put(&e->tape_rows, &tr, sizeof tr);
-			tv = (struct tape_val *)(void *)(e->tape_vals.data + e->tape_vals.len);
-			e->tape_vals.len += nm * sizeof(struct tape_val);
-			++*taped;
-		}
-		long c = -1;
-		for (size_t i = 0; i < nm; i++) {
-			const struct kl_json_member *m = &e->doc.m[i];
-			if ((c = column_of(e, i, c, m, 1)) < 0)
-				return KL_ENOMEM;
-			int t = m->type;
-			if (t == KL_JSON_INT && m->val_len >= 19 && !fits_int64(m))
-				t = KL_JSON_NUMBER; /* beyond int64: the column becomes DOUBLE */
-			kl_schema_observe(&e->schema, (size_t)c, t);
-			if ((size_t)c >= e->hints.len / sizeof(struct col_hint)) {
-				size_t need = ((size_t)c + 1) * sizeof(struct col_hint) - e->hints.len;
-				if (kl_buf_reserve(&e->hints, need))
-					return KL_ENOMEM;
-				memset(e->hints.data + e->hints.len, 0, need);
-				e->hints.len += need;
-			}
-			if (t != KL_JSON_NULL) {
-				struct col_hint *h = (struct col_hint *)(void *)e->hints.data + c;
-				h->vals++;
-				h->bytes += m->val_len;
-			}
-			if (tv) {
-				tv[i].col = (uint32_t)c;
-				tv[i].off = (uint32_t)(m->val - l);
-				tv[i].len = (uint32_t)m->val_len;
-				tv[i].type = m->type;
-				tv[i].esc = m->val_esc;
-				tv[i].ws = m->val_ws;
-			}
-		}
+		if ((rc = scan_line(e, l, ln, (size_t)(l - lines), &taping, taped, eb)))
+			return rc;
 	}
 	return KL_OK;
 }
@@ -362,16 +394,25 @@ static void pq_hand_over(struct kl_encoder *base, struct kl_encoder *to_base)
 
 static struct kl_encoder *pq_clone(const struct kl_encoder *base);
 
-static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint64_t count,
-		     kl_write_fn fn, void *ctx, struct kl_errbuf *eb)
+/* The file's event type (column 4's first string value, v[0..len) with
+ * its quotes) for the registry, decoded into e->pending: copied at once,
+ * so a text unpacked block by block may be reused after. */
+static int note_etype(struct pq_encoder *e, const char *v, size_t len)
 {
-	(void)count;
-	struct pq_encoder *e = (struct pq_encoder *)base;
-	e->has_pending = 0;
-	size_t taped;
-	int rc = scan(e, lines, n, &taped, eb);
-	if (rc)
-		return kl_errbuf_set(eb, rc, "parquet: schema inference failed");
+	e->etype_seen = 1;
+	kl_buf_reset(&e->pending);
+	if (kl_buf_reserve(&e->pending, len))
+		return KL_ENOMEM;
+	e->pending.len = kl_json_unescape(v + 1, len - 2, e->pending.data);
+	return KL_OK;
+}
+
+/* After the first scan: the writer, with the final schema, for a file
+ * through fn. */
+static int begin_rows(struct pq_encoder *e, kl_write_fn fn, void *ctx, struct kl_errbuf *eb)
+{
+	int rc;
+	e->etype_seen = 0;
 	const struct kl_pq_column *cols = kl_schema_columns(&e->schema);
 	if (!cols)
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
@@ -393,8 +434,59 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 		if ((rc = kl_pq_writer_hint(e->w, c, hint[c].vals, plain, e->rows)))
 			return kl_errbuf_set(eb, rc, "parquet: bad column hint");
 	}
-	const char *etype = NULL;
-	size_t etype_len = 0;
+	return KL_OK;
+}
+
+/* One row not on the tape: its line l[0..ln) split again. */
+static int put_line(struct pq_encoder *e, const char *l, size_t ln, struct kl_errbuf *eb)
+{
+	if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
+		return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
+	long c = -1;
+	int rc = KL_OK;
+	for (size_t i = 0; i < e->doc.n && !rc; i++) {
+		const struct kl_json_member *m = &e->doc.m[i];
+		if ((c = column_of(e, i, c, m, 0)) < 0) {
+			rc = KL_EINVAL;
+			break;
+		}
+		if (!e->etype_seen && c == 4 && m->type == KL_JSON_STRING &&
+		    (rc = note_etype(e, m->val, m->val_len)))
+			break;
+		rc = put_value(e, (size_t)c, m->type, m->val, m->val_len, m->val_esc, m->val_ws);
+	}
+	if (!rc)
+		rc = kl_pq_end_row(e->w);
+	return rc ? row_error(e, rc, eb) : KL_OK;
+}
+
+/* Every row is in: the footer, then the file's schema for the registry
+ * (now, or at publish() in a copy). */
+static int end_rows(struct pq_encoder *e, struct kl_errbuf *eb)
+{
+	int rc = kl_pq_writer_finish(e->w);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "%s", e->werr.msg);
+	if (e->store && e->registry && e->etype_seen) {
+		e->has_pending = 1;
+		if (!e->deferred)
+			rc = merge_pending(e, eb);
+	}
+	return rc;
+}
+
+static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint64_t count,
+		     kl_write_fn fn, void *ctx, struct kl_errbuf *eb)
+{
+	(void)count;
+	struct pq_encoder *e = (struct pq_encoder *)base;
+	e->has_pending = 0;
+	size_t taped;
+	int rc = scan(e, lines, n, &taped, eb);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "parquet: schema inference failed");
+	if ((rc = begin_rows(e, fn, ctx, eb)))
+		return rc;
 	/* rows from the tape: no JSON scanning */
 	const struct tape_row *tr = (const struct tape_row *)(const void *)e->tape_rows.data;
 	const struct tape_val *tv = (const struct tape_val *)(const void *)e->tape_vals.data;
@@ -402,10 +494,10 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 		const char *l = lines + tr[r].line;
 		for (uint32_t i = 0; i < tr[r].nvals && !rc; i++, tv++) {
 			const char *v = l + tv->off;
-			if (!etype && tv->col == 4 && tv->type == KL_JSON_STRING) {
-				etype = v + 1; /* enriched event_type never has escapes we wrote */
-				etype_len = tv->len - 2;
-			}
+			/* enriched event_type never has escapes we wrote */
+			if (!e->etype_seen && tv->col == 4 && tv->type == KL_JSON_STRING &&
+			    (rc = note_etype(e, v, tv->len)))
+				break;
 			rc = put_value(e, tv->col, tv->type, v, tv->len, tv->esc, tv->ws);
 		}
 		if (!rc)
@@ -422,40 +514,118 @@ static int pq_encode(struct kl_encoder *base, const char *lines, size_t n, uint6
 			skip = 0;
 			continue;
 		}
-		if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
-			return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
-		long c = -1;
-		for (size_t i = 0; i < e->doc.n && !rc; i++) {
-			const struct kl_json_member *m = &e->doc.m[i];
-			if ((c = column_of(e, i, c, m, 0)) < 0) {
-				rc = KL_EINVAL;
-				break;
-			}
-			if (!etype && c == 4 && m->type == KL_JSON_STRING) {
-				etype = m->val + 1;
-				etype_len = m->val_len - 2;
-			}
-			rc = put_value(e, (size_t)c, m->type, m->val, m->val_len, m->val_esc,
-				       m->val_ws);
-		}
-		if (!rc)
-			rc = kl_pq_end_row(e->w);
-		if (rc)
-			return row_error(e, rc, eb);
+		if ((rc = put_line(e, l, ln, eb)))
+			return rc;
 	}
-	if ((rc = kl_pq_writer_finish(e->w)))
-		return kl_errbuf_set(eb, rc, "%s", e->werr.msg);
-	if (e->store && e->registry && etype) {
-		/* the registry wants the decoded type name */
-		kl_buf_reset(&e->pending);
-		if (kl_buf_reserve(&e->pending, etype_len + 1))
-			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-		e->pending.len = kl_json_unescape(etype, etype_len, e->pending.data);
-		e->has_pending = 1;
-		if (!e->deferred)
-			rc = merge_pending(e, eb);
+	return end_rows(e, eb);
+}
+
+/* ---- a large file, from its blocks ------------------------------------ */
+
+/* Lines of a text given in pieces (kl_blocks_each: a block, or the tail,
+ * at a time), to the first scan (pass 1) or to the rows (pass 2). A line
+ * cut between two pieces is gathered in e->carry (blocks are cut between
+ * records, so this is only a safeguard). */
+struct feed {
+	struct pq_encoder *e;
+	int pass;
+	int taping; /* always 0: the tape refers to one contiguous text */
+	size_t taped;
+	struct kl_errbuf *eb;
+};
+
+static int feed_line(struct feed *f, const char *l, size_t ln)
+{
+	if (f->pass == 1)
+		return scan_line(f->e, l, ln, 0, &f->taping, &f->taped, f->eb);
+	return put_line(f->e, l, ln, f->eb);
+}
+
+static int feed_piece(void *ctx, const void *p, size_t n)
+{
+	struct feed *f = ctx;
+	struct kl_buf *carry = &f->e->carry;
+	const char *s = p, *end = s + n;
+	int rc;
+	if (carry->len) { /* the rest of a line begun in an earlier piece */
+		const char *nl = memchr(s, '\n', n);
+		size_t k = nl ? (size_t)(nl - s) + 1 : n;
+		if (kl_buf_append(carry, s, k))
+			return kl_errbuf_set(f->eb, KL_ENOMEM, "out of memory");
+		s += k;
+		if (!nl)
+			return KL_OK;
+		if ((rc = feed_line(f, carry->data, carry->len - 1)))
+			return rc;
+		kl_buf_reset(carry);
 	}
+	const char *last = s < end ? memrchr(s, '\n', (size_t)(end - s)) : NULL;
+	const char *whole = last ? last + 1 : s; /* lines s..whole end in '\n' */
+	FOR_EACH_LINE(s, (size_t)(whole - s), l, ln)
+	{
+		if ((rc = feed_line(f, l, ln)))
+			return rc;
+	}
+	if (whole < end && kl_buf_append(carry, whole, (size_t)(end - whole)))
+		return kl_errbuf_set(f->eb, KL_ENOMEM, "out of memory");
+	return KL_OK;
+}
+
+/* The pieces are over: a last line without its '\n'. */
+static int feed_end(struct feed *f)
+{
+	struct kl_buf *carry = &f->e->carry;
+	int rc = carry->len ? feed_line(f, carry->data, carry->len) : KL_OK;
+	kl_buf_reset(carry);
 	return rc;
+}
+
+/* The blocks' text as one file, in two passes over the blocks, each
+ * unpacked into `scratch` one at a time: the first infers the schema (no
+ * tape: the text is never whole), the second puts the rows and frees each
+ * block once read (kl_blocks_drain), so the buffer's memory goes down as
+ * the writer's pages grow. The rows, the
+ * schema and the hints are those pq_encode gets from the flattened text,
+ * so are the file's bytes. */
+static int encode_streamed(struct pq_encoder *e, struct kl_blocks *b,
+			   struct kl_blocks_zctx *x, struct kl_buf *scratch, kl_write_fn fn,
+			   void *ctx, struct kl_errbuf *eb)
+{
+	struct feed f = {e, 1, 0, 0, eb};
+	kl_buf_reset(&e->carry);
+	int rc = scan_reset(e);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "parquet: schema inference failed");
+	if ((rc = kl_blocks_each(b, x, scratch, feed_piece, &f, eb)) || (rc = feed_end(&f)))
+		return eb->code ? rc : kl_errbuf_set(eb, rc, "parquet: schema inference failed");
+	if ((rc = begin_rows(e, fn, ctx, eb)))
+		return rc;
+	f.pass = 2; /* the last reading: each block's memory goes once it is read */
+	if ((rc = kl_blocks_drain(b, x, scratch, feed_piece, &f, eb)) || (rc = feed_end(&f)))
+		return eb->code ? rc : kl_errbuf_set(eb, rc, "parquet: cannot encode row");
+	return end_rows(e, eb);
+}
+
+/* A partition's buffer as one file (encoder.h encode_blocks): up to
+ * e->stream_min raw bytes it is unpacked whole (or is the tail itself)
+ * and encoded with the tape; a larger one is encoded from its blocks
+ * (encode_streamed), so an encoder thread holds a block of text at a time,
+ * not the file's. Which way depends only on the text's length; the bytes
+ * are the same either way. */
+static int pq_encode_blocks(struct kl_encoder *base, struct kl_blocks *b, uint64_t count,
+			    struct kl_blocks_zctx *x, struct kl_buf *scratch, kl_write_fn fn,
+			    void *ctx, struct kl_errbuf *eb)
+{
+	struct pq_encoder *e = (struct pq_encoder *)base;
+	if (kl_blocks_len(b) > e->stream_min) {
+		e->has_pending = 0;
+		return encode_streamed(e, b, x, scratch, fn, ctx, eb);
+	}
+	if (!b->n)
+		return pq_encode(base, b->tail.data, b->tail.len, count, fn, ctx, eb);
+	kl_buf_reset(scratch);
+	int rc = kl_blocks_flatten(b, x, scratch, eb);
+	return rc ? rc : pq_encode(base, scratch->data, scratch->len, count, fn, ctx, eb);
 }
 
 static void pq_free(struct kl_encoder *base)
@@ -469,12 +639,14 @@ static void pq_free(struct kl_encoder *base)
 	kl_buf_cleanup(&e->tape_vals);
 	kl_buf_cleanup(&e->hints);
 	kl_buf_cleanup(&e->pending);
+	kl_buf_cleanup(&e->carry);
 	free(e->colmap);
 	free(e);
 }
 
 static const struct kl_encoder_ops pq_ops = {
 	.encode = pq_encode, /* one scan (schema + tape), then rows from the tape */
+	.encode_blocks = pq_encode_blocks, /* a large file block by block, two passes */
 	.free = pq_free,     /* no begin/write/end: a Parquet file needs all its rows */
 	.clone = pq_clone,     /* its schema merges wait for publish() */
 	.publish = pq_publish, /* the last file's schema into the registry */
@@ -506,6 +678,8 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struc
 	kl_buf_init(&e->tape_vals, 0);
 	kl_buf_init(&e->hints, 0);
 	kl_buf_init(&e->pending, 0);
+	kl_buf_init(&e->carry, 0);
+	e->stream_min = o->stream_bytes ? o->stream_bytes : KL_PQ_STREAM_BYTES;
 	e->store = store;
 	e->registry = registry;
 	e->base.ops = &pq_ops;
@@ -527,6 +701,8 @@ static struct kl_encoder *pq_clone(const struct kl_encoder *base)
 	kl_buf_init(&c->tape_vals, 0);
 	kl_buf_init(&c->hints, 0);
 	kl_buf_init(&c->pending, 0);
+	kl_buf_init(&c->carry, 0);
+	c->stream_min = e->stream_min;
 	c->store = e->store;
 	c->registry = e->registry;
 	c->deferred = 1;

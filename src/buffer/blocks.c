@@ -161,8 +161,10 @@ int kl_blocks_flatten(const struct kl_blocks *b, struct kl_blocks_zctx *x, struc
 	return KL_OK;
 }
 
-int kl_blocks_each(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,
-		   kl_blocks_fn fn, void *ctx, struct kl_errbuf *eb)
+/* kl_blocks_each and, with `drain`, kl_blocks_drain: each block unpacked
+ * into scratch and handed to fn, then the tail. Only `drain` writes to b. */
+static int unpack_each(struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,
+		       kl_blocks_fn fn, void *ctx, struct kl_errbuf *eb, int drain)
 {
 	int rc;
 	for (size_t i = 0; i < b->n; i++) {
@@ -172,32 +174,28 @@ int kl_blocks_each(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct k
 		if ((rc = unseal(b, x, i, scratch->data, eb)))
 			return rc;
 		scratch->len = b->v[i].raw;
+		if (drain) { /* read for the last time: its memory goes now */
+			free(b->v[i].z);
+			b->v[i].z = NULL;
+			b->zlen -= b->v[i].zlen;
+			b->v[i].zlen = 0;
+		}
 		if ((rc = fn(ctx, scratch->data, scratch->len)))
 			return rc;
 	}
 	return b->tail.len ? fn(ctx, b->tail.data, b->tail.len) : KL_OK;
 }
 
+int kl_blocks_each(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,
+		   kl_blocks_fn fn, void *ctx, struct kl_errbuf *eb)
+{
+	return unpack_each((struct kl_blocks *)b, x, scratch, fn, ctx, eb, 0);
+}
+
 int kl_blocks_drain(struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,
 		    kl_blocks_fn fn, void *ctx, struct kl_errbuf *eb)
 {
-	int rc;
-	for (size_t i = 0; i < b->n; i++) {
-		kl_buf_reset(scratch);
-		if (kl_buf_reserve(scratch, b->v[i].raw))
-			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory unpacking a buffer");
-		if ((rc = unseal(b, x, i, scratch->data, eb)))
-			return rc;
-		scratch->len = b->v[i].raw;
-		/* read for the last time: its memory goes now */
-		free(b->v[i].z);
-		b->v[i].z = NULL;
-		b->zlen -= b->v[i].zlen;
-		b->v[i].zlen = 0;
-		if ((rc = fn(ctx, scratch->data, scratch->len)))
-			return rc;
-	}
-	return b->tail.len ? fn(ctx, b->tail.data, b->tail.len) : KL_OK;
+	return unpack_each(b, x, scratch, fn, ctx, eb, 1);
 }
 
 /* Blocks [i, j) (and the tail too if `tail`) as one frame through fn. */

@@ -133,7 +133,7 @@ static int unseal(const struct kl_blocks *b, struct kl_blocks_zctx *x, size_t i,
 		  struct kl_errbuf *eb)
 {
 	const struct kl_block *k = &b->v[i];
-	if (!k->zlen) { /* kept raw (buffer/parts.c, out of memory) */
+	if (!k->zlen) { /* kept raw (buffer/parts.h: kl_parts_keep_raw, out of memory) */
 		memcpy(dst, k->z, k->raw);
 		return KL_OK;
 	}
@@ -168,17 +168,28 @@ static int unpack_each(struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_
 {
 	int rc;
 	for (size_t i = 0; i < b->n; i++) {
+		struct kl_block *k = &b->v[i];
+		if (!k->zlen) { /* kept raw: its bytes as they are */
+			if ((rc = fn(ctx, k->z, k->raw)))
+				return rc;
+			if (drain) {
+				free(k->z);
+				k->z = NULL;
+				b->zlen -= k->raw;
+			}
+			continue;
+		}
 		kl_buf_reset(scratch);
-		if (kl_buf_reserve(scratch, b->v[i].raw))
+		if (kl_buf_reserve(scratch, k->raw))
 			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory unpacking a buffer");
 		if ((rc = unseal(b, x, i, scratch->data, eb)))
 			return rc;
-		scratch->len = b->v[i].raw;
+		scratch->len = k->raw;
 		if (drain) { /* read for the last time: its memory goes now */
-			free(b->v[i].z);
-			b->v[i].z = NULL;
-			b->zlen -= b->v[i].zlen;
-			b->v[i].zlen = 0;
+			free(k->z);
+			k->z = NULL;
+			b->zlen -= k->zlen;
+			k->zlen = 0;
 		}
 		if ((rc = fn(ctx, scratch->data, scratch->len)))
 			return rc;

@@ -850,6 +850,89 @@ static int frames_at(const struct kl_blocks *b, int level)
  * dead-letter partition's at KL_BLOCK_LEVEL (its frames become a file), the
  * same frames whether the table or a seal pool makes them; the bytes read
  * back unchanged; the fast level holds more memory than level 1. */
+/* kl_parts_keep_raw: full tails of data partitions become blocks without a
+ * frame while the budget holds at most the allowance, sealed ones after
+ * that; dead letters always sealed; every reader gets the exact bytes;
+ * when the budget binds the raw blocks are sealed before anything is
+ * flushed; detach gives the allowance back. */
+static int drain_fn(void *ctx, const void *p, size_t n)
+{
+	return kl_buf_append(ctx, p, n);
+}
+
+static void test_keep_raw(void)
+{
+	struct kl_parts t;
+	kl_parts_init(&t, 1 << 30, 8u << 20, (int64_t)1 << 60); /* 8 MiB budget */
+	kl_parts_set_held_level(&t, KL_BLOCK_LEVEL_HELD);
+	kl_parts_keep_raw(&t, 1u << 20);
+	struct kl_part *a = kl_parts_get(&t, "events/a", 8);
+	struct kl_part *d = kl_parts_get(&t, "errors/d", 8);
+	d->dead = 1;
+	struct kl_buf ma, md;
+	kl_buf_init(&ma, 0);
+	kl_buf_init(&md, 0);
+	append_records(&t, a, 0, 6000, &ma);	     /* ~4 MB: past the allowance */
+	append_records(&t, d, 10000, 10500, &md); /* a dead letter buffer */
+	size_t raw = 0, nraw = 0, nsealed = 0, i;
+	for (i = 0; i < a->sealed.n && !a->sealed.v[i].zlen; i++)
+		raw += a->sealed.v[i].raw;
+	nraw = i;
+	for (; i < a->sealed.n; i++)
+		nsealed += a->sealed.v[i].zlen != 0;
+	CHECK(nraw >= 10); /* the first blocks kept as they are ... */
+	CHECK(nsealed >= 10 && nraw + nsealed == a->sealed.n); /* ... then only sealed ones */
+	CHECK(raw <= (1u << 20) && raw + 2 * KL_BLOCK_BYTES > (1u << 20) / 2);
+	CHECK_EQ_INT(a->raw_held, raw);
+	CHECK_EQ_INT(t.raw_held, raw);
+	for (i = 0; i < d->sealed.n; i++)
+		CHECK(d->sealed.v[i].zlen != 0); /* dead letters: always frames */
+	CHECK_EQ_INT(a->accounted, kl_blocks_mem(&a->sealed) + a->data.cap);
+	CHECK_EQ_INT(t.mem, a->accounted + d->accounted);
+	struct kl_blocks_zctx zx = {0};
+	struct kl_errbuf eb = {0};
+	struct kl_buf flat, scratch, got;
+	kl_buf_init(&flat, 0);
+	kl_buf_init(&scratch, 0);
+	kl_buf_init(&got, 0);
+	CHECK_EQ_INT(kl_blocks_flatten(&a->sealed, &zx, &flat, &eb), KL_OK);
+	kl_buf_append(&flat, a->data.data, a->data.len);
+	CHECK(flat.len == ma.len && !memcmp(flat.data, ma.data, ma.len));
+	/* the budget binds: the raw blocks are sealed first, nothing is flushed */
+	size_t before = t.mem;
+	t.own.limit = t.mem - 1;
+	CHECK(kl_parts_next_flush(&t, 0, 0) == NULL);
+	CHECK(t.mem < before);
+	CHECK_EQ_INT(a->raw_held, 0);
+	CHECK_EQ_INT(t.raw_held, 0);
+	for (i = 0; i < a->sealed.n; i++)
+		CHECK(a->sealed.v[i].zlen != 0);
+	CHECK_EQ_INT(a->accounted, kl_blocks_mem(&a->sealed) + a->data.cap);
+	/* more text with room again: raw blocks again, and detach returns them */
+	t.own.limit = 8u << 20;
+	kl_parts_keep_raw(&t, t.mem + (1u << 20));
+	size_t n0 = a->sealed.n;
+	append_records(&t, a, 6000, 7000, &ma);
+	CHECK(a->sealed.n > n0 && a->sealed.v[a->sealed.n - 1].zlen == 0);
+	CHECK(a->raw_held > 0 && t.raw_held == a->raw_held);
+	struct kl_blocks out;
+	kl_parts_detach(&t, a, &out);
+	CHECK_EQ_INT(t.raw_held, 0);
+	CHECK_EQ_INT(a->raw_held, 0);
+	/* drained: the same bytes, and each block's memory leaves as it is read */
+	CHECK_EQ_INT(kl_blocks_drain(&out, &zx, &scratch, drain_fn, &got, &eb), KL_OK);
+	CHECK(got.len == ma.len && !memcmp(got.data, ma.data, ma.len));
+	CHECK_EQ_INT(out.zlen, 0);
+	kl_blocks_cleanup(&out);
+	kl_buf_cleanup(&flat);
+	kl_buf_cleanup(&scratch);
+	kl_buf_cleanup(&got);
+	kl_buf_cleanup(&ma);
+	kl_buf_cleanup(&md);
+	kl_blocks_zctx_cleanup(&zx);
+	kl_parts_cleanup(&t);
+}
+
 static void test_held_level(void)
 {
 	struct kl_parts t[3];
@@ -957,6 +1040,7 @@ int main(void)
 {
 	test_blocks_frames();
 	test_held_level();
+	test_keep_raw();
 	test_seal_pool();
 	test_seal_pool_same_decisions();
 	test_window();

@@ -14,12 +14,17 @@ Fault kinds (each --fault KIND=SHARE, shares add up to the total fault rate):
   reset     the request is read, then the connection is reset (RST, no answer)
   stall     the request waits --stall-seconds before it is forwarded (a slow
             server; the client may give up first)
+  expired_iter   HTTP 400 ExpiredIteratorException (Kinesis; the shard
+            iterator is too old: the client must get another one)
+  expired_token  HTTP 400 ExpiredTokenException (Kinesis JSON) / ExpiredToken
+            (S3 XML): the session credentials expired, the client must renew
+            them and send the request again
 Every other request is forwarded unchanged; the answer is copied back.
 
 --op-fault OP=KIND:COUNT[:SKIP] (Kinesis: OP is the X-Amz-Target operation,
-e.g. ListShards): after SKIP calls of OP go through, the next COUNT calls get
-KIND (500, 503, pte, reset; COUNT -1: every later call), before the random
-shares. POST /__fault/op?op=OP&kind=KIND&count=COUNT&skip=SKIP sets it while
+e.g. ListShards; S3: the HTTP method, e.g. PUT): after SKIP calls of OP go
+through, the next COUNT calls get KIND (any kind but stall; COUNT -1: every
+later call), before the random shares. POST /__fault/op?op=OP&kind=KIND&count=COUNT&skip=SKIP sets it while
 it runs. The stats add ops: per operation, calls and faulted.
 
 GET /__fault/stats answers JSON: requests, forwarded, faults per kind,
@@ -43,8 +48,11 @@ import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-KINDS = ("500", "503", "pte", "reset", "stall")
+KINDS = ("500", "503", "pte", "reset", "stall", "expired_iter", "expired_token")
+# faults after which a client retries the same request (counted in "faulted");
+# the expired ones are answered otherwise (a new iterator, renewed credentials)
 RETRY_KINDS = ("500", "503", "pte", "reset")
+OP_KINDS = RETRY_KINDS + ("expired_iter", "expired_token")
 
 
 class State:
@@ -133,11 +141,14 @@ class State:
 def error_body(mode, kind):
     if mode == "kinesis":
         t = {"500": "InternalFailure", "503": "ServiceUnavailable",
-             "pte": "ProvisionedThroughputExceededException"}[kind]
+             "pte": "ProvisionedThroughputExceededException",
+             "expired_iter": "ExpiredIteratorException",
+             "expired_token": "ExpiredTokenException"}[kind]
         msg = "Rate exceeded for shard" if kind == "pte" else "injected by fault_proxy"
         return ("application/x-amz-json-1.1",
                 json.dumps({"__type": t, "message": msg}).encode())
-    code = {"500": "InternalError", "503": "SlowDown", "pte": "SlowDown"}[kind]
+    code = {"500": "InternalError", "503": "SlowDown", "pte": "SlowDown",
+            "expired_iter": "InvalidArgument", "expired_token": "ExpiredToken"}[kind]
     return ("application/xml",
             ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code>"
              "<Message>injected by fault_proxy</Message><RequestId>FAULT</RequestId></Error>"
@@ -170,7 +181,7 @@ def make_handler(args, state, upstream):
                 out = json.dumps(state.stats()).encode()
             elif u.path == "/__fault/op":
                 q = dict(urllib.parse.parse_qsl(u.query))
-                if q.get("kind") not in RETRY_KINDS:
+                if q.get("kind") not in OP_KINDS:
                     self._send(400, [], b"unknown kind\n")
                     return
                 state.set_op(q["op"], q["kind"], int(q.get("count", "-1")), int(q.get("skip", "0")))
@@ -191,7 +202,8 @@ def make_handler(args, state, upstream):
                 self._control(body)
                 return
             self.nreq = getattr(self, "nreq", 0) + 1
-            op = (self.headers.get("X-Amz-Target") or "").rpartition(".")[2]
+            op = ((self.headers.get("X-Amz-Target") or "").rpartition(".")[2]
+                  if args.mode == "kinesis" else self.command)
             forced = state.pick_op(op) if op else None
             kind = state.pick(self.command, self.path, self.nreq > 1, forced)
             if kind == "reset":
@@ -203,7 +215,8 @@ def make_handler(args, state, upstream):
                 time.sleep(args.stall_seconds)
             elif kind:
                 ctype, eb = error_body(args.mode, kind)
-                status = {"500": 500, "503": 503, "pte": 400 if args.mode == "kinesis" else 503}[kind]
+                status = {"500": 500, "503": 503, "pte": 400 if args.mode == "kinesis" else 503,
+                          "expired_iter": 400, "expired_token": 400}[kind]
                 self._send(status, [("Content-Type", ctype),
                                     ("x-amzn-RequestId", "FAULT")], eb)
                 return
@@ -248,8 +261,8 @@ def main():
     for f in args.op_fault:
         op, _, rule = f.partition("=")
         kind, count, skip = (rule.split(":") + ["0"])[:3]
-        if kind not in RETRY_KINDS:
-            sys.exit("fault_proxy: --op-fault kind must be one of %s" % ", ".join(RETRY_KINDS))
+        if kind not in OP_KINDS:
+            sys.exit("fault_proxy: --op-fault kind must be one of %s" % ", ".join(OP_KINDS))
         state.set_op(op, kind, int(count), int(skip))
     upstream = urllib.parse.urlsplit(args.upstream)
     srv = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args, state, upstream))

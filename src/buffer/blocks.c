@@ -133,7 +133,7 @@ static int unseal(const struct kl_blocks *b, struct kl_blocks_zctx *x, size_t i,
 		  struct kl_errbuf *eb)
 {
 	const struct kl_block *k = &b->v[i];
-	if (!k->zlen) { /* kept raw (buffer/parts.h: kl_parts_keep_raw, out of memory) */
+	if (!k->zlen) { /* kept raw (buffer/parts.c: a seal out of memory) */
 		memcpy(dst, k->z, k->raw);
 		return KL_OK;
 	}

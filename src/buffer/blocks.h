@@ -88,10 +88,8 @@
 struct kl_block {
 	char *z;     /* the frame, allocated to its exact length; NULL while a
 		      * seal pool (buffer/seal.h) is still making it */
-	size_t zlen; /* frame length; 0: z holds the raw bytes themselves (kept
-		      * raw while memory is plentiful, buffer/parts.h
-		      * kl_parts_keep_raw, or a seal pool ran out of memory
-		      * making the frame); kl_blocks_mem counts them */
+	size_t zlen; /* frame length; 0: z holds the raw bytes themselves (a
+		      * seal pool ran out of memory making the frame) */
 	size_t raw;  /* raw bytes the frame holds */
 	int early;   /* cut before the block was full (buffer/parts.h compact):
 		      * its bytes and the next blocks' up to a regular one make

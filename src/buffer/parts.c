@@ -45,11 +45,6 @@ void kl_parts_set_held_level(struct kl_parts *t, int level)
 	t->held_level = level;
 }
 
-void kl_parts_keep_raw(struct kl_parts *t, size_t bytes)
-{
-	t->raw_allow = bytes;
-}
-
 /* The zstd level of p's blocks. */
 static int seal_level(const struct kl_parts *t, const struct kl_part *p)
 {
@@ -247,8 +242,6 @@ static int settle_one(struct kl_parts *t, int wait)
 		k->z = d ? d : j->raw.data;
 		k->zlen = 0;
 		p->sealed.zlen += j->raw.len;
-		p->raw_held += j->raw.len;
-		t->raw_held += j->raw.len;
 		kl_buf_init(&j->raw, 0);
 	}
 	p->pend_bound -= j->bound;
@@ -295,56 +288,6 @@ static int cut(struct kl_parts *t, struct kl_part *p, size_t keep, int early)
 	return KL_OK;
 }
 
-/* May p's full tail become a block without a frame (kl_parts_keep_raw)? */
-static int may_keep_raw(const struct kl_parts *t, const struct kl_part *p)
-{
-	size_t n = p->data.len;
-	return !p->dead && kl_budget_used(t->budget) + n <= t->raw_allow;
-}
-
-/* p's full tail as a regular block without a frame: the tail's buffer,
- * trimmed to its bytes, becomes the block, and p goes on with an empty
- * tail of `keep` bytes. KL_OK, or KL_ENOMEM with p unchanged. */
-static int keep_raw(struct kl_parts *t, struct kl_part *p, size_t keep)
-{
-	struct kl_buf next;
-	if (kl_blocks_reserve(&p->sealed) || spare_get(t, keep, &next))
-		return KL_ENOMEM;
-	size_t n = p->data.len;
-	char *d = realloc(p->data.data, n); /* shrinks in place */
-	if (d)
-		p->data.data = d;
-	p->sealed.v[p->sealed.n++] = (struct kl_block){p->data.data, 0, n, 0};
-	p->sealed.zlen += n;
-	p->sealed.raw += n;
-	p->sealed.open_raw = 0;
-	p->raw_held += n;
-	t->raw_held += n;
-	p->data = next;
-	return KL_OK;
-}
-
-/* Seal p's blocks that have no frame (kept raw, or left raw for lack of
- * memory), on this thread; a block that cannot be sealed stays raw. */
-static void seal_raw(struct kl_parts *t, struct kl_part *p)
-{
-	for (size_t i = 0; p->raw_held && i < p->sealed.n; i++) {
-		struct kl_block *k = &p->sealed.v[i];
-		char *z;
-		size_t zn;
-		if (k->zlen || !k->z ||
-		    kl_blocks_frame(&t->zctx, seal_level(t, p), k->z, k->raw, &z, &zn))
-			continue;
-		free(k->z);
-		k->z = z;
-		k->zlen = zn;
-		p->sealed.zlen -= k->raw - zn;
-		p->raw_held -= k->raw;
-		t->raw_held -= k->raw;
-	}
-	account(t, p);
-}
-
 int kl_parts_over_budget(struct kl_parts *t)
 {
 	if (!kl_budget_over(t->budget))
@@ -375,9 +318,7 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 	 * unless a long record grew it */
 	if (t->block_bytes && p->sealed.open_raw + p->data.len >= t->block_bytes) {
 		size_t keep = p->data.cap <= 2 * t->block_bytes ? p->data.cap : 0;
-		if (t->raw_allow && may_keep_raw(t, p) && !keep_raw(t, p, keep))
-			; /* kept as it is */
-		else if (t->seal)
+		if (t->seal)
 			cut(t, p, keep, 0);
 		else if (!kl_blocks_seal(&p->sealed, &t->zctx, seal_level(t, p), p->data.data,
 					 p->data.len, 0))
@@ -395,9 +336,6 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 static void compact(struct kl_parts *t)
 {
 	size_t min = t->block_bytes / 4;
-	for (size_t i = 0; t->raw_held && i < t->n; i++)
-		if (t->v[i]->raw_held)
-			seal_raw(t, t->v[i]);
 	for (size_t i = 0; t->block_bytes && i < t->n; i++) {
 		struct kl_part *p = t->v[i];
 		if (!p->count || p->data.len < min)
@@ -556,8 +494,6 @@ size_t kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *
 	out->tail = p->data;
 	kl_blocks_init(&p->sealed);
 	kl_buf_init(&p->data, 0);
-	t->raw_held -= p->raw_held;
-	p->raw_held = 0;
 	p->stored_upto = p->last_pos;
 	p->has_stored = 1;
 	p->count = 0;

@@ -9,9 +9,7 @@
  * Encoded, not text: part->data is only the raw tail. Once it holds
  * block_bytes (KL_BLOCK_BYTES) note_append seals it into a zstd block of
  * part->sealed (buffer/blocks.h) with the table's reusable context, so a
- * partition holds compressed blocks plus at most one block of text (or,
- * with kl_parts_keep_raw, also blocks left as text while memory is
- * plentiful). Block
+ * partition holds compressed blocks plus at most one block of text. Block
  * boundaries are counted in raw bytes, so they follow the record sequence:
  * a regular block is cut at the record that brings the bytes since the
  * last regular cut to block_bytes, also when early cuts (compact, below)
@@ -128,7 +126,6 @@ struct kl_part {
 			      * table's total */
 	size_t pending;	     /* blocks of `sealed` the seal pool is still making ... */
 	size_t pend_bound;   /* ... and the upper bound of their frames (counted for them) */
-	size_t raw_held;     /* raw bytes of blocks of `sealed` kept without a frame (zlen 0) */
 	uint64_t files;      /* files written for this partition in this run */
 	uint64_t name_pos;   /* set by the pipeline (ingest's name_before_dedup): */
 	int named;           /* the next file is named after name_pos if earlier */
@@ -149,8 +146,6 @@ struct kl_parts {
 	size_t block_bytes; /* seal a tail at this many raw bytes; 0 = never */
 	int held_level;	    /* zstd level of data partitions' blocks (dead letters':
 			     * KL_BLOCK_LEVEL); kl_parts_set_held_level */
-	size_t raw_allow;   /* kl_parts_keep_raw: a tail stays raw up to this budget use */
-	size_t raw_held;    /* raw bytes of frameless blocks (every part's raw_held) */
 	struct kl_blocks_zctx zctx; /* the reader thread's compression context */
 	struct kl_seal_pool *seal;  /* kl_parts_seal_async: the sealing threads, else NULL */
 	struct kl_buf *spare;	    /* tail buffers back from them, for the next cuts */
@@ -184,18 +179,6 @@ int kl_parts_seal_async(struct kl_parts *t, size_t threads, struct kl_errbuf *eb
  * `level` (buffer/blocks.h: KL_BLOCK_LEVEL_HELD when no file is made of
  * their frames) instead of KL_BLOCK_LEVEL; before the first append. */
 void kl_parts_set_held_level(struct kl_parts *t, int level);
-
-/* Let a full tail of a data partition become a block without a frame (its
- * text as it is: nothing compressed, nothing to unpack; zlen 0, counted at
- * its length) when the budget, with it, holds at most `bytes` (every table
- * and writer charging it: a gauge, so which blocks stay raw may depend on
- * timing, but no file does: they are for partitions whose files are not
- * made of the frames, Parquet, and readers get the same bytes). When the
- * budget binds they are sealed first (compact), before any tail is cut
- * early or any partition flushed for memory, so memory decisions are taken
- * on sealed blocks as without them. 0 (the default): every full tail is
- * sealed. Before the first append. */
-void kl_parts_keep_raw(struct kl_parts *t, size_t bytes);
 
 /* Charge the buffers to `b` (borrowed, shared with other tables and
  * writers; NULL: the own one) instead of the table's own budget; before

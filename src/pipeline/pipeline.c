@@ -39,20 +39,6 @@
  * session 10: 16 MiB, 1M events, 2,880 files at level 1, 3,976 fast). */
 #define HELD_FAST_MIN_LIMIT ((size_t)128 << 20)
 
-/* Blocks of a Parquet partition are kept as text, not compressed at all,
- * while the budget (the table's and the writer's, buffer/budget.h) is used
- * to less than 1 / HELD_RAW_SHARE of its limit: a file's text that is never
- * sealed is never unsealed either. On the production shape (1M events, six
- * hours, the defaults) a quarter saves ~0.3 of ~4.8 CPU s for ~10 MB more
- * peak RSS; a half saved ~0.1 s more for ~85 MB. Only for a run with a
- * budget of its own (a file, stdin, a Lambda batch): in stream mode (a
- * budget shared by the shards) the kernel's first touch of the extra memory
- * cost more system time than the user time saved (100k events over 4
- * shards: +0.15 s sys, -0.06 s user; bench/README.md, session 13). When the
- * budget binds, the raw blocks are sealed before anything else is done
- * (buffer/parts.h, kl_parts_keep_raw). */
-#define HELD_RAW_SHARE 4
-
 /* Everything one run owns; torn down by run_cleanup(). */
 struct run {
 	const struct kl_ingest_opts *o;
@@ -828,15 +814,9 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	kl_parts_share_budget(&r.parts, x->budget);
 	if (o->window == KL_WINDOW_HOUR)
 		kl_parts_set_window(&r.parts, o->allowed_lateness_ms / 1000);
-	/* Parquet: the encoder unpacks the blocks, no file is made of them; at
-	 * a limit this large they are held at a fast level, and, when the run
-	 * has the budget to itself, without a frame at all while the buffers
-	 * hold less than HELD_RAW_SHARE of it */
-	if (o->format == KL_FORMAT_PARQUET && o->memory_limit >= HELD_FAST_MIN_LIMIT) {
+	/* Parquet: the encoder unpacks the blocks, no file is made of them */
+	if (o->format == KL_FORMAT_PARQUET && o->memory_limit >= HELD_FAST_MIN_LIMIT)
 		kl_parts_set_held_level(&r.parts, KL_BLOCK_LEVEL_HELD);
-		if (!x->budget)
-			kl_parts_keep_raw(&r.parts, r.parts.budget->limit / HELD_RAW_SHARE);
-	}
 	kl_writer_init(&r.w, x->store, x->data_enc, x->dead_enc, r.cp, st, o->metrics, eb);
 	r.w.budget = r.parts.budget;
 	int rc = r.cp->ops->load(r.cp, r.src, &r.resume, preload_part, &r);

@@ -146,6 +146,21 @@ except (BrokenPipeError, KeyboardInterrupt):
 # file, empty without the sample)
 metric() { awk -v k="$1" '$1 == k { print $2 }' "$2" 2>/dev/null || echo 0; }
 put() { node "$ROOT/tests/js/kinesis_put.mjs" "$@" 2>/dev/null; }
+# fault_proxy NAME UPSTREAM [ARGS...]: tests/fault_proxy.py in front of the
+# URL UPSTREAM with ARGS (--mode, --fault, --op-fault, ...), stopped on exit,
+# its log in $T/NAME.log; sets P to its port
+fault_proxy() {
+	local name=$1 up=$2; shift 2
+	python3 "$ROOT/tests/fault_proxy.py" --upstream "$up" --port-file "$T/$name.port" "$@" >"$T/$name.log" 2>&1 &
+	pids+=($!)
+	for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
+	[ -s "$T/$name.port" ] || fail "proxy $name did not start: $(cat "$T/$name.log")"
+	P=$(cat "$T/$name.port")
+}
+# jget EXPR < JSON: the Python expression EXPR over the JSON document on stdin (as d)
+jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"d": d}))' "$1"; }
+# wait_for SECONDS COMMAND...: until COMMAND succeeds, polled every 0.1 s (1: it never did)
+wait_for() { local n=$(($1 * 10)); shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 # s3lite ENDPOINT mb s3://BUCKET | s3lite ENDPOINT cp s3://BUCKET/PREFIX DIR:
 # `aws s3 mb` and `aws s3 cp --recursive --quiet` against the local moto
 # without the aws CLI's start-up and per-object CPU (tests/s3_lite.py)

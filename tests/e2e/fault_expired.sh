@@ -16,25 +16,14 @@
 # duration: 35 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 start_stack
-jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"d": d}))' "$1"; }
-start_proxy() { # name, upstream, args...: sets P to its port
-	local name=$1 up=$2; shift 2
-	python3 "$ROOT/tests/fault_proxy.py" --upstream "$up" --port-file "$T/$name.port" "$@" >"$T/$name.log" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
-	[ -s "$T/$name.port" ] || fail "proxy $name did not start: $(cat "$T/$name.log")"
-	P=$(cat "$T/$name.port")
-}
-# wait_for SECONDS COMMAND...: until COMMAND succeeds
-wait_for() { local n=$(($1 * 10)); shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 N=${KL_ASAN:+1000}; N=${N:-2000}
 $K create-stream --stream-name ex --shard-count 2
-python3 "$ROOT/tests/s3_lite.py" "$AWS_ENDPOINT_URL_S3" mb s3://lake || fail "make bucket"
+s3lite "$AWS_ENDPOINT_URL_S3" mb s3://lake || fail "make bucket"
 sleep 1
 "$KL" gen --events "$N" --types 8 --bad-fraction 0.02 --seed 83 > "$T/all.jsonl"
 head -n $((N / 2)) "$T/all.jsonl" > "$T/a.jsonl"; tail -n +$((N / 2 + 1)) "$T/all.jsonl" > "$T/b.jsonl"
-start_proxy kin "$AWS_ENDPOINT_URL_KINESIS" --mode kinesis; KP=http://127.0.0.1:$P
-start_proxy s3 "$AWS_ENDPOINT_URL_S3" --mode s3 --op-fault PUT=expired_token:1:1; SP=http://127.0.0.1:$P
+fault_proxy kin "$AWS_ENDPOINT_URL_KINESIS" --mode kinesis; KP=http://127.0.0.1:$P
+fault_proxy s3 "$AWS_ENDPOINT_URL_S3" --mode s3 --op-fault PUT=expired_token:1:1; SP=http://127.0.0.1:$P
 kstats() { curl -sf "$KP/__fault/stats"; }
 op_fault() { curl -sf -X POST "$1/__fault/op?$2" > /dev/null || fail "proxy: set $2"; }
 # fired PROXY KIND N: the proxy answered KIND at least N times
@@ -81,6 +70,6 @@ grep -qi "error" "$T/err" && fail "errors reported: $(cat "$T/err")"
 # rewritten with the same names and bytes; the count is what shows it)
 read=$(metric kinlake_records_read_total "$T/m.prom")
 [ "$read" = "$N" ] || fail "$read records read for $N: some were read again after an expired iterator"
-python3 "$ROOT/tests/s3_lite.py" "$AWS_ENDPOINT_URL_S3" cp s3://lake/p "$T/lake" || fail "sync"
+s3lite "$AWS_ENDPOINT_URL_S3" cp s3://lake/p "$T/lake" || fail "sync"
 check_lake "$T/all.jsonl" "$T/lake" || fail "events lost or stored twice"
 echo "fault_expired: ok"

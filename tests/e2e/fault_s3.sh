@@ -14,17 +14,8 @@
 start_moto
 EP=(--endpoint-url "http://127.0.0.1:$MOTO")
 aws "${EP[@]}" s3 mb s3://bkt >/dev/null || fail "create bucket"
-start_proxy() { # name, args...: sets P to its port
-	local name=$1; shift
-	python3 "$ROOT/tests/fault_proxy.py" --upstream "http://127.0.0.1:$MOTO" --port-file "$T/$name.port" "$@" \
-		>"$T/$name.log" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
-	[ -s "$T/$name.port" ] || fail "proxy $name did not start: $(cat "$T/$name.log")"
-	P=$(cat "$T/$name.port")
-}
+start_proxy() { fault_proxy "$1" "http://127.0.0.1:$MOTO" "${@:2}"; } # name, args...: sets P
 stats() { curl -sf "http://127.0.0.1:$1/__fault/stats"; }
-jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"d": d}))' "$1"; }
 N=${KL_ASAN:+6000}; N=${N:-20000}
 "$KL" gen --events "$N" --types 8 --bad-fraction 0.01 --seed 41 > "$T/in.jsonl"
 # one big partition too: a 12 MB file goes up as a multipart upload (5 MiB threshold)

@@ -9,24 +9,15 @@
 # duration: 20 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 start_stack
-start_proxy() { # name, upstream, args...: sets P to its port
-	local name=$1 up=$2; shift 2
-	python3 "$ROOT/tests/fault_proxy.py" --upstream "$up" --port-file "$T/$name.port" "$@" >"$T/$name.log" 2>&1 &
-	pids+=($!)
-	for _ in $(seq 100); do [ -s "$T/$name.port" ] && break; sleep 0.05; done
-	[ -s "$T/$name.port" ] || fail "proxy $name did not start: $(cat "$T/$name.log")"
-	P=$(cat "$T/$name.port")
-}
-jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"d": d}))' "$1"; }
 N=${KL_ASAN:+1500}; N=${N:-2500}
 aws --endpoint-url "$AWS_ENDPOINT_URL_KINESIS" kinesis create-stream --stream-name f --shard-count 2
 aws --endpoint-url "$AWS_ENDPOINT_URL_S3" s3 mb s3://lake > /dev/null
 sleep 1
 "$KL" gen --events "$N" --types 10 --bad-fraction 0.02 --seed 61 > "$T/in.jsonl"
 node "$ROOT/tests/js/kinesis_put.mjs" f "$T/in.jsonl" 2>/dev/null || fail "put records"
-start_proxy kin "$AWS_ENDPOINT_URL_KINESIS" --mode kinesis --fault pte=0.25 --fault 500=0.05 \
+fault_proxy kin "$AWS_ENDPOINT_URL_KINESIS" --mode kinesis --fault pte=0.25 --fault 500=0.05 \
 	--fault 503=0.03 --fault reset=0.05 --fault stall=0.02 --stall-seconds 1 --seed 3; KP=$P
-start_proxy s3 "$AWS_ENDPOINT_URL_S3" --mode s3 --fault 500=0.04 --fault 503=0.04 --fault reset=0.04 \
+fault_proxy s3 "$AWS_ENDPOINT_URL_S3" --mode s3 --fault 500=0.04 --fault 503=0.04 --fault reset=0.04 \
 	--fault stall=0.01 --stall-seconds 1 --seed 4; SP=$P
 AWS_ENDPOINT_URL_KINESIS=http://127.0.0.1:$KP AWS_ENDPOINT_URL_S3=http://127.0.0.1:$SP \
 	"$KL" ingest --stream f --lake s3://lake/p --exit-idle 1 --format jsonl \

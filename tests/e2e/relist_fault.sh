@@ -11,17 +11,10 @@
 # duration: 45 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 KL_STACK_SERVERS=kinesis start_stack # (no moto: a local lake)
-jget() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"d": d}))' "$1"; }
-python3 "$ROOT/tests/fault_proxy.py" --upstream "$AWS_ENDPOINT_URL_KINESIS" --mode kinesis \
-	--op-fault ListShards=503:7:1 --port-file "$T/kin.port" >"$T/kin.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -s "$T/kin.port" ] && break; sleep 0.05; done
-[ -s "$T/kin.port" ] || fail "proxy did not start: $(cat "$T/kin.log")"
-P=http://127.0.0.1:$(cat "$T/kin.port")
+fault_proxy kin "$AWS_ENDPOINT_URL_KINESIS" --mode kinesis --op-fault ListShards=503:7:1
+P=http://127.0.0.1:$P
 ls_stat() { curl -sf "$P/__fault/stats" | jget "d['ops'].get('ListShards', {}).get('$1', 0)"; }
 op_fault() { curl -sf -X POST "$P/__fault/op?op=ListShards&$1" > /dev/null || fail "proxy: set $1"; }
-# wait_for SECONDS COMMAND...: until COMMAND succeeds
-wait_for() { local n=$(($1 * 10)); shift; for _ in $(seq "$n"); do "$@" && return 0; sleep 0.1; done; return 1; }
 
 N=400
 $K create-stream --stream-name rl --shard-count 2

@@ -544,7 +544,9 @@ static void batch_end(struct kl_writer *w, size_t njobs, int rc)
 			w->tail = NULL;
 		w->queued--;
 		w->inflight -= j->bytes;
-		if (w->budget)
+		if (w->budget && w->defer_release)
+			w->released += j->bytes; /* the reader gives it back (wait_memory) */
+		else if (w->budget)
 			kl_budget_sub(w->budget, j->bytes);
 		job_free(w, j);
 		if (w->space_waiters)
@@ -806,7 +808,16 @@ int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_job
 void kl_writer_wait_memory(struct kl_writer *w, const struct kl_budget *b)
 {
 	pthread_mutex_lock(&w->mu);
-	while (w->queued && !w->failed && kl_budget_over(b)) {
+	while (w->defer_release && w->queued && !w->failed) {
+		w->space_waiters++;
+		pthread_cond_wait(&w->space_cv, &w->mu);
+		w->space_waiters--;
+	}
+	if (w->defer_release && !w->queued && w->released) {
+		kl_budget_sub(w->budget, w->released);
+		w->released = 0;
+	}
+	while (!w->defer_release && w->queued && !w->failed && kl_budget_over(b)) {
 		w->space_waiters++;
 		pthread_cond_wait(&w->space_cv, &w->mu);
 		w->space_waiters--;
@@ -852,6 +863,9 @@ void kl_writer_cleanup(struct kl_writer *w)
 			kl_budget_sub(w->budget, j->bytes);
 		job_free(w, j);
 	}
+	if (w->budget && w->released) /* finished jobs' charges not given back yet */
+		kl_budget_sub(w->budget, w->released);
+	w->released = 0;
 	while (w->free_bodies) {
 		struct kl_writer_body *b = w->free_bodies;
 		w->free_bodies = b->next;

@@ -220,6 +220,17 @@ struct kl_writer {
 	/* optional, borrowed, set before start: the memory budget charged with
 	 * the queued jobs' buffers while the writer holds them (buffer/budget.h) */
 	struct kl_budget *budget;
+	/* set before start, for a budget the writer shares with one reader
+	 * only (a file, stdin, a Lambda batch): a finished job's charge stays
+	 * on the budget (in `released`, under mu) until kl_writer_wait_memory,
+	 * which waits for every queued job and gives all of it back at once.
+	 * So the reader's view of the budget, and every flush it decides by
+	 * memory, is a function of what it queued, never of how far the writer
+	 * got: the lake is the same at any speed and any --threads, also when
+	 * the budget binds all the time. (A stream's shards share a budget
+	 * whose use depends on each other's timing anyway.) */
+	int defer_release;
+	size_t released;
 	struct kl_buf name;
 	/* an item's sealed blocks are unpacked into `work` for its encoder,
 	 * and staged in `stage` for a streaming one */
@@ -250,7 +261,9 @@ int kl_writer_start(struct kl_writer *w);
  * `max_jobs` are pending. The writer's first error if it has failed. */
 int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_jobs);
 /* Wait until budget `b` no longer binds, or this writer's queue is empty
- * (what it holds is then given back: the rest is other shards' to free). */
+ * (what it holds is then given back: the rest is other shards' to free).
+ * With defer_release: wait until the queue is empty, whatever `b` says,
+ * and give back what the finished jobs held. */
 void kl_writer_wait_memory(struct kl_writer *w, const struct kl_budget *b);
 /* Finish every queued job and stop; the writer's first error, if any. */
 int kl_writer_join(struct kl_writer *w);

@@ -6,7 +6,7 @@
 # budget small enough that flushes are decided all the time; and kill -9
 # during a --threads 2 run, then the same command again, gives the lake of
 # an uninterrupted run.
-# duration: 17 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration: 20 (seconds, for the test runner's ordering: a quiet 2-core machine)
 # duration-asan: 22
 . "$(dirname "$0")/_lib.sh"
 N=${KL_ASAN:+6000}; N=${N:-12000}
@@ -45,6 +45,23 @@ for fmt in parquet jsonl; do
 	"$KL" ingest "${args[@]}" --lake "$T/$fmt-auto"
 	cmp -s "$T/$fmt-1.sum" <(whole_digest "$T/$fmt-auto") || fail "$fmt: the default --threads differs"
 done
+
+# a budget that binds on nearly every record (9 MiB: the writer's queued
+# buffers decide the flushes as much as the partitions do): every run gives
+# the same lake, whatever the writer's speed (writer.h, defer_release; before
+# it, 3 different lakes in 6 runs of the same command)
+args=(--input "$T/mixed.jsonl" --format parquet --memory-limit 9MiB --dedup-window 50000
+	--max-record-bytes 2MiB --quiet)
+for i in 1 2 3 4 5 6; do
+	t=$(( i % 3 + 1 ))
+	rm -rf "$T/tight"
+	"$KL" ingest "${args[@]}" --lake "$T/tight" --threads "$t"
+	whole_digest "$T/tight" > "$T/tight-$i.sum"
+	cmp -s "$T/tight-1.sum" "$T/tight-$i.sum" ||
+		fail "9MiB: run $i (--threads $t) differs from run 1: $(diff "$T/tight-1.sum" "$T/tight-$i.sum" | head -5)"
+done
+echo "9MiB: $(wc -l < "$T/tight-1.sum") files, the same in 6 runs (--threads 1 2 3)"
+rm -rf "$T/tight"
 
 # a record over the reader's 64 MiB cap goes through the serial path between
 # chunks: the same lake with 1 and 3 threads

@@ -24,8 +24,8 @@ Every other request is forwarded unchanged; the answer is copied back.
 --op-fault OP=KIND:COUNT[:SKIP] (Kinesis: OP is the X-Amz-Target operation,
 e.g. ListShards; S3: the HTTP method, e.g. PUT): after SKIP calls of OP go
 through, the next COUNT calls get KIND (any kind but stall; COUNT -1: every
-later call), before the random shares. POST /__fault/op?op=OP&kind=KIND&count=COUNT&skip=SKIP sets it while
-it runs. The stats add ops: per operation, calls and faulted.
+later call), before the random shares.
+POST /__fault/op?op=OP&kind=KIND&count=COUNT&skip=SKIP sets it while it runs. The stats add ops: per operation, calls and faulted.
 
 GET /__fault/stats answers JSON: requests, forwarded, faults per kind,
 faulted (the kinds after which a client must retry: 500, 503, pte, reset),

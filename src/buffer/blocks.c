@@ -169,16 +169,6 @@ static int unpack_each(struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_
 	int rc;
 	for (size_t i = 0; i < b->n; i++) {
 		struct kl_block *k = &b->v[i];
-		if (!k->zlen) { /* kept raw: its bytes as they are */
-			if ((rc = fn(ctx, k->z, k->raw)))
-				return rc;
-			if (drain) {
-				free(k->z);
-				k->z = NULL;
-				b->zlen -= k->raw;
-			}
-			continue;
-		}
 		kl_buf_reset(scratch);
 		if (kl_buf_reserve(scratch, k->raw))
 			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory unpacking a buffer");
@@ -188,7 +178,7 @@ static int unpack_each(struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_
 		if (drain) { /* read for the last time: its memory goes now */
 			free(k->z);
 			k->z = NULL;
-			b->zlen -= k->zlen;
+			b->zlen -= k->zlen ? k->zlen : k->raw; /* a raw block counts its text */
 			k->zlen = 0;
 		}
 		if ((rc = fn(ctx, scratch->data, scratch->len)))

@@ -808,7 +808,8 @@ int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_job
 void kl_writer_wait_memory(struct kl_writer *w, const struct kl_budget *b)
 {
 	pthread_mutex_lock(&w->mu);
-	while (w->defer_release && w->queued && !w->failed) {
+	/* deferred: every queued job, whatever b says (then all they held) */
+	while (w->queued && !w->failed && (w->defer_release || kl_budget_over(b))) {
 		w->space_waiters++;
 		pthread_cond_wait(&w->space_cv, &w->mu);
 		w->space_waiters--;
@@ -816,11 +817,6 @@ void kl_writer_wait_memory(struct kl_writer *w, const struct kl_budget *b)
 	if (w->defer_release && !w->queued && w->released) {
 		kl_budget_sub(w->budget, w->released);
 		w->released = 0;
-	}
-	while (!w->defer_release && w->queued && !w->failed && kl_budget_over(b)) {
-		w->space_waiters++;
-		pthread_cond_wait(&w->space_cv, &w->mu);
-		w->space_waiters--;
 	}
 	pthread_mutex_unlock(&w->mu);
 }

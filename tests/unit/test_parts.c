@@ -291,26 +291,20 @@ static void test_blocks_accounting(void)
 	kl_parts_cleanup(&t);
 }
 
-/* nothing sealed: the tail alone; no blocks at all: empty; a corrupt
- * frame is an error, not silent garbage */
 /* A block left raw (a seal out of memory: zlen 0, its text as it is)
  * among sealed ones: each and drain hand its bytes over in order, and drain
  * takes its memory off the count like a frame's. */
-static int append_fn(void *ctx, const void *p, size_t n)
-{
-	return kl_buf_append(ctx, p, n);
-}
-
 static void test_blocks_raw_block(void)
 {
 	struct kl_blocks b;
 	struct kl_blocks_zctx zx = {0};
 	struct kl_errbuf eb = {0};
-	struct kl_buf mirror, scratch, got;
+	struct kl_buf mirror, scratch;
+	struct collect got = {.fail_at = 0};
 	kl_blocks_init(&b);
 	kl_buf_init(&mirror, 0);
 	kl_buf_init(&scratch, 0);
-	kl_buf_init(&got, 0);
+	kl_buf_init(&got.out, 0);
 	char rec[2048];
 	for (int blk = 0; blk < 3; blk++) {
 		size_t from = mirror.len;
@@ -331,19 +325,21 @@ static void test_blocks_raw_block(void)
 				     KL_OK);
 		}
 	}
-	CHECK_EQ_INT(kl_blocks_each(&b, &zx, &scratch, append_fn, &got, &eb), KL_OK);
-	CHECK(got.len == mirror.len && !memcmp(got.data, mirror.data, mirror.len));
-	kl_buf_reset(&got);
-	CHECK_EQ_INT(kl_blocks_drain(&b, &zx, &scratch, append_fn, &got, &eb), KL_OK);
-	CHECK(got.len == mirror.len && !memcmp(got.data, mirror.data, mirror.len));
+	CHECK_EQ_INT(kl_blocks_each(&b, &zx, &scratch, collect_fn, &got, &eb), KL_OK);
+	CHECK(got.out.len == mirror.len && !memcmp(got.out.data, mirror.data, mirror.len));
+	kl_buf_reset(&got.out);
+	CHECK_EQ_INT(kl_blocks_drain(&b, &zx, &scratch, collect_fn, &got, &eb), KL_OK);
+	CHECK(got.out.len == mirror.len && !memcmp(got.out.data, mirror.data, mirror.len));
 	CHECK_EQ_INT(b.zlen, 0); /* every block's memory, the raw one's too, is off the count */
 	kl_blocks_cleanup(&b);
 	kl_blocks_zctx_cleanup(&zx);
 	kl_buf_cleanup(&mirror);
 	kl_buf_cleanup(&scratch);
-	kl_buf_cleanup(&got);
+	kl_buf_cleanup(&got.out);
 }
 
+/* nothing sealed: the tail alone; no blocks at all: empty; a corrupt
+ * frame is an error, not silent garbage */
 static void test_blocks_empty_and_errors(void)
 {
 	struct kl_blocks b;

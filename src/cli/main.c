@@ -981,8 +981,18 @@ int main(int argc, char **argv)
 	 * disk: page faults 7,700-8,300 -> 1,100-1,400 per run, peak RSS
 	 * 215 -> 229 MB (the heap's high-water mark now stays resident; the
 	 * budget still bounds it). Setting them turns glibc's dynamic
-	 * thresholds off. */
-	mallopt(M_MMAP_THRESHOLD, 32 << 20); /* glibc's maximum on 64-bit */
+	 * thresholds off.
+	 * The mmap threshold is one huge page, not glibc's maximum (32 MiB):
+	 * the buffers larger than that are a large file's pages, values and
+	 * body on the encoder threads, made while an hour's worth of sealed
+	 * blocks is still held, and in the heap they left it tens of MB
+	 * higher for good (the blocks' freed frames are holes they do not
+	 * fit). Mapped on their own they go back when freed: one hour of 1M
+	 * events at the defaults, 3 alternated runs, peaked at 249-250 MB
+	 * against 258-266 MB with 32 MiB (the limit is 262 MB); six hours:
+	 * page faults 1,000-1,500 -> 4,500-7,000 a run, sys and user time
+	 * within the noise (bench/README.md, session 14). */
+	mallopt(M_MMAP_THRESHOLD, 2 << 20);
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 #endif
 	if (argc < 2) {

@@ -39,6 +39,19 @@
  * session 10: 16 MiB, 1M events, 2,880 files at level 1, 3,976 fast). */
 #define HELD_FAST_MIN_LIMIT ((size_t)128 << 20)
 
+/* Parquet's buffers get three quarters of the budget up to this, half of
+ * it from twice this on, and this in between (so a larger limit never
+ * gives them less). The rest covers the encoders' work, which the budget
+ * does not count and which grows with the files: at the defaults one hour
+ * of 1M events (92 files of up to ~21 MB of text) peaked at 351-375 MB of
+ * RSS with three quarters (168 MiB) and 242-249 MB with half (112 MiB, 95
+ * files instead of 92); six hours of 1M events make the same 552 files
+ * either way (bench/README.md, session 14). Small limits keep three
+ * quarters: there the budget binds anyway, and a smaller share makes
+ * memory decide nearly every flush (at e2e/threads' 12 MiB a restart after
+ * kill -9 then cut other files than an uninterrupted run, in 3 of 4 runs). */
+#define PQ_BUFFERS_KNEE ((size_t)48 << 20)
+
 /* Everything one run owns; torn down by run_cleanup(). */
 struct run {
 	const struct kl_ingest_opts *o;
@@ -757,8 +770,12 @@ size_t kl_pipeline_buffer_budget(const struct kl_ingest_opts *o)
 	size_t budget = o->memory_limit > fixed && o->memory_limit - fixed > least
 				? o->memory_limit - fixed
 				: least;
-	if (o->format == KL_FORMAT_PARQUET)
-		budget -= budget / 4;
+	if (o->format == KL_FORMAT_PARQUET) {
+		size_t most = budget - budget / 4, half = budget / 2;
+		budget = most < PQ_BUFFERS_KNEE	 ? most
+			 : half > PQ_BUFFERS_KNEE ? half
+						  : PQ_BUFFERS_KNEE;
+	}
 	return budget;
 }
 

@@ -703,6 +703,20 @@ static void basic_ds(struct ds *d)
 	}
 }
 
+/* The largest buffer capacity a writer holds (PQ_KEEP_BYTES). */
+static size_t largest_buffer(const struct kl_pq_writer *w)
+{
+	size_t most = w->page.cap > w->comp.cap ? w->page.cap : w->comp.cap;
+	for (size_t c = 0; c < w->cols_cap; c++) {
+		const struct pq_col *pc = &w->cols[c];
+		size_t caps[] = {pc->defs.cap,	    pc->vals.cap,      pc->pages.cap,
+				 pc->dict.vals.cap, pc->dict.offs.cap, pc->dict.hashes.cap};
+		for (size_t k = 0; k < sizeof caps / sizeof *caps; k++)
+			most = caps[k] > most ? caps[k] : most;
+	}
+	return most;
+}
+
 static void test_codecs_and_determinism(void)
 {
 	static const char *const names[] = {"basic_uncompressed", "basic_snappy", "basic_gzip",
@@ -735,7 +749,9 @@ static void test_codecs_and_determinism(void)
 	CHECK_EQ_INT(save(outdir, "basic_gzip9", &d, &a), 0);
 
 	/* Reuse: a reset writer produces the same bytes as a fresh one, also
-	 * after writing a file with another schema. */
+	 * after writing a file with another schema, one large enough that
+	 * finish() releases its buffers (PQ_KEEP_BYTES): 100,000 distinct
+	 * strings a column, ~0.7 MB of values each. */
 	kl_pq_opts_default(&o);
 	CHECK_EQ_INT(ds_to_parquet(&d, &o, &a), KL_OK);
 	struct kl_pq_writer *w;
@@ -744,14 +760,16 @@ static void test_codecs_and_determinism(void)
 				       {"v", KL_PQ_STRING}};
 	kl_buf_reset(&b);
 	CHECK_EQ_INT(kl_pq_writer_new(&w, other, 5, &o, buf_sink, &b, NULL), KL_OK);
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0; i < 100000; i++) {
 		char s[32];
 		int n = snprintf(s, sizeof s, "s%d", i);
 		for (size_t c = 0; c < 5; c++)
 			kl_pq_put_string(w, c, s, (size_t)n);
 		kl_pq_end_row(w);
 	}
+	CHECK(largest_buffer(w) > PQ_KEEP_BYTES); /* large enough to need the release */
 	CHECK_EQ_INT(kl_pq_writer_finish(w), KL_OK);
+	CHECK(largest_buffer(w) <= PQ_KEEP_BYTES);
 	for (int k = 0; k < 2; k++) {
 		kl_buf_reset(&b);
 		CHECK_EQ_INT(kl_pq_writer_reset(w, d.cols, d.ncols, buf_sink, &b), KL_OK);

@@ -684,7 +684,8 @@ static void test_budget_monotone(void)
 			CHECK_EQ_INT(fails, 0);
 		}
 	}
-	/* the report's case, and the default (which did not change) */
+	/* the report's case, and the default: half for Parquet's buffers
+	 * since session 14 (pipeline.c PQ_BUFFERS_KNEE) */
 	o.format = KL_FORMAT_PARQUET;
 	o.dedup_window = 1000000;
 	o.memory_limit = (size_t)24 << 20;
@@ -695,7 +696,16 @@ static void test_budget_monotone(void)
 	CHECK_EQ_INT(at32, ((size_t)8 << 20) - ((size_t)8 << 20) / 4);
 	o.memory_limit = (size_t)256 << 20;
 	size_t fixed = 1000000 * 24 + ((size_t)8 << 20), rest = ((size_t)256 << 20) - fixed;
+	CHECK_EQ_INT(kl_pipeline_buffer_budget(&o), rest / 2);
+	/* three quarters below the knee, the knee itself in between */
+	o.memory_limit = (size_t)64 << 20;
+	rest = ((size_t)64 << 20) - fixed;
 	CHECK_EQ_INT(kl_pipeline_buffer_budget(&o), rest - rest / 4);
+	o.memory_limit = (size_t)112 << 20;
+	CHECK_EQ_INT(kl_pipeline_buffer_budget(&o), (size_t)48 << 20);
+	o.format = KL_FORMAT_JSONL; /* JSON lines files are the blocks: all of it */
+	o.memory_limit = (size_t)256 << 20;
+	CHECK_EQ_INT(kl_pipeline_buffer_budget(&o), ((size_t)256 << 20) - fixed);
 }
 
 int main(void)

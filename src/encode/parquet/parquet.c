@@ -63,6 +63,21 @@ static void col_cleanup(struct pq_col *c)
 	pq_dict_cleanup(&c->dict);
 }
 
+/* Release what a large file left (see PQ_KEEP_BYTES). */
+static void writer_shrink(struct kl_pq_writer *w)
+{
+	for (size_t i = 0; i < w->cols_cap; i++) {
+		struct pq_col *c = &w->cols[i];
+		kl_buf_shrink(&c->defs, PQ_KEEP_BYTES);
+		kl_buf_shrink(&c->vals, PQ_KEEP_BYTES);
+		kl_buf_shrink(&c->pages, PQ_KEEP_BYTES);
+		pq_dict_shrink(&c->dict, PQ_KEEP_BYTES);
+	}
+	kl_buf_shrink(&w->page, PQ_KEEP_BYTES);
+	kl_buf_shrink(&w->comp, PQ_KEEP_BYTES);
+	kl_buf_shrink(&w->hdr, PQ_KEEP_BYTES);
+}
+
 /* Start a new column chunk (buffers keep their capacity). */
 static void col_chunk_reset(struct pq_col *c)
 {
@@ -644,6 +659,7 @@ int kl_pq_writer_finish(struct kl_pq_writer *w)
 	memcpy(tail + 4, MAGIC, 4);
 	if ((rc = emit(w, w->hdr.data, w->hdr.len)) || (rc = emit(w, tail, 8)))
 		return rc;
+	writer_shrink(w);
 	return KL_OK;
 }
 

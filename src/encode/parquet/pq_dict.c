@@ -52,6 +52,14 @@ void pq_dict_reset(struct pq_dict *d)
 	d->n = 0;
 }
 
+void pq_dict_shrink(struct pq_dict *d, size_t keep)
+{
+	pq_dict_reset(d);
+	kl_buf_shrink(&d->vals, keep);
+	kl_buf_shrink(&d->offs, keep);
+	kl_buf_shrink(&d->hashes, keep);
+}
+
 static uint32_t entry_u32(const struct kl_buf *b, uint32_t i)
 {
 	uint32_t v;

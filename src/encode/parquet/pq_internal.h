@@ -77,6 +77,8 @@ struct pq_dict {
 void pq_dict_init(struct pq_dict *d);
 void pq_dict_cleanup(struct pq_dict *d);
 void pq_dict_reset(struct pq_dict *d);
+/* Empty it and release buffers larger than `keep` bytes. */
+void pq_dict_shrink(struct pq_dict *d, size_t keep);
 /* Find `key` (the raw value bytes: 8 LE bytes for INT64/DOUBLE, the string
  * for BYTE_ARRAY) or add it. KL_OK with *idx set; 1 if adding it would make
  * the PLAIN dictionary larger than `max_bytes` (nothing added); KL_ENOMEM. */
@@ -90,6 +92,17 @@ struct kl_pq_writer;
  * was flushed yet, the pending page's indices become PLAIN values and the
  * dictionary is dropped for the rest of the chunk. Uses w->page. */
 int pq_dict_judge(struct kl_pq_writer *w, struct pq_col *c);
+
+/* Between files a writer keeps, per buffer, at most this much capacity
+ * (kl_pq_writer_finish releases the rest). Buffers are sized by the
+ * largest file each column position has seen, and positions are shared by
+ * every event type's files, so a writer that kept everything would hold
+ * the sum of many files' largest columns: after one hour of 1M events
+ * (files of up to ~21 MB of text) the column buffers of the encoder
+ * threads held ~85 MB (massif), outside the memory budget. Files of the
+ * six-hour production shape (~0.8 MB of text each) stay within it, so
+ * they still reuse their buffers without allocating. */
+#define PQ_KEEP_BYTES ((size_t)256 << 10)
 
 struct pq_col {
 	uint32_t name_off, name_len; /* in writer->names */

@@ -131,6 +131,25 @@ static int shard_series(struct kl_buf *b, struct kl_metrics *m, size_t n, const 
 	return rc;
 }
 
+/* This process's resident memory in bytes (Linux /proc), -1 elsewhere. */
+static int64_t resident_bytes(void)
+{
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	char t[128];
+	ssize_t n = read(fd, t, sizeof t - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	t[n] = '\0';
+	unsigned long long size, res;
+	long page = sysconf(_SC_PAGESIZE);
+	if (sscanf(t, "%llu %llu", &size, &res) != 2 || page <= 0)
+		return -1;
+	return (int64_t)(res * (unsigned long long)page);
+}
+
 int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 {
 	int rc = 0;
@@ -171,6 +190,21 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	  "Events read after their hour was closed (window mode), written to late files.",
 	  LOAD(m->late));
 	rc = rc ? rc : commit_histogram(b, m);
+	G("buffer_bytes",
+	  "Memory the --memory-limit budget counts now: partition buffers (compressed blocks and "
+	  "raw tails) and files queued for the writer; one budget for the whole process.",
+	  LOAD(m->buffer_bytes));
+	G("buffer_limit_bytes",
+	  "What those buffers may hold before the largest partitions are flushed early: "
+	  "--memory-limit less the fixed costs (dedup window, reader window, encoders).",
+	  LOAD(m->buffer_limit));
+	int64_t rss = resident_bytes();
+	if (rss >= 0 && !rc)
+		rc = kl_buf_printf(b,
+				   "# HELP process_resident_memory_bytes Resident memory size in "
+				   "bytes.\n# TYPE process_resident_memory_bytes gauge\n"
+				   "process_resident_memory_bytes %" PRId64 "\n",
+				   rss);
 	G("start_timestamp_seconds", "Unix time the run started.", LOAD(m->start_unix));
 	size_t n = atomic_load_explicit(&m->nshards, memory_order_acquire);
 	if (n || m->stream[0]) {

@@ -26,7 +26,9 @@
  * last_commit_timestamp_seconds,
  * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
  * shard_records_read_total{shard}, open_windows, late_events_total,
- * commit_files (histogram); in window mode (--window hour)
+ * commit_files (histogram), buffer_bytes, buffer_limit_bytes, and
+ * process_resident_memory_bytes (Linux; the client libraries' standard
+ * name, unprefixed); in window mode (--window hour)
  * shard_watermark_lag_seconds{shard}; with CloudWatch publishing on,
  * cloudwatch_errors_total; with shard leases (--lease-table),
  * leases_held, leases_taken_total, leases_stolen_total, leases_lost_total,
@@ -74,6 +76,10 @@ struct kl_metrics {
 	 * kl_metrics_commit_le[i] files, not cumulative; the last: more) */
 	_Atomic int64_t open_windows;
 	_Atomic uint64_t late;
+	/* the memory budget (buffer/budget.h), stored by every run that
+	 * charges it (a stream's shards share one): bytes charged now, and
+	 * the limit it binds at (--memory-limit less the fixed costs) */
+	_Atomic uint64_t buffer_bytes, buffer_limit;
 	_Atomic uint64_t commits[KL_METRICS_COMMIT_BUCKETS];
 	int window; /* window mode: render the shards' watermark lag */
 	_Atomic uint64_t cloudwatch_errors; /* failed PutMetricData calls */

@@ -121,6 +121,9 @@ static void publish(struct run *r)
 	ADD(m->late, r->parts.late - r->pub_late);
 	r->pub_open = open;
 	r->pub_late = r->parts.late;
+	atomic_store_explicit(&m->buffer_bytes, kl_budget_used(r->parts.budget),
+			      memory_order_relaxed);
+	atomic_store_explicit(&m->buffer_limit, r->parts.budget->limit, memory_order_relaxed);
 	if (r->x->shard_metrics && r->parts.has_wm)
 		atomic_store_explicit(&r->x->shard_metrics->watermark,
 				      r->parts.wm_max - r->parts.lateness, memory_order_relaxed);
@@ -522,6 +525,7 @@ static int finish_run(struct run *r)
 		return rc;
 	if ((rc = kl_writer_join(&r->w)))
 		return rc;
+	publish(r); /* the buffers' gauge, now that the writer gave their memory back */
 	if (!r->st->interrupted && (rc = r->cp->ops->finish(r->cp)))
 		return kl_errbuf_set(r->eb, rc, "%s", r->cp->err.msg);
 	progress(r, 1);

@@ -833,6 +833,9 @@ int kl_writer_join(struct kl_writer *w)
 	w->started = 0;
 	sync_join(w);
 	enc_join(w);
+	if (w->budget && w->released) /* finished jobs' charges not given back yet */
+		kl_budget_sub(w->budget, w->released);
+	w->released = 0;
 	return w->failed ? (w->eb->code ? w->eb->code : KL_EIO) : KL_OK;
 }
 

@@ -40,6 +40,10 @@ rej=$(awk '$1 ~ /^kinlake_rejected_total\{/ { s += $2 } END { print s }' "$T/m.p
 [ "$(metric kinlake_bytes_read_total)" = "$(wc -c < "$T/in.jsonl")" ] || fail "bytes_read_total"
 [ "$(metric kinlake_last_commit_timestamp_seconds)" -gt 0 ] || fail "last commit time"
 ! grep -q 'behind' "$T/m.prom" || fail "shard metrics in local mode"
+# the memory budget: everything given back at the end, its limit, the process's RSS
+[ "$(metric kinlake_buffer_bytes)" = 0 ] || fail "buffer_bytes $(metric kinlake_buffer_bytes) at the end"
+[ "$(metric kinlake_buffer_limit_bytes)" -gt 0 ] || fail "buffer_limit_bytes"
+[ "$(metric process_resident_memory_bytes)" -gt 1000000 ] || fail "process_resident_memory_bytes"
 # bad flags: one precise line, exit 2
 set +e
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/l2" --metrics-listen nohost 2> "$T/e1"; rc=$?

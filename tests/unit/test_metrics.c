@@ -26,6 +26,18 @@ int main(void)
 	CHECK(line_of(b.data, "kinlake_records_read_total 0\n") != NULL);
 	CHECK(line_of(b.data, "# TYPE kinlake_records_read_total counter\n") != NULL);
 	CHECK(strstr(b.data, "shard") == NULL); /* local mode: no shard series */
+	/* the budget's gauges, and the process's resident memory (Linux) */
+	CHECK(line_of(b.data, "kinlake_buffer_bytes 0\n") != NULL);
+	atomic_store(&m.buffer_bytes, 12345);
+	atomic_store(&m.buffer_limit, 1u << 20);
+	kl_buf_reset(&b);
+	CHECK_EQ_INT(kl_metrics_render(&m, &b), 0);
+	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), 0);
+	CHECK(line_of(b.data, "kinlake_buffer_bytes 12345\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_buffer_limit_bytes 1048576\n") != NULL);
+	CHECK(line_of(b.data, "# TYPE process_resident_memory_bytes gauge\n") != NULL);
+	const char *rss = line_of(b.data, "process_resident_memory_bytes ");
+	CHECK(rss && strtoll(rss + strlen("process_resident_memory_bytes "), NULL, 10) > 1 << 20);
 
 	atomic_fetch_add(&m.records, 42);
 	atomic_fetch_add(&m.rejected[KL_REJ_INVALID_JSON], 3);

@@ -22,7 +22,9 @@ void kl_seqmap_cleanup(struct kl_seqmap *m)
 
 void kl_seqmap_reset(struct kl_seqmap *m)
 {
-	m->head = m->n = m->dlen = 0;
+	m->head = m->live = m->n = m->dlen = 0;
+	m->last_len = 0;
+	m->since = 0;
 }
 
 int kl_seqmap_seq_ok(const char *s, size_t n)
@@ -48,19 +50,24 @@ int kl_seqmap_shard_ok(const char *s, size_t n)
 	return 1;
 }
 
+/* At most this many marks in a row share digits with the one before, so
+ * kl_seqmap_seq() decodes at most this many (seqmap.h, Memory). */
+#define SEQMAP_RESTART 16
+
 int kl_seqmap_add(struct kl_seqmap *m, uint64_t first_pos, const char *seq, size_t len,
 		  int aggregated)
 {
 	if (!kl_seqmap_seq_ok(seq, len))
 		return KL_EPARSE;
-	if (m->n > m->head && m->marks[m->n - 1].first_pos > first_pos)
+	if (m->n > m->live && m->marks[m->n - 1].first_pos > first_pos)
 		return KL_EINVAL;
 	/* reuse the room of forgotten marks (and of their digits) once they
-	 * are half the array */
+	 * are half the array; head is a whole mark, so the kept ones decode */
 	if (m->head > 0 && m->head * 2 >= m->n) {
 		size_t base = m->head < m->n ? m->marks[m->head].off : m->dlen;
 		memmove(m->marks, m->marks + m->head, (m->n - m->head) * sizeof *m->marks);
 		m->n -= m->head;
+		m->live -= m->head;
 		m->head = 0;
 		memmove(m->digits, m->digits + base, m->dlen - base);
 		m->dlen -= base;
@@ -69,13 +76,20 @@ int kl_seqmap_add(struct kl_seqmap *m, uint64_t first_pos, const char *seq, size
 	}
 	if (KL_ARRAY_GROW(m->marks, m->n, m->cap, 1024))
 		return KL_ENOMEM;
-	if (m->dlen + len + 1 > m->dcap) {
+	size_t shared = 0;
+	if (m->n > m->head && m->since + 1 < SEQMAP_RESTART) {
+		size_t most = len < m->last_len ? len : m->last_len;
+		while (shared < most && seq[shared] == m->last[shared])
+			shared++;
+	}
+	size_t bytes = (len - shared + 1) / 2;
+	if (m->dlen + bytes > m->dcap) {
 		size_t cap = m->dcap ? m->dcap * 2 : 32768;
-		while (cap < m->dlen + len + 1)
+		while (cap < m->dlen + bytes)
 			cap *= 2;
 		if (cap > UINT32_MAX)
 			return KL_ENOMEM;
-		char *d = realloc(m->digits, cap);
+		uint8_t *d = realloc(m->digits, cap);
 		if (!d)
 			return KL_ENOMEM;
 		m->digits = d;
@@ -85,17 +99,40 @@ int kl_seqmap_add(struct kl_seqmap *m, uint64_t first_pos, const char *seq, size
 	k->first_pos = first_pos;
 	k->off = (uint32_t)m->dlen;
 	k->len = (uint8_t)len;
+	k->shared = (uint8_t)shared;
 	k->aggregated = aggregated != 0;
-	memcpy(m->digits + m->dlen, seq, len);
-	m->digits[m->dlen + len] = '\0';
-	m->dlen += len + 1;
+	uint8_t *d = m->digits + m->dlen;
+	for (size_t i = shared; i < len; i += 2) /* high nibble first */
+		*d++ = (uint8_t)((seq[i] - '0') << 4 | (i + 1 < len ? seq[i + 1] - '0' : 0));
+	m->dlen += bytes;
+	m->since = shared ? m->since + 1 : 0;
+	memcpy(m->last + shared, seq + shared, len - shared);
+	m->last_len = len;
 	return KL_OK;
+}
+
+const char *kl_seqmap_seq(const struct kl_seqmap *m, const struct kl_seqmark *k,
+			  char out[KL_SEQ_MAX + 1])
+{
+	const struct kl_seqmark *w = k;
+	while (w->shared && w > m->marks + m->head)
+		w--;
+	for (;; w++) { /* each mark's digits after those it shares with the one before */
+		const uint8_t *d = m->digits + w->off;
+		for (size_t i = w->shared; i < w->len; i++)
+			out[i] = (char)('0' + ((i - w->shared) % 2 ? d[(i - w->shared) / 2] & 15
+								   : d[(i - w->shared) / 2] >> 4));
+		if (w == k)
+			break;
+	}
+	out[k->len] = '\0';
+	return out;
 }
 
 const struct kl_seqmark *kl_seqmap_find(const struct kl_seqmap *m, uint64_t pos)
 {
 	const struct kl_seqmark *best = NULL;
-	size_t lo = m->head, hi = m->n;
+	size_t lo = m->live, hi = m->n;
 	while (lo < hi) { /* the last mark with first_pos <= pos */
 		size_t mid = lo + (hi - lo) / 2;
 		if (m->marks[mid].first_pos <= pos) {
@@ -111,8 +148,12 @@ const struct kl_seqmark *kl_seqmap_find(const struct kl_seqmap *m, uint64_t pos)
 void kl_seqmap_forget(struct kl_seqmap *m, const struct kl_seqmark *mk)
 {
 	size_t i = (size_t)(mk - m->marks);
-	if (i > m->head && i < m->n)
+	if (i > m->live && i < m->n) {
+		m->live = i;
 		m->head = i;
+		while (m->head > 0 && m->marks[m->head].shared)
+			m->head--;
+	}
 }
 
 int kl_seqmap_stem(const struct kl_seqmap *m, const char *shard, uint64_t pos, char *out,
@@ -121,9 +162,11 @@ int kl_seqmap_stem(const struct kl_seqmap *m, const char *shard, uint64_t pos, c
 	const struct kl_seqmark *k = kl_seqmap_find(m, pos);
 	if (!k)
 		return -1;
-	int n = pos == k->first_pos ? snprintf(out, cap, "%s-%s", shard, kl_seqmap_seq(m, k))
-				    : snprintf(out, cap, "%s-%s-%" PRIu64, shard,
-					       kl_seqmap_seq(m, k), pos - k->first_pos);
+	char seq[KL_SEQ_MAX + 1];
+	kl_seqmap_seq(m, k, seq);
+	int n = pos == k->first_pos
+		    ? snprintf(out, cap, "%s-%s", shard, seq)
+		    : snprintf(out, cap, "%s-%s-%" PRIu64, shard, seq, pos - k->first_pos);
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }
 
@@ -140,8 +183,9 @@ int kl_seqmap_origin(const struct kl_seqmap *m, const char *input, uint64_t pos,
 	const struct kl_seqmark *k = kl_seqmap_find(m, pos);
 	if (!k)
 		return -1;
-	int n = k->aggregated ? snprintf(out, cap, "%s:%s:%" PRIu64, input, kl_seqmap_seq(m, k),
-					 pos - k->first_pos)
-			      : snprintf(out, cap, "%s:%s", input, kl_seqmap_seq(m, k));
+	char seq[KL_SEQ_MAX + 1];
+	kl_seqmap_seq(m, k, seq);
+	int n = k->aggregated ? snprintf(out, cap, "%s:%s:%" PRIu64, input, seq, pos - k->first_pos)
+			      : snprintf(out, cap, "%s:%s", input, seq);
 	return n > 0 && (size_t)n < cap ? 0 : -1;
 }

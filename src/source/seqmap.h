@@ -31,12 +31,19 @@
  * KL_SEQ_MAX decimal digits, a shard id 1 to KL_SHARD_MAX bytes of
  * [a-zA-Z0-9_.-]; so a name made of them can never leave its directory.
  *
+ * Memory: a mark is kept for every record not yet durable, and in window
+ * mode that is every record of the open hour — a million at the production
+ * rate — so its size counts. A mark is 16 bytes plus its sequence number's
+ * digits packed two to a byte, and only the digits after those it shares
+ * with the number before it (consecutive numbers of a shard share their
+ * first ~25 of 56 digits): ~32 bytes a record instead of 73 as text. Every
+ * SEQMAP_RESTART-th mark (and any that shares nothing) holds its whole
+ * number, so kl_seqmap_seq() decodes at most that many marks; forgetting
+ * keeps the marks back to the last whole one.
+ *
  * Ownership: `struct kl_seqmap` is caller-owned (init/cleanup); sequence
- * numbers are copied in, their digits packed one after another (16 bytes a
- * mark plus the digits, not room for the longest number in every mark: a
- * window of 25,000 records of 56-digit numbers holds 1.8 MB, not 3.6 MB).
- * The map does not allocate per record once it has grown to the largest
- * window.
+ * numbers are copied in. The map does not allocate per record once it has
+ * grown to the largest window. Not thread-safe (one source's thread).
  */
 #ifndef KL_SOURCE_SEQMAP_H
 #define KL_SOURCE_SEQMAP_H
@@ -53,24 +60,28 @@
 
 struct kl_seqmark {
 	uint64_t first_pos; /* position of the record's first user record */
-	uint32_t off;	    /* its sequence number: kl_seqmap_seq() */
-	uint8_t len;	    /* digits in it */
+	uint32_t off;	    /* its packed digits in the map's `digits` */
+	uint8_t len;	    /* digits in its sequence number */
+	uint8_t shared;	    /* leading digits it shares with the mark before (0: whole) */
 	uint8_t aggregated; /* a KPL-aggregated record */
 };
 
 struct kl_seqmap {
 	struct kl_seqmark *marks;
-	size_t head, n, cap; /* live marks are marks[head..n) */
-	char *digits;	     /* the marks' sequence numbers, NUL-terminated, in order */
+	/* live marks are marks[live..n); marks[head..live) are kept only to
+	 * decode them (head is a mark with shared == 0) */
+	size_t head, live, n, cap;
+	uint8_t *digits; /* the marks' digits after their shared ones, 2 a byte */
 	size_t dlen, dcap;
+	char last[KL_SEQ_MAX + 1]; /* the last mark's number, for the next one's */
+	size_t last_len;
+	unsigned since; /* marks since the last whole one */
 };
 
-/* The sequence number (NUL-terminated) of a mark of m; valid until the next
- * kl_seqmap_add(). */
-static inline const char *kl_seqmap_seq(const struct kl_seqmap *m, const struct kl_seqmark *k)
-{
-	return m->digits + k->off;
-}
+/* The sequence number of a mark of m, into out (NUL-terminated); returns
+ * out. Valid while the mark is live. */
+const char *kl_seqmap_seq(const struct kl_seqmap *m, const struct kl_seqmark *k,
+			  char out[KL_SEQ_MAX + 1]);
 
 void kl_seqmap_init(struct kl_seqmap *m);
 void kl_seqmap_cleanup(struct kl_seqmap *m);

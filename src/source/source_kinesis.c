@@ -378,7 +378,9 @@ static int k_checkpoint(struct kl_source *base, uint64_t pos, char *out, size_t 
 		const struct kl_seqmark *m = kl_seqmap_find(&s->marks, pos);
 		if (!m)
 			return -1;
-		n = snprintf(out, cap, "at:%s %" PRIu64, kl_seqmap_seq(&s->marks, m), m->first_pos);
+		char seq[KL_SEQ_MAX + 1];
+		n = snprintf(out, cap, "at:%s %" PRIu64, kl_seqmap_seq(&s->marks, m, seq),
+			     m->first_pos);
 		/* marks before m are no longer needed by names or checkpoints */
 		kl_seqmap_forget(&s->marks, m);
 	}

@@ -77,7 +77,9 @@ static void names(void)
 
 	/* forgetting: marks before the checkpoint's are gone, the rest stay */
 	const struct kl_seqmark *k = kl_seqmap_find(&m, 3);
-	CHECK(k && !strcmp(kl_seqmap_seq(&m, k), SEQ("002")) && k->first_pos == 2 && k->aggregated);
+	char sq[KL_SEQ_MAX + 1];
+	CHECK(k && !strcmp(kl_seqmap_seq(&m, k, sq), SEQ("002")) && k->first_pos == 2 &&
+	      k->aggregated);
 	kl_seqmap_forget(&m, k);
 	CHECK(kl_seqmap_find(&m, 1) == NULL);
 	CHECK_EQ_INT(kl_seqmap_stem(&m, sh, 1, out, sizeof out), -1);
@@ -120,14 +122,15 @@ static void window(void)
 		if (i % 97 == 0 && pos > 0) { /* look up a recent position */
 			uint64_t q = pos - 1 - (uint64_t)(i % 300);
 			const struct kl_seqmark *k = kl_seqmap_find(&m, q), *want = NULL;
-			for (size_t j = m.head; j < m.n; j++)
+			for (size_t j = m.live; j < m.n; j++)
 				if (m.marks[j].first_pos <= q)
 					want = &m.marks[j];
 			bad += k != want;
 			/* the digits moved with the marks: the live marks still name
 			 * consecutive records, the last one record i */
-			for (size_t j = m.head; j < m.n; j++) {
-				const char *d = kl_seqmap_seq(&m, &m.marks[j]);
+			for (size_t j = m.live; j < m.n; j++) {
+				char sq[KL_SEQ_MAX + 1];
+				const char *d = kl_seqmap_seq(&m, &m.marks[j], sq);
 				int want_seq = 1000000 + i - (int)(m.n - 1 - j);
 				bad += strlen(d) != m.marks[j].len || atoi(d) != want_seq;
 			}
@@ -137,6 +140,87 @@ static void window(void)
 	}
 	CHECK_EQ_INT(bad, 0);
 	CHECK(maxcap <= 4096);
+	kl_seqmap_cleanup(&m);
+}
+
+/* Add a random amount below 10^k to the decimal number s (len digits). */
+static void dec_add(char *s, size_t len, uint64_t *rng, int k)
+{
+	int carry = 0;
+	for (size_t i = len; i-- > 0;) {
+		*rng = *rng * 6364136223846793005u + 1442695040888963407u;
+		int add = (int)(len - i) <= k ? (int)((*rng >> 33) % 10) : 0;
+		int d = s[i] - '0' + add + carry;
+		s[i] = (char)('0' + d % 10);
+		carry = d / 10;
+		if (!carry && (int)(len - i) > k)
+			break;
+	}
+}
+
+/* Packed marks (seqmap.h, Memory): numbers that share most, some or none
+ * of their digits with the one before, of any length, decode exactly after
+ * adds, forgets and compactions; realistic 56-digit numbers take ~32 bytes
+ * a mark, not 73. */
+static void packed(void)
+{
+	enum { N = 60000 };
+	static char ref[N][KL_SEQ_MAX + 1];
+	struct kl_seqmap m;
+	kl_seqmap_init(&m);
+	uint64_t rng = 7;
+	char cur[KL_SEQ_MAX + 1] = SEQ("000");
+	size_t clen = strlen(cur);
+	int bad = 0;
+	size_t forgot = 0;
+	for (int i = 0; i < N; i++) {
+		if (i % 5000 == 4999) { /* a number of another length, also "0" */
+			rng = rng * 6364136223846793005u + 1442695040888963407u;
+			clen = 1 + (size_t)(rng >> 33) % KL_SEQ_MAX;
+			memset(cur, '1', clen);
+			cur[0] = i % 10000 == 9999 ? '0' : '1';
+			clen = cur[0] == '0' ? 1 : clen;
+			cur[clen] = '\0';
+		} else {
+			dec_add(cur, clen, &rng, i % 3 ? 30 : 3); /* mostly a long suffix */
+		}
+		memcpy(ref[i], cur, clen + 1);
+		bad += kl_seqmap_add(&m, (uint64_t)i, cur, clen, 0) != 0;
+		if (i >= 20000 && i % 777 == 0) { /* a checkpoint 3,000 records back */
+			const struct kl_seqmark *k = kl_seqmap_find(&m, (uint64_t)(i - 3000));
+			bad += k == NULL || k->first_pos != (uint64_t)(i - 3000);
+			if (k) {
+				kl_seqmap_forget(&m, k);
+				forgot = (size_t)(i - 3000);
+			}
+		}
+		if (i % 1013 == 0) /* every live mark decodes to its number */
+			for (size_t j = m.live; j < m.n; j++) {
+				char sq[KL_SEQ_MAX + 1];
+				size_t at = (size_t)m.marks[j].first_pos;
+				bad += strcmp(kl_seqmap_seq(&m, &m.marks[j], sq), ref[at]) != 0;
+			}
+	}
+	CHECK_EQ_INT(bad, 0);
+	CHECK(kl_seqmap_find(&m, forgot - 1) == NULL); /* forgotten marks are not found */
+	char out[KL_SEQMAP_STEM_MAX];
+	CHECK_EQ_INT(kl_seqmap_stem(&m, "s", N - 1, out, sizeof out), 0);
+	CHECK(!strncmp(out, "s-", 2) && !strcmp(out + 2, ref[N - 1]));
+	kl_seqmap_cleanup(&m);
+
+	/* 20,000 realistic numbers (56 digits, the last ~30 changing): bytes a mark */
+	kl_seqmap_init(&m);
+	memcpy(cur, SEQ("000"), strlen(SEQ("000")) + 1);
+	clen = strlen(cur);
+	for (int i = 0; i < 20000; i++) {
+		dec_add(cur, clen, &rng, 30);
+		bad += kl_seqmap_add(&m, (uint64_t)i, cur, clen, 0) != 0;
+	}
+	double per = (double)(m.n * sizeof *m.marks + m.dlen) / (double)m.n;
+	fprintf(stderr, "seqmap: %.1f bytes a mark for 56-digit numbers (text: %zu)\n", per,
+		sizeof *m.marks + 57);
+	CHECK(per <= 34);
+	CHECK_EQ_INT(bad, 0);
 	kl_seqmap_cleanup(&m);
 }
 
@@ -164,6 +248,7 @@ int main(void)
 {
 	names();
 	window();
+	packed();
 	ids();
 	return check_report("test_seqmap");
 }

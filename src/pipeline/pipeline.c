@@ -44,7 +44,7 @@
  * gives them less). The rest covers the encoders' work, which the budget
  * does not count and which grows with the files: at the defaults one hour
  * of 1M events (92 files of up to ~21 MB of text) peaked at 351-375 MB of
- * RSS with three quarters (168 MiB) and 242-249 MB with half (112 MiB, 95
+ * RSS with three quarters (168 MiB) and 245-265 MB with half (112 MiB, 95
  * files instead of 92); six hours of 1M events make the same 552 files
  * either way (bench/README.md, session 14). Small limits keep three
  * quarters: there the budget binds anyway, and a smaller share makes

@@ -821,6 +821,15 @@ void kl_writer_wait_memory(struct kl_writer *w, const struct kl_budget *b)
 	pthread_mutex_unlock(&w->mu);
 }
 
+/* Finished jobs' charges not given back yet (defer_release): back to the
+ * budget once no thread of the writer runs. */
+static void give_back_released(struct kl_writer *w)
+{
+	if (w->budget && w->released)
+		kl_budget_sub(w->budget, w->released);
+	w->released = 0;
+}
+
 int kl_writer_join(struct kl_writer *w)
 {
 	if (!w->started)
@@ -833,9 +842,7 @@ int kl_writer_join(struct kl_writer *w)
 	w->started = 0;
 	sync_join(w);
 	enc_join(w);
-	if (w->budget && w->released) /* finished jobs' charges not given back yet */
-		kl_budget_sub(w->budget, w->released);
-	w->released = 0;
+	give_back_released(w);
 	return w->failed ? (w->eb->code ? w->eb->code : KL_EIO) : KL_OK;
 }
 
@@ -862,9 +869,7 @@ void kl_writer_cleanup(struct kl_writer *w)
 			kl_budget_sub(w->budget, j->bytes);
 		job_free(w, j);
 	}
-	if (w->budget && w->released) /* finished jobs' charges not given back yet */
-		kl_budget_sub(w->budget, w->released);
-	w->released = 0;
+	give_back_released(w);
 	while (w->free_bodies) {
 		struct kl_writer_body *b = w->free_bodies;
 		w->free_bodies = b->next;

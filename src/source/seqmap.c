@@ -119,9 +119,8 @@ const char *kl_seqmap_seq(const struct kl_seqmap *m, const struct kl_seqmark *k,
 		w--;
 	for (;; w++) { /* each mark's digits after those it shares with the one before */
 		const uint8_t *d = m->digits + w->off;
-		for (size_t i = w->shared; i < w->len; i++)
-			out[i] = (char)('0' + ((i - w->shared) % 2 ? d[(i - w->shared) / 2] & 15
-								   : d[(i - w->shared) / 2] >> 4));
+		for (size_t i = w->shared, j = 0; i < w->len; i++, j++) /* j: the nibble */
+			out[i] = (char)('0' + (j % 2 ? d[j / 2] & 15 : d[j / 2] >> 4));
 		if (w == k)
 			break;
 	}

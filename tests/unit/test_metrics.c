@@ -15,14 +15,21 @@ static const char *line_of(const char *text, const char *prefix)
 	return p;
 }
 
+/* Render m into b afresh, NUL-terminated for the string checks. */
+static void render(struct kl_metrics *m, struct kl_buf *b)
+{
+	kl_buf_reset(b);
+	CHECK_EQ_INT(kl_metrics_render(m, b), 0);
+	CHECK_EQ_INT(kl_buf_putc(b, '\0'), 0);
+}
+
 int main(void)
 {
 	struct kl_metrics m;
 	CHECK_EQ_INT(kl_metrics_init(&m), 0);
 	struct kl_buf b;
 	kl_buf_init(&b, 0);
-	CHECK_EQ_INT(kl_metrics_render(&m, &b), 0);
-	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), 0);
+	render(&m, &b);
 	CHECK(line_of(b.data, "kinlake_records_read_total 0\n") != NULL);
 	CHECK(line_of(b.data, "# TYPE kinlake_records_read_total counter\n") != NULL);
 	CHECK(strstr(b.data, "shard") == NULL); /* local mode: no shard series */
@@ -30,9 +37,7 @@ int main(void)
 	CHECK(line_of(b.data, "kinlake_buffer_bytes 0\n") != NULL);
 	atomic_store(&m.buffer_bytes, 12345);
 	atomic_store(&m.buffer_limit, 1u << 20);
-	kl_buf_reset(&b);
-	CHECK_EQ_INT(kl_metrics_render(&m, &b), 0);
-	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), 0);
+	render(&m, &b);
 	CHECK(line_of(b.data, "kinlake_buffer_bytes 12345\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_buffer_limit_bytes 1048576\n") != NULL);
 	CHECK(line_of(b.data, "# TYPE process_resident_memory_bytes gauge\n") != NULL);
@@ -49,9 +54,7 @@ int main(void)
 	CHECK_EQ_INT(atomic_load(&a->millis_behind), -1);
 	atomic_store(&a->millis_behind, 1500);
 	atomic_fetch_add(&a->records, 7);
-	kl_buf_reset(&b);
-	CHECK_EQ_INT(kl_metrics_render(&m, &b), 0);
-	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), 0);
+	render(&m, &b);
 	CHECK(line_of(b.data, "kinlake_records_read_total 42\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_rejected_total{reason=\"invalid_json\"} 3\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_shard_millis_behind_latest{stream=\"s\\\"1\","
@@ -71,9 +74,7 @@ int main(void)
 	atomic_fetch_add(&m.commits[KL_METRICS_COMMIT_BUCKETS - 1], 1); /* one of > 500 */
 	atomic_store(&m.files, 610);
 	atomic_store(&a->watermark, (int64_t)time(NULL) - 3600);
-	kl_buf_reset(&b);
-	CHECK_EQ_INT(kl_metrics_render(&m, &b), 0);
-	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), 0);
+	render(&m, &b);
 	CHECK(line_of(b.data, "kinlake_open_windows 5\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_late_events_total 9\n") != NULL);
 	CHECK(line_of(b.data, "# TYPE kinlake_commit_files histogram\n") != NULL);

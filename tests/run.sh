@@ -56,14 +56,20 @@ fi
 
 # One test: its outcome goes to $LOGS/.result/<name> ("PASS" or "FAIL") and one line
 # (plus the log's tail on failure) to stdout.
+# Each line gives the test's wall time and the CPU time of the processes it
+# reaped (the test and its servers: `times` of the subshell one() runs in), so
+# the run shows where its time and its 2 cores went.
 one() { # name, command...
 	local name=$1; shift
-	local log="$LOGS/${name//\//_}.log" t0=$SECONDS res="$LOGS/.result/${name//\//_}"
-	if "$@" >"$log" 2>&1; then
-		echo PASS > "$res"; printf 'PASS %-50s %3ds\n' "$name" $((SECONDS - t0))
+	local log="$LOGS/${name//\//_}.log" t0=$SECONDS res="$LOGS/.result/${name//\//_}" rc=0 cpu
+	"$@" >"$log" 2>&1 || rc=$?
+	times > "$log.times" # (not in a pipe: that would be a fresh subshell's times)
+	cpu=$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } printf "%.0f", n }' "$log.times"); rm -f "$log.times"
+	if [ "$rc" = 0 ]; then
+		echo PASS > "$res"; printf 'PASS %-50s %3ds  cpu %3ds\n' "$name" $((SECONDS - t0)) "$cpu"
 	else
 		echo FAIL > "$res"
-		printf 'FAIL %-50s %3ds  (log: %s)\n%s\n' "$name" $((SECONDS - t0)) "${log#$ROOT/}" \
+		printf 'FAIL %-50s %3ds  cpu %3ds  (log: %s)\n%s\n' "$name" $((SECONDS - t0)) "$cpu" "${log#$ROOT/}" \
 			"$(tail -n 20 "$log" | sed 's/^/    | /')"
 	fi
 }

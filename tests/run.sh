@@ -57,8 +57,11 @@ fi
 # One test: its outcome goes to $LOGS/.result/<name> ("PASS" or "FAIL") and one line
 # (plus the log's tail on failure) to stdout.
 # Each line gives the test's wall time and the CPU time of the processes it
-# reaped (the test and its servers: `times` of the subshell one() runs in), so
-# the run shows where its time and its 2 cores went.
+# reaped (`times` of the subshell one() runs in): the test, kinlake, the tools
+# it runs and the servers it starts itself (moto_up). The servers of
+# scripts/stack.sh (start_stack) detach and are not in it: in session 15
+# kinesis-mock used ~550 CPU s and stack.sh's moto ~180 over the whole suite,
+# beside ~1,050 counted here.
 one() { # name, command...
 	local name=$1; shift
 	local log="$LOGS/${name//\//_}.log" t0=$SECONDS res="$LOGS/.result/${name//\//_}" rc=0 cpu

@@ -59,9 +59,8 @@ fi
 # Each line gives the test's wall time and the CPU time of the processes it
 # reaped (`times` of the subshell one() runs in): the test, kinlake, the tools
 # it runs and the servers it starts itself (moto_up). The servers of
-# scripts/stack.sh (start_stack) detach and are not in it: in session 15
-# kinesis-mock used ~550 CPU s and stack.sh's moto ~180 over the whole suite,
-# beside ~1,050 counted here.
+# scripts/stack.sh (start_stack) detach and are not in it (docs/testing.md
+# has what they used over a whole run).
 one() { # name, command...
 	local name=$1; shift
 	local log="$LOGS/${name//\//_}.log" t0=$SECONDS res="$LOGS/.result/${name//\//_}" rc=0 cpu

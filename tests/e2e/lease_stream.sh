@@ -1,8 +1,8 @@
 # ingest --stream --lease-table: three workers share an 8-shard stream through a
 # DynamoDB lease table (kinesis-mock + moto's DynamoDB, the local stack).
 #  1. the workers start on an empty stream and settle on a balanced (3,3,2) split
-#     (nothing moves for longer than a lease timeout: no handover still under way)
-#     (kinlake_leases_held per worker, from their metrics files);
+#     (kinlake_leases_held per worker, from their metrics files), and nothing
+#     moves for longer than a lease timeout (no handover still under way);
 #  2. events are put; each shard's records are read by exactly one worker
 #     (kinlake_shard_records_read_total), the lake holds every event exactly once;
 #  3. one worker is SIGSTOPped past the lease timeout: the others take its

@@ -8,15 +8,25 @@
  * writer the buffers of the jobs it has queued and not finished (a buffer
  * moves from one to the other when a partition is flushed).
  *
- * When the budget binds (used > limit), every pipeline that holds at least
- * half its fair share (limit / tables) flushes its largest partitions, half
+ * When the budget binds (used > room, see below), every pipeline that holds
+ * at least half its fair share (room / tables) flushes its largest partitions, half
  * of what it holds (buffer/parts.h), when it next appends or polls an idle
  * source; one holding less waits a little for the others instead of making
  * small files. So the largest partitions go first per shard, not across
  * the process.
  *
- * Invariants: `used` is only changed with kl_budget_add/kl_budget_sub
- * (atomic, relaxed: it is a gauge, not a lock); `limit` is set once.
+ * Memory held outside the buffers that flushing cannot give back — a
+ * stream's sequence-number marks (source/seqmap.h: one per record not yet
+ * durable, every record of an open hour in window mode) — is pinned
+ * (kl_budget_pin): the buffers make room for it, their limit is `limit`
+ * less what is pinned, down to a quarter of `limit` (below that, flushing
+ * could no longer make room and every record would wait for a flush).
+ * Nothing pins in local mode, so its memory decisions, and its lake, do
+ * not change.
+ *
+ * Invariants: `used` and `pinned` are only changed with kl_budget_add/_sub
+ * and kl_budget_pin/_unpin (atomic, relaxed: they are gauges, not locks);
+ * `limit` is set once.
  * Ownership: caller-owned, no cleanup; borrowed by tables and writers that
  * must not outlive it.
  */
@@ -30,6 +40,7 @@ struct kl_budget {
 	_Atomic size_t used;	 /* bytes charged now */
 	_Atomic size_t peak;	 /* highest `used` seen (metrics, tests) */
 	_Atomic unsigned tables; /* partition tables charging it (their fair share) */
+	_Atomic size_t pinned;	 /* held outside the buffers: their room shrinks by it */
 	size_t limit;		 /* bytes; set once by kl_budget_init */
 };
 
@@ -38,6 +49,7 @@ static inline void kl_budget_init(struct kl_budget *b, size_t limit)
 	atomic_init(&b->used, 0);
 	atomic_init(&b->peak, 0);
 	atomic_init(&b->tables, 0);
+	atomic_init(&b->pinned, 0);
 	b->limit = limit;
 }
 
@@ -61,10 +73,29 @@ static inline size_t kl_budget_used(const struct kl_budget *b)
 	return atomic_load_explicit(&b->used, memory_order_relaxed);
 }
 
-/* Is more charged than the limit? */
+static inline void kl_budget_pin(struct kl_budget *b, size_t n)
+{
+	atomic_fetch_add_explicit(&b->pinned, n, memory_order_relaxed);
+}
+
+static inline void kl_budget_unpin(struct kl_budget *b, size_t n)
+{
+	atomic_fetch_sub_explicit(&b->pinned, n, memory_order_relaxed);
+}
+
+/* What the buffers may hold now: the limit less what is pinned, at least a
+ * quarter of the limit. */
+static inline size_t kl_budget_room(const struct kl_budget *b)
+{
+	size_t p = atomic_load_explicit(&b->pinned, memory_order_relaxed);
+	size_t least = b->limit / 4;
+	return p < b->limit - least ? b->limit - p : least;
+}
+
+/* Is more charged than the buffers' room? */
 static inline int kl_budget_over(const struct kl_budget *b)
 {
-	return kl_budget_used(b) > b->limit;
+	return kl_budget_used(b) > kl_budget_room(b);
 }
 
 #endif

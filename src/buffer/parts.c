@@ -396,7 +396,7 @@ int kl_parts_should_shed(struct kl_parts *t)
 	if (!kl_budget_over(t->budget))
 		return 0;
 	unsigned n = atomic_load(&t->budget->tables);
-	return t->mem >= t->budget->limit / (n ? n : 1) / 2;
+	return t->mem >= kl_budget_room(t->budget) / (n ? n : 1) / 2;
 }
 
 static int by_memory_desc(const void *a, const void *b)

@@ -221,8 +221,8 @@ struct kl_part *kl_parts_next_due(struct kl_parts *t, int64_t now_ns);
 struct kl_part *kl_parts_largest(struct kl_parts *t);
 
 /* The budget binds even after sealing this table's tails early, and this
- * table holds at least half its fair share of it (limit / tables sharing
- * it): it should shed (kl_parts_pick_for_memory). */
+ * table holds at least half its fair share of it (kl_budget_room /
+ * tables sharing it): it should shed (kl_parts_pick_for_memory). */
 int kl_parts_should_shed(struct kl_parts *t);
 
 /* The budget binds: the buffers to flush, most memory first. A table

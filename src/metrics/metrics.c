@@ -196,7 +196,8 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	  LOAD(m->buffer_bytes));
 	G("buffer_limit_bytes",
 	  "What those buffers may hold before the largest partitions are flushed early: "
-	  "--memory-limit less the fixed costs (dedup window, reader window, encoders).",
+	  "--memory-limit less the fixed costs (dedup window, reader window, encoders) and, in "
+	  "stream mode, the sequence-number marks of records not yet durable.",
 	  LOAD(m->buffer_limit));
 	int64_t rss = resident_bytes();
 	if (rss >= 0 && !rc)

@@ -123,7 +123,8 @@ static void publish(struct run *r)
 	r->pub_late = r->parts.late;
 	atomic_store_explicit(&m->buffer_bytes, kl_budget_used(r->parts.budget),
 			      memory_order_relaxed);
-	atomic_store_explicit(&m->buffer_limit, r->parts.budget->limit, memory_order_relaxed);
+	atomic_store_explicit(&m->buffer_limit, kl_budget_room(r->parts.budget),
+			      memory_order_relaxed);
 	if (r->x->shard_metrics && r->parts.has_wm)
 		atomic_store_explicit(&r->x->shard_metrics->watermark,
 				      r->parts.wm_max - r->parts.lateness, memory_order_relaxed);

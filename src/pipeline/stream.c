@@ -90,6 +90,7 @@ static void *shard_main(void *arg)
 		ko.stop_fd = sh->stop_fd >= 0 ? sh->stop_fd : sh->run->stop_fd;
 		ko.creds = o->creds;
 		ko.creds_mu = o->creds_mu;
+		ko.pin = &sh->run->budget; /* the marks: the budget's, not on top (budget.h) */
 		ko.metrics = o->ingest.metrics ? kl_metrics_shard(o->ingest.metrics, sh->id) : NULL;
 		ko.retries = o->ingest.metrics ? &o->ingest.metrics->retries : NULL;
 		if (!(src = kl_source_kinesis_new(&ko, &sh->err)))

@@ -111,6 +111,11 @@ int kl_seqmap_add(struct kl_seqmap *m, uint64_t first_pos, const char *seq, size
 	return KL_OK;
 }
 
+size_t kl_seqmap_bytes(const struct kl_seqmap *m)
+{
+	return m->cap * sizeof *m->marks + m->dcap;
+}
+
 const char *kl_seqmap_seq(const struct kl_seqmap *m, const struct kl_seqmark *k,
 			  char out[KL_SEQ_MAX + 1])
 {

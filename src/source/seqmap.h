@@ -88,6 +88,10 @@ void kl_seqmap_cleanup(struct kl_seqmap *m);
 /* Drop every mark (a new batch); keeps the memory. */
 void kl_seqmap_reset(struct kl_seqmap *m);
 
+/* Memory the map holds (its arrays' capacity): it only grows, to the
+ * largest window of marks. */
+size_t kl_seqmap_bytes(const struct kl_seqmap *m);
+
 /* Is s[0..n) a sequence number (1..KL_SEQ_MAX digits)? A shard id? */
 int kl_seqmap_seq_ok(const char *s, size_t n);
 int kl_seqmap_shard_ok(const char *s, size_t n);

@@ -2,6 +2,7 @@
  * and GetRecords (botocore kinesis-2013-12-02). */
 #include "source/source_kinesis.h"
 #include "aws/kinesis.h"
+#include "buffer/budget.h"
 #include "core/base64.h"
 #include "core/clock.h"
 #include "decode/kpl.h"
@@ -46,6 +47,8 @@ struct src_kinesis {
 	int handed;
 	int64_t gap_ms; /* wait this long after last_call_ms before the next call */
 	int64_t throttle_ms; /* the last wait after a call failed all its retries, 0 = none */
+	unsigned limit;	     /* GetRecords' Limit for the next call (kl_kinesis_read_limit) */
+	size_t batch_records; /* Kinesis records of the current batch read so far */
 	/* current GetRecords batch: read in place from the client's response
 	 * body (k.c.resp.body), which the next call overwrites only once the
 	 * batch is read to its end */
@@ -59,6 +62,8 @@ struct src_kinesis {
 	int64_t arrival_ms; /* the current Kinesis record's ApproximateArrivalTimestamp */
 	/* position -> sequence number, for records not yet durable */
 	struct kl_seqmap marks;
+	struct kl_budget *pin; /* borrowed, optional: the marks' memory is pinned there */
+	size_t pinned;	       /* what this source pinned (kl_seqmap_bytes when last grown) */
 	struct kl_buf req;
 };
 
@@ -151,12 +156,18 @@ static int get_records(struct src_kinesis *s)
 	int rc = nap(s, s->last_call_ms + s->gap_ms - kl_mono_ms());
 	if (rc)
 		return rc;
+	/* the Limit from the batch just read, if it had records: the client's
+	 * response body is still the one it was read from */
+	if (s->batch_records)
+		s->limit = kl_kinesis_read_limit(s->k.c.resp.body.len, s->batch_records);
+	s->batch_records = 0;
 	/* the calls below reuse the response body the batch was read from */
 	kl_json_iter_init(&s->it, "[]", 2);
 	if (!s->have_iterator && (rc = get_iterator(s)))
 		return rc == KL_ERETRY ? throttled(s) : rc;
 	kl_buf_reset(&s->req);
-	rc = kl_buf_printf(&s->req, "{\"ShardIterator\":\"%s\",\"Limit\":10000}", s->iterator);
+	rc = kl_buf_printf(&s->req, "{\"ShardIterator\":\"%s\",\"Limit\":%u}", s->iterator,
+			   s->limit);
 	if (rc)
 		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
 	s->last_call_ms = kl_mono_ms();
@@ -294,6 +305,14 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 	/* kl_seqmap_add checked it: 1 to KL_SEQ_MAX digits */
 	memcpy(s->last_seq, q.val + 1, q.val_len - 2);
 	s->last_seq[q.val_len - 2] = '\0';
+	s->batch_records++;
+	if (s->pin) { /* the marks only grow: one compare a record */
+		size_t b = kl_seqmap_bytes(&s->marks);
+		if (b > s->pinned) {
+			kl_budget_pin(s->pin, b - s->pinned);
+			s->pinned = b;
+		}
+	}
 	*got = 1;
 	return KL_OK;
 }
@@ -346,6 +365,15 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 	}
 }
 
+unsigned kl_kinesis_read_limit(size_t body_len, size_t records)
+{
+	if (!records)
+		return KL_KINESIS_FIRST_LIMIT;
+	size_t per = body_len / records; /* a record's share of the body */
+	size_t n = per ? KL_KINESIS_CALL_BYTES / per : KL_KINESIS_MAX_LIMIT;
+	return n < 1 ? 1 : n > KL_KINESIS_MAX_LIMIT ? KL_KINESIS_MAX_LIMIT : (unsigned)n;
+}
+
 static int k_pos_name(struct kl_source *base, uint64_t pos, char *out, size_t cap)
 {
 	struct src_kinesis *s = (struct src_kinesis *)base;
@@ -396,6 +424,8 @@ static void k_free(struct kl_source *base)
 	kl_buf_cleanup(&s->data);
 	kl_buf_cleanup(&s->req);
 	kl_seqmap_cleanup(&s->marks);
+	if (s->pin)
+		kl_budget_unpin(s->pin, s->pinned);
 	free(s);
 }
 
@@ -484,7 +514,9 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	s->exit_idle_ms = o->exit_idle_ms;
 	s->stop_fd = o->stop_fd;
 	s->metrics = o->metrics;
+	s->pin = o->pin;
 	s->gap_ms = MIN_CALL_GAP_MS;
+	s->limit = KL_KINESIS_FIRST_LIMIT;
 	s->behind = -1;
 	s->last_record_ms = kl_mono_ms();
 	kl_json_doc_init(&s->doc);

@@ -26,6 +26,22 @@
  * shard is closed and read to its end, or, with exit_idle_ms, when
  * MillisBehindLatest is 0 and nothing arrived for that long.
  *
+ * The response body is the batch (records are read in place from it, in
+ * one buffer kept for the next responses), so what a shard holds is its
+ * largest response: GetRecords asks for about KL_KINESIS_CALL_BYTES of body
+ * a call (kl_kinesis_read_limit), not for up to 10,000 records / 10 MB. A
+ * shard serves 2 MB/s of data and 5 calls/s, so ~1.1 MB of data a call
+ * still reads it at its limit; and a body under a huge page keeps the
+ * buffer at 2 MiB (aws/http.c gives larger ones the next power of two: one
+ * production hour over 4 shards answered ~6.5 MB a call, 8 MiB a shard,
+ * outside --memory-limit).
+ *
+ * The marks (seqmap.h) are kept for every record not yet durable: with
+ * opts.pin their memory is pinned in the process's budget (budget.h), so
+ * the buffers make room for them instead of the process outgrowing
+ * --memory-limit by them (~32 bytes a record: 32 MB for one production
+ * hour held open).
+ *
  * Ownership: the source owns its Kinesis client and buffers; strings in
  * the options are copied.
  */
@@ -40,6 +56,7 @@
 
 struct kl_metrics_shard;
 struct kl_cred_chain;
+struct kl_budget;
 
 struct kl_kinesis_source_opts {
 	const char *stream;   /* name or ARN */
@@ -52,8 +69,18 @@ struct kl_kinesis_source_opts {
 	_Atomic uint64_t *retries; /* optional, borrowed: counts retried Kinesis requests */
 	struct kl_metrics_shard *metrics; /* optional, borrowed: MillisBehindLatest, records */
 	struct kl_cred_chain *creds; /* optional, borrowed: shared credentials (under creds_mu) */
+	struct kl_budget *pin; /* optional, borrowed: pinned with the marks' memory (budget.h) */
 	pthread_mutex_t *creds_mu;
 };
+
+#define KL_KINESIS_CALL_BYTES (3u << 19) /* 1.5 MiB: response body a GetRecords call asks for */
+#define KL_KINESIS_FIRST_LIMIT 1000	 /* the first call's Limit: records of ~2 kB */
+#define KL_KINESIS_MAX_LIMIT 10000	 /* Kinesis' largest Limit */
+
+/* GetRecords' Limit after a response of body_len bytes that held records
+ * Kinesis records: as many as fill KL_KINESIS_CALL_BYTES at that size,
+ * 1 to KL_KINESIS_MAX_LIMIT (KL_KINESIS_FIRST_LIMIT when records is 0). */
+unsigned kl_kinesis_read_limit(size_t body_len, size_t records);
 
 struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 					struct kl_errbuf *eb);

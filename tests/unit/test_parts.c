@@ -567,6 +567,36 @@ static void test_shared_budget(void)
 	CHECK_EQ_INT(kl_budget_used(&b), 0);
 }
 
+/* Pinned memory (a stream's marks) shrinks the buffers' room, down to a
+ * quarter of the limit: a table then sheds at what it holds below the
+ * limit, and never has to make room for more than three quarters. */
+static void test_pinned_budget(void)
+{
+	struct kl_budget b;
+	kl_budget_init(&b, 10000);
+	struct kl_parts x;
+	kl_parts_init(&x, 1 << 20, 1 << 30, (int64_t)1 << 60);
+	kl_parts_share_budget(&x, &b);
+	struct kl_part *xa = kl_parts_get(&x, "a", 1);
+	add(&x, xa, 4000, 1, 0);
+	size_t held = x.mem;
+	CHECK(held < 10000);
+	CHECK_EQ_INT(kl_budget_room(&b), 10000);
+	CHECK(!kl_parts_over_budget(&x));
+	kl_budget_pin(&b, 10000 - held + 1); /* room: one byte less than held */
+	CHECK_EQ_INT(kl_budget_room(&b), held - 1);
+	CHECK(kl_parts_over_budget(&x));
+	CHECK(kl_parts_should_shed(&x));
+	CHECK(kl_parts_next_flush(&x, 0, 0) == xa);
+	kl_budget_pin(&b, 1000000); /* more than the limit: a quarter is left */
+	CHECK_EQ_INT(kl_budget_room(&b), 2500);
+	kl_budget_unpin(&b, 1000000 + 10000 - held + 1);
+	CHECK_EQ_INT(kl_budget_room(&b), 10000);
+	CHECK(!kl_parts_over_budget(&x));
+	kl_parts_cleanup(&x);
+	CHECK_EQ_INT(kl_budget_used(&b), 0);
+}
+
 /* One table's decisions, as pipeline.c drives them, written down so two
  * tables can be compared: every flush (by size or for memory) with the
  * partition, the memory detach returned, the table's memory after it, and
@@ -1008,6 +1038,7 @@ int main(void)
 	test_seal_pool_same_decisions();
 	test_window();
 	test_shared_budget();
+	test_pinned_budget();
 	struct kl_parts t;
 	kl_parts_init(&t, 10000, 50000, 1000); /* 10 kB files, 50 kB memory, 1 us age */
 	struct kl_part *a = kl_parts_get(&t, "events/a", 8);

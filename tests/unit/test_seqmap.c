@@ -3,6 +3,7 @@
  * (source/seqmap.h), as source_kinesis.c and lambda/esm.c use them. */
 #include "check.h"
 #include "source/seqmap.h"
+#include "source/source_kinesis.h"
 
 #include <inttypes.h>
 
@@ -221,7 +222,25 @@ static void packed(void)
 		sizeof *m.marks + 57);
 	CHECK(per <= 34);
 	CHECK_EQ_INT(bad, 0);
+	/* what the source pins in the budget: the arrays it holds, at least
+	 * what the marks use */
+	CHECK(kl_seqmap_bytes(&m) >= m.n * sizeof *m.marks + m.dlen);
+	CHECK(kl_seqmap_bytes(&m) <= 4 * (m.n * sizeof *m.marks + m.dlen));
 	kl_seqmap_cleanup(&m);
+}
+
+/* GetRecords' Limit (source_kinesis.h): about KL_KINESIS_CALL_BYTES of body
+ * a call at the last batch's bytes per record, 1 to 10,000. */
+static void read_limit(void)
+{
+	CHECK_EQ_INT(kl_kinesis_read_limit(0, 0), KL_KINESIS_FIRST_LIMIT);
+	/* one production hour: 10,000 records of ~650 bytes of body each */
+	unsigned n = kl_kinesis_read_limit(6500000, 10000);
+	CHECK_EQ_INT(n, KL_KINESIS_CALL_BYTES / 650);
+	CHECK((size_t)n * 650 <= KL_KINESIS_CALL_BYTES && KL_KINESIS_CALL_BYTES < (2u << 20));
+	CHECK_EQ_INT(kl_kinesis_read_limit(100000, 1000), KL_KINESIS_MAX_LIMIT); /* small records */
+	CHECK_EQ_INT(kl_kinesis_read_limit(10u << 20, 2), 1);			  /* 5 MB records */
+	CHECK_EQ_INT(kl_kinesis_read_limit(10, 100), KL_KINESIS_MAX_LIMIT);	  /* < 1 byte each */
 }
 
 static void ids(void)
@@ -250,5 +269,6 @@ int main(void)
 	window();
 	packed();
 	ids();
+	read_limit();
 	return check_report("test_seqmap");
 }

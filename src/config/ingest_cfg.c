@@ -215,7 +215,7 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 
 /* The CPUs this process may run on (its affinity mask; cgroup quotas are
  * not looked at), at least 1. */
-static unsigned cpus_available(void)
+unsigned kl_cpus_available(void)
 {
 	cpu_set_t set;
 	if (!sched_getaffinity(0, sizeof set, &set) && CPU_COUNT(&set) > 0)
@@ -235,7 +235,7 @@ void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o
 {
 	/* a stream's shards already run in parallel, each its own pipeline:
 	 * by default one reader per shard, not CPUs x shards threads */
-	o->threads = c->threads > 0 ? (unsigned)c->threads : c->stream ? 1 : cpus_available();
+	o->threads = c->threads > 0 ? (unsigned)c->threads : c->stream ? 1 : kl_cpus_available();
 	o->format = (enum kl_format)c->format;
 	o->compression = (enum kl_compression)c->compression; /* dead letters: zstd for snappy */
 	o->level = (int)c->level;

@@ -841,6 +841,7 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 		kl_parts_set_held_level(&r.parts, KL_BLOCK_LEVEL_HELD);
 	kl_writer_init(&r.w, x->store, x->data_enc, x->dead_enc, r.cp, st, o->metrics, eb);
 	r.w.budget = r.parts.budget;
+	r.w.unpack_pool = x->unpack_pool;
 	r.w.defer_release = !x->budget; /* the run's own budget: decisions by memory
 					 * are a function of the input (writer.h) */
 	int rc = r.cp->ops->load(r.cp, r.src, &r.resume, preload_part, &r);

@@ -55,6 +55,7 @@ struct kl_metrics_shard;
 struct kl_encoder;
 struct kl_source;
 struct kl_store;
+struct kl_writer_unpack_pool;
 
 struct kl_pipeline_parts {
 	struct kl_source *source;
@@ -74,6 +75,9 @@ struct kl_pipeline_parts {
 	struct kl_budget *budget;
 	/* Optional: the shard's metrics slot, for its watermark (window mode) */
 	struct kl_metrics_shard *shard_metrics;
+	/* Optional: unpacking buffers shared with other runs' writers (a
+	 * stream's shards; pipeline/writer.h), NULL: the writer's own */
+	struct kl_writer_unpack_pool *unpack_pool;
 };
 
 /* Read the source to its end (or until o->stop fires, tested before every

@@ -12,6 +12,7 @@
 #include "metrics/metrics.h"
 #include "parse/json.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/writer.h"
 #include "route/partition.h"
 #include "source/input_id.h"
 #include "source/seqmap.h"
@@ -68,6 +69,7 @@ struct stream_run {
 	struct kl_dedup dedup; /* one event_uuid window for the whole stream (shared) */
 	struct kl_schema_registry *registry; /* one cache for every shard's Parquet files */
 	struct kl_budget budget; /* one --memory-limit for every shard's buffers (shared) */
+	struct kl_writer_unpack_pool unpack; /* o->encoders sets for every shard's writer (shared) */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
@@ -141,6 +143,7 @@ static void *shard_main(void *arg)
 			.file_prefix = prefix,
 			.dead_dt = dead_dt,
 			.budget = &sh->run->budget,
+			.unpack_pool = o->encoders ? &sh->run->unpack : NULL,
 			.shard_metrics = o->ingest.metrics ? kl_metrics_shard(o->ingest.metrics, sh->id)
 							   : NULL,
 		};
@@ -451,6 +454,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	pthread_cond_init(&r.cv, NULL);
 	kl_budget_init(&r.budget, kl_pipeline_buffer_budget(&o->ingest));
 	int drc = kl_dedup_init_shared(&r.dedup, o->ingest.dedup_window);
+	drc = drc ? drc : o->encoders ? kl_writer_unpack_pool_init(&r.unpack, o->encoders) : KL_OK;
 	r.registry = kl_schema_registry_new();
 	drc = drc ? drc : r.registry ? KL_OK : KL_ENOMEM;
 	struct kl_kinesis k;
@@ -650,6 +654,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 		close(r.stop_fd);
 	free(r.shards);
 	kl_dedup_cleanup(&r.dedup);
+	kl_writer_unpack_pool_cleanup(&r.unpack);
 	kl_schema_registry_free(r.registry);
 	pthread_mutex_destroy(&r.mu);
 	pthread_cond_destroy(&r.cv);

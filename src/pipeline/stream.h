@@ -57,6 +57,10 @@ struct kl_stream_opts {
 	/* Optional, borrowed, started (its table exists): share the shards with
 	 * the other workers of its lease table. NULL: read every shard. */
 	struct kl_lease_keeper *leases;
+	/* Files the shards' writer threads encode at once, each with a set of
+	 * unpacking buffers the process keeps (pipeline/writer.h
+	 * kl_writer_unpack_pool); 0: one set per shard, as a file's run has */
+	unsigned encoders;
 };
 
 struct kl_stream_stats {

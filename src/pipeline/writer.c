@@ -119,6 +119,63 @@ static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
 	return enc->ops->encode(enc, u->work.data, u->work.len, it->count, fn, ctx, eb);
 }
 
+int kl_writer_unpack_pool_init(struct kl_writer_unpack_pool *p, size_t n)
+{
+	memset(p, 0, sizeof *p);
+	p->v = calloc(n ? n : 1, sizeof *p->v);
+	p->free = calloc(n ? n : 1, sizeof *p->free);
+	if (!p->v || !p->free) {
+		free(p->v);
+		free(p->free);
+		return KL_ENOMEM;
+	}
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	p->n = p->nfree = n ? n : 1;
+	for (size_t i = 0; i < p->n; i++) {
+		kl_buf_init(&p->v[i].work, 0);
+		kl_buf_init(&p->v[i].stage, 0);
+		p->free[i] = &p->v[i];
+	}
+	return KL_OK;
+}
+
+void kl_writer_unpack_pool_cleanup(struct kl_writer_unpack_pool *p)
+{
+	if (!p->v)
+		return;
+	for (size_t i = 0; i < p->n; i++) {
+		kl_buf_cleanup(&p->v[i].work);
+		kl_buf_cleanup(&p->v[i].stage);
+		kl_blocks_zctx_cleanup(&p->v[i].zctx);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cv);
+	free(p->v);
+	free(p->free);
+	memset(p, 0, sizeof *p);
+}
+
+static struct kl_writer_unpack *pool_take(struct kl_writer_unpack_pool *p)
+{
+	pthread_mutex_lock(&p->mu);
+	while (!p->nfree)
+		pthread_cond_wait(&p->cv, &p->mu);
+	struct kl_writer_unpack *u = p->free[--p->nfree];
+	pthread_mutex_unlock(&p->mu);
+	return u;
+}
+
+static void pool_give(struct kl_writer_unpack_pool *p, struct kl_writer_unpack *u)
+{
+	if (u->work.cap > WORK_KEEP) /* as the writer's own after a batch */
+		kl_buf_shrink(&u->work, WORK_KEEP);
+	pthread_mutex_lock(&p->mu);
+	p->free[p->nfree++] = u;
+	pthread_cond_signal(&p->cv);
+	pthread_mutex_unlock(&p->mu);
+}
+
 /* One file into the store: `body` when an encoder thread made it, else
  * encoded (or streamed from its spill) by this thread straight into it. */
 static int store_item(struct kl_writer *w, struct kl_writer_item *it, struct kl_encoder *enc,
@@ -140,7 +197,10 @@ static int store_item(struct kl_writer *w, struct kl_writer_item *it, struct kl_
 	else { /* the store's error, when it has one, is the root cause: the
 		* encoder only saw its output function fail */
 		kl_errbuf_clear(&w->enc_eb);
-		rc = encode_item(&w->un, enc, it, kl_store_write_cb, f, &w->enc_eb);
+		struct kl_writer_unpack *u = w->unpack_pool ? pool_take(w->unpack_pool) : &w->un;
+		rc = encode_item(u, enc, it, kl_store_write_cb, f, &w->enc_eb);
+		if (w->unpack_pool)
+			pool_give(w->unpack_pool, u);
 	}
 	if (rc) {
 		store->ops->abort(f);

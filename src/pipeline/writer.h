@@ -136,6 +136,28 @@ struct kl_writer_unpack {
 	struct kl_buf work, stage;
 };
 
+/* Unpacking buffers shared by the writer threads of a process (a stream's
+ * shards; NULL elsewhere). A writer thread that encodes a file itself takes
+ * one for that file and gives it back after, so the process keeps n of
+ * them (each one's work buffer up to WORK_KEEP, 16 MiB: a Parquet file's
+ * text) instead of one per shard, and encodes at most n files at once that
+ * way — with n the CPUs, as many as can run. Measured: one production hour
+ * over 4 shards, a work buffer of ~8 MiB per shard kept outside
+ * --memory-limit. A file's bytes do not depend on which buffers unpacked
+ * it. Taking one waits only for another file's encoding (and, for a store
+ * that uploads while it is written to, that upload) to end. */
+struct kl_writer_unpack_pool {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct kl_writer_unpack *v;
+	struct kl_writer_unpack **free; /* free[0..nfree) */
+	size_t n, nfree;
+};
+
+/* n >= 1 sets of buffers. KL_OK or KL_ENOMEM. */
+int kl_writer_unpack_pool_init(struct kl_writer_unpack_pool *p, size_t n);
+void kl_writer_unpack_pool_cleanup(struct kl_writer_unpack_pool *p);
+
 /* Encoded bodies waiting for the writer: at most this many files ... */
 #define KL_WRITER_HOLD_FILES 256
 /* ... and this many bytes (less with a small budget, writer.c hold_max) */
@@ -233,8 +255,12 @@ struct kl_writer {
 	size_t released;
 	struct kl_buf name;
 	/* an item's sealed blocks are unpacked into `work` for its encoder,
-	 * and staged in `stage` for a streaming one */
+	 * and staged in `stage` for a streaming one; with unpack_pool
+	 * (optional, borrowed, set before start) the writer thread encodes
+	 * with a set it takes from the pool instead, and `un` only streams
+	 * spilled dead letters (its work buffer then stays empty) */
 	struct kl_writer_unpack un;
+	struct kl_writer_unpack_pool *unpack_pool;
 	/* parallel encoding: nenc threads; the next file to hand out */
 	struct kl_writer_enc *enc;
 	size_t nenc, nenc_alloc, nenc_started, nenc_created;

@@ -16,6 +16,7 @@
 #include "dedup/dedup.h"
 #include "event/event.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/writer.h"
 #include "route/partition.h"
 #include "core/cancel.h"
 #include "source/source.h"
@@ -484,7 +485,10 @@ static void check_exactly_once(const struct fake_store *s, const char *label, in
 /* One run of the stream source with its state `_kinlake/state/<id>.log` in
  * the store, a shared dedup window (as every shard of a stream has), and
  * names that do not depend on dedup decisions. */
-static int run_stream(struct fake_store *store, const char *id, uint64_t *replayed)
+/* pool: the writer encodes with unpacking buffers from it (a stream's
+ * shared ones, writer.h), NULL: its own */
+static int run_stream_pool(struct fake_store *store, const char *id, uint64_t *replayed,
+			   struct kl_writer_unpack_pool *pool)
 {
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);
@@ -514,6 +518,7 @@ static int run_stream(struct fake_store *store, const char *id, uint64_t *replay
 	    .source_name = "kinesis:s",
 	    .file_prefix = "s",
 	    .dead_dt = DEAD_DT,
+	    .unpack_pool = pool,
 	};
 	struct kl_ingest_stats st;
 	int rc = kl_pipeline_run(&o, &parts, &st, &eb);
@@ -526,6 +531,11 @@ static int run_stream(struct fake_store *store, const char *id, uint64_t *replay
 	kl_dedup_cleanup(&dedup);
 	kl_state_checkpoint_close(&cp);
 	return rc;
+}
+
+static int run_stream(struct fake_store *store, const char *id, uint64_t *replayed)
+{
+	return run_stream_pool(store, id, replayed, NULL);
 }
 
 /* How many times each input line is in the store: data lines by their "n"
@@ -610,6 +620,24 @@ static void test_stream(void)
 	/* P lines below R are pruned: at the end R is past every record */
 	CHECK_EQ_INT(state_parts(&s, "s"), 0);
 	size_t objects = s.n;
+	/* the same run with the unpacking buffers of a shared pool (one set,
+	 * used by a second writer before): the same objects, byte for byte */
+	struct kl_writer_unpack_pool pool;
+	CHECK_EQ_INT(kl_writer_unpack_pool_init(&pool, 1), 0);
+	struct fake_store sp;
+	for (int round = 0; round < 2; round++) {
+		fake_init(&sp);
+		CHECK_EQ_INT(run_stream_pool(&sp, "s", NULL, &pool), 0);
+		CHECK_EQ_INT(sp.n, objects);
+		for (size_t i = 0; i < sp.n && i < objects; i++) {
+			CHECK(!strcmp(sp.key[i], s.key[i]));
+			CHECK(sp.body[i].len == s.body[i].len &&
+			      !memcmp(sp.body[i].data, s.body[i].data, s.body[i].len));
+		}
+		fake_cleanup(&sp);
+	}
+	CHECK_EQ_INT(pool.nfree, 1); /* every file gave it back */
+	kl_writer_unpack_pool_cleanup(&pool);
 	CHECK_EQ_INT(run_stream(&s, "s", NULL), 0);
 	CHECK_EQ_INT(s.n, objects);
 	check_stream_once(&s, "stream second run", 0);

@@ -162,11 +162,10 @@ static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct
  * once touched, which cost 13-29 MB of peak RSS at 16-64 MiB limits and
  * 99 -> 154 MB for 32 shards at 12 MiB (tests/e2e/memory_budget.sh); one
  * who sets a small limit wants the memory more than the speed.
- * Not for a stream (--stream): its shards' threads make the heap grow in
- * many places a little at a time, and with huge pages every growth clears
- * 2 MiB: one production hour over 4 shards (stream -> local disk, 1M
- * events) spent 31 % of its CPU samples in the kernel's clear_page under
- * those faults, and took 9.3 s of CPU with THP against 6.5 s without, at
+ * Not for a stream (--stream): one production hour over 4 shards (stream
+ * -> local disk, 1M events) spent 31 % of its CPU samples in the kernel's
+ * clear_page, most under page faults in glibc's sysmalloc, and took
+ * 8.6-9.3 s of CPU with THP against 6.5-6.7 s without (three runs each), at
  * the same peak RSS (bench/README.md, session 16).
  * KINLAKE_THP=0 turns it off; if the exec fails the run goes on with normal
  * pages. */

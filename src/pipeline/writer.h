@@ -257,8 +257,8 @@ struct kl_writer {
 	/* an item's sealed blocks are unpacked into `work` for its encoder,
 	 * and staged in `stage` for a streaming one; with unpack_pool
 	 * (optional, borrowed, set before start) the writer thread encodes
-	 * with a set it takes from the pool instead, and `un` only streams
-	 * spilled dead letters (its work buffer then stays empty) */
+	 * with a set it takes from the pool instead, and `un` serves only the
+	 * spilled dead letters it streams itself */
 	struct kl_writer_unpack un;
 	struct kl_writer_unpack_pool *unpack_pool;
 	/* parallel encoding: nenc threads; the next file to hand out */

@@ -69,8 +69,8 @@ struct kl_kinesis_source_opts {
 	_Atomic uint64_t *retries; /* optional, borrowed: counts retried Kinesis requests */
 	struct kl_metrics_shard *metrics; /* optional, borrowed: MillisBehindLatest, records */
 	struct kl_cred_chain *creds; /* optional, borrowed: shared credentials (under creds_mu) */
-	struct kl_budget *pin; /* optional, borrowed: pinned with the marks' memory (budget.h) */
 	pthread_mutex_t *creds_mu;
+	struct kl_budget *pin; /* optional, borrowed: pinned with the marks' memory (budget.h) */
 };
 
 #define KL_KINESIS_CALL_BYTES (3u << 19) /* 1.5 MiB: response body a GetRecords call asks for */

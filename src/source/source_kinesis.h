@@ -32,9 +32,9 @@
  * a call (kl_kinesis_read_limit), not for up to 10,000 records / 10 MB. A
  * shard serves 2 MB/s of data and 5 calls/s, so ~1.1 MB of data a call
  * still reads it at its limit; and a body under a huge page keeps the
- * buffer at 2 MiB (aws/http.c gives larger ones the next power of two: one
- * production hour over 4 shards answered ~6.5 MB a call, 8 MiB a shard,
- * outside --memory-limit).
+ * buffer at 2 MiB (aws/http.c gives larger ones the next power of two:
+ * 10,000 records of one production hour, ~650 bytes of body each, make
+ * ~6.5 MB, 8 MiB a shard, outside --memory-limit).
  *
  * The marks (seqmap.h) are kept for every record not yet durable: with
  * opts.pin their memory is pinned in the process's budget (budget.h), so

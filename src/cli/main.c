@@ -148,35 +148,32 @@ static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct
 }
 
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
-/* Huge pages for the heap of an ingest. Its buffers are a few hundred MB
- * touched once each: with 4 KiB pages that is ~94,000 page faults per 1M
- * events (a third of the kernel time) and as many TLB misses. glibc backs
- * its heap with transparent huge pages only when the tunable
+/* Huge pages for the heap of an ingest, on request only (KINLAKE_THP=1).
+ * glibc backs its heap with transparent huge pages only when the tunable
  * glibc.malloc.hugetlb=1 is set, and tunables are read once, at start-up,
- * from the environment: so an ingest whose kernel offers THP on request
- * ("[madvise]"; with "[always]" it has them already) runs itself again with
- * the tunable added, before it has started anything. Measured, 1M events,
- * Parquet, defaults, /dev/shm, 3 alternated runs: 3.19-3.43 s -> 2.86-3.28 s
- * wall, page faults 94k -> 11k, peak RSS within 3 %.
- * Not below the default --memory-limit: a huge page is resident as a whole
- * once touched, which cost 13-29 MB of peak RSS at 16-64 MiB limits and
- * 99 -> 154 MB for 32 shards at 12 MiB (tests/e2e/memory_budget.sh); one
- * who sets a small limit wants the memory more than the speed.
- * Not for a stream (--stream): one production hour over 4 shards (stream
- * -> local disk, 1M events) spent 31 % of its CPU samples in the kernel's
- * clear_page, most under page faults in glibc's sysmalloc, and took
- * 8.6-9.3 s of CPU with THP against 6.5-6.7 s without (three runs each), at
- * the same peak RSS (bench/README.md, session 16).
- * KINLAKE_THP=0 turns it off; if the exec fails the run goes on with normal
- * pages. */
+ * from the environment: so an ingest asked for them, whose kernel offers THP
+ * on request ("[madvise]"), runs itself again with the tunable added, before
+ * it has started anything.
+ * Off by default since session 17: on this project's 2-CPU VMs clearing each
+ * huge page on first touch costs more than the page faults it saves. 1M
+ * events of the production shape, local mode, defaults, lake on disk, three
+ * alternated runs each (user / sys CPU s): with 5.05-5.29 / 1.91-2.13,
+ * without 5.05-5.35 / 0.56-1.08; one hour (ev1h) sys 2.77-3.65 against 0.75,
+ * wall 6.0-6.9 s against 3.7-4.0 s, peak RSS within 4 %. Stream mode showed
+ * the same in session 16 (8.6-9.3 s of CPU with them, 6.5-6.7 s without).
+ * When they were measured to pay (session 9, /dev/shm: 94k -> 11k faults,
+ * wall 3.19-3.43 -> 2.86-3.28 s) the VM was another; bench/README.md.
+ * Never below the default --memory-limit (a huge page is resident as a whole
+ * once touched: 13-29 MB more peak RSS at 16-64 MiB limits), never for a
+ * stream; if the exec fails the run goes on with normal pages. */
 #define KL_THP_MIN_LIMIT ((size_t)256 << 20)
 static void reexec_with_thp(char **argv)
 {
-	const char *off = getenv("KINLAKE_THP");
+	const char *on = getenv("KINLAKE_THP");
 	const char *tun = getenv("GLIBC_TUNABLES");
 	const char *pre = getenv("LD_PRELOAD");
 	/* under valgrind /proc/self/exe is the tool, which refuses to run */
-	if ((off && !strcmp(off, "0")) || getenv("KINLAKE_THP_EXEC") ||
+	if (!on || strcmp(on, "1") || getenv("KINLAKE_THP_EXEC") ||
 	    (tun && strstr(tun, "glibc.malloc.hugetlb")) || (pre && strstr(pre, "vgpreload")))
 		return;
 	char mode[128] = "";

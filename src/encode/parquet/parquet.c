@@ -75,6 +75,7 @@ static void writer_shrink(struct kl_pq_writer *w)
 	}
 	kl_buf_shrink(&w->page, PQ_KEEP_BYTES);
 	kl_buf_shrink(&w->comp, PQ_KEEP_BYTES);
+	kl_buf_shrink(&w->comp_alt, PQ_KEEP_BYTES);
 	kl_buf_shrink(&w->hdr, PQ_KEEP_BYTES);
 }
 
@@ -184,6 +185,7 @@ int kl_pq_writer_new(struct kl_pq_writer **out, const struct kl_pq_column *cols,
 	kl_buf_init(&w->stats, 0);
 	kl_buf_init(&w->page, 0);
 	kl_buf_init(&w->comp, 0);
+	kl_buf_init(&w->comp_alt, 0);
 	kl_buf_init(&w->hdr, 0);
 	int rc = KL_OK;
 	if ((unsigned)w->o.codec > KL_PQ_ZSTD)
@@ -228,6 +230,7 @@ void kl_pq_writer_free(struct kl_pq_writer *w)
 	kl_buf_cleanup(&w->stats);
 	kl_buf_cleanup(&w->page);
 	kl_buf_cleanup(&w->comp);
+	kl_buf_cleanup(&w->comp_alt);
 	kl_buf_cleanup(&w->hdr);
 	pq_codec_free(w);
 	free(w);

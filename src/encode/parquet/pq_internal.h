@@ -177,6 +177,7 @@ struct kl_pq_writer {
 
 	struct kl_buf page; /* uncompressed page scratch */
 	struct kl_buf comp; /* compressed page scratch */
+	struct kl_buf comp_alt; /* a number page's first candidate, compressed (pq_flush_page) */
 	struct kl_buf hdr;  /* page header / footer scratch */
 
 	void *zstd; /* ZSTD_CCtx */

@@ -489,7 +489,16 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 		rc = encode_values(w, p, c, first);
 		if (!rc && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
 			return rc;
-		size_t first_len = blen;
+		size_t first_len = blen, first_plen = p->len;
+		/* the first candidate's compressed bytes wait in comp_alt (unless
+		 * they are the page itself: no codec), so that a first that wins
+		 * is not encoded and compressed a third time */
+		int kept = !rc && body != p->data;
+		if (kept) {
+			struct kl_buf t = w->comp;
+			w->comp = w->comp_alt;
+			w->comp_alt = t;
+		}
 		if (!rc) {
 			p->len = lv;
 			enc = second;
@@ -498,11 +507,17 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 		if (!rc && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
 			return rc;
 		if (!rc && first_len < blen) {
-			p->len = lv;
 			enc = first;
-			rc = encode_values(w, p, c, first);
-			if (!rc && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
-				return rc;
+			if (kept) { /* p holds the second's bytes: only its length is used below */
+				body = w->comp_alt.data;
+				blen = first_len;
+				p->len = first_plen;
+			} else {
+				p->len = lv;
+				rc = encode_values(w, p, c, first);
+				if (!rc && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
+					return rc;
+			}
 		}
 	}
 	if (rc)

@@ -11,6 +11,16 @@
 #   bench_rev                the short commit measured, "+local changes" when src/
 #                            differs from it
 #   bench_cpus               "N CPUs (model name)"
+#   set_aside DIR            moves DIR (when it exists) into bench/out/.trash instead of
+#                            deleting it between jobs; empty_trash deletes the trash (each
+#                            script calls it at its start, before its inputs are made,
+#                            and when done). On ext4 without a
+#                            journal (this project's VMs) an inode deleted under 60 s ago
+#                            (300 s while its table block is dirty) is not reused, and the
+#                            allocator steps past every such inode for each file it makes:
+#                            a job right after the deletion of the previous job's lake spent
+#                            half its CPU samples in the kernel's recently_deleted()
+#                            (session 17). Renaming a directory deletes no inode.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 KINLAKE=${KINLAKE:-build/kinlake}
 die() { echo "bench: $*" >&2; exit 1; }
@@ -26,5 +36,12 @@ bench_rev() {
 	rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 	git diff --quiet HEAD -- src 2>/dev/null || rev="$rev+local changes"
 	echo "$rev"
+}
+TRASH=bench/out/.trash
+empty_trash() { rm -rf "$TRASH"; }
+set_aside() {
+	[ -e "$1" ] || return 0
+	mkdir -p "$TRASH"
+	mv "$1" "$(mktemp -d "$TRASH/XXXXXX")/"
 }
 bench_cpus() { echo "$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo))"; }

@@ -32,12 +32,13 @@ IDLE=2 # --exit-idle seconds, taken off kinlake's wall time
 STREAM=bench
 OUT=bench/out/kinesis
 rm -rf "$OUT"
+empty_trash
 mkdir -p "$OUT/logs"
 OUT=$(cd "$OUT" && pwd) # kinesis-mock runs in its own directory
 EV=$OUT/events.jsonl
 # kinesis-mock answers only once a persisted state is loaded: about 0.6 ms per record
 export KL_STACK_DIR=$OUT/stack KL_KINESIS_PORT=0 KL_MOTO_PORT=0 KL_STACK_WAIT=$((60 + N / 500))
-trap 'scripts/stack.sh down >/dev/null 2>&1 || true' EXIT
+trap 'scripts/stack.sh down >/dev/null 2>&1 || true; empty_trash' EXIT
 HZ=$(getconf CLK_TCK)
 kcpu() { awk -v hz="$HZ" '{ printf "%.2f\n", ($14 + $15) / hz }' "/proc/$(cat "$OUT/stack/kinesis.pid")/stat"; }
 stack_up() { # extra environment for kinesis-mock
@@ -232,14 +233,14 @@ KL_B="${KINLAKE_BEFORE:-}${KINLAKE_BEFORE:+ ingest --format $FORMAT --no-progres
 run_job() { # RUN JOB (JOB@b: with KINLAKE_BEFORE)
 	local kl=$KL j=${2%@b} tag=""
 	[ "$j" = "$2" ] || kl=$KL_B tag=-b
-	rm -rf "$OUT/lake"
+	set_aside "$OUT/lake"
 	case $j in
 	drain) job "$1" drain node tests/js/kinesis_drain.mjs "$STREAM" $((IDLE * 1000)) ;;
 	stream-s3) job "$1" "$2" $kl --stream "$STREAM" --lake "s3://bench/stream-$1$tag" --exit-idle "$IDLE" ;;
 	stream-disk) [ "$DISK" != 1 ] || job "$1" "$2" $kl --stream "$STREAM" --lake "$OUT/lake" --exit-idle "$IDLE" ;;
 	file-disk) job "$1" "$2" $kl --input "$EV" --lake "$OUT/lake" ;;
 	esac
-	rm -rf "$OUT/lake"
+	set_aside "$OUT/lake"
 }
 # the machine's load drifts: odd runs go one way, even runs the other, and the
 # ratios to the ceiling are taken within each run
@@ -257,10 +258,10 @@ if [ "$PERF" = 1 ]; then
 	echo "bench: perf: stream -> S3 and local mode" >&2
 	STAGES_S3=$(bench/perf_stages.sh -- $KL --stream "$STREAM" --lake "s3://bench/stream-perf" --exit-idle "$IDLE" 2>&1) ||
 		STAGES_S3="(perf failed: $STAGES_S3)"
-	rm -rf "$OUT/lake"
+	set_aside "$OUT/lake"
 	STAGES_FILE=$(bench/perf_stages.sh -- $KL --input "$EV" --lake "$OUT/lake" 2>&1) ||
 		STAGES_FILE="(perf failed: $STAGES_FILE)"
-	rm -rf "$OUT/lake"
+	set_aside "$OUT/lake"
 fi
 
 # medians

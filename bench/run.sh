@@ -42,6 +42,7 @@ done
 
 mkdir -p "$OUT/logs"
 rm -rf "$OUT"/lake-* "$OUT"/logs/* "$OUT"/events-*.jsonl # inputs are regenerated below
+empty_trash
 RAW=$OUT/raw.tsv # job run events seconds rss_kb out_bytes files partitions user_s sys_s load
 printf 'job\trun\tevents\tseconds\trss_kb\tout_bytes\tfiles\tpartitions\tuser_s\tsys_s\tload1\n' >"$RAW"
 
@@ -79,12 +80,12 @@ run_job() {
 	local job=$1 run=$2 n=$3 dir=$4 glob=$5
 	shift 6
 	local log=$OUT/logs/$job-$run.log tf=$OUT/logs/$job-$run.time
-	rm -rf "$dir"
+	set_aside "$dir"
 	echo "bench: run $run/$RUNS $job" >&2
 	if ! "$TIME" -f '%e %M %U %S' -o "$tf" "$@" >"$log" 2>&1; then
 		echo "bench: $job run $run FAILED ($(head -1 "$tf")); last lines of $log:" >&2
 		tail -5 "$log" | sed 's/^/    /' >&2
-		rm -rf "$dir"
+		set_aside "$dir"
 		return 1
 	fi
 	local secs kb bytes files parts user sys load
@@ -94,7 +95,7 @@ run_job() {
 	read -r bytes files parts < <(find "$dir" -type f -path "$glob" -printf '%s %h\n' |
 		awk '{ b += $1; f++; if (!($2 in d)) { d[$2] = 1; p++ } } END { printf "%d %d %d\n", b, f, p }')
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$job" "$run" "$n" "$secs" "$kb" "$bytes" "$files" "$parts" "$user" "$sys" "$load" >>"$RAW"
-	rm -rf "$dir"
+	set_aside "$dir"
 }
 
 KL_JSONL="kinlake jsonl+zstd"
@@ -136,13 +137,13 @@ PERF=${BENCH_PERF:-1}
 STAGES_DEF="" STAGES_T1=""
 if [ "$PERF" = 1 ] && command -v perf >/dev/null && [ "$HAS_PARQUET" = 1 ]; then
 	echo "bench: perf, parquet defaults" >&2
-	rm -rf "$OUT/lake-perf"
+	set_aside "$OUT/lake-perf"
 	STAGES_DEF=$(bench/perf_stages.sh -- "$KINLAKE" ingest --input "$BIG" --lake "$OUT/lake-perf" --no-progress 2>&1) || STAGES_DEF="(perf failed: $STAGES_DEF)"
-	rm -rf "$OUT/lake-perf"
+	set_aside "$OUT/lake-perf"
 	if [ "$HAS_THREADS" = 1 ]; then
 		echo "bench: perf, parquet --threads 1" >&2
 		STAGES_T1=$(bench/perf_stages.sh -- "$KINLAKE" ingest --input "$BIG" --lake "$OUT/lake-perf" --threads 1 --no-progress 2>&1) || STAGES_T1="(perf failed: $STAGES_T1)"
-		rm -rf "$OUT/lake-perf"
+		set_aside "$OUT/lake-perf"
 	fi
 fi
 
@@ -269,4 +270,5 @@ REPORT=$OUT/results.md
 cat "$REPORT"
 echo
 echo "bench: written to $REPORT"
+empty_trash
 [ "$parquet_failed" = 0 ]

@@ -157,12 +157,13 @@ static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct
  * Off by default since session 17: on this project's 2-CPU VMs clearing each
  * huge page on first touch costs more than the page faults it saves. 1M
  * events of the production shape, local mode, defaults, lake on disk, three
- * alternated runs each (user / sys CPU s): with 5.05-5.29 / 1.91-2.13,
- * without 5.05-5.35 / 0.56-1.08; one hour (ev1h) sys 2.77-3.65 against 0.75,
- * wall 6.0-6.9 s against 3.7-4.0 s, peak RSS within 4 %. Stream mode showed
+ * alternated runs each (user / sys CPU s): with 4.80-4.92 / 1.78-2.12,
+ * without 4.79-4.92 / 0.41-0.45, wall 4.0-4.4 s against 2.8 s, peak RSS
+ * within 4 %; one hour (ev1h) sys 2.77-3.65 against 0.75. Stream mode showed
  * the same in session 16 (8.6-9.3 s of CPU with them, 6.5-6.7 s without).
- * When they were measured to pay (session 9, /dev/shm: 94k -> 11k faults,
- * wall 3.19-3.43 -> 2.86-3.28 s) the VM was another; bench/README.md.
+ * They were measured to pay in session 9 (/dev/shm: 94k -> 11k faults, wall
+ * 3.19-3.43 -> 2.86-3.28 s); why a huge page's first touch costs this much
+ * more now was not found (bench/README.md, session 17).
  * Never below the default --memory-limit (a huge page is resident as a whole
  * once touched: 13-29 MB more peak RSS at 16-64 MiB limits), never for a
  * stream; if the exec fails the run goes on with normal pages. */

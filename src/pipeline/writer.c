@@ -122,8 +122,10 @@ static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
 int kl_writer_unpack_pool_init(struct kl_writer_unpack_pool *p, size_t n)
 {
 	memset(p, 0, sizeof *p);
-	p->v = calloc(n ? n : 1, sizeof *p->v);
-	p->free = calloc(n ? n : 1, sizeof *p->free);
+	if (!n)
+		n = 1;
+	p->v = calloc(n, sizeof *p->v);
+	p->free = calloc(n, sizeof *p->free);
 	if (!p->v || !p->free) {
 		free(p->v);
 		free(p->free);
@@ -131,7 +133,7 @@ int kl_writer_unpack_pool_init(struct kl_writer_unpack_pool *p, size_t n)
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->cv, NULL);
-	p->n = p->nfree = n ? n : 1;
+	p->n = p->nfree = n;
 	for (size_t i = 0; i < p->n; i++) {
 		kl_buf_init(&p->v[i].work, 0);
 		kl_buf_init(&p->v[i].stage, 0);

@@ -35,7 +35,10 @@
  * overflows it), so an encoder's many small chunks cost one write per MiB.
  * Directories are made once per store: a set of the directories known to
  * exist (made or found by this store) answers open() without a mkdir; an
- * unknown one is made top-down from its deepest known ancestor.
+ * unknown one is made top-down from its deepest known ancestor. Where other
+ * writers make the same directories (each shard of a stream has a store of
+ * its own), a store that has met a level already made tries an unknown
+ * directory itself first: one mkdir that finds it, not one per level.
  * The set also marks the directories to fsync at the next sync(). Should a
  * known directory vanish (another process removed it; a warm Lambda keeps
  * its store), open() falls back to `mkdir -p` of the whole path.
@@ -125,6 +128,10 @@ struct local_store {
 	int claimed;
 	pthread_cond_t claim_cv; /* with pend_mu: the claim was released */
 	pthread_mutex_t err_mu;  /* base.err (module comment: thread safety) */
+	/* another writer makes directories in this lake as well (under mu):
+	 * a top-down mkdir met a level already there. dir_ensure() then tries
+	 * an unknown directory's own level first (module comment). */
+	int others;
 };
 
 struct kl_store_file {
@@ -226,6 +233,8 @@ static int mkdir_levels(struct local_store *s, char *path, size_t from, size_t n
 			errno = e;
 			return -1;
 		}
+		if (rc && s)
+			s->others = 1;
 		if (s && (rc = dir_add(s, path, i, XXH3_64bits(path, i), idx)))
 			return rc;
 	}
@@ -265,6 +274,22 @@ static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
 			errno = e;
 			return -1;
 		}
+	} else if (s->others && memchr(path + known + 1, '/', n - known - 1)) {
+		/* two or more levels unknown, and other writers about (a stream's
+		 * shards, a store each): the directory is likely theirs already,
+		 * one mkdir then instead of one per level. A miss (ENOENT) costs
+		 * one call and turns this off until a level is found made again. */
+		char save = path[n];
+		path[n] = '\0';
+		int rc = mkdir(path, 0755), e = errno;
+		path[n] = save;
+		if (!rc || e == EEXIST)
+			return dir_add(s, path, n, h, idx);
+		if (e != ENOENT) {
+			errno = e;
+			return -1;
+		}
+		s->others = 0;
 	}
 	return mkdir_levels(s, path, known + 1, n, idx);
 }

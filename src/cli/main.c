@@ -386,10 +386,14 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		memset(&ss, 0, sizeof ss);
 		/* before the shards' threads open their stores */
 		rc = kl_store_creds_init(&creds, &aenv, &eb);
+		struct kl_dir_hints *hints = NULL; /* the shards' stores share what they made */
 		if (!rc && !kl_store_url_is_s3(c.lake)) {
 			/* a crash may have left temporary files; no shard runs yet */
 			uint64_t swept;
 			kl_store_local_sweep(c.lake, &swept);
+			if (!(hints = kl_dir_hints_new()))
+				rc = kl_errbuf_set(&eb, KL_ENOMEM, "out of memory");
+			factory.so.dir_hints = hints;
 		}
 		if (!rc && have_keeper) {
 			if (!c.quiet)
@@ -400,6 +404,8 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		}
 		if (!rc)
 			rc = kl_stream_run(&so, &ss, &eb);
+		kl_dir_hints_free(hints); /* every shard's store is freed by now */
+		factory.so.dir_hints = NULL;
 		st = ss.total;
 		shards = ss.shards;
 	} else {

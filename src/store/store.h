@@ -136,6 +136,19 @@ static inline void kl_store_free(struct kl_store *s)
 /* Local directory store rooted at `root` (created if missing). */
 int kl_store_local_new(struct kl_store **out, const char *root, struct kl_errbuf *eb);
 
+/* Directories known to exist, shared by the local stores of one lake in one
+ * process (a stream's shards have a store each): a directory one store has
+ * made or found costs the others no mkdir. Thread-safe; a hint only saves
+ * calls (a directory removed behind the stores' back is made again, as with
+ * a store's own set). The owner frees it after every store that uses it. */
+struct kl_dir_hints;
+struct kl_dir_hints *kl_dir_hints_new(void); /* NULL: out of memory */
+void kl_dir_hints_free(struct kl_dir_hints *h);
+
+/* kl_store_local_new() sharing `hints` (borrowed; NULL = none). */
+int kl_store_local_new_hinted(struct kl_store **out, const char *root, struct kl_dir_hints *hints,
+			      struct kl_errbuf *eb);
+
 /* Remove leftover temporary files (from a crash) under root. Local only. */
 int kl_store_local_sweep(const char *root, uint64_t *removed);
 

@@ -38,7 +38,10 @@
  * unknown one is made top-down from its deepest known ancestor. Where other
  * writers make the same directories (each shard of a stream has a store of
  * its own), a store that has met a level already made tries an unknown
- * directory itself first: one mkdir that finds it, not one per level.
+ * directory itself first: one mkdir that finds it, not one per level. Stores
+ * given one struct kl_dir_hints (store.h; a stream's shards in one process)
+ * also take each other's directories as known: one mkdir per directory in all.
+ * The hints have a lock of their own, taken under mu, with nothing under it.
  * The set also marks the directories to fsync at the next sync(). Should a
  * known directory vanish (another process removed it; a warm Lambda keeps
  * its store), open() falls back to `mkdir -p` of the whole path.
@@ -104,15 +107,27 @@ struct local_dir {
 	int dirty; /* has renamed entries not yet fsynced */
 };
 
+/* A set of directory paths (open addressing over dirs by hash). */
+struct dir_set {
+	struct local_dir *dirs;
+	size_t ndirs, capdirs;
+	uint32_t *slots; /* index into dirs + 1, 0 = empty */
+	size_t nslots;   /* power of two, >= 2 * ndirs */
+};
+
+/* store.h: directories any store of the set has made or found (mu). */
+struct kl_dir_hints {
+	pthread_mutex_t mu;
+	struct dir_set set;
+};
+
 struct local_store {
 	struct kl_store base;
 	char *root;
 	pthread_mutex_t mu;
-	struct local_dir *dirs; /* directories known to exist */
-	size_t ndirs, capdirs;
-	uint32_t *slots;        /* open addressing over dirs: index + 1, 0 = empty */
-	size_t nslots;          /* power of two, >= 2 * ndirs */
-	uint32_t *dirty;        /* indexes into dirs, to fsync at sync() */
+	struct dir_set known;   /* directories known to exist */
+	struct kl_dir_hints *hints; /* borrowed, NULL = none: other stores' directories */
+	uint32_t *dirty;        /* indexes into known.dirs, to fsync at sync() */
 	size_t ndirty, capdirty;
 	char *spare[SPARE_MAX]; /* free write buffers of WBUF_BYTES */
 	size_t nspare;
@@ -171,7 +186,7 @@ __attribute__((format(printf, 3, 4))) static int local_fail(struct kl_store *bas
 
 /* ---- directory set (callers hold s->mu) ------------------------------- */
 
-static long dir_find(const struct local_store *s, const char *p, size_t n, uint64_t h)
+static long dir_find(const struct dir_set *s, const char *p, size_t n, uint64_t h)
 {
 	if (!s->nslots)
 		return -1;
@@ -185,7 +200,7 @@ static long dir_find(const struct local_store *s, const char *p, size_t n, uint6
 	}
 }
 
-static int dir_add(struct local_store *s, const char *p, size_t n, uint64_t h, long *out)
+static int dir_add(struct dir_set *s, const char *p, size_t n, uint64_t h, long *out)
 {
 	if ((s->ndirs + 1) * 2 > s->nslots) {
 		size_t ns = s->nslots ? s->nslots * 2 : 256;
@@ -216,6 +231,43 @@ static int dir_add(struct local_store *s, const char *p, size_t n, uint64_t h, l
 	return KL_OK;
 }
 
+static void dir_set_free(struct dir_set *d)
+{
+	for (size_t i = 0; i < d->ndirs; i++)
+		free(d->dirs[i].path);
+	free(d->dirs);
+	free(d->slots);
+}
+
+/* Directory p[0..n) joins the store's set (*out: its entry) and the hints. */
+static int known_add(struct local_store *s, const char *p, size_t n, uint64_t h, long *out)
+{
+	int rc = dir_add(&s->known, p, n, h, out);
+	if (rc || !s->hints)
+		return rc;
+	long j;
+	pthread_mutex_lock(&s->hints->mu);
+	if (dir_find(&s->hints->set, p, n, h) < 0)
+		rc = dir_add(&s->hints->set, p, n, h, &j);
+	pthread_mutex_unlock(&s->hints->mu);
+	return rc == KL_ENOMEM ? KL_OK : rc; /* a hint lost costs a mkdir, not the run */
+}
+
+/* The store's entry of directory p[0..n), taken from the hints when another
+ * store made or found it; -1 when neither knows it (or out of memory). */
+static long known_find(struct local_store *s, const char *p, size_t n, uint64_t h)
+{
+	long idx = dir_find(&s->known, p, n, h);
+	if (idx >= 0 || !s->hints)
+		return idx;
+	pthread_mutex_lock(&s->hints->mu);
+	int hinted = dir_find(&s->hints->set, p, n, h) >= 0;
+	pthread_mutex_unlock(&s->hints->mu);
+	if (!hinted || dir_add(&s->known, p, n, h, &idx))
+		return -1;
+	return idx;
+}
+
 /* mkdir each level of path[0..n) that ends at or after `from` (at a '/'
  * or at n), top-down; EEXIST is fine. With a store, each level joins its
  * set of known directories and *idx is the last one's entry. 0, -1 with
@@ -235,7 +287,7 @@ static int mkdir_levels(struct local_store *s, char *path, size_t from, size_t n
 		}
 		if (rc && s)
 			s->others = 1;
-		if (s && (rc = dir_add(s, path, i, XXH3_64bits(path, i), idx)))
+		if (s && (rc = known_add(s, path, i, XXH3_64bits(path, i), idx)))
 			return rc;
 	}
 	return 0;
@@ -250,7 +302,7 @@ static int mkdir_levels(struct local_store *s, char *path, size_t from, size_t n
 static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
 {
 	uint64_t h = XXH3_64bits(path, n);
-	if ((*idx = dir_find(s, path, n, h)) >= 0)
+	if ((*idx = known_find(s, path, n, h)) >= 0)
 		return KL_OK;
 	size_t known = 0; /* length of the deepest known ancestor, 0 = none */
 	for (size_t k = n;;) {
@@ -258,7 +310,7 @@ static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
 		if (!slash || slash == path)
 			break;
 		k = (size_t)(slash - path);
-		if (dir_find(s, path, k, XXH3_64bits(path, k)) >= 0) {
+		if (known_find(s, path, k, XXH3_64bits(path, k)) >= 0) {
 			known = k;
 			break;
 		}
@@ -269,7 +321,7 @@ static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
 		int rc = mkdir(path, 0755), e = errno;
 		path[n] = save;
 		if (!rc || e == EEXIST)
-			return dir_add(s, path, n, h, idx);
+			return known_add(s, path, n, h, idx);
 		if (e != ENOENT) {
 			errno = e;
 			return -1;
@@ -284,7 +336,7 @@ static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
 		int rc = mkdir(path, 0755), e = errno;
 		path[n] = save;
 		if (!rc || e == EEXIST)
-			return dir_add(s, path, n, h, idx);
+			return known_add(s, path, n, h, idx);
 		if (e != ENOENT) {
 			errno = e;
 			return -1;
@@ -305,12 +357,12 @@ static int mkdir_all(char *path, size_t n)
 /* Mark directory `idx` for the next sync() (caller holds s->mu). */
 static int note_dirty(struct local_store *s, long idx)
 {
-	if (s->dirs[idx].dirty)
+	if (s->known.dirs[idx].dirty)
 		return KL_OK;
 	if (KL_ARRAY_GROW(s->dirty, s->ndirty, s->capdirty, 64))
 		return KL_ENOMEM;
 	s->dirty[s->ndirty++] = (uint32_t)idx;
-	s->dirs[idx].dirty = 1;
+	s->known.dirs[idx].dirty = 1;
 	return KL_OK;
 }
 
@@ -349,9 +401,9 @@ static int note_committed(struct kl_store_file *f)
 	size_t dn = (size_t)(slash - f->final);
 	int rc = KL_OK;
 	pthread_mutex_lock(&s->mu);
-	long idx = dir_find(s, f->final, dn, XXH3_64bits(f->final, dn));
+	long idx = dir_find(&s->known, f->final, dn, XXH3_64bits(f->final, dn));
 	if (idx < 0) /* cannot happen: open() made it known */
-		rc = dir_add(s, f->final, dn, XXH3_64bits(f->final, dn), &idx);
+		rc = dir_add(&s->known, f->final, dn, XXH3_64bits(f->final, dn), &idx);
 	if (!rc)
 		rc = note_dirty(s, idx);
 	s->base.files_committed++;
@@ -703,7 +755,7 @@ static int dirs_sync(struct local_store *s, int rc)
 		return rc ? rc : local_fail(&s->base, KL_ENOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < n; i++) { /* a known directory's path lives as long as s */
-		struct local_dir *d = &s->dirs[s->dirty[i]];
+		struct local_dir *d = &s->known.dirs[s->dirty[i]];
 		paths[i] = d->path;
 		d->dirty = 0;
 	}
@@ -895,12 +947,9 @@ static void local_free(struct kl_store *base)
 	free(s->set);
 	pthread_mutex_destroy(&s->pend_mu);
 	pthread_cond_destroy(&s->claim_cv);
-	for (size_t i = 0; i < s->ndirs; i++)
-		free(s->dirs[i].path);
+	dir_set_free(&s->known);
 	for (size_t i = 0; i < s->nspare; i++)
 		free(s->spare[i]);
-	free(s->dirs);
-	free(s->slots);
 	free(s->dirty);
 	free(s->root);
 	pthread_mutex_destroy(&s->mu);
@@ -925,13 +974,37 @@ static const struct kl_store_ops local_ops = {
     .free = local_free,
 };
 
+struct kl_dir_hints *kl_dir_hints_new(void)
+{
+	struct kl_dir_hints *h = calloc(1, sizeof *h);
+	if (h)
+		pthread_mutex_init(&h->mu, NULL);
+	return h;
+}
+
+void kl_dir_hints_free(struct kl_dir_hints *h)
+{
+	if (!h)
+		return;
+	dir_set_free(&h->set);
+	pthread_mutex_destroy(&h->mu);
+	free(h);
+}
+
 int kl_store_local_new(struct kl_store **out, const char *root, struct kl_errbuf *eb)
+{
+	return kl_store_local_new_hinted(out, root, NULL, eb);
+}
+
+int kl_store_local_new_hinted(struct kl_store **out, const char *root, struct kl_dir_hints *hints,
+			      struct kl_errbuf *eb)
 {
 	struct local_store *s = calloc(1, sizeof *s);
 	if (!s || !(s->root = strdup(root))) {
 		free(s);
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 	}
+	s->hints = hints;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->pend_mu, NULL);
 	pthread_mutex_init(&s->err_mu, NULL);

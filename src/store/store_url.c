@@ -65,7 +65,7 @@ int kl_store_open_url(const char *url, const struct kl_store_url_opts *o, struct
 	if (!url || !*url)
 		return kl_errbuf_set(eb, KL_EINVAL, "no lake given");
 	if (!kl_store_url_is_s3(url))
-		return kl_store_local_new(out, url, eb);
+		return kl_store_local_new_hinted(out, url, o ? o->dir_hints : NULL, eb);
 	struct kl_aws_env penv = kl_aws_env_process();
 	const struct kl_aws_env *env = o->env ? o->env : &penv;
 	const char *region = kl_aws_region(env, o->region);

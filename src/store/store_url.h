@@ -64,6 +64,7 @@ struct kl_store_url_opts {
 	 * that abandons uploads, and a counter of request retries */
 	const struct kl_cancel *cancel;
 	_Atomic uint64_t *retries;
+	struct kl_dir_hints *dir_hints; /* local: borrowed, NULL = none (store.h) */
 };
 
 /* 1 if `url` names an S3 lake. */

@@ -35,12 +35,12 @@
  * overflows it), so an encoder's many small chunks cost one write per MiB.
  * Directories are made once per store: a set of the directories known to
  * exist (made or found by this store) answers open() without a mkdir; an
- * unknown one is made top-down from its deepest known ancestor. Where other
- * writers make the same directories (each shard of a stream has a store of
- * its own), a store that has met a level already made tries an unknown
- * directory itself first: one mkdir that finds it, not one per level. Stores
- * given one struct kl_dir_hints (store.h; a stream's shards in one process)
- * also take each other's directories as known: one mkdir per directory in all.
+ * unknown one is made top-down from its deepest known ancestor. Stores given
+ * one struct kl_dir_hints (store.h: a stream's shards, a store each, in one
+ * process) take each other's directories as known: one mkdir per directory
+ * in all. Where writers this store cannot hear of make the same directories
+ * (other processes), a store that has met a level already made tries an
+ * unknown directory itself first: one mkdir that finds it, not one per level.
  * The hints have a lock of their own, taken under mu, with nothing under it.
  * The set also marks the directories to fsync at the next sync(). Should a
  * known directory vanish (another process removed it; a warm Lambda keeps
@@ -295,9 +295,8 @@ static int mkdir_levels(struct local_store *s, char *path, size_t from, size_t n
 
 /* Make directory path[0..n) and any missing parent, unless known; *idx is
  * its entry. Levels below the deepest known ancestor are made top-down, so
- * a fresh lake sees one mkdir per directory and none fails (with no known
- * ancestor, the directory itself is tried first: the root usually exists
- * or only lacks its last level). -1 with errno
+ * a fresh lake sees one mkdir per directory and none fails (the exceptions
+ * are below). -1 with errno
  * set when the system refuses; KL_ENOMEM. */
 static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
 {
@@ -315,7 +314,13 @@ static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
 			break;
 		}
 	}
-	if (!known) { /* nothing known (the root): the directory alone, mostly */
+	/* The directory alone first when nothing is known (the root: it mostly
+	 * exists or lacks only its last level), or when two or more levels are
+	 * unknown and other writers are about (other processes on this lake;
+	 * this process's stores share hints): likely theirs already, one mkdir
+	 * then instead of one per level. A miss (ENOENT) there costs one call
+	 * and turns this off until a level is found made again. */
+	if (!known || (s->others && memchr(path + known + 1, '/', n - known - 1))) {
 		char save = path[n];
 		path[n] = '\0';
 		int rc = mkdir(path, 0755), e = errno;
@@ -326,22 +331,8 @@ static int dir_ensure(struct local_store *s, char *path, size_t n, long *idx)
 			errno = e;
 			return -1;
 		}
-	} else if (s->others && memchr(path + known + 1, '/', n - known - 1)) {
-		/* two or more levels unknown, and other writers about (a stream's
-		 * shards, a store each): the directory is likely theirs already,
-		 * one mkdir then instead of one per level. A miss (ENOENT) costs
-		 * one call and turns this off until a level is found made again. */
-		char save = path[n];
-		path[n] = '\0';
-		int rc = mkdir(path, 0755), e = errno;
-		path[n] = save;
-		if (!rc || e == EEXIST)
-			return known_add(s, path, n, h, idx);
-		if (e != ENOENT) {
-			errno = e;
-			return -1;
-		}
-		s->others = 0;
+		if (known)
+			s->others = 0;
 	}
 	return mkdir_levels(s, path, known + 1, n, idx);
 }

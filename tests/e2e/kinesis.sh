@@ -62,7 +62,7 @@ if command -v strace >/dev/null; then
 	mk=$(grep -cE '^[0-9]+ +mkdir(at)?\(' "$T/mk.trace" || true)
 	echo "stream, 4 shards, fresh lake: $dirs directories, $mk mkdir calls"
 	[ "$dirs" -gt 20 ] || fail "only $dirs directories in the stream's lake"
-	[ "$mk" -le $((dirs + dirs / 10 + 4)) ] || fail "$mk mkdir calls for $dirs directories and 4 shards"
+	[ "$mk" -le $((dirs + dirs / 4 + 4)) ] || fail "$mk mkdir calls for $dirs directories and 4 shards"
 	check_lake "$T/basic.jsonl" "$T/lake1m" > /dev/null
 fi
 

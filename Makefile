@@ -25,7 +25,7 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-protot
 LDFLAGS += $(filter -fsanitize%,$(OPT))
 # libcurl is not linked: src/aws/curl_lazy.c loads it on first use, so commands
 # that make no HTTP request (kinlake lambda on Firehose events) never load it.
-LDLIBS  += -lzstd -lz -lsnappy -lxxhash -lcrypto -lpthread -lm
+LDLIBS  += -lzstd -llz4 -lz -lsnappy -lxxhash -lcrypto -lpthread -lm
 
 LIB_SRC  := $(filter-out src/cli/main.c,$(shell find src -name '*.c' | sort))
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -53,10 +53,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libkinlake.a tests/unit/check.h
 
 # The Lambda build (docs/lambda.md): RPATH (not RUNPATH: --disable-new-dtags) =
 # $ORIGIN/lib, so the bundled libraries win for transitive dependencies too and
-# over Lambda's LD_LIBRARY_PATH (which lists /lib64 first); zstd and xxhash
+# over Lambda's LD_LIBRARY_PATH (which lists /lib64 first); zstd, lz4 and xxhash
 # static; no snappy (Debian's C++ runtime needs glibc 2.35+, AL2023 has 2.34).
 LAMBDA_LDFLAGS := -Wl,-rpath,'$$ORIGIN/lib' -Wl,--disable-new-dtags
-LAMBDA_LDLIBS  := -Wl,-Bstatic -lzstd -lxxhash -Wl,-Bdynamic -lz -lcrypto -lpthread -lm
+LAMBDA_LDLIBS  := -Wl,-Bstatic -lzstd -llz4 -lxxhash -Wl,-Bdynamic -lz -lcrypto -lpthread -lm
 $(BUILD)/lambda/pq_page.o: src/encode/parquet/pq_page.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -DKL_NO_SNAPPY -c $< -o $@

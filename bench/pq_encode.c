@@ -5,7 +5,7 @@
  * minimum of several passes over the same bodies moves by a few).
  *
  *   cc -O2 -Isrc -DKL_VERSION='"0.1.0"' bench/pq_encode.c build/libkinlake.a \
- *      -lzstd -lz -lsnappy -lxxhash -lcrypto -lpthread -lm -o build/pq_encode
+ *      -lzstd -llz4 -lz -lsnappy -lxxhash -lcrypto -lpthread -lm -o build/pq_encode
  *   kinlake ingest --input IN --lake L --format jsonl --compression none
  *   find L/events -name '*.jsonl' | sort | build/pq_encode [-p PASSES] [-c zstd|none]
  *

@@ -4,7 +4,7 @@
 set -e
 cd "$(dirname "$0")/.."
 need=""
-for h in zstd.h:libzstd-dev zlib.h:zlib1g-dev snappy-c.h:libsnappy-dev xxhash.h:libxxhash-dev \
+for h in zstd.h:libzstd-dev lz4.h:liblz4-dev zlib.h:zlib1g-dev snappy-c.h:libsnappy-dev xxhash.h:libxxhash-dev \
          x86_64-linux-gnu/curl/curl.h:libcurl4-openssl-dev openssl/evp.h:libssl-dev; do
 	f=${h%%:*}; p=${h##*:}
 	[ -e "/usr/include/$f" ] || need="$need $p"

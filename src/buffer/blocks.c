@@ -1,9 +1,12 @@
 /* blocks.c — see blocks.h. Frames: RFC 8878 via libzstd, one per block,
  * each with its content size, so a block decompresses straight into place,
  * and its checksum, so a file made of them is checked as a whole-body frame
- * was. */
+ * was. Held blocks: LZ4 blocks via liblz4 (no frame, no checksum: they never
+ * leave the process; LZ4_decompress_safe checks that one decompresses to
+ * exactly its recorded length without reading or writing out of bounds). */
 #include "buffer/blocks.h"
 
+#include <lz4.h>
 #include <stdlib.h>
 #include <zstd.h>
 
@@ -40,6 +43,7 @@ void kl_blocks_zctx_cleanup(struct kl_blocks_zctx *x)
 {
 	ZSTD_freeCCtx(x->c);
 	ZSTD_freeDCtx(x->d);
+	free(x->lz4);
 	free(x->out);
 	memset(x, 0, sizeof *x);
 }
@@ -59,7 +63,43 @@ int kl_blocks_reserve(struct kl_blocks *b)
 
 size_t kl_blocks_bound(size_t n)
 {
-	return ZSTD_compressBound(n);
+	size_t z = ZSTD_compressBound(n);
+	/* LZ4_COMPRESSBOUND is n + n/255 + 16 (0 past LZ4_MAX_INPUT_SIZE, which
+	 * makes no LZ4 block) */
+	size_t l = n <= LZ4_MAX_INPUT_SIZE ? n + n / 255 + 16 : 0;
+	return z > l ? z : l;
+}
+
+/* Room for a frame of up to `bound` bytes in x->out. */
+static int out_room(struct kl_blocks_zctx *x, size_t bound)
+{
+	if (bound <= x->out_cap)
+		return KL_OK;
+	char *o = realloc(x->out, bound);
+	if (!o)
+		return KL_ENOMEM;
+	x->out = o;
+	x->out_cap = bound;
+	return KL_OK;
+}
+
+/* The LZ4 block of src[0..n) into x->out (default acceleration: the same
+ * bytes always make the same block). A text LZ4 cannot take (over
+ * LZ4_MAX_INPUT_SIZE) has no block: KL_ENOMEM, so it stays raw. */
+static int lz4_out(struct kl_blocks_zctx *x, const void *src, size_t n, size_t *zn)
+{
+	if (n > LZ4_MAX_INPUT_SIZE)
+		return KL_ENOMEM;
+	if (!x->lz4 && !(x->lz4 = malloc((size_t)LZ4_sizeofState())))
+		return KL_ENOMEM;
+	int bound = LZ4_compressBound((int)n);
+	if (out_room(x, (size_t)bound))
+		return KL_ENOMEM;
+	int got = LZ4_compress_fast_extState(x->lz4, src, x->out, (int)n, bound, 1);
+	if (got <= 0) /* cannot happen with a bound-sized output: keep the text raw */
+		return KL_ENOMEM;
+	*zn = (size_t)got;
+	return KL_OK;
 }
 
 /* The frame of src[0..n) at `level` into x->out; its length in *zn.
@@ -67,6 +107,8 @@ size_t kl_blocks_bound(size_t n)
  * always make the same frame. */
 static int frame_out(struct kl_blocks_zctx *x, int level, const void *src, size_t n, size_t *zn)
 {
+	if (level == KL_BLOCK_LZ4)
+		return lz4_out(x, src, n, zn);
 	if (!x->c) {
 		if (!(x->c = ZSTD_createCCtx()))
 			return KL_ENOMEM;
@@ -78,14 +120,8 @@ static int frame_out(struct kl_blocks_zctx *x, int level, const void *src, size_
 		ZSTD_CCtx_setParameter(x->c, ZSTD_c_compressionLevel, level);
 		x->level = level;
 	}
-	size_t bound = ZSTD_compressBound(n);
-	if (bound > x->out_cap) {
-		char *o = realloc(x->out, bound);
-		if (!o)
-			return KL_ENOMEM;
-		x->out = o;
-		x->out_cap = bound;
-	}
+	if (out_room(x, ZSTD_compressBound(n)))
+		return KL_ENOMEM;
 	size_t got = ZSTD_compress2(x->c, x->out, x->out_cap, src, n);
 	if (ZSTD_isError(got)) /* cannot happen with a bound-sized output: keep the text raw */
 		return KL_ENOMEM;
@@ -121,7 +157,7 @@ int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, int level, con
 		rc = kl_blocks_frame(x, level, src, n, &z, &zn);
 	if (rc)
 		return rc;
-	b->v[b->n++] = (struct kl_block){z, zn, n, early};
+	b->v[b->n++] = (struct kl_block){z, zn, n, early, level == KL_BLOCK_LZ4};
 	b->zlen += zn;
 	b->raw += n;
 	b->open_raw = early ? b->open_raw + n : 0;
@@ -135,6 +171,16 @@ static int unseal(const struct kl_blocks *b, struct kl_blocks_zctx *x, size_t i,
 	const struct kl_block *k = &b->v[i];
 	if (!k->zlen) { /* kept raw (buffer/parts.c: a seal out of memory) */
 		memcpy(dst, k->z, k->raw);
+		return KL_OK;
+	}
+	if (k->lz4) {
+		int got = k->zlen <= INT_MAX && k->raw <= INT_MAX
+				  ? LZ4_decompress_safe(k->z, dst, (int)k->zlen, (int)k->raw)
+				  : -1;
+		if (got < 0 || (size_t)got != k->raw)
+			return kl_errbuf_set(eb, KL_EIO,
+					     "buffered block %zu does not decompress (LZ4 %s)", i,
+					     got < 0 ? "data damaged" : "short");
 		return KL_OK;
 	}
 	if (!x->d && !(x->d = ZSTD_createDCtx()))
@@ -242,7 +288,7 @@ int kl_blocks_frames(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct
 			j++;
 		if (j == b->n) /* early blocks up to the end: the last frame, with the tail */
 			return group_frame(b, x, i, j, 1, scratch, fn, ctx, eb);
-		if (j == i && b->v[i].zlen) /* a regular block alone: its frame as it is */
+		if (j == i && b->v[i].zlen && !b->v[i].lz4) /* a regular block alone: its frame as it is */
 			rc = fn(ctx, b->v[i].z, b->v[i].zlen);
 		else
 			rc = group_frame(b, x, i, j + 1, 0, scratch, fn, ctx, eb);

@@ -24,11 +24,13 @@
  * (kl_blocks_frame) from the block's bytes and that level alone, so the same
  * bytes make the same frame on any thread. Blocks whose frames become a
  * file (JSON lines) are sealed at KL_BLOCK_LEVEL, the files' level; blocks
- * that are only held until an encoder unpacks them (Parquet) at
- * KL_BLOCK_LEVEL_HELD, a fast level that compresses and decompresses in
- * about 0.8 x the time for about 1.45 x the memory. A table seals
- * all of one partition's blocks at one level (buffer/parts.h), and
- * kl_blocks_frames makes its own frames at KL_BLOCK_LEVEL.
+ * that are only held until an encoder unpacks them (Parquet) are LZ4 blocks
+ * instead (KL_BLOCK_LEVEL_HELD = KL_BLOCK_LZ4: the LZ4 block format, no
+ * frame, its raw length kept in the index), which compress and decompress
+ * in about 0.55 x the time of zstd's fast level -3 for about 1.08 x its
+ * memory (bench/README.md, session 19). A table seals all of one
+ * partition's blocks at one level (buffer/parts.h), and kl_blocks_frames
+ * makes its own frames at KL_BLOCK_LEVEL, from an LZ4 block too.
  *
  * Blocks are cut when the raw bytes since the last regular cut reach the
  * block size ("regular" blocks); under memory pressure the table also cuts
@@ -56,8 +58,9 @@
  *
  * Ownership: `struct kl_blocks` is caller-owned (init/cleanup) and owns
  * its frames, `v` and `tail`. Compression contexts (`struct
- * kl_blocks_zctx`) are caller-owned and reusable, one per thread;
- * kl_blocks_zctx_cleanup frees them.
+ * kl_blocks_zctx`: zstd's contexts, LZ4's state and the frame being made)
+ * are caller-owned and reusable, one per thread; kl_blocks_zctx_cleanup
+ * frees them.
  */
 #ifndef KL_BUFFER_BLOCKS_H
 #define KL_BUFFER_BLOCKS_H
@@ -65,6 +68,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -78,12 +82,17 @@
  * level), and kl_blocks_frames' own. */
 #define KL_BLOCK_LEVEL 1
 
-/* The zstd level of frames that are only held and unpacked again (a
- * Parquet partition's text): zstd's fast mode (negative levels: no entropy
- * coding of literals, a sparser match search). On the production shape, in
- * blocks of KL_BLOCK_BYTES: ratio 2.34 instead of 3.44, and sealing plus
- * unsealing about 0.8 x the CPU of level 1 (bench/README.md, session 10). */
-#define KL_BLOCK_LEVEL_HELD (-3)
+/* Not a zstd level: seal as an LZ4 block (lz4_Block_format.md, LZ4's
+ * default acceleration), for blocks that are only held and unpacked again.
+ * A level argument below is a zstd level or this. */
+#define KL_BLOCK_LZ4 INT_MIN
+
+/* How blocks that are only held and unpacked again (a Parquet partition's
+ * text) are sealed. On the production shape's partition text, in blocks of
+ * KL_BLOCK_BYTES: ratio 2.91 (zstd -3, the level used until session 19:
+ * 3.15; level 1: 4.84), and sealing plus unsealing 0.55 x the CPU of zstd
+ * -3 (bench/README.md, session 19; session 10 for -3 against level 1). */
+#define KL_BLOCK_LEVEL_HELD KL_BLOCK_LZ4
 
 struct kl_block {
 	char *z;     /* the frame, allocated to its exact length; NULL while a
@@ -94,6 +103,7 @@ struct kl_block {
 	int early;   /* cut before the block was full (buffer/parts.h compact):
 		      * its bytes and the next blocks' up to a regular one make
 		      * one frame of kl_blocks_frames */
+	int lz4;     /* z is an LZ4 block (KL_BLOCK_LZ4), not a zstd frame */
 };
 
 struct kl_blocks {
@@ -106,11 +116,12 @@ struct kl_blocks {
 	struct kl_buf tail; /* raw bytes after the last block (unsealed) */
 };
 
-/* Reusable zstd contexts and the frame being made (lazily created). */
+/* Reusable compression contexts and the frame being made (lazily created). */
 struct kl_blocks_zctx {
 	void *c;   /* ZSTD_CCtx */
 	int level; /* the level c is set to */
 	void *d;   /* ZSTD_DCtx */
+	void *lz4; /* LZ4's compression state (LZ4_sizeofState() bytes) */
 	char *out;
 	size_t out_cap;
 };
@@ -119,8 +130,8 @@ void kl_blocks_init(struct kl_blocks *b);
 void kl_blocks_cleanup(struct kl_blocks *b);
 void kl_blocks_zctx_cleanup(struct kl_blocks_zctx *x);
 
-/* Compress src[0..n) at zstd level `level` as one block appended to b
- * (n > 0), regular or `early` (see above). KL_OK, or KL_ENOMEM with b's
+/* Compress src[0..n) at zstd level `level` (or KL_BLOCK_LZ4) as one block
+ * appended to b (n > 0), regular or `early` (see above). KL_OK, or KL_ENOMEM with b's
  * blocks unchanged (its index may have grown). */
 int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, int level, const void *src,
 		   size_t n, int early);
@@ -128,8 +139,8 @@ int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, int level, con
 /* The pieces of kl_blocks_seal, for sealing on another thread
  * (buffer/seal.h): room for one more block in b's index (grown exactly as
  * kl_blocks_seal grows it; KL_OK or KL_ENOMEM); the largest frame n raw
- * bytes can make (an upper bound of its zlen, at any level); and the frame
- * of src[0..n) at `level` in a new allocation of its exact length, *z (the
+ * bytes can make (an upper bound of its zlen, at any level, LZ4 too); and the
+ * frame of src[0..n) at `level` (KL_BLOCK_LZ4: an LZ4 block) in a new allocation of its exact length, *z (the
  * caller's), using x's context (KL_OK or KL_ENOMEM). kl_blocks_frame
  * touches nothing but x, so threads with contexts of their own may call it
  * at once. */

@@ -45,7 +45,7 @@ void kl_parts_set_held_level(struct kl_parts *t, int level)
 	t->held_level = level;
 }
 
-/* The zstd level of p's blocks. */
+/* The zstd level (or KL_BLOCK_LZ4) of p's blocks. */
 static int seal_level(const struct kl_parts *t, const struct kl_part *p)
 {
 	return p->dead ? KL_BLOCK_LEVEL : t->held_level;
@@ -234,6 +234,7 @@ static int settle_one(struct kl_parts *t, int wait)
 	if (j->rc == KL_OK) {
 		k->z = j->z;
 		k->zlen = j->zlen;
+		k->lz4 = j->level == KL_BLOCK_LZ4;
 		j->z = NULL;
 		spare_put(t, &j->raw);
 		p->sealed.zlen += k->zlen;
@@ -278,7 +279,7 @@ static int cut(struct kl_parts *t, struct kl_part *p, size_t keep, int early)
 	j->bound = kl_blocks_bound(p->data.len);
 	j->raw = p->data;
 	j->level = seal_level(t, p);
-	p->sealed.v[p->sealed.n++] = (struct kl_block){NULL, 0, p->data.len, early};
+	p->sealed.v[p->sealed.n++] = (struct kl_block){NULL, 0, p->data.len, early, 0};
 	p->sealed.raw += p->data.len;
 	p->sealed.open_raw = early ? p->sealed.open_raw + p->data.len : 0;
 	p->pend_bound += j->bound;

@@ -317,7 +317,7 @@ static void test_blocks_raw_block(void)
 			CHECK_EQ_INT(kl_blocks_reserve(&b), KL_OK);
 			char *z = malloc(n);
 			memcpy(z, mirror.data + from, n);
-			b.v[b.n++] = (struct kl_block){z, 0, n, 0};
+			b.v[b.n++] = (struct kl_block){z, 0, n, 0, 0};
 			b.zlen += n;
 			b.raw += n;
 		} else {
@@ -753,7 +753,7 @@ static int take_oldest(struct kl_seal_pool *sp, struct kl_blocks_zctx *help, str
 	struct kl_seal_job *j = kl_seal_pool_oldest(sp, help);
 	if (!j || j->rc != KL_OK || j->slot != want || kl_blocks_reserve(got) != KL_OK)
 		return 0;
-	got->v[got->n++] = (struct kl_block){j->z, j->zlen, j->raw.len, 0};
+	got->v[got->n++] = (struct kl_block){j->z, j->zlen, j->raw.len, 0, j->level == KL_BLOCK_LZ4};
 	got->raw += j->raw.len;
 	got->zlen += j->zlen;
 	j->z = NULL;
@@ -823,7 +823,7 @@ static void test_seal_pool(void)
 	CHECK_EQ_INT(kl_blocks_reserve(&raw), KL_OK);
 	char *text = malloc(6);
 	memcpy(text, "ab\ncd\n", 6);
-	raw.v[raw.n++] = (struct kl_block){text, 0, 6, 0};
+	raw.v[raw.n++] = (struct kl_block){text, 0, 6, 0, 0};
 	raw.raw = raw.zlen = 6;
 	kl_buf_append(&raw.tail, "e\n", 2);
 	kl_buf_reset(&flat);
@@ -926,7 +926,7 @@ static int frames_at(const struct kl_blocks *b, int level)
 /* kl_parts_set_held_level: a data partition's blocks at the held level, a
  * dead-letter partition's at KL_BLOCK_LEVEL (its frames become a file), the
  * same frames whether the table or a seal pool makes them; the bytes read
- * back unchanged; the fast level holds more memory than level 1. */
+ * back unchanged; the held blocks (LZ4) hold more memory than level 1. */
 static void test_held_level(void)
 {
 	struct kl_parts t[3];
@@ -976,6 +976,84 @@ static void test_held_level(void)
 		kl_parts_cleanup(&t[k]);
 	kl_buf_cleanup(&md);
 	kl_buf_cleanup(&mx);
+}
+
+/* LZ4 blocks (KL_BLOCK_LZ4, the held level) beside zstd frames in one
+ * kl_blocks: marked as such, read back exactly, made into zstd frames by
+ * kl_blocks_frames (a JSON lines body never holds an LZ4 block), and one
+ * that does not decompress to its recorded length is an error, not data. */
+static void test_blocks_lz4(void)
+{
+	struct kl_blocks b;
+	struct kl_blocks_zctx zx = {0};
+	struct kl_errbuf eb = {0};
+	struct kl_buf text, flat;
+	kl_blocks_init(&b);
+	kl_buf_init(&text, 0);
+	kl_buf_init(&flat, 0);
+	char rec[2048];
+	size_t cut[3];
+	for (uint64_t i = 0; i < 300; i++) {
+		size_t n = make_record(rec, sizeof rec, i);
+		kl_buf_append(&text, rec, n);
+		if (i == 99 || i == 199)
+			cut[i / 100] = text.len;
+	}
+	cut[2] = text.len;
+	CHECK_EQ_INT(kl_blocks_seal(&b, &zx, KL_BLOCK_LZ4, text.data, cut[0], 0), KL_OK);
+	CHECK_EQ_INT(kl_blocks_seal(&b, &zx, KL_BLOCK_LEVEL, text.data + cut[0], cut[1] - cut[0], 0),
+		     KL_OK);
+	CHECK_EQ_INT(kl_blocks_seal(&b, &zx, KL_BLOCK_LZ4, text.data + cut[1], cut[2] - cut[1] - 100, 1),
+		     KL_OK);
+	kl_buf_append(&b.tail, text.data + cut[2] - 100, 100);
+	CHECK(b.n == 3 && b.v[0].lz4 && !b.v[1].lz4 && b.v[2].lz4);
+	CHECK(b.v[0].zlen > 0 && b.v[0].zlen < b.v[0].raw); /* compressed */
+	CHECK(b.v[0].zlen <= kl_blocks_bound(b.v[0].raw));
+	CHECK_EQ_INT(b.zlen, b.v[0].zlen + b.v[1].zlen + b.v[2].zlen);
+	CHECK_EQ_INT(kl_blocks_flatten(&b, &zx, &flat, &eb), KL_OK);
+	CHECK(flat.len == text.len && !memcmp(flat.data, text.data, text.len));
+	struct collect c = {.fail_at = 0};
+	kl_buf_init(&c.out, 0);
+	CHECK_EQ_INT(kl_blocks_each(&b, &zx, &flat, collect_fn, &c, &eb), KL_OK);
+	CHECK(c.calls == 4 && c.out.len == text.len && !memcmp(c.out.data, text.data, text.len));
+	/* frames: the LZ4 block made a zstd frame, the zstd one as it is, the
+	 * early LZ4 block with the tail one more; together the text */
+	kl_buf_reset(&c.out);
+	c.calls = 0;
+	CHECK_EQ_INT(kl_blocks_frames(&b, &zx, &flat, collect_fn, &c, &eb), KL_OK);
+	uint64_t content;
+	CHECK_EQ_INT(count_frames(&c.out, &content), 3);
+	CHECK_EQ_INT(content, text.len);
+	struct kl_buf plain;
+	kl_buf_init(&plain, 0);
+	CHECK_EQ_INT(kl_buf_reserve(&plain, text.len), KL_OK);
+	size_t got = ZSTD_decompress(plain.data, text.len, c.out.data, c.out.len);
+	CHECK(!ZSTD_isError(got) && got == text.len && !memcmp(plain.data, text.data, text.len));
+	/* the same bytes make the same LZ4 block on a fresh context */
+	char *z = NULL;
+	size_t zlen = 0;
+	struct kl_blocks_zctx fresh = {0};
+	CHECK_EQ_INT(kl_blocks_frame(&fresh, KL_BLOCK_LZ4, text.data, cut[0], &z, &zlen), KL_OK);
+	CHECK(zlen == b.v[0].zlen && !memcmp(z, b.v[0].z, zlen));
+	free(z);
+	kl_blocks_zctx_cleanup(&fresh);
+	/* no checksum (the blocks never leave the process), but a block that
+	 * does not make its recorded length, or runs past its end, fails */
+	b.v[0].raw++;
+	kl_buf_reset(&flat);
+	CHECK_EQ_INT(kl_blocks_flatten(&b, &zx, &flat, &eb), KL_EIO);
+	b.v[0].raw--;
+	b.v[0].zlen -= 7;
+	kl_buf_reset(&flat);
+	CHECK_EQ_INT(kl_blocks_flatten(&b, &zx, &flat, &eb), KL_EIO);
+	CHECK(eb.code == KL_EIO && strstr(eb.msg, "LZ4") != NULL);
+	b.v[0].zlen += 7;
+	kl_buf_cleanup(&plain);
+	kl_buf_cleanup(&c.out);
+	kl_buf_cleanup(&flat);
+	kl_buf_cleanup(&text);
+	kl_blocks_cleanup(&b);
+	kl_blocks_zctx_cleanup(&zx);
 }
 
 static void test_blocks_frames(void)
@@ -1033,6 +1111,7 @@ static void test_blocks_frames(void)
 int main(void)
 {
 	test_blocks_frames();
+	test_blocks_lz4();
 	test_held_level();
 	test_seal_pool();
 	test_seal_pool_same_decisions();

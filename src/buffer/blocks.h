@@ -27,8 +27,8 @@
  * that are only held until an encoder unpacks them (Parquet) are LZ4 blocks
  * instead (KL_BLOCK_LEVEL_HELD = KL_BLOCK_LZ4: the LZ4 block format, no
  * frame, its raw length kept in the index), which compress and decompress
- * in about 0.55 x the time of zstd's fast level -3 for about 1.08 x its
- * memory (bench/README.md, session 19). A table seals all of one
+ * in about 0.55-0.75 x the time of zstd's fast level -3 for about 1.08 x
+ * its memory (bench/README.md, session 19). A table seals all of one
  * partition's blocks at one level (buffer/parts.h), and kl_blocks_frames
  * makes its own frames at KL_BLOCK_LEVEL, from an LZ4 block too.
  *
@@ -90,8 +90,8 @@
 /* How blocks that are only held and unpacked again (a Parquet partition's
  * text) are sealed. On the production shape's partition text, in blocks of
  * KL_BLOCK_BYTES: ratio 2.91 (zstd -3, the level used until session 19:
- * 3.15; level 1: 4.84), and sealing plus unsealing 0.55 x the CPU of zstd
- * -3 (bench/README.md, session 19; session 10 for -3 against level 1). */
+ * 3.15; level 1: 4.84), and sealing plus unsealing 0.55-0.75 x the CPU of
+ * zstd -3 (bench/README.md, session 19, bench/held_codecs.c). */
 #define KL_BLOCK_LEVEL_HELD KL_BLOCK_LZ4
 
 struct kl_block {

@@ -530,6 +530,8 @@ static int row_string(struct kl_buf *out, const char *key, size_t key_len, const
 	if (key_len + 2 * KL_ROW_LEN_MAX + 1 > sizeof head)
 		return KL_EINVAL;
 	size_t at = out->len, room = key_len + 2 * KL_ROW_LEN_MAX + 1;
+	if (kl_buf_reserve(out, room))
+		return KL_ENOMEM;
 	out->len += room;
 	int rc = kl_buf_putc(out, '"');
 	if (!rc)

@@ -64,9 +64,9 @@ int kl_blocks_reserve(struct kl_blocks *b)
 size_t kl_blocks_bound(size_t n)
 {
 	size_t z = ZSTD_compressBound(n);
-	/* LZ4_COMPRESSBOUND is n + n/255 + 16 (0 past LZ4_MAX_INPUT_SIZE, which
-	 * makes no LZ4 block) */
-	size_t l = n <= LZ4_MAX_INPUT_SIZE ? n + n / 255 + 16 : 0;
+	/* past LZ4_MAX_INPUT_SIZE no LZ4 block is made (the text stays raw);
+	 * the guard keeps the macro's int arithmetic in range */
+	size_t l = n <= LZ4_MAX_INPUT_SIZE ? (size_t)LZ4_COMPRESSBOUND(n) : 0;
 	return z > l ? z : l;
 }
 

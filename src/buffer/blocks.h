@@ -131,17 +131,18 @@ void kl_blocks_cleanup(struct kl_blocks *b);
 void kl_blocks_zctx_cleanup(struct kl_blocks_zctx *x);
 
 /* Compress src[0..n) at zstd level `level` (or KL_BLOCK_LZ4) as one block
- * appended to b (n > 0), regular or `early` (see above). KL_OK, or KL_ENOMEM with b's
- * blocks unchanged (its index may have grown). */
+ * appended to b (n > 0), regular or `early` (see above). KL_OK, or
+ * KL_ENOMEM with b's blocks unchanged (its index may have grown). */
 int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, int level, const void *src,
 		   size_t n, int early);
 
 /* The pieces of kl_blocks_seal, for sealing on another thread
  * (buffer/seal.h): room for one more block in b's index (grown exactly as
  * kl_blocks_seal grows it; KL_OK or KL_ENOMEM); the largest frame n raw
- * bytes can make (an upper bound of its zlen, at any level, LZ4 too); and the
- * frame of src[0..n) at `level` (KL_BLOCK_LZ4: an LZ4 block) in a new allocation of its exact length, *z (the
- * caller's), using x's context (KL_OK or KL_ENOMEM). kl_blocks_frame
+ * bytes can make (an upper bound of its zlen, at any level, LZ4 too); and
+ * the frame of src[0..n) at `level` (KL_BLOCK_LZ4: an LZ4 block) in a new
+ * allocation of its exact length, *z (the caller's), using x's context
+ * (KL_OK or KL_ENOMEM). kl_blocks_frame
  * touches nothing but x, so threads with contexts of their own may call it
  * at once. */
 int kl_blocks_reserve(struct kl_blocks *b);

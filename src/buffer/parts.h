@@ -17,12 +17,13 @@
  * stays raw.
  *
  * The blocks' zstd level: KL_BLOCK_LEVEL, whose frames a JSON lines file is
- * made of; kl_parts_set_held_level() sets another (or LZ4, KL_BLOCK_LZ4) for the blocks of data
- * partitions whose files are not made of the frames (Parquet: the encoder
- * unpacks them), so sealing and unsealing cost less CPU and the blocks
- * more memory. Dead-letter partitions (p->dead, JSON lines files) stay at
- * KL_BLOCK_LEVEL. The level is a function of the partition, never of the
- * thread that seals, so the frames are too.
+ * made of; kl_parts_set_held_level() sets another (or LZ4, KL_BLOCK_LZ4)
+ * for the blocks of data partitions whose files are not made of the
+ * frames (Parquet: the encoder unpacks them), so sealing and unsealing
+ * cost less CPU and the blocks more memory. Dead-letter partitions
+ * (p->dead, JSON lines files) stay at KL_BLOCK_LEVEL. The level is a
+ * function of the partition, never of the thread that seals, so the
+ * frames are too.
  *
  * Sealing on other threads (kl_parts_seal_async; the pipeline asks for it
  * with --threads > 1): note_append still cuts the block, at the same
@@ -176,8 +177,9 @@ void kl_parts_cleanup(struct kl_parts *t);
 int kl_parts_seal_async(struct kl_parts *t, size_t threads, struct kl_errbuf *eb);
 
 /* Seal the blocks of data partitions (not dead letters) at zstd level
- * `level` or as LZ4 blocks (buffer/blocks.h: KL_BLOCK_LEVEL_HELD, LZ4, when no file is made of
- * their frames) instead of KL_BLOCK_LEVEL; before the first append. */
+ * `level`, or as LZ4 blocks (buffer/blocks.h: KL_BLOCK_LEVEL_HELD, when no
+ * file is made of their frames), instead of KL_BLOCK_LEVEL; before the
+ * first append. */
 void kl_parts_set_held_level(struct kl_parts *t, int level);
 
 /* Charge the buffers to `b` (borrowed, shared with other tables and

@@ -33,7 +33,7 @@
  * (writer.c) is as many: the writer's next batch is always queued. */
 #define WRITER_MAX_JOBS 256
 /* Parquet partitions' blocks are sealed as LZ4 blocks (buffer/blocks.h,
- * KL_BLOCK_LEVEL_HELD: ~0.4 x the CPU, ~1.65 x the memory of zstd level 1) when
+ * KL_BLOCK_LEVEL_HELD: ~0.35-0.6 x the CPU, ~1.65 x the memory of zstd level 1) when
  * --memory-limit is at least this; below it the budget binds on the
  * production shape and the memory buys fewer files (bench/README.md,
  * session 10: 16 MiB, 1M events, 2,880 files at level 1, 3,976 fast). */

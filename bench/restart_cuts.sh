@@ -11,7 +11,7 @@ set -u
 BIN=$1; R=$(mktemp -d /dev/shm/restart_cuts.XXXX)
 if [ $# -ge 2 ]; then cp "$2" $R/in.jsonl
 else "$BIN" gen --events 12000 --bad-fraction 0.01 --dup-fraction 0.01 --seed 5 --span 3600 > $R/in.jsonl; fi
-A=(--memory-limit "${LIM:-10MiB}" --dedup-window 50000 --quiet --threads "${TH:-2}")
+A=(--memory-limit "${LIM:-10MiB}" --dedup-window "${DW:-50000}" --quiet --threads "${TH:-2}" ${EXTRA:-})
 "$BIN" ingest --input $R/in.jsonl --lake $R/C "${A[@]}"
 d() { (cd "$1" && find events errors -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum); }
 n=$(cat $R/C/_kinlake/state/*.log | wc -l); bad=0; tried=0

@@ -495,7 +495,8 @@ size_t kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *
 	out->tail = p->data;
 	kl_blocks_init(&p->sealed);
 	kl_buf_init(&p->data, 0);
-	p->stored_upto = p->last_pos;
+	if (!p->has_stored || p->last_pos > p->stored_upto) /* a replayed buffer of */
+		p->stored_upto = p->last_pos; /* stored records leaves it as loaded */
 	p->has_stored = 1;
 	p->count = 0;
 	p->files++;

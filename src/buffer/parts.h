@@ -89,8 +89,9 @@
  * stays bounded however many partitions have ever been open.
  *
  * Replay: each partition also remembers `stored_upto`, the highest input
- * position already in a durable file (loaded from state), and records at or
- * below it are skipped by the pipeline.
+ * position already in a durable file (loaded from state, never lowered by
+ * a detach); records at or below it are skipped by the pipeline, or in an
+ * exact replay (pipeline.h) buffered and dropped unwritten.
  *
  * Threads: the table is used by one thread; a seal pool's threads see only
  * the buffers handed to them (buffer/seal.h) and never a kl_part.

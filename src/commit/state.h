@@ -34,6 +34,12 @@
  *    rename, an S3 PUT), whatever the new file's last record is;
  *  - records below R are in committed files: a replay reads them only to
  *    rebuild the dedup window, so dedup decisions are the same as before.
+ * A run with a memory budget of its own (a file) writes as R the last
+ * position before which nothing was buffered or charged, and as the window
+ * start where the dedup window (and watermark) then began: at most the R
+ * above, so the argument holds, and a replay from there starts from the
+ * memory picture the first run had, makes every decision by memory again
+ * as it did, and cuts the same files (pipeline.c, exact replay).
  *
  * A Kinesis shard (`ingest --stream`, commit/checkpoint.h) has positions
  * too: user records numbered consecutively, and the C line stores the

@@ -64,6 +64,14 @@ struct run {
 	struct kl_event ev;
 	struct kl_buf key;
 	uint64_t resume;   /* records before it are durable: they only rebuild the dedup window */
+	/* exact replay (a run with its own budget, writer.h defer_release): the
+	 * last point where nothing was buffered or charged — the record before
+	 * which the budget was empty — and where replay-only reading must start
+	 * to rebuild the dedup window and the watermark as they were there.
+	 * Commits record these as R, so a restart starts from an empty memory
+	 * picture that the first run had too (see apply_record). */
+	int exact;
+	uint64_t quiet_pos, quiet_window;
 	uint64_t read_pos; /* where the record after the last one consumed starts */
 	struct kl_part **batch;
 	size_t nbatch;
@@ -159,6 +167,16 @@ static struct kl_writer_job *job_build(struct run *r)
 	struct kl_source *src = r->src;
 	for (size_t i = 0; i < r->nbatch; i++) {
 		struct kl_part *p = r->batch[i];
+		if (p->has_stored && p->last_pos <= p->stored_upto) {
+			/* exact replay: every record is in a durable file already.
+			 * The job is charged as if it wrote it, so the budget
+			 * decides as in the first run; the buffer goes now. */
+			struct kl_blocks gone;
+			p->named = 0;
+			j->bytes += kl_parts_detach(&r->parts, p, &gone);
+			kl_blocks_cleanup(&gone);
+			continue;
+		}
 		struct kl_writer_item *it = &j->items[j->n++];
 		it->spill.fd = -1;
 		it->dead = p->dead;
@@ -176,17 +194,20 @@ static struct kl_writer_job *job_build(struct run *r)
 		j->bytes += it->bytes;
 	}
 	r->nbatch = 0;
-	j->resume = kl_parts_min_pending(&r->parts, r->read_pos);
+	j->resume = r->exact ? r->quiet_pos : kl_parts_min_pending(&r->parts, r->read_pos);
 	/* a partition named by a dropped duplicate has no record yet: a replay
 	 * must read that duplicate again to give its next file the same name */
-	if (r->cp->name_before_dedup)
+	if (r->cp->name_before_dedup && !r->exact)
 		for (size_t i = 0; i < r->parts.n; i++)
 			if (r->parts.v[i]->named && r->parts.v[i]->name_pos < j->resume)
 				j->resume = r->parts.v[i]->name_pos;
 	if (src->ops->checkpoint &&
 	    src->ops->checkpoint(src, j->resume, j->checkpoint, sizeof j->checkpoint))
 		j->checkpoint[0] = '\0';
-	j->window = r->x->dedup ? kl_dedup_oldest_pos(r->x->dedup, j->resume) : j->resume;
+	if (r->exact)
+		j->window = r->quiet_window;
+	else
+		j->window = r->x->dedup ? kl_dedup_oldest_pos(r->x->dedup, j->resume) : j->resume;
 	return j;
 }
 
@@ -359,7 +380,10 @@ static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_
 		kl_spill_close(&sp);
 		return rc ? rc : r->eb->code;
 	}
-	j->items[0].spill = sp;
+	if (j->n) /* else stored already (exact replay): dropped */
+		j->items[0].spill = sp;
+	else
+		kl_spill_close(&sp);
 	return kl_writer_queue(&r->w, j, WRITER_MAX_JOBS);
 }
 
@@ -429,6 +453,14 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 {
 	int replay_only = rec->pos < r->resume;
 	enum kl_reject rej = pr->rej;
+	if (r->exact && !replay_only && !kl_budget_used(r->parts.budget)) {
+		/* nothing buffered or charged: a restart from here starts as this
+		 * run stands now (the window and watermark rebuilt from before) */
+		uint64_t wm = kl_parts_min_pending(&r->parts, rec->pos);
+		uint64_t d = r->x->dedup ? kl_dedup_oldest_pos(r->x->dedup, wm) : wm;
+		r->quiet_pos = rec->pos;
+		r->quiet_window = d < wm ? d : wm;
+	}
 	/* window mode: every valid event moves the watermark, in input order,
 	 * durable or not, so that a restart rebuilds it (buffer/parts.h) */
 	if (rej == KL_REJ_NONE && kl_parts_note_time(&r->parts, pr->sec, rec->pos)) {
@@ -452,15 +484,27 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 	struct kl_part *p = kl_parts_get(&r->parts, pr->key, pr->key_len);
 	if (!p)
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
-	if (p->has_stored && rec->pos <= p->stored_upto) {
+	int rc, stored = p->has_stored && rec->pos <= p->stored_upto;
+	if (stored) {
 		r->st->replayed++;
-		return rec->more ? skip_rest(r) : KL_OK;
+		if (!r->exact)
+			return rec->more ? skip_rest(r) : KL_OK;
+		/* exact replay: buffered again and decided on as in the first run,
+		 * whose files hold it — job_build drops a buffer of such records
+		 * unwritten, charged like a written one until the next wait */
+	} else if (p->count && p->has_stored && p->last_pos <= p->stored_upto) {
+		/* the first record past what is stored, and the buffer still holds
+		 * stored ones: the first run flushed them before here (or cut
+		 * elsewhere, in a run this replay does not reproduce), so they go
+		 * alone — no file ever mixes stored records with new ones */
+		if ((rc = batch_add(r, p)) || (rc = flush_batch(r)))
+			return rc;
 	}
-	int rc;
 	p->dead = rej != KL_REJ_NONE;
 	p->hour = rej != KL_REJ_NONE ? -1 : pr->sec / 3600; /* the key's hr= */
 	if (rej != KL_REJ_NONE) {
-		r->st->dead_by_reason[rej]++;
+		if (!stored)
+			r->st->dead_by_reason[rej]++;
 		char origin[768];
 		const char *source = r->x->source_name;
 		if (r->src->ops->origin &&
@@ -844,7 +888,10 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	r.w.unpack_pool = x->unpack_pool;
 	r.w.defer_release = !x->budget; /* the run's own budget: decisions by memory
 					 * are a function of the input (writer.h) */
+	/* ... so a restart can make them again: exact replay (apply_record) */
+	r.exact = r.w.defer_release && !r.cp->name_before_dedup;
 	int rc = r.cp->ops->load(r.cp, r.src, &r.resume, preload_part, &r);
+	r.quiet_pos = r.quiet_window = r.resume;
 	if (rc)
 		kl_errbuf_set(eb, rc, "%s", r.cp->err.msg);
 	if (!rc && o->threads > 1)

@@ -41,6 +41,18 @@
  * sealing would). A stream runs one run per shard with o->threads each (1
  * by default: no extra thread per shard). Records longer than the source
  * holds in memory (`more`) take the serial path between chunks.
+ *
+ * Exact replay (a run with its own memory budget: a file, stdin, a Lambda
+ * batch; not a stream's shards, whose shared budget depends on timing): a
+ * restart cuts the files an uninterrupted run cuts, also where memory
+ * decided the flushes. Commits name as the resume point the last record
+ * before which nothing was buffered or charged (commit/state.h); from there
+ * the restart buffers the records already stored too, so the budget sees
+ * what the first run's did, and a flushed buffer of stored records only is
+ * dropped unwritten, charged to the budget like a written one until the
+ * reader next waits for the writer. A record past a partition's stored
+ * position flushes a buffer of stored ones first, so no file mixes the two
+ * even where the first run is not reproduced (a log from an older build).
  * Library code: prints nothing; progress goes to o->progress if set.
  */
 #ifndef KL_PIPELINE_PIPELINE_H

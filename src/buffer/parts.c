@@ -499,6 +499,7 @@ size_t kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *
 		p->stored_upto = p->last_pos; /* stored records leaves it as loaded */
 	p->has_stored = 1;
 	p->count = 0;
+	p->text_adj = 0;
 	p->files++;
 	t->mem -= p->accounted;
 	kl_budget_sub(t->budget, p->accounted);

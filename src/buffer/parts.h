@@ -119,6 +119,9 @@ struct kl_part {
 	struct kl_buf data;  /* the raw tail: records, each ending in '\n' */
 	struct kl_blocks sealed; /* the records before the tail, compressed (its tail unused) */
 	uint64_t count;      /* records in sealed + data */
+	int64_t text_adj;    /* what the records' JSON lines would take minus what they
+			      * take (rows, event/row.h; 0 for JSON lines): the
+			      * pipeline adds it per record, kl_part_bytes counts it */
 	uint64_t first_pos;  /* input position of the first record buffered */
 	uint64_t last_pos;   /* ... and of the last */
 	int64_t first_ns;    /* monotonic time the first record was buffered */
@@ -245,10 +248,11 @@ int kl_parts_over_budget(struct kl_parts *t);
  * plus pending late and dead-letter buffers). */
 size_t kl_parts_open(const struct kl_parts *t);
 
-/* Raw (uncompressed) bytes buffered in p: sealed blocks plus tail. */
+/* Raw (uncompressed) bytes buffered in p as JSON lines: sealed blocks plus
+ * tail, counted as the JSON lines they would be when they are rows. */
 static inline uint64_t kl_part_bytes(const struct kl_part *p)
 {
-	return p->sealed.raw + p->data.len;
+	return (uint64_t)((int64_t)(p->sealed.raw + p->data.len) + p->text_adj);
 }
 
 /* Is this one partition due by size? (cheap check right after an append) */

@@ -1,5 +1,6 @@
 /* event.c — see event.h. The contract is DESIGN.md, "The event contract". */
 #include "event/event.h"
+#include "event/row.h"
 #include "core/err.h"
 
 #include <math.h>
@@ -433,6 +434,21 @@ size_t kl_event_json_reserve(const struct kl_event *ev, size_t raw_len)
 	return raw_len + 96 + ev->type.n + ev->subtype.n;
 }
 
+/* The end of the original object's bytes a JSON line keeps when no member
+ * is dropped: up to (not including) the closing brace and the whitespace
+ * before it. */
+static const char *kept_end(const char *raw, size_t raw_len)
+{
+	const char *end = raw + raw_len;
+	while (end > raw && end[-1] != '}')
+		end--;
+	end--;
+	while (end > raw && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
+			     end[-1] == '\r'))
+		end--;
+	return end;
+}
+
 int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_len,
 			struct kl_buf *out)
 {
@@ -443,13 +459,7 @@ int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_l
 	size_t from = out->len;
 	if (keep_all) {
 		/* the original bytes up to (not including) the closing brace */
-		const char *end = raw + raw_len;
-		while (end > raw && end[-1] != '}')
-			end--;
-		end--;
-		while (end > raw && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' ||
-				     end[-1] == '\r'))
-			end--;
+		const char *end = kept_end(raw, raw_len);
 		kl_buf_put(out, raw, (size_t)(end - raw));
 	} else {
 		kl_buf_put(out, "{", 1);
@@ -466,7 +476,7 @@ int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_l
 	}
 	/* a newline in valid JSON is insignificant whitespace (a record from
 	 * Kinesis or a Lambda event may be pretty-printed): a space keeps the
-	 * event one line of its partition buffer and of a JSON lines file */
+	 * event one line of its buffer and of a JSON lines file */
 	for (char *q = memchr(out->data + from, '\n', out->len - from); q;
 	     q = memchr(q + 1, '\n', (size_t)(out->data + out->len - q - 1)))
 		*q = ' ';
@@ -487,4 +497,118 @@ int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_l
 		return kl_buf_append(out, "\"}", 2);
 	}
 	return kl_buf_append(out, "\",\"event_subtype\":null}", 23);
+}
+
+size_t kl_event_row_reserve(const struct kl_event *ev, size_t raw_len)
+{
+	/* members: their bytes are a subset of the raw ones, plus lengths and
+	 * flags; the computed fields as kl_event_json_reserve counts them */
+	return 1 + raw_len + (ev->doc.n + 3) * (2 * KL_ROW_LEN_MAX + 1) + 96 + ev->type.n +
+	       ev->subtype.n;
+}
+
+/* The row member of a computed string field: its value is the JSON string
+ * of s, escaped as kl_event_write_json escapes it when `esc`; *vlen gets
+ * the value's length (quotes included). key is short (a computed field's
+ * name). out has room for kl_row_member_max(key_len, 2 + 6 * n). */
+static int row_string(struct kl_buf *out, const char *key, size_t key_len, const char *s, size_t n,
+		      int esc, size_t *vlen)
+{
+	struct kl_json_member m = {.key = key, .key_len = key_len, .type = KL_JSON_STRING};
+	if (!esc) {
+		m.val_len = n + 2;
+		kl_row_put_head(out, &m);
+		out->data[out->len++] = '"';
+		kl_buf_put(out, s, n);
+		out->data[out->len++] = '"';
+		*vlen = n + 2;
+		return KL_OK;
+	}
+	/* escaped: the value is written first, past room for the head, then
+	 * the head (whose length and flags depend on it) goes before it */
+	char head[64];
+	if (key_len + 2 * KL_ROW_LEN_MAX + 1 > sizeof head)
+		return KL_EINVAL;
+	size_t at = out->len, room = key_len + 2 * KL_ROW_LEN_MAX + 1;
+	if (kl_buf_reserve(out, room))
+		return KL_ENOMEM;
+	out->len += room;
+	int rc = kl_buf_putc(out, '"');
+	if (!rc)
+		rc = kl_json_escape_append(out, s, n);
+	if (!rc)
+		rc = kl_buf_putc(out, '"');
+	if (rc)
+		return rc;
+	char *v = out->data + at + room;
+	m.val_len = out->len - at - room;
+	m.val_esc = memchr(v, '\\', m.val_len) != NULL;
+	struct kl_buf h = {.data = head, .len = 0, .cap = sizeof head};
+	kl_row_put_head(&h, &m);
+	memmove(out->data + at + h.len, v, m.val_len);
+	memcpy(out->data + at, head, h.len);
+	out->len = at + h.len + m.val_len;
+	*vlen = m.val_len;
+	return KL_OK;
+}
+
+int kl_event_write_row(const struct kl_event *ev, const char *raw, size_t raw_len,
+		       struct kl_buf *out, uint64_t *json_len)
+{
+	const struct kl_json_doc *d = &ev->doc;
+	int keep_all = !ev->has_added;
+	if (kl_buf_reserve(out, kl_event_row_reserve(ev, raw_len)))
+		return KL_ENOMEM;
+	out->data[out->len++] = (char)KL_ROW_MARK;
+	/* the JSON line's length, as kl_event_write_json lays it out */
+	uint64_t jl = keep_all ? (uint64_t)(kept_end(raw, raw_len) - raw) : 1;
+	size_t kept = 0;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct kl_json_member *m = &d->m[i];
+		if (!keep_all) {
+			if (is_added_field(m))
+				continue;
+			jl += (kept ? 1 : 0) + (uint64_t)(m->val + m->val_len - m->start);
+		}
+		if (m->val_ws) {
+			/* an object or array with whitespace inside: minified, as the
+			 * Parquet encoder stores it anyway, so no row holds a newline
+			 * (a Kinesis record may be pretty-printed JSON). The value is
+			 * minified past room for the head, whose length field
+			 * depends on it, then moved down behind it. */
+			struct kl_json_member mm = *m;
+			size_t at = out->len, room = kl_row_member_max(m->key_len, 0);
+			mm.val_len = kl_json_minify(m->val, m->val_len, out->data + at + room);
+			mm.val_ws = 0;
+			kl_row_put_head(out, &mm);
+			memmove(out->data + out->len, out->data + at + room, mm.val_len);
+			out->len += mm.val_len;
+			kept++;
+			continue;
+		}
+		kl_row_put(out, m);
+		kept++;
+	}
+	size_t v;
+	int rc = row_string(out, "created_datetime", 16, ev->datetime, ev->datetime_len, 0, &v);
+	jl += 20 + v; /* ,"created_datetime": */
+	if (!rc)
+		rc = row_string(out, "event_type", 10, ev->type.p, ev->type.n, ev->name_esc, &v);
+	jl += 14 + v; /* ,"event_type": */
+	if (rc)
+		return rc;
+	if (ev->subtype.p) {
+		rc = row_string(out, "event_subtype", 13, ev->subtype.p, ev->subtype.n, ev->name_esc,
+				&v);
+		jl += 17 + v + 1; /* ,"event_subtype": and the closing brace */
+	} else {
+		struct kl_json_member m = {.key = "event_subtype", .key_len = 13, .val = "null",
+					   .val_len = 4, .type = KL_JSON_NULL};
+		if (kl_buf_reserve(out, kl_row_member_max(13, 4)))
+			return KL_ENOMEM;
+		kl_row_put(out, &m);
+		jl += 17 + 4 + 1;
+	}
+	*json_len = jl;
+	return rc;
 }

@@ -114,6 +114,20 @@ int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_l
  * in grows exactly as if it had been written there (pipeline/prep.h). */
 size_t kl_event_json_reserve(const struct kl_event *ev, size_t raw_len);
 
+/*
+ * Append the enriched event as a row (event/row.h): the members its JSON
+ * line (kl_event_write_json) would have, in the same order, each as the
+ * same bytes. *json_len gets the length that JSON line would have, so a
+ * buffer of rows can count what its JSON lines would (--max-file-bytes).
+ * No newline is added. KL_OK or KL_ENOMEM.
+ */
+int kl_event_write_row(const struct kl_event *ev, const char *raw, size_t raw_len,
+		       struct kl_buf *out, uint64_t *json_len);
+
+/* What kl_event_write_row() reserves in `out` before it writes (as
+ * kl_event_json_reserve for kl_event_write_json). */
+size_t kl_event_row_reserve(const struct kl_event *ev, size_t raw_len);
+
 /* Append s as a JSON string body (no quotes), escaping " \ and controls. */
 int kl_json_escape_append(struct kl_buf *out, const char *s, size_t n);
 

@@ -72,6 +72,7 @@ struct run {
 	 * picture that the first run had too (see apply_record). */
 	int exact;
 	uint64_t quiet_pos, quiet_window;
+	int rows;	   /* buffer events as rows (event/row.h): the lake is Parquet */
 	uint64_t read_pos; /* where the record after the last one consumed starts */
 	struct kl_part **batch;
 	size_t nbatch;
@@ -101,6 +102,7 @@ struct prepared {
 	int64_t sec; /* events: created_at, whole seconds (window mode) */
 	int hashed;	    /* uuid_hash is kl_dedup_hash(uuid) (a prep worker or prepare_serial made it) */
 	uint64_t uuid_hash;
+	int64_t text_adj; /* a prep worker's row: its JSON line's length minus its own */
 };
 
 #define ADD(counter, v) atomic_fetch_add_explicit(&(counter), (v), memory_order_relaxed)
@@ -435,13 +437,24 @@ static int prepare_serial(struct run *r, const struct kl_record *rec, struct pre
 	return KL_OK;
 }
 
-/* The event's line into its partition buffer. */
-static int append_event(struct kl_part *p, const struct kl_record *rec, const struct prepared *pr)
+/* The event's line into its partition buffer: a row (event/row.h) when
+ * the lake is Parquet, else its JSON line. */
+static int append_event(struct run *r, struct kl_part *p, const struct kl_record *rec,
+			const struct prepared *pr)
 {
-	if (pr->body) /* made by a prep worker: the buffer grows as if written here */
+	if (pr->body) { /* made by a prep worker: the buffer grows as if written here */
+		p->text_adj += pr->text_adj;
 		return kl_buf_reserve(&p->data, pr->body_reserve) ||
 		       kl_buf_append(&p->data, pr->body, pr->body_len);
-	return kl_event_write_json(pr->ev, rec->p, rec->n, &p->data);
+	}
+	if (!r->rows)
+		return kl_event_write_json(pr->ev, rec->p, rec->n, &p->data);
+	size_t at = p->data.len;
+	uint64_t json_len;
+	int rc = kl_event_write_row(pr->ev, rec->p, rec->n, &p->data, &json_len);
+	if (!rc)
+		p->text_adj += (int64_t)json_len - (int64_t)(p->data.len - at);
+	return rc;
 }
 
 /*
@@ -516,7 +529,7 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 					  pr->err_offset,      rec->p,	rec->n, rec->full_len};
 		rc = kl_deadletter_format(&p->data, &d);
 	} else {
-		rc = append_event(p, rec, pr);
+		rc = append_event(r, p, rec, pr);
 	}
 	if (!rc)
 		rc = kl_buf_putc(&p->data, '\n');
@@ -691,7 +704,7 @@ static int apply_chunk(struct run *r, const struct kl_prep_chunk *c, uint64_t *n
 				      out + v->key_off, v->key_len,	  out + v->msg_off,
 				      v->err_offset,   out + v->body_off, v->body_len,
 				      v->body_reserve, NULL,		  v->sec,
-				      v->rej == KL_REJ_NONE, v->uuid_hash};
+				      v->rej == KL_REJ_NONE, v->uuid_hash, v->text_adj};
 		r->read_pos = v->next_pos;
 		if (dd) { /* the dedup window's cache misses, overlapped (a hint only) */
 			if (i + DEDUP_FAR < c->n && c->v[i + DEDUP_FAR].rej == KL_REJ_NONE)
@@ -880,7 +893,9 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	kl_parts_share_budget(&r.parts, x->budget);
 	if (o->window == KL_WINDOW_HOUR)
 		kl_parts_set_window(&r.parts, o->allowed_lateness_ms / 1000);
-	/* Parquet: the encoder unpacks the blocks, no file is made of them */
+	/* Parquet: the encoder unpacks the blocks, no file is made of them, so
+	 * they hold rows, not JSON lines */
+	r.rows = o->format == KL_FORMAT_PARQUET;
 	if (o->format == KL_FORMAT_PARQUET && o->memory_limit >= HELD_FAST_MIN_LIMIT)
 		kl_parts_set_held_level(&r.parts, KL_BLOCK_LEVEL_HELD);
 	kl_writer_init(&r.w, x->store, x->data_enc, x->dead_enc, r.cp, st, o->metrics, eb);
@@ -910,6 +925,8 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 			record_max = 64u << 20;
 		rc = kl_prep_pool_init(&r.pool, o->threads, record_max, &o->limits, x->dead_dt,
 				       r.resume, eb);
+		if (!rc && r.rows)
+			kl_prep_pool_rows(&r.pool);
 		rc = rc ? rc : kl_prep_pool_start(&r.pool, eb);
 	}
 	if (!rc)

@@ -63,8 +63,18 @@ static int run_one(struct kl_prep_chunk *c, struct kl_prep_rec *r, struct kl_pre
 	    put(&c->out, x->key.data, x->key.len, &r->key_off, &r->key_len) ||
 	    put(&c->out, ev->uuid.p, ev->uuid.n, &r->uuid_off, &r->uuid_len))
 		return KL_ENOMEM;
-	r->body_reserve = kl_event_json_reserve(ev, r->raw_len);
 	r->body_off = c->out.len;
+	r->text_adj = 0;
+	if (x->rows) {
+		uint64_t json_len;
+		r->body_reserve = kl_event_row_reserve(ev, r->raw_len);
+		if (kl_event_write_row(ev, raw, r->raw_len, &c->out, &json_len))
+			return KL_ENOMEM;
+		r->body_len = c->out.len - r->body_off;
+		r->text_adj = (int64_t)json_len - (int64_t)r->body_len;
+		return KL_OK;
+	}
+	r->body_reserve = kl_event_json_reserve(ev, r->raw_len);
 	if (kl_event_write_json(ev, raw, r->raw_len, &c->out))
 		return KL_ENOMEM;
 	r->body_len = c->out.len - r->body_off;
@@ -87,6 +97,7 @@ void kl_prep_ctx_init(struct kl_prep_ctx *x, const struct kl_event_limits *limit
 	x->limits = limits;
 	x->dead_dt = dead_dt;
 	x->resume = resume;
+	x->rows = 0;
 }
 
 void kl_prep_ctx_cleanup(struct kl_prep_ctx *x)
@@ -119,6 +130,12 @@ static void *worker_main(void *arg)
 	}
 	pthread_mutex_unlock(&pl->mu);
 	return NULL;
+}
+
+void kl_prep_pool_rows(struct kl_prep_pool *pl)
+{
+	for (size_t i = 0; i < pl->nctx; i++)
+		pl->ctx[i].rows = 1;
 }
 
 int kl_prep_pool_init(struct kl_prep_pool *pl, size_t nthreads, size_t record_max,

@@ -60,7 +60,9 @@ struct kl_prep_rec {
 	uint64_t uuid_hash;	   /* kl_dedup_hash() of it (events) */
 	int64_t sec;		   /* created_at, whole seconds (events, replayed too) */
 	size_t body_off, body_len; /* enriched JSON without '\n' (events, not replayed) */
-	size_t body_reserve;	   /* kl_event_json_reserve(): the apply step reserves it too */
+	size_t body_reserve;	   /* kl_event_json_reserve() (rows: kl_event_row_reserve()):
+				    * the apply step reserves it too */
+	int64_t text_adj;	   /* rows: the JSON line's length minus the row's */
 	size_t msg_off, msg_len;   /* why it was rejected, NUL-terminated (dead letters) */
 	size_t err_offset;	   /* where in the record (dead letters) */
 };
@@ -81,6 +83,8 @@ struct kl_prep_ctx {
 	const struct kl_event_limits *limits;
 	const char *dead_dt; /* a dead letter's dt when its record has no arrival time */
 	uint64_t resume;     /* records before it are replayed: only their event_uuid is needed */
+	int rows;	     /* write events as rows (event/row.h), not JSON lines
+			      * (kl_prep_pool_rows; a Parquet lake's buffers) */
 };
 
 /* Does the chunk want no more records? */
@@ -122,6 +126,9 @@ struct kl_prep_pool {
 int kl_prep_pool_init(struct kl_prep_pool *pl, size_t nthreads, size_t record_max,
 		      const struct kl_event_limits *limits, const char *dead_dt, uint64_t resume,
 		      struct kl_errbuf *eb);
+/* Have the workers write events as rows (event/row.h) instead of JSON
+ * lines: what a Parquet lake's buffers hold. Before kl_prep_pool_start. */
+void kl_prep_pool_rows(struct kl_prep_pool *pl);
 int kl_prep_pool_start(struct kl_prep_pool *pl, struct kl_errbuf *eb);
 /* The chunk to fill next (emptied), or NULL when every chunk is in flight. */
 struct kl_prep_chunk *kl_prep_pool_fill(struct kl_prep_pool *pl);

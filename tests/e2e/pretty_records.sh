@@ -5,7 +5,8 @@
 # esm with a Kinesis event of our own). Before session 19 the enriched line
 # kept the newlines, which cut the buffered event in two: a JSON lines file
 # got two broken lines, and the Parquet encoder failed the batch. Now a
-# JSON line's newlines become spaces (kl_event_write_json).
+# JSON line's newlines become spaces (kl_event_write_json), and a Parquet
+# buffer's row holds a container minified (kl_event_write_row).
 # duration: 6
 # duration-asan: 6
 . "$(dirname "$0")/_lib.sh"

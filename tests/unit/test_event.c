@@ -1,6 +1,10 @@
 /* test_event.c — event contract: validation classes and enrichment. */
 #include "check.h"
 #include "event/event.h"
+#include "event/row.h"
+
+#include <dirent.h>
+#include <stdlib.h>
 
 static struct kl_event ev;
 static struct kl_event_limits lim;
@@ -8,6 +12,60 @@ static struct kl_event_limits lim;
 static enum kl_reject parse(const char *s)
 {
 	return kl_event_parse(&ev, s, strlen(s), &lim);
+}
+
+/* The event in[0..n) (already parsed into ev) as a row and as a JSON
+ * line: kl_row_split gives the members kl_json_split_valid gives for the
+ * JSON line, byte for byte and flag for flag; json_len is the JSON line's
+ * length; the row holds no newline and is told apart from the line. */
+static void row_matches(const char *in, size_t n)
+{
+	struct kl_buf json, row;
+	struct kl_json_doc a, b;
+	kl_buf_init(&json, 0);
+	kl_buf_init(&row, 0);
+	kl_json_doc_init(&a);
+	kl_json_doc_init(&b);
+	uint64_t json_len = 0;
+	CHECK_EQ_INT(kl_event_write_json(&ev, in, n, &json), 0);
+	CHECK_EQ_INT(kl_buf_append(&row, "x", 1), 0); /* not at the buffer's start */
+	CHECK_EQ_INT(kl_event_write_row(&ev, in, n, &row, &json_len), 0);
+	const char *r = row.data + 1;
+	size_t rn = row.len - 1;
+	CHECK(rn <= kl_event_row_reserve(&ev, n));
+	CHECK_EQ_INT(json_len, json.len);
+	CHECK(kl_row_is(r, rn) && !kl_row_is(json.data, json.len));
+	CHECK(memchr(r, '\n', rn) == NULL);
+	CHECK(memchr(json.data, '\n', json.len) == NULL);
+	CHECK_EQ_INT(kl_json_split_valid(json.data, json.len, &a), 0);
+	CHECK_EQ_INT(kl_row_split(r, rn, &b), 0);
+	CHECK_EQ_INT(b.top, KL_JSON_OBJECT);
+	CHECK_EQ_INT(a.n, b.n);
+	for (size_t i = 0; i < a.n && i < b.n; i++) {
+		const struct kl_json_member *x = &a.m[i], *y = &b.m[i];
+		CHECK(x->key_len == y->key_len && !memcmp(x->key, y->key, x->key_len));
+		if (x->val_ws) { /* a row holds such a container minified */
+			char *mv = malloc(x->val_len + 1);
+			size_t mn = mv ? kl_json_minify(x->val, x->val_len, mv) : 0;
+			CHECK(mv && y->val_len == mn && !memcmp(y->val, mv, mn));
+			free(mv);
+		} else {
+			CHECK(x->val_len == y->val_len && !memcmp(x->val, y->val, x->val_len));
+		}
+		CHECK_EQ_INT(x->type, y->type);
+		CHECK_EQ_INT(x->key_esc, y->key_esc);
+		CHECK_EQ_INT(x->val_esc, y->val_esc);
+		CHECK_EQ_INT(y->val_ws, 0);
+	}
+	/* cut short anywhere, a row is not read as a whole one past its end */
+	for (size_t k = 1; k < rn; k += 7)
+		if (kl_row_split(r, k, &b) == 0)
+			CHECK(b.n < a.n || (b.n == a.n && b.m[b.n - 1].val + b.m[b.n - 1].val_len <=
+								  r + k));
+	kl_json_doc_cleanup(&a);
+	kl_json_doc_cleanup(&b);
+	kl_buf_cleanup(&json);
+	kl_buf_cleanup(&row);
 }
 
 static void enriched(const char *in, const char *want)
@@ -20,6 +78,86 @@ static void enriched(const char *in, const char *want)
 	CHECK_EQ_INT(kl_event_write_json(&ev, in, strlen(in), &out), 0);
 	CHECK_EQ_MEM(out.data, out.len, want);
 	kl_buf_cleanup(&out);
+	row_matches(in, strlen(in));
+}
+
+/* Rows against JSON lines on more shapes: every value JSONTestSuite
+ * accepts (y_ files) as a payload member, and hand-made keys and values. */
+static void rows(void)
+{
+	static const char *const cases[] = {
+		"{\"event_uuid\":\"u\",\"event_name\":\"a:b:c\",\"created_at\":1,"
+		"\"k\\u00e9y\":\"v\\\"q\",\"n\":-1.5e3,\"i\":12,\"t\":true,\"f\":false,"
+		"\"z\":null,\"o\":{ \"a\" : [1, 2] },\"e\":{},\"l\":[]}",
+		"{\"event_uuid\":\"u\",\"event_name\":\"a\\u003ab\",\"created_at\":1,"
+		"\"event_subtype\":1,\"x\":\"\"}",
+		"{\"event_uuid\":\"u\",\"event_name\":\"\\\\x\\n:\\\"y\",\"created_at\":1}",
+		" {\"created_at\":1.25 , \"event_name\":\"a\", \"event_uuid\":\"u\"}\t",
+		"{\n  \"event_uuid\": \"u\",\n  \"event_name\": \"a:b\",\r\n  \"created_at\": 1,\n"
+		"  \"o\": {\n    \"a\": [\n      1\n    ]\n  }\n}\n",
+		"{\"event_type\":\"t\",\n\"event_uuid\":\"u\",\"event_name\":\"a\",\"created_at\":1,\"o\":[\n]}",
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		CHECK_EQ_INT(parse(cases[i]), KL_REJ_NONE);
+		if (ev.reject == KL_REJ_NONE)
+			row_matches(cases[i], strlen(cases[i]));
+	}
+	/* a value long enough for two- and three-digit lengths */
+	static char big[300000];
+	size_t o = (size_t)sprintf(big, "{\"event_uuid\":\"u\",\"event_name\":\"a:b\","
+					"\"created_at\":1,\"s\":\"");
+	memset(big + o, 'x', 270000);
+	o += 270000;
+	o += (size_t)sprintf(big + o, "\",\"m\":\"%0100d\"}", 7);
+	lim.max_record_bytes = sizeof big;
+	CHECK_EQ_INT(kl_event_parse(&ev, big, o, &lim), KL_REJ_NONE);
+	row_matches(big, o);
+	kl_event_limits_default(&lim);
+	char dir[1024];
+	check_corpus(dir, sizeof dir, "JSONTestSuite/test_parsing");
+	DIR *d = opendir(dir);
+	CHECK(d != NULL);
+	size_t tried = 0;
+	struct kl_buf in;
+	kl_buf_init(&in, 0);
+	for (struct dirent *e; d && (e = readdir(d));) {
+		if (e->d_name[0] != 'y')
+			continue;
+		char path[2048];
+		snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+		size_t n;
+		char *p = check_slurp(path, &n);
+		if (!p)
+			continue;
+		kl_buf_reset(&in);
+		kl_buf_printf(&in, "{\"event_uuid\":\"u\",\"event_name\":\"a:b\",\"created_at\":1,"
+				   "\"v\":");
+		kl_buf_append(&in, p, n);
+		kl_buf_append(&in, "}", 1);
+		free(p);
+		if (kl_event_parse(&ev, in.data, in.len, &lim) != KL_REJ_NONE)
+			continue; /* a top-level scalar's trailing newline is fine, a BOM is not */
+		row_matches(in.data, in.len);
+		tried++;
+	}
+	if (d)
+		closedir(d);
+	kl_buf_cleanup(&in);
+	CHECK(tried >= 80);
+	/* not rows */
+	struct kl_json_doc doc;
+	kl_json_doc_init(&doc);
+	CHECK(kl_row_split("{}", 2, &doc) != 0);
+	CHECK(kl_row_split("\xfe\xc1", 2, &doc) != 0);		  /* a key past the end */
+	CHECK(kl_row_split("\xfe\xc1k\x05\xc0", 5, &doc) != 0);	  /* a flags byte out of range */
+	CHECK(kl_row_split("\xfe\xc1k\x85\xc2v", 6, &doc) != 0); /* a value past the end */
+	CHECK(kl_row_split("\xfe\x80\x80\x80\x80\x80\x80\x80", 8, &doc) != 0); /* a length too long */
+	CHECK_EQ_INT(kl_row_split("\xfe\xc1k\x85\xc1v", 6, &doc), 0);
+	CHECK(doc.n == 1 && doc.m[0].key_len == 1 && doc.m[0].val_len == 1 &&
+	      doc.m[0].type == KL_JSON_STRING);
+	CHECK_EQ_INT(kl_row_split("\xfe", 1, &doc), 0);
+	CHECK_EQ_INT(doc.n, 0);
+	kl_json_doc_cleanup(&doc);
 }
 
 static void enrichment(void)
@@ -41,10 +179,6 @@ static void enrichment(void)
 		 "{ \"event_uuid\":\"u\",\"event_name\":\"a\",\"created_at\":1,\"o\":{ \"k\":[1, 2]},"
 		 "\"created_datetime\":\"1970-01-01T00:00:01Z\",\"event_type\":\"a\","
 		 "\"event_subtype\":null}");
-	enriched("{\"event_type\":\"t\",\r\n\"event_uuid\":\"u\",\"event_name\":\"a:b\",\"created_at\":1,\"o\":[\n]}",
-		 "{\"event_uuid\":\"u\",\"event_name\":\"a:b\",\"created_at\":1,\"o\":[ ],"
-		 "\"created_datetime\":\"1970-01-01T00:00:01Z\",\"event_type\":\"a\","
-		 "\"event_subtype\":\"b\"}");
 	/* computed values win over payload fields of the same names */
 	enriched("{\"event_type\":\"x\",\"event_uuid\":\"u3\",\"event_name\":\":b\",\"created_at\":"
 		 "1.1234e3,\"created_datetime\":1, \"k\":[1, 2]}",
@@ -152,6 +286,7 @@ int main(void)
 	kl_event_init(&ev);
 	kl_event_limits_default(&lim);
 	enrichment();
+	rows();
 	rejections();
 	kl_event_cleanup(&ev);
 	return check_report("test_event");

@@ -2,7 +2,8 @@
  * parquet_encoder.c — the Parquet kl_encoder: JSON lines -> one typed file.
  *
  * One scan of each buffered enriched event: the non-validating splitter
- * (kl_json_split_valid: the prep step validated every line) finds its
+ * (kl_json_split_valid: the prep step validated every line), or for a row
+ * (event/row.h: what the pipeline buffers) kl_row_split, finds its
  * top-level members, each member's column is looked up once, its JSON type
  * widens the file's schema (encode/parquet/schema.h), and the member is
  * recorded on a "tape" (column, value span, type, flags: 12 bytes). Once all
@@ -26,6 +27,7 @@
 #include "buffer/blocks.h"
 #include "encode/parquet/parquet.h"
 #include "encode/parquet/schema.h"
+#include "event/row.h"
 #include "parse/json.h"
 #include "parse/num.h"
 
@@ -110,6 +112,16 @@ static int member_name(struct pq_encoder *e, const struct kl_json_member *m, con
 	*n = kl_json_unescape(m->key, m->key_len, e->scratch.data);
 	*p = e->scratch.data;
 	return 0;
+}
+
+/* The members of one buffered event: a row (event/row.h, what the
+ * pipeline buffers for Parquet) or an enriched JSON line (the prep step
+ * validated it). Nonzero when it is neither. */
+static int split_line(struct pq_encoder *e, const char *l, size_t ln)
+{
+	if (kl_row_is(l, ln))
+		return kl_row_split(l, ln, &e->doc);
+	return kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT;
 }
 
 /* Iterate over lines; fn gets each line. */
@@ -226,7 +238,7 @@ static int scan_reset(struct pq_encoder *e)
 static int scan_line(struct pq_encoder *e, const char *l, size_t ln, size_t line, int *taping,
 		     size_t *taped, struct kl_errbuf *eb)
 {
-	if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
+	if (split_line(e, l, ln))
 		return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
 	size_t nm = e->doc.n;
 	e->rows++;
@@ -440,7 +452,7 @@ static int begin_rows(struct pq_encoder *e, kl_write_fn fn, void *ctx, struct kl
 /* One row not on the tape: its line l[0..ln) split again. */
 static int put_line(struct pq_encoder *e, const char *l, size_t ln, struct kl_errbuf *eb)
 {
-	if (kl_json_split_valid(l, ln, &e->doc) || e->doc.top != KL_JSON_OBJECT)
+	if (split_line(e, l, ln))
 		return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
 	long c = -1;
 	int rc = KL_OK;

@@ -15,7 +15,7 @@ A=(--memory-limit "${LIM:-10MiB}" --dedup-window "${DW:-50000}" --quiet --thread
 "$BIN" ingest --input $R/in.jsonl --lake $R/C "${A[@]}"
 d() { (cd "$1" && find events errors -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum); }
 n=$(cat $R/C/_kinlake/state/*.log | wc -l); bad=0; tried=0
-for K in $(seq 2 4 "$n"); do
+for K in $(seq 2 "${STEP:-4}" "$n"); do
 	tried=$((tried + 1))
 	rm -rf $R/L; cp -a $R/C $R/L; f=$(ls $R/L/_kinlake/state/*.log)
 	head -n "$K" "$f" > "$f.t"; mv "$f.t" "$f"

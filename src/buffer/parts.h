@@ -135,6 +135,9 @@ struct kl_part {
 	uint64_t name_pos;   /* set by the pipeline (ingest's name_before_dedup): */
 	int named;           /* the next file is named after name_pos if earlier */
 	int dead;            /* set by the pipeline: a dead-letter partition (errors/...) */
+	/* set by the pipeline (exact replay) at the first record buffered: the
+	 * dedup window's start before it, and before the watermark's record */
+	uint64_t first_window, first_wm_window;
 	/* window mode */
 	int64_t hour;	       /* event hour (created_at / 3600) of the key; -1: none (set by
 				* the pipeline, -1 from kl_parts_get) */

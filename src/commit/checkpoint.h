@@ -49,6 +49,9 @@ struct kl_checkpoint_job {
 	uint64_t resume;	       /* every record before it is durable (or a duplicate) */
 	uint64_t window;	       /* the dedup window starts here */
 	const char *source_checkpoint; /* the source's resume point for `resume`, "" if none */
+	/* exact replay (pipeline.h): how a restart rebuilds the memory
+	 * picture of this job's build (state.h, the M line); NULL: none */
+	const struct kl_state_replay *replay;
 };
 
 /* Called by load() for each partition known to be stored up to `upto`. */
@@ -85,6 +88,11 @@ struct kl_checkpoint {
 	 * on the dedup window: for a checkpoint kept outside kinlake whose
 	 * retry may run with another window (the event-source Lambda, esm.h). */
 	int name_before_dedup;
+	/* set by load(): the last commit's replay point (replay.known 0: none,
+	 * as from an older log or a checkpoint without one) and dedup window
+	 * start */
+	struct kl_state_replay replay;
+	uint64_t window;
 	struct kl_errbuf err; /* the first error of load/commit/finish */
 };
 

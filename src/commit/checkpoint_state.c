@@ -34,6 +34,8 @@ static int state_load(struct kl_checkpoint *base, struct kl_source *src, uint64_
 			return kl_errbuf_set(&base->err, rc, "out of memory");
 	}
 	*resume = st->resume;
+	base->window = st->window;
+	base->replay = st->replay;
 	return KL_OK;
 }
 
@@ -46,7 +48,7 @@ static int note_job(struct kl_state_checkpoint *c, const struct kl_checkpoint_jo
 		rc = kl_state_note_part(st, j->files[i].key, j->files[i].key_len,
 					j->files[i].last_pos);
 	if (!rc)
-		kl_state_note_progress(st, j->resume, j->window);
+		kl_state_note_progress(st, j->resume, j->window, j->replay);
 	if (!rc && j->source_checkpoint && j->source_checkpoint[0])
 		kl_state_note_checkpoint(st, j->source_checkpoint);
 	/* a stream's log would keep a P line for every partition it ever

@@ -103,6 +103,12 @@ static int frame(struct kl_buf *b, const char *fmt, ...)
 	return kl_buf_printf(b, "%08lx %s\n", crc, body);
 }
 
+static int frame_replay(struct kl_buf *b, const struct kl_state_replay *m)
+{
+	return frame(b, "M %" PRIu64 " %" PRIu64 " %d %" PRIu64 " %" PRIu64, m->upto, m->charge,
+		     m->check ? 1 : 0, m->quiet, m->qwindow);
+}
+
 /* A decimal number filling p[0..n): digits only, no sign or space, no
  * overflow. 0 when it is one. */
 static int parse_u64(const char *p, size_t n, uint64_t *out)
@@ -153,9 +159,25 @@ static int apply_line(struct kl_state *st, const char *b, size_t n)
 		return 0;
 	case 'R': /* R <resume> <window> */
 		if (sp && !parse_u64(v, (size_t)(sp - v), &a) &&
-		    !parse_u64(sp + 1, (size_t)(end - sp - 1), &c))
+		    !parse_u64(sp + 1, (size_t)(end - sp - 1), &c)) {
 			st->resume = a, st->window = c;
+			st->replay.known = 0;
+		}
 		return 0;
+	case 'M': { /* M <upto> <charge> <check> <quiet> <qwindow> */
+		uint64_t f[5];
+		const char *q = v;
+		for (int i = 0; i < 5; i++) {
+			const char *e = memchr(q, ' ', (size_t)(end - q));
+			if (!e)
+				e = end;
+			if (parse_u64(q, (size_t)(e - q), &f[i]) || (i < 4 && e == end))
+				return 0;
+			q = e + 1;
+		}
+		st->replay = (struct kl_state_replay){f[0], f[1], f[3], f[4], f[2] != 0, 1};
+		return 0;
+	}
 	case 'D': /* D <size> */
 		if (!parse_u64(v, (size_t)(end - v), &a))
 			st->done = 1, st->done_size = a;
@@ -170,25 +192,47 @@ static int apply_line(struct kl_state *st, const char *b, size_t n)
 	return 0;
 }
 
+/* The length of the valid line at p[0..n) (its newline included), or 0. */
+static size_t valid_line(const char *p, size_t n)
+{
+	const char *nl = memchr(p, '\n', n);
+	if (!nl || nl - p < 11 || p[8] != ' ')
+		return 0; /* torn tail */
+	const char *body = p + 9;
+	size_t blen = (size_t)(nl - body);
+	uint32_t crc;
+	if (blen >= FRAME_MAX || parse_crc(p, &crc) ||
+	    crc != (uint32_t)crc32(0L, (const Bytef *)body, (uInt)blen))
+		return 0; /* corrupt: stop trusting the rest */
+	return (size_t)(nl - p) + 1;
+}
+
+/*
+ * Every valid line up to the first torn or corrupt one. P lines after the
+ * last R line are of a commit whose R never landed (one append cut short):
+ * they are not applied, as if the commit had not begun — its files are
+ * rewritten under the same names by the replay (the crash argument above).
+ * So P lines and the R (and M) line of one commit always count together,
+ * as exact replay's rebuild needs (struct kl_state_replay).
+ */
 size_t kl_state_parse(struct kl_state *st, const char *p, size_t n)
 {
-	size_t off = 0;
-	while (off < n) {
-		const char *line = p + off;
-		const char *nl = memchr(line, '\n', n - off);
-		if (!nl || nl - line < 11 || line[8] != ' ')
-			break; /* torn tail */
-		const char *body = line + 9;
-		size_t blen = (size_t)(nl - body);
-		uint32_t crc;
-		if (blen >= FRAME_MAX || parse_crc(line, &crc) ||
-		    crc != (uint32_t)crc32(0L, (const Bytef *)body, (uInt)blen))
-			break; /* corrupt: stop trusting the rest */
-		if (apply_line(st, body, blen))
-			break; /* out of memory: what is kept so far is still true */
-		off = (size_t)(nl - p) + 1;
+	size_t off = 0, last_r = 0, len;
+	int has_r = 0;
+	while (off < n && (len = valid_line(p + off, n - off))) {
+		if (p[off + 9] == 'R')
+			last_r = off, has_r = 1;
+		off += len;
 	}
-	return off;
+	size_t end = off;
+	for (off = 0; off < end; off += len) {
+		len = valid_line(p + off, end - off);
+		if (p[off + 9] == 'P' && (!has_r || off > last_r))
+			continue;
+		if (apply_line(st, p + off + 9, len - 10))
+			return off; /* out of memory: what is kept so far is still true */
+	}
+	return end;
 }
 
 /* Rewrite the log as its compact equivalent: tmp + fsync + rename + fsync dir. */
@@ -201,6 +245,8 @@ static int compact(struct kl_state *st)
 		rc = frame(&b, "P %" PRIu64 " %s", st->parts[i].upto, st->parts[i].key);
 	if (!rc)
 		rc = frame(&b, "R %" PRIu64 " %" PRIu64, st->resume, st->window);
+	if (!rc && st->replay.known)
+		rc = frame_replay(&b, &st->replay);
 	if (!rc && st->done)
 		rc = frame(&b, "D %" PRIu64, st->done_size);
 	if (!rc && st->checkpoint[0])
@@ -394,11 +440,19 @@ int kl_state_note_part(struct kl_state *st, const char *key, size_t n, uint64_t 
 	return rc ? kl_errbuf_set(&st->err, rc, "state: cannot record %.*s", (int)n, key) : KL_OK;
 }
 
-int kl_state_note_progress(struct kl_state *st, uint64_t resume, uint64_t window)
+int kl_state_note_progress(struct kl_state *st, uint64_t resume, uint64_t window,
+			   const struct kl_state_replay *m)
 {
 	st->resume = resume;
 	st->window = window;
-	return frame(&st->pending, "R %" PRIu64 " %" PRIu64, resume, window);
+	st->replay.known = 0;
+	int rc = frame(&st->pending, "R %" PRIu64 " %" PRIu64, resume, window);
+	if (!rc && m) {
+		st->replay = *m;
+		st->replay.known = 1;
+		rc = frame_replay(&st->pending, m);
+	}
+	return rc;
 }
 
 int kl_state_note_checkpoint(struct kl_state *st, const char *cp)

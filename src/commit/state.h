@@ -6,6 +6,12 @@
  *                          file of that partition (events or errors)
  *   R <resume> <window>    every record before `resume` is durable (or was
  *                          a duplicate); the dedup window starts at `window`
+ *   M <upto> <charge> <check> <quiet> <qwindow>
+ *                          after an R line of a run with its own budget
+ *                          (exact replay, pipeline.h): how a restart rebuilds
+ *                          the memory picture the run had when it built the
+ *                          job (struct kl_state_replay); an R line without
+ *                          one (an older build, a stream) has none
  *   D <size>               the whole input (size bytes) is durable
  *   C <checkpoint>         source-specific resume point: for a Kinesis shard
  *                          "at:<seq> <pos>" (read again from record <seq>,
@@ -34,12 +40,13 @@
  *    rename, an S3 PUT), whatever the new file's last record is;
  *  - records below R are in committed files: a replay reads them only to
  *    rebuild the dedup window, so dedup decisions are the same as before.
- * A run with a memory budget of its own (a file) writes as R the last
- * position before which nothing was buffered or charged, and as the window
- * start where the dedup window (and watermark) then began: at most the R
- * above, so the argument holds, and a replay from there starts from the
- * memory picture the first run had, makes every decision by memory again
- * as it did, and cuts the same files (pipeline.c, exact replay).
+ * A run with a memory budget of its own (a file) adds an M line to each R
+ * (struct kl_state_replay, pipeline.h "exact replay"); once memory has
+ * decided a flush its R is the last position before which nothing was
+ * buffered or charged — at most the R above, so the argument holds. P
+ * lines count only with the R line of their commit (kl_state_parse): a
+ * commit's lines are appended at once, and if that append was cut short
+ * its files are rewritten as if the commit had not begun.
  *
  * A Kinesis shard (`ingest --stream`, commit/checkpoint.h) has positions
  * too: user records numbered consecutively, and the C line stores the
@@ -87,6 +94,23 @@
 
 #include <stdint.h>
 
+/* The M line: how a restart rebuilds the memory picture of the job's build
+ * (pipeline.c, exact replay). Records in [R, upto) are read again with
+ * stored ones skipped and no decision by memory (the first run had made
+ * none since its last quiet point); at `upto` the writer's outstanding
+ * charge (`charge` bytes, jobs queued since the reader last waited for the
+ * writer) is put back on the budget and, if `check`, the budget looked at
+ * as the first run did after the job; from there every decision is the
+ * first run's. quiet/qwindow: the last position before which nothing was
+ * buffered or charged and where reading must start to rebuild the dedup
+ * window and watermark for it; once memory has decided since that point,
+ * R is quiet, and upto is R. */
+struct kl_state_replay {
+	uint64_t upto, charge, quiet, qwindow;
+	int check;
+	int known; /* an M line followed the last R line */
+};
+
 struct kl_state_part {
 	char *key;
 	uint64_t upto;
@@ -97,6 +121,7 @@ struct kl_state {
 	char *dir, *path;
 	int fd;
 	uint64_t resume, window; /* last R line */
+	struct kl_state_replay replay; /* the M line after it, if any */
 	int done;                /* a D line was seen */
 	uint64_t done_size;
 	struct kl_state_part *parts;
@@ -156,7 +181,8 @@ int kl_state_lookup(const struct kl_state *st, const char *key, size_t n, uint64
 
 /* Queue progress lines; durable after kl_state_sync(). */
 int kl_state_note_part(struct kl_state *st, const char *key, size_t n, uint64_t upto);
-int kl_state_note_progress(struct kl_state *st, uint64_t resume, uint64_t window);
+int kl_state_note_progress(struct kl_state *st, uint64_t resume, uint64_t window,
+			   const struct kl_state_replay *m);
 int kl_state_note_done(struct kl_state *st, uint64_t size);
 int kl_state_note_checkpoint(struct kl_state *st, const char *cp);
 

@@ -64,14 +64,23 @@ struct run {
 	struct kl_event ev;
 	struct kl_buf key;
 	uint64_t resume;   /* records before it are durable: they only rebuild the dedup window */
-	/* exact replay (a run with its own budget, writer.h defer_release): the
-	 * last point where nothing was buffered or charged — the record before
-	 * which the budget was empty — and where replay-only reading must start
-	 * to rebuild the dedup window and the watermark as they were there.
-	 * Commits record these as R, so a restart starts from an empty memory
-	 * picture that the first run had too (see apply_record). */
+	/* exact replay (pipeline.h; a run with its own budget, writer.h
+	 * defer_release), the memory picture a commit records (commit/state.h,
+	 * struct kl_state_replay) and a restart rebuilds: */
 	int exact;
-	uint64_t quiet_pos, quiet_window;
+	int bound;	   /* memory decided since the last quiet point */
+	size_t charged;	   /* bytes of the jobs queued since the reader last waited */
+	uint64_t quiet_pos, quiet_window; /* the last quiet point (nothing held) */
+	uint64_t win_now;  /* the dedup window's start before the record applied */
+	uint64_t wm_window; /* ... before the record holding the watermark */
+	int check_follows; /* the step building a job looks at the budget after it */
+	/* a restart's rebuild: records in [resume, rebuild_upto) are read with
+	 * stored ones skipped and no decision by memory; at rebuild_upto the
+	 * first run's outstanding charge goes back on (end_rebuild) */
+	int rebuilding;
+	uint64_t rebuild_upto;
+	size_t rebuild_charge;
+	int rebuild_check;
 	int rows;	   /* buffer events as rows (event/row.h): the lake is Parquet */
 	uint64_t read_pos; /* where the record after the last one consumed starts */
 	struct kl_part **batch;
@@ -157,6 +166,47 @@ static int is_dup(struct run *r, const struct prepared *pr, uint64_t pos)
 
 /* --- flushing ------------------------------------------------------------ */
 
+/*
+ * Exact replay: where a restart reads again and how it rebuilds the memory
+ * picture of this job's build (commit/state.h, the M line). While memory
+ * has decided nothing since the last quiet point, the picture is the
+ * buffers of the records after each partition's stored position plus the
+ * writer's outstanding charge: a restart from the oldest of those records
+ * (R, as without exact replay; the window from where the dedup window
+ * stood before it) skips the stored ones, decides nothing by memory until
+ * it has read what this run had (read_pos), and then puts the charge back
+ * on. Once memory has decided (a flush, an early seal), the buffers'
+ * shapes depend on it: a restart reads from the quiet point instead and
+ * makes every decision again (apply_record keeps stored records then).
+ */
+static void replay_point(struct run *r, struct kl_writer_job *j)
+{
+	struct kl_state_replay *m = &j->replay;
+	m->known = 1;
+	m->quiet = r->quiet_pos;
+	m->qwindow = r->quiet_window;
+	if (r->bound) {
+		j->resume = m->upto = r->quiet_pos;
+		j->window = r->quiet_window;
+		return;
+	}
+	j->resume = kl_parts_min_pending(&r->parts, r->read_pos);
+	uint64_t w = j->resume;
+	for (size_t i = 0; i < r->parts.n; i++) {
+		const struct kl_part *p = r->parts.v[i];
+		if (p->count && p->first_window < w)
+			w = p->first_window;
+		if (p->count && r->parts.window && p->first_wm_window < w)
+			w = p->first_wm_window;
+	}
+	if (r->parts.window && r->parts.has_wm && r->wm_window < w)
+		w = r->wm_window;
+	j->window = w;
+	m->upto = r->read_pos;
+	m->charge = r->charged + j->bytes;
+	m->check = r->check_follows;
+}
+
 /* Move the batch's buffers into a new job (not queued yet). */
 static struct kl_writer_job *job_build(struct run *r)
 {
@@ -196,20 +246,21 @@ static struct kl_writer_job *job_build(struct run *r)
 		j->bytes += it->bytes;
 	}
 	r->nbatch = 0;
-	j->resume = r->exact ? r->quiet_pos : kl_parts_min_pending(&r->parts, r->read_pos);
+	if (r->exact) {
+		replay_point(r, j);
+		return j;
+	}
+	j->resume = kl_parts_min_pending(&r->parts, r->read_pos);
 	/* a partition named by a dropped duplicate has no record yet: a replay
 	 * must read that duplicate again to give its next file the same name */
-	if (r->cp->name_before_dedup && !r->exact)
+	if (r->cp->name_before_dedup)
 		for (size_t i = 0; i < r->parts.n; i++)
 			if (r->parts.v[i]->named && r->parts.v[i]->name_pos < j->resume)
 				j->resume = r->parts.v[i]->name_pos;
 	if (src->ops->checkpoint &&
 	    src->ops->checkpoint(src, j->resume, j->checkpoint, sizeof j->checkpoint))
 		j->checkpoint[0] = '\0';
-	if (r->exact)
-		j->window = r->quiet_window;
-	else
-		j->window = r->x->dedup ? kl_dedup_oldest_pos(r->x->dedup, j->resume) : j->resume;
+	j->window = r->x->dedup ? kl_dedup_oldest_pos(r->x->dedup, j->resume) : j->resume;
 	return j;
 }
 
@@ -219,7 +270,10 @@ static int flush_batch(struct run *r)
 {
 	struct kl_writer_job *j = job_build(r);
 	publish(r); /* queueing may wait for the writer: the counters stay current */
-	return j ? kl_writer_queue(&r->w, j, WRITER_MAX_JOBS) : r->eb->code;
+	if (!j)
+		return r->eb->code;
+	r->charged += j->bytes;
+	return kl_writer_queue(&r->w, j, WRITER_MAX_JOBS);
 }
 
 static int batch_add(struct run *r, struct kl_part *p)
@@ -256,11 +310,21 @@ static int flush_due(struct run *r, int all)
 	return KL_OK;
 }
 
+/* Wait for the writer's memory (writer.h); with defer_release every queued
+ * job is done then and its charge given back. */
+static void wait_writer(struct run *r)
+{
+	kl_writer_wait_memory(&r->w, r->parts.budget);
+	if (r->w.defer_release)
+		r->charged = 0;
+}
+
 /* The memory budget binds: flush this run's largest partitions (half of
  * its buffers, buffer/parts.h) as one job, then wait for the writer (its
  * queued buffers count too) rather than grow. */
 static int flush_for_memory(struct run *r)
 {
+	r->bound = 1;
 	struct kl_part **pick = malloc((r->parts.n + 1) * sizeof *pick);
 	if (!pick)
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
@@ -273,7 +337,7 @@ static int flush_for_memory(struct run *r)
 		rc = flush_batch(r);
 	if (rc)
 		return rc;
-	kl_writer_wait_memory(&r->w, r->parts.budget);
+	wait_writer(r);
 	return KL_OK;
 }
 
@@ -284,11 +348,12 @@ static int flush_for_memory(struct run *r)
 static int flush_for_budget(struct run *r)
 {
 	int rc;
+	r->bound = 1;
 	if ((rc = flush_due(r, 0)))
 		return rc;
 	if (kl_parts_should_shed(&r->parts))
 		return flush_for_memory(r);
-	kl_writer_wait_memory(&r->w, r->parts.budget);
+	wait_writer(r);
 	for (int i = 0; i < 20 && kl_parts_over_budget(&r->parts); i++)
 		nanosleep(&(struct timespec){0, 1000000}, NULL);
 	return KL_OK;
@@ -350,6 +415,7 @@ static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_
 			  const char *source)
 {
 	int rc;
+	r->check_follows = 0; /* this step does not look at the budget after it */
 	if (p->count && ((rc = batch_add(r, p)) || (rc = flush_batch(r))))
 		return rc;
 	struct kl_spill sp = {-1, 0};
@@ -386,6 +452,7 @@ static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_
 		j->items[0].spill = sp;
 	else
 		kl_spill_close(&sp);
+	r->charged += j->bytes;
 	return kl_writer_queue(&r->w, j, WRITER_MAX_JOBS);
 }
 
@@ -457,6 +524,25 @@ static int append_event(struct run *r, struct kl_part *p, const struct kl_record
 	return rc;
 }
 
+static int flush_for_budget(struct run *r);
+
+/* A restart has read again what the first run had read when it built the
+ * last job the log records: the buffers are that run's, its outstanding
+ * charge goes back on (given back at the next wait, as the run's was), and
+ * the budget is looked at if the run did so after that job. From here
+ * every decision is the first run's. */
+static int end_rebuild(struct run *r)
+{
+	r->rebuilding = 0;
+	kl_writer_charge(&r->w, r->rebuild_charge);
+	r->charged += r->rebuild_charge;
+	if (r->rebuild_check && kl_parts_over_budget(&r->parts)) {
+		publish(r);
+		return flush_for_budget(r);
+	}
+	return KL_OK;
+}
+
 /*
  * The apply step of one record: every decision that shapes the lake
  * (replay, dedup, partition buffer, flushes) in input order, one record at
@@ -466,13 +552,22 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 {
 	int replay_only = rec->pos < r->resume;
 	enum kl_reject rej = pr->rej;
-	if (r->exact && !replay_only && !kl_budget_used(r->parts.budget)) {
-		/* nothing buffered or charged: a restart from here starts as this
-		 * run stands now (the window and watermark rebuilt from before) */
-		uint64_t wm = kl_parts_min_pending(&r->parts, rec->pos);
-		uint64_t d = r->x->dedup ? kl_dedup_oldest_pos(r->x->dedup, wm) : wm;
-		r->quiet_pos = rec->pos;
-		r->quiet_window = d < wm ? d : wm;
+	int rc;
+	if (r->exact) {
+		if (r->rebuilding && !replay_only && rec->pos >= r->rebuild_upto &&
+		    (rc = end_rebuild(r)))
+			return rc;
+		r->win_now = r->x->dedup ? kl_dedup_oldest_pos(r->x->dedup, rec->pos) : rec->pos;
+		r->check_follows = 1;
+		if (!replay_only && !r->rebuilding && !kl_budget_used(r->parts.budget)) {
+			/* nothing buffered or charged: a restart from here starts
+			 * as this run stands now, its dedup window and watermark
+			 * rebuilt from before; memory has decided nothing since */
+			uint64_t wm = kl_parts_min_pending(&r->parts, rec->pos);
+			r->quiet_pos = rec->pos;
+			r->quiet_window = r->win_now < wm ? r->win_now : wm;
+			r->bound = 0;
+		}
 	}
 	/* window mode: every valid event moves the watermark, in input order,
 	 * durable or not, so that a restart rebuilds it (buffer/parts.h) */
@@ -481,6 +576,8 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 		if (frc)
 			return frc;
 	}
+	if (r->parts.has_wm && r->parts.wm_pos == rec->pos)
+		r->wm_window = r->win_now;
 	if (replay_only) {
 		if (rec->more)
 			return skip_rest(r);
@@ -497,10 +594,10 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 	struct kl_part *p = kl_parts_get(&r->parts, pr->key, pr->key_len);
 	if (!p)
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory");
-	int rc, stored = p->has_stored && rec->pos <= p->stored_upto;
+	int stored = p->has_stored && rec->pos <= p->stored_upto;
 	if (stored) {
 		r->st->replayed++;
-		if (!r->exact)
+		if (!r->exact || r->rebuilding)
 			return rec->more ? skip_rest(r) : KL_OK;
 		/* exact replay: buffered again and decided on as in the first run,
 		 * whose files hold it — job_build drops a buffer of such records
@@ -535,12 +632,16 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 		rc = kl_buf_putc(&p->data, '\n');
 	if (rc)
 		return kl_errbuf_set(r->eb, KL_ENOMEM, "out of memory buffering a record");
+	if (!p->count) { /* where a restart must read from to rebuild it (replay_point) */
+		p->first_window = r->win_now;
+		p->first_wm_window = r->wm_window;
+	}
 	kl_parts_note_append(&r->parts, p, rec->pos, p->count ? 0 : kl_mono_ns());
 	if (kl_parts_full(&r->parts, p)) {
 		if ((rc = batch_add(r, p)) || (rc = flush_batch(r)))
 			return rc;
 	}
-	if (kl_parts_over_budget(&r->parts)) {
+	if (!r->rebuilding && kl_parts_over_budget(&r->parts)) {
 		publish(r);
 		return flush_for_budget(r);
 	}
@@ -579,6 +680,9 @@ static int stop_requested(int fd)
 static int finish_run(struct run *r)
 {
 	int rc;
+	if (r->rebuilding && !r->st->interrupted && (rc = end_rebuild(r)))
+		return rc;
+	r->check_follows = 0;
 	if ((rc = flush_due(r, 1)))
 		return rc;
 	if ((rc = kl_writer_join(&r->w)))
@@ -632,7 +736,8 @@ static int run_loop(struct run *r)
 			if ((rc = flush_due(r, 0)))
 				return rc;
 			/* a shared budget binds: shed here too, also while idle */
-			if (kl_parts_should_shed(&r->parts) && (rc = flush_for_memory(r)))
+			if (!r->rebuilding && kl_parts_should_shed(&r->parts) &&
+			    (rc = flush_for_memory(r)))
 				return rc;
 			progress(r, 0);
 			publish(r);
@@ -906,7 +1011,17 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	/* ... so a restart can make them again: exact replay (apply_record) */
 	r.exact = r.w.defer_release && !r.cp->name_before_dedup;
 	int rc = r.cp->ops->load(r.cp, r.src, &r.resume, preload_part, &r);
-	r.quiet_pos = r.quiet_window = r.resume;
+	if (!rc && r.exact) {
+		const struct kl_state_replay *m = &r.cp->replay;
+		/* without an M line (a first run, an older log): every record
+		 * from R on is decided again, stored ones kept and dropped */
+		r.quiet_pos = m->known ? m->quiet : r.resume;
+		r.quiet_window = m->known ? m->qwindow : r.cp->window;
+		r.rebuilding = m->known;
+		r.rebuild_upto = m->known ? m->upto : r.resume;
+		r.rebuild_charge = m->known ? m->charge : 0;
+		r.rebuild_check = m->known && m->check;
+	}
 	if (rc)
 		kl_errbuf_set(eb, rc, "%s", r.cp->err.msg);
 	if (!rc && o->threads > 1)

@@ -45,14 +45,23 @@
  * Exact replay (a run with its own memory budget: a file, stdin, a Lambda
  * batch; not a stream's shards, whose shared budget depends on timing): a
  * restart cuts the files an uninterrupted run cuts, also where memory
- * decided the flushes. Commits name as the resume point the last record
- * before which nothing was buffered or charged (commit/state.h); from there
- * the restart buffers the records already stored too, so the budget sees
- * what the first run's did, and a flushed buffer of stored records only is
- * dropped unwritten, charged to the budget like a written one until the
- * reader next waits for the writer. A record past a partition's stored
- * position flushes a buffer of stored ones first, so no file mixes the two
- * even where the first run is not reproduced (a log from an older build).
+ * decided the flushes. Each commit records with its R line how to rebuild
+ * the memory picture of the job's build (commit/state.h, the M line):
+ *   - while memory has decided nothing since the last quiet point (no
+ *     record buffered, nothing charged), the picture is the records after
+ *     each partition's stored position plus the writer's outstanding charge
+ *     (jobs queued since the reader last waited for it): the restart reads
+ *     from R skipping stored records and deciding nothing by memory up to
+ *     where the run had read, then puts that charge back on the budget and
+ *     looks at it as the run did — R still moves on as files are stored;
+ *   - once memory has decided (a flush, an early seal), the buffers' shapes
+ *     depend on it: R is the quiet point, and the restart buffers the
+ *     records already stored too, makes every decision again, and drops a
+ *     flushed buffer of stored records unwritten, charged like a written
+ *     one until the reader next waits for the writer.
+ * A record past a partition's stored position flushes a buffer of stored
+ * ones first, so no file mixes the two even where the first run is not
+ * reproduced (a log from an older build). tests/e2e/restart_cuts.sh.
  * Library code: prints nothing; progress goes to o->progress if set.
  */
 #ifndef KL_PIPELINE_PIPELINE_H

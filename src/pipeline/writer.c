@@ -486,7 +486,8 @@ static int record_batch(struct kl_writer *w, struct kl_writer_job *first,
 	size_t n = 0, k = 0;
 	for (struct kl_writer_job *j = first;; j = j->next) {
 		jv[k++] =
-		    (struct kl_checkpoint_job){fv + n, j->n, j->resume, j->window, j->checkpoint};
+		    (struct kl_checkpoint_job){fv + n, j->n, j->resume, j->window, j->checkpoint,
+					       j->replay.known ? &j->replay : NULL};
 		for (size_t i = 0; i < j->n; i++)
 			fv[n++] = (struct kl_checkpoint_file){j->items[i].key, j->items[i].key_len,
 							      j->items[i].last_pos};
@@ -880,6 +881,16 @@ void kl_writer_wait_memory(struct kl_writer *w, const struct kl_budget *b)
 		kl_budget_sub(w->budget, w->released);
 		w->released = 0;
 	}
+	pthread_mutex_unlock(&w->mu);
+}
+
+void kl_writer_charge(struct kl_writer *w, size_t n)
+{
+	if (!w->budget || !w->defer_release || !n)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->released += n;
+	kl_budget_add(w->budget, n);
 	pthread_mutex_unlock(&w->mu);
 }
 

@@ -188,6 +188,7 @@ struct kl_writer_job {
 	size_t n;
 	uint64_t resume, window;
 	char checkpoint[160]; /* the source's resume point, "" if it has none */
+	struct kl_state_replay replay; /* exact replay's M line (replay.known 0: none) */
 	size_t bytes;	      /* buffer memory charged (the items' `bytes`) */
 	struct kl_writer_job *next;
 };
@@ -291,6 +292,10 @@ int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_job
  * With defer_release: wait until the queue is empty, whatever `b` says,
  * and give back what the finished jobs held. */
 void kl_writer_wait_memory(struct kl_writer *w, const struct kl_budget *b);
+/* With defer_release: charge the budget `n` bytes as if finished jobs held
+ * them (given back at the next kl_writer_wait_memory): a restart's share
+ * of the first run's outstanding charge (pipeline.c, exact replay). */
+void kl_writer_charge(struct kl_writer *w, size_t n);
 /* Finish every queued job and stop; the writer's first error, if any. */
 int kl_writer_join(struct kl_writer *w);
 /* Join if needed, drop what is left, free everything. */

@@ -5,18 +5,21 @@
 # clean run left in place (more than a real crash leaves: a later file that
 # the restart does not rewrite stays), the same command again, and the
 # lakes compared — data files and dead letters byte for byte, and every
-# event once (check_lake). Parquet at --threads 2 and JSON lines in window
-# mode at --threads 1. Before exact replay (pipeline.h) the Parquet part
-# differed at 2 of 32 cut points, with duplicates (bench/README.md, s. 19).
-# duration: 30
-# duration-asan: 20
+# event once (check_lake). Parquet at --threads 2, JSON lines in window
+# mode at --threads 1, and six hours of events whose commits come both
+# before and after memory first decided a flush. Before exact replay
+# (pipeline.h) the first part differed at 2 of 32 cut points, with
+# duplicates (bench/README.md, session 19), and the last at 57 of 86 (every
+# 13th line of a 60k-event run, session 20).
+# duration: 25
+# duration-asan: 25
 . "$(dirname "$0")/_lib.sh"
 N=${KL_ASAN:+6000}; N=${N:-12000}
 "$KL" gen --events "$N" --bad-fraction 0.01 --dup-fraction 0.01 --seed 5 --span 3600 > "$T/in.jsonl"
 
-cuts() { # name step format args...
-	local name=$1 step=$2 fmt=$3; shift 3
-	local args=(--input "$T/in.jsonl" --format "$fmt" --dedup-window 50000 --quiet "$@")
+cuts() { # name step format input args...
+	local name=$1 step=$2 fmt=$3 in=$4; shift 4
+	local args=(--input "$in" --format "$fmt" --quiet "$@")
 	"$KL" ingest "${args[@]}" --lake "$T/$name" || fail "$name: clean run"
 	lake_digest "$T/$name" > "$T/$name.sum"
 	local log; log=$(ls "$T/$name"/_kinlake/state/*.log)
@@ -32,15 +35,26 @@ cuts() { # name step format args...
 		lake_digest "$T/cut" > "$T/cut.sum"
 		cmp -s "$T/cut.sum" "$T/$name.sum" || bad="$bad $K"
 		[ -n "$bad" ] && [ "$K" = "${bad##* }" ] &&
-			{ check_lake "$T/in.jsonl" "$T/cut" --format "$fmt" > "$T/cut.check" 2>&1 ||
+			{ check_lake "$in" "$T/cut" --format "$fmt" > "$T/cut.check" 2>&1 ||
 				echo "$name: after line $K: $(tail -1 "$T/cut.check")" >&2; }
 	done
 	[ -z "$bad" ] || fail "$name: the restart's lake differs after state-log line(s)$bad"
-	check_lake "$T/in.jsonl" "$T/$name" --format "$fmt" > /dev/null || fail "$name: clean lake"
-	echo "$name: $tried cut points, every restart made the clean run's lake"
+	check_lake "$in" "$T/$name" --format "$fmt" > /dev/null || fail "$name: clean lake"
+	echo "$name: $tried cut points of $n log lines, every restart made the clean run's lake"
 }
 
 step=${KL_ASAN:+3}; step=${step:-1} # ASan: every third of the cut points
-cuts parquet $((4 * step)) parquet --memory-limit 10MiB --threads 2
-cuts jsonl-window $((6 * step)) jsonl --memory-limit 8MiB --threads 1 --window hour
+cuts parquet $((5 * step)) parquet "$T/in.jsonl" --memory-limit 10MiB --threads 2 \
+	--dedup-window 50000
+cuts jsonl-window $((8 * step)) jsonl "$T/in.jsonl" --memory-limit 8MiB --threads 1 \
+	--window hour --dedup-window 50000
+# six hours at a budget that binds now and then: commits before memory
+# decided anything (a restart rebuilds the buffers from R without deciding
+# by memory, then puts the writer's outstanding charge back: the M line)
+# and after (it decides everything again from the last quiet point); the
+# dedup window (5,000) is shorter than the input
+"$KL" gen --events $((N * 5 / 3)) --bad-fraction 0.01 --dup-fraction 0.01 --seed 9 \
+	--span 21600 > "$T/six.jsonl"
+cuts six-hours $((32 * step)) parquet "$T/six.jsonl" --memory-limit 16MiB --threads 2 \
+	--dedup-window 5000
 echo "restart_cuts: ok"

@@ -1240,7 +1240,7 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced, &hs.base, &a, "shard-f", kl_lease_keeper_tenure(&a, "shard-f"), &refused, &eb),
 		     KL_OK);
 	struct kl_checkpoint_file jf = {"events/p", 8, 5};
-	struct kl_checkpoint_job j = {&jf, 1, 6, 0, "after:100"};
+	struct kl_checkpoint_job j = {&jf, 1, 6, 0, "after:100", NULL};
 	CHECK_EQ_INT(put_file(fenced, "events/p/f-1.jsonl", "one\n"), KL_OK);
 	CHECK_EQ_INT(f.base.ops->commit(&f.base, &j), KL_OK);
 	CHECK(has(raw, "events/p/f-1.jsonl", "one"));
@@ -1267,7 +1267,7 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	/* a's state commit had passed the fence's checks before the takeover
 	 * and lands only now: refused by the log's precondition, the log is
 	 * b's as b claimed it */
-	struct kl_checkpoint_job j2 = {&jf, 1, 9, 0, "after:200"};
+	struct kl_checkpoint_job j2 = {&jf, 1, 9, 0, "after:200", NULL};
 	CHECK_EQ_INT(cpa.base.ops->commit(&cpa.base, &j2), KL_ECONFLICT);
 	CHECK(has(raw, "_kinlake/state/fence-shard.log", "O f-b "));
 	CHECK(!has(raw, "_kinlake/state/fence-shard.log", "after:200"));

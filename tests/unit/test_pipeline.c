@@ -675,7 +675,7 @@ static void test_stream(void)
 	CHECK_EQ_INT(kl_state_open_store(&st, &s.base, "old"), 0);
 	for (int i = 0; i < 3; i++)
 		kl_state_note_part(&st, recs[i].key, strlen(recs[i].key), 1000000);
-	kl_state_note_progress(&st, 5, 5);
+	kl_state_note_progress(&st, 5, 5, NULL);
 	kl_state_note_checkpoint(&st, "at:7");
 	CHECK_EQ_INT(kl_state_sync(&st), 0);
 	kl_state_close(&st);

@@ -119,21 +119,21 @@ static void test_claim(const char *dir)
 	CHECK_EQ_INT(kl_state_claim(&a, "wa 1 0"), KL_EINVAL); /* no versioned read */
 	CHECK_EQ_INT(kl_state_reload(&a), KL_OK);
 	CHECK_EQ_INT(kl_state_claim(&a, "wa 1 0"), KL_OK);
-	kl_state_note_progress(&a, 10, 10);
+	kl_state_note_progress(&a, 10, 10, NULL);
 	kl_state_note_checkpoint(&a, "at:1 10");
 	CHECK_EQ_INT(kl_state_sync(&a), KL_OK);
 	CHECK_EQ_INT(kl_state_open_store(&o, s, "sh"), KL_OK);
 	CHECK_EQ_INT(kl_state_reload(&o), KL_OK);
 	CHECK_EQ_STR(o.checkpoint, "at:1 10");
 	CHECK_EQ_INT(kl_state_claim(&o, "wb 5 0"), KL_OK);
-	kl_state_note_progress(&a, 20, 20);
+	kl_state_note_progress(&a, 20, 20, NULL);
 	kl_state_note_checkpoint(&a, "at:2 20");
 	CHECK_EQ_INT(kl_state_sync(&a), KL_ECONFLICT);
 	CHECK(strstr(a.err.msg, "another worker") != NULL);
 	CHECK_EQ_INT(s->ops->read(s, "_kinlake/state/sh.log", &b), KL_OK);
 	CHECK_EQ_INT(kl_buf_putc(&b, '\0'), KL_OK);
 	CHECK(strstr(b.data, " O wb 5 0\n") && !strstr(b.data, "at:2 20"));
-	kl_state_note_progress(&o, 30, 30);
+	kl_state_note_progress(&o, 30, 30, NULL);
 	kl_state_note_checkpoint(&o, "at:3 30");
 	CHECK_EQ_INT(kl_state_sync(&o), KL_OK);
 	kl_state_close(&o);
@@ -165,7 +165,7 @@ static void batch_job(int i, struct kl_checkpoint_job *j, struct kl_checkpoint_f
 	}
 	snprintf(cp, 32, "at:%d %d", i, i * 10);
 	*j = (struct kl_checkpoint_job){f, 10, (uint64_t)i * 10 - (uint64_t)(i % 3) * 10,
-					(uint64_t)i * 5, stream ? cp : ""};
+					(uint64_t)i * 5, stream ? cp : "", NULL};
 }
 
 static void read_log(const char *dir, struct kl_buf *out)
@@ -254,7 +254,7 @@ int main(void)
 	CHECK_EQ_INT(kl_state_note_part(&st, "events/a", 8, 100), 0);
 	CHECK_EQ_INT(kl_state_note_part(&st, "errors/x", 8, 7), 0);
 	CHECK_EQ_INT(kl_state_note_part(&st, "events/a", 8, 250), 0);
-	CHECK_EQ_INT(kl_state_note_progress(&st, 120, 5), 0);
+	CHECK_EQ_INT(kl_state_note_progress(&st, 120, 5, NULL), 0);
 	CHECK_EQ_INT(kl_state_sync(&st), 0);
 	kl_state_close(&st);
 
@@ -287,9 +287,20 @@ int main(void)
 	for (int i = 0; i < 6000; i++) {
 		int n = snprintf(key, sizeof key, "events/k%d", i % 50);
 		kl_state_note_part(&st, key, (size_t)n, (uint64_t)i);
-		if (i % 100 == 0)
+		if (i % 100 == 0) {
+			CHECK_EQ_INT(kl_state_note_progress(&st, 0, 0, NULL), 0);
 			CHECK_EQ_INT(kl_state_sync(&st), 0);
+		}
 	}
+	/* P lines count with the R line of their commit: without one (an
+	 * append cut short) they are not applied */
+	CHECK_EQ_INT(kl_state_sync(&st), 0);
+	kl_state_close(&st);
+	CHECK_EQ_INT(kl_state_open(&st, dir, "abc"), 0);
+	CHECK(kl_state_lookup(&st, "events/k49", 10, &u) && u == 5899);
+	kl_state_note_part(&st, "events/k49", 10, 5999);
+	kl_state_note_part(&st, "events/k0", 9, 5950);
+	CHECK_EQ_INT(kl_state_note_progress(&st, 0, 0, NULL), 0);
 	CHECK_EQ_INT(kl_state_sync(&st), 0);
 	kl_state_close(&st);
 	CHECK_EQ_INT(kl_state_open(&st, dir, "abc"), 0);
@@ -306,7 +317,7 @@ int main(void)
 		int n = snprintf(key, sizeof key, "events/p%d", i);
 		kl_state_note_part(&st, key, (size_t)n, (uint64_t)i * 10);
 	}
-	kl_state_note_progress(&st, 1500, 1500);
+	kl_state_note_progress(&st, 1500, 1500, NULL);
 	kl_state_note_checkpoint(&st, "at:49590338271490256608559692538361571095921575989136588898 1234");
 	CHECK_EQ_INT(kl_state_sync(&st), 0);
 	CHECK_EQ_INT(kl_state_prune(&st, 1500), 150);

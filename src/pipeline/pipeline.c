@@ -344,13 +344,21 @@ static int flush_for_memory(struct run *r)
 /* The budget binds: shed half of this run's buffers if it holds a fair
  * share of them; else wait for this run's writer, then give the other runs
  * (a stream's shards, which shed on their next append or idle poll) up to
- * 20 ms, and go on. */
+ * 20 ms, and go on. A run with its own budget (defer_release) first waits
+ * for its writer and takes back what the finished jobs were still charged
+ * with (all of it): only if its buffers alone fill the budget then does
+ * memory decide (an early seal, a flush; exact replay's `bound`). */
 static int flush_for_budget(struct run *r)
 {
 	int rc;
-	r->bound = 1;
 	if ((rc = flush_due(r, 0)))
 		return rc;
+	if (r->w.defer_release) {
+		wait_writer(r);
+		if (!kl_parts_over_budget(&r->parts))
+			return KL_OK;
+	}
+	r->bound = 1;
 	if (kl_parts_should_shed(&r->parts))
 		return flush_for_memory(r);
 	wait_writer(r);
@@ -736,7 +744,7 @@ static int run_loop(struct run *r)
 			if ((rc = flush_due(r, 0)))
 				return rc;
 			/* a shared budget binds: shed here too, also while idle */
-			if (!r->rebuilding && kl_parts_should_shed(&r->parts) &&
+			if (!r->w.defer_release && kl_parts_should_shed(&r->parts) &&
 			    (rc = flush_for_memory(r)))
 				return rc;
 			progress(r, 0);

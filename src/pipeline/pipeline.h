@@ -54,7 +54,10 @@
  *     from R skipping stored records and deciding nothing by memory up to
  *     where the run had read, then puts that charge back on the budget and
  *     looks at it as the run did — R still moves on as files are stored;
- *   - once memory has decided (a flush, an early seal), the buffers' shapes
+ *   - once memory has decided (a flush, an early seal — a run with its own
+ *     budget first waits for its writer and takes back what finished jobs
+ *     were still charged with, and decides only if its buffers alone fill
+ *     the budget), the buffers' shapes
  *     depend on it: R is the quiet point, and the restart buffers the
  *     records already stored too, makes every decision again, and drops a
  *     flushed buffer of stored records unwritten, charged like a written

@@ -6,8 +6,7 @@
 # the restart does not rewrite stays), the same command again, and the
 # lakes compared — data files and dead letters byte for byte, and every
 # event once (check_lake). Parquet at --threads 2, JSON lines in window
-# mode at --threads 1, and six hours of events whose commits come both
-# before and after memory first decided a flush. Before exact replay
+# mode at --threads 1, and six hours of events. Before exact replay
 # (pipeline.h) the first part differed at 2 of 32 cut points, with
 # duplicates (bench/README.md, session 19), and the last at 57 of 86 (every
 # 13th line of a 60k-event run, session 20).
@@ -48,11 +47,12 @@ cuts parquet $((5 * step)) parquet "$T/in.jsonl" --memory-limit 10MiB --threads 
 	--dedup-window 50000
 cuts jsonl-window $((8 * step)) jsonl "$T/in.jsonl" --memory-limit 8MiB --threads 1 \
 	--window hour --dedup-window 50000
-# six hours at a budget that binds now and then: commits before memory
-# decided anything (a restart rebuilds the buffers from R without deciding
-# by memory, then puts the writer's outstanding charge back: the M line)
-# and after (it decides everything again from the last quiet point); the
-# dedup window (5,000) is shorter than the input
+# six hours at a budget that binds only on the writer's outstanding charge:
+# every commit has memory decide nothing (a restart rebuilds the buffers
+# from an R that moves on, without deciding by memory, then puts the
+# writer's outstanding charge back: the M line); the dedup window (5,000)
+# is shorter than the input. The parts above have commits of both kinds
+# (at 10 MiB memory decides after the first eight).
 "$KL" gen --events $((N * 5 / 3)) --bad-fraction 0.01 --dup-fraction 0.01 --seed 9 \
 	--span 21600 > "$T/six.jsonl"
 cuts six-hours $((32 * step)) parquet "$T/six.jsonl" --memory-limit 16MiB --threads 2 \

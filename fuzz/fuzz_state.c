@@ -2,7 +2,8 @@
  * kl_state_parse).
  * Invariants: never crash; the bytes trusted are a prefix of the input that
  * ends a line; what was loaded, framed again as the writer frames it, loads
- * to the same partitions, resume point, done mark and checkpoint; pruning
+ * to the same partitions, resume point, replay point (M), done mark and
+ * checkpoint (P lines after the last R line are not loaded); pruning
  * below the resume point (what a stream's commit does) keeps exactly the
  * partitions at or above it, each still found. */
 #include "commit/state.h"
@@ -49,6 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kl_buf_reset(&body);
 	kl_buf_printf(&body, "R %" PRIu64 " %" PRIu64, a.resume, a.window);
 	frame(&log, body.data, body.len);
+	if (a.replay.known) { /* the M line belongs to the R line before it */
+		kl_buf_reset(&body);
+		kl_buf_printf(&body, "M %" PRIu64 " %" PRIu64 " %d %" PRIu64 " %" PRIu64,
+			      a.replay.upto, a.replay.charge, a.replay.check, a.replay.quiet,
+			      a.replay.qwindow);
+		frame(&log, body.data, body.len);
+	}
 	if (a.done) {
 		kl_buf_reset(&body);
 		kl_buf_printf(&body, "D %" PRIu64, a.done_size);
@@ -63,6 +71,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(a.nparts == b.nparts && a.resume == b.resume && a.window == b.window);
 	REQUIRE(a.done == b.done && (!a.done || a.done_size == b.done_size));
 	REQUIRE(!strcmp(a.checkpoint, b.checkpoint));
+	REQUIRE(a.replay.known == b.replay.known);
+	REQUIRE(!a.replay.known ||
+		(a.replay.upto == b.replay.upto && a.replay.charge == b.replay.charge &&
+		 a.replay.check == b.replay.check && a.replay.quiet == b.replay.quiet &&
+		 a.replay.qwindow == b.replay.qwindow));
 	for (size_t i = 0; i < a.nparts; i++) {
 		uint64_t u = 0;
 		const char *k = a.parts[i].key;

@@ -741,6 +741,7 @@ static int run_loop(struct run *r)
 				return rc;
 		}
 		if (s == KL_SRC_IDLE || (++n & 4095) == 0) {
+			r->check_follows = 0; /* no look at the budget follows these */
 			if ((rc = flush_due(r, 0)))
 				return rc;
 			/* a shared budget binds: shed here too, also while idle */
@@ -775,6 +776,7 @@ static void arm_timeout(struct run *r)
  * policy's age check, progress, metrics and the stop check. 1 = stop. */
 static int periodic(struct run *r, int *rc)
 {
+	r->check_follows = 0; /* no look at the budget follows these flushes */
 	if ((*rc = flush_due(r, 0)))
 		return 1;
 	progress(r, 0);

@@ -225,8 +225,8 @@ size_t kl_state_parse(struct kl_state *st, const char *p, size_t n)
 		off += len;
 	}
 	size_t end = off;
-	for (off = 0; off < end; off += len) {
-		len = valid_line(p + off, end - off);
+	for (off = 0; off < end; off += len) { /* every line up to end is valid */
+		len = (size_t)((const char *)memchr(p + off, '\n', end - off) - (p + off)) + 1;
 		if (p[off + 9] == 'P' && (!has_r || off > last_r))
 			continue;
 		if (apply_line(st, p + off + 9, len - 10))

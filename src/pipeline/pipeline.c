@@ -266,14 +266,18 @@ static struct kl_writer_job *job_build(struct run *r)
 
 static void publish(struct run *r);
 
+/* Queue a built job; its charge counts until the reader next waits. */
+static int queue_job(struct run *r, struct kl_writer_job *j)
+{
+	r->charged += j->bytes;
+	return kl_writer_queue(&r->w, j, WRITER_MAX_JOBS);
+}
+
 static int flush_batch(struct run *r)
 {
 	struct kl_writer_job *j = job_build(r);
 	publish(r); /* queueing may wait for the writer: the counters stay current */
-	if (!j)
-		return r->eb->code;
-	r->charged += j->bytes;
-	return kl_writer_queue(&r->w, j, WRITER_MAX_JOBS);
+	return j ? queue_job(r, j) : r->eb->code;
 }
 
 static int batch_add(struct run *r, struct kl_part *p)
@@ -460,8 +464,7 @@ static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_
 		j->items[0].spill = sp;
 	else
 		kl_spill_close(&sp);
-	r->charged += j->bytes;
-	return kl_writer_queue(&r->w, j, WRITER_MAX_JOBS);
+	return queue_job(r, j);
 }
 
 /*

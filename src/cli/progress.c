@@ -17,8 +17,12 @@ void kl_cli_progress_bar(void *ctx, const struct kl_ingest_progress *p)
 	for (int i = 0; i < 30; i++)
 		bar[i] = i < fill ? '#' : '.';
 	bar[30] = '\0';
-	fprintf(f, "\r[%s] %5.1f%%  %" PRIu64 " events  %.0f ev/s ", bar, frac * 100, p->records,
-		p->seconds > 0 ? (double)p->records / p->seconds : 0.0);
+	if (p->hashing) /* before the first record: the input's name is its hash */
+		fprintf(f, "\r[%s] %5.1f%%  hashing the input to name it (--input-id skips this) ",
+			bar, frac * 100);
+	else
+		fprintf(f, "\r[%s] %5.1f%%  %" PRIu64 " events  %.0f ev/s ", bar, frac * 100,
+			p->records, p->seconds > 0 ? (double)p->records / p->seconds : 0.0);
 	if (p->final)
 		fputs("\r\033[K", f);
 }

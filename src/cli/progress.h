@@ -1,6 +1,8 @@
 /*
  * progress.h — the progress bar `kinlake ingest` draws on a terminal:
  *   [##########....................]  33.3%  120000 events  95000 ev/s
+ * (before that, while a large file is hashed to name it, the same bar with
+ * "hashing the input to name it").
  * A kl_ingest_opts.progress callback (pipeline/ingest.h); ctx is the FILE *
  * to draw on. Draws nothing for an input of unknown size (a pipe, a stream);
  * the final call erases the bar.

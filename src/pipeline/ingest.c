@@ -1,6 +1,8 @@
 /* ingest.c — see ingest.h: the parts of one file's (or stdin's) run. */
 #include "pipeline/ingest.h"
 #include "commit/checkpoint.h"
+#include "core/cancel.h"
+#include "core/clock.h"
 #include "dedup/dedup.h"
 #include "encode/parquet/schema.h"
 #include "pipeline/pipeline.h"
@@ -49,7 +51,31 @@ struct file_run {
 	uint64_t size; /* 0 = unknown */
 };
 
-/* Open the input and name it (source/input_id.h). */
+/* The hash's progress, drawn as the run's is (every ~200 ms). */
+struct hash_tick {
+	const struct kl_ingest_opts *o;
+	uint64_t size;
+	int64_t t0, last;
+};
+
+static void hash_tick(void *ctx, uint64_t done)
+{
+	struct hash_tick *t = ctx;
+	int64_t now = kl_mono_ms();
+	if (now - t->last < 200)
+		return;
+	t->last = now;
+	struct kl_ingest_progress p = {.pos = done,
+				       .size = t->size,
+				       .seconds = (double)(now - t->t0) / 1e3,
+				       .hashing = 1};
+	t->o->progress(t->o->progress_ctx, &p);
+}
+
+/* Open the input and name it (source/input_id.h). Hashing a regular file
+ * reads all of it first, which on a cold disk takes as long as the run's
+ * own reading may: a stop request ends it (KL_EINTR, nothing read), and
+ * the progress callback sees it. */
 static int open_input(const struct kl_ingest_opts *o, struct file_run *f, struct kl_errbuf *eb)
 {
 	struct stat sb;
@@ -70,7 +96,15 @@ static int open_input(const struct kl_ingest_opts *o, struct file_run *f, struct
 	if (o->input_id) {
 		kl_input_id_of_name(o->input_id, f->id);
 	} else if (regular) {
-		int rc = kl_input_hash_fd(f->fd, &f->size, &h, eb);
+		/* the stop token, else the signal fd itself (a poll per check) */
+		struct kl_cancel by_fd = {NULL, o->stop_fd};
+		struct hash_tick tick = {o, f->size, kl_mono_ms(), kl_mono_ms()};
+		struct kl_input_hash_hooks hooks = {
+		    .stop = o->stop ? o->stop : o->stop_fd >= 0 ? &by_fd : NULL,
+		    .tick = o->progress ? hash_tick : NULL,
+		    .ctx = &tick,
+		};
+		int rc = kl_input_hash_fd(f->fd, &f->size, &h, &hooks, eb);
 		if (rc)
 			return rc;
 		kl_input_id_hex(h, f->id);
@@ -106,8 +140,17 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	}
 	if ((rc = kl_pipeline_encoders_new(o, store, f.registry, &f.data_enc, &f.dead_enc, eb)))
 		goto out;
-	if ((rc = open_input(o, &f, eb)))
+	if ((rc = open_input(o, &f, eb))) {
+		if (rc == KL_EINTR) { /* stopped before anything was read: a clean stop */
+			st->interrupted = 1;
+			rc = KL_OK;
+			if (o->progress) {
+				struct kl_ingest_progress p = {.size = f.size, .final = 1, .hashing = 1};
+				o->progress(o->progress_ctx, &p);
+			}
+		}
 		goto out;
+	}
 	memcpy(st->input_id, f.id, sizeof f.id);
 	if ((rc = o->store ? kl_state_checkpoint_open_file_store(&f.cp, store, f.id, f.size)
 			   : kl_state_checkpoint_open(&f.cp, o->lake, f.id, f.size))) {

@@ -33,7 +33,9 @@ struct kl_ingest_progress {
 	uint64_t size;	  /* input size in bytes, 0 = unknown (a pipe, a stream) */
 	uint64_t records; /* records read */
 	double seconds;
-	int final; /* the last call of the run */
+	int final;   /* the last call of the run */
+	int hashing; /* naming the input (source/input_id.h) before reading it:
+		      * pos is how far the hash has come; records is 0 */
 };
 
 /* How files are closed (buffer/parts.h). */

@@ -674,8 +674,11 @@ static void progress(struct run *r, int final)
 	if (!final && t - r->last_progress < 200000000)
 		return;
 	r->last_progress = t;
-	struct kl_ingest_progress p = {r->read_pos, r->x->input_size, r->st->records,
-				       (double)(t - r->t0) / 1e9, final};
+	struct kl_ingest_progress p = {.pos = r->read_pos,
+				       .size = r->x->input_size,
+				       .records = r->st->records,
+				       .seconds = (double)(t - r->t0) / 1e9,
+				       .final = final};
 	r->o->progress(r->o->progress_ctx, &p);
 }
 

@@ -1,6 +1,10 @@
 /* input_id.c — see input_id.h. */
 #include "source/input_id.h"
 
+#include "core/cancel.h"
+
+#include <fcntl.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,7 +13,11 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-int kl_input_hash_fd(int fd, uint64_t *size, uint64_t *h, struct kl_errbuf *eb)
+/* The hooks are looked at once per this many bytes hashed. */
+#define HOOK_EVERY (16u << 20)
+
+int kl_input_hash_fd(int fd, uint64_t *size, uint64_t *h, const struct kl_input_hash_hooks *hooks,
+		     struct kl_errbuf *eb)
 {
 	XXH3_state_t *x = XXH3_createState();
 	char *buf = malloc(1 << 20);
@@ -18,9 +26,23 @@ int kl_input_hash_fd(int fd, uint64_t *size, uint64_t *h, struct kl_errbuf *eb)
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 		goto out;
 	}
+	/* a hint: more read-ahead on a cold disk, for this pass and the next */
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	XXH3_64bits_reset(x);
-	uint64_t total = 0;
+	uint64_t total = 0, next_hook = HOOK_EVERY;
 	for (;;) {
+		if (hooks && total >= next_hook) {
+			next_hook = total + HOOK_EVERY;
+			if (kl_cancelled(hooks->stop)) {
+				rc = kl_errbuf_set(eb, KL_EINTR,
+						   "stopped while hashing the input (%" PRIu64
+						   " bytes in); nothing was read or written",
+						   total);
+				goto out;
+			}
+			if (hooks->tick)
+				hooks->tick(hooks->ctx, total);
+		}
 		ssize_t n = pread(fd, buf, 1 << 20, (off_t)total);
 		if (n < 0 && errno == EINTR)
 			continue;

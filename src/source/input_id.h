@@ -16,8 +16,23 @@
 #include <stdint.h>
 #include <time.h>
 
-/* Hash a seekable file's whole content (pread, does not move the offset). */
-int kl_input_hash_fd(int fd, uint64_t *size, uint64_t *hash, struct kl_errbuf *eb);
+struct kl_cancel;
+
+/* What a hash of a large file reports as it goes: `stop` (borrowed, may be
+ * NULL) is checked every few MB, so a shutdown does not wait for the rest
+ * of a file that may be tens of GB on a cold disk; `tick` (may be NULL) is
+ * told the bytes hashed so far, every few MB. */
+struct kl_input_hash_hooks {
+	const struct kl_cancel *stop;
+	void (*tick)(void *ctx, uint64_t done);
+	void *ctx;
+};
+
+/* Hash a seekable file's whole content (pread, does not move the offset;
+ * the kernel is told the reads are sequential). KL_EINTR with eb set when
+ * hooks->stop fired first. `hooks` may be NULL. */
+int kl_input_hash_fd(int fd, uint64_t *size, uint64_t *hash, const struct kl_input_hash_hooks *hooks,
+		     struct kl_errbuf *eb);
 
 /* The id of a name, as 16 lowercase hex digits + NUL. */
 void kl_input_id_of_name(const char *name, char out[17]);

@@ -149,7 +149,9 @@ void kl_dir_hints_free(struct kl_dir_hints *h);
 int kl_store_local_new_hinted(struct kl_store **out, const char *root, struct kl_dir_hints *hints,
 			      struct kl_errbuf *eb);
 
-/* Remove leftover temporary files (from a crash) under root. Local only. */
+/* Remove leftover temporary files (from a crash) under root, in *removed.
+ * Local only. Walks the lake only after a crash, or for a lake without
+ * _kinlake/writers (store_local.c: crash leftovers). */
 int kl_store_local_sweep(const char *root, uint64_t *removed);
 
 /* ---- S3 ---- */

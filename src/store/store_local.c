@@ -4,6 +4,17 @@
  * the target directory, fdatasync, rename over the final name; sync() then
  * fsyncs each directory touched since the last sync. A crash leaves at most
  * dot-files ".<name>.tmp-<pid>", which kl_store_local_sweep() removes.
+ * Crash leftovers: a store that writes marks it, before its first
+ * temporary file, with an empty file _kinlake/writers/<pid>-<store>, and
+ * removes the mark when it is freed. kl_store_local_sweep() walks the lake
+ * only when a mark of a dead process is there (a crash; then it removes
+ * the mark after the walk) or when there is no _kinlake/writers at all (a
+ * new lake, or one last written before the marks); a lake whose runs ended
+ * cleanly is not walked, which took 11 s warm and 55 s cold before every
+ * run of 1,000 events into a lake of 144,000 partitions. On a file system
+ * that journals metadata (ext4, XFS) the mark's creation is committed no
+ * later than the temporary files created after it, so a power loss cannot
+ * keep the files and lose the mark.
  *
  * Deferred commits (commit_deferred, the writer's data files): the last
  * bytes are written, writeback is started (sync_file_range WRITE: the disk
@@ -150,6 +161,7 @@ struct local_store {
 	 * there. dir_ensure() then tries an unknown directory's own level
 	 * first (module comment). */
 	int others;
+	char *mark; /* _kinlake/writers/<pid>-<store>, once made (module comment; mu) */
 };
 
 struct kl_store_file {
@@ -507,6 +519,39 @@ static int pend_same_key(struct local_store *s, const char *final)
 	return rc;
 }
 
+#define WRITERS_DIR "_kinlake/writers"
+
+/* This store's mark (module comment), made before its first temporary
+ * file; under mu. -1 with errno set when the system refuses; KL_ENOMEM. */
+static int mark_writer(struct local_store *s)
+{
+	size_t n = strlen(s->root) + sizeof "/" WRITERS_DIR "/" + 48;
+	char *p = malloc(n);
+	if (!p)
+		return KL_ENOMEM;
+	int dn = snprintf(p, n, "%s/" WRITERS_DIR, s->root);
+	long idx;
+	int rc = dir_ensure(s, p, (size_t)dn, &idx);
+	if (rc < 0 && errno == ENOENT)
+		rc = mkdir_all(p, (size_t)dn);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	/* the store's address tells apart the stores of one process */
+	snprintf(p + dn, n - (size_t)dn, "/%ld-%lx", s->pid, (unsigned long)(uintptr_t)s);
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int e = errno;
+		free(p);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	s->mark = p;
+	return KL_OK;
+}
+
 static int local_open(struct kl_store *base, const char *key, struct kl_store_file **out)
 {
 	struct local_store *s = (struct local_store *)base;
@@ -525,7 +570,9 @@ static int local_open(struct kl_store *base, const char *key, struct kl_store_fi
 	long idx;
 	size_t dn = (size_t)(slash - f->final);
 	pthread_mutex_lock(&s->mu);
-	int rc = dir_ensure(s, f->final, dn, &idx);
+	int rc = s->mark ? KL_OK : mark_writer(s);
+	if (!rc)
+		rc = dir_ensure(s, f->final, dn, &idx);
 	if (rc < 0 && errno == ENOENT) /* a known directory was removed behind our back */
 		rc = mkdir_all(f->final, dn);
 	int e = errno;
@@ -940,6 +987,10 @@ static void local_free(struct kl_store *base)
 		local_abort(s->set[i]);
 	free(s->pend);
 	free(s->set);
+	if (s->mark) { /* its temporary files are gone: no crash to sweep after */
+		(void)unlink(s->mark);
+		free(s->mark);
+	}
 	pthread_mutex_destroy(&s->pend_mu);
 	pthread_cond_destroy(&s->claim_cv);
 	dir_set_free(&s->known);
@@ -1061,14 +1112,61 @@ static void sweep(char *path, size_t len, size_t cap, uint64_t *removed)
 	closedir(d);
 }
 
+/* Names in root/_kinlake/writers of marks whose process is dead, one
+ * after another ("a\0b\0"), in *dead (n bytes); -1: no such directory. */
+static int dead_marks(const char *root, char **dead, size_t *n)
+{
+	*dead = NULL;
+	*n = 0;
+	char dir[4096];
+	if (snprintf(dir, sizeof dir, "%s/" WRITERS_DIR, root) >= (int)sizeof dir)
+		return 0;
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? -1 : 0;
+	struct dirent *e;
+	size_t cap = 0;
+	while ((e = readdir(d))) {
+		long pid = atol(e->d_name);
+		if (e->d_name[0] == '.' || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno == EPERM)
+			continue;
+		size_t k = strlen(e->d_name) + 1;
+		if (*n + k > cap) {
+			size_t c2 = cap ? cap * 2 : 256;
+			while (c2 < *n + k)
+				c2 *= 2;
+			char *d2 = realloc(*dead, c2);
+			if (!d2)
+				break; /* the rest waits for the next run */
+			*dead = d2;
+			cap = c2;
+		}
+		memcpy(*dead + *n, e->d_name, k);
+		*n += k;
+	}
+	closedir(d);
+	return 0;
+}
+
 int kl_store_local_sweep(const char *root, uint64_t *removed)
 {
 	char path[4096];
 	size_t n = strlen(root);
+	*removed = 0;
 	if (n >= sizeof path)
 		return KL_EINVAL;
+	char *dead;
+	size_t nd;
+	int none = dead_marks(root, &dead, &nd);
+	if (none == 0 && nd == 0)
+		return KL_OK; /* every writer ended cleanly, or is still alive */
 	memcpy(path, root, n + 1);
-	*removed = 0;
 	sweep(path, n, sizeof path, removed);
+	for (size_t i = 0; i < nd; i += strlen(dead + i) + 1) /* swept: the marks go */
+		if (snprintf(path, sizeof path, "%s/" WRITERS_DIR "/%s", root, dead + i) <
+		    (int)sizeof path)
+			(void)unlink(path);
+	free(dead);
 	return KL_OK;
 }

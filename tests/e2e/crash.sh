@@ -22,8 +22,12 @@ for i in 1 2 3 4 5 6; do
 done
 echo "killed $kills runs"
 [ "$kills" -ge 5 ] || fail "only $kills of 6 runs were killed before they ended"
+echo "temporary files left by the killed runs: $(find "$T/lake" -name '.*.tmp-*' | wc -l), writer marks: $(ls "$T/lake/_kinlake/writers" | wc -l)"
 "$KL" ingest "${args[@]}" < "$T/in.jsonl"
 check_lake "$T/in.jsonl" "$T/lake" --format parquet
+# the run after the crashes swept their leftovers, and its own mark is gone
+[ -z "$(find "$T/lake" -name '.*.tmp-*')" ] || fail "temporary files left: $(find "$T/lake" -name '.*.tmp-*' | head -3)"
+[ -z "$(ls "$T/lake/_kinlake/writers")" ] || fail "writer marks left: $(ls "$T/lake/_kinlake/writers")"
 # and the final lake equals a lake ingested without crashes
 "$KL" ingest --input - --input-id crash --lake "$T/clean" --max-file-bytes 256KiB --memory-limit 4MiB --quiet < "$T/in.jsonl"
 check_lake "$T/in.jsonl" "$T/clean" --format parquet > /dev/null

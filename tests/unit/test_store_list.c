@@ -5,7 +5,9 @@
  * a directory's place, directories removed behind its back, threads sharing
  * one store), its deferred commits (invisible before sync(), whole after it,
  * through fdatasync and through syncfs; the same key opened again; a full
- * queue; a rename that fails at sync(); the store freed with files queued)
+ * queue; a rename that fails at sync(); the store freed with files queued),
+ * its writer marks and the sweep of crash leftovers (a walk only after a
+ * crash or on a lake without marks; live writers' files kept)
  * and the S3 ListObjectsV2 page parser (URL-decoded keys, prefix
  * stripped, pages and their tokens, malformed answers refused). The S3
  * request itself runs against moto in tests/e2e/schema_registry.sh. */
@@ -16,6 +18,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct seen {
 	char keys[16][128];
@@ -104,7 +109,9 @@ static void test_local(void)
 	memset(&s, 0, sizeof s);
 	CHECK_EQ_INT(st->ops->list(st, "", collect, &s), 0);
 	sorted(&s);
-	CHECK(s.n == 2 && !strcmp(s.keys[0], "a/") && !strcmp(s.keys[1], "top"));
+	/* _kinlake/: the store's writer marks (store_local.c, crash leftovers) */
+	CHECK(s.n == 3 && !strcmp(s.keys[0], "_kinlake/") && !strcmp(s.keys[1], "a/") &&
+	      !strcmp(s.keys[2], "top"));
 	memset(&s, 0, sizeof s);
 	CHECK_EQ_INT(st->ops->list(st, "nothing/here/", collect, &s), 0);
 	CHECK_EQ_INT(s.n, 0);
@@ -574,6 +581,101 @@ static void test_s3_page(void)
 	kl_buf_cleanup(&next);
 }
 
+/* 1 if path exists. */
+static int exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* Create an empty file at dir/name. */
+static void touch(const char *dir, const char *name)
+{
+	char p[400];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+}
+
+/* Names in dir, not counting . and .. */
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -1;
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+static void test_local_crash_sweep(void)
+{
+	struct kl_errbuf eb;
+	char dir[] = "/tmp/kl_sweep_XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	/* a pid that is surely dead: a child that has exited and been reaped */
+	pid_t child = fork();
+	if (child == 0)
+		_exit(0);
+	CHECK(child > 0);
+	CHECK(waitpid(child, NULL, 0) == child);
+	char p[400], dead_tmp[128], live_tmp[128], writers[400], mark[64];
+	snprintf(dead_tmp, sizeof dead_tmp, ".f.parquet.tmp-%ld", (long)child);
+	snprintf(live_tmp, sizeof live_tmp, ".g.parquet.tmp-%ld", (long)getppid());
+	snprintf(p, sizeof p, "%s/events/a", dir);
+	char cmd[1000];
+	snprintf(cmd, sizeof cmd, "mkdir -p %s", p);
+	CHECK_EQ_INT(system(cmd), 0);
+	snprintf(writers, sizeof writers, "%s/_kinlake/writers", dir);
+
+	/* no marks at all (a lake from before them): one walk */
+	touch(p, dead_tmp);
+	touch(p, live_tmp);
+	uint64_t removed = 9;
+	CHECK_EQ_INT(kl_store_local_sweep(dir, &removed), 0);
+	CHECK(removed == 1);
+	snprintf(cmd, sizeof cmd, "%s/%s", p, dead_tmp);
+	CHECK(!exists(cmd));
+	snprintf(cmd, sizeof cmd, "%s/%s", p, live_tmp);
+	CHECK(exists(cmd)); /* a live writer's file stays */
+
+	/* a store marks itself before its first file and unmarks when freed */
+	struct kl_store *st = NULL;
+	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
+	CHECK(!exists(writers) || entries(writers) == 0);
+	struct kl_store_file *f;
+	CHECK_EQ_INT(st->ops->open(st, "events/a/x.json", &f), 0);
+	CHECK_EQ_INT(entries(writers), 1);
+	CHECK_EQ_INT(st->ops->write(f, "x", 1), 0);
+	CHECK_EQ_INT(st->ops->commit(f), 0);
+	kl_store_free(st);
+	CHECK_EQ_INT(entries(writers), 0);
+
+	/* marks there, none of a dead process: no walk (the leftover stays) */
+	touch(p, dead_tmp);
+	snprintf(mark, sizeof mark, "%ld-1", (long)getppid());
+	touch(writers, mark); /* a live writer */
+	CHECK_EQ_INT(kl_store_local_sweep(dir, &removed), 0);
+	CHECK(removed == 0);
+	snprintf(cmd, sizeof cmd, "%s/%s", p, dead_tmp);
+	CHECK(exists(cmd));
+
+	/* a dead process's mark: a crash; walked, then the mark goes */
+	snprintf(mark, sizeof mark, "%ld-2", (long)child);
+	touch(writers, mark);
+	CHECK_EQ_INT(kl_store_local_sweep(dir, &removed), 0);
+	CHECK(removed == 1);
+	CHECK(!exists(cmd));
+	snprintf(cmd, sizeof cmd, "%s/%s", writers, mark);
+	CHECK(!exists(cmd));
+	CHECK_EQ_INT(entries(writers), 1); /* the live writer's mark stays */
+	remove_tree(dir);
+}
+
 int main(void)
 {
 	test_local();
@@ -581,6 +683,7 @@ int main(void)
 	test_local_deferred();
 	test_local_split_sync();
 	test_local_threads();
+	test_local_crash_sweep();
 	test_s3_page();
 	return check_report("test_store_list");
 }

@@ -441,6 +441,14 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		ingest_advice(&c);
 		return 1;
 	}
+	if (st.grown_size) /* a warning: printed also with --quiet */
+		fprintf(stderr,
+			"kinlake ingest: warning: %s grew while it was read (%" PRIu64 " -> %" PRIu64
+			" bytes); only the first %" PRIu64 " bytes were ingested, as input %s (a file "
+			"is named by its content, so the grown file is another input, and ingesting "
+			"it would store these events again). To ingest a file that grows, name it "
+			"with --input-id NAME: each run then reads only what was appended\n",
+			c.input, st.hashed_size, st.grown_size, st.hashed_size, st.input_id);
 	if (!c.quiet) {
 		if (st.already_done) {
 			fprintf(stderr, "kinlake ingest: input %s (id %s) is already in the lake; "
@@ -519,7 +527,7 @@ static int cmd_transform(int argc, char **argv)
 	struct kl_event_limits lim = {c.max_record_bytes, (unsigned)c.max_depth};
 	size_t cap = lim.max_record_bytes * 2 < (64u << 20) ? (64u << 20) : lim.max_record_bytes * 2;
 	int stop = stop_fd_open();
-	struct kl_source *src = kl_source_fd_new(0, 0, 0, cap, stop);
+	struct kl_source *src = kl_source_fd_new(0, 0, 0, 0, cap, stop);
 	struct kl_event ev;
 	struct kl_buf out;
 	kl_event_init(&ev);

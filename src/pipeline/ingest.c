@@ -49,6 +49,7 @@ struct file_run {
 	struct kl_state_checkpoint cp;
 	char id[17], dead_dt[11];
 	uint64_t size; /* 0 = unknown */
+	int by_content; /* id = the hash of the first `size` bytes: read no further */
 };
 
 /* The hash's progress, drawn as the run's is (every ~200 ms). */
@@ -108,6 +109,7 @@ static int open_input(const struct kl_ingest_opts *o, struct file_run *f, struct
 		if (rc)
 			return rc;
 		kl_input_id_hex(h, f->id);
+		f->by_content = 1;
 	} else {
 		kl_input_id_fresh(f->id); /* a pipe has no identity */
 	}
@@ -168,7 +170,10 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	size_t cap = o->limits.max_record_bytes * 2;
 	if (cap < (64u << 20))
 		cap = 64u << 20;
-	if (!(f.src = kl_source_fd_new(f.fd, f.own_fd, start, cap, o->stop_fd))) {
+	/* a file named by its content ends where the hash ended: what is
+	 * appended meanwhile is other content, never read under this name */
+	if (!(f.src = kl_source_fd_new(f.fd, f.own_fd, start, f.by_content ? f.size : 0, cap,
+				       o->stop_fd))) {
 		rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 		goto out;
 	}
@@ -187,6 +192,11 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	};
 	rc = kl_pipeline_run(o, &parts, st, eb);
 	memcpy(st->input_id, f.id, sizeof f.id);
+	struct stat sb;
+	if (f.by_content && fstat(f.fd, &sb) == 0 && (uint64_t)sb.st_size > f.size) {
+		st->hashed_size = f.size;
+		st->grown_size = (uint64_t)sb.st_size;
+	}
 out:
 	kl_source_free(f.src);
 	if (f.own_fd)

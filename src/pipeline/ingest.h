@@ -95,6 +95,10 @@ struct kl_ingest_stats {
 	double seconds;
 	int interrupted;  /* stopped early by stop_fd */
 	int already_done; /* the state said this input was fully ingested */
+	/* A file named by its content that grew while it was read: only its
+	 * first hashed_size bytes were read (the content its name is the hash
+	 * of); it was grown_size at the end. Both 0 otherwise. */
+	uint64_t hashed_size, grown_size;
 	char input_id[17];
 };
 

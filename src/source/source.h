@@ -102,9 +102,12 @@ static inline void kl_source_free(struct kl_source *s)
  * `hard_cap` is handed out with `more` set: its first hard_cap bytes, then
  * the rest through rest() (memory stays about hard_cap). When
  * stop_fd >= 0 and becomes readable (a signalfd), next() returns KL_EINTR.
+ * `end` > 0: the input ends at that offset, whatever follows it (a file
+ * named by the hash of its first `end` bytes, source/input_id.h, that grows
+ * while it is read); 0: at EOF.
  * own_fd: close fd in free(). Returns NULL on allocation failure.
  */
-struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, size_t hard_cap,
-				   int stop_fd);
+struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, uint64_t end,
+				   size_t hard_cap, int stop_fd);
 
 #endif

@@ -23,6 +23,7 @@ struct src_fd {
 	char *buf;
 	size_t cap, head, tail; /* unread bytes are buf[head..tail) */
 	uint64_t buf_pos;       /* input offset of buf[0] */
+	uint64_t end;           /* the input's end offset, 0 = EOF (source.h) */
 	int in_long;            /* a `more` line was handed out; its rest is unread */
 };
 
@@ -70,8 +71,18 @@ static int fill(struct src_fd *s, int timeout_ms)
 	int w = wait_readable(s, timeout_ms);
 	if (w <= 0)
 		return w < 0 ? w : 2;
+	size_t want = s->cap - s->tail;
+	if (s->end) {
+		uint64_t at = s->buf_pos + s->tail;
+		if (at >= s->end) {
+			s->eof = 1;
+			return 0;
+		}
+		if (s->end - at < want)
+			want = (size_t)(s->end - at);
+	}
 	for (;;) {
-		ssize_t n = read(s->fd, s->buf + s->tail, s->cap - s->tail);
+		ssize_t n = read(s->fd, s->buf + s->tail, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -184,8 +195,8 @@ static const struct kl_source_ops fd_ops = {
 	/* pos_name, checkpoint, resume, origin: defaults (offsets, the state's R line) */
 };
 
-struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, size_t hard_cap,
-				   int stop_fd)
+struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, uint64_t end,
+				   size_t hard_cap, int stop_fd)
 {
 	struct src_fd *s = calloc(1, sizeof *s);
 	if (!s)
@@ -195,6 +206,7 @@ struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, size_t ha
 	s->own_fd = own_fd;
 	s->stop_fd = stop_fd;
 	s->hard_cap = hard_cap;
+	s->end = end;
 	s->cap = WINDOW < hard_cap + 1 ? WINDOW : hard_cap + 1;
 	s->buf = malloc(s->cap);
 	if (!s->buf) {

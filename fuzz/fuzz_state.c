@@ -5,9 +5,12 @@
  * to the same partitions, resume point, replay point (M), done mark and
  * checkpoint (P lines after the last R line are not loaded); pruning
  * below the resume point (what a stream's commit does) keeps exactly the
- * partitions at or above it, each still found. */
+ * partitions at or above it, each still found. Also the name of an input's
+ * mark (_kinlake/inputs/, source/input_id.h): what parses as one prints
+ * back to the same bytes. */
 #include "commit/state.h"
 #include "fuzz_common.h"
+#include "source/input_id.h"
 
 #include <inttypes.h>
 #include <string.h>
@@ -29,8 +32,20 @@ static void blank(struct kl_state *st)
 	kl_buf_init(&st->pending, 0);
 }
 
+static void check_mark(const uint8_t *data, size_t size)
+{
+	uint64_t msize;
+	char id[17], back[48];
+	if (!kl_input_mark_parse((const char *)data, size, &msize, id))
+		return;
+	REQUIRE(msize > 0 && strlen(id) == 16);
+	kl_input_mark_name(back, sizeof back, msize, id);
+	REQUIRE(strlen(back) == size && memcmp(back, data, size) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	check_mark(data, size);
 	struct kl_state a, b;
 	blank(&a);
 	blank(&b);

@@ -445,16 +445,21 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		fprintf(stderr,
 			"kinlake ingest: warning: %s grew while it was read (%" PRIu64 " -> %" PRIu64
 			" bytes); only the first %" PRIu64 " bytes were ingested, as input %s (a file "
-			"is named by its content, so the grown file is another input, and ingesting "
-			"it would store these events again). To ingest a file that grows, name it "
-			"with --input-id NAME: each run then reads only what was appended\n",
-			c.input, st.hashed_size, st.grown_size, st.hashed_size, st.input_id);
+			"is named by its content): run the same command again to ingest what was "
+			"appended (it reads from byte %" PRIu64 " on)\n",
+			c.input, st.hashed_size, st.grown_size, st.hashed_size, st.input_id,
+			st.hashed_size);
 	if (!c.quiet) {
 		if (st.already_done) {
 			fprintf(stderr, "kinlake ingest: input %s (id %s) is already in the lake; "
 					"nothing to do\n", c.input, st.input_id);
 			return 0;
 		}
+		if (st.cont_size)
+			fprintf(stderr,
+				"kinlake ingest: %s begins with input %s (its first %" PRIu64
+				" bytes, already in the lake): read from there on\n",
+				c.input, st.cont_id, st.cont_size);
 		double mb_in = (double)st.bytes_in / 1e6, mb_out = (double)st.bytes_out / 1e6;
 		if (c.stream)
 			fprintf(stderr, "kinlake ingest: stream %s: %u shards\n", c.stream, shards);

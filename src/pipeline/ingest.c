@@ -12,6 +12,8 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +52,113 @@ struct file_run {
 	char id[17], dead_dt[11];
 	uint64_t size; /* 0 = unknown */
 	int by_content; /* id = the hash of the first `size` bytes: read no further */
+	uint64_t head;	/* by_content: the hash of its head (source/input_id.h) */
+	/* by_content: the longest earlier input in the lake that this file
+	 * begins with (it grew since), done; 0 = none (module comment above
+	 * kl_ingest_run) */
+	uint64_t cont_size;
+	char cont_id[17];
 };
+
+/* ---- a file that grew since it was ingested ------------------------------
+ *
+ * A file is named by the hash of its content, so a file that was ingested
+ * and then appended to is another input. Read whole again, it would store
+ * its first part twice. So each input ingested to its end leaves a mark,
+ * _kinlake/inputs/<head>/<size>-<id> (an empty object; <head> the hash of
+ * its first KL_INPUT_HEAD bytes), and a new input lists the marks under its
+ * own head: for each mark shorter than itself the hash of its prefix of
+ * that length is taken as the file is hashed anyway, and the longest one
+ * that matches the mark's id is where the new input begins (its records,
+ * files and state are its own, from that byte on). One listing of one
+ * directory: the marks of the inputs that share this file's first 4 KiB,
+ * never of the whole lake. A file shorter than KL_INPUT_HEAD that grew
+ * past it is not recognised (its head changed); nor is an earlier input
+ * that was not read to its end (it has no mark: run it again first). */
+
+#define INPUTS_DIR "_kinlake/inputs/"
+
+struct marks {
+	uint64_t size[64]; /* ascending, shorter than the input */
+	char id[64][17];
+	size_t n;
+	uint64_t limit;
+};
+
+static int collect_mark(void *ctx, const char *key, size_t len)
+{
+	struct marks *m = ctx;
+	const char *name = memrchr(key, '/', len);
+	name = name ? name + 1 : key;
+	uint64_t sz;
+	char id[17];
+	if (!kl_input_mark_parse(name, len - (size_t)(name - key), &sz, id) || sz >= m->limit)
+		return KL_OK; /* not a mark, or not a prefix of this input */
+	size_t i = m->n;
+	if (i == sizeof m->size / sizeof m->size[0]) { /* full: keep the longest */
+		if (sz <= m->size[0])
+			return KL_OK;
+		memmove(m->size, m->size + 1, (i - 1) * sizeof m->size[0]);
+		memmove(m->id, m->id + 1, (i - 1) * sizeof m->id[0]);
+		i--;
+		m->n--;
+	}
+	while (i > 0 && m->size[i - 1] > sz) { /* insertion: ascending */
+		m->size[i] = m->size[i - 1];
+		memcpy(m->id[i], m->id[i - 1], 17);
+		i--;
+	}
+	m->size[i] = sz;
+	memcpy(m->id[i], id, 17);
+	m->n++;
+	return KL_OK;
+}
+
+/* The marks under this input's head, into m (shorter than the input). */
+static int list_marks(struct kl_store *store, uint64_t head, uint64_t size, struct marks *m,
+		      struct kl_errbuf *eb)
+{
+	char dir[64], hex[17];
+	kl_input_id_hex(head, hex);
+	snprintf(dir, sizeof dir, INPUTS_DIR "%s/", hex);
+	memset(m, 0, sizeof *m);
+	m->limit = size;
+	int rc = store->ops->list(store, dir, collect_mark, m);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "cannot list %s: %s", dir,
+				     store->err.code ? store->err.msg : kl_strerror(rc));
+	return KL_OK;
+}
+
+/* This input was read to its end: its mark. only_missing: not when it is
+ * there already (a run that found the input done writes nothing else). */
+static int put_mark(struct kl_store *store, const struct file_run *f, int only_missing,
+		    struct kl_errbuf *eb)
+{
+	char key[96], hex[17], name[48];
+	kl_input_id_hex(f->head, hex);
+	kl_input_mark_name(name, sizeof name, f->size, f->id);
+	snprintf(key, sizeof key, INPUTS_DIR "%s/%s", hex, name);
+	int rc;
+	if (only_missing) {
+		struct kl_buf got;
+		kl_buf_init(&got, 1 << 16); /* a mark is empty; room for a read of a few pages */
+		rc = store->ops->read(store, key, &got);
+		kl_buf_cleanup(&got);
+		if (rc != KL_ENOTFOUND)
+			return rc ? kl_errbuf_set(eb, rc, "cannot read %s: %s", key,
+						  store->err.code ? store->err.msg : kl_strerror(rc))
+				  : KL_OK;
+	}
+	struct kl_store_file *w;
+	rc = store->ops->open(store, key, &w);
+	if (!rc)
+		rc = store->ops->commit(w);
+	if (rc)
+		return kl_errbuf_set(eb, rc, "cannot write %s: %s", key,
+				     store->err.code ? store->err.msg : kl_strerror(rc));
+	return KL_OK;
+}
 
 /* The hash's progress, drawn as the run's is (every ~200 ms). */
 struct hash_tick {
@@ -77,7 +185,8 @@ static void hash_tick(void *ctx, uint64_t done)
  * reads all of it first, which on a cold disk takes as long as the run's
  * own reading may: a stop request ends it (KL_EINTR, nothing read), and
  * the progress callback sees it. */
-static int open_input(const struct kl_ingest_opts *o, struct file_run *f, struct kl_errbuf *eb)
+static int open_input(const struct kl_ingest_opts *o, struct kl_store *store, struct file_run *f,
+		      struct kl_errbuf *eb)
 {
 	struct stat sb;
 	time_t arrival = time(NULL);
@@ -100,16 +209,34 @@ static int open_input(const struct kl_ingest_opts *o, struct file_run *f, struct
 		/* the stop token, else the signal fd itself (a poll per check) */
 		struct kl_cancel by_fd = {NULL, o->stop_fd};
 		struct hash_tick tick = {o, f->size, kl_mono_ms(), kl_mono_ms()};
+		struct marks m;
+		uint64_t at_hash[sizeof m.size / sizeof m.size[0]];
+		int rc = kl_input_head_hash(f->fd, &f->head, eb);
+		if (!rc)
+			rc = list_marks(store, f->head, f->size, &m, eb);
+		if (rc)
+			return rc;
 		struct kl_input_hash_hooks hooks = {
 		    .stop = o->stop ? o->stop : o->stop_fd >= 0 ? &by_fd : NULL,
 		    .tick = o->progress ? hash_tick : NULL,
 		    .ctx = &tick,
+		    .at = m.size,
+		    .nat = m.n,
+		    .at_hash = at_hash,
 		};
-		int rc = kl_input_hash_fd(f->fd, &f->size, &h, &hooks, eb);
-		if (rc)
+		if ((rc = kl_input_hash_fd(f->fd, &f->size, &h, &hooks, eb)))
 			return rc;
 		kl_input_id_hex(h, f->id);
 		f->by_content = 1;
+		for (size_t i = m.n; i-- > 0;) { /* the longest prefix that matches */
+			char hex[17];
+			kl_input_id_hex(at_hash[i], hex);
+			if (at_hash[i] && m.size[i] < f->size && !strcmp(hex, m.id[i])) {
+				f->cont_size = m.size[i];
+				memcpy(f->cont_id, m.id[i], sizeof f->cont_id);
+				break;
+			}
+		}
 	} else {
 		kl_input_id_fresh(f->id); /* a pipe has no identity */
 	}
@@ -142,7 +269,7 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	}
 	if ((rc = kl_pipeline_encoders_new(o, store, f.registry, &f.data_enc, &f.dead_enc, eb)))
 		goto out;
-	if ((rc = open_input(o, &f, eb))) {
+	if ((rc = open_input(o, store, &f, eb))) {
 		if (rc == KL_EINTR) { /* stopped before anything was read: a clean stop */
 			st->interrupted = 1;
 			rc = KL_OK;
@@ -162,11 +289,15 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	const struct kl_state *state = &f.cp.state;
 	if (state->done && state->done_size == f.size && f.size) {
 		st->already_done = 1;
+		if (f.by_content) /* a lake from before the marks gets this one */
+			rc = put_mark(store, &f, 1, eb);
 		goto out;
 	}
 	/* re-read from the dedup window's start: records before the resume
 	 * point only rebuild the window (commit/state.h) */
 	uint64_t start = state->window < state->resume ? state->window : state->resume;
+	if (start < f.cont_size) /* what the earlier input stored is not read again */
+		start = f.cont_size;
 	size_t cap = o->limits.max_record_bytes * 2;
 	if (cap < (64u << 20))
 		cap = 64u << 20;
@@ -192,6 +323,10 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	};
 	rc = kl_pipeline_run(o, &parts, st, eb);
 	memcpy(st->input_id, f.id, sizeof f.id);
+	st->cont_size = f.cont_size;
+	memcpy(st->cont_id, f.cont_id, sizeof f.cont_id);
+	if (!rc && !st->interrupted && f.by_content) /* read to its end: its mark */
+		rc = put_mark(store, &f, 0, eb);
 	struct stat sb;
 	if (f.by_content && fstat(f.fd, &sb) == 0 && (uint64_t)sb.st_size > f.size) {
 		st->hashed_size = f.size;

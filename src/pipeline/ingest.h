@@ -99,6 +99,11 @@ struct kl_ingest_stats {
 	 * first hashed_size bytes were read (the content its name is the hash
 	 * of); it was grown_size at the end. Both 0 otherwise. */
 	uint64_t hashed_size, grown_size;
+	/* A file named by its content that begins with an earlier input, read
+	 * to its end then (it grew since): its first cont_size bytes were that
+	 * input, cont_id, and were not read again. 0 otherwise. */
+	uint64_t cont_size;
+	char cont_id[17];
 	char input_id[17];
 };
 

@@ -1,6 +1,6 @@
 # Commit property 1: the same ingest twice leaves data files and dead letters
 # byte-identical (no duplicates, no new files) — also when the state is lost.
-# duration: 8 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration: 10 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 "$KL" gen --events 20000 --bad-fraction 0.01 --dup-fraction 0.01 --seed 5 > "$T/in.jsonl"
 args=(--input "$T/in.jsonl" --lake "$T/lake" --max-file-bytes 300KiB)
@@ -21,9 +21,10 @@ check_lake "$T/in.jsonl" "$T/lake" --format parquet
 
 # A file named by its content that grows while it is read: the run reads only
 # the bytes it hashed (what is appended is other content, never stored under
-# this name), says so, and a re-run with --input-id would be the way to take
-# the rest. The process is paused once it reads (after the hash), the lines
-# are appended, and it goes on.
+# this name) and says so; the next run of the grown file begins where that
+# input ended (_kinlake/inputs/), and so does the one after another append:
+# every event once. The process is paused once it reads (after the hash), the
+# lines are appended, and it goes on.
 "$KL" gen --events 150000 --seed 6 > "$T/grow.jsonl"
 cp "$T/grow.jsonl" "$T/grow.orig"
 "$KL" gen --events 500 --seed 7 > "$T/more.jsonl"
@@ -45,3 +46,14 @@ cat "$T/grow.err"
 grep -q "grew while it was read" "$T/grow.err" || fail "no warning about the grown file"
 grep -q "read=150000 stored=150000" "$T/grow.err" || fail "the run read past the hashed bytes"
 check_lake "$T/grow.orig" "$T/lake2" --format jsonl
+"$KL" ingest --input "$T/grow.jsonl" --lake "$T/lake2" --format jsonl 2> "$T/grow2.err"
+cat "$T/grow2.err"
+grep -q "begins with input .* read from there on" "$T/grow2.err" || fail "the grown file did not continue its first part"
+grep -q "read=500 stored=500" "$T/grow2.err" || fail "the grown file's run read more than what was appended"
+check_lake "$T/grow.jsonl" "$T/lake2" --format jsonl
+"$KL" gen --events 300 --seed 8 >> "$T/grow.jsonl"
+"$KL" ingest --input "$T/grow.jsonl" --lake "$T/lake2" --format jsonl 2> "$T/grow3.err"
+grep -q "read=300 stored=300" "$T/grow3.err" || fail "the second append: $(cat "$T/grow3.err")"
+check_lake "$T/grow.jsonl" "$T/lake2" --format jsonl
+"$KL" ingest --input "$T/grow.jsonl" --lake "$T/lake2" --format jsonl 2> "$T/grow4.err"
+grep -q "already in the lake" "$T/grow4.err" || fail "the same grown file again did work: $(cat "$T/grow4.err")"

@@ -573,7 +573,8 @@ static void test_hand_over(const char *dir_seq, const char *dir_par)
 	      has(&u, "d", KL_COL_STRING) && kl_schema_find(&u, "c", 1) < 0);
 	kl_schema_cleanup(&u);
 	char cmd[300];
-	snprintf(cmd, sizeof cmd, "diff -r %s/_kinlake %s/_kinlake", dir_seq, dir_par);
+	/* the stores' marks (_kinlake/writers, store_local.c) name their writers */
+	snprintf(cmd, sizeof cmd, "diff -r -x writers %s/_kinlake %s/_kinlake", dir_seq, dir_par);
 	CHECK_EQ_INT(system(cmd), 0);
 	kl_buf_cleanup(&b1);
 	kl_buf_cleanup(&b2);

@@ -3,9 +3,8 @@
 
 #include "core/cancel.h"
 
-#include <fcntl.h>
-
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>

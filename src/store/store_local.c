@@ -1083,6 +1083,13 @@ int kl_store_local_new_hinted(struct kl_store **out, const char *root, struct kl
 	return KL_OK;
 }
 
+/* pid names a process other than this one that is running (or that we may
+ * not signal): its temporary files and its mark are left alone. */
+static int other_live_process(long pid)
+{
+	return pid > 0 && pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+}
+
 static void sweep(char *path, size_t len, size_t cap, uint64_t *removed)
 {
 	DIR *d = opendir(path);
@@ -1101,10 +1108,8 @@ static void sweep(char *path, size_t len, size_t cap, uint64_t *removed)
 			sweep(path, len + 1 + n, cap, removed);
 		} else if (e->d_name[0] == '.' && strstr(e->d_name, ".tmp-")) {
 			/* leave temp files of a live writer (another ingest) alone */
-			long pid = atol(strstr(e->d_name, ".tmp-") + 5);
-			int alive = pid > 0 && pid != (long)getpid() &&
-				    (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-			if (!alive && !unlink(path))
+			if (!other_live_process(atol(strstr(e->d_name, ".tmp-") + 5)) &&
+			    !unlink(path))
 				(*removed)++;
 		}
 		path[len] = '\0';
@@ -1112,9 +1117,15 @@ static void sweep(char *path, size_t len, size_t cap, uint64_t *removed)
 	closedir(d);
 }
 
-/* Names in root/_kinlake/writers of marks whose process is dead, one
- * after another ("a\0b\0"), in *dead (n bytes); -1: no such directory. */
-static int dead_marks(const char *root, char **dead, size_t *n)
+/* A mark's name (mark_writer: "<pid>-<store>", well under this). */
+struct mark_name {
+	char s[64];
+};
+
+/* The marks in root/_kinlake/writers whose process is dead, taken before
+ * the walk (a writer that dies during it keeps its mark for the next run),
+ * into *dead (n of them, the caller frees it); -1: no such directory. */
+static int dead_marks(const char *root, struct mark_name **dead, size_t *n)
 {
 	*dead = NULL;
 	*n = 0;
@@ -1129,21 +1140,11 @@ static int dead_marks(const char *root, char **dead, size_t *n)
 	while ((e = readdir(d))) {
 		long pid = atol(e->d_name);
 		if (e->d_name[0] == '.' || pid <= 0 || pid == (long)getpid() ||
-		    kill((pid_t)pid, 0) == 0 || errno == EPERM)
+		    other_live_process(pid) || strlen(e->d_name) >= sizeof (*dead)->s)
 			continue;
-		size_t k = strlen(e->d_name) + 1;
-		if (*n + k > cap) {
-			size_t c2 = cap ? cap * 2 : 256;
-			while (c2 < *n + k)
-				c2 *= 2;
-			char *d2 = realloc(*dead, c2);
-			if (!d2)
-				break; /* the rest waits for the next run */
-			*dead = d2;
-			cap = c2;
-		}
-		memcpy(*dead + *n, e->d_name, k);
-		*n += k;
+		if (KL_ARRAY_GROW(*dead, *n, cap, 16))
+			break; /* the rest waits for the next run */
+		memcpy((*dead)[(*n)++].s, e->d_name, strlen(e->d_name) + 1);
 	}
 	closedir(d);
 	return 0;
@@ -1156,15 +1157,15 @@ int kl_store_local_sweep(const char *root, uint64_t *removed)
 	*removed = 0;
 	if (n >= sizeof path)
 		return KL_EINVAL;
-	char *dead;
+	struct mark_name *dead;
 	size_t nd;
 	int none = dead_marks(root, &dead, &nd);
 	if (none == 0 && nd == 0)
 		return KL_OK; /* every writer ended cleanly, or is still alive */
 	memcpy(path, root, n + 1);
 	sweep(path, n, sizeof path, removed);
-	for (size_t i = 0; i < nd; i += strlen(dead + i) + 1) /* swept: the marks go */
-		if (snprintf(path, sizeof path, "%s/" WRITERS_DIR "/%s", root, dead + i) <
+	for (size_t i = 0; i < nd; i++) /* swept: the marks go */
+		if (snprintf(path, sizeof path, "%s/" WRITERS_DIR "/%s", root, dead[i].s) <
 		    (int)sizeof path)
 			(void)unlink(path);
 	free(dead);

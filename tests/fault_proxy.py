@@ -23,8 +23,10 @@ Every other request is forwarded unchanged; the answer is copied back.
 
 --op-fault OP=KIND:COUNT[:SKIP] (Kinesis: OP is the X-Amz-Target operation,
 e.g. ListShards; S3: the HTTP method, e.g. PUT): after SKIP calls of OP go
-through, the next COUNT calls get KIND (any kind but stall; COUNT -1: every
-later call), before the random shares.
+through, the next COUNT calls get KIND (COUNT -1: every later call), before
+the random shares. A stalled request is forwarded after --stall-seconds even
+when its client has gone by then: a request held up in the network that
+reaches the server late (e2e/store_s3.sh, late writes).
 POST /__fault/op?op=OP&kind=KIND&count=COUNT&skip=SKIP sets it while it runs. The stats add ops: per operation, calls and faulted.
 
 GET /__fault/stats answers JSON: requests, forwarded, faults per kind,
@@ -52,7 +54,7 @@ KINDS = ("500", "503", "pte", "reset", "stall", "expired_iter", "expired_token")
 # faults after which a client retries the same request (counted in "faulted");
 # the expired ones are answered otherwise (a new iterator, renewed credentials)
 RETRY_KINDS = ("500", "503", "pte", "reset")
-OP_KINDS = RETRY_KINDS + ("expired_iter", "expired_token")
+OP_KINDS = RETRY_KINDS + ("expired_iter", "expired_token", "stall")
 
 
 class State:
@@ -227,11 +229,11 @@ def make_handler(args, state, upstream):
                 conn.request(self.command, self.path, body=body, headers=hdrs)
                 r = conn.getresponse()
                 data = r.read()
+                with state.lock:  # counted when the server has answered, client or not
+                    state.forwarded += 1
                 skip = ("connection", "keep-alive", "transfer-encoding", "content-length")
                 self._send(r.status, [(k, v) for k, v in r.getheaders() if k.lower() not in skip],
                            data)
-                with state.lock:
-                    state.forwarded += 1
             finally:
                 conn.close()
 

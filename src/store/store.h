@@ -16,7 +16,10 @@
  * an object is buffered in memory and sent as one PutObject at commit, or, once
  * it reaches the multipart threshold, as a multipart upload completed at commit
  * and aborted on abort() or on any failure; sync() is a no-op there because a
- * completed PUT is durable).
+ * completed PUT is durable). A commit replaces what is under the key when it
+ * looks: a late request of a writer that has given up (held up in the
+ * network) never replaces a newer object of the same key (store_s3.c:
+ * s3_commit; a local rename cannot arrive late).
  *
  * Conditional writes (read_tag + commit_if, optional): a compare-and-swap
  * on one key, for writers that must not overwrite what another writer put

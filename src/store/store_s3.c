@@ -11,7 +11,9 @@
  * visible. commit_if() is the same commit with If-Match: <ETag> or
  * If-None-Match: * on the PutObject or the CompleteMultipartUpload (store.h);
  * read_tag() is a GetObject or HeadObject that keeps the ETag. A conditional
- * commit always changes the ETag (same_etag below). The store's ops
+ * commit always changes the ETag (same_etag below). commit() is conditional
+ * too, on whatever is there when it looks (s3_commit), so that a late
+ * request of a writer that gave up cannot replace a newer file. The store's ops
  * are called from one thread; only part uploads run elsewhere. Locking: `mu` guards the queue, each file's part table, pending
  * count and first error, the store's errbuf and the credential chain.
  */
@@ -58,6 +60,9 @@ struct s3_store {
 	pthread_t *threads;
 	struct kl_http **thread_http;
 	unsigned nthreads;
+	/* the server answered a precondition with 501 NotImplemented (an older
+	 * S3-compatible store): commit() replaces without one from then on */
+	_Atomic int no_cond;
 };
 
 struct part_res {
@@ -74,8 +79,9 @@ struct kl_store_file {
 	unsigned nparts;
 	struct part_res *parts; /* nparts entries; filled by the uploaders */
 	unsigned pending;
-	int rc;	    /* first failure of this file */
-	int cancel; /* aborted: skip queued parts */
+	int rc;	     /* first failure of this file */
+	int cancel;  /* aborted: skip queued parts */
+	int replace; /* commit(): a refused precondition is the replace loop's, not a failure */
 };
 
 /* Record the first error of the file and of the store (any thread). */
@@ -129,10 +135,22 @@ static void cond_refused(const char *expect, const struct kl_s3_result *res, str
 {
 	int st = res->err.status;
 	const char *code = res->err.code;
-	if (expect && (st == 412 || st == 409 || !strcmp(code, "PreconditionFailed") ||
+	if (expect && (st == 501 || !strcmp(code, "NotImplemented")))
+		eb->code = KL_EUNSUPPORTED;
+	else if (expect && (st == 412 || st == 409 || !strcmp(code, "PreconditionFailed") ||
 		       !strcmp(code, "ConditionalRequestConflict") ||
 		       (st == 404 && *expect && !strcmp(code, "NoSuchKey"))))
 		eb->code = KL_ECONFLICT;
+}
+
+/* The end of a failed conditional send: a refused or unsupported
+ * precondition of commit()'s replace loop is its to handle (s3_commit), any
+ * other failure is the file's. */
+static int refused(struct kl_store_file *f, int rc, const struct kl_errbuf *eb)
+{
+	if (f->replace && (rc == KL_ECONFLICT || rc == KL_EUNSUPPORTED))
+		return rc;
+	return fail(f, rc, eb);
 }
 
 static int put_object(struct kl_store_file *f, const char *expect, char *tag)
@@ -156,7 +174,7 @@ static int put_object(struct kl_store_file *f, const char *expect, char *tag)
 		snprintf(tag, KL_STORE_TAG_MAX, "%s", res.resp.etag);
 	}
 	kl_s3_result_cleanup(&res);
-	return rc ? fail(f, rc, &eb) : KL_OK;
+	return rc ? refused(f, rc, &eb) : KL_OK;
 }
 
 static int create_upload(struct kl_store_file *f)
@@ -305,7 +323,7 @@ static int complete_upload(struct kl_store_file *f, const char *expect, char *ta
 	kl_s3_result_cleanup(&res);
 	kl_buf_cleanup(&body);
 	kl_buf_cleanup(&q);
-	return rc ? fail(f, rc, &eb) : KL_OK;
+	return rc ? refused(f, rc, &eb) : KL_OK;
 }
 
 /* Best effort: a failure is recorded (first error) and the upload lingers
@@ -584,50 +602,34 @@ static int same_etag(const char *etag, const struct kl_buf *b)
 	return len == 32 && !strncasecmp(etag, hex, 32);
 }
 
-/* commit() and commit_if(): expect NULL = unconditional. */
-static int commit_cond(struct kl_store_file *f, const char *expect, char *tag)
+/* Send f's bytes once, under the precondition `expect` (cond_header: NULL
+ * none, "" If-None-Match: *, else If-Match); f stays open, so that commit()
+ * can send them again with another one. */
+static int send_cond(struct kl_store_file *f, const char *expect, char *tag)
 {
-	struct s3_store *s = f->s;
 	int rc = file_rc(f);
 	/* Replacing a version with the same bytes by a PutObject would leave
 	 * the same ETag (the MD5 of the bytes): a writer that read that ETag
 	 * before could then still replace this version, its If-Match matching
 	 * again (lease/fence.h: an old owner's late file over the new owner's
-	 * replay). A multipart upload of one part gives the same bytes an
+	 * replay; commit() below: an abandoned run's late file over its
+	 * rewrite). A multipart upload of one part gives the same bytes an
 	 * ETag of another form ("<MD5 of the parts' MD5s>-1"), so every
 	 * conditional commit of a file below the threshold changes the ETag. */
-	if (!rc && !f->upload_id && expect && *expect && same_etag(expect, &f->cur))
+	if (!rc && !f->upload_id && expect && *expect && f->cur.len && same_etag(expect, &f->cur))
 		rc = flush_parts(f, 1);
-	if (!rc && !f->upload_id) {
-		rc = put_object(f, expect, tag);
-	} else if (f->upload_id) {
-		if (!rc)
-			rc = flush_parts(f, 1);
-		int wrc = wait_parts(f);
-		rc = rc ? rc : wrc;
-		rc = rc ? rc : complete_upload(f, expect, tag);
-		if (rc)
-			abort_upload(f);
-	}
-	if (!rc) {
-		s->base.files_committed++;
-		s->base.bytes_committed += f->bytes;
-	}
-	file_free(f);
-	return rc;
+	if (!rc && !f->upload_id)
+		return put_object(f, expect, tag);
+	if (!rc)
+		rc = flush_parts(f, 1); /* nothing more after the first send */
+	int wrc = wait_parts(f);
+	rc = rc ? rc : wrc;
+	return rc ? rc : complete_upload(f, expect, tag);
 }
 
-static int s3_commit(struct kl_store_file *f)
-{
-	return commit_cond(f, NULL, NULL);
-}
-
-static int s3_commit_if(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX])
-{
-	return commit_cond(f, expect ? expect : "", tag);
-}
-
-static void s3_abort(struct kl_store_file *f)
+/* Drop a file's multipart upload, if it has one (parts still queued are
+ * skipped, those in flight waited for). */
+static void drop_upload(struct kl_store_file *f)
 {
 	if (f->upload_id) {
 		pthread_mutex_lock(&f->s->mu);
@@ -636,6 +638,84 @@ static void s3_abort(struct kl_store_file *f)
 		wait_parts(f);
 		abort_upload(f);
 	}
+}
+
+/* The end of every commit: count it or drop its upload; frees f. */
+static int commit_end(struct kl_store_file *f, int rc)
+{
+	struct s3_store *s = f->s;
+	if (rc) {
+		drop_upload(f);
+	} else {
+		s->base.files_committed++;
+		s->base.bytes_committed += f->bytes;
+	}
+	file_free(f);
+	return rc;
+}
+
+/* commit(): replace whatever is under the key now, so that no request of a
+ * writer that gave up can undo it later. A request can outlive its writer:
+ * a PutObject held up in the network reaches S3 after the run that sent it
+ * gave up at its shutdown deadline (exit 75) and after the next run has
+ * written the same file again (commit/state.h: a rewrite replaces a file
+ * whole, whatever its last record) — unconditional, the old run's shorter
+ * file would replace the new one, and its missing records are lost
+ * (e2e/fault_shutdown). So commit() sends If-None-Match: * first (the usual
+ * case, a new file: one request, as before); when an object is there, it
+ * reads its ETag (HeadObject) and sends If-Match on it, again until one
+ * lands. A late request carries the precondition its writer saw; every
+ * replace since changed the ETag (send_cond: also for the same bytes), so
+ * S3 refuses it (412) and changes nothing. A live writer loses no race for
+ * good: it looks again and replaces. Limit: for the same bytes the ETag
+ * has two forms, so a request late by two or more rewrites of the very
+ * same bytes could match again. A store that answers preconditions with
+ * 501 gets plain writes (no_cond). */
+#define REPLACE_ROUNDS 8
+
+static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, char *tag);
+
+static int s3_commit(struct kl_store_file *f)
+{
+	struct s3_store *s = f->s;
+	char cur[KL_STORE_TAG_MAX] = ""; /* "": no object yet */
+	int rc = KL_ECONFLICT;
+	f->replace = 1;
+	for (unsigned round = 0; round < REPLACE_ROUNDS && rc == KL_ECONFLICT; round++) {
+		if (round) {
+			rc = read_obj(&s->base, f->key + strlen(s->prefix), NULL, cur);
+			if (rc == KL_ENOTFOUND)
+				cur[0] = '\0', rc = KL_OK; /* deleted meanwhile */
+			if (rc)
+				break;
+		}
+		rc = send_cond(f, atomic_load(&s->no_cond) ? NULL : cur, NULL);
+		if (rc == KL_EUNSUPPORTED) {
+			atomic_store(&s->no_cond, 1);
+			f->replace = 0;
+			rc = send_cond(f, NULL, NULL);
+		}
+	}
+	if (rc == KL_ECONFLICT) {
+		struct kl_errbuf eb = {{0}, 0};
+		f->replace = 0;
+		rc = fail(f, kl_errbuf_set(&eb, KL_ECONFLICT,
+					   "s3: PutObject s3://%s/%s: the object changed %d times "
+					   "while it was being replaced (another writer of this key?)",
+					   s->ep.bucket, f->key, REPLACE_ROUNDS),
+			  &eb);
+	}
+	return commit_end(f, rc);
+}
+
+static int s3_commit_if(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX])
+{
+	return commit_end(f, send_cond(f, expect ? expect : "", tag));
+}
+
+static void s3_abort(struct kl_store_file *f)
+{
+	drop_upload(f);
 	file_free(f);
 }
 
@@ -782,13 +862,13 @@ static void s3_free(struct kl_store *base)
 }
 
 static const struct kl_store_ops s3_ops = {
-    .open = s3_open,
-    .write = s3_write,
-    .commit = s3_commit,
-    .abort = s3_abort,
-    .sync = s3_sync,
-    .read = s3_read,
-    .list = s3_list,
+    .open = s3_open,     /* a buffer in memory; nothing is sent yet */
+    .write = s3_write,   /* buffers; parts of a large file go to the uploaders */
+    .commit = s3_commit, /* PutObject / CompleteMultipartUpload over what is there now */
+    .abort = s3_abort,   /* drops the buffer, aborts the multipart upload */
+    .sync = s3_sync,     /* nothing: a completed write is durable */
+    .read = s3_read,     /* GetObject */
+    .list = s3_list,     /* ListObjectsV2 with delimiter '/', every page */
     .read_tag = s3_read_tag,   /* GetObject, or HeadObject without out: the ETag */
     .commit_if = s3_commit_if, /* the commit with If-Match / If-None-Match: * */
     .free = s3_free,

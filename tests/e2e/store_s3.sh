@@ -5,7 +5,9 @@
 # accepted, and with moto's IAM auth on: right key works, wrong secret fails
 # fast with the AWS error and leaves nothing. Against tests/js/flaky_s3.mjs:
 # 503 SlowDown retried (3 attempts per request), a part that keeps failing
-# aborts the upload, a wrong checksum echo is caught.
+# aborts the upload, a wrong checksum echo is caught, a store without
+# conditional writes still gets its objects. A write that fault_proxy holds
+# up until after a newer one does not replace it (If-None-Match / If-Match).
 # Driver: test_store_s3 --put/--get/--abort-after.
 # duration: 33 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
@@ -117,6 +119,57 @@ curl -sf -o /dev/null "http://127.0.0.1:$FP/__obj/broken/lake/bad.bin" && fail "
 # a checksum echo that differs from what was sent
 if flaky --attempts 2 --put s3://liar/lake x.bin "$T/small" 2>"$T/err" >/dev/null; then fail "liar accepted"; fi
 grep -q 'PutObject s3://liar/lake/x.bin: echoed x-amz-checksum-sha256 differs' "$T/err" || fail "liar: $(cat "$T/err")"
+
+# 6b. a store without conditional writes (501 to If-None-Match): commit()
+# falls back to a plain PutObject and still replaces
+flaky --put s3://nocond/lake k.txt "$T/small" >/dev/null || fail "nocond put"
+flaky --put s3://nocond/lake k.txt "$T/errdoc" >/dev/null || fail "nocond replace"
+curl -sf "http://127.0.0.1:$FP/__obj/nocond/lake/k.txt" | cmp -s - "$T/errdoc" || fail "nocond object"
+[ "$(flog | grep -c '^PUT /nocond/lake/k.txt 501$')" = 2 ] || fail "nocond: want 2 refused: $(flog)"
+
+# 6c. commit() replaces what is there, and a write that arrives late does not
+# undo a newer one. A PutObject held up on its way (fault_proxy's stall: sent
+# on to moto after 4 s, its writer killed meanwhile, as a run that gave up at
+# its shutdown deadline) used to land over the file the next writer put
+# there; commit() is conditional on what it saw (If-None-Match: *, else
+# If-Match on the ETag it read), so S3 refuses the late one (412).
+printf 'old, cut short\n' >"$T/old"
+printf 'new\n' >"$T/new"
+"$DRV" --put s3://bkt/lake late/k "$T/old" >/dev/null || fail "put late/k"
+"$DRV" --put s3://bkt/lake late/k "$T/new" >/dev/null || fail "replace late/k"
+get_back late/k "$T/new"
+python3 "$ROOT/tests/fault_proxy.py" --upstream "http://127.0.0.1:$MOTO" --port-file "$T/lp.port" \
+	--stall-seconds 4 >"$T/lproxy.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$T/lp.port" ] && break; sleep 0.05; done
+LP=$(cat "$T/lp.port")
+pstat() { curl -sf "http://127.0.0.1:$LP/__fault/stats" | python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["faults"]["stall"], s["forwarded"])'; }
+# late KEY FILE-FIRST FILE-LATE SKIP: FILE-FIRST is there; a writer of FILE-LATE
+# through the proxy has its PUT number SKIP+1 stalled and is killed; FILE-FIRST
+# is written again directly; the stalled PUT reaches moto; FILE-FIRST must stay.
+late() {
+	curl -sf -X POST "http://127.0.0.1:$LP/__fault/op?op=PUT&kind=stall&count=1&skip=$4" >/dev/null ||
+		fail "proxy op rule"
+	read -r st0 fw0 < <(pstat)
+	AWS_ENDPOINT_URL_S3=http://127.0.0.1:$LP "$DRV" --put s3://bkt/lake "$1" "$3" >/dev/null 2>&1 & local w=$!
+	local st fw
+	for _ in $(seq 100); do read -r st fw < <(pstat); [ "$st" -gt "$st0" ] && break; sleep 0.05; done
+	[ "$st" -gt "$st0" ] || fail "late $1: the proxy held no PUT"
+	kill -9 $w; wait $w 2>/dev/null || true
+	"$DRV" --put s3://bkt/lake "$1" "$2" >/dev/null || fail "late $1: the newer write"
+	for _ in $(seq 200); do read -r st fw < <(pstat); [ "$fw" -gt "$fw0" ] && break; sleep 0.05; done
+	[ "$fw" -gt "$fw0" ] || fail "late $1: the held PUT never reached moto"
+	get_back "$1" "$2"
+}
+# (a) no object yet: the late PUT carries If-None-Match: *
+late late/a "$T/new" "$T/old" 0
+# (b) an object there: the late writer's first PUT is refused at once, it
+# reads the ETag and its If-Match PUT is held; the newer writer then puts the
+# very bytes that were there, which must still change the ETag (a one-part
+# multipart upload) or the late If-Match would match again
+"$DRV" --put s3://bkt/lake late/b "$T/new" >/dev/null || fail "put late/b"
+late late/b "$T/new" "$T/old" 1
+[[ $(head_json late/b | field ETag) == *-1\" ]] || fail "late/b: the same bytes kept their ETag"
 
 # 7. moto with IAM auth on: right key works (single and multipart), wrong
 # secret fails at once with SignatureDoesNotMatch and leaves nothing.

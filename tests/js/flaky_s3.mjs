@@ -5,6 +5,9 @@
 //                  with 503 SlowDown, then succeeds
 //   /broken/<key>  UploadPart always answers 500 InternalError; the rest works
 //   /liar/<key>    PutObject succeeds but echoes a wrong x-amz-checksum-sha256
+//   /nocond/<key>  a request with If-Match or If-None-Match answers 501
+//                  NotImplemented (as S3-compatible stores without conditional
+//                  writes do); the rest works
 // A successful PUT checks x-amz-checksum-sha256 and x-amz-content-sha256
 // against the body (400 BadDigest / XAmzContentSHA256Mismatch otherwise),
 // stores the object and answers an ETag (MD5) plus the checksum echo.
@@ -64,6 +67,8 @@ const server = http.createServer((req, res) => {
 		seen.set(id, n);
 		if (bucket === 'flaky' && n <= 2)
 			return fail(req, res, 503, 'SlowDown', 'Please reduce your request rate.');
+		if (bucket === 'nocond' && (h['if-match'] || h['if-none-match']))
+			return fail(req, res, 501, 'NotImplemented', 'A header you provided implies functionality that is not implemented');
 		if (bucket === 'broken' && part)
 			return fail(req, res, 500, 'InternalError', 'We encountered an internal error.');
 

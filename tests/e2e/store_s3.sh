@@ -138,6 +138,13 @@ printf 'new\n' >"$T/new"
 "$DRV" --put s3://bkt/lake late/k "$T/old" >/dev/null || fail "put late/k"
 "$DRV" --put s3://bkt/lake late/k "$T/new" >/dev/null || fail "replace late/k"
 get_back late/k "$T/new"
+# the same over a multipart upload (CompleteMultipartUpload If-None-Match: *,
+# refused, then If-Match)
+head -c 6000000 /dev/urandom >"$T/mid2"
+"$DRV" --threshold 5242880 --part-size 5242880 --put s3://bkt/lake late/mp "$T/mid" >/dev/null || fail "put late/mp"
+"$DRV" --threshold 5242880 --part-size 5242880 --put s3://bkt/lake late/mp "$T/mid2" >/dev/null ||
+	fail "replace late/mp"
+get_back late/mp "$T/mid2"
 python3 "$ROOT/tests/fault_proxy.py" --upstream "http://127.0.0.1:$MOTO" --port-file "$T/lp.port" \
 	--stall-seconds 4 >"$T/lproxy.log" 2>&1 &
 pids+=($!)

@@ -455,7 +455,13 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 					"nothing to do\n", c.input, st.input_id);
 			return 0;
 		}
-		if (st.cont_size)
+		if (st.cont_size && st.cont_finished)
+			fprintf(stderr,
+				"kinlake ingest: %s begins with input %s (its first %" PRIu64
+				" bytes), whose run had stopped before its end: finished it first "
+				"under its own id, then read from there on\n",
+				c.input, st.cont_id, st.cont_size);
+		else if (st.cont_size)
 			fprintf(stderr,
 				"kinlake ingest: %s begins with input %s (its first %" PRIu64
 				" bytes, already in the lake): read from there on\n",

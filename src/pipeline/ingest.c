@@ -73,8 +73,15 @@ struct file_run {
  * files and state are its own, from that byte on). One listing of one
  * directory: the marks of the inputs that share this file's first 4 KiB,
  * never of the whole lake. A file shorter than KL_INPUT_HEAD that grew
- * past it is not recognised (its head changed); nor is an earlier input
- * that was not read to its end (it has no mark: run it again first). */
+ * past it is not recognised (its head changed).
+ *
+ * The mark is made when a run of the input begins, before its first file,
+ * so an input whose run was interrupted (SIGTERM, a crash) has one too: a
+ * run of the grown file then first finishes that input, under its own id
+ * and state, from where it stopped to its end (finish_earlier), exactly as
+ * a run of the earlier file would have, and only then reads the rest under
+ * its own id. Read whole under the new id instead, the part the interrupted
+ * run had stored would be stored twice, under other names. */
 
 #define INPUTS_DIR "_kinlake/inputs/"
 
@@ -244,6 +251,89 @@ static int open_input(const struct kl_ingest_opts *o, struct kl_store *store, st
 	return KL_OK;
 }
 
+/* What a run of an earlier input adds to this run's counts. */
+static void stats_add(struct kl_ingest_stats *st, const struct kl_ingest_stats *e)
+{
+	st->records += e->records;
+	st->stored += e->stored;
+	st->dead += e->dead;
+	st->duplicates += e->duplicates;
+	st->replayed += e->replayed;
+	st->files += e->files;
+	st->bytes_in += e->bytes_in;
+	st->bytes_out += e->bytes_out;
+	for (size_t i = 0; i < KL_REJ_COUNT; i++)
+		st->dead_by_reason[i] += e->dead_by_reason[i];
+	st->seconds += e->seconds;
+	st->interrupted |= e->interrupted;
+}
+
+/* The earlier input this file begins with (f->cont_id, its first
+ * f->cont_size bytes) is in the lake, but its run may have stopped before
+ * its end: then go on with it as a run of that file would (its id, its
+ * state, its dedup window), up to its end, before this input's own run.
+ * Its counts go into st (st->cont_finished: its records read now). */
+static int finish_earlier(const struct kl_ingest_opts *o, struct kl_store *store,
+			  struct file_run *f, struct kl_ingest_stats *st, struct kl_errbuf *eb)
+{
+	struct kl_state_checkpoint cp;
+	int rc = o->store ? kl_state_checkpoint_open_file_store(&cp, store, f->cont_id, f->cont_size)
+			  : kl_state_checkpoint_open(&cp, o->lake, f->cont_id, f->cont_size);
+	if (rc) {
+		kl_errbuf_set(eb, rc, "%s", cp.base.err.msg);
+		kl_state_checkpoint_close(&cp);
+		return rc;
+	}
+	const struct kl_state *state = &cp.state;
+	if (state->done && state->done_size == f->cont_size) {
+		kl_state_checkpoint_close(&cp);
+		return KL_OK;
+	}
+	struct kl_dedup dedup;
+	struct kl_source *src = NULL;
+	int fd = -1;
+	if ((rc = kl_dedup_init(&dedup, o->dedup_window))) {
+		kl_state_checkpoint_close(&cp);
+		return kl_errbuf_set(eb, rc, "cannot allocate a dedup window of %zu events",
+				     o->dedup_window);
+	}
+	uint64_t start = state->window < state->resume ? state->window : state->resume;
+	size_t cap = o->limits.max_record_bytes * 2;
+	if (cap < (64u << 20))
+		cap = 64u << 20;
+	if ((fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) < 0)
+		rc = kl_errbuf_set(eb, KL_EIO, "cannot open input %s again: %s", o->input,
+				   strerror(errno));
+	else if (!(src = kl_source_fd_new(fd, 1, start, f->cont_size, cap, o->stop_fd)))
+		rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	else
+		fd = -1; /* the source closes it */
+	if (!rc) {
+		struct kl_pipeline_parts parts = {
+		    .source = src,
+		    .store = store,
+		    .data_enc = f->data_enc,
+		    .dead_enc = f->dead_enc,
+		    .dedup = &dedup,
+		    .checkpoint = &cp.base,
+		    .source_name = o->input,
+		    .file_prefix = f->cont_id,
+		    .dead_dt = f->dead_dt,
+		    .input_size = f->cont_size,
+		};
+		struct kl_ingest_stats e;
+		rc = kl_pipeline_run(o, &parts, &e, eb);
+		stats_add(st, &e);
+		st->cont_finished = e.records ? e.records : 1;
+	}
+	if (fd >= 0)
+		close(fd);
+	kl_source_free(src);
+	kl_dedup_cleanup(&dedup);
+	kl_state_checkpoint_close(&cp);
+	return rc;
+}
+
 int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, struct kl_errbuf *eb)
 {
 	struct file_run f;
@@ -287,12 +377,17 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 		goto out;
 	}
 	const struct kl_state *state = &f.cp.state;
+	/* the mark first (module comment above: before the first file), once */
+	if (f.by_content && (rc = put_mark(store, &f, 1, eb)))
+		goto out;
 	if (state->done && state->done_size == f.size && f.size) {
 		st->already_done = 1;
-		if (f.by_content) /* a lake from before the marks gets this one */
-			rc = put_mark(store, &f, 1, eb);
 		goto out;
 	}
+	if (f.cont_size && !state->resume && (rc = finish_earlier(o, store, &f, st, eb)))
+		goto out;
+	if (st->interrupted) /* stopped while finishing the earlier input */
+		goto out;
 	/* re-read from the dedup window's start: records before the resume
 	 * point only rebuild the window (commit/state.h) */
 	uint64_t start = state->window < state->resume ? state->window : state->resume;
@@ -321,18 +416,19 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	    .dead_dt = f.dead_dt,
 	    .input_size = f.size,
 	};
+	struct kl_ingest_stats earlier = *st; /* finish_earlier's counts, if any */
 	rc = kl_pipeline_run(o, &parts, st, eb);
+	stats_add(st, &earlier);
+	st->cont_finished = earlier.cont_finished;
 	memcpy(st->input_id, f.id, sizeof f.id);
-	st->cont_size = f.cont_size;
-	memcpy(st->cont_id, f.cont_id, sizeof f.cont_id);
-	if (!rc && !st->interrupted && f.by_content) /* read to its end: its mark */
-		rc = put_mark(store, &f, 0, eb);
 	struct stat sb;
 	if (f.by_content && fstat(f.fd, &sb) == 0 && (uint64_t)sb.st_size > f.size) {
 		st->hashed_size = f.size;
 		st->grown_size = (uint64_t)sb.st_size;
 	}
 out:
+	st->cont_size = f.cont_size;
+	memcpy(st->cont_id, f.cont_id, sizeof f.cont_id);
 	kl_source_free(f.src);
 	if (f.own_fd)
 		close(f.fd);

@@ -104,6 +104,10 @@ struct kl_ingest_stats {
 	 * input, cont_id, and were not read again. 0 otherwise. */
 	uint64_t cont_size;
 	char cont_id[17];
+	/* that earlier input's run had stopped before its end: this run went
+	 * on with it first (its records read now; the counts above include
+	 * them). 0 otherwise. */
+	uint64_t cont_finished;
 	char input_id[17];
 };
 

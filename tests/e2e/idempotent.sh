@@ -63,3 +63,28 @@ grep -q "read=300 stored=300" "$T/grow3.err" || fail "the second append: $(cat "
 check_lake "$T/grow.jsonl" "$T/lake2" --format jsonl # every event of the three runs once
 "$KL" ingest --input "$T/grow.jsonl" --lake "$T/lake2" --format jsonl 2> "$T/grow4.err"
 grep -q "already in the lake" "$T/grow4.err" || fail "the same grown file again did work: $(cat "$T/grow4.err")"
+
+# A file whose run was killed, then appended to: the next run first finishes
+# the earlier content under its own name and state (the mark is made when a
+# run begins), then reads what was appended. Read whole under the grown
+# file's new name, what the killed run had stored would be stored again
+# (a fifth of the events twice with the build before the change).
+"$KL" gen --events 60000 --seed 6 > "$T/int.jsonl"
+"$KL" ingest --input "$T/int.jsonl" --lake "$T/lake3" --format jsonl --threads 1 --max-file-bytes 100KiB \
+	2> "$T/int.err" & pid=$!
+for _ in $(seq 1000); do
+	[ "$(find "$T/lake3/events" -type f 2>/dev/null | wc -l)" -gt 40 ] && break; sleep 0.01
+done
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+[ -n "$(find "$T/lake3/events" -type f)" ] || fail "the killed run had stored nothing"
+grep -q "done:" "$T/int.err" && fail "the run ended before the kill: nothing to test"
+"$KL" gen --events 200 --seed 9 >> "$T/int.jsonl"
+"$KL" ingest --input "$T/int.jsonl" --lake "$T/lake3" --format jsonl 2> "$T/int2.err" ||
+	fail "the run after the kill: $(cat "$T/int2.err")"
+cat "$T/int2.err"
+check_lake "$T/int.jsonl" "$T/lake3" --format jsonl
+grep -q "whose run had stopped before its end: finished it first" "$T/int2.err" ||
+	fail "the interrupted input was not finished first"
+"$KL" ingest --input "$T/int.jsonl" --lake "$T/lake3" --format jsonl 2> "$T/int3.err"
+grep -q "already in the lake" "$T/int3.err" || fail "the same file again did work: $(cat "$T/int3.err")"
+echo "idempotent: interrupted then grown: ok"

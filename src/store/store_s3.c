@@ -63,6 +63,17 @@ struct s3_store {
 	/* the server answered a precondition with 501 NotImplemented (an older
 	 * S3-compatible store): commit() replaces without one from then on */
 	_Atomic int no_cond;
+	/* commit()'s guesses of what is under a key: the ETag of this store's
+	 * last read of it or last commit over an object that was there (a
+	 * rewrite; a new key, a data file, takes no slot), by a hash of the
+	 * key, a slot per hash, the newest wins. A key written again and again
+	 * (a state log: every commit) then costs one conditional PutObject,
+	 * not three; a wrong guess costs the HeadObject it would save
+	 * (s3_commit). The caller's thread only. */
+	struct tag_hint {
+		uint64_t key; /* 0: empty */
+		char tag[KL_STORE_TAG_MAX];
+	} hints[32];
 };
 
 struct part_res {
@@ -83,6 +94,32 @@ struct kl_store_file {
 	int cancel;  /* aborted: skip queued parts */
 	int replace; /* commit(): a refused precondition is the replace loop's, not a failure */
 };
+
+/* FNV-1a of a key, never 0 (an empty hint slot). */
+static uint64_t key_hash(const char *k)
+{
+	uint64_t h = 14695981039346656037ull;
+	for (; *k; k++)
+		h = (h ^ (unsigned char)*k) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+/* The hint slot of a full key (hash in *kh). */
+static struct tag_hint *hint_of(struct s3_store *s, const char *key, uint64_t *kh)
+{
+	*kh = key_hash(key);
+	return &s->hints[*kh % (sizeof s->hints / sizeof s->hints[0])];
+}
+
+/* What this store last saw under a full key: tag ("" = not known). */
+static void hint_set(struct s3_store *s, const char *key, const char *tag)
+{
+	uint64_t kh;
+	struct tag_hint *h = hint_of(s, key, &kh);
+	h->key = tag && *tag ? kh : 0;
+	if (h->key)
+		snprintf(h->tag, sizeof h->tag, "%s", tag);
+}
 
 /* Record the first error of the file and of the store (any thread). */
 static int fail_locked(struct kl_store_file *f, int rc, const struct kl_errbuf *eb)
@@ -667,7 +704,8 @@ static int commit_end(struct kl_store_file *f, int rc)
  * lands. A late request carries the precondition its writer saw; every
  * replace since changed the ETag (send_cond: also for the same bytes), so
  * S3 refuses it (412) and changes nothing. A live writer loses no race for
- * good: it looks again and replaces. Limit: for the same bytes the ETag
+ * good: it looks again and replaces. A key this store committed before is
+ * tried with If-Match on that commit's ETag first (hints). Limit: for the same bytes the ETag
  * has two forms, so a request late by two or more rewrites of the very
  * same bytes could match again. A store that answers preconditions with
  * 501 gets plain writes (no_cond). */
@@ -678,7 +716,13 @@ static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, 
 static int s3_commit(struct kl_store_file *f)
 {
 	struct s3_store *s = f->s;
-	char cur[KL_STORE_TAG_MAX] = ""; /* "": no object yet */
+	uint64_t kh;
+	const struct tag_hint *hint = hint_of(s, f->key, &kh);
+	/* what is there: what this store last wrote or read there, if it
+	 * did, else "" (no object: a new key, the usual case) */
+	char cur[KL_STORE_TAG_MAX] = "", tag[KL_STORE_TAG_MAX] = "";
+	if (hint->key == kh)
+		memcpy(cur, hint->tag, sizeof cur);
 	int rc = KL_ECONFLICT;
 	f->replace = 1;
 	for (unsigned round = 0; round < REPLACE_ROUNDS && rc == KL_ECONFLICT; round++) {
@@ -689,13 +733,19 @@ static int s3_commit(struct kl_store_file *f)
 			if (rc)
 				break;
 		}
-		rc = send_cond(f, atomic_load(&s->no_cond) ? NULL : cur, NULL);
+		rc = send_cond(f, atomic_load(&s->no_cond) ? NULL : cur, tag);
 		if (rc == KL_EUNSUPPORTED) {
 			atomic_store(&s->no_cond, 1);
 			f->replace = 0;
-			rc = send_cond(f, NULL, NULL);
+			rc = send_cond(f, NULL, tag);
 		}
 	}
+	/* a key that was there (a rewrite) is likely to be rewritten again: a
+	 * state log; a new one (a data file) does not take the slot */
+	if (!rc && cur[0])
+		hint_set(s, f->key, tag);
+	else if (rc && hint->key == kh)
+		hint_set(s, f->key, NULL);
 	if (rc == KL_ECONFLICT) {
 		struct kl_errbuf eb = {{0}, 0};
 		f->replace = 0;
@@ -758,7 +808,9 @@ static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, 
 		pthread_mutex_unlock(&s->mu);
 	} else if (!out) {
 		snprintf(tag, KL_STORE_TAG_MAX, "%s", res.resp.etag);
+		hint_set(s, full.data, res.resp.etag);
 	} else {
+		hint_set(s, full.data, res.resp.etag);
 		if (tag)
 			snprintf(tag, KL_STORE_TAG_MAX, "%s", res.resp.etag);
 		struct kl_buf tmp = *out; /* hand the body over, keep out's cap */

@@ -1,25 +1,29 @@
 # SIGTERM while S3 misbehaves (tests/fault_proxy.py in front of moto: 15% of
-# requests 500/503/reset/stall, a stall lasting 8 s): kinlake stops reading
+# requests 500/503/reset/stall, a stall lasting 8 s, and every PutObject after
+# the 40th stalled, so the writer is stuck when the signal comes and the
+# first run's held files reach S3 after the second run): kinlake stops reading
 # at the signal (records read after it stay ~0: it waits for the writer, and
 # must not read on), exits within --shutdown-timeout + 3 s with 0 (all
 # committed) or 75 (the rest abandoned, one message), leaves no multipart
 # upload behind, and the next run completes the lake exactly once.
-# duration: 15 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration: 22 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 start_moto
 EP=(--endpoint-url "http://127.0.0.1:$MOTO")
 aws "${EP[@]}" s3 mb s3://bkt >/dev/null || fail "create bucket"
 python3 "$ROOT/tests/fault_proxy.py" --upstream "http://127.0.0.1:$MOTO" --port-file "$T/p.port" \
 	--fault 500=0.04 --fault 503=0.04 --fault reset=0.04 --fault stall=0.03 --stall-seconds 8 --seed 9 \
+	--op-fault PUT=stall:-1:40 \
 	>"$T/proxy.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$T/p.port" ] && break; sleep 0.05; done
 P=$(cat "$T/p.port")
-N=20000
+N=60000
 "$KL" gen --events $N --seed 51 > "$T/in.jsonl"
 TIMEOUT=5
 # a small buffer (10 MiB less the dedup window and the fixed 8 MiB: ~1.7 MiB of
-# records): the reader soon waits for the (slow) writer, where it used to go on reading
+# records, less than the input compressed): the reader soon waits for the
+# (stuck) writer, where it used to go on reading
 # (the timeout from the environment: the one KINLAKE_ variable the command reads)
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$P KINLAKE_SHUTDOWN_TIMEOUT=$TIMEOUT "$KL" ingest --input "$T/in.jsonl" --lake s3://bkt/l \
 	--format jsonl --memory-limit 10MiB --dedup-window 10000 \
@@ -60,6 +64,14 @@ fi
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$MOTO "$KL" ingest --input "$T/in.jsonl" --lake s3://bkt/l --format jsonl 2> "$T/err2" ||
 	fail "second run: $(cat "$T/err2")"
 cat "$T/err2"
+# the first run's stalled PUTs reach moto now, after the second run wrote the
+# same files (some of them complete where the first run's were cut at the
+# signal): they must not replace them (store_s3.c, s3_commit). Wait until the
+# proxy has nothing held (every stalled request forwarded).
+held() { curl -sf "http://127.0.0.1:$P/__fault/stats" |
+	python3 -c 'import json,sys; s=json.load(sys.stdin); print(s["requests"] - s["forwarded"] - (sum(s["faults"].values()) - s["faults"]["stall"]))'; }
+for _ in $(seq 200); do [ "$(held)" = 0 ] && break; sleep 0.1; done
+[ "$(held)" = 0 ] || fail "the proxy still holds requests"
 aws "${EP[@]}" s3 sync --quiet s3://bkt/l "$T/lake" || fail "sync"
 check_lake "$T/in.jsonl" "$T/lake" > /dev/null || fail "not exactly once after the restart"
 # the option: one precise message for a bad value, from the flag or the variable

@@ -43,7 +43,6 @@ void kl_ingest_opts_default(struct kl_ingest_opts *o)
 /* Everything a file run owns. */
 struct file_run {
 	int fd, own_fd;
-	struct kl_source *src;
 	struct kl_store *store;
 	struct kl_encoder *data_enc, *dead_enc;
 	struct kl_schema_registry *registry;
@@ -137,26 +136,21 @@ static int list_marks(struct kl_store *store, uint64_t head, uint64_t size, stru
 	return KL_OK;
 }
 
-/* This input was read to its end: its mark. only_missing: not when it is
- * there already (a run that found the input done writes nothing else). */
-static int put_mark(struct kl_store *store, const struct file_run *f, int only_missing,
-		    struct kl_errbuf *eb)
+/* This input's mark (made when its run begins), unless it is there. */
+static int put_mark(struct kl_store *store, const struct file_run *f, struct kl_errbuf *eb)
 {
 	char key[96], hex[17], name[48];
 	kl_input_id_hex(f->head, hex);
 	kl_input_mark_name(name, sizeof name, f->size, f->id);
 	snprintf(key, sizeof key, INPUTS_DIR "%s/%s", hex, name);
-	int rc;
-	if (only_missing) {
-		struct kl_buf got;
-		kl_buf_init(&got, 1 << 16); /* a mark is empty; room for a read of a few pages */
-		rc = store->ops->read(store, key, &got);
-		kl_buf_cleanup(&got);
-		if (rc != KL_ENOTFOUND)
-			return rc ? kl_errbuf_set(eb, rc, "cannot read %s: %s", key,
-						  store->err.code ? store->err.msg : kl_strerror(rc))
-				  : KL_OK;
-	}
+	struct kl_buf got;
+	kl_buf_init(&got, 1 << 16); /* a mark is empty; room for a read of a few pages */
+	int rc = store->ops->read(store, key, &got);
+	kl_buf_cleanup(&got);
+	if (rc != KL_ENOTFOUND)
+		return rc ? kl_errbuf_set(eb, rc, "cannot read %s: %s", key,
+					  store->err.code ? store->err.msg : kl_strerror(rc))
+			  : KL_OK;
 	struct kl_store_file *w;
 	rc = store->ops->open(store, key, &w);
 	if (!rc)
@@ -251,85 +245,87 @@ static int open_input(const struct kl_ingest_opts *o, struct kl_store *store, st
 	return KL_OK;
 }
 
-/* What a run of an earlier input adds to this run's counts. */
-static void stats_add(struct kl_ingest_stats *st, const struct kl_ingest_stats *e)
+void kl_ingest_stats_add(struct kl_ingest_stats *t, const struct kl_ingest_stats *s)
 {
-	st->records += e->records;
-	st->stored += e->stored;
-	st->dead += e->dead;
-	st->duplicates += e->duplicates;
-	st->replayed += e->replayed;
-	st->files += e->files;
-	st->bytes_in += e->bytes_in;
-	st->bytes_out += e->bytes_out;
+	t->records += s->records;
+	t->stored += s->stored;
+	t->dead += s->dead;
+	t->duplicates += s->duplicates;
+	t->files += s->files;
+	t->bytes_in += s->bytes_in;
+	t->bytes_out += s->bytes_out;
 	for (size_t i = 0; i < KL_REJ_COUNT; i++)
-		st->dead_by_reason[i] += e->dead_by_reason[i];
-	st->seconds += e->seconds;
-	st->interrupted |= e->interrupted;
+		t->dead_by_reason[i] += s->dead_by_reason[i];
+}
+
+/* The state of input `id` (`size` bytes) in the lake, into cp. */
+static int open_checkpoint(const struct kl_ingest_opts *o, struct kl_store *store,
+			   struct kl_state_checkpoint *cp, const char *id, uint64_t size,
+			   struct kl_errbuf *eb)
+{
+	int rc = o->store ? kl_state_checkpoint_open_file_store(cp, store, id, size)
+			  : kl_state_checkpoint_open(cp, o->lake, id, size);
+	return rc ? kl_errbuf_set(eb, rc, "%s", cp->base.err.msg) : KL_OK;
+}
+
+/* One pipeline run of input `id` (`size` bytes, 0 unknown) over f->fd, as
+ * its state in cp says: from the dedup window's start (records before the
+ * resume point only rebuild the window, commit/state.h) but not before
+ * `from`, to `end` (0: EOF), with f's encoders and the dedup window d. */
+static int run_input(const struct kl_ingest_opts *o, struct kl_store *store,
+		     const struct file_run *f, const char *id, uint64_t size, uint64_t from,
+		     uint64_t end, struct kl_state_checkpoint *cp, struct kl_dedup *d,
+		     struct kl_ingest_stats *st, struct kl_errbuf *eb)
+{
+	const struct kl_state *state = &cp->state;
+	uint64_t start = state->window < state->resume ? state->window : state->resume;
+	if (start < from)
+		start = from;
+	size_t cap = o->limits.max_record_bytes * 2;
+	if (cap < (64u << 20))
+		cap = 64u << 20;
+	struct kl_source *src = kl_source_fd_new(f->fd, 0, start, end, cap, o->stop_fd);
+	if (!src)
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	struct kl_pipeline_parts parts = {
+	    .source = src,
+	    .store = store,
+	    .data_enc = f->data_enc,
+	    .dead_enc = f->dead_enc,
+	    .dedup = d,
+	    .checkpoint = &cp->base,
+	    .source_name = strcmp(o->input, "-") ? o->input : "stdin",
+	    .file_prefix = id,
+	    .dead_dt = f->dead_dt,
+	    .input_size = size,
+	};
+	int rc = kl_pipeline_run(o, &parts, st, eb);
+	kl_source_free(src);
+	return rc;
 }
 
 /* The earlier input this file begins with (f->cont_id, its first
  * f->cont_size bytes) is in the lake, but its run may have stopped before
  * its end: then go on with it as a run of that file would (its id, its
- * state, its dedup window), up to its end, before this input's own run.
- * Its counts go into st (st->cont_finished: its records read now). */
+ * state, its own dedup window), up to its end, before this input's own run.
+ * Its counts go into *e (e->cont_finished: its records read now). */
 static int finish_earlier(const struct kl_ingest_opts *o, struct kl_store *store,
-			  struct file_run *f, struct kl_ingest_stats *st, struct kl_errbuf *eb)
+			  const struct file_run *f, struct kl_ingest_stats *e, struct kl_errbuf *eb)
 {
 	struct kl_state_checkpoint cp;
-	int rc = o->store ? kl_state_checkpoint_open_file_store(&cp, store, f->cont_id, f->cont_size)
-			  : kl_state_checkpoint_open(&cp, o->lake, f->cont_id, f->cont_size);
-	if (rc) {
-		kl_errbuf_set(eb, rc, "%s", cp.base.err.msg);
-		kl_state_checkpoint_close(&cp);
-		return rc;
-	}
-	const struct kl_state *state = &cp.state;
-	if (state->done && state->done_size == f->cont_size) {
-		kl_state_checkpoint_close(&cp);
-		return KL_OK;
-	}
 	struct kl_dedup dedup;
-	struct kl_source *src = NULL;
-	int fd = -1;
-	if ((rc = kl_dedup_init(&dedup, o->dedup_window))) {
-		kl_state_checkpoint_close(&cp);
-		return kl_errbuf_set(eb, rc, "cannot allocate a dedup window of %zu events",
-				     o->dedup_window);
+	int rc = open_checkpoint(o, store, &cp, f->cont_id, f->cont_size, eb);
+	if (!rc && !(cp.state.done && cp.state.done_size == f->cont_size)) {
+		if ((rc = kl_dedup_init(&dedup, o->dedup_window))) {
+			kl_errbuf_set(eb, rc, "cannot allocate a dedup window of %zu events",
+				      o->dedup_window);
+		} else {
+			rc = run_input(o, store, f, f->cont_id, f->cont_size, 0, f->cont_size, &cp,
+				       &dedup, e, eb);
+			e->cont_finished = e->records ? e->records : 1;
+			kl_dedup_cleanup(&dedup);
+		}
 	}
-	uint64_t start = state->window < state->resume ? state->window : state->resume;
-	size_t cap = o->limits.max_record_bytes * 2;
-	if (cap < (64u << 20))
-		cap = 64u << 20;
-	if ((fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) < 0)
-		rc = kl_errbuf_set(eb, KL_EIO, "cannot open input %s again: %s", o->input,
-				   strerror(errno));
-	else if (!(src = kl_source_fd_new(fd, 1, start, f->cont_size, cap, o->stop_fd)))
-		rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-	else
-		fd = -1; /* the source closes it */
-	if (!rc) {
-		struct kl_pipeline_parts parts = {
-		    .source = src,
-		    .store = store,
-		    .data_enc = f->data_enc,
-		    .dead_enc = f->dead_enc,
-		    .dedup = &dedup,
-		    .checkpoint = &cp.base,
-		    .source_name = o->input,
-		    .file_prefix = f->cont_id,
-		    .dead_dt = f->dead_dt,
-		    .input_size = f->cont_size,
-		};
-		struct kl_ingest_stats e;
-		rc = kl_pipeline_run(o, &parts, &e, eb);
-		stats_add(st, &e);
-		st->cont_finished = e.records ? e.records : 1;
-	}
-	if (fd >= 0)
-		close(fd);
-	kl_source_free(src);
-	kl_dedup_cleanup(&dedup);
 	kl_state_checkpoint_close(&cp);
 	return rc;
 }
@@ -371,65 +367,41 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 		goto out;
 	}
 	memcpy(st->input_id, f.id, sizeof f.id);
-	if ((rc = o->store ? kl_state_checkpoint_open_file_store(&f.cp, store, f.id, f.size)
-			   : kl_state_checkpoint_open(&f.cp, o->lake, f.id, f.size))) {
-		kl_errbuf_set(eb, rc, "%s", f.cp.base.err.msg);
+	if ((rc = open_checkpoint(o, store, &f.cp, f.id, f.size, eb)))
 		goto out;
-	}
 	const struct kl_state *state = &f.cp.state;
 	/* the mark first (module comment above: before the first file), once */
-	if (f.by_content && (rc = put_mark(store, &f, 1, eb)))
+	if (f.by_content && (rc = put_mark(store, &f, eb)))
 		goto out;
 	if (state->done && state->done_size == f.size && f.size) {
 		st->already_done = 1;
 		goto out;
 	}
-	if (f.cont_size && !state->resume && (rc = finish_earlier(o, store, &f, st, eb)))
-		goto out;
-	if (st->interrupted) /* stopped while finishing the earlier input */
-		goto out;
-	/* re-read from the dedup window's start: records before the resume
-	 * point only rebuild the window (commit/state.h) */
-	uint64_t start = state->window < state->resume ? state->window : state->resume;
-	if (start < f.cont_size) /* what the earlier input stored is not read again */
-		start = f.cont_size;
-	size_t cap = o->limits.max_record_bytes * 2;
-	if (cap < (64u << 20))
-		cap = 64u << 20;
-	/* a file named by its content ends where the hash ended: what is
-	 * appended meanwhile is other content, never read under this name */
-	if (!(f.src = kl_source_fd_new(f.fd, f.own_fd, start, f.by_content ? f.size : 0, cap,
-				       o->stop_fd))) {
-		rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-		goto out;
-	}
-	f.own_fd = 0; /* the source closes it */
-	struct kl_pipeline_parts parts = {
-	    .source = f.src,
-	    .store = store,
-	    .data_enc = f.data_enc,
-	    .dead_enc = f.dead_enc,
-	    .dedup = &f.dedup,
-	    .checkpoint = &f.cp.base,
-	    .source_name = strcmp(o->input, "-") ? o->input : "stdin",
-	    .file_prefix = f.id,
-	    .dead_dt = f.dead_dt,
-	    .input_size = f.size,
-	};
-	struct kl_ingest_stats earlier = *st; /* finish_earlier's counts, if any */
-	rc = kl_pipeline_run(o, &parts, st, eb);
-	stats_add(st, &earlier);
+	struct kl_ingest_stats earlier; /* finish_earlier's counts, if it ran */
+	memset(&earlier, 0, sizeof earlier);
+	if (f.cont_size && !state->resume)
+		rc = finish_earlier(o, store, &f, &earlier, eb);
+	/* what the earlier input stored is not read again; a file named by its
+	 * content ends where the hash ended: what is appended meanwhile is
+	 * other content, never read under this name */
+	int ran = !rc && !earlier.interrupted;
+	if (ran)
+		rc = run_input(o, store, &f, f.id, f.size, f.cont_size, f.by_content ? f.size : 0,
+			       &f.cp, &f.dedup, st, eb);
+	kl_ingest_stats_add(st, &earlier);
+	st->replayed += earlier.replayed;
+	st->seconds += earlier.seconds;
+	st->interrupted |= earlier.interrupted;
 	st->cont_finished = earlier.cont_finished;
 	memcpy(st->input_id, f.id, sizeof f.id);
 	struct stat sb;
-	if (f.by_content && fstat(f.fd, &sb) == 0 && (uint64_t)sb.st_size > f.size) {
+	if (ran && f.by_content && fstat(f.fd, &sb) == 0 && (uint64_t)sb.st_size > f.size) {
 		st->hashed_size = f.size;
 		st->grown_size = (uint64_t)sb.st_size;
 	}
 out:
 	st->cont_size = f.cont_size;
 	memcpy(st->cont_id, f.cont_id, sizeof f.cont_id);
-	kl_source_free(f.src);
 	if (f.own_fd)
 		close(f.fd);
 	kl_state_checkpoint_close(&f.cp);

@@ -113,6 +113,10 @@ struct kl_ingest_stats {
 
 void kl_ingest_opts_default(struct kl_ingest_opts *o);
 
+/* Add s's counts of records, events, files and bytes to t (a run made of
+ * runs: a stream's shards, a file that finishes an earlier input first). */
+void kl_ingest_stats_add(struct kl_ingest_stats *t, const struct kl_ingest_stats *s);
+
 /* o->input into the local lake o->lake (see above). */
 int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, struct kl_errbuf *eb);
 

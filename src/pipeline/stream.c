@@ -421,19 +421,6 @@ static void lease_stop_lost(struct stream_run *r)
 	}
 }
 
-static void add_stats(struct kl_ingest_stats *t, const struct kl_ingest_stats *s)
-{
-	t->records += s->records;
-	t->stored += s->stored;
-	t->dead += s->dead;
-	t->duplicates += s->duplicates;
-	t->files += s->files;
-	t->bytes_in += s->bytes_in;
-	t->bytes_out += s->bytes_out;
-	for (int i = 0; i < KL_REJ_COUNT; i++)
-		t->dead_by_reason[i] += s->dead_by_reason[i];
-}
-
 static int poll_fd(int fd, int ms)
 {
 	struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -558,7 +545,7 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 			sh->finished = 0;
 			if (o->ingest.metrics)
 				atomic_fetch_sub(&o->ingest.metrics->shards_running, 1);
-			add_stats(&st->total, &sh->st);
+			kl_ingest_stats_add(&st->total, &sh->st);
 			st->total.interrupted |= sh->st.interrupted && !handed_over;
 			if (!list_failures) /* look for its children now */
 				since_list = relist_ms;

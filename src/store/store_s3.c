@@ -13,9 +13,10 @@
  * read_tag() is a GetObject or HeadObject that keeps the ETag. A conditional
  * commit always changes the ETag (same_etag below). commit() is conditional
  * too, on whatever is there when it looks (s3_commit), so that a late
- * request of a writer that gave up cannot replace a newer file. The store's ops
- * are called from one thread; only part uploads run elsewhere. Locking: `mu` guards the queue, each file's part table, pending
- * count and first error, the store's errbuf and the credential chain.
+ * request of a writer that gave up cannot replace a newer file. The store's
+ * ops are called from one thread; only part uploads run elsewhere. Locking:
+ * `mu` guards the queue, each file's part table, pending count and first
+ * error, the store's errbuf and the credential chain.
  */
 #include "store/store.h"
 
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <xxhash.h>
 
 #include "aws/credentials.h"
 #include "aws/sigv4.h"
@@ -95,19 +97,11 @@ struct kl_store_file {
 	int replace; /* commit(): a refused precondition is the replace loop's, not a failure */
 };
 
-/* FNV-1a of a key, never 0 (an empty hint slot). */
-static uint64_t key_hash(const char *k)
-{
-	uint64_t h = 14695981039346656037ull;
-	for (; *k; k++)
-		h = (h ^ (unsigned char)*k) * 1099511628211ull;
-	return h ? h : 1;
-}
-
-/* The hint slot of a full key (hash in *kh). */
+/* The hint slot of a full key (its hash in *kh, never 0: an empty slot). */
 static struct tag_hint *hint_of(struct s3_store *s, const char *key, uint64_t *kh)
 {
-	*kh = key_hash(key);
+	*kh = XXH3_64bits(key, strlen(key));
+	*kh += !*kh;
 	return &s->hints[*kh % (sizeof s->hints / sizeof s->hints[0])];
 }
 
@@ -175,8 +169,8 @@ static void cond_refused(const char *expect, const struct kl_s3_result *res, str
 	if (expect && (st == 501 || !strcmp(code, "NotImplemented")))
 		eb->code = KL_EUNSUPPORTED;
 	else if (expect && (st == 412 || st == 409 || !strcmp(code, "PreconditionFailed") ||
-		       !strcmp(code, "ConditionalRequestConflict") ||
-		       (st == 404 && *expect && !strcmp(code, "NoSuchKey"))))
+			    !strcmp(code, "ConditionalRequestConflict") ||
+			    (st == 404 && *expect && !strcmp(code, "NoSuchKey"))))
 		eb->code = KL_ECONFLICT;
 }
 
@@ -806,13 +800,12 @@ static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, 
 		kl_errbuf_set(&base->err, rc, "s3: %s s3://%s/%s: no ETag in the answer", req.op,
 			      s->ep.bucket, full.data);
 		pthread_mutex_unlock(&s->mu);
-	} else if (!out) {
-		snprintf(tag, KL_STORE_TAG_MAX, "%s", res.resp.etag);
-		hint_set(s, full.data, res.resp.etag);
 	} else {
 		hint_set(s, full.data, res.resp.etag);
 		if (tag)
 			snprintf(tag, KL_STORE_TAG_MAX, "%s", res.resp.etag);
+	}
+	if (!rc && out) {
 		struct kl_buf tmp = *out; /* hand the body over, keep out's cap */
 		*out = res.resp.body;
 		out->max = tmp.max;

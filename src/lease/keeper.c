@@ -145,7 +145,9 @@ static int renew_due(struct kl_lease_keeper *k, struct kl_errbuf *eb)
 static int take_due(struct kl_lease_keeper *k, struct kl_errbuf *eb)
 {
 	int64_t now = now_ms(k);
-	if (k->took_once && now - k->last_take < k->take_ms)
+	/* waiting for a lease it asked for: look every renew interval */
+	int64_t every = kl_lease_awaiting(&k->m) ? k->renew_ms : k->take_ms;
+	if (k->took_once && now - k->last_take < every)
 		return KL_OK;
 	k->took_once = 1;
 	k->last_take = now;

@@ -20,7 +20,10 @@
  *
  * Defaults, as the KCL's: lease timeout 10 s; renew every timeout / 3;
  * take every timeout (the KCL waits twice as long; kinlake balances
- * sooner, which a steal-one-per-take policy keeps calm).
+ * sooner, which a steal-one-per-take policy keeps calm), and every renew
+ * interval while it waits for a lease it asked for (kl_lease_awaiting):
+ * the owner lets go at its own next take, and the asker picks the free row
+ * up within a third of a timeout instead of a whole one.
  *
  * Worker ids must be unique among live workers (the condition expressions
  * name the owner): the default is "<hostname>:<pid>:<random hex>".

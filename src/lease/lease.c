@@ -768,6 +768,14 @@ int kl_lease_shed(const struct kl_lease_mgr *m, const char *key)
 	return l && l->shed && kl_lease_holds(m, key);
 }
 
+int kl_lease_awaiting(const struct kl_lease_mgr *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		if (m->rows[i].asked_ms && !m->rows[i].held)
+			return 1;
+	return 0;
+}
+
 int kl_lease_forgo(struct kl_lease_mgr *m, const char *key)
 {
 	struct kl_lease *l = find(m, key);

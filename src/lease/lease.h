@@ -305,6 +305,13 @@ int kl_lease_release_all(struct kl_lease_mgr *m, struct kl_errbuf *eb);
  * release it (kl_lease_release). */
 int kl_lease_shed(const struct kl_lease_mgr *m, const char *key);
 
+/* Is this worker waiting for a handover it asked for (a row it asked
+ * another owner for, not held yet, its owner unchanged since)? The
+ * keeper then takes again sooner than a take interval: the owner lets go
+ * at its own next take, and the free row is this worker's only for a
+ * timeout (keeper.h). */
+int kl_lease_awaiting(const struct kl_lease_mgr *m);
+
 /* Leave key to the other workers: this manager's takes never take or
  * steal it again (nor count it toward the fair share). For a shard this
  * worker is done with without having read it to its end (a run that ended

@@ -457,6 +457,9 @@ static void scenario_steal(const char *prefix)
 	CHECK_EQ_INT(take(&b), 0);
 	CHECK_EQ_INT(b.m.stats.asked, 4);
 	CHECK_EQ_INT(b.m.stats.stolen, 0);
+	/* b waits for what it asked for (its keeper looks sooner); a does not */
+	CHECK(kl_lease_awaiting(&b.m));
+	CHECK(!kl_lease_awaiting(&a.m));
 	/* asking moved nothing: a's renewals go on */
 	a.clock.t += 1000;
 	CHECK_EQ_INT(kl_lease_renew(&a.m, &eb), KL_OK);
@@ -476,6 +479,7 @@ static void scenario_steal(const char *prefix)
 	a.clock.t += 1000;
 	CHECK_EQ_INT(take(&a), 0);
 	CHECK_EQ_INT(take(&b), 4);
+	CHECK(!kl_lease_awaiting(&b.m)); /* answered */
 	CHECK_EQ_INT(b.m.stats.taken, 4);
 	CHECK_EQ_INT(b.m.stats.stolen, 0);
 	const char *bk[8];

@@ -251,6 +251,7 @@ void kl_ingest_stats_add(struct kl_ingest_stats *t, const struct kl_ingest_stats
 	t->stored += s->stored;
 	t->dead += s->dead;
 	t->duplicates += s->duplicates;
+	t->replayed += s->replayed;
 	t->files += s->files;
 	t->bytes_in += s->bytes_in;
 	t->bytes_out += s->bytes_out;
@@ -389,7 +390,6 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 		rc = run_input(o, store, &f, f.id, f.size, f.cont_size, f.by_content ? f.size : 0,
 			       &f.cp, &f.dedup, st, eb);
 	kl_ingest_stats_add(st, &earlier);
-	st->replayed += earlier.replayed;
 	st->seconds += earlier.seconds;
 	st->interrupted |= earlier.interrupted;
 	st->cont_finished = earlier.cont_finished;

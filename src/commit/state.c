@@ -275,8 +275,8 @@ static int compact(struct kl_state *st)
 			return kl_errbuf_set(&st->err, rc,
 					     "state: %s was written by another worker since this "
 					     "one read it (the shard is no longer ours): not "
-					     "written (%s)",
-					     st->key, st->store->err.msg);
+					     "written",
+					     st->key);
 		if (rc)
 			return kl_errbuf_set(&st->err, rc, "state: cannot write %s: %s", st->key,
 					     st->store->err.msg);

@@ -112,7 +112,9 @@ struct kl_store_ops {
 	 * object. KL_ECONFLICT when it is not (another writer replaced or
 	 * created it; S3: 412 PreconditionFailed, a 404 for If-Match, or 409
 	 * ConditionalRequestConflict when a concurrent conditional write won)
-	 * and nothing became visible. On success the new version's tag goes to
+	 * and nothing became visible; an answer, not a failure: the store's
+	 * err is left as it was (expect "" on a content-named key: the object
+	 * is already there, which is success). On success the new version's tag goes to
 	 * tag (may be NULL). Frees f whatever the result. */
 	int (*commit_if)(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX]);
 	/* Free the store (open files must be committed or aborted first;

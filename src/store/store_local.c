@@ -699,9 +699,7 @@ static int rename_if(struct kl_store_file *f, const char *expect, char *tag)
 	else if (errno != ENOENT)
 		rc = local_fail(&s->base, KL_EIO, "stat %s: %s", f->final, strerror(errno));
 	if (!rc && strcmp(cur, expect))
-		rc = local_fail(&s->base, KL_ECONFLICT,
-				   "%s: %s since it was read (conditional write refused)", f->final,
-				   cur[0] ? (expect[0] ? "replaced" : "created") : "removed");
+		rc = KL_ECONFLICT; /* an answer, not the store's error (store.h) */
 	if (!rc && rename(f->tmp, f->final))
 		rc = local_fail(&s->base, KL_EIO, "rename %s: %s", f->final, strerror(errno));
 	if (!rc && tag) {

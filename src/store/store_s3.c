@@ -174,12 +174,13 @@ static void cond_refused(const char *expect, const struct kl_s3_result *res, str
 		eb->code = KL_ECONFLICT;
 }
 
-/* The end of a failed conditional send: a refused or unsupported
- * precondition of commit()'s replace loop is its to handle (s3_commit), any
- * other failure is the file's. */
+/* The end of a failed conditional send: a refused precondition is an
+ * answer, not the store's error (store.h, commit_if); an unsupported one in
+ * commit()'s replace loop is that loop's to handle (s3_commit); any other
+ * failure is the file's. */
 static int refused(struct kl_store_file *f, int rc, const struct kl_errbuf *eb)
 {
-	if (f->replace && (rc == KL_ECONFLICT || rc == KL_EUNSUPPORTED))
+	if (rc == KL_ECONFLICT || (f->replace && rc == KL_EUNSUPPORTED))
 		return rc;
 	return fail(f, rc, eb);
 }

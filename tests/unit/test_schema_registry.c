@@ -424,6 +424,88 @@ static void test_registry(const char *dir)
 	kl_store_free(st);
 }
 
+/* A store over a local one whose commit_if answers 501 (KL_EUNSUPPORTED:
+ * an S3-compatible store without conditional writes). */
+struct no_cond {
+	struct kl_store base; /* first: the registry calls ops with &base */
+	struct kl_store_ops ops;
+	struct kl_store *in;
+	int refused;
+};
+static struct kl_store *inner(struct kl_store *s) { return ((struct no_cond *)s)->in; }
+static int nc_open(struct kl_store *s, const char *key, struct kl_store_file **out)
+{
+	return inner(s)->ops->open(inner(s), key, out);
+}
+static int nc_read(struct kl_store *s, const char *key, struct kl_buf *out)
+{
+	return inner(s)->ops->read(inner(s), key, out);
+}
+static int nc_list(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	return inner(s)->ops->list(inner(s), dir, fn, ctx);
+}
+static struct no_cond *nc_current; /* the one test's wrapper (commit_if has no store) */
+static int nc_commit_if(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX])
+{
+	(void)expect, (void)tag;
+	nc_current->in->ops->abort(f);
+	nc_current->refused++;
+	return KL_EUNSUPPORTED;
+}
+
+/* A fragment is named by its content: writing one that is there already
+ * is done in one create-only request (a conflict is success, and not the
+ * store's error); a store that refuses conditions gets a plain write. */
+static void test_create_only(const char *dir)
+{
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_store *st = NULL;
+	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
+	struct kl_schema_registry *a = kl_schema_registry_new(), *b = kl_schema_registry_new();
+	struct kl_schema s;
+	kl_schema_init(&s);
+	const char *n[] = {"event_uuid", "amount"};
+	enum kl_col_kind k[] = {KL_COL_STRING, KL_COL_INT};
+	schema_of(&s, n, NULL, k, 2);
+	/* b's index is made before a's fragment exists */
+	CHECK_EQ_INT(kl_schema_registry_merge(b, st, "x", 1, &s, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "t", 1, &s, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(b), 2);
+	/* so b writes the same fragment again: one request, refused, done */
+	CHECK_EQ_INT(kl_schema_registry_merge(b, st, "t", 1, &s, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(b), 3);
+	CHECK_EQ_INT(st->err.code, 0);
+	char fdir[400];
+	snprintf(fdir, sizeof fdir, "%s/_kinlake/schemas/event_type=t", dir);
+	CHECK_EQ_INT(count_files(fdir), 1);
+
+	static struct no_cond w;
+	w = (struct no_cond){.in = st};
+	w.ops = *st->ops;
+	w.ops.open = nc_open;
+	w.ops.read = nc_read;
+	w.ops.list = nc_list;
+	w.ops.commit_if = nc_commit_if;
+	w.base.ops = &w.ops;
+	nc_current = &w;
+	struct kl_schema_registry *c = kl_schema_registry_new();
+	CHECK_EQ_INT(kl_schema_registry_merge(c, &w.base, "u", 1, &s, &eb), 0);
+	CHECK_EQ_INT(w.refused, 1);
+	snprintf(fdir, sizeof fdir, "%s/_kinlake/schemas/event_type=u", dir);
+	CHECK_EQ_INT(count_files(fdir), 1);
+	struct kl_schema u;
+	kl_schema_init(&u);
+	CHECK_EQ_INT(kl_schema_registry_load(st, "u", 1, &u, &eb), 0);
+	CHECK(u.n == 2 && has(&u, "amount", KL_COL_INT));
+	kl_schema_cleanup(&u);
+	kl_schema_registry_free(c);
+	kl_schema_cleanup(&s);
+	kl_schema_registry_free(a);
+	kl_schema_registry_free(b);
+	kl_store_free(st);
+}
+
 /* --- driver --------------------------------------------------------------- */
 
 static int open_lake(const char *url, struct kl_store **s, struct kl_cred_chain *ch,
@@ -599,6 +681,11 @@ int main(int argc, char **argv)
 	test_registry(dir);
 	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+	char dco[] = "/tmp/kl-registry-co-XXXXXX";
+	CHECK(mkdtemp(dco) != NULL);
+	test_create_only(dco);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dco);
 	CHECK_EQ_INT(system(cmd), 0);
 	char seq[] = "/tmp/kl-registry-seq-XXXXXX", par[] = "/tmp/kl-registry-par-XXXXXX";
 	CHECK(mkdtemp(seq) != NULL && mkdtemp(par) != NULL);

@@ -466,11 +466,25 @@ static int write_fragment(struct reg_entry *e, struct kl_store *store, struct kl
 	snprintf(key, sizeof key, "%s%s.json", e->dir, id);
 	struct kl_store_file *sf;
 	e->requests++;
-	rc = store->ops->open(store, key, &sf);
-	if (!rc && (rc = store->ops->write(sf, e->doc.data, e->doc.len)))
-		store->ops->abort(sf);
-	else if (!rc)
-		rc = store->ops->commit(sf);
+	/* named by its content: created, or there already, is done (one
+	 * request either way where the store can write create-only; a replace
+	 * costs S3 three); a store that refuses the condition (501) gets a
+	 * plain write */
+	int create_only = store->ops->commit_if != NULL;
+	for (int tries = 0; tries < 2; tries++) {
+		rc = store->ops->open(store, key, &sf);
+		if (!rc && (rc = store->ops->write(sf, e->doc.data, e->doc.len)))
+			store->ops->abort(sf);
+		else if (!rc && create_only)
+			rc = store->ops->commit_if(sf, "", NULL);
+		else if (!rc)
+			rc = store->ops->commit(sf);
+		if (rc == KL_ECONFLICT && create_only)
+			rc = KL_OK;
+		if (rc != KL_EUNSUPPORTED || !create_only)
+			break;
+		create_only = 0;
+	}
 	if (rc)
 		return kl_errbuf_set(eb, rc, "schema registry: write %s: %s", key, store->err.msg);
 	if (frag_find(e, id))

@@ -105,7 +105,7 @@ check_lake "$T/ev1.jsonl" "$T/lake" > /dev/null
 b_held=$(held wb)
 lost0=$(metric "kinlake_leases_lost_total{worker=\"wb\"}" "$T/wb.prom")
 kill -STOP "$pid_wb"
-for _ in $(seq 1 80); do [ $(( $(held wa) + $(held wc) )) = "$SHARDS" ] && break; sleep 0.25; done
+for _ in $(seq 1 180); do [ $(( $(held wa) + $(held wc) )) = "$SHARDS" ] && break; sleep 0.25; done
 [ $(( $(held wa) + $(held wc) )) = "$SHARDS" ] || fail "wb's leases not taken over while it was paused"
 echo "wb paused: its $b_held leases taken over ($SECONDS s)"
 "$KL" gen --events $((N / 2)) --seed 43 > "$T/evp.jsonl"
@@ -120,7 +120,7 @@ for _ in $(seq 1 40); do
 done
 [ "$(metric "kinlake_leases_lost_total{worker=\"wb\"}" "$T/wb.prom")" -ge $((lost0 + b_held)) ] ||
 	{ dump; fail "wb did not notice it lost its leases"; }
-for _ in $(seq 1 80); do [ "$(held wb)" -ge 1 ] && break; sleep 0.25; done
+for _ in $(seq 1 180); do [ "$(held wb)" -ge 1 ] && break; sleep 0.25; done
 [ "$(held wb)" -ge 1 ] || { dump; fail "wb did not rejoin"; }
 echo "wb woke up, lost $b_held leases, rejoined with $(held wb) ($SECONDS s)"
 kill -0 "$pid_wb" || fail "wb died"

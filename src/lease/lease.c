@@ -770,9 +770,15 @@ int kl_lease_shed(const struct kl_lease_mgr *m, const char *key)
 
 int kl_lease_awaiting(const struct kl_lease_mgr *m)
 {
-	for (size_t i = 0; i < m->n; i++)
-		if (m->rows[i].asked_ms && !m->rows[i].held)
+	int64_t now = now_ms(m);
+	for (size_t i = 0; i < m->n; i++) {
+		const struct kl_lease *l = &m->rows[i];
+		/* until the request is answered, or its steal is due and a
+		 * timeout past (a deaf owner of a row no take can move) */
+		if (l->asked_ms && !l->held && !is_finished(l) &&
+		    now - l->asked_ms < 3 * m->timeout_ms)
 			return 1;
+	}
 	return 0;
 }
 

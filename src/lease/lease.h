@@ -306,7 +306,8 @@ int kl_lease_release_all(struct kl_lease_mgr *m, struct kl_errbuf *eb);
 int kl_lease_shed(const struct kl_lease_mgr *m, const char *key);
 
 /* Is this worker waiting for a handover it asked for (a row it asked
- * another owner for, not held yet, its owner unchanged since)? The
+ * another owner for, not held yet, not finished, its owner unchanged
+ * since, asked less than three timeouts ago: the steal is due at two)? The
  * keeper then takes again sooner than a take interval: the owner lets go
  * at its own next take, and the free row is this worker's only for a
  * timeout (keeper.h). */

@@ -500,10 +500,12 @@ static void scenario_steal(const char *prefix)
 	a.deaf = b.deaf = 1;
 	round_(all, 3, 1000);
 	CHECK_EQ_INT(c.m.stats.asked, 1);
+	CHECK(kl_lease_awaiting(&c.m));
 	int64_t asked_at = c.clock.t;
 	while (!c.m.stats.stolen && c.clock.t - asked_at < 4 * TIMEOUT)
 		round_(all, 3, 1000);
 	CHECK_EQ_INT(c.m.stats.stolen, 1);
+	CHECK(!kl_lease_awaiting(&c.m)); /* it holds what it asked for */
 	CHECK(c.clock.t - asked_at >= 2 * TIMEOUT);
 	CHECK(c.clock.t - asked_at <= 2 * TIMEOUT + 1000);
 	round_(all, 3, 1000); /* the owner's renew finds it gone */

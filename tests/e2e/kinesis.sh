@@ -102,11 +102,13 @@ fi
 #    summary's replayed= equals its metrics' replayed_total
 "$KL" ingest --stream basic --lake "$T/lake3" --max-file-bytes 16KiB --format jsonl \
 	--metrics-file "$T/m3a.prom" --metrics-interval 0.1 2>/dev/null & pid=$!
-for _ in $(seq 1 200); do
+for _ in $(seq 1 600); do
 	[ "$(metric kinlake_files_committed_total "$T/m3a.prom")" -gt 0 ] 2>/dev/null && break
 	sleep 0.1
 done
 kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+[ "$(metric kinlake_files_committed_total "$T/m3a.prom")" -gt 0 ] 2>/dev/null ||
+	fail "the run to be killed committed no file in 60 s"
 "$KL" ingest --stream basic --lake "$T/lake3" --exit-idle 1 --max-file-bytes 16KiB --format jsonl \
 	--metrics-file "$T/m3.prom" 2> "$T/sum3"
 check_lake "$T/basic.jsonl" "$T/lake3" --allow-duplicates

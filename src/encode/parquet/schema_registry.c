@@ -467,9 +467,10 @@ static int write_fragment(struct reg_entry *e, struct kl_store *store, struct kl
 	struct kl_store_file *sf;
 	e->requests++;
 	/* named by its content: created, or there already, is done (one
-	 * request either way where the store can write create-only; a replace
-	 * costs S3 three); a store that refuses the condition (501) gets a
-	 * plain write */
+	 * request either way where the store can write create-only; commit()
+	 * over an object of the same bytes costs S3 four more: HeadObject and
+	 * a one-part multipart upload, store_s3.c); a store that refuses the
+	 * condition (501) gets a plain write */
 	int create_only = store->ops->commit_if != NULL;
 	for (int tries = 0; tries < 2; tries++) {
 		rc = store->ops->open(store, key, &sf);

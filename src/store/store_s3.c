@@ -105,11 +105,10 @@ static struct tag_hint *hint_of(struct s3_store *s, const char *key, uint64_t *k
 	return &s->hints[*kh % (sizeof s->hints / sizeof s->hints[0])];
 }
 
-/* What this store last saw under a full key: tag ("" = not known). */
-static void hint_set(struct s3_store *s, const char *key, const char *tag)
+/* What this store last saw under the key of hash kh, into its slot h
+ * (hint_of): tag (NULL or "": not known). */
+static void hint_put(struct tag_hint *h, uint64_t kh, const char *tag)
 {
-	uint64_t kh;
-	struct tag_hint *h = hint_of(s, key, &kh);
 	h->key = tag && *tag ? kh : 0;
 	if (h->key)
 		snprintf(h->tag, sizeof h->tag, "%s", tag);
@@ -712,7 +711,7 @@ static int s3_commit(struct kl_store_file *f)
 {
 	struct s3_store *s = f->s;
 	uint64_t kh;
-	const struct tag_hint *hint = hint_of(s, f->key, &kh);
+	struct tag_hint *hint = hint_of(s, f->key, &kh);
 	/* what is there: what this store last wrote or read there, if it
 	 * did, else "" (no object: a new key, the usual case) */
 	char cur[KL_STORE_TAG_MAX] = "", tag[KL_STORE_TAG_MAX] = "";
@@ -738,9 +737,9 @@ static int s3_commit(struct kl_store_file *f)
 	/* a key that was there (a rewrite) is likely to be rewritten again: a
 	 * state log; a new one (a data file) does not take the slot */
 	if (!rc && cur[0])
-		hint_set(s, f->key, tag);
+		hint_put(hint, kh, tag);
 	else if (rc && hint->key == kh)
-		hint_set(s, f->key, NULL);
+		hint_put(hint, kh, NULL);
 	if (rc == KL_ECONFLICT) {
 		struct kl_errbuf eb = {{0}, 0};
 		f->replace = 0;
@@ -802,7 +801,8 @@ static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, 
 			      s->ep.bucket, full.data);
 		pthread_mutex_unlock(&s->mu);
 	} else {
-		hint_set(s, full.data, res.resp.etag);
+		uint64_t kh;
+		hint_put(hint_of(s, full.data, &kh), kh, res.resp.etag);
 		if (tag)
 			snprintf(tag, KL_STORE_TAG_MAX, "%s", res.resp.etag);
 	}

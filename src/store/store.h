@@ -114,8 +114,11 @@ struct kl_store_ops {
 	 * ConditionalRequestConflict when a concurrent conditional write won)
 	 * and nothing became visible; an answer, not a failure: the store's
 	 * err is left as it was (expect "" on a content-named key: the object
-	 * is already there, which is success). On success the new version's tag goes to
-	 * tag (may be NULL). Frees f whatever the result. */
+	 * is already there, which is success). KL_EUNSUPPORTED when the
+	 * store turns out to have no conditional writes (S3: 501
+	 * NotImplemented; store_s3 then fails later calls without a request).
+	 * On success the new version's tag goes to tag (may be NULL). Frees f
+	 * whatever the result. */
 	int (*commit_if)(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX]);
 	/* Free the store (open files must be committed or aborted first;
 	 * deferred commits not yet synced are discarded, never made visible). */

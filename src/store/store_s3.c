@@ -63,7 +63,8 @@ struct s3_store {
 	struct kl_http **thread_http;
 	unsigned nthreads;
 	/* the server answered a precondition with 501 NotImplemented (an older
-	 * S3-compatible store): commit() replaces without one from then on */
+	 * S3-compatible store): commit() replaces without one from then on,
+	 * and commit_if() fails without a request */
 	_Atomic int no_cond;
 	/* commit()'s guesses of what is under a key: the ETag of this store's
 	 * last read of it or last commit over an object that was there (a
@@ -752,9 +753,25 @@ static int s3_commit(struct kl_store_file *f)
 	return commit_end(f, rc);
 }
 
+/* A store that answered a precondition with 501 once (no_cond) has no
+ * conditional writes: later calls fail alike without a request (a caller
+ * such as the schema registry then writes plainly; store.h). */
 static int s3_commit_if(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX])
 {
-	return commit_end(f, send_cond(f, expect ? expect : "", tag));
+	struct s3_store *s = f->s;
+	int rc;
+	if (atomic_load(&s->no_cond)) {
+		struct kl_errbuf eb = {{0}, 0};
+		rc = fail(f,
+			  kl_errbuf_set(&eb, KL_EUNSUPPORTED,
+					"s3: PutObject s3://%s/%s: the store has no conditional "
+					"writes (it answered 501 NotImplemented to one)",
+					s->ep.bucket, f->key),
+			  &eb);
+	} else if ((rc = send_cond(f, expect ? expect : "", tag)) == KL_EUNSUPPORTED) {
+		atomic_store(&s->no_cond, 1);
+	}
+	return commit_end(f, rc);
 }
 
 static void s3_abort(struct kl_store_file *f)

@@ -126,6 +126,15 @@ flaky --put s3://nocond/lake k.txt "$T/small" >/dev/null || fail "nocond put"
 flaky --put s3://nocond/lake k.txt "$T/errdoc" >/dev/null || fail "nocond replace"
 curl -sf "http://127.0.0.1:$FP/__obj/nocond/lake/k.txt" | cmp -s - "$T/errdoc" || fail "nocond object"
 [ "$(flog | grep -c '^PUT /nocond/lake/k.txt 501$')" = 2 ] || fail "nocond: want 2 refused: $(flog)"
+# create-only writes (the schema registry's content-named fragments) fall back
+# to plain ones; once refused, the store sends no more conditions: one 501 for
+# three keys, not three
+flaky --put-new s3://nocond/lake "$T/small" n/1 n/2 n/3 >/dev/null || fail "nocond put-new"
+[ "$(flog | grep -c '^PUT /nocond/lake/n/[123] 501$')" = 1 ] || fail "nocond put-new: want 1 refused: $(flog | grep /n/)"
+[ "$(flog | grep -c '^PUT /nocond/lake/n/[123] 200$')" = 3 ] || fail "nocond put-new: want 3 written: $(flog | grep /n/)"
+for k in 1 2 3; do
+	curl -sf "http://127.0.0.1:$FP/__obj/nocond/lake/n/$k" | cmp -s - "$T/small" || fail "nocond n/$k"
+done
 
 # 6c. commit() replaces what is there, and a write that arrives late does not
 # undo a newer one. A PutObject held up on its way (fault_proxy's stall: sent

@@ -108,7 +108,7 @@ static int put_new(struct kl_store *s, const char *path, char **keys, int n)
 				break;
 			}
 			rc = plain ? s->ops->commit(f) : s->ops->commit_if(f, "", NULL);
-			if (rc == KL_ECONFLICT)
+			if (!plain && rc == KL_ECONFLICT) /* there already */
 				rc = KL_OK;
 			if (rc != KL_EUNSUPPORTED)
 				break;

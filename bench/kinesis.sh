@@ -322,6 +322,11 @@ REPORT=$OUT/results.md
 	echo
 	s3r=$(calc '%.2f' "$(pratio stream-s3 4)")
 	echo "- kinlake → S3 end to end ÷ ceiling: $s3r (target ≥ 0.80: $(verdict "$s3r" '>=' 0.8))"
+	# the do-nothing consumer is a ceiling only while the emulator serves its calls
+	# at kinlake's cost (bench/README.md, session 24: with a larger young generation
+	# it serves kinlake's reads for a third of the SDK consumer's)
+	[ "$(verdict "$s3r" '<=' 1.2)" = met ] ||
+		echo "- note: kinlake got the records faster than the do-nothing consumer, so that consumer is no ceiling on this emulator and the ratio above does not measure kinlake (emulator CPU per job in the table; bench/README.md, session 24)"
 	c1=$(calc '%.2f' "$(cratio stream-s3)")
 	echo "- CPU per event, stream mode → S3 ÷ local mode: $c1 (median of the runs' ratios; target ≤ 1.3, issue 12: $(verdict "$c1" '<=' 1.3))$(has stream-disk && echo "; stream mode → local disk ÷ local mode: $(calc '%.2f' "$(cratio stream-disk)")"); ratio of the medians: $(calc '%.2f' "$(cpu stream-s3) / $(cpu file-disk)")"
 	[ -z "$KL_B" ] || echo "- before ($KINLAKE_BEFORE), the same runs: stream mode → S3 ÷ local mode: $(calc '%.2f' "$(cratio stream-s3@b)")$(has stream-disk@b && echo "; → local disk: $(calc '%.2f' "$(cratio stream-disk@b)")"); CPU per event after ÷ before, stream → S3: $(calc '%.2f' "$(cpu stream-s3) / $(cpu stream-s3@b)"), local mode: $(calc '%.2f' "$(cpu file-disk) / $(cpu file-disk@b)")"

@@ -352,11 +352,23 @@ static void compact(struct kl_parts *t)
 }
 
 /* The partition holding the most memory (NULL if none holds records). */
+/* Does a hold more memory than b? Equal amounts (tails of one capacity
+ * and nothing sealed are common) go to the buffer whose first record came
+ * first: every choice among buffers is a function of the records, never of
+ * the order the table made its buffers in, which differs in a restart
+ * (its stored partitions are made first, from the state log) — exact
+ * replay (pipeline.h) depends on it. */
+static int holds_more(const struct kl_part *a, const struct kl_part *b)
+{
+	return a->accounted != b->accounted ? a->accounted > b->accounted
+					    : a->first_pos < b->first_pos;
+}
+
 static struct kl_part *most_memory(const struct kl_parts *t)
 {
 	struct kl_part *largest = NULL;
 	for (size_t i = 0; i < t->n; i++)
-		if (t->v[i]->count && (!largest || t->v[i]->accounted > largest->accounted))
+		if (t->v[i]->count && (!largest || holds_more(t->v[i], largest)))
 			largest = t->v[i];
 	return largest;
 }
@@ -371,16 +383,18 @@ static int window_due(const struct kl_parts *t, const struct kl_part *p)
 
 struct kl_part *kl_parts_next_due(struct kl_parts *t, int64_t now_ns)
 {
+	/* of several due, the one whose first record came first (holds_more:
+	 * the jobs' order is then the same in a restart) */
+	struct kl_part *due = NULL;
 	for (size_t i = 0; i < t->n; i++) {
 		struct kl_part *p = t->v[i];
-		if (!p->count)
+		if (!p->count || (due && due->first_pos < p->first_pos))
 			continue;
-		if (kl_part_bytes(p) >= t->max_file_bytes)
-			return p;
-		if (t->window ? window_due(t, p) : now_ns - p->first_ns >= t->flush_interval_ns)
-			return p;
+		if (kl_part_bytes(p) >= t->max_file_bytes ||
+		    (t->window ? window_due(t, p) : now_ns - p->first_ns >= t->flush_interval_ns))
+			due = p;
 	}
-	return NULL;
+	return due;
 }
 
 struct kl_part *kl_parts_largest(struct kl_parts *t)
@@ -402,9 +416,8 @@ int kl_parts_should_shed(struct kl_parts *t)
 
 static int by_memory_desc(const void *a, const void *b)
 {
-	size_t x = (*(struct kl_part *const *)a)->accounted;
-	size_t y = (*(struct kl_part *const *)b)->accounted;
-	return x < y ? 1 : x > y ? -1 : 0;
+	const struct kl_part *x = *(struct kl_part *const *)a, *y = *(struct kl_part *const *)b;
+	return holds_more(x, y) ? -1 : holds_more(y, x) ? 1 : 0;
 }
 
 size_t kl_parts_pick_for_memory(struct kl_parts *t, struct kl_part **out, size_t max)

@@ -47,6 +47,12 @@ cuts parquet $((5 * step)) parquet "$T/in.jsonl" --memory-limit 10MiB --threads 
 	--dedup-window 50000
 cuts jsonl-window $((8 * step)) jsonl "$T/in.jsonl" --memory-limit 8MiB --threads 1 \
 	--window hour --dedup-window 50000
+# a budget so tight that buffers of equal size are common (a tail and
+# nothing sealed): the choice among them must not depend on the order the
+# buffer table made them in, which a restart's preloaded partitions change
+# (buffer/parts.c, holds_more; before it every cut point here differed)
+cuts jsonl-tight $((40 * step)) jsonl "$T/in.jsonl" --memory-limit 4MiB --threads 1 \
+	--window hour --dedup-window 50000
 # six hours at a budget that binds only on the writer's outstanding charge:
 # every commit has memory decide nothing (a restart rebuilds the buffers
 # from an R that moves on, without deciding by memory, then puts the

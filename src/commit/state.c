@@ -213,21 +213,37 @@ static size_t valid_line(const char *p, size_t n)
  * they are not applied, as if the commit had not begun — its files are
  * rewritten under the same names by the replay (the crash argument above).
  * So P lines and the R (and M) line of one commit always count together,
- * as exact replay's rebuild needs (struct kl_state_replay).
+ * as exact replay's rebuild needs (struct kl_state_replay). The same holds
+ * for a commit whose M line never landed: in a log whose writer writes M
+ * lines (an earlier R has one right after it), a last R without its M is
+ * of an append cut short between the two, and the commit does not count
+ * either (it would make the restart rebuild without its memory picture,
+ * cutting other files than the first run: tests/e2e/restart_cuts.sh).
  */
 size_t kl_state_parse(struct kl_state *st, const char *p, size_t n)
 {
-	size_t off = 0, last_r = 0, len;
-	int has_r = 0;
+	size_t off = 0, last_r = 0, prev_r = 0, len;
+	int has_r = 0, has_prev = 0, m_mode = 0, last_has_m = 0, after_r = 0;
 	while (off < n && (len = valid_line(p + off, n - off))) {
-		if (p[off + 9] == 'R')
-			last_r = off, has_r = 1;
+		char tag = p[off + 9];
+		if (tag == 'R') {
+			prev_r = last_r, has_prev = has_r;
+			last_r = off, has_r = 1, last_has_m = 0;
+		} else if (tag == 'M' && after_r) {
+			last_has_m = 1;
+			m_mode = 1;
+		}
+		after_r = tag == 'R';
 		off += len;
 	}
-	size_t end = off;
+	size_t end = off, torn_r = SIZE_MAX;
+	if (has_r && m_mode && !last_has_m) { /* an R cut off from its M */
+		torn_r = last_r;
+		last_r = prev_r, has_r = has_prev;
+	}
 	for (off = 0; off < end; off += len) { /* every line up to end is valid */
 		len = (size_t)((const char *)memchr(p + off, '\n', end - off) - (p + off)) + 1;
-		if (p[off + 9] == 'P' && (!has_r || off > last_r))
+		if (off == torn_r || (p[off + 9] == 'P' && (!has_r || off > last_r)))
 			continue;
 		if (apply_line(st, p + off + 9, len - 10))
 			return off; /* out of memory: what is kept so far is still true */

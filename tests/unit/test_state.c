@@ -80,6 +80,69 @@ static void test_parse(void)
 	kl_state_close(&st);
 }
 
+/* A commit is its P lines, its R line and (a run with its own budget) its
+ * M line, written in one append. Cut short after the R, in a log whose
+ * writer writes M lines, the commit does not count: the last whole one
+ * does, with its memory picture (exact replay). A log without M lines (a
+ * stream, an older build) keeps its last R as before. */
+static void test_parse_torn_m(void)
+{
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	for (int torn = 0; torn < 3; torn++) {
+		struct kl_state st;
+		memset(&st, 0, sizeof st);
+		st.fd = -1;
+		kl_buf_init(&st.pending, 0);
+		kl_buf_reset(&b);
+		LINE(&b, "P 7 events/a");
+		LINE(&b, "R 8 2");
+		LINE(&b, "M 9 100 1 5 1");
+		LINE(&b, "D 50");
+		LINE(&b, "P 20 events/b");
+		LINE(&b, "P 21 events/a");
+		LINE(&b, "R 22 3");
+		if (torn == 0)
+			LINE(&b, "M 23 200 0 22 3");
+		if (torn == 2) /* the M line torn: no newline */
+			kl_buf_append(&b, "0badc0de M 23 2", 15);
+		kl_state_parse(&st, b.data, b.len);
+		uint64_t u = 0;
+		if (torn == 0) {
+			CHECK(st.resume == 22 && st.window == 3);
+			CHECK(st.replay.known && st.replay.upto == 23 && st.replay.charge == 200 &&
+			      !st.replay.check && st.replay.quiet == 22 && st.replay.qwindow == 3);
+			CHECK(kl_state_lookup(&st, "events/b", 8, &u) && u == 20);
+			CHECK(kl_state_lookup(&st, "events/a", 8, &u) && u == 21);
+		} else {
+			CHECK(st.resume == 8 && st.window == 2);
+			CHECK(st.replay.known && st.replay.upto == 9 && st.replay.charge == 100 &&
+			      st.replay.check && st.replay.quiet == 5 && st.replay.qwindow == 1);
+			CHECK(!kl_state_lookup(&st, "events/b", 8, &u));
+			CHECK(kl_state_lookup(&st, "events/a", 8, &u) && u == 7);
+		}
+		CHECK(st.done && st.done_size == 50);
+		kl_state_close(&st);
+	}
+	/* no M lines at all: the last R counts with its P lines */
+	struct kl_state st;
+	memset(&st, 0, sizeof st);
+	st.fd = -1;
+	kl_buf_init(&st.pending, 0);
+	kl_buf_reset(&b);
+	LINE(&b, "P 7 events/a");
+	LINE(&b, "R 8 2");
+	LINE(&b, "P 20 events/b");
+	LINE(&b, "R 22 3");
+	LINE(&b, "C at:5 6");
+	kl_state_parse(&st, b.data, b.len);
+	uint64_t u = 0;
+	CHECK(st.resume == 22 && st.window == 3 && !st.replay.known);
+	CHECK(kl_state_lookup(&st, "events/b", 8, &u) && u == 20);
+	kl_state_close(&st);
+	kl_buf_cleanup(&b);
+}
+
 /* Two owners of one store-kept log on a local lake (lease/fence.h): the
  * store's compare-and-swap, then the claim protocol. A claims; B reads and
  * claims; A's next write, which passed its lease checks before B came, is
@@ -245,6 +308,7 @@ static void test_commit_batch(const char *dir)
 int main(void)
 {
 	test_parse();
+	test_parse_torn_m();
 	char dir[] = "/tmp/kl-state-XXXXXX";
 	CHECK(mkdtemp(dir) != NULL);
 	test_commit_batch(dir);

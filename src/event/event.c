@@ -476,8 +476,9 @@ int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_l
 	}
 	/* a newline in valid JSON is insignificant whitespace (a record from
 	 * Kinesis or a Lambda event may be pretty-printed): a space keeps the
-	 * event one line of its buffer and of a JSON lines file */
-	for (char *q = memchr(out->data + from, '\n', out->len - from); q;
+	 * event one line of its buffer and of a JSON lines file. A text the
+	 * parser saw no whitespace in has none to look for. */
+	for (char *q = d->ws ? memchr(out->data + from, '\n', out->len - from) : NULL; q;
 	     q = memchr(q + 1, '\n', (size_t)(out->data + out->len - q - 1)))
 		*q = ' ';
 	kl_buf_put(out, ",\"created_datetime\":\"", 21);

@@ -33,6 +33,7 @@ int kl_row_split(const char *text, size_t n, struct kl_json_doc *doc)
 	const unsigned char *p = (const unsigned char *)text, *end = p + n;
 	doc->n = 0;
 	doc->top = KL_JSON_OBJECT;
+	doc->ws = 1; /* not known */
 	if (!kl_row_is(text, n))
 		return -1;
 	p++;

@@ -282,7 +282,7 @@ int kl_json_parse(const char *text, size_t n, unsigned max_depth, struct kl_json
 	if (err)
 		err->fail = KL_JSON_OK, err->offset = 0, err->msg = NULL;
 	if (doc)
-		doc->n = 0;
+		doc->n = 0, doc->ws = 1;
 	if (max_depth > STACK_INLINE) {
 		stack = malloc(max_depth);
 		if (!stack)
@@ -439,6 +439,8 @@ out:
 		free(stack);
 	if (rc && doc)
 		doc->n = 0;
+	else if (doc)
+		doc->ws = ws != 0;
 	return rc;
 }
 

@@ -64,6 +64,9 @@ struct kl_json_doc {
 	size_t n;
 	size_t cap;
 	uint8_t top; /* enum kl_json_type of the whole text */
+	/* 0: the text has no insignificant whitespace at all (so no raw
+	 * newline: a string cannot hold one), 1: it has some, or not known */
+	uint8_t ws;
 };
 
 void kl_json_doc_init(struct kl_json_doc *d);

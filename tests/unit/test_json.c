@@ -85,6 +85,17 @@ static void members(void)
 		CHECK_EQ_MEM(doc.m[7].val, doc.m[7].val_len, "false");
 		CHECK(doc.m[0].start == t + 2);
 	}
+	CHECK_EQ_INT(doc.ws, 1);
+	/* doc.ws: whether the text has any insignificant whitespace */
+	const char *compact = "{\"a\":\"x y\\n\",\"b\":[1,{\"c\":2}]}";
+	CHECK_EQ_INT(kl_json_parse(compact, strlen(compact), 64, &doc, NULL), 0);
+	CHECK_EQ_INT(doc.ws, 0);
+	const char *ws_at[] = {" {\"a\":1}", "{\"a\":1}\n", "{\"a\" :1}", "{\"a\":[1,\n2]}",
+			       "{\"a\":{\"b\":\t1}}", "{\"a\":1 }", "{\"a\":1,\r\"b\":2}"};
+	for (size_t i = 0; i < sizeof ws_at / sizeof ws_at[0]; i++) {
+		CHECK_EQ_INT(kl_json_parse(ws_at[i], strlen(ws_at[i]), 64, &doc, NULL), 0);
+		CHECK_EQ_INT(doc.ws, 1);
+	}
 	/* many members force the array to grow */
 	char big[20000];
 	size_t o = 0;

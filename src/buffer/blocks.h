@@ -77,6 +77,17 @@
  * tail of this size plus a typical record fits a 64 KiB buffer. */
 #define KL_BLOCK_BYTES (60u << 10)
 
+/* The same for a table whose frames are the files (JSON lines;
+ * kl_parts_set_block_bytes): zstd's fast level makes a frame of 120 KiB of
+ * the production shape's text ~15 % faster per byte than two of 60 KiB, and
+ * ~4 % smaller (fewer frame headers, checksums and entropy tables; both
+ * sizes get its parameters for inputs up to 128 KiB), for twice the text
+ * per open tail (a tail plus a typical record fits 128 KiB). Held blocks
+ * (Parquet) keep KL_BLOCK_BYTES: LZ4 gains nothing measurable from larger
+ * ones, and a stream's shards hold one tail per open partition
+ * (bench/README.md, session 25). */
+#define KL_BLOCK_BYTES_FRAMES (120u << 10)
+
 /* The zstd level of frames that are written as they are (level 1:
  * compression at hundreds of MB/s per core, the JSON lines files' default
  * level), and kl_blocks_frames' own. */

@@ -45,6 +45,11 @@ void kl_parts_set_held_level(struct kl_parts *t, int level)
 	t->held_level = level;
 }
 
+void kl_parts_set_block_bytes(struct kl_parts *t, size_t bytes)
+{
+	t->block_bytes = bytes;
+}
+
 /* The zstd level (or KL_BLOCK_LZ4) of p's blocks. */
 static int seal_level(const struct kl_parts *t, const struct kl_part *p)
 {
@@ -328,15 +333,16 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 	account(t, p);
 }
 
-/* Over the budget: seal every tail of at least a quarter block and give its
- * buffer back, so that the budget binds on compressed data rather than on
- * text waiting for its block to fill. Whether and where this cuts blocks
- * changes no file: these blocks are `early`, the regular cuts stay where
- * they were, and readers get the same bytes and frames either way
- * (buffer/blocks.h). */
+/* Over the budget: seal every tail of at least a quarter of KL_BLOCK_BYTES
+ * (also where the table's blocks are larger: a tail's text is what the
+ * budget waits on) and give its buffer back, so that the budget binds on
+ * compressed data rather than on text waiting for its block to fill.
+ * Whether and where this cuts blocks changes no file: these blocks are
+ * `early`, the regular cuts stay where they were, and readers get the same
+ * bytes and frames either way (buffer/blocks.h). */
 static void compact(struct kl_parts *t)
 {
-	size_t min = t->block_bytes / 4;
+	size_t min = (t->block_bytes < KL_BLOCK_BYTES ? t->block_bytes : KL_BLOCK_BYTES) / 4;
 	for (size_t i = 0; t->block_bytes && i < t->n; i++) {
 		struct kl_part *p = t->v[i];
 		if (!p->count || p->data.len < min)

@@ -151,7 +151,8 @@ struct kl_parts {
 	uint32_t *index; /* open addressing: part index + 1 */
 	size_t index_mask;
 	size_t mem;      /* memory held: sealed blocks plus tail capacities */
-	size_t block_bytes; /* seal a tail at this many raw bytes; 0 = never */
+	size_t block_bytes; /* seal a tail at this many raw bytes; 0 = never
+			     * (KL_BLOCK_BYTES; kl_parts_set_block_bytes) */
 	int held_level;	    /* zstd level of data partitions' blocks (dead letters':
 			     * KL_BLOCK_LEVEL); kl_parts_set_held_level */
 	struct kl_blocks_zctx zctx; /* the reader thread's compression context */
@@ -188,6 +189,11 @@ int kl_parts_seal_async(struct kl_parts *t, size_t threads, struct kl_errbuf *eb
  * file is made of their frames), instead of KL_BLOCK_LEVEL; before the
  * first append. */
 void kl_parts_set_held_level(struct kl_parts *t, int level);
+
+/* Seal tails at `bytes` raw bytes instead of KL_BLOCK_BYTES (> 0; the
+ * pipeline: KL_BLOCK_BYTES_FRAMES where the frames are the files); before
+ * the first append. Block boundaries stay a function of the records. */
+void kl_parts_set_block_bytes(struct kl_parts *t, size_t bytes);
 
 /* Charge the buffers to `b` (borrowed, shared with other tables and
  * writers; NULL: the own one) instead of the table's own budget; before

@@ -1019,6 +1019,9 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	r.rows = o->format == KL_FORMAT_PARQUET;
 	if (o->format == KL_FORMAT_PARQUET && o->memory_limit >= HELD_FAST_MIN_LIMIT)
 		kl_parts_set_held_level(&r.parts, KL_BLOCK_LEVEL_HELD);
+	/* JSON lines: the blocks' frames are the files, larger ones cost less */
+	if (o->format == KL_FORMAT_JSONL)
+		kl_parts_set_block_bytes(&r.parts, KL_BLOCK_BYTES_FRAMES);
 	kl_writer_init(&r.w, x->store, x->data_enc, x->dead_enc, r.cp, st, o->metrics, eb);
 	r.w.budget = r.parts.budget;
 	r.w.unpack_pool = x->unpack_pool;

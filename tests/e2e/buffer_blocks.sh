@@ -55,13 +55,14 @@ zstd -t -q "$big" || fail "zstd -t rejects $big"
 lines=$(zstd -dc "$big" | wc -l)
 [ "$lines" -gt 500 ] || fail "$big holds only $lines lines"
 # ... and such a file is the buffer's own blocks (encode/jsonl/jsonl.h): a
-# run of checked zstd frames, one per 60 KiB of text, not one frame made
-# again at flush; another level makes one frame of the same lines
+# run of checked zstd frames, one per 120 KiB of text (KL_BLOCK_BYTES_FRAMES),
+# not one frame made again at flush; another level makes one frame of the
+# same lines
 frames=$(zstd -lv "$big" | sed -n 's/^# Zstandard Frames: *//p')
 raw=$(zstd -dc "$big" | wc -c)
 echo "$big: $frames frames for $raw bytes"
-[ "$frames" -ge $((raw / (62 << 10))) ] && [ "$frames" -le $((raw / (60 << 10) + 1)) ] ||
-	fail "$frames frames for $raw bytes of text (not one per 60 KiB block)"
+[ "$frames" -ge $((raw / (122 << 10))) ] && [ "$frames" -le $((raw / (120 << 10) + 1)) ] ||
+	fail "$frames frames for $raw bytes of text (not one per 120 KiB block)"
 zstd -lv "$big" | grep -q '^Check: XXH64' || fail "$big: frames without a checksum"
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/jsonl-l3" --format jsonl --compression-level 3 \
 	--dedup-window 0 --quiet

@@ -8,7 +8,7 @@
  * decompress() and stream_reader without read_across_frames=True stop
  * after the first frame), each frame with its content size and checksum. Text given here (encode, begin/write/end) is
  * one frame; a body from a partition's buffer at the default level is the
- * buffer's own frames, one per ~60 KiB block (buffer/blocks.h, and
+ * buffer's own frames, one per ~120 KiB block (buffer/blocks.h, and
  * jsonl_encoder.c's encode_blocks), so no text is compressed twice. Other
  * levels, gzip and no compression take the text path.
  *

@@ -44,9 +44,10 @@
  * (struct kl_state_replay, pipeline.h "exact replay"); once memory has
  * decided a flush its R is the last position before which nothing was
  * buffered or charged — at most the R above, so the argument holds. P
- * lines count only with the R line of their commit (kl_state_parse): a
- * commit's lines are appended at once, and if that append was cut short
- * its files are rewritten as if the commit had not begun.
+ * lines count only with the R line of their commit, and in a log with M
+ * lines an R only with its M (kl_state_parse): a commit's lines are
+ * appended at once, and if that append was cut short its files are
+ * rewritten as if the commit had not begun.
  *
  * A Kinesis shard (`ingest --stream`, commit/checkpoint.h) has positions
  * too: user records numbered consecutively, and the C line stores the

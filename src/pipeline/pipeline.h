@@ -62,6 +62,10 @@
  *     records already stored too, makes every decision again, and drops a
  *     flushed buffer of stored records unwritten, charged like a written
  *     one until the reader next waits for the writer.
+ * Every choice among buffers (the largest, the next due) is a function of
+ * the records, ties going to the oldest first record (buffer/parts.c), never
+ * of the order the table made them in, which the restart's preloaded
+ * partitions change.
  * A record past a partition's stored position flushes a buffer of stored
  * ones first, so no file mixes the two even where the first run is not
  * reproduced (a log from an older build). tests/e2e/restart_cuts.sh.

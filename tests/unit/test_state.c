@@ -85,15 +85,21 @@ static void test_parse(void)
  * writer writes M lines, the commit does not count: the last whole one
  * does, with its memory picture (exact replay). A log without M lines (a
  * stream, an older build) keeps its last R as before. */
+/* A state that has read the framed log b and nothing else. */
+static void parse_only(struct kl_state *st, const struct kl_buf *b)
+{
+	memset(st, 0, sizeof *st);
+	st->fd = -1;
+	kl_buf_init(&st->pending, 0);
+	kl_state_parse(st, b->data, b->len);
+}
+
 static void test_parse_torn_m(void)
 {
 	struct kl_buf b;
 	kl_buf_init(&b, 0);
 	for (int torn = 0; torn < 3; torn++) {
 		struct kl_state st;
-		memset(&st, 0, sizeof st);
-		st.fd = -1;
-		kl_buf_init(&st.pending, 0);
 		kl_buf_reset(&b);
 		LINE(&b, "P 7 events/a");
 		LINE(&b, "R 8 2");
@@ -106,7 +112,7 @@ static void test_parse_torn_m(void)
 			LINE(&b, "M 23 200 0 22 3");
 		if (torn == 2) /* the M line torn: no newline */
 			kl_buf_append(&b, "0badc0de M 23 2", 15);
-		kl_state_parse(&st, b.data, b.len);
+		parse_only(&st, &b);
 		uint64_t u = 0;
 		if (torn == 0) {
 			CHECK(st.resume == 22 && st.window == 3);
@@ -126,16 +132,13 @@ static void test_parse_torn_m(void)
 	}
 	/* no M lines at all: the last R counts with its P lines */
 	struct kl_state st;
-	memset(&st, 0, sizeof st);
-	st.fd = -1;
-	kl_buf_init(&st.pending, 0);
 	kl_buf_reset(&b);
 	LINE(&b, "P 7 events/a");
 	LINE(&b, "R 8 2");
 	LINE(&b, "P 20 events/b");
 	LINE(&b, "R 22 3");
 	LINE(&b, "C at:5 6");
-	kl_state_parse(&st, b.data, b.len);
+	parse_only(&st, &b);
 	uint64_t u = 0;
 	CHECK(st.resume == 22 && st.window == 3 && !st.replay.known);
 	CHECK(kl_state_lookup(&st, "events/b", 8, &u) && u == 20);

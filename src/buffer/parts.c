@@ -357,7 +357,6 @@ static void compact(struct kl_parts *t)
 	settle_all(t); /* the caller decides on exact sizes */
 }
 
-/* The partition holding the most memory (NULL if none holds records). */
 /* Does a hold more memory than b? Equal amounts (tails of one capacity
  * and nothing sealed are common) go to the buffer whose first record came
  * first: every choice among buffers is a function of the records, never of
@@ -370,6 +369,7 @@ static int holds_more(const struct kl_part *a, const struct kl_part *b)
 					    : a->first_pos < b->first_pos;
 }
 
+/* The partition holding the most memory (NULL if none holds records). */
 static struct kl_part *most_memory(const struct kl_parts *t)
 {
 	struct kl_part *largest = NULL;

@@ -80,11 +80,6 @@ static void test_parse(void)
 	kl_state_close(&st);
 }
 
-/* A commit is its P lines, its R line and (a run with its own budget) its
- * M line, written in one append. Cut short after the R, in a log whose
- * writer writes M lines, the commit does not count: the last whole one
- * does, with its memory picture (exact replay). A log without M lines (a
- * stream, an older build) keeps its last R as before. */
 /* A state that has read the framed log b and nothing else. */
 static void parse_only(struct kl_state *st, const struct kl_buf *b)
 {
@@ -94,6 +89,11 @@ static void parse_only(struct kl_state *st, const struct kl_buf *b)
 	kl_state_parse(st, b->data, b->len);
 }
 
+/* A commit is its P lines, its R line and (a run with its own budget) its
+ * M line, written in one append. Cut short after the R, in a log whose
+ * writer writes M lines, the commit does not count: the last whole one
+ * does, with its memory picture (exact replay). A log without M lines (a
+ * stream, an older build) keeps its last R as before. */
 static void test_parse_torn_m(void)
 {
 	struct kl_buf b;

@@ -88,22 +88,15 @@ static int put(struct kl_store *s, const char *key, const char *path, long limit
  * as written. */
 static int put_new(struct kl_store *s, const char *path, char **keys, int n)
 {
-	struct kl_buf b;
-	kl_buf_init(&b, 0);
-	FILE *in = fopen(path, "rb");
-	char chunk[4096];
-	size_t got;
-	int rc = in ? KL_OK : KL_EIO;
-	while (!rc && (got = fread(chunk, 1, sizeof chunk, in)) > 0)
-		rc = kl_buf_append(&b, chunk, got);
-	if (in)
-		fclose(in);
+	size_t len = 0;
+	char *body = check_slurp(path, &len);
+	int rc = body ? KL_OK : KL_EIO;
 	for (int k = 0; !rc && k < n; k++) {
 		for (int plain = 0; plain < 2; plain++) {
 			struct kl_store_file *f;
 			if ((rc = s->ops->open(s, keys[k], &f)))
 				break;
-			if ((rc = s->ops->write(f, b.data, b.len))) {
+			if ((rc = s->ops->write(f, body, len))) {
 				s->ops->abort(f);
 				break;
 			}
@@ -114,7 +107,7 @@ static int put_new(struct kl_store *s, const char *path, char **keys, int n)
 				break;
 		}
 	}
-	kl_buf_cleanup(&b);
+	free(body);
 	return rc;
 }
 

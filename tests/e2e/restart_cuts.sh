@@ -50,7 +50,7 @@ cuts jsonl-window $((8 * step)) jsonl "$T/in.jsonl" --memory-limit 8MiB --thread
 # a budget so tight that buffers of equal size are common (a tail and
 # nothing sealed): the choice among them must not depend on the order the
 # buffer table made them in, which a restart's preloaded partitions change
-# (buffer/parts.c, holds_more; before it every cut point here differed)
+# (buffer/parts.c, holds_more; before it 16 of the 17 cut points here differed)
 cuts jsonl-tight $((40 * step)) jsonl "$T/in.jsonl" --memory-limit 4MiB --threads 1 \
 	--window hour --dedup-window 50000
 # six hours at a budget that binds only on the writer's outstanding charge:

@@ -32,13 +32,17 @@
 #include <stdint.h>
 
 struct kl_dedup {
+	/* fixed by init: read by every thread (kl_dedup_prefetch_home without
+	 * the lock), so kept off the cache lines the lock's owner writes */
 	int shared;         /* kl_dedup_init_shared: every call takes mu */
-	pthread_mutex_t mu;
 	uint64_t *hash; /* ring of hashes */
 	uint64_t *pos;  /* ring of input positions */
 	uint32_t *index; /* open addressing: ring slot + 1, 0 = empty */
-	size_t window, count, next;
-	size_t mask;
+	size_t window, mask;
+	char apart[64]; /* what follows moves with the lock (a shared window's
+			   shards write it from every core) */
+	pthread_mutex_t mu;
+	size_t count, next;
 };
 
 /* window 0 disables deduplication. KL_OK or KL_ENOMEM. */

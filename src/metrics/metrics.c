@@ -350,12 +350,18 @@ int kl_metrics_listen(const char *addr, int *fd, int *port, struct kl_errbuf *eb
 	return KL_OK;
 }
 
+/* The server's render callback (metrics/serve.h). */
+static int render_cb(void *m, struct kl_buf *out)
+{
+	return kl_metrics_render(m, out);
+}
+
 static void *reporter_main(void *arg)
 {
 	struct kl_metrics_reporter *r = arg;
 	struct kl_metrics_server *srv = NULL;
 	if (r->listen_fd >= 0 && (srv = malloc(sizeof *srv)))
-		kl_metrics_server_init(srv, r->listen_fd, r->m);
+		kl_metrics_server_init(srv, r->listen_fd, render_cb, r->m);
 	struct pollfd p[2 + KL_METRICS_MAX_CONNS];
 	int64_t t = kl_mono_ms(), never = INT64_MAX;
 	int64_t next_file = r->file && r->interval_ms > 0 ? t + r->interval_ms : never;

@@ -1,7 +1,6 @@
 /* serve.c — see serve.h. */
 #include "metrics/serve.h"
 #include "core/err.h"
-#include "metrics/metrics.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,11 +8,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-void kl_metrics_server_init(struct kl_metrics_server *s, int listen_fd, struct kl_metrics *m)
+void kl_metrics_server_init(struct kl_metrics_server *s, int listen_fd,
+			    kl_metrics_render_fn render, void *ctx)
 {
 	memset(s, 0, sizeof *s);
 	s->listen_fd = listen_fd;
-	s->m = m;
+	s->render = render;
+	s->render_ctx = ctx;
 	for (size_t i = 0; i < KL_METRICS_MAX_CONNS; i++)
 		s->c[i].fd = -1;
 	int fl = fcntl(listen_fd, F_GETFL);
@@ -67,18 +68,18 @@ static void answer(struct kl_metrics_server *s, struct kl_metrics_conn *c)
 	int is_metrics =
 	    get && (!strncmp(req + 4, "/metrics ", 9) || !strncmp(req + 4, "/metrics?", 9));
 	struct kl_buf body;
-	kl_buf_init(&body, 0);
+	kl_buf_init(&body, KL_METRICS_BODY_MAX);
 	if (!get)
 		status = "405 Method Not Allowed";
 	else if (!is_metrics)
 		status = "404 Not Found";
-	else if (kl_metrics_render(s->m, &body))
+	else if (s->render(s->render_ctx, &body))
 		status = "500 Internal Server Error";
 	if (strcmp(status, "200 OK")) {
 		kl_buf_reset(&body);
 		kl_buf_printf(&body, "%s; try GET /metrics\n", status);
 	}
-	kl_buf_init(&c->out, 0);
+	kl_buf_init(&c->out, KL_METRICS_BODY_MAX + 256);
 	if (kl_buf_printf(&c->out,
 			  "HTTP/1.1 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
 			  "Content-Length: %zu\r\nConnection: close\r\n\r\n",

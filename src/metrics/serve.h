@@ -15,8 +15,13 @@
  *   - the listen backlog is large (KL_METRICS_BACKLOG), and every ready
  *     connection is accepted on each wake-up.
  *
+ * What it serves comes from a render callback (metrics.c passes
+ * kl_metrics_render), so this file knows HTTP and sockets, not metrics.
+ * A body is capped at KL_METRICS_BODY_MAX (a render that would pass it
+ * answers 500).
+ *
  * Ownership: the server borrows the listening socket (metrics.c closes it)
- * and the metrics; it owns its connections. One thread uses it.
+ * and the render context; it owns its connections. One thread uses it.
  */
 #ifndef KL_METRICS_SERVE_H
 #define KL_METRICS_SERVE_H
@@ -30,8 +35,11 @@
 #define KL_METRICS_MAX_CONNS 64
 #define KL_METRICS_CONN_MS 2000
 #define KL_METRICS_BACKLOG 512
+#define KL_METRICS_BODY_MAX (64u << 20)
 
-struct kl_metrics;
+/* Appends the exposition to `out`; KL_OK or an error code (the scrape then
+ * gets a 500). */
+typedef int (*kl_metrics_render_fn)(void *ctx, struct kl_buf *out);
 
 struct kl_metrics_conn {
 	int fd; /* -1: free slot */
@@ -45,14 +53,16 @@ struct kl_metrics_conn {
 
 struct kl_metrics_server {
 	int listen_fd;
-	struct kl_metrics *m;
+	kl_metrics_render_fn render;
+	void *render_ctx;
 	struct kl_metrics_conn c[KL_METRICS_MAX_CONNS];
 	size_t n; /* live connections, c[0..n) */
 	uint64_t served, timed_out, evicted;
 };
 
-/* listen_fd is made non-blocking. */
-void kl_metrics_server_init(struct kl_metrics_server *s, int listen_fd, struct kl_metrics *m);
+/* listen_fd is made non-blocking; GET /metrics answers render(ctx, ...). */
+void kl_metrics_server_init(struct kl_metrics_server *s, int listen_fd,
+			    kl_metrics_render_fn render, void *ctx);
 /* Close every connection (not the listening socket). */
 void kl_metrics_server_cleanup(struct kl_metrics_server *s);
 

@@ -25,15 +25,21 @@ const char *kl_strerror(int err)
 	return "unknown error";
 }
 
-int kl_errbuf_set(struct kl_errbuf *eb, int code, const char *fmt, ...)
+int kl_errbuf_vset(struct kl_errbuf *eb, int code, const char *fmt, va_list ap)
 {
 	if (!eb || eb->code != KL_OK)
 		return code;
+	vsnprintf(eb->msg, sizeof eb->msg, fmt, ap);
+	eb->code = code;
+	return code;
+}
+
+int kl_errbuf_set(struct kl_errbuf *eb, int code, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(eb->msg, sizeof eb->msg, fmt, ap);
+	kl_errbuf_vset(eb, code, fmt, ap);
 	va_end(ap);
-	eb->code = code;
 	return code;
 }
 

@@ -11,6 +11,8 @@
 #ifndef KL_CORE_ERR_H
 #define KL_CORE_ERR_H
 
+#include <stdarg.h>
+
 #include <stddef.h>
 
 enum kl_err {
@@ -46,6 +48,9 @@ struct kl_errbuf {
  * `eb` may be NULL (the code is still returned). */
 int kl_errbuf_set(struct kl_errbuf *eb, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The same with a va_list (for functions that report on behalf of others). */
+int kl_errbuf_vset(struct kl_errbuf *eb, int code, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 void kl_errbuf_clear(struct kl_errbuf *eb);
 

@@ -27,21 +27,6 @@ void kl_pq_opts_default(struct kl_pq_opts *o)
 	o->created_by = "kinlake " KL_VERSION;
 }
 
-int pq_fail(struct kl_pq_writer *w, int code, const char *fmt, ...)
-{
-	if (w->err)
-		return w->err;
-	w->err = code;
-	if (w->eb && w->eb->code == KL_OK) {
-		va_list ap;
-		va_start(ap, fmt);
-		vsnprintf(w->eb->msg, sizeof w->eb->msg, fmt, ap);
-		va_end(ap);
-		w->eb->code = code;
-	}
-	return code;
-}
-
 static void col_init(struct pq_col *c)
 {
 	memset(c, 0, sizeof *c);

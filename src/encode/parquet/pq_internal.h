@@ -11,6 +11,7 @@
 #define KL_ENCODE_PARQUET_PQ_INTERNAL_H
 
 #include "core/buf.h"
+#include "core/err.h"
 #include "encode/parquet/parquet.h"
 
 #include <stdint.h>
@@ -200,8 +201,21 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c);
  * uncompressed); *uncomp and *comp are its sizes including the header. */
 int pq_build_dict_page(struct kl_pq_writer *w, struct pq_col *c, const void **body,
 		       size_t *body_len, int64_t *uncomp, int64_t *comp);
-int pq_fail(struct kl_pq_writer *w, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+/* The writer's sticky error: the first one is kept (w->err and w->eb);
+ * returns the error in force. Here, not in parquet.c, so the page and
+ * dictionary code reports without calling back into the writer's file. */
+static inline __attribute__((format(printf, 3, 4))) int pq_fail(struct kl_pq_writer *w, int code,
+								  const char *fmt, ...)
+{
+	if (w->err)
+		return w->err;
+	w->err = code;
+	va_list ap;
+	va_start(ap, fmt);
+	kl_errbuf_vset(w->eb, code, fmt, ap);
+	va_end(ap);
+	return code;
+}
 
 /* pq_meta.c */
 int pq_page_header(struct kl_buf *out, int page_type, size_t uncomp, size_t comp,

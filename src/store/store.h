@@ -141,6 +141,31 @@ static inline void kl_store_free(struct kl_store *s)
 		s->ops->free(s);
 }
 
+/* One whole object under a content-named key (its name is a hash of its
+ * bytes), written create-only: an object already there holds the same bytes
+ * and counts as written. One request where the store has conditional
+ * writes (commit_if with ""; a plain commit() over the same bytes costs S3
+ * four: HeadObject and a one-part multipart upload, store_s3.c); a store
+ * without them, or that turns out to refuse the condition (S3's 501), gets
+ * a plain commit. */
+static inline int kl_store_put_new(struct kl_store *s, const char *key, const void *p, size_t n)
+{
+	int rc = KL_EUNSUPPORTED;
+	for (int plain = !s->ops->commit_if; plain < 2 && rc == KL_EUNSUPPORTED; plain++) {
+		struct kl_store_file *f;
+		if ((rc = s->ops->open(s, key, &f)))
+			return rc;
+		if ((rc = s->ops->write(f, p, n))) {
+			s->ops->abort(f);
+			return rc;
+		}
+		rc = plain ? s->ops->commit(f) : s->ops->commit_if(f, "", NULL);
+		if (!plain && rc == KL_ECONFLICT) /* there already */
+			rc = KL_OK;
+	}
+	return rc;
+}
+
 /* Local directory store rooted at `root` (created if missing). */
 int kl_store_local_new(struct kl_store **out, const char *root, struct kl_errbuf *eb);
 

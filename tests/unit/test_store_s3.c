@@ -82,31 +82,15 @@ static int put(struct kl_store *s, const char *key, const char *path, long limit
 	return s->ops->commit(f);
 }
 
-/* --put-new: each key create-only (commit_if with ""), as the schema
- * registry writes its content-named fragments; a store without conditional
- * writes (KL_EUNSUPPORTED) gets a plain commit, a key already there counts
- * as written. */
+/* --put-new: each key create-only, as the schema registry writes its
+ * content-named fragments (kl_store_put_new). */
 static int put_new(struct kl_store *s, const char *path, char **keys, int n)
 {
 	size_t len = 0;
 	char *body = check_slurp(path, &len);
 	int rc = body ? KL_OK : KL_EIO;
-	for (int k = 0; !rc && k < n; k++) {
-		for (int plain = 0; plain < 2; plain++) {
-			struct kl_store_file *f;
-			if ((rc = s->ops->open(s, keys[k], &f)))
-				break;
-			if ((rc = s->ops->write(f, body, len))) {
-				s->ops->abort(f);
-				break;
-			}
-			rc = plain ? s->ops->commit(f) : s->ops->commit_if(f, "", NULL);
-			if (!plain && rc == KL_ECONFLICT) /* there already */
-				rc = KL_OK;
-			if (rc != KL_EUNSUPPORTED)
-				break;
-		}
-	}
+	for (int k = 0; !rc && k < n; k++)
+		rc = kl_store_put_new(s, keys[k], body, len);
 	free(body);
 	return rc;
 }

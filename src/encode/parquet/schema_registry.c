@@ -451,18 +451,6 @@ static int refresh(struct reg_entry *e, struct kl_store *store, int has_dir, int
 
 /* Put doc under key: commit(), or create_only, commit_if(f, "") with a
  * refusal as success (the key names its content: it is there already). */
-static int put_doc(struct kl_store *store, const char *key, const struct kl_buf *doc,
-		   int create_only)
-{
-	struct kl_store_file *sf;
-	int rc = store->ops->open(store, key, &sf);
-	if (!rc && (rc = store->ops->write(sf, doc->data, doc->len)))
-		store->ops->abort(sf);
-	else if (!rc)
-		rc = create_only ? store->ops->commit_if(sf, "", NULL) : store->ops->commit(sf);
-	return create_only && rc == KL_ECONFLICT ? KL_OK : rc;
-}
-
 /* Write the fragment `next` (the union so far plus a file's columns). */
 static int write_fragment(struct reg_entry *e, struct kl_store *store, struct kl_schema *next,
 			  struct kl_errbuf *eb)
@@ -479,15 +467,8 @@ static int write_fragment(struct reg_entry *e, struct kl_store *store, struct kl
 	sha256_hex(e->doc.data, e->doc.len, id);
 	snprintf(key, sizeof key, "%s%s.json", e->dir, id);
 	e->requests++;
-	/* named by its content: created, or there already, is done (one
-	 * request either way where the store can write create-only; commit()
-	 * over an object of the same bytes costs S3 four more: HeadObject and
-	 * a one-part multipart upload, store_s3.c); a store that refuses the
-	 * condition (501) gets a plain write */
-	int create_only = store->ops->commit_if != NULL;
-	rc = put_doc(store, key, &e->doc, create_only);
-	if (rc == KL_EUNSUPPORTED && create_only)
-		rc = put_doc(store, key, &e->doc, 0);
+	/* named by its content: created, or there already, is done */
+	rc = kl_store_put_new(store, key, e->doc.data, e->doc.len);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "schema registry: write %s: %s", key, store->err.msg);
 	if (frag_find(e, id))

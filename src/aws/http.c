@@ -120,14 +120,6 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 	return kl_buf_append(&r->body, p, size * n) == KL_OK ? size * n : 0;
 }
 
-static void set_field(char *dst, size_t cap, const char *v, size_t n)
-{
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, v, n);
-	dst[n] = '\0';
-}
-
 /* A body announced (Content-Length) at 2 MiB or more, a GetRecords
  * response of a stream being caught up, say: its buffer gets a block of the
  * next power of two up front, in transparent huge pages (kl_buf_reserve_huge),
@@ -183,10 +175,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 	};
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
 		if (strlen(want[i].name) == nl && strncasecmp(p, want[i].name, nl) == 0)
-			set_field((char *)r + want[i].off, want[i].cap, v, (size_t)(e - v));
+			kl_copy_cut((char *)r + want[i].off, want[i].cap, v, (size_t)(e - v));
 	for (size_t i = 0; i < r->n_capture; i++)
 		if (strlen(r->capture[i].name) == nl && strncasecmp(p, r->capture[i].name, nl) == 0)
-			set_field(r->capture[i].value, sizeof r->capture[i].value, v, (size_t)(e - v));
+			kl_copy_cut(r->capture[i].value, sizeof r->capture[i].value, v, (size_t)(e - v));
 	return len;
 }
 
@@ -237,7 +229,7 @@ static void url_host(const char *url, char *out, size_t cap)
 	const char *s = strstr(url, "://");
 	s = s ? s + 3 : url;
 	size_t n = strcspn(s, "/?#");
-	set_field(out, cap, s, n);
+	kl_copy_cut(out, cap, s, n);
 }
 
 int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_http_resp *resp,

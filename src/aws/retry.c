@@ -75,14 +75,6 @@ int kl_retry_classify(enum kl_net net, int status, const char *code)
 	return KL_EREMOTE;
 }
 
-static void copy_trunc(char *dst, size_t cap, const char *s, size_t n)
-{
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, s, n);
-	dst[n] = '\0';
-}
-
 /* "ns#Name:http://..." -> "Name" */
 static void set_code(struct kl_aws_error *e, const char *s, size_t n)
 {
@@ -96,7 +88,7 @@ static void set_code(struct kl_aws_error *e, const char *s, size_t n)
 			break;
 		}
 	}
-	copy_trunc(e->code, sizeof e->code, s, n);
+	kl_copy_cut(e->code, sizeof e->code, s, n);
 }
 
 static void json_string(const struct kl_json_member *m, char *dst, size_t cap, int is_code,
@@ -112,7 +104,7 @@ static void json_string(const struct kl_json_member *m, char *dst, size_t cap, i
 	if (is_code)
 		set_code(e, tmp, k);
 	else
-		copy_trunc(dst, cap, tmp, k);
+		kl_copy_cut(dst, cap, tmp, k);
 }
 
 static int parse_json(const char *body, size_t n, struct kl_aws_error *e)
@@ -145,7 +137,7 @@ static void xml_field(const char *body, size_t n, const char *tag, char *dst, si
 	struct kl_buf b;
 	kl_buf_init(&b, 4096);
 	if (kl_xml_find(body, n, NULL, tag, &b) == KL_OK)
-		copy_trunc(dst, cap, b.data ? b.data : "", b.len);
+		kl_copy_cut(dst, cap, b.data ? b.data : "", b.len);
 	kl_buf_cleanup(&b);
 }
 

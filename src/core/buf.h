@@ -77,6 +77,16 @@ static inline int kl_buf_putc(struct kl_buf *b, char c)
 	return 0;
 }
 
+/* s[0..n) into the fixed array dst[cap] as a C string, cut at cap - 1
+ * bytes (cap > 0): header values, error codes and ids kept in structs. */
+static inline void kl_copy_cut(char *dst, size_t cap, const char *s, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
 /* a[0..n) == b[0..n)? Without a library call for the short keys and
  * values hot paths compare (at most 16 bytes: two overlapping loads). */
 static inline int kl_bytes_eq(const void *a, const void *b, size_t n)

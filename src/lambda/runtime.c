@@ -450,14 +450,6 @@ static size_t line(struct kl_lambda_conn *c, size_t max)
 	}
 }
 
-static void copy_field(char *dst, size_t cap, const char *v, size_t n)
-{
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, v, n);
-	dst[n] = '\0';
-}
-
 /* `n` body bytes into resp->body: what is buffered, then straight from the socket. */
 static int read_body(struct kl_lambda_conn *c, struct kl_http_resp *resp, size_t n)
 {
@@ -534,7 +526,7 @@ static int read_response(struct kl_lambda_conn *c, const struct kl_http_req *req
 #define IS(name) (nl == sizeof(name) - 1 && strncasecmp(h, name, nl) == 0)
 			if (IS("Content-Length")) {
 				char tmp[32], *end;
-				copy_field(tmp, sizeof tmp, v, vl);
+				kl_copy_cut(tmp, sizeof tmp, v, vl);
 				length = strtoll(tmp, &end, 10);
 				if (end == tmp || *end || length < 0)
 					goto bad;
@@ -546,15 +538,15 @@ static int read_response(struct kl_lambda_conn *c, const struct kl_http_req *req
 				else if (vl == 10 && strncasecmp(v, "keep-alive", 10) == 0)
 					*close_after = 0;
 			} else if (IS("Content-Type")) {
-				copy_field(resp->content_type, sizeof resp->content_type, v, vl);
+				kl_copy_cut(resp->content_type, sizeof resp->content_type, v, vl);
 			} else if (IS("X-Amzn-Errortype")) {
-				copy_field(resp->error_type, sizeof resp->error_type, v, vl);
+				kl_copy_cut(resp->error_type, sizeof resp->error_type, v, vl);
 			}
 #undef IS
 			for (size_t i = 0; i < resp->n_capture; i++)
 				if (strlen(resp->capture[i].name) == nl &&
 				    strncasecmp(h, resp->capture[i].name, nl) == 0)
-					copy_field(resp->capture[i].value, sizeof resp->capture[i].value, v,
+					kl_copy_cut(resp->capture[i].value, sizeof resp->capture[i].value, v,
 						   vl);
 		}
 		if (status < 200) { /* 100 Continue and friends: the real one follows */

@@ -178,11 +178,7 @@ static struct shard *find(struct stream_run *r, const char *id)
 
 static void copy_str(char *dst, size_t cap, const struct kl_json_member *m)
 {
-	size_t n = m->type == KL_JSON_STRING ? m->val_len - 2 : 0;
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(dst, m->val + 1, n);
-	dst[n] = '\0';
+	kl_copy_cut(dst, cap, m->val + 1, m->type == KL_JSON_STRING ? m->val_len - 2 : 0);
 }
 
 /* ListShards, all pages; adds unknown shards as pending. */

@@ -270,6 +270,8 @@ static int push_member(struct kl_json_doc *d)
 int kl_json_parse(const char *text, size_t n, unsigned max_depth, struct kl_json_doc *doc,
 		  struct kl_json_error *err)
 {
+	if (!text) /* an empty buffer never allocated (an empty HTTP body): no arithmetic on NULL */
+		text = "", n = 0;
 	struct scan s = {(const unsigned char *)text, (const unsigned char *)text + n,
 			 (const unsigned char *)text, err};
 	/* Container stack: 1 bit per level would do, a byte is simpler. Levels

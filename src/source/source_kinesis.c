@@ -150,6 +150,8 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
+static int take_batch(struct src_kinesis *s);
+
 /* One GetRecords call; fills the batch iterator. */
 static int get_records(struct src_kinesis *s)
 {
@@ -186,6 +188,14 @@ static int get_records(struct src_kinesis *s)
 	 * answer thus waits 5 s, as Kinesis would otherwise refuse the calls. */
 	int64_t data_ms = (int64_t)(s->k.c.resp.body.len / 4 * 3) * 1000 / READ_BYTES_PER_S;
 	s->gap_ms = data_ms > MIN_CALL_GAP_MS ? data_ms : MIN_CALL_GAP_MS;
+	return take_batch(s);
+}
+
+/* A GetRecords answer (the client's response body, which must stay as it
+ * is while the batch is read) -> the batch iterator, the next iterator,
+ * MillisBehindLatest, and whether the shard is closed. */
+static int take_batch(struct src_kinesis *s)
+{
 	const char *b = s->k.c.resp.body.data;
 	size_t n = s->k.c.resp.body.len;
 	/* one validating pass, which also lists the top-level members (the
@@ -449,6 +459,19 @@ int kl_source_kinesis_at_end(const struct kl_source *base)
 {
 	const struct src_kinesis *s = (const struct src_kinesis *)base;
 	return base && base->ops == &kinesis_ops && s->at_end;
+}
+
+int kl_source_kinesis_feed(struct kl_source *base, const void *body, size_t n)
+{
+	struct src_kinesis *s = (struct src_kinesis *)base;
+	s->batch_records = 0;
+	s->batch_empty = 0;
+	kl_json_iter_init(&s->it, "[]", 2);
+	kl_buf_reset(&s->k.c.resp.body);
+	if (kl_buf_append(&s->k.c.resp.body, body, n))
+		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+	s->last_call_ms = kl_mono_ms();
+	return take_batch(s);
 }
 
 int kl_source_kinesis_resume(struct kl_source *base, const char *checkpoint)

@@ -94,4 +94,11 @@ int kl_source_kinesis_resume(struct kl_source *s, const char *checkpoint);
  * 0 while records may still come, also after an end on idle (exit_idle_ms). */
 int kl_source_kinesis_at_end(const struct kl_source *s);
 
+/* For tests and fuzz/fuzz_kinesis.c: take `body` (copied) as the answer to
+ * a GetRecords call, as a call would, without a server; next() with
+ * timeout_ms 0 then hands its records out and returns KL_SRC_IDLE (or
+ * KL_SRC_EOF at a closed shard's end) instead of calling again. KL_OK, or
+ * KL_EPARSE (not a JSON object) / KL_ENOMEM with the source's err set. */
+int kl_source_kinesis_feed(struct kl_source *s, const void *body, size_t n);
+
 #endif

@@ -1,5 +1,7 @@
-/* fuzz_kinesis.c — libFuzzer target for the Kinesis source's reading of a
- * GetRecords answer (source/source_kinesis.c): the response's validating
+/* fuzz_kinesis.c — libFuzzer target for the Kinesis answers kinlake reads:
+ * a GetRecords answer (source/source_kinesis.c), and the same bytes as a
+ * ListShards page (aws/kinesis.c, kl_kinesis_shards_page).
+ * GetRecords: the response's validating
  * parse and its top-level members, the walk over Records (which trusts that
  * parse for the grammar), base64, KPL de-aggregation, the arrival time and
  * the sequence-number marks (source/seqmap.c). The input is fed as the body
@@ -12,8 +14,13 @@
  * [A-Za-z0-9_.-] and an origin; once records were handed out the
  * checkpoint after them exists, and a new source resumed from it starts at
  * the next position; a second source fed the same bytes hands out the same
- * records. */
+ * records. ListShards: OK or a parse error; every shard's strings are
+ * NUL-terminated within their arrays; the token is a valid JSON string
+ * body (it goes back inside a request as it is) and empty unless the page
+ * said OK; a second read gives the same shards. */
+#include "aws/kinesis.h"
 #include "fuzz_common.h"
+#include "parse/json.h"
 #include "source/source.h"
 #include "source/source_kinesis.h"
 
@@ -95,8 +102,50 @@ static int run(const uint8_t *data, size_t size, struct seen *out, int check)
 	return rc;
 }
 
+struct shards {
+	size_t n;
+	uint64_t hash;
+};
+
+static int on_shard(void *ctx, const struct kl_kinesis_shard *sh)
+{
+	struct shards *c = ctx;
+	const char *f[] = {sh->id, sh->parent, sh->adjacent};
+	for (int i = 0; i < 3; i++) {
+		REQUIRE(memchr(f[i], '\0', 128) != NULL);
+		c->hash = c->hash * 31 + fnv(f[i], strlen(f[i]));
+	}
+	REQUIRE(sh->closed == 0 || sh->closed == 1);
+	c->hash = c->hash * 31 + (uint64_t)sh->closed;
+	c->n++;
+	return 0;
+}
+
+static void list_shards(const uint8_t *data, size_t size)
+{
+	struct kl_buf token;
+	kl_buf_init(&token, 0);
+	struct shards a = {0}, b = {0};
+	int rc = kl_kinesis_shards_page((const char *)data, size, &token, on_shard, &a);
+	REQUIRE(rc == KL_OK || rc == KL_EPARSE);
+	REQUIRE(rc == KL_OK || token.len == 0);
+	if (token.len) { /* sent back inside a JSON request as it is: a valid string body */
+		struct kl_buf q;
+		kl_buf_init(&q, 0);
+		REQUIRE(kl_buf_putc(&q, '"') == 0 && kl_buf_append(&q, token.data, token.len) == 0 &&
+			kl_buf_putc(&q, '"') == 0);
+		REQUIRE(kl_json_parse(q.data, q.len, 4, NULL, NULL) == 0);
+		kl_buf_cleanup(&q);
+	}
+	size_t tlen = token.len;
+	REQUIRE(kl_kinesis_shards_page((const char *)data, size, &token, on_shard, &b) == rc);
+	REQUIRE(a.n == b.n && a.hash == b.hash && token.len == tlen);
+	kl_buf_cleanup(&token);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	list_shards(data, size);
 	static struct seen a, b;
 	int rc = run(data, size, &a, 1);
 	REQUIRE(run(data, size, &b, 0) == rc);

@@ -1,6 +1,7 @@
 /* kinesis.c — see kinesis.h. Protocol: awsJson1_1 (botocore model
  * kinesis-2013-12-02, X-Amz-Target "Kinesis_20131202.<Operation>"). */
 #include "aws/kinesis.h"
+#include "parse/json.h"
 #include "parse/num.h"
 
 #include <stdlib.h>
@@ -53,4 +54,49 @@ int64_t kl_kinesis_arrival_ms(const char *num, size_t len)
 		sec = strtod(s, NULL);
 	}
 	return sec > 0 && sec < 253402300800.0 ? (int64_t)(sec * 1000.0 + 0.5) : 0;
+}
+
+static void shard_str(char *dst, size_t cap, const char *b, size_t n, const char *key)
+{
+	struct kl_json_member m;
+	if (kl_json_object_get(b, n, key, &m) && m.type == KL_JSON_STRING)
+		kl_copy_cut(dst, cap, m.val + 1, m.val_len - 2);
+	else
+		dst[0] = '\0';
+}
+
+int kl_kinesis_shards_page(const char *b, size_t n, struct kl_buf *token,
+			   int (*fn)(void *ctx, const struct kl_kinesis_shard *sh), void *ctx)
+{
+	struct kl_json_member m, s, f;
+	kl_buf_reset(token);
+	if (kl_json_parse(b, n, 32, NULL, NULL) || !kl_json_object_get(b, n, "Shards", &m) ||
+	    (m.type != KL_JSON_ARRAY && m.type != KL_JSON_NULL))
+		return KL_EPARSE;
+	struct kl_json_iter it;
+	if (m.type == KL_JSON_NULL) /* no shards (as an empty array) */
+		kl_json_iter_init(&it, "[]", 2);
+	else
+		kl_json_iter_init(&it, m.val, m.val_len);
+	while (kl_json_iter_next(&it, &s)) {
+		if (s.type != KL_JSON_OBJECT || !kl_json_object_get(s.val, s.val_len, "ShardId", &f))
+			continue;
+		struct kl_kinesis_shard sh;
+		shard_str(sh.id, sizeof sh.id, s.val, s.val_len, "ShardId");
+		shard_str(sh.parent, sizeof sh.parent, s.val, s.val_len, "ParentShardId");
+		shard_str(sh.adjacent, sizeof sh.adjacent, s.val, s.val_len, "AdjacentParentShardId");
+		struct kl_json_member range, end;
+		/* an open shard has none; kinesis-mock says null */
+		sh.closed = kl_json_object_get(s.val, s.val_len, "SequenceNumberRange", &range) &&
+			    range.type == KL_JSON_OBJECT &&
+			    kl_json_object_get(range.val, range.val_len, "EndingSequenceNumber", &end) &&
+			    end.type == KL_JSON_STRING;
+		int rc = fn(ctx, &sh);
+		if (rc)
+			return rc;
+	}
+	if (kl_json_object_get(b, n, "NextToken", &m) && m.type == KL_JSON_STRING &&
+	    kl_buf_append(token, m.val + 1, m.val_len - 2))
+		return KL_ENOMEM;
+	return KL_OK;
 }

@@ -17,6 +17,7 @@
 #define KL_AWS_KINESIS_H
 
 #include "aws/json_rpc.h" /* also declares kl_aws_region */
+#include "core/buf.h"
 #include "core/err.h"
 
 #include <pthread.h>
@@ -45,5 +46,21 @@ int kl_kinesis_call(struct kl_kinesis *k, const char *op, const char *body, size
  * JSON number text of `len` bytes) in milliseconds, rounded; 0 if the text
  * is not a number in (0, year 10000). */
 int64_t kl_kinesis_arrival_ms(const char *num, size_t len);
+
+/* One shard of a ListShards answer. Strings are the JSON string's bytes as
+ * sent, cut to their array; "" when absent or not a string. */
+struct kl_kinesis_shard {
+	char id[128], parent[128], adjacent[128];
+	int closed; /* it has an EndingSequenceNumber: split or merged, to be read to its end */
+};
+
+/* One page of a ListShards answer (b[0..n)): fn(ctx, shard) for each entry
+ * of Shards that has a ShardId, in order, and the page's NextToken into
+ * `token` (reset first; the JSON string's bytes, to be sent back as they
+ * are; empty on the last page). KL_OK, KL_EPARSE when it is not a JSON
+ * object with Shards (an array; null counts as none), KL_ENOMEM, or fn's
+ * non-zero result. */
+int kl_kinesis_shards_page(const char *b, size_t n, struct kl_buf *token,
+			   int (*fn)(void *ctx, const struct kl_kinesis_shard *sh), void *ctx);
 
 #endif

@@ -176,9 +176,25 @@ static struct shard *find(struct stream_run *r, const char *id)
 	return NULL;
 }
 
-static void copy_str(char *dst, size_t cap, const struct kl_json_member *m)
+/* A shard of a ListShards page: a known one may have closed since; an
+ * unknown one is added as pending. */
+static int add_shard(void *ctx, const struct kl_kinesis_shard *sh)
 {
-	kl_copy_cut(dst, cap, m->val + 1, m->type == KL_JSON_STRING ? m->val_len - 2 : 0);
+	struct stream_run *r = ctx;
+	struct shard *known = find(r, sh->id);
+	if (known)
+		known->closed |= sh->closed;
+	if (known || r->n == MAX_SHARDS)
+		return KL_OK;
+	struct shard *n = &r->shards[r->n++];
+	memset(n, 0, sizeof *n);
+	n->closed = sh->closed;
+	n->stop_fd = -1;
+	memcpy(n->id, sh->id, sizeof n->id);
+	memcpy(n->parent, sh->parent, sizeof n->parent);
+	memcpy(n->adjacent, sh->adjacent, sizeof n->adjacent);
+	n->run = r;
+	return KL_OK;
 }
 
 /* ListShards, all pages; adds unknown shards as pending. */
@@ -206,46 +222,15 @@ static int list_shards(struct stream_run *r, struct kl_kinesis *k, struct kl_err
 			kl_errbuf_set(eb, rc, "%s", k->c.err.msg);
 			break;
 		}
-		const char *b = k->c.resp.body.data;
-		size_t n = k->c.resp.body.len;
-		struct kl_json_member m, s, f;
-		if (kl_json_parse(b, n, 32, NULL, NULL) || !kl_json_object_get(b, n, "Shards", &m)) {
-			rc = kl_errbuf_set(eb, KL_EPARSE, "ListShards: unexpected response");
+		rc = kl_kinesis_shards_page(k->c.resp.body.data, k->c.resp.body.len, &token,
+					    add_shard, r);
+		if (rc) {
+			kl_errbuf_set(eb, rc, rc == KL_EPARSE ? "ListShards: unexpected response"
+							      : "out of memory");
 			break;
 		}
-		struct kl_json_iter it;
-		kl_json_iter_init(&it, m.val, m.val_len);
-		while (kl_json_iter_next(&it, &s)) {
-			if (!kl_json_object_get(s.val, s.val_len, "ShardId", &f))
-				continue;
-			char id[128];
-			copy_str(id, sizeof id, &f);
-			struct kl_json_member range, end;
-			/* an open shard has none; kinesis-mock says null */
-			int closed = kl_json_object_get(s.val, s.val_len, "SequenceNumberRange", &range) &&
-				     kl_json_object_get(range.val, range.val_len,
-							"EndingSequenceNumber", &end) &&
-				     end.type == KL_JSON_STRING;
-			struct shard *known = find(r, id);
-			if (known)
-				known->closed |= closed;
-			if (known || r->n == MAX_SHARDS)
-				continue;
-			struct shard *sh = &r->shards[r->n++];
-			memset(sh, 0, sizeof *sh);
-			sh->closed = closed;
-			sh->stop_fd = -1;
-			snprintf(sh->id, sizeof sh->id, "%s", id);
-			if (kl_json_object_get(s.val, s.val_len, "ParentShardId", &f))
-				copy_str(sh->parent, sizeof sh->parent, &f);
-			if (kl_json_object_get(s.val, s.val_len, "AdjacentParentShardId", &f))
-				copy_str(sh->adjacent, sizeof sh->adjacent, &f);
-			sh->run = r;
-		}
-		kl_buf_reset(&token);
-		if (!kl_json_object_get(b, n, "NextToken", &m) || m.type != KL_JSON_STRING)
+		if (!token.len)
 			break;
-		kl_buf_append(&token, m.val + 1, m.val_len - 2);
 	}
 	kl_buf_cleanup(&req);
 	kl_buf_cleanup(&token);

@@ -44,7 +44,10 @@ static inline size_t kl_hive_max(size_t n)
  * written. The escaping itself: every other function here calls it. */
 char *kl_hive_put(char *o, const char *s, size_t n);
 
-/* Append the Hive-escaped form of s (NULL or empty -> KL_HIVE_DEFAULT). */
+/* Append the Hive-escaped form of s (NULL or empty -> KL_HIVE_DEFAULT). A
+ * value that is KL_HIVE_DEFAULT itself stays as it is (all of its bytes are
+ * safe), so it names the null partition too, as in Hive (DESIGN.md's rule;
+ * e2e/paths_agree has such an event). */
 int kl_hive_escape(struct kl_buf *out, const char *s, size_t n);
 
 /* The partition columns under events/, in path order. Firehose dynamic

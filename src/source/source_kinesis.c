@@ -150,47 +150,6 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-static int take_batch(struct src_kinesis *s);
-
-/* One GetRecords call; fills the batch iterator. */
-static int get_records(struct src_kinesis *s)
-{
-	int rc = nap(s, s->last_call_ms + s->gap_ms - kl_mono_ms());
-	if (rc)
-		return rc;
-	/* the Limit from the batch just read, if it had records: the client's
-	 * response body is still the one it was read from */
-	if (s->batch_records)
-		s->limit = kl_kinesis_read_limit(s->k.c.resp.body.len, s->batch_records);
-	s->batch_records = 0;
-	/* the calls below reuse the response body the batch was read from */
-	kl_json_iter_init(&s->it, "[]", 2);
-	if (!s->have_iterator && (rc = get_iterator(s)))
-		return rc == KL_ERETRY ? throttled(s) : rc;
-	kl_buf_reset(&s->req);
-	rc = kl_buf_printf(&s->req, "{\"ShardIterator\":\"%s\",\"Limit\":%u}", s->iterator,
-			   s->limit);
-	if (rc)
-		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
-	s->last_call_ms = kl_mono_ms();
-	rc = kl_kinesis_call(&s->k, "GetRecords", s->req.data, s->req.len);
-	if (rc && !strcmp(s->k.c.last.code, "ExpiredIteratorException")) {
-		s->have_iterator = 0; /* renew from the last sequence number read */
-		return KL_OK;
-	}
-	if (rc == KL_ERETRY)
-		return throttled(s);
-	if (rc)
-		return kl_errbuf_set(&s->base.err, rc, "%s", s->k.c.err.msg);
-	s->throttle_ms = 0;
-	/* Pace the shard to its read limits: 5 calls/s, and a response of B
-	 * bytes of data (3/4 of the base64 body) spends B / 2 MB/s. A 10 MB
-	 * answer thus waits 5 s, as Kinesis would otherwise refuse the calls. */
-	int64_t data_ms = (int64_t)(s->k.c.resp.body.len / 4 * 3) * 1000 / READ_BYTES_PER_S;
-	s->gap_ms = data_ms > MIN_CALL_GAP_MS ? data_ms : MIN_CALL_GAP_MS;
-	return take_batch(s);
-}
-
 /* A GetRecords answer (the client's response body, which must stay as it
  * is while the batch is read) -> the batch iterator, the next iterator,
  * MillisBehindLatest, and whether the shard is closed. */
@@ -246,6 +205,45 @@ static int take_batch(struct src_kinesis *s)
 			s->closed = 1;
 	}
 	return KL_OK;
+}
+
+/* One GetRecords call; fills the batch iterator. */
+static int get_records(struct src_kinesis *s)
+{
+	int rc = nap(s, s->last_call_ms + s->gap_ms - kl_mono_ms());
+	if (rc)
+		return rc;
+	/* the Limit from the batch just read, if it had records: the client's
+	 * response body is still the one it was read from */
+	if (s->batch_records)
+		s->limit = kl_kinesis_read_limit(s->k.c.resp.body.len, s->batch_records);
+	s->batch_records = 0;
+	/* the calls below reuse the response body the batch was read from */
+	kl_json_iter_init(&s->it, "[]", 2);
+	if (!s->have_iterator && (rc = get_iterator(s)))
+		return rc == KL_ERETRY ? throttled(s) : rc;
+	kl_buf_reset(&s->req);
+	rc = kl_buf_printf(&s->req, "{\"ShardIterator\":\"%s\",\"Limit\":%u}", s->iterator,
+			   s->limit);
+	if (rc)
+		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+	s->last_call_ms = kl_mono_ms();
+	rc = kl_kinesis_call(&s->k, "GetRecords", s->req.data, s->req.len);
+	if (rc && !strcmp(s->k.c.last.code, "ExpiredIteratorException")) {
+		s->have_iterator = 0; /* renew from the last sequence number read */
+		return KL_OK;
+	}
+	if (rc == KL_ERETRY)
+		return throttled(s);
+	if (rc)
+		return kl_errbuf_set(&s->base.err, rc, "%s", s->k.c.err.msg);
+	s->throttle_ms = 0;
+	/* Pace the shard to its read limits: 5 calls/s, and a response of B
+	 * bytes of data (3/4 of the base64 body) spends B / 2 MB/s. A 10 MB
+	 * answer thus waits 5 s, as Kinesis would otherwise refuse the calls. */
+	int64_t data_ms = (int64_t)(s->k.c.resp.body.len / 4 * 3) * 1000 / READ_BYTES_PER_S;
+	s->gap_ms = data_ms > MIN_CALL_GAP_MS ? data_ms : MIN_CALL_GAP_MS;
+	return take_batch(s);
 }
 
 /* Next Kinesis record of the batch -> user records in s->subs. */

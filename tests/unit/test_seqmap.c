@@ -1,6 +1,9 @@
 /* test_seqmap.c — Kinesis positions to sequence numbers, file stems
  * "<shard>-<seq>[-n]" and dead-letter sources "<input>:<seq>[:n]"
- * (source/seqmap.h), as source_kinesis.c and lambda/esm.c use them. */
+ * (source/seqmap.h), as source_kinesis.c and lambda/esm.c use them; and
+ * the Kinesis answers they come from: a GetRecords batch read by the
+ * source (kl_source_kinesis_feed), a ListShards page (aws/kinesis.h). */
+#include "aws/kinesis.h"
 #include "check.h"
 #include "source/seqmap.h"
 #include "source/source_kinesis.h"
@@ -263,6 +266,73 @@ static void ids(void)
 	CHECK(!kl_seqmap_shard_ok(big, KL_SHARD_MAX + 1));
 }
 
+/* A GetRecords answer through the source: records, arrival times, names,
+ * the checkpoint after them; a garbled answer is a parse error. */
+static void batch(void)
+{
+	struct kl_kinesis_source_opts o = {.stream = "s", .shard_id = "shardId-000000000001",
+					   .region = "us-east-1", .stop_fd = -1};
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_source *s = kl_source_kinesis_new(&o, &eb);
+	CHECK(s != NULL);
+	if (!s)
+		return;
+	const char *body = "{\"Records\":[{\"Data\":\"eyJhIjoxfQ==\",\"SequenceNumber\":\"" SEQ(
+	    "010") "\",\"ApproximateArrivalTimestamp\":1764547200.5},"
+		   "{\"Data\":\"eyJiIjoyfQ==\",\"SequenceNumber\":\"" SEQ(
+		       "011") "\"}],\"NextShardIterator\":\"it\",\"MillisBehindLatest\":0}";
+	CHECK_EQ_INT(kl_source_kinesis_feed(s, body, strlen(body)), KL_OK);
+	struct kl_record r = {0};
+	CHECK_EQ_INT(kl_source_next(s, &r, 0), KL_SRC_RECORD);
+	CHECK_EQ_MEM(r.p, r.n, "{\"a\":1}");
+	CHECK(r.pos == 0 && r.arrival_ms == 1764547200500);
+	CHECK_EQ_INT(kl_source_next(s, &r, 0), KL_SRC_RECORD);
+	CHECK_EQ_MEM(r.p, r.n, "{\"b\":2}");
+	CHECK(r.pos == 1 && r.arrival_ms == 0);
+	CHECK_EQ_INT(kl_source_next(s, &r, 0), KL_SRC_IDLE); /* timeout 0: no call */
+	char out[256];
+	CHECK_EQ_INT(s->ops->pos_name(s, 1, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "shardId-000000000001-" SEQ("011"));
+	CHECK_EQ_INT(s->ops->checkpoint(s, 2, out, sizeof out), 0);
+	CHECK_EQ_STR(out, "after:" SEQ("011") " 2");
+	CHECK_EQ_INT(kl_source_kinesis_feed(s, "{\"Records\":[", 12), KL_EPARSE);
+	CHECK_EQ_INT(kl_source_kinesis_feed(s, "", 0), KL_EPARSE);
+	kl_source_free(s);
+}
+
+static int collect(void *ctx, const struct kl_kinesis_shard *sh)
+{
+	return kl_buf_printf(ctx, "%s|%s|%s|%d;", sh->id, sh->parent, sh->adjacent, sh->closed);
+}
+
+/* ListShards pages: the shards in order, closed ones, parents, entries
+ * without a ShardId skipped, the NextToken as sent; what is not a page. */
+static void shards_page(void)
+{
+	struct kl_buf got, token;
+	kl_buf_init(&got, 0);
+	kl_buf_init(&token, 0);
+	const char *page =
+	    "{\"Shards\":[{\"ShardId\":\"shardId-0\",\"SequenceNumberRange\":{\"Starting"
+	    "SequenceNumber\":\"1\",\"EndingSequenceNumber\":\"9\"}},{\"ShardId\":\"shardId-2\","
+	    "\"ParentShardId\":\"shardId-0\",\"AdjacentParentShardId\":\"shardId-1\","
+	    "\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"10\",\"EndingSequenceNumber"
+	    "\":null}},{\"NoId\":1},7],\"NextToken\":\"t\\/1\"}";
+	CHECK_EQ_INT(kl_kinesis_shards_page(page, strlen(page), &token, collect, &got), KL_OK);
+	CHECK_EQ_MEM(got.data, got.len, "shardId-0|||1;shardId-2|shardId-0|shardId-1|0;");
+	CHECK_EQ_MEM(token.data, token.len, "t\\/1");
+	kl_buf_reset(&got);
+	const char *last = "{\"Shards\":null}";
+	CHECK_EQ_INT(kl_kinesis_shards_page(last, strlen(last), &token, collect, &got), KL_OK);
+	CHECK(got.len == 0 && token.len == 0);
+	const char *bad[] = {"{\"Shards\":{}}", "{\"NextToken\":\"x\"}", "[]", "{\"Shards\":["};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+		CHECK_EQ_INT(kl_kinesis_shards_page(bad[i], strlen(bad[i]), &token, collect, &got),
+			     KL_EPARSE);
+	kl_buf_cleanup(&got);
+	kl_buf_cleanup(&token);
+}
+
 int main(void)
 {
 	names();
@@ -270,5 +340,7 @@ int main(void)
 	packed();
 	ids();
 	read_limit();
+	batch();
+	shards_page();
 	return check_report("test_seqmap");
 }

@@ -56,11 +56,11 @@ int64_t kl_kinesis_arrival_ms(const char *num, size_t len)
 	return sec > 0 && sec < 253402300800.0 ? (int64_t)(sec * 1000.0 + 0.5) : 0;
 }
 
-static void shard_str(char *dst, size_t cap, const char *b, size_t n, const char *key)
+/* A member's string bytes into dst; "" when it is absent (have 0) or not a string. */
+static void shard_str(char *dst, size_t cap, int have, const struct kl_json_member *m)
 {
-	struct kl_json_member m;
-	if (kl_json_object_get(b, n, key, &m) && m.type == KL_JSON_STRING)
-		kl_copy_cut(dst, cap, m.val + 1, m.val_len - 2);
+	if (have && m->type == KL_JSON_STRING)
+		kl_copy_cut(dst, cap, m->val + 1, m->val_len - 2);
 	else
 		dst[0] = '\0';
 }
@@ -82,9 +82,11 @@ int kl_kinesis_shards_page(const char *b, size_t n, struct kl_buf *token,
 		if (s.type != KL_JSON_OBJECT || !kl_json_object_get(s.val, s.val_len, "ShardId", &f))
 			continue;
 		struct kl_kinesis_shard sh;
-		shard_str(sh.id, sizeof sh.id, s.val, s.val_len, "ShardId");
-		shard_str(sh.parent, sizeof sh.parent, s.val, s.val_len, "ParentShardId");
-		shard_str(sh.adjacent, sizeof sh.adjacent, s.val, s.val_len, "AdjacentParentShardId");
+		shard_str(sh.id, sizeof sh.id, 1, &f);
+		int have = kl_json_object_get(s.val, s.val_len, "ParentShardId", &f);
+		shard_str(sh.parent, sizeof sh.parent, have, &f);
+		have = kl_json_object_get(s.val, s.val_len, "AdjacentParentShardId", &f);
+		shard_str(sh.adjacent, sizeof sh.adjacent, have, &f);
 		struct kl_json_member range, end;
 		/* an open shard has none; kinesis-mock says null */
 		sh.closed = kl_json_object_get(s.val, s.val_len, "SequenceNumberRange", &range) &&

@@ -546,8 +546,8 @@ static int read_response(struct kl_lambda_conn *c, const struct kl_http_req *req
 			for (size_t i = 0; i < resp->n_capture; i++)
 				if (strlen(resp->capture[i].name) == nl &&
 				    strncasecmp(h, resp->capture[i].name, nl) == 0)
-					kl_copy_cut(resp->capture[i].value, sizeof resp->capture[i].value, v,
-						   vl);
+					kl_copy_cut(resp->capture[i].value, sizeof resp->capture[i].value,
+						    v, vl);
 		}
 		if (status < 200) { /* 100 Continue and friends: the real one follows */
 			for (size_t i = 0; i < resp->n_capture; i++)

@@ -449,8 +449,6 @@ static int refresh(struct reg_entry *e, struct kl_store *store, int has_dir, int
 	return rc;
 }
 
-/* Put doc under key: commit(), or create_only, commit_if(f, "") with a
- * refusal as success (the key names its content: it is there already). */
 /* Write the fragment `next` (the union so far plus a file's columns). */
 static int write_fragment(struct reg_entry *e, struct kl_store *store, struct kl_schema *next,
 			  struct kl_errbuf *eb)

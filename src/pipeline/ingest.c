@@ -182,7 +182,25 @@ static void hash_tick(void *ctx, uint64_t done)
 	t->o->progress(t->o->progress_ctx, &p);
 }
 
-/* Open the input and name it (source/input_id.h). Hashing a regular file
+/* Open the input file (stdin stays fd 0): first of all, so that an input
+ * that cannot be read leaves no lake directory behind. */
+static int open_input_fd(const struct kl_ingest_opts *o, struct file_run *f, struct kl_errbuf *eb)
+{
+	if (strcmp(o->input, "-") == 0)
+		return KL_OK;
+	f->fd = open(o->input, O_RDONLY | O_CLOEXEC);
+	if (f->fd < 0)
+		return kl_errbuf_set(eb, KL_EIO, "cannot open input %s: %s", o->input,
+				     strerror(errno));
+	f->own_fd = 1;
+	struct stat sb;
+	if (fstat(f->fd, &sb) == 0 && S_ISDIR(sb.st_mode)) /* read() would say only EISDIR */
+		return kl_errbuf_set(eb, KL_EIO, "input %s is a directory (give a file, or - for stdin)",
+				     o->input);
+	return KL_OK;
+}
+
+/* Name the open input (source/input_id.h). Hashing a regular file
  * reads all of it first, which on a cold disk takes as long as the run's
  * own reading may: a stop request ends it (KL_EINTR, nothing read), and
  * the progress callback sees it. */
@@ -191,13 +209,6 @@ static int open_input(const struct kl_ingest_opts *o, struct kl_store *store, st
 {
 	struct stat sb;
 	time_t arrival = time(NULL);
-	if (strcmp(o->input, "-") != 0) {
-		f->fd = open(o->input, O_RDONLY | O_CLOEXEC);
-		if (f->fd < 0)
-			return kl_errbuf_set(eb, KL_EIO, "cannot open input %s: %s", o->input,
-					     strerror(errno));
-		f->own_fd = 1;
-	}
 	uint64_t h = 0;
 	int regular = fstat(f->fd, &sb) == 0 && S_ISREG(sb.st_mode);
 	if (regular) {
@@ -337,6 +348,8 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	memset(&f, 0, sizeof f);
 	memset(st, 0, sizeof *st);
 	int rc;
+	if ((rc = open_input_fd(o, &f, eb)))
+		goto out;
 	if ((rc = kl_dedup_init(&f.dedup, o->dedup_window))) {
 		kl_errbuf_set(eb, rc, "cannot allocate a dedup window of %zu events",
 			      o->dedup_window);

@@ -12,13 +12,13 @@ int kl_cred_env(const struct kl_cred_ctx *c, struct kl_aws_creds *out, struct kl
 	if (!id && !secret)
 		return KL_ENOTFOUND;
 	if (!id || !secret)
-		return kl_errbuf_set(eb, KL_EINVAL, "credentials: %s is set but %s is not",
+		return kl_errbuf_set(eb, KL_EINVAL, "%s is set but %s is not",
 				     id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
 				     id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
 	if (strlen(id) >= sizeof out->access_key_id ||
 	    strlen(secret) >= sizeof out->secret_access_key ||
 	    (token && strlen(token) >= sizeof out->session_token))
-		return kl_errbuf_set(eb, KL_EINVAL, "credentials: environment value too long");
+		return kl_errbuf_set(eb, KL_EINVAL, "environment value too long");
 	strcpy(out->access_key_id, id);
 	strcpy(out->secret_access_key, secret);
 	strcpy(out->session_token, token ? token : "");

@@ -3,10 +3,12 @@
  * GET /latest/meta-data/iam/security-credentials/ (role name) and
  * GET .../<role> (JSON). Endpoint AWS_EC2_METADATA_SERVICE_ENDPOINT or
  * http://169.254.169.254; AWS_EC2_METADATA_DISABLED=true turns it off.
- * Not reachable = not on EC2 = KL_ENOTFOUND. */
+ * Each request may take 1 s (AWS_METADATA_SERVICE_TIMEOUT, seconds), as in
+ * the AWS SDKs. Not reachable = not on EC2 = KL_ENOTFOUND. */
 #include "aws/credentials.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -16,7 +18,13 @@ static int get(const struct kl_cred_ctx *c, const char *method, const char *url,
 	       const struct kl_http_header *h, size_t nh, struct kl_http_resp *resp,
 	       struct kl_errbuf *eb)
 {
-	struct kl_http_req req = {method, url, h, nh, NULL, 0, NULL, 0};
+	/* as the AWS SDKs: 1 s (AWS_METADATA_SERVICE_TIMEOUT seconds), so that off
+	 * EC2, where the address may drop packets, "none found" comes at once */
+	long ms = 1000;
+	const char *t = kl_aws_env_get(&c->env, "AWS_METADATA_SERVICE_TIMEOUT");
+	if (t && atoi(t) > 0 && atoi(t) <= 3600)
+		ms = 1000L * atoi(t);
+	struct kl_http_req req = {method, url, h, nh, NULL, 0, NULL, ms};
 	struct kl_errbuf local = {{0}, 0};
 	int rc = c->http.request(c->http.ctx, &req, resp, &local);
 	if (rc)

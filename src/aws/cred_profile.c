@@ -278,7 +278,7 @@ int kl_cred_profile(const struct kl_cred_ctx *c, struct kl_aws_creds *out, struc
 	const char *name = explicit_name ? explicit_name : "default";
 	int rc = resolve(c, name, 0, out, eb);
 	if (rc == KL_ENOTFOUND && explicit_name)
-		return kl_errbuf_set(eb, KL_EINVAL, "credentials: profile %s (AWS_PROFILE) not found "
+		return kl_errbuf_set(eb, KL_EINVAL, "profile %s (AWS_PROFILE) not found "
 						    "or has no credentials",
 				     name);
 	return rc;

@@ -17,7 +17,7 @@ int kl_cred_read_small_file(const char *path, struct kl_buf *out, struct kl_errb
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return kl_errbuf_set(eb, errno == ENOENT ? KL_ENOTFOUND : KL_EIO,
-				     "credentials: open %s: %s", path, strerror(errno));
+				     "open %s: %s", path, strerror(errno));
 	char buf[4096];
 	size_t n;
 	int rc = KL_OK;
@@ -35,7 +35,7 @@ int kl_cred_read_small_file(const char *path, struct kl_buf *out, struct kl_errb
 	if (!rc)
 		out->len--;
 	if (rc)
-		return kl_errbuf_set(eb, rc, "credentials: read %s failed", path);
+		return kl_errbuf_set(eb, rc, "read %s failed", path);
 	return KL_OK;
 }
 
@@ -82,7 +82,7 @@ int kl_cred_assume_web_identity(const struct kl_cred_ctx *c, const char *role_ar
 		OPENSSL_cleanse(params.data, params.cap);
 	kl_buf_cleanup(&tok);
 	kl_buf_cleanup(&params);
-	return rc ? kl_errbuf_set(eb, rc, "credentials: web identity failed") : KL_OK;
+	return rc ? kl_errbuf_set(eb, rc, "web identity failed") : KL_OK;
 }
 
 int kl_cred_web_identity(const struct kl_cred_ctx *c, struct kl_aws_creds *out,

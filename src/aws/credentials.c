@@ -194,10 +194,14 @@ int kl_cred_chain_get(struct kl_cred_chain *ch, time_t now, struct kl_aws_creds 
 	struct kl_aws_creds c;
 	for (size_t i = 0; i < sizeof chain / sizeof chain[0]; i++) {
 		memset(&c, 0, sizeof c);
-		int rc = chain[i].fn(&ch->ctx, &c, eb);
+		/* each provider's own message: one that finds nothing (a missing
+		 * ~/.aws/config) says why, and that must not become the chain's */
+		struct kl_errbuf local = {{0}, 0};
+		int rc = chain[i].fn(&ch->ctx, &c, &local);
 		if (rc == KL_ENOTFOUND)
 			continue;
 		if (rc) {
+			kl_errbuf_set(eb, rc, "%s", local.msg[0] ? local.msg : kl_strerror(rc));
 			kl_aws_creds_wipe(&c);
 			/* Keep serving still-valid credentials if a refresh fails. */
 			if (ch->have && (ch->cur.expiration == 0 || now < ch->cur.expiration)) {
@@ -214,6 +218,6 @@ int kl_cred_chain_get(struct kl_cred_chain *ch, time_t now, struct kl_aws_creds 
 		return KL_OK;
 	}
 	return kl_errbuf_set(eb, KL_ENOTFOUND,
-			     "credentials: none found (env, shared files, web identity, container, "
-			     "instance metadata)");
+			     "none found (environment, ~/.aws/credentials and ~/.aws/config, web "
+			     "identity, container, instance metadata)");
 }

@@ -10,7 +10,11 @@
  * IMDSv2. A provider that is not configured answers KL_ENOTFOUND and the
  * chain moves on; a provider that is configured but fails stops the chain
  * with its error (a broken configuration is never silently skipped), except
- * IMDS, whose absence (not on EC2) is KL_ENOTFOUND.
+ * IMDS, whose absence (not on EC2, each request limited to 1 s as in the
+ * SDKs: AWS_METADATA_SERVICE_TIMEOUT) is KL_ENOTFOUND. Each provider writes
+ * its messages into a buffer of its own, so what one that finds nothing
+ * says (a missing ~/.aws/config) never becomes the chain's answer; messages
+ * carry no "credentials:" prefix (the caller adds its own).
  *
  * Seams: the environment is read only through `struct kl_aws_env` (a getenv
  * callback, so tests never touch the process environment); HTTP goes through

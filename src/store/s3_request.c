@@ -83,15 +83,15 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 	c->checksum_mismatch = 0;
 
 	struct kl_aws_creds cr;
+	struct kl_errbuf ceb = {{0}, 0};
 	pthread_mutex_lock(ep->cred_mu);
-	int rc = kl_cred_chain_get(ep->creds, time(NULL), &cr, &c->eb);
+	int rc = kl_cred_chain_get(ep->creds, time(NULL), &cr, &ceb);
 	pthread_mutex_unlock(ep->cred_mu);
 	if (rc) {
 		kl_aws_creds_wipe(&cr);
 		/* "no provider configured" must not read as "no such object" */
-		return rc == KL_ENOTFOUND
-			   ? kl_errbuf_set(&c->eb, KL_EAUTH, "no AWS credentials found")
-			   : rc;
+		return kl_errbuf_set(&c->eb, rc == KL_ENOTFOUND ? KL_EAUTH : rc, "credentials: %s",
+				     ceb.msg);
 	}
 
 	struct kl_sigv4_header sh[MAX_HEADERS];

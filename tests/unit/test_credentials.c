@@ -267,6 +267,23 @@ int main(int argc, char **argv)
 	kl_cred_chain_init(&ch, &ev, (struct kl_http_transport){NULL, NULL});
 	CHECK_EQ_INT(kl_cred_chain_get(&ch, 1000, &c, &eb), KL_ENOTFOUND);
 	kl_cred_chain_cleanup(&ch);
+	/* the same with a HOME whose ~/.aws/ files do not exist (the usual new
+	 * machine): the answer names the chain, not the first missing file */
+	const char *envnone[] = {"HOME", dir, "AWS_EC2_METADATA_DISABLED", "true", NULL};
+	ev.ctx = (void *)envnone;
+	kl_cred_chain_init(&ch, &ev, (struct kl_http_transport){NULL, NULL});
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_cred_chain_get(&ch, 1000, &c, &eb), KL_ENOTFOUND);
+	CHECK(strncmp(eb.msg, "none found (", 12) == 0);
+	kl_cred_chain_cleanup(&ch);
+	/* a provider that fails says so, once, without a prefix of its own */
+	const char *envhalf[] = {"AWS_ACCESS_KEY_ID", "AKIAHALFSET", "HOME", dir, NULL};
+	ev.ctx = (void *)envhalf;
+	kl_cred_chain_init(&ch, &ev, (struct kl_http_transport){NULL, NULL});
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_cred_chain_get(&ch, 1000, &c, &eb), KL_EINVAL);
+	CHECK_EQ_STR(eb.msg, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not");
+	kl_cred_chain_cleanup(&ch);
 
 	/* refresh ahead of expiry (fake container endpoint) */
 	struct fake_md md = {0, 100000};

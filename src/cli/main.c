@@ -376,6 +376,7 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		so.region = c.region;
 		so.start = c.start;
 		so.exit_idle_ms = c.exit_idle_ms;
+		so.idle_poll_ms = c.idle_poll_ms;
 		so.list_timeout_ms = c.list_timeout_ms;
 		so.make_store = make_store;
 		so.store_ctx = &factory;

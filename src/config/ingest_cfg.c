@@ -59,6 +59,12 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .metavar = "SECONDS",
 	 .help = "stream mode: flush, checkpoint and exit 0 once every shard is caught up and idle "
 		 "this long (0: run until SIGTERM)"},
+	{.name = "idle-poll-interval", .type = KL_OPT_MS, .offset = F(idle_poll_ms), .def = "1",
+	 .metavar = "SECONDS",
+	 .help = "stream mode: a shard read to its end with nothing new is asked again after this "
+		 "long (the KCL's idleTimeBetweenReadsInMillis): lower for latency, higher for fewer "
+		 "GetRecords calls (a shard allows 5 a second, shared by every consumer)",
+	 .min = 0.2, .max = 60},
 	{.name = "list-shards-timeout", .type = KL_OPT_MS, .offset = F(list_timeout_ms),
 	 .def = "300", .metavar = "SECONDS",
 	 .help = "stream mode: a failing ListShards (looking for new shards after a split or "
@@ -195,6 +201,19 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 					     "build (the Lambda package); use zstd",
 					     kl_opts_label(p, F(compression), a, sizeof a));
 	}
+	/* options that only a stream reads: given for a file or stdin, they would
+	 * be ignored without a word */
+	static const size_t stream_only[] = {F(start), F(exit_idle_ms), F(idle_poll_ms),
+					     F(list_timeout_ms)};
+	for (size_t i = 0; !c->stream && i < sizeof stream_only / sizeof stream_only[0]; i++)
+		if (kl_opts_from(p, stream_only[i]) >= KL_OPT_FROM_ENV)
+			return kl_errbuf_set(eb, KL_EINVAL, "%s is for stream mode: it needs --stream",
+					     kl_opts_label(p, stream_only[i], a, sizeof a));
+	static const size_t lease_only[] = {F(lease_renew_ms), F(lease_timeout_ms)};
+	for (size_t i = 0; !c->lease_table && i < sizeof lease_only / sizeof lease_only[0]; i++)
+		if (kl_opts_from(p, lease_only[i]) >= KL_OPT_FROM_ENV)
+			return kl_errbuf_set(eb, KL_EINVAL, "%s needs --lease-table",
+					     kl_opts_label(p, lease_only[i], a, sizeof a));
 	if (c->sse_kms_key_id && c->sse != KL_SSE_KMS)
 		return kl_errbuf_set(eb, KL_EINVAL, "%s needs %s",
 				     kl_opts_label(p, F(sse_kms_key_id), a, sizeof a),

@@ -26,6 +26,7 @@ struct kl_ingest_cfg {
 	const char *input, *stream, *lake, *input_id;
 	const char *start, *region;
 	int64_t exit_idle_ms;
+	int64_t idle_poll_ms;	     /* stream mode: a caught-up shard's next GetRecords after */
 	int64_t list_timeout_ms;     /* stream mode: ListShards failing this long ends the run */
 	int64_t shutdown_timeout_ms; /* signal -> abandon what is not committed (core/stop.h) */
 	/* S3 */

@@ -109,8 +109,9 @@ static int commit_histogram(struct kl_buf *b, struct kl_metrics *m)
 	return rc ? rc : kl_buf_printf(b, "kinlake_%s_count %" PRIu64 "\n", name, cum);
 }
 
-/* One series per shard: its MillisBehindLatest (which 0), records (1), or
- * watermark lag in seconds (2; -1 before its first event). */
+/* One series per shard: its MillisBehindLatest (which 0), records (1),
+ * watermark lag in seconds (2; -1 before its first event), or GetRecords
+ * answers (3). */
 static int shard_series(struct kl_buf *b, struct kl_metrics *m, size_t n, const char *name,
 			const char *type, const char *help, int which)
 {
@@ -121,7 +122,9 @@ static int shard_series(struct kl_buf *b, struct kl_metrics *m, size_t n, const 
 		rc = rc ? rc : put_label(b, m->stream);
 		rc = rc ? rc : kl_buf_puts(b, "\",shard=\"");
 		rc = rc ? rc : put_label(b, s->id);
-		int64_t v = which == 1 ? (int64_t)LOAD(s->records) : LOAD(s->millis_behind);
+		int64_t v = which == 1	 ? (int64_t)LOAD(s->records)
+			    : which == 3 ? (int64_t)LOAD(s->get_records)
+					 : LOAD(s->millis_behind);
 		if (which == 2) {
 			int64_t wm = LOAD(s->watermark);
 			v = wm > 0 ? (int64_t)time(NULL) - wm : -1;
@@ -216,6 +219,11 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 		rc = rc ? rc
 			: shard_series(b, m, n, "shard_records_read_total", "counter",
 				       "Records read from the shard (after KPL de-aggregation).", 1);
+		rc = rc ? rc
+			: shard_series(b, m, n, "shard_get_records_total", "counter",
+				       "GetRecords answers from the shard, empty ones included "
+				       "(--idle-poll-interval paces those of a caught-up shard).",
+				       3);
 		if (m->window)
 			rc = rc ? rc
 				: shard_series(b, m, n, "shard_watermark_lag_seconds", "gauge",

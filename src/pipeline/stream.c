@@ -89,6 +89,7 @@ static void *shard_main(void *arg)
 		ko.region = o->region;
 		ko.start = o->start;
 		ko.exit_idle_ms = o->exit_idle_ms;
+		ko.idle_poll_ms = o->idle_poll_ms;
 		ko.stop_fd = sh->stop_fd >= 0 ? sh->stop_fd : sh->run->stop_fd;
 		ko.creds = o->creds;
 		ko.creds_mu = o->creds_mu;

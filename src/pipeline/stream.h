@@ -43,6 +43,7 @@ struct kl_stream_opts {
 	const char *region;           /* NULL: environment */
 	const char *start;            /* trim-horizon | latest | at-timestamp:UNIX */
 	int64_t exit_idle_ms;
+	int64_t idle_poll_ms; /* kl_kinesis_source_opts.idle_poll_ms */
 	/* a re-list of the shards that fails (throttled, 5xx, resets) is tried
 	 * again with backoff while the shards read on; after failing this long
 	 * the run ends (0: 5 minutes) */

@@ -21,9 +21,10 @@
 
 #define MIN_CALL_GAP_MS 200 /* 5 GetRecords calls per second per shard */
 /* A shard that is caught up (MillisBehindLatest 0) and answered with no
- * records is read again after 1 s, as the KCL's idleTimeBetweenReadsInMillis:
- * an idle stream costs one call per shard a second, not five, which leaves the
- * shard's read limit (shared by every consumer) to the others. */
+ * records is read again after 1 s (idle_poll_ms, --idle-poll-interval), as
+ * the KCL's idleTimeBetweenReadsInMillis: an idle stream costs one call per
+ * shard a second, not five, which leaves the shard's read limit (shared by
+ * every consumer) to the others. */
 #define IDLE_CALL_GAP_MS 1000
 #define READ_BYTES_PER_S (2 << 20) /* and 2 MB/s of data per shard */
 
@@ -34,6 +35,7 @@ struct src_kinesis {
 	char input[700]; /* "kinesis:<stream>/<shard>": dead-letter sources */
 	int is_arn;
 	int64_t exit_idle_ms;
+	int64_t idle_gap_ms; /* a caught-up shard's call after an empty answer */
 	int stop_fd;
 	struct kl_cancel stop; /* stop_fd as a token: Kinesis calls give up at a stop */
 	struct kl_metrics_shard *metrics;
@@ -161,6 +163,8 @@ static int take_batch(struct src_kinesis *s)
 	 * first of a name counts, as with kl_json_object_get) */
 	if (kl_json_parse(b, n, 64, &s->doc, NULL))
 		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: response is not JSON");
+	if (s->metrics)
+		atomic_fetch_add_explicit(&s->metrics->get_records, 1, memory_order_relaxed);
 	struct kl_json_member behind = {0}, next = {0}, records = {0}, children = {0};
 	int have_behind = 0, have_next = 0, have_records = 0, have_children = 0;
 	for (size_t i = 0; i < s->doc.n; i++) {
@@ -192,8 +196,8 @@ static int take_batch(struct src_kinesis *s)
 		kl_json_iter_init(&s->it, "[]", 2);
 	const char *p = skip_ws(s->it.p, s->it.end);
 	s->batch_empty = p >= s->it.end || *p == ']';
-	if (s->batch_empty && s->behind == 0 && s->gap_ms < IDLE_CALL_GAP_MS)
-		s->gap_ms = IDLE_CALL_GAP_MS;
+	if (s->batch_empty && s->behind == 0 && s->gap_ms < s->idle_gap_ms)
+		s->gap_ms = s->idle_gap_ms;
 	struct kl_json_member first;
 	/* At the end of a closed shard the response names its children
 	 * (ChildShards). Some servers keep handing out iterators there: the
@@ -533,6 +537,9 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 		k_resume(&s->base, o->checkpoint);
 	s->is_arn = !strncmp(o->stream, "arn:", 4);
 	s->exit_idle_ms = o->exit_idle_ms;
+	s->idle_gap_ms = o->idle_poll_ms > MIN_CALL_GAP_MS ? o->idle_poll_ms
+			 : o->idle_poll_ms				? MIN_CALL_GAP_MS
+								: IDLE_CALL_GAP_MS;
 	s->stop_fd = o->stop_fd;
 	s->metrics = o->metrics;
 	s->pin = o->pin;

@@ -65,6 +65,7 @@ struct kl_kinesis_source_opts {
 	const char *start;    /* "trim-horizon" (default), "latest", "at-timestamp:UNIX" */
 	const char *checkpoint; /* from the state; wins over start when set */
 	int64_t exit_idle_ms; /* 0: never end on idle */
+	int64_t idle_poll_ms; /* a caught-up shard that answered nothing: next call after (0: 1 s) */
 	int stop_fd;          /* -1 or a signalfd: also ends Kinesis retries and transfers */
 	_Atomic uint64_t *retries; /* optional, borrowed: counts retried Kinesis requests */
 	struct kl_metrics_shard *metrics; /* optional, borrowed: MillisBehindLatest, records */

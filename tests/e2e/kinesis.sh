@@ -47,9 +47,15 @@ s3lite "$AWS_ENDPOINT_URL_S3" mb s3://lake
 s3lite "$AWS_ENDPOINT_URL_S3" cp s3://lake/prod "$T/lake1s"
 check_lake "$T/basic.jsonl" "$T/lake1s" --format parquet
 ls "$T/lake1s/_kinlake/state/basic-shardId-000000000000.log" "$T/lake1s/_kinlake/schemas/event_type=payment/"*.json > /dev/null
-# a second run resumes from the checkpoints: nothing new, nothing duplicated
-"$KL" ingest --stream basic --lake "$T/lake1" --exit-idle 1 --format jsonl 2> "$T/sum1b"
+# a second run resumes from the checkpoints: nothing new, nothing duplicated;
+# its caught-up shards are asked every --idle-poll-interval (2 s: at 0, 2 and
+# 4 s, when --exit-idle 3 ends it; at the default 1 s, 4 or 5 calls)
+"$KL" ingest --stream basic --lake "$T/lake1" --exit-idle 3 --idle-poll-interval 2 --format jsonl \
+	--metrics-file "$T/m1b.prom" 2> "$T/sum1b"
 grep -q "read=0 " "$T/sum1b" || fail "restart re-read records: $(cat "$T/sum1b")"
+calls=$(awk '/^kinlake_shard_get_records_total[{]/ { n++; if ($2 > m) m = $2 } END { print n + 0, m + 0 }' "$T/m1b.prom")
+[ "${calls% *}" = 4 ] && [ "${calls#* }" -ge 1 ] && [ "${calls#* }" -le 3 ] ||
+	fail "GetRecords per idle shard (shards, most calls): $calls, want 4 shards, 1-3 calls"
 check_lake "$T/basic.jsonl" "$T/lake1" > /dev/null
 # few mkdirs (issue 11) with a store per shard: the shards' stores share the
 # directories they have made (store.h: kl_dir_hints), so each directory costs

@@ -54,6 +54,7 @@ int main(void)
 	CHECK_EQ_INT(atomic_load(&a->millis_behind), -1);
 	atomic_store(&a->millis_behind, 1500);
 	atomic_fetch_add(&a->records, 7);
+	atomic_fetch_add(&a->get_records, 3);
 	render(&m, &b);
 	CHECK(line_of(b.data, "kinlake_records_read_total 42\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_rejected_total{reason=\"invalid_json\"} 3\n") != NULL);
@@ -63,6 +64,8 @@ int main(void)
 			      "shard=\"we\\\\ird\\nid\"} -1\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_shard_records_read_total{stream=\"s\\\"1\","
 			      "shard=\"shardId-0\"} 7\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_shard_get_records_total{stream=\"s\\\"1\","
+			      "shard=\"shardId-0\"} 3\n") != NULL);
 	CHECK(strstr(b.data, "watermark") == NULL); /* interval mode: no watermark series */
 
 	/* window mode: open windows, late events, files per commit, watermark lag */

@@ -4,7 +4,10 @@
  * any bytes; for an input kl_event_parse accepts, the event's row splits
  * into the members its JSON line splits into (kl_json_split_valid), the
  * same bytes (a container with whitespace minified), types and flags, the
- * row's json_len is that line's length, and neither holds a newline. */
+ * row's json_len is that line's length, and neither holds a newline; each
+ * is at most its reserve (kl_event_row_reserve, kl_event_json_reserve: an
+ * event_name with escapes whose decoded control characters come back as
+ * \u00XX once overran both). */
 #include "event/event.h"
 #include "event/row.h"
 #include "fuzz_common.h"
@@ -46,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(kl_event_write_json(&ev, p, size, &json) == 0);
 	REQUIRE(kl_event_write_row(&ev, p, size, &row, &json_len) == 0);
 	REQUIRE(row.len <= kl_event_row_reserve(&ev, size));
+	REQUIRE(json.len <= kl_event_json_reserve(&ev, size));
 	REQUIRE(json_len == json.len);
 	REQUIRE(kl_row_is(row.data, row.len) && !kl_row_is(json.data, json.len));
 	REQUIRE(!memchr(row.data, '\n', row.len) && !memchr(json.data, '\n', json.len));

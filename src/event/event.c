@@ -429,9 +429,19 @@ int kl_json_escape_append(struct kl_buf *out, const char *s, size_t n)
 	return KL_OK;
 }
 
+/* The computed event_type and event_subtype values: their decoded bytes,
+ * re-escaped when the name had escapes, at most 6 bytes each ("\u000d" for
+ * a decoded "\r"). Counted at the most, so that a reserve bounds what is
+ * written and a buffer grows only at it, whichever path writes the event
+ * (fuzz/fuzz_row checks the bound). */
+static size_t name_parts_max(const struct kl_event *ev)
+{
+	return (ev->name_esc ? 6 : 1) * (ev->type.n + ev->subtype.n);
+}
+
 size_t kl_event_json_reserve(const struct kl_event *ev, size_t raw_len)
 {
-	return raw_len + 96 + ev->type.n + ev->subtype.n;
+	return raw_len + 96 + name_parts_max(ev);
 }
 
 /* The end of the original object's bytes a JSON line keeps when no member
@@ -504,8 +514,8 @@ size_t kl_event_row_reserve(const struct kl_event *ev, size_t raw_len)
 {
 	/* members: their bytes are a subset of the raw ones, plus lengths and
 	 * flags; the computed fields as kl_event_json_reserve counts them */
-	return 1 + raw_len + (ev->doc.n + 3) * (2 * KL_ROW_LEN_MAX + 1) + 96 + ev->type.n +
-	       ev->subtype.n;
+	return 1 + raw_len + (ev->doc.n + 3) * (2 * KL_ROW_LEN_MAX + 1) + 96 +
+	       name_parts_max(ev);
 }
 
 /* The row member of a computed string field: its value is the JSON string

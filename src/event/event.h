@@ -109,9 +109,10 @@ enum kl_reject kl_event_parse(struct kl_event *ev, const char *p, size_t n,
 int kl_event_write_json(const struct kl_event *ev, const char *raw, size_t raw_len,
 			struct kl_buf *out);
 
-/* What kl_event_write_json() reserves in `out` before it writes: a copy
- * of its output made elsewhere reserves the same, so the buffer it lands
- * in grows exactly as if it had been written there (pipeline/prep.h). */
+/* What kl_event_write_json() reserves in `out` before it writes, at least
+ * what it writes: a copy of its output made elsewhere reserves the same,
+ * so the buffer it lands in grows exactly as if it had been written there
+ * (pipeline/prep.h). */
 size_t kl_event_json_reserve(const struct kl_event *ev, size_t raw_len);
 
 /*

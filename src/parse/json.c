@@ -358,7 +358,11 @@ value:
 				goto out;
 			break;
 		}
-		rc = fail(&s, KL_JSON_ESYNTAX, s.p, "unexpected character");
+		/* RFC 8259 lets a parser reject a byte order mark; say what it is */
+		rc = fail(&s, KL_JSON_ESYNTAX, s.p,
+			  s.p == (const unsigned char *)text && s.end - s.p >= 3 && !memcmp(s.p, "\xef\xbb\xbf", 3)
+				  ? "byte order mark (U+FEFF) before the JSON text"
+				  : "unexpected character");
 		goto out;
 	}
 	if (cur && depth == 1) {

@@ -235,8 +235,22 @@ static void numbers(void)
 	CHECK(!kl_num_i64_fast("-", 1, &v));
 }
 
+/* A byte order mark is rejected (RFC 8259 allows either), and named */
+static void byte_order_mark(void)
+{
+	struct kl_json_error err;
+	const char bom[] = "\xef\xbb\xbf{\"a\":1}";
+	CHECK_EQ_INT(kl_json_parse(bom, strlen(bom), 64, NULL, &err) != 0, 1);
+	CHECK_EQ_INT(err.offset, 0);
+	CHECK_EQ_STR(err.msg, "byte order mark (U+FEFF) before the JSON text");
+	const char later[] = "[\xef\xbb\xbf]"; /* elsewhere it is just a bad character */
+	CHECK_EQ_INT(kl_json_parse(later, strlen(later), 64, NULL, &err) != 0, 1);
+	CHECK_EQ_STR(err.msg, "unexpected character");
+}
+
 int main(void)
 {
+	byte_order_mark();
 	numbers();
 	json_test_suite();
 	iteration();

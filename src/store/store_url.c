@@ -38,10 +38,34 @@ int kl_store_url_is_s3(const char *url)
 	return url && !strncmp(url, "s3://", 5);
 }
 
+/* "scheme://" at the start (RFC 3986's scheme characters) */
+static size_t url_scheme_len(const char *s)
+{
+	size_t i = 0;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+		return 0;
+	while (s[i] && (strchr("+.-", s[i]) || (s[i] >= '0' && s[i] <= '9') ||
+			(s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+		i++;
+	return !strncmp(s + i, "://", 3) ? i : 0;
+}
+
 int kl_store_url_check(const char *url, char *why, size_t cap)
 {
-	if (!kl_store_url_is_s3(url))
+	if (!kl_store_url_is_s3(url)) {
+		/* a directory whose name starts like a URL ("S3://b/p", "file:///x",
+		 * "gs://b") is never what was meant: it would be made in the
+		 * working directory, silently */
+		size_t sn = url_scheme_len(url);
+		if (sn) {
+			snprintf(why, cap,
+				 "'%.*s://' is not a lake URL kinlake takes: give s3://bucket/prefix "
+				 "(lowercase s3) or a directory",
+				 (int)(sn < 20 ? sn : 20), url);
+			return -1;
+		}
 		return 0;
+	}
 	const char *b = url + 5;
 	size_t bn = strcspn(b, "/");
 	if (!kl_store_s3_bucket_valid(b, bn)) {
@@ -50,6 +74,27 @@ int kl_store_url_check(const char *url, char *why, size_t cap)
 			 "a-z, 0-9, '.', '-')",
 			 (int)(bn < 100 ? bn : 100), b);
 		return -1;
+	}
+	/* the prefix: '/'-separated parts, none empty, "." or "..": S3 would
+	 * keep them as they are, in keys that Athena's LOCATION and the readers'
+	 * globs do not take apart alike. Slashes before and after it are
+	 * allowed (the store strips them). */
+	const char *s = b + bn;
+	while (*s == '/')
+		s++;
+	while (*s) {
+		size_t n = strcspn(s, "/");
+		if (n == 0 && !s[strspn(s, "/")])
+			break; /* only slashes left: a trailing '/' */
+		if (n == 0 || (n == 1 && s[0] == '.') ||
+		    (n == 2 && s[0] == '.' && s[1] == '.')) {
+			snprintf(why, cap,
+				 "the prefix of '%.200s' has an empty, '.' or '..' part: give "
+				 "s3://bucket/a/b",
+				 url);
+			return -1;
+		}
+		s += n + (s[n] == '/');
 	}
 	return 0;
 }

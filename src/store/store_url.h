@@ -71,7 +71,9 @@ struct kl_store_url_opts {
 int kl_store_url_is_s3(const char *url);
 
 /* Check a lake URL's syntax without opening anything: an s3:// URL needs a
- * valid bucket name. 0, or -1 with the reason in `why`. */
+ * valid bucket name and a prefix without empty, "." or ".." parts; any
+ * other "scheme://" (S3://, file://, gs://) is refused rather than made a
+ * directory of that name. 0, or -1 with the reason in `why`. */
 int kl_store_url_check(const char *url, char *why, size_t cap);
 
 /* "AES256", "aws:kms", or NULL for KL_SSE_NONE. */

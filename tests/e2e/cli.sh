@@ -74,6 +74,10 @@ expect2 "--format: 'csv' is not one of parquet|jsonl" ingest --input - --lake "$
 expect2 "--sse-kms-key-id needs --sse aws:kms" ingest --input - --lake s3://bkt/p --sse-kms-key-id k
 expect2 "--sse is for a lake on S3, but --lake is a directory" ingest --input - --lake "$T/l" --sse AES256
 expect2 "--lake: 'B_ad' is not a valid S3 bucket name" ingest --input - --lake s3://B_ad/p
+# a URL kinlake does not write to is refused, not made a directory "S3:" here
+expect2 "--lake: 'S3://' is not a lake URL kinlake takes" ingest --input - --lake S3://bkt/p
+expect2 "--lake: 'S3://' is not a lake URL kinlake takes" catalog ddl --lake S3://bkt/p
+[ ! -e S3: ] || fail "a directory S3: was made"
 # an S3 lake takes a file now (issue 9); without a region it is a usage error
 set +e; out=$(env -u AWS_REGION -u AWS_DEFAULT_REGION "$KL" ingest --input - --lake s3://bkt/p 2>&1 </dev/null); rc=$?; set -e
 [ "$rc" = 2 ] || fail "s3 lake without region exited $rc"

@@ -109,6 +109,18 @@ static void test_bad_flags(void)
 	BAD("--start: use trim-horizon, latest or at-timestamp:UNIX", "--start", "soon");
 	BAD("--lake: 'B_ad' is not a valid S3 bucket name (3 to 63 characters: a-z, 0-9, '.', '-')",
 	    "--lake", "s3://B_ad/x");
+	BAD("--lake: 'S3://' is not a lake URL kinlake takes: give s3://bucket/prefix (lowercase "
+	    "s3) or a directory",
+	    "--lake", "S3://bkt/x");
+	BAD("--lake: 'file://' is not a lake URL kinlake takes: give s3://bucket/prefix "
+	    "(lowercase s3) or a directory",
+	    "--lake", "file:///tmp/lake");
+	BAD("--lake: the prefix of 's3://bkt/a//b' has an empty, '.' or '..' part: give "
+	    "s3://bucket/a/b",
+	    "--lake", "s3://bkt/a//b");
+	BAD("--lake: the prefix of 's3://bkt/../b' has an empty, '.' or '..' part: give "
+	    "s3://bucket/a/b",
+	    "--lake", "s3://bkt/../b");
 #undef BAD
 }
 

@@ -273,7 +273,8 @@ int kl_metrics_write_file(struct kl_metrics *m, const char *path, struct kl_errb
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {
 		kl_buf_cleanup(&b);
-		return kl_errbuf_set(eb, KL_EIO, "metrics file %s: %s", tmp, strerror(errno));
+		return kl_errbuf_set(eb, KL_EIO, "metrics file %s: cannot create %s beside it: %s",
+				     path, tmp, strerror(errno));
 	}
 	size_t off = 0;
 	while (off < b.len) {

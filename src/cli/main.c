@@ -485,6 +485,12 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 						st.dead_by_reason[i]);
 			fputc('\n', stderr);
 		}
+		/* a file is named by its content and a stream by its shards;
+		 * a pipe has no identity: say what that means for a re-run */
+		if (!c.stream && !strcmp(c.input, "-") && !c.input_id && st.stored)
+			fprintf(stderr, "kinlake ingest: stdin without --input-id is a new input "
+					"each run: the same data piped again is stored again "
+					"(--input-id NAME makes a re-run resume instead)\n");
 	}
 	return 0;
 }

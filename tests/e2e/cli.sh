@@ -37,6 +37,11 @@ printf '%s' "$out" | grep -q "input $T is a directory" || fail "directory input 
 [ ! -e "$T/l" ] || fail "a run whose input cannot be read made the lake $T/l"
 # sizes accept suffixes
 "$KL" gen --events 10 | "$KL" ingest --input - --lake "$T/l" --max-file-bytes 1MiB --memory-limit 64MiB --quiet
+# stdin has no identity: the summary says what a re-run of the same data does
+out=$("$KL" gen --events 10 --seed 2 | "$KL" ingest --input - --lake "$T/l" 2>&1 >/dev/null)
+grep -q "stdin without --input-id is a new input each run" <<<"$out" || fail "no stdin note: $out"
+out=$("$KL" gen --events 10 --seed 2 | "$KL" ingest --input - --input-id cli-2 --lake "$T/l" 2>&1 >/dev/null)
+! grep -q "stdin without --input-id" <<<"$out" || fail "stdin note with --input-id: $out"
 
 expect2 "--compression snappy is only available with --format parquet" ingest --input - --lake "$T/l" --format jsonl --compression snappy
 expect2 "--input and --stream exclude each other" ingest --input - --stream s --lake "$T/l"

@@ -34,7 +34,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
-.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz demo bench bench-kinesis bench-lambda bench-window deps clean format up down lambda-zip
+.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz fuzz-long demo bench bench-kinesis bench-lambda bench-window deps clean format up down lambda-zip
 all: $(BUILD)/kinlake $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -79,6 +79,10 @@ build-fuzz/libkinlake.a: $(FUZZ_OBJ)
 	$(AR) rcs $@ $^
 build-fuzz/%: fuzz/%.c build-fuzz/libkinlake.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libkinlake.a $(LDLIBS)
+
+# every fuzz target for FUZZ_SECONDS [120] each (tests/fuzz_long.sh)
+fuzz-long: fuzz
+	@tests/fuzz_long.sh $(or $(FUZZ_SECONDS),120)
 
 fuzz: $(FUZZ_BIN)
 

@@ -35,11 +35,26 @@ static int check_lake(const char *v, char *why, size_t cap)
 	return kl_store_url_check(v, why, cap);
 }
 
+/* UNIX seconds as GetShardIterator's Timestamp takes them (it goes into the
+ * request as a JSON number): digits, an optional fraction */
+static int unix_seconds(const char *s)
+{
+	size_t d = strspn(s, "0123456789");
+	if (d == 0 || d > 12)
+		return 0;
+	if (s[d] == '.')
+		return strspn(s + d + 1, "0123456789") > 0 &&
+		       s[d + 1 + strspn(s + d + 1, "0123456789")] == '\0';
+	return s[d] == '\0';
+}
+
 static int check_start(const char *v, char *why, size_t cap)
 {
-	if (!strcmp(v, "trim-horizon") || !strcmp(v, "latest") || !strncmp(v, "at-timestamp:", 13))
+	if (!strcmp(v, "trim-horizon") || !strcmp(v, "latest") ||
+	    (!strncmp(v, "at-timestamp:", 13) && unix_seconds(v + 13)))
 		return 0;
-	snprintf(why, cap, "use trim-horizon, latest or at-timestamp:UNIX");
+	snprintf(why, cap, "use trim-horizon, latest or at-timestamp:UNIX (seconds, e.g. "
+		 "at-timestamp:1764547200)");
 	return -1;
 }
 

@@ -106,7 +106,16 @@ static void test_bad_flags(void)
 	    "--flush-interval", "5d");
 	BAD("--format: 'csv' is not one of parquet|jsonl", "--format", "csv");
 	BAD("--sse: 'yes' is not one of aws:kms|AES256", "--sse", "yes");
-	BAD("--start: use trim-horizon, latest or at-timestamp:UNIX", "--start", "soon");
+	BAD("--start: use trim-horizon, latest or at-timestamp:UNIX (seconds, e.g. "
+	    "at-timestamp:1764547200)",
+	    "--start", "soon");
+	/* the seconds go into a request as a JSON number: nothing else gets there */
+	BAD("--start: use trim-horizon, latest or at-timestamp:UNIX (seconds, e.g. "
+	    "at-timestamp:1764547200)",
+	    "--start", "at-timestamp:1,\"StreamName\":\"other\"");
+	BAD("--start: use trim-horizon, latest or at-timestamp:UNIX (seconds, e.g. "
+	    "at-timestamp:1764547200)",
+	    "--start", "at-timestamp:");
 	BAD("--lake: 'B_ad' is not a valid S3 bucket name (3 to 63 characters: a-z, 0-9, '.', '-')",
 	    "--lake", "s3://B_ad/x");
 	BAD("--lake: 'S3://' is not a lake URL kinlake takes: give s3://bucket/prefix (lowercase "

@@ -20,10 +20,9 @@ static int get(const struct kl_cred_ctx *c, const char *method, const char *url,
 {
 	/* as the AWS SDKs: 1 s (AWS_METADATA_SERVICE_TIMEOUT seconds), so that off
 	 * EC2, where the address may drop packets, "none found" comes at once */
-	long ms = 1000;
 	const char *t = kl_aws_env_get(&c->env, "AWS_METADATA_SERVICE_TIMEOUT");
-	if (t && atoi(t) > 0 && atoi(t) <= 3600)
-		ms = 1000L * atoi(t);
+	int sec = t ? atoi(t) : 0;
+	long ms = sec > 0 && sec <= 3600 ? 1000L * sec : 1000;
 	struct kl_http_req req = {method, url, h, nh, NULL, 0, NULL, ms};
 	struct kl_errbuf local = {{0}, 0};
 	int rc = c->http.request(c->http.ctx, &req, resp, &local);

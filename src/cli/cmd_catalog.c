@@ -30,15 +30,10 @@ static const struct kl_opt_choice subtype_choices[] = {
 static const struct kl_opt_choice format_choices[] = {
     {"auto", 0}, {"parquet", 1 + KL_CATALOG_PARQUET}, {"jsonl", 1 + KL_CATALOG_JSONL}, {NULL, 0}};
 
-/* the same lake URL rules as ingest's --lake (store/store_url.h) */
-static int check_lake(const char *v, char *why, size_t cap)
-{
-	return kl_store_url_check(v, why, cap);
-}
-
 static const struct kl_opt catalog_opts[] = {
     {"lake", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, lake), NULL, "DIR|s3://B/P",
-     "the lake whose _kinlake/schemas/ and layout are read (required)", NULL, 0, 0, check_lake},
+     "the lake whose _kinlake/schemas/ and layout are read (required)", NULL, 0, 0,
+     kl_store_url_check /* as ingest's --lake */},
     {"database", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, database), "kinlake", "DB",
      "Glue/Athena database of the tables ([a-z0-9_])", NULL, 0, 0, NULL},
     {"location", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, location), NULL, "s3://B/P",

@@ -252,15 +252,9 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		return bad_usage("ingest", "--input and --stream exclude each other");
 	if (!c.lake)
 		return bad_usage("ingest", "--lake is required (a directory, or s3://bucket/prefix)");
-	if (c.cloudwatch_ns && !c.stream)
-		return bad_usage("ingest", "--cloudwatch-namespace needs --stream");
 	struct kl_aws_env aenv = kl_aws_env_process();
 	if (kl_ingest_cfg_check(&p, &aenv, &eb))
 		return bad_usage("ingest", eb.msg);
-	if (c.lease_table && !c.stream)
-		return bad_usage("ingest", "--lease-table needs --stream");
-	if (!c.lease_table && c.worker_id)
-		return bad_usage("ingest", "--worker-id needs --lease-table");
 	if (c.lease_table && c.lease_renew_ms >= c.lease_timeout_ms)
 		return bad_usage("ingest", "--lease-renew-interval must be shorter than --lease-timeout");
 

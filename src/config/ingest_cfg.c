@@ -30,11 +30,6 @@ static const struct kl_opt_choice windows[] = {{"auto", WINDOW_AUTO},
 static const struct kl_opt_choice sses[] = {
 	{"aws:kms", KL_SSE_KMS}, {"AES256", KL_SSE_AES256}, {NULL, 0}};
 
-static int check_lake(const char *v, char *why, size_t cap)
-{
-	return kl_store_url_check(v, why, cap);
-}
-
 /* UNIX seconds as GetShardIterator's Timestamp takes them (it goes into the
  * request as a JSON number): digits, an optional fraction */
 static int unix_seconds(const char *s)
@@ -42,10 +37,10 @@ static int unix_seconds(const char *s)
 	size_t d = strspn(s, "0123456789");
 	if (d == 0 || d > 12)
 		return 0;
-	if (s[d] == '.')
-		return strspn(s + d + 1, "0123456789") > 0 &&
-		       s[d + 1 + strspn(s + d + 1, "0123456789")] == '\0';
-	return s[d] == '\0';
+	if (s[d] != '.')
+		return s[d] == '\0';
+	size_t f = strspn(s + d + 1, "0123456789");
+	return f > 0 && s[d + 1 + f] == '\0';
 }
 
 static int check_start(const char *v, char *why, size_t cap)
@@ -65,7 +60,7 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .help = "consume every shard of this Kinesis Data Stream instead of --input"},
 	{.name = "lake", .env = "KINLAKE_LAKE", .type = KL_OPT_STR, .offset = F(lake),
 	 .metavar = "DIR|s3://B/P", .help = "lake root: a directory, or s3://bucket/prefix",
-	 .check = check_lake},
+	 .check = kl_store_url_check},
 	{.name = "start", .type = KL_OPT_STR, .offset = F(start), .def = "trim-horizon",
 	 .metavar = "POSITION",
 	 .help = "where a shard without checkpoint starts: trim-horizon, latest, at-timestamp:UNIX",
@@ -216,19 +211,23 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 					     "build (the Lambda package); use zstd",
 					     kl_opts_label(p, F(compression), a, sizeof a));
 	}
-	/* options that only a stream reads: given for a file or stdin, they would
-	 * be ignored without a word */
-	static const size_t stream_only[] = {F(start), F(exit_idle_ms), F(idle_poll_ms),
-					     F(list_timeout_ms)};
-	for (size_t i = 0; !c->stream && i < sizeof stream_only / sizeof stream_only[0]; i++)
-		if (kl_opts_from(p, stream_only[i]) >= KL_OPT_FROM_ENV)
-			return kl_errbuf_set(eb, KL_EINVAL, "%s is for stream mode: it needs --stream",
-					     kl_opts_label(p, stream_only[i], a, sizeof a));
-	static const size_t lease_only[] = {F(lease_renew_ms), F(lease_timeout_ms)};
-	for (size_t i = 0; !c->lease_table && i < sizeof lease_only / sizeof lease_only[0]; i++)
-		if (kl_opts_from(p, lease_only[i]) >= KL_OPT_FROM_ENV)
-			return kl_errbuf_set(eb, KL_EINVAL, "%s needs --lease-table",
-					     kl_opts_label(p, lease_only[i], a, sizeof a));
+	/* options that only a stream (or a lease table) reads: given without
+	 * it, they would be ignored without a word */
+	static const struct {
+		size_t opt, needs;
+	} needs[] = {
+	    {F(start), F(stream)},	    {F(exit_idle_ms), F(stream)},
+	    {F(idle_poll_ms), F(stream)},    {F(list_timeout_ms), F(stream)},
+	    {F(cloudwatch_ns), F(stream)},   {F(lease_table), F(stream)},
+	    {F(worker_id), F(lease_table)}, {F(lease_renew_ms), F(lease_table)},
+	    {F(lease_timeout_ms), F(lease_table)},
+	};
+	for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
+		if (kl_opts_from(p, needs[i].opt) >= KL_OPT_FROM_ENV &&
+		    kl_opts_from(p, needs[i].needs) == KL_OPT_UNSET)
+			return kl_errbuf_set(eb, KL_EINVAL, "%s needs %s",
+					     kl_opts_label(p, needs[i].opt, a, sizeof a),
+					     kl_opts_label(p, needs[i].needs, b, sizeof b));
 	if (c->sse_kms_key_id && c->sse != KL_SSE_KMS)
 		return kl_errbuf_set(eb, KL_EINVAL, "%s needs %s",
 				     kl_opts_label(p, F(sse_kms_key_id), a, sizeof a),

@@ -41,12 +41,10 @@ int kl_store_url_is_s3(const char *url)
 /* "scheme://" at the start (RFC 3986's scheme characters) */
 static size_t url_scheme_len(const char *s)
 {
-	size_t i = 0;
-	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z')))
+	static const char scheme[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-";
+	if (!s[0] || !memchr(scheme, s[0], 52)) /* a letter first */
 		return 0;
-	while (s[i] && (strchr("+.-", s[i]) || (s[i] >= '0' && s[i] <= '9') ||
-			(s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
-		i++;
+	size_t i = strspn(s, scheme);
 	return !strncmp(s + i, "://", 3) ? i : 0;
 }
 

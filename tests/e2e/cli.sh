@@ -47,8 +47,10 @@ expect2 "--compression snappy is only available with --format parquet" ingest --
 expect2 "--input and --stream exclude each other" ingest --input - --stream s --lake "$T/l"
 expect2 "--start: use trim-horizon, latest or at-timestamp:UNIX" ingest --stream s --lake "$T/l" --start yesterday
 # options only a stream reads are refused for a file, not ignored
-expect2 "--exit-idle is for stream mode: it needs --stream" ingest --input - --lake "$T/l" --exit-idle 5
-expect2 "--idle-poll-interval is for stream mode: it needs --stream" ingest --input - --lake "$T/l" --idle-poll-interval 2
+expect2 "--exit-idle needs --stream" ingest --input - --lake "$T/l" --exit-idle 5
+expect2 "--idle-poll-interval needs --stream" ingest --input - --lake "$T/l" --idle-poll-interval 2
+expect2 "--lease-table needs --stream" ingest --input - --lake "$T/l" --lease-table t
+expect2 "--worker-id needs --lease-table" ingest --stream s --lake "$T/l" --worker-id w
 expect2 "--idle-poll-interval: '0.1' is out of range [0.2, 60] seconds" ingest --stream s --lake "$T/l" --idle-poll-interval 0.1
 expect2 "--lease-timeout needs --lease-table" ingest --stream s --lake "$T/l" --lease-timeout 5
 expect2 "--sse: 'rot13' is not one of aws:kms|AES256" ingest --stream s --lake "$T/l" --sse rot13

@@ -1,7 +1,8 @@
 /* fuzz_opts.c — libFuzzer target for config/ (the option table that parses
  * ingest flags and KINLAKE_* variables, and its value parsers).
- * Input: NUL-separated tokens. First byte even: the tokens are argv; odd:
- * they are NAME=VALUE environment entries. Invariants: never crash; an
+ * Input: NUL-separated tokens. First byte % 3: 0, the tokens are argv; 1,
+ * NAME=VALUE environment entries as the Lambda reads them; 2, both, as
+ * `kinlake ingest` reads them (flags, then every variable). Invariants: never crash; an
  * error has a message and a success none; every accepted numeric setting is
  * within its entry's bounds; the size and duration parsers never return a
  * value over their documented caps. */
@@ -62,22 +63,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	REQUIRE(kl_opts_init(&p, kl_ingest_cfg_table, kl_ingest_cfg_count, &c, &eb) == KL_OK);
 	struct fenv fe = {.n = 0};
 	int rc;
-	if (data[0] % 2 == 0) {
+	/* 0: flags; 1: the Lambda's variables; 2: `kinlake ingest`, flags then
+	 * every variable (a token NAME=VALUE not starting with '-' is a variable) */
+	int mode = data[0] % 3;
+	if (mode == 0) {
 		rc = kl_opts_argv(&p, n, tok, &eb);
 		if (rc == KL_OPTS_HELP)
 			return 0;
 	} else {
+		char *flags[MAXTOK];
+		int nf = 0;
 		for (int i = 0; i < n; i++) {
 			char *eq = strchr(tok[i], '=');
-			if (!eq)
+			if (!eq || (mode == 2 && tok[i][0] == '-')) {
+				if (mode == 2)
+					flags[nf++] = tok[i];
 				continue;
+			}
 			*eq = '\0';
 			fe.names[fe.n] = tok[i];
 			fe.vals[fe.n++] = eq + 1;
 		}
 		struct kl_aws_env env = {fenv_get, &fe};
-		p.env_style = 1;
-		rc = kl_opts_env(&p, &env, &eb);
+		if (mode == 1) {
+			p.env_style = 1;
+			p.scope = KL_INGEST_CFG_LAMBDA;
+			rc = kl_opts_env(&p, &env, &eb);
+		} else {
+			rc = kl_opts_argv(&p, nf, flags, &eb);
+			if (rc == KL_OPTS_HELP)
+				return 0;
+			rc = rc ? rc : kl_opts_env(&p, &env, &eb);
+		}
 	}
 	REQUIRE((rc == KL_OK) == (eb.code == KL_OK));
 	if (rc) {

@@ -30,31 +30,34 @@ static const struct kl_opt_choice subtype_choices[] = {
 static const struct kl_opt_choice format_choices[] = {
     {"auto", 0}, {"parquet", 1 + KL_CATALOG_PARQUET}, {"jsonl", 1 + KL_CATALOG_JSONL}, {NULL, 0}};
 
+#define F(field) offsetof(struct catalog_cfg, field)
 static const struct kl_opt catalog_opts[] = {
-    {"lake", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, lake), NULL, "DIR|s3://B/P",
-     "the lake whose _kinlake/schemas/ and layout are read (required)", NULL, 0, 0,
-     kl_store_url_check /* as ingest's --lake */},
-    {"database", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, database), "kinlake", "DB",
-     "Glue/Athena database of the tables ([a-z0-9_])", NULL, 0, 0, NULL},
-    {"location", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, location), NULL, "s3://B/P",
-     "where the tables point: the lake's S3 URL when --lake is a local copy of it "
-     "(default: --lake itself, as s3:// or file://)",
-     NULL, 0, 0, NULL},
-    {"table-prefix", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, table_prefix), NULL, "PREFIX",
-     "put before every table name", NULL, 0, 0, NULL},
-    {"subtypes", NULL, KL_OPT_CHOICE, offsetof(struct catalog_cfg, subtypes), "enum", "enum|injected",
-     "event_subtype projection: the values seen (re-run after new "
-     "subtypes appear), or injected (every query must name the subtype)",
-     subtype_choices, 0, 0, NULL},
-    {"format", NULL, KL_OPT_CHOICE, offsetof(struct catalog_cfg, format), "auto", "auto|parquet|jsonl",
-     "the lake's data file format (auto: from its files)", format_choices, 0, 0, NULL},
-    {"first-day", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, first_day), NULL, "YYYY-MM-DD",
-     "start of the dt projection (default: the lake's first day, else today)", NULL, 0, 0, NULL},
-    {"no-dead-letters", NULL, KL_OPT_FLAG, offsetof(struct catalog_cfg, no_dead_letters), NULL, NULL,
-     "no dead_letters table over errors/", NULL, 0, 0, NULL},
-    {"region", NULL, KL_OPT_STR, offsetof(struct catalog_cfg, region), NULL, "REGION",
-     "Glue's and an s3:// lake's AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)", NULL, 0, 0, NULL},
+	{.name = "lake", .type = KL_OPT_STR, .offset = F(lake), .metavar = "DIR|s3://B/P",
+	 .help = "the lake whose _kinlake/schemas/ and layout are read (required)",
+	 .check = kl_store_url_check /* as ingest's --lake */},
+	{.name = "database", .type = KL_OPT_STR, .offset = F(database), .def = "kinlake",
+	 .metavar = "DB", .help = "Glue/Athena database of the tables ([a-z0-9_])"},
+	{.name = "location", .type = KL_OPT_STR, .offset = F(location), .metavar = "s3://B/P",
+	 .help = "where the tables point: the lake's S3 URL when --lake is a local copy of it "
+		 "(default: --lake itself, as s3:// or file://)"},
+	{.name = "table-prefix", .type = KL_OPT_STR, .offset = F(table_prefix),
+	 .metavar = "PREFIX", .help = "put before every table name"},
+	{.name = "subtypes", .type = KL_OPT_CHOICE, .offset = F(subtypes), .def = "enum",
+	 .metavar = "enum|injected",
+	 .help = "event_subtype projection: the values seen (re-run after new subtypes appear), "
+		 "or injected (every query must name the subtype)",
+	 .choices = subtype_choices},
+	{.name = "format", .type = KL_OPT_CHOICE, .offset = F(format), .def = "auto",
+	 .metavar = "auto|parquet|jsonl", .help = "the lake's data file format (auto: from its files)",
+	 .choices = format_choices},
+	{.name = "first-day", .type = KL_OPT_STR, .offset = F(first_day), .metavar = "YYYY-MM-DD",
+	 .help = "start of the dt projection (default: the lake's first day, else today)"},
+	{.name = "no-dead-letters", .type = KL_OPT_FLAG, .offset = F(no_dead_letters),
+	 .help = "no dead_letters table over errors/"},
+	{.name = "region", .type = KL_OPT_STR, .offset = F(region), .metavar = "REGION",
+	 .help = "Glue's and an s3:// lake's AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)"},
 };
+#undef F
 
 static void usage(FILE *f)
 {

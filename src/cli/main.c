@@ -122,12 +122,6 @@ static void ingest_advice(const struct kl_ingest_cfg *c)
 			"input; run the same command again to resume\n");
 }
 
-static const char *shutdown_env_get(void *ctx, const char *name)
-{
-	(void)ctx;
-	return strcmp(name, "KINLAKE_SHUTDOWN_TIMEOUT") ? NULL : getenv(name);
-}
-
 /* The one message of a shutdown that ran out of time. */
 static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct kl_ingest_stats *st,
 				     const char *detail)
@@ -236,27 +230,39 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		       "(docs/shutdown.md).\n\n"
 		       "Options:\n");
 		kl_opts_help(stdout, kl_ingest_cfg_table, kl_ingest_cfg_count);
+		printf("\nEnvironment: every option with a value can also be set as KINLAKE_ and its\n"
+		       "name in capitals, '-' as '_' (KINLAKE_LAKE=s3://b/p, KINLAKE_MEMORY_LIMIT=1GiB,\n"
+		       "KINLAKE_STREAM=events), parsed and checked as the flag is; a flag wins.\n");
 		return 0;
 	}
 	if (r)
 		return bad_usage("ingest", eb.msg);
-	/* of the KINLAKE_* variables (the Lambda's configuration) the command
-	 * reads only the shutdown timeout, a deployment setting that goes with
-	 * the platform's grace period; a flag wins */
-	struct kl_aws_env shut_env = {shutdown_env_get, NULL};
-	if (kl_opts_env(&p, &shut_env, &eb))
+	/* every setting also as its KINLAKE_* variable, as a container is
+	 * configured (config/ingest_cfg.h); a flag wins */
+	struct kl_aws_env aenv = kl_aws_env_process();
+	if (kl_opts_env(&p, &aenv, &eb))
 		return bad_usage("ingest", eb.msg);
+	char la[64], lb[64];
 	if (!c.input && !c.stream)
 		return bad_usage("ingest", "--input (a file, or - for stdin) or --stream is required");
-	if (c.input && c.stream)
-		return bad_usage("ingest", "--input and --stream exclude each other");
+	if (c.input && c.stream) {
+		kl_errbuf_set(&eb, KL_EINVAL, "%s and %s exclude each other",
+			      kl_opts_label(&p, offsetof(struct kl_ingest_cfg, input), la, sizeof la),
+			      kl_opts_label(&p, offsetof(struct kl_ingest_cfg, stream), lb, sizeof lb));
+		return bad_usage("ingest", eb.msg);
+	}
 	if (!c.lake)
 		return bad_usage("ingest", "--lake is required (a directory, or s3://bucket/prefix)");
-	struct kl_aws_env aenv = kl_aws_env_process();
 	if (kl_ingest_cfg_check(&p, &aenv, &eb))
 		return bad_usage("ingest", eb.msg);
-	if (c.lease_table && c.lease_renew_ms >= c.lease_timeout_ms)
-		return bad_usage("ingest", "--lease-renew-interval must be shorter than --lease-timeout");
+	if (c.lease_table && c.lease_renew_ms >= c.lease_timeout_ms) {
+		kl_errbuf_set(&eb, KL_EINVAL, "%s must be shorter than %s",
+			      kl_opts_label(&p, offsetof(struct kl_ingest_cfg, lease_renew_ms), la,
+					    sizeof la),
+			      kl_opts_label(&p, offsetof(struct kl_ingest_cfg, lease_timeout_ms), lb,
+					    sizeof lb));
+		return bad_usage("ingest", eb.msg);
+	}
 
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);
@@ -861,7 +867,8 @@ static int cmd_lambda(int argc, char **argv)
 		       "ingest` is (each variable is the ingest flag named after it, parsed and\n"
 		       "checked the same way); a bad value is an init error. KINLAKE_LAKE unset:\n"
 		       "Firehose only, and Kinesis batches fail with Kinlake.NotConfigured.\n");
-		kl_opts_env_help(stdout, kl_ingest_cfg_table, kl_ingest_cfg_count);
+		kl_opts_env_help(stdout, kl_ingest_cfg_table, kl_ingest_cfg_count,
+				 KL_INGEST_CFG_LAMBDA);
 		printf("  KINLAKE_CLOUDWATCH_NAMESPACE  namespace of the EMF metric lines on stdout\n"
 		       "                          (default kinlake; empty: none; docs/metrics.md)\n");
 		printf("  AWS_REGION, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL and the usual credentials\n");

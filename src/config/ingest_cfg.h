@@ -1,12 +1,16 @@
 /*
  * ingest_cfg.h — every setting of an ingest, in one option table
- * (config/opts.h) shared by `kinlake ingest` (flags) and the Lambda's
- * Kinesis event-source-mapping path (KINLAKE_* variables).
+ * (config/opts.h) shared by `kinlake ingest` (flags and KINLAKE_* variables)
+ * and the Lambda's Kinesis event-source-mapping path (KINLAKE_* variables).
  *
- * The table names each setting once: --format is KINLAKE_FORMAT, --lake is
- * KINLAKE_LAKE, and so on (settings without a variable are flags only). A
- * value is parsed and checked by the same entry wherever it comes from, so
- * a bad value gets the same message from either, naming the flag or the
+ * The table names each setting once, and every setting with a value has a
+ * variable named after its flag: --format is KINLAKE_FORMAT, --memory-limit
+ * is KINLAKE_MEMORY_LIMIT (test_opts checks the rule; --no-progress and
+ * --quiet are flags only). `kinlake ingest` reads them all, a flag winning
+ * over its variable, as a container is configured; the Lambda reads those
+ * marked KL_INGEST_CFG_LAMBDA, the settings of a batch written to the lake.
+ * A value is parsed and checked by the same entry wherever it comes from,
+ * so a bad value gets the same message from either, naming the flag or the
  * variable; kl_ingest_cfg_check() adds the rules that involve several
  * settings, named the same way.
  *
@@ -52,6 +56,9 @@ struct kl_ingest_cfg {
 	const char *lease_table, *worker_id;
 	int64_t lease_renew_ms, lease_timeout_ms;
 };
+
+/* kl_opt `scope` bit: the Lambda's Kinesis path reads the entry's variable */
+#define KL_INGEST_CFG_LAMBDA 1u
 
 extern const struct kl_opt kl_ingest_cfg_table[];
 extern const size_t kl_ingest_cfg_count;

@@ -381,7 +381,8 @@ int kl_opts_env(struct kl_opts *p, const struct kl_aws_env *env, struct kl_errbu
 {
 	for (size_t i = 0; i < p->n; i++) {
 		const struct kl_opt *o = &p->t[i];
-		if (!o->env || o->type == KL_OPT_FLAG || p->from[i] == KL_OPT_FROM_FLAG)
+		if (!o->env || o->type == KL_OPT_FLAG || p->from[i] == KL_OPT_FROM_FLAG ||
+		    (p->scope && !(o->scope & p->scope)))
 			continue;
 		const char *v = kl_aws_env_get(env, o->env); /* empty counts as unset */
 		if (!v)
@@ -411,10 +412,10 @@ void kl_opts_help(FILE *f, const struct kl_opt *t, size_t n)
 	}
 }
 
-void kl_opts_env_help(FILE *f, const struct kl_opt *t, size_t n)
+void kl_opts_env_help(FILE *f, const struct kl_opt *t, size_t n, unsigned scope)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (!t[i].env || !t[i].help)
+		if (!t[i].env || !t[i].help || (scope && !(t[i].scope & scope)))
 			continue;
 		char meta[128];
 		if (t[i].type == KL_OPT_CHOICE)

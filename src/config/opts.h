@@ -69,6 +69,8 @@ struct kl_opt {
 	const struct kl_opt_choice *choices; /* KL_OPT_CHOICE */
 	double min, max;		     /* numeric bounds, when min < max */
 	kl_opt_check_fn check;
+	unsigned scope; /* the caller's bits: entry points beyond the main one
+			 * that read `env` (struct kl_opts `scope`) */
 };
 
 /* Where a value came from. */
@@ -83,6 +85,8 @@ struct kl_opts {
 	void *cfg;
 	unsigned char from[KL_OPTS_MAX]; /* enum kl_opt_from, per entry */
 	int env_style;			 /* name unset options by their variable in messages */
+	unsigned scope; /* 0: kl_opts_env reads every entry's variable; else only
+			 * those of entries whose `scope` has one of these bits */
 };
 
 enum { KL_OPTS_HELP = 1 };
@@ -96,8 +100,10 @@ int kl_opts_init(struct kl_opts *p, const struct kl_opt *t, size_t n, void *cfg,
  * KL_EINVAL with one message. Positional arguments are rejected. */
 int kl_opts_argv(struct kl_opts *p, int argc, char **argv, struct kl_errbuf *eb);
 
-/* Parse the environment variables of the entries that have one; unset and
- * empty variables are skipped. KL_OK or KL_EINVAL with one message. */
+/* Parse the environment variables of the entries that have one (and are in
+ * p->scope, when set), except those already given as flags: a flag wins.
+ * Unset and empty variables are skipped. KL_OK or KL_EINVAL with one
+ * message. */
 int kl_opts_env(struct kl_opts *p, const struct kl_aws_env *env, struct kl_errbuf *eb);
 
 /* The entry of the field at `offset`, or NULL. */
@@ -116,8 +122,9 @@ const char *kl_opt_choice_name(const struct kl_opt_choice *c, int value);
 
 /* --help lines for the flags (hidden entries skipped). */
 void kl_opts_help(FILE *f, const struct kl_opt *t, size_t n);
-/* --help lines for the environment variables of the entries that have one. */
-void kl_opts_env_help(FILE *f, const struct kl_opt *t, size_t n);
+/* --help lines for the environment variables of the entries that have one
+ * (and whose `scope` has one of `scope`'s bits, when it is not 0). */
+void kl_opts_env_help(FILE *f, const struct kl_opt *t, size_t n, unsigned scope);
 
 /* Value parsers (exposed for tests and fuzzing). 0 on success, -1 if the
  * text is not of the type, -2 if it is but too large for the field. */

@@ -34,6 +34,7 @@ int kl_esm_config_env(struct kl_esm_config *c, const struct kl_aws_env *e, struc
 	struct kl_opts p;
 	int rc = kl_opts_init(&p, kl_ingest_cfg_table, kl_ingest_cfg_count, &c->set, eb);
 	p.env_style = 1;
+	p.scope = KL_INGEST_CFG_LAMBDA;
 	rc = rc ? rc : kl_opts_env(&p, e, eb);
 	if (rc)
 		return rc;

@@ -123,6 +123,24 @@ same --format jsonl --compression snappy -- KINLAKE_FORMAT=jsonl KINLAKE_COMPRES
 e=$(lambda_msg KINLAKE_FORMAT=csv)
 [ "$e" = "KINLAKE_FORMAT: 'csv' is not one of parquet|jsonl" ] || fail "KINLAKE_FORMAT=csv: $e"
 help=$("$KL" lambda --help); grep -q 'KINLAKE_COMPRESSION_LEVEL' <<<"$help" || fail "lambda --help lacks the KINLAKE_* table"
+grep -q 'KINLAKE_MEMORY_LIMIT' <<<"$help" && fail "lambda --help lists a variable the Lambda does not read"
+
+# `kinlake ingest` configured by KINLAKE_* variables alone (as in a container), a flag winning
+printf '{"event_uuid":"e1","event_name":"a:b","created_at":1700000000}\n' > "$T/env.jsonl"
+env KINLAKE_INPUT="$T/env.jsonl" KINLAKE_LAKE="$T/envlake" KINLAKE_FORMAT=jsonl \
+	"$KL" ingest --quiet || fail "ingest from KINLAKE_* variables failed"
+ls "$T"/envlake/events/event_type=a/event_subtype=b/dt=2023-11-14/hr=22/*.jsonl.zst >/dev/null ||
+	fail "KINLAKE_INPUT / KINLAKE_LAKE / KINLAKE_FORMAT not applied: $(find "$T/envlake" -type f)"
+env KINLAKE_LAKE="$T/envlake2" KINLAKE_FORMAT=jsonl "$KL" ingest --input "$T/env.jsonl" \
+	--format parquet --quiet || fail "flag over variable failed"
+ls "$T"/envlake2/events/*/*/*/*/*.parquet >/dev/null || fail "--format did not win over KINLAKE_FORMAT"
+set +e; out=$(env KINLAKE_MEMORY_LIMIT=lots "$KL" ingest --input "$T/env.jsonl" --lake "$T/l" 2>&1); rc=$?; set -e
+[ "$rc" = 2 ] && [ "$out" = "kinlake ingest: KINLAKE_MEMORY_LIMIT: 'lots' is not a size (examples: 4096, 64KiB, 128MiB, 1GiB)" ] ||
+	fail "KINLAKE_MEMORY_LIMIT=lots: exit $rc: $out"
+set +e; out=$(env KINLAKE_STREAM=events "$KL" ingest --input "$T/env.jsonl" --lake "$T/l" 2>&1); rc=$?; set -e
+[ "$rc" = 2 ] && [ "$out" = "kinlake ingest: --input and KINLAKE_STREAM exclude each other" ] ||
+	fail "KINLAKE_STREAM with --input: exit $rc: $out"
+"$KL" ingest --help | grep -q 'KINLAKE_MEMORY_LIMIT=' || fail "ingest --help does not name the variables"
 
 # runtime errors: exit 1, and "run again" only where it is the advice
 set +e; out=$("$KL" ingest --input "$T/nope.jsonl" --lake "$T/l" 2>&1); rc=$?; set -e

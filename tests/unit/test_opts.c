@@ -1,11 +1,13 @@
 /* test_opts.c — config/opts (the option engine) and config/ingest_cfg (the
  * table `kinlake ingest` and the Lambda share): defaults, choices mapped by
- * name, empty values, repeated flags, overflow, and the same message for the
- * same bad value from a flag and from its KINLAKE_* variable. */
+ * name, empty values, repeated flags, overflow, the same message for the
+ * same bad value from a flag and from its KINLAKE_* variable, and which
+ * variables `kinlake ingest` and the Lambda each read. */
 #include "check.h"
 #include "config/ingest_cfg.h"
 #include "config/opts.h"
 
+#include <ctype.h>
 #include <stddef.h>
 
 static const char *const *fake_vars;
@@ -31,6 +33,7 @@ static int argv_parse(struct kl_ingest_cfg *c, struct kl_opts *p, struct kl_errb
 	return rc ? rc : kl_opts_argv(p, n, (char **)args, eb);
 }
 
+/* The Lambda's view: its variables only, named as variables */
 static int env_parse(struct kl_ingest_cfg *c, struct kl_opts *p, struct kl_errbuf *eb,
 		     const char *const *vars)
 {
@@ -40,6 +43,17 @@ static int env_parse(struct kl_ingest_cfg *c, struct kl_opts *p, struct kl_errbu
 	struct kl_aws_env env = {fake_get, NULL};
 	int rc = kl_opts_init(p, kl_ingest_cfg_table, kl_ingest_cfg_count, c, eb);
 	p->env_style = 1;
+	p->scope = KL_INGEST_CFG_LAMBDA;
+	return rc ? rc : kl_opts_env(p, &env, eb);
+}
+
+/* `kinlake ingest`'s view: flags, then every variable (a flag wins) */
+static int cli_parse(struct kl_ingest_cfg *c, struct kl_opts *p, struct kl_errbuf *eb,
+		     const char **args, const char *const *vars)
+{
+	int rc = argv_parse(c, p, eb, args);
+	fake_vars = vars;
+	struct kl_aws_env env = {fake_get, NULL};
 	return rc ? rc : kl_opts_env(p, &env, eb);
 }
 
@@ -258,15 +272,77 @@ static void test_parsers(void)
 	CHECK_EQ_INT(kl_parse_ms("-1", &ms), -1);
 }
 
+/* Every setting with a value is also KINLAKE_ + its name in capitals ('-'
+ * as '_'), as `kinlake ingest --help` says; `kinlake ingest` reads them all
+ * with a flag winning, the Lambda only its own. */
+static void test_cli_env(void)
+{
+	for (size_t i = 0; i < kl_ingest_cfg_count; i++) {
+		const struct kl_opt *o = &kl_ingest_cfg_table[i];
+		char want[64];
+		int n = snprintf(want, sizeof want, "KINLAKE_%s", o->name);
+		for (int k = 8; k < n; k++)
+			want[k] = want[k] == '-' ? '_' : (char)toupper((unsigned char)want[k]);
+		if (o->type == KL_OPT_FLAG)
+			CHECK(o->env == NULL && o->scope == 0);
+		else if (!o->env || strcmp(o->env, want))
+			CHECK_EQ_STR(o->env ? o->env : "(none)", want);
+	}
+	struct kl_ingest_cfg c;
+	struct kl_opts p;
+	struct kl_errbuf eb;
+	fake_vars = VARS("HOME", "/x");
+	struct kl_aws_env none = {fake_get, NULL};
+	CHECK_EQ_INT(cli_parse(&c, &p, &eb, ARGV("--format", "jsonl"),
+			       VARS("KINLAKE_FORMAT", "parquet", "KINLAKE_INPUT", "in.jsonl",
+				    "KINLAKE_MAX_FILE_BYTES", "1MiB", "KINLAKE_LAKE", "/l")),
+		     KL_OK);
+	CHECK_EQ_INT(c.format, KL_FORMAT_JSONL); /* the flag */
+	CHECK_EQ_STR(c.input, "in.jsonl");
+	CHECK_EQ_STR(c.lake, "/l");
+	CHECK_EQ_INT(c.max_file_bytes, 1u << 20);
+	CHECK_EQ_INT(kl_opts_from(&p, offsetof(struct kl_ingest_cfg, format)), KL_OPT_FROM_FLAG);
+	CHECK_EQ_INT(kl_opts_from(&p, offsetof(struct kl_ingest_cfg, input)), KL_OPT_FROM_ENV);
+	/* a bad value from a variable the Lambda does not read */
+	CHECK_EQ_INT(cli_parse(&c, &p, &eb, ARGV("--input", "x"),
+			       VARS("KINLAKE_MEMORY_LIMIT", "lots")),
+		     KL_EINVAL);
+	CHECK(strncmp(eb.msg, "KINLAKE_MEMORY_LIMIT: ", 22) == 0);
+	/* ... which the flag overrides */
+	CHECK_EQ_INT(cli_parse(&c, &p, &eb, ARGV("--memory-limit", "64MiB"),
+			       VARS("KINLAKE_MEMORY_LIMIT", "lots")),
+		     KL_OK);
+	CHECK_EQ_INT(c.memory_limit, 64u << 20);
+	/* rules between settings name each one as it was given */
+	CHECK_EQ_INT(cli_parse(&c, &p, &eb, ARGV("--input", "x"),
+			       VARS("KINLAKE_START", "latest", "KINLAKE_LAKE", "/l")),
+		     KL_OK);
+	fake_vars = VARS("HOME", "/x");
+	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_EINVAL);
+	CHECK_EQ_STR(eb.msg, "KINLAKE_START needs --stream");
+	/* the Lambda reads none of these */
+	CHECK_EQ_INT(env_parse(&c, &p, &eb,
+			       VARS("KINLAKE_MEMORY_LIMIT", "lots", "KINLAKE_START", "latest",
+				    "KINLAKE_STREAM", "s")),
+		     KL_OK);
+	CHECK(c.stream == NULL);
+	CHECK_EQ_INT(c.memory_limit, 256u << 20);
+}
+
 static void test_help(void)
 {
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
-	kl_opts_env_help(f, kl_ingest_cfg_table, kl_ingest_cfg_count);
+	kl_opts_env_help(f, kl_ingest_cfg_table, kl_ingest_cfg_count, KL_INGEST_CFG_LAMBDA);
 	fclose(f);
 	CHECK(strstr(text, "KINLAKE_FORMAT") && strstr(text, "parquet|jsonl"));
 	CHECK(strstr(text, "KINLAKE_INPUT") == NULL);
+	free(text);
+	f = open_memstream(&text, &len);
+	kl_opts_env_help(f, kl_ingest_cfg_table, kl_ingest_cfg_count, 0);
+	fclose(f);
+	CHECK(strstr(text, "KINLAKE_INPUT") && strstr(text, "KINLAKE_FORMAT"));
 	free(text);
 	f = open_memstream(&text, &len);
 	kl_opts_help(f, kl_ingest_cfg_table, kl_ingest_cfg_count);
@@ -282,6 +358,7 @@ int main(void)
 	test_flag_env_parity();
 	test_check();
 	test_parsers();
+	test_cli_env();
 	test_help();
 	return check_report("test_opts");
 }

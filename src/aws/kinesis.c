@@ -4,6 +4,7 @@
 #include "parse/json.h"
 #include "parse/num.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,46 @@ int64_t kl_kinesis_arrival_ms(const char *num, size_t len)
 		sec = strtod(s, NULL);
 	}
 	return sec > 0 && sec < 253402300800.0 ? (int64_t)(sec * 1000.0 + 0.5) : 0;
+}
+
+static int stream_name_ok(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-");
+	return n >= 1 && n <= 128 && s[n] == '\0';
+}
+
+int kl_kinesis_stream_check(const char *stream, char *why, size_t cap)
+{
+	if (strncmp(stream, "arn:", 4)) {
+		if (stream_name_ok(stream))
+			return 0;
+		snprintf(why, cap, "a stream name is 1-128 letters, digits, '_', '.' and '-' "
+			 "(or give the stream's ARN)");
+		return -1;
+	}
+	/* arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME */
+	const char *p = stream + 4;
+	size_t part = strspn(p, "abcdefghijklmnopqrstuvwxyz-");
+	int ok = part >= 3 && !strncmp(p, "aws", 3) && p[part] == ':';
+	p += part + 1;
+	ok = ok && !strncmp(p, "kinesis:", 8);
+	p += ok ? 8 : 0;
+	size_t reg = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789-");
+	ok = ok && reg > 0 && p[reg] == ':';
+	p += ok ? reg + 1 : 0;
+	ok = ok && strspn(p, "0123456789") == 12 && !strncmp(p + 12, ":stream/", 8) &&
+	     stream_name_ok(p + 20);
+	if (ok)
+		return 0;
+	snprintf(why, cap, "not a Kinesis stream ARN "
+		 "(arn:aws:kinesis:REGION:ACCOUNT:stream/NAME)");
+	return -1;
+}
+
+const char *kl_kinesis_stream_name(const char *stream)
+{
+	const char *p = strncmp(stream, "arn:", 4) ? NULL : strstr(stream, ":stream/");
+	return p ? p + 8 : stream;
 }
 
 /* A member's string bytes into dst; "" when it is absent (have 0) or not a string. */

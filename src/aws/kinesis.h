@@ -47,6 +47,18 @@ int kl_kinesis_call(struct kl_kinesis *k, const char *op, const char *body, size
  * is not a number in (0, year 10000). */
 int64_t kl_kinesis_arrival_ms(const char *num, size_t len);
 
+/* --stream's value: a stream name (1-128 of [a-zA-Z0-9_.-], the API's
+ * StreamName pattern) or a stream ARN
+ * (arn:<partition>:kinesis:<region>:<12-digit account>:stream/<name>).
+ * 0, or -1 with the reason in `why` (the option check's signature). */
+int kl_kinesis_stream_check(const char *stream, char *why, size_t cap);
+
+/* The stream's name in a --stream value: the part after "stream/" of an
+ * ARN, else the value itself (a pointer into it). What the lake keys a
+ * stream's checkpoints by, so that the name and the ARN of one stream
+ * resume each other's progress. */
+const char *kl_kinesis_stream_name(const char *stream);
+
 /* One shard of a ListShards answer. Strings are the JSON string's bytes as
  * sent, cut to their array; "" when absent or not a string. */
 struct kl_kinesis_shard {

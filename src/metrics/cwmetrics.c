@@ -2,6 +2,7 @@
  * format" in the CloudWatch user guide (the _aws member, one
  * CloudWatchMetrics directive per line, metric values as root members). */
 #include "metrics/cwmetrics.h"
+#include "aws/kinesis.h"
 #include "core/clock.h"
 
 #include <errno.h>
@@ -107,12 +108,6 @@ int kl_cw_emf_render(struct kl_buf *b, const struct kl_cw_emf *e)
 }
 
 /* --- PutMetricData publisher ---------------------------------------------- */
-
-const char *kl_cw_stream_name(const char *stream)
-{
-	const char *s = strstr(stream, ":stream/");
-	return !strncmp(stream, "arn:", 4) && s ? s + 8 : stream;
-}
 
 void kl_cw_counters_of(struct kl_metrics *m, struct kl_cw_counters *c)
 {
@@ -225,7 +220,7 @@ int kl_cw_publisher_start(struct kl_cw_publisher *p, struct kl_errbuf *eb)
 {
 	p->started = 0;
 	memset(&p->sent, 0, sizeof p->sent);
-	snprintf(p->stream, sizeof p->stream, "%s", kl_cw_stream_name(p->m->stream));
+	snprintf(p->stream, sizeof p->stream, "%s", kl_kinesis_stream_name(p->m->stream) /* the Stream dimension */);
 	int rc = kl_cloudwatch_init(&p->cw, p->region, eb);
 	if (rc) {
 		kl_cloudwatch_cleanup(&p->cw);

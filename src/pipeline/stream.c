@@ -74,6 +74,30 @@ struct stream_run {
 	pthread_cond_t cv;
 };
 
+/* Lakes written before the checkpoints were keyed by the stream's name
+ * (2026-12-05) keyed a stream given as an ARN by the ARN, ':' and '/' as
+ * '_'. Given the same ARN, such a lake's shard goes on under its old key
+ * as long as it has no log under the name's. */
+static void legacy_arn_key(struct kl_store *store, const char *arn, const char *shard,
+			   char *id, size_t cap)
+{
+	char old[700], key[760];
+	snprintf(old, sizeof old, "%s-%s", arn, shard);
+	for (char *p = old; *p; p++)
+		if (*p == '/' || *p == ':')
+			*p = '_';
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	snprintf(key, sizeof key, "_kinlake/state/%s.log", old);
+	if (store->ops->read(store, key, &b) == KL_OK) {
+		snprintf(key, sizeof key, "_kinlake/state/%s.log", id);
+		if (store->ops->read(store, key, &b) == KL_ENOTFOUND)
+			snprintf(id, cap, "%s", old);
+	}
+	kl_buf_cleanup(&b);
+	kl_errbuf_clear(&store->err);
+}
+
 static void *shard_main(void *arg)
 {
 	struct shard *sh = arg;
@@ -103,11 +127,11 @@ static void *shard_main(void *arg)
 	struct kl_state_checkpoint cp;
 	memset(&cp, 0, sizeof cp);
 	char id[700], name[700], prefix[17], dead_dt[11];
-	snprintf(id, sizeof id, "%s-%s", o->stream, sh->id);
-	/* an ARN holds ':' and '/': keep the state key a plain file name */
-	for (char *p = id; *p; p++)
-		if (*p == '/' || *p == ':')
-			*p = '_';
+	/* the checkpoints are the stream's name's, however it was given
+	 * (name or ARN: one stream, one progress) */
+	snprintf(id, sizeof id, "%s-%s", kl_kinesis_stream_name(o->stream), sh->id);
+	if (!rc && kl_kinesis_stream_name(o->stream) != o->stream)
+		legacy_arn_key(store, o->stream, sh->id, id, sizeof id);
 	kl_seqmap_input(name, sizeof name, o->stream, strlen(o->stream), sh->id);
 	kl_input_id_of_name(id, prefix);
 	kl_partition_day(time(NULL), dead_dt);

@@ -57,6 +57,19 @@ calls=$(awk '/^kinlake_shard_get_records_total[{]/ { n++; if ($2 > m) m = $2 } E
 [ "${calls% *}" = 4 ] && [ "${calls#* }" -ge 1 ] && [ "${calls#* }" -le 3 ] ||
 	fail "GetRecords per idle shard (shards, most calls): $calls, want 4 shards, 1-3 calls"
 check_lake "$T/basic.jsonl" "$T/lake1" > /dev/null
+# the stream given by its ARN is the same stream: its checkpoints are the name's
+arn=$($K describe-stream-summary --stream-name basic --query StreamDescriptionSummary.StreamARN --output text)
+case $arn in arn:aws:kinesis:*:stream/basic) ;; *) fail "no ARN for stream basic: $arn" ;; esac
+cp -r "$T/lake1" "$T/lake1arn"
+"$KL" ingest --stream "$arn" --lake "$T/lake1" --exit-idle 1 --format jsonl 2> "$T/sum1arn"
+grep -q "read=0 " "$T/sum1arn" || fail "the stream by its ARN re-read records: $(cat "$T/sum1arn")"
+ls "$T/lake1/_kinlake/state/" | grep -q arn && fail "checkpoints keyed by the ARN: $(ls "$T/lake1/_kinlake/state/")"
+# a lake whose checkpoints an earlier build keyed by the ARN (':' and '/' as '_')
+for f in "$T"/lake1arn/_kinlake/state/basic-*.log; do
+	mv "$f" "$T/lake1arn/_kinlake/state/$(printf '%s' "$arn" | tr ':/' '__')-${f##*/basic-}"
+done
+"$KL" ingest --stream "$arn" --lake "$T/lake1arn" --exit-idle 1 --format jsonl 2> "$T/sum1arn"
+grep -q "read=0 " "$T/sum1arn" || fail "ARN-keyed checkpoints of an earlier build not resumed: $(cat "$T/sum1arn")"
 # few mkdirs (issue 11) with a store per shard: the shards' stores share the
 # directories they have made (store.h: kl_dir_hints), so each directory costs
 # one mkdir, give or take two shards making the same one at the same moment.

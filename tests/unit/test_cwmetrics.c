@@ -3,6 +3,7 @@
 #include "aws/cloudwatch.h"
 #include "check.h"
 #include "metrics/cwmetrics.h"
+#include "aws/kinesis.h"
 
 #include <stdatomic.h>
 
@@ -106,7 +107,7 @@ static void test_publisher_build(void)
 	struct kl_cw_publisher p;
 	memset(&p, 0, sizeof p);
 	p.m = &m;
-	snprintf(p.stream, sizeof p.stream, "%s", kl_cw_stream_name(m.stream));
+	snprintf(p.stream, sizeof p.stream, "%s", kl_kinesis_stream_name(m.stream));
 	p.cap = 7 + KL_REJ_COUNT + KL_METRICS_MAX_SHARDS + 1;
 	p.data = calloc(p.cap, sizeof *p.data);
 	atomic_fetch_add(&m.records, 100);
@@ -170,10 +171,10 @@ static void test_put_limits(void)
 
 static void test_stream_name(void)
 {
-	CHECK_EQ_STR(kl_cw_stream_name("events"), "events");
-	CHECK_EQ_STR(kl_cw_stream_name("arn:aws:kinesis:us-east-1:123456789012:stream/events"),
+	CHECK_EQ_STR(kl_kinesis_stream_name("events"), "events");
+	CHECK_EQ_STR(kl_kinesis_stream_name("arn:aws:kinesis:us-east-1:123456789012:stream/events"),
 		     "events");
-	CHECK_EQ_STR(kl_cw_stream_name("arn:aws:kinesis:us-east-1:123456789012:x"),
+	CHECK_EQ_STR(kl_kinesis_stream_name("arn:aws:kinesis:us-east-1:123456789012:x"),
 		     "arn:aws:kinesis:us-east-1:123456789012:x");
 }
 

@@ -3,6 +3,7 @@
  * name, empty values, repeated flags, overflow, the same message for the
  * same bad value from a flag and from its KINLAKE_* variable, and which
  * variables `kinlake ingest` and the Lambda each read. */
+#include "aws/kinesis.h"
 #include "check.h"
 #include "config/ingest_cfg.h"
 #include "config/opts.h"
@@ -329,6 +330,40 @@ static void test_cli_env(void)
 	CHECK_EQ_INT(c.memory_limit, 256u << 20);
 }
 
+/* --stream: a stream name or a stream ARN, checked before any request */
+static void test_stream_values(void)
+{
+	static const char *const good[] = {
+	    "events", "a", "my-stream_1.v2",
+	    "arn:aws:kinesis:us-east-1:123456789012:stream/events",
+	    "arn:aws-cn:kinesis:cn-north-1:123456789012:stream/e.v-1_x",
+	    "arn:aws-us-gov:kinesis:us-gov-west-1:123456789012:stream/e"};
+	static const char *const bad[] = {
+	    "bad name!", "a/b", "events:1",
+	    "arn:aws:kinesis:us-east-1:123456789012:stream/",
+	    "arn:aws:kinesis:us-east-1:12345:stream/events",
+	    "arn:aws:s3:::bucket", "arn:aws:kinesis:us-east-1:123456789012:events",
+	    "arn:aws:kinesis::123456789012:stream/events",
+	    "arn:aws:kinesis:us-east-1:123456789012:stream/a b"};
+	struct kl_ingest_cfg c;
+	struct kl_opts p;
+	struct kl_errbuf eb;
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--stream", good[i])), KL_OK);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--stream", bad[i])), KL_EINVAL);
+		CHECK(strncmp(eb.msg, "--stream: ", 10) == 0);
+	}
+	char name[200];
+	memset(name, 'x', 129);
+	name[129] = '\0';
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--stream", name)), KL_EINVAL);
+	name[128] = '\0';
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--stream", name)), KL_OK);
+	CHECK_EQ_STR(kl_kinesis_stream_name("arn:aws:kinesis:eu-west-1:123456789012:stream/ev"), "ev");
+	CHECK_EQ_STR(kl_kinesis_stream_name("ev"), "ev");
+}
+
 static void test_help(void)
 {
 	char *text = NULL;
@@ -359,6 +394,7 @@ int main(void)
 	test_check();
 	test_parsers();
 	test_cli_env();
+	test_stream_values();
 	test_help();
 	return check_report("test_opts");
 }

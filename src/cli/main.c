@@ -439,7 +439,8 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	if (rc) {
 		fprintf(stderr, "kinlake ingest: %s: %s\n", kl_strerror(rc),
 			eb.code ? eb.msg : "(no detail)");
-		ingest_advice(&c);
+		if (rc != KL_EUNSUPPORTED) /* the input can never be read as it is */
+			ingest_advice(&c);
 		return 1;
 	}
 	if (st.grown_size) /* a warning: printed also with --quiet */
@@ -575,12 +576,14 @@ static int cmd_transform(int argc, char **argv)
 		if (rc)
 			break;
 	}
-	if (!src || (s < 0 && s != KL_EINTR))
-		rc = 1;
 	if (fflush(stdout) || (c.errors && fclose(errf)))
 		rc = 1;
 	if (rc)
 		fprintf(stderr, "kinlake transform: I/O error after %" PRIu64 " events\n", ok + bad);
+	if (!src || (s < 0 && s != KL_EINTR)) { /* the input: say why */
+		fprintf(stderr, "kinlake transform: %s\n", src ? src->err.msg : "out of memory");
+		rc = 1;
+	}
 	kl_source_free(src);
 	kl_event_cleanup(&ev);
 	kl_buf_cleanup(&out);

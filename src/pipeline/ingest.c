@@ -197,6 +197,15 @@ static int open_input_fd(const struct kl_ingest_opts *o, struct file_run *f, str
 	if (fstat(f->fd, &sb) == 0 && S_ISDIR(sb.st_mode)) /* read() would say only EISDIR */
 		return kl_errbuf_set(eb, KL_EIO, "input %s is a directory (give a file, or - for stdin)",
 				     o->input);
+	/* a compressed file: refused before a lake is made for it (source.h) */
+	unsigned char head[8];
+	ssize_t n = S_ISREG(sb.st_mode) ? pread(f->fd, head, sizeof head, 0) : 0;
+	const char *z = n > 0 ? kl_source_compressed(head, (size_t)n) : NULL;
+	if (z)
+		return kl_errbuf_set(eb, KL_EUNSUPPORTED,
+				     "input %s is %s-compressed, not JSON lines: decompress it first "
+				     "(e.g. %s -dc %s | kinlake ingest --input - --input-id NAME ...)",
+				     o->input, z, z, o->input);
 	return KL_OK;
 }
 

@@ -110,4 +110,11 @@ static inline void kl_source_free(struct kl_source *s)
 struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, uint64_t end,
 				   size_t hard_cap, int stop_fd);
 
+/* The compression format whose magic number starts p[0..n) — "gzip",
+ * "zstd", "bzip2" or "xz" — else NULL. An input that starts so is not
+ * JSON lines: every line of it would be a dead letter. The fd source
+ * refuses one (KL_EUNSUPPORTED at its first bytes), and so does ingest
+ * before it makes a lake for a file. */
+const char *kl_source_compressed(const void *p, size_t n);
+
 #endif

@@ -93,6 +93,14 @@ static int fill(struct src_fd *s, int timeout_ms)
 			s->eof = 1;
 			return 0;
 		}
+		const char *z = s->buf_pos == 0 && s->tail == 0
+					? kl_source_compressed(s->buf, (size_t)n)
+					: NULL;
+		if (z)
+			return kl_errbuf_set(&s->base.err, KL_EUNSUPPORTED,
+					     "the input is %s-compressed, not JSON lines: decompress "
+					     "it first (e.g. %s -dc FILE | kinlake ...)",
+					     z, z);
 		s->tail += (size_t)n;
 		s->base.bytes_read += (uint64_t)n;
 		return 1;
@@ -194,6 +202,20 @@ static const struct kl_source_ops fd_ops = {
 	.free = fd_free,
 	/* pos_name, checkpoint, resume, origin: defaults (offsets, the state's R line) */
 };
+
+const char *kl_source_compressed(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
+		return "gzip";
+	if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd)
+		return "zstd";
+	if (n >= 4 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h' && b[3] >= '1' && b[3] <= '9')
+		return "bzip2";
+	if (n >= 6 && !memcmp(b, "\xfd" "7zXZ\0", 6))
+		return "xz";
+	return NULL;
+}
 
 struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, uint64_t end,
 				   size_t hard_cap, int stop_fd)

@@ -150,6 +150,25 @@ printf '%s' "$out" | grep -q "run the same command again" && fail "missing input
 set +e; out=$("$KL" ingest --input "$T" --lake "$T/l" 2>&1); rc=$?; set -e
 [ "$rc" = 1 ] || fail "a directory as input exited $rc"
 printf '%s' "$out" | grep -q "run the same command again" && fail "a directory as input advises to run again: $out"
+# a compressed input is refused, not turned into dead letters line by line
+"$KL" gen --events 50 | gzip > "$T/ev.jsonl.gz"
+set +e; out=$("$KL" ingest --input "$T/ev.jsonl.gz" --lake "$T/gzlake" 2>&1); rc=$?; set -e
+[ "$rc" = 1 ] && [ "$out" = "kinlake ingest: unsupported: input $T/ev.jsonl.gz is gzip-compressed, not JSON lines: decompress it first (e.g. gzip -dc $T/ev.jsonl.gz | kinlake ingest --input - --input-id NAME ...)" ] ||
+	fail "gzip input: exit $rc: $out"
+[ ! -e "$T/gzlake" ] || fail "a lake was made for a gzip input"
+if command -v zstd >/dev/null; then
+	"$KL" gen --events 50 | zstd -q > "$T/ev.jsonl.zst"
+	set +e; out=$("$KL" ingest --input - --lake "$T/gzlake" 2>&1 < "$T/ev.jsonl.zst"); rc=$?; set -e
+	[ "$rc" = 1 ] && printf '%s' "$out" | grep -q "the input is zstd-compressed, not JSON lines" ||
+		fail "zstd on stdin: exit $rc: $out"
+	[ -z "$(find "$T/gzlake" -type f -path '*/events/*' -o -type f -path '*/errors/*' 2>/dev/null)" ] ||
+		fail "data files or dead letters in the lake of a zstd input: $(find "$T/gzlake" -type f)"
+fi
+set +e; out=$("$KL" transform 2>&1 >/dev/null < "$T/ev.jsonl.gz"); rc=$?; set -e
+[ "$rc" = 1 ] && printf '%s' "$out" | grep -q "the input is gzip-compressed" || fail "transform of gzip: exit $rc: $out"
+# the same events decompressed are taken
+gzip -dc "$T/ev.jsonl.gz" | "$KL" ingest --input - --input-id gz --lake "$T/gzlake" --quiet ||
+	fail "decompressed gzip input failed"
 : > "$T/notadir"
 "$KL" gen --events 5 > "$T/five.jsonl"
 set +e; out=$("$KL" ingest --input "$T/five.jsonl" --lake "$T/notadir/lake" 2>&1); rc=$?; set -e

@@ -9,6 +9,12 @@
 #include <xxhash.h>
 
 #define MAX_CREATED_AT 253402300800LL /* 10000-01-01T00:00:00Z */
+/* what a created_at past year 10000 that is a date in milliseconds adds to
+ * its dead letter's message (the usual mistake of a producer) */
+#define MS_HINT(v)                                                                         \
+	((v) >= 1000000000000LL && (v) / 1000 < MAX_CREATED_AT                             \
+	     ? " (it looks like milliseconds: created_at is Unix seconds)"                 \
+	     : "")
 
 static const char *const reject_names[KL_REJ_COUNT] = {
 	[KL_REJ_NONE] = "none",
@@ -163,7 +169,7 @@ static enum kl_reject parse_created_at(struct kl_event *ev, const struct kl_json
 				      "created_at is negative%s", "");
 		if (v >= MAX_CREATED_AT)
 			return reject(ev, KL_REJ_INVALID_CREATED_AT, off,
-				      "created_at is at or past year 10000%s", "");
+				      "created_at is at or past year 10000%s", MS_HINT(v));
 		ev->sec = v;
 		ev->ms = ms;
 		return KL_REJ_NONE;
@@ -179,7 +185,8 @@ static enum kl_reject parse_created_at(struct kl_event *ev, const struct kl_json
 		return reject(ev, KL_REJ_INVALID_CREATED_AT, off, "created_at is negative%s", "");
 	if (x >= (double)MAX_CREATED_AT)
 		return reject(ev, KL_REJ_INVALID_CREATED_AT, off,
-			      "created_at is at or past year 10000%s", "");
+			      "created_at is at or past year 10000%s",
+			      MS_HINT(x < 1e15 ? (int64_t)x : MAX_CREATED_AT * 1000));
 	double whole = floor(x);
 	ev->sec = (int64_t)whole;
 	ev->ms = (int)floor((x - whole) * 1000.0 + 1e-6);

@@ -237,6 +237,23 @@ static void rejections(void)
 		CHECK(ev.msg[0] != '\0');
 	}
 	CHECK_EQ_INT(parse("{\"event_uuid\":\"u\",\"event_name\":\"a\",\"created_at\":-0}"), KL_REJ_NONE);
+	/* milliseconds, the usual producer mistake, are named as such; seconds past
+	 * year 10000 that are no date in milliseconds either are not */
+	static const char *const ms[] = {"1764547200000", "1764547200000.25", "1.7645472e12"};
+	for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+		char rec[128];
+		snprintf(rec, sizeof rec, "{\"event_uuid\":\"u\",\"event_name\":\"a\",\"created_at\":%s}",
+			 ms[i]);
+		CHECK_EQ_INT(parse(rec), KL_REJ_INVALID_CREATED_AT);
+		CHECK_EQ_STR(ev.msg, "created_at is at or past year 10000 (it looks like milliseconds: "
+				     "created_at is Unix seconds)");
+	}
+	CHECK_EQ_INT(parse("{\"event_uuid\":\"u\",\"event_name\":\"a\",\"created_at\":253402300800}"),
+		     KL_REJ_INVALID_CREATED_AT);
+	CHECK_EQ_STR(ev.msg, "created_at is at or past year 10000");
+	CHECK_EQ_INT(parse("{\"event_uuid\":\"u\",\"event_name\":\"a\",\"created_at\":1e20}"),
+		     KL_REJ_INVALID_CREATED_AT);
+	CHECK_EQ_STR(ev.msg, "created_at is at or past year 10000");
 	/* event type and subtype: at most KL_EVENT_PART_MAX bytes (partition directory names) */
 	{
 		char name[2 * KL_EVENT_PART_MAX + 8], rec[512];

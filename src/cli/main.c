@@ -337,10 +337,14 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 			kl_metrics_cleanup(&metrics);
 			return bad_usage("ingest", eb.msg);
 		}
-		if (!c.quiet)
-			fprintf(stderr, "kinlake ingest: metrics at http://%.*s:%d/metrics\n",
-				(int)(strrchr(c.metrics_listen, ':') - c.metrics_listen),
-				c.metrics_listen, port);
+		char host[256], why[160];
+		const char *serv;
+		if (!c.quiet && !kl_metrics_addr_parse(c.metrics_listen, host, sizeof host, &serv, why,
+						       sizeof why))
+			fprintf(stderr, "kinlake ingest: metrics at http://%s%s%s:%d/metrics%s\n",
+				strchr(host, ':') ? "[" : "", host[0] ? host : "localhost",
+				strchr(host, ':') ? "]" : "", port,
+				host[0] ? "" : " (every interface)");
 	}
 	if (kl_metrics_reporter_start(&rep, &eb)) {
 		if (rep.listen_fd >= 0)

@@ -3,6 +3,7 @@
 
 #include "aws/kinesis.h"
 #include "encode/parquet/parquet.h"
+#include "metrics/metrics.h"
 
 #include <sched.h>
 #include <stddef.h>
@@ -140,7 +141,8 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	{.name = "memory-limit", .env = "KINLAKE_MEMORY_LIMIT", .type = KL_OPT_SIZE,
 	 .offset = F(memory_limit), .def = "256MiB", .metavar = "SIZE",
 	 .help = "buffer memory of the process (all shards share it), records held "
-		 "zstd-compressed; above it the largest partition is flushed first",
+		 "compressed (zstd, or LZ4 for Parquet at 128MiB and more); above it the "
+		 "largest partition is flushed first",
 	 .min = 1 << 16, .max = 1e12},
 	{.name = "max-record-bytes", .env = "KINLAKE_MAX_RECORD_BYTES",
 	 .scope = KL_INGEST_CFG_LAMBDA, .type = KL_OPT_SIZE, .offset = F(max_record_bytes),
@@ -171,7 +173,9 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 		 "and at exit; for node_exporter's textfile collector"},
 	{.name = "metrics-listen", .env = "KINLAKE_METRICS_LISTEN", .type = KL_OPT_STR,
 	 .offset = F(metrics_listen), .metavar = "HOST:PORT",
-	 .help = "serve the same metrics at http://HOST:PORT/metrics (port 0: any free port)"},
+	 .help = "serve the same metrics at http://HOST:PORT/metrics (port 0: any free port; "
+		 "[IPV6]:PORT; :PORT for every interface)",
+	 .check = kl_metrics_addr_check},
 	{.name = "metrics-interval", .env = "KINLAKE_METRICS_INTERVAL", .type = KL_OPT_MS,
 	 .offset = F(metrics_interval_ms), .def = "10", .metavar = "SECONDS",
 	 .help = "how often --metrics-file is rewritten (and CloudWatch published)", .min = 0.1,

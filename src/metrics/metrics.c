@@ -322,18 +322,62 @@ void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix)
 	fflush(f);
 }
 
-int kl_metrics_listen(const char *addr, int *fd, int *port, struct kl_errbuf *eb)
+int kl_metrics_addr_parse(const char *addr, char *host, size_t cap, const char **port, char *why,
+			  size_t whycap)
+{
+	const char *h = addr, *colon;
+	size_t hn;
+	if (addr[0] == '[') { /* [IPV6]:PORT */
+		const char *close = strchr(addr, ']');
+		colon = close ? close + 1 : NULL;
+		if (!close || *colon != ':') {
+			snprintf(why, whycap, "use [IPV6]:PORT, e.g. [::1]:9108");
+			return -1;
+		}
+		h = addr + 1;
+		hn = (size_t)(close - h);
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || memchr(addr, ':', (size_t)(colon - addr))) {
+			snprintf(why, whycap, "use HOST:PORT, [IPV6]:PORT or :PORT (every interface), "
+				 "e.g. 127.0.0.1:9108");
+			return -1;
+		}
+		hn = (size_t)(colon - addr);
+	}
+	const char *p = colon + 1;
+	size_t d = strspn(p, "0123456789");
+	if (d == 0 || d > 5 || p[d] || atol(p) > 65535) {
+		snprintf(why, whycap, "the port must be a number from 0 to 65535 (0: any free port)");
+		return -1;
+	}
+	if (hn >= cap) {
+		snprintf(why, whycap, "the host name is too long");
+		return -1;
+	}
+	memcpy(host, h, hn);
+	host[hn] = '\0';
+	*port = p;
+	return 0;
+}
+
+int kl_metrics_addr_check(const char *addr, char *why, size_t cap)
 {
 	char host[256];
-	const char *colon = strrchr(addr, ':');
-	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host || !colon[1])
-		return kl_errbuf_set(eb, KL_EINVAL, "metrics address '%s': use HOST:PORT", addr);
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
+	const char *port;
+	return kl_metrics_addr_parse(addr, host, sizeof host, &port, why, cap);
+}
+
+int kl_metrics_listen(const char *addr, int *fd, int *port, struct kl_errbuf *eb)
+{
+	char host[256], why[160];
+	const char *serv;
+	if (kl_metrics_addr_parse(addr, host, sizeof host, &serv, why, sizeof why))
+		return kl_errbuf_set(eb, KL_EINVAL, "metrics address '%s': %s", addr, why);
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				 .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
 	struct addrinfo *ai;
-	int g = getaddrinfo(host, colon + 1, &hints, &ai);
+	int g = getaddrinfo(host[0] ? host : NULL, serv, &hints, &ai);
 	if (g)
 		return kl_errbuf_set(eb, KL_EINVAL, "metrics address '%s': %s", addr,
 				     gai_strerror(g));

@@ -136,7 +136,16 @@ struct kl_metrics_reporter {
 	struct kl_errbuf err; /* the last file write error, reported once */
 };
 
-/* Bind "HOST:PORT" (PORT 0 picks one; the bound port is in *port). */
+/* A --metrics-listen address: "HOST:PORT", "[IPV6]:PORT" or ":PORT" (every
+ * interface), PORT 0-65535 (0: any free one). The host without brackets
+ * ("" for every interface) into host[cap], the port's text into *port.
+ * 0, or -1 with the reason in why[whycap]. */
+int kl_metrics_addr_parse(const char *addr, char *host, size_t cap, const char **port, char *why,
+			  size_t whycap);
+/* kl_metrics_addr_parse as an option check (config/opts.h kl_opt_check_fn) */
+int kl_metrics_addr_check(const char *addr, char *why, size_t cap);
+
+/* Bind a kl_metrics_addr_parse address (the bound port is in *port). */
 int kl_metrics_listen(const char *addr, int *fd, int *port, struct kl_errbuf *eb);
 
 /* Start the reporter; r's file/listen_fd/interval/status are set by the

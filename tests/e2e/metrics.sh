@@ -47,7 +47,34 @@ rej=$(awk '$1 ~ /^kinlake_rejected_total\{/ { s += $2 } END { print s }' "$T/m.p
 # bad flags: one precise line, exit 2
 set +e
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/l2" --metrics-listen nohost 2> "$T/e1"; rc=$?
-[ $rc = 2 ] && grep -q "metrics address 'nohost': use HOST:PORT" "$T/e1" || fail "bad listen: rc=$rc $(cat "$T/e1")"
+[ $rc = 2 ] && grep -q "^kinlake ingest: --metrics-listen: use HOST:PORT, \[IPV6\]:PORT or :PORT" "$T/e1" ||
+	fail "bad listen: rc=$rc $(cat "$T/e1")"
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/l2" --metrics-listen 127.0.0.1:65536 2> "$T/e1"; rc=$?
+[ $rc = 2 ] && grep -q "the port must be a number from 0 to 65535" "$T/e1" || fail "port 65536: rc=$rc $(cat "$T/e1")"
+set -e
+# [IPV6]:PORT and :PORT (every interface), as exporters take them
+addrs=(':0')
+if python3 -c 'import socket; s = socket.socket(socket.AF_INET6); s.bind(("::1", 0))' 2>/dev/null; then
+	addrs+=('[::1]:0')
+else
+	echo "metrics: no IPv6 loopback on this machine: [::1]:PORT not tried"
+fi
+for addr in "${addrs[@]}"; do
+	mkfifo "$T/fifo6"
+	"$KL" ingest --input - --input-id v6 --lake "$T/l6" --metrics-listen "$addr" < "$T/fifo6" 2> "$T/e6" & pid=$!
+	exec 3> "$T/fifo6"
+	url=
+	for _ in $(seq 1 100); do
+		url=$(sed -n 's|.*metrics at \(http://[^ ]*/metrics\).*|\1|p' "$T/e6"); [ -n "$url" ] && break; sleep 0.1
+	done
+	[ -n "$url" ] || fail "--metrics-listen $addr: no address printed: $(cat "$T/e6")"
+	case $addr in '['*) [[ $url == http://\[::1\]:* ]] || fail "--metrics-listen $addr printed $url" ;; esac
+	curl -sf "$url" | grep -q '^kinlake_records_read_total 0$' || fail "--metrics-listen $addr: no metrics at $url"
+	exec 3>&-
+	wait $pid || fail "ingest with --metrics-listen $addr failed: $(cat "$T/e6")"
+	rm -f "$T/fifo6"
+done
+set +e
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/l2" --metrics-file "$T/no/such/dir/m.prom" 2> "$T/e2"; rc=$?
 [ $rc = 1 ] && grep -q "metrics file" "$T/e2" || fail "bad metrics file: rc=$rc $(cat "$T/e2")"
 [ ! -e "$T/l2/events" ] || fail "ingest ran with an unwritable metrics file"

@@ -97,41 +97,72 @@ static int parse_flags(struct kl_opts *p, const struct kl_opt *t, size_t n, void
 
 /* --- ingest -------------------------------------------------------------- */
 
+/* What a re-run of the same command does with the input. A regular file
+ * (also stdin redirected from one) is named by its content, so running the
+ * command again resumes it; a pipe, a FIFO or <(...) has no identity but
+ * its --input-id, and without one each run is a new input. */
+enum input_kind {
+	INPUT_STREAM,	/* --stream: the shards' checkpoints */
+	INPUT_FILE,	/* a regular file: run the same command again */
+	INPUT_PIPE_ID,	/* a pipe with --input-id: pipe it again with the same id */
+	INPUT_PIPE,	/* a pipe without --input-id: cannot be resumed */
+	INPUT_UNUSABLE, /* missing, unreadable or a directory: the error says so */
+};
+
+static enum input_kind input_kind(const struct kl_ingest_cfg *c)
+{
+	if (c->stream)
+		return INPUT_STREAM;
+	struct stat sb;
+	int std = !strcmp(c->input, "-");
+	if (std ? fstat(0, &sb) == 0 : !access(c->input, R_OK) && !stat(c->input, &sb)) {
+		if (S_ISREG(sb.st_mode))
+			return INPUT_FILE;
+		if (S_ISDIR(sb.st_mode))
+			return INPUT_UNUSABLE;
+	} else if (!std) {
+		return INPUT_UNUSABLE;
+	}
+	return c->input_id ? INPUT_PIPE_ID : INPUT_PIPE;
+}
+
 /* After a failed run: say what was kept and whether running again resumes,
  * only where that is true. */
 static void ingest_advice(const struct kl_ingest_cfg *c)
 {
-	if (c->stream) {
+	switch (input_kind(c)) {
+	case INPUT_STREAM:
 		fprintf(stderr, "kinlake ingest: nothing was lost: data not yet committed stays in "
 				"the stream; run the same command again to resume\n");
-		return;
+		break;
+	case INPUT_FILE:
+		fprintf(stderr, "kinlake ingest: nothing was lost: data not yet committed stays in "
+				"the input; run the same command again to resume\n");
+		break;
+	case INPUT_PIPE_ID:
+		fprintf(stderr, "kinlake ingest: the lake holds what was committed; pipe the "
+				"same input again with the same --input-id to resume\n");
+		break;
+	case INPUT_PIPE:
+		fprintf(stderr, "kinlake ingest: the lake holds what was committed; a pipe "
+				"without --input-id cannot be resumed\n");
+		break;
+	case INPUT_UNUSABLE: /* the input itself is the problem: the message says so */
+		break;
 	}
-	if (!strcmp(c->input, "-")) {
-		if (c->input_id)
-			fprintf(stderr, "kinlake ingest: the lake holds what was committed; pipe the "
-					"same input again with the same --input-id to resume\n");
-		else
-			fprintf(stderr, "kinlake ingest: the lake holds what was committed; stdin "
-					"without --input-id cannot be resumed\n");
-		return;
-	}
-	struct stat sb;
-	if (access(c->input, R_OK) || stat(c->input, &sb) || S_ISDIR(sb.st_mode))
-		return; /* the input itself is the problem: the message says so */
-	fprintf(stderr, "kinlake ingest: nothing was lost: data not yet committed stays in the "
-			"input; run the same command again to resume\n");
 }
 
 /* The one message of a shutdown that ran out of time. */
 static void shutdown_timeout_message(const struct kl_ingest_cfg *c, const struct kl_ingest_stats *st,
 				     const char *detail)
 {
-	const char *again = c->stream ? "the next run reads them again from the stream"
-			    : strcmp(c->input, "-") ? "the next run of the same command reads them "
-						      "again and completes the lake exactly once"
-			    : c->input_id ? "piping the same input again with the same --input-id "
-					    "completes the lake exactly once"
-					  : "stdin without --input-id cannot be resumed";
+	enum input_kind k = input_kind(c);
+	const char *again = k == INPUT_STREAM ? "the next run reads them again from the stream"
+			    : k == INPUT_PIPE_ID ? "piping the same input again with the same "
+						   "--input-id completes the lake exactly once"
+			    : k == INPUT_PIPE ? "a pipe without --input-id cannot be resumed"
+					      : "the next run of the same command reads them "
+						"again and completes the lake exactly once";
 	fprintf(stderr,
 		"kinlake ingest: shutdown timeout: %.1f s after the signal, records not yet "
 		"committed were abandoned (uploads in flight aborted; of read=%" PRIu64
@@ -492,10 +523,11 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		}
 		/* a file is named by its content and a stream by its shards;
 		 * a pipe has no identity: say what that means for a re-run */
-		if (!c.stream && !strcmp(c.input, "-") && !c.input_id && st.stored)
-			fprintf(stderr, "kinlake ingest: stdin without --input-id is a new input "
-					"each run: the same data piped again is stored again "
-					"(--input-id NAME makes a re-run resume instead)\n");
+		if (st.stored && input_kind(&c) == INPUT_PIPE)
+			fprintf(stderr, "kinlake ingest: %s is a pipe without --input-id, a new "
+					"input each run: the same data piped again is stored again "
+					"(--input-id NAME makes a re-run resume instead)\n",
+				strcmp(c.input, "-") ? c.input : "stdin");
 	}
 	return 0;
 }

@@ -39,9 +39,18 @@ printf '%s' "$out" | grep -q "input $T is a directory" || fail "directory input 
 "$KL" gen --events 10 | "$KL" ingest --input - --lake "$T/l" --max-file-bytes 1MiB --memory-limit 64MiB --quiet
 # stdin has no identity: the summary says what a re-run of the same data does
 out=$("$KL" gen --events 10 --seed 2 | "$KL" ingest --input - --lake "$T/l" 2>&1 >/dev/null)
-grep -q "stdin without --input-id is a new input each run" <<<"$out" || fail "no stdin note: $out"
+grep -q "stdin is a pipe without --input-id, a new input each run" <<<"$out" || fail "no stdin note: $out"
 out=$("$KL" gen --events 10 --seed 2 | "$KL" ingest --input - --input-id cli-2 --lake "$T/l" 2>&1 >/dev/null)
-! grep -q "stdin without --input-id" <<<"$out" || fail "stdin note with --input-id: $out"
+! grep -q "without --input-id" <<<"$out" || fail "stdin note with --input-id: $out"
+# ... as has a FIFO or a process substitution given as --input, while stdin
+# redirected from a file is that file, named by its content (a re-run adds nothing)
+"$KL" gen --events 10 --seed 3 > "$T/ten.jsonl"
+out=$("$KL" ingest --input <(cat "$T/ten.jsonl") --lake "$T/l" 2>&1 >/dev/null)
+grep -q "is a pipe without --input-id, a new input each run" <<<"$out" || fail "no note for <(...): $out"
+out=$("$KL" ingest --input - --lake "$T/l" 2>&1 >/dev/null < "$T/ten.jsonl")
+! grep -q "without --input-id" <<<"$out" || fail "note for stdin from a file: $out"
+out=$("$KL" ingest --input - --lake "$T/l" 2>&1 >/dev/null < "$T/ten.jsonl")
+grep -q "is already in the lake; nothing to do" <<<"$out" || fail "stdin from a file again: $out"
 
 expect2 "--compression snappy is only available with --format parquet" ingest --input - --lake "$T/l" --format jsonl --compression snappy
 expect2 "--input and --stream exclude each other" ingest --input - --stream s --lake "$T/l"
@@ -175,8 +184,11 @@ set +e; out=$("$KL" ingest --input "$T/five.jsonl" --lake "$T/notadir/lake" 2>&1
 [ "$rc" = 1 ] || fail "lake under a file exited $rc"
 printf '%s' "$out" | grep -q "nothing was lost: data not yet committed stays in the input; run the same command again" ||
 	fail "a readable input: no resume advice: $out"
-set +e; out=$("$KL" ingest --input - --lake "$T/notadir/lake" 2>&1 < "$T/five.jsonl"); rc=$?; set -e
+set +e; out=$(cat "$T/five.jsonl" | "$KL" ingest --input - --lake "$T/notadir/lake" 2>&1); rc=$?; set -e
 [ "$rc" = 1 ] || fail "stdin, lake under a file exited $rc"
-printf '%s' "$out" | grep -q "stdin without --input-id cannot be resumed" || fail "stdin advice: $out"
+printf '%s' "$out" | grep -q "a pipe without --input-id cannot be resumed" || fail "stdin advice: $out"
 printf '%s' "$out" | grep -q "run the same command again" && fail "stdin advises to run again: $out"
+set +e; out=$("$KL" ingest --input - --lake "$T/notadir/lake" 2>&1 < "$T/five.jsonl"); rc=$?; set -e
+[ "$rc" = 1 ] || fail "stdin from a file, lake under a file exited $rc"
+printf '%s' "$out" | grep -q "run the same command again to resume" || fail "stdin from a file: advice: $out"
 echo ok

@@ -298,6 +298,45 @@ static void rejections(void)
 	CHECK_EQ_INT(kl_event_parse(&ev, big, o, &lim), KL_REJ_DUPLICATE_KEY);
 }
 
+/* Keys made to collide in the duplicate-key table (16 bytes that differ
+ * only in bytes 6 and 7 share its slot: 4,096 of them in one cluster) are
+ * checked as any others: no duplicate, or the first key in document order
+ * that repeats an earlier one. */
+static void colliding_keys(void)
+{
+	enum { N = 4096 };
+	static const char al[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_";
+	size_t cap = 64 + (size_t)N * 24 + 64;
+	char *rec = malloc(cap);
+	CHECK(rec != NULL);
+	if (!rec)
+		return;
+	for (int variant = 0; variant < 3; variant++) {
+		size_t n = (size_t)snprintf(rec, cap, "{\"event_uuid\":\"u\",\"event_name\":\"a:b\","
+						      "\"created_at\":1");
+		for (int i = 0; i < N; i++)
+			n += (size_t)snprintf(rec + n, cap - n, ",\"kkkkkk%c%ckkkkkkkk\":%d",
+					      al[i / 64], al[i % 64], i);
+		if (variant >= 1) /* key 100 again */
+			n += (size_t)snprintf(rec + n, cap - n, ",\"kkkkkk%c%ckkkkkkkk\":0",
+					      al[100 / 64], al[100 % 64]);
+		if (variant == 2) /* key 7 again, after: 100's repeat still comes first */
+			n += (size_t)snprintf(rec + n, cap - n, ",\"kkkkkk%c%ckkkkkkkk\":0", al[0], al[7]);
+		snprintf(rec + n, cap - n, "}");
+		enum kl_reject r = parse(rec);
+		if (variant == 0) {
+			CHECK_EQ_INT(r, KL_REJ_NONE);
+		} else {
+			char want[80];
+			snprintf(want, sizeof want, "repeated top-level key \"kkkkkk%c%ckkkkkkkk\"",
+				 al[100 / 64], al[100 % 64]);
+			CHECK_EQ_INT(r, KL_REJ_DUPLICATE_KEY);
+			CHECK_EQ_STR(ev.msg, want);
+		}
+	}
+	free(rec);
+}
+
 int main(void)
 {
 	kl_event_init(&ev);
@@ -305,6 +344,7 @@ int main(void)
 	enrichment();
 	rows();
 	rejections();
+	colliding_keys();
 	kl_event_cleanup(&ev);
 	return check_report("test_event");
 }

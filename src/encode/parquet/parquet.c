@@ -85,6 +85,40 @@ static void col_chunk_reset(struct pq_col *c)
 	c->has_mm = 0;
 }
 
+static int name_order(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* A name that two columns share, NULL if none (-1 when out of memory):
+ * pairwise for a few columns, sorted beyond (an event of 65,536 top-level
+ * keys made a file of as many columns, whose pairwise check took 6 s). */
+static const char *duplicate_name(const struct kl_pq_column *cols, size_t n, int *oom)
+{
+	*oom = 0;
+	if (n <= 64) {
+		for (size_t i = 1; i < n; i++)
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(cols[j].name, cols[i].name) == 0)
+					return cols[i].name;
+		return NULL;
+	}
+	const char **names = malloc(n * sizeof *names);
+	if (!names) {
+		*oom = 1;
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		names[i] = cols[i].name;
+	qsort(names, n, sizeof *names, name_order);
+	const char *dup = NULL;
+	for (size_t i = 1; i < n && !dup; i++)
+		if (strcmp(names[i - 1], names[i]) == 0)
+			dup = names[i];
+	free(names);
+	return dup;
+}
+
 static int set_schema(struct kl_pq_writer *w, const struct kl_pq_column *cols, size_t ncols)
 {
 	if (!cols || ncols == 0 || ncols > INT32_MAX - 1)
@@ -100,16 +134,20 @@ static int set_schema(struct kl_pq_writer *w, const struct kl_pq_column *cols, s
 	}
 	kl_buf_reset(&w->names);
 	w->ncols = ncols;
+	for (size_t i = 0; i < ncols; i++)
+		if (!cols[i].name || !*cols[i].name)
+			return pq_fail(w, KL_EINVAL, "parquet: column %zu has no name", i);
+	int oom;
+	const char *dup = duplicate_name(cols, ncols, &oom);
+	if (oom)
+		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
+	if (dup)
+		return pq_fail(w, KL_EINVAL, "parquet: duplicate column %s", dup);
 	for (size_t i = 0; i < ncols; i++) {
 		const char *n = cols[i].name;
-		if (!n || !*n)
-			return pq_fail(w, KL_EINVAL, "parquet: column %zu has no name", i);
 		if ((unsigned)cols[i].type > KL_PQ_STRING)
 			return pq_fail(w, KL_EINVAL, "parquet: column %s: bad type %d", n,
 				       (int)cols[i].type);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(cols[j].name, n) == 0)
-				return pq_fail(w, KL_EINVAL, "parquet: duplicate column %s", n);
 		struct pq_col *c = &w->cols[i];
 		size_t len = strlen(n);
 		if (len > UINT32_MAX || w->names.len > UINT32_MAX - len)

@@ -2,6 +2,7 @@
 #include "encode/parquet/schema.h"
 #include "core/array.h"
 #include "core/err.h"
+#include "core/seed.h"
 #include "parse/json.h"
 
 #include <stdlib.h>
@@ -11,6 +12,7 @@ void kl_schema_init(struct kl_schema *s)
 {
 	memset(s, 0, sizeof *s);
 	kl_buf_init(&s->arena, 0);
+	s->seed = kl_hash_seed();
 }
 
 void kl_schema_cleanup(struct kl_schema *s)
@@ -34,7 +36,7 @@ long kl_schema_find(const struct kl_schema *s, const char *name, size_t n)
 {
 	if (!s->index)
 		return -1;
-	uint64_t h = XXH3_64bits(name, n);
+	uint64_t h = XXH3_64bits_withSeed(name, n, s->seed);
 	for (size_t i = h & s->index_mask; s->index[i]; i = (i + 1) & s->index_mask) {
 		const struct kl_schema_col *c = &s->cols[s->index[i] - 1];
 		if (c->hash == h && c->name_len == n && !memcmp(s->arena.data + c->name_off, name, n))
@@ -73,7 +75,7 @@ long kl_schema_col(struct kl_schema *s, const char *name, size_t n)
 	struct kl_schema_col *c = &s->cols[s->n];
 	c->name_off = s->arena.len;
 	c->name_len = n;
-	c->hash = XXH3_64bits(name, n);
+	c->hash = XXH3_64bits_withSeed(name, n, s->seed);
 	c->kind = KL_COL_UNKNOWN;
 	if (kl_buf_append(&s->arena, name, n) || kl_buf_putc(&s->arena, '\0'))
 		return -1;

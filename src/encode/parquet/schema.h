@@ -38,6 +38,7 @@ struct kl_schema {
 	struct kl_buf arena;
 	struct kl_pq_column *pq; /* materialised for the writer */
 	size_t pq_cap;
+	uint64_t seed; /* of the index's hashes (core/seed.h): names come from events */
 };
 
 void kl_schema_init(struct kl_schema *s);

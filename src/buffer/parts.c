@@ -1,6 +1,7 @@
 /* parts.c — see parts.h. */
 #include "buffer/parts.h"
 #include "buffer/seal.h"
+#include "core/seed.h"
 
 #include <stdlib.h>
 #include <xxhash.h>
@@ -12,6 +13,7 @@ void kl_parts_init(struct kl_parts *t, size_t max_file_bytes, size_t memory_limi
 		   int64_t flush_interval_ns)
 {
 	memset(t, 0, sizeof *t);
+	t->seed = kl_hash_seed();
 	t->max_file_bytes = max_file_bytes;
 	t->memory_limit = memory_limit;
 	t->flush_interval_ns = flush_interval_ns;
@@ -130,7 +132,7 @@ static int rehash(struct kl_parts *t, size_t cap)
 
 struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n)
 {
-	uint64_t h = XXH3_64bits(key, n);
+	uint64_t h = XXH3_64bits_withSeed(key, n, t->seed);
 	if (t->index) {
 		for (size_t s = h & t->index_mask; t->index[s]; s = (s + 1) & t->index_mask) {
 			struct kl_part *p = t->v[t->index[s] - 1];

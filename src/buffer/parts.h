@@ -150,6 +150,7 @@ struct kl_parts {
 	size_t n, cap;
 	uint32_t *index; /* open addressing: part index + 1 */
 	size_t index_mask;
+	uint64_t seed;	 /* of the index's hashes (core/seed.h): keys come from events */
 	size_t mem;      /* memory held: sealed blocks plus tail capacities */
 	size_t block_bytes; /* seal a tail at this many raw bytes; 0 = never
 			     * (KL_BLOCK_BYTES; kl_parts_set_block_bytes) */

@@ -6,6 +6,7 @@
 #include "encode/parquet/pq_internal.h"
 
 #include "core/err.h"
+#include "core/seed.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ void pq_dict_init(struct pq_dict *d)
 	d->slots = NULL;
 	d->cap = 0;
 	d->n = 0;
+	d->seed = kl_hash_seed();
 }
 
 void pq_dict_cleanup(struct pq_dict *d)
@@ -105,7 +107,7 @@ int pq_dict_add(struct pq_dict *d, const void *key, size_t klen, int byte_array,
 	}
 	if (!d->slots && grow(d))
 		return KL_ENOMEM;
-	uint32_t h = (uint32_t)XXH3_64bits(key, klen);
+	uint32_t h = (uint32_t)XXH3_64bits_withSeed(key, klen, d->seed);
 	size_t mask = d->cap - 1, j = h & mask;
 	for (;;) {
 		uint32_t s = d->slots[j];

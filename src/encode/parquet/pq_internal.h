@@ -73,6 +73,7 @@ struct pq_dict {
 	size_t cap;           /* slots, power of two (0 before first use) */
 	uint32_t n;           /* entries */
 	uint32_t last;        /* entry found or added last (valid when n > 0) */
+	uint64_t seed;        /* of the hashes (core/seed.h): values come from events */
 };
 
 void pq_dict_init(struct pq_dict *d);

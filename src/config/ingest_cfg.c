@@ -180,7 +180,8 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .offset = F(metrics_interval_ms), .def = "10", .metavar = "SECONDS",
 	 .help = "how often --metrics-file is rewritten (and CloudWatch published)", .min = 0.1,
 	 .max = 86400},
-	{.name = "cloudwatch-namespace", .env = "KINLAKE_CLOUDWATCH_NAMESPACE", .type = KL_OPT_STR,
+	{.name = "cloudwatch-namespace", .env = "KINLAKE_CLOUDWATCH_NAMESPACE",
+	 .scope = KL_INGEST_CFG_LAMBDA_OWN, .type = KL_OPT_STR,
 	 .offset = F(cloudwatch_ns), .metavar = "NS",
 	 .help = "stream mode: also publish the metrics to CloudWatch (PutMetricData) in this "
 		 "namespace every --metrics-interval (docs/metrics.md)"},

@@ -57,8 +57,12 @@ struct kl_ingest_cfg {
 	int64_t lease_renew_ms, lease_timeout_ms;
 };
 
-/* kl_opt `scope` bit: the Lambda's Kinesis path reads the entry's variable */
+/* kl_opt `scope` bits: the Lambda's Kinesis path reads the entry's
+ * variable; the Lambda reads it itself, with a meaning of its own
+ * (KINLAKE_CLOUDWATCH_NAMESPACE: its EMF lines). The Lambda refuses any
+ * other KINLAKE_* variable of the table (kl_esm_config_env). */
 #define KL_INGEST_CFG_LAMBDA 1u
+#define KL_INGEST_CFG_LAMBDA_OWN 2u
 
 extern const struct kl_opt kl_ingest_cfg_table[];
 extern const size_t kl_ingest_cfg_count;

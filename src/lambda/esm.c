@@ -31,6 +31,15 @@
 int kl_esm_config_env(struct kl_esm_config *c, const struct kl_aws_env *e, struct kl_errbuf *eb)
 {
 	memset(c, 0, sizeof *c);
+	/* a setting of `kinlake ingest` the Lambda has no use for would be
+	 * ignored without a word: refused instead */
+	for (size_t i = 0; i < kl_ingest_cfg_count; i++) {
+		const struct kl_opt *o = &kl_ingest_cfg_table[i];
+		if (o->env && !o->scope && kl_aws_env_get(e, o->env))
+			return kl_errbuf_set(eb, KL_EINVAL, "%s is a setting of `kinlake ingest` that "
+					     "the Lambda does not read (its variables: kinlake "
+					     "lambda --help)", o->env);
+	}
 	struct kl_opts p;
 	int rc = kl_opts_init(&p, kl_ingest_cfg_table, kl_ingest_cfg_count, &c->set, eb);
 	p.env_style = 1;

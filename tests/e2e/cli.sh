@@ -133,6 +133,9 @@ e=$(lambda_msg KINLAKE_FORMAT=csv)
 [ "$e" = "KINLAKE_FORMAT: 'csv' is not one of parquet|jsonl" ] || fail "KINLAKE_FORMAT=csv: $e"
 help=$("$KL" lambda --help); grep -q 'KINLAKE_COMPRESSION_LEVEL' <<<"$help" || fail "lambda --help lacks the KINLAKE_* table"
 grep -q 'KINLAKE_MEMORY_LIMIT' <<<"$help" && fail "lambda --help lists a variable the Lambda does not read"
+e=$(lambda_msg KINLAKE_MEMORY_LIMIT=1GiB)
+[ "$e" = "KINLAKE_MEMORY_LIMIT is a setting of \`kinlake ingest\` that the Lambda does not read (its variables: kinlake lambda --help)" ] ||
+	fail "KINLAKE_MEMORY_LIMIT in the Lambda: '$e'"
 
 # `kinlake ingest` configured by KINLAKE_* variables alone (as in a container), a flag winning
 printf '{"event_uuid":"e1","event_name":"a:b","created_at":1700000000}\n' > "$T/env.jsonl"

@@ -16,9 +16,11 @@ int kl_deadletter_format_head(struct kl_buf *out, const struct kl_deadletter *d)
 	int rc = kl_buf_puts(out, "{\"error\":\"");
 	rc = rc ? rc : kl_json_escape_append(out, d->error, strlen(d->error));
 	rc = rc ? rc : kl_buf_puts(out, "\",\"message\":\"");
-	rc = rc ? rc : kl_json_escape_append(out, d->message, strlen(d->message));
+	/* a message may quote the input, a source is a file name: either may
+	 * hold bytes that are not UTF-8 */
+	rc = rc ? rc : kl_json_escape_text_append(out, d->message, strlen(d->message));
 	rc = rc ? rc : kl_buf_puts(out, "\",\"source\":\"");
-	rc = rc ? rc : kl_json_escape_append(out, d->source, strlen(d->source));
+	rc = rc ? rc : kl_json_escape_text_append(out, d->source, strlen(d->source));
 	rc = rc ? rc
 		: kl_buf_printf(out, "\",\"position\":%" PRIu64 ",\"error_offset\":%zu,",
 				d->position, d->error_offset);

@@ -385,7 +385,10 @@ enum kl_reject kl_event_parse(struct kl_event *ev, const char *p, size_t n,
 	if (d > 0) {
 		const struct kl_json_member *m = &ev->doc.m[dup];
 		char key[64];
-		snprintf(key, sizeof key, "%.*s", (int)(m->key_len < 40 ? m->key_len : 40), m->key);
+		size_t cut = m->key_len < 40 ? m->key_len : 40;
+		while (cut < m->key_len && cut > 0 && ((unsigned char)m->key[cut] & 0xC0) == 0x80)
+			cut--; /* not inside a UTF-8 sequence */
+		snprintf(key, sizeof key, "%.*s", (int)cut, m->key);
 		return reject(ev, KL_REJ_DUPLICATE_KEY, (size_t)(m->start - p),
 			      "repeated top-level key \"%s\"", key);
 	}
@@ -477,6 +480,31 @@ int kl_json_escape_append(struct kl_buf *out, const char *s, size_t n)
 			kl_buf_put(out, e, 6);
 		} else {
 			out->data[out->len++] = (char)c;
+		}
+	}
+	return KL_OK;
+}
+
+int kl_json_escape_text_append(struct kl_buf *out, const char *s, size_t n)
+{
+	if (kl_buf_reserve(out, n * 6))
+		return KL_ENOMEM;
+	size_t i = 0;
+	while (i < n) {
+		size_t k = i;
+		while (k < n && (unsigned char)s[k] < 0x80)
+			k++;
+		if (k > i && kl_json_escape_append(out, s + i, k - i))
+			return KL_ENOMEM;
+		if (k == n)
+			break;
+		size_t q = kl_utf8_seq(s + k, n - k);
+		if (q) {
+			kl_buf_put(out, s + k, q);
+			i = k + q;
+		} else {
+			kl_buf_put(out, "\\ufffd", 6);
+			i = k + 1;
 		}
 	}
 	return KL_OK;

@@ -131,6 +131,10 @@ size_t kl_event_row_reserve(const struct kl_event *ev, size_t raw_len);
 
 /* Append s as a JSON string body (no quotes), escaping " \ and controls. */
 int kl_json_escape_append(struct kl_buf *out, const char *s, size_t n);
+/* The same for text that need not be UTF-8 (a file name, a message that
+ * quotes input): a byte that starts no valid UTF-8 sequence becomes
+ * \ufffd, so the JSON written is always valid. */
+int kl_json_escape_text_append(struct kl_buf *out, const char *s, size_t n);
 
 /* Format unix seconds + ms as ISO 8601 UTC; with_ms adds ".mmm". Returns length. */
 size_t kl_format_datetime(int64_t sec, int ms, int with_ms, char out[32]);

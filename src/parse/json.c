@@ -82,6 +82,11 @@ static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
 	return 0;
 }
 
+size_t kl_utf8_seq(const char *p, size_t avail)
+{
+	return avail ? utf8_seq((const unsigned char *)p, (const unsigned char *)p + avail) : 0;
+}
+
 static int read_u4(const unsigned char *p, const unsigned char *end, unsigned *out)
 {
 	if (end - p < 4)

@@ -89,6 +89,11 @@ int kl_json_parse(const char *p, size_t n, unsigned max_depth, struct kl_json_do
  */
 size_t kl_json_unescape(const char *s, size_t n, char *out);
 
+/* The length of the valid UTF-8 sequence (RFC 3629: no overlongs, no
+ * surrogates, nothing over U+10FFFF) of 2-4 bytes at p[0..avail), or 0
+ * (ASCII is not a sequence: the caller tests p[0] < 0x80 first). */
+size_t kl_utf8_seq(const char *p, size_t avail);
+
 /*
  * Copy a valid JSON value to out without insignificant whitespace; out must
  * have room for n bytes. Returns the minified length.

@@ -1,5 +1,6 @@
 /* test_event.c — event contract: validation classes and enrichment. */
 #include "check.h"
+#include "deadletter/deadletter.h"
 #include "event/event.h"
 #include "event/row.h"
 
@@ -337,6 +338,37 @@ static void colliding_keys(void)
 	free(rec);
 }
 
+/* A dead letter is valid JSON (UTF-8) whatever its message quotes and
+ * whatever bytes its source file's name has; a repeated key in the message
+ * is cut on a character boundary. */
+static void dead_letter_text(void)
+{
+	struct kl_buf out;
+	kl_buf_init(&out, 0);
+	const char raw[] = "x";
+	struct kl_deadletter d = {"invalid_json", "bad \xc3 message \xe2\x82", "in\xff\xfe.jsonl\xf0\x9f\x98\x80",
+				  3, 0, raw, 1, 1};
+	CHECK_EQ_INT(kl_deadletter_format(&out, &d), 0);
+	CHECK_EQ_INT(kl_json_parse(out.data, out.len, 4, NULL, NULL), 0);
+	const char *want_msg = "bad \\ufffd message \\ufffd\\ufffd";
+	const char *want_src = "in\\ufffd\\ufffd.jsonl\xf0\x9f\x98\x80";
+	CHECK(memmem(out.data, out.len, want_msg, strlen(want_msg)) != NULL);
+	CHECK(memmem(out.data, out.len, want_src, strlen(want_src)) != NULL);
+	/* a key of 38 ASCII bytes and a 3-byte character, repeated: the 40-byte
+	 * cut would split the character */
+	char rec[256];
+	const char *k = "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\xe2\x82\xac";
+	snprintf(rec, sizeof rec,
+		 "{\"event_uuid\":\"u\",\"event_name\":\"a\",\"created_at\":1,\"%s\":1,\"%s\":2}", k, k);
+	CHECK_EQ_INT(parse(rec), KL_REJ_DUPLICATE_KEY);
+	CHECK_EQ_STR(ev.msg, "repeated top-level key \"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\"");
+	kl_buf_reset(&out);
+	d.message = ev.msg;
+	CHECK_EQ_INT(kl_deadletter_format(&out, &d), 0);
+	CHECK_EQ_INT(kl_json_parse(out.data, out.len, 4, NULL, NULL), 0);
+	kl_buf_cleanup(&out);
+}
+
 int main(void)
 {
 	kl_event_init(&ev);
@@ -345,6 +377,7 @@ int main(void)
 	rows();
 	rejections();
 	colliding_keys();
+	dead_letter_text();
 	kl_event_cleanup(&ev);
 	return check_report("test_event");
 }

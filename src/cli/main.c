@@ -504,8 +504,11 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 				" bytes, already in the lake): read from there on\n",
 				c.input, st.cont_id, st.cont_size);
 		double mb_in = (double)st.bytes_in / 1e6, mb_out = (double)st.bytes_out / 1e6;
-		if (c.stream)
+		if (c.stream && shards)
 			fprintf(stderr, "kinlake ingest: stream %s: %u shards\n", c.stream, shards);
+		else if (c.stream) /* a stream has at least one: the listing never answered */
+			fprintf(stderr, "kinlake ingest: stream %s: stopped before its shards were "
+					"listed\n", c.stream);
 		fprintf(stderr,
 			"kinlake ingest: %s read=%" PRIu64 " stored=%" PRIu64 " dead_letters=%" PRIu64
 			" duplicates=%" PRIu64 " replayed=%" PRIu64 " files=%" PRIu64

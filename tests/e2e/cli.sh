@@ -153,6 +153,13 @@ set +e; out=$(env KINLAKE_STREAM=events "$KL" ingest --input "$T/env.jsonl" --la
 [ "$rc" = 2 ] && [ "$out" = "kinlake ingest: --input and KINLAKE_STREAM exclude each other" ] ||
 	fail "KINLAKE_STREAM with --input: exit $rc: $out"
 "$KL" ingest --help | grep -q 'KINLAKE_MEMORY_LIMIT=' || fail "ingest --help does not name the variables"
+# SIGTERM while the stream's shards are still being listed (no server answers):
+# a clean stop that says so, not "0 shards"
+AWS_REGION=us-east-1 AWS_ENDPOINT_URL=http://127.0.0.1:1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y \
+	"$KL" ingest --stream s --lake "$T/sl" --no-progress 2> "$T/e-list" & pid=$!
+sleep 1; kill -TERM $pid; rc=0; wait $pid || rc=$?
+[ "$rc" = 0 ] && grep -q "stream s: stopped before its shards were listed" "$T/e-list" ||
+	fail "SIGTERM while listing shards: exit $rc: $(cat "$T/e-list")"
 
 # runtime errors: exit 1, and "run again" only where it is the advice
 set +e; out=$("$KL" ingest --input "$T/nope.jsonl" --lake "$T/l" 2>&1); rc=$?; set -e

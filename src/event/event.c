@@ -246,13 +246,12 @@ static int duplicate_by_sort(const struct kl_str *keys, size_t n, uint32_t *idx,
 	for (size_t i = 0; i < n; i++)
 		idx[i] = (uint32_t)i;
 	qsort_r(idx, n, sizeof *idx, key_order, (void *)keys);
+	/* a run of equal keys is in document order: its second entry, where
+	 * the table stops, has the smallest index after the first */
 	size_t best = SIZE_MAX;
 	for (size_t i = 1; i < n; i++) {
 		const struct kl_str *a = &keys[idx[i - 1]], *b = &keys[idx[i]];
-		/* the second of a run of equal keys is where the table stops */
-		if (a->n == b->n && !memcmp(a->p, b->p, a->n) &&
-		    (i < 2 || keys[idx[i - 2]].n != a->n || memcmp(keys[idx[i - 2]].p, a->p, a->n)) &&
-		    idx[i] < best)
+		if (idx[i] < best && a->n == b->n && !memcmp(a->p, b->p, a->n))
 			best = idx[i];
 	}
 	if (best == SIZE_MAX)

@@ -220,7 +220,8 @@ int kl_cw_publisher_start(struct kl_cw_publisher *p, struct kl_errbuf *eb)
 {
 	p->started = 0;
 	memset(&p->sent, 0, sizeof p->sent);
-	snprintf(p->stream, sizeof p->stream, "%s", kl_kinesis_stream_name(p->m->stream) /* the Stream dimension */);
+	/* the Stream dimension: the name, also when --stream is the ARN */
+	snprintf(p->stream, sizeof p->stream, "%s", kl_kinesis_stream_name(p->m->stream));
 	int rc = kl_cloudwatch_init(&p->cw, p->region, eb);
 	if (rc) {
 		kl_cloudwatch_cleanup(&p->cw);

@@ -90,7 +90,6 @@ int kl_cw_publisher_start(struct kl_cw_publisher *p, struct kl_errbuf *eb);
  * not started. */
 void kl_cw_publisher_stop(struct kl_cw_publisher *p);
 
-
 /* Snapshot the counters of m (exposed for the unit tests). */
 void kl_cw_counters_of(struct kl_metrics *m, struct kl_cw_counters *out);
 

@@ -92,7 +92,8 @@ static int name_order(const void *a, const void *b)
 
 /* A name that two columns share, NULL if none (-1 when out of memory):
  * pairwise for a few columns, sorted beyond (an event of 65,536 top-level
- * keys made a file of as many columns, whose pairwise check took 6 s). */
+ * keys made a file of as many columns: the pairwise check had 61 % of a
+ * 7.2 s ingest's samples). */
 static const char *duplicate_name(const struct kl_pq_column *cols, size_t n, int *oom)
 {
 	*oom = 0;

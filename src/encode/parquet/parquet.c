@@ -90,7 +90,7 @@ static int name_order(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* A name that two columns share, NULL if none (-1 when out of memory):
+/* A name that two columns share, NULL if none (or out of memory: *oom):
  * pairwise for a few columns, sorted beyond (an event of 65,536 top-level
  * keys made a file of as many columns: the pairwise check had 61 % of a
  * 7.2 s ingest's samples). */

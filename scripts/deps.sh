@@ -15,6 +15,8 @@ command -v clang >/dev/null 2>&1 || need="$need clang"
 command -v node >/dev/null 2>&1 || need="$need nodejs npm"
 # zstd CLI: tests/js/pq_readers.mjs decompresses ZSTD pages for hyparquet with it.
 command -v zstd >/dev/null 2>&1 || need="$need zstd"
+# tests/e2e/cli.sh: a bzip2 input is refused (gzip and zstd are read).
+command -v bzip2 >/dev/null 2>&1 || need="$need bzip2"
 # make lambda-zip packs dist/kinlake-lambda.zip; its test unpacks it.
 command -v zip >/dev/null 2>&1 || need="$need zip"
 command -v unzip >/dev/null 2>&1 || need="$need unzip"

@@ -474,7 +474,10 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	if (rc) {
 		fprintf(stderr, "kinlake ingest: %s: %s\n", kl_strerror(rc),
 			eb.code ? eb.msg : "(no detail)");
-		if (rc != KL_EUNSUPPORTED) /* the input can never be read as it is */
+		if (rc == KL_EPARSE && input_kind(&c) != INPUT_STREAM) /* damaged compressed data */
+			fprintf(stderr, "kinlake ingest: the lake holds what was committed before that "
+					"point; the rest of this input cannot be read as it is\n");
+		else if (rc != KL_EUNSUPPORTED) /* the input can never be read as it is */
 			ingest_advice(&c);
 		return 1;
 	}

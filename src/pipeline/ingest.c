@@ -7,6 +7,7 @@
 #include "encode/parquet/schema.h"
 #include "pipeline/pipeline.h"
 #include "route/partition.h"
+#include "source/decompress.h"
 #include "source/input_id.h"
 #include "source/source.h"
 #include "store/store.h"
@@ -57,6 +58,10 @@ struct file_run {
 	 * kl_ingest_run) */
 	uint64_t cont_size;
 	char cont_id[17];
+	/* a regular file compressed with gzip or zstd (its records are its
+	 * text's lines): it takes no part in the marks of files that grew, as
+	 * its prefixes are not its text's */
+	enum kl_codec codec;
 };
 
 /* ---- a file that grew since it was ingested ------------------------------
@@ -72,7 +77,9 @@ struct file_run {
  * files and state are its own, from that byte on). One listing of one
  * directory: the marks of the inputs that share this file's first 4 KiB,
  * never of the whole lake. A file shorter than KL_INPUT_HEAD that grew
- * past it is not recognised (its head changed).
+ * past it is not recognised (its head changed). Nor is a compressed file
+ * (gzip, zstd): its prefixes are not its text's, so one appended to (a
+ * member added to a .gz) is another input, read whole.
  *
  * The mark is made when a run of the input begins, before its first file,
  * so an input whose run was interrupted (SIGTERM, a crash) has one too: a
@@ -197,15 +204,19 @@ static int open_input_fd(const struct kl_ingest_opts *o, struct file_run *f, str
 	if (fstat(f->fd, &sb) == 0 && S_ISDIR(sb.st_mode)) /* read() would say only EISDIR */
 		return kl_errbuf_set(eb, KL_EIO, "input %s is a directory (give a file, or - for stdin)",
 				     o->input);
-	/* a compressed file: refused before a lake is made for it (source.h) */
+	/* a compressed file: read through a decoder (source/decompress.h), or
+	 * refused before a lake is made for it when it is not one we decode */
 	unsigned char head[8];
 	ssize_t n = S_ISREG(sb.st_mode) ? pread(f->fd, head, sizeof head, 0) : 0;
-	const char *z = n > 0 ? kl_source_compressed(head, (size_t)n) : NULL;
-	if (z)
+	f->codec = n > 0 ? kl_codec_sniff(head, (size_t)n) : KL_CODEC_NONE;
+	if (f->codec != KL_CODEC_NONE && !kl_codec_decodes(f->codec)) {
+		const char *z = kl_codec_name(f->codec);
 		return kl_errbuf_set(eb, KL_EUNSUPPORTED,
 				     "input %s is %s-compressed, not JSON lines: decompress it first "
-				     "(e.g. %s -dc %s | kinlake ingest --input - --input-id NAME ...)",
+				     "(e.g. %s -dc %s | kinlake ingest --input - --input-id NAME ...); "
+				     "gzip and zstd inputs are read as they are",
 				     o->input, z, z, o->input);
+	}
 	return KL_OK;
 }
 
@@ -233,8 +244,10 @@ static int open_input(const struct kl_ingest_opts *o, struct kl_store *store, st
 		struct marks m;
 		uint64_t at_hash[sizeof m.size / sizeof m.size[0]];
 		int rc = kl_input_head_hash(f->fd, &f->head, eb);
-		if (!rc)
+		if (!rc && f->codec == KL_CODEC_NONE)
 			rc = list_marks(store, f->head, f->size, &m, eb);
+		else
+			m.n = 0;
 		if (rc)
 			return rc;
 		struct kl_input_hash_hooks hooks = {
@@ -394,7 +407,7 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 		goto out;
 	const struct kl_state *state = &f.cp.state;
 	/* the mark first (module comment above: before the first file), once */
-	if (f.by_content && (rc = put_mark(store, &f, eb)))
+	if (f.by_content && f.codec == KL_CODEC_NONE && (rc = put_mark(store, &f, eb)))
 		goto out;
 	if (state->done && state->done_size == f.size && f.size) {
 		st->already_done = 1;

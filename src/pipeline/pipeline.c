@@ -674,7 +674,8 @@ static void progress(struct run *r, int final)
 	if (!final && t - r->last_progress < 200000000)
 		return;
 	r->last_progress = t;
-	struct kl_ingest_progress p = {.pos = r->read_pos,
+	/* a compressed input's size is the file's: count its bytes read */
+	struct kl_ingest_progress p = {.pos = r->src->codec ? r->src->bytes_read : r->read_pos,
 				       .size = r->x->input_size,
 				       .records = r->st->records,
 				       .seconds = (double)(t - r->t0) / 1e9,

@@ -77,7 +77,10 @@ struct kl_source_ops {
 struct kl_source {
 	const struct kl_source_ops *ops;
 	struct kl_errbuf err;
-	uint64_t bytes_read;
+	uint64_t bytes_read; /* the input's own bytes (a compressed file's, compressed) */
+	/* "gzip" or "zstd" once the fd source found its input compressed (it
+	 * then reads the text through a decoder, decompress.h), else NULL */
+	const char *codec;
 };
 
 static inline int kl_source_next(struct kl_source *s, struct kl_record *rec, int timeout_ms)
@@ -106,15 +109,14 @@ static inline void kl_source_free(struct kl_source *s)
  * named by the hash of its first `end` bytes, source/input_id.h, that grows
  * while it is read); 0: at EOF.
  * own_fd: close fd in free(). Returns NULL on allocation failure.
+ *
+ * An input that starts compressed with gzip or zstd is read as its text
+ * (positions and `start` are offsets in the text, `end` in the file; a
+ * run of frames is one input; one that ends inside a frame is an error);
+ * one compressed otherwise (bzip2, xz) is refused at its first bytes
+ * (KL_EUNSUPPORTED), as it is not JSON lines.
  */
 struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, uint64_t end,
 				   size_t hard_cap, int stop_fd);
-
-/* The compression format whose magic number starts p[0..n) — "gzip",
- * "zstd", "bzip2" or "xz" — else NULL. An input that starts so is not
- * JSON lines: every line of it would be a dead letter. The fd source
- * refuses one (KL_EUNSUPPORTED at its first bytes), and so does ingest
- * before it makes a lake for a file. */
-const char *kl_source_compressed(const void *p, size_t n);
 
 #endif

@@ -5,7 +5,16 @@
  * next read. The window grows only for a line longer than itself, up to the
  * hard cap; a line longer than that is handed out with `more` set (its
  * first hard_cap bytes), and rest() then hands out the remainder through
- * the same window, piece by piece. */
+ * the same window, piece by piece.
+ *
+ * An input that starts with the magic number of gzip or zstd is read
+ * through a decoder (decompress.h): compressed bytes go to a buffer of
+ * their own and the window gets the plain text, so positions are offsets
+ * in the text; `end` and bytes_read count compressed bytes (the file's).
+ * Resuming such an input decodes its text from the start and drops what
+ * lies before the resume point (a compressed stream cannot be entered in
+ * its middle). */
+#include "source/decompress.h"
 #include "source/source.h"
 
 #include <errno.h>
@@ -15,6 +24,7 @@
 #include <unistd.h>
 
 #define WINDOW (4u << 20)
+#define ZIN (256u << 10) /* compressed bytes read at a time */
 
 struct src_fd {
 	struct kl_source base;
@@ -25,6 +35,14 @@ struct src_fd {
 	uint64_t buf_pos;       /* input offset of buf[0] */
 	uint64_t end;           /* the input's end offset, 0 = EOF (source.h) */
 	int in_long;            /* a `more` line was handed out; its rest is unread */
+	int sniffed;            /* the input's first bytes were looked at */
+	struct kl_decomp *dec;  /* a compressed input's decoder, else NULL */
+	unsigned char *zin;     /* its unread compressed bytes are zin[zhead..ztail) */
+	size_t zhead, ztail;
+	int zeof;               /* the fd (or `end`) has no more compressed bytes */
+	int zerr;               /* the decoder's error, once the text before it is out */
+	uint64_t rpos;          /* the file's bytes read (its offset, from the start) */
+	uint64_t skip;          /* text still to drop before the resume point */
 };
 
 static int wait_readable(struct src_fd *s, int timeout_ms)
@@ -46,7 +64,130 @@ static int wait_readable(struct src_fd *s, int timeout_ms)
 	}
 }
 
-/* Read more bytes; 1 = got some, 0 = EOF, KL_SRC_IDLE-ish 2 = timeout. */
+/* read(2) of up to `want` bytes of the file into dst (its `end` counts
+ * the file's bytes, compressed or not): KL_OK with *got set (0 at the
+ * end), 1 when a non-blocking fd has none now, or a negative kl_err. */
+static int read_raw(struct src_fd *s, void *dst, size_t want, size_t *got)
+{
+	*got = 0;
+	if (s->end) {
+		if (s->rpos >= s->end)
+			return KL_OK;
+		if (s->end - s->rpos < want)
+			want = (size_t)(s->end - s->rpos);
+	}
+	for (;;) {
+		ssize_t n = read(s->fd, dst, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 1;
+		if (n < 0)
+			return kl_errbuf_set(&s->base.err, KL_EIO, "read: %s", strerror(errno));
+		s->rpos += (uint64_t)n;
+		s->base.bytes_read += (uint64_t)n;
+		*got = (size_t)n;
+		return KL_OK;
+	}
+}
+
+/* Make the input's decoder for codec c (its first bytes p[0..n) go to the
+ * decoder's buffer), or refuse a format that is not decoded. */
+static int start_decoder(struct src_fd *s, enum kl_codec c, const void *p, size_t n)
+{
+	const char *z = kl_codec_name(c);
+	if (!kl_codec_decodes(c))
+		return kl_errbuf_set(&s->base.err, KL_EUNSUPPORTED,
+				     "the input is %s-compressed, not JSON lines: decompress it "
+				     "first (e.g. %s -dc FILE | kinlake ...); gzip and zstd inputs "
+				     "are read as they are",
+				     z, z);
+	s->dec = kl_decomp_new(c);
+	s->zin = malloc(n > ZIN ? n : ZIN);
+	if (!s->dec || !s->zin)
+		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory for a %s decoder", z);
+	memcpy(s->zin, p, n);
+	s->zhead = 0;
+	s->ztail = n;
+	s->base.codec = z;
+	return KL_OK;
+}
+
+/* Up to `want` bytes of a compressed input's text into dst: as read_raw.
+ * The text decoded before damage is found is handed out before the error,
+ * so that every reading (from the start, or resumed) sees the same text. */
+static int read_decoded(struct src_fd *s, char *dst, size_t want, size_t *got)
+{
+	*got = 0;
+	if (s->zerr)
+		return s->zerr;
+	for (;;) {
+		size_t used = 0;
+		int rc = kl_decomp_run(s->dec, s->zin + s->zhead, s->ztail - s->zhead, &used, dst, want,
+				       got, &s->base.err);
+		s->zhead += used;
+		if (rc && *got) {
+			s->zerr = rc; /* next time */
+			return KL_OK;
+		}
+		if (rc || *got)
+			return rc;
+		if (s->zeof)
+			return kl_decomp_end(s->dec, &s->base.err);
+		/* the decoder has taken all it was given: read more */
+		size_t n;
+		s->zhead = s->ztail = 0;
+		if ((rc = read_raw(s, s->zin, ZIN, &n)))
+			return rc;
+		s->ztail = n;
+		if (n == 0)
+			s->zeof = 1;
+		else if (!s->seekable)
+			return 1; /* a pipe: poll (the stop fd too) before reading again */
+	}
+}
+
+/* Up to `want` bytes of the input's text into dst: KL_OK with *got set (0
+ * at its end), 1 when there is none now, or a negative kl_err. The input's
+ * first bytes decide whether it is read through a decoder. */
+static int read_text(struct src_fd *s, char *dst, size_t want, size_t *got)
+{
+	if (s->dec)
+		return read_decoded(s, dst, want, got);
+	int rc = read_raw(s, dst, want, got);
+	if (rc || s->sniffed || !*got)
+		return rc;
+	s->sniffed = 1;
+	enum kl_codec c = kl_codec_sniff(dst, *got);
+	if (c == KL_CODEC_NONE)
+		return KL_OK;
+	if ((rc = start_decoder(s, c, dst, *got)))
+		return rc;
+	return read_decoded(s, dst, want, got);
+}
+
+/* A resume point that was not reached by seeking (a pipe, a compressed
+ * input): read and drop the text before it. KL_OK when done (or at the
+ * input's end), 1 when a pipe has nothing now, < 0 an error. */
+static int skip_to_start(struct src_fd *s)
+{
+	while (s->skip) {
+		size_t got, want = s->skip < s->cap ? (size_t)s->skip : s->cap;
+		int rc = read_text(s, s->buf, want, &got);
+		if (rc)
+			return rc;
+		if (!got) {
+			s->skip = 0; /* shorter than the resume point: nothing more */
+			break;
+		}
+		s->skip -= got;
+		s->buf_pos += got;
+	}
+	return KL_OK;
+}
+
+/* Read more bytes; 1 = got some, 0 = EOF, 2 = timeout (nothing now),
+ * 3 = the window is full at the hard cap, < 0 an error. */
 static int fill(struct src_fd *s, int timeout_ms)
 {
 	if (s->head > 0) {
@@ -71,40 +212,18 @@ static int fill(struct src_fd *s, int timeout_ms)
 	int w = wait_readable(s, timeout_ms);
 	if (w <= 0)
 		return w < 0 ? w : 2;
-	size_t want = s->cap - s->tail;
-	if (s->end) {
-		uint64_t at = s->buf_pos + s->tail;
-		if (at >= s->end) {
-			s->eof = 1;
-			return 0;
-		}
-		if (s->end - at < want)
-			want = (size_t)(s->end - at);
+	size_t got;
+	int rc = s->skip ? skip_to_start(s) : KL_OK;
+	if (!rc)
+		rc = read_text(s, s->buf + s->tail, s->cap - s->tail, &got);
+	if (rc)
+		return rc < 0 ? rc : 2;
+	if (!got) {
+		s->eof = 1;
+		return 0;
 	}
-	for (;;) {
-		ssize_t n = read(s->fd, s->buf + s->tail, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return 2;
-		if (n < 0)
-			return kl_errbuf_set(&s->base.err, KL_EIO, "read: %s", strerror(errno));
-		if (n == 0) {
-			s->eof = 1;
-			return 0;
-		}
-		const char *z = s->buf_pos == 0 && s->tail == 0
-					? kl_source_compressed(s->buf, (size_t)n)
-					: NULL;
-		if (z)
-			return kl_errbuf_set(&s->base.err, KL_EUNSUPPORTED,
-					     "the input is %s-compressed, not JSON lines: decompress "
-					     "it first (e.g. %s -dc FILE | kinlake ...)",
-					     z, z);
-		s->tail += (size_t)n;
-		s->base.bytes_read += (uint64_t)n;
-		return 1;
-	}
+	s->tail += got;
+	return 1;
 }
 
 static int fd_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
@@ -191,6 +310,8 @@ static void fd_free(struct kl_source *base)
 	struct src_fd *s = (struct src_fd *)base;
 	if (s->own_fd)
 		close(s->fd);
+	kl_decomp_free(s->dec);
+	free(s->zin);
 	free(s->buf);
 	free(s);
 }
@@ -202,20 +323,6 @@ static const struct kl_source_ops fd_ops = {
 	.free = fd_free,
 	/* pos_name, checkpoint, resume, origin: defaults (offsets, the state's R line) */
 };
-
-const char *kl_source_compressed(const void *p, size_t n)
-{
-	const unsigned char *b = p;
-	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
-		return "gzip";
-	if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd)
-		return "zstd";
-	if (n >= 4 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h' && b[3] >= '1' && b[3] <= '9')
-		return "bzip2";
-	if (n >= 6 && !memcmp(b, "\xfd" "7zXZ\0", 6))
-		return "xz";
-	return NULL;
-}
 
 struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, uint64_t end,
 				   size_t hard_cap, int stop_fd)
@@ -237,19 +344,16 @@ struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, uint64_t 
 	}
 	s->seekable = lseek(fd, 0, SEEK_CUR) >= 0;
 	if (start) {
-		if (s->seekable && lseek(fd, (off_t)start, SEEK_SET) >= 0) {
-			s->buf_pos = start;
+		/* a plain file is entered by seeking; a compressed one's text (and a
+		 * pipe's) is read from the start and dropped up to `start` (fill) */
+		unsigned char head[8];
+		ssize_t n = s->seekable ? pread(fd, head, sizeof head, 0) : 0;
+		if (n > 0 && kl_codec_sniff(head, (size_t)n) == KL_CODEC_NONE &&
+		    lseek(fd, (off_t)start, SEEK_SET) >= 0) {
+			s->buf_pos = s->rpos = start;
+			s->sniffed = 1;
 		} else {
-			/* a pipe: read and drop the first `start` bytes */
-			uint64_t left = start;
-			while (left) {
-				size_t want = left < s->cap ? (size_t)left : s->cap;
-				ssize_t n = read(fd, s->buf, want);
-				if (n <= 0)
-					break;
-				left -= (uint64_t)n;
-			}
-			s->buf_pos = start - left;
+			s->skip = start;
 		}
 	}
 	return &s->base;

@@ -1,0 +1,91 @@
+# Inputs compressed with gzip or zstd (source/decompress.h): read as their
+# text, so the same events give the same lake as the plain file; a run of
+# frames is one input; a truncated or damaged file fails with one message
+# and stores nothing it cannot vouch for; a run killed while reading a
+# compressed pipe resumes from the compressed file (same --input-id), where
+# resuming means decoding the text up to the resume point: every event once.
+# duration: 25 (seconds, for the test runner's ordering: 2 cores, tmpfs scratch)
+# duration-asan: 30
+. "$(dirname "$0")/_lib.sh"
+N=${KL_ASAN:+20000}; N=${N:-30000}
+"$KL" gen --events "$N" --bad-fraction 0.01 --dup-fraction 0.01 --seed 5 > "$T/in.jsonl"
+gzip -c "$T/in.jsonl" > "$T/in.jsonl.gz"
+zstd -q -c "$T/in.jsonl" > "$T/in.jsonl.zst"
+# a file's content is its name: the stems differ, the data files' bytes do
+# not (dead letters name their source file, so they are counted)
+contents() {
+	(cd "$1" && find events -type f -print0 | xargs -0 -r sha256sum | awk '{ print $1 }' | sort)
+	echo "dead letters: $(find "$1/errors" -type f -exec zstd -dcq {} + | wc -l)"
+}
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/plain" --quiet
+for z in gz zst; do
+	"$KL" ingest --input "$T/in.jsonl.$z" --lake "$T/$z" --quiet || fail "ingest of a .$z file"
+	[ "$(contents "$T/$z")" = "$(contents "$T/plain")" ] || fail ".$z file: not the plain file's lake"
+	# the same again is done already, as for a plain file
+	out=$("$KL" ingest --input "$T/in.jsonl.$z" --lake "$T/$z" 2>&1)
+	printf '%s' "$out" | grep -q "is already in the lake" || fail ".$z again: $out"
+done
+# stdin, compressed: the same events; the progress line counts the file's bytes
+"$KL" ingest --input - --input-id pipe --lake "$T/pipe" --quiet < "$T/in.jsonl.gz"
+[ "$(contents "$T/pipe")" = "$(contents "$T/plain")" ] || fail "gzip on stdin: not the plain file's lake"
+"$KL" transform < "$T/in.jsonl.zst" 2> /dev/null | cmp -s - <("$KL" transform < "$T/in.jsonl" 2> /dev/null) ||
+	fail "transform of a .zst: not the plain file's output"
+# members and frames one after another (cat a.gz b.gz) are one input
+head -n 1000 "$T/in.jsonl" > "$T/a.jsonl"; tail -n +1001 "$T/in.jsonl" > "$T/b.jsonl"
+cat <(gzip -c "$T/a.jsonl") <(gzip -c "$T/b.jsonl") > "$T/ab.gz"
+cat <(zstd -q -c "$T/a.jsonl") <(zstd -q -c "$T/b.jsonl") > "$T/ab.zst"
+for z in gz zst; do
+	"$KL" ingest --input "$T/ab.$z" --lake "$T/ab$z" --quiet || fail "two frames, .$z"
+	[ "$(contents "$T/ab$z")" = "$(contents "$T/plain")" ] || fail "two frames, .$z: not the plain file's lake"
+done
+# truncated, damaged, or followed by other bytes: exit 1, one message, no files
+size=$(stat -c %s "$T/in.jsonl.gz")
+head -c $((size / 2)) "$T/in.jsonl.gz" > "$T/cut.gz"
+python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[len(d) // 3] ^= 0x55; open(sys.argv[2], "wb").write(d)' \
+	"$T/in.jsonl.zst" "$T/bad.zst"
+{ cat "$T/in.jsonl.gz"; echo 'not gzip'; } > "$T/tail.gz"
+check_refused() { # file, expected message part
+	set +e; out=$("$KL" ingest --input "$1" --lake "$T/broken" 2>&1); rc=$?; set -e
+	[ "$rc" = 1 ] || fail "${1##*/}: exit $rc: $out"
+	printf '%s' "$out" | grep -qF "$2" || fail "${1##*/}: $out"
+	printf '%s' "$out" | grep -q "run the same command again" && fail "${1##*/} advises to run again: $out"
+	[ -z "$(find "$T/broken" -type f -path '*/events/*' 2>/dev/null)" ] || fail "${1##*/}: data files stored"
+	rm -rf "$T/broken"
+}
+check_refused "$T/cut.gz" "gzip: the input ends inside its compressed data, after $((size / 2)) bytes: it is truncated, or was still being written"
+check_refused "$T/bad.zst" "zstd: the compressed data is damaged near compressed byte"
+check_refused "$T/tail.gz" "gzip: the bytes after the end of the compressed data (compressed byte $size on) are not gzip data"
+set +e; out=$("$KL" transform < "$T/cut.gz" 2>&1 > /dev/null); rc=$?; set -e
+[ "$rc" = 1 ] && printf '%s' "$out" | grep -q "it is truncated" || fail "transform of a truncated .gz: exit $rc: $out"
+# kill -9 while a compressed pipe is read (small files and budget: commits
+# land between the kills), then the file itself under the same --input-id:
+# resumed by decoding up to its resume point, every event once
+# (a small dedup window: the final run starts near its resume point, not at 0)
+args=(--input-id gzc --lake "$T/crash" --max-file-bytes 256KiB --memory-limit 4MiB --dedup-window 2000)
+feed() { python3 -c '
+import sys, time
+d, o = open(sys.argv[1], "rb").read(), sys.stdout.buffer
+try:
+    for i in range(0, len(d), 16384):
+        o.write(d[i:i + 16384]); o.flush(); time.sleep(0.02)
+except BrokenPipeError:
+    pass' "$1" 2> /dev/null; }
+seed=${KL_CRASH_SEED:-$RANDOM}; RANDOM=$seed; echo "crash seed $seed"
+for i in 1 2 3 4; do
+	feed "$T/in.jsonl.gz" | "$KL" ingest --input - "${args[@]}" --quiet & pid=$!
+	sleep "$((1 + i % 2)).$((RANDOM % 9 + 1))"
+	# the last one stopped with SIGTERM: it commits all it read, so the
+	# resume point moves past 0 and the next run decodes up to it
+	sig=KILL; [ "$i" = 4 ] && sig=TERM
+	kill -"$sig" "$pid" 2>/dev/null || fail "run $i ended before it was stopped"
+	wait "$pid" 2>/dev/null || true
+done
+committed=$(find "$T/crash/events" -type f 2>/dev/null | wc -l)
+resume=$(grep -a ' R ' "$T/crash/_kinlake/state/"*.log | tail -n 1 | awk '{ print $3 }')
+echo "files committed by the stopped runs: $committed; resume point $resume"
+[ "$committed" -gt 0 ] && [ "${resume:-0}" -gt 0 ] || fail "nothing to resume from: the resume is not tested"
+"$KL" ingest --input "$T/in.jsonl.gz" "${args[@]}" --no-progress 2> "$T/last.err"
+cat "$T/last.err"
+read=$(sed -n 's/.* read=\([0-9]*\) .*/\1/p' "$T/last.err")
+[ -n "$read" ] && [ "$read" -lt "$N" ] || fail "the last run read $read of $N records: it did not resume"
+check_lake "$T/in.jsonl" "$T/crash" --format parquet

@@ -56,7 +56,7 @@ static int check_start(const char *v, char *why, size_t cap)
 
 const struct kl_opt kl_ingest_cfg_table[] = {
 	{.name = "input", .env = "KINLAKE_INPUT", .type = KL_OPT_STR, .offset = F(input),
-	 .metavar = "PATH|-", .help = "JSON lines to ingest, '-' for stdin (or use --stream)"},
+	 .metavar = "PATH|-", .help = "JSON lines to ingest (plain, gzip or zstd), '-' for stdin (or use --stream)"},
 	{.name = "stream", .env = "KINLAKE_STREAM", .type = KL_OPT_STR, .offset = F(stream),
 	 .metavar = "NAME|ARN",
 	 .help = "consume every shard of this Kinesis Data Stream instead of --input",

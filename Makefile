@@ -4,6 +4,7 @@
 #   make demo       1M synthetic events -> ./lake, then questions answered by DuckDB
 #   make bench      benchmarks in bench/ (ratios against DuckDB in the same run)
 #   make bench-kinesis / bench-lambda / bench-window   the stream, Lambda and file-window benchmarks
+#   make bench-compressed   gzip / zstd inputs against the plain file and `gzip -dc |`
 #   make fuzz       build libFuzzer targets into build-fuzz/
 #   make lambda-zip dist/kinlake-lambda.zip: the AWS Lambda custom runtime (provided.al2023)
 #   SAN=1           build into build-asan/ with -fsanitize=address,undefined
@@ -34,7 +35,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
-.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz fuzz-long demo bench bench-kinesis bench-lambda bench-window deps clean format up down lambda-zip
+.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz fuzz-long demo bench bench-kinesis bench-lambda bench-window bench-compressed deps clean format up down lambda-zip
 all: $(BUILD)/kinlake $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -126,6 +127,10 @@ bench-lambda: deps all
 # files per partition-hour and file sizes, --window interval vs hour (bench/README.md)
 bench-window: all
 	@bench/window.sh
+
+# gzip and zstd inputs read as they are, against the plain file and a gzip -dc pipe
+bench-compressed: all
+	@bench/compressed.sh
 
 up: deps all
 	@scripts/stack.sh up

@@ -286,14 +286,6 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		return bad_usage("ingest", "--lake is required (a directory, or s3://bucket/prefix)");
 	if (kl_ingest_cfg_check(&p, &aenv, &eb))
 		return bad_usage("ingest", eb.msg);
-	if (c.lease_table && c.lease_renew_ms >= c.lease_timeout_ms) {
-		kl_errbuf_set(&eb, KL_EINVAL, "%s must be shorter than %s",
-			      kl_opts_label(&p, offsetof(struct kl_ingest_cfg, lease_renew_ms), la,
-					    sizeof la),
-			      kl_opts_label(&p, offsetof(struct kl_ingest_cfg, lease_timeout_ms), lb,
-					    sizeof lb));
-		return bad_usage("ingest", eb.msg);
-	}
 
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);

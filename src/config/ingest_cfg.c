@@ -245,6 +245,12 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 			return kl_errbuf_set(eb, KL_EINVAL, "%s needs %s",
 					     kl_opts_label(p, needs[i].opt, a, sizeof a),
 					     kl_opts_label(p, needs[i].needs, b, sizeof b));
+	/* a lease renewed no more often than it times out is lost between
+	 * renewals (lease/keeper.h) */
+	if (c->lease_table && c->lease_renew_ms >= c->lease_timeout_ms)
+		return kl_errbuf_set(eb, KL_EINVAL, "%s must be shorter than %s",
+				     kl_opts_label(p, F(lease_renew_ms), a, sizeof a),
+				     kl_opts_label(p, F(lease_timeout_ms), b, sizeof b));
 	if (c->sse_kms_key_id && c->sse != KL_SSE_KMS)
 		return kl_errbuf_set(eb, KL_EINVAL, "%s needs %s",
 				     kl_opts_label(p, F(sse_kms_key_id), a, sizeof a),

@@ -62,6 +62,8 @@ expect2 "--lease-table needs --stream" ingest --input - --lake "$T/l" --lease-ta
 expect2 "--worker-id needs --lease-table" ingest --stream s --lake "$T/l" --worker-id w
 expect2 "--idle-poll-interval: '0.1' is out of range [0.2, 60] seconds" ingest --stream s --lake "$T/l" --idle-poll-interval 0.1
 expect2 "--lease-timeout needs --lease-table" ingest --stream s --lake "$T/l" --lease-timeout 5
+expect2 "--lease-renew-interval must be shorter than --lease-timeout" ingest --stream s --lake "$T/l" --lease-table t --lease-renew-interval 10 --lease-timeout 10
+KINLAKE_LEASE_RENEW_INTERVAL=6 expect2 "KINLAKE_LEASE_RENEW_INTERVAL must be shorter than --lease-timeout" ingest --stream s --lake "$T/l" --lease-table t --lease-timeout 5
 expect2 "--sse: 'rot13' is not one of aws:kms|AES256" ingest --stream s --lake "$T/l" --sse rot13
 
 # issue 9: empty values, repeated flags, overflow: one line, exit 2, for every flag

@@ -242,6 +242,18 @@ static void test_check(void)
 	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--lake", "s3://bkt/p", "--region", "eu-west-1")),
 		     KL_OK);
 	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_OK);
+	/* a lease renewed no more often than it times out */
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb,
+				ARGV("--stream", "s", "--lease-table", "t", "--lease-renew-interval", "4",
+				     "--lease-timeout", "4")),
+		     KL_OK);
+	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_EINVAL);
+	CHECK_EQ_STR(eb.msg, "--lease-renew-interval must be shorter than --lease-timeout");
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb,
+				ARGV("--stream", "s", "--lease-table", "t", "--lease-renew-interval", "3",
+				     "--lease-timeout", "4")),
+		     KL_OK);
+	CHECK_EQ_INT(kl_ingest_cfg_check(&p, &none, &eb), KL_OK);
 
 	/* applied to the pipeline: snappy (the encoders keep zstd for dead letters) */
 	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--compression", "snappy", "--max-depth", "7")),

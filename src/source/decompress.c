@@ -37,6 +37,16 @@ enum kl_codec kl_codec_sniff(const void *p, size_t n)
 	return KL_CODEC_NONE;
 }
 
+int kl_codec_may_start(const void *p, size_t n)
+{
+	static const char *const magic[] = {"\x1f\x8b", "\x28\xb5\x2f\xfd", "BZh", "\xfd" "7zXZ"};
+	static const size_t len[] = {2, 4, 3, 5};
+	for (size_t i = 0; i < sizeof len / sizeof len[0]; i++)
+		if (n < len[i] && !memcmp(p, magic[i], n))
+			return 1;
+	return n == 3 && !memcmp(p, "BZh", 3); /* its level digit is still to come */
+}
+
 const char *kl_codec_name(enum kl_codec c)
 {
 	switch (c) {

@@ -42,6 +42,9 @@ enum kl_codec {
 /* The codec whose magic number starts p[0..n), else KL_CODEC_NONE. Needs
  * at most 6 bytes; fewer can only answer for the shorter magics. */
 enum kl_codec kl_codec_sniff(const void *p, size_t n);
+/* 1 if p[0..n) is too short to tell: it is the start of a magic number
+ * (a reader of a pipe that got only these bytes reads more first). */
+int kl_codec_may_start(const void *p, size_t n);
 /* "gzip", "zstd", "bzip2", "xz"; NULL for KL_CODEC_NONE. */
 const char *kl_codec_name(enum kl_codec c);
 /* 1 if this module decodes c (gzip, zstd). */

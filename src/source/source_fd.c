@@ -121,7 +121,7 @@ static int read_decoded(struct src_fd *s, char *dst, size_t want, size_t *got)
 	*got = 0;
 	if (s->zerr)
 		return s->zerr;
-	for (;;) {
+	for (int reads = 0;; reads++) {
 		size_t used = 0;
 		int rc = kl_decomp_run(s->dec, s->zin + s->zhead, s->ztail - s->zhead, &used, dst, want,
 				       got, &s->base.err);
@@ -134,7 +134,10 @@ static int read_decoded(struct src_fd *s, char *dst, size_t want, size_t *got)
 			return rc;
 		if (s->zeof)
 			return kl_decomp_end(s->dec, &s->base.err);
-		/* the decoder has taken all it was given: read more */
+		/* the decoder has taken all it was given: read more (a pipe once
+		 * a call, after fill() polled it and the stop fd) */
+		if (reads && !s->seekable)
+			return 1;
 		size_t n;
 		s->zhead = s->ztail = 0;
 		if ((rc = read_raw(s, s->zin, ZIN, &n)))
@@ -142,8 +145,6 @@ static int read_decoded(struct src_fd *s, char *dst, size_t want, size_t *got)
 		s->ztail = n;
 		if (n == 0)
 			s->zeof = 1;
-		else if (!s->seekable)
-			return 1; /* a pipe: poll (the stop fd too) before reading again */
 	}
 }
 
@@ -157,6 +158,21 @@ static int read_text(struct src_fd *s, char *dst, size_t want, size_t *got)
 	int rc = read_raw(s, dst, want, got);
 	if (rc || s->sniffed || !*got)
 		return rc;
+	/* a pipe may give the first bytes one at a time: a magic number is
+	 * told whole (none holds a newline, so no record is cut from them) */
+	while (*got < want && kl_codec_may_start(dst, *got)) {
+		size_t more;
+		struct pollfd pf = {.fd = s->fd, .events = POLLIN};
+		if ((rc = read_raw(s, dst + *got, want - *got, &more)) < 0)
+			return rc;
+		if (rc == 1) { /* a non-blocking fd: wait for the rest */
+			poll(&pf, 1, 100);
+			continue;
+		}
+		if (!more)
+			break; /* the input ends there */
+		*got += more;
+	}
 	s->sniffed = 1;
 	enum kl_codec c = kl_codec_sniff(dst, *got);
 	if (c == KL_CODEC_NONE)
@@ -256,8 +272,8 @@ static int fd_next(struct kl_source *base, struct kl_record *rec, int timeout_ms
 		int rc = fill(s, timeout_ms);
 		if (rc < 0)
 			return rc;
-		if (rc == 2)
-			return KL_SRC_IDLE;
+		if (rc == 2 && timeout_ms >= 0)
+			return KL_SRC_IDLE; /* (waiting forever: poll again) */
 		if (rc == 3) {
 			/* a line longer than the hard cap: its head now, the rest via rest() */
 			rec->p = s->buf;

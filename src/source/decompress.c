@@ -39,7 +39,7 @@ enum kl_codec kl_codec_sniff(const void *p, size_t n)
 
 int kl_codec_may_start(const void *p, size_t n)
 {
-	static const char *const magic[] = {"\x1f\x8b", "\x28\xb5\x2f\xfd", "BZh", "\xfd" "7zXZ"};
+	static const char *const magic[] = {"\x1f\x8b", "\x28\xb5\x2f\xfd", "BZh", "\xfd\x37zXZ"};
 	static const size_t len[] = {2, 4, 3, 5};
 	for (size_t i = 0; i < sizeof len / sizeof len[0]; i++)
 		if (n < len[i] && !memcmp(p, magic[i], n))

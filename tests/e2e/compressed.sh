@@ -28,8 +28,12 @@ done
 # stdin, compressed: the same events; the progress line counts the file's bytes
 "$KL" ingest --input - --input-id pipe --lake "$T/pipe" --quiet < "$T/in.jsonl.gz"
 [ "$(contents "$T/pipe")" = "$(contents "$T/plain")" ] || fail "gzip on stdin: not the plain file's lake"
-"$KL" transform < "$T/in.jsonl.zst" 2> /dev/null | cmp -s - <("$KL" transform < "$T/in.jsonl" 2> /dev/null) ||
+"$KL" transform < "$T/in.jsonl" > "$T/plain.out" 2> /dev/null
+"$KL" transform < "$T/in.jsonl.zst" 2> /dev/null | cmp -s - "$T/plain.out" ||
 	fail "transform of a .zst: not the plain file's output"
+# through a pipe, read as it comes (a chunk at a time)
+cat "$T/in.jsonl.gz" | "$KL" transform 2> /dev/null | cmp -s - "$T/plain.out" ||
+	fail "transform of a .gz through a pipe: not the plain file's output"
 # members and frames one after another (cat a.gz b.gz) are one input
 head -n 1000 "$T/in.jsonl" > "$T/a.jsonl"; tail -n +1001 "$T/in.jsonl" > "$T/b.jsonl"
 cat <(gzip -c "$T/a.jsonl") <(gzip -c "$T/b.jsonl") > "$T/ab.gz"

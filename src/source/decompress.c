@@ -5,6 +5,7 @@
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 struct kl_decomp {
 	enum kl_codec codec;
@@ -183,6 +184,13 @@ static int run_zstd(struct kl_decomp *d, const void *in, size_t in_n, size_t *in
 		size_t r = ZSTD_decompressStream(d->zs, &ob, &ib);
 		d->stage_head = 0;
 		d->stage_tail = ZSTD_isError(r) ? 0 : ob.pos;
+		if (ZSTD_isError(r) && ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge) {
+			rc = kl_errbuf_set(eb, KL_EUNSUPPORTED,
+					   "zstd: a frame needs a window larger than the 128 MiB "
+					   "decoded here (made with --long?): decompress it first "
+					   "(zstd -dc --long=31 FILE | kinlake ...)");
+			break;
+		}
 		if (ZSTD_isError(r)) {
 			rc = kl_errbuf_set(eb, KL_EPARSE,
 					   "zstd: the compressed data is damaged near compressed byte %llu (%s)",

@@ -15,7 +15,8 @@
  * whether the data ended where a frame ends: a truncated file is an error,
  * never a quietly shorter input. Memory is fixed at creation (zlib's 32 KiB
  * window; zstd's window is capped by its default limit of 128 MiB, so a
- * frame that asks for more is refused rather than obeyed).
+ * frame that asks for more, as `zstd --long` makes, is refused with
+ * KL_EUNSUPPORTED rather than obeyed).
  *
  * bzip2 and xz are recognised (kl_codec_sniff) but not decoded: the source
  * refuses them with a message saying how to feed them.

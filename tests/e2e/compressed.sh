@@ -59,6 +59,12 @@ check_refused() { # file, expected message part
 check_refused "$T/cut.gz" "gzip: the input ends inside its compressed data, after $((size / 2)) bytes: it is truncated, or was still being written"
 check_refused "$T/bad.zst" "zstd: the compressed data is damaged near compressed byte"
 check_refused "$T/tail.gz" "gzip: the bytes after the end of the compressed data (compressed byte $size on) are not gzip data"
+# a zstd frame with a window beyond the decoder's 128 MiB (zstd --long=31): refused, saying how
+zstd -q --long=31 -c < "$T/a.jsonl" > "$T/long.zst" # (from a pipe: the window as asked, not shrunk to the size)
+set +e; out=$("$KL" ingest --input "$T/long.zst" --lake "$T/broken" 2>&1); rc=$?; set -e
+[ "$rc" = 1 ] && printf '%s' "$out" | grep -qF "zstd: a frame needs a window larger than the 128 MiB decoded here (made with --long?): decompress it first (zstd -dc --long=31 FILE | kinlake ...)" ||
+	fail "zstd --long=31: exit $rc: $out"
+printf '%s' "$out" | grep -q "run the same command again" && fail "zstd --long=31 advises to run again: $out"
 set +e; out=$("$KL" transform < "$T/cut.gz" 2>&1 > /dev/null); rc=$?; set -e
 [ "$rc" = 1 ] && printf '%s' "$out" | grep -q "it is truncated" || fail "transform of a truncated .gz: exit $rc: $out"
 # kill -9 while a compressed pipe is read (small files and budget: commits

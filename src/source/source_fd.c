@@ -189,11 +189,20 @@ static int skip_to_start(struct src_fd *s)
 {
 	while (s->skip) {
 		size_t got, want = s->skip < s->cap ? (size_t)s->skip : s->cap;
+		if (!s->sniffed && want < 8) /* room to tell a magic number */
+			want = s->cap < 8 ? s->cap : 8;
 		int rc = read_text(s, s->buf, want, &got);
 		if (rc)
 			return rc;
 		if (!got) {
 			s->skip = 0; /* shorter than the resume point: nothing more */
+			break;
+		}
+		if (got > s->skip) { /* read past the point (to tell the magic): keep the rest */
+			memmove(s->buf, s->buf + s->skip, got - (size_t)s->skip);
+			s->tail = got - (size_t)s->skip;
+			s->buf_pos += s->skip;
+			s->skip = 0;
 			break;
 		}
 		s->skip -= got;

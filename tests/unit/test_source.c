@@ -346,6 +346,34 @@ static void test_end(const char *text, size_t len)
 	free(gz);
 }
 
+/* A resume point inside the first bytes (shorter than a magic number): the
+ * reading past it that tells the format keeps what follows the point. */
+static void test_small_resume(void)
+{
+	const char *text = "a\nbb\nccc\n{\"d\":4}\n";
+	size_t len = strlen(text), n, want_n, got_n;
+	for (int c = 0; c < 3; c++) {
+		char *d = c == 0 ? strdup(text) : c == 1 ? gzip_of(text, len, &n) : zstd_of(text, len, &n);
+		if (c == 0)
+			n = len;
+		for (int pipe_it = 0; pipe_it < 2; pipe_it++) {
+			for (size_t start = 2; start <= 5; start += 3) {
+				int fd = input_fd(d, n, pipe_it);
+				struct kl_source *s = kl_source_fd_new(fd, 1, start, 0, HARD_CAP, -1);
+				char *got, *want = expected(text, len, start, &want_n);
+				CHECK_EQ_INT(read_all(s, &got, &got_n), KL_SRC_EOF);
+				CHECK(got_n == want_n && !memcmp(got, want, want_n));
+				kl_source_free(s);
+				free(got);
+				free(want);
+				while (waitpid(-1, NULL, WNOHANG) > 0)
+					;
+			}
+		}
+		free(d);
+	}
+}
+
 int main(void)
 {
 	size_t len, n;
@@ -366,6 +394,7 @@ int main(void)
 	test_decoder(text, len);
 	test_refused();
 	test_end(text, len);
+	test_small_resume();
 	free(text);
 	return check_report("test_source");
 }

@@ -202,8 +202,11 @@ static int open_input_fd(const struct kl_ingest_opts *o, struct file_run *f, str
 	f->own_fd = 1;
 	struct stat sb;
 	if (fstat(f->fd, &sb) == 0 && S_ISDIR(sb.st_mode)) /* read() would say only EISDIR */
-		return kl_errbuf_set(eb, KL_EIO, "input %s is a directory (give a file, or - for stdin)",
-				     o->input);
+		return kl_errbuf_set(eb, KL_EIO,
+				     "input %s is a directory: give a file, or - for stdin (its "
+				     "files as one input: cat %s/* | kinlake ingest --input - "
+				     "--input-id NAME ...)",
+				     o->input, o->input);
 	/* a compressed file: read through a decoder (source/decompress.h), or
 	 * refused before a lake is made for it when it is not one we decode */
 	unsigned char head[8];

@@ -33,7 +33,7 @@ printf '%s' "$out" | grep -q "cannot open input" || fail "missing input message:
 # ... and so is a directory given as the input; neither leaves a lake behind
 set +e; out=$("$KL" ingest --input "$T" --lake "$T/l" 2>&1); rc=$?; set -e
 [ "$rc" = 1 ] || fail "a directory as input exited $rc"
-printf '%s' "$out" | grep -q "input $T is a directory" || fail "directory input message: $out"
+printf "%s" "$out" | grep -qF "input $T is a directory: give a file, or - for stdin (its files as one input: cat $T/* | kinlake ingest --input - --input-id NAME ...)" || fail "directory input message: $out"
 [ ! -e "$T/l" ] || fail "a run whose input cannot be read made the lake $T/l"
 # sizes accept suffixes
 "$KL" gen --events 10 | "$KL" ingest --input - --lake "$T/l" --max-file-bytes 1MiB --memory-limit 64MiB --quiet

@@ -238,7 +238,10 @@ static int fill(struct src_fd *s, int timeout_ms)
 	if (w <= 0)
 		return w < 0 ? w : 2;
 	size_t got;
-	int rc = s->skip ? skip_to_start(s) : KL_OK;
+	int skipped = s->skip > 0;
+	int rc = skipped ? skip_to_start(s) : KL_OK;
+	if (!rc && skipped && s->tail)
+		return 1; /* the skip read past the resume point: that text first */
 	if (!rc)
 		rc = read_text(s, s->buf + s->tail, s->cap - s->tail, &got);
 	if (rc)

@@ -6,7 +6,12 @@
  * whether a uuid was seen among them. The decision depends only on the input
  * order, so a replay after a crash decides exactly as the first run did.
  * With a 64-bit hash and a 1M window the chance of a false duplicate is
- * about 3e-8 per million events.
+ * about 3e-8 per million events. The hash has no secret seed, unlike the
+ * hash tables of core/seed.h, on purpose: a replay in another process must
+ * decide exactly as the first run did. What a producer can do with uuids
+ * crafted to share a hash is lose its own later event (the first in input
+ * order is kept); dropping someone else's event would take knowing that
+ * uuid before it is sent.
  *
  * Each ring slot also keeps the input position of its event, so the caller
  * can persist where the window starts (kl_dedup_oldest_pos) and rebuild it

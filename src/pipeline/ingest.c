@@ -247,10 +247,9 @@ static int open_input(const struct kl_ingest_opts *o, struct kl_store *store, st
 		struct marks m;
 		uint64_t at_hash[sizeof m.size / sizeof m.size[0]];
 		int rc = kl_input_head_hash(f->fd, &f->head, eb);
+		m.n = 0;
 		if (!rc && f->codec == KL_CODEC_NONE)
 			rc = list_marks(store, f->head, f->size, &m, eb);
-		else
-			m.n = 0;
 		if (rc)
 			return rc;
 		struct kl_input_hash_hooks hooks = {

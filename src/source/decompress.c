@@ -24,44 +24,54 @@ struct kl_decomp {
 	uint64_t in_total; /* compressed bytes taken by earlier calls */
 };
 
+/* Each format's magic number, the one table that sniffing, the "too short
+ * to tell" answer and the names read. bzip2's fourth byte is its block
+ * size, a digit 1-9; xz's sixth is NUL (the string's own terminator). */
+static const struct {
+	enum kl_codec codec;
+	const char *name;
+	size_t len;
+	char magic[6];
+} magics[] = {
+    {KL_CODEC_GZIP, "gzip", 2, "\x1f\x8b"},
+    {KL_CODEC_ZSTD, "zstd", 4, "\x28\xb5\x2f\xfd"},
+    {KL_CODEC_BZIP2, "bzip2", 4, "BZh"},
+    {KL_CODEC_XZ, "xz", 6, "\xfd\x37zXZ"},
+};
+#define NMAGICS (sizeof magics / sizeof magics[0])
+
+/* How many of p[0..n)'s first bytes agree with magic i (at most its length). */
+static size_t magic_agrees(size_t i, const unsigned char *p, size_t n)
+{
+	size_t k = 0;
+	for (; k < n && k < magics[i].len; k++)
+		if (magics[i].codec == KL_CODEC_BZIP2 && k == 3 ? p[k] < '1' || p[k] > '9'
+								  : p[k] != (unsigned char)magics[i].magic[k])
+			break;
+	return k;
+}
+
 enum kl_codec kl_codec_sniff(const void *p, size_t n)
 {
-	const unsigned char *b = p;
-	if (n >= 2 && b[0] == 0x1f && b[1] == 0x8b)
-		return KL_CODEC_GZIP;
-	if (n >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd)
-		return KL_CODEC_ZSTD;
-	if (n >= 4 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h' && b[3] >= '1' && b[3] <= '9')
-		return KL_CODEC_BZIP2;
-	if (n >= 6 && !memcmp(b, "\xfd" "7zXZ\0", 6))
-		return KL_CODEC_XZ;
+	for (size_t i = 0; i < NMAGICS; i++)
+		if (magic_agrees(i, p, n) == magics[i].len)
+			return magics[i].codec;
 	return KL_CODEC_NONE;
 }
 
 int kl_codec_may_start(const void *p, size_t n)
 {
-	static const char *const magic[] = {"\x1f\x8b", "\x28\xb5\x2f\xfd", "BZh", "\xfd\x37zXZ"};
-	static const size_t len[] = {2, 4, 3, 5};
-	for (size_t i = 0; i < sizeof len / sizeof len[0]; i++)
-		if (n < len[i] && !memcmp(p, magic[i], n))
+	for (size_t i = 0; i < NMAGICS; i++)
+		if (n < magics[i].len && magic_agrees(i, p, n) == n)
 			return 1;
-	return n == 3 && !memcmp(p, "BZh", 3); /* its level digit is still to come */
+	return 0;
 }
 
 const char *kl_codec_name(enum kl_codec c)
 {
-	switch (c) {
-	case KL_CODEC_GZIP:
-		return "gzip";
-	case KL_CODEC_ZSTD:
-		return "zstd";
-	case KL_CODEC_BZIP2:
-		return "bzip2";
-	case KL_CODEC_XZ:
-		return "xz";
-	case KL_CODEC_NONE:
-		break;
-	}
+	for (size_t i = 0; i < NMAGICS; i++)
+		if (magics[i].codec == c)
+			return magics[i].name;
 	return NULL;
 }
 

@@ -300,6 +300,18 @@ static void test_decoder(const char *text, size_t len)
 	CHECK_EQ_INT(kl_codec_sniff("\xfd" "7zXZ\0", 6), KL_CODEC_XZ);
 	CHECK_EQ_INT(kl_codec_sniff("{\"a\":1}", 7), KL_CODEC_NONE);
 	CHECK_EQ_INT(kl_codec_sniff("\x1f", 1), KL_CODEC_NONE);
+	CHECK_EQ_INT(kl_codec_sniff("BZh0", 4), KL_CODEC_NONE); /* no block size 0 */
+	CHECK_EQ_STR(kl_codec_name(KL_CODEC_BZIP2), "bzip2");
+	CHECK_EQ_STR(kl_codec_name(KL_CODEC_XZ), "xz");
+	CHECK(kl_codec_name(KL_CODEC_NONE) == NULL);
+	/* too short to tell: the start of a magic number, each up to its last byte */
+	CHECK_EQ_INT(kl_codec_may_start("\x1f", 1), 1);
+	CHECK_EQ_INT(kl_codec_may_start("\x28\xb5\x2f", 3), 1);
+	CHECK_EQ_INT(kl_codec_may_start("BZh", 3), 1);
+	CHECK_EQ_INT(kl_codec_may_start("\xfd" "7zXZ", 5), 1);
+	CHECK_EQ_INT(kl_codec_may_start("BZh9", 4), 0);
+	CHECK_EQ_INT(kl_codec_may_start("\x1f\x8b", 2), 0);
+	CHECK_EQ_INT(kl_codec_may_start("{", 1), 0);
 	CHECK(kl_decomp_new(KL_CODEC_XZ) == NULL);
 	free(gz);
 	free(zs);

@@ -167,6 +167,12 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	{.name = "row-group-bytes", .env = "KINLAKE_ROW_GROUP_BYTES", .type = KL_OPT_SIZE,
 	 .offset = F(row_group_bytes), .def = "128MiB", .metavar = "SIZE",
 	 .help = "parquet row group size", .min = 1 << 16, .max = 1e12},
+	{.name = "max-columns", .env = "KINLAKE_MAX_COLUMNS", .scope = KL_INGEST_CFG_LAMBDA,
+	 .type = KL_OPT_I64, .offset = F(max_columns), .def = "1000", .metavar = "N",
+	 .help = "parquet: columns a file has at most; once a file has N - 1, fields without a "
+		 "column are kept as a JSON object in its last column, _rescued_data (keys made "
+		 "from data would otherwise each become a column)",
+	 .min = 8, .max = 1000000},
 	{.name = "metrics-file", .env = "KINLAKE_METRICS_FILE", .type = KL_OPT_STR,
 	 .offset = F(metrics_file), .metavar = "PATH",
 	 .help = "write Prometheus text-format metrics here (atomically) every --metrics-interval "
@@ -310,6 +316,7 @@ void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o
 	o->limits.max_record_bytes = c->max_record_bytes;
 	o->limits.max_depth = (unsigned)c->max_depth;
 	o->row_group_bytes = c->row_group_bytes;
+	o->max_columns = (size_t)c->max_columns;
 }
 
 void kl_ingest_cfg_store(const struct kl_ingest_cfg *c, const struct kl_aws_env *env,

@@ -42,6 +42,7 @@ struct kl_ingest_cfg {
 	int compression; /* enum kl_compression (snappy: Parquet only) */
 	int64_t level;
 	size_t max_file_bytes, memory_limit, max_record_bytes, row_group_bytes;
+	int64_t max_columns;
 	int64_t flush_interval_ms, max_depth;
 	int window; /* enum kl_window */
 	int64_t allowed_lateness_ms;

@@ -43,7 +43,18 @@ struct kl_encoder_opts {
 	size_t row_group_bytes; /* Parquet: rows per row group by size; 0 = 128 MiB */
 	size_t stream_bytes;	/* Parquet: a file of more raw bytes is encoded from the
 				 * buffer's blocks, not unpacked whole; 0 = KL_PQ_STREAM_BYTES */
+	size_t max_columns;	/* Parquet: columns a file has at most; 0 = KL_PQ_MAX_COLUMNS */
 };
+
+/* Parquet: a file's columns at most, by default, and the least allowed (the
+ * six common columns, one payload column and the rescue column). Members
+ * past the cap are kept as JSON in the rescue column (schema.h
+ * KL_PQ_RESCUE_COLUMN): an event type with keys made from data (ids, dates)
+ * would otherwise grow a column per distinct key, and with them every
+ * file's size, its writer's memory and the table's DDL (Athena takes
+ * statements of at most 256 KiB). */
+#define KL_PQ_MAX_COLUMNS ((size_t)1000)
+#define KL_PQ_MIN_COLUMNS ((size_t)8)
 
 /* Parquet: a file whose records (raw JSON lines) exceed this is encoded
  * from its blocks (encode_blocks) in two passes, one block unpacked at a

@@ -64,6 +64,7 @@ struct kl_ingest_opts {
 	 * what is buffered is committed as with stop_fd. */
 	const struct kl_cancel *stop;
 	size_t row_group_bytes; /* parquet */
+	size_t max_columns;	/* parquet: a file's columns at most (encoder.h); 0: the default */
 	/* Threads that parse, validate, enrich and route records (over chunks
 	 * of the input) and that encode files; the lake is the same whatever
 	 * the number. <= 1: the reader does it all, one writer thread encodes. */

@@ -974,7 +974,8 @@ int kl_pipeline_encoders_new(const struct kl_ingest_opts *o, struct kl_store *st
 	size_t stream = o->memory_limit / 16;
 	if (stream > KL_PQ_STREAM_BYTES || stream == 0)
 		stream = KL_PQ_STREAM_BYTES;
-	struct kl_encoder_opts eo = {o->compression, o->level, o->row_group_bytes, stream};
+	struct kl_encoder_opts eo = {o->compression, o->level, o->row_group_bytes, stream,
+				     o->max_columns};
 	/* dead letters are JSON lines: with snappy (Parquet only) they take zstd */
 	struct kl_encoder_opts dead_eo = eo;
 	if (dead_eo.compression == KL_COMP_SNAPPY)

@@ -93,7 +93,21 @@ for (const u of expected.keys()) if (!seen.has(u)) { bad(`missing event ${u}`); 
 // Parquet rows: a field absent from an event reads as null (the file's schema is
 // the union of its events); objects/arrays are JSON text; a field whose type
 // was widened to string holds the JSON text of non-string values.
+// Members past a file's column cap are in its last column, _rescued_data: a
+// JSON object of them (or null), merged back here; none may also be a column.
 function normalizeParquet(got, want) {
+  if ('_rescued_data' in got) {
+    const r = got._rescued_data;
+    delete got._rescued_data;
+    if (r !== null) {
+      let o;
+      try { o = JSON.parse(r); } catch { bad(`event ${got.event_uuid}: _rescued_data is not JSON: ${r.slice(0, 200)}`); o = {}; }
+      for (const [k, v] of Object.entries(o)) {
+        if (k in got && got[k] !== null) bad(`event ${got.event_uuid}: ${k} is both a column and rescued`);
+        got[k] = v;
+      }
+    }
+  }
   for (const k of Object.keys(got)) {
     if (!(k in want)) { if (got[k] === null) delete got[k]; continue; }
     const w = want[k], g = got[k];

@@ -1137,8 +1137,8 @@ static void test_encode_streamed(void)
 		int level, mid;
 	} shapes[] = {{60u << 10, 1, 0}, {60u << 10, -3, 0}, {7777, 1, 1}, {t.len + 1, 1, 0}};
 	for (size_t r = 0; r < sizeof rgs / sizeof rgs[0]; r++) {
-		struct kl_encoder_opts whole_o = {KL_COMP_ZSTD, 0, rgs[r], SIZE_MAX};
-		struct kl_encoder_opts stream_o = {KL_COMP_ZSTD, 0, rgs[r], 1};
+		struct kl_encoder_opts whole_o = {KL_COMP_ZSTD, 0, rgs[r], SIZE_MAX, 0};
+		struct kl_encoder_opts stream_o = {KL_COMP_ZSTD, 0, rgs[r], 1, 0};
 		struct kl_encoder *ew = kl_encoder_parquet_new(&whole_o, NULL, NULL);
 		struct kl_encoder *es = kl_encoder_parquet_new(&stream_o, NULL, NULL);
 		struct kl_encoder *ec = es ? es->ops->clone(es) : NULL; /* a copy streams too */
@@ -1182,7 +1182,7 @@ static void test_encode_streamed(void)
 	kl_buf_reset(&t);
 	stream_lines(&t, 100);
 	kl_buf_append(&t, "not json\n", 9);
-	struct kl_encoder_opts o = {KL_COMP_ZSTD, 0, 0, 1};
+	struct kl_encoder_opts o = {KL_COMP_ZSTD, 0, 0, 1, 0};
 	struct kl_encoder *e = kl_encoder_parquet_new(&o, NULL, NULL);
 	struct kl_blocks b;
 	stream_blocks(&b, &x, &t, 2000, 1, 0);

@@ -618,7 +618,7 @@ static void test_hand_over(const char *dir_seq, const char *dir_par)
 	CHECK_EQ_INT(kl_store_local_new(&st1, dir_seq, &eb), 0);
 	CHECK_EQ_INT(kl_store_local_new(&st2, dir_par, &eb), 0);
 	struct kl_schema_registry *r1 = kl_schema_registry_new(), *r2 = kl_schema_registry_new();
-	struct kl_encoder_opts o = {KL_COMP_ZSTD, 0, 0, 0};
+	struct kl_encoder_opts o = {KL_COMP_ZSTD, 0, 0, 0, 0};
 	struct kl_encoder *base = kl_encoder_parquet_new(&o, st1, r1);
 	struct kl_encoder *base2 = kl_encoder_parquet_new(&o, st2, r2);
 	CHECK(base && base2 && r1 && r2);

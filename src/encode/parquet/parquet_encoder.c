@@ -22,6 +22,17 @@
  * stored as minified JSON text, and a field widened to STRING keeps other
  * values as their JSON text. The file's schema is merged into the lake's
  * schema registry.
+ *
+ * Columns are capped (kl_encoder_opts.max_columns, KL_PQ_MAX_COLUMNS by
+ * default): once a file's schema holds max_columns - 1 columns, a member
+ * whose key has no column yet is not given one but rescued: the row's
+ * rescued members, as a JSON object of their raw keys and (minified)
+ * values in row order, go into one last STRING column, KL_PQ_RESCUE_COLUMN
+ * (schema.h). A member named like that column is always rescued. Which
+ * keys are columns depends only on the file's rows in order (first seen
+ * first), so the file is still a function of its rows. A row with rescued
+ * members is split again in the second pass rather than taped (the tape
+ * keeps no keys): only files that overflow pay for it.
  */
 #include "encode/encoder.h"
 #include "buffer/blocks.h"
@@ -93,6 +104,10 @@ struct pq_encoder {
 	int etype_seen;		/* pending holds this file's event type */
 	struct kl_buf carry;	/* a line cut between two pieces (encode_streamed) */
 	size_t stream_min;	/* a larger text is encoded from its blocks */
+	size_t max_cols;	/* columns a file has at most, the rescue column included */
+	long rescue_col;	/* this file's KL_PQ_RESCUE_COLUMN, -1: none (nothing rescued) */
+	struct col_hint rescue_hint; /* its values and their bytes, until the column exists */
+	struct kl_buf rescued;	/* the row being put: its rescued members, "{...}" */
 };
 
 static const char *const common[] = {"event_uuid",       "event_name", "created_at",
@@ -182,12 +197,23 @@ static void column_seen(struct pq_encoder *e, size_t i, long prev, long c)
 		e->succ[prev] = c;
 }
 
+/* column_of's answers besides a column index */
+#define COL_NONE (-1)  /* no column: the member is rescued */
+#define COL_NOMEM (-2) /* out of memory */
+
+static int is_rescue_name(const char *k, size_t n)
+{
+	return n == sizeof KL_PQ_RESCUE_COLUMN - 1 && !memcmp(k, KL_PQ_RESCUE_COLUMN, n);
+}
+
 /* Column of member i (`prev`: member i-1's column, -1 for the first).
  * Rows of one partition usually list their keys in the same order, so the
  * column found for position i in the previous row is tried first, then the
  * one that last followed `prev` (an optional member shifts the positions
  * of those after it, not their order), one comparison each, before the
- * hash lookup. */
+ * hash lookup. A key without a column gets one when `add` and the schema
+ * has room (max_cols, less one for the rescue column); otherwise, and
+ * always for the rescue column's own name, COL_NONE. */
 static long column_of(struct pq_encoder *e, size_t i, long prev, const struct kl_json_member *m,
 		      int add)
 {
@@ -207,11 +233,23 @@ static long column_of(struct pq_encoder *e, size_t i, long prev, const struct kl
 	const char *k;
 	size_t kn;
 	if (member_name(e, m, &k, &kn))
-		return -1;
-	long c = add ? kl_schema_col(&e->schema, k, kn) : kl_schema_find(&e->schema, k, kn);
+		return COL_NOMEM;
+	if (is_rescue_name(k, kn))
+		return COL_NONE;
+	long c = kl_schema_find(&e->schema, k, kn);
+	if (c < 0 && add && e->schema.n + 1 < e->max_cols &&
+	    (c = kl_schema_col(&e->schema, k, kn)) < 0)
+		return COL_NOMEM;
 	if (c >= 0)
 		column_seen(e, i, prev, c);
-	return c;
+	return c < 0 ? COL_NONE : c;
+}
+
+/* Bytes member m takes in a row's rescued object, separator included:
+ * ,"key":value (the value minified is never longer). */
+static inline size_t rescued_bytes(const struct kl_json_member *m)
+{
+	return m->key_len + m->val_len + 4;
 }
 
 /* Start a file's first scan: no schema beyond the common columns, no
@@ -223,6 +261,8 @@ static int scan_reset(struct pq_encoder *e)
 	kl_buf_reset(&e->tape_vals);
 	kl_buf_reset(&e->hints);
 	e->rows = 0;
+	e->rescue_col = -1;
+	e->rescue_hint = (struct col_hint){0, 0};
 	for (size_t i = 0; i < 2 * e->colmap_cap; i++)
 		e->colmap[i] = -1;
 	for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
@@ -259,10 +299,15 @@ static int scan_line(struct pq_encoder *e, const char *l, size_t ln, size_t line
 		++*taped;
 	}
 	long c = -1;
+	size_t rescued = 0; /* bytes of this row's rescued object */
 	for (size_t i = 0; i < nm; i++) {
 		const struct kl_json_member *m = &e->doc.m[i];
-		if ((c = column_of(e, i, c, m, 1)) < 0)
+		if ((c = column_of(e, i, c, m, 1)) == COL_NOMEM)
 			return KL_ENOMEM;
+		if (c == COL_NONE) {
+			rescued += rescued_bytes(m);
+			continue;
+		}
 		int t = m->type;
 		if (t == KL_JSON_INT && m->val_len >= 19 && !fits_int64(m))
 			t = KL_JSON_NUMBER; /* beyond int64: the column becomes DOUBLE */
@@ -288,6 +333,37 @@ static int scan_line(struct pq_encoder *e, const char *l, size_t ln, size_t line
 			tv[i].ws = m->val_ws;
 		}
 	}
+	if (rescued) {
+		e->rescue_hint.vals++;
+		e->rescue_hint.bytes += rescued + 1; /* "{" + members (the first without ',') + "}" */
+		if (tv) { /* the tape keeps no keys: this row and the rest are split again */
+			e->tape_rows.len -= sizeof(struct tape_row);
+			e->tape_vals.len -= nm * sizeof(struct tape_val);
+			--*taped;
+			*taping = 0;
+		}
+	}
+	return KL_OK;
+}
+
+/* After the first scan: the rescue column, last, if a row needs it. */
+static int scan_end(struct pq_encoder *e)
+{
+	if (!e->rescue_hint.vals)
+		return KL_OK;
+	long c = kl_schema_col(&e->schema, KL_PQ_RESCUE_COLUMN, sizeof KL_PQ_RESCUE_COLUMN - 1);
+	if (c < 0)
+		return KL_ENOMEM;
+	kl_schema_observe(&e->schema, (size_t)c, KL_JSON_STRING);
+	size_t need = ((size_t)c + 1) * sizeof(struct col_hint);
+	if (need > e->hints.len) {
+		if (kl_buf_reserve(&e->hints, need - e->hints.len))
+			return KL_ENOMEM;
+		memset(e->hints.data + e->hints.len, 0, need - e->hints.len);
+		e->hints.len = need;
+	}
+	((struct col_hint *)(void *)e->hints.data)[c] = e->rescue_hint;
+	e->rescue_col = c;
 	return KL_OK;
 }
 
@@ -306,7 +382,7 @@ static int scan(struct pq_encoder *e, const char *lines, size_t n, size_t *taped
 		if ((rc = scan_line(e, l, ln, (size_t)(l - lines), &taping, taped, eb)))
 			return rc;
 	}
-	return KL_OK;
+	return scan_end(e);
 }
 
 /* Put one member's value (type t, raw text v[0..len), escape and
@@ -449,6 +525,29 @@ static int begin_rows(struct pq_encoder *e, kl_write_fn fn, void *ctx, struct kl
 	return KL_OK;
 }
 
+/* Member m into the row's rescued object (e->rescued, "{" first). */
+static int rescue_member(struct pq_encoder *e, const struct kl_json_member *m)
+{
+	struct kl_buf *r = &e->rescued;
+	if (kl_buf_reserve(r, rescued_bytes(m) + 1))
+		return KL_ENOMEM;
+	char *p = r->data + r->len;
+	*p++ = r->len ? ',' : '{';
+	*p++ = '"';
+	memcpy(p, m->key, m->key_len);
+	p += m->key_len;
+	*p++ = '"';
+	*p++ = ':';
+	if ((m->type == KL_JSON_OBJECT || m->type == KL_JSON_ARRAY) && m->val_ws)
+		p += kl_json_minify(m->val, m->val_len, p);
+	else {
+		memcpy(p, m->val, m->val_len);
+		p += m->val_len;
+	}
+	r->len = (size_t)(p - r->data);
+	return KL_OK;
+}
+
 /* One row not on the tape: its line l[0..ln) split again. */
 static int put_line(struct pq_encoder *e, const char *l, size_t ln, struct kl_errbuf *eb)
 {
@@ -456,16 +555,23 @@ static int put_line(struct pq_encoder *e, const char *l, size_t ln, struct kl_er
 		return kl_errbuf_set(eb, KL_EPARSE, "parquet: buffered event is not JSON");
 	long c = -1;
 	int rc = KL_OK;
+	kl_buf_reset(&e->rescued);
 	for (size_t i = 0; i < e->doc.n && !rc; i++) {
 		const struct kl_json_member *m = &e->doc.m[i];
 		if ((c = column_of(e, i, c, m, 0)) < 0) {
-			rc = KL_EINVAL;
-			break;
+			/* no column: rescued (the first scan saw the same) */
+			rc = c == COL_NONE && e->rescue_col >= 0 ? rescue_member(e, m) : KL_ENOMEM;
+			continue;
 		}
 		if (!e->etype_seen && c == 4 && m->type == KL_JSON_STRING &&
 		    (rc = note_etype(e, m->val, m->val_len)))
 			break;
 		rc = put_value(e, (size_t)c, m->type, m->val, m->val_len, m->val_esc, m->val_ws);
+	}
+	if (!rc && e->rescued.len) {
+		if ((rc = kl_buf_append(&e->rescued, "}", 1)) == KL_OK)
+			rc = kl_pq_put_string(e->w, (size_t)e->rescue_col, e->rescued.data,
+					      e->rescued.len);
 	}
 	if (!rc)
 		rc = kl_pq_end_row(e->w);
@@ -652,6 +758,7 @@ static void pq_free(struct kl_encoder *base)
 	kl_buf_cleanup(&e->hints);
 	kl_buf_cleanup(&e->pending);
 	kl_buf_cleanup(&e->carry);
+	kl_buf_cleanup(&e->rescued);
 	free(e->colmap);
 	free(e);
 }
@@ -691,7 +798,11 @@ struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struc
 	kl_buf_init(&e->hints, 0);
 	kl_buf_init(&e->pending, 0);
 	kl_buf_init(&e->carry, 0);
+	kl_buf_init(&e->rescued, 0);
 	e->stream_min = o->stream_bytes ? o->stream_bytes : KL_PQ_STREAM_BYTES;
+	e->max_cols = o->max_columns ? o->max_columns : KL_PQ_MAX_COLUMNS;
+	if (e->max_cols < KL_PQ_MIN_COLUMNS)
+		e->max_cols = KL_PQ_MIN_COLUMNS;
 	e->store = store;
 	e->registry = registry;
 	e->base.ops = &pq_ops;
@@ -714,7 +825,9 @@ static struct kl_encoder *pq_clone(const struct kl_encoder *base)
 	kl_buf_init(&c->hints, 0);
 	kl_buf_init(&c->pending, 0);
 	kl_buf_init(&c->carry, 0);
+	kl_buf_init(&c->rescued, 0);
 	c->stream_min = e->stream_min;
+	c->max_cols = e->max_cols;
 	c->store = e->store;
 	c->registry = e->registry;
 	c->deferred = 1;

@@ -22,6 +22,14 @@
 
 #include <stdint.h>
 
+/* The column a Parquet file keeps the members in that got no column of
+ * their own (the file reached its column cap, encoder.h KL_PQ_MAX_COLUMNS):
+ * per row a JSON object of them, raw keys and minified values in the row's
+ * order, or null. Last in the file's schema when present. An event member
+ * of this name is always kept there, never as a column. The name is
+ * Databricks Auto Loader's for the same idea. */
+#define KL_PQ_RESCUE_COLUMN "_rescued_data"
+
 enum kl_col_kind { KL_COL_UNKNOWN, KL_COL_BOOL, KL_COL_INT, KL_COL_DOUBLE, KL_COL_STRING };
 
 struct kl_schema_col {

@@ -1,0 +1,89 @@
+# Column cap (--max-columns): an event type whose keys come from data (an id
+# or a date as a key) would grow a column per distinct key. Past the cap a
+# file keeps such members as a JSON object in its last column, _rescued_data:
+# every event is still whole (check_lake merges the object back and fails on a
+# member that is both a column and rescued, or missing), no file has more
+# columns than the cap, a type that fits has no such column, the lake is the
+# same for --threads 1 and 2, and the three Parquet readers agree.
+# duration: 20 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration-asan: 20
+. "$(dirname "$0")/_lib.sh"
+N=${KL_ASAN:+1500}; N=${N:-4000}
+# wide:thing: stable a (int), b (string), c (object with whitespace), then three
+# keys made from the event's number (int, escaped string, array); every 50th
+# event also has a member named _rescued_data, every 70th an escaped key.
+# narrow:x: three stable keys, never over the cap.
+python3 - "$N" > "$T/in.jsonl" <<'EOF'
+import json, sys
+n = int(sys.argv[1])
+for i in range(n):
+    t = 1700000000 + i * 5
+    u = '%08x-0000-4000-8000-%012x' % (i, i)
+    if i % 4 == 3:
+        print(json.dumps({'event_uuid': u, 'event_name': 'narrow:x', 'created_at': t,
+                          'p': i, 'q': 'v%d' % i, 'r': i / 4}))
+        continue
+    e = '{"event_uuid":"%s","event_name":"wide:thing","created_at":%d,"a":%d,"b":"s%d","c":{ "x" : [1, 2] }' % (u, t, i, i)
+    e += ',"k%d_0":%d,"k%d_1":"line\\nbreak \\"%d\\"","k%d_2":[%d, {"z": null}]' % (i, i, i, i, i, i)
+    if i % 50 == 0:
+        e += ',"_rescued_data":{"mine":%d}' % i
+    if i % 70 == 0:
+        e += ',"esc\\u005fkey%d":true' % i
+    print(e + '}')
+EOF
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/lake" --max-columns 12 --threads 2 2> "$T/sum"; cat "$T/sum"
+check_lake "$T/in.jsonl" "$T/lake" --format parquet
+# columns per file: at most the cap; _rescued_data last in wide's, absent in narrow's
+cols() { # LAKE CAP: checks every file, prints "files wide_files_with_rescue"
+	node --input-type=module - "$1" "$2" <<'EOF'
+import { DuckDBInstance } from '@duckdb/node-api';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+const [lake, cap] = [process.argv[2], Number(process.argv[3])];
+const files = [];
+(function walk(d) { for (const e of readdirSync(d)) { const p = join(d, e); if (statSync(p).isDirectory()) walk(p); else if (p.endsWith('.parquet')) files.push(p); } })(join(lake, 'events'));
+const con = await (await DuckDBInstance.create(':memory:')).connect();
+let rescued = 0, errs = [];
+for (const f of files) {
+	const s = (await con.runAndReadAll('SELECT name FROM parquet_schema($1)', [f])).getRows().slice(1).map((r) => r[0]);
+	if (s.length > cap) errs.push(`${f}: ${s.length} columns, cap ${cap}`);
+	const wide = f.includes('event_type=wide');
+	const at = s.indexOf('_rescued_data');
+	if (wide && at !== s.length - 1) errs.push(`${f}: _rescued_data at ${at} of ${s.length}`);
+	if (!wide && at >= 0) errs.push(`${f}: a type under the cap has _rescued_data`);
+	if (wide) rescued++;
+}
+if (errs.length) { console.error(errs.slice(0, 5).join('\n')); process.exit(1); }
+console.log(files.length, rescued);
+EOF
+}
+read -r nf nw < <(cols "$T/lake" 12)
+[ "$nw" -gt 0 ] && [ "$nf" -gt "$nw" ] || fail "expected wide files with _rescued_data and narrow ones without: $nf files, $nw wide"
+# the same lake whatever --threads
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/lake1" --max-columns 12 --threads 1 --quiet
+[ "$(lake_digest "$T/lake")" = "$(lake_digest "$T/lake1")" ] || fail "--threads 1 and 2 made different lakes"
+[ -n "${KL_ASAN:-}" ] || node "$ROOT/tests/js/lake_readers.mjs" "$T/lake"
+# the registry lists the rescue column for wide (the catalog's tables follow it)
+"$(dirname "$KL")/tests/test_schema_registry" --load "$T/lake" wide | grep -q '_rescued_data' ||
+	fail "the schema registry has no _rescued_data for wide"
+# the default cap (1000): 1200 events of 5 keys each made from data, by the
+# variable; before the cap each file had ~5000 columns
+python3 -c '
+import json
+for i in range(1200):
+    e = {"event_uuid": "%08x-1111-4000-8000-000000000000" % i, "event_name": "wide:many", "created_at": 1700000000 + i}
+    for k in range(5): e["f%d_%d" % (i, k)] = i * k
+    print(json.dumps(e))' > "$T/many.jsonl"
+KINLAKE_MAX_COLUMNS=1000 "$KL" ingest --input "$T/many.jsonl" --lake "$T/many" --quiet
+"$KL" ingest --input "$T/many.jsonl" --lake "$T/many-default" --quiet
+[ "$(lake_digest "$T/many")" = "$(lake_digest "$T/many-default")" ] || fail "the default cap is not 1000"
+read -r nf nw < <(cols "$T/many" 1000)
+[ "$nf" -ge 1 ] && [ "$nw" = "$nf" ] || fail "wide:many: $nf files, $nw with _rescued_data"
+check_lake "$T/many.jsonl" "$T/many" --format parquet > /dev/null
+# a bad cap is one precise message and exit 2, as a flag and as a variable
+rc=0; "$KL" ingest --input "$T/in.jsonl" --lake "$T/bad" --max-columns 7 2> "$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q -- '--max-columns' "$T/err" || fail "--max-columns 7: exit $rc: $(cat "$T/err")"
+rc=0; KINLAKE_MAX_COLUMNS=lots "$KL" ingest --input "$T/in.jsonl" --lake "$T/bad" 2> "$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q 'KINLAKE_MAX_COLUMNS' "$T/err" || fail "KINLAKE_MAX_COLUMNS=lots: exit $rc: $(cat "$T/err")"
+[ ! -e "$T/bad/events" ] || fail "a rejected setting wrote data"
+echo "rescued: ok"

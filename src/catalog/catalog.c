@@ -5,6 +5,7 @@
 #include "catalog/catalog.h"
 #include "catalog/catalog_internal.h"
 #include "core/array.h"
+#include "encode/encoder.h"
 #include "route/partition.h"
 
 #include <stdio.h>
@@ -325,6 +326,12 @@ static int enum_values(struct kl_buf *b, const char *const *v, size_t n)
 	return rc;
 }
 
+static int is_rescue_col(const struct kl_catalog_col *col)
+{
+	return col->len == sizeof KL_PQ_RESCUE_COLUMN - 1 &&
+	       !memcmp(col->name, KL_PQ_RESCUE_COLUMN, col->len);
+}
+
 static int event_table(struct kl_catalog *c, const struct kl_catalog_opts *o, const char *root,
 		       const struct kl_catalog_type *ty, const char *name)
 {
@@ -345,8 +352,20 @@ static int event_table(struct kl_catalog *c, const struct kl_catalog_opts *o, co
 	for (size_t i = 0; i < 3 && !rc; i++)
 		rc = kl_catalog_push_col(&t->parts, &t->n_parts, partition_keys[i],
 					 strlen(partition_keys[i]), "string");
+	size_t max_cols = o->max_columns ? o->max_columns : KL_PQ_MAX_COLUMNS, over = 0;
+	const struct kl_catalog_col *first_over = NULL;
+	size_t rescue_left = 0; /* 1 while the union's rescue column is still to come */
+	for (size_t i = 0; i < ty->n_cols; i++)
+		rescue_left |= is_rescue_col(&ty->cols[i]);
 	for (size_t i = 0; i < ty->n_cols && !rc; i++) {
 		const struct kl_catalog_col *col = &ty->cols[i];
+		if (is_rescue_col(col))
+			rescue_left = 0;
+		else if (t->n_cols + rescue_left >= max_cols) {
+			if (!over++)
+				first_over = col;
+			continue;
+		}
 		const char *why = column_name_problem(col->name, col->len);
 		if (why) {
 			problem(c, ty->name, ty->len, col->name, col->len, why);
@@ -374,6 +393,15 @@ static int event_table(struct kl_catalog *c, const struct kl_catalog_opts *o, co
 			rc = kl_catalog_push_col(&t->cols, &t->n_cols, lc, strlen(lc),
 						 kl_catalog_hive_type(col->kind));
 		free(lc);
+	}
+	if (over && !rc) {
+		char why[320];
+		snprintf(why, sizeof why,
+			 "past --max-columns %zu, with %zu more after it: left out of the table, "
+			 "still in the files that have them (keys made from data, such as ids or "
+			 "dates, belong in an object member: one column)",
+			 max_cols, over - 1);
+		problem(c, ty->name, ty->len, first_over->name, first_over->len, why);
 	}
 	rc = rc ? rc : kl_catalog_push_param(t, "EXTERNAL", "TRUE");
 	rc = rc ? rc : format_params(t, o->format, o->compression);

@@ -25,7 +25,12 @@
  *     (empty, over 255 bytes, control bytes, '`', '.' or ':') is reported
  *     and left out; payload columns named like a partition key (dt, hr) are
  *     reported and left out. The data column event_subtype is left out
- *     without a report: it is the partition key, with the same value.
+ *     without a report: it is the partition key, with the same value;
+ *   - a type whose union has more columns than max_columns (files are
+ *     capped one by one, and keys made from data differ from file to file)
+ *     keeps the first ones and KL_PQ_RESCUE_COLUMN; the rest are reported
+ *     in one line and left out (the statement must stay under Athena's
+ *     256 KiB; they are still in the files).
  *
  * Projection: dt is a date (yyyy-MM-dd, from the type's first day to NOW),
  * hr an integer 0-23 of two digits, event_subtype an enum of the values seen
@@ -76,6 +81,8 @@ struct kl_catalog_opts {
 	const char *const *reasons; /* dead-letter reasons (enum projection) */
 	size_t n_reasons;
 	const char *errors_compression; /* of dead-letter files; NULL = compression */
+	size_t max_columns; /* data columns of a table at most, as ingest's --max-columns
+			     * caps a file's (encoder.h); 0 = KL_PQ_MAX_COLUMNS */
 };
 
 struct kl_catalog_column {

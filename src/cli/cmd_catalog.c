@@ -5,6 +5,7 @@
 #include "catalog/catalog.h"
 #include "catalog/lake.h"
 #include "config/opts.h"
+#include "encode/encoder.h"
 #include "event/event.h"
 #include "store/store.h"
 #include "store/store_url.h"
@@ -22,6 +23,7 @@
 struct catalog_cfg {
 	const char *lake, *database, *location, *region, *table_prefix, *first_day;
 	int subtypes, format, no_dead_letters;
+	int64_t max_columns;
 };
 
 static const struct kl_opt_choice subtype_choices[] = {
@@ -54,6 +56,11 @@ static const struct kl_opt catalog_opts[] = {
 	 .help = "start of the dt projection (default: the lake's first day, else today)"},
 	{.name = "no-dead-letters", .type = KL_OPT_FLAG, .offset = F(no_dead_letters),
 	 .help = "no dead_letters table over errors/"},
+	{.name = "max-columns", .env = "KINLAKE_MAX_COLUMNS", .type = KL_OPT_I64,
+	 .offset = F(max_columns), .def = KL_PQ_MAX_COLUMNS_DEF, .metavar = "N",
+	 .help = "data columns of a table at most, as ingest's --max-columns caps a file's; the "
+		 "columns of a type past it (and never _rescued_data) are left out and reported",
+	 .min = KL_PQ_MIN_COLUMNS, .max = KL_PQ_MAX_COLUMNS_MAX},
 	{.name = "region", .type = KL_OPT_STR, .offset = F(region), .metavar = "REGION",
 	 .help = "Glue's and an s3:// lake's AWS region (default: AWS_REGION, AWS_DEFAULT_REGION)"},
 };
@@ -220,6 +227,7 @@ static int run(const char *verb, struct catalog_cfg *cfg)
 	o.compression = lake.compression ? lake.compression : "none";
 	o.errors_compression = lake.errors_compression;
 	o.subtypes = (enum kl_catalog_subtypes)cfg->subtypes;
+	o.max_columns = (size_t)cfg->max_columns;
 	o.first_day = cfg->first_day ? cfg->first_day : lake.first_day[0] ? lake.first_day : today;
 	o.dead_letters = !cfg->no_dead_letters;
 	/* every reason kinlake writes, and any other found under errors/ */

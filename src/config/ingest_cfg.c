@@ -168,11 +168,11 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .offset = F(row_group_bytes), .def = "128MiB", .metavar = "SIZE",
 	 .help = "parquet row group size", .min = 1 << 16, .max = 1e12},
 	{.name = "max-columns", .env = "KINLAKE_MAX_COLUMNS", .scope = KL_INGEST_CFG_LAMBDA,
-	 .type = KL_OPT_I64, .offset = F(max_columns), .def = "1000", .metavar = "N",
+	 .type = KL_OPT_I64, .offset = F(max_columns), .def = KL_PQ_MAX_COLUMNS_DEF, .metavar = "N",
 	 .help = "parquet: columns a file has at most; once a file has N - 1, fields without a "
 		 "column are kept as a JSON object in its last column, _rescued_data (keys made "
 		 "from data would otherwise each become a column)",
-	 .min = 8, .max = 1000000},
+	 .min = KL_PQ_MIN_COLUMNS, .max = KL_PQ_MAX_COLUMNS_MAX},
 	{.name = "metrics-file", .env = "KINLAKE_METRICS_FILE", .type = KL_OPT_STR,
 	 .offset = F(metrics_file), .metavar = "PATH",
 	 .help = "write Prometheus text-format metrics here (atomically) every --metrics-interval "

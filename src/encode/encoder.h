@@ -54,7 +54,9 @@ struct kl_encoder_opts {
  * file's size, its writer's memory and the table's DDL (Athena takes
  * statements of at most 256 KiB). */
 #define KL_PQ_MAX_COLUMNS ((size_t)1000)
-#define KL_PQ_MIN_COLUMNS ((size_t)8)
+#define KL_PQ_MAX_COLUMNS_DEF "1000" /* the same, as the option tables' default */
+#define KL_PQ_MIN_COLUMNS 8
+#define KL_PQ_MAX_COLUMNS_MAX 1000000 /* the most an option may ask for */
 
 /* Parquet: a file whose records (raw JSON lines) exceed this is encoded
  * from its blocks (encode_blocks) in two passes, one block unpacked at a

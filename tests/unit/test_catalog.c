@@ -326,10 +326,66 @@ static void test_registry_load(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* max_columns: a type whose union outgrows the cap keeps its first columns
+ * and _rescued_data (wherever the union has it), the rest reported in one
+ * line; a type without _rescued_data keeps max_columns columns. */
+static void test_column_cap(void)
+{
+	enum { N = 20 };
+	static char names[N][16];
+	static struct kl_catalog_col cols[N];
+	for (size_t i = 0; i < N; i++) {
+		snprintf(names[i], sizeof names[i], "c%zu", i);
+		cols[i] = (struct kl_catalog_col){names[i], strlen(names[i]), KL_COL_INT};
+	}
+	for (int with_rescue = 0; with_rescue < 2; with_rescue++) {
+		if (with_rescue) { /* at 15: past the cap, and still in the table */
+			snprintf(names[15], sizeof names[15], "%s", KL_PQ_RESCUE_COLUMN);
+			cols[15] = (struct kl_catalog_col){names[15], strlen(names[15]), KL_COL_STRING};
+		}
+		struct kl_catalog_type types[] = {ty("w", cols, N)};
+		struct kl_catalog_opts o;
+		opts(&o);
+		o.max_columns = 10;
+		struct kl_catalog c;
+		kl_catalog_init(&c);
+		struct kl_errbuf eb;
+		kl_errbuf_clear(&eb);
+		CHECK_EQ_INT(kl_catalog_build(&c, &o, types, 1, &eb), KL_OK);
+		const struct kl_catalog_table *t = table(&c, "w");
+		CHECK(t && t->n_cols == 10);
+		if (!t || t->n_cols != 10)
+			continue;
+		for (size_t i = 0; i < 9; i++)
+			CHECK_EQ_STR(t->cols[i].name, names[i]);
+		CHECK_EQ_STR(t->cols[9].name, with_rescue ? KL_PQ_RESCUE_COLUMN : "c9");
+		const char *pr = c.problems.data ? c.problems.data : "";
+		CHECK_EQ_INT(c.n_problems, 1);
+		CHECK(strstr(pr, with_rescue ? "column \"c9\": past --max-columns 10, with 9 more after it"
+					     : "column \"c10\": past --max-columns 10, with 9 more after it") !=
+		      NULL);
+		kl_catalog_cleanup(&c);
+	}
+	/* at the cap exactly: no report */
+	struct kl_catalog_type types[] = {ty("w", cols, 10)};
+	struct kl_catalog_opts o;
+	opts(&o);
+	o.max_columns = 10;
+	struct kl_catalog c;
+	kl_catalog_init(&c);
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_catalog_build(&c, &o, types, 1, &eb), KL_OK);
+	CHECK_EQ_INT(c.n_problems, 0);
+	CHECK(table(&c, "w") && table(&c, "w")->n_cols == 10);
+	kl_catalog_cleanup(&c);
+}
+
 int main(void)
 {
 	test_names_and_columns();
 	test_bad_options();
+	test_column_cap();
 	test_merge();
 	test_registry_load();
 	return check_report("test_catalog");

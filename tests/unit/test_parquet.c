@@ -18,6 +18,7 @@
 #include "encode/encoder.h"
 #include "encode/parquet/parquet.h"
 #include "encode/parquet/pq_internal.h"
+#include "encode/parquet/schema.h"
 #include "encode/parquet/thrift.h"
 
 #include <errno.h>
@@ -1199,6 +1200,84 @@ static void test_encode_streamed(void)
 	kl_buf_cleanup(&scratch);
 }
 
+/* The column cap (encoder.h max_columns): past max_columns - 1 columns a
+ * member without a column goes into the last column, _rescued_data, as
+ * one JSON object per row (raw keys, minified values, in row order); a
+ * member named _rescued_data always does. Whole, streamed and copied
+ * encoders give the same bytes (the streamed one splits every row again,
+ * the whole one tapes the rows before the first rescued member). */
+static void test_rescue(void)
+{
+	static const char head[] =
+	    "{\"event_uuid\":\"u%d\",\"event_name\":\"w:t\",\"created_at\":%d,"
+	    "\"created_datetime\":\"2023-11-14T22:13:20Z\",\"event_type\":\"w\","
+	    "\"event_subtype\":\"t\",\"a\":%d";
+	struct kl_buf t, whole, streamed, def, scratch;
+	kl_buf_init(&t, 0);
+	kl_buf_init(&whole, 0);
+	kl_buf_init(&streamed, 0);
+	kl_buf_init(&def, 0);
+	kl_buf_init(&scratch, 0);
+	struct kl_blocks_zctx x;
+	memset(&x, 0, sizeof x);
+	struct kl_errbuf eb = {{0}, 0};
+	for (int i = 0; i < 300; i++) { /* taped rows first, as in a real partition */
+		kl_buf_printf(&t, head, i, i, i);
+		kl_buf_printf(&t, ",\"b\":\"x%d\"}\n", i);
+	}
+	kl_buf_printf(&t, head, 300, 300, 300);
+	kl_buf_printf(&t, ",\"b\":\"x\",\"c\":{ \"k\" : [1, 2] }}\n");
+	kl_buf_printf(&t, head, 301, 301, 301);
+	kl_buf_printf(&t, ",\"d\\u0041\":true,\"_rescued_data\":\"mine\",\"b\":null}\n");
+	kl_buf_printf(&t, head, 302, 302, 302);
+	kl_buf_printf(&t, "}\n");
+	kl_buf_printf(&t, head, 303, 303, 303);
+	kl_buf_printf(&t, ",\"z\":1.50,\"c\":[],\"b\":\"y\"}\n");
+	struct kl_encoder_opts wo = {KL_COMP_NONE, 0, 0, SIZE_MAX, 9}; /* common + a + b */
+	struct kl_encoder_opts so = {KL_COMP_NONE, 0, 0, 1, 9};
+	struct kl_encoder_opts dflt = {KL_COMP_NONE, 0, 0, SIZE_MAX, 0};
+	struct kl_encoder *ew = kl_encoder_parquet_new(&wo, NULL, NULL);
+	struct kl_encoder *es = kl_encoder_parquet_new(&so, NULL, NULL);
+	struct kl_encoder *ec = es ? es->ops->clone(es) : NULL;
+	struct kl_encoder *ed = kl_encoder_parquet_new(&dflt, NULL, NULL);
+	CHECK(ew && es && ec && ed);
+	if (!ew || !es || !ec || !ed)
+		return;
+	CHECK_EQ_INT(ew->ops->encode(ew, t.data, t.len, 304, buf_sink, &whole, &eb), KL_OK);
+	static const char *const want[] = {"{\"c\":{\"k\":[1,2]}}",
+					   "{\"d\\u0041\":true,\"_rescued_data\":\"mine\"}",
+					   "{\"z\":1.50,\"c\":[]}", KL_PQ_RESCUE_COLUMN};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+		CHECK(memmem(whole.data, whole.len, want[i], strlen(want[i])) != NULL);
+	for (int copy = 0; copy < 2; copy++) {
+		struct kl_encoder *e = copy ? ec : es;
+		struct kl_blocks b;
+		stream_blocks(&b, &x, &t, 4000, 1, 0);
+		kl_buf_reset(&streamed);
+		CHECK_EQ_INT(e->ops->encode_blocks(e, &b, 304, &x, &scratch, buf_sink, &streamed, &eb),
+			     KL_OK);
+		CHECK(streamed.len == whole.len && !memcmp(streamed.data, whole.data, whole.len));
+		kl_blocks_cleanup(&b);
+	}
+	/* the default cap: c and z are columns; only the member named
+	 * _rescued_data is rescued */
+	CHECK_EQ_INT(ed->ops->encode(ed, t.data, t.len, 304, buf_sink, &def, &eb), KL_OK);
+	static const char only[] = "{\"_rescued_data\":\"mine\"}";
+	CHECK(memmem(def.data, def.len, only, strlen(only)) != NULL);
+	CHECK(memmem(def.data, def.len, want[0], strlen(want[0])) == NULL);
+	CHECK(memmem(def.data, def.len, "{\"k\":[1,2]}", 11) != NULL); /* c's value, a column */
+	kl_encoder_free(ew);
+	kl_encoder_free(es);
+	kl_encoder_free(ec);
+	kl_encoder_free(ed);
+	kl_blocks_zctx_cleanup(&x);
+	kl_buf_cleanup(&t);
+	kl_buf_cleanup(&whole);
+	kl_buf_cleanup(&streamed);
+	kl_buf_cleanup(&def);
+	kl_buf_cleanup(&scratch);
+}
+
 /* Column names must be distinct: checked pairwise for a few columns and by
  * sorting for many, with the same answer either way. */
 static void test_duplicate_columns(void)
@@ -1270,6 +1349,7 @@ int main(int argc, char **argv)
 	test_all_null();
 	test_random_smoke();
 	test_encode_streamed();
+	test_rescue();
 	test_duplicate_columns();
 	fprintf(stderr, "sample files in %s\n", outdir);
 	return check_report("test_parquet");

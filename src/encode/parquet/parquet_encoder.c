@@ -560,7 +560,9 @@ static int put_line(struct pq_encoder *e, const char *l, size_t ln, struct kl_er
 		const struct kl_json_member *m = &e->doc.m[i];
 		if ((c = column_of(e, i, c, m, 0)) < 0) {
 			/* no column: rescued (the first scan saw the same) */
-			rc = c == COL_NONE && e->rescue_col >= 0 ? rescue_member(e, m) : KL_ENOMEM;
+			rc = c == COL_NOMEM		? KL_ENOMEM
+			     : e->rescue_col >= 0 ? rescue_member(e, m)
+						  : KL_EINVAL; /* cannot happen: a column the scan added */
 			continue;
 		}
 		if (!e->etype_seen && c == 4 && m->type == KL_JSON_STRING &&
@@ -714,7 +716,8 @@ static int encode_streamed(struct pq_encoder *e, struct kl_blocks *b,
 	int rc = scan_reset(e);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "parquet: schema inference failed");
-	if ((rc = kl_blocks_each(b, x, scratch, feed_piece, &f, eb)) || (rc = feed_end(&f)))
+	if ((rc = kl_blocks_each(b, x, scratch, feed_piece, &f, eb)) || (rc = feed_end(&f)) ||
+	    (rc = scan_end(e)))
 		return eb->code ? rc : kl_errbuf_set(eb, rc, "parquet: schema inference failed");
 	if ((rc = begin_rows(e, fn, ctx, eb)))
 		return rc;

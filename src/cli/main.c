@@ -511,6 +511,12 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 			st.interrupted ? "interrupted, committed:" : "done:", st.records, st.stored,
 			st.dead, st.duplicates, st.replayed, st.files, mb_in, mb_out, st.seconds,
 			st.seconds > 0 ? (double)st.records / st.seconds : 0.0);
+		if (st.rescued)
+			fprintf(stderr,
+				"kinlake ingest: %" PRIu64 " events had fields past --max-columns %" PRId64
+				", kept as a JSON object in their file's _rescued_data column (keys "
+				"made from data belong in an object member)\n",
+				st.rescued, c.max_columns);
 		if (st.dead) {
 			fprintf(stderr, "kinlake ingest: dead letters by reason:");
 			for (int i = 1; i < KL_REJ_COUNT; i++)

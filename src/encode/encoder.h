@@ -116,6 +116,9 @@ struct kl_encoder_ops {
 struct kl_encoder {
 	const struct kl_encoder_ops *ops;
 	const char *ext; /* file name suffix, e.g. ".jsonl.zst" */
+	/* rows of the last file encoded that had members past the column cap,
+	 * kept in its rescue column (Parquet; schema.h KL_PQ_RESCUE_COLUMN) */
+	uint64_t rescued;
 };
 
 static inline void kl_encoder_free(struct kl_encoder *e)

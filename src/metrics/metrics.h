@@ -20,7 +20,8 @@
  *
  * Metric names (all prefixed kinlake_): records_read_total,
  * rejected_total{reason}, duplicates_total, replayed_total,
- * events_stored_total, dead_letters_stored_total, files_committed_total,
+ * events_stored_total, events_rescued_total, dead_letters_stored_total,
+ * files_committed_total,
  * bytes_read_total, bytes_written_total, retries_total (S3 and Kinesis
  * requests sent again after a throttle, 5xx, reset or timeout),
  * last_commit_timestamp_seconds,
@@ -68,6 +69,7 @@ struct kl_metrics {
 	_Atomic uint64_t records, duplicates, replayed, bytes_in;
 	_Atomic uint64_t rejected[KL_REJ_COUNT];
 	_Atomic uint64_t stored, dead, files, bytes_out;
+	_Atomic uint64_t rescued; /* stored events with fields in _rescued_data */
 	_Atomic int64_t last_commit_unix, start_unix;
 	int64_t start_mono_ns; /* set by init, read-only after */
 	_Atomic unsigned shards_running;

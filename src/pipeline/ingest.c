@@ -284,6 +284,7 @@ void kl_ingest_stats_add(struct kl_ingest_stats *t, const struct kl_ingest_stats
 {
 	t->records += s->records;
 	t->stored += s->stored;
+	t->rescued += s->rescued;
 	t->dead += s->dead;
 	t->duplicates += s->duplicates;
 	t->replayed += s->replayed;

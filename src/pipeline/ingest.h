@@ -87,6 +87,7 @@ struct kl_ingest_opts {
 struct kl_ingest_stats {
 	uint64_t records;    /* records read this run */
 	uint64_t stored;     /* events written to data files */
+	uint64_t rescued;    /* ... of which with fields past --max-columns (Parquet) */
 	uint64_t dead;	     /* dead letters written */
 	uint64_t duplicates; /* dropped as repeats of an event_uuid */
 	uint64_t replayed;   /* skipped: already durable from an earlier run */

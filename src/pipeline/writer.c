@@ -92,7 +92,7 @@ static int stage_piece(void *ctx, const void *p, size_t n)
  * into u->work. Which way a file goes depends
  * only on its records' length, never on where blocks were cut, nor on
  * which thread encodes it. */
-static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
+static int encode_body(struct kl_writer_unpack *u, struct kl_encoder *enc,
 		       struct kl_writer_item *it, kl_write_fn fn, void *ctx,
 		       struct kl_errbuf *eb)
 {
@@ -117,6 +117,17 @@ static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
 	if ((rc = kl_blocks_flatten(b, &u->zctx, &u->work, eb)))
 		return rc;
 	return enc->ops->encode(enc, u->work.data, u->work.len, it->count, fn, ctx, eb);
+}
+
+/* encode_body, and what the encoder tells of the file (its rescued rows). */
+static int encode_item(struct kl_writer_unpack *u, struct kl_encoder *enc,
+		       struct kl_writer_item *it, kl_write_fn fn, void *ctx,
+		       struct kl_errbuf *eb)
+{
+	enc->rescued = 0;
+	int rc = encode_body(u, enc, it, fn, ctx, eb);
+	it->rescued = rc ? 0 : enc->rescued;
+	return rc;
 }
 
 int kl_writer_unpack_pool_init(struct kl_writer_unpack_pool *p, size_t n)
@@ -433,10 +444,13 @@ static void publish(struct kl_writer *w, const struct kl_writer_job *j)
 	struct kl_metrics *m = w->metrics;
 	if (!m)
 		return;
-	uint64_t data = 0, dead = 0, out = w->store->bytes_committed;
-	for (size_t i = 0; i < j->n; i++)
+	uint64_t data = 0, dead = 0, rescued = 0, out = w->store->bytes_committed;
+	for (size_t i = 0; i < j->n; i++) {
 		*(j->items[i].dead ? &dead : &data) += j->items[i].count;
+		rescued += j->items[i].rescued;
+	}
 	ADD(m->stored, data);
+	ADD(m->rescued, rescued);
 	ADD(m->dead, dead);
 	ADD(m->files, j->n);
 	size_t bucket = 0;
@@ -508,8 +522,10 @@ static int record_batch(struct kl_writer *w, struct kl_writer_job *first,
 		return kl_errbuf_set(eb, rc, "%s", w->cp->err.msg);
 	for (struct kl_writer_job *j = first;; j = j->next) {
 		pthread_mutex_lock(&w->mu);
-		for (size_t i = 0; i < j->n; i++)
+		for (size_t i = 0; i < j->n; i++) {
 			*(j->items[i].dead ? &w->st->dead : &w->st->stored) += j->items[i].count;
+			w->st->rescued += j->items[i].rescued;
+		}
 		w->st->files += j->n;
 		pthread_mutex_unlock(&w->mu);
 		publish(w, j);

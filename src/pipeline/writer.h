@@ -113,6 +113,7 @@ struct kl_writer_item {
 	 * dead-letter line, and the spill its raw bytes (deadletter.h) */
 	struct kl_spill spill;
 	uint64_t count, first_pos, last_pos;
+	uint64_t rescued; /* encoded: rows with members past the column cap (encoder.h) */
 	size_t bytes; /* its part of the job's `bytes` (the budget charge of `data`) */
 	int dead;     /* a dead-letter file (errors/...), else a data file */
 	int durable;  /* committed and synced */

@@ -31,8 +31,15 @@ for i in range(n):
         e += ',"esc\\u005fkey%d":true' % i
     print(e + '}')
 EOF
-"$KL" ingest --input "$T/in.jsonl" --lake "$T/lake" --max-columns 12 --threads 2 2> "$T/sum"; cat "$T/sum"
+"$KL" ingest --input "$T/in.jsonl" --lake "$T/lake" --max-columns 12 --threads 2 \
+	--metrics-file "$T/m.prom" 2> "$T/sum"; cat "$T/sum"
 check_lake "$T/in.jsonl" "$T/lake" --format parquet
+# every wide event (3 of 4) has a field past the cap: said at the end and counted
+wide=$((N - N / 4))
+grep -q "^kinlake ingest: $wide events had fields past --max-columns 12, kept as a JSON object" "$T/sum" ||
+	fail "no summary of the $wide rescued events"
+grep -q "^kinlake_events_rescued_total $wide\$" "$T/m.prom" ||
+	fail "kinlake_events_rescued_total: $(grep rescued "$T/m.prom")"
 # columns per file: at most the cap; _rescued_data last in wide's, absent in narrow's
 cols() { # LAKE CAP: checks every file, prints "files wide_files_with_rescue"
 	node --input-type=module - "$1" "$2" <<'EOF'

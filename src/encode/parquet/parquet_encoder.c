@@ -261,6 +261,7 @@ static int scan_reset(struct pq_encoder *e)
 	kl_buf_reset(&e->tape_vals);
 	kl_buf_reset(&e->hints);
 	e->rows = 0;
+	e->base.rescued = 0;
 	e->rescue_col = -1;
 	e->rescue_hint = (struct col_hint){0, 0};
 	for (size_t i = 0; i < 2 * e->colmap_cap; i++)
@@ -349,6 +350,7 @@ static int scan_line(struct pq_encoder *e, const char *l, size_t ln, size_t line
 /* After the first scan: the rescue column, last, if a row needs it. */
 static int scan_end(struct pq_encoder *e)
 {
+	e->base.rescued = e->rescue_hint.vals;
 	if (!e->rescue_hint.vals)
 		return KL_OK;
 	long c = kl_schema_col(&e->schema, KL_PQ_RESCUE_COLUMN, sizeof KL_PQ_RESCUE_COLUMN - 1);

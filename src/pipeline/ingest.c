@@ -212,14 +212,8 @@ static int open_input_fd(const struct kl_ingest_opts *o, struct file_run *f, str
 	unsigned char head[8];
 	ssize_t n = S_ISREG(sb.st_mode) ? pread(f->fd, head, sizeof head, 0) : 0;
 	f->codec = n > 0 ? kl_codec_sniff(head, (size_t)n) : KL_CODEC_NONE;
-	if (f->codec != KL_CODEC_NONE && !kl_codec_decodes(f->codec)) {
-		const char *z = kl_codec_name(f->codec);
-		return kl_errbuf_set(eb, KL_EUNSUPPORTED,
-				     "input %s is %s-compressed, not JSON lines: decompress it first "
-				     "(e.g. %s -dc %s | kinlake ingest --input - --input-id NAME ...); "
-				     "gzip and zstd inputs are read as they are",
-				     o->input, z, z, o->input);
-	}
+	if (f->codec != KL_CODEC_NONE && !kl_codec_decodes(f->codec))
+		return kl_codec_refuse(eb, f->codec, o->input);
 	return KL_OK;
 }
 

@@ -80,6 +80,17 @@ int kl_codec_decodes(enum kl_codec c)
 	return c == KL_CODEC_GZIP || c == KL_CODEC_ZSTD;
 }
 
+int kl_codec_refuse(struct kl_errbuf *eb, enum kl_codec c, const char *input)
+{
+	const char *z = kl_codec_name(c);
+	return kl_errbuf_set(eb, KL_EUNSUPPORTED,
+			     "%s%s is %s-compressed, not JSON lines: decompress it first (e.g. %s -dc "
+			     "%s | kinlake %s); gzip and zstd inputs are read as they are",
+			     input ? "input " : "the input", input ? input : "", z ? z : "?",
+			     z ? z : "?", input ? input : "FILE",
+			     input ? "ingest --input - --input-id NAME ..." : "...");
+}
+
 struct kl_decomp *kl_decomp_new(enum kl_codec c)
 {
 	if (!kl_codec_decodes(c))

@@ -50,6 +50,11 @@ int kl_codec_may_start(const void *p, size_t n);
 const char *kl_codec_name(enum kl_codec c);
 /* 1 if this module decodes c (gzip, zstd). */
 int kl_codec_decodes(enum kl_codec c);
+/* The refusal of an input compressed with c, which is not decoded: one
+ * message, KL_EUNSUPPORTED, into eb, with the command that feeds it.
+ * `input` is its file name (ingest's --input, refused before a lake is
+ * made), NULL when it has none (stdin, a pipe: found at its first bytes). */
+int kl_codec_refuse(struct kl_errbuf *eb, enum kl_codec c, const char *input);
 
 struct kl_decomp;
 

@@ -97,11 +97,7 @@ static int start_decoder(struct src_fd *s, enum kl_codec c, const void *p, size_
 {
 	const char *z = kl_codec_name(c);
 	if (!kl_codec_decodes(c))
-		return kl_errbuf_set(&s->base.err, KL_EUNSUPPORTED,
-				     "the input is %s-compressed, not JSON lines: decompress it "
-				     "first (e.g. %s -dc FILE | kinlake ...); gzip and zstd inputs "
-				     "are read as they are",
-				     z, z);
+		return kl_codec_refuse(&s->base.err, c, NULL);
 	s->dec = kl_decomp_new(c);
 	s->zin = malloc(n > ZIN ? n : ZIN);
 	if (!s->dec || !s->zin)

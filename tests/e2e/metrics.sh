@@ -21,7 +21,10 @@ done
 [ "$got" = 2500 ] || fail "records_read_total mid-run: '$got', want 2500"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/")
 [ "$code" = 404 ] || fail "GET / gave $code, want 404"
-curl -s "http://127.0.0.1:$port/metrics" | grep -q '^# TYPE kinlake_events_stored_total counter$' || fail "no TYPE line"
+# (the page read whole first: grep -q stopping at its match would make curl's
+# next write fail, and pipefail report it)
+page=$(curl -s "http://127.0.0.1:$port/metrics")
+grep -q '^# TYPE kinlake_events_stored_total counter$' <<< "$page" || fail "no TYPE line"
 sleep 0.6
 cat "$T/b.jsonl" >&3
 exec 3>&-
@@ -69,7 +72,8 @@ for addr in "${addrs[@]}"; do
 	done
 	[ -n "$url" ] || fail "--metrics-listen $addr: no address printed: $(cat "$T/e6")"
 	case $addr in '['*) [[ $url == http://\[::1\]:* ]] || fail "--metrics-listen $addr printed $url" ;; esac
-	curl -sf "$url" | grep -q '^kinlake_records_read_total 0$' || fail "--metrics-listen $addr: no metrics at $url"
+	page=$(curl -sf "$url") && grep -q '^kinlake_records_read_total 0$' <<< "$page" ||
+		fail "--metrics-listen $addr: no metrics at $url"
 	exec 3>&-
 	wait $pid || fail "ingest with --metrics-listen $addr failed: $(cat "$T/e6")"
 	rm -f "$T/fifo6"

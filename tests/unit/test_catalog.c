@@ -326,6 +326,19 @@ static void test_registry_load(void)
 	CHECK(system(cmd) == 0);
 }
 
+/* c: the tables of one type "w" with these columns, at max_columns 10 */
+static void build_capped(struct kl_catalog *c, const struct kl_catalog_col *cols, size_t n)
+{
+	struct kl_catalog_type types[] = {ty("w", cols, n)};
+	struct kl_catalog_opts o;
+	opts(&o);
+	o.max_columns = 10;
+	kl_catalog_init(c);
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	CHECK_EQ_INT(kl_catalog_build(c, &o, types, 1, &eb), KL_OK);
+}
+
 /* max_columns: a type whose union outgrows the cap keeps its first columns
  * and _rescued_data (wherever the union has it), the rest reported in one
  * line; a type without _rescued_data keeps max_columns columns. */
@@ -338,27 +351,19 @@ static void test_column_cap(void)
 		snprintf(names[i], sizeof names[i], "c%zu", i);
 		cols[i] = (struct kl_catalog_col){names[i], strlen(names[i]), KL_COL_INT};
 	}
+	struct kl_catalog c;
 	for (int with_rescue = 0; with_rescue < 2; with_rescue++) {
 		if (with_rescue) { /* at 15: past the cap, and still in the table */
 			snprintf(names[15], sizeof names[15], "%s", KL_PQ_RESCUE_COLUMN);
 			cols[15] = (struct kl_catalog_col){names[15], strlen(names[15]), KL_COL_STRING};
 		}
-		struct kl_catalog_type types[] = {ty("w", cols, N)};
-		struct kl_catalog_opts o;
-		opts(&o);
-		o.max_columns = 10;
-		struct kl_catalog c;
-		kl_catalog_init(&c);
-		struct kl_errbuf eb;
-		kl_errbuf_clear(&eb);
-		CHECK_EQ_INT(kl_catalog_build(&c, &o, types, 1, &eb), KL_OK);
+		build_capped(&c, cols, N);
 		const struct kl_catalog_table *t = table(&c, "w");
 		CHECK(t && t->n_cols == 10);
-		if (!t || t->n_cols != 10)
-			continue;
-		for (size_t i = 0; i < 9; i++)
+		for (size_t i = 0; t && i < 9 && i < t->n_cols; i++)
 			CHECK_EQ_STR(t->cols[i].name, names[i]);
-		CHECK_EQ_STR(t->cols[9].name, with_rescue ? KL_PQ_RESCUE_COLUMN : "c9");
+		if (t && t->n_cols == 10)
+			CHECK_EQ_STR(t->cols[9].name, with_rescue ? KL_PQ_RESCUE_COLUMN : "c9");
 		const char *pr = c.problems.data ? c.problems.data : "";
 		CHECK_EQ_INT(c.n_problems, 1);
 		CHECK(strstr(pr, with_rescue ? "column \"c9\": past --max-columns 10, with 9 more after it"
@@ -366,16 +371,7 @@ static void test_column_cap(void)
 		      NULL);
 		kl_catalog_cleanup(&c);
 	}
-	/* at the cap exactly: no report */
-	struct kl_catalog_type types[] = {ty("w", cols, 10)};
-	struct kl_catalog_opts o;
-	opts(&o);
-	o.max_columns = 10;
-	struct kl_catalog c;
-	kl_catalog_init(&c);
-	struct kl_errbuf eb;
-	kl_errbuf_clear(&eb);
-	CHECK_EQ_INT(kl_catalog_build(&c, &o, types, 1, &eb), KL_OK);
+	build_capped(&c, cols, 10); /* at the cap exactly: no report */
 	CHECK_EQ_INT(c.n_problems, 0);
 	CHECK(table(&c, "w") && table(&c, "w")->n_cols == 10);
 	kl_catalog_cleanup(&c);

@@ -466,7 +466,7 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	if (rc) {
 		fprintf(stderr, "kinlake ingest: %s: %s\n", kl_strerror(rc),
 			eb.code ? eb.msg : "(no detail)");
-		if (rc == KL_EPARSE && input_kind(&c) != INPUT_STREAM) /* damaged compressed data */
+		if (st.input_damaged && input_kind(&c) != INPUT_STREAM)
 			fprintf(stderr, "kinlake ingest: the lake holds what was committed before that "
 					"point; the rest of this input cannot be read as it is\n");
 		else if (rc != KL_EUNSUPPORTED) /* the input can never be read as it is */

@@ -285,6 +285,7 @@ void kl_ingest_stats_add(struct kl_ingest_stats *t, const struct kl_ingest_stats
 	t->files += s->files;
 	t->bytes_in += s->bytes_in;
 	t->bytes_out += s->bytes_out;
+	t->input_damaged |= s->input_damaged;
 	for (size_t i = 0; i < KL_REJ_COUNT; i++)
 		t->dead_by_reason[i] += s->dead_by_reason[i];
 }

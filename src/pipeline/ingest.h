@@ -96,6 +96,10 @@ struct kl_ingest_stats {
 	uint64_t dead_by_reason[KL_REJ_COUNT];
 	double seconds;
 	int interrupted;  /* stopped early by stop_fd */
+	/* The input's own bytes could not be decoded (a damaged or truncated
+	 * compressed file: the source's KL_EPARSE); what came before is
+	 * committed, and reading it again fails at the same place. */
+	int input_damaged;
 	int already_done; /* the state said this input was fully ingested */
 	/* A file named by its content that grew while it was read: only its
 	 * first hashed_size bytes were read (the content its name is the hash

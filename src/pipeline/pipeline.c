@@ -402,6 +402,15 @@ static int note_name(struct run *r, const struct prepared *pr, uint64_t pos)
 }
 
 /* Skip the rest of a record handed out with `more` (not stored this run). */
+/* The source failed with s (< 0, not KL_EINTR): its message into the
+ * run's errbuf; KL_EPARSE is the input's own bytes (st->input_damaged). */
+static int source_failed(struct run *r, int s)
+{
+	if (s == KL_EPARSE)
+		r->st->input_damaged = 1;
+	return kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+}
+
 static int skip_rest(struct run *r)
 {
 	const char *p;
@@ -410,7 +419,7 @@ static int skip_rest(struct run *r)
 	while ((s = r->src->ops->rest(r->src, &p, &n)) == 1)
 		;
 	if (s < 0)
-		return s == KL_EINTR ? s : kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+		return s == KL_EINTR ? s : source_failed(r, s);
 	r->read_pos = kl_source_next_pos(r->src);
 	return KL_OK;
 }
@@ -439,7 +448,7 @@ static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_
 	while (!rc && (s = r->src->ops->rest(r->src, &piece, &n)) == 1)
 		rc = kl_spill_write(&sp, piece, n, r->eb);
 	if (!rc && s < 0)
-		rc = s == KL_EINTR ? s : kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+		rc = s == KL_EINTR ? s : source_failed(r, s);
 	if (rc) {
 		kl_spill_close(&sp);
 		return rc;
@@ -731,7 +740,7 @@ static int run_loop(struct run *r)
 			break;
 		}
 		if (s < 0)
-			return kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+			return source_failed(r, s);
 		if (s == KL_SRC_RECORD) {
 			if (timeout < 0) /* something is buffered now: wake up for its age */
 				timeout = (int)(o->flush_interval_ms < 60000 ? o->flush_interval_ms
@@ -902,7 +911,7 @@ static int run_loop_par(struct run *r)
 		if (s == KL_SRC_RECORD && !rec.more)
 			continue; /* the chunk is full */
 		if (s < 0 && s != KL_EINTR)
-			return kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
+			return source_failed(r, s);
 		if (s == KL_SRC_IDLE && kl_prep_pool_inflight(&r->pool)) {
 			/* nothing more yet: apply the oldest chunk while waiting */
 			c = kl_prep_pool_oldest(&r->pool, 1);

@@ -53,6 +53,7 @@ check_refused() { # file, expected message part
 	[ "$rc" = 1 ] || fail "${1##*/}: exit $rc: $out"
 	printf '%s' "$out" | grep -qF "$2" || fail "${1##*/}: $out"
 	printf '%s' "$out" | grep -q "run the same command again" && fail "${1##*/} advises to run again: $out"
+	printf '%s' "$out" | grep -q "the rest of this input cannot be read as it is" || fail "${1##*/}: no word on the input: $out"
 	[ -z "$(find "$T/broken" -type f -path '*/events/*' 2>/dev/null)" ] || fail "${1##*/}: data files stored"
 	rm -rf "$T/broken"
 }

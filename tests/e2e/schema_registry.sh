@@ -116,4 +116,15 @@ done
 "$DRV" --load "$T/s3/lake" t > "$T/local.load" || fail "loader on the copy"
 cmp -s "$T/s3.load" "$T/local.load" || fail "S3 and local loads differ: $(diff "$T/s3.load" "$T/local.load")"
 [ "$("$DRV" --types s3://bkt/lake)" = $'"t"\n"weird type/ü"' ] || fail "S3 types: $("$DRV" --types s3://bkt/lake)"
+# a fragment that is not a registry document (named by its content, so it is
+# read): the run fails naming it, and says the input is fine (it is the lake's)
+echo '{"event_uuid":"c1","event_name":"t:x","created_at":1700000000,"a":1}' > "$T/c.jsonl"
+"$KL" ingest --input "$T/c.jsonl" --lake "$T/corrupt" --quiet
+printf 'not json' > "$T/frag"
+cp "$T/frag" "$T/corrupt/_kinlake/schemas/event_type=t/$(sha256sum "$T/frag" | cut -c1-64).json"
+echo '{"event_uuid":"c2","event_name":"t:x","created_at":1700000000,"b":1}' > "$T/c2.jsonl"
+rc=0; out=$("$KL" ingest --input "$T/c2.jsonl" --lake "$T/corrupt" 2>&1) || rc=$?
+[ "$rc" = 1 ] && grep -q "schema registry: not JSON at byte 0: .* (in _kinlake/schemas/event_type=t/[0-9a-f]*\.json)" <<< "$out" ||
+	fail "a corrupt fragment: exit $rc: $out"
+grep -q "cannot be read as it is" <<< "$out" && fail "a corrupt fragment blamed on the input: $out"
 echo "ok"

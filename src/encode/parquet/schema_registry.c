@@ -422,10 +422,11 @@ static int refresh(struct reg_entry *e, struct kl_store *store, int has_dir, int
 			rc = kl_errbuf_set(eb, KL_ENOMEM, "schema registry: out of memory");
 			break;
 		}
-		if ((rc = kl_schema_doc_read(e->doc.data, e->doc.len, &f->s, eb))) {
+		struct kl_errbuf de = {{0}, 0}; /* the document's fault, then its key */
+		if ((rc = kl_schema_doc_read(e->doc.data, e->doc.len, &f->s, &de))) {
 			kl_schema_cleanup(&f->s);
 			e->nf--;
-			kl_errbuf_set(eb, rc, "schema registry: %s", key);
+			kl_errbuf_set(eb, rc, "%s (in %s)", de.msg, key);
 		}
 	}
 	free(l.ids);
@@ -440,8 +441,11 @@ static int refresh(struct reg_entry *e, struct kl_store *store, int has_dir, int
 		else if (rc)
 			kl_errbuf_set(eb, rc, "schema registry: read %s: %s", e->legacy,
 				      rc == KL_ENOMEM ? "over 64 MiB" : store->err.msg);
-		else if ((rc = kl_schema_doc_read(e->doc.data, e->doc.len, &e->legacy_s, eb)))
-			kl_errbuf_set(eb, rc, "schema registry: %s", e->legacy);
+		else {
+			struct kl_errbuf de = {{0}, 0};
+			if ((rc = kl_schema_doc_read(e->doc.data, e->doc.len, &e->legacy_s, &de)))
+				kl_errbuf_set(eb, rc, "%s (in %s)", de.msg, e->legacy);
+		}
 	}
 	if (!rc && (rc = rebuild(e)))
 		kl_errbuf_set(eb, rc, "schema registry: out of memory");

@@ -513,9 +513,10 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 			st.seconds > 0 ? (double)st.records / st.seconds : 0.0);
 		if (st.rescued)
 			fprintf(stderr,
-				"kinlake ingest: %" PRIu64 " events had fields past --max-columns %" PRId64
-				", kept as a JSON object in their file's _rescued_data column (keys "
-				"made from data belong in an object member)\n",
+				"kinlake ingest: %" PRIu64 " events had fields without a column of their "
+				"own (past --max-columns %" PRId64 ", or named so no column can hold "
+				"them), kept as a JSON object in their file's _rescued_data column "
+				"(keys made from data belong in an object member)\n",
 				st.rescued, c.max_columns);
 		if (st.dead) {
 			fprintf(stderr, "kinlake ingest: dead letters by reason:");

@@ -460,6 +460,7 @@ int kl_esm_handle(struct kl_esm *e, const char *records, size_t n, struct kl_ded
 			st->files++;
 	}
 	st->stored = is.stored;
+	st->rescued = is.rescued;
 	st->dead = is.dead;
 	st->bytes_in = is.bytes_in;
 	st->bytes_out = is.bytes_out;

@@ -119,6 +119,7 @@ struct kl_esm_stats {
 	uint64_t records;    /* Kinesis records in the batch */
 	uint64_t events;     /* user records (after KPL de-aggregation) */
 	uint64_t stored, dead, duplicates, files;
+	uint64_t rescued;    /* stored events with fields past --max-columns */
 	uint64_t failed;     /* Kinesis records reported in batchItemFailures */
 	uint64_t bytes_in, bytes_out; /* user records read; files committed */
 	uint64_t dead_by_reason[KL_REJ_COUNT];

@@ -148,6 +148,7 @@ void kl_lambda_stats_counters(const struct kl_lambda_stats *st, struct kl_cw_cou
 		c->files = k->files;
 		c->bytes_in = k->bytes_in;
 		c->bytes_out = k->bytes_out;
+		c->rescued = k->rescued;
 		memcpy(c->dead_by_reason, k->dead_by_reason, sizeof c->dead_by_reason);
 		return;
 	}

@@ -28,6 +28,7 @@ static const struct {
     {"BytesRead", "Bytes", offsetof(struct kl_cw_counters, bytes_in)},
     {"BytesWritten", "Bytes", offsetof(struct kl_cw_counters, bytes_out)},
     {"FilesCommitted", "Count", offsetof(struct kl_cw_counters, files)},
+    {"EventsRescued", "Count", offsetof(struct kl_cw_counters, rescued)},
 };
 #define NCOUNTERS (sizeof counters / sizeof counters[0])
 
@@ -119,6 +120,7 @@ void kl_cw_counters_of(struct kl_metrics *m, struct kl_cw_counters *c)
 	c->files = LOAD(m->files);
 	c->bytes_in = LOAD(m->bytes_in);
 	c->bytes_out = LOAD(m->bytes_out);
+	c->rescued = LOAD(m->rescued);
 	for (int i = 1; i < KL_REJ_COUNT; i++)
 		c->dead_by_reason[i] = LOAD(m->rejected[i]);
 }

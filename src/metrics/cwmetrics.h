@@ -45,6 +45,7 @@
  * Firehose record whose data is not base64): reason "invalid_base64". */
 struct kl_cw_counters {
 	uint64_t records, stored, dead, duplicates, files, bytes_in, bytes_out;
+	uint64_t rescued; /* stored events with fields past --max-columns */
 	uint64_t dead_by_reason[KL_REJ_COUNT];
 };
 

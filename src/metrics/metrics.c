@@ -172,7 +172,8 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	  LOAD(m->replayed));
 	C("events_stored_total", "Events in durable data files.", LOAD(m->stored));
 	C("events_rescued_total",
-	  "Stored events with fields past --max-columns, kept as JSON in _rescued_data.",
+	  "Stored events with fields without a column (past --max-columns, or an empty name), "
+	  "kept as JSON in _rescued_data.",
 	  LOAD(m->rescued));
 	C("dead_letters_stored_total", "Dead letters in durable files.", LOAD(m->dead));
 	C("files_committed_total", "Files committed to the lake (data and dead letters).",

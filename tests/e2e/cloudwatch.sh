@@ -32,7 +32,7 @@ def q(i, name, dims, stat="Sum"):
             "Dimensions": [{"Name": k, "Value": v} for k, v in dims]}, "Period": 60, "Stat": stat}}
 S = [("Stream", "cw")]
 want = [("RecordsRead", S), ("EventsStored", S), ("DeadLetters", S), ("Duplicates", S),
-        ("BytesRead", S), ("BytesWritten", S), ("FilesCommitted", S)]
+        ("BytesRead", S), ("BytesWritten", S), ("FilesCommitted", S), ("EventsRescued", S)]
 names = [m["Dimensions"] for m in cw.list_metrics(Namespace="KinlakeTest", MetricName="DeadLetters")["Metrics"]]
 reasons = sorted({d["Value"] for ds in names for d in ds if d["Name"] == "Reason"})
 want += [("DeadLetters", S + [("Reason", r)]) for r in reasons]
@@ -65,6 +65,7 @@ got() { awk -v k="$1" '$1 == k { print $2 }' "$T/got"; }
 [ "$(got FilesCommitted)" = "$(summary files)" ] || fail "FilesCommitted"
 [ "$(got BytesRead)" = "$(metric kinlake_bytes_read_total)" ] || fail "BytesRead"
 [ "$(got BytesWritten)" = "$(metric kinlake_bytes_written_total)" ] || fail "BytesWritten"
+[ "$(got EventsRescued)" = "$(metric kinlake_events_rescued_total)" ] || fail "EventsRescued"
 # every reason of the summary's "dead letters by reason" line, with its count
 reasons=$(sed -n 's/.*dead letters by reason: //p' "$T/err")
 [ -n "$reasons" ] || fail "no reasons in the summary"

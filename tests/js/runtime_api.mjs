@@ -521,7 +521,8 @@ async function scenarioEsm(kinlake, input, optsJson) {
 //   2. Kinesis ESM into LAKE (a directory): FilesCommitted = the files in the lake;
 //   3. KINLAKE_CLOUDWATCH_NAMESPACE="" turns the lines off.
 const EMF_UNITS = { RecordsRead: 'Count', EventsStored: 'Count', DeadLetters: 'Count', Duplicates: 'Count',
-  BytesRead: 'Bytes', BytesWritten: 'Bytes', FilesCommitted: 'Count', BatchLatency: 'Milliseconds' };
+  BytesRead: 'Bytes', BytesWritten: 'Bytes', FilesCommitted: 'Count', EventsRescued: 'Count',
+  BatchLatency: 'Milliseconds' };
 function emfParse(stdout, ns, fn, label) {
   const main = [], reasons = {};
   for (const line of stdout.split('\n')) {
@@ -564,7 +565,8 @@ function emfExpect(label, got, want) {
 async function scenarioEmf(kinlake, lake) {
   const lines = genLines(kinlake, ['--events', '1500', '--bad-fraction', '0.05', '--dup-fraction', '0.03', '--seed', '61']);
   // expected: classify each line; a valid event whose uuid came earlier is a duplicate
-  const want = { sum: { RecordsRead: 0, EventsStored: 0, DeadLetters: 0, Duplicates: 0, BytesRead: 0 }, reasons: {} };
+  const want = { sum: { RecordsRead: 0, EventsStored: 0, DeadLetters: 0, Duplicates: 0, BytesRead: 0,
+    EventsRescued: 0 }, reasons: {} };
   const uuids = new Set();
   for (const l of lines) {
     want.sum.RecordsRead++; want.sum.BytesRead += l.length + 1; // Firehose records end with a newline

@@ -60,7 +60,8 @@ static void test_emf(void)
 				   .duplicates = 1,
 				   .bytes_in = 1000,
 				   .bytes_out = 800,
-				   .files = 2};
+				   .files = 2,
+				   .rescued = 5};
 	c.dead_by_reason[KL_REJ_INVALID_JSON] = 2;
 	c.dead_by_reason[0] = 1;
 	struct kl_cw_emf e = {"kinlake", "FunctionName", "fn\"x", 1764547200123, &c,
@@ -79,12 +80,12 @@ static void test_emf(void)
 	    "{\"Name\":\"Duplicates\",\"Unit\":\"Count\"},{\"Name\":\"BytesRead\",\"Unit\":"
 	    "\"Bytes\"},"
 	    "{\"Name\":\"BytesWritten\",\"Unit\":\"Bytes\"},{\"Name\":\"FilesCommitted\",\"Unit\":"
-	    "\"Count\"},"
+	    "\"Count\"},{\"Name\":\"EventsRescued\",\"Unit\":\"Count\"},"
 	    "{\"Name\":\"BatchLatency\",\"Unit\":\"Milliseconds\"}]}]},\"FunctionName\":"
 	    "\"fn\\\"x\","
 	    "\"EventSource\":\"firehose\",\"RecordsRead\":10,\"EventsStored\":6,\"DeadLetters\":3,"
 	    "\"Duplicates\":1,\"BytesRead\":1000,\"BytesWritten\":800,\"FilesCommitted\":2,"
-	    "\"BatchLatency\":17}\n"
+	    "\"EventsRescued\":5,\"BatchLatency\":17}\n"
 	    "{\"_aws\":{\"Timestamp\":1764547200123,\"CloudWatchMetrics\":[{\"Namespace\":"
 	    "\"kinlake\","
 	    "\"Dimensions\":[[\"FunctionName\",\"Reason\"]],\"Metrics\":[{\"Name\":\"DeadLetters\","
@@ -108,7 +109,7 @@ static void test_publisher_build(void)
 	memset(&p, 0, sizeof p);
 	p.m = &m;
 	snprintf(p.stream, sizeof p.stream, "%s", kl_kinesis_stream_name(m.stream));
-	p.cap = 7 + KL_REJ_COUNT + KL_METRICS_MAX_SHARDS + 1;
+	p.cap = 8 + KL_REJ_COUNT + KL_METRICS_MAX_SHARDS + 1;
 	p.data = calloc(p.cap, sizeof *p.data);
 	atomic_fetch_add(&m.records, 100);
 	atomic_fetch_add(&m.stored, 90);
@@ -121,7 +122,7 @@ static void test_publisher_build(void)
 	struct kl_cw_counters now;
 	kl_cw_counters_of(&m, &now);
 	size_t n = kl_cw_publisher_build(&p, &now);
-	CHECK_EQ_INT(n, 7 + 1 + 2 + 1);
+	CHECK_EQ_INT(n, 8 + 1 + 2 + 1);
 	const struct kl_cw_datum *d = find(p.data, n, "RecordsRead", NULL);
 	CHECK(d && d->value == 100 && !strcmp(d->dims[0].name, "Stream") &&
 	      !strcmp(d->dims[0].value, "events"));

@@ -1203,7 +1203,8 @@ static void test_encode_streamed(void)
 /* The column cap (encoder.h max_columns): past max_columns - 1 columns a
  * member without a column goes into the last column, _rescued_data, as
  * one JSON object per row (raw keys, minified values, in row order); a
- * member named _rescued_data always does. Whole, streamed and copied
+ * member named _rescued_data always does, and one whose name no column can
+ * have (empty, a NUL byte: it failed the file). Whole, streamed and copied
  * encoders give the same bytes (the streamed one splits every row again,
  * the whole one tapes the rows before the first rescued member). */
 static void test_rescue(void)
@@ -1233,6 +1234,8 @@ static void test_rescue(void)
 	kl_buf_printf(&t, "}\n");
 	kl_buf_printf(&t, head, 303, 303, 303);
 	kl_buf_printf(&t, ",\"z\":1.50,\"c\":[],\"b\":\"y\"}\n");
+	kl_buf_printf(&t, head, 304, 304, 304); /* names no column can have, at any cap */
+	kl_buf_printf(&t, ",\"\":1,\"x\\u0000y\":2}\n");
 	struct kl_encoder_opts wo = {KL_COMP_NONE, 0, 0, SIZE_MAX, 9}; /* common + a + b */
 	struct kl_encoder_opts so = {KL_COMP_NONE, 0, 0, 1, 9};
 	struct kl_encoder_opts dflt = {KL_COMP_NONE, 0, 0, SIZE_MAX, 0};
@@ -1243,7 +1246,7 @@ static void test_rescue(void)
 	CHECK(ew && es && ec && ed);
 	if (!ew || !es || !ec || !ed)
 		return;
-	CHECK_EQ_INT(ew->ops->encode(ew, t.data, t.len, 304, buf_sink, &whole, &eb), KL_OK);
+	CHECK_EQ_INT(ew->ops->encode(ew, t.data, t.len, 305, buf_sink, &whole, &eb), KL_OK);
 	static const char *const want[] = {"{\"c\":{\"k\":[1,2]}}",
 					   "{\"d\\u0041\":true,\"_rescued_data\":\"mine\"}",
 					   "{\"z\":1.50,\"c\":[]}", KL_PQ_RESCUE_COLUMN};
@@ -1254,16 +1257,19 @@ static void test_rescue(void)
 		struct kl_blocks b;
 		stream_blocks(&b, &x, &t, 4000, 1, 0);
 		kl_buf_reset(&streamed);
-		CHECK_EQ_INT(e->ops->encode_blocks(e, &b, 304, &x, &scratch, buf_sink, &streamed, &eb),
+		CHECK_EQ_INT(e->ops->encode_blocks(e, &b, 305, &x, &scratch, buf_sink, &streamed, &eb),
 			     KL_OK);
 		CHECK(streamed.len == whole.len && !memcmp(streamed.data, whole.data, whole.len));
 		kl_blocks_cleanup(&b);
 	}
 	/* the default cap: c and z are columns; only the member named
 	 * _rescued_data is rescued */
-	CHECK_EQ_INT(ed->ops->encode(ed, t.data, t.len, 304, buf_sink, &def, &eb), KL_OK);
+	CHECK_EQ_INT(ed->ops->encode(ed, t.data, t.len, 305, buf_sink, &def, &eb), KL_OK);
 	static const char only[] = "{\"_rescued_data\":\"mine\"}";
 	CHECK(memmem(def.data, def.len, only, strlen(only)) != NULL);
+	static const char odd[] = "{\"\":1,\"x\\u0000y\":2}";
+	CHECK(memmem(def.data, def.len, odd, strlen(odd)) != NULL);
+	CHECK(memmem(whole.data, whole.len, odd, strlen(odd)) != NULL);
 	CHECK(memmem(def.data, def.len, want[0], strlen(want[0])) == NULL);
 	CHECK(memmem(def.data, def.len, "{\"k\":[1,2]}", 11) != NULL); /* c's value, a column */
 	kl_encoder_free(ew);

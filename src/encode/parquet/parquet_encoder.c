@@ -28,7 +28,8 @@
  * whose key has no column yet is not given one but rescued: the row's
  * rescued members, as a JSON object of their raw keys and (minified)
  * values in row order, go into one last STRING column, KL_PQ_RESCUE_COLUMN
- * (schema.h). A member named like that column is always rescued. Which
+ * (schema.h). A member named like that column is always rescued, and so
+ * is one whose name cannot be a column's (empty, or with a NUL byte). Which
  * keys are columns depends only on the file's rows in order (first seen
  * first), so the file is still a function of its rows. A row with rescued
  * members is split again in the second pass rather than taped (the tape
@@ -201,9 +202,14 @@ static void column_seen(struct pq_encoder *e, size_t i, long prev, long c)
 #define COL_NONE (-1)  /* no column: the member is rescued */
 #define COL_NOMEM (-2) /* out of memory */
 
-static int is_rescue_name(const char *k, size_t n)
+/* A decoded key that cannot name a column of its own: the rescue column's
+ * name, and names a Parquet writer refuses or C strings cut (empty, or with
+ * a NUL byte: "a\u0000b" would become a second "a"). JSON allows them, so
+ * one such event must not fail its whole file. */
+static int no_column_name(const char *k, size_t n)
 {
-	return n == sizeof KL_PQ_RESCUE_COLUMN - 1 && !memcmp(k, KL_PQ_RESCUE_COLUMN, n);
+	return !n || memchr(k, '\0', n) ||
+	       (n == sizeof KL_PQ_RESCUE_COLUMN - 1 && !memcmp(k, KL_PQ_RESCUE_COLUMN, n));
 }
 
 /* Column of member i (`prev`: member i-1's column, -1 for the first).
@@ -213,7 +219,7 @@ static int is_rescue_name(const char *k, size_t n)
  * of those after it, not their order), one comparison each, before the
  * hash lookup. A key without a column gets one when `add` and the schema
  * has room (max_cols, less one for the rescue column); otherwise, and
- * always for the rescue column's own name, COL_NONE. */
+ * always for a name no column can have (no_column_name), COL_NONE. */
 static long column_of(struct pq_encoder *e, size_t i, long prev, const struct kl_json_member *m,
 		      int add)
 {
@@ -234,7 +240,7 @@ static long column_of(struct pq_encoder *e, size_t i, long prev, const struct kl
 	size_t kn;
 	if (member_name(e, m, &k, &kn))
 		return COL_NOMEM;
-	if (is_rescue_name(k, kn))
+	if (no_column_name(k, kn))
 		return COL_NONE;
 	long c = kl_schema_find(&e->schema, k, kn);
 	if (c < 0 && add && e->schema.n + 1 < e->max_cols &&

@@ -26,7 +26,8 @@
  * their own (the file reached its column cap, encoder.h KL_PQ_MAX_COLUMNS):
  * per row a JSON object of them, raw keys and minified values in the row's
  * order, or null. Last in the file's schema when present. An event member
- * of this name is always kept there, never as a column. The name is
+ * of this name is always kept there, never as a column, and so is one
+ * whose name no column can have (empty, or with a NUL byte). The name is
  * Databricks Auto Loader's for the same idea. */
 #define KL_PQ_RESCUE_COLUMN "_rescued_data"
 

@@ -320,6 +320,7 @@ def check_static(t, keys):
         ("AWS/Lambda", "Throttles"): "HasFunction",
         ("MetricsNamespace", "MillisBehindLatest"): "IsConsumer",
         ("MetricsNamespace", "DeadLetters"): None,
+        ("MetricsNamespace", "EventsRescued"): "WritesLake",
     }
     topic = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
     seen = {}

@@ -91,20 +91,31 @@ static int read_raw(struct src_fd *s, void *dst, size_t want, size_t *got)
 	}
 }
 
-/* Make the input's decoder for codec c (its first bytes p[0..n) go to the
- * decoder's buffer), or refuse a format that is not decoded. */
+/* Make the input's decoder for codec c, or refuse a format that is not
+ * decoded. Its first bytes p[0..n), just read, go to the decoder: a file's
+ * are read again, so that the decoder always gets the file in the same
+ * pieces (ZIN bytes from its start), whatever size the read that found the
+ * magic number had (the window's room from the start, a resume point's
+ * distance when resuming): a decoder finds damage at a point that depends
+ * on how its input was cut, and a resumed reading must end as one from
+ * the start does. A pipe's are kept (its pieces are the pipe's own). */
 static int start_decoder(struct src_fd *s, enum kl_codec c, const void *p, size_t n)
 {
 	const char *z = kl_codec_name(c);
 	if (!kl_codec_decodes(c))
 		return kl_codec_refuse(&s->base.err, c, NULL);
 	s->dec = kl_decomp_new(c);
-	s->zin = malloc(n > ZIN ? n : ZIN);
+	s->zin = malloc(n > ZIN && !s->seekable ? n : ZIN);
 	if (!s->dec || !s->zin)
 		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory for a %s decoder", z);
-	memcpy(s->zin, p, n);
-	s->zhead = 0;
-	s->ztail = n;
+	s->zhead = s->ztail = 0;
+	if (s->seekable && lseek(s->fd, -(off_t)n, SEEK_CUR) >= 0) {
+		s->rpos -= n;
+		s->base.bytes_read -= n;
+	} else {
+		memcpy(s->zin, p, n);
+		s->ztail = n;
+	}
 	s->base.codec = z;
 	return KL_OK;
 }

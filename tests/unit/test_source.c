@@ -393,6 +393,61 @@ static void test_small_resume(void)
 	}
 }
 
+/* fuzz_source's property over its seeds (fuzz/corpus/source, or
+ * KL_FUZZ_CORPUS): byte 0 picks the hard cap, the rest after byte 1 is the
+ * file; reading again from any record's position gives exactly the records
+ * from that one on and ends the same way. Among the seeds: a damaged zstd
+ * input whose resumed reading, whose first compressed read was as long as
+ * the resume point's distance, found the damage before the records a
+ * reading from the start gave (the decoder now gets a file in the same
+ * pieces however the first read went). */
+static void test_corpus_resume(void)
+{
+	const char *dir = getenv("KL_FUZZ_CORPUS");
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "ls %s/* 2>/dev/null", dir ? dir : "fuzz/corpus/source");
+	FILE *ls = popen(cmd, "r");
+	char path[400];
+	size_t files = 0;
+	while (ls && fgets(path, sizeof path, ls)) {
+		path[strcspn(path, "\n")] = '\0';
+		FILE *f = fopen(path, "rb");
+		static char d[1 << 20];
+		size_t n = f ? fread(d, 1, sizeof d, f) : 0;
+		if (f)
+			fclose(f);
+		if (n < 3)
+			continue;
+		files++;
+		size_t cap = 16 + (size_t)(unsigned char)d[0] * 4, n0, n1;
+		int fd = input_fd(d + 2, n - 2, 0);
+		struct kl_source *s = kl_source_fd_new(fd, 0, 0, 0, cap, -1);
+		char *all, *from;
+		int rc0 = read_all(s, &all, &n0);
+		kl_source_free(s);
+		for (size_t i = 0; i < n0; i = (size_t)((char *)memchr(all + i, '\n', n0 - i) - all) + 1) {
+			unsigned long long pos = strtoull(all + i, NULL, 10);
+			lseek(fd, 0, SEEK_SET);
+			s = kl_source_fd_new(fd, 0, pos, 0, cap, -1);
+			int rc1 = read_all(s, &from, &n1);
+			kl_source_free(s);
+			if (rc1 != rc0 || n1 != n0 - i || memcmp(from, all + i, n1)) {
+				CHECK(!"a resumed reading differs from the reading from the start");
+				fprintf(stderr, "  %s, resumed at %llu: %d against %d, %zu bytes against %zu\n",
+					path, pos, rc1, rc0, n1, n0 - i);
+			}
+			free(from);
+			if (!memchr(all + i, '\n', n0 - i))
+				break;
+		}
+		free(all);
+		close(fd);
+	}
+	if (ls)
+		pclose(ls);
+	CHECK(files >= 10); /* the seeds were found */
+}
+
 int main(void)
 {
 	size_t len, n;
@@ -414,6 +469,7 @@ int main(void)
 	test_refused();
 	test_end(text, len);
 	test_small_resume();
+	test_corpus_resume();
 	free(text);
 	return check_report("test_source");
 }

@@ -326,12 +326,6 @@ static int enum_values(struct kl_buf *b, const char *const *v, size_t n)
 	return rc;
 }
 
-static int is_rescue_col(const struct kl_catalog_col *col)
-{
-	return col->len == sizeof KL_PQ_RESCUE_COLUMN - 1 &&
-	       !memcmp(col->name, KL_PQ_RESCUE_COLUMN, col->len);
-}
-
 static int event_table(struct kl_catalog *c, const struct kl_catalog_opts *o, const char *root,
 		       const struct kl_catalog_type *ty, const char *name)
 {
@@ -356,10 +350,10 @@ static int event_table(struct kl_catalog *c, const struct kl_catalog_opts *o, co
 	const struct kl_catalog_col *first_over = NULL;
 	size_t rescue_left = 0; /* 1 while the union's rescue column is still to come */
 	for (size_t i = 0; i < ty->n_cols; i++)
-		rescue_left |= is_rescue_col(&ty->cols[i]);
+		rescue_left |= kl_pq_is_rescue_name(ty->cols[i].name, ty->cols[i].len);
 	for (size_t i = 0; i < ty->n_cols && !rc; i++) {
 		const struct kl_catalog_col *col = &ty->cols[i];
-		if (is_rescue_col(col))
+		if (kl_pq_is_rescue_name(col->name, col->len))
 			rescue_left = 0;
 		else if (t->n_cols + rescue_left >= max_cols) {
 			if (!over++)

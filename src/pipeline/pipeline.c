@@ -401,16 +401,19 @@ static int note_name(struct run *r, const struct prepared *pr, uint64_t pos)
 	return KL_OK;
 }
 
-/* Skip the rest of a record handed out with `more` (not stored this run). */
-/* The source failed with s (< 0, not KL_EINTR): its message into the
- * run's errbuf; KL_EPARSE is the input's own bytes (st->input_damaged). */
+/* The source failed with s (< 0): its message into the run's errbuf,
+ * KL_EINTR (a stop) as it is; KL_EPARSE is the input's own bytes
+ * (st->input_damaged). */
 static int source_failed(struct run *r, int s)
 {
+	if (s == KL_EINTR)
+		return s;
 	if (s == KL_EPARSE)
 		r->st->input_damaged = 1;
 	return kl_errbuf_set(r->eb, s, "%s", r->src->err.msg);
 }
 
+/* Skip the rest of a record handed out with `more` (not stored this run). */
 static int skip_rest(struct run *r)
 {
 	const char *p;
@@ -419,7 +422,7 @@ static int skip_rest(struct run *r)
 	while ((s = r->src->ops->rest(r->src, &p, &n)) == 1)
 		;
 	if (s < 0)
-		return s == KL_EINTR ? s : source_failed(r, s);
+		return source_failed(r, s);
 	r->read_pos = kl_source_next_pos(r->src);
 	return KL_OK;
 }
@@ -448,7 +451,7 @@ static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_
 	while (!rc && (s = r->src->ops->rest(r->src, &piece, &n)) == 1)
 		rc = kl_spill_write(&sp, piece, n, r->eb);
 	if (!rc && s < 0)
-		rc = s == KL_EINTR ? s : source_failed(r, s);
+		rc = source_failed(r, s);
 	if (rc) {
 		kl_spill_close(&sp);
 		return rc;

@@ -104,18 +104,19 @@ static int start_decoder(struct src_fd *s, enum kl_codec c, const void *p, size_
 	const char *z = kl_codec_name(c);
 	if (!kl_codec_decodes(c))
 		return kl_codec_refuse(&s->base.err, c, NULL);
-	s->dec = kl_decomp_new(c);
-	s->zin = malloc(n > ZIN && !s->seekable ? n : ZIN);
-	if (!s->dec || !s->zin)
-		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory for a %s decoder", z);
-	s->zhead = s->ztail = 0;
-	if (s->seekable && lseek(s->fd, -(off_t)n, SEEK_CUR) >= 0) {
+	int again = s->seekable && lseek(s->fd, -(off_t)n, SEEK_CUR) >= 0;
+	if (again) {
 		s->rpos -= n;
 		s->base.bytes_read -= n;
-	} else {
-		memcpy(s->zin, p, n);
-		s->ztail = n;
 	}
+	s->dec = kl_decomp_new(c);
+	s->zin = malloc(!again && n > ZIN ? n : ZIN);
+	if (!s->dec || !s->zin)
+		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory for a %s decoder", z);
+	s->zhead = 0;
+	s->ztail = again ? 0 : n;
+	if (!again)
+		memcpy(s->zin, p, n);
 	s->base.codec = z;
 	return KL_OK;
 }

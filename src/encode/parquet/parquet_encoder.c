@@ -208,8 +208,7 @@ static void column_seen(struct pq_encoder *e, size_t i, long prev, long c)
  * one such event must not fail its whole file. */
 static int no_column_name(const char *k, size_t n)
 {
-	return !n || memchr(k, '\0', n) ||
-	       (n == sizeof KL_PQ_RESCUE_COLUMN - 1 && !memcmp(k, KL_PQ_RESCUE_COLUMN, n));
+	return !n || memchr(k, '\0', n) || kl_pq_is_rescue_name(k, n);
 }
 
 /* Column of member i (`prev`: member i-1's column, -1 for the first).
@@ -267,7 +266,6 @@ static int scan_reset(struct pq_encoder *e)
 	kl_buf_reset(&e->tape_vals);
 	kl_buf_reset(&e->hints);
 	e->rows = 0;
-	e->base.rescued = 0;
 	e->rescue_col = -1;
 	e->rescue_hint = (struct col_hint){0, 0};
 	for (size_t i = 0; i < 2 * e->colmap_cap; i++)

@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* The column a Parquet file keeps the members in that got no column of
  * their own (the file reached its column cap, encoder.h KL_PQ_MAX_COLUMNS):
@@ -30,6 +31,12 @@
  * whose name no column can have (empty, or with a NUL byte). The name is
  * Databricks Auto Loader's for the same idea. */
 #define KL_PQ_RESCUE_COLUMN "_rescued_data"
+
+/* Is p[0..n) the rescue column's name? */
+static inline int kl_pq_is_rescue_name(const char *p, size_t n)
+{
+	return n == sizeof KL_PQ_RESCUE_COLUMN - 1 && !memcmp(p, KL_PQ_RESCUE_COLUMN, n);
+}
 
 enum kl_col_kind { KL_COL_UNKNOWN, KL_COL_BOOL, KL_COL_INT, KL_COL_DOUBLE, KL_COL_STRING };
 

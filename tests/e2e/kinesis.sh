@@ -5,6 +5,8 @@
 #  2. resharding: a shard is split while events flow; everything still lands exactly once.
 #  3. kill -9 during ingest (after its first commit), restart: nothing lost; the
 #     restart skips what is stored and says so (replayed= as in its metrics).
+#  4. keys no Parquet column can have and keys past --max-columns, in a stream:
+#     kept in _rescued_data, every event whole.
 # duration: 55 (seconds, for the test runner's ordering: a quiet 2-core machine)
 # duration-asan: 50
 . "$(dirname "$0")/_lib.sh"
@@ -137,3 +139,22 @@ grep "done:" "$T/sum3"
 [ "$(summary replayed "$T/sum3")" -gt 0 ] || fail "the restart replayed nothing after a kill past a commit: $(cat "$T/sum3")"
 # the restart swept what the killed run left half-written
 [ -z "$(find "$T/lake3" -name '.*.tmp-*')" ] || fail "temporary files left in the lake: $(find "$T/lake3" -name '.*.tmp-*')"
+
+# 4. keys no column can have (empty, with a NUL byte, _rescued_data) and keys
+#    made from data past --max-columns 12: such a record failed its shard's
+#    every flush, after every restart; now they are kept in _rescued_data
+$K create-stream --stream-name odd --shard-count 1
+sleep 1
+python3 - > "$T/odd.jsonl" <<'EOF'
+for i in range(60):
+    u = '%08x-0000-4000-8000-%012x' % (i, i)
+    if i % 3 == 0:
+        print('{"event_uuid":"%s","event_name":"odd:keys","created_at":%d,"":%d,"a\\u0000b":"nul","a":1,"_rescued_data":[%d]}' % (u, 1700000000 + i, i, i))
+    else:
+        print('{"event_uuid":"%s","event_name":"wide:thing","created_at":%d,"k%d":%d,"j%d":"v","m%d":{"x":[1]}}' % (u, 1700000000 + i, i, i, i, i))
+EOF
+put odd "$T/odd.jsonl"
+"$KL" ingest --stream odd --lake "$T/lake4" --exit-idle 1 --max-columns 12 2> "$T/sum4" ||
+	fail "odd keys: $(cat "$T/sum4")"
+check_lake "$T/odd.jsonl" "$T/lake4" --format parquet
+grep -q "events had fields without a column of their own" "$T/sum4" || fail "no rescued events counted: $(cat "$T/sum4")"

@@ -460,7 +460,10 @@ async function scenarioEsm(kinlake, input, optsJson) {
         if (JSON.stringify(ids) !== JSON.stringify(want)) return bad(`${it.name}: batchItemFailures ${JSON.stringify(ids).slice(0, 200)} is not a suffix of the batch`);
         if (from > 0) tally.retriedMid++;
         console.log(`${it.name}: ${ids.length} of ${it.recs.length} records to retry (from record ${from})`);
-        const rest = { name: `${it.name} (retry from ${from})`, recs: it.recs.slice(from) };
+        const rest = { name: `${it.name} (retry from ${from})`, recs: it.recs.slice(from), tries: (it.tries ?? 0) + 1 };
+        // a record the function can never take (a poison pill) would be retried for
+        // ever, as an event source mapping does by default: a test fails instead
+        if (rest.tries > 20) return bad(`${it.name}: still failing after 20 retries (a record that can never succeed?)`);
         if (it.onFail) it.onFail(rest);
         else if (!it.expectFail) queue.unshift(entry(rest));
       },

@@ -61,10 +61,16 @@ fi
 # it runs and the servers it starts itself (moto_up). The servers of
 # scripts/stack.sh (start_stack) detach and are not in it (docs/testing.md
 # has what they used over a whole run).
+# A test that runs past KL_TEST_TIMEOUT seconds (1,800; the longest, e2e/stream_crash,
+# took 320-620 s in CI runs on 2 CPUs) is stopped (SIGTERM, then SIGKILL 30 s later:
+# its EXIT trap stops the servers it started) and fails, so that a hang is one
+# failed test with its log, not a run that never ends.
+TIMEOUT=${KL_TEST_TIMEOUT:-1800}
 one() { # name, command...
 	local name=$1; shift
 	local log="$LOGS/${name//\//_}.log" t0=$SECONDS res="$LOGS/.result/${name//\//_}" rc=0 cpu
-	"$@" >"$log" 2>&1 || rc=$?
+	timeout -k 30 "$TIMEOUT" "$@" >"$log" 2>&1 || rc=$?
+	[ $((SECONDS - t0)) -lt "$TIMEOUT" ] || echo "tests/run.sh: stopped after KL_TEST_TIMEOUT=$TIMEOUT s (exit $rc)" >>"$log"
 	times > "$log.times" # (not in a pipe: that would be a fresh subshell's times)
 	cpu=$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } printf "%.0f", n }' "$log.times"); rm -f "$log.times"
 	if [ "$rc" = 0 ]; then

@@ -22,6 +22,8 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+# stopped from outside (tests/run.sh's time limit): the same cleanup
+trap 'exit 143' TERM INT
 # sleep SECONDS: the shell's own wait (read with a timeout on a pipe nobody
 # writes to), not /bin/sleep: the scripts poll every 0.05-0.5 s, and a fork
 # and exec of sleep costs CPU that the tests on 2 cores share (200 `sleep

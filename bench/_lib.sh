@@ -11,6 +11,8 @@
 #   bench_rev                the short commit measured, "+local changes" when src/
 #                            differs from it
 #   bench_cpus               "N CPUs (model name)"
+#   lake_digest DIR          sha256 of every file under a lake's events/ and errors/,
+#                            sorted by path (as tests/e2e/_lib.sh's)
 #   set_aside DIR            moves DIR (when it exists) into bench/out/.trash instead of
 #                            deleting it between jobs; empty_trash deletes the trash (each
 #                            script calls it at its start, before its inputs are made,
@@ -44,4 +46,5 @@ set_aside() {
 	mkdir -p "$TRASH"
 	mv "$1" "$(mktemp -d "$TRASH/XXXXXX")/"
 }
+lake_digest() { (cd "$1" && find events errors -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum); }
 bench_cpus() { echo "$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo))"; }

@@ -9,11 +9,12 @@
 # SEED (1). Unlike tests/e2e/crash.sh and threads.sh (thousands of events, in `make
 # test`), this is for 1M-event inputs by hand: bench/README.md, session 31.
 set -u
-BIN=$1; IN=$2; KILLS=${3:-8}; R=$(mktemp -d /dev/shm/soak.XXXX)
+BIN=$(realpath "$1") IN=$(realpath "$2") KILLS=${3:-8}
+KINLAKE=$BIN . "$(dirname "$0")/_lib.sh"
+R=$(mktemp -d /dev/shm/soak.XXXX)
 A=(--quiet --no-progress ${LIM:+--memory-limit "$LIM"})
-d() { (cd "$1" && find events errors -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum); }
 "$BIN" ingest --input "$IN" --lake "$R/C" "${A[@]}" || { echo "clean run failed"; exit 1; }
-d "$R/C" > "$R/C.sum"
+lake_digest "$R/C" > "$R/C.sum"
 RANDOM=${SEED:-1}
 maxms=$(awk -v s="${MAXS:-3.0}" 'BEGIN { printf "%d", s * 1000 }')
 for i in $(seq "$KILLS"); do
@@ -25,7 +26,7 @@ for i in $(seq "$KILLS"); do
 	echo "run $i (--threads $th): $how after ${ms} ms; $(find "$R/L/events" -type f 2>/dev/null | wc -l) data files"
 done
 "$BIN" ingest --input "$IN" --lake "$R/L" "${A[@]}" || { echo "final run failed"; exit 1; }
-d "$R/L" > "$R/L.sum"
+lake_digest "$R/L" > "$R/L.sum"
 tmp=$(find "$R/L" -name '.*.tmp-*' | wc -l)
 if cmp -s "$R/L.sum" "$R/C.sum" && [ "$tmp" = 0 ]; then
 	echo "$BIN: after $KILLS kills the lake is the clean run's ($(wc -l < "$R/C.sum") files)"; rc=0

@@ -7,11 +7,12 @@
 # Session 20: 0 of 30 (12k events, 10 MiB), 0 of 15 (60k over six hours, 24 MiB, DW 5000),
 # 0 of 15 (20k over six hours, 10 MiB, DW 5000), 0 of 20 (12k, 6 MiB, TH 1).
 set -u
-BIN=$1; IN=$2; PAIRS=${3:-20}; R=$(mktemp -d /dev/shm/chain.XXXX)
+BIN=$(realpath "$1") IN=$(realpath "$2") PAIRS=${3:-20}
+KINLAKE=$BIN . "$(dirname "$0")/_lib.sh"
+R=$(mktemp -d /dev/shm/chain.XXXX)
 A=(--memory-limit "${LIM:-10MiB}" --dedup-window "${DW:-50000}" --quiet --threads "${TH:-2}")
 $BIN ingest --input $IN --lake $R/C "${A[@]}"
-d() { (cd "$1" && find events errors -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum); }
-d $R/C > $R/C.sum
+lake_digest $R/C > $R/C.sum
 n=$(cat $R/C/_kinlake/state/*.log | wc -l); bad=0
 RANDOM=${SEED:-1}
 for i in $(seq $PAIRS); do
@@ -22,7 +23,7 @@ for i in $(seq $PAIRS); do
   K2=$(( k0 + RANDOM % (m - k0 + 1) ))
   head -n $K2 $f > $f.t; mv $f.t $f
   $BIN ingest --input $IN --lake $R/L "${A[@]}"
-  d $R/L > $R/L.sum
+  lake_digest $R/L > $R/L.sum
   cmp -s $R/L.sum $R/C.sum || { bad=$((bad+1)); echo "K1=$K1 K2=$K2 (of $m): differ"; }
 done
 echo "$BIN: $bad of $PAIRS chains differ"; rm -rf $R

@@ -8,19 +8,20 @@
 # Session 19 (bench/README.md): f699186 differs at 2 of 32 cut points at 10 MiB, and the
 # differing lake holds duplicates (tests/js/check_lake.mjs).
 set -u
-BIN=$1; R=$(mktemp -d /dev/shm/restart_cuts.XXXX)
-if [ $# -ge 2 ]; then cp "$2" $R/in.jsonl
+BIN=$(realpath "$1") IN=${2:+$(realpath "$2")}
+KINLAKE=$BIN . "$(dirname "$0")/_lib.sh"
+R=$(mktemp -d /dev/shm/restart_cuts.XXXX)
+if [ -n "$IN" ]; then cp "$IN" $R/in.jsonl
 else "$BIN" gen --events 12000 --bad-fraction 0.01 --dup-fraction 0.01 --seed 5 --span 3600 > $R/in.jsonl; fi
 A=(--memory-limit "${LIM:-10MiB}" --dedup-window "${DW:-50000}" --quiet --threads "${TH:-2}" ${EXTRA:-})
 "$BIN" ingest --input $R/in.jsonl --lake $R/C "${A[@]}"
-d() { (cd "$1" && find events errors -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum); }
 n=$(cat $R/C/_kinlake/state/*.log | wc -l); bad=0; tried=0
 for K in $(seq 2 "${STEP:-4}" "$n"); do
 	tried=$((tried + 1))
 	rm -rf $R/L; cp -a $R/C $R/L; f=$(ls $R/L/_kinlake/state/*.log)
 	head -n "$K" "$f" > "$f.t"; mv "$f.t" "$f"
 	"$BIN" ingest --input $R/in.jsonl --lake $R/L "${A[@]}"
-	if ! cmp -s <(d $R/L) <(d $R/C); then bad=$((bad + 1)); echo "cut after line $K: the lakes differ"; fi
+	if ! cmp -s <(lake_digest $R/L) <(lake_digest $R/C); then bad=$((bad + 1)); echo "cut after line $K: the lakes differ"; fi
 done
 echo "$BIN: $bad of $tried cut points differ"
 rm -rf "$R"

@@ -9,6 +9,7 @@
 #include "config/opts.h"
 #include "cli/progress.h"
 #include "core/clock.h"
+#include "core/cpus.h"
 #include "core/err.h"
 #include "core/stop.h"
 #include "deadletter/deadletter.h"
@@ -322,6 +323,8 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	if (c.stream)
 		snprintf(metrics.stream, sizeof metrics.stream, "%s", c.stream);
 	metrics.window = o.window == KL_WINDOW_HOUR;
+	metrics.cpus = kl_cpus_available();
+	metrics.threads = o.threads;
 	struct kl_lease_keeper keeper;
 	int have_keeper = 0;
 	if (c.lease_table) { /* no request yet: the table is ensured below */

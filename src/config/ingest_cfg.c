@@ -2,10 +2,10 @@
 #include "config/ingest_cfg.h"
 
 #include "aws/kinesis.h"
+#include "core/cpus.h"
 #include "encode/parquet/parquet.h"
 #include "metrics/metrics.h"
 
-#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -158,7 +158,8 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	{.name = "threads", .env = "KINLAKE_THREADS", .scope = KL_INGEST_CFG_LAMBDA,
 	 .type = KL_OPT_I64, .offset = F(threads), .def = "0", .metavar = "N",
 	 .help = "threads that parse, validate, route and encode (0: the CPUs this process may "
-		 "use for a file, 1 per shard for a stream; 1: one reader and one writer); the "
+		 "use for a file, its affinity capped by a container's CPU quota; 1 per shard "
+		 "for a stream; 1: one reader and one writer); the "
 		 "lake is the same for every N",
 	 .min = 0, .max = 256},
 	{.name = "input-id", .env = "KINLAKE_INPUT_ID", .type = KL_OPT_STR, .offset = F(input_id),
@@ -273,17 +274,6 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 				     "AWS_REGION%s", kl_opts_label(p, F(lake), a, sizeof a),
 				     p->env_style ? "" : " or pass --region");
 	return KL_OK;
-}
-
-/* The CPUs this process may run on (its affinity mask; cgroup quotas are
- * not looked at), at least 1. */
-unsigned kl_cpus_available(void)
-{
-	cpu_set_t set;
-	if (!sched_getaffinity(0, sizeof set, &set) && CPU_COUNT(&set) > 0)
-		return (unsigned)CPU_COUNT(&set);
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
 }
 
 /* --input names a regular file (not stdin, a pipe or a device) */

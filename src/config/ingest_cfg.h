@@ -83,9 +83,5 @@ void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o
 void kl_ingest_cfg_store(const struct kl_ingest_cfg *c, const struct kl_aws_env *env,
 			 struct kl_store_creds *creds, struct kl_store_url_opts *so);
 
-/* The CPUs this process may run on (its affinity mask; cgroup quotas are
- * not looked at), at least 1: --threads 0 for a file, and the files a
- * stream encodes at once (stream.h `encoders`). */
-unsigned kl_cpus_available(void);
 
 #endif

@@ -206,6 +206,16 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	  "--memory-limit less the fixed costs (dedup window, reader window, encoders) and, in "
 	  "stream mode, the sequence-number marks of records not yet durable.",
 	  LOAD(m->buffer_limit));
+	if (m->cpus)
+		G("cpus_available",
+		  "CPUs this process may use: its affinity mask, capped by a cgroup CPU quota (a "
+		  "container's CPU limit); the default --threads for a file.",
+		  m->cpus);
+	if (m->threads)
+		G("threads",
+		  "The --threads in effect: threads that parse, seal and encode (per shard in stream "
+		  "mode).",
+		  m->threads);
 	int64_t rss = resident_bytes();
 	if (rss >= 0 && !rc)
 		rc = kl_buf_printf(b,

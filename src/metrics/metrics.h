@@ -27,7 +27,8 @@
  * last_commit_timestamp_seconds,
  * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
  * shard_records_read_total{shard}, open_windows, late_events_total,
- * commit_files (histogram), buffer_bytes, buffer_limit_bytes, and
+ * commit_files (histogram), buffer_bytes, buffer_limit_bytes,
+ * cpus_available and threads (when the CLI set them), and
  * process_resident_memory_bytes (Linux; the client libraries' standard
  * name, unprefixed); in window mode (--window hour)
  * shard_watermark_lag_seconds{shard}; with CloudWatch publishing on,
@@ -85,6 +86,11 @@ struct kl_metrics {
 	_Atomic uint64_t buffer_bytes, buffer_limit;
 	_Atomic uint64_t commits[KL_METRICS_COMMIT_BUCKETS];
 	int window; /* window mode: render the shards' watermark lag */
+	/* written once before the run (cli/main.c), 0: not rendered: the CPUs
+	 * the process may use (core/cpus.h: its affinity mask capped by a
+	 * cgroup CPU quota) and the --threads in effect (per shard in stream
+	 * mode) */
+	unsigned cpus, threads;
 	_Atomic uint64_t cloudwatch_errors; /* failed PutMetricData calls */
 	/* AWS requests sent again after a retryable failure (S3, Kinesis):
 	 * lent to the stores and the Kinesis clients (store_url.h) */

@@ -40,6 +40,14 @@ int main(void)
 	render(&m, &b);
 	CHECK(line_of(b.data, "kinlake_buffer_bytes 12345\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_buffer_limit_bytes 1048576\n") != NULL);
+	/* the CPUs and threads, only once the CLI set them */
+	CHECK(strstr(b.data, "kinlake_cpus_available") == NULL && strstr(b.data, "kinlake_threads") == NULL);
+	m.cpus = 3;
+	m.threads = 2;
+	render(&m, &b);
+	CHECK(line_of(b.data, "kinlake_cpus_available 3\n") != NULL);
+	CHECK(line_of(b.data, "# TYPE kinlake_threads gauge\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_threads 2\n") != NULL);
 	CHECK(line_of(b.data, "# TYPE process_resident_memory_bytes gauge\n") != NULL);
 	const char *rss = line_of(b.data, "process_resident_memory_bytes ");
 	CHECK(rss && strtoll(rss + strlen("process_resident_memory_bytes "), NULL, 10) > 1 << 20);

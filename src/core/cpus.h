@@ -1,0 +1,69 @@
+/*
+ * cpus.h — how many CPUs this process may use: its affinity mask, capped by a
+ * cgroup CPU quota (a container's CPU limit).
+ *
+ * Kubernetes (`resources.limits.cpu`), ECS (`cpu` of a task or container) and
+ * `docker run --cpus` limit a container with a CFS quota, not with its
+ * affinity: on a 64-CPU node a pod limited to 2 CPUs still has 64 CPUs in its
+ * sched_getaffinity() mask, and 64 parse, seal and encode threads would share
+ * 2 CPUs' worth of time, throttled in every scheduling period. So the default
+ * `--threads` (and the stream's encoders) is the smaller of the mask and the
+ * quota rounded up (1.5 CPUs: 2 threads), as the JVM (since 8u191), .NET,
+ * Rust's available_parallelism and Go 1.25's GOMAXPROCS count them.
+ *
+ * The quota is read where the kernel publishes it, along the process's cgroup
+ * and every ancestor up to the hierarchy's mount (a parent's limit binds its
+ * children; in a container with its own cgroup namespace the container's
+ * cgroup is the mount's root), the smallest one found:
+ *   - cgroup v2: `cpu.max`, "max 100000" (no limit) or "150000 100000"
+ *     (quota and period, microseconds); the hierarchy is the /proc/self/cgroup
+ *     line "0::PATH" and the mountinfo entry of type cgroup2;
+ *   - cgroup v1: `cpu.cfs_quota_us` (-1: no limit) and `cpu.cfs_period_us` of
+ *     the hierarchy whose controllers include "cpu" ("4:cpu,cpuacct:PATH").
+ * Both are looked at (a hybrid host mounts both; the quota is in one).
+ * Anything missing or malformed counts as no limit: this only ever lowers a
+ * default, and `--threads` (KINLAKE_THREADS) overrides it.
+ *
+ * The parsers take text and are pure (fuzz/fuzz_cgroup.c). The reader takes a
+ * root prefix put before /proc/self/... and the mount points: "" on a real
+ * system, a directory tree in tests/unit/test_cpus.c. Files are read into
+ * capped buffers; nothing here is on a hot path (once per run) and nothing
+ * is global.
+ */
+#ifndef KL_CORE_CPUS_H
+#define KL_CORE_CPUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* cgroup v2 `cpu.max`: 1 with *quota and *period (both > 0) for a limit, 0 for
+ * "max" (none), -1 when the text is not that format. */
+int kl_cgroup_cpu_max_parse(const char *s, size_t n, uint64_t *quota, uint64_t *period);
+
+/* One decimal integer and an optional newline (cgroup v1 `cpu.cfs_quota_us`,
+ * `cpu.cfs_period_us`): 0 with *v set, -1 when the text is not that. */
+int kl_cgroup_int_parse(const char *s, size_t n, int64_t *v);
+
+/* In /proc/self/cgroup's text, the path of the v2 hierarchy (version 2) or of
+ * the v1 hierarchy whose controllers include "cpu" (version 1): copied,
+ * NUL-terminated, into path[cap]. 0 when found; -1 when absent, not absolute,
+ * or longer than cap - 1. */
+int kl_cgroup_self_path(const char *s, size_t n, int version, char *path, size_t cap);
+
+/* In /proc/self/mountinfo's text, the first mount of that hierarchy (type
+ * cgroup2, or type cgroup with "cpu" among its super options): its root
+ * within the hierarchy and its mount point, octal escapes (\040) decoded,
+ * NUL-terminated. 0 when found; -1 when absent or a field does not fit. */
+int kl_cgroup_mount(const char *s, size_t n, int version, char *root, size_t rcap, char *mnt,
+		    size_t mcap);
+
+/* The CPUs a cgroup quota allows this process under the root prefix `root`
+ * ("" for the real system): ceil(quota / period), at least 1; 0 when no
+ * quota applies or none could be read. */
+unsigned kl_cgroup_cpu_limit(const char *root);
+
+/* The CPUs this process may use: its affinity mask (else the CPUs online),
+ * capped by kl_cgroup_cpu_limit(""); at least 1. */
+unsigned kl_cpus_available(void);
+
+#endif

@@ -42,7 +42,9 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# made afresh: `ar r` on an old archive keeps the objects of removed sources
 $(BUILD)/libkinlake.a: $(LIB_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/kinlake: $(BUILD)/src/cli/main.o $(BUILD)/libkinlake.a
@@ -77,6 +79,7 @@ build-fuzz/%.o: %.c
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 build-fuzz/libkinlake.a: $(FUZZ_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 build-fuzz/%: fuzz/%.c build-fuzz/libkinlake.a
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libkinlake.a $(LDLIBS)

@@ -1,11 +1,11 @@
-/* fuzz_cgroup.c — libFuzzer target for core/cpus.h's parsers of the kernel's
+/* fuzz_cgroup.c — libFuzzer target for core/cgroup.h's parsers of the kernel's
  * cgroup files: cpu.max, cpu.cfs_quota_us / cpu.cfs_period_us,
  * /proc/self/cgroup and /proc/self/mountinfo.
  * Invariants: never crash or read past the input; a cpu.max limit has a
  * quota and a period above 0 and parses again to the same values when
  * printed as the kernel prints it; an integer prints back to the same text;
  * a path or mount found is NUL-terminated within its buffer and absolute. */
-#include "core/cpus.h"
+#include "core/cgroup.h"
 #include "fuzz_common.h"
 
 #include <inttypes.h>
@@ -51,11 +51,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < 2; i++) {
 		size_t cap = caps[i];
 		char path[4096], root[4096], mnt[4096];
-		for (int version = 1; version <= 2; version++) {
-			if (!kl_cgroup_self_path(s, size, version, path, cap)) {
+		const char *controllers[3] = {NULL, "cpu", "memory"};
+		for (int c = 0; c < 3; c++) {
+			const char *ctl = controllers[c];
+			if (!kl_cgroup_self_path(s, size, ctl, path, cap)) {
 				REQUIRE(memchr(path, '\0', cap) != NULL && path[0] == '/');
 			}
-			if (!kl_cgroup_mount(s, size, version, root, cap, mnt, cap)) {
+			if (!kl_cgroup_mount(s, size, ctl, root, cap, mnt, cap)) {
 				REQUIRE(memchr(root, '\0', cap) != NULL && root[0] == '/');
 				REQUIRE(memchr(mnt, '\0', cap) != NULL && mnt[0] == '/');
 			}

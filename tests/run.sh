@@ -2,7 +2,7 @@
 # Runs every test of the suite and ends with "N passed, N failed".
 #
 # A test is one command; it passes when it exits 0. One that exits 77 could not
-# run here (what it needs is missing, e.g. root for e2e/cpu_quota): SKIP, not
+# run here (what it needs is missing, e.g. root for e2e/cgroup_limits): SKIP, not
 # counted as passed, and listed before the last line; under CI=true (the CI
 # machine has everything) it fails instead. Groups:
 #   unit      build/tests/test_*            (each module's unit tests)

@@ -9,7 +9,7 @@
 #include "config/opts.h"
 #include "cli/progress.h"
 #include "core/clock.h"
-#include "core/cpus.h"
+#include "core/cgroup.h"
 #include "core/err.h"
 #include "core/stop.h"
 #include "deadletter/deadletter.h"
@@ -294,12 +294,24 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	o.lake = c.lake;
 	o.input_id = c.input_id;
 	kl_ingest_cfg_apply(&c, &o);
+	/* in a container, a default budget that fits its memory limit */
+	size_t mem_def = o.memory_limit;
+	uint64_t mem_container = 0;
+	if (kl_opts_from(&p, offsetof(struct kl_ingest_cfg, memory_limit)) == KL_OPT_DEFAULT) {
+		mem_container = kl_cgroup_memory_limit("");
+		o.memory_limit = kl_ingest_cfg_memory_default(mem_def, mem_container);
+	}
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
 	if (o.memory_limit >= KL_THP_MIN_LIMIT && !c.stream)
 		reexec_with_thp(argv0);
 #else
 	(void)argv0;
 #endif
+	if (o.memory_limit != mem_def && !c.quiet)
+		fprintf(stderr,
+			"kinlake ingest: --memory-limit %.1f MiB: half the container's memory limit "
+			"(%.1f MiB); set --memory-limit or KINLAKE_MEMORY_LIMIT to choose\n",
+			(double)o.memory_limit / (1 << 20), (double)mem_container / (1 << 20));
 	int bar = !c.no_progress && isatty(2);
 	if (bar) {
 		o.progress = kl_cli_progress_bar;
@@ -325,6 +337,7 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	metrics.window = o.window == KL_WINDOW_HOUR;
 	metrics.cpus = kl_cpus_available();
 	metrics.threads = o.threads;
+	metrics.memory_limit = o.memory_limit;
 	struct kl_lease_keeper keeper;
 	int have_keeper = 0;
 	if (c.lease_table) { /* no request yet: the table is ensured below */

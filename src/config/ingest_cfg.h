@@ -80,6 +80,16 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o);
 
 /* The store settings for c->lake. `creds` is borrowed. */
+/* The --memory-limit to use when it was not set (neither the flag nor
+ * KINLAKE_MEMORY_LIMIT): the default `def`, or half of the cgroup memory
+ * limit `container` (bytes; 0: none, core/cgroup.h) when that is less, but
+ * at least KL_MEMORY_LIMIT_FLOOR. The other half is for what the budget does
+ * not count (the process, its threads' buffers, the encoders' pages: up to
+ * ~56 MiB, docs/windows.md) and the page cache of the files being written,
+ * which the kernel charges to the container too. */
+#define KL_MEMORY_LIMIT_FLOOR ((size_t)16 << 20)
+size_t kl_ingest_cfg_memory_default(size_t def, uint64_t container);
+
 void kl_ingest_cfg_store(const struct kl_ingest_cfg *c, const struct kl_aws_env *env,
 			 struct kl_store_creds *creds, struct kl_store_url_opts *so);
 

@@ -216,6 +216,11 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 		  "The --threads in effect: threads that parse, seal and encode (per shard in stream "
 		  "mode).",
 		  m->threads);
+	if (m->memory_limit)
+		G("memory_limit_bytes",
+		  "The --memory-limit in effect: as set, else 256 MiB or half the container's "
+		  "memory limit (cgroup) when that is less.",
+		  m->memory_limit);
 	int64_t rss = resident_bytes();
 	if (rss >= 0 && !rc)
 		rc = kl_buf_printf(b,

@@ -28,7 +28,8 @@
  * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
  * shard_records_read_total{shard}, open_windows, late_events_total,
  * commit_files (histogram), buffer_bytes, buffer_limit_bytes,
- * cpus_available and threads (when the CLI set them), and
+ * cpus_available, threads and memory_limit_bytes (when the CLI set
+ * them), and
  * process_resident_memory_bytes (Linux; the client libraries' standard
  * name, unprefixed); in window mode (--window hour)
  * shard_watermark_lag_seconds{shard}; with CloudWatch publishing on,
@@ -87,10 +88,12 @@ struct kl_metrics {
 	_Atomic uint64_t commits[KL_METRICS_COMMIT_BUCKETS];
 	int window; /* window mode: render the shards' watermark lag */
 	/* written once before the run (cli/main.c), 0: not rendered: the CPUs
-	 * the process may use (core/cpus.h: its affinity mask capped by a
-	 * cgroup CPU quota) and the --threads in effect (per shard in stream
-	 * mode) */
+	 * the process may use (core/cgroup.h: its affinity mask capped by a
+	 * cgroup CPU quota), the --threads in effect (per shard in stream
+	 * mode) and the --memory-limit in effect (set, or the default: at most
+	 * half a container's memory limit) */
 	unsigned cpus, threads;
+	uint64_t memory_limit;
 	_Atomic uint64_t cloudwatch_errors; /* failed PutMetricData calls */
 	/* AWS requests sent again after a retryable failure (S3, Kinesis):
 	 * lent to the stores and the Kinesis clients (store_url.h) */

@@ -1,9 +1,12 @@
-/* test_cpus.c — core/cpus.h: the cgroup parsers, and the quota found in
- * directory trees laid out as the kernel lays out /proc and /sys/fs/cgroup
- * (cgroup v2 in a container's namespace and nested as Kubernetes nests pods,
- * cgroup v1 on a hybrid host and in a container without a cgroup namespace). */
+/* test_cgroup.c — core/cgroup.h: the cgroup parsers, and the CPU quota and
+ * memory limit found in directory trees laid out as the kernel lays out /proc
+ * and /sys/fs/cgroup (cgroup v2 in a container's namespace and nested as
+ * Kubernetes nests pods, cgroup v1 on a hybrid host and in a container without
+ * a cgroup namespace); and the default --memory-limit a container's limit
+ * gives (config/ingest_cfg.h). */
 #include "check.h"
-#include "core/cpus.h"
+#include "config/ingest_cfg.h"
+#include "core/cgroup.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -105,18 +108,18 @@ static void test_parsers(void)
 	const char *self = "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/ae70\n3:cpuset:/x\n"
 			   "2:cpuacct:/y\n1:cpu,cpuacct:/kltest/inner\n0::/unified/path\n";
 	char path[64];
-	CHECK_EQ_INT(kl_cgroup_self_path(self, strlen(self), 1, path, sizeof path), 0);
+	CHECK_EQ_INT(kl_cgroup_self_path(self, strlen(self), "cpu", path, sizeof path), 0);
 	CHECK_EQ_STR(path, "/kltest/inner");
-	CHECK_EQ_INT(kl_cgroup_self_path(self, strlen(self), 2, path, sizeof path), 0);
+	CHECK_EQ_INT(kl_cgroup_self_path(self, strlen(self), NULL, path, sizeof path), 0);
 	CHECK_EQ_STR(path, "/unified/path");
-	CHECK_EQ_INT(kl_cgroup_self_path(self, strlen(self), 2, path, 8), -1); /* too long */
+	CHECK_EQ_INT(kl_cgroup_self_path(self, strlen(self), NULL, path, 8), -1); /* too long */
 	const char *nocpu = "3:cpuset:/x\n2:cpuacct:/y\n10:name=cpu:/z\n";
-	CHECK_EQ_INT(kl_cgroup_self_path(nocpu, strlen(nocpu), 1, path, sizeof path), -1);
-	CHECK_EQ_INT(kl_cgroup_self_path(nocpu, strlen(nocpu), 2, path, sizeof path), -1);
+	CHECK_EQ_INT(kl_cgroup_self_path(nocpu, strlen(nocpu), "cpu", path, sizeof path), -1);
+	CHECK_EQ_INT(kl_cgroup_self_path(nocpu, strlen(nocpu), NULL, path, sizeof path), -1);
 	const char *colon = "0::/a:b\n"; /* a path may hold colons */
-	CHECK_EQ_INT(kl_cgroup_self_path(colon, strlen(colon), 2, path, sizeof path), 0);
+	CHECK_EQ_INT(kl_cgroup_self_path(colon, strlen(colon), NULL, path, sizeof path), 0);
 	CHECK_EQ_STR(path, "/a:b");
-	CHECK_EQ_INT(kl_cgroup_self_path("0::rel\n", 7, 2, path, sizeof path), -1);
+	CHECK_EQ_INT(kl_cgroup_self_path("0::rel\n", 7, NULL, path, sizeof path), -1);
 
 	/* /proc/self/mountinfo */
 	const char *mi =
@@ -127,18 +130,18 @@ static void test_parsers(void)
 	    "rw,cpu\n"
 	    "40 30 0:37 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
 	char root[64], mnt[64];
-	CHECK_EQ_INT(kl_cgroup_mount(mi, strlen(mi), 1, root, sizeof root, mnt, sizeof mnt), 0);
+	CHECK_EQ_INT(kl_cgroup_mount(mi, strlen(mi), "cpu", root, sizeof root, mnt, sizeof mnt), 0);
 	CHECK_EQ_STR(root, "/docker/abc");
 	CHECK_EQ_STR(mnt, "/sys/fs/cgroup/cpu x");
-	CHECK_EQ_INT(kl_cgroup_mount(mi, strlen(mi), 2, root, sizeof root, mnt, sizeof mnt), 0);
+	CHECK_EQ_INT(kl_cgroup_mount(mi, strlen(mi), NULL, root, sizeof root, mnt, sizeof mnt), 0);
 	CHECK_EQ_STR(root, "/");
 	CHECK_EQ_STR(mnt, "/sys/fs/cgroup/unified");
-	CHECK_EQ_INT(kl_cgroup_mount(mi, strlen(mi), 2, root, sizeof root, mnt, 8), -1);
+	CHECK_EQ_INT(kl_cgroup_mount(mi, strlen(mi), NULL, root, sizeof root, mnt, 8), -1);
 	const char *nosep = "40 30 0:37 / /sys/fs/cgroup rw,relatime cgroup2 cgroup2 rw\n";
-	CHECK_EQ_INT(kl_cgroup_mount(nosep, strlen(nosep), 2, root, sizeof root, mnt, sizeof mnt),
+	CHECK_EQ_INT(kl_cgroup_mount(nosep, strlen(nosep), NULL, root, sizeof root, mnt, sizeof mnt),
 		     -1);
 	const char *nul = "40 30 0:37 / /a\\000b rw - cgroup2 cgroup2 rw\n";
-	CHECK_EQ_INT(kl_cgroup_mount(nul, strlen(nul), 2, root, sizeof root, mnt, sizeof mnt), -1);
+	CHECK_EQ_INT(kl_cgroup_mount(nul, strlen(nul), NULL, root, sizeof root, mnt, sizeof mnt), -1);
 }
 
 static unsigned limit(void)
@@ -232,12 +235,36 @@ static void test_trees(void)
 	CHECK_EQ_INT(limit(), 2);
 	drop_tree();
 
+	/* memory: v2 memory.max along the path, v1 memory.limit_in_bytes (its
+	 * "unlimited" is 2^63 less a page), both hierarchies on a hybrid host */
+	new_tree("mem");
+	put("proc/self/cgroup", "9:memory:/ecs/task/c1\n1:cpu:/\n0::/k/pod\n");
+	put("proc/self/mountinfo", "34 30 0:31 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+				   "40 30 0:37 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
+	CHECK(kl_cgroup_memory_limit(tree) == 0);
+	put("sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+	put("sys/fs/cgroup/memory/ecs/memory.limit_in_bytes", "9223372036854771712\n");
+	put("sys/fs/cgroup/memory/ecs/task/memory.limit_in_bytes", "536870912\n");
+	put("sys/fs/cgroup/memory/ecs/task/c1/memory.limit_in_bytes", "9223372036854771712\n");
+	CHECK(kl_cgroup_memory_limit(tree) == 536870912); /* the task's, above the container */
+	put("sys/fs/cgroup/unified/k/memory.max", "max\n");
+	put("sys/fs/cgroup/unified/k/pod/memory.max", "268435456\n");
+	CHECK(kl_cgroup_memory_limit(tree) == 268435456); /* the smaller, from v2 */
+	put("sys/fs/cgroup/unified/k/pod/memory.max", "max\n");
+	CHECK(kl_cgroup_memory_limit(tree) == 536870912);
+	put("sys/fs/cgroup/memory/ecs/task/memory.limit_in_bytes", "lots\n");
+	CHECK(kl_cgroup_memory_limit(tree) == 0);
+	CHECK_EQ_INT(limit(), 0); /* no CPU quota anywhere */
+	drop_tree();
+
 	/* nothing to read: no limit */
 	new_tree("empty");
 	CHECK_EQ_INT(limit(), 0);
 	put("proc/self/cgroup", "0::/\n");
 	CHECK_EQ_INT(limit(), 0);
 	drop_tree();
+
+	CHECK(kl_cgroup_memory_limit(tree) == 0);
 
 	/* the real system: whatever it is, at least one CPU */
 	unsigned n = kl_cpus_available();
@@ -246,9 +273,22 @@ static void test_trees(void)
 	CHECK(!q || n <= q);
 }
 
+static void test_memory_default(void)
+{
+	const size_t def = (size_t)256 << 20, MiB = (size_t)1 << 20;
+	CHECK(kl_ingest_cfg_memory_default(def, 0) == def);                 /* no limit */
+	CHECK(kl_ingest_cfg_memory_default(def, (uint64_t)8 << 30) == def); /* 8 GiB */
+	CHECK(kl_ingest_cfg_memory_default(def, 512 * MiB) == def);         /* half is the default */
+	CHECK(kl_ingest_cfg_memory_default(def, 300 * MiB) == 150 * MiB);
+	CHECK(kl_ingest_cfg_memory_default(def, 128 * MiB) == 64 * MiB);
+	CHECK(kl_ingest_cfg_memory_default(def, 20 * MiB) == KL_MEMORY_LIMIT_FLOOR);
+	CHECK(kl_ingest_cfg_memory_default(8 * MiB, 20 * MiB) == 8 * MiB); /* never raised */
+}
+
 int main(void)
 {
 	test_parsers();
 	test_trees();
-	return check_report("test_cpus");
+	test_memory_default();
+	return check_report("test_cgroup");
 }

@@ -1,7 +1,8 @@
 /*
- * cpus.c — the CPUs this process may use (see cpus.h).
+ * cgroup.c — a container's CPU and memory limits, as the cgroup files say
+ * them (see cgroup.h).
  */
-#include "core/cpus.h"
+#include "core/cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +15,10 @@
 
 #define SELF_CAP (64u << 10)  /* /proc/self/cgroup: a line per hierarchy */
 #define MOUNTS_CAP (1u << 20) /* mountinfo: thousands of mounts on a busy host */
-#define SMALL_CAP 128	      /* cpu.max, cpu.cfs_quota_us, cpu.cfs_period_us */
+#define SMALL_CAP 128	      /* cpu.max, memory.max, cpu.cfs_quota_us, ... */
+/* cgroup v1 says "no limit" in memory.limit_in_bytes as the largest page
+ * count in bytes (9223372036854771712 with 4 KiB pages) */
+#define V1_MEM_UNLIMITED (UINT64_C(1) << 62)
 #define MAX_DEPTH 256	      /* ancestors walked at most */
 
 /* --- parsers (pure; fuzz/fuzz_cgroup.c) ----------------------------------- */
@@ -98,7 +102,7 @@ static int copy_out(const char *s, size_t n, char *out, size_t cap)
 	return 0;
 }
 
-int kl_cgroup_self_path(const char *s, size_t n, int version, char *path, size_t cap)
+int kl_cgroup_self_path(const char *s, size_t n, const char *controller, char *path, size_t cap)
 {
 	for (size_t i = 0; i < n;) {
 		const char *nl = memchr(s + i, '\n', n - i);
@@ -115,8 +119,8 @@ int kl_cgroup_self_path(const char *s, size_t n, int version, char *path, size_t
 			continue;
 		const char *ctl = c1 + 1, *p = c2 + 1;
 		size_t ctl_len = (size_t)(c2 - ctl), plen = len - (size_t)(p - line);
-		int match = version == 2 ? (c1 - line == 1 && line[0] == '0' && ctl_len == 0)
-					 : (ctl_len > 0 && has_item(ctl, ctl_len, "cpu"));
+		int match = !controller ? (c1 - line == 1 && line[0] == '0' && ctl_len == 0)
+					: (ctl_len > 0 && has_item(ctl, ctl_len, controller));
 		if (!match)
 			continue;
 		if (plen == 0 || p[0] != '/')
@@ -148,8 +152,8 @@ static int field_out(const char *s, size_t n, char *out, size_t cap)
 	return 0;
 }
 
-int kl_cgroup_mount(const char *s, size_t n, int version, char *root, size_t rcap, char *mnt,
-		    size_t mcap)
+int kl_cgroup_mount(const char *s, size_t n, const char *controller, char *root, size_t rcap,
+		    char *mnt, size_t mcap)
 {
 	for (size_t i = 0; i < n;) {
 		const char *nl = memchr(s + i, '\n', n - i);
@@ -178,9 +182,9 @@ int kl_cgroup_mount(const char *s, size_t n, int version, char *root, size_t rca
 			continue;
 		const char *type = f[sep + 1];
 		size_t tl = fl[sep + 1];
-		int match = version == 2 ? (tl == 7 && !memcmp(type, "cgroup2", 7))
-					 : (tl == 6 && !memcmp(type, "cgroup", 6) &&
-					    has_item(f[sep + 3], fl[sep + 3], "cpu"));
+		int match = !controller ? (tl == 7 && !memcmp(type, "cgroup2", 7))
+					: (tl == 6 && !memcmp(type, "cgroup", 6) &&
+					   has_item(f[sep + 3], fl[sep + 3], controller));
 		if (!match)
 			continue;
 		if (field_out(f[3], fl[3], root, rcap) || field_out(f[4], fl[4], mnt, mcap) ||
@@ -222,49 +226,79 @@ static long read_text(const char *path, char *buf, size_t cap)
 	return (long)len;
 }
 
-/* ceil(quota / period), at least 1, at most UINT_MAX */
-static unsigned cpus_of(uint64_t quota, uint64_t period)
+/* ceil(quota / period), at least 1 */
+static uint64_t cpus_of(uint64_t quota, uint64_t period)
 {
 	uint64_t c = quota / period + (quota % period != 0);
-	return c == 0 ? 1 : c > UINT_MAX ? UINT_MAX : (unsigned)c;
+	return c ? c : 1;
 }
 
-/* the limit set in one cgroup directory, 0 if none */
-static unsigned dir_limit(char *dir, size_t len, size_t cap, int version)
+/* the text of dir/name, NUL-terminated in text[SMALL_CAP]; its length or -1 */
+static long read_knob(char *dir, size_t len, size_t cap, const char *name, char *text)
+{
+	size_t nl = strlen(name);
+	if (len + 1 + nl + 1 > cap)
+		return -1;
+	dir[len] = '/';
+	memcpy(dir + len + 1, name, nl + 1);
+	long n = read_text(dir, text, SMALL_CAP);
+	dir[len] = '\0';
+	return n;
+}
+
+/* One cgroup directory's limit, 0 if it sets none: a reader per knob. dir
+ * holds len bytes of path and has room for cap (the knob's name is put after
+ * it and taken off again). */
+typedef uint64_t (*knob_fn)(char *dir, size_t len, size_t cap);
+
+static uint64_t cpu_v2(char *dir, size_t len, size_t cap)
 {
 	char text[SMALL_CAP];
-	unsigned cpus = 0;
-	if (version == 2) {
-		uint64_t q, p;
-		long n;
-		if (len + sizeof "/cpu.max" <= cap) {
-			memcpy(dir + len, "/cpu.max", sizeof "/cpu.max");
-			n = read_text(dir, text, sizeof text);
-			if (n >= 0 && kl_cgroup_cpu_max_parse(text, (size_t)n, &q, &p) == 1)
-				cpus = cpus_of(q, p);
-		}
-	} else if (len + sizeof "/cpu.cfs_period_us" <= cap) {
-		int64_t q, p;
-		memcpy(dir + len, "/cpu.cfs_quota_us", sizeof "/cpu.cfs_quota_us");
-		long n = read_text(dir, text, sizeof text);
-		if (n >= 0 && !kl_cgroup_int_parse(text, (size_t)n, &q) && q > 0) {
-			memcpy(dir + len, "/cpu.cfs_period_us", sizeof "/cpu.cfs_period_us");
-			n = read_text(dir, text, sizeof text);
-			if (n >= 0 && !kl_cgroup_int_parse(text, (size_t)n, &p) && p > 0)
-				cpus = cpus_of((uint64_t)q, (uint64_t)p);
-		}
-	}
-	dir[len] = '\0';
-	return cpus;
+	uint64_t q, p;
+	long n = read_knob(dir, len, cap, "cpu.max", text);
+	return n >= 0 && kl_cgroup_cpu_max_parse(text, (size_t)n, &q, &p) == 1 ? cpus_of(q, p) : 0;
+}
+
+static uint64_t cpu_v1(char *dir, size_t len, size_t cap)
+{
+	char text[SMALL_CAP];
+	int64_t q, p;
+	long n = read_knob(dir, len, cap, "cpu.cfs_quota_us", text);
+	if (n < 0 || kl_cgroup_int_parse(text, (size_t)n, &q) || q <= 0)
+		return 0;
+	n = read_knob(dir, len, cap, "cpu.cfs_period_us", text);
+	if (n < 0 || kl_cgroup_int_parse(text, (size_t)n, &p) || p <= 0)
+		return 0;
+	return cpus_of((uint64_t)q, (uint64_t)p);
+}
+
+static uint64_t mem_v2(char *dir, size_t len, size_t cap)
+{
+	char text[SMALL_CAP];
+	int64_t v;
+	long n = read_knob(dir, len, cap, "memory.max", text); /* "max": none */
+	return n >= 0 && !kl_cgroup_int_parse(text, (size_t)n, &v) && v > 0 ? (uint64_t)v : 0;
+}
+
+static uint64_t mem_v1(char *dir, size_t len, size_t cap)
+{
+	char text[SMALL_CAP];
+	int64_t v;
+	long n = read_knob(dir, len, cap, "memory.limit_in_bytes", text);
+	return n >= 0 && !kl_cgroup_int_parse(text, (size_t)n, &v) && v > 0 &&
+			       (uint64_t)v < V1_MEM_UNLIMITED
+		   ? (uint64_t)v
+		   : 0;
 }
 
 /* the smallest limit along one hierarchy's path, 0 if none */
-static unsigned hierarchy_limit(const char *root, int version, const char *self, size_t self_len,
-				const char *mounts, size_t mounts_len)
+static uint64_t hierarchy_min(const char *root, const char *controller, knob_fn knob,
+			      const char *self, size_t self_len, const char *mounts,
+			      size_t mounts_len)
 {
 	char path[PATH_MAX], mroot[PATH_MAX], mnt[PATH_MAX], dir[3 * PATH_MAX];
-	if (kl_cgroup_self_path(self, self_len, version, path, sizeof path) ||
-	    kl_cgroup_mount(mounts, mounts_len, version, mroot, sizeof mroot, mnt, sizeof mnt))
+	if (kl_cgroup_self_path(self, self_len, controller, path, sizeof path) ||
+	    kl_cgroup_mount(mounts, mounts_len, controller, mroot, sizeof mroot, mnt, sizeof mnt))
 		return 0;
 	/* the cgroup's path below the mount's root; a cgroup outside what the
 	 * mount shows (another namespace's view) is looked for at the mount */
@@ -293,9 +327,9 @@ static unsigned hierarchy_limit(const char *root, int version, const char *self,
 	size_t len = base + (size_t)w;
 	while (len > base && dir[len - 1] == '/')
 		dir[--len] = '\0';
-	unsigned best = 0;
+	uint64_t best = 0;
 	for (int depth = 0; depth < MAX_DEPTH; depth++) {
-		unsigned c = dir_limit(dir, len, sizeof dir, version);
+		uint64_t c = knob(dir, len, sizeof dir);
 		if (c && (!best || c < best))
 			best = c;
 		if (len <= base)
@@ -309,11 +343,13 @@ static unsigned hierarchy_limit(const char *root, int version, const char *self,
 	return best;
 }
 
-unsigned kl_cgroup_cpu_limit(const char *root)
+/* the smallest limit of a knob in the v2 hierarchy and in the v1 one of
+ * `v1_controller`, 0 if none */
+static uint64_t limit_of(const char *root, knob_fn v2, const char *v1_controller, knob_fn v1)
 {
 	char file[PATH_MAX];
 	char *self = malloc(SELF_CAP), *mounts = malloc(MOUNTS_CAP);
-	unsigned best = 0;
+	uint64_t best = 0;
 	long sn = -1, mn = -1;
 	if (self && mounts &&
 	    (size_t)snprintf(file, sizeof file, "%s/proc/self/cgroup", root) < sizeof file)
@@ -322,16 +358,25 @@ unsigned kl_cgroup_cpu_limit(const char *root)
 	    (size_t)snprintf(file, sizeof file, "%s/proc/self/mountinfo", root) < sizeof file)
 		mn = read_text(file, mounts, MOUNTS_CAP);
 	if (sn >= 0 && mn >= 0) {
-		for (int version = 2; version >= 1; version--) {
-			unsigned c =
-			    hierarchy_limit(root, version, self, (size_t)sn, mounts, (size_t)mn);
-			if (c && (!best || c < best))
-				best = c;
-		}
+		uint64_t a = hierarchy_min(root, NULL, v2, self, (size_t)sn, mounts, (size_t)mn);
+		uint64_t b = hierarchy_min(root, v1_controller, v1, self, (size_t)sn, mounts,
+					   (size_t)mn);
+		best = a && (!b || a < b) ? a : b;
 	}
 	free(self);
 	free(mounts);
 	return best;
+}
+
+unsigned kl_cgroup_cpu_limit(const char *root)
+{
+	uint64_t c = limit_of(root, cpu_v2, "cpu", cpu_v1);
+	return c > UINT_MAX ? UINT_MAX : (unsigned)c;
+}
+
+uint64_t kl_cgroup_memory_limit(const char *root)
+{
+	return limit_of(root, mem_v2, "memory", mem_v1);
 }
 
 unsigned kl_cpus_available(void)

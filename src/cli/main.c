@@ -309,9 +309,12 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 #endif
 	if (o.memory_limit != mem_def && !c.quiet)
 		fprintf(stderr,
-			"kinlake ingest: --memory-limit %.1f MiB: half the container's memory limit "
-			"(%.1f MiB); set --memory-limit or KINLAKE_MEMORY_LIMIT to choose\n",
-			(double)o.memory_limit / (1 << 20), (double)mem_container / (1 << 20));
+			"kinlake ingest: --memory-limit %.1f MiB, to fit the container's memory limit "
+			"of %.1f MiB%s; set --memory-limit or KINLAKE_MEMORY_LIMIT to choose\n",
+			(double)o.memory_limit / (1 << 20), (double)mem_container / (1 << 20),
+			o.memory_limit <= KL_MEMORY_LIMIT_FLOOR
+			    ? " (the smallest budget: a container this small may be too small)"
+			    : "");
 	int bar = !c.no_progress && isatty(2);
 	if (bar) {
 		o.progress = kl_cli_progress_bar;

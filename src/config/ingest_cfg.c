@@ -142,8 +142,8 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .offset = F(memory_limit), .def = "256MiB", .metavar = "SIZE",
 	 .help = "buffer memory of the process (all shards share it), records held "
 		 "compressed (zstd, or LZ4 for Parquet at 128MiB and more); above it the "
-		 "largest partition is flushed first. Unset in a container whose memory "
-		 "limit is below twice the default: half that limit",
+		 "largest partition is flushed first. Unset in a container with a memory limit: "
+		 "at most 7/8 of that limit less 64MiB",
 	 .min = 1 << 16, .max = 1e12},
 	{.name = "max-record-bytes", .env = "KINLAKE_MAX_RECORD_BYTES",
 	 .scope = KL_INGEST_CFG_LAMBDA, .type = KL_OPT_SIZE, .offset = F(max_record_bytes),
@@ -279,11 +279,12 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 
 size_t kl_ingest_cfg_memory_default(size_t def, uint64_t container)
 {
-	if (!container || container / 2 >= def)
+	if (!container)
 		return def;
-	size_t half = (size_t)(container / 2);
-	return half < KL_MEMORY_LIMIT_FLOOR ? (def < KL_MEMORY_LIMIT_FLOOR ? def : KL_MEMORY_LIMIT_FLOOR)
-					    : half;
+	uint64_t fits = container - container / 8;
+	fits = fits > KL_MEMORY_OVERHEAD + KL_MEMORY_LIMIT_FLOOR ? fits - KL_MEMORY_OVERHEAD
+								 : KL_MEMORY_LIMIT_FLOOR;
+	return fits < def ? (size_t)fits : def;
 }
 
 /* --input names a regular file (not stdin, a pipe or a device) */

@@ -81,13 +81,19 @@ void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o
 
 /* The store settings for c->lake. `creds` is borrowed. */
 /* The --memory-limit to use when it was not set (neither the flag nor
- * KINLAKE_MEMORY_LIMIT): the default `def`, or half of the cgroup memory
- * limit `container` (bytes; 0: none, core/cgroup.h) when that is less, but
- * at least KL_MEMORY_LIMIT_FLOOR. The other half is for what the budget does
- * not count (the process, its threads' buffers, the encoders' pages: up to
- * ~56 MiB, docs/windows.md) and the page cache of the files being written,
- * which the kernel charges to the container too. */
+ * KINLAKE_MEMORY_LIMIT): the default `def`, or what fits the cgroup memory
+ * limit `container` (bytes; 0: none, core/cgroup.h) when that is less: seven
+ * eighths of it less KL_MEMORY_OVERHEAD, but at least KL_MEMORY_LIMIT_FLOOR.
+ * The overhead is what the budget does not count (the process, its threads'
+ * buffers, the encoders' pages: the peak RSS is the budget plus ~30-56 MiB,
+ * docs/windows.md); the eighth is for the page cache of the files being
+ * written, which the kernel charges to the container too. Measured on one
+ * production hour (1M events): a 224 MiB container OOM-killed the run at the
+ * 256 MiB default; at this rule's 132 MiB its peak RSS was 158 MB, and
+ * containers of 96-366 MiB peaked at 66-79 % of their limit (bench/README.md,
+ * session 32). */
 #define KL_MEMORY_LIMIT_FLOOR ((size_t)16 << 20)
+#define KL_MEMORY_OVERHEAD ((uint64_t)64 << 20)
 size_t kl_ingest_cfg_memory_default(size_t def, uint64_t container);
 
 void kl_ingest_cfg_store(const struct kl_ingest_cfg *c, const struct kl_aws_env *env,

@@ -13,7 +13,7 @@
  *     the affinity mask and the CPU quota rounded up (1.5 CPUs: 2 threads),
  *     as the JVM (since 8u191), .NET, Rust's available_parallelism and Go
  *     1.25's GOMAXPROCS count them;
- *   - the default `--memory-limit` is at most half the memory limit
+ *   - the default `--memory-limit` fits within the memory limit
  *     (config/ingest_cfg.h, kl_ingest_cfg_memory_default).
  *
  * A limit is read where the kernel publishes it, along the process's cgroup

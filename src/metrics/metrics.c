@@ -218,8 +218,8 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 		  m->threads);
 	if (m->memory_limit)
 		G("memory_limit_bytes",
-		  "The --memory-limit in effect: as set, else 256 MiB or half the container's "
-		  "memory limit (cgroup) when that is less.",
+		  "The --memory-limit in effect: as set, else 256 MiB, or 7/8 of the container's "
+		  "memory limit (cgroup) less 64 MiB when that is less.",
 		  m->memory_limit);
 	int64_t rss = resident_bytes();
 	if (rss >= 0 && !rc)

@@ -90,8 +90,8 @@ struct kl_metrics {
 	/* written once before the run (cli/main.c), 0: not rendered: the CPUs
 	 * the process may use (core/cgroup.h: its affinity mask capped by a
 	 * cgroup CPU quota), the --threads in effect (per shard in stream
-	 * mode) and the --memory-limit in effect (set, or the default: at most
-	 * half a container's memory limit) */
+	 * mode) and the --memory-limit in effect (set, or the default, lowered
+	 * to fit a container's memory limit) */
 	unsigned cpus, threads;
 	uint64_t memory_limit;
 	_Atomic uint64_t cloudwatch_errors; /* failed PutMetricData calls */

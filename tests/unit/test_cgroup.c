@@ -278,10 +278,15 @@ static void test_memory_default(void)
 	const size_t def = (size_t)256 << 20, MiB = (size_t)1 << 20;
 	CHECK(kl_ingest_cfg_memory_default(def, 0) == def);                 /* no limit */
 	CHECK(kl_ingest_cfg_memory_default(def, (uint64_t)8 << 30) == def); /* 8 GiB */
-	CHECK(kl_ingest_cfg_memory_default(def, 512 * MiB) == def);         /* half is the default */
-	CHECK(kl_ingest_cfg_memory_default(def, 300 * MiB) == 150 * MiB);
-	CHECK(kl_ingest_cfg_memory_default(def, 128 * MiB) == 64 * MiB);
-	CHECK(kl_ingest_cfg_memory_default(def, 20 * MiB) == KL_MEMORY_LIMIT_FLOOR);
+	CHECK(kl_ingest_cfg_memory_default(def, 512 * MiB) == def);         /* 384 is more */
+	CHECK(kl_ingest_cfg_memory_default(def, 366 * MiB) == def); /* 256.25 MiB */
+	CHECK(kl_ingest_cfg_memory_default(def, 365 * MiB) == def - 5 * MiB / 8);
+	CHECK(kl_ingest_cfg_memory_default(def, 256 * MiB) == 160 * MiB);
+	CHECK(kl_ingest_cfg_memory_default(def, 224 * MiB) == 132 * MiB);
+	CHECK(kl_ingest_cfg_memory_default(def, 128 * MiB) == 48 * MiB);
+	CHECK(kl_ingest_cfg_memory_default(def, 96 * MiB) == 20 * MiB);
+	CHECK(kl_ingest_cfg_memory_default(def, 80 * MiB) == KL_MEMORY_LIMIT_FLOOR);
+	CHECK(kl_ingest_cfg_memory_default(def, 1) == KL_MEMORY_LIMIT_FLOOR);
 	CHECK(kl_ingest_cfg_memory_default(8 * MiB, 20 * MiB) == 8 * MiB); /* never raised */
 }
 

@@ -426,7 +426,7 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		so.list_timeout_ms = c.list_timeout_ms;
 		so.make_store = make_store;
 		so.store_ctx = &factory;
-		so.encoders = kl_cpus_available();
+		so.encoders = metrics.cpus; /* kl_cpus_available(), read above */
 		so.creds = &creds.chain;
 		so.creds_mu = &creds.mu;
 		struct kl_stream_stats ss;

@@ -10,7 +10,7 @@
 # kernel: v2 (cpu and memory enabled for the children) or v1 (the hierarchies
 # with the cpu and memory controllers), whichever this machine has. Needs root
 # and writable controllers; without them the script exits 77: a SKIP in
-# tests/run.sh, and a failure under CI=true (CI runs as root).
+# tests/run.sh, with the reason, never a pass.
 # duration: 8
 . "$(dirname "$0")/_lib.sh"
 cpus=$(nproc)

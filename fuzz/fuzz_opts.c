@@ -5,7 +5,9 @@
  * `kinlake ingest` reads them (flags, then every variable). Invariants: never crash; an
  * error has a message and a success none; every accepted numeric setting is
  * within its entry's bounds; the size and duration parsers never return a
- * value over their documented caps. */
+ * value over their documented caps; every accepted setting, written back by
+ * kl_opts_format (what --dry-run prints) and parsed again as --NAME=TEXT,
+ * gives the same value. */
 #include "aws/credentials.h"
 #include "config/ingest_cfg.h"
 #include "config/opts.h"
@@ -13,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -119,6 +122,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		REQUIRE(kl_opt_choice_name(
 			    kl_opts_find(&p, offsetof(struct kl_ingest_cfg, compression))->choices,
 			    c.compression) != NULL);
+	/* the settings as --dry-run writes them parse back to the same values */
+	static char text[KL_OPTS_MAX][600];
+	char *argv2[KL_OPTS_MAX];
+	int n2 = 0;
+	for (size_t i = 0; i < kl_ingest_cfg_count && n2 < KL_OPTS_MAX; i++) {
+		const struct kl_opt *o = &kl_ingest_cfg_table[i];
+		char v[512];
+		int w = kl_opts_format(&p, i, v, sizeof v);
+		REQUIRE(w >= 0 || o->type == KL_OPT_STR); /* only a long string does not fit */
+		if (w <= 0 || (o->type == KL_OPT_FLAG && strcmp(v, "on")))
+			continue;
+		if (o->type == KL_OPT_FLAG)
+			snprintf(text[n2], sizeof text[n2], "--%s", o->name);
+		else
+			snprintf(text[n2], sizeof text[n2], "--%s=%s", o->name, v);
+		argv2[n2] = text[n2];
+		n2++;
+	}
+	struct kl_ingest_cfg c2;
+	memset(&c2, 0, sizeof c2);
+	struct kl_opts p2;
+	REQUIRE(kl_opts_init(&p2, kl_ingest_cfg_table, kl_ingest_cfg_count, &c2, &eb) == KL_OK);
+	rc = kl_opts_argv(&p2, n2, argv2, &eb);
+	if (rc)
+		fprintf(stderr, "written back: %s\n", eb.msg);
+	REQUIRE(rc == KL_OK);
+	for (size_t i = 0; i < kl_ingest_cfg_count; i++) {
+		const struct kl_opt *o = &kl_ingest_cfg_table[i];
+		const char *f = (const char *)&c + o->offset, *f2 = (const char *)&c2 + o->offset;
+		char v[512];
+		if (o->type == KL_OPT_STR) {
+			const char *a = *(const char *const *)f, *b = *(const char *const *)f2;
+			if (a && kl_opts_format(&p, i, v, sizeof v) > 0)
+				REQUIRE(b && !strcmp(a, b));
+			continue;
+		}
+		size_t len = o->type == KL_OPT_SIZE			       ? sizeof(size_t)
+			     : o->type == KL_OPT_FLAG || o->type == KL_OPT_CHOICE ? sizeof(int)
+										  : 8;
+		if (kl_opts_format(&p, i, v, sizeof v) > 0)
+			REQUIRE(!memcmp(f, f2, len));
+	}
 	struct kl_aws_env env = {fenv_get, &fe};
 	kl_errbuf_clear(&eb);
 	rc = kl_ingest_cfg_check(&p, &env, &eb);

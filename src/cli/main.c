@@ -301,6 +301,10 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		mem_container = kl_cgroup_memory_limit("");
 		o.memory_limit = kl_ingest_cfg_memory_default(mem_def, mem_container);
 	}
+	if (c.dry_run) {
+		kl_ingest_cfg_print(stdout, &p, &c, &o, mem_container);
+		return 0;
+	}
 #if defined(__GLIBC__) && !defined(__SANITIZE_ADDRESS__)
 	if (o.memory_limit >= KL_THP_MIN_LIMIT && !c.stream)
 		reexec_with_thp(argv0);

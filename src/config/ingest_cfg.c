@@ -217,6 +217,10 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	{.name = "no-progress", .type = KL_OPT_FLAG, .offset = F(no_progress),
 	 .help = "never draw the progress bar"},
 	{.name = "quiet", .type = KL_OPT_FLAG, .offset = F(quiet), .help = "no summary line"},
+	{.name = "dry-run", .type = KL_OPT_FLAG, .offset = F(dry_run),
+	 .help = "check the options, print the settings this run would use (each with where it "
+		 "came from: flag, env, default, or the container's limits) and exit without "
+		 "reading or writing anything"},
 };
 
 const size_t kl_ingest_cfg_count = sizeof kl_ingest_cfg_table / sizeof kl_ingest_cfg_table[0];
@@ -285,6 +289,48 @@ size_t kl_ingest_cfg_memory_default(size_t def, uint64_t container)
 	fits = fits > KL_MEMORY_OVERHEAD + KL_MEMORY_LIMIT_FLOOR ? fits - KL_MEMORY_OVERHEAD
 								 : KL_MEMORY_LIMIT_FLOOR;
 	return fits < def ? (size_t)fits : def;
+}
+
+void kl_ingest_cfg_print(FILE *f, const struct kl_opts *p, const struct kl_ingest_cfg *c,
+			 const struct kl_ingest_opts *o, uint64_t container_memory)
+{
+	/* the config as the run resolved it */
+	struct kl_ingest_cfg eff = *c;
+	eff.threads = (int64_t)o->threads;
+	eff.window = (int)o->window;
+	eff.memory_limit = o->memory_limit;
+	struct kl_opts q = *p;
+	q.cfg = &eff;
+	fprintf(f, "# kinlake ingest --dry-run: the settings of this run (nothing was read or "
+		   "written); NAME VALUE SOURCE\n");
+	for (size_t i = 0; i < p->n; i++) {
+		const struct kl_opt *t = &p->t[i];
+		if (!t->help || t->offset == F(dry_run))
+			continue;
+		char now[512], was[512], why[1200] = "";
+		if (kl_opts_format(&q, i, now, sizeof now) < 0)
+			snprintf(now, sizeof now, "(too long to show)");
+		if (kl_opts_format(p, i, was, sizeof was) < 0)
+			was[0] = '\0';
+		const char *from = kl_opts_from_word(p, i);
+		if (strcmp(now, was)) {
+			if (t->offset == F(memory_limit))
+				snprintf(why, sizeof why,
+					 "container: fits its memory limit of %.1f MiB (default %s)",
+					 (double)container_memory / (1 << 20), was);
+			else if (t->offset == F(threads))
+				snprintf(why, sizeof why, "%s: %s = %s", from, was,
+					 c->stream ? "1 per shard for a stream"
+						   : "the CPUs this process may use");
+			else if (t->offset == F(window))
+				snprintf(why, sizeof why, "%s: %s = %s", from, was,
+					 o->window == KL_WINDOW_HOUR ? "hour for a file"
+								     : "interval for stdin or a stream");
+			else
+				snprintf(why, sizeof why, "%s (was %s)", from, was);
+		}
+		fprintf(f, "%-22s %-28s %s\n", t->name, now[0] ? now : "-", why[0] ? why : from);
+	}
 }
 
 /* --input names a regular file (not stdin, a pipe or a device) */

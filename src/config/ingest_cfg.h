@@ -53,6 +53,7 @@ struct kl_ingest_cfg {
 	int64_t metrics_interval_ms, status_interval_ms;
 	const char *cloudwatch_ns; /* stream mode: PutMetricData namespace */
 	int no_progress, quiet;
+	int dry_run; /* print the settings (kl_ingest_cfg_print) and exit */
 	/* stream mode: shard leases shared with other workers (lease/lease.h) */
 	const char *lease_table, *worker_id;
 	int64_t lease_renew_ms, lease_timeout_ms;
@@ -95,6 +96,14 @@ void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o
 #define KL_MEMORY_LIMIT_FLOOR ((size_t)16 << 20)
 #define KL_MEMORY_OVERHEAD ((uint64_t)64 << 20)
 size_t kl_ingest_cfg_memory_default(size_t def, uint64_t container);
+
+/* --dry-run: one line per option, "NAME VALUE SOURCE", the value as the run
+ * will use it (written as the option would be, so it can be pasted back) and
+ * where it came from: "flag", "env", "default", "unset", or for a default
+ * the run resolves (--threads 0, --window auto, a --memory-limit fitted to
+ * the container's `container_memory` bytes) what it resolved to and why. */
+void kl_ingest_cfg_print(FILE *f, const struct kl_opts *p, const struct kl_ingest_cfg *c,
+			 const struct kl_ingest_opts *o, uint64_t container_memory);
 
 void kl_ingest_cfg_store(const struct kl_ingest_cfg *c, const struct kl_aws_env *env,
 			 struct kl_store_creds *creds, struct kl_store_url_opts *so);

@@ -81,6 +81,77 @@ int kl_parse_ms(const char *s, int64_t *out)
 	return 0;
 }
 
+/* --- formatting ------------------------------------------------------------- */
+
+int kl_opts_format(const struct kl_opts *p, size_t i, char *buf, size_t cap)
+{
+	if (i >= p->n || !cap)
+		return -1;
+	const struct kl_opt *o = &p->t[i];
+	const char *f = (const char *)p->cfg + o->offset;
+	int w = -1;
+	switch (o->type) {
+	case KL_OPT_STR: {
+		const char *s = *(const char *const *)f;
+		w = snprintf(buf, cap, "%s", s ? s : "");
+		break;
+	}
+	case KL_OPT_FLAG:
+		w = snprintf(buf, cap, "%s", *(const int *)f ? "on" : "off");
+		break;
+	case KL_OPT_SIZE: {
+		size_t s = *(const size_t *)f;
+		static const struct {
+			size_t mul;
+			const char *sfx;
+		} u[] = {{(size_t)1 << 30, "GiB"}, {(size_t)1 << 20, "MiB"}, {(size_t)1 << 10, "KiB"}};
+		size_t k = 0;
+		while (k < 3 && !(s && s % u[k].mul == 0))
+			k++;
+		w = k < 3 ? snprintf(buf, cap, "%zu%s", s / u[k].mul, u[k].sfx)
+			  : snprintf(buf, cap, "%zu", s);
+		break;
+	}
+	case KL_OPT_U64:
+		w = snprintf(buf, cap, "%" PRIu64, *(const uint64_t *)f);
+		break;
+	case KL_OPT_I64:
+		w = snprintf(buf, cap, "%" PRId64, *(const int64_t *)f);
+		break;
+	case KL_OPT_DOUBLE:
+		w = snprintf(buf, cap, "%.17g", *(const double *)f);
+		break;
+	case KL_OPT_MS: {
+		int64_t ms = *(const int64_t *)f;
+		w = ms && ms % 3600000 == 0 ? snprintf(buf, cap, "%" PRId64 "h", ms / 3600000)
+		    : ms && ms % 60000 == 0 ? snprintf(buf, cap, "%" PRId64 "m", ms / 60000)
+		    : ms % 1000 == 0	    ? snprintf(buf, cap, "%" PRId64 "s", ms / 1000)
+					    : snprintf(buf, cap, "%" PRId64 "ms", ms);
+		break;
+	}
+	case KL_OPT_CHOICE: {
+		const char *name = kl_opt_choice_name(o->choices, *(const int *)f);
+		w = snprintf(buf, cap, "%s", name ? name : ""); /* none chosen */
+		break;
+	}
+	}
+	return w < 0 || (size_t)w >= cap ? -1 : w;
+}
+
+const char *kl_opts_from_word(const struct kl_opts *p, size_t i)
+{
+	switch (i < p->n ? p->from[i] : KL_OPT_UNSET) {
+	case KL_OPT_FROM_FLAG:
+		return "flag";
+	case KL_OPT_FROM_ENV:
+		return "env";
+	case KL_OPT_DEFAULT:
+		return "default";
+	default:
+		return "unset";
+	}
+}
+
 /* --- naming ----------------------------------------------------------------- */
 
 static size_t index_of(const struct kl_opts *p, const struct kl_opt *o)

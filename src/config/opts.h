@@ -117,6 +117,17 @@ const char *kl_opts_label(const struct kl_opts *p, size_t offset, char *buf, siz
 const char *kl_opts_setting(const struct kl_opts *p, size_t offset, const char *value, char *buf,
 			    size_t cap);
 
+/* The value of entry t[i] in p's config as the option would be written, so
+ * that parsing the text gives the same value back: a size in the largest
+ * unit it is a whole number of ("256MiB", "4097"), a duration likewise
+ * ("5m", "300ms", "10s"), a choice by its name, a flag as "on" or "off", an
+ * unset string or a choice outside the table as "" (0 returned). The text's
+ * length, or -1 if it does not fit in cap. */
+int kl_opts_format(const struct kl_opts *p, size_t i, char *buf, size_t cap);
+/* Where entry t[i]'s value came from, as a word: "flag", "env", "default",
+ * or "unset". */
+const char *kl_opts_from_word(const struct kl_opts *p, size_t i);
+
 /* The name of `value` in a choice table, or NULL. */
 const char *kl_opt_choice_name(const struct kl_opt_choice *c, int value);
 

@@ -100,6 +100,14 @@ run mem in
 # 7/8 of 200 MiB less 64 MiB
 [ "$(gauge mem memory_limit_bytes)" = $((111 * MiB)) ] || fail "200 MiB of container memory: memory_limit_bytes $(gauge mem memory_limit_bytes)"
 grep -q "memory-limit 111.0 MiB, to fit the container's memory limit of 200.0 MiB;" "$T/mem.err" || fail "no line on the lowered budget: $(cat "$T/mem.err")"
+# --dry-run says the same, and why
+dry=$(sh -c 'for d in "$1" "$2"; do echo $$ >"$d/cgroup.procs" || exit 1; done; shift 2; exec "$@"' \
+	sh "$cpu_cg/child" "$mem_cg/child" "$KL" ingest --input "$T/in.jsonl" --lake "$T/dry" --dry-run)
+grep -Eq '^memory-limit +111MiB +container: fits its memory limit of 200.0 MiB \(default 256MiB\)$' <<<"$dry" ||
+	fail "--dry-run in the cgroup: $(grep memory-limit <<<"$dry")"
+grep -Eq '^threads +1 +default: 0 = the CPUs this process may use$' <<<"$dry" ||
+	fail "--dry-run in the cgroup: $(grep threads <<<"$dry")"
+[ ! -e "$T/dry" ] || fail "--dry-run made a lake"
 KINLAKE_MEMORY_LIMIT=64MiB run memenv in
 [ "$(gauge memenv memory_limit_bytes)" = $((64 * MiB)) ] || fail "KINLAKE_MEMORY_LIMIT=64MiB in the cgroup: $(gauge memenv memory_limit_bytes)"
 run memflag in --memory-limit 180MiB --quiet

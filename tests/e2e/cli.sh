@@ -201,4 +201,31 @@ printf '%s' "$out" | grep -q "run the same command again" && fail "stdin advises
 set +e; out=$("$KL" ingest --input - --lake "$T/notadir/lake" 2>&1 < "$T/five.jsonl"); rc=$?; set -e
 [ "$rc" = 1 ] || fail "stdin from a file, lake under a file exited $rc"
 printf '%s' "$out" | grep -q "run the same command again to resume" || fail "stdin from a file: advice: $out"
+
+# --dry-run: the settings, each with its source, and nothing read or written;
+# bad options still get exit 2 first
+out=$(KINLAKE_FORMAT=jsonl "$KL" ingest --input "$T/five.jsonl" --lake "$T/dry" --memory-limit 1.5GiB --flush-interval 90 --dry-run)
+[ ! -e "$T/dry" ] || fail "--dry-run made the lake"
+line() { awk -v n="$1" '$1 == n { $1 = ""; sub(/^ +/, ""); print; exit }' <<<"$out"; }
+[ "$(line format)" = "jsonl env" ] || fail "--dry-run format: '$(line format)'"
+[ "$(line memory-limit)" = "1536MiB flag" ] || fail "--dry-run memory-limit: '$(line memory-limit)'"
+[ "$(line flush-interval)" = "90s flag" ] || fail "--dry-run flush-interval: '$(line flush-interval)'"
+[ "$(line compression)" = "zstd default" ] || fail "--dry-run compression: '$(line compression)'"
+[ "$(line window)" = "hour default: auto = hour for a file" ] || fail "--dry-run window: '$(line window)'"
+line threads | grep -Eq '^[0-9]+ default: 0 = the CPUs this process may use$' || fail "--dry-run threads: '$(line threads)'"
+[ "$(line stream)" = "- unset" ] || fail "--dry-run stream: '$(line stream)'"
+! grep -q "^dry-run" <<<"$out" || fail "--dry-run lists itself"
+# what it prints for the settings given can be given back as flags, with the
+# same result (the defaults too, but stream-only ones are refused for a file)
+args=()
+while read -r name value source _; do
+	case $source in flag | env) ;; *) continue ;; esac
+	[ "$value" = on ] && { args+=("--$name"); continue; }
+	args+=("--$name=$value")
+done <<<"$out"
+again=$("$KL" ingest "${args[@]}" --dry-run)
+[ "$(grep -v '^#' <<<"$again" | awk '{ print $1, $2 }')" = "$(grep -v '^#' <<<"$out" | awk '{ print $1, $2 }')" ] ||
+	fail "--dry-run's values given back as flags differ: $(diff <(echo "$out") <(echo "$again"))"
+expect2 "is not one of parquet|jsonl" ingest --input "$T/five.jsonl" --lake "$T/dry" --format csv --dry-run
+[ ! -e "$T/dry" ] || fail "--dry-run with a bad option made the lake"
 echo ok

@@ -398,8 +398,75 @@ static void test_help(void)
 	free(text);
 }
 
+/* the value of option NAME as --dry-run writes it */
+static const char *fmt(const struct kl_opts *p, const char *name, char *buf, size_t cap)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->t[i].name, name))
+			return kl_opts_format(p, i, buf, cap) >= 0 ? buf : "(does not fit)";
+	return "(no such option)";
+}
+
+static const char *from(const struct kl_opts *p, const char *name)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->t[i].name, name))
+			return kl_opts_from_word(p, i);
+	return "(no such option)";
+}
+
+/* kl_opts_format: what --dry-run prints, each type written so that it
+ * parses back to the same value, and where each value came from */
+static void test_format(void)
+{
+	struct kl_ingest_cfg c;
+	struct kl_opts p;
+	struct kl_errbuf eb;
+	char b[128];
+	const char *vars[] = {"KINLAKE_FORMAT", "jsonl", "KINLAKE_DEDUP_WINDOW", "5000", NULL};
+	CHECK_EQ_INT(cli_parse(&c, &p, &eb,
+			       ARGV("--input", "in.jsonl", "--lake", "l", "--memory-limit", "1.5GiB",
+				    "--max-file-bytes", "4097", "--flush-interval", "90",
+				    "--allowed-lateness", "1500ms", "--exit-idle", "2h", "--quiet"),
+			       vars),
+		     KL_OK);
+	CHECK_EQ_STR(fmt(&p, "input", b, sizeof b), "in.jsonl");
+	CHECK_EQ_STR(from(&p, "input"), "flag");
+	CHECK_EQ_STR(fmt(&p, "memory-limit", b, sizeof b), "1536MiB");
+	CHECK_EQ_STR(fmt(&p, "max-file-bytes", b, sizeof b), "4097");
+	CHECK_EQ_STR(fmt(&p, "row-group-bytes", b, sizeof b), "128MiB");
+	CHECK_EQ_STR(from(&p, "row-group-bytes"), "default");
+	CHECK_EQ_STR(fmt(&p, "flush-interval", b, sizeof b), "90s");
+	CHECK_EQ_STR(fmt(&p, "allowed-lateness", b, sizeof b), "1500ms");
+	CHECK_EQ_STR(fmt(&p, "exit-idle", b, sizeof b), "2h");
+	CHECK_EQ_STR(fmt(&p, "list-shards-timeout", b, sizeof b), "5m");
+	CHECK_EQ_STR(fmt(&p, "format", b, sizeof b), "jsonl");
+	CHECK_EQ_STR(from(&p, "format"), "env");
+	CHECK_EQ_STR(fmt(&p, "dedup-window", b, sizeof b), "5000");
+	CHECK_EQ_STR(fmt(&p, "quiet", b, sizeof b), "on");
+	CHECK_EQ_STR(fmt(&p, "no-progress", b, sizeof b), "off");
+	CHECK_EQ_STR(fmt(&p, "stream", b, sizeof b), "");
+	CHECK_EQ_STR(from(&p, "stream"), "unset");
+	CHECK_EQ_STR(fmt(&p, "sse", b, sizeof b), ""); /* no choice made */
+	CHECK_EQ_STR(fmt(&p, "memory-limit", b, 4), "(does not fit)");
+
+	/* every value written back parses to the same config */
+	struct kl_ingest_cfg c2;
+	struct kl_opts p2;
+	const char *args[] = {"--input=in.jsonl", "--lake=l", "--memory-limit=1536MiB",
+			      "--max-file-bytes=4097", "--flush-interval=90s",
+			      "--allowed-lateness=1500ms", "--exit-idle=2h", "--format=jsonl",
+			      "--dedup-window=5000", "--quiet", NULL};
+	CHECK_EQ_INT(argv_parse(&c2, &p2, &eb, args), KL_OK);
+	CHECK(c2.memory_limit == c.memory_limit && c2.max_file_bytes == c.max_file_bytes &&
+	      c2.flush_interval_ms == c.flush_interval_ms &&
+	      c2.allowed_lateness_ms == c.allowed_lateness_ms && c2.exit_idle_ms == c.exit_idle_ms &&
+	      c2.format == c.format && c2.dedup_window == c.dedup_window && c2.quiet == c.quiet);
+}
+
 int main(void)
 {
+	test_format();
 	test_defaults_and_choices();
 	test_bad_flags();
 	test_flag_env_parity();

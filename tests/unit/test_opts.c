@@ -398,21 +398,28 @@ static void test_help(void)
 	free(text);
 }
 
-/* the value of option NAME as --dry-run writes it */
+/* the entry of option NAME (p->n if none) */
+static size_t entry(const struct kl_opts *p, const char *name)
+{
+	size_t i = 0;
+	while (i < p->n && strcmp(p->t[i].name, name))
+		i++;
+	return i;
+}
+
+/* the value of option NAME as --dry-run writes it, and where it came from */
 static const char *fmt(const struct kl_opts *p, const char *name, char *buf, size_t cap)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (!strcmp(p->t[i].name, name))
-			return kl_opts_format(p, i, buf, cap) >= 0 ? buf : "(does not fit)";
-	return "(no such option)";
+	size_t i = entry(p, name);
+	return i == p->n ? "(no such option)"
+	       : kl_opts_format(p, i, buf, cap) >= 0 ? buf
+						     : "(does not fit)";
 }
 
 static const char *from(const struct kl_opts *p, const char *name)
 {
-	for (size_t i = 0; i < p->n; i++)
-		if (!strcmp(p->t[i].name, name))
-			return kl_opts_from_word(p, i);
-	return "(no such option)";
+	size_t i = entry(p, name);
+	return i == p->n ? "(no such option)" : kl_opts_from_word(p, i);
 }
 
 /* kl_opts_format: what --dry-run prints, each type written so that it

@@ -437,24 +437,29 @@ static void test_format(void)
 				    "--allowed-lateness", "1500ms", "--exit-idle", "2h", "--quiet"),
 			       vars),
 		     KL_OK);
-	CHECK_EQ_STR(fmt(&p, "input", b, sizeof b), "in.jsonl");
-	CHECK_EQ_STR(from(&p, "input"), "flag");
-	CHECK_EQ_STR(fmt(&p, "memory-limit", b, sizeof b), "1536MiB");
-	CHECK_EQ_STR(fmt(&p, "max-file-bytes", b, sizeof b), "4097");
-	CHECK_EQ_STR(fmt(&p, "row-group-bytes", b, sizeof b), "128MiB");
-	CHECK_EQ_STR(from(&p, "row-group-bytes"), "default");
-	CHECK_EQ_STR(fmt(&p, "flush-interval", b, sizeof b), "90s");
-	CHECK_EQ_STR(fmt(&p, "allowed-lateness", b, sizeof b), "1500ms");
-	CHECK_EQ_STR(fmt(&p, "exit-idle", b, sizeof b), "2h");
-	CHECK_EQ_STR(fmt(&p, "list-shards-timeout", b, sizeof b), "5m");
-	CHECK_EQ_STR(fmt(&p, "format", b, sizeof b), "jsonl");
-	CHECK_EQ_STR(from(&p, "format"), "env");
-	CHECK_EQ_STR(fmt(&p, "dedup-window", b, sizeof b), "5000");
-	CHECK_EQ_STR(fmt(&p, "quiet", b, sizeof b), "on");
-	CHECK_EQ_STR(fmt(&p, "no-progress", b, sizeof b), "off");
-	CHECK_EQ_STR(fmt(&p, "stream", b, sizeof b), "");
-	CHECK_EQ_STR(from(&p, "stream"), "unset");
-	CHECK_EQ_STR(fmt(&p, "sse", b, sizeof b), ""); /* no choice made */
+	static const struct {
+		const char *name, *text, *from; /* from: NULL, not checked */
+	} want[] = {
+	    {"input", "in.jsonl", "flag"},
+	    {"memory-limit", "1536MiB", "flag"},
+	    {"max-file-bytes", "4097", NULL},
+	    {"row-group-bytes", "128MiB", "default"},
+	    {"flush-interval", "90s", NULL},
+	    {"allowed-lateness", "1500ms", NULL},
+	    {"exit-idle", "2h", NULL},
+	    {"list-shards-timeout", "5m", "default"},
+	    {"format", "jsonl", "env"},
+	    {"dedup-window", "5000", "env"},
+	    {"quiet", "on", "flag"},
+	    {"no-progress", "off", "unset"},
+	    {"stream", "", "unset"},
+	    {"sse", "", "unset"}, /* no choice made */
+	};
+	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+		CHECK_EQ_STR(fmt(&p, want[i].name, b, sizeof b), want[i].text);
+		if (want[i].from)
+			CHECK_EQ_STR(from(&p, want[i].name), want[i].from);
+	}
 	CHECK_EQ_STR(fmt(&p, "memory-limit", b, 4), "(does not fit)");
 
 	/* every value written back parses to the same config */

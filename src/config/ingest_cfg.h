@@ -80,7 +80,6 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
  * sizes, flush interval, dedup window, record limits, threads. */
 void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o);
 
-/* The store settings for c->lake. `creds` is borrowed. */
 /* The --memory-limit to use when it was not set (neither the flag nor
  * KINLAKE_MEMORY_LIMIT): the default `def`, or what fits the cgroup memory
  * limit `container` (bytes; 0: none, core/cgroup.h) when that is less: seven
@@ -105,8 +104,8 @@ size_t kl_ingest_cfg_memory_default(size_t def, uint64_t container);
 void kl_ingest_cfg_print(FILE *f, const struct kl_opts *p, const struct kl_ingest_cfg *c,
 			 const struct kl_ingest_opts *o, uint64_t container_memory);
 
+/* The store settings for c->lake. `creds` is borrowed. */
 void kl_ingest_cfg_store(const struct kl_ingest_cfg *c, const struct kl_aws_env *env,
 			 struct kl_store_creds *creds, struct kl_store_url_opts *so);
-
 
 #endif

@@ -19,7 +19,7 @@
 /* cgroup v1 says "no limit" in memory.limit_in_bytes as the largest page
  * count in bytes (9223372036854771712 with 4 KiB pages) */
 #define V1_MEM_UNLIMITED (UINT64_C(1) << 62)
-#define MAX_DEPTH 256	      /* ancestors walked at most */
+#define MAX_DEPTH 256 /* ancestors walked at most */
 
 /* --- parsers (pure; fuzz/fuzz_cgroup.c) ----------------------------------- */
 
@@ -226,6 +226,12 @@ static long read_text(const char *path, char *buf, size_t cap)
 	return (long)len;
 }
 
+/* the smaller of two limits, where 0 means none */
+static uint64_t tighter(uint64_t a, uint64_t b)
+{
+	return a && (!b || a < b) ? a : b;
+}
+
 /* ceil(quota / period), at least 1 */
 static uint64_t cpus_of(uint64_t quota, uint64_t period)
 {
@@ -286,7 +292,7 @@ static uint64_t mem_v1(char *dir, size_t len, size_t cap)
 	int64_t v;
 	long n = read_knob(dir, len, cap, "memory.limit_in_bytes", text);
 	return n >= 0 && !kl_cgroup_int_parse(text, (size_t)n, &v) && v > 0 &&
-			       (uint64_t)v < V1_MEM_UNLIMITED
+		       (uint64_t)v < V1_MEM_UNLIMITED
 		   ? (uint64_t)v
 		   : 0;
 }
@@ -329,9 +335,7 @@ static uint64_t hierarchy_min(const char *root, const char *controller, knob_fn 
 		dir[--len] = '\0';
 	uint64_t best = 0;
 	for (int depth = 0; depth < MAX_DEPTH; depth++) {
-		uint64_t c = knob(dir, len, sizeof dir);
-		if (c && (!best || c < best))
-			best = c;
+		best = tighter(best, knob(dir, len, sizeof dir));
 		if (len <= base)
 			break;
 		char *slash = memrchr(dir + base, '/', len - base);
@@ -358,10 +362,9 @@ static uint64_t limit_of(const char *root, knob_fn v2, const char *v1_controller
 	    (size_t)snprintf(file, sizeof file, "%s/proc/self/mountinfo", root) < sizeof file)
 		mn = read_text(file, mounts, MOUNTS_CAP);
 	if (sn >= 0 && mn >= 0) {
-		uint64_t a = hierarchy_min(root, NULL, v2, self, (size_t)sn, mounts, (size_t)mn);
-		uint64_t b = hierarchy_min(root, v1_controller, v1, self, (size_t)sn, mounts,
-					   (size_t)mn);
-		best = a && (!b || a < b) ? a : b;
+		best = tighter(
+		    hierarchy_min(root, NULL, v2, self, (size_t)sn, mounts, (size_t)mn),
+		    hierarchy_min(root, v1_controller, v1, self, (size_t)sn, mounts, (size_t)mn));
 	}
 	free(self);
 	free(mounts);
@@ -389,6 +392,5 @@ unsigned kl_cpus_available(void)
 		long on = sysconf(_SC_NPROCESSORS_ONLN);
 		n = on > 0 ? (unsigned)on : 1;
 	}
-	unsigned quota = kl_cgroup_cpu_limit("");
-	return quota && quota < n ? quota : n;
+	return (unsigned)tighter(n, kl_cgroup_cpu_limit(""));
 }

@@ -22,8 +22,8 @@ skip() {
 [ "$(id -u)" = 0 ] || skip "making a cgroup needs root"
 
 name=kl-test-$$-${KL_ASAN:+asan}$RANDOM
-dirs=() # the cgroups made, parents first
-trap 'for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do rmdir "${dirs[i]}" 2>/dev/null || true; done; cleanup' EXIT
+dirs=() disk= # the cgroups made, parents first; the busy hour's lake (on a disk)
+trap '[ -z "$disk" ] || rm -rf "$disk"; for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do rmdir "${dirs[i]}" 2>/dev/null || true; done; cleanup' EXIT
 if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
 	version=2
 	base=/sys/fs/cgroup
@@ -57,6 +57,11 @@ fi
 mkdir "$cpu_cg/child" && dirs+=("$cpu_cg/child")
 [ "$mem_cg" = "$cpu_cg" ] || { mkdir "$mem_cg/child" && dirs+=("$mem_cg/child"); }
 echo "cgroup v$version: $cpu_cg, $mem_cg"
+# in_cgroup COMMAND...: COMMAND run in the children (limited by their parents)
+in_cgroup() {
+	sh -c 'for d in "$1" "$2"; do echo $$ >"$d/cgroup.procs" || exit 1; done; shift 2; exec "$@"' \
+		sh "$cpu_cg/child" "$mem_cg/child" "$@"
+}
 
 "$KL" gen --events 3000 --seed 4 --span 7200 >"$T/in.jsonl"
 # run LAKE in|out [kinlake options...]: one ingest, its metrics in LAKE.prom
@@ -67,8 +72,7 @@ run() {
 	local cmd=("$KL" ingest --input "$T/in.jsonl" --lake "$T/$lake" --metrics-file "$T/$lake.prom"
 		--no-progress --status-interval 0 "$@")
 	if [ "$where" = in ]; then
-		sh -c 'for d in "$1" "$2"; do echo $$ >"$d/cgroup.procs" || exit 1; done; shift 2; exec "$@"' \
-			sh "$cpu_cg/child" "$mem_cg/child" "${cmd[@]}" 2>"$T/$lake.err"
+		in_cgroup "${cmd[@]}" 2>"$T/$lake.err"
 	else
 		"${cmd[@]}" 2>"$T/$lake.err"
 	fi
@@ -101,8 +105,7 @@ run mem in
 [ "$(gauge mem memory_limit_bytes)" = $((111 * MiB)) ] || fail "200 MiB of container memory: memory_limit_bytes $(gauge mem memory_limit_bytes)"
 grep -q "memory-limit 111.0 MiB, to fit the container's memory limit of 200.0 MiB;" "$T/mem.err" || fail "no line on the lowered budget: $(cat "$T/mem.err")"
 # --dry-run says the same, and why
-dry=$(sh -c 'for d in "$1" "$2"; do echo $$ >"$d/cgroup.procs" || exit 1; done; shift 2; exec "$@"' \
-	sh "$cpu_cg/child" "$mem_cg/child" "$KL" ingest --input "$T/in.jsonl" --lake "$T/dry" --dry-run)
+dry=$(in_cgroup "$KL" ingest --input "$T/in.jsonl" --lake "$T/dry" --dry-run)
 grep -Eq '^memory-limit +111MiB +container: fits its memory limit of 200.0 MiB \(default 256MiB\)$' <<<"$dry" ||
 	fail "--dry-run in the cgroup: $(grep memory-limit <<<"$dry")"
 grep -Eq '^threads +1 +default: 0 = the CPUs this process may use$' <<<"$dry" ||
@@ -127,11 +130,9 @@ done
 if [ -z "${KL_ASAN:-}" ]; then
 	"$KL" gen --events 400000 --seed 9 --span 3600 >"$T/hour.jsonl"
 	disk=$(mktemp -d "${KL_DISK_TMPDIR:-/var/tmp}/kl-cgroup.XXXXXX")
-	trap 'rm -rf "$disk"; for ((i = ${#dirs[@]} - 1; i >= 0; i--)); do rmdir "${dirs[i]}" 2>/dev/null || true; done; cleanup' EXIT
 	memory $((112 * MiB))
 	rc=0
-	sh -c 'for d in "$1" "$2"; do echo $$ >"$d/cgroup.procs" || exit 1; done; shift 2; exec "$@"' \
-		sh "$cpu_cg/child" "$mem_cg/child" "$KL" ingest --input "$T/hour.jsonl" --lake "$disk/lake" \
+	in_cgroup "$KL" ingest --input "$T/hour.jsonl" --lake "$disk/lake" \
 		--no-progress --status-interval 0 2>"$T/hour.err" || rc=$?
 	[ "$rc" = 0 ] || fail "one busy hour in a 112 MiB container: exit $rc ($([ "$rc" = 137 ] && echo "killed: out of memory?")) $(tail -2 "$T/hour.err")"
 	grep -q "stored=400000 " "$T/hour.err" || fail "one busy hour in a 112 MiB container: $(tail -2 "$T/hour.err")"

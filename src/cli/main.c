@@ -293,12 +293,17 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	o.input = c.input;
 	o.lake = c.lake;
 	o.input_id = c.input_id;
-	kl_ingest_cfg_apply(&c, &o);
-	/* in a container, a default budget that fits its memory limit */
+	/* a container's limits, read once: the CPUs for --threads 0 (and the
+	 * stream's encoders, and the metrics), a default budget that fits its
+	 * memory limit */
+	struct kl_cgroup_limits lim;
+	kl_cgroup_limits_read("", &lim);
+	unsigned cpus = kl_cpus_available(&lim);
+	kl_ingest_cfg_apply(&c, &o, cpus);
 	size_t mem_def = o.memory_limit;
 	uint64_t mem_container = 0;
 	if (kl_opts_from(&p, offsetof(struct kl_ingest_cfg, memory_limit)) == KL_OPT_DEFAULT) {
-		mem_container = kl_cgroup_memory_limit("");
+		mem_container = lim.memory;
 		o.memory_limit = kl_ingest_cfg_memory_default(mem_def, mem_container);
 	}
 	if (c.dry_run) {
@@ -342,7 +347,7 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	if (c.stream)
 		snprintf(metrics.stream, sizeof metrics.stream, "%s", c.stream);
 	metrics.window = o.window == KL_WINDOW_HOUR;
-	metrics.cpus = kl_cpus_available();
+	metrics.cpus = cpus;
 	metrics.threads = o.threads;
 	metrics.memory_limit = o.memory_limit;
 	struct kl_lease_keeper keeper;
@@ -430,7 +435,7 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 		so.list_timeout_ms = c.list_timeout_ms;
 		so.make_store = make_store;
 		so.store_ctx = &factory;
-		so.encoders = metrics.cpus; /* kl_cpus_available(), read above */
+		so.encoders = cpus;
 		so.creds = &creds.chain;
 		so.creds_mu = &creds.mu;
 		struct kl_stream_stats ss;

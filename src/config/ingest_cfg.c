@@ -2,7 +2,6 @@
 #include "config/ingest_cfg.h"
 
 #include "aws/kinesis.h"
-#include "core/cgroup.h"
 #include "encode/parquet/parquet.h"
 #include "metrics/metrics.h"
 
@@ -340,11 +339,11 @@ static int input_is_file(const char *input)
 	return input && strcmp(input, "-") && stat(input, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o)
+void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o, unsigned cpus)
 {
 	/* a stream's shards already run in parallel, each its own pipeline:
 	 * by default one reader per shard, not CPUs x shards threads */
-	o->threads = c->threads > 0 ? (unsigned)c->threads : c->stream ? 1 : kl_cpus_available();
+	o->threads = c->threads > 0 ? (unsigned)c->threads : c->stream ? 1 : cpus;
 	o->format = (enum kl_format)c->format;
 	o->compression = (enum kl_compression)c->compression; /* dead letters: zstd for snappy */
 	o->level = (int)c->level;

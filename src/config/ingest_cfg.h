@@ -77,8 +77,9 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 			struct kl_errbuf *eb);
 
 /* The pipeline's file settings: format, compression (and snappy), level,
- * sizes, flush interval, dedup window, record limits, threads. */
-void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o);
+ * sizes, flush interval, dedup window, record limits, threads (`cpus`, the
+ * CPUs this process may use, core/cgroup.h, for --threads 0 with a file). */
+void kl_ingest_cfg_apply(const struct kl_ingest_cfg *c, struct kl_ingest_opts *o, unsigned cpus);
 
 /* The --memory-limit to use when it was not set (neither the flag nor
  * KINLAKE_MEMORY_LIMIT): the default `def`, or what fits the cgroup memory

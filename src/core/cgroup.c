@@ -349,12 +349,20 @@ static uint64_t hierarchy_min(const char *root, const char *controller, knob_fn 
 
 /* the smallest limit of a knob in the v2 hierarchy and in the v1 one of
  * `v1_controller`, 0 if none */
-static uint64_t limit_of(const char *root, knob_fn v2, const char *v1_controller, knob_fn v1)
+static uint64_t limit_of(const char *root, const char *self, size_t sn, const char *mounts,
+			 size_t mn, knob_fn v2, const char *v1_controller, knob_fn v1)
+{
+	return tighter(hierarchy_min(root, NULL, v2, self, sn, mounts, mn),
+		       hierarchy_min(root, v1_controller, v1, self, sn, mounts, mn));
+}
+
+void kl_cgroup_limits_read(const char *root, struct kl_cgroup_limits *out)
 {
 	char file[PATH_MAX];
 	char *self = malloc(SELF_CAP), *mounts = malloc(MOUNTS_CAP);
-	uint64_t best = 0;
 	long sn = -1, mn = -1;
+	out->cpus = 0;
+	out->memory = 0;
 	if (self && mounts &&
 	    (size_t)snprintf(file, sizeof file, "%s/proc/self/cgroup", root) < sizeof file)
 		sn = read_text(file, self, SELF_CAP);
@@ -362,27 +370,16 @@ static uint64_t limit_of(const char *root, knob_fn v2, const char *v1_controller
 	    (size_t)snprintf(file, sizeof file, "%s/proc/self/mountinfo", root) < sizeof file)
 		mn = read_text(file, mounts, MOUNTS_CAP);
 	if (sn >= 0 && mn >= 0) {
-		best = tighter(
-		    hierarchy_min(root, NULL, v2, self, (size_t)sn, mounts, (size_t)mn),
-		    hierarchy_min(root, v1_controller, v1, self, (size_t)sn, mounts, (size_t)mn));
+		uint64_t c = limit_of(root, self, (size_t)sn, mounts, (size_t)mn, cpu_v2, "cpu", cpu_v1);
+		out->cpus = c > UINT_MAX ? UINT_MAX : (unsigned)c;
+		out->memory =
+		    limit_of(root, self, (size_t)sn, mounts, (size_t)mn, mem_v2, "memory", mem_v1);
 	}
 	free(self);
 	free(mounts);
-	return best;
 }
 
-unsigned kl_cgroup_cpu_limit(const char *root)
-{
-	uint64_t c = limit_of(root, cpu_v2, "cpu", cpu_v1);
-	return c > UINT_MAX ? UINT_MAX : (unsigned)c;
-}
-
-uint64_t kl_cgroup_memory_limit(const char *root)
-{
-	return limit_of(root, mem_v2, "memory", mem_v1);
-}
-
-unsigned kl_cpus_available(void)
+unsigned kl_cpus_available(const struct kl_cgroup_limits *lim)
 {
 	unsigned n = 0;
 	cpu_set_t set;
@@ -392,5 +389,5 @@ unsigned kl_cpus_available(void)
 		long on = sysconf(_SC_NPROCESSORS_ONLN);
 		n = on > 0 ? (unsigned)on : 1;
 	}
-	return (unsigned)tighter(n, kl_cgroup_cpu_limit(""));
+	return (unsigned)tighter(n, lim->cpus);
 }

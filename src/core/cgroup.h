@@ -66,17 +66,22 @@ int kl_cgroup_self_path(const char *s, size_t n, const char *controller, char *p
 int kl_cgroup_mount(const char *s, size_t n, const char *controller, char *root, size_t rcap,
 		    char *mnt, size_t mcap);
 
-/* The CPUs a cgroup quota allows this process under the root prefix `root`
- * ("" for the real system): ceil(quota / period), at least 1; 0 when no
- * quota applies or none could be read. */
-unsigned kl_cgroup_cpu_limit(const char *root);
-
-/* The bytes of memory a cgroup limit allows this process (`root` as above);
- * 0 when no limit applies or none could be read. */
-uint64_t kl_cgroup_memory_limit(const char *root);
+/* A container's limits, both read from one reading of /proc/self/cgroup and
+ * /proc/self/mountinfo under the root prefix `root` ("" for the real system;
+ * once per run: the CPU count, the memory default and the metrics all use the
+ * same struct).
+ *   cpus    the CPUs a quota allows, ceil(quota / period), at least 1; 0 when
+ *           no quota applies or none could be read;
+ *   memory  the bytes a memory limit allows; 0 when none applies or none
+ *           could be read. */
+struct kl_cgroup_limits {
+	unsigned cpus;
+	uint64_t memory;
+};
+void kl_cgroup_limits_read(const char *root, struct kl_cgroup_limits *out);
 
 /* The CPUs this process may use: its affinity mask (else the CPUs online),
- * capped by kl_cgroup_cpu_limit(""); at least 1. */
-unsigned kl_cpus_available(void);
+ * capped by lim->cpus; at least 1. */
+unsigned kl_cpus_available(const struct kl_cgroup_limits *lim);
 
 #endif

@@ -7,6 +7,7 @@
 #include "commit/checkpoint.h"
 #include "core/array.h"
 #include "core/base64.h"
+#include "core/cgroup.h"
 #include "dedup/dedup.h"
 #include "encode/parquet/schema.h"
 #include "event/event.h"
@@ -73,6 +74,9 @@ int kl_esm_init(struct kl_esm *e, const struct kl_esm_config *c, const struct kl
 	e->cfg = *c;
 	snprintf(e->lake, sizeof e->lake, "%s", c->set.lake ? c->set.lake : "");
 	e->cfg.set.lake = e->lake;
+	struct kl_cgroup_limits lim;
+	kl_cgroup_limits_read("", &lim);
+	e->cpus = kl_cpus_available(&lim);
 	kl_kpl_init(&e->kpl);
 	kl_seqmap_init(&e->seqs);
 	kl_buf_init(&e->arena, 0);
@@ -415,7 +419,7 @@ int kl_esm_handle(struct kl_esm *e, const char *records, size_t n, struct kl_ded
 
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);
-	kl_ingest_cfg_apply(&e->cfg.set, &o); /* format, compression, level, limits */
+	kl_ingest_cfg_apply(&e->cfg.set, &o, e->cpus); /* format, compression, level, limits */
 	/* one file per partition per batch (see esm.h): no size, age or memory flush */
 	o.max_file_bytes = SIZE_MAX / 4;
 	o.memory_limit = SIZE_MAX / 4;

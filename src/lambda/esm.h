@@ -177,6 +177,7 @@ struct kl_esm {
 	struct kl_esm_source src;
 	char shard[KL_SHARD_MAX + 1];
 	char input[512]; /* "kinesis:<stream ARN>/<shard>" */
+	unsigned cpus;   /* the CPUs the function may use, read once (core/cgroup.h) */
 };
 
 /* Create the store for c->set.lake (a local directory is created if missing;

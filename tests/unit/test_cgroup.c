@@ -146,7 +146,16 @@ static void test_parsers(void)
 
 static unsigned limit(void)
 {
-	return kl_cgroup_cpu_limit(tree);
+	struct kl_cgroup_limits l;
+	kl_cgroup_limits_read(tree, &l);
+	return l.cpus;
+}
+
+static uint64_t memory(void)
+{
+	struct kl_cgroup_limits l;
+	kl_cgroup_limits_read(tree, &l);
+	return l.memory;
 }
 
 static void test_trees(void)
@@ -241,19 +250,19 @@ static void test_trees(void)
 	put("proc/self/cgroup", "9:memory:/ecs/task/c1\n1:cpu:/\n0::/k/pod\n");
 	put("proc/self/mountinfo", "34 30 0:31 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
 				   "40 30 0:37 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw\n");
-	CHECK(kl_cgroup_memory_limit(tree) == 0);
+	CHECK(memory() == 0);
 	put("sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
 	put("sys/fs/cgroup/memory/ecs/memory.limit_in_bytes", "9223372036854771712\n");
 	put("sys/fs/cgroup/memory/ecs/task/memory.limit_in_bytes", "536870912\n");
 	put("sys/fs/cgroup/memory/ecs/task/c1/memory.limit_in_bytes", "9223372036854771712\n");
-	CHECK(kl_cgroup_memory_limit(tree) == 536870912); /* the task's, above the container */
+	CHECK(memory() == 536870912); /* the task's, above the container */
 	put("sys/fs/cgroup/unified/k/memory.max", "max\n");
 	put("sys/fs/cgroup/unified/k/pod/memory.max", "268435456\n");
-	CHECK(kl_cgroup_memory_limit(tree) == 268435456); /* the smaller, from v2 */
+	CHECK(memory() == 268435456); /* the smaller, from v2 */
 	put("sys/fs/cgroup/unified/k/pod/memory.max", "max\n");
-	CHECK(kl_cgroup_memory_limit(tree) == 536870912);
+	CHECK(memory() == 536870912);
 	put("sys/fs/cgroup/memory/ecs/task/memory.limit_in_bytes", "lots\n");
-	CHECK(kl_cgroup_memory_limit(tree) == 0);
+	CHECK(memory() == 0);
 	CHECK_EQ_INT(limit(), 0); /* no CPU quota anywhere */
 	drop_tree();
 
@@ -264,13 +273,18 @@ static void test_trees(void)
 	CHECK_EQ_INT(limit(), 0);
 	drop_tree();
 
-	CHECK(kl_cgroup_memory_limit(tree) == 0);
+	CHECK(memory() == 0);
 
 	/* the real system: whatever it is, at least one CPU */
-	unsigned n = kl_cpus_available();
+	struct kl_cgroup_limits real;
+	kl_cgroup_limits_read("", &real);
+	unsigned n = kl_cpus_available(&real);
 	CHECK(n >= 1);
-	unsigned q = kl_cgroup_cpu_limit("");
-	CHECK(!q || n <= q);
+	CHECK(!real.cpus || n <= real.cpus);
+	/* a quota caps the affinity count; none leaves it */
+	struct kl_cgroup_limits one = {.cpus = 1}, none = {0};
+	CHECK_EQ_INT(kl_cpus_available(&one), 1);
+	CHECK(kl_cpus_available(&none) >= n);
 }
 
 static void test_memory_default(void)

@@ -198,13 +198,13 @@ static void test_flag_env_parity(void)
 	CHECK_EQ_INT(c.threads, 0);
 	struct kl_ingest_opts io;
 	kl_ingest_opts_default(&io);
-	kl_ingest_cfg_apply(&c, &io);
-	CHECK(io.threads >= 1);
+	kl_ingest_cfg_apply(&c, &io, 5); /* 0: the CPUs the caller counted */
+	CHECK_EQ_INT(io.threads, 5);
 	CHECK_EQ_INT(env_parse(&c, &p, &eb, VARS("KINLAKE_THREADS", "3")), KL_OK);
-	kl_ingest_cfg_apply(&c, &io);
+	kl_ingest_cfg_apply(&c, &io, 5);
 	CHECK_EQ_INT(io.threads, 3);
 	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--threads", "1")), KL_OK);
-	kl_ingest_cfg_apply(&c, &io);
+	kl_ingest_cfg_apply(&c, &io, 5);
 	CHECK_EQ_INT(io.threads, 1);
 }
 
@@ -260,7 +260,7 @@ static void test_check(void)
 		     KL_OK);
 	struct kl_ingest_opts o;
 	kl_ingest_opts_default(&o);
-	kl_ingest_cfg_apply(&c, &o);
+	kl_ingest_cfg_apply(&c, &o, 2);
 	CHECK_EQ_INT(o.format, KL_FORMAT_PARQUET);
 	CHECK_EQ_INT(o.compression, KL_COMP_SNAPPY);
 	CHECK_EQ_INT(o.limits.max_depth, 7);

@@ -370,7 +370,8 @@ void kl_cgroup_limits_read(const char *root, struct kl_cgroup_limits *out)
 	    (size_t)snprintf(file, sizeof file, "%s/proc/self/mountinfo", root) < sizeof file)
 		mn = read_text(file, mounts, MOUNTS_CAP);
 	if (sn >= 0 && mn >= 0) {
-		uint64_t c = limit_of(root, self, (size_t)sn, mounts, (size_t)mn, cpu_v2, "cpu", cpu_v1);
+		uint64_t c =
+		    limit_of(root, self, (size_t)sn, mounts, (size_t)mn, cpu_v2, "cpu", cpu_v1);
 		out->cpus = c > UINT_MAX ? UINT_MAX : (unsigned)c;
 		out->memory =
 		    limit_of(root, self, (size_t)sn, mounts, (size_t)mn, mem_v2, "memory", mem_v1);

@@ -172,8 +172,8 @@ int kl_cmd_plan(int argc, char **argv)
 		       "Options:\n");
 		kl_opts_help(stdout, plan_opts, NPLAN);
 		printf(
-		    "\nPrices (USD, us-east-1 list prices as of %s, from AWS's pricing pages as\n"
-		    "last known, not re-read then: check them; --price NAME=VALUE,...):\n",
+		    "\nPrices (USD, us-east-1 list prices, checked on %s against copies of AWS's\n"
+		    "pricing pages, docs/deploy.md: check them; --price NAME=VALUE,...):\n",
 		    KL_PLAN_PRICES_DATE);
 		for (int i = 0; i < KL_P_COUNT; i++)
 			printf("  %-24s %-12g %s\n", KL_PLAN_PRICES[i].name, KL_PLAN_PRICES[i].usd,

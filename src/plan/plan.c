@@ -11,9 +11,10 @@
 #define MIB 1048576.0
 #define GIB 1073741824.0
 
-/* us-east-1 list prices, noted on KL_PLAN_PRICES_DATE from the AWS pricing
- * pages as last known to the author (2024-2025 figures; not re-read on that
- * date — no network here). Check them, and override with --price. */
+/* us-east-1 list prices, checked on KL_PLAN_PRICES_DATE against public
+ * copies of AWS's pricing pages (AWS's own rate tables could not be read
+ * offline; docs/deploy.md, "What `kinlake plan` charges", names the source of
+ * each). Check them, and override with --price. */
 const struct kl_plan_price_def KL_PLAN_PRICES[KL_P_COUNT] = {
     [KL_P_KDS_SHARD_HOUR] = {"kds_shard_hour", 0.015, "Kinesis provisioned shard-hour"},
     [KL_P_KDS_PUT_MILLION] = {"kds_put_million", 0.014, "Kinesis 1M PUT payload units (25 KiB)"},
@@ -339,9 +340,9 @@ int kl_plan_render(const struct kl_plan_in *in, const struct kl_plan_out *o, uns
 	rc = rc ? rc
 		: kl_buf_printf(
 		      b,
-		      "\nprices: us-east-1 list prices in USD as of %s, from AWS's pricing pages "
-		      "as last known (not re-read then):\ncheck them; kinlake plan --help lists "
-		      "them, --price NAME=VALUE,... overrides\n",
+		      "\nprices: us-east-1 list prices in USD, checked on %s against copies of "
+		      "AWS's pricing pages\n(docs/deploy.md): check them; kinlake plan --help "
+		      "lists them, --price NAME=VALUE,... overrides\n",
 		      KL_PLAN_PRICES_DATE);
 	return rc;
 }

@@ -51,7 +51,7 @@ enum kl_plan_price {
 	KL_P_COUNT
 };
 
-#define KL_PLAN_PRICES_DATE "2026-12-01"
+#define KL_PLAN_PRICES_DATE "2026-12-05"
 
 struct kl_plan_price_def {
 	const char *name; /* for --price NAME=VALUE */

@@ -1,0 +1,55 @@
+#!/bin/bash
+# s3_latency.sh [EVENTS [DELAY_MS [RUNS]]]: kinlake into an S3 lake whose every request
+# takes DELAY_MS [50] longer, as S3's own round trips do (tens of milliseconds a PutObject,
+# where moto on this machine answers in a few): moto behind tests/fault_proxy.py with
+# every request stalled (`--fault stall=1 --stall-seconds DELAY`; the proxy serves
+# requests concurrently, as S3 does). The input is `kinlake gen --events EVENTS [20000]
+# --span 21600` (six hours: ~550 partitions, one small file each), ingested as JSON lines
+# into a fresh prefix each run; printed per run and binary: seconds, files, requests
+# the proxy saw. KINLAKE [build/kinlake]; KINLAKE_B, a second binary run alternately
+# beside it (e.g. one from before deferred S3 commits). RUNS [3] each.
+set -euo pipefail
+EVENTS=${1:-20000} DELAY=${2:-50} RUNS=${3:-3}
+[ -n "${KINLAKE_B:-}" ] && KINLAKE_B=$(realpath "$KINLAKE_B")
+[ -n "${KINLAKE:-}" ] && KINLAKE=$(realpath "$KINLAKE")
+. "$(dirname "$0")/_lib.sh"
+command -v moto_server >/dev/null || die "moto_server not installed"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kl-s3lat.XXXXXX")
+pids=()
+trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MOTO=$(port)
+moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
+python3 tests/fault_proxy.py --upstream "http://127.0.0.1:$MOTO" --fault stall=1 \
+	--stall-seconds "$(calc %.3f "$DELAY / 1000")" --port-file "$T/proxy.port" >"$T/proxy.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
+[ -s "$T/proxy.port" ] || die "the proxy did not start: $(cat "$T/proxy.log")"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
+export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$T/proxy.port")
+python3 tests/s3_lite.py "http://127.0.0.1:$MOTO" mb s3://bench
+"$KINLAKE" gen --events "$EVENTS" --span 21600 --seed 3 >"$T/in.jsonl"
+bins=("$KINLAKE")
+[ -z "${KINLAKE_B:-}" ] || bins+=("$KINLAKE_B")
+echo "| run | binary | seconds | files | requests |"
+echo "|---:|---|---:|---:|---:|"
+n=0
+for r in $(seq "$RUNS"); do
+	for b in "${bins[@]}"; do
+		n=$((n + 1))
+		before=$(curl -s "$AWS_ENDPOINT_URL_S3/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+		t0=$(date +%s.%N)
+		"$b" ingest --input "$T/in.jsonl" --lake "s3://bench/run$n" --format jsonl --quiet --no-progress
+		t1=$(date +%s.%N)
+		after=$(curl -s "$AWS_ENDPOINT_URL_S3/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+		files=$(python3 -c 'import sys, boto3
+s3 = boto3.client("s3", endpoint_url=sys.argv[1])
+n = 0
+for p in s3.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix=sys.argv[2]):
+    n += sum(1 for o in p.get("Contents", []) if o["Key"].startswith(sys.argv[2] + "events/"))
+print(n)' "http://127.0.0.1:$MOTO" "run$n/")
+		echo "| $r | $b | $(calc %.2f "$t1 - $t0") | $files | $((after - before)) |"
+	done
+done

@@ -535,8 +535,6 @@ static void stop_workers(struct s3_store *s)
 	free(s->thread_http);
 }
 
-/* Queue one part (takes data's block); blocks while `concurrency` parts are
- * in flight. */
 /* Queue a job for the upload threads, once fewer than `concurrency` are in
  * flight (waits for that). Under mu. */
 static void enqueue(struct s3_store *s, struct part_job *j)
@@ -552,6 +550,8 @@ static void enqueue(struct s3_store *s, struct part_job *j)
 	pthread_cond_signal(&s->work);
 }
 
+/* Queue one part (takes data's block); blocks while `concurrency` parts are
+ * in flight. */
 static int submit(struct kl_store_file *f, struct kl_buf *data)
 {
 	struct s3_store *s = f->s;

@@ -15,9 +15,8 @@
  * Implementations: store_local.c (a directory), store_s3.c (s3://bucket/prefix:
  * an object is buffered in memory and sent as one PutObject at commit, or, once
  * it reaches the multipart threshold, as a multipart upload completed at commit
- * and aborted on abort() or on any failure; a completed PUT is durable, so
- * sync() there only waits for the deferred commits, which small new objects
- * send side by side on the store's upload threads). A commit replaces what is under the key when it
+ * and aborted on abort() or on any failure; sync() is a no-op there because a
+ * completed PUT is durable). A commit replaces what is under the key when it
  * looks: a late request of a writer that has given up (held up in the
  * network) never replaces a newer object of the same key (store_s3.c:
  * s3_commit; a local rename cannot arrive late).

@@ -7,7 +7,7 @@
 # --span 21600` (six hours: ~550 partitions, one small file each), ingested as JSON lines
 # into a fresh prefix each run; printed per run and binary: seconds, files, requests
 # the proxy saw. KINLAKE [build/kinlake]; KINLAKE_B, a second binary run alternately
-# beside it (e.g. one from before deferred S3 commits). RUNS [3] each.
+# beside it (bench/README.md, session 33: files side by side, built and reverted). RUNS [3] each.
 set -euo pipefail
 EVENTS=${1:-20000} DELAY=${2:-50} RUNS=${3:-3}
 [ -n "${KINLAKE_B:-}" ] && KINLAKE_B=$(realpath "$KINLAKE_B")

@@ -1,8 +1,9 @@
 #!/bin/bash
 # s3_latency.sh [EVENTS [DELAY_MS [RUNS]]]: kinlake into an S3 lake whose every request
 # takes DELAY_MS [50] longer, as S3's own round trips do (tens of milliseconds a PutObject,
-# where moto on this machine answers in a few): moto behind tests/fault_proxy.py with
-# every request stalled (`--fault stall=1 --stall-seconds DELAY`; the proxy serves
+# where moto on this machine answers in a few): moto (scripts/stack.sh) behind
+# tests/fault_proxy.py with every request stalled (`--fault stall=1 --stall-seconds
+# DELAY`; the proxy serves
 # requests concurrently, as S3 does). The input is `kinlake gen --events EVENTS [20000]
 # --span 21600` (six hours: ~550 partitions, one small file each), ingested as JSON lines
 # into a fresh prefix each run; printed per run and binary: seconds, files, requests
@@ -13,23 +14,21 @@ EVENTS=${1:-20000} DELAY=${2:-50} RUNS=${3:-3}
 [ -n "${KINLAKE_B:-}" ] && KINLAKE_B=$(realpath "$KINLAKE_B")
 [ -n "${KINLAKE:-}" ] && KINLAKE=$(realpath "$KINLAKE")
 . "$(dirname "$0")/_lib.sh"
-command -v moto_server >/dev/null || die "moto_server not installed"
 T=$(mktemp -d "${TMPDIR:-/tmp}/kl-s3lat.XXXXXX")
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$T"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-MOTO=$(port)
-moto_server -H 127.0.0.1 -p "$MOTO" >"$T/moto.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$MOTO/moto-api/" >/dev/null 2>&1 && break; sleep 0.2; done
-python3 tests/fault_proxy.py --upstream "http://127.0.0.1:$MOTO" --fault stall=1 \
+proxy=
+export KL_STACK_DIR=$T/stack KL_MOTO_PORT=0 KL_STACK_SERVERS=moto
+trap '[ -z "$proxy" ] || kill "$proxy" 2>/dev/null || true; KL_STACK_SIGNAL=KILL scripts/stack.sh down >/dev/null 2>&1 || true; rm -rf "$T"' EXIT
+# moto as the tests start it (its endpoint and test keys in the env file)
+scripts/stack.sh up >"$T/stack.log" 2>&1 || die "moto did not start: $(tail -3 "$T/stack.log")"
+. "$T/stack/env"
+MOTO_URL=$AWS_ENDPOINT_URL_S3
+python3 tests/fault_proxy.py --upstream "$MOTO_URL" --fault stall=1 \
 	--stall-seconds "$(calc %.3f "$DELAY / 1000")" --port-file "$T/proxy.port" >"$T/proxy.log" 2>&1 &
-pids+=($!)
+proxy=$!
 for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
 [ -s "$T/proxy.port" ] || die "the proxy did not start: $(cat "$T/proxy.log")"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$T/proxy.port")
-python3 tests/s3_lite.py "http://127.0.0.1:$MOTO" mb s3://bench
+python3 tests/s3_lite.py "$MOTO_URL" mb s3://bench
 "$KINLAKE" gen --events "$EVENTS" --span 21600 --seed 3 >"$T/in.jsonl"
 bins=("$KINLAKE")
 [ -z "${KINLAKE_B:-}" ] || bins+=("$KINLAKE_B")
@@ -49,7 +48,7 @@ s3 = boto3.client("s3", endpoint_url=sys.argv[1])
 n = 0
 for p in s3.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix=sys.argv[2]):
     n += sum(1 for o in p.get("Contents", []) if o["Key"].startswith(sys.argv[2] + "events/"))
-print(n)' "http://127.0.0.1:$MOTO" "run$n/")
+print(n)' "$MOTO_URL" "run$n/")
 		echo "| $r | $b | $(calc %.2f "$t1 - $t0") | $files | $((after - before)) |"
 	done
 done

@@ -567,17 +567,19 @@ static void write_batch(struct kl_writer *w, struct kl_writer_batch *b)
 
 /* Batch b's files are synced (sync_rc): mark them durable, and record the
  * batch unless its writing or the sync failed (a failed writing's files
- * are synced too: those committed before the failure become durable). */
+ * are synced too: those committed before the failure become durable; after
+ * a failed sync, those the store reports as landed, store.h). */
 static int finish(struct kl_writer *w, struct kl_writer_batch *b, int sync_rc,
 		  struct kl_errbuf *eb)
 {
-	if (!sync_rc)
-		for (struct kl_writer_job *j = b->first;; j = j->next) {
-			for (size_t i = 0; i < (j == b->last ? b->written : j->n); i++)
-				j->items[i].durable = 1;
-			if (j == b->last)
-				break;
-		}
+	uint64_t landed = sync_rc ? w->store->landed : UINT64_MAX;
+	for (struct kl_writer_job *j = b->first; landed;) {
+		for (size_t i = 0; i < (j == b->last ? b->written : j->n) && landed; i++, landed--)
+			j->items[i].durable = 1;
+		if (j == b->last)
+			break;
+		j = j->next;
+	}
 	if (b->rc)
 		return b->rc;
 	if (sync_rc)

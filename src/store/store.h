@@ -15,8 +15,9 @@
  * Implementations: store_local.c (a directory), store_s3.c (s3://bucket/prefix:
  * an object is buffered in memory and sent as one PutObject at commit, or, once
  * it reaches the multipart threshold, as a multipart upload completed at commit
- * and aborted on abort() or on any failure; sync() is a no-op there because a
- * completed PUT is durable). A commit replaces what is under the key when it
+ * and aborted on abort() or on any failure; a completed PUT is durable, so
+ * sync() there only waits for the small files commit_deferred() handed to
+ * the upload threads, which go up side by side). A commit replaces what is under the key when it
  * looks: a late request of a writer that has given up (held up in the
  * network) never replaces a newer object of the same key (store_s3.c:
  * s3_commit; a local rename cannot arrive late).
@@ -70,7 +71,8 @@ struct kl_store_ops {
 	 * commit(), or not at all. Frees f whatever the result. An error
 	 * shows here or in the next sync(), which then fails; the objects it
 	 * concerns are not visible (those of the same sync made visible
-	 * before the error stay, whole). For writers that record progress
+	 * before the error stay, whole; `landed` below says which of them the
+	 * caller may count as durable). For writers that record progress
 	 * only after sync() anyway (pipeline/writer.c); objects that must be
 	 * visible on return (state logs, schemas, fenced writes) use commit(). */
 	int (*commit_deferred)(struct kl_store_file *f);
@@ -130,6 +132,11 @@ struct kl_store {
 	struct kl_errbuf err; /* first error of this store */
 	uint64_t files_committed;
 	uint64_t bytes_committed;
+	/* After sync() failed: how many of the commit_deferred() files since the
+	 * sync before, counted in the order they were given, are visible and
+	 * durable before the first that is not (0: none, or the store cannot
+	 * tell). Set by sync() (store_s3.c); the caller's thread reads it. */
+	uint64_t landed;
 };
 
 /* A write callback for encoders: ctx is a struct kl_store_file *. */

@@ -13,10 +13,18 @@
  * read_tag() is a GetObject or HeadObject that keeps the ETag. A conditional
  * commit always changes the ETag (same_etag below). commit() is conditional
  * too, on whatever is there when it looks (s3_commit), so that a late
- * request of a writer that gave up cannot replace a newer file. The store's
- * ops are called from one thread; only part uploads run elsewhere. Locking:
- * `mu` guards the queue, each file's part table, pending count and first
- * error, the store's errbuf and the credential chain.
+ * request of a writer that gave up cannot replace a newer file.
+ * commit_deferred() (the writer's data files, store.h) hands a small new
+ * object (at most DEFER_MAX bytes, no multipart upload, a key this store has
+ * not written) to the same upload threads as one PutObject with
+ * If-None-Match: *, so that the files of a batch go up side by side instead
+ * of one round trip after another; sync() waits for them, and runs
+ * s3_commit's replace loop on the caller's thread for any that found an
+ * object there (a rewrite). Everything else commits on the caller's thread.
+ * The store's ops are called from one thread; only part uploads and deferred
+ * PutObjects run elsewhere. Locking: `mu` guards the queue, each file's part
+ * table, pending count and first error, the deferred commits' counts,
+ * results and redo list, the store's errbuf and the credential chain.
  */
 #include "store/store.h"
 
@@ -37,12 +45,20 @@
 #define MIB ((size_t)1 << 20)
 #define MAX_PARTS 10000
 #define MAX_OBJECT ((size_t)5 << 30)
+/* commit_deferred(): larger objects commit on the caller's thread, so that
+ * what the upload threads hold beyond the writer's budget stays at most
+ * concurrency x DEFER_MAX bytes */
+#define DEFER_MAX ((size_t)256 << 10)
+#define DEFER_SLOTS 64 /* deferred commits in flight per hash of their key */
 
+/* A part of a multipart upload (num >= 1, its bytes in data), or a deferred
+ * commit of the whole of f (num 0: the job owns f; kh is its key's hash). */
 struct part_job {
 	struct part_job *next;
 	struct kl_store_file *f;
-	unsigned num; /* 1-based */
+	unsigned num; /* 1-based; 0: a deferred commit */
 	struct kl_buf data;
+	uint64_t kh;
 };
 
 struct s3_store {
@@ -62,6 +78,20 @@ struct s3_store {
 	pthread_t *threads;
 	struct kl_http **thread_http;
 	unsigned nthreads;
+	/* deferred commits (s3_commit_deferred), under mu: how many are queued
+	 * or being sent, per slot of their key's hash too (open() of such a key
+	 * waits for them: the later object must win); the first failure since
+	 * the last sync; what the sent ones add to the base's counts (folded in
+	 * on the caller's thread); the files that found an object under their
+	 * key, for s3_commit at sync (owned by the list) */
+	unsigned deferred, defer_slot[DEFER_SLOTS];
+	int deferred_rc;
+	/* the ordinal the next commit_deferred() gets (from 0 after a sync; the
+	 * caller's thread only), and the lowest ordinal that did not land
+	 * (UINT64_MAX: none yet): sync() reports the files before it as landed */
+	uint64_t defer_next, defer_bad;
+	uint64_t deferred_files, deferred_bytes;
+	struct kl_store_file *redo;
 	/* the server answered a precondition with 501 NotImplemented (an older
 	 * S3-compatible store): commit() replaces without one from then on,
 	 * and commit_if() fails without a request */
@@ -96,6 +126,8 @@ struct kl_store_file {
 	int rc;	     /* first failure of this file */
 	int cancel;  /* aborted: skip queued parts */
 	int replace; /* commit(): a refused precondition is the replace loop's, not a failure */
+	struct kl_store_file *next_redo; /* on the store's redo list */
+	uint64_t ord;			 /* commit_deferred(): its ordinal since the last sync */
 };
 
 /* The hint slot of a full key (its hash in *kh, never 0: an empty slot). */
@@ -185,7 +217,7 @@ static int refused(struct kl_store_file *f, int rc, const struct kl_errbuf *eb)
 	return fail(f, rc, eb);
 }
 
-static int put_object(struct kl_store_file *f, const char *expect, char *tag)
+static int put_object(struct kl_store_file *f, struct kl_http *conn, const char *expect, char *tag)
 {
 	struct s3_store *s = f->s;
 	char hex[65], b64[45];
@@ -198,7 +230,7 @@ static int put_object(struct kl_store_file *f, const char *expect, char *tag)
 	struct kl_s3_result res;
 	struct kl_errbuf eb = {{0}, 0};
 	kl_s3_result_init(&res, 1 << 16);
-	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+	int rc = kl_s3_call(&s->ep, conn, &req, &res, &eb);
 	if (rc) {
 		cond_refused(expect, &res, &eb);
 		rc = eb.code ? eb.code : rc;
@@ -397,6 +429,48 @@ struct worker_arg {
 	struct kl_http *h;
 };
 
+static void file_free(struct kl_store_file *f);
+static int file_rc(struct kl_store_file *f);
+static void drain(struct s3_store *s);
+
+/* Deferred commit number `ord` did not land (rc): the sync fails, and
+ * reports only the files before the lowest such number as landed. Under mu. */
+static void defer_failed(struct s3_store *s, uint64_t ord, int rc)
+{
+	if (!s->deferred_rc)
+		s->deferred_rc = rc;
+	if (ord < s->defer_bad)
+		s->defer_bad = ord;
+}
+
+/* A deferred commit on an upload thread (s3_commit_deferred): one PutObject
+ * with If-None-Match: *, as s3_commit's first round for a new key. Sent:
+ * counted, f freed. An object there (412; a rewrite) or no conditional
+ * writes (501): onto the redo list for s3_commit at sync. Any other failure
+ * is the file's and the store's (put_object recorded it): f freed; the next
+ * sync fails. Under no lock; takes mu for the results. */
+static void deferred_put(struct kl_store_file *f, struct kl_http *h)
+{
+	struct s3_store *s = f->s;
+	int rc = file_rc(f);
+	if (!rc)
+		rc = put_object(f, h, "", NULL);
+	pthread_mutex_lock(&s->mu);
+	if (rc == KL_ECONFLICT || rc == KL_EUNSUPPORTED) {
+		f->next_redo = s->redo;
+		s->redo = f;
+		f = NULL;
+	} else if (rc) {
+		defer_failed(s, f->ord, rc);
+	} else {
+		s->deferred_files++;
+		s->deferred_bytes += f->bytes;
+	}
+	pthread_mutex_unlock(&s->mu);
+	if (f)
+		file_free(f);
+}
+
 static void *worker(void *arg)
 {
 	struct s3_store *s = ((struct worker_arg *)arg)->s;
@@ -411,13 +485,20 @@ static void *worker(void *arg)
 		struct part_job *j = s->head;
 		if (!(s->head = j->next))
 			s->tail = NULL;
-		int skip = j->f->cancel || j->f->rc;
+		int skip = j->num && (j->f->cancel || j->f->rc);
 		pthread_mutex_unlock(&s->mu);
-		if (!skip)
+		if (!j->num)
+			deferred_put(j->f, h); /* the job's f is gone after it */
+		else if (!skip)
 			upload_part(j->f, h, j->num, &j->data);
 		kl_buf_cleanup(&j->data);
 		pthread_mutex_lock(&s->mu);
-		j->f->pending--;
+		if (j->num) {
+			j->f->pending--;
+		} else {
+			s->deferred--;
+			s->defer_slot[j->kh % DEFER_SLOTS]--;
+		}
 		s->inflight--;
 		free(j);
 		pthread_cond_broadcast(&s->done);
@@ -470,6 +551,21 @@ static void stop_workers(struct s3_store *s)
 
 /* Queue one part (takes data's block); blocks while `concurrency` parts are
  * in flight. */
+/* Queue a job for the upload threads, once fewer than `concurrency` are in
+ * flight (waits for that). Under mu. */
+static void enqueue(struct s3_store *s, struct part_job *j)
+{
+	while (s->inflight >= s->concurrency)
+		pthread_cond_wait(&s->done, &s->mu);
+	if (s->tail)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+	s->inflight++;
+	pthread_cond_signal(&s->work);
+}
+
 static int submit(struct kl_store_file *f, struct kl_buf *data)
 {
 	struct s3_store *s = f->s;
@@ -498,18 +594,10 @@ static int submit(struct kl_store_file *f, struct kl_buf *data)
 	}
 	f->parts = p;
 	memset(&p[f->nparts], 0, sizeof *p);
-	*j = (struct part_job){NULL, f, ++f->nparts, *data};
+	*j = (struct part_job){NULL, f, ++f->nparts, *data, 0};
 	kl_buf_init(data, 0);
-	while (s->inflight >= s->concurrency)
-		pthread_cond_wait(&s->done, &s->mu);
-	if (s->tail)
-		s->tail->next = j;
-	else
-		s->head = j;
-	s->tail = j;
-	s->inflight++;
 	f->pending++;
-	pthread_cond_signal(&s->work);
+	enqueue(s, j);
 	pthread_mutex_unlock(&s->mu);
 	return KL_OK;
 }
@@ -548,6 +636,14 @@ static int s3_open(struct kl_store *base, const char *key, struct kl_store_file 
 	}
 	snprintf(f->key, n + 1, "%s%s", s->prefix, key);
 	f->s = s;
+	/* a deferred commit of this key still on its way: it lands first */
+	uint64_t kh;
+	hint_of(s, f->key, &kh);
+	pthread_mutex_lock(&s->mu);
+	int busy = s->defer_slot[kh % DEFER_SLOTS] > 0;
+	pthread_mutex_unlock(&s->mu);
+	if (busy)
+		drain(s);
 	kl_buf_init(&f->cur, s->threshold > s->part_size ? s->threshold : s->part_size);
 	*out = f;
 	return KL_OK;
@@ -651,7 +747,7 @@ static int send_cond(struct kl_store_file *f, const char *expect, char *tag)
 	if (!rc && !f->upload_id && expect && *expect && f->cur.len && same_etag(expect, &f->cur))
 		rc = flush_parts(f, 1);
 	if (!rc && !f->upload_id)
-		return put_object(f, expect, tag);
+		return put_object(f, f->s->http, expect, tag);
 	if (!rc)
 		rc = flush_parts(f, 1); /* nothing more after the first send */
 	int wrc = wait_parts(f);
@@ -780,10 +876,92 @@ static void s3_abort(struct kl_store_file *f)
 	file_free(f);
 }
 
+/* commit(), but on an upload thread when f is one small new object
+ * (store.h: visible and durable by the next sync()); otherwise, and when no
+ * upload thread can be had, commit() itself. Blocks while `concurrency`
+ * jobs are in flight. */
+static int defer(struct kl_store_file *f)
+{
+	struct s3_store *s = f->s;
+	uint64_t kh;
+	struct tag_hint *hint = hint_of(s, f->key, &kh);
+	struct kl_errbuf eb = {{0}, 0};
+	if (f->upload_id || f->cur.len > DEFER_MAX || atomic_load(&s->no_cond) ||
+	    hint->key == kh)
+		return s3_commit(f); /* large, or a key this store wrote: its loop, here */
+	int rc = file_rc(f);
+	if (rc)
+		return commit_end(f, rc);
+	struct part_job *j = NULL;
+	if ((!s->nthreads && start_workers(s, &eb)) || !(j = calloc(1, sizeof *j)))
+		return s3_commit(f);
+	*j = (struct part_job){NULL, f, 0, {0}, kh};
+	f->replace = 1; /* a refused precondition is an answer: redo */
+	pthread_mutex_lock(&s->mu);
+	s->deferred++;
+	s->defer_slot[kh % DEFER_SLOTS]++;
+	enqueue(s, j);
+	pthread_mutex_unlock(&s->mu);
+	return KL_OK;
+}
+
+/* defer(), numbered: a failure here counts against the sync too, so that
+ * it reports only the files before the first that did not land. */
+static int s3_commit_deferred(struct kl_store_file *f)
+{
+	struct s3_store *s = f->s;
+	uint64_t ord = f->ord = s->defer_next++;
+	int rc = defer(f); /* f may be gone */
+	if (rc) {
+		pthread_mutex_lock(&s->mu);
+		defer_failed(s, ord, rc);
+		pthread_mutex_unlock(&s->mu);
+	}
+	return rc;
+}
+
+/* Every deferred commit so far resolved: sent by its upload thread, or (an
+ * object was there) by s3_commit here; the first failure stays in
+ * deferred_rc for sync(). The caller's thread. */
+static void drain(struct s3_store *s)
+{
+	pthread_mutex_lock(&s->mu);
+	while (s->deferred)
+		pthread_cond_wait(&s->done, &s->mu);
+	struct kl_store_file *redo = s->redo;
+	s->redo = NULL;
+	s->base.files_committed += s->deferred_files;
+	s->base.bytes_committed += s->deferred_bytes;
+	s->deferred_files = s->deferred_bytes = 0;
+	pthread_mutex_unlock(&s->mu);
+	while (redo) {
+		struct kl_store_file *next = redo->next_redo;
+		uint64_t ord = redo->ord;
+		int rc = s3_commit(redo); /* frees it */
+		pthread_mutex_lock(&s->mu);
+		if (rc)
+			defer_failed(s, ord, rc);
+		pthread_mutex_unlock(&s->mu);
+		redo = next;
+	}
+}
+
+/* A completed PutObject / CompleteMultipartUpload is durable: what sync()
+ * waits for is the deferred commits, and it fails when one did (its message
+ * is the store's err; base.landed counts the deferred files before the
+ * first that did not land: those are visible and durable). */
 static int s3_sync(struct kl_store *base)
 {
-	(void)base; /* a completed PutObject / CompleteMultipartUpload is durable */
-	return KL_OK;
+	struct s3_store *s = (struct s3_store *)base;
+	drain(s);
+	pthread_mutex_lock(&s->mu);
+	int rc = s->deferred_rc;
+	base->landed = rc ? s->defer_bad : s->defer_next;
+	s->deferred_rc = 0;
+	s->defer_next = 0;
+	s->defer_bad = UINT64_MAX;
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 /* GetObject into out, or HeadObject when out is NULL; the ETag into tag
@@ -907,7 +1085,12 @@ static void s3_free(struct kl_store *base)
 {
 	struct s3_store *s = (struct s3_store *)base;
 	if (s->nthreads || s->threads)
-		stop_workers(s);
+		stop_workers(s); /* queued deferred commits are sent first */
+	while (s->redo) { /* found an object there, never resolved: not sent */
+		struct kl_store_file *next = s->redo->next_redo;
+		file_free(s->redo);
+		s->redo = next;
+	}
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->work);
 	pthread_cond_destroy(&s->done);
@@ -928,8 +1111,9 @@ static const struct kl_store_ops s3_ops = {
     .open = s3_open,     /* a buffer in memory; nothing is sent yet */
     .write = s3_write,   /* buffers; parts of a large file go to the uploaders */
     .commit = s3_commit, /* PutObject / CompleteMultipartUpload over what is there now */
+    .commit_deferred = s3_commit_deferred, /* a small new object: sent by an upload thread */
     .abort = s3_abort,   /* drops the buffer, aborts the multipart upload */
-    .sync = s3_sync,     /* nothing: a completed write is durable */
+    .sync = s3_sync,     /* waits for the deferred commits (a completed write is durable) */
     .read = s3_read,     /* GetObject */
     .list = s3_list,     /* ListObjectsV2 with delimiter '/', every page */
     .read_tag = s3_read_tag,   /* GetObject, or HeadObject without out: the ETag */
@@ -1076,6 +1260,7 @@ int kl_store_s3_new(struct kl_store **out, const char *url, const struct kl_stor
 	pthread_cond_init(&s->work, NULL);
 	pthread_cond_init(&s->done, NULL);
 	s->base.ops = &s3_ops;
+	s->defer_bad = UINT64_MAX;
 	s->ep.creds = o->creds;
 	s->ep.cred_mu = o->creds_mu ? o->creds_mu : &s->mu;
 	s->ep.retry = (struct kl_retry_policy){100, 20000, o->max_attempts ? o->max_attempts : 5};

@@ -8,6 +8,9 @@
 # aborts the upload, a wrong checksum echo is caught, a store without
 # conditional writes still gets its objects. A write that fault_proxy holds
 # up until after a newer one does not replace it (If-None-Match / If-Match).
+# Deferred commits (the writer's data files): sent side by side, visible at the
+# sync, a rewrite replaced, a key deferred twice ends with the later bytes, a
+# failed one fails the sync and lands nothing.
 # Driver: test_store_s3 --put/--get/--abort-after.
 # duration: 33 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
@@ -57,6 +60,22 @@ want=$(python3 -c 'import base64,hashlib,sys; print(base64.b64encode(hashlib.sha
 printf '<Error><Code>InternalError</Code><Message>x</Message></Error>' >"$T/errdoc"
 "$DRV" --put s3://bkt/lake errdoc.xml "$T/errdoc" >/dev/null || fail "put errdoc"
 get_back errdoc.xml "$T/errdoc"
+
+# 1b. deferred commits, as the writer sends its data files (store.h): each a
+# PutObject by an upload thread, side by side, all visible at the sync; a key
+# that is there already is replaced (refused If-None-Match, then commit()'s
+# replace loop at the sync); a key deferred twice before a sync ends with the
+# later bytes (the second open waits for the first)
+printf 'one\n' >"$T/d1"; printf 'two\n' >"$T/d2"
+dk=(); for k in 1 2 3 4 5 6 7 8 9 10; do dk+=("def/$k=$T/d1"); done
+out=$("$DRV" --concurrency 3 --put-deferred s3://bkt/lake "${dk[@]}") || fail "deferred puts"
+[ "$out" = "ok files=10 bytes=40" ] || fail "deferred puts: $out"
+for k in 1 5 10; do get_back "def/$k" "$T/d1"; done
+out=$("$DRV" --put-deferred s3://bkt/lake "def/1=$T/d2" "def/5=$T/d2" "def/11=$T/d1" "def/11=$T/d2") ||
+	fail "deferred rewrites"
+[ "$out" = "ok files=4 bytes=16" ] || fail "deferred rewrites: $out"
+for k in 1 5 11; do get_back "def/$k" "$T/d2"; done
+get_back def/10 "$T/d1"
 
 # 2. empty object
 "$DRV" --put s3://bkt/lake empty.bin "$T/empty" >/dev/null || fail "put empty"
@@ -187,6 +206,26 @@ late late/a "$T/new" "$T/old" 0
 late late/b "$T/new" "$T/old" 1
 [[ $(head_json late/b | field ETag) == *-1\" ]] || fail "late/b: the same bytes kept their ETag"
 
+# 6c2. a deferred commit that fails fails the sync, which counts as landed
+# only the files given before the first that did not land (the writer marks
+# just those durable: a Lambda batch retries from the first file not there).
+# One upload thread sends them in order; the proxy lets 3 PutObjects through
+# and answers 500 to every later one.
+curl -sf -X POST "http://127.0.0.1:$LP/__fault/op?op=PUT&kind=500&count=-1&skip=3" >/dev/null ||
+	fail "proxy op rule (deferred)"
+dk=(); for k in 1 2 3 4 5 6; do dk+=("defp/$k=$T/d1"); done
+set +e
+out=$(AWS_ENDPOINT_URL_S3=http://127.0.0.1:$LP "$DRV" --concurrency 1 --attempts 1 --put-deferred \
+	s3://bkt/lake "${dk[@]}" 2>"$T/err"); rc=$?
+set -e
+[ "$rc" = 1 ] || fail "deferred puts past a failure: exit $rc: $out"
+[ "$out" = "failed landed=3" ] || fail "deferred puts past a failure: $out ($(cat "$T/err"))"
+grep -q 'PutObject s3://bkt/lake/defp/4: HTTP 500' "$T/err" || fail "deferred failure message: $(cat "$T/err")"
+for k in 1 2 3; do get_back "defp/$k" "$T/d1"; done
+aws "${EP[@]}" s3api head-object --bucket bkt --key lake/defp/4 >/dev/null 2>&1 && fail "failed deferred object visible"
+curl -sf -X POST "http://127.0.0.1:$LP/__fault/op?op=PUT&kind=500&count=0&skip=0" >/dev/null ||
+	fail "proxy op rule (deferred, off)"
+
 # 6d. what the conditions cost: a run through the proxy (no faults left) that
 # commits often rewrites its state log each time; the store's guess of the
 # ETag there (its own last write) makes that one conditional PutObject, with
@@ -229,4 +268,10 @@ if AWS_SECRET_ACCESS_KEY=wrong "$DRV" --threshold 5242880 --part-size 5242880 --
 	fail "wrong secret accepted (multipart)"
 fi
 grep -q 'CreateMultipartUpload s3://bkt/auth/denied.bin: HTTP 403' "$T/err" || fail "wrong secret mp: $(cat "$T/err")"
+# a deferred commit that fails fails the sync, with the same message; nothing lands
+if AWS_SECRET_ACCESS_KEY=wrong "$DRV" --put-deferred s3://bkt/auth "denied-d.jsonl=$T/small" >/dev/null 2>"$T/err"; then
+	fail "wrong secret accepted (deferred)"
+fi
+grep -q 'PutObject s3://bkt/auth/denied-d.jsonl: HTTP 403 SignatureDoesNotMatch' "$T/err" || fail "wrong secret deferred: $(cat "$T/err")"
+aws "${EP[@]}" s3api head-object --bucket bkt --key auth/denied-d.jsonl >/dev/null 2>&1 && fail "denied deferred object visible"
 echo "store_s3: ok"

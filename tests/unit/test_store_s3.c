@@ -9,6 +9,9 @@
  *   --put URL KEY FILE        write FILE (in --chunk bytes, default 65536) and commit
  *   --abort-after N URL KEY FILE   write the first N bytes of FILE, then abort()
  *   --get URL KEY             read the object to stdout (exit 3 if not found)
+ *   --put-deferred URL KEY=FILE...  each FILE under its KEY by commit_deferred(),
+ *                             in order, then one sync() (as the writer's batches);
+ *                             on failure prints "failed landed=N" (store.h)
  * Options before the mode: --sse ALG, --kms-key ID, --threshold BYTES,
  * --part-size BYTES, --concurrency N, --attempts N, --path-style, --chunk N.
  * Errors: "test_store_s3: <kl_strerror>: <store error>" on stderr, exit 1.
@@ -95,6 +98,31 @@ static int put_new(struct kl_store *s, const char *path, char **keys, int n)
 	return rc;
 }
 
+/* --put-deferred: the writer's way, every file deferred, then one sync() */
+static int put_deferred(struct kl_store *s, char **pairs, int n)
+{
+	int rc = KL_OK;
+	for (int k = 0; !rc && k < n; k++) {
+		char *eq = strchr(pairs[k], '=');
+		if (!eq)
+			return KL_EINVAL;
+		*eq = '\0';
+		size_t len = 0;
+		char *body = check_slurp(eq + 1, &len);
+		struct kl_store_file *f;
+		rc = body ? s->ops->open(s, pairs[k], &f) : KL_EIO;
+		if (!rc && len)
+			rc = s->ops->write(f, body, len);
+		if (!rc)
+			rc = s->ops->commit_deferred(f);
+		else if (body)
+			s->ops->abort(f);
+		free(body);
+	}
+	int src = s->ops->sync(s); /* also after a failure: what was deferred lands or fails */
+	return rc ? rc : src;
+}
+
 static int driver(int argc, char **argv)
 {
 	struct drv d = {.chunk = 65536};
@@ -127,9 +155,11 @@ static int driver(int argc, char **argv)
 		limit = atol(argv[i++]), nargs--;
 	else if (!(!strcmp(mode, "--put") && nargs == 3) &&
 		 !(!strcmp(mode, "--get") && nargs == 2) &&
-		 !(!strcmp(mode, "--put-new") && nargs >= 3)) {
+		 !(!strcmp(mode, "--put-new") && nargs >= 3) &&
+		 !(!strcmp(mode, "--put-deferred") && nargs >= 2)) {
 		fprintf(stderr, "usage: test_store_s3 [opts] --put URL KEY FILE | --get URL KEY | "
-				"--abort-after N URL KEY FILE | --put-new URL FILE KEY...\n");
+				"--abort-after N URL KEY FILE | --put-new URL FILE KEY... | "
+				"--put-deferred URL KEY=FILE...\n");
 		return 2;
 	}
 	struct kl_errbuf eb = {{0}, 0};
@@ -149,6 +179,13 @@ static int driver(int argc, char **argv)
 		if (!rc && b.len)
 			fwrite(b.data, 1, b.len, stdout);
 		kl_buf_cleanup(&b);
+	} else if (!strcmp(mode, "--put-deferred")) {
+		rc = put_deferred(s, argv + i + 1, nargs - 1);
+		if (!rc)
+			printf("ok files=%llu bytes=%llu\n", (unsigned long long)s->files_committed,
+			       (unsigned long long)s->bytes_committed);
+		else
+			printf("failed landed=%llu\n", (unsigned long long)s->landed);
 	} else if (!strcmp(mode, "--put-new")) {
 		rc = put_new(s, argv[i + 1], argv + i + 2, nargs - 2);
 		if (!rc)

@@ -1,5 +1,5 @@
 # Sourced by tests/e2e/*.sh. Gives: $KL (the binary under test), $T (a fresh
-# temp dir), fail(), check_lake(), lake_digest(), free_port(), sleep (without
+# temp dir), fail(), grepq(), check_lake(), lake_digest(), free_port(), sleep (without
 # a fork) and set -euo pipefail. On exit every pid in $pids is stopped (kill
 # -$STOP_SIGNAL, TERM unless the test says otherwise) and reaped, the stack of
 # start_stack is stopped, and $T is removed. Servers: start_moto / moto_up (moto alone),
@@ -32,6 +32,10 @@ trap 'exit 143' TERM INT
 exec {_nap_fd}<> <(:)
 sleep() { read -rt "$1" -u "$_nap_fd" _ 2>/dev/null || [ $? -gt 128 ] || command sleep "$@"; }
 fail() { echo "FAIL: $*" >&2; exit 1; }
+# grep -q for the end of a pipe: reads all its input, so that under pipefail
+# a writer still writing when the match is found gets no SIGPIPE (status 141
+# would read as "no match"); takes grep's other options and the pattern
+grepq() { grep "$@" > /dev/null; }
 check_lake() { node "$ROOT/tests/js/check_lake.mjs" "$@"; }
 # sha256 of every file under a lake's events/ and errors/, sorted by path
 lake_digest() { (cd "$1" && find events errors -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum); }

@@ -60,14 +60,14 @@ expect '^resolved ASIACONTAINER[0-9]{4} container token=[1-9]' "${CONTAINER[@]}"
 expect '^resolved ASIAIMDS[0-9]{4} imds token=[1-9]' "${IMDS[@]}"
 # Nothing configured, IMDS disabled: a clear failure.
 if out=$(resolve "${NOIMDS[@]}" 2>&1); then fail "resolved with nothing configured: $out"; fi
-printf '%s\n' "$out" | grep -q 'none found' || fail "unexpected: $out"
+printf '%s\n' "$out" | grepq 'none found' || fail "unexpected: $out"
 # Wrong container token: the configured provider fails, and the token is not echoed.
 printf 'wrong-token\n' >"$T/badtoken"
 if out=$(resolve AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:$MD/creds" \
 	AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$T/badtoken" "${NOIMDS[@]}" 2>&1); then
 	fail "bad container token accepted: $out"; fi
-printf '%s\n' "$out" | grep -q 'HTTP 401' || fail "unexpected: $out"
-printf '%s\n' "$out" | grep -q 'wrong-token' && fail "token leaked: $out"
+printf '%s\n' "$out" | grepq 'HTTP 401' || fail "unexpected: $out"
+printf '%s\n' "$out" | grepq 'wrong-token' && fail "token leaked: $out"
 # A non-loopback http:// full URI is refused.
 if resolve AWS_CONTAINER_CREDENTIALS_FULL_URI=http://example.com/creds "${NOIMDS[@]}" >/dev/null 2>&1; then
 	fail "non-loopback http container URI accepted"; fi

@@ -30,4 +30,4 @@ done
 grep -q 'dead_letters=10' "$T/sum" || fail "summary dead letter count"
 grep -q 'stored=1 ' "$T/sum" || fail "summary stored count"
 [ "$(ls "$T/lake/errors/invalid_field"/dt=*/*.jsonl | wc -l)" -ge 1 ] || fail "no invalid_field file"
-zcat -f "$T/lake/errors/invalid_field"/dt=*/*.jsonl | grep -q 'event type is 81 bytes' || fail "long event type not a dead letter"
+zcat -f "$T/lake/errors/invalid_field"/dt=*/*.jsonl | grepq 'event type is 81 bytes' || fail "long event type not a dead letter"

@@ -63,7 +63,7 @@ raw=$(zstd -dc "$big" | wc -c)
 echo "$big: $frames frames for $raw bytes"
 [ "$frames" -ge $((raw / (122 << 10))) ] && [ "$frames" -le $((raw / (120 << 10) + 1)) ] ||
 	fail "$frames frames for $raw bytes of text (not one per 120 KiB block)"
-zstd -lv "$big" | grep -q '^Check: XXH64' || fail "$big: frames without a checksum"
+zstd -lv "$big" | grepq '^Check: XXH64' || fail "$big: frames without a checksum"
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/jsonl-l3" --format jsonl --compression-level 3 \
 	--dedup-window 0 --quiet
 rel=${big#"$T/jsonl/"}

@@ -13,7 +13,7 @@ expect2() { # expected-message-fragment, args...
 	set +e; out=$("$KL" "$@" 2>&1 >/dev/null); rc=$?; set -e
 	[ "$rc" = 2 ] || fail "'$*' exited $rc, want 2"
 	[ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "'$*' printed more than one line: $out"
-	printf '%s' "$out" | grep -qF -- "$want" || fail "'$*' said '$out', want '$want'"
+	grep -qF -- "$want" <<<"$out" || fail "'$*' said '$out', want '$want'"
 }
 expect2 "unknown command 'frobnicate'" frobnicate
 expect2 "--input (a file, or - for stdin) or --stream is required" ingest --lake "$T/l"
@@ -29,11 +29,11 @@ expect2 "unexpected argument 'extra'" transform extra
 # a missing input is a clear runtime error (exit 1), not a crash
 set +e; out=$("$KL" ingest --input "$T/nope.jsonl" --lake "$T/l" 2>&1); rc=$?; set -e
 [ "$rc" = 1 ] || fail "missing input exited $rc"
-printf '%s' "$out" | grep -q "cannot open input" || fail "missing input message: $out"
+grep -q "cannot open input" <<<"$out" || fail "missing input message: $out"
 # ... and so is a directory given as the input; neither leaves a lake behind
 set +e; out=$("$KL" ingest --input "$T" --lake "$T/l" 2>&1); rc=$?; set -e
 [ "$rc" = 1 ] || fail "a directory as input exited $rc"
-printf "%s" "$out" | grep -qF "input $T is a directory: give a file, or - for stdin (its files as one input: cat $T/* | kinlake ingest --input - --input-id NAME ...)" || fail "directory input message: $out"
+printf "%s" "$out" | grepq -F "input $T is a directory: give a file, or - for stdin (its files as one input: cat $T/* | kinlake ingest --input - --input-id NAME ...)" || fail "directory input message: $out"
 [ ! -e "$T/l" ] || fail "a run whose input cannot be read made the lake $T/l"
 # sizes accept suffixes
 "$KL" gen --events 10 | "$KL" ingest --input - --lake "$T/l" --max-file-bytes 1MiB --memory-limit 64MiB --quiet
@@ -154,7 +154,7 @@ set +e; out=$(env KINLAKE_MEMORY_LIMIT=lots "$KL" ingest --input "$T/env.jsonl" 
 set +e; out=$(env KINLAKE_STREAM=events "$KL" ingest --input "$T/env.jsonl" --lake "$T/l" 2>&1); rc=$?; set -e
 [ "$rc" = 2 ] && [ "$out" = "kinlake ingest: --input and KINLAKE_STREAM exclude each other" ] ||
 	fail "KINLAKE_STREAM with --input: exit $rc: $out"
-"$KL" ingest --help | grep -q 'KINLAKE_MEMORY_LIMIT=' || fail "ingest --help does not name the variables"
+"$KL" ingest --help | grepq 'KINLAKE_MEMORY_LIMIT=' || fail "ingest --help does not name the variables"
 # SIGTERM while the stream's shards are still being listed (no server answers):
 # a clean stop that says so, not "0 shards"
 AWS_REGION=us-east-1 AWS_ENDPOINT_URL=http://127.0.0.1:1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=y \
@@ -167,10 +167,10 @@ sleep 1; kill -TERM $pid; rc=0; wait $pid || rc=$?
 set +e; out=$("$KL" ingest --input "$T/nope.jsonl" --lake "$T/l" 2>&1); rc=$?; set -e
 [ "$rc" = 1 ] || fail "missing input exited $rc"
 [ "$(printf '%s\n' "$out" | wc -l)" = 1 ] || fail "missing input: more than one line: $out"
-printf '%s' "$out" | grep -q "run the same command again" && fail "missing input advises to run again: $out"
+grep -q "run the same command again" <<<"$out" && fail "missing input advises to run again: $out"
 set +e; out=$("$KL" ingest --input "$T" --lake "$T/l" 2>&1); rc=$?; set -e
 [ "$rc" = 1 ] || fail "a directory as input exited $rc"
-printf '%s' "$out" | grep -q "run the same command again" && fail "a directory as input advises to run again: $out"
+grep -q "run the same command again" <<<"$out" && fail "a directory as input advises to run again: $out"
 # an input compressed in a format kinlake does not decode (gzip and zstd it
 # does: e2e/compressed) is refused, not turned into dead letters line by line
 "$KL" gen --events 50 | bzip2 > "$T/ev.jsonl.bz2"
@@ -181,26 +181,26 @@ set +e; out=$("$KL" ingest --input "$T/ev.jsonl.bz2" --lake "$T/bzlake" 2>&1); r
 if command -v xz >/dev/null; then
 	"$KL" gen --events 50 | xz > "$T/ev.jsonl.xz"
 	set +e; out=$("$KL" ingest --input - --lake "$T/bzlake" 2>&1 < "$T/ev.jsonl.xz"); rc=$?; set -e
-	[ "$rc" = 1 ] && printf '%s' "$out" | grep -q "the input is xz-compressed, not JSON lines" ||
+	[ "$rc" = 1 ] && grep -q "the input is xz-compressed, not JSON lines" <<<"$out" ||
 		fail "xz on stdin: exit $rc: $out"
 	[ -z "$(find "$T/bzlake" -type f -path '*/events/*' -o -type f -path '*/errors/*' 2>/dev/null)" ] ||
 		fail "data files or dead letters in the lake of an xz input: $(find "$T/bzlake" -type f)"
 fi
 set +e; out=$("$KL" transform 2>&1 >/dev/null < "$T/ev.jsonl.bz2"); rc=$?; set -e
-[ "$rc" = 1 ] && printf '%s' "$out" | grep -q "the input is bzip2-compressed" || fail "transform of bzip2: exit $rc: $out"
+[ "$rc" = 1 ] && grep -q "the input is bzip2-compressed" <<<"$out" || fail "transform of bzip2: exit $rc: $out"
 : > "$T/notadir"
 "$KL" gen --events 5 > "$T/five.jsonl"
 set +e; out=$("$KL" ingest --input "$T/five.jsonl" --lake "$T/notadir/lake" 2>&1); rc=$?; set -e
 [ "$rc" = 1 ] || fail "lake under a file exited $rc"
-printf '%s' "$out" | grep -q "nothing was lost: data not yet committed stays in the input; run the same command again" ||
+grep -q "nothing was lost: data not yet committed stays in the input; run the same command again" <<<"$out" ||
 	fail "a readable input: no resume advice: $out"
 set +e; out=$(cat "$T/five.jsonl" | "$KL" ingest --input - --lake "$T/notadir/lake" 2>&1); rc=$?; set -e
 [ "$rc" = 1 ] || fail "stdin, lake under a file exited $rc"
-printf '%s' "$out" | grep -q "a pipe without --input-id cannot be resumed" || fail "stdin advice: $out"
-printf '%s' "$out" | grep -q "run the same command again" && fail "stdin advises to run again: $out"
+grep -q "a pipe without --input-id cannot be resumed" <<<"$out" || fail "stdin advice: $out"
+grep -q "run the same command again" <<<"$out" && fail "stdin advises to run again: $out"
 set +e; out=$("$KL" ingest --input - --lake "$T/notadir/lake" 2>&1 < "$T/five.jsonl"); rc=$?; set -e
 [ "$rc" = 1 ] || fail "stdin from a file, lake under a file exited $rc"
-printf '%s' "$out" | grep -q "run the same command again to resume" || fail "stdin from a file: advice: $out"
+grep -q "run the same command again to resume" <<<"$out" || fail "stdin from a file: advice: $out"
 
 # --dry-run: the settings, each with its source, and nothing read or written;
 # bad options still get exit 2 first

@@ -23,7 +23,7 @@ for z in gz zst; do
 	[ "$(contents "$T/$z")" = "$(contents "$T/plain")" ] || fail ".$z file: not the plain file's lake"
 	# the same again is done already, as for a plain file
 	out=$("$KL" ingest --input "$T/in.jsonl.$z" --lake "$T/$z" 2>&1)
-	printf '%s' "$out" | grep -q "is already in the lake" || fail ".$z again: $out"
+	grep -q "is already in the lake" <<<"$out" || fail ".$z again: $out"
 done
 # stdin, compressed: the same events; the progress line counts the file's bytes
 "$KL" ingest --input - --input-id pipe --lake "$T/pipe" --quiet < "$T/in.jsonl.gz"
@@ -51,9 +51,9 @@ python3 -c 'import sys; d = bytearray(open(sys.argv[1], "rb").read()); d[len(d) 
 check_refused() { # file, expected message part
 	set +e; out=$("$KL" ingest --input "$1" --lake "$T/broken" 2>&1); rc=$?; set -e
 	[ "$rc" = 1 ] || fail "${1##*/}: exit $rc: $out"
-	printf '%s' "$out" | grep -qF "$2" || fail "${1##*/}: $out"
-	printf '%s' "$out" | grep -q "run the same command again" && fail "${1##*/} advises to run again: $out"
-	printf '%s' "$out" | grep -q "the rest of this input cannot be read as it is" || fail "${1##*/}: no word on the input: $out"
+	grep -qF "$2" <<<"$out" || fail "${1##*/}: $out"
+	grep -q "run the same command again" <<<"$out" && fail "${1##*/} advises to run again: $out"
+	grep -q "the rest of this input cannot be read as it is" <<<"$out" || fail "${1##*/}: no word on the input: $out"
 	[ -z "$(find "$T/broken" -type f -path '*/events/*' 2>/dev/null)" ] || fail "${1##*/}: data files stored"
 	rm -rf "$T/broken"
 }
@@ -63,11 +63,11 @@ check_refused "$T/tail.gz" "gzip: the bytes after the end of the compressed data
 # a zstd frame with a window beyond the decoder's 128 MiB (zstd --long=31): refused, saying how
 zstd -q --long=31 -c < "$T/a.jsonl" > "$T/long.zst" # (from a pipe: the window as asked, not shrunk to the size)
 set +e; out=$("$KL" ingest --input "$T/long.zst" --lake "$T/broken" 2>&1); rc=$?; set -e
-[ "$rc" = 1 ] && printf '%s' "$out" | grep -qF "zstd: a frame needs a window larger than the 128 MiB decoded here (made with --long?): decompress it first (zstd -dc --long=31 FILE | kinlake ...)" ||
+[ "$rc" = 1 ] && grep -qF "zstd: a frame needs a window larger than the 128 MiB decoded here (made with --long?): decompress it first (zstd -dc --long=31 FILE | kinlake ...)" <<<"$out" ||
 	fail "zstd --long=31: exit $rc: $out"
-printf '%s' "$out" | grep -q "run the same command again" && fail "zstd --long=31 advises to run again: $out"
+grep -q "run the same command again" <<<"$out" && fail "zstd --long=31 advises to run again: $out"
 set +e; out=$("$KL" transform < "$T/cut.gz" 2>&1 > /dev/null); rc=$?; set -e
-[ "$rc" = 1 ] && printf '%s' "$out" | grep -q "it is truncated" || fail "transform of a truncated .gz: exit $rc: $out"
+[ "$rc" = 1 ] && grep -q "it is truncated" <<<"$out" || fail "transform of a truncated .gz: exit $rc: $out"
 # kill -9 while a compressed pipe is read (small files and budget: commits
 # land between the kills), then the file itself under the same --input-id:
 # resumed by decoding up to its resume point, every event once. Three event

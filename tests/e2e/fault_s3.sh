@@ -43,7 +43,7 @@ cat "$T/in.jsonl" "$T/big.jsonl" > "$T/all.jsonl"
 check_lake "$T/all.jsonl" "$T/faulty" > /dev/null || fail "not exactly once"
 [ "$(aws "${EP[@]}" s3api list-multipart-uploads --bucket bkt --query 'length(Uploads || `[]`)')" = 0 ] ||
 	fail "multipart uploads left behind"
-find "$T/faulty/events" -size +5M | grep -q . || fail "no multipart-sized file"
+find "$T/faulty/events" -size +5M | grepq . || fail "no multipart-sized file"
 faulted=$(jget 'd["faulted"]' < "$T/stats.json")
 retries=$(( $(awk '$1 == "kinlake_retries_total" { print $2 }' "$T/in.prom") + $(awk '$1 == "kinlake_retries_total" { print $2 }' "$T/big.prom") ))
 echo "faulted requests $faulted ($(jget 'd["reset_reused"]' < "$T/stats.json") resets of reused connections), kinlake retries $retries"

@@ -75,10 +75,10 @@ ID=(--input-id backfill-4 --max-file-bytes 4KiB --format jsonl)
 slow_feed 400 "$T/in4.jsonl" | "$KL" ingest --input - --lake s3://bkt/lake4 "${ID[@]}" \
 	--no-progress 2>"$T/sum4a" &
 p=$!
-for _ in $(seq 400); do listing lake4 | grep -q '_kinlake/state/' && break; sleep 0.02; done
+for _ in $(seq 400); do listing lake4 | grepq '_kinlake/state/' && break; sleep 0.02; done
 kill -KILL "$p" 2>/dev/null || true
 wait "$p" 2>/dev/null && fail "the run ended before it was killed: $(cat "$T/sum4a")"
-listing lake4 | grep -q '_kinlake/state/' || fail "killed run: no state log yet"
+listing lake4 | grepq '_kinlake/state/' || fail "killed run: no state log yet"
 "$KL" ingest --input "$T/in4.jsonl" --lake s3://bkt/lake4 "${ID[@]}" \
 	--no-progress 2>"$T/sum4b" || fail "resume: $(cat "$T/sum4b")"
 cat "$T/sum4b"

@@ -65,7 +65,7 @@ case $arn in arn:aws:kinesis:*:stream/basic) ;; *) fail "no ARN for stream basic
 cp -r "$T/lake1" "$T/lake1arn"
 "$KL" ingest --stream "$arn" --lake "$T/lake1" --exit-idle 1 --format jsonl 2> "$T/sum1arn"
 grep -q "read=0 " "$T/sum1arn" || fail "the stream by its ARN re-read records: $(cat "$T/sum1arn")"
-ls "$T/lake1/_kinlake/state/" | grep -q arn && fail "checkpoints keyed by the ARN: $(ls "$T/lake1/_kinlake/state/")"
+ls "$T/lake1/_kinlake/state/" | grepq arn && fail "checkpoints keyed by the ARN: $(ls "$T/lake1/_kinlake/state/")"
 # a lake whose checkpoints an earlier build keyed by the ARN (':' and '/' as '_')
 for f in "$T"/lake1arn/_kinlake/state/basic-*.log; do
 	mv "$f" "$T/lake1arn/_kinlake/state/$(printf '%s' "$arn" | tr ':/' '__')-${f##*/basic-}"

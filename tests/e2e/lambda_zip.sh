@@ -13,7 +13,7 @@ mkdir "$T/task"
 unzip -q dist/kinlake-lambda.zip -d "$T/task"
 [ -x "$T/task/bootstrap" ] || fail "bootstrap missing or not executable"
 [ -x "$T/task/kinlake" ] || fail "kinlake missing or not executable"
-readelf -d "$T/task/kinlake" | grep -q 'Library rpath: \[\$ORIGIN/lib\]' || fail "no RPATH \$ORIGIN/lib"
+readelf -d "$T/task/kinlake" | grepq 'Library rpath: \[\$ORIGIN/lib\]' || fail "no RPATH \$ORIGIN/lib"
 glibc='^(linux-vdso\.so|ld-linux-x86-64\.so|libc\.so|libm\.so|libpthread\.so|libdl\.so|librt\.so|libresolv\.so)'
 sysdirs=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:/lib64:/usr/lib64
 # ldd of the executable shows the whole tree as the loader resolves it (the
@@ -48,7 +48,7 @@ done < <(grep -o 'calling init: /[^ ]*' "$T/dl" | awk '{ print $3 }' | sort -u)
 echo "libcurl and $(grep -o "calling init: $T/task/lib/[^ ]*" "$T/dl" | sort -u | wc -l) libraries in all load from lib/ on first use"
 # and no bundled library carries a RUNPATH (which would switch the RPATH off for its dependencies)
 for f in "$T/task"/lib/*; do
-	if readelf -d "$f" | grep -q RUNPATH; then fail "$f has a RUNPATH"; fi
+	if readelf -d "$f" | grepq RUNPATH; then fail "$f has a RUNPATH"; fi
 done
 n=$(LD_LIBRARY_PATH=$sysdirs ldd "$T/task/kinlake" | grep -c "$T/task/lib/")
 echo "kinlake loads $n libraries from lib/, glibc from the system"

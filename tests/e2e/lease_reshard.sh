@@ -57,7 +57,7 @@ kill -TERM "$pid_wb"
 wait "$pid_wb" || fail "wb did not exit cleanly: $(cat "$T/wb.log")"
 pids=("$pid_wa" "$pid_wc")
 [ "$(held wb)" = 0 ] || fail "wb still holds $(held wb) leases at exit"
-owners | grep -qw wb && fail "a row still names wb after its SIGTERM: $(owners)"
+owners | grepq -w wb && fail "a row still names wb after its SIGTERM: $(owners)"
 echo "merged; wb left and handed its leases over ($SECONDS s)"
 sleep 3
 touch "$T/stop"

@@ -72,7 +72,7 @@ printf '{"event_uuid":"m6","event_name":"a\xff:b","created_at":1}\n' >> "$T/odd.
 # the odd lines spread over the generated ones, one every 40 lines
 awk -v odd="$T/odd.jsonl" 'NR % 40 == 1 && (getline l < odd) > 0 { print l } { print } END { while ((getline l < odd) > 0) print l }' \
 	"$T/gen.jsonl" > "$T/in.jsonl"
-grep -c '' "$T/in.jsonl" | grep -qx "$((N + 32))" || fail "input: $(grep -c '' "$T/in.jsonl") lines, want $((N + 32))"
+grep -c '' "$T/in.jsonl" | grepq -x "$((N + 32))" || fail "input: $(grep -c '' "$T/in.jsonl") lines, want $((N + 32))"
 touch -d "@$ARRIVAL" "$T/in.jsonl"
 esm() { node tests/js/runtime_api.mjs esm "$KL" "$T/in.jsonl" "$1" > "$T/esm.log" || { cat "$T/esm.log"; fail "esm: $1"; }; }
 

@@ -89,7 +89,7 @@ check_lake "$T/esm.jsonl" "$T/esm" --format parquet
 read -r nf nw _ < <(cols "$T/esm" 12)
 [ "$nw" -gt 0 ] || fail "the Lambda's lake has no file with _rescued_data"
 # the registry lists the rescue column for wide (the catalog's tables follow it)
-"$(dirname "$KL")/tests/test_schema_registry" --load "$T/lake" wide | grep -q '_rescued_data' ||
+"$(dirname "$KL")/tests/test_schema_registry" --load "$T/lake" wide | grepq '_rescued_data' ||
 	fail "the schema registry has no _rescued_data for wide"
 # the default cap (1000): 2400 events of 5 keys each made from data over 7 hours, by the
 # variable; before the cap each file had ~1800 columns
@@ -116,7 +116,7 @@ grep -q 'past --max-columns 1000, with [0-9]* more after it: left out of the tab
 	fail "catalog over the cap: $(cat "$T/many.err")"
 n=$(sed -n '/`kinlake`.`wide`/,/^)/p' "$T/many.sql" | grep -c '^  `') || true
 [ "$n" = 1000 ] || fail "table wide has $n columns, want 1000"
-sed -n '/`kinlake`.`wide`/,/^)/p' "$T/many.sql" | grep -q '^  `_rescued_data` string' ||
+sed -n '/`kinlake`.`wide`/,/^)/p' "$T/many.sql" | grepq '^  `_rescued_data` string' ||
 	fail "table wide has no _rescued_data"
 # under the cap: exit 0, _rescued_data in wide's table
 "$KL" catalog ddl --lake "$T/lake" > "$T/lake.sql"

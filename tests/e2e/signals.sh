@@ -32,7 +32,7 @@ ready() {
 	local blk
 	blk=$(awk '/^SigBlk:/ { print $2 }' "/proc/$pid/status" 2>/dev/null) || return 1
 	[ -n "$blk" ] && (( 16#$blk & 0x4000 )) &&
-		ls -l "/proc/$pid/fd" 2>/dev/null | grep -q 'huge.jsonl'
+		ls -l "/proc/$pid/fd" 2>/dev/null | grepq 'huge.jsonl'
 }
 wait_for 20 ready || fail "kinlake did not start hashing the input"
 sleep 0.3

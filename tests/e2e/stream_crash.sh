@@ -149,7 +149,7 @@ wait "$producer" || fail "put: $(tail -3 "$T/put.err")"
 python3 -c 'import json, sys; c = json.load(open(sys.argv[1]))
 sys.exit(c["plain"] + c["aggregated_user_records"] != int(sys.argv[2]))' "$T/put.json" "$N" ||
 	fail "put: $(cat "$T/put.json")"
-$K list-shards --stream-name ev --query 'length(Shards)' --output text | grep -qx 7 ||
+$K list-shards --stream-name ev --query 'length(Shards)' --output text | grepq -x 7 ||
 	fail "the split and the merge did not give 7 shards"
 echo "put $N events in $C chunks; split and merge done ($SECONDS s)"
 touch "$T/stop"

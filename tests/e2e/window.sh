@@ -83,7 +83,7 @@ echo "stdin by default: $n_pipe files for $n_parts partitions"
 # the Lambda's KINLAKE_* variables come from the same table entries
 lambda_init() { env KINLAKE_LAKE="$T/lam" "$@" "$KL" lambda --bench-file /dev/null 2>&1 >/dev/null | grep 'init failed' || true; }
 [ -z "$(lambda_init KINLAKE_WINDOW=hour KINLAKE_ALLOWED_LATENESS=5m)" ] || fail "KINLAKE_WINDOW=hour refused"
-lambda_init KINLAKE_WINDOW=daily | grep -q "KINLAKE_WINDOW: 'daily' is not one of auto|interval|hour" ||
+lambda_init KINLAKE_WINDOW=daily | grepq "KINLAKE_WINDOW: 'daily' is not one of auto|interval|hour" ||
 	fail "KINLAKE_WINDOW=daily: $(lambda_init KINLAKE_WINDOW=daily)"
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/bad" --window daily 2> "$T/err" && fail "--window daily accepted"
 grep -q "\-\-window: 'daily' is not one of auto|interval|hour" "$T/err" || fail "message: $(cat "$T/err")"

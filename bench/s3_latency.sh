@@ -8,9 +8,12 @@
 # --span 21600` (six hours: ~550 partitions, one small file each), ingested as JSON lines
 # into a fresh prefix each run; printed per run and binary: seconds, files, requests
 # the proxy saw. KINLAKE [build/kinlake]; KINLAKE_B, a second binary run alternately
-# beside it (bench/README.md, session 33: files side by side, built and reverted). RUNS [3] each.
+# beside it (bench/README.md, sessions 33-34: files side by side). RUNS [3] each.
+# BENCH_S3_FORMAT [jsonl] (or parquet), BENCH_S3_SPAN [21600] seconds of event time: one
+# hour (3600) of 100,000 events gives the fewer, larger files of a production hour.
 set -euo pipefail
 EVENTS=${1:-20000} DELAY=${2:-50} RUNS=${3:-3}
+FORMAT=${BENCH_S3_FORMAT:-jsonl} SPAN=${BENCH_S3_SPAN:-21600}
 [ -n "${KINLAKE_B:-}" ] && KINLAKE_B=$(realpath "$KINLAKE_B")
 [ -n "${KINLAKE:-}" ] && KINLAKE=$(realpath "$KINLAKE")
 . "$(dirname "$0")/_lib.sh"
@@ -29,7 +32,7 @@ for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
 [ -s "$T/proxy.port" ] || die "the proxy did not start: $(cat "$T/proxy.log")"
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$T/proxy.port")
 python3 tests/s3_lite.py "$MOTO_URL" mb s3://bench
-"$KINLAKE" gen --events "$EVENTS" --span 21600 --seed 3 >"$T/in.jsonl"
+"$KINLAKE" gen --events "$EVENTS" --span "$SPAN" --seed 3 >"$T/in.jsonl"
 bins=("$KINLAKE")
 [ -z "${KINLAKE_B:-}" ] || bins+=("$KINLAKE_B")
 echo "| run | binary | seconds | files | requests |"
@@ -40,7 +43,7 @@ for r in $(seq "$RUNS"); do
 		n=$((n + 1))
 		before=$(curl -s "$AWS_ENDPOINT_URL_S3/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
 		t0=$(date +%s.%N)
-		"$b" ingest --input "$T/in.jsonl" --lake "s3://bench/run$n" --format jsonl --quiet --no-progress
+		"$b" ingest --input "$T/in.jsonl" --lake "s3://bench/run$n" --format "$FORMAT" --quiet --no-progress
 		t1=$(date +%s.%N)
 		after=$(curl -s "$AWS_ENDPOINT_URL_S3/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
 		files=$(python3 -c 'import sys, boto3

@@ -47,8 +47,11 @@
 #define MAX_OBJECT ((size_t)5 << 30)
 /* commit_deferred(): larger objects commit on the caller's thread, so that
  * what the upload threads hold beyond the writer's budget stays at most
- * concurrency x DEFER_MAX bytes */
-#define DEFER_MAX ((size_t)256 << 10)
+ * concurrency x DEFER_MAX bytes (8 MiB at the default 4; a multipart
+ * upload's parts in flight may hold concurrency x part_size, 32 MiB). An
+ * hour of one of the production stream's ~100 partitions is ~0.8 MB of
+ * Parquet on average (bench/README.md: 79 MB per 1M events). */
+#define DEFER_MAX ((size_t)2 << 20)
 #define DEFER_SLOTS 64 /* deferred commits in flight per hash of their key */
 
 /* A part of a multipart upload (num >= 1, its bytes in data), or a deferred

@@ -41,17 +41,22 @@ n=0
 for r in $(seq "$RUNS"); do
 	for b in "${bins[@]}"; do
 		n=$((n + 1))
-		before=$(curl -s "$AWS_ENDPOINT_URL_S3/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+		before=$(curl -s "$AWS_ENDPOINT_URL_S3/__fault/stats")
 		t0=$(date +%s.%N)
 		"$b" ingest --input "$T/in.jsonl" --lake "s3://bench/run$n" --format "$FORMAT" --quiet --no-progress
 		t1=$(date +%s.%N)
-		after=$(curl -s "$AWS_ENDPOINT_URL_S3/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+		after=$(curl -s "$AWS_ENDPOINT_URL_S3/__fault/stats")
+		# the requests, and per method (fault_proxy's ops) what they were
+		reqs=$(python3 -c 'import json,sys
+a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+ops = {k: v["calls"] - b["ops"].get(k, {"calls": 0})["calls"] for k, v in a["ops"].items()}
+print(a["requests"] - b["requests"], " ".join(f"{k} {v}" for k, v in sorted(ops.items()) if v))' "$after" "$before")
 		files=$(python3 -c 'import sys, boto3
 s3 = boto3.client("s3", endpoint_url=sys.argv[1])
 n = 0
 for p in s3.get_paginator("list_objects_v2").paginate(Bucket="bench", Prefix=sys.argv[2]):
     n += sum(1 for o in p.get("Contents", []) if o["Key"].startswith(sys.argv[2] + "events/"))
 print(n)' "$MOTO_URL" "run$n/")
-		echo "| $r | $b | $(calc %.2f "$t1 - $t0") | $files | $((after - before)) |"
+		echo "| $r | $b | $(calc %.2f "$t1 - $t0") | $files | ${reqs%% *} (${reqs#* }) |"
 	done
 done

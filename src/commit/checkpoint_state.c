@@ -69,8 +69,8 @@ static int state_commit(struct kl_checkpoint *base, const struct kl_checkpoint_j
 }
 
 /* The jobs' lines appended with one write and fsync, except where one
- * commit after another would have compacted the log: a sync there too, so
- * the log's bytes are the same. */
+ * commit after another would have compacted a local log: a sync there too,
+ * so the log's bytes are the same. A log in a store: one PutObject. */
 static int state_commit_batch(struct kl_checkpoint *base, const struct kl_checkpoint_job *jobs,
 			      size_t n)
 {
@@ -79,7 +79,7 @@ static int state_commit_batch(struct kl_checkpoint *base, const struct kl_checkp
 	int rc = KL_OK;
 	for (size_t i = 0; i < n && !rc; i++) {
 		rc = note_job(c, &jobs[i]);
-		if (!rc && (i + 1 == n || kl_state_sync_compacts(st)))
+		if (!rc && (i + 1 == n || kl_state_sync_shapes_log(st)))
 			rc = kl_state_sync(st);
 	}
 	return rc ? kl_errbuf_set(&base->err, rc, "%s", st->err.msg) : KL_OK;

@@ -560,9 +560,9 @@ static int must_compact(const struct kl_state *st, size_t nlines)
 	return st->store || st->pruned || st->lines + nlines > 4 * st->nparts + 4096;
 }
 
-int kl_state_sync_compacts(const struct kl_state *st)
+int kl_state_sync_shapes_log(const struct kl_state *st)
 {
-	if (!st->pending.len && !st->pruned)
+	if (st->store || (!st->pending.len && !st->pruned))
 		return 0;
 	return must_compact(st, pending_lines(st));
 }

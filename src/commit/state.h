@@ -197,10 +197,14 @@ size_t kl_state_prune(struct kl_state *st, uint64_t below);
 /* Write and fsync queued lines (compacting the log when it has grown). */
 int kl_state_sync(struct kl_state *st);
 
-/* 1 if kl_state_sync() would now rewrite the log whole (compact) rather
- * than append the queued lines: a caller that queues several commits for
- * one sync (checkpoint.h commit_batch) syncs wherever this says so, and the
- * log's bytes are those of one sync per commit. */
-int kl_state_sync_compacts(const struct kl_state *st);
+/* 1 if a kl_state_sync() now would shape the log's later bytes: a local
+ * log that it would compact (rewrite whole) rather than append to, since
+ * later lines are appended to the compact form. A caller that queues
+ * several commits for one sync (checkpoint.h commit_batch) syncs wherever
+ * this says so, and the log's bytes are those of one sync per commit. A
+ * log in a store (S3) is rewritten whole at every sync, from the state
+ * alone (compact()), so a sync between commits leaves nothing that lasts:
+ * 0, and a batch costs one PutObject instead of one per commit. */
+int kl_state_sync_shapes_log(const struct kl_state *st);
 
 #endif

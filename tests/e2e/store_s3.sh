@@ -240,6 +240,22 @@ files=$(sed -n 's/.* files=\([0-9]*\).*/\1/p' "$T/hint.err")
 echo "a run of $files files: $((put1 - put0)) PutObject, $((head1 - head0)) HeadObject"
 [ "$((put1 - put0 - files))" -ge 20 ] || fail "too few state-log writes to tell: $(cat "$T/hint.err")"
 [ "$((head1 - head0))" -le 2 ] || fail "$((head1 - head0)) HeadObject for one run: the rewrites are not guessed"
+# 6e. a batch of the writer's jobs costs one state-log write: when an hour
+# closes, each of its ~70 partitions is a job of its own, and the writer
+# takes those queued as one batch (one sync); the log in S3 is rewritten
+# whole from the state at each write, so it is written once a batch, not
+# once a job (commit/state.h kl_state_sync_shapes_log). Six hours of events,
+# ~400 files: it was one PutObject of the log per file.
+"$KL" gen --events 2000 --span 21600 --seed 3 >"$T/hours.jsonl"
+read -r put0 head0 < <(ops)
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$LP "$KL" ingest --input "$T/hours.jsonl" --lake s3://bkt/hours --format jsonl \
+	2>"$T/hours.err" || fail "hours run: $(cat "$T/hours.err")"
+read -r put1 head1 < <(ops)
+files=$(sed -n 's/.* files=\([0-9]*\).*/\1/p' "$T/hours.err")
+logs=$((put1 - put0 - files))
+echo "six hours, $files files: $logs state-log writes"
+[ "$files" -ge 300 ] || fail "hours run: $files files, want ~400: $(cat "$T/hours.err")"
+[ "$logs" -ge 1 ] && [ "$((logs * 5))" -le "$files" ] || fail "hours run: $logs state-log writes for $files files"
 
 # 7. moto with IAM auth on: right key works (single and multipart), wrong
 # secret fails at once with SignatureDoesNotMatch and leaves nothing.

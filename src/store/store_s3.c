@@ -488,9 +488,12 @@ static void *worker(void *arg)
 		struct part_job *j = s->head;
 		if (!(s->head = j->next))
 			s->tail = NULL;
-		int skip = j->num && (j->f->cancel || j->f->rc);
+		/* free() while a deferred commit waits: dropped, never visible (store.h) */
+		int skip = j->num ? j->f->cancel || j->f->rc : s->stopping;
 		pthread_mutex_unlock(&s->mu);
-		if (!j->num)
+		if (!j->num && skip)
+			file_free(j->f);
+		else if (!j->num)
 			deferred_put(j->f, h); /* the job's f is gone after it */
 		else if (!skip)
 			upload_part(j->f, h, j->num, &j->data);
@@ -552,8 +555,6 @@ static void stop_workers(struct s3_store *s)
 	free(s->thread_http);
 }
 
-/* Queue one part (takes data's block); blocks while `concurrency` parts are
- * in flight. */
 /* Queue a job for the upload threads, once fewer than `concurrency` are in
  * flight (waits for that). Under mu. */
 static void enqueue(struct s3_store *s, struct part_job *j)
@@ -569,6 +570,8 @@ static void enqueue(struct s3_store *s, struct part_job *j)
 	pthread_cond_signal(&s->work);
 }
 
+/* Queue one part (takes data's block); blocks while `concurrency` parts are
+ * in flight. */
 static int submit(struct kl_store_file *f, struct kl_buf *data)
 {
 	struct s3_store *s = f->s;
@@ -1088,7 +1091,7 @@ static void s3_free(struct kl_store *base)
 {
 	struct s3_store *s = (struct s3_store *)base;
 	if (s->nthreads || s->threads)
-		stop_workers(s); /* queued deferred commits are sent first */
+		stop_workers(s); /* queued deferred commits are dropped, sent ones end */
 	while (s->redo) { /* found an object there, never resolved: not sent */
 		struct kl_store_file *next = s->redo->next_redo;
 		file_free(s->redo);

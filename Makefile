@@ -35,7 +35,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
-.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz fuzz-long demo bench bench-kinesis bench-lambda bench-window bench-compressed deps clean format up down lambda-zip
+.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz fuzz-long demo bench bench-kinesis bench-lambda bench-window bench-compressed bench-s3 deps clean format up down lambda-zip
 all: $(BUILD)/kinlake $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -134,6 +134,11 @@ bench-window: all
 # gzip and zstd inputs read as they are, against the plain file and a gzip -dc pipe
 bench-compressed: all
 	@bench/compressed.sh
+
+# an S3 lake whose every request takes 50 ms more (moto behind tests/fault_proxy.py):
+# seconds and requests per run; KINLAKE_B=<binary> runs another build alternately
+bench-s3: deps all
+	@bench/s3_latency.sh
 
 up: deps all
 	@scripts/stack.sh up

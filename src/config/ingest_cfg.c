@@ -96,6 +96,12 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .offset = F(multipart_threshold), .def = "16MiB", .metavar = "SIZE",
 	 .help = "S3: objects above this go up as multipart uploads (parts >= 5 MiB)",
 	 .min = 5 << 20, .max = 5368709120.0},
+	{.name = "s3-concurrency", .env = "KINLAKE_S3_CONCURRENCY", .scope = KL_INGEST_CFG_LAMBDA,
+	 .type = KL_OPT_I64, .offset = F(s3_concurrency), .def = "4", .metavar = "N",
+	 .help = "S3: uploads in flight per lake writer (per shard in stream mode): a batch's "
+		 "files up to 2 MiB side by side, a large file's 8 MiB parts; more for high "
+		 "round-trip times, each holding up to 8 MiB beyond --memory-limit",
+	 .min = 1, .max = 64},
 	{.name = "sse", .env = "KINLAKE_SSE", .scope = KL_INGEST_CFG_LAMBDA, .type = KL_OPT_CHOICE,
 	 .offset = F(sse), .metavar = "aws:kms|AES256",
 	 .help = "S3: server-side encryption of every object", .choices = sses},
@@ -374,5 +380,6 @@ void kl_ingest_cfg_store(const struct kl_ingest_cfg *c, const struct kl_aws_env 
 	so->sse = (enum kl_sse)c->sse;
 	so->sse_kms_key_id = c->sse_kms_key_id;
 	so->multipart_threshold = c->multipart_threshold;
+	so->concurrency = (unsigned)c->s3_concurrency;
 	so->creds = creds;
 }

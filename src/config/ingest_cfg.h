@@ -35,6 +35,7 @@ struct kl_ingest_cfg {
 	int64_t shutdown_timeout_ms; /* signal -> abandon what is not committed (core/stop.h) */
 	/* S3 */
 	size_t multipart_threshold;
+	int64_t s3_concurrency; /* requests in flight per store: parts, small files */
 	int sse; /* enum kl_sse */
 	const char *sse_kms_key_id;
 	/* files */

@@ -210,7 +210,7 @@ struct kl_store_s3_opts {
 	int path_style;
 	size_t multipart_threshold; /* 0 = 16 MiB; at most 5 GiB (the PutObject limit) */
 	size_t part_size;           /* 0 = 8 MiB; at least 5 MiB, at most 5 GiB */
-	unsigned concurrency;       /* parts in flight per store; 0 = 4, at most 64 */
+	unsigned concurrency;       /* parts and deferred files in flight per store; 0 = 4, at most 64 */
 	const char *sse;            /* NULL, "AES256" or "aws:kms" */
 	const char *sse_kms_key_id; /* only with "aws:kms"; NULL = the AWS managed key */
 	/* Caller-owned, must outlive the store. The store calls it under

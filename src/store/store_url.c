@@ -127,6 +127,7 @@ int kl_store_open_url(const char *url, const struct kl_store_url_opts *o, struct
 	so.sse = kl_sse_header_value(o->sse);
 	so.sse_kms_key_id = o->sse_kms_key_id;
 	so.multipart_threshold = o->multipart_threshold;
+	so.concurrency = o->concurrency;
 	so.cancel = o->cancel;
 	so.retries = o->retries;
 	return kl_store_s3_new(out, url, &so, eb);

@@ -59,6 +59,7 @@ struct kl_store_url_opts {
 	enum kl_sse sse;
 	const char *sse_kms_key_id;   /* KL_SSE_KMS only; NULL: the AWS managed key */
 	size_t multipart_threshold;   /* 0: the store's default */
+	unsigned concurrency;	      /* S3 uploads in flight; 0: the store's default */
 	struct kl_store_creds *creds; /* S3: required, borrowed */
 	/* S3, both borrowed, NULL = none: the shutdown deadline (core/stop.h)
 	 * that abandons uploads, and a counter of request retries */

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "config/ingest_cfg.h"
 #include "config/opts.h"
+#include "store/store_url.h"
 
 #include <ctype.h>
 #include <stddef.h>
@@ -264,6 +265,24 @@ static void test_check(void)
 	CHECK_EQ_INT(o.format, KL_FORMAT_PARQUET);
 	CHECK_EQ_INT(o.compression, KL_COMP_SNAPPY);
 	CHECK_EQ_INT(o.limits.max_depth, 7);
+
+	/* applied to the store: the S3 settings, by flag and by variable */
+	struct kl_store_url_opts so;
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--lake", "s3://bkt/p")), KL_OK);
+	kl_ingest_cfg_store(&c, &none, NULL, &so);
+	CHECK_EQ_INT(so.concurrency, 4);
+	CHECK_EQ_INT(so.multipart_threshold, 16u << 20);
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb,
+				ARGV("--s3-concurrency", "16", "--multipart-threshold", "6MiB")),
+		     KL_OK);
+	kl_ingest_cfg_store(&c, &none, NULL, &so);
+	CHECK_EQ_INT(so.concurrency, 16);
+	CHECK_EQ_INT(so.multipart_threshold, 6u << 20);
+	CHECK_EQ_INT(env_parse(&c, &p, &eb, VARS("KINLAKE_S3_CONCURRENCY", "2")), KL_OK);
+	kl_ingest_cfg_store(&c, &none, NULL, &so);
+	CHECK_EQ_INT(so.concurrency, 2);
+	CHECK_EQ_INT(argv_parse(&c, &p, &eb, ARGV("--s3-concurrency", "65")), KL_EINVAL);
+	CHECK_EQ_STR(eb.msg, "--s3-concurrency: '65' is not an integer in [1, 64]");
 }
 
 static void test_parsers(void)

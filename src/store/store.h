@@ -17,10 +17,10 @@
  * it reaches the multipart threshold, as a multipart upload completed at commit
  * and aborted on abort() or on any failure; a completed PUT is durable, so
  * sync() there only waits for the small files commit_deferred() handed to
- * the upload threads, which go up side by side). A commit replaces what is under the key when it
- * looks: a late request of a writer that has given up (held up in the
- * network) never replaces a newer object of the same key (store_s3.c:
- * s3_commit; a local rename cannot arrive late).
+ * the upload threads, which go up side by side). A commit replaces what is
+ * under the key when it looks: a late request of a writer that has given up
+ * (held up in the network) never replaces a newer object of the same key
+ * (store_s3.c: s3_commit; a local rename cannot arrive late).
  *
  * Conditional writes (read_tag + commit_if, optional): a compare-and-swap
  * on one key, for writers that must not overwrite what another writer put

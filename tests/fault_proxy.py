@@ -27,7 +27,8 @@ through, the next COUNT calls get KIND (COUNT -1: every later call), before
 the random shares. A stalled request is forwarded after --stall-seconds even
 when its client has gone by then: a request held up in the network that
 reaches the server late (e2e/store_s3.sh, late writes).
-POST /__fault/op?op=OP&kind=KIND&count=COUNT&skip=SKIP sets it while it runs. The stats add ops: per operation, calls and faulted.
+POST /__fault/op?op=OP&kind=KIND&count=COUNT&skip=SKIP sets it while it runs. The stats add ops: per operation, calls, faulted and max_inflight (the most
+requests of it handled at once, a stall included: how many a client sends side by side).
 
 GET /__fault/stats answers JSON: requests, forwarded, faults per kind,
 faulted (the kinds after which a client must retry: 500, 503, pte, reset),
@@ -74,7 +75,8 @@ class State:
         self.last_fault = {}  # (method, path) -> monotonic time of its fault
         self.retry_gaps = []
         self.op_rules = {}  # op -> [kind, count left (-1: forever), calls to let through]
-        self.ops = {}  # op -> {"calls": n, "faulted": n}
+        self.ops = {}  # op -> {"calls": n, "faulted": n, "max_inflight": n}
+        self.inflight = {}  # op -> requests of it being handled now
 
     def set_op(self, op, kind, count, skip):
         with self.lock:
@@ -95,6 +97,17 @@ class State:
                 rule[1] -= 1
             st["faulted"] += 1
             return rule[0]
+
+    def enter(self, op):
+        """A request of op is being handled (until leave): its most at once."""
+        with self.lock:
+            st = self.ops.setdefault(op, {"calls": 0, "faulted": 0})
+            n = self.inflight[op] = self.inflight.get(op, 0) + 1
+            st["max_inflight"] = max(st.get("max_inflight", 0), n)
+
+    def leave(self, op):
+        with self.lock:
+            self.inflight[op] -= 1
 
     def pick(self, method, target, reused, forced=None):
         """The fault for this request (None: forward), counting it; forced:
@@ -208,6 +221,15 @@ def make_handler(args, state, upstream):
                   if args.mode == "kinesis" else self.command)
             forced = state.pick_op(op) if op else None
             kind = state.pick(self.command, self.path, self.nreq > 1, forced)
+            if op:
+                state.enter(op)
+            try:
+                self.forward(kind, body)
+            finally:
+                if op:
+                    state.leave(op)
+
+        def forward(self, kind, body):
             if kind == "reset":
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                            struct.pack("ii", 1, 0))

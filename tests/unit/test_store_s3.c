@@ -111,12 +111,10 @@ static int put_deferred(struct kl_store *s, char **pairs, int n)
 		char *body = check_slurp(eq + 1, &len);
 		struct kl_store_file *f;
 		rc = body ? s->ops->open(s, pairs[k], &f) : KL_EIO;
-		if (!rc && len)
-			rc = s->ops->write(f, body, len);
-		if (!rc)
+		if (!rc && len && (rc = s->ops->write(f, body, len)))
+			s->ops->abort(f); /* opened, not committed */
+		else if (!rc)
 			rc = s->ops->commit_deferred(f);
-		else if (body)
-			s->ops->abort(f);
 		free(body);
 	}
 	int src = s->ops->sync(s); /* also after a failure: what was deferred lands or fails */

@@ -45,7 +45,7 @@ resolve() { env -i PATH="$PATH" HOME="$T/home" AWS_REGION=us-east-1 "$@" "$DRV" 
 expect() { # want-regex, env...
 	local want=$1; shift
 	local out; out=$(resolve "$@" 2>&1) || fail "resolve failed ($*): $out"
-	printf '%s\n' "$out" | grep -Eq "$want" || fail "($*) gave '$out', want /$want/"
+	grep -Eq "$want" <<<"$out" || fail "($*) gave '$out', want /$want/"
 	printf '%s\n' "$out"
 }
 CONTAINER=(AWS_CONTAINER_CREDENTIALS_FULL_URI="http://127.0.0.1:$MD/creds" AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="$T/ctoken")

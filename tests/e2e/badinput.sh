@@ -18,7 +18,7 @@
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/lake" --max-record-bytes 2KiB --compression none 2> "$T/sum"
 cat "$T/sum"
 for r in invalid_json invalid_utf8 too_deep not_object duplicate_key missing_field invalid_field invalid_created_at too_large; do
-	f=$(ls "$T/lake/errors/$r"/dt=*/*.jsonl 2>/dev/null | head -1)
+	f=$(ls "$T/lake/errors/$r"/dt=*/*.jsonl 2>/dev/null | sed -n 1p)
 	[ -n "$f" ] || fail "no dead letter for $r"
 	node -e '
 const fs=require("fs"); const [f, r, input]=process.argv.slice(1);

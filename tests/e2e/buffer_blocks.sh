@@ -49,7 +49,7 @@ fits "$T/jsonl-14"
 	fail "jsonl: early sealing changed the lake"
 # JSON lines files made of many sealed blocks: the zstd CLI reads them too,
 # and they hold exactly the lines DuckDB saw
-big=$(find "$T/jsonl/events" -name '*.jsonl.zst' -size +300k | head -n 1)
+big=$(find "$T/jsonl/events" -name '*.jsonl.zst' -size +300k -print -quit)
 [ -n "$big" ] || fail "no JSON lines file spans several blocks"
 zstd -t -q "$big" || fail "zstd -t rejects $big"
 lines=$(zstd -dc "$big" | wc -l)

@@ -4,7 +4,7 @@
 # (help is captured first: grep -q stops reading at its match, and the
 # writer's SIGPIPE would fail the pipeline under pipefail)
 help=$("$KL" --help); grep -q 'ingest' <<<"$help" || fail "--help lacks ingest"
-"$KL" --version | grep -Eq '^kinlake [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
+"$KL" --version | grepq -E '^kinlake [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 for v in ingest transform gen; do
 	help=$("$KL" $v --help); grep -q -- '--' <<<"$help" || fail "$v --help"
 done
@@ -212,7 +212,7 @@ line() { awk -v n="$1" '$1 == n { $1 = ""; sub(/^ +/, ""); print; exit }' <<<"$o
 [ "$(line flush-interval)" = "90s flag" ] || fail "--dry-run flush-interval: '$(line flush-interval)'"
 [ "$(line compression)" = "zstd default" ] || fail "--dry-run compression: '$(line compression)'"
 [ "$(line window)" = "hour default: auto = hour for a file" ] || fail "--dry-run window: '$(line window)'"
-line threads | grep -Eq '^[0-9]+ default: 0 = the CPUs this process may use$' || fail "--dry-run threads: '$(line threads)'"
+line threads | grepq -E '^[0-9]+ default: 0 = the CPUs this process may use$' || fail "--dry-run threads: '$(line threads)'"
 [ "$(line stream)" = "- unset" ] || fail "--dry-run stream: '$(line stream)'"
 ! grep -q "^dry-run" <<<"$out" || fail "--dry-run lists itself"
 # what it prints for the settings given can be given back as flags, with the

@@ -52,7 +52,7 @@ for f in "$T/task"/lib/*; do
 done
 n=$(LD_LIBRARY_PATH=$sysdirs ldd "$T/task/kinlake" | grep -c "$T/task/lib/")
 echo "kinlake loads $n libraries from lib/, glibc from the system"
-if ls "$T/task/lib" | grep -Eq "$glibc"; then fail "glibc bundled: $(ls "$T/task/lib")"; fi
+if ls "$T/task/lib" | grepq -E "$glibc"; then fail "glibc bundled: $(ls "$T/task/lib")"; fi
 new=$(for f in "$T/task/kinlake" "$T/task"/lib/*; do objdump -T "$f" | awk '/\*UND\*/' | grep -o 'GLIBC_[0-9.]*'; done |
 	sort -Vu | tail -1)
 [ "$(printf '%s\n%s\n' "${new#GLIBC_}" 2.34 | sort -V | tail -1)" = 2.34 ] || fail "needs $new (AL2023 has glibc 2.34)"

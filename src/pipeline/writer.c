@@ -565,14 +565,14 @@ static void write_batch(struct kl_writer *w, struct kl_writer_batch *b)
 	b->rc = rc;
 }
 
-/* Batch b's files are synced (sync_rc): mark them durable, and record the
- * batch unless its writing or the sync failed (a failed writing's files
- * are synced too: those committed before the failure become durable; after
- * a failed sync, those the store reports as landed, store.h). */
-static int finish(struct kl_writer *w, struct kl_writer_batch *b, int sync_rc,
+/* Batch b's files are synced (sync_rc): mark the first `landed` of them
+ * durable, and record the batch unless its writing or the sync failed (a
+ * failed writing's files are synced too: those committed before the
+ * failure become durable; after a failed sync, those the store reports as
+ * landed, store.h: landed_after()). */
+static int finish(struct kl_writer *w, struct kl_writer_batch *b, int sync_rc, uint64_t landed,
 		  struct kl_errbuf *eb)
 {
-	uint64_t landed = sync_rc ? w->store->landed : UINT64_MAX;
 	for (struct kl_writer_job *j = b->first; landed;) {
 		for (size_t i = 0; i < (j == b->last ? b->written : j->n) && landed; i++, landed--)
 			j->items[i].durable = 1;
@@ -587,10 +587,17 @@ static int finish(struct kl_writer *w, struct kl_writer_batch *b, int sync_rc,
 	return record_batch(w, b->first, b->last, b->nfiles, eb);
 }
 
+/* How many of a batch's files a sync that returned sync_rc made durable:
+ * all of them, or after a failure those the store reports (store.h). */
+static uint64_t landed_after(const struct kl_writer *w, int sync_rc)
+{
+	return sync_rc ? w->store->landed : UINT64_MAX;
+}
+
 static int finish_after_sync(void *ctx, int sync_rc)
 {
 	struct kl_writer *w = ctx;
-	return finish(w, &w->sb, sync_rc, &w->sy_eb);
+	return finish(w, &w->sb, sync_rc, landed_after(w, sync_rc), &w->sy_eb);
 }
 
 /* Every job ends here, run or dropped: its files' fate goes to the checkpoint. */
@@ -655,8 +662,10 @@ static void *sync_main(void *arg)
 		int rc = KL_OK;
 		if (b->synced)
 			rc = w->store->ops->sync_finish(w->store, finish_after_sync, w);
-		else if (!b->drop) /* no files, or no sync_begin(): not durable */
-			rc = finish(w, b, b->nfiles ? KL_EIO : KL_OK, &w->sy_eb);
+		else if (!b->drop) /* no files, or no sync_begin(): none durable,
+				    * whatever an earlier sync left in `landed` */
+			rc = finish(w, b, b->nfiles ? KL_EIO : KL_OK, b->nfiles ? 0 : UINT64_MAX,
+				    &w->sy_eb);
 		pthread_mutex_lock(&w->mu);
 		if (rc && !w->eb->code) /* the first error: the writer's or this thread's */
 			*w->eb = b->rc ? w->wr_eb : w->sy_eb;
@@ -718,7 +727,7 @@ static void *writer_main(void *arg)
 			int rc = KL_OK;
 			if (!b.drop) {
 				int sync_rc = b.nfiles ? w->store->ops->sync(w->store) : KL_OK;
-				rc = finish(w, &b, sync_rc, w->eb);
+				rc = finish(w, &b, sync_rc, landed_after(w, sync_rc), w->eb);
 			}
 			if (w->un.work.cap > WORK_KEEP)
 				kl_buf_shrink(&w->un.work, WORK_KEEP);

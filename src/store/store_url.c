@@ -4,8 +4,10 @@
 #include "aws/http.h"
 #include "aws/kinesis.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int kl_store_creds_init(struct kl_store_creds *c, const struct kl_aws_env *env,
 			struct kl_errbuf *eb)
@@ -60,6 +62,18 @@ int kl_store_url_check(const char *url, char *why, size_t cap)
 				 "'%.*s://' is not a lake URL kinlake takes: give s3://bucket/prefix "
 				 "(lowercase s3) or a directory",
 				 (int)(sn < 20 ? sn : 20), url);
+			return -1;
+		}
+		/* a lake directory is made where missing, but not over a file:
+		 * that run would fail only at its first state write, with advice
+		 * to run it again */
+		struct stat sb;
+		int there = stat(url, &sb) == 0;
+		if (there ? !S_ISDIR(sb.st_mode) : errno == ENOTDIR) {
+			snprintf(why, cap,
+				 "'%.200s' is not a directory (%s): give a directory (made if "
+				 "missing) or s3://bucket/prefix",
+				 url, there ? "a file is there" : "a part of the path is a file");
 			return -1;
 		}
 		return 0;

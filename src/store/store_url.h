@@ -71,10 +71,12 @@ struct kl_store_url_opts {
 /* 1 if `url` names an S3 lake. */
 int kl_store_url_is_s3(const char *url);
 
-/* Check a lake URL's syntax without opening anything: an s3:// URL needs a
- * valid bucket name and a prefix without empty, "." or ".." parts; any
- * other "scheme://" (S3://, file://, gs://) is refused rather than made a
- * directory of that name. 0, or -1 with the reason in `why`. */
+/* Check a lake URL without opening anything: an s3:// URL needs a valid
+ * bucket name and a prefix without empty, "." or ".." parts; any other
+ * "scheme://" (S3://, file://, gs://) is refused rather than made a
+ * directory of that name; a directory path must not name a file or go
+ * through one (stat() only: a missing directory is made by the run). 0, or
+ * -1 with the reason in `why`. */
 int kl_store_url_check(const char *url, char *why, size_t cap);
 
 /* "AES256", "aws:kms", or NULL for KL_SSE_NONE. */

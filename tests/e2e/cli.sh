@@ -96,6 +96,12 @@ expect2 "--lake: 'B_ad' is not a valid S3 bucket name" ingest --input - --lake s
 expect2 "--lake: 'S3://' is not a lake URL kinlake takes" ingest --input - --lake S3://bkt/p
 expect2 "--lake: 'S3://' is not a lake URL kinlake takes" catalog ddl --lake S3://bkt/p
 [ ! -e S3: ] || fail "a directory S3: was made"
+# a lake path that is a file, or goes through one: refused before anything is read
+echo x > "$T/afile"
+expect2 "--lake: '$T/afile' is not a directory (a file is there)" ingest --input - --lake "$T/afile"
+expect2 "--lake: '$T/afile/lake' is not a directory (a part of the path is a file)" ingest --input - --lake "$T/afile/lake"
+expect2 "--lake: '$T/afile' is not a directory (a file is there)" catalog ddl --lake "$T/afile"
+[ "$(cat "$T/afile")" = x ] || fail "the file given as --lake was changed"
 # an S3 lake takes a file now (issue 9); without a region it is a usage error
 set +e; out=$(env -u AWS_REGION -u AWS_DEFAULT_REGION "$KL" ingest --input - --lake s3://bkt/p 2>&1 </dev/null); rc=$?; set -e
 [ "$rc" = 2 ] || fail "s3 lake without region exited $rc"
@@ -188,18 +194,20 @@ if command -v xz >/dev/null; then
 fi
 set +e; out=$("$KL" transform 2>&1 >/dev/null < "$T/ev.jsonl.bz2"); rc=$?; set -e
 [ "$rc" = 1 ] && grep -q "the input is bzip2-compressed" <<<"$out" || fail "transform of bzip2: exit $rc: $out"
-: > "$T/notadir"
+# a run that fails after it started: the lake's _kinlake is a file (a lake
+# path that is a file, or under one, is refused as a usage error, above)
+mkdir -p "$T/badlake" && : > "$T/badlake/_kinlake"
 "$KL" gen --events 5 > "$T/five.jsonl"
-set +e; out=$("$KL" ingest --input "$T/five.jsonl" --lake "$T/notadir/lake" 2>&1); rc=$?; set -e
-[ "$rc" = 1 ] || fail "lake under a file exited $rc"
+set +e; out=$("$KL" ingest --input "$T/five.jsonl" --lake "$T/badlake" 2>&1); rc=$?; set -e
+[ "$rc" = 1 ] || fail "a failing lake exited $rc"
 grep -q "nothing was lost: data not yet committed stays in the input; run the same command again" <<<"$out" ||
 	fail "a readable input: no resume advice: $out"
-set +e; out=$(cat "$T/five.jsonl" | "$KL" ingest --input - --lake "$T/notadir/lake" 2>&1); rc=$?; set -e
-[ "$rc" = 1 ] || fail "stdin, lake under a file exited $rc"
+set +e; out=$(cat "$T/five.jsonl" | "$KL" ingest --input - --lake "$T/badlake" 2>&1); rc=$?; set -e
+[ "$rc" = 1 ] || fail "stdin, a failing lake exited $rc"
 grep -q "a pipe without --input-id cannot be resumed" <<<"$out" || fail "stdin advice: $out"
 grep -q "run the same command again" <<<"$out" && fail "stdin advises to run again: $out"
-set +e; out=$("$KL" ingest --input - --lake "$T/notadir/lake" 2>&1 < "$T/five.jsonl"); rc=$?; set -e
-[ "$rc" = 1 ] || fail "stdin from a file, lake under a file exited $rc"
+set +e; out=$("$KL" ingest --input - --lake "$T/badlake" 2>&1 < "$T/five.jsonl"); rc=$?; set -e
+[ "$rc" = 1 ] || fail "stdin from a file, a failing lake exited $rc"
 grep -q "run the same command again to resume" <<<"$out" || fail "stdin from a file: advice: $out"
 
 # --dry-run: the settings, each with its source, and nothing read or written;

@@ -137,6 +137,13 @@ static void test_bad_flags(void)
 	BAD("--lake: 'S3://' is not a lake URL kinlake takes: give s3://bucket/prefix (lowercase "
 	    "s3) or a directory",
 	    "--lake", "S3://bkt/x");
+	/* a directory path that names a file or goes through one */
+	BAD("--lake: '/dev/null' is not a directory (a file is there): give a directory (made "
+	    "if missing) or s3://bucket/prefix",
+	    "--lake", "/dev/null");
+	BAD("--lake: '/dev/null/lake' is not a directory (a part of the path is a file): give a "
+	    "directory (made if missing) or s3://bucket/prefix",
+	    "--lake", "/dev/null/lake");
 	BAD("--lake: 'file://' is not a lake URL kinlake takes: give s3://bucket/prefix "
 	    "(lowercase s3) or a directory",
 	    "--lake", "file:///tmp/lake");

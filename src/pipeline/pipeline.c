@@ -93,6 +93,7 @@ struct run {
 	int timeout;		    /* ms a blocking read may wait (-1: forever) */
 	int64_t pub_open;	    /* open windows last added to o->metrics */
 	uint64_t pub_late;	    /* late events ... */
+	int settle_rc;		    /* 1: x->settle still to call; KL_OK or its error */
 };
 
 /* What the pure step found out about one record: its reject reason, or
@@ -120,7 +121,9 @@ struct prepared {
 static void publish(struct run *r)
 {
 	struct kl_metrics *m = r->o->metrics;
-	if (!m)
+	/* a run not settled (pipeline.h settle) may end up read again by
+	 * another: its counts go out once it is, or never */
+	if (!m || r->settle_rc != KL_OK)
 		return;
 	const struct kl_ingest_stats *st = r->st;
 	uint64_t in = r->src->bytes_read;
@@ -207,9 +210,23 @@ static void replay_point(struct run *r, struct kl_writer_job *j)
 	m->check = r->check_follows;
 }
 
+/* The run's name and checkpoint (pipeline.h settle): KL_OK once settled,
+ * 1 when not yet (wait = 0), else the error, in r->eb, for good. */
+static int settle(struct run *r, int wait)
+{
+	if (r->settle_rc <= 0) /* settled, or failed */
+		return r->settle_rc;
+	int rc = r->x->settle(r->x->settle_ctx, wait);
+	if (rc <= 0)
+		r->settle_rc = rc;
+	return rc;
+}
+
 /* Move the batch's buffers into a new job (not queued yet). */
 static struct kl_writer_job *job_build(struct run *r)
 {
+	if (settle(r, 1)) /* no file is named before */
+		return NULL;
 	struct kl_writer_job *j = calloc(1, sizeof *j);
 	if (!j || !(j->items = calloc(r->nbatch, sizeof *j->items))) {
 		free(j);
@@ -715,6 +732,8 @@ static int finish_run(struct run *r)
 	if ((rc = kl_writer_join(&r->w)))
 		return rc;
 	publish(r); /* the buffers' gauge, now that the writer gave their memory back */
+	if (!r->st->interrupted && (rc = settle(r, 1)))
+		return rc;
 	if (!r->st->interrupted && (rc = r->cp->ops->finish(r->cp)))
 		return kl_errbuf_set(r->eb, rc, "%s", r->cp->err.msg);
 	progress(r, 1);
@@ -763,6 +782,8 @@ static int run_loop(struct run *r)
 			r->check_follows = 0; /* no look at the budget follows these */
 			if ((rc = flush_due(r, 0)))
 				return rc;
+			if (settle(r, 0) < 0) /* settled early when it can be */
+				return r->settle_rc;
 			/* a shared budget binds: shed here too, also while idle */
 			if (!r->w.defer_release && kl_parts_should_shed(&r->parts) &&
 			    (rc = flush_for_memory(r)))
@@ -798,6 +819,10 @@ static int periodic(struct run *r, int *rc)
 	r->check_follows = 0; /* no look at the budget follows these flushes */
 	if ((*rc = flush_due(r, 0)))
 		return 1;
+	if (settle(r, 0) < 0) { /* settled early when it can be: an error ends the run */
+		*rc = r->settle_rc;
+		return 1;
+	}
 	progress(r, 0);
 	publish(r);
 	if (stop_requested(r->o->stop_fd)) {
@@ -1017,6 +1042,7 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	r.st = st;
 	r.eb = eb;
 	r.t0 = kl_mono_ns();
+	r.settle_rc = x->settle ? 1 : KL_OK;
 	/* a store or source may outlive the run (a warm Lambda keeps its store):
 	 * the run's bytes are what it adds to their counters */
 	const uint64_t in0 = x->source->bytes_read, out0 = x->store->bytes_committed;

@@ -106,6 +106,16 @@ struct kl_pipeline_parts {
 	/* Optional: unpacking buffers shared with other runs' writers (a
 	 * stream's shards; pipeline/writer.h), NULL: the writer's own */
 	struct kl_writer_unpack_pool *unpack_pool;
+	/* Optional (NULL: settled from the start): a run whose file_prefix and
+	 * checkpoint are settled while it reads (pipeline/ingest.c: a file the
+	 * lake has never seen, hashed beside its run). Called on the reader's
+	 * thread before the run's first file is named (its first job) and
+	 * before checkpoint finish(), with wait = 1, and every 4096 records
+	 * with wait = 0; until it has returned KL_OK nothing is written.
+	 * Returns KL_OK once settled (then never called again), 1 when not yet
+	 * (wait = 0 only), or an error with eb set, which ends the run. */
+	int (*settle)(void *ctx, int wait);
+	void *settle_ctx;
 };
 
 /* Read the source to its end (or until o->stop fires, tested before every

@@ -178,8 +178,33 @@ struct kl_store_file { /* first member as the real stores: kl_store_write_cb */
 	struct kl_buf b;
 };
 
+/* A run's settle hook (pipeline.h), when set for run(): "not yet" to the
+ * first `not_yet` calls without waiting, then settled, or (fail) an error;
+ * it counts files opened before it settled. */
+struct settle_probe {
+	int not_yet, fail;
+	int nowait_calls, wait_calls, settled, early_opens;
+	struct kl_errbuf *eb; /* the run's */
+};
+static struct settle_probe *settle_probe;
+
+static int probe_settle(void *ctx, int wait)
+{
+	struct settle_probe *p = ctx;
+	CHECK(!p->settled); /* never called again once settled */
+	if (!wait && p->nowait_calls++ < p->not_yet)
+		return 1;
+	p->wait_calls += wait;
+	if (p->fail)
+		return kl_errbuf_set(p->eb, KL_ECONFLICT, "settle fails (test)");
+	p->settled = 1;
+	return KL_OK;
+}
+
 static int f_open(struct kl_store *b, const char *key, struct kl_store_file **out)
 {
+	if (settle_probe && !settle_probe->settled)
+		settle_probe->early_opens++;
 	struct kl_store_file *f = calloc(1, sizeof *f);
 	f->s = (struct fake_store *)b;
 	f->key = strdup(key);
@@ -425,6 +450,11 @@ static int run(struct fake_store *store, const char *dir, int *already_done)
 	    .dead_dt = DEAD_DT,
 	    .input_size = input.len,
 	};
+	if (settle_probe) {
+		parts.settle = probe_settle;
+		parts.settle_ctx = settle_probe;
+		settle_probe->eb = &eb;
+	}
 	struct kl_ingest_stats st;
 	if (!*already_done) {
 		rc = kl_pipeline_run(&o, &parts, &st, &eb);
@@ -748,6 +778,44 @@ int main(void)
 	CHECK(base != NULL);
 	char dir[256], cmd[300];
 	int done;
+
+	/* a run settled while it reads (pipeline.h settle; pipeline/ingest.c
+	 * run_ahead): no file before it is settled, the same lake as a run
+	 * without the hook; one that fails writes nothing and ends with its
+	 * error */
+	{
+		struct fake_store plain, late, failed;
+		fake_init(&plain);
+		fake_init(&late);
+		fake_init(&failed);
+		snprintf(dir, sizeof dir, "%s/settle-plain", base);
+		CHECK_EQ_INT(run(&plain, dir, &done), 0);
+		struct settle_probe p = {.not_yet = 1};
+		settle_probe = &p;
+		snprintf(dir, sizeof dir, "%s/settle-late", base);
+		CHECK_EQ_INT(run(&late, dir, &done), 0);
+		CHECK_EQ_INT(p.settled, 1);
+		CHECK_EQ_INT(p.early_opens, 0);
+		CHECK(p.nowait_calls + p.wait_calls >= 1);
+		check_exactly_once(&late, "settled", 0);
+		CHECK_EQ_INT((int)late.n, (int)plain.n);
+		for (size_t i = 0; i < late.n && i < plain.n; i++) {
+			CHECK_EQ_STR(late.key[i], plain.key[i]);
+			CHECK(late.body[i].len == plain.body[i].len &&
+			      !memcmp(late.body[i].data, plain.body[i].data, plain.body[i].len));
+		}
+		struct settle_probe q = {.not_yet = 1, .fail = 1};
+		settle_probe = &q;
+		snprintf(dir, sizeof dir, "%s/settle-failed", base);
+		CHECK_EQ_INT(run(&failed, dir, &done), KL_ECONFLICT);
+		CHECK_EQ_INT((int)failed.n, 0);
+		CHECK_EQ_INT(q.settled, 0);
+		CHECK_EQ_INT(q.wait_calls, 1);
+		settle_probe = NULL;
+		fake_cleanup(&plain);
+		fake_cleanup(&late);
+		fake_cleanup(&failed);
+	}
 
 	/* a stop mid-run: not one record is read after it; what was read is
 	 * committed, and a second run completes the lake exactly once */

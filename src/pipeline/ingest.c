@@ -227,6 +227,14 @@ static int open_input_fd(const struct kl_ingest_opts *o, struct file_run *f, str
 	return KL_OK;
 }
 
+/* What stops the input's hash: the shutdown token, else the signal fd
+ * itself (by_fd, filled in: a poll per check), else nothing. */
+static const struct kl_cancel *hash_stop(const struct kl_ingest_opts *o, struct kl_cancel *by_fd)
+{
+	*by_fd = (struct kl_cancel){NULL, o->stop_fd};
+	return o->stop ? o->stop : o->stop_fd >= 0 ? by_fd : NULL;
+}
+
 /* Name the open input (source/input_id.h). Hashing a regular file
  * reads all of it first, which on a cold disk takes as long as the run's
  * own reading may: a stop request ends it (KL_EINTR, nothing read), and
@@ -242,11 +250,11 @@ static int open_input(const struct kl_ingest_opts *o, struct kl_store *store, st
 		arrival = sb.st_mtime;
 		f->size = (uint64_t)sb.st_size;
 	}
+	kl_partition_day(arrival, f->dead_dt);
 	if (o->input_id) {
 		kl_input_id_of_name(o->input_id, f->id);
 	} else if (regular) {
-		/* the stop token, else the signal fd itself (a poll per check) */
-		struct kl_cancel by_fd = {NULL, o->stop_fd};
+		struct kl_cancel by_fd;
 		struct hash_tick tick = {o, f->size, kl_mono_ms(), kl_mono_ms()};
 		struct marks m;
 		uint64_t at_hash[sizeof m.size / sizeof m.size[0]];
@@ -256,13 +264,12 @@ static int open_input(const struct kl_ingest_opts *o, struct kl_store *store, st
 			rc = list_marks(store, f->head, f->size, &m, eb);
 		if (rc)
 			return rc;
-		kl_partition_day(arrival, f->dead_dt);
 		if (f->codec == KL_CODEC_NONE && !m.n && !m.same && f->size) {
 			f->by_content = f->ahead = 1; /* hashed beside its run */
 			return KL_OK;
 		}
 		struct kl_input_hash_hooks hooks = {
-		    .stop = o->stop ? o->stop : o->stop_fd >= 0 ? &by_fd : NULL,
+		    .stop = hash_stop(o, &by_fd),
 		    .tick = o->progress ? hash_tick : NULL,
 		    .ctx = &tick,
 		    .at = m.size,
@@ -285,8 +292,19 @@ static int open_input(const struct kl_ingest_opts *o, struct kl_store *store, st
 	} else {
 		kl_input_id_fresh(f->id); /* a pipe has no identity */
 	}
-	kl_partition_day(arrival, f->dead_dt);
 	return KL_OK;
+}
+
+/* A file named by its content (and named: a run stopped before its hash
+ * ended has no name yet) that is longer now than the bytes its name
+ * covers: what was appended is left for the next run (the CLI says so). */
+static void note_grown(const struct file_run *f, struct kl_ingest_stats *st)
+{
+	struct stat sb;
+	if (f->by_content && f->id[0] && fstat(f->fd, &sb) == 0 && (uint64_t)sb.st_size > f->size) {
+		st->hashed_size = f->size;
+		st->grown_size = (uint64_t)sb.st_size;
+	}
 }
 
 void kl_ingest_stats_add(struct kl_ingest_stats *t, const struct kl_ingest_stats *s)
@@ -315,6 +333,39 @@ static int open_checkpoint(const struct kl_ingest_opts *o, struct kl_store *stor
 	return rc ? kl_errbuf_set(eb, rc, "%s", cp->base.err.msg) : KL_OK;
 }
 
+/* One pipeline run over f->fd's lines from byte `start` to `end` (0: EOF)
+ * into files named `prefix`-<position> (`size`: the input's bytes, 0
+ * unknown), with f's encoders, the dedup window d and the checkpoint cp;
+ * `x` (may be NULL) adds what else the run takes (pipeline.h settle). */
+static int run_source(const struct kl_ingest_opts *o, struct kl_store *store,
+		      const struct file_run *f, const char *prefix, uint64_t size, uint64_t start,
+		      uint64_t end, struct kl_checkpoint *cp, struct kl_dedup *d,
+		      const struct kl_pipeline_parts *x, struct kl_ingest_stats *st,
+		      struct kl_errbuf *eb)
+{
+	struct kl_source *src =
+	    kl_source_fd_new(f->fd, 0, start, end, kl_pipeline_record_max(o), o->stop_fd);
+	if (!src)
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	struct kl_pipeline_parts parts = {
+	    .source = src,
+	    .store = store,
+	    .data_enc = f->data_enc,
+	    .dead_enc = f->dead_enc,
+	    .dedup = d,
+	    .checkpoint = cp,
+	    .source_name = strcmp(o->input, "-") ? o->input : "stdin",
+	    .file_prefix = prefix,
+	    .dead_dt = f->dead_dt,
+	    .input_size = size,
+	    .settle = x ? x->settle : NULL,
+	    .settle_ctx = x ? x->settle_ctx : NULL,
+	};
+	int rc = kl_pipeline_run(o, &parts, st, eb);
+	kl_source_free(src);
+	return rc;
+}
+
 /* One pipeline run of input `id` (`size` bytes, 0 unknown) over f->fd, as
  * its state in cp says: from the dedup window's start (records before the
  * resume point only rebuild the window, commit/state.h) but not before
@@ -328,27 +379,7 @@ static int run_input(const struct kl_ingest_opts *o, struct kl_store *store,
 	uint64_t start = state->window < state->resume ? state->window : state->resume;
 	if (start < from)
 		start = from;
-	size_t cap = o->limits.max_record_bytes * 2;
-	if (cap < (64u << 20))
-		cap = 64u << 20;
-	struct kl_source *src = kl_source_fd_new(f->fd, 0, start, end, cap, o->stop_fd);
-	if (!src)
-		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-	struct kl_pipeline_parts parts = {
-	    .source = src,
-	    .store = store,
-	    .data_enc = f->data_enc,
-	    .dead_enc = f->dead_enc,
-	    .dedup = d,
-	    .checkpoint = &cp->base,
-	    .source_name = strcmp(o->input, "-") ? o->input : "stdin",
-	    .file_prefix = id,
-	    .dead_dt = f->dead_dt,
-	    .input_size = size,
-	};
-	int rc = kl_pipeline_run(o, &parts, st, eb);
-	kl_source_free(src);
-	return rc;
+	return run_source(o, store, f, id, size, start, end, &cp->base, d, NULL, st, eb);
 }
 
 /* The earlier input this file begins with (f->cont_id, its first
@@ -406,6 +437,8 @@ struct ahead {
 	int started;
 	atomic_int quit, hashed; /* quit: the hash stops; hashed: it ended */
 	struct kl_cancel cancel; /* the hash's stop: quit */
+	const struct kl_cancel *stop; /* the run's (hash_stop): sets quit */
+	struct kl_cancel by_fd;
 	uint64_t at, at_hash;	 /* the hash of the first `at` bytes (0: shorter now) */
 	int hash_rc;
 	struct kl_errbuf heb;
@@ -417,8 +450,7 @@ static void ahead_tick(void *ctx, uint64_t done)
 {
 	(void)done;
 	struct ahead *a = ctx;
-	struct kl_cancel by_fd = {NULL, a->o->stop_fd};
-	if (kl_cancelled(a->o->stop) || (a->o->stop_fd >= 0 && kl_cancelled(&by_fd)))
+	if (kl_cancelled(a->stop))
 		atomic_store(&a->quit, 1);
 }
 
@@ -526,33 +558,14 @@ static int run_ahead(const struct kl_ingest_opts *o, struct kl_store *store, str
 	struct ahead a = {.o = o, .store = store, .f = f, .eb = eb, .at = f->size};
 	a.base.ops = &ahead_ops;
 	a.cancel = (struct kl_cancel){&a.quit, -1};
-	size_t cap = o->limits.max_record_bytes * 2;
-	if (cap < (64u << 20))
-		cap = 64u << 20;
-	struct kl_source *src = kl_source_fd_new(f->fd, 0, 0, f->size, cap, o->stop_fd);
-	if (!src)
-		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-	if (pthread_create(&a.thread, NULL, ahead_hash, &a)) {
-		kl_source_free(src);
+	a.stop = hash_stop(o, &a.by_fd);
+	if (pthread_create(&a.thread, NULL, ahead_hash, &a))
 		return kl_errbuf_set(eb, KL_ENOMEM, "cannot start a thread to hash the input");
-	}
 	a.started = 1;
-	struct kl_pipeline_parts parts = {
-	    .source = src,
-	    .store = store,
-	    .data_enc = f->data_enc,
-	    .dead_enc = f->dead_enc,
-	    .dedup = &f->dedup,
-	    .checkpoint = &a.base,
-	    .source_name = strcmp(o->input, "-") ? o->input : "stdin",
-	    .file_prefix = f->id, /* filled in when settled, before the first file */
-	    .dead_dt = f->dead_dt,
-	    .input_size = f->size,
-	    .settle = ahead_settle,
-	    .settle_ctx = &a,
-	};
-	int rc = kl_pipeline_run(o, &parts, st, eb);
-	kl_source_free(src);
+	const struct kl_pipeline_parts extra = {.settle = ahead_settle, .settle_ctx = &a};
+	/* f->id is filled in when settled, before the first file */
+	int rc = run_source(o, store, f, f->id, f->size, 0, f->size, &a.base, &f->dedup, &extra,
+			    st, eb);
 	if (a.started) { /* ended before it settled (stopped, an error): the hash goes */
 		atomic_store(&a.quit, 1);
 		pthread_join(a.thread, NULL);
@@ -620,11 +633,8 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 		rc = run_ahead(o, store, &f, st, eb);
 		if (rc || f.ahead) { /* ran (or failed), a new input */
 			memcpy(st->input_id, f.id, sizeof f.id);
-			struct stat sb;
-			if (!rc && fstat(f.fd, &sb) == 0 && (uint64_t)sb.st_size > f.size) {
-				st->hashed_size = f.size;
-				st->grown_size = (uint64_t)sb.st_size;
-			}
+			if (!rc)
+				note_grown(&f, st);
 			goto out;
 		}
 	}
@@ -655,11 +665,8 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	st->interrupted |= earlier.interrupted;
 	st->cont_finished = earlier.cont_finished;
 	memcpy(st->input_id, f.id, sizeof f.id);
-	struct stat sb;
-	if (ran && f.by_content && fstat(f.fd, &sb) == 0 && (uint64_t)sb.st_size > f.size) {
-		st->hashed_size = f.size;
-		st->grown_size = (uint64_t)sb.st_size;
-	}
+	if (ran)
+		note_grown(&f, st);
 out:
 	st->cont_size = f.cont_size;
 	memcpy(st->cont_id, f.cont_id, sizeof f.cont_id);

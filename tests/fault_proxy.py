@@ -182,6 +182,7 @@ def make_handler(args, state, upstream):
             return self.rfile.read(n) if n else b""
 
         def _send(self, status, headers, body):
+            self._left()  # the request's answer is ready: it is no longer in flight
             self.send_response(status)
             for k, v in headers:
                 self.send_header(k, v)
@@ -223,11 +224,21 @@ def make_handler(args, state, upstream):
             kind = state.pick(self.command, self.path, self.nreq > 1, forced)
             if op:
                 state.enter(op)
+                self.in_op = op
             try:
                 self.forward(kind, body)
             finally:
-                if op:
-                    state.leave(op)
+                self._left()
+
+        def _left(self):
+            # counted out before the answer goes back (_send), not after:
+            # the client may send its next request as soon as it has the
+            # answer, before this thread runs again, which made one request
+            # of concurrency N look like N + 1 in flight on a busy machine
+            op = getattr(self, "in_op", None)
+            if op:
+                self.in_op = None
+                state.leave(op)
 
         def forward(self, kind, body):
             if kind == "reset":

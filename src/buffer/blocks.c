@@ -157,7 +157,11 @@ int kl_blocks_seal(struct kl_blocks *b, struct kl_blocks_zctx *x, int level, con
 		rc = kl_blocks_frame(x, level, src, n, &z, &zn);
 	if (rc)
 		return rc;
-	b->v[b->n++] = (struct kl_block){z, zn, n, early, level == KL_BLOCK_LZ4};
+	b->v[b->n++] = (struct kl_block){.z = z,
+					    .zlen = zn,
+					    .raw = n,
+					    .early = (unsigned char)(early != 0),
+					    .lz4 = level == KL_BLOCK_LZ4};
 	b->zlen += zn;
 	b->raw += n;
 	b->open_raw = early ? b->open_raw + n : 0;
@@ -215,6 +219,17 @@ static int unpack_each(struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_
 	int rc;
 	for (size_t i = 0; i < b->n; i++) {
 		struct kl_block *k = &b->v[i];
+		if (!k->zlen && k->z) { /* raw: handed on as it is, not copied */
+			rc = fn(ctx, k->z, k->raw);
+			if (drain) {
+				free(k->z);
+				k->z = NULL;
+				b->zlen -= k->raw;
+			}
+			if (rc)
+				return rc;
+			continue;
+		}
 		kl_buf_reset(scratch);
 		if (kl_buf_reserve(scratch, k->raw))
 			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory unpacking a buffer");

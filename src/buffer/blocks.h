@@ -109,12 +109,16 @@ struct kl_block {
 	char *z;     /* the frame, allocated to its exact length; NULL while a
 		      * seal pool (buffer/seal.h) is still making it */
 	size_t zlen; /* frame length; 0: z holds the raw bytes themselves (a
-		      * seal pool ran out of memory making the frame) */
+		      * seal pool ran out of memory making the frame, or the
+		      * block is `held`) */
 	size_t raw;  /* raw bytes the frame holds */
-	int early;   /* cut before the block was full (buffer/parts.h compact):
-		      * its bytes and the next blocks' up to a regular one make
-		      * one frame of kl_blocks_frames */
-	int lz4;     /* z is an LZ4 block (KL_BLOCK_LZ4), not a zstd frame */
+	unsigned char early; /* cut before the block was full (buffer/parts.h
+			      * compact): its bytes and the next blocks' up to a
+			      * regular one make one frame of kl_blocks_frames */
+	unsigned char lz4;   /* z is an LZ4 block (KL_BLOCK_LZ4), not a zstd frame */
+	unsigned char held;  /* z holds the raw bytes (zlen 0) because the table
+			      * has not sealed them yet (buffer/parts.h,
+			      * kl_parts_hold_raw); a reader sees a raw block */
 };
 
 struct kl_blocks {
@@ -179,7 +183,8 @@ int kl_blocks_flatten(const struct kl_blocks *b, struct kl_blocks_zctx *x, struc
 		      struct kl_errbuf *eb);
 
 /* Call fn with the raw bytes in order, one block (decompressed into
- * `scratch`, reset first) or the tail at a time; stops at fn's first error. */
+ * `scratch`, reset first; a raw block as it is) or the tail at a time;
+ * stops at fn's first error. */
 typedef int (*kl_blocks_fn)(void *ctx, const void *p, size_t n);
 int kl_blocks_each(const struct kl_blocks *b, struct kl_blocks_zctx *x, struct kl_buf *scratch,
 		   kl_blocks_fn fn, void *ctx, struct kl_errbuf *eb);

@@ -47,6 +47,11 @@ void kl_parts_set_held_level(struct kl_parts *t, int level)
 	t->held_level = level;
 }
 
+void kl_parts_hold_raw(struct kl_parts *t)
+{
+	t->hold_raw = 1;
+}
+
 void kl_parts_set_block_bytes(struct kl_parts *t, size_t bytes)
 {
 	t->block_bytes = bytes;
@@ -180,7 +185,12 @@ struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n)
  * it may have grown or shrunk (sealing). */
 static void account(struct kl_parts *t, struct kl_part *p)
 {
-	size_t held = kl_blocks_mem(&p->sealed) + p->pend_bound + p->data.cap;
+	if (t->hold_raw) { /* as if every block were held (kl_parts_held_over) */
+		size_t all = p->bound_all + p->sealed.cap * sizeof *p->sealed.v + p->data.cap;
+		t->held_mem = t->held_mem - p->held_acct + all;
+		p->held_acct = all;
+	}
+	size_t held = kl_blocks_mem(&p->sealed) + p->pend_bound + p->held_slack + p->data.cap;
 	if (held == p->accounted) /* most appends: no atomic on the shared budget */
 		return;
 	if (held > p->accounted) {
@@ -243,7 +253,10 @@ static int settle_one(struct kl_parts *t, int wait)
 		k->zlen = j->zlen;
 		k->lz4 = j->level == KL_BLOCK_LZ4;
 		j->z = NULL;
-		spare_put(t, &j->raw);
+		if (j->raw.cap == j->raw.len) /* a held block's text (seal_held) */
+			kl_buf_cleanup(&j->raw);
+		else
+			spare_put(t, &j->raw);
 		p->sealed.zlen += k->zlen;
 	} else { /* no frame (out of memory): the block keeps its text */
 		char *d = realloc(j->raw.data, j->raw.len);
@@ -259,11 +272,86 @@ static int settle_one(struct kl_parts *t, int wait)
 	return 1;
 }
 
-/* Every seal the table has in flight, back at its exact size. */
+/* Seal p's held blocks (kl_parts_hold_raw): on the pool, where they
+ * become seals in flight (their count moves from held_slack to
+ * pend_bound), or here. A block that cannot be sealed (out of memory)
+ * stays raw for good, counted at its text's length. */
+static void seal_held(struct kl_parts *t, struct kl_part *p)
+{
+	int level = seal_level(t, p);
+	for (size_t i = 0; p->nheld && i < p->sealed.n; i++) {
+		struct kl_block *k = &p->sealed.v[i];
+		if (!k->held)
+			continue;
+		size_t bound = kl_blocks_bound(k->raw);
+		k->held = 0;
+		p->nheld--;
+		t->nheld--;
+		p->held_slack -= bound - k->raw;
+		if (t->seal) {
+			while (settle_one(t, 0))
+				;
+			if (kl_seal_pool_full(t->seal))
+				settle_one(t, 1);
+			struct kl_seal_job *j = kl_seal_pool_head(t->seal);
+			j->owner = p;
+			j->slot = i;
+			j->bound = bound;
+			kl_buf_init(&j->raw, 0); /* cap == len: freed once sealed */
+			j->raw.data = k->z;
+			j->raw.len = j->raw.cap = k->raw;
+			j->level = level;
+			k->z = NULL;
+			p->sealed.zlen -= k->raw;
+			p->pend_bound += bound;
+			p->pending++;
+			kl_seal_pool_push(t->seal);
+			continue;
+		}
+		char *z;
+		size_t zn;
+		if (kl_blocks_frame(&t->zctx, level, k->z, k->raw, &z, &zn))
+			continue;
+		free(k->z);
+		k->z = z;
+		k->zlen = zn;
+		k->lz4 = level == KL_BLOCK_LZ4;
+		p->sealed.zlen = p->sealed.zlen - k->raw + zn;
+	}
+	account(t, p);
+}
+
+/* Every block the table counts at an upper bound (seals in flight, blocks
+ * held raw) sealed and back at its exact size. */
 static void settle_all(struct kl_parts *t)
 {
+	for (size_t i = 0; t->nheld && i < t->n; i++)
+		if (t->v[i]->nheld)
+			seal_held(t, t->v[i]);
 	while (t->seal && settle_one(t, 1))
 		;
+}
+
+/* A regular cut in a table that holds its blocks raw: p's tail becomes a
+ * held block as it is (shrunk to its length), and p goes on with an empty
+ * tail of `keep` bytes. Out of memory: the text stays in the tail. */
+static void hold(struct kl_parts *t, struct kl_part *p, size_t keep)
+{
+	struct kl_buf next;
+	if (kl_blocks_reserve(&p->sealed) || spare_get(t, keep, &next))
+		return;
+	size_t n = p->data.len, bound = kl_blocks_bound(n);
+	char *d = realloc(p->data.data, n);
+	p->sealed.v[p->sealed.n++] =
+		(struct kl_block){.z = d ? d : p->data.data, .raw = n, .held = 1};
+	p->sealed.zlen += n;
+	p->sealed.raw += n;
+	p->sealed.open_raw = 0;
+	p->held_slack += bound - n;
+	p->bound_all += bound;
+	p->nheld++;
+	t->nheld++;
+	p->data = next;
 }
 
 /* Cut p's tail as a block (regular or `early`, buffer/blocks.h) and hand
@@ -286,10 +374,11 @@ static int cut(struct kl_parts *t, struct kl_part *p, size_t keep, int early)
 	j->bound = kl_blocks_bound(p->data.len);
 	j->raw = p->data;
 	j->level = seal_level(t, p);
-	p->sealed.v[p->sealed.n++] = (struct kl_block){NULL, 0, p->data.len, early, 0};
+	p->sealed.v[p->sealed.n++] = (struct kl_block){.raw = p->data.len, .early = (unsigned char)(early != 0)};
 	p->sealed.raw += p->data.len;
 	p->sealed.open_raw = early ? p->sealed.open_raw + p->data.len : 0;
 	p->pend_bound += j->bound;
+	p->bound_all += j->bound;
 	p->pending++;
 	p->data = next;
 	kl_seal_pool_push(t->seal);
@@ -300,7 +389,7 @@ int kl_parts_over_budget(struct kl_parts *t)
 {
 	if (!kl_budget_over(t->budget))
 		return 0; /* so it is not with the exact sizes either */
-	if (!t->seal || !kl_seal_pool_pending(t->seal))
+	if (!t->nheld && (!t->seal || !kl_seal_pool_pending(t->seal)))
 		return 1;
 	settle_all(t);
 	return kl_budget_over(t->budget);
@@ -326,11 +415,15 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 	 * unless a long record grew it */
 	if (t->block_bytes && p->sealed.open_raw + p->data.len >= t->block_bytes) {
 		size_t keep = p->data.cap <= 2 * t->block_bytes ? p->data.cap : 0;
-		if (t->seal)
+		if (t->hold_raw && !p->dead) {
+			hold(t, p, keep);
+		} else if (t->seal) {
 			cut(t, p, keep, 0);
-		else if (!kl_blocks_seal(&p->sealed, &t->zctx, seal_level(t, p), p->data.data,
-					 p->data.len, 0))
+		} else if (!kl_blocks_seal(&p->sealed, &t->zctx, seal_level(t, p), p->data.data,
+					   p->data.len, 0)) {
+			p->bound_all += kl_blocks_bound(p->data.len);
 			kl_buf_shrink(&p->data, keep);
+		}
 	}
 	account(t, p);
 }
@@ -353,6 +446,8 @@ static void compact(struct kl_parts *t)
 			    : kl_blocks_seal(&p->sealed, &t->zctx, seal_level(t, p), p->data.data,
 					     p->data.len, 1))
 			continue;
+		if (!t->seal)
+			p->bound_all += kl_blocks_bound(p->data.len);
 		kl_buf_cleanup(&p->data);
 		account(t, p);
 	}
@@ -444,6 +539,15 @@ size_t kl_parts_pick_for_memory(struct kl_parts *t, struct kl_part **out, size_t
 	return k;
 }
 
+int kl_parts_held_waits(const struct kl_parts *t)
+{
+	if (!t->hold_raw)
+		return 0;
+	size_t used = kl_budget_used(t->budget), others = used > t->mem ? used - t->mem : 0;
+	size_t room = kl_budget_room(t->budget);
+	return t->held_mem <= room && others + t->held_mem > room;
+}
+
 size_t kl_parts_open(const struct kl_parts *t)
 {
 	size_t n = 0;
@@ -509,9 +613,18 @@ int kl_parts_ms_until_due(const struct kl_parts *t, int64_t now_ns)
 
 size_t kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *out)
 {
-	while (p->pending) /* its blocks leave complete */
+	while (p->pending) /* its blocks leave complete (held ones raw) */
 		settle_one(t, 1);
 	size_t held = p->accounted;
+	if (t->hold_raw) { /* charged as if every block were held (parts.h) */
+		held = p->held_acct;
+		t->held_mem -= p->held_acct;
+		p->held_acct = 0;
+	}
+	t->nheld -= p->nheld;
+	p->nheld = 0;
+	p->held_slack = 0;
+	p->bound_all = 0;
 	*out = p->sealed;
 	out->tail = p->data;
 	kl_blocks_init(&p->sealed);

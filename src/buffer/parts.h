@@ -58,6 +58,24 @@
  * decisions already depend on timing (the other shards' progress), and
  * this table's own stay exact.
  *
+ * Held raw (kl_parts_hold_raw; the pipeline asks for it where blocks are
+ * only held until an encoder unpacks them, the run has a budget of its own
+ * and a large one): a data partition's regular cut keeps the block's text
+ * as it is (the tail's buffer, shrunk to its length) instead of sealing
+ * it, and counts it at kl_blocks_bound(raw), the upper bound of its frame,
+ * just as a seal in flight is counted. Such a block is sealed only when a
+ * decision needs exact sizes, by the same path as the seals in flight
+ * (settle_all: the budget binds at the upper bounds, a choice by memory,
+ * early sealing). A buffer that is flushed first goes to the writer with
+ * its blocks raw: its text is neither compressed nor unpacked (about a
+ * fifth of a Parquet run's CPU where the budget does not bind,
+ * bench/README.md, session 36). The argument above covers the table's own
+ * decisions; what crosses a decision's time is the writer's charge for a
+ * detached buffer, which here is the buffer as if every block were held
+ * (kl_parts_detach: the upper bound of each block's frame, sealed or not)
+ * — a function of the block cuts alone, so of the records, not of which
+ * blocks a decision happened to seal (a restart's rebuild makes none).
+ *
  * Flush policy (kl_parts_next_flush), one of two modes:
  *   interval (the default): a partition is due when its buffered raw bytes
  *     (kl_part_bytes: uncompressed JSON lines, like Firehose's buffer size,
@@ -131,6 +149,13 @@ struct kl_part {
 			      * table's total */
 	size_t pending;	     /* blocks of `sealed` the seal pool is still making ... */
 	size_t pend_bound;   /* ... and the upper bound of their frames (counted for them) */
+	size_t nheld;	     /* blocks of `sealed` held raw (kl_parts_hold_raw) ... */
+	size_t held_slack;   /* ... and what their frames' upper bound adds to their text
+			      * (counted for them too) */
+	size_t bound_all;    /* kl_parts_hold_raw: the upper bound of every block's frame,
+			      * sealed or not (kl_parts_held_over, kl_parts_detach) */
+	size_t held_acct;    /* bound_all plus the index and tail as last counted in
+			      * t->held_mem */
 	uint64_t files;      /* files written for this partition in this run */
 	uint64_t name_pos;   /* set by the pipeline (ingest's name_before_dedup): */
 	int named;           /* the next file is named after name_pos if earlier */
@@ -156,6 +181,11 @@ struct kl_parts {
 			     * (KL_BLOCK_BYTES; kl_parts_set_block_bytes) */
 	int held_level;	    /* zstd level of data partitions' blocks (dead letters':
 			     * KL_BLOCK_LEVEL); kl_parts_set_held_level */
+	int hold_raw;	    /* data partitions' blocks stay raw until a decision needs
+			     * their exact size; kl_parts_hold_raw */
+	size_t nheld;	    /* blocks held raw, in all partitions */
+	size_t held_mem;    /* hold_raw: memory as if every block were held (the
+			     * partitions' held_acct) */
 	struct kl_blocks_zctx zctx; /* the reader thread's compression context */
 	struct kl_seal_pool *seal;  /* kl_parts_seal_async: the sealing threads, else NULL */
 	struct kl_buf *spare;	    /* tail buffers back from them, for the next cuts */
@@ -190,6 +220,11 @@ int kl_parts_seal_async(struct kl_parts *t, size_t threads, struct kl_errbuf *eb
  * file is made of their frames), instead of KL_BLOCK_LEVEL; before the
  * first append. */
 void kl_parts_set_held_level(struct kl_parts *t, int level);
+
+/* Hold data partitions' blocks raw (buffer/blocks.h `held`) when they are
+ * cut, and seal them only when a decision needs exact sizes (above: "Held
+ * raw"); before the first append, on a table with a budget of its own. */
+void kl_parts_hold_raw(struct kl_parts *t);
 
 /* Seal tails at `bytes` raw bytes instead of KL_BLOCK_BYTES (> 0; the
  * pipeline: KL_BLOCK_BYTES_FRAMES where the frames are the files); before
@@ -254,6 +289,13 @@ size_t kl_parts_pick_for_memory(struct kl_parts *t, struct kl_part **out, size_t
  * bound), it waits for them first. */
 int kl_parts_over_budget(struct kl_parts *t);
 
+/* kl_parts_hold_raw: the table, counted as if every block were held raw
+ * (each at its frame's upper bound, t->held_mem), fits the budget's room
+ * alone but not beside what else is charged to it (a writer's jobs): so
+ * taking those back would let it go on holding. Figures that do not depend
+ * on which blocks were sealed (pipeline.c check_budget). 0 otherwise. */
+int kl_parts_held_waits(const struct kl_parts *t);
+
 /* Open windows: non-empty buffers (window mode: partition-hours still open
  * plus pending late and dead-letter buffers). */
 size_t kl_parts_open(const struct kl_parts *t);
@@ -278,7 +320,9 @@ static inline int kl_parts_full(const struct kl_parts *t, const struct kl_part *
  * stops counting the buffer's memory (in the table and the budget: the
  * writer charges the budget again while it holds the buffer). p's seals
  * in flight are waited for first, so *out is complete and the memory
- * returned (what p held, now uncharged) is exact. */
+ * returned (what p held, now uncharged) is exact; with kl_parts_hold_raw,
+ * held blocks leave raw and the memory returned is p as if every block
+ * were held (above). */
 size_t kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *out);
 
 /* Smallest first_pos over non-empty buffers, or `fallback` if none: where a

@@ -566,6 +566,28 @@ static int append_event(struct run *r, struct kl_part *p, const struct kl_record
 
 static int flush_for_budget(struct run *r);
 
+/* The look at the budget after a record (apply_record; end_rebuild for the
+ * first run's look after the job it rebuilt). A table holding blocks raw
+ * (buffer/parts.h kl_parts_hold_raw) first takes back the writer's
+ * outstanding charge (wait_writer) when the table, counted as if every
+ * block were held, fits the budget alone but not beside that charge — a
+ * figure of the records alone, so the wait falls where it fell in the
+ * first run — so that held blocks are sealed when the table's own text
+ * fills the budget, not while an hour's closed files are still charged
+ * (each new block would be sealed at once then). A wait decides nothing:
+ * memory decides only on the table's own exact sizes once the writer's
+ * charge is back (flush_for_budget). Then, if the budget binds on exact
+ * sizes, flush_for_budget. */
+static int check_budget(struct run *r)
+{
+	if (r->charged && kl_parts_held_waits(&r->parts))
+		wait_writer(r);
+	if (!kl_parts_over_budget(&r->parts))
+		return KL_OK;
+	publish(r);
+	return flush_for_budget(r);
+}
+
 /* A restart has read again what the first run had read when it built the
  * last job the log records: the buffers are that run's, its outstanding
  * charge goes back on (given back at the next wait, as the run's was), and
@@ -576,11 +598,7 @@ static int end_rebuild(struct run *r)
 	r->rebuilding = 0;
 	kl_writer_charge(&r->w, r->rebuild_charge);
 	r->charged += r->rebuild_charge;
-	if (r->rebuild_check && kl_parts_over_budget(&r->parts)) {
-		publish(r);
-		return flush_for_budget(r);
-	}
-	return KL_OK;
+	return r->rebuild_check ? check_budget(r) : KL_OK;
 }
 
 /*
@@ -681,11 +699,7 @@ static int apply_record(struct run *r, const struct kl_record *rec, const struct
 		if ((rc = batch_add(r, p)) || (rc = flush_batch(r)))
 			return rc;
 	}
-	if (!r->rebuilding && kl_parts_over_budget(&r->parts)) {
-		publish(r);
-		return flush_for_budget(r);
-	}
-	return KL_OK;
+	return r->rebuilding ? KL_OK : check_budget(r);
 }
 
 static int on_record(struct run *r, const struct kl_record *rec)
@@ -1065,6 +1079,10 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	r.rows = o->format == KL_FORMAT_PARQUET;
 	if (o->format == KL_FORMAT_PARQUET && o->memory_limit >= HELD_FAST_MIN_LIMIT)
 		kl_parts_set_held_level(&r.parts, KL_BLOCK_LEVEL_HELD);
+	/* ... and, where the budget is the run's own, held raw until a
+	 * decision needs them sealed (buffer/parts.h) */
+	if (o->format == KL_FORMAT_PARQUET && !x->budget)
+		kl_parts_hold_raw(&r.parts);
 	/* JSON lines: the blocks' frames are the files, larger ones cost less */
 	if (o->format == KL_FORMAT_JSONL)
 		kl_parts_set_block_bytes(&r.parts, KL_BLOCK_BYTES_FRAMES);

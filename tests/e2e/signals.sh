@@ -21,7 +21,7 @@ head -n 2000 "$T/in.jsonl" > "$T/first"
 check_lake "$T/first" "$T/lake" --format parquet
 
 # A stop while a large file is still being hashed (its name, before its first
-# record) ends the run at once: nothing read, nothing written, exit 0. The
+# record) ends the run at once: nothing stored, nothing written, exit 0. The
 # input is a sparse file of 128 GiB, which takes many seconds to hash on any
 # machine; the stop must not wait for the rest of it.
 truncate -s 128G "$T/huge.jsonl"
@@ -43,6 +43,9 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 cat "$T/sum2"
 [ "$rc" = 0 ] || fail "SIGTERM while hashing: exit status $rc"
 [ "$ms" -lt 5000 ] || fail "SIGTERM while hashing took ${ms} ms to exit"
-grep -q 'interrupted, committed: read=0 stored=0' "$T/sum2" || fail "summary after SIGTERM while hashing"
+# (a new input is read while it is hashed, pipeline/ingest.c run_ahead: the
+# records read before the stop are counted, none is stored)
+grep -Eq 'interrupted, committed: read=[0-9]+ stored=0 .* files=0 ' "$T/sum2" ||
+	fail "summary after SIGTERM while hashing"
 [ -z "$(find "$T/lake2/events" -type f 2>/dev/null)" ] || fail "files written after SIGTERM while hashing"
 echo "stop while hashing: exit after ${ms} ms"

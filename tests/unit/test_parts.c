@@ -317,7 +317,7 @@ static void test_blocks_raw_block(void)
 			CHECK_EQ_INT(kl_blocks_reserve(&b), KL_OK);
 			char *z = malloc(n);
 			memcpy(z, mirror.data + from, n);
-			b.v[b.n++] = (struct kl_block){z, 0, n, 0, 0};
+			b.v[b.n++] = (struct kl_block){.z = z, .raw = n};
 			b.zlen += n;
 			b.raw += n;
 		} else {
@@ -600,10 +600,16 @@ static void test_pinned_budget(void)
 /* One table's decisions, as pipeline.c drives them, written down so two
  * tables can be compared: every flush (by size or for memory) with the
  * partition, the memory detach returned, the table's memory after it, and
- * the detached blocks (index, sizes, frames) and every byte. */
+ * the detached blocks (index, sizes, frames) and every byte. `dec` has the
+ * decisions alone (the budget's answers, the exact memory at each, the
+ * flushes and their bytes): the same for a table that holds blocks raw
+ * (kl_parts_hold_raw) as for one that seals them, whose charges and blocks
+ * differ by design. */
 struct drive {
 	struct kl_parts t;
-	struct kl_buf log;
+	struct kl_buf log, dec;
+	size_t held_seen;   /* appends after which a block was held raw ... */
+	size_t raw_out;	    /* ... and held blocks that went to a flush */
 	struct kl_blocks_zctx zx;
 	struct kl_buf flat;
 	size_t bound_only; /* over the budget at the upper bounds only */
@@ -616,6 +622,10 @@ static void drive_flush(struct drive *d, struct kl_part *p, char why)
 	struct kl_blocks out;
 	struct kl_errbuf eb = {0};
 	size_t held = kl_parts_detach(&d->t, p, &out);
+	for (size_t i = 0; i < out.n; i++)
+		d->raw_out += out.v[i].held;
+	kl_buf_printf(&d->dec, "%c %s mem=%zu raw=%llu\n", why, p->key, why == 'M' ? d->t.mem : 0,
+		      (unsigned long long)kl_blocks_len(&out));
 	/* the table's memory is exact when shedding (other partitions' seals
 	 * may be in flight after a flush by size) */
 	kl_buf_printf(&d->log, "%c %s held=%zu mem=%zu n=%zu raw=%llu zlen=%zu tail=%zu\n", why,
@@ -630,6 +640,7 @@ static void drive_flush(struct drive *d, struct kl_part *p, char why)
 	kl_buf_reset(&d->flat);
 	CHECK_EQ_INT(kl_blocks_flatten(&out, &d->zx, &d->flat, &eb), KL_OK);
 	kl_buf_append(&d->log, d->flat.data, d->flat.len);
+	kl_buf_append(&d->dec, d->flat.data, d->flat.len);
 	kl_blocks_cleanup(&out);
 }
 
@@ -642,6 +653,10 @@ static void drive_record(struct drive *d, const char *key, const char *rec, size
 	for (size_t i = 0; i < d->t.n; i++)
 		flight += d->t.v[i]->pending;
 	d->in_flight += flight > 0;
+	d->held_seen += d->t.nheld > 0;
+	if (d->t.hold_raw) /* figures of the records alone, sealed or not */
+		kl_buf_printf(&d->log, "held_waits=%d held_mem=%zu\n", kl_parts_held_waits(&d->t),
+			      d->t.held_mem);
 	if (kl_parts_full(&d->t, p)) {
 		d->full++;
 		drive_flush(d, p, 'F');
@@ -653,11 +668,14 @@ static void drive_record(struct drive *d, const char *key, const char *rec, size
 	 * binding, it is exact */
 	kl_buf_printf(&d->log, "%llu over=%d mem=%zu\n", (unsigned long long)pos, over,
 		      over ? d->t.mem : 0);
+	kl_buf_printf(&d->dec, "%llu over=%d mem=%zu\n", (unsigned long long)pos, over,
+		      over ? d->t.mem : 0);
 	if (over && kl_parts_should_shed(&d->t)) {
 		struct kl_part *pick[64];
 		size_t k = kl_parts_pick_for_memory(&d->t, pick, 64);
 		d->sheds++;
 		kl_buf_printf(&d->log, "shed %zu mem=%zu\n", k, d->t.mem);
+		kl_buf_printf(&d->dec, "shed %zu mem=%zu\n", k, d->t.mem);
 		for (size_t i = 0; i < k; i++)
 			drive_flush(d, pick[i], 'M');
 	}
@@ -676,6 +694,7 @@ static void test_seal_pool_same_decisions(void)
 		kl_parts_init(&d[k].t, 96u << 10, 160u << 10, (int64_t)1 << 60);
 		d[k].t.block_bytes = 4096;
 		kl_buf_init(&d[k].log, 0);
+		kl_buf_init(&d[k].dec, 0);
 		kl_buf_init(&d[k].flat, 0);
 	}
 	struct kl_errbuf eb = {0};
@@ -714,6 +733,7 @@ static void test_seal_pool_same_decisions(void)
 	for (int k = 0; k < 2; k++) {
 		kl_parts_cleanup(&d[k].t);
 		kl_buf_cleanup(&d[k].log);
+		kl_buf_cleanup(&d[k].dec);
 		kl_buf_cleanup(&d[k].flat);
 		kl_blocks_zctx_cleanup(&d[k].zx);
 	}
@@ -745,6 +765,159 @@ static void test_seal_pool_same_decisions(void)
 	kl_parts_cleanup(&t);
 }
 
+static int same_buf(const struct kl_buf *a, const struct kl_buf *b)
+{
+	return a->len == b->len && (!a->len || !memcmp(a->data, b->data, a->len));
+}
+
+/* Two tables that hold blocks raw, given the same records: sealed or not
+ * (here, when one is asked for its largest buffer, which seals every held
+ * block), the figures of held raw, what detach charges and the bytes the
+ * writer gets are the same. */
+static void hold_raw_charges_ignore_sealing(void)
+{
+	struct kl_parts t[2];
+	struct kl_part *p[2];
+	struct kl_buf mirror;
+	struct kl_errbuf eb = {0};
+	kl_buf_init(&mirror, 0);
+	for (int k = 0; k < 2; k++) {
+		kl_parts_init(&t[k], 1 << 30, 1 << 30, (int64_t)1 << 60);
+		kl_parts_set_held_level(&t[k], KL_BLOCK_LEVEL_HELD);
+		kl_parts_hold_raw(&t[k]);
+		t[k].block_bytes = 4096;
+		p[k] = kl_parts_get(&t[k], "events/x", 8);
+		kl_buf_reset(&mirror);
+		append_records(&t[k], p[k], 0, 300, &mirror);
+	}
+	CHECK(p[0]->nheld > 10 && p[0]->nheld == p[1]->nheld);
+	size_t raw_mem = t[0].mem;
+	CHECK(kl_parts_largest(&t[1]) == p[1]); /* a decision: every held block sealed */
+	CHECK_EQ_INT(p[1]->nheld, 0);
+	CHECK_EQ_INT(t[1].nheld, 0);
+	CHECK(t[1].mem < raw_mem / 2); /* LZ4 on these records: far less memory */
+	CHECK_EQ_INT(t[0].held_mem, t[1].held_mem);
+	CHECK_EQ_INT(kl_parts_held_waits(&t[0]), kl_parts_held_waits(&t[1]));
+	struct kl_blocks out[2];
+	struct kl_blocks_zctx zx = {0};
+	struct kl_buf flat[2];
+	size_t charge[2];
+	for (int k = 0; k < 2; k++) {
+		charge[k] = kl_parts_detach(&t[k], p[k], &out[k]);
+		kl_buf_init(&flat[k], 0);
+		CHECK_EQ_INT(kl_blocks_flatten(&out[k], &zx, &flat[k], &eb), KL_OK);
+		CHECK_EQ_INT(t[k].mem, 0);
+		CHECK_EQ_INT(t[k].held_mem, 0);
+		CHECK_EQ_INT(t[k].nheld, 0);
+		CHECK_EQ_INT(kl_budget_used(t[k].budget), 0);
+	}
+	CHECK_EQ_INT(charge[0], charge[1]);
+	/* held_waits: the table as if all held fits alone, not beside a charge */
+	struct kl_parts w;
+	kl_parts_init(&w, 1 << 30, 256u << 10, (int64_t)1 << 60);
+	kl_parts_set_held_level(&w, KL_BLOCK_LEVEL_HELD);
+	kl_parts_hold_raw(&w);
+	w.block_bytes = 4096;
+	struct kl_part *wp = kl_parts_get(&w, "events/w", 8);
+	struct kl_buf wtext;
+	kl_buf_init(&wtext, 0);
+	uint64_t i = 0;
+	while (w.held_mem < (128u << 10))
+		append_records(&w, wp, i, i + 1, &wtext), i++;
+	CHECK(!kl_parts_held_waits(&w));
+	kl_budget_add(w.budget, (256u << 10) - w.held_mem + 1); /* a writer's charge */
+	CHECK(kl_parts_held_waits(&w));
+	kl_budget_sub(w.budget, (256u << 10) - w.held_mem + 1);
+	CHECK(!kl_parts_held_waits(&w));
+	while (w.held_mem <= (256u << 10))
+		append_records(&w, wp, i, i + 1, &wtext), i++;
+	kl_budget_add(w.budget, 1000);
+	CHECK(!kl_parts_held_waits(&w)); /* alone it does not fit: no use waiting */
+	kl_budget_sub(w.budget, 1000);
+	kl_parts_cleanup(&w);
+	kl_buf_cleanup(&wtext);
+	CHECK(charge[0] >= raw_mem); /* every block at its frame's upper bound */
+	CHECK(out[0].v[0].held && !out[1].v[0].held);
+	CHECK(same_buf(&flat[0], &mirror) && same_buf(&flat[1], &mirror));
+	/* drained, a held block goes as it is and its memory with it */
+	size_t before = kl_blocks_mem(&out[0]);
+	struct kl_buf scratch;
+	struct collect seen = {0};
+	kl_buf_init(&scratch, 0);
+	kl_buf_init(&seen.out, 0);
+	CHECK_EQ_INT(kl_blocks_drain(&out[0], &zx, &scratch, collect_fn, &seen, &eb), KL_OK);
+	CHECK(same_buf(&seen.out, &mirror));
+	CHECK(kl_blocks_mem(&out[0]) < before && out[0].zlen == 0);
+	CHECK_EQ_INT(scratch.len, 0); /* nothing was copied to unpack it */
+	for (int k = 0; k < 2; k++) {
+		kl_blocks_cleanup(&out[k]);
+		kl_buf_cleanup(&flat[k]);
+		kl_parts_cleanup(&t[k]);
+	}
+	kl_buf_cleanup(&scratch);
+	kl_buf_cleanup(&seen.out);
+	kl_buf_cleanup(&mirror);
+	kl_blocks_zctx_cleanup(&zx);
+}
+
+/* kl_parts_hold_raw: the same decisions as sealing every block when it is
+ * cut (test_seal_pool_same_decisions' sequence: a budget that binds often,
+ * files split by size), with held blocks going to flushes raw where the
+ * budget lets them; and a table that holds raw with a seal pool is the
+ * same as one without in everything: decisions, the held-raw figures,
+ * what detach charges, the blocks handed over. */
+static void test_hold_raw(void)
+{
+	enum { EAGER, HOLD, HOLD_POOL, ND };
+	struct drive d[ND];
+	struct kl_errbuf eb = {0};
+	for (int k = 0; k < ND; k++) {
+		memset(&d[k], 0, sizeof d[k]);
+		kl_parts_init(&d[k].t, 96u << 10, 160u << 10, (int64_t)1 << 60);
+		d[k].t.block_bytes = 4096;
+		kl_parts_set_held_level(&d[k].t, KL_BLOCK_LEVEL_HELD);
+		if (k != EAGER)
+			kl_parts_hold_raw(&d[k].t);
+		kl_buf_init(&d[k].log, 0);
+		kl_buf_init(&d[k].dec, 0);
+		kl_buf_init(&d[k].flat, 0);
+	}
+	CHECK_EQ_INT(kl_parts_seal_async(&d[HOLD_POOL].t, 2, &eb), KL_OK);
+	uint64_t x = 0x243F6A8885A308D3ull;
+	char rec[2048], key[32];
+	for (uint64_t i = 0; i < 30000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		unsigned part = (x & 3) ? (unsigned)(x >> 8) % 6 : (unsigned)(x >> 8) % 40;
+		snprintf(key, sizeof key, "events/p%02u", part);
+		size_t n = make_record(rec, sizeof rec, x >> 20);
+		for (int k = 0; k < ND; k++)
+			drive_record(&d[k], key, rec, n, i);
+	}
+	for (int k = 0; k < ND; k++) {
+		struct kl_part *p;
+		while ((p = kl_parts_next_flush(&d[k].t, 0, 1)))
+			drive_flush(&d[k], p, 'E');
+		CHECK_EQ_INT(d[k].t.mem, 0);
+		CHECK_EQ_INT(kl_budget_used(d[k].t.budget), 0);
+	}
+	CHECK(d[EAGER].sheds > 20 && d[EAGER].full > 5);
+	CHECK(d[HOLD].held_seen > 1000);
+	CHECK(d[HOLD].raw_out > 0); /* text that went to a flush never sealed */
+	CHECK_EQ_INT(d[EAGER].raw_out, 0);
+	CHECK_EQ_INT(d[EAGER].held_seen, 0);
+	CHECK(same_buf(&d[HOLD].dec, &d[EAGER].dec));
+	CHECK(same_buf(&d[HOLD].log, &d[HOLD_POOL].log));
+	CHECK(!same_buf(&d[HOLD].log, &d[EAGER].log)); /* the charges do differ */
+	for (int k = 0; k < ND; k++) {
+		kl_parts_cleanup(&d[k].t);
+		kl_buf_cleanup(&d[k].log);
+		kl_buf_cleanup(&d[k].dec);
+		kl_buf_cleanup(&d[k].flat);
+		kl_blocks_zctx_cleanup(&d[k].zx);
+	}
+	hold_raw_charges_ignore_sealing();
+}
+
 /* Settle the pool's oldest job into `got` (its frame moves there) and pop
  * it; 1 if it came back done, in order (slot == want). */
 static int take_oldest(struct kl_seal_pool *sp, struct kl_blocks_zctx *help, struct kl_blocks *got,
@@ -753,7 +926,8 @@ static int take_oldest(struct kl_seal_pool *sp, struct kl_blocks_zctx *help, str
 	struct kl_seal_job *j = kl_seal_pool_oldest(sp, help);
 	if (!j || j->rc != KL_OK || j->slot != want || kl_blocks_reserve(got) != KL_OK)
 		return 0;
-	got->v[got->n++] = (struct kl_block){j->z, j->zlen, j->raw.len, 0, j->level == KL_BLOCK_LZ4};
+	got->v[got->n++] = (struct kl_block){
+		.z = j->z, .zlen = j->zlen, .raw = j->raw.len, .lz4 = j->level == KL_BLOCK_LZ4};
 	got->raw += j->raw.len;
 	got->zlen += j->zlen;
 	j->z = NULL;
@@ -823,7 +997,7 @@ static void test_seal_pool(void)
 	CHECK_EQ_INT(kl_blocks_reserve(&raw), KL_OK);
 	char *text = malloc(6);
 	memcpy(text, "ab\ncd\n", 6);
-	raw.v[raw.n++] = (struct kl_block){text, 0, 6, 0, 0};
+	raw.v[raw.n++] = (struct kl_block){.z = text, .raw = 6};
 	raw.raw = raw.zlen = 6;
 	kl_buf_append(&raw.tail, "e\n", 2);
 	kl_buf_reset(&flat);
@@ -1152,6 +1326,7 @@ int main(void)
 	test_blocks_frames();
 	test_blocks_lz4();
 	test_held_level();
+	test_hold_raw();
 	test_seal_pool();
 	test_seal_pool_same_decisions();
 	test_window();

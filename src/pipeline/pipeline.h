@@ -31,7 +31,9 @@
  * (pipeline/prep.h), full partition tails are compressed into blocks on
  * o->threads "kl-seal" threads of the partition table (buffer/parts.h,
  * buffer/seal.h; the apply step only copies records into tails and cuts
- * them) and files are encoded on o->threads encoder threads
+ * them; a Parquet run with its own budget holds its blocks raw until a
+ * decision needs them sealed, buffer/parts.h "Held raw") and files are
+ * encoded on o->threads encoder threads
  * (pipeline/writer.h); every decision that shapes the lake — replay, dedup,
  * partition buffers, flushes, file names, job order, commits — stays in
  * one serial apply step that takes the records in input order, so the

@@ -185,7 +185,7 @@ struct kl_part *kl_parts_get(struct kl_parts *t, const char *key, size_t n)
  * it may have grown or shrunk (sealing). */
 static void account(struct kl_parts *t, struct kl_part *p)
 {
-	if (t->hold_raw) { /* as if every block were held (kl_parts_held_over) */
+	if (t->hold_raw) { /* as if every block were held (kl_parts_held_waits) */
 		size_t all = p->bound_all + p->sealed.cap * sizeof *p->sealed.v + p->data.cap;
 		t->held_mem = t->held_mem - p->held_acct + all;
 		p->held_acct = all;
@@ -374,7 +374,8 @@ static int cut(struct kl_parts *t, struct kl_part *p, size_t keep, int early)
 	j->bound = kl_blocks_bound(p->data.len);
 	j->raw = p->data;
 	j->level = seal_level(t, p);
-	p->sealed.v[p->sealed.n++] = (struct kl_block){.raw = p->data.len, .early = (unsigned char)(early != 0)};
+	p->sealed.v[p->sealed.n++] =
+		(struct kl_block){.raw = p->data.len, .early = (unsigned char)(early != 0)};
 	p->sealed.raw += p->data.len;
 	p->sealed.open_raw = early ? p->sealed.open_raw + p->data.len : 0;
 	p->pend_bound += j->bound;

@@ -59,8 +59,8 @@
  * this table's own stay exact.
  *
  * Held raw (kl_parts_hold_raw; the pipeline asks for it where blocks are
- * only held until an encoder unpacks them, the run has a budget of its own
- * and a large one): a data partition's regular cut keeps the block's text
+ * only held until an encoder unpacks them, Parquet, and the run has a
+ * budget of its own): a data partition's regular cut keeps the block's text
  * as it is (the tail's buffer, shrunk to its length) instead of sealing
  * it, and counts it at kl_blocks_bound(raw), the upper bound of its frame,
  * just as a seal in flight is counted. Such a block is sealed only when a
@@ -153,7 +153,7 @@ struct kl_part {
 	size_t held_slack;   /* ... and what their frames' upper bound adds to their text
 			      * (counted for them too) */
 	size_t bound_all;    /* kl_parts_hold_raw: the upper bound of every block's frame,
-			      * sealed or not (kl_parts_held_over, kl_parts_detach) */
+			      * sealed or not (kl_parts_held_waits, kl_parts_detach) */
 	size_t held_acct;    /* bound_all plus the index and tail as last counted in
 			      * t->held_mem */
 	uint64_t files;      /* files written for this partition in this run */

@@ -681,6 +681,23 @@ static void drive_record(struct drive *d, const char *key, const char *rec, size
 	}
 }
 
+/* The same randomized sequence of 30,000 records over 40 partitions into
+ * each of the nd tables: a few busy partitions and a long tail of quiet
+ * ones. */
+static void drive_sequence(struct drive *d, int nd)
+{
+	uint64_t x = 0x243F6A8885A308D3ull;
+	char rec[2048], key[32];
+	for (uint64_t i = 0; i < 30000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		unsigned part = (x & 3) ? (unsigned)(x >> 8) % 6 : (unsigned)(x >> 8) % 40;
+		snprintf(key, sizeof key, "events/p%02u", part);
+		size_t n = make_record(rec, sizeof rec, x >> 20);
+		for (int k = 0; k < nd; k++)
+			drive_record(&d[k], key, rec, n, i);
+	}
+}
+
 /* Sealing on a pool's threads decides exactly as sealing in place: a
  * randomized record sequence over 40 partitions, small blocks, a budget
  * that binds all the time, files split by size too; the same flushes, the
@@ -701,17 +718,7 @@ static void test_seal_pool_same_decisions(void)
 	CHECK_EQ_INT(kl_parts_seal_async(&d[1].t, 2, &eb), KL_OK);
 	CHECK(d[1].t.seal != NULL);
 	CHECK(d[0].t.seal == NULL);
-	uint64_t x = 0x243F6A8885A308D3ull;
-	char rec[2048], key[32];
-	for (uint64_t i = 0; i < 30000; i++) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		/* a few busy partitions and a long tail of quiet ones */
-		unsigned part = (x & 3) ? (unsigned)(x >> 8) % 6 : (unsigned)(x >> 8) % 40;
-		snprintf(key, sizeof key, "events/p%02u", part);
-		size_t n = make_record(rec, sizeof rec, x >> 20);
-		for (int k = 0; k < 2; k++)
-			drive_record(&d[k], key, rec, n, i);
-	}
+	drive_sequence(d, 2);
 	CHECK(d[0].sheds > 20);	      /* the budget binds ... */
 	CHECK(d[0].full > 5);	      /* ... and files split by size too */
 	CHECK(d[1].in_flight > 1000); /* seals were in flight at decisions */
@@ -883,16 +890,7 @@ static void test_hold_raw(void)
 		kl_buf_init(&d[k].flat, 0);
 	}
 	CHECK_EQ_INT(kl_parts_seal_async(&d[HOLD_POOL].t, 2, &eb), KL_OK);
-	uint64_t x = 0x243F6A8885A308D3ull;
-	char rec[2048], key[32];
-	for (uint64_t i = 0; i < 30000; i++) {
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-		unsigned part = (x & 3) ? (unsigned)(x >> 8) % 6 : (unsigned)(x >> 8) % 40;
-		snprintf(key, sizeof key, "events/p%02u", part);
-		size_t n = make_record(rec, sizeof rec, x >> 20);
-		for (int k = 0; k < ND; k++)
-			drive_record(&d[k], key, rec, n, i);
-	}
+	drive_sequence(d, ND);
 	for (int k = 0; k < ND; k++) {
 		struct kl_part *p;
 		while ((p = kl_parts_next_flush(&d[k].t, 0, 1)))

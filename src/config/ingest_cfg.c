@@ -146,7 +146,8 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	{.name = "memory-limit", .env = "KINLAKE_MEMORY_LIMIT", .type = KL_OPT_SIZE,
 	 .offset = F(memory_limit), .def = "256MiB", .metavar = "SIZE",
 	 .help = "buffer memory of the process (all shards share it), records held "
-		 "compressed (zstd, or LZ4 for Parquet at 128MiB and more); above it the "
+		 "compressed (zstd, or LZ4 for Parquet at 128MiB and more; a Parquet file's "
+		 "or stdin's only once the buffers fill); above it the "
 		 "largest partition is flushed first. Unset in a container with a memory limit: "
 		 "at most 7/8 of that limit less 64MiB",
 	 .min = 1 << 16, .max = 1e12},

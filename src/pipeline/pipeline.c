@@ -567,17 +567,17 @@ static int append_event(struct run *r, struct kl_part *p, const struct kl_record
 static int flush_for_budget(struct run *r);
 
 /* The look at the budget after a record (apply_record; end_rebuild for the
- * first run's look after the job it rebuilt). A table holding blocks raw
- * (buffer/parts.h kl_parts_hold_raw) first takes back the writer's
- * outstanding charge (wait_writer) when the table, counted as if every
- * block were held, fits the budget alone but not beside that charge — a
- * figure of the records alone, so the wait falls where it fell in the
- * first run — so that held blocks are sealed when the table's own text
- * fills the budget, not while an hour's closed files are still charged
- * (each new block would be sealed at once then). A wait decides nothing:
- * memory decides only on the table's own exact sizes once the writer's
- * charge is back (flush_for_budget). Then, if the budget binds on exact
- * sizes, flush_for_budget. */
+ * first run's look after the job it rebuilt): if it binds on exact sizes,
+ * flush_for_budget. A table holding blocks raw (buffer/parts.h
+ * kl_parts_hold_raw) first takes back the writer's outstanding charge
+ * (wait_writer) when the table, counted as if every block were held, fits
+ * the budget alone but not beside that charge — figures of the records
+ * alone, so the wait falls where it fell in the first run — so that held
+ * blocks are sealed when the table's own text fills the budget, not while
+ * an hour's closed files are still charged (each new block would be sealed
+ * at once then). A wait decides nothing: memory decides only on the
+ * table's own exact sizes once the writer's charge is back
+ * (flush_for_budget). */
 static int check_budget(struct run *r)
 {
 	if (r->charged && kl_parts_held_waits(&r->parts))

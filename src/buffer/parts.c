@@ -272,6 +272,17 @@ static int settle_one(struct kl_parts *t, int wait)
 	return 1;
 }
 
+/* Room in the pool for one more job: the seals that are done settled (a
+ * buffer back from one can serve the next cut), and while the ring is full
+ * the oldest waited for (helping the pool). */
+static void pool_room(struct kl_parts *t)
+{
+	while (settle_one(t, 0))
+		;
+	if (kl_seal_pool_full(t->seal))
+		settle_one(t, 1);
+}
+
 /* Seal p's held blocks (kl_parts_hold_raw): on the pool, where they
  * become seals in flight (their count moves from held_slack to
  * pend_bound), or here. A block that cannot be sealed (out of memory)
@@ -289,10 +300,7 @@ static void seal_held(struct kl_parts *t, struct kl_part *p)
 		t->nheld--;
 		p->held_slack -= bound - k->raw;
 		if (t->seal) {
-			while (settle_one(t, 0))
-				;
-			if (kl_seal_pool_full(t->seal))
-				settle_one(t, 1);
+			pool_room(t);
 			struct kl_seal_job *j = kl_seal_pool_head(t->seal);
 			j->owner = p;
 			j->slot = i;
@@ -361,10 +369,7 @@ static void hold(struct kl_parts *t, struct kl_part *p, size_t keep)
  * stays raw, as when kl_blocks_seal fails). */
 static int cut(struct kl_parts *t, struct kl_part *p, size_t keep, int early)
 {
-	while (settle_one(t, 0)) /* what is done: its buffer can serve this cut */
-		;
-	if (kl_seal_pool_full(t->seal))
-		settle_one(t, 1);
+	pool_room(t);
 	struct kl_buf next;
 	if (kl_blocks_reserve(&p->sealed) || spare_get(t, keep, &next))
 		return KL_ENOMEM;

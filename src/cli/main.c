@@ -613,9 +613,9 @@ static int cmd_transform(int argc, char **argv)
 		return 1;
 	}
 	struct kl_event_limits lim = {c.max_record_bytes, (unsigned)c.max_depth};
-	size_t cap = lim.max_record_bytes * 2 < (64u << 20) ? (64u << 20) : lim.max_record_bytes * 2;
 	int stop = stop_fd_open();
-	struct kl_source *src = kl_source_fd_new(0, 0, 0, 0, cap, stop);
+	struct kl_source *src =
+	    kl_source_fd_new(0, 0, 0, 0, kl_source_fd_cap(lim.max_record_bytes), stop);
 	struct kl_event ev;
 	struct kl_buf out;
 	kl_event_init(&ev);

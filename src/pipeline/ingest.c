@@ -344,7 +344,8 @@ static int run_source(const struct kl_ingest_opts *o, struct kl_store *store,
 		      struct kl_errbuf *eb)
 {
 	struct kl_source *src =
-	    kl_source_fd_new(f->fd, 0, start, end, kl_pipeline_record_max(o), o->stop_fd);
+	    kl_source_fd_new(f->fd, 0, start, end, kl_source_fd_cap(o->limits.max_record_bytes),
+			     o->stop_fd);
 	if (!src)
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 	struct kl_pipeline_parts parts = {

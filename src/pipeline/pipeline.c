@@ -987,12 +987,6 @@ static int run_loop_par(struct run *r)
 	return rc ? rc : finish_run(r);
 }
 
-size_t kl_pipeline_record_max(const struct kl_ingest_opts *o)
-{
-	size_t n = o->limits.max_record_bytes * 2;
-	return n < (64u << 20) ? 64u << 20 : n;
-}
-
 size_t kl_pipeline_buffer_budget(const struct kl_ingest_opts *o)
 {
 	/* --memory-limit covers the partition buffers (compressed blocks plus
@@ -1118,7 +1112,8 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	int par = o->threads > 1;
 	if (!rc && par) {
 		/* a record the source hands out whole can be this long */
-		rc = kl_prep_pool_init(&r.pool, o->threads, kl_pipeline_record_max(o), &o->limits,
+		rc = kl_prep_pool_init(&r.pool, o->threads,
+				       kl_source_fd_cap(o->limits.max_record_bytes), &o->limits,
 				       x->dead_dt, r.resume, eb);
 		if (!rc && r.rows)
 			kl_prep_pool_rows(&r.pool);

@@ -137,11 +137,6 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
  * grows. */
 size_t kl_pipeline_buffer_budget(const struct kl_ingest_opts *o);
 
-/* The longest record a file's line source hands out whole (its hard cap,
- * source/source_fd.c; longer ones come with `more`): twice
- * --max-record-bytes, at least 64 MiB. */
-size_t kl_pipeline_record_max(const struct kl_ingest_opts *o);
-
 /* The encoders o->format and o->compression ask for (dead letters: JSON
  * lines, zstd when the data is snappy Parquet). Parquet merges its schemas
  * into `registry` in `store` (both borrowed). KL_OK or KL_ENOMEM. */

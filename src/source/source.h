@@ -119,4 +119,15 @@ static inline void kl_source_free(struct kl_source *s)
 struct kl_source *kl_source_fd_new(int fd, int own_fd, uint64_t start, uint64_t end,
 				   size_t hard_cap, int stop_fd);
 
+/* The hard_cap a line source of JSON lines takes (ingest, kinlake
+ * transform) and so the longest record it hands out whole, which the
+ * parallel prep step must hold too: twice max_record_bytes (a longer
+ * record is a too_large dead letter either way, kept whole up to here), at
+ * least 64 MiB. */
+static inline size_t kl_source_fd_cap(size_t max_record_bytes)
+{
+	size_t n = max_record_bytes * 2;
+	return n < ((size_t)64 << 20) ? (size_t)64 << 20 : n;
+}
+
 #endif

@@ -125,11 +125,8 @@ static int src_next(struct kl_source *base, struct kl_record *rec, int timeout_m
 	for (;;) {
 		if (s->isub < s->nsubs) {
 			const struct kl_kpl_record *u = &s->subs[s->isub++];
-			rec->p = (const char *)u->data;
-			rec->n = rec->full_len = u->len;
-			rec->pos = s->next_pos++;
-			rec->arrival_ms = e->recs[s->irec - 1].arrival_ms;
-			s->base.bytes_read += u->len;
+			kl_source_user_record(&s->base, rec, u->data, u->len, &s->next_pos,
+					      e->recs[s->irec - 1].arrival_ms);
 			return KL_SRC_RECORD;
 		}
 		if (s->irec == e->nrecs) {

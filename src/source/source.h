@@ -99,6 +99,25 @@ static inline void kl_source_free(struct kl_source *s)
 		s->ops->free(s);
 }
 
+/* Hand out `len` bytes at `data`, one user record of a Kinesis record (a KPL
+ * aggregate's each, or the record itself), as the next record: positions
+ * count user records from *next_pos on. The stream's shards
+ * (source_kinesis.c) and the Lambda's event-source batches (lambda/esm.c)
+ * both number them here, so a record has the same position — and the same
+ * file names and checkpoints, which exactly once rests on — whichever path
+ * reads it. */
+static inline void kl_source_user_record(struct kl_source *s, struct kl_record *rec,
+					 const uint8_t *data, size_t len, uint64_t *next_pos,
+					 int64_t arrival_ms)
+{
+	rec->p = (const char *)data;
+	rec->n = rec->full_len = len;
+	rec->more = 0;
+	rec->pos = (*next_pos)++;
+	rec->arrival_ms = arrival_ms;
+	s->bytes_read += len;
+}
+
 /*
  * Line source over a file descriptor. Starts reading at `start` (seeks when
  * the fd is seekable, otherwise discards bytes). A line longer than

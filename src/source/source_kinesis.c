@@ -340,11 +340,8 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 	for (;;) {
 		if (s->isub < s->nsubs) {
 			const struct kl_kpl_record *u = &s->subs[s->isub++];
-			rec->p = (const char *)u->data;
-			rec->n = rec->full_len = u->len;
-			rec->pos = s->next_pos++;
-			rec->arrival_ms = s->arrival_ms;
-			s->base.bytes_read += u->len;
+			kl_source_user_record(&s->base, rec, u->data, u->len, &s->next_pos,
+					      s->arrival_ms);
 			s->handed = 1;
 			if (s->metrics)
 				atomic_fetch_add_explicit(&s->metrics->records, 1,

@@ -69,7 +69,10 @@ grep -q "run the same command again" <<<"$out" && fail "zstd --long=31 advises t
 set +e; out=$("$KL" transform < "$T/cut.gz" 2>&1 > /dev/null); rc=$?; set -e
 [ "$rc" = 1 ] && grep -q "it is truncated" <<<"$out" || fail "transform of a truncated .gz: exit $rc: $out"
 # kill -9 while a compressed pipe is read (small files and budget: commits
-# land between the kills), then the file itself under the same --input-id:
+# land between the kills; the feed, 16 KiB every 40 ms, lasts 5 s and more, so
+# the kills at 1.1-2.9 s land while it flows: at 20 ms a chunk the 2.1 MB of
+# the ASan run's 20,000 events took 2.6 s and seed 20135 had run 1 finish
+# before its kill at 2.9 s), then the file itself under the same --input-id:
 # resumed by decoding up to its resume point, every event once. Three event
 # types and a small dedup window, so that the resume point moves off 0 (with
 # a hundred partitions one of them holds an early record buffered).
@@ -81,7 +84,7 @@ import sys, time
 d, o = open(sys.argv[1], "rb").read(), sys.stdout.buffer
 try:
     for i in range(0, len(d), 16384):
-        o.write(d[i:i + 16384]); o.flush(); time.sleep(0.02)
+        o.write(d[i:i + 16384]); o.flush(); time.sleep(0.04)
 except BrokenPipeError:
     pass' "$1" 2> /dev/null; }
 seed=${KL_CRASH_SEED:-$RANDOM}; RANDOM=$seed; echo "crash seed $seed"

@@ -253,7 +253,7 @@ static int settle_one(struct kl_parts *t, int wait)
 		k->zlen = j->zlen;
 		k->lz4 = j->level == KL_BLOCK_LZ4;
 		j->z = NULL;
-		if (j->raw.cap == j->raw.len) /* a held block's text (seal_held) */
+		if (j->own_raw) /* a held block's text (seal_held) */
 			kl_buf_cleanup(&j->raw);
 		else
 			spare_put(t, &j->raw);
@@ -305,7 +305,8 @@ static void seal_held(struct kl_parts *t, struct kl_part *p)
 			j->owner = p;
 			j->slot = i;
 			j->bound = bound;
-			kl_buf_init(&j->raw, 0); /* cap == len: freed once sealed */
+			j->own_raw = 1;
+			kl_buf_init(&j->raw, 0);
 			j->raw.data = k->z;
 			j->raw.len = j->raw.cap = k->raw;
 			j->level = level;
@@ -377,6 +378,7 @@ static int cut(struct kl_parts *t, struct kl_part *p, size_t keep, int early)
 	j->owner = p;
 	j->slot = p->sealed.n;
 	j->bound = kl_blocks_bound(p->data.len);
+	j->own_raw = 0;
 	j->raw = p->data;
 	j->level = seal_level(t, p);
 	p->sealed.v[p->sealed.n++] =

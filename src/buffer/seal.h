@@ -49,6 +49,8 @@ struct kl_seal_job {
 	void *owner;
 	size_t slot;
 	size_t bound;
+	int own_raw; /* raw is not a reusable tail buffer (buffer/parts.c: a held
+		      * block's text, allocated to its length): freed once sealed */
 	/* in: the block's raw bytes, raw.len of them (the pool owns the buffer
 	 * until the job is popped, unless the owner moves it out first), and
 	 * the zstd level of its frame */

@@ -452,6 +452,47 @@ static int clear_winner(const struct kl_pq_writer *w, const struct pq_col *c, si
 	return -1;
 }
 
+/* pq_flush_page's comparison of a numeric page's two candidates: the first
+ * is in p from byte lv on; both are compressed and the smaller kept (the
+ * second on a tie), *enc, *body and *blen set to it and p->len to its
+ * length. The first's compressed bytes wait in comp_alt (unless they are the
+ * page itself: no codec), so that a first that wins is not encoded and
+ * compressed a third time. KL_OK or the writer's error (pq_fail). */
+static int smaller_of_two(struct kl_pq_writer *w, struct kl_buf *p, const struct pq_col *c,
+			  size_t lv, int first, int second, int *enc, const void **body,
+			  size_t *blen)
+{
+	int rc = pq_compress(w, p->data, p->len, body, blen);
+	if (rc)
+		return rc;
+	size_t first_len = *blen, first_plen = p->len;
+	int kept = *body != p->data;
+	if (kept) {
+		struct kl_buf t = w->comp;
+		w->comp = w->comp_alt;
+		w->comp_alt = t;
+	}
+	p->len = lv;
+	*enc = second;
+	if (encode_values(w, p, c, second))
+		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
+	if ((rc = pq_compress(w, p->data, p->len, body, blen)))
+		return rc;
+	if (first_len >= *blen)
+		return KL_OK;
+	*enc = first;
+	if (kept) { /* p holds the second's bytes: only its length is used after */
+		*body = w->comp_alt.data;
+		*blen = first_len;
+		p->len = first_plen;
+		return KL_OK;
+	}
+	p->len = lv;
+	if (encode_values(w, p, c, first))
+		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
+	return pq_compress(w, p->data, p->len, body, blen);
+}
+
 int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 {
 	if (!c->page_rows)
@@ -519,40 +560,9 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 			p->len = lv;
 			enc = second;
 			rc = encode_values(w, p, c, second);
-		} else {
-			if (!rc && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
-				return rc;
-			size_t first_len = blen, first_plen = p->len;
-			/* the first candidate's compressed bytes wait in comp_alt (unless
-			 * they are the page itself: no codec), so that a first that wins
-			 * is not encoded and compressed a third time */
-			int kept = !rc && body != p->data;
-			if (kept) {
-				struct kl_buf t = w->comp;
-				w->comp = w->comp_alt;
-				w->comp_alt = t;
-			}
-			if (!rc) {
-				p->len = lv;
-				enc = second;
-				rc = encode_values(w, p, c, second);
-			}
-			if (!rc && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
-				return rc;
-			if (!rc && first_len < blen) {
-				enc = first;
-				/* kept: p holds the second's bytes, only its length is used below */
-				if (kept) {
-					body = w->comp_alt.data;
-					blen = first_len;
-					p->len = first_plen;
-				} else {
-					p->len = lv;
-					rc = encode_values(w, p, c, first);
-					if (!rc && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
-						return rc;
-				}
-			}
+		} else if (!rc &&
+			   (rc = smaller_of_two(w, p, c, lv, first, second, &enc, &body, &blen))) {
+			return rc;
 		}
 	}
 	if (rc)

@@ -363,6 +363,26 @@ static void hold(struct kl_parts *t, struct kl_part *p, size_t keep)
 	p->data = next;
 }
 
+/* Is the table's budget shared with other tables (kl_parts_share_budget)? */
+static int shared(const struct kl_parts *t)
+{
+	return t->budget != &t->own;
+}
+
+/* kl_parts_hold_raw: may the block being cut stay raw? Always on the
+ * table's own budget; on a shared one while the budget is at most three
+ * quarters full, and once it is not, the held blocks are sealed now
+ * (parts.h). */
+static int may_hold(struct kl_parts *t)
+{
+	if (!shared(t) || kl_budget_used(t->budget) <= kl_budget_room(t->budget) / 4 * 3)
+		return 1;
+	for (size_t i = 0; t->nheld && i < t->n; i++)
+		if (t->v[i]->nheld)
+			seal_held(t, t->v[i]);
+	return 0;
+}
+
 /* Cut p's tail as a block (regular or `early`, buffer/blocks.h) and hand
  * it to the pool; p goes on with an empty tail of `keep` bytes (what
  * synchronous sealing leaves it). The block counts at its frame's upper
@@ -423,7 +443,7 @@ void kl_parts_note_append(struct kl_parts *t, struct kl_part *p, uint64_t pos, i
 	 * unless a long record grew it */
 	if (t->block_bytes && p->sealed.open_raw + p->data.len >= t->block_bytes) {
 		size_t keep = p->data.cap <= 2 * t->block_bytes ? p->data.cap : 0;
-		if (t->hold_raw && !p->dead) {
+		if (t->hold_raw && !p->dead && may_hold(t)) {
 			hold(t, p, keep);
 		} else if (t->seal) {
 			cut(t, p, keep, 0);
@@ -549,7 +569,7 @@ size_t kl_parts_pick_for_memory(struct kl_parts *t, struct kl_part **out, size_t
 
 int kl_parts_held_waits(const struct kl_parts *t)
 {
-	if (!t->hold_raw)
+	if (!t->hold_raw || shared(t))
 		return 0;
 	size_t used = kl_budget_used(t->budget), others = used > t->mem ? used - t->mem : 0;
 	size_t room = kl_budget_room(t->budget);
@@ -625,7 +645,8 @@ size_t kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *
 		settle_one(t, 1);
 	size_t held = p->accounted;
 	if (t->hold_raw) { /* charged as if every block were held (parts.h) */
-		held = p->held_acct;
+		if (!shared(t))
+			held = p->held_acct;
 		t->held_mem -= p->held_acct;
 		p->held_acct = 0;
 	}

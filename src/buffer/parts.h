@@ -75,6 +75,15 @@
  * (kl_parts_detach: the upper bound of each block's frame, sealed or not)
  * — a function of the block cuts alone, so of the records, not of which
  * blocks a decision happened to seal (a restart's rebuild makes none).
+ * On a budget shared by several tables (a stream's shards, whose memory
+ * decisions depend on timing anyway) a table holds blocks raw only while
+ * the budget is at most three quarters of its room: a cut above that
+ * seals, and seals the table's held blocks too, so the budget binds on
+ * compressed blocks as it would without holding (another table's held
+ * blocks are sealed at its own next cut, or when it sees the budget bind:
+ * settle_all; the last quarter is their margin). The writer
+ * is charged a detached buffer's exact memory there, and
+ * kl_parts_held_waits, a device of exact replay, says no.
  *
  * Flush policy (kl_parts_next_flush), one of two modes:
  *   interval (the default): a partition is due when its buffered raw bytes
@@ -223,7 +232,8 @@ void kl_parts_set_held_level(struct kl_parts *t, int level);
 
 /* Hold data partitions' blocks raw (buffer/blocks.h `held`) when they are
  * cut, and seal them only when a decision needs exact sizes (above: "Held
- * raw"); before the first append, on a table with a budget of its own. */
+ * raw"; on a shared budget, also once it is 3/4 full); before the first
+ * append, after kl_parts_share_budget. */
 void kl_parts_hold_raw(struct kl_parts *t);
 
 /* Seal tails at `bytes` raw bytes instead of KL_BLOCK_BYTES (> 0; the
@@ -322,7 +332,7 @@ static inline int kl_parts_full(const struct kl_parts *t, const struct kl_part *
  * in flight are waited for first, so *out is complete and the memory
  * returned (what p held, now uncharged) is exact; with kl_parts_hold_raw,
  * held blocks leave raw and the memory returned is p as if every block
- * were held (above). */
+ * were held (above; on a shared budget the exact memory). */
 size_t kl_parts_detach(struct kl_parts *t, struct kl_part *p, struct kl_blocks *out);
 
 /* Smallest first_pos over non-empty buffers, or `fallback` if none: where a

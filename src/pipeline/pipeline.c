@@ -1073,9 +1073,9 @@ int kl_pipeline_run(const struct kl_ingest_opts *o, const struct kl_pipeline_par
 	r.rows = o->format == KL_FORMAT_PARQUET;
 	if (o->format == KL_FORMAT_PARQUET && o->memory_limit >= HELD_FAST_MIN_LIMIT)
 		kl_parts_set_held_level(&r.parts, KL_BLOCK_LEVEL_HELD);
-	/* ... and, where the budget is the run's own, held raw until a
-	 * decision needs them sealed (buffer/parts.h) */
-	if (o->format == KL_FORMAT_PARQUET && !x->budget)
+	/* ... and held raw until a decision needs them sealed (buffer/parts.h;
+	 * on a stream's shared budget, while it is at most 3/4 full) */
+	if (o->format == KL_FORMAT_PARQUET)
 		kl_parts_hold_raw(&r.parts);
 	/* JSON lines: the blocks' frames are the files, larger ones cost less */
 	if (o->format == KL_FORMAT_JSONL)

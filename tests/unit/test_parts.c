@@ -867,6 +867,69 @@ static void hold_raw_charges_ignore_sealing(void)
 	kl_blocks_zctx_cleanup(&zx);
 }
 
+/* kl_parts_hold_raw on a budget shared with other tables (a stream's
+ * shards): blocks stay raw while the budget is at most 3/4 of its room;
+ * the first cut above it seals this table's held blocks and its own block, so
+ * the budget binds on sealed blocks; the writer is charged the exact
+ * memory, and held_waits (exact replay's device) says no. */
+static void hold_raw_shared_budget(void)
+{
+	struct kl_budget b;
+	kl_budget_init(&b, 4u << 20);
+	struct kl_parts t;
+	kl_parts_init(&t, 1 << 30, 4u << 20, (int64_t)1 << 60);
+	kl_parts_share_budget(&t, &b);
+	kl_parts_set_held_level(&t, KL_BLOCK_LEVEL_HELD);
+	kl_parts_hold_raw(&t);
+	t.block_bytes = 4096;
+	struct kl_part *p = kl_parts_get(&t, "events/s", 8), *q = kl_parts_get(&t, "events/t", 8);
+	struct kl_buf mp, mq;
+	kl_buf_init(&mp, 0);
+	kl_buf_init(&mq, 0);
+	append_records(&t, p, 0, 200, &mp);
+	append_records(&t, q, 200, 400, &mq);
+	CHECK(p->nheld > 5 && q->nheld > 5 && t.nheld == p->nheld + q->nheld);
+	CHECK(kl_parts_held_waits(&t) == 0);
+	/* another table takes the budget past 3/4 of its room */
+	size_t other = kl_budget_room(&b) / 4 * 3 + 1;
+	kl_budget_add(&b, other);
+	size_t raw_mem = t.mem, cuts = p->sealed.n;
+	uint64_t i = 400;
+	while (p->sealed.n == cuts) /* up to p's next cut */
+		append_records(&t, p, i, i + 1, &mp), i++;
+	CHECK_EQ_INT(t.nheld, 0); /* q's blocks too */
+	CHECK_EQ_INT(p->nheld, 0);
+	CHECK(!p->sealed.v[p->sealed.n - 1].held);
+	CHECK(t.mem < raw_mem / 2); /* LZ4 on these records */
+	CHECK_EQ_INT(kl_budget_used(&b), other + t.mem);
+	/* below 3/4 again: cuts hold again */
+	kl_budget_sub(&b, other);
+	cuts = q->sealed.n;
+	uint64_t j = 100000;
+	while (q->sealed.n == cuts)
+		append_records(&t, q, j, j + 1, &mq), j++;
+	CHECK(q->nheld == 1 && q->sealed.v[q->sealed.n - 1].held);
+	/* detached: the charge is the memory held, not as if all were held */
+	size_t acct = q->accounted, as_held = q->held_acct;
+	struct kl_blocks out;
+	struct kl_blocks_zctx zx = {0};
+	struct kl_errbuf eb = {0};
+	struct kl_buf flat;
+	kl_buf_init(&flat, 0);
+	CHECK_EQ_INT(kl_parts_detach(&t, q, &out), acct);
+	CHECK(acct > 0 && acct < as_held); /* its sealed blocks at their size */
+	CHECK_EQ_INT(kl_blocks_flatten(&out, &zx, &flat, &eb), KL_OK);
+	CHECK(same_buf(&flat, &mq));
+	CHECK_EQ_INT(kl_budget_used(&b), t.mem);
+	kl_blocks_cleanup(&out);
+	kl_buf_cleanup(&flat);
+	kl_blocks_zctx_cleanup(&zx);
+	kl_parts_cleanup(&t);
+	CHECK_EQ_INT(kl_budget_used(&b), 0);
+	kl_buf_cleanup(&mp);
+	kl_buf_cleanup(&mq);
+}
+
 /* kl_parts_hold_raw: the same decisions as sealing every block when it is
  * cut (test_seal_pool_same_decisions' sequence: a budget that binds often,
  * files split by size), with held blocks going to flushes raw where the
@@ -914,6 +977,7 @@ static void test_hold_raw(void)
 		kl_blocks_zctx_cleanup(&d[k].zx);
 	}
 	hold_raw_charges_ignore_sealing();
+	hold_raw_shared_budget();
 }
 
 /* Settle the pool's oldest job into `got` (its frame moves there) and pop

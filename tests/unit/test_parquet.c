@@ -849,6 +849,32 @@ static void test_dict_fallback(void)
 		kl_pq_writer_free(w);
 	}
 
+	/* The early judgement (PQ_DICT_EARLY): a column whose first 128 values
+	 * are all distinct drops its dictionary then, although its 1024 first
+	 * would have kept it (a few values repeat after them); one with 100
+	 * distinct among its first 128 (not over 7/8) is judged at the 1024th
+	 * value as before and keeps it. */
+	{
+		struct kl_pq_column two[] = {{"early", KL_PQ_STRING}, {"kept", KL_PQ_STRING}};
+		struct kl_buf eb2;
+		kl_buf_init(&eb2, 0);
+		struct kl_pq_writer *ew;
+		CHECK_EQ_INT(kl_pq_writer_new(&ew, two, 2, NULL, buf_sink, &eb2, NULL), KL_OK);
+		char v[32];
+		for (uint32_t r = 0; r < 3000; r++) {
+			int n0 = snprintf(v, sizeof v, "value-%u", r < PQ_DICT_EARLY ? r : r % 4);
+			CHECK_EQ_INT(kl_pq_put_string(ew, 0, v, (size_t)n0), KL_OK);
+			int n1 = snprintf(v, sizeof v, "value-%u", r < PQ_DICT_EARLY ? r % 100 : r % 4);
+			CHECK_EQ_INT(kl_pq_put_string(ew, 1, v, (size_t)n1), KL_OK);
+			CHECK_EQ_INT(kl_pq_end_row(ew), KL_OK);
+		}
+		CHECK_EQ_INT(kl_pq_writer_finish(ew), KL_OK);
+		CHECK_EQ_INT(chunk(ew, 0, 0).dict_page_offset, -1);
+		CHECK(chunk(ew, 0, 1).dict_page_offset >= 0);
+		kl_pq_writer_free(ew);
+		kl_buf_cleanup(&eb2);
+	}
+
 	/* A first page of nulls only (PQ_PAGE_MAX_ROWS) does not decide: the
 	 * many distinct values after it still drop the dictionary. */
 	{

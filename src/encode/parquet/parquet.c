@@ -341,7 +341,8 @@ int kl_pq_writer_hint(struct kl_pq_writer *w, size_t col, uint64_t values, uint6
 /* Whether the PQ_DICT_PROBE judgement of c's dictionary, still to come, is
  * sure to drop it and nothing between now and then depends on whether it
  * is still there (kl_pq_writer_hint). The judgement comes at the first
- * page flush or the PQ_DICT_PROBE-th value, so with at most J values by
+ * page flush or the PQ_DICT_PROBE-th value (or, dropping, at the
+ * PQ_DICT_EARLY-th: only ever sooner), so with at most J values by
  * then (J: the values still promised, capped at PQ_DICT_PROBE) and
  * dictionary entries only ever added, n * 2 > J now means over half
  * distinct then. Until then the dictionary could change the output only
@@ -371,7 +372,10 @@ static int put_value(struct kl_pq_writer *w, struct pq_col *c, const void *key, 
 	int ba = c->type == KL_PQ_STRING;
 	size_t plain = klen + (ba ? 4 : 0);
 	if (c->dict_on && !c->dict_judged &&
-	    (c->page_vals >= PQ_DICT_PROBE || dict_sure_to_drop(w, c))) {
+	    (c->page_vals >= PQ_DICT_PROBE ||
+	     (c->page_vals == PQ_DICT_EARLY &&
+	      (uint64_t)c->dict.n * PQ_DICT_EARLY_DEN > (uint64_t)PQ_DICT_EARLY * PQ_DICT_EARLY_NUM) ||
+	     dict_sure_to_drop(w, c))) {
 		int rc = pq_dict_judge(w, c);
 		if (rc)
 			return rc;

@@ -22,6 +22,8 @@ int kl_dedup_init(struct kl_dedup *d, size_t window)
 	 * an event; zeroed and touched lazily either way */
 	d->window = window;
 	d->mask = cap - 1;
+	while ((size_t)1 << d->slot_bits <= window)
+		d->slot_bits++;
 	d->hash = kl_hugemem_alloc(window * sizeof *d->hash);
 	d->pos = kl_hugemem_alloc(window * sizeof *d->pos);
 	d->index = kl_hugemem_alloc(cap * sizeof *d->index);
@@ -55,15 +57,27 @@ void kl_dedup_cleanup(struct kl_dedup *d)
 	memset(d, 0, sizeof *d);
 }
 
+/* An index entry's ring slot + 1, and the tag of hash h (its top
+ * 32 - slot_bits bits, at least one: window <= 2^30). */
+static inline uint32_t entry_slot1(const struct kl_dedup *d, uint32_t e)
+{
+	return e & (uint32_t)(((uint64_t)1 << d->slot_bits) - 1);
+}
+
+static inline uint32_t entry_of(const struct kl_dedup *d, uint64_t h, uint32_t slot)
+{
+	return (uint32_t)(h >> (32 + d->slot_bits)) << d->slot_bits | (slot + 1);
+}
+
 static void index_remove(struct kl_dedup *d, uint32_t slot)
 {
 	size_t i = d->hash[slot] & d->mask;
-	while (d->index[i] != slot + 1)
+	while (entry_slot1(d, d->index[i]) != slot + 1)
 		i = (i + 1) & d->mask;
 	/* backward shift: move later entries of the cluster into the hole */
 	size_t hole = i;
 	for (size_t j = (hole + 1) & d->mask; d->index[j]; j = (j + 1) & d->mask) {
-		size_t home = d->hash[d->index[j] - 1] & d->mask;
+		size_t home = d->hash[entry_slot1(d, d->index[j]) - 1] & d->mask;
 		/* can entry j move to hole? only if home is not in (hole, j] cyclically */
 		int move = hole <= j ? (home <= hole || home > j) : (home <= hole && home > j);
 		if (move) {
@@ -79,8 +93,11 @@ static void index_remove(struct kl_dedup *d, uint32_t slot)
 static int check(struct kl_dedup *d, uint64_t h, uint64_t pos, uint64_t stale_mask)
 {
 	size_t i = h & d->mask;
+	const uint32_t tag = entry_of(d, h, 0) >> d->slot_bits;
 	for (; d->index[i]; i = (i + 1) & d->mask) {
-		uint32_t s = d->index[i] - 1;
+		if (d->index[i] >> d->slot_bits != tag)
+			continue; /* another hash: the ring is not read */
+		uint32_t s = entry_slot1(d, d->index[i]) - 1;
 		if (d->hash[s] != h)
 			continue;
 		if (stale_mask && (d->pos[s] & stale_mask) == (pos & stale_mask) && d->pos[s] != pos) {
@@ -100,7 +117,7 @@ static int check(struct kl_dedup *d, uint64_t h, uint64_t pos, uint64_t stale_ma
 	}
 	d->hash[slot] = h;
 	d->pos[slot] = pos;
-	d->index[i] = (uint32_t)slot + 1;
+	d->index[i] = entry_of(d, h, (uint32_t)slot);
 	d->next = (slot + 1) % d->window;
 	return 0;
 }
@@ -124,13 +141,16 @@ void kl_dedup_prefetch(const struct kl_dedup *d, uint64_t h, size_t ahead, int n
 			__builtin_prefetch(&d->index[ohome]);
 		return;
 	}
-	/* the ring entries the probes will compare (the index lines are in the
-	 * cache by now: the far call fetched them) */
+	/* the ring entries the probes will compare, those of the same tag (the
+	 * index lines are in the cache by now: the far call fetched them), and
+	 * those the eviction's backward shift reads */
+	const uint32_t tag = entry_of(d, h, 0) >> d->slot_bits;
 	for (size_t k = 0, i = home; k < 4 && d->index[i]; k++, i = (i + 1) & d->mask)
-		__builtin_prefetch(&d->hash[d->index[i] - 1]);
+		if (d->index[i] >> d->slot_bits == tag)
+			__builtin_prefetch(&d->hash[entry_slot1(d, d->index[i]) - 1]);
 	for (size_t k = 0, i = ohome; old != SIZE_MAX && k < 4 && d->index[i];
 	     k++, i = (i + 1) & d->mask)
-		__builtin_prefetch(&d->hash[d->index[i] - 1]);
+		__builtin_prefetch(&d->hash[entry_slot1(d, d->index[i]) - 1]);
 }
 
 int kl_dedup_check_hash(struct kl_dedup *d, uint64_t h, uint64_t pos)

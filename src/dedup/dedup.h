@@ -42,8 +42,12 @@ struct kl_dedup {
 	int shared;         /* kl_dedup_init_shared: every call takes mu */
 	uint64_t *hash; /* ring of hashes */
 	uint64_t *pos;  /* ring of input positions */
-	uint32_t *index; /* open addressing: ring slot + 1, 0 = empty */
+	/* open addressing, 0 = empty, else (tag << slot_bits) | (ring slot + 1):
+	 * the tag, high bits of the hash, lets a probe pass an entry without
+	 * reading the ring (a cache miss a probe on a large window) */
+	uint32_t *index;
 	size_t window, mask;
+	unsigned slot_bits; /* bits of window (slot + 1 <= window) */
 	char apart[64]; /* what follows moves with the lock (a shared window's
 			   shards write it from every core) */
 	pthread_mutex_t mu;

@@ -98,6 +98,45 @@ static void test_hashed(void)
 /* The stream's serial path: a pre-hashed kl_dedup_check_run_hash, with the
  * home-line hint before it, answers exactly as kl_dedup_check_run on a
  * shared window, across shards (inputs), runs and evictions. */
+/* Index entries carry a tag (the hash's top bits) beside the ring slot:
+ * hashes that share their home and their tag, or only one of them, are
+ * still told apart by the full hash, also across evictions (backward
+ * shifts move tagged entries), and the window stays exact. */
+static void test_tags(void)
+{
+	struct kl_dedup d;
+	CHECK_EQ_INT(kl_dedup_init(&d, 1000), 0); /* 10 slot bits, 22-bit tags */
+	const uint64_t base = 0x123456789abcdef0ull;
+	uint64_t h[6] = {
+	    base,
+	    base ^ (1ull << 32),  /* same home, same tag: differs in the middle bits */
+	    base ^ (1ull << 63),  /* same home, another tag */
+	    base ^ 1,	      /* the next home, same tag */
+	    base ^ (1ull << 42),  /* same home, the tag's lowest bit */
+	    base ^ (3ull << 41),  /* the bit below the tag and its lowest */
+	};
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ_INT(kl_dedup_check_hash(&d, h[i], (uint64_t)i + 1), 0);
+	for (int i = 0; i < 6; i++)
+		CHECK_EQ_INT(kl_dedup_check_hash(&d, h[i], 100), 1);
+	/* 994 more fill the window; each later one evicts the oldest */
+	for (uint64_t i = 0; i < 994; i++)
+		CHECK_EQ_INT(kl_dedup_check_hash(&d, (base + 0x10000 * (i + 1)) ^ (i << 50), 200 + i), 0);
+	CHECK_EQ_INT(kl_dedup_oldest_pos(&d, 0), 1);
+	for (int i = 0; i < 3; i++) /* evicts h[0..2]: the three on one home */
+		CHECK_EQ_INT(kl_dedup_check_hash(&d, ~(uint64_t)i, 5000 + (uint64_t)i), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(kl_dedup_check_hash(&d, h[3 + i], 300), 1); /* still in */
+	CHECK_EQ_INT(kl_dedup_oldest_pos(&d, 0), 4);
+	for (int i = 0; i < 3; i++) /* gone: accepted again (and evicting h[3..5]) */
+		CHECK_EQ_INT(kl_dedup_check_hash(&d, h[i], 400), 0);
+	for (int i = 0; i < 3; i++)
+		CHECK_EQ_INT(kl_dedup_check_hash(&d, h[i], 500), 1);
+	for (int i = 3; i < 6; i++)
+		CHECK_EQ_INT(kl_dedup_check_hash(&d, h[i], 600), 0);
+	kl_dedup_cleanup(&d);
+}
+
 static void test_runs_hashed(void)
 {
 	struct kl_dedup a, b;
@@ -129,6 +168,7 @@ static void test_runs_hashed(void)
 
 int main(void)
 {
+	test_tags();
 	test_runs();
 	test_hashed();
 	test_runs_hashed();

@@ -205,6 +205,27 @@ static inline __attribute__((always_inline)) int scan_string(struct scan *s, uin
 	}
 }
 
+/* The end of the run of ASCII digits at p: eight bytes at a time while
+ * eight remain (a byte is a digit when it is 0x30-0x39: its xor with 0x30
+ * is below 10, which the add sets the top bit of no byte for), then one by
+ * one. */
+static inline const unsigned char *digits_end(const unsigned char *p, const unsigned char *end)
+{
+	while (end - p >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		uint64_t x = v ^ 0x3030303030303030ull;
+		uint64_t big = (((x & 0x7f7f7f7f7f7f7f7full) + 0x7676767676767676ull) | x) &
+			       0x8080808080808080ull;
+		if (big)
+			return p + (__builtin_ctzll(big) >> 3);
+		p += 8;
+	}
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
 /* s->p at '-' or a digit. */
 static inline __attribute__((always_inline)) int scan_number(struct scan *s, uint8_t *type)
 {
@@ -217,8 +238,7 @@ static inline __attribute__((always_inline)) int scan_number(struct scan *s, uin
 	if (*p == '0') {
 		p++;
 	} else if (*p >= '1' && *p <= '9') {
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
+		p = digits_end(p + 1, end);
 	} else {
 		return fail(s, KL_JSON_ESYNTAX, p, "invalid number");
 	}
@@ -226,8 +246,7 @@ static inline __attribute__((always_inline)) int scan_number(struct scan *s, uin
 		p++;
 		if (p >= end || *p < '0' || *p > '9')
 			return fail(s, KL_JSON_ESYNTAX, p, "digit expected after '.'");
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
+		p = digits_end(p + 1, end);
 		*type = KL_JSON_NUMBER;
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {

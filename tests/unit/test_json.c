@@ -235,6 +235,46 @@ static void numbers(void)
 	CHECK(!kl_num_i64_fast("-", 1, &v));
 }
 
+/* Digit runs of every length around the validator's eight-byte steps:
+ * a number's span ends at its last digit whatever follows (',', '}', the
+ * input's end), and a letter, a second '.' or a byte of 0x80 or more right
+ * after the digits is rejected where it stands. */
+static void digit_runs(void)
+{
+	char t[128], d[40];
+	struct kl_json_doc doc;
+	struct kl_json_error err;
+	kl_json_doc_init(&doc);
+	for (int n = 1; n <= 26; n++) {
+		for (int k = 0; k < n; k++)
+			d[k] = (char)('1' + (k * 7) % 9);
+		d[n] = 0;
+		for (int frac = 0; frac <= 17; frac += 17 - 8 * (frac > 0)) {
+			int m = snprintf(t, sizeof t, "{\"a\":%s%s%.*s,\"b\":1}", d, frac ? "." : "",
+					 frac, "98765432109876543");
+			CHECK_EQ_INT(kl_json_parse(t, (size_t)m, 64, &doc, NULL), 0);
+			CHECK_EQ_INT(doc.n, 2);
+			CHECK_EQ_INT(doc.m[0].val_len, (size_t)(n + (frac ? frac + 1 : 0)));
+			CHECK_EQ_INT(doc.m[0].type, frac ? KL_JSON_NUMBER : KL_JSON_INT);
+			m = snprintf(t, sizeof t, "%s%s%.*s", d, frac ? "." : "", frac, "98765432109876543");
+			CHECK_EQ_INT(kl_json_parse(t, (size_t)m, 64, &doc, NULL), 0); /* at the end */
+			const char *bad[] = {"x", ".", "\x80", "\xff", "/"};
+			for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+				if (!frac && bad[b][0] == '.')
+					continue; /* "1.1" is a number */
+				if (bad[b][0] == '.')
+					m = snprintf(t, sizeof t, "[%s.%.*s.1]", d, frac, "98765432109876543");
+				else
+					m = snprintf(t, sizeof t, "[%s%s%.*s%s1]", d, frac ? "." : "", frac,
+						     "98765432109876543", bad[b]);
+				CHECK(kl_json_parse(t, (size_t)m, 64, NULL, &err) != 0);
+				CHECK_EQ_INT(err.offset, (size_t)(1 + n + (frac ? frac + 1 : 0)));
+			}
+		}
+	}
+	kl_json_doc_cleanup(&doc);
+}
+
 /* A byte order mark is rejected (RFC 8259 allows either), and named */
 static void byte_order_mark(void)
 {
@@ -252,6 +292,7 @@ int main(void)
 {
 	byte_order_mark();
 	numbers();
+	digit_runs();
 	json_test_suite();
 	iteration();
 	members();

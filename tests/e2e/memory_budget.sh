@@ -4,12 +4,13 @@
 # the shards' Kinesis responses, threads and encoders), measured as the peak
 # RSS (/usr/bin/time %M); the same run with a limit that never binds uses at
 # least 4 MiB more, so the difference is the budget's doing; the bounded lake
-# holds every event once. --threads 1: the parse workers' chunks (pipeline/
+# holds every event once; a bounded run with --format parquet (its shards hold
+# text until the budget is 3/4 full) stays under the same bound. --threads 1: the parse workers' chunks (pipeline/
 # prep.h, up to a few MiB per shard with --threads N) are a per-shard cost
 # outside the budget, like the Kinesis responses (docs/windows.md). The events
 # are written into kinesis-mock's state, not put (its PutRecords is quadratic
 # in a shard's records).
-# duration: 70 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration: 80 (seconds, for the test runner's ordering: a quiet 2-core machine)
 # no-asan: peak RSS is the measure, and ASan's shadow memory and quarantine change it
 # (the budget's code paths run under ASan in e2e-asan/crash, a 4 MiB limit, and unit-asan).
 . "$(dirname "$0")/_lib.sh"
@@ -40,10 +41,10 @@ node -e 'const p = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"
 	fail "not $SHARDS shards of ~0.6 MB: $(cat "$T/emulator/put.json")"
 limit_mib=12
 bound_kb=$(( (limit_mib + 8) * 1024 + SHARDS * 3584 ))
-run() { # LAKE LIMIT: peak RSS in kB on stdout
+run() { # LAKE LIMIT [FORMAT]: peak RSS in kB on stdout
 	# SIGTERM once every record is read: every shard's buffers are held until
 	# then (--exit-idle would end early-read shards first)
-	/usr/bin/time -f %M -o "$T/rss" "$KL" ingest --stream mem --lake "$1" --format jsonl \
+	/usr/bin/time -f %M -o "$T/rss" "$KL" ingest --stream mem --lake "$1" --format "${3:-jsonl}" \
 		--dedup-window 0 --threads 1 --memory-limit "$2" --metrics-file "$1.prom" --metrics-interval 0.5 \
 		2> "$1.log" & local pid=$!
 	# wait while reading goes on: give up only after 60 s without progress
@@ -66,4 +67,11 @@ echo "peak RSS: --memory-limit ${limit_mib}MiB $bounded kB, never binding $free 
 [ "$bounded" -le "$bound_kb" ] || fail "32 shards used $bounded kB, above --memory-limit + overhead ($bound_kb kB)"
 [ "$free" -ge $((bounded + 4096)) ] || fail "the run without a binding budget used about as much ($free kB): the test proves nothing"
 check_lake "$T/mem.jsonl" "$T/bounded" > /dev/null
+# Parquet: the shards hold their blocks as text while the shared budget is
+# at most 3/4 full (buffer/parts.h), counted at their frames' upper bound,
+# so the same bound holds (88-90 MB measured in session 38)
+pq=$(run "$T/pq" ${limit_mib}MiB parquet)
+echo "peak RSS, Parquet: --memory-limit ${limit_mib}MiB $pq kB"
+[ "$pq" -le "$bound_kb" ] || fail "32 shards (Parquet) used $pq kB, above --memory-limit + overhead ($bound_kb kB)"
+check_lake "$T/mem.jsonl" "$T/pq" --format parquet > /dev/null
 echo ok

@@ -4,9 +4,10 @@
 # the shards' Kinesis responses, threads and encoders), measured as the peak
 # RSS (/usr/bin/time %M); the same run with a limit that never binds uses at
 # least 4 MiB more, so the difference is the budget's doing; the bounded lake
-# holds every event once; a bounded run with --format parquet (its shards hold
-# text until the budget is 3/4 full) stays under the same bound. --threads 1: the parse workers' chunks (pipeline/
-# prep.h, up to a few MiB per shard with --threads N) are a per-shard cost
+# holds every event once; a bounded run with --format parquet (its shards
+# hold text until the budget is 3/4 full) stays under the same bound.
+# --threads 1: the parse workers' chunks (pipeline/prep.h, up to a few MiB
+# per shard with --threads N) are a per-shard cost
 # outside the budget, like the Kinesis responses (docs/windows.md). The events
 # are written into kinesis-mock's state, not put (its PutRecords is quadratic
 # in a shard's records).

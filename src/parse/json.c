@@ -206,9 +206,10 @@ static inline __attribute__((always_inline)) int scan_string(struct scan *s, uin
 }
 
 /* The end of the run of ASCII digits at p: eight bytes at a time while
- * eight remain (a byte is a digit when it is 0x30-0x39: its xor with 0x30
- * is below 10, which the add sets the top bit of no byte for), then one by
- * one. */
+ * eight remain, then one by one. Per byte, x = byte ^ 0x30 is below 10
+ * exactly for '0'-'9'; adding 0x76 to x's low seven bits sets the top bit
+ * for 10 and up (no carry leaves the byte), or-ing x sets it for 0x80 and
+ * up, so the lowest top bit set marks the first byte that is no digit. */
 static inline const unsigned char *digits_end(const unsigned char *p, const unsigned char *end)
 {
 	while (end - p >= 8) {

@@ -114,14 +114,15 @@ start_stack_loaded() {
 # the emulator refuses it because the stream is still updating
 reshard() { for _ in $(seq 1 50); do $K "$@" > /dev/null 2>&1 && return 0; sleep 0.3; done; fail "$*"; }
 # metrics_port ERRFILE: the port of a --metrics-listen 127.0.0.1:0 run, from the
-# address it prints on stderr (waits up to 10 s)
+# address it prints on stderr (waits up to 10 s; ERRFILE may not exist yet: the
+# run started in the background opens it)
 metrics_port() {
 	local port=
 	for _ in $(seq 1 100); do
-		port=$(sed -n 's|.*metrics at http://127.0.0.1:\([0-9]*\)/metrics|\1|p' "$1")
+		port=$(sed -n 's|.*metrics at http://127.0.0.1:\([0-9]*\)/metrics|\1|p' "$1" 2>/dev/null || true)
 		[ -n "$port" ] && break; sleep 0.1
 	done
-	[ -n "$port" ] || fail "no metrics address printed: $(cat "$1")"
+	[ -n "$port" ] || fail "no metrics address printed: $(cat "$1" 2>/dev/null)"
 	echo "$port"
 }
 # slow_feed RATE FILE: FILE's lines on stdout at about RATE lines a second, so

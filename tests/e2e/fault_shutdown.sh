@@ -28,19 +28,19 @@ TIMEOUT=5
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$P KINLAKE_SHUTDOWN_TIMEOUT=$TIMEOUT "$KL" ingest --input "$T/in.jsonl" --lake s3://bkt/l \
 	--format jsonl --memory-limit 10MiB --dedup-window 10000 \
 	--metrics-listen 127.0.0.1:0 2> "$T/err" & pid=$!
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's|.*metrics at http://127.0.0.1:\([0-9]*\)/metrics|\1|p' "$T/err")
-	[ -n "$port" ] && break; sleep 0.1
-done
-[ -n "$port" ] || fail "no metrics address: $(cat "$T/err")"
+port=$(metrics_port "$T/err")
 read_now() { curl -sf "http://127.0.0.1:$port/metrics" | awk '$1 == "kinlake_records_read_total" { print $2 }'; }
 # signal once the reader has read a few thousand records and waits for the writer
-# (its count stands still), so the count before the signal is exact
+# (its count stands still), so the count before the signal is exact. Three equal
+# samples over 0.4 s, not two over 0.2 s: the published count moves at the
+# reader's waits, so a wait that ends just before the second sample (an upload
+# came back) leaves records applied and not yet published, counted "after" the
+# signal — the likely cause of one CI run's 554 on a loaded machine (session
+# 38; 14 runs here stopped with exactly the count before the signal)
 before=0
 for _ in $(seq 40); do
-	a=$(read_now); sleep 0.2; before=$(read_now)
-	[ "$before" -gt 1000 ] 2>/dev/null && [ "$a" = "$before" ] && break
+	a=$(read_now); sleep 0.2; b=$(read_now); sleep 0.2; before=$(read_now)
+	[ "$before" -gt 1000 ] 2>/dev/null && [ "$a" = "$b" ] && [ "$b" = "$before" ] && break
 done
 t0=$(date +%s%N)
 kill -TERM "$pid"

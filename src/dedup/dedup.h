@@ -2,7 +2,9 @@
  * dedup.h — "events that share an event_uuid are the same event".
  *
  * Remembers the uuids of the last `window` accepted events (a ring of
- * 64-bit XXH3 hashes plus a linear-probing index into the ring) and answers
+ * 64-bit XXH3 hashes plus a linear-probing index into the ring, whose
+ * entries carry the hash's top bits so most probes never read the ring)
+ * and answers
  * whether a uuid was seen among them. The decision depends only on the input
  * order, so a replay after a crash decides exactly as the first run did.
  * With a 64-bit hash and a 1M window the chance of a false duplicate is

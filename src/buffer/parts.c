@@ -330,13 +330,20 @@ static void seal_held(struct kl_parts *t, struct kl_part *p)
 	account(t, p);
 }
 
-/* Every block the table counts at an upper bound (seals in flight, blocks
- * held raw) sealed and back at its exact size. */
-static void settle_all(struct kl_parts *t)
+/* Every partition's held blocks sealed (seal_held: on the pool, if the
+ * table has one, without waiting for them). */
+static void seal_all_held(struct kl_parts *t)
 {
 	for (size_t i = 0; t->nheld && i < t->n; i++)
 		if (t->v[i]->nheld)
 			seal_held(t, t->v[i]);
+}
+
+/* Every block the table counts at an upper bound (seals in flight, blocks
+ * held raw) sealed and back at its exact size. */
+static void settle_all(struct kl_parts *t)
+{
+	seal_all_held(t);
 	while (t->seal && settle_one(t, 1))
 		;
 }
@@ -377,9 +384,7 @@ static int may_hold(struct kl_parts *t)
 {
 	if (!shared(t) || kl_budget_used(t->budget) <= kl_budget_room(t->budget) / 4 * 3)
 		return 1;
-	for (size_t i = 0; t->nheld && i < t->n; i++)
-		if (t->v[i]->nheld)
-			seal_held(t, t->v[i]);
+	seal_all_held(t);
 	return 0;
 }
 

@@ -57,16 +57,27 @@ void kl_dedup_cleanup(struct kl_dedup *d)
 	memset(d, 0, sizeof *d);
 }
 
-/* An index entry's ring slot + 1, and the tag of hash h (its top
- * 32 - slot_bits bits, at least one: window <= 2^30). */
+/* An index entry's ring slot + 1; the tag of hash h (its top 32 - slot_bits
+ * bits, at least one: window <= 2^30) and an entry's; the entry of h at a
+ * ring slot. */
 static inline uint32_t entry_slot1(const struct kl_dedup *d, uint32_t e)
 {
 	return e & (uint32_t)(((uint64_t)1 << d->slot_bits) - 1);
 }
 
+static inline uint32_t tag_of(const struct kl_dedup *d, uint64_t h)
+{
+	return (uint32_t)(h >> (32 + d->slot_bits));
+}
+
+static inline uint32_t entry_tag(const struct kl_dedup *d, uint32_t e)
+{
+	return e >> d->slot_bits;
+}
+
 static inline uint32_t entry_of(const struct kl_dedup *d, uint64_t h, uint32_t slot)
 {
-	return (uint32_t)(h >> (32 + d->slot_bits)) << d->slot_bits | (slot + 1);
+	return tag_of(d, h) << d->slot_bits | (slot + 1);
 }
 
 static void index_remove(struct kl_dedup *d, uint32_t slot)
@@ -93,9 +104,9 @@ static void index_remove(struct kl_dedup *d, uint32_t slot)
 static int check(struct kl_dedup *d, uint64_t h, uint64_t pos, uint64_t stale_mask)
 {
 	size_t i = h & d->mask;
-	const uint32_t tag = entry_of(d, h, 0) >> d->slot_bits;
+	const uint32_t tag = tag_of(d, h);
 	for (; d->index[i]; i = (i + 1) & d->mask) {
-		if (d->index[i] >> d->slot_bits != tag)
+		if (entry_tag(d, d->index[i]) != tag)
 			continue; /* another hash: the ring is not read */
 		uint32_t s = entry_slot1(d, d->index[i]) - 1;
 		if (d->hash[s] != h)
@@ -144,9 +155,9 @@ void kl_dedup_prefetch(const struct kl_dedup *d, uint64_t h, size_t ahead, int n
 	/* the ring entries the probes will compare, those of the same tag (the
 	 * index lines are in the cache by now: the far call fetched them), and
 	 * those the eviction's backward shift reads */
-	const uint32_t tag = entry_of(d, h, 0) >> d->slot_bits;
+	const uint32_t tag = tag_of(d, h);
 	for (size_t k = 0, i = home; k < 4 && d->index[i]; k++, i = (i + 1) & d->mask)
-		if (d->index[i] >> d->slot_bits == tag)
+		if (entry_tag(d, d->index[i]) == tag)
 			__builtin_prefetch(&d->hash[entry_slot1(d, d->index[i]) - 1]);
 	for (size_t k = 0, i = ohome; old != SIZE_MAX && k < 4 && d->index[i];
 	     k++, i = (i + 1) & d->mask)

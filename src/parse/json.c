@@ -256,8 +256,7 @@ static inline __attribute__((always_inline)) int scan_number(struct scan *s, uin
 			p++;
 		if (p >= end || *p < '0' || *p > '9')
 			return fail(s, KL_JSON_ESYNTAX, p, "digit expected in exponent");
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
+		p = digits_end(p + 1, end);
 		*type = KL_JSON_NUMBER;
 	}
 	s->p = p;

@@ -9,8 +9,15 @@
 enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
 /* jobs in the ring per worker: enough to keep every worker busy while the
- * owner is cutting the next blocks */
+ * owner is cutting the next blocks ... */
 #define JOBS_PER_THREAD 4
+/* ... and at least this many in all: a ring that fills makes the owner
+ * (the pipeline's reader, the one serial stage) compress blocks itself.
+ * JSON lines, 1M events, 2 threads: with 8 jobs the reader spent about
+ * half of its time in zstd; 64 jobs: wall A/B 0.91 against 8, no gain
+ * from 128 or 256 (bench/README.md, session 39). The jobs are charged to
+ * the budget at their frames' upper bound until settled. */
+#define JOBS_MIN 64
 /* jobs waiting before a sleeping worker is woken (the owner compresses
  * what is left when it needs a result: nothing waits for ever) */
 #define WAKE_BATCH 4
@@ -81,7 +88,7 @@ int kl_seal_pool_new(struct kl_seal_pool **out, size_t nthreads, struct kl_errbu
 	struct kl_seal_pool *sp = calloc(1, sizeof *sp);
 	if (!sp)
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-	sp->cap = nthreads * JOBS_PER_THREAD;
+	sp->cap = nthreads * JOBS_PER_THREAD > JOBS_MIN ? nthreads * JOBS_PER_THREAD : JOBS_MIN;
 	sp->ring = calloc(sp->cap, sizeof *sp->ring);
 	sp->w = calloc(nthreads, sizeof *sp->w);
 	pthread_mutex_init(&sp->mu, NULL);

@@ -25,7 +25,7 @@
  * job and its own compression context: never a partition, a table or a
  * budget, so every piece of accounting stays on the owner's thread.
  *
- * Memory: a ring of kl_seal_pool_cap() jobs (4 per thread), each holding at
+ * Memory: a ring of kl_seal_pool_cap() jobs (4 per thread, at least 64), each holding at
  * most one raw buffer and one frame; nothing is allocated per job beyond the
  * frame itself (kl_blocks_frame's exact-size allocation).
  *

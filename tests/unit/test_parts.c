@@ -737,6 +737,7 @@ static void test_seal_pool_same_decisions(void)
 	}
 	CHECK(d[0].log.len == d[1].log.len && !memcmp(d[0].log.data, d[1].log.data, d[0].log.len));
 	CHECK(d[1].t.nspare > 0); /* the pool's buffers came back for reuse */
+	CHECK(d[1].t.spare_max < kl_seal_pool_cap(d[1].t.seal)); /* fewer than its ring */
 	for (int k = 0; k < 2; k++) {
 		kl_parts_cleanup(&d[k].t);
 		kl_buf_cleanup(&d[k].log);
@@ -1004,8 +1005,12 @@ static void test_seal_pool(void)
 {
 	struct kl_seal_pool *sp;
 	struct kl_errbuf eb = {0};
+	/* four jobs a thread, at least 64 (seal.c JOBS_MIN) */
+	CHECK_EQ_INT(kl_seal_pool_new(&sp, 20, &eb), KL_OK);
+	CHECK_EQ_INT(kl_seal_pool_cap(sp), 80);
+	kl_seal_pool_free(sp);
 	CHECK_EQ_INT(kl_seal_pool_new(&sp, 2, &eb), KL_OK);
-	CHECK_EQ_INT(kl_seal_pool_cap(sp), 8);
+	CHECK_EQ_INT(kl_seal_pool_cap(sp), 64);
 	struct kl_blocks_zctx help = {0}, zx = {0};
 	struct kl_blocks got;
 	kl_blocks_init(&got);

@@ -32,11 +32,10 @@ int kl_parts_seal_async(struct kl_parts *t, size_t threads, struct kl_errbuf *eb
 	int rc = kl_seal_pool_new(&t->seal, threads, eb);
 	if (rc)
 		return rc;
-	/* buffers back from the pool, kept for the next cuts: four per thread
-	 * (the budget does not count them; the ring may hold more jobs, which
-	 * it does count) */
-	t->spare_max = 4 * threads < kl_seal_pool_cap(t->seal) ? 4 * threads
-							       : kl_seal_pool_cap(t->seal);
+	/* buffers back from the pool, kept for the next cuts: as many as the
+	 * ring's jobs per thread (the budget does not count them; the ring
+	 * holds at least as many jobs, which it does count) */
+	t->spare_max = KL_SEAL_JOBS_PER_THREAD * threads;
 	if (!(t->spare = calloc(t->spare_max, sizeof *t->spare))) {
 		kl_seal_pool_free(t->seal);
 		t->seal = NULL;

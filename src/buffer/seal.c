@@ -8,10 +8,8 @@
 
 enum { JOB_FREE, JOB_QUEUED, JOB_RUNNING, JOB_DONE };
 
-/* jobs in the ring per worker: enough to keep every worker busy while the
- * owner is cutting the next blocks ... */
-#define JOBS_PER_THREAD 4
-/* ... and at least this many in all: a ring that fills makes the owner
+/* jobs in the ring: KL_SEAL_JOBS_PER_THREAD per worker (seal.h) and at
+ * least this many in all: a ring that fills makes the owner
  * (the pipeline's reader, the one serial stage) compress blocks itself.
  * JSON lines, 1M events, 2 threads: with 8 jobs the reader spent about
  * half of its time in zstd; 64 jobs: wall A/B 0.91 against 8, no gain
@@ -88,7 +86,8 @@ int kl_seal_pool_new(struct kl_seal_pool **out, size_t nthreads, struct kl_errbu
 	struct kl_seal_pool *sp = calloc(1, sizeof *sp);
 	if (!sp)
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
-	sp->cap = nthreads * JOBS_PER_THREAD > JOBS_MIN ? nthreads * JOBS_PER_THREAD : JOBS_MIN;
+	sp->cap = nthreads * KL_SEAL_JOBS_PER_THREAD > JOBS_MIN ? nthreads * KL_SEAL_JOBS_PER_THREAD
+								: JOBS_MIN;
 	sp->ring = calloc(sp->cap, sizeof *sp->ring);
 	sp->w = calloc(nthreads, sizeof *sp->w);
 	pthread_mutex_init(&sp->mu, NULL);

@@ -65,6 +65,10 @@ struct kl_seal_job {
 
 struct kl_seal_pool;
 
+/* Jobs the ring holds per worker thread (at least 64 in all, seal.c):
+ * enough to keep every worker busy while the owner cuts the next blocks. */
+#define KL_SEAL_JOBS_PER_THREAD 4
+
 /* Start `nthreads` (>= 1) workers. KL_OK, or KL_ENOMEM with *out NULL and
  * the reason in eb. */
 int kl_seal_pool_new(struct kl_seal_pool **out, size_t nthreads, struct kl_errbuf *eb);

@@ -12,7 +12,7 @@
 #               (the writer), the main thread (tid = pid: reads, and applies; with
 #               --threads 1 it also parses), any other (a writer thread without a
 #               name: binaries from before the threads had names)
-#   function    libzstd/libz/libsnappy -> compress; the kernel -> read (main thread)
+#   function    libzstd/liblz4/libz/libsnappy -> compress; the kernel -> read (main thread)
 #               or write (writer, encoders); the source's line splitting -> read;
 #               JSON and event parsing -> parse/validate; enrichment, partition
 #               keys, dedup and partition buffers -> enrich+route; in writer and
@@ -53,7 +53,7 @@ function source_sym(sym) {
 function stage(comm, main, shard, sym, dso, insrc) {
 	if (shard && (insrc || dso ~ /libcurl|libssl|libcrypto|libnghttp2/ || source_sym(sym))) return "source"
 	if (comm == "kinlake" && main && nshard_seen) return "other"
-	if (dso ~ /libzstd|libz\.|libsnappy/) return "compress"
+	if (dso ~ /libzstd|liblz4|libz\.|libsnappy/) return "compress"
 	if (dso ~ /kernel/) return main || shard ? "read" : "write"
 	if (comm == "kl-prep" || main || shard) {
 		if (sym ~ /^(fd_next|fill|wait_readable|kl_prep_chunk_add)$/ || (main && sym ~ /memchr/)) return "read"

@@ -3,8 +3,9 @@
 # readers (DuckDB, hyparquet, parquet-wasm), value by value.
 #
 # Runs test_parquet (build/, or build-asan/ when KL_ASAN=1) to write sample
-# files (every codec, dictionary fallback, many pages and row groups, all-null
-# columns, edge values) with their expected values as JSON, checks each with
+# files (every codec, chunks of mixed codecs in one file, dictionary fallback,
+# many pages and row groups, all-null columns, edge values) with their
+# expected values as JSON, checks each with
 # tests/js/check_parquet.mjs, then writes 50 random files with
 # `test_parquet --random` and reads them back with tests/js/fuzz_readback.mjs.
 # Also checks DuckDB's parquet_schema()/parquet_metadata() view of a file.
@@ -24,7 +25,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/kl_pq_e2e.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 KL_PQ_OUT=$work/samples "$bin"
-for f in basic_uncompressed basic_snappy basic_gzip basic_zstd dict_fallback dict_none multi all_null; do
+for f in basic_uncompressed basic_snappy basic_gzip basic_zstd dict_fallback dict_none multi all_null \
+	raw_small_chunks two_pages_small_last; do
 	[ -f "$work/samples/$f.parquet" ] || { echo "missing sample $f.parquet"; exit 1; }
 done
 node tests/js/check_parquet.mjs "$work"/samples/*.parquet

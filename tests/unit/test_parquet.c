@@ -783,6 +783,64 @@ static void test_codecs_and_determinism(void)
 	ds_free(&d);
 }
 
+/* A column chunk of one small page is stored without the codec (its
+ * ColumnMetaData says UNCOMPRESSED), its dictionary page too; a large one,
+ * or a chunk of several pages however small its last, keeps the codec. The
+ * file is a sample: every reader reads its mixed codecs. */
+static void test_raw_chunks(void)
+{
+	struct ds d;
+	ds_init(&d, 4, (const enum kl_pq_type[]){KL_PQ_INT64, KL_PQ_STRING, KL_PQ_STRING,
+						  KL_PQ_INT64},
+		3000);
+	uint64_t seed = 41;
+	for (size_t r = 0; r < d.nrows; r++) {
+		char s[48];
+		int n = snprintf(s, sizeof s, "value-%zu-%llu", r,
+				 (unsigned long long)(r * 2654435761u % 1000003u));
+		/* tiny: null but in 3 rows (a few bytes of values); big: distinct */
+		if (r % 1000 == 7) {
+			ds_at(&d, r, 0)->set = 1;
+			ds_at(&d, r, 0)->i = (int64_t)r;
+			ds_str(&d, r, 1, "ab", 2);
+		}
+		ds_str(&d, r, 2, s, (size_t)n);
+		ds_at(&d, r, 3)->set = 1;
+		ds_at(&d, r, 3)->i = (int64_t)rnd(&seed);
+	}
+	struct kl_pq_opts o;
+	kl_pq_opts_default(&o);
+	CHECK_EQ_INT(o.codec, KL_PQ_ZSTD);
+	struct kl_buf f;
+	kl_buf_init(&f, 0);
+	struct kl_pq_writer *w = ds_written(&d, &o, &f);
+	if (!w)
+		return;
+	CHECK_EQ_INT(chunk(w, 0, 0).codec, KL_PQ_UNCOMPRESSED);
+	CHECK_EQ_INT(chunk(w, 0, 1).codec, KL_PQ_UNCOMPRESSED);
+	CHECK(chunk(w, 0, 1).dict_page_offset >= 0); /* its dictionary raw too */
+	CHECK_EQ_INT(chunk(w, 0, 2).codec, KL_PQ_ZSTD);
+	CHECK_EQ_INT(chunk(w, 0, 3).codec, KL_PQ_ZSTD);
+	for (size_t c = 0; c < 2; c++) { /* raw: what is stored is what was encoded */
+		struct kl_pq_chunk_info ci = chunk(w, 0, c);
+		CHECK_EQ_INT(ci.total_compressed, ci.total_uncompressed);
+	}
+	finish_sample("raw_small_chunks", &d, w, &f);
+
+	/* Several pages: the chunk keeps the codec, even with a tiny last page. */
+	ds_init(&d, 1, (const enum kl_pq_type[]){KL_PQ_INT64}, PQ_PAGE_MAX_ROWS + 3);
+	for (size_t r = 0; r < d.nrows; r++) {
+		ds_at(&d, r, 0)->set = 1;
+		ds_at(&d, r, 0)->i = (int64_t)(r * 7);
+	}
+	kl_buf_init(&f, 0);
+	if (!(w = ds_written(&d, &o, &f)))
+		return;
+	CHECK_EQ_INT(chunk(w, 0, 0).data_pages, 2);
+	CHECK_EQ_INT(chunk(w, 0, 0).codec, KL_PQ_ZSTD);
+	finish_sample("two_pages_small_last", &d, w, &f);
+}
+
 static void test_dict_fallback(void)
 {
 	enum kl_pq_type t[] = {KL_PQ_STRING, KL_PQ_INT64, KL_PQ_DOUBLE, KL_PQ_STRING};
@@ -1374,6 +1432,7 @@ int main(int argc, char **argv)
 	test_delta();
 	test_tiny();
 	test_codecs_and_determinism();
+	test_raw_chunks();
 	test_dict_fallback();
 	test_multi();
 	test_encoding_choice();

@@ -82,6 +82,7 @@ static void col_chunk_reset(struct pq_col *c)
 	c->enc_mask = 0;
 	c->chunk_rows = c->chunk_nulls = 0;
 	c->chunk_uncomp = c->chunk_comp = 0;
+	c->raw = 0;
 	c->has_mm = 0;
 }
 
@@ -318,7 +319,7 @@ static int finish_put(struct kl_pq_writer *w, struct pq_col *c, int def, size_t 
 	c->file_plain += plain;
 	w->rg_est += plain + 1;
 	if (c->page_rows >= PQ_PAGE_MAX_ROWS || page_estimate(c) >= w->o.page_bytes)
-		return pq_flush_page(w, c);
+		return pq_flush_page(w, c, 0);
 	return KL_OK;
 }
 
@@ -394,7 +395,7 @@ static int put_value(struct kl_pq_writer *w, struct pq_col *c, const void *key, 
 		}
 		/* Dictionary full: close the dictionary-encoded page; the rest of
 		 * this column chunk is PLAIN. */
-		if ((rc = pq_flush_page(w, c)))
+		if ((rc = pq_flush_page(w, c, 0)))
 			return rc;
 		c->dict_on = 0;
 	}
@@ -607,9 +608,10 @@ static int flush_row_group(struct kl_pq_writer *w)
 	for (size_t i = 0; i < w->ncols; i++) {
 		struct pq_col *c = &w->cols[i];
 		struct pq_chunk_meta *m = &w->chunks[w->nrg * w->ncols + i];
-		if ((rc = pq_flush_page(w, c)))
+		if ((rc = pq_flush_page(w, c, 1)))
 			return rc;
 		memset(m, 0, sizeof *m);
+		m->raw = c->raw;
 		m->ptype = (uint8_t)(c->type == KL_PQ_BOOLEAN ? PQ_T_BOOLEAN
 				     : c->type == KL_PQ_INT64 ? PQ_T_INT64
 				     : c->type == KL_PQ_DOUBLE ? PQ_T_DOUBLE
@@ -714,5 +716,6 @@ int kl_pq_writer_chunk_info(const struct kl_pq_writer *w, size_t rg, size_t col,
 	out->total_compressed = m->comp;
 	out->total_uncompressed = m->uncomp;
 	out->encodings = pq_encodings_of(m->enc_mask);
+	out->codec = m->raw ? KL_PQ_UNCOMPRESSED : w->o.codec;
 	return KL_OK;
 }

@@ -147,6 +147,8 @@ struct kl_pq_chunk_info {
 	int64_t total_compressed;   /* all pages incl. headers, as in ColumnMetaData */
 	int64_t total_uncompressed;
 	unsigned encodings;         /* bit e set: Parquet encoding e (parquet.thrift) is used */
+	enum kl_pq_codec codec;     /* the writer's, or UNCOMPRESSED for a small chunk of one
+				       page (pq_internal.h, PQ_RAW_CHUNK_BYTES) */
 };
 int kl_pq_writer_chunk_info(const struct kl_pq_writer *w, size_t rg, size_t col,
 			    struct kl_pq_chunk_info *out);

@@ -139,6 +139,7 @@ struct pq_col {
 	int hinted;                      /* the hint's ends below hold */
 	uint64_t hint_vals_end, hint_plain_end; /* file_vals / file_plain at most */
 	int64_t chunk_uncomp, chunk_comp; /* data pages incl. headers */
+	int raw; /* this chunk is stored without the codec (PQ_RAW_CHUNK_BYTES) */
 
 	/* chunk statistics */
 	int has_mm;
@@ -153,6 +154,7 @@ struct pq_chunk_meta {
 	int64_t num_values, uncomp, comp, data_off, dict_off, null_count;
 	uint32_t data_pages, dict_data_pages;
 	int has_mm;
+	int raw; /* stored without the writer's codec: UNCOMPRESSED in its metadata */
 	size_t min_off, min_len, max_off, max_len; /* encoded stats in writer->stats */
 };
 
@@ -203,8 +205,21 @@ int pq_rle_hybrid(struct kl_buf *out, const void *vals, size_t n, int wide, int 
 /* Append the DELTA_BINARY_PACKED encoding (header included) of the n
  * int64 values at le64 (8 bytes each, little-endian, any alignment). */
 int pq_delta_encode(struct kl_buf *out, const void *le64, size_t n);
-/* Encode and compress the column's pending page into col->pages. */
-int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c);
+/* A column chunk of one page whose values take at most this many bytes
+ * PLAIN (its dictionary's included) is stored without the codec: the codec
+ * field is per column chunk (ColumnMetaData.codec), so readers take mixed
+ * chunks in one file. Such pages are where a codec costs the most for the
+ * least: every zstd call pays ~2-5 µs of fixed work (frame, literal table,
+ * tables sized to the input), and on a few hundred bytes its frame and
+ * table often outweigh what it saves. Measured on a 100,000-event stream
+ * over 4 shards (bench/README.md, session 41): 40 % of the pages compressed
+ * were under 256 bytes, and their chunks compressed were larger than raw. */
+#define PQ_RAW_CHUNK_BYTES 256
+
+/* Encode and compress the column's pending page into col->pages. `last`:
+ * the chunk ends with this page (the row group is being flushed), so a
+ * chunk of this one page may be stored raw (PQ_RAW_CHUNK_BYTES). */
+int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c, int last);
 /* Build the column's dictionary page: on success the page is the header in
  * w->hdr followed by `*body` (w->comp, or the dictionary itself when
  * uncompressed); *uncomp and *comp are its sizes including the header. */

@@ -71,14 +71,14 @@ void pq_codec_free(struct kl_pq_writer *w)
 	w->gz = NULL;
 }
 
-/* Compress `n` bytes at `src`; the result is `*out` (w->comp, or `src` itself
- * when uncompressed). */
-static int pq_compress(struct kl_pq_writer *w, const void *src, size_t n, const void **out,
-		    size_t *outlen)
+/* Compress `n` bytes at `src` of column c's chunk; the result is `*out`
+ * (w->comp, or `src` itself when uncompressed: no codec, or a raw chunk). */
+static int pq_compress(struct kl_pq_writer *w, const struct pq_col *c, const void *src, size_t n,
+		       const void **out, size_t *outlen)
 {
 	struct kl_buf *d = &w->comp;
 	kl_buf_reset(d);
-	switch (w->o.codec) {
+	switch (c->raw ? KL_PQ_UNCOMPRESSED : w->o.codec) {
 	case KL_PQ_UNCOMPRESSED:
 		*out = src;
 		*outlen = n;
@@ -438,12 +438,13 @@ static int encode_values(struct kl_pq_writer *w, struct kl_buf *p, const struct 
  * the rule says and none fell between 0.15 and 0.5, so the files are the
  * bytes that compressing both gives. Compared as before: a page between the
  * bounds, one of under a block of values (128: the header's bytes weigh),
- * every page without a codec (its lengths are the comparison), every DOUBLE
+ * every page without a codec or in a raw chunk (its lengths are the comparison), every DOUBLE
  * page (both candidates have the same length). -1: compare (PLAIN is 0). */
 static int clear_winner(const struct kl_pq_writer *w, const struct pq_col *c, size_t first_len)
 {
 	size_t plain = c->vals.len; /* PLAIN: 8 bytes a value */
-	if (c->type != KL_PQ_INT64 || w->o.codec == KL_PQ_UNCOMPRESSED || plain < 128 * 8)
+	if (c->type != KL_PQ_INT64 || w->o.codec == KL_PQ_UNCOMPRESSED || c->raw ||
+	    plain < 128 * 8)
 		return -1;
 	if (first_len <= plain / 8)
 		return PQ_ENC_DELTA_BINARY_PACKED;
@@ -462,7 +463,7 @@ static int smaller_of_two(struct kl_pq_writer *w, struct kl_buf *p, const struct
 			  size_t lv, int first, int second, int *enc, const void **body,
 			  size_t *blen)
 {
-	int rc = pq_compress(w, p->data, p->len, body, blen);
+	int rc = pq_compress(w, c, p->data, p->len, body, blen);
 	if (rc)
 		return rc;
 	size_t first_len = *blen, first_plen = p->len;
@@ -476,7 +477,7 @@ static int smaller_of_two(struct kl_pq_writer *w, struct kl_buf *p, const struct
 	*enc = second;
 	if (encode_values(w, p, c, second))
 		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
-	if ((rc = pq_compress(w, p->data, p->len, body, blen)))
+	if ((rc = pq_compress(w, c, p->data, p->len, body, blen)))
 		return rc;
 	if (first_len >= *blen)
 		return KL_OK;
@@ -490,16 +491,20 @@ static int smaller_of_two(struct kl_pq_writer *w, struct kl_buf *p, const struct
 	p->len = lv;
 	if (encode_values(w, p, c, first))
 		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
-	return pq_compress(w, p->data, p->len, body, blen);
+	return pq_compress(w, c, p->data, p->len, body, blen);
 }
 
-int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
+int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c, int last)
 {
 	if (!c->page_rows)
 		return KL_OK;
 	int jrc = c->dict_judged ? KL_OK : pq_dict_judge(w, c);
 	if (jrc)
 		return jrc;
+	/* the chunk's only page: once encoded, if it is small and so is the
+	 * dictionary, the chunk goes without the codec (pq_build_dict_page too) */
+	int may_raw = last && c->n_pages == 0 && w->o.codec != KL_PQ_UNCOMPRESSED &&
+		      (!c->dict_on || c->dict.vals.len <= PQ_RAW_CHUNK_BYTES);
 	struct kl_buf *p = &w->page;
 	kl_buf_reset(p);
 	/* Definition levels: u32le byte length, then the RLE hybrid, width 1. */
@@ -553,6 +558,7 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 		int second = PQ_ENC_PLAIN;
 		size_t lv = p->len;
 		rc = encode_values(w, p, c, first);
+		c->raw = may_raw && p->len <= PQ_RAW_CHUNK_BYTES; /* then lengths compare */
 		int clear = rc ? -1 : clear_winner(w, c, p->len - lv);
 		if (clear == first) {
 			enc = first; /* compressed once, below */
@@ -569,8 +575,10 @@ int pq_flush_page(struct kl_pq_writer *w, struct pq_col *c)
 		return pq_fail(w, KL_ENOMEM, "parquet: out of memory");
 	if (p->len > INT32_MAX)
 		return pq_fail(w, KL_ELIMIT, "parquet: data page of %zu bytes exceeds 2 GiB", p->len);
+	if (may_raw && !body && p->len <= PQ_RAW_CHUNK_BYTES)
+		c->raw = 1;
 
-	if (!body && (rc = pq_compress(w, p->data, p->len, &body, &blen)))
+	if (!body && (rc = pq_compress(w, c, p->data, p->len, &body, &blen)))
 		return rc;
 	if (blen > INT32_MAX)
 		return pq_fail(w, KL_ELIMIT, "parquet: compressed page exceeds 2 GiB");
@@ -604,7 +612,7 @@ int pq_build_dict_page(struct kl_pq_writer *w, struct pq_col *c, const void **bo
 		       size_t *body_len, int64_t *uncomp, int64_t *comp)
 {
 	const struct kl_buf *v = &c->dict.vals;
-	int rc = pq_compress(w, v->data, v->len, body, body_len);
+	int rc = pq_compress(w, c, v->data, v->len, body, body_len);
 	if (rc)
 		return rc;
 	if (*body_len > INT32_MAX)

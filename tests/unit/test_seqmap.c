@@ -333,8 +333,33 @@ static void shards_page(void)
 	kl_buf_cleanup(&token);
 }
 
+/* kl_seqmap_seq_ok at every length (16 digits at a time, the last 16
+ * overlapping): each one non-digit at each place is refused, '/' and ':'
+ * (either side of the digits) and a byte with the top bit set included. */
+static void digits(void)
+{
+	static const char bad[] = {'/', ':', ' ', (char)0xB0, '\0'};
+	char s[KL_SEQ_MAX + 1];
+	int wrong = 0;
+	for (size_t n = 1; n <= KL_SEQ_MAX; n++) {
+		for (size_t i = 0; i < n; i++)
+			s[i] = (char)('0' + (i * 7 + n) % 10);
+		wrong += !kl_seqmap_seq_ok(s, n);
+		for (size_t i = 0; i < n; i++)
+			for (size_t b = 0; b < sizeof bad; b++) {
+				char keep = s[i];
+				s[i] = bad[b];
+				wrong += kl_seqmap_seq_ok(s, n);
+				s[i] = keep;
+			}
+	}
+	CHECK_EQ_INT(wrong, 0);
+	CHECK(!kl_seqmap_seq_ok(s, 0));
+}
+
 int main(void)
 {
+	digits();
 	names();
 	window();
 	packed();

@@ -12,8 +12,9 @@
  *     skipper below, consuming exactly the footer), with num_rows and the
  *     row group count as written;
  *   - each column chunk is a sequence of well-formed PageHeaders whose
- *     compressed bodies decompress to uncompressed_page_size and whose sizes
- *     add up to the chunk's total_compressed_size, dictionary page first.
+ *     compressed bodies decompress (with the chunk's codec: the writer's, or
+ *     none for a chunk of one small page) to uncompressed_page_size and whose
+ *     sizes add up to the chunk's total_compressed_size, dictionary page first.
  * Any violation aborts.
  */
 #include "core/buf.h"
@@ -408,7 +409,10 @@ static void check_file(const struct kl_buf *f, struct kl_pq_writer *w, const str
 			REQUIRE(rows < 0 || rows == ci.num_values);
 			rows = ci.num_values;
 			REQUIRE(ci.null_count <= ci.num_values);
-			check_chunk(f, pl->o.codec, &ci);
+			/* the writer's codec, or none for a chunk of one small page */
+			REQUIRE(ci.codec == pl->o.codec ||
+				(ci.codec == KL_PQ_UNCOMPRESSED && ci.data_pages == 1));
+			check_chunk(f, ci.codec, &ci);
 		}
 	}
 	REQUIRE((size_t)prev_end == f->len - 8 - flen);

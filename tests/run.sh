@@ -136,7 +136,10 @@ run_one() { # name
 		# libFuzzer adds new inputs to its corpus folder: give it a scratch copy.
 		work="$LOGS/fuzzwork/${f##*/}"; mkdir -p "$work"
 		[ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
-		run_bg "$n" "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 "$work" ;;
+		# libFuzzer's own exit code for a crash is 77, which means SKIP here:
+		# a finding (crash, sanitizer report, timeout) must be a FAIL
+		run_bg "$n" "$f" -max_total_time="$FUZZ_SECONDS" -rss_limit_mb=2048 -timeout=10 \
+			-error_exitcode=1 -timeout_exitcode=1 -artifact_prefix="$LOGS/fuzzwork/crash-${f##*/}-" "$work" ;;
 	esac
 }
 if [ ${#queue[@]} -gt 0 ]; then

@@ -205,15 +205,15 @@ int pq_rle_hybrid(struct kl_buf *out, const void *vals, size_t n, int wide, int 
 /* Append the DELTA_BINARY_PACKED encoding (header included) of the n
  * int64 values at le64 (8 bytes each, little-endian, any alignment). */
 int pq_delta_encode(struct kl_buf *out, const void *le64, size_t n);
-/* A column chunk of one page whose values take at most this many bytes
- * PLAIN (its dictionary's included) is stored without the codec: the codec
- * field is per column chunk (ColumnMetaData.codec), so readers take mixed
- * chunks in one file. Such pages are where a codec costs the most for the
- * least: every zstd call pays ~2-5 µs of fixed work (frame, literal table,
- * tables sized to the input), and on a few hundred bytes its frame and
- * table often outweigh what it saves. Measured on a 100,000-event stream
- * over 4 shards (bench/README.md, session 41): 40 % of the pages compressed
- * were under 256 bytes, and their chunks compressed were larger than raw. */
+/* A column chunk of one page that encodes to at most this many bytes, and
+ * whose dictionary (if any) is no larger, is stored without the codec: the
+ * codec field is per column chunk (ColumnMetaData.codec), so readers take
+ * mixed chunks in one file. Such pages are where a codec costs the most for
+ * the least: every zstd call pays ~2 µs of fixed work (frame, the literals'
+ * Huffman table), and on a few hundred bytes its frame and table often
+ * outweigh what it saves. Measured on a 100,000-event stream over 4 shards
+ * (bench/README.md, session 41): 41 % of the zstd calls were on under 256
+ * bytes, and those chunks came out larger compressed than raw. */
 #define PQ_RAW_CHUNK_BYTES 256
 
 /* Encode and compress the column's pending page into col->pages. `last`:

@@ -611,7 +611,7 @@ static int flush_row_group(struct kl_pq_writer *w)
 		if ((rc = pq_flush_page(w, c, 1)))
 			return rc;
 		memset(m, 0, sizeof *m);
-		m->raw = c->raw;
+		m->codec = c->raw ? KL_PQ_UNCOMPRESSED : w->o.codec;
 		m->ptype = (uint8_t)(c->type == KL_PQ_BOOLEAN ? PQ_T_BOOLEAN
 				     : c->type == KL_PQ_INT64 ? PQ_T_INT64
 				     : c->type == KL_PQ_DOUBLE ? PQ_T_DOUBLE
@@ -716,6 +716,6 @@ int kl_pq_writer_chunk_info(const struct kl_pq_writer *w, size_t rg, size_t col,
 	out->total_compressed = m->comp;
 	out->total_uncompressed = m->uncomp;
 	out->encodings = pq_encodings_of(m->enc_mask);
-	out->codec = m->raw ? KL_PQ_UNCOMPRESSED : w->o.codec;
+	out->codec = m->codec;
 	return KL_OK;
 }

@@ -154,7 +154,7 @@ struct pq_chunk_meta {
 	int64_t num_values, uncomp, comp, data_off, dict_off, null_count;
 	uint32_t data_pages, dict_data_pages;
 	int has_mm;
-	int raw; /* stored without the writer's codec: UNCOMPRESSED in its metadata */
+	enum kl_pq_codec codec; /* the writer's, or UNCOMPRESSED for a raw chunk (pq_col.raw) */
 	size_t min_off, min_len, max_off, max_len; /* encoded stats in writer->stats */
 };
 

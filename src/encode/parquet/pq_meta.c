@@ -128,7 +128,7 @@ static void column_chunk(struct kl_thrift_w *t, const struct kl_pq_writer *w, si
 			kl_thrift_i32(t, e);
 	kl_thrift_field_list(t, 3, KL_THRIFT_BINARY, 1); /* path_in_schema */
 	kl_thrift_binary(t, w->names.data + c->name_off, c->name_len);
-	kl_thrift_field_i32(t, 4, pq_codec_thrift(m->raw ? KL_PQ_UNCOMPRESSED : w->o.codec));
+	kl_thrift_field_i32(t, 4, pq_codec_thrift(m->codec));
 	kl_thrift_field_i64(t, 5, m->num_values);
 	kl_thrift_field_i64(t, 6, m->uncomp);
 	kl_thrift_field_i64(t, 7, m->comp);

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 void kl_buf_init(struct kl_buf *b, size_t max)
 {
@@ -89,4 +92,22 @@ void kl_buf_shrink(struct kl_buf *b, size_t keep)
 		b->data = NULL;
 		b->cap = 0;
 	}
+}
+
+size_t kl_bytes_common_prefix(const void *a, const void *b, size_t n)
+{
+	const char *x = a, *y = b;
+	size_t i = 0;
+#ifdef __SSE2__
+	for (; i + 16 <= n; i += 16) {
+		__m128i u = _mm_loadu_si128((const __m128i *)(const void *)(x + i));
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(y + i));
+		unsigned ne = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(u, v)) & 0xFFFFu;
+		if (ne)
+			return i + (size_t)__builtin_ctz(ne);
+	}
+#endif
+	while (i < n && x[i] == y[i])
+		i++;
+	return i;
 }

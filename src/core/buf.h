@@ -87,6 +87,11 @@ static inline void kl_copy_cut(char *dst, size_t cap, const char *s, size_t n)
 	dst[n] = '\0';
 }
 
+/* How many of the first n bytes of a and b are equal (16 at a time): the
+ * prefix a Kinesis sequence number shares with the one before, a string's
+ * with the previous one in DELTA_BYTE_ARRAY. */
+size_t kl_bytes_common_prefix(const void *a, const void *b, size_t n);
+
 /* a[0..n) == b[0..n)? Without a library call for the short keys and
  * values hot paths compare (at most 16 bytes: two overlapping loads). */
 static inline int kl_bytes_eq(const void *a, const void *b, size_t n)

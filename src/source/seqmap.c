@@ -2,6 +2,7 @@
  * (SequenceNumber) and Shard (ShardId). */
 #include "source/seqmap.h"
 #include "core/array.h"
+#include "core/buf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -73,24 +74,6 @@ int kl_seqmap_shard_ok(const char *s, size_t n)
 	return 1;
 }
 
-/* How many of the first n bytes of a and b are equal (16 at a time). */
-static size_t common_prefix(const char *a, const char *b, size_t n)
-{
-	size_t i = 0;
-#ifdef __SSE2__
-	for (; i + 16 <= n; i += 16) {
-		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(a + i));
-		__m128i y = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-		unsigned ne = ~(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, y)) & 0xFFFFu;
-		if (ne)
-			return i + (size_t)__builtin_ctz(ne);
-	}
-#endif
-	while (i < n && a[i] == b[i])
-		i++;
-	return i;
-}
-
 /* At most this many marks in a row share digits with the one before, so
  * kl_seqmap_seq() decodes at most this many (seqmap.h, Memory). */
 #define SEQMAP_RESTART 16
@@ -120,7 +103,7 @@ int kl_seqmap_add(struct kl_seqmap *m, uint64_t first_pos, const char *seq, size
 	size_t shared = 0;
 	if (m->n > m->head && m->since + 1 < SEQMAP_RESTART) {
 		size_t most = len < m->last_len ? len : m->last_len;
-		shared = common_prefix(seq, m->last, most);
+		shared = kl_bytes_common_prefix(seq, m->last, most);
 	}
 	size_t bytes = (len - shared + 1) / 2;
 	if (m->dlen + bytes > m->dcap) {

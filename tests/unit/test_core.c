@@ -33,6 +33,22 @@ int main(void)
 	CHECK_EQ_INT(kl_base64_decode("Z!9v", 4, out), -1);
 	kl_buf_cleanup(&b);
 
+	/* kl_bytes_common_prefix: every length around the 16-byte steps, a
+	 * difference at every place (or none) */
+	{
+		char x[40], y[40];
+		int wrong = 0;
+		for (size_t n = 0; n <= sizeof x; n++)
+			for (size_t at = 0; at <= n; at++) {
+				for (size_t i = 0; i < sizeof x; i++)
+					x[i] = y[i] = (char)('a' + i % 26);
+				if (at < n)
+					y[at] = '#';
+				wrong += kl_bytes_common_prefix(x, y, n) != at;
+			}
+		CHECK_EQ_INT(wrong, 0);
+	}
+
 	/* kl_buf_reserve_huge: keeps the contents, aligned, capped at max, a
 	 * no-op when the block is large enough; the buffer then grows as ever */
 	kl_buf_init(&b, 0);

@@ -330,10 +330,7 @@ static int dlba_encode(struct kl_pq_writer *w, struct kl_buf *p, const struct pq
 /* Length of the prefix a (an bytes) and b (bn bytes) share. */
 static uint32_t shared_prefix(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn)
 {
-	uint32_t k = 0;
-	while (k < an && k < bn && a[k] == b[k])
-		k++;
-	return k;
+	return (uint32_t)kl_bytes_common_prefix(a, b, an < bn ? an : bn);
 }
 
 /* DELTA_BYTE_ARRAY of the page's PLAIN strings: each value's prefix shared

@@ -121,8 +121,10 @@ const char *kl_col_kind_name(enum kl_col_kind k);
  * its write only); a later refresh of the type within those 30 s lists its
  * fragments but reads the legacy object only if the index holds it. A
  * fragment written meanwhile by another process is merely not in this
- * writer's fragment; readers union them all. Thread-safe (a mutex
- * serialises a process's store requests of the registry); the caller owns
+ * writer's fragment; readers union them all. Thread-safe: the store
+ * requests of one type are serialised (a mutex per type), those of
+ * different types run side by side (the shards of a stream, each with its
+ * own store, write their first files' fragments at once); the caller owns
  * it (new/free).
  */
 struct kl_schema_registry;

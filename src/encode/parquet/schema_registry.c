@@ -9,6 +9,7 @@
 
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -229,8 +230,12 @@ struct reg_entry {
 	struct kl_schema legacy_s; /* the legacy object as last read */
 	struct kl_schema u;	   /* the union, canonical order */
 	int loaded;
-	uint64_t requests;
+	_Atomic uint64_t requests;
 	struct kl_buf doc; /* scratch */
+	/* held while the type is looked at, listed, read or written: one
+	 * type's store requests wait only for that type's (another writer
+	 * may be adding the same columns), never for another type's */
+	pthread_mutex_t mu;
 };
 
 static void entry_cleanup(struct reg_entry *e)
@@ -244,6 +249,7 @@ static void entry_cleanup(struct reg_entry *e)
 	kl_schema_cleanup(&e->legacy_s);
 	kl_schema_cleanup(&e->u);
 	kl_buf_cleanup(&e->doc);
+	pthread_mutex_destroy(&e->mu);
 	memset(e, 0, sizeof *e);
 }
 
@@ -259,6 +265,7 @@ static char *key_of(const char *a, const char *b, const char *c)
 static int entry_init(struct reg_entry *e, const char *type, size_t n)
 {
 	memset(e, 0, sizeof *e);
+	pthread_mutex_init(&e->mu, NULL);
 	kl_schema_init(&e->legacy_s);
 	kl_schema_init(&e->u);
 	kl_buf_init(&e->doc, DOC_MAX);
@@ -500,11 +507,16 @@ struct schema_index {
 	int64_t at_ms; /* kl_mono_ms() of the listing; 0 = none usable */
 };
 
+/* Locks: `mu` guards the entry array only (never held across a store
+ * request); a type's entry its own mutex (held across that type's
+ * requests); `ixmu` the index, taken with an entry's held, never the
+ * other way round. An entry is freed only with the registry. */
 struct kl_schema_registry {
 	pthread_mutex_t mu;
 	struct reg_entry **e;
 	size_t n, cap;
-	uint64_t requests; /* of entries freed or failed, and of index listings */
+	_Atomic uint64_t requests; /* of index listings */
+	pthread_mutex_t ixmu;
 	struct schema_index ix;
 };
 
@@ -539,7 +551,8 @@ static int index_has(const struct schema_index *ix, const char *key)
 }
 
 /* The index, listed again when older than INDEX_TTL_MS. 0 when it cannot
- * be had (the type is then listed and read on its own, as without it). */
+ * be had (the type is then listed and read on its own, as without it).
+ * With r->ixmu held. */
 static int index_fresh(struct kl_schema_registry *r, struct kl_store *store)
 {
 	int64_t now = kl_mono_ms();
@@ -562,8 +575,10 @@ static int index_fresh(struct kl_schema_registry *r, struct kl_store *store)
 struct kl_schema_registry *kl_schema_registry_new(void)
 {
 	struct kl_schema_registry *r = calloc(1, sizeof *r);
-	if (r)
+	if (r) {
 		pthread_mutex_init(&r->mu, NULL);
+		pthread_mutex_init(&r->ixmu, NULL);
+	}
 	return r;
 }
 
@@ -578,6 +593,7 @@ void kl_schema_registry_free(struct kl_schema_registry *r)
 	free(r->e);
 	index_clear(&r->ix);
 	free(r->ix.keys);
+	pthread_mutex_destroy(&r->ixmu);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 }
@@ -616,19 +632,24 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 			     struct kl_errbuf *eb)
 {
 	pthread_mutex_lock(&r->mu);
-	int rc = KL_OK;
 	struct reg_entry *e = reg_get(r, event_type, type_len);
-	if (!e) {
-		rc = kl_errbuf_set(eb, KL_ENOMEM, "schema registry: out of memory");
-	} else if (!e->loaded || !covered(&e->u, fs)) {
+	pthread_mutex_unlock(&r->mu);
+	if (!e)
+		return kl_errbuf_set(eb, KL_ENOMEM, "schema registry: out of memory");
+	int rc = KL_OK;
+	pthread_mutex_lock(&e->mu);
+	if (!e->loaded || !covered(&e->u, fs)) {
 		/* what the store holds now, then ours if it adds anything; a
 		 * type's first load asks only for what a recent index holds */
+		pthread_mutex_lock(&r->ixmu);
 		int first = !e->loaded && index_fresh(r, store);
 		/* a later refresh (a wider schema) lists the type's fragments
 		 * again, but trusts a recent index about the legacy object too */
 		int ix = first || (r->ix.at_ms && kl_mono_ms() - r->ix.at_ms < INDEX_TTL_MS);
-		rc = refresh(e, store, !first || index_has(&r->ix, e->dir),
-			     !ix || index_has(&r->ix, e->legacy), eb);
+		int has_dir = !first || index_has(&r->ix, e->dir);
+		int has_legacy = !ix || index_has(&r->ix, e->legacy);
+		pthread_mutex_unlock(&r->ixmu);
+		rc = refresh(e, store, has_dir, has_legacy, eb);
 		if (!rc && !covered(&e->u, fs)) {
 			struct kl_schema next;
 			kl_schema_init(&next);
@@ -640,7 +661,7 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 			kl_schema_cleanup(&next);
 		}
 	}
-	pthread_mutex_unlock(&r->mu);
+	pthread_mutex_unlock(&e->mu);
 	return rc;
 }
 

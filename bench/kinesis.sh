@@ -182,13 +182,16 @@ PY
 #   user_s sys_s peak_rss_kb of the job, emulator_cpu_s kinesis-mock's CPU meanwhile,
 #   loadavg the machine's 1-minute load average when the job ended, watched_s
 #   watch_read's time (for the do-nothing consumer: a check of its own clock, which
-#   starts after Node's start-up and ListShards)
+#   starts after Node's start-up and ListShards), steal_s the seconds the hypervisor
+#   took from the machine's CPUs meanwhile (/proc/stat; a VM held up by its host
+#   runs slower and may count the lost time as its processes' CPU)
 RAW=$OUT/raw.tsv
-printf 'run\tjob\tread_s\tdone_s\tuser_s\tsys_s\tpeak_rss_kb\temulator_cpu_s\tloadavg\twatched_s\n' >"$RAW"
+printf 'run\tjob\tread_s\tdone_s\tuser_s\tsys_s\tpeak_rss_kb\temulator_cpu_s\tloadavg\twatched_s\tsteal_s\n' >"$RAW"
+steal() { awk -v hz="$HZ" '$1 == "cpu" { printf "%.2f\n", $9 / hz }' /proc/stat; }
 job() {
 	local run=$1 name=$2 log=$OUT/logs/$2-$1.log
 	shift 2
-	local c0 c1 t0 tpid wpid="" read_s done_s
+	local c0 c1 st0 st1 t0 tpid wpid="" read_s done_s
 	echo - >"$OUT/read_s"
 	rm -f "$OUT/watch.pid" "$OUT/watch.ready"
 	case $name in file-*) ;; *) # the consumer too, so that every timed read has the same company
@@ -198,6 +201,7 @@ job() {
 		[ -e "$OUT/watch.ready" ] || die "$name (run $run): the watcher of the emulator's writes did not start" ;;
 	esac
 	c0=$(kcpu)
+	st0=$(steal)
 	t0=$(date +%s.%N)
 	/usr/bin/time -f '%e %U %S %M' -o "$OUT/t" "$@" >"$log.out" 2>"$log" &
 	tpid=$!
@@ -205,6 +209,7 @@ job() {
 	wait "$tpid" || { tail -5 "$log" >&2; die "$name (run $run) failed: $*"; }
 	[ -z "$wpid" ] || wait "$wpid" || true
 	c1=$(kcpu)
+	st1=$(steal)
 	read -r wall u s rss <"$OUT/t"
 	case $name in
 	drain) # its own clock: first GetShardIterator to the last record
@@ -224,8 +229,9 @@ job() {
 		read_s=$wall
 		done_s=$wall ;;
 	esac
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "$read_s" "$done_s" "$u" "$s" "$rss" \
-		"$(calc '%.2f' "$c1 - $c0")" "$(cut -d' ' -f1 /proc/loadavg)" "$(cat "$OUT/read_s")" >>"$RAW"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$run" "$name" "$read_s" "$done_s" "$u" "$s" "$rss" \
+		"$(calc '%.2f' "$c1 - $c0")" "$(cut -d' ' -f1 /proc/loadavg)" "$(cat "$OUT/read_s")" \
+		"$(calc '%.2f' "$st1 - $st0")" >>"$RAW"
 }
 
 KL="$KINLAKE ingest --format $FORMAT --no-progress"
@@ -334,6 +340,8 @@ REPORT=$OUT/results.md
 	echo "- s to last record: the do-nothing consumer's clock from its first GetShardIterator to the last record's arrival; kinlake --stream: from its start until kinesis-mock sent the last response with records (its last jump of $JUMP bytes or more in wchar, /proc/PID/io, sampled every 50 ms; watched_s in the raw rows is the same clock on the consumer)"
 	echo "- s to durable: kinlake's wall time; for --stream less the $IDLE s --exit-idle tail, so it includes the final flush, upload and checkpoint"
 	echo "- CPU: user + sys of the whole process ÷ events; emulator CPU: kinesis-mock's user + sys seconds during the job, busy = that ÷ s to last record (one JavaScript thread plus V8's GC threads)"
+	held=$(awk -F'\t' 'NR > 1 && $11 >= 1 { printf "%s%s (run %s: %s s)", n++ ? ", " : "", $2, $1, $11 }' "$RAW")
+	[ -z "$held" ] || echo "- the host held this VM up (steal time, /proc/stat) during: $held — a held-up job runs slower and its processes may be charged the lost time as CPU: take its row with care"
 	echo
 	if [ -n "$STAGES_S3" ]; then
 		echo "kinlake's CPU by stage (bench/perf_stages.sh, perf record -F ${PERF_FREQ:-999}, one run each after the timed ones; load average $(cut -d' ' -f1 /proc/loadavg) at the end):"

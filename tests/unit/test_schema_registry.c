@@ -425,28 +425,42 @@ static void test_registry(const char *dir)
 	kl_store_free(st);
 }
 
-/* A store over a local one whose commit_if answers 501 (KL_EUNSUPPORTED:
- * an S3-compatible store without conditional writes). */
-struct no_cond {
+/* A store over a local one with its own commit_if (which gets the file,
+ * not the store: the tests keep what it needs in statics). */
+struct wrap {
 	struct kl_store base; /* first: the registry calls ops with &base */
 	struct kl_store_ops ops;
 	struct kl_store *in;
 	int refused;
 };
-static struct kl_store *inner(struct kl_store *s) { return ((struct no_cond *)s)->in; }
-static int nc_open(struct kl_store *s, const char *key, struct kl_store_file **out)
+static struct kl_store *inner(struct kl_store *s) { return ((struct wrap *)s)->in; }
+static int w_open(struct kl_store *s, const char *key, struct kl_store_file **out)
 {
 	return inner(s)->ops->open(inner(s), key, out);
 }
-static int nc_read(struct kl_store *s, const char *key, struct kl_buf *out)
+static int w_read(struct kl_store *s, const char *key, struct kl_buf *out)
 {
 	return inner(s)->ops->read(inner(s), key, out);
 }
-static int nc_list(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx)
+static int w_list(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx)
 {
 	return inner(s)->ops->list(inner(s), dir, fn, ctx);
 }
-static struct no_cond *nc_current; /* the one test's wrapper (commit_if has no store) */
+static void wrap_init(struct wrap *w, struct kl_store *in,
+		      int (*commit_if)(struct kl_store_file *, const char *, char[KL_STORE_TAG_MAX]))
+{
+	*w = (struct wrap){.in = in};
+	w->ops = *in->ops;
+	w->ops.open = w_open;
+	w->ops.read = w_read;
+	w->ops.list = w_list;
+	w->ops.commit_if = commit_if;
+	w->base.ops = &w->ops;
+}
+
+/* commit_if answering 501 (KL_EUNSUPPORTED: an S3-compatible store without
+ * conditional writes). */
+static struct wrap *nc_current; /* the one test's wrapper */
 static int nc_commit_if(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX])
 {
 	(void)expect, (void)tag;
@@ -481,14 +495,8 @@ static void test_create_only(const char *dir)
 	snprintf(fdir, sizeof fdir, "%s/_kinlake/schemas/event_type=t", dir);
 	CHECK_EQ_INT(count_files(fdir), 1);
 
-	static struct no_cond w;
-	w = (struct no_cond){.in = st};
-	w.ops = *st->ops;
-	w.ops.open = nc_open;
-	w.ops.read = nc_read;
-	w.ops.list = nc_list;
-	w.ops.commit_if = nc_commit_if;
-	w.base.ops = &w.ops;
+	static struct wrap w;
+	wrap_init(&w, st, nc_commit_if);
 	nc_current = &w;
 	struct kl_schema_registry *c = kl_schema_registry_new();
 	CHECK_EQ_INT(kl_schema_registry_merge(c, &w.base, "u", 1, &s, &eb), 0);
@@ -512,30 +520,12 @@ static void test_create_only(const char *dir)
  * each waits, up to 10 s, until the other type's has begun. Were the
  * registry to hold one lock across every type's requests, the first
  * would wait out its 10 s alone. */
-struct meet {
-	struct kl_store base; /* first: the registry calls ops with &base */
-	struct kl_store_ops ops;
-	struct kl_store *in;
-};
 static struct {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int arrived, waited_out;
 } rdv = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
 static const struct kl_store_ops *meet_inner_ops; /* commit_if has no store */
-static struct kl_store *m_in(struct kl_store *s) { return ((struct meet *)s)->in; }
-static int m_open(struct kl_store *s, const char *key, struct kl_store_file **out)
-{
-	return m_in(s)->ops->open(m_in(s), key, out);
-}
-static int m_read(struct kl_store *s, const char *key, struct kl_buf *out)
-{
-	return m_in(s)->ops->read(m_in(s), key, out);
-}
-static int m_list(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx)
-{
-	return m_in(s)->ops->list(m_in(s), dir, fn, ctx);
-}
 static int m_commit_if(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX])
 {
 	pthread_mutex_lock(&rdv.mu);
@@ -565,13 +555,8 @@ static void *meet_merge(void *arg)
 	struct kl_store *st = NULL;
 	if ((w->rc = kl_store_local_new(&st, w->dir, &eb)))
 		return NULL;
-	struct meet m = {.in = st};
-	m.ops = *st->ops;
-	m.ops.open = m_open;
-	m.ops.read = m_read;
-	m.ops.list = m_list;
-	m.ops.commit_if = m_commit_if;
-	m.base.ops = &m.ops;
+	struct wrap m;
+	wrap_init(&m, st, m_commit_if);
 	struct kl_schema s;
 	kl_schema_init(&s);
 	const char *n[] = {"event_uuid", "amount"};

@@ -14,6 +14,9 @@
 #                                  replay: no emulator, bench/kinesis_replay.py serves
 #                                  the events (kinlake's CPU at any size, in seconds)
 #   BENCH_KINESIS_LOCAL_DISK [1]   also run kinlake --stream into a local directory
+#   BENCH_KINESIS_PACED [1]        also run local mode fed from stdin at the rate the
+#                                  last stream -> S3 job read (bench/pace.py): what
+#                                  reading in bursts costs, apart from the stream's work
 #   KINLAKE_BEFORE [unset]         a second binary (e.g. the commit before a change):
 #                                  every kinlake job runs with both, side by side in
 #                                  each run (jobs NAME@b), so before/after share the load
@@ -27,6 +30,7 @@ SHARDS=${BENCH_SHARDS:-4}
 FORMAT=${BENCH_FORMAT:-parquet}
 LOAD=${BENCH_KINESIS_LOAD:-state}
 DISK=${BENCH_KINESIS_LOCAL_DISK:-1}
+PACED=${BENCH_KINESIS_PACED:-1}
 PERF=${BENCH_KINESIS_PERF:-$(command -v perf >/dev/null && echo 1 || echo 0)}
 IDLE=2 # --exit-idle seconds, taken off kinlake's wall time
 STREAM=bench
@@ -203,7 +207,7 @@ job() {
 	c0=$(kcpu)
 	st0=$(steal)
 	t0=$(date +%s.%N)
-	/usr/bin/time -f '%e %U %S %M' -o "$OUT/t" "$@" >"$log.out" 2>"$log" &
+	/usr/bin/time -f '%e %U %S %M' -o "$OUT/t" "$@" <"${JOB_STDIN:-/dev/null}" >"$log.out" 2>"$log" &
 	tpid=$!
 	[ -z "$wpid" ] || echo "$tpid $t0" >"$OUT/watch.pid"
 	wait "$tpid" || { tail -5 "$log" >&2; die "$name (run $run) failed: $*"; }
@@ -234,6 +238,22 @@ job() {
 		"$(calc '%.2f' "$st1 - $st0")" >>"$RAW"
 }
 
+# local mode reading stdin in bursts at the rate of the last stream -> S3 job (its
+# events' bytes ÷ its s to last record), --window hour as --input FILE has by default
+paced_job() { # RUN NAME command...
+	local t rate
+	t=$(awk -F'\t' 'NR > 1 && $2 == "stream-s3" && $3 != "-" { t = $3 } END { print t }' "$RAW")
+	[ -n "$t" ] || return 0 # no stream job yet (run 2 starts with this one)
+	rate=$(calc '%.0f' "$(stat -c %s "$EV") / $t")
+	rm -f "$OUT/pace.fifo"
+	mkfifo "$OUT/pace.fifo"
+	python3 bench/pace.py "$EV" "$rate" 0.05 >"$OUT/pace.fifo" &
+	local ppid=$!
+	JOB_STDIN=$OUT/pace.fifo job "$@"
+	wait "$ppid" || die "$2 (run $1): bench/pace.py failed"
+	rm -f "$OUT/pace.fifo"
+}
+
 KL="$KINLAKE ingest --format $FORMAT --no-progress"
 KL_B="${KINLAKE_BEFORE:-}${KINLAKE_BEFORE:+ ingest --format $FORMAT --no-progress}"
 run_job() { # RUN JOB (JOB@b: with KINLAKE_BEFORE)
@@ -245,6 +265,7 @@ run_job() { # RUN JOB (JOB@b: with KINLAKE_BEFORE)
 	stream-s3) job "$1" "$2" $kl --stream "$STREAM" --lake "s3://bench/stream-$1$tag" --exit-idle "$IDLE" ;;
 	stream-disk) [ "$DISK" != 1 ] || job "$1" "$2" $kl --stream "$STREAM" --lake "$OUT/lake" --exit-idle "$IDLE" ;;
 	file-disk) job "$1" "$2" $kl --input "$EV" --lake "$OUT/lake" ;;
+	file-paced) [ "$PACED" != 1 ] || paced_job "$1" "$2" $kl --input - --window hour --lake "$OUT/lake" ;;
 	esac
 	set_aside "$OUT/lake"
 }
@@ -252,7 +273,7 @@ run_job() { # RUN JOB (JOB@b: with KINLAKE_BEFORE)
 # ratios to the ceiling are taken within each run
 for r in $(seq 1 "$RUNS"); do
 	echo "bench: run $r/$RUNS" >&2
-	order="drain stream-s3 stream-disk file-disk"
+	order="drain stream-s3 stream-disk file-disk file-paced"
 	[ -z "$KL_B" ] || order="drain stream-s3 stream-s3@b stream-disk stream-disk@b file-disk file-disk@b"
 	[ $((r % 2)) = 1 ] || order=$(echo "$order" | tr ' ' '\n' | tac | tr '\n' ' ')
 	for j in $order; do run_job "$r" "$j"; done
@@ -281,9 +302,10 @@ pratio() { # JOB COL
 	awk -F'\t' -v j="$1" -v c="$2" 'NR > 1 && $2 == "drain" { d[$1] = $3 } NR > 1 && $2 == j { v[$1] = $c }
 		END { for (r in v) if (r in d && v[r] > 0) printf "%.6f\n", d[r] / v[r] }' "$RAW" | med
 }
-# median over the runs of JOB's CPU (user + sys) ÷ local mode's (of the same binary), within each run
-cratio() { # JOB
-	local f=file-disk
+# median over the runs of JOB's CPU (user + sys) ÷ local mode's (of the same binary,
+# or the job LOCAL), within each run
+cratio() { # JOB [LOCAL]
+	local f=${2:-file-disk}
 	case $1 in *@b) f=file-disk@b ;; esac
 	awk -F'\t' -v j="$1" -v fj="$f" 'NR > 1 && $2 == fj { f[$1] = $5 + $6 } NR > 1 && $2 == j { v[$1] = $5 + $6 }
 		END { for (r in v) if (r in f && f[r] > 0) printf "%.6f\n", v[r] / f[r] }' "$RAW" | med
@@ -320,6 +342,7 @@ REPORT=$OUT/results.md
 	row stream-s3 "kinlake --stream → S3 (moto)"
 	row stream-disk "kinlake --stream → local disk"
 	row file-disk "kinlake --input file → local disk (local mode)"
+	row file-paced "kinlake --input - → local disk, fed at the stream's rate (bench/pace.py)"
 	if [ -n "$KL_B" ]; then
 		row stream-s3@b "before ($KINLAKE_BEFORE): --stream → S3"
 		row stream-disk@b "before: --stream → local disk"
@@ -335,6 +358,7 @@ REPORT=$OUT/results.md
 		echo "- note: kinlake got the records faster than the do-nothing consumer, so that consumer is no ceiling on this emulator and the ratio above does not measure kinlake (emulator CPU per job in the table; bench/README.md, session 24)"
 	c1=$(calc '%.2f' "$(cratio stream-s3)")
 	echo "- CPU per event, stream mode → S3 ÷ local mode: $c1 (median of the runs' ratios; target ≤ 1.3, issue 12: $(verdict "$c1" '<=' 1.3))$(has stream-disk && echo "; stream mode → local disk ÷ local mode: $(calc '%.2f' "$(cratio stream-disk)")"); ratio of the medians: $(calc '%.2f' "$(cpu stream-s3) / $(cpu file-disk)")"
+	! has file-paced || echo "- CPU per event, stream mode ÷ local mode fed at the stream → S3 job's rate (stdin, 50 ms bursts): → S3 $(calc '%.2f' "$(cratio stream-s3 file-paced)")$(has stream-disk && echo ", → local disk $(calc '%.2f' "$(cratio stream-disk file-paced)")"); local mode paced ÷ local mode: $(calc '%.2f' "$(cratio file-paced)")"
 	[ -z "$KL_B" ] || echo "- before ($KINLAKE_BEFORE), the same runs: stream mode → S3 ÷ local mode: $(calc '%.2f' "$(cratio stream-s3@b)")$(has stream-disk@b && echo "; → local disk: $(calc '%.2f' "$(cratio stream-disk@b)")"); CPU per event after ÷ before, stream → S3: $(calc '%.2f' "$(cpu stream-s3) / $(cpu stream-s3@b)"), local mode: $(calc '%.2f' "$(cpu file-disk) / $(cpu file-disk@b)")"
 	echo "- events/s: median of the runs; ÷ ceiling: median of the runs' ratios (each job against the ceiling measured in the same run)"
 	echo "- s to last record: the do-nothing consumer's clock from its first GetShardIterator to the last record's arrival; kinlake --stream: from its start until kinesis-mock sent the last response with records (its last jump of $JUMP bytes or more in wchar, /proc/PID/io, sampled every 50 ms; watched_s in the raw rows is the same clock on the consumer)"

@@ -676,8 +676,8 @@ out:
 	kl_state_checkpoint_close(&f.cp);
 	kl_encoder_free(f.data_enc);
 	kl_encoder_free(f.dead_enc);
+	kl_store_free(f.store); /* first: a fragment it drops tells the registry */
 	kl_schema_registry_free(f.registry);
-	kl_store_free(f.store);
 	kl_dedup_cleanup(&f.dedup);
 	return rc;
 }

@@ -122,6 +122,18 @@ struct kl_store_ops {
 	 * On success the new version's tag goes to tag (may be NULL). Frees f
 	 * whatever the result. */
 	int (*commit_if)(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX]);
+	/* Optional (NULL: kl_store_put_new_deferred() writes at once, as
+	 * kl_store_put_new()). One whole content-named object (see
+	 * kl_store_put_new), created unless one is there, that may land only
+	 * by the next sync(): the schema registry's fragments, sent beside the
+	 * data files that need them instead of one round trip after another
+	 * (store_s3.c). It is no file of the commit_deferred() sequence: it
+	 * does not count in `landed`, but if it does not land the next sync()
+	 * fails (or the store is freed first), and lost(ctx) is called once,
+	 * on any thread, possibly with the store's own locks held: it must
+	 * not block nor call the store. The bytes are copied. */
+	int (*put_new_deferred)(struct kl_store *s, const char *key, const void *p, size_t n,
+				void (*lost)(void *ctx), void *ctx);
 	/* Free the store (open files must be committed or aborted first;
 	 * deferred commits not yet synced are discarded, never made visible). */
 	void (*free)(struct kl_store *s);
@@ -171,6 +183,16 @@ static inline int kl_store_put_new(struct kl_store *s, const char *key, const vo
 			rc = KL_OK;
 	}
 	return rc;
+}
+
+/* kl_store_put_new(), landing by the next sync() where the store can
+ * (put_new_deferred above; lost(ctx) if it then does not), else at once. */
+static inline int kl_store_put_new_deferred(struct kl_store *s, const char *key, const void *p,
+					    size_t n, void (*lost)(void *ctx), void *ctx)
+{
+	if (s->ops->put_new_deferred)
+		return s->ops->put_new_deferred(s, key, p, n, lost, ctx);
+	return kl_store_put_new(s, key, p, n);
 }
 
 /* Local directory store rooted at `root` (created if missing). */

@@ -20,7 +20,11 @@
  * If-None-Match: *, so that the files of a batch go up side by side instead
  * of one round trip after another; sync() waits for them, and runs
  * s3_commit's replace loop on the caller's thread for any that found an
- * object there (a rewrite). Everything else commits on the caller's thread.
+ * object there (a rewrite). put_new_deferred() (the schema registry's
+ * content-named fragments) rides the same queue outside the numbered
+ * sequence: an object there is success, a failure fails the next sync()
+ * and calls the writer's lost() (also for one dropped by free()).
+ * Everything else commits on the caller's thread.
  * The store's ops are called from one thread; only part uploads and deferred
  * PutObjects run elsewhere. Locking: `mu` guards the queue, each file's part
  * table, pending count and first error, the deferred commits' counts,
@@ -131,6 +135,9 @@ struct kl_store_file {
 	int replace; /* commit(): a refused precondition is the replace loop's, not a failure */
 	struct kl_store_file *next_redo; /* on the store's redo list */
 	uint64_t ord;			 /* commit_deferred(): its ordinal since the last sync */
+	/* put_new_deferred(): called if it does not land (NULL: a data file) */
+	void (*lost)(void *ctx);
+	void *lost_ctx;
 };
 
 /* The hint slot of a full key (its hash in *kh, never 0: an empty slot). */
@@ -446,12 +453,23 @@ static void defer_failed(struct s3_store *s, uint64_t ord, int rc)
 		s->defer_bad = ord;
 }
 
+/* A deferred object that will not land is freed; a put_new_deferred()'s
+ * writer hears of it (store.h: lost() must not block nor call the store). */
+static void deferred_drop(struct kl_store_file *f)
+{
+	if (f->lost)
+		f->lost(f->lost_ctx);
+	file_free(f);
+}
+
 /* A deferred commit on an upload thread (s3_commit_deferred): one PutObject
  * with If-None-Match: *, as s3_commit's first round for a new key. Sent:
  * counted, f freed. An object there (412; a rewrite) or no conditional
- * writes (501): onto the redo list for s3_commit at sync. Any other failure
- * is the file's and the store's (put_object recorded it): f freed; the next
- * sync fails. Under no lock; takes mu for the results. */
+ * writes (501): onto the redo list for s3_commit at sync; a content-named
+ * object of put_new_deferred() that is there is written (the same bytes).
+ * Any other failure is the file's and the store's (put_object recorded
+ * it): f dropped; the next sync fails. Under no lock; takes mu for the
+ * results. */
 static void deferred_put(struct kl_store_file *f, struct kl_http *h)
 {
 	struct s3_store *s = f->s;
@@ -459,7 +477,9 @@ static void deferred_put(struct kl_store_file *f, struct kl_http *h)
 	if (!rc)
 		rc = put_object(f, h, "", NULL);
 	pthread_mutex_lock(&s->mu);
-	if (rc == KL_ECONFLICT || rc == KL_EUNSUPPORTED) {
+	if (rc == KL_ECONFLICT && f->lost) {
+		/* there already: nothing to count, as kl_store_put_new() */
+	} else if (rc == KL_ECONFLICT || rc == KL_EUNSUPPORTED) {
 		f->next_redo = s->redo;
 		s->redo = f;
 		f = NULL;
@@ -470,7 +490,9 @@ static void deferred_put(struct kl_store_file *f, struct kl_http *h)
 		s->deferred_bytes += f->bytes;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (f)
+	if (f && rc && rc != KL_ECONFLICT)
+		deferred_drop(f);
+	else if (f)
 		file_free(f);
 }
 
@@ -492,7 +514,7 @@ static void *worker(void *arg)
 		int skip = j->num ? j->f->cancel || j->f->rc : s->stopping;
 		pthread_mutex_unlock(&s->mu);
 		if (!j->num && skip)
-			file_free(j->f);
+			deferred_drop(j->f);
 		else if (!j->num)
 			deferred_put(j->f, h); /* the job's f is gone after it */
 		else if (!skip)
@@ -926,6 +948,41 @@ static int s3_commit_deferred(struct kl_store_file *f)
 	return rc;
 }
 
+/* put_new_deferred(): a content-named object by an upload thread, as a
+ * deferred commit outside the numbered sequence (store.h). A large one, or
+ * a store without conditional writes or upload threads, goes at once. */
+static int s3_put_new_deferred(struct kl_store *base, const char *key, const void *p, size_t n,
+			       void (*lost)(void *ctx), void *ctx)
+{
+	struct s3_store *s = (struct s3_store *)base;
+	struct part_job *j = NULL;
+	struct kl_errbuf eb = {{0}, 0};
+	if (n > DEFER_MAX || atomic_load(&s->no_cond) ||
+	    (!s->nthreads && start_workers(s, &eb)) || !(j = calloc(1, sizeof *j)))
+		return kl_store_put_new(base, key, p, n);
+	struct kl_store_file *f;
+	int rc = s3_open(base, key, &f);
+	if (!rc && n && (rc = s3_write(f, p, n)))
+		s3_abort(f);
+	if (rc) {
+		free(j);
+		return rc;
+	}
+	uint64_t kh;
+	hint_of(s, f->key, &kh);
+	f->ord = UINT64_MAX; /* not in `landed` */
+	f->lost = lost;
+	f->lost_ctx = ctx;
+	f->replace = 1; /* an object there is an answer, not an error */
+	*j = (struct part_job){NULL, f, 0, {0}, kh};
+	pthread_mutex_lock(&s->mu);
+	s->deferred++;
+	s->defer_slot[kh % DEFER_SLOTS]++;
+	enqueue(s, j);
+	pthread_mutex_unlock(&s->mu);
+	return KL_OK;
+}
+
 /* Every deferred commit so far resolved: sent by its upload thread, or (an
  * object was there) by s3_commit here; the first failure stays in
  * deferred_rc for sync(). The caller's thread. */
@@ -943,11 +1000,15 @@ static void drain(struct s3_store *s)
 	while (redo) {
 		struct kl_store_file *next = redo->next_redo;
 		uint64_t ord = redo->ord;
+		void (*lost)(void *ctx) = redo->lost;
+		void *lost_ctx = redo->lost_ctx;
 		int rc = s3_commit(redo); /* frees it */
 		pthread_mutex_lock(&s->mu);
 		if (rc)
 			defer_failed(s, ord, rc);
 		pthread_mutex_unlock(&s->mu);
+		if (rc && lost)
+			lost(lost_ctx);
 		redo = next;
 	}
 }
@@ -962,7 +1023,8 @@ static int s3_sync(struct kl_store *base)
 	drain(s);
 	pthread_mutex_lock(&s->mu);
 	int rc = s->deferred_rc;
-	base->landed = rc ? s->defer_bad : s->defer_next;
+	/* a put_new_deferred() (no ordinal) failing alone lands every file */
+	base->landed = rc && s->defer_bad < s->defer_next ? s->defer_bad : s->defer_next;
 	s->deferred_rc = 0;
 	s->defer_next = 0;
 	s->defer_bad = UINT64_MAX;
@@ -1094,7 +1156,7 @@ static void s3_free(struct kl_store *base)
 		stop_workers(s); /* queued deferred commits are dropped, sent ones end */
 	while (s->redo) { /* found an object there, never resolved: not sent */
 		struct kl_store_file *next = s->redo->next_redo;
-		file_free(s->redo);
+		deferred_drop(s->redo);
 		s->redo = next;
 	}
 	pthread_mutex_destroy(&s->mu);
@@ -1124,6 +1186,7 @@ static const struct kl_store_ops s3_ops = {
     .list = s3_list,     /* ListObjectsV2 with delimiter '/', every page */
     .read_tag = s3_read_tag,   /* GetObject, or HeadObject without out: the ETag */
     .commit_if = s3_commit_if, /* the commit with If-Match / If-None-Match: * */
+    .put_new_deferred = s3_put_new_deferred, /* a schema fragment: by an upload thread */
     .free = s3_free,
 };
 

@@ -76,6 +76,15 @@ out=$("$DRV" --put-deferred s3://bkt/lake "def/1=$T/d2" "def/5=$T/d2" "def/11=$T
 [ "$out" = "ok files=4 bytes=16" ] || fail "deferred rewrites: $out"
 for k in 1 5 11; do get_back "def/$k" "$T/d2"; done
 get_back def/10 "$T/d1"
+# schema fragments (put_new_deferred): beside the data files, landed by the
+# sync and counted; one there already is success and counts nothing
+out=$("$DRV" --concurrency 2 --put-deferred s3://bkt/lake "defn/a=$T/d1" "new:frag/x=$T/d2" "defn/b=$T/d1") ||
+	fail "deferred fragment"
+[ "$out" = "ok files=3 bytes=12 lost=0" ] || fail "deferred fragment: $out"
+get_back frag/x "$T/d2"
+get_back defn/b "$T/d1"
+out=$("$DRV" --put-deferred s3://bkt/lake "new:frag/x=$T/d2") || fail "deferred fragment again"
+[ "$out" = "ok files=0 bytes=0 lost=0" ] || fail "deferred fragment there already: $out"
 
 # 2. empty object
 "$DRV" --put s3://bkt/lake empty.bin "$T/empty" >/dev/null || fail "put empty"
@@ -225,6 +234,22 @@ for k in 1 2 3; do get_back "defp/$k" "$T/d1"; done
 aws "${EP[@]}" s3api head-object --bucket bkt --key lake/defp/4 >/dev/null 2>&1 && fail "failed deferred object visible"
 curl -sf -X POST "http://127.0.0.1:$LP/__fault/op?op=PUT&kind=500&count=0&skip=0" >/dev/null ||
 	fail "proxy op rule (deferred, off)"
+# a fragment that does not land fails the sync too, without counting against
+# the data files (both landed) and tells its writer (lost=1), which then
+# reads the type afresh (test_schema_registry: lost fragment)
+curl -sf -X POST "http://127.0.0.1:$LP/__fault/op?op=PUT&kind=500&count=-1&skip=2" >/dev/null ||
+	fail "proxy op rule (fragment)"
+set +e
+out=$(AWS_ENDPOINT_URL_S3=http://127.0.0.1:$LP "$DRV" --concurrency 1 --attempts 1 --put-deferred \
+	s3://bkt/lake "defq/1=$T/d1" "defq/2=$T/d1" "new:fragq/x=$T/d1" 2>"$T/err"); rc=$?
+set -e
+[ "$rc" = 1 ] || fail "failed fragment: exit $rc: $out"
+[ "$out" = "failed landed=2 lost=1" ] || fail "failed fragment: $out ($(cat "$T/err"))"
+grep -q 'PutObject s3://bkt/lake/fragq/x: HTTP 500' "$T/err" || fail "fragment failure message: $(cat "$T/err")"
+for k in 1 2; do get_back "defq/$k" "$T/d1"; done
+aws "${EP[@]}" s3api head-object --bucket bkt --key lake/fragq/x >/dev/null 2>&1 && fail "failed fragment visible"
+curl -sf -X POST "http://127.0.0.1:$LP/__fault/op?op=PUT&kind=500&count=0&skip=0" >/dev/null ||
+	fail "proxy op rule (fragment, off)"
 
 # 6d. what the conditions cost: a run through the proxy (no faults left) that
 # commits often rewrites its state log each time; the store's guess of the

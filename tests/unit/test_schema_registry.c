@@ -515,6 +515,85 @@ static void test_create_only(const char *dir)
 	kl_store_free(st);
 }
 
+/* A fragment written deferred (store.h put_new_deferred: by the next
+ * sync, beside the data files): the store here holds each one back until
+ * the test lands it or reports it lost. Landed, it is trusted as before (a
+ * file it covers costs no request); lost, the type is read afresh at its
+ * next merge and the same fragment written again. */
+static struct {
+	char key[4][300];
+	struct kl_buf doc[4];
+	void (*lost)(void *ctx);
+	void *ctx;
+	int n;
+} held;
+static int h_put_new_deferred(struct kl_store *s, const char *key, const void *p, size_t n,
+			      void (*lost)(void *ctx), void *ctx)
+{
+	(void)s;
+	if (held.n == 4)
+		return KL_ENOMEM;
+	snprintf(held.key[held.n], sizeof held.key[0], "%s", key);
+	kl_buf_init(&held.doc[held.n], 0);
+	held.lost = lost;
+	held.ctx = ctx;
+	return kl_buf_append(&held.doc[held.n++], p, n);
+}
+
+static void test_lost_fragment(const char *dir)
+{
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_store *st = NULL;
+	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
+	static struct wrap w;
+	wrap_init(&w, st, st->ops->commit_if);
+	w.ops.put_new_deferred = h_put_new_deferred;
+	struct kl_schema_registry *r = kl_schema_registry_new();
+	struct kl_schema s1, s2;
+	kl_schema_init(&s1);
+	kl_schema_init(&s2);
+	const char *n[] = {"event_uuid", "amount", "note"};
+	enum kl_col_kind k[] = {KL_COL_STRING, KL_COL_INT, KL_COL_STRING};
+	schema_of(&s1, n, NULL, k, 2);
+	schema_of(&s2, n, NULL, k, 3);
+	char fdir[400];
+	snprintf(fdir, sizeof fdir, "%s/_kinlake/schemas/event_type=t", dir);
+
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(held.n, 1);
+	CHECK_EQ_INT(count_files(fdir), 0); /* not landed yet */
+	CHECK_EQ_INT(kl_store_put_new(st, held.key[0], held.doc[0].data, held.doc[0].len), 0);
+	uint64_t req = kl_schema_registry_requests(r);
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s1, &eb), 0);
+	CHECK(kl_schema_registry_requests(r) == req && held.n == 1); /* covered: trusted */
+
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s2, &eb), 0);
+	CHECK_EQ_INT(held.n, 2);
+	held.lost(held.ctx); /* the sync failed: it never landed */
+	req = kl_schema_registry_requests(r);
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s2, &eb), 0);
+	/* forgotten, so loaded as a first time: the index (listed at the first
+	 * merge, under 30 s ago, no directory for t then) is trusted, and the
+	 * lost fragment is written again, the same bytes under the same name */
+	CHECK(kl_schema_registry_requests(r) == req + 1);
+	CHECK_EQ_INT(held.n, 3);
+	CHECK(!strcmp(held.key[1], held.key[2]) && held.doc[1].len == held.doc[2].len &&
+	      !memcmp(held.doc[1].data, held.doc[2].data, held.doc[1].len));
+	CHECK_EQ_INT(kl_store_put_new(st, held.key[2], held.doc[2].data, held.doc[2].len), 0);
+	struct kl_schema u;
+	kl_schema_init(&u);
+	CHECK_EQ_INT(kl_schema_registry_load(st, "t", 1, &u, &eb), 0);
+	CHECK(u.n == 3 && has(&u, "note", KL_COL_STRING) && has(&u, "amount", KL_COL_INT));
+	CHECK_EQ_INT(count_files(fdir), 2);
+	kl_schema_cleanup(&u);
+	for (int i = 0; i < held.n; i++)
+		kl_buf_cleanup(&held.doc[i]);
+	kl_schema_cleanup(&s1);
+	kl_schema_cleanup(&s2);
+	kl_schema_registry_free(r);
+	kl_store_free(st);
+}
+
 /* Two types' first fragments are written side by side (the shards of a
  * stream, each with its own store): a store whose create-only write of
  * each waits, up to 10 s, until the other type's has begun. Were the
@@ -668,6 +747,11 @@ static int driver(int argc, char **argv)
 		struct kl_schema_registry *reg = kl_schema_registry_new();
 		rc = reg ? kl_schema_registry_merge(reg, st, argv[3], strlen(argv[3]), &s, &eb)
 			 : KL_ENOMEM;
+		/* a fragment lands by the store's next sync, as a writer's batch's */
+		if (!rc && (rc = st->ops->sync(st)))
+			kl_errbuf_set(&eb, rc, "sync: %s", st->err.msg);
+		kl_store_free(st); /* before the registry: a lost fragment tells it */
+		st = NULL;
 		kl_schema_registry_free(reg);
 	} else if (!rc && !strcmp(mode, "--load")) {
 		rc = kl_schema_registry_load(st, argv[3], strlen(argv[3]), &s, &eb);
@@ -791,6 +875,11 @@ int main(int argc, char **argv)
 	CHECK(mkdtemp(seq) != NULL && mkdtemp(par) != NULL);
 	test_hand_over(seq, par);
 	snprintf(cmd, sizeof cmd, "rm -rf %s %s", seq, par);
+	CHECK_EQ_INT(system(cmd), 0);
+	char lost[] = "/tmp/kl-registry-lost-XXXXXX";
+	CHECK(mkdtemp(lost) != NULL);
+	test_lost_fragment(lost);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", lost);
 	CHECK_EQ_INT(system(cmd), 0);
 	char sbs[] = "/tmp/kl-registry-sbs-XXXXXX";
 	CHECK(mkdtemp(sbs) != NULL);

@@ -11,7 +11,10 @@
  *   --get URL KEY             read the object to stdout (exit 3 if not found)
  *   --put-deferred URL KEY=FILE...  each FILE under its KEY by commit_deferred(),
  *                             in order, then one sync() (as the writer's batches);
- *                             on failure prints "failed landed=N" (store.h)
+ *                             on failure prints "failed landed=N" (store.h);
+ *                             a KEY written new:KEY goes by put_new_deferred()
+ *                             instead (a schema fragment) and the line ends
+ *                             with " lost=N", the lost() calls heard
  * Options before the mode: --sse ALG, --kms-key ID, --threshold BYTES,
  * --part-size BYTES, --concurrency N, --attempts N, --path-style, --chunk N.
  * Errors: "test_store_s3: <kl_strerror>: <store error>" on stderr, exit 1.
@@ -22,6 +25,7 @@
 #include "store/s3_request.h"
 #include "store/store.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,8 +102,13 @@ static int put_new(struct kl_store *s, const char *path, char **keys, int n)
 	return rc;
 }
 
+static void count_lost(void *ctx)
+{
+	atomic_fetch_add((_Atomic int *)ctx, 1);
+}
+
 /* --put-deferred: the writer's way, every file deferred, then one sync() */
-static int put_deferred(struct kl_store *s, char **pairs, int n)
+static int put_deferred(struct kl_store *s, char **pairs, int n, _Atomic int *lost)
 {
 	int rc = KL_OK;
 	for (int k = 0; !rc && k < n; k++) {
@@ -110,6 +119,11 @@ static int put_deferred(struct kl_store *s, char **pairs, int n)
 		size_t len = 0;
 		char *body = check_slurp(eq + 1, &len);
 		struct kl_store_file *f;
+		if (body && !strncmp(pairs[k], "new:", 4)) {
+			rc = kl_store_put_new_deferred(s, pairs[k] + 4, body, len, count_lost, lost);
+			free(body);
+			continue;
+		}
 		rc = body ? s->ops->open(s, pairs[k], &f) : KL_EIO;
 		if (!rc && len && (rc = s->ops->write(f, body, len)))
 			s->ops->abort(f); /* opened, not committed */
@@ -178,12 +192,24 @@ static int driver(int argc, char **argv)
 			fwrite(b.data, 1, b.len, stdout);
 		kl_buf_cleanup(&b);
 	} else if (!strcmp(mode, "--put-deferred")) {
-		rc = put_deferred(s, argv + i + 1, nargs - 1);
+		_Atomic int lost = 0;
+		int side = 0;
+		for (int k = i + 1; k < argc; k++)
+			side |= !strncmp(argv[k], "new:", 4);
+		rc = put_deferred(s, argv + i + 1, nargs - 1, &lost);
 		if (!rc)
-			printf("ok files=%llu bytes=%llu\n", (unsigned long long)s->files_committed,
+			printf("ok files=%llu bytes=%llu", (unsigned long long)s->files_committed,
 			       (unsigned long long)s->bytes_committed);
 		else
-			printf("failed landed=%llu\n", (unsigned long long)s->landed);
+			printf("failed landed=%llu", (unsigned long long)s->landed);
+		if (rc || s->err.code)
+			fprintf(stderr, "test_store_s3: %s: %s\n", kl_strerror(rc ? rc : s->err.code),
+				s->err.msg);
+		kl_store_free(s); /* what it still held is dropped: lost() too */
+		s = NULL;
+		if (side)
+			printf(" lost=%d", atomic_load(&lost));
+		printf("\n");
 	} else if (!strcmp(mode, "--put-new")) {
 		rc = put_new(s, argv[i + 1], argv + i + 2, nargs - 2);
 		if (!rc)
@@ -201,7 +227,7 @@ static int driver(int argc, char **argv)
 	}
 	if (rc == KL_ENOTFOUND)
 		fprintf(stderr, "test_store_s3: not found\n");
-	else if (rc || s->err.code)
+	else if (s && (rc || s->err.code))
 		fprintf(stderr, "test_store_s3: %s: %s\n", kl_strerror(rc ? rc : s->err.code),
 			s->err.msg);
 	kl_store_free(s);

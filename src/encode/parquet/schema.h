@@ -121,7 +121,19 @@ const char *kl_col_kind_name(enum kl_col_kind k);
  * its write only); a later refresh of the type within those 30 s lists its
  * fragments but reads the legacy object only if the index holds it. A
  * fragment written meanwhile by another process is merely not in this
- * writer's fragment; readers union them all. Thread-safe: the store
+ * writer's fragment; readers union them all.
+ *
+ * A fragment goes to the store with kl_store_put_new_deferred(): on S3 it
+ * travels beside the data files of the writer's batch (an upload thread)
+ * and lands by the batch's sync, so a new lake's first files do not wait
+ * one round trip per type. That keeps the rule that counts: the batch
+ * holding the file that brought the columns records its progress only
+ * after that sync, so a crash before it replays the file, which writes the
+ * fragment again. (A data file may meanwhile be visible a moment before
+ * its columns are registered; a catalog read then lags, no column is
+ * lost.) If the fragment does not land, the sync fails and the type's
+ * entry is forgotten (store.h lost()): its next merge reads the store
+ * again instead of trusting what it had added. Thread-safe: the store
  * requests of one type are serialised (a mutex per type), those of
  * different types run side by side (the shards of a stream, each with its
  * own store, write their first files' fragments at once); the caller owns

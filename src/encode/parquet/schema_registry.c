@@ -230,6 +230,9 @@ struct reg_entry {
 	struct kl_schema legacy_s; /* the legacy object as last read */
 	struct kl_schema u;	   /* the union, canonical order */
 	int loaded;
+	/* a fragment written deferred did not land (frag_lost): the next merge
+	 * forgets what it holds and reads the type afresh */
+	_Atomic int lost;
 	_Atomic uint64_t requests;
 	struct kl_buf doc; /* scratch */
 	/* held while the type is looked at, listed, read or written: one
@@ -251,6 +254,26 @@ static void entry_cleanup(struct reg_entry *e)
 	kl_buf_cleanup(&e->doc);
 	pthread_mutex_destroy(&e->mu);
 	memset(e, 0, sizeof *e);
+}
+
+/* Back to "never loaded": what a lost fragment made the entry believe is
+ * gone with the rest; the next merge lists and reads the type again. */
+static void entry_forget(struct reg_entry *e)
+{
+	for (size_t i = 0; i < e->nf; i++)
+		kl_schema_cleanup(&e->f[i].s);
+	e->nf = 0;
+	kl_schema_reset(&e->legacy_s);
+	kl_schema_reset(&e->u);
+	e->loaded = 0;
+}
+
+/* store.h put_new_deferred's lost(): on an upload thread, maybe with the
+ * store's locks held, so a flag only (the entry lives as long as the
+ * registry, which its owner frees after the stores). */
+static void frag_lost(void *ctx)
+{
+	atomic_store(&((struct reg_entry *)ctx)->lost, 1);
 }
 
 static char *key_of(const char *a, const char *b, const char *c)
@@ -476,8 +499,10 @@ static int write_fragment(struct reg_entry *e, struct kl_store *store, struct kl
 	sha256_hex(e->doc.data, e->doc.len, id);
 	snprintf(key, sizeof key, "%s%s.json", e->dir, id);
 	e->requests++;
-	/* named by its content: created, or there already, is done */
-	rc = kl_store_put_new(store, key, e->doc.data, e->doc.len);
+	/* named by its content: created, or there already, is done. It may
+	 * land only by the writer's next sync, beside the file that needs it
+	 * (schema.h "Registry"); if it does not, frag_lost */
+	rc = kl_store_put_new_deferred(store, key, e->doc.data, e->doc.len, frag_lost, e);
 	if (rc)
 		return kl_errbuf_set(eb, rc, "schema registry: write %s: %s", key, store->err.msg);
 	if (frag_find(e, id))
@@ -638,6 +663,8 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 		return kl_errbuf_set(eb, KL_ENOMEM, "schema registry: out of memory");
 	int rc = KL_OK;
 	pthread_mutex_lock(&e->mu);
+	if (atomic_exchange(&e->lost, 0))
+		entry_forget(e);
 	if (!e->loaded || !covered(&e->u, fs)) {
 		/* what the store holds now, then ours if it adds anything; a
 		 * type's first load asks only for what a recent index holds */

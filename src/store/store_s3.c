@@ -904,6 +904,22 @@ static void s3_abort(struct kl_store_file *f)
 	file_free(f);
 }
 
+/* f as deferred job j onto the upload threads' queue (blocks while
+ * `concurrency` jobs are in flight). A refused precondition is then an
+ * answer, not an error: a redo at sync, or for put_new_deferred() an
+ * object that is there already. */
+static void queue_deferred(struct s3_store *s, struct part_job *j, struct kl_store_file *f,
+			   uint64_t kh)
+{
+	*j = (struct part_job){NULL, f, 0, {0}, kh};
+	f->replace = 1;
+	pthread_mutex_lock(&s->mu);
+	s->deferred++;
+	s->defer_slot[kh % DEFER_SLOTS]++;
+	enqueue(s, j);
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* commit(), but on an upload thread when f is one small new object
  * (store.h: visible and durable by the next sync()); otherwise, and when no
  * upload thread can be had, commit() itself. Blocks while `concurrency`
@@ -923,13 +939,7 @@ static int defer(struct kl_store_file *f)
 	struct part_job *j = NULL;
 	if ((!s->nthreads && start_workers(s, &eb)) || !(j = calloc(1, sizeof *j)))
 		return s3_commit(f);
-	*j = (struct part_job){NULL, f, 0, {0}, kh};
-	f->replace = 1; /* a refused precondition is an answer: redo */
-	pthread_mutex_lock(&s->mu);
-	s->deferred++;
-	s->defer_slot[kh % DEFER_SLOTS]++;
-	enqueue(s, j);
-	pthread_mutex_unlock(&s->mu);
+	queue_deferred(s, j, f, kh);
 	return KL_OK;
 }
 
@@ -973,13 +983,7 @@ static int s3_put_new_deferred(struct kl_store *base, const char *key, const voi
 	f->ord = UINT64_MAX; /* not in `landed` */
 	f->lost = lost;
 	f->lost_ctx = ctx;
-	f->replace = 1; /* an object there is an answer, not an error */
-	*j = (struct part_job){NULL, f, 0, {0}, kh};
-	pthread_mutex_lock(&s->mu);
-	s->deferred++;
-	s->defer_slot[kh % DEFER_SLOTS]++;
-	enqueue(s, j);
-	pthread_mutex_unlock(&s->mu);
+	queue_deferred(s, j, f, kh);
 	return KL_OK;
 }
 

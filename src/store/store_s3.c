@@ -465,9 +465,9 @@ static void deferred_drop(struct kl_store_file *f)
 /* A deferred commit on an upload thread (s3_commit_deferred): one PutObject
  * with If-None-Match: *, as s3_commit's first round for a new key. Sent:
  * counted, f freed. An object there (412; a rewrite) or no conditional
- * writes (501): onto the redo list for s3_commit at sync; a content-named
- * object of put_new_deferred() that is there is written (the same bytes).
- * Any other failure is the file's and the store's (put_object recorded
+ * writes (501): onto the redo list for s3_commit at sync; but for
+ * put_new_deferred() an object there is done (a content-named key holds
+ * the same bytes), as in kl_store_put_new(). Any other failure is the file's and the store's (put_object recorded
  * it): f dropped; the next sync fails. Under no lock; takes mu for the
  * results. */
 static void deferred_put(struct kl_store_file *f, struct kl_http *h)

@@ -102,6 +102,11 @@ struct kl_store_ops {
 	 * are not listed, and an empty directory is listed as a prefix, where
 	 * S3 has none. */
 	int (*list)(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx);
+	/* Optional (NULL: walk with list()). Every object under `dir` at any
+	 * depth, as its full key, no prefixes, in no particular order: one
+	 * request per 1,000 keys where list() needs one per level (S3's
+	 * ListObjectsV2 without a delimiter). The schema registry's index. */
+	int (*list_deep)(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx);
 	/* Optional (NULL with commit_if: the store has no conditional writes).
 	 * The version tag of the object under `key` into tag; with out != NULL
 	 * also its bytes (reset first), of that same version (S3: one GET;

@@ -1096,7 +1096,9 @@ static int s3_read_tag(struct kl_store *base, const char *key, struct kl_buf *ou
 }
 
 /* ListObjectsV2 with delimiter '/', page after page. */
-static int s3_list(struct kl_store *base, const char *dir, kl_store_list_fn fn, void *ctx)
+/* ListObjectsV2 under dir, every page: one level (delimiter '/'), or deep. */
+static int list_objects(struct kl_store *base, const char *dir, int deep, kl_store_list_fn fn,
+			void *ctx)
 {
 	struct s3_store *s = (struct s3_store *)base;
 	size_t dn = strlen(dir);
@@ -1116,8 +1118,8 @@ static int s3_list(struct kl_store *base, const char *dir, kl_store_list_fn fn, 
 			rc = rc ? rc : kl_uri_encode(&q, token.data, strlen(token.data), 0);
 			rc = rc ? rc : kl_buf_putc(&q, '&');
 		}
-		rc = rc ? rc
-			: kl_buf_puts(&q, "delimiter=%2F&encoding-type=url&list-type=2&prefix=");
+		rc = rc ? rc : deep ? KL_OK : kl_buf_puts(&q, "delimiter=%2F&");
+		rc = rc ? rc : kl_buf_puts(&q, "encoding-type=url&list-type=2&prefix=");
 		rc = rc ? rc : kl_uri_encode(&q, prefix.data, prefix.len, 0);
 		rc = rc ? rc : kl_buf_putc(&q, '\0');
 		if (rc) {
@@ -1151,6 +1153,16 @@ static int s3_list(struct kl_store *base, const char *dir, kl_store_list_fn fn, 
 	kl_buf_cleanup(&q);
 	kl_buf_cleanup(&token);
 	return rc;
+}
+
+static int s3_list(struct kl_store *base, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	return list_objects(base, dir, 0, fn, ctx);
+}
+
+static int s3_list_deep(struct kl_store *base, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	return list_objects(base, dir, 1, fn, ctx);
 }
 
 static void s3_free(struct kl_store *base)
@@ -1188,6 +1200,7 @@ static const struct kl_store_ops s3_ops = {
     .sync = s3_sync,     /* waits for the deferred commits (a completed write is durable) */
     .read = s3_read,     /* GetObject */
     .list = s3_list,     /* ListObjectsV2 with delimiter '/', every page */
+    .list_deep = s3_list_deep, /* ListObjectsV2 without a delimiter: every key below */
     .read_tag = s3_read_tag,   /* GetObject, or HeadObject without out: the ETag */
     .commit_if = s3_commit_if, /* the commit with If-Match / If-None-Match: * */
     .put_new_deferred = s3_put_new_deferred, /* a schema fragment: by an upload thread */

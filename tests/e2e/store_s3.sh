@@ -281,6 +281,23 @@ logs=$((put1 - put0 - files))
 echo "six hours, $files files: $logs state-log writes"
 [ "$files" -ge 300 ] || fail "hours run: $files files, want ~400: $(cat "$T/hours.err")"
 [ "$logs" -ge 1 ] && [ "$((logs * 5))" -le "$files" ] || fail "hours run: $logs state-log writes for $files files"
+# 6g. a run on a lake that has schemas lists them once, deep (ListObjectsV2
+# without a delimiter), not each event type's directory once more: its GETs
+# are that listing, a GetObject per fragment and the input's own few reads
+"$KL" gen --events 3000 --seed 5 >"$T/reg_a.jsonl"
+"$KL" gen --events 3000 --seed 6 >"$T/reg_b.jsonl"
+gets() { curl -sf "http://127.0.0.1:$LP/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ops"].get("GET", {}).get("calls", 0))'; }
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$LP "$KL" ingest --input "$T/reg_a.jsonl" --lake s3://bkt/reg --quiet ||
+	fail "registry run a"
+get0=$(gets)
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$LP "$KL" ingest --input "$T/reg_b.jsonl" --lake s3://bkt/reg --quiet ||
+	fail "registry run b"
+get1=$(gets)
+types=$(aws "${EP[@]}" s3 ls s3://bkt/reg/_kinlake/schemas/ | grep -c PRE || true)
+frags=$(aws "${EP[@]}" s3 ls --recursive s3://bkt/reg/_kinlake/schemas/ | grep -c '\.json$' || true)
+echo "a run on a lake of $types types' schemas, $frags fragments: $((get1 - get0)) GET"
+[ "$types" -ge 10 ] || fail "registry runs: $types types, want ~100"
+[ "$((get1 - get0))" -le "$((frags + 6))" ] || fail "registry run b: $((get1 - get0)) GET for $frags fragments: each type listed again"
 # 6f. side by side, as many at once as --s3-concurrency says: through a proxy
 # holding every request 20 ms, the PutObjects in flight together reach 2 with
 # --s3-concurrency 2 and never 3 (serial files would show 1, the default 4)

@@ -408,14 +408,22 @@ static int on_fragment(void *ctx, const char *key, size_t len)
 
 /* Read the fragments not yet seen and the legacy object; rebuild the union.
  * has_dir / has_legacy 0: a recent listing of the registry (the index) did
- * not hold the type's directory / legacy object, so neither is asked for. */
-static int refresh(struct reg_entry *e, struct kl_store *store, int has_dir, int has_legacy,
-		   struct kl_errbuf *eb)
+ * not hold the type's directory / legacy object, so neither is asked for.
+ * `known` (taken, may be NULL): the type's fragments as a deep index listed
+ * them, instead of listing its directory. */
+static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *known,
+		   int has_dir, int has_legacy, struct kl_errbuf *eb)
 {
 	struct listing l = {NULL, 0, 0, e->dir, strlen(e->dir)};
 	char key[4300];
-	if (!store->ops->list) /* a store without it (a test's fake) */
+	if (known) {
+		l = *known;
+		has_dir = 0;
+	}
+	if (!store->ops->list) { /* a store without it (a test's fake) */
+		free(l.ids);
 		return kl_errbuf_set(eb, KL_EUNSUPPORTED, "schema registry: the store cannot list");
+	}
 	int rc = KL_OK;
 	if (has_dir) {
 		e->requests++;
@@ -518,9 +526,12 @@ static int write_fragment(struct reg_entry *e, struct kl_store *store, struct kl
 /* --- the registry -------------------------------------------------------- */
 
 /* What SCHEMAS held when last listed (one request for every type): the
- * legacy objects and the types' directories, as full keys, sorted. A type's
- * first load trusts it for INDEX_TTL_MS: a type whose directory (or legacy
- * object) it does not hold is not listed (read) on its own. Staleness costs
+ * legacy objects and the types' directories, as full keys, sorted; or, from
+ * a store with list_deep (S3: a request per 1,000 keys), every key below it,
+ * fragments included (`deep`). A type's first load trusts it for
+ * INDEX_TTL_MS: a type whose directory (or legacy object) it does not hold
+ * is not listed (read) on its own, and with a deep index no type's
+ * directory is listed: its fragments are the index's. Staleness costs
  * nothing: fragments are append-only and a reader unions them all, so a
  * writer that did not see another's fragment only writes one of its own
  * that a later fragment or reader completes (schema.h "Registry"). */
@@ -530,6 +541,7 @@ struct schema_index {
 	char **keys;
 	size_t n, cap;
 	int64_t at_ms; /* kl_mono_ms() of the listing; 0 = none usable */
+	int deep;      /* every key below SCHEMAS, not one level */
 };
 
 /* Locks: `mu` guards the entry array only (never held across a store
@@ -575,6 +587,23 @@ static int index_has(const struct schema_index *ix, const char *key)
 	return ix->n && bsearch(&key, ix->keys, ix->n, sizeof *ix->keys, key_cmp) != NULL;
 }
 
+/* A deep index's keys under dir (a type's fragments) into l. */
+static int index_fragments(const struct schema_index *ix, const char *dir, struct listing *l)
+{
+	size_t lo = 0, hi = ix->n, n = strlen(dir);
+	while (lo < hi) { /* the first key not below dir */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(ix->keys[mid], dir) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	int rc = KL_OK;
+	for (size_t i = lo; !rc && i < ix->n && !strncmp(ix->keys[i], dir, n); i++)
+		rc = on_fragment(l, ix->keys[i], strlen(ix->keys[i]));
+	return rc;
+}
+
 /* The index, listed again when older than INDEX_TTL_MS. 0 when it cannot
  * be had (the type is then listed and read on its own, as without it).
  * With r->ixmu held. */
@@ -587,7 +616,9 @@ static int index_fresh(struct kl_schema_registry *r, struct kl_store *store)
 	if (!store->ops->list)
 		return 0;
 	r->requests++;
-	if (store->ops->list(store, SCHEMAS, on_index, &r->ix)) {
+	r->ix.deep = store->ops->list_deep != NULL;
+	if ((r->ix.deep ? store->ops->list_deep : store->ops->list)(store, SCHEMAS, on_index,
+								   &r->ix)) {
 		index_clear(&r->ix);
 		return 0;
 	}
@@ -675,8 +706,15 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 		int ix = first || (r->ix.at_ms && kl_mono_ms() - r->ix.at_ms < INDEX_TTL_MS);
 		int has_dir = !first || index_has(&r->ix, e->dir);
 		int has_legacy = !ix || index_has(&r->ix, e->legacy);
+		struct listing known = {NULL, 0, 0, e->dir, strlen(e->dir)};
+		int deep = first && r->ix.deep;
+		if (deep && index_fragments(&r->ix, e->dir, &known)) {
+			free(known.ids); /* out of memory: list the type itself */
+			deep = 0;
+			has_dir = 1;
+		}
 		pthread_mutex_unlock(&r->ixmu);
-		rc = refresh(e, store, has_dir, has_legacy, eb);
+		rc = refresh(e, store, deep ? &known : NULL, has_dir, has_legacy, eb);
 		if (!rc && !covered(&e->u, fs)) {
 			struct kl_schema next;
 			kl_schema_init(&next);
@@ -702,7 +740,7 @@ int kl_schema_registry_load(struct kl_store *store, const char *event_type, size
 	if (rc)
 		kl_errbuf_set(eb, rc, "schema registry: out of memory");
 	else
-		rc = refresh(&e, store, 1, 1, eb);
+		rc = refresh(&e, store, NULL, 1, 1, eb);
 	kl_schema_reset(out);
 	if (!rc) {
 		int changed = 0;

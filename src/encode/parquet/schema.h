@@ -121,9 +121,10 @@ const char *kl_col_kind_name(enum kl_col_kind k);
  * its write only); from a store that lists deep (store.h list_deep: S3,
  * one request per 1,000 keys) the index holds every fragment's key, so a
  * type's first load lists nothing of its own and reads just its fragments
- * (a run on an existing lake: one listing, not one per type); a later
- * refresh of the type within those 30 s lists its
- * fragments but reads the legacy object only if the index holds it. A
+ * (a run on an existing lake: one listing, not one per type), and so does
+ * a later refresh (a wider schema) within those 30 s; without a deep
+ * index such a refresh lists the type's fragments but reads the legacy
+ * object only if the index holds it. A
  * fragment written meanwhile by another process is merely not in this
  * writer's fragment; readers union them all.
  *

@@ -531,7 +531,8 @@ static int write_fragment(struct reg_entry *e, struct kl_store *store, struct kl
  * fragments included (`deep`). A type's first load trusts it for
  * INDEX_TTL_MS: a type whose directory (or legacy object) it does not hold
  * is not listed (read) on its own, and with a deep index no type's
- * directory is listed: its fragments are the index's. Staleness costs
+ * directory is listed, neither at its first load nor when it widens: its
+ * fragments are the index's. Staleness costs
  * nothing: fragments are append-only and a reader unions them all, so a
  * writer that did not see another's fragment only writes one of its own
  * that a later fragment or reader completes (schema.h "Registry"). */
@@ -702,12 +703,13 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 		pthread_mutex_lock(&r->ixmu);
 		int first = !e->loaded && index_fresh(r, store);
 		/* a later refresh (a wider schema) lists the type's fragments
-		 * again, but trusts a recent index about the legacy object too */
+		 * again, but trusts a recent index about the legacy object too,
+		 * and a recent deep index about the fragments as well */
 		int ix = first || (r->ix.at_ms && kl_mono_ms() - r->ix.at_ms < INDEX_TTL_MS);
 		int has_dir = !first || index_has(&r->ix, e->dir);
 		int has_legacy = !ix || index_has(&r->ix, e->legacy);
 		struct listing known = {NULL, 0, 0, e->dir, strlen(e->dir)};
-		int deep = first && r->ix.deep;
+		int deep = ix && r->ix.deep;
 		if (deep && index_fragments(&r->ix, e->dir, &known)) {
 			free(known.ids); /* out of memory: list the type itself */
 			deep = 0;

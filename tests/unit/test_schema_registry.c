@@ -23,6 +23,7 @@
 #include "aws/credentials.h"
 #include "aws/http.h"
 #include "check.h"
+#include "core/array.h"
 
 #include "core/buf.h"
 #include "encode/encoder.h"
@@ -594,6 +595,95 @@ static void test_lost_fragment(const char *dir)
 	kl_store_free(st);
 }
 
+/* A store that lists deep (store.h list_deep, as S3 does): the index then
+ * holds every fragment's key, and neither a type's first load nor its
+ * widening within the index's 30 s lists the type's directory. Here the
+ * deep listing walks the local store level by level, and the wrapper
+ * counts both kinds of listing. */
+static struct {
+	int shallow, deep;
+} lists;
+static int count_list(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	lists.shallow++;
+	return inner(s)->ops->list(inner(s), dir, fn, ctx);
+}
+struct walk {
+	char (*keys)[600];
+	size_t n, cap;
+};
+static int walk_add(void *ctx, const char *key, size_t len)
+{
+	struct walk *w = ctx;
+	if (len >= sizeof w->keys[0] || KL_ARRAY_GROW(w->keys, w->n, w->cap, 16))
+		return KL_ENOMEM;
+	memcpy(w->keys[w->n], key, len);
+	w->keys[w->n++][len] = '\0';
+	return KL_OK;
+}
+static int walk_deep(struct kl_store *in, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	struct walk w = {NULL, 0, 0};
+	int rc = in->ops->list(in, dir, walk_add, &w);
+	for (size_t i = 0; !rc && i < w.n; i++) {
+		size_t len = strlen(w.keys[i]);
+		rc = w.keys[i][len - 1] == '/' ? walk_deep(in, w.keys[i], fn, ctx)
+					       : fn(ctx, w.keys[i], len);
+	}
+	free(w.keys);
+	return rc;
+}
+static int count_list_deep(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx)
+{
+	lists.deep++;
+	return walk_deep(inner(s), dir, fn, ctx);
+}
+
+static void test_deep_index(const char *dir)
+{
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_store *st = NULL;
+	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
+	struct kl_schema s1, s2;
+	kl_schema_init(&s1);
+	kl_schema_init(&s2);
+	const char *n[] = {"event_uuid", "amount", "note"};
+	enum kl_col_kind k[] = {KL_COL_STRING, KL_COL_INT, KL_COL_STRING};
+	schema_of(&s1, n, NULL, k, 2);
+	schema_of(&s2, n, NULL, k, 3);
+	/* an earlier writer left types t and u */
+	struct kl_schema_registry *a = kl_schema_registry_new();
+	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "t", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "u", 1, &s1, &eb), 0);
+	kl_schema_registry_free(a);
+
+	static struct wrap w;
+	wrap_init(&w, st, st->ops->commit_if);
+	w.ops.list = count_list;
+	w.ops.list_deep = count_list_deep;
+	struct kl_schema_registry *r = kl_schema_registry_new();
+	/* t's first load: the deep index, then t's one fragment read */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 2);
+	CHECK(lists.deep == 1 && lists.shallow == 0);
+	/* t widens: its fragments are the index's (already read): the write */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s2, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 3);
+	/* u's first load: the same index, u's fragment read, nothing written */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "u", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 4);
+	CHECK(lists.deep == 1 && lists.shallow == 0);
+	struct kl_schema u;
+	kl_schema_init(&u);
+	CHECK_EQ_INT(kl_schema_registry_load(st, "t", 1, &u, &eb), 0);
+	CHECK(u.n == 3 && has(&u, "note", KL_COL_STRING) && has(&u, "amount", KL_COL_INT));
+	kl_schema_cleanup(&u);
+	kl_schema_cleanup(&s1);
+	kl_schema_cleanup(&s2);
+	kl_schema_registry_free(r);
+	kl_store_free(st);
+}
+
 /* Two types' first fragments are written side by side (the shards of a
  * stream, each with its own store): a store whose create-only write of
  * each waits, up to 10 s, until the other type's has begun. Were the
@@ -880,6 +970,11 @@ int main(int argc, char **argv)
 	CHECK(mkdtemp(lost) != NULL);
 	test_lost_fragment(lost);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", lost);
+	CHECK_EQ_INT(system(cmd), 0);
+	char deep[] = "/tmp/kl-registry-deep-XXXXXX";
+	CHECK(mkdtemp(deep) != NULL);
+	test_deep_index(deep);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", deep);
 	CHECK_EQ_INT(system(cmd), 0);
 	char sbs[] = "/tmp/kl-registry-sbs-XXXXXX";
 	CHECK(mkdtemp(sbs) != NULL);

@@ -10,7 +10,10 @@
  * can batch many files before recording progress. commit_deferred()
  * (optional) lets sync() do a file's own flush too, so that the flushes
  * of a batch overlap (store_local.c). list() enumerates one
- * level of the key space, as S3's ListObjectsV2 with delimiter '/' does.
+ * level of the key space, as S3's ListObjectsV2 with delimiter '/' does;
+ * list_deep() (optional) every key below a prefix at once. put_new_deferred()
+ * (optional) sends a small content-named object (a schema fragment) beside
+ * the deferred files, landing by the next sync().
  *
  * Implementations: store_local.c (a directory), store_s3.c (s3://bucket/prefix:
  * an object is buffered in memory and sent as one PutObject at commit, or, once

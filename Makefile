@@ -152,4 +152,6 @@ format:
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)
+# header dependencies of every build tree, a BUILD=DIR of one's own too (a
+# TSan tree, say), so that a changed header rebuilds what includes it there
+-include $(shell find $(sort build build-asan build-fuzz $(BUILD)) -name '*.d' 2>/dev/null)

@@ -467,9 +467,9 @@ static void deferred_drop(struct kl_store_file *f)
  * counted, f freed. An object there (412; a rewrite) or no conditional
  * writes (501): onto the redo list for s3_commit at sync; but for
  * put_new_deferred() an object there is done (a content-named key holds
- * the same bytes), as in kl_store_put_new(). Any other failure is the file's and the store's (put_object recorded
- * it): f dropped; the next sync fails. Under no lock; takes mu for the
- * results. */
+ * the same bytes), as in kl_store_put_new(). Any other failure is the
+ * file's and the store's (put_object recorded it): f dropped; the next
+ * sync fails. Under no lock; takes mu for the results. */
 static void deferred_put(struct kl_store_file *f, struct kl_http *h)
 {
 	struct s3_store *s = f->s;
@@ -478,7 +478,7 @@ static void deferred_put(struct kl_store_file *f, struct kl_http *h)
 		rc = put_object(f, h, "", NULL);
 	pthread_mutex_lock(&s->mu);
 	if (rc == KL_ECONFLICT && f->lost) {
-		/* there already: nothing to count, as kl_store_put_new() */
+		rc = KL_OK; /* there already: nothing to count, as kl_store_put_new() */
 	} else if (rc == KL_ECONFLICT || rc == KL_EUNSUPPORTED) {
 		f->next_redo = s->redo;
 		s->redo = f;
@@ -490,7 +490,7 @@ static void deferred_put(struct kl_store_file *f, struct kl_http *h)
 		s->deferred_bytes += f->bytes;
 	}
 	pthread_mutex_unlock(&s->mu);
-	if (f && rc && rc != KL_ECONFLICT)
+	if (f && rc)
 		deferred_drop(f);
 	else if (f)
 		file_free(f);

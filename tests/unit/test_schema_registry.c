@@ -23,8 +23,8 @@
 #include "aws/credentials.h"
 #include "aws/http.h"
 #include "check.h"
-#include "core/array.h"
 
+#include "core/array.h"
 #include "core/buf.h"
 #include "encode/encoder.h"
 #include "encode/parquet/schema.h"
@@ -528,6 +528,28 @@ static struct {
 	void *ctx;
 	int n;
 } held;
+/* A type's schema before (event_uuid, amount) and after it widens (+ note). */
+static void narrow_wide(struct kl_schema *narrow, struct kl_schema *wide)
+{
+	const char *n[] = {"event_uuid", "amount", "note"};
+	enum kl_col_kind k[] = {KL_COL_STRING, KL_COL_INT, KL_COL_STRING};
+	kl_schema_init(narrow);
+	kl_schema_init(wide);
+	schema_of(narrow, n, NULL, k, 2);
+	schema_of(wide, n, NULL, k, 3);
+}
+
+/* The lake's registry holds the wide schema of type t. */
+static void check_widened(struct kl_store *st, const char *t)
+{
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_schema u;
+	kl_schema_init(&u);
+	CHECK_EQ_INT(kl_schema_registry_load(st, t, strlen(t), &u, &eb), 0);
+	CHECK(u.n == 3 && has(&u, "note", KL_COL_STRING) && has(&u, "amount", KL_COL_INT));
+	kl_schema_cleanup(&u);
+}
+
 static int h_put_new_deferred(struct kl_store *s, const char *key, const void *p, size_t n,
 			      void (*lost)(void *ctx), void *ctx)
 {
@@ -551,12 +573,7 @@ static void test_lost_fragment(const char *dir)
 	w.ops.put_new_deferred = h_put_new_deferred;
 	struct kl_schema_registry *r = kl_schema_registry_new();
 	struct kl_schema s1, s2;
-	kl_schema_init(&s1);
-	kl_schema_init(&s2);
-	const char *n[] = {"event_uuid", "amount", "note"};
-	enum kl_col_kind k[] = {KL_COL_STRING, KL_COL_INT, KL_COL_STRING};
-	schema_of(&s1, n, NULL, k, 2);
-	schema_of(&s2, n, NULL, k, 3);
+	narrow_wide(&s1, &s2);
 	char fdir[400];
 	snprintf(fdir, sizeof fdir, "%s/_kinlake/schemas/event_type=t", dir);
 
@@ -581,12 +598,8 @@ static void test_lost_fragment(const char *dir)
 	CHECK(!strcmp(held.key[1], held.key[2]) && held.doc[1].len == held.doc[2].len &&
 	      !memcmp(held.doc[1].data, held.doc[2].data, held.doc[1].len));
 	CHECK_EQ_INT(kl_store_put_new(st, held.key[2], held.doc[2].data, held.doc[2].len), 0);
-	struct kl_schema u;
-	kl_schema_init(&u);
-	CHECK_EQ_INT(kl_schema_registry_load(st, "t", 1, &u, &eb), 0);
-	CHECK(u.n == 3 && has(&u, "note", KL_COL_STRING) && has(&u, "amount", KL_COL_INT));
+	check_widened(st, "t");
 	CHECK_EQ_INT(count_files(fdir), 2);
-	kl_schema_cleanup(&u);
 	for (int i = 0; i < held.n; i++)
 		kl_buf_cleanup(&held.doc[i]);
 	kl_schema_cleanup(&s1);
@@ -645,12 +658,7 @@ static void test_deep_index(const char *dir)
 	struct kl_store *st = NULL;
 	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
 	struct kl_schema s1, s2;
-	kl_schema_init(&s1);
-	kl_schema_init(&s2);
-	const char *n[] = {"event_uuid", "amount", "note"};
-	enum kl_col_kind k[] = {KL_COL_STRING, KL_COL_INT, KL_COL_STRING};
-	schema_of(&s1, n, NULL, k, 2);
-	schema_of(&s2, n, NULL, k, 3);
+	narrow_wide(&s1, &s2);
 	/* an earlier writer left types t and u */
 	struct kl_schema_registry *a = kl_schema_registry_new();
 	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "t", 1, &s1, &eb), 0);
@@ -673,11 +681,7 @@ static void test_deep_index(const char *dir)
 	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "u", 1, &s1, &eb), 0);
 	CHECK_EQ_INT(kl_schema_registry_requests(r), 4);
 	CHECK(lists.deep == 1 && lists.shallow == 0);
-	struct kl_schema u;
-	kl_schema_init(&u);
-	CHECK_EQ_INT(kl_schema_registry_load(st, "t", 1, &u, &eb), 0);
-	CHECK(u.n == 3 && has(&u, "note", KL_COL_STRING) && has(&u, "amount", KL_COL_INT));
-	kl_schema_cleanup(&u);
+	check_widened(st, "t");
 	kl_schema_cleanup(&s1);
 	kl_schema_cleanup(&s2);
 	kl_schema_registry_free(r);
@@ -945,41 +949,32 @@ static void test_hand_over(const char *dir_seq, const char *dir_par)
 	kl_store_free(st2);
 }
 
+/* test(dir) in a new directory /tmp/kl-registry-<name>-XXXXXX, removed after. */
+static void in_tmp(const char *name, void (*test)(const char *dir))
+{
+	char dir[100], cmd[300];
+	snprintf(dir, sizeof dir, "/tmp/kl-registry-%s-XXXXXX", name);
+	CHECK(mkdtemp(dir) != NULL);
+	test(dir);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	CHECK_EQ_INT(system(cmd), 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1)
 		return driver(argc, argv);
 	test_documents();
-	char dir[] = "/tmp/kl-registry-XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
-	test_registry(dir);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	CHECK_EQ_INT(system(cmd), 0);
-	char dco[] = "/tmp/kl-registry-co-XXXXXX";
-	CHECK(mkdtemp(dco) != NULL);
-	test_create_only(dco);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dco);
-	CHECK_EQ_INT(system(cmd), 0);
+	in_tmp("reg", test_registry);
+	in_tmp("co", test_create_only);
 	char seq[] = "/tmp/kl-registry-seq-XXXXXX", par[] = "/tmp/kl-registry-par-XXXXXX";
 	CHECK(mkdtemp(seq) != NULL && mkdtemp(par) != NULL);
 	test_hand_over(seq, par);
+	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s %s", seq, par);
 	CHECK_EQ_INT(system(cmd), 0);
-	char lost[] = "/tmp/kl-registry-lost-XXXXXX";
-	CHECK(mkdtemp(lost) != NULL);
-	test_lost_fragment(lost);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", lost);
-	CHECK_EQ_INT(system(cmd), 0);
-	char deep[] = "/tmp/kl-registry-deep-XXXXXX";
-	CHECK(mkdtemp(deep) != NULL);
-	test_deep_index(deep);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", deep);
-	CHECK_EQ_INT(system(cmd), 0);
-	char sbs[] = "/tmp/kl-registry-sbs-XXXXXX";
-	CHECK(mkdtemp(sbs) != NULL);
-	test_types_side_by_side(sbs);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", sbs);
-	CHECK_EQ_INT(system(cmd), 0);
+	in_tmp("lost", test_lost_fragment);
+	in_tmp("deep", test_deep_index);
+	in_tmp("sbs", test_types_side_by_side);
 	return check_report("test_schema_registry");
 }

@@ -184,6 +184,8 @@ static int driver(int argc, char **argv)
 		kl_http_free(ch_http);
 		return 1;
 	}
+	_Atomic int lost = 0;
+	int side = -1; /* --put-deferred: 1 with a new:KEY, whose lost() the line ends with */
 	if (!strcmp(mode, "--get")) {
 		struct kl_buf b;
 		kl_buf_init(&b, 0);
@@ -192,8 +194,7 @@ static int driver(int argc, char **argv)
 			fwrite(b.data, 1, b.len, stdout);
 		kl_buf_cleanup(&b);
 	} else if (!strcmp(mode, "--put-deferred")) {
-		_Atomic int lost = 0;
-		int side = 0;
+		side = 0;
 		for (int k = i + 1; k < argc; k++)
 			side |= !strncmp(argv[k], "new:", 4);
 		rc = put_deferred(s, argv + i + 1, nargs - 1, &lost);
@@ -202,14 +203,6 @@ static int driver(int argc, char **argv)
 			       (unsigned long long)s->bytes_committed);
 		else
 			printf("failed landed=%llu", (unsigned long long)s->landed);
-		if (rc || s->err.code)
-			fprintf(stderr, "test_store_s3: %s: %s\n", kl_strerror(rc ? rc : s->err.code),
-				s->err.msg);
-		kl_store_free(s); /* what it still held is dropped: lost() too */
-		s = NULL;
-		if (side)
-			printf(" lost=%d", atomic_load(&lost));
-		printf("\n");
 	} else if (!strcmp(mode, "--put-new")) {
 		rc = put_new(s, argv[i + 1], argv + i + 2, nargs - 2);
 		if (!rc)
@@ -227,10 +220,14 @@ static int driver(int argc, char **argv)
 	}
 	if (rc == KL_ENOTFOUND)
 		fprintf(stderr, "test_store_s3: not found\n");
-	else if (s && (rc || s->err.code))
+	else if (rc || s->err.code)
 		fprintf(stderr, "test_store_s3: %s: %s\n", kl_strerror(rc ? rc : s->err.code),
 			s->err.msg);
-	kl_store_free(s);
+	kl_store_free(s); /* what it still held is dropped: lost() too */
+	if (side == 1)
+		printf(" lost=%d\n", atomic_load(&lost));
+	else if (side == 0)
+		printf("\n");
 	kl_cred_chain_cleanup(&ch);
 	kl_http_free(ch_http);
 	return rc == KL_ENOTFOUND ? 3 : rc ? 1 : 0;

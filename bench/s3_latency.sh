@@ -11,9 +11,13 @@
 # beside it (bench/README.md, sessions 33-34: files side by side). RUNS [3] each.
 # BENCH_S3_FORMAT [jsonl] (or parquet), BENCH_S3_SPAN [21600] seconds of event time: one
 # hour (3600) of 100,000 events gives the fewer, larger files of a production hour.
+# BENCH_S3_EXISTING [0]: 1 = each run's lake first gets the events of another seed,
+# straight from moto and not timed, so that the timed run meets a lake with its types'
+# schemas (Parquet: ~100 types' fragments to read; bench/README.md, session 44); files
+# then counts both inputs' files.
 set -euo pipefail
 EVENTS=${1:-20000} DELAY=${2:-50} RUNS=${3:-3}
-FORMAT=${BENCH_S3_FORMAT:-jsonl} SPAN=${BENCH_S3_SPAN:-21600}
+FORMAT=${BENCH_S3_FORMAT:-jsonl} SPAN=${BENCH_S3_SPAN:-21600} EXISTING=${BENCH_S3_EXISTING:-0}
 [ -n "${KINLAKE_B:-}" ] && KINLAKE_B=$(realpath "$KINLAKE_B")
 [ -n "${KINLAKE:-}" ] && KINLAKE=$(realpath "$KINLAKE")
 . "$(dirname "$0")/_lib.sh"
@@ -33,6 +37,7 @@ for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$T/proxy.port")
 python3 tests/s3_lite.py "$MOTO_URL" mb s3://bench
 "$KINLAKE" gen --events "$EVENTS" --span "$SPAN" --seed 3 >"$T/in.jsonl"
+[ "$EXISTING" != 1 ] || "$KINLAKE" gen --events "$EVENTS" --span "$SPAN" --seed 4 >"$T/before.jsonl"
 bins=("$KINLAKE")
 [ -z "${KINLAKE_B:-}" ] || bins+=("$KINLAKE_B")
 echo "| run | binary | seconds | files | requests |"
@@ -41,6 +46,8 @@ n=0
 for r in $(seq "$RUNS"); do
 	for b in "${bins[@]}"; do
 		n=$((n + 1))
+		[ "$EXISTING" != 1 ] || AWS_ENDPOINT_URL_S3=$MOTO_URL "$b" ingest --input "$T/before.jsonl" \
+			--lake "s3://bench/run$n" --format "$FORMAT" --quiet --no-progress
 		before=$(curl -s "$AWS_ENDPOINT_URL_S3/__fault/stats")
 		t0=$(date +%s.%N)
 		"$b" ingest --input "$T/in.jsonl" --lake "s3://bench/run$n" --format "$FORMAT" --quiet --no-progress

@@ -11,7 +11,8 @@
  * (optional) lets sync() do a file's own flush too, so that the flushes
  * of a batch overlap (store_local.c). list() enumerates one
  * level of the key space, as S3's ListObjectsV2 with delimiter '/' does;
- * list_deep() (optional) every key below a prefix at once. put_new_deferred()
+ * list_deep() (optional) every key below a prefix at once, read_many()
+ * (optional) several objects side by side. put_new_deferred()
  * (optional) sends a small content-named object (a schema fragment) beside
  * the deferred files, landing by the next sync().
  *
@@ -110,6 +111,17 @@ struct kl_store_ops {
 	 * request per 1,000 keys where list() needs one per level (S3's
 	 * ListObjectsV2 without a delimiter). The schema registry's index. */
 	int (*list_deep)(struct kl_store *s, const char *dir, kl_store_list_fn fn, void *ctx);
+	/* Optional (NULL: read() one key after another). read() of keys[0..n)
+	 * side by side (S3: on the upload threads, as many at once as they
+	 * are): outs[i] gets the object's bytes (reset first; its max holds,
+	 * KL_ENOMEM above it), rcs[i] what read() would return for keys[i]
+	 * (KL_ENOTFOUND if absent; a failure's message in the store's err).
+	 * Returns once every read ended: KL_OK, or an error if the reads could
+	 * not be started (rcs[] then unset). The caller's thread, as read().
+	 * The schema registry's fragments, read at once instead of one round
+	 * trip after another. */
+	int (*read_many)(struct kl_store *s, const char *const *keys, size_t n,
+			 struct kl_buf *outs, int *rcs);
 	/* Optional (NULL with commit_if: the store has no conditional writes).
 	 * The version tag of the object under `key` into tag; with out != NULL
 	 * also its bytes (reset first), of that same version (S3: one GET;

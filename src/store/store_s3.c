@@ -24,9 +24,11 @@
  * content-named fragments) rides the same queue outside the numbered
  * sequence: an object there is success, a failure fails the next sync()
  * and calls the writer's lost() (also for one dropped by free()).
+ * read_many() (the registry's fragments) queues a GetObject per key there
+ * too and waits for them all.
  * Everything else commits on the caller's thread.
- * The store's ops are called from one thread; only part uploads and deferred
- * PutObjects run elsewhere. Locking: `mu` guards the queue, each file's part
+ * The store's ops are called from one thread; only part uploads, deferred
+ * PutObjects and read_many()'s GetObjects run elsewhere. Locking: `mu` guards the queue, each file's part
  * table, pending count and first error, the deferred commits' counts,
  * results and redo list, the store's errbuf and the credential chain.
  */
@@ -58,14 +60,26 @@
 #define DEFER_MAX ((size_t)2 << 20)
 #define DEFER_SLOTS 64 /* deferred commits in flight per hash of their key */
 
-/* A part of a multipart upload (num >= 1, its bytes in data), or a deferred
- * commit of the whole of f (num 0: the job owns f; kh is its key's hash). */
+/* A part of a multipart upload (num >= 1, its bytes in data), a deferred
+ * commit of the whole of f (num 0: the job owns f; kh is its key's hash), or
+ * one GetObject of read_many() (rd set, f NULL). */
+struct read_job;
 struct part_job {
 	struct part_job *next;
 	struct kl_store_file *f;
 	unsigned num; /* 1-based; 0: a deferred commit */
 	struct kl_buf data;
 	uint64_t kh;
+	struct read_job *rd;
+};
+
+/* read_many()'s reads: key i into outs[i], its result into rcs[i]; `left`
+ * counts those not ended (under the store's mu). */
+struct read_job {
+	const char *const *keys;
+	struct kl_buf *outs;
+	int *rcs;
+	size_t left;
 };
 
 struct s3_store {
@@ -442,6 +456,8 @@ struct worker_arg {
 static void file_free(struct kl_store_file *f);
 static int file_rc(struct kl_store_file *f);
 static void drain(struct s3_store *s);
+static int get_object(struct s3_store *s, struct kl_http *h, const char *key, struct kl_buf *out,
+		      char *tag, int hint);
 
 /* Deferred commit number `ord` did not land (rc): the sync fails, and
  * reports only the files before the lowest such number as landed. Under mu. */
@@ -510,6 +526,18 @@ static void *worker(void *arg)
 		struct part_job *j = s->head;
 		if (!(s->head = j->next))
 			s->tail = NULL;
+		if (j->rd) { /* read_many(): key j->num - 1 */
+			pthread_mutex_unlock(&s->mu);
+			size_t i = j->num - 1;
+			int rc = get_object(s, h, j->rd->keys[i], &j->rd->outs[i], NULL, 0);
+			pthread_mutex_lock(&s->mu);
+			j->rd->rcs[i] = rc;
+			j->rd->left--;
+			s->inflight--;
+			free(j);
+			pthread_cond_broadcast(&s->done);
+			continue;
+		}
 		/* free() while a deferred commit waits: dropped, never visible (store.h) */
 		int skip = j->num ? j->f->cancel || j->f->rc : s->stopping;
 		pthread_mutex_unlock(&s->mu);
@@ -622,7 +650,7 @@ static int submit(struct kl_store_file *f, struct kl_buf *data)
 	}
 	f->parts = p;
 	memset(&p[f->nparts], 0, sizeof *p);
-	*j = (struct part_job){NULL, f, ++f->nparts, *data, 0};
+	*j = (struct part_job){NULL, f, ++f->nparts, *data, 0, NULL};
 	kl_buf_init(data, 0);
 	f->pending++;
 	enqueue(s, j);
@@ -911,7 +939,7 @@ static void s3_abort(struct kl_store_file *f)
 static void queue_deferred(struct s3_store *s, struct part_job *j, struct kl_store_file *f,
 			   uint64_t kh)
 {
-	*j = (struct part_job){NULL, f, 0, {0}, kh};
+	*j = (struct part_job){NULL, f, 0, {0}, kh, NULL};
 	f->replace = 1;
 	pthread_mutex_lock(&s->mu);
 	s->deferred++;
@@ -1038,9 +1066,13 @@ static int s3_sync(struct kl_store *base)
 
 /* GetObject into out, or HeadObject when out is NULL; the ETag into tag
  * when tag is not NULL. */
-static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, char *tag)
+/* GetObject (HeadObject without out) of key over h: the caller's thread's
+ * s->http, or an upload thread's. `hint`: note the ETag in the caller's
+ * thread's tag hints (read_obj), which an upload thread must not touch. */
+static int get_object(struct s3_store *s, struct kl_http *h, const char *key, struct kl_buf *out,
+		      char *tag, int hint)
 {
-	struct s3_store *s = (struct s3_store *)base;
+	struct kl_store *base = &s->base;
 	if (out)
 		kl_buf_reset(out);
 	struct kl_buf full;
@@ -1054,7 +1086,7 @@ static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, 
 	struct kl_s3_result res;
 	struct kl_errbuf eb = {{0}, 0};
 	kl_s3_result_init(&res, !out || out->max == SIZE_MAX ? 0 : out->max);
-	int rc = kl_s3_call(&s->ep, s->http, &req, &res, &eb);
+	int rc = kl_s3_call(&s->ep, h, &req, &res, &eb);
 	if (rc && res.err.status == 404 && strcmp(res.err.code, "NoSuchBucket") != 0) {
 		rc = KL_ENOTFOUND;
 	} else if (rc) {
@@ -1069,7 +1101,8 @@ static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, 
 		pthread_mutex_unlock(&s->mu);
 	} else {
 		uint64_t kh;
-		hint_put(hint_of(s, full.data, &kh), kh, res.resp.etag);
+		if (hint)
+			hint_put(hint_of(s, full.data, &kh), kh, res.resp.etag);
 		if (tag)
 			snprintf(tag, KL_STORE_TAG_MAX, "%s", res.resp.etag);
 	}
@@ -1082,6 +1115,43 @@ static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, 
 	kl_s3_result_cleanup(&res);
 	kl_buf_cleanup(&full);
 	return rc;
+}
+
+static int read_obj(struct kl_store *base, const char *key, struct kl_buf *out, char *tag)
+{
+	return get_object((struct s3_store *)base, ((struct s3_store *)base)->http, key, out, tag, 1);
+}
+
+/* read_many(): a GetObject per key on the upload threads, `concurrency` at
+ * a time (enqueue() waits for room), then waits for the last. */
+static int s3_read_many(struct kl_store *base, const char *const *keys, size_t n,
+			struct kl_buf *outs, int *rcs)
+{
+	struct s3_store *s = (struct s3_store *)base;
+	struct kl_errbuf eb = {{0}, 0};
+	if (!s->nthreads && start_workers(s, &eb)) {
+		pthread_mutex_lock(&s->mu);
+		kl_errbuf_set(&base->err, eb.code, "%s", eb.msg);
+		pthread_mutex_unlock(&s->mu);
+		return eb.code;
+	}
+	struct read_job rd = {keys, outs, rcs, 0};
+	pthread_mutex_lock(&s->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct part_job *j = calloc(1, sizeof *j);
+		if (!j) { /* the rest are not read: ENOMEM for each */
+			for (size_t k = i; k < n; k++)
+				rcs[k] = KL_ENOMEM;
+			break;
+		}
+		*j = (struct part_job){NULL, NULL, (unsigned)(i + 1), {0}, 0, &rd};
+		rd.left++;
+		enqueue(s, j);
+	}
+	while (rd.left)
+		pthread_cond_wait(&s->done, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+	return KL_OK;
 }
 
 static int s3_read(struct kl_store *base, const char *key, struct kl_buf *out)
@@ -1199,6 +1269,7 @@ static const struct kl_store_ops s3_ops = {
     .abort = s3_abort,   /* drops the buffer, aborts the multipart upload */
     .sync = s3_sync,     /* waits for the deferred commits (a completed write is durable) */
     .read = s3_read,     /* GetObject */
+    .read_many = s3_read_many, /* GetObjects on the upload threads, side by side */
     .list = s3_list,     /* ListObjectsV2 with delimiter '/', every page */
     .list_deep = s3_list_deep, /* ListObjectsV2 without a delimiter: every key below */
     .read_tag = s3_read_tag,   /* GetObject, or HeadObject without out: the ETag */

@@ -85,6 +85,22 @@ get_back frag/x "$T/d2"
 get_back defn/b "$T/d1"
 out=$("$DRV" --put-deferred s3://bkt/lake "new:frag/x=$T/d2") || fail "deferred fragment again"
 [ "$out" = "ok files=0 bytes=0 lost=0" ] || fail "deferred fragment there already: $out"
+# read_many (the registry's fragments, side by side on the upload threads):
+# every key's own bytes in order, an absent one "not found", more keys than
+# threads
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+out=$("$DRV" --concurrency 2 --get-many s3://bkt/lake def/1 def/10 nope/x frag/x def/11 defn/a) ||
+	fail "read_many"
+want="def/1 4 $(sha "$T/d2")
+def/10 4 $(sha "$T/d1")
+nope/x not found
+frag/x 4 $(sha "$T/d2")
+def/11 4 $(sha "$T/d2")
+defn/a 4 $(sha "$T/d1")"
+[ "$out" = "$want" ] || fail "read_many: got
+$out
+want
+$want"
 
 # 2. empty object
 "$DRV" --put s3://bkt/lake empty.bin "$T/empty" >/dev/null || fail "put empty"
@@ -317,6 +333,15 @@ AWS_ENDPOINT_URL_S3=http://127.0.0.1:$CP "$KL" ingest --input "$T/side.jsonl" --
 inflight=$(curl -sf "http://127.0.0.1:$CP/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ops"]["PUT"]["max_inflight"])')
 echo "--s3-concurrency 2: at most $inflight PutObjects at once"
 [ "$inflight" = 2 ] || fail "--s3-concurrency 2: $inflight PutObjects in flight at most, want 2"
+# 6h. ... and so are the schema fragments of a lake that has them: a new run
+# into 6g's lake reads them side by side, up to --s3-concurrency at once (one
+# after another before, on the writer's thread: 1 GetObject in flight)
+"$KL" gen --events 3000 --seed 7 >"$T/reg_c.jsonl"
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$CP "$KL" ingest --input "$T/reg_c.jsonl" --lake s3://bkt/reg \
+	--s3-concurrency 4 --quiet || fail "registry run c"
+inflight=$(curl -sf "http://127.0.0.1:$CP/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ops"]["GET"]["max_inflight"])')
+echo "a run on a lake of $frags fragments, --s3-concurrency 4: at most $inflight GetObjects at once"
+[ "$inflight" -ge 3 ] || fail "registry run c: $inflight GetObjects in flight at most, want 3 or 4"
 
 # 7. moto with IAM auth on: right key works (single and multipart), wrong
 # secret fails at once with SignatureDoesNotMatch and leaves nothing.

@@ -688,6 +688,88 @@ static void test_deep_index(const char *dir)
 	kl_store_free(st);
 }
 
+/* A store that also reads several keys at once (store.h read_many, as S3
+ * does on its upload threads): the registry's first deep index reads every
+ * fragment it lists in one read_many, and no type's first load reads one on
+ * its own afterwards. The wrapper reads them one by one and counts. */
+static struct {
+	int many, many_keys, single;
+	int corrupt; /* the next read_many hands back bad bytes for its first key */
+} reads;
+static int count_read(struct kl_store *s, const char *key, struct kl_buf *out)
+{
+	reads.single++;
+	return inner(s)->ops->read(inner(s), key, out);
+}
+static int count_read_many(struct kl_store *s, const char *const *keys, size_t n,
+			   struct kl_buf *outs, int *rcs)
+{
+	reads.many++;
+	reads.many_keys += (int)n;
+	for (size_t i = 0; i < n; i++)
+		rcs[i] = inner(s)->ops->read(inner(s), keys[i], &outs[i]);
+	if (reads.corrupt && n && !rcs[0] && outs[0].len) {
+		reads.corrupt = 0;
+		outs[0].data[0] ^= 1;
+	}
+	return KL_OK;
+}
+
+static void test_read_ahead(const char *dir)
+{
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_store *st = NULL;
+	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
+	struct kl_schema s1, s2;
+	narrow_wide(&s1, &s2);
+	/* an earlier writer left types t (two fragments), u and v; a stray
+	 * object beside them is no fragment and is not read */
+	struct kl_schema_registry *a = kl_schema_registry_new();
+	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "t", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "t", 1, &s2, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "u", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "v", 1, &s1, &eb), 0);
+	kl_schema_registry_free(a);
+	CHECK_EQ_INT(kl_store_put_new(st, "_kinlake/schemas/event_type=u/notes.txt", "x", 1), 0);
+
+	static struct wrap w;
+	wrap_init(&w, st, st->ops->commit_if);
+	w.ops.list = count_list;
+	w.ops.list_deep = count_list_deep;
+	w.ops.read = count_read;
+	w.ops.read_many = count_read_many;
+	memset(&lists, 0, sizeof lists);
+	struct kl_schema_registry *r = kl_schema_registry_new();
+	/* t's first load: the deep index and its 4 fragments, in one read_many */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 5);
+	CHECK(reads.many == 1 && reads.many_keys == 4 && reads.single == 0);
+	CHECK(lists.deep == 1 && lists.shallow == 0);
+	/* u's first load: its fragment was read ahead: no request at all */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "u", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 5);
+	CHECK(reads.many == 1 && reads.single == 0);
+	/* t's union holds what both its fragments say: s2 is covered, nothing
+	 * is written (the wider column came from the fragment read ahead) */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s2, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 5);
+	kl_schema_registry_free(r);
+
+	/* bytes read ahead are checked against their name as a read's are */
+	reads.corrupt = 1;
+	r = kl_schema_registry_new();
+	int rc = KL_OK;
+	const char *types[] = {"t", "u", "v"};
+	for (int i = 0; i < 3 && !rc; i++)
+		rc = kl_schema_registry_merge(r, &w.base, types[i], 1, &s1, &eb);
+	CHECK_EQ_INT(rc, KL_ECORRUPT);
+	CHECK(strstr(eb.msg, "content does not match its name") != NULL);
+	kl_schema_registry_free(r);
+	kl_schema_cleanup(&s1);
+	kl_schema_cleanup(&s2);
+	kl_store_free(st);
+}
+
 /* Two types' first fragments are written side by side (the shards of a
  * stream, each with its own store): a store whose create-only write of
  * each waits, up to 10 s, until the other type's has begun. Were the
@@ -975,6 +1057,7 @@ int main(int argc, char **argv)
 	CHECK_EQ_INT(system(cmd), 0);
 	in_tmp("lost", test_lost_fragment);
 	in_tmp("deep", test_deep_index);
+	in_tmp("ahead", test_read_ahead);
 	in_tmp("sbs", test_types_side_by_side);
 	return check_report("test_schema_registry");
 }

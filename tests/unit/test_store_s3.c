@@ -9,6 +9,8 @@
  *   --put URL KEY FILE        write FILE (in --chunk bytes, default 65536) and commit
  *   --abort-after N URL KEY FILE   write the first N bytes of FILE, then abort()
  *   --get URL KEY             read the object to stdout (exit 3 if not found)
+ *   --get-many URL KEY...     read_many() of the KEYs: a line "KEY BYTES SHA256"
+ *                             or "KEY not found" for each, in order
  *   --put-deferred URL KEY=FILE...  each FILE under its KEY by commit_deferred(),
  *                             in order, then one sync() (as the writer's batches);
  *                             on failure prints "failed landed=N" (store.h);
@@ -135,6 +137,36 @@ static int put_deferred(struct kl_store *s, char **pairs, int n, _Atomic int *lo
 	return rc ? rc : src;
 }
 
+/* --get-many: one read_many() of every key; a failed read ends the run
+ * with its error after the lines of the others. */
+static int get_many(struct kl_store *s, const char *const *keys, size_t n)
+{
+	struct kl_buf *outs = calloc(n, sizeof *outs);
+	int *rcs = calloc(n, sizeof *rcs);
+	int rc = outs && rcs ? KL_OK : KL_ENOMEM;
+	for (size_t k = 0; !rc && k < n; k++)
+		kl_buf_init(&outs[k], 0);
+	if (!rc)
+		rc = s->ops->read_many(s, keys, n, outs, rcs);
+	for (size_t k = 0; !rc && k < n; k++) {
+		if (rcs[k] == KL_ENOTFOUND) {
+			printf("%s not found\n", keys[k]);
+			continue;
+		}
+		char hex[65], b64[45];
+		kl_s3_sha256(outs[k].data, outs[k].len, hex, b64);
+		printf("%s %zu %s\n", keys[k], outs[k].len, hex);
+	}
+	for (size_t k = 0; !rc && k < n; k++)
+		if (rcs[k] && rcs[k] != KL_ENOTFOUND)
+			rc = rcs[k];
+	for (size_t k = 0; outs && k < n; k++)
+		kl_buf_cleanup(&outs[k]);
+	free(outs);
+	free(rcs);
+	return rc;
+}
+
 static int driver(int argc, char **argv)
 {
 	struct drv d = {.chunk = 65536};
@@ -167,9 +199,11 @@ static int driver(int argc, char **argv)
 		limit = atol(argv[i++]), nargs--;
 	else if (!(!strcmp(mode, "--put") && nargs == 3) &&
 		 !(!strcmp(mode, "--get") && nargs == 2) &&
+		 !(!strcmp(mode, "--get-many") && nargs >= 2) &&
 		 !(!strcmp(mode, "--put-new") && nargs >= 3) &&
 		 !(!strcmp(mode, "--put-deferred") && nargs >= 2)) {
 		fprintf(stderr, "usage: test_store_s3 [opts] --put URL KEY FILE | --get URL KEY | "
+				"--get-many URL KEY... | "
 				"--abort-after N URL KEY FILE | --put-new URL FILE KEY... | "
 				"--put-deferred URL KEY=FILE...\n");
 		return 2;
@@ -193,6 +227,8 @@ static int driver(int argc, char **argv)
 		if (!rc && b.len)
 			fwrite(b.data, 1, b.len, stdout);
 		kl_buf_cleanup(&b);
+	} else if (!strcmp(mode, "--get-many")) {
+		rc = get_many(s, (const char *const *)argv + i + 1, (size_t)nargs - 1);
 	} else if (!strcmp(mode, "--put-deferred")) {
 		side = 0;
 		for (int k = i + 1; k < argc; k++)

@@ -381,7 +381,21 @@ struct listing {
 	size_t n, cap;
 	const char *dir;
 	size_t dir_len;
+	/* NULL, or per id its bytes as the index read them ahead (each NULL
+	 * or owned, kl_buf_cleanup()ed and freed by refresh) */
+	struct kl_buf **bodies;
 };
+
+static void listing_free(struct listing *l)
+{
+	for (size_t i = 0; l->bodies && i < l->n; i++)
+		if (l->bodies[i]) {
+			kl_buf_cleanup(l->bodies[i]);
+			free(l->bodies[i]);
+		}
+	free(l->bodies);
+	free(l->ids);
+}
 
 static int is_fragment_name(const char *p, size_t n)
 {
@@ -414,14 +428,14 @@ static int on_fragment(void *ctx, const char *key, size_t len)
 static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *known,
 		   int has_dir, int has_legacy, struct kl_errbuf *eb)
 {
-	struct listing l = {NULL, 0, 0, e->dir, strlen(e->dir)};
+	struct listing l = {NULL, 0, 0, e->dir, strlen(e->dir), NULL};
 	char key[4300];
 	if (known) {
 		l = *known;
 		has_dir = 0;
 	}
 	if (!store->ops->list) { /* a store without it (a test's fake) */
-		free(l.ids);
+		listing_free(&l);
 		return kl_errbuf_set(eb, KL_EUNSUPPORTED, "schema registry: the store cannot list");
 	}
 	int rc = KL_OK;
@@ -436,8 +450,14 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *
 		if (frag_find(e, l.ids[i]))
 			continue; /* immutable: read once */
 		snprintf(key, sizeof key, "%s%s.json", e->dir, l.ids[i]);
-		e->requests++;
-		rc = store->ops->read(store, key, &e->doc);
+		struct kl_buf *ahead = l.bodies ? l.bodies[i] : NULL;
+		if (ahead) { /* read with the index's others (index_prefetch) */
+			kl_buf_reset(&e->doc);
+			rc = kl_buf_append(&e->doc, ahead->data, ahead->len);
+		} else {
+			e->requests++;
+			rc = store->ops->read(store, key, &e->doc);
+		}
 		if (rc == KL_ENOTFOUND) { /* removed since the listing */
 			rc = KL_OK;
 			continue;
@@ -467,7 +487,7 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *
 			kl_errbuf_set(eb, rc, "%s (in %s)", de.msg, key);
 		}
 	}
-	free(l.ids);
+	listing_free(&l);
 	if (!rc && !has_legacy) {
 		kl_schema_reset(&e->legacy_s);
 	} else if (!rc) {
@@ -543,7 +563,22 @@ struct schema_index {
 	size_t n, cap;
 	int64_t at_ms; /* kl_mono_ms() of the listing; 0 = none usable */
 	int deep;      /* every key below SCHEMAS, not one level */
+	/* NULL, or per key the fragment's bytes read ahead (index_prefetch),
+	 * each NULL or owned until a type's first load takes it */
+	struct kl_buf **bodies;
 };
+
+/* The first deep index of a registry's life also reads every fragment it
+ * lists, side by side (store.h read_many: S3's upload threads), when they
+ * are at most PREFETCH_MAX, each up to PREFETCH_DOC_MAX (a larger one is
+ * read on its own when its type loads, up to DOC_MAX). A writer of a lake
+ * of ~100 types meets nearly all of them within its first files (a stream,
+ * Firehose's batches): their fragments one GetObject after another cost
+ * ~100 round trips on the writer's thread (e2e/store_s3 6g; bench/README.md,
+ * session 44), side by side a quarter as many. A run that meets only a few
+ * types (a narrow Lambda batch) pays those rounds once per process. */
+#define PREFETCH_MAX 1024
+#define PREFETCH_DOC_MAX ((size_t)256 << 10)
 
 /* Locks: `mu` guards the entry array only (never held across a store
  * request); a type's entry its own mutex (held across that type's
@@ -556,12 +591,20 @@ struct kl_schema_registry {
 	_Atomic uint64_t requests; /* of index listings */
 	pthread_mutex_t ixmu;
 	struct schema_index ix;
+	int prefetched; /* index_prefetch ran (once a registry; under ixmu) */
 };
 
 static void index_clear(struct schema_index *ix)
 {
-	for (size_t i = 0; i < ix->n; i++)
+	for (size_t i = 0; i < ix->n; i++) {
 		free(ix->keys[i]);
+		if (ix->bodies && ix->bodies[i]) {
+			kl_buf_cleanup(ix->bodies[i]);
+			free(ix->bodies[i]);
+		}
+	}
+	free(ix->bodies);
+	ix->bodies = NULL;
 	ix->n = 0;
 	ix->at_ms = 0;
 }
@@ -588,8 +631,9 @@ static int index_has(const struct schema_index *ix, const char *key)
 	return ix->n && bsearch(&key, ix->keys, ix->n, sizeof *ix->keys, key_cmp) != NULL;
 }
 
-/* A deep index's keys under dir (a type's fragments) into l. */
-static int index_fragments(const struct schema_index *ix, const char *dir, struct listing *l)
+/* A deep index's keys under dir (a type's fragments) into l, with the bytes
+ * read ahead of them (taken from the index). */
+static int index_fragments(struct schema_index *ix, const char *dir, struct listing *l)
 {
 	size_t lo = 0, hi = ix->n, n = strlen(dir);
 	while (lo < hi) { /* the first key not below dir */
@@ -599,10 +643,69 @@ static int index_fragments(const struct schema_index *ix, const char *dir, struc
 		else
 			hi = mid;
 	}
+	size_t end = lo;
+	while (end < ix->n && !strncmp(ix->keys[end], dir, n))
+		end++;
+	if (ix->bodies && end > lo && !(l->bodies = calloc(end - lo, sizeof *l->bodies)))
+		return KL_ENOMEM;
 	int rc = KL_OK;
-	for (size_t i = lo; !rc && i < ix->n && !strncmp(ix->keys[i], dir, n); i++)
+	for (size_t i = lo; !rc && i < end; i++) {
+		size_t before = l->n;
 		rc = on_fragment(l, ix->keys[i], strlen(ix->keys[i]));
+		if (!rc && l->n > before && l->bodies) {
+			l->bodies[before] = ix->bodies[i];
+			ix->bodies[i] = NULL;
+		}
+	}
 	return rc;
+}
+
+/* Is key SCHEMAS "event_type=<t>/<fragment>" (on_fragment's shape)? */
+static int is_fragment_key(const char *key)
+{
+	static const char pre[] = SCHEMAS "event_type=";
+	if (strncmp(key, pre, sizeof pre - 1))
+		return 0;
+	const char *slash = strchr(key + sizeof pre - 1, '/');
+	return slash && is_fragment_name(slash + 1, strlen(slash + 1));
+}
+
+/* Read every fragment of a new deep index side by side, once a registry
+ * (PREFETCH_MAX). A read that fails leaves no bytes: the type's load reads
+ * that fragment itself, and reports what goes wrong. With r->ixmu held. */
+static void index_prefetch(struct kl_schema_registry *r, struct kl_store *store)
+{
+	struct schema_index *ix = &r->ix;
+	if (r->prefetched || !ix->deep || !store->ops->read_many || !ix->n)
+		return;
+	r->prefetched = 1;
+	const char **keys = malloc(ix->n * sizeof *keys);
+	size_t *at = malloc(ix->n * sizeof *at), m = 0;
+	struct kl_buf *outs = NULL;
+	int *rcs = NULL;
+	for (size_t i = 0; keys && at && i < ix->n; i++)
+		if (is_fragment_key(ix->keys[i]))
+			keys[m] = ix->keys[i], at[m++] = i;
+	if (!keys || !at || !m || m > PREFETCH_MAX || !(outs = calloc(m, sizeof *outs)) ||
+	    !(rcs = calloc(m, sizeof *rcs)) || !(ix->bodies = calloc(ix->n, sizeof *ix->bodies)))
+		goto out;
+	for (size_t k = 0; k < m; k++)
+		kl_buf_init(&outs[k], PREFETCH_DOC_MAX);
+	r->requests += m;
+	if (store->ops->read_many(store, keys, m, outs, rcs) == KL_OK)
+		for (size_t k = 0; k < m; k++) {
+			if (rcs[k] || !(ix->bodies[at[k]] = malloc(sizeof **ix->bodies)))
+				continue;
+			*ix->bodies[at[k]] = outs[k];
+			kl_buf_init(&outs[k], 0);
+		}
+	for (size_t k = 0; k < m; k++)
+		kl_buf_cleanup(&outs[k]);
+out:
+	free(keys);
+	free(at);
+	free(outs);
+	free(rcs);
 }
 
 /* The index, listed again when older than INDEX_TTL_MS. 0 when it cannot
@@ -626,6 +729,7 @@ static int index_fresh(struct kl_schema_registry *r, struct kl_store *store)
 	if (r->ix.n)
 		qsort(r->ix.keys, r->ix.n, sizeof *r->ix.keys, key_cmp);
 	r->ix.at_ms = now ? now : 1;
+	index_prefetch(r, store);
 	return 1;
 }
 
@@ -708,10 +812,10 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 		int ix = first || (r->ix.at_ms && kl_mono_ms() - r->ix.at_ms < INDEX_TTL_MS);
 		int has_dir = !first || index_has(&r->ix, e->dir);
 		int has_legacy = !ix || index_has(&r->ix, e->legacy);
-		struct listing known = {NULL, 0, 0, e->dir, strlen(e->dir)};
+		struct listing known = {NULL, 0, 0, e->dir, strlen(e->dir), NULL};
 		int deep = ix && r->ix.deep;
 		if (deep && index_fragments(&r->ix, e->dir, &known)) {
-			free(known.ids); /* out of memory: list the type itself */
+			listing_free(&known); /* out of memory: list the type itself */
 			deep = 0;
 			has_dir = 1;
 		}

@@ -652,18 +652,31 @@ static int count_list_deep(struct kl_store *s, const char *dir, kl_store_list_fn
 	return walk_deep(inner(s), dir, fn, ctx);
 }
 
-static void test_deep_index(const char *dir)
+/* A local lake at dir that an earlier writer left: each type of `types`
+ * (one letter each) merged with the narrow s1, those also in `wide` then
+ * with s2 (a second fragment). */
+static struct kl_store *lake_left(const char *dir, struct kl_schema *s1, struct kl_schema *s2,
+				  const char *types, const char *wide)
 {
 	struct kl_errbuf eb = {{0}, 0};
 	struct kl_store *st = NULL;
 	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
-	struct kl_schema s1, s2;
-	narrow_wide(&s1, &s2);
-	/* an earlier writer left types t and u */
+	narrow_wide(s1, s2);
 	struct kl_schema_registry *a = kl_schema_registry_new();
-	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "t", 1, &s1, &eb), 0);
-	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "u", 1, &s1, &eb), 0);
+	for (const char *t = types; *t; t++) {
+		CHECK_EQ_INT(kl_schema_registry_merge(a, st, t, 1, s1, &eb), 0);
+		if (strchr(wide, *t))
+			CHECK_EQ_INT(kl_schema_registry_merge(a, st, t, 1, s2, &eb), 0);
+	}
 	kl_schema_registry_free(a);
+	return st;
+}
+
+static void test_deep_index(const char *dir)
+{
+	struct kl_errbuf eb = {{0}, 0};
+	struct kl_schema s1, s2;
+	struct kl_store *st = lake_left(dir, &s1, &s2, "tu", "");
 
 	static struct wrap w;
 	wrap_init(&w, st, st->ops->commit_if);
@@ -718,18 +731,10 @@ static int count_read_many(struct kl_store *s, const char *const *keys, size_t n
 static void test_read_ahead(const char *dir)
 {
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store *st = NULL;
-	CHECK_EQ_INT(kl_store_local_new(&st, dir, &eb), 0);
 	struct kl_schema s1, s2;
-	narrow_wide(&s1, &s2);
 	/* an earlier writer left types t (two fragments), u and v; a stray
 	 * object beside them is no fragment and is not read */
-	struct kl_schema_registry *a = kl_schema_registry_new();
-	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "t", 1, &s1, &eb), 0);
-	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "t", 1, &s2, &eb), 0);
-	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "u", 1, &s1, &eb), 0);
-	CHECK_EQ_INT(kl_schema_registry_merge(a, st, "v", 1, &s1, &eb), 0);
-	kl_schema_registry_free(a);
+	struct kl_store *st = lake_left(dir, &s1, &s2, "tuv", "t");
 	CHECK_EQ_INT(kl_store_put_new(st, "_kinlake/schemas/event_type=u/notes.txt", "x", 1), 0);
 
 	static struct wrap w;

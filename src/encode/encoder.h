@@ -111,6 +111,11 @@ struct kl_encoder_ops {
 	 * (exactly as `e`'s would have), and `e` may encode its next file at
 	 * once. What `to` held before is dropped; nothing is allocated. */
 	void (*hand_over)(struct kl_encoder *e, struct kl_encoder *to);
+	/* Optional (NULL: no use for it). A hint, from any thread, never
+	 * blocking on I/O: a file of partition `key` (route/partition.h) is
+	 * coming. Parquet reads the schemas of the event types so named side
+	 * by side, ahead of their files (schema.h kl_schema_registry_expect). */
+	void (*expect)(struct kl_encoder *e, const char *key, size_t key_len);
 };
 
 struct kl_encoder {

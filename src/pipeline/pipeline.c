@@ -261,6 +261,10 @@ static struct kl_writer_job *job_build(struct run *r)
 		it->last_pos = p->last_pos;
 		it->bytes = kl_parts_detach(&r->parts, p, &it->data);
 		j->bytes += it->bytes;
+		/* a hundred partitions' files can close at once (an hour): their
+		 * schemas are read side by side, ahead of the writer (encoder.h) */
+		if (!it->dead && r->x->data_enc->ops->expect)
+			r->x->data_enc->ops->expect(r->x->data_enc, it->key, it->key_len);
 	}
 	r->nbatch = 0;
 	if (r->exact) {

@@ -142,6 +142,19 @@ int kl_partition_event(struct kl_buf *out, const struct kl_event *ev)
 	return KL_OK;
 }
 
+int kl_partition_key_type(const char *key, size_t n, const char **v, size_t *vn)
+{
+	const struct kl_partition_key *k = &kl_partition_keys[KL_PCOL_EVENT_TYPE];
+	size_t head = 7 + k->len + 1; /* "events/" <name> "=" */
+	if (n < head || memcmp(key, "events/", 7) || memcmp(key + 7, k->name, k->len) ||
+	    key[7 + k->len] != '=')
+		return -1;
+	const char *end = memchr(key + head, '/', n - head);
+	*v = key + head;
+	*vn = (size_t)((end ? end : key + n) - *v);
+	return *vn ? 0 : -1;
+}
+
 void kl_partition_day(int64_t sec, char out[11])
 {
 	char dt[32];

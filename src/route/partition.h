@@ -88,6 +88,11 @@ int kl_hive_unescape(struct kl_buf *out, const char *p, size_t n);
 /* Append the events/... prefix of a parsed event. */
 int kl_partition_event(struct kl_buf *out, const struct kl_event *ev);
 
+/* The event_type value of a kl_partition_event() prefix key[0..n), still
+ * Hive-escaped: *v and *vn point into key. -1 if key is not such a prefix
+ * (a dead letters' errors/... one). */
+int kl_partition_key_type(const char *key, size_t n, const char **v, size_t *vn);
+
 /* The dt= value of a dead letter dated at Unix time `sec`: its UTC day,
  * "YYYY-MM-DD", NUL-terminated (times outside 1970..9999 are clamped). */
 void kl_partition_day(int64_t sec, char out[11]);

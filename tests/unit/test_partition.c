@@ -135,6 +135,17 @@ static void events(void)
 	path_of(&ev, "pay ment:order/x:done", "1764550800", &b);
 	CHECK_EQ_MEM(b.data, b.len,
 		     "events/event_type=pay%20ment/event_subtype=order%2Fx/dt=2025-12-01/hr=01");
+	/* the event type of such a key, escaped (the registry's read-ahead) */
+	const char *t;
+	size_t tn;
+	CHECK_EQ_INT(kl_partition_key_type(b.data, b.len, &t, &tn), 0);
+	CHECK_EQ_MEM(t, tn, "pay%20ment");
+	CHECK_EQ_INT(kl_partition_key_type("events/event_type=x", 19, &t, &tn), 0);
+	CHECK_EQ_MEM(t, tn, "x");
+	CHECK_EQ_INT(kl_partition_key_type("errors/invalid_json/dt=2026-11-30", 33, &t, &tn), -1);
+	CHECK_EQ_INT(kl_partition_key_type("events/event_type=/dt=x", 23, &t, &tn), -1);
+	CHECK_EQ_INT(kl_partition_key_type("events/event_subtype=a", 22, &t, &tn), -1);
+	CHECK_EQ_INT(kl_partition_key_type("events/event_type", 17, &t, &tn), -1);
 	path_of(&ev, "login", "0", &b);
 	CHECK_EQ_MEM(b.data, b.len,
 		     "events/event_type=login/event_subtype=__HIVE_DEFAULT_PARTITION__/dt=1970-01-01/hr=00");

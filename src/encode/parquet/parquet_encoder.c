@@ -42,6 +42,7 @@
 #include "event/row.h"
 #include "parse/json.h"
 #include "parse/num.h"
+#include "route/partition.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -772,6 +773,15 @@ static void pq_free(struct kl_encoder *base)
 	free(e);
 }
 
+static void pq_expect(struct kl_encoder *base, const char *key, size_t key_len)
+{
+	struct pq_encoder *e = (struct pq_encoder *)base;
+	const char *t;
+	size_t tn;
+	if (e->registry && !kl_partition_key_type(key, key_len, &t, &tn))
+		kl_schema_registry_expect(e->registry, t, tn);
+}
+
 static const struct kl_encoder_ops pq_ops = {
 	.encode = pq_encode, /* one scan (schema + tape), then rows from the tape */
 	.encode_blocks = pq_encode_blocks, /* a large file block by block, two passes */
@@ -779,6 +789,7 @@ static const struct kl_encoder_ops pq_ops = {
 	.clone = pq_clone,     /* its schema merges wait for publish() */
 	.publish = pq_publish, /* the last file's schema into the registry */
 	.hand_over = pq_hand_over, /* ... moved to another copy, which publishes it */
+	.expect = pq_expect, /* the file's event type, to the registry's reading ahead */
 };
 
 struct kl_encoder *kl_encoder_parquet_new(const struct kl_encoder_opts *o, struct kl_store *store,

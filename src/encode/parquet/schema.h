@@ -154,6 +154,13 @@ void kl_schema_registry_free(struct kl_schema_registry *r);
 int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *store,
 			     const char *event_type, size_t type_len,
 			     const struct kl_schema *file_schema, struct kl_errbuf *eb);
+/* A hint, from any thread: a file of event type `type_esc` (Hive-escaped,
+ * as in a partition key: route/partition.h) is coming. The next type's
+ * first load on a deep index reads the fragments of every type so named
+ * and not yet read, side by side, with its own (store.h read_many); a
+ * store without read_many or list_deep ignores it. Never blocks on a
+ * store request. */
+void kl_schema_registry_expect(struct kl_schema_registry *r, const char *type_esc, size_t n);
 /* Store requests made so far (lists, reads, writes), for tests. */
 uint64_t kl_schema_registry_requests(struct kl_schema_registry *r);
 

@@ -563,22 +563,59 @@ struct schema_index {
 	size_t n, cap;
 	int64_t at_ms; /* kl_mono_ms() of the listing; 0 = none usable */
 	int deep;      /* every key below SCHEMAS, not one level */
-	/* NULL, or per key the fragment's bytes read ahead (index_prefetch),
-	 * each NULL or owned until a type's first load takes it */
+	/* NULL, or per key the fragment's bytes read ahead (read_ahead), each
+	 * NULL or owned until a type's first load takes it */
 	struct kl_buf **bodies;
 };
 
-/* The first deep index of a registry's life also reads every fragment it
- * lists, side by side (store.h read_many: S3's upload threads), when they
- * are at most PREFETCH_MAX, each up to PREFETCH_DOC_MAX (a larger one is
- * read on its own when its type loads, up to DOC_MAX). A writer of a lake
- * of ~100 types meets nearly all of them within its first files (a stream,
- * Firehose's batches): their fragments one GetObject after another cost
- * ~100 round trips on the writer's thread (e2e/store_s3 6g; bench/README.md,
- * session 44), side by side a quarter as many. A run that meets only a few
- * types (a narrow Lambda batch) pays those rounds once per process. */
-#define PREFETCH_MAX 1024
-#define PREFETCH_DOC_MAX ((size_t)256 << 10)
+/* A set of type directories (SCHEMAS "event_type=<t>/"), each owned. */
+struct dirs {
+	char **v;
+	size_t n, cap;
+};
+
+static int dirs_has(const struct dirs *d, const char *dir, size_t n)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (!strncmp(d->v[i], dir, n) && !d->v[i][n])
+			return 1;
+	return 0;
+}
+
+static int dirs_add(struct dirs *d, const char *dir, size_t n)
+{
+	char *c = malloc(n + 1);
+	if (!c || KL_ARRAY_GROW(d->v, d->n, d->cap, 16)) {
+		free(c);
+		return KL_ENOMEM;
+	}
+	memcpy(c, dir, n);
+	c[n] = '\0';
+	d->v[d->n++] = c;
+	return KL_OK;
+}
+
+static void dirs_clear(struct dirs *d)
+{
+	for (size_t i = 0; i < d->n; i++)
+		free(d->v[i]);
+	d->n = 0;
+}
+
+/* Reading ahead (kl_schema_registry_expect): the pipeline names each file's
+ * event type as it hands the file to the writer; a type's first load then
+ * reads, in one read_many (store.h; S3: side by side on the upload threads),
+ * the fragments a deep index lists for it and for every type named so far
+ * and not yet read: at most READ_AHEAD_MAX keys, each up to
+ * READ_AHEAD_DOC_MAX bytes (a larger one is read on its own at its type's
+ * load, up to DOC_MAX). An hour of the production stream closes ~100 types'
+ * files at once: their fragments one GetObject after another cost ~100
+ * round trips on the writer's thread (e2e/store_s3 6h; bench/README.md,
+ * session 44); a run that meets only a few types reads only theirs. */
+#define READ_AHEAD_MAX 1024
+#define READ_AHEAD_DOC_MAX ((size_t)256 << 10)
+/* types named and not yet read ahead that the registry keeps at most */
+#define EXPECT_MAX 4096
 
 /* Locks: `mu` guards the entry array only (never held across a store
  * request); a type's entry its own mutex (held across that type's
@@ -591,7 +628,12 @@ struct kl_schema_registry {
 	_Atomic uint64_t requests; /* of index listings */
 	pthread_mutex_t ixmu;
 	struct schema_index ix;
-	int prefetched; /* index_prefetch ran (once a registry; under ixmu) */
+	struct dirs ahead; /* types read ahead or loaded (under ixmu) */
+	/* types named by kl_schema_registry_expect, not yet looked at: under
+	 * exmu alone, which no store request ever holds (the pipeline's reader
+	 * names them) */
+	pthread_mutex_t exmu;
+	struct dirs expected;
 };
 
 static void index_clear(struct schema_index *ix)
@@ -631,11 +673,11 @@ static int index_has(const struct schema_index *ix, const char *key)
 	return ix->n && bsearch(&key, ix->keys, ix->n, sizeof *ix->keys, key_cmp) != NULL;
 }
 
-/* A deep index's keys under dir (a type's fragments) into l, with the bytes
- * read ahead of them (taken from the index). */
-static int index_fragments(struct schema_index *ix, const char *dir, struct listing *l)
+/* The keys of the (sorted) index under dir: the first's position, and in
+ * *n (dir's length on entry) how many. */
+static size_t index_range(const struct schema_index *ix, const char *dir, size_t *n)
 {
-	size_t lo = 0, hi = ix->n, n = strlen(dir);
+	size_t lo = 0, hi = ix->n, dn = *n;
 	while (lo < hi) { /* the first key not below dir */
 		size_t mid = lo + (hi - lo) / 2;
 		if (strcmp(ix->keys[mid], dir) < 0)
@@ -644,8 +686,17 @@ static int index_fragments(struct schema_index *ix, const char *dir, struct list
 			hi = mid;
 	}
 	size_t end = lo;
-	while (end < ix->n && !strncmp(ix->keys[end], dir, n))
+	while (end < ix->n && !strncmp(ix->keys[end], dir, dn))
 		end++;
+	*n = end - lo;
+	return lo;
+}
+
+/* A deep index's keys under dir (a type's fragments) into l, with the bytes
+ * read ahead of them (taken from the index). */
+static int index_fragments(struct schema_index *ix, const char *dir, struct listing *l)
+{
+	size_t count = strlen(dir), lo = index_range(ix, dir, &count), end = lo + count;
 	if (ix->bodies && end > lo && !(l->bodies = calloc(end - lo, sizeof *l->bodies)))
 		return KL_ENOMEM;
 	int rc = KL_OK;
@@ -660,52 +711,61 @@ static int index_fragments(struct schema_index *ix, const char *dir, struct list
 	return rc;
 }
 
-/* Is key SCHEMAS "event_type=<t>/<fragment>" (on_fragment's shape)? */
-static int is_fragment_key(const char *key)
-{
-	static const char pre[] = SCHEMAS "event_type=";
-	if (strncmp(key, pre, sizeof pre - 1))
-		return 0;
-	const char *slash = strchr(key + sizeof pre - 1, '/');
-	return slash && is_fragment_name(slash + 1, strlen(slash + 1));
-}
-
-/* Read every fragment of a new deep index side by side, once a registry
- * (PREFETCH_MAX). A read that fails leaves no bytes: the type's load reads
- * that fragment itself, and reports what goes wrong. With r->ixmu held. */
-static void index_prefetch(struct kl_schema_registry *r, struct kl_store *store)
+/* A type's first load on a deep index (e: the type, with r->ixmu held):
+ * its fragments and those of the types expected so far and not yet read
+ * ahead or loaded, whose bodies the index has not, in one read_many. A
+ * read that fails leaves no bytes: the type's load reads that fragment
+ * itself, and reports what goes wrong. */
+static void read_ahead(struct kl_schema_registry *r, struct kl_store *store, struct reg_entry *e)
 {
 	struct schema_index *ix = &r->ix;
-	if (r->prefetched || !ix->deep || !store->ops->read_many || !ix->n)
-		return;
-	r->prefetched = 1;
-	const char **keys = malloc(ix->n * sizeof *keys);
-	size_t *at = malloc(ix->n * sizeof *at), m = 0;
-	struct kl_buf *outs = NULL;
-	int *rcs = NULL;
-	for (size_t i = 0; keys && at && i < ix->n; i++)
-		if (is_fragment_key(ix->keys[i]))
-			keys[m] = ix->keys[i], at[m++] = i;
-	if (!keys || !at || !m || m > PREFETCH_MAX || !(outs = calloc(m, sizeof *outs)) ||
-	    !(rcs = calloc(m, sizeof *rcs)) || !(ix->bodies = calloc(ix->n, sizeof *ix->bodies)))
-		goto out;
-	for (size_t k = 0; k < m; k++)
-		kl_buf_init(&outs[k], PREFETCH_DOC_MAX);
-	r->requests += m;
-	if (store->ops->read_many(store, keys, m, outs, rcs) == KL_OK)
-		for (size_t k = 0; k < m; k++) {
-			if (rcs[k] || !(ix->bodies[at[k]] = malloc(sizeof **ix->bodies)))
+	struct dirs want = {NULL, 0, 0};
+	pthread_mutex_lock(&r->exmu);
+	want = r->expected;
+	r->expected = (struct dirs){NULL, 0, 0};
+	pthread_mutex_unlock(&r->exmu);
+	size_t dn = strlen(e->dir);
+	/* the type's own, unless read ahead already (or out of memory) */
+	int own = !dirs_has(&r->ahead, e->dir, dn) && !dirs_add(&r->ahead, e->dir, dn);
+	if (ix->deep && store->ops->read_many && ix->n &&
+	    (ix->bodies || (ix->bodies = calloc(ix->cap, sizeof *ix->bodies)))) {
+		const char **keys = malloc(READ_AHEAD_MAX * sizeof *keys);
+		size_t *at = malloc(READ_AHEAD_MAX * sizeof *at), m = 0;
+		/* the type's own fragments first, then the expected types' */
+		for (size_t d = own ? 0 : 1; keys && at && d <= want.n; d++) {
+			const char *dir = d ? want.v[d - 1] : e->dir;
+			size_t n = strlen(dir);
+			if (d && (dirs_has(&r->ahead, dir, n) || dirs_add(&r->ahead, dir, n)))
 				continue;
-			*ix->bodies[at[k]] = outs[k];
-			kl_buf_init(&outs[k], 0);
+			size_t count = n, lo = index_range(ix, dir, &count);
+			for (size_t i = lo; i < lo + count && m < READ_AHEAD_MAX; i++)
+				if (!ix->bodies[i] &&
+				    is_fragment_name(ix->keys[i] + n, strlen(ix->keys[i]) - n))
+					keys[m] = ix->keys[i], at[m++] = i;
 		}
-	for (size_t k = 0; k < m; k++)
-		kl_buf_cleanup(&outs[k]);
-out:
-	free(keys);
-	free(at);
-	free(outs);
-	free(rcs);
+		struct kl_buf *outs = m ? calloc(m, sizeof *outs) : NULL;
+		int *rcs = m ? calloc(m, sizeof *rcs) : NULL;
+		if (outs && rcs) {
+			for (size_t k = 0; k < m; k++)
+				kl_buf_init(&outs[k], READ_AHEAD_DOC_MAX);
+			r->requests += m;
+			if (store->ops->read_many(store, keys, m, outs, rcs) == KL_OK)
+				for (size_t k = 0; k < m; k++) {
+					if (rcs[k] || !(ix->bodies[at[k]] = malloc(sizeof **ix->bodies)))
+						continue;
+					*ix->bodies[at[k]] = outs[k];
+					kl_buf_init(&outs[k], 0);
+				}
+			for (size_t k = 0; k < m; k++)
+				kl_buf_cleanup(&outs[k]);
+		}
+		free(outs);
+		free(rcs);
+		free(keys);
+		free(at);
+	}
+	dirs_clear(&want);
+	free(want.v);
 }
 
 /* The index, listed again when older than INDEX_TTL_MS. 0 when it cannot
@@ -729,7 +789,6 @@ static int index_fresh(struct kl_schema_registry *r, struct kl_store *store)
 	if (r->ix.n)
 		qsort(r->ix.keys, r->ix.n, sizeof *r->ix.keys, key_cmp);
 	r->ix.at_ms = now ? now : 1;
-	index_prefetch(r, store);
 	return 1;
 }
 
@@ -739,8 +798,25 @@ struct kl_schema_registry *kl_schema_registry_new(void)
 	if (r) {
 		pthread_mutex_init(&r->mu, NULL);
 		pthread_mutex_init(&r->ixmu, NULL);
+		pthread_mutex_init(&r->exmu, NULL);
 	}
 	return r;
+}
+
+void kl_schema_registry_expect(struct kl_schema_registry *r, const char *type_esc, size_t n)
+{
+	static const char pre[] = SCHEMAS "event_type=";
+	char dir[sizeof pre + 1024];
+	if (!n || n > 1024)
+		return; /* a hint: a name this long is read when its type loads */
+	memcpy(dir, pre, sizeof pre - 1);
+	memcpy(dir + sizeof pre - 1, type_esc, n);
+	dir[sizeof pre - 1 + n] = '/';
+	size_t dn = sizeof pre + n;
+	pthread_mutex_lock(&r->exmu);
+	if (r->expected.n < EXPECT_MAX && !dirs_has(&r->expected, dir, dn))
+		(void)dirs_add(&r->expected, dir, dn); /* out of memory: no hint */
+	pthread_mutex_unlock(&r->exmu);
 }
 
 void kl_schema_registry_free(struct kl_schema_registry *r)
@@ -754,6 +830,11 @@ void kl_schema_registry_free(struct kl_schema_registry *r)
 	free(r->e);
 	index_clear(&r->ix);
 	free(r->ix.keys);
+	dirs_clear(&r->ahead);
+	free(r->ahead.v);
+	dirs_clear(&r->expected);
+	free(r->expected.v);
+	pthread_mutex_destroy(&r->exmu);
 	pthread_mutex_destroy(&r->ixmu);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
@@ -814,6 +895,8 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 		int has_legacy = !ix || index_has(&r->ix, e->legacy);
 		struct listing known = {NULL, 0, 0, e->dir, strlen(e->dir), NULL};
 		int deep = ix && r->ix.deep;
+		if (first)
+			read_ahead(r, store, e);
 		if (deep && index_fragments(&r->ix, e->dir, &known)) {
 			listing_free(&known); /* out of memory: list the type itself */
 			deep = 0;

@@ -124,7 +124,12 @@ const char *kl_col_kind_name(enum kl_col_kind k);
  * (a run on an existing lake: one listing, not one per type), and so does
  * a later refresh (a wider schema) within those 30 s; without a deep
  * index such a refresh lists the type's fragments but reads the legacy
- * object only if the index holds it. A
+ * object only if the index holds it. From a store that also reads several
+ * keys at once (store.h read_many: S3, on its upload threads) a type's
+ * first load on a deep index reads, in one read_many, its own fragments and
+ * those of every type the pipeline has named since (kl_schema_registry_expect:
+ * the event types of the files it hands the writer): the ~100 types of an
+ * hour that closes cost a few rounds of requests, not a round trip each. A
  * fragment written meanwhile by another process is merely not in this
  * writer's fragment; readers union them all.
  *

@@ -8,7 +8,8 @@
  * KL_HIVE_DEFAULT itself: all of its bytes are safe, and by DESIGN.md's
  * rule, as in Hive, that name is the null partition); a name that unescapes at
  * all has only such bytes, and its value escapes to a name that unescapes
- * to the same value. */
+ * to the same value. Also kl_partition_key_type, which reads the event
+ * type out of a partition key: what it finds lies inside the key. */
 #include "core/buf.h"
 #include "core/err.h"
 #include "fuzz_common.h"
@@ -56,6 +57,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		REQUIRE(kl_hive_unescape(&again, esc.data, esc.len) == 0);
 		REQUIRE(again.len == back.len &&
 			(back.len == 0 || memcmp(again.data, back.data, back.len) == 0));
+	}
+
+	/* the input as a partition key (the registry's read-ahead): a type
+	 * found lies inside it, right after "events/event_type=", and holds
+	 * no '/' */
+	const char *t;
+	size_t tn;
+	if (kl_partition_key_type(p, size, &t, &tn) == 0) {
+		REQUIRE(tn > 0 && t == p + 18 && tn <= size - 18);
+		REQUIRE(!memcmp(p, "events/event_type=", 18) && !memchr(t, '/', tn));
+		REQUIRE(tn == size - 18 || t[tn] == '/');
 	}
 	kl_buf_cleanup(&esc);
 	kl_buf_cleanup(&back);

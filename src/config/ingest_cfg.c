@@ -99,8 +99,9 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	{.name = "s3-concurrency", .env = "KINLAKE_S3_CONCURRENCY", .scope = KL_INGEST_CFG_LAMBDA,
 	 .type = KL_OPT_I64, .offset = F(s3_concurrency), .def = "4", .metavar = "N",
 	 .help = "S3: uploads in flight per lake writer (per shard in stream mode): a batch's "
-		 "files up to 2 MiB side by side, a large file's 8 MiB parts; more for high "
-		 "round-trip times, each holding up to 8 MiB beyond --memory-limit",
+		 "files up to 2 MiB side by side, a large file's 8 MiB parts, and as many reads "
+		 "of an existing lake's schema fragments; more for high round-trip times, each "
+		 "upload holding up to 8 MiB beyond --memory-limit",
 	 .min = 1, .max = 64},
 	{.name = "sse", .env = "KINLAKE_SSE", .scope = KL_INGEST_CFG_LAMBDA, .type = KL_OPT_CHOICE,
 	 .offset = F(sse), .metavar = "aws:kms|AES256",

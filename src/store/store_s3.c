@@ -28,9 +28,10 @@
  * too and waits for them all.
  * Everything else commits on the caller's thread.
  * The store's ops are called from one thread; only part uploads, deferred
- * PutObjects and read_many()'s GetObjects run elsewhere. Locking: `mu` guards the queue, each file's part
- * table, pending count and first error, the deferred commits' counts,
- * results and redo list, the store's errbuf and the credential chain.
+ * PutObjects and read_many()'s GetObjects run elsewhere. Locking: `mu`
+ * guards the queue, each file's part table, pending count and first error,
+ * the deferred commits' counts, results and redo list, read_many()'s
+ * results, the store's errbuf and the credential chain.
  */
 #include "store/store.h"
 
@@ -526,22 +527,14 @@ static void *worker(void *arg)
 		struct part_job *j = s->head;
 		if (!(s->head = j->next))
 			s->tail = NULL;
-		if (j->rd) { /* read_many(): key j->num - 1 */
-			pthread_mutex_unlock(&s->mu);
-			size_t i = j->num - 1;
-			int rc = get_object(s, h, j->rd->keys[i], &j->rd->outs[i], NULL, 0);
-			pthread_mutex_lock(&s->mu);
-			j->rd->rcs[i] = rc;
-			j->rd->left--;
-			s->inflight--;
-			free(j);
-			pthread_cond_broadcast(&s->done);
-			continue;
-		}
 		/* free() while a deferred commit waits: dropped, never visible (store.h) */
-		int skip = j->num ? j->f->cancel || j->f->rc : s->stopping;
+		int skip = j->rd ? 0 : j->num ? j->f->cancel || j->f->rc : s->stopping;
 		pthread_mutex_unlock(&s->mu);
-		if (!j->num && skip)
+		int read_rc = KL_OK;
+		if (j->rd) /* read_many(): key j->num - 1 */
+			read_rc = get_object(s, h, j->rd->keys[j->num - 1], &j->rd->outs[j->num - 1],
+					     NULL, 0);
+		else if (!j->num && skip)
 			deferred_drop(j->f);
 		else if (!j->num)
 			deferred_put(j->f, h); /* the job's f is gone after it */
@@ -549,7 +542,10 @@ static void *worker(void *arg)
 			upload_part(j->f, h, j->num, &j->data);
 		kl_buf_cleanup(&j->data);
 		pthread_mutex_lock(&s->mu);
-		if (j->num) {
+		if (j->rd) {
+			j->rd->rcs[j->num - 1] = read_rc;
+			j->rd->left--;
+		} else if (j->num) {
 			j->f->pending--;
 		} else {
 			s->deferred--;
@@ -1064,11 +1060,10 @@ static int s3_sync(struct kl_store *base)
 	return rc;
 }
 
-/* GetObject into out, or HeadObject when out is NULL; the ETag into tag
- * when tag is not NULL. */
-/* GetObject (HeadObject without out) of key over h: the caller's thread's
- * s->http, or an upload thread's. `hint`: note the ETag in the caller's
- * thread's tag hints (read_obj), which an upload thread must not touch. */
+/* GetObject of key into out, or HeadObject when out is NULL, over h (the
+ * caller's thread's s->http, or an upload thread's); the ETag into tag
+ * when tag is not NULL. `hint`: also note the ETag in the tag hints, which
+ * only the caller's thread may touch (read_obj). */
 static int get_object(struct s3_store *s, struct kl_http *h, const char *key, struct kl_buf *out,
 		      char *tag, int hint)
 {
@@ -1165,8 +1160,8 @@ static int s3_read_tag(struct kl_store *base, const char *key, struct kl_buf *ou
 	return read_obj(base, key, out, tag);
 }
 
-/* ListObjectsV2 with delimiter '/', page after page. */
-/* ListObjectsV2 under dir, every page: one level (delimiter '/'), or deep. */
+/* ListObjectsV2 under dir, page after page: one level (delimiter '/'), or
+ * deep. */
 static int list_objects(struct kl_store *base, const char *dir, int deep, kl_store_list_fn fn,
 			void *ctx)
 {

@@ -271,7 +271,9 @@ curl -sf -X POST "http://127.0.0.1:$LP/__fault/op?op=PUT&kind=500&count=0&skip=0
 # commits often rewrites its state log each time; the store's guess of the
 # ETag there (its own last write) makes that one conditional PutObject, with
 # a HeadObject only at the first rewrite (without the guess: one for each)
-ops() { curl -sf "http://127.0.0.1:$LP/__fault/stats" | python3 -c 'import json,sys; o=json.load(sys.stdin)["ops"]; print(*(o.get(k, {}).get("calls", 0) for k in ("PUT", "HEAD")))'; }
+# op_stat PORT METHOD FIELD: a proxy's count for one HTTP method (0 before any)
+op_stat() { curl -sf "http://127.0.0.1:$1/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ops"].get(sys.argv[1], {}).get(sys.argv[2], 0))' "$2" "$3"; }
+ops() { echo "$(op_stat "$LP" PUT calls) $(op_stat "$LP" HEAD calls)"; }
 read -r put0 head0 < <(ops)
 "$KL" gen --events 5000 --seed 3 >"$T/hint.jsonl"
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$LP "$KL" ingest --input "$T/hint.jsonl" --lake s3://bkt/hint --format jsonl \
@@ -304,7 +306,7 @@ echo "six hours, $files files: $logs state-log writes"
 # its fragments from that listing too, if under 30 s old: a handful of GETs
 "$KL" gen --events 3000 --seed 5 >"$T/reg_a.jsonl"
 "$KL" gen --events 3000 --seed 6 >"$T/reg_b.jsonl"
-gets() { curl -sf "http://127.0.0.1:$LP/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ops"].get("GET", {}).get("calls", 0))'; }
+gets() { op_stat "$LP" GET calls; }
 get00=$(gets)
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$LP "$KL" ingest --input "$T/reg_a.jsonl" --lake s3://bkt/reg --quiet ||
 	fail "registry run a"
@@ -330,7 +332,7 @@ CP=$(cat "$T/cp.port")
 "$KL" gen --events 300 --span 21600 --seed 3 >"$T/side.jsonl"
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$CP "$KL" ingest --input "$T/side.jsonl" --lake s3://bkt/side --format jsonl \
 	--s3-concurrency 2 --quiet || fail "side-by-side run"
-inflight=$(curl -sf "http://127.0.0.1:$CP/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ops"]["PUT"]["max_inflight"])')
+inflight=$(op_stat "$CP" PUT max_inflight)
 echo "--s3-concurrency 2: at most $inflight PutObjects at once"
 [ "$inflight" = 2 ] || fail "--s3-concurrency 2: $inflight PutObjects in flight at most, want 2"
 # 6h. ... and so are the schema fragments of a lake that has them: a new run
@@ -339,7 +341,7 @@ echo "--s3-concurrency 2: at most $inflight PutObjects at once"
 "$KL" gen --events 3000 --seed 7 >"$T/reg_c.jsonl"
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$CP "$KL" ingest --input "$T/reg_c.jsonl" --lake s3://bkt/reg \
 	--s3-concurrency 4 --quiet || fail "registry run c"
-inflight=$(curl -sf "http://127.0.0.1:$CP/__fault/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["ops"]["GET"]["max_inflight"])')
+inflight=$(op_stat "$CP" GET max_inflight)
 echo "a run on a lake of $frags fragments, --s3-concurrency 4: at most $inflight GetObjects at once"
 [ "$inflight" -ge 3 ] || fail "registry run c: $inflight GetObjects in flight at most, want 3 or 4"
 # 6i. ... but only those of the types its files have: a run of two types'

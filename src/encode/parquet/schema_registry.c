@@ -450,11 +450,9 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *
 		if (frag_find(e, l.ids[i]))
 			continue; /* immutable: read once */
 		snprintf(key, sizeof key, "%s%s.json", e->dir, l.ids[i]);
-		struct kl_buf *ahead = l.bodies ? l.bodies[i] : NULL;
-		if (ahead) { /* read with the index's others (index_prefetch) */
-			kl_buf_reset(&e->doc);
-			rc = kl_buf_append(&e->doc, ahead->data, ahead->len);
-		} else {
+		/* the bytes read ahead with other types' (read_ahead), or a read */
+		const struct kl_buf *doc = l.bodies && l.bodies[i] ? l.bodies[i] : &e->doc;
+		if (doc == &e->doc) {
 			e->requests++;
 			rc = store->ops->read(store, key, &e->doc);
 		}
@@ -468,7 +466,7 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *
 			break;
 		}
 		char id[65];
-		sha256_hex(e->doc.data, e->doc.len, id);
+		sha256_hex(doc->data, doc->len, id);
 		if (memcmp(id, l.ids[i], 64)) {
 			rc = kl_errbuf_set(eb, KL_ECORRUPT,
 					   "schema registry: %s: content does not match its name",
@@ -481,7 +479,7 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *
 			break;
 		}
 		struct kl_errbuf de = {{0}, 0}; /* the document's fault, then its key */
-		if ((rc = kl_schema_doc_read(e->doc.data, e->doc.len, &f->s, &de))) {
+		if ((rc = kl_schema_doc_read(doc->data, doc->len, &f->s, &de))) {
 			kl_schema_cleanup(&f->s);
 			e->nf--;
 			kl_errbuf_set(eb, rc, "%s (in %s)", de.msg, key);

@@ -14,7 +14,9 @@
  * [A-Za-z0-9_.-] and an origin; once records were handed out the
  * checkpoint after them exists, and a new source resumed from it starts at
  * the next position; a second source fed the same bytes hands out the same
- * records. ListShards: OK or a parse error; every shard's strings are
+ * records; the answer is checked as it is read, so a text kl_json_parse
+ * rejects ends its batch in a parse error (after any records before the
+ * fault), and one it accepts never fails as "not JSON". ListShards: OK or a parse error; every shard's strings are
  * NUL-terminated within their arrays; the token is a valid JSON string
  * body (it goes back inside a request as it is) and empty unless the page
  * said OK; a second read gives the same shards. */
@@ -68,7 +70,8 @@ static int stem_ok(const char *p)
 static int run(const uint8_t *data, size_t size, struct seen *out, int check)
 {
 	struct kl_source *s = new_source();
-	int rc = kl_source_kinesis_feed(s, data, size);
+	int valid = kl_json_parse((const char *)data, size, 64, NULL, NULL) == 0;
+	int rc = kl_source_kinesis_feed(s, data, size), last = rc;
 	REQUIRE(rc == KL_OK || rc == KL_EPARSE);
 	out->n = 0;
 	if (rc == KL_OK) {
@@ -89,6 +92,7 @@ static int run(const uint8_t *data, size_t size, struct seen *out, int check)
 			rec.more = 0;
 		}
 		REQUIRE(r == KL_SRC_IDLE || r == KL_SRC_EOF || r == KL_EPARSE);
+		last = r;
 		if (check && out->n > 0) {
 			char cp[512];
 			REQUIRE(s->ops->checkpoint(s, out->n, cp, sizeof cp) == 0);
@@ -98,6 +102,8 @@ static int run(const uint8_t *data, size_t size, struct seen *out, int check)
 			kl_source_free(again);
 		}
 	}
+	REQUIRE(valid || last == KL_EPARSE);
+	REQUIRE(!valid || last != KL_EPARSE || strcmp(s->err.msg, "GetRecords: response is not JSON"));
 	kl_source_free(s);
 	return rc;
 }

@@ -739,6 +739,146 @@ static inline const char *skip_value(const char *p, const char *end, uint8_t *ty
 	}
 }
 
+/* --- validating walk (json.h) ---------------------------------------------- */
+
+const char *kl_json_value_end(const char *p, const char *end, unsigned max_depth, uint8_t *type)
+{
+	if (p >= end)
+		return NULL;
+	const char *e;
+	uint8_t t, esc = 0;
+	switch (*p) {
+	case '"': {
+		/* a short plain string is valid as it is: no call to the parser */
+		const char *q = p + 1, *stop = end - q > 64 ? q + 64 : end;
+		while (q < stop && plain[(unsigned char)*q])
+			q++;
+		if (q < stop && *q == '"') {
+			*type = KL_JSON_STRING;
+			return q + 1;
+		}
+		e = string_end(p + 1, end, &esc);
+		e = e < end ? e + 1 : end;
+		t = KL_JSON_STRING;
+		break;
+	}
+	case '{':
+	case '[':
+		t = *p == '{' ? KL_JSON_OBJECT : KL_JSON_ARRAY;
+		e = container_end(p, end, &esc);
+		break;
+	case 't':
+	case 'n':
+		t = *p == 't' ? KL_JSON_TRUE : KL_JSON_NULL;
+		e = end - p >= 4 ? p + 4 : end;
+		break;
+	case 'f':
+		t = KL_JSON_FALSE;
+		e = end - p >= 5 ? p + 5 : end;
+		break;
+	default:
+		e = number_end(p, end, &t);
+		break;
+	}
+	/* the span the skip found, if it is one valid value, is that value: a
+	 * valid value is no proper prefix of another valid value it skips to */
+	if (!max_depth && (t == KL_JSON_OBJECT || t == KL_JSON_ARRAY))
+		return NULL;
+	if (kl_json_parse(p, (size_t)(e - p), max_depth ? max_depth : 1, NULL, NULL))
+		return NULL;
+	*type = t;
+	return e;
+}
+
+int kl_json_walk_open(struct kl_json_walk *w, const char *p, const char *end, unsigned depth,
+		      unsigned max_depth)
+{
+	p = skip_ws_ptr(p, end);
+	w->end = end;
+	w->depth = depth;
+	w->max_depth = max_depth;
+	w->state = KL_JSON_WALK_CLOSED;
+	if (p >= end || (*p != '{' && *p != '[') || depth > max_depth) {
+		w->p = p;
+		return -1;
+	}
+	w->object = *p == '{';
+	w->p = p + 1;
+	w->state = KL_JSON_WALK_FIRST;
+	return 0;
+}
+
+int kl_json_walk_next(struct kl_json_walk *w, struct kl_json_member *m)
+{
+	const char *p = skip_ws_ptr(w->p, w->end), *end = w->end;
+	const char close = w->object ? '}' : ']';
+	if (w->state == KL_JSON_WALK_CLOSED || w->state == KL_JSON_WALK_VALUE)
+		return -1; /* a pending value must be read first */
+	if (p >= end)
+		return -1; /* no close */
+	if (*p == close) {
+		w->p = p + 1;
+		w->state = KL_JSON_WALK_CLOSED;
+		return 0;
+	}
+	if (w->state == KL_JSON_WALK_AFTER) {
+		if (p >= end || *p != ',')
+			return -1;
+		p = skip_ws_ptr(p + 1, end);
+	}
+	m->start = p;
+	m->key = NULL;
+	m->key_len = 0;
+	m->key_esc = 0;
+	m->val_esc = m->val_ws = 0;
+	if (w->object) {
+		uint8_t t;
+		const char *k = p < end && *p == '"' ? kl_json_value_end(p, end, 0, &t) : NULL;
+		if (!k)
+			return -1;
+		m->key = p + 1;
+		m->key_len = (size_t)(k - p) - 2;
+		m->key_esc = memchr(m->key, '\\', m->key_len) != NULL;
+		p = skip_ws_ptr(k, end);
+		if (p >= end || *p != ':')
+			return -1;
+		p = skip_ws_ptr(p + 1, end);
+	}
+	m->val = p;
+	m->val_len = 0;
+	w->p = p;
+	w->state = KL_JSON_WALK_VALUE;
+	return 1;
+}
+
+int kl_json_walk_value(struct kl_json_walk *w, struct kl_json_member *m)
+{
+	uint8_t t;
+	if (w->state != KL_JSON_WALK_VALUE)
+		return -1;
+	const char *e = kl_json_value_end(w->p, w->end, w->max_depth - w->depth, &t);
+	if (!e)
+		return -1;
+	m->val = w->p;
+	m->val_len = (size_t)(e - w->p);
+	m->type = t;
+	m->val_esc = t == KL_JSON_STRING && memchr(m->val, '\\', m->val_len) != NULL;
+	w->p = e;
+	w->state = KL_JSON_WALK_AFTER;
+	return 0;
+}
+
+void kl_json_walk_skip(struct kl_json_walk *w, const char *after)
+{
+	w->p = after;
+	w->state = KL_JSON_WALK_AFTER;
+}
+
+int kl_json_walk_done(const char *p, const char *end)
+{
+	return skip_ws_ptr(p, end) == end ? 0 : -1;
+}
+
 void kl_json_iter_init(struct kl_json_iter *it, const char *v, size_t n)
 {
 	const char *end = v + n;

@@ -117,6 +117,53 @@ void kl_json_iter_init(struct kl_json_iter *it, const char *v, size_t n);
 int kl_json_iter_next(struct kl_json_iter *it, struct kl_json_member *m);
 
 /*
+ * The end of the one valid JSON value at p (no whitespace before it), or NULL
+ * if there is none there; *type is its type. Checked as kl_json_parse checks
+ * a text, nested at most max_depth deep (0: a scalar only). A short string
+ * of printable ASCII without escapes (a key, an id) is checked without the
+ * parser.
+ */
+const char *kl_json_value_end(const char *p, const char *end, unsigned max_depth, uint8_t *type);
+
+/*
+ * A validating walk over the members of an object (or the elements of an
+ * array) in a text too large to check as a whole first, such as a GetRecords
+ * answer of megabytes: each key and value is checked when the walk reaches
+ * it, as kl_json_parse would check it, so the text is read once, member by
+ * member, while each member is still in cache. Walking a text to its end
+ * without an error (every container, then kl_json_walk_done) accepts exactly
+ * the texts kl_json_parse accepts with the same max_depth.
+ *
+ *   kl_json_walk_open(&w, p, end, 1, max_depth);
+ *   while ((r = kl_json_walk_next(&w, &m)) == 1)
+ *           kl_json_walk_value(&w, &m)      check and step over the value;
+ *        or a walk of its own, opened at m.val with depth + 1, then
+ *           kl_json_walk_skip(&w, inner.p)  when it closed;
+ *        or read by the caller, which vouches for it, then kl_json_walk_skip.
+ *   r == 0: closed, w.p just past it; r < 0: not JSON (so also for the
+ *   value calls).
+ *
+ * Zero-copy; no allocation. Members are spans into the text, as in a doc
+ * (val_len is set by kl_json_walk_value).
+ */
+enum { KL_JSON_WALK_FIRST, KL_JSON_WALK_AFTER, KL_JSON_WALK_VALUE, KL_JSON_WALK_CLOSED };
+struct kl_json_walk {
+	const char *p, *end;
+	unsigned depth;	    /* this container's: 1 for the text's own */
+	unsigned max_depth; /* as kl_json_parse's */
+	uint8_t object;	    /* members (else elements) */
+	uint8_t state;	    /* KL_JSON_WALK_*: where p is */
+};
+
+int kl_json_walk_open(struct kl_json_walk *w, const char *p, const char *end, unsigned depth,
+		      unsigned max_depth);
+int kl_json_walk_next(struct kl_json_walk *w, struct kl_json_member *m);
+int kl_json_walk_value(struct kl_json_walk *w, struct kl_json_member *m);
+void kl_json_walk_skip(struct kl_json_walk *w, const char *after);
+/* 0 if only whitespace follows the text's own container at p */
+int kl_json_walk_done(const char *p, const char *end);
+
+/*
  * Fill doc with the top-level members of an object text that already passed
  * kl_json_parse (e.g. a line this program wrote), like kl_json_parse would,
  * without validating again: a few times faster. doc->top is OBJECT, or NULL

@@ -27,6 +27,8 @@
  * every consumer) to the others. */
 #define IDLE_CALL_GAP_MS 1000
 #define READ_BYTES_PER_S (2 << 20) /* and 2 MB/s of data per shard */
+#define ANSWER_MAX_DEPTH 64	   /* a GetRecords answer's nesting, as any JSON text read here */
+enum { SEEN_RECORDS = 1, SEEN_NEXT = 2, SEEN_BEHIND = 4, SEEN_CHILDREN = 8 };
 
 struct src_kinesis {
 	struct kl_source base;
@@ -53,9 +55,14 @@ struct src_kinesis {
 	size_t batch_records; /* Kinesis records of the current batch read so far */
 	/* current GetRecords batch: read in place from the client's response
 	 * body (k.c.resp.body), which the next call overwrites only once the
-	 * batch is read to its end */
-	struct kl_json_doc doc; /* its top-level members */
-	struct kl_json_iter it; /* its Records array */
+	 * batch is read to its end. The answer is checked as it is read (a
+	 * validating walk, parse/json.h): one pass, record by record, instead of
+	 * a pass over megabytes before the first record. */
+	struct kl_json_walk top;  /* its top-level members */
+	struct kl_json_walk recs; /* its Records array, while in_records */
+	int in_records;
+	unsigned seen; /* SEEN_*: top-level members met so far (the first counts) */
+	struct kl_json_member behind_m, next_m, children_m;
 	struct kl_buf data; /* decoded base64 of the current Kinesis record */
 	struct kl_kpl kpl;
 	const struct kl_kpl_record *subs;
@@ -140,7 +147,7 @@ static int throttled(struct src_kinesis *s)
 	s->gap_ms = s->throttle_ms;
 	s->last_call_ms = kl_mono_ms();
 	s->behind = -1;
-	kl_json_iter_init(&s->it, "[]", 2);
+	s->in_records = 0;
 	s->batch_empty = 1;
 	return KL_OK;
 }
@@ -152,63 +159,105 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
-/* A GetRecords answer (the client's response body, which must stay as it
- * is while the batch is read) -> the batch iterator, the next iterator,
- * MillisBehindLatest, and whether the shard is closed. */
-static int take_batch(struct src_kinesis *s)
+static int not_json(struct src_kinesis *s)
 {
-	const char *b = s->k.c.resp.body.data;
-	size_t n = s->k.c.resp.body.len;
-	/* one validating pass, which also lists the top-level members (the
-	 * first of a name counts, as with kl_json_object_get) */
-	if (kl_json_parse(b, n, 64, &s->doc, NULL))
-		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: response is not JSON");
-	if (s->metrics)
-		atomic_fetch_add_explicit(&s->metrics->get_records, 1, memory_order_relaxed);
-	struct kl_json_member behind = {0}, next = {0}, records = {0}, children = {0};
-	int have_behind = 0, have_next = 0, have_records = 0, have_children = 0;
-	for (size_t i = 0; i < s->doc.n; i++) {
-		const struct kl_json_member *m = &s->doc.m[i];
-		if (!have_records && kl_json_key_is(m, "Records", 7))
-			records = *m, have_records = 1;
-		else if (!have_next && kl_json_key_is(m, "NextShardIterator", 17))
-			next = *m, have_next = 1;
-		else if (!have_behind && kl_json_key_is(m, "MillisBehindLatest", 18))
-			behind = *m, have_behind = 1;
-		else if (!have_children && kl_json_key_is(m, "ChildShards", 11))
-			children = *m, have_children = 1;
-	}
-	if (have_behind) {
-		s->behind = strtoll(behind.val, NULL, 10);
+	s->in_records = 0; /* the batch ends here */
+	return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: response is not JSON");
+}
+
+/* The answer's end (all of it checked): the next iterator,
+ * MillisBehindLatest, and whether the shard is closed. */
+static void batch_outcome(struct src_kinesis *s)
+{
+	if (s->seen & SEEN_BEHIND) {
+		s->behind = strtoll(s->behind_m.val, NULL, 10);
 		if (s->metrics)
 			atomic_store_explicit(&s->metrics->millis_behind, s->behind,
 					      memory_order_relaxed);
 	}
-	if (!have_next || next.type != KL_JSON_STRING) {
+	const struct kl_json_member *next = &s->next_m;
+	if (!(s->seen & SEEN_NEXT) || next->type != KL_JSON_STRING) {
 		s->closed = 1; /* the shard was split or merged and is read to its end */
-	} else if (next.val_len - 2 < sizeof s->iterator) {
-		memcpy(s->iterator, next.val + 1, next.val_len - 2);
-		s->iterator[next.val_len - 2] = '\0';
+	} else if (next->val_len - 2 < sizeof s->iterator) {
+		memcpy(s->iterator, next->val + 1, next->val_len - 2);
+		s->iterator[next->val_len - 2] = '\0';
 	}
-	if (have_records && records.type == KL_JSON_ARRAY)
-		kl_json_iter_init(&s->it, records.val, records.val_len);
-	else
-		kl_json_iter_init(&s->it, "[]", 2);
-	const char *p = skip_ws(s->it.p, s->it.end);
-	s->batch_empty = p >= s->it.end || *p == ']';
 	if (s->batch_empty && s->behind == 0 && s->gap_ms < s->idle_gap_ms)
 		s->gap_ms = s->idle_gap_ms;
-	struct kl_json_member first;
 	/* At the end of a closed shard the response names its children
 	 * (ChildShards). Some servers keep handing out iterators there: the
 	 * children are the authoritative sign that nothing more will come. */
-	if (s->batch_empty && have_children && children.type == KL_JSON_ARRAY) {
-		struct kl_json_iter ci;
-		kl_json_iter_init(&ci, children.val, children.val_len);
-		if (kl_json_iter_next(&ci, &first))
-			s->closed = 1;
+	const struct kl_json_member *c = &s->children_m;
+	if (s->batch_empty && (s->seen & SEEN_CHILDREN) && c->type == KL_JSON_ARRAY &&
+	    *skip_ws(c->val + 1, c->val + c->val_len) != ']')
+		s->closed = 1;
+}
+
+/* The answer's top-level members from where its walk is (the first of a
+ * name counts, as with kl_json_object_get), up to a Records array with
+ * records in it (they are read from there, and this goes on after them) or
+ * to the answer's end. */
+static int top_members(struct src_kinesis *s)
+{
+	struct kl_json_member m;
+	const char *end = s->top.end;
+	int r;
+	while ((r = kl_json_walk_next(&s->top, &m)) == 1) {
+		if (!(s->seen & SEEN_RECORDS) && kl_json_key_is(&m, "Records", 7) &&
+		    m.val < end && *m.val == '[') {
+			s->seen |= SEEN_RECORDS;
+			if (kl_json_walk_open(&s->recs, m.val, end, 2, ANSWER_MAX_DEPTH))
+				return not_json(s);
+			const char *p = skip_ws(s->recs.p, end);
+			if (p < end && *p != ']') {
+				s->in_records = 1;
+				s->batch_empty = 0;
+				return KL_OK;
+			}
+			struct kl_json_member none; /* "[]" closes, a text cut here fails */
+			if (kl_json_walk_next(&s->recs, &none))
+				return not_json(s);
+			kl_json_walk_skip(&s->top, s->recs.p);
+			continue;
+		}
+		if (kl_json_walk_value(&s->top, &m))
+			return not_json(s);
+		if (kl_json_key_is(&m, "Records", 7))
+			s->seen |= SEEN_RECORDS; /* not an array: no records */
+		else if (!(s->seen & SEEN_NEXT) && kl_json_key_is(&m, "NextShardIterator", 17))
+			s->next_m = m, s->seen |= SEEN_NEXT;
+		else if (!(s->seen & SEEN_BEHIND) && kl_json_key_is(&m, "MillisBehindLatest", 18))
+			s->behind_m = m, s->seen |= SEEN_BEHIND;
+		else if (!(s->seen & SEEN_CHILDREN) && kl_json_key_is(&m, "ChildShards", 11))
+			s->children_m = m, s->seen |= SEEN_CHILDREN;
 	}
+	if (r < 0 || kl_json_walk_done(s->top.p, end))
+		return not_json(s);
+	batch_outcome(s);
 	return KL_OK;
+}
+
+/* A GetRecords answer (the client's response body, which must stay as it
+ * is while the batch is read) -> the batch, up to its first record. */
+static int take_batch(struct src_kinesis *s)
+{
+	const char *b = s->k.c.resp.body.data;
+	size_t n = s->k.c.resp.body.len;
+	if (!b)
+		b = "", n = 0; /* an empty body never allocated */
+	s->in_records = 0;
+	s->seen = 0;
+	s->batch_empty = 1;
+	if (kl_json_walk_open(&s->top, b, b + n, 1, ANSWER_MAX_DEPTH) || !s->top.object) {
+		/* JSON that is no object has no members: no records, no iterator */
+		if (kl_json_parse(b, n, ANSWER_MAX_DEPTH, NULL, NULL))
+			return not_json(s);
+		batch_outcome(s);
+		return KL_OK;
+	}
+	if (s->metrics)
+		atomic_fetch_add_explicit(&s->metrics->get_records, 1, memory_order_relaxed);
+	return top_members(s);
 }
 
 /* One GetRecords call; fills the batch iterator. */
@@ -223,7 +272,7 @@ static int get_records(struct src_kinesis *s)
 		s->limit = kl_kinesis_read_limit(s->k.c.resp.body.len, s->batch_records);
 	s->batch_records = 0;
 	/* the calls below reuse the response body the batch was read from */
-	kl_json_iter_init(&s->it, "[]", 2);
+	s->in_records = 0;
 	if (!s->have_iterator && (rc = get_iterator(s)))
 		return rc == KL_ERETRY ? throttled(s) : rc;
 	kl_buf_reset(&s->req);
@@ -250,56 +299,88 @@ static int get_records(struct src_kinesis *s)
 	return take_batch(s);
 }
 
+/* One record's base64 Data (its opening quote at v), decoded into s->data
+ * straight from the answer: the base64 alphabet has no byte a JSON string
+ * must escape, so a Data that decodes up to its closing quote is also a
+ * valid JSON string. -> just past the quote, or NULL (s->base.err set). */
+static const char *take_data(struct src_kinesis *s, const char *v, const char *end)
+{
+	const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
+	if (!q) {
+		not_json(s);
+		return NULL;
+	}
+	size_t len = (size_t)(q - v - 1);
+	kl_buf_reset(&s->data);
+	if (kl_buf_reserve(&s->data, kl_base64_decoded_max(len))) {
+		kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+		return NULL;
+	}
+	long n = kl_base64_decode(v + 1, len, (unsigned char *)s->data.data);
+	if (n < 0) { /* an escape too: Data is plain base64 */
+		kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: Data is not base64");
+		return NULL;
+	}
+	s->data.len = (size_t)n;
+	return q + 1;
+}
+
 /* Next Kinesis record of the batch -> user records in s->subs. */
 static int next_kinesis_record(struct src_kinesis *s, int *got)
 {
-	struct kl_json_member m, d = {0}, q = {0}, t = {0};
-	int have_d = 0, have_q = 0, have_t = 0;
+	struct kl_json_member el, m, q = {0}, t = {0};
+	int have_d = 0, data_ok = 0, have_q = 0, have_t = 0, r;
 	*got = 0;
-	/* The record's members in one walk, which also finds the record's end:
-	 * kl_json_iter_next on the array would step over the whole record, its
-	 * (large) base64 Data included, before the member walk steps over it
-	 * again. The response passed kl_json_parse, so the grammar holds. */
-	const char *p = skip_ws(s->it.p, s->it.end);
-	if (p < s->it.end && *p == ',')
-		p = skip_ws(p + 1, s->it.end);
-	if (p >= s->it.end || *p == ']') {
-		s->it.p = s->it.end;
+	if (!s->in_records)
 		return KL_OK;
+	const char *end = s->recs.end;
+	if ((r = kl_json_walk_next(&s->recs, &el)) <= 0) {
+		if (r < 0)
+			return not_json(s);
+		s->in_records = 0; /* the array closed: the members after it */
+		kl_json_walk_skip(&s->top, s->recs.p);
+		return top_members(s);
 	}
-	if (*p == '{') {
-		struct kl_json_iter mi = {p + 1, s->it.end, 1};
-		for (;;) {
-			const char *before = mi.p;
-			if (!kl_json_iter_next(&mi, &m)) { /* at the record's '}' */
-				const char *close = skip_ws(before, s->it.end);
-				s->it.p = close < s->it.end ? close + 1 : s->it.end;
-				break;
-			}
-			if (!have_d && kl_json_key_is(&m, "Data", 4))
-				d = m, have_d = 1;
-			else if (!have_q && kl_json_key_is(&m, "SequenceNumber", 14))
-				q = m, have_q = 1;
-			else if (!have_t && kl_json_key_is(&m, "ApproximateArrivalTimestamp", 27))
-				t = m, have_t = 1;
+	if (el.val >= end || *el.val != '{') { /* not an object: it has no Data */
+		if (kl_json_walk_value(&s->recs, &el))
+			return not_json(s);
+		s->in_records = 0;
+		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: record without Data");
+	}
+	/* the record's members in one walk, each checked as it is met */
+	struct kl_json_walk rw;
+	if (kl_json_walk_open(&rw, el.val, end, 3, ANSWER_MAX_DEPTH))
+		return not_json(s);
+	while ((r = kl_json_walk_next(&rw, &m)) == 1) {
+		if (!have_d && kl_json_key_is(&m, "Data", 4) && m.val < end && *m.val == '"') {
+			const char *after = take_data(s, m.val, end);
+			if (!after)
+				return s->in_records = 0, s->base.err.code;
+			kl_json_walk_skip(&rw, after);
+			have_d = data_ok = 1;
+			continue;
 		}
-	} else { /* not an object: step over it; it has no Data */
-		kl_json_iter_next(&s->it, &m);
+		if (kl_json_walk_value(&rw, &m))
+			return not_json(s);
+		if (!have_q && kl_json_key_is(&m, "SequenceNumber", 14))
+			q = m, have_q = 1;
+		else if (!have_t && kl_json_key_is(&m, "ApproximateArrivalTimestamp", 27))
+			t = m, have_t = 1;
+		else if (kl_json_key_is(&m, "Data", 4))
+			have_d = 1; /* not a string: the check below says so */
 	}
+	if (r < 0)
+		return not_json(s);
+	kl_json_walk_skip(&s->recs, rw.p);
 	/* epoch seconds with a fraction: dates the record's dead letters, the
 	 * same in every run that reads it (not the run's own date) */
 	s->arrival_ms = have_t && (t.type == KL_JSON_NUMBER || t.type == KL_JSON_INT)
 			     ? kl_kinesis_arrival_ms(t.val, t.val_len)
 			     : 0;
-	if (!have_d || d.type != KL_JSON_STRING || !have_q || q.type != KL_JSON_STRING)
+	if (!data_ok || !have_q || q.type != KL_JSON_STRING) {
+		s->in_records = 0;
 		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: record without Data");
-	kl_buf_reset(&s->data);
-	if (kl_buf_reserve(&s->data, kl_base64_decoded_max(d.val_len)))
-		return KL_ENOMEM;
-	long n = kl_base64_decode(d.val + 1, d.val_len - 2, (unsigned char *)s->data.data);
-	if (n < 0)
-		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: Data is not base64");
-	s->data.len = (size_t)n;
+	}
 	int aggregated;
 	const char *why;
 	if (kl_kpl_decode(&s->kpl, (const uint8_t *)s->data.data, s->data.len, &s->subs, &s->nsubs,
@@ -429,7 +510,6 @@ static void k_free(struct kl_source *base)
 	struct src_kinesis *s = (struct src_kinesis *)base;
 	kl_kinesis_cleanup(&s->k);
 	kl_kpl_cleanup(&s->kpl);
-	kl_json_doc_cleanup(&s->doc);
 	kl_buf_cleanup(&s->data);
 	kl_buf_cleanup(&s->req);
 	kl_seqmap_cleanup(&s->marks);
@@ -465,7 +545,7 @@ int kl_source_kinesis_feed(struct kl_source *base, const void *body, size_t n)
 	struct src_kinesis *s = (struct src_kinesis *)base;
 	s->batch_records = 0;
 	s->batch_empty = 0;
-	kl_json_iter_init(&s->it, "[]", 2);
+	s->in_records = 0;
 	kl_buf_reset(&s->k.c.resp.body);
 	if (kl_buf_append(&s->k.c.resp.body, body, n))
 		return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
@@ -544,11 +624,9 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	s->limit = KL_KINESIS_FIRST_LIMIT;
 	s->behind = -1;
 	s->last_record_ms = kl_mono_ms();
-	kl_json_doc_init(&s->doc);
 	kl_buf_init(&s->data, 0);
 	kl_buf_init(&s->req, 0);
 	kl_kpl_init(&s->kpl);
-	kl_json_iter_init(&s->it, "[]", 2);
 	if (kl_kinesis_init(&s->k, o->region, eb)) {
 		k_free(&s->base);
 		return NULL;

@@ -1,10 +1,48 @@
-/* test_json.c — parse/json: JSONTestSuite conformance plus member spans. */
+/* test_json.c — parse/json: JSONTestSuite conformance (the validator and
+ * the validating walk) plus member spans. */
 #include "check.h"
 #include "parse/json.h"
 #include "parse/num.h"
 
 #include <dirent.h>
 #include <stdlib.h>
+
+/* The container at p by kl_json_walk, to its close: nested containers
+ * walked too (deep) or each checked whole (kl_json_walk_value). -> just
+ * past the close, or NULL where the walk found the text is not JSON. */
+static const char *walk(const char *p, const char *end, unsigned depth, unsigned max, int deep)
+{
+	struct kl_json_walk w;
+	struct kl_json_member m;
+	int r;
+	if (kl_json_walk_open(&w, p, end, depth, max))
+		return NULL;
+	while ((r = kl_json_walk_next(&w, &m)) == 1) {
+		if (deep && m.val < end && (*m.val == '{' || *m.val == '[')) {
+			const char *after = walk(m.val, end, depth + 1, max, deep);
+			if (!after)
+				return NULL;
+			kl_json_walk_skip(&w, after);
+		} else if (kl_json_walk_value(&w, &m)) {
+			return NULL;
+		}
+	}
+	return r < 0 ? NULL : w.p;
+}
+
+/* 0 if the walk accepts the whole text (as kl_json_parse would) */
+static int walk_text(const char *p, size_t n, unsigned max, int deep)
+{
+	const char *end = p + n, *q = p, *after;
+	while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+		q++;
+	uint8_t t;
+	if (q < end && (*q == '{' || *q == '['))
+		after = walk(q, end, 1, max, deep);
+	else
+		after = kl_json_value_end(q, end, max, &t);
+	return after && kl_json_walk_done(after, end) == 0 ? 0 : -1;
+}
 
 static void json_test_suite(void)
 {
@@ -32,6 +70,12 @@ static void json_test_suite(void)
 		int rc = kl_json_parse(p, n, 64, &doc, &err);
 		int rc2 = kl_json_parse(p, n, 64, NULL, NULL);
 		CHECK_EQ_INT(rc, rc2);
+		/* the walk agrees, container by container and value by value */
+		if ((rc == 0) != (walk_text(p, n, 64, 1) == 0) ||
+		    (rc == 0) != (walk_text(p, n, 64, 0) == 0))
+			fprintf(stderr, "walk and parse disagree on %s\n", e->d_name);
+		CHECK_EQ_INT(rc == 0, walk_text(p, n, 64, 1) == 0);
+		CHECK_EQ_INT(rc == 0, walk_text(p, n, 64, 0) == 0);
 		if (e->d_name[0] == 'y') {
 			ny++;
 			if (rc)
@@ -276,6 +320,49 @@ static void digit_runs(void)
 }
 
 /* A byte order mark is rejected (RFC 8259 allows either), and named */
+/* The walk's own cases: depth, where a value must be read first, spans. */
+static void walk_cases(void)
+{
+	char deep[200];
+	for (unsigned d = 62; d <= 66; d++) { /* d nested arrays, limit 64 */
+		memset(deep, '[', d);
+		memset(deep + d, ']', d);
+		for (int how = 0; how < 2; how++)
+			CHECK_EQ_INT(walk_text(deep, 2 * d, 64, how) == 0,
+				     kl_json_parse(deep, 2 * d, 64, NULL, NULL) == 0);
+	}
+	const char *bad[] = {"{\"a\":1,}", "[1,]", "{\"a\" 1}", "{\"a\":tru}", "[1 2]",
+			     "{\"a\":\"x}", "{1:2}", "[\"\\q\"]", "{\"a\":[1}", "[-]", "{}x"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK(kl_json_parse(bad[i], strlen(bad[i]), 64, NULL, NULL) != 0);
+		CHECK(walk_text(bad[i], strlen(bad[i]), 64, 1) != 0);
+		CHECK(walk_text(bad[i], strlen(bad[i]), 64, 0) != 0);
+	}
+	const char *t = " { \"k\\u0041\" : [1, {\"x\":\"y\"}] , \"n\":-1.5e3 } ";
+	struct kl_json_walk w;
+	struct kl_json_member m;
+	CHECK(kl_json_walk_open(&w, t, t + strlen(t), 1, 64) == 0 && w.object);
+	CHECK(kl_json_walk_value(&w, &m) != 0); /* no key read yet */
+	CHECK_EQ_INT(kl_json_walk_next(&w, &m), 1);
+	CHECK(m.key_len == 7 && m.key_esc && !memcmp(m.key, "k\\u0041", 7));
+	CHECK_EQ_INT(kl_json_walk_next(&w, &m), -1); /* its value first */
+	CHECK(kl_json_walk_value(&w, &m) == 0);
+	const char *arr = "[1, {\"x\":\"y\"}]";
+	CHECK(m.type == KL_JSON_ARRAY && m.val_len == strlen(arr) && !memcmp(m.val, arr, strlen(arr)));
+	CHECK_EQ_INT(kl_json_walk_next(&w, &m), 1);
+	CHECK(kl_json_key_is(&m, "n", 1));
+	CHECK(kl_json_walk_value(&w, &m) == 0);
+	CHECK(m.type == KL_JSON_NUMBER && m.val_len == 6);
+	CHECK_EQ_INT(kl_json_walk_next(&w, &m), 0);
+	CHECK(kl_json_walk_done(w.p, t + strlen(t)) == 0);
+	/* a value at the depth limit: an object in an object with a limit of 1 */
+	const char *nest = "{\"a\":{}}";
+	CHECK(kl_json_walk_open(&w, nest, nest + 8, 1, 1) == 0);
+	CHECK_EQ_INT(kl_json_walk_next(&w, &m), 1);
+	CHECK(kl_json_walk_value(&w, &m) != 0);
+	CHECK(kl_json_parse(nest, 8, 1, NULL, NULL) != 0);
+}
+
 static void byte_order_mark(void)
 {
 	struct kl_json_error err;
@@ -294,6 +381,7 @@ int main(void)
 	numbers();
 	digit_runs();
 	json_test_suite();
+	walk_cases();
 	iteration();
 	members();
 	limits_and_helpers();

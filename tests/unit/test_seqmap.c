@@ -295,8 +295,38 @@ static void batch(void)
 	CHECK_EQ_STR(out, "shardId-000000000001-" SEQ("011"));
 	CHECK_EQ_INT(s->ops->checkpoint(s, 2, out, sizeof out), 0);
 	CHECK_EQ_STR(out, "after:" SEQ("011") " 2");
-	CHECK_EQ_INT(kl_source_kinesis_feed(s, "{\"Records\":[", 12), KL_EPARSE);
 	CHECK_EQ_INT(kl_source_kinesis_feed(s, "", 0), KL_EPARSE);
+	/* the answer is checked as it is read: a fault after a record ends the
+	 * batch there, as a parse error */
+	CHECK_EQ_INT(kl_source_kinesis_feed(s, "{\"Records\":[", 12), KL_EPARSE);
+	CHECK(strstr(s->err.msg, "response is not JSON") != NULL);
+	const char *cut = "{\"NextShardIterator\":\"it\",\"Records\":[{\"Data\":\"eyJjIjozfQ==\","
+			  "\"SequenceNumber\":\"" SEQ("012") "\"},{\"Data\":\"eyJkIjo0fQ==\",\"Seq";
+	kl_errbuf_clear(&s->err); /* it keeps the first error */
+	CHECK_EQ_INT(kl_source_kinesis_feed(s, cut, strlen(cut)), KL_OK);
+	CHECK_EQ_INT(kl_source_next(s, &r, 0), KL_SRC_RECORD);
+	CHECK_EQ_MEM(r.p, r.n, "{\"c\":3}");
+	CHECK_EQ_INT(kl_source_next(s, &r, 0), KL_EPARSE);
+	CHECK(strstr(s->err.msg, "response is not JSON") != NULL);
+	/* members in any order, the first of a name counting; Records last */
+	const char *late = "{\"MillisBehindLatest\":0,\"Records\":null,\"NextShardIterator\":\"it\","
+			   "\"Records\":[{\"SequenceNumber\":\"" SEQ("013") "\",\"Data\":\"eyJlIjo1fQ==\","
+			   "\"Data\":7}]}";
+	CHECK_EQ_INT(kl_source_kinesis_feed(s, late, strlen(late)), KL_OK);
+	CHECK_EQ_INT(kl_source_next(s, &r, 0), KL_SRC_IDLE); /* the first Records: none */
+	const char *last = "{\"MillisBehindLatest\":0,\"NextShardIterator\":\"it\",\"Records\":[{"
+			   "\"SequenceNumber\":\"" SEQ("014") "\",\"Data\":\"eyJlIjo1fQ==\",\"Data\":7}]} ";
+	CHECK_EQ_INT(kl_source_kinesis_feed(s, last, strlen(last)), KL_OK);
+	CHECK_EQ_INT(kl_source_next(s, &r, 0), KL_SRC_RECORD);
+	CHECK_EQ_MEM(r.p, r.n, "{\"e\":5}");
+	CHECK_EQ_INT(kl_source_next(s, &r, 0), KL_SRC_IDLE); /* an iterator: not closed */
+	const char *escaped = "{\"Records\":[{\"Data\":\"eyJl\\/jo1fQ==\",\"SequenceNumber\":\"" SEQ("015") "\"}]}";
+	kl_errbuf_clear(&s->err); /* it keeps the first error */
+	CHECK_EQ_INT(kl_source_kinesis_feed(s, escaped, strlen(escaped)), KL_OK);
+	CHECK_EQ_INT(kl_source_next(s, &r, 0), KL_EPARSE);
+	CHECK(strstr(s->err.msg, "Data is not base64") != NULL);
+	const char *trailing = "{\"Records\":[],\"NextShardIterator\":\"it\"} x";
+	CHECK_EQ_INT(kl_source_kinesis_feed(s, trailing, strlen(trailing)), KL_EPARSE);
 	kl_source_free(s);
 }
 

@@ -741,53 +741,65 @@ static inline const char *skip_value(const char *p, const char *end, uint8_t *ty
 
 /* --- validating walk (json.h) ---------------------------------------------- */
 
-const char *kl_json_value_end(const char *p, const char *end, unsigned max_depth, uint8_t *type)
+/* kl_json_value_end, and whether a string value has an escape in *esc */
+static const char *value_end(const char *p, const char *end, unsigned max_depth, uint8_t *type,
+			     uint8_t *esc)
 {
 	if (p >= end)
 		return NULL;
-	const char *e;
-	uint8_t t, esc = 0;
+	/* a scalar by the parser's own scanners, in one pass */
+	struct scan sc = {(const unsigned char *)p, (const unsigned char *)end,
+			  (const unsigned char *)p, NULL};
+	uint8_t t;
+	int rc;
+	*esc = 0;
 	switch (*p) {
-	case '"': {
-		/* a short plain string is valid as it is: no call to the parser */
-		const char *q = p + 1, *stop = end - q > 64 ? q + 64 : end;
-		while (q < stop && plain[(unsigned char)*q])
-			q++;
-		if (q < stop && *q == '"') {
-			*type = KL_JSON_STRING;
-			return q + 1;
-		}
-		e = string_end(p + 1, end, &esc);
-		e = e < end ? e + 1 : end;
+	case '"':
+		sc.p++;
+		rc = scan_string(&sc, esc);
 		t = KL_JSON_STRING;
 		break;
-	}
-	case '{':
-	case '[':
-		t = *p == '{' ? KL_JSON_OBJECT : KL_JSON_ARRAY;
-		e = container_end(p, end, &esc);
-		break;
 	case 't':
-	case 'n':
-		t = *p == 't' ? KL_JSON_TRUE : KL_JSON_NULL;
-		e = end - p >= 4 ? p + 4 : end;
+		rc = scan_literal(&sc, "true", 4);
+		t = KL_JSON_TRUE;
 		break;
 	case 'f':
+		rc = scan_literal(&sc, "false", 5);
 		t = KL_JSON_FALSE;
-		e = end - p >= 5 ? p + 5 : end;
 		break;
+	case 'n':
+		rc = scan_literal(&sc, "null", 4);
+		t = KL_JSON_NULL;
+		break;
+	case '{':
+	case '[': {
+		/* a container: its end as a valid one's would be, then that span
+		 * checked whole (a valid value is no proper prefix of another) */
+		if (!max_depth)
+			return NULL;
+		uint8_t ws = 0;
+		const char *e = container_end(p, end, &ws);
+		if (kl_json_parse(p, (size_t)(e - p), max_depth, NULL, NULL))
+			return NULL;
+		*type = *p == '{' ? KL_JSON_OBJECT : KL_JSON_ARRAY;
+		return e;
+	}
 	default:
-		e = number_end(p, end, &t);
+		if (*p != '-' && (*p < '0' || *p > '9'))
+			return NULL;
+		rc = scan_number(&sc, &t);
 		break;
 	}
-	/* the span the skip found, if it is one valid value, is that value: a
-	 * valid value is no proper prefix of another valid value it skips to */
-	if (!max_depth && (t == KL_JSON_OBJECT || t == KL_JSON_ARRAY))
-		return NULL;
-	if (kl_json_parse(p, (size_t)(e - p), max_depth ? max_depth : 1, NULL, NULL))
+	if (rc)
 		return NULL;
 	*type = t;
-	return e;
+	return (const char *)sc.p;
+}
+
+const char *kl_json_value_end(const char *p, const char *end, unsigned max_depth, uint8_t *type)
+{
+	uint8_t esc;
+	return value_end(p, end, max_depth, type, &esc);
 }
 
 int kl_json_walk_open(struct kl_json_walk *w, const char *p, const char *end, unsigned depth,
@@ -832,13 +844,13 @@ int kl_json_walk_next(struct kl_json_walk *w, struct kl_json_member *m)
 	m->key_esc = 0;
 	m->val_esc = m->val_ws = 0;
 	if (w->object) {
-		uint8_t t;
-		const char *k = p < end && *p == '"' ? kl_json_value_end(p, end, 0, &t) : NULL;
+		uint8_t t, esc;
+		const char *k = p < end && *p == '"' ? value_end(p, end, 0, &t, &esc) : NULL;
 		if (!k)
 			return -1;
 		m->key = p + 1;
 		m->key_len = (size_t)(k - p) - 2;
-		m->key_esc = memchr(m->key, '\\', m->key_len) != NULL;
+		m->key_esc = esc;
 		p = skip_ws_ptr(k, end);
 		if (p >= end || *p != ':')
 			return -1;
@@ -853,16 +865,16 @@ int kl_json_walk_next(struct kl_json_walk *w, struct kl_json_member *m)
 
 int kl_json_walk_value(struct kl_json_walk *w, struct kl_json_member *m)
 {
-	uint8_t t;
+	uint8_t t, esc;
 	if (w->state != KL_JSON_WALK_VALUE)
 		return -1;
-	const char *e = kl_json_value_end(w->p, w->end, w->max_depth - w->depth, &t);
+	const char *e = value_end(w->p, w->end, w->max_depth - w->depth, &t, &esc);
 	if (!e)
 		return -1;
 	m->val = w->p;
 	m->val_len = (size_t)(e - w->p);
 	m->type = t;
-	m->val_esc = t == KL_JSON_STRING && memchr(m->val, '\\', m->val_len) != NULL;
+	m->val_esc = esc;
 	w->p = e;
 	w->state = KL_JSON_WALK_AFTER;
 	return 0;

@@ -119,9 +119,8 @@ int kl_json_iter_next(struct kl_json_iter *it, struct kl_json_member *m);
 /*
  * The end of the one valid JSON value at p (no whitespace before it), or NULL
  * if there is none there; *type is its type. Checked as kl_json_parse checks
- * a text, nested at most max_depth deep (0: a scalar only). A short string
- * of printable ASCII without escapes (a key, an id) is checked without the
- * parser.
+ * a text, nested at most max_depth deep (0: a scalar only): a scalar in one
+ * pass by the parser's own scanners, a container found and then checked.
  */
 const char *kl_json_value_end(const char *p, const char *end, unsigned max_depth, uint8_t *type);
 

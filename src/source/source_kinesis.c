@@ -237,6 +237,12 @@ static int top_members(struct src_kinesis *s)
 	return KL_OK;
 }
 
+static void count_answer(struct src_kinesis *s)
+{
+	if (s->metrics)
+		atomic_fetch_add_explicit(&s->metrics->get_records, 1, memory_order_relaxed);
+}
+
 /* A GetRecords answer (the client's response body, which must stay as it
  * is while the batch is read) -> the batch, up to its first record. */
 static int take_batch(struct src_kinesis *s)
@@ -252,11 +258,11 @@ static int take_batch(struct src_kinesis *s)
 		/* JSON that is no object has no members: no records, no iterator */
 		if (kl_json_parse(b, n, ANSWER_MAX_DEPTH, NULL, NULL))
 			return not_json(s);
+		count_answer(s);
 		batch_outcome(s);
 		return KL_OK;
 	}
-	if (s->metrics)
-		atomic_fetch_add_explicit(&s->metrics->get_records, 1, memory_order_relaxed);
+	count_answer(s);
 	return top_members(s);
 }
 

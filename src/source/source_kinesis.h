@@ -27,7 +27,13 @@
  * MillisBehindLatest is 0 and nothing arrived for that long.
  *
  * The response body is the batch (records are read in place from it, in
- * one buffer kept for the next responses), so what a shard holds is its
+ * one buffer kept for the next responses). It is checked as JSON while it
+ * is read (parse/json.h, kl_json_walk), record by record, and each record's
+ * base64 Data is decoded straight from it: one pass over the megabytes, not
+ * a validating pass before the first record. An answer with a fault part
+ * way hands out the records before the fault, then fails (KL_EPARSE) as a
+ * wholly bad answer would; a restart reads from the checkpoint, so this
+ * changes nothing about what lands. What a shard holds is its
  * largest response: GetRecords asks for about KL_KINESIS_CALL_BYTES of body
  * a call (kl_kinesis_read_limit), not for up to 10,000 records / 10 MB. A
  * shard serves 2 MB/s of data and 5 calls/s, so ~1.1 MB of data a call
@@ -99,7 +105,8 @@ int kl_source_kinesis_at_end(const struct kl_source *s);
  * a GetRecords call, as a call would, without a server; next() with
  * timeout_ms 0 then hands its records out and returns KL_SRC_IDLE (or
  * KL_SRC_EOF at a closed shard's end) instead of calling again. KL_OK, or
- * KL_EPARSE (not a JSON object) / KL_ENOMEM with the source's err set. */
+ * KL_EPARSE (not JSON up to its first record) / KL_ENOMEM with the
+ * source's err set; a fault after that is next()'s KL_EPARSE. */
 int kl_source_kinesis_feed(struct kl_source *s, const void *body, size_t n);
 
 #endif

@@ -760,17 +760,13 @@ static const char *value_end(const char *p, const char *end, unsigned max_depth,
 		t = KL_JSON_STRING;
 		break;
 	case 't':
-		rc = scan_literal(&sc, "true", 4);
-		t = KL_JSON_TRUE;
-		break;
 	case 'f':
-		rc = scan_literal(&sc, "false", 5);
-		t = KL_JSON_FALSE;
+	case 'n': {
+		const char *lit = *p == 't' ? "true" : *p == 'f' ? "false" : "null";
+		rc = scan_literal(&sc, lit, strlen(lit));
+		t = *p == 't' ? KL_JSON_TRUE : *p == 'f' ? KL_JSON_FALSE : KL_JSON_NULL;
 		break;
-	case 'n':
-		rc = scan_literal(&sc, "null", 4);
-		t = KL_JSON_NULL;
-		break;
+	}
 	case '{':
 	case '[': {
 		/* a container: its end as a valid one's would be, then that span
@@ -834,7 +830,7 @@ int kl_json_walk_next(struct kl_json_walk *w, struct kl_json_member *m)
 		return 0;
 	}
 	if (w->state == KL_JSON_WALK_AFTER) {
-		if (p >= end || *p != ',')
+		if (*p != ',')
 			return -1;
 		p = skip_ws_ptr(p + 1, end);
 	}

@@ -17,8 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* Walk the container at p to its close with kl_json_walk: a nested
  * container is walked too, or stepped over whole, chosen by the parity of
  * its first key's or element's byte. -> just past its close, or NULL. */
-static const char *walk(const char *p, const char *end, unsigned depth, const char *text,
-			struct kl_json_doc *top)
+static const char *walk(const char *p, const char *end, unsigned depth, struct kl_json_doc *top)
 {
 	struct kl_json_walk w;
 	struct kl_json_member m;
@@ -28,7 +27,7 @@ static const char *walk(const char *p, const char *end, unsigned depth, const ch
 		return NULL;
 	while ((r = kl_json_walk_next(&w, &m)) == 1) {
 		if (m.val < end && (*m.val == '{' || *m.val == '[') && ((unsigned char)*m.start & 1)) {
-			const char *after = walk(m.val, end, depth + 1, text, NULL);
+			const char *after = walk(m.val, end, depth + 1, NULL);
 			if (!after)
 				return NULL;
 			m.val_len = (size_t)(after - m.val);
@@ -50,7 +49,6 @@ static const char *walk(const char *p, const char *end, unsigned depth, const ch
 		return NULL;
 	if (top && i != top->n)
 		abort();
-	(void)text;
 	return w.p;
 }
 
@@ -62,7 +60,7 @@ static int walk_text(const char *p, size_t size, struct kl_json_doc *doc)
 		q++;
 	const char *after;
 	if (q < end && (*q == '{' || *q == '['))
-		after = walk(q, end, 1, p, doc && *q == '{' ? doc : NULL);
+		after = walk(q, end, 1, doc && *q == '{' ? doc : NULL);
 	else {
 		uint8_t t;
 		after = kl_json_value_end(q, end, MAX_DEPTH, &t);

@@ -16,7 +16,8 @@
  * the next position; a second source fed the same bytes hands out the same
  * records; the answer is checked as it is read, so a text kl_json_parse
  * rejects ends its batch in a parse error (after any records before the
- * fault), and one it accepts never fails as "not JSON". ListShards: OK or a parse error; every shard's strings are
+ * fault), and one it accepts never fails as "not JSON". ListShards: OK or
+ * a parse error; every shard's strings are
  * NUL-terminated within their arrays; the token is a valid JSON string
  * body (it goes back inside a request as it is) and empty unless the page
  * said OK; a second read gives the same shards. */

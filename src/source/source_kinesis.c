@@ -159,10 +159,16 @@ static const char *skip_ws(const char *p, const char *end)
 	return p;
 }
 
+/* The batch ends at a fault in the answer: KL_EPARSE with msg. */
+static int bad_answer(struct src_kinesis *s, const char *msg)
+{
+	s->in_records = 0;
+	return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: %s", msg);
+}
+
 static int not_json(struct src_kinesis *s)
 {
-	s->in_records = 0; /* the batch ends here */
-	return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: response is not JSON");
+	return bad_answer(s, "response is not JSON");
 }
 
 /* The answer's end (all of it checked): the next iterator,
@@ -319,12 +325,13 @@ static const char *take_data(struct src_kinesis *s, const char *v, const char *e
 	size_t len = (size_t)(q - v - 1);
 	kl_buf_reset(&s->data);
 	if (kl_buf_reserve(&s->data, kl_base64_decoded_max(len))) {
+		s->in_records = 0;
 		kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
 		return NULL;
 	}
 	long n = kl_base64_decode(v + 1, len, (unsigned char *)s->data.data);
 	if (n < 0) { /* an escape too: Data is plain base64 */
-		kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: Data is not base64");
+		bad_answer(s, "Data is not base64");
 		return NULL;
 	}
 	s->data.len = (size_t)n;
@@ -350,8 +357,7 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 	if (el.val >= end || *el.val != '{') { /* not an object: it has no Data */
 		if (kl_json_walk_value(&s->recs, &el))
 			return not_json(s);
-		s->in_records = 0;
-		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: record without Data");
+		return bad_answer(s, "record without Data");
 	}
 	/* the record's members in one walk, each checked as it is met */
 	struct kl_json_walk rw;
@@ -361,7 +367,7 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 		if (!have_d && kl_json_key_is(&m, "Data", 4) && m.val < end && *m.val == '"') {
 			const char *after = take_data(s, m.val, end);
 			if (!after)
-				return s->in_records = 0, s->base.err.code;
+				return s->base.err.code;
 			kl_json_walk_skip(&rw, after);
 			have_d = data_ok = 1;
 			continue;
@@ -383,10 +389,8 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 	s->arrival_ms = have_t && (t.type == KL_JSON_NUMBER || t.type == KL_JSON_INT)
 			     ? kl_kinesis_arrival_ms(t.val, t.val_len)
 			     : 0;
-	if (!data_ok || !have_q || q.type != KL_JSON_STRING) {
-		s->in_records = 0;
-		return kl_errbuf_set(&s->base.err, KL_EPARSE, "GetRecords: record without Data");
-	}
+	if (!data_ok || !have_q || q.type != KL_JSON_STRING)
+		return bad_answer(s, "record without Data");
 	int aggregated;
 	const char *why;
 	if (kl_kpl_decode(&s->kpl, (const uint8_t *)s->data.data, s->data.len, &s->subs, &s->nsubs,

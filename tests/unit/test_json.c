@@ -319,7 +319,6 @@ static void digit_runs(void)
 	kl_json_doc_cleanup(&doc);
 }
 
-/* A byte order mark is rejected (RFC 8259 allows either), and named */
 /* The walk's own cases: depth, where a value must be read first, spans. */
 static void walk_cases(void)
 {
@@ -363,6 +362,7 @@ static void walk_cases(void)
 	CHECK(kl_json_parse(nest, 8, 1, NULL, NULL) != 0);
 }
 
+/* A byte order mark is rejected (RFC 8259 allows either), and named */
 static void byte_order_mark(void)
 {
 	struct kl_json_error err;

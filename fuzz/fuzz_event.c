@@ -3,7 +3,9 @@
  * Invariants: never crash; an accepted event's enriched output is valid JSON
  * (re-parsed), its partition path has exactly the layout's levels, and the
  * partition columns one by one (as the Firehose handler returns them) spell
- * the same path with path-safe bytes only. */
+ * the same path with path-safe bytes only; kl_event_peek_uuid's guess stays
+ * in bounds and, where it names the parsed event_uuid's bytes, has its
+ * length. */
 #include "deadletter/deadletter.h"
 #include "event/event.h"
 #include "fuzz_common.h"
@@ -27,7 +29,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kl_buf_init(&out, 0);
 	kl_buf_init(&key, 0);
 	const char *p = (const char *)data;
+	/* the uuid guess (a cache hint): inside the record's first bytes, no
+	 * quote or escape in it; where it is the parsed event_uuid's spot, it
+	 * is the same bytes */
+	const char *gu = NULL;
+	size_t gn = 0;
+	int guessed = kl_event_peek_uuid(p, size, &gu, &gn);
+	if (guessed) {
+		REQUIRE(gu > p && gn > 0 && gu + gn < p + size);
+		REQUIRE((size_t)(gu + gn - p) < KL_EVENT_PEEK_BYTES);
+		REQUIRE(!memchr(gu, '"', gn) && !memchr(gu, '\\', gn) && gu[gn] == '"');
+	}
 	enum kl_reject r = kl_event_parse(&ev, p, size, &lim);
+	if (r == KL_REJ_NONE && guessed && ev.uuid.p == gu)
+		REQUIRE(ev.uuid.n == gn);
 	if (r == KL_REJ_NONE) {
 		if (kl_event_write_json(&ev, p, size, &out))
 			abort();

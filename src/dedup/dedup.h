@@ -96,8 +96,10 @@ int kl_dedup_check_run_hash(struct kl_dedup *d, uint64_t h, uint32_t input, uint
 /* A hint, no effect on any answer: fetch into the cache the index line a
  * check of hash h probes first. It reads only what init fixed (the index's
  * address and size), so any thread may call it, for a shared window too,
- * without the lock: a stream's shard thread calls it when it has parsed an
- * event, and the line arrives while it routes the event. */
+ * without the lock: the serial read loop (a stream's shard thread) calls it
+ * with the hash of a guess at the record's event_uuid before it parses the
+ * record (event/event.h, kl_event_peek_uuid), and the line arrives while
+ * the record is parsed. */
 void kl_dedup_prefetch_home(const struct kl_dedup *d, uint64_t h);
 
 /* Input position of the oldest event still in the window, or `fallback`

@@ -349,6 +349,33 @@ static int is_added_field(const struct kl_json_member *m)
 	       key_is(m, "event_subtype");
 }
 
+int kl_event_peek_uuid(const char *p, size_t n, const char **u, size_t *un)
+{
+	static const char key[] = "\"event_uuid\"";
+	size_t k = sizeof key - 1;
+	const char *end = p + (n < KL_EVENT_PEEK_BYTES ? n : KL_EVENT_PEEK_BYTES);
+	const char *q = p + 1; /* most producers put it first: no search */
+	if (n < k + 1 || *p != '{' || memcmp(q, key, k))
+		q = memmem(p, (size_t)(end - p), key, k);
+	if (!q)
+		return 0;
+	q += k;
+	while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+		q++;
+	if (q >= end || *q++ != ':')
+		return 0;
+	while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
+		q++;
+	if (q >= end || *q++ != '"')
+		return 0;
+	const char *e = memchr(q, '"', (size_t)(end - q));
+	if (!e || e == q || memchr(q, '\\', (size_t)(e - q)))
+		return 0;
+	*u = q;
+	*un = (size_t)(e - q);
+	return 1;
+}
+
 enum kl_reject kl_event_parse(struct kl_event *ev, const char *p, size_t n,
 			      const struct kl_event_limits *lim)
 {

@@ -98,6 +98,18 @@ void kl_event_cleanup(struct kl_event *ev);
 enum kl_reject kl_event_parse(struct kl_event *ev, const char *p, size_t n,
 			      const struct kl_event_limits *lim);
 
+/* A guess, for a cache hint only: where p[0..n)'s event_uuid value
+ * probably is, found without parsing — the first "event_uuid" key in the
+ * record's first KL_EVENT_PEEK_BYTES bytes, then ':' and a string with no
+ * escape. 1 with the value's bytes in *u, *un (inside p), else 0. It may
+ * be wrong (the key inside another string, a duplicate key): only
+ * kl_event_parse decides, and a caller that compares ev->uuid with the
+ * guess (same pointer, same length: the same bytes) may reuse what it
+ * computed from it. pipeline.c hashes the guess to fetch the dedup
+ * window's index line while the record is parsed. */
+#define KL_EVENT_PEEK_BYTES 256
+int kl_event_peek_uuid(const char *p, size_t n, const char **u, size_t *un);
+
 /*
  * Append the enriched event to `out`: the original object's bytes, with any
  * top-level members named created_datetime/event_type/event_subtype dropped

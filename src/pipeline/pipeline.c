@@ -509,7 +509,17 @@ static int on_long_record(struct run *r, const struct kl_record *rec, struct kl_
 static int prepare_serial(struct run *r, const struct kl_record *rec, struct prepared *pr)
 {
 	struct kl_event *ev = &r->ev;
+	const struct kl_dedup *dd = r->x->dedup;
+	const char *guess = NULL;
+	size_t guess_n = 0;
+	uint64_t guess_h = 0;
 	memset(pr, 0, sizeof *pr);
+	/* the dedup window's index line is a cache miss: asked for with the
+	 * event_uuid's likely bytes, it comes in while the record is parsed */
+	if (dd && !rec->more && kl_event_peek_uuid(rec->p, rec->n, &guess, &guess_n)) {
+		guess_h = kl_dedup_hash(guess, guess_n);
+		kl_dedup_prefetch_home(dd, guess_h);
+	}
 	if (rec->more) /* over the source's hard cap: its message is made once it is read */
 		pr->rej = ev->reject = KL_REJ_TOO_LARGE;
 	else
@@ -519,10 +529,13 @@ static int prepare_serial(struct run *r, const struct kl_record *rec, struct pre
 		pr->uuid = ev->uuid.p;
 		pr->uuid_len = ev->uuid.n;
 		pr->sec = ev->sec;
-		if (r->x->dedup) { /* its index line comes in while the event is routed */
+		if (dd && ev->uuid.p == guess && ev->uuid.n == guess_n) { /* the same bytes */
+			pr->uuid_hash = guess_h;
+			pr->hashed = 1;
+		} else if (dd) { /* a wrong guess: its line comes in while the event is routed */
 			pr->uuid_hash = kl_dedup_hash(ev->uuid.p, ev->uuid.n);
 			pr->hashed = 1;
-			kl_dedup_prefetch_home(r->x->dedup, pr->uuid_hash);
+			kl_dedup_prefetch_home(dd, pr->uuid_hash);
 		}
 	} else {
 		pr->msg = ev->msg;

@@ -369,6 +369,53 @@ static void dead_letter_text(void)
 	kl_buf_cleanup(&out);
 }
 
+/* kl_event_peek_uuid: a guess without parsing, compared with the parse. */
+static void peek_uuid(void)
+{
+	struct {
+		const char *rec;
+		const char *guess; /* NULL: no guess */
+		int same;	   /* the guess is the parsed event_uuid's own bytes */
+	} cases[] = {
+	    {"{\"event_uuid\":\"u-1\",\"event_name\":\"a\",\"created_at\":1}", "u-1", 1},
+	    {"{ \"event_uuid\" :\t\"u-2\" ,\"event_name\":\"a\",\"created_at\":1}", "u-2", 1},
+	    {"{\"event_uuid\":\"u\\u0031\",\"event_name\":\"a\",\"created_at\":1}", NULL, 0},
+	    {"{\"event_uuid\":\"\",\"event_name\":\"a\",\"created_at\":1}", NULL, 0},
+	    {"{\"event_uuid\":7,\"event_name\":\"a\",\"created_at\":1}", NULL, 0},
+	    {"{\"m\":{\"event_uuid\":\"in\"},\"event_uuid\":\"out\",\"event_name\":\"a\","
+	     "\"created_at\":1}",
+	     "in", 0},
+	    {"{\"x\":\"\\\"event_uuid\\\":\\\"q\\\"\",\"event_uuid\":\"r\",\"event_name\":\"a\","
+	     "\"created_at\":1}",
+	     "r", 1},
+	    {"{\"event_uuid\"", NULL, 0},
+	    {"{\"event_uuid\":\"open", NULL, 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *rec = cases[i].rec, *u = NULL;
+		size_t un = 0;
+		int got = kl_event_peek_uuid(rec, strlen(rec), &u, &un);
+		CHECK_EQ_INT(got, cases[i].guess != NULL);
+		if (got && cases[i].guess) {
+			CHECK(un == strlen(cases[i].guess) && !memcmp(u, cases[i].guess, un));
+			if (parse(rec) == KL_REJ_NONE)
+				CHECK_EQ_INT(ev.uuid.p == u && ev.uuid.n == un, cases[i].same);
+			else
+				CHECK(0);
+		}
+	}
+	/* only the first KL_EVENT_PEEK_BYTES bytes are looked at */
+	char rec[KL_EVENT_PEEK_BYTES + 128];
+	int pad = KL_EVENT_PEEK_BYTES - 16;
+	snprintf(rec, sizeof rec, "{\"p\":\"%*s\",\"event_uuid\":\"u\"}", pad, "");
+	const char *u = NULL;
+	size_t un = 0;
+	CHECK_EQ_INT(kl_event_peek_uuid(rec, strlen(rec), &u, &un), 0);
+	snprintf(rec, sizeof rec, "{\"p\":\"%*s\",\"event_uuid\":\"u\"}", pad - 40, "");
+	CHECK_EQ_INT(kl_event_peek_uuid(rec, strlen(rec), &u, &un), 1);
+	CHECK(un == 1 && *u == 'u');
+}
+
 int main(void)
 {
 	kl_event_init(&ev);
@@ -378,6 +425,7 @@ int main(void)
 	rejections();
 	colliding_keys();
 	dead_letter_text();
+	peek_uuid();
 	kl_event_cleanup(&ev);
 	return check_report("test_event");
 }

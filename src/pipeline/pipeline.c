@@ -514,16 +514,17 @@ static int prepare_serial(struct run *r, const struct kl_record *rec, struct pre
 	size_t guess_n = 0;
 	uint64_t guess_h = 0;
 	memset(pr, 0, sizeof *pr);
-	/* the dedup window's index line is a cache miss: asked for with the
-	 * event_uuid's likely bytes, it comes in while the record is parsed */
-	if (dd && !rec->more && kl_event_peek_uuid(rec->p, rec->n, &guess, &guess_n)) {
-		guess_h = kl_dedup_hash(guess, guess_n);
-		kl_dedup_prefetch_home(dd, guess_h);
-	}
-	if (rec->more) /* over the source's hard cap: its message is made once it is read */
+	if (rec->more) { /* over the source's hard cap: its message is made once it is read */
 		pr->rej = ev->reject = KL_REJ_TOO_LARGE;
-	else
+	} else {
+		/* the dedup window's index line is a cache miss: asked for with
+		 * the event_uuid's likely bytes, it comes in during the parse */
+		if (dd && kl_event_peek_uuid(rec->p, rec->n, &guess, &guess_n)) {
+			guess_h = kl_dedup_hash(guess, guess_n);
+			kl_dedup_prefetch_home(dd, guess_h);
+		}
 		pr->rej = kl_event_parse(ev, rec->p, rec->n, &r->o->limits);
+	}
 	pr->ev = ev;
 	if (pr->rej == KL_REJ_NONE) {
 		pr->uuid = ev->uuid.p;

@@ -359,13 +359,10 @@ int kl_event_peek_uuid(const char *p, size_t n, const char **u, size_t *un)
 		q = memmem(p, (size_t)(end - p), key, k);
 	if (!q)
 		return 0;
-	q += k;
-	while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-		q++;
+	q = kl_json_skip_ws(q + k, end);
 	if (q >= end || *q++ != ':')
 		return 0;
-	while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-		q++;
+	q = kl_json_skip_ws(q, end);
 	if (q >= end || *q++ != '"')
 		return 0;
 	const char *e = memchr(q, '"', (size_t)(end - q));

@@ -45,13 +45,6 @@ void kl_firehose_cleanup(struct kl_firehose *f)
 
 /* --- scanning validated JSON ------------------------------------------------ */
 
-static inline const char *ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
-	return p;
-}
-
 /* p is just past an opening quote: the closing quote (or end); *esc is set
  * when the string holds a backslash escape. */
 static inline const char *str_close(const char *p, const char *end, int *esc)
@@ -134,18 +127,18 @@ typedef const char *(*member_fn)(void *ctx, const char *k, size_t kn, int kesc, 
 
 static const char *walk_object(const char *p, const char *end, member_fn visit, void *ctx)
 {
-	p = ws(p + 1, end);
+	p = kl_json_skip_ws(p + 1, end);
 	while (p < end && *p == '"') {
 		int kesc = 0;
 		const char *k = p + 1, *ke = str_close(k, end, &kesc);
-		p = ws(ke + 1, end);
-		p = ws(p + 1, end); /* ':' */
+		p = kl_json_skip_ws(ke + 1, end);
+		p = kl_json_skip_ws(p + 1, end); /* ':' */
 		const char *v = visit(ctx, k, (size_t)(ke - k), kesc, p, end);
 		if (v == STOP)
 			return NULL;
-		p = ws(v ? v : skip_value(p, end), end);
+		p = kl_json_skip_ws(v ? v : skip_value(p, end), end);
 		if (p < end && *p == ',')
-			p = ws(p + 1, end);
+			p = kl_json_skip_ws(p + 1, end);
 	}
 	return p < end ? p + 1 : end; /* '}' */
 }
@@ -179,7 +172,7 @@ static struct top find_top(const char *p, size_t n, int want_inv)
 {
 	struct top t = {NULL, 0, want_inv};
 	const char *end = p + n;
-	p = ws(p, end);
+	p = kl_json_skip_ws(p, end);
 	if (p < end && *p == '{')
 		walk_object(p, end, top_member, &t);
 	return t;
@@ -360,7 +353,7 @@ int kl_firehose_transform_valid(struct kl_firehose *f, const char *p, size_t n, 
 		guess = f->max_response + 4096;
 	if (kl_buf_reserve(out, guess) || kl_buf_append(out, "{\"records\":[", 12))
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory building the response");
-	const char *q = ws(t.records + 1, end);
+	const char *q = kl_json_skip_ws(t.records + 1, end);
 	int rc = KL_OK;
 	while (q < end && *q != ']') {
 		if (*q != '{')
@@ -382,9 +375,9 @@ int kl_firehose_transform_valid(struct kl_firehose *f, const char *p, size_t n, 
 					     "response would exceed the %zu-byte Lambda payload limit "
 					     "after %" PRIu64 " records; lower the Firehose buffering hint",
 					     f->max_response, st->records);
-		q = ws(q, end);
+		q = kl_json_skip_ws(q, end);
 		if (q < end && *q == ',')
-			q = ws(q + 1, end);
+			q = kl_json_skip_ws(q + 1, end);
 	}
 	rc = rc ? rc : kl_buf_append(out, "]}", 2);
 	if (!rc && out->len - start > f->max_response)

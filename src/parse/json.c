@@ -558,13 +558,6 @@ size_t kl_json_minify(const char *v, size_t n, char *out)
 
 /* --- iteration over validated text --------------------------------------- */
 
-static inline const char *skip_ws_ptr(const char *p, const char *end)
-{
-	/* one comparison for the usual case: no whitespace (minified text) */
-	while (p < end && (unsigned char)*p <= ' ' && is_ws((unsigned char)*p))
-		p++;
-	return p;
-}
 
 /* The closing quote of a valid string whose body starts at p (or end).
  * Most strings are short (keys, ids, names): 16 bytes at a time are
@@ -801,7 +794,7 @@ const char *kl_json_value_end(const char *p, const char *end, unsigned max_depth
 int kl_json_walk_open(struct kl_json_walk *w, const char *p, const char *end, unsigned depth,
 		      unsigned max_depth)
 {
-	p = skip_ws_ptr(p, end);
+	p = kl_json_skip_ws(p, end);
 	w->end = end;
 	w->depth = depth;
 	w->max_depth = max_depth;
@@ -818,7 +811,7 @@ int kl_json_walk_open(struct kl_json_walk *w, const char *p, const char *end, un
 
 int kl_json_walk_next(struct kl_json_walk *w, struct kl_json_member *m)
 {
-	const char *p = skip_ws_ptr(w->p, w->end), *end = w->end;
+	const char *p = kl_json_skip_ws(w->p, w->end), *end = w->end;
 	const char close = w->object ? '}' : ']';
 	if (w->state == KL_JSON_WALK_CLOSED || w->state == KL_JSON_WALK_VALUE)
 		return -1; /* a pending value must be read first */
@@ -832,7 +825,7 @@ int kl_json_walk_next(struct kl_json_walk *w, struct kl_json_member *m)
 	if (w->state == KL_JSON_WALK_AFTER) {
 		if (*p != ',')
 			return -1;
-		p = skip_ws_ptr(p + 1, end);
+		p = kl_json_skip_ws(p + 1, end);
 	}
 	m->start = p;
 	m->key = NULL;
@@ -847,10 +840,10 @@ int kl_json_walk_next(struct kl_json_walk *w, struct kl_json_member *m)
 		m->key = p + 1;
 		m->key_len = (size_t)(k - p) - 2;
 		m->key_esc = esc;
-		p = skip_ws_ptr(k, end);
+		p = kl_json_skip_ws(k, end);
 		if (p >= end || *p != ':')
 			return -1;
-		p = skip_ws_ptr(p + 1, end);
+		p = kl_json_skip_ws(p + 1, end);
 	}
 	m->val = p;
 	m->val_len = 0;
@@ -884,13 +877,13 @@ void kl_json_walk_skip(struct kl_json_walk *w, const char *after)
 
 int kl_json_walk_done(const char *p, const char *end)
 {
-	return skip_ws_ptr(p, end) == end ? 0 : -1;
+	return kl_json_skip_ws(p, end) == end ? 0 : -1;
 }
 
 void kl_json_iter_init(struct kl_json_iter *it, const char *v, size_t n)
 {
 	const char *end = v + n;
-	const char *p = skip_ws_ptr(v, end);
+	const char *p = kl_json_skip_ws(v, end);
 	it->object = p < end && *p == '{';
 	/* a scalar has neither members nor elements */
 	it->p = p < end && (*p == '{' || *p == '[') ? p + 1 : end;
@@ -899,9 +892,9 @@ void kl_json_iter_init(struct kl_json_iter *it, const char *v, size_t n)
 
 int kl_json_iter_next(struct kl_json_iter *it, struct kl_json_member *m)
 {
-	const char *p = skip_ws_ptr(it->p, it->end), *end = it->end;
+	const char *p = kl_json_skip_ws(it->p, it->end), *end = it->end;
 	if (p < end && *p == ',')
-		p = skip_ws_ptr(p + 1, end);
+		p = kl_json_skip_ws(p + 1, end);
 	if (p >= end || *p == '}' || *p == ']') {
 		it->p = end;
 		return 0;
@@ -917,8 +910,8 @@ int kl_json_iter_next(struct kl_json_iter *it, struct kl_json_member *m)
 		m->key = p + 1;
 		m->key_len = (size_t)(k - p) - 2;
 		m->key_esc = esc;
-		p = skip_ws_ptr(k, end);
-		p = skip_ws_ptr(p + 1, end); /* ':' */
+		p = kl_json_skip_ws(k, end);
+		p = kl_json_skip_ws(p + 1, end); /* ':' */
 	}
 	uint8_t t, esc;
 	const char *v = skip_value(p, end, &t, &esc);

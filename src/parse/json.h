@@ -173,6 +173,16 @@ int kl_json_split_valid(const char *p, size_t n, struct kl_json_doc *doc);
 /* Find member `name` (plain ASCII key) in a validated object text. */
 int kl_json_object_get(const char *v, size_t n, const char *name, struct kl_json_member *m);
 
+/* p past any JSON whitespace (RFC 8259: space, tab, LF, CR), at most to
+ * end. One comparison for the usual case, no whitespace (minified text). */
+static inline const char *kl_json_skip_ws(const char *p, const char *end)
+{
+	while (p < end && (unsigned char)*p <= ' ' &&
+	       (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
+
 /* Compare a raw key span with a plain ASCII name (no escapes in the span). */
 static inline int kl_json_key_is(const struct kl_json_member *m, const char *name, size_t len)
 {

@@ -152,13 +152,6 @@ static int throttled(struct src_kinesis *s)
 	return KL_OK;
 }
 
-static const char *skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	return p;
-}
-
 /* The batch ends at a fault in the answer: KL_EPARSE with msg. */
 static int bad_answer(struct src_kinesis *s, const char *msg)
 {
@@ -195,7 +188,7 @@ static void batch_outcome(struct src_kinesis *s)
 	 * children are the authoritative sign that nothing more will come. */
 	const struct kl_json_member *c = &s->children_m;
 	if (s->batch_empty && (s->seen & SEEN_CHILDREN) && c->type == KL_JSON_ARRAY &&
-	    *skip_ws(c->val + 1, c->val + c->val_len) != ']')
+	    *kl_json_skip_ws(c->val + 1, c->val + c->val_len) != ']')
 		s->closed = 1;
 }
 
@@ -214,7 +207,7 @@ static int top_members(struct src_kinesis *s)
 			s->seen |= SEEN_RECORDS;
 			if (kl_json_walk_open(&s->recs, m.val, end, 2, ANSWER_MAX_DEPTH))
 				return not_json(s);
-			const char *p = skip_ws(s->recs.p, end);
+			const char *p = kl_json_skip_ws(s->recs.p, end);
 			if (p < end && *p != ']') {
 				s->in_records = 1;
 				s->batch_empty = 0;

@@ -100,19 +100,33 @@ rm -f "$T/huge.jsonl"
 # uninterrupted run
 args=(--input "$T/in.jsonl" --lake "$T/crash" "${small[@]}" --quiet)
 seed=${KL_CRASH_SEED:-$RANDOM}; RANDOM=$seed; echo "crash seed $seed"
-# a run that finished before its kill (a fast machine) leaves a complete
-# lake: start that one over, so that the next run has everything to do
+# the kills land at a random 5-94% of a whole run, timed here first: a run
+# takes 0.17 s on ext4 and 0.09 s on tmpfs under ASan (the lake's fsyncs),
+# and fixed sleeps of 0.01-0.40 s once missed all 16 runs in CI. The fraction
+# is drawn in this shell, not in a command substitution (bash reseeds RANDOM
+# in a subshell), so that one seed gives the same kill points.
+us() { local t=${EPOCHREALTIME//[.,]/}; echo "$((10#$t))"; }
+t0=$(us); "$KL" ingest "${args[@]}" --threads 2; run_us=$(( $(us) - t0 ))
+rm -rf "$T/crash"
+echo "a whole run: $run_us us"
+# a run that finished before its kill leaves a complete lake: start that one
+# over, so that the next run has everything to do
 kills=0 tries=0
 while [ "$kills" -lt 3 ] && [ "$tries" -lt 16 ]; do
 	tries=$((tries + 1))
+	at=$(( run_us * (RANDOM % 90 + 5) / 100 ))
 	"$KL" ingest "${args[@]}" --threads 2 & pid=$!
-	sleep "$(printf '0.%02d' $(( RANDOM % 40 + 1 )))"
+	sleep "$(printf '%d.%06d' $((at / 1000000)) $((at % 1000000)))"
 	kill -9 "$pid" 2>/dev/null || true
 	st=0; wait "$pid" 2>/dev/null || st=$?
-	if [ "$st" -eq 137 ]; then kills=$((kills + 1)); else rm -rf "$T/crash"; fi
+	case $st in
+	137) kills=$((kills + 1)) ;;
+	0) rm -rf "$T/crash" ;;
+	*) fail "run $tries (killed at $at us) exited with status $st" ;;
+	esac
 done
 echo "killed $kills of $tries runs"
-[ "$kills" -ge 1 ] || fail "every run finished before it could be killed; make the input larger"
+[ "$kills" -ge 1 ] || fail "every run finished before it could be killed (a whole run: $run_us us)"
 "$KL" ingest "${args[@]}" --threads 2
 "$KL" ingest --input "$T/in.jsonl" --lake "$T/clean" "${small[@]}" --quiet --threads 1
 cmp -s <(lake_digest "$T/crash") <(lake_digest "$T/clean") ||

@@ -1,14 +1,23 @@
 /* firehose.c — see firehose.h; contract: Firehose developer guide,
  * "Data transformation" and "Dynamic partitioning".
  *
- * Speed: the payload has already passed kl_json_parse (the handler validates
- * it), so this file walks it with trusting scanners, once: the records array
- * is found without skipping it, and each record's members are read in the
- * same pass that steps over them (the base64 data, the bulk of the bytes, is
- * scanned once, 16 bytes at a time). Each record's response entry is written
- * after one reservation of its upper bound, so the hot path neither
- * allocates (buffers only grow to the largest record) nor checks for room
- * byte by byte. */
+ * Speed: the payload (up to 6 MB) is read once. A validating walk
+ * (parse/json.h, kl_json_walk) checks each member as it reaches it, while
+ * it is still in cache, and accepts exactly the texts kl_json_parse
+ * accepts; there is no separate validation pass over the whole payload
+ * first. Each record's base64 data, the bulk of the bytes, is vouched for
+ * by its decoding: the base64 alphabet holds no byte a JSON string must
+ * escape, so a data string that decodes up to its closing quote is also a
+ * valid JSON string; only one that does not decode is checked as a JSON
+ * string. Each record's response entry is written after one reservation of
+ * its upper bound, so the hot path neither allocates (buffers only grow to
+ * the largest record) nor checks for room byte by byte.
+ *
+ * Errors are all or nothing per invocation, and which one is reported does
+ * not depend on where in the payload it sits: a payload that is not valid
+ * JSON is reported as such even when the walk met another error first (a
+ * record without a recordId, a response over the limit), as when the whole
+ * payload was validated before the walk. */
 #include "lambda/firehose.h"
 #include "core/base64.h"
 #include "route/partition.h"
@@ -43,184 +52,16 @@ void kl_firehose_cleanup(struct kl_firehose *f)
 	kl_buf_cleanup(&f->key);
 }
 
-/* --- scanning validated JSON ------------------------------------------------ */
-
-/* p is just past an opening quote: the closing quote (or end); *esc is set
- * when the string holds a backslash escape. */
-static inline const char *str_close(const char *p, const char *end, int *esc)
-{
-#ifdef __SSE2__
-	const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\');
-	while (end - p >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)p);
-		unsigned bits = (unsigned)_mm_movemask_epi8(
-			_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)));
-		if (!bits) {
-			p += 16;
-			continue;
-		}
-		p += __builtin_ctz(bits);
-		if (*p == '"')
-			return p;
-		*esc = 1;
-		p += 2; /* the escaped byte may be a quote */
-	}
-#endif
-	while (p < end) {
-		if (*p == '"')
-			return p;
-		if (*p == '\\') {
-			*esc = 1;
-			p += 2;
-			continue;
-		}
-		p++;
-	}
-	return end;
-}
-
-/* End of the valid JSON value at p. */
-static const char *skip_value(const char *p, const char *end)
-{
-	int esc = 0;
-	if (p >= end)
-		return end;
-	if (*p == '"') {
-		p = str_close(p + 1, end, &esc);
-		return p < end ? p + 1 : end;
-	}
-	if (*p == '{' || *p == '[') {
-		size_t depth = 0;
-		for (; p < end; p++) {
-			if (*p == '"') {
-				p = str_close(p + 1, end, &esc);
-				if (p >= end)
-					return end;
-			} else if (*p == '{' || *p == '[') {
-				depth++;
-			} else if ((*p == '}' || *p == ']') && --depth == 0) {
-				return p + 1;
-			}
-		}
-		return end;
-	}
-	while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\n' &&
-	       *p != '\r' && *p != '\t')
-		p++;
-	return p;
-}
-
-/* A key span (between the quotes) equal to a plain name; escaped keys never
- * match (as kl_json_key_is). */
-static inline int key_eq(const char *k, size_t n, int esc, const char *name, size_t len)
-{
-	return !esc && n == len && memcmp(k, name, len) == 0;
-}
-
-/* Walk the members of the validated object at p ('{'): calls visit(ctx,
- * key, key_len, key_esc, value) for each; visit returns the end of the value
- * it stepped over, NULL to let this function skip it, or STOP. Returns the
- * end of the object (past '}'), or NULL if stopped. */
-static const char STOP[1];
-typedef const char *(*member_fn)(void *ctx, const char *k, size_t kn, int kesc, const char *v,
-				 const char *end);
-
-static const char *walk_object(const char *p, const char *end, member_fn visit, void *ctx)
-{
-	p = kl_json_skip_ws(p + 1, end);
-	while (p < end && *p == '"') {
-		int kesc = 0;
-		const char *k = p + 1, *ke = str_close(k, end, &kesc);
-		p = kl_json_skip_ws(ke + 1, end);
-		p = kl_json_skip_ws(p + 1, end); /* ':' */
-		const char *v = visit(ctx, k, (size_t)(ke - k), kesc, p, end);
-		if (v == STOP)
-			return NULL;
-		p = kl_json_skip_ws(v ? v : skip_value(p, end), end);
-		if (p < end && *p == ',')
-			p = kl_json_skip_ws(p + 1, end);
-	}
-	return p < end ? p + 1 : end; /* '}' */
-}
-
-/* the top level: the first "records" member and whether "invocationId" is there */
-struct top {
-	const char *records; /* value of the first "records" member, NULL if none */
-	int invocation, want_inv;
-};
-
-static const char *top_member(void *ctx, const char *k, size_t kn, int kesc, const char *v,
-			      const char *end)
-{
-	struct top *t = ctx;
-	(void)end;
-	if (key_eq(k, kn, kesc, "invocationId", 12)) {
-		t->invocation = 1;
-		if (t->records)
-			return STOP;
-	} else if (!t->records && key_eq(k, kn, kesc, "records", 7)) {
-		t->records = v;
-		/* the records array is the bulk of the payload: do not skip it
-		 * unless "invocationId" may still follow */
-		if (*v != '[' || t->invocation || !t->want_inv)
-			return STOP;
-	}
-	return NULL;
-}
-
-static struct top find_top(const char *p, size_t n, int want_inv)
-{
-	struct top t = {NULL, 0, want_inv};
-	const char *end = p + n;
-	p = kl_json_skip_ws(p, end);
-	if (p < end && *p == '{')
-		walk_object(p, end, top_member, &t);
-	return t;
-}
-
-int kl_firehose_is_event(const char *p, size_t n)
-{
-	struct top t = find_top(p, n, 1);
-	return t.records && *t.records == '[' && t.invocation;
-}
-
 /* --- one record ---------------------------------------------------------------- */
 
+/* one record's members (values with their quotes; NULL if absent), the
+ * first of each name as with kl_json_object_get, and its decoded data */
 struct rec {
-	const char *id, *data; /* values, quotes included; NULL if absent */
+	const char *id, *data;
 	size_t id_len, data_len;
-	int id_string, data_string, data_esc;
+	int id_string, data_string;
+	long decoded; /* bytes of data decoded into f->raw, or -1: not base64 */
 };
-
-static const char *rec_member(void *ctx, const char *k, size_t kn, int kesc, const char *v,
-			      const char *end)
-{
-	struct rec *r = ctx;
-	/* the first member of each name counts, as with kl_json_object_get */
-	int is_id = !kesc && !r->id && key_eq(k, kn, 0, "recordId", 8);
-	int is_data = !kesc && !r->data && key_eq(k, kn, 0, "data", 4);
-	if (!is_id && !is_data)
-		return NULL;
-	int esc = 0, str = *v == '"';
-	const char *e;
-	if (str) {
-		e = str_close(v + 1, end, &esc);
-		e = e < end ? e + 1 : end;
-	} else {
-		e = skip_value(v, end);
-	}
-	if (is_id) {
-		r->id = v;
-		r->id_len = (size_t)(e - v);
-		r->id_string = str;
-	} else {
-		r->data = v;
-		r->data_len = (size_t)(e - v);
-		r->data_string = str;
-		r->data_esc = esc;
-	}
-	return e;
-}
 
 #define PUT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), (o) += sizeof(lit) - 1)
 
@@ -274,15 +115,9 @@ static int record(struct kl_firehose *f, const struct rec *r, struct kl_buf *out
 		  struct kl_firehose_stats *st)
 {
 	st->records++;
-	/* decode: invalid base64 is a failed record, its data passed back unchanged */
-	long n = -1;
+	/* data that is not base64 fails the record, its data passed back unchanged */
+	long n = r->decoded;
 	enum kl_reject rej = KL_REJ_NONE;
-	if (r->data && r->data_string && !r->data_esc) {
-		kl_buf_reset(&f->raw);
-		if (kl_buf_reserve(&f->raw, kl_base64_decoded_max(r->data_len)))
-			return KL_ENOMEM;
-		n = kl_base64_decode(r->data + 1, r->data_len - 2, (unsigned char *)f->raw.data);
-	}
 	if (n >= 0) {
 		/* Firehose records usually end with a newline; it is not part of the event */
 		size_t len = (size_t)n;
@@ -328,60 +163,193 @@ static int record(struct kl_firehose *f, const struct rec *r, struct kl_buf *out
 	return put_passthrough(out, r, "ProcessingFailed", 16);
 }
 
-int kl_firehose_transform(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
-			  struct kl_firehose_stats *st, struct kl_errbuf *eb)
+/* --- the walk ------------------------------------------------------------------ */
+
+#define MAX_DEPTH 64 /* as the handler's kl_json_parse of a payload */
+
+/* the walk's outcome beyond the kl_err codes (all negative): the text is
+ * not JSON */
+#define NOT_JSON 1
+
+/* A string value's base64 data (its opening quote at v), decoded into
+ * f->raw straight from the payload. -> just past the closing quote, or
+ * NULL when it does not decode up to a quote (an escape, a byte outside
+ * the alphabet, no quote): the caller then checks it as a JSON string. */
+static const char *take_data(struct kl_firehose *f, const char *v, const char *end, long *n)
 {
-	memset(st, 0, sizeof *st);
-	if (kl_json_parse(p, n, 64, NULL, NULL))
-		return kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
-	return kl_firehose_transform_valid(f, p, n, out, st, eb);
+	const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
+	if (!q)
+		return NULL;
+	size_t len = (size_t)(q - v - 1);
+	kl_buf_reset(&f->raw);
+	if (kl_buf_reserve(&f->raw, kl_base64_decoded_max(len)))
+		return NULL; /* checked as a string, then failed as not base64 */
+	*n = kl_base64_decode(v + 1, len, (unsigned char *)f->raw.data);
+	return *n >= 0 ? q + 1 : NULL;
 }
 
-int kl_firehose_transform_valid(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
-				struct kl_firehose_stats *st, struct kl_errbuf *eb)
+/* The members of one record, the object at el (checked as they are met) ->
+ * KL_OK, or NOT_JSON; *after is just past the object. */
+static int walk_record(struct kl_firehose *f, const char *el, const char *end, struct rec *r,
+		       const char **after)
 {
-	memset(st, 0, sizeof *st);
-	const char *end = p + n;
-	struct top t = find_top(p, n, 0);
-	if (!t.records || *t.records != '[')
-		return kl_errbuf_set(eb, KL_EPARSE, "not a Firehose transformation event (no records array)");
-	size_t start = out->len;
-	/* the response is about the size of the request (a Kinesis source) or
-	 * somewhat larger (Direct PUT): one allocation up front in the common case */
-	size_t guess = n + n / 8 + 64;
-	if (guess > f->max_response + 4096)
-		guess = f->max_response + 4096;
-	if (kl_buf_reserve(out, guess) || kl_buf_append(out, "{\"records\":[", 12))
-		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory building the response");
-	const char *q = kl_json_skip_ws(t.records + 1, end);
-	int rc = KL_OK;
-	while (q < end && *q != ']') {
-		if (*q != '{')
+	struct kl_json_walk w;
+	struct kl_json_member m;
+	int k;
+	*r = (struct rec){.decoded = -1};
+	if (kl_json_walk_open(&w, el, end, 3, MAX_DEPTH))
+		return NOT_JSON;
+	while ((k = kl_json_walk_next(&w, &m)) == 1) {
+		int is_id = !r->id && kl_json_key_is(&m, "recordId", 8);
+		int is_data = !r->data && kl_json_key_is(&m, "data", 4);
+		if (is_data && m.val < end && *m.val == '"') {
+			const char *e = take_data(f, m.val, end, &r->decoded);
+			if (e) {
+				kl_json_walk_skip(&w, e);
+				r->data = m.val;
+				r->data_len = (size_t)(e - m.val);
+				r->data_string = 1;
+				continue;
+			}
+			r->decoded = -1; /* checked below; passed back, failed */
+		}
+		if (kl_json_walk_value(&w, &m))
+			return NOT_JSON;
+		if (is_id) {
+			r->id = m.val;
+			r->id_len = m.val_len;
+			r->id_string = m.type == KL_JSON_STRING;
+		} else if (is_data) {
+			r->data = m.val;
+			r->data_len = m.val_len;
+			r->data_string = m.type == KL_JSON_STRING;
+		}
+	}
+	*after = w.p;
+	return k < 0 ? NOT_JSON : KL_OK;
+}
+
+/* The elements of the records array at v -> entries in out. */
+static int walk_records(struct kl_firehose *f, const char *v, const char *end, struct kl_buf *out,
+			size_t start, struct kl_firehose_stats *st, const char **after,
+			struct kl_errbuf *eb)
+{
+	struct kl_json_walk w;
+	struct kl_json_member el;
+	struct rec r;
+	int k, rc;
+	if (kl_json_walk_open(&w, v, end, 2, MAX_DEPTH))
+		return NOT_JSON;
+	while ((k = kl_json_walk_next(&w, &el)) == 1) {
+		if (el.val >= end || *el.val != '{')
 			return kl_errbuf_set(eb, KL_EPARSE, "records[] holds a non-object");
 		if (f->should_stop && st->records && st->records % KL_FIREHOSE_STOP_EVERY == 0 &&
 		    f->should_stop(f->stop_ctx))
 			return kl_errbuf_set(eb, KL_EINTR, "stopped after %" PRIu64 " records: the "
 					     "invocation deadline is too close", st->records);
-		struct rec r = {0};
-		q = walk_object(q, end, rec_member, &r);
+		const char *e = NULL;
+		if ((rc = walk_record(f, el.val, end, &r, &e)))
+			return rc;
+		kl_json_walk_skip(&w, e);
 		if (!r.id || !r.id_string)
 			return kl_errbuf_set(eb, KL_EPARSE, "a record has no recordId string");
-		if (st->records && (rc = kl_buf_putc(out, ',')))
-			break;
-		if ((rc = record(f, &r, out, st)))
-			break;
+		if ((st->records && (rc = kl_buf_putc(out, ','))) || (rc = record(f, &r, out, st)))
+			return kl_errbuf_set(eb, rc, "out of memory building the response");
 		if (out->len - start > f->max_response)
 			return kl_errbuf_set(eb, KL_ELIMIT,
 					     "response would exceed the %zu-byte Lambda payload limit "
 					     "after %" PRIu64 " records; lower the Firehose buffering hint",
 					     f->max_response, st->records);
-		q = kl_json_skip_ws(q, end);
-		if (q < end && *q == ',')
-			q = kl_json_skip_ws(q + 1, end);
 	}
-	rc = rc ? rc : kl_buf_append(out, "]}", 2);
-	if (!rc && out->len - start > f->max_response)
-		return kl_errbuf_set(eb, KL_ELIMIT, "response would exceed the %zu-byte Lambda payload limit",
-				     f->max_response);
-	return rc ? kl_errbuf_set(eb, rc, "out of memory building the response") : KL_OK;
+	*after = w.p;
+	return k < 0 ? NOT_JSON : KL_OK;
+}
+
+/* The top level: its first "records" member transformed, every member
+ * checked. */
+static int walk_top(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
+		    struct kl_firehose_stats *st, struct kl_errbuf *eb)
+{
+	const char *end = p + n;
+	struct kl_json_walk w;
+	struct kl_json_member m;
+	int k, rc, seen = 0;
+	size_t start = out->len;
+	if (kl_json_walk_open(&w, p, end, 1, MAX_DEPTH) || !w.object)
+		return kl_errbuf_set(eb, KL_EPARSE,
+				     "not a Firehose transformation event (no records array)");
+	while ((k = kl_json_walk_next(&w, &m)) == 1) {
+		if (seen || !kl_json_key_is(&m, "records", 7)) {
+			if (kl_json_walk_value(&w, &m))
+				return NOT_JSON;
+			continue;
+		}
+		seen = 1;
+		if (m.val >= end || *m.val != '[')
+			return kl_errbuf_set(eb, KL_EPARSE,
+					     "not a Firehose transformation event (no records array)");
+		/* the response is about the size of the request (a Kinesis
+		 * source) or somewhat larger (Direct PUT): one allocation up
+		 * front in the common case */
+		size_t guess = n + n / 8 + 64;
+		if (guess > f->max_response + 4096)
+			guess = f->max_response + 4096;
+		if (kl_buf_reserve(out, guess) || kl_buf_append(out, "{\"records\":[", 12))
+			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory building the response");
+		const char *e = NULL;
+		if ((rc = walk_records(f, m.val, end, out, start, st, &e, eb)))
+			return rc;
+		kl_json_walk_skip(&w, e);
+		if (kl_buf_append(out, "]}", 2))
+			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory building the response");
+		if (out->len - start > f->max_response)
+			return kl_errbuf_set(eb, KL_ELIMIT,
+					     "response would exceed the %zu-byte Lambda payload limit",
+					     f->max_response);
+	}
+	if (k < 0 || kl_json_walk_done(w.p, end))
+		return NOT_JSON;
+	if (!seen)
+		return kl_errbuf_set(eb, KL_EPARSE,
+				     "not a Firehose transformation event (no records array)");
+	return KL_OK;
+}
+
+int kl_firehose_transform(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
+			  struct kl_firehose_stats *st, struct kl_errbuf *eb)
+{
+	memset(st, 0, sizeof *st);
+	int rc = walk_top(f, p, n, out, st, eb);
+	/* not JSON wins over any other error the walk met first (only out of
+	 * memory is reported as it is): the payload is checked whole then */
+	if (rc == NOT_JSON || (rc && rc != KL_ENOMEM && kl_json_parse(p, n, MAX_DEPTH, NULL, NULL))) {
+		kl_errbuf_clear(eb); /* the walk's own error, if any, goes */
+		return kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
+	}
+	return rc;
+}
+
+int kl_firehose_is_event(const char *p, size_t n)
+{
+	/* the top level's members, checked, up to the first "records" array
+	 * once "invocationId" has been met (the records are not read) */
+	const char *end = p + n;
+	struct kl_json_walk w;
+	struct kl_json_member m;
+	int k, records = 0, inv = 0, seen = 0;
+	if (kl_json_walk_open(&w, p, end, 1, MAX_DEPTH) || !w.object)
+		return 0;
+	while ((k = kl_json_walk_next(&w, &m)) == 1) {
+		if (kl_json_key_is(&m, "invocationId", 12))
+			inv = 1;
+		if (!seen && kl_json_key_is(&m, "records", 7)) {
+			seen = 1;
+			records = m.val < end && *m.val == '[';
+		}
+		if (records && inv)
+			return 1;
+		if (kl_json_walk_value(&w, &m))
+			return 0;
+	}
+	return 0;
 }

@@ -58,20 +58,21 @@ struct kl_firehose {
 int kl_firehose_init(struct kl_firehose *f, size_t dedup_window);
 void kl_firehose_cleanup(struct kl_firehose *f);
 
-/* Is this a Firehose transformation event (top-level "records" and
- * "invocationId")? Text must be valid JSON. */
+/* Is this a Firehose transformation event (top-level "records" array and
+ * "invocationId")? Any text: its top-level members are checked as JSON up to
+ * the answer, and a text that is not JSON up to there is not one. The
+ * records array itself is not read when "invocationId" comes before it. */
 int kl_firehose_is_event(const char *p, size_t n);
 
-/* Transform one event into `out` (appended). KL_EPARSE if the event is not
- * the Firehose shape, KL_ELIMIT if the response would pass max_response,
- * KL_EINTR if should_stop() asked to stop. On error `out` holds a partial
- * response the caller must discard. */
+/* Transform one event into `out` (appended), checking it as JSON in the
+ * same pass (firehose.c). KL_EPARSE if the event is not valid JSON (that
+ * error wins over any other the pass met first) or not the Firehose shape,
+ * KL_ELIMIT if the response would pass max_response, KL_EINTR if
+ * should_stop() asked to stop. On error `out` holds a partial response the
+ * caller must discard, and the dedup window may hold the uuids of the
+ * records before the error (the Lambda handler forgets the window after a
+ * failed invocation). */
 int kl_firehose_transform(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
 			  struct kl_firehose_stats *st, struct kl_errbuf *eb);
-/* The same for a text the caller has already validated with kl_json_parse
- * (the Lambda handler does, to find the event's shape): skips the second
- * validation pass over the whole payload. */
-int kl_firehose_transform_valid(struct kl_firehose *f, const char *p, size_t n, struct kl_buf *out,
-				struct kl_firehose_stats *st, struct kl_errbuf *eb);
 
 #endif

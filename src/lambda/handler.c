@@ -90,14 +90,12 @@ int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocat
 	const char *p = inv->event;
 	size_t n = inv->event_len;
 	struct kl_json_member recs;
-	if (kl_json_parse(p, n, 64, NULL, NULL)) {
-		*error_type = KL_LAMBDA_ERR_INVALID;
-		return kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
-	}
+	/* a Firehose event is checked as it is transformed (one pass over its
+	 * megabytes, firehose.c); the others are checked whole first */
 	if (kl_firehose_is_event(p, n)) {
 		st->kind = KL_LAMBDA_FIREHOSE;
 		a->inv = inv;
-		int rc = kl_firehose_transform_valid(&a->fh, p, n, out, &st->rec, eb);
+		int rc = kl_firehose_transform(&a->fh, p, n, out, &st->rec, eb);
 		a->inv = NULL;
 		if (rc && kl_lambda_app_forget(a))
 			rc = KL_ENOMEM;
@@ -107,6 +105,10 @@ int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocat
 				      : rc == KL_EPARSE ? KL_LAMBDA_ERR_INVALID
 							: KL_LAMBDA_ERR_NOMEM;
 		return rc;
+	}
+	if (kl_json_parse(p, n, 64, NULL, NULL)) {
+		*error_type = KL_LAMBDA_ERR_INVALID;
+		return kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
 	}
 	if (is_kinesis(p, n, &recs)) {
 		st->kind = KL_LAMBDA_KINESIS;

@@ -291,8 +291,15 @@ static int push_member(struct kl_json_doc *d)
 
 #define STACK_INLINE 128
 
-int kl_json_parse(const char *text, size_t n, unsigned max_depth, struct kl_json_doc *doc,
-		  struct kl_json_error *err)
+/* kl_json_parse, and value_end's container: with `prefix` non-NULL, the
+ * text need only start with a value, whose end *prefix is set to (the text
+ * after it is not read). Inlined into both, so that the test of `prefix`
+ * folds away in each. */
+static inline __attribute__((always_inline)) int parse(const char *text, size_t n,
+						       unsigned max_depth,
+						       struct kl_json_doc *doc,
+						       struct kl_json_error *err,
+						       const char **prefix)
 {
 	if (!text) /* an empty buffer never allocated (an empty HTTP body): no arithmetic on NULL */
 		text = "", n = 0;
@@ -402,6 +409,10 @@ after:
 		member_open = 0;
 	}
 	if (depth == 0) {
+		if (prefix) {
+			*prefix = (const char *)s.p;
+			goto out;
+		}
 		skip_ws(&s, &ws);
 		if (s.p != s.end)
 			rc = fail(&s, KL_JSON_ESYNTAX, s.p, "trailing characters after JSON value");
@@ -472,6 +483,19 @@ out:
 	else if (doc)
 		doc->ws = ws != 0;
 	return rc;
+}
+
+int kl_json_parse(const char *text, size_t n, unsigned max_depth, struct kl_json_doc *doc,
+		  struct kl_json_error *err)
+{
+	return parse(text, n, max_depth, doc, err, NULL);
+}
+
+/* The end of the valid value at the start of p[0..n), or NULL. */
+static const char *parse_prefix(const char *p, size_t n, unsigned max_depth)
+{
+	const char *e = NULL;
+	return parse(p, n, max_depth, NULL, NULL, &e) ? NULL : e;
 }
 
 static size_t put_utf8(char *o, unsigned cp)
@@ -762,13 +786,11 @@ static const char *value_end(const char *p, const char *end, unsigned max_depth,
 	}
 	case '{':
 	case '[': {
-		/* a container: its end as a valid one's would be, then that span
-		 * checked whole (a valid value is no proper prefix of another) */
+		/* a container: checked by the parser, which stops at its end */
 		if (!max_depth)
 			return NULL;
-		uint8_t ws = 0;
-		const char *e = container_end(p, end, &ws);
-		if (kl_json_parse(p, (size_t)(e - p), max_depth, NULL, NULL))
+		const char *e = parse_prefix(p, (size_t)(end - p), max_depth);
+		if (!e)
 			return NULL;
 		*type = *p == '{' ? KL_JSON_OBJECT : KL_JSON_ARRAY;
 		return e;

@@ -5,6 +5,7 @@
 #include "check.h"
 #include "core/base64.h"
 #include "lambda/firehose.h"
+#include "parse/json.h"
 #include "route/partition.h"
 
 #include <stdlib.h>
@@ -212,6 +213,162 @@ static void keys_are_route_paths(void)
 	kl_buf_cleanup(&want);
 }
 
+/* The payload is checked as JSON in the same pass that transforms it
+ * (firehose.c): a text kl_json_parse rejects is reported as not JSON, and
+ * no other error, wherever the fault sits and whatever the walk met before
+ * it; a valid one is transformed. */
+static int transform_text(struct kl_firehose *f, const char *p, size_t n,
+			  struct kl_firehose_stats *st, struct kl_errbuf *eb)
+{
+	struct kl_buf out;
+	kl_buf_init(&out, 0);
+	kl_errbuf_clear(eb);
+	int rc = kl_firehose_transform(f, p, n, &out, st, eb);
+	if (rc == KL_OK)
+		CHECK(kl_json_parse(out.data, out.len, 64, NULL, NULL) == 0);
+	kl_buf_cleanup(&out);
+	return rc;
+}
+
+static int not_json(int rc, const struct kl_errbuf *eb)
+{
+	return rc == KL_EPARSE && strstr(eb->msg, "not valid JSON") != NULL;
+}
+
+static void one_pass(void)
+{
+	struct kl_firehose f;
+	CHECK_EQ_INT(kl_firehose_init(&f, 0), 0);
+	struct kl_firehose_stats st;
+	struct kl_errbuf eb;
+	const char *ev = "{\"event_uuid\":\"u\",\"event_name\":\"a:b\",\"created_at\":1764547200}";
+	struct kl_buf data, text, deep;
+	kl_buf_init(&data, 0);
+	kl_buf_init(&text, 0);
+	kl_buf_init(&deep, 0);
+	kl_base64_encode(&data, ev, strlen(ev));
+	kl_buf_putc(&data, '\0'); /* a C string for the format */
+	/* %1$s: the base64 data; three records, one with metadata, a member
+	 * after the records */
+	const char *shape =
+	    "{\"invocationId\":\"i\",\"records\":[{\"recordId\":\"r0\",\"data\":\"%1$s\"},"
+	    "{\"recordId\":\"r1\",\"approximateArrivalTimestamp\":1,\"data\":\"%1$s\","
+	    "\"kinesisRecordMetadata\":{\"shardId\":\"s\",\"sequenceNumber\":\"12\",\"x\":[1,{}]}},"
+	    "{\"data\":\"%1$s\",\"recordId\":\"r2\"}],\"region\":\"us-east-1\"}";
+	kl_buf_printf(&text, shape, data.data);
+	CHECK(kl_firehose_is_event(text.data, text.len));
+	CHECK_EQ_INT(transform_text(&f, text.data, text.len, &st, &eb), KL_OK);
+	CHECK_EQ_INT(st.ok, 3);
+
+	struct {
+		const char *what, *from, *to; /* the first `from` replaced by `to` */
+		int rc;			      /* 1: not JSON */
+		int failed;		      /* when valid: records failed */
+	} cases[] = {
+	    {"control byte in data", "\"},{\"recordId\":\"r1\"", "\x01\"},{\"recordId\":\"r1\"", 1, 0},
+	    {"escape in data: valid JSON, not base64", "\"},{\"recordId\":\"r1\"",
+	     "\\/\"},{\"recordId\":\"r1\"", 0, 1},
+	    {"bad UTF-8 in metadata", "\"shardId\":\"s\"", "\"shardId\":\"\xff\"", 1, 0},
+	    {"bad literal after records", "\"region\":\"us-east-1\"", "\"region\":tru", 1, 0},
+	    {"trailing bytes", "\"us-east-1\"}", "\"us-east-1\"} x", 1, 0},
+	    {"no recordId, then bad JSON", "\"recordId\":\"r0\"", "\"recordI\":\"r0\"", -1, 0},
+	    {"data not a string: failed", "\"data\":\"", "\"data\":7,\"d\":\"", 0, 1},
+	    {"metadata not closed", "\"x\":[1,{}]}}", "\"x\":[1,{}]}", 1, 0},
+	    {"a second records member, not JSON", "\"region\"", "\"records\":[nul],\"region\"", 1,
+	     0},
+	    {"a second records member, ignored", "\"region\"", "\"records\":[null],\"region\"", 0,
+	     0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		kl_buf_reset(&deep);
+		const char *at = strstr(text.data, cases[i].from);
+		CHECK(at != NULL);
+		if (!at)
+			continue;
+		kl_buf_append(&deep, text.data, (size_t)(at - text.data));
+		kl_buf_puts(&deep, cases[i].to);
+		kl_buf_puts(&deep, at + strlen(cases[i].from));
+		int valid = kl_json_parse(deep.data, deep.len, 64, NULL, NULL) == 0;
+		int rc = transform_text(&f, deep.data, deep.len, &st, &eb);
+		if (cases[i].rc == 1) {
+			CHECK(!valid);
+			if (!not_json(rc, &eb))
+				fprintf(stderr, "%s: %d %s\n", cases[i].what, rc, eb.msg);
+			CHECK(not_json(rc, &eb));
+		} else if (cases[i].rc == -1) { /* a shape error, valid JSON */
+			CHECK(valid);
+			CHECK(rc == KL_EPARSE && !not_json(rc, &eb));
+			/* and then a byte that is not JSON after it: that wins */
+			kl_buf_puts(&deep, ",");
+			rc = transform_text(&f, deep.data, deep.len, &st, &eb);
+			CHECK(not_json(rc, &eb));
+		} else {
+			CHECK(valid);
+			if (rc != KL_OK)
+				fprintf(stderr, "%s: %d %s\n", cases[i].what, rc, eb.msg);
+			CHECK_EQ_INT(rc, KL_OK);
+			CHECK_EQ_INT(st.failed, cases[i].failed);
+		}
+	}
+	/* over the response limit at the first record, not JSON at the end */
+	f.max_response = 40;
+	kl_buf_reset(&deep);
+	kl_buf_append(&deep, text.data, text.len - 1);
+	CHECK_EQ_INT(transform_text(&f, deep.data, deep.len + 1, &st, &eb) == KL_ELIMIT, 0);
+	CHECK_EQ_INT(transform_text(&f, text.data, text.len, &st, &eb), KL_ELIMIT);
+	CHECK(not_json(transform_text(&f, deep.data, deep.len, &st, &eb), &eb));
+	f.max_response = KL_LAMBDA_MAX_RESPONSE;
+
+	/* nesting: 64 levels are JSON (the handler's bound), 65 are not */
+	for (int levels = 60; levels <= 62; levels++) {
+		kl_buf_reset(&deep);
+		kl_buf_printf(&deep, "{\"invocationId\":\"i\",\"records\":[{\"recordId\":\"r\",\"m\":");
+		for (int l = 0; l < levels; l++)
+			kl_buf_putc(&deep, '[');
+		for (int l = 0; l < levels; l++)
+			kl_buf_putc(&deep, ']');
+		kl_buf_puts(&deep, ",\"data\":\"\"}]}");
+		int valid = kl_json_parse(deep.data, deep.len, 64, NULL, NULL) == 0;
+		CHECK_EQ_INT(valid, levels + 3 <= 64);
+		int rc = transform_text(&f, deep.data, deep.len, &st, &eb);
+		CHECK(valid ? rc == KL_OK : not_json(rc, &eb));
+	}
+
+	/* every byte of the batch replaced in turn by each of these: rejected
+	 * as not JSON exactly when kl_json_parse rejects the text */
+	const char subst[] = {'"', '\\', '{', '}', '[', ']', ',', ':', ' ', 'x', '0', '\x01', '\xff'};
+	size_t tried = 0, agree = 0, invalid = 0;
+	for (size_t at = 0; at < text.len; at++) {
+		for (size_t k = 0; k < sizeof subst; k++) {
+			if (text.data[at] == subst[k])
+				continue;
+			kl_buf_reset(&deep);
+			kl_buf_append(&deep, text.data, text.len);
+			deep.data[at] = subst[k];
+			int valid = kl_json_parse(deep.data, deep.len, 64, NULL, NULL) == 0;
+			int rc = transform_text(&f, deep.data, deep.len, &st, &eb);
+			tried++;
+			invalid += !valid;
+			if (valid != !not_json(rc, &eb))
+				fprintf(stderr, "byte %zu -> 0x%02x: kl_json_parse %s, transform %d %s\n",
+					at, (unsigned char)subst[k], valid ? "accepts" : "rejects", rc,
+					eb.msg);
+			else
+				agree++;
+			/* is_event is 0 or 1 on any text, and 0 on this one only
+			 * when it is not JSON before "records" */
+			CHECK(kl_firehose_is_event(deep.data, deep.len) || at < 33);
+		}
+	}
+	CHECK_EQ_INT(agree, (long long)tried);
+	fprintf(stderr, "one_pass: %zu texts, %zu of them not JSON\n", tried, invalid);
+	CHECK(invalid > tried / 4);
+	kl_firehose_cleanup(&f);
+	kl_buf_cleanup(&data);
+	kl_buf_cleanup(&text);
+	kl_buf_cleanup(&deep);
+}
+
 int main(void)
 {
 	struct kl_firehose f;
@@ -220,5 +377,6 @@ int main(void)
 	batch(&f);
 	kl_firehose_cleanup(&f);
 	keys_are_route_paths();
+	one_pass();
 	return check_report("test_firehose");
 }

@@ -189,101 +189,286 @@ static const struct kl_source_ops esm_source_ops = {
 
 /* --- reading the batch --------------------------------------------------- */
 
-static int get_str(const struct kl_json_member *obj, const char *name, struct kl_json_member *m)
+/* --- reading the event ---------------------------------------------------- */
+
+#define MAX_DEPTH 64 /* as the handler's kl_json_parse of a payload */
+/* read_batch's outcome beyond the kl_err codes (all negative) */
+#define NOT_JSON 1
+
+int kl_esm_is_event(const char *p, size_t n)
 {
-	return kl_json_object_get(obj->val, obj->val_len, name, m) && m->type == KL_JSON_STRING;
+	/* {"Records":[{"kinesis":{...}}, ...]}: the first record decides; the
+	 * text is checked up to its "kinesis" member only */
+	const char *end = p + n;
+	struct kl_json_walk top, recs, rec;
+	struct kl_json_member m;
+	int k;
+	if (kl_json_walk_open(&top, p, end, 1, MAX_DEPTH) || !top.object)
+		return 0;
+	while ((k = kl_json_walk_next(&top, &m)) == 1 && !kl_json_key_is(&m, "Records", 7))
+		if (kl_json_walk_value(&top, &m))
+			return 0;
+	if (k != 1 || kl_json_walk_open(&recs, m.val, end, 2, MAX_DEPTH) || recs.object ||
+	    kl_json_walk_next(&recs, &m) != 1 ||
+	    kl_json_walk_open(&rec, m.val, end, 3, MAX_DEPTH) || !rec.object)
+		return 0;
+	while ((k = kl_json_walk_next(&rec, &m)) == 1 && !kl_json_key_is(&m, "kinesis", 7))
+		if (kl_json_walk_value(&rec, &m))
+			return 0;
+	return k == 1 && m.val < end && *m.val == '{';
 }
 
-/* Fill e->recs from the Records array; decode the data into the arena. */
-static int read_batch(struct kl_esm *e, const char *records, size_t n, struct kl_errbuf *eb)
+/* The members of one Kinesis record that read_batch uses: the first of each
+ * name (as kl_json_object_get finds them); type 0: absent. */
+struct rec_fields {
+	struct kl_json_member seq, data, arrival, id, arn;
+	int kinesis; /* a "kinesis" object came first of that name */
+};
+
+/* The first member of its name is kept in *slot (when `take`). */
+static int keep(struct kl_json_walk *w, struct kl_json_member *m, struct kl_json_member *slot,
+		int take)
 {
-	struct kl_json_iter it;
-	struct kl_json_member r, k, m;
-	e->nrecs = 0;
-	e->shard[0] = e->input[0] = '\0';
-	kl_buf_reset(&e->arena);
-	kl_buf_reset(&e->unesc);
-	size_t decoded_max = 0, unesc_max = 0;
-	kl_json_iter_init(&it, records, n);
-	while (kl_json_iter_next(&it, &r)) {
+	if (kl_json_walk_value(w, m))
+		return NOT_JSON;
+	if (take && !slot->type)
+		*slot = *m;
+	return KL_OK;
+}
+
+/* A string's base64 (opening quote at v), decoded into the arena straight
+ * from the text (room reserved): the alphabet holds no byte a JSON string
+ * must escape, so a string that decodes up to its quote is valid JSON too.
+ * -> just past the quote, or NULL: not plain base64, to be checked as a
+ * string. The arena has room for the whole text's data (read_batch), so
+ * the reserve here only ever grows it for a text that defeats that bound. */
+static const char *take_data(struct kl_esm *e, struct kl_esm_rec *x, const char *v,
+			     const char *end)
+{
+	const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
+	if (!q || kl_buf_reserve(&e->arena, kl_base64_decoded_max((size_t)(q - v - 1))))
+		return NULL; /* out of memory: checked, then failed as not base64 */
+	long d = kl_base64_decode(v + 1, (size_t)(q - v - 1),
+				  (unsigned char *)e->arena.data + e->arena.len);
+	if (d < 0)
+		return NULL;
+	x->data = v + 1;
+	x->data_len = (size_t)(q - v - 1);
+	x->off = e->arena.len;
+	x->len = (size_t)d;
+	e->arena.len += (size_t)d;
+	return q + 1;
+}
+
+/* The kinesis object at v, its data decoded (or left for later). */
+static int walk_kinesis(struct kl_esm *e, struct kl_esm_rec *x, const char *v, const char *end,
+			struct rec_fields *f, const char **after)
+{
+	struct kl_json_walk w;
+	struct kl_json_member m;
+	int k;
+	if (kl_json_walk_open(&w, v, end, 4, MAX_DEPTH))
+		return NOT_JSON;
+	while ((k = kl_json_walk_next(&w, &m)) == 1) {
+		if (!f->data.type && kl_json_key_is(&m, "data", 4)) {
+			const char *q = m.val < end && *m.val == '"' ? take_data(e, x, m.val, end) : NULL;
+			if (q) {
+				kl_json_walk_skip(&w, q);
+				f->data = m;
+				f->data.type = KL_JSON_STRING;
+				continue;
+			}
+			if (keep(&w, &m, &f->data, 1))
+				return NOT_JSON;
+			continue;
+		}
+		int rc = kl_json_key_is(&m, "sequenceNumber", 14) ? keep(&w, &m, &f->seq, 1)
+			 : kl_json_key_is(&m, "approximateArrivalTimestamp", 27)
+			     ? keep(&w, &m, &f->arrival, 1)
+			     : keep(&w, &m, NULL, 0);
+		if (rc)
+			return rc;
+	}
+	*after = w.p;
+	return k < 0 ? NOT_JSON : KL_OK;
+}
+
+/* One element of Records (at v) -> its fields. */
+static int walk_record(struct kl_esm *e, struct kl_esm_rec *x, const char *v, const char *end,
+		       struct rec_fields *f, const char **after)
+{
+	struct kl_json_walk w;
+	struct kl_json_member m;
+	int k, rc, seen_kinesis = 0;
+	memset(f, 0, sizeof *f);
+	if (kl_json_walk_open(&w, v, end, 3, MAX_DEPTH))
+		return NOT_JSON;
+	while ((k = kl_json_walk_next(&w, &m)) == 1) {
+		if (!seen_kinesis && kl_json_key_is(&m, "kinesis", 7)) {
+			seen_kinesis = 1;
+			if (m.val < end && *m.val == '{') {
+				const char *e2 = NULL;
+				if ((rc = walk_kinesis(e, x, m.val, end, f, &e2)))
+					return rc;
+				kl_json_walk_skip(&w, e2);
+				f->kinesis = 1;
+				continue;
+			}
+		}
+		rc = kl_json_key_is(&m, "eventID", 7)		 ? keep(&w, &m, &f->id, 1)
+		     : kl_json_key_is(&m, "eventSourceARN", 14) ? keep(&w, &m, &f->arn, 1)
+								 : keep(&w, &m, NULL, 0);
+		if (rc)
+			return rc;
+	}
+	*after = w.p;
+	return k < 0 ? NOT_JSON : KL_OK;
+}
+
+/* Record i's fields checked, in the order the contract's errors are named. */
+static int check_record(struct kl_esm *e, size_t i, struct kl_esm_rec *x,
+			const struct rec_fields *f, struct kl_errbuf *eb)
+{
+	if (!f->kinesis)
+		return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] has no kinesis object", i);
+	if (f->seq.type != KL_JSON_STRING || !kl_seqmap_seq_ok(f->seq.val + 1, f->seq.val_len - 2))
+		return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: kinesis.sequenceNumber is "
+				     "missing or not a decimal number", i);
+	x->seq = f->seq.val + 1;
+	x->seq_len = f->seq.val_len - 2;
+	if (f->data.type != KL_JSON_STRING)
+		return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] (sequence number %.*s) has no "
+				     "kinesis.data string", i, (int)x->seq_len, x->seq);
+	if (x->len == SIZE_MAX) { /* not decoded from the text: checked as a string */
+		x->data = f->data.val + 1;
+		x->data_len = f->data.val_len - 2;
+		x->esc = f->data.val_esc; /* "\/" is valid JSON for '/' */
+	}
+	if (f->arrival.type == KL_JSON_NUMBER || f->arrival.type == KL_JSON_INT)
+		x->arrival_ms = kl_kinesis_arrival_ms(f->arrival.val, f->arrival.val_len);
+	/* eventID is "<shardId>:<sequence number>" */
+	const char *shard = NULL;
+	size_t shard_len = 0;
+	if (f->id.type == KL_JSON_STRING) {
+		shard = f->id.val + 1;
+		shard_len = strcspn(shard, ":\"");
+	}
+	if (!shard || !shard_len || shard_len > KL_SHARD_MAX)
+		return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: no eventID "
+				     "\"<shardId>:<sequence number>\"", i);
+	if (!kl_seqmap_shard_ok(shard, shard_len))
+		return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: eventID has a bad shard id", i);
+	/* file names are "<shard>-<seq>-<sub>" (AWS: 20 + 1 + 56 + ...) */
+	if (shard_len + x->seq_len > 256)
+		return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: shard id and sequence "
+				     "number too long to name files", i);
+	if (!e->shard[0]) {
+		memcpy(e->shard, shard, shard_len);
+		e->shard[shard_len] = '\0';
+		const char *arn = "";
+		size_t arn_len = 0;
+		if (f->arn.type == KL_JSON_STRING && !f->arn.val_esc) {
+			arn = f->arn.val + 1;
+			arn_len = f->arn.val_len - 2 < 300 ? f->arn.val_len - 2 : 300;
+		}
+		kl_seqmap_input(e->input, sizeof e->input, arn, arn_len, e->shard);
+	} else if (strlen(e->shard) != shard_len || memcmp(e->shard, shard, shard_len)) {
+		return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] is from %.*s, Records[0] from "
+				     "%s: a batch must come from one shard", i, (int)shard_len, shard,
+				     e->shard);
+	}
+	return KL_OK;
+}
+
+/* The Records array at v -> e->recs, each record's data decoded into the
+ * arena as it is met. */
+static int walk_records(struct kl_esm *e, const char *v, const char *end, const char **after,
+			struct kl_errbuf *eb)
+{
+	struct kl_json_walk w;
+	struct kl_json_member el;
+	struct rec_fields f;
+	int k, rc;
+	if (kl_json_walk_open(&w, v, end, 2, MAX_DEPTH) || w.object)
+		return kl_errbuf_set(eb, KL_EPARSE, "no Records array");
+	while ((k = kl_json_walk_next(&w, &el)) == 1) {
 		size_t i = e->nrecs;
-		if (r.type != KL_JSON_OBJECT || !kl_json_object_get(r.val, r.val_len, "kinesis", &k) ||
-		    k.type != KL_JSON_OBJECT)
+		if (el.val >= end || *el.val != '{')
 			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] has no kinesis object", i);
 		if (KL_ARRAY_GROW(e->recs, e->nrecs, e->caprecs, 1024))
 			return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
 		struct kl_esm_rec *x = &e->recs[e->nrecs++];
 		memset(x, 0, sizeof *x);
 		x->first_pos = UINT64_MAX;
-		if (!get_str(&k, "sequenceNumber", &m) ||
-		    !kl_seqmap_seq_ok(m.val + 1, m.val_len - 2))
-			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: kinesis.sequenceNumber is "
-					     "missing or not a decimal number", i);
-		x->seq = m.val + 1;
-		x->seq_len = m.val_len - 2;
-		if (!get_str(&k, "data", &m))
-			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] (sequence number %.*s) has no "
-					     "kinesis.data string", i, (int)x->seq_len, x->seq);
-		x->data = m.val + 1;
-		x->data_len = m.val_len - 2;
-		if (m.val_esc) { /* "\/" is valid JSON for '/' */
-			x->esc = 1;
-			unesc_max += x->data_len;
-		}
-		decoded_max += kl_base64_decoded_max(x->data_len);
-		if (kl_json_object_get(k.val, k.val_len, "approximateArrivalTimestamp", &m) &&
-		    (m.type == KL_JSON_NUMBER || m.type == KL_JSON_INT))
-			x->arrival_ms = kl_kinesis_arrival_ms(m.val, m.val_len);
-		/* eventID is "<shardId>:<sequence number>" */
-		const char *shard = NULL;
-		size_t shard_len = 0;
-		if (get_str(&r, "eventID", &m)) {
-			shard = m.val + 1;
-			shard_len = strcspn(shard, ":\"");
-		}
-		if (!shard || !shard_len || shard_len > KL_SHARD_MAX)
-			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: no eventID "
-					     "\"<shardId>:<sequence number>\"", i);
-		if (!kl_seqmap_shard_ok(shard, shard_len))
-			return kl_errbuf_set(eb, KL_EPARSE,
-					     "Records[%zu]: eventID has a bad "
-					     "shard id",
-					     i);
-		/* file names are "<shard>-<seq>-<sub>" (AWS: 20 + 1 + 56 + ...) */
-		if (shard_len + x->seq_len > 256)
-			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu]: shard id and sequence "
-					     "number too long to name files", i);
-		if (!e->shard[0]) {
-			memcpy(e->shard, shard, shard_len);
-			e->shard[shard_len] = '\0';
-			const char *arn = "";
-			size_t arn_len = 0;
-			if (get_str(&r, "eventSourceARN", &m) && !m.val_esc) {
-				arn = m.val + 1;
-				arn_len = m.val_len - 2 < 300 ? m.val_len - 2 : 300;
-			}
-			kl_seqmap_input(e->input, sizeof e->input, arn, arn_len, e->shard);
-		} else if (strlen(e->shard) != shard_len || memcmp(e->shard, shard, shard_len)) {
-			return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] is from %.*s, Records[0] from "
-					     "%s: a batch must come from one shard", i,
-					     (int)shard_len, shard, e->shard);
+		x->len = SIZE_MAX;
+		const char *e2 = NULL;
+		if ((rc = walk_record(e, x, el.val, end, &f, &e2)) ||
+		    (rc = check_record(e, i, x, &f, eb)))
+			return rc;
+		kl_json_walk_skip(&w, e2);
+	}
+	*after = w.p;
+	return k < 0 ? NOT_JSON : KL_OK;
+}
+
+/* Fill e->recs from the event text p[0..n), checking it as JSON in the same
+ * pass (as firehose.c does): each member when the walk reaches it, each
+ * record's base64 data by its decoding, straight into the arena. A data
+ * field that does not decode as it stands is checked as a JSON string and
+ * decoded after the walk, its escapes undone ("\/"), or left as not base64.
+ * -> KL_OK, NOT_JSON, or an error in eb. */
+static int read_batch(struct kl_esm *e, const char *p, size_t n, struct kl_errbuf *eb)
+{
+	const char *end = p + n;
+	struct kl_json_walk w;
+	struct kl_json_member m;
+	int k, rc, seen = 0;
+	e->nrecs = 0;
+	e->shard[0] = e->input[0] = '\0';
+	kl_buf_reset(&e->arena);
+	kl_buf_reset(&e->unesc);
+	/* every record's decoded data fits in 3/4 of the text */
+	if (kl_buf_reserve(&e->arena, kl_base64_decoded_max(n)))
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory for a %zu-byte batch", n);
+	if (kl_json_walk_open(&w, p, end, 1, MAX_DEPTH) || !w.object)
+		return kl_errbuf_set(eb, KL_EPARSE, "no Records array");
+	while ((k = kl_json_walk_next(&w, &m)) == 1) {
+		if (!seen && kl_json_key_is(&m, "Records", 7)) {
+			seen = 1;
+			const char *e2 = NULL;
+			if ((rc = walk_records(e, m.val, end, &e2, eb)))
+				return rc;
+			kl_json_walk_skip(&w, e2);
+		} else if (kl_json_walk_value(&w, &m)) {
+			return NOT_JSON;
 		}
 	}
+	if (k < 0 || kl_json_walk_done(w.p, end))
+		return NOT_JSON;
+	if (!seen)
+		return kl_errbuf_set(eb, KL_EPARSE, "no Records array");
+	/* the data fields that did not decode as they stand */
+	size_t unesc_max = 0, decoded_max = 0;
+	for (size_t i = 0; i < e->nrecs; i++)
+		if (e->recs[i].len == SIZE_MAX && e->recs[i].esc) {
+			unesc_max += e->recs[i].data_len;
+			decoded_max += kl_base64_decoded_max(e->recs[i].data_len);
+		}
+	if (!unesc_max)
+		return KL_OK;
 	if (kl_buf_reserve(&e->arena, decoded_max) || kl_buf_reserve(&e->unesc, unesc_max))
-		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory for a %zu-byte batch", decoded_max);
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory for a %zu-byte batch", n);
 	for (size_t i = 0; i < e->nrecs; i++) {
 		struct kl_esm_rec *x = &e->recs[i];
-		if (x->esc) {
-			char *u = e->unesc.data + e->unesc.len;
-			x->data_len = kl_json_unescape(x->data, x->data_len, u);
-			x->data = u;
-			e->unesc.len += x->data_len;
-		}
+		if (x->len != SIZE_MAX || !x->esc)
+			continue;
+		char *u = e->unesc.data + e->unesc.len;
+		x->data_len = kl_json_unescape(x->data, x->data_len, u);
+		x->data = u;
+		e->unesc.len += x->data_len;
 		long d = kl_base64_decode(x->data, x->data_len,
 					  (unsigned char *)e->arena.data + e->arena.len);
-		if (d < 0) {
-			x->len = SIZE_MAX;
-		} else {
+		if (d >= 0) {
 			x->off = e->arena.len;
 			x->len = (size_t)d;
 			e->arena.len += (size_t)d;
@@ -393,12 +578,18 @@ static int respond(struct kl_buf *out, const struct kl_esm *e, size_t from, stru
 	return rc ? rc : kl_buf_puts(out, "]}");
 }
 
-int kl_esm_handle(struct kl_esm *e, const char *records, size_t n, struct kl_dedup *dedup,
+int kl_esm_handle(struct kl_esm *e, const char *p, size_t n, struct kl_dedup *dedup,
 		  struct kl_buf *out, struct kl_esm_stats *st, struct kl_errbuf *why,
 		  const char **error_type, struct kl_errbuf *eb)
 {
 	memset(st, 0, sizeof *st);
-	int rc = read_batch(e, records, n, eb);
+	int rc = read_batch(e, p, n, eb);
+	/* not JSON wins over any other error the walk met first (only out of
+	 * memory is reported as it is): the text is checked whole then */
+	if (rc == NOT_JSON || (rc && rc != KL_ENOMEM && kl_json_parse(p, n, MAX_DEPTH, NULL, NULL))) {
+		kl_errbuf_clear(eb);
+		rc = kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
+	}
 	if (rc) {
 		*error_type = rc == KL_ENOMEM ? "Kinlake.OutOfMemory" : "Kinlake.InvalidEvent";
 		return rc;

@@ -186,9 +186,17 @@ int kl_esm_init(struct kl_esm *e, const struct kl_esm_config *c, const struct kl
 		struct kl_errbuf *eb);
 void kl_esm_cleanup(struct kl_esm *e);
 
+/* Is this a Kinesis event-source-mapping event ({"Records":[{"kinesis":
+ * {...}}, ...]}: the first record decides)? Any text: it is checked as JSON
+ * up to the first record's "kinesis" member, and a text that is not JSON up
+ * to there is not one. */
+int kl_esm_is_event(const char *p, size_t n);
+
 /*
- * Land one batch: `records` is the validated JSON text of the event's
- * "Records" array. `dedup` is the caller's event_uuid window (NULL or window
+ * Land one batch: p[0..n) is the whole event, checked as JSON in the pass
+ * that reads its records (esm.c, read_batch); a text that is not JSON is an
+ * error ("Kinlake.InvalidEvent") before anything is written, whatever else
+ * is wrong with it. `dedup` is the caller's event_uuid window (NULL or window
  * 0: none). The response is appended to `out`. KL_OK also when records are
  * reported in batchItemFailures (st->failed > 0; `why` then says what
  * failed); an error (with *error_type = "Kinlake.InvalidEvent" or
@@ -197,7 +205,7 @@ void kl_esm_cleanup(struct kl_esm *e);
  * sequenceNumber that is not digits, an eventID without a valid shard id,
  * records of several shards.
  */
-int kl_esm_handle(struct kl_esm *e, const char *records, size_t n, struct kl_dedup *dedup,
+int kl_esm_handle(struct kl_esm *e, const char *p, size_t n, struct kl_dedup *dedup,
 		  struct kl_buf *out, struct kl_esm_stats *st, struct kl_errbuf *why,
 		  const char **error_type, struct kl_errbuf *eb);
 

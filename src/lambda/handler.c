@@ -69,19 +69,6 @@ const char *kl_lambda_kind_name(enum kl_lambda_kind k)
 	return k == KL_LAMBDA_FIREHOSE ? "firehose" : k == KL_LAMBDA_KINESIS ? "kinesis" : "unknown";
 }
 
-/* {"Records":[{"kinesis":{...}}, ...]}: the first record decides. */
-static int is_kinesis(const char *p, size_t n, struct kl_json_member *recs)
-{
-	struct kl_json_member first, k;
-	struct kl_json_iter it;
-	if (!kl_json_object_get(p, n, "Records", recs) || recs->type != KL_JSON_ARRAY)
-		return 0;
-	kl_json_iter_init(&it, recs->val, recs->val_len);
-	return kl_json_iter_next(&it, &first) && first.type == KL_JSON_OBJECT &&
-	       kl_json_object_get(first.val, first.val_len, "kinesis", &k) &&
-	       k.type == KL_JSON_OBJECT;
-}
-
 int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocation *inv,
 			 struct kl_buf *out, struct kl_lambda_stats *st, const char **error_type,
 			 struct kl_errbuf *eb)
@@ -89,9 +76,8 @@ int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocat
 	memset(st, 0, sizeof *st);
 	const char *p = inv->event;
 	size_t n = inv->event_len;
-	struct kl_json_member recs;
-	/* a Firehose event is checked as it is transformed (one pass over its
-	 * megabytes, firehose.c); the others are checked whole first */
+	/* a Firehose or Kinesis event is checked as JSON in the pass that reads
+	 * its megabytes (firehose.c, esm.c); anything else is checked whole */
 	if (kl_firehose_is_event(p, n)) {
 		st->kind = KL_LAMBDA_FIREHOSE;
 		a->inv = inv;
@@ -106,19 +92,20 @@ int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocat
 							: KL_LAMBDA_ERR_NOMEM;
 		return rc;
 	}
-	if (kl_json_parse(p, n, 64, NULL, NULL)) {
-		*error_type = KL_LAMBDA_ERR_INVALID;
-		return kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
-	}
-	if (is_kinesis(p, n, &recs)) {
+	if (kl_esm_is_event(p, n)) {
 		st->kind = KL_LAMBDA_KINESIS;
 		if (!a->esm) {
+			if (kl_json_parse(p, n, 64, NULL, NULL)) {
+				*error_type = KL_LAMBDA_ERR_INVALID;
+				return kl_errbuf_set(eb, KL_EPARSE,
+						     "the invocation payload is not valid JSON");
+			}
 			*error_type = KL_LAMBDA_ERR_NOT_CONFIGURED;
 			return kl_errbuf_set(eb, KL_EINVAL, "Kinesis event source mapping: no lake "
 					     "configured; set KINLAKE_LAKE to s3://bucket/prefix or a "
 					     "directory (the batch will be retried)");
 		}
-		int rc = kl_esm_handle(a->esm, recs.val, recs.val_len,
+		int rc = kl_esm_handle(a->esm, p, n,
 				       a->dedup_window ? &a->fh.dedup : NULL, out, &st->esm, &st->why,
 				       error_type, eb);
 		st->rec.records = st->esm.records;
@@ -131,6 +118,10 @@ int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocat
 			rc = kl_errbuf_set(eb, KL_ENOMEM, "out of memory resetting the dedup window");
 		}
 		return rc;
+	}
+	if (kl_json_parse(p, n, 64, NULL, NULL)) {
+		*error_type = KL_LAMBDA_ERR_INVALID;
+		return kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
 	}
 	*error_type = KL_LAMBDA_ERR_UNSUPPORTED;
 	return kl_errbuf_set(eb, KL_EUNSUPPORTED, "unsupported event: neither a Firehose "

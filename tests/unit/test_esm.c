@@ -8,6 +8,7 @@
 #include "check.h"
 #include "core/base64.h"
 #include "lambda/handler.h"
+#include "parse/json.h"
 
 #include <ftw.h>
 #include <openssl/evp.h>
@@ -433,10 +434,99 @@ static void test_batches(void)
 	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The event is checked as JSON in the pass that reads its records (esm.c):
+ * a text kl_json_parse rejects is answered as not JSON, and no other
+ * error, before anything is written, wherever the fault sits; a valid one
+ * is landed. */
+static int not_json(const struct run *r, int rc)
+{
+	return rc != KL_OK && r->type && !strcmp(r->type, KL_LAMBDA_ERR_INVALID) &&
+	       strstr(r->eb.msg, "not valid JSON") != NULL;
+}
+
+static void test_one_pass(void)
+{
+	char dir[] = "/tmp/kl-test-esm1.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+	struct run r;
+	memset(&r, 0, sizeof r);
+	kl_buf_init(&r.out, 0);
+	CHECK_EQ_INT(kl_lambda_app_init(&r.app, 0), KL_OK);
+	const char *vars[] = {"KINLAKE_LAKE", dir, "KINLAKE_FORMAT", "jsonl", NULL};
+	struct kl_aws_env e = env_of(vars);
+	const char *lake;
+	CHECK_EQ_INT(kl_lambda_app_configure(&r.app, &e, &lake, &r.eb), KL_OK);
+
+	/* a data field with a JSON escape ("\u0065" for its first 'e') is
+	 * undone before the base64 is decoded: the event lands */
+	const char *one = "{\"event_uuid\":\"u1\",\"event_name\":\"a:b\",\"created_at\":1764547200}";
+	struct kl_buf b64;
+	kl_buf_init(&b64, 0);
+	kl_buf_puts(&b64, "\\u0065");
+	kl_base64_encode(&b64, one, strlen(one));
+	CHECK(b64.data[6] == 'e');
+	memmove(b64.data + 6, b64.data + 7, b64.len - 7);
+	b64.data[b64.len - 1] = '\0';
+	const char *raw[] = {b64.data};
+	char *ev = esm_event("shardId-000000000001", raw, NULL, 1, 1, 1);
+	CHECK_EQ_INT(handle(&r, ev), KL_OK);
+	CHECK_EQ_INT(r.st.esm.stored, 1);
+	free(ev);
+	kl_buf_cleanup(&b64);
+
+	/* every byte of a batch replaced in turn by each of these */
+	const char *two[] = {one, "{\"event_uuid\":\"u2\",\"event_name\":\"a:c\",\"created_at\":1764547201}"};
+	char *base = esm_event("shardId-000000000002", two, NULL, 2, 7, 0);
+	size_t n = strlen(base);
+	/* and a member after Records, which the walk checks too */
+	const char *tail = ",\"x\":[1,\"s\",{\"a\":null}]}";
+	ev = malloc(n + strlen(tail));
+	CHECK(ev != NULL);
+	if (!ev)
+		return;
+	memcpy(ev, base, n - 1);
+	strcpy(ev + n - 1, tail);
+	n = strlen(ev);
+	free(base);
+	const char subst[] = {'"', '\\', ']', 'x', '\x01', '\xff'};
+	size_t tried = 0, agree = 0, invalid = 0, wrote = 0;
+	for (size_t at = 0; at < n; at++) {
+		for (size_t k = 0; k < sizeof subst; k++) {
+			if (ev[at] == subst[k])
+				continue;
+			char keep = ev[at];
+			ev[at] = subst[k];
+			int valid = kl_json_parse(ev, n, 64, NULL, NULL) == 0;
+			int files = valid ? 0 : count_files(dir);
+			int rc = handle(&r, ev);
+			tried++;
+			invalid += !valid;
+			if (!valid && count_files(dir) != files)
+				wrote++;
+			if (valid == !not_json(&r, rc))
+				agree++;
+			else
+				fprintf(stderr, "byte %zu -> 0x%02x: kl_json_parse %s, handler %d %s %s\n", at,
+					(unsigned char)subst[k], valid ? "accepts" : "rejects", rc,
+					r.type ? r.type : "-", r.eb.msg);
+			ev[at] = keep;
+		}
+	}
+	fprintf(stderr, "one_pass: %zu texts, %zu of them not JSON\n", tried, invalid);
+	CHECK_EQ_INT(agree, (long long)tried);
+	CHECK_EQ_INT(wrote, 0);
+	CHECK(invalid > tried / 4);
+	free(ev);
+	kl_buf_cleanup(&r.out);
+	kl_lambda_app_cleanup(&r.app);
+	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int main(void)
 {
 	test_config();
 	test_retry_from();
 	test_batches();
+	test_one_pass();
 	return check_report("test_esm");
 }

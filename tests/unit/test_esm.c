@@ -214,14 +214,21 @@ static int exists(const char *dir, const char *rel)
 	return stat(p, &sb) == 0;
 }
 
+/* a warm instance with a new directory for its lake (dir: a mkdtemp
+ * template) */
+static void run_init(struct run *r, char *dir, size_t dedup_window)
+{
+	CHECK(mkdtemp(dir) != NULL);
+	memset(r, 0, sizeof *r);
+	kl_buf_init(&r->out, 0);
+	CHECK_EQ_INT(kl_lambda_app_init(&r->app, dedup_window), KL_OK);
+}
+
 static void test_batches(void)
 {
 	char dir[] = "/tmp/kl-test-esm.XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
 	struct run r;
-	memset(&r, 0, sizeof r);
-	kl_buf_init(&r.out, 0);
-	CHECK_EQ_INT(kl_lambda_app_init(&r.app, 1000), KL_OK);
+	run_init(&r, dir, 1000);
 
 	/* no lake: an invocation error, so that Lambda retries the batch */
 	const char *one[] = {"{\"event_uuid\":\"u0\",\"event_name\":\"a:b\",\"created_at\":1764547200}"};
@@ -447,11 +454,8 @@ static int not_json(const struct run *r, int rc)
 static void test_one_pass(void)
 {
 	char dir[] = "/tmp/kl-test-esm1.XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
 	struct run r;
-	memset(&r, 0, sizeof r);
-	kl_buf_init(&r.out, 0);
-	CHECK_EQ_INT(kl_lambda_app_init(&r.app, 0), KL_OK);
+	run_init(&r, dir, 0);
 	const char *vars[] = {"KINLAKE_LAKE", dir, "KINLAKE_FORMAT", "jsonl", NULL};
 	struct kl_aws_env e = env_of(vars);
 	const char *lake;

@@ -5,7 +5,9 @@
 //
 // CLI (bench/lambda.sh):
 //   node tests/js/lambda_events.mjs firehose KINLAKE BYTES OUT.json [SEED]
-// writes one Firehose event of about BYTES (request size) from `kinlake gen`.
+// writes one Firehose event of about BYTES (request size) from `kinlake gen`;
+//   node tests/js/lambda_events.mjs kinesis KINLAKE EVENTS OUT.json [SEED]
+// one Kinesis event-source-mapping batch of EVENTS records of one shard.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 
@@ -102,4 +104,12 @@ if (process.argv[1] && process.argv[1].endsWith('lambda_events.mjs') && process.
   const text = JSON.stringify(ev);
   writeFileSync(out, text);
   console.log(JSON.stringify({ out, bytes: text.length, records: ev.records.length }));
+}
+
+if (process.argv[1] && process.argv[1].endsWith('lambda_events.mjs') && process.argv[2] === 'kinesis') {
+  const [, , , kinlake, events, out, seed] = process.argv;
+  const lines = genLines(kinlake, ['--events', events, '--seed', seed || '3']);
+  const text = JSON.stringify(kinesisEvent(lines));
+  writeFileSync(out, text);
+  console.log(JSON.stringify({ out, bytes: text.length, records: lines.length }));
 }

@@ -236,31 +236,8 @@ static int keep(struct kl_json_walk *w, struct kl_json_member *m, struct kl_json
 	return KL_OK;
 }
 
-/* A string's base64 (opening quote at v), decoded into the arena straight
- * from the text (room reserved): the alphabet holds no byte a JSON string
- * must escape, so a string that decodes up to its quote is valid JSON too.
- * -> just past the quote, or NULL: not plain base64, to be checked as a
- * string. The arena has room for the whole text's data (read_batch), so
- * the reserve here only ever grows it for a text that defeats that bound. */
-static const char *take_data(struct kl_esm *e, struct kl_esm_rec *x, const char *v,
-			     const char *end)
-{
-	const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
-	if (!q || kl_buf_reserve(&e->arena, kl_base64_decoded_max((size_t)(q - v - 1))))
-		return NULL; /* out of memory: checked, then failed as not base64 */
-	long d = kl_base64_decode(v + 1, (size_t)(q - v - 1),
-				  (unsigned char *)e->arena.data + e->arena.len);
-	if (d < 0)
-		return NULL;
-	x->data = v + 1;
-	x->data_len = (size_t)(q - v - 1);
-	x->off = e->arena.len;
-	x->len = (size_t)d;
-	e->arena.len += (size_t)d;
-	return q + 1;
-}
-
-/* The kinesis object at v, its data decoded (or left for later). */
+/* The kinesis object at v, its data decoded into the arena (or left for
+ * later) -> KL_OK, NOT_JSON or KL_ENOMEM. */
 static int walk_kinesis(struct kl_esm *e, struct kl_esm_rec *x, const char *v, const char *end,
 			struct rec_fields *f, const char **after)
 {
@@ -271,13 +248,24 @@ static int walk_kinesis(struct kl_esm *e, struct kl_esm_rec *x, const char *v, c
 		return NOT_JSON;
 	while ((k = kl_json_walk_next(&w, &m)) == 1) {
 		if (!f->data.type && kl_json_key_is(&m, "data", 4)) {
-			const char *q = m.val < end && *m.val == '"' ? take_data(e, x, m.val, end) : NULL;
+			/* decoded into the arena straight from the text */
+			long d = -1;
+			size_t off = e->arena.len;
+			const char *q = m.val < end && *m.val == '"'
+					    ? kl_json_base64_take(m.val, end, &e->arena, &d)
+					    : NULL;
 			if (q) {
 				kl_json_walk_skip(&w, q);
 				f->data = m;
 				f->data.type = KL_JSON_STRING;
+				x->data = m.val + 1;
+				x->data_len = (size_t)(q - m.val - 2);
+				x->off = off;
+				x->len = (size_t)d;
 				continue;
 			}
+			if (d == -2)
+				return KL_ENOMEM;
 			if (keep(&w, &m, &f->data, 1))
 				return NOT_JSON;
 			continue;
@@ -402,8 +390,10 @@ static int walk_records(struct kl_esm *e, const char *v, const char *end, const 
 		x->first_pos = UINT64_MAX;
 		x->len = SIZE_MAX;
 		const char *e2 = NULL;
-		if ((rc = walk_record(e, x, el.val, end, &f, &e2)) ||
-		    (rc = check_record(e, i, x, &f, eb)))
+		if ((rc = walk_record(e, x, el.val, end, &f, &e2)) == KL_ENOMEM)
+			return kl_errbuf_set(eb, rc, "out of memory for a %zu-byte batch",
+					     (size_t)(end - v));
+		if (rc || (rc = check_record(e, i, x, &f, eb)))
 			return rc;
 		kl_json_walk_skip(&w, e2);
 	}

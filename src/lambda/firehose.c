@@ -171,25 +171,9 @@ static int record(struct kl_firehose *f, const struct rec *r, struct kl_buf *out
  * not JSON */
 #define NOT_JSON 1
 
-/* A string value's base64 data (its opening quote at v), decoded into
- * f->raw straight from the payload. -> just past the closing quote, or
- * NULL when it does not decode up to a quote (an escape, a byte outside
- * the alphabet, no quote): the caller then checks it as a JSON string. */
-static const char *take_data(struct kl_firehose *f, const char *v, const char *end, long *n)
-{
-	const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
-	if (!q)
-		return NULL;
-	size_t len = (size_t)(q - v - 1);
-	kl_buf_reset(&f->raw);
-	if (kl_buf_reserve(&f->raw, kl_base64_decoded_max(len)))
-		return NULL; /* checked as a string, then failed as not base64 */
-	*n = kl_base64_decode(v + 1, len, (unsigned char *)f->raw.data);
-	return *n >= 0 ? q + 1 : NULL;
-}
-
-/* The members of one record, the object at el (checked as they are met) ->
- * KL_OK, or NOT_JSON; *after is just past the object. */
+/* The members of one record, the object at el (checked as they are met),
+ * its data decoded into f->raw -> KL_OK, NOT_JSON or KL_ENOMEM; *after is
+ * just past the object. */
 static int walk_record(struct kl_firehose *f, const char *el, const char *end, struct rec *r,
 		       const char **after)
 {
@@ -203,7 +187,8 @@ static int walk_record(struct kl_firehose *f, const char *el, const char *end, s
 		int is_id = !r->id && kl_json_key_is(&m, "recordId", 8);
 		int is_data = !r->data && kl_json_key_is(&m, "data", 4);
 		if (is_data && m.val < end && *m.val == '"') {
-			const char *e = take_data(f, m.val, end, &r->decoded);
+			kl_buf_reset(&f->raw);
+			const char *e = kl_json_base64_take(m.val, end, &f->raw, &r->decoded);
 			if (e) {
 				kl_json_walk_skip(&w, e);
 				r->data = m.val;
@@ -211,6 +196,8 @@ static int walk_record(struct kl_firehose *f, const char *el, const char *end, s
 				r->data_string = 1;
 				continue;
 			}
+			if (r->decoded == -2)
+				return KL_ENOMEM;
 			r->decoded = -1; /* checked below; passed back, failed */
 		}
 		if (kl_json_walk_value(&w, &m))
@@ -249,7 +236,8 @@ static int walk_records(struct kl_firehose *f, const char *v, const char *end, s
 					     "invocation deadline is too close", st->records);
 		const char *e = NULL;
 		if ((rc = walk_record(f, el.val, end, &r, &e)))
-			return rc;
+			return rc == KL_ENOMEM ? kl_errbuf_set(eb, rc, "out of memory decoding a record")
+					       : rc;
 		kl_json_walk_skip(&w, e);
 		if (!r.id || !r.id_string)
 			return kl_errbuf_set(eb, KL_EPARSE, "a record has no recordId string");

@@ -19,8 +19,12 @@
 #ifndef KL_PARSE_JSON_H
 #define KL_PARSE_JSON_H
 
+#include "core/base64.h"
+#include "core/buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 enum kl_json_type {
 	KL_JSON_NULL,
@@ -161,6 +165,38 @@ int kl_json_walk_value(struct kl_json_walk *w, struct kl_json_member *m);
 void kl_json_walk_skip(struct kl_json_walk *w, const char *after);
 /* 0 if only whitespace follows the text's own container at p */
 int kl_json_walk_done(const char *p, const char *end);
+
+/*
+ * The string value at v (its opening quote) read as base64, the way AWS
+ * sends binary fields (Kinesis Data, the data of Firehose and Lambda event
+ * records): decoded and appended to out. The base64 alphabet holds no byte
+ * a JSON string must escape, so a string that decodes up to its closing
+ * quote is also a valid JSON string, and a walk may step over it
+ * (kl_json_walk_skip) with no other check. Returns just past the closing
+ * quote, *n the decoded length; or NULL, out unchanged, and *n = -1 when
+ * the string does not decode as it stands (no closing quote before end, an
+ * escape, a byte outside the alphabet: kl_json_walk_value then tells a
+ * string that is not base64 from a text that is not JSON), -2 when out
+ * cannot grow. Inline: a GetRecords answer calls it for each record.
+ */
+static inline const char *kl_json_base64_take(const char *v, const char *end, struct kl_buf *out,
+					      long *n)
+{
+	*n = -1;
+	const char *q = v < end ? memchr(v + 1, '"', (size_t)(end - v - 1)) : NULL;
+	if (!q)
+		return NULL;
+	size_t len = (size_t)(q - v - 1);
+	if (kl_buf_reserve(out, kl_base64_decoded_max(len))) {
+		*n = -2;
+		return NULL;
+	}
+	*n = kl_base64_decode(v + 1, len, (unsigned char *)out->data + out->len);
+	if (*n < 0)
+		return NULL;
+	out->len += (size_t)*n;
+	return q + 1;
+}
 
 /*
  * Fill doc with the top-level members of an object text that already passed

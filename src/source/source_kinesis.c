@@ -304,33 +304,6 @@ static int get_records(struct src_kinesis *s)
 	return take_batch(s);
 }
 
-/* One record's base64 Data (its opening quote at v), decoded into s->data
- * straight from the answer: the base64 alphabet has no byte a JSON string
- * must escape, so a Data that decodes up to its closing quote is also a
- * valid JSON string. -> just past the quote, or NULL (s->base.err set). */
-static const char *take_data(struct src_kinesis *s, const char *v, const char *end)
-{
-	const char *q = memchr(v + 1, '"', (size_t)(end - v - 1));
-	if (!q) {
-		not_json(s);
-		return NULL;
-	}
-	size_t len = (size_t)(q - v - 1);
-	kl_buf_reset(&s->data);
-	if (kl_buf_reserve(&s->data, kl_base64_decoded_max(len))) {
-		s->in_records = 0;
-		kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
-		return NULL;
-	}
-	long n = kl_base64_decode(v + 1, len, (unsigned char *)s->data.data);
-	if (n < 0) { /* an escape too: Data is plain base64 */
-		bad_answer(s, "Data is not base64");
-		return NULL;
-	}
-	s->data.len = (size_t)n;
-	return q + 1;
-}
-
 /* Next Kinesis record of the batch -> user records in s->subs. */
 static int next_kinesis_record(struct src_kinesis *s, int *got)
 {
@@ -358,9 +331,17 @@ static int next_kinesis_record(struct src_kinesis *s, int *got)
 		return not_json(s);
 	while ((r = kl_json_walk_next(&rw, &m)) == 1) {
 		if (!have_d && kl_json_key_is(&m, "Data", 4) && m.val < end && *m.val == '"') {
-			const char *after = take_data(s, m.val, end);
-			if (!after)
-				return s->base.err.code;
+			/* decoded into s->data straight from the answer */
+			long dn;
+			kl_buf_reset(&s->data);
+			const char *after = kl_json_base64_take(m.val, end, &s->data, &dn);
+			if (!after && dn == -2) {
+				s->in_records = 0;
+				return kl_errbuf_set(&s->base.err, KL_ENOMEM, "out of memory");
+			}
+			if (!after) /* a string with an escape, say: Data is plain base64 */
+				return kl_json_walk_value(&rw, &m) ? not_json(s)
+								   : bad_answer(s, "Data is not base64");
 			kl_json_walk_skip(&rw, after);
 			have_d = data_ok = 1;
 			continue;

@@ -219,7 +219,8 @@ int kl_esm_is_event(const char *p, size_t n)
 }
 
 /* The members of one Kinesis record that read_batch uses: the first of each
- * name (as kl_json_object_get finds them); type 0: absent. */
+ * name (as kl_json_object_get finds them, whatever its type); val NULL:
+ * absent (a type cannot say it: KL_JSON_NULL is 0). */
 struct rec_fields {
 	struct kl_json_member seq, data, arrival, id, arn;
 	int kinesis; /* a "kinesis" object came first of that name */
@@ -231,7 +232,7 @@ static int keep(struct kl_json_walk *w, struct kl_json_member *m, struct kl_json
 {
 	if (kl_json_walk_value(w, m))
 		return NOT_JSON;
-	if (take && !slot->type)
+	if (take && !slot->val)
 		*slot = *m;
 	return KL_OK;
 }
@@ -247,7 +248,7 @@ static int walk_kinesis(struct kl_esm *e, struct kl_esm_rec *x, const char *v, c
 	if (kl_json_walk_open(&w, v, end, 4, MAX_DEPTH))
 		return NOT_JSON;
 	while ((k = kl_json_walk_next(&w, &m)) == 1) {
-		if (!f->data.type && kl_json_key_is(&m, "data", 4)) {
+		if (!f->data.val && kl_json_key_is(&m, "data", 4)) {
 			/* decoded into the arena straight from the text */
 			long d = -1;
 			size_t off = e->arena.len;

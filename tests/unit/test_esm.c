@@ -478,6 +478,34 @@ static void test_one_pass(void)
 	free(ev);
 	kl_buf_cleanup(&b64);
 
+	/* the first member of a name counts, a null one too (KL_JSON_NULL is
+	 * type 0): a string after it does not stand in */
+	struct {
+		const char *from, *to, *msg;
+	} firsts[] = {
+	    {"\"sequenceNumber\":\"", "\"sequenceNumber\":null,\"sequenceNumber\":\"", "sequenceNumber"},
+	    {"\"data\":\"", "\"data\":null,\"data\":\"", "kinesis.data string"},
+	    {"\"eventID\":\"", "\"eventID\":null,\"eventID\":\"", "eventID"},
+	};
+	for (size_t i = 0; i < sizeof firsts / sizeof *firsts; i++) {
+		char *base = esm_event("shardId-000000000003", &one, NULL, 1, 9, 0);
+		const char *at = strstr(base, firsts[i].from);
+		CHECK(at != NULL);
+		struct kl_buf t;
+		kl_buf_init(&t, 0);
+		kl_buf_append(&t, base, (size_t)(at - base));
+		kl_buf_puts(&t, firsts[i].to);
+		kl_buf_puts(&t, at + strlen(firsts[i].from));
+		kl_buf_putc(&t, '\0');
+		CHECK(handle(&r, t.data) != KL_OK);
+		CHECK(r.type && !strcmp(r.type, KL_LAMBDA_ERR_INVALID));
+		if (!strstr(r.eb.msg, firsts[i].msg))
+			fprintf(stderr, "%s: %s\n", firsts[i].to, r.eb.msg);
+		CHECK(strstr(r.eb.msg, firsts[i].msg) != NULL);
+		kl_buf_cleanup(&t);
+		free(base);
+	}
+
 	/* every byte of a batch replaced in turn by each of these */
 	const char *two[] = {one, "{\"event_uuid\":\"u2\",\"event_name\":\"a:c\",\"created_at\":1764547201}"};
 	char *base = esm_event("shardId-000000000002", two, NULL, 2, 7, 0);

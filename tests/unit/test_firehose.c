@@ -278,6 +278,9 @@ static void one_pass(void)
 	     0},
 	    {"a second records member, ignored", "\"region\"", "\"records\":[null],\"region\"", 0,
 	     0},
+	    /* the first recordId counts, a null one too */
+	    {"a null recordId first", "\"recordId\":\"r0\"", "\"recordId\":null,\"recordId\":\"r0\"",
+	     -1, 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		kl_buf_reset(&deep);

@@ -886,8 +886,8 @@ static int apply_chunk(struct run *r, const struct kl_prep_chunk *c, uint64_t *n
 			return 1;
 		}
 		const struct kl_prep_rec *v = &c->v[i];
-		const char *out = c->out.data;
-		rec.p = c->raw.data + v->raw_off;
+		const char *out = c->out.data ? c->out.data : ""; /* as kl_prep_raw */
+		rec.p = kl_prep_raw(c, v);
 		rec.n = rec.full_len = v->raw_len;
 		rec.pos = v->pos;
 		rec.arrival_ms = v->arrival_ms;

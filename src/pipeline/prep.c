@@ -34,7 +34,7 @@ static int put(struct kl_buf *out, const void *p, size_t n, size_t *off, size_t 
 static int run_one(struct kl_prep_chunk *c, struct kl_prep_rec *r, struct kl_prep_ctx *x)
 {
 	struct kl_event *ev = &x->ev;
-	const char *raw = c->raw.data + r->raw_off;
+	const char *raw = kl_prep_raw(c, r);
 	r->rej = kl_event_parse(ev, raw, r->raw_len, x->limits);
 	r->key_off = r->uuid_off = r->body_off = r->msg_off = 0;
 	r->key_len = r->uuid_len = r->body_len = r->msg_len = 0;

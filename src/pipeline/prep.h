@@ -76,6 +76,14 @@ struct kl_prep_chunk {
 	int state;
 };
 
+/* Record r's bytes in chunk c. A chunk of empty records (a Lambda batch
+ * whose data fields are "") has no block: "" stands in, since arithmetic on
+ * NULL is undefined even for offset 0 (fuzz_lambda, UBSan). */
+static inline const char *kl_prep_raw(const struct kl_prep_chunk *c, const struct kl_prep_rec *r)
+{
+	return c->raw.data ? c->raw.data + r->raw_off : "";
+}
+
 /* What a worker needs besides the chunk; the pool keeps one per worker. */
 struct kl_prep_ctx {
 	struct kl_event ev;

@@ -456,7 +456,9 @@ static void test_one_pass(void)
 	char dir[] = "/tmp/kl-test-esm1.XXXXXX";
 	struct run r;
 	run_init(&r, dir, 0);
-	const char *vars[] = {"KINLAKE_LAKE", dir, "KINLAKE_FORMAT", "jsonl", NULL};
+	/* two threads: the batch goes through the prep workers' chunks */
+	const char *vars[] = {"KINLAKE_LAKE", dir, "KINLAKE_FORMAT", "jsonl", "KINLAKE_THREADS", "2",
+			      NULL};
 	struct kl_aws_env e = env_of(vars);
 	const char *lake;
 	CHECK_EQ_INT(kl_lambda_app_configure(&r.app, &e, &lake, &r.eb), KL_OK);
@@ -477,6 +479,18 @@ static void test_one_pass(void)
 	CHECK_EQ_INT(r.st.esm.stored, 1);
 	free(ev);
 	kl_buf_cleanup(&b64);
+
+	/* a batch of empty data fields: a prep chunk with no bytes at all
+	 * (kl_prep_raw). fuzz_lambda found the arithmetic on its NULL block:
+	 * clang's UBSan flags it, gcc's (this build) does not, so the seed
+	 * fuzz/corpus/lambda/esm-empty-data.json is the regression test; this
+	 * runs the path */
+	const char *empty[] = {"", ""};
+	ev = esm_event("shardId-000000000004", empty, NULL, 2, 20, 1);
+	CHECK_EQ_INT(handle(&r, ev), KL_OK);
+	CHECK_EQ_INT(r.st.esm.records, 2);
+	CHECK_EQ_STR(r.out.data, "{\"batchItemFailures\":[]}");
+	free(ev);
 
 	/* the first member of a name counts, a null one too (KL_JSON_NULL is
 	 * type 0): a string after it does not stand in */

@@ -3,6 +3,7 @@
  * Kinesis"; file names and dead-letter sources by source/seqmap.h, as
  * source/source_kinesis.c makes them. */
 #include "lambda/esm.h"
+#include "lambda/payload.h"
 #include "aws/kinesis.h"
 #include "commit/checkpoint.h"
 #include "core/array.h"
@@ -191,9 +192,6 @@ static const struct kl_source_ops esm_source_ops = {
 
 /* --- reading the event ---------------------------------------------------- */
 
-#define MAX_DEPTH 64 /* as the handler's kl_json_parse of a payload */
-/* read_batch's outcome beyond the kl_err codes (all negative) */
-#define NOT_JSON 1
 
 int kl_esm_is_event(const char *p, size_t n)
 {
@@ -203,14 +201,14 @@ int kl_esm_is_event(const char *p, size_t n)
 	struct kl_json_walk top, recs, rec;
 	struct kl_json_member m;
 	int k;
-	if (kl_json_walk_open(&top, p, end, 1, MAX_DEPTH) || !top.object)
+	if (kl_json_walk_open(&top, p, end, 1, KL_LAMBDA_MAX_DEPTH) || !top.object)
 		return 0;
 	while ((k = kl_json_walk_next(&top, &m)) == 1 && !kl_json_key_is(&m, "Records", 7))
 		if (kl_json_walk_value(&top, &m))
 			return 0;
-	if (k != 1 || kl_json_walk_open(&recs, m.val, end, 2, MAX_DEPTH) || recs.object ||
+	if (k != 1 || kl_json_walk_open(&recs, m.val, end, 2, KL_LAMBDA_MAX_DEPTH) || recs.object ||
 	    kl_json_walk_next(&recs, &m) != 1 ||
-	    kl_json_walk_open(&rec, m.val, end, 3, MAX_DEPTH) || !rec.object)
+	    kl_json_walk_open(&rec, m.val, end, 3, KL_LAMBDA_MAX_DEPTH) || !rec.object)
 		return 0;
 	while ((k = kl_json_walk_next(&rec, &m)) == 1 && !kl_json_key_is(&m, "kinesis", 7))
 		if (kl_json_walk_value(&rec, &m))
@@ -231,22 +229,22 @@ static int keep(struct kl_json_walk *w, struct kl_json_member *m, struct kl_json
 		int take)
 {
 	if (kl_json_walk_value(w, m))
-		return NOT_JSON;
+		return KL_LAMBDA_NOT_JSON;
 	if (take && !slot->val)
 		*slot = *m;
 	return KL_OK;
 }
 
 /* The kinesis object at v, its data decoded into the arena (or left for
- * later) -> KL_OK, NOT_JSON or KL_ENOMEM. */
+ * later) -> KL_OK, KL_LAMBDA_NOT_JSON or KL_ENOMEM. */
 static int walk_kinesis(struct kl_esm *e, struct kl_esm_rec *x, const char *v, const char *end,
 			struct rec_fields *f, const char **after)
 {
 	struct kl_json_walk w;
 	struct kl_json_member m;
 	int k;
-	if (kl_json_walk_open(&w, v, end, 4, MAX_DEPTH))
-		return NOT_JSON;
+	if (kl_json_walk_open(&w, v, end, 4, KL_LAMBDA_MAX_DEPTH))
+		return KL_LAMBDA_NOT_JSON;
 	while ((k = kl_json_walk_next(&w, &m)) == 1) {
 		if (!f->data.val && kl_json_key_is(&m, "data", 4)) {
 			/* decoded into the arena straight from the text */
@@ -259,8 +257,7 @@ static int walk_kinesis(struct kl_esm *e, struct kl_esm_rec *x, const char *v, c
 				kl_json_walk_skip(&w, q);
 				f->data = m;
 				f->data.type = KL_JSON_STRING;
-				x->data = m.val + 1;
-				x->data_len = (size_t)(q - m.val - 2);
+				f->data.val_len = (size_t)(q - m.val);
 				x->off = off;
 				x->len = (size_t)d;
 				continue;
@@ -268,7 +265,7 @@ static int walk_kinesis(struct kl_esm *e, struct kl_esm_rec *x, const char *v, c
 			if (d == -2)
 				return KL_ENOMEM;
 			if (keep(&w, &m, &f->data, 1))
-				return NOT_JSON;
+				return KL_LAMBDA_NOT_JSON;
 			continue;
 		}
 		int rc = kl_json_key_is(&m, "sequenceNumber", 14) ? keep(&w, &m, &f->seq, 1)
@@ -279,7 +276,7 @@ static int walk_kinesis(struct kl_esm *e, struct kl_esm_rec *x, const char *v, c
 			return rc;
 	}
 	*after = w.p;
-	return k < 0 ? NOT_JSON : KL_OK;
+	return k < 0 ? KL_LAMBDA_NOT_JSON : KL_OK;
 }
 
 /* One element of Records (at v) -> its fields. */
@@ -290,8 +287,8 @@ static int walk_record(struct kl_esm *e, struct kl_esm_rec *x, const char *v, co
 	struct kl_json_member m;
 	int k, rc, seen_kinesis = 0;
 	memset(f, 0, sizeof *f);
-	if (kl_json_walk_open(&w, v, end, 3, MAX_DEPTH))
-		return NOT_JSON;
+	if (kl_json_walk_open(&w, v, end, 3, KL_LAMBDA_MAX_DEPTH))
+		return KL_LAMBDA_NOT_JSON;
 	while ((k = kl_json_walk_next(&w, &m)) == 1) {
 		if (!seen_kinesis && kl_json_key_is(&m, "kinesis", 7)) {
 			seen_kinesis = 1;
@@ -311,7 +308,7 @@ static int walk_record(struct kl_esm *e, struct kl_esm_rec *x, const char *v, co
 			return rc;
 	}
 	*after = w.p;
-	return k < 0 ? NOT_JSON : KL_OK;
+	return k < 0 ? KL_LAMBDA_NOT_JSON : KL_OK;
 }
 
 /* Record i's fields checked, in the order the contract's errors are named. */
@@ -328,11 +325,9 @@ static int check_record(struct kl_esm *e, size_t i, struct kl_esm_rec *x,
 	if (f->data.type != KL_JSON_STRING)
 		return kl_errbuf_set(eb, KL_EPARSE, "Records[%zu] (sequence number %.*s) has no "
 				     "kinesis.data string", i, (int)x->seq_len, x->seq);
-	if (x->len == SIZE_MAX) { /* not decoded from the text: checked as a string */
-		x->data = f->data.val + 1;
-		x->data_len = f->data.val_len - 2;
-		x->esc = f->data.val_esc; /* "\/" is valid JSON for '/' */
-	}
+	x->data = f->data.val + 1;
+	x->data_len = f->data.val_len - 2;
+	x->esc = f->data.val_esc; /* "\/" is valid JSON for '/' (0 when decoded) */
 	if (f->arrival.type == KL_JSON_NUMBER || f->arrival.type == KL_JSON_INT)
 		x->arrival_ms = kl_kinesis_arrival_ms(f->arrival.val, f->arrival.val_len);
 	/* eventID is "<shardId>:<sequence number>" */
@@ -378,7 +373,7 @@ static int walk_records(struct kl_esm *e, const char *v, const char *end, const 
 	struct kl_json_member el;
 	struct rec_fields f;
 	int k, rc;
-	if (kl_json_walk_open(&w, v, end, 2, MAX_DEPTH) || w.object)
+	if (kl_json_walk_open(&w, v, end, 2, KL_LAMBDA_MAX_DEPTH) || w.object)
 		return kl_errbuf_set(eb, KL_EPARSE, "no Records array");
 	while ((k = kl_json_walk_next(&w, &el)) == 1) {
 		size_t i = e->nrecs;
@@ -399,7 +394,7 @@ static int walk_records(struct kl_esm *e, const char *v, const char *end, const 
 		kl_json_walk_skip(&w, e2);
 	}
 	*after = w.p;
-	return k < 0 ? NOT_JSON : KL_OK;
+	return k < 0 ? KL_LAMBDA_NOT_JSON : KL_OK;
 }
 
 /* Fill e->recs from the event text p[0..n), checking it as JSON in the same
@@ -407,7 +402,7 @@ static int walk_records(struct kl_esm *e, const char *v, const char *end, const 
  * record's base64 data by its decoding, straight into the arena. A data
  * field that does not decode as it stands is checked as a JSON string and
  * decoded after the walk, its escapes undone ("\/"), or left as not base64.
- * -> KL_OK, NOT_JSON, or an error in eb. */
+ * -> KL_OK, KL_LAMBDA_NOT_JSON, or an error in eb. */
 static int read_batch(struct kl_esm *e, const char *p, size_t n, struct kl_errbuf *eb)
 {
 	const char *end = p + n;
@@ -421,7 +416,7 @@ static int read_batch(struct kl_esm *e, const char *p, size_t n, struct kl_errbu
 	/* every record's decoded data fits in 3/4 of the text */
 	if (kl_buf_reserve(&e->arena, kl_base64_decoded_max(n)))
 		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory for a %zu-byte batch", n);
-	if (kl_json_walk_open(&w, p, end, 1, MAX_DEPTH) || !w.object)
+	if (kl_json_walk_open(&w, p, end, 1, KL_LAMBDA_MAX_DEPTH) || !w.object)
 		return kl_errbuf_set(eb, KL_EPARSE, "no Records array");
 	while ((k = kl_json_walk_next(&w, &m)) == 1) {
 		if (!seen && kl_json_key_is(&m, "Records", 7)) {
@@ -431,11 +426,11 @@ static int read_batch(struct kl_esm *e, const char *p, size_t n, struct kl_errbu
 				return rc;
 			kl_json_walk_skip(&w, e2);
 		} else if (kl_json_walk_value(&w, &m)) {
-			return NOT_JSON;
+			return KL_LAMBDA_NOT_JSON;
 		}
 	}
 	if (k < 0 || kl_json_walk_done(w.p, end))
-		return NOT_JSON;
+		return KL_LAMBDA_NOT_JSON;
 	if (!seen)
 		return kl_errbuf_set(eb, KL_EPARSE, "no Records array");
 	/* the data fields that did not decode as they stand */
@@ -574,13 +569,7 @@ int kl_esm_handle(struct kl_esm *e, const char *p, size_t n, struct kl_dedup *de
 		  const char **error_type, struct kl_errbuf *eb)
 {
 	memset(st, 0, sizeof *st);
-	int rc = read_batch(e, p, n, eb);
-	/* not JSON wins over any other error the walk met first (only out of
-	 * memory is reported as it is): the text is checked whole then */
-	if (rc == NOT_JSON || (rc && rc != KL_ENOMEM && kl_json_parse(p, n, MAX_DEPTH, NULL, NULL))) {
-		kl_errbuf_clear(eb);
-		rc = kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
-	}
+	int rc = kl_lambda_walk_result(p, n, read_batch(e, p, n, eb), eb);
 	if (rc) {
 		*error_type = rc == KL_ENOMEM ? "Kinlake.OutOfMemory" : "Kinlake.InvalidEvent";
 		return rc;

@@ -13,12 +13,10 @@
  * its upper bound, so the hot path neither allocates (buffers only grow to
  * the largest record) nor checks for room byte by byte.
  *
- * Errors are all or nothing per invocation, and which one is reported does
- * not depend on where in the payload it sits: a payload that is not valid
- * JSON is reported as such even when the walk met another error first (a
- * record without a recordId, a response over the limit), as when the whole
- * payload was validated before the walk. */
+ * Errors are all or nothing per invocation; a payload that is not JSON is
+ * reported as such whatever else the walk met first (lambda/payload.h). */
 #include "lambda/firehose.h"
+#include "lambda/payload.h"
 #include "core/base64.h"
 #include "route/partition.h"
 
@@ -34,10 +32,8 @@ int kl_firehose_init(struct kl_firehose *f, size_t dedup_window)
 	memset(f, 0, sizeof *f);
 	kl_event_init(&f->ev);
 	kl_event_limits_default(&f->lim);
-	kl_json_doc_init(&f->doc);
 	kl_buf_init(&f->raw, 0);
 	kl_buf_init(&f->enriched, 0);
-	kl_buf_init(&f->key, 0);
 	f->max_response = KL_LAMBDA_MAX_RESPONSE;
 	return kl_dedup_init(&f->dedup, dedup_window);
 }
@@ -45,11 +41,9 @@ int kl_firehose_init(struct kl_firehose *f, size_t dedup_window)
 void kl_firehose_cleanup(struct kl_firehose *f)
 {
 	kl_event_cleanup(&f->ev);
-	kl_json_doc_cleanup(&f->doc);
 	kl_dedup_cleanup(&f->dedup);
 	kl_buf_cleanup(&f->raw);
 	kl_buf_cleanup(&f->enriched);
-	kl_buf_cleanup(&f->key);
 }
 
 /* --- one record ---------------------------------------------------------------- */
@@ -165,14 +159,8 @@ static int record(struct kl_firehose *f, const struct rec *r, struct kl_buf *out
 
 /* --- the walk ------------------------------------------------------------------ */
 
-#define MAX_DEPTH 64 /* as the handler's kl_json_parse of a payload */
-
-/* the walk's outcome beyond the kl_err codes (all negative): the text is
- * not JSON */
-#define NOT_JSON 1
-
 /* The members of one record, the object at el (checked as they are met),
- * its data decoded into f->raw -> KL_OK, NOT_JSON or KL_ENOMEM; *after is
+ * its data decoded into f->raw -> KL_OK, KL_LAMBDA_NOT_JSON or KL_ENOMEM; *after is
  * just past the object. */
 static int walk_record(struct kl_firehose *f, const char *el, const char *end, struct rec *r,
 		       const char **after)
@@ -181,8 +169,8 @@ static int walk_record(struct kl_firehose *f, const char *el, const char *end, s
 	struct kl_json_member m;
 	int k;
 	*r = (struct rec){.decoded = -1};
-	if (kl_json_walk_open(&w, el, end, 3, MAX_DEPTH))
-		return NOT_JSON;
+	if (kl_json_walk_open(&w, el, end, 3, KL_LAMBDA_MAX_DEPTH))
+		return KL_LAMBDA_NOT_JSON;
 	while ((k = kl_json_walk_next(&w, &m)) == 1) {
 		int is_id = !r->id && kl_json_key_is(&m, "recordId", 8);
 		int is_data = !r->data && kl_json_key_is(&m, "data", 4);
@@ -201,7 +189,7 @@ static int walk_record(struct kl_firehose *f, const char *el, const char *end, s
 			r->decoded = -1; /* checked below; passed back, failed */
 		}
 		if (kl_json_walk_value(&w, &m))
-			return NOT_JSON;
+			return KL_LAMBDA_NOT_JSON;
 		if (is_id) {
 			r->id = m.val;
 			r->id_len = m.val_len;
@@ -213,7 +201,7 @@ static int walk_record(struct kl_firehose *f, const char *el, const char *end, s
 		}
 	}
 	*after = w.p;
-	return k < 0 ? NOT_JSON : KL_OK;
+	return k < 0 ? KL_LAMBDA_NOT_JSON : KL_OK;
 }
 
 /* The elements of the records array at v -> entries in out. */
@@ -225,8 +213,8 @@ static int walk_records(struct kl_firehose *f, const char *v, const char *end, s
 	struct kl_json_member el;
 	struct rec r;
 	int k, rc;
-	if (kl_json_walk_open(&w, v, end, 2, MAX_DEPTH))
-		return NOT_JSON;
+	if (kl_json_walk_open(&w, v, end, 2, KL_LAMBDA_MAX_DEPTH))
+		return KL_LAMBDA_NOT_JSON;
 	while ((k = kl_json_walk_next(&w, &el)) == 1) {
 		if (el.val >= end || *el.val != '{')
 			return kl_errbuf_set(eb, KL_EPARSE, "records[] holds a non-object");
@@ -250,7 +238,7 @@ static int walk_records(struct kl_firehose *f, const char *v, const char *end, s
 					     f->max_response, st->records);
 	}
 	*after = w.p;
-	return k < 0 ? NOT_JSON : KL_OK;
+	return k < 0 ? KL_LAMBDA_NOT_JSON : KL_OK;
 }
 
 /* The top level: its first "records" member transformed, every member
@@ -263,13 +251,13 @@ static int walk_top(struct kl_firehose *f, const char *p, size_t n, struct kl_bu
 	struct kl_json_member m;
 	int k, rc, seen = 0;
 	size_t start = out->len;
-	if (kl_json_walk_open(&w, p, end, 1, MAX_DEPTH) || !w.object)
+	if (kl_json_walk_open(&w, p, end, 1, KL_LAMBDA_MAX_DEPTH) || !w.object)
 		return kl_errbuf_set(eb, KL_EPARSE,
 				     "not a Firehose transformation event (no records array)");
 	while ((k = kl_json_walk_next(&w, &m)) == 1) {
 		if (seen || !kl_json_key_is(&m, "records", 7)) {
 			if (kl_json_walk_value(&w, &m))
-				return NOT_JSON;
+				return KL_LAMBDA_NOT_JSON;
 			continue;
 		}
 		seen = 1;
@@ -296,7 +284,7 @@ static int walk_top(struct kl_firehose *f, const char *p, size_t n, struct kl_bu
 					     f->max_response);
 	}
 	if (k < 0 || kl_json_walk_done(w.p, end))
-		return NOT_JSON;
+		return KL_LAMBDA_NOT_JSON;
 	if (!seen)
 		return kl_errbuf_set(eb, KL_EPARSE,
 				     "not a Firehose transformation event (no records array)");
@@ -307,14 +295,7 @@ int kl_firehose_transform(struct kl_firehose *f, const char *p, size_t n, struct
 			  struct kl_firehose_stats *st, struct kl_errbuf *eb)
 {
 	memset(st, 0, sizeof *st);
-	int rc = walk_top(f, p, n, out, st, eb);
-	/* not JSON wins over any other error the walk met first (only out of
-	 * memory is reported as it is): the payload is checked whole then */
-	if (rc == NOT_JSON || (rc && rc != KL_ENOMEM && kl_json_parse(p, n, MAX_DEPTH, NULL, NULL))) {
-		kl_errbuf_clear(eb); /* the walk's own error, if any, goes */
-		return kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
-	}
-	return rc;
+	return kl_lambda_walk_result(p, n, walk_top(f, p, n, out, st, eb), eb);
 }
 
 int kl_firehose_is_event(const char *p, size_t n)
@@ -325,7 +306,7 @@ int kl_firehose_is_event(const char *p, size_t n)
 	struct kl_json_walk w;
 	struct kl_json_member m;
 	int k, records = 0, inv = 0, seen = 0;
-	if (kl_json_walk_open(&w, p, end, 1, MAX_DEPTH) || !w.object)
+	if (kl_json_walk_open(&w, p, end, 1, KL_LAMBDA_MAX_DEPTH) || !w.object)
 		return 0;
 	while ((k = kl_json_walk_next(&w, &m)) == 1) {
 		if (kl_json_key_is(&m, "invocationId", 12))

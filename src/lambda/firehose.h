@@ -43,8 +43,7 @@ struct kl_firehose {
 	struct kl_event ev;
 	struct kl_event_limits lim;
 	struct kl_dedup dedup;
-	struct kl_json_doc doc;
-	struct kl_buf raw, enriched, key;
+	struct kl_buf raw, enriched;
 	size_t max_response;
 	/* Optional: polled every KL_FIREHOSE_STOP_EVERY records; non-zero stops
 	 * the transform with KL_EINTR (the Lambda handler stops when its deadline

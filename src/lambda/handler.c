@@ -1,6 +1,7 @@
 /* handler.c — see handler.h; Kinesis batch responses: AWS Lambda developer
  * guide, "Reporting batch item failures for Kinesis". */
 #include "lambda/handler.h"
+#include "lambda/payload.h"
 #include "parse/json.h"
 
 #include <inttypes.h>
@@ -95,10 +96,9 @@ int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocat
 	if (kl_esm_is_event(p, n)) {
 		st->kind = KL_LAMBDA_KINESIS;
 		if (!a->esm) {
-			if (kl_json_parse(p, n, 64, NULL, NULL)) {
+			if (kl_json_parse(p, n, KL_LAMBDA_MAX_DEPTH, NULL, NULL)) {
 				*error_type = KL_LAMBDA_ERR_INVALID;
-				return kl_errbuf_set(eb, KL_EPARSE,
-						     "the invocation payload is not valid JSON");
+				return kl_lambda_not_json(eb);
 			}
 			*error_type = KL_LAMBDA_ERR_NOT_CONFIGURED;
 			return kl_errbuf_set(eb, KL_EINVAL, "Kinesis event source mapping: no lake "
@@ -119,9 +119,9 @@ int kl_lambda_app_handle(struct kl_lambda_app *a, const struct kl_lambda_invocat
 		}
 		return rc;
 	}
-	if (kl_json_parse(p, n, 64, NULL, NULL)) {
+	if (kl_json_parse(p, n, KL_LAMBDA_MAX_DEPTH, NULL, NULL)) {
 		*error_type = KL_LAMBDA_ERR_INVALID;
-		return kl_errbuf_set(eb, KL_EPARSE, "the invocation payload is not valid JSON");
+		return kl_lambda_not_json(eb);
 	}
 	*error_type = KL_LAMBDA_ERR_UNSUPPORTED;
 	return kl_errbuf_set(eb, KL_EUNSUPPORTED, "unsupported event: neither a Firehose "

@@ -3,7 +3,6 @@
  * Kinesis"; file names and dead-letter sources by source/seqmap.h, as
  * source/source_kinesis.c makes them. */
 #include "lambda/esm.h"
-#include "lambda/payload.h"
 #include "aws/kinesis.h"
 #include "commit/checkpoint.h"
 #include "core/array.h"
@@ -12,6 +11,7 @@
 #include "dedup/dedup.h"
 #include "encode/parquet/schema.h"
 #include "event/event.h"
+#include "lambda/payload.h"
 #include "parse/json.h"
 #include "pipeline/pipeline.h"
 #include "route/partition.h"

@@ -16,8 +16,8 @@
  * Errors are all or nothing per invocation; a payload that is not JSON is
  * reported as such whatever else the walk met first (lambda/payload.h). */
 #include "lambda/firehose.h"
-#include "lambda/payload.h"
 #include "core/base64.h"
+#include "lambda/payload.h"
 #include "route/partition.h"
 
 #include <inttypes.h>

@@ -3,7 +3,10 @@
  * handler's dispatch, the Firehose transformation event (firehose.c) and
  * the Kinesis event-source-mapping batch (esm.c), through
  * kl_lambda_app_handle() exactly as `kinlake lambda` calls it, with the
- * ESM path writing JSON lines into a scratch lake under /tmp.
+ * ESM path writing JSON lines into a scratch lake: a fresh directory under
+ * $TMPDIR (/tmp when unset or empty), removed at exit, so that a run that
+ * ends as libFuzzer ends one (-max_total_time, -runs: exit()) leaves
+ * nothing; a crash leaves it (tests/run.sh keeps a failed test's TMPDIR).
  *
  * Checks: no crash or sanitizer report; a handled invocation answers a
  * JSON object (kl_json_parse accepts it) and an error names its type; a
@@ -17,16 +20,41 @@
 
 #include "fuzz_common.h"
 
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
+#include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char lake[64];
+static char lake[4096];
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path) ? -1 : 0;
+}
+
+/* atexit: the scratch lake and everything written into it */
+static void rm_lake(void)
+{
+	if (lake[0] && nftw(lake, rm_entry, 16, FTW_DEPTH | FTW_PHYS))
+		perror(lake);
+}
+
+/* lake: a new directory $TMPDIR/kl-fuzz-lambda-XXXXXX, removed at exit */
+static void make_lake(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	int n = snprintf(lake, sizeof lake, "%s/kl-fuzz-lambda-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	REQUIRE(n > 0 && (size_t)n < sizeof lake);
+	REQUIRE(mkdtemp(lake) != NULL);
+	REQUIRE(atexit(rm_lake) == 0);
+}
 
 static const char *fuzz_env(void *ctx, const char *name)
 {
@@ -51,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
 	if (!ready) {
-		snprintf(lake, sizeof lake, "/tmp/kl-fuzz-lambda-%d", (int)getpid());
+		make_lake();
 		REQUIRE(kl_lambda_app_init(&app, 1000) == KL_OK);
 		struct kl_aws_env env = {fuzz_env, NULL};
 		const char *where = NULL;

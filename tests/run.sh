@@ -16,11 +16,15 @@
 # Logs of failures land in build/test-logs/. Exits 0 only when at least one
 # test ran and none failed.
 # Scratch (every e2e script's temp dir) goes to tmpfs when it has room
-# (KL_TEST_TMPDIR, below).
+# (KL_TEST_TMPDIR, below), in a TMPDIR of each test's own, build/test-logs/tmp/
+# <name>: removed when the test passes, kept when it fails.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 LOGS=$ROOT/build/test-logs
+# the last run's scratch on tmpfs (what its failed tests left, below) goes
+# with its logs
+oldtmp=$(readlink "$LOGS/tmp" 2>/dev/null) && case $oldtmp in */kl-tests.*) rm -rf "$oldtmp" ;; esac
 rm -rf "$LOGS"; mkdir -p "$LOGS"
 pass=0; fail=0; failed=() skipped=()
 export KL_CORPORA=${KL_CORPORA:-$ROOT/../shared/corpora}
@@ -34,6 +38,13 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # The tests kill processes, never the machine, so what they prove does not
 # depend on the fsyncs reaching a disk. KL_TEST_TMPDIR=DIR picks another place
 # (KL_TEST_TMPDIR=/tmp: the disk).
+# Every test gets a TMPDIR of its own, $LOGS/tmp/<name> (one(), below; a link
+# to a kl-tests.XXXXXX dir on tmpfs, or without one a plain dir in $LOGS):
+# the unit tests and fuzz targets make their scratch under $TMPDIR too
+# (tests/unit/check.h kl_test_tmpl), and not all of it is removed by the test
+# itself (test_parquet's samples, a script killed by the time limit before its
+# trap ran), so a shared TMPDIR (or /tmp) filled up run after run. A test's
+# dir goes when it passes or is skipped and stays when it fails, with its log.
 # Python tools without a version manager's shims. Under pyenv, `python3`,
 # `aws`, `cfn-lint` and `moto_server` on PATH are bash scripts that look the
 # version up (`pyenv exec`) at every call: on this 2-core VM 0.6 of the 0.7 CPU
@@ -53,10 +64,22 @@ if [ -z "$scratch" ] && [ -d /dev/shm ] && [ -w /dev/shm ] &&
 	scratch=/dev/shm
 fi
 if [ -n "$scratch" ]; then
-	TMPDIR=$(mktemp -d "$scratch/kl-tests.XXXXXX") || exit 1
-	export TMPDIR
-	trap 'rm -rf "$TMPDIR"' EXIT
+	tmproot=$(mktemp -d "$scratch/kl-tests.XXXXXX") || exit 1
+	ln -s "$tmproot" "$LOGS/tmp"
+else
+	tmproot=$LOGS/tmp; mkdir -p "$tmproot"
 fi
+# At exit the dirs of tests that did not fail (a run stopped part way) go, and
+# the root too unless a failed test's dir is in it.
+tmp_cleanup() {
+	local d
+	for d in "$tmproot"/*; do
+		[ -e "$d" ] || continue
+		[ "$(cat "$LOGS/.result/${d##*/}" 2>/dev/null)" = FAIL ] || rm -rf "$d"
+	done
+	rmdir "$tmproot" 2>/dev/null && rm -f "$LOGS/tmp"
+}
+trap tmp_cleanup EXIT
 
 # One test: its outcome goes to $LOGS/.result/<name> ("PASS" or "FAIL") and one line
 # (plus the log's tail on failure) to stdout.
@@ -73,7 +96,9 @@ TIMEOUT=${KL_TEST_TIMEOUT:-1800}
 one() { # name, command...
 	local name=$1; shift
 	local log="$LOGS/${name//\//_}.log" t0=$SECONDS res="$LOGS/.result/${name//\//_}" rc=0 cpu
-	timeout -k 30 "$TIMEOUT" "$@" >"$log" 2>&1 || rc=$?
+	local tmp="$tmproot/${name//\//_}" # its TMPDIR (above); in its environment only
+	mkdir -p "$tmp"
+	TMPDIR=$tmp timeout -k 30 "$TIMEOUT" "$@" >"$log" 2>&1 || rc=$?
 	[ $((SECONDS - t0)) -lt "$TIMEOUT" ] || echo "tests/run.sh: stopped after KL_TEST_TIMEOUT=$TIMEOUT s (exit $rc)" >>"$log"
 	times > "$log.times" # (not in a pipe: that would be a fresh subshell's times)
 	cpu=$(awk 'NR == 2 { n = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); n += a[1] * 60 + a[2] } printf "%.0f", n }' "$log.times"); rm -f "$log.times"
@@ -86,6 +111,9 @@ one() { # name, command...
 		printf 'FAIL %-50s %3ds  cpu %3ds  (log: %s)\n%s\n' "$name" $((SECONDS - t0)) "$cpu" "${log#$ROOT/}" \
 			"$(tail -n 20 "$log" | sed 's/^/    | /')"
 	fi
+	# a failed test's scratch stays for a look; removed after the line is
+	# printed, so that a large tree's removal is not in the test's time
+	if [ "$rc" = 0 ] || [ "$rc" = 77 ]; then rm -rf "$tmp"; fi
 }
 # Every test goes into one pool: up to KL_TEST_JOBS (default 3) at once (the
 # end-to-end scripts mostly wait on servers and child processes; each has its

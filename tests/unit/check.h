@@ -105,6 +105,44 @@ static inline char *check_corpus(char *out, size_t cap, const char *rel)
 	return out;
 }
 
+/* Scratch paths. A test's scratch goes under $TMPDIR (/tmp when it is unset
+ * or empty), never to a fixed /tmp path: tests/run.sh gives every test a
+ * TMPDIR of its own, removed after a pass and kept after a failure, so a
+ * run leaves nothing behind and a failure's files are there for a look.
+ * kl_test_tmpl writes the mkstemp template "$TMPDIR/<name>XXXXXX" into buf
+ * (n bytes) and returns buf; kl_test_mkdtemp makes that directory and
+ * returns buf. A path that does not fit or a directory that cannot be made
+ * ends the test at once (exit 1): going on with another path would write
+ * somewhere else (with an empty one, at the root of the file system). So
+ * does a TMPDIR with a blank or a shell metacharacter: tests hand these
+ * paths to `rm -rf %s` and other shell commands unquoted, where a blank
+ * would split one path into two to remove. */
+static inline char *kl_test_tmpl(char *buf, size_t n, const char *name)
+{
+	const char *tmp = getenv("TMPDIR");
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	if (strpbrk(tmp, " \t\n\"'\\$`;&|<>()*?[]{}!#~")) {
+		fprintf(stderr, "TMPDIR \"%s\": blanks, shell metacharacters refused\n", tmp);
+		exit(1);
+	}
+	int k = snprintf(buf, n, "%s/%sXXXXXX", tmp, name);
+	if (k < 0 || (size_t)k >= n) {
+		fprintf(stderr, "scratch path %s/%sXXXXXX: longer than %zu bytes\n", tmp, name, n);
+		exit(1);
+	}
+	return buf;
+}
+
+static inline char *kl_test_mkdtemp(char *buf, size_t n, const char *name)
+{
+	if (!mkdtemp(kl_test_tmpl(buf, n, name))) {
+		perror(buf);
+		exit(1);
+	}
+	return buf;
+}
+
 static inline int check_report(const char *name)
 {
 	fprintf(stderr, "%s: %d checks, %d failed\n", name, check_total, check_failures);

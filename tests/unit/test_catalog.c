@@ -291,8 +291,8 @@ static void test_merge(void)
 
 static void test_registry_load(void)
 {
-	char dir[] = "/tmp/kl-catalog-XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
+	char dir[256];
+	kl_test_mkdtemp(dir, sizeof dir, "kl-catalog-");
 	struct kl_store *st = NULL;
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
@@ -321,7 +321,7 @@ static void test_registry_load(void)
 	kl_schema_cleanup(&fs);
 	kl_schema_cleanup(&u);
 	kl_store_free(st);
-	char cmd[128];
+	char cmd[300];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK(system(cmd) == 0);
 }

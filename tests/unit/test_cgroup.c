@@ -40,13 +40,9 @@ static void put(const char *rel, const char *text)
 
 static void new_tree(const char *name)
 {
-	const char *tmp = getenv("TMPDIR");
-	snprintf(tree, sizeof tree, "%s/kl-cpus-%d-%s", tmp && *tmp ? tmp : "/tmp", (int)getpid(),
-		 name);
-	char cmd[PATH_MAX + 16];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", tree);
-	CHECK(system(cmd) == 0);
-	CHECK(mkdir(tree, 0755) == 0);
+	char base[64];
+	snprintf(base, sizeof base, "kl-cpus-%s-", name);
+	kl_test_mkdtemp(tree, sizeof tree, base);
 }
 
 static void drop_tree(void)

@@ -155,8 +155,8 @@ int main(int argc, char **argv)
 	CHECK_EQ_INT(kl_cred_env(&cx, &c, &eb), KL_ENOTFOUND);
 
 	/* shared files */
-	char dir[] = "/tmp/kl_creds_XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
+	char dir[200];
+	kl_test_mkdtemp(dir, sizeof dir, "kl_creds_");
 	char cred[256], cfg[256];
 	snprintf(cred, sizeof cred, "%s/credentials", dir);
 	snprintf(cfg, sizeof cfg, "%s/config", dir);

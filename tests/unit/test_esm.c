@@ -214,11 +214,11 @@ static int exists(const char *dir, const char *rel)
 	return stat(p, &sb) == 0;
 }
 
-/* a warm instance with a new directory for its lake (dir: a mkdtemp
- * template) */
-static void run_init(struct run *r, char *dir, size_t dedup_window)
+/* a warm instance with a new directory for its lake (dir, n bytes: its
+ * path, $TMPDIR/<name>XXXXXX) */
+static void run_init(struct run *r, char *dir, size_t n, const char *name, size_t dedup_window)
 {
-	CHECK(mkdtemp(dir) != NULL);
+	kl_test_mkdtemp(dir, n, name);
 	memset(r, 0, sizeof *r);
 	kl_buf_init(&r->out, 0);
 	CHECK_EQ_INT(kl_lambda_app_init(&r->app, dedup_window), KL_OK);
@@ -226,9 +226,9 @@ static void run_init(struct run *r, char *dir, size_t dedup_window)
 
 static void test_batches(void)
 {
-	char dir[] = "/tmp/kl-test-esm.XXXXXX";
+	char dir[256];
 	struct run r;
-	run_init(&r, dir, 1000);
+	run_init(&r, dir, sizeof dir, "kl-test-esm.", 1000);
 
 	/* no lake: an invocation error, so that Lambda retries the batch */
 	const char *one[] = {"{\"event_uuid\":\"u0\",\"event_name\":\"a:b\",\"created_at\":1764547200}"};
@@ -453,9 +453,9 @@ static int not_json(const struct run *r, int rc)
 
 static void test_one_pass(void)
 {
-	char dir[] = "/tmp/kl-test-esm1.XXXXXX";
+	char dir[256];
 	struct run r;
-	run_init(&r, dir, 0);
+	run_init(&r, dir, sizeof dir, "kl-test-esm1.", 0);
 	/* two threads: the batch goes through the prep workers' chunks */
 	const char *vars[] = {"KINLAKE_LAKE", dir, "KINLAKE_FORMAT", "jsonl", "KINLAKE_THREADS", "2",
 			      NULL};

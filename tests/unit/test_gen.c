@@ -6,11 +6,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Generate into a temporary file; return its bytes (caller frees). */
+/* Generate into a temporary file; return its bytes (caller frees). With
+ * path (256 bytes) the file is kept and its name goes there. */
 static char *gen_mem(const struct kl_gen_opts *o, size_t *len, char *path)
 {
-	char tmpl[] = "/tmp/kl_test_gen_XXXXXX";
-	int fd = mkstemp(tmpl);
+	char tmpl[256];
+	int fd = mkstemp(kl_test_tmpl(tmpl, sizeof tmpl, "kl_test_gen_"));
 	struct kl_errbuf eb = {0};
 	CHECK(fd >= 0);
 	CHECK_EQ_INT(kl_gen_write(o, fd, &eb), KL_OK);
@@ -137,10 +138,10 @@ static const char validator[] =
 /* Run the validator over the given files; fills out[5]; 0 if python3 is missing. */
 static int validate(const struct kl_gen_opts *o, const char *files, long out[5])
 {
-	char spath[] = "/tmp/kl_test_gen_py_XXXXXX", cmd[512];
+	char spath[256], cmd[1024];
 	if (system("python3 -c '' 2>/dev/null") != 0)
 		return 0;
-	int fd = mkstemp(spath);
+	int fd = mkstemp(kl_test_tmpl(spath, sizeof spath, "kl_test_gen_py_"));
 	CHECK(fd >= 0 && write(fd, validator, sizeof validator - 1) == sizeof validator - 1);
 	close(fd);
 	snprintf(cmd, sizeof cmd, "python3 %s %lld %lld %s", spath, (long long)o->start,
@@ -161,7 +162,7 @@ int main(void)
 	struct kl_gen_opts o;
 	struct kl_errbuf eb = {0};
 	size_t n1, n2, n3;
-	char p1[64], p2[64], files[160];
+	char p1[256], p2[256], files[520];
 	long v[5];
 
 	/* names: 1000 distinct, a 1/2/3-part mix, shared prefixes, one needing escaping */

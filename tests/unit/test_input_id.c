@@ -19,8 +19,8 @@
 /* A temporary file holding buf[0..n); its fd (read only), unlinked. */
 static int temp_file(const char *buf, size_t n)
 {
-	char path[] = "/tmp/kl_input_id_XXXXXX";
-	int fd = mkstemp(path);
+	char path[256];
+	int fd = mkstemp(kl_test_tmpl(path, sizeof path, "kl_input_id_"));
 	CHECK(fd >= 0);
 	if (fd < 0)
 		return -1;

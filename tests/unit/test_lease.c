@@ -1216,7 +1216,7 @@ static void fence_load(struct kl_lease_fence *f, struct kl_state_checkpoint *cp,
 
 static void rm_rf(const char *dir)
 {
-	char cmd[64];
+	char cmd[320];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK_EQ_INT(system(cmd), 0);
 }
@@ -1328,12 +1328,12 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 
 static void scenario_fence(const char *prefix)
 {
-	char table[128], dir[] = "/tmp/kl-fence.XXXXXX";
+	char table[128], dir[200];
 	snprintf(table, sizeof table, "%s-fence", prefix);
 	struct kl_errbuf eb;
 	kl_errbuf_clear(&eb);
 	struct kl_store *local = NULL;
-	CHECK(mkdtemp(dir) != NULL);
+	kl_test_mkdtemp(dir, sizeof dir, "kl-fence.");
 	CHECK_EQ_INT(kl_store_local_new(&local, dir, &eb), KL_OK);
 	fence_on(table, local, dir);
 	kl_store_free(local);
@@ -1368,7 +1368,7 @@ static void scenario_fence(const char *prefix)
  * its old run still flushes: issue 12's loss with 2 parse threads). */
 static void scenario_fence_retaken(const char *prefix)
 {
-	char table[128], dir[] = "/tmp/kl-fence2.XXXXXX";
+	char table[128], dir[200];
 	snprintf(table, sizeof table, "%s-retake", prefix);
 	struct fclock ca = {1000000, 0}, cb = {1000000, 0};
 	struct kl_lease_keeper a, b;
@@ -1383,7 +1383,7 @@ static void scenario_fence_retaken(const char *prefix)
 
 	/* run 1 of the shard on a: its fence and fenced store */
 	struct kl_store *local = NULL, *fenced = NULL;
-	CHECK(mkdtemp(dir) != NULL);
+	kl_test_mkdtemp(dir, sizeof dir, "kl-fence2.");
 	CHECK_EQ_INT(kl_store_local_new(&local, dir, &eb), KL_OK);
 	struct kl_state_checkpoint cp1, cp2;
 	struct kl_lease_fence f;

@@ -116,8 +116,8 @@ int main(void)
 	}
 	CHECK(kl_metrics_shard(&m, "one-too-many") == NULL);
 
-	char path[] = "/tmp/kl-metrics-XXXXXX";
-	CHECK(mkdtemp(path) != NULL);
+	char path[200];
+	kl_test_mkdtemp(path, sizeof path, "kl-metrics-");
 	char file[256];
 	snprintf(file, sizeof file, "%s/m.prom", path);
 	struct kl_errbuf eb;

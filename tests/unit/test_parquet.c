@@ -4,7 +4,9 @@
  * the producer of sample files for the reader cross-check (tests/e2e/parquet_readers.sh, tests/js/check_parquet.mjs).
  *
  *   test_parquet                 run the unit tests; sample files go to
- *                                $KL_PQ_OUT (or a fresh temp dir)
+ *                                $KL_PQ_OUT (kept), or else to a fresh dir
+ *                                under $TMPDIR, removed when every check
+ *                                passed and kept (its path printed) when not
  *   test_parquet --random DIR N  write N random files (+ expected JSON) to DIR
  *
  * Each NAME.parquet comes with NAME.json:
@@ -22,6 +24,7 @@
 #include "encode/parquet/thrift.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
@@ -537,6 +540,14 @@ static void test_delta(void)
 /* ---- writer tests ----------------------------------------------------- */
 
 static const char *outdir;
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return remove(path) ? -1 : 0;
+}
 
 /* Structural checks of a whole file image. */
 static void check_structure(const struct kl_buf *f)
@@ -1414,19 +1425,16 @@ int main(int argc, char **argv)
 			}
 		return 0;
 	}
-	char tmpl[] = "/tmp/kl_pq_XXXXXX";
+	char tmpl[256];
 	outdir = getenv("KL_PQ_OUT");
-	if (outdir && *outdir) {
+	int own = !(outdir && *outdir); /* a dir of our own: removed after a pass */
+	if (!own) {
 		if (mkdir(outdir, 0777) && errno != EEXIST) {
 			perror(outdir);
 			return 1;
 		}
 	} else {
-		outdir = mkdtemp(tmpl);
-		if (!outdir) {
-			perror("mkdtemp");
-			return 1;
-		}
+		outdir = kl_test_mkdtemp(tmpl, sizeof tmpl, "kl_pq_");
 	}
 	test_thrift();
 	test_delta();
@@ -1442,6 +1450,11 @@ int main(int argc, char **argv)
 	test_encode_streamed();
 	test_rescue();
 	test_duplicate_columns();
-	fprintf(stderr, "sample files in %s\n", outdir);
+	/* ~7.5 MB of samples: kept where KL_PQ_OUT asked for them, or for a
+	 * look at a failure; a passing run of its own leaves nothing */
+	if (own && !check_failures)
+		CHECK(nftw(outdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
+	if (!own || check_failures)
+		fprintf(stderr, "sample files in %s\n", outdir);
 	return check_report("test_parquet");
 }

@@ -773,9 +773,8 @@ static void test_budget_monotone(void)
 int main(void)
 {
 	make_input();
-	char tmpl[] = "/tmp/kl-test-pipeline-XXXXXX";
-	char *base = mkdtemp(tmpl);
-	CHECK(base != NULL);
+	char tmpl[160];
+	char *base = kl_test_mkdtemp(tmpl, sizeof tmpl, "kl-test-pipeline-");
 	char dir[256], cmd[300];
 	int done;
 

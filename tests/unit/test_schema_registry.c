@@ -1027,7 +1027,7 @@ static void test_hand_over(const char *dir_seq, const char *dir_par)
 	CHECK(has(&u, "a", KL_COL_DOUBLE) && has(&u, "b", KL_COL_STRING) &&
 	      has(&u, "d", KL_COL_STRING) && kl_schema_find(&u, "c", 1) < 0);
 	kl_schema_cleanup(&u);
-	char cmd[300];
+	char cmd[512];
 	/* the stores' marks (_kinlake/writers, store_local.c) name their writers */
 	snprintf(cmd, sizeof cmd, "diff -r -x writers %s/_kinlake %s/_kinlake", dir_seq, dir_par);
 	CHECK_EQ_INT(system(cmd), 0);
@@ -1044,12 +1044,12 @@ static void test_hand_over(const char *dir_seq, const char *dir_par)
 	kl_store_free(st2);
 }
 
-/* test(dir) in a new directory /tmp/kl-registry-<name>-XXXXXX, removed after. */
+/* test(dir) in a new directory $TMPDIR/kl-registry-<name>-XXXXXX, removed after. */
 static void in_tmp(const char *name, void (*test)(const char *dir))
 {
-	char dir[100], cmd[300];
-	snprintf(dir, sizeof dir, "/tmp/kl-registry-%s-XXXXXX", name);
-	CHECK(mkdtemp(dir) != NULL);
+	char dir[200], cmd[300], base[64];
+	snprintf(base, sizeof base, "kl-registry-%s-", name);
+	kl_test_mkdtemp(dir, sizeof dir, base);
 	test(dir);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	CHECK_EQ_INT(system(cmd), 0);
@@ -1062,10 +1062,11 @@ int main(int argc, char **argv)
 	test_documents();
 	in_tmp("reg", test_registry);
 	in_tmp("co", test_create_only);
-	char seq[] = "/tmp/kl-registry-seq-XXXXXX", par[] = "/tmp/kl-registry-par-XXXXXX";
-	CHECK(mkdtemp(seq) != NULL && mkdtemp(par) != NULL);
+	char seq[200], par[200];
+	kl_test_mkdtemp(seq, sizeof seq, "kl-registry-seq-");
+	kl_test_mkdtemp(par, sizeof par, "kl-registry-par-");
 	test_hand_over(seq, par);
-	char cmd[300];
+	char cmd[420];
 	snprintf(cmd, sizeof cmd, "rm -rf %s %s", seq, par);
 	CHECK_EQ_INT(system(cmd), 0);
 	in_tmp("lost", test_lost_fragment);

@@ -158,8 +158,8 @@ static char *two_frames(const char *t, size_t n, char *(*of)(const char *, size_
 static int input_fd(const char *data, size_t n, int pipe_it)
 {
 	if (!pipe_it) {
-		char path[] = "/tmp/kl_source_XXXXXX";
-		int fd = mkstemp(path);
+		char path[256];
+		int fd = mkstemp(kl_test_tmpl(path, sizeof path, "kl_source_"));
 		unlink(path);
 		CHECK(write(fd, data, n) == (ssize_t)n);
 		lseek(fd, 0, SEEK_SET);

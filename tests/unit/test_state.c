@@ -312,8 +312,8 @@ int main(void)
 {
 	test_parse();
 	test_parse_torn_m();
-	char dir[] = "/tmp/kl-state-XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
+	char dir[200];
+	kl_test_mkdtemp(dir, sizeof dir, "kl-state-");
 	test_commit_batch(dir);
 	struct kl_state st;
 	CHECK_EQ_INT(kl_state_open(&st, dir, "abc"), 0);

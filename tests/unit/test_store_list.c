@@ -56,16 +56,16 @@ static void put(struct kl_store *st, const char *key)
 	CHECK_EQ_INT(st->ops->commit(f), 0);
 }
 
-/* A local store in a fresh temp dir made from the template `dir` (which
- * gets the dir's name), on `sub` inside it ("" = the dir itself; a path
- * with missing parents is made). `root` (if not NULL, `rootsz` bytes)
- * gets the store's root. NULL (and a failed check) if either fails. */
-static struct kl_store *temp_store(char *dir, const char *sub, char *root, size_t rootsz,
-				   struct kl_errbuf *eb)
+/* A local store in a fresh temp dir, $TMPDIR/<name>XXXXXX (its path goes to
+ * `dir`, `dirsz` bytes), on `sub` inside it ("" = the dir itself; a path
+ * with missing parents is made). `root` (if not NULL, `rootsz` bytes) gets
+ * the store's root. NULL (and a failed check) if the store fails. */
+static struct kl_store *temp_store(char *dir, size_t dirsz, const char *name, const char *sub,
+				   char *root, size_t rootsz, struct kl_errbuf *eb)
 {
 	char path[256];
 	struct kl_store *st = NULL;
-	CHECK(mkdtemp(dir) != NULL);
+	kl_test_mkdtemp(dir, dirsz, name);
 	snprintf(path, sizeof path, "%s%s", dir, sub);
 	if (root)
 		snprintf(root, rootsz, "%s", path);
@@ -83,9 +83,9 @@ static void remove_tree(const char *dir)
 
 static void test_local(void)
 {
-	char dir[] = "/tmp/kl-list-XXXXXX";
+	char dir[160];
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store *st = temp_store(dir, "", NULL, 0, &eb);
+	struct kl_store *st = temp_store(dir, sizeof dir, "kl-list-", "", NULL, 0, &eb);
 	if (!st)
 		return;
 	put(st, "a/x.json");
@@ -137,11 +137,12 @@ static char pat(size_t i, unsigned seed)
 
 static void test_local_writes(void)
 {
-	char dir[] = "/tmp/kl-wr-XXXXXX";
+	char dir[160];
 	char root[256];
 	struct kl_errbuf eb = {{0}, 0};
 	/* parents missing */
-	struct kl_store *st = temp_store(dir, "/new/root/", root, sizeof root, &eb);
+	struct kl_store *st =
+	    temp_store(dir, sizeof dir, "kl-wr-", "/new/root/", root, sizeof root, &eb);
 	if (!st)
 		return;
 	/* pieces below, at and above the 1 MiB gather buffer, in any order */
@@ -269,9 +270,9 @@ static int absent(struct kl_store *st, const char *key)
 
 static void test_local_deferred(void)
 {
-	char root[] = "/tmp/kl-def-XXXXXX";
+	char root[160];
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store *st = temp_store(root, "", NULL, 0, &eb);
+	struct kl_store *st = temp_store(root, sizeof root, "kl-def-", "", NULL, 0, &eb);
 	if (!st)
 		return;
 	CHECK(st->ops->commit_deferred != NULL);
@@ -410,9 +411,9 @@ static void *finish_run(void *arg)
 
 static void test_local_split_sync(void)
 {
-	char root[] = "/tmp/kl-split-XXXXXX";
+	char root[160];
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store *st = temp_store(root, "", NULL, 0, &eb);
+	struct kl_store *st = temp_store(root, sizeof root, "kl-split-", "", NULL, 0, &eb);
 	if (!st)
 		return;
 	CHECK(st->ops->sync_begin != NULL && st->ops->sync_finish != NULL);
@@ -481,9 +482,9 @@ static void *worker_run(void *arg)
 
 static void test_local_threads(void)
 {
-	char dir[] = "/tmp/kl-thr-XXXXXX";
+	char dir[160];
 	struct kl_errbuf eb = {{0}, 0};
-	struct kl_store *st = temp_store(dir, "", NULL, 0, &eb);
+	struct kl_store *st = temp_store(dir, sizeof dir, "kl-thr-", "", NULL, 0, &eb);
 	if (!st)
 		return;
 	struct worker w[4];
@@ -615,8 +616,8 @@ static int entries(const char *dir)
 static void test_local_crash_sweep(void)
 {
 	struct kl_errbuf eb;
-	char dir[] = "/tmp/kl_sweep_XXXXXX";
-	CHECK(mkdtemp(dir) != NULL);
+	char dir[160];
+	kl_test_mkdtemp(dir, sizeof dir, "kl_sweep_");
 	/* a pid that is surely dead: a child that has exited and been reaped */
 	pid_t child = fork();
 	if (child == 0)

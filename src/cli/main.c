@@ -397,15 +397,6 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 				strchr(host, ':') ? "]" : "", port,
 				host[0] ? "" : " (every interface)");
 	}
-	if (kl_metrics_reporter_start(&rep, &eb)) {
-		if (rep.listen_fd >= 0)
-			close(rep.listen_fd);
-		if (have_keeper)
-			kl_lease_keeper_cleanup(&keeper);
-		kl_metrics_cleanup(&metrics);
-		fprintf(stderr, "kinlake ingest: %s\n", eb.msg);
-		return 1;
-	}
 	/* the signal, then the deadline: readers stop at once, uploads are
 	 * abandoned --shutdown-timeout later (no thread: a stop that never
 	 * fires, and still a clean exit) */
@@ -415,6 +406,21 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 				"for the commit\n");
 	else
 		o.stop = kl_stop_requested(&stop);
+	/* GET /health: "stopping" from the signal on; "stalled" only for a stream */
+	rep.health.stopping = o.stop;
+	rep.health.stall_ms = c.stream ? c.stall_ms : 0;
+	if (kl_metrics_reporter_start(&rep, &eb)) {
+		kl_stop_cleanup(&stop);
+		if (o.stop_fd >= 0)
+			close(o.stop_fd);
+		if (rep.listen_fd >= 0)
+			close(rep.listen_fd);
+		if (have_keeper)
+			kl_lease_keeper_cleanup(&keeper);
+		kl_metrics_cleanup(&metrics);
+		fprintf(stderr, "kinlake ingest: %s\n", eb.msg);
+		return 1;
+	}
 	/* one credential chain for every S3 store and Kinesis client */
 	struct kl_store_creds creds;
 	memset(&creds, 0, sizeof creds);
@@ -477,13 +483,14 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	}
 	kl_store_creds_cleanup(&creds);
 	int timed_out = rc && kl_stop_expired(&stop);
-	kl_stop_cleanup(&stop);
-	if (o.stop_fd >= 0)
-		close(o.stop_fd);
+	/* the reporter first: its /health reads the stop's token */
 	struct kl_errbuf meb;
 	kl_errbuf_clear(&meb);
 	if (kl_metrics_reporter_stop(&rep, &meb))
 		fprintf(stderr, "kinlake ingest: warning: %s\n", meb.msg);
+	kl_stop_cleanup(&stop);
+	if (o.stop_fd >= 0)
+		close(o.stop_fd);
 	kl_metrics_cleanup(&metrics);
 	if (have_keeper)
 		kl_lease_keeper_cleanup(&keeper);

@@ -188,9 +188,17 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 		 "and at exit; for node_exporter's textfile collector"},
 	{.name = "metrics-listen", .env = "KINLAKE_METRICS_LISTEN", .type = KL_OPT_STR,
 	 .offset = F(metrics_listen), .metavar = "HOST:PORT",
-	 .help = "serve the same metrics at http://HOST:PORT/metrics (port 0: any free port; "
-		 "[IPV6]:PORT; :PORT for every interface)",
+	 .help = "serve the same metrics at http://HOST:PORT/metrics, and the run's health at "
+		 "/health (JSON; 200 ok, 503 stopping or stalled: a probe's answer) (port 0: any "
+		 "free port; [IPV6]:PORT; :PORT for every interface)",
 	 .check = kl_metrics_addr_check},
+	{.name = "stall-timeout", .env = "KINLAKE_STALL_TIMEOUT", .type = KL_OPT_MS,
+	 .offset = F(stall_ms), .def = "300", .metavar = "SECONDS",
+	 .help = "stream mode: /health answers 503 \"stalled\" once shards are running but none "
+		 "has had a GetRecords answer, read a record or committed a file for this long (a "
+		 "caught-up shard still polls; a writer stuck on S3 with full buffers does not), so "
+		 "a liveness probe can restart it (exactly once makes that safe)",
+	 .min = 10, .max = 86400},
 	{.name = "metrics-interval", .env = "KINLAKE_METRICS_INTERVAL", .type = KL_OPT_MS,
 	 .offset = F(metrics_interval_ms), .def = "10", .metavar = "SECONDS",
 	 .help = "how often --metrics-file is rewritten (and CloudWatch published)", .min = 0.1,
@@ -256,7 +264,8 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 	    {F(idle_poll_ms), F(stream)},    {F(list_timeout_ms), F(stream)},
 	    {F(cloudwatch_ns), F(stream)},   {F(lease_table), F(stream)},
 	    {F(worker_id), F(lease_table)}, {F(lease_renew_ms), F(lease_table)},
-	    {F(lease_timeout_ms), F(lease_table)},
+	    {F(lease_timeout_ms), F(lease_table)}, {F(stall_ms), F(stream)},
+	    {F(stall_ms), F(metrics_listen)},
 	};
 	for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
 		if (kl_opts_from(p, needs[i].opt) >= KL_OPT_FROM_ENV &&

@@ -52,6 +52,7 @@ struct kl_ingest_cfg {
 	/* reporting */
 	const char *metrics_file, *metrics_listen;
 	int64_t metrics_interval_ms, status_interval_ms;
+	int64_t stall_ms; /* stream mode: /health says "stalled" after this long without progress */
 	const char *cloudwatch_ns; /* stream mode: PutMetricData namespace */
 	int no_progress, quiet;
 	int dry_run; /* print the settings (kl_ingest_cfg_print) and exit */

@@ -341,6 +341,57 @@ void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix)
 	fflush(f);
 }
 
+/* What moves while a run works: records read (also those replayed or
+ * dropped as duplicates), GetRecords answers (empty ones too: a caught-up
+ * shard's idle polls) and files committed. */
+static uint64_t progress_sum(struct kl_metrics *m)
+{
+	uint64_t p = LOAD(m->records) + LOAD(m->files) + LOAD(m->dead);
+	size_t n = atomic_load_explicit(&m->nshards, memory_order_acquire);
+	for (size_t i = 0; i < n; i++)
+		p += LOAD(m->shards[i].get_records) + LOAD(m->shards[i].records);
+	return p;
+}
+
+int kl_metrics_health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t now_ms,
+		      struct kl_buf *out)
+{
+	uint64_t p = progress_sum(m);
+	if (!h->progress_ms || p != h->progress) {
+		h->progress = p;
+		h->progress_ms = now_ms;
+	}
+	int64_t quiet_ms = now_ms - h->progress_ms;
+	unsigned running = LOAD(m->shards_running);
+	int64_t last = LOAD(m->last_commit_unix), wall = (int64_t)time(NULL);
+	const char *status = "ok";
+	char reason[160] = "";
+	if (kl_cancelled(h->stopping)) {
+		status = "stopping";
+		snprintf(reason, sizeof reason,
+			 "SIGTERM/SIGINT: committing what is buffered, then exiting");
+	} else if (h->stall_ms > 0 && running > 0 && quiet_ms >= h->stall_ms) {
+		status = "stalled";
+		snprintf(reason, sizeof reason,
+			 "%u shards running, none read, answered or committed anything for %" PRId64
+			 " s (--stall-timeout %" PRId64 " s)",
+			 running, quiet_ms / 1000, h->stall_ms / 1000);
+	}
+	int rc = kl_buf_printf(out, "{\"status\":\"%s\"", status);
+	if (!rc && reason[0])
+		rc = kl_buf_printf(out, ",\"reason\":\"%s\"", reason);
+	if (!rc)
+		rc = kl_buf_printf(out,
+				   ",\"uptime_seconds\":%" PRId64 ",\"shards_running\":%u"
+				   ",\"seconds_since_progress\":%" PRId64
+				   ",\"seconds_since_commit\":%" PRId64 "}\n",
+				   (kl_mono_ns() - m->start_mono_ns) / 1000000000, running,
+				   quiet_ms / 1000, last > 0 && wall >= last ? wall - last : (int64_t)-1);
+	if (rc)
+		return -1;
+	return strcmp(status, "ok") ? 503 : 200;
+}
+
 int kl_metrics_addr_parse(const char *addr, char *host, size_t cap, const char **port, char *why,
 			  size_t whycap)
 {
@@ -422,18 +473,29 @@ int kl_metrics_listen(const char *addr, int *fd, int *port, struct kl_errbuf *eb
 	return KL_OK;
 }
 
-/* The server's render callback (metrics/serve.h). */
-static int render_cb(void *m, struct kl_buf *out)
+/* The server's callbacks (metrics/serve.h); ctx is the reporter, whose
+ * thread alone calls them. */
+static int render_cb(void *ctx, struct kl_buf *out)
 {
-	return kl_metrics_render(m, out);
+	struct kl_metrics_reporter *r = ctx;
+	return kl_metrics_render(r->m, out);
+}
+
+static int health_cb(void *ctx, struct kl_buf *out)
+{
+	struct kl_metrics_reporter *r = ctx;
+	return kl_metrics_health(r->m, &r->health, kl_mono_ms(), out);
 }
 
 static void *reporter_main(void *arg)
 {
 	struct kl_metrics_reporter *r = arg;
 	struct kl_metrics_server *srv = NULL;
+	/* a stall is counted from the start at the earliest */
+	r->health.progress = progress_sum(r->m);
+	r->health.progress_ms = kl_mono_ms();
 	if (r->listen_fd >= 0 && (srv = malloc(sizeof *srv)))
-		kl_metrics_server_init(srv, r->listen_fd, render_cb, r->m);
+		kl_metrics_server_init(srv, r->listen_fd, render_cb, health_cb, r);
 	struct pollfd p[2 + KL_METRICS_MAX_CONNS];
 	int64_t t = kl_mono_ms(), never = INT64_MAX;
 	int64_t next_file = r->file && r->interval_ms > 0 ? t + r->interval_ms : never;

@@ -12,7 +12,8 @@
  * the run goes on, in any combination of:
  *   - a file rewritten atomically every interval (node_exporter's textfile
  *     collector reads it), and once more at the end;
- *   - an HTTP endpoint, GET /metrics on a loopback or any address:port;
+ *   - an HTTP endpoint, GET /metrics on a loopback or any address:port,
+ *     and GET /health there (kl_metrics_health, below);
  *   - a one-line status on stderr every status interval (logs of long runs);
  *   - CloudWatch PutMetricData every interval when cloudwatch_ns is set
  *     (metrics/cwmetrics.h; on its own thread, so a slow endpoint never
@@ -41,6 +42,7 @@
 #define KL_METRICS_METRICS_H
 
 #include "core/buf.h"
+#include "core/cancel.h"
 #include "core/err.h"
 #include "event/event.h"
 
@@ -128,8 +130,47 @@ int kl_metrics_write_file(struct kl_metrics *m, const char *path, struct kl_errb
 /* One status line: "read=N stored=N dead_letters=N duplicates=N ... ". */
 void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix);
 
+/* GET /health (--metrics-listen), what a container platform's probe or a
+ * load balancer asks: is this process doing its job?
+ *   200 {"status":"ok",...}        the run is working (or has nothing to do)
+ *   503 {"status":"stopping",...}  SIGTERM/SIGINT came: the run is committing
+ *                                  what it has and will exit (the platform
+ *                                  should wait for it, not count on it)
+ *   503 {"status":"stalled",...}   stream mode (stall_ms > 0): shards are
+ *                                  running, yet for stall_ms none of them
+ *                                  has had a GetRecords answer, read a
+ *                                  record or committed a file. A caught-up
+ *                                  shard still asks every idle poll, so
+ *                                  only a blocked run is silent this long:
+ *                                  the writer stuck (S3 failing with the
+ *                                  buffers full), a shard wedged. A
+ *                                  liveness probe may restart it; exactly
+ *                                  once makes that safe.
+ * A worker of a lease table holding no shard (more workers than shards)
+ * runs none and is "ok". Local mode (stall_ms 0) is never stalled: a pipe
+ * may rightly be quiet for hours. Progress is seen by comparing a sum of
+ * those counters at each call with the last call's (so the age reported is
+ * at most the true one), which keeps this free of timers: the reporter
+ * thread calls it per request. The body also carries uptime_seconds,
+ * shards_running, seconds_since_progress and seconds_since_commit (-1:
+ * nothing committed yet). */
+struct kl_metrics_health {
+	const struct kl_cancel *stopping; /* borrowed (core/stop.h); NULL: never */
+	int64_t stall_ms;		  /* 0: never stalled */
+	uint64_t progress;		  /* the progress sum at the last call */
+	int64_t progress_ms;		  /* kl_mono_ms() it was first seen (0: not yet) */
+};
+
+/* The answer to GET /health at now_ms (kl_mono_ms) into out: returns the
+ * HTTP status (200 or 503), or -1 when out ran out of room. */
+int kl_metrics_health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t now_ms,
+		      struct kl_buf *out);
+
 struct kl_metrics_reporter {
 	struct kl_metrics *m; /* borrowed */
+	/* GET /health's settings (stopping, stall_ms), set with the rest
+	 * before start; its progress fields are the reporter thread's */
+	struct kl_metrics_health health;
 	const char *file;     /* NULL: no file */
 	int listen_fd;        /* -1: no HTTP endpoint */
 	int64_t interval_ms;  /* file rewrite period (0: only at start and stop) */

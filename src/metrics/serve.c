@@ -9,11 +9,12 @@
 #include <unistd.h>
 
 void kl_metrics_server_init(struct kl_metrics_server *s, int listen_fd,
-			    kl_metrics_render_fn render, void *ctx)
+			    kl_metrics_render_fn render, kl_metrics_health_fn health, void *ctx)
 {
 	memset(s, 0, sizeof *s);
 	s->listen_fd = listen_fd;
 	s->render = render;
+	s->health = health;
 	s->render_ctx = ctx;
 	for (size_t i = 0; i < KL_METRICS_MAX_CONNS; i++)
 		s->c[i].fd = -1;
@@ -60,30 +61,48 @@ int kl_metrics_server_wait_ms(const struct kl_metrics_server *s, int64_t now_ms)
 	return (int)w;
 }
 
+/* Is the request line's target `path`, alone or with a query? */
+static int target_is(const char *target, const char *path)
+{
+	size_t n = strlen(path);
+	return !strncmp(target, path, n) && (target[n] == ' ' || target[n] == '?');
+}
+
 /* The answer to the request in c->req, into c->out. */
 static void answer(struct kl_metrics_server *s, struct kl_metrics_conn *c)
 {
 	const char *req = c->req, *status = "200 OK";
+	const char *type = "text/plain; version=0.0.4; charset=utf-8";
 	int get = !strncmp(req, "GET ", 4);
-	int is_metrics =
-	    get && (!strncmp(req + 4, "/metrics ", 9) || !strncmp(req + 4, "/metrics?", 9));
 	struct kl_buf body;
 	kl_buf_init(&body, KL_METRICS_BODY_MAX);
-	if (!get)
+	if (!get) {
 		status = "405 Method Not Allowed";
-	else if (!is_metrics)
+	} else if (target_is(req + 4, "/metrics")) {
+		if (s->render(s->render_ctx, &body)) {
+			status = "500 Internal Server Error";
+			kl_buf_reset(&body);
+		}
+	} else if (s->health && target_is(req + 4, "/health")) {
+		/* a 503's body says why: it is an answer, not an error */
+		int code = s->health(s->render_ctx, &body);
+		status = code == 200   ? "200 OK"
+			 : code == 503 ? "503 Service Unavailable"
+				       : "500 Internal Server Error";
+		if (code == 200 || code == 503)
+			type = "application/json";
+		else
+			kl_buf_reset(&body);
+	} else {
 		status = "404 Not Found";
-	else if (s->render(s->render_ctx, &body))
-		status = "500 Internal Server Error";
-	if (strcmp(status, "200 OK")) {
-		kl_buf_reset(&body);
-		kl_buf_printf(&body, "%s; try GET /metrics\n", status);
 	}
+	if (!body.len && strcmp(status, "200 OK"))
+		kl_buf_printf(&body, "%s; try GET /metrics or GET /health\n", status);
 	kl_buf_init(&c->out, KL_METRICS_BODY_MAX + 256);
 	if (kl_buf_printf(&c->out,
-			  "HTTP/1.1 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+			  "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
 			  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			  status, body.len) ||
+			  status, type, body.len) ||
 	    kl_buf_append(&c->out, body.data ? body.data : "", body.len))
 		c->out.len = 0; /* out of memory: just close */
 	kl_buf_cleanup(&body);

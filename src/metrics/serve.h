@@ -5,8 +5,9 @@
  * A small state machine driven by the reporter thread's poll(2) loop
  * (metrics.c): the listening socket and up to KL_METRICS_MAX_CONNS
  * connections, all non-blocking. A connection reads one request (at most
- * 2 KiB of head), answers it (GET /metrics: the exposition; anything else
- * 404/405) and is closed. Nothing can starve a scrape:
+ * 2 KiB of head), answers it (GET /metrics: the exposition; GET /health:
+ * the run's health as JSON, 200 or 503; anything else 404/405) and is
+ * closed. Nothing can starve a scrape:
  *   - every connection has a total deadline (KL_METRICS_CONN_MS from
  *     accept to the last byte of the answer), so a client trickling a byte
  *     a second is cut off, not served for half an hour;
@@ -15,8 +16,9 @@
  *   - the listen backlog is large (KL_METRICS_BACKLOG), and every ready
  *     connection is accepted on each wake-up.
  *
- * What it serves comes from a render callback (metrics.c passes
- * kl_metrics_render), so this file knows HTTP and sockets, not metrics.
+ * What it serves comes from two callbacks (metrics.c passes
+ * kl_metrics_render and kl_metrics_health), so this file knows HTTP and
+ * sockets, not metrics.
  * A body is capped at KL_METRICS_BODY_MAX (a render that would pass it
  * answers 500).
  *
@@ -40,6 +42,9 @@
 /* Appends the exposition to `out`; KL_OK or an error code (the scrape then
  * gets a 500). */
 typedef int (*kl_metrics_render_fn)(void *ctx, struct kl_buf *out);
+/* Appends GET /health's JSON body to `out`; returns its HTTP status (200,
+ * 503), or < 0 for an error (the probe then gets a 500). */
+typedef int (*kl_metrics_health_fn)(void *ctx, struct kl_buf *out);
 
 struct kl_metrics_conn {
 	int fd; /* -1: free slot */
@@ -54,15 +59,17 @@ struct kl_metrics_conn {
 struct kl_metrics_server {
 	int listen_fd;
 	kl_metrics_render_fn render;
-	void *render_ctx;
+	kl_metrics_health_fn health;
+	void *render_ctx; /* both callbacks' */
 	struct kl_metrics_conn c[KL_METRICS_MAX_CONNS];
 	size_t n; /* live connections, c[0..n) */
 	uint64_t served, timed_out, evicted;
 };
 
-/* listen_fd is made non-blocking; GET /metrics answers render(ctx, ...). */
+/* listen_fd is made non-blocking; GET /metrics answers render(ctx, ...),
+ * GET /health health(ctx, ...) (NULL: 404). */
 void kl_metrics_server_init(struct kl_metrics_server *s, int listen_fd,
-			    kl_metrics_render_fn render, void *ctx);
+			    kl_metrics_render_fn render, kl_metrics_health_fn health, void *ctx);
 /* Close every connection (not the listening socket). */
 void kl_metrics_server_cleanup(struct kl_metrics_server *s);
 

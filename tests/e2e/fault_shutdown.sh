@@ -3,7 +3,8 @@
 # the 40th stalled, so the writer is stuck when the signal comes and the
 # first run's held files reach S3 after the second run): kinlake stops reading
 # at the signal (records read after it stay ~0: it waits for the writer, and
-# must not read on), exits within --shutdown-timeout + 3 s with 0 (all
+# must not read on; GET /health says 503 "stopping" from the signal on, and
+# "ok" before it, stuck writer or not), exits within --shutdown-timeout + 3 s with 0 (all
 # committed) or 75 (the rest abandoned, one message), leaves no multipart
 # upload behind, and the next run completes the lake exactly once.
 # duration: 22 (seconds, for the test runner's ordering: a quiet 2-core machine)
@@ -42,10 +43,21 @@ for _ in $(seq 40); do
 	a=$(read_now); sleep 0.2; b=$(read_now); sleep 0.2; before=$(read_now)
 	[ "$before" -gt 1000 ] 2>/dev/null && [ "$a" = "$b" ] && [ "$b" = "$before" ] && break
 done
+# GET /health: "ok" while the writer is stuck (local mode is never "stalled":
+# a pipe may rightly be quiet), 503 "stopping" from the signal on
+hstatus() { curl -s -o "$T/h.json" -w '%{http_code}' "http://127.0.0.1:$port/health" 2>/dev/null &&
+	echo " $(jget 'd["status"]' < "$T/h.json")"; }
+[ "$(hstatus)" = "200 ok" ] || fail "health before the signal: $(hstatus) $(cat "$T/h.json")"
 t0=$(date +%s%N)
 kill -TERM "$pid"
+stopping=0 # seen within 1 s of the signal (the stuck writer holds the run for seconds)
+for _ in $(seq 10); do [ "$(hstatus)" = "503 stopping" ] && { stopping=1; break; }; sleep 0.1; done
 set +e; wait "$pid"; rc=$?; set -e
 took_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+# an exit with 75 held the run for the whole --shutdown-timeout: /health was
+# there to ask all along
+[ "$stopping" = 1 ] || [ "$rc" = 0 ] || fail "GET /health never said 503 stopping after the signal"
+echo "health after the signal: $([ "$stopping" = 1 ] && echo "503 stopping" || echo "not seen (exit $rc)")"
 cat "$T/err"
 echo "read before the signal: $before; exit $rc after $took_ms ms"
 [ "$rc" = 0 ] || [ "$rc" = 75 ] || fail "exit status $rc"

@@ -1,6 +1,8 @@
-/* metrics: exposition text, label escaping, shard slots, the atomic file. */
+/* metrics: exposition text, label escaping, shard slots, the atomic file,
+ * GET /health's verdicts. */
 #include "check.h"
 #include "metrics/metrics.h"
+#include "parse/json.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -23,8 +25,84 @@ static void render(struct kl_metrics *m, struct kl_buf *b)
 	CHECK_EQ_INT(kl_buf_putc(b, '\0'), 0);
 }
 
+/* GET /health's answer at now_ms, NUL-terminated in b; the status code. */
+static int health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t now_ms,
+		  struct kl_buf *b)
+{
+	kl_buf_reset(b);
+	int code = kl_metrics_health(m, h, now_ms, b);
+	CHECK_EQ_INT(kl_buf_putc(b, '\0'), 0);
+	/* every answer is one JSON object */
+	CHECK_EQ_INT(kl_json_parse(b->data, b->len - 1, 4, NULL, NULL), 0);
+	return code;
+}
+
+/* kl_metrics_health: ok, stalled only in stream mode with shards running
+ * and nothing moving for stall_ms, ok again at any progress, stopping
+ * once the token fires, whatever else is true. */
+static void test_health(void)
+{
+	struct kl_metrics m;
+	CHECK_EQ_INT(kl_metrics_init(&m), 0);
+	struct kl_buf b;
+	kl_buf_init(&b, 0);
+	atomic_int fired = 0;
+	struct kl_cancel stop = {&fired, -1};
+	struct kl_metrics_health h = {.stopping = &stop, .stall_ms = 10000};
+	int64_t t = 5000000;
+	CHECK_EQ_INT(health(&m, &h, t, &b), 200);
+	CHECK(strstr(b.data, "\"status\":\"ok\"") && !strstr(b.data, "reason"));
+	CHECK(strstr(b.data, "\"seconds_since_commit\":-1") != NULL);
+	/* no shard running (starting, or a lease worker holding none): never stalled */
+	CHECK_EQ_INT(health(&m, &h, t + 60000, &b), 200);
+	atomic_store(&m.shards_running, 2);
+	CHECK_EQ_INT(health(&m, &h, t + 60000 + 9999, &b), 503); /* quiet since t */
+	t += 60000;
+	/* progress at t: a shard's GetRecords answer */
+	struct kl_metrics_shard *sh = kl_metrics_shard(&m, "shardId-0");
+	CHECK(sh != NULL);
+	atomic_fetch_add(&sh->get_records, 1);
+	CHECK_EQ_INT(health(&m, &h, t, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 9999, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 10000, &b), 503);
+	CHECK(strstr(b.data, "\"status\":\"stalled\"") && strstr(b.data, "--stall-timeout 10 s"));
+	CHECK(strstr(b.data, "\"seconds_since_progress\":10,") != NULL);
+	/* each counter is progress: a record read, a file committed, a dead letter */
+	atomic_fetch_add(&m.records, 1);
+	CHECK_EQ_INT(health(&m, &h, t + 20000, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 30000, &b), 503);
+	atomic_fetch_add(&m.files, 1);
+	atomic_store(&m.last_commit_unix, (int64_t)time(NULL) - 3);
+	CHECK_EQ_INT(health(&m, &h, t + 40000, &b), 200);
+	const char *since = strstr(b.data, "\"seconds_since_commit\":");
+	CHECK(since && atoi(since + strlen("\"seconds_since_commit\":")) >= 3);
+	CHECK_EQ_INT(health(&m, &h, t + 50000, &b), 503);
+	atomic_fetch_add(&m.dead, 1);
+	CHECK_EQ_INT(health(&m, &h, t + 50001, &b), 200);
+	/* local mode: never stalled */
+	h.stall_ms = 0;
+	CHECK_EQ_INT(health(&m, &h, t + 3600000, &b), 200);
+	/* the signal: stopping, even with progress */
+	h.stall_ms = 10000;
+	fired = 1;
+	atomic_fetch_add(&m.records, 1);
+	CHECK_EQ_INT(health(&m, &h, t + 3600001, &b), 503);
+	CHECK(strstr(b.data, "\"status\":\"stopping\"") && strstr(b.data, "SIGTERM"));
+	/* no token: never stopping */
+	h.stopping = NULL;
+	CHECK_EQ_INT(health(&m, &h, t + 3600002, &b), 200);
+	/* no room for the body */
+	struct kl_buf tiny;
+	kl_buf_init(&tiny, 8);
+	CHECK_EQ_INT(kl_metrics_health(&m, &h, t + 3600003, &tiny), -1);
+	kl_buf_cleanup(&tiny);
+	kl_buf_cleanup(&b);
+	kl_metrics_cleanup(&m);
+}
+
 int main(void)
 {
+	test_health();
 	struct kl_metrics m;
 	CHECK_EQ_INT(kl_metrics_init(&m), 0);
 	struct kl_buf b;

@@ -273,6 +273,12 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 			return kl_errbuf_set(eb, KL_EINVAL, "%s needs %s",
 					     kl_opts_label(p, needs[i].opt, a, sizeof a),
 					     kl_opts_label(p, needs[i].needs, b, sizeof b));
+	/* a caught-up shard is heard from once every idle poll: a stall
+	 * shorter than two of them would be called between two of its calls */
+	if (c->stream && c->stall_ms < 2 * c->idle_poll_ms)
+		return kl_errbuf_set(eb, KL_EINVAL, "%s must be at least twice %s",
+				     kl_opts_label(p, F(stall_ms), a, sizeof a),
+				     kl_opts_label(p, F(idle_poll_ms), b, sizeof b));
 	/* a lease renewed no more often than it times out is lost between
 	 * renewals (lease/keeper.h) */
 	if (c->lease_table && c->lease_renew_ms >= c->lease_timeout_ms)

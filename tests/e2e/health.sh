@@ -7,7 +7,8 @@
 #  3. the emulator back (SIGCONT): 200 "ok" again, and SIGTERM ends the run with
 #     exit 0 and every event in the lake once;
 #  4. the option: --stall-timeout needs --stream and --metrics-listen, at least
-#     10 s, one message and exit 2 each (the flag or KINLAKE_STALL_TIMEOUT).
+#     10 s and twice --idle-poll-interval (a caught-up shard's heartbeat), one
+#     message and exit 2 each (the flag or KINLAKE_STALL_TIMEOUT).
 # "stopping" (SIGTERM while the writer is stuck) is in fault_shutdown.sh.
 # duration: 40 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
@@ -68,6 +69,8 @@ opt() { # EXPECTED-MESSAGE, then the command's arguments (after ingest)
 opt "--stall-timeout needs --stream" --input "$T/in.jsonl" --lake "$T/l2" --stall-timeout 60
 opt "--stall-timeout needs --metrics-listen" --stream hs --lake "$T/l2" --stall-timeout 60
 opt "--stall-timeout" --stream hs --lake "$T/l2" --metrics-listen 127.0.0.1:0 --stall-timeout 5
+opt "--stall-timeout must be at least twice --idle-poll-interval" --stream hs --lake "$T/l2" \
+	--metrics-listen 127.0.0.1:0 --stall-timeout 60 --idle-poll-interval 31
 set +e
 KINLAKE_STALL_TIMEOUT=soon "$KL" ingest --stream hs --lake "$T/l2" --metrics-listen 127.0.0.1:0 2> "$T/oe"; r=$?
 set -e

@@ -68,10 +68,9 @@ static int target_is(const char *target, const char *path)
 	return !strncmp(target, path, n) && (target[n] == ' ' || target[n] == '?');
 }
 
-/* The answer to the request in c->req, into c->out. */
-static void answer(struct kl_metrics_server *s, struct kl_metrics_conn *c)
+void kl_metrics_server_answer(struct kl_metrics_server *s, const char *req, struct kl_buf *out)
 {
-	const char *req = c->req, *status = "200 OK";
+	const char *status = "200 OK";
 	const char *type = "text/plain; version=0.0.4; charset=utf-8";
 	int get = !strncmp(req, "GET ", 4);
 	struct kl_buf body;
@@ -98,14 +97,21 @@ static void answer(struct kl_metrics_server *s, struct kl_metrics_conn *c)
 	}
 	if (!body.len && strcmp(status, "200 OK"))
 		kl_buf_printf(&body, "%s; try GET /metrics or GET /health\n", status);
-	kl_buf_init(&c->out, KL_METRICS_BODY_MAX + 256);
-	if (kl_buf_printf(&c->out,
+	kl_buf_cleanup(out);
+	kl_buf_init(out, KL_METRICS_BODY_MAX + 256);
+	if (kl_buf_printf(out,
 			  "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
 			  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 			  status, type, body.len) ||
-	    kl_buf_append(&c->out, body.data ? body.data : "", body.len))
-		c->out.len = 0; /* out of memory: just close */
+	    kl_buf_append(out, body.data ? body.data : "", body.len))
+		out->len = 0; /* out of memory: just close */
 	kl_buf_cleanup(&body);
+}
+
+/* The answer to the request in c->req, into c->out. */
+static void answer(struct kl_metrics_server *s, struct kl_metrics_conn *c)
+{
+	kl_metrics_server_answer(s, c->req, &c->out);
 	c->answering = 1;
 	c->sent = 0;
 }

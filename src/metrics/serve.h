@@ -78,6 +78,12 @@ void kl_metrics_server_cleanup(struct kl_metrics_server *s);
 size_t kl_metrics_server_pollfds(const struct kl_metrics_server *s, struct pollfd *p);
 /* Milliseconds until the nearest connection deadline, -1 if none. */
 int kl_metrics_server_wait_ms(const struct kl_metrics_server *s, int64_t now_ms);
+/* The whole answer to one request head `req` (NUL-terminated, at most what
+ * a connection reads: 2 KiB) into `out` (its old contents freed): status
+ * line, headers (Content-Length the body's), body; empty when out of
+ * memory (the connection is then just closed). What every connection
+ * sends; fuzz/fuzz_metrics_http.c calls it directly. */
+void kl_metrics_server_answer(struct kl_metrics_server *s, const char *req, struct kl_buf *out);
 /* Act on what poll() returned for the fds of the last pollfds() call, then
  * drop connections past their deadline. */
 void kl_metrics_server_step(struct kl_metrics_server *s, const struct pollfd *p, size_t np,

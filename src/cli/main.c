@@ -409,6 +409,10 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	/* GET /health: "stopping" from the signal on; "stalled" only for a stream */
 	rep.health.stopping = o.stop;
 	rep.health.stall_ms = c.stream ? c.stall_ms : 0;
+	/* under systemd (Type=notify, WatchdogSec=): deploy/kinlake.service */
+	rep.notify_socket = getenv("NOTIFY_SOCKET");
+	rep.watchdog_usec = getenv("WATCHDOG_USEC");
+	rep.watchdog_pid = getenv("WATCHDOG_PID");
 	if (kl_metrics_reporter_start(&rep, &eb)) {
 		kl_stop_cleanup(&stop);
 		if (o.stop_fd >= 0)

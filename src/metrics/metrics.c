@@ -2,6 +2,7 @@
 #include "metrics/metrics.h"
 #include "core/clock.h"
 #include "metrics/cwmetrics.h"
+#include "metrics/sdnotify.h"
 #include "metrics/serve.h"
 
 #include <arpa/inet.h>
@@ -487,22 +488,59 @@ static int health_cb(void *ctx, struct kl_buf *out)
 	return kl_metrics_health(r->m, &r->health, kl_mono_ms(), out);
 }
 
+/* One systemd notification for the watchdog's tick at t: WATCHDOG=1 with a
+ * STATUS= line, or only the STATUS= line when the run is stalled (no ping:
+ * systemd restarts it once WatchdogSec passes without one). */
+static void watchdog_tick(struct kl_metrics_reporter *r, struct kl_sd_notify *sd, int64_t t,
+			  struct kl_buf *scratch)
+{
+	kl_buf_reset(scratch);
+	int code = kl_metrics_health(r->m, &r->health, t, scratch);
+	int stalled = code == 503 && !kl_cancelled(r->health.stopping);
+	char msg[320];
+	snprintf(msg, sizeof msg,
+		 "%sSTATUS=%s: read=%" PRIu64 " stored=%" PRIu64 " files=%" PRIu64 " shards=%u",
+		 stalled ? "" : "WATCHDOG=1\n",
+		 stalled ? "stalled (no watchdog ping)" : code == 503 ? "stopping" : "running",
+		 LOAD(r->m->records), LOAD(r->m->stored), LOAD(r->m->files),
+		 LOAD(r->m->shards_running));
+	kl_sd_notify_send(sd, msg);
+}
+
 static void *reporter_main(void *arg)
 {
 	struct kl_metrics_reporter *r = arg;
 	struct kl_metrics_server *srv = NULL;
+	struct kl_sd_notify sd;
+	kl_sd_notify_open(&sd, r->notify_socket, r->watchdog_usec, r->watchdog_pid,
+			  (long)getpid());
+	kl_sd_notify_send(&sd, "READY=1\nSTATUS=started");
+	struct kl_buf scratch; /* the watchdog's /health bodies */
+	kl_buf_init(&scratch, 1 << 16);
+	/* STOPPING=1 at the signal: its token's fd is watched until then */
+	int stop_fd = sd.fd >= 0 && r->health.stopping ? r->health.stopping->fd : -1;
 	/* a stall is counted from the start at the earliest */
 	r->health.progress = progress_sum(r->m);
 	r->health.progress_ms = kl_mono_ms();
 	if (r->listen_fd >= 0 && (srv = malloc(sizeof *srv)))
 		kl_metrics_server_init(srv, r->listen_fd, render_cb, health_cb, r);
-	struct pollfd p[2 + KL_METRICS_MAX_CONNS];
+	struct pollfd p[3 + KL_METRICS_MAX_CONNS]; /* wake, the server's, the stop */
 	int64_t t = kl_mono_ms(), never = INT64_MAX;
 	int64_t next_file = r->file && r->interval_ms > 0 ? t + r->interval_ms : never;
 	int64_t next_status = r->status && r->status_interval_ms > 0 ? t + r->status_interval_ms
 								  : never;
+	int64_t next_dog = sd.watchdog_ms ? t + sd.watchdog_ms / 2 : never;
 	for (;;) {
 		t = kl_mono_ms();
+		if (stop_fd >= 0 && kl_cancelled(r->health.stopping)) {
+			kl_sd_notify_send(&sd, "STOPPING=1\nSTATUS=stopping: committing what is "
+					       "buffered");
+			stop_fd = -1;
+		}
+		if (t >= next_dog) {
+			watchdog_tick(r, &sd, t, &scratch);
+			next_dog = t + sd.watchdog_ms / 2;
+		}
 		if (t >= next_file) {
 			struct kl_errbuf eb;
 			kl_errbuf_clear(&eb);
@@ -515,13 +553,17 @@ static void *reporter_main(void *arg)
 			next_status = t + r->status_interval_ms;
 		}
 		int64_t next = next_file < next_status ? next_file : next_status;
+		if (next_dog < next)
+			next = next_dog;
 		int wait = next == never ? -1 : (int)(next - t);
 		int conn_wait = srv ? kl_metrics_server_wait_ms(srv, t) : -1;
 		if (conn_wait >= 0 && (wait < 0 || conn_wait < wait))
 			wait = conn_wait;
 		p[0] = (struct pollfd){.fd = r->wake[0], .events = POLLIN};
 		size_t np = srv ? kl_metrics_server_pollfds(srv, p + 1) : 0;
-		int n = poll(p, 1 + np, wait);
+		/* the stop's fd last, after the server's (their indices are its) */
+		p[1 + np] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+		int n = poll(p, 1 + np + (stop_fd >= 0), wait);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP)))
@@ -532,6 +574,8 @@ static void *reporter_main(void *arg)
 	if (srv)
 		kl_metrics_server_cleanup(srv);
 	free(srv);
+	kl_buf_cleanup(&scratch);
+	kl_sd_notify_close(&sd);
 	return NULL;
 }
 

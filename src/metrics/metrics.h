@@ -15,6 +15,8 @@
  *   - an HTTP endpoint, GET /metrics on a loopback or any address:port,
  *     and GET /health there (kl_metrics_health, below);
  *   - a one-line status on stderr every status interval (logs of long runs);
+ *   - systemd's notifications (READY, WATCHDOG, STATUS, STOPPING) when it
+ *     runs the process as a Type=notify unit (metrics/sdnotify.h);
  *   - CloudWatch PutMetricData every interval when cloudwatch_ns is set
  *     (metrics/cwmetrics.h; on its own thread, so a slow endpoint never
  *     delays the other outputs).
@@ -171,6 +173,12 @@ struct kl_metrics_reporter {
 	/* GET /health's settings (stopping, stall_ms), set with the rest
 	 * before start; its progress fields are the reporter thread's */
 	struct kl_metrics_health health;
+	/* systemd's NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID as the
+	 * caller read them from the environment (NULL: unset): with a socket
+	 * the thread sends READY=1, then WATCHDOG=1 every half watchdog
+	 * period unless the run is stalled (the health above), and
+	 * STOPPING=1 at the signal (metrics/sdnotify.h) */
+	const char *notify_socket, *watchdog_usec, *watchdog_pid;
 	const char *file;     /* NULL: no file */
 	int listen_fd;        /* -1: no HTTP endpoint */
 	int64_t interval_ms;  /* file rewrite period (0: only at start and stop) */

@@ -49,7 +49,7 @@ if command -v systemd-analyze >/dev/null; then
 	systemd-analyze verify "$T/kinlake.service" >"$T/verify" 2>&1 || { cat "$T/verify"; fail "systemd-analyze verify"; }
 	[ ! -s "$T/verify" ] || { cat "$T/verify"; fail "systemd-analyze verify: warnings"; }
 	for k in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes ProtectHome=yes DynamicUser=yes \
-		KillSignal=SIGTERM Restart=on-failure; do
+		KillSignal=SIGTERM Restart=on-failure Type=notify WatchdogSec=120; do
 		grep -qx "$k" "$ROOT/deploy/kinlake.service" || fail "kinlake.service: no $k"
 	done
 fi

@@ -6,9 +6,12 @@
 #     --stall-timeout (10 s) passed without an answer, a record or a commit;
 #  3. the emulator back (SIGCONT): 200 "ok" again, and SIGTERM ends the run with
 #     exit 0 and every event in the lake once;
-#  4. the option: --stall-timeout needs --stream and --metrics-listen, at least
-#     10 s and twice --idle-poll-interval (a caught-up shard's heartbeat), one
-#     message and exit 2 each (the flag or KINLAKE_STALL_TIMEOUT).
+#  4. the same run under systemd's protocol (NOTIFY_SOCKET, WATCHDOG_USEC 2 s; a
+#     Python datagram socket stands in for systemd): READY=1 first, WATCHDOG=1
+#     every second while running, none while stalled, again after, STOPPING=1;
+#  5. the option: --stall-timeout needs --stream, at least 10 s and twice
+#     --idle-poll-interval (a caught-up shard's heartbeat), one message and
+#     exit 2 each (the flag or KINLAKE_STALL_TIMEOUT).
 # "stopping" (SIGTERM while the writer is stuck) is in fault_shutdown.sh.
 # duration: 40 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
@@ -22,7 +25,19 @@ $K create-stream --stream-name hs --shard-count 2
 sleep 1
 "$KL" gen --events "$N" --seed 48 > "$T/in.jsonl"
 put hs "$T/in.jsonl"
-"$KL" ingest --stream hs --lake "$T/lake" --format jsonl --metrics-listen 127.0.0.1:0 \
+# systemd's side of sd_notify(3): a datagram socket that logs what arrives, one
+# line a notification ("|" for its newlines)
+python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+while True:
+    print(s.recv(4096).decode().replace("\n", "|"), flush=True)
+' "$T/n" > "$T/notify.log" 2>&1 &
+pids+=($!)
+wait_for 10 test -S "$T/n" || fail "no notify socket"
+NOTIFY_SOCKET=$T/n WATCHDOG_USEC=2000000 \
+	"$KL" ingest --stream hs --lake "$T/lake" --format jsonl --metrics-listen 127.0.0.1:0 \
 	--stall-timeout 10 --idle-poll-interval 0.2 --no-progress 2> "$T/err" & pid=$!
 pids+=("$pid")
 port=$(metrics_port "$T/err")
@@ -48,18 +63,32 @@ took=$((SECONDS - t0))
 [ "$took" -ge 9 ] || fail_cont "stalled after $took s, before --stall-timeout 10"
 grepq 'stall-timeout 10 s' "$T/h.json" || fail_cont "the reason does not name the option: $(cat "$T/h.json")"
 echo "stalled after $took s: $(cat "$T/h.json")"
+sleep 2.5 # the watchdog's ticks (every 1 s) while stalled: no WATCHDOG=1 among them
 
 # 3. back: ok again, a clean stop, every event once
 kill -CONT "$kpid"
 wait_for 30 is "200 ok" || fail "not ok again after the emulator came back: $(health) $(cat "$T/h.json")"
+sleep 1.5 # a watchdog tick (every 1 s) of the resumed run
 kill -TERM "$pid"
 set +e; wait "$pid"; rc=$?; set -e
 pids=()
 cat "$T/err"
 [ "$rc" = 0 ] || fail "exit $rc after SIGTERM"
 check_lake "$T/in.jsonl" "$T/lake" > /dev/null || fail "the lake does not hold every event once"
+# systemd's view: READY first; WATCHDOG=1 pings while running; none from the first
+# "stalled" status to the last; pings again once it resumed; STOPPING at SIGTERM
+sleep 0.3
+cat "$T/notify.log"
+[ "$(head -n 1 "$T/notify.log")" = "READY=1|STATUS=started" ] || fail "READY=1 is not the first notification"
+grepq '^WATCHDOG=1|STATUS=running: ' "$T/notify.log" || fail "no watchdog ping while running"
+awk '/STATUS=stalled/ { if (!first) first = NR; last = NR } { line[NR] = $0 }
+	END { if (last - first < 1) exit 1; for (i = first; i <= last; i++) if (line[i] ~ /WATCHDOG=1/) exit 1 }' \
+	"$T/notify.log" || fail "want 2+ stalled notifications with no WATCHDOG=1 among them"
+awk '/STATUS=stalled/ { s = NR } /^WATCHDOG=1\|STATUS=running/ && s { ok = 1 } END { exit !ok }' "$T/notify.log" ||
+	fail "no watchdog ping after the run resumed"
+grepq '^STOPPING=1' "$T/notify.log" || fail "no STOPPING=1 after SIGTERM"
 
-# 4. the option
+# 5. the option
 opt() { # EXPECTED-MESSAGE, then the command's arguments (after ingest)
 	local want=$1; shift
 	set +e; "$KL" ingest "$@" 2> "$T/oe"; local r=$?; set -e
@@ -67,7 +96,6 @@ opt() { # EXPECTED-MESSAGE, then the command's arguments (after ingest)
 	[ "$(wc -l < "$T/oe")" = 1 ] && grepq -- "$want" "$T/oe" || fail "for $*: $(cat "$T/oe")"
 }
 opt "--stall-timeout needs --stream" --input "$T/in.jsonl" --lake "$T/l2" --stall-timeout 60
-opt "--stall-timeout needs --metrics-listen" --stream hs --lake "$T/l2" --stall-timeout 60
 opt "--stall-timeout" --stream hs --lake "$T/l2" --metrics-listen 127.0.0.1:0 --stall-timeout 5
 opt "--stall-timeout must be at least twice --idle-poll-interval" --stream hs --lake "$T/l2" \
 	--metrics-listen 127.0.0.1:0 --stall-timeout 60 --idle-poll-interval 31

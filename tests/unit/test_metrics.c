@@ -1,11 +1,15 @@
 /* metrics: exposition text, label escaping, shard slots, the atomic file,
- * GET /health's verdicts. */
+ * GET /health's verdicts, systemd's notification socket. */
 #include "check.h"
 #include "metrics/metrics.h"
+#include "metrics/sdnotify.h"
 #include "parse/json.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,9 +104,92 @@ static void test_health(void)
 	kl_metrics_cleanup(&m);
 }
 
+/* sdnotify: NOTIFY_SOCKET as a path and in the abstract namespace, what is
+ * refused, the watchdog period and whose it is, a datagram received. */
+static void test_sd_notify(void)
+{
+	struct kl_sd_notify n;
+	kl_sd_notify_open(&n, NULL, "1000000", NULL, 42);
+	CHECK(n.fd == -1 && kl_sd_notify_send(&n, "READY=1") == -1);
+	const char *bad[] = {"", "@", "relative/path", "x"};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		kl_sd_notify_open(&n, bad[i], NULL, NULL, 42);
+		CHECK(n.fd == -1);
+	}
+	char longp[200];
+	memset(longp, 'a', sizeof longp - 1);
+	longp[0] = '/';
+	longp[sizeof longp - 1] = '\0';
+	kl_sd_notify_open(&n, longp, NULL, NULL, 42);
+	CHECK(n.fd == -1);
+	/* a bound socket of ours stands in for systemd's */
+	char dir[200], path[260];
+	kl_test_mkdtemp(dir, sizeof dir, "kl-notify-");
+	snprintf(path, sizeof path, "%s/n", dir);
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof a.sun_path) { /* a socket path has 107 bytes at most */
+		fprintf(stderr, "test_metrics: TMPDIR too long for a socket path: %s (the "
+				"path part of the sd_notify test not run)\n", path);
+		rmdir(dir);
+		return;
+	}
+	memcpy(a.sun_path, path, strlen(path));
+	int rx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	CHECK(rx >= 0 && bind(rx, (struct sockaddr *)&a, sizeof a) == 0);
+	kl_sd_notify_open(&n, path, "2000000", NULL, 42);
+	CHECK(n.fd >= 0 && n.watchdog_ms == 2000);
+	CHECK_EQ_INT(kl_sd_notify_send(&n, "READY=1\nSTATUS=started"), 0);
+	char got[64] = "";
+	ssize_t k = recv(rx, got, sizeof got - 1, 0);
+	CHECK(k == 22 && !strcmp(got, "READY=1\nSTATUS=started"));
+	kl_sd_notify_close(&n);
+	CHECK(n.fd == -1);
+	/* a watchdog for another process, or unreadable: none */
+	kl_sd_notify_open(&n, path, "2000000", "43", 42);
+	CHECK(n.fd >= 0 && n.watchdog_ms == 0);
+	kl_sd_notify_close(&n);
+	kl_sd_notify_open(&n, path, "2000000", "42", 42);
+	CHECK(n.watchdog_ms == 2000);
+	kl_sd_notify_close(&n);
+	kl_sd_notify_open(&n, path, "2s", NULL, 42);
+	CHECK(n.fd >= 0 && n.watchdog_ms == 0);
+	kl_sd_notify_close(&n);
+	close(rx);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* NOTIFY_SOCKET in the abstract namespace: "@name" */
+static void test_sd_notify_abstract(void)
+{
+	struct kl_sd_notify n;
+	char got[64] = "";
+	ssize_t k;
+	int rx;
+	char abs_name[64];
+	snprintf(abs_name, sizeof abs_name, "@kl-test-notify-%ld", (long)getpid());
+	rx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un b = {.sun_family = AF_UNIX};
+	size_t an = strlen(abs_name);
+	memcpy(b.sun_path + 1, abs_name + 1, an - 1);
+	CHECK(rx >= 0 &&
+	      bind(rx, (struct sockaddr *)&b, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + an)) ==
+		  0);
+	kl_sd_notify_open(&n, abs_name, NULL, NULL, 42);
+	CHECK(n.fd >= 0 && n.watchdog_ms == 0);
+	CHECK_EQ_INT(kl_sd_notify_send(&n, "STOPPING=1"), 0);
+	memset(got, 0, sizeof got);
+	k = recv(rx, got, sizeof got - 1, 0);
+	CHECK(k == 10 && !strcmp(got, "STOPPING=1"));
+	kl_sd_notify_close(&n);
+	close(rx);
+}
+
 int main(void)
 {
 	test_health();
+	test_sd_notify();
+	test_sd_notify_abstract();
 	struct kl_metrics m;
 	CHECK_EQ_INT(kl_metrics_init(&m), 0);
 	struct kl_buf b;

@@ -529,7 +529,9 @@ static void *reporter_main(void *arg)
 	int64_t next_file = r->file && r->interval_ms > 0 ? t + r->interval_ms : never;
 	int64_t next_status = r->status && r->status_interval_ms > 0 ? t + r->status_interval_ms
 								  : never;
-	int64_t next_dog = sd.watchdog_ms ? t + sd.watchdog_ms / 2 : never;
+	/* pings at half the watchdog's period (at least 1 ms apart: never a spin) */
+	int64_t dog_every = sd.watchdog_ms / 2 > 0 ? sd.watchdog_ms / 2 : 1;
+	int64_t next_dog = sd.watchdog_ms ? t + dog_every : never;
 	for (;;) {
 		t = kl_mono_ms();
 		if (stop_fd >= 0 && kl_cancelled(r->health.stopping)) {
@@ -539,7 +541,7 @@ static void *reporter_main(void *arg)
 		}
 		if (t >= next_dog) {
 			watchdog_tick(r, &sd, t, &scratch);
-			next_dog = t + sd.watchdog_ms / 2;
+			next_dog = t + dog_every;
 		}
 		if (t >= next_file) {
 			struct kl_errbuf eb;

@@ -768,6 +768,27 @@ static void test_read_ahead(const char *dir)
 	CHECK(lists.deep == 1 && lists.shallow == 0);
 	kl_schema_registry_free(r);
 
+	/* the index listed again (its 30 s run out: 0 here) between the read
+	 * ahead and a type's first load: the bytes read ahead under a key the
+	 * new listing still holds are kept (a fragment's name is its content),
+	 * so u's load costs the listing and no read */
+	memset(&reads, 0, sizeof reads);
+	memset(&lists, 0, sizeof lists);
+	r = kl_schema_registry_new();
+	kl_schema_registry_set_index_ttl(r, 0);
+	kl_schema_registry_expect(r, "u", 1);
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 4); /* list, t's 2 and u's 1 */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "u", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 5); /* the listing again, no read */
+	CHECK(reads.many == 1 && reads.many_keys == 3 && reads.single == 0);
+	CHECK(lists.deep == 2);
+	/* v, never read ahead: listed again and read on its own */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "v", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 7);
+	CHECK(lists.deep == 3);
+	kl_schema_registry_free(r);
+
 	/* bytes read ahead are checked against their name as a read's are */
 	reads.corrupt = 1;
 	r = kl_schema_registry_new();

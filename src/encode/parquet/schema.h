@@ -129,7 +129,10 @@ const char *kl_col_kind_name(enum kl_col_kind k);
  * first load on a deep index reads, in one read_many, its own fragments and
  * those of every type the pipeline has named since (kl_schema_registry_expect:
  * the event types of the files it hands the writer): the ~100 types of an
- * hour that closes cost a few rounds of requests, not a round trip each. A
+ * hour that closes cost a few rounds of requests, not a round trip each.
+ * Bytes read ahead outlive a new listing of the index under every key it
+ * still holds (a fragment's name is a hash of its bytes), so a type read
+ * ahead more than 30 s before its first load still costs no read. A
  * fragment written meanwhile by another process is merely not in this
  * writer's fragment; readers union them all.
  *
@@ -168,6 +171,9 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 void kl_schema_registry_expect(struct kl_schema_registry *r, const char *type_esc, size_t n);
 /* Store requests made so far (lists, reads, writes), for tests. */
 uint64_t kl_schema_registry_requests(struct kl_schema_registry *r);
+/* How long a listing of the registry is trusted (30 s); for tests, which
+ * cannot wait that long to see it listed again. */
+void kl_schema_registry_set_index_ttl(struct kl_schema_registry *r, int64_t ms);
 
 /* The current union of one event type (decoded name), read afresh from the
  * store into `out` (reset first; caller-owned). A type without any

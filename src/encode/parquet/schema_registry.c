@@ -624,6 +624,7 @@ struct kl_schema_registry {
 	struct reg_entry **e;
 	size_t n, cap;
 	_Atomic uint64_t requests; /* of index listings */
+	int64_t index_ttl_ms; /* INDEX_TTL_MS; tests shorten it */
 	pthread_mutex_t ixmu;
 	struct schema_index ix;
 	struct dirs ahead; /* types read ahead or loaded (under ixmu) */
@@ -766,27 +767,56 @@ static void read_ahead(struct kl_schema_registry *r, struct kl_store *store, str
 	free(want.v);
 }
 
-/* The index, listed again when older than INDEX_TTL_MS. 0 when it cannot
+/* The bytes read ahead under the old index's keys (old, then freed) that
+ * the new one, r->ix, still lists: a fragment is named by its content, so
+ * what was read under a key is still what the key holds, and a type read
+ * ahead is not read ahead again (r->ahead). Out of memory: dropped, as
+ * before (the type's load reads them itself). */
+static void index_carry(struct schema_index *ix, struct schema_index *old)
+{
+	for (size_t i = 0; old->bodies && i < old->n; i++) {
+		if (!old->bodies[i])
+			continue;
+		char **at = ix->n ? bsearch(&old->keys[i], ix->keys, ix->n, sizeof *ix->keys,
+					    key_cmp)
+				  : NULL;
+		if (!at || (!ix->bodies && !(ix->bodies = calloc(ix->cap, sizeof *ix->bodies))))
+			continue;
+		ix->bodies[at - ix->keys] = old->bodies[i];
+		old->bodies[i] = NULL;
+	}
+	index_clear(old);
+	free(old->keys);
+}
+
+/* The index, listed again when older than index_ttl_ms. 0 when it cannot
  * be had (the type is then listed and read on its own, as without it).
  * With r->ixmu held. */
 static int index_fresh(struct kl_schema_registry *r, struct kl_store *store)
 {
 	int64_t now = kl_mono_ms();
-	if (r->ix.at_ms && now - r->ix.at_ms < INDEX_TTL_MS)
+	if (r->ix.at_ms && now - r->ix.at_ms < r->index_ttl_ms)
 		return 1;
-	index_clear(&r->ix);
-	if (!store->ops->list)
+	struct schema_index old = r->ix;
+	memset(&r->ix, 0, sizeof r->ix);
+	if (!store->ops->list) {
+		index_clear(&old);
+		free(old.keys);
 		return 0;
+	}
 	r->requests++;
 	r->ix.deep = store->ops->list_deep != NULL;
 	if ((r->ix.deep ? store->ops->list_deep : store->ops->list)(store, SCHEMAS, on_index,
 								   &r->ix)) {
 		index_clear(&r->ix);
+		index_clear(&old);
+		free(old.keys);
 		return 0;
 	}
 	if (r->ix.n)
 		qsort(r->ix.keys, r->ix.n, sizeof *r->ix.keys, key_cmp);
 	r->ix.at_ms = now ? now : 1;
+	index_carry(&r->ix, &old);
 	return 1;
 }
 
@@ -797,6 +827,7 @@ struct kl_schema_registry *kl_schema_registry_new(void)
 		pthread_mutex_init(&r->mu, NULL);
 		pthread_mutex_init(&r->ixmu, NULL);
 		pthread_mutex_init(&r->exmu, NULL);
+		r->index_ttl_ms = INDEX_TTL_MS;
 	}
 	return r;
 }
@@ -836,6 +867,13 @@ void kl_schema_registry_free(struct kl_schema_registry *r)
 	pthread_mutex_destroy(&r->ixmu);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
+}
+
+void kl_schema_registry_set_index_ttl(struct kl_schema_registry *r, int64_t ms)
+{
+	pthread_mutex_lock(&r->ixmu);
+	r->index_ttl_ms = ms;
+	pthread_mutex_unlock(&r->ixmu);
 }
 
 uint64_t kl_schema_registry_requests(struct kl_schema_registry *r)
@@ -888,7 +926,7 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 		/* a later refresh (a wider schema) lists the type's fragments
 		 * again, but trusts a recent index about the legacy object too,
 		 * and a recent deep index about the fragments as well */
-		int ix = first || (r->ix.at_ms && kl_mono_ms() - r->ix.at_ms < INDEX_TTL_MS);
+		int ix = first || (r->ix.at_ms && kl_mono_ms() - r->ix.at_ms < r->index_ttl_ms);
 		int has_dir = !first || index_has(&r->ix, e->dir);
 		int has_legacy = !ix || index_has(&r->ix, e->legacy);
 		struct listing known = {NULL, 0, 0, e->dir, strlen(e->dir), NULL};

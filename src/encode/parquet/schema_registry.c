@@ -767,11 +767,12 @@ static void read_ahead(struct kl_schema_registry *r, struct kl_store *store, str
 	free(want.v);
 }
 
-/* The bytes read ahead under the old index's keys (old, then freed) that
- * the new one, r->ix, still lists: a fragment is named by its content, so
- * what was read under a key is still what the key holds, and a type read
- * ahead is not read ahead again (r->ahead). Out of memory: dropped, as
- * before (the type's load reads them itself). */
+/* The bytes read ahead under the old index's keys that the new one, ix,
+ * still lists (none when it is empty: a listing failed): a fragment is
+ * named by its content, so what was read under a key is still what the key
+ * holds, and a type read ahead is not read ahead again (r->ahead). The
+ * rest of old is freed. Out of memory: dropped, as before (the type's
+ * load reads them itself). */
 static void index_carry(struct schema_index *ix, struct schema_index *old)
 {
 	for (size_t i = 0; old->bodies && i < old->n; i++) {
@@ -799,25 +800,22 @@ static int index_fresh(struct kl_schema_registry *r, struct kl_store *store)
 		return 1;
 	struct schema_index old = r->ix;
 	memset(&r->ix, 0, sizeof r->ix);
-	if (!store->ops->list) {
-		index_clear(&old);
-		free(old.keys);
-		return 0;
+	int listed = store->ops->list != NULL;
+	if (listed) {
+		r->requests++;
+		r->ix.deep = store->ops->list_deep != NULL;
+		if ((r->ix.deep ? store->ops->list_deep : store->ops->list)(store, SCHEMAS,
+									   on_index, &r->ix)) {
+			index_clear(&r->ix);
+			listed = 0;
+		} else {
+			if (r->ix.n)
+				qsort(r->ix.keys, r->ix.n, sizeof *r->ix.keys, key_cmp);
+			r->ix.at_ms = now ? now : 1;
+		}
 	}
-	r->requests++;
-	r->ix.deep = store->ops->list_deep != NULL;
-	if ((r->ix.deep ? store->ops->list_deep : store->ops->list)(store, SCHEMAS, on_index,
-								   &r->ix)) {
-		index_clear(&r->ix);
-		index_clear(&old);
-		free(old.keys);
-		return 0;
-	}
-	if (r->ix.n)
-		qsort(r->ix.keys, r->ix.n, sizeof *r->ix.keys, key_cmp);
-	r->ix.at_ms = now ? now : 1;
 	index_carry(&r->ix, &old);
-	return 1;
+	return listed;
 }
 
 struct kl_schema_registry *kl_schema_registry_new(void)

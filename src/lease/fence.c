@@ -137,6 +137,7 @@ struct fenced_store {
 	uint64_t tenure;
 	char shard[KL_LEASE_KEY_MAX];
 	_Atomic uint64_t *refused;
+	int guard_refused; /* fs_guard refused since the last reset (for the message) */
 };
 
 /* This module's file: the inner store's file, its key, and the store. */
@@ -188,27 +189,36 @@ static int fs_write(struct kl_store_file *f, const void *p, size_t n)
 	return rc ? store_inner_err(f->s, rc) : KL_OK;
 }
 
+/* The guard of a data file's conditional commit (store.h:
+ * kl_store_commit_guarded): passes while the run's tenure holds. The
+ * store's ops, and so this, run on one thread. */
+static int fs_guard(void *ctx)
+{
+	struct fenced_store *s = ctx;
+	if (kl_lease_keeper_holds_tenure(s->keeper, s->shard, s->tenure))
+		return 0;
+	s->guard_refused = 1;
+	return 1;
+}
+
+/* What a guarded commit's (or a sync's) result means here: KL_ECONFLICT a
+ * refusal, by the lease or by another writer's newer version. */
+static int guarded_result(struct fenced_store *s, int rc)
+{
+	if (rc == KL_ECONFLICT)
+		return store_refuse(s, s->guard_refused
+					   ? "a file's commit"
+					   : "a file that another writer replaced since it was read");
+	return rc ? store_inner_err(s, rc) : KL_OK;
+}
+
 /* A data file of a store with conditional writes (fence.h): the version
  * under its name is read first, the lease checked after that read, and
  * the file replaces only that version. */
 static int commit_cond(struct fenced_store *s, struct kl_store_file *f)
 {
-	char tag[KL_STORE_TAG_MAX] = "";
-	int rc = s->inner->ops->read_tag(s->inner, f->key, NULL, tag);
-	if (rc && rc != KL_ENOTFOUND) {
-		s->inner->ops->abort(f->inner);
-		return store_inner_err(s, rc);
-	}
-	if (rc == KL_ENOTFOUND)
-		tag[0] = '\0';
-	if (!kl_lease_keeper_holds_tenure(s->keeper, s->shard, s->tenure)) {
-		s->inner->ops->abort(f->inner);
-		return store_refuse(s, "a file's commit");
-	}
-	rc = s->inner->ops->commit_if(f->inner, tag, NULL);
-	if (rc == KL_ECONFLICT)
-		return store_refuse(s, "a file that another writer replaced since it was read");
-	return rc ? store_inner_err(s, rc) : KL_OK;
+	s->guard_refused = 0;
+	return guarded_result(s, kl_store_commit_guarded(s->inner, f->inner, f->key, fs_guard, s));
 }
 
 static int fs_commit(struct kl_store_file *f)
@@ -230,6 +240,31 @@ static int fs_commit(struct kl_store_file *f)
 	return rc;
 }
 
+/* commit() on a store that defers guarded commits (store_s3): checked now,
+ * sent by an upload thread as a new object, and where one is there
+ * replaced at sync() by read, check, conditional write, as commit_cond().
+ * A new object needs no check at its write: it replaces nothing, and the
+ * late files this lets land are those commit_cond() lets land (fence.h).
+ * Elsewhere (a local lake): commit(). */
+static int fs_commit_deferred(struct kl_store_file *f)
+{
+	struct fenced_store *s = f->s;
+	const struct kl_store_ops *in = s->inner->ops;
+	if (!in->commit_deferred_guarded || !in->read_tag || !in->commit_if)
+		return fs_commit(f);
+	int rc;
+	if (!kl_lease_keeper_holds_tenure(s->keeper, s->shard, s->tenure)) {
+		in->abort(f->inner);
+		rc = store_refuse(s, "a file's commit");
+	} else {
+		s->guard_refused = 0;
+		rc = guarded_result(s, in->commit_deferred_guarded(f->inner, fs_guard, s));
+	}
+	free(f->key);
+	free(f);
+	return rc;
+}
+
 static void fs_abort(struct kl_store_file *f)
 {
 	f->s->inner->ops->abort(f->inner);
@@ -240,8 +275,12 @@ static void fs_abort(struct kl_store_file *f)
 static int fs_sync(struct kl_store *st)
 {
 	struct fenced_store *s = (struct fenced_store *)st;
-	int rc = s->inner->ops->sync(s->inner);
-	return rc ? store_inner_err(s, rc) : KL_OK;
+	s->guard_refused = 0;
+	int rc = s->inner->ops->sync(s->inner); /* the deferred files' guarded replaces */
+	s->base.landed = s->inner->landed;
+	s->base.files_committed = s->inner->files_committed;
+	s->base.bytes_committed = s->inner->bytes_committed;
+	return guarded_result(s, rc);
 }
 
 static int fs_read(struct kl_store *st, const char *key, struct kl_buf *out)
@@ -269,15 +308,16 @@ static const struct kl_store_ops fenced_store_ops = {
     .open = fs_open,	 /* refused unless the lease is held */
     .write = fs_write,	 /* passed through */
     .commit = fs_commit, /* refused (and aborted) unless the lease is held; conditional */
-    /* not offered: a fenced file is checked against the lease and the version
-     * read at the moment it replaces that version, so it commits at once */
-    .commit_deferred = NULL,
+    /* a new file by the inner store's upload threads, a replace guarded at sync
+     * (inner stores with commit_deferred_guarded: S3); elsewhere commit() */
+    .commit_deferred = fs_commit_deferred,
     .abort = fs_abort,	 /* passed through */
-    .sync = fs_sync,	 /* passed through */
+    .sync = fs_sync,	 /* passed through; a refused deferred file is KL_ECONFLICT */
     .read = fs_read,	 /* passed through */
     .list = fs_list,	 /* passed through */
     .read_tag = NULL,	 /* not offered: commit() is the conditional write */
     .commit_if = NULL,
+    .commit_deferred_guarded = NULL, /* not offered: every file here is guarded */
     .free = fs_free,	 /* this wrapper only */
 };
 

@@ -25,6 +25,13 @@
  * while the lease is held, and, on a store with conditional writes
  * (store.h: read_tag, commit_if), reads the version under the file's name
  * first, checks the lease after that read, and replaces only that version.
+ * On S3 (store.h: commit_deferred_guarded) the writer's files go up side
+ * by side, as without leases: the lease is checked when the file is
+ * handed over, an upload thread sends it as a new object only
+ * (If-None-Match: *, which replaces nothing, so needs no check of its
+ * own), and a name found taken is replaced at the next sync() by the
+ * same read, check, conditional write, on the writer's thread. A refusal
+ * there fails that sync() with KL_ECONFLICT, as a refused commit does.
  *
  * Why a takeover keeps exactly once (an S3 lake, or a local one):
  *  - the local clock: a lease this worker holds by its own clock at time t
@@ -90,8 +97,10 @@
  *  - a local lake: the compare-and-rename is atomic under flock() of the
  *    directory — between processes of one host, and between hosts only on
  *    a shared file system whose flock works across clients (store_local.c).
- * Costs in lease mode: a HEAD (local: a stat) per data file, and one more
- * read and one more write of the state log each time a shard run starts.
+ * Costs in lease mode: on S3 a HEAD per data file whose name is taken
+ * (a rewrite; a new file costs its PutObject only, as without leases),
+ * locally a stat per data file; and one more read and one more write of
+ * the state log each time a shard run starts.
  *
  * Ownership: caller-owned; inner and keeper are borrowed for the run;
  * `refused` (may be NULL) counts refused commits (a metric).

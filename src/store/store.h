@@ -78,7 +78,8 @@ struct kl_store_ops {
 	 * before the error stay, whole; `landed` below says which of them the
 	 * caller may count as durable). For writers that record progress
 	 * only after sync() anyway (pipeline/writer.c); objects that must be
-	 * visible on return (state logs, schemas, fenced writes) use commit(). */
+	 * visible on return (state logs, schemas) use commit(); a fenced
+	 * writer's files, commit_deferred_guarded() below. */
 	int (*commit_deferred)(struct kl_store_file *f);
 	/* Discard an open object without a trace; frees f. */
 	void (*abort)(struct kl_store_file *f);
@@ -142,6 +143,22 @@ struct kl_store_ops {
 	 * On success the new version's tag goes to tag (may be NULL). Frees f
 	 * whatever the result. */
 	int (*commit_if)(struct kl_store_file *f, const char *expect, char tag[KL_STORE_TAG_MAX]);
+	/* Optional, with read_tag and commit_if (NULL: a guarded writer
+	 * commits one file at a time, kl_store_commit_guarded). Like
+	 * commit_deferred(), for a writer each of whose files may replace
+	 * only the version it read while guard(ctx) still passed (lease/
+	 * fence.h; the caller asks guard itself first): f lands either as a
+	 * new object, created only where none is (no check needed: such a
+	 * write replaces nothing), or, where one turns out to be, by
+	 * kl_store_commit_guarded() at the next sync() (or here, for a file
+	 * the store will not defer). guard is asked on the caller's thread
+	 * only; non-zero means refused: f is dropped, nothing of it becomes
+	 * visible, and that sync() (or this call) returns KL_ECONFLICT. A
+	 * file written over since its read is refused the same way (store
+	 * S3: one guarded upload thread's PutObject where there were two
+	 * round trips one after another). Frees f whatever the result. */
+	int (*commit_deferred_guarded)(struct kl_store_file *f, int (*guard)(void *ctx),
+				       void *ctx);
 	/* Optional (NULL: kl_store_put_new_deferred() writes at once, as
 	 * kl_store_put_new()). One whole content-named object (see
 	 * kl_store_put_new), created unless one is there, that may land only
@@ -203,6 +220,30 @@ static inline int kl_store_put_new(struct kl_store *s, const char *key, const vo
 			rc = KL_OK;
 	}
 	return rc;
+}
+
+/* commit() of f (under `key`, relative to s's root) only over the version
+ * read while guard(ctx) still passes: read_tag(), then guard (non-zero:
+ * refused), then commit_if() of that version. KL_ECONFLICT when guard
+ * refused or another writer replaced the object after the read (nothing
+ * of f visible; the store's err left as it was); another error of the
+ * read or write is the store's (its err). The fenced store (lease/fence.c)
+ * and store_s3's guarded deferred commits share it. s has read_tag and
+ * commit_if. Frees f whatever the result. */
+static inline int kl_store_commit_guarded(struct kl_store *s, struct kl_store_file *f,
+					  const char *key, int (*guard)(void *ctx), void *ctx)
+{
+	char tag[KL_STORE_TAG_MAX] = "";
+	int rc = s->ops->read_tag(s, key, NULL, tag);
+	if (rc == KL_ENOTFOUND)
+		tag[0] = '\0', rc = KL_OK;
+	if (!rc && guard(ctx))
+		rc = KL_ECONFLICT;
+	if (rc) {
+		s->ops->abort(f);
+		return rc;
+	}
+	return s->ops->commit_if(f, tag, NULL);
 }
 
 /* kl_store_put_new(), landing by the next sync() where the store can

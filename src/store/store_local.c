@@ -1015,6 +1015,8 @@ static const struct kl_store_ops local_ops = {
     .list = local_list,
     .read_tag = local_read_tag,   /* the opened file's tag (fstat), then its bytes */
     .commit_if = local_commit_if, /* compare tags and rename under flock of the dir */
+    /* not offered: a guarded file's compare-and-rename is its commit, at once */
+    .commit_deferred_guarded = NULL,
     .free = local_free,
 };
 

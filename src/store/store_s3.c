@@ -153,6 +153,10 @@ struct kl_store_file {
 	/* put_new_deferred(): called if it does not land (NULL: a data file) */
 	void (*lost)(void *ctx);
 	void *lost_ctx;
+	/* commit_deferred_guarded(): asked before it replaces an object (NULL:
+	 * a plain deferred commit; store.h) */
+	int (*guard)(void *ctx);
+	void *guard_ctx;
 };
 
 /* The hint slot of a full key (its hash in *kh, never 0: an empty slot). */
@@ -928,6 +932,20 @@ static void s3_abort(struct kl_store_file *f)
 	file_free(f);
 }
 
+/* A guarded file's commit where it cannot be a new object only: its
+ * version read, the guard asked, that version replaced (store.h:
+ * kl_store_commit_guarded); every refusal is KL_ECONFLICT, an answer. A
+ * plain file: s3_commit's replace loop. The caller's thread. */
+static int commit_now(struct kl_store_file *f)
+{
+	struct s3_store *s = f->s;
+	if (!f->guard)
+		return s3_commit(f);
+	f->replace = 0; /* commit_if(): only a refused precondition is an answer */
+	return kl_store_commit_guarded(&s->base, f, f->key + strlen(s->prefix), f->guard,
+				       f->guard_ctx);
+}
+
 /* f as deferred job j onto the upload threads' queue (blocks while
  * `concurrency` jobs are in flight). A refused precondition is then an
  * answer, not an error: a redo at sync, or for put_new_deferred() an
@@ -956,13 +974,13 @@ static int defer(struct kl_store_file *f)
 	struct kl_errbuf eb = {{0}, 0};
 	if (f->upload_id || f->cur.len > DEFER_MAX || atomic_load(&s->no_cond) ||
 	    hint->key == kh)
-		return s3_commit(f); /* large, or a key this store wrote: its loop, here */
+		return commit_now(f); /* large, or a key this store wrote: here */
 	int rc = file_rc(f);
 	if (rc)
 		return commit_end(f, rc);
 	struct part_job *j = NULL;
 	if ((!s->nthreads && start_workers(s, &eb)) || !(j = calloc(1, sizeof *j)))
-		return s3_commit(f);
+		return commit_now(f);
 	queue_deferred(s, j, f, kh);
 	return KL_OK;
 }
@@ -980,6 +998,17 @@ static int s3_commit_deferred(struct kl_store_file *f)
 		pthread_mutex_unlock(&s->mu);
 	}
 	return rc;
+}
+
+/* commit_deferred_guarded() (store.h): the upload thread's PutObject with
+ * If-None-Match: * replaces nothing, so it needs no guard; an object found
+ * there goes through commit_now() at sync, which asks the guard. */
+static int s3_commit_deferred_guarded(struct kl_store_file *f, int (*guard)(void *ctx),
+				      void *ctx)
+{
+	f->guard = guard;
+	f->guard_ctx = ctx;
+	return s3_commit_deferred(f);
 }
 
 /* put_new_deferred(): a content-named object by an upload thread, as a
@@ -1030,7 +1059,7 @@ static void drain(struct s3_store *s)
 		uint64_t ord = redo->ord;
 		void (*lost)(void *ctx) = redo->lost;
 		void *lost_ctx = redo->lost_ctx;
-		int rc = s3_commit(redo); /* frees it */
+		int rc = commit_now(redo); /* frees it */
 		pthread_mutex_lock(&s->mu);
 		if (rc)
 			defer_failed(s, ord, rc);
@@ -1270,6 +1299,8 @@ static const struct kl_store_ops s3_ops = {
     .read_tag = s3_read_tag,   /* GetObject, or HeadObject without out: the ETag */
     .commit_if = s3_commit_if, /* the commit with If-Match / If-None-Match: * */
     .put_new_deferred = s3_put_new_deferred, /* a schema fragment: by an upload thread */
+    /* commit_deferred's PutObject (If-None-Match: *); over an object: HEAD, guard, If-Match */
+    .commit_deferred_guarded = s3_commit_deferred_guarded,
     .free = s3_free,
 };
 

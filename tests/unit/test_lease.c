@@ -1326,6 +1326,41 @@ static void fence_on(const char *table, struct kl_store *raw, const char *local_
 	kl_lease_keeper_cleanup(&b);
 }
 
+/* The S3 lake of the scenarios (moto; the script made the bucket):
+ * test_s3_open() is 0 when the run has none. */
+struct test_s3 {
+	struct kl_http *h;
+	struct kl_cred_chain ch;
+	struct kl_store *s3;
+};
+static int test_s3_open(struct test_s3 *t, const char *prefix)
+{
+	memset(t, 0, sizeof *t);
+	struct kl_aws_env env = kl_aws_env_process();
+	const char *bucket = getenv("KL_TEST_FENCE_BUCKET");
+	if (!kl_store_s3_env_endpoint(&env) || !bucket)
+		return 0;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	t->h = kl_http_new(NULL, &eb);
+	kl_cred_chain_init(&t->ch, &env, kl_http_transport_of(t->h));
+	struct kl_store_s3_opts so = {.region = "us-east-1",
+				      .endpoint = kl_store_s3_env_endpoint(&env),
+				      .creds = &t->ch};
+	char url[256];
+	snprintf(url, sizeof url, "s3://%s/%s", bucket, prefix);
+	CHECK_EQ_INT(kl_store_s3_new(&t->s3, url, &so, &eb), KL_OK);
+	return t->s3 != NULL;
+}
+static void test_s3_close(struct test_s3 *t)
+{
+	kl_store_free(t->s3);
+	if (t->h) {
+		kl_cred_chain_cleanup(&t->ch);
+		kl_http_free(t->h);
+	}
+}
+
 static void scenario_fence(const char *prefix)
 {
 	char table[128], dir[200];
@@ -1339,27 +1374,103 @@ static void scenario_fence(const char *prefix)
 	kl_store_free(local);
 	rm_rf(dir);
 
-	/* S3 (moto): the bucket was made by the script */
-	struct kl_aws_env env = kl_aws_env_process();
-	const char *bucket = getenv("KL_TEST_FENCE_BUCKET");
-	if (!kl_store_s3_env_endpoint(&env) || !bucket)
-		return;
-	struct kl_http *h = kl_http_new(NULL, &eb);
-	struct kl_cred_chain ch;
-	kl_cred_chain_init(&ch, &env, kl_http_transport_of(h));
-	struct kl_store_s3_opts so = {.region = "us-east-1",
-				      .endpoint = kl_store_s3_env_endpoint(&env),
-				      .creds = &ch};
-	struct kl_store *s3 = NULL;
-	char url[256];
-	snprintf(url, sizeof url, "s3://%s/%s", bucket, prefix);
+	struct test_s3 t;
 	snprintf(table, sizeof table, "%s-fence-s3", prefix);
-	CHECK_EQ_INT(kl_store_s3_new(&s3, url, &so, &eb), KL_OK);
-	if (s3)
-		fence_on(table, s3, NULL);
-	kl_store_free(s3);
-	kl_cred_chain_cleanup(&ch);
-	kl_http_free(h);
+	if (test_s3_open(&t, prefix))
+		fence_on(table, t.s3, NULL);
+	test_s3_close(&t);
+}
+
+/* Lease mode's data files on S3 go up side by side (fence.c:
+ * fs_commit_deferred): a new one by the upload threads, one over an
+ * object already there replaced at sync() by read, lease check,
+ * conditional write. A lease lost before that sync refuses the replace
+ * and leaves the object as it was. */
+static void scenario_fence_deferred(const char *prefix)
+{
+	struct test_s3 t;
+	char table[128], key[64], text[16];
+	if (!test_s3_open(&t, prefix)) {
+		test_s3_close(&t);
+		return;
+	}
+	printf("fence scenario: deferred data files on S3\n");
+	snprintf(table, sizeof table, "%s-fence-defer", prefix);
+	struct fclock ca = {1000000, 0}, cb = {1000000, 0};
+	struct kl_lease_keeper a, b;
+	struct kl_lease_keeper_opts o;
+	struct kl_errbuf eb;
+	kl_errbuf_clear(&eb);
+	keeper_init(&a, &o, table, "d-a", &ca);
+	keeper_init(&b, &o, table, "d-b", &cb);
+	keeper_take_only(&a, "shard-d");
+	/* files a crashed earlier run left, written plainly */
+	CHECK_EQ_INT(put_file(t.s3, "events/d/left.jsonl", "left\n"), KL_OK);
+	CHECK_EQ_INT(put_file(t.s3, "events/d/left2.jsonl", "left2\n"), KL_OK);
+	_Atomic uint64_t refused = 0;
+	struct kl_store *fenced = NULL;
+	CHECK_EQ_INT(kl_lease_fenced_store_new(&fenced, t.s3, &a, "shard-d",
+					       kl_lease_keeper_tenure(&a, "shard-d"), &refused, &eb),
+		     KL_OK);
+	CHECK(fenced && fenced->ops->commit_deferred != NULL);
+	if (!fenced || !fenced->ops->commit_deferred)
+		goto out;
+
+	/* 8 new files and a rewrite of the leftover, deferred: the last is
+	 * counted only at sync() (a commit() would count each at once; an
+	 * open() may count earlier ones, store_s3.c: defer_slot) */
+	uint64_t before = t.s3->files_committed;
+	struct kl_store_file *f;
+	for (int i = 0; i < 9; i++) {
+		snprintf(key, sizeof key, i < 8 ? "events/d/n-%d.jsonl" : "events/d/left.jsonl", i);
+		snprintf(text, sizeof text, "a-%d\n", i);
+		CHECK_EQ_INT(fenced->ops->open(fenced, key, &f), KL_OK);
+		CHECK_EQ_INT(fenced->ops->write(f, text, strlen(text)), KL_OK);
+		CHECK_EQ_INT(fenced->ops->commit_deferred(f), KL_OK);
+	}
+	CHECK(t.s3->files_committed < before + 9);
+	CHECK_EQ_INT(fenced->ops->sync(fenced), KL_OK);
+	CHECK_EQ_INT(fenced->files_committed, before + 9);
+	for (int i = 0; i < 9; i++) {
+		snprintf(key, sizeof key, i < 8 ? "events/d/n-%d.jsonl" : "events/d/left.jsonl", i);
+		snprintf(text, sizeof text, "a-%d\n", i);
+		CHECK(has(t.s3, key, text));
+	}
+	CHECK_EQ_INT(atomic_load(&refused), 0);
+
+	/* a new file, the other leftover's rewrite, and a file still open
+	 * when b takes the lease over and a hears of it */
+	struct kl_store_file *open_f;
+	CHECK_EQ_INT(fenced->ops->open(fenced, "events/d/n-late.jsonl", &f), KL_OK);
+	CHECK_EQ_INT(fenced->ops->write(f, "late\n", 5), KL_OK);
+	CHECK_EQ_INT(fenced->ops->commit_deferred(f), KL_OK);
+	CHECK_EQ_INT(fenced->ops->open(fenced, "events/d/left2.jsonl", &f), KL_OK);
+	CHECK_EQ_INT(fenced->ops->write(f, "from-a\n", 7), KL_OK);
+	CHECK_EQ_INT(fenced->ops->commit_deferred(f), KL_OK);
+	CHECK_EQ_INT(fenced->ops->open(fenced, "events/d/n-open.jsonl", &open_f), KL_OK);
+	keeper_take_over(&b, &cb, "shard-d");
+	ca.t += 5000;
+	kl_lease_keeper_tick(&a, &eb); /* its renewal is refused: lost */
+	CHECK(!kl_lease_keeper_holds(&a, "shard-d"));
+	/* the replace at sync is refused, the leftover stays; the new file
+	 * (ordinal 0) may land, as a late file of a's job (fence.h) */
+	CHECK_EQ_INT(fenced->ops->sync(fenced), KL_ECONFLICT);
+	CHECK(strstr(fenced->err.msg, "lease lost") != NULL);
+	CHECK_EQ_INT(fenced->landed, 1);
+	CHECK(has(t.s3, "events/d/left2.jsonl", "left2"));
+	CHECK(!has(t.s3, "events/d/left2.jsonl", "from-a"));
+	CHECK(has(t.s3, "events/d/n-late.jsonl", "late"));
+	/* a file opened before the loss is refused at its commit, at once */
+	CHECK_EQ_INT(fenced->ops->write(open_f, "x\n", 2), KL_OK);
+	CHECK_EQ_INT(fenced->ops->commit_deferred(open_f), KL_ECONFLICT);
+	CHECK_EQ_INT(fenced->ops->sync(fenced), KL_OK);
+	CHECK(!has(t.s3, "events/d/n-open.jsonl", "x"));
+	CHECK_EQ_INT(atomic_load(&refused), 2);
+out:
+	kl_store_free(fenced);
+	kl_lease_keeper_cleanup(&a);
+	kl_lease_keeper_cleanup(&b);
+	test_s3_close(&t);
 }
 
 /* A run's fence belongs to the tenure it started under: once the lease was
@@ -1445,6 +1556,7 @@ static void scenario_fence_retaken(const char *prefix)
 static int scenarios(const char *prefix)
 {
 	scenario_fence(prefix);
+	scenario_fence_deferred(prefix);
 	scenario_fence_retaken(prefix);
 	scenario_keeper(prefix);
 	scenario_lost_answer(prefix);

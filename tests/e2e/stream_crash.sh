@@ -17,7 +17,10 @@
 # The S3 consumer reads each shard with one thread (the serial read loop),
 # the local one with KL_CRASH_THREADS (default 2: the parallel read loop,
 # pipeline/prep.h, killed with chunks in flight).
-# KL_CRASH_SEED repeats a run's kill moments.
+# KL_CRASH_SEED repeats a run's kill moments. KL_CRASH_LEASE=1 runs both
+# consumers in lease mode (a lease table each, moto's DynamoDB, a 3 s lease
+# timeout that each restart waits out): the fenced commits (lease/fence.h),
+# on S3 sent side by side, under the same kills.
 # duration: 200 (seconds, for the test runner's ordering, on 2 cores: 172 s at load average 3, 247-346 s at 6-9)
 # no-asan: the sanitizer build is too slow for 40 restarts against the emulator;
 # the same paths run under ASan in unit-asan/test_pipeline (stream part)
@@ -35,6 +38,13 @@ args=(--stream ev --max-file-bytes 48KiB --flush-interval 1 --quiet)
 
 # threads per shard of each consumer
 threads() { [ "$1" = local ] && echo "${KL_CRASH_THREADS:-2}" || echo 1; }
+# lease mode's flags for consumer NAME (KL_CRASH_LEASE=1), into lease_args
+lease_args=()
+leases() {
+	lease_args=()
+	[ "${KL_CRASH_LEASE:-0}" = 1 ] || return 0
+	lease_args=(--lease-table "crash-$1" --lease-timeout 3 --lease-renew-interval 1)
+}
 # committed NAME: the files the consumer's current run has committed (its
 # --metrics-file; empty before the run wrote it)
 committed() { awk '$1 == "kinlake_files_committed_total" { print $2 }' "$T/$1.prom" 2>/dev/null || true; }
@@ -62,8 +72,9 @@ chaos() {
 	RANDOM=$((seed + ${#name}))
 	while [ ! -e "$T/stop" ] || [ "$kills" -lt "$KILLS" ]; do
 		rm -f "$T/$name.prom"
-		"$KL" ingest "${args[@]}" --lake "$lake" --format "$fmt" --threads "$(threads "$name")" \
-			--metrics-file "$T/$name.prom" \
+		leases "$name"
+		"$KL" ingest "${args[@]}" "${lease_args[@]}" --lake "$lake" --format "$fmt" \
+			--threads "$(threads "$name")" --metrics-file "$T/$name.prom" \
 			--metrics-interval 0.1 2>> "$T/$name.log" & pid=$!
 		runs=$((runs + 1))
 		# a run killed before its first commit proves little: wait until it
@@ -166,9 +177,10 @@ done
 # error (the emulator answers slowly on a loaded machine) is simply run again,
 # as an operator would
 final() { # lake format name
+	leases "$3"
 	for _ in 1 2 3; do
-		"$KL" ingest "${args[@]}" --lake "$1" --format "$2" --threads "$(threads "$3")" \
-			--exit-idle 1 2>> "$T/$3.final" && return 0
+		"$KL" ingest "${args[@]}" "${lease_args[@]}" --lake "$1" --format "$2" \
+			--threads "$(threads "$3")" --exit-idle 1 2>> "$T/$3.final" && return 0
 	done
 	fail "final run ($3): $(tail -3 "$T/$3.final")"
 }

@@ -45,6 +45,10 @@ leases() {
 	[ "${KL_CRASH_LEASE:-0}" = 1 ] || return 0
 	lease_args=(--lease-table "crash-$1" --lease-timeout 3 --lease-renew-interval 1)
 }
+# --exit-idle of the final runs: in lease mode longer than the lease timeout,
+# or a run that holds no shard yet (the killed run's leases have not expired)
+# ends before it may take one (docs/leases.md)
+final_idle() { [ "${KL_CRASH_LEASE:-0}" = 1 ] && echo 8 || echo 1; }
 # committed NAME: the files the consumer's current run has committed (its
 # --metrics-file; empty before the run wrote it)
 committed() { awk '$1 == "kinlake_files_committed_total" { print $2 }' "$T/$1.prom" 2>/dev/null || true; }
@@ -180,7 +184,7 @@ final() { # lake format name
 	leases "$3"
 	for _ in 1 2 3; do
 		"$KL" ingest "${args[@]}" "${lease_args[@]}" --lake "$1" --format "$2" \
-			--threads "$(threads "$3")" --exit-idle 1 2>> "$T/$3.final" && return 0
+			--threads "$(threads "$3")" --exit-idle "$(final_idle)" 2>> "$T/$3.final" && return 0
 	done
 	fail "final run ($3): $(tail -3 "$T/$3.final")"
 }

@@ -5,6 +5,7 @@
 #   make bench      benchmarks in bench/ (ratios against DuckDB in the same run)
 #   make bench-kinesis / bench-lambda / bench-window   the stream, Lambda and file-window benchmarks
 #   make bench-compressed   gzip / zstd inputs against the plain file and `gzip -dc |`
+#   make bench-s3 / bench-lease   S3 at 50 ms a request: local mode; lease mode vs none
 #   make fuzz       build libFuzzer targets into build-fuzz/
 #   make lambda-zip dist/kinlake-lambda.zip: the AWS Lambda custom runtime (provided.al2023)
 #   SAN=1           build into build-asan/ with -fsanitize=address,undefined
@@ -35,7 +36,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
-.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz fuzz-long demo bench bench-kinesis bench-lambda bench-window bench-compressed bench-s3 deps clean format up down lambda-zip
+.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz fuzz-long demo bench bench-kinesis bench-lambda bench-window bench-compressed bench-s3 bench-lease deps clean format up down lambda-zip
 all: $(BUILD)/kinlake $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -139,6 +140,11 @@ bench-compressed: all
 # seconds and requests per run; KINLAKE_B=<binary> runs another build alternately
 bench-s3: deps all
 	@bench/s3_latency.sh
+
+# lease mode's fenced commits at an hour's close, S3 requests 50 ms later:
+# plain vs lease mode; KINLAKE_B=<binary> adds another build in lease mode
+bench-lease: deps all
+	@bench/lease_commit.sh
 
 up: deps all
 	@scripts/stack.sh up

@@ -20,7 +20,10 @@
  * If-None-Match: *, so that the files of a batch go up side by side instead
  * of one round trip after another; sync() waits for them, and runs
  * s3_commit's replace loop on the caller's thread for any that found an
- * object there (a rewrite). put_new_deferred() (the schema registry's
+ * object there (a rewrite). commit_deferred_guarded() (lease mode's data
+ * files, lease/fence.h) is the same, but such a rewrite is replaced by
+ * kl_store_commit_guarded() instead (read, the writer's guard, If-Match):
+ * commit_now(). put_new_deferred() (the schema registry's
  * content-named fragments) rides the same queue outside the numbered
  * sequence: an object there is success, a failure fails the next sync()
  * and calls the writer's lost() (also for one dropped by free()).

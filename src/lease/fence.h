@@ -91,7 +91,10 @@
  *    against moto a late multipart file replacing an existing one lands.
  *  - a conditional write retried after its first attempt landed (the
  *    answer lost) is refused by that first attempt: the shard stops and is
- *    taken up again from its log (safe, a replay, counted as refused).
+ *    taken up again from its log (safe, a replay, counted as refused). A
+ *    new data file on S3 no longer: its refused If-None-Match: * is a name
+ *    found taken, replaced at sync by read, check, If-Match (its own first
+ *    attempt's bytes, while the lease holds).
  *  - a store without read_tag/commit_if is fenced by the local clock only,
  *    as before this fence had conditions.
  *  - a local lake: the compare-and-rename is atomic under flock() of the

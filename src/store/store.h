@@ -154,9 +154,9 @@ struct kl_store_ops {
 	 * the store will not defer). guard is asked on the caller's thread
 	 * only; non-zero means refused: f is dropped, nothing of it becomes
 	 * visible, and that sync() (or this call) returns KL_ECONFLICT. A
-	 * file written over since its read is refused the same way (store
-	 * S3: one guarded upload thread's PutObject where there were two
-	 * round trips one after another). Frees f whatever the result. */
+	 * file whose object was written over after its read is refused the
+	 * same way. store_s3: the new objects go up side by side on the
+	 * upload threads, one PutObject each. Frees f whatever the result. */
 	int (*commit_deferred_guarded)(struct kl_store_file *f, int (*guard)(void *ctx),
 				       void *ctx);
 	/* Optional (NULL: kl_store_put_new_deferred() writes at once, as

@@ -137,7 +137,7 @@ struct fenced_store {
 	uint64_t tenure;
 	char shard[KL_LEASE_KEY_MAX];
 	_Atomic uint64_t *refused;
-	int guard_refused; /* fs_guard refused since the last reset (for the message) */
+	int guard_refused; /* fs_guard refused since guarded_result last looked */
 };
 
 /* This module's file: the inner store's file, its key, and the store. */
@@ -202,13 +202,19 @@ static int fs_guard(void *ctx)
 }
 
 /* What a guarded commit's (or a sync's) result means here: KL_ECONFLICT a
- * refusal, by the lease or by another writer's newer version. */
+ * refusal, by the lease or by another writer's newer version. The guard may
+ * have refused inside an earlier call (store_s3's open() finishes the
+ * deferred commits of a key opened again), whose refusal shows only now:
+ * the flag holds until a refusal is reported. */
 static int guarded_result(struct fenced_store *s, int rc)
 {
-	if (rc == KL_ECONFLICT)
-		return store_refuse(s, s->guard_refused
+	if (rc == KL_ECONFLICT) {
+		int by_lease = s->guard_refused;
+		s->guard_refused = 0;
+		return store_refuse(s, by_lease
 					   ? "a file's commit"
 					   : "a file that another writer replaced since it was read");
+	}
 	return rc ? store_inner_err(s, rc) : KL_OK;
 }
 
@@ -217,7 +223,6 @@ static int guarded_result(struct fenced_store *s, int rc)
  * the file replaces only that version. */
 static int commit_cond(struct fenced_store *s, struct kl_store_file *f)
 {
-	s->guard_refused = 0;
 	return guarded_result(s, kl_store_commit_guarded(s->inner, f->inner, f->key, fs_guard, s));
 }
 
@@ -257,7 +262,6 @@ static int fs_commit_deferred(struct kl_store_file *f)
 		in->abort(f->inner);
 		rc = store_refuse(s, "a file's commit");
 	} else {
-		s->guard_refused = 0;
 		rc = guarded_result(s, in->commit_deferred_guarded(f->inner, fs_guard, s));
 	}
 	free(f->key);
@@ -275,7 +279,6 @@ static void fs_abort(struct kl_store_file *f)
 static int fs_sync(struct kl_store *st)
 {
 	struct fenced_store *s = (struct fenced_store *)st;
-	s->guard_refused = 0;
 	int rc = s->inner->ops->sync(s->inner); /* the deferred files' guarded replaces */
 	s->base.landed = s->inner->landed;
 	s->base.files_committed = s->inner->files_committed;

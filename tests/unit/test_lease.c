@@ -1455,7 +1455,7 @@ static void scenario_fence_deferred(const char *prefix)
 	/* the replace at sync is refused, the leftover stays; the new file
 	 * (ordinal 0) may land, as a late file of a's job (fence.h) */
 	CHECK_EQ_INT(fenced->ops->sync(fenced), KL_ECONFLICT);
-	CHECK(strstr(fenced->err.msg, "lease lost") != NULL);
+	CHECK(strstr(fenced->err.msg, "lease lost: a file's commit refused") != NULL);
 	CHECK_EQ_INT(fenced->landed, 1);
 	CHECK(has(t.s3, "events/d/left2.jsonl", "left2"));
 	CHECK(!has(t.s3, "events/d/left2.jsonl", "from-a"));

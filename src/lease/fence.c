@@ -226,16 +226,26 @@ static int commit_cond(struct fenced_store *s, struct kl_store_file *f)
 	return guarded_result(s, kl_store_commit_guarded(s->inner, f->inner, f->key, fs_guard, s));
 }
 
-static int fs_commit(struct kl_store_file *f)
+/* commit() (deferred 0) and commit_deferred() (1): refused (and aborted)
+ * unless the lease is held; then, on a store with conditional writes, the
+ * read, check, conditional write of commit_cond(), or, for a deferred
+ * commit on a store that defers guarded ones (store_s3), a new file by the
+ * inner store's upload threads and a replace guarded at sync(). A new
+ * object needs no check at its write: it replaces nothing, and the late
+ * files this lets land are those commit_cond() lets land (fence.h). */
+static int commit_file(struct kl_store_file *f, int deferred)
 {
 	struct fenced_store *s = f->s;
-	int rc;
+	const struct kl_store_ops *in = s->inner->ops;
+	int cond = in->commit_if && in->read_tag, rc;
 	if (!kl_lease_keeper_holds_tenure(s->keeper, s->shard, s->tenure)) {
-		s->inner->ops->abort(f->inner);
+		in->abort(f->inner);
 		rc = store_refuse(s, "a file's commit");
-	} else if (s->inner->ops->commit_if && s->inner->ops->read_tag) {
+	} else if (cond && deferred && in->commit_deferred_guarded) {
+		rc = guarded_result(s, in->commit_deferred_guarded(f->inner, fs_guard, s));
+	} else if (cond) {
 		rc = commit_cond(s, f);
-	} else if ((rc = s->inner->ops->commit(f->inner))) {
+	} else if ((rc = in->commit(f->inner))) {
 		store_inner_err(s, rc);
 	}
 	s->base.files_committed = s->inner->files_committed;
@@ -245,28 +255,14 @@ static int fs_commit(struct kl_store_file *f)
 	return rc;
 }
 
-/* commit() on a store that defers guarded commits (store_s3): checked now,
- * sent by an upload thread as a new object, and where one is there
- * replaced at sync() by read, check, conditional write, as commit_cond().
- * A new object needs no check at its write: it replaces nothing, and the
- * late files this lets land are those commit_cond() lets land (fence.h).
- * Elsewhere (a local lake): commit(). */
+static int fs_commit(struct kl_store_file *f)
+{
+	return commit_file(f, 0);
+}
+
 static int fs_commit_deferred(struct kl_store_file *f)
 {
-	struct fenced_store *s = f->s;
-	const struct kl_store_ops *in = s->inner->ops;
-	if (!in->commit_deferred_guarded || !in->read_tag || !in->commit_if)
-		return fs_commit(f);
-	int rc;
-	if (!kl_lease_keeper_holds_tenure(s->keeper, s->shard, s->tenure)) {
-		in->abort(f->inner);
-		rc = store_refuse(s, "a file's commit");
-	} else {
-		rc = guarded_result(s, in->commit_deferred_guarded(f->inner, fs_guard, s));
-	}
-	free(f->key);
-	free(f);
-	return rc;
+	return commit_file(f, 1);
 }
 
 static void fs_abort(struct kl_store_file *f)

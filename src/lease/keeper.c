@@ -154,7 +154,26 @@ static int take_due(struct kl_lease_keeper *k, struct kl_errbuf *eb)
 	int rc = kl_lease_take(&k->m, NULL, eb);
 	if (k->m.stats.held && !k->last_renew)
 		k->last_renew = now;
+	k->rounds += !rc;
 	return rc;
+}
+
+uint64_t kl_lease_keeper_take_soon(struct kl_lease_keeper *k)
+{
+	op_lock(k);
+	k->took_once = 0;
+	uint64_t ticket = k->rounds;
+	pthread_cond_broadcast(&k->cv);
+	op_unlock(k);
+	return ticket;
+}
+
+int kl_lease_keeper_took_since(struct kl_lease_keeper *k, uint64_t ticket)
+{
+	pthread_mutex_lock(&k->st);
+	int done = k->rounds > ticket;
+	pthread_mutex_unlock(&k->st);
+	return done;
 }
 
 int kl_lease_keeper_tick(struct kl_lease_keeper *k, struct kl_errbuf *eb)

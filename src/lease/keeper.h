@@ -62,6 +62,7 @@ struct kl_lease_keeper {
 	int64_t last_renew; /* under st */
 	int64_t last_take;  /* under mu */
 	int took_once;	    /* under mu */
+	uint64_t rounds;    /* take rounds that went through (under st) */
 	char worker_id[KL_LEASE_OWNER_MAX];
 	/* the taker's and the renewer's threads */
 	pthread_t taker, renewer;
@@ -91,6 +92,14 @@ int kl_lease_keeper_sync(struct kl_lease_keeper *k, const struct kl_lease_shard 
  * each half on their own). An error is worth logging, not fatal: leases
  * that cannot be renewed are dropped after the timeout by themselves. */
 int kl_lease_keeper_tick(struct kl_lease_keeper *k, struct kl_errbuf *eb);
+
+/* A round of takes at the taker's next tick, whatever the take interval.
+ * Returns a ticket: kl_lease_keeper_took_since(ticket) is true once a
+ * round that began after this call has gone through (none is under way
+ * during it: a round holds mu). A lease worker about to end on --exit-idle
+ * takes part in one such round after its last re-list (pipeline/stream.c). */
+uint64_t kl_lease_keeper_take_soon(struct kl_lease_keeper *k);
+int kl_lease_keeper_took_since(struct kl_lease_keeper *k, uint64_t ticket);
 
 /* Start the renewer and the taker (above) until _stop (which waits for
  * them). */

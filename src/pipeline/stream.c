@@ -51,6 +51,7 @@ struct shard {
 	uint64_t tenure; /* lease mode: the lease's tenure this run started under */
 	int at_end;      /* the last run read the closed shard to its end */
 	int unreleased;  /* lease mode, done: its release did not land (1, 2: at SHARD_END) */
+	int idled;       /* lease mode: its last run ended on --exit-idle (lease_after) */
 	int64_t retry_ms; /* ... retried from then on */
 	uint32_t runs;   /* how many times it was started (kl_dedup_check_run) */
 	pthread_t thread;
@@ -362,6 +363,7 @@ static void lease_release(struct stream_run *r, struct shard *sh)
  * gets a new run (startable). */
 static int lease_after(struct stream_run *r, struct shard *sh, int stopping)
 {
+	sh->idled = 0;
 	/* stopped while the worker goes on: by lease_stop_lost, also when the
 	 * lease only looked lost (a renew late on a loaded machine) and is held
 	 * again under the same tenure — read on, never release and leave the
@@ -386,7 +388,8 @@ static int lease_after(struct stream_run *r, struct shard *sh, int stopping)
 	}
 	if (!sh->rc) {
 		int ended = !sh->st.interrupted && sh->at_end;
-		if (!sh->st.interrupted && !ended)
+		sh->idled = !sh->st.interrupted && !ended;
+		if (sh->idled)
 			kl_lease_keeper_forgo(r->o->leases, sh->id);
 		sh->unreleased = ended ? 2 : 1;
 		lease_release(r, sh);
@@ -475,10 +478,19 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 	int listed = 0; /* a ListShards went through: later failures are re-lists */
 	int64_t list_timeout_ms =
 	    o->list_timeout_ms > 0 ? o->list_timeout_ms : LIST_TIMEOUT_MS_DEFAULT;
-	/* --exit-idle with leases: nothing to read may only mean no lease yet
-	 * (or every shard held by another worker); exit once that has lasted
-	 * exit_idle_ms, so a worker takes part in at least one round of takes */
-	int64_t idle_since = -1;
+	/* --exit-idle with leases: holding no shard may only mean no lease
+	 * yet. A worker that holds none ends once (a) nothing has been read
+	 * for exit_idle_ms: since its start, or since its last shard's run
+	 * ended (a run that ended on idle had read nothing for that long
+	 * already, so the worker does not wait it out a second time); and
+	 * (b) a round of takes has gone through after its last re-list
+	 * (kl_lease_keeper_take_soon), so that a lease free by then — a
+	 * split's children, a shard another worker let go — is taken and
+	 * read, not left behind. Should no round go through (DynamoDB
+	 * failing), it ends exit_idle_ms after its last shard's run. */
+	int64_t quiet_since = t0, last_end = t0;
+	uint64_t ticket = 0;
+	int ticket_on = 0;
 	for (;;) {
 		if (!stopping && since_list >= relist_ms) {
 			struct kl_errbuf leb;
@@ -548,6 +560,12 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 				close(sh->stop_fd);
 			sh->stop_fd = -1;
 			int handed_over = o->leases && lease_after(&r, sh, stopping);
+			if (o->leases) { /* (a) above */
+				last_end = kl_mono_ms();
+				int64_t q = sh->idled ? last_end - o->exit_idle_ms : last_end;
+				quiet_since = q > quiet_since ? q : quiet_since;
+				ticket_on = 0;
+			}
 			sh->finished = 0;
 			if (o->ingest.metrics)
 				atomic_fetch_sub(&o->ingest.metrics->shards_running, 1);
@@ -605,19 +623,24 @@ int kl_stream_run(const struct kl_stream_opts *o, struct kl_stream_stats *st,
 		}
 		if (o->leases)
 			lease_stop_lost(&r);
+		/* before the count: what that round took counts as startable */
+		int took = ticket_on && kl_lease_keeper_took_since(o->leases, ticket);
 		for (size_t i = 0; i < r.n; i++) {
 			running += r.shards[i].state == SH_RUNNING;
 			n_startable += startable(&r, &r.shards[i]);
 		}
 		/* while ListShards fails, a shard's children may be unknown yet */
 		int idle = !running && o->exit_idle_ms && !n_startable && !list_failures;
-		if (idle && o->leases) {
+		if (idle && o->leases) { /* (a) and (b) above */
 			int64_t now = kl_mono_ms();
-			if (idle_since < 0)
-				idle_since = now;
-			idle = now - idle_since >= o->exit_idle_ms;
+			int quiet = now - quiet_since >= o->exit_idle_ms;
+			if (quiet && !ticket_on && since_list < relist_ms) {
+				ticket = kl_lease_keeper_take_soon(o->leases);
+				ticket_on = 1;
+			}
+			idle = took || now - last_end >= o->exit_idle_ms;
 		} else if (!idle) {
-			idle_since = -1;
+			ticket_on = 0;
 		}
 		if (!running && (stopping || idle)) {
 			pthread_mutex_unlock(&r.mu);

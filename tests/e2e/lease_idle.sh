@@ -10,8 +10,14 @@
 #  2. wb (no --exit-idle) joins and takes shard 1 (a free row, not a steal);
 #     events put to shard 1 land while wa still reads shard 0;
 #  3. the trickle ends: wa exits 0 by itself, wb on SIGTERM; every event
-#     is in the lake exactly once and no row is owned.
-# duration: 40 (seconds, for the test runner's ordering)
+#     is in the lake exactly once and no row is owned. wa's exit comes
+#     after shard 0's 8 idle seconds and one round of takes, not 8 idle
+#     seconds more (it took 16 s or more until session 50);
+#  4. batch use: shard 0 is split and events go to both children; a lone
+#     worker with --exit-idle 2 reads shard 0 to its end, then the children
+#     it takes after the split, and exits 0 by itself: every event once,
+#     shard 0's row at SHARD_END, no row owned.
+# duration: 45 (seconds, for the test runner's ordering)
 # no-asan: the idle and lease timings are seconds; the lease logic runs under
 # ASan in unit-asan/test_lease and e2e-asan/lease_ddb
 . "$(dirname "$0")/_lib.sh"
@@ -62,15 +68,50 @@ echo "wb took shard 1 and stored its events while wa ran ($SECONDS s)"
 # 3. the end: the trickle ends, wa exits on idle by itself, wb on SIGTERM
 touch "$T/stop"
 wait "$prod" || fail "producer"
+t_stop=$(date +%s%N)
 n0=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["put"])' "$T/prod.json")
-# shard 0 idle for 8 s, then the worker idle for 8 s more (stream.c)
-for _ in $(seq 1 160); do kill -0 "$pid_wa" 2> /dev/null || break; sleep 0.25; done
+# shard 0 idle for 8 s, then one round of takes (stream.c)
+for _ in $(seq 1 160); do kill -0 "$pid_wa" 2> /dev/null || break; sleep 0.1; done
 ! kill -0 "$pid_wa" 2> /dev/null || { dump; fail "wa did not exit on idle"; }
+waited=$((($(date +%s%N) - t_stop) / 1000000))
 wait "$pid_wa" || fail "wa: $(cat "$T/wa.log")"
+# the old rule (a second --exit-idle once no shard was held) took >= 16 s
+[ "$waited" -lt 16000 ] || fail "wa took $waited ms to exit after the last event: idle waited out twice"
+echo "wa exited $waited ms after the last event (--exit-idle 8)"
 pids=("$pid_wb")
 stop_workers wb
 { head -n "$n0" "$T/s0.jsonl"; cat "$T/s1.jsonl"; } > "$T/all.jsonl"
 check_lake "$T/all.jsonl" "$T/lake" > /dev/null || fail "not exactly once"
 [ -z "$($D scan --table-name kl-leases --query 'Items[].leaseOwner.S' --output text | tr -d '[:space:]')" ] ||
 	fail "lease rows still owned at the end"
+
+# 4. a split, then a lone batch worker: parents, children, exit on idle
+H_HALF=85070591730234615865843651857942052864 # 2^126: the split point
+reshard split-shard --stream-name ix --shard-to-split shardId-000000000000 \
+	--new-starting-hash-key $H_HALF
+for _ in $(seq 1 40); do
+	[ "$($K describe-stream-summary --stream-name ix --query StreamDescriptionSummary.StreamStatus \
+		--output text)" = ACTIVE ] && break
+	sleep 0.25
+done
+"$KL" gen --events 120 --seed 992 > "$T/c1.jsonl"
+"$KL" gen --events 120 --seed 993 > "$T/c2.jsonl"
+put ix "$T/c1.jsonl" --hash-key 1 > /dev/null
+put ix "$T/c2.jsonl" --hash-key 85070591730234615865843651857942052865 > /dev/null
+lease_worker wc --exit-idle 2
+for _ in $(seq 1 240); do kill -0 "$pid_wc" 2> /dev/null || break; sleep 0.25; done
+! kill -0 "$pid_wc" 2> /dev/null || { dump; fail "wc did not exit on idle"; }
+wait "$pid_wc" || fail "wc: $(cat "$T/wc.log")"
+cat "$T/all.jsonl" "$T/c1.jsonl" "$T/c2.jsonl" > "$T/all2.jsonl"
+check_lake "$T/all2.jsonl" "$T/lake" > /dev/null || { dump; fail "after the split: not exactly once"; }
+$D scan --table-name kl-leases > "$T/rows.json"
+python3 - "$T/rows.json" <<'PY' || fail "lease rows after the split"
+import json, sys
+items = {i["leaseKey"]["S"]: i for i in json.load(open(sys.argv[1]))["Items"]}
+assert len(items) == 4, sorted(items)
+assert items["shardId-000000000000"]["checkpoint"]["S"] == "SHARD_END", items["shardId-000000000000"]
+for k, i in items.items():
+    assert "leaseOwner" not in i, i
+PY
+echo "split: wc read shard 0 to its end and both children, then exited ($SECONDS s)"
 echo "lease_idle: ok ($SECONDS s)"

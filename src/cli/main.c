@@ -406,9 +406,9 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 				"for the commit\n");
 	else
 		o.stop = kl_stop_requested(&stop);
-	/* GET /health: "stopping" from the signal on; "stalled" only for a stream */
+	/* GET /health: "stopping" from the signal on; "stalled" (metrics.h) */
 	rep.health.stopping = o.stop;
-	rep.health.stall_ms = c.stream ? c.stall_ms : 0;
+	rep.health.stall_ms = c.stall_ms;
 	/* under systemd (Type=notify, WatchdogSec=): deploy/kinlake.service */
 	rep.notify_socket = getenv("NOTIFY_SOCKET");
 	rep.watchdog_usec = getenv("WATCHDOG_USEC");

@@ -194,11 +194,13 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .check = kl_metrics_addr_check},
 	{.name = "stall-timeout", .env = "KINLAKE_STALL_TIMEOUT", .type = KL_OPT_MS,
 	 .offset = F(stall_ms), .def = "300", .metavar = "SECONDS",
-	 .help = "stream mode: /health (--metrics-listen) answers 503 \"stalled\", and systemd's "
-		 "watchdog (WatchdogSec=) is no longer pinged, once shards are running but none "
-		 "has had a GetRecords answer, read a record or committed a file for this long (a "
-		 "caught-up shard still polls; a writer stuck on S3 with full buffers does not), so "
-		 "a liveness probe or systemd can restart it (exactly once makes that safe)",
+	 .help = "/health (--metrics-listen) answers 503 \"stalled\", and systemd's watchdog "
+		 "(WatchdogSec=) is no longer pinged, once the run has work under way (shards "
+		 "running, or flushes waiting to commit) but nothing has had a GetRecords answer, "
+		 "read a record or committed a file for this long (a caught-up shard still polls; "
+		 "a writer stuck on S3 with full buffers does not; a quiet input with nothing to "
+		 "commit is not stalled), so a liveness probe or systemd can restart it (exactly "
+		 "once makes that safe)",
 	 .min = 10, .max = 86400},
 	{.name = "metrics-interval", .env = "KINLAKE_METRICS_INTERVAL", .type = KL_OPT_MS,
 	 .offset = F(metrics_interval_ms), .def = "10", .metavar = "SECONDS",
@@ -265,7 +267,7 @@ int kl_ingest_cfg_check(const struct kl_opts *p, const struct kl_aws_env *env,
 	    {F(idle_poll_ms), F(stream)},    {F(list_timeout_ms), F(stream)},
 	    {F(cloudwatch_ns), F(stream)},   {F(lease_table), F(stream)},
 	    {F(worker_id), F(lease_table)}, {F(lease_renew_ms), F(lease_table)},
-	    {F(lease_timeout_ms), F(lease_table)}, {F(stall_ms), F(stream)},
+	    {F(lease_timeout_ms), F(lease_table)},
 	};
 	for (size_t i = 0; i < sizeof needs / sizeof needs[0]; i++)
 		if (kl_opts_from(p, needs[i].opt) >= KL_OPT_FROM_ENV &&

@@ -194,6 +194,10 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	  "Partition buffers holding records now (window mode: open partition-hours, "
 	  "late and dead-letter buffers).",
 	  LOAD(m->open_windows));
+	G("flushes_pending",
+	  "Flushed buffers handed to the writer and not yet committed; above 0 for longer than a "
+	  "commit takes, with nothing committed, the writer is stuck (GET /health: stalled).",
+	  LOAD(m->flushes_pending));
 	C("late_events_total",
 	  "Events read after their hour was closed (window mode), written to late files.",
 	  LOAD(m->late));
@@ -364,6 +368,7 @@ int kl_metrics_health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t
 	}
 	int64_t quiet_ms = now_ms - h->progress_ms;
 	unsigned running = LOAD(m->shards_running);
+	int64_t pending = LOAD(m->flushes_pending);
 	int64_t last = LOAD(m->last_commit_unix), wall = (int64_t)time(NULL);
 	const char *status = "ok";
 	char reason[160] = "";
@@ -371,12 +376,19 @@ int kl_metrics_health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t
 		status = "stopping";
 		snprintf(reason, sizeof reason,
 			 "SIGTERM/SIGINT: committing what is buffered, then exiting");
-	} else if (h->stall_ms > 0 && running > 0 && quiet_ms >= h->stall_ms) {
+	} else if (h->stall_ms > 0 && (running > 0 || pending > 0) && quiet_ms >= h->stall_ms) {
 		status = "stalled";
-		snprintf(reason, sizeof reason,
-			 "%u shards running, none read, answered or committed anything for %" PRId64
-			 " s (--stall-timeout %" PRId64 " s)",
-			 running, quiet_ms / 1000, h->stall_ms / 1000);
+		if (running > 0)
+			snprintf(reason, sizeof reason,
+				 "%u shards running, none read, answered or committed anything for "
+				 "%" PRId64 " s (--stall-timeout %" PRId64 " s)",
+				 running, quiet_ms / 1000, h->stall_ms / 1000);
+		else
+			snprintf(reason, sizeof reason,
+				 "%" PRId64 " %s waiting to commit; nothing read or committed for "
+				 "%" PRId64 " s (--stall-timeout %" PRId64 " s)",
+				 pending, pending == 1 ? "flush" : "flushes", quiet_ms / 1000,
+				 h->stall_ms / 1000);
 	}
 	int rc = kl_buf_printf(out, "{\"status\":\"%s\"", status);
 	if (!rc && reason[0])

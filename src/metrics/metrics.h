@@ -30,7 +30,7 @@
  * last_commit_timestamp_seconds,
  * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
  * shard_records_read_total{shard}, open_windows, late_events_total,
- * commit_files (histogram), buffer_bytes, buffer_limit_bytes,
+ * commit_files (histogram), flushes_pending, buffer_bytes, buffer_limit_bytes,
  * cpus_available, threads and memory_limit_bytes (when the CLI set
  * them), and
  * process_resident_memory_bytes (Linux; the client libraries' standard
@@ -85,6 +85,10 @@ struct kl_metrics {
 	 * kl_metrics_commit_le[i] files, not cumulative; the last: more) */
 	_Atomic int64_t open_windows;
 	_Atomic uint64_t late;
+	/* flushed buffers handed to a writer and not yet ended (committed,
+	 * or dropped after a failure): kl_writer_queue adds, its end takes
+	 * away. Above 0 the run has work it is waiting on (health, below) */
+	_Atomic int64_t flushes_pending;
 	/* the memory budget (buffer/budget.h), stored by every run that
 	 * charges it (a stream's shards share one): bytes charged now, and
 	 * the limit it binds at (--memory-limit less the fixed costs) */
@@ -138,19 +142,23 @@ void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix);
  *   503 {"status":"stopping",...}  SIGTERM/SIGINT came: the run is committing
  *                                  what it has and will exit (the platform
  *                                  should wait for it, not count on it)
- *   503 {"status":"stalled",...}   stream mode (stall_ms > 0): shards are
- *                                  running, yet for stall_ms none of them
- *                                  has had a GetRecords answer, read a
- *                                  record or committed a file. A caught-up
- *                                  shard still asks every idle poll, so
- *                                  only a blocked run is silent this long:
- *                                  the writer stuck (S3 failing with the
+ *   503 {"status":"stalled",...}   (stall_ms > 0) the run has work under
+ *                                  way — shards running (stream mode), or
+ *                                  flushes waiting for a writer — yet for
+ *                                  stall_ms nothing has had a GetRecords
+ *                                  answer, read a record or committed a
+ *                                  file. A caught-up shard still asks
+ *                                  every idle poll, and a healthy writer
+ *                                  commits a flush in seconds, so only a
+ *                                  blocked run is silent this long: the
+ *                                  writer stuck (S3 failing with the
  *                                  buffers full), a shard wedged. A
  *                                  liveness probe may restart it; exactly
  *                                  once makes that safe.
  * A worker of a lease table holding no shard (more workers than shards)
- * runs none and is "ok". Local mode (stall_ms 0) is never stalled: a pipe
- * may rightly be quiet for hours. Progress is seen by comparing a sum of
+ * runs none and is "ok"; so is local mode with nothing to commit, however
+ * long its input is quiet (a pipe may rightly be quiet for hours).
+ * Progress is seen by comparing a sum of
  * those counters at each call with the last call's (so the age reported is
  * at most the true one), which keeps this free of timers: the reporter
  * thread calls it per request. The body also carries uptime_seconds,

@@ -631,6 +631,8 @@ static void batch_end(struct kl_writer *w, size_t njobs, int rc)
 		if (!w->head)
 			w->tail = NULL;
 		w->queued--;
+		if (w->metrics)
+			atomic_fetch_sub(&w->metrics->flushes_pending, 1);
 		w->inflight -= j->bytes;
 		if (w->budget && w->defer_release)
 			w->released += j->bytes; /* the reader gives it back (wait_memory) */
@@ -883,6 +885,8 @@ int kl_writer_queue(struct kl_writer *w, struct kl_writer_job *j, size_t max_job
 				pthread_cond_signal(&w->enc_cv);
 		}
 		w->queued++;
+		if (w->metrics)
+			atomic_fetch_add(&w->metrics->flushes_pending, 1);
 		w->inflight += j->bytes;
 		if (w->budget)
 			kl_budget_add(w->budget, j->bytes);
@@ -967,6 +971,8 @@ void kl_writer_cleanup(struct kl_writer *w)
 				body_release(w, &j->items[i]);
 		if (w->budget)
 			kl_budget_sub(w->budget, j->bytes);
+		if (w->metrics)
+			atomic_fetch_sub(&w->metrics->flushes_pending, 1);
 		job_free(w, j);
 	}
 	give_back_released(w);

@@ -9,10 +9,15 @@
 #  4. the same run under systemd's protocol (NOTIFY_SOCKET, WATCHDOG_USEC 2 s; a
 #     Python datagram socket stands in for systemd): READY=1 first, WATCHDOG=1
 #     every second while running, none while stalled, again after, STOPPING=1;
-#  5. the option: --stall-timeout needs --stream, at least 10 s and twice
-#     --idle-poll-interval (a caught-up shard's heartbeat), one message and
-#     exit 2 each (the flag or KINLAKE_STALL_TIMEOUT).
-# "stopping" (SIGTERM while the writer is stuck) is in fault_shutdown.sh.
+#  5. the option: at least 10 s, and in stream mode twice --idle-poll-interval
+#     (a caught-up shard's heartbeat), one message and exit 2 each (the flag
+#     or KINLAKE_STALL_TIMEOUT);
+#  6. local mode from a pipe that goes quiet (set up before 2, asked after
+#     its wait): its events committed, nothing to commit, "ok" however long
+#     the pipe is quiet (--stall-timeout 10 passed); the pipe closed, exit 0
+#     and every event once.
+# "stalled" with a writer stuck in local mode, and "stopping" (SIGTERM while
+# the writer is stuck), are in fault_shutdown.sh.
 # duration: 40 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 KL_STACK_SERVERS=kinesis start_stack
@@ -55,6 +60,24 @@ grepq '"seconds_since_progress":' "$T/h.json" || fail "body: $(cat "$T/h.json")"
 grepq 'application/json' <(curl -s -D - -o /dev/null "http://127.0.0.1:$port/health") ||
 	fail "not served as JSON"
 
+# 6, set up: local mode reading a FIFO held open (fd 7); its 200 events
+# committed (1 s flushes), then quiet
+mkfifo "$T/fifo"
+"$KL" ingest --input "$T/fifo" --input-id quiet-pipe --lake "$T/llake" --format jsonl \
+	--flush-interval 1 --metrics-listen 127.0.0.1:0 --stall-timeout 10 --no-progress \
+	2> "$T/lerr" & lpid=$!
+pids+=("$lpid")
+exec 7> "$T/fifo"
+head -n 200 "$T/in.jsonl" > "$T/in200.jsonl"
+cat "$T/in200.jsonl" >&7
+lport=$(metrics_port "$T/lerr")
+lstored() { curl -sf "http://127.0.0.1:$lport/metrics" | awk '$1 == "kinlake_events_stored_total" { print $2 }'; }
+lall() { [ "$(lstored)" -ge 195 ] 2>/dev/null; } # a few of 200 may be dead letters
+wait_for 20 lall || fail "local mode from a pipe: $(lstored) stored: $(cat "$T/lerr")"
+# /health counts the quiet from the first call that saw the counters as they are
+sleep 1.2 # the last flush's commit (1 s flushes)
+curl -s -o /dev/null "http://127.0.0.1:$lport/health"
+
 # 2. the emulator frozen: stalled after 10 s, not before
 kill -STOP "$kpid"
 t0=$SECONDS
@@ -88,6 +111,16 @@ awk '/STATUS=stalled/ { s = NR } /^WATCHDOG=1\|STATUS=running/ && s { ok = 1 } E
 	fail "no watchdog ping after the run resumed"
 grepq '^STOPPING=1' "$T/notify.log" || fail "no STOPPING=1 after SIGTERM"
 
+# 6. local mode, its pipe quiet for longer than --stall-timeout: ok
+lh=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$lport/health")
+[ "${lh##* }" = 200 ] && grepq '"status":"ok"' <(echo "$lh") || fail "local mode, quiet pipe: $lh"
+[ "$(echo "${lh% *}" | jget 'd["seconds_since_progress"]')" -ge 10 ] || fail "the pipe was not quiet for 10 s: $lh"
+echo "local mode, quiet pipe: $lh"
+exec 7>&-
+set +e; wait "$lpid"; rc=$?; set -e
+[ "$rc" = 0 ] || fail "local mode from a pipe: exit $rc: $(cat "$T/lerr")"
+check_lake "$T/in200.jsonl" "$T/llake" > /dev/null || fail "local mode from a pipe: not every event once"
+
 # 5. the option
 opt() { # EXPECTED-MESSAGE, then the command's arguments (after ingest)
 	local want=$1; shift
@@ -95,7 +128,7 @@ opt() { # EXPECTED-MESSAGE, then the command's arguments (after ingest)
 	[ "$r" = 2 ] || fail "exit $r for $*: $(cat "$T/oe")"
 	[ "$(wc -l < "$T/oe")" = 1 ] && grepq -- "$want" "$T/oe" || fail "for $*: $(cat "$T/oe")"
 }
-opt "--stall-timeout needs --stream" --input "$T/in.jsonl" --lake "$T/l2" --stall-timeout 60
+opt "--stall-timeout" --input "$T/in.jsonl" --lake "$T/l2" --stall-timeout 5
 opt "--stall-timeout" --stream hs --lake "$T/l2" --metrics-listen 127.0.0.1:0 --stall-timeout 5
 opt "--stall-timeout must be at least twice --idle-poll-interval" --stream hs --lake "$T/l2" \
 	--metrics-listen 127.0.0.1:0 --stall-timeout 60 --idle-poll-interval 31

@@ -41,9 +41,10 @@ static int health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t now
 	return code;
 }
 
-/* kl_metrics_health: ok, stalled only in stream mode with shards running
- * and nothing moving for stall_ms, ok again at any progress, stopping
- * once the token fires, whatever else is true. */
+/* kl_metrics_health: ok, stalled only with work under way (shards running,
+ * or flushes waiting for a writer) and nothing moving for stall_ms, ok
+ * again at any progress, stopping once the token fires, whatever else is
+ * true. */
 static void test_health(void)
 {
 	struct kl_metrics m;
@@ -57,7 +58,8 @@ static void test_health(void)
 	CHECK_EQ_INT(health(&m, &h, t, &b), 200);
 	CHECK(strstr(b.data, "\"status\":\"ok\"") && !strstr(b.data, "reason"));
 	CHECK(strstr(b.data, "\"seconds_since_commit\":-1") != NULL);
-	/* no shard running (starting, or a lease worker holding none): never stalled */
+	/* no shard running, no flush pending (starting, or a lease worker holding
+	 * none): never stalled */
 	CHECK_EQ_INT(health(&m, &h, t + 60000, &b), 200);
 	atomic_store(&m.shards_running, 2);
 	CHECK_EQ_INT(health(&m, &h, t + 60000 + 9999, &b), 503); /* quiet since t */
@@ -83,11 +85,28 @@ static void test_health(void)
 	CHECK_EQ_INT(health(&m, &h, t + 50000, &b), 503);
 	atomic_fetch_add(&m.dead, 1);
 	CHECK_EQ_INT(health(&m, &h, t + 50001, &b), 200);
-	/* local mode: never stalled */
+	/* no --stall-timeout: never stalled */
 	h.stall_ms = 0;
 	CHECK_EQ_INT(health(&m, &h, t + 3600000, &b), 200);
-	/* the signal: stopping, even with progress */
 	h.stall_ms = 10000;
+	/* local mode (no shard): a quiet input with nothing to commit is ok
+	 * for an hour; a flush waiting for a stuck writer is stalled */
+	atomic_store(&m.shards_running, 0);
+	atomic_fetch_add(&m.records, 1);
+	CHECK_EQ_INT(health(&m, &h, t + 60000, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 3660000, &b), 200);
+	atomic_store(&m.flushes_pending, 2);
+	CHECK_EQ_INT(health(&m, &h, t + 3660001, &b), 503);
+	CHECK(strstr(b.data, "\"status\":\"stalled\"") &&
+	      strstr(b.data, "2 flushes waiting to commit"));
+	atomic_fetch_add(&m.files, 1); /* one committed: progress */
+	CHECK_EQ_INT(health(&m, &h, t + 3660002, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 3670001, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 3670002, &b), 503);
+	atomic_store(&m.flushes_pending, 0);
+	CHECK_EQ_INT(health(&m, &h, t + 3670003, &b), 200);
+	t += 3610000;
+	/* the signal: stopping, even with progress */
 	fired = 1;
 	atomic_fetch_add(&m.records, 1);
 	CHECK_EQ_INT(health(&m, &h, t + 3600001, &b), 503);

@@ -799,6 +799,58 @@ static void test_read_ahead(const char *dir)
 	CHECK_EQ_INT(rc, KL_ECORRUPT);
 	CHECK(strstr(eb.msg, "content does not match its name") != NULL);
 	kl_schema_registry_free(r);
+	reads.corrupt = 0;
+
+	/* legacy objects (lakes of earlier versions: SCHEMAS "<t>.json") are
+	 * read ahead too: w, which has only one, and t, which has one beside
+	 * its fragments; x's is never named, so never read */
+	const char *legacy_w =
+	    "{\"event_type\":\"w\",\"version\":1,\"columns\":[{\"name\":\"event_uuid\",\"type\":"
+	    "\"string\"},{\"name\":\"old_col\",\"type\":\"boolean\"}]}\n";
+	const char *legacy_t =
+	    "{\"event_type\":\"t\",\"version\":1,\"columns\":[{\"name\":\"event_uuid\",\"type\":"
+	    "\"string\"},{\"name\":\"t_old\",\"type\":\"bigint\"}]}\n";
+	put_file(st, "_kinlake/schemas/w.json", legacy_w);
+	put_file(st, "_kinlake/schemas/t.json", legacy_t);
+	put_file(st, "_kinlake/schemas/x.json", legacy_w);
+	memset(&reads, 0, sizeof reads);
+	memset(&lists, 0, sizeof lists);
+	r = kl_schema_registry_new();
+	kl_schema_registry_expect(r, "w", 1);
+	/* t's first load: the index, then t's 2 fragments and its legacy
+	 * object and w's, in one read_many */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 5);
+	CHECK(reads.many == 1 && reads.many_keys == 4 && reads.single == 0);
+	/* w's first load: no request, and its union is the legacy object's */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "w", 1, &s1, &eb), 0);
+	CHECK_EQ_INT(kl_schema_registry_requests(r), 6); /* s1's fragment for w */
+	CHECK(reads.many == 1 && reads.single == 0);
+	struct kl_schema lu;
+	kl_schema_init(&lu);
+	CHECK_EQ_INT(kl_schema_registry_load(st, "w", 1, &lu, &eb), 0);
+	CHECK(has(&lu, "old_col", KL_COL_BOOL));
+	CHECK_EQ_INT(kl_schema_registry_load(st, "t", 1, &lu, &eb), 0);
+	CHECK(has(&lu, "t_old", KL_COL_INT));
+	kl_schema_cleanup(&lu);
+	/* x, not named: read at its own first load (a read_many of its one) */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "x", 1, &s1, &eb), 0);
+	CHECK(reads.many == 2 && reads.many_keys == 5 && reads.single == 0);
+	kl_schema_registry_free(r);
+
+	/* a legacy object is rewritten in place: bytes read ahead are not
+	 * kept across a new listing of the index (as a fragment's are) */
+	memset(&reads, 0, sizeof reads);
+	r = kl_schema_registry_new();
+	kl_schema_registry_set_index_ttl(r, 0);
+	kl_schema_registry_expect(r, "w", 1);
+	/* t's 2 fragments and legacy object, w's fragment (written above)
+	 * and legacy object */
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "t", 1, &s1, &eb), 0);
+	CHECK(reads.many == 1 && reads.many_keys == 5 && reads.single == 0);
+	CHECK_EQ_INT(kl_schema_registry_merge(r, &w.base, "w", 1, &s1, &eb), 0);
+	CHECK(reads.many == 1 && reads.single == 1); /* w.json read again, alone */
+	kl_schema_registry_free(r);
 	kl_schema_cleanup(&s1);
 	kl_schema_cleanup(&s2);
 	kl_store_free(st);

@@ -128,11 +128,14 @@ const char *kl_col_kind_name(enum kl_col_kind k);
  * keys at once (store.h read_many: S3, on its upload threads) a type's
  * first load on a deep index reads, in one read_many, its own fragments and
  * those of every type the pipeline has named since (kl_schema_registry_expect:
- * the event types of the files it hands the writer): the ~100 types of an
- * hour that closes cost a few rounds of requests, not a round trip each.
- * Bytes read ahead outlive a new listing of the index under every key it
- * still holds (a fragment's name is a hash of its bytes), so a type read
- * ahead more than 30 s before its first load still costs no read. A
+ * the event types of the files it hands the writer), and those types'
+ * legacy objects where the index lists them (since session 50): the ~100
+ * types of an hour that closes cost a few rounds of requests, not a round
+ * trip each. Bytes read ahead outlive a new listing of the index under
+ * every fragment key it still holds (a fragment's name is a hash of its
+ * bytes), so a type read ahead more than 30 s before its first load still
+ * costs no read; a legacy object's bytes do not (it is rewritten in place,
+ * by earlier versions): its type's load then reads it again. A
  * fragment written meanwhile by another process is merely not in this
  * writer's fragment; readers union them all.
  *

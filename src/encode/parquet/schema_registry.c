@@ -420,13 +420,22 @@ static int on_fragment(void *ctx, const char *key, size_t len)
 	return KL_OK;
 }
 
+/* A body read ahead (read_ahead), freed. */
+static void body_free(struct kl_buf *b)
+{
+	if (b)
+		kl_buf_cleanup(b);
+	free(b);
+}
+
 /* Read the fragments not yet seen and the legacy object; rebuild the union.
  * has_dir / has_legacy 0: a recent listing of the registry (the index) did
  * not hold the type's directory / legacy object, so neither is asked for.
  * `known` (taken, may be NULL): the type's fragments as a deep index listed
- * them, instead of listing its directory. */
+ * them, instead of listing its directory. `legacy_doc` (taken, may be
+ * NULL): the legacy object's bytes as read ahead, instead of a read. */
 static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *known,
-		   int has_dir, int has_legacy, struct kl_errbuf *eb)
+		   int has_dir, int has_legacy, struct kl_buf *legacy_doc, struct kl_errbuf *eb)
 {
 	struct listing l = {NULL, 0, 0, e->dir, strlen(e->dir), NULL};
 	char key[4300];
@@ -436,6 +445,7 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *
 	}
 	if (!store->ops->list) { /* a store without it (a test's fake) */
 		listing_free(&l);
+		body_free(legacy_doc);
 		return kl_errbuf_set(eb, KL_EUNSUPPORTED, "schema registry: the store cannot list");
 	}
 	int rc = KL_OK;
@@ -489,9 +499,13 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *
 	if (!rc && !has_legacy) {
 		kl_schema_reset(&e->legacy_s);
 	} else if (!rc) {
-		e->requests++;
 		kl_schema_reset(&e->legacy_s);
-		rc = store->ops->read(store, e->legacy, &e->doc);
+		/* the bytes read ahead with other types' (read_ahead), or a read */
+		const struct kl_buf *doc = legacy_doc ? legacy_doc : &e->doc;
+		if (!legacy_doc) {
+			e->requests++;
+			rc = store->ops->read(store, e->legacy, &e->doc);
+		}
 		if (rc == KL_ENOTFOUND)
 			rc = KL_OK;
 		else if (rc)
@@ -499,10 +513,11 @@ static int refresh(struct reg_entry *e, struct kl_store *store, struct listing *
 				      rc == KL_ENOMEM ? "over 64 MiB" : store->err.msg);
 		else {
 			struct kl_errbuf de = {{0}, 0};
-			if ((rc = kl_schema_doc_read(e->doc.data, e->doc.len, &e->legacy_s, &de)))
+			if ((rc = kl_schema_doc_read(doc->data, doc->len, &e->legacy_s, &de)))
 				kl_errbuf_set(eb, rc, "%s (in %s)", de.msg, e->legacy);
 		}
 	}
+	body_free(legacy_doc);
 	if (!rc && (rc = rebuild(e)))
 		kl_errbuf_set(eb, rc, "schema registry: out of memory");
 	e->loaded = !rc;
@@ -604,7 +619,9 @@ static void dirs_clear(struct dirs *d)
  * event type as it hands the file to the writer; a type's first load then
  * reads, in one read_many (store.h; S3: side by side on the upload threads),
  * the fragments a deep index lists for it and for every type named so far
- * and not yet read: at most READ_AHEAD_MAX keys, each up to
+ * and not yet read, and their legacy objects where the index lists them
+ * (lakes of earlier versions; rewritten in place, so their bytes are kept
+ * only until the index is listed again, index_carry): at most READ_AHEAD_MAX keys, each up to
  * READ_AHEAD_DOC_MAX bytes (a larger one is read on its own at its type's
  * load, up to DOC_MAX). An hour of the production stream closes ~100 types'
  * files at once: their fragments one GetObject after another cost ~100
@@ -667,9 +684,34 @@ static int key_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* key's position in the (sorted) index, or -1 */
+static ptrdiff_t index_find(const struct schema_index *ix, const char *key)
+{
+	char **at = ix->n ? bsearch(&key, ix->keys, ix->n, sizeof *ix->keys, key_cmp) : NULL;
+	return at ? at - ix->keys : -1;
+}
+
 static int index_has(const struct schema_index *ix, const char *key)
 {
-	return ix->n && bsearch(&key, ix->keys, ix->n, sizeof *ix->keys, key_cmp) != NULL;
+	return index_find(ix, key) >= 0;
+}
+
+/* A legacy object's key: SCHEMAS "<t>.json", in no directory. */
+static int is_legacy_key(const char *k)
+{
+	return !strncmp(k, SCHEMAS, sizeof SCHEMAS - 1) && !strchr(k + sizeof SCHEMAS - 1, '/');
+}
+
+/* A type's legacy object (SCHEMAS "<t>.json") from its directory
+ * (SCHEMAS "event_type=<t>/"), into out; 0 when it does not fit. */
+static int legacy_of_dir(const char *dir, size_t n, char *out, size_t cap)
+{
+	static const char pre[] = SCHEMAS "event_type=";
+	size_t pn = sizeof pre - 1;
+	if (n <= pn + 1 || memcmp(dir, pre, pn) || dir[n - 1] != '/')
+		return 0;
+	return snprintf(out, cap, "%s%.*s.json", SCHEMAS, (int)(n - pn - 1), dir + pn) <
+	       (int)cap;
 }
 
 /* The keys of the (sorted) index under dir: the first's position, and in
@@ -741,6 +783,11 @@ static void read_ahead(struct kl_schema_registry *r, struct kl_store *store, str
 				if (!ix->bodies[i] &&
 				    is_fragment_name(ix->keys[i] + n, strlen(ix->keys[i]) - n))
 					keys[m] = ix->keys[i], at[m++] = i;
+			/* and its legacy object, which lakes of earlier versions have */
+			char lk[4300];
+			ptrdiff_t li = legacy_of_dir(dir, n, lk, sizeof lk) ? index_find(ix, lk) : -1;
+			if (li >= 0 && !ix->bodies[li] && m < READ_AHEAD_MAX)
+				keys[m] = ix->keys[li], at[m++] = (size_t)li;
 		}
 		struct kl_buf *outs = m ? calloc(m, sizeof *outs) : NULL;
 		int *rcs = m ? calloc(m, sizeof *rcs) : NULL;
@@ -776,7 +823,9 @@ static void read_ahead(struct kl_schema_registry *r, struct kl_store *store, str
 static void index_carry(struct schema_index *ix, struct schema_index *old)
 {
 	for (size_t i = 0; old->bodies && i < old->n; i++) {
-		if (!old->bodies[i])
+		/* a legacy object (no directory) is rewritten in place: its
+		 * bytes go with the listing they were read under */
+		if (!old->bodies[i] || is_legacy_key(old->keys[i]))
 			continue;
 		char **at = ix->n ? bsearch(&old->keys[i], ix->keys, ix->n, sizeof *ix->keys,
 					    key_cmp)
@@ -931,13 +980,20 @@ int kl_schema_registry_merge(struct kl_schema_registry *r, struct kl_store *stor
 		int deep = ix && r->ix.deep;
 		if (first)
 			read_ahead(r, store, e);
+		/* the legacy object's bytes, if read ahead (taken from the index) */
+		struct kl_buf *legacy_doc = NULL;
+		ptrdiff_t li = ix && has_legacy && r->ix.bodies ? index_find(&r->ix, e->legacy) : -1;
+		if (li >= 0) {
+			legacy_doc = r->ix.bodies[li];
+			r->ix.bodies[li] = NULL;
+		}
 		if (deep && index_fragments(&r->ix, e->dir, &known)) {
 			listing_free(&known); /* out of memory: list the type itself */
 			deep = 0;
 			has_dir = 1;
 		}
 		pthread_mutex_unlock(&r->ixmu);
-		rc = refresh(e, store, deep ? &known : NULL, has_dir, has_legacy, eb);
+		rc = refresh(e, store, deep ? &known : NULL, has_dir, has_legacy, legacy_doc, eb);
 		if (!rc && !covered(&e->u, fs)) {
 			struct kl_schema next;
 			kl_schema_init(&next);
@@ -963,7 +1019,7 @@ int kl_schema_registry_load(struct kl_store *store, const char *event_type, size
 	if (rc)
 		kl_errbuf_set(eb, rc, "schema registry: out of memory");
 	else
-		rc = refresh(&e, store, NULL, 1, 1, eb);
+		rc = refresh(&e, store, NULL, 1, 1, NULL, eb);
 	kl_schema_reset(out);
 	if (!rc) {
 		int changed = 0;

@@ -433,6 +433,8 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	kl_ingest_cfg_store(&c, &aenv, &creds, &factory.so);
 	factory.so.cancel = stop.started ? kl_stop_deadline(&stop) : NULL;
 	factory.so.retries = &metrics.retries;
+	factory.so.answered = &metrics.s3_answered;
+	factory.so.inflight = &metrics.s3_inflight;
 	if (c.stream) {
 		struct kl_stream_opts so;
 		memset(&so, 0, sizeof so);

@@ -184,6 +184,14 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	C("retries_total",
 	  "AWS requests (S3, Kinesis) sent again after a throttle, 5xx, reset or timeout.",
 	  LOAD(m->retries));
+	G("s3_requests_in_flight",
+	  "S3 calls under way (their retries and backoff waits included); above 0 with none "
+	  "answered for --stall-timeout is GET /health's stalled.",
+	  LOAD(m->s3_inflight));
+	C("s3_requests_total",
+	  "S3 requests answered (a final status below 500: done, or refused for good such as "
+	  "404 or 412); each costs a request charge.",
+	  LOAD(m->s3_answered));
 	if (m->cloudwatch)
 		C("cloudwatch_errors_total",
 		  "CloudWatch PutMetricData calls that failed (after retries).",
@@ -351,7 +359,7 @@ void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix)
  * shard's idle polls) and files committed. */
 static uint64_t progress_sum(struct kl_metrics *m)
 {
-	uint64_t p = LOAD(m->records) + LOAD(m->files) + LOAD(m->dead);
+	uint64_t p = LOAD(m->records) + LOAD(m->files) + LOAD(m->dead) + LOAD(m->s3_answered);
 	size_t n = atomic_load_explicit(&m->nshards, memory_order_acquire);
 	for (size_t i = 0; i < n; i++)
 		p += LOAD(m->shards[i].get_records) + LOAD(m->shards[i].records);
@@ -368,7 +376,7 @@ int kl_metrics_health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t
 	}
 	int64_t quiet_ms = now_ms - h->progress_ms;
 	unsigned running = LOAD(m->shards_running);
-	int64_t pending = LOAD(m->flushes_pending);
+	int64_t pending = LOAD(m->flushes_pending), s3 = LOAD(m->s3_inflight);
 	int64_t last = LOAD(m->last_commit_unix), wall = (int64_t)time(NULL);
 	const char *status = "ok";
 	char reason[160] = "";
@@ -376,18 +384,25 @@ int kl_metrics_health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t
 		status = "stopping";
 		snprintf(reason, sizeof reason,
 			 "SIGTERM/SIGINT: committing what is buffered, then exiting");
-	} else if (h->stall_ms > 0 && (running > 0 || pending > 0) && quiet_ms >= h->stall_ms) {
+	} else if (h->stall_ms > 0 && (running > 0 || pending > 0 || s3 > 0) &&
+		   quiet_ms >= h->stall_ms) {
 		status = "stalled";
 		if (running > 0)
 			snprintf(reason, sizeof reason,
 				 "%u shards running, none read, answered or committed anything for "
 				 "%" PRId64 " s (--stall-timeout %" PRId64 " s)",
 				 running, quiet_ms / 1000, h->stall_ms / 1000);
-		else
+		else if (pending > 0)
 			snprintf(reason, sizeof reason,
-				 "%" PRId64 " %s waiting to commit; nothing read or committed for "
+				 "%" PRId64 " %s waiting to commit; nothing read, answered or committed for "
 				 "%" PRId64 " s (--stall-timeout %" PRId64 " s)",
 				 pending, pending == 1 ? "flush" : "flushes", quiet_ms / 1000,
+				 h->stall_ms / 1000);
+		else
+			snprintf(reason, sizeof reason,
+				 "%" PRId64 " S3 %s under way; nothing read, answered or committed for "
+				 "%" PRId64 " s (--stall-timeout %" PRId64 " s)",
+				 s3, s3 == 1 ? "request" : "requests", quiet_ms / 1000,
 				 h->stall_ms / 1000);
 	}
 	int rc = kl_buf_printf(out, "{\"status\":\"%s\"", status);

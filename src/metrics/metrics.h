@@ -27,6 +27,7 @@
  * files_committed_total,
  * bytes_read_total, bytes_written_total, retries_total (S3 and Kinesis
  * requests sent again after a throttle, 5xx, reset or timeout),
+ * s3_requests_total (S3 requests answered), s3_requests_in_flight,
  * last_commit_timestamp_seconds,
  * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
  * shard_records_read_total{shard}, open_windows, late_events_total,
@@ -106,6 +107,13 @@ struct kl_metrics {
 	/* AWS requests sent again after a retryable failure (S3, Kinesis):
 	 * lent to the stores and the Kinesis clients (store_url.h) */
 	_Atomic uint64_t retries;
+	/* S3 requests S3 answered (a final status below 500), lent to the
+	 * stores as retries is: progress for GET /health, so a long upload's
+	 * parts keep a run from reading as stalled */
+	_Atomic uint64_t s3_answered;
+	/* S3 calls under way (retries and their waits included): work for
+	 * GET /health, as flushes_pending is */
+	_Atomic int64_t s3_inflight;
 	int cloudwatch; /* publishing to CloudWatch: render cloudwatch_errors */
 	char stream[256]; /* stream mode: the stream's name, a label */
 	/* lease mode (lease/keeper.h): this worker's leases, copied from the
@@ -143,11 +151,12 @@ void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix);
  *                                  what it has and will exit (the platform
  *                                  should wait for it, not count on it)
  *   503 {"status":"stalled",...}   (stall_ms > 0) the run has work under
- *                                  way — shards running (stream mode), or
- *                                  flushes waiting for a writer — yet for
+ *                                  way — shards running (stream mode),
+ *                                  flushes waiting for a writer, or S3
+ *                                  calls unanswered — yet for
  *                                  stall_ms nothing has had a GetRecords
- *                                  answer, read a record or committed a
- *                                  file. A caught-up shard still asks
+ *                                  answer, read a record, had an S3
+ *                                  request answered or committed a file. A caught-up shard still asks
  *                                  every idle poll, and a healthy writer
  *                                  commits a flush in seconds, so only a
  *                                  blocked run is silent this long: the

@@ -47,6 +47,12 @@ struct kl_s3_endpoint {
 	 * KL_EINTR ("abandoned at shutdown"). */
 	const struct kl_cancel *cancel;
 	_Atomic uint64_t *retries; /* borrowed counter of attempts after the first, or NULL */
+	/* borrowed counter of requests S3 answered (a final status below 500:
+	 * done, or refused for good, e.g. 404, 412), or NULL */
+	_Atomic uint64_t *answered;
+	/* borrowed gauge of calls under way (retries and their waits
+	 * included), or NULL */
+	_Atomic int64_t *inflight;
 };
 
 struct kl_s3_req {

@@ -144,5 +144,7 @@ int kl_store_open_url(const char *url, const struct kl_store_url_opts *o, struct
 	so.concurrency = o->concurrency;
 	so.cancel = o->cancel;
 	so.retries = o->retries;
+	so.answered = o->answered;
+	so.inflight = o->inflight;
 	return kl_store_s3_new(out, url, &so, eb);
 }

@@ -61,10 +61,14 @@ struct kl_store_url_opts {
 	size_t multipart_threshold;   /* 0: the store's default */
 	unsigned concurrency;	      /* S3 uploads in flight; 0: the store's default */
 	struct kl_store_creds *creds; /* S3: required, borrowed */
-	/* S3, both borrowed, NULL = none: the shutdown deadline (core/stop.h)
-	 * that abandons uploads, and a counter of request retries */
+	/* S3, all borrowed, NULL = none: the shutdown deadline (core/stop.h)
+	 * that abandons uploads, a counter of request retries, and one of
+	 * requests S3 answered (progress for GET /health), and a gauge of the
+	 * S3 calls under way (work for GET /health) */
 	const struct kl_cancel *cancel;
 	_Atomic uint64_t *retries;
+	_Atomic uint64_t *answered;
+	_Atomic int64_t *inflight;
 	struct kl_dir_hints *dir_hints; /* local: borrowed, NULL = none (store.h) */
 };
 

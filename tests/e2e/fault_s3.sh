@@ -4,11 +4,17 @@
 #     completes exactly once — the same keys and bytes as a run without faults
 #     (multipart uploads included) — and every fault was retried:
 #     kinlake_retries_total equals the proxy's count of faulted requests, less
-#     the resets on kept-alive connections that libcurl itself sends again.
+#     the resets on kept-alive connections that libcurl itself sends again;
+#     kinlake_s3_requests_total (requests S3 answered) equals the requests
+#     the proxy forwarded to moto.
 #  2. it never spins: retries come after a backoff (mean gap), the busiest
 #     second stays bounded, and an S3 that fails every request gets exactly
-#     5 attempts (then one clear error, exit 1, nothing lost).
-# duration: 26 (seconds, for the test runner's ordering: a quiet 2-core machine)
+#     5 attempts (then one clear error, exit 1, nothing lost);
+#  3. an S3 that never answers a PUT (held for an hour): GET /health of a
+#     local-mode run says 503 "stalled" once an S3 call (or a flush) has
+#     waited --stall-timeout (10 s) with nothing read, answered or committed; the
+#     run then stops at SIGTERM within --shutdown-timeout (exit 75).
+# duration: 38 (seconds, for the test runner's ordering: a quiet 2-core machine)
 # duration-asan: 21
 . "$(dirname "$0")/_lib.sh"
 start_moto
@@ -51,6 +57,10 @@ echo "faulted requests $faulted ($(jget 'd["reset_reused"]' < "$T/stats.json") r
 reused=$(jget 'd["reset_reused"]' < "$T/stats.json")
 [ "$retries" -le "$faulted" ] && [ "$retries" -ge $((faulted - reused)) ] ||
 	fail "kinlake_retries_total $retries, faulted requests $faulted ($reused resets on reused connections)"
+answered=$(( $(awk '$1 == "kinlake_s3_requests_total" { print $2 }' "$T/in.prom") + $(awk '$1 == "kinlake_s3_requests_total" { print $2 }' "$T/big.prom") ))
+forwarded=$(jget 'd["forwarded"]' < "$T/stats.json")
+echo "S3 requests answered $answered, forwarded by the proxy $forwarded"
+[ "$answered" = "$forwarded" ] || fail "kinlake_s3_requests_total $answered, requests that reached moto $forwarded"
 
 # 2. never spins
 jget 'sum(d["retry_gaps_ms"]) / len(d["retry_gaps_ms"])' < "$T/stats.json" > "$T/gap"
@@ -66,4 +76,23 @@ cat "$T/down.err"
 grep -q 'SlowDown.*5 attempts' "$T/down.err" || fail "no clear error after 5 attempts"
 grep -q 'nothing was lost' "$T/down.err" || fail "no advice"
 [ "$(stats "$P2" | jget 'd["requests"]')" = 5 ] || fail "requests to a failing S3: $(stats "$P2")"
+
+# 3. an S3 that never answers a PUT: stalled
+start_proxy hang --op-fault PUT=stall:-1 --stall-seconds 3600; P3=$P
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$P3 "$KL" ingest --input "$T/in.jsonl" --lake s3://bkt/hang \
+	--format jsonl --no-progress --metrics-listen 127.0.0.1:0 --stall-timeout 10 --shutdown-timeout 1 \
+	2> "$T/hang.err" & hpid=$!
+pids+=("$hpid")
+hport=$(metrics_port "$T/hang.err")
+hstatus() { curl -s -o "$T/h.json" -w '%{http_code}' "http://127.0.0.1:$hport/health" 2>/dev/null &&
+	echo " $(jget 'd["status"]' < "$T/h.json")"; }
+stalled() { [ "$(hstatus)" = "503 stalled" ]; }
+t0=$SECONDS
+wait_for 40 stalled || fail "not stalled with every PUT unanswered: $(hstatus) $(cat "$T/h.json")"
+[ $((SECONDS - t0)) -ge 9 ] || fail "stalled after $((SECONDS - t0)) s, before --stall-timeout 10"
+grepq 'S3 requests\? under way\|waiting to commit' "$T/h.json" || fail "the reason: $(cat "$T/h.json")"
+echo "S3 unanswered: stalled after $((SECONDS - t0)) s: $(cat "$T/h.json")"
+kill -TERM "$hpid"
+set +e; wait "$hpid"; rc=$?; set -e
+[ "$rc" = 75 ] || fail "exit $rc after SIGTERM with S3 unanswered: $(cat "$T/hang.err")"
 echo "fault_s3: ok"

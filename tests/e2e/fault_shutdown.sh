@@ -3,12 +3,11 @@
 # the 40th stalled, so the writer is stuck when the signal comes and the
 # first run's held files reach S3 after the second run): kinlake stops reading
 # at the signal (records read after it stay ~0: it waits for the writer, and
-# must not read on; GET /health says "ok" while it still reads, 503 "stalled"
-# once the stuck writer has held it still for --stall-timeout (10 s), and 503
-# "stopping" from the signal on), exits within --shutdown-timeout + 3 s with 0 (all
+# must not read on; GET /health says 503 "stopping" from the signal on, and
+# "ok" before it, S3 slow or not), exits within --shutdown-timeout + 3 s with 0 (all
 # committed) or 75 (the rest abandoned, one message), leaves no multipart
 # upload behind, and the next run completes the lake exactly once.
-# duration: 32 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration: 22 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 start_moto
 EP=(--endpoint-url "http://127.0.0.1:$MOTO")
@@ -29,7 +28,7 @@ TIMEOUT=5
 # (the timeout from the environment: the one KINLAKE_ variable the command reads)
 AWS_ENDPOINT_URL_S3=http://127.0.0.1:$P KINLAKE_SHUTDOWN_TIMEOUT=$TIMEOUT "$KL" ingest --input "$T/in.jsonl" --lake s3://bkt/l \
 	--format jsonl --memory-limit 10MiB --dedup-window 10000 \
-	--metrics-listen 127.0.0.1:0 --stall-timeout 10 2> "$T/err" & pid=$!
+	--metrics-listen 127.0.0.1:0 2> "$T/err" & pid=$!
 port=$(metrics_port "$T/err")
 read_now() { curl -sf "http://127.0.0.1:$port/metrics" | awk '$1 == "kinlake_records_read_total" { print $2 }'; }
 # signal once the reader has read a few thousand records and waits for the writer
@@ -44,18 +43,12 @@ for _ in $(seq 40); do
 	a=$(read_now); sleep 0.2; b=$(read_now); sleep 0.2; before=$(read_now)
 	[ "$before" -gt 1000 ] 2>/dev/null && [ "$a" = "$b" ] && [ "$b" = "$before" ] && break
 done
-# GET /health: "ok" just after the reader stopped; "stalled" once nothing has
-# moved for --stall-timeout with flushes waiting for the writer (a quiet input
-# with nothing to commit stays "ok": health.sh); 503 "stopping" from the signal on
+# GET /health: "ok" while the writer is held up (its PUTs answered 8 s late:
+# slow, not stalled; an S3 that never answers is fault_s3.sh's step 3), 503
+# "stopping" from the signal on
 hstatus() { curl -s -o "$T/h.json" -w '%{http_code}' "http://127.0.0.1:$port/health" 2>/dev/null &&
 	echo " $(jget 'd["status"]' < "$T/h.json")"; }
 [ "$(hstatus)" = "200 ok" ] || fail "health before the signal: $(hstatus) $(cat "$T/h.json")"
-t_ok=$SECONDS
-stalled() { [ "$(hstatus)" = "503 stalled" ]; }
-wait_for 30 stalled || fail "not stalled with the writer stuck: $(hstatus) $(cat "$T/h.json")"
-[ $((SECONDS - t_ok)) -ge 8 ] || fail "stalled $((SECONDS - t_ok)) s after ok, before --stall-timeout 10"
-grepq '1 flush waiting to commit' "$T/h.json" || fail "the reason: $(cat "$T/h.json")"
-echo "stalled $((SECONDS - t_ok)) s after the reader stopped: $(cat "$T/h.json")"
 t0=$(date +%s%N)
 kill -TERM "$pid"
 stopping=0 # seen within 1 s of the signal (the stuck writer holds the run for seconds)

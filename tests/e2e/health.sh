@@ -16,8 +16,8 @@
 #     its wait): its events committed, nothing to commit, "ok" however long
 #     the pipe is quiet (--stall-timeout 10 passed); the pipe closed, exit 0
 #     and every event once.
-# "stalled" with a writer stuck in local mode, and "stopping" (SIGTERM while
-# the writer is stuck), are in fault_shutdown.sh.
+# "stalled" in local mode (an S3 that never answers) is in fault_s3.sh, and
+# "stopping" (SIGTERM while the writer is held up) in fault_shutdown.sh.
 # duration: 40 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 KL_STACK_SERVERS=kinesis start_stack

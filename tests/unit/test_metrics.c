@@ -103,8 +103,18 @@ static void test_health(void)
 	CHECK_EQ_INT(health(&m, &h, t + 3660002, &b), 200);
 	CHECK_EQ_INT(health(&m, &h, t + 3670001, &b), 200);
 	CHECK_EQ_INT(health(&m, &h, t + 3670002, &b), 503);
-	atomic_store(&m.flushes_pending, 0);
+	/* an S3 request answered (a part of a long upload): progress */
+	atomic_fetch_add(&m.s3_answered, 1);
 	CHECK_EQ_INT(health(&m, &h, t + 3670003, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 3680003, &b), 503);
+	atomic_store(&m.flushes_pending, 0);
+	CHECK_EQ_INT(health(&m, &h, t + 3680004, &b), 200);
+	/* an S3 call under way and unanswered (a stuck start: no flush yet) */
+	atomic_store(&m.s3_inflight, 1);
+	CHECK_EQ_INT(health(&m, &h, t + 3680005, &b), 503);
+	CHECK(strstr(b.data, "1 S3 request under way") != NULL);
+	atomic_store(&m.s3_inflight, 0);
+	CHECK_EQ_INT(health(&m, &h, t + 3680006, &b), 200);
 	t += 3610000;
 	/* the signal: stopping, even with progress */
 	fired = 1;

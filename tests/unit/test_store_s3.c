@@ -338,10 +338,12 @@ static void test_unreachable(struct kl_cred_chain *ch)
 {
 	struct kl_store *s = NULL;
 	struct kl_errbuf eb = {{0}, 0};
+	_Atomic uint64_t answered = 0;
 	struct kl_store_s3_opts o = {.region = "us-east-1",
 				     .creds = ch,
 				     .endpoint = "http://127.0.0.1:1/",
-				     .max_attempts = 2};
+				     .max_attempts = 2,
+				     .answered = &answered};
 	CHECK_EQ_INT(kl_store_s3_new(&s, "s3://bkt/lake", &o, &eb), KL_OK);
 	struct kl_buf out;
 	kl_buf_init(&out, 0);
@@ -351,6 +353,7 @@ static void test_unreachable(struct kl_cred_chain *ch)
 	struct kl_store_file *f = NULL;
 	CHECK_EQ_INT(s->ops->open(s, "a", &f), KL_OK);
 	CHECK_EQ_INT(s->ops->commit(f), KL_ERETRY);
+	CHECK(atomic_load(&answered) == 0); /* nothing answered: no progress */
 	kl_buf_cleanup(&out);
 	kl_store_free(s);
 

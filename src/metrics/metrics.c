@@ -379,7 +379,7 @@ int kl_metrics_health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t
 	int64_t pending = LOAD(m->flushes_pending), s3 = LOAD(m->s3_inflight);
 	int64_t last = LOAD(m->last_commit_unix), wall = (int64_t)time(NULL);
 	const char *status = "ok";
-	char reason[160] = "";
+	char reason[192] = "";
 	if (kl_cancelled(h->stopping)) {
 		status = "stopping";
 		snprintf(reason, sizeof reason,
@@ -387,23 +387,19 @@ int kl_metrics_health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t
 	} else if (h->stall_ms > 0 && (running > 0 || pending > 0 || s3 > 0) &&
 		   quiet_ms >= h->stall_ms) {
 		status = "stalled";
+		char what[64]; /* the work under way */
 		if (running > 0)
-			snprintf(reason, sizeof reason,
-				 "%u shards running, none read, answered or committed anything for "
-				 "%" PRId64 " s (--stall-timeout %" PRId64 " s)",
-				 running, quiet_ms / 1000, h->stall_ms / 1000);
+			snprintf(what, sizeof what, "%u shards running", running);
 		else if (pending > 0)
-			snprintf(reason, sizeof reason,
-				 "%" PRId64 " %s waiting to commit; nothing read, answered or committed for "
-				 "%" PRId64 " s (--stall-timeout %" PRId64 " s)",
-				 pending, pending == 1 ? "flush" : "flushes", quiet_ms / 1000,
-				 h->stall_ms / 1000);
+			snprintf(what, sizeof what, "%" PRId64 " %s waiting to commit", pending,
+				 pending == 1 ? "flush" : "flushes");
 		else
-			snprintf(reason, sizeof reason,
-				 "%" PRId64 " S3 %s under way; nothing read, answered or committed for "
-				 "%" PRId64 " s (--stall-timeout %" PRId64 " s)",
-				 s3, s3 == 1 ? "request" : "requests", quiet_ms / 1000,
-				 h->stall_ms / 1000);
+			snprintf(what, sizeof what, "%" PRId64 " S3 %s under way", s3,
+				 s3 == 1 ? "request" : "requests");
+		snprintf(reason, sizeof reason,
+			 "%s; nothing read, answered or committed for %" PRId64
+			 " s (--stall-timeout %" PRId64 " s)",
+			 what, quiet_ms / 1000, h->stall_ms / 1000);
 	}
 	int rc = kl_buf_printf(out, "{\"status\":\"%s\"", status);
 	if (!rc && reason[0])

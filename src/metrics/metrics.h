@@ -107,7 +107,7 @@ struct kl_metrics {
 	/* AWS requests sent again after a retryable failure (S3, Kinesis):
 	 * lent to the stores and the Kinesis clients (store_url.h) */
 	_Atomic uint64_t retries;
-	/* S3 requests S3 answered (a final status below 500), lent to the
+	/* requests S3 answered (a final status below 500), lent to the
 	 * stores as retries is: progress for GET /health, so a long upload's
 	 * parts keep a run from reading as stalled */
 	_Atomic uint64_t s3_answered;
@@ -153,10 +153,11 @@ void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix);
  *   503 {"status":"stalled",...}   (stall_ms > 0) the run has work under
  *                                  way — shards running (stream mode),
  *                                  flushes waiting for a writer, or S3
- *                                  calls unanswered — yet for
- *                                  stall_ms nothing has had a GetRecords
- *                                  answer, read a record, had an S3
- *                                  request answered or committed a file. A caught-up shard still asks
+ *                                  calls unanswered — yet for stall_ms
+ *                                  nothing has had a GetRecords answer,
+ *                                  read a record, had an S3 request
+ *                                  answered or committed a file. A
+ *                                  caught-up shard still asks
  *                                  every idle poll, and a healthy writer
  *                                  commits a flush in seconds, so only a
  *                                  blocked run is silent this long: the

@@ -621,8 +621,8 @@ static void dirs_clear(struct dirs *d)
  * the fragments a deep index lists for it and for every type named so far
  * and not yet read, and their legacy objects where the index lists them
  * (lakes of earlier versions; rewritten in place, so their bytes are kept
- * only until the index is listed again, index_carry): at most READ_AHEAD_MAX keys, each up to
- * READ_AHEAD_DOC_MAX bytes (a larger one is read on its own at its type's
+ * only until the index is listed again, index_carry): at most
+ * READ_AHEAD_MAX keys, each up to READ_AHEAD_DOC_MAX bytes (a larger one is read on its own at its type's
  * load, up to DOC_MAX). An hour of the production stream closes ~100 types'
  * files at once: their fragments one GetObject after another cost ~100
  * round trips on the writer's thread (e2e/store_s3 6h; bench/README.md,
@@ -827,12 +827,10 @@ static void index_carry(struct schema_index *ix, struct schema_index *old)
 		 * bytes go with the listing they were read under */
 		if (!old->bodies[i] || is_legacy_key(old->keys[i]))
 			continue;
-		char **at = ix->n ? bsearch(&old->keys[i], ix->keys, ix->n, sizeof *ix->keys,
-					    key_cmp)
-				  : NULL;
-		if (!at || (!ix->bodies && !(ix->bodies = calloc(ix->cap, sizeof *ix->bodies))))
+		ptrdiff_t at = index_find(ix, old->keys[i]);
+		if (at < 0 || (!ix->bodies && !(ix->bodies = calloc(ix->cap, sizeof *ix->bodies))))
 			continue;
-		ix->bodies[at - ix->keys] = old->bodies[i];
+		ix->bodies[at] = old->bodies[i];
 		old->bodies[i] = NULL;
 	}
 	index_clear(old);

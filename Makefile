@@ -6,6 +6,7 @@
 #   make bench-kinesis / bench-lambda / bench-window   the stream, Lambda and file-window benchmarks
 #   make bench-compressed   gzip / zstd inputs against the plain file and `gzip -dc |`
 #   make bench-s3 / bench-lease   S3 at 50 ms a request: local mode; lease mode vs none
+#   make bench-stream-cpu   stream vs local mode's CPU, sink by sink (disk, S3, S3 kept alive)
 #   make fuzz       build libFuzzer targets into build-fuzz/
 #   make lambda-zip dist/kinlake-lambda.zip: the AWS Lambda custom runtime (provided.al2023)
 #   SAN=1           build into build-asan/ with -fsanitize=address,undefined
@@ -36,7 +37,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRC := $(sort $(wildcard fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build-fuzz/%)
 
-.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz fuzz-long demo bench bench-kinesis bench-lambda bench-window bench-compressed bench-s3 bench-lease deps clean format up down lambda-zip
+.PHONY: all test test-builds test-build-fuzz test-build-asan test-build-plain unit fuzz fuzz-long demo bench bench-kinesis bench-lambda bench-window bench-compressed bench-s3 bench-lease bench-stream-cpu deps clean format up down lambda-zip
 all: $(BUILD)/kinlake $(UNIT_BIN)
 
 $(BUILD)/%.o: %.c
@@ -145,6 +146,11 @@ bench-s3: deps all
 # plain vs lease mode; KINLAKE_B=<binary> adds another build in lease mode
 bench-lease: deps all
 	@bench/lease_commit.sh
+
+# stream mode's CPU against local mode's, to disk, to S3 and to S3 over kept-alive
+# connections (replay server and moto): which sink's work makes the difference
+bench-stream-cpu: deps all
+	@bench/stream_cpu.sh
 
 up: deps all
 	@scripts/stack.sh up

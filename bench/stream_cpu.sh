@@ -1,0 +1,87 @@
+#!/bin/bash
+# stream_cpu.sh [EVENTS [RUNS]]: where stream mode's CPU per event goes against local
+# mode's, one sink at a time. `kinlake gen --events EVENTS` [100000] is served by the
+# replay server (bench/kinesis_replay.py, 4 shards) and read in five jobs, in rotated order
+# each run:
+#   l-disk   local mode, the file -> a lake on /dev/shm (or $TMPDIR when there is none)
+#   l-s3     local mode, the file -> S3 (moto)
+#   s-disk   --stream -> the same local lake
+#   s-s3     --stream -> S3 (moto)
+#   s-s3ka   --stream -> S3 through tests/fault_proxy.py with no faults: the proxy keeps
+#            kinlake's connections open, as S3 does, where moto's server closes each one
+#            after its answer (a new TCP connection a request)
+# Printed: CPU ms (user + system, /usr/bin/time) and files of every job, then medians
+# and the ratios issue 12 asks about. RUNS [3]. bench/README.md, session 51.
+set -euo pipefail
+EVENTS=${1:-100000} RUNS=${2:-3}
+[ -n "${KINLAKE:-}" ] && KINLAKE=$(realpath "$KINLAKE")
+. "$(dirname "$0")/_lib.sh"
+T=$(mktemp -d "${TMPDIR:-/tmp}/kl-scpu.XXXXXX")
+D=/dev/shm
+[ -d "$D" ] && [ -w "$D" ] || D=$T
+D=$(mktemp -d "$D/kl-scpu-lake.XXXXXX")
+proxy= replay=
+export KL_STACK_DIR=$T/stack KL_MOTO_PORT=0 KL_KINESIS_PORT=0
+trap '[ -z "$proxy" ] || kill "$proxy" 2>/dev/null || true; KL_STACK_SIGNAL=KILL scripts/stack.sh down >/dev/null 2>&1 || true; [ -z "$replay" ] || kill "$replay" 2>/dev/null || true; rm -rf "$T" "$D"' EXIT
+"$KINLAKE" gen --events "$EVENTS" >"$T/in.jsonl"
+# the replay server stands in for kinesis-mock: scripts/stack.sh finds it under
+# kinesis.pid and starts only moto
+mkdir -p "$KL_STACK_DIR"
+python3 bench/kinesis_replay.py bench "$T/in.jsonl" 4 "$T/replay.port" 2>"$T/replay.log" &
+replay=$!
+disown "$replay"
+echo "$replay" >"$KL_STACK_DIR/kinesis.pid"
+for _ in $(seq 1 300); do [ -s "$T/replay.port" ] && break; sleep 0.2; done
+[ -s "$T/replay.port" ] || die "the replay server did not start: $(tail -3 "$T/replay.log")"
+cp "$T/replay.port" "$KL_STACK_DIR/kinesis.port"
+scripts/stack.sh up >"$T/stack.log" 2>&1 || die "moto did not start: $(tail -3 "$T/stack.log")"
+. "$T/stack/env"
+MOTO_URL=$AWS_ENDPOINT_URL_S3
+python3 tests/s3_lite.py "$MOTO_URL" mb s3://bench
+python3 tests/fault_proxy.py --upstream "$MOTO_URL" --port-file "$T/proxy.port" >"$T/proxy.log" 2>&1 &
+proxy=$!
+disown "$proxy"
+for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
+[ -s "$T/proxy.port" ] || die "the proxy did not start: $(cat "$T/proxy.log")"
+PROXY_URL=http://127.0.0.1:$(cat "$T/proxy.port")
+
+job() { # NAME RUN: one run of a job; prints "NAME CPU_MS FILES"
+	local a=() url=$MOTO_URL
+	rm -rf "$D/lake"
+	case $1 in
+	l-disk) a=(--input "$T/in.jsonl" --lake "$D/lake") ;;
+	l-s3) a=(--input "$T/in.jsonl" --lake "s3://bench/$1-$2") ;;
+	s-disk) a=(--stream bench --lake "$D/lake" --exit-idle 2) ;;
+	s-s3) a=(--stream bench --lake "s3://bench/$1-$2" --exit-idle 2) ;;
+	s-s3ka) a=(--stream bench --lake "s3://bench/$1-$2" --exit-idle 2) url=$PROXY_URL ;;
+	esac
+	AWS_ENDPOINT_URL_S3=$url /usr/bin/time -f '%U %S' -o "$T/time" \
+		"$KINLAKE" ingest --no-progress "${a[@]}" >/dev/null 2>"$T/err" ||
+		die "$1 (run $2): $(tail -3 "$T/err")"
+	local files
+	files=$(grep -o 'files=[0-9]*' "$T/err" | tail -1 | cut -d= -f2)
+	echo "$1 $(awk '{ printf "%d", ($1 + $2) * 1000 }' "$T/time") ${files:-?}"
+}
+
+jobs=(l-disk l-s3 s-disk s-s3 s-s3ka)
+echo "$EVENTS events, 4 shards (replay server), S3 on moto; $(bench_rev), $(bench_cpus)"
+echo "| run | job | CPU ms | files |"
+echo "|---:|---|---:|---:|"
+for r in $(seq "$RUNS"); do
+	k=$(((r - 1) % ${#jobs[@]}))
+	for j in "${jobs[@]:$k}" "${jobs[@]:0:$k}"; do
+		read -r name ms files < <(job "$j" "$r")
+		echo "$name $ms" >>"$T/cpu"
+		echo "| $r | $name | $ms | $files |"
+	done
+done
+m() { awk -v j="$1" '$1 == j { print $2 }' "$T/cpu" | med nan %.0f; }
+for j in "${jobs[@]}"; do echo "median $j: $(m "$j") ms"; done
+echo "stream -> S3 / local -> disk: $(calc %.2f "$(m s-s3) / $(m l-disk)")" \
+	"(through the keep-alive proxy: $(calc %.2f "$(m s-s3ka) / $(m l-disk)"))"
+echo "stream -> disk / local -> disk: $(calc %.2f "$(m s-disk) / $(m l-disk)")"
+echo "stream -> S3 / local -> S3: $(calc %.2f "$(m s-s3) / $(m l-s3)")"
+echo "S3's part, stream: $(calc %.0f "$(m s-s3) - $(m s-disk)") ms;" \
+	"local mode: $(calc %.0f "$(m l-s3) - $(m l-disk)") ms"
+echo "S3 requests through the proxy: $(curl -s "$PROXY_URL/__fault/stats" |
+	python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])')"

@@ -10,7 +10,8 @@
 #   s-s3ka   --stream -> S3 through tests/fault_proxy.py with no faults: the proxy keeps
 #            kinlake's connections open, as S3 does, where moto's server closes each one
 #            after its answer (a new TCP connection a request)
-# Printed: CPU ms (user + system, /usr/bin/time) and files of every job, then medians
+# Printed: CPU ms (user + system, /usr/bin/time) and files of every job, the CPU moto and
+# the replay server used meanwhile (they share the machine with kinlake), then medians
 # and the ratios issue 12 asks about. RUNS [3]. bench/README.md, session 51.
 set -euo pipefail
 EVENTS=${1:-100000} RUNS=${2:-3}
@@ -45,7 +46,11 @@ for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
 [ -s "$T/proxy.port" ] || die "the proxy did not start: $(cat "$T/proxy.log")"
 PROXY_URL=http://127.0.0.1:$(cat "$T/proxy.port")
 
-job() { # NAME RUN: one run of a job; prints "NAME CPU_MS FILES"
+HZ=$(getconf CLK_TCK)
+pcpu() { # PIDFILE: user + system ms of that process so far
+	awk -v hz="$HZ" '{ printf "%d\n", ($14 + $15) * 1000 / hz }' "/proc/$(cat "$1")/stat"
+}
+job() { # NAME RUN: one run of a job; prints "NAME CPU_MS FILES MOTO_MS REPLAY_MS"
 	local a=() url=$MOTO_URL
 	rm -rf "$D/lake"
 	case $1 in
@@ -55,28 +60,31 @@ job() { # NAME RUN: one run of a job; prints "NAME CPU_MS FILES"
 	s-s3) a=(--stream bench --lake "s3://bench/$1-$2" --exit-idle 2) ;;
 	s-s3ka) a=(--stream bench --lake "s3://bench/$1-$2" --exit-idle 2) url=$PROXY_URL ;;
 	esac
+	local m0 r0
+	m0=$(pcpu "$KL_STACK_DIR/moto.pid") r0=$(pcpu "$KL_STACK_DIR/kinesis.pid")
 	AWS_ENDPOINT_URL_S3=$url /usr/bin/time -f '%U %S' -o "$T/time" \
 		"$KINLAKE" ingest --no-progress "${a[@]}" >/dev/null 2>"$T/err" ||
 		die "$1 (run $2): $(tail -3 "$T/err")"
 	local files
 	files=$(grep -o 'files=[0-9]*' "$T/err" | tail -1 | cut -d= -f2)
-	echo "$1 $(awk '{ printf "%d", ($1 + $2) * 1000 }' "$T/time") ${files:-?}"
+	echo "$1 $(awk '{ printf "%d", ($1 + $2) * 1000 }' "$T/time") ${files:-?}" \
+		"$(($(pcpu "$KL_STACK_DIR/moto.pid") - m0)) $(($(pcpu "$KL_STACK_DIR/kinesis.pid") - r0))"
 }
 
 jobs=(l-disk l-s3 s-disk s-s3 s-s3ka)
 echo "$EVENTS events, 4 shards (replay server), S3 on moto; $(bench_rev), $(bench_cpus)"
-echo "| run | job | CPU ms | files |"
-echo "|---:|---|---:|---:|"
+echo "| run | job | CPU ms | files | moto CPU ms | replay server CPU ms |"
+echo "|---:|---|---:|---:|---:|---:|"
 for r in $(seq "$RUNS"); do
 	k=$(((r - 1) % ${#jobs[@]}))
 	for j in "${jobs[@]:$k}" "${jobs[@]:0:$k}"; do
-		read -r name ms files < <(job "$j" "$r")
-		echo "$name $ms" >>"$T/cpu"
-		echo "| $r | $name | $ms | $files |"
+		read -r name ms files moto replay < <(job "$j" "$r")
+		echo "$name $ms $moto" >>"$T/cpu"
+		echo "| $r | $name | $ms | $files | $moto | $replay |"
 	done
 done
-m() { awk -v j="$1" '$1 == j { print $2 }' "$T/cpu" | med nan %.0f; }
-for j in "${jobs[@]}"; do echo "median $j: $(m "$j") ms"; done
+m() { awk -v j="$1" -v c="${2:-2}" '$1 == j { print $c }' "$T/cpu" | med nan %.0f; }
+for j in "${jobs[@]}"; do echo "median $j: $(m "$j") ms (moto meanwhile $(m "$j" 3) ms)"; done
 echo "stream -> S3 / local -> disk: $(calc %.2f "$(m s-s3) / $(m l-disk)")" \
 	"(through the keep-alive proxy: $(calc %.2f "$(m s-s3ka) / $(m l-disk)"))"
 echo "stream -> disk / local -> disk: $(calc %.2f "$(m s-disk) / $(m l-disk)")"

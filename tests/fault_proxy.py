@@ -27,6 +27,10 @@ through, the next COUNT calls get KIND (COUNT -1: every later call), before
 the random shares. A stalled request is forwarded after --stall-seconds even
 when its client has gone by then: a request held up in the network that
 reaches the server late (e2e/store_s3.sh, late writes).
+--read-bps N: a slow link from the client. Every request body is read at N
+bytes a second, and the listening socket takes small segments and a small
+receive buffer, so that the client's own send buffer cannot swallow a large
+body at once: a client sees its upload move at about that rate.
 POST /__fault/op?op=OP&kind=KIND&count=COUNT&skip=SKIP sets it while it runs. The stats add ops: per operation, calls, faulted and max_inflight (the most
 requests of it handled at once, a stall included: how many a client sends side by side).
 
@@ -179,7 +183,19 @@ def make_handler(args, state, upstream):
 
         def _body(self):
             n = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(n) if n else b""
+            if not n or not args.read_bps:
+                return self.rfile.read(n) if n else b""
+            parts, got, t0 = [], 0, time.monotonic()
+            while got < n:  # --read-bps: a slow link
+                c = self.rfile.read(min(8192, n - got))
+                if not c:
+                    break
+                parts.append(c)
+                got += len(c)
+                ahead = got / args.read_bps - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+            return b"".join(parts)
 
         def _send(self, status, headers, body):
             self._left()  # the request's answer is ready: it is no longer in flight
@@ -282,6 +298,7 @@ def main():
     ap.add_argument("--fault", action="append", default=[], metavar="KIND=SHARE")
     ap.add_argument("--op-fault", action="append", default=[], metavar="OP=KIND:COUNT[:SKIP]")
     ap.add_argument("--stall-seconds", type=float, default=2.0)
+    ap.add_argument("--read-bps", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
@@ -300,7 +317,16 @@ def main():
             sys.exit("fault_proxy: --op-fault kind must be one of %s" % ", ".join(OP_KINDS))
         state.set_op(op, kind, int(count), int(skip))
     upstream = urllib.parse.urlsplit(args.upstream)
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(args, state, upstream))
+    class Server(ThreadingHTTPServer):
+        def server_bind(self):
+            if args.read_bps:
+                # before listen(): accepted connections inherit both, and the
+                # client's kernel then sizes its send buffer by the small MSS
+                self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+                self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 1200)
+            super().server_bind()
+
+    srv = Server(("127.0.0.1", args.port), make_handler(args, state, upstream))
     srv.daemon_threads = True
     srv.handle_error = lambda request, client_address: None  # resets end handlers abruptly
     srv.request_queue_size = 128

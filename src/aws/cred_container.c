@@ -61,7 +61,10 @@ int kl_cred_container(const struct kl_cred_ctx *c, struct kl_aws_creds *out,
 			       memchr(tok.data, '\n', strlen(tok.data))))
 		rc = kl_errbuf_set(eb, KL_EINVAL, "container credentials: token has a line break");
 	struct kl_http_header h[] = {{"Authorization", tok.data}, {"Accept", "application/json"}};
-	struct kl_http_req req = {"GET", url, tok.len ? h : h + 1, tok.len ? 2 : 1, NULL, 0, NULL, 0};
+	struct kl_http_req req = {.method = "GET",
+				  .url = url,
+				  .headers = tok.len ? h : h + 1,
+				  .n_headers = tok.len ? 2 : 1};
 	struct kl_http_resp resp;
 	kl_http_resp_init(&resp, 1 << 16);
 	if (!rc)

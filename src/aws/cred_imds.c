@@ -23,7 +23,8 @@ static int get(const struct kl_cred_ctx *c, const char *method, const char *url,
 	const char *t = kl_aws_env_get(&c->env, "AWS_METADATA_SERVICE_TIMEOUT");
 	int sec = t ? atoi(t) : 0;
 	long ms = sec > 0 && sec <= 3600 ? 1000L * sec : 1000;
-	struct kl_http_req req = {method, url, h, nh, NULL, 0, NULL, ms};
+	struct kl_http_req req = {
+	    .method = method, .url = url, .headers = h, .n_headers = nh, .timeout_ms = ms};
 	struct kl_errbuf local = {{0}, 0};
 	int rc = c->http.request(c->http.ctx, &req, resp, &local);
 	if (rc)

@@ -68,7 +68,12 @@ int kl_sts_call(const struct kl_cred_ctx *c, const char *region, const char *act
 	struct kl_http_resp resp;
 	kl_http_resp_init(&resp, 1 << 20);
 	if (!rc) {
-		struct kl_http_req req = {"POST", url, h, nh, body.data, body.len, NULL, 0};
+		struct kl_http_req req = {.method = "POST",
+					  .url = url,
+					  .headers = h,
+					  .n_headers = nh,
+					  .body = body.data,
+					  .body_len = body.len};
 		rc = c->http.request(c->http.ctx, &req, &resp, eb);
 	}
 	if (!rc && resp.status != 200) {

@@ -4,6 +4,7 @@
 #include "parse/num.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -216,11 +217,34 @@ static enum kl_net map_curl(CURLcode c)
 
 /* libcurl calls this often while data moves and about once a second when
  * a server stalls: a fired shutdown token aborts the transfer. */
+/* What libcurl's transfer-progress callback sees of one request: the
+ * shutdown token, and the moved-bytes counter with what was already added
+ * to it (libcurl reports running totals, which fall back to 0 when it sends
+ * the body again on a new connection). */
+struct progress {
+	const struct kl_cancel *cancel;
+	_Atomic uint64_t *moved;
+	curl_off_t up, down;
+};
+
+static curl_off_t grown(curl_off_t *seen, curl_off_t now)
+{
+	curl_off_t d = now > *seen ? now - *seen : 0;
+	*seen = now;
+	return d;
+}
+
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
 {
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	return kl_cancelled(ud);
+	(void)dltotal, (void)ultotal;
+	struct progress *p = ud;
+	if (p->moved) {
+		curl_off_t d = grown(&p->up, ulnow) + grown(&p->down, dlnow);
+		if (d)
+			atomic_fetch_add_explicit(p->moved, (uint64_t)d, memory_order_relaxed);
+	}
+	return p->cancel && kl_cancelled(p->cancel);
 }
 
 /* "https://host:port/path" -> "host:port" for error messages (no query). */
@@ -288,16 +312,18 @@ int kl_http_request(struct kl_http *h, const struct kl_http_req *req, struct kl_
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms
 						: h->o.timeout_ms < 0 ? 0L
 								      : h->o.timeout_ms);
-	if (req->cancel) {
-		if (kl_cancelled(req->cancel)) {
-			curl_slist_free_all(hl);
-			resp->net = KL_NET_ABORTED;
-			return kl_errbuf_set(eb, KL_EIO, "http: %s %s: abandoned at shutdown",
-					     req->method, host);
-		}
+	if (req->cancel && kl_cancelled(req->cancel)) {
+		curl_slist_free_all(hl);
+		resp->net = KL_NET_ABORTED;
+		return kl_errbuf_set(eb, KL_EIO, "http: %s %s: abandoned at shutdown", req->method,
+				     host);
+	}
+	/* lives until curl_easy_perform below returns */
+	struct progress prog = {.cancel = req->cancel, .moved = req->moved};
+	if (req->cancel || req->moved) {
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)req->cancel);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)&prog);
 	}
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);

@@ -150,8 +150,14 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		kl_errbuf_set(&c->err, rc, "%s %s: signing: %s", svc, c->op, eb.msg);
 		return KL_EAUTH;
 	}
-	struct kl_http_req req = {"POST", c->ep.url, hh, nh, c->body, c->body_len, c->cancel,
-				  c->attempt_timeout_ms};
+	struct kl_http_req req = {.method = "POST",
+				  .url = c->ep.url,
+				  .headers = hh,
+				  .n_headers = nh,
+				  .body = c->body,
+				  .body_len = c->body_len,
+				  .cancel = c->cancel,
+				  .timeout_ms = c->attempt_timeout_ms};
 	kl_errbuf_clear(&eb);
 	rc = kl_http_request(c->http, &req, &c->resp, &eb);
 	kl_sigv4_result_cleanup(&res);

@@ -435,6 +435,7 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	factory.so.retries = &metrics.retries;
 	factory.so.answered = &metrics.s3_answered;
 	factory.so.inflight = &metrics.s3_inflight;
+	factory.so.moved = &metrics.s3_moved;
 	if (c.stream) {
 		struct kl_stream_opts so;
 		memset(&so, 0, sizeof so);

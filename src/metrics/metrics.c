@@ -192,6 +192,10 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	  "S3 requests answered (a final status below 500: done, or refused for good such as "
 	  "404 or 412); each costs a request charge.",
 	  LOAD(m->s3_answered));
+	C("s3_transferred_bytes_total",
+	  "Bytes S3 calls sent and received (bodies and headers, a resent body again), counted "
+	  "as they move.",
+	  LOAD(m->s3_moved));
 	if (m->cloudwatch)
 		C("cloudwatch_errors_total",
 		  "CloudWatch PutMetricData calls that failed (after retries).",
@@ -356,10 +360,12 @@ void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix)
 
 /* What moves while a run works: records read (also those replayed or
  * dropped as duplicates), GetRecords answers (empty ones too: a caught-up
- * shard's idle polls) and files committed. */
+ * shard's idle polls), S3's answers and the bytes S3 calls move, and files
+ * committed. */
 static uint64_t progress_sum(struct kl_metrics *m)
 {
-	uint64_t p = LOAD(m->records) + LOAD(m->files) + LOAD(m->dead) + LOAD(m->s3_answered);
+	uint64_t p = LOAD(m->records) + LOAD(m->files) + LOAD(m->dead) + LOAD(m->s3_answered) +
+		     LOAD(m->s3_moved);
 	size_t n = atomic_load_explicit(&m->nshards, memory_order_acquire);
 	for (size_t i = 0; i < n; i++)
 		p += LOAD(m->shards[i].get_records) + LOAD(m->shards[i].records);
@@ -397,7 +403,7 @@ int kl_metrics_health(struct kl_metrics *m, struct kl_metrics_health *h, int64_t
 			snprintf(what, sizeof what, "%" PRId64 " S3 %s under way", s3,
 				 s3 == 1 ? "request" : "requests");
 		snprintf(reason, sizeof reason,
-			 "%s; nothing read, answered or committed for %" PRId64
+			 "%s; nothing read, sent, answered or committed for %" PRId64
 			 " s (--stall-timeout %" PRId64 " s)",
 			 what, quiet_ms / 1000, h->stall_ms / 1000);
 	}

@@ -114,6 +114,10 @@ struct kl_metrics {
 	/* S3 calls under way (retries and their waits included): work for
 	 * GET /health, as flushes_pending is */
 	_Atomic int64_t s3_inflight;
+	/* bytes S3 calls sent and received, added as they move (aws/http.h):
+	 * progress for GET /health, so one long request that moves (a part
+	 * on a slow link) does not read as stalled */
+	_Atomic uint64_t s3_moved;
 	int cloudwatch; /* publishing to CloudWatch: render cloudwatch_errors */
 	char stream[256]; /* stream mode: the stream's name, a label */
 	/* lease mode (lease/keeper.h): this worker's leases, copied from the
@@ -155,8 +159,9 @@ void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix);
  *                                  flushes waiting for a writer, or S3
  *                                  calls unanswered — yet for stall_ms
  *                                  nothing has had a GetRecords answer,
- *                                  read a record, had an S3 request
- *                                  answered or committed a file. A
+ *                                  read a record, moved a byte to or
+ *                                  from S3, had an S3 request answered
+ *                                  or committed a file. A
  *                                  caught-up shard still asks
  *                                  every idle poll, and a healthy writer
  *                                  commits a flush in seconds, so only a

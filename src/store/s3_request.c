@@ -126,8 +126,15 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 		kl_sigv4_result_cleanup(&sig);
 		return rc;
 	}
-	struct kl_http_req hr = {r->method, c->url,     hh,	       nh,
-				 r->body,   r->body_len, ep->cancel, r->timeout_ms};
+	struct kl_http_req hr = {.method = r->method,
+				 .url = c->url,
+				 .headers = hh,
+				 .n_headers = nh,
+				 .body = r->body,
+				 .body_len = r->body_len,
+				 .cancel = ep->cancel,
+				 .timeout_ms = r->timeout_ms,
+				 .moved = ep->moved};
 	rc = kl_http_request(c->h, &hr, resp, &c->eb);
 	kl_sigv4_result_cleanup(&sig);
 

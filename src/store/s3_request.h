@@ -53,6 +53,9 @@ struct kl_s3_endpoint {
 	/* borrowed gauge of calls under way (retries and their waits
 	 * included), or NULL */
 	_Atomic int64_t *inflight;
+	/* borrowed counter of the bytes S3 calls sent and received, added as
+	 * they move (aws/http.h), or NULL */
+	_Atomic uint64_t *moved;
 };
 
 struct kl_s3_req {

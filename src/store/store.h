@@ -308,12 +308,13 @@ struct kl_store_s3_opts {
 	 * core/stop.h) requests stop being made or retried, transfers abort and
 	 * uploads in flight are aborted with one short AbortMultipartUpload;
 	 * calls fail with KL_EINTR. `retries` counts retried requests,
-	 * `answered` the requests S3 answered, `inflight` the calls under way
-	 * (kl_s3_endpoint). */
+	 * `answered` the requests S3 answered, `inflight` the calls under way,
+	 * `moved` the bytes they sent and received (kl_s3_endpoint). */
 	const struct kl_cancel *cancel;
 	_Atomic uint64_t *retries;
 	_Atomic uint64_t *answered;
 	_Atomic int64_t *inflight;
+	_Atomic uint64_t *moved;
 };
 
 /* An S3 store for `url` = "s3://bucket[/prefix]"; keys are stored under

@@ -1454,6 +1454,7 @@ int kl_store_s3_new(struct kl_store **out, const char *url, const struct kl_stor
 	s->ep.retries = o->retries;
 	s->ep.answered = o->answered;
 	s->ep.inflight = o->inflight;
+	s->ep.moved = o->moved;
 	s->threshold = o->multipart_threshold ? o->multipart_threshold : 16 * MIB;
 	s->part_size = o->part_size ? o->part_size : 8 * MIB;
 	s->concurrency = o->concurrency ? o->concurrency : 4;

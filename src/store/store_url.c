@@ -146,5 +146,6 @@ int kl_store_open_url(const char *url, const struct kl_store_url_opts *o, struct
 	so.retries = o->retries;
 	so.answered = o->answered;
 	so.inflight = o->inflight;
+	so.moved = o->moved;
 	return kl_store_s3_new(out, url, &so, eb);
 }

@@ -63,12 +63,14 @@ struct kl_store_url_opts {
 	struct kl_store_creds *creds; /* S3: required, borrowed */
 	/* S3, all borrowed, NULL = none: the shutdown deadline (core/stop.h)
 	 * that abandons uploads, a counter of request retries, and one of
-	 * requests S3 answered (progress for GET /health), and a gauge of the
-	 * S3 calls under way (work for GET /health) */
+	 * requests S3 answered and one of the bytes S3 calls moved (progress
+	 * for GET /health), and a gauge of the S3 calls under way (work for
+	 * GET /health) */
 	const struct kl_cancel *cancel;
 	_Atomic uint64_t *retries;
 	_Atomic uint64_t *answered;
 	_Atomic int64_t *inflight;
+	_Atomic uint64_t *moved;
 	struct kl_dir_hints *dir_hints; /* local: borrowed, NULL = none (store.h) */
 };
 

@@ -12,10 +12,14 @@
 #     5 attempts (then one clear error, exit 1, nothing lost);
 #  3. an S3 that never answers a PUT (held for an hour): GET /health of a
 #     local-mode run says 503 "stalled" once an S3 call (or a flush) has
-#     waited --stall-timeout (10 s) with nothing read, answered or committed; the
-#     run then stops at SIGTERM within --shutdown-timeout (exit 75).
-# duration: 38 (seconds, for the test runner's ordering: a quiet 2-core machine)
-# duration-asan: 21
+#     waited --stall-timeout (10 s) with nothing read, sent, answered or
+#     committed; the run then stops at SIGTERM within --shutdown-timeout (exit 75).
+#  4. a slow link (the proxy reads request bodies at 256 KiB/s): one PUT of a
+#     ~3.5 MB file takes longer than --stall-timeout (10 s), and GET /health
+#     stays "ok" all along, as its bytes move (kinlake_s3_transferred_bytes_total);
+#     the run exits 0 with every event once.
+# duration: 54 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# duration-asan: 37
 . "$(dirname "$0")/_lib.sh"
 start_moto
 EP=(--endpoint-url "http://127.0.0.1:$MOTO")
@@ -84,8 +88,9 @@ AWS_ENDPOINT_URL_S3=http://127.0.0.1:$P3 "$KL" ingest --input "$T/in.jsonl" --la
 	2> "$T/hang.err" & hpid=$!
 pids+=("$hpid")
 hport=$(metrics_port "$T/hang.err")
-hstatus() { curl -s -o "$T/h.json" -w '%{http_code}' "http://127.0.0.1:$hport/health" 2>/dev/null &&
-	echo " $(jget 'd["status"]' < "$T/h.json")"; }
+hstatus() { # [PORT]: "HTTP_CODE STATUS" of GET /health
+	curl -s -o "$T/h.json" -w '%{http_code}' "http://127.0.0.1:${1:-$hport}/health" 2>/dev/null &&
+		echo " $(jget 'd["status"]' < "$T/h.json")"; }
 stalled() { [ "$(hstatus)" = "503 stalled" ]; }
 t0=$SECONDS
 wait_for 40 stalled || fail "not stalled with every PUT unanswered: $(hstatus) $(cat "$T/h.json")"
@@ -95,4 +100,34 @@ echo "S3 unanswered: stalled after $((SECONDS - t0)) s: $(cat "$T/h.json")"
 kill -TERM "$hpid"
 set +e; wait "$hpid"; rc=$?; set -e
 [ "$rc" = 75 ] || fail "exit $rc after SIGTERM with S3 unanswered: $(cat "$T/hang.err")"
+
+# 4. a slow link: one PUT longer than --stall-timeout, whose bytes move, is not stalled
+head -n 5500 "$T/big.jsonl" > "$T/slow.jsonl"
+start_proxy slow --read-bps 262144; P4=$P
+t0=$SECONDS
+AWS_ENDPOINT_URL_S3=http://127.0.0.1:$P4 "$KL" ingest --input "$T/slow.jsonl" --lake s3://bkt/slow \
+	--format jsonl --compression none --multipart-threshold 64MiB --no-progress \
+	--metrics-listen 127.0.0.1:0 --stall-timeout 10 --metrics-file "$T/slow.prom" 2> "$T/slow.err" & spid=$!
+pids+=("$spid")
+sport=$(metrics_port "$T/slow.err")
+seen=
+while kill -0 "$spid" 2>/dev/null; do
+	s=$(hstatus "$sport" || true)
+	[ -z "$s" ] || seen="$seen $((SECONDS - t0)):${s#* }"
+	sleep 1
+done
+set +e; wait "$spid"; rc=$?; set -e
+took=$((SECONDS - t0))
+echo "slow link: the run took $took s; /health said$seen"
+[ "$rc" = 0 ] || fail "exit $rc on a slow link: $(cat "$T/slow.err")"
+[ "$took" -ge 12 ] || fail "the upload took $took s, not longer than --stall-timeout 10: the step shows nothing"
+case $seen in *stalled*) fail "stalled while the upload moved:$seen" ;; esac
+[ "$(echo "$seen" | wc -w)" -ge 10 ] || fail "too few /health answers:$seen"
+aws "${EP[@]}" s3 sync --quiet s3://bkt/slow "$T/slow" || fail "sync slow"
+check_lake "$T/slow.jsonl" "$T/slow" > /dev/null || fail "slow link: not exactly once"
+size=$(find "$T/slow/events" -type f -printf '%s\n' | awk '{ s += $1 } END { print s }')
+moved=$(awk '$1 == "kinlake_s3_transferred_bytes_total" { print $2 }' "$T/slow.prom")
+echo "slow link: lake $size bytes, kinlake_s3_transferred_bytes_total $moved"
+[ "$size" -ge 3000000 ] && [ "${moved:-0}" -ge "$size" ] ||
+	fail "kinlake_s3_transferred_bytes_total ${moved:-none} for a lake of $size bytes"
 echo "fault_s3: ok"

@@ -113,8 +113,17 @@ static void test_health(void)
 	atomic_store(&m.s3_inflight, 1);
 	CHECK_EQ_INT(health(&m, &h, t + 3680005, &b), 503);
 	CHECK(strstr(b.data, "1 S3 request under way") != NULL);
-	atomic_store(&m.s3_inflight, 0);
+	CHECK(strstr(b.data, "nothing read, sent, answered or committed for ") != NULL);
+	/* one long request (a part on a slow link) whose bytes move: progress
+	 * while they move, stalled once they stop for --stall-timeout */
+	atomic_fetch_add(&m.s3_moved, 65536);
 	CHECK_EQ_INT(health(&m, &h, t + 3680006, &b), 200);
+	atomic_fetch_add(&m.s3_moved, 1);
+	CHECK_EQ_INT(health(&m, &h, t + 3690005, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 3700004, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 3700005, &b), 503);
+	atomic_store(&m.s3_inflight, 0);
+	CHECK_EQ_INT(health(&m, &h, t + 3700006, &b), 200);
 	t += 3610000;
 	/* the signal: stopping, even with progress */
 	fired = 1;

@@ -10,9 +10,13 @@
 #   s-s3ka   --stream -> S3 through tests/fault_proxy.py with no faults: the proxy keeps
 #            kinlake's connections open, as S3 does, where moto's server closes each one
 #            after its answer (a new TCP connection a request)
-# Printed: CPU ms (user + system, /usr/bin/time) and files of every job, the CPU moto and
-# the replay server used meanwhile (they share the machine with kinlake), then medians
-# and the ratios issue 12 asks about. RUNS [3]. bench/README.md, session 51.
+#   s-sink   --stream -> bench/s3_sink.py, an S3 stand-in that answers from memory for
+#            ~0.15 ms of CPU a request where moto takes ~2.5 ms on the same CPUs: what
+#            the stream costs into an S3 that is not on this machine
+# Printed: CPU ms (user + system, /usr/bin/time) and files of every job, the CPU the S3
+# server (moto or the sink) and the replay server used meanwhile (they share the machine
+# with kinlake), then medians and the ratios issue 12 asks about. RUNS [3].
+# bench/README.md, session 51.
 set -euo pipefail
 EVENTS=${1:-100000} RUNS=${2:-3}
 [ -n "${KINLAKE:-}" ] && KINLAKE=$(realpath "$KINLAKE")
@@ -21,9 +25,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/kl-scpu.XXXXXX")
 D=/dev/shm
 [ -d "$D" ] && [ -w "$D" ] || D=$T
 D=$(mktemp -d "$D/kl-scpu-lake.XXXXXX")
-proxy= replay=
+proxy= replay= sink=
 export KL_STACK_DIR=$T/stack KL_MOTO_PORT=0 KL_KINESIS_PORT=0
-trap '[ -z "$proxy" ] || kill "$proxy" 2>/dev/null || true; KL_STACK_SIGNAL=KILL scripts/stack.sh down >/dev/null 2>&1 || true; [ -z "$replay" ] || kill "$replay" 2>/dev/null || true; rm -rf "$T" "$D"' EXIT
+trap '[ -z "$proxy" ] || kill "$proxy" 2>/dev/null || true; [ -z "$sink" ] || kill "$sink" 2>/dev/null || true; KL_STACK_SIGNAL=KILL scripts/stack.sh down >/dev/null 2>&1 || true; [ -z "$replay" ] || kill "$replay" 2>/dev/null || true; rm -rf "$T" "$D"' EXIT
 "$KINLAKE" gen --events "$EVENTS" >"$T/in.jsonl"
 # the replay server stands in for kinesis-mock: scripts/stack.sh finds it under
 # kinesis.pid and starts only moto
@@ -45,12 +49,19 @@ disown "$proxy"
 for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
 [ -s "$T/proxy.port" ] || die "the proxy did not start: $(cat "$T/proxy.log")"
 PROXY_URL=http://127.0.0.1:$(cat "$T/proxy.port")
+python3 bench/s3_sink.py "$T/sink.port" 2>"$T/sink.log" &
+sink=$!
+disown "$sink"
+echo "$sink" >"$T/sink.pid"
+for _ in $(seq 100); do [ -s "$T/sink.port" ] && break; sleep 0.1; done
+[ -s "$T/sink.port" ] || die "the S3 sink did not start: $(cat "$T/sink.log")"
+SINK_URL=http://127.0.0.1:$(cat "$T/sink.port")
 
 HZ=$(getconf CLK_TCK)
 pcpu() { # PIDFILE: user + system ms of that process so far
 	awk -v hz="$HZ" '{ printf "%d\n", ($14 + $15) * 1000 / hz }' "/proc/$(cat "$1")/stat"
 }
-job() { # NAME RUN: one run of a job; prints "NAME CPU_MS FILES MOTO_MS REPLAY_MS"
+job() { # NAME RUN: one run of a job; prints "NAME CPU_MS FILES S3_SERVER_MS REPLAY_MS"
 	local a=() url=$MOTO_URL
 	rm -rf "$D/lake"
 	case $1 in
@@ -59,21 +70,23 @@ job() { # NAME RUN: one run of a job; prints "NAME CPU_MS FILES MOTO_MS REPLAY_M
 	s-disk) a=(--stream bench --lake "$D/lake" --exit-idle 2) ;;
 	s-s3) a=(--stream bench --lake "s3://bench/$1-$2" --exit-idle 2) ;;
 	s-s3ka) a=(--stream bench --lake "s3://bench/$1-$2" --exit-idle 2) url=$PROXY_URL ;;
+	s-sink) a=(--stream bench --lake "s3://bench/$1-$2" --exit-idle 2) url=$SINK_URL ;;
 	esac
-	local m0 r0
-	m0=$(pcpu "$KL_STACK_DIR/moto.pid") r0=$(pcpu "$KL_STACK_DIR/kinesis.pid")
+	local m0 s0 r0
+	m0=$(pcpu "$KL_STACK_DIR/moto.pid") s0=$(pcpu "$T/sink.pid") r0=$(pcpu "$KL_STACK_DIR/kinesis.pid")
 	AWS_ENDPOINT_URL_S3=$url /usr/bin/time -f '%U %S' -o "$T/time" \
 		"$KINLAKE" ingest --no-progress "${a[@]}" >/dev/null 2>"$T/err" ||
 		die "$1 (run $2): $(tail -3 "$T/err")"
 	local files
 	files=$(grep -o 'files=[0-9]*' "$T/err" | tail -1 | cut -d= -f2)
 	echo "$1 $(awk '{ printf "%d", ($1 + $2) * 1000 }' "$T/time") ${files:-?}" \
-		"$(($(pcpu "$KL_STACK_DIR/moto.pid") - m0)) $(($(pcpu "$KL_STACK_DIR/kinesis.pid") - r0))"
+		"$(($(pcpu "$KL_STACK_DIR/moto.pid") - m0 + $(pcpu "$T/sink.pid") - s0))" \
+		"$(($(pcpu "$KL_STACK_DIR/kinesis.pid") - r0))"
 }
 
-jobs=(l-disk l-s3 s-disk s-s3 s-s3ka)
+jobs=(l-disk l-s3 s-disk s-s3 s-s3ka s-sink)
 echo "$EVENTS events, 4 shards (replay server), S3 on moto; $(bench_rev), $(bench_cpus)"
-echo "| run | job | CPU ms | files | moto CPU ms | replay server CPU ms |"
+echo "| run | job | CPU ms | files | S3 server CPU ms | replay server CPU ms |"
 echo "|---:|---|---:|---:|---:|---:|"
 for r in $(seq "$RUNS"); do
 	k=$(((r - 1) % ${#jobs[@]}))
@@ -84,12 +97,14 @@ for r in $(seq "$RUNS"); do
 	done
 done
 m() { awk -v j="$1" -v c="${2:-2}" '$1 == j { print $c }' "$T/cpu" | med nan %.0f; }
-for j in "${jobs[@]}"; do echo "median $j: $(m "$j") ms (moto meanwhile $(m "$j" 3) ms)"; done
+for j in "${jobs[@]}"; do echo "median $j: $(m "$j") ms (S3 server meanwhile $(m "$j" 3) ms)"; done
 echo "stream -> S3 / local -> disk: $(calc %.2f "$(m s-s3) / $(m l-disk)")" \
 	"(through the keep-alive proxy: $(calc %.2f "$(m s-s3ka) / $(m l-disk)"))"
+echo "stream -> the S3 sink / local -> disk: $(calc %.2f "$(m s-sink) / $(m l-disk)")"
 echo "stream -> disk / local -> disk: $(calc %.2f "$(m s-disk) / $(m l-disk)")"
 echo "stream -> S3 / local -> S3: $(calc %.2f "$(m s-s3) / $(m l-s3)")"
-echo "S3's part, stream: $(calc %.0f "$(m s-s3) - $(m s-disk)") ms;" \
+echo "S3's part, stream: $(calc %.0f "$(m s-s3) - $(m s-disk)") ms (into the sink:" \
+	"$(calc %.0f "$(m s-sink) - $(m s-disk)") ms);" \
 	"local mode: $(calc %.0f "$(m l-s3) - $(m l-disk)") ms"
 echo "S3 requests through the proxy: $(curl -s "$PROXY_URL/__fault/stats" |
 	python3 -c 'import json, sys; print(json.load(sys.stdin)["requests"])')"

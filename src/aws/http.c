@@ -215,8 +215,6 @@ static enum kl_net map_curl(CURLcode c)
 	}
 }
 
-/* libcurl calls this often while data moves and about once a second when
- * a server stalls: a fired shutdown token aborts the transfer. */
 /* What libcurl's transfer-progress callback sees of one request: the
  * shutdown token, and the moved-bytes counter with what was already added
  * to it (libcurl reports running totals, which fall back to 0 when it sends
@@ -234,6 +232,9 @@ static curl_off_t grown(curl_off_t *seen, curl_off_t now)
 	return d;
 }
 
+/* libcurl calls this often while data moves and about once a second when
+ * a server stalls: bytes that moved are counted, and a fired shutdown token
+ * aborts the transfer. */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
 		       curl_off_t ulnow)
 {

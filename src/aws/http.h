@@ -54,10 +54,11 @@ struct kl_http_req {
 	 * server stalls) and the request fails with resp->net KL_NET_ABORTED. */
 	const struct kl_cancel *cancel;
 	long timeout_ms; /* this request's whole-request limit; 0 = the handle's */
-	/* Borrowed counter, NULL = none: the bytes this request sends and
-	 * receives are added to it as they move (body and headers, as libcurl
-	 * counts them; a resent body counts again), so that a long transfer
-	 * that moves shows progress before it ends (GET /health). */
+	/* Borrowed counter, NULL = none: the body bytes this request sends
+	 * and receives are added to it as they move (as libcurl counts them,
+	 * headers not included; a body sent again counts again), so that a
+	 * long transfer that moves shows progress before it ends (GET
+	 * /health). */
 	_Atomic uint64_t *moved;
 };
 

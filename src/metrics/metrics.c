@@ -193,8 +193,8 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	  "404 or 412); each costs a request charge.",
 	  LOAD(m->s3_answered));
 	C("s3_transferred_bytes_total",
-	  "Bytes S3 calls sent and received (bodies and headers, a resent body again), counted "
-	  "as they move.",
+	  "Body bytes S3 calls sent and received (a body sent again counts again), counted as "
+	  "they move.",
 	  LOAD(m->s3_moved));
 	if (m->cloudwatch)
 		C("cloudwatch_errors_total",

@@ -1,4 +1,4 @@
-# bench/_lib.sh — what the bench scripts (run.sh, kinesis.sh, lambda.sh, window.sh)
+# bench/_lib.sh — what the bench scripts (run.sh, kinesis.sh, lambda.sh, window.sh, ...)
 # share; each sources it first, after `set -euo pipefail`:
 #   . "$(dirname "$0")/_lib.sh"
 # It moves to the repository's root, checks the binary and defines:
@@ -23,6 +23,17 @@
 #                            a job right after the deletion of the previous job's lake spent
 #                            half its CPU samples in the kernel's recently_deleted()
 #                            (session 17). Renaming a directory deletes no inode.
+#   await_port FILE WHAT LOG [SECONDS]
+#                            wait [30 s] for a server started in the background to
+#                            write its port to FILE; else die naming WHAT and LOG's tail
+#   replay_stack DIR INPUT   the replay server (bench/kinesis_replay.py: stream `bench`,
+#                            4 shards) serving INPUT in kinesis-mock's place, moto beside
+#                            it (scripts/stack.sh finds the replay server under
+#                            kinesis.pid and starts only moto) and bucket `bench` on
+#                            it. KL_STACK_DIR must be exported first; DIR takes the
+#                            servers' logs. Sets REPLAY_PID (the caller's trap stops it,
+#                            and `scripts/stack.sh down` moto) and MOTO_URL, and sources
+#                            the stack's env (AWS_ENDPOINT_URL_*, credentials).
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 KINLAKE=${KINLAKE:-build/kinlake}
 die() { echo "bench: $*" >&2; exit 1; }
@@ -48,3 +59,21 @@ set_aside() {
 }
 lake_digest() { (cd "$1" && find events errors -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum); }
 bench_cpus() { echo "$(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo))"; }
+await_port() {
+	local i
+	for ((i = 0; i < ${4:-30} * 10; i++)); do [ -s "$1" ] && return 0; sleep 0.1; done
+	die "$2 did not start: $(tail -3 "$3")"
+}
+replay_stack() {
+	mkdir -p "$KL_STACK_DIR"
+	python3 bench/kinesis_replay.py bench "$2" 4 "$1/replay.port" 2>"$1/replay.log" &
+	REPLAY_PID=$!
+	disown "$REPLAY_PID" # no "Killed" line when the caller's trap stops it
+	echo "$REPLAY_PID" >"$KL_STACK_DIR/kinesis.pid"
+	await_port "$1/replay.port" "the replay server" "$1/replay.log" 60
+	cp "$1/replay.port" "$KL_STACK_DIR/kinesis.port"
+	scripts/stack.sh up >"$1/stack.log" 2>&1 || die "moto did not start: $(tail -3 "$1/stack.log")"
+	. "$KL_STACK_DIR/env"
+	MOTO_URL=$AWS_ENDPOINT_URL_S3
+	python3 tests/s3_lite.py "$MOTO_URL" mb s3://bench
+}

@@ -15,30 +15,16 @@ EVENTS=${1:-100000} DELAY=${2:-50} RUNS=${3:-3}
 [ -n "${KINLAKE:-}" ] && KINLAKE=$(realpath "$KINLAKE")
 . "$(dirname "$0")/_lib.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/kl-leasec.XXXXXX")
-proxy= replay=
+proxy= REPLAY_PID=
 export KL_STACK_DIR=$T/stack KL_MOTO_PORT=0 KL_KINESIS_PORT=0
-trap '[ -z "$proxy" ] || kill "$proxy" 2>/dev/null || true; KL_STACK_SIGNAL=KILL scripts/stack.sh down >/dev/null 2>&1 || true; [ -z "$replay" ] || kill "$replay" 2>/dev/null || true; rm -rf "$T"' EXIT
+trap '[ -z "$proxy" ] || kill "$proxy" 2>/dev/null || true; KL_STACK_SIGNAL=KILL scripts/stack.sh down >/dev/null 2>&1 || true; [ -z "$REPLAY_PID" ] || kill "$REPLAY_PID" 2>/dev/null || true; rm -rf "$T"' EXIT
 "$KINLAKE" gen --events "$EVENTS" --span 3600 --seed 49 >"$T/in.jsonl"
-# the replay server stands in for kinesis-mock: scripts/stack.sh finds it under
-# kinesis.pid and starts only moto
-mkdir -p "$KL_STACK_DIR"
-python3 bench/kinesis_replay.py bench "$T/in.jsonl" 4 "$T/replay.port" 2>"$T/replay.log" &
-replay=$!
-disown "$replay" # no "Killed" line when the trap stops it
-echo "$replay" >"$KL_STACK_DIR/kinesis.pid"
-for _ in $(seq 1 300); do [ -s "$T/replay.port" ] && break; sleep 0.2; done
-[ -s "$T/replay.port" ] || die "the replay server did not start: $(tail -3 "$T/replay.log")"
-cp "$T/replay.port" "$KL_STACK_DIR/kinesis.port"
-scripts/stack.sh up >"$T/stack.log" 2>&1 || die "moto did not start: $(tail -3 "$T/stack.log")"
-. "$T/stack/env"
-MOTO_URL=$AWS_ENDPOINT_URL_S3
-python3 tests/s3_lite.py "$MOTO_URL" mb s3://bench
+replay_stack "$T" "$T/in.jsonl"
 python3 tests/fault_proxy.py --upstream "$MOTO_URL" --fault stall=1 \
 	--stall-seconds "$(calc %.3f "$DELAY / 1000")" --port-file "$T/proxy.port" >"$T/proxy.log" 2>&1 &
 proxy=$!
 disown "$proxy"
-for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
-[ -s "$T/proxy.port" ] || die "the proxy did not start: $(cat "$T/proxy.log")"
+await_port "$T/proxy.port" "the proxy" "$T/proxy.log"
 export AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:$(cat "$T/proxy.port")
 jobs=(plain lease)

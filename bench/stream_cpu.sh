@@ -25,36 +25,21 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/kl-scpu.XXXXXX")
 D=/dev/shm
 [ -d "$D" ] && [ -w "$D" ] || D=$T
 D=$(mktemp -d "$D/kl-scpu-lake.XXXXXX")
-proxy= replay= sink=
+proxy= REPLAY_PID= sink=
 export KL_STACK_DIR=$T/stack KL_MOTO_PORT=0 KL_KINESIS_PORT=0
-trap '[ -z "$proxy" ] || kill "$proxy" 2>/dev/null || true; [ -z "$sink" ] || kill "$sink" 2>/dev/null || true; KL_STACK_SIGNAL=KILL scripts/stack.sh down >/dev/null 2>&1 || true; [ -z "$replay" ] || kill "$replay" 2>/dev/null || true; rm -rf "$T" "$D"' EXIT
+trap '[ -z "$proxy" ] || kill "$proxy" 2>/dev/null || true; [ -z "$sink" ] || kill "$sink" 2>/dev/null || true; KL_STACK_SIGNAL=KILL scripts/stack.sh down >/dev/null 2>&1 || true; [ -z "$REPLAY_PID" ] || kill "$REPLAY_PID" 2>/dev/null || true; rm -rf "$T" "$D"' EXIT
 "$KINLAKE" gen --events "$EVENTS" >"$T/in.jsonl"
-# the replay server stands in for kinesis-mock: scripts/stack.sh finds it under
-# kinesis.pid and starts only moto
-mkdir -p "$KL_STACK_DIR"
-python3 bench/kinesis_replay.py bench "$T/in.jsonl" 4 "$T/replay.port" 2>"$T/replay.log" &
-replay=$!
-disown "$replay"
-echo "$replay" >"$KL_STACK_DIR/kinesis.pid"
-for _ in $(seq 1 300); do [ -s "$T/replay.port" ] && break; sleep 0.2; done
-[ -s "$T/replay.port" ] || die "the replay server did not start: $(tail -3 "$T/replay.log")"
-cp "$T/replay.port" "$KL_STACK_DIR/kinesis.port"
-scripts/stack.sh up >"$T/stack.log" 2>&1 || die "moto did not start: $(tail -3 "$T/stack.log")"
-. "$T/stack/env"
-MOTO_URL=$AWS_ENDPOINT_URL_S3
-python3 tests/s3_lite.py "$MOTO_URL" mb s3://bench
+replay_stack "$T" "$T/in.jsonl"
 python3 tests/fault_proxy.py --upstream "$MOTO_URL" --port-file "$T/proxy.port" >"$T/proxy.log" 2>&1 &
 proxy=$!
 disown "$proxy"
-for _ in $(seq 100); do [ -s "$T/proxy.port" ] && break; sleep 0.1; done
-[ -s "$T/proxy.port" ] || die "the proxy did not start: $(cat "$T/proxy.log")"
+await_port "$T/proxy.port" "the proxy" "$T/proxy.log"
 PROXY_URL=http://127.0.0.1:$(cat "$T/proxy.port")
 python3 bench/s3_sink.py "$T/sink.port" 2>"$T/sink.log" &
 sink=$!
 disown "$sink"
 echo "$sink" >"$T/sink.pid"
-for _ in $(seq 100); do [ -s "$T/sink.port" ] && break; sleep 0.1; done
-[ -s "$T/sink.port" ] || die "the S3 sink did not start: $(cat "$T/sink.log")"
+await_port "$T/sink.port" "the S3 sink" "$T/sink.log"
 SINK_URL=http://127.0.0.1:$(cat "$T/sink.port")
 
 HZ=$(getconf CLK_TCK)

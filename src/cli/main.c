@@ -432,10 +432,10 @@ static int cmd_ingest(int argc, char **argv, char **argv0)
 	factory.lake = c.lake;
 	kl_ingest_cfg_store(&c, &aenv, &creds, &factory.so);
 	factory.so.cancel = stop.started ? kl_stop_deadline(&stop) : NULL;
-	factory.so.retries = &metrics.retries;
-	factory.so.answered = &metrics.s3_answered;
-	factory.so.inflight = &metrics.s3_inflight;
-	factory.so.moved = &metrics.s3_moved;
+	factory.so.meters = (struct kl_store_meters){.retries = &metrics.retries,
+						     .answered = &metrics.s3_answered,
+						     .inflight = &metrics.s3_inflight,
+						     .moved = &metrics.s3_moved};
 	if (c.stream) {
 		struct kl_stream_opts so;
 		memset(&so, 0, sizeof so);

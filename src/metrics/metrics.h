@@ -28,6 +28,7 @@
  * bytes_read_total, bytes_written_total, retries_total (S3 and Kinesis
  * requests sent again after a throttle, 5xx, reset or timeout),
  * s3_requests_total (S3 requests answered), s3_requests_in_flight,
+ * s3_transferred_bytes_total,
  * last_commit_timestamp_seconds,
  * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
  * shard_records_read_total{shard}, open_windows, late_events_total,

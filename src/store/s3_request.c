@@ -134,7 +134,7 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 				 .body_len = r->body_len,
 				 .cancel = ep->cancel,
 				 .timeout_ms = r->timeout_ms,
-				 .moved = ep->moved};
+				 .moved = ep->meters.moved};
 	rc = kl_http_request(c->h, &hr, resp, &c->eb);
 	kl_sigv4_result_cleanup(&sig);
 
@@ -199,19 +199,20 @@ int kl_s3_call(const struct kl_s3_endpoint *ep, struct kl_http *h, const struct 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	kl_rng_seed(&rng, (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 32 ^ (uintptr_t)&c);
 	out->attempts = 0;
-	if (ep->inflight)
-		atomic_fetch_add_explicit(ep->inflight, 1, memory_order_relaxed);
+	const struct kl_store_meters *m = &ep->meters;
+	if (m->inflight)
+		atomic_fetch_add_explicit(m->inflight, 1, memory_order_relaxed);
 	if (kl_cancelled(ep->cancel))
 		rc = KL_EINTR; /* not even a first attempt */
 	else
 		rc = kl_retry_run(&ep->retry, &rng, kl_retry_sleep_cancel, (void *)ep->cancel,
 				  attempt, &c, &out->attempts);
-	if (ep->inflight)
-		atomic_fetch_sub_explicit(ep->inflight, 1, memory_order_relaxed);
-	if (ep->retries && out->attempts > 1)
-		atomic_fetch_add_explicit(ep->retries, out->attempts - 1, memory_order_relaxed);
-	if (ep->answered && rc != KL_EINTR && out->resp.status >= 200 && out->resp.status < 500)
-		atomic_fetch_add_explicit(ep->answered, 1, memory_order_relaxed);
+	if (m->inflight)
+		atomic_fetch_sub_explicit(m->inflight, 1, memory_order_relaxed);
+	if (m->retries && out->attempts > 1)
+		atomic_fetch_add_explicit(m->retries, out->attempts - 1, memory_order_relaxed);
+	if (m->answered && rc != KL_EINTR && out->resp.status >= 200 && out->resp.status < 500)
+		atomic_fetch_add_explicit(m->answered, 1, memory_order_relaxed);
 	if (rc == KL_EINTR) {
 		kl_errbuf_set(eb, rc, "s3: %s s3://%s/%s: abandoned at shutdown (%u attempt%s)",
 			      req->op, ep->bucket, req->key ? req->key : "", out->attempts,

@@ -32,6 +32,7 @@
 #include "aws/retry.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "store/store.h"
 
 struct kl_s3_endpoint {
 	char *origin;	 /* "https://host[:port]", no trailing '/' */
@@ -46,16 +47,7 @@ struct kl_s3_endpoint {
 	 * started, backoff sleeps end and transfers abort; the call fails with
 	 * KL_EINTR ("abandoned at shutdown"). */
 	const struct kl_cancel *cancel;
-	_Atomic uint64_t *retries; /* borrowed counter of attempts after the first, or NULL */
-	/* borrowed counter of requests S3 answered (a final status below 500:
-	 * done, or refused for good, e.g. 404, 412), or NULL */
-	_Atomic uint64_t *answered;
-	/* borrowed gauge of calls under way (retries and their waits
-	 * included), or NULL */
-	_Atomic int64_t *inflight;
-	/* borrowed counter of the bytes S3 calls sent and received, added as
-	 * they move (aws/http.h), or NULL */
-	_Atomic uint64_t *moved;
+	struct kl_store_meters meters; /* borrowed counters its calls feed (store.h) */
 };
 
 struct kl_s3_req {

@@ -283,6 +283,20 @@ struct kl_cred_chain;
 struct kl_aws_env;
 struct kl_cancel;
 
+/* Counters an S3 store lends its calls (GET /health and /metrics read them),
+ * all borrowed, each NULL = none; the same set goes from kl_store_url_opts
+ * to kl_store_s3_opts to every request (store/s3_request.h). */
+struct kl_store_meters {
+	_Atomic uint64_t *retries;  /* attempts after a call's first */
+	/* requests S3 answered (a final status below 500: done, or refused
+	 * for good, e.g. 404, 412): progress */
+	_Atomic uint64_t *answered;
+	_Atomic int64_t *inflight; /* calls under way, retries and waits included: work */
+	/* body bytes the calls sent and received, added as they move
+	 * (aws/http.h): progress */
+	_Atomic uint64_t *moved;
+};
+
 struct kl_store_s3_opts {
 	const char *region;   /* required, e.g. "us-east-1" */
 	/* NULL = AWS: https://<bucket>.s3.<region>.amazonaws.com (virtual-hosted),
@@ -307,14 +321,9 @@ struct kl_store_s3_opts {
 	/* Borrowed, NULL = none. When `cancel` fires (the shutdown deadline,
 	 * core/stop.h) requests stop being made or retried, transfers abort and
 	 * uploads in flight are aborted with one short AbortMultipartUpload;
-	 * calls fail with KL_EINTR. `retries` counts retried requests,
-	 * `answered` the requests S3 answered, `inflight` the calls under way,
-	 * `moved` the bytes they sent and received (kl_s3_endpoint). */
+	 * calls fail with KL_EINTR. */
 	const struct kl_cancel *cancel;
-	_Atomic uint64_t *retries;
-	_Atomic uint64_t *answered;
-	_Atomic int64_t *inflight;
-	_Atomic uint64_t *moved;
+	struct kl_store_meters meters;
 };
 
 /* An S3 store for `url` = "s3://bucket[/prefix]"; keys are stored under

@@ -1451,10 +1451,7 @@ int kl_store_s3_new(struct kl_store **out, const char *url, const struct kl_stor
 	s->ep.cred_mu = o->creds_mu ? o->creds_mu : &s->mu;
 	s->ep.retry = (struct kl_retry_policy){100, 20000, o->max_attempts ? o->max_attempts : 5};
 	s->ep.cancel = o->cancel;
-	s->ep.retries = o->retries;
-	s->ep.answered = o->answered;
-	s->ep.inflight = o->inflight;
-	s->ep.moved = o->moved;
+	s->ep.meters = o->meters;
 	s->threshold = o->multipart_threshold ? o->multipart_threshold : 16 * MIB;
 	s->part_size = o->part_size ? o->part_size : 8 * MIB;
 	s->concurrency = o->concurrency ? o->concurrency : 4;

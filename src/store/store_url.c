@@ -143,9 +143,6 @@ int kl_store_open_url(const char *url, const struct kl_store_url_opts *o, struct
 	so.multipart_threshold = o->multipart_threshold;
 	so.concurrency = o->concurrency;
 	so.cancel = o->cancel;
-	so.retries = o->retries;
-	so.answered = o->answered;
-	so.inflight = o->inflight;
-	so.moved = o->moved;
+	so.meters = o->meters;
 	return kl_store_s3_new(out, url, &so, eb);
 }

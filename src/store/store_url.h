@@ -61,16 +61,10 @@ struct kl_store_url_opts {
 	size_t multipart_threshold;   /* 0: the store's default */
 	unsigned concurrency;	      /* S3 uploads in flight; 0: the store's default */
 	struct kl_store_creds *creds; /* S3: required, borrowed */
-	/* S3, all borrowed, NULL = none: the shutdown deadline (core/stop.h)
-	 * that abandons uploads, a counter of request retries, and one of
-	 * requests S3 answered and one of the bytes S3 calls moved (progress
-	 * for GET /health), and a gauge of the S3 calls under way (work for
-	 * GET /health) */
+	/* S3: the shutdown deadline (core/stop.h) that abandons uploads,
+	 * borrowed, NULL = none; the counters its calls feed (store.h) */
 	const struct kl_cancel *cancel;
-	_Atomic uint64_t *retries;
-	_Atomic uint64_t *answered;
-	_Atomic int64_t *inflight;
-	_Atomic uint64_t *moved;
+	struct kl_store_meters meters;
 	struct kl_dir_hints *dir_hints; /* local: borrowed, NULL = none (store.h) */
 };
 

@@ -343,7 +343,7 @@ static void test_unreachable(struct kl_cred_chain *ch)
 				     .creds = ch,
 				     .endpoint = "http://127.0.0.1:1/",
 				     .max_attempts = 2,
-				     .answered = &answered};
+				     .meters.answered = &answered};
 	CHECK_EQ_INT(kl_store_s3_new(&s, "s3://bkt/lake", &o, &eb), KL_OK);
 	struct kl_buf out;
 	kl_buf_init(&out, 0);

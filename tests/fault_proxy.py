@@ -31,6 +31,9 @@ reaches the server late (e2e/store_s3.sh, late writes).
 bytes a second, and the listening socket takes small segments and a small
 receive buffer, so that the client's own send buffer cannot swallow a large
 body at once: a client sees its upload move at about that rate.
+--write-bps N: a slow link to the client. Every answer's body is written at
+N bytes a second (8 KiB at a time): a client sees a large answer (a
+GetRecords of a megabyte) arrive at about that rate.
 POST /__fault/op?op=OP&kind=KIND&count=COUNT&skip=SKIP sets it while it runs. The stats add ops: per operation, calls, faulted and max_inflight (the most
 requests of it handled at once, a stall included: how many a client sends side by side).
 
@@ -204,8 +207,18 @@ def make_handler(args, state, upstream):
                 self.send_header(k, v)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command == "HEAD":
+                return
+            if not args.write_bps:
                 self.wfile.write(body)
+                return
+            t0 = time.monotonic()
+            for i in range(0, len(body), 8192):  # --write-bps: a slow link
+                self.wfile.write(body[i:i + 8192])
+                self.wfile.flush()
+                ahead = (i + 8192) / args.write_bps - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
 
         def _control(self, body):
             u = urllib.parse.urlsplit(self.path)
@@ -299,6 +312,7 @@ def main():
     ap.add_argument("--op-fault", action="append", default=[], metavar="OP=KIND:COUNT[:SKIP]")
     ap.add_argument("--stall-seconds", type=float, default=2.0)
     ap.add_argument("--read-bps", type=float, default=0.0)
+    ap.add_argument("--write-bps", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")

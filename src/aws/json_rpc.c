@@ -157,7 +157,8 @@ static int attempt(void *ctx, unsigned n, unsigned *retry_after_ms)
 				  .body = c->body,
 				  .body_len = c->body_len,
 				  .cancel = c->cancel,
-				  .timeout_ms = c->attempt_timeout_ms};
+				  .timeout_ms = c->attempt_timeout_ms,
+				  .moved = c->moved};
 	kl_errbuf_clear(&eb);
 	rc = kl_http_request(c->http, &req, &c->resp, &eb);
 	kl_sigv4_result_cleanup(&res);

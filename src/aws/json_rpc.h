@@ -78,9 +78,12 @@ struct kl_aws_json {
 	struct kl_retry_policy policy;
 	/* borrowed, NULL = none; callers set them after init: a shutdown token
 	 * (core/cancel.h) that ends backoff sleeps and aborts transfers (the
-	 * call fails with KL_EINTR), and a counter of retried attempts */
+	 * call fails with KL_EINTR), a counter of retried attempts, and one of
+	 * the body bytes calls send and receive, added as they move
+	 * (kl_http_req.moved) */
 	const struct kl_cancel *cancel;
 	_Atomic uint64_t *retries;
+	_Atomic uint64_t *moved;
 	/* one attempt's limit, 0 = the service's timeout_ms; callers may set
 	 * it after init (a lease renewal must fail, and be tried again, well
 	 * within the lease timeout: lease/keeper.h) */

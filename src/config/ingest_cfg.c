@@ -197,8 +197,8 @@ const struct kl_opt kl_ingest_cfg_table[] = {
 	 .help = "/health (--metrics-listen) answers 503 \"stalled\", and systemd's watchdog "
 		 "(WatchdogSec=) is no longer pinged, once the run has work under way (shards "
 		 "running, flushes waiting to commit, or S3 calls unanswered) but nothing has "
-		 "had a GetRecords answer, read a record, moved a byte to or from S3, had an S3 "
-		 "request answered or committed a file for this long (a caught-up shard still polls; a writer stuck "
+		 "had a GetRecords answer, moved a byte of a Kinesis or S3 call, read a record, "
+		 "had an S3 request answered or committed a file for this long (a caught-up shard still polls; a writer stuck "
 		 "on S3 with full buffers does not; a quiet input with nothing to commit is not "
 		 "stalled), so a liveness probe or systemd can restart it (exactly once makes "
 		 "that safe)",

@@ -249,6 +249,10 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 	size_t n = atomic_load_explicit(&m->nshards, memory_order_acquire);
 	if (n || m->stream[0]) {
 		G("shards_running", "Kinesis shards being read now.", LOAD(m->shards_running));
+		C("kinesis_transferred_bytes_total",
+		  "Body bytes the shards' GetShardIterator and GetRecords calls sent and "
+		  "received, counted as they move.",
+		  LOAD(m->kinesis_moved));
 		rc = rc ? rc
 			: shard_series(b, m, n, "shard_millis_behind_latest", "gauge",
 				       "MillisBehindLatest of the shard's last GetRecords (-1: none yet).", 0);
@@ -360,12 +364,12 @@ void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix)
 
 /* What moves while a run works: records read (also those replayed or
  * dropped as duplicates), GetRecords answers (empty ones too: a caught-up
- * shard's idle polls), S3's answers and the bytes S3 calls move, and files
- * committed. */
+ * shard's idle polls) and the bytes they move, S3's answers and the bytes
+ * S3 calls move, and files committed. */
 static uint64_t progress_sum(struct kl_metrics *m)
 {
 	uint64_t p = LOAD(m->records) + LOAD(m->files) + LOAD(m->dead) + LOAD(m->s3_answered) +
-		     LOAD(m->s3_moved);
+		     LOAD(m->s3_moved) + LOAD(m->kinesis_moved);
 	size_t n = atomic_load_explicit(&m->nshards, memory_order_acquire);
 	for (size_t i = 0; i < n; i++)
 		p += LOAD(m->shards[i].get_records) + LOAD(m->shards[i].records);

@@ -119,6 +119,10 @@ struct kl_metrics {
 	 * progress for GET /health, so one long request that moves (a part
 	 * on a slow link) does not read as stalled */
 	_Atomic uint64_t s3_moved;
+	/* the same for the shards' GetShardIterator and GetRecords calls
+	 * (source/source_kinesis.h), so one large answer on a slow link does
+	 * not read as stalled before it ends */
+	_Atomic uint64_t kinesis_moved;
 	int cloudwatch; /* publishing to CloudWatch: render cloudwatch_errors */
 	char stream[256]; /* stream mode: the stream's name, a label */
 	/* lease mode (lease/keeper.h): this worker's leases, copied from the
@@ -160,8 +164,9 @@ void kl_metrics_status(struct kl_metrics *m, FILE *f, const char *prefix);
  *                                  flushes waiting for a writer, or S3
  *                                  calls unanswered — yet for stall_ms
  *                                  nothing has had a GetRecords answer,
- *                                  read a record, moved a byte to or
- *                                  from S3, had an S3 request answered
+ *                                  moved a byte of a Kinesis or S3
+ *                                  call, read a record, had an S3
+ *                                  request answered
  *                                  or committed a file. A
  *                                  caught-up shard still asks
  *                                  every idle poll, and a healthy writer

@@ -121,6 +121,7 @@ static void *shard_main(void *arg)
 		ko.pin = &sh->run->budget; /* the marks: the budget's, not on top (budget.h) */
 		ko.metrics = o->ingest.metrics ? kl_metrics_shard(o->ingest.metrics, sh->id) : NULL;
 		ko.retries = o->ingest.metrics ? &o->ingest.metrics->retries : NULL;
+		ko.moved = o->ingest.metrics ? &o->ingest.metrics->kinesis_moved : NULL;
 		if (!(src = kl_source_kinesis_new(&ko, &sh->err)))
 			rc = sh->err.code ? sh->err.code : KL_ENOMEM;
 	}

@@ -620,5 +620,6 @@ struct kl_source *kl_source_kinesis_new(const struct kl_kinesis_source_opts *o,
 	s->stop = (struct kl_cancel){NULL, o->stop_fd};
 	s->k.c.cancel = o->stop_fd >= 0 ? &s->stop : NULL;
 	s->k.c.retries = o->retries;
+	s->k.c.moved = o->moved;
 	return &s->base;
 }

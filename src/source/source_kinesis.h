@@ -74,6 +74,7 @@ struct kl_kinesis_source_opts {
 	int64_t idle_poll_ms; /* a caught-up shard that answered nothing: next call after (0: 1 s) */
 	int stop_fd;          /* -1 or a signalfd: also ends Kinesis retries and transfers */
 	_Atomic uint64_t *retries; /* optional, borrowed: counts retried Kinesis requests */
+	_Atomic uint64_t *moved; /* optional, borrowed: body bytes of its calls, as they move */
 	struct kl_metrics_shard *metrics; /* optional, borrowed: MillisBehindLatest, records */
 	struct kl_cred_chain *creds; /* optional, borrowed: shared credentials (under creds_mu) */
 	pthread_mutex_t *creds_mu;

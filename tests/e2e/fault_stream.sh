@@ -6,7 +6,12 @@
 # stores nothing twice, and every fault shows up as a retry
 # (kinlake_retries_total between the faults and the faults less libcurl's
 # own resends).
-# duration: 20 (seconds, for the test runner's ordering: a quiet 2-core machine)
+# Then a slow link from Kinesis (the proxy writes answers at 48 KiB/s): one
+# shard's first GetRecords answer, ~0.8 MB, takes ~16 s to arrive against
+# --stall-timeout 10, and GET /health says "ok" every second of it, as its
+# bytes move (kinlake_kinesis_transferred_bytes_total); the build before
+# said "stalled" from the 11th second. Every event lands once.
+# duration: 40 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 start_stack
 N=${KL_ASAN:+1500}; N=${N:-2500}
@@ -36,4 +41,35 @@ echo "faulted $faulted ($reused resets of reused connections), kinlake retries $
 [ "$(jget 'd["faults"]["pte"]' < "$T/ks.json")" -ge 3 ] || fail "too few throttles to mean anything"
 [ "$(jget 'd["faulted"]' < "$T/ss.json")" -ge 3 ] || fail "too few S3 faults to mean anything"
 [ "$retries" -le "$faulted" ] && [ "$retries" -ge $((faulted - reused)) ] || fail "retries $retries vs faults $faulted"
+
+# a slow link from Kinesis: one large GetRecords answer is progress while it moves
+aws --endpoint-url "$AWS_ENDPOINT_URL_KINESIS" kinesis create-stream --stream-name slow --shard-count 1
+"$KL" gen --events 1000 --types 10 --seed 62 > "$T/slow.jsonl"
+sleep 1
+node "$ROOT/tests/js/kinesis_put.mjs" slow "$T/slow.jsonl" 2>/dev/null || fail "put records (slow)"
+fault_proxy slowkin "$AWS_ENDPOINT_URL_KINESIS" --mode kinesis --write-bps 49152; SKP=$P
+t0=$SECONDS
+AWS_ENDPOINT_URL_KINESIS=http://127.0.0.1:$SKP "$KL" ingest --stream slow --lake "$T/slowlake" \
+	--exit-idle 2 --format jsonl --metrics-listen 127.0.0.1:0 --stall-timeout 10 --no-progress \
+	--metrics-file "$T/slow.prom" 2> "$T/slow.err" & spid=$!
+pids+=("$spid")
+sport=$(metrics_port "$T/slow.err")
+seen=
+while kill -0 "$spid" 2>/dev/null; do
+	s=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$sport/health" || true)
+	[ -z "$s" ] || [ "$s" = 000 ] || seen="$seen $((SECONDS - t0)):$s"
+	sleep 1
+done
+set +e; wait "$spid"; rc=$?; set -e
+took=$((SECONDS - t0))
+echo "slow Kinesis link: the run took $took s; /health answered$seen"
+[ "$rc" = 0 ] || fail "exit $rc on a slow Kinesis link: $(cat "$T/slow.err")"
+[ "$took" -ge 12 ] || fail "the read took $took s, not longer than --stall-timeout 10: the step shows nothing"
+case $seen in *:503*) fail "stalled while the GetRecords answer moved:$seen" ;; esac
+[ "$(echo "$seen" | wc -w)" -ge 10 ] || fail "too few /health answers:$seen"
+check_lake "$T/slow.jsonl" "$T/slowlake" > /dev/null || fail "slow Kinesis link: not exactly once"
+moved=$(awk '$1 == "kinlake_kinesis_transferred_bytes_total" { print $2 }' "$T/slow.prom")
+size=$(stat -c %s "$T/slow.jsonl")
+echo "slow Kinesis link: input $size bytes, kinlake_kinesis_transferred_bytes_total $moved"
+[ "${moved:-0}" -ge "$size" ] || fail "kinlake_kinesis_transferred_bytes_total ${moved:-none} for $size bytes of events"
 echo "fault_stream: ok"

@@ -73,6 +73,15 @@ static void test_health(void)
 	CHECK_EQ_INT(health(&m, &h, t + 10000, &b), 503);
 	CHECK(strstr(b.data, "\"status\":\"stalled\"") && strstr(b.data, "--stall-timeout 10 s"));
 	CHECK(strstr(b.data, "\"seconds_since_progress\":10,") != NULL);
+	/* one large GetRecords answer arriving on a slow link: its bytes are
+	 * progress while they move, stalled once they stop for --stall-timeout */
+	atomic_fetch_add(&m.kinesis_moved, 65536);
+	CHECK_EQ_INT(health(&m, &h, t + 10001, &b), 200);
+	atomic_fetch_add(&m.kinesis_moved, 1);
+	CHECK_EQ_INT(health(&m, &h, t + 19999, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 29998, &b), 200);
+	CHECK_EQ_INT(health(&m, &h, t + 29999, &b), 503);
+	t += 20000;
 	/* each counter is progress: a record read, a file committed, a dead letter */
 	atomic_fetch_add(&m.records, 1);
 	CHECK_EQ_INT(health(&m, &h, t + 20000, &b), 200);
@@ -266,7 +275,9 @@ int main(void)
 	atomic_store(&a->millis_behind, 1500);
 	atomic_fetch_add(&a->records, 7);
 	atomic_fetch_add(&a->get_records, 3);
+	atomic_fetch_add(&m.kinesis_moved, 1048576);
 	render(&m, &b);
+	CHECK(line_of(b.data, "kinlake_kinesis_transferred_bytes_total 1048576\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_records_read_total 42\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_rejected_total{reason=\"invalid_json\"} 3\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_shard_millis_behind_latest{stream=\"s\\\"1\","

@@ -3,7 +3,8 @@
 # a fork) and set -euo pipefail. On exit every pid in $pids is stopped (kill
 # -$STOP_SIGNAL, TERM unless the test says otherwise) and reaped, the stack of
 # start_stack is stopped, and $T is removed. Servers: start_moto / moto_up (moto alone),
-# start_stack (kinesis-mock and moto); metrics_port (a --metrics-listen port);
+# start_stack (kinesis-mock and moto); metrics_port (a --metrics-listen port),
+# health_status / health_trail (its GET /health, once or every second);
 # slow_feed (a file through a slow pipe).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -124,6 +125,23 @@ metrics_port() {
 	done
 	[ -n "$port" ] || fail "no metrics address printed: $(cat "$1" 2>/dev/null)"
 	echo "$port"
+}
+# health_status PORT: "HTTP_CODE STATUS" of GET /health of a --metrics-listen
+# run on PORT ("200 ok", "503 stalled"); the body is left in $T/h.json
+health_status() {
+	curl -s -o "$T/h.json" -w '%{http_code}' "http://127.0.0.1:$1/health" 2>/dev/null &&
+		echo " $(jget 'd["status"]' < "$T/h.json")"
+}
+# health_trail PID PORT: GET /health every second until process PID exits;
+# prints " SECONDS:STATUS" for each answer (SECONDS since the call)
+health_trail() {
+	local t0=$SECONDS s trail=
+	while kill -0 "$1" 2>/dev/null; do
+		s=$(health_status "$2" || true)
+		[ -z "$s" ] || trail="$trail $((SECONDS - t0)):${s#* }"
+		sleep 1
+	done
+	echo "$trail"
 }
 # slow_feed RATE FILE: FILE's lines on stdout at about RATE lines a second, so
 # that a run reading them (`--input - --input-id NAME`) lasts lines ÷ RATE

@@ -88,9 +88,7 @@ AWS_ENDPOINT_URL_S3=http://127.0.0.1:$P3 "$KL" ingest --input "$T/in.jsonl" --la
 	2> "$T/hang.err" & hpid=$!
 pids+=("$hpid")
 hport=$(metrics_port "$T/hang.err")
-hstatus() { # [PORT]: "HTTP_CODE STATUS" of GET /health
-	curl -s -o "$T/h.json" -w '%{http_code}' "http://127.0.0.1:${1:-$hport}/health" 2>/dev/null &&
-		echo " $(jget 'd["status"]' < "$T/h.json")"; }
+hstatus() { health_status "$hport"; }
 stalled() { [ "$(hstatus)" = "503 stalled" ]; }
 t0=$SECONDS
 wait_for 40 stalled || fail "not stalled with every PUT unanswered: $(hstatus) $(cat "$T/h.json")"
@@ -109,13 +107,7 @@ AWS_ENDPOINT_URL_S3=http://127.0.0.1:$P4 "$KL" ingest --input "$T/slow.jsonl" --
 	--format jsonl --compression none --multipart-threshold 64MiB --no-progress \
 	--metrics-listen 127.0.0.1:0 --stall-timeout 10 --metrics-file "$T/slow.prom" 2> "$T/slow.err" & spid=$!
 pids+=("$spid")
-sport=$(metrics_port "$T/slow.err")
-seen=
-while kill -0 "$spid" 2>/dev/null; do
-	s=$(hstatus "$sport" || true)
-	[ -z "$s" ] || seen="$seen $((SECONDS - t0)):${s#* }"
-	sleep 1
-done
+seen=$(health_trail "$spid" "$(metrics_port "$T/slow.err")")
 set +e; wait "$spid"; rc=$?; set -e
 took=$((SECONDS - t0))
 echo "slow link: the run took $took s; /health said$seen"

@@ -46,8 +46,7 @@ done
 # GET /health: "ok" while the writer is held up (its PUTs answered 8 s late:
 # slow, not stalled; an S3 that never answers is fault_s3.sh's step 3), 503
 # "stopping" from the signal on
-hstatus() { curl -s -o "$T/h.json" -w '%{http_code}' "http://127.0.0.1:$port/health" 2>/dev/null &&
-	echo " $(jget 'd["status"]' < "$T/h.json")"; }
+hstatus() { health_status "$port"; }
 [ "$(hstatus)" = "200 ok" ] || fail "health before the signal: $(hstatus) $(cat "$T/h.json")"
 t0=$(date +%s%N)
 kill -TERM "$pid"

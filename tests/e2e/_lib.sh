@@ -4,7 +4,8 @@
 # -$STOP_SIGNAL, TERM unless the test says otherwise) and reaped, the stack of
 # start_stack is stopped, and $T is removed. Servers: start_moto / moto_up (moto alone),
 # start_stack (kinesis-mock and moto); metrics_port (a --metrics-listen port),
-# health_status / health_trail (its GET /health, once or every second);
+# health_status / health_trail / never_stalled (its GET /health: once, every
+# second, a slow run that must never read as stalled);
 # slow_feed (a file through a slow pipe).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -142,6 +143,22 @@ health_trail() {
 		sleep 1
 	done
 	echo "$trail"
+}
+# never_stalled WHAT PID ERRFILE: a --metrics-listen --stall-timeout 10 run
+# (process PID, its stderr in ERRFILE) that must outlast the stall timeout
+# without reading as stalled (a slow link whose bytes move): its /health
+# every second until it exits; fails unless it exited 0 after 12 s or more,
+# answered 10 times or more and never said "stalled"
+never_stalled() {
+	local what=$1 pid=$2 err=$3 t0=$SECONDS seen rc took
+	seen=$(health_trail "$pid" "$(metrics_port "$err")")
+	set +e; wait "$pid"; rc=$?; set -e
+	took=$((SECONDS - t0))
+	echo "$what: the run took $took s; /health said$seen"
+	[ "$rc" = 0 ] || fail "$what: exit $rc: $(cat "$err")"
+	[ "$took" -ge 12 ] || fail "$what: the run took $took s, not longer than --stall-timeout 10: it shows nothing"
+	case $seen in *stalled*) fail "$what: stalled while its bytes moved:$seen" ;; esac
+	[ "$(echo "$seen" | wc -w)" -ge 10 ] || fail "$what: too few /health answers:$seen"
 }
 # slow_feed RATE FILE: FILE's lines on stdout at about RATE lines a second, so
 # that a run reading them (`--input - --input-id NAME`) lasts lines ÷ RATE

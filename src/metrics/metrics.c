@@ -113,8 +113,17 @@ static int commit_histogram(struct kl_buf *b, struct kl_metrics *m)
 /* One series per shard: its MillisBehindLatest (which 0), records (1),
  * watermark lag in seconds (2; -1 before its first event), or GetRecords
  * answers (3). */
+/* What a per-shard series shows of each shard. */
+enum shard_field {
+	SF_BEHIND,	/* MillisBehindLatest */
+	SF_RECORDS,	/* records read */
+	SF_BYTES,	/* their data bytes */
+	SF_GET_RECORDS, /* GetRecords answers */
+	SF_LAG		/* now minus the watermark, -1 without one */
+};
+
 static int shard_series(struct kl_buf *b, struct kl_metrics *m, size_t n, const char *name,
-			const char *type, const char *help, int which)
+			const char *type, const char *help, enum shard_field which)
 {
 	int rc = head(b, name, type, help);
 	for (size_t i = 0; i < n && !rc; i++) {
@@ -123,12 +132,16 @@ static int shard_series(struct kl_buf *b, struct kl_metrics *m, size_t n, const 
 		rc = rc ? rc : put_label(b, m->stream);
 		rc = rc ? rc : kl_buf_puts(b, "\",shard=\"");
 		rc = rc ? rc : put_label(b, s->id);
-		int64_t v = which == 1	 ? (int64_t)LOAD(s->records)
-			    : which == 3 ? (int64_t)LOAD(s->get_records)
-					 : LOAD(s->millis_behind);
-		if (which == 2) {
-			int64_t wm = LOAD(s->watermark);
+		int64_t v = -1, wm;
+		switch (which) {
+		case SF_BEHIND: v = LOAD(s->millis_behind); break;
+		case SF_RECORDS: v = (int64_t)LOAD(s->records); break;
+		case SF_BYTES: v = (int64_t)LOAD(s->bytes); break;
+		case SF_GET_RECORDS: v = (int64_t)LOAD(s->get_records); break;
+		case SF_LAG:
+			wm = LOAD(s->watermark);
 			v = wm > 0 ? (int64_t)time(NULL) - wm : -1;
+			break;
 		}
 		rc = rc ? rc : kl_buf_printf(b, "\"} %" PRId64 "\n", v);
 	}
@@ -255,21 +268,28 @@ int kl_metrics_render(struct kl_metrics *m, struct kl_buf *b)
 		  LOAD(m->kinesis_moved));
 		rc = rc ? rc
 			: shard_series(b, m, n, "shard_millis_behind_latest", "gauge",
-				       "MillisBehindLatest of the shard's last GetRecords (-1: none yet).", 0);
+				       "MillisBehindLatest of the shard's last GetRecords (-1: none yet).",
+				       SF_BEHIND);
 		rc = rc ? rc
 			: shard_series(b, m, n, "shard_records_read_total", "counter",
-				       "Records read from the shard (after KPL de-aggregation).", 1);
+				       "Records read from the shard (after KPL de-aggregation).",
+				       SF_RECORDS);
+		rc = rc ? rc
+			: shard_series(b, m, n, "shard_bytes_read_total", "counter",
+				       "Data bytes of the records read from the shard (after KPL "
+				       "de-aggregation); a shard serves at most 2 MB/s.",
+				       SF_BYTES);
 		rc = rc ? rc
 			: shard_series(b, m, n, "shard_get_records_total", "counter",
 				       "GetRecords answers from the shard, empty ones included "
 				       "(--idle-poll-interval paces those of a caught-up shard).",
-				       3);
+				       SF_GET_RECORDS);
 		if (m->window)
 			rc = rc ? rc
 				: shard_series(b, m, n, "shard_watermark_lag_seconds", "gauge",
 					       "Now minus the shard's watermark (largest created_at "
 					       "minus the allowed lateness; -1: none yet).",
-					       2);
+					       SF_LAG);
 	}
 	if (m->worker[0]) {
 		static const struct {

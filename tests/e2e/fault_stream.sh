@@ -10,7 +10,8 @@
 # shard's first GetRecords answer, ~0.8 MB, takes ~16 s to arrive against
 # --stall-timeout 10, and GET /health says "ok" every second of it, as its
 # bytes move (kinlake_kinesis_transferred_bytes_total); the build before
-# said "stalled" from the 11th second. Every event lands once.
+# said "stalled" from the 11th second. Every event lands once, and the
+# shard's kinlake_shard_bytes_read_total is its events' bytes.
 # duration: 40 (seconds, for the test runner's ordering: a quiet 2-core machine)
 . "$(dirname "$0")/_lib.sh"
 start_stack
@@ -58,4 +59,8 @@ moved=$(awk '$1 == "kinlake_kinesis_transferred_bytes_total" { print $2 }' "$T/s
 size=$(stat -c %s "$T/slow.jsonl")
 echo "slow Kinesis link: input $size bytes, kinlake_kinesis_transferred_bytes_total $moved"
 [ "${moved:-0}" -ge "$size" ] || fail "kinlake_kinesis_transferred_bytes_total ${moved:-none} for $size bytes of events"
+# the shard's data bytes: every event's line, without its newline
+data=$(awk '$1 ~ /^kinlake_shard_bytes_read_total[{]stream="slow",/ { print $2 }' "$T/slow.prom")
+echo "slow Kinesis link: kinlake_shard_bytes_read_total ${data:-none} for $size bytes of lines"
+[ "${data:-none}" = $((size - 1000)) ] || fail "kinlake_shard_bytes_read_total ${data:-none}, not $((size - 1000))"
 echo "fault_stream: ok"

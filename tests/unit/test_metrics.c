@@ -275,6 +275,7 @@ int main(void)
 	atomic_store(&a->millis_behind, 1500);
 	atomic_fetch_add(&a->records, 7);
 	atomic_fetch_add(&a->get_records, 3);
+	atomic_fetch_add(&a->bytes, 2048);
 	atomic_fetch_add(&m.kinesis_moved, 1048576);
 	render(&m, &b);
 	CHECK(line_of(b.data, "kinlake_kinesis_transferred_bytes_total 1048576\n") != NULL);
@@ -288,6 +289,10 @@ int main(void)
 			      "shard=\"shardId-0\"} 7\n") != NULL);
 	CHECK(line_of(b.data, "kinlake_shard_get_records_total{stream=\"s\\\"1\","
 			      "shard=\"shardId-0\"} 3\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_shard_bytes_read_total{stream=\"s\\\"1\","
+			      "shard=\"shardId-0\"} 2048\n") != NULL);
+	CHECK(line_of(b.data, "kinlake_shard_bytes_read_total{stream=\"s\\\"1\","
+			      "shard=\"we\\\\ird\\nid\"} 0\n") != NULL);
 	CHECK(strstr(b.data, "watermark") == NULL); /* interval mode: no watermark series */
 
 	/* window mode: open windows, late events, files per commit, watermark lag */

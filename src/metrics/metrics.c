@@ -110,10 +110,7 @@ static int commit_histogram(struct kl_buf *b, struct kl_metrics *m)
 	return rc ? rc : kl_buf_printf(b, "kinlake_%s_count %" PRIu64 "\n", name, cum);
 }
 
-/* One series per shard: its MillisBehindLatest (which 0), records (1),
- * watermark lag in seconds (2; -1 before its first event), or GetRecords
- * answers (3). */
-/* What a per-shard series shows of each shard. */
+/* What a per-shard series (shard_series) shows of each shard. */
 enum shard_field {
 	SF_BEHIND,	/* MillisBehindLatest */
 	SF_RECORDS,	/* records read */
@@ -122,6 +119,7 @@ enum shard_field {
 	SF_LAG		/* now minus the watermark, -1 without one */
 };
 
+/* One series `name`, a sample per shard: the field `which` of each. */
 static int shard_series(struct kl_buf *b, struct kl_metrics *m, size_t n, const char *name,
 			const char *type, const char *help, enum shard_field which)
 {

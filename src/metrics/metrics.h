@@ -30,8 +30,10 @@
  * s3_requests_total (S3 requests answered), s3_requests_in_flight,
  * s3_transferred_bytes_total,
  * last_commit_timestamp_seconds,
- * start_timestamp_seconds, shards_running, shard_millis_behind_latest{shard},
- * shard_records_read_total{shard}, open_windows, late_events_total,
+ * start_timestamp_seconds, shards_running, kinesis_transferred_bytes_total,
+ * shard_millis_behind_latest{shard}, shard_records_read_total{shard},
+ * shard_bytes_read_total{shard}, shard_get_records_total{shard},
+ * open_windows, late_events_total,
  * commit_files (histogram), flushes_pending, buffer_bytes, buffer_limit_bytes,
  * cpus_available, threads and memory_limit_bytes (when the CLI set
  * them), and

@@ -65,8 +65,9 @@ struct kl_metrics_shard {
 	char id[128];                  /* written once, before the slot is published */
 	_Atomic int64_t millis_behind; /* -1 until the first GetRecords answer */
 	_Atomic uint64_t records;
-	/* the records' data bytes (after KPL de-aggregation): against the
-	 * shard's read limit of 2 MB/s, a hot shard shows here */
+	/* the records' data bytes (after KPL de-aggregation), the shard's
+	 * part of bytes_in, added with it by the shard's pipeline: against
+	 * the shard's read limit of 2 MB/s, a hot shard shows here */
 	_Atomic uint64_t bytes;
 	_Atomic uint64_t get_records; /* GetRecords answers (empty ones too) */
 	/* window mode: the shard's watermark (largest created_at minus the

@@ -131,6 +131,8 @@ static void publish(struct run *r)
 	ADD(m->duplicates, st->duplicates - r->pub.duplicates);
 	ADD(m->replayed, st->replayed - r->pub.replayed);
 	ADD(m->bytes_in, in - r->pub.bytes_in);
+	if (r->x->shard_metrics) /* a stream's shard: its part of bytes_in */
+		ADD(r->x->shard_metrics->bytes, in - r->pub.bytes_in);
 	for (int i = 0; i < KL_REJ_COUNT; i++)
 		ADD(m->rejected[i], st->dead_by_reason[i] - r->pub.dead_by_reason[i]);
 	r->pub.records = st->records;

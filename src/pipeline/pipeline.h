@@ -103,7 +103,8 @@ struct kl_pipeline_parts {
 	/* Optional: one memory budget shared with other runs (a stream's
 	 * shards; buffer/budget.h), NULL: the run's own, from o->memory_limit */
 	struct kl_budget *budget;
-	/* Optional: the shard's metrics slot, for its watermark (window mode) */
+	/* Optional: the shard's metrics slot, for its bytes read and its
+	 * watermark (window mode) */
 	struct kl_metrics_shard *shard_metrics;
 	/* Optional: unpacking buffers shared with other runs' writers (a
 	 * stream's shards; pipeline/writer.h), NULL: the writer's own */

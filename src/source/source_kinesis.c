@@ -408,12 +408,9 @@ static int k_next(struct kl_source *base, struct kl_record *rec, int timeout_ms)
 			kl_source_user_record(&s->base, rec, u->data, u->len, &s->next_pos,
 					      s->arrival_ms);
 			s->handed = 1;
-			if (s->metrics) {
+			if (s->metrics)
 				atomic_fetch_add_explicit(&s->metrics->records, 1,
 							  memory_order_relaxed);
-				atomic_fetch_add_explicit(&s->metrics->bytes, u->len,
-							  memory_order_relaxed);
-			}
 			return KL_SRC_RECORD;
 		}
 		int got, rc = next_kinesis_record(s, &got);

@@ -75,7 +75,7 @@ struct kl_kinesis_source_opts {
 	int stop_fd;          /* -1 or a signalfd: also ends Kinesis retries and transfers */
 	_Atomic uint64_t *retries; /* optional, borrowed: counts retried Kinesis requests */
 	_Atomic uint64_t *moved; /* optional, borrowed: body bytes of its calls, as they move */
-	struct kl_metrics_shard *metrics; /* optional, borrowed: MillisBehindLatest, records, bytes */
+	struct kl_metrics_shard *metrics; /* optional, borrowed: MillisBehindLatest, records */
 	struct kl_cred_chain *creds; /* optional, borrowed: shared credentials (under creds_mu) */
 	pthread_mutex_t *creds_mu;
 	struct kl_budget *pin; /* optional, borrowed: pinned with the marks' memory (budget.h) */

@@ -34,6 +34,10 @@
 #                            servers' logs. Sets REPLAY_PID (the caller's trap stops it,
 #                            and `scripts/stack.sh down` moto) and MOTO_URL, and sources
 #                            the stack's env (AWS_ENDPOINT_URL_*, credentials).
+#   s3_sink DIR LOG          bench/s3_sink.py (an S3 stand-in that costs little CPU) in
+#                            the background, its port and pid in DIR/sink.port and
+#                            DIR/sink.pid, its stderr in LOG. Sets SINK_PID (the
+#                            caller's trap stops it) and SINK_URL.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 KINLAKE=${KINLAKE:-build/kinlake}
 die() { echo "bench: $*" >&2; exit 1; }
@@ -76,4 +80,13 @@ replay_stack() {
 	. "$KL_STACK_DIR/env"
 	MOTO_URL=$AWS_ENDPOINT_URL_S3
 	python3 tests/s3_lite.py "$MOTO_URL" mb s3://bench
+}
+s3_sink() {
+	rm -f "$1/sink.port"
+	python3 bench/s3_sink.py "$1/sink.port" 2>"$2" &
+	SINK_PID=$!
+	disown "$SINK_PID"
+	echo "$SINK_PID" >"$1/sink.pid"
+	await_port "$1/sink.port" "the S3 sink" "$2"
+	SINK_URL=http://127.0.0.1:$(cat "$1/sink.port")
 }

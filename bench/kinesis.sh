@@ -131,14 +131,7 @@ if [ "$W" -gt 0 ]; then
 fi
 S3="aws --endpoint-url $AWS_ENDPOINT_URL_S3 s3"
 $S3 mb s3://bench >/dev/null
-if [ "$SINK" = 1 ]; then
-	rm -f "$OUT/sink.port"
-	python3 bench/s3_sink.py "$OUT/sink.port" 2>"$OUT/logs/sink.log" &
-	SINK_PID=$!
-	disown "$SINK_PID"
-	await_port "$OUT/sink.port" "the S3 sink" "$OUT/logs/sink.log"
-	SINK_URL=http://127.0.0.1:$(cat "$OUT/sink.port")
-fi
+[ "$SINK" != 1 ] || s3_sink "$OUT" "$OUT/logs/sink.log"
 
 # A consumer's clock to its last record, read from outside at no cost to it: the
 # bytes the emulator has written (wchar in /proc/PID/io: its sockets, nothing else),

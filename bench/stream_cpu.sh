@@ -25,9 +25,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/kl-scpu.XXXXXX")
 D=/dev/shm
 [ -d "$D" ] && [ -w "$D" ] || D=$T
 D=$(mktemp -d "$D/kl-scpu-lake.XXXXXX")
-proxy= REPLAY_PID= sink=
+proxy= REPLAY_PID= SINK_PID=
 export KL_STACK_DIR=$T/stack KL_MOTO_PORT=0 KL_KINESIS_PORT=0
-trap '[ -z "$proxy" ] || kill "$proxy" 2>/dev/null || true; [ -z "$sink" ] || kill "$sink" 2>/dev/null || true; KL_STACK_SIGNAL=KILL scripts/stack.sh down >/dev/null 2>&1 || true; [ -z "$REPLAY_PID" ] || kill "$REPLAY_PID" 2>/dev/null || true; rm -rf "$T" "$D"' EXIT
+trap '[ -z "$proxy" ] || kill "$proxy" 2>/dev/null || true; [ -z "$SINK_PID" ] || kill "$SINK_PID" 2>/dev/null || true; KL_STACK_SIGNAL=KILL scripts/stack.sh down >/dev/null 2>&1 || true; [ -z "$REPLAY_PID" ] || kill "$REPLAY_PID" 2>/dev/null || true; rm -rf "$T" "$D"' EXIT
 "$KINLAKE" gen --events "$EVENTS" >"$T/in.jsonl"
 replay_stack "$T" "$T/in.jsonl"
 python3 tests/fault_proxy.py --upstream "$MOTO_URL" --port-file "$T/proxy.port" >"$T/proxy.log" 2>&1 &
@@ -35,12 +35,7 @@ proxy=$!
 disown "$proxy"
 await_port "$T/proxy.port" "the proxy" "$T/proxy.log"
 PROXY_URL=http://127.0.0.1:$(cat "$T/proxy.port")
-python3 bench/s3_sink.py "$T/sink.port" 2>"$T/sink.log" &
-sink=$!
-disown "$sink"
-echo "$sink" >"$T/sink.pid"
-await_port "$T/sink.port" "the S3 sink" "$T/sink.log"
-SINK_URL=http://127.0.0.1:$(cat "$T/sink.port")
+s3_sink "$T" "$T/sink.log"
 
 HZ=$(getconf CLK_TCK)
 pcpu() { # PIDFILE: user + system ms of that process so far

@@ -143,6 +143,14 @@ static int parse_crc(const char *p, uint32_t *out)
 	return 0;
 }
 
+static int is_day(const char *p)
+{
+	for (int i = 0; i < 10; i++)
+		if (i == 4 || i == 7 ? p[i] != '-' : p[i] < '0' || p[i] > '9')
+			return 0;
+	return 1;
+}
+
 /* One checksummed body; a line of another shape is skipped (0), so a
  * newer writer's lines do not stop an older reader. */
 static int apply_line(struct kl_state *st, const char *b, size_t n)
@@ -181,6 +189,12 @@ static int apply_line(struct kl_state *st, const char *b, size_t n)
 	case 'D': /* D <size> */
 		if (!parse_u64(v, (size_t)(end - v), &a))
 			st->done = 1, st->done_size = a;
+		return 0;
+	case 'A': /* A <YYYY-MM-DD>: it names a directory, so its shape only */
+		if (end - v == 10 && is_day(v)) {
+			memcpy(st->arrival, v, 10);
+			st->arrival[10] = '\0';
+		}
 		return 0;
 	case 'C': /* C <checkpoint> */
 		if ((size_t)(end - v) < sizeof st->checkpoint) {
@@ -256,7 +270,7 @@ static int compact(struct kl_state *st)
 {
 	struct kl_buf b;
 	kl_buf_init(&b, 0);
-	int rc = KL_OK;
+	int rc = st->arrival[0] ? frame(&b, "A %s", st->arrival) : KL_OK;
 	for (size_t i = 0; i < st->nparts && !rc; i++)
 		rc = frame(&b, "P %" PRIu64 " %s", st->parts[i].upto, st->parts[i].key);
 	if (!rc)
@@ -475,6 +489,12 @@ int kl_state_note_checkpoint(struct kl_state *st, const char *cp)
 {
 	snprintf(st->checkpoint, sizeof st->checkpoint, "%s", cp);
 	return frame(&st->pending, "C %s", st->checkpoint);
+}
+
+int kl_state_note_arrival(struct kl_state *st, const char day[11])
+{
+	snprintf(st->arrival, sizeof st->arrival, "%s", day);
+	return frame(&st->pending, "A %s", st->arrival);
 }
 
 /* key: malloc'ed, taken over. tagged: read the version too (read_tag). */

@@ -17,6 +17,13 @@
  *                          "at:<seq> <pos>" (read again from record <seq>,
  *                          whose first user record is at position <pos>) or
  *                          "after:<seq> <pos>"; older logs have no " <pos>"
+ *   A <YYYY-MM-DD>         the input's arrival day, which dates its dead
+ *                          letters (errors/<reason>/dt=): written by the
+ *                          first run of a named input (--input-id) before
+ *                          its first file, and kept by every later run, so
+ *                          a restart after midnight UTC names a killed
+ *                          run's dead-letter files as it did (a pipe's day
+ *                          is the clock's; tests/e2e/crash_midnight.sh)
  * Lines are appended, each with a CRC-32 prefix; on open a torn or corrupt
  * tail (a crash mid-append) is dropped and the log is rewritten compactly
  * with temp file + fsync + rename + fsync dir — never truncated in place.
@@ -133,6 +140,7 @@ struct kl_state {
 	int pruned;   /* kl_state_prune dropped parts: the next sync compacts */
 	struct kl_buf pending; /* appended lines not yet written */
 	char checkpoint[160];  /* last C line, "" if none */
+	char arrival[11];      /* A line, "YYYY-MM-DD"; "" if none */
 	struct kl_store *store; /* NULL: local files; else the log is one object */
 	char *key;              /* object key of the log in `store` */
 	/* fenced (kl_state_claim): every write is a commit_if on `tag`, the
@@ -172,7 +180,8 @@ int kl_state_reload(struct kl_state *st);
 /* Load the bytes of a log into st (as the open functions do; st as they
  * leave it before reading). Each line is "<CRC-32 of body, 8 lower-case hex>
  * <body>\n"; the first torn, corrupt or over-long line ends what is trusted.
- * Bodies: "P <n> <key>", "R <n> <n>", "D <n>", "C <text>" with n decimal
+ * Bodies: "P <n> <key>", "R <n> <n>", "D <n>", "C <text>", "A <day>" (10
+ * bytes) with n decimal
  * digits only (no sign, no space, at most UINT64_MAX) and no NUL byte; a
  * checksummed line of another shape is skipped. Returns the bytes trusted. */
 size_t kl_state_parse(struct kl_state *st, const char *p, size_t n);
@@ -186,6 +195,7 @@ int kl_state_note_progress(struct kl_state *st, uint64_t resume, uint64_t window
 			   const struct kl_state_replay *m);
 int kl_state_note_done(struct kl_state *st, uint64_t size);
 int kl_state_note_checkpoint(struct kl_state *st, const char *cp);
+int kl_state_note_arrival(struct kl_state *st, const char day[11]);
 
 /* Forget the partitions stored only below `below` (every P line with upto
  * < below; UINT64_MAX: all of them), in memory and, at the next

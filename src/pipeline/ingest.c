@@ -333,12 +333,32 @@ static int open_checkpoint(const struct kl_ingest_opts *o, struct kl_store *stor
 	return rc ? kl_errbuf_set(eb, rc, "%s", cp->base.err.msg) : KL_OK;
 }
 
+/* An input's dead letters keep the day of its first run (commit/state.h,
+ * the A line), `day` if its state has none yet: a pipe's day is the
+ * clock's and a file's its mtime, which grows with the file, so a restart
+ * after midnight UTC (or after the file grew) would date the records it
+ * replays otherwise and store them again beside the killed run's files,
+ * under another dt=. Durable before the input's first file: a crash at any
+ * moment leaves it. run_input dates the dead letters by it. */
+static int pin_arrival(struct kl_state_checkpoint *cp, const char day[11], struct kl_errbuf *eb)
+{
+	struct kl_state *st = &cp->state;
+	if (st->arrival[0])
+		return KL_OK;
+	if (kl_state_note_arrival(st, day))
+		return kl_errbuf_set(eb, KL_ENOMEM, "out of memory");
+	int rc = kl_state_sync(st);
+	return rc ? kl_errbuf_set(eb, rc, "%s", st->err.msg) : KL_OK;
+}
+
 /* One pipeline run over f->fd's lines from byte `start` to `end` (0: EOF)
  * into files named `prefix`-<position> (`size`: the input's bytes, 0
- * unknown), with f's encoders, the dedup window d and the checkpoint cp;
- * `x` (may be NULL) adds what else the run takes (pipeline.h settle). */
+ * unknown), dead letters dated `dead_dt`, with f's encoders, the dedup
+ * window d and the checkpoint cp; `x` (may be NULL) adds what else the run
+ * takes (pipeline.h settle). */
 static int run_source(const struct kl_ingest_opts *o, struct kl_store *store,
-		      const struct file_run *f, const char *prefix, uint64_t size, uint64_t start,
+		      const struct file_run *f, const char *prefix, const char *dead_dt,
+		      uint64_t size, uint64_t start,
 		      uint64_t end, struct kl_checkpoint *cp, struct kl_dedup *d,
 		      const struct kl_pipeline_parts *x, struct kl_ingest_stats *st,
 		      struct kl_errbuf *eb)
@@ -357,7 +377,7 @@ static int run_source(const struct kl_ingest_opts *o, struct kl_store *store,
 	    .checkpoint = cp,
 	    .source_name = strcmp(o->input, "-") ? o->input : "stdin",
 	    .file_prefix = prefix,
-	    .dead_dt = f->dead_dt,
+	    .dead_dt = dead_dt,
 	    .input_size = size,
 	    .settle = x ? x->settle : NULL,
 	    .settle_ctx = x ? x->settle_ctx : NULL,
@@ -370,7 +390,8 @@ static int run_source(const struct kl_ingest_opts *o, struct kl_store *store,
 /* One pipeline run of input `id` (`size` bytes, 0 unknown) over f->fd, as
  * its state in cp says: from the dedup window's start (records before the
  * resume point only rebuild the window, commit/state.h) but not before
- * `from`, to `end` (0: EOF), with f's encoders and the dedup window d. */
+ * `from`, to `end` (0: EOF), with f's encoders and the dedup window d;
+ * its dead letters dated by its state's day (pin_arrival), else f's. */
 static int run_input(const struct kl_ingest_opts *o, struct kl_store *store,
 		     const struct file_run *f, const char *id, uint64_t size, uint64_t from,
 		     uint64_t end, struct kl_state_checkpoint *cp, struct kl_dedup *d,
@@ -380,7 +401,8 @@ static int run_input(const struct kl_ingest_opts *o, struct kl_store *store,
 	uint64_t start = state->window < state->resume ? state->window : state->resume;
 	if (start < from)
 		start = from;
-	return run_source(o, store, f, id, size, start, end, &cp->base, d, NULL, st, eb);
+	const char *dt = state->arrival[0] ? state->arrival : f->dead_dt;
+	return run_source(o, store, f, id, dt, size, start, end, &cp->base, d, NULL, st, eb);
 }
 
 /* The earlier input this file begins with (f->cont_id, its first
@@ -394,7 +416,8 @@ static int finish_earlier(const struct kl_ingest_opts *o, struct kl_store *store
 	struct kl_state_checkpoint cp;
 	struct kl_dedup dedup;
 	int rc = open_checkpoint(o, store, &cp, f->cont_id, f->cont_size, eb);
-	if (!rc && !(cp.state.done && cp.state.done_size == f->cont_size)) {
+	if (!rc && !(cp.state.done && cp.state.done_size == f->cont_size) &&
+	    !(rc = pin_arrival(&cp, f->dead_dt, eb))) {
 		if ((rc = kl_dedup_init(&dedup, o->dedup_window))) {
 			kl_errbuf_set(eb, rc, "cannot allocate a dedup window of %zu events",
 				      o->dedup_window);
@@ -497,7 +520,8 @@ static int ahead_settle(void *ctx, int wait)
 		a->restart = 1;
 		return kl_errbuf_set(a->eb, KL_ECONFLICT, "the lake has a state for this input");
 	}
-	return put_mark(a->store, f, a->eb); /* before the first file */
+	/* both before the first file */
+	return (rc = put_mark(a->store, f, a->eb)) ? rc : pin_arrival(&f->cp, f->dead_dt, a->eb);
 }
 
 /* The checkpoint the pipeline gets: a new input's empty state until
@@ -565,7 +589,8 @@ static int run_ahead(const struct kl_ingest_opts *o, struct kl_store *store, str
 	a.started = 1;
 	const struct kl_pipeline_parts extra = {.settle = ahead_settle, .settle_ctx = &a};
 	/* f->id is filled in when settled, before the first file */
-	int rc = run_source(o, store, f, f->id, f->size, 0, f->size, &a.base, &f->dedup, &extra,
+	int rc = run_source(o, store, f, f->id, f->dead_dt, f->size, 0, f->size, &a.base,
+			    &f->dedup, &extra,
 			    st, eb);
 	if (a.started) { /* ended before it settled (stopped, an error): the hash goes */
 		atomic_store(&a.quit, 1);
@@ -641,6 +666,8 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	}
 	memcpy(st->input_id, f.id, sizeof f.id);
 	if (!f.cp.open && (rc = open_checkpoint(o, store, &f.cp, f.id, f.size, eb)))
+		goto out;
+	if ((rc = pin_arrival(&f.cp, f.dead_dt, eb)))
 		goto out;
 	const struct kl_state *state = &f.cp.state;
 	/* the mark first (module comment above: before the first file), once */

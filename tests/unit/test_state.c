@@ -45,6 +45,10 @@ static void test_parse(void)
 	LINE(&b, "R 11 4 junk");
 	LINE(&b, "D 0x10");
 	LINE(&b, "C at:123");
+	LINE(&b, "A 2026-12-07");
+	LINE(&b, "A 2026/12/08"); /* not a day's shape: skipped */
+	LINE(&b, "A 2026-12-081");
+	LINE(&b, "A ../../x/");
 	LINE(&b, "X future line");
 	size_t good = b.len;
 	line(&b, "P 8 events/upper", 16, 1); /* not how we write a CRC: stop here */
@@ -69,6 +73,7 @@ static void test_parse(void)
 	CHECK(st.resume == 10 && st.window == 3);
 	CHECK(!st.done);
 	CHECK_EQ_STR(st.checkpoint, "at:123");
+	CHECK_EQ_STR(st.arrival, "2026-12-07");
 	/* a line longer than any we write is not trusted */
 	kl_buf_reset(&b);
 	char big[5000];
@@ -322,6 +327,7 @@ int main(void)
 	CHECK_EQ_INT(kl_state_note_part(&st, "errors/x", 8, 7), 0);
 	CHECK_EQ_INT(kl_state_note_part(&st, "events/a", 8, 250), 0);
 	CHECK_EQ_INT(kl_state_note_progress(&st, 120, 5, NULL), 0);
+	CHECK_EQ_INT(kl_state_note_arrival(&st, "2026-12-07"), 0);
 	CHECK_EQ_INT(kl_state_sync(&st), 0);
 	kl_state_close(&st);
 
@@ -372,6 +378,7 @@ int main(void)
 	kl_state_close(&st);
 	CHECK_EQ_INT(kl_state_open(&st, dir, "abc"), 0);
 	CHECK(st.done && st.done_size == 4242);
+	CHECK_EQ_STR(st.arrival, "2026-12-07"); /* the input's day survives compaction */
 	CHECK(kl_state_lookup(&st, "events/k49", 10, &u) && u == 5999);
 	CHECK(kl_state_lookup(&st, "events/k0", 9, &u) && u == 5950);
 	kl_state_close(&st);

@@ -2,8 +2,9 @@
  * kl_state_parse).
  * Invariants: never crash; the bytes trusted are a prefix of the input that
  * ends a line; what was loaded, framed again as the writer frames it, loads
- * to the same partitions, resume point, replay point (M), done mark and
- * checkpoint (P lines after the last R line are not loaded); pruning
+ * to the same partitions, resume point, replay point (M), done mark,
+ * checkpoint and arrival day (A: a directory name, so only "YYYY-MM-DD"
+ * is loaded); P lines after the last R line are not loaded; pruning
  * below the resume point (what a stream's commit does) keeps exactly the
  * partitions at or above it, each still found. Also the name of an input's
  * mark (_kinlake/inputs/, source/input_id.h): what parses as one prints
@@ -82,7 +83,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		kl_buf_printf(&body, "C %s", a.checkpoint);
 		frame(&log, body.data, body.len);
 	}
+	if (a.arrival[0]) {
+		REQUIRE(strlen(a.arrival) == 10 && a.arrival[4] == '-' && a.arrival[7] == '-');
+		for (int i = 0; i < 10; i++)
+			REQUIRE(i == 4 || i == 7 || (a.arrival[i] >= '0' && a.arrival[i] <= '9'));
+		kl_buf_reset(&body);
+		kl_buf_printf(&body, "A %s", a.arrival);
+		frame(&log, body.data, body.len);
+	}
 	REQUIRE(kl_state_parse(&b, log.data, log.len) == log.len);
+	REQUIRE(!strcmp(a.arrival, b.arrival));
 	REQUIRE(a.nparts == b.nparts && a.resume == b.resume && a.window == b.window);
 	REQUIRE(a.done == b.done && (!a.done || a.done_size == b.done_size));
 	REQUIRE(!strcmp(a.checkpoint, b.checkpoint));

@@ -667,8 +667,6 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 	memcpy(st->input_id, f.id, sizeof f.id);
 	if (!f.cp.open && (rc = open_checkpoint(o, store, &f.cp, f.id, f.size, eb)))
 		goto out;
-	if ((rc = pin_arrival(&f.cp, f.dead_dt, eb)))
-		goto out;
 	const struct kl_state *state = &f.cp.state;
 	/* the mark first (module comment above: before the first file), once */
 	if (f.by_content && f.codec == KL_CODEC_NONE && (rc = put_mark(store, &f, eb)))
@@ -677,6 +675,8 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 		st->already_done = 1;
 		goto out;
 	}
+	if ((rc = pin_arrival(&f.cp, f.dead_dt, eb))) /* not for a run with nothing to do */
+		goto out;
 	struct kl_ingest_stats earlier; /* finish_earlier's counts, if it ran */
 	memset(&earlier, 0, sizeof earlier);
 	if (f.cont_size && !state->resume)

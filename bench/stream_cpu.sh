@@ -13,12 +13,17 @@
 #   s-sink   --stream -> bench/s3_sink.py, an S3 stand-in that answers from memory for
 #            ~0.15 ms of CPU a request where moto takes ~2.5 ms on the same CPUs: what
 #            the stream costs into an S3 that is not on this machine
+#   l-files  local mode -> disk with --max-file-bytes $BENCH_LFILES_BYTES [160KiB], which
+#            at 100k events cuts about as many files as the stream writes (each shard
+#            writes each partition): what the file count costs local mode
+#   l-fsink  the same into the S3 stand-in: what a PUT of as many files costs local mode;
+#            against s-sink, what is left is the stream's own work
 # Printed: CPU ms (user + system, /usr/bin/time) and files of every job, the CPU the S3
 # server (moto or the sink) and the replay server used meanwhile (they share the machine
 # with kinlake), then medians and the ratios issue 12 asks about. RUNS [3].
-# bench/README.md, session 51.
+# bench/README.md, sessions 51 and 53.
 set -euo pipefail
-EVENTS=${1:-100000} RUNS=${2:-3}
+EVENTS=${1:-100000} RUNS=${2:-3} LFILES=${BENCH_LFILES_BYTES:-160KiB}
 [ -n "${KINLAKE:-}" ] && KINLAKE=$(realpath "$KINLAKE")
 . "$(dirname "$0")/_lib.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/kl-scpu.XXXXXX")
@@ -51,6 +56,9 @@ job() { # NAME RUN: one run of a job; prints "NAME CPU_MS FILES S3_SERVER_MS REP
 	s-s3) a=(--stream bench --lake "s3://bench/$1-$2" --exit-idle 2) ;;
 	s-s3ka) a=(--stream bench --lake "s3://bench/$1-$2" --exit-idle 2) url=$PROXY_URL ;;
 	s-sink) a=(--stream bench --lake "s3://bench/$1-$2" --exit-idle 2) url=$SINK_URL ;;
+	l-files) a=(--input "$T/in.jsonl" --lake "$D/lake" --max-file-bytes "$LFILES") ;;
+	l-fsink) a=(--input "$T/in.jsonl" --lake "s3://bench/$1-$2" --max-file-bytes "$LFILES")
+		url=$SINK_URL ;;
 	esac
 	local m0 s0 r0
 	m0=$(pcpu "$KL_STACK_DIR/moto.pid") s0=$(pcpu "$T/sink.pid") r0=$(pcpu "$KL_STACK_DIR/kinesis.pid")
@@ -64,7 +72,7 @@ job() { # NAME RUN: one run of a job; prints "NAME CPU_MS FILES S3_SERVER_MS REP
 		"$(($(pcpu "$KL_STACK_DIR/kinesis.pid") - r0))"
 }
 
-jobs=(l-disk l-s3 s-disk s-s3 s-s3ka s-sink)
+jobs=(l-disk l-s3 s-disk s-s3 s-s3ka s-sink l-files l-fsink)
 echo "$EVENTS events, 4 shards (replay server), S3 on moto; $(bench_rev), $(bench_cpus)"
 echo "| run | job | CPU ms | files | S3 server CPU ms | replay server CPU ms |"
 echo "|---:|---|---:|---:|---:|---:|"
@@ -82,6 +90,10 @@ echo "stream -> S3 / local -> disk: $(calc %.2f "$(m s-s3) / $(m l-disk)")" \
 	"(through the keep-alive proxy: $(calc %.2f "$(m s-s3ka) / $(m l-disk)"))"
 echo "stream -> the S3 sink / local -> disk: $(calc %.2f "$(m s-sink) / $(m l-disk)")"
 echo "stream -> disk / local -> disk: $(calc %.2f "$(m s-disk) / $(m l-disk)")"
+echo "at about the stream's file count (--max-file-bytes $LFILES): local -> disk" \
+	"$(calc %.2f "$(m l-files) / $(m l-disk)") x local mode's default;" \
+	"stream -> disk / that $(calc %.2f "$(m s-disk) / $(m l-files)");" \
+	"stream -> the sink / local -> the sink with as many files $(calc %.2f "$(m s-sink) / $(m l-fsink)")"
 echo "stream -> S3 / local -> S3: $(calc %.2f "$(m s-s3) / $(m l-s3)")"
 echo "S3's part, stream: $(calc %.0f "$(m s-s3) - $(m s-disk)") ms (into the sink:" \
 	"$(calc %.0f "$(m s-sink) - $(m s-disk)") ms);" \

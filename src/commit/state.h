@@ -19,11 +19,12 @@
  *                          "after:<seq> <pos>"; older logs have no " <pos>"
  *   A <YYYY-MM-DD>         the input's arrival day, which dates its dead
  *                          letters (errors/<reason>/dt=): written by the
- *                          first run of a named input (--input-id) before
- *                          its first file, and kept by every later run, so
- *                          a restart after midnight UTC names a killed
- *                          run's dead-letter files as it did (a pipe's day
- *                          is the clock's; tests/e2e/crash_midnight.sh)
+ *                          input's first run before its first file, and
+ *                          kept by every later run, so a restart after
+ *                          midnight UTC (a pipe's day is the clock's) or
+ *                          after the file grew (its mtime moved) names a
+ *                          killed run's dead-letter files as it did
+ *                          (pipeline/ingest.c; tests/e2e/crash_midnight.sh)
  * Lines are appended, each with a CRC-32 prefix; on open a torn or corrupt
  * tail (a crash mid-append) is dropped and the log is rewritten compactly
  * with temp file + fsync + rename + fsync dir — never truncated in place.

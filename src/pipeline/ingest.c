@@ -358,10 +358,9 @@ static int pin_arrival(struct kl_state_checkpoint *cp, const char day[11], struc
  * takes (pipeline.h settle). */
 static int run_source(const struct kl_ingest_opts *o, struct kl_store *store,
 		      const struct file_run *f, const char *prefix, const char *dead_dt,
-		      uint64_t size, uint64_t start,
-		      uint64_t end, struct kl_checkpoint *cp, struct kl_dedup *d,
-		      const struct kl_pipeline_parts *x, struct kl_ingest_stats *st,
-		      struct kl_errbuf *eb)
+		      uint64_t size, uint64_t start, uint64_t end, struct kl_checkpoint *cp,
+		      struct kl_dedup *d, const struct kl_pipeline_parts *x,
+		      struct kl_ingest_stats *st, struct kl_errbuf *eb)
 {
 	struct kl_source *src =
 	    kl_source_fd_new(f->fd, 0, start, end, kl_source_fd_cap(o->limits.max_record_bytes),
@@ -590,8 +589,7 @@ static int run_ahead(const struct kl_ingest_opts *o, struct kl_store *store, str
 	const struct kl_pipeline_parts extra = {.settle = ahead_settle, .settle_ctx = &a};
 	/* f->id is filled in when settled, before the first file */
 	int rc = run_source(o, store, f, f->id, f->dead_dt, f->size, 0, f->size, &a.base,
-			    &f->dedup, &extra,
-			    st, eb);
+			    &f->dedup, &extra, st, eb);
 	if (a.started) { /* ended before it settled (stopped, an error): the hash goes */
 		atomic_store(&a.quit, 1);
 		pthread_join(a.thread, NULL);

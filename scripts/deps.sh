@@ -22,7 +22,7 @@ command -v zip >/dev/null 2>&1 || need="$need zip"
 command -v unzip >/dev/null 2>&1 || need="$need unzip"
 # tests/e2e/syscalls.sh counts the syscalls of an ingest with strace.
 command -v strace >/dev/null 2>&1 || need="$need strace"
-# tests/e2e/crash_midnight.sh moves a killed run's wall clock a day back with libfaketime.
+# tests/e2e/crash_midnight.sh sets killed runs' wall clock to a past day with libfaketime.
 [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need="$need faketime"
 # tests/e2e/catalog_ddl.sh parses the Athena DDL with sqlglot (Debian's python3).
 [ -d /usr/lib/python3/dist-packages/sqlglot ] || need="$need python3-sqlglot"

@@ -339,7 +339,8 @@ static int open_checkpoint(const struct kl_ingest_opts *o, struct kl_store *stor
  * after midnight UTC (or after the file grew) would date the records it
  * replays otherwise and store them again beside the killed run's files,
  * under another dt=. Durable before the input's first file: a crash at any
- * moment leaves it. run_input dates the dead letters by it. */
+ * moment leaves it. Pinned where a run starts to write: run_input, and a
+ * new input's settle (ahead_settle). */
 static int pin_arrival(struct kl_state_checkpoint *cp, const char day[11], struct kl_errbuf *eb)
 {
 	struct kl_state *st = &cp->state;
@@ -390,7 +391,8 @@ static int run_source(const struct kl_ingest_opts *o, struct kl_store *store,
  * its state in cp says: from the dedup window's start (records before the
  * resume point only rebuild the window, commit/state.h) but not before
  * `from`, to `end` (0: EOF), with f's encoders and the dedup window d;
- * its dead letters dated by its state's day (pin_arrival), else f's. */
+ * its dead letters dated by its state's day (pin_arrival: f's if it has
+ * none yet). */
 static int run_input(const struct kl_ingest_opts *o, struct kl_store *store,
 		     const struct file_run *f, const char *id, uint64_t size, uint64_t from,
 		     uint64_t end, struct kl_state_checkpoint *cp, struct kl_dedup *d,
@@ -400,8 +402,10 @@ static int run_input(const struct kl_ingest_opts *o, struct kl_store *store,
 	uint64_t start = state->window < state->resume ? state->window : state->resume;
 	if (start < from)
 		start = from;
-	const char *dt = state->arrival[0] ? state->arrival : f->dead_dt;
-	return run_source(o, store, f, id, dt, size, start, end, &cp->base, d, NULL, st, eb);
+	int rc = pin_arrival(cp, f->dead_dt, eb);
+	return rc ? rc
+		  : run_source(o, store, f, id, state->arrival, size, start, end, &cp->base, d,
+			       NULL, st, eb);
 }
 
 /* The earlier input this file begins with (f->cont_id, its first
@@ -415,8 +419,7 @@ static int finish_earlier(const struct kl_ingest_opts *o, struct kl_store *store
 	struct kl_state_checkpoint cp;
 	struct kl_dedup dedup;
 	int rc = open_checkpoint(o, store, &cp, f->cont_id, f->cont_size, eb);
-	if (!rc && !(cp.state.done && cp.state.done_size == f->cont_size) &&
-	    !(rc = pin_arrival(&cp, f->dead_dt, eb))) {
+	if (!rc && !(cp.state.done && cp.state.done_size == f->cont_size)) {
 		if ((rc = kl_dedup_init(&dedup, o->dedup_window))) {
 			kl_errbuf_set(eb, rc, "cannot allocate a dedup window of %zu events",
 				      o->dedup_window);
@@ -673,8 +676,6 @@ int kl_ingest_run(const struct kl_ingest_opts *o, struct kl_ingest_stats *st, st
 		st->already_done = 1;
 		goto out;
 	}
-	if ((rc = pin_arrival(&f.cp, f.dead_dt, eb))) /* not for a run with nothing to do */
-		goto out;
 	struct kl_ingest_stats earlier; /* finish_earlier's counts, if it ran */
 	memset(&earlier, 0, sizeof earlier);
 	if (f.cont_size && !state->resume)
